@@ -1,6 +1,9 @@
-"""EXI codec benchmark: median encode/decode µs per message, and import time per schema.
+"""EXI codec benchmark: median encode/decode µs per message, the size sweep, and import time per schema.
 
-Run: ``./run bench`` (or ``.venv/bin/python benchmarks/exi_bench.py [--quick]``).
+Run: ``./run bench`` (or ``.venv/bin/python benchmarks/exi_bench.py [--quick] [--sweep-only]``).
+The size sweep encodes and decodes messages of 1, 8, 32 and 64 KiB (a header signature with many
+references, see ``v2gkit.exi.samples``) and prints the cost per KiB relative to the 1 KiB message: a
+linear-time codec keeps that ratio near 1.
 Each figure is the median of 15 runs of a timed loop (the loop count is picked so one
 run takes ~20 ms); the minimum is printed beside it for noise context. As ``timeit``
 does, the garbage collector is off while timing, and the process is pinned to one CPU.
@@ -17,8 +20,9 @@ import sys
 import time
 from typing import Any, Callable
 
-from v2gkit.exi import decode, encode
+from v2gkit.exi import decode, decode_element, encode
 from v2gkit.exi.gen import apphand, din, iso20_dc
+from v2gkit.exi.samples import message_of_size
 from v2gkit.sim import iso2_dc
 
 
@@ -98,21 +102,51 @@ def import_time(module: str) -> float:
     return statistics.median(vals)
 
 
+#: the size sweep: schemas, reference kinds (0: empty references, 32: SHA-256 digests) and sizes in KiB
+SWEEP_SCHEMAS = ("iso2", "din", "iso20-dc", "xmldsig")
+SWEEP_DIGESTS = (0, 32)
+SWEEP_KIB = (1, 8, 32, 64)
+
+
+def sweep(runs: int) -> None:
+    print(f"\n{'size sweep (µs; per KiB; ratio to the 1 KiB cost per KiB)':56}")
+    print(f"{'schema, references':24} {'KiB':>4} {'bytes':>6} {'encode µs':>10} {'/KiB':>7} {'x':>5}"
+          f" {'decode µs':>10} {'/KiB':>7} {'x':>5}")
+    for schema in SWEEP_SCHEMAS:
+        for digest in SWEEP_DIGESTS:
+            base: tuple[float, float] | None = None
+            for kib in SWEEP_KIB:
+                obj, element, data = message_of_size(schema, kib * 1024, digest)
+                assert decode_element(data, schema) == (element, obj)
+                enc, _ = median_us(lambda: encode(obj, element=element, schema=schema), runs)
+                dec, _ = median_us(lambda: decode_element(data, schema), runs)
+                per = (enc / (len(data) / 1024), dec / (len(data) / 1024))
+                base = base or per
+                kind = "empty" if digest == 0 else f"{digest}-octet digest"
+                print(f"{schema + ', ' + kind:24} {kib:4d} {len(data):6d} {enc:10.1f} {per[0]:7.1f} {per[0] / base[0]:5.2f}"
+                      f" {dec:10.1f} {per[1]:7.1f} {per[1] / base[1]:5.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="5 runs instead of 15")
+    ap.add_argument("--sweep-only", action="store_true", help="only the size sweep")
     args = ap.parse_args()
     runs = 5 if args.quick else 15
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
-    print(f"Python {sys.version.split()[0]}; median of {runs} runs\n")
-    print(f"{'message':56} {'bytes':>5} {'encode µs':>10} {'decode µs':>10}   (min enc/dec)")
+    print(f"Python {sys.version.split()[0]}; median of {runs} runs")
+    if args.sweep_only:
+        sweep(runs)
+        return
+    print(f"\n{'message':56} {'bytes':>5} {'encode µs':>10} {'decode µs':>10}   (min enc/dec)")
     for label, schema, msg in messages():
         data = encode(msg)
         assert decode(data, schema) == msg, label
         enc, enc_min = median_us(lambda: encode(msg), runs)
         dec, dec_min = median_us(lambda: decode(data, schema), runs)
         print(f"{label:56} {len(data):5d} {enc:10.2f} {dec:10.2f}   ({enc_min:.2f}/{dec_min:.2f})")
+    sweep(runs)
     print(f"\n{'import of one generated codec (fresh interpreter)':56} {'s':>5}")
     for mod in ("apphand", "din", "iso2", "iso20", "iso20_ac", "iso20_dc", "iso20_wpt", "iso20_acdp", "xmldsig"):
         print(f"  v2gkit.exi.gen.{mod:46} {import_time(mod):8.3f}")

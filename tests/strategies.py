@@ -112,7 +112,7 @@ def generatable(module: ModuleType, t: Any, _seen: frozenset = frozenset()) -> b
     groups = _groups(module, t)
     required_choices = module.CHOICE_REQUIRED.get(t, frozenset())
     for g, rows in groups.items():
-        if len(rows) == 1:
+        if len(rows) == 1 and g not in required_choices:
             row = rows[0]
             if row[6] and not generatable(module, row[4], seen):
                 ok = False
@@ -126,9 +126,12 @@ def generatable(module: ModuleType, t: Any, _seen: frozenset = frozenset()) -> b
 
 
 def _groups(module: ModuleType, cls: type) -> dict[int, list[tuple]]:
+    """META rows by group; abstract elements (substitution-group heads) are left out: never on the wire."""
     groups: dict[int, list[tuple]] = defaultdict(list)
+    abstract = module.ABSTRACT.get(cls, {})
     for row in module.META[cls]:
-        groups[row[8]].append(row)
+        if row[0] not in abstract:
+            groups[row[8]].append(row)
     return dict(groups)
 
 
@@ -218,7 +221,7 @@ def instances(module: ModuleType, cls: type, depth: int = 0, *, xml_safe: bool =
     choices: list[st.SearchStrategy] = []
     required_choices = module.CHOICE_REQUIRED.get(cls, frozenset())
     for g, rows in _groups(module, cls).items():
-        if len(rows) == 1:
+        if len(rows) == 1 and g not in required_choices:  # a required choice may have kept one alternative
             f = _field(module, rows[0], child, deep, xml_safe)
             if f is not None:
                 fields[rows[0][0]] = f
@@ -243,4 +246,10 @@ def instances(module: ModuleType, cls: type, depth: int = 0, *, xml_safe: bool =
 def root_elements(module: ModuleType, fragment: bool = False) -> list[tuple[str, type]]:
     """(element name, class) of the generatable complex-typed roots of a schema module."""
     rows = module.FRAG_ELEMENTS if fragment else module.DOC_ELEMENTS
-    return [(r[0], r[4]) for r in rows if isinstance(r[4], type) and generatable(module, r[4])]
+    return [(r[0], r[4]) for r in rows
+            if isinstance(r[4], type) and generatable(module, r[4]) and not is_abstract_root(r)]
+
+
+def is_abstract_root(row: tuple) -> bool:
+    """A global element declared abstract: its encoder refuses it."""
+    return row[3].__name__.startswith("_e_abstract_")

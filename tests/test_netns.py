@@ -28,7 +28,7 @@ def _netns() -> None:
 
 
 def _pair(secc: str, evcc: str, timeout: float = 60) -> tuple[int, list[str], list[str]]:
-    cmd = [sys.executable, "-m", "v2gkit.net.netns", "--secc", f"{sys.executable} -m v2gkit.cli.main {secc}",
+    cmd = [*V2GKIT, "netns", "--secc", f"{sys.executable} -m v2gkit.cli.main {secc}",
            "--evcc", f"{sys.executable} -m v2gkit.cli.main {evcc}"]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     lines = r.stdout.splitlines()

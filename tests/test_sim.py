@@ -246,19 +246,35 @@ def test_notifications_and_emergency(evse_cls: type[SimulatedDCEVSE] | type[Simu
     assert not evse.emergency_shutdown()
 
 
-def test_dc_stop_output_ramps_down() -> None:
+def test_dc_stop_output_cuts_the_current_and_ramps_the_voltage_down() -> None:
+    """The car that ended power delivery takes no current: a current ramp here would be metered by the
+    charger and never reach the battery. The voltage decays at the slew rate (WeldingDetection)."""
     evse = SimulatedDCEVSE()
     evse.set_output(400.0, 100.0)
     for _ in range(20):
         evse.step(DT)
     assert evse.present() == pytest.approx((400.0, 100.0))
     evse.stop_output()
+    assert evse.present() == (400.0, 0.0)
+    metered = evse.meter_wh()
     evse.step(DT)
     v, i = evse.present()
-    assert v == pytest.approx(350.0) and i == pytest.approx(75.0)
+    assert v == pytest.approx(350.0) and i == 0.0 and evse.meter_wh() == metered
     for _ in range(20):
         evse.step(DT)
     assert evse.present() == (0.0, 0.0)
+
+
+def test_dc_meter_counts_what_was_reported_when_the_step_began() -> None:
+    """A step meters the output the last response reported (the car holds that value until the next
+    response), so charger and car sum the same samples."""
+    evse = SimulatedDCEVSE(voltage_slew=1e6, current_slew=1e6)
+    evse.set_output(400.0, 100.0)
+    evse.step(1.0)  # the output was off when the step began
+    assert evse.meter_wh() == 0.0 and evse.present() == (400.0, 100.0)
+    evse.set_output(400.0, 50.0)
+    evse.step(36.0)
+    assert evse.meter_wh() == pytest.approx(400.0 * 100.0 * 36.0 / 3600.0)
 
 
 def test_dc_limits_achieved() -> None:
@@ -377,3 +393,75 @@ def test_ac_cp_events_through_shared_cable() -> None:
     evse.stop_output()
     assert evse.cp_state() == CPState.B
     assert cable.cp_events == [(2.0, CPState.C), (7.0, CPState.B)]
+
+
+# -- speed and energy -------------------------------------------------------------------------------
+
+
+def test_fast_ev_shrinks_the_battery_not_the_physics() -> None:
+    """``--speed``: the SOC moves N times faster for the same energy; volts, amperes and watts are those of
+    the full-size car."""
+    from v2gkit.sim.scaled import MAX_SPEED, fast_ev
+
+    ev, full = fast_ev(60.0, soc=30.0), SimulatedEV(soc=30.0)
+    assert ev.capacity_wh == pytest.approx(1000.0) and ev.target() == full.target()
+    ev.step(10.0, 400.0, 100.0)
+    full.step(10.0, 400.0, 100.0)
+    assert ev.charged_wh == full.charged_wh == pytest.approx(400.0 * 100.0 * 10.0 / 3600.0)
+    assert ev.soc() - 30.0 == pytest.approx(60.0 * (full.soc() - 30.0))
+    assert fast_ev(2.0, capacity_wh=20_000.0).capacity_wh == 10_000.0
+    for bad in (0.0, -1.0, MAX_SPEED * 2):
+        with pytest.raises(ValueError, match="speed"):
+            fast_ev(bad)
+
+
+@pytest.mark.parametrize("ac", [False, True])
+def test_estimate_charging_time_matches_a_charge(ac: bool) -> None:
+    """The car's own estimate of its charge (CC, derating, taper) is what charging it from a charger that
+    gives all it asks takes, within a few per cent."""
+    ev = SimulatedEV(soc=30.0, target_soc=80.0, ac=ac)
+    estimate = ev.estimate_charging_time()
+    assert ev.soc() == 30.0 and ev.charged_wh == 0.0 and ev.time == 0.0  # the car itself is untouched
+    t = 0.0
+    while not ev.charging_complete():
+        ev.step(1.0, *ev.target())
+        t += 1.0
+    assert estimate == pytest.approx(t, rel=0.03)
+    assert (20 * 60 if not ac else 75 * 60) < estimate < (30 * 60 if not ac else 90 * 60)
+    assert ev.estimate_charging_time() == 0.0
+
+
+@pytest.mark.parametrize(("cls", "settings", "message"), [
+    (SimulatedEV, {"capacity_wh": 0.0}, "capacity_wh must be > 0"),
+    (SimulatedEV, {"target_soc": 120.0}, "target_soc must be 0..100"),
+    (SimulatedEV, {"soc": -1.0}, "soc must be 0..100"),
+    (SimulatedEV, {"max_power": math.inf}, "max_power must be > 0"),
+    (SimulatedEV, {"ac_phases": 4}, "ac_phases must be 1, 2 or 3"),
+    (SimulatedEV, {"evcc_id": b"\x01"}, "evcc_id must be 6 bytes"),
+    (SimulatedDCEVSE, {"max_current": -5.0}, "max_current must be > 0"),
+    (SimulatedDCEVSE, {"cable_check_time": -1.0}, "cable_check_time must be >= 0"),
+    (SimulatedDCEVSE, {"isolation_result": "Broken"}, "Broken"),
+    (SimulatedACEVSE, {"phases": 0}, "phases must be 1, 2 or 3"),
+    (SimulatedACEVSE, {"auth_delay": math.nan}, "auth_delay must be >= 0"),
+])
+def test_impossible_settings_are_refused(cls: type, settings: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        cls(**settings)
+
+
+@pytest.mark.parametrize(("protocol", "dc"), [("iso2", True), ("din", True), ("iso2", False)])
+@pytest.mark.parametrize("speed", [1.0, 60.0, 500.0])
+def test_meter_and_car_agree_at_any_speed(protocol: str, dc: bool, speed: float) -> None:
+    """A whole session on the simulated clock: the charger's meter and the car's energy are the same sum."""
+    from v2gkit.session.charging import EVCCConfig, EVCCSession, SECCConfig, SECCSession
+    from v2gkit.session.simulate import run_pair
+    from v2gkit.sim.scaled import fast_ev
+
+    ev = fast_ev(speed, soc=70.0, target_soc=80.0, ac=not dc)
+    evse = SimulatedDCEVSE() if dc else SimulatedACEVSE()
+    ex = run_pair(EVCCSession(protocol, ev, EVCCConfig(dc=dc)), SECCSession(protocol, evse, SECCConfig(dc=dc)),
+                  until=8 * 3600.0)
+    assert ex.closed["EV"][1].ok and ev.soc() >= 80.0
+    wanted = 60_000.0 / speed * 0.1  # 10 % of the (shrunk) battery; the last step may overshoot a little
+    assert wanted * 0.999 <= ev.charged_wh <= wanted * 1.1
+    assert abs(evse.meter_wh() - ev.charged_wh) < 0.1

@@ -23,8 +23,8 @@ def decode_with_rest(data: bytes, schema: str) -> tuple[str, object, int]:
     r = total - 8 - mod.DOC_WIDTH
     k = (B >> r) & ((1 << mod.DOC_WIDTH) - 1)
     name, obj = decode_element(data, schema)
-    _n, _ns, dec, _e, _t = mod.DOC_ELEMENTS[k]
-    _obj, rest = dec(B, r)
+    dec = mod.DOC_ELEMENTS[k][2]  # the decoder of a stream held whole
+    _obj, _B, rest = dec(B, r)
     return name, obj, rest
 
 

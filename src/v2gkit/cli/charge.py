@@ -8,54 +8,48 @@ import random
 import signal
 import statistics
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import click
 
+from v2gkit.sim.scaled import LOOPBACK_SPEED, MAX_SPEED
+
 from .link import DEFAULT_PKI, _apply, _evcc_tls, _fail, _secc_tls, _tracer, _where, tls_options, tls_profile
+from .options import INTERFACE, INTERVAL, PORT, PROTOCOLS, SECONDS, SOC, Number, Tables, load_config, settings
 
 SESSION_DEFAULT = "iso2,din"
+SPEED = Number(min=0.0, min_open=True, max=MAX_SPEED)
+_SPEED_DEFAULT = f"{LOOPBACK_SPEED['DC']:g} DC, {LOOPBACK_SPEED['AC']:g} AC on loopback; 1 on an interface"
 
 
-def _config(ctx: click.Context, path: Path | None, section: str) -> dict[str, Any]:
-    """Options from ``[section]`` of a TOML file fill in what the command line left at its default;
-    ``[section.ev]``/``[section.evse]``/``[section.session]`` tables go to the simulators and the machine."""
-    if path is None:
-        return {}
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        _fail(f"cannot read config {path}: {e}", 2)
-    table = data.get(section, {})
-    extra = {k: table.pop(k) for k in ("ev", "evse", "session") if isinstance(table.get(k), dict)}
-    for key, value in table.items():
-        name = key.replace("-", "_")
-        if name not in ctx.params:
-            _fail(f"{path}: [{section}] has no option {key!r}; options: {', '.join(sorted(ctx.params))}", 2)
-        if ctx.get_parameter_source(name) is click.core.ParameterSource.DEFAULT:
-            ctx.params[name] = value
-    return extra
-
-
-def _kw(cls: Any, values: dict[str, Any], what: str) -> Any:
+def _kw(cls: Any, values: dict[str, Any], where: str) -> Any:
     try:
         return cls(**values)
-    except TypeError as e:
-        _fail(f"[{what}] {e}", 2)
+    except (TypeError, ValueError) as e:
+        _fail(f"{where} {e}", 2)
 
 
-def _ev(dc: bool, soc: float, target: float, extra: dict[str, Any]) -> Any:
+def _ev(dc: bool, soc: float, target: float, speed: float, extra: Tables) -> Any:
+    """The simulated car: ``[evcc.ev]`` settings, SOC and mode from the options, its battery ``speed``
+    times smaller (see sim/scaled.py: the energy stays real, so it agrees with any charger's meter)."""
     from v2gkit.sim.ev import SimulatedEV
-    return _kw(SimulatedEV, {"soc": soc, "target_soc": target, "ac": not dc, **extra.get("ev", {})}, "evcc.ev")
+    from v2gkit.sim.scaled import fast_ev
+    kw = settings(SimulatedEV, extra, "ev")
+    for key, option in (("soc", "--soc"), ("target_soc", "--target-soc"), ("ac", "--dc/--ac")):
+        if key in kw:
+            _fail(f"{extra.where('ev')} {key}: set it with {option} (or in [evcc])", 2)
+    try:
+        return fast_ev(speed, soc=soc, target_soc=target, ac=not dc, **kw)
+    except (TypeError, ValueError) as e:
+        _fail(f"{extra.where('ev')} {e}", 2)
 
 
-def _evse_factory(dc: bool, extra: dict[str, Any]) -> Any:
+def _evse_factory(dc: bool, extra: Tables) -> Any:
     from v2gkit.sim.evse import SimulatedACEVSE, SimulatedDCEVSE
     cls = SimulatedDCEVSE if dc else SimulatedACEVSE
-    kw = extra.get("evse", {})
-    _kw(cls, kw, "secc.evse")  # fail early on a bad option
+    kw = settings(cls, extra, "evse")
+    _kw(cls, kw, extra.where("evse"))  # fail early on a bad option
     return lambda: cls(**kw)
 
 
@@ -63,18 +57,51 @@ def _median_ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1e3:.2f} ms" if values else "-"
 
 
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1e3:.2f} ms"
+
+
+def default_speed(dc: bool, loopback: bool) -> float:
+    """Without --speed: a loopback session is a demo (30 -> 80 % in ~25 s), a car on an interface meets a
+    charger, maybe a real one, in real time."""
+    return LOOPBACK_SPEED["DC" if dc else "AC"] if loopback else 1.0
+
+
+def duration(seconds: float) -> str:
+    """``25 s``, ``4 min``, ``1 h 12 min``: a time to wait, as people say it."""
+    if seconds < 90:
+        return f"{max(seconds, 0.0):.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"
+
+
+def battery_line(ev: Any, speed: float) -> str:
+    """What the car will do and about how long it takes (at its own limits; a weaker charger is slower)."""
+    full = ev.capacity_wh * speed
+    head = f"SOC {ev.soc():g} % -> {ev.target_soc:g} % of a {full / 1000:g} kWh battery"
+    eta = (f"about {duration(ev.estimate_charging_time())} of charging at up to "
+           f"{ev.limits().max_power / 1000:g} kW")
+    if speed == 1:
+        return f"{head} in real time: {eta} (--speed N fast-forwards)"
+    return (f"{head} at x{speed:g} (it holds {ev.capacity_wh / 1000:.3g} kWh: the SOC moves {speed:g} times "
+            f"faster, power and energy are real): {eta}")
+
+
 @click.command()
-@click.option("--interface", "-i", help="interface the EV is connected to")
+@click.option("--interface", "-i", type=INTERFACE, help="interface the EV is connected to")
 @click.option("--loopback", is_flag=True, help="serve on ::1 (single-host demo)")
-@click.option("--protocols", default=SESSION_DEFAULT, show_default=True, help="protocols this charger speaks")
+@click.option("--protocols", type=PROTOCOLS, default=SESSION_DEFAULT, show_default=True,
+              help="protocols this charger speaks, comma separated")
 @click.option("--tls/--no-tls", default=False, help="offer TLS (answers what the EV asks for)")
 @click.option("--tls-only", is_flag=True, help="always answer TLS")
 @click.option("--dc/--ac", default=True, help="the charger's power module")
-@click.option("--sdp-port", default=15118, show_default=True)
-@click.option("--setup-timeout", type=float, help="stop SDP and listening if no handshake succeeds in time")
+@click.option("--sdp-port", type=PORT, default=15118, show_default=True,
+              help="UDP port to answer SDP on (the standard's is 15118; others let SECCs share a host)")
+@click.option("--setup-timeout", type=SECONDS, help="stop SDP and listening if no handshake succeeds in time")
 @click.option("--max-connections", type=click.IntRange(min=1),
               help="concurrent connections, TCP and TLS together [default: 256, fewer under a low `ulimit -n`]; a "
-                   "newcomer at the limit closes the oldest connection still before its handshake")
+                   "newcomer at the limit closes the connection stuck longest before its session started")
 @click.option("--max-per-peer", type=click.IntRange(min=1), default=32, show_default=True,
               help="concurrent connections from one address (raise it for many simulated cars on one host)")
 @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
@@ -82,33 +109,33 @@ def _median_ms(values: list[float]) -> str:
 @click.option("--once", is_flag=True, help="exit after the first session (status 0 if it ended with SessionStop OK)")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="TOML file: [secc] options, [secc.evse] simulator and [secc.session] machine settings")
+@click.option("--warm-up/--no-warm-up", default=True, show_default=True,
+              help="before listening, run one short simulated session per protocol through the same SECC "
+                   "code, so the first car's answers are not slowed by code running for the first time")
 @_apply(tls_options)
 @click.pass_context
-def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: str, tls: bool, tls_only: bool,
+def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: Any, tls: bool, tls_only: bool,
          dc: bool, sdp_port: int, setup_timeout: float | None, max_connections: int | None, max_per_peer: int,
-         log_file: Path | None, once: bool, config_path: Path | None,
-         pki_dir: Path, keylog: Path | None, pcap: Path | None, trace_json: Path | None) -> None:
+         log_file: Path | None, once: bool, config_path: Path | None, warm_up: bool, pki_dir: Path,
+         keylog: Path | None, pcap: Path | None, trace_json: Path | None) -> None:
     """Charger side: SDP, TCP/TLS, the app handshake and DIN 70121 / ISO 15118-2 sessions with a simulated
     power module. Runs until interrupted (or one session with --once)."""
     from v2gkit.logfile import log_to_file
     from v2gkit.net.charging import SessionRecord, secc_sessions
+    from v2gkit.net.faults import FaultLog
     from v2gkit.net.limits import ConnectionLimits
     from v2gkit.net.link import LinkError, SECCLink
-    from v2gkit.net.runner import settle_heap
+    from v2gkit.net.runner import Samples, settle_heap
     from v2gkit.net.tls import TlsConfigError
     from v2gkit.sdp import SecurityPolicy
     from v2gkit.session.charging import SECCConfig
-    from v2gkit.session.handshake import protocol_list
 
-    extra = _config(ctx, config_path, "secc")
+    extra = load_config(ctx, config_path, "secc", ("evse", "session"))
     p = ctx.params
-    interface, loopback, protocols, tls, tls_only, dc = (p["interface"], p["loopback"], p["protocols"], p["tls"],
-                                                         p["tls_only"], p["dc"])
+    interface, loopback, supported = p["interface"], p["loopback"], p["protocols"]
+    tls, tls_only, dc = p["tls"], p["tls_only"], p["dc"]
+    once, pki_dir, keylog, pcap, trace_json = p["once"], p["pki_dir"], p["keylog"], p["pcap"], p["trace_json"]
     _where(interface, loopback)
-    try:
-        supported = protocol_list(protocols)
-    except ValueError as e:
-        _fail(str(e), 2)
     ctx_tls = None
     if tls or tls_only:
         try:
@@ -117,7 +144,10 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: s
             _fail(str(e), 2)
     policy = SecurityPolicy.TLS_ONLY if tls_only else SecurityPolicy.ECHO if tls else SecurityPolicy.NONE_ONLY
     tracer = _tracer(pcap, trace_json, "SECC")
-    cfg = _kw(SECCConfig, {"dc": dc, **extra.get("session", {})}, "secc.session")
+    cfg = _kw(SECCConfig, {"dc": dc, **settings(SECCConfig, extra, "session", non_negative=True)},
+              extra.where("session"))
+    evse_factory = _evse_factory(dc, extra)
+    warmed: Any = None
     try:
         limits = ConnectionLimits(per_peer=p["max_per_peer"], **({"total": p["max_connections"]}
                                                                   if p["max_connections"] else {}))
@@ -128,32 +158,44 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: s
             log_to_file(p["log_file"])
         except OSError as e:
             _fail(f"cannot write the log file: {e}", 2)
+    faults = FaultLog()
     done = asyncio.Event() if once else None
     first: list[SessionRecord] = []  # --once: the session that decides the exit status (nothing else is kept)
 
     def say(name: str, info: dict[str, Any]) -> None:
+        if name == "listening" and warmed is not None:
+            info = {**info, "warm_up": ",".join(warmed.sessions) or "-",
+                    "warm_up_ms": round(warmed.seconds * 1e3)}
         click.echo(f"{name} " + " ".join(f"{k}={v}" for k, v in info.items()), nl=True)
         sys.stdout.flush()
 
     def finished(rec: SessionRecord) -> None:
         if once and not first:
             first.append(rec)
-        o, r = rec.outcome, rec.result
-        if o.ok or link.faults.admit("session"):  # failed sessions are rate-limited like other peer faults
+        o = rec.outcome
+        if o.ok or faults.admit("session"):  # failed sessions are rate-limited like other peer faults
+            loop = "CurrentDemand" if rec.dc else "ChargingStatus"
+            answers = o.answer_times.get(loop + "Res") or Samples()
+            # the meter, not the machine's result: a session that ends without its own Close (the car went
+            # away) never filled that in, and the energy that flowed is the meter's to say
             say("session", {"conn": rec.conn, "protocol": rec.protocol, "ok": o.ok, "reason": o.reason,
-                            "messages": r.messages, "energy_wh": round(r.energy_wh, 1),
-                            "seconds": round(o.seconds, 2),
-                            "median_answer_CurrentDemand": _median_ms(o.answer_times.get("CurrentDemandRes", []))})
+                            "messages": rec.result.messages, "energy_wh": round(rec.meter_wh, 1),
+                            "seconds": round(o.seconds, 2), f"median_answer_{loop}": _median_ms(answers),
+                            f"first_answer_{loop}": _ms(answers.first),
+                            f"max_answer_{loop}": _ms(answers.max if answers.count else None)})
         if done is not None:
             done.set()
 
-    link = SECCLink(interface=interface, loopback=loopback, protocols=supported, policy=policy,
-                    ssl_context=ctx_tls, tracer=tracer, sdp_port=sdp_port, setup_timeout=setup_timeout,
-                    limits=limits, on_event=say,
-                    session=secc_sessions(_evse_factory(dc, extra), cfg, on_done=finished))
-
     async def run() -> None:
-        settle_heap()
+        nonlocal warmed
+        if p["warm_up"]:
+            from v2gkit.session.warmup import warm_up as run_warm_up
+            warmed = run_warm_up([x.name for x in supported], cfg, evse_factory)
+        settle_heap()  # after the warm-up: what it left behind is collected and the rest frozen
+        link = SECCLink(interface=interface, loopback=loopback, protocols=supported, policy=policy,
+                        ssl_context=ctx_tls, tracer=tracer, sdp_port=p["sdp_port"],
+                        setup_timeout=p["setup_timeout"], limits=limits, faults=faults, on_event=say,
+                        session=secc_sessions(evse_factory, cfg, on_done=finished))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -175,66 +217,96 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: s
         sys.exit(0 if first and first[0].outcome.ok else 1)
 
 
+class _Progress:
+    """The EVCC's lines while it charges: every new request once; in the energy loop about ten lines with
+    SOC, power and the time left (every 2 to 60 s); a request polled for long (CableCheck...) every 10 s."""
+
+    LOOP = ("CurrentDemandReq", "ChargingStatusReq")
+
+    def __init__(self, ev: Any, quiet: bool) -> None:
+        self.ev, self.quiet = ev, quiet
+        self.every = min(max(ev.estimate_charging_time() / 10.0, 2.0), 60.0)
+        self.name, self.t = "", 0.0
+        self.charging = False  # the energy loop has begun: a Ctrl-C can end the session properly
+
+    def __call__(self, now: float, out: Any) -> None:
+        from v2gkit.session.charging import Send
+        if not isinstance(out, Send):
+            return
+        loop = out.name in self.LOOP
+        self.charging = self.charging or loop
+        if self.quiet or out.name == self.name and now - self.t < (self.every if loop else 10.0):
+            return
+        click.echo(f"-> {out.name}" + (self.status() if loop else ""))
+        self.name, self.t = out.name, now
+
+    def status(self) -> str:
+        ev = self.ev
+        left = ev.estimate_charging_time()
+        eta = f", about {duration(left)} to go" if left > 0 and not ev.charging_complete() else ""
+        return f" soc={ev.soc():.1f}% (target {ev.target_soc:g}%) {ev.power / 1000:.1f} kW{eta}"
+
+
 @click.command()
-@click.option("--interface", "-i", help="interface to the charger")
+@click.option("--interface", "-i", type=INTERFACE, help="interface to the charger")
 @click.option("--loopback", is_flag=True, help="find the SECC on this host (::1)")
-@click.option("--protocols", default=SESSION_DEFAULT, show_default=True,
+@click.option("--protocols", type=PROTOCOLS, default=SESSION_DEFAULT, show_default=True,
               help="protocols to offer, best first (the order is the priority)")
 @click.option("--tls/--no-tls", default=False, help="ask for TLS in SDP (the SECC's answer decides)")
 @click.option("--dc/--ac", default=True, help="charge DC or AC")
-@click.option("--soc", default=30.0, show_default=True, help="simulated battery: state of charge at the start, %")
-@click.option("--target-soc", default=80.0, show_default=True, help="... and where the car stops, %")
-@click.option("--speed", default=1.0, show_default=True, help="run the battery physics this many times faster")
-@click.option("--loop-interval", default=0.1, show_default=True, help="seconds between CurrentDemand/ChargingStatus")
-@click.option("--sdp-port", default=15118, show_default=True)
+@click.option("--soc", type=SOC, default=30.0, show_default=True,
+              help="simulated battery: state of charge at the start, %")
+@click.option("--target-soc", type=SOC, default=80.0, show_default=True,
+              help="... and where the car stops, %")
+@click.option("--speed", type=SPEED, default=None, show_default=_SPEED_DEFAULT,
+              help="the battery's SOC moves this many times faster (it holds 1/speed of its capacity; power, "
+                   "energy and every protocol timer stay real); the loopback default charges 30 -> 80 % in "
+                   "~25 s")
+@click.option("--loop-interval", type=INTERVAL, default=0.1, show_default=True,
+              help="seconds between CurrentDemand/ChargingStatus")
+@click.option("--sdp-port", type=PORT, default=15118, show_default=True,
+              help="UDP port the SECC answers SDP on")
 @click.option("--handshake-only", is_flag=True, help="stop after supportedAppProtocol (no charging session)")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="TOML file: [evcc] options, [evcc.ev] simulator and [evcc.session] machine settings")
 @_apply(tls_options)
 @click.pass_context
-def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: str, tls: bool, dc: bool, soc: float,
-         target_soc: float, speed: float, loop_interval: float, sdp_port: int, handshake_only: bool, as_json: bool,
-         config_path: Path | None, pki_dir: Path, keylog: Path | None, pcap: Path | None,
-         trace_json: Path | None) -> None:
+def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: Any, tls: bool, dc: bool,
+         soc: float, target_soc: float, speed: float | None, loop_interval: float, sdp_port: int,
+         handshake_only: bool, as_json: bool, config_path: Path | None, pki_dir: Path, keylog: Path | None,
+         pcap: Path | None, trace_json: Path | None) -> None:
     """EV side: discover, connect, negotiate and charge a simulated battery. Exit status 0 only when the
-    session ended with SessionStop OK."""
+    session ended with SessionStop OK; Ctrl-C stops charging the way a driver does (PowerDelivery Stop,
+    SessionStop), a second Ctrl-C aborts (exit status 130)."""
     from v2gkit.net.charging import charge
     from v2gkit.net.iface import InterfaceError
     from v2gkit.net.link import LinkError, ev_link
     from v2gkit.net.runner import settle_heap
     from v2gkit.net.tls import TlsConfigError
-    from v2gkit.session.charging import EVCCConfig, Send
-    from v2gkit.session.handshake import protocol_list
-    from v2gkit.sim.scaled import Accelerated
+    from v2gkit.session.charging import EVCCConfig
 
-    extra = _config(ctx, config_path, "evcc")
+    extra = load_config(ctx, config_path, "evcc", ("ev", "session"))
     p = ctx.params
-    interface, loopback, protocols, tls, dc = p["interface"], p["loopback"], p["protocols"], p["tls"], p["dc"]
+    interface, loopback, offer, tls, dc = p["interface"], p["loopback"], p["protocols"], p["tls"], p["dc"]
+    pki_dir, keylog, as_json, handshake_only = p["pki_dir"], p["keylog"], p["as_json"], p["handshake_only"]
     _where(interface, loopback)
-    try:
-        offer = protocol_list(protocols)
-    except ValueError as e:
-        _fail(str(e), 2)
+    speed = p["speed"] or default_speed(dc, loopback)
+    ev = _ev(dc, p["soc"], p["target_soc"], speed, extra)
+    cfg = _kw(EVCCConfig, {"dc": dc, "loop_interval": p["loop_interval"],
+                           **settings(EVCCConfig, extra, "session", non_negative=True)},
+              extra.where("session"))
     ctx_tls = None
     if tls or pki_dir.exists():  # a TLS answer is taken whenever a PKI is at hand
         try:
             ctx_tls = _evcc_tls(tls_profile(offer), pki_dir, keylog)
         except TlsConfigError as e:
             _fail(str(e), 2)
-    tracer = _tracer(pcap, trace_json, "EVCC")
+    tracer = _tracer(p["pcap"], p["trace_json"], "EVCC")
     link_kw = {"interface": interface, "loopback": loopback, "tls": tls, "ssl_context": ctx_tls,
                "sdp_port": p["sdp_port"], "tracer": tracer}
-    last = {"name": "", "t": 0.0}
-    ev = _ev(dc, p["soc"], p["target_soc"], extra)
-
-    def observe(now: float, out: Any) -> None:
-        if as_json or not isinstance(out, Send):
-            return
-        if out.name != last["name"] or now - last["t"] >= 10.0:
-            v = f" soc={ev.soc():.1f}%" if out.name in ("CurrentDemandReq", "ChargingStatusReq") else ""
-            click.echo(f"-> {out.name}{v}")
-            last["name"], last["t"] = out.name, now
+    progress = _Progress(ev, quiet=as_json)
+    interrupted: list[str] = []
 
     async def run() -> dict[str, Any]:
         settle_heap()
@@ -242,18 +314,37 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: s
             link = await ev_link(protocols=offer, **link_kw)
             await link.connection.close()
             return _link_info(link)
-        cfg = _kw(EVCCConfig, {"dc": dc, "loop_interval": p["loop_interval"], **extra.get("session", {})},
-                  "evcc.session")
-        res = await charge(Accelerated(ev, p["speed"]) if p["speed"] != 1 else ev, cfg, protocols=offer,
-                           observe=observe, **link_kw)
+        main_task = asyncio.current_task()
+
+        def on_signal(name: str) -> None:
+            interrupted.append(name)
+            if len(interrupted) == 1 and progress.charging:
+                ev.stop_at = ev.time  # the driver ends charging: PowerDelivery Stop, then SessionStop
+                click.echo(f"{name}: stopping the session properly ({name} again to abort)", err=True)
+            elif main_task is not None:
+                main_task.cancel()
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, sig.name)
+        try:
+            res = await charge(ev, cfg, protocols=offer, observe=progress, **link_kw)
+        except asyncio.CancelledError:
+            if not interrupted:
+                raise
+            return {"ok": False, "reason": f"aborted by {interrupted[-1]}", "soc": round(ev.soc(), 2),
+                    "charged_wh": round(ev.charged_wh, 1), "speed": speed}
         info = _link_info(res.link)
         o = res.outcome
         info.update({"ok": o.ok, "reason": o.reason, "messages": res.machine.result.messages,
-                     "soc": round(ev.soc(), 2), "charged_wh": round(ev.charged_wh, 1), "seconds": round(o.seconds, 2),
+                     "soc": round(ev.soc(), 2), "charged_wh": round(ev.charged_wh, 1), "speed": speed,
+                     "seconds": round(o.seconds, 2),
                      "round_trip_ms": {k: round(statistics.median(v) * 1e3, 3) for k, v in o.round_trips.items()},
                      "session_id": res.machine.session_id.hex(), "paused": res.machine.result.paused})
         return info
 
+    if not as_json and not handshake_only:
+        click.echo("car: " + battery_line(ev, speed))
     try:
         info = asyncio.run(run())
     except LinkError as e:
@@ -265,6 +356,9 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: s
             tracer.close()
     if as_json:
         click.echo(json.dumps(info))
+    elif "address" not in info:  # aborted before or while charging
+        click.echo(f"session: {info['reason'].replace('aborted', 'ABORTED', 1)}, SOC {info['soc']}%, "
+                   f"{info['charged_wh']} Wh charged")
     else:
         t = info["tls"]
         click.echo(f"SECC [{info['address']}]:{info['port']} security {info['security']} "
@@ -274,10 +368,14 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: s
         click.echo(f"negotiated: {info['protocol']} ({info['namespace']}) SchemaID {info['schema_id']} "
                    f"{info['response_code']} in {info['setup_ms']:.1f} ms")
         if not handshake_only:
-            rtt = info["round_trip_ms"].get("CurrentDemand") or info["round_trip_ms"].get("ChargingStatus")
+            trips = info["round_trip_ms"]
+            rtt = trips.get("CurrentDemand") or trips.get("ChargingStatus") or "-"
             click.echo(f"session: {'SessionStop OK' if info['ok'] else 'FAILED'} ({info['reason']}), "
-                       f"{info['messages']} responses, SOC {info['soc']}%, {info['charged_wh'] / 1000:.2f} kWh, "
+                       f"{info['messages']} responses, SOC {info['soc']}%, "
+                       f"{info['charged_wh'] / 1000:.3f} kWh, "
                        f"{info['seconds']} s, median loop round trip {rtt} ms")
+    if "address" not in info and not handshake_only:
+        sys.exit(130)
     if not handshake_only and not info["ok"]:
         sys.exit(1)
 
@@ -294,16 +392,23 @@ def _link_info(link: Any) -> dict[str, Any]:
 @click.option("--dc/--ac", default=True, help="DC (default) or AC charging")
 @click.option("--din", is_flag=True, help="DIN SPEC 70121 instead of ISO 15118-2 (DC only)")
 @click.option("--tls", is_flag=True, help="ISO 15118-2 over TLS 1.2 (throwaway test PKI)")
-@click.option("--soc", default=30.0, show_default=True)
-@click.option("--target-soc", default=80.0, show_default=True)
-@click.option("--speed", default=60.0, show_default=True, help="battery physics runs this many times faster")
+@click.option("--soc", type=SOC, default=30.0, show_default=True,
+              help="the car's state of charge at the start, %")
+@click.option("--target-soc", type=SOC, default=80.0, show_default=True,
+              help="... and where it stops charging, %")
+@click.option("--speed", type=SPEED, default=None,
+              show_default=f"{LOOPBACK_SPEED['DC']:g} DC, {LOOPBACK_SPEED['AC']:g} AC: 30 -> 80 % in ~25 s",
+              help="the battery's SOC moves this many times faster (it holds 1/speed of its capacity; power, "
+                   "energy and every protocol timer stay real)")
 @click.option("--pki", "pki_dir", type=click.Path(path_type=Path), default=DEFAULT_PKI,
               show_default=True, help="folder of the throwaway test PKI for --tls")
-def demo(dc: bool, din: bool, tls: bool, soc: float, target_soc: float, speed: float, pki_dir: Path) -> None:
+def demo(dc: bool, din: bool, tls: bool, soc: float, target_soc: float, speed: float | None,
+         pki_dir: Path) -> None:
     """Both roles in one process over loopback: a full charging session, shown live."""
     from .live import run_demo
     if din and not dc:
         _fail("DIN SPEC 70121 sessions are DC only", 2)
-    ok = run_demo(dc=dc, protocol="din" if din else "iso2", tls=tls, soc=soc, target_soc=target_soc, speed=speed,
-                  pki_dir=pki_dir, sdp_port=random.randrange(20000, 30000))
+    ok = run_demo(dc=dc, protocol="din" if din else "iso2", tls=tls, soc=soc, target_soc=target_soc,
+                  speed=speed or LOOPBACK_SPEED["DC" if dc else "AC"], pki_dir=pki_dir,
+                  sdp_port=random.randrange(20000, 30000))
     sys.exit(0 if ok else 1)

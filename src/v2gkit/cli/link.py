@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from .options import COUNT, INTERFACE, PORT, Number
+from .options import fail as _fail
+
 DEFAULT_PKI = Path.home() / ".cache" / "v2gkit" / "pki"
-
-
-def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 def _where(interface: str | None, loopback: bool) -> None:
@@ -47,9 +44,12 @@ def _pki(pki_dir: Path, protocol: str) -> Any:
 tls_options = [
     click.option("--pki", "pki_dir", type=click.Path(path_type=Path), default=DEFAULT_PKI, show_default=True,
                  help="folder of a throwaway test PKI, created on first use (both roles read the same one)"),
-    click.option("--keylog", type=click.Path(path_type=Path), help="append TLS secrets here (SSLKEYLOGFILE format)"),
-    click.option("--pcap", type=click.Path(path_type=Path), help="write every V2GTP message to this pcapng file"),
-    click.option("--trace-json", type=click.Path(path_type=Path), help="... and/or to this JSON-lines log"),
+    click.option("--keylog", type=click.Path(dir_okay=False, path_type=Path),
+                 help="append TLS secrets here (SSLKEYLOGFILE format)"),
+    click.option("--pcap", type=click.Path(dir_okay=False, path_type=Path),
+                 help="write every V2GTP message to this pcapng file"),
+    click.option("--trace-json", type=click.Path(dir_okay=False, path_type=Path),
+                 help="... and/or to this JSON-lines log"),
 ]
 
 
@@ -98,12 +98,15 @@ def sdp() -> None:
 
 
 @sdp.command("discover")
-@click.option("--interface", "-i", help="interface to the charger (IPv6 link-local, multicast ff02::1)")
+@click.option("--interface", "-i", type=INTERFACE,
+              help="interface to the charger (IPv6 link-local, multicast ff02::1)")
 @click.option("--loopback", is_flag=True, help="ask an SECC on this host (unicast to ::1)")
 @click.option("--tls/--no-tls", default=False, help="security to ask for (answer decides)")
-@click.option("--port", default=15118, show_default=True, help="SDP UDP port")
-@click.option("--max-requests", default=50, show_default=True)
-@click.option("--interval", default=0.25, show_default=True, help="seconds between requests")
+@click.option("--port", type=PORT, default=15118, show_default=True, help="SDP UDP port")
+@click.option("--max-requests", type=COUNT, default=50, show_default=True,
+              help="give up after this many requests without a valid answer")
+@click.option("--interval", type=Number(min=0.0, min_open=True, max=60.0), default=0.25, show_default=True,
+              help="seconds to wait for an answer before asking again")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
 def sdp_discover(interface: str | None, loopback: bool, tls: bool, port: int, max_requests: int, interval: float,
                  as_json: bool) -> None:

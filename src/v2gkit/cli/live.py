@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
 import statistics
 import time
 from pathlib import Path
@@ -56,25 +57,44 @@ def _detail(body: Any) -> str:
     return " ".join(parts)
 
 
+def _console() -> Console:
+    """The terminal's width on a terminal; 120 columns when piped or captured (rich would use 80 and cut
+    the panel's title), unless COLUMNS says otherwise."""
+    console = Console()
+    if console.is_terminal or "COLUMNS" in os.environ:
+        return console
+    return Console(width=120)
+
+
 def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: float, speed: float, pki_dir: Path,
              sdp_port: int) -> bool:
     from v2gkit.net.charging import charge, secc_sessions
     from v2gkit.net.link import SECCLink
     from v2gkit.sdp import SecurityPolicy
     from v2gkit.session.charging import EVCCConfig, SECCConfig
-    from v2gkit.sim.ev import SimulatedEV
     from v2gkit.sim.evse import SimulatedACEVSE, SimulatedDCEVSE
-    from v2gkit.sim.scaled import Accelerated
+    from v2gkit.sim.scaled import fast_ev
 
+    from .charge import duration
     from .link import _evcc_tls, _secc_tls
 
-    console = Console()
+    console = _console()
     st = _State()
-    ev = SimulatedEV(soc=soc, target_soc=target_soc, ac=not dc)
+    # the car's battery is `speed` times smaller, the charger runs in real time: both meter the same energy
+    ev = fast_ev(speed, soc=soc, target_soc=target_soc, ac=not dc)
+    eta = {"t": -1.0, "left": ev.estimate_charging_time()}
 
     def evse_factory() -> Any:
         st.evse = SimulatedDCEVSE() if dc else SimulatedACEVSE()
-        return Accelerated(st.evse, speed)
+        return st.evse
+
+    def time_left() -> str:
+        now = time.perf_counter()
+        if now - eta["t"] >= 0.5:  # the car simulates the rest of its charge: twice a second is plenty
+            eta["t"], eta["left"] = now, ev.estimate_charging_time()
+        if ev.charging_complete():
+            return "target reached"
+        return f"about {duration(eta['left'])} of charging" + ("" if ev.power > 0 else " (not started)")
 
     def observe_ev(now: float, out: Any) -> None:
         if isinstance(out, Send):
@@ -87,8 +107,8 @@ def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: floa
             st.add("SECC → EV", name, _detail(out.data["body"]))
 
     title = (f"v2gkit demo: {'DIN SPEC 70121' if protocol == 'din' else 'ISO 15118-2'} "
-             f"{'DC' if dc else 'AC'}, {'TLS 1.2' if tls else 'TCP'} on loopback, SDP port {sdp_port}, "
-             f"battery physics x{speed:g}")
+             f"{'DC' if dc else 'AC'} over {'TLS 1.2' if tls else 'TCP'}, loopback, SDP port {sdp_port}, "
+             f"battery x{speed:g}")
 
     def render() -> Any:
         flow = Table(expand=True, show_edge=False, box=None, padding=(0, 1))
@@ -102,12 +122,14 @@ def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: floa
         v, a = st.evse.present() if st.evse is not None else (0.0, 0.0)
         phases = 1 if dc else 3
         stats.add_row("phase", st.phase)
-        stats.add_row("SOC", f"{ev.soc():5.1f} % → {target_soc:g} %")
+        stats.add_row("SOC", f"{ev.soc():5.1f} % (target {target_soc:g} %)")
         stats.add_row("", ProgressBar(total=100, completed=ev.soc(), width=30))
+        stats.add_row("time left", time_left())
         stats.add_row("voltage", f"{v:6.1f} V")
         stats.add_row("current", f"{a:6.1f} A" + ("" if dc else " per phase"))
         stats.add_row("power", f"{v * a * phases / 1000:6.1f} kW")
-        stats.add_row("energy", f"{ev.charged_wh / 1000:6.2f} kWh")
+        meter = f", charger meter {st.evse.meter_wh() / 1000:.3f} kWh" if st.evse is not None else ""
+        stats.add_row("energy", f"car {ev.charged_wh / 1000:.3f} kWh{meter}")
         loop = next((n for n in _LOOP if st.rtt.get(n)), None)
         if loop:
             rt = st.rtt[loop]
@@ -129,7 +151,7 @@ def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: floa
                         live.update(render())
                 painter = asyncio.get_running_loop().create_task(refresh())
                 try:
-                    res = await charge(Accelerated(ev, speed), EVCCConfig(dc=dc, loop_interval=0.1), protocols=protocol,
+                    res = await charge(ev, EVCCConfig(dc=dc, loop_interval=0.1), protocols=protocol,
                                        observe=observe_ev, loopback=True, tls=tls, ssl_context=ctx_c,
                                        sdp_port=sdp_port)
                 finally:
@@ -148,8 +170,12 @@ def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: floa
     summary.add_row("negotiated", f"{res.link.protocol.name} ({res.link.protocol.namespace}), "
                                   f"set-up {res.link.setup_seconds * 1e3:.1f} ms")
     summary.add_row("messages", f"{o.sent} requests, {o.received} responses")
-    summary.add_row("energy", f"{ev.charged_wh / 1000:.2f} kWh, SOC {soc:g} → {ev.soc():.1f} %")
-    summary.add_row("time", f"{o.seconds:.1f} s (battery physics x{speed:g})")
+    metered = f", charger meter {records[0].meter_wh / 1000:.3f} kWh" if records else ""
+    summary.add_row("energy", f"car {ev.charged_wh / 1000:.3f} kWh{metered}")
+    summary.add_row("SOC", f"{soc:g} → {ev.soc():.1f} % (target {target_soc:g} %) of a "
+                           f"{ev.capacity_wh * speed / 1000:g} kWh battery at x{speed:g} "
+                           f"(holds {ev.capacity_wh / 1000:.3g} kWh)")
+    summary.add_row("time", f"{o.seconds:.1f} s (the battery's SOC x{speed:g}, everything else real time)")
     for name, values in sorted(o.round_trips.items(), key=lambda kv: -len(kv[1])):
         values = sorted(values)
         summary.add_row(f"RTT {name}", f"median {statistics.median(values) * 1e3:.2f} ms, p99 "

@@ -5,8 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .grammar import ANY, END, TypeGrammar, width_for
+from v2gkit.exi.runtime import LOOKAHEAD, SL2_BITS
+
+from .grammar import TypeGrammar, width_for
 from .ir import ComplexT, ElemDecl, Field, SchemaIR, SimpleT, ident, range_conds
+
+#: the most bits a value read inline can take (a 9-bit first group, then up to 100 octets in ru/ri)
+_MAX_BITS = {"bool": 1, "uint": 808, "int": 809, "string": 808, "hex": 808, "b64": 808}
+#: "bits read since the last window check" when it is unknown (after a call, at a loop's top)
+_UNKNOWN = LOOKAHEAD + 1
 
 _PY_HINT = {"string": "str", "hex": "bytes", "b64": "bytes", "bool": "bool", "nbit": "int",
             "uint": "int", "int": "int", "decimal": "str", "float": "float"}
@@ -23,6 +30,10 @@ class Emitter:
         self.uid = 0
         self.doc_wrappers: dict[int, str] = {}
         self.sparse_tables: dict[str, list[str]] = {}
+        # general decoders: bits read since the last ``r < LOOKAHEAD`` check (see need())
+        self.used = _UNKNOWN
+        # codecs of abstract elements (refusing, or decoding as a facet violation), by name: their lines
+        self.abstract_encoders: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------ helpers
     def const(self, value: Any, prefix: str = "_T") -> str:
@@ -38,6 +49,45 @@ class Emitter:
         full = list(slots) + [-2]
         full += [-3] * ((1 << w) - len(full))
         return w, self.const(tuple(full))
+
+    def abstract_encoder(self, d: ElemDecl) -> str:
+        """An encoder that refuses an abstract element (it never appears on the wire; its members do)."""
+        name = f"_e_abstract_{ident(d.local)}"
+        if name not in self.abstract_encoders:
+            self.abstract_encoders[name] = [
+                f"def {name}(o: Any, a: int) -> int:",
+                f"    raise EncFail({self.abstract_message(d)!r})",
+                "",
+            ]
+        return name
+
+    def abstract_decoders(self, d: ElemDecl, cn: str) -> tuple[str, str]:
+        """(whole-stream, windowed) decoders of an abstract global element: a facet violation first."""
+        names = []
+        for kind, inner in (("f", self.dec_fn(cn)), ("d", f"_d_{cn}")):
+            name = f"_{kind}_abstract_{ident(d.local)}"
+            if name not in self.abstract_encoders:
+                self.abstract_encoders[name] = [
+                    f"def {name}(B: int, r: int) -> tuple[Any, int, int]:",
+                    f"    facet(r, {self.abstract_message(d)!r})",
+                    f"    return {inner}(B, r)",
+                    "",
+                ]
+            names.append(name)
+        return names[0], names[1]
+
+    def abstract_message(self, d: ElemDecl) -> str:
+        subs = self.ir.substitutes(d)
+        use = f"set one of {', '.join(subs)}" if subs else "the schema has no element to use instead"
+        return f"{d.local} is an abstract element, never on the wire: {use}"
+
+    def need(self, L: list[str], ind: str, bits: int) -> None:
+        """Before a read of up to ``bits`` in a general decoder: check the window when the reads since
+        the last check could add up to more than LOOKAHEAD (runtime.fill slides it)."""
+        if self.used + bits > LOOKAHEAD:
+            L.append(f"{ind}if r < {LOOKAHEAD}: B, r = fill(B, r)")
+            self.used = 0
+        self.used += bits
 
     def gram(self, ct: ComplexT) -> TypeGrammar:
         if id(ct) not in self.grammars:
@@ -55,6 +105,7 @@ class Emitter:
     def dec_simple(self, t: SimpleT, var: str, ind: str, what: str) -> list[str]:
         L: list[str] = []
         k = t.kind
+        self.need(L, ind, _MAX_BITS.get(k, t.nbits))
         if k == "bool":
             L.append(f"{ind}r -= 1; {var} = ((B >> r) & 1) == 1")
         elif k == "nbit":
@@ -88,9 +139,11 @@ class Emitter:
             if conds:
                 L.append(f"{ind}if {' or '.join(conds)}: facet(r, '{what}: {{}} out of range'.format({var}))")
         elif k == "string":
-            L.append(f"{ind}{var}, r = rstr(B, r, {t.max_len})")
+            L.append(f"{ind}{var}, B, r = rstr(B, r, {t.max_len})")
+            self.used = _UNKNOWN
         elif k in ("hex", "b64"):
-            L.append(f"{ind}{var}, r = rbin(B, r, {t.max_len})")
+            L.append(f"{ind}{var}, B, r = rbin(B, r, {t.max_len})")
+            self.used = _UNKNOWN
         else:
             L.append(f"{ind}raise _Fail(ExiUnsupportedError, '{k} values are not supported', r)")
         return L
@@ -133,15 +186,21 @@ class Emitter:
     def dec_elem(self, d: ElemDecl, var: str, ind: str) -> list[str]:
         """Decode an element's content (after its SE event code)."""
         if isinstance(d.type, ComplexT):
-            return [f"{ind}{var}, r = _d_{d.type.name}(B, r)"]
-        L = [f"{ind}r -= 1"]
-        # second level: empty content as EE, or CH [untyped] (EXIficient writes both)
+            self.used = _UNKNOWN
+            return [f"{ind}{var}, B, r = _d_{d.type.name}(B, r)"]
+        L: list[str] = []
+        self.need(L, ind, 1)
+        L.append(f"{ind}r -= 1")
+        # second level: empty content as EE, or CH [untyped] (EXIficient writes both); sl2 returns
+        # at most SL2_BITS past a window check of its own
         L.append(f"{ind}if (B >> r) & 1:")
-        L.append(f"{ind}    {var}, r = sl2(B, r, {self.spec_const(d.type)}, 6)")
+        L.append(f"{ind}    {var}, B, r = sl2(B, r, {self.spec_const(d.type)}, 6)")
         L.append(f"{ind}else:")
         ind2 = ind + "    "
         L += self.dec_simple(d.type, var, ind2, d.local)
+        self.need(L, ind2, 1)
         L += [f"{ind2}r -= 1", f"{ind2}if (B >> r) & 1: raise esc(r)"]
+        self.used = max(self.used, SL2_BITS)
         return L
 
     def spec_const(self, t: SimpleT) -> str:
@@ -157,8 +216,12 @@ class Emitter:
 
     # ------------------------------------------------------------ type codecs
     def read_code(self, g: TypeGrammar, state: tuple[int, int], ind: str) -> str:
+        """An event-code read, with a comment naming its grammar state, width and events."""
         w, tname = self.table_const(g, state)
-        return f"{ind}r -= {w}; k = {tname}[(B >> r) & {(1 << w) - 1}]"
+        L: list[str] = [f"{ind}# {g.describe(state)}"]
+        self.need(L, ind, w)
+        L.append(f"{ind}r -= {w}; k = {tname}[(B >> r) & {(1 << w) - 1}]")
+        return "\n".join(L)
 
     def emit_glushkov(self, ct: ComplexT) -> None:
         """Codecs of a nested-group content model: a walk over its automaton tables."""
@@ -167,11 +230,16 @@ class Emitter:
         states = self.const(tuple(gk.states), "_G")
         by_slot = {f.item_index - 1000: f for f in ct.fields}
         decl_of = {(p.decl.local, p.decl.ns): p.decl for p in gk.positions if p.decl is not None}
-        L.append(f"def _d_{ct.name}(B: int, r: int) -> tuple[{ct.name}, int]:")
+        wmax = max(w for w, _p in gk.states)
+        L.append(f"def _d_{ct.name}(B: int, r: int) -> tuple[{ct.name}, int, int]:")
+        L.append(f"    # {ct.xsd_name or ct.name}: {ct.model}")
+        L.append(f"    # nested groups: a walk over the Glushkov automaton {states} (state -> width, (slot, next state) per code)")
         for f in ct.fields:
             L.append(f"    f_{f.py} = {'[]' if f.is_list else 'None'}")
         L.append("    st = 0")
         L.append("    while True:")
+        L.append(f"        if r < {LOOKAHEAD}: B, r = fill(B, r)")
+        self.used = wmax
         L.append(f"        w, tab = {states}[st]")
         L.append("        r -= w; code = (B >> r) & ((1 << w) - 1)")
         L.append("        if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)")
@@ -182,7 +250,7 @@ class Emitter:
             L += self.dec_elem(decl_of[(f.xsd, f.ns)], "v", "            ")
             L.append(f"            f_{f.py}{'.append(v)' if f.is_list else ' = v'}")
         L.append("        else: raise unexpected(slot, r)")
-        L.append(f"    return {ct.name}({', '.join('f_' + f.py for f in ct.fields)}), r")
+        L.append(f"    return {ct.name}({', '.join('f_' + f.py for f in ct.fields)}), B, r")
         L.append("")
         L.append(f"_f_{ct.name} = _d_{ct.name}")
         L.append("")
@@ -198,10 +266,13 @@ class Emitter:
         table = f"_GE_{ct.name}"
         self.consts.append(f"{table} = {tuple(enc_rows)!r}")
         L.append(f"def _e_{ct.name}(o: {ct.name}, a: int) -> int:")
+        L.append(f"    # {ct.xsd_name or ct.name}: {ct.model}")
         L.append("    st = 0")
         for f in sorted(ct.fields, key=lambda f: f.item_index):
             vals = f"o.{f.py}" if f.is_list else f"(() if o.{f.py} is None else (o.{f.py},))"
             L.append(f"    for v in {vals}:")
+            if f.is_list:
+                L.append("        if a > BIG: a = spill(a)")
             L.append(f"        e = {table}[st].get({f.xsd!r})")
             L.append(f"        if e is None: raise EncFail('{f.xsd} is not allowed here by the content model')")
             L.append("        a = (a << e[0]) | e[1]; st = e[2]")
@@ -212,15 +283,19 @@ class Emitter:
         L.append("")
 
     def emit_decoder(self, ct: ComplexT) -> None:
+        """The general decoder: every legal event, precise errors, and window checks (runtime.fill)
+        wherever the reads since the last check could exceed LOOKAHEAD, so long streams decode in
+        linear time."""
         g = self.gram(ct)
         L = self.lines
-        L.append(f"def _d_{ct.name}(B: int, r: int) -> tuple[{ct.name}, int]:")
+        L.append(f"def _d_{ct.name}(B: int, r: int) -> tuple[{ct.name}, int, int]:")
+        L.append(f"    # {ct.xsd_name or ct.name}: {ct.model}")
         if ct.unsupported:
             L.append(f"    raise _Fail(ExiUnsupportedError, '{ct.xsd_name or ct.name}: {ct.unsupported} is not supported', r)")
             L.append("")
             return
+        self.used = _UNKNOWN
         L.append(self.read_code(g, (0, 0), "    "))
-        out_vars: list[str] = []
         fields_by_item: dict[int, list[Field]] = {}
         for f in ct.fields:
             fields_by_item.setdefault(f.item_index, []).append(f)
@@ -228,12 +303,7 @@ class Emitter:
             fs = fields_by_item.get(i, [])
             if it.kind == "any":
                 continue
-            if it.kind == "attr":
-                decls = [None]
-            elif it.kind == "value":
-                decls = [None]
-            else:
-                decls = it.alts
+            decls: list = [None] if it.kind in ("attr", "value") else it.alts
             slots = [g.slot_of[(i, j)] for j in range(len(decls))]
             fmap = {f.alt_index: f for f in fs}
             vars_ = [f"f_{fmap[j].py}" if j in fmap else f"_skip{i}_{j}" for j in range(len(decls))]
@@ -241,12 +311,16 @@ class Emitter:
                      for d in decls]
             required = it.min > 0
             expected = " or ".join(names)
-            single = it.max == 1
-            if single:
+            if it.max == 1:
                 L.append(f"    {' = '.join(vars_)} = None")
+                start = self.used
+                ends = [start]
                 for j, d in enumerate(decls):
+                    self.used = start
                     kw = "if" if j == 0 else "elif"
                     L.append(f"    {kw} k == {slots[j]}:")
+                    if d is not None and d.abstract:
+                        L.append(f"        facet(r, {self.abstract_message(d)!r})")
                     if it.kind == "attr":
                         L += self.dec_simple(it.attr_type, vars_[j], "        ", names[j])
                     elif it.kind == "value":
@@ -254,29 +328,36 @@ class Emitter:
                     else:
                         L += self.dec_elem(d, vars_[j], "        ")
                     L.append(self.read_code(g, g.after_n(i, 1), "        "))
+                    ends.append(self.used)
                 if it.kind == "value":
                     attr_vars = [f"f_{f.py}" for f in ct.fields if f.kind == "attr"]
                     ch = f"4 if {' or '.join(v + ' is not None' for v in attr_vars)} else 6" if attr_vars else "6"
                     L.append("    elif k == -2:")
-                    L.append(f"        {vars_[0]}, r = sl2(B, r, {self.spec_const(ct.simple)}, {ch}); k = -1")
+                    L.append(f"        {vars_[0]}, B, r = sl2(B, r, {self.spec_const(ct.simple)}, {ch}); k = -1")
+                    ends.append(SL2_BITS)
                 if required:
                     L.append("    else:")
                     L.append(f"        raise unexpected(k, r, {expected!r})")
+                self.used = max(ends)
             else:
                 for v in vars_:
                     L.append(f"    {v} = []")
                 L.append("    n = 0")
                 L.append("    while True:")
+                ends = []
                 for j, d in enumerate(decls):
+                    self.used = _UNKNOWN  # any number of rounds since the last check
                     kw = "if" if j == 0 else "elif"
                     L.append(f"        {kw} k == {slots[j]}:")
                     L += self.dec_elem(d, "v", "            ")
                     L.append(f"            {vars_[j]}.append(v)")
+                    ends.append(self.used)
                 L.append("        else:")
                 L.append("            break")
                 L.append("        n += 1")
-                branches = g.count_branches(i)
-                for bi, (cond, st) in enumerate(branches):
+                start = max(ends)
+                for bi, (cond, st) in enumerate(g.count_branches(i)):
+                    self.used = start
                     if cond is None:
                         if bi == 0:
                             L.append(self.read_code(g, st, "        "))
@@ -286,14 +367,12 @@ class Emitter:
                     else:
                         L.append(f"        {'if' if bi == 0 else 'elif'} {cond}:")
                         L.append(self.read_code(g, st, "            "))
+                self.used = _UNKNOWN  # after the loop
                 if it.min > 0:
                     L.append(f"    if n < {it.min}: raise unexpected(k, r, {expected!r})")
-            for j in range(len(decls)):
-                if j in fmap:
-                    out_vars.append(vars_[j])
         L.append("    if k != -1: raise unexpected(k, r, 'end of element')")
         args = ", ".join(f"f_{f.py}" for f in ct.fields)
-        L.append(f"    return {ct.name}({args}), r")
+        L.append(f"    return {ct.name}({args}), B, r")
         L.append("")
 
     def state_ids(self, g: TypeGrammar) -> dict:
@@ -401,6 +480,16 @@ class Emitter:
         L.append("}")
         for _el, (cname, tname) in getattr(self, "subclasses", {}).items():
             L.append(f"if {tname} in CHOICE_REQUIRED: CHOICE_REQUIRED[{cname}] = CHOICE_REQUIRED[{tname}]")
+        L.append("# abstract element declarations (substitution-group heads): field -> why it cannot be encoded")
+        L.append("ABSTRACT: dict[type, dict[str, str]] = {")
+        for ct in self.ir.complex_order:
+            if ct.glushkov is not None:
+                continue
+            rows = {f.py: self.abstract_message(ct.items[f.item_index].alts[f.alt_index])
+                    for f in ct.fields if f.kind == "elem" and ct.items[f.item_index].alts[f.alt_index].abstract}
+            if rows:
+                L.append(f"    {ct.name}: {rows!r},")
+        L.append("}")
         L.append("# nested-group content models: which fields may combine is not in META, see the XSD")
         L.append("CONSTRAINED: dict[type, str] = {")
         for ct in self.ir.complex_order:
@@ -424,9 +513,10 @@ class Emitter:
         self.uid += 1
         nm = f"S{self.uid}_{ident(d.local)}"
         L = self.lines
-        L.append(f"def _d_{nm}(B: int, r: int) -> tuple[Any, int]:")
+        L.append(f"def _d_{nm}(B: int, r: int) -> tuple[Any, int, int]:")
+        self.used = _UNKNOWN
         L += self.dec_elem(d, "v", "    ")
-        L.append("    return v, r")
+        L.append("    return v, B, r")
         L.append("")
         L.append(f"def _e_{nm}(v: Any, a: int) -> int:")
         L += self.enc_elem(d, "v", "    ")
@@ -454,20 +544,24 @@ class Emitter:
         w0 = width_for(na + 1 + m + 1 + 1 + 1)
         w2 = width_for(m + 3)
         L = self.lines
-        L.append(f"def _d_{nm}(B: int, r: int) -> tuple[Any, int]:")
+        L.append(f"def _d_{nm}(B: int, r: int) -> tuple[Any, int, int]:")
         L.append(f'    """{local}: relaxed element fragment grammar (EXI 8.5.3)."""')
         for ak in akeys:
             L.append(f"    a_{ident(ak[0])} = None")
         L.append("    text = None")
         L.append("    while True:")
+        L.append(f"        if r < {LOOKAHEAD}: B, r = fill(B, r)")
+        L.append(f"        # {w0} bits: AT(*) in qname order, SE(*) ..., EE = {na + 1 + m + 1}, CH = {na + 1 + m + 2}")
         L.append(f"        r -= {w0}; k = (B >> r) & {(1 << w0) - 1}")
         for ai, ak in enumerate(akeys):
             L.append(f"        if k == {ai}:")
+            self.used = w0
             L += self.dec_simple(attrs[ak], f"a_{ident(ak[0])}", "            ", ak[0])
             L.append("            continue")
         L.append(f"        if k == {na + 1 + m + 1}: break")
         L.append(f"        if k == {na + 1 + m + 2}:")
-        L.append("            text, r = rstr(B, r, None)")
+        L.append("            text, B, r = rstr(B, r, None)")
+        L.append(f"            if r < {LOOKAHEAD}: B, r = fill(B, r)")
         L.append(f"            r -= {w2}; k = (B >> r) & {(1 << w2) - 1}")
         L.append(f"            if k == {m + 1}: break")
         L.append("        raise _Fail(ExiUnsupportedError, 'element fragment grammar: only attributes and text are supported', r)")
@@ -479,8 +573,8 @@ class Emitter:
                 else:
                     args.append(f"{f.py}=text")
             L.append(f"    if {' or '.join('a_' + ident(k[0]) + ' is not None' for k in akeys) or 'False'}:")
-            L.append(f"        return {rich.name}({', '.join(args)}), r")
-        L.append("    return text, r")
+            L.append(f"        return {rich.name}({', '.join(args)}), B, r")
+        L.append("    return text, B, r")
         L.append("")
         L.append(f"def _e_{nm}(v: Any, a: int) -> int:")
         if rich is not None:
@@ -546,24 +640,30 @@ class Emitter:
             L.append("    __slots__ = ()")
             L.append("")
             L.append("")
-            L.append(f"def _d_{cname}(B: int, r: int) -> tuple[{cname}, int]:")
-            L.append(f"    o, r = _f_{tname}(B, r)")
-            L.append(f"    o.__class__ = {cname}")
-            L.append("    return o, r")
-            L.append("")
+            for kind in ("f", "d"):
+                L.append(f"def _{kind}_{cname}(B: int, r: int) -> tuple[{cname}, int, int]:")
+                L.append(f"    o, B, r = _{kind}_{tname}(B, r)")
+                L.append(f"    o.__class__ = {cname}")
+                L.append("    return o, B, r")
+                L.append("")
         names = []
         for d in ir.doc_elements:
             if d.local in self.subclasses:
                 cname, tname = self.subclasses[d.local]
-                names.append((d.local, d.ns, f"_d_{cname}", f"_e_{tname}", cname))
+                names.append((d.local, d.ns, f"_f_{cname}", f"_e_{tname}", cname, f"_d_{cname}"))
             else:
                 cn = self.elem_codec_name(d)
-                names.append((d.local, d.ns, self.dec_fn(cn), f"_e_{cn}", self.type_ref(d.type)))
+                if d.abstract:
+                    fd, gd = self.abstract_decoders(d, cn)
+                    names.append((d.local, d.ns, fd, self.abstract_encoder(d), self.type_ref(d.type), gd))
+                else:
+                    names.append((d.local, d.ns, self.dec_fn(cn), f"_e_{cn}", self.type_ref(d.type), f"_d_{cn}"))
         L.append(f"DOC_WIDTH = {w}")
-        L.append("# (element, namespace, decoder, encoder, class or simple-type spec)")
+        L.append("# (element, namespace, decoder of a stream held whole, encoder, class or simple-type spec,")
+        L.append("#  decoder through a window: see v2gkit.exi.runtime)")
         L.append("DOC_ELEMENTS: tuple = (")
-        for local, ns, dn, en, tr in names:
-            L.append(f"    ({local!r}, {ns!r}, {dn}, {en}, {tr}),")
+        for local, ns, dn, en, tr, gn in names:
+            L.append(f"    ({local!r}, {ns!r}, {dn}, {en}, {tr}, {gn}),")
         L.append(")")
         L.append("")
         m = len(ir.fragment_elements)
@@ -573,24 +673,30 @@ class Emitter:
             if len(ds) == 1 and local in self.subclasses and ds[0].ns == next(
                     d.ns for d in ir.doc_elements if d.local == local):
                 cname, tname = self.subclasses[local]
-                rows.append((local, ns, f"{cname}|{tname}", cname))
+                rows.append((local, ns, f"{cname}|{tname}", cname, None))
                 continue
             if len(ds) == 1:
                 cn = self.elem_codec_name(ds[0])
                 tr = self.type_ref(ds[0].type)
+                if ds[0].abstract:
+                    rows.append((local, ns, cn, tr, self.abstract_encoder(ds[0])))
+                    continue
             else:
                 cn = self.relaxed_wrapper(local, ds, m)
                 rich = next((d.type for d in ds if isinstance(d.type, ComplexT)), ds[0].type)
                 tr = self.type_ref(rich)
-            rows.append((local, ns, cn, tr))
+            rows.append((local, ns, cn, tr, None))
         L.append(f"FRAG_WIDTH = {fw}")
         L.append("FRAG_ELEMENTS: tuple = (")
-        for local, ns, cn, tr in rows:
-            if "|" in cn:
+        for local, ns, cn, tr, abstract_enc in rows:
+            if abstract_enc:
+                fd, gd = self.abstract_decoders(next(d for d in ir.fragment_elements if d[0] == local and d[1] == ns)[2][0], cn)
+                L.append(f"    ({local!r}, {ns!r}, {fd}, {abstract_enc}, {tr}, {gd}),")
+            elif "|" in cn:
                 cname, tname = cn.split("|")
-                L.append(f"    ({local!r}, {ns!r}, _d_{cname}, _e_{tname}, {tr}),")
+                L.append(f"    ({local!r}, {ns!r}, _f_{cname}, _e_{tname}, {tr}, _d_{cname}),")
             else:
-                L.append(f"    ({local!r}, {ns!r}, {self.dec_fn(cn)}, _e_{cn}, {tr}),")
+                L.append(f"    ({local!r}, {ns!r}, {self.dec_fn(cn)}, _e_{cn}, {tr}, _d_{cn}),")
         L.append(")")
         L.append("")
         # element name of each class when it is the type of exactly one global element
@@ -649,10 +755,11 @@ class Emitter:
         head = [self.header, "from __future__ import annotations", "",
                 "import enum", "from typing import Any", "",
                 "from v2gkit.exi.errors import ExiUnsupportedError, _Fail",
-                "from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, "
-                "unexpected, wbin, wi, wstr, wu)", "",
+                "from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, "
+                "rstr, ru, spill, unexpected, wbin, wi, wstr, wu)", "",
                 f"SCHEMA = {ir.name!r}", "_new = object.__new__", ""]
         consts = ["# event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))"]
         consts += [self._spec_fix(c) for c in self.consts]
-        body = self.lines[:split] + consts + [""] + self.lines[split:]
+        refusals = [x for lines in self.abstract_encoders.values() for x in lines]
+        body = self.lines[:split] + consts + [""] + refusals + self.lines[split:]
         return "\n".join(head + body) + "\n"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .ir import ComplexT, ElemDecl, SimpleT, range_conds
+from .ir import ComplexT, SimpleT, range_conds
 
 if TYPE_CHECKING:
     from .emit import Emitter
@@ -31,15 +31,33 @@ class FastDecoder:
         self.uid = 0
 
     # ------------------------------------------------------------ pending fixed-width run
-    def check(self, width: int, value: int) -> None:
-        self.pending.append(("check", width, value))
+    def check(self, width: int, value: int, label: str) -> None:
+        self.pending.append(("check", width, value, label))
 
     def val(self, t: SimpleT, var: str) -> None:
         self.pending.append(("val", t.nbits if t.kind != "bool" else 1, var, t))
 
     def code(self, g: "TypeGrammar", state: tuple[int, int]) -> None:
         w, tname = self.em.table_const(g, state)
-        self.pending.append(("code", w, tname))
+        self.pending.append(("code", w, tname, f"{g.ct.xsd_name or g.ct.name} {g.describe(state)}"))
+
+    def expect(self, g: "TypeGrammar", state: tuple[int, int], slot: int) -> None:
+        """An event code that must be the one of ``slot`` (a mandatory element, or the end)."""
+        w, c = g.code(state, slot)
+        self.check(w, c, f"{g.ct.xsd_name or g.ct.name} {g.state_name(state)}: {g.event(slot)} = {c} in {w} bit(s)")
+
+    @staticmethod
+    def _comment(p: list[tuple], total: int) -> str:
+        """What a fused read holds, in stream order."""
+        parts = []
+        for e in p:
+            if e[0] == "check":
+                parts.append(f"[{e[3]}]")
+            elif e[0] == "val":
+                parts.append(f"{e[2]} {e[1]} bit(s)")
+            elif e[0] == "code":
+                parts.append(f"[code of {e[3]}]")
+        return f"# {total} bits: " + "; ".join(parts)
 
     def flush(self, ind: str) -> None:
         p = self.pending
@@ -58,6 +76,7 @@ class FastDecoder:
                 elif e[0] == "post":
                     L.append(f"{ind}{e[2]}")
             return
+        L.append(f"{ind}{self._comment(p, total)}")
         L.append(f"{ind}r -= {total}; c = (B >> r) & {(1 << total) - 1}")
         off = total
         cm = cv = 0
@@ -156,21 +175,22 @@ class FastDecoder:
             if conds and not short_ok:
                 L.append(f"{ind}if {' or '.join(conds)}: {slow}")
         elif t.kind == "string":
-            L.append(f"{ind}{var}, r = rstr(B, r, {t.max_len})")
+            L.append(f"{ind}{var}, B, r = rstr(B, r, {t.max_len})")
         elif t.kind in ("hex", "b64") and t.max_len is not None and t.max_len < 128:
             # short binary (SessionID, EVCCID, ...): length and octets inline
             L.append(f"{ind}r -= 8; nb = (B >> r) & 255")
             L.append(f"{ind}if nb > {t.max_len} or 8 * nb > r: {slow}")
             L.append(f"{ind}r -= 8 * nb; {var} = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')")
         elif t.kind in ("hex", "b64"):
-            L.append(f"{ind}{var}, r = rbin(B, r, {t.max_len})")
+            L.append(f"{ind}{var}, B, r = rbin(B, r, {t.max_len})")
         else:
             L.append(f"{ind}{slow}")
 
     # ------------------------------------------------------------ the type
     def emit(self) -> list[str]:
         ct, L = self.ct, self.L
-        L.append(f"def _f_{ct.name}(B: int, r: int) -> tuple[{ct.name}, int]:")
+        L.append(f"def _f_{ct.name}(B: int, r: int) -> tuple[{ct.name}, int, int]:")
+        L.append(f"    # {ct.xsd_name or ct.name}: {ct.model}")
         if ct.unsupported or ct.mixed:
             L.append(f"    return _d_{ct.name}(B, r)")
             L.append("")
@@ -178,7 +198,7 @@ class FastDecoder:
         L.append("    r0 = r")
         spec = self.body(ct, "f_", "    ", 0)
         L += ["    " + x for x in self.construct("o", spec)]
-        L.append("    return o, r")
+        L.append("    return o, B, r")
         L.append("")
         return L
 
@@ -209,8 +229,7 @@ class FastDecoder:
             single = it.max == 1
             if (state is not None and single and it.min > 0 and len(decls) == 1
                     and len(g.prods(state)) == 1):
-                w, c = g.code(state, slots[0])
-                self.check(w, c)
+                self.expect(g, state, slots[0])
                 self._content(ct, it, decls[0], vars_[0], base, depth)
                 state = g.after_n(i, 1)
                 continue
@@ -290,8 +309,7 @@ class FastDecoder:
                     L.append(f"{base}if n < {it.min}: {slow}")
         if state is not None:
             if len(g.prods(state)) == 1:
-                w, c = g.code(state, -1)
-                self.check(w, c)
+                self.expect(g, state, -1)
             else:
                 self.code(g, state)
                 self.flush(base)
@@ -320,6 +338,9 @@ class FastDecoder:
             self.simple_value(it.attr_type, var, ind)
         elif it.kind == "value":
             self.simple_value(ct.simple, var, ind)
+        elif d.abstract:  # not schema-valid: the general decoder refuses it (or keeps it, decoding leniently)
+            self.flush(ind)
+            self.L.append(f"{ind}return _d_{self.ct.name}(B, r0)")
         elif isinstance(d.type, ComplexT):
             if self.inlinable(d.type, depth + 1):
                 self.uid += 1
@@ -328,11 +349,11 @@ class FastDecoder:
                     self.pending.append(("post", line))
             else:
                 self.flush(ind)
-                self.L.append(f"{ind}{var}, r = _f_{d.type.name}(B, r)")
+                self.L.append(f"{ind}{var}, B, r = _f_{d.type.name}(B, r)")
         else:
-            self.check(1, 0)  # CH, the only first-level production
+            self.check(1, 0, f"{d.local}: CH = 0 in 1 bit")  # the only first-level production
             self.simple_value(d.type, var, ind)
-            self.check(1, 0)  # EE
+            self.check(1, 0, f"{d.local}: EE = 0 in 1 bit")
 
 
 class FastEncoder:
@@ -402,6 +423,7 @@ class FastEncoder:
     def emit(self) -> list[str]:
         ct, L = self.ct, self.L
         L.append(f"def _e_{ct.name}(o: {ct.name}, a: int) -> int:")
+        L.append(f"    # {ct.xsd_name or ct.name}: {ct.model}")
         if ct.unsupported:
             L.append(f"    raise EncFail('{ct.xsd_name or ct.name}: {ct.unsupported} is not supported')")
             L.append("")
@@ -440,7 +462,8 @@ class FastEncoder:
         for j, d in enumerate(ct.items[0].alts):
             w, c = g.code((0, 0), g.slot_of[(0, j)])
             f = next(f for f in ct.fields if f.alt_index == j)
-            rows.append(f"    {f.py!r}: ({w}, {c}, _e_{d.type.name}),")
+            enc = em.abstract_encoder(d) if d.abstract else f"_e_{d.type.name}"
+            rows.append(f"    {f.py!r}: ({w}, {c}, {enc}),")
         name = f"_SP_{ct.name}"
         em.sparse_tables[name] = rows
         self.uid += 1
@@ -542,6 +565,7 @@ class FastEncoder:
                     f = fmap[j]
                     i1 = i0 + "    "
                     L.append(f"{base}for v in {obj}.{f.py}:")
+                    L.append(f"{i0}if a > BIG: a = spill(a)")
                     L.append(f"{i0}if n == 0:")
                     if len(states) > 1:
                         need_st = True
@@ -619,6 +643,9 @@ class FastEncoder:
             self.simple(it.attr_type, var, ind)
         elif it.kind == "value":
             self.simple(ct.simple, var, ind)
+        elif d.abstract:
+            self.flush(ind)
+            self.L.append(f"{ind}a = {self.em.abstract_encoder(d)}({var}, a)")
         elif isinstance(d.type, ComplexT):
             if self.inlinable(d.type, depth + 1):
                 self.L.append(f"{ind}if {var}.__class__ is not {d.type.name}: raise EncFail(f'expected {d.type.name}, got {{{var}.__class__.__name__}}')")

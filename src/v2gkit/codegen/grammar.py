@@ -140,3 +140,53 @@ class TypeGrammar:
             if p.slot == slot:
                 return self.width(state), k
         raise KeyError((state, slot))
+
+    # ------------------------------------------------------------ names, for the generated comments
+    def item_label(self, i: int) -> str:
+        it = self.items[i]
+        if it.kind == "attr":
+            return "@" + it.attr_local
+        if it.kind == "value":
+            return "value"
+        if it.kind == "any":
+            return "*"
+        names = [d.local for d in it.alts] + (["*"] if it.kind == "elem+any" else [])
+        return names[0] if len(names) == 1 else "(" + " | ".join(names) + ")"
+
+    def state_name(self, state: tuple[int, int]) -> str:
+        """Where in the content model a state is: before/in/after an item."""
+        i, c = state
+        if i >= len(self.items):
+            return "start" if i == 0 else "end"
+        it = self.items[i]
+        lab = self.item_label(i)
+        if c == 0:
+            return "start" if i == 0 else f"before {lab}"
+        if c == -1:
+            return f"in {lab} (fewer than {it.min})"
+        if c == -2:
+            return f"after {lab} (may repeat)"
+        return f"after {lab}"
+
+    def event(self, slot: int) -> str:
+        if slot == END:
+            return "EE"
+        if slot == ANY:
+            return "SE(*)"
+        if slot == MIXED:
+            return "CH"
+        for (i, j), sl in self.slot_of.items():
+            if sl == slot:
+                it = self.items[i]
+                if it.kind == "attr":
+                    return f"AT({it.attr_local})"
+                if it.kind == "value":
+                    return "CH"
+                return f"SE({it.alts[j].local})"
+        raise KeyError(slot)
+
+    def describe(self, state: tuple[int, int]) -> str:
+        """'<state>: <width> bits: 0 SE(a), 1 EE, 2 second level' for an event-code read."""
+        ps = self.prods(state)
+        codes = ", ".join(f"{k} {self.event(p.slot)}" for k, p in enumerate(ps))
+        return f"{self.state_name(state)}: {self.width(state)} bit(s): {codes}, {len(ps)} second level"

@@ -185,6 +185,51 @@ def build_simple(t: Any, enum_names: dict[tuple, str]) -> SimpleT:
 # ---------------------------------------------------------------- complex types
 
 
+def _occurs(p: Any) -> str:
+    mn, mx = p.min_occurs, p.max_occurs
+    if (mn, mx) == (1, 1):
+        return ""
+    if (mn, mx) == (0, 1):
+        return "?"
+    if mx is None:
+        return "*" if mn == 0 else ("+" if mn == 1 else f"{{{mn},}}")
+    return f"{{{mn},{mx}}}"
+
+
+def _particle_text(p: Any) -> str:
+    if hasattr(p, "model"):
+        kids = [_particle_text(k) for k in p]
+        sep = {"sequence": ", ", "choice": " | ", "all": " & "}[p.model]
+        return f"({sep.join(kids)})" + _occurs(p)
+    if type(p).__name__ == "XsdAnyElement":
+        return "##any" + _occurs(p)
+    target = p.ref if getattr(p, "ref", None) is not None else p
+    return split_qname(target.name)[0] + _occurs(p)
+
+
+def model_text(t: Any) -> str:
+    """A complex type's content model, compactly: attributes, then the particle tree or the value type.
+
+    ``@Id?`` an optional attribute, ``(a, b)`` a sequence, ``(a | b)`` a choice, ``?``/``*``/``+``/``{m,n}``
+    occurrences, ``##any`` a wildcard; a substitution-group head stands for its members.
+    """
+    parts = []
+    for qn, a in sorted(t.attributes.items(), key=lambda kv: split_qname(kv[0] or "")):
+        parts.append("@*" if qn is None else "@" + split_qname(a.name)[0] + ("" if a.use == "required" else "?"))
+    if t.has_simple_content():
+        base = t.content if t.content.is_simple() else None
+        name = split_qname(base.name)[0] if base is not None and base.name else "simple"
+        if base is not None and not base.name:
+            b = getattr(base, "base_type", None)
+            name = f"restriction of {split_qname(b.name)[0]}" if b is not None and b.name else "simple"
+        parts.append(f"text: {name}")
+    elif t.content is not None and hasattr(t.content, "model") and len(t.content):
+        parts.append(_particle_text(t.content))
+    else:
+        parts.append("empty")
+    return ("mixed " if getattr(t, "mixed", False) else "") + " ".join(parts)
+
+
 @dataclass(eq=False)
 class ElemDecl:
     """One element declaration as it appears in a content model (after substitution)."""
@@ -197,6 +242,11 @@ class ElemDecl:
     @property
     def qkey(self) -> tuple[str, str]:
         return (self.local, self.ns)
+
+    @property
+    def abstract(self) -> bool:
+        """An abstract declaration (a substitution-group head): only its members may be in an instance."""
+        return bool(getattr(self.xsd_obj, "abstract", False))
 
 
 @dataclass(eq=False)
@@ -227,6 +277,7 @@ class ComplexT:
     fields: list["Field"] = field(default_factory=list)
     relaxed: bool = False  # element fragment grammar (same qname, several types)
     glushkov: Any = None  # nested groups: codecs walk a small automaton (see glushkov.py)
+    model: str = ""  # the XSD content model in a compact notation, for the generated comments
 
     @property
     def sparse(self) -> bool:
@@ -305,6 +356,17 @@ class SchemaIR:
         self._fill_complex(ct, xsd_type)
         return ct
 
+    def substitutes(self, d: ElemDecl) -> list[str]:
+        """The non-abstract members of an abstract declaration's substitution group (sorted)."""
+        out: set[str] = set()
+        todo = list(self.sub_groups.get(d.xsd_obj.name, [])) if d.xsd_obj is not None else []
+        while todo:
+            m = todo.pop()
+            if not getattr(m, "abstract", False):
+                out.add(split_qname(m.name)[0])
+            todo += self.sub_groups.get(m.name, [])
+        return sorted(out)
+
     def decl_for(self, e: Any) -> ElemDecl:
         local, ns = split_qname(e.name)
         return ElemDecl(local, ns, self.type_of(e.type, local), e)
@@ -339,6 +401,7 @@ class SchemaIR:
 
     # -- content models
     def _fill_complex(self, ct: ComplexT, t: Any) -> None:
+        ct.model = model_text(t)
         attrs = []
         for qn, a in t.attributes.items():
             if qn is None:

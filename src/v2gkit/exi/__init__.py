@@ -2,9 +2,11 @@
 
 from .api import (
     SCHEMAS,
+    Lenient,
     decode,
     decode_element,
     decode_fragment,
+    decode_lenient,
     encode,
     encode_fragment,
     schema_module,
@@ -22,7 +24,7 @@ from .errors import (
 )
 
 __all__ = [
-    "SCHEMAS", "decode", "decode_element", "decode_fragment", "encode", "encode_fragment",
+    "SCHEMAS", "Lenient", "decode", "decode_element", "decode_fragment", "decode_lenient", "encode", "encode_fragment",
     "schema_module", "ExiError", "ExiEncodeError", "ExiEventCodeError", "ExiHeaderError",
     "ExiStringTableError", "ExiTrailingDataError", "ExiTruncatedError", "ExiUnsupportedError",
     "ExiValueError",

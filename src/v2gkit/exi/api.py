@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
@@ -16,7 +17,19 @@ from .errors import (
     ExiUnsupportedError,
     _Fail,
 )
-from .runtime import LENIENT, EncFail, finish
+from .runtime import (
+    LENIENT,
+    LOOKAHEAD,
+    WHOLE_MAX,
+    EncFail,
+    Leniency,
+    close_window,
+    drop_spilled,
+    fill,
+    finish,
+    left,
+    open_window,
+)
 
 #: CLI/user names of the schema sets -> generated module names
 SCHEMAS: dict[str, str] = {
@@ -50,9 +63,11 @@ def _module_of(obj: Any) -> ModuleType:
     return mod
 
 
-def _fail(e: BaseException, total: int) -> ExiError:
+def _fail(e: BaseException, total: int, end: int | None = None) -> ExiError:
+    """The typed error of a failure inside generated code. ``end``: the bit where the window ends
+    (``_Fail.r`` counts the bits left in it); None when the stream is held whole."""
     if isinstance(e, _Fail):
-        return e.cls(e.msg, total - e.r if e.r > 0 else total)
+        return e.cls(e.msg, (total if end is None else end) - e.r if e.r > 0 else total)
     if isinstance(e, ValueError):  # negative shift count: read past the end
         return ExiTruncatedError("stream ends before the document is complete", total)
     if isinstance(e, RecursionError):
@@ -72,19 +87,55 @@ def _start(data: bytes | bytearray | memoryview) -> tuple[int, int]:
     return int.from_bytes(data, "big"), total
 
 
-def _end(B: int, r: int, total: int) -> None:
-    """Only padding may follow the document.
+def _end(data: bytes | bytearray | memoryview, rest: int, total: int) -> None:
+    """Only padding may follow the document (``rest``: the bits left in the stream).
 
     One whole zero octet is tolerated: OpenV2G-based encoders (real cars among them)
-    append it to some messages. Anything else after the document is an error.
+    append it to some messages. Anything else after the document is an error, or, decoding
+    leniently, is kept in the report (a libcbv2g-encoded abstract element leaves such octets).
     """
-    if r >= 8 and not (r < 16 and B & 0xFF == 0):
-        raise ExiTrailingDataError(f"{r // 8} octet(s) after the end of the document", total - r)
+    if rest >= 8 and not (rest < 16 and data[-1] == 0):
+        report = LENIENT.get()
+        if report is None:
+            raise ExiTrailingDataError(f"{rest // 8} octet(s) after the end of the document", total - rest)
+        report.trailing = bytes(data[len(data) - rest // 8:])
+
+
+@dataclass
+class Lenient:
+    """A document decoded leniently, with what the schema would have refused."""
+
+    element: str
+    value: Any
+    #: (bit offset, what): values outside a schema facet, abstract elements
+    violations: list[tuple[int, str]] = field(default_factory=list)
+    #: whole octets after the end of the document, ignored
+    trailing: bytes = b""
+
+    @property
+    def clean(self) -> bool:
+        return not self.violations and not self.trailing
+
+
+def decode_lenient(data: bytes | bytearray | memoryview, schema: str) -> Lenient:
+    """Decode as a real peer needs: keep what the stream can carry but the schema forbids, and say what.
+
+    Values outside a facet (a car's MaxNumberOfPhasesInUse=4, a 23-character eMAID), abstract elements
+    (libcbv2g writes the derived members into the base type's grammar) and octets after the end of the
+    document are kept and listed; anything the grammar cannot read still raises ExiError.
+    """
+    report = Leniency(len(data) * 8)
+    token = LENIENT.set(report)
+    try:
+        element, value = decode_element(data, schema)
+    finally:
+        LENIENT.reset(token)
+    return Lenient(element, value, report.violations, report.trailing)
 
 
 def _leniently(fn: Any, data: bytes | bytearray | memoryview, schema: str) -> Any:
     """Run a decoder with facet violations kept instead of raised (strict=False)."""
-    token = LENIENT.set(True)
+    token = LENIENT.set(Leniency(len(data) * 8))
     try:
         return fn(data, schema)
     finally:
@@ -106,16 +157,19 @@ def decode_element(data: bytes | bytearray | memoryview, schema: str, strict: bo
     """Decode an EXI document; return (root element name, object).
 
     ``strict=False`` keeps values that break a schema facet but fit the stream (a real
-    car sends MaxNumberOfPhasesInUse=4; the schema says 1..3) instead of raising.
+    car sends MaxNumberOfPhasesInUse=4; the schema says 1..3) instead of raising, and ignores
+    octets after the document; ``decode_lenient`` says what was kept.
     """
     if not strict:
-        return _leniently(decode_element, data, schema)
+        r = decode_lenient(data, schema)
+        return r.element, r.value
     w, mask, els = _DOC.get(schema) or _doc_info(schema)
     if data[:1] != b"\x80" or data.__class__ is not bytes:
-        B, total = _start(data)
-    else:
-        total = len(data) << 3
-        B = int.from_bytes(data, "big")
+        _start(data)
+    total = len(data) << 3
+    if total > WHOLE_MAX << 3:
+        return _decode_windowed(data, schema)
+    B = int.from_bytes(data, "big")
     r = total - 8 - w
     try:
         k = (B >> r) & mask
@@ -124,13 +178,38 @@ def decode_element(data: bytes | bytearray | memoryview, schema: str, strict: bo
                 raise _Fail(ExiUnsupportedError, "SE(*) document element (not in the schema)", r)
             raise _Fail(ExiEventCodeError, f"document element code {k} of {len(els)}", r)
         row = els[k]
-        obj, r = row[2](B, r)
+        obj, B, r = row[2](B, r)
     except ExiError:
         raise
     except Exception as e:  # noqa: BLE001 - every failure becomes a typed ExiError
         raise _fail(e, total) from None
     if r > 7:
-        _end(B, r, total)
+        _end(data, r, total)
+    return row[0], obj
+
+
+def _decode_windowed(data: bytes | bytearray | memoryview, schema: str) -> tuple[str, Any]:
+    """A long stream: the general decoders read it through a sliding window (linear time)."""
+    w, mask, els = _doc_info(schema)
+    total = len(data) << 3
+    B, r, win = open_window(data)
+    try:
+        r -= 8 + w
+        k = (B >> r) & mask
+        if k >= len(els):
+            if k == len(els):
+                raise _Fail(ExiUnsupportedError, "SE(*) document element (not in the schema)", r)
+            raise _Fail(ExiEventCodeError, f"document element code {k} of {len(els)}", r)
+        row = els[k]
+        obj, B, r = row[5](B, r)
+        rest = left(r)
+    except ExiError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        raise _fail(e, total, win.end * 8) from None
+    finally:
+        close_window()
+    _end(data, rest, total)
     return row[0], obj
 
 
@@ -175,6 +254,7 @@ def encode(obj: Any, element: str | None = None, schema: str | None = None) -> b
     try:
         a = row[3](obj, a)
     except Exception as e:  # noqa: BLE001
+        drop_spilled()
         raise _encode_error(mod, obj, e, row[0]) from None
     return finish(a)
 
@@ -215,6 +295,7 @@ def encode_fragment(obj: Any, element: str | None = None, schema: str | None = N
     try:
         a = mod.FRAG_ELEMENTS[idx][3](obj, a)
     except Exception as e:  # noqa: BLE001
+        drop_spilled()
         raise _encode_error(mod, obj, e, mod.FRAG_ELEMENTS[idx][0]) from None
     a = (a << w) | (n + 1)  # ED
     return finish(a)
@@ -226,13 +307,22 @@ def decode_fragment(data: bytes | bytearray | memoryview, schema: str,
     if not strict:
         return _leniently(decode_fragment, data, schema)
     mod = schema_module(schema)
-    B, total = _start(data)
-    r = total - 8
+    _start(data)
+    total = len(data) << 3
     w = mod.FRAG_WIDTH
     els = mod.FRAG_ELEMENTS
+    windowed = total > WHOLE_MAX << 3
+    if windowed:
+        B, r, win = open_window(data)
+        col = 5
+    else:
+        B, r, win, col = int.from_bytes(data, "big"), total, None, 2
+    r -= 8
     out: list[tuple[str, Any]] = []
     try:
         while True:
+            if r < LOOKAHEAD:
+                B, r = fill(B, r)
             r -= w
             k = (B >> r) & ((1 << w) - 1)
             if k == len(els) + 1:
@@ -241,14 +331,17 @@ def decode_fragment(data: bytes | bytearray | memoryview, schema: str,
                 if k == len(els):
                     raise _Fail(ExiUnsupportedError, "SE(*) fragment element (not in the schema)", r)
                 raise _Fail(ExiEventCodeError, f"fragment element code {k} of {len(els)}", r)
-            name, dec = els[k][0], els[k][2]
-            obj, r = dec(B, r)
-            out.append((name, obj))
+            obj, B, r = els[k][col](B, r)
+            out.append((els[k][0], obj))
             if len(out) > 4096:
                 raise _Fail(ExiUnsupportedError, "more than 4096 fragment elements", r)
+        rest = left(r)
     except ExiError:
         raise
     except Exception as e:  # noqa: BLE001
-        raise _fail(e, total) from None
-    _end(B, r, total)
+        raise _fail(e, total, None if win is None else win.end * 8) from None
+    finally:
+        if windowed:
+            close_window()
+    _end(data, rest, total)
     return out

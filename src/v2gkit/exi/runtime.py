@@ -1,13 +1,23 @@
 """Runtime support for the generated codecs: the slow paths of the bit arithmetic.
 
-The generated code keeps the whole stream as one Python ``int`` ``B`` and the number of
-bits still unread ``r``; reading n bits is ``r -= n; v = (B >> r) & mask``. The encoder
-accumulates into an ``int`` ``a`` that starts with a sentinel 1 bit. Only values that
-do not fit the inlined fast paths come here.
+Decoding keeps the stream as a Python ``int`` ``B`` and the number of bits of ``B`` still
+unread, ``r``; reading n bits is ``r -= n; v = (B >> r) & mask``. That shift costs time in
+proportion to the bits *already read* from ``B``, so a stream held whole would make decoding
+quadratic in its size. Short streams (the every-day messages) are held whole: no window
+bookkeeping at all. Longer ones are read through a sliding window (:class:`Window`): ``B``
+holds about :data:`WINDOW_BYTES` of the stream, and the generated code calls :func:`fill`
+whenever fewer than :data:`LOOKAHEAD` bits are left in it, before reading more. Every decoder
+returns ``(value, B, r)``, because a child may have moved the window.
+
+Encoding accumulates into an ``int`` ``a`` that starts with a sentinel 1 bit; appending is a
+shift, again in proportion to what is already there. Loops in the generated encoders (and
+the string/binary writers) move the finished octets out with :func:`spill` once ``a`` holds
+more than :data:`SPILL_BITS`, so encoding is linear too.
 """
 
 from __future__ import annotations
 
+import threading
 from contextvars import ContextVar
 
 from .errors import (
@@ -27,18 +37,97 @@ ANY = -5  # SE(*) wildcard
 
 _TRUNC = "stream ends inside a value"
 
-#: set by decode(..., strict=False): values outside a schema facet (but representable
-#: in the stream) are kept instead of rejected, as EXIficient-based stacks do
-LENIENT: ContextVar[bool] = ContextVar("v2gkit_exi_lenient", default=False)
+class Leniency:
+    """What a lenient decode (``strict=False``) let through instead of raising."""
+
+    __slots__ = ("total", "violations", "trailing")
+
+    def __init__(self, total: int) -> None:
+        self.total = total  # bits in the stream, to turn the decoders' ``r`` into offsets
+        #: (bit offset, what): values outside a schema facet, abstract elements
+        self.violations: list[tuple[int, str]] = []
+        #: whole octets after the end of the document (a libcbv2g-encoded abstract element leaves some)
+        self.trailing = b""
+
+
+#: set while decoding with strict=False: values outside a schema facet (but representable in the
+#: stream) are kept and recorded instead of rejected, as EXIficient-based stacks do
+LENIENT: ContextVar[Leniency | None] = ContextVar("v2gkit_exi_lenient", default=None)
 
 
 def facet(r: int, what: str) -> None:
-    """A value breaks a schema facet: an error, unless decoding leniently."""
-    if not LENIENT.get():
+    """A value breaks a schema facet: an error, unless decoding leniently (then it is recorded)."""
+    report = LENIENT.get()
+    if report is None:
         raise _Fail(ExiValueError, what + " (decode with strict=False to accept it)", r)
+    report.violations.append((report.total - left(r), what))
 
 
 # ------------------------------------------------------------------ decoding
+
+#: streams up to this many octets are decoded whole, by the fast decoders; longer ones through a window
+WHOLE_MAX = 640
+#: octets of the stream a window holds (it is refilled when LOOKAHEAD bits are left)
+WINDOW_BYTES = 384
+#: the most bits a generated decoder reads between two checks of ``r < LOOKAHEAD`` (the generator
+#: inserts a check wherever its straight-line reads could add up to more; an unsigned integer of the
+#: longest accepted form, 100 octets, fits with room to spare)
+LOOKAHEAD = 2048
+
+_local = threading.local()
+
+
+class Window:
+    """Where the current window ends in the stream (per thread: decoding never yields)."""
+
+    __slots__ = ("data", "end")
+
+    def __init__(self, data: bytes | bytearray | memoryview, end: int) -> None:
+        self.data = data
+        self.end = end  # octet offset of the window's last octet + 1
+
+    def bits_after(self) -> int:
+        return (len(self.data) - self.end) * 8
+
+
+def open_window(data: bytes | bytearray | memoryview) -> tuple[int, int, Window]:
+    """Start windowed decoding of ``data`` (called by the API for long streams): (B, r, window)."""
+    w = Window(data, min(len(data), WINDOW_BYTES))
+    _local.win = w
+    return int.from_bytes(data[: w.end], "big"), w.end * 8, w
+
+
+def close_window() -> None:
+    _local.win = None
+
+
+def fill(B: int, r: int) -> tuple[int, int]:
+    """Slide the window to the bit being read; a no-op for a stream held whole or at its end."""
+    w = getattr(_local, "win", None)
+    if w is None or w.end == len(w.data):
+        return B, r
+    pos = w.end * 8 - r
+    start = pos >> 3
+    w.end = end = min(len(w.data), start + WINDOW_BYTES)
+    return int.from_bytes(w.data[start:end], "big"), end * 8 - pos
+
+
+def left(r: int) -> int:
+    """Bits left in the stream (``r`` counts only those in the current window)."""
+    w = getattr(_local, "win", None)
+    return r if w is None else r + w.bits_after()
+
+
+def _need(B: int, r: int, nbits: int) -> tuple[int, int]:
+    """A window with at least ``nbits`` unread bits (a long string or binary), if the stream has them."""
+    w = getattr(_local, "win", None)
+    if w is None or w.end == len(w.data) or r + w.bits_after() < nbits:
+        return B, r
+    pos = w.end * 8 - r
+    start = pos >> 3
+    w.end = end = min(len(w.data), max(start + WINDOW_BYTES, (pos + nbits + 7) // 8 + LOOKAHEAD // 8))
+    return int.from_bytes(w.data[start:end], "big"), end * 8 - pos
+
 
 
 def ru(B: int, r: int, v: int) -> tuple[int, int]:
@@ -75,7 +164,7 @@ def rlen(B: int, r: int) -> tuple[int, int]:
     return n, r
 
 
-def rstr(B: int, r: int, maxlen: int | None) -> tuple[str, int]:
+def rstr(B: int, r: int, maxlen: int | None) -> tuple[str, int, int]:
     n, r = rlen(B, r)
     if n < 2:
         raise _Fail(ExiStringTableError, "string-table hit (V2G strings are always misses)", r)
@@ -83,17 +172,21 @@ def rstr(B: int, r: int, maxlen: int | None) -> tuple[str, int]:
     if maxlen is not None and n > maxlen:
         facet(r, f"string of {n} characters, schema allows {maxlen}")
     if n * 8 > r:
-        raise _Fail(ExiTruncatedError, f"string claims {n} characters, stream has {r // 8} octets left", r)
+        B, r = _need(B, r, n * 8)
+        if n * 8 > r:
+            raise _Fail(ExiTruncatedError, f"string claims {n} characters, stream has {left(r) // 8} octets left", r)
     if n == 0:
-        return "", r
+        return "", B, r
     # fast path: all characters are one octet (code point < 128)
     chunk = (B >> (r - 8 * n)) & ((1 << (8 * n)) - 1)
     raw = chunk.to_bytes(n, "big")
     if raw.isascii():
-        return raw.decode("ascii"), r - 8 * n
+        return raw.decode("ascii"), B, r - 8 * n
     # characters are unsigned varints: take the octets once (at most 3 per BMP code
     # point, 4 beyond), then walk them; reading char by char from B would be quadratic
-    m = min(r // 8, 4 * n)
+    m = min(left(r) // 8, 4 * n)
+    if m * 8 > r:
+        B, r = _need(B, r, m * 8)
     buf = ((B >> (r - 8 * m)) & ((1 << (8 * m)) - 1)).to_bytes(m, "big")
     chars = []
     i = 0
@@ -118,17 +211,19 @@ def rstr(B: int, r: int, maxlen: int | None) -> tuple[str, int]:
             chars.append(c)
     except IndexError:
         raise _Fail(ExiTruncatedError, _TRUNC, 0) from None
-    return "".join(map(chr, chars)), r - 8 * i
+    return "".join(map(chr, chars)), B, r - 8 * i
 
 
-def rbin(B: int, r: int, maxlen: int | None) -> tuple[bytes, int]:
+def rbin(B: int, r: int, maxlen: int | None) -> tuple[bytes, int, int]:
     n, r = rlen(B, r)
     if maxlen is not None and n > maxlen:
         facet(r, f"binary of {n} octets, schema allows {maxlen}")
     if n * 8 > r:
-        raise _Fail(ExiTruncatedError, f"binary claims {n} octets, stream has {r // 8} left", r)
+        B, r = _need(B, r, n * 8)
+        if n * 8 > r:
+            raise _Fail(ExiTruncatedError, f"binary claims {n} octets, stream has {left(r) // 8} left", r)
     r -= 8 * n
-    return ((B >> r) & ((1 << (8 * n)) - 1)).to_bytes(n, "big"), r
+    return ((B >> r) & ((1 << (8 * n)) - 1)).to_bytes(n, "big"), B, r
 
 
 def unexpected(k: int, r: int, expected: str = "") -> _Fail:
@@ -190,7 +285,11 @@ def parse_text(spec: tuple, text: str) -> object:
 _EMPTY = {"string": "", "hex": b"", "b64": b""}
 
 
-def sl2(B: int, r: int, spec: tuple, ch_code: int) -> tuple[object, int]:
+#: bits :func:`sl2` may have read since its last window check when it returns
+SL2_BITS = 3
+
+
+def sl2(B: int, r: int, spec: tuple, ch_code: int) -> tuple[object, int, int]:
     """Second-level event where a simple value was expected.
 
     Non-strict grammars put EE first on the second level (empty content) and CH
@@ -202,22 +301,26 @@ def sl2(B: int, r: int, spec: tuple, ch_code: int) -> tuple[object, int]:
     c = (B >> r) & 7
     if c == 0:
         if spec[0] in _EMPTY:
-            return _EMPTY[spec[0]], r
+            if r < LOOKAHEAD:
+                B, r = fill(B, r)
+            return _EMPTY[spec[0]], B, r
         raise _Fail(ExiValueError, f"empty content for a {spec[0]} value", r)
     if c == ch_code:
-        text, r = rstr(B, r, None)
+        text, B, r = rstr(B, r, None)
         try:
             v = parse_text(spec, text)
         except ValueError as e:
             raise _Fail(ExiValueError, f"untyped characters: {e}", r) from None
         # now in content2 (EXI 8.5.4.4.1): CH [typed] is its only first-level
         # production, so EE is escape 1 + second-level EE 00
+        if r < LOOKAHEAD:
+            B, r = fill(B, r)
         r -= 3
         if r < 0:
             raise _Fail(ExiTruncatedError, _TRUNC, 0)
         if (B >> r) & 7 != 4:
             raise unexpected(ESC, r)
-        return v, r
+        return v, B, r
     raise unexpected(ESC, r)
 
 
@@ -255,6 +358,8 @@ def wstr(a: int, v: str, maxlen: int | None) -> int:
     if v.isascii():
         if n:
             a = (a << (8 * n)) | int.from_bytes(v.encode("ascii"), "big")
+            if a > BIG:
+                a = spill(a)
         return a
     out = bytearray()
     for ch in v:
@@ -263,7 +368,8 @@ def wstr(a: int, v: str, maxlen: int | None) -> int:
             out.append(128 | (c & 127))
             c >>= 7
         out.append(c)
-    return (a << (8 * len(out))) | int.from_bytes(out, "big")
+    a = (a << (8 * len(out))) | int.from_bytes(out, "big")
+    return spill(a) if a > BIG else a
 
 
 def wbin(a: int, v: bytes, maxlen: int | None) -> int:
@@ -273,15 +379,46 @@ def wbin(a: int, v: bytes, maxlen: int | None) -> int:
     a = wu(a, n)
     if n:
         a = (a << (8 * n)) | int.from_bytes(v, "big")
+        if a > BIG:
+            a = spill(a)
     return a
 
 
+#: encoders move finished octets out of the accumulator once it holds more than this many bits
+SPILL_BITS = 1024
+#: ``a > BIG`` (an O(1) comparison of sizes) says the accumulator should be spilled
+BIG = 1 << SPILL_BITS
+# octets spilled so far, per thread (encoding never yields); empty unless a long message is being encoded
+_spilled: dict[int, list[bytes]] = {}
+
+
+def spill(a: int) -> int:
+    """Move the accumulator's whole octets out; keep the sentinel and the bits of a partial octet."""
+    nbits = a.bit_length() - 1
+    keep = nbits & 7
+    n = nbits >> 3
+    _spilled.setdefault(threading.get_ident(), []).append((a >> keep).to_bytes(n + 1, "big")[1:])
+    return (1 << keep) | (a & ((1 << keep) - 1))
+
+
+def drop_spilled() -> None:
+    """Forget what an encoding that failed had spilled."""
+    if _spilled:
+        _spilled.pop(threading.get_ident(), None)
+
+
 def finish(a: int) -> bytes:
-    """Pad the accumulator (with its sentinel bit) to whole octets."""
+    """Pad the accumulator (with its sentinel bit) to whole octets, after what was spilled."""
     nbits = a.bit_length() - 1
     pad = (-nbits) & 7
     a <<= pad
-    return a.to_bytes((nbits + pad) // 8 + 1, "big")[1:]
+    tail = a.to_bytes((nbits + pad) // 8 + 1, "big")[1:]
+    if _spilled:
+        parts = _spilled.pop(threading.get_ident(), None)
+        if parts:
+            parts.append(tail)
+            return b"".join(parts)
+    return tail
 
 
 BOOL = {True: 1, False: 0}

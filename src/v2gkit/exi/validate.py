@@ -49,6 +49,7 @@ def find_problem(mod: ModuleType, obj: Any, path: str) -> tuple[str, str] | None
         # a simple-typed element at the top
         return None
     groups: dict[int, list[str]] = {}
+    abstract = getattr(mod, "ABSTRACT", {}).get(type(obj), {})
     for py, xsd, _ns, kind, t, is_list, required, max_occ, group, min_occ in meta:
         here = f"{path}.{xsd}"
         v = getattr(obj, py, None)
@@ -71,6 +72,8 @@ def find_problem(mod: ModuleType, obj: Any, path: str) -> tuple[str, str] | None
             if required:
                 return here, "mandatory element is missing" if kind == "elem" else "mandatory value is missing"
             continue
+        if py in abstract:
+            return here, abstract[py]
         groups.setdefault(group, []).append(xsd)
         p = _check(mod, t, v, here)
         if p:

@@ -34,6 +34,11 @@ class SessionRecord:
     protocol: str
     outcome: Outcome
     result: SessionResult
+    #: the charger's meter when the session ended (Wh): the energy that flowed, also for sessions that
+    #: ended without their own Close (the car went away), where ``result.energy_wh`` stays 0
+    meter_wh: float = 0.0
+    #: a DC session (else AC)
+    dc: bool = True
 
 
 @dataclass
@@ -53,7 +58,7 @@ class SessionCounters:
         self.failed += not rec.outcome.ok
         self.paused += rec.result.paused
         self.messages += rec.result.messages
-        self.energy_wh += rec.result.energy_wh
+        self.energy_wh += rec.meter_wh
 
 
 def secc_sessions(evse_factory: Callable[[], EVSEController], config: SECCConfig, *,
@@ -75,7 +80,7 @@ def secc_sessions(evse_factory: Callable[[], EVSEController], config: SECCConfig
             counters.started += 1
             counters.by_protocol[name] += 1
         outcome = await run_session(conn, machine, observe=observe(conn) if observe else None)
-        rec = SessionRecord(conn.id, name, outcome, machine.result)
+        rec = SessionRecord(conn.id, name, outcome, machine.result, machine.evse.meter_wh(), machine.cfg.dc)
         del machine  # with its simulator: only the summary outlives the session
         if counters is not None:
             counters.add(rec)

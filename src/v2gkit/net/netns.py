@@ -2,14 +2,13 @@
 charger), so SDP multicast and IPv6 link-local TCP run exactly as on a PLC link, which ``lo`` cannot do.
 
 Needs CAP_NET_ADMIN in the current namespace: run inside ``unshare -rn`` (no root needed where user
-namespaces are allowed) or as root. ``python -m v2gkit.net.netns --secc CMD --evcc CMD`` does all of it:
-it re-executes itself under ``unshare -rn`` when needed, builds the pair, runs CMD for each side and
+namespaces are allowed) or as root. ``v2gkit netns --secc CMD --evcc CMD`` does all of it: it re-runs
+itself under ``unshare -rn`` (``run_private``), builds the pair, runs CMD for each side (``run_pair``) and
 exits with the EVCC command's status.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import queue
 import shlex
@@ -21,7 +20,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["NetnsError", "VethPair", "netns_available", "private_netns_command"]
+__all__ = ["NetnsError", "VethPair", "inside_private_netns", "netns_available", "private_netns_command",
+           "run_pair", "run_private"]
 
 EV_IF, SECC_IF = "v2g-ev", "v2g-secc"
 EV_ADDR, SECC_ADDR = "fe80::2", "fe80::1"
@@ -168,45 +168,61 @@ def _drain(lines: queue.Queue) -> list[str]:
         out.append(line)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m v2gkit.net.netns", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--secc", required=True, help="command for the charger side (its interface: v2g-secc)")
-    ap.add_argument("--evcc", required=True, help="command for the EV side (its interface: v2g-ev)")
-    ap.add_argument("--ready", default="listening", help="text the charger prints once it is ready")
-    ap.add_argument("--timeout", type=float, default=30.0)
-    args = ap.parse_args(argv)
-    if os.environ.get(_ENV_MARK) != "1":  # as root too: the host's own namespace stays untouched
-        why = netns_available()
-        if why is not None:
-            print(f"error: {why}", file=sys.stderr)
-            return 2
-        # the commands find this Python's `v2gkit` script first
-        env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-        return subprocess.call(private_netns_command([sys.executable, "-m", "v2gkit.net.netns", *(argv or sys.argv[1:])]),
-                               env=env)
+def _split(command: str, option: str) -> list[str]:
+    """The command's words; NetnsError when it is empty or its program is not found."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as e:
+        raise NetnsError(f"{option} {command!r}: {e}") from None
+    if not argv:
+        raise NetnsError(f"{option} is empty")
+    if shutil.which(argv[0]) is None:
+        raise NetnsError(f"{option}: no program {argv[0]!r} here (is it on PATH?)")
+    return argv
+
+
+def inside_private_netns() -> bool:
+    """Whether this process runs in the namespace ``run_private`` made (and may reshape it)."""
+    return os.environ.get(_ENV_MARK) == "1"
+
+
+def run_private(argv: Sequence[str]) -> int:
+    """Run ``argv`` in a fresh private network namespace and return its exit status; the host's own
+    namespace stays untouched, as root too. This Python's scripts (``v2gkit``) come first on PATH."""
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    return subprocess.call(private_netns_command(list(argv)), env=env)
+
+
+def run_pair(secc: str, evcc: str, *, ready: str = "listening", ready_timeout: float = 30.0,
+             timeout: float | None = None) -> int:
+    """Inside a private namespace: build the veth pair, start ``secc`` in the charger's namespace, wait
+    until it prints ``ready``, run ``evcc`` here (at most ``timeout`` seconds), print both outputs with
+    ``[secc]``/``[evcc]`` in front and return the EVCC command's exit status (124 on its timeout)."""
+    secc_argv, evcc_argv = _split(secc, "--secc"), _split(evcc, "--evcc")
     with VethPair() as pair:
-        secc = subprocess.Popen(pair.peer_command(shlex.split(args.secc)), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        charger = subprocess.Popen(pair.peer_command(secc_argv), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
         later: queue.Queue | None = None
         try:
-            seen, later = _wait_ready(secc, args.ready, args.timeout)
+            seen, later = _wait_ready(charger, ready, ready_timeout)
             for line in seen:
                 print(f"[secc] {line}", flush=True)
-            ev = subprocess.run(shlex.split(args.evcc), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, timeout=args.timeout)
-            for line in ev.stdout.splitlines():
+            try:
+                ev = subprocess.run(evcc_argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    text=True, timeout=timeout)
+                code, out = ev.returncode, ev.stdout
+            except subprocess.TimeoutExpired as e:
+                text = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout or ""
+                code, out = 124, text + f"error: the EV command ran longer than --timeout {timeout:g} s\n"
+            for line in out.splitlines():
                 print(f"[evcc] {line}", flush=True)
         finally:
-            secc.terminate()
+            charger.terminate()
             try:
-                secc.wait(timeout=5)
+                charger.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                secc.kill()
-                secc.wait()
+                charger.kill()
+                charger.wait()
             for line in _drain(later) if later is not None else ():
                 print(f"[secc] {line}", flush=True)
-        return ev.returncode
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return code

@@ -30,7 +30,8 @@ log = logging.getLogger("v2gkit.session")
 class Samples(list):
     """Durations of one message kind: all of them while there are at most ``cap``, then a uniform
     random sample of ``cap`` (reservoir sampling), so a session that runs for days keeps a fixed size.
-    ``count``, ``total`` and ``max`` cover every value; medians and percentiles come from the sample."""
+    ``count``, ``total``, ``first`` and ``max`` cover every value; medians and percentiles come from the
+    sample (whose order is not the order of arrival once it is full)."""
 
     cap = 1024
 
@@ -39,9 +40,12 @@ class Samples(list):
         self.count = 0
         self.total = 0.0
         self.max = 0.0
+        self.first: float | None = None
         self._rng: random.Random | None = None
 
     def append(self, value: float) -> None:
+        if self.first is None:
+            self.first = value
         self.count += 1
         self.total += value
         self.max = max(self.max, value)

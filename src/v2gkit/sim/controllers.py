@@ -10,7 +10,16 @@ from __future__ import annotations
 
 import abc
 import enum
+import math
 from dataclasses import dataclass
+
+
+def check_values(positive: bool = True, **values: float) -> None:
+    """ValueError naming the first setting no hardware can have: not > 0 (``positive``) or not >= 0,
+    infinite or NaN (a battery of 0 Wh, a negative delay). Simulators check their settings with it."""
+    for name, value in values.items():
+        if not (value > 0.0 if positive else value >= 0.0) or math.isinf(value):
+            raise ValueError(f"{name} must be {'> 0' if positive else '>= 0'}, not {value:g}")
 
 
 class Isolation(enum.Enum):

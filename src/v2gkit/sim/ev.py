@@ -7,15 +7,20 @@ AC (the on-board charger asks for a current per phase; set ``ac=True``).
 
 from __future__ import annotations
 
+import copy
 import math
 
-from v2gkit.sim.controllers import CPState, EVController, EVLimits
+from v2gkit.sim.controllers import CPState, EVController, EVLimits, check_values
 from v2gkit.sim.evse import Cable
 
 # (SOC %, open-circuit volts) of a 400 V pack: steep at both ends, a gentle slope in between.
 OCV_CURVE: tuple[tuple[float, float], ...] = (
     (0.0, 330.0), (10.0, 355.0), (30.0, 365.0), (60.0, 378.0), (80.0, 390.0), (90.0, 398.0), (100.0, 410.0),
 )
+
+
+#: the battery of a ``SimulatedEV`` unless told otherwise
+DEFAULT_CAPACITY_WH = 60_000.0
 
 
 def ocv_from_soc(soc: float, curve: tuple[tuple[float, float], ...] = OCV_CURVE) -> float:
@@ -33,7 +38,7 @@ class SimulatedEV(EVController):
     def __init__(
         self,
         *,
-        capacity_wh: float = 60_000.0,
+        capacity_wh: float = DEFAULT_CAPACITY_WH,
         soc: float = 30.0,
         target_soc: float = 80.0,
         bulk_soc: float = 80.0,
@@ -64,7 +69,21 @@ class SimulatedEV(EVController):
         only approach 100 % asymptotically). ``stop_at``: simulated seconds after which the car wants to
         stop; ``pause_at``: seconds of charging after which it wants to pause; ``error``: the
         DC_EVErrorCode to report (tests). ``ac``: the session charges AC (current per phase).
+        Values no car can have (a battery of 0 Wh, a target SOC of 120 %) raise ValueError.
         """
+        check_values(capacity_wh=capacity_wh, max_voltage=max_voltage, max_current=max_current,
+                     max_power=max_power, ac_max_current=ac_max_current, ac_voltage=ac_voltage,
+                     cv_voltage=cv_voltage)
+        check_values(positive=False, min_current=min_current, internal_resistance=internal_resistance,
+                     cutoff_current=cutoff_current, derate_floor=derate_floor)
+        for name, value in (("soc", soc), ("target_soc", target_soc), ("bulk_soc", bulk_soc),
+                            ("derate_soc", derate_soc)):
+            if not 0.0 <= value <= 100.0:
+                raise ValueError(f"{name} must be 0..100 %, not {value:g}")
+        if ac_phases not in (1, 2, 3):
+            raise ValueError(f"ac_phases must be 1, 2 or 3, not {ac_phases}")
+        if len(evcc_id) != 6:
+            raise ValueError(f"evcc_id must be 6 bytes (a MAC address), not {len(evcc_id)}")
         self.capacity_wh = capacity_wh
         self._soc = min(max(soc, 0.0), 100.0)
         self.target_soc = target_soc
@@ -193,6 +212,22 @@ class SimulatedEV(EVController):
         current, cv_limited = self._dc_current()
         return cv_limited and current < self.cutoff_current
 
+    def estimate_charging_time(self, dt: float | None = None) -> float:
+        """Seconds until ``charging_complete`` if the charger gives all the car asks for: the car charges
+        a copy of itself (CC, derating, CV taper included). A slower charger takes longer."""
+        ev = copy.copy(self)
+        ev.cable = Cable()
+        if dt is None:  # steps of about 0.2 % SOC: a few hundred steps whatever the battery
+            dt = 0.002 * ev.capacity_wh * 3600.0 / max(ev.limits().max_power, 1.0)
+        t = 0.0
+        while not ev.charging_complete() and t < 7 * 86400.0:
+            v, i = ev.target()
+            if i <= 0.0:
+                break
+            ev.step(dt, v, i)
+            t += dt
+        return t
+
     def remaining_time(self) -> tuple[float | None, float | None]:
         """Remaining energy over the power of the last step; ignores the coming taper (as cars do)."""
         if self.power <= 0.0:
@@ -221,3 +256,4 @@ class SimulatedEV(EVController):
         self.charged_wh += wh
         self.charging_time += dt
         self._soc = min(self._soc + wh / self.capacity_wh * 100.0, 100.0)
+

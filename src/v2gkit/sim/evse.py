@@ -8,7 +8,7 @@ the charger through plain methods (``request_stop``, ``trigger_emergency``, ...)
 
 from __future__ import annotations
 
-from v2gkit.sim.controllers import CPState, EVSEController, EVSELimits, Isolation, Notification
+from v2gkit.sim.controllers import CPState, EVSEController, EVSELimits, Isolation, Notification, check_values
 
 
 class Cable:
@@ -48,6 +48,7 @@ class _SimulatedEVSE(EVSEController):
     """What both chargers share: the clock, authorization, notifications, emergency, pilot and meter."""
 
     def __init__(self, *, evse_id: str, auth_delay: float, auth_result: bool, cable: Cable | None) -> None:
+        check_values(positive=False, auth_delay=auth_delay)
         self.evse_id = evse_id
         self.auth_delay = auth_delay
         self.auth_result = auth_result
@@ -126,6 +127,11 @@ class SimulatedDCEVSE(_SimulatedEVSE):
     ) -> None:
         """Slews are V/s and A/s; ``cable_check_time`` is simulated seconds until the isolation monitor
         reports ``isolation_result`` (FAULT or WARNING to test the unhappy paths)."""
+        check_values(max_voltage=max_voltage, max_current=max_current, max_power=max_power,
+                     voltage_slew=voltage_slew, current_slew=current_slew)
+        check_values(positive=False, min_voltage=min_voltage, min_current=min_current,
+                     peak_current_ripple=peak_current_ripple, cable_check_time=cable_check_time)
+        isolation_result = Isolation(isolation_result)
         super().__init__(evse_id=evse_id, auth_delay=auth_delay, auth_result=auth_result, cable=cable)
         self.max_voltage = max_voltage
         self.max_current = max_current
@@ -175,12 +181,12 @@ class SimulatedDCEVSE(_SimulatedEVSE):
         self._output_on = True
 
     def stop_output(self) -> None:
+        """The current stops at once: the car that ended power delivery takes no more (the EVCC counts
+        0 A from then on, so a ramp here would be metered but never reach the battery); the voltage
+        falls at the slew rate (what WeldingDetection watches)."""
         self._output_on = False
         self._set_voltage = 0.0
         self._set_current = 0.0
-
-    def _cut_current(self) -> None:
-        self.stop_output()
         self._current = 0.0
 
     def _current_cap(self, voltage: float) -> float:
@@ -202,11 +208,16 @@ class SimulatedDCEVSE(_SimulatedEVSE):
         return (current, voltage, power)
 
     def step(self, dt: float) -> None:
-        """Advance the cable check, slew the output (voltage first, then the current it allows) and
-        meter the output as it is at the end of the step, which is also what the car sees."""
+        """Advance the cable check, meter the step and slew the output (voltage first, then the current
+        it allows).
+
+        The meter counts the output as it was when the step began: that is the value the last response
+        reported, and the car holds it until the next response, so both sides sum the same samples over
+        the same intervals and the meter agrees with the car's energy whatever the message rate."""
         if dt <= 0.0:
             return
         self.time += dt
+        self._meter_wh += self._voltage * self._current * dt / 3600.0
         if self._cable_check_elapsed is not None and not self.cable_check_done():
             self._cable_check_elapsed += dt
             if self.cable_check_done():
@@ -217,7 +228,6 @@ class SimulatedDCEVSE(_SimulatedEVSE):
                             self.max_voltage)
         current = _approach(self._current, target_i, self.current_slew * dt)
         self._current = min(max(current, 0.0), self._current_cap(self._voltage))
-        self._meter_wh += self._voltage * self._current * dt / 3600.0
 
 
 class SimulatedACEVSE(_SimulatedEVSE):
@@ -236,6 +246,10 @@ class SimulatedACEVSE(_SimulatedEVSE):
         cable: Cable | None = None,
     ) -> None:
         """``max_current`` is per phase; ``min_current`` is the IEC 61851 minimum a car may be offered."""
+        check_values(nominal_voltage=nominal_voltage, max_current=max_current)
+        check_values(positive=False, min_current=min_current)
+        if phases not in (1, 2, 3):
+            raise ValueError(f"phases must be 1, 2 or 3, not {phases}")
         super().__init__(evse_id=evse_id, auth_delay=auth_delay, auth_result=auth_result, cable=cable)
         self.nominal_voltage = nominal_voltage
         self.phases = phases

@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'apphand'
 _new = object.__new__
@@ -82,36 +82,47 @@ _S12 = ('enum', None, None, responseCodeType, None)
 _T13 = (1, -1, -2, -3)
 _C14 = (None, None, None, (2, 1), None, None, None, (1, 0))
 
-def _d_supportedAppProtocolReqType(B: int, r: int) -> tuple[supportedAppProtocolReqType, int]:
+def _d_supportedAppProtocolReqType(B: int, r: int) -> tuple[supportedAppProtocolReqType, int, int]:
+    # supportedAppProtocolReqType: (AppProtocol{1,20})
+    # start: 1 bit(s): 0 SE(AppProtocol), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_app_protocol = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_AppProtocolType(B, r)
+            v, B, r = _d_AppProtocolType(B, r)
             f_app_protocol.append(v)
         else:
             break
         n += 1
         if n < 20:
+            # after AppProtocol (may repeat): 2 bit(s): 0 SE(AppProtocol), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T1[(B >> r) & 3]
         else:
+            # after AppProtocol: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T2[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'AppProtocol')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return supportedAppProtocolReqType(f_app_protocol), r
+    return supportedAppProtocolReqType(f_app_protocol), B, r
 
-def _f_supportedAppProtocolReqType(B: int, r: int) -> tuple[supportedAppProtocolReqType, int]:
+def _f_supportedAppProtocolReqType(B: int, r: int) -> tuple[supportedAppProtocolReqType, int, int]:
+    # supportedAppProtocolReqType: (AppProtocol{1,20})
     r0 = r
+    # 1 bits: [code of supportedAppProtocolReqType start: 1 bit(s): 0 SE(AppProtocol), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_app_protocol = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [AppProtocolType start: SE(ProtocolNamespace) = 0 in 1 bit(s)]; [ProtocolNamespace: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_supportedAppProtocolReqType(B, r0)
-            i1_protocol_namespace, r = rstr(B, r, 100)
+            i1_protocol_namespace, B, r = rstr(B, r, 100)
+            # 3 bits: [ProtocolNamespace: EE = 0 in 1 bit]; [AppProtocolType after ProtocolNamespace: SE(VersionNumberMajor) = 0 in 1 bit(s)]; [VersionNumberMajor: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_supportedAppProtocolReqType(B, r0)
             r -= 8; i1_version_number_major = (B >> r) & 255
@@ -121,6 +132,7 @@ def _f_supportedAppProtocolReqType(B: int, r: int) -> tuple[supportedAppProtocol
                     i1_version_number_major, r = ru(B, r + 8, i1_version_number_major)
                     if i1_version_number_major > 4294967295: return _d_supportedAppProtocolReqType(B, r0)
                 else: i1_version_number_major = (x << 7) | (i1_version_number_major & 127)
+            # 3 bits: [VersionNumberMajor: EE = 0 in 1 bit]; [AppProtocolType after VersionNumberMajor: SE(VersionNumberMinor) = 0 in 1 bit(s)]; [VersionNumberMinor: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_supportedAppProtocolReqType(B, r0)
             r -= 8; i1_version_number_minor = (B >> r) & 255
@@ -130,6 +142,7 @@ def _f_supportedAppProtocolReqType(B: int, r: int) -> tuple[supportedAppProtocol
                     i1_version_number_minor, r = ru(B, r + 8, i1_version_number_minor)
                     if i1_version_number_minor > 4294967295: return _d_supportedAppProtocolReqType(B, r0)
                 else: i1_version_number_minor = (x << 7) | (i1_version_number_minor & 127)
+            # 21 bits: [VersionNumberMinor: EE = 0 in 1 bit]; [AppProtocolType after VersionNumberMinor: SE(SchemaID) = 0 in 1 bit(s)]; [SchemaID: CH = 0 in 1 bit]; i1_schema_id 8 bit(s); [SchemaID: EE = 0 in 1 bit]; [AppProtocolType after SchemaID: SE(Priority) = 0 in 1 bit(s)]; [Priority: CH = 0 in 1 bit]; i1_priority 5 bit(s); [Priority: EE = 0 in 1 bit]; [AppProtocolType after Priority: EE = 0 in 1 bit(s)]
             r -= 21; c = (B >> r) & 2097151
             if c & 1835907: return _d_supportedAppProtocolReqType(B, r0)
             i1_schema_id = (c >> 10) & 255
@@ -146,21 +159,25 @@ def _f_supportedAppProtocolReqType(B: int, r: int) -> tuple[supportedAppProtocol
             break
         n += 1
         if n < 20:
+            # 2 bits: [code of supportedAppProtocolReqType after AppProtocol (may repeat): 2 bit(s): 0 SE(AppProtocol), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T1[c & 3]
         else:
+            # 1 bits: [code of supportedAppProtocolReqType after AppProtocol: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T2[c & 1]
     if n < 1: return _d_supportedAppProtocolReqType(B, r0)
     if k != -1: return _d_supportedAppProtocolReqType(B, r0)
     o = _new(supportedAppProtocolReqType)
     o.app_protocol = f_app_protocol
-    return o, r
+    return o, B, r
 
 def _e_supportedAppProtocolReqType(o: supportedAppProtocolReqType, a: int) -> int:
+    # supportedAppProtocolReqType: (AppProtocol{1,20})
     st = 0
     n = 0
     for v in o.app_protocol:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 20:
@@ -179,17 +196,22 @@ def _e_supportedAppProtocolReqType(o: supportedAppProtocolReqType, a: int) -> in
     a = (a << w) | c
     return a
 
-def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
+def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int, int]:
+    # AppProtocolType: (ProtocolNamespace, VersionNumberMajor, VersionNumberMinor, SchemaID, Priority)
+    # start: 1 bit(s): 0 SE(ProtocolNamespace), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_protocol_namespace = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_protocol_namespace, r = sl2(B, r, _S4, 6)
+            f_protocol_namespace, B, r = sl2(B, r, _S4, 6)
         else:
-            f_protocol_namespace, r = rstr(B, r, 100)
+            f_protocol_namespace, B, r = rstr(B, r, 100)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ProtocolNamespace: 1 bit(s): 0 SE(VersionNumberMajor), 1 second level
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ProtocolNamespace')
@@ -197,13 +219,14 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_version_number_major, r = sl2(B, r, _S6, 6)
+            f_version_number_major, B, r = sl2(B, r, _S6, 6)
         else:
             r -= 8; f_version_number_major = (B >> r) & 255
             if f_version_number_major > 127: f_version_number_major, r = ru(B, r, f_version_number_major)
             if f_version_number_major > 4294967295: facet(r, 'VersionNumberMajor: {} out of range'.format(f_version_number_major))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after VersionNumberMajor: 1 bit(s): 0 SE(VersionNumberMinor), 1 second level
         r -= 1; k = _T7[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'VersionNumberMajor')
@@ -211,13 +234,14 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_version_number_minor, r = sl2(B, r, _S6, 6)
+            f_version_number_minor, B, r = sl2(B, r, _S6, 6)
         else:
             r -= 8; f_version_number_minor = (B >> r) & 255
             if f_version_number_minor > 127: f_version_number_minor, r = ru(B, r, f_version_number_minor)
             if f_version_number_minor > 4294967295: facet(r, 'VersionNumberMinor: {} out of range'.format(f_version_number_minor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after VersionNumberMinor: 1 bit(s): 0 SE(SchemaID), 1 second level
         r -= 1; k = _T8[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'VersionNumberMinor')
@@ -225,11 +249,12 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_schema_id, r = sl2(B, r, _S9, 6)
+            f_schema_id, B, r = sl2(B, r, _S9, 6)
         else:
             r -= 8; f_schema_id = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SchemaID: 1 bit(s): 0 SE(Priority), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SchemaID')
@@ -237,23 +262,27 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_priority, r = sl2(B, r, _S11, 6)
+            f_priority, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 5; f_priority = ((B >> r) & 31) + 1
             if f_priority > 20: facet(r, 'Priority: {} above 20'.format(f_priority))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Priority: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Priority')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AppProtocolType(f_protocol_namespace, f_version_number_major, f_version_number_minor, f_schema_id, f_priority), r
+    return AppProtocolType(f_protocol_namespace, f_version_number_major, f_version_number_minor, f_schema_id, f_priority), B, r
 
-def _f_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
+def _f_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int, int]:
+    # AppProtocolType: (ProtocolNamespace, VersionNumberMajor, VersionNumberMinor, SchemaID, Priority)
     r0 = r
+    # 2 bits: [AppProtocolType start: SE(ProtocolNamespace) = 0 in 1 bit(s)]; [ProtocolNamespace: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_AppProtocolType(B, r0)
-    f_protocol_namespace, r = rstr(B, r, 100)
+    f_protocol_namespace, B, r = rstr(B, r, 100)
+    # 3 bits: [ProtocolNamespace: EE = 0 in 1 bit]; [AppProtocolType after ProtocolNamespace: SE(VersionNumberMajor) = 0 in 1 bit(s)]; [VersionNumberMajor: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AppProtocolType(B, r0)
     r -= 8; f_version_number_major = (B >> r) & 255
@@ -263,6 +292,7 @@ def _f_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
             f_version_number_major, r = ru(B, r + 8, f_version_number_major)
             if f_version_number_major > 4294967295: return _d_AppProtocolType(B, r0)
         else: f_version_number_major = (x << 7) | (f_version_number_major & 127)
+    # 3 bits: [VersionNumberMajor: EE = 0 in 1 bit]; [AppProtocolType after VersionNumberMajor: SE(VersionNumberMinor) = 0 in 1 bit(s)]; [VersionNumberMinor: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AppProtocolType(B, r0)
     r -= 8; f_version_number_minor = (B >> r) & 255
@@ -272,6 +302,7 @@ def _f_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
             f_version_number_minor, r = ru(B, r + 8, f_version_number_minor)
             if f_version_number_minor > 4294967295: return _d_AppProtocolType(B, r0)
         else: f_version_number_minor = (x << 7) | (f_version_number_minor & 127)
+    # 21 bits: [VersionNumberMinor: EE = 0 in 1 bit]; [AppProtocolType after VersionNumberMinor: SE(SchemaID) = 0 in 1 bit(s)]; [SchemaID: CH = 0 in 1 bit]; f_schema_id 8 bit(s); [SchemaID: EE = 0 in 1 bit]; [AppProtocolType after SchemaID: SE(Priority) = 0 in 1 bit(s)]; [Priority: CH = 0 in 1 bit]; f_priority 5 bit(s); [Priority: EE = 0 in 1 bit]; [AppProtocolType after Priority: EE = 0 in 1 bit(s)]
     r -= 21; c = (B >> r) & 2097151
     if c & 1835907: return _d_AppProtocolType(B, r0)
     f_schema_id = (c >> 10) & 255
@@ -283,9 +314,10 @@ def _f_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int]:
     o.version_number_minor = f_version_number_minor
     o.schema_id = f_schema_id
     o.priority = f_priority
-    return o, r
+    return o, B, r
 
 def _e_AppProtocolType(o: AppProtocolType, a: int) -> int:
+    # AppProtocolType: (ProtocolNamespace, VersionNumberMajor, VersionNumberMinor, SchemaID, Priority)
     pass
     v2 = o.protocol_namespace
     if v2 is None: raise EncFail('missing mandatory ProtocolNamespace')
@@ -317,19 +349,23 @@ def _e_AppProtocolType(o: AppProtocolType, a: int) -> int:
     a = (a << 21) | (v5) << 10 | (v6 - 1) << 2
     return a
 
-def _d_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocolResType, int]:
+def _d_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocolResType, int, int]:
+    # supportedAppProtocolResType: (ResponseCode, SchemaID?)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S12, 6)
+            f_response_code, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 2; f_response_code = (B >> r) & 3
             if f_response_code >= 3: raise bad_value(r, 'ResponseCode: enumeration index {} of 3'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 2 bit(s): 0 SE(SchemaID), 1 EE, 2 second level
         r -= 2; k = _T13[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -337,17 +373,20 @@ def _d_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocol
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_schema_id, r = sl2(B, r, _S9, 6)
+            f_schema_id, B, r = sl2(B, r, _S9, 6)
         else:
             r -= 8; f_schema_id = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SchemaID: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return supportedAppProtocolResType(f_response_code, f_schema_id), r
+    return supportedAppProtocolResType(f_response_code, f_schema_id), B, r
 
-def _f_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocolResType, int]:
+def _f_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocolResType, int, int]:
+    # supportedAppProtocolResType: (ResponseCode, SchemaID?)
     r0 = r
+    # 7 bits: [supportedAppProtocolResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 2 bit(s); [ResponseCode: EE = 0 in 1 bit]; [code of supportedAppProtocolResType after ResponseCode: 2 bit(s): 0 SE(SchemaID), 1 EE, 2 second level]
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_supportedAppProtocolResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 3]
@@ -355,6 +394,7 @@ def _f_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocol
     if f_response_code is None: return _d_supportedAppProtocolResType(B, r0)
     f_schema_id = None
     if k == 1:
+        # 11 bits: [SchemaID: CH = 0 in 1 bit]; f_schema_id 8 bit(s); [SchemaID: EE = 0 in 1 bit]; [code of supportedAppProtocolResType after SchemaID: 1 bit(s): 0 EE, 1 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1026: return _d_supportedAppProtocolResType(B, r0)
         f_schema_id = (c >> 2) & 255
@@ -363,9 +403,10 @@ def _f_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocol
     o = _new(supportedAppProtocolResType)
     o.response_code = f_response_code
     o.schema_id = f_schema_id
-    return o, r
+    return o, B, r
 
 def _e_supportedAppProtocolResType(o: supportedAppProtocolResType, a: int) -> int:
+    # supportedAppProtocolResType: (ResponseCode, SchemaID?)
     st = 0
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -382,22 +423,24 @@ def _e_supportedAppProtocolResType(o: supportedAppProtocolResType, a: int) -> in
     return a
 
 DOC_WIDTH = 2
-# (element, namespace, decoder, encoder, class or simple-type spec)
+# (element, namespace, decoder of a stream held whole, encoder, class or simple-type spec,
+#  decoder through a window: see v2gkit.exi.runtime)
 DOC_ELEMENTS: tuple = (
-    ('supportedAppProtocolReq', 'urn:iso:15118:2:2010:AppProtocol', _f_supportedAppProtocolReqType, _e_supportedAppProtocolReqType, supportedAppProtocolReqType),
-    ('supportedAppProtocolRes', 'urn:iso:15118:2:2010:AppProtocol', _f_supportedAppProtocolResType, _e_supportedAppProtocolResType, supportedAppProtocolResType),
+    ('supportedAppProtocolReq', 'urn:iso:15118:2:2010:AppProtocol', _f_supportedAppProtocolReqType, _e_supportedAppProtocolReqType, supportedAppProtocolReqType, _d_supportedAppProtocolReqType),
+    ('supportedAppProtocolRes', 'urn:iso:15118:2:2010:AppProtocol', _f_supportedAppProtocolResType, _e_supportedAppProtocolResType, supportedAppProtocolResType, _d_supportedAppProtocolResType),
 )
 
-def _d_S1_Priority(B: int, r: int) -> tuple[Any, int]:
+def _d_S1_Priority(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 5; v = ((B >> r) & 31) + 1
         if v > 20: facet(r, 'Priority: {} above 20'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S1_Priority(v: Any, a: int) -> int:
     a <<= 1
@@ -406,15 +449,17 @@ def _e_S1_Priority(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S2_ProtocolNamespace(B: int, r: int) -> tuple[Any, int]:
+def _d_S2_ProtocolNamespace(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rstr(B, r, 100)
+        v, B, r = rstr(B, r, 100)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S2_ProtocolNamespace(v: Any, a: int) -> int:
     a <<= 1
@@ -422,17 +467,18 @@ def _e_S2_ProtocolNamespace(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S3_ResponseCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S3_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'ResponseCode: enumeration index {} of 3'.format(v))
         v = _E_responseCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S3_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
@@ -441,15 +487,16 @@ def _e_S3_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S4_SchemaID(B: int, r: int) -> tuple[Any, int]:
+def _d_S4_SchemaID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S9, 6)
+        v, B, r = sl2(B, r, _S9, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S4_SchemaID(v: Any, a: int) -> int:
     a <<= 1
@@ -458,17 +505,18 @@ def _e_S4_SchemaID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S5_VersionNumberMajor(B: int, r: int) -> tuple[Any, int]:
+def _d_S5_VersionNumberMajor(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, B, r = sl2(B, r, _S6, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'VersionNumberMajor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S5_VersionNumberMajor(v: Any, a: int) -> int:
     a <<= 1
@@ -478,17 +526,18 @@ def _e_S5_VersionNumberMajor(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S6_VersionNumberMinor(B: int, r: int) -> tuple[Any, int]:
+def _d_S6_VersionNumberMinor(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, B, r = sl2(B, r, _S6, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'VersionNumberMinor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S6_VersionNumberMinor(v: Any, a: int) -> int:
     a <<= 1
@@ -500,15 +549,15 @@ def _e_S6_VersionNumberMinor(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 4
 FRAG_ELEMENTS: tuple = (
-    ('AppProtocol', '', _f_AppProtocolType, _e_AppProtocolType, AppProtocolType),
-    ('Priority', '', _d_S1_Priority, _e_S1_Priority, _S11),
-    ('ProtocolNamespace', '', _d_S2_ProtocolNamespace, _e_S2_ProtocolNamespace, _S4),
-    ('ResponseCode', '', _d_S3_ResponseCode, _e_S3_ResponseCode, _S12),
-    ('SchemaID', '', _d_S4_SchemaID, _e_S4_SchemaID, _S9),
-    ('VersionNumberMajor', '', _d_S5_VersionNumberMajor, _e_S5_VersionNumberMajor, _S6),
-    ('VersionNumberMinor', '', _d_S6_VersionNumberMinor, _e_S6_VersionNumberMinor, _S6),
-    ('supportedAppProtocolReq', 'urn:iso:15118:2:2010:AppProtocol', _f_supportedAppProtocolReqType, _e_supportedAppProtocolReqType, supportedAppProtocolReqType),
-    ('supportedAppProtocolRes', 'urn:iso:15118:2:2010:AppProtocol', _f_supportedAppProtocolResType, _e_supportedAppProtocolResType, supportedAppProtocolResType),
+    ('AppProtocol', '', _f_AppProtocolType, _e_AppProtocolType, AppProtocolType, _d_AppProtocolType),
+    ('Priority', '', _d_S1_Priority, _e_S1_Priority, _S11, _d_S1_Priority),
+    ('ProtocolNamespace', '', _d_S2_ProtocolNamespace, _e_S2_ProtocolNamespace, _S4, _d_S2_ProtocolNamespace),
+    ('ResponseCode', '', _d_S3_ResponseCode, _e_S3_ResponseCode, _S12, _d_S3_ResponseCode),
+    ('SchemaID', '', _d_S4_SchemaID, _e_S4_SchemaID, _S9, _d_S4_SchemaID),
+    ('VersionNumberMajor', '', _d_S5_VersionNumberMajor, _e_S5_VersionNumberMajor, _S6, _d_S5_VersionNumberMajor),
+    ('VersionNumberMinor', '', _d_S6_VersionNumberMinor, _e_S6_VersionNumberMinor, _S6, _d_S6_VersionNumberMinor),
+    ('supportedAppProtocolReq', 'urn:iso:15118:2:2010:AppProtocol', _f_supportedAppProtocolReqType, _e_supportedAppProtocolReqType, supportedAppProtocolReqType, _d_supportedAppProtocolReqType),
+    ('supportedAppProtocolRes', 'urn:iso:15118:2:2010:AppProtocol', _f_supportedAppProtocolResType, _e_supportedAppProtocolResType, supportedAppProtocolResType, _d_supportedAppProtocolResType),
 )
 
 # class -> global element names (several when elements share a type)
@@ -527,6 +576,9 @@ META: dict[type, tuple] = {
 
 # choices (META group numbers) of which one alternative is mandatory
 CHOICE_REQUIRED: dict[type, frozenset[int]] = {
+}
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
 }
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {

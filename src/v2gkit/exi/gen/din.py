@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'din'
 _new = object.__new__
@@ -1844,51 +1844,65 @@ _C159 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (
 _S160 = ('enum', None, None, faultCodeType, None)
 _S161 = ('string', None, None, None, 64)
 
-def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int]:
+def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int, int]:
+    # AC_EVChargeParameterType: (DepartureTime, EAmount, EVMaxVoltage, EVMaxCurrent, EVMinCurrent)
+    # start: 1 bit(s): 0 SE(DepartureTime), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S1, 6)
+            f_departure_time, B, r = sl2(B, r, _S1, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 1 bit(s): 0 SE(EAmount), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DepartureTime')
     f_e_amount = None
     if k == 1:
-        f_e_amount, r = _d_PhysicalValueType(B, r)
+        f_e_amount, B, r = _d_PhysicalValueType(B, r)
+        # after EAmount: 1 bit(s): 0 SE(EVMaxVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EAmount')
     f_ev_max_voltage = None
     if k == 2:
-        f_ev_max_voltage, r = _d_PhysicalValueType(B, r)
+        f_ev_max_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaxVoltage: 1 bit(s): 0 SE(EVMaxCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaxVoltage')
     f_ev_max_current = None
     if k == 3:
-        f_ev_max_current, r = _d_PhysicalValueType(B, r)
+        f_ev_max_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaxCurrent: 1 bit(s): 0 SE(EVMinCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaxCurrent')
     f_ev_min_current = None
     if k == 4:
-        f_ev_min_current, r = _d_PhysicalValueType(B, r)
+        f_ev_min_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVMinCurrent: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinCurrent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AC_EVChargeParameterType(f_departure_time, f_e_amount, f_ev_max_voltage, f_ev_max_current, f_ev_min_current), r
+    return AC_EVChargeParameterType(f_departure_time, f_e_amount, f_ev_max_voltage, f_ev_max_current, f_ev_min_current), B, r
 
-def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int]:
+def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int, int]:
+    # AC_EVChargeParameterType: (DepartureTime, EAmount, EVMaxVoltage, EVMaxCurrent, EVMinCurrent)
     r0 = r
+    # 2 bits: [AC_EVChargeParameterType start: SE(DepartureTime) = 0 in 1 bit(s)]; [DepartureTime: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_AC_EVChargeParameterType(B, r0)
     r -= 8; f_departure_time = (B >> r) & 255
@@ -1898,6 +1912,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
             f_departure_time, r = ru(B, r + 8, f_departure_time)
             if f_departure_time > 4294967295: return _d_AC_EVChargeParameterType(B, r0)
         else: f_departure_time = (x << 7) | (f_departure_time & 127)
+    # 10 bits: [DepartureTime: EE = 0 in 1 bit]; [AC_EVChargeParameterType after DepartureTime: SE(EAmount) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i1_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 10; c = (B >> r) & 1023
     if c & 964: return _d_AC_EVChargeParameterType(B, r0)
     i1_multiplier = ((c >> 3) & 7) + -3
@@ -1905,6 +1920,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     if i1_multiplier > 3: return _d_AC_EVChargeParameterType(B, r0)
     i1_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i1_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVChargeParameterType(B, r0)
         i1_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -1912,6 +1928,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         if i1_unit is None: return _d_AC_EVChargeParameterType(B, r0)
     i1_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AC_EVChargeParameterType(B, r0)
         r -= 9; i1_value = (B >> r) & 511
@@ -1923,12 +1940,14 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_AC_EVChargeParameterType(B, r0)
     if k != -1: return _d_AC_EVChargeParameterType(B, r0)
+    # 9 bits: [AC_EVChargeParameterType after EAmount: SE(EVMaxVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_AC_EVChargeParameterType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
@@ -1940,6 +1959,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     f_e_amount.value = i1_value
     i2_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i2_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVChargeParameterType(B, r0)
         i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -1947,6 +1967,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         if i2_unit is None: return _d_AC_EVChargeParameterType(B, r0)
     i2_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AC_EVChargeParameterType(B, r0)
         r -= 9; i2_value = (B >> r) & 511
@@ -1958,12 +1979,14 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_AC_EVChargeParameterType(B, r0)
     if k != -1: return _d_AC_EVChargeParameterType(B, r0)
+    # 9 bits: [AC_EVChargeParameterType after EVMaxVoltage: SE(EVMaxCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_AC_EVChargeParameterType(B, r0)
     i3_multiplier = ((c >> 3) & 7) + -3
@@ -1975,6 +1998,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     f_ev_max_voltage.value = i2_value
     i3_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i3_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVChargeParameterType(B, r0)
         i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -1982,6 +2006,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         if i3_unit is None: return _d_AC_EVChargeParameterType(B, r0)
     i3_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AC_EVChargeParameterType(B, r0)
         r -= 9; i3_value = (B >> r) & 511
@@ -1993,12 +2018,14 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_AC_EVChargeParameterType(B, r0)
     if k != -1: return _d_AC_EVChargeParameterType(B, r0)
+    # 9 bits: [AC_EVChargeParameterType after EVMaxCurrent: SE(EVMinCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_AC_EVChargeParameterType(B, r0)
     i4_multiplier = ((c >> 3) & 7) + -3
@@ -2010,6 +2037,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     f_ev_max_current.value = i3_value
     i4_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i4_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVChargeParameterType(B, r0)
         i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -2017,6 +2045,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         if i4_unit is None: return _d_AC_EVChargeParameterType(B, r0)
     i4_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AC_EVChargeParameterType(B, r0)
         r -= 9; i4_value = (B >> r) & 511
@@ -2028,12 +2057,14 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_AC_EVChargeParameterType(B, r0)
     if k != -1: return _d_AC_EVChargeParameterType(B, r0)
+    # 1 bits: [AC_EVChargeParameterType after EVMinCurrent: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_AC_EVChargeParameterType(B, r0)
     f_ev_min_current = _new(PhysicalValueType)
@@ -2046,9 +2077,10 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     o.ev_max_voltage = f_ev_max_voltage
     o.ev_max_current = f_ev_max_current
     o.ev_min_current = f_ev_min_current
-    return o, r
+    return o, B, r
 
 def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
+    # AC_EVChargeParameterType: (DepartureTime, EAmount, EVMaxVoltage, EVMaxCurrent, EVMinCurrent)
     pass
     v2 = o.departure_time
     if v2 is None: raise EncFail('missing mandatory DepartureTime')
@@ -2160,18 +2192,22 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
+def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int, int]:
+    # PhysicalValueType: (Multiplier, Unit?, Value)
+    # start: 1 bit(s): 0 SE(Multiplier), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_multiplier = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_multiplier, r = sl2(B, r, _S9, 6)
+            f_multiplier, B, r = sl2(B, r, _S9, 6)
         else:
             r -= 3; f_multiplier = ((B >> r) & 7) + -3
             if f_multiplier > 3: facet(r, 'Multiplier: {} above 3'.format(f_multiplier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level
         r -= 2; k = _T7[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Multiplier')
@@ -2179,19 +2215,20 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_unit, r = sl2(B, r, _S10, 6)
+            f_unit, B, r = sl2(B, r, _S10, 6)
         else:
             r -= 4; f_unit = (B >> r) & 15
             if f_unit >= 10: raise bad_value(r, 'Unit: enumeration index {} of 10'.format(f_unit))
             f_unit = _E_unitSymbolType[f_unit]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Unit: 1 bit(s): 0 SE(Value), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     f_value = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_value, r = sl2(B, r, _S11, 6)
+            f_value, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
@@ -2199,14 +2236,17 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Value: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PhysicalValueType(f_multiplier, f_unit, f_value), r
+    return PhysicalValueType(f_multiplier, f_unit, f_value), B, r
 
-def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
+def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int, int]:
+    # PhysicalValueType: (Multiplier, Unit?, Value)
     r0 = r
+    # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; f_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 8; c = (B >> r) & 255
     if c & 196: return _d_PhysicalValueType(B, r0)
     f_multiplier = ((c >> 3) & 7) + -3
@@ -2214,6 +2254,7 @@ def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
     if f_multiplier > 3: return _d_PhysicalValueType(B, r0)
     f_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; f_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PhysicalValueType(B, r0)
         f_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -2221,6 +2262,7 @@ def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
         if f_unit is None: return _d_PhysicalValueType(B, r0)
     f_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_PhysicalValueType(B, r0)
         r -= 9; f_value = (B >> r) & 511
@@ -2232,6 +2274,7 @@ def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
             elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
             else: f_value = (x << 7) | (f_value & 127)
         elif f_value > 255: f_value = 255 - f_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PhysicalValueType(B, r0)
         k = _T6[c & 1]
@@ -2242,9 +2285,10 @@ def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
     o.multiplier = f_multiplier
     o.unit = f_unit
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
+    # PhysicalValueType: (Multiplier, Unit?, Value)
     st = 0
     v2 = o.multiplier
     if v2 is None: raise EncFail('missing mandatory Multiplier')
@@ -2269,37 +2313,50 @@ def _e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParameterType, int]:
+def _d_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParameterType, int, int]:
+    # AC_EVSEChargeParameterType: (AC_EVSEStatus, EVSEMaxVoltage, EVSEMaxCurrent, EVSEMinCurrent)
+    # start: 1 bit(s): 0 SE(AC_EVSEStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_ac_evse_status = None
     if k == 0:
-        f_ac_evse_status, r = _d_AC_EVSEStatusType(B, r)
+        f_ac_evse_status, B, r = _d_AC_EVSEStatusType(B, r)
+        # after AC_EVSEStatus: 1 bit(s): 0 SE(EVSEMaxVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_EVSEStatus')
     f_evse_max_voltage = None
     if k == 1:
-        f_evse_max_voltage, r = _d_PhysicalValueType(B, r)
+        f_evse_max_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaxVoltage: 1 bit(s): 0 SE(EVSEMaxCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaxVoltage')
     f_evse_max_current = None
     if k == 2:
-        f_evse_max_current, r = _d_PhysicalValueType(B, r)
+        f_evse_max_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaxCurrent: 1 bit(s): 0 SE(EVSEMinCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaxCurrent')
     f_evse_min_current = None
     if k == 3:
-        f_evse_min_current, r = _d_PhysicalValueType(B, r)
+        f_evse_min_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMinCurrent: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMinCurrent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AC_EVSEChargeParameterType(f_ac_evse_status, f_evse_max_voltage, f_evse_max_current, f_evse_min_current), r
+    return AC_EVSEChargeParameterType(f_ac_evse_status, f_evse_max_voltage, f_evse_max_current, f_evse_min_current), B, r
 
-def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParameterType, int]:
+def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParameterType, int, int]:
+    # AC_EVSEChargeParameterType: (AC_EVSEStatus, EVSEMaxVoltage, EVSEMaxCurrent, EVSEMinCurrent)
     r0 = r
+    # 11 bits: [AC_EVSEChargeParameterType start: SE(AC_EVSEStatus) = 0 in 1 bit(s)]; [AC_EVSEStatusType start: SE(PowerSwitchClosed) = 0 in 1 bit(s)]; [PowerSwitchClosed: CH = 0 in 1 bit]; i1_power_switch_closed 1 bit(s); [PowerSwitchClosed: EE = 0 in 1 bit]; [AC_EVSEStatusType after PowerSwitchClosed: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; i1_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 11; c = (B >> r) & 2047
     if c & 1911: return _d_AC_EVSEChargeParameterType(B, r0)
     i1_power_switch_closed = ((c >> 7) & 1) == 1
@@ -2311,6 +2368,7 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
             i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
             if i1_notification_max_delay > 4294967295: return _d_AC_EVSEChargeParameterType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    # 16 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]; [AC_EVSEChargeParameterType after AC_EVSEStatus: SE(EVSEMaxVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 16; c = (B >> r) & 65535
     if c & 59332: return _d_AC_EVSEChargeParameterType(B, r0)
     i1_evse_notification = _EP_EVSENotificationType[(c >> 11) & 3]
@@ -2324,6 +2382,7 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     f_ac_evse_status.evse_notification = i1_evse_notification
     i2_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i2_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVSEChargeParameterType(B, r0)
         i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -2331,6 +2390,7 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
         if i2_unit is None: return _d_AC_EVSEChargeParameterType(B, r0)
     i2_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AC_EVSEChargeParameterType(B, r0)
         r -= 9; i2_value = (B >> r) & 511
@@ -2342,12 +2402,14 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVSEChargeParameterType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_AC_EVSEChargeParameterType(B, r0)
     if k != -1: return _d_AC_EVSEChargeParameterType(B, r0)
+    # 9 bits: [AC_EVSEChargeParameterType after EVSEMaxVoltage: SE(EVSEMaxCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_AC_EVSEChargeParameterType(B, r0)
     i3_multiplier = ((c >> 3) & 7) + -3
@@ -2359,6 +2421,7 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     f_evse_max_voltage.value = i2_value
     i3_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i3_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVSEChargeParameterType(B, r0)
         i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -2366,6 +2429,7 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
         if i3_unit is None: return _d_AC_EVSEChargeParameterType(B, r0)
     i3_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AC_EVSEChargeParameterType(B, r0)
         r -= 9; i3_value = (B >> r) & 511
@@ -2377,12 +2441,14 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVSEChargeParameterType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_AC_EVSEChargeParameterType(B, r0)
     if k != -1: return _d_AC_EVSEChargeParameterType(B, r0)
+    # 9 bits: [AC_EVSEChargeParameterType after EVSEMaxCurrent: SE(EVSEMinCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_AC_EVSEChargeParameterType(B, r0)
     i4_multiplier = ((c >> 3) & 7) + -3
@@ -2394,6 +2460,7 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     f_evse_max_current.value = i3_value
     i4_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i4_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_AC_EVSEChargeParameterType(B, r0)
         i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -2401,6 +2468,7 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
         if i4_unit is None: return _d_AC_EVSEChargeParameterType(B, r0)
     i4_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AC_EVSEChargeParameterType(B, r0)
         r -= 9; i4_value = (B >> r) & 511
@@ -2412,12 +2480,14 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVSEChargeParameterType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_AC_EVSEChargeParameterType(B, r0)
     if k != -1: return _d_AC_EVSEChargeParameterType(B, r0)
+    # 1 bits: [AC_EVSEChargeParameterType after EVSEMinCurrent: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_AC_EVSEChargeParameterType(B, r0)
     f_evse_min_current = _new(PhysicalValueType)
@@ -2429,9 +2499,10 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     o.evse_max_voltage = f_evse_max_voltage
     o.evse_max_current = f_evse_max_current
     o.evse_min_current = f_evse_min_current
-    return o, r
+    return o, B, r
 
 def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
+    # AC_EVSEChargeParameterType: (AC_EVSEStatus, EVSEMaxVoltage, EVSEMaxCurrent, EVSEMinCurrent)
     pass
     v2 = o.ac_evse_status
     if v2 is None: raise EncFail('missing mandatory AC_EVSEStatus')
@@ -2533,17 +2604,21 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
+def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
+    # AC_EVSEStatusType: (PowerSwitchClosed, RCD, NotificationMaxDelay, EVSENotification)
+    # start: 1 bit(s): 0 SE(PowerSwitchClosed), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_power_switch_closed = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_power_switch_closed, r = sl2(B, r, _S12, 6)
+            f_power_switch_closed, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_power_switch_closed = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PowerSwitchClosed: 1 bit(s): 0 SE(RCD), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PowerSwitchClosed')
@@ -2551,11 +2626,12 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_rcd, r = sl2(B, r, _S12, 6)
+            f_rcd, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_rcd = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RCD: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RCD')
@@ -2563,13 +2639,14 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S1, 6)
+            f_notification_max_delay, B, r = sl2(B, r, _S1, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 4294967295: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NotificationMaxDelay')
@@ -2577,21 +2654,24 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S13, 6)
+            f_evse_notification, B, r = sl2(B, r, _S13, 6)
         else:
             r -= 2; f_evse_notification = (B >> r) & 3
             if f_evse_notification >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(f_evse_notification))
             f_evse_notification = _E_EVSENotificationType[f_evse_notification]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSENotification: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSENotification')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AC_EVSEStatusType(f_power_switch_closed, f_rcd, f_notification_max_delay, f_evse_notification), r
+    return AC_EVSEStatusType(f_power_switch_closed, f_rcd, f_notification_max_delay, f_evse_notification), B, r
 
-def _f_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
+def _f_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
+    # AC_EVSEStatusType: (PowerSwitchClosed, RCD, NotificationMaxDelay, EVSENotification)
     r0 = r
+    # 10 bits: [AC_EVSEStatusType start: SE(PowerSwitchClosed) = 0 in 1 bit(s)]; [PowerSwitchClosed: CH = 0 in 1 bit]; f_power_switch_closed 1 bit(s); [PowerSwitchClosed: EE = 0 in 1 bit]; [AC_EVSEStatusType after PowerSwitchClosed: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; f_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 10; c = (B >> r) & 1023
     if c & 887: return _d_AC_EVSEStatusType(B, r0)
     f_power_switch_closed = ((c >> 7) & 1) == 1
@@ -2603,6 +2683,7 @@ def _f_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
             f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
             if f_notification_max_delay > 4294967295: return _d_AC_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    # 7 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; f_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]
     r -= 7; c = (B >> r) & 127
     if c & 115: return _d_AC_EVSEStatusType(B, r0)
     f_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
@@ -2612,9 +2693,10 @@ def _f_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
     o.rcd = f_rcd
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
-    return o, r
+    return o, B, r
 
 def _e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
+    # AC_EVSEStatusType: (PowerSwitchClosed, RCD, NotificationMaxDelay, EVSENotification)
     pass
     v2 = o.power_switch_closed
     if v2 is None: raise EncFail('missing mandatory PowerSwitchClosed')
@@ -2636,54 +2718,70 @@ def _e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
     a = (a << 7) | (v5) << 2
     return a
 
-def _d_BodyBaseType(B: int, r: int) -> tuple[BodyBaseType, int]:
+def _d_BodyBaseType(B: int, r: int) -> tuple[BodyBaseType, int, int]:
+    # BodyBaseType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BodyBaseType(), r
+    return BodyBaseType(), B, r
 
-def _f_BodyBaseType(B: int, r: int) -> tuple[BodyBaseType, int]:
+def _f_BodyBaseType(B: int, r: int) -> tuple[BodyBaseType, int, int]:
+    # BodyBaseType: empty
     r0 = r
+    # 1 bits: [BodyBaseType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_BodyBaseType(B, r0)
     o = _new(BodyBaseType)
-    return o, r
+    return o, B, r
 
 def _e_BodyBaseType(o: BodyBaseType, a: int) -> int:
+    # BodyBaseType: empty
     pass
     a <<= 1
     return a
 
-def _d_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
+def _d_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int, int]:
+    # CableCheckReqType: (DC_EVStatus)
+    # start: 1 bit(s): 0 SE(DC_EVStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_dc_ev_status = None
     if k == 0:
-        f_dc_ev_status, r = _d_DC_EVStatusType(B, r)
+        f_dc_ev_status, B, r = _d_DC_EVStatusType(B, r)
+        # after DC_EVStatus: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CableCheckReqType(f_dc_ev_status), r
+    return CableCheckReqType(f_dc_ev_status), B, r
 
-def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
+def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int, int]:
+    # CableCheckReqType: (DC_EVStatus)
     r0 = r
+    # 7 bits: [CableCheckReqType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i1_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVReady: 2 bit(s): 0 SE(EVCabinConditioning), 1 SE(EVRESSConditioning), 2 SE(EVErrorCode), 3 second level]
     r -= 7; c = (B >> r) & 127
     if c & 116: return _d_CableCheckReqType(B, r0)
     i1_ev_ready = ((c >> 3) & 1) == 1
     k = _T14[c & 3]
     i1_ev_cabin_conditioning = None
     if k == 1:
+        # 5 bits: [EVCabinConditioning: CH = 0 in 1 bit]; i1_ev_cabin_conditioning 1 bit(s); [EVCabinConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVCabinConditioning: 2 bit(s): 0 SE(EVRESSConditioning), 1 SE(EVErrorCode), 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_CableCheckReqType(B, r0)
         i1_ev_cabin_conditioning = ((c >> 3) & 1) == 1
         k = _T15[c & 3]
     i1_evress_conditioning = None
     if k == 2:
+        # 4 bits: [EVRESSConditioning: CH = 0 in 1 bit]; i1_evress_conditioning 1 bit(s); [EVRESSConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSConditioning: 1 bit(s): 0 SE(EVErrorCode), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_CableCheckReqType(B, r0)
         i1_evress_conditioning = ((c >> 2) & 1) == 1
         k = _T4[c & 1]
     i1_ev_error_code = None
     if k == 3:
+        # 7 bits: [EVErrorCode: CH = 0 in 1 bit]; i1_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVErrorCode: 1 bit(s): 0 SE(EVRESSSOC), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CableCheckReqType(B, r0)
         i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
@@ -2693,6 +2791,7 @@ def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
         return _d_CableCheckReqType(B, r0)
     i1_evresssoc = None
     if k == 4:
+        # 10 bits: [EVRESSSOC: CH = 0 in 1 bit]; i1_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSSOC: 1 bit(s): 0 EE, 1 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_CableCheckReqType(B, r0)
         i1_evresssoc = (c >> 2) & 127
@@ -2701,6 +2800,7 @@ def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
     else:
         return _d_CableCheckReqType(B, r0)
     if k != -1: return _d_CableCheckReqType(B, r0)
+    # 1 bits: [CableCheckReqType after DC_EVStatus: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CableCheckReqType(B, r0)
     f_dc_ev_status = _new(DC_EVStatusType)
@@ -2711,9 +2811,10 @@ def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
     f_dc_ev_status.evresssoc = i1_evresssoc
     o = _new(CableCheckReqType)
     o.dc_ev_status = f_dc_ev_status
-    return o, r
+    return o, B, r
 
 def _e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
+    # CableCheckReqType: (DC_EVStatus)
     pass
     v2 = o.dc_ev_status
     if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
@@ -2747,17 +2848,21 @@ def _e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     a = (a << 18) | (v7) << 13 | (v8) << 3
     return a
 
-def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
+def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int, int]:
+    # DC_EVStatusType: (EVReady, EVCabinConditioning?, EVRESSConditioning?, EVErrorCode, EVRESSSOC)
+    # start: 1 bit(s): 0 SE(EVReady), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_ready = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_ev_ready, r = sl2(B, r, _S12, 6)
+            f_ev_ready, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_ev_ready = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVReady: 2 bit(s): 0 SE(EVCabinConditioning), 1 SE(EVRESSConditioning), 2 SE(EVErrorCode), 3 second level
         r -= 2; k = _T14[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVReady')
@@ -2765,33 +2870,36 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_cabin_conditioning, r = sl2(B, r, _S12, 6)
+            f_ev_cabin_conditioning, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_ev_cabin_conditioning = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVCabinConditioning: 2 bit(s): 0 SE(EVRESSConditioning), 1 SE(EVErrorCode), 2 second level
         r -= 2; k = _T15[(B >> r) & 3]
     f_evress_conditioning = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evress_conditioning, r = sl2(B, r, _S12, 6)
+            f_evress_conditioning, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_evress_conditioning = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVRESSConditioning: 1 bit(s): 0 SE(EVErrorCode), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     f_ev_error_code = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ev_error_code, r = sl2(B, r, _S18, 6)
+            f_ev_error_code, B, r = sl2(B, r, _S18, 6)
         else:
             r -= 4; f_ev_error_code = (B >> r) & 15
             if f_ev_error_code >= 12: raise bad_value(r, 'EVErrorCode: enumeration index {} of 12'.format(f_ev_error_code))
             f_ev_error_code = _E_DC_EVErrorCodeType[f_ev_error_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVErrorCode: 1 bit(s): 0 SE(EVRESSSOC), 1 second level
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVErrorCode')
@@ -2799,38 +2907,44 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_evresssoc, r = sl2(B, r, _S19, 6)
+            f_evresssoc, B, r = sl2(B, r, _S19, 6)
         else:
             r -= 7; f_evresssoc = ((B >> r) & 127) + 0
             if f_evresssoc > 100: facet(r, 'EVRESSSOC: {} above 100'.format(f_evresssoc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVRESSSOC: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVRESSSOC')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_EVStatusType(f_ev_ready, f_ev_cabin_conditioning, f_evress_conditioning, f_ev_error_code, f_evresssoc), r
+    return DC_EVStatusType(f_ev_ready, f_ev_cabin_conditioning, f_evress_conditioning, f_ev_error_code, f_evresssoc), B, r
 
-def _f_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
+def _f_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int, int]:
+    # DC_EVStatusType: (EVReady, EVCabinConditioning?, EVRESSConditioning?, EVErrorCode, EVRESSSOC)
     r0 = r
+    # 6 bits: [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; f_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVReady: 2 bit(s): 0 SE(EVCabinConditioning), 1 SE(EVRESSConditioning), 2 SE(EVErrorCode), 3 second level]
     r -= 6; c = (B >> r) & 63
     if c & 52: return _d_DC_EVStatusType(B, r0)
     f_ev_ready = ((c >> 3) & 1) == 1
     k = _T14[c & 3]
     f_ev_cabin_conditioning = None
     if k == 1:
+        # 5 bits: [EVCabinConditioning: CH = 0 in 1 bit]; f_ev_cabin_conditioning 1 bit(s); [EVCabinConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVCabinConditioning: 2 bit(s): 0 SE(EVRESSConditioning), 1 SE(EVErrorCode), 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DC_EVStatusType(B, r0)
         f_ev_cabin_conditioning = ((c >> 3) & 1) == 1
         k = _T15[c & 3]
     f_evress_conditioning = None
     if k == 2:
+        # 4 bits: [EVRESSConditioning: CH = 0 in 1 bit]; f_evress_conditioning 1 bit(s); [EVRESSConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSConditioning: 1 bit(s): 0 SE(EVErrorCode), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DC_EVStatusType(B, r0)
         f_evress_conditioning = ((c >> 2) & 1) == 1
         k = _T4[c & 1]
     f_ev_error_code = None
     if k == 3:
+        # 7 bits: [EVErrorCode: CH = 0 in 1 bit]; f_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVErrorCode: 1 bit(s): 0 SE(EVRESSSOC), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVStatusType(B, r0)
         f_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
@@ -2840,6 +2954,7 @@ def _f_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
         return _d_DC_EVStatusType(B, r0)
     f_evresssoc = None
     if k == 4:
+        # 10 bits: [EVRESSSOC: CH = 0 in 1 bit]; f_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSSOC: 1 bit(s): 0 EE, 1 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_DC_EVStatusType(B, r0)
         f_evresssoc = (c >> 2) & 127
@@ -2854,9 +2969,10 @@ def _f_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
     o.evress_conditioning = f_evress_conditioning
     o.ev_error_code = f_ev_error_code
     o.evresssoc = f_evresssoc
-    return o, r
+    return o, B, r
 
 def _e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
+    # DC_EVStatusType: (EVReady, EVCabinConditioning?, EVRESSConditioning?, EVErrorCode, EVRESSSOC)
     st = 0
     v2 = o.ev_ready
     if v2 is None: raise EncFail('missing mandatory EVReady')
@@ -2885,25 +3001,31 @@ def _e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
     a = (a << 17) | (v5) << 12 | (v6) << 2
     return a
 
-def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
+def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int, int]:
+    # CableCheckResType: (ResponseCode, DC_EVSEStatus, EVSEProcessing)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_dc_evse_status = None
     if k == 1:
-        f_dc_evse_status, r = _d_DC_EVSEStatusType(B, r)
+        f_dc_evse_status, B, r = _d_DC_EVSEStatusType(B, r)
+        # after DC_EVSEStatus: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVSEStatus')
@@ -2911,20 +3033,23 @@ def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S21, 6)
+            f_evse_processing, B, r = sl2(B, r, _S21, 6)
         else:
             r -= 1; f_evse_processing = (B >> r) & 1
             f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CableCheckResType(f_response_code, f_dc_evse_status, f_evse_processing), r
+    return CableCheckResType(f_response_code, f_dc_evse_status, f_evse_processing), B, r
 
-def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
+def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int, int]:
+    # CableCheckResType: (ResponseCode, DC_EVSEStatus, EVSEProcessing)
     r0 = r
+    # 11 bits: [CableCheckResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [CableCheckResType after ResponseCode: SE(DC_EVSEStatus) = 0 in 1 bit(s)]; [code of DC_EVSEStatusType start: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
     r -= 11; c = (B >> r) & 2047
     if c & 1548: return _d_CableCheckResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 31]
@@ -2932,12 +3057,14 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     if f_response_code is None: return _d_CableCheckResType(B, r0)
     i1_evse_isolation_status = None
     if k == 0:
+        # 5 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i1_evse_isolation_status 2 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_CableCheckResType(B, r0)
         i1_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
         k = _T2[c & 1]
     i1_evse_status_code = None
     if k == 1:
+        # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i1_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CableCheckResType(B, r0)
         i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -2947,6 +3074,7 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
         return _d_CableCheckResType(B, r0)
     i1_notification_max_delay = None
     if k == 2:
+        # 1 bits: [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CableCheckResType(B, r0)
         r -= 8; i1_notification_max_delay = (B >> r) & 255
@@ -2956,6 +3084,7 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
                 i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
                 if i1_notification_max_delay > 4294967295: return _d_CableCheckResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+        # 2 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CableCheckResType(B, r0)
         k = _T4[c & 1]
@@ -2963,6 +3092,7 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
         return _d_CableCheckResType(B, r0)
     i1_evse_notification = None
     if k == 3:
+        # 5 bits: [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 1 bit(s): 0 EE, 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_CableCheckResType(B, r0)
         i1_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
@@ -2971,6 +3101,7 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     else:
         return _d_CableCheckResType(B, r0)
     if k != -1: return _d_CableCheckResType(B, r0)
+    # 5 bits: [CableCheckResType after DC_EVSEStatus: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 1 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [CableCheckResType after EVSEProcessing: EE = 0 in 1 bit(s)]
     r -= 5; c = (B >> r) & 31
     if c & 27: return _d_CableCheckResType(B, r0)
     f_evse_processing = _E_EVSEProcessingType[(c >> 2) & 1]
@@ -2983,9 +3114,10 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     o.response_code = f_response_code
     o.dc_evse_status = f_dc_evse_status
     o.evse_processing = f_evse_processing
-    return o, r
+    return o, B, r
 
 def _e_CableCheckResType(o: CableCheckResType, a: int) -> int:
+    # CableCheckResType: (ResponseCode, DC_EVSEStatus, EVSEProcessing)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -3026,30 +3158,35 @@ def _e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     a = (a << 12) | (v8) << 7 | (v9) << 2
     return a
 
-def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
+def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
+    # DC_EVSEStatusType: (EVSEIsolationStatus?, EVSEStatusCode, NotificationMaxDelay, EVSENotification)
+    # start: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T22[(B >> r) & 3]
     f_evse_isolation_status = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_evse_isolation_status, r = sl2(B, r, _S24, 6)
+            f_evse_isolation_status, B, r = sl2(B, r, _S24, 6)
         else:
             r -= 2; f_evse_isolation_status = (B >> r) & 3
             f_evse_isolation_status = _E_isolationLevelType[f_evse_isolation_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     f_evse_status_code = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_status_code, r = sl2(B, r, _S25, 6)
+            f_evse_status_code, B, r = sl2(B, r, _S25, 6)
         else:
             r -= 4; f_evse_status_code = (B >> r) & 15
             if f_evse_status_code >= 12: raise bad_value(r, 'EVSEStatusCode: enumeration index {} of 12'.format(f_evse_status_code))
             f_evse_status_code = _E_DC_EVSEStatusCodeType[f_evse_status_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEStatusCode: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEStatusCode')
@@ -3057,13 +3194,14 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S1, 6)
+            f_notification_max_delay, B, r = sl2(B, r, _S1, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 4294967295: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NotificationMaxDelay')
@@ -3071,31 +3209,36 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S13, 6)
+            f_evse_notification, B, r = sl2(B, r, _S13, 6)
         else:
             r -= 2; f_evse_notification = (B >> r) & 3
             if f_evse_notification >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(f_evse_notification))
             f_evse_notification = _E_EVSENotificationType[f_evse_notification]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSENotification: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSENotification')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_EVSEStatusType(f_evse_isolation_status, f_evse_status_code, f_notification_max_delay, f_evse_notification), r
+    return DC_EVSEStatusType(f_evse_isolation_status, f_evse_status_code, f_notification_max_delay, f_evse_notification), B, r
 
-def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
+def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
+    # DC_EVSEStatusType: (EVSEIsolationStatus?, EVSEStatusCode, NotificationMaxDelay, EVSENotification)
     r0 = r
+    # 2 bits: [code of DC_EVSEStatusType start: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T22[c & 3]
     f_evse_isolation_status = None
     if k == 0:
+        # 5 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; f_evse_isolation_status 2 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_DC_EVSEStatusType(B, r0)
         f_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
         k = _T2[c & 1]
     f_evse_status_code = None
     if k == 1:
+        # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; f_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVSEStatusType(B, r0)
         f_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -3105,6 +3248,7 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
         return _d_DC_EVSEStatusType(B, r0)
     f_notification_max_delay = None
     if k == 2:
+        # 1 bits: [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DC_EVSEStatusType(B, r0)
         r -= 8; f_notification_max_delay = (B >> r) & 255
@@ -3114,6 +3258,7 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
                 f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
                 if f_notification_max_delay > 4294967295: return _d_DC_EVSEStatusType(B, r0)
             else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+        # 2 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_EVSEStatusType(B, r0)
         k = _T4[c & 1]
@@ -3121,6 +3266,7 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
         return _d_DC_EVSEStatusType(B, r0)
     f_evse_notification = None
     if k == 3:
+        # 5 bits: [EVSENotification: CH = 0 in 1 bit]; f_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 1 bit(s): 0 EE, 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_DC_EVSEStatusType(B, r0)
         f_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
@@ -3134,9 +3280,10 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     o.evse_status_code = f_evse_status_code
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
-    return o, r
+    return o, B, r
 
 def _e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
+    # DC_EVSEStatusType: (EVSEIsolationStatus?, EVSEStatusCode, NotificationMaxDelay, EVSENotification)
     st = 0
     v2 = o.evse_isolation_status
     if v2 is not None:
@@ -3163,21 +3310,28 @@ def _e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     a = (a << 7) | (v5) << 2
     return a
 
-def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T26[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CanonicalizationMethodType(f_algorithm), r
+    return CanonicalizationMethodType(f_algorithm), B, r
 
-def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     return _d_CanonicalizationMethodType(B, r)
 
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -3187,27 +3341,36 @@ def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int]:
+def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int, int]:
+    # CertificateInstallationReqType: @Id? (OEMProvisioningCert, ListOfRootCertificateIDs, DHParams)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(OEMProvisioningCert), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T22[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(OEMProvisioningCert), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_oem_provisioning_cert = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_oem_provisioning_cert, r = sl2(B, r, _S27, 6)
+            f_oem_provisioning_cert, B, r = sl2(B, r, _S27, 6)
         else:
-            f_oem_provisioning_cert, r = rbin(B, r, 1200)
+            f_oem_provisioning_cert, B, r = rbin(B, r, 1200)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after OEMProvisioningCert: 1 bit(s): 0 SE(ListOfRootCertificateIDs), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'OEMProvisioningCert')
     f_list_of_root_certificate_i_ds = None
     if k == 2:
-        f_list_of_root_certificate_i_ds, r = _d_ListOfRootCertificateIDsType(B, r)
+        f_list_of_root_certificate_i_ds, B, r = _d_ListOfRootCertificateIDsType(B, r)
+        # after ListOfRootCertificateIDs: 1 bit(s): 0 SE(DHParams), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ListOfRootCertificateIDs')
@@ -3215,31 +3378,38 @@ def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_dh_params, r = sl2(B, r, _S28, 6)
+            f_dh_params, B, r = sl2(B, r, _S28, 6)
         else:
-            f_dh_params, r = rbin(B, r, 256)
+            f_dh_params, B, r = rbin(B, r, 256)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DHParams: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DHParams')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CertificateInstallationReqType(f_id, f_oem_provisioning_cert, f_list_of_root_certificate_i_ds, f_dh_params), r
+    return CertificateInstallationReqType(f_id, f_oem_provisioning_cert, f_list_of_root_certificate_i_ds, f_dh_params), B, r
 
-def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int]:
+def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int, int]:
+    # CertificateInstallationReqType: @Id? (OEMProvisioningCert, ListOfRootCertificateIDs, DHParams)
     r0 = r
+    # 2 bits: [code of CertificateInstallationReqType start: 2 bit(s): 0 AT(Id), 1 SE(OEMProvisioningCert), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T22[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of CertificateInstallationReqType after @Id: 1 bit(s): 0 SE(OEMProvisioningCert), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_oem_provisioning_cert = None
     if k == 1:
+        # 1 bits: [OEMProvisioningCert: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateInstallationReqType(B, r0)
-        f_oem_provisioning_cert, r = rbin(B, r, 1200)
+        f_oem_provisioning_cert, B, r = rbin(B, r, 1200)
+        # 2 bits: [OEMProvisioningCert: EE = 0 in 1 bit]; [code of CertificateInstallationReqType after OEMProvisioningCert: 1 bit(s): 0 SE(ListOfRootCertificateIDs), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CertificateInstallationReqType(B, r0)
         k = _T3[c & 1]
@@ -3247,16 +3417,19 @@ def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
         return _d_CertificateInstallationReqType(B, r0)
     f_list_of_root_certificate_i_ds = None
     if k == 2:
-        f_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
+        f_list_of_root_certificate_i_ds, B, r = _f_ListOfRootCertificateIDsType(B, r)
+        # 1 bits: [code of CertificateInstallationReqType after ListOfRootCertificateIDs: 1 bit(s): 0 SE(DHParams), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     else:
         return _d_CertificateInstallationReqType(B, r0)
     f_dh_params = None
     if k == 3:
+        # 1 bits: [DHParams: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateInstallationReqType(B, r0)
-        f_dh_params, r = rbin(B, r, 256)
+        f_dh_params, B, r = rbin(B, r, 256)
+        # 2 bits: [DHParams: EE = 0 in 1 bit]; [code of CertificateInstallationReqType after DHParams: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CertificateInstallationReqType(B, r0)
         k = _T6[c & 1]
@@ -3268,9 +3441,10 @@ def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     o.oem_provisioning_cert = f_oem_provisioning_cert
     o.list_of_root_certificate_i_ds = f_list_of_root_certificate_i_ds
     o.dh_params = f_dh_params
-    return o, r
+    return o, B, r
 
 def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) -> int:
+    # CertificateInstallationReqType: @Id? (OEMProvisioningCert, ListOfRootCertificateIDs, DHParams)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -3297,57 +3471,70 @@ def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int)
     a <<= 2
     return a
 
-def _d_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int]:
+def _d_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int, int]:
+    # ListOfRootCertificateIDsType: (RootCertificateID+)
+    # start: 1 bit(s): 0 SE(RootCertificateID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_root_certificate_id = []
     n = 0
     while True:
         if k == 0:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rstr(B, r, 40)
+                v, B, r = rstr(B, r, 40)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_root_certificate_id.append(v)
         else:
             break
         n += 1
+        # after RootCertificateID (may repeat): 2 bit(s): 0 SE(RootCertificateID), 1 EE, 2 second level
         r -= 2; k = _T30[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'RootCertificateID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ListOfRootCertificateIDsType(f_root_certificate_id), r
+    return ListOfRootCertificateIDsType(f_root_certificate_id), B, r
 
-def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int]:
+def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int, int]:
+    # ListOfRootCertificateIDsType: (RootCertificateID+)
     r0 = r
+    # 1 bits: [code of ListOfRootCertificateIDsType start: 1 bit(s): 0 SE(RootCertificateID), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_root_certificate_id = []
     n = 0
     while True:
         if k == 0:
+            # 1 bits: [RootCertificateID: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ListOfRootCertificateIDsType(B, r0)
-            v, r = rstr(B, r, 40)
+            v, B, r = rstr(B, r, 40)
+            # 1 bits: [RootCertificateID: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ListOfRootCertificateIDsType(B, r0)
             f_root_certificate_id.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of ListOfRootCertificateIDsType after RootCertificateID (may repeat): 2 bit(s): 0 SE(RootCertificateID), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T30[c & 3]
     if n < 1: return _d_ListOfRootCertificateIDsType(B, r0)
     if k != -1: return _d_ListOfRootCertificateIDsType(B, r0)
     o = _new(ListOfRootCertificateIDsType)
     o.root_certificate_id = f_root_certificate_id
-    return o, r
+    return o, B, r
 
 def _e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> int:
+    # ListOfRootCertificateIDsType: (RootCertificateID+)
     pass
     n = 0
     for v in o.root_certificate_id:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -3364,11 +3551,16 @@ def _e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> 
     a = (a << 2) | 1
     return a
 
-def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int]:
+def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int, int]:
+    # CertificateInstallationResType: @Id (ResponseCode, ContractSignatureCertChain, ContractSignatureEncryptedPrivateKey, DHParams, ContractID)
+    # start: 1 bit(s): 0 AT(Id), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Id')
@@ -3376,19 +3568,22 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(ContractSignatureCertChain), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_contract_signature_cert_chain = None
     if k == 2:
-        f_contract_signature_cert_chain, r = _d_CertificateChainType(B, r)
+        f_contract_signature_cert_chain, B, r = _d_CertificateChainType(B, r)
+        # after ContractSignatureCertChain: 1 bit(s): 0 SE(ContractSignatureEncryptedPrivateKey), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractSignatureCertChain')
@@ -3396,11 +3591,13 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_contract_signature_encrypted_private_key, r = sl2(B, r, _S31, 6)
+            f_contract_signature_encrypted_private_key, B, r = sl2(B, r, _S31, 6)
         else:
-            f_contract_signature_encrypted_private_key, r = rbin(B, r, 128)
+            f_contract_signature_encrypted_private_key, B, r = rbin(B, r, 128)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ContractSignatureEncryptedPrivateKey: 1 bit(s): 0 SE(DHParams), 1 second level
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractSignatureEncryptedPrivateKey')
@@ -3408,11 +3605,13 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_dh_params, r = sl2(B, r, _S28, 6)
+            f_dh_params, B, r = sl2(B, r, _S28, 6)
         else:
-            f_dh_params, r = rbin(B, r, 256)
+            f_dh_params, B, r = rbin(B, r, 256)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DHParams: 1 bit(s): 0 SE(ContractID), 1 second level
         r -= 1; k = _T32[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DHParams')
@@ -3420,48 +3619,59 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_contract_id, r = sl2(B, r, _S33, 6)
+            f_contract_id, B, r = sl2(B, r, _S33, 6)
         else:
-            f_contract_id, r = rstr(B, r, 24)
+            f_contract_id, B, r = rstr(B, r, 24)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ContractID: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CertificateInstallationResType(f_id, f_response_code, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_dh_params, f_contract_id), r
+    return CertificateInstallationResType(f_id, f_response_code, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_dh_params, f_contract_id), B, r
 
-def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int]:
+def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int, int]:
+    # CertificateInstallationResType: @Id (ResponseCode, ContractSignatureCertChain, ContractSignatureEncryptedPrivateKey, DHParams, ContractID)
     r0 = r
+    # 1 bits: [CertificateInstallationResType start: AT(Id) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateInstallationResType(B, r0)
-    f_id, r = rstr(B, r, None)
+    f_id, B, r = rstr(B, r, None)
+    # 11 bits: [CertificateInstallationResType after @Id: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [CertificateInstallationResType after ResponseCode: SE(ContractSignatureCertChain) = 0 in 1 bit(s)]; [CertificateChainType start: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
     r -= 11; c = (B >> r) & 2047
     if c & 1551: return _d_CertificateInstallationResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 31]
     if f_response_code is None: return _d_CertificateInstallationResType(B, r0)
-    i1_certificate, r = rbin(B, r, 1200)
+    i1_certificate, B, r = rbin(B, r, 1200)
+    # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationResType(B, r0)
     k = _T34[c & 3]
     i1_sub_certificates = None
     if k == 1:
-        i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+        i1_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_CertificateInstallationResType(B, r0)
+    # 2 bits: [CertificateInstallationResType after ContractSignatureCertChain: SE(ContractSignatureEncryptedPrivateKey) = 0 in 1 bit(s)]; [ContractSignatureEncryptedPrivateKey: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationResType(B, r0)
     f_contract_signature_cert_chain = _new(CertificateChainType)
     f_contract_signature_cert_chain.certificate = i1_certificate
     f_contract_signature_cert_chain.sub_certificates = i1_sub_certificates
-    f_contract_signature_encrypted_private_key, r = rbin(B, r, 128)
+    f_contract_signature_encrypted_private_key, B, r = rbin(B, r, 128)
+    # 3 bits: [ContractSignatureEncryptedPrivateKey: EE = 0 in 1 bit]; [CertificateInstallationResType after ContractSignatureEncryptedPrivateKey: SE(DHParams) = 0 in 1 bit(s)]; [DHParams: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateInstallationResType(B, r0)
-    f_dh_params, r = rbin(B, r, 256)
+    f_dh_params, B, r = rbin(B, r, 256)
+    # 3 bits: [DHParams: EE = 0 in 1 bit]; [CertificateInstallationResType after DHParams: SE(ContractID) = 0 in 1 bit(s)]; [ContractID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateInstallationResType(B, r0)
-    f_contract_id, r = rstr(B, r, 24)
+    f_contract_id, B, r = rstr(B, r, 24)
+    # 2 bits: [ContractID: EE = 0 in 1 bit]; [CertificateInstallationResType after ContractID: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationResType(B, r0)
     o = _new(CertificateInstallationResType)
@@ -3471,9 +3681,10 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     o.contract_signature_encrypted_private_key = f_contract_signature_encrypted_private_key
     o.dh_params = f_dh_params
     o.contract_id = f_contract_id
-    return o, r
+    return o, B, r
 
 def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) -> int:
+    # CertificateInstallationResType: @Id (ResponseCode, ContractSignatureCertChain, ContractSignatureEncryptedPrivateKey, DHParams, ContractID)
     pass
     v2 = o.id
     if v2 is None: raise EncFail('missing mandatory Id')
@@ -3520,47 +3731,59 @@ def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int)
     a <<= 2
     return a
 
-def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
+def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int, int]:
+    # CertificateChainType: (Certificate, SubCertificates?)
+    # start: 1 bit(s): 0 SE(Certificate), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_certificate = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_certificate, r = sl2(B, r, _S27, 6)
+            f_certificate, B, r = sl2(B, r, _S27, 6)
         else:
-            f_certificate, r = rbin(B, r, 1200)
+            f_certificate, B, r = rbin(B, r, 1200)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level
         r -= 2; k = _T34[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Certificate')
     f_sub_certificates = None
     if k == 1:
-        f_sub_certificates, r = _d_SubCertificatesType(B, r)
+        f_sub_certificates, B, r = _d_SubCertificatesType(B, r)
+        # after SubCertificates: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CertificateChainType(f_certificate, f_sub_certificates), r
+    return CertificateChainType(f_certificate, f_sub_certificates), B, r
 
-def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
+def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int, int]:
+    # CertificateChainType: (Certificate, SubCertificates?)
     r0 = r
+    # 2 bits: [CertificateChainType start: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateChainType(B, r0)
-    f_certificate, r = rbin(B, r, 1200)
+    f_certificate, B, r = rbin(B, r, 1200)
+    # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateChainType(B, r0)
     k = _T34[c & 3]
     f_sub_certificates = None
     if k == 1:
-        f_sub_certificates, r = _f_SubCertificatesType(B, r)
+        f_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_CertificateChainType(B, r0)
     o = _new(CertificateChainType)
     o.certificate = f_certificate
     o.sub_certificates = f_sub_certificates
-    return o, r
+    return o, B, r
 
 def _e_CertificateChainType(o: CertificateChainType, a: int) -> int:
+    # CertificateChainType: (Certificate, SubCertificates?)
     st = 0
     v2 = o.certificate
     if v2 is None: raise EncFail('missing mandatory Certificate')
@@ -3577,57 +3800,70 @@ def _e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
+def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int, int]:
+    # SubCertificatesType: (Certificate+)
+    # start: 1 bit(s): 0 SE(Certificate), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_certificate = []
     n = 0
     while True:
         if k == 0:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S27, 6)
+                v, B, r = sl2(B, r, _S27, 6)
             else:
-                v, r = rbin(B, r, 1200)
+                v, B, r = rbin(B, r, 1200)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_certificate.append(v)
         else:
             break
         n += 1
+        # after Certificate (may repeat): 2 bit(s): 0 SE(Certificate), 1 EE, 2 second level
         r -= 2; k = _T30[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Certificate')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SubCertificatesType(f_certificate), r
+    return SubCertificatesType(f_certificate), B, r
 
-def _f_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
+def _f_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int, int]:
+    # SubCertificatesType: (Certificate+)
     r0 = r
+    # 1 bits: [code of SubCertificatesType start: 1 bit(s): 0 SE(Certificate), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_certificate = []
     n = 0
     while True:
         if k == 0:
+            # 1 bits: [Certificate: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_SubCertificatesType(B, r0)
-            v, r = rbin(B, r, 1200)
+            v, B, r = rbin(B, r, 1200)
+            # 1 bits: [Certificate: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_SubCertificatesType(B, r0)
             f_certificate.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SubCertificatesType after Certificate (may repeat): 2 bit(s): 0 SE(Certificate), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T30[c & 3]
     if n < 1: return _d_SubCertificatesType(B, r0)
     if k != -1: return _d_SubCertificatesType(B, r0)
     o = _new(SubCertificatesType)
     o.certificate = f_certificate
-    return o, r
+    return o, B, r
 
 def _e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
+    # SubCertificatesType: (Certificate+)
     pass
     n = 0
     for v in o.certificate:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -3644,15 +3880,22 @@ def _e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqType, int]:
+def _d_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqType, int, int]:
+    # CertificateUpdateReqType: @Id? (ContractSignatureCertChain, ContractID, ListOfRootCertificateIDs, DHParams)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(ContractSignatureCertChain), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T22[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(ContractSignatureCertChain), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_contract_signature_cert_chain = None
     if k == 1:
-        f_contract_signature_cert_chain, r = _d_CertificateChainType(B, r)
+        f_contract_signature_cert_chain, B, r = _d_CertificateChainType(B, r)
+        # after ContractSignatureCertChain: 1 bit(s): 0 SE(ContractID), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractSignatureCertChain')
@@ -3660,17 +3903,21 @@ def _d_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_contract_id, r = sl2(B, r, _S33, 6)
+            f_contract_id, B, r = sl2(B, r, _S33, 6)
         else:
-            f_contract_id, r = rstr(B, r, 24)
+            f_contract_id, B, r = rstr(B, r, 24)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ContractID: 1 bit(s): 0 SE(ListOfRootCertificateIDs), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractID')
     f_list_of_root_certificate_i_ds = None
     if k == 3:
-        f_list_of_root_certificate_i_ds, r = _d_ListOfRootCertificateIDsType(B, r)
+        f_list_of_root_certificate_i_ds, B, r = _d_ListOfRootCertificateIDsType(B, r)
+        # after ListOfRootCertificateIDs: 1 bit(s): 0 SE(DHParams), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ListOfRootCertificateIDs')
@@ -3678,40 +3925,49 @@ def _d_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_dh_params, r = sl2(B, r, _S28, 6)
+            f_dh_params, B, r = sl2(B, r, _S28, 6)
         else:
-            f_dh_params, r = rbin(B, r, 256)
+            f_dh_params, B, r = rbin(B, r, 256)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DHParams: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DHParams')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CertificateUpdateReqType(f_id, f_contract_signature_cert_chain, f_contract_id, f_list_of_root_certificate_i_ds, f_dh_params), r
+    return CertificateUpdateReqType(f_id, f_contract_signature_cert_chain, f_contract_id, f_list_of_root_certificate_i_ds, f_dh_params), B, r
 
-def _f_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqType, int]:
+def _f_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqType, int, int]:
+    # CertificateUpdateReqType: @Id? (ContractSignatureCertChain, ContractID, ListOfRootCertificateIDs, DHParams)
     r0 = r
+    # 2 bits: [code of CertificateUpdateReqType start: 2 bit(s): 0 AT(Id), 1 SE(ContractSignatureCertChain), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T22[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of CertificateUpdateReqType after @Id: 1 bit(s): 0 SE(ContractSignatureCertChain), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_contract_signature_cert_chain = None
     if k == 1:
+        # 2 bits: [CertificateChainType start: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_CertificateUpdateReqType(B, r0)
-        i1_certificate, r = rbin(B, r, 1200)
+        i1_certificate, B, r = rbin(B, r, 1200)
+        # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_CertificateUpdateReqType(B, r0)
         k = _T34[c & 3]
         i1_sub_certificates = None
         if k == 1:
-            i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+            i1_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+            # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
         if k != -1: return _d_CertificateUpdateReqType(B, r0)
+        # 1 bits: [code of CertificateUpdateReqType after ContractSignatureCertChain: 1 bit(s): 0 SE(ContractID), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
         f_contract_signature_cert_chain = _new(CertificateChainType)
@@ -3721,9 +3977,11 @@ def _f_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
         return _d_CertificateUpdateReqType(B, r0)
     f_contract_id = None
     if k == 2:
+        # 1 bits: [ContractID: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateUpdateReqType(B, r0)
-        f_contract_id, r = rstr(B, r, 24)
+        f_contract_id, B, r = rstr(B, r, 24)
+        # 2 bits: [ContractID: EE = 0 in 1 bit]; [code of CertificateUpdateReqType after ContractID: 1 bit(s): 0 SE(ListOfRootCertificateIDs), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CertificateUpdateReqType(B, r0)
         k = _T4[c & 1]
@@ -3731,16 +3989,19 @@ def _f_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
         return _d_CertificateUpdateReqType(B, r0)
     f_list_of_root_certificate_i_ds = None
     if k == 3:
-        f_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
+        f_list_of_root_certificate_i_ds, B, r = _f_ListOfRootCertificateIDsType(B, r)
+        # 1 bits: [code of CertificateUpdateReqType after ListOfRootCertificateIDs: 1 bit(s): 0 SE(DHParams), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T5[c & 1]
     else:
         return _d_CertificateUpdateReqType(B, r0)
     f_dh_params = None
     if k == 4:
+        # 1 bits: [DHParams: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateUpdateReqType(B, r0)
-        f_dh_params, r = rbin(B, r, 256)
+        f_dh_params, B, r = rbin(B, r, 256)
+        # 2 bits: [DHParams: EE = 0 in 1 bit]; [code of CertificateUpdateReqType after DHParams: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CertificateUpdateReqType(B, r0)
         k = _T6[c & 1]
@@ -3753,9 +4014,10 @@ def _f_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
     o.contract_id = f_contract_id
     o.list_of_root_certificate_i_ds = f_list_of_root_certificate_i_ds
     o.dh_params = f_dh_params
-    return o, r
+    return o, B, r
 
 def _e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
+    # CertificateUpdateReqType: @Id? (ContractSignatureCertChain, ContractID, ListOfRootCertificateIDs, DHParams)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -3800,11 +4062,16 @@ def _e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResType, int]:
+def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResType, int, int]:
+    # CertificateUpdateResType: @Id (ResponseCode, ContractSignatureCertChain, ContractSignatureEncryptedPrivateKey, DHParams, ContractID, RetryCounter)
+    # start: 1 bit(s): 0 AT(Id), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Id')
@@ -3812,19 +4079,22 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(ContractSignatureCertChain), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_contract_signature_cert_chain = None
     if k == 2:
-        f_contract_signature_cert_chain, r = _d_CertificateChainType(B, r)
+        f_contract_signature_cert_chain, B, r = _d_CertificateChainType(B, r)
+        # after ContractSignatureCertChain: 1 bit(s): 0 SE(ContractSignatureEncryptedPrivateKey), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractSignatureCertChain')
@@ -3832,11 +4102,13 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_contract_signature_encrypted_private_key, r = sl2(B, r, _S31, 6)
+            f_contract_signature_encrypted_private_key, B, r = sl2(B, r, _S31, 6)
         else:
-            f_contract_signature_encrypted_private_key, r = rbin(B, r, 128)
+            f_contract_signature_encrypted_private_key, B, r = rbin(B, r, 128)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ContractSignatureEncryptedPrivateKey: 1 bit(s): 0 SE(DHParams), 1 second level
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractSignatureEncryptedPrivateKey')
@@ -3844,11 +4116,13 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_dh_params, r = sl2(B, r, _S28, 6)
+            f_dh_params, B, r = sl2(B, r, _S28, 6)
         else:
-            f_dh_params, r = rbin(B, r, 256)
+            f_dh_params, B, r = rbin(B, r, 256)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DHParams: 1 bit(s): 0 SE(ContractID), 1 second level
         r -= 1; k = _T32[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DHParams')
@@ -3856,11 +4130,13 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_contract_id, r = sl2(B, r, _S33, 6)
+            f_contract_id, B, r = sl2(B, r, _S33, 6)
         else:
-            f_contract_id, r = rstr(B, r, 24)
+            f_contract_id, B, r = rstr(B, r, 24)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ContractID: 1 bit(s): 0 SE(RetryCounter), 1 second level
         r -= 1; k = _T37[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractID')
@@ -3868,7 +4144,7 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_retry_counter, r = sl2(B, r, _S11, 6)
+            f_retry_counter, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_retry_counter = (B >> r) & 511
             if f_retry_counter & 128: f_retry_counter, r = ri(B, r, f_retry_counter)
@@ -3876,43 +4152,53 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
             if f_retry_counter < -32768 or f_retry_counter > 32767: facet(r, 'RetryCounter: {} out of range'.format(f_retry_counter))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RetryCounter: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RetryCounter')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CertificateUpdateResType(f_id, f_response_code, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_dh_params, f_contract_id, f_retry_counter), r
+    return CertificateUpdateResType(f_id, f_response_code, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_dh_params, f_contract_id, f_retry_counter), B, r
 
-def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResType, int]:
+def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResType, int, int]:
+    # CertificateUpdateResType: @Id (ResponseCode, ContractSignatureCertChain, ContractSignatureEncryptedPrivateKey, DHParams, ContractID, RetryCounter)
     r0 = r
+    # 1 bits: [CertificateUpdateResType start: AT(Id) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateUpdateResType(B, r0)
-    f_id, r = rstr(B, r, None)
+    f_id, B, r = rstr(B, r, None)
+    # 11 bits: [CertificateUpdateResType after @Id: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [CertificateUpdateResType after ResponseCode: SE(ContractSignatureCertChain) = 0 in 1 bit(s)]; [CertificateChainType start: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
     r -= 11; c = (B >> r) & 2047
     if c & 1551: return _d_CertificateUpdateResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 31]
     if f_response_code is None: return _d_CertificateUpdateResType(B, r0)
-    i1_certificate, r = rbin(B, r, 1200)
+    i1_certificate, B, r = rbin(B, r, 1200)
+    # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateUpdateResType(B, r0)
     k = _T34[c & 3]
     i1_sub_certificates = None
     if k == 1:
-        i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+        i1_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_CertificateUpdateResType(B, r0)
+    # 2 bits: [CertificateUpdateResType after ContractSignatureCertChain: SE(ContractSignatureEncryptedPrivateKey) = 0 in 1 bit(s)]; [ContractSignatureEncryptedPrivateKey: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateUpdateResType(B, r0)
     f_contract_signature_cert_chain = _new(CertificateChainType)
     f_contract_signature_cert_chain.certificate = i1_certificate
     f_contract_signature_cert_chain.sub_certificates = i1_sub_certificates
-    f_contract_signature_encrypted_private_key, r = rbin(B, r, 128)
+    f_contract_signature_encrypted_private_key, B, r = rbin(B, r, 128)
+    # 3 bits: [ContractSignatureEncryptedPrivateKey: EE = 0 in 1 bit]; [CertificateUpdateResType after ContractSignatureEncryptedPrivateKey: SE(DHParams) = 0 in 1 bit(s)]; [DHParams: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateUpdateResType(B, r0)
-    f_dh_params, r = rbin(B, r, 256)
+    f_dh_params, B, r = rbin(B, r, 256)
+    # 3 bits: [DHParams: EE = 0 in 1 bit]; [CertificateUpdateResType after DHParams: SE(ContractID) = 0 in 1 bit(s)]; [ContractID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateUpdateResType(B, r0)
-    f_contract_id, r = rstr(B, r, 24)
+    f_contract_id, B, r = rstr(B, r, 24)
+    # 3 bits: [ContractID: EE = 0 in 1 bit]; [CertificateUpdateResType after ContractID: SE(RetryCounter) = 0 in 1 bit(s)]; [RetryCounter: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateUpdateResType(B, r0)
     r -= 9; f_retry_counter = (B >> r) & 511
@@ -3924,12 +4210,14 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
         elif f_retry_counter & 256: f_retry_counter = -((x << 7) | (f_retry_counter & 127)) - 1
         else: f_retry_counter = (x << 7) | (f_retry_counter & 127)
     elif f_retry_counter > 255: f_retry_counter = 255 - f_retry_counter
+    # 2 bits: [RetryCounter: EE = 0 in 1 bit]; [CertificateUpdateResType after RetryCounter: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateUpdateResType(B, r0)
     o = CertificateUpdateResType(f_id, f_response_code, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_dh_params, f_contract_id, f_retry_counter)
-    return o, r
+    return o, B, r
 
 def _e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
+    # CertificateUpdateResType: @Id (ResponseCode, ContractSignatureCertChain, ContractSignatureEncryptedPrivateKey, DHParams, ContractID, RetryCounter)
     pass
     v2 = o.id
     if v2 is None: raise EncFail('missing mandatory Id')
@@ -3984,39 +4272,51 @@ def _e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterDiscoveryReqType, int]:
+def _d_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterDiscoveryReqType, int, int]:
+    # ChargeParameterDiscoveryReqType: (EVRequestedEnergyTransferType, EVChargeParameter)
+    # start: 1 bit(s): 0 SE(EVRequestedEnergyTransferType), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_requested_energy_transfer_type = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_ev_requested_energy_transfer_type, r = sl2(B, r, _S38, 6)
+            f_ev_requested_energy_transfer_type, B, r = sl2(B, r, _S38, 6)
         else:
             r -= 3; f_ev_requested_energy_transfer_type = (B >> r) & 7
             if f_ev_requested_energy_transfer_type >= 6: raise bad_value(r, 'EVRequestedEnergyTransferType: enumeration index {} of 6'.format(f_ev_requested_energy_transfer_type))
             f_ev_requested_energy_transfer_type = _E_EVRequestedEnergyTransferType[f_ev_requested_energy_transfer_type]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVRequestedEnergyTransferType: 2 bit(s): 0 SE(AC_EVChargeParameter), 1 SE(DC_EVChargeParameter), 2 SE(EVChargeParameter), 3 second level
         r -= 2; k = _T14[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVRequestedEnergyTransferType')
     f_ac_ev_charge_parameter = f_dc_ev_charge_parameter = f_ev_charge_parameter = None
     if k == 1:
-        f_ac_ev_charge_parameter, r = _d_AC_EVChargeParameterType(B, r)
+        f_ac_ev_charge_parameter, B, r = _d_AC_EVChargeParameterType(B, r)
+        # after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 2:
-        f_dc_ev_charge_parameter, r = _d_DC_EVChargeParameterType(B, r)
+        f_dc_ev_charge_parameter, B, r = _d_DC_EVChargeParameterType(B, r)
+        # after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
-        f_ev_charge_parameter, r = _d_EVChargeParameterType(B, r)
+        f_ev_charge_parameter, B, r = _d_EVChargeParameterType(B, r)
+        # after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_EVChargeParameter or DC_EVChargeParameter or EVChargeParameter')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ChargeParameterDiscoveryReqType(f_ev_requested_energy_transfer_type, f_ac_ev_charge_parameter, f_dc_ev_charge_parameter, f_ev_charge_parameter), r
+    return ChargeParameterDiscoveryReqType(f_ev_requested_energy_transfer_type, f_ac_ev_charge_parameter, f_dc_ev_charge_parameter, f_ev_charge_parameter), B, r
 
-def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterDiscoveryReqType, int]:
+def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterDiscoveryReqType, int, int]:
+    # ChargeParameterDiscoveryReqType: (EVRequestedEnergyTransferType, EVChargeParameter)
     r0 = r
+    # 8 bits: [ChargeParameterDiscoveryReqType start: SE(EVRequestedEnergyTransferType) = 0 in 1 bit(s)]; [EVRequestedEnergyTransferType: CH = 0 in 1 bit]; f_ev_requested_energy_transfer_type 3 bit(s); [EVRequestedEnergyTransferType: EE = 0 in 1 bit]; [code of ChargeParameterDiscoveryReqType after EVRequestedEnergyTransferType: 2 bit(s): 0 SE(AC_EVChargeParameter), 1 SE(DC_EVChargeParameter), 2 SE(EVChargeParameter), 3 second level]
     r -= 8; c = (B >> r) & 255
     if c & 196: return _d_ChargeParameterDiscoveryReqType(B, r0)
     f_ev_requested_energy_transfer_type = _EP_EVRequestedEnergyTransferType[(c >> 3) & 7]
@@ -4024,6 +4324,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
     if f_ev_requested_energy_transfer_type is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
     f_ac_ev_charge_parameter = f_dc_ev_charge_parameter = f_ev_charge_parameter = None
     if k == 1:
+        # 2 bits: [AC_EVChargeParameterType start: SE(DepartureTime) = 0 in 1 bit(s)]; [DepartureTime: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         r -= 8; i1_departure_time = (B >> r) & 255
@@ -4033,6 +4334,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 i1_departure_time, r = ru(B, r + 8, i1_departure_time)
                 if i1_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
             else: i1_departure_time = (x << 7) | (i1_departure_time & 127)
+        # 10 bits: [DepartureTime: EE = 0 in 1 bit]; [AC_EVChargeParameterType after DepartureTime: SE(EAmount) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 964: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i2_multiplier = ((c >> 3) & 7) + -3
@@ -4040,6 +4342,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         if i2_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i2_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i2_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -4047,6 +4350,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if i2_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i2_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i2_value = (B >> r) & 511
@@ -4058,12 +4362,14 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        # 9 bits: [AC_EVChargeParameterType after EAmount: SE(EVMaxVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i3_multiplier = ((c >> 3) & 7) + -3
@@ -4075,6 +4381,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         i1_e_amount.value = i2_value
         i3_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i3_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -4082,6 +4389,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if i3_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i3_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i3_value = (B >> r) & 511
@@ -4093,12 +4401,14 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        # 9 bits: [AC_EVChargeParameterType after EVMaxVoltage: SE(EVMaxCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i4_multiplier = ((c >> 3) & 7) + -3
@@ -4110,6 +4420,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         i1_ev_max_voltage.value = i3_value
         i4_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i4_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -4117,6 +4428,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if i4_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i4_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i4_value = (B >> r) & 511
@@ -4128,12 +4440,14 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        # 9 bits: [AC_EVChargeParameterType after EVMaxCurrent: SE(EVMinCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i5_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i5_multiplier = ((c >> 3) & 7) + -3
@@ -4145,6 +4459,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         i1_ev_max_current.value = i4_value
         i5_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i5_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i5_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -4152,6 +4467,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if i5_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i5_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i5_value = (B >> r) & 511
@@ -4163,12 +4479,14 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        # 2 bits: [AC_EVChargeParameterType after EVMinCurrent: EE = 0 in 1 bit(s)]; [code of ChargeParameterDiscoveryReqType after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T6[c & 1]
@@ -4183,24 +4501,28 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         f_ac_ev_charge_parameter.ev_max_current = i1_ev_max_current
         f_ac_ev_charge_parameter.ev_min_current = i1_ev_min_current
     elif k == 2:
+        # 7 bits: [DC_EVChargeParameterType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i7_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVReady: 2 bit(s): 0 SE(EVCabinConditioning), 1 SE(EVRESSConditioning), 2 SE(EVErrorCode), 3 second level]
         r -= 7; c = (B >> r) & 127
         if c & 116: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i7_ev_ready = ((c >> 3) & 1) == 1
         k = _T14[c & 3]
         i7_ev_cabin_conditioning = None
         if k == 1:
+            # 5 bits: [EVCabinConditioning: CH = 0 in 1 bit]; i7_ev_cabin_conditioning 1 bit(s); [EVCabinConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVCabinConditioning: 2 bit(s): 0 SE(EVRESSConditioning), 1 SE(EVErrorCode), 2 second level]
             r -= 5; c = (B >> r) & 31
             if c & 20: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i7_ev_cabin_conditioning = ((c >> 3) & 1) == 1
             k = _T15[c & 3]
         i7_evress_conditioning = None
         if k == 2:
+            # 4 bits: [EVRESSConditioning: CH = 0 in 1 bit]; i7_evress_conditioning 1 bit(s); [EVRESSConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSConditioning: 1 bit(s): 0 SE(EVErrorCode), 1 second level]
             r -= 4; c = (B >> r) & 15
             if c & 10: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i7_evress_conditioning = ((c >> 2) & 1) == 1
             k = _T4[c & 1]
         i7_ev_error_code = None
         if k == 3:
+            # 7 bits: [EVErrorCode: CH = 0 in 1 bit]; i7_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVErrorCode: 1 bit(s): 0 SE(EVRESSSOC), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i7_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
@@ -4210,6 +4532,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i7_evresssoc = None
         if k == 4:
+            # 10 bits: [EVRESSSOC: CH = 0 in 1 bit]; i7_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSSOC: 1 bit(s): 0 EE, 1 second level]
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i7_evresssoc = (c >> 2) & 127
@@ -4218,6 +4541,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        # 9 bits: [DC_EVChargeParameterType after DC_EVStatus: SE(EVMaximumCurrentLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i8_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i8_multiplier = ((c >> 3) & 7) + -3
@@ -4231,6 +4555,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         i6_dc_ev_status.evresssoc = i7_evresssoc
         i8_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i8_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i8_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -4238,6 +4563,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if i8_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i8_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 9; i8_value = (B >> r) & 511
@@ -4249,12 +4575,14 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        # 2 bits: [code of DC_EVChargeParameterType after EVMaximumCurrentLimit: 2 bit(s): 0 SE(EVMaximumPowerLimit), 1 SE(EVMaximumVoltageLimit), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T15[c & 3]
         i6_ev_maximum_current_limit = _new(PhysicalValueType)
@@ -4263,6 +4591,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         i6_ev_maximum_current_limit.value = i8_value
         i6_ev_maximum_power_limit = None
         if k == 2:
+            # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i9_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i9_multiplier = ((c >> 3) & 7) + -3
@@ -4270,6 +4599,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if i9_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i9_unit = None
             if k == 1:
+                # 7 bits: [Unit: CH = 0 in 1 bit]; i9_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 i9_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -4277,6 +4607,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 if i9_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i9_value = None
             if k == 2:
+                # 1 bits: [Value: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 r -= 9; i9_value = (B >> r) & 511
@@ -4288,12 +4619,14 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                     elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                     else: i9_value = (x << 7) | (i9_value & 127)
                 elif i9_value > 255: i9_value = 255 - i9_value
+                # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 k = _T6[c & 1]
             else:
                 return _d_ChargeParameterDiscoveryReqType(B, r0)
             if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            # 1 bits: [code of DC_EVChargeParameterType after EVMaximumPowerLimit: 1 bit(s): 0 SE(EVMaximumVoltageLimit), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
             i6_ev_maximum_power_limit = _new(PhysicalValueType)
@@ -4302,6 +4635,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             i6_ev_maximum_power_limit.value = i9_value
         i6_ev_maximum_voltage_limit = None
         if k == 3:
+            # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i10_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i10_multiplier = ((c >> 3) & 7) + -3
@@ -4309,6 +4643,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if i10_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i10_unit = None
             if k == 1:
+                # 7 bits: [Unit: CH = 0 in 1 bit]; i10_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 i10_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -4316,6 +4651,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 if i10_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i10_value = None
             if k == 2:
+                # 1 bits: [Value: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 r -= 9; i10_value = (B >> r) & 511
@@ -4327,12 +4663,14 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                     elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                     else: i10_value = (x << 7) | (i10_value & 127)
                 elif i10_value > 255: i10_value = 255 - i10_value
+                # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 k = _T6[c & 1]
             else:
                 return _d_ChargeParameterDiscoveryReqType(B, r0)
             if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            # 3 bits: [code of DC_EVChargeParameterType after EVMaximumVoltageLimit: 3 bit(s): 0 SE(EVEnergyCapacity), 1 SE(EVEnergyRequest), 2 SE(FullSOC), 3 SE(BulkSOC), 4 EE, 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T39[c & 7]
             i6_ev_maximum_voltage_limit = _new(PhysicalValueType)
@@ -4343,6 +4681,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i6_ev_energy_capacity = None
         if k == 4:
+            # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i11_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i11_multiplier = ((c >> 3) & 7) + -3
@@ -4350,6 +4689,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if i11_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i11_unit = None
             if k == 1:
+                # 7 bits: [Unit: CH = 0 in 1 bit]; i11_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 i11_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -4357,6 +4697,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 if i11_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i11_value = None
             if k == 2:
+                # 1 bits: [Value: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 r -= 9; i11_value = (B >> r) & 511
@@ -4368,12 +4709,14 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                     elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                     else: i11_value = (x << 7) | (i11_value & 127)
                 elif i11_value > 255: i11_value = 255 - i11_value
+                # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 k = _T6[c & 1]
             else:
                 return _d_ChargeParameterDiscoveryReqType(B, r0)
             if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            # 3 bits: [code of DC_EVChargeParameterType after EVEnergyCapacity: 3 bit(s): 0 SE(EVEnergyRequest), 1 SE(FullSOC), 2 SE(BulkSOC), 3 EE, 4 second level]
             r -= 3; c = (B >> r) & 7
             k = _T40[c & 7]
             i6_ev_energy_capacity = _new(PhysicalValueType)
@@ -4382,6 +4725,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             i6_ev_energy_capacity.value = i11_value
         i6_ev_energy_request = None
         if k == 5:
+            # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i12_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i12_multiplier = ((c >> 3) & 7) + -3
@@ -4389,6 +4733,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if i12_multiplier > 3: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i12_unit = None
             if k == 1:
+                # 7 bits: [Unit: CH = 0 in 1 bit]; i12_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 i12_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -4396,6 +4741,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 if i12_unit is None: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i12_value = None
             if k == 2:
+                # 1 bits: [Value: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 r -= 9; i12_value = (B >> r) & 511
@@ -4407,12 +4753,14 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                     elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                     else: i12_value = (x << 7) | (i12_value & 127)
                 elif i12_value > 255: i12_value = 255 - i12_value
+                # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 k = _T6[c & 1]
             else:
                 return _d_ChargeParameterDiscoveryReqType(B, r0)
             if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+            # 2 bits: [code of DC_EVChargeParameterType after EVEnergyRequest: 2 bit(s): 0 SE(FullSOC), 1 SE(BulkSOC), 2 EE, 3 second level]
             r -= 2; c = (B >> r) & 3
             k = _T41[c & 3]
             i6_ev_energy_request = _new(PhysicalValueType)
@@ -4421,6 +4769,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             i6_ev_energy_request.value = i12_value
         i6_full_soc = None
         if k == 6:
+            # 11 bits: [FullSOC: CH = 0 in 1 bit]; i6_full_soc 7 bit(s); [FullSOC: EE = 0 in 1 bit]; [code of DC_EVChargeParameterType after FullSOC: 2 bit(s): 0 SE(BulkSOC), 1 EE, 2 second level]
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i6_full_soc = (c >> 3) & 127
@@ -4428,16 +4777,19 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if i6_full_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i6_bulk_soc = None
         if k == 7:
+            # 10 bits: [BulkSOC: CH = 0 in 1 bit]; i6_bulk_soc 7 bit(s); [BulkSOC: EE = 0 in 1 bit]; [code of DC_EVChargeParameterType after BulkSOC: 1 bit(s): 0 EE, 1 second level]
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i6_bulk_soc = (c >> 2) & 127
             k = _T6[c & 1]
             if i6_bulk_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        # 1 bits: [code of ChargeParameterDiscoveryReqType after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_dc_ev_charge_parameter = DC_EVChargeParameterType(i6_dc_ev_status, i6_ev_maximum_current_limit, i6_ev_maximum_power_limit, i6_ev_maximum_voltage_limit, i6_ev_energy_capacity, i6_ev_energy_request, i6_full_soc, i6_bulk_soc)
     elif k == 3:
+        # 2 bits: [EVChargeParameterType start: EE = 0 in 1 bit(s)]; [code of ChargeParameterDiscoveryReqType after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T6[c & 1]
@@ -4450,9 +4802,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
     o.ac_ev_charge_parameter = f_ac_ev_charge_parameter
     o.dc_ev_charge_parameter = f_dc_ev_charge_parameter
     o.ev_charge_parameter = f_ev_charge_parameter
-    return o, r
+    return o, B, r
 
 def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int) -> int:
+    # ChargeParameterDiscoveryReqType: (EVRequestedEnergyTransferType, EVChargeParameter)
     pass
     v2 = o.ev_requested_energy_transfer_type
     if v2 is None: raise EncFail('missing mandatory EVRequestedEnergyTransferType')
@@ -4767,83 +5120,105 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
     a <<= 1
     return a
 
-def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterType, int]:
+def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterType, int, int]:
+    # DC_EVChargeParameterType: (DC_EVStatus, EVMaximumCurrentLimit, EVMaximumPowerLimit?, EVMaximumVoltageLimit, EVEnergyCapacity?, EVEnergyRequest?, FullSOC?, BulkSOC?)
+    # start: 1 bit(s): 0 SE(DC_EVStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_dc_ev_status = None
     if k == 0:
-        f_dc_ev_status, r = _d_DC_EVStatusType(B, r)
+        f_dc_ev_status, B, r = _d_DC_EVStatusType(B, r)
+        # after DC_EVStatus: 1 bit(s): 0 SE(EVMaximumCurrentLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVStatus')
     f_ev_maximum_current_limit = None
     if k == 1:
-        f_ev_maximum_current_limit, r = _d_PhysicalValueType(B, r)
+        f_ev_maximum_current_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaximumCurrentLimit: 2 bit(s): 0 SE(EVMaximumPowerLimit), 1 SE(EVMaximumVoltageLimit), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T15[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMaximumCurrentLimit')
     f_ev_maximum_power_limit = None
     if k == 2:
-        f_ev_maximum_power_limit, r = _d_PhysicalValueType(B, r)
+        f_ev_maximum_power_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaximumPowerLimit: 1 bit(s): 0 SE(EVMaximumVoltageLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     f_ev_maximum_voltage_limit = None
     if k == 3:
-        f_ev_maximum_voltage_limit, r = _d_PhysicalValueType(B, r)
+        f_ev_maximum_voltage_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaximumVoltageLimit: 3 bit(s): 0 SE(EVEnergyCapacity), 1 SE(EVEnergyRequest), 2 SE(FullSOC), 3 SE(BulkSOC), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T39[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVMaximumVoltageLimit')
     f_ev_energy_capacity = None
     if k == 4:
-        f_ev_energy_capacity, r = _d_PhysicalValueType(B, r)
+        f_ev_energy_capacity, B, r = _d_PhysicalValueType(B, r)
+        # after EVEnergyCapacity: 3 bit(s): 0 SE(EVEnergyRequest), 1 SE(FullSOC), 2 SE(BulkSOC), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T40[(B >> r) & 7]
     f_ev_energy_request = None
     if k == 5:
-        f_ev_energy_request, r = _d_PhysicalValueType(B, r)
+        f_ev_energy_request, B, r = _d_PhysicalValueType(B, r)
+        # after EVEnergyRequest: 2 bit(s): 0 SE(FullSOC), 1 SE(BulkSOC), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T41[(B >> r) & 3]
     f_full_soc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_full_soc, r = sl2(B, r, _S19, 6)
+            f_full_soc, B, r = sl2(B, r, _S19, 6)
         else:
             r -= 7; f_full_soc = ((B >> r) & 127) + 0
             if f_full_soc > 100: facet(r, 'FullSOC: {} above 100'.format(f_full_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after FullSOC: 2 bit(s): 0 SE(BulkSOC), 1 EE, 2 second level
         r -= 2; k = _T42[(B >> r) & 3]
     f_bulk_soc = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_bulk_soc, r = sl2(B, r, _S19, 6)
+            f_bulk_soc, B, r = sl2(B, r, _S19, 6)
         else:
             r -= 7; f_bulk_soc = ((B >> r) & 127) + 0
             if f_bulk_soc > 100: facet(r, 'BulkSOC: {} above 100'.format(f_bulk_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BulkSOC: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_EVChargeParameterType(f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc), r
+    return DC_EVChargeParameterType(f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc), B, r
 
-def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterType, int]:
+def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterType, int, int]:
+    # DC_EVChargeParameterType: (DC_EVStatus, EVMaximumCurrentLimit, EVMaximumPowerLimit?, EVMaximumVoltageLimit, EVEnergyCapacity?, EVEnergyRequest?, FullSOC?, BulkSOC?)
     r0 = r
+    # 7 bits: [DC_EVChargeParameterType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i1_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVReady: 2 bit(s): 0 SE(EVCabinConditioning), 1 SE(EVRESSConditioning), 2 SE(EVErrorCode), 3 second level]
     r -= 7; c = (B >> r) & 127
     if c & 116: return _d_DC_EVChargeParameterType(B, r0)
     i1_ev_ready = ((c >> 3) & 1) == 1
     k = _T14[c & 3]
     i1_ev_cabin_conditioning = None
     if k == 1:
+        # 5 bits: [EVCabinConditioning: CH = 0 in 1 bit]; i1_ev_cabin_conditioning 1 bit(s); [EVCabinConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVCabinConditioning: 2 bit(s): 0 SE(EVRESSConditioning), 1 SE(EVErrorCode), 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DC_EVChargeParameterType(B, r0)
         i1_ev_cabin_conditioning = ((c >> 3) & 1) == 1
         k = _T15[c & 3]
     i1_evress_conditioning = None
     if k == 2:
+        # 4 bits: [EVRESSConditioning: CH = 0 in 1 bit]; i1_evress_conditioning 1 bit(s); [EVRESSConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSConditioning: 1 bit(s): 0 SE(EVErrorCode), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DC_EVChargeParameterType(B, r0)
         i1_evress_conditioning = ((c >> 2) & 1) == 1
         k = _T4[c & 1]
     i1_ev_error_code = None
     if k == 3:
+        # 7 bits: [EVErrorCode: CH = 0 in 1 bit]; i1_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVErrorCode: 1 bit(s): 0 SE(EVRESSSOC), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVChargeParameterType(B, r0)
         i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
@@ -4853,6 +5228,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         return _d_DC_EVChargeParameterType(B, r0)
     i1_evresssoc = None
     if k == 4:
+        # 10 bits: [EVRESSSOC: CH = 0 in 1 bit]; i1_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSSOC: 1 bit(s): 0 EE, 1 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_DC_EVChargeParameterType(B, r0)
         i1_evresssoc = (c >> 2) & 127
@@ -4861,6 +5237,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
     else:
         return _d_DC_EVChargeParameterType(B, r0)
     if k != -1: return _d_DC_EVChargeParameterType(B, r0)
+    # 9 bits: [DC_EVChargeParameterType after DC_EVStatus: SE(EVMaximumCurrentLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_DC_EVChargeParameterType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
@@ -4874,6 +5251,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
     f_dc_ev_status.evresssoc = i1_evresssoc
     i2_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i2_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVChargeParameterType(B, r0)
         i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -4881,6 +5259,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if i2_unit is None: return _d_DC_EVChargeParameterType(B, r0)
     i2_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DC_EVChargeParameterType(B, r0)
         r -= 9; i2_value = (B >> r) & 511
@@ -4892,12 +5271,14 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_DC_EVChargeParameterType(B, r0)
     if k != -1: return _d_DC_EVChargeParameterType(B, r0)
+    # 2 bits: [code of DC_EVChargeParameterType after EVMaximumCurrentLimit: 2 bit(s): 0 SE(EVMaximumPowerLimit), 1 SE(EVMaximumVoltageLimit), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T15[c & 3]
     f_ev_maximum_current_limit = _new(PhysicalValueType)
@@ -4906,6 +5287,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
     f_ev_maximum_current_limit.value = i2_value
     f_ev_maximum_power_limit = None
     if k == 2:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVChargeParameterType(B, r0)
         i3_multiplier = ((c >> 3) & 7) + -3
@@ -4913,6 +5295,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if i3_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
         i3_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i3_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVChargeParameterType(B, r0)
             i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -4920,6 +5303,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             if i3_unit is None: return _d_DC_EVChargeParameterType(B, r0)
         i3_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_EVChargeParameterType(B, r0)
             r -= 9; i3_value = (B >> r) & 511
@@ -4931,12 +5315,14 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVChargeParameterType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_DC_EVChargeParameterType(B, r0)
         if k != -1: return _d_DC_EVChargeParameterType(B, r0)
+        # 1 bits: [code of DC_EVChargeParameterType after EVMaximumPowerLimit: 1 bit(s): 0 SE(EVMaximumVoltageLimit), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
         f_ev_maximum_power_limit = _new(PhysicalValueType)
@@ -4945,6 +5331,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         f_ev_maximum_power_limit.value = i3_value
     f_ev_maximum_voltage_limit = None
     if k == 3:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVChargeParameterType(B, r0)
         i4_multiplier = ((c >> 3) & 7) + -3
@@ -4952,6 +5339,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if i4_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
         i4_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i4_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVChargeParameterType(B, r0)
             i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -4959,6 +5347,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             if i4_unit is None: return _d_DC_EVChargeParameterType(B, r0)
         i4_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_EVChargeParameterType(B, r0)
             r -= 9; i4_value = (B >> r) & 511
@@ -4970,12 +5359,14 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVChargeParameterType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_DC_EVChargeParameterType(B, r0)
         if k != -1: return _d_DC_EVChargeParameterType(B, r0)
+        # 3 bits: [code of DC_EVChargeParameterType after EVMaximumVoltageLimit: 3 bit(s): 0 SE(EVEnergyCapacity), 1 SE(EVEnergyRequest), 2 SE(FullSOC), 3 SE(BulkSOC), 4 EE, 5 second level]
         r -= 3; c = (B >> r) & 7
         k = _T39[c & 7]
         f_ev_maximum_voltage_limit = _new(PhysicalValueType)
@@ -4986,6 +5377,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         return _d_DC_EVChargeParameterType(B, r0)
     f_ev_energy_capacity = None
     if k == 4:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i5_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVChargeParameterType(B, r0)
         i5_multiplier = ((c >> 3) & 7) + -3
@@ -4993,6 +5385,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if i5_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
         i5_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i5_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVChargeParameterType(B, r0)
             i5_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -5000,6 +5393,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             if i5_unit is None: return _d_DC_EVChargeParameterType(B, r0)
         i5_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_EVChargeParameterType(B, r0)
             r -= 9; i5_value = (B >> r) & 511
@@ -5011,12 +5405,14 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVChargeParameterType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_DC_EVChargeParameterType(B, r0)
         if k != -1: return _d_DC_EVChargeParameterType(B, r0)
+        # 3 bits: [code of DC_EVChargeParameterType after EVEnergyCapacity: 3 bit(s): 0 SE(EVEnergyRequest), 1 SE(FullSOC), 2 SE(BulkSOC), 3 EE, 4 second level]
         r -= 3; c = (B >> r) & 7
         k = _T40[c & 7]
         f_ev_energy_capacity = _new(PhysicalValueType)
@@ -5025,6 +5421,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         f_ev_energy_capacity.value = i5_value
     f_ev_energy_request = None
     if k == 5:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i6_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVChargeParameterType(B, r0)
         i6_multiplier = ((c >> 3) & 7) + -3
@@ -5032,6 +5429,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if i6_multiplier > 3: return _d_DC_EVChargeParameterType(B, r0)
         i6_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i6_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVChargeParameterType(B, r0)
             i6_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -5039,6 +5437,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             if i6_unit is None: return _d_DC_EVChargeParameterType(B, r0)
         i6_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_EVChargeParameterType(B, r0)
             r -= 9; i6_value = (B >> r) & 511
@@ -5050,12 +5449,14 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVChargeParameterType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_DC_EVChargeParameterType(B, r0)
         if k != -1: return _d_DC_EVChargeParameterType(B, r0)
+        # 2 bits: [code of DC_EVChargeParameterType after EVEnergyRequest: 2 bit(s): 0 SE(FullSOC), 1 SE(BulkSOC), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T41[c & 3]
         f_ev_energy_request = _new(PhysicalValueType)
@@ -5064,6 +5465,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         f_ev_energy_request.value = i6_value
     f_full_soc = None
     if k == 6:
+        # 11 bits: [FullSOC: CH = 0 in 1 bit]; f_full_soc 7 bit(s); [FullSOC: EE = 0 in 1 bit]; [code of DC_EVChargeParameterType after FullSOC: 2 bit(s): 0 SE(BulkSOC), 1 EE, 2 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_DC_EVChargeParameterType(B, r0)
         f_full_soc = (c >> 3) & 127
@@ -5071,6 +5473,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if f_full_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
     f_bulk_soc = None
     if k == 7:
+        # 10 bits: [BulkSOC: CH = 0 in 1 bit]; f_bulk_soc 7 bit(s); [BulkSOC: EE = 0 in 1 bit]; [code of DC_EVChargeParameterType after BulkSOC: 1 bit(s): 0 EE, 1 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_DC_EVChargeParameterType(B, r0)
         f_bulk_soc = (c >> 2) & 127
@@ -5078,9 +5481,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if f_bulk_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
     if k != -1: return _d_DC_EVChargeParameterType(B, r0)
     o = DC_EVChargeParameterType(f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc)
-    return o, r
+    return o, B, r
 
 def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
+    # DC_EVChargeParameterType: (DC_EVStatus, EVMaximumCurrentLimit, EVMaximumPowerLimit?, EVMaximumVoltageLimit, EVEnergyCapacity?, EVEnergyRequest?, FullSOC?, BulkSOC?)
     st = 0
     v2 = o.dc_ev_status
     if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
@@ -5263,36 +5667,46 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int]:
+def _d_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int, int]:
+    # EVChargeParameterType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVChargeParameterType(), r
+    return EVChargeParameterType(), B, r
 
-def _f_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int]:
+def _f_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int, int]:
+    # EVChargeParameterType: empty
     r0 = r
+    # 1 bits: [EVChargeParameterType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVChargeParameterType(B, r0)
     o = _new(EVChargeParameterType)
-    return o, r
+    return o, B, r
 
 def _e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
+    # EVChargeParameterType: empty
     pass
     a <<= 1
     return a
 
-def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterDiscoveryResType, int]:
+def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterDiscoveryResType, int, int]:
+    # ChargeParameterDiscoveryResType: (ResponseCode, EVSEProcessing, SASchedules, EVSEChargeParameter)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -5300,41 +5714,54 @@ def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S21, 6)
+            f_evse_processing, B, r = sl2(B, r, _S21, 6)
         else:
             r -= 1; f_evse_processing = (B >> r) & 1
             f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 2 bit(s): 0 SE(SAScheduleList), 1 SE(SASchedules), 2 second level
         r -= 2; k = _T15[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_sa_schedule_list = f_sa_schedules = None
     if k == 2:
-        f_sa_schedule_list, r = _d_SAScheduleListType(B, r)
+        f_sa_schedule_list, B, r = _d_SAScheduleListType(B, r)
+        # after (SAScheduleList | SASchedules): 2 bit(s): 0 SE(AC_EVSEChargeParameter), 1 SE(DC_EVSEChargeParameter), 2 SE(EVSEChargeParameter), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T48[(B >> r) & 3]
     elif k == 3:
-        f_sa_schedules, r = _d_SASchedulesType(B, r)
+        f_sa_schedules, B, r = _d_SASchedulesType(B, r)
+        # after (SAScheduleList | SASchedules): 2 bit(s): 0 SE(AC_EVSEChargeParameter), 1 SE(DC_EVSEChargeParameter), 2 SE(EVSEChargeParameter), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T48[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SAScheduleList or SASchedules')
     f_ac_evse_charge_parameter = f_dc_evse_charge_parameter = f_evse_charge_parameter = None
     if k == 4:
-        f_ac_evse_charge_parameter, r = _d_AC_EVSEChargeParameterType(B, r)
+        f_ac_evse_charge_parameter, B, r = _d_AC_EVSEChargeParameterType(B, r)
+        # after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 5:
-        f_dc_evse_charge_parameter, r = _d_DC_EVSEChargeParameterType(B, r)
+        f_dc_evse_charge_parameter, B, r = _d_DC_EVSEChargeParameterType(B, r)
+        # after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 6:
-        f_evse_charge_parameter, r = _d_EVSEChargeParameterType(B, r)
+        f_evse_charge_parameter, B, r = _d_EVSEChargeParameterType(B, r)
+        # after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_EVSEChargeParameter or DC_EVSEChargeParameter or EVSEChargeParameter')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ChargeParameterDiscoveryResType(f_response_code, f_evse_processing, f_sa_schedule_list, f_sa_schedules, f_ac_evse_charge_parameter, f_dc_evse_charge_parameter, f_evse_charge_parameter), r
+    return ChargeParameterDiscoveryResType(f_response_code, f_evse_processing, f_sa_schedule_list, f_sa_schedules, f_ac_evse_charge_parameter, f_dc_evse_charge_parameter, f_evse_charge_parameter), B, r
 
-def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterDiscoveryResType, int]:
+def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterDiscoveryResType, int, int]:
+    # ChargeParameterDiscoveryResType: (ResponseCode, EVSEProcessing, SASchedules, EVSEChargeParameter)
     r0 = r
+    # 14 bits: [ChargeParameterDiscoveryResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ChargeParameterDiscoveryResType after ResponseCode: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 1 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [code of ChargeParameterDiscoveryResType after EVSEProcessing: 2 bit(s): 0 SE(SAScheduleList), 1 SE(SASchedules), 2 second level]
     r -= 14; c = (B >> r) & 16383
     if c & 12404: return _d_ChargeParameterDiscoveryResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 7) & 31]
@@ -5343,10 +5770,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
     if f_response_code is None: return _d_ChargeParameterDiscoveryResType(B, r0)
     f_sa_schedule_list = f_sa_schedules = None
     if k == 2:
-        f_sa_schedule_list, r = _f_SAScheduleListType(B, r)
+        f_sa_schedule_list, B, r = _f_SAScheduleListType(B, r)
+        # 2 bits: [code of ChargeParameterDiscoveryResType after (SAScheduleList | SASchedules): 2 bit(s): 0 SE(AC_EVSEChargeParameter), 1 SE(DC_EVSEChargeParameter), 2 SE(EVSEChargeParameter), 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T48[c & 3]
     elif k == 3:
+        # 3 bits: [SASchedulesType start: EE = 0 in 1 bit(s)]; [code of ChargeParameterDiscoveryResType after (SAScheduleList | SASchedules): 2 bit(s): 0 SE(AC_EVSEChargeParameter), 1 SE(DC_EVSEChargeParameter), 2 SE(EVSEChargeParameter), 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T48[c & 3]
@@ -5355,6 +5784,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         return _d_ChargeParameterDiscoveryResType(B, r0)
     f_ac_evse_charge_parameter = f_dc_evse_charge_parameter = f_evse_charge_parameter = None
     if k == 4:
+        # 11 bits: [AC_EVSEChargeParameterType start: SE(AC_EVSEStatus) = 0 in 1 bit(s)]; [AC_EVSEStatusType start: SE(PowerSwitchClosed) = 0 in 1 bit(s)]; [PowerSwitchClosed: CH = 0 in 1 bit]; i3_power_switch_closed 1 bit(s); [PowerSwitchClosed: EE = 0 in 1 bit]; [AC_EVSEStatusType after PowerSwitchClosed: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; i3_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 11; c = (B >> r) & 2047
         if c & 1911: return _d_ChargeParameterDiscoveryResType(B, r0)
         i3_power_switch_closed = ((c >> 7) & 1) == 1
@@ -5366,6 +5796,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
                 if i3_notification_max_delay > 4294967295: return _d_ChargeParameterDiscoveryResType(B, r0)
             else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
+        # 16 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i3_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]; [AC_EVSEChargeParameterType after AC_EVSEStatus: SE(EVSEMaxVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 16; c = (B >> r) & 65535
         if c & 59332: return _d_ChargeParameterDiscoveryResType(B, r0)
         i3_evse_notification = _EP_EVSENotificationType[(c >> 11) & 3]
@@ -5379,6 +5810,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i2_ac_evse_status.evse_notification = i3_evse_notification
         i4_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i4_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
             i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -5386,6 +5818,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if i4_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i4_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 9; i4_value = (B >> r) & 511
@@ -5397,12 +5830,14 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+        # 9 bits: [AC_EVSEChargeParameterType after EVSEMaxVoltage: SE(EVSEMaxCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i5_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryResType(B, r0)
         i5_multiplier = ((c >> 3) & 7) + -3
@@ -5414,6 +5849,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i2_evse_max_voltage.value = i4_value
         i5_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i5_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
             i5_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -5421,6 +5857,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if i5_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i5_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 9; i5_value = (B >> r) & 511
@@ -5432,12 +5869,14 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+        # 9 bits: [AC_EVSEChargeParameterType after EVSEMaxCurrent: SE(EVSEMinCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i6_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryResType(B, r0)
         i6_multiplier = ((c >> 3) & 7) + -3
@@ -5449,6 +5888,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i2_evse_max_current.value = i5_value
         i6_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i6_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
             i6_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -5456,6 +5896,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if i6_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i6_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 9; i6_value = (B >> r) & 511
@@ -5467,12 +5908,14 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+        # 2 bits: [AC_EVSEChargeParameterType after EVSEMinCurrent: EE = 0 in 1 bit(s)]; [code of ChargeParameterDiscoveryResType after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T6[c & 1]
@@ -5486,17 +5929,20 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         f_ac_evse_charge_parameter.evse_max_current = i2_evse_max_current
         f_ac_evse_charge_parameter.evse_min_current = i2_evse_min_current
     elif k == 5:
+        # 3 bits: [DC_EVSEChargeParameterType start: SE(DC_EVSEStatus) = 0 in 1 bit(s)]; [code of DC_EVSEStatusType start: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T22[c & 3]
         i8_evse_isolation_status = None
         if k == 0:
+            # 5 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i8_evse_isolation_status 2 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
             r -= 5; c = (B >> r) & 31
             if c & 18: return _d_ChargeParameterDiscoveryResType(B, r0)
             i8_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
             k = _T2[c & 1]
         i8_evse_status_code = None
         if k == 1:
+            # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i8_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
             i8_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -5506,6 +5952,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryResType(B, r0)
         i8_notification_max_delay = None
         if k == 2:
+            # 1 bits: [NotificationMaxDelay: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 8; i8_notification_max_delay = (B >> r) & 255
@@ -5515,6 +5962,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                     i8_notification_max_delay, r = ru(B, r + 8, i8_notification_max_delay)
                     if i8_notification_max_delay > 4294967295: return _d_ChargeParameterDiscoveryResType(B, r0)
                 else: i8_notification_max_delay = (x << 7) | (i8_notification_max_delay & 127)
+            # 2 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T4[c & 1]
@@ -5522,6 +5970,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryResType(B, r0)
         i8_evse_notification = None
         if k == 3:
+            # 5 bits: [EVSENotification: CH = 0 in 1 bit]; i8_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 1 bit(s): 0 EE, 1 second level]
             r -= 5; c = (B >> r) & 31
             if c & 18: return _d_ChargeParameterDiscoveryResType(B, r0)
             i8_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
@@ -5530,6 +5979,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+        # 9 bits: [DC_EVSEChargeParameterType after DC_EVSEStatus: SE(EVSEMaximumCurrentLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i9_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 9; c = (B >> r) & 511
         if c & 452: return _d_ChargeParameterDiscoveryResType(B, r0)
         i9_multiplier = ((c >> 3) & 7) + -3
@@ -5542,6 +5992,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i7_dc_evse_status.evse_notification = i8_evse_notification
         i9_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i9_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
             i9_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -5549,6 +6000,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if i9_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         i9_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargeParameterDiscoveryResType(B, r0)
             r -= 9; i9_value = (B >> r) & 511
@@ -5560,12 +6012,14 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+        # 2 bits: [code of DC_EVSEChargeParameterType after EVSEMaximumCurrentLimit: 2 bit(s): 0 SE(EVSEMaximumPowerLimit), 1 SE(EVSEMaximumVoltageLimit), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T15[c & 3]
         i7_evse_maximum_current_limit = _new(PhysicalValueType)
@@ -5574,6 +6028,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         i7_evse_maximum_current_limit.value = i9_value
         i7_evse_maximum_power_limit = None
         if k == 2:
+            # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i10_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i10_multiplier = ((c >> 3) & 7) + -3
@@ -5581,6 +6036,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if i10_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i10_unit = None
             if k == 1:
+                # 7 bits: [Unit: CH = 0 in 1 bit]; i10_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
                 i10_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -5588,6 +6044,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 if i10_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i10_value = None
             if k == 2:
+                # 1 bits: [Value: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 9; i10_value = (B >> r) & 511
@@ -5599,12 +6056,14 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                     elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                     else: i10_value = (x << 7) | (i10_value & 127)
                 elif i10_value > 255: i10_value = 255 - i10_value
+                # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
             else:
                 return _d_ChargeParameterDiscoveryResType(B, r0)
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+            # 1 bits: [code of DC_EVSEChargeParameterType after EVSEMaximumPowerLimit: 1 bit(s): 0 SE(EVSEMaximumVoltageLimit), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
             i7_evse_maximum_power_limit = _new(PhysicalValueType)
@@ -5613,6 +6072,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             i7_evse_maximum_power_limit.value = i10_value
         i7_evse_maximum_voltage_limit = None
         if k == 3:
+            # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i11_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i11_multiplier = ((c >> 3) & 7) + -3
@@ -5620,6 +6080,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if i11_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i11_unit = None
             if k == 1:
+                # 7 bits: [Unit: CH = 0 in 1 bit]; i11_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
                 i11_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -5627,6 +6088,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 if i11_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i11_value = None
             if k == 2:
+                # 1 bits: [Value: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 9; i11_value = (B >> r) & 511
@@ -5638,12 +6100,14 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                     elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                     else: i11_value = (x << 7) | (i11_value & 127)
                 elif i11_value > 255: i11_value = 255 - i11_value
+                # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
             else:
                 return _d_ChargeParameterDiscoveryResType(B, r0)
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+            # 1 bits: [code of DC_EVSEChargeParameterType after EVSEMaximumVoltageLimit: 1 bit(s): 0 SE(EVSEMinimumCurrentLimit), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T5[c & 1]
             i7_evse_maximum_voltage_limit = _new(PhysicalValueType)
@@ -5654,6 +6118,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryResType(B, r0)
         i7_evse_minimum_current_limit = None
         if k == 4:
+            # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i12_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i12_multiplier = ((c >> 3) & 7) + -3
@@ -5661,6 +6126,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if i12_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i12_unit = None
             if k == 1:
+                # 7 bits: [Unit: CH = 0 in 1 bit]; i12_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
                 i12_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -5668,6 +6134,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 if i12_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i12_value = None
             if k == 2:
+                # 1 bits: [Value: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 9; i12_value = (B >> r) & 511
@@ -5679,12 +6146,14 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                     elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                     else: i12_value = (x << 7) | (i12_value & 127)
                 elif i12_value > 255: i12_value = 255 - i12_value
+                # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
             else:
                 return _d_ChargeParameterDiscoveryResType(B, r0)
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+            # 1 bits: [code of DC_EVSEChargeParameterType after EVSEMinimumCurrentLimit: 1 bit(s): 0 SE(EVSEMinimumVoltageLimit), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T32[c & 1]
             i7_evse_minimum_current_limit = _new(PhysicalValueType)
@@ -5695,6 +6164,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryResType(B, r0)
         i7_evse_minimum_voltage_limit = None
         if k == 5:
+            # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i13_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i13_multiplier = ((c >> 3) & 7) + -3
@@ -5702,6 +6172,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if i13_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i13_unit = None
             if k == 1:
+                # 7 bits: [Unit: CH = 0 in 1 bit]; i13_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
                 i13_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -5709,6 +6180,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 if i13_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i13_value = None
             if k == 2:
+                # 1 bits: [Value: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 9; i13_value = (B >> r) & 511
@@ -5720,12 +6192,14 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                     elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                     else: i13_value = (x << 7) | (i13_value & 127)
                 elif i13_value > 255: i13_value = 255 - i13_value
+                # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
             else:
                 return _d_ChargeParameterDiscoveryResType(B, r0)
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+            # 2 bits: [code of DC_EVSEChargeParameterType after EVSEMinimumVoltageLimit: 2 bit(s): 0 SE(EVSECurrentRegulationTolerance), 1 SE(EVSEPeakCurrentRipple), 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T49[c & 3]
             i7_evse_minimum_voltage_limit = _new(PhysicalValueType)
@@ -5736,6 +6210,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryResType(B, r0)
         i7_evse_current_regulation_tolerance = None
         if k == 6:
+            # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i14_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i14_multiplier = ((c >> 3) & 7) + -3
@@ -5743,6 +6218,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if i14_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i14_unit = None
             if k == 1:
+                # 7 bits: [Unit: CH = 0 in 1 bit]; i14_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
                 i14_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -5750,6 +6226,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 if i14_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i14_value = None
             if k == 2:
+                # 1 bits: [Value: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 9; i14_value = (B >> r) & 511
@@ -5761,12 +6238,14 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                     elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                     else: i14_value = (x << 7) | (i14_value & 127)
                 elif i14_value > 255: i14_value = 255 - i14_value
+                # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
             else:
                 return _d_ChargeParameterDiscoveryResType(B, r0)
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+            # 1 bits: [code of DC_EVSEChargeParameterType after EVSECurrentRegulationTolerance: 1 bit(s): 0 SE(EVSEPeakCurrentRipple), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T50[c & 1]
             i7_evse_current_regulation_tolerance = _new(PhysicalValueType)
@@ -5775,6 +6254,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             i7_evse_current_regulation_tolerance.value = i14_value
         i7_evse_peak_current_ripple = None
         if k == 7:
+            # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i15_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i15_multiplier = ((c >> 3) & 7) + -3
@@ -5782,6 +6262,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if i15_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i15_unit = None
             if k == 1:
+                # 7 bits: [Unit: CH = 0 in 1 bit]; i15_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
                 i15_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -5789,6 +6270,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 if i15_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i15_value = None
             if k == 2:
+                # 1 bits: [Value: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 9; i15_value = (B >> r) & 511
@@ -5800,12 +6282,14 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                     elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
                     else: i15_value = (x << 7) | (i15_value & 127)
                 elif i15_value > 255: i15_value = 255 - i15_value
+                # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
             else:
                 return _d_ChargeParameterDiscoveryResType(B, r0)
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+            # 2 bits: [code of DC_EVSEChargeParameterType after EVSEPeakCurrentRipple: 2 bit(s): 0 SE(EVSEEnergyToBeDelivered), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T51[c & 3]
             i7_evse_peak_current_ripple = _new(PhysicalValueType)
@@ -5816,6 +6300,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryResType(B, r0)
         i7_evse_energy_to_be_delivered = None
         if k == 8:
+            # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i16_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargeParameterDiscoveryResType(B, r0)
             i16_multiplier = ((c >> 3) & 7) + -3
@@ -5823,6 +6308,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             if i16_multiplier > 3: return _d_ChargeParameterDiscoveryResType(B, r0)
             i16_unit = None
             if k == 1:
+                # 7 bits: [Unit: CH = 0 in 1 bit]; i16_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
                 i16_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -5830,6 +6316,7 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 if i16_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
             i16_value = None
             if k == 2:
+                # 1 bits: [Value: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ChargeParameterDiscoveryResType(B, r0)
                 r -= 9; i16_value = (B >> r) & 511
@@ -5841,12 +6328,14 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                     elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
                     else: i16_value = (x << 7) | (i16_value & 127)
                 elif i16_value > 255: i16_value = 255 - i16_value
+                # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
                 k = _T6[c & 1]
             else:
                 return _d_ChargeParameterDiscoveryResType(B, r0)
             if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+            # 1 bits: [code of DC_EVSEChargeParameterType after EVSEEnergyToBeDelivered: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
             i7_evse_energy_to_be_delivered = _new(PhysicalValueType)
@@ -5854,10 +6343,12 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             i7_evse_energy_to_be_delivered.unit = i16_unit
             i7_evse_energy_to_be_delivered.value = i16_value
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+        # 1 bits: [code of ChargeParameterDiscoveryResType after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_dc_evse_charge_parameter = DC_EVSEChargeParameterType(i7_dc_evse_status, i7_evse_maximum_current_limit, i7_evse_maximum_power_limit, i7_evse_maximum_voltage_limit, i7_evse_minimum_current_limit, i7_evse_minimum_voltage_limit, i7_evse_current_regulation_tolerance, i7_evse_peak_current_ripple, i7_evse_energy_to_be_delivered)
     elif k == 6:
+        # 2 bits: [EVSEChargeParameterType start: EE = 0 in 1 bit(s)]; [code of ChargeParameterDiscoveryResType after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T6[c & 1]
@@ -5866,9 +6357,10 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         return _d_ChargeParameterDiscoveryResType(B, r0)
     if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
     o = ChargeParameterDiscoveryResType(f_response_code, f_evse_processing, f_sa_schedule_list, f_sa_schedules, f_ac_evse_charge_parameter, f_dc_evse_charge_parameter, f_evse_charge_parameter)
-    return o, r
+    return o, B, r
 
 def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int) -> int:
+    # ChargeParameterDiscoveryResType: (ResponseCode, EVSEProcessing, SASchedules, EVSEChargeParameter)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -6251,30 +6743,38 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
     a <<= 1
     return a
 
-def _d_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
+def _d_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int, int]:
+    # SAScheduleListType: (SAScheduleTuple+)
+    # start: 1 bit(s): 0 SE(SAScheduleTuple), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_sa_schedule_tuple = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_SAScheduleTupleType(B, r)
+            v, B, r = _d_SAScheduleTupleType(B, r)
             f_sa_schedule_tuple.append(v)
         else:
             break
         n += 1
+        # after SAScheduleTuple (may repeat): 2 bit(s): 0 SE(SAScheduleTuple), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T30[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SAScheduleTuple')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SAScheduleListType(f_sa_schedule_tuple), r
+    return SAScheduleListType(f_sa_schedule_tuple), B, r
 
-def _f_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
+def _f_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int, int]:
+    # SAScheduleListType: (SAScheduleTuple+)
     r0 = r
+    # 1 bits: [code of SAScheduleListType start: 1 bit(s): 0 SE(SAScheduleTuple), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_sa_schedule_tuple = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [SAScheduleTupleType start: SE(SAScheduleTupleID) = 0 in 1 bit(s)]; [SAScheduleTupleID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_SAScheduleListType(B, r0)
             r -= 9; i1_sa_schedule_tuple_id = (B >> r) & 511
@@ -6286,14 +6786,17 @@ def _f_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
                 elif i1_sa_schedule_tuple_id & 256: i1_sa_schedule_tuple_id = -((x << 7) | (i1_sa_schedule_tuple_id & 127)) - 1
                 else: i1_sa_schedule_tuple_id = (x << 7) | (i1_sa_schedule_tuple_id & 127)
             elif i1_sa_schedule_tuple_id > 255: i1_sa_schedule_tuple_id = 255 - i1_sa_schedule_tuple_id
+            # 2 bits: [SAScheduleTupleID: EE = 0 in 1 bit]; [SAScheduleTupleType after SAScheduleTupleID: SE(PMaxSchedule) = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_SAScheduleListType(B, r0)
-            i1_p_max_schedule, r = _f_PMaxScheduleType(B, r)
+            i1_p_max_schedule, B, r = _f_PMaxScheduleType(B, r)
+            # 2 bits: [code of SAScheduleTupleType after PMaxSchedule: 2 bit(s): 0 SE(SalesTariff), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T55[c & 3]
             i1_sales_tariff = None
             if k == 2:
-                i1_sales_tariff, r = _f_SalesTariffType(B, r)
+                i1_sales_tariff, B, r = _f_SalesTariffType(B, r)
+                # 1 bits: [code of SAScheduleTupleType after SalesTariff: 1 bit(s): 0 EE, 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T6[c & 1]
             if k != -1: return _d_SAScheduleListType(B, r0)
@@ -6305,18 +6808,21 @@ def _f_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of SAScheduleListType after SAScheduleTuple (may repeat): 2 bit(s): 0 SE(SAScheduleTuple), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T30[c & 3]
     if n < 1: return _d_SAScheduleListType(B, r0)
     if k != -1: return _d_SAScheduleListType(B, r0)
     o = _new(SAScheduleListType)
     o.sa_schedule_tuple = f_sa_schedule_tuple
-    return o, r
+    return o, B, r
 
 def _e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
+    # SAScheduleListType: (SAScheduleTuple+)
     pass
     n = 0
     for v in o.sa_schedule_tuple:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -6331,13 +6837,16 @@ def _e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
+def _d_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int, int]:
+    # SAScheduleTupleType: (SAScheduleTupleID, PMaxSchedule, SalesTariff?)
+    # start: 1 bit(s): 0 SE(SAScheduleTupleID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_sa_schedule_tuple_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S11, 6)
+            f_sa_schedule_tuple_id, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
             if f_sa_schedule_tuple_id & 128: f_sa_schedule_tuple_id, r = ri(B, r, f_sa_schedule_tuple_id)
@@ -6345,24 +6854,31 @@ def _d_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
             if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SAScheduleTupleID: 1 bit(s): 0 SE(PMaxSchedule), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SAScheduleTupleID')
     f_p_max_schedule = None
     if k == 1:
-        f_p_max_schedule, r = _d_PMaxScheduleType(B, r)
+        f_p_max_schedule, B, r = _d_PMaxScheduleType(B, r)
+        # after PMaxSchedule: 2 bit(s): 0 SE(SalesTariff), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T55[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PMaxSchedule')
     f_sales_tariff = None
     if k == 2:
-        f_sales_tariff, r = _d_SalesTariffType(B, r)
+        f_sales_tariff, B, r = _d_SalesTariffType(B, r)
+        # after SalesTariff: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SAScheduleTupleType(f_sa_schedule_tuple_id, f_p_max_schedule, f_sales_tariff), r
+    return SAScheduleTupleType(f_sa_schedule_tuple_id, f_p_max_schedule, f_sales_tariff), B, r
 
-def _f_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
+def _f_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int, int]:
+    # SAScheduleTupleType: (SAScheduleTupleID, PMaxSchedule, SalesTariff?)
     r0 = r
+    # 2 bits: [SAScheduleTupleType start: SE(SAScheduleTupleID) = 0 in 1 bit(s)]; [SAScheduleTupleID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SAScheduleTupleType(B, r0)
     r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
@@ -6374,14 +6890,17 @@ def _f_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
         elif f_sa_schedule_tuple_id & 256: f_sa_schedule_tuple_id = -((x << 7) | (f_sa_schedule_tuple_id & 127)) - 1
         else: f_sa_schedule_tuple_id = (x << 7) | (f_sa_schedule_tuple_id & 127)
     elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
+    # 2 bits: [SAScheduleTupleID: EE = 0 in 1 bit]; [SAScheduleTupleType after SAScheduleTupleID: SE(PMaxSchedule) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SAScheduleTupleType(B, r0)
-    f_p_max_schedule, r = _f_PMaxScheduleType(B, r)
+    f_p_max_schedule, B, r = _f_PMaxScheduleType(B, r)
+    # 2 bits: [code of SAScheduleTupleType after PMaxSchedule: 2 bit(s): 0 SE(SalesTariff), 1 EE, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T55[c & 3]
     f_sales_tariff = None
     if k == 2:
-        f_sales_tariff, r = _f_SalesTariffType(B, r)
+        f_sales_tariff, B, r = _f_SalesTariffType(B, r)
+        # 1 bits: [code of SAScheduleTupleType after SalesTariff: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_SAScheduleTupleType(B, r0)
@@ -6389,9 +6908,10 @@ def _f_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
     o.sa_schedule_tuple_id = f_sa_schedule_tuple_id
     o.p_max_schedule = f_p_max_schedule
     o.sales_tariff = f_sales_tariff
-    return o, r
+    return o, B, r
 
 def _e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
+    # SAScheduleTupleType: (SAScheduleTupleID, PMaxSchedule, SalesTariff?)
     st = 0
     v2 = o.sa_schedule_tuple_id
     if v2 is None: raise EncFail('missing mandatory SAScheduleTupleID')
@@ -6415,13 +6935,16 @@ def _e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
+def _d_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int, int]:
+    # PMaxScheduleType: (PMaxScheduleID, PMaxScheduleEntry+)
+    # start: 1 bit(s): 0 SE(PMaxScheduleID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_p_max_schedule_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_p_max_schedule_id, r = sl2(B, r, _S11, 6)
+            f_p_max_schedule_id, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_p_max_schedule_id = (B >> r) & 511
             if f_p_max_schedule_id & 128: f_p_max_schedule_id, r = ri(B, r, f_p_max_schedule_id)
@@ -6429,6 +6952,7 @@ def _d_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
             if f_p_max_schedule_id < -32768 or f_p_max_schedule_id > 32767: facet(r, 'PMaxScheduleID: {} out of range'.format(f_p_max_schedule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PMaxScheduleID: 1 bit(s): 0 SE(PMaxScheduleEntry), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PMaxScheduleID')
@@ -6436,18 +6960,22 @@ def _d_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
     n = 0
     while True:
         if k == 1:
-            v, r = _d_PMaxScheduleEntryType(B, r)
+            v, B, r = _d_PMaxScheduleEntryType(B, r)
             f_p_max_schedule_entry.append(v)
         else:
             break
         n += 1
+        # after PMaxScheduleEntry (may repeat): 2 bit(s): 0 SE(PMaxScheduleEntry), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T34[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'PMaxScheduleEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PMaxScheduleType(f_p_max_schedule_id, f_p_max_schedule_entry), r
+    return PMaxScheduleType(f_p_max_schedule_id, f_p_max_schedule_entry), B, r
 
-def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
+def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int, int]:
+    # PMaxScheduleType: (PMaxScheduleID, PMaxScheduleEntry+)
     r0 = r
+    # 2 bits: [PMaxScheduleType start: SE(PMaxScheduleID) = 0 in 1 bit(s)]; [PMaxScheduleID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PMaxScheduleType(B, r0)
     r -= 9; f_p_max_schedule_id = (B >> r) & 511
@@ -6459,6 +6987,7 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
         elif f_p_max_schedule_id & 256: f_p_max_schedule_id = -((x << 7) | (f_p_max_schedule_id & 127)) - 1
         else: f_p_max_schedule_id = (x << 7) | (f_p_max_schedule_id & 127)
     elif f_p_max_schedule_id > 255: f_p_max_schedule_id = 255 - f_p_max_schedule_id
+    # 2 bits: [PMaxScheduleID: EE = 0 in 1 bit]; [code of PMaxScheduleType after PMaxScheduleID: 1 bit(s): 0 SE(PMaxScheduleEntry), 1 second level]
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_PMaxScheduleType(B, r0)
     k = _T2[c & 1]
@@ -6466,10 +6995,12 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
     n = 0
     while True:
         if k == 1:
+            # 2 bits: [code of PMaxScheduleEntryType start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T22[c & 3]
             i1_relative_time_interval = i1_time_interval = None
             if k == 0:
+                # 2 bits: [RelativeTimeIntervalType start: SE(start) = 0 in 1 bit(s)]; [start: CH = 0 in 1 bit]
                 r -= 2; c = (B >> r) & 3
                 if c & 3: return _d_PMaxScheduleType(B, r0)
                 r -= 8; i2_start = (B >> r) & 255
@@ -6479,11 +7010,13 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                         i2_start, r = ru(B, r + 8, i2_start)
                         if i2_start > 4294967295: return _d_PMaxScheduleType(B, r0)
                     else: i2_start = (x << 7) | (i2_start & 127)
+                # 3 bits: [start: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_PMaxScheduleType(B, r0)
                 k = _T34[c & 3]
                 i2_duration = None
                 if k == 1:
+                    # 1 bits: [duration: CH = 0 in 1 bit]
                     r -= 1; c = (B >> r) & 1
                     if c & 1: return _d_PMaxScheduleType(B, r0)
                     r -= 8; i2_duration = (B >> r) & 255
@@ -6493,16 +7026,19 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                             i2_duration, r = ru(B, r + 8, i2_duration)
                             if i2_duration > 4294967295: return _d_PMaxScheduleType(B, r0)
                         else: i2_duration = (x << 7) | (i2_duration & 127)
+                    # 2 bits: [duration: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after duration: 1 bit(s): 0 EE, 1 second level]
                     r -= 2; c = (B >> r) & 3
                     if c & 2: return _d_PMaxScheduleType(B, r0)
                     k = _T6[c & 1]
                 if k != -1: return _d_PMaxScheduleType(B, r0)
+                # 1 bits: [code of PMaxScheduleEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T3[c & 1]
                 i1_relative_time_interval = _new(RelativeTimeIntervalType)
                 i1_relative_time_interval.start = i2_start
                 i1_relative_time_interval.duration = i2_duration
             elif k == 1:
+                # 2 bits: [IntervalType start: EE = 0 in 1 bit(s)]; [code of PMaxScheduleEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_PMaxScheduleType(B, r0)
                 k = _T3[c & 1]
@@ -6511,6 +7047,7 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                 return _d_PMaxScheduleType(B, r0)
             i1_p_max = None
             if k == 2:
+                # 1 bits: [PMax: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_PMaxScheduleType(B, r0)
                 r -= 9; i1_p_max = (B >> r) & 511
@@ -6522,6 +7059,7 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                     elif i1_p_max & 256: i1_p_max = -((x << 7) | (i1_p_max & 127)) - 1
                     else: i1_p_max = (x << 7) | (i1_p_max & 127)
                 elif i1_p_max > 255: i1_p_max = 255 - i1_p_max
+                # 2 bits: [PMax: EE = 0 in 1 bit]; [code of PMaxScheduleEntryType after PMax: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_PMaxScheduleType(B, r0)
                 k = _T6[c & 1]
@@ -6536,6 +7074,7 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of PMaxScheduleType after PMaxScheduleEntry (may repeat): 2 bit(s): 0 SE(PMaxScheduleEntry), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T34[c & 3]
     if n < 1: return _d_PMaxScheduleType(B, r0)
@@ -6543,9 +7082,10 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
     o = _new(PMaxScheduleType)
     o.p_max_schedule_id = f_p_max_schedule_id
     o.p_max_schedule_entry = f_p_max_schedule_entry
-    return o, r
+    return o, B, r
 
 def _e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
+    # PMaxScheduleType: (PMaxScheduleID, PMaxScheduleEntry+)
     pass
     v2 = o.p_max_schedule_id
     if v2 is None: raise EncFail('missing mandatory PMaxScheduleID')
@@ -6558,6 +7098,7 @@ def _e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
     a <<= 1
     n = 0
     for v in o.p_max_schedule_entry:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -6572,14 +7113,21 @@ def _e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int]:
+def _d_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int, int]:
+    # PMaxScheduleEntryType: ((TimeInterval), (PMax))
+    # start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T22[(B >> r) & 3]
     f_relative_time_interval = f_time_interval = None
     if k == 0:
-        f_relative_time_interval, r = _d_RelativeTimeIntervalType(B, r)
+        f_relative_time_interval, B, r = _d_RelativeTimeIntervalType(B, r)
+        # after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     elif k == 1:
-        f_time_interval, r = _d_IntervalType(B, r)
+        f_time_interval, B, r = _d_IntervalType(B, r)
+        # after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RelativeTimeInterval or TimeInterval')
@@ -6587,7 +7135,7 @@ def _d_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_p_max, r = sl2(B, r, _S11, 6)
+            f_p_max, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_p_max = (B >> r) & 511
             if f_p_max & 128: f_p_max, r = ri(B, r, f_p_max)
@@ -6595,18 +7143,22 @@ def _d_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
             if f_p_max < -32768 or f_p_max > 32767: facet(r, 'PMax: {} out of range'.format(f_p_max))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PMax: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PMax')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PMaxScheduleEntryType(f_relative_time_interval, f_time_interval, f_p_max), r
+    return PMaxScheduleEntryType(f_relative_time_interval, f_time_interval, f_p_max), B, r
 
-def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int]:
+def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int, int]:
+    # PMaxScheduleEntryType: ((TimeInterval), (PMax))
     r0 = r
+    # 2 bits: [code of PMaxScheduleEntryType start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T22[c & 3]
     f_relative_time_interval = f_time_interval = None
     if k == 0:
+        # 2 bits: [RelativeTimeIntervalType start: SE(start) = 0 in 1 bit(s)]; [start: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_PMaxScheduleEntryType(B, r0)
         r -= 8; i1_start = (B >> r) & 255
@@ -6616,11 +7168,13 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
                 i1_start, r = ru(B, r + 8, i1_start)
                 if i1_start > 4294967295: return _d_PMaxScheduleEntryType(B, r0)
             else: i1_start = (x << 7) | (i1_start & 127)
+        # 3 bits: [start: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PMaxScheduleEntryType(B, r0)
         k = _T34[c & 3]
         i1_duration = None
         if k == 1:
+            # 1 bits: [duration: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_PMaxScheduleEntryType(B, r0)
             r -= 8; i1_duration = (B >> r) & 255
@@ -6630,16 +7184,19 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
                     i1_duration, r = ru(B, r + 8, i1_duration)
                     if i1_duration > 4294967295: return _d_PMaxScheduleEntryType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
+            # 2 bits: [duration: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after duration: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_PMaxScheduleEntryType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_PMaxScheduleEntryType(B, r0)
+        # 1 bits: [code of PMaxScheduleEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
         f_relative_time_interval = _new(RelativeTimeIntervalType)
         f_relative_time_interval.start = i1_start
         f_relative_time_interval.duration = i1_duration
     elif k == 1:
+        # 2 bits: [IntervalType start: EE = 0 in 1 bit(s)]; [code of PMaxScheduleEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PMaxScheduleEntryType(B, r0)
         k = _T3[c & 1]
@@ -6648,6 +7205,7 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
         return _d_PMaxScheduleEntryType(B, r0)
     f_p_max = None
     if k == 2:
+        # 1 bits: [PMax: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_PMaxScheduleEntryType(B, r0)
         r -= 9; f_p_max = (B >> r) & 511
@@ -6659,6 +7217,7 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
             elif f_p_max & 256: f_p_max = -((x << 7) | (f_p_max & 127)) - 1
             else: f_p_max = (x << 7) | (f_p_max & 127)
         elif f_p_max > 255: f_p_max = 255 - f_p_max
+        # 2 bits: [PMax: EE = 0 in 1 bit]; [code of PMaxScheduleEntryType after PMax: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PMaxScheduleEntryType(B, r0)
         k = _T6[c & 1]
@@ -6669,9 +7228,10 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
     o.relative_time_interval = f_relative_time_interval
     o.time_interval = f_time_interval
     o.p_max = f_p_max
-    return o, r
+    return o, B, r
 
 def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
+    # PMaxScheduleEntryType: ((TimeInterval), (PMax))
     pass
     v2 = o.relative_time_interval
     v3 = o.time_interval
@@ -6715,19 +7275,23 @@ def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalType, int]:
+def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalType, int, int]:
+    # RelativeTimeIntervalType: (start, duration?)
+    # start: 1 bit(s): 0 SE(start), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_start = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_start, r = sl2(B, r, _S1, 6)
+            f_start, B, r = sl2(B, r, _S1, 6)
         else:
             r -= 8; f_start = (B >> r) & 255
             if f_start > 127: f_start, r = ru(B, r, f_start)
             if f_start > 4294967295: facet(r, 'start: {} out of range'.format(f_start))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level
         r -= 2; k = _T34[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'start')
@@ -6735,19 +7299,22 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S1, 6)
+            f_duration, B, r = sl2(B, r, _S1, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 4294967295: facet(r, 'duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after duration: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RelativeTimeIntervalType(f_start, f_duration), r
+    return RelativeTimeIntervalType(f_start, f_duration), B, r
 
-def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalType, int]:
+def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalType, int, int]:
+    # RelativeTimeIntervalType: (start, duration?)
     r0 = r
+    # 2 bits: [RelativeTimeIntervalType start: SE(start) = 0 in 1 bit(s)]; [start: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RelativeTimeIntervalType(B, r0)
     r -= 8; f_start = (B >> r) & 255
@@ -6757,11 +7324,13 @@ def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
             f_start, r = ru(B, r + 8, f_start)
             if f_start > 4294967295: return _d_RelativeTimeIntervalType(B, r0)
         else: f_start = (x << 7) | (f_start & 127)
+    # 3 bits: [start: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_RelativeTimeIntervalType(B, r0)
     k = _T34[c & 3]
     f_duration = None
     if k == 1:
+        # 1 bits: [duration: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_RelativeTimeIntervalType(B, r0)
         r -= 8; f_duration = (B >> r) & 255
@@ -6771,6 +7340,7 @@ def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
                 f_duration, r = ru(B, r + 8, f_duration)
                 if f_duration > 4294967295: return _d_RelativeTimeIntervalType(B, r0)
             else: f_duration = (x << 7) | (f_duration & 127)
+        # 2 bits: [duration: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after duration: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_RelativeTimeIntervalType(B, r0)
         k = _T6[c & 1]
@@ -6778,9 +7348,10 @@ def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
     o = _new(RelativeTimeIntervalType)
     o.start = f_start
     o.duration = f_duration
-    return o, r
+    return o, B, r
 
 def _e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
+    # RelativeTimeIntervalType: (start, duration?)
     st = 0
     v2 = o.start
     if v2 is None: raise EncFail('missing mandatory start')
@@ -6802,28 +7373,39 @@ def _e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_IntervalType(B: int, r: int) -> tuple[IntervalType, int]:
+def _d_IntervalType(B: int, r: int) -> tuple[IntervalType, int, int]:
+    # IntervalType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return IntervalType(), r
+    return IntervalType(), B, r
 
-def _f_IntervalType(B: int, r: int) -> tuple[IntervalType, int]:
+def _f_IntervalType(B: int, r: int) -> tuple[IntervalType, int, int]:
+    # IntervalType: empty
     r0 = r
+    # 1 bits: [IntervalType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_IntervalType(B, r0)
     o = _new(IntervalType)
-    return o, r
+    return o, B, r
 
 def _e_IntervalType(o: IntervalType, a: int) -> int:
+    # IntervalType: empty
     pass
     a <<= 1
     return a
 
-def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
+def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int, int]:
+    # SalesTariffType: @Id (SalesTariffID, SalesTariffDescription?, NumEPriceLevels, SalesTariffEntry+)
+    # start: 1 bit(s): 0 AT(Id), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SalesTariffID), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Id')
@@ -6831,7 +7413,7 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_sales_tariff_id, r = sl2(B, r, _S11, 6)
+            f_sales_tariff_id, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_sales_tariff_id = (B >> r) & 511
             if f_sales_tariff_id & 128: f_sales_tariff_id, r = ri(B, r, f_sales_tariff_id)
@@ -6839,6 +7421,7 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
             if f_sales_tariff_id < -32768 or f_sales_tariff_id > 32767: facet(r, 'SalesTariffID: {} out of range'.format(f_sales_tariff_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SalesTariffID: 2 bit(s): 0 SE(SalesTariffDescription), 1 SE(NumEPriceLevels), 2 second level
         r -= 2; k = _T15[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SalesTariffID')
@@ -6846,21 +7429,24 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sales_tariff_description, r = sl2(B, r, _S57, 6)
+            f_sales_tariff_description, B, r = sl2(B, r, _S57, 6)
         else:
-            f_sales_tariff_description, r = rstr(B, r, 32)
+            f_sales_tariff_description, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SalesTariffDescription: 1 bit(s): 0 SE(NumEPriceLevels), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     f_num_e_price_levels = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_num_e_price_levels, r = sl2(B, r, _S58, 6)
+            f_num_e_price_levels, B, r = sl2(B, r, _S58, 6)
         else:
             r -= 8; f_num_e_price_levels = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NumEPriceLevels: 1 bit(s): 0 SE(SalesTariffEntry), 1 second level
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NumEPriceLevels')
@@ -6868,21 +7454,26 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
     n = 0
     while True:
         if k == 4:
-            v, r = _d_SalesTariffEntryType(B, r)
+            v, B, r = _d_SalesTariffEntryType(B, r)
             f_sales_tariff_entry.append(v)
         else:
             break
         n += 1
+        # after SalesTariffEntry (may repeat): 2 bit(s): 0 SE(SalesTariffEntry), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T59[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SalesTariffEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SalesTariffType(f_id, f_sales_tariff_id, f_sales_tariff_description, f_num_e_price_levels, f_sales_tariff_entry), r
+    return SalesTariffType(f_id, f_sales_tariff_id, f_sales_tariff_description, f_num_e_price_levels, f_sales_tariff_entry), B, r
 
-def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
+def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int, int]:
+    # SalesTariffType: @Id (SalesTariffID, SalesTariffDescription?, NumEPriceLevels, SalesTariffEntry+)
     r0 = r
+    # 1 bits: [SalesTariffType start: AT(Id) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_SalesTariffType(B, r0)
-    f_id, r = rstr(B, r, None)
+    f_id, B, r = rstr(B, r, None)
+    # 2 bits: [SalesTariffType after @Id: SE(SalesTariffID) = 0 in 1 bit(s)]; [SalesTariffID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SalesTariffType(B, r0)
     r -= 9; f_sales_tariff_id = (B >> r) & 511
@@ -6894,19 +7485,23 @@ def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
         elif f_sales_tariff_id & 256: f_sales_tariff_id = -((x << 7) | (f_sales_tariff_id & 127)) - 1
         else: f_sales_tariff_id = (x << 7) | (f_sales_tariff_id & 127)
     elif f_sales_tariff_id > 255: f_sales_tariff_id = 255 - f_sales_tariff_id
+    # 3 bits: [SalesTariffID: EE = 0 in 1 bit]; [code of SalesTariffType after SalesTariffID: 2 bit(s): 0 SE(SalesTariffDescription), 1 SE(NumEPriceLevels), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SalesTariffType(B, r0)
     k = _T15[c & 3]
     f_sales_tariff_description = None
     if k == 2:
+        # 1 bits: [SalesTariffDescription: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SalesTariffType(B, r0)
-        f_sales_tariff_description, r = rstr(B, r, 32)
+        f_sales_tariff_description, B, r = rstr(B, r, 32)
+        # 2 bits: [SalesTariffDescription: EE = 0 in 1 bit]; [code of SalesTariffType after SalesTariffDescription: 1 bit(s): 0 SE(NumEPriceLevels), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SalesTariffType(B, r0)
         k = _T4[c & 1]
     f_num_e_price_levels = None
     if k == 3:
+        # 11 bits: [NumEPriceLevels: CH = 0 in 1 bit]; f_num_e_price_levels 8 bit(s); [NumEPriceLevels: EE = 0 in 1 bit]; [code of SalesTariffType after NumEPriceLevels: 1 bit(s): 0 SE(SalesTariffEntry), 1 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1026: return _d_SalesTariffType(B, r0)
         f_num_e_price_levels = (c >> 2) & 255
@@ -6917,11 +7512,12 @@ def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
     n = 0
     while True:
         if k == 4:
-            v, r = _f_SalesTariffEntryType(B, r)
+            v, B, r = _f_SalesTariffEntryType(B, r)
             f_sales_tariff_entry.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SalesTariffType after SalesTariffEntry (may repeat): 2 bit(s): 0 SE(SalesTariffEntry), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T59[c & 3]
     if n < 1: return _d_SalesTariffType(B, r0)
@@ -6932,9 +7528,10 @@ def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
     o.sales_tariff_description = f_sales_tariff_description
     o.num_e_price_levels = f_num_e_price_levels
     o.sales_tariff_entry = f_sales_tariff_entry
-    return o, r
+    return o, B, r
 
 def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
+    # SalesTariffType: @Id (SalesTariffID, SalesTariffDescription?, NumEPriceLevels, SalesTariffEntry+)
     st = 0
     v2 = o.id
     if v2 is None: raise EncFail('missing mandatory Id')
@@ -6965,6 +7562,7 @@ def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     a = (a << 10) | (v5) << 1
     n = 0
     for v in o.sales_tariff_entry:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -6979,14 +7577,21 @@ def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
+def _d_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int, int]:
+    # SalesTariffEntryType: ((TimeInterval), (EPriceLevel, ConsumptionCost*))
+    # start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T22[(B >> r) & 3]
     f_relative_time_interval = f_time_interval = None
     if k == 0:
-        f_relative_time_interval, r = _d_RelativeTimeIntervalType(B, r)
+        f_relative_time_interval, B, r = _d_RelativeTimeIntervalType(B, r)
+        # after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(EPriceLevel), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     elif k == 1:
-        f_time_interval, r = _d_IntervalType(B, r)
+        f_time_interval, B, r = _d_IntervalType(B, r)
+        # after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(EPriceLevel), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RelativeTimeInterval or TimeInterval')
@@ -6994,11 +7599,12 @@ def _d_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_e_price_level, r = sl2(B, r, _S58, 6)
+            f_e_price_level, B, r = sl2(B, r, _S58, 6)
         else:
             r -= 8; f_e_price_level = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EPriceLevel: 2 bit(s): 0 SE(ConsumptionCost), 1 EE, 2 second level
         r -= 2; k = _T61[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EPriceLevel')
@@ -7006,21 +7612,26 @@ def _d_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
     n = 0
     while True:
         if k == 3:
-            v, r = _d_ConsumptionCostType(B, r)
+            v, B, r = _d_ConsumptionCostType(B, r)
             f_consumption_cost.append(v)
         else:
             break
         n += 1
+        # after ConsumptionCost (may repeat): 2 bit(s): 0 SE(ConsumptionCost), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T61[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SalesTariffEntryType(f_relative_time_interval, f_time_interval, f_e_price_level, f_consumption_cost), r
+    return SalesTariffEntryType(f_relative_time_interval, f_time_interval, f_e_price_level, f_consumption_cost), B, r
 
-def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
+def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int, int]:
+    # SalesTariffEntryType: ((TimeInterval), (EPriceLevel, ConsumptionCost*))
     r0 = r
+    # 2 bits: [code of SalesTariffEntryType start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T22[c & 3]
     f_relative_time_interval = f_time_interval = None
     if k == 0:
+        # 2 bits: [RelativeTimeIntervalType start: SE(start) = 0 in 1 bit(s)]; [start: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_SalesTariffEntryType(B, r0)
         r -= 8; i1_start = (B >> r) & 255
@@ -7030,11 +7641,13 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
                 i1_start, r = ru(B, r + 8, i1_start)
                 if i1_start > 4294967295: return _d_SalesTariffEntryType(B, r0)
             else: i1_start = (x << 7) | (i1_start & 127)
+        # 3 bits: [start: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_SalesTariffEntryType(B, r0)
         k = _T34[c & 3]
         i1_duration = None
         if k == 1:
+            # 1 bits: [duration: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_SalesTariffEntryType(B, r0)
             r -= 8; i1_duration = (B >> r) & 255
@@ -7044,16 +7657,19 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
                     i1_duration, r = ru(B, r + 8, i1_duration)
                     if i1_duration > 4294967295: return _d_SalesTariffEntryType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
+            # 2 bits: [duration: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after duration: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_SalesTariffEntryType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_SalesTariffEntryType(B, r0)
+        # 1 bits: [code of SalesTariffEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(EPriceLevel), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
         f_relative_time_interval = _new(RelativeTimeIntervalType)
         f_relative_time_interval.start = i1_start
         f_relative_time_interval.duration = i1_duration
     elif k == 1:
+        # 2 bits: [IntervalType start: EE = 0 in 1 bit(s)]; [code of SalesTariffEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(EPriceLevel), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SalesTariffEntryType(B, r0)
         k = _T3[c & 1]
@@ -7062,6 +7678,7 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
         return _d_SalesTariffEntryType(B, r0)
     f_e_price_level = None
     if k == 2:
+        # 12 bits: [EPriceLevel: CH = 0 in 1 bit]; f_e_price_level 8 bit(s); [EPriceLevel: EE = 0 in 1 bit]; [code of SalesTariffEntryType after EPriceLevel: 2 bit(s): 0 SE(ConsumptionCost), 1 EE, 2 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 2052: return _d_SalesTariffEntryType(B, r0)
         f_e_price_level = (c >> 3) & 255
@@ -7072,11 +7689,12 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
     n = 0
     while True:
         if k == 3:
-            v, r = _f_ConsumptionCostType(B, r)
+            v, B, r = _f_ConsumptionCostType(B, r)
             f_consumption_cost.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SalesTariffEntryType after ConsumptionCost (may repeat): 2 bit(s): 0 SE(ConsumptionCost), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T61[c & 3]
     if k != -1: return _d_SalesTariffEntryType(B, r0)
@@ -7085,9 +7703,10 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
     o.time_interval = f_time_interval
     o.e_price_level = f_e_price_level
     o.consumption_cost = f_consumption_cost
-    return o, r
+    return o, B, r
 
 def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
+    # SalesTariffEntryType: ((TimeInterval), (EPriceLevel, ConsumptionCost*))
     st = 0
     v2 = o.relative_time_interval
     v3 = o.time_interval
@@ -7127,6 +7746,7 @@ def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     a = (a << 11) | (v8) << 1
     n = 0
     for v in o.consumption_cost:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 2
         elif True:
@@ -7140,19 +7760,23 @@ def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
+def _d_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int, int]:
+    # ConsumptionCostType: (startValue, Cost*)
+    # start: 1 bit(s): 0 SE(startValue), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_start_value = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_start_value, r = sl2(B, r, _S1, 6)
+            f_start_value, B, r = sl2(B, r, _S1, 6)
         else:
             r -= 8; f_start_value = (B >> r) & 255
             if f_start_value > 127: f_start_value, r = ru(B, r, f_start_value)
             if f_start_value > 4294967295: facet(r, 'startValue: {} out of range'.format(f_start_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after startValue: 2 bit(s): 0 SE(Cost), 1 EE, 2 second level
         r -= 2; k = _T34[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'startValue')
@@ -7160,17 +7784,21 @@ def _d_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
     n = 0
     while True:
         if k == 1:
-            v, r = _d_CostType(B, r)
+            v, B, r = _d_CostType(B, r)
             f_cost.append(v)
         else:
             break
         n += 1
+        # after Cost (may repeat): 2 bit(s): 0 SE(Cost), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T34[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ConsumptionCostType(f_start_value, f_cost), r
+    return ConsumptionCostType(f_start_value, f_cost), B, r
 
-def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
+def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int, int]:
+    # ConsumptionCostType: (startValue, Cost*)
     r0 = r
+    # 2 bits: [ConsumptionCostType start: SE(startValue) = 0 in 1 bit(s)]; [startValue: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ConsumptionCostType(B, r0)
     r -= 8; f_start_value = (B >> r) & 255
@@ -7180,6 +7808,7 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
             f_start_value, r = ru(B, r + 8, f_start_value)
             if f_start_value > 4294967295: return _d_ConsumptionCostType(B, r0)
         else: f_start_value = (x << 7) | (f_start_value & 127)
+    # 3 bits: [startValue: EE = 0 in 1 bit]; [code of ConsumptionCostType after startValue: 2 bit(s): 0 SE(Cost), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ConsumptionCostType(B, r0)
     k = _T34[c & 3]
@@ -7187,6 +7816,7 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
     n = 0
     while True:
         if k == 1:
+            # 7 bits: [CostType start: SE(costKind) = 0 in 1 bit(s)]; [costKind: CH = 0 in 1 bit]; i1_cost_kind 2 bit(s); [costKind: EE = 0 in 1 bit]; [CostType after costKind: SE(amount) = 0 in 1 bit(s)]; [amount: CH = 0 in 1 bit]
             r -= 7; c = (B >> r) & 127
             if c & 103: return _d_ConsumptionCostType(B, r0)
             i1_cost_kind = _EP_costKindType[(c >> 3) & 3]
@@ -7198,11 +7828,13 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
                     i1_amount, r = ru(B, r + 8, i1_amount)
                     if i1_amount > 4294967295: return _d_ConsumptionCostType(B, r0)
                 else: i1_amount = (x << 7) | (i1_amount & 127)
+            # 3 bits: [amount: EE = 0 in 1 bit]; [code of CostType after amount: 2 bit(s): 0 SE(amountMultiplier), 1 EE, 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ConsumptionCostType(B, r0)
             k = _T55[c & 3]
             i1_amount_multiplier = None
             if k == 2:
+                # 6 bits: [amountMultiplier: CH = 0 in 1 bit]; i1_amount_multiplier 3 bit(s); [amountMultiplier: EE = 0 in 1 bit]; [code of CostType after amountMultiplier: 1 bit(s): 0 EE, 1 second level]
                 r -= 6; c = (B >> r) & 63
                 if c & 34: return _d_ConsumptionCostType(B, r0)
                 i1_amount_multiplier = ((c >> 2) & 7) + -3
@@ -7217,15 +7849,17 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of ConsumptionCostType after Cost (may repeat): 2 bit(s): 0 SE(Cost), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T34[c & 3]
     if k != -1: return _d_ConsumptionCostType(B, r0)
     o = _new(ConsumptionCostType)
     o.start_value = f_start_value
     o.cost = f_cost
-    return o, r
+    return o, B, r
 
 def _e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
+    # ConsumptionCostType: (startValue, Cost*)
     st = 0
     v2 = o.start_value
     if v2 is None: raise EncFail('missing mandatory startValue')
@@ -7237,6 +7871,7 @@ def _e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     a <<= 1
     n = 0
     for v in o.cost:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 2
         elif True:
@@ -7250,19 +7885,23 @@ def _e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_CostType(B: int, r: int) -> tuple[CostType, int]:
+def _d_CostType(B: int, r: int) -> tuple[CostType, int, int]:
+    # CostType: (costKind, amount, amountMultiplier?)
+    # start: 1 bit(s): 0 SE(costKind), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_cost_kind = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_cost_kind, r = sl2(B, r, _S62, 6)
+            f_cost_kind, B, r = sl2(B, r, _S62, 6)
         else:
             r -= 2; f_cost_kind = (B >> r) & 3
             if f_cost_kind >= 3: raise bad_value(r, 'costKind: enumeration index {} of 3'.format(f_cost_kind))
             f_cost_kind = _E_costKindType[f_cost_kind]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after costKind: 1 bit(s): 0 SE(amount), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'costKind')
@@ -7270,13 +7909,14 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_amount, r = sl2(B, r, _S1, 6)
+            f_amount, B, r = sl2(B, r, _S1, 6)
         else:
             r -= 8; f_amount = (B >> r) & 255
             if f_amount > 127: f_amount, r = ru(B, r, f_amount)
             if f_amount > 4294967295: facet(r, 'amount: {} out of range'.format(f_amount))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after amount: 2 bit(s): 0 SE(amountMultiplier), 1 EE, 2 second level
         r -= 2; k = _T55[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'amount')
@@ -7284,18 +7924,21 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_amount_multiplier, r = sl2(B, r, _S9, 6)
+            f_amount_multiplier, B, r = sl2(B, r, _S9, 6)
         else:
             r -= 3; f_amount_multiplier = ((B >> r) & 7) + -3
             if f_amount_multiplier > 3: facet(r, 'amountMultiplier: {} above 3'.format(f_amount_multiplier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after amountMultiplier: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CostType(f_cost_kind, f_amount, f_amount_multiplier), r
+    return CostType(f_cost_kind, f_amount, f_amount_multiplier), B, r
 
-def _f_CostType(B: int, r: int) -> tuple[CostType, int]:
+def _f_CostType(B: int, r: int) -> tuple[CostType, int, int]:
+    # CostType: (costKind, amount, amountMultiplier?)
     r0 = r
+    # 7 bits: [CostType start: SE(costKind) = 0 in 1 bit(s)]; [costKind: CH = 0 in 1 bit]; f_cost_kind 2 bit(s); [costKind: EE = 0 in 1 bit]; [CostType after costKind: SE(amount) = 0 in 1 bit(s)]; [amount: CH = 0 in 1 bit]
     r -= 7; c = (B >> r) & 127
     if c & 103: return _d_CostType(B, r0)
     f_cost_kind = _EP_costKindType[(c >> 3) & 3]
@@ -7307,11 +7950,13 @@ def _f_CostType(B: int, r: int) -> tuple[CostType, int]:
             f_amount, r = ru(B, r + 8, f_amount)
             if f_amount > 4294967295: return _d_CostType(B, r0)
         else: f_amount = (x << 7) | (f_amount & 127)
+    # 3 bits: [amount: EE = 0 in 1 bit]; [code of CostType after amount: 2 bit(s): 0 SE(amountMultiplier), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CostType(B, r0)
     k = _T55[c & 3]
     f_amount_multiplier = None
     if k == 2:
+        # 6 bits: [amountMultiplier: CH = 0 in 1 bit]; f_amount_multiplier 3 bit(s); [amountMultiplier: EE = 0 in 1 bit]; [code of CostType after amountMultiplier: 1 bit(s): 0 EE, 1 second level]
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_CostType(B, r0)
         f_amount_multiplier = ((c >> 2) & 7) + -3
@@ -7322,9 +7967,10 @@ def _f_CostType(B: int, r: int) -> tuple[CostType, int]:
     o.cost_kind = f_cost_kind
     o.amount = f_amount
     o.amount_multiplier = f_amount_multiplier
-    return o, r
+    return o, B, r
 
 def _e_CostType(o: CostType, a: int) -> int:
+    # CostType: (costKind, amount, amountMultiplier?)
     st = 0
     v2 = o.cost_kind
     if v2 is None: raise EncFail('missing mandatory costKind')
@@ -7347,89 +7993,120 @@ def _e_CostType(o: CostType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SASchedulesType(B: int, r: int) -> tuple[SASchedulesType, int]:
+def _d_SASchedulesType(B: int, r: int) -> tuple[SASchedulesType, int, int]:
+    # SASchedulesType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SASchedulesType(), r
+    return SASchedulesType(), B, r
 
-def _f_SASchedulesType(B: int, r: int) -> tuple[SASchedulesType, int]:
+def _f_SASchedulesType(B: int, r: int) -> tuple[SASchedulesType, int, int]:
+    # SASchedulesType: empty
     r0 = r
+    # 1 bits: [SASchedulesType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_SASchedulesType(B, r0)
     o = _new(SASchedulesType)
-    return o, r
+    return o, B, r
 
 def _e_SASchedulesType(o: SASchedulesType, a: int) -> int:
+    # SASchedulesType: empty
     pass
     a <<= 1
     return a
 
-def _d_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParameterType, int]:
+def _d_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParameterType, int, int]:
+    # DC_EVSEChargeParameterType: (DC_EVSEStatus, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit?, EVSEMaximumVoltageLimit, EVSEMinimumCurrentLimit, EVSEMinimumVoltageLimit, EVSECurrentRegulationTolerance?, EVSEPeakCurrentRipple, EVSEEnergyToBeDelivered?)
+    # start: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_dc_evse_status = None
     if k == 0:
-        f_dc_evse_status, r = _d_DC_EVSEStatusType(B, r)
+        f_dc_evse_status, B, r = _d_DC_EVSEStatusType(B, r)
+        # after DC_EVSEStatus: 1 bit(s): 0 SE(EVSEMaximumCurrentLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVSEStatus')
     f_evse_maximum_current_limit = None
     if k == 1:
-        f_evse_maximum_current_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_maximum_current_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaximumCurrentLimit: 2 bit(s): 0 SE(EVSEMaximumPowerLimit), 1 SE(EVSEMaximumVoltageLimit), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T15[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEMaximumCurrentLimit')
     f_evse_maximum_power_limit = None
     if k == 2:
-        f_evse_maximum_power_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_maximum_power_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaximumPowerLimit: 1 bit(s): 0 SE(EVSEMaximumVoltageLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     f_evse_maximum_voltage_limit = None
     if k == 3:
-        f_evse_maximum_voltage_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_maximum_voltage_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaximumVoltageLimit: 1 bit(s): 0 SE(EVSEMinimumCurrentLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumVoltageLimit')
     f_evse_minimum_current_limit = None
     if k == 4:
-        f_evse_minimum_current_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_minimum_current_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMinimumCurrentLimit: 1 bit(s): 0 SE(EVSEMinimumVoltageLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T32[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMinimumCurrentLimit')
     f_evse_minimum_voltage_limit = None
     if k == 5:
-        f_evse_minimum_voltage_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_minimum_voltage_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMinimumVoltageLimit: 2 bit(s): 0 SE(EVSECurrentRegulationTolerance), 1 SE(EVSEPeakCurrentRipple), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T49[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEMinimumVoltageLimit')
     f_evse_current_regulation_tolerance = None
     if k == 6:
-        f_evse_current_regulation_tolerance, r = _d_PhysicalValueType(B, r)
+        f_evse_current_regulation_tolerance, B, r = _d_PhysicalValueType(B, r)
+        # after EVSECurrentRegulationTolerance: 1 bit(s): 0 SE(EVSEPeakCurrentRipple), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T50[(B >> r) & 1]
     f_evse_peak_current_ripple = None
     if k == 7:
-        f_evse_peak_current_ripple, r = _d_PhysicalValueType(B, r)
+        f_evse_peak_current_ripple, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEPeakCurrentRipple: 2 bit(s): 0 SE(EVSEEnergyToBeDelivered), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T51[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEPeakCurrentRipple')
     f_evse_energy_to_be_delivered = None
     if k == 8:
-        f_evse_energy_to_be_delivered, r = _d_PhysicalValueType(B, r)
+        f_evse_energy_to_be_delivered, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEEnergyToBeDelivered: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_EVSEChargeParameterType(f_dc_evse_status, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evse_maximum_voltage_limit, f_evse_minimum_current_limit, f_evse_minimum_voltage_limit, f_evse_current_regulation_tolerance, f_evse_peak_current_ripple, f_evse_energy_to_be_delivered), r
+    return DC_EVSEChargeParameterType(f_dc_evse_status, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evse_maximum_voltage_limit, f_evse_minimum_current_limit, f_evse_minimum_voltage_limit, f_evse_current_regulation_tolerance, f_evse_peak_current_ripple, f_evse_energy_to_be_delivered), B, r
 
-def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParameterType, int]:
+def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParameterType, int, int]:
+    # DC_EVSEChargeParameterType: (DC_EVSEStatus, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit?, EVSEMaximumVoltageLimit, EVSEMinimumCurrentLimit, EVSEMinimumVoltageLimit, EVSECurrentRegulationTolerance?, EVSEPeakCurrentRipple, EVSEEnergyToBeDelivered?)
     r0 = r
+    # 3 bits: [DC_EVSEChargeParameterType start: SE(DC_EVSEStatus) = 0 in 1 bit(s)]; [code of DC_EVSEStatusType start: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_EVSEChargeParameterType(B, r0)
     k = _T22[c & 3]
     i1_evse_isolation_status = None
     if k == 0:
+        # 5 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i1_evse_isolation_status 2 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_DC_EVSEChargeParameterType(B, r0)
         i1_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
         k = _T2[c & 1]
     i1_evse_status_code = None
     if k == 1:
+        # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i1_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
         i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -7439,6 +8116,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         return _d_DC_EVSEChargeParameterType(B, r0)
     i1_notification_max_delay = None
     if k == 2:
+        # 1 bits: [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 8; i1_notification_max_delay = (B >> r) & 255
@@ -7448,6 +8126,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
                 i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
                 if i1_notification_max_delay > 4294967295: return _d_DC_EVSEChargeParameterType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+        # 2 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T4[c & 1]
@@ -7455,6 +8134,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         return _d_DC_EVSEChargeParameterType(B, r0)
     i1_evse_notification = None
     if k == 3:
+        # 5 bits: [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 1 bit(s): 0 EE, 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_DC_EVSEChargeParameterType(B, r0)
         i1_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
@@ -7463,6 +8143,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     else:
         return _d_DC_EVSEChargeParameterType(B, r0)
     if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
+    # 9 bits: [DC_EVSEChargeParameterType after DC_EVSEStatus: SE(EVSEMaximumCurrentLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_DC_EVSEChargeParameterType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
@@ -7475,6 +8156,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     f_dc_evse_status.evse_notification = i1_evse_notification
     i2_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i2_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
         i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -7482,6 +8164,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if i2_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
     i2_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DC_EVSEChargeParameterType(B, r0)
         r -= 9; i2_value = (B >> r) & 511
@@ -7493,12 +8176,14 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_DC_EVSEChargeParameterType(B, r0)
     if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
+    # 2 bits: [code of DC_EVSEChargeParameterType after EVSEMaximumCurrentLimit: 2 bit(s): 0 SE(EVSEMaximumPowerLimit), 1 SE(EVSEMaximumVoltageLimit), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T15[c & 3]
     f_evse_maximum_current_limit = _new(PhysicalValueType)
@@ -7507,6 +8192,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     f_evse_maximum_current_limit.value = i2_value
     f_evse_maximum_power_limit = None
     if k == 2:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i3_multiplier = ((c >> 3) & 7) + -3
@@ -7514,6 +8200,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if i3_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i3_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i3_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
             i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -7521,6 +8208,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             if i3_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i3_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 9; i3_value = (B >> r) & 511
@@ -7532,12 +8220,14 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_DC_EVSEChargeParameterType(B, r0)
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
+        # 1 bits: [code of DC_EVSEChargeParameterType after EVSEMaximumPowerLimit: 1 bit(s): 0 SE(EVSEMaximumVoltageLimit), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
         f_evse_maximum_power_limit = _new(PhysicalValueType)
@@ -7546,6 +8236,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         f_evse_maximum_power_limit.value = i3_value
     f_evse_maximum_voltage_limit = None
     if k == 3:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i4_multiplier = ((c >> 3) & 7) + -3
@@ -7553,6 +8244,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if i4_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i4_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i4_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
             i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -7560,6 +8252,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             if i4_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i4_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 9; i4_value = (B >> r) & 511
@@ -7571,12 +8264,14 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_DC_EVSEChargeParameterType(B, r0)
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
+        # 1 bits: [code of DC_EVSEChargeParameterType after EVSEMaximumVoltageLimit: 1 bit(s): 0 SE(EVSEMinimumCurrentLimit), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T5[c & 1]
         f_evse_maximum_voltage_limit = _new(PhysicalValueType)
@@ -7587,6 +8282,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_minimum_current_limit = None
     if k == 4:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i5_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i5_multiplier = ((c >> 3) & 7) + -3
@@ -7594,6 +8290,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if i5_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i5_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i5_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
             i5_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -7601,6 +8298,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             if i5_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i5_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 9; i5_value = (B >> r) & 511
@@ -7612,12 +8310,14 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_DC_EVSEChargeParameterType(B, r0)
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
+        # 1 bits: [code of DC_EVSEChargeParameterType after EVSEMinimumCurrentLimit: 1 bit(s): 0 SE(EVSEMinimumVoltageLimit), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T32[c & 1]
         f_evse_minimum_current_limit = _new(PhysicalValueType)
@@ -7628,6 +8328,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_minimum_voltage_limit = None
     if k == 5:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i6_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i6_multiplier = ((c >> 3) & 7) + -3
@@ -7635,6 +8336,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if i6_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i6_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i6_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
             i6_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -7642,6 +8344,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             if i6_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i6_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 9; i6_value = (B >> r) & 511
@@ -7653,12 +8356,14 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_DC_EVSEChargeParameterType(B, r0)
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
+        # 2 bits: [code of DC_EVSEChargeParameterType after EVSEMinimumVoltageLimit: 2 bit(s): 0 SE(EVSECurrentRegulationTolerance), 1 SE(EVSEPeakCurrentRipple), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T49[c & 3]
         f_evse_minimum_voltage_limit = _new(PhysicalValueType)
@@ -7669,6 +8374,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_current_regulation_tolerance = None
     if k == 6:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i7_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i7_multiplier = ((c >> 3) & 7) + -3
@@ -7676,6 +8382,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if i7_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i7_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i7_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
             i7_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -7683,6 +8390,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             if i7_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i7_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 9; i7_value = (B >> r) & 511
@@ -7694,12 +8402,14 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_DC_EVSEChargeParameterType(B, r0)
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
+        # 1 bits: [code of DC_EVSEChargeParameterType after EVSECurrentRegulationTolerance: 1 bit(s): 0 SE(EVSEPeakCurrentRipple), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T50[c & 1]
         f_evse_current_regulation_tolerance = _new(PhysicalValueType)
@@ -7708,6 +8418,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         f_evse_current_regulation_tolerance.value = i7_value
     f_evse_peak_current_ripple = None
     if k == 7:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i8_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i8_multiplier = ((c >> 3) & 7) + -3
@@ -7715,6 +8426,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if i8_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i8_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i8_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
             i8_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -7722,6 +8434,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             if i8_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i8_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 9; i8_value = (B >> r) & 511
@@ -7733,12 +8446,14 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_DC_EVSEChargeParameterType(B, r0)
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
+        # 2 bits: [code of DC_EVSEChargeParameterType after EVSEPeakCurrentRipple: 2 bit(s): 0 SE(EVSEEnergyToBeDelivered), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T51[c & 3]
         f_evse_peak_current_ripple = _new(PhysicalValueType)
@@ -7749,6 +8464,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_energy_to_be_delivered = None
     if k == 8:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i9_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_DC_EVSEChargeParameterType(B, r0)
         i9_multiplier = ((c >> 3) & 7) + -3
@@ -7756,6 +8472,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if i9_multiplier > 3: return _d_DC_EVSEChargeParameterType(B, r0)
         i9_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i9_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
             i9_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -7763,6 +8480,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             if i9_unit is None: return _d_DC_EVSEChargeParameterType(B, r0)
         i9_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_EVSEChargeParameterType(B, r0)
             r -= 9; i9_value = (B >> r) & 511
@@ -7774,12 +8492,14 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_EVSEChargeParameterType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_DC_EVSEChargeParameterType(B, r0)
         if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
+        # 1 bits: [code of DC_EVSEChargeParameterType after EVSEEnergyToBeDelivered: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_evse_energy_to_be_delivered = _new(PhysicalValueType)
@@ -7788,9 +8508,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         f_evse_energy_to_be_delivered.value = i9_value
     if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
     o = DC_EVSEChargeParameterType(f_dc_evse_status, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evse_maximum_voltage_limit, f_evse_minimum_current_limit, f_evse_minimum_voltage_limit, f_evse_current_regulation_tolerance, f_evse_peak_current_ripple, f_evse_energy_to_be_delivered)
-    return o, r
+    return o, B, r
 
 def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
+    # DC_EVSEChargeParameterType: (DC_EVSEStatus, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit?, EVSEMaximumVoltageLimit, EVSEMinimumCurrentLimit, EVSEMinimumVoltageLimit, EVSECurrentRegulationTolerance?, EVSEPeakCurrentRipple, EVSEEnergyToBeDelivered?)
     st = 0
     v2 = o.dc_evse_status
     if v2 is None: raise EncFail('missing mandatory DC_EVSEStatus')
@@ -8034,53 +8755,69 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_EVSEChargeParameterType(B: int, r: int) -> tuple[EVSEChargeParameterType, int]:
+def _d_EVSEChargeParameterType(B: int, r: int) -> tuple[EVSEChargeParameterType, int, int]:
+    # EVSEChargeParameterType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVSEChargeParameterType(), r
+    return EVSEChargeParameterType(), B, r
 
-def _f_EVSEChargeParameterType(B: int, r: int) -> tuple[EVSEChargeParameterType, int]:
+def _f_EVSEChargeParameterType(B: int, r: int) -> tuple[EVSEChargeParameterType, int, int]:
+    # EVSEChargeParameterType: empty
     r0 = r
+    # 1 bits: [EVSEChargeParameterType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVSEChargeParameterType(B, r0)
     o = _new(EVSEChargeParameterType)
-    return o, r
+    return o, B, r
 
 def _e_EVSEChargeParameterType(o: EVSEChargeParameterType, a: int) -> int:
+    # EVSEChargeParameterType: empty
     pass
     a <<= 1
     return a
 
-def _d_ChargingStatusReqType(B: int, r: int) -> tuple[ChargingStatusReqType, int]:
+def _d_ChargingStatusReqType(B: int, r: int) -> tuple[ChargingStatusReqType, int, int]:
+    # ChargingStatusReqType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ChargingStatusReqType(), r
+    return ChargingStatusReqType(), B, r
 
-def _f_ChargingStatusReqType(B: int, r: int) -> tuple[ChargingStatusReqType, int]:
+def _f_ChargingStatusReqType(B: int, r: int) -> tuple[ChargingStatusReqType, int, int]:
+    # ChargingStatusReqType: empty
     r0 = r
+    # 1 bits: [ChargingStatusReqType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ChargingStatusReqType(B, r0)
     o = _new(ChargingStatusReqType)
-    return o, r
+    return o, B, r
 
 def _e_ChargingStatusReqType(o: ChargingStatusReqType, a: int) -> int:
+    # ChargingStatusReqType: empty
     pass
     a <<= 1
     return a
 
-def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int]:
+def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int, int]:
+    # ChargingStatusResType: (ResponseCode, EVSEID, SAScheduleTupleID, EVSEMaxCurrent?, MeterInfo?, ReceiptRequired, AC_EVSEStatus)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEID), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -8088,11 +8825,13 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evseid, r = sl2(B, r, _S63, 6)
+            f_evseid, B, r = sl2(B, r, _S63, 6)
         else:
-            f_evseid, r = rbin(B, r, 32)
+            f_evseid, B, r = rbin(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEID: 1 bit(s): 0 SE(SAScheduleTupleID), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEID')
@@ -8100,7 +8839,7 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S11, 6)
+            f_sa_schedule_tuple_id, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
             if f_sa_schedule_tuple_id & 128: f_sa_schedule_tuple_id, r = ri(B, r, f_sa_schedule_tuple_id)
@@ -8108,40 +8847,50 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SAScheduleTupleID: 2 bit(s): 0 SE(EVSEMaxCurrent), 1 SE(MeterInfo), 2 SE(ReceiptRequired), 3 second level
         r -= 2; k = _T64[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SAScheduleTupleID')
     f_evse_max_current = None
     if k == 3:
-        f_evse_max_current, r = _d_PhysicalValueType(B, r)
+        f_evse_max_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaxCurrent: 2 bit(s): 0 SE(MeterInfo), 1 SE(ReceiptRequired), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T65[(B >> r) & 3]
     f_meter_info = None
     if k == 4:
-        f_meter_info, r = _d_MeterInfoType(B, r)
+        f_meter_info, B, r = _d_MeterInfoType(B, r)
+        # after MeterInfo: 1 bit(s): 0 SE(ReceiptRequired), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T32[(B >> r) & 1]
     f_receipt_required = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_receipt_required, r = sl2(B, r, _S12, 6)
+            f_receipt_required, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_receipt_required = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ReceiptRequired: 1 bit(s): 0 SE(AC_EVSEStatus), 1 second level
         r -= 1; k = _T37[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ReceiptRequired')
     f_ac_evse_status = None
     if k == 6:
-        f_ac_evse_status, r = _d_AC_EVSEStatusType(B, r)
+        f_ac_evse_status, B, r = _d_AC_EVSEStatusType(B, r)
+        # after AC_EVSEStatus: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_EVSEStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ChargingStatusResType(f_response_code, f_evseid, f_sa_schedule_tuple_id, f_evse_max_current, f_meter_info, f_receipt_required, f_ac_evse_status), r
+    return ChargingStatusResType(f_response_code, f_evseid, f_sa_schedule_tuple_id, f_evse_max_current, f_meter_info, f_receipt_required, f_ac_evse_status), B, r
 
-def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int]:
+def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int, int]:
+    # ChargingStatusResType: (ResponseCode, EVSEID, SAScheduleTupleID, EVSEMaxCurrent?, MeterInfo?, ReceiptRequired, AC_EVSEStatus)
     r0 = r
+    # 10 bits: [ChargingStatusResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ChargingStatusResType after ResponseCode: SE(EVSEID) = 0 in 1 bit(s)]; [EVSEID: CH = 0 in 1 bit]
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_ChargingStatusResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 31]
@@ -8149,6 +8898,7 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
     r -= 8; nb = (B >> r) & 255
     if nb > 32 or 8 * nb > r: return _d_ChargingStatusResType(B, r0)
     r -= 8 * nb; f_evseid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [EVSEID: EE = 0 in 1 bit]; [ChargingStatusResType after EVSEID: SE(SAScheduleTupleID) = 0 in 1 bit(s)]; [SAScheduleTupleID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ChargingStatusResType(B, r0)
     r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
@@ -8160,11 +8910,13 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         elif f_sa_schedule_tuple_id & 256: f_sa_schedule_tuple_id = -((x << 7) | (f_sa_schedule_tuple_id & 127)) - 1
         else: f_sa_schedule_tuple_id = (x << 7) | (f_sa_schedule_tuple_id & 127)
     elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
+    # 3 bits: [SAScheduleTupleID: EE = 0 in 1 bit]; [code of ChargingStatusResType after SAScheduleTupleID: 2 bit(s): 0 SE(EVSEMaxCurrent), 1 SE(MeterInfo), 2 SE(ReceiptRequired), 3 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ChargingStatusResType(B, r0)
     k = _T64[c & 3]
     f_evse_max_current = None
     if k == 3:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i1_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_ChargingStatusResType(B, r0)
         i1_multiplier = ((c >> 3) & 7) + -3
@@ -8172,6 +8924,7 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         if i1_multiplier > 3: return _d_ChargingStatusResType(B, r0)
         i1_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i1_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargingStatusResType(B, r0)
             i1_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -8179,6 +8932,7 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             if i1_unit is None: return _d_ChargingStatusResType(B, r0)
         i1_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargingStatusResType(B, r0)
             r -= 9; i1_value = (B >> r) & 511
@@ -8190,12 +8944,14 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
                 elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
                 else: i1_value = (x << 7) | (i1_value & 127)
             elif i1_value > 255: i1_value = 255 - i1_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargingStatusResType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_ChargingStatusResType(B, r0)
         if k != -1: return _d_ChargingStatusResType(B, r0)
+        # 2 bits: [code of ChargingStatusResType after EVSEMaxCurrent: 2 bit(s): 0 SE(MeterInfo), 1 SE(ReceiptRequired), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T65[c & 3]
         f_evse_max_current = _new(PhysicalValueType)
@@ -8204,14 +8960,17 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         f_evse_max_current.value = i1_value
     f_meter_info = None
     if k == 4:
+        # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_ChargingStatusResType(B, r0)
-        i2_meter_id, r = rstr(B, r, 32)
+        i2_meter_id, B, r = rstr(B, r, 32)
+        # 4 bits: [MeterID: EE = 0 in 1 bit]; [code of MeterInfoType after MeterID: 3 bit(s): 0 SE(MeterReading), 1 SE(SigMeterReading), 2 SE(MeterStatus), 3 SE(TMeter), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_ChargingStatusResType(B, r0)
         k = _T66[c & 7]
         i2_meter_reading = None
         if k == 1:
+            # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_ChargingStatusResType(B, r0)
             i3_multiplier = ((c >> 3) & 7) + -3
@@ -8219,6 +8978,7 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             if i3_multiplier > 3: return _d_ChargingStatusResType(B, r0)
             i3_unit = None
             if k == 1:
+                # 7 bits: [Unit: CH = 0 in 1 bit]; i3_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_ChargingStatusResType(B, r0)
                 i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -8226,6 +8986,7 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
                 if i3_unit is None: return _d_ChargingStatusResType(B, r0)
             i3_value = None
             if k == 2:
+                # 1 bits: [Value: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ChargingStatusResType(B, r0)
                 r -= 9; i3_value = (B >> r) & 511
@@ -8237,12 +8998,14 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
                     elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                     else: i3_value = (x << 7) | (i3_value & 127)
                 elif i3_value > 255: i3_value = 255 - i3_value
+                # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ChargingStatusResType(B, r0)
                 k = _T6[c & 1]
             else:
                 return _d_ChargingStatusResType(B, r0)
             if k != -1: return _d_ChargingStatusResType(B, r0)
+            # 3 bits: [code of MeterInfoType after MeterReading: 3 bit(s): 0 SE(SigMeterReading), 1 SE(MeterStatus), 2 SE(TMeter), 3 EE, 4 second level]
             r -= 3; c = (B >> r) & 7
             k = _T67[c & 7]
             i2_meter_reading = _new(PhysicalValueType)
@@ -8251,16 +9014,19 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             i2_meter_reading.value = i3_value
         i2_sig_meter_reading = None
         if k == 2:
+            # 1 bits: [SigMeterReading: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargingStatusResType(B, r0)
             r -= 8; nb = (B >> r) & 255
             if nb > 32 or 8 * nb > r: return _d_ChargingStatusResType(B, r0)
             r -= 8 * nb; i2_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            # 3 bits: [SigMeterReading: EE = 0 in 1 bit]; [code of MeterInfoType after SigMeterReading: 2 bit(s): 0 SE(MeterStatus), 1 SE(TMeter), 2 EE, 3 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ChargingStatusResType(B, r0)
             k = _T68[c & 3]
         i2_meter_status = None
         if k == 3:
+            # 1 bits: [MeterStatus: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargingStatusResType(B, r0)
             r -= 9; i2_meter_status = (B >> r) & 511
@@ -8272,11 +9038,13 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
                 elif i2_meter_status & 256: i2_meter_status = -((x << 7) | (i2_meter_status & 127)) - 1
                 else: i2_meter_status = (x << 7) | (i2_meter_status & 127)
             elif i2_meter_status > 255: i2_meter_status = 255 - i2_meter_status
+            # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(TMeter), 1 EE, 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ChargingStatusResType(B, r0)
             k = _T59[c & 3]
         i2_t_meter = None
         if k == 4:
+            # 1 bits: [TMeter: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargingStatusResType(B, r0)
             r -= 9; i2_t_meter = (B >> r) & 511
@@ -8288,10 +9056,12 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
                 elif i2_t_meter & 256: i2_t_meter = -((x << 7) | (i2_t_meter & 127)) - 1
                 else: i2_t_meter = (x << 7) | (i2_t_meter & 127)
             elif i2_t_meter > 255: i2_t_meter = 255 - i2_t_meter
+            # 2 bits: [TMeter: EE = 0 in 1 bit]; [code of MeterInfoType after TMeter: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargingStatusResType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_ChargingStatusResType(B, r0)
+        # 1 bits: [code of ChargingStatusResType after MeterInfo: 1 bit(s): 0 SE(ReceiptRequired), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T32[c & 1]
         f_meter_info = _new(MeterInfoType)
@@ -8302,6 +9072,7 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         f_meter_info.t_meter = i2_t_meter
     f_receipt_required = None
     if k == 5:
+        # 4 bits: [ReceiptRequired: CH = 0 in 1 bit]; f_receipt_required 1 bit(s); [ReceiptRequired: EE = 0 in 1 bit]; [code of ChargingStatusResType after ReceiptRequired: 1 bit(s): 0 SE(AC_EVSEStatus), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_ChargingStatusResType(B, r0)
         f_receipt_required = ((c >> 2) & 1) == 1
@@ -8310,6 +9081,7 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         return _d_ChargingStatusResType(B, r0)
     f_ac_evse_status = None
     if k == 6:
+        # 10 bits: [AC_EVSEStatusType start: SE(PowerSwitchClosed) = 0 in 1 bit(s)]; [PowerSwitchClosed: CH = 0 in 1 bit]; i4_power_switch_closed 1 bit(s); [PowerSwitchClosed: EE = 0 in 1 bit]; [AC_EVSEStatusType after PowerSwitchClosed: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; i4_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 10; c = (B >> r) & 1023
         if c & 887: return _d_ChargingStatusResType(B, r0)
         i4_power_switch_closed = ((c >> 7) & 1) == 1
@@ -8321,6 +9093,7 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
                 i4_notification_max_delay, r = ru(B, r + 8, i4_notification_max_delay)
                 if i4_notification_max_delay > 4294967295: return _d_ChargingStatusResType(B, r0)
             else: i4_notification_max_delay = (x << 7) | (i4_notification_max_delay & 127)
+        # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i4_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]; [code of ChargingStatusResType after AC_EVSEStatus: 1 bit(s): 0 EE, 1 second level]
         r -= 8; c = (B >> r) & 255
         if c & 230: return _d_ChargingStatusResType(B, r0)
         i4_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
@@ -8335,9 +9108,10 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         return _d_ChargingStatusResType(B, r0)
     if k != -1: return _d_ChargingStatusResType(B, r0)
     o = ChargingStatusResType(f_response_code, f_evseid, f_sa_schedule_tuple_id, f_evse_max_current, f_meter_info, f_receipt_required, f_ac_evse_status)
-    return o, r
+    return o, B, r
 
 def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
+    # ChargingStatusResType: (ResponseCode, EVSEID, SAScheduleTupleID, EVSEMaxCurrent?, MeterInfo?, ReceiptRequired, AC_EVSEStatus)
     st = 0
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -8484,39 +9258,48 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     a = (a << 8) | (v27) << 3
     return a
 
-def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, MeterReading?, SigMeterReading?, MeterStatus?, TMeter?)
+    # start: 1 bit(s): 0 SE(MeterID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S57, 6)
+            f_meter_id, B, r = sl2(B, r, _S57, 6)
         else:
-            f_meter_id, r = rstr(B, r, 32)
+            f_meter_id, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterID: 3 bit(s): 0 SE(MeterReading), 1 SE(SigMeterReading), 2 SE(MeterStatus), 3 SE(TMeter), 4 EE, 5 second level
         r -= 3; k = _T66[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'MeterID')
     f_meter_reading = None
     if k == 1:
-        f_meter_reading, r = _d_PhysicalValueType(B, r)
+        f_meter_reading, B, r = _d_PhysicalValueType(B, r)
+        # after MeterReading: 3 bit(s): 0 SE(SigMeterReading), 1 SE(MeterStatus), 2 SE(TMeter), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T67[(B >> r) & 7]
     f_sig_meter_reading = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sig_meter_reading, r = sl2(B, r, _S75, 6)
+            f_sig_meter_reading, B, r = sl2(B, r, _S75, 6)
         else:
-            f_sig_meter_reading, r = rbin(B, r, 32)
+            f_sig_meter_reading, B, r = rbin(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SigMeterReading: 2 bit(s): 0 SE(MeterStatus), 1 SE(TMeter), 2 EE, 3 second level
         r -= 2; k = _T68[(B >> r) & 3]
     f_meter_status = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_meter_status, r = sl2(B, r, _S11, 6)
+            f_meter_status, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
@@ -8524,12 +9307,13 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterStatus: 2 bit(s): 0 SE(TMeter), 1 EE, 2 second level
         r -= 2; k = _T59[(B >> r) & 3]
     f_t_meter = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_t_meter, r = sl2(B, r, _S76, 6)
+            f_t_meter, B, r = sl2(B, r, _S76, 6)
         else:
             r -= 9; f_t_meter = (B >> r) & 511
             if f_t_meter & 128: f_t_meter, r = ri(B, r, f_t_meter)
@@ -8537,20 +9321,25 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_t_meter < -9223372036854775808 or f_t_meter > 9223372036854775807: facet(r, 'TMeter: {} out of range'.format(f_t_meter))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TMeter: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MeterInfoType(f_meter_id, f_meter_reading, f_sig_meter_reading, f_meter_status, f_t_meter), r
+    return MeterInfoType(f_meter_id, f_meter_reading, f_sig_meter_reading, f_meter_status, f_t_meter), B, r
 
-def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, MeterReading?, SigMeterReading?, MeterStatus?, TMeter?)
     r0 = r
+    # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MeterInfoType(B, r0)
-    f_meter_id, r = rstr(B, r, 32)
+    f_meter_id, B, r = rstr(B, r, 32)
+    # 4 bits: [MeterID: EE = 0 in 1 bit]; [code of MeterInfoType after MeterID: 3 bit(s): 0 SE(MeterReading), 1 SE(SigMeterReading), 2 SE(MeterStatus), 3 SE(TMeter), 4 EE, 5 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
     k = _T66[c & 7]
     f_meter_reading = None
     if k == 1:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i1_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_MeterInfoType(B, r0)
         i1_multiplier = ((c >> 3) & 7) + -3
@@ -8558,6 +9347,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         if i1_multiplier > 3: return _d_MeterInfoType(B, r0)
         i1_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i1_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_MeterInfoType(B, r0)
             i1_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -8565,6 +9355,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if i1_unit is None: return _d_MeterInfoType(B, r0)
         i1_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_MeterInfoType(B, r0)
             r -= 9; i1_value = (B >> r) & 511
@@ -8576,12 +9367,14 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
                 else: i1_value = (x << 7) | (i1_value & 127)
             elif i1_value > 255: i1_value = 255 - i1_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_MeterInfoType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_MeterInfoType(B, r0)
         if k != -1: return _d_MeterInfoType(B, r0)
+        # 3 bits: [code of MeterInfoType after MeterReading: 3 bit(s): 0 SE(SigMeterReading), 1 SE(MeterStatus), 2 SE(TMeter), 3 EE, 4 second level]
         r -= 3; c = (B >> r) & 7
         k = _T67[c & 7]
         f_meter_reading = _new(PhysicalValueType)
@@ -8590,16 +9383,19 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
         f_meter_reading.value = i1_value
     f_sig_meter_reading = None
     if k == 2:
+        # 1 bits: [SigMeterReading: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 32 or 8 * nb > r: return _d_MeterInfoType(B, r0)
         r -= 8 * nb; f_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 3 bits: [SigMeterReading: EE = 0 in 1 bit]; [code of MeterInfoType after SigMeterReading: 2 bit(s): 0 SE(MeterStatus), 1 SE(TMeter), 2 EE, 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T68[c & 3]
     f_meter_status = None
     if k == 3:
+        # 1 bits: [MeterStatus: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 9; f_meter_status = (B >> r) & 511
@@ -8611,11 +9407,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
+        # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(TMeter), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T59[c & 3]
     f_t_meter = None
     if k == 4:
+        # 1 bits: [TMeter: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 9; f_t_meter = (B >> r) & 511
@@ -8627,6 +9425,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             elif f_t_meter & 256: f_t_meter = -((x << 7) | (f_t_meter & 127)) - 1
             else: f_t_meter = (x << 7) | (f_t_meter & 127)
         elif f_t_meter > 255: f_t_meter = 255 - f_t_meter
+        # 2 bits: [TMeter: EE = 0 in 1 bit]; [code of MeterInfoType after TMeter: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T6[c & 1]
@@ -8637,9 +9436,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     o.sig_meter_reading = f_sig_meter_reading
     o.meter_status = f_meter_status
     o.t_meter = f_t_meter
-    return o, r
+    return o, B, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    # MeterInfoType: (MeterID, MeterReading?, SigMeterReading?, MeterStatus?, TMeter?)
     st = 0
     v2 = o.meter_id
     if v2 is None: raise EncFail('missing mandatory MeterID')
@@ -8707,39 +9507,51 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ContractAuthenticationReqType(B: int, r: int) -> tuple[ContractAuthenticationReqType, int]:
+def _d_ContractAuthenticationReqType(B: int, r: int) -> tuple[ContractAuthenticationReqType, int, int]:
+    # ContractAuthenticationReqType: @Id? (GenChallenge?)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(GenChallenge), 2 EE, 3 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T77[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 2 bit(s): 0 SE(GenChallenge), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T34[(B >> r) & 3]
     f_gen_challenge = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_gen_challenge, r = sl2(B, r, _S78, 6)
+            f_gen_challenge, B, r = sl2(B, r, _S78, 6)
         else:
-            f_gen_challenge, r = rstr(B, r, None)
+            f_gen_challenge, B, r = rstr(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after GenChallenge: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ContractAuthenticationReqType(f_id, f_gen_challenge), r
+    return ContractAuthenticationReqType(f_id, f_gen_challenge), B, r
 
-def _f_ContractAuthenticationReqType(B: int, r: int) -> tuple[ContractAuthenticationReqType, int]:
+def _f_ContractAuthenticationReqType(B: int, r: int) -> tuple[ContractAuthenticationReqType, int, int]:
+    # ContractAuthenticationReqType: @Id? (GenChallenge?)
     r0 = r
+    # 2 bits: [code of ContractAuthenticationReqType start: 2 bit(s): 0 AT(Id), 1 SE(GenChallenge), 2 EE, 3 second level]
     r -= 2; c = (B >> r) & 3
     k = _T77[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 2 bits: [code of ContractAuthenticationReqType after @Id: 2 bit(s): 0 SE(GenChallenge), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T34[c & 3]
     f_gen_challenge = None
     if k == 1:
+        # 1 bits: [GenChallenge: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ContractAuthenticationReqType(B, r0)
-        f_gen_challenge, r = rstr(B, r, None)
+        f_gen_challenge, B, r = rstr(B, r, None)
+        # 2 bits: [GenChallenge: EE = 0 in 1 bit]; [code of ContractAuthenticationReqType after GenChallenge: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ContractAuthenticationReqType(B, r0)
         k = _T6[c & 1]
@@ -8747,9 +9559,10 @@ def _f_ContractAuthenticationReqType(B: int, r: int) -> tuple[ContractAuthentica
     o = _new(ContractAuthenticationReqType)
     o.id = f_id
     o.gen_challenge = f_gen_challenge
-    return o, r
+    return o, B, r
 
 def _e_ContractAuthenticationReqType(o: ContractAuthenticationReqType, a: int) -> int:
+    # ContractAuthenticationReqType: @Id? (GenChallenge?)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -8768,19 +9581,23 @@ def _e_ContractAuthenticationReqType(o: ContractAuthenticationReqType, a: int) -
     a = (a << w) | c
     return a
 
-def _d_ContractAuthenticationResType(B: int, r: int) -> tuple[ContractAuthenticationResType, int]:
+def _d_ContractAuthenticationResType(B: int, r: int) -> tuple[ContractAuthenticationResType, int, int]:
+    # ContractAuthenticationResType: (ResponseCode, EVSEProcessing)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -8788,20 +9605,23 @@ def _d_ContractAuthenticationResType(B: int, r: int) -> tuple[ContractAuthentica
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S21, 6)
+            f_evse_processing, B, r = sl2(B, r, _S21, 6)
         else:
             r -= 1; f_evse_processing = (B >> r) & 1
             f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ContractAuthenticationResType(f_response_code, f_evse_processing), r
+    return ContractAuthenticationResType(f_response_code, f_evse_processing), B, r
 
-def _f_ContractAuthenticationResType(B: int, r: int) -> tuple[ContractAuthenticationResType, int]:
+def _f_ContractAuthenticationResType(B: int, r: int) -> tuple[ContractAuthenticationResType, int, int]:
+    # ContractAuthenticationResType: (ResponseCode, EVSEProcessing)
     r0 = r
+    # 13 bits: [ContractAuthenticationResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ContractAuthenticationResType after ResponseCode: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 1 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [ContractAuthenticationResType after EVSEProcessing: EE = 0 in 1 bit(s)]
     r -= 13; c = (B >> r) & 8191
     if c & 6203: return _d_ContractAuthenticationResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 6) & 31]
@@ -8810,9 +9630,10 @@ def _f_ContractAuthenticationResType(B: int, r: int) -> tuple[ContractAuthentica
     o = _new(ContractAuthenticationResType)
     o.response_code = f_response_code
     o.evse_processing = f_evse_processing
-    return o, r
+    return o, B, r
 
 def _e_ContractAuthenticationResType(o: ContractAuthenticationResType, a: int) -> int:
+    # ContractAuthenticationResType: (ResponseCode, EVSEProcessing)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -8825,91 +9646,117 @@ def _e_ContractAuthenticationResType(o: ContractAuthenticationResType, a: int) -
     a = (a << 13) | (v2) << 6 | (v3) << 2
     return a
 
-def _d_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
+def _d_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int, int]:
+    # CurrentDemandReqType: (DC_EVStatus, EVTargetCurrent, EVMaximumVoltageLimit?, EVMaximumCurrentLimit?, EVMaximumPowerLimit?, BulkChargingComplete?, ChargingComplete, RemainingTimeToFullSoC?, RemainingTimeToBulkSoC?, EVTargetVoltage)
+    # start: 1 bit(s): 0 SE(DC_EVStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_dc_ev_status = None
     if k == 0:
-        f_dc_ev_status, r = _d_DC_EVStatusType(B, r)
+        f_dc_ev_status, B, r = _d_DC_EVStatusType(B, r)
+        # after DC_EVStatus: 1 bit(s): 0 SE(EVTargetCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVStatus')
     f_ev_target_current = None
     if k == 1:
-        f_ev_target_current, r = _d_PhysicalValueType(B, r)
+        f_ev_target_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVTargetCurrent: 3 bit(s): 0 SE(EVMaximumVoltageLimit), 1 SE(EVMaximumCurrentLimit), 2 SE(EVMaximumPowerLimit), 3 SE(BulkChargingComplete), 4 SE(ChargingComplete), 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T81[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVTargetCurrent')
     f_ev_maximum_voltage_limit = None
     if k == 2:
-        f_ev_maximum_voltage_limit, r = _d_PhysicalValueType(B, r)
+        f_ev_maximum_voltage_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaximumVoltageLimit: 3 bit(s): 0 SE(EVMaximumCurrentLimit), 1 SE(EVMaximumPowerLimit), 2 SE(BulkChargingComplete), 3 SE(ChargingComplete), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T82[(B >> r) & 7]
     f_ev_maximum_current_limit = None
     if k == 3:
-        f_ev_maximum_current_limit, r = _d_PhysicalValueType(B, r)
+        f_ev_maximum_current_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaximumCurrentLimit: 2 bit(s): 0 SE(EVMaximumPowerLimit), 1 SE(BulkChargingComplete), 2 SE(ChargingComplete), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T48[(B >> r) & 3]
     f_ev_maximum_power_limit = None
     if k == 4:
-        f_ev_maximum_power_limit, r = _d_PhysicalValueType(B, r)
+        f_ev_maximum_power_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaximumPowerLimit: 2 bit(s): 0 SE(BulkChargingComplete), 1 SE(ChargingComplete), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T83[(B >> r) & 3]
     f_bulk_charging_complete = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_bulk_charging_complete, r = sl2(B, r, _S12, 6)
+            f_bulk_charging_complete, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_bulk_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level
         r -= 1; k = _T37[(B >> r) & 1]
     f_charging_complete = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S12, 6)
+            f_charging_complete, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingComplete: 2 bit(s): 0 SE(RemainingTimeToFullSoC), 1 SE(RemainingTimeToBulkSoC), 2 SE(EVTargetVoltage), 3 second level
         r -= 2; k = _T84[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ChargingComplete')
     f_remaining_time_to_full_soc = None
     if k == 7:
-        f_remaining_time_to_full_soc, r = _d_PhysicalValueType(B, r)
+        f_remaining_time_to_full_soc, B, r = _d_PhysicalValueType(B, r)
+        # after RemainingTimeToFullSoC: 2 bit(s): 0 SE(RemainingTimeToBulkSoC), 1 SE(EVTargetVoltage), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T85[(B >> r) & 3]
     f_remaining_time_to_bulk_soc = None
     if k == 8:
-        f_remaining_time_to_bulk_soc, r = _d_PhysicalValueType(B, r)
+        f_remaining_time_to_bulk_soc, B, r = _d_PhysicalValueType(B, r)
+        # after RemainingTimeToBulkSoC: 1 bit(s): 0 SE(EVTargetVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T86[(B >> r) & 1]
     f_ev_target_voltage = None
     if k == 9:
-        f_ev_target_voltage, r = _d_PhysicalValueType(B, r)
+        f_ev_target_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVTargetVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetVoltage')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CurrentDemandReqType(f_dc_ev_status, f_ev_target_current, f_ev_maximum_voltage_limit, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_bulk_charging_complete, f_charging_complete, f_remaining_time_to_full_soc, f_remaining_time_to_bulk_soc, f_ev_target_voltage), r
+    return CurrentDemandReqType(f_dc_ev_status, f_ev_target_current, f_ev_maximum_voltage_limit, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_bulk_charging_complete, f_charging_complete, f_remaining_time_to_full_soc, f_remaining_time_to_bulk_soc, f_ev_target_voltage), B, r
 
-def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
+def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int, int]:
+    # CurrentDemandReqType: (DC_EVStatus, EVTargetCurrent, EVMaximumVoltageLimit?, EVMaximumCurrentLimit?, EVMaximumPowerLimit?, BulkChargingComplete?, ChargingComplete, RemainingTimeToFullSoC?, RemainingTimeToBulkSoC?, EVTargetVoltage)
     r0 = r
+    # 7 bits: [CurrentDemandReqType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i1_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVReady: 2 bit(s): 0 SE(EVCabinConditioning), 1 SE(EVRESSConditioning), 2 SE(EVErrorCode), 3 second level]
     r -= 7; c = (B >> r) & 127
     if c & 116: return _d_CurrentDemandReqType(B, r0)
     i1_ev_ready = ((c >> 3) & 1) == 1
     k = _T14[c & 3]
     i1_ev_cabin_conditioning = None
     if k == 1:
+        # 5 bits: [EVCabinConditioning: CH = 0 in 1 bit]; i1_ev_cabin_conditioning 1 bit(s); [EVCabinConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVCabinConditioning: 2 bit(s): 0 SE(EVRESSConditioning), 1 SE(EVErrorCode), 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_CurrentDemandReqType(B, r0)
         i1_ev_cabin_conditioning = ((c >> 3) & 1) == 1
         k = _T15[c & 3]
     i1_evress_conditioning = None
     if k == 2:
+        # 4 bits: [EVRESSConditioning: CH = 0 in 1 bit]; i1_evress_conditioning 1 bit(s); [EVRESSConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSConditioning: 1 bit(s): 0 SE(EVErrorCode), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_CurrentDemandReqType(B, r0)
         i1_evress_conditioning = ((c >> 2) & 1) == 1
         k = _T4[c & 1]
     i1_ev_error_code = None
     if k == 3:
+        # 7 bits: [EVErrorCode: CH = 0 in 1 bit]; i1_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVErrorCode: 1 bit(s): 0 SE(EVRESSSOC), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CurrentDemandReqType(B, r0)
         i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
@@ -8919,6 +9766,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         return _d_CurrentDemandReqType(B, r0)
     i1_evresssoc = None
     if k == 4:
+        # 10 bits: [EVRESSSOC: CH = 0 in 1 bit]; i1_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSSOC: 1 bit(s): 0 EE, 1 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_CurrentDemandReqType(B, r0)
         i1_evresssoc = (c >> 2) & 127
@@ -8927,6 +9775,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
     else:
         return _d_CurrentDemandReqType(B, r0)
     if k != -1: return _d_CurrentDemandReqType(B, r0)
+    # 9 bits: [CurrentDemandReqType after DC_EVStatus: SE(EVTargetCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_CurrentDemandReqType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
@@ -8940,6 +9789,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
     f_dc_ev_status.evresssoc = i1_evresssoc
     i2_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i2_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CurrentDemandReqType(B, r0)
         i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -8947,6 +9797,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         if i2_unit is None: return _d_CurrentDemandReqType(B, r0)
     i2_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CurrentDemandReqType(B, r0)
         r -= 9; i2_value = (B >> r) & 511
@@ -8958,12 +9809,14 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CurrentDemandReqType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_CurrentDemandReqType(B, r0)
     if k != -1: return _d_CurrentDemandReqType(B, r0)
+    # 3 bits: [code of CurrentDemandReqType after EVTargetCurrent: 3 bit(s): 0 SE(EVMaximumVoltageLimit), 1 SE(EVMaximumCurrentLimit), 2 SE(EVMaximumPowerLimit), 3 SE(BulkChargingComplete), 4 SE(ChargingComplete), 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T81[c & 7]
     f_ev_target_current = _new(PhysicalValueType)
@@ -8972,6 +9825,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
     f_ev_target_current.value = i2_value
     f_ev_maximum_voltage_limit = None
     if k == 2:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandReqType(B, r0)
         i3_multiplier = ((c >> 3) & 7) + -3
@@ -8979,6 +9833,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         if i3_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         i3_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i3_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandReqType(B, r0)
             i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -8986,6 +9841,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             if i3_unit is None: return _d_CurrentDemandReqType(B, r0)
         i3_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_CurrentDemandReqType(B, r0)
             r -= 9; i3_value = (B >> r) & 511
@@ -8997,12 +9853,14 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandReqType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_CurrentDemandReqType(B, r0)
         if k != -1: return _d_CurrentDemandReqType(B, r0)
+        # 3 bits: [code of CurrentDemandReqType after EVMaximumVoltageLimit: 3 bit(s): 0 SE(EVMaximumCurrentLimit), 1 SE(EVMaximumPowerLimit), 2 SE(BulkChargingComplete), 3 SE(ChargingComplete), 4 second level]
         r -= 3; c = (B >> r) & 7
         k = _T82[c & 7]
         f_ev_maximum_voltage_limit = _new(PhysicalValueType)
@@ -9011,6 +9869,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         f_ev_maximum_voltage_limit.value = i3_value
     f_ev_maximum_current_limit = None
     if k == 3:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandReqType(B, r0)
         i4_multiplier = ((c >> 3) & 7) + -3
@@ -9018,6 +9877,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         if i4_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         i4_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i4_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandReqType(B, r0)
             i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -9025,6 +9885,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             if i4_unit is None: return _d_CurrentDemandReqType(B, r0)
         i4_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_CurrentDemandReqType(B, r0)
             r -= 9; i4_value = (B >> r) & 511
@@ -9036,12 +9897,14 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandReqType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_CurrentDemandReqType(B, r0)
         if k != -1: return _d_CurrentDemandReqType(B, r0)
+        # 2 bits: [code of CurrentDemandReqType after EVMaximumCurrentLimit: 2 bit(s): 0 SE(EVMaximumPowerLimit), 1 SE(BulkChargingComplete), 2 SE(ChargingComplete), 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T48[c & 3]
         f_ev_maximum_current_limit = _new(PhysicalValueType)
@@ -9050,6 +9913,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         f_ev_maximum_current_limit.value = i4_value
     f_ev_maximum_power_limit = None
     if k == 4:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i5_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandReqType(B, r0)
         i5_multiplier = ((c >> 3) & 7) + -3
@@ -9057,6 +9921,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         if i5_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         i5_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i5_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandReqType(B, r0)
             i5_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -9064,6 +9929,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             if i5_unit is None: return _d_CurrentDemandReqType(B, r0)
         i5_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_CurrentDemandReqType(B, r0)
             r -= 9; i5_value = (B >> r) & 511
@@ -9075,12 +9941,14 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandReqType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_CurrentDemandReqType(B, r0)
         if k != -1: return _d_CurrentDemandReqType(B, r0)
+        # 2 bits: [code of CurrentDemandReqType after EVMaximumPowerLimit: 2 bit(s): 0 SE(BulkChargingComplete), 1 SE(ChargingComplete), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T83[c & 3]
         f_ev_maximum_power_limit = _new(PhysicalValueType)
@@ -9089,12 +9957,14 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         f_ev_maximum_power_limit.value = i5_value
     f_bulk_charging_complete = None
     if k == 5:
+        # 4 bits: [BulkChargingComplete: CH = 0 in 1 bit]; f_bulk_charging_complete 1 bit(s); [BulkChargingComplete: EE = 0 in 1 bit]; [code of CurrentDemandReqType after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_CurrentDemandReqType(B, r0)
         f_bulk_charging_complete = ((c >> 2) & 1) == 1
         k = _T37[c & 1]
     f_charging_complete = None
     if k == 6:
+        # 5 bits: [ChargingComplete: CH = 0 in 1 bit]; f_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of CurrentDemandReqType after ChargingComplete: 2 bit(s): 0 SE(RemainingTimeToFullSoC), 1 SE(RemainingTimeToBulkSoC), 2 SE(EVTargetVoltage), 3 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_CurrentDemandReqType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
@@ -9103,6 +9973,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         return _d_CurrentDemandReqType(B, r0)
     f_remaining_time_to_full_soc = None
     if k == 7:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i6_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandReqType(B, r0)
         i6_multiplier = ((c >> 3) & 7) + -3
@@ -9110,6 +9981,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         if i6_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         i6_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i6_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandReqType(B, r0)
             i6_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -9117,6 +9989,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             if i6_unit is None: return _d_CurrentDemandReqType(B, r0)
         i6_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_CurrentDemandReqType(B, r0)
             r -= 9; i6_value = (B >> r) & 511
@@ -9128,12 +10001,14 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandReqType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_CurrentDemandReqType(B, r0)
         if k != -1: return _d_CurrentDemandReqType(B, r0)
+        # 2 bits: [code of CurrentDemandReqType after RemainingTimeToFullSoC: 2 bit(s): 0 SE(RemainingTimeToBulkSoC), 1 SE(EVTargetVoltage), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T85[c & 3]
         f_remaining_time_to_full_soc = _new(PhysicalValueType)
@@ -9142,6 +10017,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         f_remaining_time_to_full_soc.value = i6_value
     f_remaining_time_to_bulk_soc = None
     if k == 8:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i7_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandReqType(B, r0)
         i7_multiplier = ((c >> 3) & 7) + -3
@@ -9149,6 +10025,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         if i7_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         i7_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i7_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandReqType(B, r0)
             i7_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -9156,6 +10033,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             if i7_unit is None: return _d_CurrentDemandReqType(B, r0)
         i7_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_CurrentDemandReqType(B, r0)
             r -= 9; i7_value = (B >> r) & 511
@@ -9167,12 +10045,14 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandReqType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_CurrentDemandReqType(B, r0)
         if k != -1: return _d_CurrentDemandReqType(B, r0)
+        # 1 bits: [code of CurrentDemandReqType after RemainingTimeToBulkSoC: 1 bit(s): 0 SE(EVTargetVoltage), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T86[c & 1]
         f_remaining_time_to_bulk_soc = _new(PhysicalValueType)
@@ -9181,6 +10061,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         f_remaining_time_to_bulk_soc.value = i7_value
     f_ev_target_voltage = None
     if k == 9:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i8_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandReqType(B, r0)
         i8_multiplier = ((c >> 3) & 7) + -3
@@ -9188,6 +10069,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         if i8_multiplier > 3: return _d_CurrentDemandReqType(B, r0)
         i8_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i8_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandReqType(B, r0)
             i8_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -9195,6 +10077,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             if i8_unit is None: return _d_CurrentDemandReqType(B, r0)
         i8_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_CurrentDemandReqType(B, r0)
             r -= 9; i8_value = (B >> r) & 511
@@ -9206,12 +10089,14 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandReqType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_CurrentDemandReqType(B, r0)
         if k != -1: return _d_CurrentDemandReqType(B, r0)
+        # 1 bits: [code of CurrentDemandReqType after EVTargetVoltage: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_ev_target_voltage = _new(PhysicalValueType)
@@ -9222,9 +10107,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         return _d_CurrentDemandReqType(B, r0)
     if k != -1: return _d_CurrentDemandReqType(B, r0)
     o = CurrentDemandReqType(f_dc_ev_status, f_ev_target_current, f_ev_maximum_voltage_limit, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_bulk_charging_complete, f_charging_complete, f_remaining_time_to_full_soc, f_remaining_time_to_bulk_soc, f_ev_target_voltage)
-    return o, r
+    return o, B, r
 
 def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
+    # CurrentDemandReqType: (DC_EVStatus, EVTargetCurrent, EVMaximumVoltageLimit?, EVMaximumCurrentLimit?, EVMaximumPowerLimit?, BulkChargingComplete?, ChargingComplete, RemainingTimeToFullSoC?, RemainingTimeToBulkSoC?, EVTargetVoltage)
     st = 0
     v2 = o.dc_ev_status
     if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
@@ -9459,37 +10345,47 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
+def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, int]:
+    # CurrentDemandResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage, EVSEPresentCurrent, EVSECurrentLimitAchieved, EVSEVoltageLimitAchieved, EVSEPowerLimitAchieved, EVSEMaximumVoltageLimit?, EVSEMaximumCurrentLimit?, EVSEMaximumPowerLimit?)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_dc_evse_status = None
     if k == 1:
-        f_dc_evse_status, r = _d_DC_EVSEStatusType(B, r)
+        f_dc_evse_status, B, r = _d_DC_EVSEStatusType(B, r)
+        # after DC_EVSEStatus: 1 bit(s): 0 SE(EVSEPresentVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVSEStatus')
     f_evse_present_voltage = None
     if k == 2:
-        f_evse_present_voltage, r = _d_PhysicalValueType(B, r)
+        f_evse_present_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEPresentVoltage: 1 bit(s): 0 SE(EVSEPresentCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPresentVoltage')
     f_evse_present_current = None
     if k == 3:
-        f_evse_present_current, r = _d_PhysicalValueType(B, r)
+        f_evse_present_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEPresentCurrent: 1 bit(s): 0 SE(EVSECurrentLimitAchieved), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPresentCurrent')
@@ -9497,11 +10393,12 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_evse_current_limit_achieved, r = sl2(B, r, _S12, 6)
+            f_evse_current_limit_achieved, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_evse_current_limit_achieved = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSECurrentLimitAchieved: 1 bit(s): 0 SE(EVSEVoltageLimitAchieved), 1 second level
         r -= 1; k = _T32[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSECurrentLimitAchieved')
@@ -9509,11 +10406,12 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evse_voltage_limit_achieved, r = sl2(B, r, _S12, 6)
+            f_evse_voltage_limit_achieved, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_evse_voltage_limit_achieved = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEVoltageLimitAchieved: 1 bit(s): 0 SE(EVSEPowerLimitAchieved), 1 second level
         r -= 1; k = _T37[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEVoltageLimitAchieved')
@@ -9521,31 +10419,40 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_evse_power_limit_achieved, r = sl2(B, r, _S12, 6)
+            f_evse_power_limit_achieved, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_evse_power_limit_achieved = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEPowerLimitAchieved: 3 bit(s): 0 SE(EVSEMaximumVoltageLimit), 1 SE(EVSEMaximumCurrentLimit), 2 SE(EVSEMaximumPowerLimit), 3 EE, 4 second level
         r -= 3; k = _T93[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVSEPowerLimitAchieved')
     f_evse_maximum_voltage_limit = None
     if k == 7:
-        f_evse_maximum_voltage_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_maximum_voltage_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaximumVoltageLimit: 2 bit(s): 0 SE(EVSEMaximumCurrentLimit), 1 SE(EVSEMaximumPowerLimit), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T94[(B >> r) & 3]
     f_evse_maximum_current_limit = None
     if k == 8:
-        f_evse_maximum_current_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_maximum_current_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaximumCurrentLimit: 2 bit(s): 0 SE(EVSEMaximumPowerLimit), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T95[(B >> r) & 3]
     f_evse_maximum_power_limit = None
     if k == 9:
-        f_evse_maximum_power_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_maximum_power_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaximumPowerLimit: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CurrentDemandResType(f_response_code, f_dc_evse_status, f_evse_present_voltage, f_evse_present_current, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_evse_power_limit_achieved, f_evse_maximum_voltage_limit, f_evse_maximum_current_limit, f_evse_maximum_power_limit), r
+    return CurrentDemandResType(f_response_code, f_dc_evse_status, f_evse_present_voltage, f_evse_present_current, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_evse_power_limit_achieved, f_evse_maximum_voltage_limit, f_evse_maximum_current_limit, f_evse_maximum_power_limit), B, r
 
-def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
+def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, int]:
+    # CurrentDemandResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage, EVSEPresentCurrent, EVSECurrentLimitAchieved, EVSEVoltageLimitAchieved, EVSEPowerLimitAchieved, EVSEMaximumVoltageLimit?, EVSEMaximumCurrentLimit?, EVSEMaximumPowerLimit?)
     r0 = r
+    # 11 bits: [CurrentDemandResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [CurrentDemandResType after ResponseCode: SE(DC_EVSEStatus) = 0 in 1 bit(s)]; [code of DC_EVSEStatusType start: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
     r -= 11; c = (B >> r) & 2047
     if c & 1548: return _d_CurrentDemandResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 31]
@@ -9553,12 +10460,14 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if f_response_code is None: return _d_CurrentDemandResType(B, r0)
     i1_evse_isolation_status = None
     if k == 0:
+        # 5 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i1_evse_isolation_status 2 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_CurrentDemandResType(B, r0)
         i1_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
         k = _T2[c & 1]
     i1_evse_status_code = None
     if k == 1:
+        # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i1_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CurrentDemandResType(B, r0)
         i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -9568,6 +10477,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         return _d_CurrentDemandResType(B, r0)
     i1_notification_max_delay = None
     if k == 2:
+        # 1 bits: [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CurrentDemandResType(B, r0)
         r -= 8; i1_notification_max_delay = (B >> r) & 255
@@ -9577,6 +10487,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
                 i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
                 if i1_notification_max_delay > 4294967295: return _d_CurrentDemandResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+        # 2 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CurrentDemandResType(B, r0)
         k = _T4[c & 1]
@@ -9584,6 +10495,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         return _d_CurrentDemandResType(B, r0)
     i1_evse_notification = None
     if k == 3:
+        # 5 bits: [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 1 bit(s): 0 EE, 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_CurrentDemandResType(B, r0)
         i1_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
@@ -9592,6 +10504,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     else:
         return _d_CurrentDemandResType(B, r0)
     if k != -1: return _d_CurrentDemandResType(B, r0)
+    # 9 bits: [CurrentDemandResType after DC_EVSEStatus: SE(EVSEPresentVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_CurrentDemandResType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
@@ -9604,6 +10517,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     f_dc_evse_status.evse_notification = i1_evse_notification
     i2_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i2_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CurrentDemandResType(B, r0)
         i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -9611,6 +10525,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         if i2_unit is None: return _d_CurrentDemandResType(B, r0)
     i2_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CurrentDemandResType(B, r0)
         r -= 9; i2_value = (B >> r) & 511
@@ -9622,12 +10537,14 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CurrentDemandResType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_CurrentDemandResType(B, r0)
     if k != -1: return _d_CurrentDemandResType(B, r0)
+    # 9 bits: [CurrentDemandResType after EVSEPresentVoltage: SE(EVSEPresentCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_CurrentDemandResType(B, r0)
     i3_multiplier = ((c >> 3) & 7) + -3
@@ -9639,6 +10556,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     f_evse_present_voltage.value = i2_value
     i3_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i3_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CurrentDemandResType(B, r0)
         i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -9646,6 +10564,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         if i3_unit is None: return _d_CurrentDemandResType(B, r0)
     i3_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CurrentDemandResType(B, r0)
         r -= 9; i3_value = (B >> r) & 511
@@ -9657,12 +10576,14 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CurrentDemandResType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_CurrentDemandResType(B, r0)
     if k != -1: return _d_CurrentDemandResType(B, r0)
+    # 15 bits: [CurrentDemandResType after EVSEPresentCurrent: SE(EVSECurrentLimitAchieved) = 0 in 1 bit(s)]; [EVSECurrentLimitAchieved: CH = 0 in 1 bit]; f_evse_current_limit_achieved 1 bit(s); [EVSECurrentLimitAchieved: EE = 0 in 1 bit]; [CurrentDemandResType after EVSECurrentLimitAchieved: SE(EVSEVoltageLimitAchieved) = 0 in 1 bit(s)]; [EVSEVoltageLimitAchieved: CH = 0 in 1 bit]; f_evse_voltage_limit_achieved 1 bit(s); [EVSEVoltageLimitAchieved: EE = 0 in 1 bit]; [CurrentDemandResType after EVSEVoltageLimitAchieved: SE(EVSEPowerLimitAchieved) = 0 in 1 bit(s)]; [EVSEPowerLimitAchieved: CH = 0 in 1 bit]; f_evse_power_limit_achieved 1 bit(s); [EVSEPowerLimitAchieved: EE = 0 in 1 bit]; [code of CurrentDemandResType after EVSEPowerLimitAchieved: 3 bit(s): 0 SE(EVSEMaximumVoltageLimit), 1 SE(EVSEMaximumCurrentLimit), 2 SE(EVSEMaximumPowerLimit), 3 EE, 4 second level]
     r -= 15; c = (B >> r) & 32767
     if c & 28392: return _d_CurrentDemandResType(B, r0)
     f_evse_current_limit_achieved = ((c >> 12) & 1) == 1
@@ -9675,6 +10596,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     f_evse_present_current.value = i3_value
     f_evse_maximum_voltage_limit = None
     if k == 7:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandResType(B, r0)
         i4_multiplier = ((c >> 3) & 7) + -3
@@ -9682,6 +10604,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         if i4_multiplier > 3: return _d_CurrentDemandResType(B, r0)
         i4_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i4_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandResType(B, r0)
             i4_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -9689,6 +10612,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             if i4_unit is None: return _d_CurrentDemandResType(B, r0)
         i4_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_CurrentDemandResType(B, r0)
             r -= 9; i4_value = (B >> r) & 511
@@ -9700,12 +10624,14 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandResType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_CurrentDemandResType(B, r0)
         if k != -1: return _d_CurrentDemandResType(B, r0)
+        # 2 bits: [code of CurrentDemandResType after EVSEMaximumVoltageLimit: 2 bit(s): 0 SE(EVSEMaximumCurrentLimit), 1 SE(EVSEMaximumPowerLimit), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T94[c & 3]
         f_evse_maximum_voltage_limit = _new(PhysicalValueType)
@@ -9714,6 +10640,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         f_evse_maximum_voltage_limit.value = i4_value
     f_evse_maximum_current_limit = None
     if k == 8:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i5_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandResType(B, r0)
         i5_multiplier = ((c >> 3) & 7) + -3
@@ -9721,6 +10648,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         if i5_multiplier > 3: return _d_CurrentDemandResType(B, r0)
         i5_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i5_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandResType(B, r0)
             i5_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -9728,6 +10656,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             if i5_unit is None: return _d_CurrentDemandResType(B, r0)
         i5_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_CurrentDemandResType(B, r0)
             r -= 9; i5_value = (B >> r) & 511
@@ -9739,12 +10668,14 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandResType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_CurrentDemandResType(B, r0)
         if k != -1: return _d_CurrentDemandResType(B, r0)
+        # 2 bits: [code of CurrentDemandResType after EVSEMaximumCurrentLimit: 2 bit(s): 0 SE(EVSEMaximumPowerLimit), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T95[c & 3]
         f_evse_maximum_current_limit = _new(PhysicalValueType)
@@ -9753,6 +10684,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         f_evse_maximum_current_limit.value = i5_value
     f_evse_maximum_power_limit = None
     if k == 9:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i6_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_CurrentDemandResType(B, r0)
         i6_multiplier = ((c >> 3) & 7) + -3
@@ -9760,6 +10692,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         if i6_multiplier > 3: return _d_CurrentDemandResType(B, r0)
         i6_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i6_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_CurrentDemandResType(B, r0)
             i6_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -9767,6 +10700,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             if i6_unit is None: return _d_CurrentDemandResType(B, r0)
         i6_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_CurrentDemandResType(B, r0)
             r -= 9; i6_value = (B >> r) & 511
@@ -9778,12 +10712,14 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandResType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_CurrentDemandResType(B, r0)
         if k != -1: return _d_CurrentDemandResType(B, r0)
+        # 1 bits: [code of CurrentDemandResType after EVSEMaximumPowerLimit: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_evse_maximum_power_limit = _new(PhysicalValueType)
@@ -9792,9 +10728,10 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         f_evse_maximum_power_limit.value = i6_value
     if k != -1: return _d_CurrentDemandResType(B, r0)
     o = CurrentDemandResType(f_response_code, f_dc_evse_status, f_evse_present_voltage, f_evse_present_current, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_evse_power_limit_achieved, f_evse_maximum_voltage_limit, f_evse_maximum_current_limit, f_evse_maximum_power_limit)
-    return o, r
+    return o, B, r
 
 def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
+    # CurrentDemandResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage, EVSEPresentCurrent, EVSECurrentLimitAchieved, EVSEVoltageLimitAchieved, EVSEPowerLimitAchieved, EVSEMaximumVoltageLimit?, EVSEMaximumCurrentLimit?, EVSEMaximumPowerLimit?)
     st = 0
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -9974,11 +10911,16 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDeliveryParameterType, int]:
+def _d_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDeliveryParameterType, int, int]:
+    # DC_EVPowerDeliveryParameterType: (DC_EVStatus, BulkChargingComplete?, ChargingComplete)
+    # start: 1 bit(s): 0 SE(DC_EVStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_dc_ev_status = None
     if k == 0:
-        f_dc_ev_status, r = _d_DC_EVStatusType(B, r)
+        f_dc_ev_status, B, r = _d_DC_EVStatusType(B, r)
+        # after DC_EVStatus: 2 bit(s): 0 SE(BulkChargingComplete), 1 SE(ChargingComplete), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T7[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DC_EVStatus')
@@ -9986,47 +10928,54 @@ def _d_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_bulk_charging_complete, r = sl2(B, r, _S12, 6)
+            f_bulk_charging_complete, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_bulk_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     f_charging_complete = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S12, 6)
+            f_charging_complete, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingComplete: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ChargingComplete')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_EVPowerDeliveryParameterType(f_dc_ev_status, f_bulk_charging_complete, f_charging_complete), r
+    return DC_EVPowerDeliveryParameterType(f_dc_ev_status, f_bulk_charging_complete, f_charging_complete), B, r
 
-def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDeliveryParameterType, int]:
+def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDeliveryParameterType, int, int]:
+    # DC_EVPowerDeliveryParameterType: (DC_EVStatus, BulkChargingComplete?, ChargingComplete)
     r0 = r
+    # 7 bits: [DC_EVPowerDeliveryParameterType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i1_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVReady: 2 bit(s): 0 SE(EVCabinConditioning), 1 SE(EVRESSConditioning), 2 SE(EVErrorCode), 3 second level]
     r -= 7; c = (B >> r) & 127
     if c & 116: return _d_DC_EVPowerDeliveryParameterType(B, r0)
     i1_ev_ready = ((c >> 3) & 1) == 1
     k = _T14[c & 3]
     i1_ev_cabin_conditioning = None
     if k == 1:
+        # 5 bits: [EVCabinConditioning: CH = 0 in 1 bit]; i1_ev_cabin_conditioning 1 bit(s); [EVCabinConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVCabinConditioning: 2 bit(s): 0 SE(EVRESSConditioning), 1 SE(EVErrorCode), 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DC_EVPowerDeliveryParameterType(B, r0)
         i1_ev_cabin_conditioning = ((c >> 3) & 1) == 1
         k = _T15[c & 3]
     i1_evress_conditioning = None
     if k == 2:
+        # 4 bits: [EVRESSConditioning: CH = 0 in 1 bit]; i1_evress_conditioning 1 bit(s); [EVRESSConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSConditioning: 1 bit(s): 0 SE(EVErrorCode), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DC_EVPowerDeliveryParameterType(B, r0)
         i1_evress_conditioning = ((c >> 2) & 1) == 1
         k = _T4[c & 1]
     i1_ev_error_code = None
     if k == 3:
+        # 7 bits: [EVErrorCode: CH = 0 in 1 bit]; i1_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVErrorCode: 1 bit(s): 0 SE(EVRESSSOC), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVPowerDeliveryParameterType(B, r0)
         i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
@@ -10036,6 +10985,7 @@ def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
         return _d_DC_EVPowerDeliveryParameterType(B, r0)
     i1_evresssoc = None
     if k == 4:
+        # 10 bits: [EVRESSSOC: CH = 0 in 1 bit]; i1_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSSOC: 1 bit(s): 0 EE, 1 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_DC_EVPowerDeliveryParameterType(B, r0)
         i1_evresssoc = (c >> 2) & 127
@@ -10044,6 +10994,7 @@ def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     else:
         return _d_DC_EVPowerDeliveryParameterType(B, r0)
     if k != -1: return _d_DC_EVPowerDeliveryParameterType(B, r0)
+    # 2 bits: [code of DC_EVPowerDeliveryParameterType after DC_EVStatus: 2 bit(s): 0 SE(BulkChargingComplete), 1 SE(ChargingComplete), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T7[c & 3]
     f_dc_ev_status = _new(DC_EVStatusType)
@@ -10054,12 +11005,14 @@ def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     f_dc_ev_status.evresssoc = i1_evresssoc
     f_bulk_charging_complete = None
     if k == 1:
+        # 4 bits: [BulkChargingComplete: CH = 0 in 1 bit]; f_bulk_charging_complete 1 bit(s); [BulkChargingComplete: EE = 0 in 1 bit]; [code of DC_EVPowerDeliveryParameterType after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DC_EVPowerDeliveryParameterType(B, r0)
         f_bulk_charging_complete = ((c >> 2) & 1) == 1
         k = _T3[c & 1]
     f_charging_complete = None
     if k == 2:
+        # 4 bits: [ChargingComplete: CH = 0 in 1 bit]; f_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of DC_EVPowerDeliveryParameterType after ChargingComplete: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DC_EVPowerDeliveryParameterType(B, r0)
         f_charging_complete = ((c >> 2) & 1) == 1
@@ -10071,9 +11024,10 @@ def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     o.dc_ev_status = f_dc_ev_status
     o.bulk_charging_complete = f_bulk_charging_complete
     o.charging_complete = f_charging_complete
-    return o, r
+    return o, B, r
 
 def _e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int) -> int:
+    # DC_EVPowerDeliveryParameterType: (DC_EVStatus, BulkChargingComplete?, ChargingComplete)
     st = 0
     v2 = o.dc_ev_status
     if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
@@ -10117,7 +11071,9 @@ def _e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: in
     a = (a << 4) | (BOOL[v10]) << 2
     return a
 
-def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
+    # nested groups: a walk over the Glushkov automaton _G99 (state -> width, (slot, next state) per code)
     f_p = None
     f_q = None
     f_g = None
@@ -10127,6 +11083,7 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     f_pgen_counter = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G99[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -10135,72 +11092,80 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S100, 6)
+                v, B, r = sl2(B, r, _S100, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S100, 6)
+                v, B, r = sl2(B, r, _S100, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S100, 6)
+                v, B, r = sl2(B, r, _S100, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S100, 6)
+                v, B, r = sl2(B, r, _S100, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S100, 6)
+                v, B, r = sl2(B, r, _S100, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S100, 6)
+                v, B, r = sl2(B, r, _S100, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S100, 6)
+                v, B, r = sl2(B, r, _S100, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
         else: raise unexpected(slot, r)
-    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), B, r
 
 _f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
     st = 0
     for v in (() if o.p is None else (o.p,)):
         e = _GE_DSAKeyValueType[st].get('P')
@@ -10255,21 +11220,28 @@ def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T26[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DigestMethodType(f_algorithm), r
+    return DigestMethodType(f_algorithm), B, r
 
-def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
     return _d_DigestMethodType(B, r)
 
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
+    # DigestMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -10279,77 +11251,105 @@ def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[EVPowerDeliveryParameterType, int]:
+def _d_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[EVPowerDeliveryParameterType, int, int]:
+    # EVPowerDeliveryParameterType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVPowerDeliveryParameterType(), r
+    return EVPowerDeliveryParameterType(), B, r
 
-def _f_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[EVPowerDeliveryParameterType, int]:
+def _f_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[EVPowerDeliveryParameterType, int, int]:
+    # EVPowerDeliveryParameterType: empty
     r0 = r
+    # 1 bits: [EVPowerDeliveryParameterType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVPowerDeliveryParameterType(B, r0)
     o = _new(EVPowerDeliveryParameterType)
-    return o, r
+    return o, B, r
 
 def _e_EVPowerDeliveryParameterType(o: EVPowerDeliveryParameterType, a: int) -> int:
+    # EVPowerDeliveryParameterType: empty
     pass
     a <<= 1
     return a
 
-def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVSEStatusType(), r
+    return EVSEStatusType(), B, r
 
-def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: empty
     r0 = r
+    # 1 bits: [EVSEStatusType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVSEStatusType(B, r0)
     o = _new(EVSEStatusType)
-    return o, r
+    return o, B, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    # EVSEStatusType: empty
     pass
     a <<= 1
     return a
 
-def _d_EVStatusType(B: int, r: int) -> tuple[EVStatusType, int]:
+def _d_EVStatusType(B: int, r: int) -> tuple[EVStatusType, int, int]:
+    # EVStatusType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVStatusType(), r
+    return EVStatusType(), B, r
 
-def _f_EVStatusType(B: int, r: int) -> tuple[EVStatusType, int]:
+def _f_EVStatusType(B: int, r: int) -> tuple[EVStatusType, int, int]:
+    # EVStatusType: empty
     r0 = r
+    # 1 bits: [EVStatusType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVStatusType(B, r0)
     o = _new(EVStatusType)
-    return o, r
+    return o, B, r
 
 def _e_EVStatusType(o: EVStatusType, a: int) -> int:
+    # EVStatusType: empty
     pass
     a <<= 1
     return a
 
-def _d_EntryType(B: int, r: int) -> tuple[EntryType, int]:
+def _d_EntryType(B: int, r: int) -> tuple[EntryType, int, int]:
+    # EntryType: (TimeInterval)
+    # start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T22[(B >> r) & 3]
     f_relative_time_interval = f_time_interval = None
     if k == 0:
-        f_relative_time_interval, r = _d_RelativeTimeIntervalType(B, r)
+        f_relative_time_interval, B, r = _d_RelativeTimeIntervalType(B, r)
+        # after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 1:
-        f_time_interval, r = _d_IntervalType(B, r)
+        f_time_interval, B, r = _d_IntervalType(B, r)
+        # after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RelativeTimeInterval or TimeInterval')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EntryType(f_relative_time_interval, f_time_interval), r
+    return EntryType(f_relative_time_interval, f_time_interval), B, r
 
-def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
+def _f_EntryType(B: int, r: int) -> tuple[EntryType, int, int]:
+    # EntryType: (TimeInterval)
     r0 = r
+    # 2 bits: [code of EntryType start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T22[c & 3]
     f_relative_time_interval = f_time_interval = None
     if k == 0:
+        # 2 bits: [RelativeTimeIntervalType start: SE(start) = 0 in 1 bit(s)]; [start: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_EntryType(B, r0)
         r -= 8; i1_start = (B >> r) & 255
@@ -10359,11 +11359,13 @@ def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
                 i1_start, r = ru(B, r + 8, i1_start)
                 if i1_start > 4294967295: return _d_EntryType(B, r0)
             else: i1_start = (x << 7) | (i1_start & 127)
+        # 3 bits: [start: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_EntryType(B, r0)
         k = _T34[c & 3]
         i1_duration = None
         if k == 1:
+            # 1 bits: [duration: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_EntryType(B, r0)
             r -= 8; i1_duration = (B >> r) & 255
@@ -10373,16 +11375,19 @@ def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
                     i1_duration, r = ru(B, r + 8, i1_duration)
                     if i1_duration > 4294967295: return _d_EntryType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
+            # 2 bits: [duration: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after duration: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_EntryType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_EntryType(B, r0)
+        # 1 bits: [code of EntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_relative_time_interval = _new(RelativeTimeIntervalType)
         f_relative_time_interval.start = i1_start
         f_relative_time_interval.duration = i1_duration
     elif k == 1:
+        # 2 bits: [IntervalType start: EE = 0 in 1 bit(s)]; [code of EntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_EntryType(B, r0)
         k = _T6[c & 1]
@@ -10393,9 +11398,10 @@ def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
     o = _new(EntryType)
     o.relative_time_interval = f_relative_time_interval
     o.time_interval = f_time_interval
-    return o, r
+    return o, B, r
 
 def _e_EntryType(o: EntryType, a: int) -> int:
+    # EntryType: (TimeInterval)
     pass
     v2 = o.relative_time_interval
     v3 = o.time_interval
@@ -10431,11 +11437,16 @@ def _e_EntryType(o: EntryType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
+    # start: 4 bit(s): 0 AT(Id), 1 SE(KeyName), 2 SE(KeyValue), 3 SE(RetrievalMethod), 4 SE(X509Data), 5 SE(PGPData), 6 SE(SPKIData), 7 SE(MgmtData), 8 SE(*), 9 CH, 10 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T101[(B >> r) & 15]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 CH, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T102[(B >> r) & 15]
     f_key_name = []
     f_key_value = []
@@ -10447,50 +11458,58 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S78, 6)
+                v, B, r = sl2(B, r, _S78, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
         elif k == 2:
-            v, r = _d_KeyValueType(B, r)
+            v, B, r = _d_KeyValueType(B, r)
             f_key_value.append(v)
         elif k == 3:
-            v, r = _d_RetrievalMethodType(B, r)
+            v, B, r = _d_RetrievalMethodType(B, r)
             f_retrieval_method.append(v)
         elif k == 4:
-            v, r = _d_X509DataType(B, r)
+            v, B, r = _d_X509DataType(B, r)
             f_x509_data.append(v)
         elif k == 5:
-            v, r = _d_PGPDataType(B, r)
+            v, B, r = _d_PGPDataType(B, r)
             f_pgp_data.append(v)
         elif k == 6:
-            v, r = _d_SPKIDataType(B, r)
+            v, B, r = _d_SPKIDataType(B, r)
             f_spki_data.append(v)
         elif k == 7:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S78, 6)
+                v, B, r = sl2(B, r, _S78, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
         else:
             break
         n += 1
+        # after (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | *) (may repeat): 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 EE, 9 CH, 10 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T103[(B >> r) & 15]
     if n < 1: raise unexpected(k, r, 'KeyName or KeyValue or RetrievalMethod or X509Data or PGPData or SPKIData or MgmtData')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
+    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), B, r
 
-def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     return _d_KeyInfoType(B, r)
 
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -10499,6 +11518,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         st = 3
     n = 0
     for v in o.key_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C104[st]
             a = (a << w) | c
@@ -10511,6 +11531,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.key_value:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C105[st]
             a = (a << w) | c
@@ -10521,6 +11542,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_KeyValueType(v, a)
         n += 1
     for v in o.retrieval_method:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C106[st]
             a = (a << w) | c
@@ -10531,6 +11553,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_RetrievalMethodType(v, a)
         n += 1
     for v in o.x509_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C107[st]
             a = (a << w) | c
@@ -10541,6 +11564,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_X509DataType(v, a)
         n += 1
     for v in o.pgp_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C108[st]
             a = (a << w) | c
@@ -10551,6 +11575,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_PGPDataType(v, a)
         n += 1
     for v in o.spki_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C109[st]
             a = (a << w) | c
@@ -10561,6 +11586,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_SPKIDataType(v, a)
         n += 1
     for v in o.mgmt_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C110[st]
             a = (a << w) | c
@@ -10578,24 +11604,33 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     a = (a << 4) | 8
     return a
 
-def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
+    # start: 3 bit(s): 0 SE(DSAKeyValue), 1 SE(RSAKeyValue), 2 SE(*), 3 CH, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T111[(B >> r) & 7]
     f_dsa_key_value = f_rsa_key_value = None
     if k == 0:
-        f_dsa_key_value, r = _d_DSAKeyValueType(B, r)
+        f_dsa_key_value, B, r = _d_DSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T112[(B >> r) & 3]
     elif k == 1:
-        f_rsa_key_value, r = _d_RSAKeyValueType(B, r)
+        f_rsa_key_value, B, r = _d_RSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T112[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DSAKeyValue or RSAKeyValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
+    return KeyValueType(f_dsa_key_value, f_rsa_key_value), B, r
 
-def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     return _d_KeyValueType(B, r)
 
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     pass
     v2 = o.dsa_key_value
     v3 = o.rsa_key_value
@@ -10623,17 +11658,22 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
+    # start: 1 bit(s): 0 SE(Modulus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_modulus = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S100, 6)
+            f_modulus, B, r = sl2(B, r, _S100, 6)
         else:
-            f_modulus, r = rbin(B, r, None)
+            f_modulus, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Modulus')
@@ -10641,33 +11681,40 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S100, 6)
+            f_exponent, B, r = sl2(B, r, _S100, 6)
         else:
-            f_exponent, r = rbin(B, r, None)
+            f_exponent, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Exponent: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    return RSAKeyValueType(f_modulus, f_exponent), B, r
 
-def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
     r0 = r
+    # 2 bits: [RSAKeyValueType start: SE(Modulus) = 0 in 1 bit(s)]; [Modulus: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    f_modulus, r = rbin(B, r, None)
+    f_modulus, B, r = rbin(B, r, None)
+    # 3 bits: [Modulus: EE = 0 in 1 bit]; [RSAKeyValueType after Modulus: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_RSAKeyValueType(B, r0)
-    f_exponent, r = rbin(B, r, None)
+    f_exponent, B, r = rbin(B, r, None)
+    # 2 bits: [Exponent: EE = 0 in 1 bit]; [RSAKeyValueType after Exponent: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
     o = _new(RSAKeyValueType)
     o.modulus = f_modulus
     o.exponent = f_exponent
-    return o, r
+    return o, B, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    # RSAKeyValueType: (Modulus, Exponent)
     pass
     v2 = o.modulus
     if v2 is None: raise EncFail('missing mandatory Modulus')
@@ -10682,40 +11729,54 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
+    # start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T113[(B >> r) & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T114[(B >> r) & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T55[(B >> r) & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    return RetrievalMethodType(f_type, f_uri, f_transforms), B, r
 
-def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     r0 = r
+    # 3 bits: [code of RetrievalMethodType start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level]
     r -= 3; c = (B >> r) & 7
     k = _T113[c & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T114[c & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T55[c & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of RetrievalMethodType after Transforms: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
@@ -10723,9 +11784,10 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     o.type = f_type
     o.uri = f_uri
     o.transforms = f_transforms
-    return o, r
+    return o, B, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     st = 0
     v2 = o.type
     if v2 is not None:
@@ -10748,47 +11810,57 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
+    # start: 1 bit(s): 0 SE(Transform), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_TransformType(B, r)
+            v, B, r = _d_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T30[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformsType(f_transform), r
+    return TransformsType(f_transform), B, r
 
-def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
     r0 = r
+    # 1 bits: [code of TransformsType start: 1 bit(s): 0 SE(Transform), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _f_TransformType(B, r)
+            v, B, r = _f_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of TransformsType after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T30[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
     o = _new(TransformsType)
     o.transform = f_transform
-    return o, r
+    return o, B, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
+    # TransformsType: (Transform+)
     pass
     n = 0
     for v in o.transform:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -10803,11 +11875,16 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T118[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -10815,25 +11892,30 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S78, 6)
+                v, B, r = sl2(B, r, _S78, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
         else:
             break
         n += 1
+        # after (XPath | *) (may repeat): 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
         r -= 3; k = _T118[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformType(f_algorithm, f_x_path), r
+    return TransformType(f_algorithm, f_x_path), B, r
 
-def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     return _d_TransformType(B, r)
 
 def _e_TransformType(o: TransformType, a: int) -> int:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -10842,6 +11924,7 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     st = 3
     n = 0
     for v in o.x_path:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -10857,7 +11940,10 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     a = (a << 3) | 2
     return a
 
-def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
+    # start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T119[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
@@ -10867,54 +11953,66 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
-            v, r = _d_X509IssuerSerialType(B, r)
+            v, B, r = _d_X509IssuerSerialType(B, r)
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S100, 6)
+                v, B, r = sl2(B, r, _S100, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S78, 6)
+                v, B, r = sl2(B, r, _S78, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S100, 6)
+                v, B, r = sl2(B, r, _S100, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S100, 6)
+                v, B, r = sl2(B, r, _S100, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T120[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), B, r
 
-def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     r0 = r
+    # 3 bits: [code of X509DataType start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level]
     r -= 3; c = (B >> r) & 7
     k = _T119[c & 7]
     f_x509_issuer_serial = []
@@ -10925,9 +12023,11 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            i1_x509_issuer_name, r = rstr(B, r, None)
+            i1_x509_issuer_name, B, r = rstr(B, r, None)
+            # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_X509DataType(B, r0)
             r -= 9; i1_x509_serial_number = (B >> r) & 511
@@ -10937,6 +12037,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
                 elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
                 else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
             v = _new(X509IssuerSerialType)
@@ -10944,36 +12045,45 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            # 1 bits: [X509SKI: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509SKI: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_ski.append(v)
         elif k == 2:
+            # 1 bits: [X509SubjectName: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rstr(B, r, None)
+            v, B, r = rstr(B, r, None)
+            # 1 bits: [X509SubjectName: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_subject_name.append(v)
         elif k == 3:
+            # 1 bits: [X509Certificate: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509Certificate: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_certificate.append(v)
         elif k == 4:
+            # 1 bits: [X509CRL: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509CRL: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # 3 bits: [code of X509DataType after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level]
         r -= 3; c = (B >> r) & 7
         k = _T120[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
@@ -10984,12 +12094,14 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     o.x509_subject_name = f_x509_subject_name
     o.x509_certificate = f_x509_certificate
     o.x509_crl = f_x509_crl
-    return o, r
+    return o, B, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     pass
     n = 0
     for v in o.x509_issuer_serial:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -10999,6 +12111,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a = _e_X509IssuerSerialType(v, a)
         n += 1
     for v in o.x509_ski:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 1
         elif True:
@@ -11010,6 +12123,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_subject_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 2
         elif True:
@@ -11021,6 +12135,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_certificate:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 3
         elif True:
@@ -11032,6 +12147,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_crl:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 4
         elif True:
@@ -11048,17 +12164,22 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
     a = (a << 3) | 6
     return a
 
-def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
+    # start: 1 bit(s): 0 SE(X509IssuerName), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S78, 6)
+            f_x509_issuer_name, B, r = sl2(B, r, _S78, 6)
         else:
-            f_x509_issuer_name, r = rstr(B, r, None)
+            f_x509_issuer_name, B, r = rstr(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509IssuerName')
@@ -11066,24 +12187,28 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S121, 6)
+            f_x509_serial_number, B, r = sl2(B, r, _S121, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509SerialNumber')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), B, r
 
-def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     r0 = r
+    # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    f_x509_issuer_name, r = rstr(B, r, None)
+    f_x509_issuer_name, B, r = rstr(B, r, None)
+    # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_X509IssuerSerialType(B, r0)
     r -= 9; f_x509_serial_number = (B >> r) & 511
@@ -11093,14 +12218,16 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
         elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
         else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
     o = _new(X509IssuerSerialType)
     o.x509_issuer_name = f_x509_issuer_name
     o.x509_serial_number = f_x509_serial_number
-    return o, r
+    return o, B, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     pass
     v2 = o.x509_issuer_name
     if v2 is None: raise EncFail('missing mandatory X509IssuerName')
@@ -11117,11 +12244,14 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
+    # nested groups: a walk over the Glushkov automaton _G122 (state -> width, (slot, next state) per code)
     f_pgp_key_id = None
     f_pgp_key_packet = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G122[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -11130,27 +12260,30 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S100, 6)
+                v, B, r = sl2(B, r, _S100, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S100, 6)
+                v, B, r = sl2(B, r, _S100, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
         else: raise unexpected(slot, r)
-    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), B, r
 
 _f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
     st = 0
     for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
         e = _GE_PGPDataType[st].get('PGPKeyID')
@@ -11170,10 +12303,13 @@ def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
+    # SPKIDataType: (SPKISexp, ##any?)+
+    # nested groups: a walk over the Glushkov automaton _G123 (state -> width, (slot, next state) per code)
     f_spki_sexp = []
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G123[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -11182,20 +12318,23 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S100, 6)
+                v, B, r = sl2(B, r, _S100, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
         else: raise unexpected(slot, r)
-    return SPKIDataType(f_spki_sexp), r
+    return SPKIDataType(f_spki_sexp), B, r
 
 _f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
+    # SPKIDataType: (SPKISexp, ##any?)+
     st = 0
     for v in o.spki_sexp:
+        if a > BIG: a = spill(a)
         e = _GE_SPKIDataType[st].get('SPKISexp')
         if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
         a = (a << e[0]) | e[1]; st = e[2]
@@ -11206,73 +12345,91 @@ def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T22[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T34[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ManifestType(f_id, f_reference), r
+    return ManifestType(f_id, f_reference), B, r
 
-def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
     r0 = r
+    # 2 bits: [code of ManifestType start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T22[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of ManifestType after @Id: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T124[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T125[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T126[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T127[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T5[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T32[c & 1]
             else:
                 return _d_ManifestType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ManifestType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ManifestType(B, r0)
                 k = _T6[c & 1]
@@ -11290,6 +12447,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of ManifestType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T34[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
@@ -11297,9 +12455,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     o.id = f_id
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
+    # ManifestType: @Id? (Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -11308,6 +12467,7 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
         st = 3
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C128[st]
             a = (a << w) | c
@@ -11323,27 +12483,40 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
+    # start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T124[(B >> r) & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T125[(B >> r) & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T126[(B >> r) & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T127[(B >> r) & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _d_DigestMethodType(B, r)
+        f_digest_method, B, r = _d_DigestMethodType(B, r)
+        # after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T32[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
@@ -11351,53 +12524,64 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S100, 6)
+            f_digest_value, B, r = sl2(B, r, _S100, 6)
         else:
-            f_digest_value, r = rbin(B, r, None)
+            f_digest_value, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DigestValue: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), B, r
 
-def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     r0 = r
+    # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T124[c & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
         r -= 3; c = (B >> r) & 7
         k = _T125[c & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T126[c & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T127[c & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T5[c & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _f_DigestMethodType(B, r)
+        f_digest_method, B, r = _f_DigestMethodType(B, r)
+        # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T32[c & 1]
     else:
         return _d_ReferenceType(B, r0)
     f_digest_value = None
     if k == 5:
+        # 1 bits: [DigestValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ReferenceType(B, r0)
-        f_digest_value, r = rbin(B, r, None)
+        f_digest_value, B, r = rbin(B, r, None)
+        # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ReferenceType(B, r0)
         k = _T6[c & 1]
@@ -11411,9 +12595,10 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     o.transforms = f_transforms
     o.digest_method = f_digest_method
     o.digest_value = f_digest_value
-    return o, r
+    return o, B, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -11452,21 +12637,28 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, int]:
+def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, int, int]:
+    # MeteringReceiptReqType: @Id? (SessionID, SAScheduleTupleID?, MeterInfo)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SessionID), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T22[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SessionID), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_session_id = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S133, 6)
+            f_session_id, B, r = sl2(B, r, _S133, 6)
         else:
-            f_session_id, r = rbin(B, r, 8)
+            f_session_id, B, r = rbin(B, r, 8)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SessionID: 2 bit(s): 0 SE(SAScheduleTupleID), 1 SE(MeterInfo), 2 second level
         r -= 2; k = _T15[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SessionID')
@@ -11474,7 +12666,7 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S11, 6)
+            f_sa_schedule_tuple_id, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
             if f_sa_schedule_tuple_id & 128: f_sa_schedule_tuple_id, r = ri(B, r, f_sa_schedule_tuple_id)
@@ -11482,32 +12674,40 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SAScheduleTupleID: 1 bit(s): 0 SE(MeterInfo), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     f_meter_info = None
     if k == 3:
-        f_meter_info, r = _d_MeterInfoType(B, r)
+        f_meter_info, B, r = _d_MeterInfoType(B, r)
+        # after MeterInfo: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'MeterInfo')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MeteringReceiptReqType(f_id, f_session_id, f_sa_schedule_tuple_id, f_meter_info), r
+    return MeteringReceiptReqType(f_id, f_session_id, f_sa_schedule_tuple_id, f_meter_info), B, r
 
-def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, int]:
+def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, int, int]:
+    # MeteringReceiptReqType: @Id? (SessionID, SAScheduleTupleID?, MeterInfo)
     r0 = r
+    # 2 bits: [code of MeteringReceiptReqType start: 2 bit(s): 0 AT(Id), 1 SE(SessionID), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T22[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of MeteringReceiptReqType after @Id: 1 bit(s): 0 SE(SessionID), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_session_id = None
     if k == 1:
+        # 1 bits: [SessionID: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeteringReceiptReqType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 8 or 8 * nb > r: return _d_MeteringReceiptReqType(B, r0)
         r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 3 bits: [SessionID: EE = 0 in 1 bit]; [code of MeteringReceiptReqType after SessionID: 2 bit(s): 0 SE(SAScheduleTupleID), 1 SE(MeterInfo), 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeteringReceiptReqType(B, r0)
         k = _T15[c & 3]
@@ -11515,6 +12715,7 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
         return _d_MeteringReceiptReqType(B, r0)
     f_sa_schedule_tuple_id = None
     if k == 2:
+        # 1 bits: [SAScheduleTupleID: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeteringReceiptReqType(B, r0)
         r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
@@ -11526,19 +12727,23 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             elif f_sa_schedule_tuple_id & 256: f_sa_schedule_tuple_id = -((x << 7) | (f_sa_schedule_tuple_id & 127)) - 1
             else: f_sa_schedule_tuple_id = (x << 7) | (f_sa_schedule_tuple_id & 127)
         elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
+        # 2 bits: [SAScheduleTupleID: EE = 0 in 1 bit]; [code of MeteringReceiptReqType after SAScheduleTupleID: 1 bit(s): 0 SE(MeterInfo), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeteringReceiptReqType(B, r0)
         k = _T4[c & 1]
     f_meter_info = None
     if k == 3:
+        # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_MeteringReceiptReqType(B, r0)
-        i1_meter_id, r = rstr(B, r, 32)
+        i1_meter_id, B, r = rstr(B, r, 32)
+        # 4 bits: [MeterID: EE = 0 in 1 bit]; [code of MeterInfoType after MeterID: 3 bit(s): 0 SE(MeterReading), 1 SE(SigMeterReading), 2 SE(MeterStatus), 3 SE(TMeter), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeteringReceiptReqType(B, r0)
         k = _T66[c & 7]
         i1_meter_reading = None
         if k == 1:
+            # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
             r -= 8; c = (B >> r) & 255
             if c & 196: return _d_MeteringReceiptReqType(B, r0)
             i2_multiplier = ((c >> 3) & 7) + -3
@@ -11546,6 +12751,7 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             if i2_multiplier > 3: return _d_MeteringReceiptReqType(B, r0)
             i2_unit = None
             if k == 1:
+                # 7 bits: [Unit: CH = 0 in 1 bit]; i2_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                 r -= 7; c = (B >> r) & 127
                 if c & 66: return _d_MeteringReceiptReqType(B, r0)
                 i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -11553,6 +12759,7 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
                 if i2_unit is None: return _d_MeteringReceiptReqType(B, r0)
             i2_value = None
             if k == 2:
+                # 1 bits: [Value: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_MeteringReceiptReqType(B, r0)
                 r -= 9; i2_value = (B >> r) & 511
@@ -11564,12 +12771,14 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
                     elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                     else: i2_value = (x << 7) | (i2_value & 127)
                 elif i2_value > 255: i2_value = 255 - i2_value
+                # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_MeteringReceiptReqType(B, r0)
                 k = _T6[c & 1]
             else:
                 return _d_MeteringReceiptReqType(B, r0)
             if k != -1: return _d_MeteringReceiptReqType(B, r0)
+            # 3 bits: [code of MeterInfoType after MeterReading: 3 bit(s): 0 SE(SigMeterReading), 1 SE(MeterStatus), 2 SE(TMeter), 3 EE, 4 second level]
             r -= 3; c = (B >> r) & 7
             k = _T67[c & 7]
             i1_meter_reading = _new(PhysicalValueType)
@@ -11578,16 +12787,19 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             i1_meter_reading.value = i2_value
         i1_sig_meter_reading = None
         if k == 2:
+            # 1 bits: [SigMeterReading: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_MeteringReceiptReqType(B, r0)
             r -= 8; nb = (B >> r) & 255
             if nb > 32 or 8 * nb > r: return _d_MeteringReceiptReqType(B, r0)
             r -= 8 * nb; i1_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            # 3 bits: [SigMeterReading: EE = 0 in 1 bit]; [code of MeterInfoType after SigMeterReading: 2 bit(s): 0 SE(MeterStatus), 1 SE(TMeter), 2 EE, 3 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_MeteringReceiptReqType(B, r0)
             k = _T68[c & 3]
         i1_meter_status = None
         if k == 3:
+            # 1 bits: [MeterStatus: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_MeteringReceiptReqType(B, r0)
             r -= 9; i1_meter_status = (B >> r) & 511
@@ -11599,11 +12811,13 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
                 elif i1_meter_status & 256: i1_meter_status = -((x << 7) | (i1_meter_status & 127)) - 1
                 else: i1_meter_status = (x << 7) | (i1_meter_status & 127)
             elif i1_meter_status > 255: i1_meter_status = 255 - i1_meter_status
+            # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(TMeter), 1 EE, 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_MeteringReceiptReqType(B, r0)
             k = _T59[c & 3]
         i1_t_meter = None
         if k == 4:
+            # 1 bits: [TMeter: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_MeteringReceiptReqType(B, r0)
             r -= 9; i1_t_meter = (B >> r) & 511
@@ -11615,10 +12829,12 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
                 elif i1_t_meter & 256: i1_t_meter = -((x << 7) | (i1_t_meter & 127)) - 1
                 else: i1_t_meter = (x << 7) | (i1_t_meter & 127)
             elif i1_t_meter > 255: i1_t_meter = 255 - i1_t_meter
+            # 2 bits: [TMeter: EE = 0 in 1 bit]; [code of MeterInfoType after TMeter: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_MeteringReceiptReqType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_MeteringReceiptReqType(B, r0)
+        # 1 bits: [code of MeteringReceiptReqType after MeterInfo: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_meter_info = _new(MeterInfoType)
@@ -11635,9 +12851,10 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
     o.session_id = f_session_id
     o.sa_schedule_tuple_id = f_sa_schedule_tuple_id
     o.meter_info = f_meter_info
-    return o, r
+    return o, B, r
 
 def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
+    # MeteringReceiptReqType: @Id? (SessionID, SAScheduleTupleID?, MeterInfo)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -11735,33 +12952,41 @@ def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, int]:
+def _d_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, int, int]:
+    # MeteringReceiptResType: (ResponseCode, AC_EVSEStatus)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(AC_EVSEStatus), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_ac_evse_status = None
     if k == 1:
-        f_ac_evse_status, r = _d_AC_EVSEStatusType(B, r)
+        f_ac_evse_status, B, r = _d_AC_EVSEStatusType(B, r)
+        # after AC_EVSEStatus: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_EVSEStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MeteringReceiptResType(f_response_code, f_ac_evse_status), r
+    return MeteringReceiptResType(f_response_code, f_ac_evse_status), B, r
 
-def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, int]:
+def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, int, int]:
+    # MeteringReceiptResType: (ResponseCode, AC_EVSEStatus)
     r0 = r
+    # 19 bits: [MeteringReceiptResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [MeteringReceiptResType after ResponseCode: SE(AC_EVSEStatus) = 0 in 1 bit(s)]; [AC_EVSEStatusType start: SE(PowerSwitchClosed) = 0 in 1 bit(s)]; [PowerSwitchClosed: CH = 0 in 1 bit]; i1_power_switch_closed 1 bit(s); [PowerSwitchClosed: EE = 0 in 1 bit]; [AC_EVSEStatusType after PowerSwitchClosed: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; i1_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 19; c = (B >> r) & 524287
     if c & 397175: return _d_MeteringReceiptResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 12) & 31]
@@ -11775,6 +13000,7 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
             i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
             if i1_notification_max_delay > 4294967295: return _d_MeteringReceiptResType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]; [MeteringReceiptResType after AC_EVSEStatus: EE = 0 in 1 bit(s)]
     r -= 8; c = (B >> r) & 255
     if c & 231: return _d_MeteringReceiptResType(B, r0)
     i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
@@ -11787,9 +13013,10 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
     o = _new(MeteringReceiptResType)
     o.response_code = f_response_code
     o.ac_evse_status = f_ac_evse_status
-    return o, r
+    return o, B, r
 
 def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
+    # MeteringReceiptResType: (ResponseCode, AC_EVSEStatus)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -11820,27 +13047,38 @@ def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     a = (a << 8) | (v8) << 3
     return a
 
-def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
+    # start: 3 bit(s): 0 AT(Encoding), 1 AT(Id), 2 AT(MimeType), 3 SE(*), 4 EE, 5 CH, 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T135[(B >> r) & 7]
     f_encoding = None
     if k == 0:
-        f_encoding, r = rstr(B, r, None)
+        f_encoding, B, r = rstr(B, r, None)
+        # after @Encoding: 3 bit(s): 0 AT(Id), 1 AT(MimeType), 2 SE(*), 3 EE, 4 CH, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T136[(B >> r) & 7]
     f_id = None
     if k == 1:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(MimeType), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T137[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
-        f_mime_type, r = rstr(B, r, None)
+        f_mime_type, B, r = rstr(B, r, None)
+        # after @MimeType: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T26[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ObjectType(f_encoding, f_id, f_mime_type), r
+    return ObjectType(f_encoding, f_id, f_mime_type), B, r
 
-def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     return _d_ObjectType(B, r)
 
 def _e_ObjectType(o: ObjectType, a: int) -> int:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     st = 0
     v2 = o.encoding
     if v2 is not None:
@@ -11863,46 +13101,59 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int]:
+def _d_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int, int]:
+    # PaymentDetailsReqType: (ContractID, ContractSignatureCertChain)
+    # start: 1 bit(s): 0 SE(ContractID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_contract_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_contract_id, r = sl2(B, r, _S33, 6)
+            f_contract_id, B, r = sl2(B, r, _S33, 6)
         else:
-            f_contract_id, r = rstr(B, r, 24)
+            f_contract_id, B, r = rstr(B, r, 24)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ContractID: 1 bit(s): 0 SE(ContractSignatureCertChain), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractID')
     f_contract_signature_cert_chain = None
     if k == 1:
-        f_contract_signature_cert_chain, r = _d_CertificateChainType(B, r)
+        f_contract_signature_cert_chain, B, r = _d_CertificateChainType(B, r)
+        # after ContractSignatureCertChain: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractSignatureCertChain')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PaymentDetailsReqType(f_contract_id, f_contract_signature_cert_chain), r
+    return PaymentDetailsReqType(f_contract_id, f_contract_signature_cert_chain), B, r
 
-def _f_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int]:
+def _f_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int, int]:
+    # PaymentDetailsReqType: (ContractID, ContractSignatureCertChain)
     r0 = r
+    # 2 bits: [PaymentDetailsReqType start: SE(ContractID) = 0 in 1 bit(s)]; [ContractID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PaymentDetailsReqType(B, r0)
-    f_contract_id, r = rstr(B, r, 24)
+    f_contract_id, B, r = rstr(B, r, 24)
+    # 4 bits: [ContractID: EE = 0 in 1 bit]; [PaymentDetailsReqType after ContractID: SE(ContractSignatureCertChain) = 0 in 1 bit(s)]; [CertificateChainType start: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_PaymentDetailsReqType(B, r0)
-    i1_certificate, r = rbin(B, r, 1200)
+    i1_certificate, B, r = rbin(B, r, 1200)
+    # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_PaymentDetailsReqType(B, r0)
     k = _T34[c & 3]
     i1_sub_certificates = None
     if k == 1:
-        i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+        i1_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_PaymentDetailsReqType(B, r0)
+    # 1 bits: [PaymentDetailsReqType after ContractSignatureCertChain: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_PaymentDetailsReqType(B, r0)
     f_contract_signature_cert_chain = _new(CertificateChainType)
@@ -11911,9 +13162,10 @@ def _f_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int
     o = _new(PaymentDetailsReqType)
     o.contract_id = f_contract_id
     o.contract_signature_cert_chain = f_contract_signature_cert_chain
-    return o, r
+    return o, B, r
 
 def _e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
+    # PaymentDetailsReqType: (ContractID, ContractSignatureCertChain)
     pass
     v2 = o.contract_id
     if v2 is None: raise EncFail('missing mandatory ContractID')
@@ -11941,19 +13193,23 @@ def _e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int]:
+def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int, int]:
+    # PaymentDetailsResType: (ResponseCode, GenChallenge, DateTimeNow)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(GenChallenge), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -11961,11 +13217,13 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_gen_challenge, r = sl2(B, r, _S78, 6)
+            f_gen_challenge, B, r = sl2(B, r, _S78, 6)
         else:
-            f_gen_challenge, r = rstr(B, r, None)
+            f_gen_challenge, B, r = rstr(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after GenChallenge: 1 bit(s): 0 SE(DateTimeNow), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'GenChallenge')
@@ -11973,7 +13231,7 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_date_time_now, r = sl2(B, r, _S76, 6)
+            f_date_time_now, B, r = sl2(B, r, _S76, 6)
         else:
             r -= 9; f_date_time_now = (B >> r) & 511
             if f_date_time_now & 128: f_date_time_now, r = ri(B, r, f_date_time_now)
@@ -11981,19 +13239,23 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
             if f_date_time_now < -9223372036854775808 or f_date_time_now > 9223372036854775807: facet(r, 'DateTimeNow: {} out of range'.format(f_date_time_now))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DateTimeNow: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DateTimeNow')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PaymentDetailsResType(f_response_code, f_gen_challenge, f_date_time_now), r
+    return PaymentDetailsResType(f_response_code, f_gen_challenge, f_date_time_now), B, r
 
-def _f_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int]:
+def _f_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int, int]:
+    # PaymentDetailsResType: (ResponseCode, GenChallenge, DateTimeNow)
     r0 = r
+    # 10 bits: [PaymentDetailsResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [PaymentDetailsResType after ResponseCode: SE(GenChallenge) = 0 in 1 bit(s)]; [GenChallenge: CH = 0 in 1 bit]
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_PaymentDetailsResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 31]
     if f_response_code is None: return _d_PaymentDetailsResType(B, r0)
-    f_gen_challenge, r = rstr(B, r, None)
+    f_gen_challenge, B, r = rstr(B, r, None)
+    # 3 bits: [GenChallenge: EE = 0 in 1 bit]; [PaymentDetailsResType after GenChallenge: SE(DateTimeNow) = 0 in 1 bit(s)]; [DateTimeNow: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_PaymentDetailsResType(B, r0)
     r -= 9; f_date_time_now = (B >> r) & 511
@@ -12005,15 +13267,17 @@ def _f_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
         elif f_date_time_now & 256: f_date_time_now = -((x << 7) | (f_date_time_now & 127)) - 1
         else: f_date_time_now = (x << 7) | (f_date_time_now & 127)
     elif f_date_time_now > 255: f_date_time_now = 255 - f_date_time_now
+    # 2 bits: [DateTimeNow: EE = 0 in 1 bit]; [PaymentDetailsResType after DateTimeNow: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PaymentDetailsResType(B, r0)
     o = _new(PaymentDetailsResType)
     o.response_code = f_response_code
     o.gen_challenge = f_gen_challenge
     o.date_time_now = f_date_time_now
-    return o, r
+    return o, B, r
 
 def _e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
+    # PaymentDetailsResType: (ResponseCode, GenChallenge, DateTimeNow)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -12035,65 +13299,82 @@ def _e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
+def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, int]:
+    # PowerDeliveryReqType: (ReadyToChargeState, ChargingProfile?, EVPowerDeliveryParameter?)
+    # start: 1 bit(s): 0 SE(ReadyToChargeState), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_ready_to_charge_state = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_ready_to_charge_state, r = sl2(B, r, _S12, 6)
+            f_ready_to_charge_state, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_ready_to_charge_state = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ReadyToChargeState: 3 bit(s): 0 SE(ChargingProfile), 1 SE(DC_EVPowerDeliveryParameter), 2 SE(EVPowerDeliveryParameter), 3 EE, 4 second level
         r -= 3; k = _T141[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ReadyToChargeState')
     f_charging_profile = None
     if k == 1:
-        f_charging_profile, r = _d_ChargingProfileType(B, r)
+        f_charging_profile, B, r = _d_ChargingProfileType(B, r)
+        # after ChargingProfile: 2 bit(s): 0 SE(DC_EVPowerDeliveryParameter), 1 SE(EVPowerDeliveryParameter), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T142[(B >> r) & 3]
     f_dc_ev_power_delivery_parameter = f_ev_power_delivery_parameter = None
     if k == 2:
-        f_dc_ev_power_delivery_parameter, r = _d_DC_EVPowerDeliveryParameterType(B, r)
+        f_dc_ev_power_delivery_parameter, B, r = _d_DC_EVPowerDeliveryParameterType(B, r)
+        # after (DC_EVPowerDeliveryParameter | EVPowerDeliveryParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
-        f_ev_power_delivery_parameter, r = _d_EVPowerDeliveryParameterType(B, r)
+        f_ev_power_delivery_parameter, B, r = _d_EVPowerDeliveryParameterType(B, r)
+        # after (DC_EVPowerDeliveryParameter | EVPowerDeliveryParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PowerDeliveryReqType(f_ready_to_charge_state, f_charging_profile, f_dc_ev_power_delivery_parameter, f_ev_power_delivery_parameter), r
+    return PowerDeliveryReqType(f_ready_to_charge_state, f_charging_profile, f_dc_ev_power_delivery_parameter, f_ev_power_delivery_parameter), B, r
 
-def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
+def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, int]:
+    # PowerDeliveryReqType: (ReadyToChargeState, ChargingProfile?, EVPowerDeliveryParameter?)
     r0 = r
+    # 7 bits: [PowerDeliveryReqType start: SE(ReadyToChargeState) = 0 in 1 bit(s)]; [ReadyToChargeState: CH = 0 in 1 bit]; f_ready_to_charge_state 1 bit(s); [ReadyToChargeState: EE = 0 in 1 bit]; [code of PowerDeliveryReqType after ReadyToChargeState: 3 bit(s): 0 SE(ChargingProfile), 1 SE(DC_EVPowerDeliveryParameter), 2 SE(EVPowerDeliveryParameter), 3 EE, 4 second level]
     r -= 7; c = (B >> r) & 127
     if c & 104: return _d_PowerDeliveryReqType(B, r0)
     f_ready_to_charge_state = ((c >> 4) & 1) == 1
     k = _T141[c & 7]
     f_charging_profile = None
     if k == 1:
-        f_charging_profile, r = _f_ChargingProfileType(B, r)
+        f_charging_profile, B, r = _f_ChargingProfileType(B, r)
+        # 2 bits: [code of PowerDeliveryReqType after ChargingProfile: 2 bit(s): 0 SE(DC_EVPowerDeliveryParameter), 1 SE(EVPowerDeliveryParameter), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T142[c & 3]
     f_dc_ev_power_delivery_parameter = f_ev_power_delivery_parameter = None
     if k == 2:
+        # 7 bits: [DC_EVPowerDeliveryParameterType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i2_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVReady: 2 bit(s): 0 SE(EVCabinConditioning), 1 SE(EVRESSConditioning), 2 SE(EVErrorCode), 3 second level]
         r -= 7; c = (B >> r) & 127
         if c & 116: return _d_PowerDeliveryReqType(B, r0)
         i2_ev_ready = ((c >> 3) & 1) == 1
         k = _T14[c & 3]
         i2_ev_cabin_conditioning = None
         if k == 1:
+            # 5 bits: [EVCabinConditioning: CH = 0 in 1 bit]; i2_ev_cabin_conditioning 1 bit(s); [EVCabinConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVCabinConditioning: 2 bit(s): 0 SE(EVRESSConditioning), 1 SE(EVErrorCode), 2 second level]
             r -= 5; c = (B >> r) & 31
             if c & 20: return _d_PowerDeliveryReqType(B, r0)
             i2_ev_cabin_conditioning = ((c >> 3) & 1) == 1
             k = _T15[c & 3]
         i2_evress_conditioning = None
         if k == 2:
+            # 4 bits: [EVRESSConditioning: CH = 0 in 1 bit]; i2_evress_conditioning 1 bit(s); [EVRESSConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSConditioning: 1 bit(s): 0 SE(EVErrorCode), 1 second level]
             r -= 4; c = (B >> r) & 15
             if c & 10: return _d_PowerDeliveryReqType(B, r0)
             i2_evress_conditioning = ((c >> 2) & 1) == 1
             k = _T4[c & 1]
         i2_ev_error_code = None
         if k == 3:
+            # 7 bits: [EVErrorCode: CH = 0 in 1 bit]; i2_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVErrorCode: 1 bit(s): 0 SE(EVRESSSOC), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_PowerDeliveryReqType(B, r0)
             i2_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
@@ -12103,6 +13384,7 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
             return _d_PowerDeliveryReqType(B, r0)
         i2_evresssoc = None
         if k == 4:
+            # 10 bits: [EVRESSSOC: CH = 0 in 1 bit]; i2_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSSOC: 1 bit(s): 0 EE, 1 second level]
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_PowerDeliveryReqType(B, r0)
             i2_evresssoc = (c >> 2) & 127
@@ -12111,6 +13393,7 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         else:
             return _d_PowerDeliveryReqType(B, r0)
         if k != -1: return _d_PowerDeliveryReqType(B, r0)
+        # 2 bits: [code of DC_EVPowerDeliveryParameterType after DC_EVStatus: 2 bit(s): 0 SE(BulkChargingComplete), 1 SE(ChargingComplete), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T7[c & 3]
         i1_dc_ev_status = _new(DC_EVStatusType)
@@ -12121,12 +13404,14 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         i1_dc_ev_status.evresssoc = i2_evresssoc
         i1_bulk_charging_complete = None
         if k == 1:
+            # 4 bits: [BulkChargingComplete: CH = 0 in 1 bit]; i1_bulk_charging_complete 1 bit(s); [BulkChargingComplete: EE = 0 in 1 bit]; [code of DC_EVPowerDeliveryParameterType after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level]
             r -= 4; c = (B >> r) & 15
             if c & 10: return _d_PowerDeliveryReqType(B, r0)
             i1_bulk_charging_complete = ((c >> 2) & 1) == 1
             k = _T3[c & 1]
         i1_charging_complete = None
         if k == 2:
+            # 4 bits: [ChargingComplete: CH = 0 in 1 bit]; i1_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of DC_EVPowerDeliveryParameterType after ChargingComplete: 1 bit(s): 0 EE, 1 second level]
             r -= 4; c = (B >> r) & 15
             if c & 10: return _d_PowerDeliveryReqType(B, r0)
             i1_charging_complete = ((c >> 2) & 1) == 1
@@ -12134,6 +13419,7 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         else:
             return _d_PowerDeliveryReqType(B, r0)
         if k != -1: return _d_PowerDeliveryReqType(B, r0)
+        # 1 bits: [code of PowerDeliveryReqType after (DC_EVPowerDeliveryParameter | EVPowerDeliveryParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_dc_ev_power_delivery_parameter = _new(DC_EVPowerDeliveryParameterType)
@@ -12141,6 +13427,7 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         f_dc_ev_power_delivery_parameter.bulk_charging_complete = i1_bulk_charging_complete
         f_dc_ev_power_delivery_parameter.charging_complete = i1_charging_complete
     elif k == 3:
+        # 2 bits: [EVPowerDeliveryParameterType start: EE = 0 in 1 bit(s)]; [code of PowerDeliveryReqType after (DC_EVPowerDeliveryParameter | EVPowerDeliveryParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PowerDeliveryReqType(B, r0)
         k = _T6[c & 1]
@@ -12151,9 +13438,10 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     o.charging_profile = f_charging_profile
     o.dc_ev_power_delivery_parameter = f_dc_ev_power_delivery_parameter
     o.ev_power_delivery_parameter = f_ev_power_delivery_parameter
-    return o, r
+    return o, B, r
 
 def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
+    # PowerDeliveryReqType: (ReadyToChargeState, ChargingProfile?, EVPowerDeliveryParameter?)
     st = 0
     v2 = o.ready_to_charge_state
     if v2 is None: raise EncFail('missing mandatory ReadyToChargeState')
@@ -12223,13 +13511,16 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
+def _d_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int, int]:
+    # ChargingProfileType: (SAScheduleTupleID, ProfileEntry+)
+    # start: 1 bit(s): 0 SE(SAScheduleTupleID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_sa_schedule_tuple_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S11, 6)
+            f_sa_schedule_tuple_id, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
             if f_sa_schedule_tuple_id & 128: f_sa_schedule_tuple_id, r = ri(B, r, f_sa_schedule_tuple_id)
@@ -12237,6 +13528,7 @@ def _d_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
             if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SAScheduleTupleID: 1 bit(s): 0 SE(ProfileEntry), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SAScheduleTupleID')
@@ -12244,18 +13536,22 @@ def _d_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
     n = 0
     while True:
         if k == 1:
-            v, r = _d_ProfileEntryType(B, r)
+            v, B, r = _d_ProfileEntryType(B, r)
             f_profile_entry.append(v)
         else:
             break
         n += 1
+        # after ProfileEntry (may repeat): 2 bit(s): 0 SE(ProfileEntry), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T34[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'ProfileEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ChargingProfileType(f_sa_schedule_tuple_id, f_profile_entry), r
+    return ChargingProfileType(f_sa_schedule_tuple_id, f_profile_entry), B, r
 
-def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
+def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int, int]:
+    # ChargingProfileType: (SAScheduleTupleID, ProfileEntry+)
     r0 = r
+    # 2 bits: [ChargingProfileType start: SE(SAScheduleTupleID) = 0 in 1 bit(s)]; [SAScheduleTupleID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ChargingProfileType(B, r0)
     r -= 9; f_sa_schedule_tuple_id = (B >> r) & 511
@@ -12267,6 +13563,7 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
         elif f_sa_schedule_tuple_id & 256: f_sa_schedule_tuple_id = -((x << 7) | (f_sa_schedule_tuple_id & 127)) - 1
         else: f_sa_schedule_tuple_id = (x << 7) | (f_sa_schedule_tuple_id & 127)
     elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
+    # 2 bits: [SAScheduleTupleID: EE = 0 in 1 bit]; [code of ChargingProfileType after SAScheduleTupleID: 1 bit(s): 0 SE(ProfileEntry), 1 second level]
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_ChargingProfileType(B, r0)
     k = _T2[c & 1]
@@ -12274,6 +13571,7 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
     n = 0
     while True:
         if k == 1:
+            # 2 bits: [ProfileEntryType start: SE(ChargingProfileEntryStart) = 0 in 1 bit(s)]; [ChargingProfileEntryStart: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ChargingProfileType(B, r0)
             r -= 8; i1_charging_profile_entry_start = (B >> r) & 255
@@ -12283,6 +13581,7 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
                     i1_charging_profile_entry_start, r = ru(B, r + 8, i1_charging_profile_entry_start)
                     if i1_charging_profile_entry_start > 4294967295: return _d_ChargingProfileType(B, r0)
                 else: i1_charging_profile_entry_start = (x << 7) | (i1_charging_profile_entry_start & 127)
+            # 3 bits: [ChargingProfileEntryStart: EE = 0 in 1 bit]; [ProfileEntryType after ChargingProfileEntryStart: SE(ChargingProfileEntryMaxPower) = 0 in 1 bit(s)]; [ChargingProfileEntryMaxPower: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ChargingProfileType(B, r0)
             r -= 9; i1_charging_profile_entry_max_power = (B >> r) & 511
@@ -12294,6 +13593,7 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
                 elif i1_charging_profile_entry_max_power & 256: i1_charging_profile_entry_max_power = -((x << 7) | (i1_charging_profile_entry_max_power & 127)) - 1
                 else: i1_charging_profile_entry_max_power = (x << 7) | (i1_charging_profile_entry_max_power & 127)
             elif i1_charging_profile_entry_max_power > 255: i1_charging_profile_entry_max_power = 255 - i1_charging_profile_entry_max_power
+            # 2 bits: [ChargingProfileEntryMaxPower: EE = 0 in 1 bit]; [ProfileEntryType after ChargingProfileEntryMaxPower: EE = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ChargingProfileType(B, r0)
             v = _new(ProfileEntryType)
@@ -12303,6 +13603,7 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of ChargingProfileType after ProfileEntry (may repeat): 2 bit(s): 0 SE(ProfileEntry), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T34[c & 3]
     if n < 1: return _d_ChargingProfileType(B, r0)
@@ -12310,9 +13611,10 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
     o = _new(ChargingProfileType)
     o.sa_schedule_tuple_id = f_sa_schedule_tuple_id
     o.profile_entry = f_profile_entry
-    return o, r
+    return o, B, r
 
 def _e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
+    # ChargingProfileType: (SAScheduleTupleID, ProfileEntry+)
     pass
     v2 = o.sa_schedule_tuple_id
     if v2 is None: raise EncFail('missing mandatory SAScheduleTupleID')
@@ -12325,6 +13627,7 @@ def _e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
     a <<= 1
     n = 0
     for v in o.profile_entry:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -12339,19 +13642,23 @@ def _e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
+def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int, int]:
+    # ProfileEntryType: (ChargingProfileEntryStart, ChargingProfileEntryMaxPower)
+    # start: 1 bit(s): 0 SE(ChargingProfileEntryStart), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_charging_profile_entry_start = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_charging_profile_entry_start, r = sl2(B, r, _S1, 6)
+            f_charging_profile_entry_start, B, r = sl2(B, r, _S1, 6)
         else:
             r -= 8; f_charging_profile_entry_start = (B >> r) & 255
             if f_charging_profile_entry_start > 127: f_charging_profile_entry_start, r = ru(B, r, f_charging_profile_entry_start)
             if f_charging_profile_entry_start > 4294967295: facet(r, 'ChargingProfileEntryStart: {} out of range'.format(f_charging_profile_entry_start))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingProfileEntryStart: 1 bit(s): 0 SE(ChargingProfileEntryMaxPower), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ChargingProfileEntryStart')
@@ -12359,7 +13666,7 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charging_profile_entry_max_power, r = sl2(B, r, _S11, 6)
+            f_charging_profile_entry_max_power, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_charging_profile_entry_max_power = (B >> r) & 511
             if f_charging_profile_entry_max_power & 128: f_charging_profile_entry_max_power, r = ri(B, r, f_charging_profile_entry_max_power)
@@ -12367,14 +13674,17 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
             if f_charging_profile_entry_max_power < -32768 or f_charging_profile_entry_max_power > 32767: facet(r, 'ChargingProfileEntryMaxPower: {} out of range'.format(f_charging_profile_entry_max_power))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingProfileEntryMaxPower: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ChargingProfileEntryMaxPower')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ProfileEntryType(f_charging_profile_entry_start, f_charging_profile_entry_max_power), r
+    return ProfileEntryType(f_charging_profile_entry_start, f_charging_profile_entry_max_power), B, r
 
-def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
+def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int, int]:
+    # ProfileEntryType: (ChargingProfileEntryStart, ChargingProfileEntryMaxPower)
     r0 = r
+    # 2 bits: [ProfileEntryType start: SE(ChargingProfileEntryStart) = 0 in 1 bit(s)]; [ChargingProfileEntryStart: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ProfileEntryType(B, r0)
     r -= 8; f_charging_profile_entry_start = (B >> r) & 255
@@ -12384,6 +13694,7 @@ def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
             f_charging_profile_entry_start, r = ru(B, r + 8, f_charging_profile_entry_start)
             if f_charging_profile_entry_start > 4294967295: return _d_ProfileEntryType(B, r0)
         else: f_charging_profile_entry_start = (x << 7) | (f_charging_profile_entry_start & 127)
+    # 3 bits: [ChargingProfileEntryStart: EE = 0 in 1 bit]; [ProfileEntryType after ChargingProfileEntryStart: SE(ChargingProfileEntryMaxPower) = 0 in 1 bit(s)]; [ChargingProfileEntryMaxPower: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ProfileEntryType(B, r0)
     r -= 9; f_charging_profile_entry_max_power = (B >> r) & 511
@@ -12395,14 +13706,16 @@ def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
         elif f_charging_profile_entry_max_power & 256: f_charging_profile_entry_max_power = -((x << 7) | (f_charging_profile_entry_max_power & 127)) - 1
         else: f_charging_profile_entry_max_power = (x << 7) | (f_charging_profile_entry_max_power & 127)
     elif f_charging_profile_entry_max_power > 255: f_charging_profile_entry_max_power = 255 - f_charging_profile_entry_max_power
+    # 2 bits: [ChargingProfileEntryMaxPower: EE = 0 in 1 bit]; [ProfileEntryType after ChargingProfileEntryMaxPower: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ProfileEntryType(B, r0)
     o = _new(ProfileEntryType)
     o.charging_profile_entry_start = f_charging_profile_entry_start
     o.charging_profile_entry_max_power = f_charging_profile_entry_max_power
-    return o, r
+    return o, B, r
 
 def _e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
+    # ProfileEntryType: (ChargingProfileEntryStart, ChargingProfileEntryMaxPower)
     pass
     v2 = o.charging_profile_entry_start
     if v2 is None: raise EncFail('missing mandatory ChargingProfileEntryStart')
@@ -12422,39 +13735,51 @@ def _e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
+def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, int]:
+    # PowerDeliveryResType: (ResponseCode, EVSEStatus)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 2 bit(s): 0 SE(AC_EVSEStatus), 1 SE(DC_EVSEStatus), 2 SE(EVSEStatus), 3 second level
         r -= 2; k = _T14[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_ac_evse_status = f_dc_evse_status = f_evse_status = None
     if k == 1:
-        f_ac_evse_status, r = _d_AC_EVSEStatusType(B, r)
+        f_ac_evse_status, B, r = _d_AC_EVSEStatusType(B, r)
+        # after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 2:
-        f_dc_evse_status, r = _d_DC_EVSEStatusType(B, r)
+        f_dc_evse_status, B, r = _d_DC_EVSEStatusType(B, r)
+        # after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
-        f_evse_status, r = _d_EVSEStatusType(B, r)
+        f_evse_status, B, r = _d_EVSEStatusType(B, r)
+        # after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PowerDeliveryResType(f_response_code, f_ac_evse_status, f_dc_evse_status, f_evse_status), r
+    return PowerDeliveryResType(f_response_code, f_ac_evse_status, f_dc_evse_status, f_evse_status), B, r
 
-def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
+def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, int]:
+    # PowerDeliveryResType: (ResponseCode, EVSEStatus)
     r0 = r
+    # 10 bits: [PowerDeliveryResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [code of PowerDeliveryResType after ResponseCode: 2 bit(s): 0 SE(AC_EVSEStatus), 1 SE(DC_EVSEStatus), 2 SE(EVSEStatus), 3 second level]
     r -= 10; c = (B >> r) & 1023
     if c & 772: return _d_PowerDeliveryResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 31]
@@ -12462,6 +13787,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     if f_response_code is None: return _d_PowerDeliveryResType(B, r0)
     f_ac_evse_status = f_dc_evse_status = f_evse_status = None
     if k == 1:
+        # 10 bits: [AC_EVSEStatusType start: SE(PowerSwitchClosed) = 0 in 1 bit(s)]; [PowerSwitchClosed: CH = 0 in 1 bit]; i1_power_switch_closed 1 bit(s); [PowerSwitchClosed: EE = 0 in 1 bit]; [AC_EVSEStatusType after PowerSwitchClosed: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; i1_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 10; c = (B >> r) & 1023
         if c & 887: return _d_PowerDeliveryResType(B, r0)
         i1_power_switch_closed = ((c >> 7) & 1) == 1
@@ -12473,6 +13799,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
                 i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
                 if i1_notification_max_delay > 4294967295: return _d_PowerDeliveryResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+        # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]; [code of PowerDeliveryResType after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level]
         r -= 8; c = (B >> r) & 255
         if c & 230: return _d_PowerDeliveryResType(B, r0)
         i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
@@ -12484,16 +13811,19 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         f_ac_evse_status.notification_max_delay = i1_notification_max_delay
         f_ac_evse_status.evse_notification = i1_evse_notification
     elif k == 2:
+        # 2 bits: [code of DC_EVSEStatusType start: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T22[c & 3]
         i2_evse_isolation_status = None
         if k == 0:
+            # 5 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i2_evse_isolation_status 2 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
             r -= 5; c = (B >> r) & 31
             if c & 18: return _d_PowerDeliveryResType(B, r0)
             i2_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
             k = _T2[c & 1]
         i2_evse_status_code = None
         if k == 1:
+            # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i2_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_PowerDeliveryResType(B, r0)
             i2_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -12503,6 +13833,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
             return _d_PowerDeliveryResType(B, r0)
         i2_notification_max_delay = None
         if k == 2:
+            # 1 bits: [NotificationMaxDelay: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_PowerDeliveryResType(B, r0)
             r -= 8; i2_notification_max_delay = (B >> r) & 255
@@ -12512,6 +13843,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
                     i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
                     if i2_notification_max_delay > 4294967295: return _d_PowerDeliveryResType(B, r0)
                 else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+            # 2 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_PowerDeliveryResType(B, r0)
             k = _T4[c & 1]
@@ -12519,6 +13851,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
             return _d_PowerDeliveryResType(B, r0)
         i2_evse_notification = None
         if k == 3:
+            # 5 bits: [EVSENotification: CH = 0 in 1 bit]; i2_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 1 bit(s): 0 EE, 1 second level]
             r -= 5; c = (B >> r) & 31
             if c & 18: return _d_PowerDeliveryResType(B, r0)
             i2_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
@@ -12527,6 +13860,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         else:
             return _d_PowerDeliveryResType(B, r0)
         if k != -1: return _d_PowerDeliveryResType(B, r0)
+        # 1 bits: [code of PowerDeliveryResType after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_dc_evse_status = _new(DC_EVSEStatusType)
@@ -12535,6 +13869,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         f_dc_evse_status.notification_max_delay = i2_notification_max_delay
         f_dc_evse_status.evse_notification = i2_evse_notification
     elif k == 3:
+        # 2 bits: [EVSEStatusType start: EE = 0 in 1 bit(s)]; [code of PowerDeliveryResType after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PowerDeliveryResType(B, r0)
         k = _T6[c & 1]
@@ -12547,9 +13882,10 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     o.ac_evse_status = f_ac_evse_status
     o.dc_evse_status = f_dc_evse_status
     o.evse_status = f_evse_status
-    return o, r
+    return o, B, r
 
 def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
+    # PowerDeliveryResType: (ResponseCode, EVSEStatus)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -12619,49 +13955,63 @@ def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
+def _d_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int, int]:
+    # PreChargeReqType: (DC_EVStatus, EVTargetVoltage, EVTargetCurrent)
+    # start: 1 bit(s): 0 SE(DC_EVStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_dc_ev_status = None
     if k == 0:
-        f_dc_ev_status, r = _d_DC_EVStatusType(B, r)
+        f_dc_ev_status, B, r = _d_DC_EVStatusType(B, r)
+        # after DC_EVStatus: 1 bit(s): 0 SE(EVTargetVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVStatus')
     f_ev_target_voltage = None
     if k == 1:
-        f_ev_target_voltage, r = _d_PhysicalValueType(B, r)
+        f_ev_target_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVTargetVoltage: 1 bit(s): 0 SE(EVTargetCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetVoltage')
     f_ev_target_current = None
     if k == 2:
-        f_ev_target_current, r = _d_PhysicalValueType(B, r)
+        f_ev_target_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVTargetCurrent: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetCurrent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PreChargeReqType(f_dc_ev_status, f_ev_target_voltage, f_ev_target_current), r
+    return PreChargeReqType(f_dc_ev_status, f_ev_target_voltage, f_ev_target_current), B, r
 
-def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
+def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int, int]:
+    # PreChargeReqType: (DC_EVStatus, EVTargetVoltage, EVTargetCurrent)
     r0 = r
+    # 7 bits: [PreChargeReqType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i1_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVReady: 2 bit(s): 0 SE(EVCabinConditioning), 1 SE(EVRESSConditioning), 2 SE(EVErrorCode), 3 second level]
     r -= 7; c = (B >> r) & 127
     if c & 116: return _d_PreChargeReqType(B, r0)
     i1_ev_ready = ((c >> 3) & 1) == 1
     k = _T14[c & 3]
     i1_ev_cabin_conditioning = None
     if k == 1:
+        # 5 bits: [EVCabinConditioning: CH = 0 in 1 bit]; i1_ev_cabin_conditioning 1 bit(s); [EVCabinConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVCabinConditioning: 2 bit(s): 0 SE(EVRESSConditioning), 1 SE(EVErrorCode), 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_PreChargeReqType(B, r0)
         i1_ev_cabin_conditioning = ((c >> 3) & 1) == 1
         k = _T15[c & 3]
     i1_evress_conditioning = None
     if k == 2:
+        # 4 bits: [EVRESSConditioning: CH = 0 in 1 bit]; i1_evress_conditioning 1 bit(s); [EVRESSConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSConditioning: 1 bit(s): 0 SE(EVErrorCode), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_PreChargeReqType(B, r0)
         i1_evress_conditioning = ((c >> 2) & 1) == 1
         k = _T4[c & 1]
     i1_ev_error_code = None
     if k == 3:
+        # 7 bits: [EVErrorCode: CH = 0 in 1 bit]; i1_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVErrorCode: 1 bit(s): 0 SE(EVRESSSOC), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PreChargeReqType(B, r0)
         i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
@@ -12671,6 +14021,7 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
         return _d_PreChargeReqType(B, r0)
     i1_evresssoc = None
     if k == 4:
+        # 10 bits: [EVRESSSOC: CH = 0 in 1 bit]; i1_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSSOC: 1 bit(s): 0 EE, 1 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_PreChargeReqType(B, r0)
         i1_evresssoc = (c >> 2) & 127
@@ -12679,6 +14030,7 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     else:
         return _d_PreChargeReqType(B, r0)
     if k != -1: return _d_PreChargeReqType(B, r0)
+    # 9 bits: [PreChargeReqType after DC_EVStatus: SE(EVTargetVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_PreChargeReqType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
@@ -12692,6 +14044,7 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     f_dc_ev_status.evresssoc = i1_evresssoc
     i2_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i2_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PreChargeReqType(B, r0)
         i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -12699,6 +14052,7 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
         if i2_unit is None: return _d_PreChargeReqType(B, r0)
     i2_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_PreChargeReqType(B, r0)
         r -= 9; i2_value = (B >> r) & 511
@@ -12710,12 +14064,14 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PreChargeReqType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_PreChargeReqType(B, r0)
     if k != -1: return _d_PreChargeReqType(B, r0)
+    # 9 bits: [PreChargeReqType after EVTargetVoltage: SE(EVTargetCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_PreChargeReqType(B, r0)
     i3_multiplier = ((c >> 3) & 7) + -3
@@ -12727,6 +14083,7 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     f_ev_target_voltage.value = i2_value
     i3_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i3_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PreChargeReqType(B, r0)
         i3_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -12734,6 +14091,7 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
         if i3_unit is None: return _d_PreChargeReqType(B, r0)
     i3_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_PreChargeReqType(B, r0)
         r -= 9; i3_value = (B >> r) & 511
@@ -12745,12 +14103,14 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PreChargeReqType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_PreChargeReqType(B, r0)
     if k != -1: return _d_PreChargeReqType(B, r0)
+    # 1 bits: [PreChargeReqType after EVTargetCurrent: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_PreChargeReqType(B, r0)
     f_ev_target_current = _new(PhysicalValueType)
@@ -12761,9 +14121,10 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     o.dc_ev_status = f_dc_ev_status
     o.ev_target_voltage = f_ev_target_voltage
     o.ev_target_current = f_ev_target_current
-    return o, r
+    return o, B, r
 
 def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
+    # PreChargeReqType: (DC_EVStatus, EVTargetVoltage, EVTargetCurrent)
     pass
     v2 = o.dc_ev_status
     if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
@@ -12847,39 +14208,49 @@ def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
+def _d_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int, int]:
+    # PreChargeResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_dc_evse_status = None
     if k == 1:
-        f_dc_evse_status, r = _d_DC_EVSEStatusType(B, r)
+        f_dc_evse_status, B, r = _d_DC_EVSEStatusType(B, r)
+        # after DC_EVSEStatus: 1 bit(s): 0 SE(EVSEPresentVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVSEStatus')
     f_evse_present_voltage = None
     if k == 2:
-        f_evse_present_voltage, r = _d_PhysicalValueType(B, r)
+        f_evse_present_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEPresentVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPresentVoltage')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PreChargeResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), r
+    return PreChargeResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), B, r
 
-def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
+def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int, int]:
+    # PreChargeResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage)
     r0 = r
+    # 11 bits: [PreChargeResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [PreChargeResType after ResponseCode: SE(DC_EVSEStatus) = 0 in 1 bit(s)]; [code of DC_EVSEStatusType start: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
     r -= 11; c = (B >> r) & 2047
     if c & 1548: return _d_PreChargeResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 31]
@@ -12887,12 +14258,14 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     if f_response_code is None: return _d_PreChargeResType(B, r0)
     i1_evse_isolation_status = None
     if k == 0:
+        # 5 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i1_evse_isolation_status 2 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_PreChargeResType(B, r0)
         i1_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
         k = _T2[c & 1]
     i1_evse_status_code = None
     if k == 1:
+        # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i1_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PreChargeResType(B, r0)
         i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -12902,6 +14275,7 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
         return _d_PreChargeResType(B, r0)
     i1_notification_max_delay = None
     if k == 2:
+        # 1 bits: [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_PreChargeResType(B, r0)
         r -= 8; i1_notification_max_delay = (B >> r) & 255
@@ -12911,6 +14285,7 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
                 i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
                 if i1_notification_max_delay > 4294967295: return _d_PreChargeResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+        # 2 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PreChargeResType(B, r0)
         k = _T4[c & 1]
@@ -12918,6 +14293,7 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
         return _d_PreChargeResType(B, r0)
     i1_evse_notification = None
     if k == 3:
+        # 5 bits: [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 1 bit(s): 0 EE, 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_PreChargeResType(B, r0)
         i1_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
@@ -12926,6 +14302,7 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     else:
         return _d_PreChargeResType(B, r0)
     if k != -1: return _d_PreChargeResType(B, r0)
+    # 9 bits: [PreChargeResType after DC_EVSEStatus: SE(EVSEPresentVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_PreChargeResType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
@@ -12938,6 +14315,7 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     f_dc_evse_status.evse_notification = i1_evse_notification
     i2_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i2_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PreChargeResType(B, r0)
         i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -12945,6 +14323,7 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
         if i2_unit is None: return _d_PreChargeResType(B, r0)
     i2_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_PreChargeResType(B, r0)
         r -= 9; i2_value = (B >> r) & 511
@@ -12956,12 +14335,14 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PreChargeResType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_PreChargeResType(B, r0)
     if k != -1: return _d_PreChargeResType(B, r0)
+    # 1 bits: [PreChargeResType after EVSEPresentVoltage: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_PreChargeResType(B, r0)
     f_evse_present_voltage = _new(PhysicalValueType)
@@ -12972,9 +14353,10 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     o.response_code = f_response_code
     o.dc_evse_status = f_dc_evse_status
     o.evse_present_voltage = f_evse_present_voltage
-    return o, r
+    return o, B, r
 
 def _e_PreChargeResType(o: PreChargeResType, a: int) -> int:
+    # PreChargeResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -13036,11 +14418,16 @@ def _e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int]:
+def _d_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int, int]:
+    # ServiceChargeType: ((ServiceTag, FreeService), (EnergyTransferType))
+    # start: 1 bit(s): 0 SE(ServiceTag), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_tag = None
     if k == 0:
-        f_service_tag, r = _d_ServiceTagType(B, r)
+        f_service_tag, B, r = _d_ServiceTagType(B, r)
+        # after ServiceTag: 1 bit(s): 0 SE(FreeService), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceTag')
@@ -13048,11 +14435,12 @@ def _d_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_free_service, r = sl2(B, r, _S12, 6)
+            f_free_service, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_free_service = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after FreeService: 1 bit(s): 0 SE(EnergyTransferType), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'FreeService')
@@ -13060,21 +14448,24 @@ def _d_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_energy_transfer_type, r = sl2(B, r, _S146, 6)
+            f_energy_transfer_type, B, r = sl2(B, r, _S146, 6)
         else:
             r -= 4; f_energy_transfer_type = (B >> r) & 15
             if f_energy_transfer_type >= 10: raise bad_value(r, 'EnergyTransferType: enumeration index {} of 10'.format(f_energy_transfer_type))
             f_energy_transfer_type = _E_EVSESupportedEnergyTransferType[f_energy_transfer_type]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EnergyTransferType: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EnergyTransferType')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceChargeType(f_service_tag, f_free_service, f_energy_transfer_type), r
+    return ServiceChargeType(f_service_tag, f_free_service, f_energy_transfer_type), B, r
 
-def _f_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int]:
+def _f_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int, int]:
+    # ServiceChargeType: ((ServiceTag, FreeService), (EnergyTransferType))
     r0 = r
+    # 3 bits: [ServiceChargeType start: SE(ServiceTag) = 0 in 1 bit(s)]; [ServiceTagType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceChargeType(B, r0)
     r -= 8; i1_service_id = (B >> r) & 255
@@ -13084,19 +14475,23 @@ def _f_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int]:
             i1_service_id, r = ru(B, r + 8, i1_service_id)
             if i1_service_id > 65535: return _d_ServiceChargeType(B, r0)
         else: i1_service_id = (x << 7) | (i1_service_id & 127)
+    # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceChargeType(B, r0)
     k = _T7[c & 3]
     i1_service_name = None
     if k == 1:
+        # 1 bits: [ServiceName: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceChargeType(B, r0)
-        i1_service_name, r = rstr(B, r, 32)
+        i1_service_name, B, r = rstr(B, r, 32)
+        # 2 bits: [ServiceName: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ServiceChargeType(B, r0)
         k = _T3[c & 1]
     i1_service_category = None
     if k == 2:
+        # 6 bits: [ServiceCategory: CH = 0 in 1 bit]; i1_service_category 2 bit(s); [ServiceCategory: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 EE, 2 second level]
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ServiceChargeType(B, r0)
         i1_service_category = _E_serviceCategoryType[(c >> 3) & 3]
@@ -13105,13 +14500,16 @@ def _f_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int]:
         return _d_ServiceChargeType(B, r0)
     i1_service_scope = None
     if k == 3:
+        # 1 bits: [ServiceScope: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceChargeType(B, r0)
-        i1_service_scope, r = rstr(B, r, 32)
+        i1_service_scope, B, r = rstr(B, r, 32)
+        # 2 bits: [ServiceScope: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceScope: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ServiceChargeType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_ServiceChargeType(B, r0)
+    # 12 bits: [ServiceChargeType after ServiceTag: SE(FreeService) = 0 in 1 bit(s)]; [FreeService: CH = 0 in 1 bit]; f_free_service 1 bit(s); [FreeService: EE = 0 in 1 bit]; [ServiceChargeType after FreeService: SE(EnergyTransferType) = 0 in 1 bit(s)]; [EnergyTransferType: CH = 0 in 1 bit]; f_energy_transfer_type 4 bit(s); [EnergyTransferType: EE = 0 in 1 bit]; [ServiceChargeType after EnergyTransferType: EE = 0 in 1 bit(s)]
     r -= 12; c = (B >> r) & 4095
     if c & 3523: return _d_ServiceChargeType(B, r0)
     f_free_service = ((c >> 9) & 1) == 1
@@ -13126,9 +14524,10 @@ def _f_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int]:
     o.service_tag = f_service_tag
     o.free_service = f_free_service
     o.energy_transfer_type = f_energy_transfer_type
-    return o, r
+    return o, B, r
 
 def _e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
+    # ServiceChargeType: ((ServiceTag, FreeService), (EnergyTransferType))
     pass
     v2 = o.service_tag
     if v2 is None: raise EncFail('missing mandatory ServiceTag')
@@ -13174,19 +14573,23 @@ def _e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
     a = (a << 12) | (BOOL[v8]) << 9 | (v9) << 2
     return a
 
-def _d_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int]:
+def _d_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int, int]:
+    # ServiceTagType: (ServiceID, ServiceName?, ServiceCategory, ServiceScope?)
+    # start: 1 bit(s): 0 SE(ServiceID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S149, 6)
+            f_service_id, B, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level
         r -= 2; k = _T7[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ServiceID')
@@ -13194,22 +14597,25 @@ def _d_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_name, r = sl2(B, r, _S57, 6)
+            f_service_name, B, r = sl2(B, r, _S57, 6)
         else:
-            f_service_name, r = rstr(B, r, 32)
+            f_service_name, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     f_service_category = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_service_category, r = sl2(B, r, _S150, 6)
+            f_service_category, B, r = sl2(B, r, _S150, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 EE, 2 second level
         r -= 2; k = _T61[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ServiceCategory')
@@ -13217,17 +14623,21 @@ def _d_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_service_scope, r = sl2(B, r, _S57, 6)
+            f_service_scope, B, r = sl2(B, r, _S57, 6)
         else:
-            f_service_scope, r = rstr(B, r, 32)
+            f_service_scope, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceScope: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceTagType(f_service_id, f_service_name, f_service_category, f_service_scope), r
+    return ServiceTagType(f_service_id, f_service_name, f_service_category, f_service_scope), B, r
 
-def _f_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int]:
+def _f_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int, int]:
+    # ServiceTagType: (ServiceID, ServiceName?, ServiceCategory, ServiceScope?)
     r0 = r
+    # 2 bits: [ServiceTagType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceTagType(B, r0)
     r -= 8; f_service_id = (B >> r) & 255
@@ -13237,19 +14647,23 @@ def _f_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int]:
             f_service_id, r = ru(B, r + 8, f_service_id)
             if f_service_id > 65535: return _d_ServiceTagType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
+    # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceTagType(B, r0)
     k = _T7[c & 3]
     f_service_name = None
     if k == 1:
+        # 1 bits: [ServiceName: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceTagType(B, r0)
-        f_service_name, r = rstr(B, r, 32)
+        f_service_name, B, r = rstr(B, r, 32)
+        # 2 bits: [ServiceName: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ServiceTagType(B, r0)
         k = _T3[c & 1]
     f_service_category = None
     if k == 2:
+        # 6 bits: [ServiceCategory: CH = 0 in 1 bit]; f_service_category 2 bit(s); [ServiceCategory: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 EE, 2 second level]
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ServiceTagType(B, r0)
         f_service_category = _E_serviceCategoryType[(c >> 3) & 3]
@@ -13258,9 +14672,11 @@ def _f_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int]:
         return _d_ServiceTagType(B, r0)
     f_service_scope = None
     if k == 3:
+        # 1 bits: [ServiceScope: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceTagType(B, r0)
-        f_service_scope, r = rstr(B, r, 32)
+        f_service_scope, B, r = rstr(B, r, 32)
+        # 2 bits: [ServiceScope: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceScope: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ServiceTagType(B, r0)
         k = _T6[c & 1]
@@ -13270,9 +14686,10 @@ def _f_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int]:
     o.service_name = f_service_name
     o.service_category = f_service_category
     o.service_scope = f_service_scope
-    return o, r
+    return o, B, r
 
 def _e_ServiceTagType(o: ServiceTagType, a: int) -> int:
+    # ServiceTagType: (ServiceID, ServiceName?, ServiceCategory, ServiceScope?)
     st = 0
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
@@ -13305,27 +14722,33 @@ def _e_ServiceTagType(o: ServiceTagType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
+def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int, int]:
+    # ServiceDetailReqType: (ServiceID)
+    # start: 1 bit(s): 0 SE(ServiceID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S149, 6)
+            f_service_id, B, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceID: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceDetailReqType(f_service_id), r
+    return ServiceDetailReqType(f_service_id), B, r
 
-def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
+def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int, int]:
+    # ServiceDetailReqType: (ServiceID)
     r0 = r
+    # 2 bits: [ServiceDetailReqType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailReqType(B, r0)
     r -= 8; f_service_id = (B >> r) & 255
@@ -13335,13 +14758,15 @@ def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
             f_service_id, r = ru(B, r + 8, f_service_id)
             if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
+    # 2 bits: [ServiceID: EE = 0 in 1 bit]; [ServiceDetailReqType after ServiceID: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailReqType(B, r0)
     o = _new(ServiceDetailReqType)
     o.service_id = f_service_id
-    return o, r
+    return o, B, r
 
 def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
+    # ServiceDetailReqType: (ServiceID)
     pass
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
@@ -13353,19 +14778,23 @@ def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
+def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, int]:
+    # ServiceDetailResType: (ResponseCode, ServiceID, ServiceParameterList?)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(ServiceID), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -13373,25 +14802,30 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S149, 6)
+            f_service_id, B, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceID: 2 bit(s): 0 SE(ServiceParameterList), 1 EE, 2 second level
         r -= 2; k = _T55[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ServiceID')
     f_service_parameter_list = None
     if k == 2:
-        f_service_parameter_list, r = _d_ServiceParameterListType(B, r)
+        f_service_parameter_list, B, r = _d_ServiceParameterListType(B, r)
+        # after ServiceParameterList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceDetailResType(f_response_code, f_service_id, f_service_parameter_list), r
+    return ServiceDetailResType(f_response_code, f_service_id, f_service_parameter_list), B, r
 
-def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
+def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, int]:
+    # ServiceDetailResType: (ResponseCode, ServiceID, ServiceParameterList?)
     r0 = r
+    # 10 bits: [ServiceDetailResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ServiceDetailResType after ResponseCode: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_ServiceDetailResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 31]
@@ -13403,12 +14837,14 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
             f_service_id, r = ru(B, r + 8, f_service_id)
             if f_service_id > 65535: return _d_ServiceDetailResType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
+    # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of ServiceDetailResType after ServiceID: 2 bit(s): 0 SE(ServiceParameterList), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDetailResType(B, r0)
     k = _T55[c & 3]
     f_service_parameter_list = None
     if k == 2:
-        f_service_parameter_list, r = _f_ServiceParameterListType(B, r)
+        f_service_parameter_list, B, r = _f_ServiceParameterListType(B, r)
+        # 1 bits: [code of ServiceDetailResType after ServiceParameterList: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_ServiceDetailResType(B, r0)
@@ -13416,9 +14852,10 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     o.response_code = f_response_code
     o.service_id = f_service_id
     o.service_parameter_list = f_service_parameter_list
-    return o, r
+    return o, B, r
 
 def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
+    # ServiceDetailResType: (ResponseCode, ServiceID, ServiceParameterList?)
     st = 0
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -13441,47 +14878,57 @@ def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int]:
+def _d_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int, int]:
+    # ServiceParameterListType: (ParameterSet+)
+    # start: 1 bit(s): 0 SE(ParameterSet), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_parameter_set = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_ParameterSetType(B, r)
+            v, B, r = _d_ParameterSetType(B, r)
             f_parameter_set.append(v)
         else:
             break
         n += 1
+        # after ParameterSet (may repeat): 2 bit(s): 0 SE(ParameterSet), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T30[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'ParameterSet')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceParameterListType(f_parameter_set), r
+    return ServiceParameterListType(f_parameter_set), B, r
 
-def _f_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int]:
+def _f_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int, int]:
+    # ServiceParameterListType: (ParameterSet+)
     r0 = r
+    # 1 bits: [code of ServiceParameterListType start: 1 bit(s): 0 SE(ParameterSet), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_parameter_set = []
     n = 0
     while True:
         if k == 0:
-            v, r = _f_ParameterSetType(B, r)
+            v, B, r = _f_ParameterSetType(B, r)
             f_parameter_set.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of ServiceParameterListType after ParameterSet (may repeat): 2 bit(s): 0 SE(ParameterSet), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T30[c & 3]
     if n < 1: return _d_ServiceParameterListType(B, r0)
     if k != -1: return _d_ServiceParameterListType(B, r0)
     o = _new(ServiceParameterListType)
     o.parameter_set = f_parameter_set
-    return o, r
+    return o, B, r
 
 def _e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
+    # ServiceParameterListType: (ParameterSet+)
     pass
     n = 0
     for v in o.parameter_set:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -13496,13 +14943,16 @@ def _e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
+def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int, int]:
+    # ParameterSetType: (ParameterSetID, Parameter+)
+    # start: 1 bit(s): 0 SE(ParameterSetID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_parameter_set_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_parameter_set_id, r = sl2(B, r, _S11, 6)
+            f_parameter_set_id, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_parameter_set_id = (B >> r) & 511
             if f_parameter_set_id & 128: f_parameter_set_id, r = ri(B, r, f_parameter_set_id)
@@ -13510,6 +14960,7 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ParameterSetID: 1 bit(s): 0 SE(Parameter), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ParameterSetID')
@@ -13517,18 +14968,22 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     n = 0
     while True:
         if k == 1:
-            v, r = _d_ParameterType(B, r)
+            v, B, r = _d_ParameterType(B, r)
             f_parameter.append(v)
         else:
             break
         n += 1
+        # after Parameter (may repeat): 2 bit(s): 0 SE(Parameter), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T34[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Parameter')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ParameterSetType(f_parameter_set_id, f_parameter), r
+    return ParameterSetType(f_parameter_set_id, f_parameter), B, r
 
-def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
+def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int, int]:
+    # ParameterSetType: (ParameterSetID, Parameter+)
     r0 = r
+    # 2 bits: [ParameterSetType start: SE(ParameterSetID) = 0 in 1 bit(s)]; [ParameterSetID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ParameterSetType(B, r0)
     r -= 9; f_parameter_set_id = (B >> r) & 511
@@ -13540,6 +14995,7 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
         elif f_parameter_set_id & 256: f_parameter_set_id = -((x << 7) | (f_parameter_set_id & 127)) - 1
         else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
     elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
+    # 2 bits: [ParameterSetID: EE = 0 in 1 bit]; [code of ParameterSetType after ParameterSetID: 1 bit(s): 0 SE(Parameter), 1 second level]
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_ParameterSetType(B, r0)
     k = _T2[c & 1]
@@ -13547,9 +15003,11 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     n = 0
     while True:
         if k == 1:
+            # 1 bits: [ParameterType start: AT(Name) = 0 in 1 bit(s)]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ParameterSetType(B, r0)
-            i1_name, r = rstr(B, r, None)
+            i1_name, B, r = rstr(B, r, None)
+            # 7 bits: [ParameterType after @Name: AT(ValueType) = 0 in 1 bit(s)]; i1_value_type 3 bit(s); [code of ParameterType after @ValueType: 3 bit(s): 0 SE(boolValue), 1 SE(byteValue), 2 SE(shortValue), 3 SE(intValue), 4 SE(physicalValue), 5 SE(stringValue), 6 second level]
             r -= 7; c = (B >> r) & 127
             if c & 64: return _d_ParameterSetType(B, r0)
             i1_value_type = _EP_valueType[(c >> 3) & 7]
@@ -13557,16 +15015,19 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             if i1_value_type is None: return _d_ParameterSetType(B, r0)
             i1_bool_value = i1_byte_value = i1_short_value = i1_int_value = i1_physical_value = i1_string_value = None
             if k == 2:
+                # 4 bits: [boolValue: CH = 0 in 1 bit]; i1_bool_value 1 bit(s); [boolValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 10: return _d_ParameterSetType(B, r0)
                 i1_bool_value = ((c >> 2) & 1) == 1
                 k = _T6[c & 1]
             elif k == 3:
+                # 11 bits: [byteValue: CH = 0 in 1 bit]; i1_byte_value 8 bit(s); [byteValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
                 r -= 11; c = (B >> r) & 2047
                 if c & 1026: return _d_ParameterSetType(B, r0)
                 i1_byte_value = ((c >> 2) & 255) + -128
                 k = _T6[c & 1]
             elif k == 4:
+                # 1 bits: [shortValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ParameterSetType(B, r0)
                 r -= 9; i1_short_value = (B >> r) & 511
@@ -13578,10 +15039,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                     elif i1_short_value & 256: i1_short_value = -((x << 7) | (i1_short_value & 127)) - 1
                     else: i1_short_value = (x << 7) | (i1_short_value & 127)
                 elif i1_short_value > 255: i1_short_value = 255 - i1_short_value
+                # 2 bits: [shortValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T6[c & 1]
             elif k == 5:
+                # 1 bits: [intValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ParameterSetType(B, r0)
                 r -= 9; i1_int_value = (B >> r) & 511
@@ -13593,10 +15056,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                     elif i1_int_value & 256: i1_int_value = -((x << 7) | (i1_int_value & 127)) - 1
                     else: i1_int_value = (x << 7) | (i1_int_value & 127)
                 elif i1_int_value > 255: i1_int_value = 255 - i1_int_value
+                # 2 bits: [intValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T6[c & 1]
             elif k == 6:
+                # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
                 r -= 8; c = (B >> r) & 255
                 if c & 196: return _d_ParameterSetType(B, r0)
                 i2_multiplier = ((c >> 3) & 7) + -3
@@ -13604,6 +15069,7 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 if i2_multiplier > 3: return _d_ParameterSetType(B, r0)
                 i2_unit = None
                 if k == 1:
+                    # 7 bits: [Unit: CH = 0 in 1 bit]; i2_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
                     r -= 7; c = (B >> r) & 127
                     if c & 66: return _d_ParameterSetType(B, r0)
                     i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -13611,6 +15077,7 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                     if i2_unit is None: return _d_ParameterSetType(B, r0)
                 i2_value = None
                 if k == 2:
+                    # 1 bits: [Value: CH = 0 in 1 bit]
                     r -= 1; c = (B >> r) & 1
                     if c & 1: return _d_ParameterSetType(B, r0)
                     r -= 9; i2_value = (B >> r) & 511
@@ -13622,12 +15089,14 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                         else: i2_value = (x << 7) | (i2_value & 127)
                     elif i2_value > 255: i2_value = 255 - i2_value
+                    # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
                     r -= 2; c = (B >> r) & 3
                     if c & 2: return _d_ParameterSetType(B, r0)
                     k = _T6[c & 1]
                 else:
                     return _d_ParameterSetType(B, r0)
                 if k != -1: return _d_ParameterSetType(B, r0)
+                # 1 bits: [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T6[c & 1]
                 i1_physical_value = _new(PhysicalValueType)
@@ -13635,9 +15104,11 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 i1_physical_value.unit = i2_unit
                 i1_physical_value.value = i2_value
             elif k == 7:
+                # 1 bits: [stringValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ParameterSetType(B, r0)
-                i1_string_value, r = rstr(B, r, None)
+                i1_string_value, B, r = rstr(B, r, None)
+                # 2 bits: [stringValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T6[c & 1]
@@ -13649,6 +15120,7 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of ParameterSetType after Parameter (may repeat): 2 bit(s): 0 SE(Parameter), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T34[c & 3]
     if n < 1: return _d_ParameterSetType(B, r0)
@@ -13656,9 +15128,10 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     o = _new(ParameterSetType)
     o.parameter_set_id = f_parameter_set_id
     o.parameter = f_parameter
-    return o, r
+    return o, B, r
 
 def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
+    # ParameterSetType: (ParameterSetID, Parameter+)
     pass
     v2 = o.parameter_set_id
     if v2 is None: raise EncFail('missing mandatory ParameterSetID')
@@ -13671,6 +15144,7 @@ def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     a <<= 1
     n = 0
     for v in o.parameter:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -13685,11 +15159,16 @@ def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
+def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
+    # ParameterType: @Name @ValueType (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue)
+    # start: 1 bit(s): 0 AT(Name), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_name = None
     if k == 0:
-        f_name, r = rstr(B, r, None)
+        f_name, B, r = rstr(B, r, None)
+        # after @Name: 1 bit(s): 0 AT(ValueType), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Name')
@@ -13698,6 +15177,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         r -= 3; f_value_type = (B >> r) & 7
         if f_value_type >= 6: raise bad_value(r, 'ValueType: enumeration index {} of 6'.format(f_value_type))
         f_value_type = _E_valueType[f_value_type]
+        # after @ValueType: 3 bit(s): 0 SE(boolValue), 1 SE(byteValue), 2 SE(shortValue), 3 SE(intValue), 4 SE(physicalValue), 5 SE(stringValue), 6 second level
         r -= 3; k = _T151[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ValueType')
@@ -13705,25 +15185,27 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_bool_value, r = sl2(B, r, _S12, 6)
+            f_bool_value, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_bool_value = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_byte_value, r = sl2(B, r, _S152, 6)
+            f_byte_value, B, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_byte_value = ((B >> r) & 255) + -128
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_short_value, r = sl2(B, r, _S11, 6)
+            f_short_value, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_short_value = (B >> r) & 511
             if f_short_value & 128: f_short_value, r = ri(B, r, f_short_value)
@@ -13731,11 +15213,12 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             if f_short_value < -32768 or f_short_value > 32767: facet(r, 'shortValue: {} out of range'.format(f_short_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_int_value, r = sl2(B, r, _S153, 6)
+            f_int_value, B, r = sl2(B, r, _S153, 6)
         else:
             r -= 9; f_int_value = (B >> r) & 511
             if f_int_value & 128: f_int_value, r = ri(B, r, f_int_value)
@@ -13743,29 +15226,37 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             if f_int_value < -2147483648 or f_int_value > 2147483647: facet(r, 'intValue: {} out of range'.format(f_int_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 6:
-        f_physical_value, r = _d_PhysicalValueType(B, r)
+        f_physical_value, B, r = _d_PhysicalValueType(B, r)
+        # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_string_value, r = sl2(B, r, _S78, 6)
+            f_string_value, B, r = sl2(B, r, _S78, 6)
         else:
-            f_string_value, r = rstr(B, r, None)
+            f_string_value, B, r = rstr(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'boolValue or byteValue or shortValue or intValue or physicalValue or stringValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ParameterType(f_name, f_value_type, f_bool_value, f_byte_value, f_short_value, f_int_value, f_physical_value, f_string_value), r
+    return ParameterType(f_name, f_value_type, f_bool_value, f_byte_value, f_short_value, f_int_value, f_physical_value, f_string_value), B, r
 
-def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
+def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
+    # ParameterType: @Name @ValueType (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue)
     r0 = r
+    # 1 bits: [ParameterType start: AT(Name) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ParameterType(B, r0)
-    f_name, r = rstr(B, r, None)
+    f_name, B, r = rstr(B, r, None)
+    # 7 bits: [ParameterType after @Name: AT(ValueType) = 0 in 1 bit(s)]; f_value_type 3 bit(s); [code of ParameterType after @ValueType: 3 bit(s): 0 SE(boolValue), 1 SE(byteValue), 2 SE(shortValue), 3 SE(intValue), 4 SE(physicalValue), 5 SE(stringValue), 6 second level]
     r -= 7; c = (B >> r) & 127
     if c & 64: return _d_ParameterType(B, r0)
     f_value_type = _EP_valueType[(c >> 3) & 7]
@@ -13773,16 +15264,19 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     if f_value_type is None: return _d_ParameterType(B, r0)
     f_bool_value = f_byte_value = f_short_value = f_int_value = f_physical_value = f_string_value = None
     if k == 2:
+        # 4 bits: [boolValue: CH = 0 in 1 bit]; f_bool_value 1 bit(s); [boolValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_ParameterType(B, r0)
         f_bool_value = ((c >> 2) & 1) == 1
         k = _T6[c & 1]
     elif k == 3:
+        # 11 bits: [byteValue: CH = 0 in 1 bit]; f_byte_value 8 bit(s); [byteValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1026: return _d_ParameterType(B, r0)
         f_byte_value = ((c >> 2) & 255) + -128
         k = _T6[c & 1]
     elif k == 4:
+        # 1 bits: [shortValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ParameterType(B, r0)
         r -= 9; f_short_value = (B >> r) & 511
@@ -13794,10 +15288,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             elif f_short_value & 256: f_short_value = -((x << 7) | (f_short_value & 127)) - 1
             else: f_short_value = (x << 7) | (f_short_value & 127)
         elif f_short_value > 255: f_short_value = 255 - f_short_value
+        # 2 bits: [shortValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T6[c & 1]
     elif k == 5:
+        # 1 bits: [intValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ParameterType(B, r0)
         r -= 9; f_int_value = (B >> r) & 511
@@ -13809,10 +15305,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             elif f_int_value & 256: f_int_value = -((x << 7) | (f_int_value & 127)) - 1
             else: f_int_value = (x << 7) | (f_int_value & 127)
         elif f_int_value > 255: f_int_value = 255 - f_int_value
+        # 2 bits: [intValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T6[c & 1]
     elif k == 6:
+        # 8 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i1_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 196: return _d_ParameterType(B, r0)
         i1_multiplier = ((c >> 3) & 7) + -3
@@ -13820,6 +15318,7 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         if i1_multiplier > 3: return _d_ParameterType(B, r0)
         i1_unit = None
         if k == 1:
+            # 7 bits: [Unit: CH = 0 in 1 bit]; i1_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ParameterType(B, r0)
             i1_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -13827,6 +15326,7 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             if i1_unit is None: return _d_ParameterType(B, r0)
         i1_value = None
         if k == 2:
+            # 1 bits: [Value: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ParameterType(B, r0)
             r -= 9; i1_value = (B >> r) & 511
@@ -13838,12 +15338,14 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
                 elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
                 else: i1_value = (x << 7) | (i1_value & 127)
             elif i1_value > 255: i1_value = 255 - i1_value
+            # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ParameterType(B, r0)
             k = _T6[c & 1]
         else:
             return _d_ParameterType(B, r0)
         if k != -1: return _d_ParameterType(B, r0)
+        # 1 bits: [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_physical_value = _new(PhysicalValueType)
@@ -13851,9 +15353,11 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         f_physical_value.unit = i1_unit
         f_physical_value.value = i1_value
     elif k == 7:
+        # 1 bits: [stringValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ParameterType(B, r0)
-        f_string_value, r = rstr(B, r, None)
+        f_string_value, B, r = rstr(B, r, None)
+        # 2 bits: [stringValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T6[c & 1]
@@ -13861,9 +15365,10 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         return _d_ParameterType(B, r0)
     if k != -1: return _d_ParameterType(B, r0)
     o = ParameterType(f_name, f_value_type, f_bool_value, f_byte_value, f_short_value, f_int_value, f_physical_value, f_string_value)
-    return o, r
+    return o, B, r
 
 def _e_ParameterType(o: ParameterType, a: int) -> int:
+    # ParameterType: @Name @ValueType (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue)
     pass
     v2 = o.name
     if v2 is None: raise EncFail('missing mandatory Name')
@@ -13939,46 +15444,57 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int]:
+def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int, int]:
+    # ServiceDiscoveryReqType: (ServiceScope?, ServiceCategory?)
+    # start: 2 bit(s): 0 SE(ServiceScope), 1 SE(ServiceCategory), 2 EE, 3 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T77[(B >> r) & 3]
     f_service_scope = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_scope, r = sl2(B, r, _S57, 6)
+            f_service_scope, B, r = sl2(B, r, _S57, 6)
         else:
-            f_service_scope, r = rstr(B, r, 32)
+            f_service_scope, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceScope: 2 bit(s): 0 SE(ServiceCategory), 1 EE, 2 second level
         r -= 2; k = _T34[(B >> r) & 3]
     f_service_category = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_category, r = sl2(B, r, _S150, 6)
+            f_service_category, B, r = sl2(B, r, _S150, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceCategory: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceDiscoveryReqType(f_service_scope, f_service_category), r
+    return ServiceDiscoveryReqType(f_service_scope, f_service_category), B, r
 
-def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int]:
+def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int, int]:
+    # ServiceDiscoveryReqType: (ServiceScope?, ServiceCategory?)
     r0 = r
+    # 2 bits: [code of ServiceDiscoveryReqType start: 2 bit(s): 0 SE(ServiceScope), 1 SE(ServiceCategory), 2 EE, 3 second level]
     r -= 2; c = (B >> r) & 3
     k = _T77[c & 3]
     f_service_scope = None
     if k == 0:
+        # 1 bits: [ServiceScope: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceDiscoveryReqType(B, r0)
-        f_service_scope, r = rstr(B, r, 32)
+        f_service_scope, B, r = rstr(B, r, 32)
+        # 3 bits: [ServiceScope: EE = 0 in 1 bit]; [code of ServiceDiscoveryReqType after ServiceScope: 2 bit(s): 0 SE(ServiceCategory), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ServiceDiscoveryReqType(B, r0)
         k = _T34[c & 3]
     f_service_category = None
     if k == 1:
+        # 5 bits: [ServiceCategory: CH = 0 in 1 bit]; f_service_category 2 bit(s); [ServiceCategory: EE = 0 in 1 bit]; [code of ServiceDiscoveryReqType after ServiceCategory: 1 bit(s): 0 EE, 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_ServiceDiscoveryReqType(B, r0)
         f_service_category = _E_serviceCategoryType[(c >> 2) & 3]
@@ -13987,9 +15503,10 @@ def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     o = _new(ServiceDiscoveryReqType)
     o.service_scope = f_service_scope
     o.service_category = f_service_category
-    return o, r
+    return o, B, r
 
 def _e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
+    # ServiceDiscoveryReqType: (ServiceScope?, ServiceCategory?)
     st = 0
     v2 = o.service_scope
     if v2 is not None:
@@ -14008,48 +15525,61 @@ def _e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int]:
+def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int, int]:
+    # ServiceDiscoveryResType: (ResponseCode, PaymentOptions, ChargeService, ServiceList?)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(PaymentOptions), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_payment_options = None
     if k == 1:
-        f_payment_options, r = _d_PaymentOptionsType(B, r)
+        f_payment_options, B, r = _d_PaymentOptionsType(B, r)
+        # after PaymentOptions: 1 bit(s): 0 SE(ChargeService), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PaymentOptions')
     f_charge_service = None
     if k == 2:
-        f_charge_service, r = _d_ServiceChargeType(B, r)
+        f_charge_service, B, r = _d_ServiceChargeType(B, r)
+        # after ChargeService: 2 bit(s): 0 SE(ServiceList), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T61[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ChargeService')
     f_service_list = None
     if k == 3:
-        f_service_list, r = _d_ServiceTagListType(B, r)
+        f_service_list, B, r = _d_ServiceTagListType(B, r)
+        # after ServiceList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceDiscoveryResType(f_response_code, f_payment_options, f_charge_service, f_service_list), r
+    return ServiceDiscoveryResType(f_response_code, f_payment_options, f_charge_service, f_service_list), B, r
 
-def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int]:
+def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int, int]:
+    # ServiceDiscoveryResType: (ResponseCode, PaymentOptions, ChargeService, ServiceList?)
     r0 = r
+    # 9 bits: [ServiceDiscoveryResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ServiceDiscoveryResType after ResponseCode: SE(PaymentOptions) = 0 in 1 bit(s)]
     r -= 9; c = (B >> r) & 511
     if c & 387: return _d_ServiceDiscoveryResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 2) & 31]
     if f_response_code is None: return _d_ServiceDiscoveryResType(B, r0)
-    f_payment_options, r = _f_PaymentOptionsType(B, r)
+    f_payment_options, B, r = _f_PaymentOptionsType(B, r)
+    # 4 bits: [ServiceDiscoveryResType after PaymentOptions: SE(ChargeService) = 0 in 1 bit(s)]; [ServiceChargeType start: SE(ServiceTag) = 0 in 1 bit(s)]; [ServiceTagType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_ServiceDiscoveryResType(B, r0)
     r -= 8; i2_service_id = (B >> r) & 255
@@ -14059,19 +15589,23 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
             i2_service_id, r = ru(B, r + 8, i2_service_id)
             if i2_service_id > 65535: return _d_ServiceDiscoveryResType(B, r0)
         else: i2_service_id = (x << 7) | (i2_service_id & 127)
+    # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDiscoveryResType(B, r0)
     k = _T7[c & 3]
     i2_service_name = None
     if k == 1:
+        # 1 bits: [ServiceName: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceDiscoveryResType(B, r0)
-        i2_service_name, r = rstr(B, r, 32)
+        i2_service_name, B, r = rstr(B, r, 32)
+        # 2 bits: [ServiceName: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ServiceDiscoveryResType(B, r0)
         k = _T3[c & 1]
     i2_service_category = None
     if k == 2:
+        # 6 bits: [ServiceCategory: CH = 0 in 1 bit]; i2_service_category 2 bit(s); [ServiceCategory: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 EE, 2 second level]
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ServiceDiscoveryResType(B, r0)
         i2_service_category = _E_serviceCategoryType[(c >> 3) & 3]
@@ -14080,13 +15614,16 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
         return _d_ServiceDiscoveryResType(B, r0)
     i2_service_scope = None
     if k == 3:
+        # 1 bits: [ServiceScope: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceDiscoveryResType(B, r0)
-        i2_service_scope, r = rstr(B, r, 32)
+        i2_service_scope, B, r = rstr(B, r, 32)
+        # 2 bits: [ServiceScope: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceScope: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ServiceDiscoveryResType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_ServiceDiscoveryResType(B, r0)
+    # 14 bits: [ServiceChargeType after ServiceTag: SE(FreeService) = 0 in 1 bit(s)]; [FreeService: CH = 0 in 1 bit]; i1_free_service 1 bit(s); [FreeService: EE = 0 in 1 bit]; [ServiceChargeType after FreeService: SE(EnergyTransferType) = 0 in 1 bit(s)]; [EnergyTransferType: CH = 0 in 1 bit]; i1_energy_transfer_type 4 bit(s); [EnergyTransferType: EE = 0 in 1 bit]; [ServiceChargeType after EnergyTransferType: EE = 0 in 1 bit(s)]; [code of ServiceDiscoveryResType after ChargeService: 2 bit(s): 0 SE(ServiceList), 1 EE, 2 second level]
     r -= 14; c = (B >> r) & 16383
     if c & 14092: return _d_ServiceDiscoveryResType(B, r0)
     i1_free_service = ((c >> 11) & 1) == 1
@@ -14104,7 +15641,8 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     f_charge_service.energy_transfer_type = i1_energy_transfer_type
     f_service_list = None
     if k == 3:
-        f_service_list, r = _f_ServiceTagListType(B, r)
+        f_service_list, B, r = _f_ServiceTagListType(B, r)
+        # 1 bits: [code of ServiceDiscoveryResType after ServiceList: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_ServiceDiscoveryResType(B, r0)
@@ -14113,9 +15651,10 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     o.payment_options = f_payment_options
     o.charge_service = f_charge_service
     o.service_list = f_service_list
-    return o, r
+    return o, B, r
 
 def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
+    # ServiceDiscoveryResType: (ResponseCode, PaymentOptions, ChargeService, ServiceList?)
     st = 0
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -14182,15 +15721,19 @@ def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_PaymentOptionsType(B: int, r: int) -> tuple[PaymentOptionsType, int]:
+def _d_PaymentOptionsType(B: int, r: int) -> tuple[PaymentOptionsType, int, int]:
+    # PaymentOptionsType: (PaymentOption+)
+    # start: 1 bit(s): 0 SE(PaymentOption), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_payment_option = []
     n = 0
     while True:
         if k == 0:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S154, 6)
+                v, B, r = sl2(B, r, _S154, 6)
             else:
                 r -= 1; v = (B >> r) & 1
                 v = _E_paymentOptionType[v]
@@ -14200,19 +15743,23 @@ def _d_PaymentOptionsType(B: int, r: int) -> tuple[PaymentOptionsType, int]:
         else:
             break
         n += 1
+        # after PaymentOption (may repeat): 2 bit(s): 0 SE(PaymentOption), 1 EE, 2 second level
         r -= 2; k = _T30[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'PaymentOption')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PaymentOptionsType(f_payment_option), r
+    return PaymentOptionsType(f_payment_option), B, r
 
-def _f_PaymentOptionsType(B: int, r: int) -> tuple[PaymentOptionsType, int]:
+def _f_PaymentOptionsType(B: int, r: int) -> tuple[PaymentOptionsType, int, int]:
+    # PaymentOptionsType: (PaymentOption+)
     r0 = r
+    # 1 bits: [code of PaymentOptionsType start: 1 bit(s): 0 SE(PaymentOption), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_payment_option = []
     n = 0
     while True:
         if k == 0:
+            # 3 bits: [PaymentOption: CH = 0 in 1 bit]; v 1 bit(s); [PaymentOption: EE = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 5: return _d_PaymentOptionsType(B, r0)
             v = _E_paymentOptionType[(c >> 1) & 1]
@@ -14220,18 +15767,21 @@ def _f_PaymentOptionsType(B: int, r: int) -> tuple[PaymentOptionsType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of PaymentOptionsType after PaymentOption (may repeat): 2 bit(s): 0 SE(PaymentOption), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T30[c & 3]
     if n < 1: return _d_PaymentOptionsType(B, r0)
     if k != -1: return _d_PaymentOptionsType(B, r0)
     o = _new(PaymentOptionsType)
     o.payment_option = f_payment_option
-    return o, r
+    return o, B, r
 
 def _e_PaymentOptionsType(o: PaymentOptionsType, a: int) -> int:
+    # PaymentOptionsType: (PaymentOption+)
     pass
     n = 0
     for v in o.payment_option:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -14247,30 +15797,38 @@ def _e_PaymentOptionsType(o: PaymentOptionsType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_ServiceTagListType(B: int, r: int) -> tuple[ServiceTagListType, int]:
+def _d_ServiceTagListType(B: int, r: int) -> tuple[ServiceTagListType, int, int]:
+    # ServiceTagListType: (Service+)
+    # start: 1 bit(s): 0 SE(Service), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_service = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_ServiceType(B, r)
+            v, B, r = _d_ServiceType(B, r)
             f_service.append(v)
         else:
             break
         n += 1
+        # after Service (may repeat): 2 bit(s): 0 SE(Service), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T30[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Service')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceTagListType(f_service), r
+    return ServiceTagListType(f_service), B, r
 
-def _f_ServiceTagListType(B: int, r: int) -> tuple[ServiceTagListType, int]:
+def _f_ServiceTagListType(B: int, r: int) -> tuple[ServiceTagListType, int, int]:
+    # ServiceTagListType: (Service+)
     r0 = r
+    # 1 bits: [code of ServiceTagListType start: 1 bit(s): 0 SE(Service), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_service = []
     n = 0
     while True:
         if k == 0:
+            # 3 bits: [ServiceType start: SE(ServiceTag) = 0 in 1 bit(s)]; [ServiceTagType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ServiceTagListType(B, r0)
             r -= 8; i2_service_id = (B >> r) & 255
@@ -14280,19 +15838,23 @@ def _f_ServiceTagListType(B: int, r: int) -> tuple[ServiceTagListType, int]:
                     i2_service_id, r = ru(B, r + 8, i2_service_id)
                     if i2_service_id > 65535: return _d_ServiceTagListType(B, r0)
                 else: i2_service_id = (x << 7) | (i2_service_id & 127)
+            # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ServiceTagListType(B, r0)
             k = _T7[c & 3]
             i2_service_name = None
             if k == 1:
+                # 1 bits: [ServiceName: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ServiceTagListType(B, r0)
-                i2_service_name, r = rstr(B, r, 32)
+                i2_service_name, B, r = rstr(B, r, 32)
+                # 2 bits: [ServiceName: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ServiceTagListType(B, r0)
                 k = _T3[c & 1]
             i2_service_category = None
             if k == 2:
+                # 6 bits: [ServiceCategory: CH = 0 in 1 bit]; i2_service_category 2 bit(s); [ServiceCategory: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 EE, 2 second level]
                 r -= 6; c = (B >> r) & 63
                 if c & 36: return _d_ServiceTagListType(B, r0)
                 i2_service_category = _E_serviceCategoryType[(c >> 3) & 3]
@@ -14301,13 +15863,16 @@ def _f_ServiceTagListType(B: int, r: int) -> tuple[ServiceTagListType, int]:
                 return _d_ServiceTagListType(B, r0)
             i2_service_scope = None
             if k == 3:
+                # 1 bits: [ServiceScope: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ServiceTagListType(B, r0)
-                i2_service_scope, r = rstr(B, r, 32)
+                i2_service_scope, B, r = rstr(B, r, 32)
+                # 2 bits: [ServiceScope: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceScope: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ServiceTagListType(B, r0)
                 k = _T6[c & 1]
             if k != -1: return _d_ServiceTagListType(B, r0)
+            # 5 bits: [ServiceType after ServiceTag: SE(FreeService) = 0 in 1 bit(s)]; [FreeService: CH = 0 in 1 bit]; i1_free_service 1 bit(s); [FreeService: EE = 0 in 1 bit]; [ServiceType after FreeService: EE = 0 in 1 bit(s)]
             r -= 5; c = (B >> r) & 31
             if c & 27: return _d_ServiceTagListType(B, r0)
             i1_free_service = ((c >> 2) & 1) == 1
@@ -14323,18 +15888,21 @@ def _f_ServiceTagListType(B: int, r: int) -> tuple[ServiceTagListType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of ServiceTagListType after Service (may repeat): 2 bit(s): 0 SE(Service), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T30[c & 3]
     if n < 1: return _d_ServiceTagListType(B, r0)
     if k != -1: return _d_ServiceTagListType(B, r0)
     o = _new(ServiceTagListType)
     o.service = f_service
-    return o, r
+    return o, B, r
 
 def _e_ServiceTagListType(o: ServiceTagListType, a: int) -> int:
+    # ServiceTagListType: (Service+)
     pass
     n = 0
     for v in o.service:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -14349,11 +15917,16 @@ def _e_ServiceTagListType(o: ServiceTagListType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
+def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
+    # ServiceType: (ServiceTag, FreeService)
+    # start: 1 bit(s): 0 SE(ServiceTag), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_tag = None
     if k == 0:
-        f_service_tag, r = _d_ServiceTagType(B, r)
+        f_service_tag, B, r = _d_ServiceTagType(B, r)
+        # after ServiceTag: 1 bit(s): 0 SE(FreeService), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceTag')
@@ -14361,19 +15934,22 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_free_service, r = sl2(B, r, _S12, 6)
+            f_free_service, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_free_service = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after FreeService: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'FreeService')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceType(f_service_tag, f_free_service), r
+    return ServiceType(f_service_tag, f_free_service), B, r
 
-def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
+def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
+    # ServiceType: (ServiceTag, FreeService)
     r0 = r
+    # 3 bits: [ServiceType start: SE(ServiceTag) = 0 in 1 bit(s)]; [ServiceTagType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceType(B, r0)
     r -= 8; i1_service_id = (B >> r) & 255
@@ -14383,19 +15959,23 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
             i1_service_id, r = ru(B, r + 8, i1_service_id)
             if i1_service_id > 65535: return _d_ServiceType(B, r0)
         else: i1_service_id = (x << 7) | (i1_service_id & 127)
+    # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceType(B, r0)
     k = _T7[c & 3]
     i1_service_name = None
     if k == 1:
+        # 1 bits: [ServiceName: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceType(B, r0)
-        i1_service_name, r = rstr(B, r, 32)
+        i1_service_name, B, r = rstr(B, r, 32)
+        # 2 bits: [ServiceName: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ServiceType(B, r0)
         k = _T3[c & 1]
     i1_service_category = None
     if k == 2:
+        # 6 bits: [ServiceCategory: CH = 0 in 1 bit]; i1_service_category 2 bit(s); [ServiceCategory: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 EE, 2 second level]
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ServiceType(B, r0)
         i1_service_category = _E_serviceCategoryType[(c >> 3) & 3]
@@ -14404,13 +15984,16 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
         return _d_ServiceType(B, r0)
     i1_service_scope = None
     if k == 3:
+        # 1 bits: [ServiceScope: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceType(B, r0)
-        i1_service_scope, r = rstr(B, r, 32)
+        i1_service_scope, B, r = rstr(B, r, 32)
+        # 2 bits: [ServiceScope: EE = 0 in 1 bit]; [code of ServiceTagType after ServiceScope: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ServiceType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_ServiceType(B, r0)
+    # 5 bits: [ServiceType after ServiceTag: SE(FreeService) = 0 in 1 bit(s)]; [FreeService: CH = 0 in 1 bit]; f_free_service 1 bit(s); [FreeService: EE = 0 in 1 bit]; [ServiceType after FreeService: EE = 0 in 1 bit(s)]
     r -= 5; c = (B >> r) & 31
     if c & 27: return _d_ServiceType(B, r0)
     f_free_service = ((c >> 2) & 1) == 1
@@ -14422,9 +16005,10 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     o = _new(ServiceType)
     o.service_tag = f_service_tag
     o.free_service = f_free_service
-    return o, r
+    return o, B, r
 
 def _e_ServiceType(o: ServiceType, a: int) -> int:
+    # ServiceType: (ServiceTag, FreeService)
     pass
     v2 = o.service_tag
     if v2 is None: raise EncFail('missing mandatory ServiceTag')
@@ -14466,44 +16050,54 @@ def _e_ServiceType(o: ServiceType, a: int) -> int:
     a = (a << 5) | (BOOL[v8]) << 2
     return a
 
-def _d_ServicePaymentSelectionReqType(B: int, r: int) -> tuple[ServicePaymentSelectionReqType, int]:
+def _d_ServicePaymentSelectionReqType(B: int, r: int) -> tuple[ServicePaymentSelectionReqType, int, int]:
+    # ServicePaymentSelectionReqType: (SelectedPaymentOption, SelectedServiceList)
+    # start: 1 bit(s): 0 SE(SelectedPaymentOption), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_selected_payment_option = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_selected_payment_option, r = sl2(B, r, _S154, 6)
+            f_selected_payment_option, B, r = sl2(B, r, _S154, 6)
         else:
             r -= 1; f_selected_payment_option = (B >> r) & 1
             f_selected_payment_option = _E_paymentOptionType[f_selected_payment_option]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SelectedPaymentOption: 1 bit(s): 0 SE(SelectedServiceList), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SelectedPaymentOption')
     f_selected_service_list = None
     if k == 1:
-        f_selected_service_list, r = _d_SelectedServiceListType(B, r)
+        f_selected_service_list, B, r = _d_SelectedServiceListType(B, r)
+        # after SelectedServiceList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SelectedServiceList')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServicePaymentSelectionReqType(f_selected_payment_option, f_selected_service_list), r
+    return ServicePaymentSelectionReqType(f_selected_payment_option, f_selected_service_list), B, r
 
-def _f_ServicePaymentSelectionReqType(B: int, r: int) -> tuple[ServicePaymentSelectionReqType, int]:
+def _f_ServicePaymentSelectionReqType(B: int, r: int) -> tuple[ServicePaymentSelectionReqType, int, int]:
+    # ServicePaymentSelectionReqType: (SelectedPaymentOption, SelectedServiceList)
     r0 = r
+    # 5 bits: [ServicePaymentSelectionReqType start: SE(SelectedPaymentOption) = 0 in 1 bit(s)]; [SelectedPaymentOption: CH = 0 in 1 bit]; f_selected_payment_option 1 bit(s); [SelectedPaymentOption: EE = 0 in 1 bit]; [ServicePaymentSelectionReqType after SelectedPaymentOption: SE(SelectedServiceList) = 0 in 1 bit(s)]
     r -= 5; c = (B >> r) & 31
     if c & 27: return _d_ServicePaymentSelectionReqType(B, r0)
     f_selected_payment_option = _E_paymentOptionType[(c >> 2) & 1]
-    f_selected_service_list, r = _f_SelectedServiceListType(B, r)
+    f_selected_service_list, B, r = _f_SelectedServiceListType(B, r)
+    # 1 bits: [ServicePaymentSelectionReqType after SelectedServiceList: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ServicePaymentSelectionReqType(B, r0)
     o = _new(ServicePaymentSelectionReqType)
     o.selected_payment_option = f_selected_payment_option
     o.selected_service_list = f_selected_service_list
-    return o, r
+    return o, B, r
 
 def _e_ServicePaymentSelectionReqType(o: ServicePaymentSelectionReqType, a: int) -> int:
+    # ServicePaymentSelectionReqType: (SelectedPaymentOption, SelectedServiceList)
     pass
     v2 = o.selected_payment_option
     if v2 is None: raise EncFail('missing mandatory SelectedPaymentOption')
@@ -14517,30 +16111,38 @@ def _e_ServicePaymentSelectionReqType(o: ServicePaymentSelectionReqType, a: int)
     a <<= 1
     return a
 
-def _d_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int]:
+def _d_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int, int]:
+    # SelectedServiceListType: (SelectedService+)
+    # start: 1 bit(s): 0 SE(SelectedService), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_selected_service = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_SelectedServiceType(B, r)
+            v, B, r = _d_SelectedServiceType(B, r)
             f_selected_service.append(v)
         else:
             break
         n += 1
+        # after SelectedService (may repeat): 2 bit(s): 0 SE(SelectedService), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T30[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SelectedService')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SelectedServiceListType(f_selected_service), r
+    return SelectedServiceListType(f_selected_service), B, r
 
-def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int]:
+def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int, int]:
+    # SelectedServiceListType: (SelectedService+)
     r0 = r
+    # 1 bits: [code of SelectedServiceListType start: 1 bit(s): 0 SE(SelectedService), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_selected_service = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [SelectedServiceType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_SelectedServiceListType(B, r0)
             r -= 8; i1_service_id = (B >> r) & 255
@@ -14550,11 +16152,13 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
                     i1_service_id, r = ru(B, r + 8, i1_service_id)
                     if i1_service_id > 65535: return _d_SelectedServiceListType(B, r0)
                 else: i1_service_id = (x << 7) | (i1_service_id & 127)
+            # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of SelectedServiceType after ServiceID: 2 bit(s): 0 SE(ParameterSetID), 1 EE, 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_SelectedServiceListType(B, r0)
             k = _T34[c & 3]
             i1_parameter_set_id = None
             if k == 1:
+                # 1 bits: [ParameterSetID: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_SelectedServiceListType(B, r0)
                 r -= 9; i1_parameter_set_id = (B >> r) & 511
@@ -14566,6 +16170,7 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
                     elif i1_parameter_set_id & 256: i1_parameter_set_id = -((x << 7) | (i1_parameter_set_id & 127)) - 1
                     else: i1_parameter_set_id = (x << 7) | (i1_parameter_set_id & 127)
                 elif i1_parameter_set_id > 255: i1_parameter_set_id = 255 - i1_parameter_set_id
+                # 2 bits: [ParameterSetID: EE = 0 in 1 bit]; [code of SelectedServiceType after ParameterSetID: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_SelectedServiceListType(B, r0)
                 k = _T6[c & 1]
@@ -14577,18 +16182,21 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
         else:
             break
         n += 1
+        # 2 bits: [code of SelectedServiceListType after SelectedService (may repeat): 2 bit(s): 0 SE(SelectedService), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T30[c & 3]
     if n < 1: return _d_SelectedServiceListType(B, r0)
     if k != -1: return _d_SelectedServiceListType(B, r0)
     o = _new(SelectedServiceListType)
     o.selected_service = f_selected_service
-    return o, r
+    return o, B, r
 
 def _e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
+    # SelectedServiceListType: (SelectedService+)
     pass
     n = 0
     for v in o.selected_service:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -14603,19 +16211,23 @@ def _e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
+def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, int]:
+    # SelectedServiceType: (ServiceID, ParameterSetID?)
+    # start: 1 bit(s): 0 SE(ServiceID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S149, 6)
+            f_service_id, B, r = sl2(B, r, _S149, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceID: 2 bit(s): 0 SE(ParameterSetID), 1 EE, 2 second level
         r -= 2; k = _T34[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ServiceID')
@@ -14623,7 +16235,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_parameter_set_id, r = sl2(B, r, _S11, 6)
+            f_parameter_set_id, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_parameter_set_id = (B >> r) & 511
             if f_parameter_set_id & 128: f_parameter_set_id, r = ri(B, r, f_parameter_set_id)
@@ -14631,12 +16243,15 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
             if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ParameterSetID: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SelectedServiceType(f_service_id, f_parameter_set_id), r
+    return SelectedServiceType(f_service_id, f_parameter_set_id), B, r
 
-def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
+def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, int]:
+    # SelectedServiceType: (ServiceID, ParameterSetID?)
     r0 = r
+    # 2 bits: [SelectedServiceType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SelectedServiceType(B, r0)
     r -= 8; f_service_id = (B >> r) & 255
@@ -14646,11 +16261,13 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
             f_service_id, r = ru(B, r + 8, f_service_id)
             if f_service_id > 65535: return _d_SelectedServiceType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
+    # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of SelectedServiceType after ServiceID: 2 bit(s): 0 SE(ParameterSetID), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SelectedServiceType(B, r0)
     k = _T34[c & 3]
     f_parameter_set_id = None
     if k == 1:
+        # 1 bits: [ParameterSetID: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SelectedServiceType(B, r0)
         r -= 9; f_parameter_set_id = (B >> r) & 511
@@ -14662,6 +16279,7 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
             elif f_parameter_set_id & 256: f_parameter_set_id = -((x << 7) | (f_parameter_set_id & 127)) - 1
             else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
         elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
+        # 2 bits: [ParameterSetID: EE = 0 in 1 bit]; [code of SelectedServiceType after ParameterSetID: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SelectedServiceType(B, r0)
         k = _T6[c & 1]
@@ -14669,9 +16287,10 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     o = _new(SelectedServiceType)
     o.service_id = f_service_id
     o.parameter_set_id = f_parameter_set_id
-    return o, r
+    return o, B, r
 
 def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
+    # SelectedServiceType: (ServiceID, ParameterSetID?)
     st = 0
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
@@ -14694,36 +16313,43 @@ def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ServicePaymentSelectionResType(B: int, r: int) -> tuple[ServicePaymentSelectionResType, int]:
+def _d_ServicePaymentSelectionResType(B: int, r: int) -> tuple[ServicePaymentSelectionResType, int, int]:
+    # ServicePaymentSelectionResType: (ResponseCode)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServicePaymentSelectionResType(f_response_code), r
+    return ServicePaymentSelectionResType(f_response_code), B, r
 
-def _f_ServicePaymentSelectionResType(B: int, r: int) -> tuple[ServicePaymentSelectionResType, int]:
+def _f_ServicePaymentSelectionResType(B: int, r: int) -> tuple[ServicePaymentSelectionResType, int, int]:
+    # ServicePaymentSelectionResType: (ResponseCode)
     r0 = r
+    # 9 bits: [ServicePaymentSelectionResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ServicePaymentSelectionResType after ResponseCode: EE = 0 in 1 bit(s)]
     r -= 9; c = (B >> r) & 511
     if c & 387: return _d_ServicePaymentSelectionResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 2) & 31]
     if f_response_code is None: return _d_ServicePaymentSelectionResType(B, r0)
     o = _new(ServicePaymentSelectionResType)
     o.response_code = f_response_code
-    return o, r
+    return o, B, r
 
 def _e_ServicePaymentSelectionResType(o: ServicePaymentSelectionResType, a: int) -> int:
+    # ServicePaymentSelectionResType: (ResponseCode)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -14732,37 +16358,46 @@ def _e_ServicePaymentSelectionResType(o: ServicePaymentSelectionResType, a: int)
     a = (a << 9) | (v2) << 2
     return a
 
-def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
+def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int, int]:
+    # SessionSetupReqType: (EVCCID)
+    # start: 1 bit(s): 0 SE(EVCCID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_evccid = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_evccid, r = sl2(B, r, _S133, 6)
+            f_evccid, B, r = sl2(B, r, _S133, 6)
         else:
-            f_evccid, r = rbin(B, r, 8)
+            f_evccid, B, r = rbin(B, r, 8)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVCCID: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVCCID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SessionSetupReqType(f_evccid), r
+    return SessionSetupReqType(f_evccid), B, r
 
-def _f_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
+def _f_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int, int]:
+    # SessionSetupReqType: (EVCCID)
     r0 = r
+    # 2 bits: [SessionSetupReqType start: SE(EVCCID) = 0 in 1 bit(s)]; [EVCCID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SessionSetupReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_SessionSetupReqType(B, r0)
     r -= 8 * nb; f_evccid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 2 bits: [EVCCID: EE = 0 in 1 bit]; [SessionSetupReqType after EVCCID: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SessionSetupReqType(B, r0)
     o = _new(SessionSetupReqType)
     o.evccid = f_evccid
-    return o, r
+    return o, B, r
 
 def _e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
+    # SessionSetupReqType: (EVCCID)
     pass
     v2 = o.evccid
     if v2 is None: raise EncFail('missing mandatory EVCCID')
@@ -14772,19 +16407,23 @@ def _e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
+def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, int]:
+    # SessionSetupResType: (ResponseCode, EVSEID, DateTimeNow?)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEID), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -14792,11 +16431,13 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evseid, r = sl2(B, r, _S63, 6)
+            f_evseid, B, r = sl2(B, r, _S63, 6)
         else:
-            f_evseid, r = rbin(B, r, 32)
+            f_evseid, B, r = rbin(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEID: 2 bit(s): 0 SE(DateTimeNow), 1 EE, 2 second level
         r -= 2; k = _T55[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEID')
@@ -14804,7 +16445,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_date_time_now, r = sl2(B, r, _S76, 6)
+            f_date_time_now, B, r = sl2(B, r, _S76, 6)
         else:
             r -= 9; f_date_time_now = (B >> r) & 511
             if f_date_time_now & 128: f_date_time_now, r = ri(B, r, f_date_time_now)
@@ -14812,12 +16453,15 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
             if f_date_time_now < -9223372036854775808 or f_date_time_now > 9223372036854775807: facet(r, 'DateTimeNow: {} out of range'.format(f_date_time_now))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DateTimeNow: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SessionSetupResType(f_response_code, f_evseid, f_date_time_now), r
+    return SessionSetupResType(f_response_code, f_evseid, f_date_time_now), B, r
 
-def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
+def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, int]:
+    # SessionSetupResType: (ResponseCode, EVSEID, DateTimeNow?)
     r0 = r
+    # 10 bits: [SessionSetupResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [SessionSetupResType after ResponseCode: SE(EVSEID) = 0 in 1 bit(s)]; [EVSEID: CH = 0 in 1 bit]
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_SessionSetupResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 31]
@@ -14825,11 +16469,13 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     r -= 8; nb = (B >> r) & 255
     if nb > 32 or 8 * nb > r: return _d_SessionSetupResType(B, r0)
     r -= 8 * nb; f_evseid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [EVSEID: EE = 0 in 1 bit]; [code of SessionSetupResType after EVSEID: 2 bit(s): 0 SE(DateTimeNow), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SessionSetupResType(B, r0)
     k = _T55[c & 3]
     f_date_time_now = None
     if k == 2:
+        # 1 bits: [DateTimeNow: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SessionSetupResType(B, r0)
         r -= 9; f_date_time_now = (B >> r) & 511
@@ -14841,6 +16487,7 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
             elif f_date_time_now & 256: f_date_time_now = -((x << 7) | (f_date_time_now & 127)) - 1
             else: f_date_time_now = (x << 7) | (f_date_time_now & 127)
         elif f_date_time_now > 255: f_date_time_now = 255 - f_date_time_now
+        # 2 bits: [DateTimeNow: EE = 0 in 1 bit]; [code of SessionSetupResType after DateTimeNow: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SessionSetupResType(B, r0)
         k = _T6[c & 1]
@@ -14849,9 +16496,10 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     o.response_code = f_response_code
     o.evseid = f_evseid
     o.date_time_now = f_date_time_now
-    return o, r
+    return o, B, r
 
 def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
+    # SessionSetupResType: (ResponseCode, EVSEID, DateTimeNow?)
     st = 0
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -14876,53 +16524,66 @@ def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SessionStopType(B: int, r: int) -> tuple[SessionStopType, int]:
+def _d_SessionStopType(B: int, r: int) -> tuple[SessionStopType, int, int]:
+    # SessionStopType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SessionStopType(), r
+    return SessionStopType(), B, r
 
-def _f_SessionStopType(B: int, r: int) -> tuple[SessionStopType, int]:
+def _f_SessionStopType(B: int, r: int) -> tuple[SessionStopType, int, int]:
+    # SessionStopType: empty
     r0 = r
+    # 1 bits: [SessionStopType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_SessionStopType(B, r0)
     o = _new(SessionStopType)
-    return o, r
+    return o, B, r
 
 def _e_SessionStopType(o: SessionStopType, a: int) -> int:
+    # SessionStopType: empty
     pass
     a <<= 1
     return a
 
-def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
+def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int, int]:
+    # SessionStopResType: (ResponseCode)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SessionStopResType(f_response_code), r
+    return SessionStopResType(f_response_code), B, r
 
-def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
+def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int, int]:
+    # SessionStopResType: (ResponseCode)
     r0 = r
+    # 9 bits: [SessionStopResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [SessionStopResType after ResponseCode: EE = 0 in 1 bit(s)]
     r -= 9; c = (B >> r) & 511
     if c & 387: return _d_SessionStopResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 2) & 31]
     if f_response_code is None: return _d_SessionStopResType(B, r0)
     o = _new(SessionStopResType)
     o.response_code = f_response_code
-    return o, r
+    return o, B, r
 
 def _e_SessionStopResType(o: SessionStopResType, a: int) -> int:
+    # SessionStopResType: (ResponseCode)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -14931,74 +16592,95 @@ def _e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     a = (a << 9) | (v2) << 2
     return a
 
-def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T22[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _d_SignedInfoType(B, r)
+        f_signed_info, B, r = _d_SignedInfoType(B, r)
+        # after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignedInfo')
     f_signature_value = None
     if k == 2:
-        f_signature_value, r = _d_SignatureValueType(B, r)
+        f_signature_value, B, r = _d_SignatureValueType(B, r)
+        # after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T68[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SignatureValue')
     f_key_info = None
     if k == 3:
-        f_key_info, r = _d_KeyInfoType(B, r)
+        f_key_info, B, r = _d_KeyInfoType(B, r)
+        # after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T59[(B >> r) & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _d_ObjectType(B, r)
+            v, B, r = _d_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T59[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), B, r
 
-def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     r0 = r
+    # 2 bits: [code of SignatureType start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T22[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureType after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _f_SignedInfoType(B, r)
+        f_signed_info, B, r = _f_SignedInfoType(B, r)
+        # 1 bits: [code of SignatureType after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     else:
         return _d_SignatureType(B, r0)
     f_signature_value = None
     if k == 2:
+        # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T22[c & 3]
         i1_id = None
         if k == 0:
-            i1_id, r = rstr(B, r, None)
+            i1_id, B, r = rstr(B, r, None)
+            # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T2[c & 1]
         i1_value = None
         if k == 1:
-            i1_value, r = rbin(B, r, None)
+            i1_value, B, r = rbin(B, r, None)
+            # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
         else:
             return _d_SignatureType(B, r0)
         if k != -1: return _d_SignatureType(B, r0)
+        # 2 bits: [code of SignatureType after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T68[c & 3]
         f_signature_value = _new(SignatureValueType)
@@ -15008,18 +16690,20 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         return _d_SignatureType(B, r0)
     f_key_info = None
     if k == 3:
-        f_key_info, r = _f_KeyInfoType(B, r)
+        f_key_info, B, r = _f_KeyInfoType(B, r)
+        # 2 bits: [code of SignatureType after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T59[c & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _f_ObjectType(B, r)
+            v, B, r = _f_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignatureType after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T59[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
@@ -15029,9 +16713,10 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     o.signature_value = f_signature_value
     o.key_info = f_key_info
     o.object = f_object
-    return o, r
+    return o, B, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -15069,6 +16754,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st = 15
     n = 0
     for v in o.object:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C155[st]
             a = (a << w) | c
@@ -15084,21 +16770,30 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T22[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _d_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _d_CanonicalizationMethodType(B, r)
+        # after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CanonicalizationMethod')
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _d_SignatureMethodType(B, r)
+        f_signature_method, B, r = _d_SignatureMethodType(B, r)
+        # after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignatureMethod')
@@ -15106,35 +16801,42 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T61[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), B, r
 
-def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     r0 = r
+    # 2 bits: [code of SignedInfoType start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T22[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignedInfoType after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _f_CanonicalizationMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     else:
         return _d_SignedInfoType(B, r0)
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _f_SignatureMethodType(B, r)
+        f_signature_method, B, r = _f_SignatureMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     else:
@@ -15143,40 +16845,48 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T124[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T125[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T126[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T127[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T5[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T32[c & 1]
             else:
                 return _d_SignedInfoType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_SignedInfoType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_SignedInfoType(B, r0)
                 k = _T6[c & 1]
@@ -15194,6 +16904,7 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of SignedInfoType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T61[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
@@ -15203,9 +16914,10 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     o.canonicalization_method = f_canonicalization_method
     o.signature_method = f_signature_method
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -15225,6 +16937,7 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 11
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -15239,11 +16952,16 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(HMACOutputLength), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T118[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -15251,21 +16969,24 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S121, 6)
+            f_hmac_output_length, B, r = sl2(B, r, _S121, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
         r -= 2; k = _T26[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureMethodType(f_algorithm, f_hmac_output_length), r
+    return SignatureMethodType(f_algorithm, f_hmac_output_length), B, r
 
-def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     return _d_SignatureMethodType(B, r)
 
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -15284,35 +17005,46 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
+    # start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T22[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 CH, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # after value: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S100, 4 if f_id is not None else 6); k = -1
+        f_value, B, r = sl2(B, r, _S100, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureValueType(f_id, f_value), r
+    return SignatureValueType(f_id, f_value), B, r
 
-def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
     r0 = r
+    # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T22[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     else:
@@ -15321,9 +17053,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     o.id = f_id
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    # SignatureValueType: @Id? text: base64Binary
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -15339,44 +17072,55 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T22[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_SignaturePropertyType(B, r)
+            v, B, r = _d_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T34[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    return SignaturePropertiesType(f_id, f_signature_property), B, r
 
-def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     r0 = r
+    # 2 bits: [code of SignaturePropertiesType start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T22[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignaturePropertiesType after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _f_SignaturePropertyType(B, r)
+            v, B, r = _f_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignaturePropertiesType after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T34[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
@@ -15384,9 +17128,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     o = _new(SignaturePropertiesType)
     o.id = f_id
     o.signature_property = f_signature_property
-    return o, r
+    return o, B, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -15395,6 +17140,7 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
         st = 3
     n = 0
     for v in o.signature_property:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C128[st]
             a = (a << w) | c
@@ -15410,44 +17156,58 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise _Fail(ExiUnsupportedError, 'SignaturePropertyType: mandatory wildcard content is not supported', r)
 
-def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     return _d_SignaturePropertyType(B, r)
 
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise EncFail('SignaturePropertyType: mandatory wildcard content is not supported')
 
-def _d_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
+def _d_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int, int]:
+    # V2G_MessageType: (Header, Body)
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(Body), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_body = None
     if k == 1:
-        f_body, r = _d_BodyType(B, r)
+        f_body, B, r = _d_BodyType(B, r)
+        # after Body: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Body')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return V2G_MessageType(f_header, f_body), r
+    return V2G_MessageType(f_header, f_body), B, r
 
-def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
+def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int, int]:
+    # V2G_MessageType: (Header, Body)
     r0 = r
+    # 3 bits: [V2G_MessageType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_V2G_MessageType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [code of MessageHeaderType after SessionID: 2 bit(s): 0 SE(Notification), 1 SE(Signature), 2 EE, 3 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_V2G_MessageType(B, r0)
     k = _T114[c & 3]
     i1_notification = None
     if k == 1:
+        # 7 bits: [NotificationType start: SE(FaultCode) = 0 in 1 bit(s)]; [FaultCode: CH = 0 in 1 bit]; i2_fault_code 2 bit(s); [FaultCode: EE = 0 in 1 bit]; [code of NotificationType after FaultCode: 2 bit(s): 0 SE(FaultMsg), 1 EE, 2 second level]
         r -= 7; c = (B >> r) & 127
         if c & 100: return _d_V2G_MessageType(B, r0)
         i2_fault_code = _EP_faultCodeType[(c >> 3) & 3]
@@ -15455,13 +17215,16 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
         if i2_fault_code is None: return _d_V2G_MessageType(B, r0)
         i2_fault_msg = None
         if k == 1:
+            # 1 bits: [FaultMsg: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_V2G_MessageType(B, r0)
-            i2_fault_msg, r = rstr(B, r, 64)
+            i2_fault_msg, B, r = rstr(B, r, 64)
+            # 2 bits: [FaultMsg: EE = 0 in 1 bit]; [code of NotificationType after FaultMsg: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_V2G_MessageType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_V2G_MessageType(B, r0)
+        # 2 bits: [code of MessageHeaderType after Notification: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T55[c & 3]
         i1_notification = _new(NotificationType)
@@ -15469,10 +17232,12 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
         i1_notification.fault_msg = i2_fault_msg
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_V2G_MessageType(B, r0)
+    # 7 bits: [V2G_MessageType after Header: SE(Body) = 0 in 1 bit(s)]; [code of BodyType start: 6 bit(s): 0 SE(BodyElement), 1 SE(CableCheckReq), 2 SE(CableCheckRes), 3 SE(CertificateInstallationReq), 4 SE(CertificateInstallationRes), 5 SE(CertificateUpdateReq), 6 SE(CertificateUpdateRes), 7 SE(ChargeParameterDiscoveryReq), 8 SE(ChargeParameterDiscoveryRes), 9 SE(ChargingStatusReq), 10 SE(ChargingStatusRes), 11 SE(ContractAuthenticationReq), 12 SE(ContractAuthenticationRes), 13 SE(CurrentDemandReq), 14 SE(CurrentDemandRes), 15 SE(MeteringReceiptReq), 16 SE(MeteringReceiptRes), 17 SE(PaymentDetailsReq), 18 SE(PaymentDetailsRes), 19 SE(PowerDeliveryReq), 20 SE(PowerDeliveryRes), 21 SE(PreChargeReq), 22 SE(PreChargeRes), 23 SE(ServiceDetailReq), 24 SE(ServiceDetailRes), 25 SE(ServiceDiscoveryReq), 26 SE(ServiceDiscoveryRes), 27 SE(ServicePaymentSelectionReq), 28 SE(ServicePaymentSelectionRes), 29 SE(SessionSetupReq), 30 SE(SessionSetupRes), 31 SE(SessionStopReq), 32 SE(SessionStopRes), 33 SE(WeldingDetectionReq), 34 SE(WeldingDetectionRes), 35 EE, 36 second level]
     r -= 7; c = (B >> r) & 127
     if c & 64: return _d_V2G_MessageType(B, r0)
     k = _T157[c & 63]
@@ -15487,113 +17252,116 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
                 if k < 4:
                     if k < 2:
                         if k == 0:
-                            i3_obj.body_element, r = _f_BodyBaseType(B, r)
+                            i3_obj.body_element, B, r = _f_BodyBaseType(B, r)
                         elif k == 1:
-                            i3_obj.cable_check_req, r = _f_CableCheckReqType(B, r)
+                            i3_obj.cable_check_req, B, r = _f_CableCheckReqType(B, r)
                     else:
                         if k == 2:
-                            i3_obj.cable_check_res, r = _f_CableCheckResType(B, r)
+                            i3_obj.cable_check_res, B, r = _f_CableCheckResType(B, r)
                         elif k == 3:
-                            i3_obj.certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
+                            i3_obj.certificate_installation_req, B, r = _f_CertificateInstallationReqType(B, r)
                 else:
                     if k < 6:
                         if k == 4:
-                            i3_obj.certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
+                            i3_obj.certificate_installation_res, B, r = _f_CertificateInstallationResType(B, r)
                         elif k == 5:
-                            i3_obj.certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
+                            i3_obj.certificate_update_req, B, r = _f_CertificateUpdateReqType(B, r)
                     else:
                         if k == 6:
-                            i3_obj.certificate_update_res, r = _f_CertificateUpdateResType(B, r)
+                            i3_obj.certificate_update_res, B, r = _f_CertificateUpdateResType(B, r)
                         elif k == 7:
-                            i3_obj.charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
+                            i3_obj.charge_parameter_discovery_req, B, r = _f_ChargeParameterDiscoveryReqType(B, r)
             else:
                 if k < 12:
                     if k < 10:
                         if k == 8:
-                            i3_obj.charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
+                            i3_obj.charge_parameter_discovery_res, B, r = _f_ChargeParameterDiscoveryResType(B, r)
                         elif k == 9:
-                            i3_obj.charging_status_req, r = _f_ChargingStatusReqType(B, r)
+                            i3_obj.charging_status_req, B, r = _f_ChargingStatusReqType(B, r)
                     else:
                         if k == 10:
-                            i3_obj.charging_status_res, r = _f_ChargingStatusResType(B, r)
+                            i3_obj.charging_status_res, B, r = _f_ChargingStatusResType(B, r)
                         elif k == 11:
-                            i3_obj.contract_authentication_req, r = _f_ContractAuthenticationReqType(B, r)
+                            i3_obj.contract_authentication_req, B, r = _f_ContractAuthenticationReqType(B, r)
                 else:
                     if k < 14:
                         if k == 12:
-                            i3_obj.contract_authentication_res, r = _f_ContractAuthenticationResType(B, r)
+                            i3_obj.contract_authentication_res, B, r = _f_ContractAuthenticationResType(B, r)
                         elif k == 13:
-                            i3_obj.current_demand_req, r = _f_CurrentDemandReqType(B, r)
+                            i3_obj.current_demand_req, B, r = _f_CurrentDemandReqType(B, r)
                     else:
                         if k == 14:
-                            i3_obj.current_demand_res, r = _f_CurrentDemandResType(B, r)
+                            i3_obj.current_demand_res, B, r = _f_CurrentDemandResType(B, r)
                         elif k == 15:
-                            i3_obj.metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
+                            i3_obj.metering_receipt_req, B, r = _f_MeteringReceiptReqType(B, r)
                         elif k == 16:
-                            i3_obj.metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
+                            i3_obj.metering_receipt_res, B, r = _f_MeteringReceiptResType(B, r)
         else:
             if k < 26:
                 if k < 21:
                     if k < 19:
                         if k == 17:
-                            i3_obj.payment_details_req, r = _f_PaymentDetailsReqType(B, r)
+                            i3_obj.payment_details_req, B, r = _f_PaymentDetailsReqType(B, r)
                         elif k == 18:
-                            i3_obj.payment_details_res, r = _f_PaymentDetailsResType(B, r)
+                            i3_obj.payment_details_res, B, r = _f_PaymentDetailsResType(B, r)
                     else:
                         if k == 19:
-                            i3_obj.power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
+                            i3_obj.power_delivery_req, B, r = _f_PowerDeliveryReqType(B, r)
                         elif k == 20:
-                            i3_obj.power_delivery_res, r = _f_PowerDeliveryResType(B, r)
+                            i3_obj.power_delivery_res, B, r = _f_PowerDeliveryResType(B, r)
                 else:
                     if k < 23:
                         if k == 21:
-                            i3_obj.pre_charge_req, r = _f_PreChargeReqType(B, r)
+                            i3_obj.pre_charge_req, B, r = _f_PreChargeReqType(B, r)
                         elif k == 22:
-                            i3_obj.pre_charge_res, r = _f_PreChargeResType(B, r)
+                            i3_obj.pre_charge_res, B, r = _f_PreChargeResType(B, r)
                     else:
                         if k == 23:
-                            i3_obj.service_detail_req, r = _f_ServiceDetailReqType(B, r)
+                            i3_obj.service_detail_req, B, r = _f_ServiceDetailReqType(B, r)
                         elif k == 24:
-                            i3_obj.service_detail_res, r = _f_ServiceDetailResType(B, r)
+                            i3_obj.service_detail_res, B, r = _f_ServiceDetailResType(B, r)
                         elif k == 25:
-                            i3_obj.service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
+                            i3_obj.service_discovery_req, B, r = _f_ServiceDiscoveryReqType(B, r)
             else:
                 if k < 30:
                     if k < 28:
                         if k == 26:
-                            i3_obj.service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
+                            i3_obj.service_discovery_res, B, r = _f_ServiceDiscoveryResType(B, r)
                         elif k == 27:
-                            i3_obj.service_payment_selection_req, r = _f_ServicePaymentSelectionReqType(B, r)
+                            i3_obj.service_payment_selection_req, B, r = _f_ServicePaymentSelectionReqType(B, r)
                     else:
                         if k == 28:
-                            i3_obj.service_payment_selection_res, r = _f_ServicePaymentSelectionResType(B, r)
+                            i3_obj.service_payment_selection_res, B, r = _f_ServicePaymentSelectionResType(B, r)
                         elif k == 29:
-                            i3_obj.session_setup_req, r = _f_SessionSetupReqType(B, r)
+                            i3_obj.session_setup_req, B, r = _f_SessionSetupReqType(B, r)
                 else:
                     if k < 32:
                         if k == 30:
-                            i3_obj.session_setup_res, r = _f_SessionSetupResType(B, r)
+                            i3_obj.session_setup_res, B, r = _f_SessionSetupResType(B, r)
                         elif k == 31:
-                            i3_obj.session_stop_req, r = _f_SessionStopType(B, r)
+                            i3_obj.session_stop_req, B, r = _f_SessionStopType(B, r)
                     else:
                         if k == 32:
-                            i3_obj.session_stop_res, r = _f_SessionStopResType(B, r)
+                            i3_obj.session_stop_res, B, r = _f_SessionStopResType(B, r)
                         elif k == 33:
-                            i3_obj.welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
+                            i3_obj.welding_detection_req, B, r = _f_WeldingDetectionReqType(B, r)
                         elif k == 34:
-                            i3_obj.welding_detection_res, r = _f_WeldingDetectionResType(B, r)
+                            i3_obj.welding_detection_res, B, r = _f_WeldingDetectionResType(B, r)
+        # 1 bits: [code of BodyType after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_V2G_MessageType(B, r0)
+    # 1 bits: [V2G_MessageType after Body: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_V2G_MessageType(B, r0)
     f_body = i3_obj
     o = _new(V2G_MessageType)
     o.header = f_header
     o.body = f_body
-    return o, r
+    return o, B, r
 
 def _e_V2G_MessageType(o: V2G_MessageType, a: int) -> int:
+    # V2G_MessageType: (Header, Body)
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -15650,43 +17418,56 @@ def _e_V2G_MessageType(o: V2G_MessageType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, Notification?, Signature?)
+    # start: 1 bit(s): 0 SE(SessionID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_session_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S133, 6)
+            f_session_id, B, r = sl2(B, r, _S133, 6)
         else:
-            f_session_id, r = rbin(B, r, 8)
+            f_session_id, B, r = rbin(B, r, 8)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SessionID: 2 bit(s): 0 SE(Notification), 1 SE(Signature), 2 EE, 3 second level
         r -= 2; k = _T114[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SessionID')
     f_notification = None
     if k == 1:
-        f_notification, r = _d_NotificationType(B, r)
+        f_notification, B, r = _d_NotificationType(B, r)
+        # after Notification: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T55[(B >> r) & 3]
     f_signature = None
     if k == 2:
-        f_signature, r = _d_SignatureType(B, r)
+        f_signature, B, r = _d_SignatureType(B, r)
+        # after Signature: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MessageHeaderType(f_session_id, f_notification, f_signature), r
+    return MessageHeaderType(f_session_id, f_notification, f_signature), B, r
 
-def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, Notification?, Signature?)
     r0 = r
+    # 2 bits: [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MessageHeaderType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_MessageHeaderType(B, r0)
     r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [code of MessageHeaderType after SessionID: 2 bit(s): 0 SE(Notification), 1 SE(Signature), 2 EE, 3 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
     k = _T114[c & 3]
     f_notification = None
     if k == 1:
+        # 7 bits: [NotificationType start: SE(FaultCode) = 0 in 1 bit(s)]; [FaultCode: CH = 0 in 1 bit]; i1_fault_code 2 bit(s); [FaultCode: EE = 0 in 1 bit]; [code of NotificationType after FaultCode: 2 bit(s): 0 SE(FaultMsg), 1 EE, 2 second level]
         r -= 7; c = (B >> r) & 127
         if c & 100: return _d_MessageHeaderType(B, r0)
         i1_fault_code = _EP_faultCodeType[(c >> 3) & 3]
@@ -15694,13 +17475,16 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         if i1_fault_code is None: return _d_MessageHeaderType(B, r0)
         i1_fault_msg = None
         if k == 1:
+            # 1 bits: [FaultMsg: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_MessageHeaderType(B, r0)
-            i1_fault_msg, r = rstr(B, r, 64)
+            i1_fault_msg, B, r = rstr(B, r, 64)
+            # 2 bits: [FaultMsg: EE = 0 in 1 bit]; [code of NotificationType after FaultMsg: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_MessageHeaderType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_MessageHeaderType(B, r0)
+        # 2 bits: [code of MessageHeaderType after Notification: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T55[c & 3]
         f_notification = _new(NotificationType)
@@ -15708,7 +17492,8 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         f_notification.fault_msg = i1_fault_msg
     f_signature = None
     if k == 2:
-        f_signature, r = _f_SignatureType(B, r)
+        f_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
@@ -15716,9 +17501,10 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     o.session_id = f_session_id
     o.notification = f_notification
     o.signature = f_signature
-    return o, r
+    return o, B, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    # MessageHeaderType: (SessionID, Notification?, Signature?)
     st = 0
     v2 = o.session_id
     if v2 is None: raise EncFail('missing mandatory SessionID')
@@ -15754,19 +17540,23 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
+def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int, int]:
+    # NotificationType: (FaultCode, FaultMsg?)
+    # start: 1 bit(s): 0 SE(FaultCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_fault_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_fault_code, r = sl2(B, r, _S160, 6)
+            f_fault_code, B, r = sl2(B, r, _S160, 6)
         else:
             r -= 2; f_fault_code = (B >> r) & 3
             if f_fault_code >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(f_fault_code))
             f_fault_code = _E_faultCodeType[f_fault_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after FaultCode: 2 bit(s): 0 SE(FaultMsg), 1 EE, 2 second level
         r -= 2; k = _T34[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'FaultCode')
@@ -15774,17 +17564,21 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_fault_msg, r = sl2(B, r, _S161, 6)
+            f_fault_msg, B, r = sl2(B, r, _S161, 6)
         else:
-            f_fault_msg, r = rstr(B, r, 64)
+            f_fault_msg, B, r = rstr(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after FaultMsg: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return NotificationType(f_fault_code, f_fault_msg), r
+    return NotificationType(f_fault_code, f_fault_msg), B, r
 
-def _f_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
+def _f_NotificationType(B: int, r: int) -> tuple[NotificationType, int, int]:
+    # NotificationType: (FaultCode, FaultMsg?)
     r0 = r
+    # 7 bits: [NotificationType start: SE(FaultCode) = 0 in 1 bit(s)]; [FaultCode: CH = 0 in 1 bit]; f_fault_code 2 bit(s); [FaultCode: EE = 0 in 1 bit]; [code of NotificationType after FaultCode: 2 bit(s): 0 SE(FaultMsg), 1 EE, 2 second level]
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_NotificationType(B, r0)
     f_fault_code = _EP_faultCodeType[(c >> 3) & 3]
@@ -15792,9 +17586,11 @@ def _f_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     if f_fault_code is None: return _d_NotificationType(B, r0)
     f_fault_msg = None
     if k == 1:
+        # 1 bits: [FaultMsg: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_NotificationType(B, r0)
-        f_fault_msg, r = rstr(B, r, 64)
+        f_fault_msg, B, r = rstr(B, r, 64)
+        # 2 bits: [FaultMsg: EE = 0 in 1 bit]; [code of NotificationType after FaultMsg: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_NotificationType(B, r0)
         k = _T6[c & 1]
@@ -15802,9 +17598,10 @@ def _f_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     o = _new(NotificationType)
     o.fault_code = f_fault_code
     o.fault_msg = f_fault_msg
-    return o, r
+    return o, B, r
 
 def _e_NotificationType(o: NotificationType, a: int) -> int:
+    # NotificationType: (FaultCode, FaultMsg?)
     st = 0
     v2 = o.fault_code
     if v2 is None: raise EncFail('missing mandatory FaultCode')
@@ -15821,119 +17618,194 @@ def _e_NotificationType(o: NotificationType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_BodyType(B: int, r: int) -> tuple[BodyType, int]:
+def _d_BodyType(B: int, r: int) -> tuple[BodyType, int, int]:
+    # BodyType: (BodyElement?)
+    # start: 6 bit(s): 0 SE(BodyElement), 1 SE(CableCheckReq), 2 SE(CableCheckRes), 3 SE(CertificateInstallationReq), 4 SE(CertificateInstallationRes), 5 SE(CertificateUpdateReq), 6 SE(CertificateUpdateRes), 7 SE(ChargeParameterDiscoveryReq), 8 SE(ChargeParameterDiscoveryRes), 9 SE(ChargingStatusReq), 10 SE(ChargingStatusRes), 11 SE(ContractAuthenticationReq), 12 SE(ContractAuthenticationRes), 13 SE(CurrentDemandReq), 14 SE(CurrentDemandRes), 15 SE(MeteringReceiptReq), 16 SE(MeteringReceiptRes), 17 SE(PaymentDetailsReq), 18 SE(PaymentDetailsRes), 19 SE(PowerDeliveryReq), 20 SE(PowerDeliveryRes), 21 SE(PreChargeReq), 22 SE(PreChargeRes), 23 SE(ServiceDetailReq), 24 SE(ServiceDetailRes), 25 SE(ServiceDiscoveryReq), 26 SE(ServiceDiscoveryRes), 27 SE(ServicePaymentSelectionReq), 28 SE(ServicePaymentSelectionRes), 29 SE(SessionSetupReq), 30 SE(SessionSetupRes), 31 SE(SessionStopReq), 32 SE(SessionStopRes), 33 SE(WeldingDetectionReq), 34 SE(WeldingDetectionRes), 35 EE, 36 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 6; k = _T157[(B >> r) & 63]
     f_body_element = f_cable_check_req = f_cable_check_res = f_certificate_installation_req = f_certificate_installation_res = f_certificate_update_req = f_certificate_update_res = f_charge_parameter_discovery_req = f_charge_parameter_discovery_res = f_charging_status_req = f_charging_status_res = f_contract_authentication_req = f_contract_authentication_res = f_current_demand_req = f_current_demand_res = f_metering_receipt_req = f_metering_receipt_res = f_payment_details_req = f_payment_details_res = f_power_delivery_req = f_power_delivery_res = f_pre_charge_req = f_pre_charge_res = f_service_detail_req = f_service_detail_res = f_service_discovery_req = f_service_discovery_res = f_service_payment_selection_req = f_service_payment_selection_res = f_session_setup_req = f_session_setup_res = f_session_stop_req = f_session_stop_res = f_welding_detection_req = f_welding_detection_res = None
     if k == 0:
-        f_body_element, r = _d_BodyBaseType(B, r)
+        f_body_element, B, r = _d_BodyBaseType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 1:
-        f_cable_check_req, r = _d_CableCheckReqType(B, r)
+        f_cable_check_req, B, r = _d_CableCheckReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 2:
-        f_cable_check_res, r = _d_CableCheckResType(B, r)
+        f_cable_check_res, B, r = _d_CableCheckResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
-        f_certificate_installation_req, r = _d_CertificateInstallationReqType(B, r)
+        f_certificate_installation_req, B, r = _d_CertificateInstallationReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 4:
-        f_certificate_installation_res, r = _d_CertificateInstallationResType(B, r)
+        f_certificate_installation_res, B, r = _d_CertificateInstallationResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 5:
-        f_certificate_update_req, r = _d_CertificateUpdateReqType(B, r)
+        f_certificate_update_req, B, r = _d_CertificateUpdateReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 6:
-        f_certificate_update_res, r = _d_CertificateUpdateResType(B, r)
+        f_certificate_update_res, B, r = _d_CertificateUpdateResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 7:
-        f_charge_parameter_discovery_req, r = _d_ChargeParameterDiscoveryReqType(B, r)
+        f_charge_parameter_discovery_req, B, r = _d_ChargeParameterDiscoveryReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 8:
-        f_charge_parameter_discovery_res, r = _d_ChargeParameterDiscoveryResType(B, r)
+        f_charge_parameter_discovery_res, B, r = _d_ChargeParameterDiscoveryResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 9:
-        f_charging_status_req, r = _d_ChargingStatusReqType(B, r)
+        f_charging_status_req, B, r = _d_ChargingStatusReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 10:
-        f_charging_status_res, r = _d_ChargingStatusResType(B, r)
+        f_charging_status_res, B, r = _d_ChargingStatusResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 11:
-        f_contract_authentication_req, r = _d_ContractAuthenticationReqType(B, r)
+        f_contract_authentication_req, B, r = _d_ContractAuthenticationReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 12:
-        f_contract_authentication_res, r = _d_ContractAuthenticationResType(B, r)
+        f_contract_authentication_res, B, r = _d_ContractAuthenticationResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 13:
-        f_current_demand_req, r = _d_CurrentDemandReqType(B, r)
+        f_current_demand_req, B, r = _d_CurrentDemandReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 14:
-        f_current_demand_res, r = _d_CurrentDemandResType(B, r)
+        f_current_demand_res, B, r = _d_CurrentDemandResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 15:
-        f_metering_receipt_req, r = _d_MeteringReceiptReqType(B, r)
+        f_metering_receipt_req, B, r = _d_MeteringReceiptReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 16:
-        f_metering_receipt_res, r = _d_MeteringReceiptResType(B, r)
+        f_metering_receipt_res, B, r = _d_MeteringReceiptResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 17:
-        f_payment_details_req, r = _d_PaymentDetailsReqType(B, r)
+        f_payment_details_req, B, r = _d_PaymentDetailsReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 18:
-        f_payment_details_res, r = _d_PaymentDetailsResType(B, r)
+        f_payment_details_res, B, r = _d_PaymentDetailsResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 19:
-        f_power_delivery_req, r = _d_PowerDeliveryReqType(B, r)
+        f_power_delivery_req, B, r = _d_PowerDeliveryReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 20:
-        f_power_delivery_res, r = _d_PowerDeliveryResType(B, r)
+        f_power_delivery_res, B, r = _d_PowerDeliveryResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 21:
-        f_pre_charge_req, r = _d_PreChargeReqType(B, r)
+        f_pre_charge_req, B, r = _d_PreChargeReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 22:
-        f_pre_charge_res, r = _d_PreChargeResType(B, r)
+        f_pre_charge_res, B, r = _d_PreChargeResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 23:
-        f_service_detail_req, r = _d_ServiceDetailReqType(B, r)
+        f_service_detail_req, B, r = _d_ServiceDetailReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 24:
-        f_service_detail_res, r = _d_ServiceDetailResType(B, r)
+        f_service_detail_res, B, r = _d_ServiceDetailResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 25:
-        f_service_discovery_req, r = _d_ServiceDiscoveryReqType(B, r)
+        f_service_discovery_req, B, r = _d_ServiceDiscoveryReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 26:
-        f_service_discovery_res, r = _d_ServiceDiscoveryResType(B, r)
+        f_service_discovery_res, B, r = _d_ServiceDiscoveryResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 27:
-        f_service_payment_selection_req, r = _d_ServicePaymentSelectionReqType(B, r)
+        f_service_payment_selection_req, B, r = _d_ServicePaymentSelectionReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 28:
-        f_service_payment_selection_res, r = _d_ServicePaymentSelectionResType(B, r)
+        f_service_payment_selection_res, B, r = _d_ServicePaymentSelectionResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 29:
-        f_session_setup_req, r = _d_SessionSetupReqType(B, r)
+        f_session_setup_req, B, r = _d_SessionSetupReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 30:
-        f_session_setup_res, r = _d_SessionSetupResType(B, r)
+        f_session_setup_res, B, r = _d_SessionSetupResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 31:
-        f_session_stop_req, r = _d_SessionStopType(B, r)
+        f_session_stop_req, B, r = _d_SessionStopType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 32:
-        f_session_stop_res, r = _d_SessionStopResType(B, r)
+        f_session_stop_res, B, r = _d_SessionStopResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 33:
-        f_welding_detection_req, r = _d_WeldingDetectionReqType(B, r)
+        f_welding_detection_req, B, r = _d_WeldingDetectionReqType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 34:
-        f_welding_detection_res, r = _d_WeldingDetectionResType(B, r)
+        f_welding_detection_res, B, r = _d_WeldingDetectionResType(B, r)
+        # after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BodyType(f_body_element, f_cable_check_req, f_cable_check_res, f_certificate_installation_req, f_certificate_installation_res, f_certificate_update_req, f_certificate_update_res, f_charge_parameter_discovery_req, f_charge_parameter_discovery_res, f_charging_status_req, f_charging_status_res, f_contract_authentication_req, f_contract_authentication_res, f_current_demand_req, f_current_demand_res, f_metering_receipt_req, f_metering_receipt_res, f_payment_details_req, f_payment_details_res, f_power_delivery_req, f_power_delivery_res, f_pre_charge_req, f_pre_charge_res, f_service_detail_req, f_service_detail_res, f_service_discovery_req, f_service_discovery_res, f_service_payment_selection_req, f_service_payment_selection_res, f_session_setup_req, f_session_setup_res, f_session_stop_req, f_session_stop_res, f_welding_detection_req, f_welding_detection_res), r
+    return BodyType(f_body_element, f_cable_check_req, f_cable_check_res, f_certificate_installation_req, f_certificate_installation_res, f_certificate_update_req, f_certificate_update_res, f_charge_parameter_discovery_req, f_charge_parameter_discovery_res, f_charging_status_req, f_charging_status_res, f_contract_authentication_req, f_contract_authentication_res, f_current_demand_req, f_current_demand_res, f_metering_receipt_req, f_metering_receipt_res, f_payment_details_req, f_payment_details_res, f_power_delivery_req, f_power_delivery_res, f_pre_charge_req, f_pre_charge_res, f_service_detail_req, f_service_detail_res, f_service_discovery_req, f_service_discovery_res, f_service_payment_selection_req, f_service_payment_selection_res, f_session_setup_req, f_session_setup_res, f_session_stop_req, f_session_stop_res, f_welding_detection_req, f_welding_detection_res), B, r
 
-def _f_BodyType(B: int, r: int) -> tuple[BodyType, int]:
+def _f_BodyType(B: int, r: int) -> tuple[BodyType, int, int]:
+    # BodyType: (BodyElement?)
     r0 = r
+    # 6 bits: [code of BodyType start: 6 bit(s): 0 SE(BodyElement), 1 SE(CableCheckReq), 2 SE(CableCheckRes), 3 SE(CertificateInstallationReq), 4 SE(CertificateInstallationRes), 5 SE(CertificateUpdateReq), 6 SE(CertificateUpdateRes), 7 SE(ChargeParameterDiscoveryReq), 8 SE(ChargeParameterDiscoveryRes), 9 SE(ChargingStatusReq), 10 SE(ChargingStatusRes), 11 SE(ContractAuthenticationReq), 12 SE(ContractAuthenticationRes), 13 SE(CurrentDemandReq), 14 SE(CurrentDemandRes), 15 SE(MeteringReceiptReq), 16 SE(MeteringReceiptRes), 17 SE(PaymentDetailsReq), 18 SE(PaymentDetailsRes), 19 SE(PowerDeliveryReq), 20 SE(PowerDeliveryRes), 21 SE(PreChargeReq), 22 SE(PreChargeRes), 23 SE(ServiceDetailReq), 24 SE(ServiceDetailRes), 25 SE(ServiceDiscoveryReq), 26 SE(ServiceDiscoveryRes), 27 SE(ServicePaymentSelectionReq), 28 SE(ServicePaymentSelectionRes), 29 SE(SessionSetupReq), 30 SE(SessionSetupRes), 31 SE(SessionStopReq), 32 SE(SessionStopRes), 33 SE(WeldingDetectionReq), 34 SE(WeldingDetectionRes), 35 EE, 36 second level]
     r -= 6; c = (B >> r) & 63
     k = _T157[c & 63]
     f_obj = _new(BodyType)
@@ -15943,108 +17815,110 @@ def _f_BodyType(B: int, r: int) -> tuple[BodyType, int]:
                 if k < 4:
                     if k < 2:
                         if k == 0:
-                            f_obj.body_element, r = _f_BodyBaseType(B, r)
+                            f_obj.body_element, B, r = _f_BodyBaseType(B, r)
                         elif k == 1:
-                            f_obj.cable_check_req, r = _f_CableCheckReqType(B, r)
+                            f_obj.cable_check_req, B, r = _f_CableCheckReqType(B, r)
                     else:
                         if k == 2:
-                            f_obj.cable_check_res, r = _f_CableCheckResType(B, r)
+                            f_obj.cable_check_res, B, r = _f_CableCheckResType(B, r)
                         elif k == 3:
-                            f_obj.certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
+                            f_obj.certificate_installation_req, B, r = _f_CertificateInstallationReqType(B, r)
                 else:
                     if k < 6:
                         if k == 4:
-                            f_obj.certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
+                            f_obj.certificate_installation_res, B, r = _f_CertificateInstallationResType(B, r)
                         elif k == 5:
-                            f_obj.certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
+                            f_obj.certificate_update_req, B, r = _f_CertificateUpdateReqType(B, r)
                     else:
                         if k == 6:
-                            f_obj.certificate_update_res, r = _f_CertificateUpdateResType(B, r)
+                            f_obj.certificate_update_res, B, r = _f_CertificateUpdateResType(B, r)
                         elif k == 7:
-                            f_obj.charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
+                            f_obj.charge_parameter_discovery_req, B, r = _f_ChargeParameterDiscoveryReqType(B, r)
             else:
                 if k < 12:
                     if k < 10:
                         if k == 8:
-                            f_obj.charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
+                            f_obj.charge_parameter_discovery_res, B, r = _f_ChargeParameterDiscoveryResType(B, r)
                         elif k == 9:
-                            f_obj.charging_status_req, r = _f_ChargingStatusReqType(B, r)
+                            f_obj.charging_status_req, B, r = _f_ChargingStatusReqType(B, r)
                     else:
                         if k == 10:
-                            f_obj.charging_status_res, r = _f_ChargingStatusResType(B, r)
+                            f_obj.charging_status_res, B, r = _f_ChargingStatusResType(B, r)
                         elif k == 11:
-                            f_obj.contract_authentication_req, r = _f_ContractAuthenticationReqType(B, r)
+                            f_obj.contract_authentication_req, B, r = _f_ContractAuthenticationReqType(B, r)
                 else:
                     if k < 14:
                         if k == 12:
-                            f_obj.contract_authentication_res, r = _f_ContractAuthenticationResType(B, r)
+                            f_obj.contract_authentication_res, B, r = _f_ContractAuthenticationResType(B, r)
                         elif k == 13:
-                            f_obj.current_demand_req, r = _f_CurrentDemandReqType(B, r)
+                            f_obj.current_demand_req, B, r = _f_CurrentDemandReqType(B, r)
                     else:
                         if k == 14:
-                            f_obj.current_demand_res, r = _f_CurrentDemandResType(B, r)
+                            f_obj.current_demand_res, B, r = _f_CurrentDemandResType(B, r)
                         elif k == 15:
-                            f_obj.metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
+                            f_obj.metering_receipt_req, B, r = _f_MeteringReceiptReqType(B, r)
                         elif k == 16:
-                            f_obj.metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
+                            f_obj.metering_receipt_res, B, r = _f_MeteringReceiptResType(B, r)
         else:
             if k < 26:
                 if k < 21:
                     if k < 19:
                         if k == 17:
-                            f_obj.payment_details_req, r = _f_PaymentDetailsReqType(B, r)
+                            f_obj.payment_details_req, B, r = _f_PaymentDetailsReqType(B, r)
                         elif k == 18:
-                            f_obj.payment_details_res, r = _f_PaymentDetailsResType(B, r)
+                            f_obj.payment_details_res, B, r = _f_PaymentDetailsResType(B, r)
                     else:
                         if k == 19:
-                            f_obj.power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
+                            f_obj.power_delivery_req, B, r = _f_PowerDeliveryReqType(B, r)
                         elif k == 20:
-                            f_obj.power_delivery_res, r = _f_PowerDeliveryResType(B, r)
+                            f_obj.power_delivery_res, B, r = _f_PowerDeliveryResType(B, r)
                 else:
                     if k < 23:
                         if k == 21:
-                            f_obj.pre_charge_req, r = _f_PreChargeReqType(B, r)
+                            f_obj.pre_charge_req, B, r = _f_PreChargeReqType(B, r)
                         elif k == 22:
-                            f_obj.pre_charge_res, r = _f_PreChargeResType(B, r)
+                            f_obj.pre_charge_res, B, r = _f_PreChargeResType(B, r)
                     else:
                         if k == 23:
-                            f_obj.service_detail_req, r = _f_ServiceDetailReqType(B, r)
+                            f_obj.service_detail_req, B, r = _f_ServiceDetailReqType(B, r)
                         elif k == 24:
-                            f_obj.service_detail_res, r = _f_ServiceDetailResType(B, r)
+                            f_obj.service_detail_res, B, r = _f_ServiceDetailResType(B, r)
                         elif k == 25:
-                            f_obj.service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
+                            f_obj.service_discovery_req, B, r = _f_ServiceDiscoveryReqType(B, r)
             else:
                 if k < 30:
                     if k < 28:
                         if k == 26:
-                            f_obj.service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
+                            f_obj.service_discovery_res, B, r = _f_ServiceDiscoveryResType(B, r)
                         elif k == 27:
-                            f_obj.service_payment_selection_req, r = _f_ServicePaymentSelectionReqType(B, r)
+                            f_obj.service_payment_selection_req, B, r = _f_ServicePaymentSelectionReqType(B, r)
                     else:
                         if k == 28:
-                            f_obj.service_payment_selection_res, r = _f_ServicePaymentSelectionResType(B, r)
+                            f_obj.service_payment_selection_res, B, r = _f_ServicePaymentSelectionResType(B, r)
                         elif k == 29:
-                            f_obj.session_setup_req, r = _f_SessionSetupReqType(B, r)
+                            f_obj.session_setup_req, B, r = _f_SessionSetupReqType(B, r)
                 else:
                     if k < 32:
                         if k == 30:
-                            f_obj.session_setup_res, r = _f_SessionSetupResType(B, r)
+                            f_obj.session_setup_res, B, r = _f_SessionSetupResType(B, r)
                         elif k == 31:
-                            f_obj.session_stop_req, r = _f_SessionStopType(B, r)
+                            f_obj.session_stop_req, B, r = _f_SessionStopType(B, r)
                     else:
                         if k == 32:
-                            f_obj.session_stop_res, r = _f_SessionStopResType(B, r)
+                            f_obj.session_stop_res, B, r = _f_SessionStopResType(B, r)
                         elif k == 33:
-                            f_obj.welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
+                            f_obj.welding_detection_req, B, r = _f_WeldingDetectionReqType(B, r)
                         elif k == 34:
-                            f_obj.welding_detection_res, r = _f_WeldingDetectionResType(B, r)
+                            f_obj.welding_detection_res, B, r = _f_WeldingDetectionResType(B, r)
+        # 1 bits: [code of BodyType after (BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | ContractAuthenticationReq | ContractAuthenticationRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | ServicePaymentSelectionReq | ServicePaymentSelectionRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_BodyType(B, r0)
     o = f_obj
-    return o, r
+    return o, B, r
 
 def _e_BodyType(o: BodyType, a: int) -> int:
+    # BodyType: (BodyElement?)
     d1 = [kv for kv in o.__dict__.items() if kv[1] is not None]
     if not d1:
         a = (a << 6) | 35
@@ -16057,37 +17931,47 @@ def _e_BodyType(o: BodyType, a: int) -> int:
         a <<= 1
     return a
 
-def _d_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType, int]:
+def _d_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType, int, int]:
+    # WeldingDetectionReqType: (DC_EVStatus)
+    # start: 1 bit(s): 0 SE(DC_EVStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_dc_ev_status = None
     if k == 0:
-        f_dc_ev_status, r = _d_DC_EVStatusType(B, r)
+        f_dc_ev_status, B, r = _d_DC_EVStatusType(B, r)
+        # after DC_EVStatus: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WeldingDetectionReqType(f_dc_ev_status), r
+    return WeldingDetectionReqType(f_dc_ev_status), B, r
 
-def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType, int]:
+def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType, int, int]:
+    # WeldingDetectionReqType: (DC_EVStatus)
     r0 = r
+    # 7 bits: [WeldingDetectionReqType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i1_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVReady: 2 bit(s): 0 SE(EVCabinConditioning), 1 SE(EVRESSConditioning), 2 SE(EVErrorCode), 3 second level]
     r -= 7; c = (B >> r) & 127
     if c & 116: return _d_WeldingDetectionReqType(B, r0)
     i1_ev_ready = ((c >> 3) & 1) == 1
     k = _T14[c & 3]
     i1_ev_cabin_conditioning = None
     if k == 1:
+        # 5 bits: [EVCabinConditioning: CH = 0 in 1 bit]; i1_ev_cabin_conditioning 1 bit(s); [EVCabinConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVCabinConditioning: 2 bit(s): 0 SE(EVRESSConditioning), 1 SE(EVErrorCode), 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_WeldingDetectionReqType(B, r0)
         i1_ev_cabin_conditioning = ((c >> 3) & 1) == 1
         k = _T15[c & 3]
     i1_evress_conditioning = None
     if k == 2:
+        # 4 bits: [EVRESSConditioning: CH = 0 in 1 bit]; i1_evress_conditioning 1 bit(s); [EVRESSConditioning: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSConditioning: 1 bit(s): 0 SE(EVErrorCode), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_WeldingDetectionReqType(B, r0)
         i1_evress_conditioning = ((c >> 2) & 1) == 1
         k = _T4[c & 1]
     i1_ev_error_code = None
     if k == 3:
+        # 7 bits: [EVErrorCode: CH = 0 in 1 bit]; i1_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVErrorCode: 1 bit(s): 0 SE(EVRESSSOC), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_WeldingDetectionReqType(B, r0)
         i1_ev_error_code = _EP_DC_EVErrorCodeType[(c >> 2) & 15]
@@ -16097,6 +17981,7 @@ def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType,
         return _d_WeldingDetectionReqType(B, r0)
     i1_evresssoc = None
     if k == 4:
+        # 10 bits: [EVRESSSOC: CH = 0 in 1 bit]; i1_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [code of DC_EVStatusType after EVRESSSOC: 1 bit(s): 0 EE, 1 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_WeldingDetectionReqType(B, r0)
         i1_evresssoc = (c >> 2) & 127
@@ -16105,6 +17990,7 @@ def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType,
     else:
         return _d_WeldingDetectionReqType(B, r0)
     if k != -1: return _d_WeldingDetectionReqType(B, r0)
+    # 1 bits: [WeldingDetectionReqType after DC_EVStatus: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_WeldingDetectionReqType(B, r0)
     f_dc_ev_status = _new(DC_EVStatusType)
@@ -16115,9 +18001,10 @@ def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType,
     f_dc_ev_status.evresssoc = i1_evresssoc
     o = _new(WeldingDetectionReqType)
     o.dc_ev_status = f_dc_ev_status
-    return o, r
+    return o, B, r
 
 def _e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
+    # WeldingDetectionReqType: (DC_EVStatus)
     pass
     v2 = o.dc_ev_status
     if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
@@ -16151,39 +18038,49 @@ def _e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     a = (a << 18) | (v7) << 13 | (v8) << 3
     return a
 
-def _d_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType, int]:
+def _d_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType, int, int]:
+    # WeldingDetectionResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_dc_evse_status = None
     if k == 1:
-        f_dc_evse_status, r = _d_DC_EVSEStatusType(B, r)
+        f_dc_evse_status, B, r = _d_DC_EVSEStatusType(B, r)
+        # after DC_EVSEStatus: 1 bit(s): 0 SE(EVSEPresentVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVSEStatus')
     f_evse_present_voltage = None
     if k == 2:
-        f_evse_present_voltage, r = _d_PhysicalValueType(B, r)
+        f_evse_present_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEPresentVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPresentVoltage')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WeldingDetectionResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), r
+    return WeldingDetectionResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), B, r
 
-def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType, int]:
+def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType, int, int]:
+    # WeldingDetectionResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage)
     r0 = r
+    # 11 bits: [WeldingDetectionResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [WeldingDetectionResType after ResponseCode: SE(DC_EVSEStatus) = 0 in 1 bit(s)]; [code of DC_EVSEStatusType start: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
     r -= 11; c = (B >> r) & 2047
     if c & 1548: return _d_WeldingDetectionResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 31]
@@ -16191,12 +18088,14 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     if f_response_code is None: return _d_WeldingDetectionResType(B, r0)
     i1_evse_isolation_status = None
     if k == 0:
+        # 5 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i1_evse_isolation_status 2 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_WeldingDetectionResType(B, r0)
         i1_evse_isolation_status = _E_isolationLevelType[(c >> 2) & 3]
         k = _T2[c & 1]
     i1_evse_status_code = None
     if k == 1:
+        # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i1_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_WeldingDetectionResType(B, r0)
         i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -16206,6 +18105,7 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
         return _d_WeldingDetectionResType(B, r0)
     i1_notification_max_delay = None
     if k == 2:
+        # 1 bits: [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_WeldingDetectionResType(B, r0)
         r -= 8; i1_notification_max_delay = (B >> r) & 255
@@ -16215,6 +18115,7 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
                 i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
                 if i1_notification_max_delay > 4294967295: return _d_WeldingDetectionResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+        # 2 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WeldingDetectionResType(B, r0)
         k = _T4[c & 1]
@@ -16222,6 +18123,7 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
         return _d_WeldingDetectionResType(B, r0)
     i1_evse_notification = None
     if k == 3:
+        # 5 bits: [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 1 bit(s): 0 EE, 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_WeldingDetectionResType(B, r0)
         i1_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
@@ -16230,6 +18132,7 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     else:
         return _d_WeldingDetectionResType(B, r0)
     if k != -1: return _d_WeldingDetectionResType(B, r0)
+    # 9 bits: [WeldingDetectionResType after DC_EVSEStatus: SE(EVSEPresentVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [code of PhysicalValueType after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level]
     r -= 9; c = (B >> r) & 511
     if c & 452: return _d_WeldingDetectionResType(B, r0)
     i2_multiplier = ((c >> 3) & 7) + -3
@@ -16242,6 +18145,7 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     f_dc_evse_status.evse_notification = i1_evse_notification
     i2_unit = None
     if k == 1:
+        # 7 bits: [Unit: CH = 0 in 1 bit]; i2_unit 4 bit(s); [Unit: EE = 0 in 1 bit]; [code of PhysicalValueType after Unit: 1 bit(s): 0 SE(Value), 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_WeldingDetectionResType(B, r0)
         i2_unit = _EP_unitSymbolType[(c >> 2) & 15]
@@ -16249,6 +18153,7 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
         if i2_unit is None: return _d_WeldingDetectionResType(B, r0)
     i2_value = None
     if k == 2:
+        # 1 bits: [Value: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_WeldingDetectionResType(B, r0)
         r -= 9; i2_value = (B >> r) & 511
@@ -16260,12 +18165,14 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 2 bits: [Value: EE = 0 in 1 bit]; [code of PhysicalValueType after Value: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WeldingDetectionResType(B, r0)
         k = _T6[c & 1]
     else:
         return _d_WeldingDetectionResType(B, r0)
     if k != -1: return _d_WeldingDetectionResType(B, r0)
+    # 1 bits: [WeldingDetectionResType after EVSEPresentVoltage: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_WeldingDetectionResType(B, r0)
     f_evse_present_voltage = _new(PhysicalValueType)
@@ -16276,9 +18183,10 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     o.response_code = f_response_code
     o.dc_evse_status = f_dc_evse_status
     o.evse_present_voltage = f_evse_present_voltage
-    return o, r
+    return o, B, r
 
 def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
+    # WeldingDetectionResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -16378,15 +18286,17 @@ _SP_BodyType = {
     'welding_detection_res': (6, 34, _e_WeldingDetectionResType),
 }
 
-def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
@@ -16394,15 +18304,17 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
+def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
@@ -16410,15 +18322,17 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
+def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S3_MgmtData(v: Any, a: int) -> int:
     a <<= 1
@@ -16427,100 +18341,102 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
     return a
 
 DOC_WIDTH = 7
-# (element, namespace, decoder, encoder, class or simple-type spec)
+# (element, namespace, decoder of a stream held whole, encoder, class or simple-type spec,
+#  decoder through a window: see v2gkit.exi.runtime)
 DOC_ELEMENTS: tuple = (
-    ('AC_EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_AC_EVChargeParameterType, _e_AC_EVChargeParameterType, AC_EVChargeParameterType),
-    ('AC_EVSEChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_AC_EVSEChargeParameterType, _e_AC_EVSEChargeParameterType, AC_EVSEChargeParameterType),
-    ('AC_EVSEStatus', 'urn:din:70121:2012:MsgDataTypes', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType),
-    ('BodyElement', 'urn:din:70121:2012:MsgDef', _f_BodyBaseType, _e_BodyBaseType, BodyBaseType),
-    ('CableCheckReq', 'urn:din:70121:2012:MsgBody', _f_CableCheckReqType, _e_CableCheckReqType, CableCheckReqType),
-    ('CableCheckRes', 'urn:din:70121:2012:MsgBody', _f_CableCheckResType, _e_CableCheckResType, CableCheckResType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CertificateInstallationReq', 'urn:din:70121:2012:MsgBody', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
-    ('CertificateInstallationRes', 'urn:din:70121:2012:MsgBody', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
-    ('CertificateUpdateReq', 'urn:din:70121:2012:MsgBody', _f_CertificateUpdateReqType, _e_CertificateUpdateReqType, CertificateUpdateReqType),
-    ('CertificateUpdateRes', 'urn:din:70121:2012:MsgBody', _f_CertificateUpdateResType, _e_CertificateUpdateResType, CertificateUpdateResType),
-    ('ChargeParameterDiscoveryReq', 'urn:din:70121:2012:MsgBody', _f_ChargeParameterDiscoveryReqType, _e_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReqType),
-    ('ChargeParameterDiscoveryRes', 'urn:din:70121:2012:MsgBody', _f_ChargeParameterDiscoveryResType, _e_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryResType),
-    ('ChargingStatusReq', 'urn:din:70121:2012:MsgBody', _f_ChargingStatusReqType, _e_ChargingStatusReqType, ChargingStatusReqType),
-    ('ChargingStatusRes', 'urn:din:70121:2012:MsgBody', _f_ChargingStatusResType, _e_ChargingStatusResType, ChargingStatusResType),
-    ('ContractAuthenticationReq', 'urn:din:70121:2012:MsgBody', _f_ContractAuthenticationReqType, _e_ContractAuthenticationReqType, ContractAuthenticationReqType),
-    ('ContractAuthenticationRes', 'urn:din:70121:2012:MsgBody', _f_ContractAuthenticationResType, _e_ContractAuthenticationResType, ContractAuthenticationResType),
-    ('CurrentDemandReq', 'urn:din:70121:2012:MsgBody', _f_CurrentDemandReqType, _e_CurrentDemandReqType, CurrentDemandReqType),
-    ('CurrentDemandRes', 'urn:din:70121:2012:MsgBody', _f_CurrentDemandResType, _e_CurrentDemandResType, CurrentDemandResType),
-    ('DC_EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVChargeParameterType, _e_DC_EVChargeParameterType, DC_EVChargeParameterType),
-    ('DC_EVPowerDeliveryParameter', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVPowerDeliveryParameterType, _e_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameterType),
-    ('DC_EVSEChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVSEChargeParameterType, _e_DC_EVSEChargeParameterType, DC_EVSEChargeParameterType),
-    ('DC_EVSEStatus', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType),
-    ('DC_EVStatus', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S100),
-    ('EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType),
-    ('EVPowerDeliveryParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType),
-    ('EVSEChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType),
-    ('EVSEStatus', 'urn:din:70121:2012:MsgDataTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVStatus', 'urn:din:70121:2012:MsgDataTypes', _f_EVStatusType, _e_EVStatusType, EVStatusType),
-    ('Entry', 'urn:din:70121:2012:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S78),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MeteringReceiptReq', 'urn:din:70121:2012:MsgBody', _f_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType),
-    ('MeteringReceiptRes', 'urn:din:70121:2012:MsgBody', _f_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S78),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PMaxScheduleEntry', 'urn:din:70121:2012:MsgDataTypes', _f_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType),
-    ('PaymentDetailsReq', 'urn:din:70121:2012:MsgBody', _f_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType),
-    ('PaymentDetailsRes', 'urn:din:70121:2012:MsgBody', _f_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType),
-    ('PowerDeliveryReq', 'urn:din:70121:2012:MsgBody', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
-    ('PowerDeliveryRes', 'urn:din:70121:2012:MsgBody', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
-    ('PreChargeReq', 'urn:din:70121:2012:MsgBody', _f_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType),
-    ('PreChargeRes', 'urn:din:70121:2012:MsgBody', _f_PreChargeResType, _e_PreChargeResType, PreChargeResType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RelativeTimeInterval', 'urn:din:70121:2012:MsgDataTypes', _f_RelativeTimeIntervalType, _e_RelativeTimeIntervalType, RelativeTimeIntervalType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SAScheduleList', 'urn:din:70121:2012:MsgDataTypes', _f_SAScheduleListType, _e_SAScheduleListType, SAScheduleListType),
-    ('SASchedules', 'urn:din:70121:2012:MsgDataTypes', _f_SASchedulesType, _e_SASchedulesType, SASchedulesType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SalesTariffEntry', 'urn:din:70121:2012:MsgDataTypes', _f_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType),
-    ('ServiceCharge', 'urn:din:70121:2012:MsgDataTypes', _f_ServiceChargeType, _e_ServiceChargeType, ServiceChargeType),
-    ('ServiceDetailReq', 'urn:din:70121:2012:MsgBody', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
-    ('ServiceDetailRes', 'urn:din:70121:2012:MsgBody', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
-    ('ServiceDiscoveryReq', 'urn:din:70121:2012:MsgBody', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
-    ('ServiceDiscoveryRes', 'urn:din:70121:2012:MsgBody', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
-    ('ServicePaymentSelectionReq', 'urn:din:70121:2012:MsgBody', _f_ServicePaymentSelectionReqType, _e_ServicePaymentSelectionReqType, ServicePaymentSelectionReqType),
-    ('ServicePaymentSelectionRes', 'urn:din:70121:2012:MsgBody', _f_ServicePaymentSelectionResType, _e_ServicePaymentSelectionResType, ServicePaymentSelectionResType),
-    ('SessionSetupReq', 'urn:din:70121:2012:MsgBody', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
-    ('SessionSetupRes', 'urn:din:70121:2012:MsgBody', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
-    ('SessionStopReq', 'urn:din:70121:2012:MsgBody', _f_SessionStopType, _e_SessionStopType, SessionStopType),
-    ('SessionStopRes', 'urn:din:70121:2012:MsgBody', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('TimeInterval', 'urn:din:70121:2012:MsgDataTypes', _f_IntervalType, _e_IntervalType, IntervalType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('V2G_Message', 'urn:din:70121:2012:MsgDef', _f_V2G_MessageType, _e_V2G_MessageType, V2G_MessageType),
-    ('WeldingDetectionReq', 'urn:din:70121:2012:MsgBody', _f_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType),
-    ('WeldingDetectionRes', 'urn:din:70121:2012:MsgBody', _f_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
+    ('AC_EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_AC_EVChargeParameterType, _e_AC_EVChargeParameterType, AC_EVChargeParameterType, _d_AC_EVChargeParameterType),
+    ('AC_EVSEChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_AC_EVSEChargeParameterType, _e_AC_EVSEChargeParameterType, AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType),
+    ('AC_EVSEStatus', 'urn:din:70121:2012:MsgDataTypes', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType, _d_AC_EVSEStatusType),
+    ('BodyElement', 'urn:din:70121:2012:MsgDef', _f_BodyBaseType, _e_BodyBaseType, BodyBaseType, _d_BodyBaseType),
+    ('CableCheckReq', 'urn:din:70121:2012:MsgBody', _f_CableCheckReqType, _e_CableCheckReqType, CableCheckReqType, _d_CableCheckReqType),
+    ('CableCheckRes', 'urn:din:70121:2012:MsgBody', _f_CableCheckResType, _e_CableCheckResType, CableCheckResType, _d_CableCheckResType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('CertificateInstallationReq', 'urn:din:70121:2012:MsgBody', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType, _d_CertificateInstallationReqType),
+    ('CertificateInstallationRes', 'urn:din:70121:2012:MsgBody', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType, _d_CertificateInstallationResType),
+    ('CertificateUpdateReq', 'urn:din:70121:2012:MsgBody', _f_CertificateUpdateReqType, _e_CertificateUpdateReqType, CertificateUpdateReqType, _d_CertificateUpdateReqType),
+    ('CertificateUpdateRes', 'urn:din:70121:2012:MsgBody', _f_CertificateUpdateResType, _e_CertificateUpdateResType, CertificateUpdateResType, _d_CertificateUpdateResType),
+    ('ChargeParameterDiscoveryReq', 'urn:din:70121:2012:MsgBody', _f_ChargeParameterDiscoveryReqType, _e_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType),
+    ('ChargeParameterDiscoveryRes', 'urn:din:70121:2012:MsgBody', _f_ChargeParameterDiscoveryResType, _e_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType),
+    ('ChargingStatusReq', 'urn:din:70121:2012:MsgBody', _f_ChargingStatusReqType, _e_ChargingStatusReqType, ChargingStatusReqType, _d_ChargingStatusReqType),
+    ('ChargingStatusRes', 'urn:din:70121:2012:MsgBody', _f_ChargingStatusResType, _e_ChargingStatusResType, ChargingStatusResType, _d_ChargingStatusResType),
+    ('ContractAuthenticationReq', 'urn:din:70121:2012:MsgBody', _f_ContractAuthenticationReqType, _e_ContractAuthenticationReqType, ContractAuthenticationReqType, _d_ContractAuthenticationReqType),
+    ('ContractAuthenticationRes', 'urn:din:70121:2012:MsgBody', _f_ContractAuthenticationResType, _e_ContractAuthenticationResType, ContractAuthenticationResType, _d_ContractAuthenticationResType),
+    ('CurrentDemandReq', 'urn:din:70121:2012:MsgBody', _f_CurrentDemandReqType, _e_CurrentDemandReqType, CurrentDemandReqType, _d_CurrentDemandReqType),
+    ('CurrentDemandRes', 'urn:din:70121:2012:MsgBody', _f_CurrentDemandResType, _e_CurrentDemandResType, CurrentDemandResType, _d_CurrentDemandResType),
+    ('DC_EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVChargeParameterType, _e_DC_EVChargeParameterType, DC_EVChargeParameterType, _d_DC_EVChargeParameterType),
+    ('DC_EVPowerDeliveryParameter', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVPowerDeliveryParameterType, _e_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType),
+    ('DC_EVSEChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVSEChargeParameterType, _e_DC_EVSEChargeParameterType, DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType),
+    ('DC_EVSEStatus', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType, _d_DC_EVSEStatusType),
+    ('DC_EVStatus', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType, _d_DC_EVStatusType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S100, _d_S1_DigestValue),
+    ('EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType, _d_EVChargeParameterType),
+    ('EVPowerDeliveryParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType),
+    ('EVSEChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType, _d_EVSEChargeParameterType),
+    ('EVSEStatus', 'urn:din:70121:2012:MsgDataTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType, _d_EVSEStatusType),
+    ('EVStatus', 'urn:din:70121:2012:MsgDataTypes', _f_EVStatusType, _e_EVStatusType, EVStatusType, _d_EVStatusType),
+    ('Entry', 'urn:din:70121:2012:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType, _d_EntryType),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S78, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MeteringReceiptReq', 'urn:din:70121:2012:MsgBody', _f_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType, _d_MeteringReceiptReqType),
+    ('MeteringReceiptRes', 'urn:din:70121:2012:MsgBody', _f_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType, _d_MeteringReceiptResType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S78, _d_S3_MgmtData),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('PMaxScheduleEntry', 'urn:din:70121:2012:MsgDataTypes', _f_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType, _d_PMaxScheduleEntryType),
+    ('PaymentDetailsReq', 'urn:din:70121:2012:MsgBody', _f_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType, _d_PaymentDetailsReqType),
+    ('PaymentDetailsRes', 'urn:din:70121:2012:MsgBody', _f_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType, _d_PaymentDetailsResType),
+    ('PowerDeliveryReq', 'urn:din:70121:2012:MsgBody', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType, _d_PowerDeliveryReqType),
+    ('PowerDeliveryRes', 'urn:din:70121:2012:MsgBody', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType, _d_PowerDeliveryResType),
+    ('PreChargeReq', 'urn:din:70121:2012:MsgBody', _f_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType, _d_PreChargeReqType),
+    ('PreChargeRes', 'urn:din:70121:2012:MsgBody', _f_PreChargeResType, _e_PreChargeResType, PreChargeResType, _d_PreChargeResType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RelativeTimeInterval', 'urn:din:70121:2012:MsgDataTypes', _f_RelativeTimeIntervalType, _e_RelativeTimeIntervalType, RelativeTimeIntervalType, _d_RelativeTimeIntervalType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('SAScheduleList', 'urn:din:70121:2012:MsgDataTypes', _f_SAScheduleListType, _e_SAScheduleListType, SAScheduleListType, _d_SAScheduleListType),
+    ('SASchedules', 'urn:din:70121:2012:MsgDataTypes', _f_SASchedulesType, _e_SASchedulesType, SASchedulesType, _d_SASchedulesType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('SalesTariffEntry', 'urn:din:70121:2012:MsgDataTypes', _f_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType, _d_SalesTariffEntryType),
+    ('ServiceCharge', 'urn:din:70121:2012:MsgDataTypes', _f_ServiceChargeType, _e_ServiceChargeType, ServiceChargeType, _d_ServiceChargeType),
+    ('ServiceDetailReq', 'urn:din:70121:2012:MsgBody', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType, _d_ServiceDetailReqType),
+    ('ServiceDetailRes', 'urn:din:70121:2012:MsgBody', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType, _d_ServiceDetailResType),
+    ('ServiceDiscoveryReq', 'urn:din:70121:2012:MsgBody', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType),
+    ('ServiceDiscoveryRes', 'urn:din:70121:2012:MsgBody', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType, _d_ServiceDiscoveryResType),
+    ('ServicePaymentSelectionReq', 'urn:din:70121:2012:MsgBody', _f_ServicePaymentSelectionReqType, _e_ServicePaymentSelectionReqType, ServicePaymentSelectionReqType, _d_ServicePaymentSelectionReqType),
+    ('ServicePaymentSelectionRes', 'urn:din:70121:2012:MsgBody', _f_ServicePaymentSelectionResType, _e_ServicePaymentSelectionResType, ServicePaymentSelectionResType, _d_ServicePaymentSelectionResType),
+    ('SessionSetupReq', 'urn:din:70121:2012:MsgBody', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType, _d_SessionSetupReqType),
+    ('SessionSetupRes', 'urn:din:70121:2012:MsgBody', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType, _d_SessionSetupResType),
+    ('SessionStopReq', 'urn:din:70121:2012:MsgBody', _f_SessionStopType, _e_SessionStopType, SessionStopType, _d_SessionStopType),
+    ('SessionStopRes', 'urn:din:70121:2012:MsgBody', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType, _d_SessionStopResType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('TimeInterval', 'urn:din:70121:2012:MsgDataTypes', _f_IntervalType, _e_IntervalType, IntervalType, _d_IntervalType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('V2G_Message', 'urn:din:70121:2012:MsgDef', _f_V2G_MessageType, _e_V2G_MessageType, V2G_MessageType, _d_V2G_MessageType),
+    ('WeldingDetectionReq', 'urn:din:70121:2012:MsgBody', _f_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType, _d_WeldingDetectionReqType),
+    ('WeldingDetectionRes', 'urn:din:70121:2012:MsgBody', _f_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType, _d_WeldingDetectionResType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
 )
 
-def _d_S4_BulkChargingComplete(B: int, r: int) -> tuple[Any, int]:
+def _d_S4_BulkChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S4_BulkChargingComplete(v: Any, a: int) -> int:
     a <<= 1
@@ -16528,15 +18444,16 @@ def _e_S4_BulkChargingComplete(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S5_BulkChargingComplete(B: int, r: int) -> tuple[Any, int]:
+def _d_S5_BulkChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S5_BulkChargingComplete(v: Any, a: int) -> int:
     a <<= 1
@@ -16544,16 +18461,17 @@ def _e_S5_BulkChargingComplete(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S6_BulkSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S6_BulkSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S19, 6)
+        v, B, r = sl2(B, r, _S19, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'BulkSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S6_BulkSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -16562,15 +18480,17 @@ def _e_S6_BulkSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S7_Certificate(B: int, r: int) -> tuple[Any, int]:
+def _d_S7_Certificate(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S27, 6)
+        v, B, r = sl2(B, r, _S27, 6)
     else:
-        v, r = rbin(B, r, 1200)
+        v, B, r = rbin(B, r, 1200)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S7_Certificate(v: Any, a: int) -> int:
     a <<= 1
@@ -16578,15 +18498,16 @@ def _e_S7_Certificate(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S8_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
+def _d_S8_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S8_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
@@ -16594,15 +18515,16 @@ def _e_S8_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
+def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S9_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
@@ -16610,10 +18532,11 @@ def _e_S9_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S10_ChargingProfileEntryMaxPower(B: int, r: int) -> tuple[Any, int]:
+def _d_S10_ChargingProfileEntryMaxPower(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -16621,7 +18544,7 @@ def _d_S10_ChargingProfileEntryMaxPower(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'ChargingProfileEntryMaxPower: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S10_ChargingProfileEntryMaxPower(v: Any, a: int) -> int:
     a <<= 1
@@ -16632,17 +18555,18 @@ def _e_S10_ChargingProfileEntryMaxPower(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S11_ChargingProfileEntryStart(B: int, r: int) -> tuple[Any, int]:
+def _d_S11_ChargingProfileEntryStart(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S1, 6)
+        v, B, r = sl2(B, r, _S1, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'ChargingProfileEntryStart: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S11_ChargingProfileEntryStart(v: Any, a: int) -> int:
     a <<= 1
@@ -16652,15 +18576,17 @@ def _e_S11_ChargingProfileEntryStart(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S12_ContractID(B: int, r: int) -> tuple[Any, int]:
+def _d_S12_ContractID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S33, 6)
+        v, B, r = sl2(B, r, _S33, 6)
     else:
-        v, r = rstr(B, r, 24)
+        v, B, r = rstr(B, r, 24)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S12_ContractID(v: Any, a: int) -> int:
     a <<= 1
@@ -16668,15 +18594,17 @@ def _e_S12_ContractID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S13_ContractSignatureEncryptedPrivateKey(B: int, r: int) -> tuple[Any, int]:
+def _d_S13_ContractSignatureEncryptedPrivateKey(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S31, 6)
+        v, B, r = sl2(B, r, _S31, 6)
     else:
-        v, r = rbin(B, r, 128)
+        v, B, r = rbin(B, r, 128)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S13_ContractSignatureEncryptedPrivateKey(v: Any, a: int) -> int:
     a <<= 1
@@ -16684,15 +18612,17 @@ def _e_S13_ContractSignatureEncryptedPrivateKey(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S14_DHParams(B: int, r: int) -> tuple[Any, int]:
+def _d_S14_DHParams(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, B, r = sl2(B, r, _S28, 6)
     else:
-        v, r = rbin(B, r, 256)
+        v, B, r = rbin(B, r, 256)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S14_DHParams(v: Any, a: int) -> int:
     a <<= 1
@@ -16700,10 +18630,11 @@ def _e_S14_DHParams(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S15_DateTimeNow(B: int, r: int) -> tuple[Any, int]:
+def _d_S15_DateTimeNow(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, B, r = sl2(B, r, _S76, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -16711,7 +18642,7 @@ def _d_S15_DateTimeNow(B: int, r: int) -> tuple[Any, int]:
         if v < -9223372036854775808 or v > 9223372036854775807: facet(r, 'DateTimeNow: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S15_DateTimeNow(v: Any, a: int) -> int:
     a <<= 1
@@ -16722,17 +18653,18 @@ def _e_S15_DateTimeNow(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S16_DepartureTime(B: int, r: int) -> tuple[Any, int]:
+def _d_S16_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S1, 6)
+        v, B, r = sl2(B, r, _S1, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S16_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
@@ -16742,15 +18674,16 @@ def _e_S16_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S17_EPriceLevel(B: int, r: int) -> tuple[Any, int]:
+def _d_S17_EPriceLevel(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, B, r = sl2(B, r, _S58, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S17_EPriceLevel(v: Any, a: int) -> int:
     a <<= 1
@@ -16759,15 +18692,17 @@ def _e_S17_EPriceLevel(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S18_EVCCID(B: int, r: int) -> tuple[Any, int]:
+def _d_S18_EVCCID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S133, 6)
+        v, B, r = sl2(B, r, _S133, 6)
     else:
-        v, r = rbin(B, r, 8)
+        v, B, r = rbin(B, r, 8)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S18_EVCCID(v: Any, a: int) -> int:
     a <<= 1
@@ -16775,15 +18710,16 @@ def _e_S18_EVCCID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S19_EVCabinConditioning(B: int, r: int) -> tuple[Any, int]:
+def _d_S19_EVCabinConditioning(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S19_EVCabinConditioning(v: Any, a: int) -> int:
     a <<= 1
@@ -16791,17 +18727,18 @@ def _e_S19_EVCabinConditioning(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S20_EVErrorCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S20_EVErrorCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S18, 6)
+        v, B, r = sl2(B, r, _S18, 6)
     else:
         r -= 4; v = (B >> r) & 15
         if v >= 12: raise bad_value(r, 'EVErrorCode: enumeration index {} of 12'.format(v))
         v = _E_DC_EVErrorCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S20_EVErrorCode(v: Any, a: int) -> int:
     a <<= 1
@@ -16810,15 +18747,16 @@ def _e_S20_EVErrorCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S21_EVRESSConditioning(B: int, r: int) -> tuple[Any, int]:
+def _d_S21_EVRESSConditioning(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S21_EVRESSConditioning(v: Any, a: int) -> int:
     a <<= 1
@@ -16826,16 +18764,17 @@ def _e_S21_EVRESSConditioning(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S22_EVRESSSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S22_EVRESSSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S19, 6)
+        v, B, r = sl2(B, r, _S19, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'EVRESSSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S22_EVRESSSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -16844,15 +18783,16 @@ def _e_S22_EVRESSSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S23_EVReady(B: int, r: int) -> tuple[Any, int]:
+def _d_S23_EVReady(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S23_EVReady(v: Any, a: int) -> int:
     a <<= 1
@@ -16860,17 +18800,18 @@ def _e_S23_EVReady(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S24_EVRequestedEnergyTransferType(B: int, r: int) -> tuple[Any, int]:
+def _d_S24_EVRequestedEnergyTransferType(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S38, 6)
+        v, B, r = sl2(B, r, _S38, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVRequestedEnergyTransferType: enumeration index {} of 6'.format(v))
         v = _E_EVRequestedEnergyTransferType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S24_EVRequestedEnergyTransferType(v: Any, a: int) -> int:
     a <<= 1
@@ -16879,15 +18820,16 @@ def _e_S24_EVRequestedEnergyTransferType(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S25_EVSECurrentLimitAchieved(B: int, r: int) -> tuple[Any, int]:
+def _d_S25_EVSECurrentLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S25_EVSECurrentLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
@@ -16895,15 +18837,17 @@ def _e_S25_EVSECurrentLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S26_EVSEID(B: int, r: int) -> tuple[Any, int]:
+def _d_S26_EVSEID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S63, 6)
+        v, B, r = sl2(B, r, _S63, 6)
     else:
-        v, r = rbin(B, r, 32)
+        v, B, r = rbin(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S26_EVSEID(v: Any, a: int) -> int:
     a <<= 1
@@ -16911,16 +18855,17 @@ def _e_S26_EVSEID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S27_EVSEIsolationStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S27_EVSEIsolationStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S24, 6)
+        v, B, r = sl2(B, r, _S24, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_isolationLevelType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S27_EVSEIsolationStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -16929,17 +18874,18 @@ def _e_S27_EVSEIsolationStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S28_EVSENotification(B: int, r: int) -> tuple[Any, int]:
+def _d_S28_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S13, 6)
+        v, B, r = sl2(B, r, _S13, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(v))
         v = _E_EVSENotificationType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S28_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
@@ -16948,15 +18894,16 @@ def _e_S28_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S29_EVSEPowerLimitAchieved(B: int, r: int) -> tuple[Any, int]:
+def _d_S29_EVSEPowerLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S29_EVSEPowerLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
@@ -16964,16 +18911,17 @@ def _e_S29_EVSEPowerLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S30_EVSEProcessing(B: int, r: int) -> tuple[Any, int]:
+def _d_S30_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S21, 6)
+        v, B, r = sl2(B, r, _S21, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_EVSEProcessingType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S30_EVSEProcessing(v: Any, a: int) -> int:
     a <<= 1
@@ -16982,17 +18930,18 @@ def _e_S30_EVSEProcessing(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S31_EVSEStatusCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S31_EVSEStatusCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S25, 6)
+        v, B, r = sl2(B, r, _S25, 6)
     else:
         r -= 4; v = (B >> r) & 15
         if v >= 12: raise bad_value(r, 'EVSEStatusCode: enumeration index {} of 12'.format(v))
         v = _E_DC_EVSEStatusCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S31_EVSEStatusCode(v: Any, a: int) -> int:
     a <<= 1
@@ -17001,15 +18950,16 @@ def _e_S31_EVSEStatusCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S32_EVSEVoltageLimitAchieved(B: int, r: int) -> tuple[Any, int]:
+def _d_S32_EVSEVoltageLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S32_EVSEVoltageLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
@@ -17017,17 +18967,18 @@ def _e_S32_EVSEVoltageLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S33_EnergyTransferType(B: int, r: int) -> tuple[Any, int]:
+def _d_S33_EnergyTransferType(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S146, 6)
+        v, B, r = sl2(B, r, _S146, 6)
     else:
         r -= 4; v = (B >> r) & 15
         if v >= 10: raise bad_value(r, 'EnergyTransferType: enumeration index {} of 10'.format(v))
         v = _E_EVSESupportedEnergyTransferType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S33_EnergyTransferType(v: Any, a: int) -> int:
     a <<= 1
@@ -17036,15 +18987,17 @@ def _e_S33_EnergyTransferType(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S34_Exponent(B: int, r: int) -> tuple[Any, int]:
+def _d_S34_Exponent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S34_Exponent(v: Any, a: int) -> int:
     a <<= 1
@@ -17052,17 +19005,18 @@ def _e_S34_Exponent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S35_FaultCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S35_FaultCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S160, 6)
+        v, B, r = sl2(B, r, _S160, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(v))
         v = _E_faultCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S35_FaultCode(v: Any, a: int) -> int:
     a <<= 1
@@ -17071,15 +19025,17 @@ def _e_S35_FaultCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S36_FaultMsg(B: int, r: int) -> tuple[Any, int]:
+def _d_S36_FaultMsg(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S161, 6)
+        v, B, r = sl2(B, r, _S161, 6)
     else:
-        v, r = rstr(B, r, 64)
+        v, B, r = rstr(B, r, 64)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S36_FaultMsg(v: Any, a: int) -> int:
     a <<= 1
@@ -17087,15 +19043,16 @@ def _e_S36_FaultMsg(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S37_FreeService(B: int, r: int) -> tuple[Any, int]:
+def _d_S37_FreeService(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S37_FreeService(v: Any, a: int) -> int:
     a <<= 1
@@ -17103,16 +19060,17 @@ def _e_S37_FreeService(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S38_FullSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S38_FullSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S19, 6)
+        v, B, r = sl2(B, r, _S19, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'FullSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S38_FullSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -17121,15 +19079,17 @@ def _e_S38_FullSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S39_G(B: int, r: int) -> tuple[Any, int]:
+def _d_S39_G(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S39_G(v: Any, a: int) -> int:
     a <<= 1
@@ -17137,15 +19097,17 @@ def _e_S39_G(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S40_GenChallenge(B: int, r: int) -> tuple[Any, int]:
+def _d_S40_GenChallenge(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S40_GenChallenge(v: Any, a: int) -> int:
     a <<= 1
@@ -17153,17 +19115,18 @@ def _e_S40_GenChallenge(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S41_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
+def _d_S41_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S121, 6)
+        v, B, r = sl2(B, r, _S121, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S41_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
@@ -17173,15 +19136,17 @@ def _e_S41_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S42_J(B: int, r: int) -> tuple[Any, int]:
+def _d_S42_J(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S42_J(v: Any, a: int) -> int:
     a <<= 1
@@ -17189,15 +19154,17 @@ def _e_S42_J(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S43_MeterID(B: int, r: int) -> tuple[Any, int]:
+def _d_S43_MeterID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S57, 6)
+        v, B, r = sl2(B, r, _S57, 6)
     else:
-        v, r = rstr(B, r, 32)
+        v, B, r = rstr(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S43_MeterID(v: Any, a: int) -> int:
     a <<= 1
@@ -17205,10 +19172,11 @@ def _e_S43_MeterID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S44_MeterStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S44_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17216,7 +19184,7 @@ def _d_S44_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S44_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -17227,15 +19195,17 @@ def _e_S44_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S45_Modulus(B: int, r: int) -> tuple[Any, int]:
+def _d_S45_Modulus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S45_Modulus(v: Any, a: int) -> int:
     a <<= 1
@@ -17243,16 +19213,17 @@ def _e_S45_Modulus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S46_Multiplier(B: int, r: int) -> tuple[Any, int]:
+def _d_S46_Multiplier(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S9, 6)
+        v, B, r = sl2(B, r, _S9, 6)
     else:
         r -= 3; v = ((B >> r) & 7) + -3
         if v > 3: facet(r, 'Multiplier: {} above 3'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S46_Multiplier(v: Any, a: int) -> int:
     a <<= 1
@@ -17261,17 +19232,18 @@ def _e_S46_Multiplier(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S47_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
+def _d_S47_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S1, 6)
+        v, B, r = sl2(B, r, _S1, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S47_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
@@ -17281,15 +19253,16 @@ def _e_S47_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S48_NumEPriceLevels(B: int, r: int) -> tuple[Any, int]:
+def _d_S48_NumEPriceLevels(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, B, r = sl2(B, r, _S58, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S48_NumEPriceLevels(v: Any, a: int) -> int:
     a <<= 1
@@ -17298,15 +19271,17 @@ def _e_S48_NumEPriceLevels(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S49_OEMProvisioningCert(B: int, r: int) -> tuple[Any, int]:
+def _d_S49_OEMProvisioningCert(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S27, 6)
+        v, B, r = sl2(B, r, _S27, 6)
     else:
-        v, r = rbin(B, r, 1200)
+        v, B, r = rbin(B, r, 1200)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S49_OEMProvisioningCert(v: Any, a: int) -> int:
     a <<= 1
@@ -17314,15 +19289,17 @@ def _e_S49_OEMProvisioningCert(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S50_P(B: int, r: int) -> tuple[Any, int]:
+def _d_S50_P(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S50_P(v: Any, a: int) -> int:
     a <<= 1
@@ -17330,15 +19307,17 @@ def _e_S50_P(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S51_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
+def _d_S51_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S51_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
@@ -17346,15 +19325,17 @@ def _e_S51_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S52_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
+def _d_S52_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S52_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
@@ -17362,10 +19343,11 @@ def _e_S52_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S53_PMax(B: int, r: int) -> tuple[Any, int]:
+def _d_S53_PMax(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17373,7 +19355,7 @@ def _d_S53_PMax(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'PMax: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S53_PMax(v: Any, a: int) -> int:
     a <<= 1
@@ -17384,10 +19366,11 @@ def _e_S53_PMax(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S54_PMaxScheduleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S54_PMaxScheduleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17395,7 +19378,7 @@ def _d_S54_PMaxScheduleID(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'PMaxScheduleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S54_PMaxScheduleID(v: Any, a: int) -> int:
     a <<= 1
@@ -17406,10 +19389,11 @@ def _e_S54_PMaxScheduleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S55_ParameterSetID(B: int, r: int) -> tuple[Any, int]:
+def _d_S55_ParameterSetID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17417,7 +19401,7 @@ def _d_S55_ParameterSetID(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'ParameterSetID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S55_ParameterSetID(v: Any, a: int) -> int:
     a <<= 1
@@ -17428,16 +19412,17 @@ def _e_S55_ParameterSetID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S56_PaymentOption(B: int, r: int) -> tuple[Any, int]:
+def _d_S56_PaymentOption(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S154, 6)
+        v, B, r = sl2(B, r, _S154, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_paymentOptionType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S56_PaymentOption(v: Any, a: int) -> int:
     a <<= 1
@@ -17446,15 +19431,17 @@ def _e_S56_PaymentOption(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S57_PgenCounter(B: int, r: int) -> tuple[Any, int]:
+def _d_S57_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S57_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
@@ -17462,15 +19449,16 @@ def _e_S57_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S58_PowerSwitchClosed(B: int, r: int) -> tuple[Any, int]:
+def _d_S58_PowerSwitchClosed(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S58_PowerSwitchClosed(v: Any, a: int) -> int:
     a <<= 1
@@ -17478,15 +19466,17 @@ def _e_S58_PowerSwitchClosed(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S59_Q(B: int, r: int) -> tuple[Any, int]:
+def _d_S59_Q(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S59_Q(v: Any, a: int) -> int:
     a <<= 1
@@ -17494,15 +19484,16 @@ def _e_S59_Q(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S60_RCD(B: int, r: int) -> tuple[Any, int]:
+def _d_S60_RCD(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S60_RCD(v: Any, a: int) -> int:
     a <<= 1
@@ -17510,15 +19501,16 @@ def _e_S60_RCD(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S61_ReadyToChargeState(B: int, r: int) -> tuple[Any, int]:
+def _d_S61_ReadyToChargeState(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S61_ReadyToChargeState(v: Any, a: int) -> int:
     a <<= 1
@@ -17526,15 +19518,16 @@ def _e_S61_ReadyToChargeState(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S62_ReceiptRequired(B: int, r: int) -> tuple[Any, int]:
+def _d_S62_ReceiptRequired(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S62_ReceiptRequired(v: Any, a: int) -> int:
     a <<= 1
@@ -17542,17 +19535,18 @@ def _e_S62_ReceiptRequired(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S63_ResponseCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S63_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S20, 6)
+        v, B, r = sl2(B, r, _S20, 6)
     else:
         r -= 5; v = (B >> r) & 31
         if v >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(v))
         v = _E_responseCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S63_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
@@ -17561,10 +19555,11 @@ def _e_S63_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S64_RetryCounter(B: int, r: int) -> tuple[Any, int]:
+def _d_S64_RetryCounter(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17572,7 +19567,7 @@ def _d_S64_RetryCounter(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'RetryCounter: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S64_RetryCounter(v: Any, a: int) -> int:
     a <<= 1
@@ -17583,15 +19578,17 @@ def _e_S64_RetryCounter(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S65_RootCertificateID(B: int, r: int) -> tuple[Any, int]:
+def _d_S65_RootCertificateID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rstr(B, r, 40)
+        v, B, r = rstr(B, r, 40)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S65_RootCertificateID(v: Any, a: int) -> int:
     a <<= 1
@@ -17599,10 +19596,11 @@ def _e_S65_RootCertificateID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S66_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S66_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17610,7 +19608,7 @@ def _d_S66_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S66_SAScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
@@ -17621,10 +19619,11 @@ def _e_S66_SAScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S67_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S67_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17632,7 +19631,7 @@ def _d_S67_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S67_SAScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
@@ -17643,15 +19642,17 @@ def _e_S67_SAScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S68_SPKISexp(B: int, r: int) -> tuple[Any, int]:
+def _d_S68_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S68_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
@@ -17659,15 +19660,17 @@ def _e_S68_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S69_SalesTariffDescription(B: int, r: int) -> tuple[Any, int]:
+def _d_S69_SalesTariffDescription(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S57, 6)
+        v, B, r = sl2(B, r, _S57, 6)
     else:
-        v, r = rstr(B, r, 32)
+        v, B, r = rstr(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S69_SalesTariffDescription(v: Any, a: int) -> int:
     a <<= 1
@@ -17675,10 +19678,11 @@ def _e_S69_SalesTariffDescription(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S70_SalesTariffID(B: int, r: int) -> tuple[Any, int]:
+def _d_S70_SalesTariffID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17686,7 +19690,7 @@ def _d_S70_SalesTariffID(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'SalesTariffID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S70_SalesTariffID(v: Any, a: int) -> int:
     a <<= 1
@@ -17697,15 +19701,17 @@ def _e_S70_SalesTariffID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S71_Seed(B: int, r: int) -> tuple[Any, int]:
+def _d_S71_Seed(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S71_Seed(v: Any, a: int) -> int:
     a <<= 1
@@ -17713,16 +19719,17 @@ def _e_S71_Seed(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S72_SelectedPaymentOption(B: int, r: int) -> tuple[Any, int]:
+def _d_S72_SelectedPaymentOption(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S154, 6)
+        v, B, r = sl2(B, r, _S154, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_paymentOptionType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S72_SelectedPaymentOption(v: Any, a: int) -> int:
     a <<= 1
@@ -17731,16 +19738,17 @@ def _e_S72_SelectedPaymentOption(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S73_ServiceCategory(B: int, r: int) -> tuple[Any, int]:
+def _d_S73_ServiceCategory(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S150, 6)
+        v, B, r = sl2(B, r, _S150, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_serviceCategoryType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S73_ServiceCategory(v: Any, a: int) -> int:
     a <<= 1
@@ -17749,16 +19757,17 @@ def _e_S73_ServiceCategory(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S74_ServiceCategory(B: int, r: int) -> tuple[Any, int]:
+def _d_S74_ServiceCategory(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S150, 6)
+        v, B, r = sl2(B, r, _S150, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_serviceCategoryType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S74_ServiceCategory(v: Any, a: int) -> int:
     a <<= 1
@@ -17767,17 +19776,18 @@ def _e_S74_ServiceCategory(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S75_ServiceID(B: int, r: int) -> tuple[Any, int]:
+def _d_S75_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S149, 6)
+        v, B, r = sl2(B, r, _S149, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S75_ServiceID(v: Any, a: int) -> int:
     a <<= 1
@@ -17787,17 +19797,18 @@ def _e_S75_ServiceID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S76_ServiceID(B: int, r: int) -> tuple[Any, int]:
+def _d_S76_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S149, 6)
+        v, B, r = sl2(B, r, _S149, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S76_ServiceID(v: Any, a: int) -> int:
     a <<= 1
@@ -17807,15 +19818,17 @@ def _e_S76_ServiceID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S77_ServiceName(B: int, r: int) -> tuple[Any, int]:
+def _d_S77_ServiceName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S57, 6)
+        v, B, r = sl2(B, r, _S57, 6)
     else:
-        v, r = rstr(B, r, 32)
+        v, B, r = rstr(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S77_ServiceName(v: Any, a: int) -> int:
     a <<= 1
@@ -17823,15 +19836,17 @@ def _e_S77_ServiceName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S78_ServiceScope(B: int, r: int) -> tuple[Any, int]:
+def _d_S78_ServiceScope(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S57, 6)
+        v, B, r = sl2(B, r, _S57, 6)
     else:
-        v, r = rstr(B, r, 32)
+        v, B, r = rstr(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S78_ServiceScope(v: Any, a: int) -> int:
     a <<= 1
@@ -17839,15 +19854,17 @@ def _e_S78_ServiceScope(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S79_ServiceScope(B: int, r: int) -> tuple[Any, int]:
+def _d_S79_ServiceScope(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S57, 6)
+        v, B, r = sl2(B, r, _S57, 6)
     else:
-        v, r = rstr(B, r, 32)
+        v, B, r = rstr(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S79_ServiceScope(v: Any, a: int) -> int:
     a <<= 1
@@ -17855,15 +19872,17 @@ def _e_S79_ServiceScope(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S80_SessionID(B: int, r: int) -> tuple[Any, int]:
+def _d_S80_SessionID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S133, 6)
+        v, B, r = sl2(B, r, _S133, 6)
     else:
-        v, r = rbin(B, r, 8)
+        v, B, r = rbin(B, r, 8)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S80_SessionID(v: Any, a: int) -> int:
     a <<= 1
@@ -17871,15 +19890,17 @@ def _e_S80_SessionID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S81_SessionID(B: int, r: int) -> tuple[Any, int]:
+def _d_S81_SessionID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S133, 6)
+        v, B, r = sl2(B, r, _S133, 6)
     else:
-        v, r = rbin(B, r, 8)
+        v, B, r = rbin(B, r, 8)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S81_SessionID(v: Any, a: int) -> int:
     a <<= 1
@@ -17887,15 +19908,17 @@ def _e_S81_SessionID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S82_SigMeterReading(B: int, r: int) -> tuple[Any, int]:
+def _d_S82_SigMeterReading(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S75, 6)
+        v, B, r = sl2(B, r, _S75, 6)
     else:
-        v, r = rbin(B, r, 32)
+        v, B, r = rbin(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S82_SigMeterReading(v: Any, a: int) -> int:
     a <<= 1
@@ -17903,10 +19926,11 @@ def _e_S82_SigMeterReading(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S83_TMeter(B: int, r: int) -> tuple[Any, int]:
+def _d_S83_TMeter(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, B, r = sl2(B, r, _S76, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17914,7 +19938,7 @@ def _d_S83_TMeter(B: int, r: int) -> tuple[Any, int]:
         if v < -9223372036854775808 or v > 9223372036854775807: facet(r, 'TMeter: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S83_TMeter(v: Any, a: int) -> int:
     a <<= 1
@@ -17925,17 +19949,18 @@ def _e_S83_TMeter(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S84_Unit(B: int, r: int) -> tuple[Any, int]:
+def _d_S84_Unit(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S10, 6)
+        v, B, r = sl2(B, r, _S10, 6)
     else:
         r -= 4; v = (B >> r) & 15
         if v >= 10: raise bad_value(r, 'Unit: enumeration index {} of 10'.format(v))
         v = _E_unitSymbolType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S84_Unit(v: Any, a: int) -> int:
     a <<= 1
@@ -17944,10 +19969,11 @@ def _e_S84_Unit(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S85_Value(B: int, r: int) -> tuple[Any, int]:
+def _d_S85_Value(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17955,7 +19981,7 @@ def _d_S85_Value(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S85_Value(v: Any, a: int) -> int:
     a <<= 1
@@ -17966,15 +19992,17 @@ def _e_S85_Value(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S86_X509CRL(B: int, r: int) -> tuple[Any, int]:
+def _d_S86_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S86_X509CRL(v: Any, a: int) -> int:
     a <<= 1
@@ -17982,15 +20010,17 @@ def _e_S86_X509CRL(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S87_X509Certificate(B: int, r: int) -> tuple[Any, int]:
+def _d_S87_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S87_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
@@ -17998,15 +20028,17 @@ def _e_S87_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S88_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
+def _d_S88_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S88_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
@@ -18014,15 +20046,17 @@ def _e_S88_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S89_X509SKI(B: int, r: int) -> tuple[Any, int]:
+def _d_S89_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S89_X509SKI(v: Any, a: int) -> int:
     a <<= 1
@@ -18030,17 +20064,18 @@ def _e_S89_X509SKI(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S90_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
+def _d_S90_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S121, 6)
+        v, B, r = sl2(B, r, _S121, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S90_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
@@ -18050,15 +20085,17 @@ def _e_S90_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S91_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
+def _d_S91_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S91_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
@@ -18066,15 +20103,17 @@ def _e_S91_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S92_XPath(B: int, r: int) -> tuple[Any, int]:
+def _d_S92_XPath(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S92_XPath(v: Any, a: int) -> int:
     a <<= 1
@@ -18082,15 +20121,17 @@ def _e_S92_XPath(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S93_Y(B: int, r: int) -> tuple[Any, int]:
+def _d_S93_Y(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S93_Y(v: Any, a: int) -> int:
     a <<= 1
@@ -18098,17 +20139,18 @@ def _e_S93_Y(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S94_amount(B: int, r: int) -> tuple[Any, int]:
+def _d_S94_amount(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S1, 6)
+        v, B, r = sl2(B, r, _S1, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'amount: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S94_amount(v: Any, a: int) -> int:
     a <<= 1
@@ -18118,16 +20160,17 @@ def _e_S94_amount(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S95_amountMultiplier(B: int, r: int) -> tuple[Any, int]:
+def _d_S95_amountMultiplier(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S9, 6)
+        v, B, r = sl2(B, r, _S9, 6)
     else:
         r -= 3; v = ((B >> r) & 7) + -3
         if v > 3: facet(r, 'amountMultiplier: {} above 3'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S95_amountMultiplier(v: Any, a: int) -> int:
     a <<= 1
@@ -18136,15 +20179,16 @@ def _e_S95_amountMultiplier(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S96_boolValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S96_boolValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S96_boolValue(v: Any, a: int) -> int:
     a <<= 1
@@ -18152,15 +20196,16 @@ def _e_S96_boolValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S97_byteValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S97_byteValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S152, 6)
+        v, B, r = sl2(B, r, _S152, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S97_byteValue(v: Any, a: int) -> int:
     a <<= 1
@@ -18169,17 +20214,18 @@ def _e_S97_byteValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S98_costKind(B: int, r: int) -> tuple[Any, int]:
+def _d_S98_costKind(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S62, 6)
+        v, B, r = sl2(B, r, _S62, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'costKind: enumeration index {} of 3'.format(v))
         v = _E_costKindType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S98_costKind(v: Any, a: int) -> int:
     a <<= 1
@@ -18188,17 +20234,18 @@ def _e_S98_costKind(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S99_duration(B: int, r: int) -> tuple[Any, int]:
+def _d_S99_duration(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S1, 6)
+        v, B, r = sl2(B, r, _S1, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'duration: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S99_duration(v: Any, a: int) -> int:
     a <<= 1
@@ -18208,10 +20255,11 @@ def _e_S99_duration(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S100_intValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S100_intValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S153, 6)
+        v, B, r = sl2(B, r, _S153, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -18219,7 +20267,7 @@ def _d_S100_intValue(B: int, r: int) -> tuple[Any, int]:
         if v < -2147483648 or v > 2147483647: facet(r, 'intValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S100_intValue(v: Any, a: int) -> int:
     a <<= 1
@@ -18230,10 +20278,11 @@ def _e_S100_intValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S101_shortValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S101_shortValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -18241,7 +20290,7 @@ def _d_S101_shortValue(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'shortValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S101_shortValue(v: Any, a: int) -> int:
     a <<= 1
@@ -18252,17 +20301,18 @@ def _e_S101_shortValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S102_start(B: int, r: int) -> tuple[Any, int]:
+def _d_S102_start(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S1, 6)
+        v, B, r = sl2(B, r, _S1, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'start: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S102_start(v: Any, a: int) -> int:
     a <<= 1
@@ -18272,17 +20322,18 @@ def _e_S102_start(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S103_startValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S103_startValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S1, 6)
+        v, B, r = sl2(B, r, _S1, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'startValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S103_startValue(v: Any, a: int) -> int:
     a <<= 1
@@ -18292,15 +20343,17 @@ def _e_S103_startValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S104_stringValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S104_stringValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S104_stringValue(v: Any, a: int) -> int:
     a <<= 1
@@ -18310,251 +20363,251 @@ def _e_S104_stringValue(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
-    ('AC_EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_AC_EVChargeParameterType, _e_AC_EVChargeParameterType, AC_EVChargeParameterType),
-    ('AC_EVSEChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_AC_EVSEChargeParameterType, _e_AC_EVSEChargeParameterType, AC_EVSEChargeParameterType),
-    ('AC_EVSEStatus', 'urn:din:70121:2012:MsgBody', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType),
-    ('AC_EVSEStatus', 'urn:din:70121:2012:MsgDataTypes', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType),
-    ('Body', 'urn:din:70121:2012:MsgDef', _f_BodyType, _e_BodyType, BodyType),
-    ('BodyElement', 'urn:din:70121:2012:MsgDef', _f_BodyBaseType, _e_BodyBaseType, BodyBaseType),
-    ('BulkChargingComplete', 'urn:din:70121:2012:MsgBody', _d_S4_BulkChargingComplete, _e_S4_BulkChargingComplete, _S12),
-    ('BulkChargingComplete', 'urn:din:70121:2012:MsgDataTypes', _d_S5_BulkChargingComplete, _e_S5_BulkChargingComplete, _S12),
-    ('BulkSOC', 'urn:din:70121:2012:MsgDataTypes', _d_S6_BulkSOC, _e_S6_BulkSOC, _S19),
-    ('CableCheckReq', 'urn:din:70121:2012:MsgBody', _f_CableCheckReqType, _e_CableCheckReqType, CableCheckReqType),
-    ('CableCheckRes', 'urn:din:70121:2012:MsgBody', _f_CableCheckResType, _e_CableCheckResType, CableCheckResType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('Certificate', 'urn:din:70121:2012:MsgDataTypes', _d_S7_Certificate, _e_S7_Certificate, _S27),
-    ('CertificateInstallationReq', 'urn:din:70121:2012:MsgBody', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
-    ('CertificateInstallationRes', 'urn:din:70121:2012:MsgBody', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
-    ('CertificateUpdateReq', 'urn:din:70121:2012:MsgBody', _f_CertificateUpdateReqType, _e_CertificateUpdateReqType, CertificateUpdateReqType),
-    ('CertificateUpdateRes', 'urn:din:70121:2012:MsgBody', _f_CertificateUpdateResType, _e_CertificateUpdateResType, CertificateUpdateResType),
-    ('ChargeParameterDiscoveryReq', 'urn:din:70121:2012:MsgBody', _f_ChargeParameterDiscoveryReqType, _e_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReqType),
-    ('ChargeParameterDiscoveryRes', 'urn:din:70121:2012:MsgBody', _f_ChargeParameterDiscoveryResType, _e_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryResType),
-    ('ChargeService', 'urn:din:70121:2012:MsgBody', _f_ServiceChargeType, _e_ServiceChargeType, ServiceChargeType),
-    ('ChargingComplete', 'urn:din:70121:2012:MsgBody', _d_S8_ChargingComplete, _e_S8_ChargingComplete, _S12),
-    ('ChargingComplete', 'urn:din:70121:2012:MsgDataTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S12),
-    ('ChargingProfile', 'urn:din:70121:2012:MsgBody', _f_ChargingProfileType, _e_ChargingProfileType, ChargingProfileType),
-    ('ChargingProfileEntryMaxPower', 'urn:din:70121:2012:MsgDataTypes', _d_S10_ChargingProfileEntryMaxPower, _e_S10_ChargingProfileEntryMaxPower, _S11),
-    ('ChargingProfileEntryStart', 'urn:din:70121:2012:MsgDataTypes', _d_S11_ChargingProfileEntryStart, _e_S11_ChargingProfileEntryStart, _S1),
-    ('ChargingStatusReq', 'urn:din:70121:2012:MsgBody', _f_ChargingStatusReqType, _e_ChargingStatusReqType, ChargingStatusReqType),
-    ('ChargingStatusRes', 'urn:din:70121:2012:MsgBody', _f_ChargingStatusResType, _e_ChargingStatusResType, ChargingStatusResType),
-    ('ConsumptionCost', 'urn:din:70121:2012:MsgDataTypes', _f_ConsumptionCostType, _e_ConsumptionCostType, ConsumptionCostType),
-    ('ContractAuthenticationReq', 'urn:din:70121:2012:MsgBody', _f_ContractAuthenticationReqType, _e_ContractAuthenticationReqType, ContractAuthenticationReqType),
-    ('ContractAuthenticationRes', 'urn:din:70121:2012:MsgBody', _f_ContractAuthenticationResType, _e_ContractAuthenticationResType, ContractAuthenticationResType),
-    ('ContractID', 'urn:din:70121:2012:MsgBody', _d_S12_ContractID, _e_S12_ContractID, _S33),
-    ('ContractSignatureCertChain', 'urn:din:70121:2012:MsgBody', _f_CertificateChainType, _e_CertificateChainType, CertificateChainType),
-    ('ContractSignatureEncryptedPrivateKey', 'urn:din:70121:2012:MsgBody', _d_S13_ContractSignatureEncryptedPrivateKey, _e_S13_ContractSignatureEncryptedPrivateKey, _S31),
-    ('Cost', 'urn:din:70121:2012:MsgDataTypes', _f_CostType, _e_CostType, CostType),
-    ('CurrentDemandReq', 'urn:din:70121:2012:MsgBody', _f_CurrentDemandReqType, _e_CurrentDemandReqType, CurrentDemandReqType),
-    ('CurrentDemandRes', 'urn:din:70121:2012:MsgBody', _f_CurrentDemandResType, _e_CurrentDemandResType, CurrentDemandResType),
-    ('DC_EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVChargeParameterType, _e_DC_EVChargeParameterType, DC_EVChargeParameterType),
-    ('DC_EVPowerDeliveryParameter', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVPowerDeliveryParameterType, _e_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameterType),
-    ('DC_EVSEChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVSEChargeParameterType, _e_DC_EVSEChargeParameterType, DC_EVSEChargeParameterType),
-    ('DC_EVSEStatus', 'urn:din:70121:2012:MsgBody', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType),
-    ('DC_EVSEStatus', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType),
-    ('DC_EVStatus', 'urn:din:70121:2012:MsgBody', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
-    ('DC_EVStatus', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
-    ('DHParams', 'urn:din:70121:2012:MsgBody', _d_S14_DHParams, _e_S14_DHParams, _S28),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DateTimeNow', 'urn:din:70121:2012:MsgBody', _d_S15_DateTimeNow, _e_S15_DateTimeNow, _S76),
-    ('DepartureTime', 'urn:din:70121:2012:MsgDataTypes', _d_S16_DepartureTime, _e_S16_DepartureTime, _S1),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S100),
-    ('EAmount', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EPriceLevel', 'urn:din:70121:2012:MsgDataTypes', _d_S17_EPriceLevel, _e_S17_EPriceLevel, _S58),
-    ('EVCCID', 'urn:din:70121:2012:MsgBody', _d_S18_EVCCID, _e_S18_EVCCID, _S133),
-    ('EVCabinConditioning', 'urn:din:70121:2012:MsgDataTypes', _d_S19_EVCabinConditioning, _e_S19_EVCabinConditioning, _S12),
-    ('EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType),
-    ('EVEnergyCapacity', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVEnergyRequest', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVErrorCode', 'urn:din:70121:2012:MsgDataTypes', _d_S20_EVErrorCode, _e_S20_EVErrorCode, _S18),
-    ('EVMaxCurrent', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaxVoltage', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumCurrentLimit', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumCurrentLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumPowerLimit', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumPowerLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumVoltageLimit', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumVoltageLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMinCurrent', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVPowerDeliveryParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType),
-    ('EVRESSConditioning', 'urn:din:70121:2012:MsgDataTypes', _d_S21_EVRESSConditioning, _e_S21_EVRESSConditioning, _S12),
-    ('EVRESSSOC', 'urn:din:70121:2012:MsgDataTypes', _d_S22_EVRESSSOC, _e_S22_EVRESSSOC, _S19),
-    ('EVReady', 'urn:din:70121:2012:MsgDataTypes', _d_S23_EVReady, _e_S23_EVReady, _S12),
-    ('EVRequestedEnergyTransferType', 'urn:din:70121:2012:MsgBody', _d_S24_EVRequestedEnergyTransferType, _e_S24_EVRequestedEnergyTransferType, _S38),
-    ('EVSEChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType),
-    ('EVSECurrentLimitAchieved', 'urn:din:70121:2012:MsgBody', _d_S25_EVSECurrentLimitAchieved, _e_S25_EVSECurrentLimitAchieved, _S12),
-    ('EVSECurrentRegulationTolerance', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEEnergyToBeDelivered', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEID', 'urn:din:70121:2012:MsgBody', _d_S26_EVSEID, _e_S26_EVSEID, _S63),
-    ('EVSEIsolationStatus', 'urn:din:70121:2012:MsgDataTypes', _d_S27_EVSEIsolationStatus, _e_S27_EVSEIsolationStatus, _S24),
-    ('EVSEMaxCurrent', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaxCurrent', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaxVoltage', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumCurrentLimit', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumCurrentLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumPowerLimit', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumPowerLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumVoltageLimit', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumVoltageLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMinCurrent', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMinimumCurrentLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMinimumVoltageLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSENotification', 'urn:din:70121:2012:MsgDataTypes', _d_S28_EVSENotification, _e_S28_EVSENotification, _S13),
-    ('EVSEPeakCurrentRipple', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEPowerLimitAchieved', 'urn:din:70121:2012:MsgBody', _d_S29_EVSEPowerLimitAchieved, _e_S29_EVSEPowerLimitAchieved, _S12),
-    ('EVSEPresentCurrent', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEPresentVoltage', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEProcessing', 'urn:din:70121:2012:MsgBody', _d_S30_EVSEProcessing, _e_S30_EVSEProcessing, _S21),
-    ('EVSEStatus', 'urn:din:70121:2012:MsgDataTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVSEStatusCode', 'urn:din:70121:2012:MsgDataTypes', _d_S31_EVSEStatusCode, _e_S31_EVSEStatusCode, _S25),
-    ('EVSEVoltageLimitAchieved', 'urn:din:70121:2012:MsgBody', _d_S32_EVSEVoltageLimitAchieved, _e_S32_EVSEVoltageLimitAchieved, _S12),
-    ('EVStatus', 'urn:din:70121:2012:MsgDataTypes', _f_EVStatusType, _e_EVStatusType, EVStatusType),
-    ('EVTargetCurrent', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVTargetVoltage', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EnergyTransferType', 'urn:din:70121:2012:MsgDataTypes', _d_S33_EnergyTransferType, _e_S33_EnergyTransferType, _S146),
-    ('Entry', 'urn:din:70121:2012:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S34_Exponent, _e_S34_Exponent, _S100),
-    ('FaultCode', 'urn:din:70121:2012:MsgDataTypes', _d_S35_FaultCode, _e_S35_FaultCode, _S160),
-    ('FaultMsg', 'urn:din:70121:2012:MsgDataTypes', _d_S36_FaultMsg, _e_S36_FaultMsg, _S161),
-    ('FreeService', 'urn:din:70121:2012:MsgDataTypes', _d_S37_FreeService, _e_S37_FreeService, _S12),
-    ('FullSOC', 'urn:din:70121:2012:MsgDataTypes', _d_S38_FullSOC, _e_S38_FullSOC, _S19),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S39_G, _e_S39_G, _S100),
-    ('GenChallenge', 'urn:din:70121:2012:MsgBody', _d_S40_GenChallenge, _e_S40_GenChallenge, _S78),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_HMACOutputLength, _e_S41_HMACOutputLength, _S121),
-    ('Header', 'urn:din:70121:2012:MsgDef', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S42_J, _e_S42_J, _S100),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S78),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('ListOfRootCertificateIDs', 'urn:din:70121:2012:MsgBody', _f_ListOfRootCertificateIDsType, _e_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MeterID', 'urn:din:70121:2012:MsgDataTypes', _d_S43_MeterID, _e_S43_MeterID, _S57),
-    ('MeterInfo', 'urn:din:70121:2012:MsgBody', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterReading', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('MeterStatus', 'urn:din:70121:2012:MsgDataTypes', _d_S44_MeterStatus, _e_S44_MeterStatus, _S11),
-    ('MeteringReceiptReq', 'urn:din:70121:2012:MsgBody', _f_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType),
-    ('MeteringReceiptRes', 'urn:din:70121:2012:MsgBody', _f_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S78),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S45_Modulus, _e_S45_Modulus, _S100),
-    ('Multiplier', 'urn:din:70121:2012:MsgDataTypes', _d_S46_Multiplier, _e_S46_Multiplier, _S9),
-    ('Notification', 'urn:din:70121:2012:MsgHeader', _f_NotificationType, _e_NotificationType, NotificationType),
-    ('NotificationMaxDelay', 'urn:din:70121:2012:MsgDataTypes', _d_S47_NotificationMaxDelay, _e_S47_NotificationMaxDelay, _S1),
-    ('NumEPriceLevels', 'urn:din:70121:2012:MsgDataTypes', _d_S48_NumEPriceLevels, _e_S48_NumEPriceLevels, _S58),
-    ('OEMProvisioningCert', 'urn:din:70121:2012:MsgBody', _d_S49_OEMProvisioningCert, _e_S49_OEMProvisioningCert, _S27),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_P, _e_S50_P, _S100),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_PGPKeyID, _e_S51_PGPKeyID, _S100),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S52_PGPKeyPacket, _e_S52_PGPKeyPacket, _S100),
-    ('PMax', 'urn:din:70121:2012:MsgDataTypes', _d_S53_PMax, _e_S53_PMax, _S11),
-    ('PMaxSchedule', 'urn:din:70121:2012:MsgDataTypes', _f_PMaxScheduleType, _e_PMaxScheduleType, PMaxScheduleType),
-    ('PMaxScheduleEntry', 'urn:din:70121:2012:MsgDataTypes', _f_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType),
-    ('PMaxScheduleID', 'urn:din:70121:2012:MsgDataTypes', _d_S54_PMaxScheduleID, _e_S54_PMaxScheduleID, _S11),
-    ('Parameter', 'urn:din:70121:2012:MsgDataTypes', _f_ParameterType, _e_ParameterType, ParameterType),
-    ('ParameterSet', 'urn:din:70121:2012:MsgDataTypes', _f_ParameterSetType, _e_ParameterSetType, ParameterSetType),
-    ('ParameterSetID', 'urn:din:70121:2012:MsgDataTypes', _d_S55_ParameterSetID, _e_S55_ParameterSetID, _S11),
-    ('PaymentDetailsReq', 'urn:din:70121:2012:MsgBody', _f_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType),
-    ('PaymentDetailsRes', 'urn:din:70121:2012:MsgBody', _f_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType),
-    ('PaymentOption', 'urn:din:70121:2012:MsgDataTypes', _d_S56_PaymentOption, _e_S56_PaymentOption, _S154),
-    ('PaymentOptions', 'urn:din:70121:2012:MsgBody', _f_PaymentOptionsType, _e_PaymentOptionsType, PaymentOptionsType),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S57_PgenCounter, _e_S57_PgenCounter, _S100),
-    ('PowerDeliveryReq', 'urn:din:70121:2012:MsgBody', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
-    ('PowerDeliveryRes', 'urn:din:70121:2012:MsgBody', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
-    ('PowerSwitchClosed', 'urn:din:70121:2012:MsgDataTypes', _d_S58_PowerSwitchClosed, _e_S58_PowerSwitchClosed, _S12),
-    ('PreChargeReq', 'urn:din:70121:2012:MsgBody', _f_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType),
-    ('PreChargeRes', 'urn:din:70121:2012:MsgBody', _f_PreChargeResType, _e_PreChargeResType, PreChargeResType),
-    ('ProfileEntry', 'urn:din:70121:2012:MsgDataTypes', _f_ProfileEntryType, _e_ProfileEntryType, ProfileEntryType),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S59_Q, _e_S59_Q, _S100),
-    ('RCD', 'urn:din:70121:2012:MsgDataTypes', _d_S60_RCD, _e_S60_RCD, _S12),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('ReadyToChargeState', 'urn:din:70121:2012:MsgBody', _d_S61_ReadyToChargeState, _e_S61_ReadyToChargeState, _S12),
-    ('ReceiptRequired', 'urn:din:70121:2012:MsgBody', _d_S62_ReceiptRequired, _e_S62_ReceiptRequired, _S12),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RelativeTimeInterval', 'urn:din:70121:2012:MsgDataTypes', _f_RelativeTimeIntervalType, _e_RelativeTimeIntervalType, RelativeTimeIntervalType),
-    ('RemainingTimeToBulkSoC', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('RemainingTimeToFullSoC', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('ResponseCode', 'urn:din:70121:2012:MsgBody', _d_S63_ResponseCode, _e_S63_ResponseCode, _S20),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('RetryCounter', 'urn:din:70121:2012:MsgBody', _d_S64_RetryCounter, _e_S64_RetryCounter, _S11),
-    ('RootCertificateID', 'urn:din:70121:2012:MsgDataTypes', _d_S65_RootCertificateID, _e_S65_RootCertificateID, _S29),
-    ('SAScheduleList', 'urn:din:70121:2012:MsgDataTypes', _f_SAScheduleListType, _e_SAScheduleListType, SAScheduleListType),
-    ('SAScheduleTuple', 'urn:din:70121:2012:MsgDataTypes', _f_SAScheduleTupleType, _e_SAScheduleTupleType, SAScheduleTupleType),
-    ('SAScheduleTupleID', 'urn:din:70121:2012:MsgBody', _d_S66_SAScheduleTupleID, _e_S66_SAScheduleTupleID, _S11),
-    ('SAScheduleTupleID', 'urn:din:70121:2012:MsgDataTypes', _d_S67_SAScheduleTupleID, _e_S67_SAScheduleTupleID, _S11),
-    ('SASchedules', 'urn:din:70121:2012:MsgDataTypes', _f_SASchedulesType, _e_SASchedulesType, SASchedulesType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S68_SPKISexp, _e_S68_SPKISexp, _S100),
-    ('SalesTariff', 'urn:din:70121:2012:MsgDataTypes', _f_SalesTariffType, _e_SalesTariffType, SalesTariffType),
-    ('SalesTariffDescription', 'urn:din:70121:2012:MsgDataTypes', _d_S69_SalesTariffDescription, _e_S69_SalesTariffDescription, _S57),
-    ('SalesTariffEntry', 'urn:din:70121:2012:MsgDataTypes', _f_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType),
-    ('SalesTariffID', 'urn:din:70121:2012:MsgDataTypes', _d_S70_SalesTariffID, _e_S70_SalesTariffID, _S11),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S71_Seed, _e_S71_Seed, _S100),
-    ('SelectedPaymentOption', 'urn:din:70121:2012:MsgBody', _d_S72_SelectedPaymentOption, _e_S72_SelectedPaymentOption, _S154),
-    ('SelectedService', 'urn:din:70121:2012:MsgDataTypes', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
-    ('SelectedServiceList', 'urn:din:70121:2012:MsgBody', _f_SelectedServiceListType, _e_SelectedServiceListType, SelectedServiceListType),
-    ('Service', 'urn:din:70121:2012:MsgDataTypes', _f_ServiceType, _e_ServiceType, ServiceType),
-    ('ServiceCategory', 'urn:din:70121:2012:MsgBody', _d_S73_ServiceCategory, _e_S73_ServiceCategory, _S150),
-    ('ServiceCategory', 'urn:din:70121:2012:MsgDataTypes', _d_S74_ServiceCategory, _e_S74_ServiceCategory, _S150),
-    ('ServiceCharge', 'urn:din:70121:2012:MsgDataTypes', _f_ServiceChargeType, _e_ServiceChargeType, ServiceChargeType),
-    ('ServiceDetailReq', 'urn:din:70121:2012:MsgBody', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
-    ('ServiceDetailRes', 'urn:din:70121:2012:MsgBody', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
-    ('ServiceDiscoveryReq', 'urn:din:70121:2012:MsgBody', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
-    ('ServiceDiscoveryRes', 'urn:din:70121:2012:MsgBody', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
-    ('ServiceID', 'urn:din:70121:2012:MsgBody', _d_S75_ServiceID, _e_S75_ServiceID, _S149),
-    ('ServiceID', 'urn:din:70121:2012:MsgDataTypes', _d_S76_ServiceID, _e_S76_ServiceID, _S149),
-    ('ServiceList', 'urn:din:70121:2012:MsgBody', _f_ServiceTagListType, _e_ServiceTagListType, ServiceTagListType),
-    ('ServiceName', 'urn:din:70121:2012:MsgDataTypes', _d_S77_ServiceName, _e_S77_ServiceName, _S57),
-    ('ServiceParameterList', 'urn:din:70121:2012:MsgBody', _f_ServiceParameterListType, _e_ServiceParameterListType, ServiceParameterListType),
-    ('ServicePaymentSelectionReq', 'urn:din:70121:2012:MsgBody', _f_ServicePaymentSelectionReqType, _e_ServicePaymentSelectionReqType, ServicePaymentSelectionReqType),
-    ('ServicePaymentSelectionRes', 'urn:din:70121:2012:MsgBody', _f_ServicePaymentSelectionResType, _e_ServicePaymentSelectionResType, ServicePaymentSelectionResType),
-    ('ServiceScope', 'urn:din:70121:2012:MsgBody', _d_S78_ServiceScope, _e_S78_ServiceScope, _S57),
-    ('ServiceScope', 'urn:din:70121:2012:MsgDataTypes', _d_S79_ServiceScope, _e_S79_ServiceScope, _S57),
-    ('ServiceTag', 'urn:din:70121:2012:MsgDataTypes', _f_ServiceTagType, _e_ServiceTagType, ServiceTagType),
-    ('SessionID', 'urn:din:70121:2012:MsgBody', _d_S80_SessionID, _e_S80_SessionID, _S133),
-    ('SessionID', 'urn:din:70121:2012:MsgHeader', _d_S81_SessionID, _e_S81_SessionID, _S133),
-    ('SessionSetupReq', 'urn:din:70121:2012:MsgBody', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
-    ('SessionSetupRes', 'urn:din:70121:2012:MsgBody', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
-    ('SessionStopReq', 'urn:din:70121:2012:MsgBody', _f_SessionStopType, _e_SessionStopType, SessionStopType),
-    ('SessionStopRes', 'urn:din:70121:2012:MsgBody', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType),
-    ('SigMeterReading', 'urn:din:70121:2012:MsgDataTypes', _d_S82_SigMeterReading, _e_S82_SigMeterReading, _S75),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('SubCertificates', 'urn:din:70121:2012:MsgDataTypes', _f_SubCertificatesType, _e_SubCertificatesType, SubCertificatesType),
-    ('TMeter', 'urn:din:70121:2012:MsgDataTypes', _d_S83_TMeter, _e_S83_TMeter, _S76),
-    ('TimeInterval', 'urn:din:70121:2012:MsgDataTypes', _f_IntervalType, _e_IntervalType, IntervalType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('Unit', 'urn:din:70121:2012:MsgDataTypes', _d_S84_Unit, _e_S84_Unit, _S10),
-    ('V2G_Message', 'urn:din:70121:2012:MsgDef', _f_V2G_MessageType, _e_V2G_MessageType, V2G_MessageType),
-    ('Value', 'urn:din:70121:2012:MsgDataTypes', _d_S85_Value, _e_S85_Value, _S11),
-    ('WeldingDetectionReq', 'urn:din:70121:2012:MsgBody', _f_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType),
-    ('WeldingDetectionRes', 'urn:din:70121:2012:MsgBody', _f_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S86_X509CRL, _e_S86_X509CRL, _S100),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S87_X509Certificate, _e_S87_X509Certificate, _S100),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S88_X509IssuerName, _e_S88_X509IssuerName, _S78),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S89_X509SKI, _e_S89_X509SKI, _S100),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S90_X509SerialNumber, _e_S90_X509SerialNumber, _S121),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S91_X509SubjectName, _e_S91_X509SubjectName, _S78),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S92_XPath, _e_S92_XPath, _S78),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S93_Y, _e_S93_Y, _S100),
-    ('amount', 'urn:din:70121:2012:MsgDataTypes', _d_S94_amount, _e_S94_amount, _S1),
-    ('amountMultiplier', 'urn:din:70121:2012:MsgDataTypes', _d_S95_amountMultiplier, _e_S95_amountMultiplier, _S9),
-    ('boolValue', 'urn:din:70121:2012:MsgDataTypes', _d_S96_boolValue, _e_S96_boolValue, _S12),
-    ('byteValue', 'urn:din:70121:2012:MsgDataTypes', _d_S97_byteValue, _e_S97_byteValue, _S152),
-    ('costKind', 'urn:din:70121:2012:MsgDataTypes', _d_S98_costKind, _e_S98_costKind, _S62),
-    ('duration', 'urn:din:70121:2012:MsgDataTypes', _d_S99_duration, _e_S99_duration, _S1),
-    ('intValue', 'urn:din:70121:2012:MsgDataTypes', _d_S100_intValue, _e_S100_intValue, _S153),
-    ('physicalValue', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('shortValue', 'urn:din:70121:2012:MsgDataTypes', _d_S101_shortValue, _e_S101_shortValue, _S11),
-    ('start', 'urn:din:70121:2012:MsgDataTypes', _d_S102_start, _e_S102_start, _S1),
-    ('startValue', 'urn:din:70121:2012:MsgDataTypes', _d_S103_startValue, _e_S103_startValue, _S1),
-    ('stringValue', 'urn:din:70121:2012:MsgDataTypes', _d_S104_stringValue, _e_S104_stringValue, _S78),
+    ('AC_EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_AC_EVChargeParameterType, _e_AC_EVChargeParameterType, AC_EVChargeParameterType, _d_AC_EVChargeParameterType),
+    ('AC_EVSEChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_AC_EVSEChargeParameterType, _e_AC_EVSEChargeParameterType, AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType),
+    ('AC_EVSEStatus', 'urn:din:70121:2012:MsgBody', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType, _d_AC_EVSEStatusType),
+    ('AC_EVSEStatus', 'urn:din:70121:2012:MsgDataTypes', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType, _d_AC_EVSEStatusType),
+    ('Body', 'urn:din:70121:2012:MsgDef', _f_BodyType, _e_BodyType, BodyType, _d_BodyType),
+    ('BodyElement', 'urn:din:70121:2012:MsgDef', _f_BodyBaseType, _e_BodyBaseType, BodyBaseType, _d_BodyBaseType),
+    ('BulkChargingComplete', 'urn:din:70121:2012:MsgBody', _d_S4_BulkChargingComplete, _e_S4_BulkChargingComplete, _S12, _d_S4_BulkChargingComplete),
+    ('BulkChargingComplete', 'urn:din:70121:2012:MsgDataTypes', _d_S5_BulkChargingComplete, _e_S5_BulkChargingComplete, _S12, _d_S5_BulkChargingComplete),
+    ('BulkSOC', 'urn:din:70121:2012:MsgDataTypes', _d_S6_BulkSOC, _e_S6_BulkSOC, _S19, _d_S6_BulkSOC),
+    ('CableCheckReq', 'urn:din:70121:2012:MsgBody', _f_CableCheckReqType, _e_CableCheckReqType, CableCheckReqType, _d_CableCheckReqType),
+    ('CableCheckRes', 'urn:din:70121:2012:MsgBody', _f_CableCheckResType, _e_CableCheckResType, CableCheckResType, _d_CableCheckResType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('Certificate', 'urn:din:70121:2012:MsgDataTypes', _d_S7_Certificate, _e_S7_Certificate, _S27, _d_S7_Certificate),
+    ('CertificateInstallationReq', 'urn:din:70121:2012:MsgBody', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType, _d_CertificateInstallationReqType),
+    ('CertificateInstallationRes', 'urn:din:70121:2012:MsgBody', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType, _d_CertificateInstallationResType),
+    ('CertificateUpdateReq', 'urn:din:70121:2012:MsgBody', _f_CertificateUpdateReqType, _e_CertificateUpdateReqType, CertificateUpdateReqType, _d_CertificateUpdateReqType),
+    ('CertificateUpdateRes', 'urn:din:70121:2012:MsgBody', _f_CertificateUpdateResType, _e_CertificateUpdateResType, CertificateUpdateResType, _d_CertificateUpdateResType),
+    ('ChargeParameterDiscoveryReq', 'urn:din:70121:2012:MsgBody', _f_ChargeParameterDiscoveryReqType, _e_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType),
+    ('ChargeParameterDiscoveryRes', 'urn:din:70121:2012:MsgBody', _f_ChargeParameterDiscoveryResType, _e_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType),
+    ('ChargeService', 'urn:din:70121:2012:MsgBody', _f_ServiceChargeType, _e_ServiceChargeType, ServiceChargeType, _d_ServiceChargeType),
+    ('ChargingComplete', 'urn:din:70121:2012:MsgBody', _d_S8_ChargingComplete, _e_S8_ChargingComplete, _S12, _d_S8_ChargingComplete),
+    ('ChargingComplete', 'urn:din:70121:2012:MsgDataTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S12, _d_S9_ChargingComplete),
+    ('ChargingProfile', 'urn:din:70121:2012:MsgBody', _f_ChargingProfileType, _e_ChargingProfileType, ChargingProfileType, _d_ChargingProfileType),
+    ('ChargingProfileEntryMaxPower', 'urn:din:70121:2012:MsgDataTypes', _d_S10_ChargingProfileEntryMaxPower, _e_S10_ChargingProfileEntryMaxPower, _S11, _d_S10_ChargingProfileEntryMaxPower),
+    ('ChargingProfileEntryStart', 'urn:din:70121:2012:MsgDataTypes', _d_S11_ChargingProfileEntryStart, _e_S11_ChargingProfileEntryStart, _S1, _d_S11_ChargingProfileEntryStart),
+    ('ChargingStatusReq', 'urn:din:70121:2012:MsgBody', _f_ChargingStatusReqType, _e_ChargingStatusReqType, ChargingStatusReqType, _d_ChargingStatusReqType),
+    ('ChargingStatusRes', 'urn:din:70121:2012:MsgBody', _f_ChargingStatusResType, _e_ChargingStatusResType, ChargingStatusResType, _d_ChargingStatusResType),
+    ('ConsumptionCost', 'urn:din:70121:2012:MsgDataTypes', _f_ConsumptionCostType, _e_ConsumptionCostType, ConsumptionCostType, _d_ConsumptionCostType),
+    ('ContractAuthenticationReq', 'urn:din:70121:2012:MsgBody', _f_ContractAuthenticationReqType, _e_ContractAuthenticationReqType, ContractAuthenticationReqType, _d_ContractAuthenticationReqType),
+    ('ContractAuthenticationRes', 'urn:din:70121:2012:MsgBody', _f_ContractAuthenticationResType, _e_ContractAuthenticationResType, ContractAuthenticationResType, _d_ContractAuthenticationResType),
+    ('ContractID', 'urn:din:70121:2012:MsgBody', _d_S12_ContractID, _e_S12_ContractID, _S33, _d_S12_ContractID),
+    ('ContractSignatureCertChain', 'urn:din:70121:2012:MsgBody', _f_CertificateChainType, _e_CertificateChainType, CertificateChainType, _d_CertificateChainType),
+    ('ContractSignatureEncryptedPrivateKey', 'urn:din:70121:2012:MsgBody', _d_S13_ContractSignatureEncryptedPrivateKey, _e_S13_ContractSignatureEncryptedPrivateKey, _S31, _d_S13_ContractSignatureEncryptedPrivateKey),
+    ('Cost', 'urn:din:70121:2012:MsgDataTypes', _f_CostType, _e_CostType, CostType, _d_CostType),
+    ('CurrentDemandReq', 'urn:din:70121:2012:MsgBody', _f_CurrentDemandReqType, _e_CurrentDemandReqType, CurrentDemandReqType, _d_CurrentDemandReqType),
+    ('CurrentDemandRes', 'urn:din:70121:2012:MsgBody', _f_CurrentDemandResType, _e_CurrentDemandResType, CurrentDemandResType, _d_CurrentDemandResType),
+    ('DC_EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVChargeParameterType, _e_DC_EVChargeParameterType, DC_EVChargeParameterType, _d_DC_EVChargeParameterType),
+    ('DC_EVPowerDeliveryParameter', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVPowerDeliveryParameterType, _e_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType),
+    ('DC_EVSEChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVSEChargeParameterType, _e_DC_EVSEChargeParameterType, DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType),
+    ('DC_EVSEStatus', 'urn:din:70121:2012:MsgBody', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType, _d_DC_EVSEStatusType),
+    ('DC_EVSEStatus', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType, _d_DC_EVSEStatusType),
+    ('DC_EVStatus', 'urn:din:70121:2012:MsgBody', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType, _d_DC_EVStatusType),
+    ('DC_EVStatus', 'urn:din:70121:2012:MsgDataTypes', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType, _d_DC_EVStatusType),
+    ('DHParams', 'urn:din:70121:2012:MsgBody', _d_S14_DHParams, _e_S14_DHParams, _S28, _d_S14_DHParams),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DateTimeNow', 'urn:din:70121:2012:MsgBody', _d_S15_DateTimeNow, _e_S15_DateTimeNow, _S76, _d_S15_DateTimeNow),
+    ('DepartureTime', 'urn:din:70121:2012:MsgDataTypes', _d_S16_DepartureTime, _e_S16_DepartureTime, _S1, _d_S16_DepartureTime),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S100, _d_S1_DigestValue),
+    ('EAmount', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EPriceLevel', 'urn:din:70121:2012:MsgDataTypes', _d_S17_EPriceLevel, _e_S17_EPriceLevel, _S58, _d_S17_EPriceLevel),
+    ('EVCCID', 'urn:din:70121:2012:MsgBody', _d_S18_EVCCID, _e_S18_EVCCID, _S133, _d_S18_EVCCID),
+    ('EVCabinConditioning', 'urn:din:70121:2012:MsgDataTypes', _d_S19_EVCabinConditioning, _e_S19_EVCabinConditioning, _S12, _d_S19_EVCabinConditioning),
+    ('EVChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType, _d_EVChargeParameterType),
+    ('EVEnergyCapacity', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVEnergyRequest', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVErrorCode', 'urn:din:70121:2012:MsgDataTypes', _d_S20_EVErrorCode, _e_S20_EVErrorCode, _S18, _d_S20_EVErrorCode),
+    ('EVMaxCurrent', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaxVoltage', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaximumCurrentLimit', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaximumCurrentLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaximumPowerLimit', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaximumPowerLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaximumVoltageLimit', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaximumVoltageLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMinCurrent', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVPowerDeliveryParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType, _d_EVPowerDeliveryParameterType),
+    ('EVRESSConditioning', 'urn:din:70121:2012:MsgDataTypes', _d_S21_EVRESSConditioning, _e_S21_EVRESSConditioning, _S12, _d_S21_EVRESSConditioning),
+    ('EVRESSSOC', 'urn:din:70121:2012:MsgDataTypes', _d_S22_EVRESSSOC, _e_S22_EVRESSSOC, _S19, _d_S22_EVRESSSOC),
+    ('EVReady', 'urn:din:70121:2012:MsgDataTypes', _d_S23_EVReady, _e_S23_EVReady, _S12, _d_S23_EVReady),
+    ('EVRequestedEnergyTransferType', 'urn:din:70121:2012:MsgBody', _d_S24_EVRequestedEnergyTransferType, _e_S24_EVRequestedEnergyTransferType, _S38, _d_S24_EVRequestedEnergyTransferType),
+    ('EVSEChargeParameter', 'urn:din:70121:2012:MsgDataTypes', _f_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType, _d_EVSEChargeParameterType),
+    ('EVSECurrentLimitAchieved', 'urn:din:70121:2012:MsgBody', _d_S25_EVSECurrentLimitAchieved, _e_S25_EVSECurrentLimitAchieved, _S12, _d_S25_EVSECurrentLimitAchieved),
+    ('EVSECurrentRegulationTolerance', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEEnergyToBeDelivered', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEID', 'urn:din:70121:2012:MsgBody', _d_S26_EVSEID, _e_S26_EVSEID, _S63, _d_S26_EVSEID),
+    ('EVSEIsolationStatus', 'urn:din:70121:2012:MsgDataTypes', _d_S27_EVSEIsolationStatus, _e_S27_EVSEIsolationStatus, _S24, _d_S27_EVSEIsolationStatus),
+    ('EVSEMaxCurrent', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaxCurrent', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaxVoltage', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaximumCurrentLimit', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaximumCurrentLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaximumPowerLimit', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaximumPowerLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaximumVoltageLimit', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaximumVoltageLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMinCurrent', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMinimumCurrentLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMinimumVoltageLimit', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSENotification', 'urn:din:70121:2012:MsgDataTypes', _d_S28_EVSENotification, _e_S28_EVSENotification, _S13, _d_S28_EVSENotification),
+    ('EVSEPeakCurrentRipple', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEPowerLimitAchieved', 'urn:din:70121:2012:MsgBody', _d_S29_EVSEPowerLimitAchieved, _e_S29_EVSEPowerLimitAchieved, _S12, _d_S29_EVSEPowerLimitAchieved),
+    ('EVSEPresentCurrent', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEPresentVoltage', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEProcessing', 'urn:din:70121:2012:MsgBody', _d_S30_EVSEProcessing, _e_S30_EVSEProcessing, _S21, _d_S30_EVSEProcessing),
+    ('EVSEStatus', 'urn:din:70121:2012:MsgDataTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType, _d_EVSEStatusType),
+    ('EVSEStatusCode', 'urn:din:70121:2012:MsgDataTypes', _d_S31_EVSEStatusCode, _e_S31_EVSEStatusCode, _S25, _d_S31_EVSEStatusCode),
+    ('EVSEVoltageLimitAchieved', 'urn:din:70121:2012:MsgBody', _d_S32_EVSEVoltageLimitAchieved, _e_S32_EVSEVoltageLimitAchieved, _S12, _d_S32_EVSEVoltageLimitAchieved),
+    ('EVStatus', 'urn:din:70121:2012:MsgDataTypes', _f_EVStatusType, _e_EVStatusType, EVStatusType, _d_EVStatusType),
+    ('EVTargetCurrent', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVTargetVoltage', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EnergyTransferType', 'urn:din:70121:2012:MsgDataTypes', _d_S33_EnergyTransferType, _e_S33_EnergyTransferType, _S146, _d_S33_EnergyTransferType),
+    ('Entry', 'urn:din:70121:2012:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType, _d_EntryType),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S34_Exponent, _e_S34_Exponent, _S100, _d_S34_Exponent),
+    ('FaultCode', 'urn:din:70121:2012:MsgDataTypes', _d_S35_FaultCode, _e_S35_FaultCode, _S160, _d_S35_FaultCode),
+    ('FaultMsg', 'urn:din:70121:2012:MsgDataTypes', _d_S36_FaultMsg, _e_S36_FaultMsg, _S161, _d_S36_FaultMsg),
+    ('FreeService', 'urn:din:70121:2012:MsgDataTypes', _d_S37_FreeService, _e_S37_FreeService, _S12, _d_S37_FreeService),
+    ('FullSOC', 'urn:din:70121:2012:MsgDataTypes', _d_S38_FullSOC, _e_S38_FullSOC, _S19, _d_S38_FullSOC),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S39_G, _e_S39_G, _S100, _d_S39_G),
+    ('GenChallenge', 'urn:din:70121:2012:MsgBody', _d_S40_GenChallenge, _e_S40_GenChallenge, _S78, _d_S40_GenChallenge),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_HMACOutputLength, _e_S41_HMACOutputLength, _S121, _d_S41_HMACOutputLength),
+    ('Header', 'urn:din:70121:2012:MsgDef', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType, _d_MessageHeaderType),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S42_J, _e_S42_J, _S100, _d_S42_J),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S78, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('ListOfRootCertificateIDs', 'urn:din:70121:2012:MsgBody', _f_ListOfRootCertificateIDsType, _e_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MeterID', 'urn:din:70121:2012:MsgDataTypes', _d_S43_MeterID, _e_S43_MeterID, _S57, _d_S43_MeterID),
+    ('MeterInfo', 'urn:din:70121:2012:MsgBody', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType, _d_MeterInfoType),
+    ('MeterReading', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('MeterStatus', 'urn:din:70121:2012:MsgDataTypes', _d_S44_MeterStatus, _e_S44_MeterStatus, _S11, _d_S44_MeterStatus),
+    ('MeteringReceiptReq', 'urn:din:70121:2012:MsgBody', _f_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType, _d_MeteringReceiptReqType),
+    ('MeteringReceiptRes', 'urn:din:70121:2012:MsgBody', _f_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType, _d_MeteringReceiptResType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S78, _d_S3_MgmtData),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S45_Modulus, _e_S45_Modulus, _S100, _d_S45_Modulus),
+    ('Multiplier', 'urn:din:70121:2012:MsgDataTypes', _d_S46_Multiplier, _e_S46_Multiplier, _S9, _d_S46_Multiplier),
+    ('Notification', 'urn:din:70121:2012:MsgHeader', _f_NotificationType, _e_NotificationType, NotificationType, _d_NotificationType),
+    ('NotificationMaxDelay', 'urn:din:70121:2012:MsgDataTypes', _d_S47_NotificationMaxDelay, _e_S47_NotificationMaxDelay, _S1, _d_S47_NotificationMaxDelay),
+    ('NumEPriceLevels', 'urn:din:70121:2012:MsgDataTypes', _d_S48_NumEPriceLevels, _e_S48_NumEPriceLevels, _S58, _d_S48_NumEPriceLevels),
+    ('OEMProvisioningCert', 'urn:din:70121:2012:MsgBody', _d_S49_OEMProvisioningCert, _e_S49_OEMProvisioningCert, _S27, _d_S49_OEMProvisioningCert),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_P, _e_S50_P, _S100, _d_S50_P),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_PGPKeyID, _e_S51_PGPKeyID, _S100, _d_S51_PGPKeyID),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S52_PGPKeyPacket, _e_S52_PGPKeyPacket, _S100, _d_S52_PGPKeyPacket),
+    ('PMax', 'urn:din:70121:2012:MsgDataTypes', _d_S53_PMax, _e_S53_PMax, _S11, _d_S53_PMax),
+    ('PMaxSchedule', 'urn:din:70121:2012:MsgDataTypes', _f_PMaxScheduleType, _e_PMaxScheduleType, PMaxScheduleType, _d_PMaxScheduleType),
+    ('PMaxScheduleEntry', 'urn:din:70121:2012:MsgDataTypes', _f_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType, _d_PMaxScheduleEntryType),
+    ('PMaxScheduleID', 'urn:din:70121:2012:MsgDataTypes', _d_S54_PMaxScheduleID, _e_S54_PMaxScheduleID, _S11, _d_S54_PMaxScheduleID),
+    ('Parameter', 'urn:din:70121:2012:MsgDataTypes', _f_ParameterType, _e_ParameterType, ParameterType, _d_ParameterType),
+    ('ParameterSet', 'urn:din:70121:2012:MsgDataTypes', _f_ParameterSetType, _e_ParameterSetType, ParameterSetType, _d_ParameterSetType),
+    ('ParameterSetID', 'urn:din:70121:2012:MsgDataTypes', _d_S55_ParameterSetID, _e_S55_ParameterSetID, _S11, _d_S55_ParameterSetID),
+    ('PaymentDetailsReq', 'urn:din:70121:2012:MsgBody', _f_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType, _d_PaymentDetailsReqType),
+    ('PaymentDetailsRes', 'urn:din:70121:2012:MsgBody', _f_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType, _d_PaymentDetailsResType),
+    ('PaymentOption', 'urn:din:70121:2012:MsgDataTypes', _d_S56_PaymentOption, _e_S56_PaymentOption, _S154, _d_S56_PaymentOption),
+    ('PaymentOptions', 'urn:din:70121:2012:MsgBody', _f_PaymentOptionsType, _e_PaymentOptionsType, PaymentOptionsType, _d_PaymentOptionsType),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S57_PgenCounter, _e_S57_PgenCounter, _S100, _d_S57_PgenCounter),
+    ('PowerDeliveryReq', 'urn:din:70121:2012:MsgBody', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType, _d_PowerDeliveryReqType),
+    ('PowerDeliveryRes', 'urn:din:70121:2012:MsgBody', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType, _d_PowerDeliveryResType),
+    ('PowerSwitchClosed', 'urn:din:70121:2012:MsgDataTypes', _d_S58_PowerSwitchClosed, _e_S58_PowerSwitchClosed, _S12, _d_S58_PowerSwitchClosed),
+    ('PreChargeReq', 'urn:din:70121:2012:MsgBody', _f_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType, _d_PreChargeReqType),
+    ('PreChargeRes', 'urn:din:70121:2012:MsgBody', _f_PreChargeResType, _e_PreChargeResType, PreChargeResType, _d_PreChargeResType),
+    ('ProfileEntry', 'urn:din:70121:2012:MsgDataTypes', _f_ProfileEntryType, _e_ProfileEntryType, ProfileEntryType, _d_ProfileEntryType),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S59_Q, _e_S59_Q, _S100, _d_S59_Q),
+    ('RCD', 'urn:din:70121:2012:MsgDataTypes', _d_S60_RCD, _e_S60_RCD, _S12, _d_S60_RCD),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('ReadyToChargeState', 'urn:din:70121:2012:MsgBody', _d_S61_ReadyToChargeState, _e_S61_ReadyToChargeState, _S12, _d_S61_ReadyToChargeState),
+    ('ReceiptRequired', 'urn:din:70121:2012:MsgBody', _d_S62_ReceiptRequired, _e_S62_ReceiptRequired, _S12, _d_S62_ReceiptRequired),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RelativeTimeInterval', 'urn:din:70121:2012:MsgDataTypes', _f_RelativeTimeIntervalType, _e_RelativeTimeIntervalType, RelativeTimeIntervalType, _d_RelativeTimeIntervalType),
+    ('RemainingTimeToBulkSoC', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('RemainingTimeToFullSoC', 'urn:din:70121:2012:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('ResponseCode', 'urn:din:70121:2012:MsgBody', _d_S63_ResponseCode, _e_S63_ResponseCode, _S20, _d_S63_ResponseCode),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('RetryCounter', 'urn:din:70121:2012:MsgBody', _d_S64_RetryCounter, _e_S64_RetryCounter, _S11, _d_S64_RetryCounter),
+    ('RootCertificateID', 'urn:din:70121:2012:MsgDataTypes', _d_S65_RootCertificateID, _e_S65_RootCertificateID, _S29, _d_S65_RootCertificateID),
+    ('SAScheduleList', 'urn:din:70121:2012:MsgDataTypes', _f_SAScheduleListType, _e_SAScheduleListType, SAScheduleListType, _d_SAScheduleListType),
+    ('SAScheduleTuple', 'urn:din:70121:2012:MsgDataTypes', _f_SAScheduleTupleType, _e_SAScheduleTupleType, SAScheduleTupleType, _d_SAScheduleTupleType),
+    ('SAScheduleTupleID', 'urn:din:70121:2012:MsgBody', _d_S66_SAScheduleTupleID, _e_S66_SAScheduleTupleID, _S11, _d_S66_SAScheduleTupleID),
+    ('SAScheduleTupleID', 'urn:din:70121:2012:MsgDataTypes', _d_S67_SAScheduleTupleID, _e_S67_SAScheduleTupleID, _S11, _d_S67_SAScheduleTupleID),
+    ('SASchedules', 'urn:din:70121:2012:MsgDataTypes', _f_SASchedulesType, _e_SASchedulesType, SASchedulesType, _d_SASchedulesType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S68_SPKISexp, _e_S68_SPKISexp, _S100, _d_S68_SPKISexp),
+    ('SalesTariff', 'urn:din:70121:2012:MsgDataTypes', _f_SalesTariffType, _e_SalesTariffType, SalesTariffType, _d_SalesTariffType),
+    ('SalesTariffDescription', 'urn:din:70121:2012:MsgDataTypes', _d_S69_SalesTariffDescription, _e_S69_SalesTariffDescription, _S57, _d_S69_SalesTariffDescription),
+    ('SalesTariffEntry', 'urn:din:70121:2012:MsgDataTypes', _f_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType, _d_SalesTariffEntryType),
+    ('SalesTariffID', 'urn:din:70121:2012:MsgDataTypes', _d_S70_SalesTariffID, _e_S70_SalesTariffID, _S11, _d_S70_SalesTariffID),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S71_Seed, _e_S71_Seed, _S100, _d_S71_Seed),
+    ('SelectedPaymentOption', 'urn:din:70121:2012:MsgBody', _d_S72_SelectedPaymentOption, _e_S72_SelectedPaymentOption, _S154, _d_S72_SelectedPaymentOption),
+    ('SelectedService', 'urn:din:70121:2012:MsgDataTypes', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType, _d_SelectedServiceType),
+    ('SelectedServiceList', 'urn:din:70121:2012:MsgBody', _f_SelectedServiceListType, _e_SelectedServiceListType, SelectedServiceListType, _d_SelectedServiceListType),
+    ('Service', 'urn:din:70121:2012:MsgDataTypes', _f_ServiceType, _e_ServiceType, ServiceType, _d_ServiceType),
+    ('ServiceCategory', 'urn:din:70121:2012:MsgBody', _d_S73_ServiceCategory, _e_S73_ServiceCategory, _S150, _d_S73_ServiceCategory),
+    ('ServiceCategory', 'urn:din:70121:2012:MsgDataTypes', _d_S74_ServiceCategory, _e_S74_ServiceCategory, _S150, _d_S74_ServiceCategory),
+    ('ServiceCharge', 'urn:din:70121:2012:MsgDataTypes', _f_ServiceChargeType, _e_ServiceChargeType, ServiceChargeType, _d_ServiceChargeType),
+    ('ServiceDetailReq', 'urn:din:70121:2012:MsgBody', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType, _d_ServiceDetailReqType),
+    ('ServiceDetailRes', 'urn:din:70121:2012:MsgBody', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType, _d_ServiceDetailResType),
+    ('ServiceDiscoveryReq', 'urn:din:70121:2012:MsgBody', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType),
+    ('ServiceDiscoveryRes', 'urn:din:70121:2012:MsgBody', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType, _d_ServiceDiscoveryResType),
+    ('ServiceID', 'urn:din:70121:2012:MsgBody', _d_S75_ServiceID, _e_S75_ServiceID, _S149, _d_S75_ServiceID),
+    ('ServiceID', 'urn:din:70121:2012:MsgDataTypes', _d_S76_ServiceID, _e_S76_ServiceID, _S149, _d_S76_ServiceID),
+    ('ServiceList', 'urn:din:70121:2012:MsgBody', _f_ServiceTagListType, _e_ServiceTagListType, ServiceTagListType, _d_ServiceTagListType),
+    ('ServiceName', 'urn:din:70121:2012:MsgDataTypes', _d_S77_ServiceName, _e_S77_ServiceName, _S57, _d_S77_ServiceName),
+    ('ServiceParameterList', 'urn:din:70121:2012:MsgBody', _f_ServiceParameterListType, _e_ServiceParameterListType, ServiceParameterListType, _d_ServiceParameterListType),
+    ('ServicePaymentSelectionReq', 'urn:din:70121:2012:MsgBody', _f_ServicePaymentSelectionReqType, _e_ServicePaymentSelectionReqType, ServicePaymentSelectionReqType, _d_ServicePaymentSelectionReqType),
+    ('ServicePaymentSelectionRes', 'urn:din:70121:2012:MsgBody', _f_ServicePaymentSelectionResType, _e_ServicePaymentSelectionResType, ServicePaymentSelectionResType, _d_ServicePaymentSelectionResType),
+    ('ServiceScope', 'urn:din:70121:2012:MsgBody', _d_S78_ServiceScope, _e_S78_ServiceScope, _S57, _d_S78_ServiceScope),
+    ('ServiceScope', 'urn:din:70121:2012:MsgDataTypes', _d_S79_ServiceScope, _e_S79_ServiceScope, _S57, _d_S79_ServiceScope),
+    ('ServiceTag', 'urn:din:70121:2012:MsgDataTypes', _f_ServiceTagType, _e_ServiceTagType, ServiceTagType, _d_ServiceTagType),
+    ('SessionID', 'urn:din:70121:2012:MsgBody', _d_S80_SessionID, _e_S80_SessionID, _S133, _d_S80_SessionID),
+    ('SessionID', 'urn:din:70121:2012:MsgHeader', _d_S81_SessionID, _e_S81_SessionID, _S133, _d_S81_SessionID),
+    ('SessionSetupReq', 'urn:din:70121:2012:MsgBody', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType, _d_SessionSetupReqType),
+    ('SessionSetupRes', 'urn:din:70121:2012:MsgBody', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType, _d_SessionSetupResType),
+    ('SessionStopReq', 'urn:din:70121:2012:MsgBody', _f_SessionStopType, _e_SessionStopType, SessionStopType, _d_SessionStopType),
+    ('SessionStopRes', 'urn:din:70121:2012:MsgBody', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType, _d_SessionStopResType),
+    ('SigMeterReading', 'urn:din:70121:2012:MsgDataTypes', _d_S82_SigMeterReading, _e_S82_SigMeterReading, _S75, _d_S82_SigMeterReading),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('SubCertificates', 'urn:din:70121:2012:MsgDataTypes', _f_SubCertificatesType, _e_SubCertificatesType, SubCertificatesType, _d_SubCertificatesType),
+    ('TMeter', 'urn:din:70121:2012:MsgDataTypes', _d_S83_TMeter, _e_S83_TMeter, _S76, _d_S83_TMeter),
+    ('TimeInterval', 'urn:din:70121:2012:MsgDataTypes', _f_IntervalType, _e_IntervalType, IntervalType, _d_IntervalType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('Unit', 'urn:din:70121:2012:MsgDataTypes', _d_S84_Unit, _e_S84_Unit, _S10, _d_S84_Unit),
+    ('V2G_Message', 'urn:din:70121:2012:MsgDef', _f_V2G_MessageType, _e_V2G_MessageType, V2G_MessageType, _d_V2G_MessageType),
+    ('Value', 'urn:din:70121:2012:MsgDataTypes', _d_S85_Value, _e_S85_Value, _S11, _d_S85_Value),
+    ('WeldingDetectionReq', 'urn:din:70121:2012:MsgBody', _f_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType, _d_WeldingDetectionReqType),
+    ('WeldingDetectionRes', 'urn:din:70121:2012:MsgBody', _f_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType, _d_WeldingDetectionResType),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S86_X509CRL, _e_S86_X509CRL, _S100, _d_S86_X509CRL),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S87_X509Certificate, _e_S87_X509Certificate, _S100, _d_S87_X509Certificate),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S88_X509IssuerName, _e_S88_X509IssuerName, _S78, _d_S88_X509IssuerName),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S89_X509SKI, _e_S89_X509SKI, _S100, _d_S89_X509SKI),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S90_X509SerialNumber, _e_S90_X509SerialNumber, _S121, _d_S90_X509SerialNumber),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S91_X509SubjectName, _e_S91_X509SubjectName, _S78, _d_S91_X509SubjectName),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S92_XPath, _e_S92_XPath, _S78, _d_S92_XPath),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S93_Y, _e_S93_Y, _S100, _d_S93_Y),
+    ('amount', 'urn:din:70121:2012:MsgDataTypes', _d_S94_amount, _e_S94_amount, _S1, _d_S94_amount),
+    ('amountMultiplier', 'urn:din:70121:2012:MsgDataTypes', _d_S95_amountMultiplier, _e_S95_amountMultiplier, _S9, _d_S95_amountMultiplier),
+    ('boolValue', 'urn:din:70121:2012:MsgDataTypes', _d_S96_boolValue, _e_S96_boolValue, _S12, _d_S96_boolValue),
+    ('byteValue', 'urn:din:70121:2012:MsgDataTypes', _d_S97_byteValue, _e_S97_byteValue, _S152, _d_S97_byteValue),
+    ('costKind', 'urn:din:70121:2012:MsgDataTypes', _d_S98_costKind, _e_S98_costKind, _S62, _d_S98_costKind),
+    ('duration', 'urn:din:70121:2012:MsgDataTypes', _d_S99_duration, _e_S99_duration, _S1, _d_S99_duration),
+    ('intValue', 'urn:din:70121:2012:MsgDataTypes', _d_S100_intValue, _e_S100_intValue, _S153, _d_S100_intValue),
+    ('physicalValue', 'urn:din:70121:2012:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('shortValue', 'urn:din:70121:2012:MsgDataTypes', _d_S101_shortValue, _e_S101_shortValue, _S11, _d_S101_shortValue),
+    ('start', 'urn:din:70121:2012:MsgDataTypes', _d_S102_start, _e_S102_start, _S1, _d_S102_start),
+    ('startValue', 'urn:din:70121:2012:MsgDataTypes', _d_S103_startValue, _e_S103_startValue, _S1, _d_S103_startValue),
+    ('stringValue', 'urn:din:70121:2012:MsgDataTypes', _d_S104_stringValue, _e_S104_stringValue, _S78, _d_S104_stringValue),
 )
 
 # class -> global element names (several when elements share a type)
@@ -18759,6 +20812,9 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     X509DataType: frozenset([0]),
     PowerDeliveryResType: frozenset([1]),
     ParameterType: frozenset([2]),
+}
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
 }
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {

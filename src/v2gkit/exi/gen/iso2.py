@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso2'
 _new = object.__new__
@@ -1920,53 +1920,167 @@ _T183 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 2
 _C184 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
 _S185 = ('enum', None, None, faultCodeType, None)
 
-def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int]:
+def _e_abstract_EVChargeParameter(o: Any, a: int) -> int:
+    raise EncFail('EVChargeParameter is an abstract element, never on the wire: set one of AC_EVChargeParameter, DC_EVChargeParameter')
+
+def _e_abstract_SASchedules(o: Any, a: int) -> int:
+    raise EncFail('SASchedules is an abstract element, never on the wire: set one of SAScheduleList')
+
+def _e_abstract_EVSEChargeParameter(o: Any, a: int) -> int:
+    raise EncFail('EVSEChargeParameter is an abstract element, never on the wire: set one of AC_EVSEChargeParameter, DC_EVSEChargeParameter')
+
+def _e_abstract_TimeInterval(o: Any, a: int) -> int:
+    raise EncFail('TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
+
+def _e_abstract_EVSEStatus(o: Any, a: int) -> int:
+    raise EncFail('EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus')
+
+def _e_abstract_EVPowerDeliveryParameter(o: Any, a: int) -> int:
+    raise EncFail('EVPowerDeliveryParameter is an abstract element, never on the wire: set one of DC_EVPowerDeliveryParameter')
+
+def _e_abstract_BodyElement(o: Any, a: int) -> int:
+    raise EncFail('BodyElement is an abstract element, never on the wire: set one of AuthorizationReq, AuthorizationRes, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
+
+def _f_abstract_BodyElement(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'BodyElement is an abstract element, never on the wire: set one of AuthorizationReq, AuthorizationRes, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
+    return _f_BodyBaseType(B, r)
+
+def _d_abstract_BodyElement(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'BodyElement is an abstract element, never on the wire: set one of AuthorizationReq, AuthorizationRes, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
+    return _d_BodyBaseType(B, r)
+
+def _f_abstract_EVChargeParameter(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVChargeParameter is an abstract element, never on the wire: set one of AC_EVChargeParameter, DC_EVChargeParameter')
+    return _f_EVChargeParameterType(B, r)
+
+def _d_abstract_EVChargeParameter(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVChargeParameter is an abstract element, never on the wire: set one of AC_EVChargeParameter, DC_EVChargeParameter')
+    return _d_EVChargeParameterType(B, r)
+
+def _f_abstract_EVPowerDeliveryParameter(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVPowerDeliveryParameter is an abstract element, never on the wire: set one of DC_EVPowerDeliveryParameter')
+    return _f_EVPowerDeliveryParameterType(B, r)
+
+def _d_abstract_EVPowerDeliveryParameter(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVPowerDeliveryParameter is an abstract element, never on the wire: set one of DC_EVPowerDeliveryParameter')
+    return _d_EVPowerDeliveryParameterType(B, r)
+
+def _f_abstract_EVSEChargeParameter(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVSEChargeParameter is an abstract element, never on the wire: set one of AC_EVSEChargeParameter, DC_EVSEChargeParameter')
+    return _f_EVSEChargeParameterType(B, r)
+
+def _d_abstract_EVSEChargeParameter(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVSEChargeParameter is an abstract element, never on the wire: set one of AC_EVSEChargeParameter, DC_EVSEChargeParameter')
+    return _d_EVSEChargeParameterType(B, r)
+
+def _f_abstract_EVSEStatus(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus')
+    return _f_EVSEStatusType(B, r)
+
+def _d_abstract_EVSEStatus(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus')
+    return _d_EVSEStatusType(B, r)
+
+def _f_abstract_EVStatus(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVStatus is an abstract element, never on the wire: set one of DC_EVStatus')
+    return _f_EVStatusType(B, r)
+
+def _d_abstract_EVStatus(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'EVStatus is an abstract element, never on the wire: set one of DC_EVStatus')
+    return _d_EVStatusType(B, r)
+
+def _e_abstract_EVStatus(o: Any, a: int) -> int:
+    raise EncFail('EVStatus is an abstract element, never on the wire: set one of DC_EVStatus')
+
+def _f_abstract_Entry(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'Entry is an abstract element, never on the wire: set one of PMaxScheduleEntry, SalesTariffEntry')
+    return _f_EntryType(B, r)
+
+def _d_abstract_Entry(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'Entry is an abstract element, never on the wire: set one of PMaxScheduleEntry, SalesTariffEntry')
+    return _d_EntryType(B, r)
+
+def _e_abstract_Entry(o: Any, a: int) -> int:
+    raise EncFail('Entry is an abstract element, never on the wire: set one of PMaxScheduleEntry, SalesTariffEntry')
+
+def _f_abstract_SASchedules(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'SASchedules is an abstract element, never on the wire: set one of SAScheduleList')
+    return _f_SASchedulesType(B, r)
+
+def _d_abstract_SASchedules(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'SASchedules is an abstract element, never on the wire: set one of SAScheduleList')
+    return _d_SASchedulesType(B, r)
+
+def _f_abstract_TimeInterval(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
+    return _f_IntervalType(B, r)
+
+def _d_abstract_TimeInterval(B: int, r: int) -> tuple[Any, int, int]:
+    facet(r, 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
+    return _d_IntervalType(B, r)
+
+def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int, int]:
+    # AC_EVChargeParameterType: ((DepartureTime?), (EAmount, EVMaxVoltage, EVMaxCurrent, EVMinCurrent))
+    # start: 2 bit(s): 0 SE(DepartureTime), 1 SE(EAmount), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S1, 6)
+            f_departure_time, B, r = sl2(B, r, _S1, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 1 bit(s): 0 SE(EAmount), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     f_e_amount = None
     if k == 1:
-        f_e_amount, r = _d_PhysicalValueType(B, r)
+        f_e_amount, B, r = _d_PhysicalValueType(B, r)
+        # after EAmount: 1 bit(s): 0 SE(EVMaxVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EAmount')
     f_ev_max_voltage = None
     if k == 2:
-        f_ev_max_voltage, r = _d_PhysicalValueType(B, r)
+        f_ev_max_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaxVoltage: 1 bit(s): 0 SE(EVMaxCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaxVoltage')
     f_ev_max_current = None
     if k == 3:
-        f_ev_max_current, r = _d_PhysicalValueType(B, r)
+        f_ev_max_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaxCurrent: 1 bit(s): 0 SE(EVMinCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaxCurrent')
     f_ev_min_current = None
     if k == 4:
-        f_ev_min_current, r = _d_PhysicalValueType(B, r)
+        f_ev_min_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVMinCurrent: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinCurrent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AC_EVChargeParameterType(f_departure_time, f_e_amount, f_ev_max_voltage, f_ev_max_current, f_ev_min_current), r
+    return AC_EVChargeParameterType(f_departure_time, f_e_amount, f_ev_max_voltage, f_ev_max_current, f_ev_min_current), B, r
 
-def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int]:
+def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterType, int, int]:
+    # AC_EVChargeParameterType: ((DepartureTime?), (EAmount, EVMaxVoltage, EVMaxCurrent, EVMinCurrent))
     r0 = r
+    # 2 bits: [code of AC_EVChargeParameterType start: 2 bit(s): 0 SE(DepartureTime), 1 SE(EAmount), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_departure_time = None
     if k == 0:
+        # 1 bits: [DepartureTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AC_EVChargeParameterType(B, r0)
         r -= 8; f_departure_time = (B >> r) & 255
@@ -1976,11 +2090,13 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
                 f_departure_time, r = ru(B, r + 8, f_departure_time)
                 if f_departure_time > 4294967295: return _d_AC_EVChargeParameterType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        # 2 bits: [DepartureTime: EE = 0 in 1 bit]; [code of AC_EVChargeParameterType after DepartureTime: 1 bit(s): 0 SE(EAmount), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_EVChargeParameterType(B, r0)
         k = _T2[c & 1]
     f_e_amount = None
     if k == 1:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i1_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i1_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_AC_EVChargeParameterType(B, r0)
         i1_multiplier = ((c >> 9) & 7) + -3
@@ -1995,6 +2111,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of AC_EVChargeParameterType after EAmount: 1 bit(s): 0 SE(EVMaxVoltage), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_EVChargeParameterType(B, r0)
         k = _T3[c & 1]
@@ -2006,6 +2123,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         return _d_AC_EVChargeParameterType(B, r0)
     f_ev_max_voltage = None
     if k == 2:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_AC_EVChargeParameterType(B, r0)
         i2_multiplier = ((c >> 9) & 7) + -3
@@ -2020,6 +2138,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of AC_EVChargeParameterType after EVMaxVoltage: 1 bit(s): 0 SE(EVMaxCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_EVChargeParameterType(B, r0)
         k = _T4[c & 1]
@@ -2031,6 +2150,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         return _d_AC_EVChargeParameterType(B, r0)
     f_ev_max_current = None
     if k == 3:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i3_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_AC_EVChargeParameterType(B, r0)
         i3_multiplier = ((c >> 9) & 7) + -3
@@ -2045,6 +2165,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of AC_EVChargeParameterType after EVMaxCurrent: 1 bit(s): 0 SE(EVMinCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_EVChargeParameterType(B, r0)
         k = _T5[c & 1]
@@ -2056,6 +2177,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
         return _d_AC_EVChargeParameterType(B, r0)
     f_ev_min_current = None
     if k == 4:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i4_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_AC_EVChargeParameterType(B, r0)
         i4_multiplier = ((c >> 9) & 7) + -3
@@ -2070,6 +2192,7 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of AC_EVChargeParameterType after EVMinCurrent: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -2086,9 +2209,10 @@ def _f_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     o.ev_max_voltage = f_ev_max_voltage
     o.ev_max_current = f_ev_max_current
     o.ev_min_current = f_ev_min_current
-    return o, r
+    return o, B, r
 
 def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
+    # AC_EVChargeParameterType: ((DepartureTime?), (EAmount, EVMaxVoltage, EVMaxCurrent, EVMinCurrent))
     st = 0
     v2 = o.departure_time
     if v2 is not None:
@@ -2187,18 +2311,22 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
+def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int, int]:
+    # PhysicalValueType: (Multiplier, Unit, Value)
+    # start: 1 bit(s): 0 SE(Multiplier), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_multiplier = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_multiplier, r = sl2(B, r, _S9, 6)
+            f_multiplier, B, r = sl2(B, r, _S9, 6)
         else:
             r -= 3; f_multiplier = ((B >> r) & 7) + -3
             if f_multiplier > 3: facet(r, 'Multiplier: {} above 3'.format(f_multiplier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Multiplier: 1 bit(s): 0 SE(Unit), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Multiplier')
@@ -2206,13 +2334,14 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_unit, r = sl2(B, r, _S10, 6)
+            f_unit, B, r = sl2(B, r, _S10, 6)
         else:
             r -= 3; f_unit = (B >> r) & 7
             if f_unit >= 7: raise bad_value(r, 'Unit: enumeration index {} of 7'.format(f_unit))
             f_unit = _E_unitSymbolType[f_unit]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Unit: 1 bit(s): 0 SE(Value), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Unit')
@@ -2220,7 +2349,7 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_value, r = sl2(B, r, _S11, 6)
+            f_value, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
@@ -2228,14 +2357,17 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Value: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PhysicalValueType(f_multiplier, f_unit, f_value), r
+    return PhysicalValueType(f_multiplier, f_unit, f_value), B, r
 
-def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
+def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int, int]:
+    # PhysicalValueType: (Multiplier, Unit, Value)
     r0 = r
+    # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; f_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; f_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 12743: return _d_PhysicalValueType(B, r0)
     f_multiplier = ((c >> 9) & 7) + -3
@@ -2250,15 +2382,17 @@ def _f_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int]:
         elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
         else: f_value = (x << 7) | (f_value & 127)
     elif f_value > 255: f_value = 255 - f_value
+    # 2 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PhysicalValueType(B, r0)
     o = _new(PhysicalValueType)
     o.multiplier = f_multiplier
     o.unit = f_unit
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
+    # PhysicalValueType: (Multiplier, Unit, Value)
     pass
     v2 = o.multiplier
     if v2 is None: raise EncFail('missing mandatory Multiplier')
@@ -2279,31 +2413,42 @@ def _e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParameterType, int]:
+def _d_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParameterType, int, int]:
+    # AC_EVSEChargeParameterType: (AC_EVSEStatus, EVSENominalVoltage, EVSEMaxCurrent)
+    # start: 1 bit(s): 0 SE(AC_EVSEStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_ac_evse_status = None
     if k == 0:
-        f_ac_evse_status, r = _d_AC_EVSEStatusType(B, r)
+        f_ac_evse_status, B, r = _d_AC_EVSEStatusType(B, r)
+        # after AC_EVSEStatus: 1 bit(s): 0 SE(EVSENominalVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_EVSEStatus')
     f_evse_nominal_voltage = None
     if k == 1:
-        f_evse_nominal_voltage, r = _d_PhysicalValueType(B, r)
+        f_evse_nominal_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVSENominalVoltage: 1 bit(s): 0 SE(EVSEMaxCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSENominalVoltage')
     f_evse_max_current = None
     if k == 2:
-        f_evse_max_current, r = _d_PhysicalValueType(B, r)
+        f_evse_max_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaxCurrent: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaxCurrent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AC_EVSEChargeParameterType(f_ac_evse_status, f_evse_nominal_voltage, f_evse_max_current), r
+    return AC_EVSEChargeParameterType(f_ac_evse_status, f_evse_nominal_voltage, f_evse_max_current), B, r
 
-def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParameterType, int]:
+def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParameterType, int, int]:
+    # AC_EVSEChargeParameterType: (AC_EVSEStatus, EVSENominalVoltage, EVSEMaxCurrent)
     r0 = r
+    # 3 bits: [AC_EVSEChargeParameterType start: SE(AC_EVSEStatus) = 0 in 1 bit(s)]; [AC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AC_EVSEChargeParameterType(B, r0)
     r -= 8; i1_notification_max_delay = (B >> r) & 255
@@ -2313,6 +2458,7 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
             i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
             if i1_notification_max_delay > 65535: return _d_AC_EVSEChargeParameterType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    # 26 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; i1_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: EE = 0 in 1 bit(s)]; [AC_EVSEChargeParameterType after AC_EVSEStatus: SE(EVSENominalVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 26; c = (B >> r) & 67108863
     if c & 60682695: return _d_AC_EVSEChargeParameterType(B, r0)
     i1_evse_notification = _EP_EVSENotificationType[(c >> 21) & 3]
@@ -2333,6 +2479,7 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [AC_EVSEChargeParameterType after EVSENominalVoltage: SE(EVSEMaxCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i3_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_AC_EVSEChargeParameterType(B, r0)
     i3_multiplier = ((c >> 9) & 7) + -3
@@ -2351,6 +2498,7 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [AC_EVSEChargeParameterType after EVSEMaxCurrent: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AC_EVSEChargeParameterType(B, r0)
     f_evse_max_current = _new(PhysicalValueType)
@@ -2361,9 +2509,10 @@ def _f_AC_EVSEChargeParameterType(B: int, r: int) -> tuple[AC_EVSEChargeParamete
     o.ac_evse_status = f_ac_evse_status
     o.evse_nominal_voltage = f_evse_nominal_voltage
     o.evse_max_current = f_evse_max_current
-    return o, r
+    return o, B, r
 
 def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
+    # AC_EVSEChargeParameterType: (AC_EVSEStatus, EVSENominalVoltage, EVSEMaxCurrent)
     pass
     v2 = o.ac_evse_status
     if v2 is None: raise EncFail('missing mandatory AC_EVSEStatus')
@@ -2429,19 +2578,23 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
+def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
+    # AC_EVSEStatusType: ((NotificationMaxDelay, EVSENotification), (RCD))
+    # start: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S12, 6)
+            f_notification_max_delay, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NotificationMaxDelay')
@@ -2449,13 +2602,14 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S13, 6)
+            f_evse_notification, B, r = sl2(B, r, _S13, 6)
         else:
             r -= 2; f_evse_notification = (B >> r) & 3
             if f_evse_notification >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(f_evse_notification))
             f_evse_notification = _E_EVSENotificationType[f_evse_notification]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSENotification: 1 bit(s): 0 SE(RCD), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSENotification')
@@ -2463,19 +2617,22 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_rcd, r = sl2(B, r, _S14, 6)
+            f_rcd, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_rcd = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RCD: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RCD')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AC_EVSEStatusType(f_notification_max_delay, f_evse_notification, f_rcd), r
+    return AC_EVSEStatusType(f_notification_max_delay, f_evse_notification, f_rcd), B, r
 
-def _f_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
+def _f_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
+    # AC_EVSEStatusType: ((NotificationMaxDelay, EVSENotification), (RCD))
     r0 = r
+    # 2 bits: [AC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_AC_EVSEStatusType(B, r0)
     r -= 8; f_notification_max_delay = (B >> r) & 255
@@ -2485,6 +2642,7 @@ def _f_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
             f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
             if f_notification_max_delay > 65535: return _d_AC_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    # 11 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; f_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; f_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: EE = 0 in 1 bit(s)]
     r -= 11; c = (B >> r) & 2047
     if c & 1851: return _d_AC_EVSEStatusType(B, r0)
     f_evse_notification = _EP_EVSENotificationType[(c >> 6) & 3]
@@ -2494,9 +2652,10 @@ def _f_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int]:
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
     o.rcd = f_rcd
-    return o, r
+    return o, B, r
 
 def _e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
+    # AC_EVSEStatusType: ((NotificationMaxDelay, EVSENotification), (RCD))
     pass
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
@@ -2515,41 +2674,53 @@ def _e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
     a = (a << 11) | (v3) << 6 | (BOOL[v4]) << 2
     return a
 
-def _d_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
+def _d_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int, int]:
+    # AuthorizationReqType: @Id? (GenChallenge?)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(GenChallenge), 2 EE, 3 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T15[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 2 bit(s): 0 SE(GenChallenge), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T16[(B >> r) & 3]
     f_gen_challenge = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_gen_challenge, r = sl2(B, r, _S17, 6)
+            f_gen_challenge, B, r = sl2(B, r, _S17, 6)
         else:
-            f_gen_challenge, r = rbin(B, r, 16)
+            f_gen_challenge, B, r = rbin(B, r, 16)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after GenChallenge: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AuthorizationReqType(f_id, f_gen_challenge), r
+    return AuthorizationReqType(f_id, f_gen_challenge), B, r
 
-def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
+def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int, int]:
+    # AuthorizationReqType: @Id? (GenChallenge?)
     r0 = r
+    # 2 bits: [code of AuthorizationReqType start: 2 bit(s): 0 AT(Id), 1 SE(GenChallenge), 2 EE, 3 second level]
     r -= 2; c = (B >> r) & 3
     k = _T15[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 2 bits: [code of AuthorizationReqType after @Id: 2 bit(s): 0 SE(GenChallenge), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T16[c & 3]
     f_gen_challenge = None
     if k == 1:
+        # 1 bits: [GenChallenge: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AuthorizationReqType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 16 or 8 * nb > r: return _d_AuthorizationReqType(B, r0)
         r -= 8 * nb; f_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 2 bits: [GenChallenge: EE = 0 in 1 bit]; [code of AuthorizationReqType after GenChallenge: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AuthorizationReqType(B, r0)
         k = _T6[c & 1]
@@ -2557,9 +2728,10 @@ def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
     o = _new(AuthorizationReqType)
     o.id = f_id
     o.gen_challenge = f_gen_challenge
-    return o, r
+    return o, B, r
 
 def _e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
+    # AuthorizationReqType: @Id? (GenChallenge?)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -2578,19 +2750,23 @@ def _e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
+def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int, int]:
+    # AuthorizationResType: (ResponseCode, EVSEProcessing)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -2598,21 +2774,24 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S21, 6)
+            f_evse_processing, B, r = sl2(B, r, _S21, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AuthorizationResType(f_response_code, f_evse_processing), r
+    return AuthorizationResType(f_response_code, f_evse_processing), B, r
 
-def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
+def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int, int]:
+    # AuthorizationResType: (ResponseCode, EVSEProcessing)
     r0 = r
+    # 14 bits: [AuthorizationResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [AuthorizationResType after ResponseCode: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 2 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [AuthorizationResType after EVSEProcessing: EE = 0 in 1 bit(s)]
     r -= 14; c = (B >> r) & 16383
     if c & 12403: return _d_AuthorizationResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 7) & 31]
@@ -2621,9 +2800,10 @@ def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     o = _new(AuthorizationResType)
     o.response_code = f_response_code
     o.evse_processing = f_evse_processing
-    return o, r
+    return o, B, r
 
 def _e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
+    # AuthorizationResType: (ResponseCode, EVSEProcessing)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -2636,36 +2816,49 @@ def _e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
     a = (a << 14) | (v2) << 7 | (v3) << 2
     return a
 
-def _d_BodyBaseType(B: int, r: int) -> tuple[BodyBaseType, int]:
+def _d_BodyBaseType(B: int, r: int) -> tuple[BodyBaseType, int, int]:
+    # BodyBaseType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BodyBaseType(), r
+    return BodyBaseType(), B, r
 
-def _f_BodyBaseType(B: int, r: int) -> tuple[BodyBaseType, int]:
+def _f_BodyBaseType(B: int, r: int) -> tuple[BodyBaseType, int, int]:
+    # BodyBaseType: empty
     r0 = r
+    # 1 bits: [BodyBaseType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_BodyBaseType(B, r0)
     o = _new(BodyBaseType)
-    return o, r
+    return o, B, r
 
 def _e_BodyBaseType(o: BodyBaseType, a: int) -> int:
+    # BodyBaseType: empty
     pass
     a <<= 1
     return a
 
-def _d_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
+def _d_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int, int]:
+    # CableCheckReqType: (DC_EVStatus)
+    # start: 1 bit(s): 0 SE(DC_EVStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_dc_ev_status = None
     if k == 0:
-        f_dc_ev_status, r = _d_DC_EVStatusType(B, r)
+        f_dc_ev_status, B, r = _d_DC_EVStatusType(B, r)
+        # after DC_EVStatus: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CableCheckReqType(f_dc_ev_status), r
+    return CableCheckReqType(f_dc_ev_status), B, r
 
-def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
+def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int, int]:
+    # CableCheckReqType: (DC_EVStatus)
     r0 = r
+    # 24 bits: [CableCheckReqType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i1_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [DC_EVStatusType after EVReady: SE(EVErrorCode) = 0 in 1 bit(s)]; [EVErrorCode: CH = 0 in 1 bit]; i1_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [DC_EVStatusType after EVErrorCode: SE(EVRESSSOC) = 0 in 1 bit(s)]; [EVRESSSOC: CH = 0 in 1 bit]; i1_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [DC_EVStatusType after EVRESSSOC: EE = 0 in 1 bit(s)]; [CableCheckReqType after DC_EVStatus: EE = 0 in 1 bit(s)]
     r -= 24; c = (B >> r) & 16777215
     if c & 15604743: return _d_CableCheckReqType(B, r0)
     i1_ev_ready = ((c >> 20) & 1) == 1
@@ -2678,9 +2871,10 @@ def _f_CableCheckReqType(B: int, r: int) -> tuple[CableCheckReqType, int]:
     f_dc_ev_status.evresssoc = i1_evresssoc
     o = _new(CableCheckReqType)
     o.dc_ev_status = f_dc_ev_status
-    return o, r
+    return o, B, r
 
 def _e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
+    # CableCheckReqType: (DC_EVStatus)
     pass
     v2 = o.dc_ev_status
     if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
@@ -2701,17 +2895,21 @@ def _e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     a = (a << 24) | (BOOL[v4]) << 20 | (v5) << 13 | (v6) << 3
     return a
 
-def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
+def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int, int]:
+    # DC_EVStatusType: (EVReady, EVErrorCode, EVRESSSOC)
+    # start: 1 bit(s): 0 SE(EVReady), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_ev_ready = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_ev_ready, r = sl2(B, r, _S14, 6)
+            f_ev_ready, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_ev_ready = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVReady: 1 bit(s): 0 SE(EVErrorCode), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVReady')
@@ -2719,13 +2917,14 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_error_code, r = sl2(B, r, _S22, 6)
+            f_ev_error_code, B, r = sl2(B, r, _S22, 6)
         else:
             r -= 4; f_ev_error_code = (B >> r) & 15
             if f_ev_error_code >= 12: raise bad_value(r, 'EVErrorCode: enumeration index {} of 12'.format(f_ev_error_code))
             f_ev_error_code = _E_DC_EVErrorCodeType[f_ev_error_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVErrorCode: 1 bit(s): 0 SE(EVRESSSOC), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVErrorCode')
@@ -2733,20 +2932,23 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evresssoc, r = sl2(B, r, _S23, 6)
+            f_evresssoc, B, r = sl2(B, r, _S23, 6)
         else:
             r -= 7; f_evresssoc = ((B >> r) & 127) + 0
             if f_evresssoc > 100: facet(r, 'EVRESSSOC: {} above 100'.format(f_evresssoc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVRESSSOC: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVRESSSOC')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_EVStatusType(f_ev_ready, f_ev_error_code, f_evresssoc), r
+    return DC_EVStatusType(f_ev_ready, f_ev_error_code, f_evresssoc), B, r
 
-def _f_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
+def _f_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int, int]:
+    # DC_EVStatusType: (EVReady, EVErrorCode, EVRESSSOC)
     r0 = r
+    # 22 bits: [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; f_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [DC_EVStatusType after EVReady: SE(EVErrorCode) = 0 in 1 bit(s)]; [EVErrorCode: CH = 0 in 1 bit]; f_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [DC_EVStatusType after EVErrorCode: SE(EVRESSSOC) = 0 in 1 bit(s)]; [EVRESSSOC: CH = 0 in 1 bit]; f_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [DC_EVStatusType after EVRESSSOC: EE = 0 in 1 bit(s)]
     r -= 22; c = (B >> r) & 4194303
     if c & 3608067: return _d_DC_EVStatusType(B, r0)
     f_ev_ready = ((c >> 19) & 1) == 1
@@ -2757,9 +2959,10 @@ def _f_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int]:
     o.ev_ready = f_ev_ready
     o.ev_error_code = f_ev_error_code
     o.evresssoc = f_evresssoc
-    return o, r
+    return o, B, r
 
 def _e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
+    # DC_EVStatusType: (EVReady, EVErrorCode, EVRESSSOC)
     pass
     v2 = o.ev_ready
     if v2 is None: raise EncFail('missing mandatory EVReady')
@@ -2775,25 +2978,31 @@ def _e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
     a = (a << 22) | (BOOL[v2]) << 19 | (v3) << 12 | (v4) << 2
     return a
 
-def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
+def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int, int]:
+    # CableCheckResType: (ResponseCode, DC_EVSEStatus, EVSEProcessing)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_dc_evse_status = None
     if k == 1:
-        f_dc_evse_status, r = _d_DC_EVSEStatusType(B, r)
+        f_dc_evse_status, B, r = _d_DC_EVSEStatusType(B, r)
+        # after DC_EVSEStatus: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVSEStatus')
@@ -2801,21 +3010,24 @@ def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S21, 6)
+            f_evse_processing, B, r = sl2(B, r, _S21, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CableCheckResType(f_response_code, f_dc_evse_status, f_evse_processing), r
+    return CableCheckResType(f_response_code, f_dc_evse_status, f_evse_processing), B, r
 
-def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
+def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int, int]:
+    # CableCheckResType: (ResponseCode, DC_EVSEStatus, EVSEProcessing)
     r0 = r
+    # 11 bits: [CableCheckResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [CableCheckResType after ResponseCode: SE(DC_EVSEStatus) = 0 in 1 bit(s)]; [DC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 11; c = (B >> r) & 2047
     if c & 1551: return _d_CableCheckResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 31]
@@ -2827,6 +3039,7 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
             i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
             if i1_notification_max_delay > 65535: return _d_CableCheckResType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [DC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
     r -= 8; c = (B >> r) & 255
     if c & 228: return _d_CableCheckResType(B, r0)
     i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
@@ -2834,6 +3047,7 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     if i1_evse_notification is None: return _d_CableCheckResType(B, r0)
     i1_evse_isolation_status = None
     if k == 2:
+        # 6 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i1_evse_isolation_status 3 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_CableCheckResType(B, r0)
         i1_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
@@ -2841,6 +3055,7 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
         if i1_evse_isolation_status is None: return _d_CableCheckResType(B, r0)
     i1_evse_status_code = None
     if k == 3:
+        # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i1_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 EE, 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CableCheckResType(B, r0)
         i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -2849,6 +3064,7 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     else:
         return _d_CableCheckResType(B, r0)
     if k != -1: return _d_CableCheckResType(B, r0)
+    # 6 bits: [CableCheckResType after DC_EVSEStatus: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 2 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [CableCheckResType after EVSEProcessing: EE = 0 in 1 bit(s)]
     r -= 6; c = (B >> r) & 63
     if c & 51: return _d_CableCheckResType(B, r0)
     f_evse_processing = _EP_EVSEProcessingType[(c >> 2) & 3]
@@ -2862,9 +3078,10 @@ def _f_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int]:
     o.response_code = f_response_code
     o.dc_evse_status = f_dc_evse_status
     o.evse_processing = f_evse_processing
-    return o, r
+    return o, B, r
 
 def _e_CableCheckResType(o: CableCheckResType, a: int) -> int:
+    # CableCheckResType: (ResponseCode, DC_EVSEStatus, EVSEProcessing)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -2905,19 +3122,23 @@ def _e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     a = (a << 13) | (v8) << 8 | (v9) << 2
     return a
 
-def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
+def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
+    # DC_EVSEStatusType: ((NotificationMaxDelay, EVSENotification), (EVSEIsolationStatus?, EVSEStatusCode))
+    # start: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S12, 6)
+            f_notification_max_delay, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NotificationMaxDelay')
@@ -2925,13 +3146,14 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S13, 6)
+            f_evse_notification, B, r = sl2(B, r, _S13, 6)
         else:
             r -= 2; f_evse_notification = (B >> r) & 3
             if f_evse_notification >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(f_evse_notification))
             f_evse_notification = _E_EVSENotificationType[f_evse_notification]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSENotification: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level
         r -= 2; k = _T24[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSENotification')
@@ -2939,33 +3161,37 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_isolation_status, r = sl2(B, r, _S26, 6)
+            f_evse_isolation_status, B, r = sl2(B, r, _S26, 6)
         else:
             r -= 3; f_evse_isolation_status = (B >> r) & 7
             if f_evse_isolation_status >= 5: raise bad_value(r, 'EVSEIsolationStatus: enumeration index {} of 5'.format(f_evse_isolation_status))
             f_evse_isolation_status = _E_isolationLevelType[f_evse_isolation_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     f_evse_status_code = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_evse_status_code, r = sl2(B, r, _S27, 6)
+            f_evse_status_code, B, r = sl2(B, r, _S27, 6)
         else:
             r -= 4; f_evse_status_code = (B >> r) & 15
             if f_evse_status_code >= 12: raise bad_value(r, 'EVSEStatusCode: enumeration index {} of 12'.format(f_evse_status_code))
             f_evse_status_code = _E_DC_EVSEStatusCodeType[f_evse_status_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEStatusCode: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEStatusCode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_EVSEStatusType(f_notification_max_delay, f_evse_notification, f_evse_isolation_status, f_evse_status_code), r
+    return DC_EVSEStatusType(f_notification_max_delay, f_evse_notification, f_evse_isolation_status, f_evse_status_code), B, r
 
-def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
+def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
+    # DC_EVSEStatusType: ((NotificationMaxDelay, EVSENotification), (EVSEIsolationStatus?, EVSEStatusCode))
     r0 = r
+    # 2 bits: [DC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_DC_EVSEStatusType(B, r0)
     r -= 8; f_notification_max_delay = (B >> r) & 255
@@ -2975,6 +3201,7 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
             f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
             if f_notification_max_delay > 65535: return _d_DC_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [DC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; f_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
     r -= 8; c = (B >> r) & 255
     if c & 228: return _d_DC_EVSEStatusType(B, r0)
     f_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
@@ -2982,6 +3209,7 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     if f_evse_notification is None: return _d_DC_EVSEStatusType(B, r0)
     f_evse_isolation_status = None
     if k == 2:
+        # 6 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; f_evse_isolation_status 3 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_DC_EVSEStatusType(B, r0)
         f_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
@@ -2989,6 +3217,7 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
         if f_evse_isolation_status is None: return _d_DC_EVSEStatusType(B, r0)
     f_evse_status_code = None
     if k == 3:
+        # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; f_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 EE, 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVSEStatusType(B, r0)
         f_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -3002,9 +3231,10 @@ def _f_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int]:
     o.evse_notification = f_evse_notification
     o.evse_isolation_status = f_evse_isolation_status
     o.evse_status_code = f_evse_status_code
-    return o, r
+    return o, B, r
 
 def _e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
+    # DC_EVSEStatusType: ((NotificationMaxDelay, EVSENotification), (EVSEIsolationStatus?, EVSEStatusCode))
     st = 0
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
@@ -3032,21 +3262,28 @@ def _e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     a = (a << 7) | (v5) << 2
     return a
 
-def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T28[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CanonicalizationMethodType(f_algorithm), r
+    return CanonicalizationMethodType(f_algorithm), B, r
 
-def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     return _d_CanonicalizationMethodType(B, r)
 
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -3056,11 +3293,16 @@ def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int]:
+def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int, int]:
+    # CertificateInstallationReqType: @Id (OEMProvisioningCert, ListOfRootCertificateIDs)
+    # start: 1 bit(s): 0 AT(Id), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(OEMProvisioningCert), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Id')
@@ -3068,43 +3310,53 @@ def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_oem_provisioning_cert, r = sl2(B, r, _S29, 6)
+            f_oem_provisioning_cert, B, r = sl2(B, r, _S29, 6)
         else:
-            f_oem_provisioning_cert, r = rbin(B, r, 800)
+            f_oem_provisioning_cert, B, r = rbin(B, r, 800)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after OEMProvisioningCert: 1 bit(s): 0 SE(ListOfRootCertificateIDs), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'OEMProvisioningCert')
     f_list_of_root_certificate_i_ds = None
     if k == 2:
-        f_list_of_root_certificate_i_ds, r = _d_ListOfRootCertificateIDsType(B, r)
+        f_list_of_root_certificate_i_ds, B, r = _d_ListOfRootCertificateIDsType(B, r)
+        # after ListOfRootCertificateIDs: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ListOfRootCertificateIDs')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CertificateInstallationReqType(f_id, f_oem_provisioning_cert, f_list_of_root_certificate_i_ds), r
+    return CertificateInstallationReqType(f_id, f_oem_provisioning_cert, f_list_of_root_certificate_i_ds), B, r
 
-def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int]:
+def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int, int]:
+    # CertificateInstallationReqType: @Id (OEMProvisioningCert, ListOfRootCertificateIDs)
     r0 = r
+    # 1 bits: [CertificateInstallationReqType start: AT(Id) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateInstallationReqType(B, r0)
-    f_id, r = rstr(B, r, None)
+    f_id, B, r = rstr(B, r, None)
+    # 2 bits: [CertificateInstallationReqType after @Id: SE(OEMProvisioningCert) = 0 in 1 bit(s)]; [OEMProvisioningCert: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationReqType(B, r0)
-    f_oem_provisioning_cert, r = rbin(B, r, 800)
+    f_oem_provisioning_cert, B, r = rbin(B, r, 800)
+    # 2 bits: [OEMProvisioningCert: EE = 0 in 1 bit]; [CertificateInstallationReqType after OEMProvisioningCert: SE(ListOfRootCertificateIDs) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationReqType(B, r0)
-    f_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
+    f_list_of_root_certificate_i_ds, B, r = _f_ListOfRootCertificateIDsType(B, r)
+    # 1 bits: [CertificateInstallationReqType after ListOfRootCertificateIDs: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateInstallationReqType(B, r0)
     o = _new(CertificateInstallationReqType)
     o.id = f_id
     o.oem_provisioning_cert = f_oem_provisioning_cert
     o.list_of_root_certificate_i_ds = f_list_of_root_certificate_i_ds
-    return o, r
+    return o, B, r
 
 def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) -> int:
+    # CertificateInstallationReqType: @Id (OEMProvisioningCert, ListOfRootCertificateIDs)
     pass
     v2 = o.id
     if v2 is None: raise EncFail('missing mandatory Id')
@@ -3124,36 +3376,47 @@ def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int)
     a <<= 1
     return a
 
-def _d_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int]:
+def _d_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int, int]:
+    # ListOfRootCertificateIDsType: (RootCertificateID{1,20})
+    # start: 1 bit(s): 0 SE(RootCertificateID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_root_certificate_id = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_X509IssuerSerialType(B, r)
+            v, B, r = _d_X509IssuerSerialType(B, r)
             f_root_certificate_id.append(v)
         else:
             break
         n += 1
         if n < 20:
+            # after RootCertificateID (may repeat): 2 bit(s): 0 SE(RootCertificateID), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T30[(B >> r) & 3]
         else:
+            # after RootCertificateID: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'RootCertificateID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ListOfRootCertificateIDsType(f_root_certificate_id), r
+    return ListOfRootCertificateIDsType(f_root_certificate_id), B, r
 
-def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int]:
+def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int, int]:
+    # ListOfRootCertificateIDsType: (RootCertificateID{1,20})
     r0 = r
+    # 1 bits: [code of ListOfRootCertificateIDsType start: 1 bit(s): 0 SE(RootCertificateID), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T8[c & 1]
     f_root_certificate_id = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ListOfRootCertificateIDsType(B, r0)
-            i1_x509_issuer_name, r = rstr(B, r, None)
+            i1_x509_issuer_name, B, r = rstr(B, r, None)
+            # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ListOfRootCertificateIDsType(B, r0)
             r -= 9; i1_x509_serial_number = (B >> r) & 511
@@ -3163,6 +3426,7 @@ def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertifica
                 elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
                 else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ListOfRootCertificateIDsType(B, r0)
             v = _new(X509IssuerSerialType)
@@ -3173,21 +3437,25 @@ def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertifica
             break
         n += 1
         if n < 20:
+            # 2 bits: [code of ListOfRootCertificateIDsType after RootCertificateID (may repeat): 2 bit(s): 0 SE(RootCertificateID), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T30[c & 3]
         else:
+            # 1 bits: [code of ListOfRootCertificateIDsType after RootCertificateID: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if n < 1: return _d_ListOfRootCertificateIDsType(B, r0)
     if k != -1: return _d_ListOfRootCertificateIDsType(B, r0)
     o = _new(ListOfRootCertificateIDsType)
     o.root_certificate_id = f_root_certificate_id
-    return o, r
+    return o, B, r
 
 def _e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> int:
+    # ListOfRootCertificateIDsType: (RootCertificateID{1,20})
     st = 0
     n = 0
     for v in o.root_certificate_id:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 20:
@@ -3206,17 +3474,22 @@ def _e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> 
     a = (a << w) | c
     return a
 
-def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
+    # start: 1 bit(s): 0 SE(X509IssuerName), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S32, 6)
+            f_x509_issuer_name, B, r = sl2(B, r, _S32, 6)
         else:
-            f_x509_issuer_name, r = rstr(B, r, None)
+            f_x509_issuer_name, B, r = rstr(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509IssuerName')
@@ -3224,24 +3497,28 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S33, 6)
+            f_x509_serial_number, B, r = sl2(B, r, _S33, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509SerialNumber')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), B, r
 
-def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     r0 = r
+    # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    f_x509_issuer_name, r = rstr(B, r, None)
+    f_x509_issuer_name, B, r = rstr(B, r, None)
+    # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_X509IssuerSerialType(B, r0)
     r -= 9; f_x509_serial_number = (B >> r) & 511
@@ -3251,14 +3528,16 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
         elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
         else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
     o = _new(X509IssuerSerialType)
     o.x509_issuer_name = f_x509_issuer_name
     o.x509_serial_number = f_x509_serial_number
-    return o, r
+    return o, B, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     pass
     v2 = o.x509_issuer_name
     if v2 is None: raise EncFail('missing mandatory X509IssuerName')
@@ -3275,57 +3554,73 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int]:
+def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int, int]:
+    # CertificateInstallationResType: (ResponseCode, SAProvisioningCertificateChain, ContractSignatureCertChain, ContractSignatureEncryptedPrivateKey, DHpublickey, eMAID)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(SAProvisioningCertificateChain), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_sa_provisioning_certificate_chain = None
     if k == 1:
-        f_sa_provisioning_certificate_chain, r = _d_CertificateChainType(B, r)
+        f_sa_provisioning_certificate_chain, B, r = _d_CertificateChainType(B, r)
+        # after SAProvisioningCertificateChain: 1 bit(s): 0 SE(ContractSignatureCertChain), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SAProvisioningCertificateChain')
     f_contract_signature_cert_chain = None
     if k == 2:
-        f_contract_signature_cert_chain, r = _d_CertificateChainType(B, r)
+        f_contract_signature_cert_chain, B, r = _d_CertificateChainType(B, r)
+        # after ContractSignatureCertChain: 1 bit(s): 0 SE(ContractSignatureEncryptedPrivateKey), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractSignatureCertChain')
     f_contract_signature_encrypted_private_key = None
     if k == 3:
-        f_contract_signature_encrypted_private_key, r = _d_ContractSignatureEncryptedPrivateKeyType(B, r)
+        f_contract_signature_encrypted_private_key, B, r = _d_ContractSignatureEncryptedPrivateKeyType(B, r)
+        # after ContractSignatureEncryptedPrivateKey: 1 bit(s): 0 SE(DHpublickey), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractSignatureEncryptedPrivateKey')
     f_d_hpublickey = None
     if k == 4:
-        f_d_hpublickey, r = _d_DiffieHellmanPublickeyType(B, r)
+        f_d_hpublickey, B, r = _d_DiffieHellmanPublickeyType(B, r)
+        # after DHpublickey: 1 bit(s): 0 SE(eMAID), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T34[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DHpublickey')
     f_e_maid = None
     if k == 5:
-        f_e_maid, r = _d_EMAIDType(B, r)
+        f_e_maid, B, r = _d_EMAIDType(B, r)
+        # after eMAID: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'eMAID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CertificateInstallationResType(f_response_code, f_sa_provisioning_certificate_chain, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_d_hpublickey, f_e_maid), r
+    return CertificateInstallationResType(f_response_code, f_sa_provisioning_certificate_chain, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_d_hpublickey, f_e_maid), B, r
 
-def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int]:
+def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int, int]:
+    # CertificateInstallationResType: (ResponseCode, SAProvisioningCertificateChain, ContractSignatureCertChain, ContractSignatureEncryptedPrivateKey, DHpublickey, eMAID)
     r0 = r
+    # 11 bits: [CertificateInstallationResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [CertificateInstallationResType after ResponseCode: SE(SAProvisioningCertificateChain) = 0 in 1 bit(s)]; [code of CertificateChainType start: 2 bit(s): 0 AT(Id), 1 SE(Certificate), 2 second level]
     r -= 11; c = (B >> r) & 2047
     if c & 1548: return _d_CertificateInstallationResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 31]
@@ -3333,14 +3628,17 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if f_response_code is None: return _d_CertificateInstallationResType(B, r0)
     i1_id = None
     if k == 0:
-        i1_id, r = rstr(B, r, None)
+        i1_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of CertificateChainType after @Id: 1 bit(s): 0 SE(Certificate), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     i1_certificate = None
     if k == 1:
+        # 1 bits: [Certificate: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateInstallationResType(B, r0)
-        i1_certificate, r = rbin(B, r, 800)
+        i1_certificate, B, r = rbin(B, r, 800)
+        # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_CertificateInstallationResType(B, r0)
         k = _T35[c & 3]
@@ -3348,10 +3646,12 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
         return _d_CertificateInstallationResType(B, r0)
     i1_sub_certificates = None
     if k == 2:
-        i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+        i1_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_CertificateInstallationResType(B, r0)
+    # 3 bits: [CertificateInstallationResType after SAProvisioningCertificateChain: SE(ContractSignatureCertChain) = 0 in 1 bit(s)]; [code of CertificateChainType start: 2 bit(s): 0 AT(Id), 1 SE(Certificate), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationResType(B, r0)
     k = _T0[c & 3]
@@ -3361,14 +3661,17 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     f_sa_provisioning_certificate_chain.sub_certificates = i1_sub_certificates
     i2_id = None
     if k == 0:
-        i2_id, r = rstr(B, r, None)
+        i2_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of CertificateChainType after @Id: 1 bit(s): 0 SE(Certificate), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     i2_certificate = None
     if k == 1:
+        # 1 bits: [Certificate: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateInstallationResType(B, r0)
-        i2_certificate, r = rbin(B, r, 800)
+        i2_certificate, B, r = rbin(B, r, 800)
+        # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_CertificateInstallationResType(B, r0)
         k = _T35[c & 3]
@@ -3376,42 +3679,50 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
         return _d_CertificateInstallationResType(B, r0)
     i2_sub_certificates = None
     if k == 2:
-        i2_sub_certificates, r = _f_SubCertificatesType(B, r)
+        i2_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_CertificateInstallationResType(B, r0)
+    # 2 bits: [CertificateInstallationResType after ContractSignatureCertChain: SE(ContractSignatureEncryptedPrivateKey) = 0 in 1 bit(s)]; [ContractSignatureEncryptedPrivateKeyType start: AT(Id) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationResType(B, r0)
     f_contract_signature_cert_chain = _new(CertificateChainType)
     f_contract_signature_cert_chain.id = i2_id
     f_contract_signature_cert_chain.certificate = i2_certificate
     f_contract_signature_cert_chain.sub_certificates = i2_sub_certificates
-    i3_id, r = rstr(B, r, None)
+    i3_id, B, r = rstr(B, r, None)
+    # 1 bits: [ContractSignatureEncryptedPrivateKeyType after @Id: CH = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateInstallationResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 48 or 8 * nb > r: return _d_CertificateInstallationResType(B, r0)
     r -= 8 * nb; i3_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [ContractSignatureEncryptedPrivateKeyType after value: EE = 0 in 1 bit(s)]; [CertificateInstallationResType after ContractSignatureEncryptedPrivateKey: SE(DHpublickey) = 0 in 1 bit(s)]; [DiffieHellmanPublickeyType start: AT(Id) = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateInstallationResType(B, r0)
     f_contract_signature_encrypted_private_key = _new(ContractSignatureEncryptedPrivateKeyType)
     f_contract_signature_encrypted_private_key.id = i3_id
     f_contract_signature_encrypted_private_key.value = i3_value
-    i4_id, r = rstr(B, r, None)
+    i4_id, B, r = rstr(B, r, None)
+    # 1 bits: [DiffieHellmanPublickeyType after @Id: CH = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateInstallationResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 65 or 8 * nb > r: return _d_CertificateInstallationResType(B, r0)
     r -= 8 * nb; i4_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [DiffieHellmanPublickeyType after value: EE = 0 in 1 bit(s)]; [CertificateInstallationResType after DHpublickey: SE(eMAID) = 0 in 1 bit(s)]; [EMAIDType start: AT(Id) = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateInstallationResType(B, r0)
     f_d_hpublickey = _new(DiffieHellmanPublickeyType)
     f_d_hpublickey.id = i4_id
     f_d_hpublickey.value = i4_value
-    i5_id, r = rstr(B, r, None)
+    i5_id, B, r = rstr(B, r, None)
+    # 1 bits: [EMAIDType after @Id: CH = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateInstallationResType(B, r0)
-    i5_value, r = rstr(B, r, 15)
+    i5_value, B, r = rstr(B, r, 15)
+    # 2 bits: [EMAIDType after value: EE = 0 in 1 bit(s)]; [CertificateInstallationResType after eMAID: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationResType(B, r0)
     f_e_maid = _new(EMAIDType)
@@ -3424,9 +3735,10 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     o.contract_signature_encrypted_private_key = f_contract_signature_encrypted_private_key
     o.d_hpublickey = f_d_hpublickey
     o.e_maid = f_e_maid
-    return o, r
+    return o, B, r
 
 def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) -> int:
+    # CertificateInstallationResType: (ResponseCode, SAProvisioningCertificateChain, ContractSignatureCertChain, ContractSignatureEncryptedPrivateKey, DHpublickey, eMAID)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -3532,45 +3844,59 @@ def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int)
     a <<= 2
     return a
 
-def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
+def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int, int]:
+    # CertificateChainType: @Id? (Certificate, SubCertificates?)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(Certificate), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(Certificate), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_certificate = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_certificate, r = sl2(B, r, _S29, 6)
+            f_certificate, B, r = sl2(B, r, _S29, 6)
         else:
-            f_certificate, r = rbin(B, r, 800)
+            f_certificate, B, r = rbin(B, r, 800)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level
         r -= 2; k = _T35[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Certificate')
     f_sub_certificates = None
     if k == 2:
-        f_sub_certificates, r = _d_SubCertificatesType(B, r)
+        f_sub_certificates, B, r = _d_SubCertificatesType(B, r)
+        # after SubCertificates: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CertificateChainType(f_id, f_certificate, f_sub_certificates), r
+    return CertificateChainType(f_id, f_certificate, f_sub_certificates), B, r
 
-def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
+def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int, int]:
+    # CertificateChainType: @Id? (Certificate, SubCertificates?)
     r0 = r
+    # 2 bits: [code of CertificateChainType start: 2 bit(s): 0 AT(Id), 1 SE(Certificate), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of CertificateChainType after @Id: 1 bit(s): 0 SE(Certificate), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_certificate = None
     if k == 1:
+        # 1 bits: [Certificate: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateChainType(B, r0)
-        f_certificate, r = rbin(B, r, 800)
+        f_certificate, B, r = rbin(B, r, 800)
+        # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_CertificateChainType(B, r0)
         k = _T35[c & 3]
@@ -3578,7 +3904,8 @@ def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
         return _d_CertificateChainType(B, r0)
     f_sub_certificates = None
     if k == 2:
-        f_sub_certificates, r = _f_SubCertificatesType(B, r)
+        f_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_CertificateChainType(B, r0)
@@ -3586,9 +3913,10 @@ def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
     o.id = f_id
     o.certificate = f_certificate
     o.sub_certificates = f_sub_certificates
-    return o, r
+    return o, B, r
 
 def _e_CertificateChainType(o: CertificateChainType, a: int) -> int:
+    # CertificateChainType: @Id? (Certificate, SubCertificates?)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -3612,17 +3940,22 @@ def _e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
+def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int, int]:
+    # SubCertificatesType: (Certificate{1,4})
+    # start: 1 bit(s): 0 SE(Certificate), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_certificate = []
     n = 0
     while True:
         if k == 0:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, 800)
+                v, B, r = rbin(B, r, 800)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_certificate.append(v)
@@ -3630,24 +3963,30 @@ def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
             break
         n += 1
         if n < 4:
+            # after Certificate (may repeat): 2 bit(s): 0 SE(Certificate), 1 EE, 2 second level
             r -= 2; k = _T30[(B >> r) & 3]
         else:
+            # after Certificate: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'Certificate')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SubCertificatesType(f_certificate), r
+    return SubCertificatesType(f_certificate), B, r
 
-def _f_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
+def _f_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int, int]:
+    # SubCertificatesType: (Certificate{1,4})
     r0 = r
+    # 1 bits: [code of SubCertificatesType start: 1 bit(s): 0 SE(Certificate), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T8[c & 1]
     f_certificate = []
     n = 0
     while True:
         if k == 0:
+            # 1 bits: [Certificate: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_SubCertificatesType(B, r0)
-            v, r = rbin(B, r, 800)
+            v, B, r = rbin(B, r, 800)
+            # 1 bits: [Certificate: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_SubCertificatesType(B, r0)
             f_certificate.append(v)
@@ -3655,21 +3994,25 @@ def _f_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
             break
         n += 1
         if n < 4:
+            # 2 bits: [code of SubCertificatesType after Certificate (may repeat): 2 bit(s): 0 SE(Certificate), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T30[c & 3]
         else:
+            # 1 bits: [code of SubCertificatesType after Certificate: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if n < 1: return _d_SubCertificatesType(B, r0)
     if k != -1: return _d_SubCertificatesType(B, r0)
     o = _new(SubCertificatesType)
     o.certificate = f_certificate
-    return o, r
+    return o, B, r
 
 def _e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
+    # SubCertificatesType: (Certificate{1,4})
     st = 0
     n = 0
     for v in o.certificate:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 4:
@@ -3690,43 +4033,55 @@ def _e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ContractSignatureEncryptedPrivateKeyType(B: int, r: int) -> tuple[ContractSignatureEncryptedPrivateKeyType, int]:
+def _d_ContractSignatureEncryptedPrivateKeyType(B: int, r: int) -> tuple[ContractSignatureEncryptedPrivateKeyType, int, int]:
+    # ContractSignatureEncryptedPrivateKeyType: @Id text: privateKeyType
+    # start: 1 bit(s): 0 AT(Id), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 CH, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Id')
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, 48)
+        f_value, B, r = rbin(B, r, 48)
+        # after value: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S38, 4 if f_id is not None else 6); k = -1
+        f_value, B, r = sl2(B, r, _S38, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ContractSignatureEncryptedPrivateKeyType(f_id, f_value), r
+    return ContractSignatureEncryptedPrivateKeyType(f_id, f_value), B, r
 
-def _f_ContractSignatureEncryptedPrivateKeyType(B: int, r: int) -> tuple[ContractSignatureEncryptedPrivateKeyType, int]:
+def _f_ContractSignatureEncryptedPrivateKeyType(B: int, r: int) -> tuple[ContractSignatureEncryptedPrivateKeyType, int, int]:
+    # ContractSignatureEncryptedPrivateKeyType: @Id text: privateKeyType
     r0 = r
+    # 1 bits: [ContractSignatureEncryptedPrivateKeyType start: AT(Id) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ContractSignatureEncryptedPrivateKeyType(B, r0)
-    f_id, r = rstr(B, r, None)
+    f_id, B, r = rstr(B, r, None)
+    # 1 bits: [ContractSignatureEncryptedPrivateKeyType after @Id: CH = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ContractSignatureEncryptedPrivateKeyType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 48 or 8 * nb > r: return _d_ContractSignatureEncryptedPrivateKeyType(B, r0)
     r -= 8 * nb; f_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 1 bits: [ContractSignatureEncryptedPrivateKeyType after value: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ContractSignatureEncryptedPrivateKeyType(B, r0)
     o = _new(ContractSignatureEncryptedPrivateKeyType)
     o.id = f_id
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_ContractSignatureEncryptedPrivateKeyType(o: ContractSignatureEncryptedPrivateKeyType, a: int) -> int:
+    # ContractSignatureEncryptedPrivateKeyType: @Id text: privateKeyType
     pass
     v2 = o.id
     if v2 is None: raise EncFail('missing mandatory Id')
@@ -3741,43 +4096,55 @@ def _e_ContractSignatureEncryptedPrivateKeyType(o: ContractSignatureEncryptedPri
     a <<= 1
     return a
 
-def _d_DiffieHellmanPublickeyType(B: int, r: int) -> tuple[DiffieHellmanPublickeyType, int]:
+def _d_DiffieHellmanPublickeyType(B: int, r: int) -> tuple[DiffieHellmanPublickeyType, int, int]:
+    # DiffieHellmanPublickeyType: @Id text: dHpublickeyType
+    # start: 1 bit(s): 0 AT(Id), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 CH, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Id')
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, 65)
+        f_value, B, r = rbin(B, r, 65)
+        # after value: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S39, 4 if f_id is not None else 6); k = -1
+        f_value, B, r = sl2(B, r, _S39, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DiffieHellmanPublickeyType(f_id, f_value), r
+    return DiffieHellmanPublickeyType(f_id, f_value), B, r
 
-def _f_DiffieHellmanPublickeyType(B: int, r: int) -> tuple[DiffieHellmanPublickeyType, int]:
+def _f_DiffieHellmanPublickeyType(B: int, r: int) -> tuple[DiffieHellmanPublickeyType, int, int]:
+    # DiffieHellmanPublickeyType: @Id text: dHpublickeyType
     r0 = r
+    # 1 bits: [DiffieHellmanPublickeyType start: AT(Id) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_DiffieHellmanPublickeyType(B, r0)
-    f_id, r = rstr(B, r, None)
+    f_id, B, r = rstr(B, r, None)
+    # 1 bits: [DiffieHellmanPublickeyType after @Id: CH = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_DiffieHellmanPublickeyType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 65 or 8 * nb > r: return _d_DiffieHellmanPublickeyType(B, r0)
     r -= 8 * nb; f_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 1 bits: [DiffieHellmanPublickeyType after value: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_DiffieHellmanPublickeyType(B, r0)
     o = _new(DiffieHellmanPublickeyType)
     o.id = f_id
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_DiffieHellmanPublickeyType(o: DiffieHellmanPublickeyType, a: int) -> int:
+    # DiffieHellmanPublickeyType: @Id text: dHpublickeyType
     pass
     v2 = o.id
     if v2 is None: raise EncFail('missing mandatory Id')
@@ -3792,41 +4159,53 @@ def _e_DiffieHellmanPublickeyType(o: DiffieHellmanPublickeyType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_EMAIDType(B: int, r: int) -> tuple[EMAIDType, int]:
+def _d_EMAIDType(B: int, r: int) -> tuple[EMAIDType, int, int]:
+    # EMAIDType: @Id text: eMAIDType
+    # start: 1 bit(s): 0 AT(Id), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 CH, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Id')
     f_value = None
     if k == 1:
-        f_value, r = rstr(B, r, 15)
+        f_value, B, r = rstr(B, r, 15)
+        # after value: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S40, 4 if f_id is not None else 6); k = -1
+        f_value, B, r = sl2(B, r, _S40, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EMAIDType(f_id, f_value), r
+    return EMAIDType(f_id, f_value), B, r
 
-def _f_EMAIDType(B: int, r: int) -> tuple[EMAIDType, int]:
+def _f_EMAIDType(B: int, r: int) -> tuple[EMAIDType, int, int]:
+    # EMAIDType: @Id text: eMAIDType
     r0 = r
+    # 1 bits: [EMAIDType start: AT(Id) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EMAIDType(B, r0)
-    f_id, r = rstr(B, r, None)
+    f_id, B, r = rstr(B, r, None)
+    # 1 bits: [EMAIDType after @Id: CH = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EMAIDType(B, r0)
-    f_value, r = rstr(B, r, 15)
+    f_value, B, r = rstr(B, r, 15)
+    # 1 bits: [EMAIDType after value: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EMAIDType(B, r0)
     o = _new(EMAIDType)
     o.id = f_id
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_EMAIDType(o: EMAIDType, a: int) -> int:
+    # EMAIDType: @Id text: eMAIDType
     pass
     v2 = o.id
     if v2 is None: raise EncFail('missing mandatory Id')
@@ -3841,17 +4220,24 @@ def _e_EMAIDType(o: EMAIDType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqType, int]:
+def _d_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqType, int, int]:
+    # CertificateUpdateReqType: @Id (ContractSignatureCertChain, eMAID, ListOfRootCertificateIDs)
+    # start: 1 bit(s): 0 AT(Id), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(ContractSignatureCertChain), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Id')
     f_contract_signature_cert_chain = None
     if k == 1:
-        f_contract_signature_cert_chain, r = _d_CertificateChainType(B, r)
+        f_contract_signature_cert_chain, B, r = _d_CertificateChainType(B, r)
+        # after ContractSignatureCertChain: 1 bit(s): 0 SE(eMAID), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractSignatureCertChain')
@@ -3859,41 +4245,51 @@ def _d_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_e_maid, r = sl2(B, r, _S40, 6)
+            f_e_maid, B, r = sl2(B, r, _S40, 6)
         else:
-            f_e_maid, r = rstr(B, r, 15)
+            f_e_maid, B, r = rstr(B, r, 15)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after eMAID: 1 bit(s): 0 SE(ListOfRootCertificateIDs), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'eMAID')
     f_list_of_root_certificate_i_ds = None
     if k == 3:
-        f_list_of_root_certificate_i_ds, r = _d_ListOfRootCertificateIDsType(B, r)
+        f_list_of_root_certificate_i_ds, B, r = _d_ListOfRootCertificateIDsType(B, r)
+        # after ListOfRootCertificateIDs: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ListOfRootCertificateIDs')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CertificateUpdateReqType(f_id, f_contract_signature_cert_chain, f_e_maid, f_list_of_root_certificate_i_ds), r
+    return CertificateUpdateReqType(f_id, f_contract_signature_cert_chain, f_e_maid, f_list_of_root_certificate_i_ds), B, r
 
-def _f_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqType, int]:
+def _f_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqType, int, int]:
+    # CertificateUpdateReqType: @Id (ContractSignatureCertChain, eMAID, ListOfRootCertificateIDs)
     r0 = r
+    # 1 bits: [CertificateUpdateReqType start: AT(Id) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateUpdateReqType(B, r0)
-    f_id, r = rstr(B, r, None)
+    f_id, B, r = rstr(B, r, None)
+    # 3 bits: [CertificateUpdateReqType after @Id: SE(ContractSignatureCertChain) = 0 in 1 bit(s)]; [code of CertificateChainType start: 2 bit(s): 0 AT(Id), 1 SE(Certificate), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateUpdateReqType(B, r0)
     k = _T0[c & 3]
     i1_id = None
     if k == 0:
-        i1_id, r = rstr(B, r, None)
+        i1_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of CertificateChainType after @Id: 1 bit(s): 0 SE(Certificate), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     i1_certificate = None
     if k == 1:
+        # 1 bits: [Certificate: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateUpdateReqType(B, r0)
-        i1_certificate, r = rbin(B, r, 800)
+        i1_certificate, B, r = rbin(B, r, 800)
+        # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_CertificateUpdateReqType(B, r0)
         k = _T35[c & 3]
@@ -3901,20 +4297,24 @@ def _f_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
         return _d_CertificateUpdateReqType(B, r0)
     i1_sub_certificates = None
     if k == 2:
-        i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+        i1_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_CertificateUpdateReqType(B, r0)
+    # 2 bits: [CertificateUpdateReqType after ContractSignatureCertChain: SE(eMAID) = 0 in 1 bit(s)]; [eMAID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateUpdateReqType(B, r0)
     f_contract_signature_cert_chain = _new(CertificateChainType)
     f_contract_signature_cert_chain.id = i1_id
     f_contract_signature_cert_chain.certificate = i1_certificate
     f_contract_signature_cert_chain.sub_certificates = i1_sub_certificates
-    f_e_maid, r = rstr(B, r, 15)
+    f_e_maid, B, r = rstr(B, r, 15)
+    # 2 bits: [eMAID: EE = 0 in 1 bit]; [CertificateUpdateReqType after eMAID: SE(ListOfRootCertificateIDs) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateUpdateReqType(B, r0)
-    f_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
+    f_list_of_root_certificate_i_ds, B, r = _f_ListOfRootCertificateIDsType(B, r)
+    # 1 bits: [CertificateUpdateReqType after ListOfRootCertificateIDs: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateUpdateReqType(B, r0)
     o = _new(CertificateUpdateReqType)
@@ -3922,9 +4322,10 @@ def _f_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
     o.contract_signature_cert_chain = f_contract_signature_cert_chain
     o.e_maid = f_e_maid
     o.list_of_root_certificate_i_ds = f_list_of_root_certificate_i_ds
-    return o, r
+    return o, B, r
 
 def _e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
+    # CertificateUpdateReqType: @Id (ContractSignatureCertChain, eMAID, ListOfRootCertificateIDs)
     pass
     v2 = o.id
     if v2 is None: raise EncFail('missing mandatory Id')
@@ -3970,49 +4371,63 @@ def _e_CertificateUpdateReqType(o: CertificateUpdateReqType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResType, int]:
+def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResType, int, int]:
+    # CertificateUpdateResType: (ResponseCode, SAProvisioningCertificateChain, ContractSignatureCertChain, ContractSignatureEncryptedPrivateKey, DHpublickey, eMAID, RetryCounter?)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(SAProvisioningCertificateChain), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_sa_provisioning_certificate_chain = None
     if k == 1:
-        f_sa_provisioning_certificate_chain, r = _d_CertificateChainType(B, r)
+        f_sa_provisioning_certificate_chain, B, r = _d_CertificateChainType(B, r)
+        # after SAProvisioningCertificateChain: 1 bit(s): 0 SE(ContractSignatureCertChain), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SAProvisioningCertificateChain')
     f_contract_signature_cert_chain = None
     if k == 2:
-        f_contract_signature_cert_chain, r = _d_CertificateChainType(B, r)
+        f_contract_signature_cert_chain, B, r = _d_CertificateChainType(B, r)
+        # after ContractSignatureCertChain: 1 bit(s): 0 SE(ContractSignatureEncryptedPrivateKey), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractSignatureCertChain')
     f_contract_signature_encrypted_private_key = None
     if k == 3:
-        f_contract_signature_encrypted_private_key, r = _d_ContractSignatureEncryptedPrivateKeyType(B, r)
+        f_contract_signature_encrypted_private_key, B, r = _d_ContractSignatureEncryptedPrivateKeyType(B, r)
+        # after ContractSignatureEncryptedPrivateKey: 1 bit(s): 0 SE(DHpublickey), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractSignatureEncryptedPrivateKey')
     f_d_hpublickey = None
     if k == 4:
-        f_d_hpublickey, r = _d_DiffieHellmanPublickeyType(B, r)
+        f_d_hpublickey, B, r = _d_DiffieHellmanPublickeyType(B, r)
+        # after DHpublickey: 1 bit(s): 0 SE(eMAID), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T34[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DHpublickey')
     f_e_maid = None
     if k == 5:
-        f_e_maid, r = _d_EMAIDType(B, r)
+        f_e_maid, B, r = _d_EMAIDType(B, r)
+        # after eMAID: 2 bit(s): 0 SE(RetryCounter), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T41[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'eMAID')
@@ -4020,7 +4435,7 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_retry_counter, r = sl2(B, r, _S11, 6)
+            f_retry_counter, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_retry_counter = (B >> r) & 511
             if f_retry_counter & 128: f_retry_counter, r = ri(B, r, f_retry_counter)
@@ -4028,12 +4443,15 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
             if f_retry_counter < -32768 or f_retry_counter > 32767: facet(r, 'RetryCounter: {} out of range'.format(f_retry_counter))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RetryCounter: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CertificateUpdateResType(f_response_code, f_sa_provisioning_certificate_chain, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_d_hpublickey, f_e_maid, f_retry_counter), r
+    return CertificateUpdateResType(f_response_code, f_sa_provisioning_certificate_chain, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_d_hpublickey, f_e_maid, f_retry_counter), B, r
 
-def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResType, int]:
+def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResType, int, int]:
+    # CertificateUpdateResType: (ResponseCode, SAProvisioningCertificateChain, ContractSignatureCertChain, ContractSignatureEncryptedPrivateKey, DHpublickey, eMAID, RetryCounter?)
     r0 = r
+    # 11 bits: [CertificateUpdateResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [CertificateUpdateResType after ResponseCode: SE(SAProvisioningCertificateChain) = 0 in 1 bit(s)]; [code of CertificateChainType start: 2 bit(s): 0 AT(Id), 1 SE(Certificate), 2 second level]
     r -= 11; c = (B >> r) & 2047
     if c & 1548: return _d_CertificateUpdateResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 31]
@@ -4041,14 +4459,17 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     if f_response_code is None: return _d_CertificateUpdateResType(B, r0)
     i1_id = None
     if k == 0:
-        i1_id, r = rstr(B, r, None)
+        i1_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of CertificateChainType after @Id: 1 bit(s): 0 SE(Certificate), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     i1_certificate = None
     if k == 1:
+        # 1 bits: [Certificate: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateUpdateResType(B, r0)
-        i1_certificate, r = rbin(B, r, 800)
+        i1_certificate, B, r = rbin(B, r, 800)
+        # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_CertificateUpdateResType(B, r0)
         k = _T35[c & 3]
@@ -4056,10 +4477,12 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
         return _d_CertificateUpdateResType(B, r0)
     i1_sub_certificates = None
     if k == 2:
-        i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+        i1_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_CertificateUpdateResType(B, r0)
+    # 3 bits: [CertificateUpdateResType after SAProvisioningCertificateChain: SE(ContractSignatureCertChain) = 0 in 1 bit(s)]; [code of CertificateChainType start: 2 bit(s): 0 AT(Id), 1 SE(Certificate), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateUpdateResType(B, r0)
     k = _T0[c & 3]
@@ -4069,14 +4492,17 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     f_sa_provisioning_certificate_chain.sub_certificates = i1_sub_certificates
     i2_id = None
     if k == 0:
-        i2_id, r = rstr(B, r, None)
+        i2_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of CertificateChainType after @Id: 1 bit(s): 0 SE(Certificate), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     i2_certificate = None
     if k == 1:
+        # 1 bits: [Certificate: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateUpdateResType(B, r0)
-        i2_certificate, r = rbin(B, r, 800)
+        i2_certificate, B, r = rbin(B, r, 800)
+        # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_CertificateUpdateResType(B, r0)
         k = _T35[c & 3]
@@ -4084,42 +4510,50 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
         return _d_CertificateUpdateResType(B, r0)
     i2_sub_certificates = None
     if k == 2:
-        i2_sub_certificates, r = _f_SubCertificatesType(B, r)
+        i2_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_CertificateUpdateResType(B, r0)
+    # 2 bits: [CertificateUpdateResType after ContractSignatureCertChain: SE(ContractSignatureEncryptedPrivateKey) = 0 in 1 bit(s)]; [ContractSignatureEncryptedPrivateKeyType start: AT(Id) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateUpdateResType(B, r0)
     f_contract_signature_cert_chain = _new(CertificateChainType)
     f_contract_signature_cert_chain.id = i2_id
     f_contract_signature_cert_chain.certificate = i2_certificate
     f_contract_signature_cert_chain.sub_certificates = i2_sub_certificates
-    i3_id, r = rstr(B, r, None)
+    i3_id, B, r = rstr(B, r, None)
+    # 1 bits: [ContractSignatureEncryptedPrivateKeyType after @Id: CH = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateUpdateResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 48 or 8 * nb > r: return _d_CertificateUpdateResType(B, r0)
     r -= 8 * nb; i3_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [ContractSignatureEncryptedPrivateKeyType after value: EE = 0 in 1 bit(s)]; [CertificateUpdateResType after ContractSignatureEncryptedPrivateKey: SE(DHpublickey) = 0 in 1 bit(s)]; [DiffieHellmanPublickeyType start: AT(Id) = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateUpdateResType(B, r0)
     f_contract_signature_encrypted_private_key = _new(ContractSignatureEncryptedPrivateKeyType)
     f_contract_signature_encrypted_private_key.id = i3_id
     f_contract_signature_encrypted_private_key.value = i3_value
-    i4_id, r = rstr(B, r, None)
+    i4_id, B, r = rstr(B, r, None)
+    # 1 bits: [DiffieHellmanPublickeyType after @Id: CH = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateUpdateResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 65 or 8 * nb > r: return _d_CertificateUpdateResType(B, r0)
     r -= 8 * nb; i4_value = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [DiffieHellmanPublickeyType after value: EE = 0 in 1 bit(s)]; [CertificateUpdateResType after DHpublickey: SE(eMAID) = 0 in 1 bit(s)]; [EMAIDType start: AT(Id) = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateUpdateResType(B, r0)
     f_d_hpublickey = _new(DiffieHellmanPublickeyType)
     f_d_hpublickey.id = i4_id
     f_d_hpublickey.value = i4_value
-    i5_id, r = rstr(B, r, None)
+    i5_id, B, r = rstr(B, r, None)
+    # 1 bits: [EMAIDType after @Id: CH = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateUpdateResType(B, r0)
-    i5_value, r = rstr(B, r, 15)
+    i5_value, B, r = rstr(B, r, 15)
+    # 3 bits: [EMAIDType after value: EE = 0 in 1 bit(s)]; [code of CertificateUpdateResType after eMAID: 2 bit(s): 0 SE(RetryCounter), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateUpdateResType(B, r0)
     k = _T41[c & 3]
@@ -4128,6 +4562,7 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     f_e_maid.value = i5_value
     f_retry_counter = None
     if k == 6:
+        # 1 bits: [RetryCounter: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateUpdateResType(B, r0)
         r -= 9; f_retry_counter = (B >> r) & 511
@@ -4139,14 +4574,16 @@ def _f_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
             elif f_retry_counter & 256: f_retry_counter = -((x << 7) | (f_retry_counter & 127)) - 1
             else: f_retry_counter = (x << 7) | (f_retry_counter & 127)
         elif f_retry_counter > 255: f_retry_counter = 255 - f_retry_counter
+        # 2 bits: [RetryCounter: EE = 0 in 1 bit]; [code of CertificateUpdateResType after RetryCounter: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CertificateUpdateResType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_CertificateUpdateResType(B, r0)
     o = CertificateUpdateResType(f_response_code, f_sa_provisioning_certificate_chain, f_contract_signature_cert_chain, f_contract_signature_encrypted_private_key, f_d_hpublickey, f_e_maid, f_retry_counter)
-    return o, r
+    return o, B, r
 
 def _e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
+    # CertificateUpdateResType: (ResponseCode, SAProvisioningCertificateChain, ContractSignatureCertChain, ContractSignatureEncryptedPrivateKey, DHpublickey, eMAID, RetryCounter?)
     st = 0
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -4263,55 +4700,70 @@ def _e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterDiscoveryReqType, int]:
+def _d_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterDiscoveryReqType, int, int]:
+    # ChargeParameterDiscoveryReqType: (MaxEntriesSAScheduleTuple?, RequestedEnergyTransferMode, EVChargeParameter)
+    # start: 2 bit(s): 0 SE(MaxEntriesSAScheduleTuple), 1 SE(RequestedEnergyTransferMode), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_max_entries_sa_schedule_tuple = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_max_entries_sa_schedule_tuple, r = sl2(B, r, _S12, 6)
+            f_max_entries_sa_schedule_tuple, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 8; f_max_entries_sa_schedule_tuple = (B >> r) & 255
             if f_max_entries_sa_schedule_tuple > 127: f_max_entries_sa_schedule_tuple, r = ru(B, r, f_max_entries_sa_schedule_tuple)
             if f_max_entries_sa_schedule_tuple > 65535: facet(r, 'MaxEntriesSAScheduleTuple: {} out of range'.format(f_max_entries_sa_schedule_tuple))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MaxEntriesSAScheduleTuple: 1 bit(s): 0 SE(RequestedEnergyTransferMode), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     f_requested_energy_transfer_mode = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_requested_energy_transfer_mode, r = sl2(B, r, _S43, 6)
+            f_requested_energy_transfer_mode, B, r = sl2(B, r, _S43, 6)
         else:
             r -= 3; f_requested_energy_transfer_mode = (B >> r) & 7
             if f_requested_energy_transfer_mode >= 6: raise bad_value(r, 'RequestedEnergyTransferMode: enumeration index {} of 6'.format(f_requested_energy_transfer_mode))
             f_requested_energy_transfer_mode = _E_EnergyTransferModeType[f_requested_energy_transfer_mode]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RequestedEnergyTransferMode: 2 bit(s): 0 SE(AC_EVChargeParameter), 1 SE(DC_EVChargeParameter), 2 SE(EVChargeParameter), 3 second level
         r -= 2; k = _T44[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'RequestedEnergyTransferMode')
     f_ac_ev_charge_parameter = f_dc_ev_charge_parameter = f_ev_charge_parameter = None
     if k == 2:
-        f_ac_ev_charge_parameter, r = _d_AC_EVChargeParameterType(B, r)
+        f_ac_ev_charge_parameter, B, r = _d_AC_EVChargeParameterType(B, r)
+        # after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
-        f_dc_ev_charge_parameter, r = _d_DC_EVChargeParameterType(B, r)
+        f_dc_ev_charge_parameter, B, r = _d_DC_EVChargeParameterType(B, r)
+        # after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 4:
-        f_ev_charge_parameter, r = _d_EVChargeParameterType(B, r)
+        facet(r, 'EVChargeParameter is an abstract element, never on the wire: set one of AC_EVChargeParameter, DC_EVChargeParameter')
+        f_ev_charge_parameter, B, r = _d_EVChargeParameterType(B, r)
+        # after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_EVChargeParameter or DC_EVChargeParameter or EVChargeParameter')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ChargeParameterDiscoveryReqType(f_max_entries_sa_schedule_tuple, f_requested_energy_transfer_mode, f_ac_ev_charge_parameter, f_dc_ev_charge_parameter, f_ev_charge_parameter), r
+    return ChargeParameterDiscoveryReqType(f_max_entries_sa_schedule_tuple, f_requested_energy_transfer_mode, f_ac_ev_charge_parameter, f_dc_ev_charge_parameter, f_ev_charge_parameter), B, r
 
-def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterDiscoveryReqType, int]:
+def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterDiscoveryReqType, int, int]:
+    # ChargeParameterDiscoveryReqType: (MaxEntriesSAScheduleTuple?, RequestedEnergyTransferMode, EVChargeParameter)
     r0 = r
+    # 2 bits: [code of ChargeParameterDiscoveryReqType start: 2 bit(s): 0 SE(MaxEntriesSAScheduleTuple), 1 SE(RequestedEnergyTransferMode), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_max_entries_sa_schedule_tuple = None
     if k == 0:
+        # 1 bits: [MaxEntriesSAScheduleTuple: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
         r -= 8; f_max_entries_sa_schedule_tuple = (B >> r) & 255
@@ -4321,11 +4773,13 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 f_max_entries_sa_schedule_tuple, r = ru(B, r + 8, f_max_entries_sa_schedule_tuple)
                 if f_max_entries_sa_schedule_tuple > 65535: return _d_ChargeParameterDiscoveryReqType(B, r0)
             else: f_max_entries_sa_schedule_tuple = (x << 7) | (f_max_entries_sa_schedule_tuple & 127)
+        # 2 bits: [MaxEntriesSAScheduleTuple: EE = 0 in 1 bit]; [code of ChargeParameterDiscoveryReqType after MaxEntriesSAScheduleTuple: 1 bit(s): 0 SE(RequestedEnergyTransferMode), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
         k = _T2[c & 1]
     f_requested_energy_transfer_mode = None
     if k == 1:
+        # 7 bits: [RequestedEnergyTransferMode: CH = 0 in 1 bit]; f_requested_energy_transfer_mode 3 bit(s); [RequestedEnergyTransferMode: EE = 0 in 1 bit]; [code of ChargeParameterDiscoveryReqType after RequestedEnergyTransferMode: 2 bit(s): 0 SE(AC_EVChargeParameter), 1 SE(DC_EVChargeParameter), 2 SE(EVChargeParameter), 3 second level]
         r -= 7; c = (B >> r) & 127
         if c & 68: return _d_ChargeParameterDiscoveryReqType(B, r0)
         f_requested_energy_transfer_mode = _EP_EnergyTransferModeType[(c >> 3) & 7]
@@ -4335,10 +4789,12 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         return _d_ChargeParameterDiscoveryReqType(B, r0)
     f_ac_ev_charge_parameter = f_dc_ev_charge_parameter = f_ev_charge_parameter = None
     if k == 2:
+        # 2 bits: [code of AC_EVChargeParameterType start: 2 bit(s): 0 SE(DepartureTime), 1 SE(EAmount), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T0[c & 3]
         i1_departure_time = None
         if k == 0:
+            # 1 bits: [DepartureTime: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 8; i1_departure_time = (B >> r) & 255
@@ -4348,11 +4804,13 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                     i1_departure_time, r = ru(B, r + 8, i1_departure_time)
                     if i1_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 else: i1_departure_time = (x << 7) | (i1_departure_time & 127)
+            # 2 bits: [DepartureTime: EE = 0 in 1 bit]; [code of AC_EVChargeParameterType after DepartureTime: 1 bit(s): 0 SE(EAmount), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T2[c & 1]
         i1_e_amount = None
         if k == 1:
+            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i2_multiplier = ((c >> 9) & 7) + -3
@@ -4367,6 +4825,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of AC_EVChargeParameterType after EAmount: 1 bit(s): 0 SE(EVMaxVoltage), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T3[c & 1]
@@ -4378,6 +4837,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i1_ev_max_voltage = None
         if k == 2:
+            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i3_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i3_multiplier = ((c >> 9) & 7) + -3
@@ -4392,6 +4852,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of AC_EVChargeParameterType after EVMaxVoltage: 1 bit(s): 0 SE(EVMaxCurrent), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T4[c & 1]
@@ -4403,6 +4864,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i1_ev_max_current = None
         if k == 3:
+            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i4_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i4_multiplier = ((c >> 9) & 7) + -3
@@ -4417,6 +4879,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of AC_EVChargeParameterType after EVMaxCurrent: 1 bit(s): 0 SE(EVMinCurrent), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T5[c & 1]
@@ -4428,6 +4891,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i1_ev_min_current = None
         if k == 4:
+            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i5_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i5_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i5_multiplier = ((c >> 9) & 7) + -3
@@ -4442,6 +4906,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of AC_EVChargeParameterType after EVMinCurrent: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
@@ -4452,6 +4917,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         else:
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        # 1 bits: [code of ChargeParameterDiscoveryReqType after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_ac_ev_charge_parameter = _new(AC_EVChargeParameterType)
@@ -4461,10 +4927,12 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
         f_ac_ev_charge_parameter.ev_max_current = i1_ev_max_current
         f_ac_ev_charge_parameter.ev_min_current = i1_ev_min_current
     elif k == 3:
+        # 2 bits: [code of DC_EVChargeParameterType start: 2 bit(s): 0 SE(DepartureTime), 1 SE(DC_EVStatus), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T0[c & 3]
         i6_departure_time = None
         if k == 0:
+            # 1 bits: [DepartureTime: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
             r -= 8; i6_departure_time = (B >> r) & 255
@@ -4474,11 +4942,13 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                     i6_departure_time, r = ru(B, r + 8, i6_departure_time)
                     if i6_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
                 else: i6_departure_time = (x << 7) | (i6_departure_time & 127)
+            # 2 bits: [DepartureTime: EE = 0 in 1 bit]; [code of DC_EVChargeParameterType after DepartureTime: 1 bit(s): 0 SE(DC_EVStatus), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T2[c & 1]
         i6_dc_ev_status = None
         if k == 1:
+            # 23 bits: [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i7_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [DC_EVStatusType after EVReady: SE(EVErrorCode) = 0 in 1 bit(s)]; [EVErrorCode: CH = 0 in 1 bit]; i7_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [DC_EVStatusType after EVErrorCode: SE(EVRESSSOC) = 0 in 1 bit(s)]; [EVRESSSOC: CH = 0 in 1 bit]; i7_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [DC_EVStatusType after EVRESSSOC: EE = 0 in 1 bit(s)]; [code of DC_EVChargeParameterType after DC_EVStatus: 1 bit(s): 0 SE(EVMaximumCurrentLimit), 1 second level]
             r -= 23; c = (B >> r) & 8388607
             if c & 7216134: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i7_ev_ready = ((c >> 20) & 1) == 1
@@ -4494,6 +4964,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i6_ev_maximum_current_limit = None
         if k == 2:
+            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i8_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i8_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i8_multiplier = ((c >> 9) & 7) + -3
@@ -4508,6 +4979,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVChargeParameterType after EVMaximumCurrentLimit: 2 bit(s): 0 SE(EVMaximumPowerLimit), 1 SE(EVMaximumVoltageLimit), 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T45[c & 3]
@@ -4519,6 +4991,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i6_ev_maximum_power_limit = None
         if k == 3:
+            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i9_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i9_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i9_multiplier = ((c >> 9) & 7) + -3
@@ -4533,6 +5006,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVChargeParameterType after EVMaximumPowerLimit: 1 bit(s): 0 SE(EVMaximumVoltageLimit), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T5[c & 1]
@@ -4542,6 +5016,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             i6_ev_maximum_power_limit.value = i9_value
         i6_ev_maximum_voltage_limit = None
         if k == 4:
+            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i10_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i10_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i10_multiplier = ((c >> 9) & 7) + -3
@@ -4556,6 +5031,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVChargeParameterType after EVMaximumVoltageLimit: 3 bit(s): 0 SE(EVEnergyCapacity), 1 SE(EVEnergyRequest), 2 SE(FullSOC), 3 SE(BulkSOC), 4 EE, 5 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T46[c & 7]
@@ -4567,6 +5043,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             return _d_ChargeParameterDiscoveryReqType(B, r0)
         i6_ev_energy_capacity = None
         if k == 5:
+            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i11_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i11_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i11_multiplier = ((c >> 9) & 7) + -3
@@ -4581,6 +5058,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVChargeParameterType after EVEnergyCapacity: 3 bit(s): 0 SE(EVEnergyRequest), 1 SE(FullSOC), 2 SE(BulkSOC), 3 EE, 4 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T47[c & 7]
@@ -4590,6 +5068,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             i6_ev_energy_capacity.value = i11_value
         i6_ev_energy_request = None
         if k == 6:
+            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i12_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i12_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i12_multiplier = ((c >> 9) & 7) + -3
@@ -4604,6 +5083,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVChargeParameterType after EVEnergyRequest: 2 bit(s): 0 SE(FullSOC), 1 SE(BulkSOC), 2 EE, 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ChargeParameterDiscoveryReqType(B, r0)
             k = _T48[c & 3]
@@ -4613,6 +5093,7 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             i6_ev_energy_request.value = i12_value
         i6_full_soc = None
         if k == 7:
+            # 11 bits: [FullSOC: CH = 0 in 1 bit]; i6_full_soc 7 bit(s); [FullSOC: EE = 0 in 1 bit]; [code of DC_EVChargeParameterType after FullSOC: 2 bit(s): 0 SE(BulkSOC), 1 EE, 2 second level]
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i6_full_soc = (c >> 3) & 127
@@ -4620,37 +5101,22 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             if i6_full_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
         i6_bulk_soc = None
         if k == 8:
+            # 10 bits: [BulkSOC: CH = 0 in 1 bit]; i6_bulk_soc 7 bit(s); [BulkSOC: EE = 0 in 1 bit]; [code of DC_EVChargeParameterType after BulkSOC: 1 bit(s): 0 EE, 1 second level]
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_ChargeParameterDiscoveryReqType(B, r0)
             i6_bulk_soc = (c >> 2) & 127
             k = _T6[c & 1]
             if i6_bulk_soc > 100: return _d_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        # 1 bits: [code of ChargeParameterDiscoveryReqType after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_dc_ev_charge_parameter = DC_EVChargeParameterType(i6_departure_time, i6_dc_ev_status, i6_ev_maximum_current_limit, i6_ev_maximum_power_limit, i6_ev_maximum_voltage_limit, i6_ev_energy_capacity, i6_ev_energy_request, i6_full_soc, i6_bulk_soc)
     elif k == 4:
-        r -= 2; c = (B >> r) & 3
-        k = _T30[c & 3]
-        i13_departure_time = None
-        if k == 0:
-            r -= 1; c = (B >> r) & 1
-            if c & 1: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            r -= 8; i13_departure_time = (B >> r) & 255
-            if i13_departure_time > 127:
-                r -= 8; x = (B >> r) & 255
-                if x > 127:
-                    i13_departure_time, r = ru(B, r + 8, i13_departure_time)
-                    if i13_departure_time > 4294967295: return _d_ChargeParameterDiscoveryReqType(B, r0)
-                else: i13_departure_time = (x << 7) | (i13_departure_time & 127)
-            r -= 2; c = (B >> r) & 3
-            if c & 2: return _d_ChargeParameterDiscoveryReqType(B, r0)
-            k = _T6[c & 1]
-        if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
+        return _d_ChargeParameterDiscoveryReqType(B, r0)
+        # 1 bits: [code of ChargeParameterDiscoveryReqType after (AC_EVChargeParameter | DC_EVChargeParameter | EVChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_ev_charge_parameter = _new(EVChargeParameterType)
-        f_ev_charge_parameter.departure_time = i13_departure_time
     else:
         return _d_ChargeParameterDiscoveryReqType(B, r0)
     if k != -1: return _d_ChargeParameterDiscoveryReqType(B, r0)
@@ -4660,9 +5126,10 @@ def _f_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
     o.ac_ev_charge_parameter = f_ac_ev_charge_parameter
     o.dc_ev_charge_parameter = f_dc_ev_charge_parameter
     o.ev_charge_parameter = f_ev_charge_parameter
-    return o, r
+    return o, B, r
 
 def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: int) -> int:
+    # ChargeParameterDiscoveryReqType: (MaxEntriesSAScheduleTuple?, RequestedEnergyTransferMode, EVChargeParameter)
     st = 0
     v2 = o.max_entries_sa_schedule_tuple
     if v2 is not None:
@@ -4944,100 +5411,110 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         a = (a << w) | c
         st = 11
     elif v6 is not None:
-        if v6.__class__ is not EVChargeParameterType: raise EncFail(f'expected EVChargeParameterType, got {v6.__class__.__name__}')
-        st63 = 0
         a = (a << 2) | 2
-        v64 = v6.departure_time
-        if v64 is not None:
-            a <<= 3
-            if v64 > 4294967295: raise EncFail(f'{v64!r} outside 0..4294967295')
-            if 0 <= v64 < 128: a = (a << 8) | v64
-            else: a = wu(a, v64)
-            a <<= 1
-            st63 = 3
-        w, c = _C56[st63]
-        a = (a << w) | c
+        a = _e_abstract_EVChargeParameter(v6, a)
         st = 11
     else:
         raise EncFail('missing mandatory AC_EVChargeParameter or DC_EVChargeParameter or EVChargeParameter')
     a <<= 1
     return a
 
-def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterType, int]:
+def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterType, int, int]:
+    # DC_EVChargeParameterType: ((DepartureTime?), (DC_EVStatus, EVMaximumCurrentLimit, EVMaximumPowerLimit?, EVMaximumVoltageLimit, EVEnergyCapacity?, EVEnergyRequest?, FullSOC?, BulkSOC?))
+    # start: 2 bit(s): 0 SE(DepartureTime), 1 SE(DC_EVStatus), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S1, 6)
+            f_departure_time, B, r = sl2(B, r, _S1, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 1 bit(s): 0 SE(DC_EVStatus), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     f_dc_ev_status = None
     if k == 1:
-        f_dc_ev_status, r = _d_DC_EVStatusType(B, r)
+        f_dc_ev_status, B, r = _d_DC_EVStatusType(B, r)
+        # after DC_EVStatus: 1 bit(s): 0 SE(EVMaximumCurrentLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVStatus')
     f_ev_maximum_current_limit = None
     if k == 2:
-        f_ev_maximum_current_limit, r = _d_PhysicalValueType(B, r)
+        f_ev_maximum_current_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaximumCurrentLimit: 2 bit(s): 0 SE(EVMaximumPowerLimit), 1 SE(EVMaximumVoltageLimit), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T45[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMaximumCurrentLimit')
     f_ev_maximum_power_limit = None
     if k == 3:
-        f_ev_maximum_power_limit, r = _d_PhysicalValueType(B, r)
+        f_ev_maximum_power_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaximumPowerLimit: 1 bit(s): 0 SE(EVMaximumVoltageLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     f_ev_maximum_voltage_limit = None
     if k == 4:
-        f_ev_maximum_voltage_limit, r = _d_PhysicalValueType(B, r)
+        f_ev_maximum_voltage_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaximumVoltageLimit: 3 bit(s): 0 SE(EVEnergyCapacity), 1 SE(EVEnergyRequest), 2 SE(FullSOC), 3 SE(BulkSOC), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T46[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVMaximumVoltageLimit')
     f_ev_energy_capacity = None
     if k == 5:
-        f_ev_energy_capacity, r = _d_PhysicalValueType(B, r)
+        f_ev_energy_capacity, B, r = _d_PhysicalValueType(B, r)
+        # after EVEnergyCapacity: 3 bit(s): 0 SE(EVEnergyRequest), 1 SE(FullSOC), 2 SE(BulkSOC), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T47[(B >> r) & 7]
     f_ev_energy_request = None
     if k == 6:
-        f_ev_energy_request, r = _d_PhysicalValueType(B, r)
+        f_ev_energy_request, B, r = _d_PhysicalValueType(B, r)
+        # after EVEnergyRequest: 2 bit(s): 0 SE(FullSOC), 1 SE(BulkSOC), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T48[(B >> r) & 3]
     f_full_soc = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_full_soc, r = sl2(B, r, _S23, 6)
+            f_full_soc, B, r = sl2(B, r, _S23, 6)
         else:
             r -= 7; f_full_soc = ((B >> r) & 127) + 0
             if f_full_soc > 100: facet(r, 'FullSOC: {} above 100'.format(f_full_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after FullSOC: 2 bit(s): 0 SE(BulkSOC), 1 EE, 2 second level
         r -= 2; k = _T49[(B >> r) & 3]
     f_bulk_soc = None
     if k == 8:
         r -= 1
         if (B >> r) & 1:
-            f_bulk_soc, r = sl2(B, r, _S23, 6)
+            f_bulk_soc, B, r = sl2(B, r, _S23, 6)
         else:
             r -= 7; f_bulk_soc = ((B >> r) & 127) + 0
             if f_bulk_soc > 100: facet(r, 'BulkSOC: {} above 100'.format(f_bulk_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BulkSOC: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_EVChargeParameterType(f_departure_time, f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc), r
+    return DC_EVChargeParameterType(f_departure_time, f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc), B, r
 
-def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterType, int]:
+def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterType, int, int]:
+    # DC_EVChargeParameterType: ((DepartureTime?), (DC_EVStatus, EVMaximumCurrentLimit, EVMaximumPowerLimit?, EVMaximumVoltageLimit, EVEnergyCapacity?, EVEnergyRequest?, FullSOC?, BulkSOC?))
     r0 = r
+    # 2 bits: [code of DC_EVChargeParameterType start: 2 bit(s): 0 SE(DepartureTime), 1 SE(DC_EVStatus), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_departure_time = None
     if k == 0:
+        # 1 bits: [DepartureTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DC_EVChargeParameterType(B, r0)
         r -= 8; f_departure_time = (B >> r) & 255
@@ -5047,11 +5524,13 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
                 f_departure_time, r = ru(B, r + 8, f_departure_time)
                 if f_departure_time > 4294967295: return _d_DC_EVChargeParameterType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        # 2 bits: [DepartureTime: EE = 0 in 1 bit]; [code of DC_EVChargeParameterType after DepartureTime: 1 bit(s): 0 SE(DC_EVStatus), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_EVChargeParameterType(B, r0)
         k = _T2[c & 1]
     f_dc_ev_status = None
     if k == 1:
+        # 23 bits: [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i1_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [DC_EVStatusType after EVReady: SE(EVErrorCode) = 0 in 1 bit(s)]; [EVErrorCode: CH = 0 in 1 bit]; i1_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [DC_EVStatusType after EVErrorCode: SE(EVRESSSOC) = 0 in 1 bit(s)]; [EVRESSSOC: CH = 0 in 1 bit]; i1_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [DC_EVStatusType after EVRESSSOC: EE = 0 in 1 bit(s)]; [code of DC_EVChargeParameterType after DC_EVStatus: 1 bit(s): 0 SE(EVMaximumCurrentLimit), 1 second level]
         r -= 23; c = (B >> r) & 8388607
         if c & 7216134: return _d_DC_EVChargeParameterType(B, r0)
         i1_ev_ready = ((c >> 20) & 1) == 1
@@ -5067,6 +5546,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         return _d_DC_EVChargeParameterType(B, r0)
     f_ev_maximum_current_limit = None
     if k == 2:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
         i2_multiplier = ((c >> 9) & 7) + -3
@@ -5081,6 +5561,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVChargeParameterType after EVMaximumCurrentLimit: 2 bit(s): 0 SE(EVMaximumPowerLimit), 1 SE(EVMaximumVoltageLimit), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_EVChargeParameterType(B, r0)
         k = _T45[c & 3]
@@ -5092,6 +5573,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         return _d_DC_EVChargeParameterType(B, r0)
     f_ev_maximum_power_limit = None
     if k == 3:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i3_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
         i3_multiplier = ((c >> 9) & 7) + -3
@@ -5106,6 +5588,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVChargeParameterType after EVMaximumPowerLimit: 1 bit(s): 0 SE(EVMaximumVoltageLimit), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_EVChargeParameterType(B, r0)
         k = _T5[c & 1]
@@ -5115,6 +5598,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         f_ev_maximum_power_limit.value = i3_value
     f_ev_maximum_voltage_limit = None
     if k == 4:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i4_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
         i4_multiplier = ((c >> 9) & 7) + -3
@@ -5129,6 +5613,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVChargeParameterType after EVMaximumVoltageLimit: 3 bit(s): 0 SE(EVEnergyCapacity), 1 SE(EVEnergyRequest), 2 SE(FullSOC), 3 SE(BulkSOC), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_DC_EVChargeParameterType(B, r0)
         k = _T46[c & 7]
@@ -5140,6 +5625,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         return _d_DC_EVChargeParameterType(B, r0)
     f_ev_energy_capacity = None
     if k == 5:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i5_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i5_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
         i5_multiplier = ((c >> 9) & 7) + -3
@@ -5154,6 +5640,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVChargeParameterType after EVEnergyCapacity: 3 bit(s): 0 SE(EVEnergyRequest), 1 SE(FullSOC), 2 SE(BulkSOC), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_DC_EVChargeParameterType(B, r0)
         k = _T47[c & 7]
@@ -5163,6 +5650,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         f_ev_energy_capacity.value = i5_value
     f_ev_energy_request = None
     if k == 6:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i6_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i6_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVChargeParameterType(B, r0)
         i6_multiplier = ((c >> 9) & 7) + -3
@@ -5177,6 +5665,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVChargeParameterType after EVEnergyRequest: 2 bit(s): 0 SE(FullSOC), 1 SE(BulkSOC), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_EVChargeParameterType(B, r0)
         k = _T48[c & 3]
@@ -5186,6 +5675,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         f_ev_energy_request.value = i6_value
     f_full_soc = None
     if k == 7:
+        # 11 bits: [FullSOC: CH = 0 in 1 bit]; f_full_soc 7 bit(s); [FullSOC: EE = 0 in 1 bit]; [code of DC_EVChargeParameterType after FullSOC: 2 bit(s): 0 SE(BulkSOC), 1 EE, 2 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_DC_EVChargeParameterType(B, r0)
         f_full_soc = (c >> 3) & 127
@@ -5193,6 +5683,7 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if f_full_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
     f_bulk_soc = None
     if k == 8:
+        # 10 bits: [BulkSOC: CH = 0 in 1 bit]; f_bulk_soc 7 bit(s); [BulkSOC: EE = 0 in 1 bit]; [code of DC_EVChargeParameterType after BulkSOC: 1 bit(s): 0 EE, 1 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_DC_EVChargeParameterType(B, r0)
         f_bulk_soc = (c >> 2) & 127
@@ -5200,9 +5691,10 @@ def _f_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         if f_bulk_soc > 100: return _d_DC_EVChargeParameterType(B, r0)
     if k != -1: return _d_DC_EVChargeParameterType(B, r0)
     o = DC_EVChargeParameterType(f_departure_time, f_dc_ev_status, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_ev_maximum_voltage_limit, f_ev_energy_capacity, f_ev_energy_request, f_full_soc, f_bulk_soc)
-    return o, r
+    return o, B, r
 
 def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
+    # DC_EVChargeParameterType: ((DepartureTime?), (DC_EVStatus, EVMaximumCurrentLimit, EVMaximumPowerLimit?, EVMaximumVoltageLimit, EVEnergyCapacity?, EVEnergyRequest?, FullSOC?, BulkSOC?))
     st = 0
     v2 = o.departure_time
     if v2 is not None:
@@ -5362,29 +5854,36 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int]:
+def _d_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int, int]:
+    # EVChargeParameterType: (DepartureTime?)
+    # start: 2 bit(s): 0 SE(DepartureTime), 1 EE, 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T30[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S1, 6)
+            f_departure_time, B, r = sl2(B, r, _S1, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVChargeParameterType(f_departure_time), r
+    return EVChargeParameterType(f_departure_time), B, r
 
-def _f_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int]:
+def _f_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int, int]:
+    # EVChargeParameterType: (DepartureTime?)
     r0 = r
+    # 2 bits: [code of EVChargeParameterType start: 2 bit(s): 0 SE(DepartureTime), 1 EE, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T30[c & 3]
     f_departure_time = None
     if k == 0:
+        # 1 bits: [DepartureTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_EVChargeParameterType(B, r0)
         r -= 8; f_departure_time = (B >> r) & 255
@@ -5394,15 +5893,17 @@ def _f_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int
                 f_departure_time, r = ru(B, r + 8, f_departure_time)
                 if f_departure_time > 4294967295: return _d_EVChargeParameterType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        # 2 bits: [DepartureTime: EE = 0 in 1 bit]; [code of EVChargeParameterType after DepartureTime: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_EVChargeParameterType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_EVChargeParameterType(B, r0)
     o = _new(EVChargeParameterType)
     o.departure_time = f_departure_time
-    return o, r
+    return o, B, r
 
 def _e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
+    # EVChargeParameterType: (DepartureTime?)
     st = 0
     v2 = o.departure_time
     if v2 is not None:
@@ -5416,19 +5917,23 @@ def _e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterDiscoveryResType, int]:
+def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterDiscoveryResType, int, int]:
+    # ChargeParameterDiscoveryResType: (ResponseCode, EVSEProcessing, SASchedules?, EVSEChargeParameter)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -5436,40 +5941,55 @@ def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S21, 6)
+            f_evse_processing, B, r = sl2(B, r, _S21, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 3 bit(s): 0 SE(SAScheduleList), 1 SE(SASchedules), 2 SE(AC_EVSEChargeParameter), 3 SE(DC_EVSEChargeParameter), 4 SE(EVSEChargeParameter), 5 second level
         r -= 3; k = _T57[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_sa_schedule_list = f_sa_schedules = None
     if k == 2:
-        f_sa_schedule_list, r = _d_SAScheduleListType(B, r)
+        f_sa_schedule_list, B, r = _d_SAScheduleListType(B, r)
+        # after (SAScheduleList | SASchedules): 2 bit(s): 0 SE(AC_EVSEChargeParameter), 1 SE(DC_EVSEChargeParameter), 2 SE(EVSEChargeParameter), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T58[(B >> r) & 3]
     elif k == 3:
-        f_sa_schedules, r = _d_SASchedulesType(B, r)
+        facet(r, 'SASchedules is an abstract element, never on the wire: set one of SAScheduleList')
+        f_sa_schedules, B, r = _d_SASchedulesType(B, r)
+        # after (SAScheduleList | SASchedules): 2 bit(s): 0 SE(AC_EVSEChargeParameter), 1 SE(DC_EVSEChargeParameter), 2 SE(EVSEChargeParameter), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T58[(B >> r) & 3]
     f_ac_evse_charge_parameter = f_dc_evse_charge_parameter = f_evse_charge_parameter = None
     if k == 4:
-        f_ac_evse_charge_parameter, r = _d_AC_EVSEChargeParameterType(B, r)
+        f_ac_evse_charge_parameter, B, r = _d_AC_EVSEChargeParameterType(B, r)
+        # after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 5:
-        f_dc_evse_charge_parameter, r = _d_DC_EVSEChargeParameterType(B, r)
+        f_dc_evse_charge_parameter, B, r = _d_DC_EVSEChargeParameterType(B, r)
+        # after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 6:
-        f_evse_charge_parameter, r = _d_EVSEChargeParameterType(B, r)
+        facet(r, 'EVSEChargeParameter is an abstract element, never on the wire: set one of AC_EVSEChargeParameter, DC_EVSEChargeParameter')
+        f_evse_charge_parameter, B, r = _d_EVSEChargeParameterType(B, r)
+        # after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_EVSEChargeParameter or DC_EVSEChargeParameter or EVSEChargeParameter')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ChargeParameterDiscoveryResType(f_response_code, f_evse_processing, f_sa_schedule_list, f_sa_schedules, f_ac_evse_charge_parameter, f_dc_evse_charge_parameter, f_evse_charge_parameter), r
+    return ChargeParameterDiscoveryResType(f_response_code, f_evse_processing, f_sa_schedule_list, f_sa_schedules, f_ac_evse_charge_parameter, f_dc_evse_charge_parameter, f_evse_charge_parameter), B, r
 
-def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterDiscoveryResType, int]:
+def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterDiscoveryResType, int, int]:
+    # ChargeParameterDiscoveryResType: (ResponseCode, EVSEProcessing, SASchedules?, EVSEChargeParameter)
     r0 = r
+    # 16 bits: [ChargeParameterDiscoveryResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ChargeParameterDiscoveryResType after ResponseCode: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 2 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [code of ChargeParameterDiscoveryResType after EVSEProcessing: 3 bit(s): 0 SE(SAScheduleList), 1 SE(SASchedules), 2 SE(AC_EVSEChargeParameter), 3 SE(DC_EVSEChargeParameter), 4 SE(EVSEChargeParameter), 5 second level]
     r -= 16; c = (B >> r) & 65535
     if c & 49608: return _d_ChargeParameterDiscoveryResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 9) & 31]
@@ -5478,36 +5998,58 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
     if f_response_code is None or f_evse_processing is None: return _d_ChargeParameterDiscoveryResType(B, r0)
     f_sa_schedule_list = f_sa_schedules = None
     if k == 2:
-        f_sa_schedule_list, r = _f_SAScheduleListType(B, r)
+        f_sa_schedule_list, B, r = _f_SAScheduleListType(B, r)
+        # 2 bits: [code of ChargeParameterDiscoveryResType after (SAScheduleList | SASchedules): 2 bit(s): 0 SE(AC_EVSEChargeParameter), 1 SE(DC_EVSEChargeParameter), 2 SE(EVSEChargeParameter), 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T58[c & 3]
     elif k == 3:
-        r -= 3; c = (B >> r) & 7
-        if c & 4: return _d_ChargeParameterDiscoveryResType(B, r0)
+        return _d_ChargeParameterDiscoveryResType(B, r0)
+        # 2 bits: [code of ChargeParameterDiscoveryResType after (SAScheduleList | SASchedules): 2 bit(s): 0 SE(AC_EVSEChargeParameter), 1 SE(DC_EVSEChargeParameter), 2 SE(EVSEChargeParameter), 3 second level]
+        r -= 2; c = (B >> r) & 3
         k = _T58[c & 3]
-        f_sa_schedules = _new(SASchedulesType)
     f_ac_evse_charge_parameter = f_dc_evse_charge_parameter = f_evse_charge_parameter = None
     if k == 4:
+        # 3 bits: [AC_EVSEChargeParameterType start: SE(AC_EVSEStatus) = 0 in 1 bit(s)]; [AC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-        r -= 8; i3_notification_max_delay = (B >> r) & 255
-        if i3_notification_max_delay > 127:
+        r -= 8; i2_notification_max_delay = (B >> r) & 255
+        if i2_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
             if x > 127:
-                i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
-                if i3_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
-            else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
+                i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
+                if i2_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
+            else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        # 26 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i2_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; i2_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: EE = 0 in 1 bit(s)]; [AC_EVSEChargeParameterType after AC_EVSEStatus: SE(EVSENominalVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i3_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 26; c = (B >> r) & 67108863
         if c & 60682695: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i3_evse_notification = _EP_EVSENotificationType[(c >> 21) & 3]
-        i3_rcd = ((c >> 17) & 1) == 1
+        i2_evse_notification = _EP_EVSENotificationType[(c >> 21) & 3]
+        i2_rcd = ((c >> 17) & 1) == 1
+        i3_multiplier = ((c >> 9) & 7) + -3
+        i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i2_evse_notification is None or i3_multiplier > 3 or i3_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i1_ac_evse_status = _new(AC_EVSEStatusType)
+        i1_ac_evse_status.notification_max_delay = i2_notification_max_delay
+        i1_ac_evse_status.evse_notification = i2_evse_notification
+        i1_ac_evse_status.rcd = i2_rcd
+        r -= 9; i3_value = (B >> r) & 511
+        if i3_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127:
+                i3_value, r = ri(B, r + 8, i3_value)
+                if i3_value < -32768 or i3_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+            else: i3_value = (x << 7) | (i3_value & 127)
+        elif i3_value > 255: i3_value = 255 - i3_value
+        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [AC_EVSEChargeParameterType after EVSENominalVoltage: SE(EVSEMaxCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i4_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
+        r -= 17; c = (B >> r) & 131071
+        if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i4_multiplier = ((c >> 9) & 7) + -3
         i4_unit = _EP_unitSymbolType[(c >> 3) & 7]
-        if i3_evse_notification is None or i4_multiplier > 3 or i4_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i2_ac_evse_status = _new(AC_EVSEStatusType)
-        i2_ac_evse_status.notification_max_delay = i3_notification_max_delay
-        i2_ac_evse_status.evse_notification = i3_evse_notification
-        i2_ac_evse_status.rcd = i3_rcd
+        if i4_multiplier > 3 or i4_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i1_evse_nominal_voltage = _new(PhysicalValueType)
+        i1_evse_nominal_voltage.multiplier = i3_multiplier
+        i1_evse_nominal_voltage.unit = i3_unit
+        i1_evse_nominal_voltage.value = i3_value
         r -= 9; i4_value = (B >> r) & 511
         if i4_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5517,77 +6059,84 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
-        r -= 17; c = (B >> r) & 131071
-        if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i5_multiplier = ((c >> 9) & 7) + -3
-        i5_unit = _EP_unitSymbolType[(c >> 3) & 7]
-        if i5_multiplier > 3 or i5_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i2_evse_nominal_voltage = _new(PhysicalValueType)
-        i2_evse_nominal_voltage.multiplier = i4_multiplier
-        i2_evse_nominal_voltage.unit = i4_unit
-        i2_evse_nominal_voltage.value = i4_value
-        r -= 9; i5_value = (B >> r) & 511
-        if i5_value & 128:
-            r -= 8; x = (B >> r) & 255
-            if x > 127:
-                i5_value, r = ri(B, r + 8, i5_value)
-                if i5_value < -32768 or i5_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
-            elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
-            else: i5_value = (x << 7) | (i5_value & 127)
-        elif i5_value > 255: i5_value = 255 - i5_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [AC_EVSEChargeParameterType after EVSEMaxCurrent: EE = 0 in 1 bit(s)]; [code of ChargeParameterDiscoveryResType after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 14: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T6[c & 1]
-        i2_evse_max_current = _new(PhysicalValueType)
-        i2_evse_max_current.multiplier = i5_multiplier
-        i2_evse_max_current.unit = i5_unit
-        i2_evse_max_current.value = i5_value
+        i1_evse_max_current = _new(PhysicalValueType)
+        i1_evse_max_current.multiplier = i4_multiplier
+        i1_evse_max_current.unit = i4_unit
+        i1_evse_max_current.value = i4_value
         f_ac_evse_charge_parameter = _new(AC_EVSEChargeParameterType)
-        f_ac_evse_charge_parameter.ac_evse_status = i2_ac_evse_status
-        f_ac_evse_charge_parameter.evse_nominal_voltage = i2_evse_nominal_voltage
-        f_ac_evse_charge_parameter.evse_max_current = i2_evse_max_current
+        f_ac_evse_charge_parameter.ac_evse_status = i1_ac_evse_status
+        f_ac_evse_charge_parameter.evse_nominal_voltage = i1_evse_nominal_voltage
+        f_ac_evse_charge_parameter.evse_max_current = i1_evse_max_current
     elif k == 5:
+        # 3 bits: [DC_EVSEChargeParameterType start: SE(DC_EVSEStatus) = 0 in 1 bit(s)]; [DC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_ChargeParameterDiscoveryResType(B, r0)
-        r -= 8; i7_notification_max_delay = (B >> r) & 255
-        if i7_notification_max_delay > 127:
+        r -= 8; i6_notification_max_delay = (B >> r) & 255
+        if i6_notification_max_delay > 127:
             r -= 8; x = (B >> r) & 255
             if x > 127:
-                i7_notification_max_delay, r = ru(B, r + 8, i7_notification_max_delay)
-                if i7_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
-            else: i7_notification_max_delay = (x << 7) | (i7_notification_max_delay & 127)
+                i6_notification_max_delay, r = ru(B, r + 8, i6_notification_max_delay)
+                if i6_notification_max_delay > 65535: return _d_ChargeParameterDiscoveryResType(B, r0)
+            else: i6_notification_max_delay = (x << 7) | (i6_notification_max_delay & 127)
+        # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [DC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i6_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 228: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i7_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
+        i6_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
         k = _T24[c & 3]
-        if i7_evse_notification is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i7_evse_isolation_status = None
+        if i6_evse_notification is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i6_evse_isolation_status = None
         if k == 2:
+            # 6 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i6_evse_isolation_status 3 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
             r -= 6; c = (B >> r) & 63
             if c & 34: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i7_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
+            i6_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
             k = _T4[c & 1]
-            if i7_evse_isolation_status is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i7_evse_status_code = None
+            if i6_evse_isolation_status is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i6_evse_status_code = None
         if k == 3:
+            # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i6_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 EE, 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i7_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
+            i6_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
             k = _T6[c & 1]
-            if i7_evse_status_code is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+            if i6_evse_status_code is None: return _d_ChargeParameterDiscoveryResType(B, r0)
         else:
             return _d_ChargeParameterDiscoveryResType(B, r0)
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+        # 15 bits: [DC_EVSEChargeParameterType after DC_EVSEStatus: SE(EVSEMaximumCurrentLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i7_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i7_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 15; c = (B >> r) & 32767
         if c & 29127: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i7_multiplier = ((c >> 9) & 7) + -3
+        i7_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i7_multiplier > 3 or i7_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+        i5_dc_evse_status = _new(DC_EVSEStatusType)
+        i5_dc_evse_status.notification_max_delay = i6_notification_max_delay
+        i5_dc_evse_status.evse_notification = i6_evse_notification
+        i5_dc_evse_status.evse_isolation_status = i6_evse_isolation_status
+        i5_dc_evse_status.evse_status_code = i6_evse_status_code
+        r -= 9; i7_value = (B >> r) & 511
+        if i7_value & 128:
+            r -= 8; x = (B >> r) & 255
+            if x > 127:
+                i7_value, r = ri(B, r + 8, i7_value)
+                if i7_value < -32768 or i7_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+            elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
+            else: i7_value = (x << 7) | (i7_value & 127)
+        elif i7_value > 255: i7_value = 255 - i7_value
+        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMaximumCurrentLimit: SE(EVSEMaximumPowerLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i8_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i8_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
+        r -= 17; c = (B >> r) & 131071
+        if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i8_multiplier = ((c >> 9) & 7) + -3
         i8_unit = _EP_unitSymbolType[(c >> 3) & 7]
         if i8_multiplier > 3 or i8_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i6_dc_evse_status = _new(DC_EVSEStatusType)
-        i6_dc_evse_status.notification_max_delay = i7_notification_max_delay
-        i6_dc_evse_status.evse_notification = i7_evse_notification
-        i6_dc_evse_status.evse_isolation_status = i7_evse_isolation_status
-        i6_dc_evse_status.evse_status_code = i7_evse_status_code
+        i5_evse_maximum_current_limit = _new(PhysicalValueType)
+        i5_evse_maximum_current_limit.multiplier = i7_multiplier
+        i5_evse_maximum_current_limit.unit = i7_unit
+        i5_evse_maximum_current_limit.value = i7_value
         r -= 9; i8_value = (B >> r) & 511
         if i8_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5597,15 +6146,16 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMaximumPowerLimit: SE(EVSEMaximumVoltageLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i9_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i9_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 17; c = (B >> r) & 131071
         if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i9_multiplier = ((c >> 9) & 7) + -3
         i9_unit = _EP_unitSymbolType[(c >> 3) & 7]
         if i9_multiplier > 3 or i9_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i6_evse_maximum_current_limit = _new(PhysicalValueType)
-        i6_evse_maximum_current_limit.multiplier = i8_multiplier
-        i6_evse_maximum_current_limit.unit = i8_unit
-        i6_evse_maximum_current_limit.value = i8_value
+        i5_evse_maximum_power_limit = _new(PhysicalValueType)
+        i5_evse_maximum_power_limit.multiplier = i8_multiplier
+        i5_evse_maximum_power_limit.unit = i8_unit
+        i5_evse_maximum_power_limit.value = i8_value
         r -= 9; i9_value = (B >> r) & 511
         if i9_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5615,15 +6165,16 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMaximumVoltageLimit: SE(EVSEMinimumCurrentLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i10_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i10_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 17; c = (B >> r) & 131071
         if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i10_multiplier = ((c >> 9) & 7) + -3
         i10_unit = _EP_unitSymbolType[(c >> 3) & 7]
         if i10_multiplier > 3 or i10_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i6_evse_maximum_power_limit = _new(PhysicalValueType)
-        i6_evse_maximum_power_limit.multiplier = i9_multiplier
-        i6_evse_maximum_power_limit.unit = i9_unit
-        i6_evse_maximum_power_limit.value = i9_value
+        i5_evse_maximum_voltage_limit = _new(PhysicalValueType)
+        i5_evse_maximum_voltage_limit.multiplier = i9_multiplier
+        i5_evse_maximum_voltage_limit.unit = i9_unit
+        i5_evse_maximum_voltage_limit.value = i9_value
         r -= 9; i10_value = (B >> r) & 511
         if i10_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5633,15 +6184,16 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMinimumCurrentLimit: SE(EVSEMinimumVoltageLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i11_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i11_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 17; c = (B >> r) & 131071
         if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
         i11_multiplier = ((c >> 9) & 7) + -3
         i11_unit = _EP_unitSymbolType[(c >> 3) & 7]
         if i11_multiplier > 3 or i11_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i6_evse_maximum_voltage_limit = _new(PhysicalValueType)
-        i6_evse_maximum_voltage_limit.multiplier = i10_multiplier
-        i6_evse_maximum_voltage_limit.unit = i10_unit
-        i6_evse_maximum_voltage_limit.value = i10_value
+        i5_evse_minimum_current_limit = _new(PhysicalValueType)
+        i5_evse_minimum_current_limit.multiplier = i10_multiplier
+        i5_evse_minimum_current_limit.unit = i10_unit
+        i5_evse_minimum_current_limit.value = i10_value
         r -= 9; i11_value = (B >> r) & 511
         if i11_value & 128:
             r -= 8; x = (B >> r) & 255
@@ -5651,33 +6203,42 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
-        r -= 17; c = (B >> r) & 131071
-        if c & 127431: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i12_multiplier = ((c >> 9) & 7) + -3
-        i12_unit = _EP_unitSymbolType[(c >> 3) & 7]
-        if i12_multiplier > 3 or i12_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-        i6_evse_minimum_current_limit = _new(PhysicalValueType)
-        i6_evse_minimum_current_limit.multiplier = i11_multiplier
-        i6_evse_minimum_current_limit.unit = i11_unit
-        i6_evse_minimum_current_limit.value = i11_value
-        r -= 9; i12_value = (B >> r) & 511
-        if i12_value & 128:
-            r -= 8; x = (B >> r) & 255
-            if x > 127:
-                i12_value, r = ri(B, r + 8, i12_value)
-                if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
-            elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
-            else: i12_value = (x << 7) | (i12_value & 127)
-        elif i12_value > 255: i12_value = 255 - i12_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSEMinimumVoltageLimit: 2 bit(s): 0 SE(EVSECurrentRegulationTolerance), 1 SE(EVSEPeakCurrentRipple), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_ChargeParameterDiscoveryResType(B, r0)
         k = _T59[c & 3]
-        i6_evse_minimum_voltage_limit = _new(PhysicalValueType)
-        i6_evse_minimum_voltage_limit.multiplier = i12_multiplier
-        i6_evse_minimum_voltage_limit.unit = i12_unit
-        i6_evse_minimum_voltage_limit.value = i12_value
-        i6_evse_current_regulation_tolerance = None
+        i5_evse_minimum_voltage_limit = _new(PhysicalValueType)
+        i5_evse_minimum_voltage_limit.multiplier = i11_multiplier
+        i5_evse_minimum_voltage_limit.unit = i11_unit
+        i5_evse_minimum_voltage_limit.value = i11_value
+        i5_evse_current_regulation_tolerance = None
         if k == 6:
+            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i12_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i12_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
+            r -= 14; c = (B >> r) & 16383
+            if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
+            i12_multiplier = ((c >> 9) & 7) + -3
+            i12_unit = _EP_unitSymbolType[(c >> 3) & 7]
+            if i12_multiplier > 3 or i12_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
+            r -= 9; i12_value = (B >> r) & 511
+            if i12_value & 128:
+                r -= 8; x = (B >> r) & 255
+                if x > 127:
+                    i12_value, r = ri(B, r + 8, i12_value)
+                    if i12_value < -32768 or i12_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
+                elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
+                else: i12_value = (x << 7) | (i12_value & 127)
+            elif i12_value > 255: i12_value = 255 - i12_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSECurrentRegulationTolerance: 1 bit(s): 0 SE(EVSEPeakCurrentRipple), 1 second level]
+            r -= 3; c = (B >> r) & 7
+            if c & 6: return _d_ChargeParameterDiscoveryResType(B, r0)
+            k = _T60[c & 1]
+            i5_evse_current_regulation_tolerance = _new(PhysicalValueType)
+            i5_evse_current_regulation_tolerance.multiplier = i12_multiplier
+            i5_evse_current_regulation_tolerance.unit = i12_unit
+            i5_evse_current_regulation_tolerance.value = i12_value
+        i5_evse_peak_current_ripple = None
+        if k == 7:
+            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i13_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i13_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
             i13_multiplier = ((c >> 9) & 7) + -3
@@ -5692,15 +6253,19 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
-            r -= 3; c = (B >> r) & 7
-            if c & 6: return _d_ChargeParameterDiscoveryResType(B, r0)
-            k = _T60[c & 1]
-            i6_evse_current_regulation_tolerance = _new(PhysicalValueType)
-            i6_evse_current_regulation_tolerance.multiplier = i13_multiplier
-            i6_evse_current_regulation_tolerance.unit = i13_unit
-            i6_evse_current_regulation_tolerance.value = i13_value
-        i6_evse_peak_current_ripple = None
-        if k == 7:
+            # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSEPeakCurrentRipple: 2 bit(s): 0 SE(EVSEEnergyToBeDelivered), 1 EE, 2 second level]
+            r -= 4; c = (B >> r) & 15
+            if c & 12: return _d_ChargeParameterDiscoveryResType(B, r0)
+            k = _T49[c & 3]
+            i5_evse_peak_current_ripple = _new(PhysicalValueType)
+            i5_evse_peak_current_ripple.multiplier = i13_multiplier
+            i5_evse_peak_current_ripple.unit = i13_unit
+            i5_evse_peak_current_ripple.value = i13_value
+        else:
+            return _d_ChargeParameterDiscoveryResType(B, r0)
+        i5_evse_energy_to_be_delivered = None
+        if k == 8:
+            # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i14_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i14_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
             i14_multiplier = ((c >> 9) & 7) + -3
@@ -5715,54 +6280,32 @@ def _f_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
-            r -= 4; c = (B >> r) & 15
-            if c & 12: return _d_ChargeParameterDiscoveryResType(B, r0)
-            k = _T49[c & 3]
-            i6_evse_peak_current_ripple = _new(PhysicalValueType)
-            i6_evse_peak_current_ripple.multiplier = i14_multiplier
-            i6_evse_peak_current_ripple.unit = i14_unit
-            i6_evse_peak_current_ripple.value = i14_value
-        else:
-            return _d_ChargeParameterDiscoveryResType(B, r0)
-        i6_evse_energy_to_be_delivered = None
-        if k == 8:
-            r -= 14; c = (B >> r) & 16383
-            if c & 12743: return _d_ChargeParameterDiscoveryResType(B, r0)
-            i15_multiplier = ((c >> 9) & 7) + -3
-            i15_unit = _EP_unitSymbolType[(c >> 3) & 7]
-            if i15_multiplier > 3 or i15_unit is None: return _d_ChargeParameterDiscoveryResType(B, r0)
-            r -= 9; i15_value = (B >> r) & 511
-            if i15_value & 128:
-                r -= 8; x = (B >> r) & 255
-                if x > 127:
-                    i15_value, r = ri(B, r + 8, i15_value)
-                    if i15_value < -32768 or i15_value > 32767: return _d_ChargeParameterDiscoveryResType(B, r0)
-                elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
-                else: i15_value = (x << 7) | (i15_value & 127)
-            elif i15_value > 255: i15_value = 255 - i15_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSEEnergyToBeDelivered: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
-            i6_evse_energy_to_be_delivered = _new(PhysicalValueType)
-            i6_evse_energy_to_be_delivered.multiplier = i15_multiplier
-            i6_evse_energy_to_be_delivered.unit = i15_unit
-            i6_evse_energy_to_be_delivered.value = i15_value
+            i5_evse_energy_to_be_delivered = _new(PhysicalValueType)
+            i5_evse_energy_to_be_delivered.multiplier = i14_multiplier
+            i5_evse_energy_to_be_delivered.unit = i14_unit
+            i5_evse_energy_to_be_delivered.value = i14_value
         if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
+        # 1 bits: [code of ChargeParameterDiscoveryResType after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_dc_evse_charge_parameter = DC_EVSEChargeParameterType(i6_dc_evse_status, i6_evse_maximum_current_limit, i6_evse_maximum_power_limit, i6_evse_maximum_voltage_limit, i6_evse_minimum_current_limit, i6_evse_minimum_voltage_limit, i6_evse_current_regulation_tolerance, i6_evse_peak_current_ripple, i6_evse_energy_to_be_delivered)
+        f_dc_evse_charge_parameter = DC_EVSEChargeParameterType(i5_dc_evse_status, i5_evse_maximum_current_limit, i5_evse_maximum_power_limit, i5_evse_maximum_voltage_limit, i5_evse_minimum_current_limit, i5_evse_minimum_voltage_limit, i5_evse_current_regulation_tolerance, i5_evse_peak_current_ripple, i5_evse_energy_to_be_delivered)
     elif k == 6:
-        r -= 2; c = (B >> r) & 3
-        if c & 2: return _d_ChargeParameterDiscoveryResType(B, r0)
+        return _d_ChargeParameterDiscoveryResType(B, r0)
+        # 1 bits: [code of ChargeParameterDiscoveryResType after (AC_EVSEChargeParameter | DC_EVSEChargeParameter | EVSEChargeParameter): 1 bit(s): 0 EE, 1 second level]
+        r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_evse_charge_parameter = _new(EVSEChargeParameterType)
     else:
         return _d_ChargeParameterDiscoveryResType(B, r0)
     if k != -1: return _d_ChargeParameterDiscoveryResType(B, r0)
     o = ChargeParameterDiscoveryResType(f_response_code, f_evse_processing, f_sa_schedule_list, f_sa_schedules, f_ac_evse_charge_parameter, f_dc_evse_charge_parameter, f_evse_charge_parameter)
-    return o, r
+    return o, B, r
 
 def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: int) -> int:
+    # ChargeParameterDiscoveryResType: (ResponseCode, EVSEProcessing, SASchedules?, EVSEChargeParameter)
     st = 0
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -5780,340 +6323,349 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         a = _e_SAScheduleListType(v4, a)
         st = 11
     elif v5 is not None:
-        if v5.__class__ is not SASchedulesType: raise EncFail(f'expected SASchedulesType, got {v5.__class__.__name__}')
-        pass
-        a = (a << 4) | 2
+        a = (a << 3) | 1
+        a = _e_abstract_SASchedules(v5, a)
         st = 11
-    v7 = o.ac_evse_charge_parameter
-    v8 = o.dc_evse_charge_parameter
-    v9 = o.evse_charge_parameter
-    if v7 is not None:
+    v6 = o.ac_evse_charge_parameter
+    v7 = o.dc_evse_charge_parameter
+    v8 = o.evse_charge_parameter
+    if v6 is not None:
         w, c = _C61[st]
         a = (a << w) | c
-        if v7.__class__ is not AC_EVSEChargeParameterType: raise EncFail(f'expected AC_EVSEChargeParameterType, got {v7.__class__.__name__}')
+        if v6.__class__ is not AC_EVSEChargeParameterType: raise EncFail(f'expected AC_EVSEChargeParameterType, got {v6.__class__.__name__}')
         pass
-        v11 = v7.ac_evse_status
-        if v11 is None: raise EncFail('missing mandatory AC_EVSEStatus')
-        if v11.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v11.__class__.__name__}')
+        v10 = v6.ac_evse_status
+        if v10 is None: raise EncFail('missing mandatory AC_EVSEStatus')
+        if v10.__class__ is not AC_EVSEStatusType: raise EncFail(f'expected AC_EVSEStatusType, got {v10.__class__.__name__}')
         pass
-        v13 = v11.notification_max_delay
-        if v13 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        v12 = v10.notification_max_delay
+        if v12 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a <<= 3
-        if v13 > 65535: raise EncFail(f'{v13!r} outside 0..65535')
-        if 0 <= v13 < 128: a = (a << 8) | v13
-        else: a = wu(a, v13)
+        if v12 > 65535: raise EncFail(f'{v12!r} outside 0..65535')
+        if 0 <= v12 < 128: a = (a << 8) | v12
+        else: a = wu(a, v12)
         pass
-        v14 = v11.evse_notification
-        if v14 is None: raise EncFail('missing mandatory EVSENotification')
-        if v14.__class__ is not EVSENotificationType and not (v14.__class__ is int and 0 <= v14 < 3): raise EncFail(f'{v14!r} is not a EVSENotificationType')
+        v13 = v10.evse_notification
+        if v13 is None: raise EncFail('missing mandatory EVSENotification')
+        if v13.__class__ is not EVSENotificationType and not (v13.__class__ is int and 0 <= v13 < 3): raise EncFail(f'{v13!r} is not a EVSENotificationType')
         pass
-        v15 = v11.rcd
-        if v15 is None: raise EncFail('missing mandatory RCD')
-        pass
-        pass
-        v16 = v7.evse_nominal_voltage
-        if v16 is None: raise EncFail('missing mandatory EVSENominalVoltage')
-        if v16.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v16.__class__.__name__}')
-        pass
-        v18 = v16.multiplier
-        if v18 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v18 <= 3: raise EncFail(f'{v18!r} outside -3..3')
-        pass
-        v19 = v16.unit
-        if v19 is None: raise EncFail('missing mandatory Unit')
-        if v19.__class__ is not unitSymbolType and not (v19.__class__ is int and 0 <= v19 < 7): raise EncFail(f'{v19!r} is not a unitSymbolType')
-        pass
-        v20 = v16.value
-        if v20 is None: raise EncFail('missing mandatory Value')
-        a = (a << 26) | (v14) << 21 | (BOOL[v15]) << 17 | (v18 - -3) << 9 | (v19) << 3
-        if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
-        if 0 <= v20 < 128: a = (a << 9) | v20
-        elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
-        else: a = wi(a, v20)
+        v14 = v10.rcd
+        if v14 is None: raise EncFail('missing mandatory RCD')
         pass
         pass
-        v21 = v7.evse_max_current
-        if v21 is None: raise EncFail('missing mandatory EVSEMaxCurrent')
-        if v21.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v21.__class__.__name__}')
+        v15 = v6.evse_nominal_voltage
+        if v15 is None: raise EncFail('missing mandatory EVSENominalVoltage')
+        if v15.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v15.__class__.__name__}')
         pass
-        v23 = v21.multiplier
-        if v23 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v23 <= 3: raise EncFail(f'{v23!r} outside -3..3')
+        v17 = v15.multiplier
+        if v17 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v17 <= 3: raise EncFail(f'{v17!r} outside -3..3')
         pass
-        v24 = v21.unit
-        if v24 is None: raise EncFail('missing mandatory Unit')
-        if v24.__class__ is not unitSymbolType and not (v24.__class__ is int and 0 <= v24 < 7): raise EncFail(f'{v24!r} is not a unitSymbolType')
+        v18 = v15.unit
+        if v18 is None: raise EncFail('missing mandatory Unit')
+        if v18.__class__ is not unitSymbolType and not (v18.__class__ is int and 0 <= v18 < 7): raise EncFail(f'{v18!r} is not a unitSymbolType')
         pass
-        v25 = v21.value
-        if v25 is None: raise EncFail('missing mandatory Value')
-        a = (a << 17) | (v23 - -3) << 9 | (v24) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
-        if 0 <= v25 < 128: a = (a << 9) | v25
-        elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
-        else: a = wi(a, v25)
+        v19 = v15.value
+        if v19 is None: raise EncFail('missing mandatory Value')
+        a = (a << 26) | (v13) << 21 | (BOOL[v14]) << 17 | (v17 - -3) << 9 | (v18) << 3
+        if v19 < -32768 or v19 > 32767: raise EncFail(f'{v19!r} outside -32768..32767')
+        if 0 <= v19 < 128: a = (a << 9) | v19
+        elif -129 < v19 < 0: a = (a << 9) | (255 - v19)
+        else: a = wi(a, v19)
+        pass
+        pass
+        v20 = v6.evse_max_current
+        if v20 is None: raise EncFail('missing mandatory EVSEMaxCurrent')
+        if v20.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v20.__class__.__name__}')
+        pass
+        v22 = v20.multiplier
+        if v22 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v22 <= 3: raise EncFail(f'{v22!r} outside -3..3')
+        pass
+        v23 = v20.unit
+        if v23 is None: raise EncFail('missing mandatory Unit')
+        if v23.__class__ is not unitSymbolType and not (v23.__class__ is int and 0 <= v23 < 7): raise EncFail(f'{v23!r} is not a unitSymbolType')
+        pass
+        v24 = v20.value
+        if v24 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v22 - -3) << 9 | (v23) << 3
+        if v24 < -32768 or v24 > 32767: raise EncFail(f'{v24!r} outside -32768..32767')
+        if 0 <= v24 < 128: a = (a << 9) | v24
+        elif -129 < v24 < 0: a = (a << 9) | (255 - v24)
+        else: a = wi(a, v24)
         pass
         pass
         a <<= 3
         st = 15
-    elif v8 is not None:
+    elif v7 is not None:
         w, c = _C62[st]
         a = (a << w) | c
-        if v8.__class__ is not DC_EVSEChargeParameterType: raise EncFail(f'expected DC_EVSEChargeParameterType, got {v8.__class__.__name__}')
-        st26 = 0
-        v27 = v8.dc_evse_status
-        if v27 is None: raise EncFail('missing mandatory DC_EVSEStatus')
-        if v27.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v27.__class__.__name__}')
-        st28 = 0
-        v29 = v27.notification_max_delay
-        if v29 is None: raise EncFail('missing mandatory NotificationMaxDelay')
+        if v7.__class__ is not DC_EVSEChargeParameterType: raise EncFail(f'expected DC_EVSEChargeParameterType, got {v7.__class__.__name__}')
+        st25 = 0
+        v26 = v7.dc_evse_status
+        if v26 is None: raise EncFail('missing mandatory DC_EVSEStatus')
+        if v26.__class__ is not DC_EVSEStatusType: raise EncFail(f'expected DC_EVSEStatusType, got {v26.__class__.__name__}')
+        st27 = 0
+        v28 = v26.notification_max_delay
+        if v28 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a <<= 3
-        if v29 > 65535: raise EncFail(f'{v29!r} outside 0..65535')
-        if 0 <= v29 < 128: a = (a << 8) | v29
-        else: a = wu(a, v29)
-        st28 = 3
-        v30 = v27.evse_notification
-        if v30 is None: raise EncFail('missing mandatory EVSENotification')
-        if v30.__class__ is not EVSENotificationType and not (v30.__class__ is int and 0 <= v30 < 3): raise EncFail(f'{v30!r} is not a EVSENotificationType')
-        st28 = 7
-        a = (a << 6) | (v30) << 1
-        v31 = v27.evse_isolation_status
-        if v31 is not None:
-            if v31.__class__ is not isolationLevelType and not (v31.__class__ is int and 0 <= v31 < 5): raise EncFail(f'{v31!r} is not a isolationLevelType')
-            a = (a << 7) | (v31) << 1
-            st28 = 11
-        v32 = v27.evse_status_code
-        if v32 is None: raise EncFail('missing mandatory EVSEStatusCode')
-        w, c = _C25[st28]
+        if v28 > 65535: raise EncFail(f'{v28!r} outside 0..65535')
+        if 0 <= v28 < 128: a = (a << 8) | v28
+        else: a = wu(a, v28)
+        st27 = 3
+        v29 = v26.evse_notification
+        if v29 is None: raise EncFail('missing mandatory EVSENotification')
+        if v29.__class__ is not EVSENotificationType and not (v29.__class__ is int and 0 <= v29 < 3): raise EncFail(f'{v29!r} is not a EVSENotificationType')
+        st27 = 7
+        a = (a << 6) | (v29) << 1
+        v30 = v26.evse_isolation_status
+        if v30 is not None:
+            if v30.__class__ is not isolationLevelType and not (v30.__class__ is int and 0 <= v30 < 5): raise EncFail(f'{v30!r} is not a isolationLevelType')
+            a = (a << 7) | (v30) << 1
+            st27 = 11
+        v31 = v26.evse_status_code
+        if v31 is None: raise EncFail('missing mandatory EVSEStatusCode')
+        w, c = _C25[st27]
         a = (a << w) | c
-        if v32.__class__ is not DC_EVSEStatusCodeType and not (v32.__class__ is int and 0 <= v32 < 12): raise EncFail(f'{v32!r} is not a DC_EVSEStatusCodeType')
-        st28 = 15
-        st26 = 3
-        v33 = v8.evse_maximum_current_limit
-        if v33 is None: raise EncFail('missing mandatory EVSEMaximumCurrentLimit')
-        if v33.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v33.__class__.__name__}')
+        if v31.__class__ is not DC_EVSEStatusCodeType and not (v31.__class__ is int and 0 <= v31 < 12): raise EncFail(f'{v31!r} is not a DC_EVSEStatusCodeType')
+        st27 = 15
+        st25 = 3
+        v32 = v7.evse_maximum_current_limit
+        if v32 is None: raise EncFail('missing mandatory EVSEMaximumCurrentLimit')
+        if v32.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v32.__class__.__name__}')
         pass
-        v35 = v33.multiplier
-        if v35 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v35 <= 3: raise EncFail(f'{v35!r} outside -3..3')
+        v34 = v32.multiplier
+        if v34 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v34 <= 3: raise EncFail(f'{v34!r} outside -3..3')
         pass
-        v36 = v33.unit
-        if v36 is None: raise EncFail('missing mandatory Unit')
-        if v36.__class__ is not unitSymbolType and not (v36.__class__ is int and 0 <= v36 < 7): raise EncFail(f'{v36!r} is not a unitSymbolType')
+        v35 = v32.unit
+        if v35 is None: raise EncFail('missing mandatory Unit')
+        if v35.__class__ is not unitSymbolType and not (v35.__class__ is int and 0 <= v35 < 7): raise EncFail(f'{v35!r} is not a unitSymbolType')
         pass
-        v37 = v33.value
-        if v37 is None: raise EncFail('missing mandatory Value')
-        a = (a << 22) | (v32) << 17 | (v35 - -3) << 9 | (v36) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
-        if 0 <= v37 < 128: a = (a << 9) | v37
-        elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
-        else: a = wi(a, v37)
+        v36 = v32.value
+        if v36 is None: raise EncFail('missing mandatory Value')
+        a = (a << 22) | (v31) << 17 | (v34 - -3) << 9 | (v35) << 3
+        if v36 < -32768 or v36 > 32767: raise EncFail(f'{v36!r} outside -32768..32767')
+        if 0 <= v36 < 128: a = (a << 9) | v36
+        elif -129 < v36 < 0: a = (a << 9) | (255 - v36)
+        else: a = wi(a, v36)
         pass
-        st26 = 7
-        v38 = v8.evse_maximum_power_limit
-        if v38 is None: raise EncFail('missing mandatory EVSEMaximumPowerLimit')
-        if v38.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v38.__class__.__name__}')
+        st25 = 7
+        v37 = v7.evse_maximum_power_limit
+        if v37 is None: raise EncFail('missing mandatory EVSEMaximumPowerLimit')
+        if v37.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v37.__class__.__name__}')
         pass
-        v40 = v38.multiplier
-        if v40 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v40 <= 3: raise EncFail(f'{v40!r} outside -3..3')
+        v39 = v37.multiplier
+        if v39 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v39 <= 3: raise EncFail(f'{v39!r} outside -3..3')
         pass
-        v41 = v38.unit
-        if v41 is None: raise EncFail('missing mandatory Unit')
-        if v41.__class__ is not unitSymbolType and not (v41.__class__ is int and 0 <= v41 < 7): raise EncFail(f'{v41!r} is not a unitSymbolType')
+        v40 = v37.unit
+        if v40 is None: raise EncFail('missing mandatory Unit')
+        if v40.__class__ is not unitSymbolType and not (v40.__class__ is int and 0 <= v40 < 7): raise EncFail(f'{v40!r} is not a unitSymbolType')
         pass
-        v42 = v38.value
-        if v42 is None: raise EncFail('missing mandatory Value')
-        a = (a << 17) | (v40 - -3) << 9 | (v41) << 3
-        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
-        if 0 <= v42 < 128: a = (a << 9) | v42
-        elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
-        else: a = wi(a, v42)
+        v41 = v37.value
+        if v41 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v39 - -3) << 9 | (v40) << 3
+        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if 0 <= v41 < 128: a = (a << 9) | v41
+        elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
+        else: a = wi(a, v41)
         pass
-        st26 = 11
-        v43 = v8.evse_maximum_voltage_limit
-        if v43 is None: raise EncFail('missing mandatory EVSEMaximumVoltageLimit')
-        if v43.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v43.__class__.__name__}')
+        st25 = 11
+        v42 = v7.evse_maximum_voltage_limit
+        if v42 is None: raise EncFail('missing mandatory EVSEMaximumVoltageLimit')
+        if v42.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v42.__class__.__name__}')
         pass
-        v45 = v43.multiplier
-        if v45 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v45 <= 3: raise EncFail(f'{v45!r} outside -3..3')
+        v44 = v42.multiplier
+        if v44 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v44 <= 3: raise EncFail(f'{v44!r} outside -3..3')
         pass
-        v46 = v43.unit
-        if v46 is None: raise EncFail('missing mandatory Unit')
-        if v46.__class__ is not unitSymbolType and not (v46.__class__ is int and 0 <= v46 < 7): raise EncFail(f'{v46!r} is not a unitSymbolType')
+        v45 = v42.unit
+        if v45 is None: raise EncFail('missing mandatory Unit')
+        if v45.__class__ is not unitSymbolType and not (v45.__class__ is int and 0 <= v45 < 7): raise EncFail(f'{v45!r} is not a unitSymbolType')
         pass
-        v47 = v43.value
-        if v47 is None: raise EncFail('missing mandatory Value')
-        a = (a << 17) | (v45 - -3) << 9 | (v46) << 3
-        if v47 < -32768 or v47 > 32767: raise EncFail(f'{v47!r} outside -32768..32767')
-        if 0 <= v47 < 128: a = (a << 9) | v47
-        elif -129 < v47 < 0: a = (a << 9) | (255 - v47)
-        else: a = wi(a, v47)
+        v46 = v42.value
+        if v46 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v44 - -3) << 9 | (v45) << 3
+        if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+        if 0 <= v46 < 128: a = (a << 9) | v46
+        elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
+        else: a = wi(a, v46)
         pass
-        st26 = 15
-        v48 = v8.evse_minimum_current_limit
-        if v48 is None: raise EncFail('missing mandatory EVSEMinimumCurrentLimit')
-        if v48.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v48.__class__.__name__}')
+        st25 = 15
+        v47 = v7.evse_minimum_current_limit
+        if v47 is None: raise EncFail('missing mandatory EVSEMinimumCurrentLimit')
+        if v47.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v47.__class__.__name__}')
         pass
-        v50 = v48.multiplier
-        if v50 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v50 <= 3: raise EncFail(f'{v50!r} outside -3..3')
+        v49 = v47.multiplier
+        if v49 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v49 <= 3: raise EncFail(f'{v49!r} outside -3..3')
         pass
-        v51 = v48.unit
-        if v51 is None: raise EncFail('missing mandatory Unit')
-        if v51.__class__ is not unitSymbolType and not (v51.__class__ is int and 0 <= v51 < 7): raise EncFail(f'{v51!r} is not a unitSymbolType')
+        v50 = v47.unit
+        if v50 is None: raise EncFail('missing mandatory Unit')
+        if v50.__class__ is not unitSymbolType and not (v50.__class__ is int and 0 <= v50 < 7): raise EncFail(f'{v50!r} is not a unitSymbolType')
         pass
-        v52 = v48.value
-        if v52 is None: raise EncFail('missing mandatory Value')
-        a = (a << 17) | (v50 - -3) << 9 | (v51) << 3
-        if v52 < -32768 or v52 > 32767: raise EncFail(f'{v52!r} outside -32768..32767')
-        if 0 <= v52 < 128: a = (a << 9) | v52
-        elif -129 < v52 < 0: a = (a << 9) | (255 - v52)
-        else: a = wi(a, v52)
+        v51 = v47.value
+        if v51 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v49 - -3) << 9 | (v50) << 3
+        if v51 < -32768 or v51 > 32767: raise EncFail(f'{v51!r} outside -32768..32767')
+        if 0 <= v51 < 128: a = (a << 9) | v51
+        elif -129 < v51 < 0: a = (a << 9) | (255 - v51)
+        else: a = wi(a, v51)
         pass
-        st26 = 19
-        v53 = v8.evse_minimum_voltage_limit
-        if v53 is None: raise EncFail('missing mandatory EVSEMinimumVoltageLimit')
-        if v53.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v53.__class__.__name__}')
+        st25 = 19
+        v52 = v7.evse_minimum_voltage_limit
+        if v52 is None: raise EncFail('missing mandatory EVSEMinimumVoltageLimit')
+        if v52.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v52.__class__.__name__}')
         pass
-        v55 = v53.multiplier
-        if v55 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v55 <= 3: raise EncFail(f'{v55!r} outside -3..3')
+        v54 = v52.multiplier
+        if v54 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v54 <= 3: raise EncFail(f'{v54!r} outside -3..3')
         pass
-        v56 = v53.unit
-        if v56 is None: raise EncFail('missing mandatory Unit')
-        if v56.__class__ is not unitSymbolType and not (v56.__class__ is int and 0 <= v56 < 7): raise EncFail(f'{v56!r} is not a unitSymbolType')
+        v55 = v52.unit
+        if v55 is None: raise EncFail('missing mandatory Unit')
+        if v55.__class__ is not unitSymbolType and not (v55.__class__ is int and 0 <= v55 < 7): raise EncFail(f'{v55!r} is not a unitSymbolType')
         pass
-        v57 = v53.value
-        if v57 is None: raise EncFail('missing mandatory Value')
-        a = (a << 17) | (v55 - -3) << 9 | (v56) << 3
-        if v57 < -32768 or v57 > 32767: raise EncFail(f'{v57!r} outside -32768..32767')
-        if 0 <= v57 < 128: a = (a << 9) | v57
-        elif -129 < v57 < 0: a = (a << 9) | (255 - v57)
-        else: a = wi(a, v57)
+        v56 = v52.value
+        if v56 is None: raise EncFail('missing mandatory Value')
+        a = (a << 17) | (v54 - -3) << 9 | (v55) << 3
+        if v56 < -32768 or v56 > 32767: raise EncFail(f'{v56!r} outside -32768..32767')
+        if 0 <= v56 < 128: a = (a << 9) | v56
+        elif -129 < v56 < 0: a = (a << 9) | (255 - v56)
+        else: a = wi(a, v56)
         pass
-        st26 = 23
+        st25 = 23
         a <<= 2
-        v58 = v8.evse_current_regulation_tolerance
-        if v58 is not None:
-            if v58.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v58.__class__.__name__}')
+        v57 = v7.evse_current_regulation_tolerance
+        if v57 is not None:
+            if v57.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v57.__class__.__name__}')
             pass
-            v60 = v58.multiplier
-            if v60 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v60 <= 3: raise EncFail(f'{v60!r} outside -3..3')
+            v59 = v57.multiplier
+            if v59 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v59 <= 3: raise EncFail(f'{v59!r} outside -3..3')
             pass
-            v61 = v58.unit
-            if v61 is None: raise EncFail('missing mandatory Unit')
-            if v61.__class__ is not unitSymbolType and not (v61.__class__ is int and 0 <= v61 < 7): raise EncFail(f'{v61!r} is not a unitSymbolType')
+            v60 = v57.unit
+            if v60 is None: raise EncFail('missing mandatory Unit')
+            if v60.__class__ is not unitSymbolType and not (v60.__class__ is int and 0 <= v60 < 7): raise EncFail(f'{v60!r} is not a unitSymbolType')
             pass
-            v62 = v58.value
-            if v62 is None: raise EncFail('missing mandatory Value')
-            a = (a << 16) | (v60 - -3) << 9 | (v61) << 3
-            if v62 < -32768 or v62 > 32767: raise EncFail(f'{v62!r} outside -32768..32767')
-            if 0 <= v62 < 128: a = (a << 9) | v62
-            elif -129 < v62 < 0: a = (a << 9) | (255 - v62)
-            else: a = wi(a, v62)
+            v61 = v57.value
+            if v61 is None: raise EncFail('missing mandatory Value')
+            a = (a << 16) | (v59 - -3) << 9 | (v60) << 3
+            if v61 < -32768 or v61 > 32767: raise EncFail(f'{v61!r} outside -32768..32767')
+            if 0 <= v61 < 128: a = (a << 9) | v61
+            elif -129 < v61 < 0: a = (a << 9) | (255 - v61)
+            else: a = wi(a, v61)
             pass
             a <<= 2
-            st26 = 27
-        v63 = v8.evse_peak_current_ripple
-        if v63 is None: raise EncFail('missing mandatory EVSEPeakCurrentRipple')
-        w, c = _C63[st26]
+            st25 = 27
+        v62 = v7.evse_peak_current_ripple
+        if v62 is None: raise EncFail('missing mandatory EVSEPeakCurrentRipple')
+        w, c = _C63[st25]
         a = (a << w) | c
-        if v63.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v63.__class__.__name__}')
+        if v62.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v62.__class__.__name__}')
         pass
-        v65 = v63.multiplier
-        if v65 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v65 <= 3: raise EncFail(f'{v65!r} outside -3..3')
+        v64 = v62.multiplier
+        if v64 is None: raise EncFail('missing mandatory Multiplier')
+        if not -3 <= v64 <= 3: raise EncFail(f'{v64!r} outside -3..3')
         pass
-        v66 = v63.unit
-        if v66 is None: raise EncFail('missing mandatory Unit')
-        if v66.__class__ is not unitSymbolType and not (v66.__class__ is int and 0 <= v66 < 7): raise EncFail(f'{v66!r} is not a unitSymbolType')
+        v65 = v62.unit
+        if v65 is None: raise EncFail('missing mandatory Unit')
+        if v65.__class__ is not unitSymbolType and not (v65.__class__ is int and 0 <= v65 < 7): raise EncFail(f'{v65!r} is not a unitSymbolType')
         pass
-        v67 = v63.value
-        if v67 is None: raise EncFail('missing mandatory Value')
-        a = (a << 14) | (v65 - -3) << 9 | (v66) << 3
-        if v67 < -32768 or v67 > 32767: raise EncFail(f'{v67!r} outside -32768..32767')
-        if 0 <= v67 < 128: a = (a << 9) | v67
-        elif -129 < v67 < 0: a = (a << 9) | (255 - v67)
-        else: a = wi(a, v67)
+        v66 = v62.value
+        if v66 is None: raise EncFail('missing mandatory Value')
+        a = (a << 14) | (v64 - -3) << 9 | (v65) << 3
+        if v66 < -32768 or v66 > 32767: raise EncFail(f'{v66!r} outside -32768..32767')
+        if 0 <= v66 < 128: a = (a << 9) | v66
+        elif -129 < v66 < 0: a = (a << 9) | (255 - v66)
+        else: a = wi(a, v66)
         pass
-        st26 = 31
+        st25 = 31
         a <<= 2
-        v68 = v8.evse_energy_to_be_delivered
-        if v68 is not None:
-            if v68.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v68.__class__.__name__}')
+        v67 = v7.evse_energy_to_be_delivered
+        if v67 is not None:
+            if v67.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v67.__class__.__name__}')
             pass
-            v70 = v68.multiplier
-            if v70 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v70 <= 3: raise EncFail(f'{v70!r} outside -3..3')
+            v69 = v67.multiplier
+            if v69 is None: raise EncFail('missing mandatory Multiplier')
+            if not -3 <= v69 <= 3: raise EncFail(f'{v69!r} outside -3..3')
             pass
-            v71 = v68.unit
-            if v71 is None: raise EncFail('missing mandatory Unit')
-            if v71.__class__ is not unitSymbolType and not (v71.__class__ is int and 0 <= v71 < 7): raise EncFail(f'{v71!r} is not a unitSymbolType')
+            v70 = v67.unit
+            if v70 is None: raise EncFail('missing mandatory Unit')
+            if v70.__class__ is not unitSymbolType and not (v70.__class__ is int and 0 <= v70 < 7): raise EncFail(f'{v70!r} is not a unitSymbolType')
             pass
-            v72 = v68.value
-            if v72 is None: raise EncFail('missing mandatory Value')
-            a = (a << 16) | (v70 - -3) << 9 | (v71) << 3
-            if v72 < -32768 or v72 > 32767: raise EncFail(f'{v72!r} outside -32768..32767')
-            if 0 <= v72 < 128: a = (a << 9) | v72
-            elif -129 < v72 < 0: a = (a << 9) | (255 - v72)
-            else: a = wi(a, v72)
+            v71 = v67.value
+            if v71 is None: raise EncFail('missing mandatory Value')
+            a = (a << 16) | (v69 - -3) << 9 | (v70) << 3
+            if v71 < -32768 or v71 > 32767: raise EncFail(f'{v71!r} outside -32768..32767')
+            if 0 <= v71 < 128: a = (a << 9) | v71
+            elif -129 < v71 < 0: a = (a << 9) | (255 - v71)
+            else: a = wi(a, v71)
             pass
             a <<= 2
-            st26 = 35
-        w, c = _C64[st26]
+            st25 = 35
+        w, c = _C64[st25]
         a = (a << w) | c
         st = 15
-    elif v9 is not None:
+    elif v8 is not None:
         w, c = _C65[st]
         a = (a << w) | c
-        if v9.__class__ is not EVSEChargeParameterType: raise EncFail(f'expected EVSEChargeParameterType, got {v9.__class__.__name__}')
-        pass
-        a <<= 1
+        a = _e_abstract_EVSEChargeParameter(v8, a)
         st = 15
     else:
         raise EncFail('missing mandatory AC_EVSEChargeParameter or DC_EVSEChargeParameter or EVSEChargeParameter')
     a <<= 1
     return a
 
-def _d_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
+def _d_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int, int]:
+    # SAScheduleListType: (SAScheduleTuple{1,3})
+    # start: 1 bit(s): 0 SE(SAScheduleTuple), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_sa_schedule_tuple = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_SAScheduleTupleType(B, r)
+            v, B, r = _d_SAScheduleTupleType(B, r)
             f_sa_schedule_tuple.append(v)
         else:
             break
         n += 1
         if n < 3:
+            # after SAScheduleTuple (may repeat): 2 bit(s): 0 SE(SAScheduleTuple), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T30[(B >> r) & 3]
         else:
+            # after SAScheduleTuple: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'SAScheduleTuple')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SAScheduleListType(f_sa_schedule_tuple), r
+    return SAScheduleListType(f_sa_schedule_tuple), B, r
 
-def _f_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
+def _f_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int, int]:
+    # SAScheduleListType: (SAScheduleTuple{1,3})
     r0 = r
+    # 1 bits: [code of SAScheduleListType start: 1 bit(s): 0 SE(SAScheduleTuple), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T8[c & 1]
     f_sa_schedule_tuple = []
     n = 0
     while True:
         if k == 0:
+            # 12 bits: [SAScheduleTupleType start: SE(SAScheduleTupleID) = 0 in 1 bit(s)]; [SAScheduleTupleID: CH = 0 in 1 bit]; i1_sa_schedule_tuple_id 8 bit(s); [SAScheduleTupleID: EE = 0 in 1 bit]; [SAScheduleTupleType after SAScheduleTupleID: SE(PMaxSchedule) = 0 in 1 bit(s)]
             r -= 12; c = (B >> r) & 4095
             if c & 3075: return _d_SAScheduleListType(B, r0)
             i1_sa_schedule_tuple_id = ((c >> 2) & 255) + 1
             if i1_sa_schedule_tuple_id > 255: return _d_SAScheduleListType(B, r0)
-            i1_p_max_schedule, r = _f_PMaxScheduleType(B, r)
+            i1_p_max_schedule, B, r = _f_PMaxScheduleType(B, r)
+            # 2 bits: [code of SAScheduleTupleType after PMaxSchedule: 2 bit(s): 0 SE(SalesTariff), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
             i1_sales_tariff = None
             if k == 2:
-                i1_sales_tariff, r = _f_SalesTariffType(B, r)
+                i1_sales_tariff, B, r = _f_SalesTariffType(B, r)
+                # 1 bits: [code of SAScheduleTupleType after SalesTariff: 1 bit(s): 0 EE, 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T6[c & 1]
             if k != -1: return _d_SAScheduleListType(B, r0)
@@ -6126,21 +6678,25 @@ def _f_SAScheduleListType(B: int, r: int) -> tuple[SAScheduleListType, int]:
             break
         n += 1
         if n < 3:
+            # 2 bits: [code of SAScheduleListType after SAScheduleTuple (may repeat): 2 bit(s): 0 SE(SAScheduleTuple), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T30[c & 3]
         else:
+            # 1 bits: [code of SAScheduleListType after SAScheduleTuple: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if n < 1: return _d_SAScheduleListType(B, r0)
     if k != -1: return _d_SAScheduleListType(B, r0)
     o = _new(SAScheduleListType)
     o.sa_schedule_tuple = f_sa_schedule_tuple
-    return o, r
+    return o, B, r
 
 def _e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
+    # SAScheduleListType: (SAScheduleTuple{1,3})
     st = 0
     n = 0
     for v in o.sa_schedule_tuple:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 3:
@@ -6159,46 +6715,58 @@ def _e_SAScheduleListType(o: SAScheduleListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
+def _d_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int, int]:
+    # SAScheduleTupleType: (SAScheduleTupleID, PMaxSchedule, SalesTariff?)
+    # start: 1 bit(s): 0 SE(SAScheduleTupleID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_sa_schedule_tuple_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
+            f_sa_schedule_tuple_id, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SAScheduleTupleID: 1 bit(s): 0 SE(PMaxSchedule), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SAScheduleTupleID')
     f_p_max_schedule = None
     if k == 1:
-        f_p_max_schedule, r = _d_PMaxScheduleType(B, r)
+        f_p_max_schedule, B, r = _d_PMaxScheduleType(B, r)
+        # after PMaxSchedule: 2 bit(s): 0 SE(SalesTariff), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T35[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PMaxSchedule')
     f_sales_tariff = None
     if k == 2:
-        f_sales_tariff, r = _d_SalesTariffType(B, r)
+        f_sales_tariff, B, r = _d_SalesTariffType(B, r)
+        # after SalesTariff: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SAScheduleTupleType(f_sa_schedule_tuple_id, f_p_max_schedule, f_sales_tariff), r
+    return SAScheduleTupleType(f_sa_schedule_tuple_id, f_p_max_schedule, f_sales_tariff), B, r
 
-def _f_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
+def _f_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int, int]:
+    # SAScheduleTupleType: (SAScheduleTupleID, PMaxSchedule, SalesTariff?)
     r0 = r
+    # 12 bits: [SAScheduleTupleType start: SE(SAScheduleTupleID) = 0 in 1 bit(s)]; [SAScheduleTupleID: CH = 0 in 1 bit]; f_sa_schedule_tuple_id 8 bit(s); [SAScheduleTupleID: EE = 0 in 1 bit]; [SAScheduleTupleType after SAScheduleTupleID: SE(PMaxSchedule) = 0 in 1 bit(s)]
     r -= 12; c = (B >> r) & 4095
     if c & 3075: return _d_SAScheduleTupleType(B, r0)
     f_sa_schedule_tuple_id = ((c >> 2) & 255) + 1
     if f_sa_schedule_tuple_id > 255: return _d_SAScheduleTupleType(B, r0)
-    f_p_max_schedule, r = _f_PMaxScheduleType(B, r)
+    f_p_max_schedule, B, r = _f_PMaxScheduleType(B, r)
+    # 2 bits: [code of SAScheduleTupleType after PMaxSchedule: 2 bit(s): 0 SE(SalesTariff), 1 EE, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T35[c & 3]
     f_sales_tariff = None
     if k == 2:
-        f_sales_tariff, r = _f_SalesTariffType(B, r)
+        f_sales_tariff, B, r = _f_SalesTariffType(B, r)
+        # 1 bits: [code of SAScheduleTupleType after SalesTariff: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_SAScheduleTupleType(B, r0)
@@ -6206,9 +6774,10 @@ def _f_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int]:
     o.sa_schedule_tuple_id = f_sa_schedule_tuple_id
     o.p_max_schedule = f_p_max_schedule
     o.sales_tariff = f_sales_tariff
-    return o, r
+    return o, B, r
 
 def _e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
+    # SAScheduleTupleType: (SAScheduleTupleID, PMaxSchedule, SalesTariff?)
     st = 0
     v2 = o.sa_schedule_tuple_id
     if v2 is None: raise EncFail('missing mandatory SAScheduleTupleID')
@@ -6228,37 +6797,48 @@ def _e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
+def _d_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int, int]:
+    # PMaxScheduleType: (PMaxScheduleEntry{1,1024})
+    # start: 1 bit(s): 0 SE(PMaxScheduleEntry), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_p_max_schedule_entry = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_PMaxScheduleEntryType(B, r)
+            v, B, r = _d_PMaxScheduleEntryType(B, r)
             f_p_max_schedule_entry.append(v)
         else:
             break
         n += 1
         if n < 1024:
+            # after PMaxScheduleEntry (may repeat): 2 bit(s): 0 SE(PMaxScheduleEntry), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T30[(B >> r) & 3]
         else:
+            # after PMaxScheduleEntry: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'PMaxScheduleEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PMaxScheduleType(f_p_max_schedule_entry), r
+    return PMaxScheduleType(f_p_max_schedule_entry), B, r
 
-def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
+def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int, int]:
+    # PMaxScheduleType: (PMaxScheduleEntry{1,1024})
     r0 = r
+    # 1 bits: [code of PMaxScheduleType start: 1 bit(s): 0 SE(PMaxScheduleEntry), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T8[c & 1]
     f_p_max_schedule_entry = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [code of PMaxScheduleEntryType start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T0[c & 3]
             i1_relative_time_interval = i1_time_interval = None
             if k == 0:
+                # 2 bits: [RelativeTimeIntervalType start: SE(start) = 0 in 1 bit(s)]; [start: CH = 0 in 1 bit]
                 r -= 2; c = (B >> r) & 3
                 if c & 3: return _d_PMaxScheduleType(B, r0)
                 r -= 8; i2_start = (B >> r) & 255
@@ -6268,11 +6848,13 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                         i2_start, r = ru(B, r + 8, i2_start)
                         if i2_start > 16777214: return _d_PMaxScheduleType(B, r0)
                     else: i2_start = (x << 7) | (i2_start & 127)
+                # 3 bits: [start: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_PMaxScheduleType(B, r0)
                 k = _T16[c & 3]
                 i2_duration = None
                 if k == 1:
+                    # 1 bits: [duration: CH = 0 in 1 bit]
                     r -= 1; c = (B >> r) & 1
                     if c & 1: return _d_PMaxScheduleType(B, r0)
                     r -= 8; i2_duration = (B >> r) & 255
@@ -6282,45 +6864,49 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
                             i2_duration, r = ru(B, r + 8, i2_duration)
                             if i2_duration > 86400: return _d_PMaxScheduleType(B, r0)
                         else: i2_duration = (x << 7) | (i2_duration & 127)
+                    # 2 bits: [duration: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after duration: 1 bit(s): 0 EE, 1 second level]
                     r -= 2; c = (B >> r) & 3
                     if c & 2: return _d_PMaxScheduleType(B, r0)
                     k = _T6[c & 1]
                 if k != -1: return _d_PMaxScheduleType(B, r0)
+                # 1 bits: [code of PMaxScheduleEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T3[c & 1]
                 i1_relative_time_interval = _new(RelativeTimeIntervalType)
                 i1_relative_time_interval.start = i2_start
                 i1_relative_time_interval.duration = i2_duration
             elif k == 1:
-                r -= 2; c = (B >> r) & 3
-                if c & 2: return _d_PMaxScheduleType(B, r0)
+                return _d_PMaxScheduleType(B, r0)
+                # 1 bits: [code of PMaxScheduleEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level]
+                r -= 1; c = (B >> r) & 1
                 k = _T3[c & 1]
-                i1_time_interval = _new(IntervalType)
             else:
                 return _d_PMaxScheduleType(B, r0)
             i1_p_max = None
             if k == 2:
+                # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i3_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 14; c = (B >> r) & 16383
                 if c & 12743: return _d_PMaxScheduleType(B, r0)
-                i4_multiplier = ((c >> 9) & 7) + -3
-                i4_unit = _EP_unitSymbolType[(c >> 3) & 7]
-                if i4_multiplier > 3 or i4_unit is None: return _d_PMaxScheduleType(B, r0)
-                r -= 9; i4_value = (B >> r) & 511
-                if i4_value & 128:
+                i3_multiplier = ((c >> 9) & 7) + -3
+                i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
+                if i3_multiplier > 3 or i3_unit is None: return _d_PMaxScheduleType(B, r0)
+                r -= 9; i3_value = (B >> r) & 511
+                if i3_value & 128:
                     r -= 8; x = (B >> r) & 255
                     if x > 127:
-                        i4_value, r = ri(B, r + 8, i4_value)
-                        if i4_value < -32768 or i4_value > 32767: return _d_PMaxScheduleType(B, r0)
-                    elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
-                    else: i4_value = (x << 7) | (i4_value & 127)
-                elif i4_value > 255: i4_value = 255 - i4_value
+                        i3_value, r = ri(B, r + 8, i3_value)
+                        if i3_value < -32768 or i3_value > 32767: return _d_PMaxScheduleType(B, r0)
+                    elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
+                    else: i3_value = (x << 7) | (i3_value & 127)
+                elif i3_value > 255: i3_value = 255 - i3_value
+                # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of PMaxScheduleEntryType after PMax: 1 bit(s): 0 EE, 1 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_PMaxScheduleType(B, r0)
                 k = _T6[c & 1]
                 i1_p_max = _new(PhysicalValueType)
-                i1_p_max.multiplier = i4_multiplier
-                i1_p_max.unit = i4_unit
-                i1_p_max.value = i4_value
+                i1_p_max.multiplier = i3_multiplier
+                i1_p_max.unit = i3_unit
+                i1_p_max.value = i3_value
             else:
                 return _d_PMaxScheduleType(B, r0)
             if k != -1: return _d_PMaxScheduleType(B, r0)
@@ -6333,21 +6919,25 @@ def _f_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int]:
             break
         n += 1
         if n < 1024:
+            # 2 bits: [code of PMaxScheduleType after PMaxScheduleEntry (may repeat): 2 bit(s): 0 SE(PMaxScheduleEntry), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T30[c & 3]
         else:
+            # 1 bits: [code of PMaxScheduleType after PMaxScheduleEntry: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if n < 1: return _d_PMaxScheduleType(B, r0)
     if k != -1: return _d_PMaxScheduleType(B, r0)
     o = _new(PMaxScheduleType)
     o.p_max_schedule_entry = f_p_max_schedule_entry
-    return o, r
+    return o, B, r
 
 def _e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
+    # PMaxScheduleType: (PMaxScheduleEntry{1,1024})
     st = 0
     n = 0
     for v in o.p_max_schedule_entry:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 1024:
@@ -6366,32 +6956,45 @@ def _e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int]:
+def _d_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int, int]:
+    # PMaxScheduleEntryType: ((TimeInterval), (PMax))
+    # start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_relative_time_interval = f_time_interval = None
     if k == 0:
-        f_relative_time_interval, r = _d_RelativeTimeIntervalType(B, r)
+        f_relative_time_interval, B, r = _d_RelativeTimeIntervalType(B, r)
+        # after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     elif k == 1:
-        f_time_interval, r = _d_IntervalType(B, r)
+        facet(r, 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
+        f_time_interval, B, r = _d_IntervalType(B, r)
+        # after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RelativeTimeInterval or TimeInterval')
     f_p_max = None
     if k == 2:
-        f_p_max, r = _d_PhysicalValueType(B, r)
+        f_p_max, B, r = _d_PhysicalValueType(B, r)
+        # after PMax: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PMax')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PMaxScheduleEntryType(f_relative_time_interval, f_time_interval, f_p_max), r
+    return PMaxScheduleEntryType(f_relative_time_interval, f_time_interval, f_p_max), B, r
 
-def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int]:
+def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int, int]:
+    # PMaxScheduleEntryType: ((TimeInterval), (PMax))
     r0 = r
+    # 2 bits: [code of PMaxScheduleEntryType start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_relative_time_interval = f_time_interval = None
     if k == 0:
+        # 2 bits: [RelativeTimeIntervalType start: SE(start) = 0 in 1 bit(s)]; [start: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_PMaxScheduleEntryType(B, r0)
         r -= 8; i1_start = (B >> r) & 255
@@ -6401,11 +7004,13 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
                 i1_start, r = ru(B, r + 8, i1_start)
                 if i1_start > 16777214: return _d_PMaxScheduleEntryType(B, r0)
             else: i1_start = (x << 7) | (i1_start & 127)
+        # 3 bits: [start: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PMaxScheduleEntryType(B, r0)
         k = _T16[c & 3]
         i1_duration = None
         if k == 1:
+            # 1 bits: [duration: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_PMaxScheduleEntryType(B, r0)
             r -= 8; i1_duration = (B >> r) & 255
@@ -6415,45 +7020,49 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
                     i1_duration, r = ru(B, r + 8, i1_duration)
                     if i1_duration > 86400: return _d_PMaxScheduleEntryType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
+            # 2 bits: [duration: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after duration: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_PMaxScheduleEntryType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_PMaxScheduleEntryType(B, r0)
+        # 1 bits: [code of PMaxScheduleEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
         f_relative_time_interval = _new(RelativeTimeIntervalType)
         f_relative_time_interval.start = i1_start
         f_relative_time_interval.duration = i1_duration
     elif k == 1:
-        r -= 2; c = (B >> r) & 3
-        if c & 2: return _d_PMaxScheduleEntryType(B, r0)
+        return _d_PMaxScheduleEntryType(B, r0)
+        # 1 bits: [code of PMaxScheduleEntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 SE(PMax), 1 second level]
+        r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
-        f_time_interval = _new(IntervalType)
     else:
         return _d_PMaxScheduleEntryType(B, r0)
     f_p_max = None
     if k == 2:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_PMaxScheduleEntryType(B, r0)
-        i3_multiplier = ((c >> 9) & 7) + -3
-        i3_unit = _EP_unitSymbolType[(c >> 3) & 7]
-        if i3_multiplier > 3 or i3_unit is None: return _d_PMaxScheduleEntryType(B, r0)
-        r -= 9; i3_value = (B >> r) & 511
-        if i3_value & 128:
+        i2_multiplier = ((c >> 9) & 7) + -3
+        i2_unit = _EP_unitSymbolType[(c >> 3) & 7]
+        if i2_multiplier > 3 or i2_unit is None: return _d_PMaxScheduleEntryType(B, r0)
+        r -= 9; i2_value = (B >> r) & 511
+        if i2_value & 128:
             r -= 8; x = (B >> r) & 255
             if x > 127:
-                i3_value, r = ri(B, r + 8, i3_value)
-                if i3_value < -32768 or i3_value > 32767: return _d_PMaxScheduleEntryType(B, r0)
-            elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
-            else: i3_value = (x << 7) | (i3_value & 127)
-        elif i3_value > 255: i3_value = 255 - i3_value
+                i2_value, r = ri(B, r + 8, i2_value)
+                if i2_value < -32768 or i2_value > 32767: return _d_PMaxScheduleEntryType(B, r0)
+            elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
+            else: i2_value = (x << 7) | (i2_value & 127)
+        elif i2_value > 255: i2_value = 255 - i2_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of PMaxScheduleEntryType after PMax: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_PMaxScheduleEntryType(B, r0)
         k = _T6[c & 1]
         f_p_max = _new(PhysicalValueType)
-        f_p_max.multiplier = i3_multiplier
-        f_p_max.unit = i3_unit
-        f_p_max.value = i3_value
+        f_p_max.multiplier = i2_multiplier
+        f_p_max.unit = i2_unit
+        f_p_max.value = i2_value
     else:
         return _d_PMaxScheduleEntryType(B, r0)
     if k != -1: return _d_PMaxScheduleEntryType(B, r0)
@@ -6461,9 +7070,10 @@ def _f_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
     o.relative_time_interval = f_relative_time_interval
     o.time_interval = f_time_interval
     o.p_max = f_p_max
-    return o, r
+    return o, B, r
 
 def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
+    # PMaxScheduleEntryType: ((TimeInterval), (PMax))
     pass
     v2 = o.relative_time_interval
     v3 = o.time_interval
@@ -6490,49 +7100,52 @@ def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
         a = (a << w) | c
         pass
     elif v3 is not None:
-        if v3.__class__ is not IntervalType: raise EncFail(f'expected IntervalType, got {v3.__class__.__name__}')
-        pass
-        a = (a << 3) | 2
+        a = (a << 2) | 1
+        a = _e_abstract_TimeInterval(v3, a)
         pass
     else:
         raise EncFail('missing mandatory RelativeTimeInterval or TimeInterval')
-    v8 = o.p_max
-    if v8 is None: raise EncFail('missing mandatory PMax')
-    if v8.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v8.__class__.__name__}')
+    v7 = o.p_max
+    if v7 is None: raise EncFail('missing mandatory PMax')
+    if v7.__class__ is not PhysicalValueType: raise EncFail(f'expected PhysicalValueType, got {v7.__class__.__name__}')
     pass
-    v10 = v8.multiplier
-    if v10 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+    v9 = v7.multiplier
+    if v9 is None: raise EncFail('missing mandatory Multiplier')
+    if not -3 <= v9 <= 3: raise EncFail(f'{v9!r} outside -3..3')
     pass
-    v11 = v8.unit
-    if v11 is None: raise EncFail('missing mandatory Unit')
-    if v11.__class__ is not unitSymbolType and not (v11.__class__ is int and 0 <= v11 < 7): raise EncFail(f'{v11!r} is not a unitSymbolType')
+    v10 = v7.unit
+    if v10 is None: raise EncFail('missing mandatory Unit')
+    if v10.__class__ is not unitSymbolType and not (v10.__class__ is int and 0 <= v10 < 7): raise EncFail(f'{v10!r} is not a unitSymbolType')
     pass
-    v12 = v8.value
-    if v12 is None: raise EncFail('missing mandatory Value')
-    a = (a << 15) | (v10 - -3) << 9 | (v11) << 3
-    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
-    if 0 <= v12 < 128: a = (a << 9) | v12
-    elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
-    else: a = wi(a, v12)
+    v11 = v7.value
+    if v11 is None: raise EncFail('missing mandatory Value')
+    a = (a << 15) | (v9 - -3) << 9 | (v10) << 3
+    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if 0 <= v11 < 128: a = (a << 9) | v11
+    elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
+    else: a = wi(a, v11)
     pass
     pass
     a <<= 3
     return a
 
-def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalType, int]:
+def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalType, int, int]:
+    # RelativeTimeIntervalType: (start, duration?)
+    # start: 1 bit(s): 0 SE(start), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_start = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_start, r = sl2(B, r, _S68, 6)
+            f_start, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 8; f_start = (B >> r) & 255
             if f_start > 127: f_start, r = ru(B, r, f_start)
             if f_start > 16777214: facet(r, 'start: {} out of range'.format(f_start))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level
         r -= 2; k = _T16[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'start')
@@ -6540,19 +7153,22 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S69, 6)
+            f_duration, B, r = sl2(B, r, _S69, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 86400: facet(r, 'duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after duration: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RelativeTimeIntervalType(f_start, f_duration), r
+    return RelativeTimeIntervalType(f_start, f_duration), B, r
 
-def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalType, int]:
+def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalType, int, int]:
+    # RelativeTimeIntervalType: (start, duration?)
     r0 = r
+    # 2 bits: [RelativeTimeIntervalType start: SE(start) = 0 in 1 bit(s)]; [start: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RelativeTimeIntervalType(B, r0)
     r -= 8; f_start = (B >> r) & 255
@@ -6562,11 +7178,13 @@ def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
             f_start, r = ru(B, r + 8, f_start)
             if f_start > 16777214: return _d_RelativeTimeIntervalType(B, r0)
         else: f_start = (x << 7) | (f_start & 127)
+    # 3 bits: [start: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_RelativeTimeIntervalType(B, r0)
     k = _T16[c & 3]
     f_duration = None
     if k == 1:
+        # 1 bits: [duration: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_RelativeTimeIntervalType(B, r0)
         r -= 8; f_duration = (B >> r) & 255
@@ -6576,6 +7194,7 @@ def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
                 f_duration, r = ru(B, r + 8, f_duration)
                 if f_duration > 86400: return _d_RelativeTimeIntervalType(B, r0)
             else: f_duration = (x << 7) | (f_duration & 127)
+        # 2 bits: [duration: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after duration: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_RelativeTimeIntervalType(B, r0)
         k = _T6[c & 1]
@@ -6583,9 +7202,10 @@ def _f_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
     o = _new(RelativeTimeIntervalType)
     o.start = f_start
     o.duration = f_duration
-    return o, r
+    return o, B, r
 
 def _e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
+    # RelativeTimeIntervalType: (start, duration?)
     st = 0
     v2 = o.start
     if v2 is None: raise EncFail('missing mandatory start')
@@ -6607,39 +7227,51 @@ def _e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_IntervalType(B: int, r: int) -> tuple[IntervalType, int]:
+def _d_IntervalType(B: int, r: int) -> tuple[IntervalType, int, int]:
+    # IntervalType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return IntervalType(), r
+    return IntervalType(), B, r
 
-def _f_IntervalType(B: int, r: int) -> tuple[IntervalType, int]:
+def _f_IntervalType(B: int, r: int) -> tuple[IntervalType, int, int]:
+    # IntervalType: empty
     r0 = r
+    # 1 bits: [IntervalType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_IntervalType(B, r0)
     o = _new(IntervalType)
-    return o, r
+    return o, B, r
 
 def _e_IntervalType(o: IntervalType, a: int) -> int:
+    # IntervalType: empty
     pass
     a <<= 1
     return a
 
-def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
+def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int, int]:
+    # SalesTariffType: @Id? (SalesTariffID, SalesTariffDescription?, NumEPriceLevels?, SalesTariffEntry{1,1024})
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SalesTariffID), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SalesTariffID), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_sales_tariff_id = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_sales_tariff_id, r = sl2(B, r, _S66, 6)
+            f_sales_tariff_id, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sales_tariff_id = ((B >> r) & 255) + 1
             if f_sales_tariff_id > 255: facet(r, 'SalesTariffID: {} above 255'.format(f_sales_tariff_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SalesTariffID: 2 bit(s): 0 SE(SalesTariffDescription), 1 SE(NumEPriceLevels), 2 SE(SalesTariffEntry), 3 second level
         r -= 2; k = _T44[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SalesTariffID')
@@ -6647,50 +7279,61 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sales_tariff_description, r = sl2(B, r, _S70, 6)
+            f_sales_tariff_description, B, r = sl2(B, r, _S70, 6)
         else:
-            f_sales_tariff_description, r = rstr(B, r, 32)
+            f_sales_tariff_description, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SalesTariffDescription: 2 bit(s): 0 SE(NumEPriceLevels), 1 SE(SalesTariffEntry), 2 second level
         r -= 2; k = _T45[(B >> r) & 3]
     f_num_e_price_levels = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_num_e_price_levels, r = sl2(B, r, _S71, 6)
+            f_num_e_price_levels, B, r = sl2(B, r, _S71, 6)
         else:
             r -= 8; f_num_e_price_levels = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NumEPriceLevels: 1 bit(s): 0 SE(SalesTariffEntry), 1 second level
         r -= 1; k = _T5[(B >> r) & 1]
     f_sales_tariff_entry = []
     n = 0
     while True:
         if k == 4:
-            v, r = _d_SalesTariffEntryType(B, r)
+            v, B, r = _d_SalesTariffEntryType(B, r)
             f_sales_tariff_entry.append(v)
         else:
             break
         n += 1
         if n < 1024:
+            # after SalesTariffEntry (may repeat): 2 bit(s): 0 SE(SalesTariffEntry), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T72[(B >> r) & 3]
         else:
+            # after SalesTariffEntry: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'SalesTariffEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SalesTariffType(f_id, f_sales_tariff_id, f_sales_tariff_description, f_num_e_price_levels, f_sales_tariff_entry), r
+    return SalesTariffType(f_id, f_sales_tariff_id, f_sales_tariff_description, f_num_e_price_levels, f_sales_tariff_entry), B, r
 
-def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
+def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int, int]:
+    # SalesTariffType: @Id? (SalesTariffID, SalesTariffDescription?, NumEPriceLevels?, SalesTariffEntry{1,1024})
     r0 = r
+    # 2 bits: [code of SalesTariffType start: 2 bit(s): 0 AT(Id), 1 SE(SalesTariffID), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SalesTariffType after @Id: 1 bit(s): 0 SE(SalesTariffID), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_sales_tariff_id = None
     if k == 1:
+        # 12 bits: [SalesTariffID: CH = 0 in 1 bit]; f_sales_tariff_id 8 bit(s); [SalesTariffID: EE = 0 in 1 bit]; [code of SalesTariffType after SalesTariffID: 2 bit(s): 0 SE(SalesTariffDescription), 1 SE(NumEPriceLevels), 2 SE(SalesTariffEntry), 3 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 2052: return _d_SalesTariffType(B, r0)
         f_sales_tariff_id = ((c >> 3) & 255) + 1
@@ -6700,14 +7343,17 @@ def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
         return _d_SalesTariffType(B, r0)
     f_sales_tariff_description = None
     if k == 2:
+        # 1 bits: [SalesTariffDescription: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SalesTariffType(B, r0)
-        f_sales_tariff_description, r = rstr(B, r, 32)
+        f_sales_tariff_description, B, r = rstr(B, r, 32)
+        # 3 bits: [SalesTariffDescription: EE = 0 in 1 bit]; [code of SalesTariffType after SalesTariffDescription: 2 bit(s): 0 SE(NumEPriceLevels), 1 SE(SalesTariffEntry), 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_SalesTariffType(B, r0)
         k = _T45[c & 3]
     f_num_e_price_levels = None
     if k == 3:
+        # 11 bits: [NumEPriceLevels: CH = 0 in 1 bit]; f_num_e_price_levels 8 bit(s); [NumEPriceLevels: EE = 0 in 1 bit]; [code of SalesTariffType after NumEPriceLevels: 1 bit(s): 0 SE(SalesTariffEntry), 1 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1026: return _d_SalesTariffType(B, r0)
         f_num_e_price_levels = (c >> 2) & 255
@@ -6716,15 +7362,17 @@ def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
     n = 0
     while True:
         if k == 4:
-            v, r = _f_SalesTariffEntryType(B, r)
+            v, B, r = _f_SalesTariffEntryType(B, r)
             f_sales_tariff_entry.append(v)
         else:
             break
         n += 1
         if n < 1024:
+            # 2 bits: [code of SalesTariffType after SalesTariffEntry (may repeat): 2 bit(s): 0 SE(SalesTariffEntry), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T72[c & 3]
         else:
+            # 1 bits: [code of SalesTariffType after SalesTariffEntry: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if n < 1: return _d_SalesTariffType(B, r0)
@@ -6735,9 +7383,10 @@ def _f_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int]:
     o.sales_tariff_description = f_sales_tariff_description
     o.num_e_price_levels = f_num_e_price_levels
     o.sales_tariff_entry = f_sales_tariff_entry
-    return o, r
+    return o, B, r
 
 def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
+    # SalesTariffType: @Id? (SalesTariffID, SalesTariffDescription?, NumEPriceLevels?, SalesTariffEntry{1,1024})
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -6766,6 +7415,7 @@ def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
         st = 15
     n = 0
     for v in o.sales_tariff_entry:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C74[st]
             a = (a << w) | c
@@ -6785,14 +7435,22 @@ def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
+def _d_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int, int]:
+    # SalesTariffEntryType: ((TimeInterval), (EPriceLevel?, ConsumptionCost{0,3}))
+    # start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_relative_time_interval = f_time_interval = None
     if k == 0:
-        f_relative_time_interval, r = _d_RelativeTimeIntervalType(B, r)
+        f_relative_time_interval, B, r = _d_RelativeTimeIntervalType(B, r)
+        # after (RelativeTimeInterval | TimeInterval): 2 bit(s): 0 SE(EPriceLevel), 1 SE(ConsumptionCost), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T76[(B >> r) & 3]
     elif k == 1:
-        f_time_interval, r = _d_IntervalType(B, r)
+        facet(r, 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
+        f_time_interval, B, r = _d_IntervalType(B, r)
+        # after (RelativeTimeInterval | TimeInterval): 2 bit(s): 0 SE(EPriceLevel), 1 SE(ConsumptionCost), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T76[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'RelativeTimeInterval or TimeInterval')
@@ -6800,34 +7458,42 @@ def _d_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_e_price_level, r = sl2(B, r, _S71, 6)
+            f_e_price_level, B, r = sl2(B, r, _S71, 6)
         else:
             r -= 8; f_e_price_level = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EPriceLevel: 2 bit(s): 0 SE(ConsumptionCost), 1 EE, 2 second level
         r -= 2; k = _T77[(B >> r) & 3]
     f_consumption_cost = []
     n = 0
     while True:
         if k == 3:
-            v, r = _d_ConsumptionCostType(B, r)
+            v, B, r = _d_ConsumptionCostType(B, r)
             f_consumption_cost.append(v)
         else:
             break
         n += 1
         if n < 3:
+            # after ConsumptionCost (may repeat): 2 bit(s): 0 SE(ConsumptionCost), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T77[(B >> r) & 3]
         else:
+            # after ConsumptionCost: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SalesTariffEntryType(f_relative_time_interval, f_time_interval, f_e_price_level, f_consumption_cost), r
+    return SalesTariffEntryType(f_relative_time_interval, f_time_interval, f_e_price_level, f_consumption_cost), B, r
 
-def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
+def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int, int]:
+    # SalesTariffEntryType: ((TimeInterval), (EPriceLevel?, ConsumptionCost{0,3}))
     r0 = r
+    # 2 bits: [code of SalesTariffEntryType start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_relative_time_interval = f_time_interval = None
     if k == 0:
+        # 2 bits: [RelativeTimeIntervalType start: SE(start) = 0 in 1 bit(s)]; [start: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_SalesTariffEntryType(B, r0)
         r -= 8; i1_start = (B >> r) & 255
@@ -6837,11 +7503,13 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
                 i1_start, r = ru(B, r + 8, i1_start)
                 if i1_start > 16777214: return _d_SalesTariffEntryType(B, r0)
             else: i1_start = (x << 7) | (i1_start & 127)
+        # 3 bits: [start: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_SalesTariffEntryType(B, r0)
         k = _T16[c & 3]
         i1_duration = None
         if k == 1:
+            # 1 bits: [duration: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_SalesTariffEntryType(B, r0)
             r -= 8; i1_duration = (B >> r) & 255
@@ -6851,24 +7519,27 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
                     i1_duration, r = ru(B, r + 8, i1_duration)
                     if i1_duration > 86400: return _d_SalesTariffEntryType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
+            # 2 bits: [duration: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after duration: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_SalesTariffEntryType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_SalesTariffEntryType(B, r0)
+        # 2 bits: [code of SalesTariffEntryType after (RelativeTimeInterval | TimeInterval): 2 bit(s): 0 SE(EPriceLevel), 1 SE(ConsumptionCost), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T76[c & 3]
         f_relative_time_interval = _new(RelativeTimeIntervalType)
         f_relative_time_interval.start = i1_start
         f_relative_time_interval.duration = i1_duration
     elif k == 1:
-        r -= 3; c = (B >> r) & 7
-        if c & 4: return _d_SalesTariffEntryType(B, r0)
+        return _d_SalesTariffEntryType(B, r0)
+        # 2 bits: [code of SalesTariffEntryType after (RelativeTimeInterval | TimeInterval): 2 bit(s): 0 SE(EPriceLevel), 1 SE(ConsumptionCost), 2 EE, 3 second level]
+        r -= 2; c = (B >> r) & 3
         k = _T76[c & 3]
-        f_time_interval = _new(IntervalType)
     else:
         return _d_SalesTariffEntryType(B, r0)
     f_e_price_level = None
     if k == 2:
+        # 12 bits: [EPriceLevel: CH = 0 in 1 bit]; f_e_price_level 8 bit(s); [EPriceLevel: EE = 0 in 1 bit]; [code of SalesTariffEntryType after EPriceLevel: 2 bit(s): 0 SE(ConsumptionCost), 1 EE, 2 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 2052: return _d_SalesTariffEntryType(B, r0)
         f_e_price_level = (c >> 3) & 255
@@ -6877,15 +7548,17 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
     n = 0
     while True:
         if k == 3:
-            v, r = _f_ConsumptionCostType(B, r)
+            v, B, r = _f_ConsumptionCostType(B, r)
             f_consumption_cost.append(v)
         else:
             break
         n += 1
         if n < 3:
+            # 2 bits: [code of SalesTariffEntryType after ConsumptionCost (may repeat): 2 bit(s): 0 SE(ConsumptionCost), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T77[c & 3]
         else:
+            # 1 bits: [code of SalesTariffEntryType after ConsumptionCost: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if k != -1: return _d_SalesTariffEntryType(B, r0)
@@ -6894,9 +7567,10 @@ def _f_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int]:
     o.time_interval = f_time_interval
     o.e_price_level = f_e_price_level
     o.consumption_cost = f_consumption_cost
-    return o, r
+    return o, B, r
 
 def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
+    # SalesTariffEntryType: ((TimeInterval), (EPriceLevel?, ConsumptionCost{0,3}))
     st = 0
     v2 = o.relative_time_interval
     v3 = o.time_interval
@@ -6923,19 +7597,19 @@ def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
         a = (a << w) | c
         st = 3
     elif v3 is not None:
-        if v3.__class__ is not IntervalType: raise EncFail(f'expected IntervalType, got {v3.__class__.__name__}')
-        pass
-        a = (a << 3) | 2
+        a = (a << 2) | 1
+        a = _e_abstract_TimeInterval(v3, a)
         st = 3
     else:
         raise EncFail('missing mandatory RelativeTimeInterval or TimeInterval')
-    v8 = o.e_price_level
-    if v8 is not None:
-        if not 0 <= v8 <= 255: raise EncFail(f'{v8!r} outside 0..255')
-        a = (a << 12) | (v8) << 1
+    v7 = o.e_price_level
+    if v7 is not None:
+        if not 0 <= v7 <= 255: raise EncFail(f'{v7!r} outside 0..255')
+        a = (a << 12) | (v7) << 1
         st = 7
     n = 0
     for v in o.consumption_cost:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C78[st]
             a = (a << w) | c
@@ -6954,11 +7628,16 @@ def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
+def _d_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int, int]:
+    # ConsumptionCostType: (startValue, Cost{1,3})
+    # start: 1 bit(s): 0 SE(startValue), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_start_value = None
     if k == 0:
-        f_start_value, r = _d_PhysicalValueType(B, r)
+        f_start_value, B, r = _d_PhysicalValueType(B, r)
+        # after startValue: 1 bit(s): 0 SE(Cost), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'startValue')
@@ -6966,21 +7645,27 @@ def _d_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
     n = 0
     while True:
         if k == 1:
-            v, r = _d_CostType(B, r)
+            v, B, r = _d_CostType(B, r)
             f_cost.append(v)
         else:
             break
         n += 1
         if n < 3:
+            # after Cost (may repeat): 2 bit(s): 0 SE(Cost), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T16[(B >> r) & 3]
         else:
+            # after Cost: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'Cost')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ConsumptionCostType(f_start_value, f_cost), r
+    return ConsumptionCostType(f_start_value, f_cost), B, r
 
-def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
+def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int, int]:
+    # ConsumptionCostType: (startValue, Cost{1,3})
     r0 = r
+    # 15 bits: [ConsumptionCostType start: SE(startValue) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i1_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i1_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 29127: return _d_ConsumptionCostType(B, r0)
     i1_multiplier = ((c >> 9) & 7) + -3
@@ -6995,6 +7680,7 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of ConsumptionCostType after startValue: 1 bit(s): 0 SE(Cost), 1 second level]
     r -= 3; c = (B >> r) & 7
     if c & 6: return _d_ConsumptionCostType(B, r0)
     k = _T2[c & 1]
@@ -7006,6 +7692,7 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
     n = 0
     while True:
         if k == 1:
+            # 7 bits: [CostType start: SE(costKind) = 0 in 1 bit(s)]; [costKind: CH = 0 in 1 bit]; i2_cost_kind 2 bit(s); [costKind: EE = 0 in 1 bit]; [CostType after costKind: SE(amount) = 0 in 1 bit(s)]; [amount: CH = 0 in 1 bit]
             r -= 7; c = (B >> r) & 127
             if c & 103: return _d_ConsumptionCostType(B, r0)
             i2_cost_kind = _EP_costKindType[(c >> 3) & 3]
@@ -7017,11 +7704,13 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
                     i2_amount, r = ru(B, r + 8, i2_amount)
                     if i2_amount > 4294967295: return _d_ConsumptionCostType(B, r0)
                 else: i2_amount = (x << 7) | (i2_amount & 127)
+            # 3 bits: [amount: EE = 0 in 1 bit]; [code of CostType after amount: 2 bit(s): 0 SE(amountMultiplier), 1 EE, 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ConsumptionCostType(B, r0)
             k = _T35[c & 3]
             i2_amount_multiplier = None
             if k == 2:
+                # 6 bits: [amountMultiplier: CH = 0 in 1 bit]; i2_amount_multiplier 3 bit(s); [amountMultiplier: EE = 0 in 1 bit]; [code of CostType after amountMultiplier: 1 bit(s): 0 EE, 1 second level]
                 r -= 6; c = (B >> r) & 63
                 if c & 34: return _d_ConsumptionCostType(B, r0)
                 i2_amount_multiplier = ((c >> 2) & 7) + -3
@@ -7037,9 +7726,11 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
             break
         n += 1
         if n < 3:
+            # 2 bits: [code of ConsumptionCostType after Cost (may repeat): 2 bit(s): 0 SE(Cost), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T16[c & 3]
         else:
+            # 1 bits: [code of ConsumptionCostType after Cost: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if n < 1: return _d_ConsumptionCostType(B, r0)
@@ -7047,9 +7738,10 @@ def _f_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int]:
     o = _new(ConsumptionCostType)
     o.start_value = f_start_value
     o.cost = f_cost
-    return o, r
+    return o, B, r
 
 def _e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
+    # ConsumptionCostType: (startValue, Cost{1,3})
     st = 0
     v2 = o.start_value
     if v2 is None: raise EncFail('missing mandatory startValue')
@@ -7075,6 +7767,7 @@ def _e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     a <<= 2
     n = 0
     for v in o.cost:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 3:
@@ -7093,19 +7786,23 @@ def _e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_CostType(B: int, r: int) -> tuple[CostType, int]:
+def _d_CostType(B: int, r: int) -> tuple[CostType, int, int]:
+    # CostType: (costKind, amount, amountMultiplier?)
+    # start: 1 bit(s): 0 SE(costKind), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_cost_kind = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_cost_kind, r = sl2(B, r, _S81, 6)
+            f_cost_kind, B, r = sl2(B, r, _S81, 6)
         else:
             r -= 2; f_cost_kind = (B >> r) & 3
             if f_cost_kind >= 3: raise bad_value(r, 'costKind: enumeration index {} of 3'.format(f_cost_kind))
             f_cost_kind = _E_costKindType[f_cost_kind]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after costKind: 1 bit(s): 0 SE(amount), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'costKind')
@@ -7113,13 +7810,14 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_amount, r = sl2(B, r, _S1, 6)
+            f_amount, B, r = sl2(B, r, _S1, 6)
         else:
             r -= 8; f_amount = (B >> r) & 255
             if f_amount > 127: f_amount, r = ru(B, r, f_amount)
             if f_amount > 4294967295: facet(r, 'amount: {} out of range'.format(f_amount))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after amount: 2 bit(s): 0 SE(amountMultiplier), 1 EE, 2 second level
         r -= 2; k = _T35[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'amount')
@@ -7127,18 +7825,21 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_amount_multiplier, r = sl2(B, r, _S9, 6)
+            f_amount_multiplier, B, r = sl2(B, r, _S9, 6)
         else:
             r -= 3; f_amount_multiplier = ((B >> r) & 7) + -3
             if f_amount_multiplier > 3: facet(r, 'amountMultiplier: {} above 3'.format(f_amount_multiplier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after amountMultiplier: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CostType(f_cost_kind, f_amount, f_amount_multiplier), r
+    return CostType(f_cost_kind, f_amount, f_amount_multiplier), B, r
 
-def _f_CostType(B: int, r: int) -> tuple[CostType, int]:
+def _f_CostType(B: int, r: int) -> tuple[CostType, int, int]:
+    # CostType: (costKind, amount, amountMultiplier?)
     r0 = r
+    # 7 bits: [CostType start: SE(costKind) = 0 in 1 bit(s)]; [costKind: CH = 0 in 1 bit]; f_cost_kind 2 bit(s); [costKind: EE = 0 in 1 bit]; [CostType after costKind: SE(amount) = 0 in 1 bit(s)]; [amount: CH = 0 in 1 bit]
     r -= 7; c = (B >> r) & 127
     if c & 103: return _d_CostType(B, r0)
     f_cost_kind = _EP_costKindType[(c >> 3) & 3]
@@ -7150,11 +7851,13 @@ def _f_CostType(B: int, r: int) -> tuple[CostType, int]:
             f_amount, r = ru(B, r + 8, f_amount)
             if f_amount > 4294967295: return _d_CostType(B, r0)
         else: f_amount = (x << 7) | (f_amount & 127)
+    # 3 bits: [amount: EE = 0 in 1 bit]; [code of CostType after amount: 2 bit(s): 0 SE(amountMultiplier), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CostType(B, r0)
     k = _T35[c & 3]
     f_amount_multiplier = None
     if k == 2:
+        # 6 bits: [amountMultiplier: CH = 0 in 1 bit]; f_amount_multiplier 3 bit(s); [amountMultiplier: EE = 0 in 1 bit]; [code of CostType after amountMultiplier: 1 bit(s): 0 EE, 1 second level]
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_CostType(B, r0)
         f_amount_multiplier = ((c >> 2) & 7) + -3
@@ -7165,9 +7868,10 @@ def _f_CostType(B: int, r: int) -> tuple[CostType, int]:
     o.cost_kind = f_cost_kind
     o.amount = f_amount
     o.amount_multiplier = f_amount_multiplier
-    return o, r
+    return o, B, r
 
 def _e_CostType(o: CostType, a: int) -> int:
+    # CostType: (costKind, amount, amountMultiplier?)
     st = 0
     v2 = o.cost_kind
     if v2 is None: raise EncFail('missing mandatory costKind')
@@ -7190,80 +7894,109 @@ def _e_CostType(o: CostType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SASchedulesType(B: int, r: int) -> tuple[SASchedulesType, int]:
+def _d_SASchedulesType(B: int, r: int) -> tuple[SASchedulesType, int, int]:
+    # SASchedulesType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SASchedulesType(), r
+    return SASchedulesType(), B, r
 
-def _f_SASchedulesType(B: int, r: int) -> tuple[SASchedulesType, int]:
+def _f_SASchedulesType(B: int, r: int) -> tuple[SASchedulesType, int, int]:
+    # SASchedulesType: empty
     r0 = r
+    # 1 bits: [SASchedulesType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_SASchedulesType(B, r0)
     o = _new(SASchedulesType)
-    return o, r
+    return o, B, r
 
 def _e_SASchedulesType(o: SASchedulesType, a: int) -> int:
+    # SASchedulesType: empty
     pass
     a <<= 1
     return a
 
-def _d_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParameterType, int]:
+def _d_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParameterType, int, int]:
+    # DC_EVSEChargeParameterType: (DC_EVSEStatus, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEMaximumVoltageLimit, EVSEMinimumCurrentLimit, EVSEMinimumVoltageLimit, EVSECurrentRegulationTolerance?, EVSEPeakCurrentRipple, EVSEEnergyToBeDelivered?)
+    # start: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_dc_evse_status = None
     if k == 0:
-        f_dc_evse_status, r = _d_DC_EVSEStatusType(B, r)
+        f_dc_evse_status, B, r = _d_DC_EVSEStatusType(B, r)
+        # after DC_EVSEStatus: 1 bit(s): 0 SE(EVSEMaximumCurrentLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVSEStatus')
     f_evse_maximum_current_limit = None
     if k == 1:
-        f_evse_maximum_current_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_maximum_current_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaximumCurrentLimit: 1 bit(s): 0 SE(EVSEMaximumPowerLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumCurrentLimit')
     f_evse_maximum_power_limit = None
     if k == 2:
-        f_evse_maximum_power_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_maximum_power_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaximumPowerLimit: 1 bit(s): 0 SE(EVSEMaximumVoltageLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumPowerLimit')
     f_evse_maximum_voltage_limit = None
     if k == 3:
-        f_evse_maximum_voltage_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_maximum_voltage_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaximumVoltageLimit: 1 bit(s): 0 SE(EVSEMinimumCurrentLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumVoltageLimit')
     f_evse_minimum_current_limit = None
     if k == 4:
-        f_evse_minimum_current_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_minimum_current_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMinimumCurrentLimit: 1 bit(s): 0 SE(EVSEMinimumVoltageLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T34[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMinimumCurrentLimit')
     f_evse_minimum_voltage_limit = None
     if k == 5:
-        f_evse_minimum_voltage_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_minimum_voltage_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMinimumVoltageLimit: 2 bit(s): 0 SE(EVSECurrentRegulationTolerance), 1 SE(EVSEPeakCurrentRipple), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T59[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEMinimumVoltageLimit')
     f_evse_current_regulation_tolerance = None
     if k == 6:
-        f_evse_current_regulation_tolerance, r = _d_PhysicalValueType(B, r)
+        f_evse_current_regulation_tolerance, B, r = _d_PhysicalValueType(B, r)
+        # after EVSECurrentRegulationTolerance: 1 bit(s): 0 SE(EVSEPeakCurrentRipple), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T60[(B >> r) & 1]
     f_evse_peak_current_ripple = None
     if k == 7:
-        f_evse_peak_current_ripple, r = _d_PhysicalValueType(B, r)
+        f_evse_peak_current_ripple, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEPeakCurrentRipple: 2 bit(s): 0 SE(EVSEEnergyToBeDelivered), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T49[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEPeakCurrentRipple')
     f_evse_energy_to_be_delivered = None
     if k == 8:
-        f_evse_energy_to_be_delivered, r = _d_PhysicalValueType(B, r)
+        f_evse_energy_to_be_delivered, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEEnergyToBeDelivered: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_EVSEChargeParameterType(f_dc_evse_status, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evse_maximum_voltage_limit, f_evse_minimum_current_limit, f_evse_minimum_voltage_limit, f_evse_current_regulation_tolerance, f_evse_peak_current_ripple, f_evse_energy_to_be_delivered), r
+    return DC_EVSEChargeParameterType(f_dc_evse_status, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evse_maximum_voltage_limit, f_evse_minimum_current_limit, f_evse_minimum_voltage_limit, f_evse_current_regulation_tolerance, f_evse_peak_current_ripple, f_evse_energy_to_be_delivered), B, r
 
-def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParameterType, int]:
+def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParameterType, int, int]:
+    # DC_EVSEChargeParameterType: (DC_EVSEStatus, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEMaximumVoltageLimit, EVSEMinimumCurrentLimit, EVSEMinimumVoltageLimit, EVSECurrentRegulationTolerance?, EVSEPeakCurrentRipple, EVSEEnergyToBeDelivered?)
     r0 = r
+    # 3 bits: [DC_EVSEChargeParameterType start: SE(DC_EVSEStatus) = 0 in 1 bit(s)]; [DC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_EVSEChargeParameterType(B, r0)
     r -= 8; i1_notification_max_delay = (B >> r) & 255
@@ -7273,6 +8006,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
             if i1_notification_max_delay > 65535: return _d_DC_EVSEChargeParameterType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [DC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
     r -= 8; c = (B >> r) & 255
     if c & 228: return _d_DC_EVSEChargeParameterType(B, r0)
     i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
@@ -7280,6 +8014,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     if i1_evse_notification is None: return _d_DC_EVSEChargeParameterType(B, r0)
     i1_evse_isolation_status = None
     if k == 2:
+        # 6 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i1_evse_isolation_status 3 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_DC_EVSEChargeParameterType(B, r0)
         i1_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
@@ -7287,6 +8022,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         if i1_evse_isolation_status is None: return _d_DC_EVSEChargeParameterType(B, r0)
     i1_evse_status_code = None
     if k == 3:
+        # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i1_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 EE, 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_DC_EVSEChargeParameterType(B, r0)
         i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -7295,6 +8031,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     else:
         return _d_DC_EVSEChargeParameterType(B, r0)
     if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
+    # 15 bits: [DC_EVSEChargeParameterType after DC_EVSEStatus: SE(EVSEMaximumCurrentLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 29127: return _d_DC_EVSEChargeParameterType(B, r0)
     i2_multiplier = ((c >> 9) & 7) + -3
@@ -7314,6 +8051,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMaximumCurrentLimit: SE(EVSEMaximumPowerLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i3_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_DC_EVSEChargeParameterType(B, r0)
     i3_multiplier = ((c >> 9) & 7) + -3
@@ -7332,6 +8070,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
+    # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMaximumPowerLimit: SE(EVSEMaximumVoltageLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i4_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_DC_EVSEChargeParameterType(B, r0)
     i4_multiplier = ((c >> 9) & 7) + -3
@@ -7350,6 +8089,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
+    # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMaximumVoltageLimit: SE(EVSEMinimumCurrentLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i5_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i5_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_DC_EVSEChargeParameterType(B, r0)
     i5_multiplier = ((c >> 9) & 7) + -3
@@ -7368,6 +8108,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
         else: i5_value = (x << 7) | (i5_value & 127)
     elif i5_value > 255: i5_value = 255 - i5_value
+    # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [DC_EVSEChargeParameterType after EVSEMinimumCurrentLimit: SE(EVSEMinimumVoltageLimit) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i6_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i6_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_DC_EVSEChargeParameterType(B, r0)
     i6_multiplier = ((c >> 9) & 7) + -3
@@ -7386,6 +8127,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
         else: i6_value = (x << 7) | (i6_value & 127)
     elif i6_value > 255: i6_value = 255 - i6_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSEMinimumVoltageLimit: 2 bit(s): 0 SE(EVSECurrentRegulationTolerance), 1 SE(EVSEPeakCurrentRipple), 2 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_DC_EVSEChargeParameterType(B, r0)
     k = _T59[c & 3]
@@ -7395,6 +8137,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
     f_evse_minimum_voltage_limit.value = i6_value
     f_evse_current_regulation_tolerance = None
     if k == 6:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i7_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i7_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVSEChargeParameterType(B, r0)
         i7_multiplier = ((c >> 9) & 7) + -3
@@ -7409,6 +8152,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSECurrentRegulationTolerance: 1 bit(s): 0 SE(EVSEPeakCurrentRipple), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T60[c & 1]
@@ -7418,6 +8162,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         f_evse_current_regulation_tolerance.value = i7_value
     f_evse_peak_current_ripple = None
     if k == 7:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i8_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i8_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVSEChargeParameterType(B, r0)
         i8_multiplier = ((c >> 9) & 7) + -3
@@ -7432,6 +8177,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSEPeakCurrentRipple: 2 bit(s): 0 SE(EVSEEnergyToBeDelivered), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T49[c & 3]
@@ -7443,6 +8189,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         return _d_DC_EVSEChargeParameterType(B, r0)
     f_evse_energy_to_be_delivered = None
     if k == 8:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i9_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i9_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_DC_EVSEChargeParameterType(B, r0)
         i9_multiplier = ((c >> 9) & 7) + -3
@@ -7457,6 +8204,7 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of DC_EVSEChargeParameterType after EVSEEnergyToBeDelivered: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_EVSEChargeParameterType(B, r0)
         k = _T6[c & 1]
@@ -7466,9 +8214,10 @@ def _f_DC_EVSEChargeParameterType(B: int, r: int) -> tuple[DC_EVSEChargeParamete
         f_evse_energy_to_be_delivered.value = i9_value
     if k != -1: return _d_DC_EVSEChargeParameterType(B, r0)
     o = DC_EVSEChargeParameterType(f_dc_evse_status, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evse_maximum_voltage_limit, f_evse_minimum_current_limit, f_evse_minimum_voltage_limit, f_evse_current_regulation_tolerance, f_evse_peak_current_ripple, f_evse_energy_to_be_delivered)
-    return o, r
+    return o, B, r
 
 def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
+    # DC_EVSEChargeParameterType: (DC_EVSEStatus, EVSEMaximumCurrentLimit, EVSEMaximumPowerLimit, EVSEMaximumVoltageLimit, EVSEMinimumCurrentLimit, EVSEMinimumVoltageLimit, EVSECurrentRegulationTolerance?, EVSEPeakCurrentRipple, EVSEEnergyToBeDelivered?)
     st = 0
     v2 = o.dc_evse_status
     if v2 is None: raise EncFail('missing mandatory DC_EVSEStatus')
@@ -7676,53 +8425,69 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_EVSEChargeParameterType(B: int, r: int) -> tuple[EVSEChargeParameterType, int]:
+def _d_EVSEChargeParameterType(B: int, r: int) -> tuple[EVSEChargeParameterType, int, int]:
+    # EVSEChargeParameterType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVSEChargeParameterType(), r
+    return EVSEChargeParameterType(), B, r
 
-def _f_EVSEChargeParameterType(B: int, r: int) -> tuple[EVSEChargeParameterType, int]:
+def _f_EVSEChargeParameterType(B: int, r: int) -> tuple[EVSEChargeParameterType, int, int]:
+    # EVSEChargeParameterType: empty
     r0 = r
+    # 1 bits: [EVSEChargeParameterType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVSEChargeParameterType(B, r0)
     o = _new(EVSEChargeParameterType)
-    return o, r
+    return o, B, r
 
 def _e_EVSEChargeParameterType(o: EVSEChargeParameterType, a: int) -> int:
+    # EVSEChargeParameterType: empty
     pass
     a <<= 1
     return a
 
-def _d_ChargingStatusReqType(B: int, r: int) -> tuple[ChargingStatusReqType, int]:
+def _d_ChargingStatusReqType(B: int, r: int) -> tuple[ChargingStatusReqType, int, int]:
+    # ChargingStatusReqType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ChargingStatusReqType(), r
+    return ChargingStatusReqType(), B, r
 
-def _f_ChargingStatusReqType(B: int, r: int) -> tuple[ChargingStatusReqType, int]:
+def _f_ChargingStatusReqType(B: int, r: int) -> tuple[ChargingStatusReqType, int, int]:
+    # ChargingStatusReqType: empty
     r0 = r
+    # 1 bits: [ChargingStatusReqType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ChargingStatusReqType(B, r0)
     o = _new(ChargingStatusReqType)
-    return o, r
+    return o, B, r
 
 def _e_ChargingStatusReqType(o: ChargingStatusReqType, a: int) -> int:
+    # ChargingStatusReqType: empty
     pass
     a <<= 1
     return a
 
-def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int]:
+def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int, int]:
+    # ChargingStatusResType: (ResponseCode, EVSEID, SAScheduleTupleID, EVSEMaxCurrent?, MeterInfo?, ReceiptRequired?, AC_EVSEStatus)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEID), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -7730,11 +8495,13 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evseid, r = sl2(B, r, _S82, 6)
+            f_evseid, B, r = sl2(B, r, _S82, 6)
         else:
-            f_evseid, r = rstr(B, r, 37)
+            f_evseid, B, r = rstr(B, r, 37)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEID: 1 bit(s): 0 SE(SAScheduleTupleID), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEID')
@@ -7742,49 +8509,60 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
+            f_sa_schedule_tuple_id, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SAScheduleTupleID: 3 bit(s): 0 SE(EVSEMaxCurrent), 1 SE(MeterInfo), 2 SE(ReceiptRequired), 3 SE(AC_EVSEStatus), 4 second level
         r -= 3; k = _T83[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'SAScheduleTupleID')
     f_evse_max_current = None
     if k == 3:
-        f_evse_max_current, r = _d_PhysicalValueType(B, r)
+        f_evse_max_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaxCurrent: 2 bit(s): 0 SE(MeterInfo), 1 SE(ReceiptRequired), 2 SE(AC_EVSEStatus), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T58[(B >> r) & 3]
     f_meter_info = None
     if k == 4:
-        f_meter_info, r = _d_MeterInfoType(B, r)
+        f_meter_info, B, r = _d_MeterInfoType(B, r)
+        # after MeterInfo: 2 bit(s): 0 SE(ReceiptRequired), 1 SE(AC_EVSEStatus), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T84[(B >> r) & 3]
     f_receipt_required = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_receipt_required, r = sl2(B, r, _S14, 6)
+            f_receipt_required, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_receipt_required = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ReceiptRequired: 1 bit(s): 0 SE(AC_EVSEStatus), 1 second level
         r -= 1; k = _T85[(B >> r) & 1]
     f_ac_evse_status = None
     if k == 6:
-        f_ac_evse_status, r = _d_AC_EVSEStatusType(B, r)
+        f_ac_evse_status, B, r = _d_AC_EVSEStatusType(B, r)
+        # after AC_EVSEStatus: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_EVSEStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ChargingStatusResType(f_response_code, f_evseid, f_sa_schedule_tuple_id, f_evse_max_current, f_meter_info, f_receipt_required, f_ac_evse_status), r
+    return ChargingStatusResType(f_response_code, f_evseid, f_sa_schedule_tuple_id, f_evse_max_current, f_meter_info, f_receipt_required, f_ac_evse_status), B, r
 
-def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int]:
+def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int, int]:
+    # ChargingStatusResType: (ResponseCode, EVSEID, SAScheduleTupleID, EVSEMaxCurrent?, MeterInfo?, ReceiptRequired?, AC_EVSEStatus)
     r0 = r
+    # 10 bits: [ChargingStatusResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ChargingStatusResType after ResponseCode: SE(EVSEID) = 0 in 1 bit(s)]; [EVSEID: CH = 0 in 1 bit]
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_ChargingStatusResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 31]
     if f_response_code is None: return _d_ChargingStatusResType(B, r0)
-    f_evseid, r = rstr(B, r, 37)
+    f_evseid, B, r = rstr(B, r, 37)
+    # 15 bits: [EVSEID: EE = 0 in 1 bit]; [ChargingStatusResType after EVSEID: SE(SAScheduleTupleID) = 0 in 1 bit(s)]; [SAScheduleTupleID: CH = 0 in 1 bit]; f_sa_schedule_tuple_id 8 bit(s); [SAScheduleTupleID: EE = 0 in 1 bit]; [code of ChargingStatusResType after SAScheduleTupleID: 3 bit(s): 0 SE(EVSEMaxCurrent), 1 SE(MeterInfo), 2 SE(ReceiptRequired), 3 SE(AC_EVSEStatus), 4 second level]
     r -= 15; c = (B >> r) & 32767
     if c & 28680: return _d_ChargingStatusResType(B, r0)
     f_sa_schedule_tuple_id = ((c >> 4) & 255) + 1
@@ -7792,6 +8570,7 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
     if f_sa_schedule_tuple_id > 255: return _d_ChargingStatusResType(B, r0)
     f_evse_max_current = None
     if k == 3:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i1_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i1_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_ChargingStatusResType(B, r0)
         i1_multiplier = ((c >> 9) & 7) + -3
@@ -7806,6 +8585,7 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of ChargingStatusResType after EVSEMaxCurrent: 2 bit(s): 0 SE(MeterInfo), 1 SE(ReceiptRequired), 2 SE(AC_EVSEStatus), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_ChargingStatusResType(B, r0)
         k = _T58[c & 3]
@@ -7815,14 +8595,17 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         f_evse_max_current.value = i1_value
     f_meter_info = None
     if k == 4:
+        # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_ChargingStatusResType(B, r0)
-        i2_meter_id, r = rstr(B, r, 32)
+        i2_meter_id, B, r = rstr(B, r, 32)
+        # 4 bits: [MeterID: EE = 0 in 1 bit]; [code of MeterInfoType after MeterID: 3 bit(s): 0 SE(MeterReading), 1 SE(SigMeterReading), 2 SE(MeterStatus), 3 SE(TMeter), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_ChargingStatusResType(B, r0)
         k = _T86[c & 7]
         i2_meter_reading = None
         if k == 1:
+            # 1 bits: [MeterReading: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargingStatusResType(B, r0)
             r -= 8; i2_meter_reading = (B >> r) & 255
@@ -7832,21 +8615,25 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
                     i2_meter_reading, r = ru(B, r + 8, i2_meter_reading)
                     if i2_meter_reading > 18446744073709551615: return _d_ChargingStatusResType(B, r0)
                 else: i2_meter_reading = (x << 7) | (i2_meter_reading & 127)
+            # 4 bits: [MeterReading: EE = 0 in 1 bit]; [code of MeterInfoType after MeterReading: 3 bit(s): 0 SE(SigMeterReading), 1 SE(MeterStatus), 2 SE(TMeter), 3 EE, 4 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_ChargingStatusResType(B, r0)
             k = _T87[c & 7]
         i2_sig_meter_reading = None
         if k == 2:
+            # 1 bits: [SigMeterReading: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargingStatusResType(B, r0)
             r -= 8; nb = (B >> r) & 255
             if nb > 64 or 8 * nb > r: return _d_ChargingStatusResType(B, r0)
             r -= 8 * nb; i2_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            # 3 bits: [SigMeterReading: EE = 0 in 1 bit]; [code of MeterInfoType after SigMeterReading: 2 bit(s): 0 SE(MeterStatus), 1 SE(TMeter), 2 EE, 3 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ChargingStatusResType(B, r0)
             k = _T88[c & 3]
         i2_meter_status = None
         if k == 3:
+            # 1 bits: [MeterStatus: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargingStatusResType(B, r0)
             r -= 9; i2_meter_status = (B >> r) & 511
@@ -7858,11 +8645,13 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
                 elif i2_meter_status & 256: i2_meter_status = -((x << 7) | (i2_meter_status & 127)) - 1
                 else: i2_meter_status = (x << 7) | (i2_meter_status & 127)
             elif i2_meter_status > 255: i2_meter_status = 255 - i2_meter_status
+            # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(TMeter), 1 EE, 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ChargingStatusResType(B, r0)
             k = _T72[c & 3]
         i2_t_meter = None
         if k == 4:
+            # 1 bits: [TMeter: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargingStatusResType(B, r0)
             r -= 9; i2_t_meter = (B >> r) & 511
@@ -7874,10 +8663,12 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
                 elif i2_t_meter & 256: i2_t_meter = -((x << 7) | (i2_t_meter & 127)) - 1
                 else: i2_t_meter = (x << 7) | (i2_t_meter & 127)
             elif i2_t_meter > 255: i2_t_meter = 255 - i2_t_meter
+            # 2 bits: [TMeter: EE = 0 in 1 bit]; [code of MeterInfoType after TMeter: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargingStatusResType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_ChargingStatusResType(B, r0)
+        # 2 bits: [code of ChargingStatusResType after MeterInfo: 2 bit(s): 0 SE(ReceiptRequired), 1 SE(AC_EVSEStatus), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T84[c & 3]
         f_meter_info = _new(MeterInfoType)
@@ -7888,12 +8679,14 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         f_meter_info.t_meter = i2_t_meter
     f_receipt_required = None
     if k == 5:
+        # 4 bits: [ReceiptRequired: CH = 0 in 1 bit]; f_receipt_required 1 bit(s); [ReceiptRequired: EE = 0 in 1 bit]; [code of ChargingStatusResType after ReceiptRequired: 1 bit(s): 0 SE(AC_EVSEStatus), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_ChargingStatusResType(B, r0)
         f_receipt_required = ((c >> 2) & 1) == 1
         k = _T85[c & 1]
     f_ac_evse_status = None
     if k == 6:
+        # 2 bits: [AC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_ChargingStatusResType(B, r0)
         r -= 8; i3_notification_max_delay = (B >> r) & 255
@@ -7903,6 +8696,7 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
                 i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
                 if i3_notification_max_delay > 65535: return _d_ChargingStatusResType(B, r0)
             else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
+        # 12 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i3_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; i3_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: EE = 0 in 1 bit(s)]; [code of ChargingStatusResType after AC_EVSEStatus: 1 bit(s): 0 EE, 1 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 3702: return _d_ChargingStatusResType(B, r0)
         i3_evse_notification = _EP_EVSENotificationType[(c >> 7) & 3]
@@ -7917,9 +8711,10 @@ def _f_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         return _d_ChargingStatusResType(B, r0)
     if k != -1: return _d_ChargingStatusResType(B, r0)
     o = ChargingStatusResType(f_response_code, f_evseid, f_sa_schedule_tuple_id, f_evse_max_current, f_meter_info, f_receipt_required, f_ac_evse_status)
-    return o, r
+    return o, B, r
 
 def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
+    # ChargingStatusResType: (ResponseCode, EVSEID, SAScheduleTupleID, EVSEMaxCurrent?, MeterInfo?, ReceiptRequired?, AC_EVSEStatus)
     st = 0
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -8040,17 +8835,22 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     a = (a << 12) | (v21) << 7 | (BOOL[v22]) << 3
     return a
 
-def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, MeterReading?, SigMeterReading?, MeterStatus?, TMeter?)
+    # start: 1 bit(s): 0 SE(MeterID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S70, 6)
+            f_meter_id, B, r = sl2(B, r, _S70, 6)
         else:
-            f_meter_id, r = rstr(B, r, 32)
+            f_meter_id, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterID: 3 bit(s): 0 SE(MeterReading), 1 SE(SigMeterReading), 2 SE(MeterStatus), 3 SE(TMeter), 4 EE, 5 second level
         r -= 3; k = _T86[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'MeterID')
@@ -8058,29 +8858,32 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_meter_reading, r = sl2(B, r, _S96, 6)
+            f_meter_reading, B, r = sl2(B, r, _S96, 6)
         else:
             r -= 8; f_meter_reading = (B >> r) & 255
             if f_meter_reading > 127: f_meter_reading, r = ru(B, r, f_meter_reading)
             if f_meter_reading > 18446744073709551615: facet(r, 'MeterReading: {} out of range'.format(f_meter_reading))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterReading: 3 bit(s): 0 SE(SigMeterReading), 1 SE(MeterStatus), 2 SE(TMeter), 3 EE, 4 second level
         r -= 3; k = _T87[(B >> r) & 7]
     f_sig_meter_reading = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sig_meter_reading, r = sl2(B, r, _S97, 6)
+            f_sig_meter_reading, B, r = sl2(B, r, _S97, 6)
         else:
-            f_sig_meter_reading, r = rbin(B, r, 64)
+            f_sig_meter_reading, B, r = rbin(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SigMeterReading: 2 bit(s): 0 SE(MeterStatus), 1 SE(TMeter), 2 EE, 3 second level
         r -= 2; k = _T88[(B >> r) & 3]
     f_meter_status = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_meter_status, r = sl2(B, r, _S11, 6)
+            f_meter_status, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
@@ -8088,33 +8891,40 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterStatus: 2 bit(s): 0 SE(TMeter), 1 EE, 2 second level
         r -= 2; k = _T72[(B >> r) & 3]
     f_t_meter = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_t_meter, r = sl2(B, r, _S98, 6)
+            f_t_meter, B, r = sl2(B, r, _S98, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 9; f_t_meter = (B >> r) & 511
             if f_t_meter & 128: f_t_meter, r = ri(B, r, f_t_meter)
             elif f_t_meter > 255: f_t_meter = 255 - f_t_meter
             if f_t_meter < -9223372036854775808 or f_t_meter > 9223372036854775807: facet(r, 'TMeter: {} out of range'.format(f_t_meter))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TMeter: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MeterInfoType(f_meter_id, f_meter_reading, f_sig_meter_reading, f_meter_status, f_t_meter), r
+    return MeterInfoType(f_meter_id, f_meter_reading, f_sig_meter_reading, f_meter_status, f_t_meter), B, r
 
-def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, MeterReading?, SigMeterReading?, MeterStatus?, TMeter?)
     r0 = r
+    # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MeterInfoType(B, r0)
-    f_meter_id, r = rstr(B, r, 32)
+    f_meter_id, B, r = rstr(B, r, 32)
+    # 4 bits: [MeterID: EE = 0 in 1 bit]; [code of MeterInfoType after MeterID: 3 bit(s): 0 SE(MeterReading), 1 SE(SigMeterReading), 2 SE(MeterStatus), 3 SE(TMeter), 4 EE, 5 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
     k = _T86[c & 7]
     f_meter_reading = None
     if k == 1:
+        # 1 bits: [MeterReading: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_meter_reading = (B >> r) & 255
@@ -8124,21 +8934,25 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_meter_reading, r = ru(B, r + 8, f_meter_reading)
                 if f_meter_reading > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_meter_reading = (x << 7) | (f_meter_reading & 127)
+        # 4 bits: [MeterReading: EE = 0 in 1 bit]; [code of MeterInfoType after MeterReading: 3 bit(s): 0 SE(SigMeterReading), 1 SE(MeterStatus), 2 SE(TMeter), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T87[c & 7]
     f_sig_meter_reading = None
     if k == 2:
+        # 1 bits: [SigMeterReading: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 64 or 8 * nb > r: return _d_MeterInfoType(B, r0)
         r -= 8 * nb; f_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 3 bits: [SigMeterReading: EE = 0 in 1 bit]; [code of MeterInfoType after SigMeterReading: 2 bit(s): 0 SE(MeterStatus), 1 SE(TMeter), 2 EE, 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T88[c & 3]
     f_meter_status = None
     if k == 3:
+        # 1 bits: [MeterStatus: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 9; f_meter_status = (B >> r) & 511
@@ -8150,11 +8964,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
+        # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(TMeter), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T72[c & 3]
     f_t_meter = None
     if k == 4:
+        # 1 bits: [TMeter: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 9; f_t_meter = (B >> r) & 511
@@ -8166,6 +8982,7 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             elif f_t_meter & 256: f_t_meter = -((x << 7) | (f_t_meter & 127)) - 1
             else: f_t_meter = (x << 7) | (f_t_meter & 127)
         elif f_t_meter > 255: f_t_meter = 255 - f_t_meter
+        # 2 bits: [TMeter: EE = 0 in 1 bit]; [code of MeterInfoType after TMeter: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T6[c & 1]
@@ -8176,9 +8993,10 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     o.sig_meter_reading = f_sig_meter_reading
     o.meter_status = f_meter_status
     o.t_meter = f_t_meter
-    return o, r
+    return o, B, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    # MeterInfoType: (MeterID, MeterReading?, SigMeterReading?, MeterStatus?, TMeter?)
     st = 0
     v2 = o.meter_id
     if v2 is None: raise EncFail('missing mandatory MeterID')
@@ -8228,73 +9046,96 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
+def _d_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int, int]:
+    # CurrentDemandReqType: (DC_EVStatus, EVTargetCurrent, EVMaximumVoltageLimit?, EVMaximumCurrentLimit?, EVMaximumPowerLimit?, BulkChargingComplete?, ChargingComplete, RemainingTimeToFullSoC?, RemainingTimeToBulkSoC?, EVTargetVoltage)
+    # start: 1 bit(s): 0 SE(DC_EVStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_dc_ev_status = None
     if k == 0:
-        f_dc_ev_status, r = _d_DC_EVStatusType(B, r)
+        f_dc_ev_status, B, r = _d_DC_EVStatusType(B, r)
+        # after DC_EVStatus: 1 bit(s): 0 SE(EVTargetCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVStatus')
     f_ev_target_current = None
     if k == 1:
-        f_ev_target_current, r = _d_PhysicalValueType(B, r)
+        f_ev_target_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVTargetCurrent: 3 bit(s): 0 SE(EVMaximumVoltageLimit), 1 SE(EVMaximumCurrentLimit), 2 SE(EVMaximumPowerLimit), 3 SE(BulkChargingComplete), 4 SE(ChargingComplete), 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T57[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVTargetCurrent')
     f_ev_maximum_voltage_limit = None
     if k == 2:
-        f_ev_maximum_voltage_limit, r = _d_PhysicalValueType(B, r)
+        f_ev_maximum_voltage_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaximumVoltageLimit: 3 bit(s): 0 SE(EVMaximumCurrentLimit), 1 SE(EVMaximumPowerLimit), 2 SE(BulkChargingComplete), 3 SE(ChargingComplete), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T83[(B >> r) & 7]
     f_ev_maximum_current_limit = None
     if k == 3:
-        f_ev_maximum_current_limit, r = _d_PhysicalValueType(B, r)
+        f_ev_maximum_current_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaximumCurrentLimit: 2 bit(s): 0 SE(EVMaximumPowerLimit), 1 SE(BulkChargingComplete), 2 SE(ChargingComplete), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T58[(B >> r) & 3]
     f_ev_maximum_power_limit = None
     if k == 4:
-        f_ev_maximum_power_limit, r = _d_PhysicalValueType(B, r)
+        f_ev_maximum_power_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVMaximumPowerLimit: 2 bit(s): 0 SE(BulkChargingComplete), 1 SE(ChargingComplete), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T84[(B >> r) & 3]
     f_bulk_charging_complete = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_bulk_charging_complete, r = sl2(B, r, _S14, 6)
+            f_bulk_charging_complete, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_bulk_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level
         r -= 1; k = _T85[(B >> r) & 1]
     f_charging_complete = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S14, 6)
+            f_charging_complete, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingComplete: 2 bit(s): 0 SE(RemainingTimeToFullSoC), 1 SE(RemainingTimeToBulkSoC), 2 SE(EVTargetVoltage), 3 second level
         r -= 2; k = _T99[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ChargingComplete')
     f_remaining_time_to_full_soc = None
     if k == 7:
-        f_remaining_time_to_full_soc, r = _d_PhysicalValueType(B, r)
+        f_remaining_time_to_full_soc, B, r = _d_PhysicalValueType(B, r)
+        # after RemainingTimeToFullSoC: 2 bit(s): 0 SE(RemainingTimeToBulkSoC), 1 SE(EVTargetVoltage), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T100[(B >> r) & 3]
     f_remaining_time_to_bulk_soc = None
     if k == 8:
-        f_remaining_time_to_bulk_soc, r = _d_PhysicalValueType(B, r)
+        f_remaining_time_to_bulk_soc, B, r = _d_PhysicalValueType(B, r)
+        # after RemainingTimeToBulkSoC: 1 bit(s): 0 SE(EVTargetVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T101[(B >> r) & 1]
     f_ev_target_voltage = None
     if k == 9:
-        f_ev_target_voltage, r = _d_PhysicalValueType(B, r)
+        f_ev_target_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVTargetVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetVoltage')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CurrentDemandReqType(f_dc_ev_status, f_ev_target_current, f_ev_maximum_voltage_limit, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_bulk_charging_complete, f_charging_complete, f_remaining_time_to_full_soc, f_remaining_time_to_bulk_soc, f_ev_target_voltage), r
+    return CurrentDemandReqType(f_dc_ev_status, f_ev_target_current, f_ev_maximum_voltage_limit, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_bulk_charging_complete, f_charging_complete, f_remaining_time_to_full_soc, f_remaining_time_to_bulk_soc, f_ev_target_voltage), B, r
 
-def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
+def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int, int]:
+    # CurrentDemandReqType: (DC_EVStatus, EVTargetCurrent, EVMaximumVoltageLimit?, EVMaximumCurrentLimit?, EVMaximumPowerLimit?, BulkChargingComplete?, ChargingComplete, RemainingTimeToFullSoC?, RemainingTimeToBulkSoC?, EVTargetVoltage)
     r0 = r
+    # 38 bits: [CurrentDemandReqType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i1_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [DC_EVStatusType after EVReady: SE(EVErrorCode) = 0 in 1 bit(s)]; [EVErrorCode: CH = 0 in 1 bit]; i1_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [DC_EVStatusType after EVErrorCode: SE(EVRESSSOC) = 0 in 1 bit(s)]; [EVRESSSOC: CH = 0 in 1 bit]; i1_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [DC_EVStatusType after EVRESSSOC: EE = 0 in 1 bit(s)]; [CurrentDemandReqType after DC_EVStatus: SE(EVTargetCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 38; c = (B >> r) & 274877906943
     if c & 255668122055: return _d_CurrentDemandReqType(B, r0)
     i1_ev_ready = ((c >> 34) & 1) == 1
@@ -8316,6 +9157,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 5 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of CurrentDemandReqType after EVTargetCurrent: 3 bit(s): 0 SE(EVMaximumVoltageLimit), 1 SE(EVMaximumCurrentLimit), 2 SE(EVMaximumPowerLimit), 3 SE(BulkChargingComplete), 4 SE(ChargingComplete), 5 second level]
     r -= 5; c = (B >> r) & 31
     if c & 24: return _d_CurrentDemandReqType(B, r0)
     k = _T57[c & 7]
@@ -8325,6 +9167,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
     f_ev_target_current.value = i2_value
     f_ev_maximum_voltage_limit = None
     if k == 2:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i3_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandReqType(B, r0)
         i3_multiplier = ((c >> 9) & 7) + -3
@@ -8339,6 +9182,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of CurrentDemandReqType after EVMaximumVoltageLimit: 3 bit(s): 0 SE(EVMaximumCurrentLimit), 1 SE(EVMaximumPowerLimit), 2 SE(BulkChargingComplete), 3 SE(ChargingComplete), 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_CurrentDemandReqType(B, r0)
         k = _T83[c & 7]
@@ -8348,6 +9192,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         f_ev_maximum_voltage_limit.value = i3_value
     f_ev_maximum_current_limit = None
     if k == 3:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i4_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandReqType(B, r0)
         i4_multiplier = ((c >> 9) & 7) + -3
@@ -8362,6 +9207,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of CurrentDemandReqType after EVMaximumCurrentLimit: 2 bit(s): 0 SE(EVMaximumPowerLimit), 1 SE(BulkChargingComplete), 2 SE(ChargingComplete), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandReqType(B, r0)
         k = _T58[c & 3]
@@ -8371,6 +9217,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         f_ev_maximum_current_limit.value = i4_value
     f_ev_maximum_power_limit = None
     if k == 4:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i5_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i5_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandReqType(B, r0)
         i5_multiplier = ((c >> 9) & 7) + -3
@@ -8385,6 +9232,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of CurrentDemandReqType after EVMaximumPowerLimit: 2 bit(s): 0 SE(BulkChargingComplete), 1 SE(ChargingComplete), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandReqType(B, r0)
         k = _T84[c & 3]
@@ -8394,12 +9242,14 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         f_ev_maximum_power_limit.value = i5_value
     f_bulk_charging_complete = None
     if k == 5:
+        # 4 bits: [BulkChargingComplete: CH = 0 in 1 bit]; f_bulk_charging_complete 1 bit(s); [BulkChargingComplete: EE = 0 in 1 bit]; [code of CurrentDemandReqType after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_CurrentDemandReqType(B, r0)
         f_bulk_charging_complete = ((c >> 2) & 1) == 1
         k = _T85[c & 1]
     f_charging_complete = None
     if k == 6:
+        # 5 bits: [ChargingComplete: CH = 0 in 1 bit]; f_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of CurrentDemandReqType after ChargingComplete: 2 bit(s): 0 SE(RemainingTimeToFullSoC), 1 SE(RemainingTimeToBulkSoC), 2 SE(EVTargetVoltage), 3 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_CurrentDemandReqType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
@@ -8408,6 +9258,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         return _d_CurrentDemandReqType(B, r0)
     f_remaining_time_to_full_soc = None
     if k == 7:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i6_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i6_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandReqType(B, r0)
         i6_multiplier = ((c >> 9) & 7) + -3
@@ -8422,6 +9273,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of CurrentDemandReqType after RemainingTimeToFullSoC: 2 bit(s): 0 SE(RemainingTimeToBulkSoC), 1 SE(EVTargetVoltage), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandReqType(B, r0)
         k = _T100[c & 3]
@@ -8431,6 +9283,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         f_remaining_time_to_full_soc.value = i6_value
     f_remaining_time_to_bulk_soc = None
     if k == 8:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i7_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i7_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandReqType(B, r0)
         i7_multiplier = ((c >> 9) & 7) + -3
@@ -8445,6 +9298,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of CurrentDemandReqType after RemainingTimeToBulkSoC: 1 bit(s): 0 SE(EVTargetVoltage), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_CurrentDemandReqType(B, r0)
         k = _T101[c & 1]
@@ -8454,6 +9308,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         f_remaining_time_to_bulk_soc.value = i7_value
     f_ev_target_voltage = None
     if k == 9:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i8_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i8_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandReqType(B, r0)
         i8_multiplier = ((c >> 9) & 7) + -3
@@ -8468,6 +9323,7 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of CurrentDemandReqType after EVTargetVoltage: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_CurrentDemandReqType(B, r0)
         k = _T6[c & 1]
@@ -8479,9 +9335,10 @@ def _f_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int]:
         return _d_CurrentDemandReqType(B, r0)
     if k != -1: return _d_CurrentDemandReqType(B, r0)
     o = CurrentDemandReqType(f_dc_ev_status, f_ev_target_current, f_ev_maximum_voltage_limit, f_ev_maximum_current_limit, f_ev_maximum_power_limit, f_bulk_charging_complete, f_charging_complete, f_remaining_time_to_full_soc, f_remaining_time_to_bulk_soc, f_ev_target_voltage)
-    return o, r
+    return o, B, r
 
 def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
+    # CurrentDemandReqType: (DC_EVStatus, EVTargetCurrent, EVMaximumVoltageLimit?, EVMaximumCurrentLimit?, EVMaximumPowerLimit?, BulkChargingComplete?, ChargingComplete, RemainingTimeToFullSoC?, RemainingTimeToBulkSoC?, EVTargetVoltage)
     st = 0
     v2 = o.dc_ev_status
     if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
@@ -8675,37 +9532,47 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
+def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, int]:
+    # CurrentDemandResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage, EVSEPresentCurrent, EVSECurrentLimitAchieved, EVSEVoltageLimitAchieved, EVSEPowerLimitAchieved, EVSEMaximumVoltageLimit?, EVSEMaximumCurrentLimit?, EVSEMaximumPowerLimit?, EVSEID, SAScheduleTupleID, MeterInfo?, ReceiptRequired?)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_dc_evse_status = None
     if k == 1:
-        f_dc_evse_status, r = _d_DC_EVSEStatusType(B, r)
+        f_dc_evse_status, B, r = _d_DC_EVSEStatusType(B, r)
+        # after DC_EVSEStatus: 1 bit(s): 0 SE(EVSEPresentVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVSEStatus')
     f_evse_present_voltage = None
     if k == 2:
-        f_evse_present_voltage, r = _d_PhysicalValueType(B, r)
+        f_evse_present_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEPresentVoltage: 1 bit(s): 0 SE(EVSEPresentCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPresentVoltage')
     f_evse_present_current = None
     if k == 3:
-        f_evse_present_current, r = _d_PhysicalValueType(B, r)
+        f_evse_present_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEPresentCurrent: 1 bit(s): 0 SE(EVSECurrentLimitAchieved), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPresentCurrent')
@@ -8713,11 +9580,12 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_evse_current_limit_achieved, r = sl2(B, r, _S14, 6)
+            f_evse_current_limit_achieved, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_evse_current_limit_achieved = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSECurrentLimitAchieved: 1 bit(s): 0 SE(EVSEVoltageLimitAchieved), 1 second level
         r -= 1; k = _T34[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSECurrentLimitAchieved')
@@ -8725,11 +9593,12 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evse_voltage_limit_achieved, r = sl2(B, r, _S14, 6)
+            f_evse_voltage_limit_achieved, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_evse_voltage_limit_achieved = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEVoltageLimitAchieved: 1 bit(s): 0 SE(EVSEPowerLimitAchieved), 1 second level
         r -= 1; k = _T85[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEVoltageLimitAchieved')
@@ -8737,35 +9606,44 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_evse_power_limit_achieved, r = sl2(B, r, _S14, 6)
+            f_evse_power_limit_achieved, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_evse_power_limit_achieved = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEPowerLimitAchieved: 3 bit(s): 0 SE(EVSEMaximumVoltageLimit), 1 SE(EVSEMaximumCurrentLimit), 2 SE(EVSEMaximumPowerLimit), 3 SE(EVSEID), 4 second level
         r -= 3; k = _T108[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVSEPowerLimitAchieved')
     f_evse_maximum_voltage_limit = None
     if k == 7:
-        f_evse_maximum_voltage_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_maximum_voltage_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaximumVoltageLimit: 2 bit(s): 0 SE(EVSEMaximumCurrentLimit), 1 SE(EVSEMaximumPowerLimit), 2 SE(EVSEID), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T109[(B >> r) & 3]
     f_evse_maximum_current_limit = None
     if k == 8:
-        f_evse_maximum_current_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_maximum_current_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaximumCurrentLimit: 2 bit(s): 0 SE(EVSEMaximumPowerLimit), 1 SE(EVSEID), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T110[(B >> r) & 3]
     f_evse_maximum_power_limit = None
     if k == 9:
-        f_evse_maximum_power_limit, r = _d_PhysicalValueType(B, r)
+        f_evse_maximum_power_limit, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEMaximumPowerLimit: 1 bit(s): 0 SE(EVSEID), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T111[(B >> r) & 1]
     f_evseid = None
     if k == 10:
         r -= 1
         if (B >> r) & 1:
-            f_evseid, r = sl2(B, r, _S82, 6)
+            f_evseid, B, r = sl2(B, r, _S82, 6)
         else:
-            f_evseid, r = rstr(B, r, 37)
+            f_evseid, B, r = rstr(B, r, 37)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEID: 1 bit(s): 0 SE(SAScheduleTupleID), 1 second level
         r -= 1; k = _T112[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEID')
@@ -8773,34 +9651,40 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if k == 11:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
+            f_sa_schedule_tuple_id, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SAScheduleTupleID: 2 bit(s): 0 SE(MeterInfo), 1 SE(ReceiptRequired), 2 EE, 3 second level
         r -= 2; k = _T113[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SAScheduleTupleID')
     f_meter_info = None
     if k == 12:
-        f_meter_info, r = _d_MeterInfoType(B, r)
+        f_meter_info, B, r = _d_MeterInfoType(B, r)
+        # after MeterInfo: 2 bit(s): 0 SE(ReceiptRequired), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T114[(B >> r) & 3]
     f_receipt_required = None
     if k == 13:
         r -= 1
         if (B >> r) & 1:
-            f_receipt_required, r = sl2(B, r, _S14, 6)
+            f_receipt_required, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_receipt_required = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ReceiptRequired: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CurrentDemandResType(f_response_code, f_dc_evse_status, f_evse_present_voltage, f_evse_present_current, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_evse_power_limit_achieved, f_evse_maximum_voltage_limit, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evseid, f_sa_schedule_tuple_id, f_meter_info, f_receipt_required), r
+    return CurrentDemandResType(f_response_code, f_dc_evse_status, f_evse_present_voltage, f_evse_present_current, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_evse_power_limit_achieved, f_evse_maximum_voltage_limit, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evseid, f_sa_schedule_tuple_id, f_meter_info, f_receipt_required), B, r
 
-def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
+def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, int]:
+    # CurrentDemandResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage, EVSEPresentCurrent, EVSECurrentLimitAchieved, EVSEVoltageLimitAchieved, EVSEPowerLimitAchieved, EVSEMaximumVoltageLimit?, EVSEMaximumCurrentLimit?, EVSEMaximumPowerLimit?, EVSEID, SAScheduleTupleID, MeterInfo?, ReceiptRequired?)
     r0 = r
+    # 11 bits: [CurrentDemandResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [CurrentDemandResType after ResponseCode: SE(DC_EVSEStatus) = 0 in 1 bit(s)]; [DC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 11; c = (B >> r) & 2047
     if c & 1551: return _d_CurrentDemandResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 31]
@@ -8812,6 +9696,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
             if i1_notification_max_delay > 65535: return _d_CurrentDemandResType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [DC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
     r -= 8; c = (B >> r) & 255
     if c & 228: return _d_CurrentDemandResType(B, r0)
     i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
@@ -8819,6 +9704,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     if i1_evse_notification is None: return _d_CurrentDemandResType(B, r0)
     i1_evse_isolation_status = None
     if k == 2:
+        # 6 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i1_evse_isolation_status 3 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_CurrentDemandResType(B, r0)
         i1_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
@@ -8826,6 +9712,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         if i1_evse_isolation_status is None: return _d_CurrentDemandResType(B, r0)
     i1_evse_status_code = None
     if k == 3:
+        # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i1_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 EE, 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_CurrentDemandResType(B, r0)
         i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -8834,6 +9721,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     else:
         return _d_CurrentDemandResType(B, r0)
     if k != -1: return _d_CurrentDemandResType(B, r0)
+    # 15 bits: [CurrentDemandResType after DC_EVSEStatus: SE(EVSEPresentVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 29127: return _d_CurrentDemandResType(B, r0)
     i2_multiplier = ((c >> 9) & 7) + -3
@@ -8853,6 +9741,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [CurrentDemandResType after EVSEPresentVoltage: SE(EVSEPresentCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i3_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_CurrentDemandResType(B, r0)
     i3_multiplier = ((c >> 9) & 7) + -3
@@ -8871,6 +9760,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
+    # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [CurrentDemandResType after EVSEPresentCurrent: SE(EVSECurrentLimitAchieved) = 0 in 1 bit(s)]; [EVSECurrentLimitAchieved: CH = 0 in 1 bit]; f_evse_current_limit_achieved 1 bit(s); [EVSECurrentLimitAchieved: EE = 0 in 1 bit]; [CurrentDemandResType after EVSECurrentLimitAchieved: SE(EVSEVoltageLimitAchieved) = 0 in 1 bit(s)]; [EVSEVoltageLimitAchieved: CH = 0 in 1 bit]; f_evse_voltage_limit_achieved 1 bit(s); [EVSEVoltageLimitAchieved: EE = 0 in 1 bit]; [CurrentDemandResType after EVSEVoltageLimitAchieved: SE(EVSEPowerLimitAchieved) = 0 in 1 bit(s)]; [EVSEPowerLimitAchieved: CH = 0 in 1 bit]; f_evse_power_limit_achieved 1 bit(s); [EVSEPowerLimitAchieved: EE = 0 in 1 bit]; [code of CurrentDemandResType after EVSEPowerLimitAchieved: 3 bit(s): 0 SE(EVSEMaximumVoltageLimit), 1 SE(EVSEMaximumCurrentLimit), 2 SE(EVSEMaximumPowerLimit), 3 SE(EVSEID), 4 second level]
     r -= 17; c = (B >> r) & 131071
     if c & 126696: return _d_CurrentDemandResType(B, r0)
     f_evse_current_limit_achieved = ((c >> 12) & 1) == 1
@@ -8883,6 +9773,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
     f_evse_present_current.value = i3_value
     f_evse_maximum_voltage_limit = None
     if k == 7:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i4_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i4_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandResType(B, r0)
         i4_multiplier = ((c >> 9) & 7) + -3
@@ -8897,6 +9788,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of CurrentDemandResType after EVSEMaximumVoltageLimit: 2 bit(s): 0 SE(EVSEMaximumCurrentLimit), 1 SE(EVSEMaximumPowerLimit), 2 SE(EVSEID), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandResType(B, r0)
         k = _T109[c & 3]
@@ -8906,6 +9798,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         f_evse_maximum_voltage_limit.value = i4_value
     f_evse_maximum_current_limit = None
     if k == 8:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i5_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i5_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandResType(B, r0)
         i5_multiplier = ((c >> 9) & 7) + -3
@@ -8920,6 +9813,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of CurrentDemandResType after EVSEMaximumCurrentLimit: 2 bit(s): 0 SE(EVSEMaximumPowerLimit), 1 SE(EVSEID), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_CurrentDemandResType(B, r0)
         k = _T110[c & 3]
@@ -8929,6 +9823,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         f_evse_maximum_current_limit.value = i5_value
     f_evse_maximum_power_limit = None
     if k == 9:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i6_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i6_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_CurrentDemandResType(B, r0)
         i6_multiplier = ((c >> 9) & 7) + -3
@@ -8943,6 +9838,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of CurrentDemandResType after EVSEMaximumPowerLimit: 1 bit(s): 0 SE(EVSEID), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_CurrentDemandResType(B, r0)
         k = _T111[c & 1]
@@ -8952,9 +9848,11 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         f_evse_maximum_power_limit.value = i6_value
     f_evseid = None
     if k == 10:
+        # 1 bits: [EVSEID: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CurrentDemandResType(B, r0)
-        f_evseid, r = rstr(B, r, 37)
+        f_evseid, B, r = rstr(B, r, 37)
+        # 2 bits: [EVSEID: EE = 0 in 1 bit]; [code of CurrentDemandResType after EVSEID: 1 bit(s): 0 SE(SAScheduleTupleID), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CurrentDemandResType(B, r0)
         k = _T112[c & 1]
@@ -8962,6 +9860,7 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         return _d_CurrentDemandResType(B, r0)
     f_sa_schedule_tuple_id = None
     if k == 11:
+        # 12 bits: [SAScheduleTupleID: CH = 0 in 1 bit]; f_sa_schedule_tuple_id 8 bit(s); [SAScheduleTupleID: EE = 0 in 1 bit]; [code of CurrentDemandResType after SAScheduleTupleID: 2 bit(s): 0 SE(MeterInfo), 1 SE(ReceiptRequired), 2 EE, 3 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 2052: return _d_CurrentDemandResType(B, r0)
         f_sa_schedule_tuple_id = ((c >> 3) & 255) + 1
@@ -8971,14 +9870,17 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         return _d_CurrentDemandResType(B, r0)
     f_meter_info = None
     if k == 12:
+        # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_CurrentDemandResType(B, r0)
-        i7_meter_id, r = rstr(B, r, 32)
+        i7_meter_id, B, r = rstr(B, r, 32)
+        # 4 bits: [MeterID: EE = 0 in 1 bit]; [code of MeterInfoType after MeterID: 3 bit(s): 0 SE(MeterReading), 1 SE(SigMeterReading), 2 SE(MeterStatus), 3 SE(TMeter), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_CurrentDemandResType(B, r0)
         k = _T86[c & 7]
         i7_meter_reading = None
         if k == 1:
+            # 1 bits: [MeterReading: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_CurrentDemandResType(B, r0)
             r -= 8; i7_meter_reading = (B >> r) & 255
@@ -8988,21 +9890,25 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
                     i7_meter_reading, r = ru(B, r + 8, i7_meter_reading)
                     if i7_meter_reading > 18446744073709551615: return _d_CurrentDemandResType(B, r0)
                 else: i7_meter_reading = (x << 7) | (i7_meter_reading & 127)
+            # 4 bits: [MeterReading: EE = 0 in 1 bit]; [code of MeterInfoType after MeterReading: 3 bit(s): 0 SE(SigMeterReading), 1 SE(MeterStatus), 2 SE(TMeter), 3 EE, 4 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_CurrentDemandResType(B, r0)
             k = _T87[c & 7]
         i7_sig_meter_reading = None
         if k == 2:
+            # 1 bits: [SigMeterReading: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_CurrentDemandResType(B, r0)
             r -= 8; nb = (B >> r) & 255
             if nb > 64 or 8 * nb > r: return _d_CurrentDemandResType(B, r0)
             r -= 8 * nb; i7_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            # 3 bits: [SigMeterReading: EE = 0 in 1 bit]; [code of MeterInfoType after SigMeterReading: 2 bit(s): 0 SE(MeterStatus), 1 SE(TMeter), 2 EE, 3 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_CurrentDemandResType(B, r0)
             k = _T88[c & 3]
         i7_meter_status = None
         if k == 3:
+            # 1 bits: [MeterStatus: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_CurrentDemandResType(B, r0)
             r -= 9; i7_meter_status = (B >> r) & 511
@@ -9014,11 +9920,13 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
                 elif i7_meter_status & 256: i7_meter_status = -((x << 7) | (i7_meter_status & 127)) - 1
                 else: i7_meter_status = (x << 7) | (i7_meter_status & 127)
             elif i7_meter_status > 255: i7_meter_status = 255 - i7_meter_status
+            # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(TMeter), 1 EE, 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_CurrentDemandResType(B, r0)
             k = _T72[c & 3]
         i7_t_meter = None
         if k == 4:
+            # 1 bits: [TMeter: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_CurrentDemandResType(B, r0)
             r -= 9; i7_t_meter = (B >> r) & 511
@@ -9030,10 +9938,12 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
                 elif i7_t_meter & 256: i7_t_meter = -((x << 7) | (i7_t_meter & 127)) - 1
                 else: i7_t_meter = (x << 7) | (i7_t_meter & 127)
             elif i7_t_meter > 255: i7_t_meter = 255 - i7_t_meter
+            # 2 bits: [TMeter: EE = 0 in 1 bit]; [code of MeterInfoType after TMeter: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_CurrentDemandResType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_CurrentDemandResType(B, r0)
+        # 2 bits: [code of CurrentDemandResType after MeterInfo: 2 bit(s): 0 SE(ReceiptRequired), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T114[c & 3]
         f_meter_info = _new(MeterInfoType)
@@ -9044,15 +9954,17 @@ def _f_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int]:
         f_meter_info.t_meter = i7_t_meter
     f_receipt_required = None
     if k == 13:
+        # 4 bits: [ReceiptRequired: CH = 0 in 1 bit]; f_receipt_required 1 bit(s); [ReceiptRequired: EE = 0 in 1 bit]; [code of CurrentDemandResType after ReceiptRequired: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_CurrentDemandResType(B, r0)
         f_receipt_required = ((c >> 2) & 1) == 1
         k = _T6[c & 1]
     if k != -1: return _d_CurrentDemandResType(B, r0)
     o = CurrentDemandResType(f_response_code, f_dc_evse_status, f_evse_present_voltage, f_evse_present_current, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_evse_power_limit_achieved, f_evse_maximum_voltage_limit, f_evse_maximum_current_limit, f_evse_maximum_power_limit, f_evseid, f_sa_schedule_tuple_id, f_meter_info, f_receipt_required)
-    return o, r
+    return o, B, r
 
 def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
+    # CurrentDemandResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage, EVSEPresentCurrent, EVSECurrentLimitAchieved, EVSEVoltageLimitAchieved, EVSEPowerLimitAchieved, EVSEMaximumVoltageLimit?, EVSEMaximumCurrentLimit?, EVSEMaximumPowerLimit?, EVSEID, SAScheduleTupleID, MeterInfo?, ReceiptRequired?)
     st = 0
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -9281,11 +10193,16 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDeliveryParameterType, int]:
+def _d_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDeliveryParameterType, int, int]:
+    # DC_EVPowerDeliveryParameterType: (DC_EVStatus, BulkChargingComplete?, ChargingComplete)
+    # start: 1 bit(s): 0 SE(DC_EVStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_dc_ev_status = None
     if k == 0:
-        f_dc_ev_status, r = _d_DC_EVStatusType(B, r)
+        f_dc_ev_status, B, r = _d_DC_EVStatusType(B, r)
+        # after DC_EVStatus: 2 bit(s): 0 SE(BulkChargingComplete), 1 SE(ChargingComplete), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T120[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DC_EVStatus')
@@ -9293,29 +10210,33 @@ def _d_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_bulk_charging_complete, r = sl2(B, r, _S14, 6)
+            f_bulk_charging_complete, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_bulk_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     f_charging_complete = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S14, 6)
+            f_charging_complete, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingComplete: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ChargingComplete')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_EVPowerDeliveryParameterType(f_dc_ev_status, f_bulk_charging_complete, f_charging_complete), r
+    return DC_EVPowerDeliveryParameterType(f_dc_ev_status, f_bulk_charging_complete, f_charging_complete), B, r
 
-def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDeliveryParameterType, int]:
+def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDeliveryParameterType, int, int]:
+    # DC_EVPowerDeliveryParameterType: (DC_EVStatus, BulkChargingComplete?, ChargingComplete)
     r0 = r
+    # 25 bits: [DC_EVPowerDeliveryParameterType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i1_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [DC_EVStatusType after EVReady: SE(EVErrorCode) = 0 in 1 bit(s)]; [EVErrorCode: CH = 0 in 1 bit]; i1_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [DC_EVStatusType after EVErrorCode: SE(EVRESSSOC) = 0 in 1 bit(s)]; [EVRESSSOC: CH = 0 in 1 bit]; i1_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [DC_EVStatusType after EVRESSSOC: EE = 0 in 1 bit(s)]; [code of DC_EVPowerDeliveryParameterType after DC_EVStatus: 2 bit(s): 0 SE(BulkChargingComplete), 1 SE(ChargingComplete), 2 second level]
     r -= 25; c = (B >> r) & 33554431
     if c & 31209484: return _d_DC_EVPowerDeliveryParameterType(B, r0)
     i1_ev_ready = ((c >> 21) & 1) == 1
@@ -9329,12 +10250,14 @@ def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     f_dc_ev_status.evresssoc = i1_evresssoc
     f_bulk_charging_complete = None
     if k == 1:
+        # 4 bits: [BulkChargingComplete: CH = 0 in 1 bit]; f_bulk_charging_complete 1 bit(s); [BulkChargingComplete: EE = 0 in 1 bit]; [code of DC_EVPowerDeliveryParameterType after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DC_EVPowerDeliveryParameterType(B, r0)
         f_bulk_charging_complete = ((c >> 2) & 1) == 1
         k = _T3[c & 1]
     f_charging_complete = None
     if k == 2:
+        # 4 bits: [ChargingComplete: CH = 0 in 1 bit]; f_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of DC_EVPowerDeliveryParameterType after ChargingComplete: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DC_EVPowerDeliveryParameterType(B, r0)
         f_charging_complete = ((c >> 2) & 1) == 1
@@ -9346,9 +10269,10 @@ def _f_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
     o.dc_ev_status = f_dc_ev_status
     o.bulk_charging_complete = f_bulk_charging_complete
     o.charging_complete = f_charging_complete
-    return o, r
+    return o, B, r
 
 def _e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: int) -> int:
+    # DC_EVPowerDeliveryParameterType: (DC_EVStatus, BulkChargingComplete?, ChargingComplete)
     st = 0
     v2 = o.dc_ev_status
     if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
@@ -9379,7 +10303,9 @@ def _e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: in
     a = (a << 4) | (BOOL[v8]) << 2
     return a
 
-def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
+    # nested groups: a walk over the Glushkov automaton _G122 (state -> width, (slot, next state) per code)
     f_p = None
     f_q = None
     f_g = None
@@ -9389,6 +10315,7 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     f_pgen_counter = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G122[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -9397,72 +10324,80 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
         else: raise unexpected(slot, r)
-    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), B, r
 
 _f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
     st = 0
     for v in (() if o.p is None else (o.p,)):
         e = _GE_DSAKeyValueType[st].get('P')
@@ -9517,21 +10452,28 @@ def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T28[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DigestMethodType(f_algorithm), r
+    return DigestMethodType(f_algorithm), B, r
 
-def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
     return _d_DigestMethodType(B, r)
 
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
+    # DigestMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -9541,36 +10483,46 @@ def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[EVPowerDeliveryParameterType, int]:
+def _d_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[EVPowerDeliveryParameterType, int, int]:
+    # EVPowerDeliveryParameterType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVPowerDeliveryParameterType(), r
+    return EVPowerDeliveryParameterType(), B, r
 
-def _f_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[EVPowerDeliveryParameterType, int]:
+def _f_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[EVPowerDeliveryParameterType, int, int]:
+    # EVPowerDeliveryParameterType: empty
     r0 = r
+    # 1 bits: [EVPowerDeliveryParameterType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVPowerDeliveryParameterType(B, r0)
     o = _new(EVPowerDeliveryParameterType)
-    return o, r
+    return o, B, r
 
 def _e_EVPowerDeliveryParameterType(o: EVPowerDeliveryParameterType, a: int) -> int:
+    # EVPowerDeliveryParameterType: empty
     pass
     a <<= 1
     return a
 
-def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
+    # start: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S12, 6)
+            f_notification_max_delay, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NotificationMaxDelay')
@@ -9578,21 +10530,24 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S13, 6)
+            f_evse_notification, B, r = sl2(B, r, _S13, 6)
         else:
             r -= 2; f_evse_notification = (B >> r) & 3
             if f_evse_notification >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(f_evse_notification))
             f_evse_notification = _E_EVSENotificationType[f_evse_notification]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSENotification: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSENotification')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+    return EVSEStatusType(f_notification_max_delay, f_evse_notification), B, r
 
-def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
     r0 = r
+    # 2 bits: [EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVSEStatusType(B, r0)
     r -= 8; f_notification_max_delay = (B >> r) & 255
@@ -9602,6 +10557,7 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
             f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
             if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    # 7 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; f_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]
     r -= 7; c = (B >> r) & 127
     if c & 115: return _d_EVSEStatusType(B, r0)
     f_evse_notification = _EP_EVSENotificationType[(c >> 2) & 3]
@@ -9609,9 +10565,10 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     o = _new(EVSEStatusType)
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
-    return o, r
+    return o, B, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
     pass
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
@@ -9627,43 +10584,60 @@ def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     a = (a << 7) | (v3) << 2
     return a
 
-def _d_EVStatusType(B: int, r: int) -> tuple[EVStatusType, int]:
+def _d_EVStatusType(B: int, r: int) -> tuple[EVStatusType, int, int]:
+    # EVStatusType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVStatusType(), r
+    return EVStatusType(), B, r
 
-def _f_EVStatusType(B: int, r: int) -> tuple[EVStatusType, int]:
+def _f_EVStatusType(B: int, r: int) -> tuple[EVStatusType, int, int]:
+    # EVStatusType: empty
     r0 = r
+    # 1 bits: [EVStatusType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVStatusType(B, r0)
     o = _new(EVStatusType)
-    return o, r
+    return o, B, r
 
 def _e_EVStatusType(o: EVStatusType, a: int) -> int:
+    # EVStatusType: empty
     pass
     a <<= 1
     return a
 
-def _d_EntryType(B: int, r: int) -> tuple[EntryType, int]:
+def _d_EntryType(B: int, r: int) -> tuple[EntryType, int, int]:
+    # EntryType: (TimeInterval)
+    # start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_relative_time_interval = f_time_interval = None
     if k == 0:
-        f_relative_time_interval, r = _d_RelativeTimeIntervalType(B, r)
+        f_relative_time_interval, B, r = _d_RelativeTimeIntervalType(B, r)
+        # after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 1:
-        f_time_interval, r = _d_IntervalType(B, r)
+        facet(r, 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
+        f_time_interval, B, r = _d_IntervalType(B, r)
+        # after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RelativeTimeInterval or TimeInterval')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EntryType(f_relative_time_interval, f_time_interval), r
+    return EntryType(f_relative_time_interval, f_time_interval), B, r
 
-def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
+def _f_EntryType(B: int, r: int) -> tuple[EntryType, int, int]:
+    # EntryType: (TimeInterval)
     r0 = r
+    # 2 bits: [code of EntryType start: 2 bit(s): 0 SE(RelativeTimeInterval), 1 SE(TimeInterval), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_relative_time_interval = f_time_interval = None
     if k == 0:
+        # 2 bits: [RelativeTimeIntervalType start: SE(start) = 0 in 1 bit(s)]; [start: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_EntryType(B, r0)
         r -= 8; i1_start = (B >> r) & 255
@@ -9673,11 +10647,13 @@ def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
                 i1_start, r = ru(B, r + 8, i1_start)
                 if i1_start > 16777214: return _d_EntryType(B, r0)
             else: i1_start = (x << 7) | (i1_start & 127)
+        # 3 bits: [start: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_EntryType(B, r0)
         k = _T16[c & 3]
         i1_duration = None
         if k == 1:
+            # 1 bits: [duration: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_EntryType(B, r0)
             r -= 8; i1_duration = (B >> r) & 255
@@ -9687,29 +10663,32 @@ def _f_EntryType(B: int, r: int) -> tuple[EntryType, int]:
                     i1_duration, r = ru(B, r + 8, i1_duration)
                     if i1_duration > 86400: return _d_EntryType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
+            # 2 bits: [duration: EE = 0 in 1 bit]; [code of RelativeTimeIntervalType after duration: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_EntryType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_EntryType(B, r0)
+        # 1 bits: [code of EntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_relative_time_interval = _new(RelativeTimeIntervalType)
         f_relative_time_interval.start = i1_start
         f_relative_time_interval.duration = i1_duration
     elif k == 1:
-        r -= 2; c = (B >> r) & 3
-        if c & 2: return _d_EntryType(B, r0)
+        return _d_EntryType(B, r0)
+        # 1 bits: [code of EntryType after (RelativeTimeInterval | TimeInterval): 1 bit(s): 0 EE, 1 second level]
+        r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_time_interval = _new(IntervalType)
     else:
         return _d_EntryType(B, r0)
     if k != -1: return _d_EntryType(B, r0)
     o = _new(EntryType)
     o.relative_time_interval = f_relative_time_interval
     o.time_interval = f_time_interval
-    return o, r
+    return o, B, r
 
 def _e_EntryType(o: EntryType, a: int) -> int:
+    # EntryType: (TimeInterval)
     pass
     v2 = o.relative_time_interval
     v3 = o.time_interval
@@ -9736,20 +10715,24 @@ def _e_EntryType(o: EntryType, a: int) -> int:
         a = (a << w) | c
         pass
     elif v3 is not None:
-        if v3.__class__ is not IntervalType: raise EncFail(f'expected IntervalType, got {v3.__class__.__name__}')
-        pass
-        a = (a << 3) | 2
+        a = (a << 2) | 1
+        a = _e_abstract_TimeInterval(v3, a)
         pass
     else:
         raise EncFail('missing mandatory RelativeTimeInterval or TimeInterval')
     a <<= 1
     return a
 
-def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
+    # start: 4 bit(s): 0 AT(Id), 1 SE(KeyName), 2 SE(KeyValue), 3 SE(RetrievalMethod), 4 SE(X509Data), 5 SE(PGPData), 6 SE(SPKIData), 7 SE(MgmtData), 8 SE(*), 9 CH, 10 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T124[(B >> r) & 15]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 CH, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T125[(B >> r) & 15]
     f_key_name = []
     f_key_value = []
@@ -9761,50 +10744,58 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S32, 6)
+                v, B, r = sl2(B, r, _S32, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
         elif k == 2:
-            v, r = _d_KeyValueType(B, r)
+            v, B, r = _d_KeyValueType(B, r)
             f_key_value.append(v)
         elif k == 3:
-            v, r = _d_RetrievalMethodType(B, r)
+            v, B, r = _d_RetrievalMethodType(B, r)
             f_retrieval_method.append(v)
         elif k == 4:
-            v, r = _d_X509DataType(B, r)
+            v, B, r = _d_X509DataType(B, r)
             f_x509_data.append(v)
         elif k == 5:
-            v, r = _d_PGPDataType(B, r)
+            v, B, r = _d_PGPDataType(B, r)
             f_pgp_data.append(v)
         elif k == 6:
-            v, r = _d_SPKIDataType(B, r)
+            v, B, r = _d_SPKIDataType(B, r)
             f_spki_data.append(v)
         elif k == 7:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S32, 6)
+                v, B, r = sl2(B, r, _S32, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
         else:
             break
         n += 1
+        # after (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | *) (may repeat): 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 EE, 9 CH, 10 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T126[(B >> r) & 15]
     if n < 1: raise unexpected(k, r, 'KeyName or KeyValue or RetrievalMethod or X509Data or PGPData or SPKIData or MgmtData')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
+    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), B, r
 
-def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     return _d_KeyInfoType(B, r)
 
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -9813,6 +10804,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         st = 3
     n = 0
     for v in o.key_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C127[st]
             a = (a << w) | c
@@ -9825,6 +10817,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.key_value:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C128[st]
             a = (a << w) | c
@@ -9835,6 +10828,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_KeyValueType(v, a)
         n += 1
     for v in o.retrieval_method:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C129[st]
             a = (a << w) | c
@@ -9845,6 +10839,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_RetrievalMethodType(v, a)
         n += 1
     for v in o.x509_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C130[st]
             a = (a << w) | c
@@ -9855,6 +10850,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_X509DataType(v, a)
         n += 1
     for v in o.pgp_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C131[st]
             a = (a << w) | c
@@ -9865,6 +10861,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_PGPDataType(v, a)
         n += 1
     for v in o.spki_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C132[st]
             a = (a << w) | c
@@ -9875,6 +10872,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_SPKIDataType(v, a)
         n += 1
     for v in o.mgmt_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C133[st]
             a = (a << w) | c
@@ -9892,24 +10890,33 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     a = (a << 4) | 8
     return a
 
-def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
+    # start: 3 bit(s): 0 SE(DSAKeyValue), 1 SE(RSAKeyValue), 2 SE(*), 3 CH, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T134[(B >> r) & 7]
     f_dsa_key_value = f_rsa_key_value = None
     if k == 0:
-        f_dsa_key_value, r = _d_DSAKeyValueType(B, r)
+        f_dsa_key_value, B, r = _d_DSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T135[(B >> r) & 3]
     elif k == 1:
-        f_rsa_key_value, r = _d_RSAKeyValueType(B, r)
+        f_rsa_key_value, B, r = _d_RSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T135[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DSAKeyValue or RSAKeyValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
+    return KeyValueType(f_dsa_key_value, f_rsa_key_value), B, r
 
-def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     return _d_KeyValueType(B, r)
 
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     pass
     v2 = o.dsa_key_value
     v3 = o.rsa_key_value
@@ -9937,17 +10944,22 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
+    # start: 1 bit(s): 0 SE(Modulus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_modulus = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S123, 6)
+            f_modulus, B, r = sl2(B, r, _S123, 6)
         else:
-            f_modulus, r = rbin(B, r, None)
+            f_modulus, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Modulus')
@@ -9955,33 +10967,40 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S123, 6)
+            f_exponent, B, r = sl2(B, r, _S123, 6)
         else:
-            f_exponent, r = rbin(B, r, None)
+            f_exponent, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Exponent: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    return RSAKeyValueType(f_modulus, f_exponent), B, r
 
-def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
     r0 = r
+    # 2 bits: [RSAKeyValueType start: SE(Modulus) = 0 in 1 bit(s)]; [Modulus: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    f_modulus, r = rbin(B, r, None)
+    f_modulus, B, r = rbin(B, r, None)
+    # 3 bits: [Modulus: EE = 0 in 1 bit]; [RSAKeyValueType after Modulus: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_RSAKeyValueType(B, r0)
-    f_exponent, r = rbin(B, r, None)
+    f_exponent, B, r = rbin(B, r, None)
+    # 2 bits: [Exponent: EE = 0 in 1 bit]; [RSAKeyValueType after Exponent: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
     o = _new(RSAKeyValueType)
     o.modulus = f_modulus
     o.exponent = f_exponent
-    return o, r
+    return o, B, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    # RSAKeyValueType: (Modulus, Exponent)
     pass
     v2 = o.modulus
     if v2 is None: raise EncFail('missing mandatory Modulus')
@@ -9996,40 +11015,54 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
+    # start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T136[(B >> r) & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T137[(B >> r) & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T35[(B >> r) & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    return RetrievalMethodType(f_type, f_uri, f_transforms), B, r
 
-def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     r0 = r
+    # 3 bits: [code of RetrievalMethodType start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level]
     r -= 3; c = (B >> r) & 7
     k = _T136[c & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T137[c & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T35[c & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of RetrievalMethodType after Transforms: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
@@ -10037,9 +11070,10 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     o.type = f_type
     o.uri = f_uri
     o.transforms = f_transforms
-    return o, r
+    return o, B, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     st = 0
     v2 = o.type
     if v2 is not None:
@@ -10062,47 +11096,57 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
+    # start: 1 bit(s): 0 SE(Transform), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_TransformType(B, r)
+            v, B, r = _d_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T30[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformsType(f_transform), r
+    return TransformsType(f_transform), B, r
 
-def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
     r0 = r
+    # 1 bits: [code of TransformsType start: 1 bit(s): 0 SE(Transform), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T8[c & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _f_TransformType(B, r)
+            v, B, r = _f_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of TransformsType after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T30[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
     o = _new(TransformsType)
     o.transform = f_transform
-    return o, r
+    return o, B, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
+    # TransformsType: (Transform+)
     pass
     n = 0
     for v in o.transform:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -10117,11 +11161,16 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T141[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -10129,25 +11178,30 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S32, 6)
+                v, B, r = sl2(B, r, _S32, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
         else:
             break
         n += 1
+        # after (XPath | *) (may repeat): 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
         r -= 3; k = _T141[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformType(f_algorithm, f_x_path), r
+    return TransformType(f_algorithm, f_x_path), B, r
 
-def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     return _d_TransformType(B, r)
 
 def _e_TransformType(o: TransformType, a: int) -> int:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -10156,6 +11210,7 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     st = 3
     n = 0
     for v in o.x_path:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -10171,7 +11226,10 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     a = (a << 3) | 2
     return a
 
-def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
+    # start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T142[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
@@ -10181,54 +11239,66 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
-            v, r = _d_X509IssuerSerialType(B, r)
+            v, B, r = _d_X509IssuerSerialType(B, r)
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S32, 6)
+                v, B, r = sl2(B, r, _S32, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T143[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), B, r
 
-def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     r0 = r
+    # 3 bits: [code of X509DataType start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level]
     r -= 3; c = (B >> r) & 7
     k = _T142[c & 7]
     f_x509_issuer_serial = []
@@ -10239,9 +11309,11 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            i1_x509_issuer_name, r = rstr(B, r, None)
+            i1_x509_issuer_name, B, r = rstr(B, r, None)
+            # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_X509DataType(B, r0)
             r -= 9; i1_x509_serial_number = (B >> r) & 511
@@ -10251,6 +11323,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
                 elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
                 else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
             v = _new(X509IssuerSerialType)
@@ -10258,36 +11331,45 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            # 1 bits: [X509SKI: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509SKI: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_ski.append(v)
         elif k == 2:
+            # 1 bits: [X509SubjectName: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rstr(B, r, None)
+            v, B, r = rstr(B, r, None)
+            # 1 bits: [X509SubjectName: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_subject_name.append(v)
         elif k == 3:
+            # 1 bits: [X509Certificate: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509Certificate: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_certificate.append(v)
         elif k == 4:
+            # 1 bits: [X509CRL: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509CRL: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # 3 bits: [code of X509DataType after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level]
         r -= 3; c = (B >> r) & 7
         k = _T143[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
@@ -10298,12 +11380,14 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     o.x509_subject_name = f_x509_subject_name
     o.x509_certificate = f_x509_certificate
     o.x509_crl = f_x509_crl
-    return o, r
+    return o, B, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     pass
     n = 0
     for v in o.x509_issuer_serial:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -10313,6 +11397,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a = _e_X509IssuerSerialType(v, a)
         n += 1
     for v in o.x509_ski:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 1
         elif True:
@@ -10324,6 +11409,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_subject_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 2
         elif True:
@@ -10335,6 +11421,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_certificate:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 3
         elif True:
@@ -10346,6 +11433,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_crl:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 4
         elif True:
@@ -10362,11 +11450,14 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
     a = (a << 3) | 6
     return a
 
-def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
+    # nested groups: a walk over the Glushkov automaton _G144 (state -> width, (slot, next state) per code)
     f_pgp_key_id = None
     f_pgp_key_packet = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G144[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -10375,27 +11466,30 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
         else: raise unexpected(slot, r)
-    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), B, r
 
 _f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
     st = 0
     for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
         e = _GE_PGPDataType[st].get('PGPKeyID')
@@ -10415,10 +11509,13 @@ def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
+    # SPKIDataType: (SPKISexp, ##any?)+
+    # nested groups: a walk over the Glushkov automaton _G145 (state -> width, (slot, next state) per code)
     f_spki_sexp = []
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G145[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -10427,20 +11524,23 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
         else: raise unexpected(slot, r)
-    return SPKIDataType(f_spki_sexp), r
+    return SPKIDataType(f_spki_sexp), B, r
 
 _f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
+    # SPKIDataType: (SPKISexp, ##any?)+
     st = 0
     for v in o.spki_sexp:
+        if a > BIG: a = spill(a)
         e = _GE_SPKIDataType[st].get('SPKISexp')
         if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
         a = (a << e[0]) | e[1]; st = e[2]
@@ -10451,73 +11551,91 @@ def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T16[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ManifestType(f_id, f_reference), r
+    return ManifestType(f_id, f_reference), B, r
 
-def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
     r0 = r
+    # 2 bits: [code of ManifestType start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of ManifestType after @Id: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T146[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T147[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T44[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T45[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T5[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T34[c & 1]
             else:
                 return _d_ManifestType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ManifestType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ManifestType(B, r0)
                 k = _T6[c & 1]
@@ -10535,6 +11653,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of ManifestType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T16[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
@@ -10542,9 +11661,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     o.id = f_id
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
+    # ManifestType: @Id? (Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -10553,6 +11673,7 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
         st = 3
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C148[st]
             a = (a << w) | c
@@ -10568,27 +11689,40 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
+    # start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T146[(B >> r) & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T147[(B >> r) & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T44[(B >> r) & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T45[(B >> r) & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _d_DigestMethodType(B, r)
+        f_digest_method, B, r = _d_DigestMethodType(B, r)
+        # after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T34[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
@@ -10596,53 +11730,64 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S123, 6)
+            f_digest_value, B, r = sl2(B, r, _S123, 6)
         else:
-            f_digest_value, r = rbin(B, r, None)
+            f_digest_value, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DigestValue: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), B, r
 
-def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     r0 = r
+    # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T146[c & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
         r -= 3; c = (B >> r) & 7
         k = _T147[c & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T44[c & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T45[c & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T5[c & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _f_DigestMethodType(B, r)
+        f_digest_method, B, r = _f_DigestMethodType(B, r)
+        # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T34[c & 1]
     else:
         return _d_ReferenceType(B, r0)
     f_digest_value = None
     if k == 5:
+        # 1 bits: [DigestValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ReferenceType(B, r0)
-        f_digest_value, r = rbin(B, r, None)
+        f_digest_value, B, r = rbin(B, r, None)
+        # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ReferenceType(B, r0)
         k = _T6[c & 1]
@@ -10656,9 +11801,10 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     o.transforms = f_transforms
     o.digest_method = f_digest_method
     o.digest_value = f_digest_value
-    return o, r
+    return o, B, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -10697,21 +11843,28 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, int]:
+def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, int, int]:
+    # MeteringReceiptReqType: @Id? (SessionID, SAScheduleTupleID?, MeterInfo)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SessionID), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SessionID), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_session_id = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S153, 6)
+            f_session_id, B, r = sl2(B, r, _S153, 6)
         else:
-            f_session_id, r = rbin(B, r, 8)
+            f_session_id, B, r = rbin(B, r, 8)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SessionID: 2 bit(s): 0 SE(SAScheduleTupleID), 1 SE(MeterInfo), 2 second level
         r -= 2; k = _T24[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SessionID')
@@ -10719,38 +11872,46 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
+            f_sa_schedule_tuple_id, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SAScheduleTupleID: 1 bit(s): 0 SE(MeterInfo), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     f_meter_info = None
     if k == 3:
-        f_meter_info, r = _d_MeterInfoType(B, r)
+        f_meter_info, B, r = _d_MeterInfoType(B, r)
+        # after MeterInfo: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'MeterInfo')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MeteringReceiptReqType(f_id, f_session_id, f_sa_schedule_tuple_id, f_meter_info), r
+    return MeteringReceiptReqType(f_id, f_session_id, f_sa_schedule_tuple_id, f_meter_info), B, r
 
-def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, int]:
+def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, int, int]:
+    # MeteringReceiptReqType: @Id? (SessionID, SAScheduleTupleID?, MeterInfo)
     r0 = r
+    # 2 bits: [code of MeteringReceiptReqType start: 2 bit(s): 0 AT(Id), 1 SE(SessionID), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of MeteringReceiptReqType after @Id: 1 bit(s): 0 SE(SessionID), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_session_id = None
     if k == 1:
+        # 1 bits: [SessionID: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeteringReceiptReqType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 8 or 8 * nb > r: return _d_MeteringReceiptReqType(B, r0)
         r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 3 bits: [SessionID: EE = 0 in 1 bit]; [code of MeteringReceiptReqType after SessionID: 2 bit(s): 0 SE(SAScheduleTupleID), 1 SE(MeterInfo), 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeteringReceiptReqType(B, r0)
         k = _T24[c & 3]
@@ -10758,6 +11919,7 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
         return _d_MeteringReceiptReqType(B, r0)
     f_sa_schedule_tuple_id = None
     if k == 2:
+        # 11 bits: [SAScheduleTupleID: CH = 0 in 1 bit]; f_sa_schedule_tuple_id 8 bit(s); [SAScheduleTupleID: EE = 0 in 1 bit]; [code of MeteringReceiptReqType after SAScheduleTupleID: 1 bit(s): 0 SE(MeterInfo), 1 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1026: return _d_MeteringReceiptReqType(B, r0)
         f_sa_schedule_tuple_id = ((c >> 2) & 255) + 1
@@ -10765,14 +11927,17 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
         if f_sa_schedule_tuple_id > 255: return _d_MeteringReceiptReqType(B, r0)
     f_meter_info = None
     if k == 3:
+        # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_MeteringReceiptReqType(B, r0)
-        i1_meter_id, r = rstr(B, r, 32)
+        i1_meter_id, B, r = rstr(B, r, 32)
+        # 4 bits: [MeterID: EE = 0 in 1 bit]; [code of MeterInfoType after MeterID: 3 bit(s): 0 SE(MeterReading), 1 SE(SigMeterReading), 2 SE(MeterStatus), 3 SE(TMeter), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeteringReceiptReqType(B, r0)
         k = _T86[c & 7]
         i1_meter_reading = None
         if k == 1:
+            # 1 bits: [MeterReading: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_MeteringReceiptReqType(B, r0)
             r -= 8; i1_meter_reading = (B >> r) & 255
@@ -10782,21 +11947,25 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
                     i1_meter_reading, r = ru(B, r + 8, i1_meter_reading)
                     if i1_meter_reading > 18446744073709551615: return _d_MeteringReceiptReqType(B, r0)
                 else: i1_meter_reading = (x << 7) | (i1_meter_reading & 127)
+            # 4 bits: [MeterReading: EE = 0 in 1 bit]; [code of MeterInfoType after MeterReading: 3 bit(s): 0 SE(SigMeterReading), 1 SE(MeterStatus), 2 SE(TMeter), 3 EE, 4 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_MeteringReceiptReqType(B, r0)
             k = _T87[c & 7]
         i1_sig_meter_reading = None
         if k == 2:
+            # 1 bits: [SigMeterReading: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_MeteringReceiptReqType(B, r0)
             r -= 8; nb = (B >> r) & 255
             if nb > 64 or 8 * nb > r: return _d_MeteringReceiptReqType(B, r0)
             r -= 8 * nb; i1_sig_meter_reading = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            # 3 bits: [SigMeterReading: EE = 0 in 1 bit]; [code of MeterInfoType after SigMeterReading: 2 bit(s): 0 SE(MeterStatus), 1 SE(TMeter), 2 EE, 3 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_MeteringReceiptReqType(B, r0)
             k = _T88[c & 3]
         i1_meter_status = None
         if k == 3:
+            # 1 bits: [MeterStatus: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_MeteringReceiptReqType(B, r0)
             r -= 9; i1_meter_status = (B >> r) & 511
@@ -10808,11 +11977,13 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
                 elif i1_meter_status & 256: i1_meter_status = -((x << 7) | (i1_meter_status & 127)) - 1
                 else: i1_meter_status = (x << 7) | (i1_meter_status & 127)
             elif i1_meter_status > 255: i1_meter_status = 255 - i1_meter_status
+            # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(TMeter), 1 EE, 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_MeteringReceiptReqType(B, r0)
             k = _T72[c & 3]
         i1_t_meter = None
         if k == 4:
+            # 1 bits: [TMeter: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_MeteringReceiptReqType(B, r0)
             r -= 9; i1_t_meter = (B >> r) & 511
@@ -10824,10 +11995,12 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
                 elif i1_t_meter & 256: i1_t_meter = -((x << 7) | (i1_t_meter & 127)) - 1
                 else: i1_t_meter = (x << 7) | (i1_t_meter & 127)
             elif i1_t_meter > 255: i1_t_meter = 255 - i1_t_meter
+            # 2 bits: [TMeter: EE = 0 in 1 bit]; [code of MeterInfoType after TMeter: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_MeteringReceiptReqType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_MeteringReceiptReqType(B, r0)
+        # 1 bits: [code of MeteringReceiptReqType after MeterInfo: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_meter_info = _new(MeterInfoType)
@@ -10844,9 +12017,10 @@ def _f_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
     o.session_id = f_session_id
     o.sa_schedule_tuple_id = f_sa_schedule_tuple_id
     o.meter_info = f_meter_info
-    return o, r
+    return o, B, r
 
 def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
+    # MeteringReceiptReqType: @Id? (SessionID, SAScheduleTupleID?, MeterInfo)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -10922,39 +12096,52 @@ def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, int]:
+def _d_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, int, int]:
+    # MeteringReceiptResType: (ResponseCode, EVSEStatus)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 2 bit(s): 0 SE(AC_EVSEStatus), 1 SE(DC_EVSEStatus), 2 SE(EVSEStatus), 3 second level
         r -= 2; k = _T155[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_ac_evse_status = f_dc_evse_status = f_evse_status = None
     if k == 1:
-        f_ac_evse_status, r = _d_AC_EVSEStatusType(B, r)
+        f_ac_evse_status, B, r = _d_AC_EVSEStatusType(B, r)
+        # after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 2:
-        f_dc_evse_status, r = _d_DC_EVSEStatusType(B, r)
+        f_dc_evse_status, B, r = _d_DC_EVSEStatusType(B, r)
+        # after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
-        f_evse_status, r = _d_EVSEStatusType(B, r)
+        facet(r, 'EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus')
+        f_evse_status, B, r = _d_EVSEStatusType(B, r)
+        # after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MeteringReceiptResType(f_response_code, f_ac_evse_status, f_dc_evse_status, f_evse_status), r
+    return MeteringReceiptResType(f_response_code, f_ac_evse_status, f_dc_evse_status, f_evse_status), B, r
 
-def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, int]:
+def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, int, int]:
+    # MeteringReceiptResType: (ResponseCode, EVSEStatus)
     r0 = r
+    # 10 bits: [MeteringReceiptResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [code of MeteringReceiptResType after ResponseCode: 2 bit(s): 0 SE(AC_EVSEStatus), 1 SE(DC_EVSEStatus), 2 SE(EVSEStatus), 3 second level]
     r -= 10; c = (B >> r) & 1023
     if c & 772: return _d_MeteringReceiptResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 31]
@@ -10962,6 +12149,7 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
     if f_response_code is None: return _d_MeteringReceiptResType(B, r0)
     f_ac_evse_status = f_dc_evse_status = f_evse_status = None
     if k == 1:
+        # 2 bits: [AC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_MeteringReceiptResType(B, r0)
         r -= 8; i1_notification_max_delay = (B >> r) & 255
@@ -10971,6 +12159,7 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
                 i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
                 if i1_notification_max_delay > 65535: return _d_MeteringReceiptResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+        # 12 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; i1_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: EE = 0 in 1 bit(s)]; [code of MeteringReceiptResType after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 3702: return _d_MeteringReceiptResType(B, r0)
         i1_evse_notification = _EP_EVSENotificationType[(c >> 7) & 3]
@@ -10982,6 +12171,7 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
         f_ac_evse_status.evse_notification = i1_evse_notification
         f_ac_evse_status.rcd = i1_rcd
     elif k == 2:
+        # 2 bits: [DC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_MeteringReceiptResType(B, r0)
         r -= 8; i2_notification_max_delay = (B >> r) & 255
@@ -10991,6 +12181,7 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
                 i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
                 if i2_notification_max_delay > 65535: return _d_MeteringReceiptResType(B, r0)
             else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [DC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i2_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 228: return _d_MeteringReceiptResType(B, r0)
         i2_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
@@ -10998,6 +12189,7 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
         if i2_evse_notification is None: return _d_MeteringReceiptResType(B, r0)
         i2_evse_isolation_status = None
         if k == 2:
+            # 6 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i2_evse_isolation_status 3 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
             r -= 6; c = (B >> r) & 63
             if c & 34: return _d_MeteringReceiptResType(B, r0)
             i2_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
@@ -11005,6 +12197,7 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
             if i2_evse_isolation_status is None: return _d_MeteringReceiptResType(B, r0)
         i2_evse_status_code = None
         if k == 3:
+            # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i2_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 EE, 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_MeteringReceiptResType(B, r0)
             i2_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -11013,6 +12206,7 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
         else:
             return _d_MeteringReceiptResType(B, r0)
         if k != -1: return _d_MeteringReceiptResType(B, r0)
+        # 1 bits: [code of MeteringReceiptResType after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_dc_evse_status = _new(DC_EVSEStatusType)
@@ -11021,23 +12215,10 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
         f_dc_evse_status.evse_isolation_status = i2_evse_isolation_status
         f_dc_evse_status.evse_status_code = i2_evse_status_code
     elif k == 3:
-        r -= 2; c = (B >> r) & 3
-        if c & 3: return _d_MeteringReceiptResType(B, r0)
-        r -= 8; i3_notification_max_delay = (B >> r) & 255
-        if i3_notification_max_delay > 127:
-            r -= 8; x = (B >> r) & 255
-            if x > 127:
-                i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
-                if i3_notification_max_delay > 65535: return _d_MeteringReceiptResType(B, r0)
-            else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
-        r -= 8; c = (B >> r) & 255
-        if c & 230: return _d_MeteringReceiptResType(B, r0)
-        i3_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
+        return _d_MeteringReceiptResType(B, r0)
+        # 1 bits: [code of MeteringReceiptResType after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level]
+        r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        if i3_evse_notification is None: return _d_MeteringReceiptResType(B, r0)
-        f_evse_status = _new(EVSEStatusType)
-        f_evse_status.notification_max_delay = i3_notification_max_delay
-        f_evse_status.evse_notification = i3_evse_notification
     else:
         return _d_MeteringReceiptResType(B, r0)
     if k != -1: return _d_MeteringReceiptResType(B, r0)
@@ -11046,9 +12227,10 @@ def _f_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
     o.ac_evse_status = f_ac_evse_status
     o.dc_evse_status = f_dc_evse_status
     o.evse_status = f_evse_status
-    return o, r
+    return o, B, r
 
 def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
+    # MeteringReceiptResType: (ResponseCode, EVSEStatus)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -11106,47 +12288,46 @@ def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
         a = (a << 7) | (v14) << 2
         pass
     elif v5 is not None:
-        if v5.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v5.__class__.__name__}')
-        pass
-        v16 = v5.notification_max_delay
-        if v16 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a = (a << 4) | 8
-        if v16 > 65535: raise EncFail(f'{v16!r} outside 0..65535')
-        if 0 <= v16 < 128: a = (a << 8) | v16
-        else: a = wu(a, v16)
-        pass
-        v17 = v5.evse_notification
-        if v17 is None: raise EncFail('missing mandatory EVSENotification')
-        if v17.__class__ is not EVSENotificationType and not (v17.__class__ is int and 0 <= v17 < 3): raise EncFail(f'{v17!r} is not a EVSENotificationType')
-        pass
-        a = (a << 7) | (v17) << 2
+        a = (a << 2) | 2
+        a = _e_abstract_EVSEStatus(v5, a)
         pass
     else:
         raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
     a <<= 1
     return a
 
-def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
+    # start: 3 bit(s): 0 AT(Encoding), 1 AT(Id), 2 AT(MimeType), 3 SE(*), 4 EE, 5 CH, 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T156[(B >> r) & 7]
     f_encoding = None
     if k == 0:
-        f_encoding, r = rstr(B, r, None)
+        f_encoding, B, r = rstr(B, r, None)
+        # after @Encoding: 3 bit(s): 0 AT(Id), 1 AT(MimeType), 2 SE(*), 3 EE, 4 CH, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T157[(B >> r) & 7]
     f_id = None
     if k == 1:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(MimeType), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T158[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
-        f_mime_type, r = rstr(B, r, None)
+        f_mime_type, B, r = rstr(B, r, None)
+        # after @MimeType: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T28[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ObjectType(f_encoding, f_id, f_mime_type), r
+    return ObjectType(f_encoding, f_id, f_mime_type), B, r
 
-def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     return _d_ObjectType(B, r)
 
 def _e_ObjectType(o: ObjectType, a: int) -> int:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     st = 0
     v2 = o.encoding
     if v2 is not None:
@@ -11169,47 +12350,60 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int]:
+def _d_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int, int]:
+    # PaymentDetailsReqType: (eMAID, ContractSignatureCertChain)
+    # start: 1 bit(s): 0 SE(eMAID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_e_maid = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_e_maid, r = sl2(B, r, _S40, 6)
+            f_e_maid, B, r = sl2(B, r, _S40, 6)
         else:
-            f_e_maid, r = rstr(B, r, 15)
+            f_e_maid, B, r = rstr(B, r, 15)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after eMAID: 1 bit(s): 0 SE(ContractSignatureCertChain), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'eMAID')
     f_contract_signature_cert_chain = None
     if k == 1:
-        f_contract_signature_cert_chain, r = _d_CertificateChainType(B, r)
+        f_contract_signature_cert_chain, B, r = _d_CertificateChainType(B, r)
+        # after ContractSignatureCertChain: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractSignatureCertChain')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PaymentDetailsReqType(f_e_maid, f_contract_signature_cert_chain), r
+    return PaymentDetailsReqType(f_e_maid, f_contract_signature_cert_chain), B, r
 
-def _f_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int]:
+def _f_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int, int]:
+    # PaymentDetailsReqType: (eMAID, ContractSignatureCertChain)
     r0 = r
+    # 2 bits: [PaymentDetailsReqType start: SE(eMAID) = 0 in 1 bit(s)]; [eMAID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PaymentDetailsReqType(B, r0)
-    f_e_maid, r = rstr(B, r, 15)
+    f_e_maid, B, r = rstr(B, r, 15)
+    # 4 bits: [eMAID: EE = 0 in 1 bit]; [PaymentDetailsReqType after eMAID: SE(ContractSignatureCertChain) = 0 in 1 bit(s)]; [code of CertificateChainType start: 2 bit(s): 0 AT(Id), 1 SE(Certificate), 2 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_PaymentDetailsReqType(B, r0)
     k = _T0[c & 3]
     i1_id = None
     if k == 0:
-        i1_id, r = rstr(B, r, None)
+        i1_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of CertificateChainType after @Id: 1 bit(s): 0 SE(Certificate), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     i1_certificate = None
     if k == 1:
+        # 1 bits: [Certificate: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_PaymentDetailsReqType(B, r0)
-        i1_certificate, r = rbin(B, r, 800)
+        i1_certificate, B, r = rbin(B, r, 800)
+        # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PaymentDetailsReqType(B, r0)
         k = _T35[c & 3]
@@ -11217,10 +12411,12 @@ def _f_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int
         return _d_PaymentDetailsReqType(B, r0)
     i1_sub_certificates = None
     if k == 2:
-        i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+        i1_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_PaymentDetailsReqType(B, r0)
+    # 1 bits: [PaymentDetailsReqType after ContractSignatureCertChain: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_PaymentDetailsReqType(B, r0)
     f_contract_signature_cert_chain = _new(CertificateChainType)
@@ -11230,9 +12426,10 @@ def _f_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int
     o = _new(PaymentDetailsReqType)
     o.e_maid = f_e_maid
     o.contract_signature_cert_chain = f_contract_signature_cert_chain
-    return o, r
+    return o, B, r
 
 def _e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
+    # PaymentDetailsReqType: (eMAID, ContractSignatureCertChain)
     pass
     v2 = o.e_maid
     if v2 is None: raise EncFail('missing mandatory eMAID')
@@ -11268,19 +12465,23 @@ def _e_PaymentDetailsReqType(o: PaymentDetailsReqType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int]:
+def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int, int]:
+    # PaymentDetailsResType: (ResponseCode, GenChallenge, EVSETimeStamp)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(GenChallenge), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -11288,11 +12489,13 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_gen_challenge, r = sl2(B, r, _S17, 6)
+            f_gen_challenge, B, r = sl2(B, r, _S17, 6)
         else:
-            f_gen_challenge, r = rbin(B, r, 16)
+            f_gen_challenge, B, r = rbin(B, r, 16)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after GenChallenge: 1 bit(s): 0 SE(EVSETimeStamp), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'GenChallenge')
@@ -11300,7 +12503,7 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_time_stamp, r = sl2(B, r, _S98, 6)
+            f_evse_time_stamp, B, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_evse_time_stamp = (B >> r) & 511
             if f_evse_time_stamp & 128: f_evse_time_stamp, r = ri(B, r, f_evse_time_stamp)
@@ -11308,14 +12511,17 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
             if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: facet(r, 'EVSETimeStamp: {} out of range'.format(f_evse_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSETimeStamp: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSETimeStamp')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PaymentDetailsResType(f_response_code, f_gen_challenge, f_evse_time_stamp), r
+    return PaymentDetailsResType(f_response_code, f_gen_challenge, f_evse_time_stamp), B, r
 
-def _f_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int]:
+def _f_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int, int]:
+    # PaymentDetailsResType: (ResponseCode, GenChallenge, EVSETimeStamp)
     r0 = r
+    # 10 bits: [PaymentDetailsResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [PaymentDetailsResType after ResponseCode: SE(GenChallenge) = 0 in 1 bit(s)]; [GenChallenge: CH = 0 in 1 bit]
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_PaymentDetailsResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 31]
@@ -11323,6 +12529,7 @@ def _f_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     r -= 8; nb = (B >> r) & 255
     if nb > 16 or 8 * nb > r: return _d_PaymentDetailsResType(B, r0)
     r -= 8 * nb; f_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [GenChallenge: EE = 0 in 1 bit]; [PaymentDetailsResType after GenChallenge: SE(EVSETimeStamp) = 0 in 1 bit(s)]; [EVSETimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_PaymentDetailsResType(B, r0)
     r -= 9; f_evse_time_stamp = (B >> r) & 511
@@ -11334,15 +12541,17 @@ def _f_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
         elif f_evse_time_stamp & 256: f_evse_time_stamp = -((x << 7) | (f_evse_time_stamp & 127)) - 1
         else: f_evse_time_stamp = (x << 7) | (f_evse_time_stamp & 127)
     elif f_evse_time_stamp > 255: f_evse_time_stamp = 255 - f_evse_time_stamp
+    # 2 bits: [EVSETimeStamp: EE = 0 in 1 bit]; [PaymentDetailsResType after EVSETimeStamp: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PaymentDetailsResType(B, r0)
     o = _new(PaymentDetailsResType)
     o.response_code = f_response_code
     o.gen_challenge = f_gen_challenge
     o.evse_time_stamp = f_evse_time_stamp
-    return o, r
+    return o, B, r
 
 def _e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
+    # PaymentDetailsResType: (ResponseCode, GenChallenge, EVSETimeStamp)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -11364,44 +12573,54 @@ def _e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_PaymentServiceSelectionReqType(B: int, r: int) -> tuple[PaymentServiceSelectionReqType, int]:
+def _d_PaymentServiceSelectionReqType(B: int, r: int) -> tuple[PaymentServiceSelectionReqType, int, int]:
+    # PaymentServiceSelectionReqType: (SelectedPaymentOption, SelectedServiceList)
+    # start: 1 bit(s): 0 SE(SelectedPaymentOption), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_selected_payment_option = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_selected_payment_option, r = sl2(B, r, _S162, 6)
+            f_selected_payment_option, B, r = sl2(B, r, _S162, 6)
         else:
             r -= 1; f_selected_payment_option = (B >> r) & 1
             f_selected_payment_option = _E_paymentOptionType[f_selected_payment_option]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SelectedPaymentOption: 1 bit(s): 0 SE(SelectedServiceList), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SelectedPaymentOption')
     f_selected_service_list = None
     if k == 1:
-        f_selected_service_list, r = _d_SelectedServiceListType(B, r)
+        f_selected_service_list, B, r = _d_SelectedServiceListType(B, r)
+        # after SelectedServiceList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SelectedServiceList')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PaymentServiceSelectionReqType(f_selected_payment_option, f_selected_service_list), r
+    return PaymentServiceSelectionReqType(f_selected_payment_option, f_selected_service_list), B, r
 
-def _f_PaymentServiceSelectionReqType(B: int, r: int) -> tuple[PaymentServiceSelectionReqType, int]:
+def _f_PaymentServiceSelectionReqType(B: int, r: int) -> tuple[PaymentServiceSelectionReqType, int, int]:
+    # PaymentServiceSelectionReqType: (SelectedPaymentOption, SelectedServiceList)
     r0 = r
+    # 5 bits: [PaymentServiceSelectionReqType start: SE(SelectedPaymentOption) = 0 in 1 bit(s)]; [SelectedPaymentOption: CH = 0 in 1 bit]; f_selected_payment_option 1 bit(s); [SelectedPaymentOption: EE = 0 in 1 bit]; [PaymentServiceSelectionReqType after SelectedPaymentOption: SE(SelectedServiceList) = 0 in 1 bit(s)]
     r -= 5; c = (B >> r) & 31
     if c & 27: return _d_PaymentServiceSelectionReqType(B, r0)
     f_selected_payment_option = _E_paymentOptionType[(c >> 2) & 1]
-    f_selected_service_list, r = _f_SelectedServiceListType(B, r)
+    f_selected_service_list, B, r = _f_SelectedServiceListType(B, r)
+    # 1 bits: [PaymentServiceSelectionReqType after SelectedServiceList: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_PaymentServiceSelectionReqType(B, r0)
     o = _new(PaymentServiceSelectionReqType)
     o.selected_payment_option = f_selected_payment_option
     o.selected_service_list = f_selected_service_list
-    return o, r
+    return o, B, r
 
 def _e_PaymentServiceSelectionReqType(o: PaymentServiceSelectionReqType, a: int) -> int:
+    # PaymentServiceSelectionReqType: (SelectedPaymentOption, SelectedServiceList)
     pass
     v2 = o.selected_payment_option
     if v2 is None: raise EncFail('missing mandatory SelectedPaymentOption')
@@ -11415,33 +12634,43 @@ def _e_PaymentServiceSelectionReqType(o: PaymentServiceSelectionReqType, a: int)
     a <<= 1
     return a
 
-def _d_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int]:
+def _d_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int, int]:
+    # SelectedServiceListType: (SelectedService{1,16})
+    # start: 1 bit(s): 0 SE(SelectedService), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_selected_service = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_SelectedServiceType(B, r)
+            v, B, r = _d_SelectedServiceType(B, r)
             f_selected_service.append(v)
         else:
             break
         n += 1
         if n < 16:
+            # after SelectedService (may repeat): 2 bit(s): 0 SE(SelectedService), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T30[(B >> r) & 3]
         else:
+            # after SelectedService: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'SelectedService')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SelectedServiceListType(f_selected_service), r
+    return SelectedServiceListType(f_selected_service), B, r
 
-def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int]:
+def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int, int]:
+    # SelectedServiceListType: (SelectedService{1,16})
     r0 = r
+    # 1 bits: [code of SelectedServiceListType start: 1 bit(s): 0 SE(SelectedService), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T8[c & 1]
     f_selected_service = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [SelectedServiceType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_SelectedServiceListType(B, r0)
             r -= 8; i1_service_id = (B >> r) & 255
@@ -11451,11 +12680,13 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
                     i1_service_id, r = ru(B, r + 8, i1_service_id)
                     if i1_service_id > 65535: return _d_SelectedServiceListType(B, r0)
                 else: i1_service_id = (x << 7) | (i1_service_id & 127)
+            # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of SelectedServiceType after ServiceID: 2 bit(s): 0 SE(ParameterSetID), 1 EE, 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_SelectedServiceListType(B, r0)
             k = _T16[c & 3]
             i1_parameter_set_id = None
             if k == 1:
+                # 1 bits: [ParameterSetID: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_SelectedServiceListType(B, r0)
                 r -= 9; i1_parameter_set_id = (B >> r) & 511
@@ -11467,6 +12698,7 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
                     elif i1_parameter_set_id & 256: i1_parameter_set_id = -((x << 7) | (i1_parameter_set_id & 127)) - 1
                     else: i1_parameter_set_id = (x << 7) | (i1_parameter_set_id & 127)
                 elif i1_parameter_set_id > 255: i1_parameter_set_id = 255 - i1_parameter_set_id
+                # 2 bits: [ParameterSetID: EE = 0 in 1 bit]; [code of SelectedServiceType after ParameterSetID: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_SelectedServiceListType(B, r0)
                 k = _T6[c & 1]
@@ -11479,21 +12711,25 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of SelectedServiceListType after SelectedService (may repeat): 2 bit(s): 0 SE(SelectedService), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T30[c & 3]
         else:
+            # 1 bits: [code of SelectedServiceListType after SelectedService: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if n < 1: return _d_SelectedServiceListType(B, r0)
     if k != -1: return _d_SelectedServiceListType(B, r0)
     o = _new(SelectedServiceListType)
     o.selected_service = f_selected_service
-    return o, r
+    return o, B, r
 
 def _e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
+    # SelectedServiceListType: (SelectedService{1,16})
     st = 0
     n = 0
     for v in o.selected_service:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 16:
@@ -11512,19 +12748,23 @@ def _e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
+def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, int]:
+    # SelectedServiceType: (ServiceID, ParameterSetID?)
+    # start: 1 bit(s): 0 SE(ServiceID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_service_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S12, 6)
+            f_service_id, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceID: 2 bit(s): 0 SE(ParameterSetID), 1 EE, 2 second level
         r -= 2; k = _T16[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ServiceID')
@@ -11532,7 +12772,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_parameter_set_id, r = sl2(B, r, _S11, 6)
+            f_parameter_set_id, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_parameter_set_id = (B >> r) & 511
             if f_parameter_set_id & 128: f_parameter_set_id, r = ri(B, r, f_parameter_set_id)
@@ -11540,12 +12780,15 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
             if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ParameterSetID: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SelectedServiceType(f_service_id, f_parameter_set_id), r
+    return SelectedServiceType(f_service_id, f_parameter_set_id), B, r
 
-def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
+def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, int]:
+    # SelectedServiceType: (ServiceID, ParameterSetID?)
     r0 = r
+    # 2 bits: [SelectedServiceType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SelectedServiceType(B, r0)
     r -= 8; f_service_id = (B >> r) & 255
@@ -11555,11 +12798,13 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
             f_service_id, r = ru(B, r + 8, f_service_id)
             if f_service_id > 65535: return _d_SelectedServiceType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
+    # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of SelectedServiceType after ServiceID: 2 bit(s): 0 SE(ParameterSetID), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SelectedServiceType(B, r0)
     k = _T16[c & 3]
     f_parameter_set_id = None
     if k == 1:
+        # 1 bits: [ParameterSetID: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SelectedServiceType(B, r0)
         r -= 9; f_parameter_set_id = (B >> r) & 511
@@ -11571,6 +12816,7 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
             elif f_parameter_set_id & 256: f_parameter_set_id = -((x << 7) | (f_parameter_set_id & 127)) - 1
             else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
         elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
+        # 2 bits: [ParameterSetID: EE = 0 in 1 bit]; [code of SelectedServiceType after ParameterSetID: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SelectedServiceType(B, r0)
         k = _T6[c & 1]
@@ -11578,9 +12824,10 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     o = _new(SelectedServiceType)
     o.service_id = f_service_id
     o.parameter_set_id = f_parameter_set_id
-    return o, r
+    return o, B, r
 
 def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
+    # SelectedServiceType: (ServiceID, ParameterSetID?)
     st = 0
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
@@ -11603,36 +12850,43 @@ def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_PaymentServiceSelectionResType(B: int, r: int) -> tuple[PaymentServiceSelectionResType, int]:
+def _d_PaymentServiceSelectionResType(B: int, r: int) -> tuple[PaymentServiceSelectionResType, int, int]:
+    # PaymentServiceSelectionResType: (ResponseCode)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PaymentServiceSelectionResType(f_response_code), r
+    return PaymentServiceSelectionResType(f_response_code), B, r
 
-def _f_PaymentServiceSelectionResType(B: int, r: int) -> tuple[PaymentServiceSelectionResType, int]:
+def _f_PaymentServiceSelectionResType(B: int, r: int) -> tuple[PaymentServiceSelectionResType, int, int]:
+    # PaymentServiceSelectionResType: (ResponseCode)
     r0 = r
+    # 9 bits: [PaymentServiceSelectionResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [PaymentServiceSelectionResType after ResponseCode: EE = 0 in 1 bit(s)]
     r -= 9; c = (B >> r) & 511
     if c & 387: return _d_PaymentServiceSelectionResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 2) & 31]
     if f_response_code is None: return _d_PaymentServiceSelectionResType(B, r0)
     o = _new(PaymentServiceSelectionResType)
     o.response_code = f_response_code
-    return o, r
+    return o, B, r
 
 def _e_PaymentServiceSelectionResType(o: PaymentServiceSelectionResType, a: int) -> int:
+    # PaymentServiceSelectionResType: (ResponseCode)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -11641,19 +12895,23 @@ def _e_PaymentServiceSelectionResType(o: PaymentServiceSelectionResType, a: int)
     a = (a << 9) | (v2) << 2
     return a
 
-def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
+def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, int]:
+    # PowerDeliveryReqType: (ChargeProgress, SAScheduleTupleID, ChargingProfile?, EVPowerDeliveryParameter?)
+    # start: 1 bit(s): 0 SE(ChargeProgress), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_charge_progress = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_charge_progress, r = sl2(B, r, _S163, 6)
+            f_charge_progress, B, r = sl2(B, r, _S163, 6)
         else:
             r -= 2; f_charge_progress = (B >> r) & 3
             if f_charge_progress >= 3: raise bad_value(r, 'ChargeProgress: enumeration index {} of 3'.format(f_charge_progress))
             f_charge_progress = _E_chargeProgressType[f_charge_progress]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargeProgress: 1 bit(s): 0 SE(SAScheduleTupleID), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ChargeProgress')
@@ -11661,31 +12919,41 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_sa_schedule_tuple_id, r = sl2(B, r, _S66, 6)
+            f_sa_schedule_tuple_id, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SAScheduleTupleID: 3 bit(s): 0 SE(ChargingProfile), 1 SE(DC_EVPowerDeliveryParameter), 2 SE(EVPowerDeliveryParameter), 3 EE, 4 second level
         r -= 3; k = _T87[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'SAScheduleTupleID')
     f_charging_profile = None
     if k == 2:
-        f_charging_profile, r = _d_ChargingProfileType(B, r)
+        f_charging_profile, B, r = _d_ChargingProfileType(B, r)
+        # after ChargingProfile: 2 bit(s): 0 SE(DC_EVPowerDeliveryParameter), 1 SE(EVPowerDeliveryParameter), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T88[(B >> r) & 3]
     f_dc_ev_power_delivery_parameter = f_ev_power_delivery_parameter = None
     if k == 3:
-        f_dc_ev_power_delivery_parameter, r = _d_DC_EVPowerDeliveryParameterType(B, r)
+        f_dc_ev_power_delivery_parameter, B, r = _d_DC_EVPowerDeliveryParameterType(B, r)
+        # after (DC_EVPowerDeliveryParameter | EVPowerDeliveryParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 4:
-        f_ev_power_delivery_parameter, r = _d_EVPowerDeliveryParameterType(B, r)
+        facet(r, 'EVPowerDeliveryParameter is an abstract element, never on the wire: set one of DC_EVPowerDeliveryParameter')
+        f_ev_power_delivery_parameter, B, r = _d_EVPowerDeliveryParameterType(B, r)
+        # after (DC_EVPowerDeliveryParameter | EVPowerDeliveryParameter): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PowerDeliveryReqType(f_charge_progress, f_sa_schedule_tuple_id, f_charging_profile, f_dc_ev_power_delivery_parameter, f_ev_power_delivery_parameter), r
+    return PowerDeliveryReqType(f_charge_progress, f_sa_schedule_tuple_id, f_charging_profile, f_dc_ev_power_delivery_parameter, f_ev_power_delivery_parameter), B, r
 
-def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
+def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, int]:
+    # PowerDeliveryReqType: (ChargeProgress, SAScheduleTupleID, ChargingProfile?, EVPowerDeliveryParameter?)
     r0 = r
+    # 19 bits: [PowerDeliveryReqType start: SE(ChargeProgress) = 0 in 1 bit(s)]; [ChargeProgress: CH = 0 in 1 bit]; f_charge_progress 2 bit(s); [ChargeProgress: EE = 0 in 1 bit]; [PowerDeliveryReqType after ChargeProgress: SE(SAScheduleTupleID) = 0 in 1 bit(s)]; [SAScheduleTupleID: CH = 0 in 1 bit]; f_sa_schedule_tuple_id 8 bit(s); [SAScheduleTupleID: EE = 0 in 1 bit]; [code of PowerDeliveryReqType after SAScheduleTupleID: 3 bit(s): 0 SE(ChargingProfile), 1 SE(DC_EVPowerDeliveryParameter), 2 SE(EVPowerDeliveryParameter), 3 EE, 4 second level]
     r -= 19; c = (B >> r) & 524287
     if c & 421896: return _d_PowerDeliveryReqType(B, r0)
     f_charge_progress = _EP_chargeProgressType[(c >> 15) & 3]
@@ -11694,11 +12962,13 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     if f_charge_progress is None or f_sa_schedule_tuple_id > 255: return _d_PowerDeliveryReqType(B, r0)
     f_charging_profile = None
     if k == 2:
-        f_charging_profile, r = _f_ChargingProfileType(B, r)
+        f_charging_profile, B, r = _f_ChargingProfileType(B, r)
+        # 2 bits: [code of PowerDeliveryReqType after ChargingProfile: 2 bit(s): 0 SE(DC_EVPowerDeliveryParameter), 1 SE(EVPowerDeliveryParameter), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T88[c & 3]
     f_dc_ev_power_delivery_parameter = f_ev_power_delivery_parameter = None
     if k == 3:
+        # 25 bits: [DC_EVPowerDeliveryParameterType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i2_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [DC_EVStatusType after EVReady: SE(EVErrorCode) = 0 in 1 bit(s)]; [EVErrorCode: CH = 0 in 1 bit]; i2_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [DC_EVStatusType after EVErrorCode: SE(EVRESSSOC) = 0 in 1 bit(s)]; [EVRESSSOC: CH = 0 in 1 bit]; i2_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [DC_EVStatusType after EVRESSSOC: EE = 0 in 1 bit(s)]; [code of DC_EVPowerDeliveryParameterType after DC_EVStatus: 2 bit(s): 0 SE(BulkChargingComplete), 1 SE(ChargingComplete), 2 second level]
         r -= 25; c = (B >> r) & 33554431
         if c & 31209484: return _d_PowerDeliveryReqType(B, r0)
         i2_ev_ready = ((c >> 21) & 1) == 1
@@ -11712,12 +12982,14 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         i1_dc_ev_status.evresssoc = i2_evresssoc
         i1_bulk_charging_complete = None
         if k == 1:
+            # 4 bits: [BulkChargingComplete: CH = 0 in 1 bit]; i1_bulk_charging_complete 1 bit(s); [BulkChargingComplete: EE = 0 in 1 bit]; [code of DC_EVPowerDeliveryParameterType after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level]
             r -= 4; c = (B >> r) & 15
             if c & 10: return _d_PowerDeliveryReqType(B, r0)
             i1_bulk_charging_complete = ((c >> 2) & 1) == 1
             k = _T3[c & 1]
         i1_charging_complete = None
         if k == 2:
+            # 4 bits: [ChargingComplete: CH = 0 in 1 bit]; i1_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of DC_EVPowerDeliveryParameterType after ChargingComplete: 1 bit(s): 0 EE, 1 second level]
             r -= 4; c = (B >> r) & 15
             if c & 10: return _d_PowerDeliveryReqType(B, r0)
             i1_charging_complete = ((c >> 2) & 1) == 1
@@ -11725,6 +12997,7 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         else:
             return _d_PowerDeliveryReqType(B, r0)
         if k != -1: return _d_PowerDeliveryReqType(B, r0)
+        # 1 bits: [code of PowerDeliveryReqType after (DC_EVPowerDeliveryParameter | EVPowerDeliveryParameter): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_dc_ev_power_delivery_parameter = _new(DC_EVPowerDeliveryParameterType)
@@ -11732,10 +13005,10 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         f_dc_ev_power_delivery_parameter.bulk_charging_complete = i1_bulk_charging_complete
         f_dc_ev_power_delivery_parameter.charging_complete = i1_charging_complete
     elif k == 4:
-        r -= 2; c = (B >> r) & 3
-        if c & 2: return _d_PowerDeliveryReqType(B, r0)
+        return _d_PowerDeliveryReqType(B, r0)
+        # 1 bits: [code of PowerDeliveryReqType after (DC_EVPowerDeliveryParameter | EVPowerDeliveryParameter): 1 bit(s): 0 EE, 1 second level]
+        r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        f_ev_power_delivery_parameter = _new(EVPowerDeliveryParameterType)
     if k != -1: return _d_PowerDeliveryReqType(B, r0)
     o = _new(PowerDeliveryReqType)
     o.charge_progress = f_charge_progress
@@ -11743,9 +13016,10 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     o.charging_profile = f_charging_profile
     o.dc_ev_power_delivery_parameter = f_dc_ev_power_delivery_parameter
     o.ev_power_delivery_parameter = f_ev_power_delivery_parameter
-    return o, r
+    return o, B, r
 
 def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
+    # PowerDeliveryReqType: (ChargeProgress, SAScheduleTupleID, ChargingProfile?, EVPowerDeliveryParameter?)
     st = 0
     v2 = o.charge_progress
     if v2 is None: raise EncFail('missing mandatory ChargeProgress')
@@ -11799,41 +13073,49 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     elif v6 is not None:
         w, c = _C165[st]
         a = (a << w) | c
-        if v6.__class__ is not EVPowerDeliveryParameterType: raise EncFail(f'expected EVPowerDeliveryParameterType, got {v6.__class__.__name__}')
-        pass
-        a <<= 1
+        a = _e_abstract_EVPowerDeliveryParameter(v6, a)
         st = 15
     w, c = _C166[st]
     a = (a << w) | c
     return a
 
-def _d_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
+def _d_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int, int]:
+    # ChargingProfileType: (ProfileEntry{1,24})
+    # start: 1 bit(s): 0 SE(ProfileEntry), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_profile_entry = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_ProfileEntryType(B, r)
+            v, B, r = _d_ProfileEntryType(B, r)
             f_profile_entry.append(v)
         else:
             break
         n += 1
         if n < 24:
+            # after ProfileEntry (may repeat): 2 bit(s): 0 SE(ProfileEntry), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T30[(B >> r) & 3]
         else:
+            # after ProfileEntry: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'ProfileEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ChargingProfileType(f_profile_entry), r
+    return ChargingProfileType(f_profile_entry), B, r
 
-def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
+def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int, int]:
+    # ChargingProfileType: (ProfileEntry{1,24})
     r0 = r
+    # 1 bits: [code of ChargingProfileType start: 1 bit(s): 0 SE(ProfileEntry), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T8[c & 1]
     f_profile_entry = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [ProfileEntryType start: SE(ChargingProfileEntryStart) = 0 in 1 bit(s)]; [ChargingProfileEntryStart: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ChargingProfileType(B, r0)
             r -= 8; i1_charging_profile_entry_start = (B >> r) & 255
@@ -11843,6 +13125,7 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
                     i1_charging_profile_entry_start, r = ru(B, r + 8, i1_charging_profile_entry_start)
                     if i1_charging_profile_entry_start > 4294967295: return _d_ChargingProfileType(B, r0)
                 else: i1_charging_profile_entry_start = (x << 7) | (i1_charging_profile_entry_start & 127)
+            # 16 bits: [ChargingProfileEntryStart: EE = 0 in 1 bit]; [ProfileEntryType after ChargingProfileEntryStart: SE(ChargingProfileEntryMaxPower) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 16; c = (B >> r) & 65535
             if c & 61895: return _d_ChargingProfileType(B, r0)
             i2_multiplier = ((c >> 9) & 7) + -3
@@ -11857,6 +13140,7 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of ProfileEntryType after ChargingProfileEntryMaxPower: 2 bit(s): 0 SE(ChargingProfileEntryMaxNumberOfPhasesInUse), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ChargingProfileType(B, r0)
             k = _T35[c & 3]
@@ -11866,6 +13150,7 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
             i1_charging_profile_entry_max_power.value = i2_value
             i1_charging_profile_entry_max_number_of_phases_in_use = None
             if k == 2:
+                # 5 bits: [ChargingProfileEntryMaxNumberOfPhasesInUse: CH = 0 in 1 bit]; i1_charging_profile_entry_max_number_of_phases_in_use 2 bit(s); [ChargingProfileEntryMaxNumberOfPhasesInUse: EE = 0 in 1 bit]; [code of ProfileEntryType after ChargingProfileEntryMaxNumberOfPhasesInUse: 1 bit(s): 0 EE, 1 second level]
                 r -= 5; c = (B >> r) & 31
                 if c & 18: return _d_ChargingProfileType(B, r0)
                 i1_charging_profile_entry_max_number_of_phases_in_use = ((c >> 2) & 3) + 1
@@ -11881,21 +13166,25 @@ def _f_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int]:
             break
         n += 1
         if n < 24:
+            # 2 bits: [code of ChargingProfileType after ProfileEntry (may repeat): 2 bit(s): 0 SE(ProfileEntry), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T30[c & 3]
         else:
+            # 1 bits: [code of ChargingProfileType after ProfileEntry: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if n < 1: return _d_ChargingProfileType(B, r0)
     if k != -1: return _d_ChargingProfileType(B, r0)
     o = _new(ChargingProfileType)
     o.profile_entry = f_profile_entry
-    return o, r
+    return o, B, r
 
 def _e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
+    # ChargingProfileType: (ProfileEntry{1,24})
     st = 0
     n = 0
     for v in o.profile_entry:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 24:
@@ -11914,25 +13203,31 @@ def _e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
+def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int, int]:
+    # ProfileEntryType: (ChargingProfileEntryStart, ChargingProfileEntryMaxPower, ChargingProfileEntryMaxNumberOfPhasesInUse?)
+    # start: 1 bit(s): 0 SE(ChargingProfileEntryStart), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_charging_profile_entry_start = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_charging_profile_entry_start, r = sl2(B, r, _S1, 6)
+            f_charging_profile_entry_start, B, r = sl2(B, r, _S1, 6)
         else:
             r -= 8; f_charging_profile_entry_start = (B >> r) & 255
             if f_charging_profile_entry_start > 127: f_charging_profile_entry_start, r = ru(B, r, f_charging_profile_entry_start)
             if f_charging_profile_entry_start > 4294967295: facet(r, 'ChargingProfileEntryStart: {} out of range'.format(f_charging_profile_entry_start))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingProfileEntryStart: 1 bit(s): 0 SE(ChargingProfileEntryMaxPower), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ChargingProfileEntryStart')
     f_charging_profile_entry_max_power = None
     if k == 1:
-        f_charging_profile_entry_max_power, r = _d_PhysicalValueType(B, r)
+        f_charging_profile_entry_max_power, B, r = _d_PhysicalValueType(B, r)
+        # after ChargingProfileEntryMaxPower: 2 bit(s): 0 SE(ChargingProfileEntryMaxNumberOfPhasesInUse), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T35[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ChargingProfileEntryMaxPower')
@@ -11940,18 +13235,21 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_charging_profile_entry_max_number_of_phases_in_use, r = sl2(B, r, _S167, 6)
+            f_charging_profile_entry_max_number_of_phases_in_use, B, r = sl2(B, r, _S167, 6)
         else:
             r -= 2; f_charging_profile_entry_max_number_of_phases_in_use = ((B >> r) & 3) + 1
             if f_charging_profile_entry_max_number_of_phases_in_use > 3: facet(r, 'ChargingProfileEntryMaxNumberOfPhasesInUse: {} above 3'.format(f_charging_profile_entry_max_number_of_phases_in_use))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingProfileEntryMaxNumberOfPhasesInUse: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ProfileEntryType(f_charging_profile_entry_start, f_charging_profile_entry_max_power, f_charging_profile_entry_max_number_of_phases_in_use), r
+    return ProfileEntryType(f_charging_profile_entry_start, f_charging_profile_entry_max_power, f_charging_profile_entry_max_number_of_phases_in_use), B, r
 
-def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
+def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int, int]:
+    # ProfileEntryType: (ChargingProfileEntryStart, ChargingProfileEntryMaxPower, ChargingProfileEntryMaxNumberOfPhasesInUse?)
     r0 = r
+    # 2 bits: [ProfileEntryType start: SE(ChargingProfileEntryStart) = 0 in 1 bit(s)]; [ChargingProfileEntryStart: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ProfileEntryType(B, r0)
     r -= 8; f_charging_profile_entry_start = (B >> r) & 255
@@ -11961,6 +13259,7 @@ def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
             f_charging_profile_entry_start, r = ru(B, r + 8, f_charging_profile_entry_start)
             if f_charging_profile_entry_start > 4294967295: return _d_ProfileEntryType(B, r0)
         else: f_charging_profile_entry_start = (x << 7) | (f_charging_profile_entry_start & 127)
+    # 16 bits: [ChargingProfileEntryStart: EE = 0 in 1 bit]; [ProfileEntryType after ChargingProfileEntryStart: SE(ChargingProfileEntryMaxPower) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i1_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i1_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 61895: return _d_ProfileEntryType(B, r0)
     i1_multiplier = ((c >> 9) & 7) + -3
@@ -11975,6 +13274,7 @@ def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of ProfileEntryType after ChargingProfileEntryMaxPower: 2 bit(s): 0 SE(ChargingProfileEntryMaxNumberOfPhasesInUse), 1 EE, 2 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_ProfileEntryType(B, r0)
     k = _T35[c & 3]
@@ -11984,6 +13284,7 @@ def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
     f_charging_profile_entry_max_power.value = i1_value
     f_charging_profile_entry_max_number_of_phases_in_use = None
     if k == 2:
+        # 5 bits: [ChargingProfileEntryMaxNumberOfPhasesInUse: CH = 0 in 1 bit]; f_charging_profile_entry_max_number_of_phases_in_use 2 bit(s); [ChargingProfileEntryMaxNumberOfPhasesInUse: EE = 0 in 1 bit]; [code of ProfileEntryType after ChargingProfileEntryMaxNumberOfPhasesInUse: 1 bit(s): 0 EE, 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_ProfileEntryType(B, r0)
         f_charging_profile_entry_max_number_of_phases_in_use = ((c >> 2) & 3) + 1
@@ -11994,9 +13295,10 @@ def _f_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int]:
     o.charging_profile_entry_start = f_charging_profile_entry_start
     o.charging_profile_entry_max_power = f_charging_profile_entry_max_power
     o.charging_profile_entry_max_number_of_phases_in_use = f_charging_profile_entry_max_number_of_phases_in_use
-    return o, r
+    return o, B, r
 
 def _e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
+    # ProfileEntryType: (ChargingProfileEntryStart, ChargingProfileEntryMaxPower, ChargingProfileEntryMaxNumberOfPhasesInUse?)
     st = 0
     v2 = o.charging_profile_entry_start
     if v2 is None: raise EncFail('missing mandatory ChargingProfileEntryStart')
@@ -12036,39 +13338,52 @@ def _e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
+def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, int]:
+    # PowerDeliveryResType: (ResponseCode, EVSEStatus)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 2 bit(s): 0 SE(AC_EVSEStatus), 1 SE(DC_EVSEStatus), 2 SE(EVSEStatus), 3 second level
         r -= 2; k = _T155[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_ac_evse_status = f_dc_evse_status = f_evse_status = None
     if k == 1:
-        f_ac_evse_status, r = _d_AC_EVSEStatusType(B, r)
+        f_ac_evse_status, B, r = _d_AC_EVSEStatusType(B, r)
+        # after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 2:
-        f_dc_evse_status, r = _d_DC_EVSEStatusType(B, r)
+        f_dc_evse_status, B, r = _d_DC_EVSEStatusType(B, r)
+        # after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
-        f_evse_status, r = _d_EVSEStatusType(B, r)
+        facet(r, 'EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus')
+        f_evse_status, B, r = _d_EVSEStatusType(B, r)
+        # after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PowerDeliveryResType(f_response_code, f_ac_evse_status, f_dc_evse_status, f_evse_status), r
+    return PowerDeliveryResType(f_response_code, f_ac_evse_status, f_dc_evse_status, f_evse_status), B, r
 
-def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
+def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, int]:
+    # PowerDeliveryResType: (ResponseCode, EVSEStatus)
     r0 = r
+    # 10 bits: [PowerDeliveryResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [code of PowerDeliveryResType after ResponseCode: 2 bit(s): 0 SE(AC_EVSEStatus), 1 SE(DC_EVSEStatus), 2 SE(EVSEStatus), 3 second level]
     r -= 10; c = (B >> r) & 1023
     if c & 772: return _d_PowerDeliveryResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 31]
@@ -12076,6 +13391,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     if f_response_code is None: return _d_PowerDeliveryResType(B, r0)
     f_ac_evse_status = f_dc_evse_status = f_evse_status = None
     if k == 1:
+        # 2 bits: [AC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_PowerDeliveryResType(B, r0)
         r -= 8; i1_notification_max_delay = (B >> r) & 255
@@ -12085,6 +13401,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
                 i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
                 if i1_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
             else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+        # 12 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [AC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [AC_EVSEStatusType after EVSENotification: SE(RCD) = 0 in 1 bit(s)]; [RCD: CH = 0 in 1 bit]; i1_rcd 1 bit(s); [RCD: EE = 0 in 1 bit]; [AC_EVSEStatusType after RCD: EE = 0 in 1 bit(s)]; [code of PowerDeliveryResType after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 3702: return _d_PowerDeliveryResType(B, r0)
         i1_evse_notification = _EP_EVSENotificationType[(c >> 7) & 3]
@@ -12096,6 +13413,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         f_ac_evse_status.evse_notification = i1_evse_notification
         f_ac_evse_status.rcd = i1_rcd
     elif k == 2:
+        # 2 bits: [DC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_PowerDeliveryResType(B, r0)
         r -= 8; i2_notification_max_delay = (B >> r) & 255
@@ -12105,6 +13423,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
                 i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
                 if i2_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
             else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [DC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i2_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 228: return _d_PowerDeliveryResType(B, r0)
         i2_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
@@ -12112,6 +13431,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         if i2_evse_notification is None: return _d_PowerDeliveryResType(B, r0)
         i2_evse_isolation_status = None
         if k == 2:
+            # 6 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i2_evse_isolation_status 3 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
             r -= 6; c = (B >> r) & 63
             if c & 34: return _d_PowerDeliveryResType(B, r0)
             i2_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
@@ -12119,6 +13439,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
             if i2_evse_isolation_status is None: return _d_PowerDeliveryResType(B, r0)
         i2_evse_status_code = None
         if k == 3:
+            # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i2_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 EE, 1 second level]
             r -= 7; c = (B >> r) & 127
             if c & 66: return _d_PowerDeliveryResType(B, r0)
             i2_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -12127,6 +13448,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         else:
             return _d_PowerDeliveryResType(B, r0)
         if k != -1: return _d_PowerDeliveryResType(B, r0)
+        # 1 bits: [code of PowerDeliveryResType after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_dc_evse_status = _new(DC_EVSEStatusType)
@@ -12135,23 +13457,10 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
         f_dc_evse_status.evse_isolation_status = i2_evse_isolation_status
         f_dc_evse_status.evse_status_code = i2_evse_status_code
     elif k == 3:
-        r -= 2; c = (B >> r) & 3
-        if c & 3: return _d_PowerDeliveryResType(B, r0)
-        r -= 8; i3_notification_max_delay = (B >> r) & 255
-        if i3_notification_max_delay > 127:
-            r -= 8; x = (B >> r) & 255
-            if x > 127:
-                i3_notification_max_delay, r = ru(B, r + 8, i3_notification_max_delay)
-                if i3_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
-            else: i3_notification_max_delay = (x << 7) | (i3_notification_max_delay & 127)
-        r -= 8; c = (B >> r) & 255
-        if c & 230: return _d_PowerDeliveryResType(B, r0)
-        i3_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
+        return _d_PowerDeliveryResType(B, r0)
+        # 1 bits: [code of PowerDeliveryResType after (AC_EVSEStatus | DC_EVSEStatus | EVSEStatus): 1 bit(s): 0 EE, 1 second level]
+        r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
-        if i3_evse_notification is None: return _d_PowerDeliveryResType(B, r0)
-        f_evse_status = _new(EVSEStatusType)
-        f_evse_status.notification_max_delay = i3_notification_max_delay
-        f_evse_status.evse_notification = i3_evse_notification
     else:
         return _d_PowerDeliveryResType(B, r0)
     if k != -1: return _d_PowerDeliveryResType(B, r0)
@@ -12160,9 +13469,10 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     o.ac_evse_status = f_ac_evse_status
     o.dc_evse_status = f_dc_evse_status
     o.evse_status = f_evse_status
-    return o, r
+    return o, B, r
 
 def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
+    # PowerDeliveryResType: (ResponseCode, EVSEStatus)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -12220,51 +13530,50 @@ def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         a = (a << 7) | (v14) << 2
         pass
     elif v5 is not None:
-        if v5.__class__ is not EVSEStatusType: raise EncFail(f'expected EVSEStatusType, got {v5.__class__.__name__}')
-        pass
-        v16 = v5.notification_max_delay
-        if v16 is None: raise EncFail('missing mandatory NotificationMaxDelay')
-        a = (a << 4) | 8
-        if v16 > 65535: raise EncFail(f'{v16!r} outside 0..65535')
-        if 0 <= v16 < 128: a = (a << 8) | v16
-        else: a = wu(a, v16)
-        pass
-        v17 = v5.evse_notification
-        if v17 is None: raise EncFail('missing mandatory EVSENotification')
-        if v17.__class__ is not EVSENotificationType and not (v17.__class__ is int and 0 <= v17 < 3): raise EncFail(f'{v17!r} is not a EVSENotificationType')
-        pass
-        a = (a << 7) | (v17) << 2
+        a = (a << 2) | 2
+        a = _e_abstract_EVSEStatus(v5, a)
         pass
     else:
         raise EncFail('missing mandatory AC_EVSEStatus or DC_EVSEStatus or EVSEStatus')
     a <<= 1
     return a
 
-def _d_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
+def _d_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int, int]:
+    # PreChargeReqType: (DC_EVStatus, EVTargetVoltage, EVTargetCurrent)
+    # start: 1 bit(s): 0 SE(DC_EVStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_dc_ev_status = None
     if k == 0:
-        f_dc_ev_status, r = _d_DC_EVStatusType(B, r)
+        f_dc_ev_status, B, r = _d_DC_EVStatusType(B, r)
+        # after DC_EVStatus: 1 bit(s): 0 SE(EVTargetVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVStatus')
     f_ev_target_voltage = None
     if k == 1:
-        f_ev_target_voltage, r = _d_PhysicalValueType(B, r)
+        f_ev_target_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVTargetVoltage: 1 bit(s): 0 SE(EVTargetCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetVoltage')
     f_ev_target_current = None
     if k == 2:
-        f_ev_target_current, r = _d_PhysicalValueType(B, r)
+        f_ev_target_current, B, r = _d_PhysicalValueType(B, r)
+        # after EVTargetCurrent: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetCurrent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PreChargeReqType(f_dc_ev_status, f_ev_target_voltage, f_ev_target_current), r
+    return PreChargeReqType(f_dc_ev_status, f_ev_target_voltage, f_ev_target_current), B, r
 
-def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
+def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int, int]:
+    # PreChargeReqType: (DC_EVStatus, EVTargetVoltage, EVTargetCurrent)
     r0 = r
+    # 38 bits: [PreChargeReqType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i1_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [DC_EVStatusType after EVReady: SE(EVErrorCode) = 0 in 1 bit(s)]; [EVErrorCode: CH = 0 in 1 bit]; i1_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [DC_EVStatusType after EVErrorCode: SE(EVRESSSOC) = 0 in 1 bit(s)]; [EVRESSSOC: CH = 0 in 1 bit]; i1_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [DC_EVStatusType after EVRESSSOC: EE = 0 in 1 bit(s)]; [PreChargeReqType after DC_EVStatus: SE(EVTargetVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 38; c = (B >> r) & 274877906943
     if c & 255668122055: return _d_PreChargeReqType(B, r0)
     i1_ev_ready = ((c >> 34) & 1) == 1
@@ -12286,6 +13595,7 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 17 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [PreChargeReqType after EVTargetVoltage: SE(EVTargetCurrent) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i3_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i3_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 17; c = (B >> r) & 131071
     if c & 127431: return _d_PreChargeReqType(B, r0)
     i3_multiplier = ((c >> 9) & 7) + -3
@@ -12304,6 +13614,7 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [PreChargeReqType after EVTargetCurrent: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_PreChargeReqType(B, r0)
     f_ev_target_current = _new(PhysicalValueType)
@@ -12314,9 +13625,10 @@ def _f_PreChargeReqType(B: int, r: int) -> tuple[PreChargeReqType, int]:
     o.dc_ev_status = f_dc_ev_status
     o.ev_target_voltage = f_ev_target_voltage
     o.ev_target_current = f_ev_target_current
-    return o, r
+    return o, B, r
 
 def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
+    # PreChargeReqType: (DC_EVStatus, EVTargetVoltage, EVTargetCurrent)
     pass
     v2 = o.dc_ev_status
     if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
@@ -12379,39 +13691,49 @@ def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
+def _d_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int, int]:
+    # PreChargeResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_dc_evse_status = None
     if k == 1:
-        f_dc_evse_status, r = _d_DC_EVSEStatusType(B, r)
+        f_dc_evse_status, B, r = _d_DC_EVSEStatusType(B, r)
+        # after DC_EVSEStatus: 1 bit(s): 0 SE(EVSEPresentVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVSEStatus')
     f_evse_present_voltage = None
     if k == 2:
-        f_evse_present_voltage, r = _d_PhysicalValueType(B, r)
+        f_evse_present_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEPresentVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPresentVoltage')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PreChargeResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), r
+    return PreChargeResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), B, r
 
-def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
+def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int, int]:
+    # PreChargeResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage)
     r0 = r
+    # 11 bits: [PreChargeResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [PreChargeResType after ResponseCode: SE(DC_EVSEStatus) = 0 in 1 bit(s)]; [DC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 11; c = (B >> r) & 2047
     if c & 1551: return _d_PreChargeResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 31]
@@ -12423,6 +13745,7 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
             i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
             if i1_notification_max_delay > 65535: return _d_PreChargeResType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [DC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
     r -= 8; c = (B >> r) & 255
     if c & 228: return _d_PreChargeResType(B, r0)
     i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
@@ -12430,6 +13753,7 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     if i1_evse_notification is None: return _d_PreChargeResType(B, r0)
     i1_evse_isolation_status = None
     if k == 2:
+        # 6 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i1_evse_isolation_status 3 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_PreChargeResType(B, r0)
         i1_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
@@ -12437,6 +13761,7 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
         if i1_evse_isolation_status is None: return _d_PreChargeResType(B, r0)
     i1_evse_status_code = None
     if k == 3:
+        # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i1_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 EE, 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_PreChargeResType(B, r0)
         i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -12445,6 +13770,7 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     else:
         return _d_PreChargeResType(B, r0)
     if k != -1: return _d_PreChargeResType(B, r0)
+    # 15 bits: [PreChargeResType after DC_EVSEStatus: SE(EVSEPresentVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 29127: return _d_PreChargeResType(B, r0)
     i2_multiplier = ((c >> 9) & 7) + -3
@@ -12464,6 +13790,7 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [PreChargeResType after EVSEPresentVoltage: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_PreChargeResType(B, r0)
     f_evse_present_voltage = _new(PhysicalValueType)
@@ -12474,9 +13801,10 @@ def _f_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int]:
     o.response_code = f_response_code
     o.dc_evse_status = f_dc_evse_status
     o.evse_present_voltage = f_evse_present_voltage
-    return o, r
+    return o, B, r
 
 def _e_PreChargeResType(o: PreChargeResType, a: int) -> int:
+    # PreChargeResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -12534,27 +13862,33 @@ def _e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
+def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int, int]:
+    # ServiceDetailReqType: (ServiceID)
+    # start: 1 bit(s): 0 SE(ServiceID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_service_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S12, 6)
+            f_service_id, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceID: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceDetailReqType(f_service_id), r
+    return ServiceDetailReqType(f_service_id), B, r
 
-def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
+def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int, int]:
+    # ServiceDetailReqType: (ServiceID)
     r0 = r
+    # 2 bits: [ServiceDetailReqType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailReqType(B, r0)
     r -= 8; f_service_id = (B >> r) & 255
@@ -12564,13 +13898,15 @@ def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
             f_service_id, r = ru(B, r + 8, f_service_id)
             if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
+    # 2 bits: [ServiceID: EE = 0 in 1 bit]; [ServiceDetailReqType after ServiceID: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailReqType(B, r0)
     o = _new(ServiceDetailReqType)
     o.service_id = f_service_id
-    return o, r
+    return o, B, r
 
 def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
+    # ServiceDetailReqType: (ServiceID)
     pass
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
@@ -12582,19 +13918,23 @@ def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
+def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, int]:
+    # ServiceDetailResType: (ResponseCode, ServiceID, ServiceParameterList?)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(ServiceID), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -12602,25 +13942,30 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S12, 6)
+            f_service_id, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceID: 2 bit(s): 0 SE(ServiceParameterList), 1 EE, 2 second level
         r -= 2; k = _T35[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ServiceID')
     f_service_parameter_list = None
     if k == 2:
-        f_service_parameter_list, r = _d_ServiceParameterListType(B, r)
+        f_service_parameter_list, B, r = _d_ServiceParameterListType(B, r)
+        # after ServiceParameterList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceDetailResType(f_response_code, f_service_id, f_service_parameter_list), r
+    return ServiceDetailResType(f_response_code, f_service_id, f_service_parameter_list), B, r
 
-def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
+def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, int]:
+    # ServiceDetailResType: (ResponseCode, ServiceID, ServiceParameterList?)
     r0 = r
+    # 10 bits: [ServiceDetailResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ServiceDetailResType after ResponseCode: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_ServiceDetailResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 31]
@@ -12632,12 +13977,14 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
             f_service_id, r = ru(B, r + 8, f_service_id)
             if f_service_id > 65535: return _d_ServiceDetailResType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
+    # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of ServiceDetailResType after ServiceID: 2 bit(s): 0 SE(ServiceParameterList), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDetailResType(B, r0)
     k = _T35[c & 3]
     f_service_parameter_list = None
     if k == 2:
-        f_service_parameter_list, r = _f_ServiceParameterListType(B, r)
+        f_service_parameter_list, B, r = _f_ServiceParameterListType(B, r)
+        # 1 bits: [code of ServiceDetailResType after ServiceParameterList: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_ServiceDetailResType(B, r0)
@@ -12645,9 +13992,10 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     o.response_code = f_response_code
     o.service_id = f_service_id
     o.service_parameter_list = f_service_parameter_list
-    return o, r
+    return o, B, r
 
 def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
+    # ServiceDetailResType: (ResponseCode, ServiceID, ServiceParameterList?)
     st = 0
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -12670,54 +14018,67 @@ def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int]:
+def _d_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int, int]:
+    # ServiceParameterListType: (ParameterSet{1,255})
+    # start: 1 bit(s): 0 SE(ParameterSet), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_parameter_set = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_ParameterSetType(B, r)
+            v, B, r = _d_ParameterSetType(B, r)
             f_parameter_set.append(v)
         else:
             break
         n += 1
         if n < 255:
+            # after ParameterSet (may repeat): 2 bit(s): 0 SE(ParameterSet), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T30[(B >> r) & 3]
         else:
+            # after ParameterSet: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'ParameterSet')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceParameterListType(f_parameter_set), r
+    return ServiceParameterListType(f_parameter_set), B, r
 
-def _f_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int]:
+def _f_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int, int]:
+    # ServiceParameterListType: (ParameterSet{1,255})
     r0 = r
+    # 1 bits: [code of ServiceParameterListType start: 1 bit(s): 0 SE(ParameterSet), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T8[c & 1]
     f_parameter_set = []
     n = 0
     while True:
         if k == 0:
-            v, r = _f_ParameterSetType(B, r)
+            v, B, r = _f_ParameterSetType(B, r)
             f_parameter_set.append(v)
         else:
             break
         n += 1
         if n < 255:
+            # 2 bits: [code of ServiceParameterListType after ParameterSet (may repeat): 2 bit(s): 0 SE(ParameterSet), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T30[c & 3]
         else:
+            # 1 bits: [code of ServiceParameterListType after ParameterSet: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if n < 1: return _d_ServiceParameterListType(B, r0)
     if k != -1: return _d_ServiceParameterListType(B, r0)
     o = _new(ServiceParameterListType)
     o.parameter_set = f_parameter_set
-    return o, r
+    return o, B, r
 
 def _e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
+    # ServiceParameterListType: (ParameterSet{1,255})
     st = 0
     n = 0
     for v in o.parameter_set:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 255:
@@ -12736,13 +14097,16 @@ def _e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
+def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int, int]:
+    # ParameterSetType: (ParameterSetID, Parameter{1,16})
+    # start: 1 bit(s): 0 SE(ParameterSetID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_parameter_set_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_parameter_set_id, r = sl2(B, r, _S11, 6)
+            f_parameter_set_id, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_parameter_set_id = (B >> r) & 511
             if f_parameter_set_id & 128: f_parameter_set_id, r = ri(B, r, f_parameter_set_id)
@@ -12750,6 +14114,7 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ParameterSetID: 1 bit(s): 0 SE(Parameter), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ParameterSetID')
@@ -12757,21 +14122,27 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     n = 0
     while True:
         if k == 1:
-            v, r = _d_ParameterType(B, r)
+            v, B, r = _d_ParameterType(B, r)
             f_parameter.append(v)
         else:
             break
         n += 1
         if n < 16:
+            # after Parameter (may repeat): 2 bit(s): 0 SE(Parameter), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T16[(B >> r) & 3]
         else:
+            # after Parameter: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'Parameter')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ParameterSetType(f_parameter_set_id, f_parameter), r
+    return ParameterSetType(f_parameter_set_id, f_parameter), B, r
 
-def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
+def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int, int]:
+    # ParameterSetType: (ParameterSetID, Parameter{1,16})
     r0 = r
+    # 2 bits: [ParameterSetType start: SE(ParameterSetID) = 0 in 1 bit(s)]; [ParameterSetID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ParameterSetType(B, r0)
     r -= 9; f_parameter_set_id = (B >> r) & 511
@@ -12783,6 +14154,7 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
         elif f_parameter_set_id & 256: f_parameter_set_id = -((x << 7) | (f_parameter_set_id & 127)) - 1
         else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
     elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
+    # 2 bits: [ParameterSetID: EE = 0 in 1 bit]; [code of ParameterSetType after ParameterSetID: 1 bit(s): 0 SE(Parameter), 1 second level]
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_ParameterSetType(B, r0)
     k = _T2[c & 1]
@@ -12790,23 +14162,28 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     n = 0
     while True:
         if k == 1:
+            # 1 bits: [ParameterType start: AT(Name) = 0 in 1 bit(s)]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ParameterSetType(B, r0)
-            i1_name, r = rstr(B, r, None)
+            i1_name, B, r = rstr(B, r, None)
+            # 3 bits: [code of ParameterType after @Name: 3 bit(s): 0 SE(boolValue), 1 SE(byteValue), 2 SE(shortValue), 3 SE(intValue), 4 SE(physicalValue), 5 SE(stringValue), 6 second level]
             r -= 3; c = (B >> r) & 7
             k = _T168[c & 7]
             i1_bool_value = i1_byte_value = i1_short_value = i1_int_value = i1_physical_value = i1_string_value = None
             if k == 1:
+                # 4 bits: [boolValue: CH = 0 in 1 bit]; i1_bool_value 1 bit(s); [boolValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 10: return _d_ParameterSetType(B, r0)
                 i1_bool_value = ((c >> 2) & 1) == 1
                 k = _T6[c & 1]
             elif k == 2:
+                # 11 bits: [byteValue: CH = 0 in 1 bit]; i1_byte_value 8 bit(s); [byteValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
                 r -= 11; c = (B >> r) & 2047
                 if c & 1026: return _d_ParameterSetType(B, r0)
                 i1_byte_value = ((c >> 2) & 255) + -128
                 k = _T6[c & 1]
             elif k == 3:
+                # 1 bits: [shortValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ParameterSetType(B, r0)
                 r -= 9; i1_short_value = (B >> r) & 511
@@ -12818,10 +14195,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                     elif i1_short_value & 256: i1_short_value = -((x << 7) | (i1_short_value & 127)) - 1
                     else: i1_short_value = (x << 7) | (i1_short_value & 127)
                 elif i1_short_value > 255: i1_short_value = 255 - i1_short_value
+                # 2 bits: [shortValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T6[c & 1]
             elif k == 4:
+                # 1 bits: [intValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ParameterSetType(B, r0)
                 r -= 9; i1_int_value = (B >> r) & 511
@@ -12833,10 +14212,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                     elif i1_int_value & 256: i1_int_value = -((x << 7) | (i1_int_value & 127)) - 1
                     else: i1_int_value = (x << 7) | (i1_int_value & 127)
                 elif i1_int_value > 255: i1_int_value = 255 - i1_int_value
+                # 2 bits: [intValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T6[c & 1]
             elif k == 5:
+                # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 14; c = (B >> r) & 16383
                 if c & 12743: return _d_ParameterSetType(B, r0)
                 i2_multiplier = ((c >> 9) & 7) + -3
@@ -12851,6 +14232,7 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                     elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                     else: i2_value = (x << 7) | (i2_value & 127)
                 elif i2_value > 255: i2_value = 255 - i2_value
+                # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_ParameterSetType(B, r0)
                 k = _T6[c & 1]
@@ -12859,9 +14241,11 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 i1_physical_value.unit = i2_unit
                 i1_physical_value.value = i2_value
             elif k == 6:
+                # 1 bits: [stringValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ParameterSetType(B, r0)
-                i1_string_value, r = rstr(B, r, None)
+                i1_string_value, B, r = rstr(B, r, None)
+                # 2 bits: [stringValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T6[c & 1]
@@ -12874,9 +14258,11 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of ParameterSetType after Parameter (may repeat): 2 bit(s): 0 SE(Parameter), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T16[c & 3]
         else:
+            # 1 bits: [code of ParameterSetType after Parameter: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if n < 1: return _d_ParameterSetType(B, r0)
@@ -12884,9 +14270,10 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     o = _new(ParameterSetType)
     o.parameter_set_id = f_parameter_set_id
     o.parameter = f_parameter
-    return o, r
+    return o, B, r
 
 def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
+    # ParameterSetType: (ParameterSetID, Parameter{1,16})
     st = 0
     v2 = o.parameter_set_id
     if v2 is None: raise EncFail('missing mandatory ParameterSetID')
@@ -12899,6 +14286,7 @@ def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     a <<= 1
     n = 0
     for v in o.parameter:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 16:
@@ -12917,11 +14305,16 @@ def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
+def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
+    # ParameterType: @Name (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue)
+    # start: 1 bit(s): 0 AT(Name), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_name = None
     if k == 0:
-        f_name, r = rstr(B, r, None)
+        f_name, B, r = rstr(B, r, None)
+        # after @Name: 3 bit(s): 0 SE(boolValue), 1 SE(byteValue), 2 SE(shortValue), 3 SE(intValue), 4 SE(physicalValue), 5 SE(stringValue), 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T168[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Name')
@@ -12929,25 +14322,27 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_bool_value, r = sl2(B, r, _S14, 6)
+            f_bool_value, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_bool_value = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_byte_value, r = sl2(B, r, _S169, 6)
+            f_byte_value, B, r = sl2(B, r, _S169, 6)
         else:
             r -= 8; f_byte_value = ((B >> r) & 255) + -128
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_short_value, r = sl2(B, r, _S11, 6)
+            f_short_value, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 9; f_short_value = (B >> r) & 511
             if f_short_value & 128: f_short_value, r = ri(B, r, f_short_value)
@@ -12955,11 +14350,12 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             if f_short_value < -32768 or f_short_value > 32767: facet(r, 'shortValue: {} out of range'.format(f_short_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_int_value, r = sl2(B, r, _S170, 6)
+            f_int_value, B, r = sl2(B, r, _S170, 6)
         else:
             r -= 9; f_int_value = (B >> r) & 511
             if f_int_value & 128: f_int_value, r = ri(B, r, f_int_value)
@@ -12967,43 +14363,54 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             if f_int_value < -2147483648 or f_int_value > 2147483647: facet(r, 'intValue: {} out of range'.format(f_int_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 5:
-        f_physical_value, r = _d_PhysicalValueType(B, r)
+        f_physical_value, B, r = _d_PhysicalValueType(B, r)
+        # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_string_value, r = sl2(B, r, _S32, 6)
+            f_string_value, B, r = sl2(B, r, _S32, 6)
         else:
-            f_string_value, r = rstr(B, r, None)
+            f_string_value, B, r = rstr(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'boolValue or byteValue or shortValue or intValue or physicalValue or stringValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_physical_value, f_string_value), r
+    return ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_physical_value, f_string_value), B, r
 
-def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
+def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
+    # ParameterType: @Name (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue)
     r0 = r
+    # 1 bits: [ParameterType start: AT(Name) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ParameterType(B, r0)
-    f_name, r = rstr(B, r, None)
+    f_name, B, r = rstr(B, r, None)
+    # 3 bits: [code of ParameterType after @Name: 3 bit(s): 0 SE(boolValue), 1 SE(byteValue), 2 SE(shortValue), 3 SE(intValue), 4 SE(physicalValue), 5 SE(stringValue), 6 second level]
     r -= 3; c = (B >> r) & 7
     k = _T168[c & 7]
     f_bool_value = f_byte_value = f_short_value = f_int_value = f_physical_value = f_string_value = None
     if k == 1:
+        # 4 bits: [boolValue: CH = 0 in 1 bit]; f_bool_value 1 bit(s); [boolValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_ParameterType(B, r0)
         f_bool_value = ((c >> 2) & 1) == 1
         k = _T6[c & 1]
     elif k == 2:
+        # 11 bits: [byteValue: CH = 0 in 1 bit]; f_byte_value 8 bit(s); [byteValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1026: return _d_ParameterType(B, r0)
         f_byte_value = ((c >> 2) & 255) + -128
         k = _T6[c & 1]
     elif k == 3:
+        # 1 bits: [shortValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ParameterType(B, r0)
         r -= 9; f_short_value = (B >> r) & 511
@@ -13015,10 +14422,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             elif f_short_value & 256: f_short_value = -((x << 7) | (f_short_value & 127)) - 1
             else: f_short_value = (x << 7) | (f_short_value & 127)
         elif f_short_value > 255: f_short_value = 255 - f_short_value
+        # 2 bits: [shortValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T6[c & 1]
     elif k == 4:
+        # 1 bits: [intValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ParameterType(B, r0)
         r -= 9; f_int_value = (B >> r) & 511
@@ -13030,10 +14439,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             elif f_int_value & 256: f_int_value = -((x << 7) | (f_int_value & 127)) - 1
             else: f_int_value = (x << 7) | (f_int_value & 127)
         elif f_int_value > 255: f_int_value = 255 - f_int_value
+        # 2 bits: [intValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T6[c & 1]
     elif k == 5:
+        # 14 bits: [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i1_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i1_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 12743: return _d_ParameterType(B, r0)
         i1_multiplier = ((c >> 9) & 7) + -3
@@ -13048,6 +14459,7 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_ParameterType(B, r0)
         k = _T6[c & 1]
@@ -13056,9 +14468,11 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         f_physical_value.unit = i1_unit
         f_physical_value.value = i1_value
     elif k == 6:
+        # 1 bits: [stringValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ParameterType(B, r0)
-        f_string_value, r = rstr(B, r, None)
+        f_string_value, B, r = rstr(B, r, None)
+        # 2 bits: [stringValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T6[c & 1]
@@ -13066,9 +14480,10 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         return _d_ParameterType(B, r0)
     if k != -1: return _d_ParameterType(B, r0)
     o = ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_physical_value, f_string_value)
-    return o, r
+    return o, B, r
 
 def _e_ParameterType(o: ParameterType, a: int) -> int:
+    # ParameterType: @Name (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue)
     pass
     v2 = o.name
     if v2 is None: raise EncFail('missing mandatory Name')
@@ -13135,46 +14550,57 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int]:
+def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int, int]:
+    # ServiceDiscoveryReqType: (ServiceScope?, ServiceCategory?)
+    # start: 2 bit(s): 0 SE(ServiceScope), 1 SE(ServiceCategory), 2 EE, 3 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T15[(B >> r) & 3]
     f_service_scope = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_scope, r = sl2(B, r, _S171, 6)
+            f_service_scope, B, r = sl2(B, r, _S171, 6)
         else:
-            f_service_scope, r = rstr(B, r, 64)
+            f_service_scope, B, r = rstr(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceScope: 2 bit(s): 0 SE(ServiceCategory), 1 EE, 2 second level
         r -= 2; k = _T16[(B >> r) & 3]
     f_service_category = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_category, r = sl2(B, r, _S172, 6)
+            f_service_category, B, r = sl2(B, r, _S172, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceCategory: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceDiscoveryReqType(f_service_scope, f_service_category), r
+    return ServiceDiscoveryReqType(f_service_scope, f_service_category), B, r
 
-def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int]:
+def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int, int]:
+    # ServiceDiscoveryReqType: (ServiceScope?, ServiceCategory?)
     r0 = r
+    # 2 bits: [code of ServiceDiscoveryReqType start: 2 bit(s): 0 SE(ServiceScope), 1 SE(ServiceCategory), 2 EE, 3 second level]
     r -= 2; c = (B >> r) & 3
     k = _T15[c & 3]
     f_service_scope = None
     if k == 0:
+        # 1 bits: [ServiceScope: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceDiscoveryReqType(B, r0)
-        f_service_scope, r = rstr(B, r, 64)
+        f_service_scope, B, r = rstr(B, r, 64)
+        # 3 bits: [ServiceScope: EE = 0 in 1 bit]; [code of ServiceDiscoveryReqType after ServiceScope: 2 bit(s): 0 SE(ServiceCategory), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ServiceDiscoveryReqType(B, r0)
         k = _T16[c & 3]
     f_service_category = None
     if k == 1:
+        # 5 bits: [ServiceCategory: CH = 0 in 1 bit]; f_service_category 2 bit(s); [ServiceCategory: EE = 0 in 1 bit]; [code of ServiceDiscoveryReqType after ServiceCategory: 1 bit(s): 0 EE, 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 18: return _d_ServiceDiscoveryReqType(B, r0)
         f_service_category = _E_serviceCategoryType[(c >> 2) & 3]
@@ -13183,9 +14609,10 @@ def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     o = _new(ServiceDiscoveryReqType)
     o.service_scope = f_service_scope
     o.service_category = f_service_category
-    return o, r
+    return o, B, r
 
 def _e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
+    # ServiceDiscoveryReqType: (ServiceScope?, ServiceCategory?)
     st = 0
     v2 = o.service_scope
     if v2 is not None:
@@ -13204,48 +14631,61 @@ def _e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int]:
+def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int, int]:
+    # ServiceDiscoveryResType: (ResponseCode, PaymentOptionList, ChargeService, ServiceList?)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(PaymentOptionList), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_payment_option_list = None
     if k == 1:
-        f_payment_option_list, r = _d_PaymentOptionListType(B, r)
+        f_payment_option_list, B, r = _d_PaymentOptionListType(B, r)
+        # after PaymentOptionList: 1 bit(s): 0 SE(ChargeService), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PaymentOptionList')
     f_charge_service = None
     if k == 2:
-        f_charge_service, r = _d_ChargeServiceType(B, r)
+        f_charge_service, B, r = _d_ChargeServiceType(B, r)
+        # after ChargeService: 2 bit(s): 0 SE(ServiceList), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T77[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ChargeService')
     f_service_list = None
     if k == 3:
-        f_service_list, r = _d_ServiceListType(B, r)
+        f_service_list, B, r = _d_ServiceListType(B, r)
+        # after ServiceList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceDiscoveryResType(f_response_code, f_payment_option_list, f_charge_service, f_service_list), r
+    return ServiceDiscoveryResType(f_response_code, f_payment_option_list, f_charge_service, f_service_list), B, r
 
-def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int]:
+def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int, int]:
+    # ServiceDiscoveryResType: (ResponseCode, PaymentOptionList, ChargeService, ServiceList?)
     r0 = r
+    # 9 bits: [ServiceDiscoveryResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ServiceDiscoveryResType after ResponseCode: SE(PaymentOptionList) = 0 in 1 bit(s)]
     r -= 9; c = (B >> r) & 511
     if c & 387: return _d_ServiceDiscoveryResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 2) & 31]
     if f_response_code is None: return _d_ServiceDiscoveryResType(B, r0)
-    f_payment_option_list, r = _f_PaymentOptionListType(B, r)
+    f_payment_option_list, B, r = _f_PaymentOptionListType(B, r)
+    # 3 bits: [ServiceDiscoveryResType after PaymentOptionList: SE(ChargeService) = 0 in 1 bit(s)]; [ChargeServiceType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceDiscoveryResType(B, r0)
     r -= 8; i1_service_id = (B >> r) & 255
@@ -13255,19 +14695,23 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
             i1_service_id, r = ru(B, r + 8, i1_service_id)
             if i1_service_id > 65535: return _d_ServiceDiscoveryResType(B, r0)
         else: i1_service_id = (x << 7) | (i1_service_id & 127)
+    # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of ChargeServiceType after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDiscoveryResType(B, r0)
     k = _T120[c & 3]
     i1_service_name = None
     if k == 1:
+        # 1 bits: [ServiceName: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceDiscoveryResType(B, r0)
-        i1_service_name, r = rstr(B, r, 32)
+        i1_service_name, B, r = rstr(B, r, 32)
+        # 2 bits: [ServiceName: EE = 0 in 1 bit]; [code of ChargeServiceType after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ServiceDiscoveryResType(B, r0)
         k = _T3[c & 1]
     i1_service_category = None
     if k == 2:
+        # 6 bits: [ServiceCategory: CH = 0 in 1 bit]; i1_service_category 2 bit(s); [ServiceCategory: EE = 0 in 1 bit]; [code of ChargeServiceType after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 SE(FreeService), 2 second level]
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ServiceDiscoveryResType(B, r0)
         i1_service_category = _E_serviceCategoryType[(c >> 3) & 3]
@@ -13276,14 +14720,17 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
         return _d_ServiceDiscoveryResType(B, r0)
     i1_service_scope = None
     if k == 3:
+        # 1 bits: [ServiceScope: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceDiscoveryResType(B, r0)
-        i1_service_scope, r = rstr(B, r, 64)
+        i1_service_scope, B, r = rstr(B, r, 64)
+        # 2 bits: [ServiceScope: EE = 0 in 1 bit]; [code of ChargeServiceType after ServiceScope: 1 bit(s): 0 SE(FreeService), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ServiceDiscoveryResType(B, r0)
         k = _T5[c & 1]
     i1_free_service = None
     if k == 4:
+        # 4 bits: [FreeService: CH = 0 in 1 bit]; i1_free_service 1 bit(s); [FreeService: EE = 0 in 1 bit]; [code of ChargeServiceType after FreeService: 1 bit(s): 0 SE(SupportedEnergyTransferMode), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_ServiceDiscoveryResType(B, r0)
         i1_free_service = ((c >> 2) & 1) == 1
@@ -13292,12 +14739,14 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
         return _d_ServiceDiscoveryResType(B, r0)
     i1_supported_energy_transfer_mode = None
     if k == 5:
-        i1_supported_energy_transfer_mode, r = _f_SupportedEnergyTransferModeType(B, r)
+        i1_supported_energy_transfer_mode, B, r = _f_SupportedEnergyTransferModeType(B, r)
+        # 1 bits: [code of ChargeServiceType after SupportedEnergyTransferMode: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     else:
         return _d_ServiceDiscoveryResType(B, r0)
     if k != -1: return _d_ServiceDiscoveryResType(B, r0)
+    # 2 bits: [code of ServiceDiscoveryResType after ChargeService: 2 bit(s): 0 SE(ServiceList), 1 EE, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T77[c & 3]
     f_charge_service = _new(ChargeServiceType)
@@ -13309,7 +14758,8 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     f_charge_service.supported_energy_transfer_mode = i1_supported_energy_transfer_mode
     f_service_list = None
     if k == 3:
-        f_service_list, r = _f_ServiceListType(B, r)
+        f_service_list, B, r = _f_ServiceListType(B, r)
+        # 1 bits: [code of ServiceDiscoveryResType after ServiceList: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_ServiceDiscoveryResType(B, r0)
@@ -13318,9 +14768,10 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     o.payment_option_list = f_payment_option_list
     o.charge_service = f_charge_service
     o.service_list = f_service_list
-    return o, r
+    return o, B, r
 
 def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
+    # ServiceDiscoveryResType: (ResponseCode, PaymentOptionList, ChargeService, ServiceList?)
     st = 0
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -13383,15 +14834,19 @@ def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_PaymentOptionListType(B: int, r: int) -> tuple[PaymentOptionListType, int]:
+def _d_PaymentOptionListType(B: int, r: int) -> tuple[PaymentOptionListType, int, int]:
+    # PaymentOptionListType: (PaymentOption{1,2})
+    # start: 1 bit(s): 0 SE(PaymentOption), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_payment_option = []
     n = 0
     while True:
         if k == 0:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S162, 6)
+                v, B, r = sl2(B, r, _S162, 6)
             else:
                 r -= 1; v = (B >> r) & 1
                 v = _E_paymentOptionType[v]
@@ -13402,21 +14857,26 @@ def _d_PaymentOptionListType(B: int, r: int) -> tuple[PaymentOptionListType, int
             break
         n += 1
         if n < 2:
+            # after PaymentOption (may repeat): 2 bit(s): 0 SE(PaymentOption), 1 EE, 2 second level
             r -= 2; k = _T30[(B >> r) & 3]
         else:
+            # after PaymentOption: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'PaymentOption')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PaymentOptionListType(f_payment_option), r
+    return PaymentOptionListType(f_payment_option), B, r
 
-def _f_PaymentOptionListType(B: int, r: int) -> tuple[PaymentOptionListType, int]:
+def _f_PaymentOptionListType(B: int, r: int) -> tuple[PaymentOptionListType, int, int]:
+    # PaymentOptionListType: (PaymentOption{1,2})
     r0 = r
+    # 1 bits: [code of PaymentOptionListType start: 1 bit(s): 0 SE(PaymentOption), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T8[c & 1]
     f_payment_option = []
     n = 0
     while True:
         if k == 0:
+            # 3 bits: [PaymentOption: CH = 0 in 1 bit]; v 1 bit(s); [PaymentOption: EE = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 5: return _d_PaymentOptionListType(B, r0)
             v = _E_paymentOptionType[(c >> 1) & 1]
@@ -13425,21 +14885,25 @@ def _f_PaymentOptionListType(B: int, r: int) -> tuple[PaymentOptionListType, int
             break
         n += 1
         if n < 2:
+            # 2 bits: [code of PaymentOptionListType after PaymentOption (may repeat): 2 bit(s): 0 SE(PaymentOption), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T30[c & 3]
         else:
+            # 1 bits: [code of PaymentOptionListType after PaymentOption: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if n < 1: return _d_PaymentOptionListType(B, r0)
     if k != -1: return _d_PaymentOptionListType(B, r0)
     o = _new(PaymentOptionListType)
     o.payment_option = f_payment_option
-    return o, r
+    return o, B, r
 
 def _e_PaymentOptionListType(o: PaymentOptionListType, a: int) -> int:
+    # PaymentOptionListType: (PaymentOption{1,2})
     st = 0
     n = 0
     for v in o.payment_option:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 2:
@@ -13459,19 +14923,23 @@ def _e_PaymentOptionListType(o: PaymentOptionListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
+def _d_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int, int]:
+    # ChargeServiceType: ((ServiceID, ServiceName?, ServiceCategory, ServiceScope?, FreeService), (SupportedEnergyTransferMode))
+    # start: 1 bit(s): 0 SE(ServiceID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_service_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S12, 6)
+            f_service_id, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level
         r -= 2; k = _T120[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ServiceID')
@@ -13479,22 +14947,25 @@ def _d_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_name, r = sl2(B, r, _S70, 6)
+            f_service_name, B, r = sl2(B, r, _S70, 6)
         else:
-            f_service_name, r = rstr(B, r, 32)
+            f_service_name, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     f_service_category = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_service_category, r = sl2(B, r, _S172, 6)
+            f_service_category, B, r = sl2(B, r, _S172, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 SE(FreeService), 2 second level
         r -= 2; k = _T45[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ServiceCategory')
@@ -13502,35 +14973,42 @@ def _d_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_service_scope, r = sl2(B, r, _S171, 6)
+            f_service_scope, B, r = sl2(B, r, _S171, 6)
         else:
-            f_service_scope, r = rstr(B, r, 64)
+            f_service_scope, B, r = rstr(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceScope: 1 bit(s): 0 SE(FreeService), 1 second level
         r -= 1; k = _T5[(B >> r) & 1]
     f_free_service = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_free_service, r = sl2(B, r, _S14, 6)
+            f_free_service, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_free_service = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after FreeService: 1 bit(s): 0 SE(SupportedEnergyTransferMode), 1 second level
         r -= 1; k = _T34[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'FreeService')
     f_supported_energy_transfer_mode = None
     if k == 5:
-        f_supported_energy_transfer_mode, r = _d_SupportedEnergyTransferModeType(B, r)
+        f_supported_energy_transfer_mode, B, r = _d_SupportedEnergyTransferModeType(B, r)
+        # after SupportedEnergyTransferMode: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SupportedEnergyTransferMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ChargeServiceType(f_service_id, f_service_name, f_service_category, f_service_scope, f_free_service, f_supported_energy_transfer_mode), r
+    return ChargeServiceType(f_service_id, f_service_name, f_service_category, f_service_scope, f_free_service, f_supported_energy_transfer_mode), B, r
 
-def _f_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
+def _f_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int, int]:
+    # ChargeServiceType: ((ServiceID, ServiceName?, ServiceCategory, ServiceScope?, FreeService), (SupportedEnergyTransferMode))
     r0 = r
+    # 2 bits: [ChargeServiceType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ChargeServiceType(B, r0)
     r -= 8; f_service_id = (B >> r) & 255
@@ -13540,19 +15018,23 @@ def _f_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
             f_service_id, r = ru(B, r + 8, f_service_id)
             if f_service_id > 65535: return _d_ChargeServiceType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
+    # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of ChargeServiceType after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ChargeServiceType(B, r0)
     k = _T120[c & 3]
     f_service_name = None
     if k == 1:
+        # 1 bits: [ServiceName: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ChargeServiceType(B, r0)
-        f_service_name, r = rstr(B, r, 32)
+        f_service_name, B, r = rstr(B, r, 32)
+        # 2 bits: [ServiceName: EE = 0 in 1 bit]; [code of ChargeServiceType after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ChargeServiceType(B, r0)
         k = _T3[c & 1]
     f_service_category = None
     if k == 2:
+        # 6 bits: [ServiceCategory: CH = 0 in 1 bit]; f_service_category 2 bit(s); [ServiceCategory: EE = 0 in 1 bit]; [code of ChargeServiceType after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 SE(FreeService), 2 second level]
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ChargeServiceType(B, r0)
         f_service_category = _E_serviceCategoryType[(c >> 3) & 3]
@@ -13561,14 +15043,17 @@ def _f_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
         return _d_ChargeServiceType(B, r0)
     f_service_scope = None
     if k == 3:
+        # 1 bits: [ServiceScope: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ChargeServiceType(B, r0)
-        f_service_scope, r = rstr(B, r, 64)
+        f_service_scope, B, r = rstr(B, r, 64)
+        # 2 bits: [ServiceScope: EE = 0 in 1 bit]; [code of ChargeServiceType after ServiceScope: 1 bit(s): 0 SE(FreeService), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ChargeServiceType(B, r0)
         k = _T5[c & 1]
     f_free_service = None
     if k == 4:
+        # 4 bits: [FreeService: CH = 0 in 1 bit]; f_free_service 1 bit(s); [FreeService: EE = 0 in 1 bit]; [code of ChargeServiceType after FreeService: 1 bit(s): 0 SE(SupportedEnergyTransferMode), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_ChargeServiceType(B, r0)
         f_free_service = ((c >> 2) & 1) == 1
@@ -13577,7 +15062,8 @@ def _f_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
         return _d_ChargeServiceType(B, r0)
     f_supported_energy_transfer_mode = None
     if k == 5:
-        f_supported_energy_transfer_mode, r = _f_SupportedEnergyTransferModeType(B, r)
+        f_supported_energy_transfer_mode, B, r = _f_SupportedEnergyTransferModeType(B, r)
+        # 1 bits: [code of ChargeServiceType after SupportedEnergyTransferMode: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     else:
@@ -13590,9 +15076,10 @@ def _f_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int]:
     o.service_scope = f_service_scope
     o.free_service = f_free_service
     o.supported_energy_transfer_mode = f_supported_energy_transfer_mode
-    return o, r
+    return o, B, r
 
 def _e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
+    # ChargeServiceType: ((ServiceID, ServiceName?, ServiceCategory, ServiceScope?, FreeService), (SupportedEnergyTransferMode))
     st = 0
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
@@ -13634,15 +15121,19 @@ def _e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_SupportedEnergyTransferModeType(B: int, r: int) -> tuple[SupportedEnergyTransferModeType, int]:
+def _d_SupportedEnergyTransferModeType(B: int, r: int) -> tuple[SupportedEnergyTransferModeType, int, int]:
+    # SupportedEnergyTransferModeType: (EnergyTransferMode{1,6})
+    # start: 1 bit(s): 0 SE(EnergyTransferMode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_energy_transfer_mode = []
     n = 0
     while True:
         if k == 0:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S43, 6)
+                v, B, r = sl2(B, r, _S43, 6)
             else:
                 r -= 3; v = (B >> r) & 7
                 if v >= 6: raise bad_value(r, 'EnergyTransferMode: enumeration index {} of 6'.format(v))
@@ -13654,21 +15145,26 @@ def _d_SupportedEnergyTransferModeType(B: int, r: int) -> tuple[SupportedEnergyT
             break
         n += 1
         if n < 6:
+            # after EnergyTransferMode (may repeat): 2 bit(s): 0 SE(EnergyTransferMode), 1 EE, 2 second level
             r -= 2; k = _T30[(B >> r) & 3]
         else:
+            # after EnergyTransferMode: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'EnergyTransferMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SupportedEnergyTransferModeType(f_energy_transfer_mode), r
+    return SupportedEnergyTransferModeType(f_energy_transfer_mode), B, r
 
-def _f_SupportedEnergyTransferModeType(B: int, r: int) -> tuple[SupportedEnergyTransferModeType, int]:
+def _f_SupportedEnergyTransferModeType(B: int, r: int) -> tuple[SupportedEnergyTransferModeType, int, int]:
+    # SupportedEnergyTransferModeType: (EnergyTransferMode{1,6})
     r0 = r
+    # 1 bits: [code of SupportedEnergyTransferModeType start: 1 bit(s): 0 SE(EnergyTransferMode), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T8[c & 1]
     f_energy_transfer_mode = []
     n = 0
     while True:
         if k == 0:
+            # 5 bits: [EnergyTransferMode: CH = 0 in 1 bit]; v 3 bit(s); [EnergyTransferMode: EE = 0 in 1 bit]
             r -= 5; c = (B >> r) & 31
             if c & 17: return _d_SupportedEnergyTransferModeType(B, r0)
             v = _EP_EnergyTransferModeType[(c >> 1) & 7]
@@ -13678,21 +15174,25 @@ def _f_SupportedEnergyTransferModeType(B: int, r: int) -> tuple[SupportedEnergyT
             break
         n += 1
         if n < 6:
+            # 2 bits: [code of SupportedEnergyTransferModeType after EnergyTransferMode (may repeat): 2 bit(s): 0 SE(EnergyTransferMode), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T30[c & 3]
         else:
+            # 1 bits: [code of SupportedEnergyTransferModeType after EnergyTransferMode: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if n < 1: return _d_SupportedEnergyTransferModeType(B, r0)
     if k != -1: return _d_SupportedEnergyTransferModeType(B, r0)
     o = _new(SupportedEnergyTransferModeType)
     o.energy_transfer_mode = f_energy_transfer_mode
-    return o, r
+    return o, B, r
 
 def _e_SupportedEnergyTransferModeType(o: SupportedEnergyTransferModeType, a: int) -> int:
+    # SupportedEnergyTransferModeType: (EnergyTransferMode{1,6})
     st = 0
     n = 0
     for v in o.energy_transfer_mode:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 6:
@@ -13712,33 +15212,43 @@ def _e_SupportedEnergyTransferModeType(o: SupportedEnergyTransferModeType, a: in
     a = (a << w) | c
     return a
 
-def _d_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
+def _d_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int, int]:
+    # ServiceListType: (Service{1,8})
+    # start: 1 bit(s): 0 SE(Service), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_service = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_ServiceType(B, r)
+            v, B, r = _d_ServiceType(B, r)
             f_service.append(v)
         else:
             break
         n += 1
         if n < 8:
+            # after Service (may repeat): 2 bit(s): 0 SE(Service), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T30[(B >> r) & 3]
         else:
+            # after Service: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T6[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'Service')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceListType(f_service), r
+    return ServiceListType(f_service), B, r
 
-def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
+def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int, int]:
+    # ServiceListType: (Service{1,8})
     r0 = r
+    # 1 bits: [code of ServiceListType start: 1 bit(s): 0 SE(Service), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T8[c & 1]
     f_service = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [ServiceType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ServiceListType(B, r0)
             r -= 8; i1_service_id = (B >> r) & 255
@@ -13748,19 +15258,23 @@ def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
                     i1_service_id, r = ru(B, r + 8, i1_service_id)
                     if i1_service_id > 65535: return _d_ServiceListType(B, r0)
                 else: i1_service_id = (x << 7) | (i1_service_id & 127)
+            # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of ServiceType after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ServiceListType(B, r0)
             k = _T120[c & 3]
             i1_service_name = None
             if k == 1:
+                # 1 bits: [ServiceName: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ServiceListType(B, r0)
-                i1_service_name, r = rstr(B, r, 32)
+                i1_service_name, B, r = rstr(B, r, 32)
+                # 2 bits: [ServiceName: EE = 0 in 1 bit]; [code of ServiceType after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ServiceListType(B, r0)
                 k = _T3[c & 1]
             i1_service_category = None
             if k == 2:
+                # 6 bits: [ServiceCategory: CH = 0 in 1 bit]; i1_service_category 2 bit(s); [ServiceCategory: EE = 0 in 1 bit]; [code of ServiceType after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 SE(FreeService), 2 second level]
                 r -= 6; c = (B >> r) & 63
                 if c & 36: return _d_ServiceListType(B, r0)
                 i1_service_category = _E_serviceCategoryType[(c >> 3) & 3]
@@ -13769,14 +15283,17 @@ def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
                 return _d_ServiceListType(B, r0)
             i1_service_scope = None
             if k == 3:
+                # 1 bits: [ServiceScope: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ServiceListType(B, r0)
-                i1_service_scope, r = rstr(B, r, 64)
+                i1_service_scope, B, r = rstr(B, r, 64)
+                # 2 bits: [ServiceScope: EE = 0 in 1 bit]; [code of ServiceType after ServiceScope: 1 bit(s): 0 SE(FreeService), 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ServiceListType(B, r0)
                 k = _T5[c & 1]
             i1_free_service = None
             if k == 4:
+                # 4 bits: [FreeService: CH = 0 in 1 bit]; i1_free_service 1 bit(s); [FreeService: EE = 0 in 1 bit]; [code of ServiceType after FreeService: 1 bit(s): 0 EE, 1 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 10: return _d_ServiceListType(B, r0)
                 i1_free_service = ((c >> 2) & 1) == 1
@@ -13795,21 +15312,25 @@ def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
             break
         n += 1
         if n < 8:
+            # 2 bits: [code of ServiceListType after Service (may repeat): 2 bit(s): 0 SE(Service), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T30[c & 3]
         else:
+            # 1 bits: [code of ServiceListType after Service: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if n < 1: return _d_ServiceListType(B, r0)
     if k != -1: return _d_ServiceListType(B, r0)
     o = _new(ServiceListType)
     o.service = f_service
-    return o, r
+    return o, B, r
 
 def _e_ServiceListType(o: ServiceListType, a: int) -> int:
+    # ServiceListType: (Service{1,8})
     st = 0
     n = 0
     for v in o.service:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 8:
@@ -13828,19 +15349,23 @@ def _e_ServiceListType(o: ServiceListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
+def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
+    # ServiceType: (ServiceID, ServiceName?, ServiceCategory, ServiceScope?, FreeService)
+    # start: 1 bit(s): 0 SE(ServiceID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_service_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S12, 6)
+            f_service_id, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level
         r -= 2; k = _T120[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ServiceID')
@@ -13848,22 +15373,25 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_name, r = sl2(B, r, _S70, 6)
+            f_service_name, B, r = sl2(B, r, _S70, 6)
         else:
-            f_service_name, r = rstr(B, r, 32)
+            f_service_name, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     f_service_category = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_service_category, r = sl2(B, r, _S172, 6)
+            f_service_category, B, r = sl2(B, r, _S172, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 SE(FreeService), 2 second level
         r -= 2; k = _T45[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ServiceCategory')
@@ -13871,29 +15399,34 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_service_scope, r = sl2(B, r, _S171, 6)
+            f_service_scope, B, r = sl2(B, r, _S171, 6)
         else:
-            f_service_scope, r = rstr(B, r, 64)
+            f_service_scope, B, r = rstr(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceScope: 1 bit(s): 0 SE(FreeService), 1 second level
         r -= 1; k = _T5[(B >> r) & 1]
     f_free_service = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_free_service, r = sl2(B, r, _S14, 6)
+            f_free_service, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_free_service = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after FreeService: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'FreeService')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceType(f_service_id, f_service_name, f_service_category, f_service_scope, f_free_service), r
+    return ServiceType(f_service_id, f_service_name, f_service_category, f_service_scope, f_free_service), B, r
 
-def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
+def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
+    # ServiceType: (ServiceID, ServiceName?, ServiceCategory, ServiceScope?, FreeService)
     r0 = r
+    # 2 bits: [ServiceType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceType(B, r0)
     r -= 8; f_service_id = (B >> r) & 255
@@ -13903,19 +15436,23 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
             f_service_id, r = ru(B, r + 8, f_service_id)
             if f_service_id > 65535: return _d_ServiceType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
+    # 3 bits: [ServiceID: EE = 0 in 1 bit]; [code of ServiceType after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceType(B, r0)
     k = _T120[c & 3]
     f_service_name = None
     if k == 1:
+        # 1 bits: [ServiceName: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceType(B, r0)
-        f_service_name, r = rstr(B, r, 32)
+        f_service_name, B, r = rstr(B, r, 32)
+        # 2 bits: [ServiceName: EE = 0 in 1 bit]; [code of ServiceType after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ServiceType(B, r0)
         k = _T3[c & 1]
     f_service_category = None
     if k == 2:
+        # 6 bits: [ServiceCategory: CH = 0 in 1 bit]; f_service_category 2 bit(s); [ServiceCategory: EE = 0 in 1 bit]; [code of ServiceType after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 SE(FreeService), 2 second level]
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_ServiceType(B, r0)
         f_service_category = _E_serviceCategoryType[(c >> 3) & 3]
@@ -13924,14 +15461,17 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
         return _d_ServiceType(B, r0)
     f_service_scope = None
     if k == 3:
+        # 1 bits: [ServiceScope: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ServiceType(B, r0)
-        f_service_scope, r = rstr(B, r, 64)
+        f_service_scope, B, r = rstr(B, r, 64)
+        # 2 bits: [ServiceScope: EE = 0 in 1 bit]; [code of ServiceType after ServiceScope: 1 bit(s): 0 SE(FreeService), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ServiceType(B, r0)
         k = _T5[c & 1]
     f_free_service = None
     if k == 4:
+        # 4 bits: [FreeService: CH = 0 in 1 bit]; f_free_service 1 bit(s); [FreeService: EE = 0 in 1 bit]; [code of ServiceType after FreeService: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_ServiceType(B, r0)
         f_free_service = ((c >> 2) & 1) == 1
@@ -13945,9 +15485,10 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     o.service_category = f_service_category
     o.service_scope = f_service_scope
     o.free_service = f_free_service
-    return o, r
+    return o, B, r
 
 def _e_ServiceType(o: ServiceType, a: int) -> int:
+    # ServiceType: (ServiceID, ServiceName?, ServiceCategory, ServiceScope?, FreeService)
     st = 0
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
@@ -13984,37 +15525,46 @@ def _e_ServiceType(o: ServiceType, a: int) -> int:
     a = (a << 4) | (BOOL[v6]) << 2
     return a
 
-def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
+def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int, int]:
+    # SessionSetupReqType: (EVCCID)
+    # start: 1 bit(s): 0 SE(EVCCID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_evccid = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_evccid, r = sl2(B, r, _S178, 6)
+            f_evccid, B, r = sl2(B, r, _S178, 6)
         else:
-            f_evccid, r = rbin(B, r, 6)
+            f_evccid, B, r = rbin(B, r, 6)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVCCID: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVCCID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SessionSetupReqType(f_evccid), r
+    return SessionSetupReqType(f_evccid), B, r
 
-def _f_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
+def _f_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int, int]:
+    # SessionSetupReqType: (EVCCID)
     r0 = r
+    # 2 bits: [SessionSetupReqType start: SE(EVCCID) = 0 in 1 bit(s)]; [EVCCID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SessionSetupReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 6 or 8 * nb > r: return _d_SessionSetupReqType(B, r0)
     r -= 8 * nb; f_evccid = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 2 bits: [EVCCID: EE = 0 in 1 bit]; [SessionSetupReqType after EVCCID: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SessionSetupReqType(B, r0)
     o = _new(SessionSetupReqType)
     o.evccid = f_evccid
-    return o, r
+    return o, B, r
 
 def _e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
+    # SessionSetupReqType: (EVCCID)
     pass
     v2 = o.evccid
     if v2 is None: raise EncFail('missing mandatory EVCCID')
@@ -14024,19 +15574,23 @@ def _e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
+def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, int]:
+    # SessionSetupResType: (ResponseCode, EVSEID, EVSETimeStamp?)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEID), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -14044,11 +15598,13 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evseid, r = sl2(B, r, _S82, 6)
+            f_evseid, B, r = sl2(B, r, _S82, 6)
         else:
-            f_evseid, r = rstr(B, r, 37)
+            f_evseid, B, r = rstr(B, r, 37)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEID: 2 bit(s): 0 SE(EVSETimeStamp), 1 EE, 2 second level
         r -= 2; k = _T35[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEID')
@@ -14056,7 +15612,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_time_stamp, r = sl2(B, r, _S98, 6)
+            f_evse_time_stamp, B, r = sl2(B, r, _S98, 6)
         else:
             r -= 9; f_evse_time_stamp = (B >> r) & 511
             if f_evse_time_stamp & 128: f_evse_time_stamp, r = ri(B, r, f_evse_time_stamp)
@@ -14064,22 +15620,27 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
             if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: facet(r, 'EVSETimeStamp: {} out of range'.format(f_evse_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSETimeStamp: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SessionSetupResType(f_response_code, f_evseid, f_evse_time_stamp), r
+    return SessionSetupResType(f_response_code, f_evseid, f_evse_time_stamp), B, r
 
-def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
+def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, int]:
+    # SessionSetupResType: (ResponseCode, EVSEID, EVSETimeStamp?)
     r0 = r
+    # 10 bits: [SessionSetupResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [SessionSetupResType after ResponseCode: SE(EVSEID) = 0 in 1 bit(s)]; [EVSEID: CH = 0 in 1 bit]
     r -= 10; c = (B >> r) & 1023
     if c & 775: return _d_SessionSetupResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 31]
     if f_response_code is None: return _d_SessionSetupResType(B, r0)
-    f_evseid, r = rstr(B, r, 37)
+    f_evseid, B, r = rstr(B, r, 37)
+    # 3 bits: [EVSEID: EE = 0 in 1 bit]; [code of SessionSetupResType after EVSEID: 2 bit(s): 0 SE(EVSETimeStamp), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SessionSetupResType(B, r0)
     k = _T35[c & 3]
     f_evse_time_stamp = None
     if k == 2:
+        # 1 bits: [EVSETimeStamp: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SessionSetupResType(B, r0)
         r -= 9; f_evse_time_stamp = (B >> r) & 511
@@ -14091,6 +15652,7 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
             elif f_evse_time_stamp & 256: f_evse_time_stamp = -((x << 7) | (f_evse_time_stamp & 127)) - 1
             else: f_evse_time_stamp = (x << 7) | (f_evse_time_stamp & 127)
         elif f_evse_time_stamp > 255: f_evse_time_stamp = 255 - f_evse_time_stamp
+        # 2 bits: [EVSETimeStamp: EE = 0 in 1 bit]; [code of SessionSetupResType after EVSETimeStamp: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SessionSetupResType(B, r0)
         k = _T6[c & 1]
@@ -14099,9 +15661,10 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     o.response_code = f_response_code
     o.evseid = f_evseid
     o.evse_time_stamp = f_evse_time_stamp
-    return o, r
+    return o, B, r
 
 def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
+    # SessionSetupResType: (ResponseCode, EVSEID, EVSETimeStamp?)
     st = 0
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -14126,34 +15689,41 @@ def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
+def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int, int]:
+    # SessionStopReqType: (ChargingSession)
+    # start: 1 bit(s): 0 SE(ChargingSession), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_charging_session = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_charging_session, r = sl2(B, r, _S179, 6)
+            f_charging_session, B, r = sl2(B, r, _S179, 6)
         else:
             r -= 1; f_charging_session = (B >> r) & 1
             f_charging_session = _E_chargingSessionType[f_charging_session]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingSession: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ChargingSession')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SessionStopReqType(f_charging_session), r
+    return SessionStopReqType(f_charging_session), B, r
 
-def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
+def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int, int]:
+    # SessionStopReqType: (ChargingSession)
     r0 = r
+    # 5 bits: [SessionStopReqType start: SE(ChargingSession) = 0 in 1 bit(s)]; [ChargingSession: CH = 0 in 1 bit]; f_charging_session 1 bit(s); [ChargingSession: EE = 0 in 1 bit]; [SessionStopReqType after ChargingSession: EE = 0 in 1 bit(s)]
     r -= 5; c = (B >> r) & 31
     if c & 27: return _d_SessionStopReqType(B, r0)
     f_charging_session = _E_chargingSessionType[(c >> 2) & 1]
     o = _new(SessionStopReqType)
     o.charging_session = f_charging_session
-    return o, r
+    return o, B, r
 
 def _e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
+    # SessionStopReqType: (ChargingSession)
     pass
     v2 = o.charging_session
     if v2 is None: raise EncFail('missing mandatory ChargingSession')
@@ -14162,36 +15732,43 @@ def _e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     a = (a << 5) | (v2) << 2
     return a
 
-def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
+def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int, int]:
+    # SessionStopResType: (ResponseCode)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SessionStopResType(f_response_code), r
+    return SessionStopResType(f_response_code), B, r
 
-def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
+def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int, int]:
+    # SessionStopResType: (ResponseCode)
     r0 = r
+    # 9 bits: [SessionStopResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [SessionStopResType after ResponseCode: EE = 0 in 1 bit(s)]
     r -= 9; c = (B >> r) & 511
     if c & 387: return _d_SessionStopResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 2) & 31]
     if f_response_code is None: return _d_SessionStopResType(B, r0)
     o = _new(SessionStopResType)
     o.response_code = f_response_code
-    return o, r
+    return o, B, r
 
 def _e_SessionStopResType(o: SessionStopResType, a: int) -> int:
+    # SessionStopResType: (ResponseCode)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -14200,74 +15777,95 @@ def _e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     a = (a << 9) | (v2) << 2
     return a
 
-def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _d_SignedInfoType(B, r)
+        f_signed_info, B, r = _d_SignedInfoType(B, r)
+        # after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignedInfo')
     f_signature_value = None
     if k == 2:
-        f_signature_value, r = _d_SignatureValueType(B, r)
+        f_signature_value, B, r = _d_SignatureValueType(B, r)
+        # after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T88[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SignatureValue')
     f_key_info = None
     if k == 3:
-        f_key_info, r = _d_KeyInfoType(B, r)
+        f_key_info, B, r = _d_KeyInfoType(B, r)
+        # after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T72[(B >> r) & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _d_ObjectType(B, r)
+            v, B, r = _d_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T72[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), B, r
 
-def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     r0 = r
+    # 2 bits: [code of SignatureType start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureType after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _f_SignedInfoType(B, r)
+        f_signed_info, B, r = _f_SignedInfoType(B, r)
+        # 1 bits: [code of SignatureType after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     else:
         return _d_SignatureType(B, r0)
     f_signature_value = None
     if k == 2:
+        # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T0[c & 3]
         i1_id = None
         if k == 0:
-            i1_id, r = rstr(B, r, None)
+            i1_id, B, r = rstr(B, r, None)
+            # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T2[c & 1]
         i1_value = None
         if k == 1:
-            i1_value, r = rbin(B, r, None)
+            i1_value, B, r = rbin(B, r, None)
+            # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
         else:
             return _d_SignatureType(B, r0)
         if k != -1: return _d_SignatureType(B, r0)
+        # 2 bits: [code of SignatureType after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T88[c & 3]
         f_signature_value = _new(SignatureValueType)
@@ -14277,18 +15875,20 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         return _d_SignatureType(B, r0)
     f_key_info = None
     if k == 3:
-        f_key_info, r = _f_KeyInfoType(B, r)
+        f_key_info, B, r = _f_KeyInfoType(B, r)
+        # 2 bits: [code of SignatureType after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T72[c & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _f_ObjectType(B, r)
+            v, B, r = _f_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignatureType after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T72[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
@@ -14298,9 +15898,10 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     o.signature_value = f_signature_value
     o.key_info = f_key_info
     o.object = f_object
-    return o, r
+    return o, B, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -14338,6 +15939,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st = 15
     n = 0
     for v in o.object:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C180[st]
             a = (a << w) | c
@@ -14353,21 +15955,30 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _d_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _d_CanonicalizationMethodType(B, r)
+        # after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CanonicalizationMethod')
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _d_SignatureMethodType(B, r)
+        f_signature_method, B, r = _d_SignatureMethodType(B, r)
+        # after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignatureMethod')
@@ -14375,35 +15986,42 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T77[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), B, r
 
-def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     r0 = r
+    # 2 bits: [code of SignedInfoType start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignedInfoType after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _f_CanonicalizationMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     else:
         return _d_SignedInfoType(B, r0)
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _f_SignatureMethodType(B, r)
+        f_signature_method, B, r = _f_SignatureMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     else:
@@ -14412,40 +16030,48 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T146[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T147[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T44[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T45[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T5[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T34[c & 1]
             else:
                 return _d_SignedInfoType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_SignedInfoType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_SignedInfoType(B, r0)
                 k = _T6[c & 1]
@@ -14463,6 +16089,7 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of SignedInfoType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T77[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
@@ -14472,9 +16099,10 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     o.canonicalization_method = f_canonicalization_method
     o.signature_method = f_signature_method
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -14494,6 +16122,7 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 11
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -14508,11 +16137,16 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(HMACOutputLength), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T141[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -14520,21 +16154,24 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S33, 6)
+            f_hmac_output_length, B, r = sl2(B, r, _S33, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
         r -= 2; k = _T28[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureMethodType(f_algorithm, f_hmac_output_length), r
+    return SignatureMethodType(f_algorithm, f_hmac_output_length), B, r
 
-def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     return _d_SignatureMethodType(B, r)
 
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -14553,35 +16190,46 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
+    # start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 CH, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # after value: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S123, 4 if f_id is not None else 6); k = -1
+        f_value, B, r = sl2(B, r, _S123, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureValueType(f_id, f_value), r
+    return SignatureValueType(f_id, f_value), B, r
 
-def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
     r0 = r
+    # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     else:
@@ -14590,9 +16238,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     o.id = f_id
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    # SignatureValueType: @Id? text: base64Binary
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -14608,44 +16257,55 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T0[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_SignaturePropertyType(B, r)
+            v, B, r = _d_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T16[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    return SignaturePropertiesType(f_id, f_signature_property), B, r
 
-def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     r0 = r
+    # 2 bits: [code of SignaturePropertiesType start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T0[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignaturePropertiesType after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _f_SignaturePropertyType(B, r)
+            v, B, r = _f_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignaturePropertiesType after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T16[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
@@ -14653,9 +16313,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     o = _new(SignaturePropertiesType)
     o.id = f_id
     o.signature_property = f_signature_property
-    return o, r
+    return o, B, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -14664,6 +16325,7 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
         st = 3
     n = 0
     for v in o.signature_property:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C148[st]
             a = (a << w) | c
@@ -14679,44 +16341,58 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise _Fail(ExiUnsupportedError, 'SignaturePropertyType: mandatory wildcard content is not supported', r)
 
-def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     return _d_SignaturePropertyType(B, r)
 
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise EncFail('SignaturePropertyType: mandatory wildcard content is not supported')
 
-def _d_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
+def _d_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int, int]:
+    # V2G_MessageType: (Header, Body)
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(Body), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_body = None
     if k == 1:
-        f_body, r = _d_BodyType(B, r)
+        f_body, B, r = _d_BodyType(B, r)
+        # after Body: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Body')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return V2G_MessageType(f_header, f_body), r
+    return V2G_MessageType(f_header, f_body), B, r
 
-def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
+def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int, int]:
+    # V2G_MessageType: (Header, Body)
     r0 = r
+    # 3 bits: [V2G_MessageType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_V2G_MessageType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_V2G_MessageType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [code of MessageHeaderType after SessionID: 2 bit(s): 0 SE(Notification), 1 SE(Signature), 2 EE, 3 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_V2G_MessageType(B, r0)
     k = _T137[c & 3]
     i1_notification = None
     if k == 1:
+        # 7 bits: [NotificationType start: SE(FaultCode) = 0 in 1 bit(s)]; [FaultCode: CH = 0 in 1 bit]; i2_fault_code 2 bit(s); [FaultCode: EE = 0 in 1 bit]; [code of NotificationType after FaultCode: 2 bit(s): 0 SE(FaultMsg), 1 EE, 2 second level]
         r -= 7; c = (B >> r) & 127
         if c & 100: return _d_V2G_MessageType(B, r0)
         i2_fault_code = _EP_faultCodeType[(c >> 3) & 3]
@@ -14724,13 +16400,16 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
         if i2_fault_code is None: return _d_V2G_MessageType(B, r0)
         i2_fault_msg = None
         if k == 1:
+            # 1 bits: [FaultMsg: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_V2G_MessageType(B, r0)
-            i2_fault_msg, r = rstr(B, r, 64)
+            i2_fault_msg, B, r = rstr(B, r, 64)
+            # 2 bits: [FaultMsg: EE = 0 in 1 bit]; [code of NotificationType after FaultMsg: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_V2G_MessageType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_V2G_MessageType(B, r0)
+        # 2 bits: [code of MessageHeaderType after Notification: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T35[c & 3]
         i1_notification = _new(NotificationType)
@@ -14738,10 +16417,12 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
         i1_notification.fault_msg = i2_fault_msg
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_V2G_MessageType(B, r0)
+    # 7 bits: [V2G_MessageType after Header: SE(Body) = 0 in 1 bit(s)]; [code of BodyType start: 6 bit(s): 0 SE(AuthorizationReq), 1 SE(AuthorizationRes), 2 SE(BodyElement), 3 SE(CableCheckReq), 4 SE(CableCheckRes), 5 SE(CertificateInstallationReq), 6 SE(CertificateInstallationRes), 7 SE(CertificateUpdateReq), 8 SE(CertificateUpdateRes), 9 SE(ChargeParameterDiscoveryReq), 10 SE(ChargeParameterDiscoveryRes), 11 SE(ChargingStatusReq), 12 SE(ChargingStatusRes), 13 SE(CurrentDemandReq), 14 SE(CurrentDemandRes), 15 SE(MeteringReceiptReq), 16 SE(MeteringReceiptRes), 17 SE(PaymentDetailsReq), 18 SE(PaymentDetailsRes), 19 SE(PaymentServiceSelectionReq), 20 SE(PaymentServiceSelectionRes), 21 SE(PowerDeliveryReq), 22 SE(PowerDeliveryRes), 23 SE(PreChargeReq), 24 SE(PreChargeRes), 25 SE(ServiceDetailReq), 26 SE(ServiceDetailRes), 27 SE(ServiceDiscoveryReq), 28 SE(ServiceDiscoveryRes), 29 SE(SessionSetupReq), 30 SE(SessionSetupRes), 31 SE(SessionStopReq), 32 SE(SessionStopRes), 33 SE(WeldingDetectionReq), 34 SE(WeldingDetectionRes), 35 EE, 36 second level]
     r -= 7; c = (B >> r) & 127
     if c & 64: return _d_V2G_MessageType(B, r0)
     k = _T183[c & 63]
@@ -14756,113 +16437,116 @@ def _f_V2G_MessageType(B: int, r: int) -> tuple[V2G_MessageType, int]:
                 if k < 4:
                     if k < 2:
                         if k == 0:
-                            i3_obj.authorization_req, r = _f_AuthorizationReqType(B, r)
+                            i3_obj.authorization_req, B, r = _f_AuthorizationReqType(B, r)
                         elif k == 1:
-                            i3_obj.authorization_res, r = _f_AuthorizationResType(B, r)
+                            i3_obj.authorization_res, B, r = _f_AuthorizationResType(B, r)
                     else:
                         if k == 2:
-                            i3_obj.body_element, r = _f_BodyBaseType(B, r)
+                            return _d_V2G_MessageType(B, r0)
                         elif k == 3:
-                            i3_obj.cable_check_req, r = _f_CableCheckReqType(B, r)
+                            i3_obj.cable_check_req, B, r = _f_CableCheckReqType(B, r)
                 else:
                     if k < 6:
                         if k == 4:
-                            i3_obj.cable_check_res, r = _f_CableCheckResType(B, r)
+                            i3_obj.cable_check_res, B, r = _f_CableCheckResType(B, r)
                         elif k == 5:
-                            i3_obj.certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
+                            i3_obj.certificate_installation_req, B, r = _f_CertificateInstallationReqType(B, r)
                     else:
                         if k == 6:
-                            i3_obj.certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
+                            i3_obj.certificate_installation_res, B, r = _f_CertificateInstallationResType(B, r)
                         elif k == 7:
-                            i3_obj.certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
+                            i3_obj.certificate_update_req, B, r = _f_CertificateUpdateReqType(B, r)
             else:
                 if k < 12:
                     if k < 10:
                         if k == 8:
-                            i3_obj.certificate_update_res, r = _f_CertificateUpdateResType(B, r)
+                            i3_obj.certificate_update_res, B, r = _f_CertificateUpdateResType(B, r)
                         elif k == 9:
-                            i3_obj.charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
+                            i3_obj.charge_parameter_discovery_req, B, r = _f_ChargeParameterDiscoveryReqType(B, r)
                     else:
                         if k == 10:
-                            i3_obj.charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
+                            i3_obj.charge_parameter_discovery_res, B, r = _f_ChargeParameterDiscoveryResType(B, r)
                         elif k == 11:
-                            i3_obj.charging_status_req, r = _f_ChargingStatusReqType(B, r)
+                            i3_obj.charging_status_req, B, r = _f_ChargingStatusReqType(B, r)
                 else:
                     if k < 14:
                         if k == 12:
-                            i3_obj.charging_status_res, r = _f_ChargingStatusResType(B, r)
+                            i3_obj.charging_status_res, B, r = _f_ChargingStatusResType(B, r)
                         elif k == 13:
-                            i3_obj.current_demand_req, r = _f_CurrentDemandReqType(B, r)
+                            i3_obj.current_demand_req, B, r = _f_CurrentDemandReqType(B, r)
                     else:
                         if k == 14:
-                            i3_obj.current_demand_res, r = _f_CurrentDemandResType(B, r)
+                            i3_obj.current_demand_res, B, r = _f_CurrentDemandResType(B, r)
                         elif k == 15:
-                            i3_obj.metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
+                            i3_obj.metering_receipt_req, B, r = _f_MeteringReceiptReqType(B, r)
                         elif k == 16:
-                            i3_obj.metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
+                            i3_obj.metering_receipt_res, B, r = _f_MeteringReceiptResType(B, r)
         else:
             if k < 26:
                 if k < 21:
                     if k < 19:
                         if k == 17:
-                            i3_obj.payment_details_req, r = _f_PaymentDetailsReqType(B, r)
+                            i3_obj.payment_details_req, B, r = _f_PaymentDetailsReqType(B, r)
                         elif k == 18:
-                            i3_obj.payment_details_res, r = _f_PaymentDetailsResType(B, r)
+                            i3_obj.payment_details_res, B, r = _f_PaymentDetailsResType(B, r)
                     else:
                         if k == 19:
-                            i3_obj.payment_service_selection_req, r = _f_PaymentServiceSelectionReqType(B, r)
+                            i3_obj.payment_service_selection_req, B, r = _f_PaymentServiceSelectionReqType(B, r)
                         elif k == 20:
-                            i3_obj.payment_service_selection_res, r = _f_PaymentServiceSelectionResType(B, r)
+                            i3_obj.payment_service_selection_res, B, r = _f_PaymentServiceSelectionResType(B, r)
                 else:
                     if k < 23:
                         if k == 21:
-                            i3_obj.power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
+                            i3_obj.power_delivery_req, B, r = _f_PowerDeliveryReqType(B, r)
                         elif k == 22:
-                            i3_obj.power_delivery_res, r = _f_PowerDeliveryResType(B, r)
+                            i3_obj.power_delivery_res, B, r = _f_PowerDeliveryResType(B, r)
                     else:
                         if k == 23:
-                            i3_obj.pre_charge_req, r = _f_PreChargeReqType(B, r)
+                            i3_obj.pre_charge_req, B, r = _f_PreChargeReqType(B, r)
                         elif k == 24:
-                            i3_obj.pre_charge_res, r = _f_PreChargeResType(B, r)
+                            i3_obj.pre_charge_res, B, r = _f_PreChargeResType(B, r)
                         elif k == 25:
-                            i3_obj.service_detail_req, r = _f_ServiceDetailReqType(B, r)
+                            i3_obj.service_detail_req, B, r = _f_ServiceDetailReqType(B, r)
             else:
                 if k < 30:
                     if k < 28:
                         if k == 26:
-                            i3_obj.service_detail_res, r = _f_ServiceDetailResType(B, r)
+                            i3_obj.service_detail_res, B, r = _f_ServiceDetailResType(B, r)
                         elif k == 27:
-                            i3_obj.service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
+                            i3_obj.service_discovery_req, B, r = _f_ServiceDiscoveryReqType(B, r)
                     else:
                         if k == 28:
-                            i3_obj.service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
+                            i3_obj.service_discovery_res, B, r = _f_ServiceDiscoveryResType(B, r)
                         elif k == 29:
-                            i3_obj.session_setup_req, r = _f_SessionSetupReqType(B, r)
+                            i3_obj.session_setup_req, B, r = _f_SessionSetupReqType(B, r)
                 else:
                     if k < 32:
                         if k == 30:
-                            i3_obj.session_setup_res, r = _f_SessionSetupResType(B, r)
+                            i3_obj.session_setup_res, B, r = _f_SessionSetupResType(B, r)
                         elif k == 31:
-                            i3_obj.session_stop_req, r = _f_SessionStopReqType(B, r)
+                            i3_obj.session_stop_req, B, r = _f_SessionStopReqType(B, r)
                     else:
                         if k == 32:
-                            i3_obj.session_stop_res, r = _f_SessionStopResType(B, r)
+                            i3_obj.session_stop_res, B, r = _f_SessionStopResType(B, r)
                         elif k == 33:
-                            i3_obj.welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
+                            i3_obj.welding_detection_req, B, r = _f_WeldingDetectionReqType(B, r)
                         elif k == 34:
-                            i3_obj.welding_detection_res, r = _f_WeldingDetectionResType(B, r)
+                            i3_obj.welding_detection_res, B, r = _f_WeldingDetectionResType(B, r)
+        # 1 bits: [code of BodyType after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_V2G_MessageType(B, r0)
+    # 1 bits: [V2G_MessageType after Body: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_V2G_MessageType(B, r0)
     f_body = i3_obj
     o = _new(V2G_MessageType)
     o.header = f_header
     o.body = f_body
-    return o, r
+    return o, B, r
 
 def _e_V2G_MessageType(o: V2G_MessageType, a: int) -> int:
+    # V2G_MessageType: (Header, Body)
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -14919,43 +16603,56 @@ def _e_V2G_MessageType(o: V2G_MessageType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, Notification?, Signature?)
+    # start: 1 bit(s): 0 SE(SessionID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_session_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S153, 6)
+            f_session_id, B, r = sl2(B, r, _S153, 6)
         else:
-            f_session_id, r = rbin(B, r, 8)
+            f_session_id, B, r = rbin(B, r, 8)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SessionID: 2 bit(s): 0 SE(Notification), 1 SE(Signature), 2 EE, 3 second level
         r -= 2; k = _T137[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SessionID')
     f_notification = None
     if k == 1:
-        f_notification, r = _d_NotificationType(B, r)
+        f_notification, B, r = _d_NotificationType(B, r)
+        # after Notification: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T35[(B >> r) & 3]
     f_signature = None
     if k == 2:
-        f_signature, r = _d_SignatureType(B, r)
+        f_signature, B, r = _d_SignatureType(B, r)
+        # after Signature: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MessageHeaderType(f_session_id, f_notification, f_signature), r
+    return MessageHeaderType(f_session_id, f_notification, f_signature), B, r
 
-def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, Notification?, Signature?)
     r0 = r
+    # 2 bits: [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MessageHeaderType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_MessageHeaderType(B, r0)
     r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [code of MessageHeaderType after SessionID: 2 bit(s): 0 SE(Notification), 1 SE(Signature), 2 EE, 3 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
     k = _T137[c & 3]
     f_notification = None
     if k == 1:
+        # 7 bits: [NotificationType start: SE(FaultCode) = 0 in 1 bit(s)]; [FaultCode: CH = 0 in 1 bit]; i1_fault_code 2 bit(s); [FaultCode: EE = 0 in 1 bit]; [code of NotificationType after FaultCode: 2 bit(s): 0 SE(FaultMsg), 1 EE, 2 second level]
         r -= 7; c = (B >> r) & 127
         if c & 100: return _d_MessageHeaderType(B, r0)
         i1_fault_code = _EP_faultCodeType[(c >> 3) & 3]
@@ -14963,13 +16660,16 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         if i1_fault_code is None: return _d_MessageHeaderType(B, r0)
         i1_fault_msg = None
         if k == 1:
+            # 1 bits: [FaultMsg: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_MessageHeaderType(B, r0)
-            i1_fault_msg, r = rstr(B, r, 64)
+            i1_fault_msg, B, r = rstr(B, r, 64)
+            # 2 bits: [FaultMsg: EE = 0 in 1 bit]; [code of NotificationType after FaultMsg: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_MessageHeaderType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_MessageHeaderType(B, r0)
+        # 2 bits: [code of MessageHeaderType after Notification: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T35[c & 3]
         f_notification = _new(NotificationType)
@@ -14977,7 +16677,8 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
         f_notification.fault_msg = i1_fault_msg
     f_signature = None
     if k == 2:
-        f_signature, r = _f_SignatureType(B, r)
+        f_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
@@ -14985,9 +16686,10 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     o.session_id = f_session_id
     o.notification = f_notification
     o.signature = f_signature
-    return o, r
+    return o, B, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    # MessageHeaderType: (SessionID, Notification?, Signature?)
     st = 0
     v2 = o.session_id
     if v2 is None: raise EncFail('missing mandatory SessionID')
@@ -15023,19 +16725,23 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
+def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int, int]:
+    # NotificationType: (FaultCode, FaultMsg?)
+    # start: 1 bit(s): 0 SE(FaultCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_fault_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_fault_code, r = sl2(B, r, _S185, 6)
+            f_fault_code, B, r = sl2(B, r, _S185, 6)
         else:
             r -= 2; f_fault_code = (B >> r) & 3
             if f_fault_code >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(f_fault_code))
             f_fault_code = _E_faultCodeType[f_fault_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after FaultCode: 2 bit(s): 0 SE(FaultMsg), 1 EE, 2 second level
         r -= 2; k = _T16[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'FaultCode')
@@ -15043,17 +16749,21 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_fault_msg, r = sl2(B, r, _S171, 6)
+            f_fault_msg, B, r = sl2(B, r, _S171, 6)
         else:
-            f_fault_msg, r = rstr(B, r, 64)
+            f_fault_msg, B, r = rstr(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after FaultMsg: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return NotificationType(f_fault_code, f_fault_msg), r
+    return NotificationType(f_fault_code, f_fault_msg), B, r
 
-def _f_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
+def _f_NotificationType(B: int, r: int) -> tuple[NotificationType, int, int]:
+    # NotificationType: (FaultCode, FaultMsg?)
     r0 = r
+    # 7 bits: [NotificationType start: SE(FaultCode) = 0 in 1 bit(s)]; [FaultCode: CH = 0 in 1 bit]; f_fault_code 2 bit(s); [FaultCode: EE = 0 in 1 bit]; [code of NotificationType after FaultCode: 2 bit(s): 0 SE(FaultMsg), 1 EE, 2 second level]
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_NotificationType(B, r0)
     f_fault_code = _EP_faultCodeType[(c >> 3) & 3]
@@ -15061,9 +16771,11 @@ def _f_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     if f_fault_code is None: return _d_NotificationType(B, r0)
     f_fault_msg = None
     if k == 1:
+        # 1 bits: [FaultMsg: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_NotificationType(B, r0)
-        f_fault_msg, r = rstr(B, r, 64)
+        f_fault_msg, B, r = rstr(B, r, 64)
+        # 2 bits: [FaultMsg: EE = 0 in 1 bit]; [code of NotificationType after FaultMsg: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_NotificationType(B, r0)
         k = _T6[c & 1]
@@ -15071,9 +16783,10 @@ def _f_NotificationType(B: int, r: int) -> tuple[NotificationType, int]:
     o = _new(NotificationType)
     o.fault_code = f_fault_code
     o.fault_msg = f_fault_msg
-    return o, r
+    return o, B, r
 
 def _e_NotificationType(o: NotificationType, a: int) -> int:
+    # NotificationType: (FaultCode, FaultMsg?)
     st = 0
     v2 = o.fault_code
     if v2 is None: raise EncFail('missing mandatory FaultCode')
@@ -15090,119 +16803,195 @@ def _e_NotificationType(o: NotificationType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_BodyType(B: int, r: int) -> tuple[BodyType, int]:
+def _d_BodyType(B: int, r: int) -> tuple[BodyType, int, int]:
+    # BodyType: (BodyElement?)
+    # start: 6 bit(s): 0 SE(AuthorizationReq), 1 SE(AuthorizationRes), 2 SE(BodyElement), 3 SE(CableCheckReq), 4 SE(CableCheckRes), 5 SE(CertificateInstallationReq), 6 SE(CertificateInstallationRes), 7 SE(CertificateUpdateReq), 8 SE(CertificateUpdateRes), 9 SE(ChargeParameterDiscoveryReq), 10 SE(ChargeParameterDiscoveryRes), 11 SE(ChargingStatusReq), 12 SE(ChargingStatusRes), 13 SE(CurrentDemandReq), 14 SE(CurrentDemandRes), 15 SE(MeteringReceiptReq), 16 SE(MeteringReceiptRes), 17 SE(PaymentDetailsReq), 18 SE(PaymentDetailsRes), 19 SE(PaymentServiceSelectionReq), 20 SE(PaymentServiceSelectionRes), 21 SE(PowerDeliveryReq), 22 SE(PowerDeliveryRes), 23 SE(PreChargeReq), 24 SE(PreChargeRes), 25 SE(ServiceDetailReq), 26 SE(ServiceDetailRes), 27 SE(ServiceDiscoveryReq), 28 SE(ServiceDiscoveryRes), 29 SE(SessionSetupReq), 30 SE(SessionSetupRes), 31 SE(SessionStopReq), 32 SE(SessionStopRes), 33 SE(WeldingDetectionReq), 34 SE(WeldingDetectionRes), 35 EE, 36 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 6; k = _T183[(B >> r) & 63]
     f_authorization_req = f_authorization_res = f_body_element = f_cable_check_req = f_cable_check_res = f_certificate_installation_req = f_certificate_installation_res = f_certificate_update_req = f_certificate_update_res = f_charge_parameter_discovery_req = f_charge_parameter_discovery_res = f_charging_status_req = f_charging_status_res = f_current_demand_req = f_current_demand_res = f_metering_receipt_req = f_metering_receipt_res = f_payment_details_req = f_payment_details_res = f_payment_service_selection_req = f_payment_service_selection_res = f_power_delivery_req = f_power_delivery_res = f_pre_charge_req = f_pre_charge_res = f_service_detail_req = f_service_detail_res = f_service_discovery_req = f_service_discovery_res = f_session_setup_req = f_session_setup_res = f_session_stop_req = f_session_stop_res = f_welding_detection_req = f_welding_detection_res = None
     if k == 0:
-        f_authorization_req, r = _d_AuthorizationReqType(B, r)
+        f_authorization_req, B, r = _d_AuthorizationReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 1:
-        f_authorization_res, r = _d_AuthorizationResType(B, r)
+        f_authorization_res, B, r = _d_AuthorizationResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 2:
-        f_body_element, r = _d_BodyBaseType(B, r)
+        facet(r, 'BodyElement is an abstract element, never on the wire: set one of AuthorizationReq, AuthorizationRes, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
+        f_body_element, B, r = _d_BodyBaseType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
-        f_cable_check_req, r = _d_CableCheckReqType(B, r)
+        f_cable_check_req, B, r = _d_CableCheckReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 4:
-        f_cable_check_res, r = _d_CableCheckResType(B, r)
+        f_cable_check_res, B, r = _d_CableCheckResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 5:
-        f_certificate_installation_req, r = _d_CertificateInstallationReqType(B, r)
+        f_certificate_installation_req, B, r = _d_CertificateInstallationReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 6:
-        f_certificate_installation_res, r = _d_CertificateInstallationResType(B, r)
+        f_certificate_installation_res, B, r = _d_CertificateInstallationResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 7:
-        f_certificate_update_req, r = _d_CertificateUpdateReqType(B, r)
+        f_certificate_update_req, B, r = _d_CertificateUpdateReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 8:
-        f_certificate_update_res, r = _d_CertificateUpdateResType(B, r)
+        f_certificate_update_res, B, r = _d_CertificateUpdateResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 9:
-        f_charge_parameter_discovery_req, r = _d_ChargeParameterDiscoveryReqType(B, r)
+        f_charge_parameter_discovery_req, B, r = _d_ChargeParameterDiscoveryReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 10:
-        f_charge_parameter_discovery_res, r = _d_ChargeParameterDiscoveryResType(B, r)
+        f_charge_parameter_discovery_res, B, r = _d_ChargeParameterDiscoveryResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 11:
-        f_charging_status_req, r = _d_ChargingStatusReqType(B, r)
+        f_charging_status_req, B, r = _d_ChargingStatusReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 12:
-        f_charging_status_res, r = _d_ChargingStatusResType(B, r)
+        f_charging_status_res, B, r = _d_ChargingStatusResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 13:
-        f_current_demand_req, r = _d_CurrentDemandReqType(B, r)
+        f_current_demand_req, B, r = _d_CurrentDemandReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 14:
-        f_current_demand_res, r = _d_CurrentDemandResType(B, r)
+        f_current_demand_res, B, r = _d_CurrentDemandResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 15:
-        f_metering_receipt_req, r = _d_MeteringReceiptReqType(B, r)
+        f_metering_receipt_req, B, r = _d_MeteringReceiptReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 16:
-        f_metering_receipt_res, r = _d_MeteringReceiptResType(B, r)
+        f_metering_receipt_res, B, r = _d_MeteringReceiptResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 17:
-        f_payment_details_req, r = _d_PaymentDetailsReqType(B, r)
+        f_payment_details_req, B, r = _d_PaymentDetailsReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 18:
-        f_payment_details_res, r = _d_PaymentDetailsResType(B, r)
+        f_payment_details_res, B, r = _d_PaymentDetailsResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 19:
-        f_payment_service_selection_req, r = _d_PaymentServiceSelectionReqType(B, r)
+        f_payment_service_selection_req, B, r = _d_PaymentServiceSelectionReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 20:
-        f_payment_service_selection_res, r = _d_PaymentServiceSelectionResType(B, r)
+        f_payment_service_selection_res, B, r = _d_PaymentServiceSelectionResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 21:
-        f_power_delivery_req, r = _d_PowerDeliveryReqType(B, r)
+        f_power_delivery_req, B, r = _d_PowerDeliveryReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 22:
-        f_power_delivery_res, r = _d_PowerDeliveryResType(B, r)
+        f_power_delivery_res, B, r = _d_PowerDeliveryResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 23:
-        f_pre_charge_req, r = _d_PreChargeReqType(B, r)
+        f_pre_charge_req, B, r = _d_PreChargeReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 24:
-        f_pre_charge_res, r = _d_PreChargeResType(B, r)
+        f_pre_charge_res, B, r = _d_PreChargeResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 25:
-        f_service_detail_req, r = _d_ServiceDetailReqType(B, r)
+        f_service_detail_req, B, r = _d_ServiceDetailReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 26:
-        f_service_detail_res, r = _d_ServiceDetailResType(B, r)
+        f_service_detail_res, B, r = _d_ServiceDetailResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 27:
-        f_service_discovery_req, r = _d_ServiceDiscoveryReqType(B, r)
+        f_service_discovery_req, B, r = _d_ServiceDiscoveryReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 28:
-        f_service_discovery_res, r = _d_ServiceDiscoveryResType(B, r)
+        f_service_discovery_res, B, r = _d_ServiceDiscoveryResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 29:
-        f_session_setup_req, r = _d_SessionSetupReqType(B, r)
+        f_session_setup_req, B, r = _d_SessionSetupReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 30:
-        f_session_setup_res, r = _d_SessionSetupResType(B, r)
+        f_session_setup_res, B, r = _d_SessionSetupResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 31:
-        f_session_stop_req, r = _d_SessionStopReqType(B, r)
+        f_session_stop_req, B, r = _d_SessionStopReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 32:
-        f_session_stop_res, r = _d_SessionStopResType(B, r)
+        f_session_stop_res, B, r = _d_SessionStopResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 33:
-        f_welding_detection_req, r = _d_WeldingDetectionReqType(B, r)
+        f_welding_detection_req, B, r = _d_WeldingDetectionReqType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 34:
-        f_welding_detection_res, r = _d_WeldingDetectionResType(B, r)
+        f_welding_detection_res, B, r = _d_WeldingDetectionResType(B, r)
+        # after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BodyType(f_authorization_req, f_authorization_res, f_body_element, f_cable_check_req, f_cable_check_res, f_certificate_installation_req, f_certificate_installation_res, f_certificate_update_req, f_certificate_update_res, f_charge_parameter_discovery_req, f_charge_parameter_discovery_res, f_charging_status_req, f_charging_status_res, f_current_demand_req, f_current_demand_res, f_metering_receipt_req, f_metering_receipt_res, f_payment_details_req, f_payment_details_res, f_payment_service_selection_req, f_payment_service_selection_res, f_power_delivery_req, f_power_delivery_res, f_pre_charge_req, f_pre_charge_res, f_service_detail_req, f_service_detail_res, f_service_discovery_req, f_service_discovery_res, f_session_setup_req, f_session_setup_res, f_session_stop_req, f_session_stop_res, f_welding_detection_req, f_welding_detection_res), r
+    return BodyType(f_authorization_req, f_authorization_res, f_body_element, f_cable_check_req, f_cable_check_res, f_certificate_installation_req, f_certificate_installation_res, f_certificate_update_req, f_certificate_update_res, f_charge_parameter_discovery_req, f_charge_parameter_discovery_res, f_charging_status_req, f_charging_status_res, f_current_demand_req, f_current_demand_res, f_metering_receipt_req, f_metering_receipt_res, f_payment_details_req, f_payment_details_res, f_payment_service_selection_req, f_payment_service_selection_res, f_power_delivery_req, f_power_delivery_res, f_pre_charge_req, f_pre_charge_res, f_service_detail_req, f_service_detail_res, f_service_discovery_req, f_service_discovery_res, f_session_setup_req, f_session_setup_res, f_session_stop_req, f_session_stop_res, f_welding_detection_req, f_welding_detection_res), B, r
 
-def _f_BodyType(B: int, r: int) -> tuple[BodyType, int]:
+def _f_BodyType(B: int, r: int) -> tuple[BodyType, int, int]:
+    # BodyType: (BodyElement?)
     r0 = r
+    # 6 bits: [code of BodyType start: 6 bit(s): 0 SE(AuthorizationReq), 1 SE(AuthorizationRes), 2 SE(BodyElement), 3 SE(CableCheckReq), 4 SE(CableCheckRes), 5 SE(CertificateInstallationReq), 6 SE(CertificateInstallationRes), 7 SE(CertificateUpdateReq), 8 SE(CertificateUpdateRes), 9 SE(ChargeParameterDiscoveryReq), 10 SE(ChargeParameterDiscoveryRes), 11 SE(ChargingStatusReq), 12 SE(ChargingStatusRes), 13 SE(CurrentDemandReq), 14 SE(CurrentDemandRes), 15 SE(MeteringReceiptReq), 16 SE(MeteringReceiptRes), 17 SE(PaymentDetailsReq), 18 SE(PaymentDetailsRes), 19 SE(PaymentServiceSelectionReq), 20 SE(PaymentServiceSelectionRes), 21 SE(PowerDeliveryReq), 22 SE(PowerDeliveryRes), 23 SE(PreChargeReq), 24 SE(PreChargeRes), 25 SE(ServiceDetailReq), 26 SE(ServiceDetailRes), 27 SE(ServiceDiscoveryReq), 28 SE(ServiceDiscoveryRes), 29 SE(SessionSetupReq), 30 SE(SessionSetupRes), 31 SE(SessionStopReq), 32 SE(SessionStopRes), 33 SE(WeldingDetectionReq), 34 SE(WeldingDetectionRes), 35 EE, 36 second level]
     r -= 6; c = (B >> r) & 63
     k = _T183[c & 63]
     f_obj = _new(BodyType)
@@ -15212,108 +17001,110 @@ def _f_BodyType(B: int, r: int) -> tuple[BodyType, int]:
                 if k < 4:
                     if k < 2:
                         if k == 0:
-                            f_obj.authorization_req, r = _f_AuthorizationReqType(B, r)
+                            f_obj.authorization_req, B, r = _f_AuthorizationReqType(B, r)
                         elif k == 1:
-                            f_obj.authorization_res, r = _f_AuthorizationResType(B, r)
+                            f_obj.authorization_res, B, r = _f_AuthorizationResType(B, r)
                     else:
                         if k == 2:
-                            f_obj.body_element, r = _f_BodyBaseType(B, r)
+                            return _d_BodyType(B, r0)
                         elif k == 3:
-                            f_obj.cable_check_req, r = _f_CableCheckReqType(B, r)
+                            f_obj.cable_check_req, B, r = _f_CableCheckReqType(B, r)
                 else:
                     if k < 6:
                         if k == 4:
-                            f_obj.cable_check_res, r = _f_CableCheckResType(B, r)
+                            f_obj.cable_check_res, B, r = _f_CableCheckResType(B, r)
                         elif k == 5:
-                            f_obj.certificate_installation_req, r = _f_CertificateInstallationReqType(B, r)
+                            f_obj.certificate_installation_req, B, r = _f_CertificateInstallationReqType(B, r)
                     else:
                         if k == 6:
-                            f_obj.certificate_installation_res, r = _f_CertificateInstallationResType(B, r)
+                            f_obj.certificate_installation_res, B, r = _f_CertificateInstallationResType(B, r)
                         elif k == 7:
-                            f_obj.certificate_update_req, r = _f_CertificateUpdateReqType(B, r)
+                            f_obj.certificate_update_req, B, r = _f_CertificateUpdateReqType(B, r)
             else:
                 if k < 12:
                     if k < 10:
                         if k == 8:
-                            f_obj.certificate_update_res, r = _f_CertificateUpdateResType(B, r)
+                            f_obj.certificate_update_res, B, r = _f_CertificateUpdateResType(B, r)
                         elif k == 9:
-                            f_obj.charge_parameter_discovery_req, r = _f_ChargeParameterDiscoveryReqType(B, r)
+                            f_obj.charge_parameter_discovery_req, B, r = _f_ChargeParameterDiscoveryReqType(B, r)
                     else:
                         if k == 10:
-                            f_obj.charge_parameter_discovery_res, r = _f_ChargeParameterDiscoveryResType(B, r)
+                            f_obj.charge_parameter_discovery_res, B, r = _f_ChargeParameterDiscoveryResType(B, r)
                         elif k == 11:
-                            f_obj.charging_status_req, r = _f_ChargingStatusReqType(B, r)
+                            f_obj.charging_status_req, B, r = _f_ChargingStatusReqType(B, r)
                 else:
                     if k < 14:
                         if k == 12:
-                            f_obj.charging_status_res, r = _f_ChargingStatusResType(B, r)
+                            f_obj.charging_status_res, B, r = _f_ChargingStatusResType(B, r)
                         elif k == 13:
-                            f_obj.current_demand_req, r = _f_CurrentDemandReqType(B, r)
+                            f_obj.current_demand_req, B, r = _f_CurrentDemandReqType(B, r)
                     else:
                         if k == 14:
-                            f_obj.current_demand_res, r = _f_CurrentDemandResType(B, r)
+                            f_obj.current_demand_res, B, r = _f_CurrentDemandResType(B, r)
                         elif k == 15:
-                            f_obj.metering_receipt_req, r = _f_MeteringReceiptReqType(B, r)
+                            f_obj.metering_receipt_req, B, r = _f_MeteringReceiptReqType(B, r)
                         elif k == 16:
-                            f_obj.metering_receipt_res, r = _f_MeteringReceiptResType(B, r)
+                            f_obj.metering_receipt_res, B, r = _f_MeteringReceiptResType(B, r)
         else:
             if k < 26:
                 if k < 21:
                     if k < 19:
                         if k == 17:
-                            f_obj.payment_details_req, r = _f_PaymentDetailsReqType(B, r)
+                            f_obj.payment_details_req, B, r = _f_PaymentDetailsReqType(B, r)
                         elif k == 18:
-                            f_obj.payment_details_res, r = _f_PaymentDetailsResType(B, r)
+                            f_obj.payment_details_res, B, r = _f_PaymentDetailsResType(B, r)
                     else:
                         if k == 19:
-                            f_obj.payment_service_selection_req, r = _f_PaymentServiceSelectionReqType(B, r)
+                            f_obj.payment_service_selection_req, B, r = _f_PaymentServiceSelectionReqType(B, r)
                         elif k == 20:
-                            f_obj.payment_service_selection_res, r = _f_PaymentServiceSelectionResType(B, r)
+                            f_obj.payment_service_selection_res, B, r = _f_PaymentServiceSelectionResType(B, r)
                 else:
                     if k < 23:
                         if k == 21:
-                            f_obj.power_delivery_req, r = _f_PowerDeliveryReqType(B, r)
+                            f_obj.power_delivery_req, B, r = _f_PowerDeliveryReqType(B, r)
                         elif k == 22:
-                            f_obj.power_delivery_res, r = _f_PowerDeliveryResType(B, r)
+                            f_obj.power_delivery_res, B, r = _f_PowerDeliveryResType(B, r)
                     else:
                         if k == 23:
-                            f_obj.pre_charge_req, r = _f_PreChargeReqType(B, r)
+                            f_obj.pre_charge_req, B, r = _f_PreChargeReqType(B, r)
                         elif k == 24:
-                            f_obj.pre_charge_res, r = _f_PreChargeResType(B, r)
+                            f_obj.pre_charge_res, B, r = _f_PreChargeResType(B, r)
                         elif k == 25:
-                            f_obj.service_detail_req, r = _f_ServiceDetailReqType(B, r)
+                            f_obj.service_detail_req, B, r = _f_ServiceDetailReqType(B, r)
             else:
                 if k < 30:
                     if k < 28:
                         if k == 26:
-                            f_obj.service_detail_res, r = _f_ServiceDetailResType(B, r)
+                            f_obj.service_detail_res, B, r = _f_ServiceDetailResType(B, r)
                         elif k == 27:
-                            f_obj.service_discovery_req, r = _f_ServiceDiscoveryReqType(B, r)
+                            f_obj.service_discovery_req, B, r = _f_ServiceDiscoveryReqType(B, r)
                     else:
                         if k == 28:
-                            f_obj.service_discovery_res, r = _f_ServiceDiscoveryResType(B, r)
+                            f_obj.service_discovery_res, B, r = _f_ServiceDiscoveryResType(B, r)
                         elif k == 29:
-                            f_obj.session_setup_req, r = _f_SessionSetupReqType(B, r)
+                            f_obj.session_setup_req, B, r = _f_SessionSetupReqType(B, r)
                 else:
                     if k < 32:
                         if k == 30:
-                            f_obj.session_setup_res, r = _f_SessionSetupResType(B, r)
+                            f_obj.session_setup_res, B, r = _f_SessionSetupResType(B, r)
                         elif k == 31:
-                            f_obj.session_stop_req, r = _f_SessionStopReqType(B, r)
+                            f_obj.session_stop_req, B, r = _f_SessionStopReqType(B, r)
                     else:
                         if k == 32:
-                            f_obj.session_stop_res, r = _f_SessionStopResType(B, r)
+                            f_obj.session_stop_res, B, r = _f_SessionStopResType(B, r)
                         elif k == 33:
-                            f_obj.welding_detection_req, r = _f_WeldingDetectionReqType(B, r)
+                            f_obj.welding_detection_req, B, r = _f_WeldingDetectionReqType(B, r)
                         elif k == 34:
-                            f_obj.welding_detection_res, r = _f_WeldingDetectionResType(B, r)
+                            f_obj.welding_detection_res, B, r = _f_WeldingDetectionResType(B, r)
+        # 1 bits: [code of BodyType after (AuthorizationReq | AuthorizationRes | BodyElement | CableCheckReq | CableCheckRes | CertificateInstallationReq | CertificateInstallationRes | CertificateUpdateReq | CertificateUpdateRes | ChargeParameterDiscoveryReq | ChargeParameterDiscoveryRes | ChargingStatusReq | ChargingStatusRes | CurrentDemandReq | CurrentDemandRes | MeteringReceiptReq | MeteringReceiptRes | PaymentDetailsReq | PaymentDetailsRes | PaymentServiceSelectionReq | PaymentServiceSelectionRes | PowerDeliveryReq | PowerDeliveryRes | PreChargeReq | PreChargeRes | ServiceDetailReq | ServiceDetailRes | ServiceDiscoveryReq | ServiceDiscoveryRes | SessionSetupReq | SessionSetupRes | SessionStopReq | SessionStopRes | WeldingDetectionReq | WeldingDetectionRes): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_BodyType(B, r0)
     o = f_obj
-    return o, r
+    return o, B, r
 
 def _e_BodyType(o: BodyType, a: int) -> int:
+    # BodyType: (BodyElement?)
     d1 = [kv for kv in o.__dict__.items() if kv[1] is not None]
     if not d1:
         a = (a << 6) | 35
@@ -15326,19 +17117,26 @@ def _e_BodyType(o: BodyType, a: int) -> int:
         a <<= 1
     return a
 
-def _d_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType, int]:
+def _d_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType, int, int]:
+    # WeldingDetectionReqType: (DC_EVStatus)
+    # start: 1 bit(s): 0 SE(DC_EVStatus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_dc_ev_status = None
     if k == 0:
-        f_dc_ev_status, r = _d_DC_EVStatusType(B, r)
+        f_dc_ev_status, B, r = _d_DC_EVStatusType(B, r)
+        # after DC_EVStatus: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WeldingDetectionReqType(f_dc_ev_status), r
+    return WeldingDetectionReqType(f_dc_ev_status), B, r
 
-def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType, int]:
+def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType, int, int]:
+    # WeldingDetectionReqType: (DC_EVStatus)
     r0 = r
+    # 24 bits: [WeldingDetectionReqType start: SE(DC_EVStatus) = 0 in 1 bit(s)]; [DC_EVStatusType start: SE(EVReady) = 0 in 1 bit(s)]; [EVReady: CH = 0 in 1 bit]; i1_ev_ready 1 bit(s); [EVReady: EE = 0 in 1 bit]; [DC_EVStatusType after EVReady: SE(EVErrorCode) = 0 in 1 bit(s)]; [EVErrorCode: CH = 0 in 1 bit]; i1_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [DC_EVStatusType after EVErrorCode: SE(EVRESSSOC) = 0 in 1 bit(s)]; [EVRESSSOC: CH = 0 in 1 bit]; i1_evresssoc 7 bit(s); [EVRESSSOC: EE = 0 in 1 bit]; [DC_EVStatusType after EVRESSSOC: EE = 0 in 1 bit(s)]; [WeldingDetectionReqType after DC_EVStatus: EE = 0 in 1 bit(s)]
     r -= 24; c = (B >> r) & 16777215
     if c & 15604743: return _d_WeldingDetectionReqType(B, r0)
     i1_ev_ready = ((c >> 20) & 1) == 1
@@ -15351,9 +17149,10 @@ def _f_WeldingDetectionReqType(B: int, r: int) -> tuple[WeldingDetectionReqType,
     f_dc_ev_status.evresssoc = i1_evresssoc
     o = _new(WeldingDetectionReqType)
     o.dc_ev_status = f_dc_ev_status
-    return o, r
+    return o, B, r
 
 def _e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
+    # WeldingDetectionReqType: (DC_EVStatus)
     pass
     v2 = o.dc_ev_status
     if v2 is None: raise EncFail('missing mandatory DC_EVStatus')
@@ -15374,39 +17173,49 @@ def _e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     a = (a << 24) | (BOOL[v4]) << 20 | (v5) << 13 | (v6) << 3
     return a
 
-def _d_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType, int]:
+def _d_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType, int, int]:
+    # WeldingDetectionResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage)
+    # start: 1 bit(s): 0 SE(ResponseCode), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S20, 6)
+            f_response_code, B, r = sl2(B, r, _S20, 6)
         else:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_dc_evse_status = None
     if k == 1:
-        f_dc_evse_status, r = _d_DC_EVSEStatusType(B, r)
+        f_dc_evse_status, B, r = _d_DC_EVSEStatusType(B, r)
+        # after DC_EVSEStatus: 1 bit(s): 0 SE(EVSEPresentVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DC_EVSEStatus')
     f_evse_present_voltage = None
     if k == 2:
-        f_evse_present_voltage, r = _d_PhysicalValueType(B, r)
+        f_evse_present_voltage, B, r = _d_PhysicalValueType(B, r)
+        # after EVSEPresentVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPresentVoltage')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WeldingDetectionResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), r
+    return WeldingDetectionResType(f_response_code, f_dc_evse_status, f_evse_present_voltage), B, r
 
-def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType, int]:
+def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType, int, int]:
+    # WeldingDetectionResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage)
     r0 = r
+    # 11 bits: [WeldingDetectionResType start: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 5 bit(s); [ResponseCode: EE = 0 in 1 bit]; [WeldingDetectionResType after ResponseCode: SE(DC_EVSEStatus) = 0 in 1 bit(s)]; [DC_EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 11; c = (B >> r) & 2047
     if c & 1551: return _d_WeldingDetectionResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 31]
@@ -15418,6 +17227,7 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
             i1_notification_max_delay, r = ru(B, r + 8, i1_notification_max_delay)
             if i1_notification_max_delay > 65535: return _d_WeldingDetectionResType(B, r0)
         else: i1_notification_max_delay = (x << 7) | (i1_notification_max_delay & 127)
+    # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [DC_EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i1_evse_notification 2 bit(s); [EVSENotification: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSENotification: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level]
     r -= 8; c = (B >> r) & 255
     if c & 228: return _d_WeldingDetectionResType(B, r0)
     i1_evse_notification = _EP_EVSENotificationType[(c >> 3) & 3]
@@ -15425,6 +17235,7 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     if i1_evse_notification is None: return _d_WeldingDetectionResType(B, r0)
     i1_evse_isolation_status = None
     if k == 2:
+        # 6 bits: [EVSEIsolationStatus: CH = 0 in 1 bit]; i1_evse_isolation_status 3 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level]
         r -= 6; c = (B >> r) & 63
         if c & 34: return _d_WeldingDetectionResType(B, r0)
         i1_evse_isolation_status = _EP_isolationLevelType[(c >> 2) & 7]
@@ -15432,6 +17243,7 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
         if i1_evse_isolation_status is None: return _d_WeldingDetectionResType(B, r0)
     i1_evse_status_code = None
     if k == 3:
+        # 7 bits: [EVSEStatusCode: CH = 0 in 1 bit]; i1_evse_status_code 4 bit(s); [EVSEStatusCode: EE = 0 in 1 bit]; [code of DC_EVSEStatusType after EVSEStatusCode: 1 bit(s): 0 EE, 1 second level]
         r -= 7; c = (B >> r) & 127
         if c & 66: return _d_WeldingDetectionResType(B, r0)
         i1_evse_status_code = _EP_DC_EVSEStatusCodeType[(c >> 2) & 15]
@@ -15440,6 +17252,7 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     else:
         return _d_WeldingDetectionResType(B, r0)
     if k != -1: return _d_WeldingDetectionResType(B, r0)
+    # 15 bits: [WeldingDetectionResType after DC_EVSEStatus: SE(EVSEPresentVoltage) = 0 in 1 bit(s)]; [PhysicalValueType start: SE(Multiplier) = 0 in 1 bit(s)]; [Multiplier: CH = 0 in 1 bit]; i2_multiplier 3 bit(s); [Multiplier: EE = 0 in 1 bit]; [PhysicalValueType after Multiplier: SE(Unit) = 0 in 1 bit(s)]; [Unit: CH = 0 in 1 bit]; i2_unit 3 bit(s); [Unit: EE = 0 in 1 bit]; [PhysicalValueType after Unit: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 29127: return _d_WeldingDetectionResType(B, r0)
     i2_multiplier = ((c >> 9) & 7) + -3
@@ -15459,6 +17272,7 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [PhysicalValueType after Value: EE = 0 in 1 bit(s)]; [WeldingDetectionResType after EVSEPresentVoltage: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WeldingDetectionResType(B, r0)
     f_evse_present_voltage = _new(PhysicalValueType)
@@ -15469,9 +17283,10 @@ def _f_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     o.response_code = f_response_code
     o.dc_evse_status = f_dc_evse_status
     o.evse_present_voltage = f_evse_present_voltage
-    return o, r
+    return o, B, r
 
 def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
+    # WeldingDetectionResType: (ResponseCode, DC_EVSEStatus, EVSEPresentVoltage)
     pass
     v2 = o.response_code
     if v2 is None: raise EncFail('missing mandatory ResponseCode')
@@ -15532,7 +17347,7 @@ def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
 _SP_BodyType = {
     'authorization_req': (6, 0, _e_AuthorizationReqType),
     'authorization_res': (6, 1, _e_AuthorizationResType),
-    'body_element': (6, 2, _e_BodyBaseType),
+    'body_element': (6, 2, _e_abstract_BodyElement),
     'cable_check_req': (6, 3, _e_CableCheckReqType),
     'cable_check_res': (6, 4, _e_CableCheckResType),
     'certificate_installation_req': (6, 5, _e_CertificateInstallationReqType),
@@ -15567,15 +17382,17 @@ _SP_BodyType = {
     'welding_detection_res': (6, 34, _e_WeldingDetectionResType),
 }
 
-def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
@@ -15583,15 +17400,17 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
+def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S32, 6)
+        v, B, r = sl2(B, r, _S32, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
@@ -15599,15 +17418,17 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
+def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S32, 6)
+        v, B, r = sl2(B, r, _S32, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S3_MgmtData(v: Any, a: int) -> int:
     a <<= 1
@@ -15616,99 +17437,101 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
     return a
 
 DOC_WIDTH = 7
-# (element, namespace, decoder, encoder, class or simple-type spec)
+# (element, namespace, decoder of a stream held whole, encoder, class or simple-type spec,
+#  decoder through a window: see v2gkit.exi.runtime)
 DOC_ELEMENTS: tuple = (
-    ('AC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVChargeParameterType, _e_AC_EVChargeParameterType, AC_EVChargeParameterType),
-    ('AC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVSEChargeParameterType, _e_AC_EVSEChargeParameterType, AC_EVSEChargeParameterType),
-    ('AC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType),
-    ('AuthorizationReq', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType),
-    ('AuthorizationRes', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType),
-    ('BodyElement', 'urn:iso:15118:2:2013:MsgBody', _f_BodyBaseType, _e_BodyBaseType, BodyBaseType),
-    ('CableCheckReq', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckReqType, _e_CableCheckReqType, CableCheckReqType),
-    ('CableCheckRes', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckResType, _e_CableCheckResType, CableCheckResType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CertificateInstallationReq', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
-    ('CertificateInstallationRes', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
-    ('CertificateUpdateReq', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateUpdateReqType, _e_CertificateUpdateReqType, CertificateUpdateReqType),
-    ('CertificateUpdateRes', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateUpdateResType, _e_CertificateUpdateResType, CertificateUpdateResType),
-    ('ChargeParameterDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryReqType, _e_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReqType),
-    ('ChargeParameterDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryResType, _e_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryResType),
-    ('ChargingStatusReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusReqType, _e_ChargingStatusReqType, ChargingStatusReqType),
-    ('ChargingStatusRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusResType, _e_ChargingStatusResType, ChargingStatusResType),
-    ('CurrentDemandReq', 'urn:iso:15118:2:2013:MsgBody', _f_CurrentDemandReqType, _e_CurrentDemandReqType, CurrentDemandReqType),
-    ('CurrentDemandRes', 'urn:iso:15118:2:2013:MsgBody', _f_CurrentDemandResType, _e_CurrentDemandResType, CurrentDemandResType),
-    ('DC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVChargeParameterType, _e_DC_EVChargeParameterType, DC_EVChargeParameterType),
-    ('DC_EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVPowerDeliveryParameterType, _e_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameterType),
-    ('DC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVSEChargeParameterType, _e_DC_EVSEChargeParameterType, DC_EVSEChargeParameterType),
-    ('DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType),
-    ('DC_EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S123),
-    ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType),
-    ('EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType),
-    ('EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType),
-    ('EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVStatusType, _e_EVStatusType, EVStatusType),
-    ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S32),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MeteringReceiptReq', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType),
-    ('MeteringReceiptRes', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S32),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PMaxScheduleEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType),
-    ('PaymentDetailsReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType),
-    ('PaymentDetailsRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType),
-    ('PaymentServiceSelectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionReqType, _e_PaymentServiceSelectionReqType, PaymentServiceSelectionReqType),
-    ('PaymentServiceSelectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionResType, _e_PaymentServiceSelectionResType, PaymentServiceSelectionResType),
-    ('PowerDeliveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
-    ('PowerDeliveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
-    ('PreChargeReq', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType),
-    ('PreChargeRes', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeResType, _e_PreChargeResType, PreChargeResType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RelativeTimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_RelativeTimeIntervalType, _e_RelativeTimeIntervalType, RelativeTimeIntervalType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SAScheduleList', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SAScheduleListType, _e_SAScheduleListType, SAScheduleListType),
-    ('SASchedules', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SASchedulesType, _e_SASchedulesType, SASchedulesType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SalesTariffEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType),
-    ('ServiceDetailReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
-    ('ServiceDetailRes', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
-    ('ServiceDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
-    ('ServiceDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
-    ('SessionSetupReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
-    ('SessionSetupRes', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
-    ('SessionStopReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType),
-    ('SessionStopRes', 'urn:iso:15118:2:2013:MsgBody', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('TimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_IntervalType, _e_IntervalType, IntervalType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('V2G_Message', 'urn:iso:15118:2:2013:MsgDef', _f_V2G_MessageType, _e_V2G_MessageType, V2G_MessageType),
-    ('WeldingDetectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType),
-    ('WeldingDetectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
+    ('AC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVChargeParameterType, _e_AC_EVChargeParameterType, AC_EVChargeParameterType, _d_AC_EVChargeParameterType),
+    ('AC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVSEChargeParameterType, _e_AC_EVSEChargeParameterType, AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType),
+    ('AC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType, _d_AC_EVSEStatusType),
+    ('AuthorizationReq', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType, _d_AuthorizationReqType),
+    ('AuthorizationRes', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType, _d_AuthorizationResType),
+    ('BodyElement', 'urn:iso:15118:2:2013:MsgBody', _f_abstract_BodyElement, _e_abstract_BodyElement, BodyBaseType, _d_abstract_BodyElement),
+    ('CableCheckReq', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckReqType, _e_CableCheckReqType, CableCheckReqType, _d_CableCheckReqType),
+    ('CableCheckRes', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckResType, _e_CableCheckResType, CableCheckResType, _d_CableCheckResType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('CertificateInstallationReq', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType, _d_CertificateInstallationReqType),
+    ('CertificateInstallationRes', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType, _d_CertificateInstallationResType),
+    ('CertificateUpdateReq', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateUpdateReqType, _e_CertificateUpdateReqType, CertificateUpdateReqType, _d_CertificateUpdateReqType),
+    ('CertificateUpdateRes', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateUpdateResType, _e_CertificateUpdateResType, CertificateUpdateResType, _d_CertificateUpdateResType),
+    ('ChargeParameterDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryReqType, _e_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType),
+    ('ChargeParameterDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryResType, _e_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType),
+    ('ChargingStatusReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusReqType, _e_ChargingStatusReqType, ChargingStatusReqType, _d_ChargingStatusReqType),
+    ('ChargingStatusRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusResType, _e_ChargingStatusResType, ChargingStatusResType, _d_ChargingStatusResType),
+    ('CurrentDemandReq', 'urn:iso:15118:2:2013:MsgBody', _f_CurrentDemandReqType, _e_CurrentDemandReqType, CurrentDemandReqType, _d_CurrentDemandReqType),
+    ('CurrentDemandRes', 'urn:iso:15118:2:2013:MsgBody', _f_CurrentDemandResType, _e_CurrentDemandResType, CurrentDemandResType, _d_CurrentDemandResType),
+    ('DC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVChargeParameterType, _e_DC_EVChargeParameterType, DC_EVChargeParameterType, _d_DC_EVChargeParameterType),
+    ('DC_EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVPowerDeliveryParameterType, _e_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType),
+    ('DC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVSEChargeParameterType, _e_DC_EVSEChargeParameterType, DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType),
+    ('DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType, _d_DC_EVSEStatusType),
+    ('DC_EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType, _d_DC_EVStatusType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S123, _d_S1_DigestValue),
+    ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVChargeParameter, _e_abstract_EVChargeParameter, EVChargeParameterType, _d_abstract_EVChargeParameter),
+    ('EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVPowerDeliveryParameter, _e_abstract_EVPowerDeliveryParameter, EVPowerDeliveryParameterType, _d_abstract_EVPowerDeliveryParameter),
+    ('EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVSEChargeParameter, _e_abstract_EVSEChargeParameter, EVSEChargeParameterType, _d_abstract_EVSEChargeParameter),
+    ('EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVSEStatus, _e_abstract_EVSEStatus, EVSEStatusType, _d_abstract_EVSEStatus),
+    ('EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVStatus, _e_abstract_EVStatus, EVStatusType, _d_abstract_EVStatus),
+    ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_Entry, _e_abstract_Entry, EntryType, _d_abstract_Entry),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S32, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MeteringReceiptReq', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType, _d_MeteringReceiptReqType),
+    ('MeteringReceiptRes', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType, _d_MeteringReceiptResType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S32, _d_S3_MgmtData),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('PMaxScheduleEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType, _d_PMaxScheduleEntryType),
+    ('PaymentDetailsReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType, _d_PaymentDetailsReqType),
+    ('PaymentDetailsRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType, _d_PaymentDetailsResType),
+    ('PaymentServiceSelectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionReqType, _e_PaymentServiceSelectionReqType, PaymentServiceSelectionReqType, _d_PaymentServiceSelectionReqType),
+    ('PaymentServiceSelectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionResType, _e_PaymentServiceSelectionResType, PaymentServiceSelectionResType, _d_PaymentServiceSelectionResType),
+    ('PowerDeliveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType, _d_PowerDeliveryReqType),
+    ('PowerDeliveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType, _d_PowerDeliveryResType),
+    ('PreChargeReq', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType, _d_PreChargeReqType),
+    ('PreChargeRes', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeResType, _e_PreChargeResType, PreChargeResType, _d_PreChargeResType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RelativeTimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_RelativeTimeIntervalType, _e_RelativeTimeIntervalType, RelativeTimeIntervalType, _d_RelativeTimeIntervalType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('SAScheduleList', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SAScheduleListType, _e_SAScheduleListType, SAScheduleListType, _d_SAScheduleListType),
+    ('SASchedules', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_SASchedules, _e_abstract_SASchedules, SASchedulesType, _d_abstract_SASchedules),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('SalesTariffEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType, _d_SalesTariffEntryType),
+    ('ServiceDetailReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType, _d_ServiceDetailReqType),
+    ('ServiceDetailRes', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType, _d_ServiceDetailResType),
+    ('ServiceDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType),
+    ('ServiceDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType, _d_ServiceDiscoveryResType),
+    ('SessionSetupReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType, _d_SessionSetupReqType),
+    ('SessionSetupRes', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType, _d_SessionSetupResType),
+    ('SessionStopReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType, _d_SessionStopReqType),
+    ('SessionStopRes', 'urn:iso:15118:2:2013:MsgBody', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType, _d_SessionStopResType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('TimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_TimeInterval, _e_abstract_TimeInterval, IntervalType, _d_abstract_TimeInterval),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('V2G_Message', 'urn:iso:15118:2:2013:MsgDef', _f_V2G_MessageType, _e_V2G_MessageType, V2G_MessageType, _d_V2G_MessageType),
+    ('WeldingDetectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType, _d_WeldingDetectionReqType),
+    ('WeldingDetectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType, _d_WeldingDetectionResType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
 )
 
-def _d_S4_BulkChargingComplete(B: int, r: int) -> tuple[Any, int]:
+def _d_S4_BulkChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S14, 6)
+        v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S4_BulkChargingComplete(v: Any, a: int) -> int:
     a <<= 1
@@ -15716,15 +17539,16 @@ def _e_S4_BulkChargingComplete(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S5_BulkChargingComplete(B: int, r: int) -> tuple[Any, int]:
+def _d_S5_BulkChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S14, 6)
+        v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S5_BulkChargingComplete(v: Any, a: int) -> int:
     a <<= 1
@@ -15732,16 +17556,17 @@ def _e_S5_BulkChargingComplete(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S6_BulkSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S6_BulkSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S23, 6)
+        v, B, r = sl2(B, r, _S23, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'BulkSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S6_BulkSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15750,15 +17575,17 @@ def _e_S6_BulkSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S7_Certificate(B: int, r: int) -> tuple[Any, int]:
+def _d_S7_Certificate(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, 800)
+        v, B, r = rbin(B, r, 800)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S7_Certificate(v: Any, a: int) -> int:
     a <<= 1
@@ -15766,17 +17593,18 @@ def _e_S7_Certificate(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S8_ChargeProgress(B: int, r: int) -> tuple[Any, int]:
+def _d_S8_ChargeProgress(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S163, 6)
+        v, B, r = sl2(B, r, _S163, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'ChargeProgress: enumeration index {} of 3'.format(v))
         v = _E_chargeProgressType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S8_ChargeProgress(v: Any, a: int) -> int:
     a <<= 1
@@ -15785,15 +17613,16 @@ def _e_S8_ChargeProgress(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
+def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S14, 6)
+        v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S9_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
@@ -15801,15 +17630,16 @@ def _e_S9_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S10_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
+def _d_S10_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S14, 6)
+        v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S10_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
@@ -15817,16 +17647,17 @@ def _e_S10_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S11_ChargingProfileEntryMaxNumberOfPhasesInUse(B: int, r: int) -> tuple[Any, int]:
+def _d_S11_ChargingProfileEntryMaxNumberOfPhasesInUse(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S167, 6)
+        v, B, r = sl2(B, r, _S167, 6)
     else:
         r -= 2; v = ((B >> r) & 3) + 1
         if v > 3: facet(r, 'ChargingProfileEntryMaxNumberOfPhasesInUse: {} above 3'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S11_ChargingProfileEntryMaxNumberOfPhasesInUse(v: Any, a: int) -> int:
     a <<= 1
@@ -15835,17 +17666,18 @@ def _e_S11_ChargingProfileEntryMaxNumberOfPhasesInUse(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S12_ChargingProfileEntryStart(B: int, r: int) -> tuple[Any, int]:
+def _d_S12_ChargingProfileEntryStart(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S1, 6)
+        v, B, r = sl2(B, r, _S1, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'ChargingProfileEntryStart: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S12_ChargingProfileEntryStart(v: Any, a: int) -> int:
     a <<= 1
@@ -15855,16 +17687,17 @@ def _e_S12_ChargingProfileEntryStart(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S13_ChargingSession(B: int, r: int) -> tuple[Any, int]:
+def _d_S13_ChargingSession(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S179, 6)
+        v, B, r = sl2(B, r, _S179, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_chargingSessionType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S13_ChargingSession(v: Any, a: int) -> int:
     a <<= 1
@@ -15873,17 +17706,18 @@ def _e_S13_ChargingSession(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int]:
+def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S1, 6)
+        v, B, r = sl2(B, r, _S1, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S14_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
@@ -15893,15 +17727,16 @@ def _e_S14_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S15_EPriceLevel(B: int, r: int) -> tuple[Any, int]:
+def _d_S15_EPriceLevel(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S71, 6)
+        v, B, r = sl2(B, r, _S71, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S15_EPriceLevel(v: Any, a: int) -> int:
     a <<= 1
@@ -15910,15 +17745,17 @@ def _e_S15_EPriceLevel(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S16_EVCCID(B: int, r: int) -> tuple[Any, int]:
+def _d_S16_EVCCID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S178, 6)
+        v, B, r = sl2(B, r, _S178, 6)
     else:
-        v, r = rbin(B, r, 6)
+        v, B, r = rbin(B, r, 6)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S16_EVCCID(v: Any, a: int) -> int:
     a <<= 1
@@ -15926,17 +17763,18 @@ def _e_S16_EVCCID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S17_EVErrorCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S17_EVErrorCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S22, 6)
+        v, B, r = sl2(B, r, _S22, 6)
     else:
         r -= 4; v = (B >> r) & 15
         if v >= 12: raise bad_value(r, 'EVErrorCode: enumeration index {} of 12'.format(v))
         v = _E_DC_EVErrorCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S17_EVErrorCode(v: Any, a: int) -> int:
     a <<= 1
@@ -15945,16 +17783,17 @@ def _e_S17_EVErrorCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S18_EVRESSSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S18_EVRESSSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S23, 6)
+        v, B, r = sl2(B, r, _S23, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'EVRESSSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S18_EVRESSSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15963,15 +17802,16 @@ def _e_S18_EVRESSSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S19_EVReady(B: int, r: int) -> tuple[Any, int]:
+def _d_S19_EVReady(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S14, 6)
+        v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S19_EVReady(v: Any, a: int) -> int:
     a <<= 1
@@ -15979,15 +17819,16 @@ def _e_S19_EVReady(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S20_EVSECurrentLimitAchieved(B: int, r: int) -> tuple[Any, int]:
+def _d_S20_EVSECurrentLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S14, 6)
+        v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S20_EVSECurrentLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
@@ -15995,15 +17836,17 @@ def _e_S20_EVSECurrentLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S21_EVSEID(B: int, r: int) -> tuple[Any, int]:
+def _d_S21_EVSEID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S82, 6)
+        v, B, r = sl2(B, r, _S82, 6)
     else:
-        v, r = rstr(B, r, 37)
+        v, B, r = rstr(B, r, 37)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S21_EVSEID(v: Any, a: int) -> int:
     a <<= 1
@@ -16011,17 +17854,18 @@ def _e_S21_EVSEID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S22_EVSEIsolationStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S22_EVSEIsolationStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S26, 6)
+        v, B, r = sl2(B, r, _S26, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 5: raise bad_value(r, 'EVSEIsolationStatus: enumeration index {} of 5'.format(v))
         v = _E_isolationLevelType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S22_EVSEIsolationStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -16030,17 +17874,18 @@ def _e_S22_EVSEIsolationStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S23_EVSENotification(B: int, r: int) -> tuple[Any, int]:
+def _d_S23_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S13, 6)
+        v, B, r = sl2(B, r, _S13, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(v))
         v = _E_EVSENotificationType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S23_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
@@ -16049,15 +17894,16 @@ def _e_S23_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S24_EVSEPowerLimitAchieved(B: int, r: int) -> tuple[Any, int]:
+def _d_S24_EVSEPowerLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S14, 6)
+        v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S24_EVSEPowerLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
@@ -16065,17 +17911,18 @@ def _e_S24_EVSEPowerLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S25_EVSEProcessing(B: int, r: int) -> tuple[Any, int]:
+def _d_S25_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S21, 6)
+        v, B, r = sl2(B, r, _S21, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
         v = _E_EVSEProcessingType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S25_EVSEProcessing(v: Any, a: int) -> int:
     a <<= 1
@@ -16084,17 +17931,18 @@ def _e_S25_EVSEProcessing(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S26_EVSEStatusCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S26_EVSEStatusCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S27, 6)
+        v, B, r = sl2(B, r, _S27, 6)
     else:
         r -= 4; v = (B >> r) & 15
         if v >= 12: raise bad_value(r, 'EVSEStatusCode: enumeration index {} of 12'.format(v))
         v = _E_DC_EVSEStatusCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S26_EVSEStatusCode(v: Any, a: int) -> int:
     a <<= 1
@@ -16103,10 +17951,11 @@ def _e_S26_EVSEStatusCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S27_EVSETimeStamp(B: int, r: int) -> tuple[Any, int]:
+def _d_S27_EVSETimeStamp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S98, 6)
+        v, B, r = sl2(B, r, _S98, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -16114,7 +17963,7 @@ def _d_S27_EVSETimeStamp(B: int, r: int) -> tuple[Any, int]:
         if v < -9223372036854775808 or v > 9223372036854775807: facet(r, 'EVSETimeStamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S27_EVSETimeStamp(v: Any, a: int) -> int:
     a <<= 1
@@ -16125,15 +17974,16 @@ def _e_S27_EVSETimeStamp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S28_EVSEVoltageLimitAchieved(B: int, r: int) -> tuple[Any, int]:
+def _d_S28_EVSEVoltageLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S14, 6)
+        v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S28_EVSEVoltageLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
@@ -16141,17 +17991,18 @@ def _e_S28_EVSEVoltageLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S29_EnergyTransferMode(B: int, r: int) -> tuple[Any, int]:
+def _d_S29_EnergyTransferMode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S43, 6)
+        v, B, r = sl2(B, r, _S43, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EnergyTransferMode: enumeration index {} of 6'.format(v))
         v = _E_EnergyTransferModeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S29_EnergyTransferMode(v: Any, a: int) -> int:
     a <<= 1
@@ -16160,15 +18011,17 @@ def _e_S29_EnergyTransferMode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S30_Exponent(B: int, r: int) -> tuple[Any, int]:
+def _d_S30_Exponent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S30_Exponent(v: Any, a: int) -> int:
     a <<= 1
@@ -16176,17 +18029,18 @@ def _e_S30_Exponent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S31_FaultCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S31_FaultCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S185, 6)
+        v, B, r = sl2(B, r, _S185, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(v))
         v = _E_faultCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S31_FaultCode(v: Any, a: int) -> int:
     a <<= 1
@@ -16195,15 +18049,17 @@ def _e_S31_FaultCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S32_FaultMsg(B: int, r: int) -> tuple[Any, int]:
+def _d_S32_FaultMsg(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S171, 6)
+        v, B, r = sl2(B, r, _S171, 6)
     else:
-        v, r = rstr(B, r, 64)
+        v, B, r = rstr(B, r, 64)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S32_FaultMsg(v: Any, a: int) -> int:
     a <<= 1
@@ -16211,15 +18067,16 @@ def _e_S32_FaultMsg(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S33_FreeService(B: int, r: int) -> tuple[Any, int]:
+def _d_S33_FreeService(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S14, 6)
+        v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S33_FreeService(v: Any, a: int) -> int:
     a <<= 1
@@ -16227,16 +18084,17 @@ def _e_S33_FreeService(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S34_FullSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S34_FullSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S23, 6)
+        v, B, r = sl2(B, r, _S23, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'FullSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S34_FullSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -16245,15 +18103,17 @@ def _e_S34_FullSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S35_G(B: int, r: int) -> tuple[Any, int]:
+def _d_S35_G(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S35_G(v: Any, a: int) -> int:
     a <<= 1
@@ -16261,15 +18121,17 @@ def _e_S35_G(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S36_GenChallenge(B: int, r: int) -> tuple[Any, int]:
+def _d_S36_GenChallenge(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S17, 6)
+        v, B, r = sl2(B, r, _S17, 6)
     else:
-        v, r = rbin(B, r, 16)
+        v, B, r = rbin(B, r, 16)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S36_GenChallenge(v: Any, a: int) -> int:
     a <<= 1
@@ -16277,17 +18139,18 @@ def _e_S36_GenChallenge(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S37_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
+def _d_S37_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S33, 6)
+        v, B, r = sl2(B, r, _S33, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S37_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
@@ -16297,15 +18160,17 @@ def _e_S37_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S38_J(B: int, r: int) -> tuple[Any, int]:
+def _d_S38_J(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S38_J(v: Any, a: int) -> int:
     a <<= 1
@@ -16313,17 +18178,18 @@ def _e_S38_J(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S39_MaxEntriesSAScheduleTuple(B: int, r: int) -> tuple[Any, int]:
+def _d_S39_MaxEntriesSAScheduleTuple(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'MaxEntriesSAScheduleTuple: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S39_MaxEntriesSAScheduleTuple(v: Any, a: int) -> int:
     a <<= 1
@@ -16333,15 +18199,17 @@ def _e_S39_MaxEntriesSAScheduleTuple(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S40_MeterID(B: int, r: int) -> tuple[Any, int]:
+def _d_S40_MeterID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
-        v, r = rstr(B, r, 32)
+        v, B, r = rstr(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S40_MeterID(v: Any, a: int) -> int:
     a <<= 1
@@ -16349,17 +18217,18 @@ def _e_S40_MeterID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S41_MeterReading(B: int, r: int) -> tuple[Any, int]:
+def _d_S41_MeterReading(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S96, 6)
+        v, B, r = sl2(B, r, _S96, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'MeterReading: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S41_MeterReading(v: Any, a: int) -> int:
     a <<= 1
@@ -16369,10 +18238,11 @@ def _e_S41_MeterReading(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S42_MeterStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S42_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -16380,7 +18250,7 @@ def _d_S42_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S42_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -16391,15 +18261,17 @@ def _e_S42_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S43_Modulus(B: int, r: int) -> tuple[Any, int]:
+def _d_S43_Modulus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S43_Modulus(v: Any, a: int) -> int:
     a <<= 1
@@ -16407,16 +18279,17 @@ def _e_S43_Modulus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S44_Multiplier(B: int, r: int) -> tuple[Any, int]:
+def _d_S44_Multiplier(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S9, 6)
+        v, B, r = sl2(B, r, _S9, 6)
     else:
         r -= 3; v = ((B >> r) & 7) + -3
         if v > 3: facet(r, 'Multiplier: {} above 3'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S44_Multiplier(v: Any, a: int) -> int:
     a <<= 1
@@ -16425,17 +18298,18 @@ def _e_S44_Multiplier(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S45_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
+def _d_S45_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S45_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
@@ -16445,15 +18319,16 @@ def _e_S45_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S46_NumEPriceLevels(B: int, r: int) -> tuple[Any, int]:
+def _d_S46_NumEPriceLevels(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S71, 6)
+        v, B, r = sl2(B, r, _S71, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S46_NumEPriceLevels(v: Any, a: int) -> int:
     a <<= 1
@@ -16462,15 +18337,17 @@ def _e_S46_NumEPriceLevels(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S47_OEMProvisioningCert(B: int, r: int) -> tuple[Any, int]:
+def _d_S47_OEMProvisioningCert(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, 800)
+        v, B, r = rbin(B, r, 800)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S47_OEMProvisioningCert(v: Any, a: int) -> int:
     a <<= 1
@@ -16478,15 +18355,17 @@ def _e_S47_OEMProvisioningCert(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S48_P(B: int, r: int) -> tuple[Any, int]:
+def _d_S48_P(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S48_P(v: Any, a: int) -> int:
     a <<= 1
@@ -16494,15 +18373,17 @@ def _e_S48_P(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S49_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
+def _d_S49_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S49_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
@@ -16510,15 +18391,17 @@ def _e_S49_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S50_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
+def _d_S50_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S50_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
@@ -16526,10 +18409,11 @@ def _e_S50_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S51_ParameterSetID(B: int, r: int) -> tuple[Any, int]:
+def _d_S51_ParameterSetID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -16537,7 +18421,7 @@ def _d_S51_ParameterSetID(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'ParameterSetID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S51_ParameterSetID(v: Any, a: int) -> int:
     a <<= 1
@@ -16548,16 +18432,17 @@ def _e_S51_ParameterSetID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S52_PaymentOption(B: int, r: int) -> tuple[Any, int]:
+def _d_S52_PaymentOption(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S162, 6)
+        v, B, r = sl2(B, r, _S162, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_paymentOptionType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S52_PaymentOption(v: Any, a: int) -> int:
     a <<= 1
@@ -16566,15 +18451,17 @@ def _e_S52_PaymentOption(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S53_PgenCounter(B: int, r: int) -> tuple[Any, int]:
+def _d_S53_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S53_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
@@ -16582,15 +18469,17 @@ def _e_S53_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S54_Q(B: int, r: int) -> tuple[Any, int]:
+def _d_S54_Q(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S54_Q(v: Any, a: int) -> int:
     a <<= 1
@@ -16598,15 +18487,16 @@ def _e_S54_Q(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S55_RCD(B: int, r: int) -> tuple[Any, int]:
+def _d_S55_RCD(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S14, 6)
+        v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S55_RCD(v: Any, a: int) -> int:
     a <<= 1
@@ -16614,15 +18504,16 @@ def _e_S55_RCD(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S56_ReceiptRequired(B: int, r: int) -> tuple[Any, int]:
+def _d_S56_ReceiptRequired(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S14, 6)
+        v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S56_ReceiptRequired(v: Any, a: int) -> int:
     a <<= 1
@@ -16630,17 +18521,18 @@ def _e_S56_ReceiptRequired(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S57_RequestedEnergyTransferMode(B: int, r: int) -> tuple[Any, int]:
+def _d_S57_RequestedEnergyTransferMode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S43, 6)
+        v, B, r = sl2(B, r, _S43, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'RequestedEnergyTransferMode: enumeration index {} of 6'.format(v))
         v = _E_EnergyTransferModeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S57_RequestedEnergyTransferMode(v: Any, a: int) -> int:
     a <<= 1
@@ -16649,17 +18541,18 @@ def _e_S57_RequestedEnergyTransferMode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S58_ResponseCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S58_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S20, 6)
+        v, B, r = sl2(B, r, _S20, 6)
     else:
         r -= 5; v = (B >> r) & 31
         if v >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(v))
         v = _E_responseCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S58_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
@@ -16668,10 +18561,11 @@ def _e_S58_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S59_RetryCounter(B: int, r: int) -> tuple[Any, int]:
+def _d_S59_RetryCounter(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -16679,7 +18573,7 @@ def _d_S59_RetryCounter(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'RetryCounter: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S59_RetryCounter(v: Any, a: int) -> int:
     a <<= 1
@@ -16690,16 +18584,17 @@ def _e_S59_RetryCounter(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S60_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S60_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, B, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 1
         if v > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S60_SAScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
@@ -16708,16 +18603,17 @@ def _e_S60_SAScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S61_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S61_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, B, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 1
         if v > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S61_SAScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
@@ -16726,15 +18622,17 @@ def _e_S61_SAScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S62_SPKISexp(B: int, r: int) -> tuple[Any, int]:
+def _d_S62_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S62_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
@@ -16742,15 +18640,17 @@ def _e_S62_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S63_SalesTariffDescription(B: int, r: int) -> tuple[Any, int]:
+def _d_S63_SalesTariffDescription(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
-        v, r = rstr(B, r, 32)
+        v, B, r = rstr(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S63_SalesTariffDescription(v: Any, a: int) -> int:
     a <<= 1
@@ -16758,16 +18658,17 @@ def _e_S63_SalesTariffDescription(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S64_SalesTariffID(B: int, r: int) -> tuple[Any, int]:
+def _d_S64_SalesTariffID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, B, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 1
         if v > 255: facet(r, 'SalesTariffID: {} above 255'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S64_SalesTariffID(v: Any, a: int) -> int:
     a <<= 1
@@ -16776,15 +18677,17 @@ def _e_S64_SalesTariffID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S65_Seed(B: int, r: int) -> tuple[Any, int]:
+def _d_S65_Seed(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S65_Seed(v: Any, a: int) -> int:
     a <<= 1
@@ -16792,16 +18695,17 @@ def _e_S65_Seed(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S66_SelectedPaymentOption(B: int, r: int) -> tuple[Any, int]:
+def _d_S66_SelectedPaymentOption(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S162, 6)
+        v, B, r = sl2(B, r, _S162, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_paymentOptionType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S66_SelectedPaymentOption(v: Any, a: int) -> int:
     a <<= 1
@@ -16810,16 +18714,17 @@ def _e_S66_SelectedPaymentOption(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S67_ServiceCategory(B: int, r: int) -> tuple[Any, int]:
+def _d_S67_ServiceCategory(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S172, 6)
+        v, B, r = sl2(B, r, _S172, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_serviceCategoryType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S67_ServiceCategory(v: Any, a: int) -> int:
     a <<= 1
@@ -16828,16 +18733,17 @@ def _e_S67_ServiceCategory(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S68_ServiceCategory(B: int, r: int) -> tuple[Any, int]:
+def _d_S68_ServiceCategory(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S172, 6)
+        v, B, r = sl2(B, r, _S172, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_serviceCategoryType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S68_ServiceCategory(v: Any, a: int) -> int:
     a <<= 1
@@ -16846,17 +18752,18 @@ def _e_S68_ServiceCategory(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S69_ServiceID(B: int, r: int) -> tuple[Any, int]:
+def _d_S69_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S69_ServiceID(v: Any, a: int) -> int:
     a <<= 1
@@ -16866,17 +18773,18 @@ def _e_S69_ServiceID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S70_ServiceID(B: int, r: int) -> tuple[Any, int]:
+def _d_S70_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S12, 6)
+        v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S70_ServiceID(v: Any, a: int) -> int:
     a <<= 1
@@ -16886,15 +18794,17 @@ def _e_S70_ServiceID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S71_ServiceName(B: int, r: int) -> tuple[Any, int]:
+def _d_S71_ServiceName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
-        v, r = rstr(B, r, 32)
+        v, B, r = rstr(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S71_ServiceName(v: Any, a: int) -> int:
     a <<= 1
@@ -16902,15 +18812,17 @@ def _e_S71_ServiceName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S72_ServiceScope(B: int, r: int) -> tuple[Any, int]:
+def _d_S72_ServiceScope(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S171, 6)
+        v, B, r = sl2(B, r, _S171, 6)
     else:
-        v, r = rstr(B, r, 64)
+        v, B, r = rstr(B, r, 64)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S72_ServiceScope(v: Any, a: int) -> int:
     a <<= 1
@@ -16918,15 +18830,17 @@ def _e_S72_ServiceScope(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S73_ServiceScope(B: int, r: int) -> tuple[Any, int]:
+def _d_S73_ServiceScope(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S171, 6)
+        v, B, r = sl2(B, r, _S171, 6)
     else:
-        v, r = rstr(B, r, 64)
+        v, B, r = rstr(B, r, 64)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S73_ServiceScope(v: Any, a: int) -> int:
     a <<= 1
@@ -16934,15 +18848,17 @@ def _e_S73_ServiceScope(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S74_SessionID(B: int, r: int) -> tuple[Any, int]:
+def _d_S74_SessionID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S153, 6)
+        v, B, r = sl2(B, r, _S153, 6)
     else:
-        v, r = rbin(B, r, 8)
+        v, B, r = rbin(B, r, 8)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S74_SessionID(v: Any, a: int) -> int:
     a <<= 1
@@ -16950,15 +18866,17 @@ def _e_S74_SessionID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S75_SessionID(B: int, r: int) -> tuple[Any, int]:
+def _d_S75_SessionID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S153, 6)
+        v, B, r = sl2(B, r, _S153, 6)
     else:
-        v, r = rbin(B, r, 8)
+        v, B, r = rbin(B, r, 8)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S75_SessionID(v: Any, a: int) -> int:
     a <<= 1
@@ -16966,15 +18884,17 @@ def _e_S75_SessionID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S76_SigMeterReading(B: int, r: int) -> tuple[Any, int]:
+def _d_S76_SigMeterReading(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S97, 6)
+        v, B, r = sl2(B, r, _S97, 6)
     else:
-        v, r = rbin(B, r, 64)
+        v, B, r = rbin(B, r, 64)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S76_SigMeterReading(v: Any, a: int) -> int:
     a <<= 1
@@ -16982,10 +18902,11 @@ def _e_S76_SigMeterReading(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S77_TMeter(B: int, r: int) -> tuple[Any, int]:
+def _d_S77_TMeter(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S98, 6)
+        v, B, r = sl2(B, r, _S98, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -16993,7 +18914,7 @@ def _d_S77_TMeter(B: int, r: int) -> tuple[Any, int]:
         if v < -9223372036854775808 or v > 9223372036854775807: facet(r, 'TMeter: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S77_TMeter(v: Any, a: int) -> int:
     a <<= 1
@@ -17004,17 +18925,18 @@ def _e_S77_TMeter(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S78_Unit(B: int, r: int) -> tuple[Any, int]:
+def _d_S78_Unit(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S10, 6)
+        v, B, r = sl2(B, r, _S10, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 7: raise bad_value(r, 'Unit: enumeration index {} of 7'.format(v))
         v = _E_unitSymbolType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S78_Unit(v: Any, a: int) -> int:
     a <<= 1
@@ -17023,10 +18945,11 @@ def _e_S78_Unit(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S79_Value(B: int, r: int) -> tuple[Any, int]:
+def _d_S79_Value(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17034,7 +18957,7 @@ def _d_S79_Value(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S79_Value(v: Any, a: int) -> int:
     a <<= 1
@@ -17045,15 +18968,17 @@ def _e_S79_Value(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S80_X509CRL(B: int, r: int) -> tuple[Any, int]:
+def _d_S80_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S80_X509CRL(v: Any, a: int) -> int:
     a <<= 1
@@ -17061,15 +18986,17 @@ def _e_S80_X509CRL(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S81_X509Certificate(B: int, r: int) -> tuple[Any, int]:
+def _d_S81_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S81_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
@@ -17077,15 +19004,17 @@ def _e_S81_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S82_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
+def _d_S82_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S32, 6)
+        v, B, r = sl2(B, r, _S32, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S82_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
@@ -17093,15 +19022,17 @@ def _e_S82_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S83_X509SKI(B: int, r: int) -> tuple[Any, int]:
+def _d_S83_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S83_X509SKI(v: Any, a: int) -> int:
     a <<= 1
@@ -17109,17 +19040,18 @@ def _e_S83_X509SKI(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S84_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
+def _d_S84_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S33, 6)
+        v, B, r = sl2(B, r, _S33, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S84_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
@@ -17129,15 +19061,17 @@ def _e_S84_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S85_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
+def _d_S85_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S32, 6)
+        v, B, r = sl2(B, r, _S32, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S85_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
@@ -17145,15 +19079,17 @@ def _e_S85_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S86_XPath(B: int, r: int) -> tuple[Any, int]:
+def _d_S86_XPath(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S32, 6)
+        v, B, r = sl2(B, r, _S32, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S86_XPath(v: Any, a: int) -> int:
     a <<= 1
@@ -17161,15 +19097,17 @@ def _e_S86_XPath(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S87_Y(B: int, r: int) -> tuple[Any, int]:
+def _d_S87_Y(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S87_Y(v: Any, a: int) -> int:
     a <<= 1
@@ -17177,17 +19115,18 @@ def _e_S87_Y(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S88_amount(B: int, r: int) -> tuple[Any, int]:
+def _d_S88_amount(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S1, 6)
+        v, B, r = sl2(B, r, _S1, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'amount: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S88_amount(v: Any, a: int) -> int:
     a <<= 1
@@ -17197,16 +19136,17 @@ def _e_S88_amount(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S89_amountMultiplier(B: int, r: int) -> tuple[Any, int]:
+def _d_S89_amountMultiplier(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S9, 6)
+        v, B, r = sl2(B, r, _S9, 6)
     else:
         r -= 3; v = ((B >> r) & 7) + -3
         if v > 3: facet(r, 'amountMultiplier: {} above 3'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S89_amountMultiplier(v: Any, a: int) -> int:
     a <<= 1
@@ -17215,15 +19155,16 @@ def _e_S89_amountMultiplier(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S90_boolValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S90_boolValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S14, 6)
+        v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S90_boolValue(v: Any, a: int) -> int:
     a <<= 1
@@ -17231,15 +19172,16 @@ def _e_S90_boolValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S91_byteValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S91_byteValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S169, 6)
+        v, B, r = sl2(B, r, _S169, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S91_byteValue(v: Any, a: int) -> int:
     a <<= 1
@@ -17248,17 +19190,18 @@ def _e_S91_byteValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S92_costKind(B: int, r: int) -> tuple[Any, int]:
+def _d_S92_costKind(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, B, r = sl2(B, r, _S81, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'costKind: enumeration index {} of 3'.format(v))
         v = _E_costKindType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S92_costKind(v: Any, a: int) -> int:
     a <<= 1
@@ -17267,17 +19210,18 @@ def _e_S92_costKind(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S93_duration(B: int, r: int) -> tuple[Any, int]:
+def _d_S93_duration(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S69, 6)
+        v, B, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 86400: facet(r, 'duration: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S93_duration(v: Any, a: int) -> int:
     a <<= 1
@@ -17287,24 +19231,27 @@ def _e_S93_duration(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_R94_eMAID(B: int, r: int) -> tuple[Any, int]:
+def _d_R94_eMAID(B: int, r: int) -> tuple[Any, int, int]:
     """eMAID: relaxed element fragment grammar (EXI 8.5.3)."""
     a_Id = None
     text = None
     while True:
+        if r < 2048: B, r = fill(B, r)
+        # 8 bits: AT(*) in qname order, SE(*) ..., EE = 246, CH = 247
         r -= 8; k = (B >> r) & 255
         if k == 0:
-            a_Id, r = rstr(B, r, None)
+            a_Id, B, r = rstr(B, r, None)
             continue
         if k == 246: break
         if k == 247:
-            text, r = rstr(B, r, None)
+            text, B, r = rstr(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 8; k = (B >> r) & 255
             if k == 244: break
         raise _Fail(ExiUnsupportedError, 'element fragment grammar: only attributes and text are supported', r)
     if a_Id is not None:
-        return EMAIDType(id=a_Id, value=text), r
-    return text, r
+        return EMAIDType(id=a_Id, value=text), B, r
+    return text, B, r
 
 def _e_R94_eMAID(v: Any, a: int) -> int:
     if isinstance(v, EMAIDType):
@@ -17317,10 +19264,11 @@ def _e_R94_eMAID(v: Any, a: int) -> int:
     a = wstr(a, v, None)
     return (a << 8) | 244
 
-def _d_S95_intValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S95_intValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S170, 6)
+        v, B, r = sl2(B, r, _S170, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17328,7 +19276,7 @@ def _d_S95_intValue(B: int, r: int) -> tuple[Any, int]:
         if v < -2147483648 or v > 2147483647: facet(r, 'intValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S95_intValue(v: Any, a: int) -> int:
     a <<= 1
@@ -17339,10 +19287,11 @@ def _e_S95_intValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S96_shortValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S96_shortValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -17350,7 +19299,7 @@ def _d_S96_shortValue(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'shortValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S96_shortValue(v: Any, a: int) -> int:
     a <<= 1
@@ -17361,17 +19310,18 @@ def _e_S96_shortValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S97_start(B: int, r: int) -> tuple[Any, int]:
+def _d_S97_start(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, B, r = sl2(B, r, _S68, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 16777214: facet(r, 'start: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S97_start(v: Any, a: int) -> int:
     a <<= 1
@@ -17381,15 +19331,17 @@ def _e_S97_start(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S98_stringValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S98_stringValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S32, 6)
+        v, B, r = sl2(B, r, _S32, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S98_stringValue(v: Any, a: int) -> int:
     a <<= 1
@@ -17399,249 +19351,249 @@ def _e_S98_stringValue(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
-    ('AC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVChargeParameterType, _e_AC_EVChargeParameterType, AC_EVChargeParameterType),
-    ('AC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVSEChargeParameterType, _e_AC_EVSEChargeParameterType, AC_EVSEChargeParameterType),
-    ('AC_EVSEStatus', 'urn:iso:15118:2:2013:MsgBody', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType),
-    ('AC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType),
-    ('AuthorizationReq', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType),
-    ('AuthorizationRes', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType),
-    ('Body', 'urn:iso:15118:2:2013:MsgDef', _f_BodyType, _e_BodyType, BodyType),
-    ('BodyElement', 'urn:iso:15118:2:2013:MsgBody', _f_BodyBaseType, _e_BodyBaseType, BodyBaseType),
-    ('BulkChargingComplete', 'urn:iso:15118:2:2013:MsgBody', _d_S4_BulkChargingComplete, _e_S4_BulkChargingComplete, _S14),
-    ('BulkChargingComplete', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S5_BulkChargingComplete, _e_S5_BulkChargingComplete, _S14),
-    ('BulkSOC', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S6_BulkSOC, _e_S6_BulkSOC, _S23),
-    ('CableCheckReq', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckReqType, _e_CableCheckReqType, CableCheckReqType),
-    ('CableCheckRes', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckResType, _e_CableCheckResType, CableCheckResType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('Certificate', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S7_Certificate, _e_S7_Certificate, _S29),
-    ('CertificateInstallationReq', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
-    ('CertificateInstallationRes', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
-    ('CertificateUpdateReq', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateUpdateReqType, _e_CertificateUpdateReqType, CertificateUpdateReqType),
-    ('CertificateUpdateRes', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateUpdateResType, _e_CertificateUpdateResType, CertificateUpdateResType),
-    ('ChargeParameterDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryReqType, _e_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReqType),
-    ('ChargeParameterDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryResType, _e_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryResType),
-    ('ChargeProgress', 'urn:iso:15118:2:2013:MsgBody', _d_S8_ChargeProgress, _e_S8_ChargeProgress, _S163),
-    ('ChargeService', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeServiceType, _e_ChargeServiceType, ChargeServiceType),
-    ('ChargingComplete', 'urn:iso:15118:2:2013:MsgBody', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S14),
-    ('ChargingComplete', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S10_ChargingComplete, _e_S10_ChargingComplete, _S14),
-    ('ChargingProfile', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingProfileType, _e_ChargingProfileType, ChargingProfileType),
-    ('ChargingProfileEntryMaxNumberOfPhasesInUse', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S11_ChargingProfileEntryMaxNumberOfPhasesInUse, _e_S11_ChargingProfileEntryMaxNumberOfPhasesInUse, _S167),
-    ('ChargingProfileEntryMaxPower', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('ChargingProfileEntryStart', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S12_ChargingProfileEntryStart, _e_S12_ChargingProfileEntryStart, _S1),
-    ('ChargingSession', 'urn:iso:15118:2:2013:MsgBody', _d_S13_ChargingSession, _e_S13_ChargingSession, _S179),
-    ('ChargingStatusReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusReqType, _e_ChargingStatusReqType, ChargingStatusReqType),
-    ('ChargingStatusRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusResType, _e_ChargingStatusResType, ChargingStatusResType),
-    ('ConsumptionCost', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ConsumptionCostType, _e_ConsumptionCostType, ConsumptionCostType),
-    ('ContractSignatureCertChain', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateChainType, _e_CertificateChainType, CertificateChainType),
-    ('ContractSignatureEncryptedPrivateKey', 'urn:iso:15118:2:2013:MsgBody', _f_ContractSignatureEncryptedPrivateKeyType, _e_ContractSignatureEncryptedPrivateKeyType, ContractSignatureEncryptedPrivateKeyType),
-    ('Cost', 'urn:iso:15118:2:2013:MsgDataTypes', _f_CostType, _e_CostType, CostType),
-    ('CurrentDemandReq', 'urn:iso:15118:2:2013:MsgBody', _f_CurrentDemandReqType, _e_CurrentDemandReqType, CurrentDemandReqType),
-    ('CurrentDemandRes', 'urn:iso:15118:2:2013:MsgBody', _f_CurrentDemandResType, _e_CurrentDemandResType, CurrentDemandResType),
-    ('DC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVChargeParameterType, _e_DC_EVChargeParameterType, DC_EVChargeParameterType),
-    ('DC_EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVPowerDeliveryParameterType, _e_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameterType),
-    ('DC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVSEChargeParameterType, _e_DC_EVSEChargeParameterType, DC_EVSEChargeParameterType),
-    ('DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgBody', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType),
-    ('DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType),
-    ('DC_EVStatus', 'urn:iso:15118:2:2013:MsgBody', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
-    ('DC_EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType),
-    ('DHpublickey', 'urn:iso:15118:2:2013:MsgBody', _f_DiffieHellmanPublickeyType, _e_DiffieHellmanPublickeyType, DiffieHellmanPublickeyType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S14_DepartureTime, _e_S14_DepartureTime, _S1),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S123),
-    ('EAmount', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EPriceLevel', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S15_EPriceLevel, _e_S15_EPriceLevel, _S71),
-    ('EVCCID', 'urn:iso:15118:2:2013:MsgBody', _d_S16_EVCCID, _e_S16_EVCCID, _S178),
-    ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVChargeParameterType, _e_EVChargeParameterType, EVChargeParameterType),
-    ('EVEnergyCapacity', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVEnergyRequest', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVErrorCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S17_EVErrorCode, _e_S17_EVErrorCode, _S22),
-    ('EVMaxCurrent', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaxVoltage', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVMinCurrent', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVPowerDeliveryParameterType, _e_EVPowerDeliveryParameterType, EVPowerDeliveryParameterType),
-    ('EVRESSSOC', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S18_EVRESSSOC, _e_S18_EVRESSSOC, _S23),
-    ('EVReady', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S19_EVReady, _e_S19_EVReady, _S14),
-    ('EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVSEChargeParameterType, _e_EVSEChargeParameterType, EVSEChargeParameterType),
-    ('EVSECurrentLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', _d_S20_EVSECurrentLimitAchieved, _e_S20_EVSECurrentLimitAchieved, _S14),
-    ('EVSECurrentRegulationTolerance', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEEnergyToBeDelivered', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEID', 'urn:iso:15118:2:2013:MsgBody', _d_S21_EVSEID, _e_S21_EVSEID, _S82),
-    ('EVSEIsolationStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S22_EVSEIsolationStatus, _e_S22_EVSEIsolationStatus, _S26),
-    ('EVSEMaxCurrent', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaxCurrent', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMinimumCurrentLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEMinimumVoltageLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSENominalVoltage', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSENotification', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S23_EVSENotification, _e_S23_EVSENotification, _S13),
-    ('EVSEPeakCurrentRipple', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEPowerLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', _d_S24_EVSEPowerLimitAchieved, _e_S24_EVSEPowerLimitAchieved, _S14),
-    ('EVSEPresentCurrent', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEPresentVoltage', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVSEProcessing', 'urn:iso:15118:2:2013:MsgBody', _d_S25_EVSEProcessing, _e_S25_EVSEProcessing, _S21),
-    ('EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVSEStatusCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S26_EVSEStatusCode, _e_S26_EVSEStatusCode, _S27),
-    ('EVSETimeStamp', 'urn:iso:15118:2:2013:MsgBody', _d_S27_EVSETimeStamp, _e_S27_EVSETimeStamp, _S98),
-    ('EVSEVoltageLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', _d_S28_EVSEVoltageLimitAchieved, _e_S28_EVSEVoltageLimitAchieved, _S14),
-    ('EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EVStatusType, _e_EVStatusType, EVStatusType),
-    ('EVTargetCurrent', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EVTargetVoltage', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('EnergyTransferMode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S29_EnergyTransferMode, _e_S29_EnergyTransferMode, _S43),
-    ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_EntryType, _e_EntryType, EntryType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_Exponent, _e_S30_Exponent, _S123),
-    ('FaultCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S31_FaultCode, _e_S31_FaultCode, _S185),
-    ('FaultMsg', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S32_FaultMsg, _e_S32_FaultMsg, _S171),
-    ('FreeService', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S33_FreeService, _e_S33_FreeService, _S14),
-    ('FullSOC', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S34_FullSOC, _e_S34_FullSOC, _S23),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S35_G, _e_S35_G, _S123),
-    ('GenChallenge', 'urn:iso:15118:2:2013:MsgBody', _d_S36_GenChallenge, _e_S36_GenChallenge, _S17),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_HMACOutputLength, _e_S37_HMACOutputLength, _S33),
-    ('Header', 'urn:iso:15118:2:2013:MsgDef', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_J, _e_S38_J, _S123),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S32),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('ListOfRootCertificateIDs', 'urn:iso:15118:2:2013:MsgBody', _f_ListOfRootCertificateIDsType, _e_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MaxEntriesSAScheduleTuple', 'urn:iso:15118:2:2013:MsgBody', _d_S39_MaxEntriesSAScheduleTuple, _e_S39_MaxEntriesSAScheduleTuple, _S12),
-    ('MeterID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S40_MeterID, _e_S40_MeterID, _S70),
-    ('MeterInfo', 'urn:iso:15118:2:2013:MsgBody', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterReading', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S41_MeterReading, _e_S41_MeterReading, _S96),
-    ('MeterStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S42_MeterStatus, _e_S42_MeterStatus, _S11),
-    ('MeteringReceiptReq', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType),
-    ('MeteringReceiptRes', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S32),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_Modulus, _e_S43_Modulus, _S123),
-    ('Multiplier', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S44_Multiplier, _e_S44_Multiplier, _S9),
-    ('Notification', 'urn:iso:15118:2:2013:MsgHeader', _f_NotificationType, _e_NotificationType, NotificationType),
-    ('NotificationMaxDelay', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S45_NotificationMaxDelay, _e_S45_NotificationMaxDelay, _S12),
-    ('NumEPriceLevels', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S46_NumEPriceLevels, _e_S46_NumEPriceLevels, _S71),
-    ('OEMProvisioningCert', 'urn:iso:15118:2:2013:MsgBody', _d_S47_OEMProvisioningCert, _e_S47_OEMProvisioningCert, _S29),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S48_P, _e_S48_P, _S123),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_PGPKeyID, _e_S49_PGPKeyID, _S123),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_PGPKeyPacket, _e_S50_PGPKeyPacket, _S123),
-    ('PMax', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('PMaxSchedule', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PMaxScheduleType, _e_PMaxScheduleType, PMaxScheduleType),
-    ('PMaxScheduleEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType),
-    ('Parameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ParameterType, _e_ParameterType, ParameterType),
-    ('ParameterSet', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ParameterSetType, _e_ParameterSetType, ParameterSetType),
-    ('ParameterSetID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S51_ParameterSetID, _e_S51_ParameterSetID, _S11),
-    ('PaymentDetailsReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType),
-    ('PaymentDetailsRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType),
-    ('PaymentOption', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S52_PaymentOption, _e_S52_PaymentOption, _S162),
-    ('PaymentOptionList', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentOptionListType, _e_PaymentOptionListType, PaymentOptionListType),
-    ('PaymentServiceSelectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionReqType, _e_PaymentServiceSelectionReqType, PaymentServiceSelectionReqType),
-    ('PaymentServiceSelectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionResType, _e_PaymentServiceSelectionResType, PaymentServiceSelectionResType),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S53_PgenCounter, _e_S53_PgenCounter, _S123),
-    ('PowerDeliveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
-    ('PowerDeliveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
-    ('PreChargeReq', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType),
-    ('PreChargeRes', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeResType, _e_PreChargeResType, PreChargeResType),
-    ('ProfileEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ProfileEntryType, _e_ProfileEntryType, ProfileEntryType),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_Q, _e_S54_Q, _S123),
-    ('RCD', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S55_RCD, _e_S55_RCD, _S14),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('ReceiptRequired', 'urn:iso:15118:2:2013:MsgBody', _d_S56_ReceiptRequired, _e_S56_ReceiptRequired, _S14),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RelativeTimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_RelativeTimeIntervalType, _e_RelativeTimeIntervalType, RelativeTimeIntervalType),
-    ('RemainingTimeToBulkSoC', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('RemainingTimeToFullSoC', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('RequestedEnergyTransferMode', 'urn:iso:15118:2:2013:MsgBody', _d_S57_RequestedEnergyTransferMode, _e_S57_RequestedEnergyTransferMode, _S43),
-    ('ResponseCode', 'urn:iso:15118:2:2013:MsgBody', _d_S58_ResponseCode, _e_S58_ResponseCode, _S20),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('RetryCounter', 'urn:iso:15118:2:2013:MsgBody', _d_S59_RetryCounter, _e_S59_RetryCounter, _S11),
-    ('RootCertificateID', 'urn:iso:15118:2:2013:MsgDataTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('SAProvisioningCertificateChain', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateChainType, _e_CertificateChainType, CertificateChainType),
-    ('SAScheduleList', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SAScheduleListType, _e_SAScheduleListType, SAScheduleListType),
-    ('SAScheduleTuple', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SAScheduleTupleType, _e_SAScheduleTupleType, SAScheduleTupleType),
-    ('SAScheduleTupleID', 'urn:iso:15118:2:2013:MsgBody', _d_S60_SAScheduleTupleID, _e_S60_SAScheduleTupleID, _S66),
-    ('SAScheduleTupleID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S61_SAScheduleTupleID, _e_S61_SAScheduleTupleID, _S66),
-    ('SASchedules', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SASchedulesType, _e_SASchedulesType, SASchedulesType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S62_SPKISexp, _e_S62_SPKISexp, _S123),
-    ('SalesTariff', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SalesTariffType, _e_SalesTariffType, SalesTariffType),
-    ('SalesTariffDescription', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S63_SalesTariffDescription, _e_S63_SalesTariffDescription, _S70),
-    ('SalesTariffEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType),
-    ('SalesTariffID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S64_SalesTariffID, _e_S64_SalesTariffID, _S66),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S65_Seed, _e_S65_Seed, _S123),
-    ('SelectedPaymentOption', 'urn:iso:15118:2:2013:MsgBody', _d_S66_SelectedPaymentOption, _e_S66_SelectedPaymentOption, _S162),
-    ('SelectedService', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
-    ('SelectedServiceList', 'urn:iso:15118:2:2013:MsgBody', _f_SelectedServiceListType, _e_SelectedServiceListType, SelectedServiceListType),
-    ('Service', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ServiceType, _e_ServiceType, ServiceType),
-    ('ServiceCategory', 'urn:iso:15118:2:2013:MsgBody', _d_S67_ServiceCategory, _e_S67_ServiceCategory, _S172),
-    ('ServiceCategory', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S68_ServiceCategory, _e_S68_ServiceCategory, _S172),
-    ('ServiceDetailReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
-    ('ServiceDetailRes', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
-    ('ServiceDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
-    ('ServiceDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
-    ('ServiceID', 'urn:iso:15118:2:2013:MsgBody', _d_S69_ServiceID, _e_S69_ServiceID, _S12),
-    ('ServiceID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S70_ServiceID, _e_S70_ServiceID, _S12),
-    ('ServiceList', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceListType, _e_ServiceListType, ServiceListType),
-    ('ServiceName', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S71_ServiceName, _e_S71_ServiceName, _S70),
-    ('ServiceParameterList', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceParameterListType, _e_ServiceParameterListType, ServiceParameterListType),
-    ('ServiceScope', 'urn:iso:15118:2:2013:MsgBody', _d_S72_ServiceScope, _e_S72_ServiceScope, _S171),
-    ('ServiceScope', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S73_ServiceScope, _e_S73_ServiceScope, _S171),
-    ('SessionID', 'urn:iso:15118:2:2013:MsgBody', _d_S74_SessionID, _e_S74_SessionID, _S153),
-    ('SessionID', 'urn:iso:15118:2:2013:MsgHeader', _d_S75_SessionID, _e_S75_SessionID, _S153),
-    ('SessionSetupReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
-    ('SessionSetupRes', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
-    ('SessionStopReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType),
-    ('SessionStopRes', 'urn:iso:15118:2:2013:MsgBody', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType),
-    ('SigMeterReading', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S76_SigMeterReading, _e_S76_SigMeterReading, _S97),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('SubCertificates', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SubCertificatesType, _e_SubCertificatesType, SubCertificatesType),
-    ('SupportedEnergyTransferMode', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SupportedEnergyTransferModeType, _e_SupportedEnergyTransferModeType, SupportedEnergyTransferModeType),
-    ('TMeter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S77_TMeter, _e_S77_TMeter, _S98),
-    ('TimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_IntervalType, _e_IntervalType, IntervalType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('Unit', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S78_Unit, _e_S78_Unit, _S10),
-    ('V2G_Message', 'urn:iso:15118:2:2013:MsgDef', _f_V2G_MessageType, _e_V2G_MessageType, V2G_MessageType),
-    ('Value', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S79_Value, _e_S79_Value, _S11),
-    ('WeldingDetectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType),
-    ('WeldingDetectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S80_X509CRL, _e_S80_X509CRL, _S123),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S81_X509Certificate, _e_S81_X509Certificate, _S123),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_X509IssuerName, _e_S82_X509IssuerName, _S32),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S83_X509SKI, _e_S83_X509SKI, _S123),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S84_X509SerialNumber, _e_S84_X509SerialNumber, _S33),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S85_X509SubjectName, _e_S85_X509SubjectName, _S32),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S86_XPath, _e_S86_XPath, _S32),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S87_Y, _e_S87_Y, _S123),
-    ('amount', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S88_amount, _e_S88_amount, _S1),
-    ('amountMultiplier', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S89_amountMultiplier, _e_S89_amountMultiplier, _S9),
-    ('boolValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S90_boolValue, _e_S90_boolValue, _S14),
-    ('byteValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S91_byteValue, _e_S91_byteValue, _S169),
-    ('costKind', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S92_costKind, _e_S92_costKind, _S81),
-    ('duration', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S93_duration, _e_S93_duration, _S69),
-    ('eMAID', 'urn:iso:15118:2:2013:MsgBody', _d_R94_eMAID, _e_R94_eMAID, EMAIDType),
-    ('intValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S95_intValue, _e_S95_intValue, _S170),
-    ('physicalValue', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('shortValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S96_shortValue, _e_S96_shortValue, _S11),
-    ('start', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S97_start, _e_S97_start, _S68),
-    ('startValue', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType),
-    ('stringValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S98_stringValue, _e_S98_stringValue, _S32),
+    ('AC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVChargeParameterType, _e_AC_EVChargeParameterType, AC_EVChargeParameterType, _d_AC_EVChargeParameterType),
+    ('AC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVSEChargeParameterType, _e_AC_EVSEChargeParameterType, AC_EVSEChargeParameterType, _d_AC_EVSEChargeParameterType),
+    ('AC_EVSEStatus', 'urn:iso:15118:2:2013:MsgBody', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType, _d_AC_EVSEStatusType),
+    ('AC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_AC_EVSEStatusType, _e_AC_EVSEStatusType, AC_EVSEStatusType, _d_AC_EVSEStatusType),
+    ('AuthorizationReq', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType, _d_AuthorizationReqType),
+    ('AuthorizationRes', 'urn:iso:15118:2:2013:MsgBody', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType, _d_AuthorizationResType),
+    ('Body', 'urn:iso:15118:2:2013:MsgDef', _f_BodyType, _e_BodyType, BodyType, _d_BodyType),
+    ('BodyElement', 'urn:iso:15118:2:2013:MsgBody', _f_abstract_BodyElement, _e_abstract_BodyElement, BodyBaseType, _d_abstract_BodyElement),
+    ('BulkChargingComplete', 'urn:iso:15118:2:2013:MsgBody', _d_S4_BulkChargingComplete, _e_S4_BulkChargingComplete, _S14, _d_S4_BulkChargingComplete),
+    ('BulkChargingComplete', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S5_BulkChargingComplete, _e_S5_BulkChargingComplete, _S14, _d_S5_BulkChargingComplete),
+    ('BulkSOC', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S6_BulkSOC, _e_S6_BulkSOC, _S23, _d_S6_BulkSOC),
+    ('CableCheckReq', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckReqType, _e_CableCheckReqType, CableCheckReqType, _d_CableCheckReqType),
+    ('CableCheckRes', 'urn:iso:15118:2:2013:MsgBody', _f_CableCheckResType, _e_CableCheckResType, CableCheckResType, _d_CableCheckResType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('Certificate', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S7_Certificate, _e_S7_Certificate, _S29, _d_S7_Certificate),
+    ('CertificateInstallationReq', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType, _d_CertificateInstallationReqType),
+    ('CertificateInstallationRes', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType, _d_CertificateInstallationResType),
+    ('CertificateUpdateReq', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateUpdateReqType, _e_CertificateUpdateReqType, CertificateUpdateReqType, _d_CertificateUpdateReqType),
+    ('CertificateUpdateRes', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateUpdateResType, _e_CertificateUpdateResType, CertificateUpdateResType, _d_CertificateUpdateResType),
+    ('ChargeParameterDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryReqType, _e_ChargeParameterDiscoveryReqType, ChargeParameterDiscoveryReqType, _d_ChargeParameterDiscoveryReqType),
+    ('ChargeParameterDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeParameterDiscoveryResType, _e_ChargeParameterDiscoveryResType, ChargeParameterDiscoveryResType, _d_ChargeParameterDiscoveryResType),
+    ('ChargeProgress', 'urn:iso:15118:2:2013:MsgBody', _d_S8_ChargeProgress, _e_S8_ChargeProgress, _S163, _d_S8_ChargeProgress),
+    ('ChargeService', 'urn:iso:15118:2:2013:MsgBody', _f_ChargeServiceType, _e_ChargeServiceType, ChargeServiceType, _d_ChargeServiceType),
+    ('ChargingComplete', 'urn:iso:15118:2:2013:MsgBody', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S14, _d_S9_ChargingComplete),
+    ('ChargingComplete', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S10_ChargingComplete, _e_S10_ChargingComplete, _S14, _d_S10_ChargingComplete),
+    ('ChargingProfile', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingProfileType, _e_ChargingProfileType, ChargingProfileType, _d_ChargingProfileType),
+    ('ChargingProfileEntryMaxNumberOfPhasesInUse', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S11_ChargingProfileEntryMaxNumberOfPhasesInUse, _e_S11_ChargingProfileEntryMaxNumberOfPhasesInUse, _S167, _d_S11_ChargingProfileEntryMaxNumberOfPhasesInUse),
+    ('ChargingProfileEntryMaxPower', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('ChargingProfileEntryStart', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S12_ChargingProfileEntryStart, _e_S12_ChargingProfileEntryStart, _S1, _d_S12_ChargingProfileEntryStart),
+    ('ChargingSession', 'urn:iso:15118:2:2013:MsgBody', _d_S13_ChargingSession, _e_S13_ChargingSession, _S179, _d_S13_ChargingSession),
+    ('ChargingStatusReq', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusReqType, _e_ChargingStatusReqType, ChargingStatusReqType, _d_ChargingStatusReqType),
+    ('ChargingStatusRes', 'urn:iso:15118:2:2013:MsgBody', _f_ChargingStatusResType, _e_ChargingStatusResType, ChargingStatusResType, _d_ChargingStatusResType),
+    ('ConsumptionCost', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ConsumptionCostType, _e_ConsumptionCostType, ConsumptionCostType, _d_ConsumptionCostType),
+    ('ContractSignatureCertChain', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateChainType, _e_CertificateChainType, CertificateChainType, _d_CertificateChainType),
+    ('ContractSignatureEncryptedPrivateKey', 'urn:iso:15118:2:2013:MsgBody', _f_ContractSignatureEncryptedPrivateKeyType, _e_ContractSignatureEncryptedPrivateKeyType, ContractSignatureEncryptedPrivateKeyType, _d_ContractSignatureEncryptedPrivateKeyType),
+    ('Cost', 'urn:iso:15118:2:2013:MsgDataTypes', _f_CostType, _e_CostType, CostType, _d_CostType),
+    ('CurrentDemandReq', 'urn:iso:15118:2:2013:MsgBody', _f_CurrentDemandReqType, _e_CurrentDemandReqType, CurrentDemandReqType, _d_CurrentDemandReqType),
+    ('CurrentDemandRes', 'urn:iso:15118:2:2013:MsgBody', _f_CurrentDemandResType, _e_CurrentDemandResType, CurrentDemandResType, _d_CurrentDemandResType),
+    ('DC_EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVChargeParameterType, _e_DC_EVChargeParameterType, DC_EVChargeParameterType, _d_DC_EVChargeParameterType),
+    ('DC_EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVPowerDeliveryParameterType, _e_DC_EVPowerDeliveryParameterType, DC_EVPowerDeliveryParameterType, _d_DC_EVPowerDeliveryParameterType),
+    ('DC_EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVSEChargeParameterType, _e_DC_EVSEChargeParameterType, DC_EVSEChargeParameterType, _d_DC_EVSEChargeParameterType),
+    ('DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgBody', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType, _d_DC_EVSEStatusType),
+    ('DC_EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVSEStatusType, _e_DC_EVSEStatusType, DC_EVSEStatusType, _d_DC_EVSEStatusType),
+    ('DC_EVStatus', 'urn:iso:15118:2:2013:MsgBody', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType, _d_DC_EVStatusType),
+    ('DC_EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_DC_EVStatusType, _e_DC_EVStatusType, DC_EVStatusType, _d_DC_EVStatusType),
+    ('DHpublickey', 'urn:iso:15118:2:2013:MsgBody', _f_DiffieHellmanPublickeyType, _e_DiffieHellmanPublickeyType, DiffieHellmanPublickeyType, _d_DiffieHellmanPublickeyType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DepartureTime', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S14_DepartureTime, _e_S14_DepartureTime, _S1, _d_S14_DepartureTime),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S123, _d_S1_DigestValue),
+    ('EAmount', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EPriceLevel', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S15_EPriceLevel, _e_S15_EPriceLevel, _S71, _d_S15_EPriceLevel),
+    ('EVCCID', 'urn:iso:15118:2:2013:MsgBody', _d_S16_EVCCID, _e_S16_EVCCID, _S178, _d_S16_EVCCID),
+    ('EVChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVChargeParameter, _e_abstract_EVChargeParameter, EVChargeParameterType, _d_abstract_EVChargeParameter),
+    ('EVEnergyCapacity', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVEnergyRequest', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVErrorCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S17_EVErrorCode, _e_S17_EVErrorCode, _S22, _d_S17_EVErrorCode),
+    ('EVMaxCurrent', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaxVoltage', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVMinCurrent', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVPowerDeliveryParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVPowerDeliveryParameter, _e_abstract_EVPowerDeliveryParameter, EVPowerDeliveryParameterType, _d_abstract_EVPowerDeliveryParameter),
+    ('EVRESSSOC', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S18_EVRESSSOC, _e_S18_EVRESSSOC, _S23, _d_S18_EVRESSSOC),
+    ('EVReady', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S19_EVReady, _e_S19_EVReady, _S14, _d_S19_EVReady),
+    ('EVSEChargeParameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVSEChargeParameter, _e_abstract_EVSEChargeParameter, EVSEChargeParameterType, _d_abstract_EVSEChargeParameter),
+    ('EVSECurrentLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', _d_S20_EVSECurrentLimitAchieved, _e_S20_EVSECurrentLimitAchieved, _S14, _d_S20_EVSECurrentLimitAchieved),
+    ('EVSECurrentRegulationTolerance', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEEnergyToBeDelivered', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEID', 'urn:iso:15118:2:2013:MsgBody', _d_S21_EVSEID, _e_S21_EVSEID, _S82, _d_S21_EVSEID),
+    ('EVSEIsolationStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S22_EVSEIsolationStatus, _e_S22_EVSEIsolationStatus, _S26, _d_S22_EVSEIsolationStatus),
+    ('EVSEMaxCurrent', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaxCurrent', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaximumCurrentLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaximumPowerLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMaximumVoltageLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMinimumCurrentLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEMinimumVoltageLimit', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSENominalVoltage', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSENotification', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S23_EVSENotification, _e_S23_EVSENotification, _S13, _d_S23_EVSENotification),
+    ('EVSEPeakCurrentRipple', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEPowerLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', _d_S24_EVSEPowerLimitAchieved, _e_S24_EVSEPowerLimitAchieved, _S14, _d_S24_EVSEPowerLimitAchieved),
+    ('EVSEPresentCurrent', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEPresentVoltage', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVSEProcessing', 'urn:iso:15118:2:2013:MsgBody', _d_S25_EVSEProcessing, _e_S25_EVSEProcessing, _S21, _d_S25_EVSEProcessing),
+    ('EVSEStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVSEStatus, _e_abstract_EVSEStatus, EVSEStatusType, _d_abstract_EVSEStatus),
+    ('EVSEStatusCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S26_EVSEStatusCode, _e_S26_EVSEStatusCode, _S27, _d_S26_EVSEStatusCode),
+    ('EVSETimeStamp', 'urn:iso:15118:2:2013:MsgBody', _d_S27_EVSETimeStamp, _e_S27_EVSETimeStamp, _S98, _d_S27_EVSETimeStamp),
+    ('EVSEVoltageLimitAchieved', 'urn:iso:15118:2:2013:MsgBody', _d_S28_EVSEVoltageLimitAchieved, _e_S28_EVSEVoltageLimitAchieved, _S14, _d_S28_EVSEVoltageLimitAchieved),
+    ('EVStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_EVStatus, _e_abstract_EVStatus, EVStatusType, _d_abstract_EVStatus),
+    ('EVTargetCurrent', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EVTargetVoltage', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('EnergyTransferMode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S29_EnergyTransferMode, _e_S29_EnergyTransferMode, _S43, _d_S29_EnergyTransferMode),
+    ('Entry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_Entry, _e_abstract_Entry, EntryType, _d_abstract_Entry),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_Exponent, _e_S30_Exponent, _S123, _d_S30_Exponent),
+    ('FaultCode', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S31_FaultCode, _e_S31_FaultCode, _S185, _d_S31_FaultCode),
+    ('FaultMsg', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S32_FaultMsg, _e_S32_FaultMsg, _S171, _d_S32_FaultMsg),
+    ('FreeService', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S33_FreeService, _e_S33_FreeService, _S14, _d_S33_FreeService),
+    ('FullSOC', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S34_FullSOC, _e_S34_FullSOC, _S23, _d_S34_FullSOC),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S35_G, _e_S35_G, _S123, _d_S35_G),
+    ('GenChallenge', 'urn:iso:15118:2:2013:MsgBody', _d_S36_GenChallenge, _e_S36_GenChallenge, _S17, _d_S36_GenChallenge),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_HMACOutputLength, _e_S37_HMACOutputLength, _S33, _d_S37_HMACOutputLength),
+    ('Header', 'urn:iso:15118:2:2013:MsgDef', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType, _d_MessageHeaderType),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_J, _e_S38_J, _S123, _d_S38_J),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S32, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('ListOfRootCertificateIDs', 'urn:iso:15118:2:2013:MsgBody', _f_ListOfRootCertificateIDsType, _e_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MaxEntriesSAScheduleTuple', 'urn:iso:15118:2:2013:MsgBody', _d_S39_MaxEntriesSAScheduleTuple, _e_S39_MaxEntriesSAScheduleTuple, _S12, _d_S39_MaxEntriesSAScheduleTuple),
+    ('MeterID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S40_MeterID, _e_S40_MeterID, _S70, _d_S40_MeterID),
+    ('MeterInfo', 'urn:iso:15118:2:2013:MsgBody', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType, _d_MeterInfoType),
+    ('MeterReading', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S41_MeterReading, _e_S41_MeterReading, _S96, _d_S41_MeterReading),
+    ('MeterStatus', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S42_MeterStatus, _e_S42_MeterStatus, _S11, _d_S42_MeterStatus),
+    ('MeteringReceiptReq', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptReqType, _e_MeteringReceiptReqType, MeteringReceiptReqType, _d_MeteringReceiptReqType),
+    ('MeteringReceiptRes', 'urn:iso:15118:2:2013:MsgBody', _f_MeteringReceiptResType, _e_MeteringReceiptResType, MeteringReceiptResType, _d_MeteringReceiptResType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S32, _d_S3_MgmtData),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_Modulus, _e_S43_Modulus, _S123, _d_S43_Modulus),
+    ('Multiplier', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S44_Multiplier, _e_S44_Multiplier, _S9, _d_S44_Multiplier),
+    ('Notification', 'urn:iso:15118:2:2013:MsgHeader', _f_NotificationType, _e_NotificationType, NotificationType, _d_NotificationType),
+    ('NotificationMaxDelay', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S45_NotificationMaxDelay, _e_S45_NotificationMaxDelay, _S12, _d_S45_NotificationMaxDelay),
+    ('NumEPriceLevels', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S46_NumEPriceLevels, _e_S46_NumEPriceLevels, _S71, _d_S46_NumEPriceLevels),
+    ('OEMProvisioningCert', 'urn:iso:15118:2:2013:MsgBody', _d_S47_OEMProvisioningCert, _e_S47_OEMProvisioningCert, _S29, _d_S47_OEMProvisioningCert),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S48_P, _e_S48_P, _S123, _d_S48_P),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_PGPKeyID, _e_S49_PGPKeyID, _S123, _d_S49_PGPKeyID),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_PGPKeyPacket, _e_S50_PGPKeyPacket, _S123, _d_S50_PGPKeyPacket),
+    ('PMax', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('PMaxSchedule', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PMaxScheduleType, _e_PMaxScheduleType, PMaxScheduleType, _d_PMaxScheduleType),
+    ('PMaxScheduleEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PMaxScheduleEntryType, _e_PMaxScheduleEntryType, PMaxScheduleEntryType, _d_PMaxScheduleEntryType),
+    ('Parameter', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ParameterType, _e_ParameterType, ParameterType, _d_ParameterType),
+    ('ParameterSet', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ParameterSetType, _e_ParameterSetType, ParameterSetType, _d_ParameterSetType),
+    ('ParameterSetID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S51_ParameterSetID, _e_S51_ParameterSetID, _S11, _d_S51_ParameterSetID),
+    ('PaymentDetailsReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsReqType, _e_PaymentDetailsReqType, PaymentDetailsReqType, _d_PaymentDetailsReqType),
+    ('PaymentDetailsRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentDetailsResType, _e_PaymentDetailsResType, PaymentDetailsResType, _d_PaymentDetailsResType),
+    ('PaymentOption', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S52_PaymentOption, _e_S52_PaymentOption, _S162, _d_S52_PaymentOption),
+    ('PaymentOptionList', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentOptionListType, _e_PaymentOptionListType, PaymentOptionListType, _d_PaymentOptionListType),
+    ('PaymentServiceSelectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionReqType, _e_PaymentServiceSelectionReqType, PaymentServiceSelectionReqType, _d_PaymentServiceSelectionReqType),
+    ('PaymentServiceSelectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_PaymentServiceSelectionResType, _e_PaymentServiceSelectionResType, PaymentServiceSelectionResType, _d_PaymentServiceSelectionResType),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S53_PgenCounter, _e_S53_PgenCounter, _S123, _d_S53_PgenCounter),
+    ('PowerDeliveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType, _d_PowerDeliveryReqType),
+    ('PowerDeliveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType, _d_PowerDeliveryResType),
+    ('PreChargeReq', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeReqType, _e_PreChargeReqType, PreChargeReqType, _d_PreChargeReqType),
+    ('PreChargeRes', 'urn:iso:15118:2:2013:MsgBody', _f_PreChargeResType, _e_PreChargeResType, PreChargeResType, _d_PreChargeResType),
+    ('ProfileEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ProfileEntryType, _e_ProfileEntryType, ProfileEntryType, _d_ProfileEntryType),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_Q, _e_S54_Q, _S123, _d_S54_Q),
+    ('RCD', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S55_RCD, _e_S55_RCD, _S14, _d_S55_RCD),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('ReceiptRequired', 'urn:iso:15118:2:2013:MsgBody', _d_S56_ReceiptRequired, _e_S56_ReceiptRequired, _S14, _d_S56_ReceiptRequired),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RelativeTimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_RelativeTimeIntervalType, _e_RelativeTimeIntervalType, RelativeTimeIntervalType, _d_RelativeTimeIntervalType),
+    ('RemainingTimeToBulkSoC', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('RemainingTimeToFullSoC', 'urn:iso:15118:2:2013:MsgBody', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('RequestedEnergyTransferMode', 'urn:iso:15118:2:2013:MsgBody', _d_S57_RequestedEnergyTransferMode, _e_S57_RequestedEnergyTransferMode, _S43, _d_S57_RequestedEnergyTransferMode),
+    ('ResponseCode', 'urn:iso:15118:2:2013:MsgBody', _d_S58_ResponseCode, _e_S58_ResponseCode, _S20, _d_S58_ResponseCode),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('RetryCounter', 'urn:iso:15118:2:2013:MsgBody', _d_S59_RetryCounter, _e_S59_RetryCounter, _S11, _d_S59_RetryCounter),
+    ('RootCertificateID', 'urn:iso:15118:2:2013:MsgDataTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('SAProvisioningCertificateChain', 'urn:iso:15118:2:2013:MsgBody', _f_CertificateChainType, _e_CertificateChainType, CertificateChainType, _d_CertificateChainType),
+    ('SAScheduleList', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SAScheduleListType, _e_SAScheduleListType, SAScheduleListType, _d_SAScheduleListType),
+    ('SAScheduleTuple', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SAScheduleTupleType, _e_SAScheduleTupleType, SAScheduleTupleType, _d_SAScheduleTupleType),
+    ('SAScheduleTupleID', 'urn:iso:15118:2:2013:MsgBody', _d_S60_SAScheduleTupleID, _e_S60_SAScheduleTupleID, _S66, _d_S60_SAScheduleTupleID),
+    ('SAScheduleTupleID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S61_SAScheduleTupleID, _e_S61_SAScheduleTupleID, _S66, _d_S61_SAScheduleTupleID),
+    ('SASchedules', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_SASchedules, _e_abstract_SASchedules, SASchedulesType, _d_abstract_SASchedules),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S62_SPKISexp, _e_S62_SPKISexp, _S123, _d_S62_SPKISexp),
+    ('SalesTariff', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SalesTariffType, _e_SalesTariffType, SalesTariffType, _d_SalesTariffType),
+    ('SalesTariffDescription', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S63_SalesTariffDescription, _e_S63_SalesTariffDescription, _S70, _d_S63_SalesTariffDescription),
+    ('SalesTariffEntry', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SalesTariffEntryType, _e_SalesTariffEntryType, SalesTariffEntryType, _d_SalesTariffEntryType),
+    ('SalesTariffID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S64_SalesTariffID, _e_S64_SalesTariffID, _S66, _d_S64_SalesTariffID),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S65_Seed, _e_S65_Seed, _S123, _d_S65_Seed),
+    ('SelectedPaymentOption', 'urn:iso:15118:2:2013:MsgBody', _d_S66_SelectedPaymentOption, _e_S66_SelectedPaymentOption, _S162, _d_S66_SelectedPaymentOption),
+    ('SelectedService', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType, _d_SelectedServiceType),
+    ('SelectedServiceList', 'urn:iso:15118:2:2013:MsgBody', _f_SelectedServiceListType, _e_SelectedServiceListType, SelectedServiceListType, _d_SelectedServiceListType),
+    ('Service', 'urn:iso:15118:2:2013:MsgDataTypes', _f_ServiceType, _e_ServiceType, ServiceType, _d_ServiceType),
+    ('ServiceCategory', 'urn:iso:15118:2:2013:MsgBody', _d_S67_ServiceCategory, _e_S67_ServiceCategory, _S172, _d_S67_ServiceCategory),
+    ('ServiceCategory', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S68_ServiceCategory, _e_S68_ServiceCategory, _S172, _d_S68_ServiceCategory),
+    ('ServiceDetailReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType, _d_ServiceDetailReqType),
+    ('ServiceDetailRes', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType, _d_ServiceDetailResType),
+    ('ServiceDiscoveryReq', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType),
+    ('ServiceDiscoveryRes', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType, _d_ServiceDiscoveryResType),
+    ('ServiceID', 'urn:iso:15118:2:2013:MsgBody', _d_S69_ServiceID, _e_S69_ServiceID, _S12, _d_S69_ServiceID),
+    ('ServiceID', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S70_ServiceID, _e_S70_ServiceID, _S12, _d_S70_ServiceID),
+    ('ServiceList', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceListType, _e_ServiceListType, ServiceListType, _d_ServiceListType),
+    ('ServiceName', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S71_ServiceName, _e_S71_ServiceName, _S70, _d_S71_ServiceName),
+    ('ServiceParameterList', 'urn:iso:15118:2:2013:MsgBody', _f_ServiceParameterListType, _e_ServiceParameterListType, ServiceParameterListType, _d_ServiceParameterListType),
+    ('ServiceScope', 'urn:iso:15118:2:2013:MsgBody', _d_S72_ServiceScope, _e_S72_ServiceScope, _S171, _d_S72_ServiceScope),
+    ('ServiceScope', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S73_ServiceScope, _e_S73_ServiceScope, _S171, _d_S73_ServiceScope),
+    ('SessionID', 'urn:iso:15118:2:2013:MsgBody', _d_S74_SessionID, _e_S74_SessionID, _S153, _d_S74_SessionID),
+    ('SessionID', 'urn:iso:15118:2:2013:MsgHeader', _d_S75_SessionID, _e_S75_SessionID, _S153, _d_S75_SessionID),
+    ('SessionSetupReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType, _d_SessionSetupReqType),
+    ('SessionSetupRes', 'urn:iso:15118:2:2013:MsgBody', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType, _d_SessionSetupResType),
+    ('SessionStopReq', 'urn:iso:15118:2:2013:MsgBody', _f_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType, _d_SessionStopReqType),
+    ('SessionStopRes', 'urn:iso:15118:2:2013:MsgBody', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType, _d_SessionStopResType),
+    ('SigMeterReading', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S76_SigMeterReading, _e_S76_SigMeterReading, _S97, _d_S76_SigMeterReading),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('SubCertificates', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SubCertificatesType, _e_SubCertificatesType, SubCertificatesType, _d_SubCertificatesType),
+    ('SupportedEnergyTransferMode', 'urn:iso:15118:2:2013:MsgDataTypes', _f_SupportedEnergyTransferModeType, _e_SupportedEnergyTransferModeType, SupportedEnergyTransferModeType, _d_SupportedEnergyTransferModeType),
+    ('TMeter', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S77_TMeter, _e_S77_TMeter, _S98, _d_S77_TMeter),
+    ('TimeInterval', 'urn:iso:15118:2:2013:MsgDataTypes', _f_abstract_TimeInterval, _e_abstract_TimeInterval, IntervalType, _d_abstract_TimeInterval),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('Unit', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S78_Unit, _e_S78_Unit, _S10, _d_S78_Unit),
+    ('V2G_Message', 'urn:iso:15118:2:2013:MsgDef', _f_V2G_MessageType, _e_V2G_MessageType, V2G_MessageType, _d_V2G_MessageType),
+    ('Value', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S79_Value, _e_S79_Value, _S11, _d_S79_Value),
+    ('WeldingDetectionReq', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionReqType, _e_WeldingDetectionReqType, WeldingDetectionReqType, _d_WeldingDetectionReqType),
+    ('WeldingDetectionRes', 'urn:iso:15118:2:2013:MsgBody', _f_WeldingDetectionResType, _e_WeldingDetectionResType, WeldingDetectionResType, _d_WeldingDetectionResType),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S80_X509CRL, _e_S80_X509CRL, _S123, _d_S80_X509CRL),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S81_X509Certificate, _e_S81_X509Certificate, _S123, _d_S81_X509Certificate),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_X509IssuerName, _e_S82_X509IssuerName, _S32, _d_S82_X509IssuerName),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S83_X509SKI, _e_S83_X509SKI, _S123, _d_S83_X509SKI),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S84_X509SerialNumber, _e_S84_X509SerialNumber, _S33, _d_S84_X509SerialNumber),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S85_X509SubjectName, _e_S85_X509SubjectName, _S32, _d_S85_X509SubjectName),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S86_XPath, _e_S86_XPath, _S32, _d_S86_XPath),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S87_Y, _e_S87_Y, _S123, _d_S87_Y),
+    ('amount', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S88_amount, _e_S88_amount, _S1, _d_S88_amount),
+    ('amountMultiplier', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S89_amountMultiplier, _e_S89_amountMultiplier, _S9, _d_S89_amountMultiplier),
+    ('boolValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S90_boolValue, _e_S90_boolValue, _S14, _d_S90_boolValue),
+    ('byteValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S91_byteValue, _e_S91_byteValue, _S169, _d_S91_byteValue),
+    ('costKind', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S92_costKind, _e_S92_costKind, _S81, _d_S92_costKind),
+    ('duration', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S93_duration, _e_S93_duration, _S69, _d_S93_duration),
+    ('eMAID', 'urn:iso:15118:2:2013:MsgBody', _d_R94_eMAID, _e_R94_eMAID, EMAIDType, _d_R94_eMAID),
+    ('intValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S95_intValue, _e_S95_intValue, _S170, _d_S95_intValue),
+    ('physicalValue', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('shortValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S96_shortValue, _e_S96_shortValue, _S11, _d_S96_shortValue),
+    ('start', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S97_start, _e_S97_start, _S68, _d_S97_start),
+    ('startValue', 'urn:iso:15118:2:2013:MsgDataTypes', _f_PhysicalValueType, _e_PhysicalValueType, PhysicalValueType, _d_PhysicalValueType),
+    ('stringValue', 'urn:iso:15118:2:2013:MsgDataTypes', _d_S98_stringValue, _e_S98_stringValue, _S32, _d_S98_stringValue),
 )
 
 # class -> global element names (several when elements share a type)
@@ -17849,6 +19801,18 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     MeteringReceiptResType: frozenset([1]),
     PowerDeliveryResType: frozenset([1]),
     ParameterType: frozenset([1]),
+}
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
+    ChargeParameterDiscoveryReqType: {'ev_charge_parameter': 'EVChargeParameter is an abstract element, never on the wire: set one of AC_EVChargeParameter, DC_EVChargeParameter'},
+    ChargeParameterDiscoveryResType: {'sa_schedules': 'SASchedules is an abstract element, never on the wire: set one of SAScheduleList', 'evse_charge_parameter': 'EVSEChargeParameter is an abstract element, never on the wire: set one of AC_EVSEChargeParameter, DC_EVSEChargeParameter'},
+    PMaxScheduleEntryType: {'time_interval': 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval'},
+    SalesTariffEntryType: {'time_interval': 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval'},
+    EntryType: {'time_interval': 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval'},
+    MeteringReceiptResType: {'evse_status': 'EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus'},
+    PowerDeliveryReqType: {'ev_power_delivery_parameter': 'EVPowerDeliveryParameter is an abstract element, never on the wire: set one of DC_EVPowerDeliveryParameter'},
+    PowerDeliveryResType: {'evse_status': 'EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus'},
+    BodyType: {'body_element': 'BodyElement is an abstract element, never on the wire: set one of AuthorizationReq, AuthorizationRes, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes'},
 }
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {

@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20'
 _new = object.__new__
@@ -1991,11 +1991,16 @@ _C206 = ((4, 8), None, None, (4, 7), None, None, None, (4, 6), None, None, None,
 _C207 = ((4, 9), None, None, (4, 8), None, None, None, (4, 7), None, None, None, (4, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
 _C208 = ((4, 10), None, None, (4, 9), None, None, None, (4, 8), None, None, None, (4, 7), None, None, None, (3, 6), None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
 
-def _d_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
+def _d_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int, int]:
+    # AuthorizationReqType: (((Header)), (SelectedAuthorizationService, (EIM_AReqAuthorizationMode | PnC_AReqAuthorizationMode)))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(SelectedAuthorizationService), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -2003,34 +2008,42 @@ def _d_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_selected_authorization_service, r = sl2(B, r, _S2, 6)
+            f_selected_authorization_service, B, r = sl2(B, r, _S2, 6)
         else:
             r -= 1; f_selected_authorization_service = (B >> r) & 1
             f_selected_authorization_service = _E_authorizationType[f_selected_authorization_service]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SelectedAuthorizationService: 2 bit(s): 0 SE(EIM_AReqAuthorizationMode), 1 SE(PnC_AReqAuthorizationMode), 2 second level
         r -= 2; k = _T3[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SelectedAuthorizationService')
     f_eim_a_req_authorization_mode = f_pn_c_a_req_authorization_mode = None
     if k == 2:
-        f_eim_a_req_authorization_mode, r = _d_EIM_AReqAuthorizationModeType(B, r)
+        f_eim_a_req_authorization_mode, B, r = _d_EIM_AReqAuthorizationModeType(B, r)
+        # after (EIM_AReqAuthorizationMode | PnC_AReqAuthorizationMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 3:
-        f_pn_c_a_req_authorization_mode, r = _d_PnC_AReqAuthorizationModeType(B, r)
+        f_pn_c_a_req_authorization_mode, B, r = _d_PnC_AReqAuthorizationModeType(B, r)
+        # after (EIM_AReqAuthorizationMode | PnC_AReqAuthorizationMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EIM_AReqAuthorizationMode or PnC_AReqAuthorizationMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AuthorizationReqType(f_header, f_selected_authorization_service, f_eim_a_req_authorization_mode, f_pn_c_a_req_authorization_mode), r
+    return AuthorizationReqType(f_header, f_selected_authorization_service, f_eim_a_req_authorization_mode, f_pn_c_a_req_authorization_mode), B, r
 
-def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
+def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int, int]:
+    # AuthorizationReqType: (((Header)), (SelectedAuthorizationService, (EIM_AReqAuthorizationMode | PnC_AReqAuthorizationMode)))
     r0 = r
+    # 3 bits: [AuthorizationReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AuthorizationReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_AuthorizationReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AuthorizationReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -2040,15 +2053,18 @@ def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_AuthorizationReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AuthorizationReqType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_AuthorizationReqType(B, r0)
+    # 6 bits: [AuthorizationReqType after Header: SE(SelectedAuthorizationService) = 0 in 1 bit(s)]; [SelectedAuthorizationService: CH = 0 in 1 bit]; f_selected_authorization_service 1 bit(s); [SelectedAuthorizationService: EE = 0 in 1 bit]; [code of AuthorizationReqType after SelectedAuthorizationService: 2 bit(s): 0 SE(EIM_AReqAuthorizationMode), 1 SE(PnC_AReqAuthorizationMode), 2 second level]
     r -= 6; c = (B >> r) & 63
     if c & 52: return _d_AuthorizationReqType(B, r0)
     f_selected_authorization_service = _E_authorizationType[(c >> 3) & 1]
@@ -2059,25 +2075,31 @@ def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
     f_header.signature = i1_signature
     f_eim_a_req_authorization_mode = f_pn_c_a_req_authorization_mode = None
     if k == 2:
+        # 2 bits: [EIM_AReqAuthorizationModeType start: EE = 0 in 1 bit(s)]; [code of AuthorizationReqType after (EIM_AReqAuthorizationMode | PnC_AReqAuthorizationMode): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AuthorizationReqType(B, r0)
         k = _T4[c & 1]
         f_eim_a_req_authorization_mode = _new(EIM_AReqAuthorizationModeType)
     elif k == 3:
+        # 1 bits: [PnC_AReqAuthorizationModeType start: AT(Id) = 0 in 1 bit(s)]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AuthorizationReqType(B, r0)
-        i3_id, r = rstr(B, r, None)
+        i3_id, B, r = rstr(B, r, None)
+        # 2 bits: [PnC_AReqAuthorizationModeType after @Id: SE(GenChallenge) = 0 in 1 bit(s)]; [GenChallenge: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_AuthorizationReqType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 16 or 8 * nb > r: return _d_AuthorizationReqType(B, r0)
         r -= 8 * nb; i3_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 4 bits: [GenChallenge: EE = 0 in 1 bit]; [PnC_AReqAuthorizationModeType after GenChallenge: SE(ContractCertificateChain) = 0 in 1 bit(s)]; [ContractCertificateChainType start: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
         r -= 4; c = (B >> r) & 15
         if c & 15: return _d_AuthorizationReqType(B, r0)
-        i4_certificate, r = rbin(B, r, 1600)
+        i4_certificate, B, r = rbin(B, r, 1600)
+        # 2 bits: [Certificate: EE = 0 in 1 bit]; [ContractCertificateChainType after Certificate: SE(SubCertificates) = 0 in 1 bit(s)]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_AuthorizationReqType(B, r0)
-        i4_sub_certificates, r = _f_SubCertificatesType(B, r)
+        i4_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 3 bits: [ContractCertificateChainType after SubCertificates: EE = 0 in 1 bit(s)]; [PnC_AReqAuthorizationModeType after ContractCertificateChain: EE = 0 in 1 bit(s)]; [code of AuthorizationReqType after (EIM_AReqAuthorizationMode | PnC_AReqAuthorizationMode): 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AuthorizationReqType(B, r0)
         k = _T4[c & 1]
@@ -2096,9 +2118,10 @@ def _f_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int]:
     o.selected_authorization_service = f_selected_authorization_service
     o.eim_a_req_authorization_mode = f_eim_a_req_authorization_mode
     o.pn_c_a_req_authorization_mode = f_pn_c_a_req_authorization_mode
-    return o, r
+    return o, B, r
 
 def _e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
+    # AuthorizationReqType: (((Header)), (SelectedAuthorizationService, (EIM_AReqAuthorizationMode | PnC_AReqAuthorizationMode)))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -2172,17 +2195,22 @@ def _e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
+    # start: 1 bit(s): 0 SE(SessionID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_session_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S7, 6)
+            f_session_id, B, r = sl2(B, r, _S7, 6)
         else:
-            f_session_id, r = rbin(B, r, 8)
+            f_session_id, B, r = rbin(B, r, 8)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SessionID: 1 bit(s): 0 SE(TimeStamp), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SessionID')
@@ -2190,30 +2218,36 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_stamp, r = sl2(B, r, _S8, 6)
+            f_time_stamp, B, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level
         r -= 2; k = _T5[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeStamp')
     f_signature = None
     if k == 2:
-        f_signature, r = _d_SignatureType(B, r)
+        f_signature, B, r = _d_SignatureType(B, r)
+        # after Signature: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), B, r
 
-def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
     r0 = r
+    # 2 bits: [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MessageHeaderType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_MessageHeaderType(B, r0)
     r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MessageHeaderType(B, r0)
     r -= 8; f_time_stamp = (B >> r) & 255
@@ -2223,12 +2257,14 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
             f_time_stamp, r = ru(B, r + 8, f_time_stamp)
             if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
         else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
     k = _T5[c & 3]
     f_signature = None
     if k == 2:
-        f_signature, r = _f_SignatureType(B, r)
+        f_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
@@ -2236,9 +2272,10 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     o.session_id = f_session_id
     o.time_stamp = f_time_stamp
     o.signature = f_signature
-    return o, r
+    return o, B, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
     st = 0
     v2 = o.session_id
     if v2 is None: raise EncFail('missing mandatory SessionID')
@@ -2262,74 +2299,95 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T9[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _d_SignedInfoType(B, r)
+        f_signed_info, B, r = _d_SignedInfoType(B, r)
+        # after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignedInfo')
     f_signature_value = None
     if k == 2:
-        f_signature_value, r = _d_SignatureValueType(B, r)
+        f_signature_value, B, r = _d_SignatureValueType(B, r)
+        # after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T11[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SignatureValue')
     f_key_info = None
     if k == 3:
-        f_key_info, r = _d_KeyInfoType(B, r)
+        f_key_info, B, r = _d_KeyInfoType(B, r)
+        # after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T12[(B >> r) & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _d_ObjectType(B, r)
+            v, B, r = _d_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T12[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), B, r
 
-def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     r0 = r
+    # 2 bits: [code of SignatureType start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T9[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureType after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _f_SignedInfoType(B, r)
+        f_signed_info, B, r = _f_SignedInfoType(B, r)
+        # 1 bits: [code of SignatureType after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T10[c & 1]
     else:
         return _d_SignatureType(B, r0)
     f_signature_value = None
     if k == 2:
+        # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T9[c & 3]
         i1_id = None
         if k == 0:
-            i1_id, r = rstr(B, r, None)
+            i1_id, B, r = rstr(B, r, None)
+            # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T1[c & 1]
         i1_value = None
         if k == 1:
-            i1_value, r = rbin(B, r, None)
+            i1_value, B, r = rbin(B, r, None)
+            # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
         else:
             return _d_SignatureType(B, r0)
         if k != -1: return _d_SignatureType(B, r0)
+        # 2 bits: [code of SignatureType after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T11[c & 3]
         f_signature_value = _new(SignatureValueType)
@@ -2339,18 +2397,20 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         return _d_SignatureType(B, r0)
     f_key_info = None
     if k == 3:
-        f_key_info, r = _f_KeyInfoType(B, r)
+        f_key_info, B, r = _f_KeyInfoType(B, r)
+        # 2 bits: [code of SignatureType after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T12[c & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _f_ObjectType(B, r)
+            v, B, r = _f_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignatureType after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T12[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
@@ -2360,9 +2420,10 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     o.signature_value = f_signature_value
     o.key_info = f_key_info
     o.object = f_object
-    return o, r
+    return o, B, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -2400,6 +2461,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st = 15
     n = 0
     for v in o.object:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C15[st]
             a = (a << w) | c
@@ -2415,21 +2477,30 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T9[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _d_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _d_CanonicalizationMethodType(B, r)
+        # after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CanonicalizationMethod')
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _d_SignatureMethodType(B, r)
+        f_signature_method, B, r = _d_SignatureMethodType(B, r)
+        # after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignatureMethod')
@@ -2437,35 +2508,42 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T18[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), B, r
 
-def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     r0 = r
+    # 2 bits: [code of SignedInfoType start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T9[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignedInfoType after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _f_CanonicalizationMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T10[c & 1]
     else:
         return _d_SignedInfoType(B, r0)
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _f_SignatureMethodType(B, r)
+        f_signature_method, B, r = _f_SignatureMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T17[c & 1]
     else:
@@ -2474,40 +2552,48 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T19[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T20[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T21[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T22[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T23[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T24[c & 1]
             else:
                 return _d_SignedInfoType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_SignedInfoType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_SignedInfoType(B, r0)
                 k = _T4[c & 1]
@@ -2525,6 +2611,7 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of SignedInfoType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T18[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
@@ -2534,9 +2621,10 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     o.canonicalization_method = f_canonicalization_method
     o.signature_method = f_signature_method
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -2556,6 +2644,7 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 11
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -2570,21 +2659,28 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T26[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CanonicalizationMethodType(f_algorithm), r
+    return CanonicalizationMethodType(f_algorithm), B, r
 
-def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     return _d_CanonicalizationMethodType(B, r)
 
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -2594,11 +2690,16 @@ def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(HMACOutputLength), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T27[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -2606,21 +2707,24 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S28, 6)
+            f_hmac_output_length, B, r = sl2(B, r, _S28, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
         r -= 2; k = _T26[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureMethodType(f_algorithm, f_hmac_output_length), r
+    return SignatureMethodType(f_algorithm, f_hmac_output_length), B, r
 
-def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     return _d_SignatureMethodType(B, r)
 
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -2639,27 +2743,40 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
+    # start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T19[(B >> r) & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T20[(B >> r) & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T21[(B >> r) & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T22[(B >> r) & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T23[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _d_DigestMethodType(B, r)
+        f_digest_method, B, r = _d_DigestMethodType(B, r)
+        # after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T24[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
@@ -2667,53 +2784,64 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S30, 6)
+            f_digest_value, B, r = sl2(B, r, _S30, 6)
         else:
-            f_digest_value, r = rbin(B, r, None)
+            f_digest_value, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DigestValue: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), B, r
 
-def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     r0 = r
+    # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T19[c & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
         r -= 3; c = (B >> r) & 7
         k = _T20[c & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T21[c & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T22[c & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T23[c & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _f_DigestMethodType(B, r)
+        f_digest_method, B, r = _f_DigestMethodType(B, r)
+        # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T24[c & 1]
     else:
         return _d_ReferenceType(B, r0)
     f_digest_value = None
     if k == 5:
+        # 1 bits: [DigestValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ReferenceType(B, r0)
-        f_digest_value, r = rbin(B, r, None)
+        f_digest_value, B, r = rbin(B, r, None)
+        # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ReferenceType(B, r0)
         k = _T4[c & 1]
@@ -2727,9 +2855,10 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     o.transforms = f_transforms
     o.digest_method = f_digest_method
     o.digest_value = f_digest_value
-    return o, r
+    return o, B, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -2768,47 +2897,57 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
+    # start: 1 bit(s): 0 SE(Transform), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_TransformType(B, r)
+            v, B, r = _d_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T35[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformsType(f_transform), r
+    return TransformsType(f_transform), B, r
 
-def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
     r0 = r
+    # 1 bits: [code of TransformsType start: 1 bit(s): 0 SE(Transform), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _f_TransformType(B, r)
+            v, B, r = _f_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of TransformsType after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T35[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
     o = _new(TransformsType)
     o.transform = f_transform
-    return o, r
+    return o, B, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
+    # TransformsType: (Transform+)
     pass
     n = 0
     for v in o.transform:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -2823,11 +2962,16 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T27[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -2835,25 +2979,30 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S36, 6)
+                v, B, r = sl2(B, r, _S36, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
         else:
             break
         n += 1
+        # after (XPath | *) (may repeat): 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
         r -= 3; k = _T27[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformType(f_algorithm, f_x_path), r
+    return TransformType(f_algorithm, f_x_path), B, r
 
-def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     return _d_TransformType(B, r)
 
 def _e_TransformType(o: TransformType, a: int) -> int:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -2862,6 +3011,7 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     st = 3
     n = 0
     for v in o.x_path:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -2877,21 +3027,28 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     a = (a << 3) | 2
     return a
 
-def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T26[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DigestMethodType(f_algorithm), r
+    return DigestMethodType(f_algorithm), B, r
 
-def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
     return _d_DigestMethodType(B, r)
 
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
+    # DigestMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -2901,35 +3058,46 @@ def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
+    # start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T9[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 CH, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # after value: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S30, 4 if f_id is not None else 6); k = -1
+        f_value, B, r = sl2(B, r, _S30, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureValueType(f_id, f_value), r
+    return SignatureValueType(f_id, f_value), B, r
 
-def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
     r0 = r
+    # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T9[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     else:
@@ -2938,9 +3106,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     o.id = f_id
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    # SignatureValueType: @Id? text: base64Binary
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -2956,11 +3125,16 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
+    # start: 4 bit(s): 0 AT(Id), 1 SE(KeyName), 2 SE(KeyValue), 3 SE(RetrievalMethod), 4 SE(X509Data), 5 SE(PGPData), 6 SE(SPKIData), 7 SE(MgmtData), 8 SE(*), 9 CH, 10 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T37[(B >> r) & 15]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 CH, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T38[(B >> r) & 15]
     f_key_name = []
     f_key_value = []
@@ -2972,50 +3146,58 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S36, 6)
+                v, B, r = sl2(B, r, _S36, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
         elif k == 2:
-            v, r = _d_KeyValueType(B, r)
+            v, B, r = _d_KeyValueType(B, r)
             f_key_value.append(v)
         elif k == 3:
-            v, r = _d_RetrievalMethodType(B, r)
+            v, B, r = _d_RetrievalMethodType(B, r)
             f_retrieval_method.append(v)
         elif k == 4:
-            v, r = _d_X509DataType(B, r)
+            v, B, r = _d_X509DataType(B, r)
             f_x509_data.append(v)
         elif k == 5:
-            v, r = _d_PGPDataType(B, r)
+            v, B, r = _d_PGPDataType(B, r)
             f_pgp_data.append(v)
         elif k == 6:
-            v, r = _d_SPKIDataType(B, r)
+            v, B, r = _d_SPKIDataType(B, r)
             f_spki_data.append(v)
         elif k == 7:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S36, 6)
+                v, B, r = sl2(B, r, _S36, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
         else:
             break
         n += 1
+        # after (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | *) (may repeat): 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 EE, 9 CH, 10 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T39[(B >> r) & 15]
     if n < 1: raise unexpected(k, r, 'KeyName or KeyValue or RetrievalMethod or X509Data or PGPData or SPKIData or MgmtData')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
+    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), B, r
 
-def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     return _d_KeyInfoType(B, r)
 
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -3024,6 +3206,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         st = 3
     n = 0
     for v in o.key_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C40[st]
             a = (a << w) | c
@@ -3036,6 +3219,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.key_value:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C41[st]
             a = (a << w) | c
@@ -3046,6 +3230,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_KeyValueType(v, a)
         n += 1
     for v in o.retrieval_method:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C42[st]
             a = (a << w) | c
@@ -3056,6 +3241,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_RetrievalMethodType(v, a)
         n += 1
     for v in o.x509_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C43[st]
             a = (a << w) | c
@@ -3066,6 +3252,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_X509DataType(v, a)
         n += 1
     for v in o.pgp_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C44[st]
             a = (a << w) | c
@@ -3076,6 +3263,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_PGPDataType(v, a)
         n += 1
     for v in o.spki_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C45[st]
             a = (a << w) | c
@@ -3086,6 +3274,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_SPKIDataType(v, a)
         n += 1
     for v in o.mgmt_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C46[st]
             a = (a << w) | c
@@ -3103,24 +3292,33 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     a = (a << 4) | 8
     return a
 
-def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
+    # start: 3 bit(s): 0 SE(DSAKeyValue), 1 SE(RSAKeyValue), 2 SE(*), 3 CH, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T47[(B >> r) & 7]
     f_dsa_key_value = f_rsa_key_value = None
     if k == 0:
-        f_dsa_key_value, r = _d_DSAKeyValueType(B, r)
+        f_dsa_key_value, B, r = _d_DSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T48[(B >> r) & 3]
     elif k == 1:
-        f_rsa_key_value, r = _d_RSAKeyValueType(B, r)
+        f_rsa_key_value, B, r = _d_RSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T48[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DSAKeyValue or RSAKeyValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
+    return KeyValueType(f_dsa_key_value, f_rsa_key_value), B, r
 
-def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     return _d_KeyValueType(B, r)
 
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     pass
     v2 = o.dsa_key_value
     v3 = o.rsa_key_value
@@ -3148,7 +3346,9 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
+    # nested groups: a walk over the Glushkov automaton _G49 (state -> width, (slot, next state) per code)
     f_p = None
     f_q = None
     f_g = None
@@ -3158,6 +3358,7 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     f_pgen_counter = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G49[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -3166,72 +3367,80 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S30, 6)
+                v, B, r = sl2(B, r, _S30, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S30, 6)
+                v, B, r = sl2(B, r, _S30, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S30, 6)
+                v, B, r = sl2(B, r, _S30, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S30, 6)
+                v, B, r = sl2(B, r, _S30, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S30, 6)
+                v, B, r = sl2(B, r, _S30, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S30, 6)
+                v, B, r = sl2(B, r, _S30, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S30, 6)
+                v, B, r = sl2(B, r, _S30, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
         else: raise unexpected(slot, r)
-    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), B, r
 
 _f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
     st = 0
     for v in (() if o.p is None else (o.p,)):
         e = _GE_DSAKeyValueType[st].get('P')
@@ -3286,17 +3495,22 @@ def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
+    # start: 1 bit(s): 0 SE(Modulus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_modulus = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S30, 6)
+            f_modulus, B, r = sl2(B, r, _S30, 6)
         else:
-            f_modulus, r = rbin(B, r, None)
+            f_modulus, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Modulus')
@@ -3304,33 +3518,40 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S30, 6)
+            f_exponent, B, r = sl2(B, r, _S30, 6)
         else:
-            f_exponent, r = rbin(B, r, None)
+            f_exponent, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Exponent: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    return RSAKeyValueType(f_modulus, f_exponent), B, r
 
-def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
     r0 = r
+    # 2 bits: [RSAKeyValueType start: SE(Modulus) = 0 in 1 bit(s)]; [Modulus: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    f_modulus, r = rbin(B, r, None)
+    f_modulus, B, r = rbin(B, r, None)
+    # 3 bits: [Modulus: EE = 0 in 1 bit]; [RSAKeyValueType after Modulus: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_RSAKeyValueType(B, r0)
-    f_exponent, r = rbin(B, r, None)
+    f_exponent, B, r = rbin(B, r, None)
+    # 2 bits: [Exponent: EE = 0 in 1 bit]; [RSAKeyValueType after Exponent: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
     o = _new(RSAKeyValueType)
     o.modulus = f_modulus
     o.exponent = f_exponent
-    return o, r
+    return o, B, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    # RSAKeyValueType: (Modulus, Exponent)
     pass
     v2 = o.modulus
     if v2 is None: raise EncFail('missing mandatory Modulus')
@@ -3345,40 +3566,54 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
+    # start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T50[(B >> r) & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T51[(B >> r) & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T5[(B >> r) & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    return RetrievalMethodType(f_type, f_uri, f_transforms), B, r
 
-def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     r0 = r
+    # 3 bits: [code of RetrievalMethodType start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level]
     r -= 3; c = (B >> r) & 7
     k = _T50[c & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T51[c & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T5[c & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of RetrievalMethodType after Transforms: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
@@ -3386,9 +3621,10 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     o.type = f_type
     o.uri = f_uri
     o.transforms = f_transforms
-    return o, r
+    return o, B, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     st = 0
     v2 = o.type
     if v2 is not None:
@@ -3411,7 +3647,10 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
+    # start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T55[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
@@ -3421,54 +3660,66 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
-            v, r = _d_X509IssuerSerialType(B, r)
+            v, B, r = _d_X509IssuerSerialType(B, r)
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S30, 6)
+                v, B, r = sl2(B, r, _S30, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S36, 6)
+                v, B, r = sl2(B, r, _S36, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S30, 6)
+                v, B, r = sl2(B, r, _S30, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S30, 6)
+                v, B, r = sl2(B, r, _S30, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T56[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), B, r
 
-def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     r0 = r
+    # 3 bits: [code of X509DataType start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level]
     r -= 3; c = (B >> r) & 7
     k = _T55[c & 7]
     f_x509_issuer_serial = []
@@ -3479,9 +3730,11 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            i1_x509_issuer_name, r = rstr(B, r, None)
+            i1_x509_issuer_name, B, r = rstr(B, r, None)
+            # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_X509DataType(B, r0)
             r -= 9; i1_x509_serial_number = (B >> r) & 511
@@ -3491,6 +3744,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
                 elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
                 else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
             v = _new(X509IssuerSerialType)
@@ -3498,36 +3752,45 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            # 1 bits: [X509SKI: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509SKI: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_ski.append(v)
         elif k == 2:
+            # 1 bits: [X509SubjectName: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rstr(B, r, None)
+            v, B, r = rstr(B, r, None)
+            # 1 bits: [X509SubjectName: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_subject_name.append(v)
         elif k == 3:
+            # 1 bits: [X509Certificate: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509Certificate: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_certificate.append(v)
         elif k == 4:
+            # 1 bits: [X509CRL: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509CRL: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # 3 bits: [code of X509DataType after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level]
         r -= 3; c = (B >> r) & 7
         k = _T56[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
@@ -3538,12 +3801,14 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     o.x509_subject_name = f_x509_subject_name
     o.x509_certificate = f_x509_certificate
     o.x509_crl = f_x509_crl
-    return o, r
+    return o, B, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     pass
     n = 0
     for v in o.x509_issuer_serial:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -3553,6 +3818,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a = _e_X509IssuerSerialType(v, a)
         n += 1
     for v in o.x509_ski:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 1
         elif True:
@@ -3564,6 +3830,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_subject_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 2
         elif True:
@@ -3575,6 +3842,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_certificate:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 3
         elif True:
@@ -3586,6 +3854,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_crl:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 4
         elif True:
@@ -3602,17 +3871,22 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
     a = (a << 3) | 6
     return a
 
-def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
+    # start: 1 bit(s): 0 SE(X509IssuerName), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S36, 6)
+            f_x509_issuer_name, B, r = sl2(B, r, _S36, 6)
         else:
-            f_x509_issuer_name, r = rstr(B, r, None)
+            f_x509_issuer_name, B, r = rstr(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509IssuerName')
@@ -3620,24 +3894,28 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S28, 6)
+            f_x509_serial_number, B, r = sl2(B, r, _S28, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509SerialNumber')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), B, r
 
-def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     r0 = r
+    # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    f_x509_issuer_name, r = rstr(B, r, None)
+    f_x509_issuer_name, B, r = rstr(B, r, None)
+    # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_X509IssuerSerialType(B, r0)
     r -= 9; f_x509_serial_number = (B >> r) & 511
@@ -3647,14 +3925,16 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
         elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
         else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
     o = _new(X509IssuerSerialType)
     o.x509_issuer_name = f_x509_issuer_name
     o.x509_serial_number = f_x509_serial_number
-    return o, r
+    return o, B, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     pass
     v2 = o.x509_issuer_name
     if v2 is None: raise EncFail('missing mandatory X509IssuerName')
@@ -3671,11 +3951,14 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
+    # nested groups: a walk over the Glushkov automaton _G57 (state -> width, (slot, next state) per code)
     f_pgp_key_id = None
     f_pgp_key_packet = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G57[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -3684,27 +3967,30 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S30, 6)
+                v, B, r = sl2(B, r, _S30, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S30, 6)
+                v, B, r = sl2(B, r, _S30, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
         else: raise unexpected(slot, r)
-    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), B, r
 
 _f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
     st = 0
     for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
         e = _GE_PGPDataType[st].get('PGPKeyID')
@@ -3724,10 +4010,13 @@ def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
+    # SPKIDataType: (SPKISexp, ##any?)+
+    # nested groups: a walk over the Glushkov automaton _G58 (state -> width, (slot, next state) per code)
     f_spki_sexp = []
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G58[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -3736,20 +4025,23 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S30, 6)
+                v, B, r = sl2(B, r, _S30, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
         else: raise unexpected(slot, r)
-    return SPKIDataType(f_spki_sexp), r
+    return SPKIDataType(f_spki_sexp), B, r
 
 _f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
+    # SPKIDataType: (SPKISexp, ##any?)+
     st = 0
     for v in o.spki_sexp:
+        if a > BIG: a = spill(a)
         e = _GE_SPKIDataType[st].get('SPKISexp')
         if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
         a = (a << e[0]) | e[1]; st = e[2]
@@ -3760,27 +4052,38 @@ def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
+    # start: 3 bit(s): 0 AT(Encoding), 1 AT(Id), 2 AT(MimeType), 3 SE(*), 4 EE, 5 CH, 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T59[(B >> r) & 7]
     f_encoding = None
     if k == 0:
-        f_encoding, r = rstr(B, r, None)
+        f_encoding, B, r = rstr(B, r, None)
+        # after @Encoding: 3 bit(s): 0 AT(Id), 1 AT(MimeType), 2 SE(*), 3 EE, 4 CH, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T60[(B >> r) & 7]
     f_id = None
     if k == 1:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(MimeType), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T61[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
-        f_mime_type, r = rstr(B, r, None)
+        f_mime_type, B, r = rstr(B, r, None)
+        # after @MimeType: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T26[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ObjectType(f_encoding, f_id, f_mime_type), r
+    return ObjectType(f_encoding, f_id, f_mime_type), B, r
 
-def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     return _d_ObjectType(B, r)
 
 def _e_ObjectType(o: ObjectType, a: int) -> int:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     st = 0
     v2 = o.encoding
     if v2 is not None:
@@ -3803,28 +4106,39 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_EIM_AReqAuthorizationModeType(B: int, r: int) -> tuple[EIM_AReqAuthorizationModeType, int]:
+def _d_EIM_AReqAuthorizationModeType(B: int, r: int) -> tuple[EIM_AReqAuthorizationModeType, int, int]:
+    # EIM_AReqAuthorizationModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EIM_AReqAuthorizationModeType(), r
+    return EIM_AReqAuthorizationModeType(), B, r
 
-def _f_EIM_AReqAuthorizationModeType(B: int, r: int) -> tuple[EIM_AReqAuthorizationModeType, int]:
+def _f_EIM_AReqAuthorizationModeType(B: int, r: int) -> tuple[EIM_AReqAuthorizationModeType, int, int]:
+    # EIM_AReqAuthorizationModeType: empty
     r0 = r
+    # 1 bits: [EIM_AReqAuthorizationModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EIM_AReqAuthorizationModeType(B, r0)
     o = _new(EIM_AReqAuthorizationModeType)
-    return o, r
+    return o, B, r
 
 def _e_EIM_AReqAuthorizationModeType(o: EIM_AReqAuthorizationModeType, a: int) -> int:
+    # EIM_AReqAuthorizationModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_PnC_AReqAuthorizationModeType(B: int, r: int) -> tuple[PnC_AReqAuthorizationModeType, int]:
+def _d_PnC_AReqAuthorizationModeType(B: int, r: int) -> tuple[PnC_AReqAuthorizationModeType, int, int]:
+    # PnC_AReqAuthorizationModeType: @Id (GenChallenge, ContractCertificateChain)
+    # start: 1 bit(s): 0 AT(Id), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(GenChallenge), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Id')
@@ -3832,39 +4146,49 @@ def _d_PnC_AReqAuthorizationModeType(B: int, r: int) -> tuple[PnC_AReqAuthorizat
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_gen_challenge, r = sl2(B, r, _S65, 6)
+            f_gen_challenge, B, r = sl2(B, r, _S65, 6)
         else:
-            f_gen_challenge, r = rbin(B, r, 16)
+            f_gen_challenge, B, r = rbin(B, r, 16)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after GenChallenge: 1 bit(s): 0 SE(ContractCertificateChain), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'GenChallenge')
     f_contract_certificate_chain = None
     if k == 2:
-        f_contract_certificate_chain, r = _d_ContractCertificateChainType(B, r)
+        f_contract_certificate_chain, B, r = _d_ContractCertificateChainType(B, r)
+        # after ContractCertificateChain: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractCertificateChain')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PnC_AReqAuthorizationModeType(f_id, f_gen_challenge, f_contract_certificate_chain), r
+    return PnC_AReqAuthorizationModeType(f_id, f_gen_challenge, f_contract_certificate_chain), B, r
 
-def _f_PnC_AReqAuthorizationModeType(B: int, r: int) -> tuple[PnC_AReqAuthorizationModeType, int]:
+def _f_PnC_AReqAuthorizationModeType(B: int, r: int) -> tuple[PnC_AReqAuthorizationModeType, int, int]:
+    # PnC_AReqAuthorizationModeType: @Id (GenChallenge, ContractCertificateChain)
     r0 = r
+    # 1 bits: [PnC_AReqAuthorizationModeType start: AT(Id) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_PnC_AReqAuthorizationModeType(B, r0)
-    f_id, r = rstr(B, r, None)
+    f_id, B, r = rstr(B, r, None)
+    # 2 bits: [PnC_AReqAuthorizationModeType after @Id: SE(GenChallenge) = 0 in 1 bit(s)]; [GenChallenge: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PnC_AReqAuthorizationModeType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 16 or 8 * nb > r: return _d_PnC_AReqAuthorizationModeType(B, r0)
     r -= 8 * nb; f_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 4 bits: [GenChallenge: EE = 0 in 1 bit]; [PnC_AReqAuthorizationModeType after GenChallenge: SE(ContractCertificateChain) = 0 in 1 bit(s)]; [ContractCertificateChainType start: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_PnC_AReqAuthorizationModeType(B, r0)
-    i1_certificate, r = rbin(B, r, 1600)
+    i1_certificate, B, r = rbin(B, r, 1600)
+    # 2 bits: [Certificate: EE = 0 in 1 bit]; [ContractCertificateChainType after Certificate: SE(SubCertificates) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PnC_AReqAuthorizationModeType(B, r0)
-    i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+    i1_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+    # 2 bits: [ContractCertificateChainType after SubCertificates: EE = 0 in 1 bit(s)]; [PnC_AReqAuthorizationModeType after ContractCertificateChain: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PnC_AReqAuthorizationModeType(B, r0)
     f_contract_certificate_chain = _new(ContractCertificateChainType)
@@ -3874,9 +4198,10 @@ def _f_PnC_AReqAuthorizationModeType(B: int, r: int) -> tuple[PnC_AReqAuthorizat
     o.id = f_id
     o.gen_challenge = f_gen_challenge
     o.contract_certificate_chain = f_contract_certificate_chain
-    return o, r
+    return o, B, r
 
 def _e_PnC_AReqAuthorizationModeType(o: PnC_AReqAuthorizationModeType, a: int) -> int:
+    # PnC_AReqAuthorizationModeType: @Id (GenChallenge, ContractCertificateChain)
     pass
     v2 = o.id
     if v2 is None: raise EncFail('missing mandatory Id')
@@ -3906,45 +4231,57 @@ def _e_PnC_AReqAuthorizationModeType(o: PnC_AReqAuthorizationModeType, a: int) -
     a <<= 2
     return a
 
-def _d_ContractCertificateChainType(B: int, r: int) -> tuple[ContractCertificateChainType, int]:
+def _d_ContractCertificateChainType(B: int, r: int) -> tuple[ContractCertificateChainType, int, int]:
+    # ContractCertificateChainType: (Certificate, SubCertificates)
+    # start: 1 bit(s): 0 SE(Certificate), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_certificate = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_certificate, r = sl2(B, r, _S66, 6)
+            f_certificate, B, r = sl2(B, r, _S66, 6)
         else:
-            f_certificate, r = rbin(B, r, 1600)
+            f_certificate, B, r = rbin(B, r, 1600)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Certificate: 1 bit(s): 0 SE(SubCertificates), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Certificate')
     f_sub_certificates = None
     if k == 1:
-        f_sub_certificates, r = _d_SubCertificatesType(B, r)
+        f_sub_certificates, B, r = _d_SubCertificatesType(B, r)
+        # after SubCertificates: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SubCertificates')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ContractCertificateChainType(f_certificate, f_sub_certificates), r
+    return ContractCertificateChainType(f_certificate, f_sub_certificates), B, r
 
-def _f_ContractCertificateChainType(B: int, r: int) -> tuple[ContractCertificateChainType, int]:
+def _f_ContractCertificateChainType(B: int, r: int) -> tuple[ContractCertificateChainType, int, int]:
+    # ContractCertificateChainType: (Certificate, SubCertificates)
     r0 = r
+    # 2 bits: [ContractCertificateChainType start: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ContractCertificateChainType(B, r0)
-    f_certificate, r = rbin(B, r, 1600)
+    f_certificate, B, r = rbin(B, r, 1600)
+    # 2 bits: [Certificate: EE = 0 in 1 bit]; [ContractCertificateChainType after Certificate: SE(SubCertificates) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ContractCertificateChainType(B, r0)
-    f_sub_certificates, r = _f_SubCertificatesType(B, r)
+    f_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+    # 1 bits: [ContractCertificateChainType after SubCertificates: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ContractCertificateChainType(B, r0)
     o = _new(ContractCertificateChainType)
     o.certificate = f_certificate
     o.sub_certificates = f_sub_certificates
-    return o, r
+    return o, B, r
 
 def _e_ContractCertificateChainType(o: ContractCertificateChainType, a: int) -> int:
+    # ContractCertificateChainType: (Certificate, SubCertificates)
     pass
     v2 = o.certificate
     if v2 is None: raise EncFail('missing mandatory Certificate')
@@ -3959,17 +4296,22 @@ def _e_ContractCertificateChainType(o: ContractCertificateChainType, a: int) -> 
     a <<= 1
     return a
 
-def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
+def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int, int]:
+    # SubCertificatesType: (Certificate{1,3})
+    # start: 1 bit(s): 0 SE(Certificate), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_certificate = []
     n = 0
     while True:
         if k == 0:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S66, 6)
+                v, B, r = sl2(B, r, _S66, 6)
             else:
-                v, r = rbin(B, r, 1600)
+                v, B, r = rbin(B, r, 1600)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_certificate.append(v)
@@ -3977,24 +4319,30 @@ def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
             break
         n += 1
         if n < 3:
+            # after Certificate (may repeat): 2 bit(s): 0 SE(Certificate), 1 EE, 2 second level
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after Certificate: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'Certificate')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SubCertificatesType(f_certificate), r
+    return SubCertificatesType(f_certificate), B, r
 
-def _f_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
+def _f_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int, int]:
+    # SubCertificatesType: (Certificate{1,3})
     r0 = r
+    # 1 bits: [code of SubCertificatesType start: 1 bit(s): 0 SE(Certificate), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_certificate = []
     n = 0
     while True:
         if k == 0:
+            # 1 bits: [Certificate: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_SubCertificatesType(B, r0)
-            v, r = rbin(B, r, 1600)
+            v, B, r = rbin(B, r, 1600)
+            # 1 bits: [Certificate: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_SubCertificatesType(B, r0)
             f_certificate.append(v)
@@ -4002,21 +4350,25 @@ def _f_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int]:
             break
         n += 1
         if n < 3:
+            # 2 bits: [code of SubCertificatesType after Certificate (may repeat): 2 bit(s): 0 SE(Certificate), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of SubCertificatesType after Certificate: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_SubCertificatesType(B, r0)
     if k != -1: return _d_SubCertificatesType(B, r0)
     o = _new(SubCertificatesType)
     o.certificate = f_certificate
-    return o, r
+    return o, B, r
 
 def _e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
+    # SubCertificatesType: (Certificate{1,3})
     st = 0
     n = 0
     for v in o.certificate:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 3:
@@ -4037,11 +4389,16 @@ def _e_SubCertificatesType(o: SubCertificatesType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
+def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int, int]:
+    # AuthorizationResType: (((Header), (ResponseCode)), (EVSEProcessing))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -4049,13 +4406,14 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S68, 6)
+            f_response_code, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -4063,26 +4421,30 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S69, 6)
+            f_evse_processing, B, r = sl2(B, r, _S69, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AuthorizationResType(f_header, f_response_code, f_evse_processing), r
+    return AuthorizationResType(f_header, f_response_code, f_evse_processing), B, r
 
-def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
+def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int, int]:
+    # AuthorizationResType: (((Header), (ResponseCode)), (EVSEProcessing))
     r0 = r
+    # 3 bits: [AuthorizationResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AuthorizationResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_AuthorizationResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AuthorizationResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -4092,15 +4454,18 @@ def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_AuthorizationResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AuthorizationResType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_AuthorizationResType(B, r0)
+    # 15 bits: [AuthorizationResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [AuthorizationResType after ResponseCode: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 2 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [AuthorizationResType after EVSEProcessing: EE = 0 in 1 bit(s)]
     r -= 15; c = (B >> r) & 32767
     if c & 24691: return _d_AuthorizationResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 7) & 63]
@@ -4114,9 +4479,10 @@ def _f_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int]:
     o.header = f_header
     o.response_code = f_response_code
     o.evse_processing = f_evse_processing
-    return o, r
+    return o, B, r
 
 def _e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
+    # AuthorizationResType: (((Header), (ResponseCode)), (EVSEProcessing))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -4154,24 +4520,32 @@ def _e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
     a = (a << 15) | (v7) << 7 | (v8) << 2
     return a
 
-def _d_AuthorizationSetupReqType(B: int, r: int) -> tuple[AuthorizationSetupReqType, int]:
+def _d_AuthorizationSetupReqType(B: int, r: int) -> tuple[AuthorizationSetupReqType, int, int]:
+    # AuthorizationSetupReqType: (((Header)))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AuthorizationSetupReqType(f_header), r
+    return AuthorizationSetupReqType(f_header), B, r
 
-def _f_AuthorizationSetupReqType(B: int, r: int) -> tuple[AuthorizationSetupReqType, int]:
+def _f_AuthorizationSetupReqType(B: int, r: int) -> tuple[AuthorizationSetupReqType, int, int]:
+    # AuthorizationSetupReqType: (((Header)))
     r0 = r
+    # 3 bits: [AuthorizationSetupReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AuthorizationSetupReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_AuthorizationSetupReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AuthorizationSetupReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -4181,15 +4555,18 @@ def _f_AuthorizationSetupReqType(B: int, r: int) -> tuple[AuthorizationSetupReqT
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_AuthorizationSetupReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AuthorizationSetupReqType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_AuthorizationSetupReqType(B, r0)
+    # 1 bits: [AuthorizationSetupReqType after Header: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_AuthorizationSetupReqType(B, r0)
     f_header = _new(MessageHeaderType)
@@ -4198,9 +4575,10 @@ def _f_AuthorizationSetupReqType(B: int, r: int) -> tuple[AuthorizationSetupReqT
     f_header.signature = i1_signature
     o = _new(AuthorizationSetupReqType)
     o.header = f_header
-    return o, r
+    return o, B, r
 
 def _e_AuthorizationSetupReqType(o: AuthorizationSetupReqType, a: int) -> int:
+    # AuthorizationSetupReqType: (((Header)))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -4230,11 +4608,16 @@ def _e_AuthorizationSetupReqType(o: AuthorizationSetupReqType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResType, int]:
+def _d_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResType, int, int]:
+    # AuthorizationSetupResType: (((Header), (ResponseCode)), (AuthorizationServices{1,2}, CertificateInstallationService, (EIM_ASResAuthorizationMode | PnC_ASResAuthorizationMode)))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -4242,13 +4625,14 @@ def _d_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S68, 6)
+            f_response_code, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(AuthorizationServices), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -4256,9 +4640,10 @@ def _d_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
     n = 0
     while True:
         if k == 2:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S2, 6)
+                v, B, r = sl2(B, r, _S2, 6)
             else:
                 r -= 1; v = (B >> r) & 1
                 v = _E_authorizationType[v]
@@ -4269,41 +4654,52 @@ def _d_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
             break
         n += 1
         if n < 2:
+            # after AuthorizationServices (may repeat): 2 bit(s): 0 SE(AuthorizationServices), 1 SE(CertificateInstallationService), 2 second level
             r -= 2; k = _T3[(B >> r) & 3]
         else:
+            # after AuthorizationServices: 1 bit(s): 0 SE(CertificateInstallationService), 1 second level
             r -= 1; k = _T17[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'AuthorizationServices')
     f_certificate_installation_service = None
     if k == 3:
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1:
-            f_certificate_installation_service, r = sl2(B, r, _S70, 6)
+            f_certificate_installation_service, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_certificate_installation_service = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after CertificateInstallationService: 2 bit(s): 0 SE(EIM_ASResAuthorizationMode), 1 SE(PnC_ASResAuthorizationMode), 2 second level
         r -= 2; k = _T71[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'CertificateInstallationService')
     f_eim_as_res_authorization_mode = f_pn_c_as_res_authorization_mode = None
     if k == 4:
-        f_eim_as_res_authorization_mode, r = _d_EIM_ASResAuthorizationModeType(B, r)
+        f_eim_as_res_authorization_mode, B, r = _d_EIM_ASResAuthorizationModeType(B, r)
+        # after (EIM_ASResAuthorizationMode | PnC_ASResAuthorizationMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 5:
-        f_pn_c_as_res_authorization_mode, r = _d_PnC_ASResAuthorizationModeType(B, r)
+        f_pn_c_as_res_authorization_mode, B, r = _d_PnC_ASResAuthorizationModeType(B, r)
+        # after (EIM_ASResAuthorizationMode | PnC_ASResAuthorizationMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EIM_ASResAuthorizationMode or PnC_ASResAuthorizationMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AuthorizationSetupResType(f_header, f_response_code, f_authorization_services, f_certificate_installation_service, f_eim_as_res_authorization_mode, f_pn_c_as_res_authorization_mode), r
+    return AuthorizationSetupResType(f_header, f_response_code, f_authorization_services, f_certificate_installation_service, f_eim_as_res_authorization_mode, f_pn_c_as_res_authorization_mode), B, r
 
-def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResType, int]:
+def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResType, int, int]:
+    # AuthorizationSetupResType: (((Header), (ResponseCode)), (AuthorizationServices{1,2}, CertificateInstallationService, (EIM_ASResAuthorizationMode | PnC_ASResAuthorizationMode)))
     r0 = r
+    # 3 bits: [AuthorizationSetupResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AuthorizationSetupResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_AuthorizationSetupResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AuthorizationSetupResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -4313,15 +4709,18 @@ def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_AuthorizationSetupResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AuthorizationSetupResType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_AuthorizationSetupResType(B, r0)
+    # 10 bits: [AuthorizationSetupResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [code of AuthorizationSetupResType after ResponseCode: 1 bit(s): 0 SE(AuthorizationServices), 1 second level]
     r -= 10; c = (B >> r) & 1023
     if c & 770: return _d_AuthorizationSetupResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 2) & 63]
@@ -4335,6 +4734,7 @@ def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
     n = 0
     while True:
         if k == 2:
+            # 3 bits: [AuthorizationServices: CH = 0 in 1 bit]; v 1 bit(s); [AuthorizationServices: EE = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 5: return _d_AuthorizationSetupResType(B, r0)
             v = _E_authorizationType[(c >> 1) & 1]
@@ -4343,14 +4743,17 @@ def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
             break
         n += 1
         if n < 2:
+            # 2 bits: [code of AuthorizationSetupResType after AuthorizationServices (may repeat): 2 bit(s): 0 SE(AuthorizationServices), 1 SE(CertificateInstallationService), 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T3[c & 3]
         else:
+            # 1 bits: [code of AuthorizationSetupResType after AuthorizationServices: 1 bit(s): 0 SE(CertificateInstallationService), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T17[c & 1]
     if n < 1: return _d_AuthorizationSetupResType(B, r0)
     f_certificate_installation_service = None
     if k == 3:
+        # 5 bits: [CertificateInstallationService: CH = 0 in 1 bit]; f_certificate_installation_service 1 bit(s); [CertificateInstallationService: EE = 0 in 1 bit]; [code of AuthorizationSetupResType after CertificateInstallationService: 2 bit(s): 0 SE(EIM_ASResAuthorizationMode), 1 SE(PnC_ASResAuthorizationMode), 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_AuthorizationSetupResType(B, r0)
         f_certificate_installation_service = ((c >> 3) & 1) == 1
@@ -4359,25 +4762,30 @@ def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
         return _d_AuthorizationSetupResType(B, r0)
     f_eim_as_res_authorization_mode = f_pn_c_as_res_authorization_mode = None
     if k == 4:
+        # 2 bits: [EIM_ASResAuthorizationModeType start: EE = 0 in 1 bit(s)]; [code of AuthorizationSetupResType after (EIM_ASResAuthorizationMode | PnC_ASResAuthorizationMode): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AuthorizationSetupResType(B, r0)
         k = _T4[c & 1]
         f_eim_as_res_authorization_mode = _new(EIM_ASResAuthorizationModeType)
     elif k == 5:
+        # 2 bits: [PnC_ASResAuthorizationModeType start: SE(GenChallenge) = 0 in 1 bit(s)]; [GenChallenge: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_AuthorizationSetupResType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 16 or 8 * nb > r: return _d_AuthorizationSetupResType(B, r0)
         r -= 8 * nb; i3_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 3 bits: [GenChallenge: EE = 0 in 1 bit]; [code of PnC_ASResAuthorizationModeType after GenChallenge: 2 bit(s): 0 SE(SupportedProviders), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_AuthorizationSetupResType(B, r0)
         k = _T72[c & 3]
         i3_supported_providers = None
         if k == 1:
-            i3_supported_providers, r = _f_SupportedProvidersListType(B, r)
+            i3_supported_providers, B, r = _f_SupportedProvidersListType(B, r)
+            # 1 bits: [code of PnC_ASResAuthorizationModeType after SupportedProviders: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
         if k != -1: return _d_AuthorizationSetupResType(B, r0)
+        # 1 bits: [code of AuthorizationSetupResType after (EIM_ASResAuthorizationMode | PnC_ASResAuthorizationMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
         f_pn_c_as_res_authorization_mode = _new(PnC_ASResAuthorizationModeType)
@@ -4393,9 +4801,10 @@ def _f_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
     o.certificate_installation_service = f_certificate_installation_service
     o.eim_as_res_authorization_mode = f_eim_as_res_authorization_mode
     o.pn_c_as_res_authorization_mode = f_pn_c_as_res_authorization_mode
-    return o, r
+    return o, B, r
 
 def _e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
+    # AuthorizationSetupResType: (((Header), (ResponseCode)), (AuthorizationServices{1,2}, CertificateInstallationService, (EIM_ASResAuthorizationMode | PnC_ASResAuthorizationMode)))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -4429,6 +4838,7 @@ def _e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
     a = (a << 9) | (v7) << 1
     n = 0
     for v in o.authorization_services:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 2:
@@ -4479,66 +4889,84 @@ def _e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_EIM_ASResAuthorizationModeType(B: int, r: int) -> tuple[EIM_ASResAuthorizationModeType, int]:
+def _d_EIM_ASResAuthorizationModeType(B: int, r: int) -> tuple[EIM_ASResAuthorizationModeType, int, int]:
+    # EIM_ASResAuthorizationModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EIM_ASResAuthorizationModeType(), r
+    return EIM_ASResAuthorizationModeType(), B, r
 
-def _f_EIM_ASResAuthorizationModeType(B: int, r: int) -> tuple[EIM_ASResAuthorizationModeType, int]:
+def _f_EIM_ASResAuthorizationModeType(B: int, r: int) -> tuple[EIM_ASResAuthorizationModeType, int, int]:
+    # EIM_ASResAuthorizationModeType: empty
     r0 = r
+    # 1 bits: [EIM_ASResAuthorizationModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EIM_ASResAuthorizationModeType(B, r0)
     o = _new(EIM_ASResAuthorizationModeType)
-    return o, r
+    return o, B, r
 
 def _e_EIM_ASResAuthorizationModeType(o: EIM_ASResAuthorizationModeType, a: int) -> int:
+    # EIM_ASResAuthorizationModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_PnC_ASResAuthorizationModeType(B: int, r: int) -> tuple[PnC_ASResAuthorizationModeType, int]:
+def _d_PnC_ASResAuthorizationModeType(B: int, r: int) -> tuple[PnC_ASResAuthorizationModeType, int, int]:
+    # PnC_ASResAuthorizationModeType: (GenChallenge, SupportedProviders?)
+    # start: 1 bit(s): 0 SE(GenChallenge), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_gen_challenge = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_gen_challenge, r = sl2(B, r, _S65, 6)
+            f_gen_challenge, B, r = sl2(B, r, _S65, 6)
         else:
-            f_gen_challenge, r = rbin(B, r, 16)
+            f_gen_challenge, B, r = rbin(B, r, 16)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after GenChallenge: 2 bit(s): 0 SE(SupportedProviders), 1 EE, 2 second level
         r -= 2; k = _T72[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'GenChallenge')
     f_supported_providers = None
     if k == 1:
-        f_supported_providers, r = _d_SupportedProvidersListType(B, r)
+        f_supported_providers, B, r = _d_SupportedProvidersListType(B, r)
+        # after SupportedProviders: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PnC_ASResAuthorizationModeType(f_gen_challenge, f_supported_providers), r
+    return PnC_ASResAuthorizationModeType(f_gen_challenge, f_supported_providers), B, r
 
-def _f_PnC_ASResAuthorizationModeType(B: int, r: int) -> tuple[PnC_ASResAuthorizationModeType, int]:
+def _f_PnC_ASResAuthorizationModeType(B: int, r: int) -> tuple[PnC_ASResAuthorizationModeType, int, int]:
+    # PnC_ASResAuthorizationModeType: (GenChallenge, SupportedProviders?)
     r0 = r
+    # 2 bits: [PnC_ASResAuthorizationModeType start: SE(GenChallenge) = 0 in 1 bit(s)]; [GenChallenge: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PnC_ASResAuthorizationModeType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 16 or 8 * nb > r: return _d_PnC_ASResAuthorizationModeType(B, r0)
     r -= 8 * nb; f_gen_challenge = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [GenChallenge: EE = 0 in 1 bit]; [code of PnC_ASResAuthorizationModeType after GenChallenge: 2 bit(s): 0 SE(SupportedProviders), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_PnC_ASResAuthorizationModeType(B, r0)
     k = _T72[c & 3]
     f_supported_providers = None
     if k == 1:
-        f_supported_providers, r = _f_SupportedProvidersListType(B, r)
+        f_supported_providers, B, r = _f_SupportedProvidersListType(B, r)
+        # 1 bits: [code of PnC_ASResAuthorizationModeType after SupportedProviders: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_PnC_ASResAuthorizationModeType(B, r0)
     o = _new(PnC_ASResAuthorizationModeType)
     o.gen_challenge = f_gen_challenge
     o.supported_providers = f_supported_providers
-    return o, r
+    return o, B, r
 
 def _e_PnC_ASResAuthorizationModeType(o: PnC_ASResAuthorizationModeType, a: int) -> int:
+    # PnC_ASResAuthorizationModeType: (GenChallenge, SupportedProviders?)
     st = 0
     v2 = o.gen_challenge
     if v2 is None: raise EncFail('missing mandatory GenChallenge')
@@ -4555,17 +4983,22 @@ def _e_PnC_ASResAuthorizationModeType(o: PnC_ASResAuthorizationModeType, a: int)
     a = (a << w) | c
     return a
 
-def _d_SupportedProvidersListType(B: int, r: int) -> tuple[SupportedProvidersListType, int]:
+def _d_SupportedProvidersListType(B: int, r: int) -> tuple[SupportedProvidersListType, int, int]:
+    # SupportedProvidersListType: (ProviderID{1,128})
+    # start: 1 bit(s): 0 SE(ProviderID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_provider_id = []
     n = 0
     while True:
         if k == 0:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S75, 6)
+                v, B, r = sl2(B, r, _S75, 6)
             else:
-                v, r = rstr(B, r, 80)
+                v, B, r = rstr(B, r, 80)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_provider_id.append(v)
@@ -4573,24 +5006,30 @@ def _d_SupportedProvidersListType(B: int, r: int) -> tuple[SupportedProvidersLis
             break
         n += 1
         if n < 128:
+            # after ProviderID (may repeat): 2 bit(s): 0 SE(ProviderID), 1 EE, 2 second level
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after ProviderID: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'ProviderID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SupportedProvidersListType(f_provider_id), r
+    return SupportedProvidersListType(f_provider_id), B, r
 
-def _f_SupportedProvidersListType(B: int, r: int) -> tuple[SupportedProvidersListType, int]:
+def _f_SupportedProvidersListType(B: int, r: int) -> tuple[SupportedProvidersListType, int, int]:
+    # SupportedProvidersListType: (ProviderID{1,128})
     r0 = r
+    # 1 bits: [code of SupportedProvidersListType start: 1 bit(s): 0 SE(ProviderID), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_provider_id = []
     n = 0
     while True:
         if k == 0:
+            # 1 bits: [ProviderID: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_SupportedProvidersListType(B, r0)
-            v, r = rstr(B, r, 80)
+            v, B, r = rstr(B, r, 80)
+            # 1 bits: [ProviderID: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_SupportedProvidersListType(B, r0)
             f_provider_id.append(v)
@@ -4598,21 +5037,25 @@ def _f_SupportedProvidersListType(B: int, r: int) -> tuple[SupportedProvidersLis
             break
         n += 1
         if n < 128:
+            # 2 bits: [code of SupportedProvidersListType after ProviderID (may repeat): 2 bit(s): 0 SE(ProviderID), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of SupportedProvidersListType after ProviderID: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_SupportedProvidersListType(B, r0)
     if k != -1: return _d_SupportedProvidersListType(B, r0)
     o = _new(SupportedProvidersListType)
     o.provider_id = f_provider_id
-    return o, r
+    return o, B, r
 
 def _e_SupportedProvidersListType(o: SupportedProvidersListType, a: int) -> int:
+    # SupportedProvidersListType: (ProviderID{1,128})
     st = 0
     n = 0
     for v in o.provider_id:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 128:
@@ -4633,57 +5076,78 @@ def _e_SupportedProvidersListType(o: SupportedProvidersListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int, int]:
+    # CLReqControlModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CLReqControlModeType(), r
+    return CLReqControlModeType(), B, r
 
-def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int, int]:
+    # CLReqControlModeType: empty
     r0 = r
+    # 1 bits: [CLReqControlModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLReqControlModeType(B, r0)
     o = _new(CLReqControlModeType)
-    return o, r
+    return o, B, r
 
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
+    # CLReqControlModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int, int]:
+    # CLResControlModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CLResControlModeType(), r
+    return CLResControlModeType(), B, r
 
-def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int, int]:
+    # CLResControlModeType: empty
     r0 = r
+    # 1 bits: [CLResControlModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLResControlModeType(B, r0)
     o = _new(CLResControlModeType)
-    return o, r
+    return o, B, r
 
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
+    # CLResControlModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int]:
+def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int, int]:
+    # CertificateInstallationReqType: (((Header)), (OEMProvisioningCertificateChain, ListOfRootCertificateIDs, MaximumContractCertificateChains, PrioritizedEMAIDs?))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(OEMProvisioningCertificateChain), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_oem_provisioning_certificate_chain = None
     if k == 1:
-        f_oem_provisioning_certificate_chain, r = _d_SignedCertificateChainType(B, r)
+        f_oem_provisioning_certificate_chain, B, r = _d_SignedCertificateChainType(B, r)
+        # after OEMProvisioningCertificateChain: 1 bit(s): 0 SE(ListOfRootCertificateIDs), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'OEMProvisioningCertificateChain')
     f_list_of_root_certificate_i_ds = None
     if k == 2:
-        f_list_of_root_certificate_i_ds, r = _d_ListOfRootCertificateIDsType(B, r)
+        f_list_of_root_certificate_i_ds, B, r = _d_ListOfRootCertificateIDsType(B, r)
+        # after ListOfRootCertificateIDs: 1 bit(s): 0 SE(MaximumContractCertificateChains), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ListOfRootCertificateIDs')
@@ -4691,28 +5155,34 @@ def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_contract_certificate_chains, r = sl2(B, r, _S76, 6)
+            f_maximum_contract_certificate_chains, B, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_maximum_contract_certificate_chains = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MaximumContractCertificateChains: 2 bit(s): 0 SE(PrioritizedEMAIDs), 1 EE, 2 second level
         r -= 2; k = _T12[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'MaximumContractCertificateChains')
     f_prioritized_emai_ds = None
     if k == 4:
-        f_prioritized_emai_ds, r = _d_EMAIDListType(B, r)
+        f_prioritized_emai_ds, B, r = _d_EMAIDListType(B, r)
+        # after PrioritizedEMAIDs: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CertificateInstallationReqType(f_header, f_oem_provisioning_certificate_chain, f_list_of_root_certificate_i_ds, f_maximum_contract_certificate_chains, f_prioritized_emai_ds), r
+    return CertificateInstallationReqType(f_header, f_oem_provisioning_certificate_chain, f_list_of_root_certificate_i_ds, f_maximum_contract_certificate_chains, f_prioritized_emai_ds), B, r
 
-def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int]:
+def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstallationReqType, int, int]:
+    # CertificateInstallationReqType: (((Header)), (OEMProvisioningCertificateChain, ListOfRootCertificateIDs, MaximumContractCertificateChains, PrioritizedEMAIDs?))
     r0 = r
+    # 3 bits: [CertificateInstallationReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateInstallationReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_CertificateInstallationReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateInstallationReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -4722,48 +5192,57 @@ def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_CertificateInstallationReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationReqType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_CertificateInstallationReqType(B, r0)
+    # 2 bits: [CertificateInstallationReqType after Header: SE(OEMProvisioningCertificateChain) = 0 in 1 bit(s)]; [SignedCertificateChainType start: AT(Id) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
     f_header.signature = i1_signature
-    i2_id, r = rstr(B, r, None)
+    i2_id, B, r = rstr(B, r, None)
+    # 2 bits: [SignedCertificateChainType after @Id: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationReqType(B, r0)
-    i2_certificate, r = rbin(B, r, 1600)
+    i2_certificate, B, r = rbin(B, r, 1600)
+    # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of SignedCertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationReqType(B, r0)
     k = _T5[c & 3]
     i2_sub_certificates = None
     if k == 2:
-        i2_sub_certificates, r = _f_SubCertificatesType(B, r)
+        i2_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of SignedCertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_CertificateInstallationReqType(B, r0)
+    # 1 bits: [CertificateInstallationReqType after OEMProvisioningCertificateChain: SE(ListOfRootCertificateIDs) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CertificateInstallationReqType(B, r0)
     f_oem_provisioning_certificate_chain = _new(SignedCertificateChainType)
     f_oem_provisioning_certificate_chain.id = i2_id
     f_oem_provisioning_certificate_chain.certificate = i2_certificate
     f_oem_provisioning_certificate_chain.sub_certificates = i2_sub_certificates
-    f_list_of_root_certificate_i_ds, r = _f_ListOfRootCertificateIDsType(B, r)
+    f_list_of_root_certificate_i_ds, B, r = _f_ListOfRootCertificateIDsType(B, r)
+    # 13 bits: [CertificateInstallationReqType after ListOfRootCertificateIDs: SE(MaximumContractCertificateChains) = 0 in 1 bit(s)]; [MaximumContractCertificateChains: CH = 0 in 1 bit]; f_maximum_contract_certificate_chains 8 bit(s); [MaximumContractCertificateChains: EE = 0 in 1 bit]; [code of CertificateInstallationReqType after MaximumContractCertificateChains: 2 bit(s): 0 SE(PrioritizedEMAIDs), 1 EE, 2 second level]
     r -= 13; c = (B >> r) & 8191
     if c & 6148: return _d_CertificateInstallationReqType(B, r0)
     f_maximum_contract_certificate_chains = (c >> 3) & 255
     k = _T12[c & 3]
     f_prioritized_emai_ds = None
     if k == 4:
-        f_prioritized_emai_ds, r = _f_EMAIDListType(B, r)
+        f_prioritized_emai_ds, B, r = _f_EMAIDListType(B, r)
+        # 1 bits: [code of CertificateInstallationReqType after PrioritizedEMAIDs: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_CertificateInstallationReqType(B, r0)
@@ -4773,9 +5252,10 @@ def _f_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
     o.list_of_root_certificate_i_ds = f_list_of_root_certificate_i_ds
     o.maximum_contract_certificate_chains = f_maximum_contract_certificate_chains
     o.prioritized_emai_ds = f_prioritized_emai_ds
-    return o, r
+    return o, B, r
 
 def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int) -> int:
+    # CertificateInstallationReqType: (((Header)), (OEMProvisioningCertificateChain, ListOfRootCertificateIDs, MaximumContractCertificateChains, PrioritizedEMAIDs?))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -4844,11 +5324,16 @@ def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int)
     a = (a << w) | c
     return a
 
-def _d_SignedCertificateChainType(B: int, r: int) -> tuple[SignedCertificateChainType, int]:
+def _d_SignedCertificateChainType(B: int, r: int) -> tuple[SignedCertificateChainType, int, int]:
+    # SignedCertificateChainType: @Id (Certificate, SubCertificates?)
+    # start: 1 bit(s): 0 AT(Id), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(Certificate), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Id')
@@ -4856,35 +5341,44 @@ def _d_SignedCertificateChainType(B: int, r: int) -> tuple[SignedCertificateChai
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_certificate, r = sl2(B, r, _S66, 6)
+            f_certificate, B, r = sl2(B, r, _S66, 6)
         else:
-            f_certificate, r = rbin(B, r, 1600)
+            f_certificate, B, r = rbin(B, r, 1600)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level
         r -= 2; k = _T5[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Certificate')
     f_sub_certificates = None
     if k == 2:
-        f_sub_certificates, r = _d_SubCertificatesType(B, r)
+        f_sub_certificates, B, r = _d_SubCertificatesType(B, r)
+        # after SubCertificates: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignedCertificateChainType(f_id, f_certificate, f_sub_certificates), r
+    return SignedCertificateChainType(f_id, f_certificate, f_sub_certificates), B, r
 
-def _f_SignedCertificateChainType(B: int, r: int) -> tuple[SignedCertificateChainType, int]:
+def _f_SignedCertificateChainType(B: int, r: int) -> tuple[SignedCertificateChainType, int, int]:
+    # SignedCertificateChainType: @Id (Certificate, SubCertificates?)
     r0 = r
+    # 1 bits: [SignedCertificateChainType start: AT(Id) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_SignedCertificateChainType(B, r0)
-    f_id, r = rstr(B, r, None)
+    f_id, B, r = rstr(B, r, None)
+    # 2 bits: [SignedCertificateChainType after @Id: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SignedCertificateChainType(B, r0)
-    f_certificate, r = rbin(B, r, 1600)
+    f_certificate, B, r = rbin(B, r, 1600)
+    # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of SignedCertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SignedCertificateChainType(B, r0)
     k = _T5[c & 3]
     f_sub_certificates = None
     if k == 2:
-        f_sub_certificates, r = _f_SubCertificatesType(B, r)
+        f_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of SignedCertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_SignedCertificateChainType(B, r0)
@@ -4892,9 +5386,10 @@ def _f_SignedCertificateChainType(B: int, r: int) -> tuple[SignedCertificateChai
     o.id = f_id
     o.certificate = f_certificate
     o.sub_certificates = f_sub_certificates
-    return o, r
+    return o, B, r
 
 def _e_SignedCertificateChainType(o: SignedCertificateChainType, a: int) -> int:
+    # SignedCertificateChainType: @Id (Certificate, SubCertificates?)
     st = 0
     v2 = o.id
     if v2 is None: raise EncFail('missing mandatory Id')
@@ -4916,36 +5411,47 @@ def _e_SignedCertificateChainType(o: SignedCertificateChainType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int]:
+def _d_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int, int]:
+    # ListOfRootCertificateIDsType: (RootCertificateID{1,20})
+    # start: 1 bit(s): 0 SE(RootCertificateID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_root_certificate_id = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_X509IssuerSerialType(B, r)
+            v, B, r = _d_X509IssuerSerialType(B, r)
             f_root_certificate_id.append(v)
         else:
             break
         n += 1
         if n < 20:
+            # after RootCertificateID (may repeat): 2 bit(s): 0 SE(RootCertificateID), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after RootCertificateID: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'RootCertificateID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ListOfRootCertificateIDsType(f_root_certificate_id), r
+    return ListOfRootCertificateIDsType(f_root_certificate_id), B, r
 
-def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int]:
+def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertificateIDsType, int, int]:
+    # ListOfRootCertificateIDsType: (RootCertificateID{1,20})
     r0 = r
+    # 1 bits: [code of ListOfRootCertificateIDsType start: 1 bit(s): 0 SE(RootCertificateID), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_root_certificate_id = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ListOfRootCertificateIDsType(B, r0)
-            i1_x509_issuer_name, r = rstr(B, r, None)
+            i1_x509_issuer_name, B, r = rstr(B, r, None)
+            # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ListOfRootCertificateIDsType(B, r0)
             r -= 9; i1_x509_serial_number = (B >> r) & 511
@@ -4955,6 +5461,7 @@ def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertifica
                 elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
                 else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ListOfRootCertificateIDsType(B, r0)
             v = _new(X509IssuerSerialType)
@@ -4965,21 +5472,25 @@ def _f_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertifica
             break
         n += 1
         if n < 20:
+            # 2 bits: [code of ListOfRootCertificateIDsType after RootCertificateID (may repeat): 2 bit(s): 0 SE(RootCertificateID), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of ListOfRootCertificateIDsType after RootCertificateID: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_ListOfRootCertificateIDsType(B, r0)
     if k != -1: return _d_ListOfRootCertificateIDsType(B, r0)
     o = _new(ListOfRootCertificateIDsType)
     o.root_certificate_id = f_root_certificate_id
-    return o, r
+    return o, B, r
 
 def _e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> int:
+    # ListOfRootCertificateIDsType: (RootCertificateID{1,20})
     st = 0
     n = 0
     for v in o.root_certificate_id:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 20:
@@ -4998,17 +5509,22 @@ def _e_ListOfRootCertificateIDsType(o: ListOfRootCertificateIDsType, a: int) -> 
     a = (a << w) | c
     return a
 
-def _d_EMAIDListType(B: int, r: int) -> tuple[EMAIDListType, int]:
+def _d_EMAIDListType(B: int, r: int) -> tuple[EMAIDListType, int, int]:
+    # EMAIDListType: (EMAID{1,8})
+    # start: 1 bit(s): 0 SE(EMAID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_emaid = []
     n = 0
     while True:
         if k == 0:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S78, 6)
+                v, B, r = sl2(B, r, _S78, 6)
             else:
-                v, r = rstr(B, r, 255)
+                v, B, r = rstr(B, r, 255)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_emaid.append(v)
@@ -5016,24 +5532,30 @@ def _d_EMAIDListType(B: int, r: int) -> tuple[EMAIDListType, int]:
             break
         n += 1
         if n < 8:
+            # after EMAID (may repeat): 2 bit(s): 0 SE(EMAID), 1 EE, 2 second level
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after EMAID: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'EMAID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EMAIDListType(f_emaid), r
+    return EMAIDListType(f_emaid), B, r
 
-def _f_EMAIDListType(B: int, r: int) -> tuple[EMAIDListType, int]:
+def _f_EMAIDListType(B: int, r: int) -> tuple[EMAIDListType, int, int]:
+    # EMAIDListType: (EMAID{1,8})
     r0 = r
+    # 1 bits: [code of EMAIDListType start: 1 bit(s): 0 SE(EMAID), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_emaid = []
     n = 0
     while True:
         if k == 0:
+            # 1 bits: [EMAID: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_EMAIDListType(B, r0)
-            v, r = rstr(B, r, 255)
+            v, B, r = rstr(B, r, 255)
+            # 1 bits: [EMAID: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_EMAIDListType(B, r0)
             f_emaid.append(v)
@@ -5041,21 +5563,25 @@ def _f_EMAIDListType(B: int, r: int) -> tuple[EMAIDListType, int]:
             break
         n += 1
         if n < 8:
+            # 2 bits: [code of EMAIDListType after EMAID (may repeat): 2 bit(s): 0 SE(EMAID), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of EMAIDListType after EMAID: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_EMAIDListType(B, r0)
     if k != -1: return _d_EMAIDListType(B, r0)
     o = _new(EMAIDListType)
     o.emaid = f_emaid
-    return o, r
+    return o, B, r
 
 def _e_EMAIDListType(o: EMAIDListType, a: int) -> int:
+    # EMAIDListType: (EMAID{1,8})
     st = 0
     n = 0
     for v in o.emaid:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 8:
@@ -5076,11 +5602,16 @@ def _e_EMAIDListType(o: EMAIDListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int]:
+def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int, int]:
+    # CertificateInstallationResType: (((Header), (ResponseCode)), (EVSEProcessing, CPSCertificateChain, SignedInstallationData, RemainingContractCertificateChains))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -5088,13 +5619,14 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S68, 6)
+            f_response_code, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -5102,25 +5634,30 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S69, 6)
+            f_evse_processing, B, r = sl2(B, r, _S69, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 1 bit(s): 0 SE(CPSCertificateChain), 1 second level
         r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_cps_certificate_chain = None
     if k == 3:
-        f_cps_certificate_chain, r = _d_CertificateChainType(B, r)
+        f_cps_certificate_chain, B, r = _d_CertificateChainType(B, r)
+        # after CPSCertificateChain: 1 bit(s): 0 SE(SignedInstallationData), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T23[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CPSCertificateChain')
     f_signed_installation_data = None
     if k == 4:
-        f_signed_installation_data, r = _d_SignedInstallationDataType(B, r)
+        f_signed_installation_data, B, r = _d_SignedInstallationDataType(B, r)
+        # after SignedInstallationData: 1 bit(s): 0 SE(RemainingContractCertificateChains), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T24[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignedInstallationData')
@@ -5128,24 +5665,28 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_contract_certificate_chains, r = sl2(B, r, _S76, 6)
+            f_remaining_contract_certificate_chains, B, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_remaining_contract_certificate_chains = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingContractCertificateChains: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RemainingContractCertificateChains')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CertificateInstallationResType(f_header, f_response_code, f_evse_processing, f_cps_certificate_chain, f_signed_installation_data, f_remaining_contract_certificate_chains), r
+    return CertificateInstallationResType(f_header, f_response_code, f_evse_processing, f_cps_certificate_chain, f_signed_installation_data, f_remaining_contract_certificate_chains), B, r
 
-def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int]:
+def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstallationResType, int, int]:
+    # CertificateInstallationResType: (((Header), (ResponseCode)), (EVSEProcessing, CPSCertificateChain, SignedInstallationData, RemainingContractCertificateChains))
     r0 = r
+    # 3 bits: [CertificateInstallationResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateInstallationResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_CertificateInstallationResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateInstallationResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -5155,15 +5696,18 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_CertificateInstallationResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationResType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_CertificateInstallationResType(B, r0)
+    # 17 bits: [CertificateInstallationResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [CertificateInstallationResType after ResponseCode: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 2 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [CertificateInstallationResType after EVSEProcessing: SE(CPSCertificateChain) = 0 in 1 bit(s)]; [CertificateChainType start: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
     r -= 17; c = (B >> r) & 131071
     if c & 98767: return _d_CertificateInstallationResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 9) & 63]
@@ -5173,67 +5717,81 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
     f_header.signature = i1_signature
-    i2_certificate, r = rbin(B, r, 1600)
+    i2_certificate, B, r = rbin(B, r, 1600)
+    # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationResType(B, r0)
     k = _T72[c & 3]
     i2_sub_certificates = None
     if k == 1:
-        i2_sub_certificates, r = _f_SubCertificatesType(B, r)
+        i2_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_CertificateInstallationResType(B, r0)
+    # 2 bits: [CertificateInstallationResType after CPSCertificateChain: SE(SignedInstallationData) = 0 in 1 bit(s)]; [SignedInstallationDataType start: AT(Id) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationResType(B, r0)
     f_cps_certificate_chain = _new(CertificateChainType)
     f_cps_certificate_chain.certificate = i2_certificate
     f_cps_certificate_chain.sub_certificates = i2_sub_certificates
-    i3_id, r = rstr(B, r, None)
+    i3_id, B, r = rstr(B, r, None)
+    # 3 bits: [SignedInstallationDataType after @Id: SE(ContractCertificateChain) = 0 in 1 bit(s)]; [ContractCertificateChainType start: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_CertificateInstallationResType(B, r0)
-    i4_certificate, r = rbin(B, r, 1600)
+    i4_certificate, B, r = rbin(B, r, 1600)
+    # 2 bits: [Certificate: EE = 0 in 1 bit]; [ContractCertificateChainType after Certificate: SE(SubCertificates) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateInstallationResType(B, r0)
-    i4_sub_certificates, r = _f_SubCertificatesType(B, r)
+    i4_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+    # 7 bits: [ContractCertificateChainType after SubCertificates: EE = 0 in 1 bit(s)]; [SignedInstallationDataType after ContractCertificateChain: SE(ECDHCurve) = 0 in 1 bit(s)]; [ECDHCurve: CH = 0 in 1 bit]; i3_ecdh_curve 1 bit(s); [ECDHCurve: EE = 0 in 1 bit]; [SignedInstallationDataType after ECDHCurve: SE(DHPublicKey) = 0 in 1 bit(s)]; [DHPublicKey: CH = 0 in 1 bit]
     r -= 7; c = (B >> r) & 127
     if c & 119: return _d_CertificateInstallationResType(B, r0)
     i3_ecdh_curve = _E_ecdhCurveType[(c >> 3) & 1]
     i3_contract_certificate_chain = _new(ContractCertificateChainType)
     i3_contract_certificate_chain.certificate = i4_certificate
     i3_contract_certificate_chain.sub_certificates = i4_sub_certificates
-    i3_dh_public_key, r = rbin(B, r, 133)
+    i3_dh_public_key, B, r = rbin(B, r, 133)
+    # 3 bits: [DHPublicKey: EE = 0 in 1 bit]; [code of SignedInstallationDataType after DHPublicKey: 2 bit(s): 0 SE(SECP521_EncryptedPrivateKey), 1 SE(X448_EncryptedPrivateKey), 2 SE(TPM_EncryptedPrivateKey), 3 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateInstallationResType(B, r0)
     k = _T79[c & 3]
     i3_secp521_encrypted_private_key = i3_x448_encrypted_private_key = i3_tpm_encrypted_private_key = None
     if k == 4:
+        # 1 bits: [SECP521_EncryptedPrivateKey: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateInstallationResType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 94 or 8 * nb > r: return _d_CertificateInstallationResType(B, r0)
         r -= 8 * nb; i3_secp521_encrypted_private_key = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 2 bits: [SECP521_EncryptedPrivateKey: EE = 0 in 1 bit]; [code of SignedInstallationDataType after (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CertificateInstallationResType(B, r0)
         k = _T4[c & 1]
     elif k == 5:
+        # 1 bits: [X448_EncryptedPrivateKey: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateInstallationResType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 84 or 8 * nb > r: return _d_CertificateInstallationResType(B, r0)
         r -= 8 * nb; i3_x448_encrypted_private_key = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 2 bits: [X448_EncryptedPrivateKey: EE = 0 in 1 bit]; [code of SignedInstallationDataType after (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CertificateInstallationResType(B, r0)
         k = _T4[c & 1]
     elif k == 6:
+        # 1 bits: [TPM_EncryptedPrivateKey: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_CertificateInstallationResType(B, r0)
-        i3_tpm_encrypted_private_key, r = rbin(B, r, 206)
+        i3_tpm_encrypted_private_key, B, r = rbin(B, r, 206)
+        # 2 bits: [TPM_EncryptedPrivateKey: EE = 0 in 1 bit]; [code of SignedInstallationDataType after (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_CertificateInstallationResType(B, r0)
         k = _T4[c & 1]
     else:
         return _d_CertificateInstallationResType(B, r0)
     if k != -1: return _d_CertificateInstallationResType(B, r0)
+    # 12 bits: [CertificateInstallationResType after SignedInstallationData: SE(RemainingContractCertificateChains) = 0 in 1 bit(s)]; [RemainingContractCertificateChains: CH = 0 in 1 bit]; f_remaining_contract_certificate_chains 8 bit(s); [RemainingContractCertificateChains: EE = 0 in 1 bit]; [CertificateInstallationResType after RemainingContractCertificateChains: EE = 0 in 1 bit(s)]
     r -= 12; c = (B >> r) & 4095
     if c & 3075: return _d_CertificateInstallationResType(B, r0)
     f_remaining_contract_certificate_chains = (c >> 2) & 255
@@ -5245,9 +5803,10 @@ def _f_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     o.cps_certificate_chain = f_cps_certificate_chain
     o.signed_installation_data = f_signed_installation_data
     o.remaining_contract_certificate_chains = f_remaining_contract_certificate_chains
-    return o, r
+    return o, B, r
 
 def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int) -> int:
+    # CertificateInstallationResType: (((Header), (ResponseCode)), (EVSEProcessing, CPSCertificateChain, SignedInstallationData, RemainingContractCertificateChains))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -5362,47 +5921,59 @@ def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int)
     a = (a << 13) | (v25) << 2
     return a
 
-def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
+def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int, int]:
+    # CertificateChainType: (Certificate, SubCertificates?)
+    # start: 1 bit(s): 0 SE(Certificate), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_certificate = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_certificate, r = sl2(B, r, _S66, 6)
+            f_certificate, B, r = sl2(B, r, _S66, 6)
         else:
-            f_certificate, r = rbin(B, r, 1600)
+            f_certificate, B, r = rbin(B, r, 1600)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level
         r -= 2; k = _T72[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Certificate')
     f_sub_certificates = None
     if k == 1:
-        f_sub_certificates, r = _d_SubCertificatesType(B, r)
+        f_sub_certificates, B, r = _d_SubCertificatesType(B, r)
+        # after SubCertificates: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CertificateChainType(f_certificate, f_sub_certificates), r
+    return CertificateChainType(f_certificate, f_sub_certificates), B, r
 
-def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int]:
+def _f_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int, int]:
+    # CertificateChainType: (Certificate, SubCertificates?)
     r0 = r
+    # 2 bits: [CertificateChainType start: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_CertificateChainType(B, r0)
-    f_certificate, r = rbin(B, r, 1600)
+    f_certificate, B, r = rbin(B, r, 1600)
+    # 3 bits: [Certificate: EE = 0 in 1 bit]; [code of CertificateChainType after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_CertificateChainType(B, r0)
     k = _T72[c & 3]
     f_sub_certificates = None
     if k == 1:
-        f_sub_certificates, r = _f_SubCertificatesType(B, r)
+        f_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+        # 1 bits: [code of CertificateChainType after SubCertificates: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_CertificateChainType(B, r0)
     o = _new(CertificateChainType)
     o.certificate = f_certificate
     o.sub_certificates = f_sub_certificates
-    return o, r
+    return o, B, r
 
 def _e_CertificateChainType(o: CertificateChainType, a: int) -> int:
+    # CertificateChainType: (Certificate, SubCertificates?)
     st = 0
     v2 = o.certificate
     if v2 is None: raise EncFail('missing mandatory Certificate')
@@ -5419,17 +5990,24 @@ def _e_CertificateChainType(o: CertificateChainType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDataType, int]:
+def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDataType, int, int]:
+    # SignedInstallationDataType: @Id (ContractCertificateChain, ECDHCurve, DHPublicKey, (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey))
+    # start: 1 bit(s): 0 AT(Id), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(ContractCertificateChain), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Id')
     f_contract_certificate_chain = None
     if k == 1:
-        f_contract_certificate_chain, r = _d_ContractCertificateChainType(B, r)
+        f_contract_certificate_chain, B, r = _d_ContractCertificateChainType(B, r)
+        # after ContractCertificateChain: 1 bit(s): 0 SE(ECDHCurve), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContractCertificateChain')
@@ -5437,12 +6015,13 @@ def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ecdh_curve, r = sl2(B, r, _S80, 6)
+            f_ecdh_curve, B, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_ecdh_curve = (B >> r) & 1
             f_ecdh_curve = _E_ecdhCurveType[f_ecdh_curve]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ECDHCurve: 1 bit(s): 0 SE(DHPublicKey), 1 second level
         r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ECDHCurve')
@@ -5450,11 +6029,13 @@ def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_dh_public_key, r = sl2(B, r, _S81, 6)
+            f_dh_public_key, B, r = sl2(B, r, _S81, 6)
         else:
-            f_dh_public_key, r = rbin(B, r, 133)
+            f_dh_public_key, B, r = rbin(B, r, 133)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DHPublicKey: 2 bit(s): 0 SE(SECP521_EncryptedPrivateKey), 1 SE(X448_EncryptedPrivateKey), 2 SE(TPM_EncryptedPrivateKey), 3 second level
         r -= 2; k = _T79[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DHPublicKey')
@@ -5462,79 +6043,97 @@ def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_secp521_encrypted_private_key, r = sl2(B, r, _S82, 6)
+            f_secp521_encrypted_private_key, B, r = sl2(B, r, _S82, 6)
         else:
-            f_secp521_encrypted_private_key, r = rbin(B, r, 94)
+            f_secp521_encrypted_private_key, B, r = rbin(B, r, 94)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_x448_encrypted_private_key, r = sl2(B, r, _S83, 6)
+            f_x448_encrypted_private_key, B, r = sl2(B, r, _S83, 6)
         else:
-            f_x448_encrypted_private_key, r = rbin(B, r, 84)
+            f_x448_encrypted_private_key, B, r = rbin(B, r, 84)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_tpm_encrypted_private_key, r = sl2(B, r, _S84, 6)
+            f_tpm_encrypted_private_key, B, r = sl2(B, r, _S84, 6)
         else:
-            f_tpm_encrypted_private_key, r = rbin(B, r, 206)
+            f_tpm_encrypted_private_key, B, r = rbin(B, r, 206)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SECP521_EncryptedPrivateKey or X448_EncryptedPrivateKey or TPM_EncryptedPrivateKey')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignedInstallationDataType(f_id, f_contract_certificate_chain, f_ecdh_curve, f_dh_public_key, f_secp521_encrypted_private_key, f_x448_encrypted_private_key, f_tpm_encrypted_private_key), r
+    return SignedInstallationDataType(f_id, f_contract_certificate_chain, f_ecdh_curve, f_dh_public_key, f_secp521_encrypted_private_key, f_x448_encrypted_private_key, f_tpm_encrypted_private_key), B, r
 
-def _f_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDataType, int]:
+def _f_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDataType, int, int]:
+    # SignedInstallationDataType: @Id (ContractCertificateChain, ECDHCurve, DHPublicKey, (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey))
     r0 = r
+    # 1 bits: [SignedInstallationDataType start: AT(Id) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_SignedInstallationDataType(B, r0)
-    f_id, r = rstr(B, r, None)
+    f_id, B, r = rstr(B, r, None)
+    # 3 bits: [SignedInstallationDataType after @Id: SE(ContractCertificateChain) = 0 in 1 bit(s)]; [ContractCertificateChainType start: SE(Certificate) = 0 in 1 bit(s)]; [Certificate: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_SignedInstallationDataType(B, r0)
-    i1_certificate, r = rbin(B, r, 1600)
+    i1_certificate, B, r = rbin(B, r, 1600)
+    # 2 bits: [Certificate: EE = 0 in 1 bit]; [ContractCertificateChainType after Certificate: SE(SubCertificates) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SignedInstallationDataType(B, r0)
-    i1_sub_certificates, r = _f_SubCertificatesType(B, r)
+    i1_sub_certificates, B, r = _f_SubCertificatesType(B, r)
+    # 7 bits: [ContractCertificateChainType after SubCertificates: EE = 0 in 1 bit(s)]; [SignedInstallationDataType after ContractCertificateChain: SE(ECDHCurve) = 0 in 1 bit(s)]; [ECDHCurve: CH = 0 in 1 bit]; f_ecdh_curve 1 bit(s); [ECDHCurve: EE = 0 in 1 bit]; [SignedInstallationDataType after ECDHCurve: SE(DHPublicKey) = 0 in 1 bit(s)]; [DHPublicKey: CH = 0 in 1 bit]
     r -= 7; c = (B >> r) & 127
     if c & 119: return _d_SignedInstallationDataType(B, r0)
     f_ecdh_curve = _E_ecdhCurveType[(c >> 3) & 1]
     f_contract_certificate_chain = _new(ContractCertificateChainType)
     f_contract_certificate_chain.certificate = i1_certificate
     f_contract_certificate_chain.sub_certificates = i1_sub_certificates
-    f_dh_public_key, r = rbin(B, r, 133)
+    f_dh_public_key, B, r = rbin(B, r, 133)
+    # 3 bits: [DHPublicKey: EE = 0 in 1 bit]; [code of SignedInstallationDataType after DHPublicKey: 2 bit(s): 0 SE(SECP521_EncryptedPrivateKey), 1 SE(X448_EncryptedPrivateKey), 2 SE(TPM_EncryptedPrivateKey), 3 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SignedInstallationDataType(B, r0)
     k = _T79[c & 3]
     f_secp521_encrypted_private_key = f_x448_encrypted_private_key = f_tpm_encrypted_private_key = None
     if k == 4:
+        # 1 bits: [SECP521_EncryptedPrivateKey: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SignedInstallationDataType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 94 or 8 * nb > r: return _d_SignedInstallationDataType(B, r0)
         r -= 8 * nb; f_secp521_encrypted_private_key = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 2 bits: [SECP521_EncryptedPrivateKey: EE = 0 in 1 bit]; [code of SignedInstallationDataType after (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SignedInstallationDataType(B, r0)
         k = _T4[c & 1]
     elif k == 5:
+        # 1 bits: [X448_EncryptedPrivateKey: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SignedInstallationDataType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 84 or 8 * nb > r: return _d_SignedInstallationDataType(B, r0)
         r -= 8 * nb; f_x448_encrypted_private_key = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 2 bits: [X448_EncryptedPrivateKey: EE = 0 in 1 bit]; [code of SignedInstallationDataType after (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SignedInstallationDataType(B, r0)
         k = _T4[c & 1]
     elif k == 6:
+        # 1 bits: [TPM_EncryptedPrivateKey: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SignedInstallationDataType(B, r0)
-        f_tpm_encrypted_private_key, r = rbin(B, r, 206)
+        f_tpm_encrypted_private_key, B, r = rbin(B, r, 206)
+        # 2 bits: [TPM_EncryptedPrivateKey: EE = 0 in 1 bit]; [code of SignedInstallationDataType after (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SignedInstallationDataType(B, r0)
         k = _T4[c & 1]
@@ -5542,9 +6141,10 @@ def _f_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
         return _d_SignedInstallationDataType(B, r0)
     if k != -1: return _d_SignedInstallationDataType(B, r0)
     o = SignedInstallationDataType(f_id, f_contract_certificate_chain, f_ecdh_curve, f_dh_public_key, f_secp521_encrypted_private_key, f_x448_encrypted_private_key, f_tpm_encrypted_private_key)
-    return o, r
+    return o, B, r
 
 def _e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
+    # SignedInstallationDataType: @Id (ContractCertificateChain, ECDHCurve, DHPublicKey, (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey))
     pass
     v2 = o.id
     if v2 is None: raise EncFail('missing mandatory Id')
@@ -5599,73 +6199,91 @@ def _e_SignedInstallationDataType(o: SignedInstallationDataType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T9[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T72[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ManifestType(f_id, f_reference), r
+    return ManifestType(f_id, f_reference), B, r
 
-def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
     r0 = r
+    # 2 bits: [code of ManifestType start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T9[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of ManifestType after @Id: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T19[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T20[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T21[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T22[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T23[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T24[c & 1]
             else:
                 return _d_ManifestType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ManifestType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ManifestType(B, r0)
                 k = _T4[c & 1]
@@ -5683,6 +6301,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of ManifestType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T72[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
@@ -5690,9 +6309,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     o.id = f_id
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
+    # ManifestType: @Id? (Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -5701,6 +6321,7 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
         st = 3
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C14[st]
             a = (a << w) | c
@@ -5716,30 +6337,40 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmationReqType, int]:
+def _d_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmationReqType, int, int]:
+    # MeteringConfirmationReqType: (((Header)), (SignedMeteringData))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(SignedMeteringData), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_signed_metering_data = None
     if k == 1:
-        f_signed_metering_data, r = _d_SignedMeteringDataType(B, r)
+        f_signed_metering_data, B, r = _d_SignedMeteringDataType(B, r)
+        # after SignedMeteringData: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignedMeteringData')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MeteringConfirmationReqType(f_header, f_signed_metering_data), r
+    return MeteringConfirmationReqType(f_header, f_signed_metering_data), B, r
 
-def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmationReqType, int]:
+def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmationReqType, int, int]:
+    # MeteringConfirmationReqType: (((Header)), (SignedMeteringData))
     r0 = r
+    # 3 bits: [MeteringConfirmationReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MeteringConfirmationReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_MeteringConfirmationReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MeteringConfirmationReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -5749,30 +6380,36 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MeteringConfirmationReqType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_MeteringConfirmationReqType(B, r0)
+    # 2 bits: [MeteringConfirmationReqType after Header: SE(SignedMeteringData) = 0 in 1 bit(s)]; [SignedMeteringDataType start: AT(Id) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MeteringConfirmationReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
     f_header.signature = i1_signature
-    i2_id, r = rstr(B, r, None)
+    i2_id, B, r = rstr(B, r, None)
+    # 2 bits: [SignedMeteringDataType after @Id: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MeteringConfirmationReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_MeteringConfirmationReqType(B, r0)
     r -= 8 * nb; i2_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 4 bits: [SessionID: EE = 0 in 1 bit]; [SignedMeteringDataType after SessionID: SE(MeterInfo) = 0 in 1 bit(s)]; [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_MeteringConfirmationReqType(B, r0)
-    i3_meter_id, r = rstr(B, r, 32)
+    i3_meter_id, B, r = rstr(B, r, 32)
+    # 3 bits: [MeterID: EE = 0 in 1 bit]; [MeterInfoType after MeterID: SE(ChargedEnergyReadingWh) = 0 in 1 bit(s)]; [ChargedEnergyReadingWh: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MeteringConfirmationReqType(B, r0)
     r -= 8; i3_charged_energy_reading_wh = (B >> r) & 255
@@ -5782,11 +6419,13 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
             i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
             if i3_charged_energy_reading_wh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
         else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
+    # 4 bits: [ChargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeteringConfirmationReqType(B, r0)
     k = _T85[c & 7]
     i3_bpt_discharged_energy_reading_wh = None
     if k == 2:
+        # 1 bits: [BPT_DischargedEnergyReadingWh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeteringConfirmationReqType(B, r0)
         r -= 8; i3_bpt_discharged_energy_reading_wh = (B >> r) & 255
@@ -5796,11 +6435,13 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
                 i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
                 if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
             else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
+        # 4 bits: [BPT_DischargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeteringConfirmationReqType(B, r0)
         k = _T86[c & 7]
     i3_capacitive_energy_reading_va_rh = None
     if k == 3:
+        # 1 bits: [CapacitiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeteringConfirmationReqType(B, r0)
         r -= 8; i3_capacitive_energy_reading_va_rh = (B >> r) & 255
@@ -5810,11 +6451,13 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
                 i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
                 if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
             else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
+        # 4 bits: [CapacitiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeteringConfirmationReqType(B, r0)
         k = _T87[c & 7]
     i3_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
+        # 1 bits: [BPT_InductiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeteringConfirmationReqType(B, r0)
         r -= 8; i3_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
@@ -5824,21 +6467,25 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
                 i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
                 if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
             else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
+        # 4 bits: [BPT_InductiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeteringConfirmationReqType(B, r0)
         k = _T88[c & 7]
     i3_meter_signature = None
     if k == 5:
+        # 1 bits: [MeterSignature: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeteringConfirmationReqType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 64 or 8 * nb > r: return _d_MeteringConfirmationReqType(B, r0)
         r -= 8 * nb; i3_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 3 bits: [MeterSignature: EE = 0 in 1 bit]; [code of MeterInfoType after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeteringConfirmationReqType(B, r0)
         k = _T89[c & 3]
     i3_meter_status = None
     if k == 6:
+        # 1 bits: [MeterStatus: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeteringConfirmationReqType(B, r0)
         r -= 9; i3_meter_status = (B >> r) & 511
@@ -5850,11 +6497,13 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
             elif i3_meter_status & 256: i3_meter_status = -((x << 7) | (i3_meter_status & 127)) - 1
             else: i3_meter_status = (x << 7) | (i3_meter_status & 127)
         elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
+        # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeteringConfirmationReqType(B, r0)
         k = _T90[c & 3]
     i3_meter_timestamp = None
     if k == 7:
+        # 1 bits: [MeterTimestamp: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeteringConfirmationReqType(B, r0)
         r -= 8; i3_meter_timestamp = (B >> r) & 255
@@ -5864,25 +6513,30 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
                 i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
                 if i3_meter_timestamp > 18446744073709551615: return _d_MeteringConfirmationReqType(B, r0)
             else: i3_meter_timestamp = (x << 7) | (i3_meter_timestamp & 127)
+        # 2 bits: [MeterTimestamp: EE = 0 in 1 bit]; [code of MeterInfoType after MeterTimestamp: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeteringConfirmationReqType(B, r0)
         k = _T4[c & 1]
     if k != -1: return _d_MeteringConfirmationReqType(B, r0)
+    # 2 bits: [code of SignedMeteringDataType after MeterInfo: 2 bit(s): 0 SE(Receipt), 1 SE(Dynamic_SMDTControlMode), 2 SE(Scheduled_SMDTControlMode), 3 second level]
     r -= 2; c = (B >> r) & 3
     k = _T91[c & 3]
     i2_meter_info = MeterInfoType(i3_meter_id, i3_charged_energy_reading_wh, i3_bpt_discharged_energy_reading_wh, i3_capacitive_energy_reading_va_rh, i3_bpt_inductive_energy_reading_va_rh, i3_meter_signature, i3_meter_status, i3_meter_timestamp)
     i2_receipt = None
     if k == 3:
-        i2_receipt, r = _f_ReceiptType(B, r)
+        i2_receipt, B, r = _f_ReceiptType(B, r)
+        # 2 bits: [code of SignedMeteringDataType after Receipt: 2 bit(s): 0 SE(Dynamic_SMDTControlMode), 1 SE(Scheduled_SMDTControlMode), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T71[c & 3]
     i2_dynamic_smdt_control_mode = i2_scheduled_smdt_control_mode = None
     if k == 4:
+        # 2 bits: [Dynamic_SMDTControlModeType start: EE = 0 in 1 bit(s)]; [code of SignedMeteringDataType after (Dynamic_SMDTControlMode | Scheduled_SMDTControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeteringConfirmationReqType(B, r0)
         k = _T4[c & 1]
         i2_dynamic_smdt_control_mode = _new(Dynamic_SMDTControlModeType)
     elif k == 5:
+        # 2 bits: [Scheduled_SMDTControlModeType start: SE(SelectedScheduleTupleID) = 0 in 1 bit(s)]; [SelectedScheduleTupleID: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_MeteringConfirmationReqType(B, r0)
         r -= 8; i5_selected_schedule_tuple_id = (B >> r) & 255
@@ -5891,6 +6545,7 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
             if x > 127: i5_selected_schedule_tuple_id, r = ru(B, r + 8, i5_selected_schedule_tuple_id)
             else: i5_selected_schedule_tuple_id = (x << 7) | (i5_selected_schedule_tuple_id & 127)
         if i5_selected_schedule_tuple_id < 1 or i5_selected_schedule_tuple_id > 4294967295: return _d_MeteringConfirmationReqType(B, r0)
+        # 3 bits: [SelectedScheduleTupleID: EE = 0 in 1 bit]; [Scheduled_SMDTControlModeType after SelectedScheduleTupleID: EE = 0 in 1 bit(s)]; [code of SignedMeteringDataType after (Dynamic_SMDTControlMode | Scheduled_SMDTControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_MeteringConfirmationReqType(B, r0)
         k = _T4[c & 1]
@@ -5899,6 +6554,7 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
     else:
         return _d_MeteringConfirmationReqType(B, r0)
     if k != -1: return _d_MeteringConfirmationReqType(B, r0)
+    # 1 bits: [MeteringConfirmationReqType after SignedMeteringData: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_MeteringConfirmationReqType(B, r0)
     f_signed_metering_data = _new(SignedMeteringDataType)
@@ -5911,9 +6567,10 @@ def _f_MeteringConfirmationReqType(B: int, r: int) -> tuple[MeteringConfirmation
     o = _new(MeteringConfirmationReqType)
     o.header = f_header
     o.signed_metering_data = f_signed_metering_data
-    return o, r
+    return o, B, r
 
 def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> int:
+    # MeteringConfirmationReqType: (((Header)), (SignedMeteringData))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -6065,11 +6722,16 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
     a <<= 2
     return a
 
-def _d_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, int]:
+def _d_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, int, int]:
+    # SignedMeteringDataType: @Id (SessionID, MeterInfo, Receipt?, (Dynamic_SMDTControlMode | Scheduled_SMDTControlMode))
+    # start: 1 bit(s): 0 AT(Id), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SessionID), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Id')
@@ -6077,49 +6739,64 @@ def _d_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S7, 6)
+            f_session_id, B, r = sl2(B, r, _S7, 6)
         else:
-            f_session_id, r = rbin(B, r, 8)
+            f_session_id, B, r = rbin(B, r, 8)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SessionID: 1 bit(s): 0 SE(MeterInfo), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SessionID')
     f_meter_info = None
     if k == 2:
-        f_meter_info, r = _d_MeterInfoType(B, r)
+        f_meter_info, B, r = _d_MeterInfoType(B, r)
+        # after MeterInfo: 2 bit(s): 0 SE(Receipt), 1 SE(Dynamic_SMDTControlMode), 2 SE(Scheduled_SMDTControlMode), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T91[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'MeterInfo')
     f_receipt = None
     if k == 3:
-        f_receipt, r = _d_ReceiptType(B, r)
+        f_receipt, B, r = _d_ReceiptType(B, r)
+        # after Receipt: 2 bit(s): 0 SE(Dynamic_SMDTControlMode), 1 SE(Scheduled_SMDTControlMode), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T71[(B >> r) & 3]
     f_dynamic_smdt_control_mode = f_scheduled_smdt_control_mode = None
     if k == 4:
-        f_dynamic_smdt_control_mode, r = _d_Dynamic_SMDTControlModeType(B, r)
+        f_dynamic_smdt_control_mode, B, r = _d_Dynamic_SMDTControlModeType(B, r)
+        # after (Dynamic_SMDTControlMode | Scheduled_SMDTControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 5:
-        f_scheduled_smdt_control_mode, r = _d_Scheduled_SMDTControlModeType(B, r)
+        f_scheduled_smdt_control_mode, B, r = _d_Scheduled_SMDTControlModeType(B, r)
+        # after (Dynamic_SMDTControlMode | Scheduled_SMDTControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Dynamic_SMDTControlMode or Scheduled_SMDTControlMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignedMeteringDataType(f_id, f_session_id, f_meter_info, f_receipt, f_dynamic_smdt_control_mode, f_scheduled_smdt_control_mode), r
+    return SignedMeteringDataType(f_id, f_session_id, f_meter_info, f_receipt, f_dynamic_smdt_control_mode, f_scheduled_smdt_control_mode), B, r
 
-def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, int]:
+def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, int, int]:
+    # SignedMeteringDataType: @Id (SessionID, MeterInfo, Receipt?, (Dynamic_SMDTControlMode | Scheduled_SMDTControlMode))
     r0 = r
+    # 1 bits: [SignedMeteringDataType start: AT(Id) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_SignedMeteringDataType(B, r0)
-    f_id, r = rstr(B, r, None)
+    f_id, B, r = rstr(B, r, None)
+    # 2 bits: [SignedMeteringDataType after @Id: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SignedMeteringDataType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_SignedMeteringDataType(B, r0)
     r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 4 bits: [SessionID: EE = 0 in 1 bit]; [SignedMeteringDataType after SessionID: SE(MeterInfo) = 0 in 1 bit(s)]; [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_SignedMeteringDataType(B, r0)
-    i1_meter_id, r = rstr(B, r, 32)
+    i1_meter_id, B, r = rstr(B, r, 32)
+    # 3 bits: [MeterID: EE = 0 in 1 bit]; [MeterInfoType after MeterID: SE(ChargedEnergyReadingWh) = 0 in 1 bit(s)]; [ChargedEnergyReadingWh: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_SignedMeteringDataType(B, r0)
     r -= 8; i1_charged_energy_reading_wh = (B >> r) & 255
@@ -6129,11 +6806,13 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
             i1_charged_energy_reading_wh, r = ru(B, r + 8, i1_charged_energy_reading_wh)
             if i1_charged_energy_reading_wh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
         else: i1_charged_energy_reading_wh = (x << 7) | (i1_charged_energy_reading_wh & 127)
+    # 4 bits: [ChargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_SignedMeteringDataType(B, r0)
     k = _T85[c & 7]
     i1_bpt_discharged_energy_reading_wh = None
     if k == 2:
+        # 1 bits: [BPT_DischargedEnergyReadingWh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SignedMeteringDataType(B, r0)
         r -= 8; i1_bpt_discharged_energy_reading_wh = (B >> r) & 255
@@ -6143,11 +6822,13 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
                 i1_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i1_bpt_discharged_energy_reading_wh)
                 if i1_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
             else: i1_bpt_discharged_energy_reading_wh = (x << 7) | (i1_bpt_discharged_energy_reading_wh & 127)
+        # 4 bits: [BPT_DischargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_SignedMeteringDataType(B, r0)
         k = _T86[c & 7]
     i1_capacitive_energy_reading_va_rh = None
     if k == 3:
+        # 1 bits: [CapacitiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SignedMeteringDataType(B, r0)
         r -= 8; i1_capacitive_energy_reading_va_rh = (B >> r) & 255
@@ -6157,11 +6838,13 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
                 i1_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i1_capacitive_energy_reading_va_rh)
                 if i1_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
             else: i1_capacitive_energy_reading_va_rh = (x << 7) | (i1_capacitive_energy_reading_va_rh & 127)
+        # 4 bits: [CapacitiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_SignedMeteringDataType(B, r0)
         k = _T87[c & 7]
     i1_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
+        # 1 bits: [BPT_InductiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SignedMeteringDataType(B, r0)
         r -= 8; i1_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
@@ -6171,21 +6854,25 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
                 i1_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i1_bpt_inductive_energy_reading_va_rh)
                 if i1_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
             else: i1_bpt_inductive_energy_reading_va_rh = (x << 7) | (i1_bpt_inductive_energy_reading_va_rh & 127)
+        # 4 bits: [BPT_InductiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_SignedMeteringDataType(B, r0)
         k = _T88[c & 7]
     i1_meter_signature = None
     if k == 5:
+        # 1 bits: [MeterSignature: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SignedMeteringDataType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 64 or 8 * nb > r: return _d_SignedMeteringDataType(B, r0)
         r -= 8 * nb; i1_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 3 bits: [MeterSignature: EE = 0 in 1 bit]; [code of MeterInfoType after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_SignedMeteringDataType(B, r0)
         k = _T89[c & 3]
     i1_meter_status = None
     if k == 6:
+        # 1 bits: [MeterStatus: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SignedMeteringDataType(B, r0)
         r -= 9; i1_meter_status = (B >> r) & 511
@@ -6197,11 +6884,13 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
             elif i1_meter_status & 256: i1_meter_status = -((x << 7) | (i1_meter_status & 127)) - 1
             else: i1_meter_status = (x << 7) | (i1_meter_status & 127)
         elif i1_meter_status > 255: i1_meter_status = 255 - i1_meter_status
+        # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_SignedMeteringDataType(B, r0)
         k = _T90[c & 3]
     i1_meter_timestamp = None
     if k == 7:
+        # 1 bits: [MeterTimestamp: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SignedMeteringDataType(B, r0)
         r -= 8; i1_meter_timestamp = (B >> r) & 255
@@ -6211,25 +6900,30 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
                 i1_meter_timestamp, r = ru(B, r + 8, i1_meter_timestamp)
                 if i1_meter_timestamp > 18446744073709551615: return _d_SignedMeteringDataType(B, r0)
             else: i1_meter_timestamp = (x << 7) | (i1_meter_timestamp & 127)
+        # 2 bits: [MeterTimestamp: EE = 0 in 1 bit]; [code of MeterInfoType after MeterTimestamp: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SignedMeteringDataType(B, r0)
         k = _T4[c & 1]
     if k != -1: return _d_SignedMeteringDataType(B, r0)
+    # 2 bits: [code of SignedMeteringDataType after MeterInfo: 2 bit(s): 0 SE(Receipt), 1 SE(Dynamic_SMDTControlMode), 2 SE(Scheduled_SMDTControlMode), 3 second level]
     r -= 2; c = (B >> r) & 3
     k = _T91[c & 3]
     f_meter_info = MeterInfoType(i1_meter_id, i1_charged_energy_reading_wh, i1_bpt_discharged_energy_reading_wh, i1_capacitive_energy_reading_va_rh, i1_bpt_inductive_energy_reading_va_rh, i1_meter_signature, i1_meter_status, i1_meter_timestamp)
     f_receipt = None
     if k == 3:
-        f_receipt, r = _f_ReceiptType(B, r)
+        f_receipt, B, r = _f_ReceiptType(B, r)
+        # 2 bits: [code of SignedMeteringDataType after Receipt: 2 bit(s): 0 SE(Dynamic_SMDTControlMode), 1 SE(Scheduled_SMDTControlMode), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T71[c & 3]
     f_dynamic_smdt_control_mode = f_scheduled_smdt_control_mode = None
     if k == 4:
+        # 2 bits: [Dynamic_SMDTControlModeType start: EE = 0 in 1 bit(s)]; [code of SignedMeteringDataType after (Dynamic_SMDTControlMode | Scheduled_SMDTControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SignedMeteringDataType(B, r0)
         k = _T4[c & 1]
         f_dynamic_smdt_control_mode = _new(Dynamic_SMDTControlModeType)
     elif k == 5:
+        # 2 bits: [Scheduled_SMDTControlModeType start: SE(SelectedScheduleTupleID) = 0 in 1 bit(s)]; [SelectedScheduleTupleID: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_SignedMeteringDataType(B, r0)
         r -= 8; i3_selected_schedule_tuple_id = (B >> r) & 255
@@ -6238,6 +6932,7 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
             if x > 127: i3_selected_schedule_tuple_id, r = ru(B, r + 8, i3_selected_schedule_tuple_id)
             else: i3_selected_schedule_tuple_id = (x << 7) | (i3_selected_schedule_tuple_id & 127)
         if i3_selected_schedule_tuple_id < 1 or i3_selected_schedule_tuple_id > 4294967295: return _d_SignedMeteringDataType(B, r0)
+        # 3 bits: [SelectedScheduleTupleID: EE = 0 in 1 bit]; [Scheduled_SMDTControlModeType after SelectedScheduleTupleID: EE = 0 in 1 bit(s)]; [code of SignedMeteringDataType after (Dynamic_SMDTControlMode | Scheduled_SMDTControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_SignedMeteringDataType(B, r0)
         k = _T4[c & 1]
@@ -6253,9 +6948,10 @@ def _f_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
     o.receipt = f_receipt
     o.dynamic_smdt_control_mode = f_dynamic_smdt_control_mode
     o.scheduled_smdt_control_mode = f_scheduled_smdt_control_mode
-    return o, r
+    return o, B, r
 
 def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
+    # SignedMeteringDataType: @Id (SessionID, MeterInfo, Receipt?, (Dynamic_SMDTControlMode | Scheduled_SMDTControlMode))
     st = 0
     v2 = o.id
     if v2 is None: raise EncFail('missing mandatory Id')
@@ -6377,17 +7073,22 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
+    # start: 1 bit(s): 0 SE(MeterID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S99, 6)
+            f_meter_id, B, r = sl2(B, r, _S99, 6)
         else:
-            f_meter_id, r = rstr(B, r, 32)
+            f_meter_id, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterID: 1 bit(s): 0 SE(ChargedEnergyReadingWh), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'MeterID')
@@ -6395,13 +7096,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charged_energy_reading_wh, r = sl2(B, r, _S8, 6)
+            f_charged_energy_reading_wh, B, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level
         r -= 3; k = _T85[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
@@ -6409,81 +7111,96 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S8, 6)
+            f_bpt_discharged_energy_reading_wh, B, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level
         r -= 3; k = _T86[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S8, 6)
+            f_capacitive_energy_reading_va_rh, B, r = sl2(B, r, _S8, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level
         r -= 3; k = _T87[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S8, 6)
+            f_bpt_inductive_energy_reading_va_rh, B, r = sl2(B, r, _S8, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level
         r -= 3; k = _T88[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S100, 6)
+            f_meter_signature, B, r = sl2(B, r, _S100, 6)
         else:
-            f_meter_signature, r = rbin(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
+            f_meter_signature, B, r = rbin(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level
         r -= 2; k = _T89[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_meter_status, r = sl2(B, r, _S101, 6)
+            f_meter_status, B, r = sl2(B, r, _S101, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level
         r -= 2; k = _T90[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_meter_timestamp, r = sl2(B, r, _S8, 6)
+            f_meter_timestamp, B, r = sl2(B, r, _S8, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
             if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterTimestamp: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), B, r
 
-def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
     r0 = r
+    # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MeterInfoType(B, r0)
-    f_meter_id, r = rstr(B, r, 32)
+    f_meter_id, B, r = rstr(B, r, 32)
+    # 3 bits: [MeterID: EE = 0 in 1 bit]; [MeterInfoType after MeterID: SE(ChargedEnergyReadingWh) = 0 in 1 bit(s)]; [ChargedEnergyReadingWh: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MeterInfoType(B, r0)
     r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
@@ -6493,11 +7210,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
+    # 4 bits: [ChargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
     k = _T85[c & 7]
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
+        # 1 bits: [BPT_DischargedEnergyReadingWh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
@@ -6507,11 +7226,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
                 if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
+        # 4 bits: [BPT_DischargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T86[c & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
+        # 1 bits: [CapacitiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
@@ -6521,11 +7242,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
                 if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
+        # 4 bits: [CapacitiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T87[c & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
+        # 1 bits: [BPT_InductiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
@@ -6535,21 +7258,25 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
                 if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
+        # 4 bits: [BPT_InductiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T88[c & 7]
     f_meter_signature = None
     if k == 5:
+        # 1 bits: [MeterSignature: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 64 or 8 * nb > r: return _d_MeterInfoType(B, r0)
         r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 3 bits: [MeterSignature: EE = 0 in 1 bit]; [code of MeterInfoType after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T89[c & 3]
     f_meter_status = None
     if k == 6:
+        # 1 bits: [MeterStatus: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 9; f_meter_status = (B >> r) & 511
@@ -6561,11 +7288,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
+        # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T90[c & 3]
     f_meter_timestamp = None
     if k == 7:
+        # 1 bits: [MeterTimestamp: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_meter_timestamp = (B >> r) & 255
@@ -6575,14 +7304,16 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
                 if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
+        # 2 bits: [MeterTimestamp: EE = 0 in 1 bit]; [code of MeterInfoType after MeterTimestamp: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T4[c & 1]
     if k != -1: return _d_MeterInfoType(B, r0)
     o = MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp)
-    return o, r
+    return o, B, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
     st = 0
     v2 = o.meter_id
     if v2 is None: raise EncFail('missing mandatory MeterID')
@@ -6658,56 +7389,74 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
+    # start: 1 bit(s): 0 SE(TimeAnchor), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S8, 6)
+            f_time_anchor, B, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level
         r -= 3; k = _T102[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_energy_costs = None
     if k == 1:
-        f_energy_costs, r = _d_DetailedCostType(B, r)
+        f_energy_costs, B, r = _d_DetailedCostType(B, r)
+        # after EnergyCosts: 3 bit(s): 0 SE(OccupancyCosts), 1 SE(AdditionalServicesCosts), 2 SE(OverstayCosts), 3 SE(TaxCosts), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T103[(B >> r) & 7]
     f_occupancy_costs = None
     if k == 2:
-        f_occupancy_costs, r = _d_DetailedCostType(B, r)
+        f_occupancy_costs, B, r = _d_DetailedCostType(B, r)
+        # after OccupancyCosts: 3 bit(s): 0 SE(AdditionalServicesCosts), 1 SE(OverstayCosts), 2 SE(TaxCosts), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T104[(B >> r) & 7]
     f_additional_services_costs = None
     if k == 3:
-        f_additional_services_costs, r = _d_DetailedCostType(B, r)
+        f_additional_services_costs, B, r = _d_DetailedCostType(B, r)
+        # after AdditionalServicesCosts: 2 bit(s): 0 SE(OverstayCosts), 1 SE(TaxCosts), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T105[(B >> r) & 3]
     f_overstay_costs = None
     if k == 4:
-        f_overstay_costs, r = _d_DetailedCostType(B, r)
+        f_overstay_costs, B, r = _d_DetailedCostType(B, r)
+        # after OverstayCosts: 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T106[(B >> r) & 3]
     f_tax_costs = []
     n = 0
     while True:
         if k == 5:
-            v, r = _d_DetailedTaxType(B, r)
+            v, B, r = _d_DetailedTaxType(B, r)
             f_tax_costs.append(v)
         else:
             break
         n += 1
         if n < 10:
+            # after TaxCosts (may repeat): 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T106[(B >> r) & 3]
         else:
+            # after TaxCosts: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), B, r
 
-def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
     r0 = r
+    # 2 bits: [ReceiptType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ReceiptType(B, r0)
     r -= 8; f_time_anchor = (B >> r) & 255
@@ -6717,11 +7466,13 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             f_time_anchor, r = ru(B, r + 8, f_time_anchor)
             if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    # 4 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of ReceiptType after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
     k = _T102[c & 7]
     f_energy_costs = None
     if k == 1:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -6734,6 +7485,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -6749,6 +7501,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after EnergyCosts: 3 bit(s): 0 SE(OccupancyCosts), 1 SE(AdditionalServicesCosts), 2 SE(OverstayCosts), 3 SE(TaxCosts), 4 EE, 5 second level]
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T103[c & 7]
@@ -6760,6 +7513,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_energy_costs.cost_per_unit = i1_cost_per_unit
     f_occupancy_costs = None
     if k == 2:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -6772,6 +7526,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -6787,6 +7542,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after OccupancyCosts: 3 bit(s): 0 SE(AdditionalServicesCosts), 1 SE(OverstayCosts), 2 SE(TaxCosts), 3 EE, 4 second level]
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T104[c & 7]
@@ -6798,6 +7554,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_occupancy_costs.cost_per_unit = i4_cost_per_unit
     f_additional_services_costs = None
     if k == 3:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -6810,6 +7567,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -6825,6 +7583,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after AdditionalServicesCosts: 2 bit(s): 0 SE(OverstayCosts), 1 SE(TaxCosts), 2 EE, 3 second level]
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T105[c & 3]
@@ -6836,6 +7595,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_additional_services_costs.cost_per_unit = i7_cost_per_unit
     f_overstay_costs = None
     if k == 4:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -6848,6 +7608,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -6863,6 +7624,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after OverstayCosts: 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T106[c & 3]
@@ -6876,6 +7638,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     n = 0
     while True:
         if k == 5:
+            # 2 bits: [DetailedTaxType start: SE(TaxRuleID) = 0 in 1 bit(s)]; [TaxRuleID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ReceiptType(B, r0)
             r -= 8; i13_tax_rule_id = (B >> r) & 255
@@ -6884,6 +7647,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
                 if x > 127: i13_tax_rule_id, r = ru(B, r + 8, i13_tax_rule_id)
                 else: i13_tax_rule_id = (x << 7) | (i13_tax_rule_id & 127)
             if i13_tax_rule_id < 1 or i13_tax_rule_id > 4294967295: return _d_ReceiptType(B, r0)
+            # 15 bits: [TaxRuleID: EE = 0 in 1 bit]; [DetailedTaxType after TaxRuleID: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 15; c = (B >> r) & 32767
             if c & 30727: return _d_ReceiptType(B, r0)
             i14_exponent = ((c >> 3) & 255) + -128
@@ -6896,6 +7660,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedTaxType after Amount: EE = 0 in 1 bit(s)]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
             i13_amount = _new(RationalNumberType)
@@ -6909,9 +7674,11 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             break
         n += 1
         if n < 10:
+            # 2 bits: [code of ReceiptType after TaxCosts (may repeat): 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T106[c & 3]
         else:
+            # 1 bits: [code of ReceiptType after TaxCosts: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if k != -1: return _d_ReceiptType(B, r0)
@@ -6922,9 +7689,10 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     o.additional_services_costs = f_additional_services_costs
     o.overstay_costs = f_overstay_costs
     o.tax_costs = f_tax_costs
-    return o, r
+    return o, B, r
 
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
     st = 0
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
@@ -7102,6 +7870,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 19
     n = 0
     for v in o.tax_costs:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C110[st]
             a = (a << w) | c
@@ -7120,25 +7889,34 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int, int]:
+    # DetailedCostType: (Amount, CostPerUnit)
+    # start: 1 bit(s): 0 SE(Amount), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_amount = None
     if k == 0:
-        f_amount, r = _d_RationalNumberType(B, r)
+        f_amount, B, r = _d_RationalNumberType(B, r)
+        # after Amount: 1 bit(s): 0 SE(CostPerUnit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Amount')
     f_cost_per_unit = None
     if k == 1:
-        f_cost_per_unit, r = _d_RationalNumberType(B, r)
+        f_cost_per_unit, B, r = _d_RationalNumberType(B, r)
+        # after CostPerUnit: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CostPerUnit')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DetailedCostType(f_amount, f_cost_per_unit), r
+    return DetailedCostType(f_amount, f_cost_per_unit), B, r
 
-def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int, int]:
+    # DetailedCostType: (Amount, CostPerUnit)
     r0 = r
+    # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_DetailedCostType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -7151,6 +7929,7 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -7166,6 +7945,7 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
     f_cost_per_unit = _new(RationalNumberType)
@@ -7174,9 +7954,10 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     o = _new(DetailedCostType)
     o.amount = f_amount
     o.cost_per_unit = f_cost_per_unit
-    return o, r
+    return o, B, r
 
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
+    # DetailedCostType: (Amount, CostPerUnit)
     pass
     v2 = o.amount
     if v2 is None: raise EncFail('missing mandatory Amount')
@@ -7215,17 +7996,21 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]:
+    # RationalNumberType: (Exponent, Value)
+    # start: 1 bit(s): 0 SE(Exponent), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_exponent = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S112, 6)
+            f_exponent, B, r = sl2(B, r, _S112, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Exponent: 1 bit(s): 0 SE(Value), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
@@ -7233,7 +8018,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_value, r = sl2(B, r, _S101, 6)
+            f_value, B, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
@@ -7241,14 +8026,17 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Value: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RationalNumberType(f_exponent, f_value), r
+    return RationalNumberType(f_exponent, f_value), B, r
 
-def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]:
+    # RationalNumberType: (Exponent, Value)
     r0 = r
+    # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; f_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 13; c = (B >> r) & 8191
     if c & 6151: return _d_RationalNumberType(B, r0)
     f_exponent = ((c >> 3) & 255) + -128
@@ -7261,14 +8049,16 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
         elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
         else: f_value = (x << 7) | (f_value & 127)
     elif f_value > 255: f_value = 255 - f_value
+    # 2 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
     o = _new(RationalNumberType)
     o.exponent = f_exponent
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
+    # RationalNumberType: (Exponent, Value)
     pass
     v2 = o.exponent
     if v2 is None: raise EncFail('missing mandatory Exponent')
@@ -7285,33 +8075,41 @@ def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
+    # DetailedTaxType: (TaxRuleID, Amount)
+    # start: 1 bit(s): 0 SE(TaxRuleID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_tax_rule_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S113, 6)
+            f_tax_rule_id, B, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TaxRuleID: 1 bit(s): 0 SE(Amount), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TaxRuleID')
     f_amount = None
     if k == 1:
-        f_amount, r = _d_RationalNumberType(B, r)
+        f_amount, B, r = _d_RationalNumberType(B, r)
+        # after Amount: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Amount')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DetailedTaxType(f_tax_rule_id, f_amount), r
+    return DetailedTaxType(f_tax_rule_id, f_amount), B, r
 
-def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
+    # DetailedTaxType: (TaxRuleID, Amount)
     r0 = r
+    # 2 bits: [DetailedTaxType start: SE(TaxRuleID) = 0 in 1 bit(s)]; [TaxRuleID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_DetailedTaxType(B, r0)
     r -= 8; f_tax_rule_id = (B >> r) & 255
@@ -7320,6 +8118,7 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         if x > 127: f_tax_rule_id, r = ru(B, r + 8, f_tax_rule_id)
         else: f_tax_rule_id = (x << 7) | (f_tax_rule_id & 127)
     if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: return _d_DetailedTaxType(B, r0)
+    # 15 bits: [TaxRuleID: EE = 0 in 1 bit]; [DetailedTaxType after TaxRuleID: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_DetailedTaxType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -7332,6 +8131,7 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedTaxType after Amount: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
     f_amount = _new(RationalNumberType)
@@ -7340,9 +8140,10 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     o = _new(DetailedTaxType)
     o.tax_rule_id = f_tax_rule_id
     o.amount = f_amount
-    return o, r
+    return o, B, r
 
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
+    # DetailedTaxType: (TaxRuleID, Amount)
     pass
     v2 = o.tax_rule_id
     if v2 is None: raise EncFail('missing mandatory TaxRuleID')
@@ -7371,44 +8172,56 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_Dynamic_SMDTControlModeType(B: int, r: int) -> tuple[Dynamic_SMDTControlModeType, int]:
+def _d_Dynamic_SMDTControlModeType(B: int, r: int) -> tuple[Dynamic_SMDTControlModeType, int, int]:
+    # Dynamic_SMDTControlModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Dynamic_SMDTControlModeType(), r
+    return Dynamic_SMDTControlModeType(), B, r
 
-def _f_Dynamic_SMDTControlModeType(B: int, r: int) -> tuple[Dynamic_SMDTControlModeType, int]:
+def _f_Dynamic_SMDTControlModeType(B: int, r: int) -> tuple[Dynamic_SMDTControlModeType, int, int]:
+    # Dynamic_SMDTControlModeType: empty
     r0 = r
+    # 1 bits: [Dynamic_SMDTControlModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_Dynamic_SMDTControlModeType(B, r0)
     o = _new(Dynamic_SMDTControlModeType)
-    return o, r
+    return o, B, r
 
 def _e_Dynamic_SMDTControlModeType(o: Dynamic_SMDTControlModeType, a: int) -> int:
+    # Dynamic_SMDTControlModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_Scheduled_SMDTControlModeType(B: int, r: int) -> tuple[Scheduled_SMDTControlModeType, int]:
+def _d_Scheduled_SMDTControlModeType(B: int, r: int) -> tuple[Scheduled_SMDTControlModeType, int, int]:
+    # Scheduled_SMDTControlModeType: (SelectedScheduleTupleID)
+    # start: 1 bit(s): 0 SE(SelectedScheduleTupleID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_selected_schedule_tuple_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_selected_schedule_tuple_id, r = sl2(B, r, _S113, 6)
+            f_selected_schedule_tuple_id, B, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_selected_schedule_tuple_id = (B >> r) & 255
             if f_selected_schedule_tuple_id > 127: f_selected_schedule_tuple_id, r = ru(B, r, f_selected_schedule_tuple_id)
             if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: facet(r, 'SelectedScheduleTupleID: {} out of range'.format(f_selected_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SelectedScheduleTupleID: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SelectedScheduleTupleID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Scheduled_SMDTControlModeType(f_selected_schedule_tuple_id), r
+    return Scheduled_SMDTControlModeType(f_selected_schedule_tuple_id), B, r
 
-def _f_Scheduled_SMDTControlModeType(B: int, r: int) -> tuple[Scheduled_SMDTControlModeType, int]:
+def _f_Scheduled_SMDTControlModeType(B: int, r: int) -> tuple[Scheduled_SMDTControlModeType, int, int]:
+    # Scheduled_SMDTControlModeType: (SelectedScheduleTupleID)
     r0 = r
+    # 2 bits: [Scheduled_SMDTControlModeType start: SE(SelectedScheduleTupleID) = 0 in 1 bit(s)]; [SelectedScheduleTupleID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_Scheduled_SMDTControlModeType(B, r0)
     r -= 8; f_selected_schedule_tuple_id = (B >> r) & 255
@@ -7417,13 +8230,15 @@ def _f_Scheduled_SMDTControlModeType(B: int, r: int) -> tuple[Scheduled_SMDTCont
         if x > 127: f_selected_schedule_tuple_id, r = ru(B, r + 8, f_selected_schedule_tuple_id)
         else: f_selected_schedule_tuple_id = (x << 7) | (f_selected_schedule_tuple_id & 127)
     if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: return _d_Scheduled_SMDTControlModeType(B, r0)
+    # 2 bits: [SelectedScheduleTupleID: EE = 0 in 1 bit]; [Scheduled_SMDTControlModeType after SelectedScheduleTupleID: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_Scheduled_SMDTControlModeType(B, r0)
     o = _new(Scheduled_SMDTControlModeType)
     o.selected_schedule_tuple_id = f_selected_schedule_tuple_id
-    return o, r
+    return o, B, r
 
 def _e_Scheduled_SMDTControlModeType(o: Scheduled_SMDTControlModeType, a: int) -> int:
+    # Scheduled_SMDTControlModeType: (SelectedScheduleTupleID)
     pass
     v2 = o.selected_schedule_tuple_id
     if v2 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
@@ -7435,11 +8250,16 @@ def _e_Scheduled_SMDTControlModeType(o: Scheduled_SMDTControlModeType, a: int) -
     a <<= 2
     return a
 
-def _d_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmationResType, int]:
+def _d_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmationResType, int, int]:
+    # MeteringConfirmationResType: (((Header), (ResponseCode)))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -7447,26 +8267,30 @@ def _d_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmation
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S68, 6)
+            f_response_code, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MeteringConfirmationResType(f_header, f_response_code), r
+    return MeteringConfirmationResType(f_header, f_response_code), B, r
 
-def _f_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmationResType, int]:
+def _f_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmationResType, int, int]:
+    # MeteringConfirmationResType: (((Header), (ResponseCode)))
     r0 = r
+    # 3 bits: [MeteringConfirmationResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MeteringConfirmationResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_MeteringConfirmationResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MeteringConfirmationResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -7476,15 +8300,18 @@ def _f_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmation
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_MeteringConfirmationResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MeteringConfirmationResType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_MeteringConfirmationResType(B, r0)
+    # 10 bits: [MeteringConfirmationResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [MeteringConfirmationResType after ResponseCode: EE = 0 in 1 bit(s)]
     r -= 10; c = (B >> r) & 1023
     if c & 771: return _d_MeteringConfirmationResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 2) & 63]
@@ -7496,9 +8323,10 @@ def _f_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmation
     o = _new(MeteringConfirmationResType)
     o.header = f_header
     o.response_code = f_response_code
-    return o, r
+    return o, B, r
 
 def _e_MeteringConfirmationResType(o: MeteringConfirmationResType, a: int) -> int:
+    # MeteringConfirmationResType: (((Header), (ResponseCode)))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -7532,11 +8360,16 @@ def _e_MeteringConfirmationResType(o: MeteringConfirmationResType, a: int) -> in
     a = (a << 10) | (v7) << 2
     return a
 
-def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
+def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, int]:
+    # PowerDeliveryReqType: (((Header)), (EVProcessing, ChargeProgress, EVPowerProfile?, BPT_ChannelSelection?))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVProcessing), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -7544,13 +8377,14 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S69, 6)
+            f_ev_processing, B, r = sl2(B, r, _S69, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVProcessing: 1 bit(s): 0 SE(ChargeProgress), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVProcessing')
@@ -7558,40 +8392,47 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_charge_progress, r = sl2(B, r, _S114, 6)
+            f_charge_progress, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 2; f_charge_progress = (B >> r) & 3
             f_charge_progress = _E_chargeProgressType[f_charge_progress]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargeProgress: 2 bit(s): 0 SE(EVPowerProfile), 1 SE(BPT_ChannelSelection), 2 EE, 3 second level
         r -= 2; k = _T11[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ChargeProgress')
     f_ev_power_profile = None
     if k == 3:
-        f_ev_power_profile, r = _d_EVPowerProfileType(B, r)
+        f_ev_power_profile, B, r = _d_EVPowerProfileType(B, r)
+        # after EVPowerProfile: 2 bit(s): 0 SE(BPT_ChannelSelection), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T12[(B >> r) & 3]
     f_bpt_channel_selection = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_channel_selection, r = sl2(B, r, _S115, 6)
+            f_bpt_channel_selection, B, r = sl2(B, r, _S115, 6)
         else:
             r -= 1; f_bpt_channel_selection = (B >> r) & 1
             f_bpt_channel_selection = _E_channelSelectionType[f_bpt_channel_selection]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BPT_ChannelSelection: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PowerDeliveryReqType(f_header, f_ev_processing, f_charge_progress, f_ev_power_profile, f_bpt_channel_selection), r
+    return PowerDeliveryReqType(f_header, f_ev_processing, f_charge_progress, f_ev_power_profile, f_bpt_channel_selection), B, r
 
-def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
+def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, int]:
+    # PowerDeliveryReqType: (((Header)), (EVProcessing, ChargeProgress, EVPowerProfile?, BPT_ChannelSelection?))
     r0 = r
+    # 3 bits: [PowerDeliveryReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_PowerDeliveryReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_PowerDeliveryReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_PowerDeliveryReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -7601,15 +8442,18 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_PowerDeliveryReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_PowerDeliveryReqType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_PowerDeliveryReqType(B, r0)
+    # 12 bits: [PowerDeliveryReqType after Header: SE(EVProcessing) = 0 in 1 bit(s)]; [EVProcessing: CH = 0 in 1 bit]; f_ev_processing 2 bit(s); [EVProcessing: EE = 0 in 1 bit]; [PowerDeliveryReqType after EVProcessing: SE(ChargeProgress) = 0 in 1 bit(s)]; [ChargeProgress: CH = 0 in 1 bit]; f_charge_progress 2 bit(s); [ChargeProgress: EE = 0 in 1 bit]; [code of PowerDeliveryReqType after ChargeProgress: 2 bit(s): 0 SE(EVPowerProfile), 1 SE(BPT_ChannelSelection), 2 EE, 3 second level]
     r -= 12; c = (B >> r) & 4095
     if c & 3300: return _d_PowerDeliveryReqType(B, r0)
     f_ev_processing = _EP_processingType[(c >> 8) & 3]
@@ -7622,6 +8466,7 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     f_header.signature = i1_signature
     f_ev_power_profile = None
     if k == 3:
+        # 2 bits: [EVPowerProfileType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_PowerDeliveryReqType(B, r0)
         r -= 8; i2_time_anchor = (B >> r) & 255
@@ -7631,16 +8476,19 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
                 i2_time_anchor, r = ru(B, r + 8, i2_time_anchor)
                 if i2_time_anchor > 18446744073709551615: return _d_PowerDeliveryReqType(B, r0)
             else: i2_time_anchor = (x << 7) | (i2_time_anchor & 127)
+        # 3 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of EVPowerProfileType after TimeAnchor: 2 bit(s): 0 SE(Dynamic_EVPPTControlMode), 1 SE(Scheduled_EVPPTControlMode), 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PowerDeliveryReqType(B, r0)
         k = _T116[c & 3]
         i2_dynamic_evppt_control_mode = i2_scheduled_evppt_control_mode = None
         if k == 1:
+            # 2 bits: [Dynamic_EVPPTControlModeType start: EE = 0 in 1 bit(s)]; [code of EVPowerProfileType after (Dynamic_EVPPTControlMode | Scheduled_EVPPTControlMode): 1 bit(s): 0 SE(EVPowerProfileEntries), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_PowerDeliveryReqType(B, r0)
             k = _T17[c & 1]
             i2_dynamic_evppt_control_mode = _new(Dynamic_EVPPTControlModeType)
         elif k == 2:
+            # 2 bits: [Scheduled_EVPPTControlModeType start: SE(SelectedScheduleTupleID) = 0 in 1 bit(s)]; [SelectedScheduleTupleID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_PowerDeliveryReqType(B, r0)
             r -= 8; i4_selected_schedule_tuple_id = (B >> r) & 255
@@ -7649,16 +8497,19 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
                 if x > 127: i4_selected_schedule_tuple_id, r = ru(B, r + 8, i4_selected_schedule_tuple_id)
                 else: i4_selected_schedule_tuple_id = (x << 7) | (i4_selected_schedule_tuple_id & 127)
             if i4_selected_schedule_tuple_id < 1 or i4_selected_schedule_tuple_id > 4294967295: return _d_PowerDeliveryReqType(B, r0)
+            # 3 bits: [SelectedScheduleTupleID: EE = 0 in 1 bit]; [code of Scheduled_EVPPTControlModeType after SelectedScheduleTupleID: 2 bit(s): 0 SE(PowerToleranceAcceptance), 1 EE, 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_PowerDeliveryReqType(B, r0)
             k = _T72[c & 3]
             i4_power_tolerance_acceptance = None
             if k == 1:
+                # 4 bits: [PowerToleranceAcceptance: CH = 0 in 1 bit]; i4_power_tolerance_acceptance 1 bit(s); [PowerToleranceAcceptance: EE = 0 in 1 bit]; [code of Scheduled_EVPPTControlModeType after PowerToleranceAcceptance: 1 bit(s): 0 EE, 1 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 10: return _d_PowerDeliveryReqType(B, r0)
                 i4_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[(c >> 2) & 1]
                 k = _T4[c & 1]
             if k != -1: return _d_PowerDeliveryReqType(B, r0)
+            # 1 bits: [code of EVPowerProfileType after (Dynamic_EVPPTControlMode | Scheduled_EVPPTControlMode): 1 bit(s): 0 SE(EVPowerProfileEntries), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T17[c & 1]
             i2_scheduled_evppt_control_mode = _new(Scheduled_EVPPTControlModeType)
@@ -7668,12 +8519,14 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
             return _d_PowerDeliveryReqType(B, r0)
         i2_ev_power_profile_entries = None
         if k == 3:
-            i2_ev_power_profile_entries, r = _f_EVPowerProfileEntryListType(B, r)
+            i2_ev_power_profile_entries, B, r = _f_EVPowerProfileEntryListType(B, r)
+            # 1 bits: [code of EVPowerProfileType after EVPowerProfileEntries: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
         else:
             return _d_PowerDeliveryReqType(B, r0)
         if k != -1: return _d_PowerDeliveryReqType(B, r0)
+        # 2 bits: [code of PowerDeliveryReqType after EVPowerProfile: 2 bit(s): 0 SE(BPT_ChannelSelection), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T12[c & 3]
         f_ev_power_profile = _new(EVPowerProfileType)
@@ -7683,6 +8536,7 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
         f_ev_power_profile.ev_power_profile_entries = i2_ev_power_profile_entries
     f_bpt_channel_selection = None
     if k == 4:
+        # 4 bits: [BPT_ChannelSelection: CH = 0 in 1 bit]; f_bpt_channel_selection 1 bit(s); [BPT_ChannelSelection: EE = 0 in 1 bit]; [code of PowerDeliveryReqType after BPT_ChannelSelection: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_PowerDeliveryReqType(B, r0)
         f_bpt_channel_selection = _E_channelSelectionType[(c >> 2) & 1]
@@ -7694,9 +8548,10 @@ def _f_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int]:
     o.charge_progress = f_charge_progress
     o.ev_power_profile = f_ev_power_profile
     o.bpt_channel_selection = f_bpt_channel_selection
-    return o, r
+    return o, B, r
 
 def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
+    # PowerDeliveryReqType: (((Header)), (EVProcessing, ChargeProgress, EVPowerProfile?, BPT_ChannelSelection?))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -7790,42 +8645,54 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
+def _d_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int, int]:
+    # EVPowerProfileType: (TimeAnchor, (Dynamic_EVPPTControlMode | Scheduled_EVPPTControlMode), EVPowerProfileEntries)
+    # start: 1 bit(s): 0 SE(TimeAnchor), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S8, 6)
+            f_time_anchor, B, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeAnchor: 2 bit(s): 0 SE(Dynamic_EVPPTControlMode), 1 SE(Scheduled_EVPPTControlMode), 2 second level
         r -= 2; k = _T116[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_dynamic_evppt_control_mode = f_scheduled_evppt_control_mode = None
     if k == 1:
-        f_dynamic_evppt_control_mode, r = _d_Dynamic_EVPPTControlModeType(B, r)
+        f_dynamic_evppt_control_mode, B, r = _d_Dynamic_EVPPTControlModeType(B, r)
+        # after (Dynamic_EVPPTControlMode | Scheduled_EVPPTControlMode): 1 bit(s): 0 SE(EVPowerProfileEntries), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T17[(B >> r) & 1]
     elif k == 2:
-        f_scheduled_evppt_control_mode, r = _d_Scheduled_EVPPTControlModeType(B, r)
+        f_scheduled_evppt_control_mode, B, r = _d_Scheduled_EVPPTControlModeType(B, r)
+        # after (Dynamic_EVPPTControlMode | Scheduled_EVPPTControlMode): 1 bit(s): 0 SE(EVPowerProfileEntries), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Dynamic_EVPPTControlMode or Scheduled_EVPPTControlMode')
     f_ev_power_profile_entries = None
     if k == 3:
-        f_ev_power_profile_entries, r = _d_EVPowerProfileEntryListType(B, r)
+        f_ev_power_profile_entries, B, r = _d_EVPowerProfileEntryListType(B, r)
+        # after EVPowerProfileEntries: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPowerProfileEntries')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVPowerProfileType(f_time_anchor, f_dynamic_evppt_control_mode, f_scheduled_evppt_control_mode, f_ev_power_profile_entries), r
+    return EVPowerProfileType(f_time_anchor, f_dynamic_evppt_control_mode, f_scheduled_evppt_control_mode, f_ev_power_profile_entries), B, r
 
-def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
+def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int, int]:
+    # EVPowerProfileType: (TimeAnchor, (Dynamic_EVPPTControlMode | Scheduled_EVPPTControlMode), EVPowerProfileEntries)
     r0 = r
+    # 2 bits: [EVPowerProfileType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVPowerProfileType(B, r0)
     r -= 8; f_time_anchor = (B >> r) & 255
@@ -7835,16 +8702,19 @@ def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
             f_time_anchor, r = ru(B, r + 8, f_time_anchor)
             if f_time_anchor > 18446744073709551615: return _d_EVPowerProfileType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    # 3 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of EVPowerProfileType after TimeAnchor: 2 bit(s): 0 SE(Dynamic_EVPPTControlMode), 1 SE(Scheduled_EVPPTControlMode), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_EVPowerProfileType(B, r0)
     k = _T116[c & 3]
     f_dynamic_evppt_control_mode = f_scheduled_evppt_control_mode = None
     if k == 1:
+        # 2 bits: [Dynamic_EVPPTControlModeType start: EE = 0 in 1 bit(s)]; [code of EVPowerProfileType after (Dynamic_EVPPTControlMode | Scheduled_EVPPTControlMode): 1 bit(s): 0 SE(EVPowerProfileEntries), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_EVPowerProfileType(B, r0)
         k = _T17[c & 1]
         f_dynamic_evppt_control_mode = _new(Dynamic_EVPPTControlModeType)
     elif k == 2:
+        # 2 bits: [Scheduled_EVPPTControlModeType start: SE(SelectedScheduleTupleID) = 0 in 1 bit(s)]; [SelectedScheduleTupleID: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_EVPowerProfileType(B, r0)
         r -= 8; i2_selected_schedule_tuple_id = (B >> r) & 255
@@ -7853,16 +8723,19 @@ def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
             if x > 127: i2_selected_schedule_tuple_id, r = ru(B, r + 8, i2_selected_schedule_tuple_id)
             else: i2_selected_schedule_tuple_id = (x << 7) | (i2_selected_schedule_tuple_id & 127)
         if i2_selected_schedule_tuple_id < 1 or i2_selected_schedule_tuple_id > 4294967295: return _d_EVPowerProfileType(B, r0)
+        # 3 bits: [SelectedScheduleTupleID: EE = 0 in 1 bit]; [code of Scheduled_EVPPTControlModeType after SelectedScheduleTupleID: 2 bit(s): 0 SE(PowerToleranceAcceptance), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_EVPowerProfileType(B, r0)
         k = _T72[c & 3]
         i2_power_tolerance_acceptance = None
         if k == 1:
+            # 4 bits: [PowerToleranceAcceptance: CH = 0 in 1 bit]; i2_power_tolerance_acceptance 1 bit(s); [PowerToleranceAcceptance: EE = 0 in 1 bit]; [code of Scheduled_EVPPTControlModeType after PowerToleranceAcceptance: 1 bit(s): 0 EE, 1 second level]
             r -= 4; c = (B >> r) & 15
             if c & 10: return _d_EVPowerProfileType(B, r0)
             i2_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[(c >> 2) & 1]
             k = _T4[c & 1]
         if k != -1: return _d_EVPowerProfileType(B, r0)
+        # 1 bits: [code of EVPowerProfileType after (Dynamic_EVPPTControlMode | Scheduled_EVPPTControlMode): 1 bit(s): 0 SE(EVPowerProfileEntries), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T17[c & 1]
         f_scheduled_evppt_control_mode = _new(Scheduled_EVPPTControlModeType)
@@ -7872,7 +8745,8 @@ def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
         return _d_EVPowerProfileType(B, r0)
     f_ev_power_profile_entries = None
     if k == 3:
-        f_ev_power_profile_entries, r = _f_EVPowerProfileEntryListType(B, r)
+        f_ev_power_profile_entries, B, r = _f_EVPowerProfileEntryListType(B, r)
+        # 1 bits: [code of EVPowerProfileType after EVPowerProfileEntries: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     else:
@@ -7883,9 +8757,10 @@ def _f_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int]:
     o.dynamic_evppt_control_mode = f_dynamic_evppt_control_mode
     o.scheduled_evppt_control_mode = f_scheduled_evppt_control_mode
     o.ev_power_profile_entries = f_ev_power_profile_entries
-    return o, r
+    return o, B, r
 
 def _e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
+    # EVPowerProfileType: (TimeAnchor, (Dynamic_EVPPTControlMode | Scheduled_EVPPTControlMode), EVPowerProfileEntries)
     pass
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
@@ -7931,36 +8806,46 @@ def _e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_Dynamic_EVPPTControlModeType(B: int, r: int) -> tuple[Dynamic_EVPPTControlModeType, int]:
+def _d_Dynamic_EVPPTControlModeType(B: int, r: int) -> tuple[Dynamic_EVPPTControlModeType, int, int]:
+    # Dynamic_EVPPTControlModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Dynamic_EVPPTControlModeType(), r
+    return Dynamic_EVPPTControlModeType(), B, r
 
-def _f_Dynamic_EVPPTControlModeType(B: int, r: int) -> tuple[Dynamic_EVPPTControlModeType, int]:
+def _f_Dynamic_EVPPTControlModeType(B: int, r: int) -> tuple[Dynamic_EVPPTControlModeType, int, int]:
+    # Dynamic_EVPPTControlModeType: empty
     r0 = r
+    # 1 bits: [Dynamic_EVPPTControlModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_Dynamic_EVPPTControlModeType(B, r0)
     o = _new(Dynamic_EVPPTControlModeType)
-    return o, r
+    return o, B, r
 
 def _e_Dynamic_EVPPTControlModeType(o: Dynamic_EVPPTControlModeType, a: int) -> int:
+    # Dynamic_EVPPTControlModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTControlModeType, int]:
+def _d_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTControlModeType, int, int]:
+    # Scheduled_EVPPTControlModeType: (SelectedScheduleTupleID, PowerToleranceAcceptance?)
+    # start: 1 bit(s): 0 SE(SelectedScheduleTupleID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_selected_schedule_tuple_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_selected_schedule_tuple_id, r = sl2(B, r, _S113, 6)
+            f_selected_schedule_tuple_id, B, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_selected_schedule_tuple_id = (B >> r) & 255
             if f_selected_schedule_tuple_id > 127: f_selected_schedule_tuple_id, r = ru(B, r, f_selected_schedule_tuple_id)
             if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: facet(r, 'SelectedScheduleTupleID: {} out of range'.format(f_selected_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SelectedScheduleTupleID: 2 bit(s): 0 SE(PowerToleranceAcceptance), 1 EE, 2 second level
         r -= 2; k = _T72[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SelectedScheduleTupleID')
@@ -7968,18 +8853,21 @@ def _d_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTCo
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_power_tolerance_acceptance, r = sl2(B, r, _S118, 6)
+            f_power_tolerance_acceptance, B, r = sl2(B, r, _S118, 6)
         else:
             r -= 1; f_power_tolerance_acceptance = (B >> r) & 1
             f_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[f_power_tolerance_acceptance]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PowerToleranceAcceptance: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Scheduled_EVPPTControlModeType(f_selected_schedule_tuple_id, f_power_tolerance_acceptance), r
+    return Scheduled_EVPPTControlModeType(f_selected_schedule_tuple_id, f_power_tolerance_acceptance), B, r
 
-def _f_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTControlModeType, int]:
+def _f_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTControlModeType, int, int]:
+    # Scheduled_EVPPTControlModeType: (SelectedScheduleTupleID, PowerToleranceAcceptance?)
     r0 = r
+    # 2 bits: [Scheduled_EVPPTControlModeType start: SE(SelectedScheduleTupleID) = 0 in 1 bit(s)]; [SelectedScheduleTupleID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_Scheduled_EVPPTControlModeType(B, r0)
     r -= 8; f_selected_schedule_tuple_id = (B >> r) & 255
@@ -7988,11 +8876,13 @@ def _f_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTCo
         if x > 127: f_selected_schedule_tuple_id, r = ru(B, r + 8, f_selected_schedule_tuple_id)
         else: f_selected_schedule_tuple_id = (x << 7) | (f_selected_schedule_tuple_id & 127)
     if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: return _d_Scheduled_EVPPTControlModeType(B, r0)
+    # 3 bits: [SelectedScheduleTupleID: EE = 0 in 1 bit]; [code of Scheduled_EVPPTControlModeType after SelectedScheduleTupleID: 2 bit(s): 0 SE(PowerToleranceAcceptance), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_Scheduled_EVPPTControlModeType(B, r0)
     k = _T72[c & 3]
     f_power_tolerance_acceptance = None
     if k == 1:
+        # 4 bits: [PowerToleranceAcceptance: CH = 0 in 1 bit]; f_power_tolerance_acceptance 1 bit(s); [PowerToleranceAcceptance: EE = 0 in 1 bit]; [code of Scheduled_EVPPTControlModeType after PowerToleranceAcceptance: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_Scheduled_EVPPTControlModeType(B, r0)
         f_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[(c >> 2) & 1]
@@ -8001,9 +8891,10 @@ def _f_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTCo
     o = _new(Scheduled_EVPPTControlModeType)
     o.selected_schedule_tuple_id = f_selected_schedule_tuple_id
     o.power_tolerance_acceptance = f_power_tolerance_acceptance
-    return o, r
+    return o, B, r
 
 def _e_Scheduled_EVPPTControlModeType(o: Scheduled_EVPPTControlModeType, a: int) -> int:
+    # Scheduled_EVPPTControlModeType: (SelectedScheduleTupleID, PowerToleranceAcceptance?)
     st = 0
     v2 = o.selected_schedule_tuple_id
     if v2 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
@@ -8022,33 +8913,43 @@ def _e_Scheduled_EVPPTControlModeType(o: Scheduled_EVPPTControlModeType, a: int)
     a = (a << w) | c
     return a
 
-def _d_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryListType, int]:
+def _d_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryListType, int, int]:
+    # EVPowerProfileEntryListType: (EVPowerProfileEntry{1,2048})
+    # start: 1 bit(s): 0 SE(EVPowerProfileEntry), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_power_profile_entry = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_PowerScheduleEntryType(B, r)
+            v, B, r = _d_PowerScheduleEntryType(B, r)
             f_ev_power_profile_entry.append(v)
         else:
             break
         n += 1
         if n < 2048:
+            # after EVPowerProfileEntry (may repeat): 2 bit(s): 0 SE(EVPowerProfileEntry), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after EVPowerProfileEntry: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'EVPowerProfileEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVPowerProfileEntryListType(f_ev_power_profile_entry), r
+    return EVPowerProfileEntryListType(f_ev_power_profile_entry), B, r
 
-def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryListType, int]:
+def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryListType, int, int]:
+    # EVPowerProfileEntryListType: (EVPowerProfileEntry{1,2048})
     r0 = r
+    # 1 bits: [code of EVPowerProfileEntryListType start: 1 bit(s): 0 SE(EVPowerProfileEntry), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_ev_power_profile_entry = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [PowerScheduleEntryType start: SE(Duration) = 0 in 1 bit(s)]; [Duration: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_EVPowerProfileEntryListType(B, r0)
             r -= 8; i1_duration = (B >> r) & 255
@@ -8058,6 +8959,7 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
                     i1_duration, r = ru(B, r + 8, i1_duration)
                     if i1_duration > 4294967295: return _d_EVPowerProfileEntryListType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
+            # 15 bits: [Duration: EE = 0 in 1 bit]; [PowerScheduleEntryType after Duration: SE(Power) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 15; c = (B >> r) & 32767
             if c & 30727: return _d_EVPowerProfileEntryListType(B, r0)
             i2_exponent = ((c >> 3) & 255) + -128
@@ -8070,6 +8972,7 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleEntryType after Power: 2 bit(s): 0 SE(Power_L2), 1 SE(Power_L3), 2 EE, 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_EVPowerProfileEntryListType(B, r0)
             k = _T119[c & 3]
@@ -8078,6 +8981,7 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
             i1_power.value = i2_value
             i1_power_l2 = None
             if k == 2:
+                # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 13; c = (B >> r) & 8191
                 if c & 6151: return _d_EVPowerProfileEntryListType(B, r0)
                 i3_exponent = ((c >> 3) & 255) + -128
@@ -8090,6 +8994,7 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
                     elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                     else: i3_value = (x << 7) | (i3_value & 127)
                 elif i3_value > 255: i3_value = 255 - i3_value
+                # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleEntryType after Power_L2: 2 bit(s): 0 SE(Power_L3), 1 EE, 2 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 12: return _d_EVPowerProfileEntryListType(B, r0)
                 k = _T18[c & 3]
@@ -8098,6 +9003,7 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
                 i1_power_l2.value = i3_value
             i1_power_l3 = None
             if k == 3:
+                # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 13; c = (B >> r) & 8191
                 if c & 6151: return _d_EVPowerProfileEntryListType(B, r0)
                 i4_exponent = ((c >> 3) & 255) + -128
@@ -8110,6 +9016,7 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
                     elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                     else: i4_value = (x << 7) | (i4_value & 127)
                 elif i4_value > 255: i4_value = 255 - i4_value
+                # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleEntryType after Power_L3: 1 bit(s): 0 EE, 1 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_EVPowerProfileEntryListType(B, r0)
                 k = _T4[c & 1]
@@ -8127,21 +9034,25 @@ def _f_EVPowerProfileEntryListType(B: int, r: int) -> tuple[EVPowerProfileEntryL
             break
         n += 1
         if n < 2048:
+            # 2 bits: [code of EVPowerProfileEntryListType after EVPowerProfileEntry (may repeat): 2 bit(s): 0 SE(EVPowerProfileEntry), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of EVPowerProfileEntryListType after EVPowerProfileEntry: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_EVPowerProfileEntryListType(B, r0)
     if k != -1: return _d_EVPowerProfileEntryListType(B, r0)
     o = _new(EVPowerProfileEntryListType)
     o.ev_power_profile_entry = f_ev_power_profile_entry
-    return o, r
+    return o, B, r
 
 def _e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> int:
+    # EVPowerProfileEntryListType: (EVPowerProfileEntry{1,2048})
     st = 0
     n = 0
     for v in o.ev_power_profile_entry:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 2048:
@@ -8160,41 +9071,53 @@ def _e_EVPowerProfileEntryListType(o: EVPowerProfileEntryListType, a: int) -> in
     a = (a << w) | c
     return a
 
-def _d_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, int]:
+def _d_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, int, int]:
+    # PowerScheduleEntryType: (Duration, Power, Power_L2?, Power_L3?)
+    # start: 1 bit(s): 0 SE(Duration), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_duration = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S120, 6)
+            f_duration, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Duration: 1 bit(s): 0 SE(Power), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Duration')
     f_power = None
     if k == 1:
-        f_power, r = _d_RationalNumberType(B, r)
+        f_power, B, r = _d_RationalNumberType(B, r)
+        # after Power: 2 bit(s): 0 SE(Power_L2), 1 SE(Power_L3), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T119[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Power')
     f_power_l2 = None
     if k == 2:
-        f_power_l2, r = _d_RationalNumberType(B, r)
+        f_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after Power_L2: 2 bit(s): 0 SE(Power_L3), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T18[(B >> r) & 3]
     f_power_l3 = None
     if k == 3:
-        f_power_l3, r = _d_RationalNumberType(B, r)
+        f_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after Power_L3: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PowerScheduleEntryType(f_duration, f_power, f_power_l2, f_power_l3), r
+    return PowerScheduleEntryType(f_duration, f_power, f_power_l2, f_power_l3), B, r
 
-def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, int]:
+def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, int, int]:
+    # PowerScheduleEntryType: (Duration, Power, Power_L2?, Power_L3?)
     r0 = r
+    # 2 bits: [PowerScheduleEntryType start: SE(Duration) = 0 in 1 bit(s)]; [Duration: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PowerScheduleEntryType(B, r0)
     r -= 8; f_duration = (B >> r) & 255
@@ -8204,6 +9127,7 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
             f_duration, r = ru(B, r + 8, f_duration)
             if f_duration > 4294967295: return _d_PowerScheduleEntryType(B, r0)
         else: f_duration = (x << 7) | (f_duration & 127)
+    # 15 bits: [Duration: EE = 0 in 1 bit]; [PowerScheduleEntryType after Duration: SE(Power) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_PowerScheduleEntryType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -8216,6 +9140,7 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleEntryType after Power: 2 bit(s): 0 SE(Power_L2), 1 SE(Power_L3), 2 EE, 3 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_PowerScheduleEntryType(B, r0)
     k = _T119[c & 3]
@@ -8224,6 +9149,7 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
     f_power.value = i1_value
     f_power_l2 = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_PowerScheduleEntryType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -8236,6 +9162,7 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleEntryType after Power_L2: 2 bit(s): 0 SE(Power_L3), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_PowerScheduleEntryType(B, r0)
         k = _T18[c & 3]
@@ -8244,6 +9171,7 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
         f_power_l2.value = i2_value
     f_power_l3 = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_PowerScheduleEntryType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -8256,6 +9184,7 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleEntryType after Power_L3: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_PowerScheduleEntryType(B, r0)
         k = _T4[c & 1]
@@ -8268,9 +9197,10 @@ def _f_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
     o.power = f_power
     o.power_l2 = f_power_l2
     o.power_l3 = f_power_l3
-    return o, r
+    return o, B, r
 
 def _e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
+    # PowerScheduleEntryType: (Duration, Power, Power_L2?, Power_L3?)
     st = 0
     v2 = o.duration
     if v2 is None: raise EncFail('missing mandatory Duration')
@@ -8339,11 +9269,16 @@ def _e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
+def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, int]:
+    # PowerDeliveryResType: (((Header), (ResponseCode)), (EVSEStatus?))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -8351,30 +9286,36 @@ def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S68, 6)
+            f_response_code, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 2 bit(s): 0 SE(EVSEStatus), 1 EE, 2 second level
         r -= 2; k = _T5[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_evse_status = None
     if k == 2:
-        f_evse_status, r = _d_EVSEStatusType(B, r)
+        f_evse_status, B, r = _d_EVSEStatusType(B, r)
+        # after EVSEStatus: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PowerDeliveryResType(f_header, f_response_code, f_evse_status), r
+    return PowerDeliveryResType(f_header, f_response_code, f_evse_status), B, r
 
-def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
+def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, int]:
+    # PowerDeliveryResType: (((Header), (ResponseCode)), (EVSEStatus?))
     r0 = r
+    # 3 bits: [PowerDeliveryResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_PowerDeliveryResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_PowerDeliveryResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_PowerDeliveryResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -8384,15 +9325,18 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_PowerDeliveryResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_PowerDeliveryResType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_PowerDeliveryResType(B, r0)
+    # 11 bits: [PowerDeliveryResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [code of PowerDeliveryResType after ResponseCode: 2 bit(s): 0 SE(EVSEStatus), 1 EE, 2 second level]
     r -= 11; c = (B >> r) & 2047
     if c & 1540: return _d_PowerDeliveryResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 63]
@@ -8404,6 +9348,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     f_header.signature = i1_signature
     f_evse_status = None
     if k == 2:
+        # 2 bits: [EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_PowerDeliveryResType(B, r0)
         r -= 8; i2_notification_max_delay = (B >> r) & 255
@@ -8413,6 +9358,7 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
                 i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
                 if i2_notification_max_delay > 65535: return _d_PowerDeliveryResType(B, r0)
             else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        # 9 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i2_evse_notification 3 bit(s); [EVSENotification: EE = 0 in 1 bit]; [EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]; [code of PowerDeliveryResType after EVSEStatus: 1 bit(s): 0 EE, 1 second level]
         r -= 9; c = (B >> r) & 511
         if c & 454: return _d_PowerDeliveryResType(B, r0)
         i2_evse_notification = _EP_evseNotificationType[(c >> 3) & 7]
@@ -8426,9 +9372,10 @@ def _f_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int]:
     o.header = f_header
     o.response_code = f_response_code
     o.evse_status = f_evse_status
-    return o, r
+    return o, B, r
 
 def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
+    # PowerDeliveryResType: (((Header), (ResponseCode)), (EVSEStatus?))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -8481,19 +9428,23 @@ def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
+    # start: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S123, 6)
+            f_notification_max_delay, B, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NotificationMaxDelay')
@@ -8501,21 +9452,24 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S124, 6)
+            f_evse_notification, B, r = sl2(B, r, _S124, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
             f_evse_notification = _E_evseNotificationType[f_evse_notification]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSENotification: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSENotification')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+    return EVSEStatusType(f_notification_max_delay, f_evse_notification), B, r
 
-def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
     r0 = r
+    # 2 bits: [EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVSEStatusType(B, r0)
     r -= 8; f_notification_max_delay = (B >> r) & 255
@@ -8525,6 +9479,7 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
             f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
             if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; f_evse_notification 3 bit(s); [EVSENotification: EE = 0 in 1 bit]; [EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]
     r -= 8; c = (B >> r) & 255
     if c & 227: return _d_EVSEStatusType(B, r0)
     f_evse_notification = _EP_evseNotificationType[(c >> 2) & 7]
@@ -8532,9 +9487,10 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     o = _new(EVSEStatusType)
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
-    return o, r
+    return o, B, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
     pass
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
@@ -8550,11 +9506,16 @@ def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     a = (a << 8) | (v3) << 2
     return a
 
-def _d_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType, int]:
+def _d_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType, int, int]:
+    # ScheduleExchangeReqType: (((Header)), (MaximumSupportingPoints, (Dynamic_SEReqControlMode | Scheduled_SEReqControlMode)))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(MaximumSupportingPoints), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -8562,34 +9523,42 @@ def _d_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_supporting_points, r = sl2(B, r, _S125, 6)
+            f_maximum_supporting_points, B, r = sl2(B, r, _S125, 6)
         else:
             r -= 10; f_maximum_supporting_points = ((B >> r) & 1023) + 12
             if f_maximum_supporting_points > 1024: facet(r, 'MaximumSupportingPoints: {} above 1024'.format(f_maximum_supporting_points))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MaximumSupportingPoints: 2 bit(s): 0 SE(Dynamic_SEReqControlMode), 1 SE(Scheduled_SEReqControlMode), 2 second level
         r -= 2; k = _T3[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'MaximumSupportingPoints')
     f_dynamic_se_req_control_mode = f_scheduled_se_req_control_mode = None
     if k == 2:
-        f_dynamic_se_req_control_mode, r = _d_Dynamic_SEReqControlModeType(B, r)
+        f_dynamic_se_req_control_mode, B, r = _d_Dynamic_SEReqControlModeType(B, r)
+        # after (Dynamic_SEReqControlMode | Scheduled_SEReqControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 3:
-        f_scheduled_se_req_control_mode, r = _d_Scheduled_SEReqControlModeType(B, r)
+        f_scheduled_se_req_control_mode, B, r = _d_Scheduled_SEReqControlModeType(B, r)
+        # after (Dynamic_SEReqControlMode | Scheduled_SEReqControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Dynamic_SEReqControlMode or Scheduled_SEReqControlMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ScheduleExchangeReqType(f_header, f_maximum_supporting_points, f_dynamic_se_req_control_mode, f_scheduled_se_req_control_mode), r
+    return ScheduleExchangeReqType(f_header, f_maximum_supporting_points, f_dynamic_se_req_control_mode, f_scheduled_se_req_control_mode), B, r
 
-def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType, int]:
+def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType, int, int]:
+    # ScheduleExchangeReqType: (((Header)), (MaximumSupportingPoints, (Dynamic_SEReqControlMode | Scheduled_SEReqControlMode)))
     r0 = r
+    # 3 bits: [ScheduleExchangeReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ScheduleExchangeReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ScheduleExchangeReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ScheduleExchangeReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -8599,15 +9568,18 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ScheduleExchangeReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ScheduleExchangeReqType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ScheduleExchangeReqType(B, r0)
+    # 15 bits: [ScheduleExchangeReqType after Header: SE(MaximumSupportingPoints) = 0 in 1 bit(s)]; [MaximumSupportingPoints: CH = 0 in 1 bit]; f_maximum_supporting_points 10 bit(s); [MaximumSupportingPoints: EE = 0 in 1 bit]; [code of ScheduleExchangeReqType after MaximumSupportingPoints: 2 bit(s): 0 SE(Dynamic_SEReqControlMode), 1 SE(Scheduled_SEReqControlMode), 2 second level]
     r -= 15; c = (B >> r) & 32767
     if c & 24580: return _d_ScheduleExchangeReqType(B, r0)
     f_maximum_supporting_points = ((c >> 3) & 1023) + 12
@@ -8619,6 +9591,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
     f_header.signature = i1_signature
     f_dynamic_se_req_control_mode = f_scheduled_se_req_control_mode = None
     if k == 2:
+        # 2 bits: [Dynamic_SEReqControlModeType start: SE(DepartureTime) = 0 in 1 bit(s)]; [DepartureTime: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_ScheduleExchangeReqType(B, r0)
         r -= 8; i2_departure_time = (B >> r) & 255
@@ -8628,11 +9601,13 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
                 i2_departure_time, r = ru(B, r + 8, i2_departure_time)
                 if i2_departure_time > 4294967295: return _d_ScheduleExchangeReqType(B, r0)
             else: i2_departure_time = (x << 7) | (i2_departure_time & 127)
+        # 3 bits: [DepartureTime: EE = 0 in 1 bit]; [code of Dynamic_SEReqControlModeType after DepartureTime: 2 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(EVTargetEnergyRequest), 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ScheduleExchangeReqType(B, r0)
         k = _T126[c & 3]
         i2_minimum_soc = None
         if k == 1:
+            # 11 bits: [MinimumSOC: CH = 0 in 1 bit]; i2_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of Dynamic_SEReqControlModeType after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(EVTargetEnergyRequest), 2 second level]
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_ScheduleExchangeReqType(B, r0)
             i2_minimum_soc = (c >> 3) & 127
@@ -8640,6 +9615,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             if i2_minimum_soc > 100: return _d_ScheduleExchangeReqType(B, r0)
         i2_target_soc = None
         if k == 2:
+            # 10 bits: [TargetSOC: CH = 0 in 1 bit]; i2_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of Dynamic_SEReqControlModeType after TargetSOC: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level]
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_ScheduleExchangeReqType(B, r0)
             i2_target_soc = (c >> 2) & 127
@@ -8647,6 +9623,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             if i2_target_soc > 100: return _d_ScheduleExchangeReqType(B, r0)
         i2_ev_target_energy_request = None
         if k == 3:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
             i3_exponent = ((c >> 3) & 255) + -128
@@ -8659,6 +9636,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_SEReqControlModeType after EVTargetEnergyRequest: 1 bit(s): 0 SE(EVMaximumEnergyRequest), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ScheduleExchangeReqType(B, r0)
             k = _T23[c & 1]
@@ -8669,6 +9647,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             return _d_ScheduleExchangeReqType(B, r0)
         i2_ev_maximum_energy_request = None
         if k == 4:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
             i4_exponent = ((c >> 3) & 255) + -128
@@ -8681,6 +9660,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_SEReqControlModeType after EVMaximumEnergyRequest: 1 bit(s): 0 SE(EVMinimumEnergyRequest), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ScheduleExchangeReqType(B, r0)
             k = _T24[c & 1]
@@ -8691,6 +9671,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             return _d_ScheduleExchangeReqType(B, r0)
         i2_ev_minimum_energy_request = None
         if k == 5:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
             i5_exponent = ((c >> 3) & 255) + -128
@@ -8703,6 +9684,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_SEReqControlModeType after EVMinimumEnergyRequest: 2 bit(s): 0 SE(EVMaximumV2XEnergyRequest), 1 SE(EVMinimumV2XEnergyRequest), 2 EE, 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
             k = _T89[c & 3]
@@ -8713,6 +9695,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             return _d_ScheduleExchangeReqType(B, r0)
         i2_ev_maximum_v2_x_energy_request = None
         if k == 6:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
             i6_exponent = ((c >> 3) & 255) + -128
@@ -8725,6 +9708,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_SEReqControlModeType after EVMaximumV2XEnergyRequest: 2 bit(s): 0 SE(EVMinimumV2XEnergyRequest), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
             k = _T90[c & 3]
@@ -8733,6 +9717,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             i2_ev_maximum_v2_x_energy_request.value = i6_value
         i2_ev_minimum_v2_x_energy_request = None
         if k == 7:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
             i7_exponent = ((c >> 3) & 255) + -128
@@ -8745,6 +9730,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_SEReqControlModeType after EVMinimumV2XEnergyRequest: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ScheduleExchangeReqType(B, r0)
             k = _T4[c & 1]
@@ -8752,14 +9738,17 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             i2_ev_minimum_v2_x_energy_request.exponent = i7_exponent
             i2_ev_minimum_v2_x_energy_request.value = i7_value
         if k != -1: return _d_ScheduleExchangeReqType(B, r0)
+        # 1 bits: [code of ScheduleExchangeReqType after (Dynamic_SEReqControlMode | Scheduled_SEReqControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
         f_dynamic_se_req_control_mode = Dynamic_SEReqControlModeType(i2_departure_time, i2_minimum_soc, i2_target_soc, i2_ev_target_energy_request, i2_ev_maximum_energy_request, i2_ev_minimum_energy_request, i2_ev_maximum_v2_x_energy_request, i2_ev_minimum_v2_x_energy_request)
     elif k == 3:
+        # 3 bits: [code of Scheduled_SEReqControlModeType start: 3 bit(s): 0 SE(DepartureTime), 1 SE(EVTargetEnergyRequest), 2 SE(EVMaximumEnergyRequest), 3 SE(EVMinimumEnergyRequest), 4 SE(EVEnergyOffer), 5 EE, 6 second level]
         r -= 3; c = (B >> r) & 7
         k = _T127[c & 7]
         i8_departure_time = None
         if k == 0:
+            # 1 bits: [DepartureTime: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ScheduleExchangeReqType(B, r0)
             r -= 8; i8_departure_time = (B >> r) & 255
@@ -8769,11 +9758,13 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
                     i8_departure_time, r = ru(B, r + 8, i8_departure_time)
                     if i8_departure_time > 4294967295: return _d_ScheduleExchangeReqType(B, r0)
                 else: i8_departure_time = (x << 7) | (i8_departure_time & 127)
+            # 4 bits: [DepartureTime: EE = 0 in 1 bit]; [code of Scheduled_SEReqControlModeType after DepartureTime: 3 bit(s): 0 SE(EVTargetEnergyRequest), 1 SE(EVMaximumEnergyRequest), 2 SE(EVMinimumEnergyRequest), 3 SE(EVEnergyOffer), 4 EE, 5 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_ScheduleExchangeReqType(B, r0)
             k = _T128[c & 7]
         i8_ev_target_energy_request = None
         if k == 1:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
             i9_exponent = ((c >> 3) & 255) + -128
@@ -8786,6 +9777,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_SEReqControlModeType after EVTargetEnergyRequest: 3 bit(s): 0 SE(EVMaximumEnergyRequest), 1 SE(EVMinimumEnergyRequest), 2 SE(EVEnergyOffer), 3 EE, 4 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_ScheduleExchangeReqType(B, r0)
             k = _T129[c & 7]
@@ -8794,6 +9786,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             i8_ev_target_energy_request.value = i9_value
         i8_ev_maximum_energy_request = None
         if k == 2:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
             i10_exponent = ((c >> 3) & 255) + -128
@@ -8806,6 +9799,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_SEReqControlModeType after EVMaximumEnergyRequest: 2 bit(s): 0 SE(EVMinimumEnergyRequest), 1 SE(EVEnergyOffer), 2 EE, 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
             k = _T11[c & 3]
@@ -8814,6 +9808,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             i8_ev_maximum_energy_request.value = i10_value
         i8_ev_minimum_energy_request = None
         if k == 3:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_ScheduleExchangeReqType(B, r0)
             i11_exponent = ((c >> 3) & 255) + -128
@@ -8826,6 +9821,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_SEReqControlModeType after EVMinimumEnergyRequest: 2 bit(s): 0 SE(EVEnergyOffer), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleExchangeReqType(B, r0)
             k = _T12[c & 3]
@@ -8834,6 +9830,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             i8_ev_minimum_energy_request.value = i11_value
         i8_ev_energy_offer = None
         if k == 4:
+            # 3 bits: [EVEnergyOfferType start: SE(EVPowerSchedule) = 0 in 1 bit(s)]; [EVPowerScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ScheduleExchangeReqType(B, r0)
             r -= 8; i13_time_anchor = (B >> r) & 255
@@ -8843,9 +9840,11 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
                     i13_time_anchor, r = ru(B, r + 8, i13_time_anchor)
                     if i13_time_anchor > 18446744073709551615: return _d_ScheduleExchangeReqType(B, r0)
                 else: i13_time_anchor = (x << 7) | (i13_time_anchor & 127)
+            # 2 bits: [TimeAnchor: EE = 0 in 1 bit]; [EVPowerScheduleType after TimeAnchor: SE(EVPowerScheduleEntries) = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ScheduleExchangeReqType(B, r0)
-            i13_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
+            i13_ev_power_schedule_entries, B, r = _f_EVPowerScheduleEntryListType(B, r)
+            # 4 bits: [EVPowerScheduleType after EVPowerScheduleEntries: EE = 0 in 1 bit(s)]; [EVEnergyOfferType after EVPowerSchedule: SE(EVAbsolutePriceSchedule) = 0 in 1 bit(s)]; [EVAbsolutePriceScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
             r -= 4; c = (B >> r) & 15
             if c & 15: return _d_ScheduleExchangeReqType(B, r0)
             i12_ev_power_schedule = _new(EVPowerScheduleType)
@@ -8858,15 +9857,19 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
                     i14_time_anchor, r = ru(B, r + 8, i14_time_anchor)
                     if i14_time_anchor > 18446744073709551615: return _d_ScheduleExchangeReqType(B, r0)
                 else: i14_time_anchor = (x << 7) | (i14_time_anchor & 127)
+            # 3 bits: [TimeAnchor: EE = 0 in 1 bit]; [EVAbsolutePriceScheduleType after TimeAnchor: SE(Currency) = 0 in 1 bit(s)]; [Currency: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ScheduleExchangeReqType(B, r0)
-            i14_currency, r = rstr(B, r, 3)
+            i14_currency, B, r = rstr(B, r, 3)
+            # 3 bits: [Currency: EE = 0 in 1 bit]; [EVAbsolutePriceScheduleType after Currency: SE(PriceAlgorithm) = 0 in 1 bit(s)]; [PriceAlgorithm: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ScheduleExchangeReqType(B, r0)
-            i14_price_algorithm, r = rstr(B, r, 255)
+            i14_price_algorithm, B, r = rstr(B, r, 255)
+            # 2 bits: [PriceAlgorithm: EE = 0 in 1 bit]; [EVAbsolutePriceScheduleType after PriceAlgorithm: SE(EVPriceRuleStacks) = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ScheduleExchangeReqType(B, r0)
-            i14_ev_price_rule_stacks, r = _f_EVPriceRuleStackListType(B, r)
+            i14_ev_price_rule_stacks, B, r = _f_EVPriceRuleStackListType(B, r)
+            # 3 bits: [EVAbsolutePriceScheduleType after EVPriceRuleStacks: EE = 0 in 1 bit(s)]; [EVEnergyOfferType after EVAbsolutePriceSchedule: EE = 0 in 1 bit(s)]; [code of Scheduled_SEReqControlModeType after EVEnergyOffer: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ScheduleExchangeReqType(B, r0)
             k = _T4[c & 1]
@@ -8879,6 +9882,7 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
             i8_ev_energy_offer.ev_power_schedule = i12_ev_power_schedule
             i8_ev_energy_offer.ev_absolute_price_schedule = i12_ev_absolute_price_schedule
         if k != -1: return _d_ScheduleExchangeReqType(B, r0)
+        # 1 bits: [code of ScheduleExchangeReqType after (Dynamic_SEReqControlMode | Scheduled_SEReqControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
         f_scheduled_se_req_control_mode = _new(Scheduled_SEReqControlModeType)
@@ -8895,9 +9899,10 @@ def _f_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
     o.maximum_supporting_points = f_maximum_supporting_points
     o.dynamic_se_req_control_mode = f_dynamic_se_req_control_mode
     o.scheduled_se_req_control_mode = f_scheduled_se_req_control_mode
-    return o, r
+    return o, B, r
 
 def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
+    # ScheduleExchangeReqType: (((Header)), (MaximumSupportingPoints, (Dynamic_SEReqControlMode | Scheduled_SEReqControlMode)))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -9181,19 +10186,23 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqControlModeType, int]:
+def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqControlModeType, int, int]:
+    # Dynamic_SEReqControlModeType: (DepartureTime, MinimumSOC?, TargetSOC?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumV2XEnergyRequest?, EVMinimumV2XEnergyRequest?)
+    # start: 1 bit(s): 0 SE(DepartureTime), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S120, 6)
+            f_departure_time, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 2 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(EVTargetEnergyRequest), 3 second level
         r -= 2; k = _T126[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DepartureTime')
@@ -9201,55 +10210,69 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S139, 6)
+            f_minimum_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(EVTargetEnergyRequest), 2 second level
         r -= 2; k = _T3[(B >> r) & 3]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S139, 6)
+            f_target_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetSOC: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level
         r -= 1; k = _T17[(B >> r) & 1]
     f_ev_target_energy_request = None
     if k == 3:
-        f_ev_target_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_target_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetEnergyRequest: 1 bit(s): 0 SE(EVMaximumEnergyRequest), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T23[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetEnergyRequest')
     f_ev_maximum_energy_request = None
     if k == 4:
-        f_ev_maximum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumEnergyRequest: 1 bit(s): 0 SE(EVMinimumEnergyRequest), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T24[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumEnergyRequest')
     f_ev_minimum_energy_request = None
     if k == 5:
-        f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumEnergyRequest: 2 bit(s): 0 SE(EVMaximumV2XEnergyRequest), 1 SE(EVMinimumV2XEnergyRequest), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T89[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMinimumEnergyRequest')
     f_ev_maximum_v2_x_energy_request = None
     if k == 6:
-        f_ev_maximum_v2_x_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_v2_x_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumV2XEnergyRequest: 2 bit(s): 0 SE(EVMinimumV2XEnergyRequest), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T90[(B >> r) & 3]
     f_ev_minimum_v2_x_energy_request = None
     if k == 7:
-        f_ev_minimum_v2_x_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_v2_x_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumV2XEnergyRequest: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Dynamic_SEReqControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), r
+    return Dynamic_SEReqControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), B, r
 
-def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqControlModeType, int]:
+def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqControlModeType, int, int]:
+    # Dynamic_SEReqControlModeType: (DepartureTime, MinimumSOC?, TargetSOC?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumV2XEnergyRequest?, EVMinimumV2XEnergyRequest?)
     r0 = r
+    # 2 bits: [Dynamic_SEReqControlModeType start: SE(DepartureTime) = 0 in 1 bit(s)]; [DepartureTime: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_Dynamic_SEReqControlModeType(B, r0)
     r -= 8; f_departure_time = (B >> r) & 255
@@ -9259,11 +10282,13 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
             f_departure_time, r = ru(B, r + 8, f_departure_time)
             if f_departure_time > 4294967295: return _d_Dynamic_SEReqControlModeType(B, r0)
         else: f_departure_time = (x << 7) | (f_departure_time & 127)
+    # 3 bits: [DepartureTime: EE = 0 in 1 bit]; [code of Dynamic_SEReqControlModeType after DepartureTime: 2 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(EVTargetEnergyRequest), 3 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_Dynamic_SEReqControlModeType(B, r0)
     k = _T126[c & 3]
     f_minimum_soc = None
     if k == 1:
+        # 11 bits: [MinimumSOC: CH = 0 in 1 bit]; f_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of Dynamic_SEReqControlModeType after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(EVTargetEnergyRequest), 2 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_Dynamic_SEReqControlModeType(B, r0)
         f_minimum_soc = (c >> 3) & 127
@@ -9271,6 +10296,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         if f_minimum_soc > 100: return _d_Dynamic_SEReqControlModeType(B, r0)
     f_target_soc = None
     if k == 2:
+        # 10 bits: [TargetSOC: CH = 0 in 1 bit]; f_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of Dynamic_SEReqControlModeType after TargetSOC: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_Dynamic_SEReqControlModeType(B, r0)
         f_target_soc = (c >> 2) & 127
@@ -9278,6 +10304,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         if f_target_soc > 100: return _d_Dynamic_SEReqControlModeType(B, r0)
     f_ev_target_energy_request = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_SEReqControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -9290,6 +10317,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_SEReqControlModeType after EVTargetEnergyRequest: 1 bit(s): 0 SE(EVMaximumEnergyRequest), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T23[c & 1]
@@ -9300,6 +10328,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         return _d_Dynamic_SEReqControlModeType(B, r0)
     f_ev_maximum_energy_request = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_SEReqControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -9312,6 +10341,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_SEReqControlModeType after EVMaximumEnergyRequest: 1 bit(s): 0 SE(EVMinimumEnergyRequest), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T24[c & 1]
@@ -9322,6 +10352,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         return _d_Dynamic_SEReqControlModeType(B, r0)
     f_ev_minimum_energy_request = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_SEReqControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -9334,6 +10365,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_SEReqControlModeType after EVMinimumEnergyRequest: 2 bit(s): 0 SE(EVMaximumV2XEnergyRequest), 1 SE(EVMinimumV2XEnergyRequest), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T89[c & 3]
@@ -9344,6 +10376,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         return _d_Dynamic_SEReqControlModeType(B, r0)
     f_ev_maximum_v2_x_energy_request = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_SEReqControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -9356,6 +10389,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_SEReqControlModeType after EVMaximumV2XEnergyRequest: 2 bit(s): 0 SE(EVMinimumV2XEnergyRequest), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T90[c & 3]
@@ -9364,6 +10398,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         f_ev_maximum_v2_x_energy_request.value = i4_value
     f_ev_minimum_v2_x_energy_request = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_SEReqControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -9376,6 +10411,7 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_SEReqControlModeType after EVMinimumV2XEnergyRequest: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_SEReqControlModeType(B, r0)
         k = _T4[c & 1]
@@ -9384,9 +10420,10 @@ def _f_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         f_ev_minimum_v2_x_energy_request.value = i5_value
     if k != -1: return _d_Dynamic_SEReqControlModeType(B, r0)
     o = Dynamic_SEReqControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request)
-    return o, r
+    return o, B, r
 
 def _e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> int:
+    # Dynamic_SEReqControlModeType: (DepartureTime, MinimumSOC?, TargetSOC?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest, EVMaximumV2XEnergyRequest?, EVMinimumV2XEnergyRequest?)
     st = 0
     v2 = o.departure_time
     if v2 is None: raise EncFail('missing mandatory DepartureTime')
@@ -9504,45 +10541,60 @@ def _e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> 
     a = (a << w) | c
     return a
 
-def _d_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqControlModeType, int]:
+def _d_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqControlModeType, int, int]:
+    # Scheduled_SEReqControlModeType: (DepartureTime?, EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?, EVEnergyOffer?)
+    # start: 3 bit(s): 0 SE(DepartureTime), 1 SE(EVTargetEnergyRequest), 2 SE(EVMaximumEnergyRequest), 3 SE(EVMinimumEnergyRequest), 4 SE(EVEnergyOffer), 5 EE, 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T127[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S120, 6)
+            f_departure_time, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 3 bit(s): 0 SE(EVTargetEnergyRequest), 1 SE(EVMaximumEnergyRequest), 2 SE(EVMinimumEnergyRequest), 3 SE(EVEnergyOffer), 4 EE, 5 second level
         r -= 3; k = _T128[(B >> r) & 7]
     f_ev_target_energy_request = None
     if k == 1:
-        f_ev_target_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_target_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetEnergyRequest: 3 bit(s): 0 SE(EVMaximumEnergyRequest), 1 SE(EVMinimumEnergyRequest), 2 SE(EVEnergyOffer), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T129[(B >> r) & 7]
     f_ev_maximum_energy_request = None
     if k == 2:
-        f_ev_maximum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumEnergyRequest: 2 bit(s): 0 SE(EVMinimumEnergyRequest), 1 SE(EVEnergyOffer), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T11[(B >> r) & 3]
     f_ev_minimum_energy_request = None
     if k == 3:
-        f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumEnergyRequest: 2 bit(s): 0 SE(EVEnergyOffer), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T12[(B >> r) & 3]
     f_ev_energy_offer = None
     if k == 4:
-        f_ev_energy_offer, r = _d_EVEnergyOfferType(B, r)
+        f_ev_energy_offer, B, r = _d_EVEnergyOfferType(B, r)
+        # after EVEnergyOffer: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Scheduled_SEReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_energy_offer), r
+    return Scheduled_SEReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_energy_offer), B, r
 
-def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqControlModeType, int]:
+def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqControlModeType, int, int]:
+    # Scheduled_SEReqControlModeType: (DepartureTime?, EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?, EVEnergyOffer?)
     r0 = r
+    # 3 bits: [code of Scheduled_SEReqControlModeType start: 3 bit(s): 0 SE(DepartureTime), 1 SE(EVTargetEnergyRequest), 2 SE(EVMaximumEnergyRequest), 3 SE(EVMinimumEnergyRequest), 4 SE(EVEnergyOffer), 5 EE, 6 second level]
     r -= 3; c = (B >> r) & 7
     k = _T127[c & 7]
     f_departure_time = None
     if k == 0:
+        # 1 bits: [DepartureTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_Scheduled_SEReqControlModeType(B, r0)
         r -= 8; f_departure_time = (B >> r) & 255
@@ -9552,11 +10604,13 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
                 f_departure_time, r = ru(B, r + 8, f_departure_time)
                 if f_departure_time > 4294967295: return _d_Scheduled_SEReqControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        # 4 bits: [DepartureTime: EE = 0 in 1 bit]; [code of Scheduled_SEReqControlModeType after DepartureTime: 3 bit(s): 0 SE(EVTargetEnergyRequest), 1 SE(EVMaximumEnergyRequest), 2 SE(EVMinimumEnergyRequest), 3 SE(EVEnergyOffer), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_Scheduled_SEReqControlModeType(B, r0)
         k = _T128[c & 7]
     f_ev_target_energy_request = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_SEReqControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -9569,6 +10623,7 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_SEReqControlModeType after EVTargetEnergyRequest: 3 bit(s): 0 SE(EVMaximumEnergyRequest), 1 SE(EVMinimumEnergyRequest), 2 SE(EVEnergyOffer), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_SEReqControlModeType(B, r0)
         k = _T129[c & 7]
@@ -9577,6 +10632,7 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         f_ev_target_energy_request.value = i1_value
     f_ev_maximum_energy_request = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_SEReqControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -9589,6 +10645,7 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_SEReqControlModeType after EVMaximumEnergyRequest: 2 bit(s): 0 SE(EVMinimumEnergyRequest), 1 SE(EVEnergyOffer), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_SEReqControlModeType(B, r0)
         k = _T11[c & 3]
@@ -9597,6 +10654,7 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         f_ev_maximum_energy_request.value = i2_value
     f_ev_minimum_energy_request = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_SEReqControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -9609,6 +10667,7 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_SEReqControlModeType after EVMinimumEnergyRequest: 2 bit(s): 0 SE(EVEnergyOffer), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_SEReqControlModeType(B, r0)
         k = _T12[c & 3]
@@ -9617,6 +10676,7 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
         f_ev_minimum_energy_request.value = i3_value
     f_ev_energy_offer = None
     if k == 4:
+        # 3 bits: [EVEnergyOfferType start: SE(EVPowerSchedule) = 0 in 1 bit(s)]; [EVPowerScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_Scheduled_SEReqControlModeType(B, r0)
         r -= 8; i5_time_anchor = (B >> r) & 255
@@ -9626,9 +10686,11 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
                 i5_time_anchor, r = ru(B, r + 8, i5_time_anchor)
                 if i5_time_anchor > 18446744073709551615: return _d_Scheduled_SEReqControlModeType(B, r0)
             else: i5_time_anchor = (x << 7) | (i5_time_anchor & 127)
+        # 2 bits: [TimeAnchor: EE = 0 in 1 bit]; [EVPowerScheduleType after TimeAnchor: SE(EVPowerScheduleEntries) = 0 in 1 bit(s)]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_Scheduled_SEReqControlModeType(B, r0)
-        i5_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
+        i5_ev_power_schedule_entries, B, r = _f_EVPowerScheduleEntryListType(B, r)
+        # 4 bits: [EVPowerScheduleType after EVPowerScheduleEntries: EE = 0 in 1 bit(s)]; [EVEnergyOfferType after EVPowerSchedule: SE(EVAbsolutePriceSchedule) = 0 in 1 bit(s)]; [EVAbsolutePriceScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
         r -= 4; c = (B >> r) & 15
         if c & 15: return _d_Scheduled_SEReqControlModeType(B, r0)
         i4_ev_power_schedule = _new(EVPowerScheduleType)
@@ -9641,15 +10703,19 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
                 i6_time_anchor, r = ru(B, r + 8, i6_time_anchor)
                 if i6_time_anchor > 18446744073709551615: return _d_Scheduled_SEReqControlModeType(B, r0)
             else: i6_time_anchor = (x << 7) | (i6_time_anchor & 127)
+        # 3 bits: [TimeAnchor: EE = 0 in 1 bit]; [EVAbsolutePriceScheduleType after TimeAnchor: SE(Currency) = 0 in 1 bit(s)]; [Currency: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_Scheduled_SEReqControlModeType(B, r0)
-        i6_currency, r = rstr(B, r, 3)
+        i6_currency, B, r = rstr(B, r, 3)
+        # 3 bits: [Currency: EE = 0 in 1 bit]; [EVAbsolutePriceScheduleType after Currency: SE(PriceAlgorithm) = 0 in 1 bit(s)]; [PriceAlgorithm: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_Scheduled_SEReqControlModeType(B, r0)
-        i6_price_algorithm, r = rstr(B, r, 255)
+        i6_price_algorithm, B, r = rstr(B, r, 255)
+        # 2 bits: [PriceAlgorithm: EE = 0 in 1 bit]; [EVAbsolutePriceScheduleType after PriceAlgorithm: SE(EVPriceRuleStacks) = 0 in 1 bit(s)]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_Scheduled_SEReqControlModeType(B, r0)
-        i6_ev_price_rule_stacks, r = _f_EVPriceRuleStackListType(B, r)
+        i6_ev_price_rule_stacks, B, r = _f_EVPriceRuleStackListType(B, r)
+        # 3 bits: [EVAbsolutePriceScheduleType after EVPriceRuleStacks: EE = 0 in 1 bit(s)]; [EVEnergyOfferType after EVAbsolutePriceSchedule: EE = 0 in 1 bit(s)]; [code of Scheduled_SEReqControlModeType after EVEnergyOffer: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_SEReqControlModeType(B, r0)
         k = _T4[c & 1]
@@ -9668,9 +10734,10 @@ def _f_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
     o.ev_maximum_energy_request = f_ev_maximum_energy_request
     o.ev_minimum_energy_request = f_ev_minimum_energy_request
     o.ev_energy_offer = f_ev_energy_offer
-    return o, r
+    return o, B, r
 
 def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int) -> int:
+    # Scheduled_SEReqControlModeType: (DepartureTime?, EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?, EVEnergyOffer?)
     st = 0
     v2 = o.departure_time
     if v2 is not None:
@@ -9796,25 +10863,34 @@ def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int)
     a = (a << w) | c
     return a
 
-def _d_EVEnergyOfferType(B: int, r: int) -> tuple[EVEnergyOfferType, int]:
+def _d_EVEnergyOfferType(B: int, r: int) -> tuple[EVEnergyOfferType, int, int]:
+    # EVEnergyOfferType: (EVPowerSchedule, EVAbsolutePriceSchedule)
+    # start: 1 bit(s): 0 SE(EVPowerSchedule), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_power_schedule = None
     if k == 0:
-        f_ev_power_schedule, r = _d_EVPowerScheduleType(B, r)
+        f_ev_power_schedule, B, r = _d_EVPowerScheduleType(B, r)
+        # after EVPowerSchedule: 1 bit(s): 0 SE(EVAbsolutePriceSchedule), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPowerSchedule')
     f_ev_absolute_price_schedule = None
     if k == 1:
-        f_ev_absolute_price_schedule, r = _d_EVAbsolutePriceScheduleType(B, r)
+        f_ev_absolute_price_schedule, B, r = _d_EVAbsolutePriceScheduleType(B, r)
+        # after EVAbsolutePriceSchedule: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVAbsolutePriceSchedule')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVEnergyOfferType(f_ev_power_schedule, f_ev_absolute_price_schedule), r
+    return EVEnergyOfferType(f_ev_power_schedule, f_ev_absolute_price_schedule), B, r
 
-def _f_EVEnergyOfferType(B: int, r: int) -> tuple[EVEnergyOfferType, int]:
+def _f_EVEnergyOfferType(B: int, r: int) -> tuple[EVEnergyOfferType, int, int]:
+    # EVEnergyOfferType: (EVPowerSchedule, EVAbsolutePriceSchedule)
     r0 = r
+    # 3 bits: [EVEnergyOfferType start: SE(EVPowerSchedule) = 0 in 1 bit(s)]; [EVPowerScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_EVEnergyOfferType(B, r0)
     r -= 8; i1_time_anchor = (B >> r) & 255
@@ -9824,9 +10900,11 @@ def _f_EVEnergyOfferType(B: int, r: int) -> tuple[EVEnergyOfferType, int]:
             i1_time_anchor, r = ru(B, r + 8, i1_time_anchor)
             if i1_time_anchor > 18446744073709551615: return _d_EVEnergyOfferType(B, r0)
         else: i1_time_anchor = (x << 7) | (i1_time_anchor & 127)
+    # 2 bits: [TimeAnchor: EE = 0 in 1 bit]; [EVPowerScheduleType after TimeAnchor: SE(EVPowerScheduleEntries) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVEnergyOfferType(B, r0)
-    i1_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
+    i1_ev_power_schedule_entries, B, r = _f_EVPowerScheduleEntryListType(B, r)
+    # 4 bits: [EVPowerScheduleType after EVPowerScheduleEntries: EE = 0 in 1 bit(s)]; [EVEnergyOfferType after EVPowerSchedule: SE(EVAbsolutePriceSchedule) = 0 in 1 bit(s)]; [EVAbsolutePriceScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_EVEnergyOfferType(B, r0)
     f_ev_power_schedule = _new(EVPowerScheduleType)
@@ -9839,15 +10917,19 @@ def _f_EVEnergyOfferType(B: int, r: int) -> tuple[EVEnergyOfferType, int]:
             i2_time_anchor, r = ru(B, r + 8, i2_time_anchor)
             if i2_time_anchor > 18446744073709551615: return _d_EVEnergyOfferType(B, r0)
         else: i2_time_anchor = (x << 7) | (i2_time_anchor & 127)
+    # 3 bits: [TimeAnchor: EE = 0 in 1 bit]; [EVAbsolutePriceScheduleType after TimeAnchor: SE(Currency) = 0 in 1 bit(s)]; [Currency: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_EVEnergyOfferType(B, r0)
-    i2_currency, r = rstr(B, r, 3)
+    i2_currency, B, r = rstr(B, r, 3)
+    # 3 bits: [Currency: EE = 0 in 1 bit]; [EVAbsolutePriceScheduleType after Currency: SE(PriceAlgorithm) = 0 in 1 bit(s)]; [PriceAlgorithm: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_EVEnergyOfferType(B, r0)
-    i2_price_algorithm, r = rstr(B, r, 255)
+    i2_price_algorithm, B, r = rstr(B, r, 255)
+    # 2 bits: [PriceAlgorithm: EE = 0 in 1 bit]; [EVAbsolutePriceScheduleType after PriceAlgorithm: SE(EVPriceRuleStacks) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVEnergyOfferType(B, r0)
-    i2_ev_price_rule_stacks, r = _f_EVPriceRuleStackListType(B, r)
+    i2_ev_price_rule_stacks, B, r = _f_EVPriceRuleStackListType(B, r)
+    # 2 bits: [EVAbsolutePriceScheduleType after EVPriceRuleStacks: EE = 0 in 1 bit(s)]; [EVEnergyOfferType after EVAbsolutePriceSchedule: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVEnergyOfferType(B, r0)
     f_ev_absolute_price_schedule = _new(EVAbsolutePriceScheduleType)
@@ -9858,9 +10940,10 @@ def _f_EVEnergyOfferType(B: int, r: int) -> tuple[EVEnergyOfferType, int]:
     o = _new(EVEnergyOfferType)
     o.ev_power_schedule = f_ev_power_schedule
     o.ev_absolute_price_schedule = f_ev_absolute_price_schedule
-    return o, r
+    return o, B, r
 
 def _e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
+    # EVEnergyOfferType: (EVPowerSchedule, EVAbsolutePriceSchedule)
     pass
     v2 = o.ev_power_schedule
     if v2 is None: raise EncFail('missing mandatory EVPowerSchedule')
@@ -9909,33 +10992,41 @@ def _e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int]:
+def _d_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int, int]:
+    # EVPowerScheduleType: (TimeAnchor, EVPowerScheduleEntries)
+    # start: 1 bit(s): 0 SE(TimeAnchor), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S8, 6)
+            f_time_anchor, B, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeAnchor: 1 bit(s): 0 SE(EVPowerScheduleEntries), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_ev_power_schedule_entries = None
     if k == 1:
-        f_ev_power_schedule_entries, r = _d_EVPowerScheduleEntryListType(B, r)
+        f_ev_power_schedule_entries, B, r = _d_EVPowerScheduleEntryListType(B, r)
+        # after EVPowerScheduleEntries: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPowerScheduleEntries')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVPowerScheduleType(f_time_anchor, f_ev_power_schedule_entries), r
+    return EVPowerScheduleType(f_time_anchor, f_ev_power_schedule_entries), B, r
 
-def _f_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int]:
+def _f_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int, int]:
+    # EVPowerScheduleType: (TimeAnchor, EVPowerScheduleEntries)
     r0 = r
+    # 2 bits: [EVPowerScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVPowerScheduleType(B, r0)
     r -= 8; f_time_anchor = (B >> r) & 255
@@ -9945,17 +11036,20 @@ def _f_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int]:
             f_time_anchor, r = ru(B, r + 8, f_time_anchor)
             if f_time_anchor > 18446744073709551615: return _d_EVPowerScheduleType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    # 2 bits: [TimeAnchor: EE = 0 in 1 bit]; [EVPowerScheduleType after TimeAnchor: SE(EVPowerScheduleEntries) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVPowerScheduleType(B, r0)
-    f_ev_power_schedule_entries, r = _f_EVPowerScheduleEntryListType(B, r)
+    f_ev_power_schedule_entries, B, r = _f_EVPowerScheduleEntryListType(B, r)
+    # 1 bits: [EVPowerScheduleType after EVPowerScheduleEntries: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVPowerScheduleType(B, r0)
     o = _new(EVPowerScheduleType)
     o.time_anchor = f_time_anchor
     o.ev_power_schedule_entries = f_ev_power_schedule_entries
-    return o, r
+    return o, B, r
 
 def _e_EVPowerScheduleType(o: EVPowerScheduleType, a: int) -> int:
+    # EVPowerScheduleType: (TimeAnchor, EVPowerScheduleEntries)
     pass
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
@@ -9972,33 +11066,43 @@ def _e_EVPowerScheduleType(o: EVPowerScheduleType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_EVPowerScheduleEntryListType(B: int, r: int) -> tuple[EVPowerScheduleEntryListType, int]:
+def _d_EVPowerScheduleEntryListType(B: int, r: int) -> tuple[EVPowerScheduleEntryListType, int, int]:
+    # EVPowerScheduleEntryListType: (EVPowerScheduleEntry{1,1024})
+    # start: 1 bit(s): 0 SE(EVPowerScheduleEntry), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_power_schedule_entry = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_EVPowerScheduleEntryType(B, r)
+            v, B, r = _d_EVPowerScheduleEntryType(B, r)
             f_ev_power_schedule_entry.append(v)
         else:
             break
         n += 1
         if n < 1024:
+            # after EVPowerScheduleEntry (may repeat): 2 bit(s): 0 SE(EVPowerScheduleEntry), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after EVPowerScheduleEntry: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'EVPowerScheduleEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVPowerScheduleEntryListType(f_ev_power_schedule_entry), r
+    return EVPowerScheduleEntryListType(f_ev_power_schedule_entry), B, r
 
-def _f_EVPowerScheduleEntryListType(B: int, r: int) -> tuple[EVPowerScheduleEntryListType, int]:
+def _f_EVPowerScheduleEntryListType(B: int, r: int) -> tuple[EVPowerScheduleEntryListType, int, int]:
+    # EVPowerScheduleEntryListType: (EVPowerScheduleEntry{1,1024})
     r0 = r
+    # 1 bits: [code of EVPowerScheduleEntryListType start: 1 bit(s): 0 SE(EVPowerScheduleEntry), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_ev_power_schedule_entry = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [EVPowerScheduleEntryType start: SE(Duration) = 0 in 1 bit(s)]; [Duration: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_EVPowerScheduleEntryListType(B, r0)
             r -= 8; i1_duration = (B >> r) & 255
@@ -10008,6 +11112,7 @@ def _f_EVPowerScheduleEntryListType(B: int, r: int) -> tuple[EVPowerScheduleEntr
                     i1_duration, r = ru(B, r + 8, i1_duration)
                     if i1_duration > 4294967295: return _d_EVPowerScheduleEntryListType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
+            # 15 bits: [Duration: EE = 0 in 1 bit]; [EVPowerScheduleEntryType after Duration: SE(Power) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 15; c = (B >> r) & 32767
             if c & 30727: return _d_EVPowerScheduleEntryListType(B, r0)
             i2_exponent = ((c >> 3) & 255) + -128
@@ -10020,6 +11125,7 @@ def _f_EVPowerScheduleEntryListType(B: int, r: int) -> tuple[EVPowerScheduleEntr
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [EVPowerScheduleEntryType after Power: EE = 0 in 1 bit(s)]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_EVPowerScheduleEntryListType(B, r0)
             i1_power = _new(RationalNumberType)
@@ -10033,21 +11139,25 @@ def _f_EVPowerScheduleEntryListType(B: int, r: int) -> tuple[EVPowerScheduleEntr
             break
         n += 1
         if n < 1024:
+            # 2 bits: [code of EVPowerScheduleEntryListType after EVPowerScheduleEntry (may repeat): 2 bit(s): 0 SE(EVPowerScheduleEntry), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of EVPowerScheduleEntryListType after EVPowerScheduleEntry: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_EVPowerScheduleEntryListType(B, r0)
     if k != -1: return _d_EVPowerScheduleEntryListType(B, r0)
     o = _new(EVPowerScheduleEntryListType)
     o.ev_power_schedule_entry = f_ev_power_schedule_entry
-    return o, r
+    return o, B, r
 
 def _e_EVPowerScheduleEntryListType(o: EVPowerScheduleEntryListType, a: int) -> int:
+    # EVPowerScheduleEntryListType: (EVPowerScheduleEntry{1,1024})
     st = 0
     n = 0
     for v in o.ev_power_schedule_entry:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 1024:
@@ -10066,33 +11176,41 @@ def _e_EVPowerScheduleEntryListType(o: EVPowerScheduleEntryListType, a: int) -> 
     a = (a << w) | c
     return a
 
-def _d_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryType, int]:
+def _d_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryType, int, int]:
+    # EVPowerScheduleEntryType: (Duration, Power)
+    # start: 1 bit(s): 0 SE(Duration), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_duration = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S120, 6)
+            f_duration, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Duration: 1 bit(s): 0 SE(Power), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Duration')
     f_power = None
     if k == 1:
-        f_power, r = _d_RationalNumberType(B, r)
+        f_power, B, r = _d_RationalNumberType(B, r)
+        # after Power: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Power')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVPowerScheduleEntryType(f_duration, f_power), r
+    return EVPowerScheduleEntryType(f_duration, f_power), B, r
 
-def _f_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryType, int]:
+def _f_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryType, int, int]:
+    # EVPowerScheduleEntryType: (Duration, Power)
     r0 = r
+    # 2 bits: [EVPowerScheduleEntryType start: SE(Duration) = 0 in 1 bit(s)]; [Duration: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVPowerScheduleEntryType(B, r0)
     r -= 8; f_duration = (B >> r) & 255
@@ -10102,6 +11220,7 @@ def _f_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryTyp
             f_duration, r = ru(B, r + 8, f_duration)
             if f_duration > 4294967295: return _d_EVPowerScheduleEntryType(B, r0)
         else: f_duration = (x << 7) | (f_duration & 127)
+    # 15 bits: [Duration: EE = 0 in 1 bit]; [EVPowerScheduleEntryType after Duration: SE(Power) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_EVPowerScheduleEntryType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -10114,6 +11233,7 @@ def _f_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryTyp
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [EVPowerScheduleEntryType after Power: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_EVPowerScheduleEntryType(B, r0)
     f_power = _new(RationalNumberType)
@@ -10122,9 +11242,10 @@ def _f_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryTyp
     o = _new(EVPowerScheduleEntryType)
     o.duration = f_duration
     o.power = f_power
-    return o, r
+    return o, B, r
 
 def _e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
+    # EVPowerScheduleEntryType: (Duration, Power)
     pass
     v2 = o.duration
     if v2 is None: raise EncFail('missing mandatory Duration')
@@ -10153,19 +11274,23 @@ def _e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceScheduleType, int]:
+def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceScheduleType, int, int]:
+    # EVAbsolutePriceScheduleType: (TimeAnchor, Currency, PriceAlgorithm, EVPriceRuleStacks)
+    # start: 1 bit(s): 0 SE(TimeAnchor), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S8, 6)
+            f_time_anchor, B, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeAnchor: 1 bit(s): 0 SE(Currency), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TimeAnchor')
@@ -10173,11 +11298,13 @@ def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_currency, r = sl2(B, r, _S140, 6)
+            f_currency, B, r = sl2(B, r, _S140, 6)
         else:
-            f_currency, r = rstr(B, r, 3)
+            f_currency, B, r = rstr(B, r, 3)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Currency: 1 bit(s): 0 SE(PriceAlgorithm), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Currency')
@@ -10185,25 +11312,31 @@ def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_price_algorithm, r = sl2(B, r, _S78, 6)
+            f_price_algorithm, B, r = sl2(B, r, _S78, 6)
         else:
-            f_price_algorithm, r = rstr(B, r, 255)
+            f_price_algorithm, B, r = rstr(B, r, 255)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PriceAlgorithm: 1 bit(s): 0 SE(EVPriceRuleStacks), 1 second level
         r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PriceAlgorithm')
     f_ev_price_rule_stacks = None
     if k == 3:
-        f_ev_price_rule_stacks, r = _d_EVPriceRuleStackListType(B, r)
+        f_ev_price_rule_stacks, B, r = _d_EVPriceRuleStackListType(B, r)
+        # after EVPriceRuleStacks: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPriceRuleStacks')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVAbsolutePriceScheduleType(f_time_anchor, f_currency, f_price_algorithm, f_ev_price_rule_stacks), r
+    return EVAbsolutePriceScheduleType(f_time_anchor, f_currency, f_price_algorithm, f_ev_price_rule_stacks), B, r
 
-def _f_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceScheduleType, int]:
+def _f_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceScheduleType, int, int]:
+    # EVAbsolutePriceScheduleType: (TimeAnchor, Currency, PriceAlgorithm, EVPriceRuleStacks)
     r0 = r
+    # 2 bits: [EVAbsolutePriceScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVAbsolutePriceScheduleType(B, r0)
     r -= 8; f_time_anchor = (B >> r) & 255
@@ -10213,15 +11346,19 @@ def _f_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
             f_time_anchor, r = ru(B, r + 8, f_time_anchor)
             if f_time_anchor > 18446744073709551615: return _d_EVAbsolutePriceScheduleType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    # 3 bits: [TimeAnchor: EE = 0 in 1 bit]; [EVAbsolutePriceScheduleType after TimeAnchor: SE(Currency) = 0 in 1 bit(s)]; [Currency: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_EVAbsolutePriceScheduleType(B, r0)
-    f_currency, r = rstr(B, r, 3)
+    f_currency, B, r = rstr(B, r, 3)
+    # 3 bits: [Currency: EE = 0 in 1 bit]; [EVAbsolutePriceScheduleType after Currency: SE(PriceAlgorithm) = 0 in 1 bit(s)]; [PriceAlgorithm: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_EVAbsolutePriceScheduleType(B, r0)
-    f_price_algorithm, r = rstr(B, r, 255)
+    f_price_algorithm, B, r = rstr(B, r, 255)
+    # 2 bits: [PriceAlgorithm: EE = 0 in 1 bit]; [EVAbsolutePriceScheduleType after PriceAlgorithm: SE(EVPriceRuleStacks) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVAbsolutePriceScheduleType(B, r0)
-    f_ev_price_rule_stacks, r = _f_EVPriceRuleStackListType(B, r)
+    f_ev_price_rule_stacks, B, r = _f_EVPriceRuleStackListType(B, r)
+    # 1 bits: [EVAbsolutePriceScheduleType after EVPriceRuleStacks: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_EVAbsolutePriceScheduleType(B, r0)
     o = _new(EVAbsolutePriceScheduleType)
@@ -10229,9 +11366,10 @@ def _f_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
     o.currency = f_currency
     o.price_algorithm = f_price_algorithm
     o.ev_price_rule_stacks = f_ev_price_rule_stacks
-    return o, r
+    return o, B, r
 
 def _e_EVAbsolutePriceScheduleType(o: EVAbsolutePriceScheduleType, a: int) -> int:
+    # EVAbsolutePriceScheduleType: (TimeAnchor, Currency, PriceAlgorithm, EVPriceRuleStacks)
     pass
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
@@ -10258,54 +11396,67 @@ def _e_EVAbsolutePriceScheduleType(o: EVAbsolutePriceScheduleType, a: int) -> in
     a <<= 1
     return a
 
-def _d_EVPriceRuleStackListType(B: int, r: int) -> tuple[EVPriceRuleStackListType, int]:
+def _d_EVPriceRuleStackListType(B: int, r: int) -> tuple[EVPriceRuleStackListType, int, int]:
+    # EVPriceRuleStackListType: (EVPriceRuleStack{1,1024})
+    # start: 1 bit(s): 0 SE(EVPriceRuleStack), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_price_rule_stack = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_EVPriceRuleStackType(B, r)
+            v, B, r = _d_EVPriceRuleStackType(B, r)
             f_ev_price_rule_stack.append(v)
         else:
             break
         n += 1
         if n < 1024:
+            # after EVPriceRuleStack (may repeat): 2 bit(s): 0 SE(EVPriceRuleStack), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after EVPriceRuleStack: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'EVPriceRuleStack')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVPriceRuleStackListType(f_ev_price_rule_stack), r
+    return EVPriceRuleStackListType(f_ev_price_rule_stack), B, r
 
-def _f_EVPriceRuleStackListType(B: int, r: int) -> tuple[EVPriceRuleStackListType, int]:
+def _f_EVPriceRuleStackListType(B: int, r: int) -> tuple[EVPriceRuleStackListType, int, int]:
+    # EVPriceRuleStackListType: (EVPriceRuleStack{1,1024})
     r0 = r
+    # 1 bits: [code of EVPriceRuleStackListType start: 1 bit(s): 0 SE(EVPriceRuleStack), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_ev_price_rule_stack = []
     n = 0
     while True:
         if k == 0:
-            v, r = _f_EVPriceRuleStackType(B, r)
+            v, B, r = _f_EVPriceRuleStackType(B, r)
             f_ev_price_rule_stack.append(v)
         else:
             break
         n += 1
         if n < 1024:
+            # 2 bits: [code of EVPriceRuleStackListType after EVPriceRuleStack (may repeat): 2 bit(s): 0 SE(EVPriceRuleStack), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of EVPriceRuleStackListType after EVPriceRuleStack: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_EVPriceRuleStackListType(B, r0)
     if k != -1: return _d_EVPriceRuleStackListType(B, r0)
     o = _new(EVPriceRuleStackListType)
     o.ev_price_rule_stack = f_ev_price_rule_stack
-    return o, r
+    return o, B, r
 
 def _e_EVPriceRuleStackListType(o: EVPriceRuleStackListType, a: int) -> int:
+    # EVPriceRuleStackListType: (EVPriceRuleStack{1,1024})
     st = 0
     n = 0
     for v in o.ev_price_rule_stack:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 1024:
@@ -10324,19 +11475,23 @@ def _e_EVPriceRuleStackListType(o: EVPriceRuleStackListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
+def _d_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int, int]:
+    # EVPriceRuleStackType: (Duration, EVPriceRule{1,8})
+    # start: 1 bit(s): 0 SE(Duration), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_duration = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S120, 6)
+            f_duration, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Duration: 1 bit(s): 0 SE(EVPriceRule), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Duration')
@@ -10344,21 +11499,27 @@ def _d_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
     n = 0
     while True:
         if k == 1:
-            v, r = _d_EVPriceRuleType(B, r)
+            v, B, r = _d_EVPriceRuleType(B, r)
             f_ev_price_rule.append(v)
         else:
             break
         n += 1
         if n < 8:
+            # after EVPriceRule (may repeat): 2 bit(s): 0 SE(EVPriceRule), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T72[(B >> r) & 3]
         else:
+            # after EVPriceRule: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'EVPriceRule')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVPriceRuleStackType(f_duration, f_ev_price_rule), r
+    return EVPriceRuleStackType(f_duration, f_ev_price_rule), B, r
 
-def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
+def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int, int]:
+    # EVPriceRuleStackType: (Duration, EVPriceRule{1,8})
     r0 = r
+    # 2 bits: [EVPriceRuleStackType start: SE(Duration) = 0 in 1 bit(s)]; [Duration: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVPriceRuleStackType(B, r0)
     r -= 8; f_duration = (B >> r) & 255
@@ -10368,6 +11529,7 @@ def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
             f_duration, r = ru(B, r + 8, f_duration)
             if f_duration > 4294967295: return _d_EVPriceRuleStackType(B, r0)
         else: f_duration = (x << 7) | (f_duration & 127)
+    # 2 bits: [Duration: EE = 0 in 1 bit]; [code of EVPriceRuleStackType after Duration: 1 bit(s): 0 SE(EVPriceRule), 1 second level]
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_EVPriceRuleStackType(B, r0)
     k = _T1[c & 1]
@@ -10375,6 +11537,7 @@ def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
     n = 0
     while True:
         if k == 1:
+            # 14 bits: [EVPriceRuleType start: SE(EnergyFee) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 14343: return _d_EVPriceRuleStackType(B, r0)
             i2_exponent = ((c >> 3) & 255) + -128
@@ -10387,6 +11550,7 @@ def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
+            # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [EVPriceRuleType after EnergyFee: SE(PowerRangeStart) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 16; c = (B >> r) & 65535
             if c & 63495: return _d_EVPriceRuleStackType(B, r0)
             i3_exponent = ((c >> 3) & 255) + -128
@@ -10402,6 +11566,7 @@ def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [EVPriceRuleType after PowerRangeStart: EE = 0 in 1 bit(s)]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_EVPriceRuleStackType(B, r0)
             i1_power_range_start = _new(RationalNumberType)
@@ -10415,9 +11580,11 @@ def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
             break
         n += 1
         if n < 8:
+            # 2 bits: [code of EVPriceRuleStackType after EVPriceRule (may repeat): 2 bit(s): 0 SE(EVPriceRule), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T72[c & 3]
         else:
+            # 1 bits: [code of EVPriceRuleStackType after EVPriceRule: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_EVPriceRuleStackType(B, r0)
@@ -10425,9 +11592,10 @@ def _f_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int]:
     o = _new(EVPriceRuleStackType)
     o.duration = f_duration
     o.ev_price_rule = f_ev_price_rule
-    return o, r
+    return o, B, r
 
 def _e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
+    # EVPriceRuleStackType: (Duration, EVPriceRule{1,8})
     st = 0
     v2 = o.duration
     if v2 is None: raise EncFail('missing mandatory Duration')
@@ -10439,6 +11607,7 @@ def _e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
     a <<= 1
     n = 0
     for v in o.ev_price_rule:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 8:
@@ -10457,25 +11626,34 @@ def _e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_EVPriceRuleType(B: int, r: int) -> tuple[EVPriceRuleType, int]:
+def _d_EVPriceRuleType(B: int, r: int) -> tuple[EVPriceRuleType, int, int]:
+    # EVPriceRuleType: (EnergyFee, PowerRangeStart)
+    # start: 1 bit(s): 0 SE(EnergyFee), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_energy_fee = None
     if k == 0:
-        f_energy_fee, r = _d_RationalNumberType(B, r)
+        f_energy_fee, B, r = _d_RationalNumberType(B, r)
+        # after EnergyFee: 1 bit(s): 0 SE(PowerRangeStart), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EnergyFee')
     f_power_range_start = None
     if k == 1:
-        f_power_range_start, r = _d_RationalNumberType(B, r)
+        f_power_range_start, B, r = _d_RationalNumberType(B, r)
+        # after PowerRangeStart: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PowerRangeStart')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVPriceRuleType(f_energy_fee, f_power_range_start), r
+    return EVPriceRuleType(f_energy_fee, f_power_range_start), B, r
 
-def _f_EVPriceRuleType(B: int, r: int) -> tuple[EVPriceRuleType, int]:
+def _f_EVPriceRuleType(B: int, r: int) -> tuple[EVPriceRuleType, int, int]:
+    # EVPriceRuleType: (EnergyFee, PowerRangeStart)
     r0 = r
+    # 14 bits: [EVPriceRuleType start: SE(EnergyFee) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_EVPriceRuleType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -10488,6 +11666,7 @@ def _f_EVPriceRuleType(B: int, r: int) -> tuple[EVPriceRuleType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [EVPriceRuleType after EnergyFee: SE(PowerRangeStart) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_EVPriceRuleType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -10503,6 +11682,7 @@ def _f_EVPriceRuleType(B: int, r: int) -> tuple[EVPriceRuleType, int]:
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [EVPriceRuleType after PowerRangeStart: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_EVPriceRuleType(B, r0)
     f_power_range_start = _new(RationalNumberType)
@@ -10511,9 +11691,10 @@ def _f_EVPriceRuleType(B: int, r: int) -> tuple[EVPriceRuleType, int]:
     o = _new(EVPriceRuleType)
     o.energy_fee = f_energy_fee
     o.power_range_start = f_power_range_start
-    return o, r
+    return o, B, r
 
 def _e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
+    # EVPriceRuleType: (EnergyFee, PowerRangeStart)
     pass
     v2 = o.energy_fee
     if v2 is None: raise EncFail('missing mandatory EnergyFee')
@@ -10552,11 +11733,16 @@ def _e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType, int]:
+def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType, int, int]:
+    # ScheduleExchangeResType: (((Header), (ResponseCode)), (EVSEProcessing, GoToPause?, (Dynamic_SEResControlMode | Scheduled_SEResControlMode)))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -10564,13 +11750,14 @@ def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S68, 6)
+            f_response_code, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -10578,13 +11765,14 @@ def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S69, 6)
+            f_evse_processing, B, r = sl2(B, r, _S69, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 2 bit(s): 0 SE(GoToPause), 1 SE(Dynamic_SEResControlMode), 2 SE(Scheduled_SEResControlMode), 3 second level
         r -= 2; k = _T91[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
@@ -10592,31 +11780,39 @@ def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_go_to_pause, r = sl2(B, r, _S70, 6)
+            f_go_to_pause, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_go_to_pause = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after GoToPause: 2 bit(s): 0 SE(Dynamic_SEResControlMode), 1 SE(Scheduled_SEResControlMode), 2 second level
         r -= 2; k = _T71[(B >> r) & 3]
     f_dynamic_se_res_control_mode = f_scheduled_se_res_control_mode = None
     if k == 4:
-        f_dynamic_se_res_control_mode, r = _d_Dynamic_SEResControlModeType(B, r)
+        f_dynamic_se_res_control_mode, B, r = _d_Dynamic_SEResControlModeType(B, r)
+        # after (Dynamic_SEResControlMode | Scheduled_SEResControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 5:
-        f_scheduled_se_res_control_mode, r = _d_Scheduled_SEResControlModeType(B, r)
+        f_scheduled_se_res_control_mode, B, r = _d_Scheduled_SEResControlModeType(B, r)
+        # after (Dynamic_SEResControlMode | Scheduled_SEResControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Dynamic_SEResControlMode or Scheduled_SEResControlMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ScheduleExchangeResType(f_header, f_response_code, f_evse_processing, f_go_to_pause, f_dynamic_se_res_control_mode, f_scheduled_se_res_control_mode), r
+    return ScheduleExchangeResType(f_header, f_response_code, f_evse_processing, f_go_to_pause, f_dynamic_se_res_control_mode, f_scheduled_se_res_control_mode), B, r
 
-def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType, int]:
+def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType, int, int]:
+    # ScheduleExchangeResType: (((Header), (ResponseCode)), (EVSEProcessing, GoToPause?, (Dynamic_SEResControlMode | Scheduled_SEResControlMode)))
     r0 = r
+    # 3 bits: [ScheduleExchangeResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ScheduleExchangeResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ScheduleExchangeResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ScheduleExchangeResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -10626,15 +11822,18 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ScheduleExchangeResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ScheduleExchangeResType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ScheduleExchangeResType(B, r0)
+    # 16 bits: [ScheduleExchangeResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ScheduleExchangeResType after ResponseCode: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 2 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [code of ScheduleExchangeResType after EVSEProcessing: 2 bit(s): 0 SE(GoToPause), 1 SE(Dynamic_SEResControlMode), 2 SE(Scheduled_SEResControlMode), 3 second level]
     r -= 16; c = (B >> r) & 65535
     if c & 49380: return _d_ScheduleExchangeResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 8) & 63]
@@ -10647,16 +11846,19 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
     f_header.signature = i1_signature
     f_go_to_pause = None
     if k == 3:
+        # 5 bits: [GoToPause: CH = 0 in 1 bit]; f_go_to_pause 1 bit(s); [GoToPause: EE = 0 in 1 bit]; [code of ScheduleExchangeResType after GoToPause: 2 bit(s): 0 SE(Dynamic_SEResControlMode), 1 SE(Scheduled_SEResControlMode), 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_ScheduleExchangeResType(B, r0)
         f_go_to_pause = ((c >> 3) & 1) == 1
         k = _T71[c & 3]
     f_dynamic_se_res_control_mode = f_scheduled_se_res_control_mode = None
     if k == 4:
+        # 3 bits: [code of Dynamic_SEResControlModeType start: 3 bit(s): 0 SE(DepartureTime), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(AbsolutePriceSchedule), 4 SE(PriceLevelSchedule), 5 EE, 6 second level]
         r -= 3; c = (B >> r) & 7
         k = _T127[c & 7]
         i2_departure_time = None
         if k == 0:
+            # 1 bits: [DepartureTime: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ScheduleExchangeResType(B, r0)
             r -= 8; i2_departure_time = (B >> r) & 255
@@ -10666,11 +11868,13 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
                     i2_departure_time, r = ru(B, r + 8, i2_departure_time)
                     if i2_departure_time > 4294967295: return _d_ScheduleExchangeResType(B, r0)
                 else: i2_departure_time = (x << 7) | (i2_departure_time & 127)
+            # 4 bits: [DepartureTime: EE = 0 in 1 bit]; [code of Dynamic_SEResControlModeType after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AbsolutePriceSchedule), 3 SE(PriceLevelSchedule), 4 EE, 5 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_ScheduleExchangeResType(B, r0)
             k = _T128[c & 7]
         i2_minimum_soc = None
         if k == 1:
+            # 12 bits: [MinimumSOC: CH = 0 in 1 bit]; i2_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of Dynamic_SEResControlModeType after MinimumSOC: 3 bit(s): 0 SE(TargetSOC), 1 SE(AbsolutePriceSchedule), 2 SE(PriceLevelSchedule), 3 EE, 4 second level]
             r -= 12; c = (B >> r) & 4095
             if c & 2056: return _d_ScheduleExchangeResType(B, r0)
             i2_minimum_soc = (c >> 4) & 127
@@ -10678,6 +11882,7 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
             if i2_minimum_soc > 100: return _d_ScheduleExchangeResType(B, r0)
         i2_target_soc = None
         if k == 2:
+            # 11 bits: [TargetSOC: CH = 0 in 1 bit]; i2_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of Dynamic_SEResControlModeType after TargetSOC: 2 bit(s): 0 SE(AbsolutePriceSchedule), 1 SE(PriceLevelSchedule), 2 EE, 3 second level]
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_ScheduleExchangeResType(B, r0)
             i2_target_soc = (c >> 3) & 127
@@ -10685,19 +11890,23 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
             if i2_target_soc > 100: return _d_ScheduleExchangeResType(B, r0)
         i2_absolute_price_schedule = i2_price_level_schedule = None
         if k == 3:
-            i2_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+            i2_absolute_price_schedule, B, r = _f_AbsolutePriceScheduleType(B, r)
+            # 1 bits: [code of Dynamic_SEResControlModeType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
         elif k == 4:
+            # 2 bits: [code of PriceLevelScheduleType start: 2 bit(s): 0 AT(Id), 1 SE(TimeAnchor), 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T9[c & 3]
             i3_id = None
             if k == 0:
-                i3_id, r = rstr(B, r, None)
+                i3_id, B, r = rstr(B, r, None)
+                # 1 bits: [code of PriceLevelScheduleType after @Id: 1 bit(s): 0 SE(TimeAnchor), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T1[c & 1]
             i3_time_anchor = None
             if k == 1:
+                # 1 bits: [TimeAnchor: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ScheduleExchangeResType(B, r0)
                 r -= 8; i3_time_anchor = (B >> r) & 255
@@ -10707,6 +11916,7 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
                         i3_time_anchor, r = ru(B, r + 8, i3_time_anchor)
                         if i3_time_anchor > 18446744073709551615: return _d_ScheduleExchangeResType(B, r0)
                     else: i3_time_anchor = (x << 7) | (i3_time_anchor & 127)
+                # 2 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after TimeAnchor: 1 bit(s): 0 SE(PriceScheduleID), 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ScheduleExchangeResType(B, r0)
                 k = _T10[c & 1]
@@ -10714,6 +11924,7 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
                 return _d_ScheduleExchangeResType(B, r0)
             i3_price_schedule_id = None
             if k == 2:
+                # 1 bits: [PriceScheduleID: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ScheduleExchangeResType(B, r0)
                 r -= 8; i3_price_schedule_id = (B >> r) & 255
@@ -10722,6 +11933,7 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
                     if x > 127: i3_price_schedule_id, r = ru(B, r + 8, i3_price_schedule_id)
                     else: i3_price_schedule_id = (x << 7) | (i3_price_schedule_id & 127)
                 if i3_price_schedule_id < 1 or i3_price_schedule_id > 4294967295: return _d_ScheduleExchangeResType(B, r0)
+                # 3 bits: [PriceScheduleID: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleID: 2 bit(s): 0 SE(PriceScheduleDescription), 1 SE(NumberOfPriceLevels), 2 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_ScheduleExchangeResType(B, r0)
                 k = _T22[c & 3]
@@ -10729,14 +11941,17 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
                 return _d_ScheduleExchangeResType(B, r0)
             i3_price_schedule_description = None
             if k == 3:
+                # 1 bits: [PriceScheduleDescription: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ScheduleExchangeResType(B, r0)
-                i3_price_schedule_description, r = rstr(B, r, 160)
+                i3_price_schedule_description, B, r = rstr(B, r, 160)
+                # 2 bits: [PriceScheduleDescription: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleDescription: 1 bit(s): 0 SE(NumberOfPriceLevels), 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ScheduleExchangeResType(B, r0)
                 k = _T23[c & 1]
             i3_number_of_price_levels = None
             if k == 4:
+                # 11 bits: [NumberOfPriceLevels: CH = 0 in 1 bit]; i3_number_of_price_levels 8 bit(s); [NumberOfPriceLevels: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after NumberOfPriceLevels: 1 bit(s): 0 SE(PriceLevelScheduleEntries), 1 second level]
                 r -= 11; c = (B >> r) & 2047
                 if c & 1026: return _d_ScheduleExchangeResType(B, r0)
                 i3_number_of_price_levels = (c >> 2) & 255
@@ -10745,12 +11960,14 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
                 return _d_ScheduleExchangeResType(B, r0)
             i3_price_level_schedule_entries = None
             if k == 5:
-                i3_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+                i3_price_level_schedule_entries, B, r = _f_PriceLevelScheduleEntryListType(B, r)
+                # 1 bits: [code of PriceLevelScheduleType after PriceLevelScheduleEntries: 1 bit(s): 0 EE, 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T4[c & 1]
             else:
                 return _d_ScheduleExchangeResType(B, r0)
             if k != -1: return _d_ScheduleExchangeResType(B, r0)
+            # 1 bits: [code of Dynamic_SEResControlModeType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
             i2_price_level_schedule = _new(PriceLevelScheduleType)
@@ -10761,6 +11978,7 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
             i2_price_level_schedule.number_of_price_levels = i3_number_of_price_levels
             i2_price_level_schedule.price_level_schedule_entries = i3_price_level_schedule_entries
         if k != -1: return _d_ScheduleExchangeResType(B, r0)
+        # 1 bits: [code of ScheduleExchangeResType after (Dynamic_SEResControlMode | Scheduled_SEResControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
         f_dynamic_se_res_control_mode = _new(Dynamic_SEResControlModeType)
@@ -10770,7 +11988,8 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
         f_dynamic_se_res_control_mode.absolute_price_schedule = i2_absolute_price_schedule
         f_dynamic_se_res_control_mode.price_level_schedule = i2_price_level_schedule
     elif k == 5:
-        f_scheduled_se_res_control_mode, r = _f_Scheduled_SEResControlModeType(B, r)
+        f_scheduled_se_res_control_mode, B, r = _f_Scheduled_SEResControlModeType(B, r)
+        # 1 bits: [code of ScheduleExchangeResType after (Dynamic_SEResControlMode | Scheduled_SEResControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     else:
@@ -10783,9 +12002,10 @@ def _f_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
     o.go_to_pause = f_go_to_pause
     o.dynamic_se_res_control_mode = f_dynamic_se_res_control_mode
     o.scheduled_se_res_control_mode = f_scheduled_se_res_control_mode
-    return o, r
+    return o, B, r
 
 def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
+    # ScheduleExchangeResType: (((Header), (ResponseCode)), (EVSEProcessing, GoToPause?, (Dynamic_SEResControlMode | Scheduled_SEResControlMode)))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -10920,58 +12140,71 @@ def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResControlModeType, int]:
+def _d_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResControlModeType, int, int]:
+    # Dynamic_SEResControlModeType: (DepartureTime?, MinimumSOC?, TargetSOC?, (AbsolutePriceSchedule | PriceLevelSchedule)?)
+    # start: 3 bit(s): 0 SE(DepartureTime), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(AbsolutePriceSchedule), 4 SE(PriceLevelSchedule), 5 EE, 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T127[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S120, 6)
+            f_departure_time, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AbsolutePriceSchedule), 3 SE(PriceLevelSchedule), 4 EE, 5 second level
         r -= 3; k = _T128[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S139, 6)
+            f_minimum_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MinimumSOC: 3 bit(s): 0 SE(TargetSOC), 1 SE(AbsolutePriceSchedule), 2 SE(PriceLevelSchedule), 3 EE, 4 second level
         r -= 3; k = _T129[(B >> r) & 7]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S139, 6)
+            f_target_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetSOC: 2 bit(s): 0 SE(AbsolutePriceSchedule), 1 SE(PriceLevelSchedule), 2 EE, 3 second level
         r -= 2; k = _T11[(B >> r) & 3]
     f_absolute_price_schedule = f_price_level_schedule = None
     if k == 3:
-        f_absolute_price_schedule, r = _d_AbsolutePriceScheduleType(B, r)
+        f_absolute_price_schedule, B, r = _d_AbsolutePriceScheduleType(B, r)
+        # after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 4:
-        f_price_level_schedule, r = _d_PriceLevelScheduleType(B, r)
+        f_price_level_schedule, B, r = _d_PriceLevelScheduleType(B, r)
+        # after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Dynamic_SEResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_absolute_price_schedule, f_price_level_schedule), r
+    return Dynamic_SEResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_absolute_price_schedule, f_price_level_schedule), B, r
 
-def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResControlModeType, int]:
+def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResControlModeType, int, int]:
+    # Dynamic_SEResControlModeType: (DepartureTime?, MinimumSOC?, TargetSOC?, (AbsolutePriceSchedule | PriceLevelSchedule)?)
     r0 = r
+    # 3 bits: [code of Dynamic_SEResControlModeType start: 3 bit(s): 0 SE(DepartureTime), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(AbsolutePriceSchedule), 4 SE(PriceLevelSchedule), 5 EE, 6 second level]
     r -= 3; c = (B >> r) & 7
     k = _T127[c & 7]
     f_departure_time = None
     if k == 0:
+        # 1 bits: [DepartureTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_Dynamic_SEResControlModeType(B, r0)
         r -= 8; f_departure_time = (B >> r) & 255
@@ -10981,11 +12214,13 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
                 f_departure_time, r = ru(B, r + 8, f_departure_time)
                 if f_departure_time > 4294967295: return _d_Dynamic_SEResControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        # 4 bits: [DepartureTime: EE = 0 in 1 bit]; [code of Dynamic_SEResControlModeType after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AbsolutePriceSchedule), 3 SE(PriceLevelSchedule), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_Dynamic_SEResControlModeType(B, r0)
         k = _T128[c & 7]
     f_minimum_soc = None
     if k == 1:
+        # 12 bits: [MinimumSOC: CH = 0 in 1 bit]; f_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of Dynamic_SEResControlModeType after MinimumSOC: 3 bit(s): 0 SE(TargetSOC), 1 SE(AbsolutePriceSchedule), 2 SE(PriceLevelSchedule), 3 EE, 4 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_Dynamic_SEResControlModeType(B, r0)
         f_minimum_soc = (c >> 4) & 127
@@ -10993,6 +12228,7 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
         if f_minimum_soc > 100: return _d_Dynamic_SEResControlModeType(B, r0)
     f_target_soc = None
     if k == 2:
+        # 11 bits: [TargetSOC: CH = 0 in 1 bit]; f_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of Dynamic_SEResControlModeType after TargetSOC: 2 bit(s): 0 SE(AbsolutePriceSchedule), 1 SE(PriceLevelSchedule), 2 EE, 3 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_Dynamic_SEResControlModeType(B, r0)
         f_target_soc = (c >> 3) & 127
@@ -11000,19 +12236,23 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
         if f_target_soc > 100: return _d_Dynamic_SEResControlModeType(B, r0)
     f_absolute_price_schedule = f_price_level_schedule = None
     if k == 3:
-        f_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+        f_absolute_price_schedule, B, r = _f_AbsolutePriceScheduleType(B, r)
+        # 1 bits: [code of Dynamic_SEResControlModeType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     elif k == 4:
+        # 2 bits: [code of PriceLevelScheduleType start: 2 bit(s): 0 AT(Id), 1 SE(TimeAnchor), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T9[c & 3]
         i1_id = None
         if k == 0:
-            i1_id, r = rstr(B, r, None)
+            i1_id, B, r = rstr(B, r, None)
+            # 1 bits: [code of PriceLevelScheduleType after @Id: 1 bit(s): 0 SE(TimeAnchor), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T1[c & 1]
         i1_time_anchor = None
         if k == 1:
+            # 1 bits: [TimeAnchor: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_Dynamic_SEResControlModeType(B, r0)
             r -= 8; i1_time_anchor = (B >> r) & 255
@@ -11022,6 +12262,7 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
                     i1_time_anchor, r = ru(B, r + 8, i1_time_anchor)
                     if i1_time_anchor > 18446744073709551615: return _d_Dynamic_SEResControlModeType(B, r0)
                 else: i1_time_anchor = (x << 7) | (i1_time_anchor & 127)
+            # 2 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after TimeAnchor: 1 bit(s): 0 SE(PriceScheduleID), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_Dynamic_SEResControlModeType(B, r0)
             k = _T10[c & 1]
@@ -11029,6 +12270,7 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
             return _d_Dynamic_SEResControlModeType(B, r0)
         i1_price_schedule_id = None
         if k == 2:
+            # 1 bits: [PriceScheduleID: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_Dynamic_SEResControlModeType(B, r0)
             r -= 8; i1_price_schedule_id = (B >> r) & 255
@@ -11037,6 +12279,7 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
                 if x > 127: i1_price_schedule_id, r = ru(B, r + 8, i1_price_schedule_id)
                 else: i1_price_schedule_id = (x << 7) | (i1_price_schedule_id & 127)
             if i1_price_schedule_id < 1 or i1_price_schedule_id > 4294967295: return _d_Dynamic_SEResControlModeType(B, r0)
+            # 3 bits: [PriceScheduleID: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleID: 2 bit(s): 0 SE(PriceScheduleDescription), 1 SE(NumberOfPriceLevels), 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_Dynamic_SEResControlModeType(B, r0)
             k = _T22[c & 3]
@@ -11044,14 +12287,17 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
             return _d_Dynamic_SEResControlModeType(B, r0)
         i1_price_schedule_description = None
         if k == 3:
+            # 1 bits: [PriceScheduleDescription: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_Dynamic_SEResControlModeType(B, r0)
-            i1_price_schedule_description, r = rstr(B, r, 160)
+            i1_price_schedule_description, B, r = rstr(B, r, 160)
+            # 2 bits: [PriceScheduleDescription: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleDescription: 1 bit(s): 0 SE(NumberOfPriceLevels), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_Dynamic_SEResControlModeType(B, r0)
             k = _T23[c & 1]
         i1_number_of_price_levels = None
         if k == 4:
+            # 11 bits: [NumberOfPriceLevels: CH = 0 in 1 bit]; i1_number_of_price_levels 8 bit(s); [NumberOfPriceLevels: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after NumberOfPriceLevels: 1 bit(s): 0 SE(PriceLevelScheduleEntries), 1 second level]
             r -= 11; c = (B >> r) & 2047
             if c & 1026: return _d_Dynamic_SEResControlModeType(B, r0)
             i1_number_of_price_levels = (c >> 2) & 255
@@ -11060,12 +12306,14 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
             return _d_Dynamic_SEResControlModeType(B, r0)
         i1_price_level_schedule_entries = None
         if k == 5:
-            i1_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+            i1_price_level_schedule_entries, B, r = _f_PriceLevelScheduleEntryListType(B, r)
+            # 1 bits: [code of PriceLevelScheduleType after PriceLevelScheduleEntries: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
         else:
             return _d_Dynamic_SEResControlModeType(B, r0)
         if k != -1: return _d_Dynamic_SEResControlModeType(B, r0)
+        # 1 bits: [code of Dynamic_SEResControlModeType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
         f_price_level_schedule = _new(PriceLevelScheduleType)
@@ -11082,9 +12330,10 @@ def _f_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
     o.target_soc = f_target_soc
     o.absolute_price_schedule = f_absolute_price_schedule
     o.price_level_schedule = f_price_level_schedule
-    return o, r
+    return o, B, r
 
 def _e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> int:
+    # Dynamic_SEResControlModeType: (DepartureTime?, MinimumSOC?, TargetSOC?, (AbsolutePriceSchedule | PriceLevelSchedule)?)
     st = 0
     v2 = o.departure_time
     if v2 is not None:
@@ -11165,23 +12414,29 @@ def _e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> 
     a = (a << w) | c
     return a
 
-def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleType, int]:
+def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleType, int, int]:
+    # AbsolutePriceScheduleType: @Id? ((TimeAnchor, PriceScheduleID, PriceScheduleDescription?), (Currency, Language, PriceAlgorithm, MinimumCost?, MaximumCost?, TaxRules?, PriceRuleStacks, OverstayRules?, AdditionalSelectedServices?))
+    # start: 2 bit(s): 0 AT(Id), 1 SE(TimeAnchor), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T9[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(TimeAnchor), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_time_anchor = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S8, 6)
+            f_time_anchor, B, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeAnchor: 1 bit(s): 0 SE(PriceScheduleID), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TimeAnchor')
@@ -11189,13 +12444,14 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_price_schedule_id, r = sl2(B, r, _S113, 6)
+            f_price_schedule_id, B, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_price_schedule_id = (B >> r) & 255
             if f_price_schedule_id > 127: f_price_schedule_id, r = ru(B, r, f_price_schedule_id)
             if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: facet(r, 'PriceScheduleID: {} out of range'.format(f_price_schedule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PriceScheduleID: 2 bit(s): 0 SE(PriceScheduleDescription), 1 SE(Currency), 2 second level
         r -= 2; k = _T22[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PriceScheduleID')
@@ -11203,21 +12459,27 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_price_schedule_description, r = sl2(B, r, _S146, 6)
+            f_price_schedule_description, B, r = sl2(B, r, _S146, 6)
         else:
-            f_price_schedule_description, r = rstr(B, r, 160)
+            if r < 2048: B, r = fill(B, r)
+            f_price_schedule_description, B, r = rstr(B, r, 160)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PriceScheduleDescription: 1 bit(s): 0 SE(Currency), 1 second level
         r -= 1; k = _T23[(B >> r) & 1]
     f_currency = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_currency, r = sl2(B, r, _S140, 6)
+            f_currency, B, r = sl2(B, r, _S140, 6)
         else:
-            f_currency, r = rstr(B, r, 3)
+            if r < 2048: B, r = fill(B, r)
+            f_currency, B, r = rstr(B, r, 3)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Currency: 1 bit(s): 0 SE(Language), 1 second level
         r -= 1; k = _T24[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Currency')
@@ -11225,11 +12487,14 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_language, r = sl2(B, r, _S140, 6)
+            f_language, B, r = sl2(B, r, _S140, 6)
         else:
-            f_language, r = rstr(B, r, 3)
+            if r < 2048: B, r = fill(B, r)
+            f_language, B, r = rstr(B, r, 3)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Language: 1 bit(s): 0 SE(PriceAlgorithm), 1 second level
         r -= 1; k = _T147[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Language')
@@ -11237,54 +12502,73 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_price_algorithm, r = sl2(B, r, _S78, 6)
+            f_price_algorithm, B, r = sl2(B, r, _S78, 6)
         else:
-            f_price_algorithm, r = rstr(B, r, 255)
+            if r < 2048: B, r = fill(B, r)
+            f_price_algorithm, B, r = rstr(B, r, 255)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PriceAlgorithm: 3 bit(s): 0 SE(MinimumCost), 1 SE(MaximumCost), 2 SE(TaxRules), 3 SE(PriceRuleStacks), 4 second level
         r -= 3; k = _T148[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'PriceAlgorithm')
     f_minimum_cost = None
     if k == 7:
-        f_minimum_cost, r = _d_RationalNumberType(B, r)
+        f_minimum_cost, B, r = _d_RationalNumberType(B, r)
+        # after MinimumCost: 2 bit(s): 0 SE(MaximumCost), 1 SE(TaxRules), 2 SE(PriceRuleStacks), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T149[(B >> r) & 3]
     f_maximum_cost = None
     if k == 8:
-        f_maximum_cost, r = _d_RationalNumberType(B, r)
+        f_maximum_cost, B, r = _d_RationalNumberType(B, r)
+        # after MaximumCost: 2 bit(s): 0 SE(TaxRules), 1 SE(PriceRuleStacks), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T150[(B >> r) & 3]
     f_tax_rules = None
     if k == 9:
-        f_tax_rules, r = _d_TaxRuleListType(B, r)
+        f_tax_rules, B, r = _d_TaxRuleListType(B, r)
+        # after TaxRules: 1 bit(s): 0 SE(PriceRuleStacks), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T151[(B >> r) & 1]
     f_price_rule_stacks = None
     if k == 10:
-        f_price_rule_stacks, r = _d_PriceRuleStackListType(B, r)
+        f_price_rule_stacks, B, r = _d_PriceRuleStackListType(B, r)
+        # after PriceRuleStacks: 2 bit(s): 0 SE(OverstayRules), 1 SE(AdditionalSelectedServices), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T152[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PriceRuleStacks')
     f_overstay_rules = None
     if k == 11:
-        f_overstay_rules, r = _d_OverstayRuleListType(B, r)
+        f_overstay_rules, B, r = _d_OverstayRuleListType(B, r)
+        # after OverstayRules: 2 bit(s): 0 SE(AdditionalSelectedServices), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T153[(B >> r) & 3]
     f_additional_selected_services = None
     if k == 12:
-        f_additional_selected_services, r = _d_AdditionalServiceListType(B, r)
+        f_additional_selected_services, B, r = _d_AdditionalServiceListType(B, r)
+        # after AdditionalSelectedServices: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AbsolutePriceScheduleType(f_id, f_time_anchor, f_price_schedule_id, f_price_schedule_description, f_currency, f_language, f_price_algorithm, f_minimum_cost, f_maximum_cost, f_tax_rules, f_price_rule_stacks, f_overstay_rules, f_additional_selected_services), r
+    return AbsolutePriceScheduleType(f_id, f_time_anchor, f_price_schedule_id, f_price_schedule_description, f_currency, f_language, f_price_algorithm, f_minimum_cost, f_maximum_cost, f_tax_rules, f_price_rule_stacks, f_overstay_rules, f_additional_selected_services), B, r
 
-def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleType, int]:
+def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleType, int, int]:
+    # AbsolutePriceScheduleType: @Id? ((TimeAnchor, PriceScheduleID, PriceScheduleDescription?), (Currency, Language, PriceAlgorithm, MinimumCost?, MaximumCost?, TaxRules?, PriceRuleStacks, OverstayRules?, AdditionalSelectedServices?))
     r0 = r
+    # 2 bits: [code of AbsolutePriceScheduleType start: 2 bit(s): 0 AT(Id), 1 SE(TimeAnchor), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T9[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of AbsolutePriceScheduleType after @Id: 1 bit(s): 0 SE(TimeAnchor), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_time_anchor = None
     if k == 1:
+        # 1 bits: [TimeAnchor: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AbsolutePriceScheduleType(B, r0)
         r -= 8; f_time_anchor = (B >> r) & 255
@@ -11294,6 +12578,7 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
                 f_time_anchor, r = ru(B, r + 8, f_time_anchor)
                 if f_time_anchor > 18446744073709551615: return _d_AbsolutePriceScheduleType(B, r0)
             else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+        # 2 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of AbsolutePriceScheduleType after TimeAnchor: 1 bit(s): 0 SE(PriceScheduleID), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AbsolutePriceScheduleType(B, r0)
         k = _T10[c & 1]
@@ -11301,6 +12586,7 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         return _d_AbsolutePriceScheduleType(B, r0)
     f_price_schedule_id = None
     if k == 2:
+        # 1 bits: [PriceScheduleID: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AbsolutePriceScheduleType(B, r0)
         r -= 8; f_price_schedule_id = (B >> r) & 255
@@ -11309,6 +12595,7 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
             if x > 127: f_price_schedule_id, r = ru(B, r + 8, f_price_schedule_id)
             else: f_price_schedule_id = (x << 7) | (f_price_schedule_id & 127)
         if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: return _d_AbsolutePriceScheduleType(B, r0)
+        # 3 bits: [PriceScheduleID: EE = 0 in 1 bit]; [code of AbsolutePriceScheduleType after PriceScheduleID: 2 bit(s): 0 SE(PriceScheduleDescription), 1 SE(Currency), 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_AbsolutePriceScheduleType(B, r0)
         k = _T22[c & 3]
@@ -11316,17 +12603,21 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         return _d_AbsolutePriceScheduleType(B, r0)
     f_price_schedule_description = None
     if k == 3:
+        # 1 bits: [PriceScheduleDescription: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AbsolutePriceScheduleType(B, r0)
-        f_price_schedule_description, r = rstr(B, r, 160)
+        f_price_schedule_description, B, r = rstr(B, r, 160)
+        # 2 bits: [PriceScheduleDescription: EE = 0 in 1 bit]; [code of AbsolutePriceScheduleType after PriceScheduleDescription: 1 bit(s): 0 SE(Currency), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AbsolutePriceScheduleType(B, r0)
         k = _T23[c & 1]
     f_currency = None
     if k == 4:
+        # 1 bits: [Currency: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AbsolutePriceScheduleType(B, r0)
-        f_currency, r = rstr(B, r, 3)
+        f_currency, B, r = rstr(B, r, 3)
+        # 2 bits: [Currency: EE = 0 in 1 bit]; [code of AbsolutePriceScheduleType after Currency: 1 bit(s): 0 SE(Language), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AbsolutePriceScheduleType(B, r0)
         k = _T24[c & 1]
@@ -11334,9 +12625,11 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         return _d_AbsolutePriceScheduleType(B, r0)
     f_language = None
     if k == 5:
+        # 1 bits: [Language: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AbsolutePriceScheduleType(B, r0)
-        f_language, r = rstr(B, r, 3)
+        f_language, B, r = rstr(B, r, 3)
+        # 2 bits: [Language: EE = 0 in 1 bit]; [code of AbsolutePriceScheduleType after Language: 1 bit(s): 0 SE(PriceAlgorithm), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AbsolutePriceScheduleType(B, r0)
         k = _T147[c & 1]
@@ -11344,9 +12637,11 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         return _d_AbsolutePriceScheduleType(B, r0)
     f_price_algorithm = None
     if k == 6:
+        # 1 bits: [PriceAlgorithm: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AbsolutePriceScheduleType(B, r0)
-        f_price_algorithm, r = rstr(B, r, 255)
+        f_price_algorithm, B, r = rstr(B, r, 255)
+        # 4 bits: [PriceAlgorithm: EE = 0 in 1 bit]; [code of AbsolutePriceScheduleType after PriceAlgorithm: 3 bit(s): 0 SE(MinimumCost), 1 SE(MaximumCost), 2 SE(TaxRules), 3 SE(PriceRuleStacks), 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_AbsolutePriceScheduleType(B, r0)
         k = _T148[c & 7]
@@ -11354,6 +12649,7 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         return _d_AbsolutePriceScheduleType(B, r0)
     f_minimum_cost = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AbsolutePriceScheduleType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -11366,6 +12662,7 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AbsolutePriceScheduleType after MinimumCost: 2 bit(s): 0 SE(MaximumCost), 1 SE(TaxRules), 2 SE(PriceRuleStacks), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AbsolutePriceScheduleType(B, r0)
         k = _T149[c & 3]
@@ -11374,6 +12671,7 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         f_minimum_cost.value = i1_value
     f_maximum_cost = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AbsolutePriceScheduleType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -11386,6 +12684,7 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AbsolutePriceScheduleType after MaximumCost: 2 bit(s): 0 SE(TaxRules), 1 SE(PriceRuleStacks), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AbsolutePriceScheduleType(B, r0)
         k = _T150[c & 3]
@@ -11394,31 +12693,36 @@ def _f_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         f_maximum_cost.value = i2_value
     f_tax_rules = None
     if k == 9:
-        f_tax_rules, r = _f_TaxRuleListType(B, r)
+        f_tax_rules, B, r = _f_TaxRuleListType(B, r)
+        # 1 bits: [code of AbsolutePriceScheduleType after TaxRules: 1 bit(s): 0 SE(PriceRuleStacks), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T151[c & 1]
     f_price_rule_stacks = None
     if k == 10:
-        f_price_rule_stacks, r = _f_PriceRuleStackListType(B, r)
+        f_price_rule_stacks, B, r = _f_PriceRuleStackListType(B, r)
+        # 2 bits: [code of AbsolutePriceScheduleType after PriceRuleStacks: 2 bit(s): 0 SE(OverstayRules), 1 SE(AdditionalSelectedServices), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T152[c & 3]
     else:
         return _d_AbsolutePriceScheduleType(B, r0)
     f_overstay_rules = None
     if k == 11:
-        f_overstay_rules, r = _f_OverstayRuleListType(B, r)
+        f_overstay_rules, B, r = _f_OverstayRuleListType(B, r)
+        # 2 bits: [code of AbsolutePriceScheduleType after OverstayRules: 2 bit(s): 0 SE(AdditionalSelectedServices), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T153[c & 3]
     f_additional_selected_services = None
     if k == 12:
-        f_additional_selected_services, r = _f_AdditionalServiceListType(B, r)
+        f_additional_selected_services, B, r = _f_AdditionalServiceListType(B, r)
+        # 1 bits: [code of AbsolutePriceScheduleType after AdditionalSelectedServices: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_AbsolutePriceScheduleType(B, r0)
     o = AbsolutePriceScheduleType(f_id, f_time_anchor, f_price_schedule_id, f_price_schedule_description, f_currency, f_language, f_price_algorithm, f_minimum_cost, f_maximum_cost, f_tax_rules, f_price_rule_stacks, f_overstay_rules, f_additional_selected_services)
-    return o, r
+    return o, B, r
 
 def _e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
+    # AbsolutePriceScheduleType: @Id? ((TimeAnchor, PriceScheduleID, PriceScheduleDescription?), (Currency, Language, PriceAlgorithm, MinimumCost?, MaximumCost?, TaxRules?, PriceRuleStacks, OverstayRules?, AdditionalSelectedServices?))
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -11531,33 +12835,43 @@ def _e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
+def _d_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int, int]:
+    # TaxRuleListType: (TaxRule{1,10})
+    # start: 1 bit(s): 0 SE(TaxRule), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_tax_rule = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_TaxRuleType(B, r)
+            v, B, r = _d_TaxRuleType(B, r)
             f_tax_rule.append(v)
         else:
             break
         n += 1
         if n < 10:
+            # after TaxRule (may repeat): 2 bit(s): 0 SE(TaxRule), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after TaxRule: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'TaxRule')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TaxRuleListType(f_tax_rule), r
+    return TaxRuleListType(f_tax_rule), B, r
 
-def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
+def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int, int]:
+    # TaxRuleListType: (TaxRule{1,10})
     r0 = r
+    # 1 bits: [code of TaxRuleListType start: 1 bit(s): 0 SE(TaxRule), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_tax_rule = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [TaxRuleType start: SE(TaxRuleID) = 0 in 1 bit(s)]; [TaxRuleID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_TaxRuleListType(B, r0)
             r -= 8; i1_tax_rule_id = (B >> r) & 255
@@ -11566,19 +12880,23 @@ def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
                 if x > 127: i1_tax_rule_id, r = ru(B, r + 8, i1_tax_rule_id)
                 else: i1_tax_rule_id = (x << 7) | (i1_tax_rule_id & 127)
             if i1_tax_rule_id < 1 or i1_tax_rule_id > 4294967295: return _d_TaxRuleListType(B, r0)
+            # 3 bits: [TaxRuleID: EE = 0 in 1 bit]; [code of TaxRuleType after TaxRuleID: 2 bit(s): 0 SE(TaxRuleName), 1 SE(TaxRate), 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_TaxRuleListType(B, r0)
             k = _T116[c & 3]
             i1_tax_rule_name = None
             if k == 1:
+                # 1 bits: [TaxRuleName: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_TaxRuleListType(B, r0)
-                i1_tax_rule_name, r = rstr(B, r, 80)
+                i1_tax_rule_name, B, r = rstr(B, r, 80)
+                # 2 bits: [TaxRuleName: EE = 0 in 1 bit]; [code of TaxRuleType after TaxRuleName: 1 bit(s): 0 SE(TaxRate), 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_TaxRuleListType(B, r0)
                 k = _T10[c & 1]
             i1_tax_rate = None
             if k == 2:
+                # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 13; c = (B >> r) & 8191
                 if c & 6151: return _d_TaxRuleListType(B, r0)
                 i2_exponent = ((c >> 3) & 255) + -128
@@ -11591,6 +12909,7 @@ def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
                     elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                     else: i2_value = (x << 7) | (i2_value & 127)
                 elif i2_value > 255: i2_value = 255 - i2_value
+                # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of TaxRuleType after TaxRate: 2 bit(s): 0 SE(TaxIncludedInPrice), 1 SE(AppliesToEnergyFee), 2 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 12: return _d_TaxRuleListType(B, r0)
                 k = _T22[c & 3]
@@ -11601,12 +12920,14 @@ def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
                 return _d_TaxRuleListType(B, r0)
             i1_tax_included_in_price = None
             if k == 3:
+                # 4 bits: [TaxIncludedInPrice: CH = 0 in 1 bit]; i1_tax_included_in_price 1 bit(s); [TaxIncludedInPrice: EE = 0 in 1 bit]; [code of TaxRuleType after TaxIncludedInPrice: 1 bit(s): 0 SE(AppliesToEnergyFee), 1 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 10: return _d_TaxRuleListType(B, r0)
                 i1_tax_included_in_price = ((c >> 2) & 1) == 1
                 k = _T23[c & 1]
             i1_applies_to_energy_fee = None
             if k == 4:
+                # 4 bits: [AppliesToEnergyFee: CH = 0 in 1 bit]; i1_applies_to_energy_fee 1 bit(s); [AppliesToEnergyFee: EE = 0 in 1 bit]; [code of TaxRuleType after AppliesToEnergyFee: 1 bit(s): 0 SE(AppliesToParkingFee), 1 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 10: return _d_TaxRuleListType(B, r0)
                 i1_applies_to_energy_fee = ((c >> 2) & 1) == 1
@@ -11615,6 +12936,7 @@ def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
                 return _d_TaxRuleListType(B, r0)
             i1_applies_to_parking_fee = None
             if k == 5:
+                # 4 bits: [AppliesToParkingFee: CH = 0 in 1 bit]; i1_applies_to_parking_fee 1 bit(s); [AppliesToParkingFee: EE = 0 in 1 bit]; [code of TaxRuleType after AppliesToParkingFee: 1 bit(s): 0 SE(AppliesToOverstayFee), 1 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 10: return _d_TaxRuleListType(B, r0)
                 i1_applies_to_parking_fee = ((c >> 2) & 1) == 1
@@ -11623,6 +12945,7 @@ def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
                 return _d_TaxRuleListType(B, r0)
             i1_applies_to_overstay_fee = None
             if k == 6:
+                # 4 bits: [AppliesToOverstayFee: CH = 0 in 1 bit]; i1_applies_to_overstay_fee 1 bit(s); [AppliesToOverstayFee: EE = 0 in 1 bit]; [code of TaxRuleType after AppliesToOverstayFee: 1 bit(s): 0 SE(AppliesMinimumMaximumCost), 1 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 10: return _d_TaxRuleListType(B, r0)
                 i1_applies_to_overstay_fee = ((c >> 2) & 1) == 1
@@ -11631,6 +12954,7 @@ def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
                 return _d_TaxRuleListType(B, r0)
             i1_applies_minimum_maximum_cost = None
             if k == 7:
+                # 4 bits: [AppliesMinimumMaximumCost: CH = 0 in 1 bit]; i1_applies_minimum_maximum_cost 1 bit(s); [AppliesMinimumMaximumCost: EE = 0 in 1 bit]; [code of TaxRuleType after AppliesMinimumMaximumCost: 1 bit(s): 0 EE, 1 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 10: return _d_TaxRuleListType(B, r0)
                 i1_applies_minimum_maximum_cost = ((c >> 2) & 1) == 1
@@ -11644,21 +12968,25 @@ def _f_TaxRuleListType(B: int, r: int) -> tuple[TaxRuleListType, int]:
             break
         n += 1
         if n < 10:
+            # 2 bits: [code of TaxRuleListType after TaxRule (may repeat): 2 bit(s): 0 SE(TaxRule), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of TaxRuleListType after TaxRule: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_TaxRuleListType(B, r0)
     if k != -1: return _d_TaxRuleListType(B, r0)
     o = _new(TaxRuleListType)
     o.tax_rule = f_tax_rule
-    return o, r
+    return o, B, r
 
 def _e_TaxRuleListType(o: TaxRuleListType, a: int) -> int:
+    # TaxRuleListType: (TaxRule{1,10})
     st = 0
     n = 0
     for v in o.tax_rule:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 10:
@@ -11677,19 +13005,23 @@ def _e_TaxRuleListType(o: TaxRuleListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
+def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int, int]:
+    # TaxRuleType: (TaxRuleID, TaxRuleName?, TaxRate, TaxIncludedInPrice?, AppliesToEnergyFee, AppliesToParkingFee, AppliesToOverstayFee, AppliesMinimumMaximumCost)
+    # start: 1 bit(s): 0 SE(TaxRuleID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_tax_rule_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S113, 6)
+            f_tax_rule_id, B, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TaxRuleID: 2 bit(s): 0 SE(TaxRuleName), 1 SE(TaxRate), 2 second level
         r -= 2; k = _T116[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TaxRuleID')
@@ -11697,15 +13029,19 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_name, r = sl2(B, r, _S75, 6)
+            f_tax_rule_name, B, r = sl2(B, r, _S75, 6)
         else:
-            f_tax_rule_name, r = rstr(B, r, 80)
+            f_tax_rule_name, B, r = rstr(B, r, 80)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TaxRuleName: 1 bit(s): 0 SE(TaxRate), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     f_tax_rate = None
     if k == 2:
-        f_tax_rate, r = _d_RationalNumberType(B, r)
+        f_tax_rate, B, r = _d_RationalNumberType(B, r)
+        # after TaxRate: 2 bit(s): 0 SE(TaxIncludedInPrice), 1 SE(AppliesToEnergyFee), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T22[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TaxRate')
@@ -11713,21 +13049,23 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_tax_included_in_price, r = sl2(B, r, _S70, 6)
+            f_tax_included_in_price, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_tax_included_in_price = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TaxIncludedInPrice: 1 bit(s): 0 SE(AppliesToEnergyFee), 1 second level
         r -= 1; k = _T23[(B >> r) & 1]
     f_applies_to_energy_fee = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_applies_to_energy_fee, r = sl2(B, r, _S70, 6)
+            f_applies_to_energy_fee, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_applies_to_energy_fee = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after AppliesToEnergyFee: 1 bit(s): 0 SE(AppliesToParkingFee), 1 second level
         r -= 1; k = _T24[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AppliesToEnergyFee')
@@ -11735,11 +13073,12 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_applies_to_parking_fee, r = sl2(B, r, _S70, 6)
+            f_applies_to_parking_fee, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_applies_to_parking_fee = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after AppliesToParkingFee: 1 bit(s): 0 SE(AppliesToOverstayFee), 1 second level
         r -= 1; k = _T147[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AppliesToParkingFee')
@@ -11747,11 +13086,12 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_applies_to_overstay_fee, r = sl2(B, r, _S70, 6)
+            f_applies_to_overstay_fee, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_applies_to_overstay_fee = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after AppliesToOverstayFee: 1 bit(s): 0 SE(AppliesMinimumMaximumCost), 1 second level
         r -= 1; k = _T161[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AppliesToOverstayFee')
@@ -11759,19 +13099,22 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_applies_minimum_maximum_cost, r = sl2(B, r, _S70, 6)
+            f_applies_minimum_maximum_cost, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_applies_minimum_maximum_cost = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after AppliesMinimumMaximumCost: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AppliesMinimumMaximumCost')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TaxRuleType(f_tax_rule_id, f_tax_rule_name, f_tax_rate, f_tax_included_in_price, f_applies_to_energy_fee, f_applies_to_parking_fee, f_applies_to_overstay_fee, f_applies_minimum_maximum_cost), r
+    return TaxRuleType(f_tax_rule_id, f_tax_rule_name, f_tax_rate, f_tax_included_in_price, f_applies_to_energy_fee, f_applies_to_parking_fee, f_applies_to_overstay_fee, f_applies_minimum_maximum_cost), B, r
 
-def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
+def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int, int]:
+    # TaxRuleType: (TaxRuleID, TaxRuleName?, TaxRate, TaxIncludedInPrice?, AppliesToEnergyFee, AppliesToParkingFee, AppliesToOverstayFee, AppliesMinimumMaximumCost)
     r0 = r
+    # 2 bits: [TaxRuleType start: SE(TaxRuleID) = 0 in 1 bit(s)]; [TaxRuleID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_TaxRuleType(B, r0)
     r -= 8; f_tax_rule_id = (B >> r) & 255
@@ -11780,19 +13123,23 @@ def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
         if x > 127: f_tax_rule_id, r = ru(B, r + 8, f_tax_rule_id)
         else: f_tax_rule_id = (x << 7) | (f_tax_rule_id & 127)
     if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: return _d_TaxRuleType(B, r0)
+    # 3 bits: [TaxRuleID: EE = 0 in 1 bit]; [code of TaxRuleType after TaxRuleID: 2 bit(s): 0 SE(TaxRuleName), 1 SE(TaxRate), 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_TaxRuleType(B, r0)
     k = _T116[c & 3]
     f_tax_rule_name = None
     if k == 1:
+        # 1 bits: [TaxRuleName: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_TaxRuleType(B, r0)
-        f_tax_rule_name, r = rstr(B, r, 80)
+        f_tax_rule_name, B, r = rstr(B, r, 80)
+        # 2 bits: [TaxRuleName: EE = 0 in 1 bit]; [code of TaxRuleType after TaxRuleName: 1 bit(s): 0 SE(TaxRate), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_TaxRuleType(B, r0)
         k = _T10[c & 1]
     f_tax_rate = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_TaxRuleType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -11805,6 +13152,7 @@ def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of TaxRuleType after TaxRate: 2 bit(s): 0 SE(TaxIncludedInPrice), 1 SE(AppliesToEnergyFee), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_TaxRuleType(B, r0)
         k = _T22[c & 3]
@@ -11815,12 +13163,14 @@ def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
         return _d_TaxRuleType(B, r0)
     f_tax_included_in_price = None
     if k == 3:
+        # 4 bits: [TaxIncludedInPrice: CH = 0 in 1 bit]; f_tax_included_in_price 1 bit(s); [TaxIncludedInPrice: EE = 0 in 1 bit]; [code of TaxRuleType after TaxIncludedInPrice: 1 bit(s): 0 SE(AppliesToEnergyFee), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_TaxRuleType(B, r0)
         f_tax_included_in_price = ((c >> 2) & 1) == 1
         k = _T23[c & 1]
     f_applies_to_energy_fee = None
     if k == 4:
+        # 4 bits: [AppliesToEnergyFee: CH = 0 in 1 bit]; f_applies_to_energy_fee 1 bit(s); [AppliesToEnergyFee: EE = 0 in 1 bit]; [code of TaxRuleType after AppliesToEnergyFee: 1 bit(s): 0 SE(AppliesToParkingFee), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_TaxRuleType(B, r0)
         f_applies_to_energy_fee = ((c >> 2) & 1) == 1
@@ -11829,6 +13179,7 @@ def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
         return _d_TaxRuleType(B, r0)
     f_applies_to_parking_fee = None
     if k == 5:
+        # 4 bits: [AppliesToParkingFee: CH = 0 in 1 bit]; f_applies_to_parking_fee 1 bit(s); [AppliesToParkingFee: EE = 0 in 1 bit]; [code of TaxRuleType after AppliesToParkingFee: 1 bit(s): 0 SE(AppliesToOverstayFee), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_TaxRuleType(B, r0)
         f_applies_to_parking_fee = ((c >> 2) & 1) == 1
@@ -11837,6 +13188,7 @@ def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
         return _d_TaxRuleType(B, r0)
     f_applies_to_overstay_fee = None
     if k == 6:
+        # 4 bits: [AppliesToOverstayFee: CH = 0 in 1 bit]; f_applies_to_overstay_fee 1 bit(s); [AppliesToOverstayFee: EE = 0 in 1 bit]; [code of TaxRuleType after AppliesToOverstayFee: 1 bit(s): 0 SE(AppliesMinimumMaximumCost), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_TaxRuleType(B, r0)
         f_applies_to_overstay_fee = ((c >> 2) & 1) == 1
@@ -11845,6 +13197,7 @@ def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
         return _d_TaxRuleType(B, r0)
     f_applies_minimum_maximum_cost = None
     if k == 7:
+        # 4 bits: [AppliesMinimumMaximumCost: CH = 0 in 1 bit]; f_applies_minimum_maximum_cost 1 bit(s); [AppliesMinimumMaximumCost: EE = 0 in 1 bit]; [code of TaxRuleType after AppliesMinimumMaximumCost: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_TaxRuleType(B, r0)
         f_applies_minimum_maximum_cost = ((c >> 2) & 1) == 1
@@ -11853,9 +13206,10 @@ def _f_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int]:
         return _d_TaxRuleType(B, r0)
     if k != -1: return _d_TaxRuleType(B, r0)
     o = TaxRuleType(f_tax_rule_id, f_tax_rule_name, f_tax_rate, f_tax_included_in_price, f_applies_to_energy_fee, f_applies_to_parking_fee, f_applies_to_overstay_fee, f_applies_minimum_maximum_cost)
-    return o, r
+    return o, B, r
 
 def _e_TaxRuleType(o: TaxRuleType, a: int) -> int:
+    # TaxRuleType: (TaxRuleID, TaxRuleName?, TaxRate, TaxIncludedInPrice?, AppliesToEnergyFee, AppliesToParkingFee, AppliesToOverstayFee, AppliesMinimumMaximumCost)
     st = 0
     v2 = o.tax_rule_id
     if v2 is None: raise EncFail('missing mandatory TaxRuleID')
@@ -11912,54 +13266,67 @@ def _e_TaxRuleType(o: TaxRuleType, a: int) -> int:
     a = (a << 16) | (BOOL[v9]) << 14 | (BOOL[v10]) << 10 | (BOOL[v11]) << 6 | (BOOL[v12]) << 2
     return a
 
-def _d_PriceRuleStackListType(B: int, r: int) -> tuple[PriceRuleStackListType, int]:
+def _d_PriceRuleStackListType(B: int, r: int) -> tuple[PriceRuleStackListType, int, int]:
+    # PriceRuleStackListType: (PriceRuleStack{1,1024})
+    # start: 1 bit(s): 0 SE(PriceRuleStack), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_price_rule_stack = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_PriceRuleStackType(B, r)
+            v, B, r = _d_PriceRuleStackType(B, r)
             f_price_rule_stack.append(v)
         else:
             break
         n += 1
         if n < 1024:
+            # after PriceRuleStack (may repeat): 2 bit(s): 0 SE(PriceRuleStack), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after PriceRuleStack: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'PriceRuleStack')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PriceRuleStackListType(f_price_rule_stack), r
+    return PriceRuleStackListType(f_price_rule_stack), B, r
 
-def _f_PriceRuleStackListType(B: int, r: int) -> tuple[PriceRuleStackListType, int]:
+def _f_PriceRuleStackListType(B: int, r: int) -> tuple[PriceRuleStackListType, int, int]:
+    # PriceRuleStackListType: (PriceRuleStack{1,1024})
     r0 = r
+    # 1 bits: [code of PriceRuleStackListType start: 1 bit(s): 0 SE(PriceRuleStack), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_price_rule_stack = []
     n = 0
     while True:
         if k == 0:
-            v, r = _f_PriceRuleStackType(B, r)
+            v, B, r = _f_PriceRuleStackType(B, r)
             f_price_rule_stack.append(v)
         else:
             break
         n += 1
         if n < 1024:
+            # 2 bits: [code of PriceRuleStackListType after PriceRuleStack (may repeat): 2 bit(s): 0 SE(PriceRuleStack), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of PriceRuleStackListType after PriceRuleStack: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_PriceRuleStackListType(B, r0)
     if k != -1: return _d_PriceRuleStackListType(B, r0)
     o = _new(PriceRuleStackListType)
     o.price_rule_stack = f_price_rule_stack
-    return o, r
+    return o, B, r
 
 def _e_PriceRuleStackListType(o: PriceRuleStackListType, a: int) -> int:
+    # PriceRuleStackListType: (PriceRuleStack{1,1024})
     st = 0
     n = 0
     for v in o.price_rule_stack:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 1024:
@@ -11978,19 +13345,23 @@ def _e_PriceRuleStackListType(o: PriceRuleStackListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
+def _d_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int, int]:
+    # PriceRuleStackType: (Duration, PriceRule{1,8})
+    # start: 1 bit(s): 0 SE(Duration), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_duration = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S120, 6)
+            f_duration, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Duration: 1 bit(s): 0 SE(PriceRule), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Duration')
@@ -11998,21 +13369,27 @@ def _d_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
     n = 0
     while True:
         if k == 1:
-            v, r = _d_PriceRuleType(B, r)
+            v, B, r = _d_PriceRuleType(B, r)
             f_price_rule.append(v)
         else:
             break
         n += 1
         if n < 8:
+            # after PriceRule (may repeat): 2 bit(s): 0 SE(PriceRule), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T72[(B >> r) & 3]
         else:
+            # after PriceRule: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'PriceRule')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PriceRuleStackType(f_duration, f_price_rule), r
+    return PriceRuleStackType(f_duration, f_price_rule), B, r
 
-def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
+def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int, int]:
+    # PriceRuleStackType: (Duration, PriceRule{1,8})
     r0 = r
+    # 2 bits: [PriceRuleStackType start: SE(Duration) = 0 in 1 bit(s)]; [Duration: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PriceRuleStackType(B, r0)
     r -= 8; f_duration = (B >> r) & 255
@@ -12022,6 +13399,7 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
             f_duration, r = ru(B, r + 8, f_duration)
             if f_duration > 4294967295: return _d_PriceRuleStackType(B, r0)
         else: f_duration = (x << 7) | (f_duration & 127)
+    # 2 bits: [Duration: EE = 0 in 1 bit]; [code of PriceRuleStackType after Duration: 1 bit(s): 0 SE(PriceRule), 1 second level]
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_PriceRuleStackType(B, r0)
     k = _T1[c & 1]
@@ -12029,6 +13407,7 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
     n = 0
     while True:
         if k == 1:
+            # 14 bits: [PriceRuleType start: SE(EnergyFee) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 14; c = (B >> r) & 16383
             if c & 14343: return _d_PriceRuleStackType(B, r0)
             i2_exponent = ((c >> 3) & 255) + -128
@@ -12041,6 +13420,7 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PriceRuleType after EnergyFee: 3 bit(s): 0 SE(ParkingFee), 1 SE(ParkingFeePeriod), 2 SE(CarbonDioxideEmission), 3 SE(RenewableGenerationPercentage), 4 SE(PowerRangeStart), 5 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_PriceRuleStackType(B, r0)
             k = _T164[c & 7]
@@ -12049,6 +13429,7 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
             i1_energy_fee.value = i2_value
             i1_parking_fee = None
             if k == 1:
+                # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 13; c = (B >> r) & 8191
                 if c & 6151: return _d_PriceRuleStackType(B, r0)
                 i3_exponent = ((c >> 3) & 255) + -128
@@ -12061,6 +13442,7 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                     elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                     else: i3_value = (x << 7) | (i3_value & 127)
                 elif i3_value > 255: i3_value = 255 - i3_value
+                # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PriceRuleType after ParkingFee: 3 bit(s): 0 SE(ParkingFeePeriod), 1 SE(CarbonDioxideEmission), 2 SE(RenewableGenerationPercentage), 3 SE(PowerRangeStart), 4 second level]
                 r -= 5; c = (B >> r) & 31
                 if c & 24: return _d_PriceRuleStackType(B, r0)
                 k = _T165[c & 7]
@@ -12069,6 +13451,7 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                 i1_parking_fee.value = i3_value
             i1_parking_fee_period = None
             if k == 2:
+                # 1 bits: [ParkingFeePeriod: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_PriceRuleStackType(B, r0)
                 r -= 8; i1_parking_fee_period = (B >> r) & 255
@@ -12078,11 +13461,13 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                         i1_parking_fee_period, r = ru(B, r + 8, i1_parking_fee_period)
                         if i1_parking_fee_period > 4294967295: return _d_PriceRuleStackType(B, r0)
                     else: i1_parking_fee_period = (x << 7) | (i1_parking_fee_period & 127)
+                # 3 bits: [ParkingFeePeriod: EE = 0 in 1 bit]; [code of PriceRuleType after ParkingFeePeriod: 2 bit(s): 0 SE(CarbonDioxideEmission), 1 SE(RenewableGenerationPercentage), 2 SE(PowerRangeStart), 3 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_PriceRuleStackType(B, r0)
                 k = _T91[c & 3]
             i1_carbon_dioxide_emission = None
             if k == 3:
+                # 1 bits: [CarbonDioxideEmission: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_PriceRuleStackType(B, r0)
                 r -= 8; i1_carbon_dioxide_emission = (B >> r) & 255
@@ -12092,17 +13477,20 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                         i1_carbon_dioxide_emission, r = ru(B, r + 8, i1_carbon_dioxide_emission)
                         if i1_carbon_dioxide_emission > 65535: return _d_PriceRuleStackType(B, r0)
                     else: i1_carbon_dioxide_emission = (x << 7) | (i1_carbon_dioxide_emission & 127)
+                # 3 bits: [CarbonDioxideEmission: EE = 0 in 1 bit]; [code of PriceRuleType after CarbonDioxideEmission: 2 bit(s): 0 SE(RenewableGenerationPercentage), 1 SE(PowerRangeStart), 2 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_PriceRuleStackType(B, r0)
                 k = _T71[c & 3]
             i1_renewable_generation_percentage = None
             if k == 4:
+                # 11 bits: [RenewableGenerationPercentage: CH = 0 in 1 bit]; i1_renewable_generation_percentage 8 bit(s); [RenewableGenerationPercentage: EE = 0 in 1 bit]; [code of PriceRuleType after RenewableGenerationPercentage: 1 bit(s): 0 SE(PowerRangeStart), 1 second level]
                 r -= 11; c = (B >> r) & 2047
                 if c & 1026: return _d_PriceRuleStackType(B, r0)
                 i1_renewable_generation_percentage = (c >> 2) & 255
                 k = _T24[c & 1]
             i1_power_range_start = None
             if k == 5:
+                # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 13; c = (B >> r) & 8191
                 if c & 6151: return _d_PriceRuleStackType(B, r0)
                 i4_exponent = ((c >> 3) & 255) + -128
@@ -12115,6 +13503,7 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
                     elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                     else: i4_value = (x << 7) | (i4_value & 127)
                 elif i4_value > 255: i4_value = 255 - i4_value
+                # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PriceRuleType after PowerRangeStart: 1 bit(s): 0 EE, 1 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_PriceRuleStackType(B, r0)
                 k = _T4[c & 1]
@@ -12136,9 +13525,11 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
             break
         n += 1
         if n < 8:
+            # 2 bits: [code of PriceRuleStackType after PriceRule (may repeat): 2 bit(s): 0 SE(PriceRule), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T72[c & 3]
         else:
+            # 1 bits: [code of PriceRuleStackType after PriceRule: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_PriceRuleStackType(B, r0)
@@ -12146,9 +13537,10 @@ def _f_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int]:
     o = _new(PriceRuleStackType)
     o.duration = f_duration
     o.price_rule = f_price_rule
-    return o, r
+    return o, B, r
 
 def _e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
+    # PriceRuleStackType: (Duration, PriceRule{1,8})
     st = 0
     v2 = o.duration
     if v2 is None: raise EncFail('missing mandatory Duration')
@@ -12160,6 +13552,7 @@ def _e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
     a <<= 1
     n = 0
     for v in o.price_rule:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 8:
@@ -12178,63 +13571,77 @@ def _e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
+def _d_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int, int]:
+    # PriceRuleType: (EnergyFee, ParkingFee?, ParkingFeePeriod?, CarbonDioxideEmission?, RenewableGenerationPercentage?, PowerRangeStart)
+    # start: 1 bit(s): 0 SE(EnergyFee), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_energy_fee = None
     if k == 0:
-        f_energy_fee, r = _d_RationalNumberType(B, r)
+        f_energy_fee, B, r = _d_RationalNumberType(B, r)
+        # after EnergyFee: 3 bit(s): 0 SE(ParkingFee), 1 SE(ParkingFeePeriod), 2 SE(CarbonDioxideEmission), 3 SE(RenewableGenerationPercentage), 4 SE(PowerRangeStart), 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T164[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EnergyFee')
     f_parking_fee = None
     if k == 1:
-        f_parking_fee, r = _d_RationalNumberType(B, r)
+        f_parking_fee, B, r = _d_RationalNumberType(B, r)
+        # after ParkingFee: 3 bit(s): 0 SE(ParkingFeePeriod), 1 SE(CarbonDioxideEmission), 2 SE(RenewableGenerationPercentage), 3 SE(PowerRangeStart), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T165[(B >> r) & 7]
     f_parking_fee_period = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_parking_fee_period, r = sl2(B, r, _S120, 6)
+            f_parking_fee_period, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_parking_fee_period = (B >> r) & 255
             if f_parking_fee_period > 127: f_parking_fee_period, r = ru(B, r, f_parking_fee_period)
             if f_parking_fee_period > 4294967295: facet(r, 'ParkingFeePeriod: {} out of range'.format(f_parking_fee_period))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ParkingFeePeriod: 2 bit(s): 0 SE(CarbonDioxideEmission), 1 SE(RenewableGenerationPercentage), 2 SE(PowerRangeStart), 3 second level
         r -= 2; k = _T91[(B >> r) & 3]
     f_carbon_dioxide_emission = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_carbon_dioxide_emission, r = sl2(B, r, _S123, 6)
+            f_carbon_dioxide_emission, B, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_carbon_dioxide_emission = (B >> r) & 255
             if f_carbon_dioxide_emission > 127: f_carbon_dioxide_emission, r = ru(B, r, f_carbon_dioxide_emission)
             if f_carbon_dioxide_emission > 65535: facet(r, 'CarbonDioxideEmission: {} out of range'.format(f_carbon_dioxide_emission))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after CarbonDioxideEmission: 2 bit(s): 0 SE(RenewableGenerationPercentage), 1 SE(PowerRangeStart), 2 second level
         r -= 2; k = _T71[(B >> r) & 3]
     f_renewable_generation_percentage = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_renewable_generation_percentage, r = sl2(B, r, _S76, 6)
+            f_renewable_generation_percentage, B, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_renewable_generation_percentage = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RenewableGenerationPercentage: 1 bit(s): 0 SE(PowerRangeStart), 1 second level
         r -= 1; k = _T24[(B >> r) & 1]
     f_power_range_start = None
     if k == 5:
-        f_power_range_start, r = _d_RationalNumberType(B, r)
+        f_power_range_start, B, r = _d_RationalNumberType(B, r)
+        # after PowerRangeStart: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PowerRangeStart')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PriceRuleType(f_energy_fee, f_parking_fee, f_parking_fee_period, f_carbon_dioxide_emission, f_renewable_generation_percentage, f_power_range_start), r
+    return PriceRuleType(f_energy_fee, f_parking_fee, f_parking_fee_period, f_carbon_dioxide_emission, f_renewable_generation_percentage, f_power_range_start), B, r
 
-def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
+def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int, int]:
+    # PriceRuleType: (EnergyFee, ParkingFee?, ParkingFeePeriod?, CarbonDioxideEmission?, RenewableGenerationPercentage?, PowerRangeStart)
     r0 = r
+    # 14 bits: [PriceRuleType start: SE(EnergyFee) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_PriceRuleType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -12247,6 +13654,7 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PriceRuleType after EnergyFee: 3 bit(s): 0 SE(ParkingFee), 1 SE(ParkingFeePeriod), 2 SE(CarbonDioxideEmission), 3 SE(RenewableGenerationPercentage), 4 SE(PowerRangeStart), 5 second level]
     r -= 5; c = (B >> r) & 31
     if c & 24: return _d_PriceRuleType(B, r0)
     k = _T164[c & 7]
@@ -12255,6 +13663,7 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
     f_energy_fee.value = i1_value
     f_parking_fee = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_PriceRuleType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -12267,6 +13676,7 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PriceRuleType after ParkingFee: 3 bit(s): 0 SE(ParkingFeePeriod), 1 SE(CarbonDioxideEmission), 2 SE(RenewableGenerationPercentage), 3 SE(PowerRangeStart), 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_PriceRuleType(B, r0)
         k = _T165[c & 7]
@@ -12275,6 +13685,7 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
         f_parking_fee.value = i2_value
     f_parking_fee_period = None
     if k == 2:
+        # 1 bits: [ParkingFeePeriod: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_PriceRuleType(B, r0)
         r -= 8; f_parking_fee_period = (B >> r) & 255
@@ -12284,11 +13695,13 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
                 f_parking_fee_period, r = ru(B, r + 8, f_parking_fee_period)
                 if f_parking_fee_period > 4294967295: return _d_PriceRuleType(B, r0)
             else: f_parking_fee_period = (x << 7) | (f_parking_fee_period & 127)
+        # 3 bits: [ParkingFeePeriod: EE = 0 in 1 bit]; [code of PriceRuleType after ParkingFeePeriod: 2 bit(s): 0 SE(CarbonDioxideEmission), 1 SE(RenewableGenerationPercentage), 2 SE(PowerRangeStart), 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PriceRuleType(B, r0)
         k = _T91[c & 3]
     f_carbon_dioxide_emission = None
     if k == 3:
+        # 1 bits: [CarbonDioxideEmission: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_PriceRuleType(B, r0)
         r -= 8; f_carbon_dioxide_emission = (B >> r) & 255
@@ -12298,17 +13711,20 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
                 f_carbon_dioxide_emission, r = ru(B, r + 8, f_carbon_dioxide_emission)
                 if f_carbon_dioxide_emission > 65535: return _d_PriceRuleType(B, r0)
             else: f_carbon_dioxide_emission = (x << 7) | (f_carbon_dioxide_emission & 127)
+        # 3 bits: [CarbonDioxideEmission: EE = 0 in 1 bit]; [code of PriceRuleType after CarbonDioxideEmission: 2 bit(s): 0 SE(RenewableGenerationPercentage), 1 SE(PowerRangeStart), 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PriceRuleType(B, r0)
         k = _T71[c & 3]
     f_renewable_generation_percentage = None
     if k == 4:
+        # 11 bits: [RenewableGenerationPercentage: CH = 0 in 1 bit]; f_renewable_generation_percentage 8 bit(s); [RenewableGenerationPercentage: EE = 0 in 1 bit]; [code of PriceRuleType after RenewableGenerationPercentage: 1 bit(s): 0 SE(PowerRangeStart), 1 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1026: return _d_PriceRuleType(B, r0)
         f_renewable_generation_percentage = (c >> 2) & 255
         k = _T24[c & 1]
     f_power_range_start = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_PriceRuleType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -12321,6 +13737,7 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PriceRuleType after PowerRangeStart: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_PriceRuleType(B, r0)
         k = _T4[c & 1]
@@ -12337,9 +13754,10 @@ def _f_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int]:
     o.carbon_dioxide_emission = f_carbon_dioxide_emission
     o.renewable_generation_percentage = f_renewable_generation_percentage
     o.power_range_start = f_power_range_start
-    return o, r
+    return o, B, r
 
 def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
+    # PriceRuleType: (EnergyFee, ParkingFee?, ParkingFeePeriod?, CarbonDioxideEmission?, RenewableGenerationPercentage?, PowerRangeStart)
     st = 0
     v2 = o.energy_fee
     if v2 is None: raise EncFail('missing mandatory EnergyFee')
@@ -12426,47 +13844,60 @@ def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
+def _d_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int, int]:
+    # OverstayRuleListType: (OverstayTimeThreshold?, OverstayPowerThreshold?, OverstayRule{1,5})
+    # start: 2 bit(s): 0 SE(OverstayTimeThreshold), 1 SE(OverstayPowerThreshold), 2 SE(OverstayRule), 3 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T169[(B >> r) & 3]
     f_overstay_time_threshold = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_overstay_time_threshold, r = sl2(B, r, _S120, 6)
+            f_overstay_time_threshold, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_overstay_time_threshold = (B >> r) & 255
             if f_overstay_time_threshold > 127: f_overstay_time_threshold, r = ru(B, r, f_overstay_time_threshold)
             if f_overstay_time_threshold > 4294967295: facet(r, 'OverstayTimeThreshold: {} out of range'.format(f_overstay_time_threshold))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after OverstayTimeThreshold: 2 bit(s): 0 SE(OverstayPowerThreshold), 1 SE(OverstayRule), 2 second level
         r -= 2; k = _T116[(B >> r) & 3]
     f_overstay_power_threshold = None
     if k == 1:
-        f_overstay_power_threshold, r = _d_RationalNumberType(B, r)
+        f_overstay_power_threshold, B, r = _d_RationalNumberType(B, r)
+        # after OverstayPowerThreshold: 1 bit(s): 0 SE(OverstayRule), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T10[(B >> r) & 1]
     f_overstay_rule = []
     n = 0
     while True:
         if k == 2:
-            v, r = _d_OverstayRuleType(B, r)
+            v, B, r = _d_OverstayRuleType(B, r)
             f_overstay_rule.append(v)
         else:
             break
         n += 1
         if n < 5:
+            # after OverstayRule (may repeat): 2 bit(s): 0 SE(OverstayRule), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T5[(B >> r) & 3]
         else:
+            # after OverstayRule: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'OverstayRule')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return OverstayRuleListType(f_overstay_time_threshold, f_overstay_power_threshold, f_overstay_rule), r
+    return OverstayRuleListType(f_overstay_time_threshold, f_overstay_power_threshold, f_overstay_rule), B, r
 
-def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
+def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int, int]:
+    # OverstayRuleListType: (OverstayTimeThreshold?, OverstayPowerThreshold?, OverstayRule{1,5})
     r0 = r
+    # 2 bits: [code of OverstayRuleListType start: 2 bit(s): 0 SE(OverstayTimeThreshold), 1 SE(OverstayPowerThreshold), 2 SE(OverstayRule), 3 second level]
     r -= 2; c = (B >> r) & 3
     k = _T169[c & 3]
     f_overstay_time_threshold = None
     if k == 0:
+        # 1 bits: [OverstayTimeThreshold: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_OverstayRuleListType(B, r0)
         r -= 8; f_overstay_time_threshold = (B >> r) & 255
@@ -12476,11 +13907,13 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
                 f_overstay_time_threshold, r = ru(B, r + 8, f_overstay_time_threshold)
                 if f_overstay_time_threshold > 4294967295: return _d_OverstayRuleListType(B, r0)
             else: f_overstay_time_threshold = (x << 7) | (f_overstay_time_threshold & 127)
+        # 3 bits: [OverstayTimeThreshold: EE = 0 in 1 bit]; [code of OverstayRuleListType after OverstayTimeThreshold: 2 bit(s): 0 SE(OverstayPowerThreshold), 1 SE(OverstayRule), 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_OverstayRuleListType(B, r0)
         k = _T116[c & 3]
     f_overstay_power_threshold = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_OverstayRuleListType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -12493,6 +13926,7 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of OverstayRuleListType after OverstayPowerThreshold: 1 bit(s): 0 SE(OverstayRule), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_OverstayRuleListType(B, r0)
         k = _T10[c & 1]
@@ -12503,18 +13937,22 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
     n = 0
     while True:
         if k == 2:
+            # 2 bits: [code of OverstayRuleType start: 2 bit(s): 0 SE(OverstayRuleDescription), 1 SE(StartTime), 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T9[c & 3]
             i2_overstay_rule_description = None
             if k == 0:
+                # 1 bits: [OverstayRuleDescription: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_OverstayRuleListType(B, r0)
-                i2_overstay_rule_description, r = rstr(B, r, 160)
+                i2_overstay_rule_description, B, r = rstr(B, r, 160)
+                # 2 bits: [OverstayRuleDescription: EE = 0 in 1 bit]; [code of OverstayRuleType after OverstayRuleDescription: 1 bit(s): 0 SE(StartTime), 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_OverstayRuleListType(B, r0)
                 k = _T1[c & 1]
             i2_start_time = None
             if k == 1:
+                # 1 bits: [StartTime: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_OverstayRuleListType(B, r0)
                 r -= 8; i2_start_time = (B >> r) & 255
@@ -12524,6 +13962,7 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
                         i2_start_time, r = ru(B, r + 8, i2_start_time)
                         if i2_start_time > 4294967295: return _d_OverstayRuleListType(B, r0)
                     else: i2_start_time = (x << 7) | (i2_start_time & 127)
+                # 2 bits: [StartTime: EE = 0 in 1 bit]; [code of OverstayRuleType after StartTime: 1 bit(s): 0 SE(OverstayFee), 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_OverstayRuleListType(B, r0)
                 k = _T10[c & 1]
@@ -12531,6 +13970,7 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
                 return _d_OverstayRuleListType(B, r0)
             i2_overstay_fee = None
             if k == 2:
+                # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 13; c = (B >> r) & 8191
                 if c & 6151: return _d_OverstayRuleListType(B, r0)
                 i3_exponent = ((c >> 3) & 255) + -128
@@ -12543,6 +13983,7 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
                     elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                     else: i3_value = (x << 7) | (i3_value & 127)
                 elif i3_value > 255: i3_value = 255 - i3_value
+                # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of OverstayRuleType after OverstayFee: 1 bit(s): 0 SE(OverstayFeePeriod), 1 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_OverstayRuleListType(B, r0)
                 k = _T17[c & 1]
@@ -12553,6 +13994,7 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
                 return _d_OverstayRuleListType(B, r0)
             i2_overstay_fee_period = None
             if k == 3:
+                # 1 bits: [OverstayFeePeriod: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_OverstayRuleListType(B, r0)
                 r -= 8; i2_overstay_fee_period = (B >> r) & 255
@@ -12562,6 +14004,7 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
                         i2_overstay_fee_period, r = ru(B, r + 8, i2_overstay_fee_period)
                         if i2_overstay_fee_period > 4294967295: return _d_OverstayRuleListType(B, r0)
                     else: i2_overstay_fee_period = (x << 7) | (i2_overstay_fee_period & 127)
+                # 2 bits: [OverstayFeePeriod: EE = 0 in 1 bit]; [code of OverstayRuleType after OverstayFeePeriod: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_OverstayRuleListType(B, r0)
                 k = _T4[c & 1]
@@ -12578,9 +14021,11 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
             break
         n += 1
         if n < 5:
+            # 2 bits: [code of OverstayRuleListType after OverstayRule (may repeat): 2 bit(s): 0 SE(OverstayRule), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T5[c & 3]
         else:
+            # 1 bits: [code of OverstayRuleListType after OverstayRule: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_OverstayRuleListType(B, r0)
@@ -12589,9 +14034,10 @@ def _f_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int]:
     o.overstay_time_threshold = f_overstay_time_threshold
     o.overstay_power_threshold = f_overstay_power_threshold
     o.overstay_rule = f_overstay_rule
-    return o, r
+    return o, B, r
 
 def _e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
+    # OverstayRuleListType: (OverstayTimeThreshold?, OverstayPowerThreshold?, OverstayRule{1,5})
     st = 0
     v2 = o.overstay_time_threshold
     if v2 is not None:
@@ -12623,6 +14069,7 @@ def _e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
         st = 7
     n = 0
     for v in o.overstay_rule:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C171[st]
             a = (a << w) | c
@@ -12642,35 +14089,43 @@ def _e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
+def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int, int]:
+    # OverstayRuleType: (OverstayRuleDescription?, StartTime, OverstayFee, OverstayFeePeriod)
+    # start: 2 bit(s): 0 SE(OverstayRuleDescription), 1 SE(StartTime), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T9[(B >> r) & 3]
     f_overstay_rule_description = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_overstay_rule_description, r = sl2(B, r, _S146, 6)
+            f_overstay_rule_description, B, r = sl2(B, r, _S146, 6)
         else:
-            f_overstay_rule_description, r = rstr(B, r, 160)
+            f_overstay_rule_description, B, r = rstr(B, r, 160)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after OverstayRuleDescription: 1 bit(s): 0 SE(StartTime), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     f_start_time = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_start_time, r = sl2(B, r, _S120, 6)
+            f_start_time, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_start_time = (B >> r) & 255
             if f_start_time > 127: f_start_time, r = ru(B, r, f_start_time)
             if f_start_time > 4294967295: facet(r, 'StartTime: {} out of range'.format(f_start_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after StartTime: 1 bit(s): 0 SE(OverstayFee), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'StartTime')
     f_overstay_fee = None
     if k == 2:
-        f_overstay_fee, r = _d_RationalNumberType(B, r)
+        f_overstay_fee, B, r = _d_RationalNumberType(B, r)
+        # after OverstayFee: 1 bit(s): 0 SE(OverstayFeePeriod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'OverstayFee')
@@ -12678,33 +14133,39 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_overstay_fee_period, r = sl2(B, r, _S120, 6)
+            f_overstay_fee_period, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_overstay_fee_period = (B >> r) & 255
             if f_overstay_fee_period > 127: f_overstay_fee_period, r = ru(B, r, f_overstay_fee_period)
             if f_overstay_fee_period > 4294967295: facet(r, 'OverstayFeePeriod: {} out of range'.format(f_overstay_fee_period))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after OverstayFeePeriod: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'OverstayFeePeriod')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return OverstayRuleType(f_overstay_rule_description, f_start_time, f_overstay_fee, f_overstay_fee_period), r
+    return OverstayRuleType(f_overstay_rule_description, f_start_time, f_overstay_fee, f_overstay_fee_period), B, r
 
-def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
+def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int, int]:
+    # OverstayRuleType: (OverstayRuleDescription?, StartTime, OverstayFee, OverstayFeePeriod)
     r0 = r
+    # 2 bits: [code of OverstayRuleType start: 2 bit(s): 0 SE(OverstayRuleDescription), 1 SE(StartTime), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T9[c & 3]
     f_overstay_rule_description = None
     if k == 0:
+        # 1 bits: [OverstayRuleDescription: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_OverstayRuleType(B, r0)
-        f_overstay_rule_description, r = rstr(B, r, 160)
+        f_overstay_rule_description, B, r = rstr(B, r, 160)
+        # 2 bits: [OverstayRuleDescription: EE = 0 in 1 bit]; [code of OverstayRuleType after OverstayRuleDescription: 1 bit(s): 0 SE(StartTime), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_OverstayRuleType(B, r0)
         k = _T1[c & 1]
     f_start_time = None
     if k == 1:
+        # 1 bits: [StartTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_OverstayRuleType(B, r0)
         r -= 8; f_start_time = (B >> r) & 255
@@ -12714,6 +14175,7 @@ def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
                 f_start_time, r = ru(B, r + 8, f_start_time)
                 if f_start_time > 4294967295: return _d_OverstayRuleType(B, r0)
             else: f_start_time = (x << 7) | (f_start_time & 127)
+        # 2 bits: [StartTime: EE = 0 in 1 bit]; [code of OverstayRuleType after StartTime: 1 bit(s): 0 SE(OverstayFee), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_OverstayRuleType(B, r0)
         k = _T10[c & 1]
@@ -12721,6 +14183,7 @@ def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
         return _d_OverstayRuleType(B, r0)
     f_overstay_fee = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_OverstayRuleType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -12733,6 +14196,7 @@ def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of OverstayRuleType after OverstayFee: 1 bit(s): 0 SE(OverstayFeePeriod), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_OverstayRuleType(B, r0)
         k = _T17[c & 1]
@@ -12743,6 +14207,7 @@ def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
         return _d_OverstayRuleType(B, r0)
     f_overstay_fee_period = None
     if k == 3:
+        # 1 bits: [OverstayFeePeriod: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_OverstayRuleType(B, r0)
         r -= 8; f_overstay_fee_period = (B >> r) & 255
@@ -12752,6 +14217,7 @@ def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
                 f_overstay_fee_period, r = ru(B, r + 8, f_overstay_fee_period)
                 if f_overstay_fee_period > 4294967295: return _d_OverstayRuleType(B, r0)
             else: f_overstay_fee_period = (x << 7) | (f_overstay_fee_period & 127)
+        # 2 bits: [OverstayFeePeriod: EE = 0 in 1 bit]; [code of OverstayRuleType after OverstayFeePeriod: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_OverstayRuleType(B, r0)
         k = _T4[c & 1]
@@ -12763,9 +14229,10 @@ def _f_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int]:
     o.start_time = f_start_time
     o.overstay_fee = f_overstay_fee
     o.overstay_fee_period = f_overstay_fee_period
-    return o, r
+    return o, B, r
 
 def _e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
+    # OverstayRuleType: (OverstayRuleDescription?, StartTime, OverstayFee, OverstayFeePeriod)
     st = 0
     v2 = o.overstay_rule_description
     if v2 is not None:
@@ -12809,36 +14276,47 @@ def _e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_AdditionalServiceListType(B: int, r: int) -> tuple[AdditionalServiceListType, int]:
+def _d_AdditionalServiceListType(B: int, r: int) -> tuple[AdditionalServiceListType, int, int]:
+    # AdditionalServiceListType: (AdditionalService{1,5})
+    # start: 1 bit(s): 0 SE(AdditionalService), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_additional_service = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_AdditionalServiceType(B, r)
+            v, B, r = _d_AdditionalServiceType(B, r)
             f_additional_service.append(v)
         else:
             break
         n += 1
         if n < 5:
+            # after AdditionalService (may repeat): 2 bit(s): 0 SE(AdditionalService), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after AdditionalService: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'AdditionalService')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AdditionalServiceListType(f_additional_service), r
+    return AdditionalServiceListType(f_additional_service), B, r
 
-def _f_AdditionalServiceListType(B: int, r: int) -> tuple[AdditionalServiceListType, int]:
+def _f_AdditionalServiceListType(B: int, r: int) -> tuple[AdditionalServiceListType, int, int]:
+    # AdditionalServiceListType: (AdditionalService{1,5})
     r0 = r
+    # 1 bits: [code of AdditionalServiceListType start: 1 bit(s): 0 SE(AdditionalService), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_additional_service = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [AdditionalServiceType start: SE(ServiceName) = 0 in 1 bit(s)]; [ServiceName: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_AdditionalServiceListType(B, r0)
-            i1_service_name, r = rstr(B, r, 80)
+            i1_service_name, B, r = rstr(B, r, 80)
+            # 15 bits: [ServiceName: EE = 0 in 1 bit]; [AdditionalServiceType after ServiceName: SE(ServiceFee) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 15; c = (B >> r) & 32767
             if c & 30727: return _d_AdditionalServiceListType(B, r0)
             i2_exponent = ((c >> 3) & 255) + -128
@@ -12851,6 +14329,7 @@ def _f_AdditionalServiceListType(B: int, r: int) -> tuple[AdditionalServiceListT
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [AdditionalServiceType after ServiceFee: EE = 0 in 1 bit(s)]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_AdditionalServiceListType(B, r0)
             i1_service_fee = _new(RationalNumberType)
@@ -12864,21 +14343,25 @@ def _f_AdditionalServiceListType(B: int, r: int) -> tuple[AdditionalServiceListT
             break
         n += 1
         if n < 5:
+            # 2 bits: [code of AdditionalServiceListType after AdditionalService (may repeat): 2 bit(s): 0 SE(AdditionalService), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of AdditionalServiceListType after AdditionalService: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_AdditionalServiceListType(B, r0)
     if k != -1: return _d_AdditionalServiceListType(B, r0)
     o = _new(AdditionalServiceListType)
     o.additional_service = f_additional_service
-    return o, r
+    return o, B, r
 
 def _e_AdditionalServiceListType(o: AdditionalServiceListType, a: int) -> int:
+    # AdditionalServiceListType: (AdditionalService{1,5})
     st = 0
     n = 0
     for v in o.additional_service:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 5:
@@ -12897,34 +14380,44 @@ def _e_AdditionalServiceListType(o: AdditionalServiceListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_AdditionalServiceType(B: int, r: int) -> tuple[AdditionalServiceType, int]:
+def _d_AdditionalServiceType(B: int, r: int) -> tuple[AdditionalServiceType, int, int]:
+    # AdditionalServiceType: (ServiceName, ServiceFee)
+    # start: 1 bit(s): 0 SE(ServiceName), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_name = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_name, r = sl2(B, r, _S75, 6)
+            f_service_name, B, r = sl2(B, r, _S75, 6)
         else:
-            f_service_name, r = rstr(B, r, 80)
+            f_service_name, B, r = rstr(B, r, 80)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceName: 1 bit(s): 0 SE(ServiceFee), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceName')
     f_service_fee = None
     if k == 1:
-        f_service_fee, r = _d_RationalNumberType(B, r)
+        f_service_fee, B, r = _d_RationalNumberType(B, r)
+        # after ServiceFee: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceFee')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AdditionalServiceType(f_service_name, f_service_fee), r
+    return AdditionalServiceType(f_service_name, f_service_fee), B, r
 
-def _f_AdditionalServiceType(B: int, r: int) -> tuple[AdditionalServiceType, int]:
+def _f_AdditionalServiceType(B: int, r: int) -> tuple[AdditionalServiceType, int, int]:
+    # AdditionalServiceType: (ServiceName, ServiceFee)
     r0 = r
+    # 2 bits: [AdditionalServiceType start: SE(ServiceName) = 0 in 1 bit(s)]; [ServiceName: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_AdditionalServiceType(B, r0)
-    f_service_name, r = rstr(B, r, 80)
+    f_service_name, B, r = rstr(B, r, 80)
+    # 15 bits: [ServiceName: EE = 0 in 1 bit]; [AdditionalServiceType after ServiceName: SE(ServiceFee) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_AdditionalServiceType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -12937,6 +14430,7 @@ def _f_AdditionalServiceType(B: int, r: int) -> tuple[AdditionalServiceType, int
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [AdditionalServiceType after ServiceFee: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AdditionalServiceType(B, r0)
     f_service_fee = _new(RationalNumberType)
@@ -12945,9 +14439,10 @@ def _f_AdditionalServiceType(B: int, r: int) -> tuple[AdditionalServiceType, int
     o = _new(AdditionalServiceType)
     o.service_name = f_service_name
     o.service_fee = f_service_fee
-    return o, r
+    return o, B, r
 
 def _e_AdditionalServiceType(o: AdditionalServiceType, a: int) -> int:
+    # AdditionalServiceType: (ServiceName, ServiceFee)
     pass
     v2 = o.service_name
     if v2 is None: raise EncFail('missing mandatory ServiceName')
@@ -12974,23 +14469,29 @@ def _e_AdditionalServiceType(o: AdditionalServiceType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, int]:
+def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, int, int]:
+    # PriceLevelScheduleType: @Id? ((TimeAnchor, PriceScheduleID, PriceScheduleDescription?), (NumberOfPriceLevels, PriceLevelScheduleEntries))
+    # start: 2 bit(s): 0 AT(Id), 1 SE(TimeAnchor), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T9[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(TimeAnchor), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_time_anchor = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S8, 6)
+            f_time_anchor, B, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeAnchor: 1 bit(s): 0 SE(PriceScheduleID), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TimeAnchor')
@@ -12998,13 +14499,14 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_price_schedule_id, r = sl2(B, r, _S113, 6)
+            f_price_schedule_id, B, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_price_schedule_id = (B >> r) & 255
             if f_price_schedule_id > 127: f_price_schedule_id, r = ru(B, r, f_price_schedule_id)
             if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: facet(r, 'PriceScheduleID: {} out of range'.format(f_price_schedule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PriceScheduleID: 2 bit(s): 0 SE(PriceScheduleDescription), 1 SE(NumberOfPriceLevels), 2 second level
         r -= 2; k = _T22[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PriceScheduleID')
@@ -13012,44 +14514,54 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_price_schedule_description, r = sl2(B, r, _S146, 6)
+            f_price_schedule_description, B, r = sl2(B, r, _S146, 6)
         else:
-            f_price_schedule_description, r = rstr(B, r, 160)
+            if r < 2048: B, r = fill(B, r)
+            f_price_schedule_description, B, r = rstr(B, r, 160)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PriceScheduleDescription: 1 bit(s): 0 SE(NumberOfPriceLevels), 1 second level
         r -= 1; k = _T23[(B >> r) & 1]
     f_number_of_price_levels = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_number_of_price_levels, r = sl2(B, r, _S76, 6)
+            f_number_of_price_levels, B, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_number_of_price_levels = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NumberOfPriceLevels: 1 bit(s): 0 SE(PriceLevelScheduleEntries), 1 second level
         r -= 1; k = _T24[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NumberOfPriceLevels')
     f_price_level_schedule_entries = None
     if k == 5:
-        f_price_level_schedule_entries, r = _d_PriceLevelScheduleEntryListType(B, r)
+        f_price_level_schedule_entries, B, r = _d_PriceLevelScheduleEntryListType(B, r)
+        # after PriceLevelScheduleEntries: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PriceLevelScheduleEntries')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PriceLevelScheduleType(f_id, f_time_anchor, f_price_schedule_id, f_price_schedule_description, f_number_of_price_levels, f_price_level_schedule_entries), r
+    return PriceLevelScheduleType(f_id, f_time_anchor, f_price_schedule_id, f_price_schedule_description, f_number_of_price_levels, f_price_level_schedule_entries), B, r
 
-def _f_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, int]:
+def _f_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, int, int]:
+    # PriceLevelScheduleType: @Id? ((TimeAnchor, PriceScheduleID, PriceScheduleDescription?), (NumberOfPriceLevels, PriceLevelScheduleEntries))
     r0 = r
+    # 2 bits: [code of PriceLevelScheduleType start: 2 bit(s): 0 AT(Id), 1 SE(TimeAnchor), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T9[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of PriceLevelScheduleType after @Id: 1 bit(s): 0 SE(TimeAnchor), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_time_anchor = None
     if k == 1:
+        # 1 bits: [TimeAnchor: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_PriceLevelScheduleType(B, r0)
         r -= 8; f_time_anchor = (B >> r) & 255
@@ -13059,6 +14571,7 @@ def _f_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
                 f_time_anchor, r = ru(B, r + 8, f_time_anchor)
                 if f_time_anchor > 18446744073709551615: return _d_PriceLevelScheduleType(B, r0)
             else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+        # 2 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after TimeAnchor: 1 bit(s): 0 SE(PriceScheduleID), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PriceLevelScheduleType(B, r0)
         k = _T10[c & 1]
@@ -13066,6 +14579,7 @@ def _f_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
         return _d_PriceLevelScheduleType(B, r0)
     f_price_schedule_id = None
     if k == 2:
+        # 1 bits: [PriceScheduleID: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_PriceLevelScheduleType(B, r0)
         r -= 8; f_price_schedule_id = (B >> r) & 255
@@ -13074,6 +14588,7 @@ def _f_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
             if x > 127: f_price_schedule_id, r = ru(B, r + 8, f_price_schedule_id)
             else: f_price_schedule_id = (x << 7) | (f_price_schedule_id & 127)
         if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: return _d_PriceLevelScheduleType(B, r0)
+        # 3 bits: [PriceScheduleID: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleID: 2 bit(s): 0 SE(PriceScheduleDescription), 1 SE(NumberOfPriceLevels), 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_PriceLevelScheduleType(B, r0)
         k = _T22[c & 3]
@@ -13081,14 +14596,17 @@ def _f_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
         return _d_PriceLevelScheduleType(B, r0)
     f_price_schedule_description = None
     if k == 3:
+        # 1 bits: [PriceScheduleDescription: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_PriceLevelScheduleType(B, r0)
-        f_price_schedule_description, r = rstr(B, r, 160)
+        f_price_schedule_description, B, r = rstr(B, r, 160)
+        # 2 bits: [PriceScheduleDescription: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleDescription: 1 bit(s): 0 SE(NumberOfPriceLevels), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_PriceLevelScheduleType(B, r0)
         k = _T23[c & 1]
     f_number_of_price_levels = None
     if k == 4:
+        # 11 bits: [NumberOfPriceLevels: CH = 0 in 1 bit]; f_number_of_price_levels 8 bit(s); [NumberOfPriceLevels: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after NumberOfPriceLevels: 1 bit(s): 0 SE(PriceLevelScheduleEntries), 1 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1026: return _d_PriceLevelScheduleType(B, r0)
         f_number_of_price_levels = (c >> 2) & 255
@@ -13097,7 +14615,8 @@ def _f_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
         return _d_PriceLevelScheduleType(B, r0)
     f_price_level_schedule_entries = None
     if k == 5:
-        f_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+        f_price_level_schedule_entries, B, r = _f_PriceLevelScheduleEntryListType(B, r)
+        # 1 bits: [code of PriceLevelScheduleType after PriceLevelScheduleEntries: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     else:
@@ -13110,9 +14629,10 @@ def _f_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
     o.price_schedule_description = f_price_schedule_description
     o.number_of_price_levels = f_number_of_price_levels
     o.price_level_schedule_entries = f_price_level_schedule_entries
-    return o, r
+    return o, B, r
 
 def _e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
+    # PriceLevelScheduleType: @Id? ((TimeAnchor, PriceScheduleID, PriceScheduleDescription?), (NumberOfPriceLevels, PriceLevelScheduleEntries))
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -13156,33 +14676,43 @@ def _e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_PriceLevelScheduleEntryListType(B: int, r: int) -> tuple[PriceLevelScheduleEntryListType, int]:
+def _d_PriceLevelScheduleEntryListType(B: int, r: int) -> tuple[PriceLevelScheduleEntryListType, int, int]:
+    # PriceLevelScheduleEntryListType: (PriceLevelScheduleEntry{1,1024})
+    # start: 1 bit(s): 0 SE(PriceLevelScheduleEntry), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_price_level_schedule_entry = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_PriceLevelScheduleEntryType(B, r)
+            v, B, r = _d_PriceLevelScheduleEntryType(B, r)
             f_price_level_schedule_entry.append(v)
         else:
             break
         n += 1
         if n < 1024:
+            # after PriceLevelScheduleEntry (may repeat): 2 bit(s): 0 SE(PriceLevelScheduleEntry), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after PriceLevelScheduleEntry: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'PriceLevelScheduleEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PriceLevelScheduleEntryListType(f_price_level_schedule_entry), r
+    return PriceLevelScheduleEntryListType(f_price_level_schedule_entry), B, r
 
-def _f_PriceLevelScheduleEntryListType(B: int, r: int) -> tuple[PriceLevelScheduleEntryListType, int]:
+def _f_PriceLevelScheduleEntryListType(B: int, r: int) -> tuple[PriceLevelScheduleEntryListType, int, int]:
+    # PriceLevelScheduleEntryListType: (PriceLevelScheduleEntry{1,1024})
     r0 = r
+    # 1 bits: [code of PriceLevelScheduleEntryListType start: 1 bit(s): 0 SE(PriceLevelScheduleEntry), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_price_level_schedule_entry = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [PriceLevelScheduleEntryType start: SE(Duration) = 0 in 1 bit(s)]; [Duration: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_PriceLevelScheduleEntryListType(B, r0)
             r -= 8; i1_duration = (B >> r) & 255
@@ -13192,6 +14722,7 @@ def _f_PriceLevelScheduleEntryListType(B: int, r: int) -> tuple[PriceLevelSchedu
                     i1_duration, r = ru(B, r + 8, i1_duration)
                     if i1_duration > 4294967295: return _d_PriceLevelScheduleEntryListType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
+            # 13 bits: [Duration: EE = 0 in 1 bit]; [PriceLevelScheduleEntryType after Duration: SE(PriceLevel) = 0 in 1 bit(s)]; [PriceLevel: CH = 0 in 1 bit]; i1_price_level 8 bit(s); [PriceLevel: EE = 0 in 1 bit]; [PriceLevelScheduleEntryType after PriceLevel: EE = 0 in 1 bit(s)]
             r -= 13; c = (B >> r) & 8191
             if c & 7171: return _d_PriceLevelScheduleEntryListType(B, r0)
             i1_price_level = (c >> 2) & 255
@@ -13203,21 +14734,25 @@ def _f_PriceLevelScheduleEntryListType(B: int, r: int) -> tuple[PriceLevelSchedu
             break
         n += 1
         if n < 1024:
+            # 2 bits: [code of PriceLevelScheduleEntryListType after PriceLevelScheduleEntry (may repeat): 2 bit(s): 0 SE(PriceLevelScheduleEntry), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of PriceLevelScheduleEntryListType after PriceLevelScheduleEntry: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_PriceLevelScheduleEntryListType(B, r0)
     if k != -1: return _d_PriceLevelScheduleEntryListType(B, r0)
     o = _new(PriceLevelScheduleEntryListType)
     o.price_level_schedule_entry = f_price_level_schedule_entry
-    return o, r
+    return o, B, r
 
 def _e_PriceLevelScheduleEntryListType(o: PriceLevelScheduleEntryListType, a: int) -> int:
+    # PriceLevelScheduleEntryListType: (PriceLevelScheduleEntry{1,1024})
     st = 0
     n = 0
     for v in o.price_level_schedule_entry:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 1024:
@@ -13236,19 +14771,23 @@ def _e_PriceLevelScheduleEntryListType(o: PriceLevelScheduleEntryListType, a: in
     a = (a << w) | c
     return a
 
-def _d_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEntryType, int]:
+def _d_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEntryType, int, int]:
+    # PriceLevelScheduleEntryType: (Duration, PriceLevel)
+    # start: 1 bit(s): 0 SE(Duration), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_duration = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_duration, r = sl2(B, r, _S120, 6)
+            f_duration, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Duration: 1 bit(s): 0 SE(PriceLevel), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Duration')
@@ -13256,19 +14795,22 @@ def _d_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEn
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_price_level, r = sl2(B, r, _S76, 6)
+            f_price_level, B, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_price_level = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PriceLevel: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PriceLevel')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PriceLevelScheduleEntryType(f_duration, f_price_level), r
+    return PriceLevelScheduleEntryType(f_duration, f_price_level), B, r
 
-def _f_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEntryType, int]:
+def _f_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEntryType, int, int]:
+    # PriceLevelScheduleEntryType: (Duration, PriceLevel)
     r0 = r
+    # 2 bits: [PriceLevelScheduleEntryType start: SE(Duration) = 0 in 1 bit(s)]; [Duration: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PriceLevelScheduleEntryType(B, r0)
     r -= 8; f_duration = (B >> r) & 255
@@ -13278,15 +14820,17 @@ def _f_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEn
             f_duration, r = ru(B, r + 8, f_duration)
             if f_duration > 4294967295: return _d_PriceLevelScheduleEntryType(B, r0)
         else: f_duration = (x << 7) | (f_duration & 127)
+    # 13 bits: [Duration: EE = 0 in 1 bit]; [PriceLevelScheduleEntryType after Duration: SE(PriceLevel) = 0 in 1 bit(s)]; [PriceLevel: CH = 0 in 1 bit]; f_price_level 8 bit(s); [PriceLevel: EE = 0 in 1 bit]; [PriceLevelScheduleEntryType after PriceLevel: EE = 0 in 1 bit(s)]
     r -= 13; c = (B >> r) & 8191
     if c & 7171: return _d_PriceLevelScheduleEntryType(B, r0)
     f_price_level = (c >> 2) & 255
     o = _new(PriceLevelScheduleEntryType)
     o.duration = f_duration
     o.price_level = f_price_level
-    return o, r
+    return o, B, r
 
 def _e_PriceLevelScheduleEntryType(o: PriceLevelScheduleEntryType, a: int) -> int:
+    # PriceLevelScheduleEntryType: (Duration, PriceLevel)
     pass
     v2 = o.duration
     if v2 is None: raise EncFail('missing mandatory Duration')
@@ -13302,33 +14846,43 @@ def _e_PriceLevelScheduleEntryType(o: PriceLevelScheduleEntryType, a: int) -> in
     a = (a << 13) | (v3) << 2
     return a
 
-def _d_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResControlModeType, int]:
+def _d_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResControlModeType, int, int]:
+    # Scheduled_SEResControlModeType: (ScheduleTuple{1,3})
+    # start: 1 bit(s): 0 SE(ScheduleTuple), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_schedule_tuple = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_ScheduleTupleType(B, r)
+            v, B, r = _d_ScheduleTupleType(B, r)
             f_schedule_tuple.append(v)
         else:
             break
         n += 1
         if n < 3:
+            # after ScheduleTuple (may repeat): 2 bit(s): 0 SE(ScheduleTuple), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after ScheduleTuple: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'ScheduleTuple')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Scheduled_SEResControlModeType(f_schedule_tuple), r
+    return Scheduled_SEResControlModeType(f_schedule_tuple), B, r
 
-def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResControlModeType, int]:
+def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResControlModeType, int, int]:
+    # Scheduled_SEResControlModeType: (ScheduleTuple{1,3})
     r0 = r
+    # 1 bits: [code of Scheduled_SEResControlModeType start: 1 bit(s): 0 SE(ScheduleTuple), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_schedule_tuple = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [ScheduleTupleType start: SE(ScheduleTupleID) = 0 in 1 bit(s)]; [ScheduleTupleID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_Scheduled_SEResControlModeType(B, r0)
             r -= 8; i1_schedule_tuple_id = (B >> r) & 255
@@ -13337,6 +14891,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                 if x > 127: i1_schedule_tuple_id, r = ru(B, r + 8, i1_schedule_tuple_id)
                 else: i1_schedule_tuple_id = (x << 7) | (i1_schedule_tuple_id & 127)
             if i1_schedule_tuple_id < 1 or i1_schedule_tuple_id > 4294967295: return _d_Scheduled_SEResControlModeType(B, r0)
+            # 5 bits: [ScheduleTupleID: EE = 0 in 1 bit]; [ScheduleTupleType after ScheduleTupleID: SE(ChargingSchedule) = 0 in 1 bit(s)]; [ChargingScheduleType start: SE(PowerSchedule) = 0 in 1 bit(s)]; [PowerScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
             r -= 5; c = (B >> r) & 31
             if c & 31: return _d_Scheduled_SEResControlModeType(B, r0)
             r -= 8; i3_time_anchor = (B >> r) & 255
@@ -13346,11 +14901,13 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     i3_time_anchor, r = ru(B, r + 8, i3_time_anchor)
                     if i3_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
                 else: i3_time_anchor = (x << 7) | (i3_time_anchor & 127)
+            # 3 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PowerScheduleType after TimeAnchor: 2 bit(s): 0 SE(AvailableEnergy), 1 SE(PowerTolerance), 2 SE(PowerScheduleEntries), 3 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_Scheduled_SEResControlModeType(B, r0)
             k = _T126[c & 3]
             i3_available_energy = None
             if k == 1:
+                # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 13; c = (B >> r) & 8191
                 if c & 6151: return _d_Scheduled_SEResControlModeType(B, r0)
                 i4_exponent = ((c >> 3) & 255) + -128
@@ -13363,6 +14920,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                     else: i4_value = (x << 7) | (i4_value & 127)
                 elif i4_value > 255: i4_value = 255 - i4_value
+                # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleType after AvailableEnergy: 2 bit(s): 0 SE(PowerTolerance), 1 SE(PowerScheduleEntries), 2 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 12: return _d_Scheduled_SEResControlModeType(B, r0)
                 k = _T3[c & 3]
@@ -13371,6 +14929,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                 i3_available_energy.value = i4_value
             i3_power_tolerance = None
             if k == 2:
+                # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 13; c = (B >> r) & 8191
                 if c & 6151: return _d_Scheduled_SEResControlModeType(B, r0)
                 i5_exponent = ((c >> 3) & 255) + -128
@@ -13383,6 +14942,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                     else: i5_value = (x << 7) | (i5_value & 127)
                 elif i5_value > 255: i5_value = 255 - i5_value
+                # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleType after PowerTolerance: 1 bit(s): 0 SE(PowerScheduleEntries), 1 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_Scheduled_SEResControlModeType(B, r0)
                 k = _T17[c & 1]
@@ -13391,12 +14951,14 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                 i3_power_tolerance.value = i5_value
             i3_power_schedule_entries = None
             if k == 3:
-                i3_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
+                i3_power_schedule_entries, B, r = _f_PowerScheduleEntryListType(B, r)
+                # 1 bits: [code of PowerScheduleType after PowerScheduleEntries: 1 bit(s): 0 EE, 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T4[c & 1]
             else:
                 return _d_Scheduled_SEResControlModeType(B, r0)
             if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
+            # 2 bits: [code of ChargingScheduleType after PowerSchedule: 2 bit(s): 0 SE(AbsolutePriceSchedule), 1 SE(PriceLevelSchedule), 2 EE, 3 second level]
             r -= 2; c = (B >> r) & 3
             k = _T51[c & 3]
             i2_power_schedule = _new(PowerScheduleType)
@@ -13406,19 +14968,23 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
             i2_power_schedule.power_schedule_entries = i3_power_schedule_entries
             i2_absolute_price_schedule = i2_price_level_schedule = None
             if k == 1:
-                i2_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+                i2_absolute_price_schedule, B, r = _f_AbsolutePriceScheduleType(B, r)
+                # 1 bits: [code of ChargingScheduleType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T4[c & 1]
             elif k == 2:
+                # 2 bits: [code of PriceLevelScheduleType start: 2 bit(s): 0 AT(Id), 1 SE(TimeAnchor), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T9[c & 3]
                 i6_id = None
                 if k == 0:
-                    i6_id, r = rstr(B, r, None)
+                    i6_id, B, r = rstr(B, r, None)
+                    # 1 bits: [code of PriceLevelScheduleType after @Id: 1 bit(s): 0 SE(TimeAnchor), 1 second level]
                     r -= 1; c = (B >> r) & 1
                     k = _T1[c & 1]
                 i6_time_anchor = None
                 if k == 1:
+                    # 1 bits: [TimeAnchor: CH = 0 in 1 bit]
                     r -= 1; c = (B >> r) & 1
                     if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
                     r -= 8; i6_time_anchor = (B >> r) & 255
@@ -13428,6 +14994,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                             i6_time_anchor, r = ru(B, r + 8, i6_time_anchor)
                             if i6_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
                         else: i6_time_anchor = (x << 7) | (i6_time_anchor & 127)
+                    # 2 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after TimeAnchor: 1 bit(s): 0 SE(PriceScheduleID), 1 second level]
                     r -= 2; c = (B >> r) & 3
                     if c & 2: return _d_Scheduled_SEResControlModeType(B, r0)
                     k = _T10[c & 1]
@@ -13435,6 +15002,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     return _d_Scheduled_SEResControlModeType(B, r0)
                 i6_price_schedule_id = None
                 if k == 2:
+                    # 1 bits: [PriceScheduleID: CH = 0 in 1 bit]
                     r -= 1; c = (B >> r) & 1
                     if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
                     r -= 8; i6_price_schedule_id = (B >> r) & 255
@@ -13443,6 +15011,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                         if x > 127: i6_price_schedule_id, r = ru(B, r + 8, i6_price_schedule_id)
                         else: i6_price_schedule_id = (x << 7) | (i6_price_schedule_id & 127)
                     if i6_price_schedule_id < 1 or i6_price_schedule_id > 4294967295: return _d_Scheduled_SEResControlModeType(B, r0)
+                    # 3 bits: [PriceScheduleID: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleID: 2 bit(s): 0 SE(PriceScheduleDescription), 1 SE(NumberOfPriceLevels), 2 second level]
                     r -= 3; c = (B >> r) & 7
                     if c & 4: return _d_Scheduled_SEResControlModeType(B, r0)
                     k = _T22[c & 3]
@@ -13450,14 +15019,17 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     return _d_Scheduled_SEResControlModeType(B, r0)
                 i6_price_schedule_description = None
                 if k == 3:
+                    # 1 bits: [PriceScheduleDescription: CH = 0 in 1 bit]
                     r -= 1; c = (B >> r) & 1
                     if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
-                    i6_price_schedule_description, r = rstr(B, r, 160)
+                    i6_price_schedule_description, B, r = rstr(B, r, 160)
+                    # 2 bits: [PriceScheduleDescription: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleDescription: 1 bit(s): 0 SE(NumberOfPriceLevels), 1 second level]
                     r -= 2; c = (B >> r) & 3
                     if c & 2: return _d_Scheduled_SEResControlModeType(B, r0)
                     k = _T23[c & 1]
                 i6_number_of_price_levels = None
                 if k == 4:
+                    # 11 bits: [NumberOfPriceLevels: CH = 0 in 1 bit]; i6_number_of_price_levels 8 bit(s); [NumberOfPriceLevels: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after NumberOfPriceLevels: 1 bit(s): 0 SE(PriceLevelScheduleEntries), 1 second level]
                     r -= 11; c = (B >> r) & 2047
                     if c & 1026: return _d_Scheduled_SEResControlModeType(B, r0)
                     i6_number_of_price_levels = (c >> 2) & 255
@@ -13466,12 +15038,14 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     return _d_Scheduled_SEResControlModeType(B, r0)
                 i6_price_level_schedule_entries = None
                 if k == 5:
-                    i6_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+                    i6_price_level_schedule_entries, B, r = _f_PriceLevelScheduleEntryListType(B, r)
+                    # 1 bits: [code of PriceLevelScheduleType after PriceLevelScheduleEntries: 1 bit(s): 0 EE, 1 second level]
                     r -= 1; c = (B >> r) & 1
                     k = _T4[c & 1]
                 else:
                     return _d_Scheduled_SEResControlModeType(B, r0)
                 if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
+                # 1 bits: [code of ChargingScheduleType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T4[c & 1]
                 i2_price_level_schedule = _new(PriceLevelScheduleType)
@@ -13482,6 +15056,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                 i2_price_level_schedule.number_of_price_levels = i6_number_of_price_levels
                 i2_price_level_schedule.price_level_schedule_entries = i6_price_level_schedule_entries
             if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
+            # 2 bits: [code of ScheduleTupleType after ChargingSchedule: 2 bit(s): 0 SE(DischargingSchedule), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T5[c & 3]
             i1_charging_schedule = _new(ChargingScheduleType)
@@ -13490,6 +15065,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
             i1_charging_schedule.price_level_schedule = i2_price_level_schedule
             i1_discharging_schedule = None
             if k == 2:
+                # 3 bits: [ChargingScheduleType start: SE(PowerSchedule) = 0 in 1 bit(s)]; [PowerScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
                 r -= 3; c = (B >> r) & 7
                 if c & 7: return _d_Scheduled_SEResControlModeType(B, r0)
                 r -= 8; i8_time_anchor = (B >> r) & 255
@@ -13499,11 +15075,13 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                         i8_time_anchor, r = ru(B, r + 8, i8_time_anchor)
                         if i8_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
                     else: i8_time_anchor = (x << 7) | (i8_time_anchor & 127)
+                # 3 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PowerScheduleType after TimeAnchor: 2 bit(s): 0 SE(AvailableEnergy), 1 SE(PowerTolerance), 2 SE(PowerScheduleEntries), 3 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_Scheduled_SEResControlModeType(B, r0)
                 k = _T126[c & 3]
                 i8_available_energy = None
                 if k == 1:
+                    # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                     r -= 13; c = (B >> r) & 8191
                     if c & 6151: return _d_Scheduled_SEResControlModeType(B, r0)
                     i9_exponent = ((c >> 3) & 255) + -128
@@ -13516,6 +15094,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                         elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                         else: i9_value = (x << 7) | (i9_value & 127)
                     elif i9_value > 255: i9_value = 255 - i9_value
+                    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleType after AvailableEnergy: 2 bit(s): 0 SE(PowerTolerance), 1 SE(PowerScheduleEntries), 2 second level]
                     r -= 4; c = (B >> r) & 15
                     if c & 12: return _d_Scheduled_SEResControlModeType(B, r0)
                     k = _T3[c & 3]
@@ -13524,6 +15103,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     i8_available_energy.value = i9_value
                 i8_power_tolerance = None
                 if k == 2:
+                    # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                     r -= 13; c = (B >> r) & 8191
                     if c & 6151: return _d_Scheduled_SEResControlModeType(B, r0)
                     i10_exponent = ((c >> 3) & 255) + -128
@@ -13536,6 +15116,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                         elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                         else: i10_value = (x << 7) | (i10_value & 127)
                     elif i10_value > 255: i10_value = 255 - i10_value
+                    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleType after PowerTolerance: 1 bit(s): 0 SE(PowerScheduleEntries), 1 second level]
                     r -= 3; c = (B >> r) & 7
                     if c & 6: return _d_Scheduled_SEResControlModeType(B, r0)
                     k = _T17[c & 1]
@@ -13544,12 +15125,14 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     i8_power_tolerance.value = i10_value
                 i8_power_schedule_entries = None
                 if k == 3:
-                    i8_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
+                    i8_power_schedule_entries, B, r = _f_PowerScheduleEntryListType(B, r)
+                    # 1 bits: [code of PowerScheduleType after PowerScheduleEntries: 1 bit(s): 0 EE, 1 second level]
                     r -= 1; c = (B >> r) & 1
                     k = _T4[c & 1]
                 else:
                     return _d_Scheduled_SEResControlModeType(B, r0)
                 if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
+                # 2 bits: [code of ChargingScheduleType after PowerSchedule: 2 bit(s): 0 SE(AbsolutePriceSchedule), 1 SE(PriceLevelSchedule), 2 EE, 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T51[c & 3]
                 i7_power_schedule = _new(PowerScheduleType)
@@ -13559,19 +15142,23 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                 i7_power_schedule.power_schedule_entries = i8_power_schedule_entries
                 i7_absolute_price_schedule = i7_price_level_schedule = None
                 if k == 1:
-                    i7_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+                    i7_absolute_price_schedule, B, r = _f_AbsolutePriceScheduleType(B, r)
+                    # 1 bits: [code of ChargingScheduleType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
                     r -= 1; c = (B >> r) & 1
                     k = _T4[c & 1]
                 elif k == 2:
+                    # 2 bits: [code of PriceLevelScheduleType start: 2 bit(s): 0 AT(Id), 1 SE(TimeAnchor), 2 second level]
                     r -= 2; c = (B >> r) & 3
                     k = _T9[c & 3]
                     i11_id = None
                     if k == 0:
-                        i11_id, r = rstr(B, r, None)
+                        i11_id, B, r = rstr(B, r, None)
+                        # 1 bits: [code of PriceLevelScheduleType after @Id: 1 bit(s): 0 SE(TimeAnchor), 1 second level]
                         r -= 1; c = (B >> r) & 1
                         k = _T1[c & 1]
                     i11_time_anchor = None
                     if k == 1:
+                        # 1 bits: [TimeAnchor: CH = 0 in 1 bit]
                         r -= 1; c = (B >> r) & 1
                         if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
                         r -= 8; i11_time_anchor = (B >> r) & 255
@@ -13581,6 +15168,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                                 i11_time_anchor, r = ru(B, r + 8, i11_time_anchor)
                                 if i11_time_anchor > 18446744073709551615: return _d_Scheduled_SEResControlModeType(B, r0)
                             else: i11_time_anchor = (x << 7) | (i11_time_anchor & 127)
+                        # 2 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after TimeAnchor: 1 bit(s): 0 SE(PriceScheduleID), 1 second level]
                         r -= 2; c = (B >> r) & 3
                         if c & 2: return _d_Scheduled_SEResControlModeType(B, r0)
                         k = _T10[c & 1]
@@ -13588,6 +15176,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                         return _d_Scheduled_SEResControlModeType(B, r0)
                     i11_price_schedule_id = None
                     if k == 2:
+                        # 1 bits: [PriceScheduleID: CH = 0 in 1 bit]
                         r -= 1; c = (B >> r) & 1
                         if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
                         r -= 8; i11_price_schedule_id = (B >> r) & 255
@@ -13596,6 +15185,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                             if x > 127: i11_price_schedule_id, r = ru(B, r + 8, i11_price_schedule_id)
                             else: i11_price_schedule_id = (x << 7) | (i11_price_schedule_id & 127)
                         if i11_price_schedule_id < 1 or i11_price_schedule_id > 4294967295: return _d_Scheduled_SEResControlModeType(B, r0)
+                        # 3 bits: [PriceScheduleID: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleID: 2 bit(s): 0 SE(PriceScheduleDescription), 1 SE(NumberOfPriceLevels), 2 second level]
                         r -= 3; c = (B >> r) & 7
                         if c & 4: return _d_Scheduled_SEResControlModeType(B, r0)
                         k = _T22[c & 3]
@@ -13603,14 +15193,17 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                         return _d_Scheduled_SEResControlModeType(B, r0)
                     i11_price_schedule_description = None
                     if k == 3:
+                        # 1 bits: [PriceScheduleDescription: CH = 0 in 1 bit]
                         r -= 1; c = (B >> r) & 1
                         if c & 1: return _d_Scheduled_SEResControlModeType(B, r0)
-                        i11_price_schedule_description, r = rstr(B, r, 160)
+                        i11_price_schedule_description, B, r = rstr(B, r, 160)
+                        # 2 bits: [PriceScheduleDescription: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleDescription: 1 bit(s): 0 SE(NumberOfPriceLevels), 1 second level]
                         r -= 2; c = (B >> r) & 3
                         if c & 2: return _d_Scheduled_SEResControlModeType(B, r0)
                         k = _T23[c & 1]
                     i11_number_of_price_levels = None
                     if k == 4:
+                        # 11 bits: [NumberOfPriceLevels: CH = 0 in 1 bit]; i11_number_of_price_levels 8 bit(s); [NumberOfPriceLevels: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after NumberOfPriceLevels: 1 bit(s): 0 SE(PriceLevelScheduleEntries), 1 second level]
                         r -= 11; c = (B >> r) & 2047
                         if c & 1026: return _d_Scheduled_SEResControlModeType(B, r0)
                         i11_number_of_price_levels = (c >> 2) & 255
@@ -13619,12 +15212,14 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                         return _d_Scheduled_SEResControlModeType(B, r0)
                     i11_price_level_schedule_entries = None
                     if k == 5:
-                        i11_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+                        i11_price_level_schedule_entries, B, r = _f_PriceLevelScheduleEntryListType(B, r)
+                        # 1 bits: [code of PriceLevelScheduleType after PriceLevelScheduleEntries: 1 bit(s): 0 EE, 1 second level]
                         r -= 1; c = (B >> r) & 1
                         k = _T4[c & 1]
                     else:
                         return _d_Scheduled_SEResControlModeType(B, r0)
                     if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
+                    # 1 bits: [code of ChargingScheduleType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
                     r -= 1; c = (B >> r) & 1
                     k = _T4[c & 1]
                     i7_price_level_schedule = _new(PriceLevelScheduleType)
@@ -13635,6 +15230,7 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
                     i7_price_level_schedule.number_of_price_levels = i11_number_of_price_levels
                     i7_price_level_schedule.price_level_schedule_entries = i11_price_level_schedule_entries
                 if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
+                # 1 bits: [code of ScheduleTupleType after DischargingSchedule: 1 bit(s): 0 EE, 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T4[c & 1]
                 i1_discharging_schedule = _new(ChargingScheduleType)
@@ -13651,21 +15247,25 @@ def _f_Scheduled_SEResControlModeType(B: int, r: int) -> tuple[Scheduled_SEResCo
             break
         n += 1
         if n < 3:
+            # 2 bits: [code of Scheduled_SEResControlModeType after ScheduleTuple (may repeat): 2 bit(s): 0 SE(ScheduleTuple), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of Scheduled_SEResControlModeType after ScheduleTuple: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_Scheduled_SEResControlModeType(B, r0)
     if k != -1: return _d_Scheduled_SEResControlModeType(B, r0)
     o = _new(Scheduled_SEResControlModeType)
     o.schedule_tuple = f_schedule_tuple
-    return o, r
+    return o, B, r
 
 def _e_Scheduled_SEResControlModeType(o: Scheduled_SEResControlModeType, a: int) -> int:
+    # Scheduled_SEResControlModeType: (ScheduleTuple{1,3})
     st = 0
     n = 0
     for v in o.schedule_tuple:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 3:
@@ -13684,37 +15284,47 @@ def _e_Scheduled_SEResControlModeType(o: Scheduled_SEResControlModeType, a: int)
     a = (a << w) | c
     return a
 
-def _d_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
+def _d_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int, int]:
+    # ScheduleTupleType: (ScheduleTupleID, ChargingSchedule, DischargingSchedule?)
+    # start: 1 bit(s): 0 SE(ScheduleTupleID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_schedule_tuple_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_schedule_tuple_id, r = sl2(B, r, _S113, 6)
+            f_schedule_tuple_id, B, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_schedule_tuple_id = (B >> r) & 255
             if f_schedule_tuple_id > 127: f_schedule_tuple_id, r = ru(B, r, f_schedule_tuple_id)
             if f_schedule_tuple_id < 1 or f_schedule_tuple_id > 4294967295: facet(r, 'ScheduleTupleID: {} out of range'.format(f_schedule_tuple_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ScheduleTupleID: 1 bit(s): 0 SE(ChargingSchedule), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ScheduleTupleID')
     f_charging_schedule = None
     if k == 1:
-        f_charging_schedule, r = _d_ChargingScheduleType(B, r)
+        f_charging_schedule, B, r = _d_ChargingScheduleType(B, r)
+        # after ChargingSchedule: 2 bit(s): 0 SE(DischargingSchedule), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T5[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ChargingSchedule')
     f_discharging_schedule = None
     if k == 2:
-        f_discharging_schedule, r = _d_ChargingScheduleType(B, r)
+        f_discharging_schedule, B, r = _d_ChargingScheduleType(B, r)
+        # after DischargingSchedule: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ScheduleTupleType(f_schedule_tuple_id, f_charging_schedule, f_discharging_schedule), r
+    return ScheduleTupleType(f_schedule_tuple_id, f_charging_schedule, f_discharging_schedule), B, r
 
-def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
+def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int, int]:
+    # ScheduleTupleType: (ScheduleTupleID, ChargingSchedule, DischargingSchedule?)
     r0 = r
+    # 2 bits: [ScheduleTupleType start: SE(ScheduleTupleID) = 0 in 1 bit(s)]; [ScheduleTupleID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ScheduleTupleType(B, r0)
     r -= 8; f_schedule_tuple_id = (B >> r) & 255
@@ -13723,6 +15333,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
         if x > 127: f_schedule_tuple_id, r = ru(B, r + 8, f_schedule_tuple_id)
         else: f_schedule_tuple_id = (x << 7) | (f_schedule_tuple_id & 127)
     if f_schedule_tuple_id < 1 or f_schedule_tuple_id > 4294967295: return _d_ScheduleTupleType(B, r0)
+    # 5 bits: [ScheduleTupleID: EE = 0 in 1 bit]; [ScheduleTupleType after ScheduleTupleID: SE(ChargingSchedule) = 0 in 1 bit(s)]; [ChargingScheduleType start: SE(PowerSchedule) = 0 in 1 bit(s)]; [PowerScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
     r -= 5; c = (B >> r) & 31
     if c & 31: return _d_ScheduleTupleType(B, r0)
     r -= 8; i2_time_anchor = (B >> r) & 255
@@ -13732,11 +15343,13 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             i2_time_anchor, r = ru(B, r + 8, i2_time_anchor)
             if i2_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
         else: i2_time_anchor = (x << 7) | (i2_time_anchor & 127)
+    # 3 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PowerScheduleType after TimeAnchor: 2 bit(s): 0 SE(AvailableEnergy), 1 SE(PowerTolerance), 2 SE(PowerScheduleEntries), 3 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ScheduleTupleType(B, r0)
     k = _T126[c & 3]
     i2_available_energy = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_ScheduleTupleType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -13749,6 +15362,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleType after AvailableEnergy: 2 bit(s): 0 SE(PowerTolerance), 1 SE(PowerScheduleEntries), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_ScheduleTupleType(B, r0)
         k = _T3[c & 3]
@@ -13757,6 +15371,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
         i2_available_energy.value = i3_value
     i2_power_tolerance = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_ScheduleTupleType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -13769,6 +15384,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleType after PowerTolerance: 1 bit(s): 0 SE(PowerScheduleEntries), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_ScheduleTupleType(B, r0)
         k = _T17[c & 1]
@@ -13777,12 +15393,14 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
         i2_power_tolerance.value = i4_value
     i2_power_schedule_entries = None
     if k == 3:
-        i2_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
+        i2_power_schedule_entries, B, r = _f_PowerScheduleEntryListType(B, r)
+        # 1 bits: [code of PowerScheduleType after PowerScheduleEntries: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     else:
         return _d_ScheduleTupleType(B, r0)
     if k != -1: return _d_ScheduleTupleType(B, r0)
+    # 2 bits: [code of ChargingScheduleType after PowerSchedule: 2 bit(s): 0 SE(AbsolutePriceSchedule), 1 SE(PriceLevelSchedule), 2 EE, 3 second level]
     r -= 2; c = (B >> r) & 3
     k = _T51[c & 3]
     i1_power_schedule = _new(PowerScheduleType)
@@ -13792,19 +15410,23 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
     i1_power_schedule.power_schedule_entries = i2_power_schedule_entries
     i1_absolute_price_schedule = i1_price_level_schedule = None
     if k == 1:
-        i1_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+        i1_absolute_price_schedule, B, r = _f_AbsolutePriceScheduleType(B, r)
+        # 1 bits: [code of ChargingScheduleType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     elif k == 2:
+        # 2 bits: [code of PriceLevelScheduleType start: 2 bit(s): 0 AT(Id), 1 SE(TimeAnchor), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T9[c & 3]
         i5_id = None
         if k == 0:
-            i5_id, r = rstr(B, r, None)
+            i5_id, B, r = rstr(B, r, None)
+            # 1 bits: [code of PriceLevelScheduleType after @Id: 1 bit(s): 0 SE(TimeAnchor), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T1[c & 1]
         i5_time_anchor = None
         if k == 1:
+            # 1 bits: [TimeAnchor: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ScheduleTupleType(B, r0)
             r -= 8; i5_time_anchor = (B >> r) & 255
@@ -13814,6 +15436,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
                     i5_time_anchor, r = ru(B, r + 8, i5_time_anchor)
                     if i5_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
                 else: i5_time_anchor = (x << 7) | (i5_time_anchor & 127)
+            # 2 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after TimeAnchor: 1 bit(s): 0 SE(PriceScheduleID), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ScheduleTupleType(B, r0)
             k = _T10[c & 1]
@@ -13821,6 +15444,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             return _d_ScheduleTupleType(B, r0)
         i5_price_schedule_id = None
         if k == 2:
+            # 1 bits: [PriceScheduleID: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ScheduleTupleType(B, r0)
             r -= 8; i5_price_schedule_id = (B >> r) & 255
@@ -13829,6 +15453,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
                 if x > 127: i5_price_schedule_id, r = ru(B, r + 8, i5_price_schedule_id)
                 else: i5_price_schedule_id = (x << 7) | (i5_price_schedule_id & 127)
             if i5_price_schedule_id < 1 or i5_price_schedule_id > 4294967295: return _d_ScheduleTupleType(B, r0)
+            # 3 bits: [PriceScheduleID: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleID: 2 bit(s): 0 SE(PriceScheduleDescription), 1 SE(NumberOfPriceLevels), 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ScheduleTupleType(B, r0)
             k = _T22[c & 3]
@@ -13836,14 +15461,17 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             return _d_ScheduleTupleType(B, r0)
         i5_price_schedule_description = None
         if k == 3:
+            # 1 bits: [PriceScheduleDescription: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ScheduleTupleType(B, r0)
-            i5_price_schedule_description, r = rstr(B, r, 160)
+            i5_price_schedule_description, B, r = rstr(B, r, 160)
+            # 2 bits: [PriceScheduleDescription: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleDescription: 1 bit(s): 0 SE(NumberOfPriceLevels), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ScheduleTupleType(B, r0)
             k = _T23[c & 1]
         i5_number_of_price_levels = None
         if k == 4:
+            # 11 bits: [NumberOfPriceLevels: CH = 0 in 1 bit]; i5_number_of_price_levels 8 bit(s); [NumberOfPriceLevels: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after NumberOfPriceLevels: 1 bit(s): 0 SE(PriceLevelScheduleEntries), 1 second level]
             r -= 11; c = (B >> r) & 2047
             if c & 1026: return _d_ScheduleTupleType(B, r0)
             i5_number_of_price_levels = (c >> 2) & 255
@@ -13852,12 +15480,14 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             return _d_ScheduleTupleType(B, r0)
         i5_price_level_schedule_entries = None
         if k == 5:
-            i5_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+            i5_price_level_schedule_entries, B, r = _f_PriceLevelScheduleEntryListType(B, r)
+            # 1 bits: [code of PriceLevelScheduleType after PriceLevelScheduleEntries: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
         else:
             return _d_ScheduleTupleType(B, r0)
         if k != -1: return _d_ScheduleTupleType(B, r0)
+        # 1 bits: [code of ChargingScheduleType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
         i1_price_level_schedule = _new(PriceLevelScheduleType)
@@ -13868,6 +15498,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
         i1_price_level_schedule.number_of_price_levels = i5_number_of_price_levels
         i1_price_level_schedule.price_level_schedule_entries = i5_price_level_schedule_entries
     if k != -1: return _d_ScheduleTupleType(B, r0)
+    # 2 bits: [code of ScheduleTupleType after ChargingSchedule: 2 bit(s): 0 SE(DischargingSchedule), 1 EE, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T5[c & 3]
     f_charging_schedule = _new(ChargingScheduleType)
@@ -13876,6 +15507,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
     f_charging_schedule.price_level_schedule = i1_price_level_schedule
     f_discharging_schedule = None
     if k == 2:
+        # 3 bits: [ChargingScheduleType start: SE(PowerSchedule) = 0 in 1 bit(s)]; [PowerScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_ScheduleTupleType(B, r0)
         r -= 8; i7_time_anchor = (B >> r) & 255
@@ -13885,11 +15517,13 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
                 i7_time_anchor, r = ru(B, r + 8, i7_time_anchor)
                 if i7_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
             else: i7_time_anchor = (x << 7) | (i7_time_anchor & 127)
+        # 3 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PowerScheduleType after TimeAnchor: 2 bit(s): 0 SE(AvailableEnergy), 1 SE(PowerTolerance), 2 SE(PowerScheduleEntries), 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_ScheduleTupleType(B, r0)
         k = _T126[c & 3]
         i7_available_energy = None
         if k == 1:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_ScheduleTupleType(B, r0)
             i8_exponent = ((c >> 3) & 255) + -128
@@ -13902,6 +15536,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleType after AvailableEnergy: 2 bit(s): 0 SE(PowerTolerance), 1 SE(PowerScheduleEntries), 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_ScheduleTupleType(B, r0)
             k = _T3[c & 3]
@@ -13910,6 +15545,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             i7_available_energy.value = i8_value
         i7_power_tolerance = None
         if k == 2:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_ScheduleTupleType(B, r0)
             i9_exponent = ((c >> 3) & 255) + -128
@@ -13922,6 +15558,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleType after PowerTolerance: 1 bit(s): 0 SE(PowerScheduleEntries), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_ScheduleTupleType(B, r0)
             k = _T17[c & 1]
@@ -13930,12 +15567,14 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             i7_power_tolerance.value = i9_value
         i7_power_schedule_entries = None
         if k == 3:
-            i7_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
+            i7_power_schedule_entries, B, r = _f_PowerScheduleEntryListType(B, r)
+            # 1 bits: [code of PowerScheduleType after PowerScheduleEntries: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
         else:
             return _d_ScheduleTupleType(B, r0)
         if k != -1: return _d_ScheduleTupleType(B, r0)
+        # 2 bits: [code of ChargingScheduleType after PowerSchedule: 2 bit(s): 0 SE(AbsolutePriceSchedule), 1 SE(PriceLevelSchedule), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T51[c & 3]
         i6_power_schedule = _new(PowerScheduleType)
@@ -13945,19 +15584,23 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
         i6_power_schedule.power_schedule_entries = i7_power_schedule_entries
         i6_absolute_price_schedule = i6_price_level_schedule = None
         if k == 1:
-            i6_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+            i6_absolute_price_schedule, B, r = _f_AbsolutePriceScheduleType(B, r)
+            # 1 bits: [code of ChargingScheduleType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
         elif k == 2:
+            # 2 bits: [code of PriceLevelScheduleType start: 2 bit(s): 0 AT(Id), 1 SE(TimeAnchor), 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T9[c & 3]
             i10_id = None
             if k == 0:
-                i10_id, r = rstr(B, r, None)
+                i10_id, B, r = rstr(B, r, None)
+                # 1 bits: [code of PriceLevelScheduleType after @Id: 1 bit(s): 0 SE(TimeAnchor), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T1[c & 1]
             i10_time_anchor = None
             if k == 1:
+                # 1 bits: [TimeAnchor: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ScheduleTupleType(B, r0)
                 r -= 8; i10_time_anchor = (B >> r) & 255
@@ -13967,6 +15610,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
                         i10_time_anchor, r = ru(B, r + 8, i10_time_anchor)
                         if i10_time_anchor > 18446744073709551615: return _d_ScheduleTupleType(B, r0)
                     else: i10_time_anchor = (x << 7) | (i10_time_anchor & 127)
+                # 2 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after TimeAnchor: 1 bit(s): 0 SE(PriceScheduleID), 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ScheduleTupleType(B, r0)
                 k = _T10[c & 1]
@@ -13974,6 +15618,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
                 return _d_ScheduleTupleType(B, r0)
             i10_price_schedule_id = None
             if k == 2:
+                # 1 bits: [PriceScheduleID: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ScheduleTupleType(B, r0)
                 r -= 8; i10_price_schedule_id = (B >> r) & 255
@@ -13982,6 +15627,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
                     if x > 127: i10_price_schedule_id, r = ru(B, r + 8, i10_price_schedule_id)
                     else: i10_price_schedule_id = (x << 7) | (i10_price_schedule_id & 127)
                 if i10_price_schedule_id < 1 or i10_price_schedule_id > 4294967295: return _d_ScheduleTupleType(B, r0)
+                # 3 bits: [PriceScheduleID: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleID: 2 bit(s): 0 SE(PriceScheduleDescription), 1 SE(NumberOfPriceLevels), 2 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_ScheduleTupleType(B, r0)
                 k = _T22[c & 3]
@@ -13989,14 +15635,17 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
                 return _d_ScheduleTupleType(B, r0)
             i10_price_schedule_description = None
             if k == 3:
+                # 1 bits: [PriceScheduleDescription: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ScheduleTupleType(B, r0)
-                i10_price_schedule_description, r = rstr(B, r, 160)
+                i10_price_schedule_description, B, r = rstr(B, r, 160)
+                # 2 bits: [PriceScheduleDescription: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleDescription: 1 bit(s): 0 SE(NumberOfPriceLevels), 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ScheduleTupleType(B, r0)
                 k = _T23[c & 1]
             i10_number_of_price_levels = None
             if k == 4:
+                # 11 bits: [NumberOfPriceLevels: CH = 0 in 1 bit]; i10_number_of_price_levels 8 bit(s); [NumberOfPriceLevels: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after NumberOfPriceLevels: 1 bit(s): 0 SE(PriceLevelScheduleEntries), 1 second level]
                 r -= 11; c = (B >> r) & 2047
                 if c & 1026: return _d_ScheduleTupleType(B, r0)
                 i10_number_of_price_levels = (c >> 2) & 255
@@ -14005,12 +15654,14 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
                 return _d_ScheduleTupleType(B, r0)
             i10_price_level_schedule_entries = None
             if k == 5:
-                i10_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+                i10_price_level_schedule_entries, B, r = _f_PriceLevelScheduleEntryListType(B, r)
+                # 1 bits: [code of PriceLevelScheduleType after PriceLevelScheduleEntries: 1 bit(s): 0 EE, 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T4[c & 1]
             else:
                 return _d_ScheduleTupleType(B, r0)
             if k != -1: return _d_ScheduleTupleType(B, r0)
+            # 1 bits: [code of ChargingScheduleType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
             i6_price_level_schedule = _new(PriceLevelScheduleType)
@@ -14021,6 +15672,7 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
             i6_price_level_schedule.number_of_price_levels = i10_number_of_price_levels
             i6_price_level_schedule.price_level_schedule_entries = i10_price_level_schedule_entries
         if k != -1: return _d_ScheduleTupleType(B, r0)
+        # 1 bits: [code of ScheduleTupleType after DischargingSchedule: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
         f_discharging_schedule = _new(ChargingScheduleType)
@@ -14032,9 +15684,10 @@ def _f_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int]:
     o.schedule_tuple_id = f_schedule_tuple_id
     o.charging_schedule = f_charging_schedule
     o.discharging_schedule = f_discharging_schedule
-    return o, r
+    return o, B, r
 
 def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
+    # ScheduleTupleType: (ScheduleTupleID, ChargingSchedule, DischargingSchedule?)
     st = 0
     v2 = o.schedule_tuple_id
     if v2 is None: raise EncFail('missing mandatory ScheduleTupleID')
@@ -14279,26 +15932,37 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
+def _d_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int, int]:
+    # ChargingScheduleType: (PowerSchedule, (AbsolutePriceSchedule | PriceLevelSchedule)?)
+    # start: 1 bit(s): 0 SE(PowerSchedule), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_power_schedule = None
     if k == 0:
-        f_power_schedule, r = _d_PowerScheduleType(B, r)
+        f_power_schedule, B, r = _d_PowerScheduleType(B, r)
+        # after PowerSchedule: 2 bit(s): 0 SE(AbsolutePriceSchedule), 1 SE(PriceLevelSchedule), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T51[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PowerSchedule')
     f_absolute_price_schedule = f_price_level_schedule = None
     if k == 1:
-        f_absolute_price_schedule, r = _d_AbsolutePriceScheduleType(B, r)
+        f_absolute_price_schedule, B, r = _d_AbsolutePriceScheduleType(B, r)
+        # after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 2:
-        f_price_level_schedule, r = _d_PriceLevelScheduleType(B, r)
+        f_price_level_schedule, B, r = _d_PriceLevelScheduleType(B, r)
+        # after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ChargingScheduleType(f_power_schedule, f_absolute_price_schedule, f_price_level_schedule), r
+    return ChargingScheduleType(f_power_schedule, f_absolute_price_schedule, f_price_level_schedule), B, r
 
-def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
+def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int, int]:
+    # ChargingScheduleType: (PowerSchedule, (AbsolutePriceSchedule | PriceLevelSchedule)?)
     r0 = r
+    # 3 bits: [ChargingScheduleType start: SE(PowerSchedule) = 0 in 1 bit(s)]; [PowerScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ChargingScheduleType(B, r0)
     r -= 8; i1_time_anchor = (B >> r) & 255
@@ -14308,11 +15972,13 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
             i1_time_anchor, r = ru(B, r + 8, i1_time_anchor)
             if i1_time_anchor > 18446744073709551615: return _d_ChargingScheduleType(B, r0)
         else: i1_time_anchor = (x << 7) | (i1_time_anchor & 127)
+    # 3 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PowerScheduleType after TimeAnchor: 2 bit(s): 0 SE(AvailableEnergy), 1 SE(PowerTolerance), 2 SE(PowerScheduleEntries), 3 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ChargingScheduleType(B, r0)
     k = _T126[c & 3]
     i1_available_energy = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_ChargingScheduleType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -14325,6 +15991,7 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleType after AvailableEnergy: 2 bit(s): 0 SE(PowerTolerance), 1 SE(PowerScheduleEntries), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_ChargingScheduleType(B, r0)
         k = _T3[c & 3]
@@ -14333,6 +16000,7 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
         i1_available_energy.value = i2_value
     i1_power_tolerance = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_ChargingScheduleType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -14345,6 +16013,7 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleType after PowerTolerance: 1 bit(s): 0 SE(PowerScheduleEntries), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_ChargingScheduleType(B, r0)
         k = _T17[c & 1]
@@ -14353,12 +16022,14 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
         i1_power_tolerance.value = i3_value
     i1_power_schedule_entries = None
     if k == 3:
-        i1_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
+        i1_power_schedule_entries, B, r = _f_PowerScheduleEntryListType(B, r)
+        # 1 bits: [code of PowerScheduleType after PowerScheduleEntries: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     else:
         return _d_ChargingScheduleType(B, r0)
     if k != -1: return _d_ChargingScheduleType(B, r0)
+    # 2 bits: [code of ChargingScheduleType after PowerSchedule: 2 bit(s): 0 SE(AbsolutePriceSchedule), 1 SE(PriceLevelSchedule), 2 EE, 3 second level]
     r -= 2; c = (B >> r) & 3
     k = _T51[c & 3]
     f_power_schedule = _new(PowerScheduleType)
@@ -14368,19 +16039,23 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
     f_power_schedule.power_schedule_entries = i1_power_schedule_entries
     f_absolute_price_schedule = f_price_level_schedule = None
     if k == 1:
-        f_absolute_price_schedule, r = _f_AbsolutePriceScheduleType(B, r)
+        f_absolute_price_schedule, B, r = _f_AbsolutePriceScheduleType(B, r)
+        # 1 bits: [code of ChargingScheduleType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     elif k == 2:
+        # 2 bits: [code of PriceLevelScheduleType start: 2 bit(s): 0 AT(Id), 1 SE(TimeAnchor), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T9[c & 3]
         i4_id = None
         if k == 0:
-            i4_id, r = rstr(B, r, None)
+            i4_id, B, r = rstr(B, r, None)
+            # 1 bits: [code of PriceLevelScheduleType after @Id: 1 bit(s): 0 SE(TimeAnchor), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T1[c & 1]
         i4_time_anchor = None
         if k == 1:
+            # 1 bits: [TimeAnchor: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargingScheduleType(B, r0)
             r -= 8; i4_time_anchor = (B >> r) & 255
@@ -14390,6 +16065,7 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
                     i4_time_anchor, r = ru(B, r + 8, i4_time_anchor)
                     if i4_time_anchor > 18446744073709551615: return _d_ChargingScheduleType(B, r0)
                 else: i4_time_anchor = (x << 7) | (i4_time_anchor & 127)
+            # 2 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after TimeAnchor: 1 bit(s): 0 SE(PriceScheduleID), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargingScheduleType(B, r0)
             k = _T10[c & 1]
@@ -14397,6 +16073,7 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
             return _d_ChargingScheduleType(B, r0)
         i4_price_schedule_id = None
         if k == 2:
+            # 1 bits: [PriceScheduleID: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargingScheduleType(B, r0)
             r -= 8; i4_price_schedule_id = (B >> r) & 255
@@ -14405,6 +16082,7 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
                 if x > 127: i4_price_schedule_id, r = ru(B, r + 8, i4_price_schedule_id)
                 else: i4_price_schedule_id = (x << 7) | (i4_price_schedule_id & 127)
             if i4_price_schedule_id < 1 or i4_price_schedule_id > 4294967295: return _d_ChargingScheduleType(B, r0)
+            # 3 bits: [PriceScheduleID: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleID: 2 bit(s): 0 SE(PriceScheduleDescription), 1 SE(NumberOfPriceLevels), 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_ChargingScheduleType(B, r0)
             k = _T22[c & 3]
@@ -14412,14 +16090,17 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
             return _d_ChargingScheduleType(B, r0)
         i4_price_schedule_description = None
         if k == 3:
+            # 1 bits: [PriceScheduleDescription: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ChargingScheduleType(B, r0)
-            i4_price_schedule_description, r = rstr(B, r, 160)
+            i4_price_schedule_description, B, r = rstr(B, r, 160)
+            # 2 bits: [PriceScheduleDescription: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after PriceScheduleDescription: 1 bit(s): 0 SE(NumberOfPriceLevels), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_ChargingScheduleType(B, r0)
             k = _T23[c & 1]
         i4_number_of_price_levels = None
         if k == 4:
+            # 11 bits: [NumberOfPriceLevels: CH = 0 in 1 bit]; i4_number_of_price_levels 8 bit(s); [NumberOfPriceLevels: EE = 0 in 1 bit]; [code of PriceLevelScheduleType after NumberOfPriceLevels: 1 bit(s): 0 SE(PriceLevelScheduleEntries), 1 second level]
             r -= 11; c = (B >> r) & 2047
             if c & 1026: return _d_ChargingScheduleType(B, r0)
             i4_number_of_price_levels = (c >> 2) & 255
@@ -14428,12 +16109,14 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
             return _d_ChargingScheduleType(B, r0)
         i4_price_level_schedule_entries = None
         if k == 5:
-            i4_price_level_schedule_entries, r = _f_PriceLevelScheduleEntryListType(B, r)
+            i4_price_level_schedule_entries, B, r = _f_PriceLevelScheduleEntryListType(B, r)
+            # 1 bits: [code of PriceLevelScheduleType after PriceLevelScheduleEntries: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
         else:
             return _d_ChargingScheduleType(B, r0)
         if k != -1: return _d_ChargingScheduleType(B, r0)
+        # 1 bits: [code of ChargingScheduleType after (AbsolutePriceSchedule | PriceLevelSchedule): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
         f_price_level_schedule = _new(PriceLevelScheduleType)
@@ -14448,9 +16131,10 @@ def _f_ChargingScheduleType(B: int, r: int) -> tuple[ChargingScheduleType, int]:
     o.power_schedule = f_power_schedule
     o.absolute_price_schedule = f_absolute_price_schedule
     o.price_level_schedule = f_price_level_schedule
-    return o, r
+    return o, B, r
 
 def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
+    # ChargingScheduleType: (PowerSchedule, (AbsolutePriceSchedule | PriceLevelSchedule)?)
     st = 0
     v2 = o.power_schedule
     if v2 is None: raise EncFail('missing mandatory PowerSchedule')
@@ -14565,41 +16249,53 @@ def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
+def _d_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int, int]:
+    # PowerScheduleType: (TimeAnchor, AvailableEnergy?, PowerTolerance?, PowerScheduleEntries)
+    # start: 1 bit(s): 0 SE(TimeAnchor), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S8, 6)
+            f_time_anchor, B, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeAnchor: 2 bit(s): 0 SE(AvailableEnergy), 1 SE(PowerTolerance), 2 SE(PowerScheduleEntries), 3 second level
         r -= 2; k = _T126[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_available_energy = None
     if k == 1:
-        f_available_energy, r = _d_RationalNumberType(B, r)
+        f_available_energy, B, r = _d_RationalNumberType(B, r)
+        # after AvailableEnergy: 2 bit(s): 0 SE(PowerTolerance), 1 SE(PowerScheduleEntries), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T3[(B >> r) & 3]
     f_power_tolerance = None
     if k == 2:
-        f_power_tolerance, r = _d_RationalNumberType(B, r)
+        f_power_tolerance, B, r = _d_RationalNumberType(B, r)
+        # after PowerTolerance: 1 bit(s): 0 SE(PowerScheduleEntries), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T17[(B >> r) & 1]
     f_power_schedule_entries = None
     if k == 3:
-        f_power_schedule_entries, r = _d_PowerScheduleEntryListType(B, r)
+        f_power_schedule_entries, B, r = _d_PowerScheduleEntryListType(B, r)
+        # after PowerScheduleEntries: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PowerScheduleEntries')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PowerScheduleType(f_time_anchor, f_available_energy, f_power_tolerance, f_power_schedule_entries), r
+    return PowerScheduleType(f_time_anchor, f_available_energy, f_power_tolerance, f_power_schedule_entries), B, r
 
-def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
+def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int, int]:
+    # PowerScheduleType: (TimeAnchor, AvailableEnergy?, PowerTolerance?, PowerScheduleEntries)
     r0 = r
+    # 2 bits: [PowerScheduleType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_PowerScheduleType(B, r0)
     r -= 8; f_time_anchor = (B >> r) & 255
@@ -14609,11 +16305,13 @@ def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
             f_time_anchor, r = ru(B, r + 8, f_time_anchor)
             if f_time_anchor > 18446744073709551615: return _d_PowerScheduleType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    # 3 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of PowerScheduleType after TimeAnchor: 2 bit(s): 0 SE(AvailableEnergy), 1 SE(PowerTolerance), 2 SE(PowerScheduleEntries), 3 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_PowerScheduleType(B, r0)
     k = _T126[c & 3]
     f_available_energy = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_PowerScheduleType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -14626,6 +16324,7 @@ def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleType after AvailableEnergy: 2 bit(s): 0 SE(PowerTolerance), 1 SE(PowerScheduleEntries), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_PowerScheduleType(B, r0)
         k = _T3[c & 3]
@@ -14634,6 +16333,7 @@ def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
         f_available_energy.value = i1_value
     f_power_tolerance = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_PowerScheduleType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -14646,6 +16346,7 @@ def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleType after PowerTolerance: 1 bit(s): 0 SE(PowerScheduleEntries), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_PowerScheduleType(B, r0)
         k = _T17[c & 1]
@@ -14654,7 +16355,8 @@ def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
         f_power_tolerance.value = i2_value
     f_power_schedule_entries = None
     if k == 3:
-        f_power_schedule_entries, r = _f_PowerScheduleEntryListType(B, r)
+        f_power_schedule_entries, B, r = _f_PowerScheduleEntryListType(B, r)
+        # 1 bits: [code of PowerScheduleType after PowerScheduleEntries: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     else:
@@ -14665,9 +16367,10 @@ def _f_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int]:
     o.available_energy = f_available_energy
     o.power_tolerance = f_power_tolerance
     o.power_schedule_entries = f_power_schedule_entries
-    return o, r
+    return o, B, r
 
 def _e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
+    # PowerScheduleType: (TimeAnchor, AvailableEnergy?, PowerTolerance?, PowerScheduleEntries)
     st = 0
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
@@ -14724,33 +16427,43 @@ def _e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryListType, int]:
+def _d_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryListType, int, int]:
+    # PowerScheduleEntryListType: (PowerScheduleEntry{1,1024})
+    # start: 1 bit(s): 0 SE(PowerScheduleEntry), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_power_schedule_entry = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_PowerScheduleEntryType(B, r)
+            v, B, r = _d_PowerScheduleEntryType(B, r)
             f_power_schedule_entry.append(v)
         else:
             break
         n += 1
         if n < 1024:
+            # after PowerScheduleEntry (may repeat): 2 bit(s): 0 SE(PowerScheduleEntry), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after PowerScheduleEntry: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'PowerScheduleEntry')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return PowerScheduleEntryListType(f_power_schedule_entry), r
+    return PowerScheduleEntryListType(f_power_schedule_entry), B, r
 
-def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryListType, int]:
+def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryListType, int, int]:
+    # PowerScheduleEntryListType: (PowerScheduleEntry{1,1024})
     r0 = r
+    # 1 bits: [code of PowerScheduleEntryListType start: 1 bit(s): 0 SE(PowerScheduleEntry), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_power_schedule_entry = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [PowerScheduleEntryType start: SE(Duration) = 0 in 1 bit(s)]; [Duration: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_PowerScheduleEntryListType(B, r0)
             r -= 8; i1_duration = (B >> r) & 255
@@ -14760,6 +16473,7 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
                     i1_duration, r = ru(B, r + 8, i1_duration)
                     if i1_duration > 4294967295: return _d_PowerScheduleEntryListType(B, r0)
                 else: i1_duration = (x << 7) | (i1_duration & 127)
+            # 15 bits: [Duration: EE = 0 in 1 bit]; [PowerScheduleEntryType after Duration: SE(Power) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 15; c = (B >> r) & 32767
             if c & 30727: return _d_PowerScheduleEntryListType(B, r0)
             i2_exponent = ((c >> 3) & 255) + -128
@@ -14772,6 +16486,7 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
                 elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                 else: i2_value = (x << 7) | (i2_value & 127)
             elif i2_value > 255: i2_value = 255 - i2_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleEntryType after Power: 2 bit(s): 0 SE(Power_L2), 1 SE(Power_L3), 2 EE, 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_PowerScheduleEntryListType(B, r0)
             k = _T119[c & 3]
@@ -14780,6 +16495,7 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
             i1_power.value = i2_value
             i1_power_l2 = None
             if k == 2:
+                # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 13; c = (B >> r) & 8191
                 if c & 6151: return _d_PowerScheduleEntryListType(B, r0)
                 i3_exponent = ((c >> 3) & 255) + -128
@@ -14792,6 +16508,7 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
                     elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                     else: i3_value = (x << 7) | (i3_value & 127)
                 elif i3_value > 255: i3_value = 255 - i3_value
+                # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleEntryType after Power_L2: 2 bit(s): 0 SE(Power_L3), 1 EE, 2 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 12: return _d_PowerScheduleEntryListType(B, r0)
                 k = _T18[c & 3]
@@ -14800,6 +16517,7 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
                 i1_power_l2.value = i3_value
             i1_power_l3 = None
             if k == 3:
+                # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 13; c = (B >> r) & 8191
                 if c & 6151: return _d_PowerScheduleEntryListType(B, r0)
                 i4_exponent = ((c >> 3) & 255) + -128
@@ -14812,6 +16530,7 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
                     elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                     else: i4_value = (x << 7) | (i4_value & 127)
                 elif i4_value > 255: i4_value = 255 - i4_value
+                # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of PowerScheduleEntryType after Power_L3: 1 bit(s): 0 EE, 1 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_PowerScheduleEntryListType(B, r0)
                 k = _T4[c & 1]
@@ -14829,21 +16548,25 @@ def _f_PowerScheduleEntryListType(B: int, r: int) -> tuple[PowerScheduleEntryLis
             break
         n += 1
         if n < 1024:
+            # 2 bits: [code of PowerScheduleEntryListType after PowerScheduleEntry (may repeat): 2 bit(s): 0 SE(PowerScheduleEntry), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of PowerScheduleEntryListType after PowerScheduleEntry: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_PowerScheduleEntryListType(B, r0)
     if k != -1: return _d_PowerScheduleEntryListType(B, r0)
     o = _new(PowerScheduleEntryListType)
     o.power_schedule_entry = f_power_schedule_entry
-    return o, r
+    return o, B, r
 
 def _e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
+    # PowerScheduleEntryListType: (PowerScheduleEntry{1,1024})
     st = 0
     n = 0
     for v in o.power_schedule_entry:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 1024:
@@ -14862,11 +16585,16 @@ def _e_PowerScheduleEntryListType(o: PowerScheduleEntryListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
+def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int, int]:
+    # ServiceDetailReqType: (((Header)), (ServiceID))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ServiceID), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -14874,26 +16602,30 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S123, 6)
+            f_service_id, B, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceID: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceDetailReqType(f_header, f_service_id), r
+    return ServiceDetailReqType(f_header, f_service_id), B, r
 
-def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
+def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int, int]:
+    # ServiceDetailReqType: (((Header)), (ServiceID))
     r0 = r
+    # 3 bits: [ServiceDetailReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceDetailReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ServiceDetailReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceDetailReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -14903,15 +16635,18 @@ def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ServiceDetailReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDetailReqType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ServiceDetailReqType(B, r0)
+    # 2 bits: [ServiceDetailReqType after Header: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailReqType(B, r0)
     f_header = _new(MessageHeaderType)
@@ -14925,14 +16660,16 @@ def _f_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int]:
             f_service_id, r = ru(B, r + 8, f_service_id)
             if f_service_id > 65535: return _d_ServiceDetailReqType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
+    # 2 bits: [ServiceID: EE = 0 in 1 bit]; [ServiceDetailReqType after ServiceID: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailReqType(B, r0)
     o = _new(ServiceDetailReqType)
     o.header = f_header
     o.service_id = f_service_id
-    return o, r
+    return o, B, r
 
 def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
+    # ServiceDetailReqType: (((Header)), (ServiceID))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -14969,11 +16706,16 @@ def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
+def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, int]:
+    # ServiceDetailResType: (((Header), (ResponseCode)), (ServiceID, ServiceParameterList))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -14981,13 +16723,14 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S68, 6)
+            f_response_code, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(ServiceID), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -14995,32 +16738,38 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S123, 6)
+            f_service_id, B, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceID: 1 bit(s): 0 SE(ServiceParameterList), 1 second level
         r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceID')
     f_service_parameter_list = None
     if k == 3:
-        f_service_parameter_list, r = _d_ServiceParameterListType(B, r)
+        f_service_parameter_list, B, r = _d_ServiceParameterListType(B, r)
+        # after ServiceParameterList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceParameterList')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceDetailResType(f_header, f_response_code, f_service_id, f_service_parameter_list), r
+    return ServiceDetailResType(f_header, f_response_code, f_service_id, f_service_parameter_list), B, r
 
-def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
+def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, int]:
+    # ServiceDetailResType: (((Header), (ResponseCode)), (ServiceID, ServiceParameterList))
     r0 = r
+    # 3 bits: [ServiceDetailResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceDetailResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ServiceDetailResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceDetailResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -15030,15 +16779,18 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ServiceDetailResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDetailResType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ServiceDetailResType(B, r0)
+    # 11 bits: [ServiceDetailResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ServiceDetailResType after ResponseCode: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 11; c = (B >> r) & 2047
     if c & 1543: return _d_ServiceDetailResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 63]
@@ -15054,9 +16806,11 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
             f_service_id, r = ru(B, r + 8, f_service_id)
             if f_service_id > 65535: return _d_ServiceDetailResType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
+    # 2 bits: [ServiceID: EE = 0 in 1 bit]; [ServiceDetailResType after ServiceID: SE(ServiceParameterList) = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceDetailResType(B, r0)
-    f_service_parameter_list, r = _f_ServiceParameterListType(B, r)
+    f_service_parameter_list, B, r = _f_ServiceParameterListType(B, r)
+    # 1 bits: [ServiceDetailResType after ServiceParameterList: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ServiceDetailResType(B, r0)
     o = _new(ServiceDetailResType)
@@ -15064,9 +16818,10 @@ def _f_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int]:
     o.response_code = f_response_code
     o.service_id = f_service_id
     o.service_parameter_list = f_service_parameter_list
-    return o, r
+    return o, B, r
 
 def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
+    # ServiceDetailResType: (((Header), (ResponseCode)), (ServiceID, ServiceParameterList))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -15112,54 +16867,67 @@ def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int]:
+def _d_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int, int]:
+    # ServiceParameterListType: (ParameterSet{1,32})
+    # start: 1 bit(s): 0 SE(ParameterSet), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_parameter_set = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_ParameterSetType(B, r)
+            v, B, r = _d_ParameterSetType(B, r)
             f_parameter_set.append(v)
         else:
             break
         n += 1
         if n < 32:
+            # after ParameterSet (may repeat): 2 bit(s): 0 SE(ParameterSet), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after ParameterSet: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'ParameterSet')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceParameterListType(f_parameter_set), r
+    return ServiceParameterListType(f_parameter_set), B, r
 
-def _f_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int]:
+def _f_ServiceParameterListType(B: int, r: int) -> tuple[ServiceParameterListType, int, int]:
+    # ServiceParameterListType: (ParameterSet{1,32})
     r0 = r
+    # 1 bits: [code of ServiceParameterListType start: 1 bit(s): 0 SE(ParameterSet), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_parameter_set = []
     n = 0
     while True:
         if k == 0:
-            v, r = _f_ParameterSetType(B, r)
+            v, B, r = _f_ParameterSetType(B, r)
             f_parameter_set.append(v)
         else:
             break
         n += 1
         if n < 32:
+            # 2 bits: [code of ServiceParameterListType after ParameterSet (may repeat): 2 bit(s): 0 SE(ParameterSet), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of ServiceParameterListType after ParameterSet: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_ServiceParameterListType(B, r0)
     if k != -1: return _d_ServiceParameterListType(B, r0)
     o = _new(ServiceParameterListType)
     o.parameter_set = f_parameter_set
-    return o, r
+    return o, B, r
 
 def _e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
+    # ServiceParameterListType: (ParameterSet{1,32})
     st = 0
     n = 0
     for v in o.parameter_set:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 32:
@@ -15178,19 +16946,23 @@ def _e_ServiceParameterListType(o: ServiceParameterListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
+def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int, int]:
+    # ParameterSetType: (ParameterSetID, Parameter{1,32})
+    # start: 1 bit(s): 0 SE(ParameterSetID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_parameter_set_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_parameter_set_id, r = sl2(B, r, _S123, 6)
+            f_parameter_set_id, B, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_parameter_set_id = (B >> r) & 255
             if f_parameter_set_id > 127: f_parameter_set_id, r = ru(B, r, f_parameter_set_id)
             if f_parameter_set_id > 65535: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ParameterSetID: 1 bit(s): 0 SE(Parameter), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ParameterSetID')
@@ -15198,21 +16970,27 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     n = 0
     while True:
         if k == 1:
-            v, r = _d_ParameterType(B, r)
+            v, B, r = _d_ParameterType(B, r)
             f_parameter.append(v)
         else:
             break
         n += 1
         if n < 32:
+            # after Parameter (may repeat): 2 bit(s): 0 SE(Parameter), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T72[(B >> r) & 3]
         else:
+            # after Parameter: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'Parameter')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ParameterSetType(f_parameter_set_id, f_parameter), r
+    return ParameterSetType(f_parameter_set_id, f_parameter), B, r
 
-def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
+def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int, int]:
+    # ParameterSetType: (ParameterSetID, Parameter{1,32})
     r0 = r
+    # 2 bits: [ParameterSetType start: SE(ParameterSetID) = 0 in 1 bit(s)]; [ParameterSetID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ParameterSetType(B, r0)
     r -= 8; f_parameter_set_id = (B >> r) & 255
@@ -15222,6 +17000,7 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             f_parameter_set_id, r = ru(B, r + 8, f_parameter_set_id)
             if f_parameter_set_id > 65535: return _d_ParameterSetType(B, r0)
         else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
+    # 2 bits: [ParameterSetID: EE = 0 in 1 bit]; [code of ParameterSetType after ParameterSetID: 1 bit(s): 0 SE(Parameter), 1 second level]
     r -= 2; c = (B >> r) & 3
     if c & 2: return _d_ParameterSetType(B, r0)
     k = _T1[c & 1]
@@ -15229,23 +17008,28 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     n = 0
     while True:
         if k == 1:
+            # 1 bits: [ParameterType start: AT(Name) = 0 in 1 bit(s)]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ParameterSetType(B, r0)
-            i1_name, r = rstr(B, r, 80)
+            i1_name, B, r = rstr(B, r, 80)
+            # 3 bits: [code of ParameterType after @Name: 3 bit(s): 0 SE(boolValue), 1 SE(byteValue), 2 SE(shortValue), 3 SE(intValue), 4 SE(rationalNumber), 5 SE(finiteString), 6 second level]
             r -= 3; c = (B >> r) & 7
             k = _T176[c & 7]
             i1_bool_value = i1_byte_value = i1_short_value = i1_int_value = i1_rational_number = i1_finite_string = None
             if k == 1:
+                # 4 bits: [boolValue: CH = 0 in 1 bit]; i1_bool_value 1 bit(s); [boolValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 10: return _d_ParameterSetType(B, r0)
                 i1_bool_value = ((c >> 2) & 1) == 1
                 k = _T4[c & 1]
             elif k == 2:
+                # 11 bits: [byteValue: CH = 0 in 1 bit]; i1_byte_value 8 bit(s); [byteValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level]
                 r -= 11; c = (B >> r) & 2047
                 if c & 1026: return _d_ParameterSetType(B, r0)
                 i1_byte_value = ((c >> 2) & 255) + -128
                 k = _T4[c & 1]
             elif k == 3:
+                # 1 bits: [shortValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ParameterSetType(B, r0)
                 r -= 9; i1_short_value = (B >> r) & 511
@@ -15257,10 +17041,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                     elif i1_short_value & 256: i1_short_value = -((x << 7) | (i1_short_value & 127)) - 1
                     else: i1_short_value = (x << 7) | (i1_short_value & 127)
                 elif i1_short_value > 255: i1_short_value = 255 - i1_short_value
+                # 2 bits: [shortValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T4[c & 1]
             elif k == 4:
+                # 1 bits: [intValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ParameterSetType(B, r0)
                 r -= 9; i1_int_value = (B >> r) & 511
@@ -15272,10 +17058,12 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                     elif i1_int_value & 256: i1_int_value = -((x << 7) | (i1_int_value & 127)) - 1
                     else: i1_int_value = (x << 7) | (i1_int_value & 127)
                 elif i1_int_value > 255: i1_int_value = 255 - i1_int_value
+                # 2 bits: [intValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T4[c & 1]
             elif k == 5:
+                # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
                 r -= 13; c = (B >> r) & 8191
                 if c & 6151: return _d_ParameterSetType(B, r0)
                 i2_exponent = ((c >> 3) & 255) + -128
@@ -15288,6 +17076,7 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                     elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
                     else: i2_value = (x << 7) | (i2_value & 127)
                 elif i2_value > 255: i2_value = 255 - i2_value
+                # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 6: return _d_ParameterSetType(B, r0)
                 k = _T4[c & 1]
@@ -15295,9 +17084,11 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
                 i1_rational_number.exponent = i2_exponent
                 i1_rational_number.value = i2_value
             elif k == 6:
+                # 1 bits: [finiteString: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ParameterSetType(B, r0)
-                i1_finite_string, r = rstr(B, r, 80)
+                i1_finite_string, B, r = rstr(B, r, 80)
+                # 2 bits: [finiteString: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ParameterSetType(B, r0)
                 k = _T4[c & 1]
@@ -15310,9 +17101,11 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
             break
         n += 1
         if n < 32:
+            # 2 bits: [code of ParameterSetType after Parameter (may repeat): 2 bit(s): 0 SE(Parameter), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T72[c & 3]
         else:
+            # 1 bits: [code of ParameterSetType after Parameter: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_ParameterSetType(B, r0)
@@ -15320,9 +17113,10 @@ def _f_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int]:
     o = _new(ParameterSetType)
     o.parameter_set_id = f_parameter_set_id
     o.parameter = f_parameter
-    return o, r
+    return o, B, r
 
 def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
+    # ParameterSetType: (ParameterSetID, Parameter{1,32})
     st = 0
     v2 = o.parameter_set_id
     if v2 is None: raise EncFail('missing mandatory ParameterSetID')
@@ -15334,6 +17128,7 @@ def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     a <<= 1
     n = 0
     for v in o.parameter:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 32:
@@ -15352,11 +17147,16 @@ def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
+def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
+    # ParameterType: @Name (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString)
+    # start: 1 bit(s): 0 AT(Name), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_name = None
     if k == 0:
-        f_name, r = rstr(B, r, 80)
+        f_name, B, r = rstr(B, r, 80)
+        # after @Name: 3 bit(s): 0 SE(boolValue), 1 SE(byteValue), 2 SE(shortValue), 3 SE(intValue), 4 SE(rationalNumber), 5 SE(finiteString), 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T176[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Name')
@@ -15364,25 +17164,27 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_bool_value, r = sl2(B, r, _S70, 6)
+            f_bool_value, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_bool_value = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_byte_value, r = sl2(B, r, _S112, 6)
+            f_byte_value, B, r = sl2(B, r, _S112, 6)
         else:
             r -= 8; f_byte_value = ((B >> r) & 255) + -128
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_short_value, r = sl2(B, r, _S101, 6)
+            f_short_value, B, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_short_value = (B >> r) & 511
             if f_short_value & 128: f_short_value, r = ri(B, r, f_short_value)
@@ -15390,11 +17192,12 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             if f_short_value < -32768 or f_short_value > 32767: facet(r, 'shortValue: {} out of range'.format(f_short_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_int_value, r = sl2(B, r, _S177, 6)
+            f_int_value, B, r = sl2(B, r, _S177, 6)
         else:
             r -= 9; f_int_value = (B >> r) & 511
             if f_int_value & 128: f_int_value, r = ri(B, r, f_int_value)
@@ -15402,43 +17205,54 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             if f_int_value < -2147483648 or f_int_value > 2147483647: facet(r, 'intValue: {} out of range'.format(f_int_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 5:
-        f_rational_number, r = _d_RationalNumberType(B, r)
+        f_rational_number, B, r = _d_RationalNumberType(B, r)
+        # after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_finite_string, r = sl2(B, r, _S75, 6)
+            f_finite_string, B, r = sl2(B, r, _S75, 6)
         else:
-            f_finite_string, r = rstr(B, r, 80)
+            f_finite_string, B, r = rstr(B, r, 80)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'boolValue or byteValue or shortValue or intValue or rationalNumber or finiteString')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_rational_number, f_finite_string), r
+    return ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_rational_number, f_finite_string), B, r
 
-def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
+def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
+    # ParameterType: @Name (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString)
     r0 = r
+    # 1 bits: [ParameterType start: AT(Name) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ParameterType(B, r0)
-    f_name, r = rstr(B, r, 80)
+    f_name, B, r = rstr(B, r, 80)
+    # 3 bits: [code of ParameterType after @Name: 3 bit(s): 0 SE(boolValue), 1 SE(byteValue), 2 SE(shortValue), 3 SE(intValue), 4 SE(rationalNumber), 5 SE(finiteString), 6 second level]
     r -= 3; c = (B >> r) & 7
     k = _T176[c & 7]
     f_bool_value = f_byte_value = f_short_value = f_int_value = f_rational_number = f_finite_string = None
     if k == 1:
+        # 4 bits: [boolValue: CH = 0 in 1 bit]; f_bool_value 1 bit(s); [boolValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_ParameterType(B, r0)
         f_bool_value = ((c >> 2) & 1) == 1
         k = _T4[c & 1]
     elif k == 2:
+        # 11 bits: [byteValue: CH = 0 in 1 bit]; f_byte_value 8 bit(s); [byteValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1026: return _d_ParameterType(B, r0)
         f_byte_value = ((c >> 2) & 255) + -128
         k = _T4[c & 1]
     elif k == 3:
+        # 1 bits: [shortValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ParameterType(B, r0)
         r -= 9; f_short_value = (B >> r) & 511
@@ -15450,10 +17264,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             elif f_short_value & 256: f_short_value = -((x << 7) | (f_short_value & 127)) - 1
             else: f_short_value = (x << 7) | (f_short_value & 127)
         elif f_short_value > 255: f_short_value = 255 - f_short_value
+        # 2 bits: [shortValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T4[c & 1]
     elif k == 4:
+        # 1 bits: [intValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ParameterType(B, r0)
         r -= 9; f_int_value = (B >> r) & 511
@@ -15465,10 +17281,12 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             elif f_int_value & 256: f_int_value = -((x << 7) | (f_int_value & 127)) - 1
             else: f_int_value = (x << 7) | (f_int_value & 127)
         elif f_int_value > 255: f_int_value = 255 - f_int_value
+        # 2 bits: [intValue: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T4[c & 1]
     elif k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_ParameterType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -15481,6 +17299,7 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_ParameterType(B, r0)
         k = _T4[c & 1]
@@ -15488,9 +17307,11 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         f_rational_number.exponent = i1_exponent
         f_rational_number.value = i1_value
     elif k == 6:
+        # 1 bits: [finiteString: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ParameterType(B, r0)
-        f_finite_string, r = rstr(B, r, 80)
+        f_finite_string, B, r = rstr(B, r, 80)
+        # 2 bits: [finiteString: EE = 0 in 1 bit]; [code of ParameterType after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ParameterType(B, r0)
         k = _T4[c & 1]
@@ -15498,9 +17319,10 @@ def _f_ParameterType(B: int, r: int) -> tuple[ParameterType, int]:
         return _d_ParameterType(B, r0)
     if k != -1: return _d_ParameterType(B, r0)
     o = ParameterType(f_name, f_bool_value, f_byte_value, f_short_value, f_int_value, f_rational_number, f_finite_string)
-    return o, r
+    return o, B, r
 
 def _e_ParameterType(o: ParameterType, a: int) -> int:
+    # ParameterType: @Name (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString)
     pass
     v2 = o.name
     if v2 is None: raise EncFail('missing mandatory Name')
@@ -15563,28 +17385,38 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int]:
+def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int, int]:
+    # ServiceDiscoveryReqType: (((Header)), (SupportedServiceIDs?))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 2 bit(s): 0 SE(SupportedServiceIDs), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T72[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Header')
     f_supported_service_i_ds = None
     if k == 1:
-        f_supported_service_i_ds, r = _d_ServiceIDListType(B, r)
+        f_supported_service_i_ds, B, r = _d_ServiceIDListType(B, r)
+        # after SupportedServiceIDs: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceDiscoveryReqType(f_header, f_supported_service_i_ds), r
+    return ServiceDiscoveryReqType(f_header, f_supported_service_i_ds), B, r
 
-def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int]:
+def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType, int, int]:
+    # ServiceDiscoveryReqType: (((Header)), (SupportedServiceIDs?))
     r0 = r
+    # 3 bits: [ServiceDiscoveryReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceDiscoveryReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ServiceDiscoveryReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceDiscoveryReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -15594,15 +17426,18 @@ def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ServiceDiscoveryReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDiscoveryReqType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ServiceDiscoveryReqType(B, r0)
+    # 2 bits: [code of ServiceDiscoveryReqType after Header: 2 bit(s): 0 SE(SupportedServiceIDs), 1 EE, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T72[c & 3]
     f_header = _new(MessageHeaderType)
@@ -15611,16 +17446,18 @@ def _f_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     f_header.signature = i1_signature
     f_supported_service_i_ds = None
     if k == 1:
-        f_supported_service_i_ds, r = _f_ServiceIDListType(B, r)
+        f_supported_service_i_ds, B, r = _f_ServiceIDListType(B, r)
+        # 1 bits: [code of ServiceDiscoveryReqType after SupportedServiceIDs: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ServiceDiscoveryReqType(B, r0)
     o = _new(ServiceDiscoveryReqType)
     o.header = f_header
     o.supported_service_i_ds = f_supported_service_i_ds
-    return o, r
+    return o, B, r
 
 def _e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
+    # ServiceDiscoveryReqType: (((Header)), (SupportedServiceIDs?))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -15656,15 +17493,19 @@ def _e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int]:
+def _d_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int, int]:
+    # ServiceIDListType: (ServiceID{1,16})
+    # start: 1 bit(s): 0 SE(ServiceID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_id = []
     n = 0
     while True:
         if k == 0:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S123, 6)
+                v, B, r = sl2(B, r, _S123, 6)
             else:
                 r -= 8; v = (B >> r) & 255
                 if v > 127: v, r = ru(B, r, v)
@@ -15676,21 +17517,26 @@ def _d_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int]:
             break
         n += 1
         if n < 16:
+            # after ServiceID (may repeat): 2 bit(s): 0 SE(ServiceID), 1 EE, 2 second level
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after ServiceID: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'ServiceID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceIDListType(f_service_id), r
+    return ServiceIDListType(f_service_id), B, r
 
-def _f_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int]:
+def _f_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int, int]:
+    # ServiceIDListType: (ServiceID{1,16})
     r0 = r
+    # 1 bits: [code of ServiceIDListType start: 1 bit(s): 0 SE(ServiceID), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_service_id = []
     n = 0
     while True:
         if k == 0:
+            # 1 bits: [ServiceID: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ServiceIDListType(B, r0)
             r -= 8; v = (B >> r) & 255
@@ -15700,6 +17546,7 @@ def _f_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int]:
                     v, r = ru(B, r + 8, v)
                     if v > 65535: return _d_ServiceIDListType(B, r0)
                 else: v = (x << 7) | (v & 127)
+            # 1 bits: [ServiceID: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_ServiceIDListType(B, r0)
             f_service_id.append(v)
@@ -15707,21 +17554,25 @@ def _f_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int]:
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of ServiceIDListType after ServiceID (may repeat): 2 bit(s): 0 SE(ServiceID), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of ServiceIDListType after ServiceID: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_ServiceIDListType(B, r0)
     if k != -1: return _d_ServiceIDListType(B, r0)
     o = _new(ServiceIDListType)
     o.service_id = f_service_id
-    return o, r
+    return o, B, r
 
 def _e_ServiceIDListType(o: ServiceIDListType, a: int) -> int:
+    # ServiceIDListType: (ServiceID{1,16})
     st = 0
     n = 0
     for v in o.service_id:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 16:
@@ -15744,11 +17595,16 @@ def _e_ServiceIDListType(o: ServiceIDListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int]:
+def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int, int]:
+    # ServiceDiscoveryResType: (((Header), (ResponseCode)), (ServiceRenegotiationSupported, EnergyTransferServiceList, VASList?))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -15756,13 +17612,14 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S68, 6)
+            f_response_code, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(ServiceRenegotiationSupported), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -15770,34 +17627,42 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_service_renegotiation_supported, r = sl2(B, r, _S70, 6)
+            f_service_renegotiation_supported, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_service_renegotiation_supported = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceRenegotiationSupported: 1 bit(s): 0 SE(EnergyTransferServiceList), 1 second level
         r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceRenegotiationSupported')
     f_energy_transfer_service_list = None
     if k == 3:
-        f_energy_transfer_service_list, r = _d_ServiceListType(B, r)
+        f_energy_transfer_service_list, B, r = _d_ServiceListType(B, r)
+        # after EnergyTransferServiceList: 2 bit(s): 0 SE(VASList), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T12[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EnergyTransferServiceList')
     f_vas_list = None
     if k == 4:
-        f_vas_list, r = _d_ServiceListType(B, r)
+        f_vas_list, B, r = _d_ServiceListType(B, r)
+        # after VASList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceDiscoveryResType(f_header, f_response_code, f_service_renegotiation_supported, f_energy_transfer_service_list, f_vas_list), r
+    return ServiceDiscoveryResType(f_header, f_response_code, f_service_renegotiation_supported, f_energy_transfer_service_list, f_vas_list), B, r
 
-def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int]:
+def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType, int, int]:
+    # ServiceDiscoveryResType: (((Header), (ResponseCode)), (ServiceRenegotiationSupported, EnergyTransferServiceList, VASList?))
     r0 = r
+    # 3 bits: [ServiceDiscoveryResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceDiscoveryResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ServiceDiscoveryResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceDiscoveryResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -15807,15 +17672,18 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ServiceDiscoveryResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceDiscoveryResType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ServiceDiscoveryResType(B, r0)
+    # 14 bits: [ServiceDiscoveryResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ServiceDiscoveryResType after ResponseCode: SE(ServiceRenegotiationSupported) = 0 in 1 bit(s)]; [ServiceRenegotiationSupported: CH = 0 in 1 bit]; f_service_renegotiation_supported 1 bit(s); [ServiceRenegotiationSupported: EE = 0 in 1 bit]; [ServiceDiscoveryResType after ServiceRenegotiationSupported: SE(EnergyTransferServiceList) = 0 in 1 bit(s)]
     r -= 14; c = (B >> r) & 16383
     if c & 12347: return _d_ServiceDiscoveryResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 6) & 63]
@@ -15825,12 +17693,14 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
     f_header.signature = i1_signature
-    f_energy_transfer_service_list, r = _f_ServiceListType(B, r)
+    f_energy_transfer_service_list, B, r = _f_ServiceListType(B, r)
+    # 2 bits: [code of ServiceDiscoveryResType after EnergyTransferServiceList: 2 bit(s): 0 SE(VASList), 1 EE, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T12[c & 3]
     f_vas_list = None
     if k == 4:
-        f_vas_list, r = _f_ServiceListType(B, r)
+        f_vas_list, B, r = _f_ServiceListType(B, r)
+        # 1 bits: [code of ServiceDiscoveryResType after VASList: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ServiceDiscoveryResType(B, r0)
@@ -15840,9 +17710,10 @@ def _f_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     o.service_renegotiation_supported = f_service_renegotiation_supported
     o.energy_transfer_service_list = f_energy_transfer_service_list
     o.vas_list = f_vas_list
-    return o, r
+    return o, B, r
 
 def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
+    # ServiceDiscoveryResType: (((Header), (ResponseCode)), (ServiceRenegotiationSupported, EnergyTransferServiceList, VASList?))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -15890,33 +17761,43 @@ def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
+def _d_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int, int]:
+    # ServiceListType: (Service{1,8})
+    # start: 1 bit(s): 0 SE(Service), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_service = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_ServiceType(B, r)
+            v, B, r = _d_ServiceType(B, r)
             f_service.append(v)
         else:
             break
         n += 1
         if n < 8:
+            # after Service (may repeat): 2 bit(s): 0 SE(Service), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after Service: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'Service')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceListType(f_service), r
+    return ServiceListType(f_service), B, r
 
-def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
+def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int, int]:
+    # ServiceListType: (Service{1,8})
     r0 = r
+    # 1 bits: [code of ServiceListType start: 1 bit(s): 0 SE(Service), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_service = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [ServiceType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ServiceListType(B, r0)
             r -= 8; i1_service_id = (B >> r) & 255
@@ -15926,6 +17807,7 @@ def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
                     i1_service_id, r = ru(B, r + 8, i1_service_id)
                     if i1_service_id > 65535: return _d_ServiceListType(B, r0)
                 else: i1_service_id = (x << 7) | (i1_service_id & 127)
+            # 6 bits: [ServiceID: EE = 0 in 1 bit]; [ServiceType after ServiceID: SE(FreeService) = 0 in 1 bit(s)]; [FreeService: CH = 0 in 1 bit]; i1_free_service 1 bit(s); [FreeService: EE = 0 in 1 bit]; [ServiceType after FreeService: EE = 0 in 1 bit(s)]
             r -= 6; c = (B >> r) & 63
             if c & 59: return _d_ServiceListType(B, r0)
             i1_free_service = ((c >> 2) & 1) == 1
@@ -15937,21 +17819,25 @@ def _f_ServiceListType(B: int, r: int) -> tuple[ServiceListType, int]:
             break
         n += 1
         if n < 8:
+            # 2 bits: [code of ServiceListType after Service (may repeat): 2 bit(s): 0 SE(Service), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of ServiceListType after Service: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_ServiceListType(B, r0)
     if k != -1: return _d_ServiceListType(B, r0)
     o = _new(ServiceListType)
     o.service = f_service
-    return o, r
+    return o, B, r
 
 def _e_ServiceListType(o: ServiceListType, a: int) -> int:
+    # ServiceListType: (Service{1,8})
     st = 0
     n = 0
     for v in o.service:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 8:
@@ -15970,19 +17856,23 @@ def _e_ServiceListType(o: ServiceListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
+def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
+    # ServiceType: (ServiceID, FreeService)
+    # start: 1 bit(s): 0 SE(ServiceID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S123, 6)
+            f_service_id, B, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceID: 1 bit(s): 0 SE(FreeService), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceID')
@@ -15990,19 +17880,22 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_free_service, r = sl2(B, r, _S70, 6)
+            f_free_service, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_free_service = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after FreeService: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'FreeService')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceType(f_service_id, f_free_service), r
+    return ServiceType(f_service_id, f_free_service), B, r
 
-def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
+def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
+    # ServiceType: (ServiceID, FreeService)
     r0 = r
+    # 2 bits: [ServiceType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ServiceType(B, r0)
     r -= 8; f_service_id = (B >> r) & 255
@@ -16012,15 +17905,17 @@ def _f_ServiceType(B: int, r: int) -> tuple[ServiceType, int]:
             f_service_id, r = ru(B, r + 8, f_service_id)
             if f_service_id > 65535: return _d_ServiceType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
+    # 6 bits: [ServiceID: EE = 0 in 1 bit]; [ServiceType after ServiceID: SE(FreeService) = 0 in 1 bit(s)]; [FreeService: CH = 0 in 1 bit]; f_free_service 1 bit(s); [FreeService: EE = 0 in 1 bit]; [ServiceType after FreeService: EE = 0 in 1 bit(s)]
     r -= 6; c = (B >> r) & 63
     if c & 59: return _d_ServiceType(B, r0)
     f_free_service = ((c >> 2) & 1) == 1
     o = _new(ServiceType)
     o.service_id = f_service_id
     o.free_service = f_free_service
-    return o, r
+    return o, B, r
 
 def _e_ServiceType(o: ServiceType, a: int) -> int:
+    # ServiceType: (ServiceID, FreeService)
     pass
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
@@ -16035,34 +17930,46 @@ def _e_ServiceType(o: ServiceType, a: int) -> int:
     a = (a << 6) | (BOOL[v3]) << 2
     return a
 
-def _d_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType, int]:
+def _d_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType, int, int]:
+    # ServiceSelectionReqType: (((Header)), (SelectedEnergyTransferService, SelectedVASList?))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(SelectedEnergyTransferService), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_selected_energy_transfer_service = None
     if k == 1:
-        f_selected_energy_transfer_service, r = _d_SelectedServiceType(B, r)
+        f_selected_energy_transfer_service, B, r = _d_SelectedServiceType(B, r)
+        # after SelectedEnergyTransferService: 2 bit(s): 0 SE(SelectedVASList), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T5[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SelectedEnergyTransferService')
     f_selected_vas_list = None
     if k == 2:
-        f_selected_vas_list, r = _d_SelectedServiceListType(B, r)
+        f_selected_vas_list, B, r = _d_SelectedServiceListType(B, r)
+        # after SelectedVASList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceSelectionReqType(f_header, f_selected_energy_transfer_service, f_selected_vas_list), r
+    return ServiceSelectionReqType(f_header, f_selected_energy_transfer_service, f_selected_vas_list), B, r
 
-def _f_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType, int]:
+def _f_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType, int, int]:
+    # ServiceSelectionReqType: (((Header)), (SelectedEnergyTransferService, SelectedVASList?))
     r0 = r
+    # 3 bits: [ServiceSelectionReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceSelectionReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ServiceSelectionReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceSelectionReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -16072,15 +17979,18 @@ def _f_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType,
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ServiceSelectionReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceSelectionReqType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ServiceSelectionReqType(B, r0)
+    # 3 bits: [ServiceSelectionReqType after Header: SE(SelectedEnergyTransferService) = 0 in 1 bit(s)]; [SelectedServiceType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceSelectionReqType(B, r0)
     f_header = _new(MessageHeaderType)
@@ -16094,6 +18004,7 @@ def _f_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType,
             i2_service_id, r = ru(B, r + 8, i2_service_id)
             if i2_service_id > 65535: return _d_ServiceSelectionReqType(B, r0)
         else: i2_service_id = (x << 7) | (i2_service_id & 127)
+    # 3 bits: [ServiceID: EE = 0 in 1 bit]; [SelectedServiceType after ServiceID: SE(ParameterSetID) = 0 in 1 bit(s)]; [ParameterSetID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceSelectionReqType(B, r0)
     r -= 8; i2_parameter_set_id = (B >> r) & 255
@@ -16103,6 +18014,7 @@ def _f_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType,
             i2_parameter_set_id, r = ru(B, r + 8, i2_parameter_set_id)
             if i2_parameter_set_id > 65535: return _d_ServiceSelectionReqType(B, r0)
         else: i2_parameter_set_id = (x << 7) | (i2_parameter_set_id & 127)
+    # 4 bits: [ParameterSetID: EE = 0 in 1 bit]; [SelectedServiceType after ParameterSetID: EE = 0 in 1 bit(s)]; [code of ServiceSelectionReqType after SelectedEnergyTransferService: 2 bit(s): 0 SE(SelectedVASList), 1 EE, 2 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_ServiceSelectionReqType(B, r0)
     k = _T5[c & 3]
@@ -16111,7 +18023,8 @@ def _f_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType,
     f_selected_energy_transfer_service.parameter_set_id = i2_parameter_set_id
     f_selected_vas_list = None
     if k == 2:
-        f_selected_vas_list, r = _f_SelectedServiceListType(B, r)
+        f_selected_vas_list, B, r = _f_SelectedServiceListType(B, r)
+        # 1 bits: [code of ServiceSelectionReqType after SelectedVASList: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ServiceSelectionReqType(B, r0)
@@ -16119,9 +18032,10 @@ def _f_ServiceSelectionReqType(B: int, r: int) -> tuple[ServiceSelectionReqType,
     o.header = f_header
     o.selected_energy_transfer_service = f_selected_energy_transfer_service
     o.selected_vas_list = f_selected_vas_list
-    return o, r
+    return o, B, r
 
 def _e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
+    # ServiceSelectionReqType: (((Header)), (SelectedEnergyTransferService, SelectedVASList?))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -16177,19 +18091,23 @@ def _e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
+def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, int]:
+    # SelectedServiceType: (ServiceID, ParameterSetID)
+    # start: 1 bit(s): 0 SE(ServiceID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_service_id, r = sl2(B, r, _S123, 6)
+            f_service_id, B, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ServiceID: 1 bit(s): 0 SE(ParameterSetID), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ServiceID')
@@ -16197,21 +18115,24 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_parameter_set_id, r = sl2(B, r, _S123, 6)
+            f_parameter_set_id, B, r = sl2(B, r, _S123, 6)
         else:
             r -= 8; f_parameter_set_id = (B >> r) & 255
             if f_parameter_set_id > 127: f_parameter_set_id, r = ru(B, r, f_parameter_set_id)
             if f_parameter_set_id > 65535: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ParameterSetID: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ParameterSetID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SelectedServiceType(f_service_id, f_parameter_set_id), r
+    return SelectedServiceType(f_service_id, f_parameter_set_id), B, r
 
-def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
+def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, int]:
+    # SelectedServiceType: (ServiceID, ParameterSetID)
     r0 = r
+    # 2 bits: [SelectedServiceType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SelectedServiceType(B, r0)
     r -= 8; f_service_id = (B >> r) & 255
@@ -16221,6 +18142,7 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
             f_service_id, r = ru(B, r + 8, f_service_id)
             if f_service_id > 65535: return _d_SelectedServiceType(B, r0)
         else: f_service_id = (x << 7) | (f_service_id & 127)
+    # 3 bits: [ServiceID: EE = 0 in 1 bit]; [SelectedServiceType after ServiceID: SE(ParameterSetID) = 0 in 1 bit(s)]; [ParameterSetID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_SelectedServiceType(B, r0)
     r -= 8; f_parameter_set_id = (B >> r) & 255
@@ -16230,14 +18152,16 @@ def _f_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int]:
             f_parameter_set_id, r = ru(B, r + 8, f_parameter_set_id)
             if f_parameter_set_id > 65535: return _d_SelectedServiceType(B, r0)
         else: f_parameter_set_id = (x << 7) | (f_parameter_set_id & 127)
+    # 2 bits: [ParameterSetID: EE = 0 in 1 bit]; [SelectedServiceType after ParameterSetID: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SelectedServiceType(B, r0)
     o = _new(SelectedServiceType)
     o.service_id = f_service_id
     o.parameter_set_id = f_parameter_set_id
-    return o, r
+    return o, B, r
 
 def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
+    # SelectedServiceType: (ServiceID, ParameterSetID)
     pass
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
@@ -16256,33 +18180,43 @@ def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int]:
+def _d_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int, int]:
+    # SelectedServiceListType: (SelectedService{1,16})
+    # start: 1 bit(s): 0 SE(SelectedService), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_selected_service = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_SelectedServiceType(B, r)
+            v, B, r = _d_SelectedServiceType(B, r)
             f_selected_service.append(v)
         else:
             break
         n += 1
         if n < 16:
+            # after SelectedService (may repeat): 2 bit(s): 0 SE(SelectedService), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T35[(B >> r) & 3]
         else:
+            # after SelectedService: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T4[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'SelectedService')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SelectedServiceListType(f_selected_service), r
+    return SelectedServiceListType(f_selected_service), B, r
 
-def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int]:
+def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType, int, int]:
+    # SelectedServiceListType: (SelectedService{1,16})
     r0 = r
+    # 1 bits: [code of SelectedServiceListType start: 1 bit(s): 0 SE(SelectedService), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_selected_service = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [SelectedServiceType start: SE(ServiceID) = 0 in 1 bit(s)]; [ServiceID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_SelectedServiceListType(B, r0)
             r -= 8; i1_service_id = (B >> r) & 255
@@ -16292,6 +18226,7 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
                     i1_service_id, r = ru(B, r + 8, i1_service_id)
                     if i1_service_id > 65535: return _d_SelectedServiceListType(B, r0)
                 else: i1_service_id = (x << 7) | (i1_service_id & 127)
+            # 3 bits: [ServiceID: EE = 0 in 1 bit]; [SelectedServiceType after ServiceID: SE(ParameterSetID) = 0 in 1 bit(s)]; [ParameterSetID: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_SelectedServiceListType(B, r0)
             r -= 8; i1_parameter_set_id = (B >> r) & 255
@@ -16301,6 +18236,7 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
                     i1_parameter_set_id, r = ru(B, r + 8, i1_parameter_set_id)
                     if i1_parameter_set_id > 65535: return _d_SelectedServiceListType(B, r0)
                 else: i1_parameter_set_id = (x << 7) | (i1_parameter_set_id & 127)
+            # 2 bits: [ParameterSetID: EE = 0 in 1 bit]; [SelectedServiceType after ParameterSetID: EE = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_SelectedServiceListType(B, r0)
             v = _new(SelectedServiceType)
@@ -16311,21 +18247,25 @@ def _f_SelectedServiceListType(B: int, r: int) -> tuple[SelectedServiceListType,
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of SelectedServiceListType after SelectedService (may repeat): 2 bit(s): 0 SE(SelectedService), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T35[c & 3]
         else:
+            # 1 bits: [code of SelectedServiceListType after SelectedService: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T4[c & 1]
     if n < 1: return _d_SelectedServiceListType(B, r0)
     if k != -1: return _d_SelectedServiceListType(B, r0)
     o = _new(SelectedServiceListType)
     o.selected_service = f_selected_service
-    return o, r
+    return o, B, r
 
 def _e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
+    # SelectedServiceListType: (SelectedService{1,16})
     st = 0
     n = 0
     for v in o.selected_service:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 16:
@@ -16344,11 +18284,16 @@ def _e_SelectedServiceListType(o: SelectedServiceListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType, int]:
+def _d_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType, int, int]:
+    # ServiceSelectionResType: (((Header), (ResponseCode)))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -16356,26 +18301,30 @@ def _d_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType,
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S68, 6)
+            f_response_code, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ServiceSelectionResType(f_header, f_response_code), r
+    return ServiceSelectionResType(f_header, f_response_code), B, r
 
-def _f_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType, int]:
+def _f_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType, int, int]:
+    # ServiceSelectionResType: (((Header), (ResponseCode)))
     r0 = r
+    # 3 bits: [ServiceSelectionResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceSelectionResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ServiceSelectionResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ServiceSelectionResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -16385,15 +18334,18 @@ def _f_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType,
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ServiceSelectionResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ServiceSelectionResType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_ServiceSelectionResType(B, r0)
+    # 10 bits: [ServiceSelectionResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ServiceSelectionResType after ResponseCode: EE = 0 in 1 bit(s)]
     r -= 10; c = (B >> r) & 1023
     if c & 771: return _d_ServiceSelectionResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 2) & 63]
@@ -16405,9 +18357,10 @@ def _f_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType,
     o = _new(ServiceSelectionResType)
     o.header = f_header
     o.response_code = f_response_code
-    return o, r
+    return o, B, r
 
 def _e_ServiceSelectionResType(o: ServiceSelectionResType, a: int) -> int:
+    # ServiceSelectionResType: (((Header), (ResponseCode)))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -16441,11 +18394,16 @@ def _e_ServiceSelectionResType(o: ServiceSelectionResType, a: int) -> int:
     a = (a << 10) | (v7) << 2
     return a
 
-def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
+def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int, int]:
+    # SessionSetupReqType: (((Header)), (EVCCID))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVCCID), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -16453,24 +18411,29 @@ def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evccid, r = sl2(B, r, _S78, 6)
+            f_evccid, B, r = sl2(B, r, _S78, 6)
         else:
-            f_evccid, r = rstr(B, r, 255)
+            f_evccid, B, r = rstr(B, r, 255)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVCCID: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVCCID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SessionSetupReqType(f_header, f_evccid), r
+    return SessionSetupReqType(f_header, f_evccid), B, r
 
-def _f_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
+def _f_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int, int]:
+    # SessionSetupReqType: (((Header)), (EVCCID))
     r0 = r
+    # 3 bits: [SessionSetupReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_SessionSetupReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_SessionSetupReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_SessionSetupReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -16480,30 +18443,35 @@ def _f_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_SessionSetupReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SessionSetupReqType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_SessionSetupReqType(B, r0)
+    # 2 bits: [SessionSetupReqType after Header: SE(EVCCID) = 0 in 1 bit(s)]; [EVCCID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SessionSetupReqType(B, r0)
     f_header = _new(MessageHeaderType)
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
     f_header.signature = i1_signature
-    f_evccid, r = rstr(B, r, 255)
+    f_evccid, B, r = rstr(B, r, 255)
+    # 2 bits: [EVCCID: EE = 0 in 1 bit]; [SessionSetupReqType after EVCCID: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SessionSetupReqType(B, r0)
     o = _new(SessionSetupReqType)
     o.header = f_header
     o.evccid = f_evccid
-    return o, r
+    return o, B, r
 
 def _e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
+    # SessionSetupReqType: (((Header)), (EVCCID))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -16538,11 +18506,16 @@ def _e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
+def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, int]:
+    # SessionSetupResType: (((Header), (ResponseCode)), (EVSEID))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -16550,13 +18523,14 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S68, 6)
+            f_response_code, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEID), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -16564,24 +18538,29 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evseid, r = sl2(B, r, _S78, 6)
+            f_evseid, B, r = sl2(B, r, _S78, 6)
         else:
-            f_evseid, r = rstr(B, r, 255)
+            f_evseid, B, r = rstr(B, r, 255)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEID: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEID')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SessionSetupResType(f_header, f_response_code, f_evseid), r
+    return SessionSetupResType(f_header, f_response_code, f_evseid), B, r
 
-def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
+def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, int]:
+    # SessionSetupResType: (((Header), (ResponseCode)), (EVSEID))
     r0 = r
+    # 3 bits: [SessionSetupResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_SessionSetupResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_SessionSetupResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_SessionSetupResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -16591,15 +18570,18 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_SessionSetupResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SessionSetupResType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_SessionSetupResType(B, r0)
+    # 11 bits: [SessionSetupResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [SessionSetupResType after ResponseCode: SE(EVSEID) = 0 in 1 bit(s)]; [EVSEID: CH = 0 in 1 bit]
     r -= 11; c = (B >> r) & 2047
     if c & 1543: return _d_SessionSetupResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 63]
@@ -16608,16 +18590,18 @@ def _f_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int]:
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
     f_header.signature = i1_signature
-    f_evseid, r = rstr(B, r, 255)
+    f_evseid, B, r = rstr(B, r, 255)
+    # 2 bits: [EVSEID: EE = 0 in 1 bit]; [SessionSetupResType after EVSEID: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_SessionSetupResType(B, r0)
     o = _new(SessionSetupResType)
     o.header = f_header
     o.response_code = f_response_code
     o.evseid = f_evseid
-    return o, r
+    return o, B, r
 
 def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
+    # SessionSetupResType: (((Header), (ResponseCode)), (EVSEID))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -16656,11 +18640,16 @@ def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
+def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int, int]:
+    # SessionStopReqType: (((Header)), (ChargingSession, EVTerminationCode?, EVTerminationExplanation?))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ChargingSession), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -16668,13 +18657,14 @@ def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charging_session, r = sl2(B, r, _S178, 6)
+            f_charging_session, B, r = sl2(B, r, _S178, 6)
         else:
             r -= 2; f_charging_session = (B >> r) & 3
             if f_charging_session >= 3: raise bad_value(r, 'ChargingSession: enumeration index {} of 3'.format(f_charging_session))
             f_charging_session = _E_chargingSessionType[f_charging_session]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingSession: 2 bit(s): 0 SE(EVTerminationCode), 1 SE(EVTerminationExplanation), 2 EE, 3 second level
         r -= 2; k = _T119[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ChargingSession')
@@ -16682,32 +18672,39 @@ def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ev_termination_code, r = sl2(B, r, _S75, 6)
+            f_ev_termination_code, B, r = sl2(B, r, _S75, 6)
         else:
-            f_ev_termination_code, r = rstr(B, r, 80)
+            f_ev_termination_code, B, r = rstr(B, r, 80)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVTerminationCode: 2 bit(s): 0 SE(EVTerminationExplanation), 1 EE, 2 second level
         r -= 2; k = _T18[(B >> r) & 3]
     f_ev_termination_explanation = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ev_termination_explanation, r = sl2(B, r, _S146, 6)
+            f_ev_termination_explanation, B, r = sl2(B, r, _S146, 6)
         else:
-            f_ev_termination_explanation, r = rstr(B, r, 160)
+            f_ev_termination_explanation, B, r = rstr(B, r, 160)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVTerminationExplanation: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SessionStopReqType(f_header, f_charging_session, f_ev_termination_code, f_ev_termination_explanation), r
+    return SessionStopReqType(f_header, f_charging_session, f_ev_termination_code, f_ev_termination_explanation), B, r
 
-def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
+def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int, int]:
+    # SessionStopReqType: (((Header)), (ChargingSession, EVTerminationCode?, EVTerminationExplanation?))
     r0 = r
+    # 3 bits: [SessionStopReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_SessionStopReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_SessionStopReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_SessionStopReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -16717,15 +18714,18 @@ def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_SessionStopReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SessionStopReqType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_SessionStopReqType(B, r0)
+    # 7 bits: [SessionStopReqType after Header: SE(ChargingSession) = 0 in 1 bit(s)]; [ChargingSession: CH = 0 in 1 bit]; f_charging_session 2 bit(s); [ChargingSession: EE = 0 in 1 bit]; [code of SessionStopReqType after ChargingSession: 2 bit(s): 0 SE(EVTerminationCode), 1 SE(EVTerminationExplanation), 2 EE, 3 second level]
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_SessionStopReqType(B, r0)
     f_charging_session = _EP_chargingSessionType[(c >> 3) & 3]
@@ -16737,17 +18737,21 @@ def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     f_header.signature = i1_signature
     f_ev_termination_code = None
     if k == 2:
+        # 1 bits: [EVTerminationCode: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SessionStopReqType(B, r0)
-        f_ev_termination_code, r = rstr(B, r, 80)
+        f_ev_termination_code, B, r = rstr(B, r, 80)
+        # 3 bits: [EVTerminationCode: EE = 0 in 1 bit]; [code of SessionStopReqType after EVTerminationCode: 2 bit(s): 0 SE(EVTerminationExplanation), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_SessionStopReqType(B, r0)
         k = _T18[c & 3]
     f_ev_termination_explanation = None
     if k == 3:
+        # 1 bits: [EVTerminationExplanation: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_SessionStopReqType(B, r0)
-        f_ev_termination_explanation, r = rstr(B, r, 160)
+        f_ev_termination_explanation, B, r = rstr(B, r, 160)
+        # 2 bits: [EVTerminationExplanation: EE = 0 in 1 bit]; [code of SessionStopReqType after EVTerminationExplanation: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_SessionStopReqType(B, r0)
         k = _T4[c & 1]
@@ -16757,9 +18761,10 @@ def _f_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int]:
     o.charging_session = f_charging_session
     o.ev_termination_code = f_ev_termination_code
     o.ev_termination_explanation = f_ev_termination_explanation
-    return o, r
+    return o, B, r
 
 def _e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
+    # SessionStopReqType: (((Header)), (ChargingSession, EVTerminationCode?, EVTerminationExplanation?))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -16809,11 +18814,16 @@ def _e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
+def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int, int]:
+    # SessionStopResType: (((Header), (ResponseCode)))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -16821,26 +18831,30 @@ def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S68, 6)
+            f_response_code, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SessionStopResType(f_header, f_response_code), r
+    return SessionStopResType(f_header, f_response_code), B, r
 
-def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
+def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int, int]:
+    # SessionStopResType: (((Header), (ResponseCode)))
     r0 = r
+    # 3 bits: [SessionStopResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_SessionStopResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_SessionStopResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_SessionStopResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -16850,15 +18864,18 @@ def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_SessionStopResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_SessionStopResType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_SessionStopResType(B, r0)
+    # 10 bits: [SessionStopResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [SessionStopResType after ResponseCode: EE = 0 in 1 bit(s)]
     r -= 10; c = (B >> r) & 1023
     if c & 771: return _d_SessionStopResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 2) & 63]
@@ -16870,9 +18887,10 @@ def _f_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int]:
     o = _new(SessionStopResType)
     o.header = f_header
     o.response_code = f_response_code
-    return o, r
+    return o, B, r
 
 def _e_SessionStopResType(o: SessionStopResType, a: int) -> int:
+    # SessionStopResType: (((Header), (ResponseCode)))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -16906,44 +18924,55 @@ def _e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     a = (a << 10) | (v7) << 2
     return a
 
-def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T9[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_SignaturePropertyType(B, r)
+            v, B, r = _d_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T72[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    return SignaturePropertiesType(f_id, f_signature_property), B, r
 
-def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     r0 = r
+    # 2 bits: [code of SignaturePropertiesType start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T9[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignaturePropertiesType after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _f_SignaturePropertyType(B, r)
+            v, B, r = _f_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignaturePropertiesType after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T72[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
@@ -16951,9 +18980,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     o = _new(SignaturePropertiesType)
     o.id = f_id
     o.signature_property = f_signature_property
-    return o, r
+    return o, B, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -16962,6 +18992,7 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
         st = 3
     n = 0
     for v in o.signature_property:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C14[st]
             a = (a << w) | c
@@ -16977,20 +19008,28 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise _Fail(ExiUnsupportedError, 'SignaturePropertyType: mandatory wildcard content is not supported', r)
 
-def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     return _d_SignaturePropertyType(B, r)
 
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise EncFail('SignaturePropertyType: mandatory wildcard content is not supported')
 
-def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int]:
+def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int, int]:
+    # VehicleCheckInReqType: (((Header)), (EVCheckInStatus, ParkingMethod, VehicleFrame?, DeviceOffset?, VehicleTravel?))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVCheckInStatus), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -16998,13 +19037,14 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_check_in_status, r = sl2(B, r, _S179, 6)
+            f_ev_check_in_status, B, r = sl2(B, r, _S179, 6)
         else:
             r -= 2; f_ev_check_in_status = (B >> r) & 3
             if f_ev_check_in_status >= 3: raise bad_value(r, 'EVCheckInStatus: enumeration index {} of 3'.format(f_ev_check_in_status))
             f_ev_check_in_status = _E_evCheckInStatusType[f_ev_check_in_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVCheckInStatus: 1 bit(s): 0 SE(ParkingMethod), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVCheckInStatus')
@@ -17012,13 +19052,14 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_parking_method, r = sl2(B, r, _S180, 6)
+            f_parking_method, B, r = sl2(B, r, _S180, 6)
         else:
             r -= 2; f_parking_method = (B >> r) & 3
             if f_parking_method >= 3: raise bad_value(r, 'ParkingMethod: enumeration index {} of 3'.format(f_parking_method))
             f_parking_method = _E_parkingMethodType[f_parking_method]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ParkingMethod: 3 bit(s): 0 SE(VehicleFrame), 1 SE(DeviceOffset), 2 SE(VehicleTravel), 3 EE, 4 second level
         r -= 3; k = _T104[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ParkingMethod')
@@ -17026,7 +19067,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_vehicle_frame, r = sl2(B, r, _S101, 6)
+            f_vehicle_frame, B, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_vehicle_frame = (B >> r) & 511
             if f_vehicle_frame & 128: f_vehicle_frame, r = ri(B, r, f_vehicle_frame)
@@ -17034,12 +19075,13 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             if f_vehicle_frame < -32768 or f_vehicle_frame > 32767: facet(r, 'VehicleFrame: {} out of range'.format(f_vehicle_frame))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after VehicleFrame: 2 bit(s): 0 SE(DeviceOffset), 1 SE(VehicleTravel), 2 EE, 3 second level
         r -= 2; k = _T105[(B >> r) & 3]
     f_device_offset = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_device_offset, r = sl2(B, r, _S101, 6)
+            f_device_offset, B, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_device_offset = (B >> r) & 511
             if f_device_offset & 128: f_device_offset, r = ri(B, r, f_device_offset)
@@ -17047,30 +19089,36 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             if f_device_offset < -32768 or f_device_offset > 32767: facet(r, 'DeviceOffset: {} out of range'.format(f_device_offset))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DeviceOffset: 2 bit(s): 0 SE(VehicleTravel), 1 EE, 2 second level
         r -= 2; k = _T106[(B >> r) & 3]
     f_vehicle_travel = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_vehicle_travel, r = sl2(B, r, _S101, 6)
+            f_vehicle_travel, B, r = sl2(B, r, _S101, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 9; f_vehicle_travel = (B >> r) & 511
             if f_vehicle_travel & 128: f_vehicle_travel, r = ri(B, r, f_vehicle_travel)
             elif f_vehicle_travel > 255: f_vehicle_travel = 255 - f_vehicle_travel
             if f_vehicle_travel < -32768 or f_vehicle_travel > 32767: facet(r, 'VehicleTravel: {} out of range'.format(f_vehicle_travel))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after VehicleTravel: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return VehicleCheckInReqType(f_header, f_ev_check_in_status, f_parking_method, f_vehicle_frame, f_device_offset, f_vehicle_travel), r
+    return VehicleCheckInReqType(f_header, f_ev_check_in_status, f_parking_method, f_vehicle_frame, f_device_offset, f_vehicle_travel), B, r
 
-def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int]:
+def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int, int]:
+    # VehicleCheckInReqType: (((Header)), (EVCheckInStatus, ParkingMethod, VehicleFrame?, DeviceOffset?, VehicleTravel?))
     r0 = r
+    # 3 bits: [VehicleCheckInReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_VehicleCheckInReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_VehicleCheckInReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_VehicleCheckInReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -17080,15 +19128,18 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckInReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_VehicleCheckInReqType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_VehicleCheckInReqType(B, r0)
+    # 13 bits: [VehicleCheckInReqType after Header: SE(EVCheckInStatus) = 0 in 1 bit(s)]; [EVCheckInStatus: CH = 0 in 1 bit]; f_ev_check_in_status 2 bit(s); [EVCheckInStatus: EE = 0 in 1 bit]; [VehicleCheckInReqType after EVCheckInStatus: SE(ParkingMethod) = 0 in 1 bit(s)]; [ParkingMethod: CH = 0 in 1 bit]; f_parking_method 2 bit(s); [ParkingMethod: EE = 0 in 1 bit]; [code of VehicleCheckInReqType after ParkingMethod: 3 bit(s): 0 SE(VehicleFrame), 1 SE(DeviceOffset), 2 SE(VehicleTravel), 3 EE, 4 second level]
     r -= 13; c = (B >> r) & 8191
     if c & 6600: return _d_VehicleCheckInReqType(B, r0)
     f_ev_check_in_status = _EP_evCheckInStatusType[(c >> 9) & 3]
@@ -17101,6 +19152,7 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     f_header.signature = i1_signature
     f_vehicle_frame = None
     if k == 3:
+        # 1 bits: [VehicleFrame: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_VehicleCheckInReqType(B, r0)
         r -= 9; f_vehicle_frame = (B >> r) & 511
@@ -17112,11 +19164,13 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             elif f_vehicle_frame & 256: f_vehicle_frame = -((x << 7) | (f_vehicle_frame & 127)) - 1
             else: f_vehicle_frame = (x << 7) | (f_vehicle_frame & 127)
         elif f_vehicle_frame > 255: f_vehicle_frame = 255 - f_vehicle_frame
+        # 3 bits: [VehicleFrame: EE = 0 in 1 bit]; [code of VehicleCheckInReqType after VehicleFrame: 2 bit(s): 0 SE(DeviceOffset), 1 SE(VehicleTravel), 2 EE, 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_VehicleCheckInReqType(B, r0)
         k = _T105[c & 3]
     f_device_offset = None
     if k == 4:
+        # 1 bits: [DeviceOffset: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_VehicleCheckInReqType(B, r0)
         r -= 9; f_device_offset = (B >> r) & 511
@@ -17128,11 +19182,13 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             elif f_device_offset & 256: f_device_offset = -((x << 7) | (f_device_offset & 127)) - 1
             else: f_device_offset = (x << 7) | (f_device_offset & 127)
         elif f_device_offset > 255: f_device_offset = 255 - f_device_offset
+        # 3 bits: [DeviceOffset: EE = 0 in 1 bit]; [code of VehicleCheckInReqType after DeviceOffset: 2 bit(s): 0 SE(VehicleTravel), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_VehicleCheckInReqType(B, r0)
         k = _T106[c & 3]
     f_vehicle_travel = None
     if k == 5:
+        # 1 bits: [VehicleTravel: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_VehicleCheckInReqType(B, r0)
         r -= 9; f_vehicle_travel = (B >> r) & 511
@@ -17144,6 +19200,7 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             elif f_vehicle_travel & 256: f_vehicle_travel = -((x << 7) | (f_vehicle_travel & 127)) - 1
             else: f_vehicle_travel = (x << 7) | (f_vehicle_travel & 127)
         elif f_vehicle_travel > 255: f_vehicle_travel = 255 - f_vehicle_travel
+        # 2 bits: [VehicleTravel: EE = 0 in 1 bit]; [code of VehicleCheckInReqType after VehicleTravel: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_VehicleCheckInReqType(B, r0)
         k = _T4[c & 1]
@@ -17155,9 +19212,10 @@ def _f_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
     o.vehicle_frame = f_vehicle_frame
     o.device_offset = f_device_offset
     o.vehicle_travel = f_vehicle_travel
-    return o, r
+    return o, B, r
 
 def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
+    # VehicleCheckInReqType: (((Header)), (EVCheckInStatus, ParkingMethod, VehicleFrame?, DeviceOffset?, VehicleTravel?))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -17228,11 +19286,16 @@ def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int]:
+def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int, int]:
+    # VehicleCheckInResType: (((Header), (ResponseCode)), (ParkingSpace?, DeviceLocation?, TargetDistance?))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -17240,13 +19303,14 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S68, 6)
+            f_response_code, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 3 bit(s): 0 SE(ParkingSpace), 1 SE(DeviceLocation), 2 SE(TargetDistance), 3 EE, 4 second level
         r -= 3; k = _T129[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -17254,7 +19318,7 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_parking_space, r = sl2(B, r, _S101, 6)
+            f_parking_space, B, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_parking_space = (B >> r) & 511
             if f_parking_space & 128: f_parking_space, r = ri(B, r, f_parking_space)
@@ -17262,12 +19326,13 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             if f_parking_space < -32768 or f_parking_space > 32767: facet(r, 'ParkingSpace: {} out of range'.format(f_parking_space))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ParkingSpace: 2 bit(s): 0 SE(DeviceLocation), 1 SE(TargetDistance), 2 EE, 3 second level
         r -= 2; k = _T11[(B >> r) & 3]
     f_device_location = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_device_location, r = sl2(B, r, _S101, 6)
+            f_device_location, B, r = sl2(B, r, _S101, 6)
         else:
             r -= 9; f_device_location = (B >> r) & 511
             if f_device_location & 128: f_device_location, r = ri(B, r, f_device_location)
@@ -17275,30 +19340,36 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             if f_device_location < -32768 or f_device_location > 32767: facet(r, 'DeviceLocation: {} out of range'.format(f_device_location))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DeviceLocation: 2 bit(s): 0 SE(TargetDistance), 1 EE, 2 second level
         r -= 2; k = _T12[(B >> r) & 3]
     f_target_distance = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_target_distance, r = sl2(B, r, _S101, 6)
+            f_target_distance, B, r = sl2(B, r, _S101, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 9; f_target_distance = (B >> r) & 511
             if f_target_distance & 128: f_target_distance, r = ri(B, r, f_target_distance)
             elif f_target_distance > 255: f_target_distance = 255 - f_target_distance
             if f_target_distance < -32768 or f_target_distance > 32767: facet(r, 'TargetDistance: {} out of range'.format(f_target_distance))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetDistance: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return VehicleCheckInResType(f_header, f_response_code, f_parking_space, f_device_location, f_target_distance), r
+    return VehicleCheckInResType(f_header, f_response_code, f_parking_space, f_device_location, f_target_distance), B, r
 
-def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int]:
+def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int, int]:
+    # VehicleCheckInResType: (((Header), (ResponseCode)), (ParkingSpace?, DeviceLocation?, TargetDistance?))
     r0 = r
+    # 3 bits: [VehicleCheckInResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_VehicleCheckInResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_VehicleCheckInResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_VehicleCheckInResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -17308,15 +19379,18 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckInResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_VehicleCheckInResType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_VehicleCheckInResType(B, r0)
+    # 12 bits: [VehicleCheckInResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [code of VehicleCheckInResType after ResponseCode: 3 bit(s): 0 SE(ParkingSpace), 1 SE(DeviceLocation), 2 SE(TargetDistance), 3 EE, 4 second level]
     r -= 12; c = (B >> r) & 4095
     if c & 3080: return _d_VehicleCheckInResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 63]
@@ -17328,6 +19402,7 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     f_header.signature = i1_signature
     f_parking_space = None
     if k == 2:
+        # 1 bits: [ParkingSpace: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_VehicleCheckInResType(B, r0)
         r -= 9; f_parking_space = (B >> r) & 511
@@ -17339,11 +19414,13 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             elif f_parking_space & 256: f_parking_space = -((x << 7) | (f_parking_space & 127)) - 1
             else: f_parking_space = (x << 7) | (f_parking_space & 127)
         elif f_parking_space > 255: f_parking_space = 255 - f_parking_space
+        # 3 bits: [ParkingSpace: EE = 0 in 1 bit]; [code of VehicleCheckInResType after ParkingSpace: 2 bit(s): 0 SE(DeviceLocation), 1 SE(TargetDistance), 2 EE, 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_VehicleCheckInResType(B, r0)
         k = _T11[c & 3]
     f_device_location = None
     if k == 3:
+        # 1 bits: [DeviceLocation: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_VehicleCheckInResType(B, r0)
         r -= 9; f_device_location = (B >> r) & 511
@@ -17355,11 +19432,13 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             elif f_device_location & 256: f_device_location = -((x << 7) | (f_device_location & 127)) - 1
             else: f_device_location = (x << 7) | (f_device_location & 127)
         elif f_device_location > 255: f_device_location = 255 - f_device_location
+        # 3 bits: [DeviceLocation: EE = 0 in 1 bit]; [code of VehicleCheckInResType after DeviceLocation: 2 bit(s): 0 SE(TargetDistance), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_VehicleCheckInResType(B, r0)
         k = _T12[c & 3]
     f_target_distance = None
     if k == 4:
+        # 1 bits: [TargetDistance: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_VehicleCheckInResType(B, r0)
         r -= 9; f_target_distance = (B >> r) & 511
@@ -17371,6 +19450,7 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             elif f_target_distance & 256: f_target_distance = -((x << 7) | (f_target_distance & 127)) - 1
             else: f_target_distance = (x << 7) | (f_target_distance & 127)
         elif f_target_distance > 255: f_target_distance = 255 - f_target_distance
+        # 2 bits: [TargetDistance: EE = 0 in 1 bit]; [code of VehicleCheckInResType after TargetDistance: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_VehicleCheckInResType(B, r0)
         k = _T4[c & 1]
@@ -17381,9 +19461,10 @@ def _f_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
     o.parking_space = f_parking_space
     o.device_location = f_device_location
     o.target_distance = f_target_distance
-    return o, r
+    return o, B, r
 
 def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
+    # VehicleCheckInResType: (((Header), (ResponseCode)), (ParkingSpace?, DeviceLocation?, TargetDistance?))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -17450,11 +19531,16 @@ def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, int]:
+def _d_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, int, int]:
+    # VehicleCheckOutReqType: (((Header)), (EVCheckOutStatus, CheckOutTime))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVCheckOutStatus), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -17462,13 +19548,14 @@ def _d_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_check_out_status, r = sl2(B, r, _S187, 6)
+            f_ev_check_out_status, B, r = sl2(B, r, _S187, 6)
         else:
             r -= 2; f_ev_check_out_status = (B >> r) & 3
             if f_ev_check_out_status >= 3: raise bad_value(r, 'EVCheckOutStatus: enumeration index {} of 3'.format(f_ev_check_out_status))
             f_ev_check_out_status = _E_evCheckOutStatusType[f_ev_check_out_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVCheckOutStatus: 1 bit(s): 0 SE(CheckOutTime), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVCheckOutStatus')
@@ -17476,26 +19563,30 @@ def _d_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_check_out_time, r = sl2(B, r, _S8, 6)
+            f_check_out_time, B, r = sl2(B, r, _S8, 6)
         else:
             r -= 8; f_check_out_time = (B >> r) & 255
             if f_check_out_time > 127: f_check_out_time, r = ru(B, r, f_check_out_time)
             if f_check_out_time > 18446744073709551615: facet(r, 'CheckOutTime: {} out of range'.format(f_check_out_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after CheckOutTime: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CheckOutTime')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return VehicleCheckOutReqType(f_header, f_ev_check_out_status, f_check_out_time), r
+    return VehicleCheckOutReqType(f_header, f_ev_check_out_status, f_check_out_time), B, r
 
-def _f_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, int]:
+def _f_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, int, int]:
+    # VehicleCheckOutReqType: (((Header)), (EVCheckOutStatus, CheckOutTime))
     r0 = r
+    # 3 bits: [VehicleCheckOutReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_VehicleCheckOutReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_VehicleCheckOutReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_VehicleCheckOutReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -17505,15 +19596,18 @@ def _f_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckOutReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_VehicleCheckOutReqType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_VehicleCheckOutReqType(B, r0)
+    # 7 bits: [VehicleCheckOutReqType after Header: SE(EVCheckOutStatus) = 0 in 1 bit(s)]; [EVCheckOutStatus: CH = 0 in 1 bit]; f_ev_check_out_status 2 bit(s); [EVCheckOutStatus: EE = 0 in 1 bit]; [VehicleCheckOutReqType after EVCheckOutStatus: SE(CheckOutTime) = 0 in 1 bit(s)]; [CheckOutTime: CH = 0 in 1 bit]
     r -= 7; c = (B >> r) & 127
     if c & 103: return _d_VehicleCheckOutReqType(B, r0)
     f_ev_check_out_status = _EP_evCheckOutStatusType[(c >> 3) & 3]
@@ -17529,15 +19623,17 @@ def _f_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
             f_check_out_time, r = ru(B, r + 8, f_check_out_time)
             if f_check_out_time > 18446744073709551615: return _d_VehicleCheckOutReqType(B, r0)
         else: f_check_out_time = (x << 7) | (f_check_out_time & 127)
+    # 2 bits: [CheckOutTime: EE = 0 in 1 bit]; [VehicleCheckOutReqType after CheckOutTime: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_VehicleCheckOutReqType(B, r0)
     o = _new(VehicleCheckOutReqType)
     o.header = f_header
     o.ev_check_out_status = f_ev_check_out_status
     o.check_out_time = f_check_out_time
-    return o, r
+    return o, B, r
 
 def _e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
+    # VehicleCheckOutReqType: (((Header)), (EVCheckOutStatus, CheckOutTime))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -17578,11 +19674,16 @@ def _e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, int]:
+def _d_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, int, int]:
+    # VehicleCheckOutResType: (((Header), (ResponseCode)), (EVSECheckOutStatus))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -17590,13 +19691,14 @@ def _d_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S68, 6)
+            f_response_code, B, r = sl2(B, r, _S68, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSECheckOutStatus), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -17604,25 +19706,29 @@ def _d_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_check_out_status, r = sl2(B, r, _S188, 6)
+            f_evse_check_out_status, B, r = sl2(B, r, _S188, 6)
         else:
             r -= 1; f_evse_check_out_status = (B >> r) & 1
             f_evse_check_out_status = _E_evseCheckOutStatusType[f_evse_check_out_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSECheckOutStatus: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSECheckOutStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return VehicleCheckOutResType(f_header, f_response_code, f_evse_check_out_status), r
+    return VehicleCheckOutResType(f_header, f_response_code, f_evse_check_out_status), B, r
 
-def _f_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, int]:
+def _f_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, int, int]:
+    # VehicleCheckOutResType: (((Header), (ResponseCode)), (EVSECheckOutStatus))
     r0 = r
+    # 3 bits: [VehicleCheckOutResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_VehicleCheckOutResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_VehicleCheckOutResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_VehicleCheckOutResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -17632,15 +19738,18 @@ def _f_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_VehicleCheckOutResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_VehicleCheckOutResType(B, r0)
     k = _T5[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     if k != -1: return _d_VehicleCheckOutResType(B, r0)
+    # 14 bits: [VehicleCheckOutResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [VehicleCheckOutResType after ResponseCode: SE(EVSECheckOutStatus) = 0 in 1 bit(s)]; [EVSECheckOutStatus: CH = 0 in 1 bit]; f_evse_check_out_status 1 bit(s); [EVSECheckOutStatus: EE = 0 in 1 bit]; [VehicleCheckOutResType after EVSECheckOutStatus: EE = 0 in 1 bit(s)]
     r -= 14; c = (B >> r) & 16383
     if c & 12347: return _d_VehicleCheckOutResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 6) & 63]
@@ -17654,9 +19763,10 @@ def _f_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
     o.header = f_header
     o.response_code = f_response_code
     o.evse_check_out_status = f_evse_check_out_status
-    return o, r
+    return o, B, r
 
 def _e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
+    # VehicleCheckOutResType: (((Header), (ResponseCode)), (EVSECheckOutStatus))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -17694,121 +19804,139 @@ def _e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
     a = (a << 14) | (v7) << 6 | (v8) << 2
     return a
 
-def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int, int]:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
+    # start: 4 bit(s): 0 SE(PresentSOC), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(MaximumSOC), 4 SE(RemainingTimeToMinimumSOC), 5 SE(RemainingTimeToTargetSOC), 6 SE(RemainingTimeToMaximumSOC), 7 SE(ChargingComplete), 8 SE(BatteryEnergyCapacity), 9 SE(InletHot), 10 EE, 11 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T189[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_present_soc, r = sl2(B, r, _S139, 6)
+            f_present_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level
         r -= 4; k = _T190[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S139, 6)
+            f_minimum_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level
         r -= 4; k = _T191[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S139, 6)
+            f_target_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level
         r -= 4; k = _T192[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_soc, r = sl2(B, r, _S139, 6)
+            f_maximum_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level
         r -= 3; k = _T193[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S120, 6)
+            f_remaining_time_to_minimum_soc, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level
         r -= 3; k = _T194[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_target_soc, r = sl2(B, r, _S120, 6)
+            f_remaining_time_to_target_soc, B, r = sl2(B, r, _S120, 6)
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level
         r -= 3; k = _T195[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S120, 6)
+            f_remaining_time_to_maximum_soc, B, r = sl2(B, r, _S120, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level
         r -= 3; k = _T196[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S70, 6)
+            f_charging_complete, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level
         r -= 2; k = _T197[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
-        f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
+        f_battery_energy_capacity, B, r = _d_RationalNumberType(B, r)
+        # after BatteryEnergyCapacity: 2 bit(s): 0 SE(InletHot), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T198[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_inlet_hot, r = sl2(B, r, _S70, 6)
+            f_inlet_hot, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after InletHot: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), B, r
 
-def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int, int]:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
     r0 = r
+    # 4 bits: [code of DisplayParametersType start: 4 bit(s): 0 SE(PresentSOC), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(MaximumSOC), 4 SE(RemainingTimeToMinimumSOC), 5 SE(RemainingTimeToTargetSOC), 6 SE(RemainingTimeToMaximumSOC), 7 SE(ChargingComplete), 8 SE(BatteryEnergyCapacity), 9 SE(InletHot), 10 EE, 11 second level]
     r -= 4; c = (B >> r) & 15
     k = _T189[c & 15]
     f_present_soc = None
     if k == 0:
+        # 13 bits: [PresentSOC: CH = 0 in 1 bit]; f_present_soc 7 bit(s); [PresentSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
@@ -17816,6 +19944,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
+        # 13 bits: [MinimumSOC: CH = 0 in 1 bit]; f_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
@@ -17823,6 +19952,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
+        # 13 bits: [TargetSOC: CH = 0 in 1 bit]; f_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
@@ -17830,6 +19960,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
+        # 12 bits: [MaximumSOC: CH = 0 in 1 bit]; f_maximum_soc 7 bit(s); [MaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
@@ -17837,6 +19968,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
+        # 1 bits: [RemainingTimeToMinimumSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
@@ -17846,11 +19978,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
                 if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
+        # 4 bits: [RemainingTimeToMinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T194[c & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
+        # 1 bits: [RemainingTimeToTargetSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
@@ -17860,11 +19994,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
                 if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
+        # 4 bits: [RemainingTimeToTargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T195[c & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
+        # 1 bits: [RemainingTimeToMaximumSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
@@ -17874,17 +20010,20 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
                 if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
+        # 4 bits: [RemainingTimeToMaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T196[c & 7]
     f_charging_complete = None
     if k == 7:
+        # 5 bits: [ChargingComplete: CH = 0 in 1 bit]; f_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of DisplayParametersType after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DisplayParametersType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
         k = _T197[c & 3]
     f_battery_energy_capacity = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_DisplayParametersType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -17897,6 +20036,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DisplayParametersType after BatteryEnergyCapacity: 2 bit(s): 0 SE(InletHot), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T198[c & 3]
@@ -17905,15 +20045,17 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         f_battery_energy_capacity.value = i1_value
     f_inlet_hot = None
     if k == 9:
+        # 4 bits: [InletHot: CH = 0 in 1 bit]; f_inlet_hot 1 bit(s); [InletHot: EE = 0 in 1 bit]; [code of DisplayParametersType after InletHot: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DisplayParametersType(B, r0)
         f_inlet_hot = ((c >> 2) & 1) == 1
         k = _T4[c & 1]
     if k != -1: return _d_DisplayParametersType(B, r0)
     o = DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot)
-    return o, r
+    return o, B, r
 
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
     st = 0
     v2 = o.present_soc
     if v2 is not None:
@@ -18007,15 +20149,17 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
@@ -18023,15 +20167,17 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
+def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S36, 6)
+        v, B, r = sl2(B, r, _S36, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
@@ -18039,15 +20185,17 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
+def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S36, 6)
+        v, B, r = sl2(B, r, _S36, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S3_MgmtData(v: Any, a: int) -> int:
     a <<= 1
@@ -18056,75 +20204,77 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
     return a
 
 DOC_WIDTH = 6
-# (element, namespace, decoder, encoder, class or simple-type spec)
+# (element, namespace, decoder of a stream held whole, encoder, class or simple-type spec,
+#  decoder through a window: see v2gkit.exi.runtime)
 DOC_ELEMENTS: tuple = (
-    ('AuthorizationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType),
-    ('AuthorizationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType),
-    ('AuthorizationSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupReqType, _e_AuthorizationSetupReqType, AuthorizationSetupReqType),
-    ('AuthorizationSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupResType, _e_AuthorizationSetupResType, AuthorizationSetupResType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CertificateInstallationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
-    ('CertificateInstallationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S30),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S36),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MeteringConfirmationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationReqType, _e_MeteringConfirmationReqType, MeteringConfirmationReqType),
-    ('MeteringConfirmationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationResType, _e_MeteringConfirmationResType, MeteringConfirmationResType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S36),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PowerDeliveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
-    ('PowerDeliveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('ScheduleExchangeReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeReqType, _e_ScheduleExchangeReqType, ScheduleExchangeReqType),
-    ('ScheduleExchangeRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeResType, _e_ScheduleExchangeResType, ScheduleExchangeResType),
-    ('ServiceDetailReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
-    ('ServiceDetailRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
-    ('ServiceDiscoveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
-    ('ServiceDiscoveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
-    ('ServiceSelectionReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionReqType, _e_ServiceSelectionReqType, ServiceSelectionReqType),
-    ('ServiceSelectionRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionResType, _e_ServiceSelectionResType, ServiceSelectionResType),
-    ('SessionSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
-    ('SessionSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
-    ('SessionStopReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType),
-    ('SessionStopRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('SignedInstallationData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedInstallationDataType, _e_SignedInstallationDataType, SignedInstallationDataType),
-    ('SignedMeteringData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedMeteringDataType, _e_SignedMeteringDataType, SignedMeteringDataType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('VehicleCheckInReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInReqType, _e_VehicleCheckInReqType, VehicleCheckInReqType),
-    ('VehicleCheckInRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInResType, _e_VehicleCheckInResType, VehicleCheckInResType),
-    ('VehicleCheckOutReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutReqType, _e_VehicleCheckOutReqType, VehicleCheckOutReqType),
-    ('VehicleCheckOutRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutResType, _e_VehicleCheckOutResType, VehicleCheckOutResType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
+    ('AuthorizationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType, _d_AuthorizationReqType),
+    ('AuthorizationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType, _d_AuthorizationResType),
+    ('AuthorizationSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupReqType, _e_AuthorizationSetupReqType, AuthorizationSetupReqType, _d_AuthorizationSetupReqType),
+    ('AuthorizationSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupResType, _e_AuthorizationSetupResType, AuthorizationSetupResType, _d_AuthorizationSetupResType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType, _d_CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType, _d_CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('CertificateInstallationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType, _d_CertificateInstallationReqType),
+    ('CertificateInstallationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType, _d_CertificateInstallationResType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S30, _d_S1_DigestValue),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S36, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MeteringConfirmationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationReqType, _e_MeteringConfirmationReqType, MeteringConfirmationReqType, _d_MeteringConfirmationReqType),
+    ('MeteringConfirmationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationResType, _e_MeteringConfirmationResType, MeteringConfirmationResType, _d_MeteringConfirmationResType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S36, _d_S3_MgmtData),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('PowerDeliveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType, _d_PowerDeliveryReqType),
+    ('PowerDeliveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType, _d_PowerDeliveryResType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('ScheduleExchangeReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeReqType, _e_ScheduleExchangeReqType, ScheduleExchangeReqType, _d_ScheduleExchangeReqType),
+    ('ScheduleExchangeRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeResType, _e_ScheduleExchangeResType, ScheduleExchangeResType, _d_ScheduleExchangeResType),
+    ('ServiceDetailReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType, _d_ServiceDetailReqType),
+    ('ServiceDetailRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType, _d_ServiceDetailResType),
+    ('ServiceDiscoveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType),
+    ('ServiceDiscoveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType, _d_ServiceDiscoveryResType),
+    ('ServiceSelectionReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionReqType, _e_ServiceSelectionReqType, ServiceSelectionReqType, _d_ServiceSelectionReqType),
+    ('ServiceSelectionRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionResType, _e_ServiceSelectionResType, ServiceSelectionResType, _d_ServiceSelectionResType),
+    ('SessionSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType, _d_SessionSetupReqType),
+    ('SessionSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType, _d_SessionSetupResType),
+    ('SessionStopReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType, _d_SessionStopReqType),
+    ('SessionStopRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType, _d_SessionStopResType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('SignedInstallationData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedInstallationDataType, _e_SignedInstallationDataType, SignedInstallationDataType, _d_SignedInstallationDataType),
+    ('SignedMeteringData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedMeteringDataType, _e_SignedMeteringDataType, SignedMeteringDataType, _d_SignedMeteringDataType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('VehicleCheckInReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInReqType, _e_VehicleCheckInReqType, VehicleCheckInReqType, _d_VehicleCheckInReqType),
+    ('VehicleCheckInRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInResType, _e_VehicleCheckInResType, VehicleCheckInResType, _d_VehicleCheckInResType),
+    ('VehicleCheckOutReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutReqType, _e_VehicleCheckOutReqType, VehicleCheckOutReqType, _d_VehicleCheckOutReqType),
+    ('VehicleCheckOutRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutResType, _e_VehicleCheckOutResType, VehicleCheckOutResType, _d_VehicleCheckOutResType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
 )
 
-def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
+def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
@@ -18134,15 +20284,16 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S5_AppliesMinimumMaximumCost(B: int, r: int) -> tuple[Any, int]:
+def _d_S5_AppliesMinimumMaximumCost(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S5_AppliesMinimumMaximumCost(v: Any, a: int) -> int:
     a <<= 1
@@ -18150,15 +20301,16 @@ def _e_S5_AppliesMinimumMaximumCost(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S6_AppliesToEnergyFee(B: int, r: int) -> tuple[Any, int]:
+def _d_S6_AppliesToEnergyFee(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S6_AppliesToEnergyFee(v: Any, a: int) -> int:
     a <<= 1
@@ -18166,15 +20318,16 @@ def _e_S6_AppliesToEnergyFee(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S7_AppliesToOverstayFee(B: int, r: int) -> tuple[Any, int]:
+def _d_S7_AppliesToOverstayFee(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S7_AppliesToOverstayFee(v: Any, a: int) -> int:
     a <<= 1
@@ -18182,15 +20335,16 @@ def _e_S7_AppliesToOverstayFee(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S8_AppliesToParkingFee(B: int, r: int) -> tuple[Any, int]:
+def _d_S8_AppliesToParkingFee(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S8_AppliesToParkingFee(v: Any, a: int) -> int:
     a <<= 1
@@ -18198,16 +20352,17 @@ def _e_S8_AppliesToParkingFee(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S9_AuthorizationServices(B: int, r: int) -> tuple[Any, int]:
+def _d_S9_AuthorizationServices(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S2, 6)
+        v, B, r = sl2(B, r, _S2, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_authorizationType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S9_AuthorizationServices(v: Any, a: int) -> int:
     a <<= 1
@@ -18216,16 +20371,17 @@ def _e_S9_AuthorizationServices(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S10_BPT_ChannelSelection(B: int, r: int) -> tuple[Any, int]:
+def _d_S10_BPT_ChannelSelection(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S115, 6)
+        v, B, r = sl2(B, r, _S115, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_channelSelectionType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S10_BPT_ChannelSelection(v: Any, a: int) -> int:
     a <<= 1
@@ -18234,17 +20390,18 @@ def _e_S10_BPT_ChannelSelection(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S11_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
+def _d_S11_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S8, 6)
+        v, B, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S11_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
@@ -18254,17 +20411,18 @@ def _e_S11_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S12_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
+def _d_S12_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S8, 6)
+        v, B, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S12_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
@@ -18274,17 +20432,18 @@ def _e_S12_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S13_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
+def _d_S13_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S8, 6)
+        v, B, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S13_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
@@ -18294,17 +20453,18 @@ def _e_S13_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S14_CarbonDioxideEmission(B: int, r: int) -> tuple[Any, int]:
+def _d_S14_CarbonDioxideEmission(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'CarbonDioxideEmission: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S14_CarbonDioxideEmission(v: Any, a: int) -> int:
     a <<= 1
@@ -18314,15 +20474,17 @@ def _e_S14_CarbonDioxideEmission(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S15_Certificate(B: int, r: int) -> tuple[Any, int]:
+def _d_S15_Certificate(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, B, r = sl2(B, r, _S66, 6)
     else:
-        v, r = rbin(B, r, 1600)
+        v, B, r = rbin(B, r, 1600)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S15_Certificate(v: Any, a: int) -> int:
     a <<= 1
@@ -18330,15 +20492,16 @@ def _e_S15_Certificate(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S16_CertificateInstallationService(B: int, r: int) -> tuple[Any, int]:
+def _d_S16_CertificateInstallationService(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S16_CertificateInstallationService(v: Any, a: int) -> int:
     a <<= 1
@@ -18346,16 +20509,17 @@ def _e_S16_CertificateInstallationService(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S17_ChargeProgress(B: int, r: int) -> tuple[Any, int]:
+def _d_S17_ChargeProgress(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S114, 6)
+        v, B, r = sl2(B, r, _S114, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_chargeProgressType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S17_ChargeProgress(v: Any, a: int) -> int:
     a <<= 1
@@ -18364,17 +20528,18 @@ def _e_S17_ChargeProgress(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S18_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
+def _d_S18_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S8, 6)
+        v, B, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S18_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
@@ -18384,15 +20549,16 @@ def _e_S18_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S19_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
+def _d_S19_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S19_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
@@ -18400,17 +20566,18 @@ def _e_S19_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S20_ChargingSession(B: int, r: int) -> tuple[Any, int]:
+def _d_S20_ChargingSession(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S178, 6)
+        v, B, r = sl2(B, r, _S178, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'ChargingSession: enumeration index {} of 3'.format(v))
         v = _E_chargingSessionType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S20_ChargingSession(v: Any, a: int) -> int:
     a <<= 1
@@ -18419,17 +20586,18 @@ def _e_S20_ChargingSession(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S21_CheckOutTime(B: int, r: int) -> tuple[Any, int]:
+def _d_S21_CheckOutTime(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S8, 6)
+        v, B, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'CheckOutTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S21_CheckOutTime(v: Any, a: int) -> int:
     a <<= 1
@@ -18439,15 +20607,17 @@ def _e_S21_CheckOutTime(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S22_Currency(B: int, r: int) -> tuple[Any, int]:
+def _d_S22_Currency(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, B, r = sl2(B, r, _S140, 6)
     else:
-        v, r = rstr(B, r, 3)
+        v, B, r = rstr(B, r, 3)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S22_Currency(v: Any, a: int) -> int:
     a <<= 1
@@ -18455,15 +20625,17 @@ def _e_S22_Currency(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S23_DHPublicKey(B: int, r: int) -> tuple[Any, int]:
+def _d_S23_DHPublicKey(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, B, r = sl2(B, r, _S81, 6)
     else:
-        v, r = rbin(B, r, 133)
+        v, B, r = rbin(B, r, 133)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S23_DHPublicKey(v: Any, a: int) -> int:
     a <<= 1
@@ -18471,17 +20643,18 @@ def _e_S23_DHPublicKey(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S24_DepartureTime(B: int, r: int) -> tuple[Any, int]:
+def _d_S24_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, B, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S24_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
@@ -18491,17 +20664,18 @@ def _e_S24_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S25_DepartureTime(B: int, r: int) -> tuple[Any, int]:
+def _d_S25_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, B, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S25_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
@@ -18511,10 +20685,11 @@ def _e_S25_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S26_DeviceLocation(B: int, r: int) -> tuple[Any, int]:
+def _d_S26_DeviceLocation(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S101, 6)
+        v, B, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -18522,7 +20697,7 @@ def _d_S26_DeviceLocation(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'DeviceLocation: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S26_DeviceLocation(v: Any, a: int) -> int:
     a <<= 1
@@ -18533,10 +20708,11 @@ def _e_S26_DeviceLocation(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S27_DeviceOffset(B: int, r: int) -> tuple[Any, int]:
+def _d_S27_DeviceOffset(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S101, 6)
+        v, B, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -18544,7 +20720,7 @@ def _d_S27_DeviceOffset(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'DeviceOffset: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S27_DeviceOffset(v: Any, a: int) -> int:
     a <<= 1
@@ -18555,17 +20731,18 @@ def _e_S27_DeviceOffset(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S28_Duration(B: int, r: int) -> tuple[Any, int]:
+def _d_S28_Duration(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, B, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'Duration: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S28_Duration(v: Any, a: int) -> int:
     a <<= 1
@@ -18575,16 +20752,17 @@ def _e_S28_Duration(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S29_ECDHCurve(B: int, r: int) -> tuple[Any, int]:
+def _d_S29_ECDHCurve(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S80, 6)
+        v, B, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_ecdhCurveType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S29_ECDHCurve(v: Any, a: int) -> int:
     a <<= 1
@@ -18593,15 +20771,17 @@ def _e_S29_ECDHCurve(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S30_EMAID(B: int, r: int) -> tuple[Any, int]:
+def _d_S30_EMAID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
-        v, r = rstr(B, r, 255)
+        v, B, r = rstr(B, r, 255)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S30_EMAID(v: Any, a: int) -> int:
     a <<= 1
@@ -18609,15 +20789,17 @@ def _e_S30_EMAID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S31_EVCCID(B: int, r: int) -> tuple[Any, int]:
+def _d_S31_EVCCID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
-        v, r = rstr(B, r, 255)
+        v, B, r = rstr(B, r, 255)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S31_EVCCID(v: Any, a: int) -> int:
     a <<= 1
@@ -18625,17 +20807,18 @@ def _e_S31_EVCCID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S32_EVCheckInStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S32_EVCheckInStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S179, 6)
+        v, B, r = sl2(B, r, _S179, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVCheckInStatus: enumeration index {} of 3'.format(v))
         v = _E_evCheckInStatusType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S32_EVCheckInStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -18644,17 +20827,18 @@ def _e_S32_EVCheckInStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S33_EVCheckOutStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S33_EVCheckOutStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S187, 6)
+        v, B, r = sl2(B, r, _S187, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVCheckOutStatus: enumeration index {} of 3'.format(v))
         v = _E_evCheckOutStatusType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S33_EVCheckOutStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -18663,17 +20847,18 @@ def _e_S33_EVCheckOutStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S34_EVProcessing(B: int, r: int) -> tuple[Any, int]:
+def _d_S34_EVProcessing(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S69, 6)
+        v, B, r = sl2(B, r, _S69, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S34_EVProcessing(v: Any, a: int) -> int:
     a <<= 1
@@ -18682,16 +20867,17 @@ def _e_S34_EVProcessing(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S35_EVSECheckOutStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S35_EVSECheckOutStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S188, 6)
+        v, B, r = sl2(B, r, _S188, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_evseCheckOutStatusType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S35_EVSECheckOutStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -18700,15 +20886,17 @@ def _e_S35_EVSECheckOutStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S36_EVSEID(B: int, r: int) -> tuple[Any, int]:
+def _d_S36_EVSEID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
-        v, r = rstr(B, r, 255)
+        v, B, r = rstr(B, r, 255)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S36_EVSEID(v: Any, a: int) -> int:
     a <<= 1
@@ -18716,17 +20904,18 @@ def _e_S36_EVSEID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S37_EVSENotification(B: int, r: int) -> tuple[Any, int]:
+def _d_S37_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S124, 6)
+        v, B, r = sl2(B, r, _S124, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
         v = _E_evseNotificationType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S37_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
@@ -18735,17 +20924,18 @@ def _e_S37_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S38_EVSEProcessing(B: int, r: int) -> tuple[Any, int]:
+def _d_S38_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S69, 6)
+        v, B, r = sl2(B, r, _S69, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S38_EVSEProcessing(v: Any, a: int) -> int:
     a <<= 1
@@ -18754,15 +20944,17 @@ def _e_S38_EVSEProcessing(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S39_EVTerminationCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S39_EVTerminationCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S75, 6)
+        v, B, r = sl2(B, r, _S75, 6)
     else:
-        v, r = rstr(B, r, 80)
+        v, B, r = rstr(B, r, 80)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S39_EVTerminationCode(v: Any, a: int) -> int:
     a <<= 1
@@ -18770,15 +20962,17 @@ def _e_S39_EVTerminationCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S40_EVTerminationExplanation(B: int, r: int) -> tuple[Any, int]:
+def _d_S40_EVTerminationExplanation(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S146, 6)
+        v, B, r = sl2(B, r, _S146, 6)
     else:
-        v, r = rstr(B, r, 160)
+        v, B, r = rstr(B, r, 160)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S40_EVTerminationExplanation(v: Any, a: int) -> int:
     a <<= 1
@@ -18786,15 +20980,17 @@ def _e_S40_EVTerminationExplanation(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S41_Exponent(B: int, r: int) -> tuple[Any, int]:
+def _d_S41_Exponent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S41_Exponent(v: Any, a: int) -> int:
     a <<= 1
@@ -18802,15 +20998,16 @@ def _e_S41_Exponent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S42_Exponent(B: int, r: int) -> tuple[Any, int]:
+def _d_S42_Exponent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S112, 6)
+        v, B, r = sl2(B, r, _S112, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S42_Exponent(v: Any, a: int) -> int:
     a <<= 1
@@ -18819,15 +21016,16 @@ def _e_S42_Exponent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S43_FreeService(B: int, r: int) -> tuple[Any, int]:
+def _d_S43_FreeService(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S43_FreeService(v: Any, a: int) -> int:
     a <<= 1
@@ -18835,15 +21033,17 @@ def _e_S43_FreeService(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S44_G(B: int, r: int) -> tuple[Any, int]:
+def _d_S44_G(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S44_G(v: Any, a: int) -> int:
     a <<= 1
@@ -18851,15 +21051,17 @@ def _e_S44_G(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S45_GenChallenge(B: int, r: int) -> tuple[Any, int]:
+def _d_S45_GenChallenge(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S65, 6)
+        v, B, r = sl2(B, r, _S65, 6)
     else:
-        v, r = rbin(B, r, 16)
+        v, B, r = rbin(B, r, 16)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S45_GenChallenge(v: Any, a: int) -> int:
     a <<= 1
@@ -18867,15 +21069,16 @@ def _e_S45_GenChallenge(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S46_GoToPause(B: int, r: int) -> tuple[Any, int]:
+def _d_S46_GoToPause(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S46_GoToPause(v: Any, a: int) -> int:
     a <<= 1
@@ -18883,17 +21086,18 @@ def _e_S46_GoToPause(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S47_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
+def _d_S47_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, B, r = sl2(B, r, _S28, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S47_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
@@ -18903,15 +21107,16 @@ def _e_S47_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S48_InletHot(B: int, r: int) -> tuple[Any, int]:
+def _d_S48_InletHot(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S48_InletHot(v: Any, a: int) -> int:
     a <<= 1
@@ -18919,15 +21124,17 @@ def _e_S48_InletHot(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S49_J(B: int, r: int) -> tuple[Any, int]:
+def _d_S49_J(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S49_J(v: Any, a: int) -> int:
     a <<= 1
@@ -18935,15 +21142,17 @@ def _e_S49_J(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S50_Language(B: int, r: int) -> tuple[Any, int]:
+def _d_S50_Language(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S140, 6)
+        v, B, r = sl2(B, r, _S140, 6)
     else:
-        v, r = rstr(B, r, 3)
+        v, B, r = rstr(B, r, 3)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S50_Language(v: Any, a: int) -> int:
     a <<= 1
@@ -18951,15 +21160,16 @@ def _e_S50_Language(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S51_MaximumContractCertificateChains(B: int, r: int) -> tuple[Any, int]:
+def _d_S51_MaximumContractCertificateChains(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, B, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S51_MaximumContractCertificateChains(v: Any, a: int) -> int:
     a <<= 1
@@ -18968,16 +21178,17 @@ def _e_S51_MaximumContractCertificateChains(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S52_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S52_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S139, 6)
+        v, B, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S52_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -18986,16 +21197,17 @@ def _e_S52_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S53_MaximumSupportingPoints(B: int, r: int) -> tuple[Any, int]:
+def _d_S53_MaximumSupportingPoints(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S125, 6)
+        v, B, r = sl2(B, r, _S125, 6)
     else:
         r -= 10; v = ((B >> r) & 1023) + 12
         if v > 1024: facet(r, 'MaximumSupportingPoints: {} above 1024'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S53_MaximumSupportingPoints(v: Any, a: int) -> int:
     a <<= 1
@@ -19004,15 +21216,17 @@ def _e_S53_MaximumSupportingPoints(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S54_MeterID(B: int, r: int) -> tuple[Any, int]:
+def _d_S54_MeterID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S99, 6)
+        v, B, r = sl2(B, r, _S99, 6)
     else:
-        v, r = rstr(B, r, 32)
+        v, B, r = rstr(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S54_MeterID(v: Any, a: int) -> int:
     a <<= 1
@@ -19020,15 +21234,16 @@ def _e_S54_MeterID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S55_MeterInfoRequested(B: int, r: int) -> tuple[Any, int]:
+def _d_S55_MeterInfoRequested(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S55_MeterInfoRequested(v: Any, a: int) -> int:
     a <<= 1
@@ -19036,15 +21251,17 @@ def _e_S55_MeterInfoRequested(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S56_MeterSignature(B: int, r: int) -> tuple[Any, int]:
+def _d_S56_MeterSignature(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S100, 6)
+        v, B, r = sl2(B, r, _S100, 6)
     else:
-        v, r = rbin(B, r, 64)
+        v, B, r = rbin(B, r, 64)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S56_MeterSignature(v: Any, a: int) -> int:
     a <<= 1
@@ -19052,10 +21269,11 @@ def _e_S56_MeterSignature(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S57_MeterStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S57_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S101, 6)
+        v, B, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -19063,7 +21281,7 @@ def _d_S57_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S57_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -19074,17 +21292,18 @@ def _e_S57_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S58_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
+def _d_S58_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S8, 6)
+        v, B, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S58_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
@@ -19094,16 +21313,17 @@ def _e_S58_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S59_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S59_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S139, 6)
+        v, B, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S59_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -19112,16 +21332,17 @@ def _e_S59_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S60_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S60_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S139, 6)
+        v, B, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S60_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -19130,15 +21351,17 @@ def _e_S60_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S61_Modulus(B: int, r: int) -> tuple[Any, int]:
+def _d_S61_Modulus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S61_Modulus(v: Any, a: int) -> int:
     a <<= 1
@@ -19146,17 +21369,18 @@ def _e_S61_Modulus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S62_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
+def _d_S62_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S62_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
@@ -19166,15 +21390,16 @@ def _e_S62_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S63_NumberOfPriceLevels(B: int, r: int) -> tuple[Any, int]:
+def _d_S63_NumberOfPriceLevels(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, B, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S63_NumberOfPriceLevels(v: Any, a: int) -> int:
     a <<= 1
@@ -19183,17 +21408,18 @@ def _e_S63_NumberOfPriceLevels(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S64_OverstayFeePeriod(B: int, r: int) -> tuple[Any, int]:
+def _d_S64_OverstayFeePeriod(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, B, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'OverstayFeePeriod: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S64_OverstayFeePeriod(v: Any, a: int) -> int:
     a <<= 1
@@ -19203,15 +21429,17 @@ def _e_S64_OverstayFeePeriod(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S65_OverstayRuleDescription(B: int, r: int) -> tuple[Any, int]:
+def _d_S65_OverstayRuleDescription(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S146, 6)
+        v, B, r = sl2(B, r, _S146, 6)
     else:
-        v, r = rstr(B, r, 160)
+        v, B, r = rstr(B, r, 160)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S65_OverstayRuleDescription(v: Any, a: int) -> int:
     a <<= 1
@@ -19219,17 +21447,18 @@ def _e_S65_OverstayRuleDescription(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S66_OverstayTimeThreshold(B: int, r: int) -> tuple[Any, int]:
+def _d_S66_OverstayTimeThreshold(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, B, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'OverstayTimeThreshold: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S66_OverstayTimeThreshold(v: Any, a: int) -> int:
     a <<= 1
@@ -19239,15 +21468,17 @@ def _e_S66_OverstayTimeThreshold(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S67_P(B: int, r: int) -> tuple[Any, int]:
+def _d_S67_P(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S67_P(v: Any, a: int) -> int:
     a <<= 1
@@ -19255,15 +21486,17 @@ def _e_S67_P(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S68_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
+def _d_S68_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S68_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
@@ -19271,15 +21504,17 @@ def _e_S68_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S69_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
+def _d_S69_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S69_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
@@ -19287,17 +21522,18 @@ def _e_S69_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S70_ParameterSetID(B: int, r: int) -> tuple[Any, int]:
+def _d_S70_ParameterSetID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'ParameterSetID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S70_ParameterSetID(v: Any, a: int) -> int:
     a <<= 1
@@ -19307,17 +21543,18 @@ def _e_S70_ParameterSetID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S71_ParkingFeePeriod(B: int, r: int) -> tuple[Any, int]:
+def _d_S71_ParkingFeePeriod(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, B, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'ParkingFeePeriod: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S71_ParkingFeePeriod(v: Any, a: int) -> int:
     a <<= 1
@@ -19327,17 +21564,18 @@ def _e_S71_ParkingFeePeriod(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S72_ParkingMethod(B: int, r: int) -> tuple[Any, int]:
+def _d_S72_ParkingMethod(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S180, 6)
+        v, B, r = sl2(B, r, _S180, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'ParkingMethod: enumeration index {} of 3'.format(v))
         v = _E_parkingMethodType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S72_ParkingMethod(v: Any, a: int) -> int:
     a <<= 1
@@ -19346,10 +21584,11 @@ def _e_S72_ParkingMethod(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S73_ParkingSpace(B: int, r: int) -> tuple[Any, int]:
+def _d_S73_ParkingSpace(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S101, 6)
+        v, B, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -19357,7 +21596,7 @@ def _d_S73_ParkingSpace(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'ParkingSpace: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S73_ParkingSpace(v: Any, a: int) -> int:
     a <<= 1
@@ -19368,15 +21607,17 @@ def _e_S73_ParkingSpace(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S74_PgenCounter(B: int, r: int) -> tuple[Any, int]:
+def _d_S74_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S74_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
@@ -19384,16 +21625,17 @@ def _e_S74_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S75_PowerToleranceAcceptance(B: int, r: int) -> tuple[Any, int]:
+def _d_S75_PowerToleranceAcceptance(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S118, 6)
+        v, B, r = sl2(B, r, _S118, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_powerToleranceAcceptanceType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S75_PowerToleranceAcceptance(v: Any, a: int) -> int:
     a <<= 1
@@ -19402,16 +21644,17 @@ def _e_S75_PowerToleranceAcceptance(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S76_PresentSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S76_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S139, 6)
+        v, B, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S76_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -19420,15 +21663,17 @@ def _e_S76_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S77_PriceAlgorithm(B: int, r: int) -> tuple[Any, int]:
+def _d_S77_PriceAlgorithm(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
-        v, r = rstr(B, r, 255)
+        v, B, r = rstr(B, r, 255)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S77_PriceAlgorithm(v: Any, a: int) -> int:
     a <<= 1
@@ -19436,15 +21681,16 @@ def _e_S77_PriceAlgorithm(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S78_PriceLevel(B: int, r: int) -> tuple[Any, int]:
+def _d_S78_PriceLevel(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, B, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S78_PriceLevel(v: Any, a: int) -> int:
     a <<= 1
@@ -19453,15 +21699,17 @@ def _e_S78_PriceLevel(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S79_PriceScheduleDescription(B: int, r: int) -> tuple[Any, int]:
+def _d_S79_PriceScheduleDescription(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S146, 6)
+        v, B, r = sl2(B, r, _S146, 6)
     else:
-        v, r = rstr(B, r, 160)
+        v, B, r = rstr(B, r, 160)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S79_PriceScheduleDescription(v: Any, a: int) -> int:
     a <<= 1
@@ -19469,17 +21717,18 @@ def _e_S79_PriceScheduleDescription(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S80_PriceScheduleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S80_PriceScheduleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S113, 6)
+        v, B, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'PriceScheduleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S80_PriceScheduleID(v: Any, a: int) -> int:
     a <<= 1
@@ -19489,15 +21738,17 @@ def _e_S80_PriceScheduleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S81_ProviderID(B: int, r: int) -> tuple[Any, int]:
+def _d_S81_ProviderID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S75, 6)
+        v, B, r = sl2(B, r, _S75, 6)
     else:
-        v, r = rstr(B, r, 80)
+        v, B, r = rstr(B, r, 80)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S81_ProviderID(v: Any, a: int) -> int:
     a <<= 1
@@ -19505,15 +21756,17 @@ def _e_S81_ProviderID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S82_Q(B: int, r: int) -> tuple[Any, int]:
+def _d_S82_Q(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S82_Q(v: Any, a: int) -> int:
     a <<= 1
@@ -19521,15 +21774,16 @@ def _e_S82_Q(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S83_RemainingContractCertificateChains(B: int, r: int) -> tuple[Any, int]:
+def _d_S83_RemainingContractCertificateChains(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, B, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S83_RemainingContractCertificateChains(v: Any, a: int) -> int:
     a <<= 1
@@ -19538,17 +21792,18 @@ def _e_S83_RemainingContractCertificateChains(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S84_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S84_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, B, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S84_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -19558,17 +21813,18 @@ def _e_S84_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S85_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S85_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, B, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S85_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -19578,17 +21834,18 @@ def _e_S85_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S86_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S86_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, B, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S86_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -19598,15 +21855,16 @@ def _e_S86_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S87_RenewableGenerationPercentage(B: int, r: int) -> tuple[Any, int]:
+def _d_S87_RenewableGenerationPercentage(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S76, 6)
+        v, B, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S87_RenewableGenerationPercentage(v: Any, a: int) -> int:
     a <<= 1
@@ -19615,17 +21873,18 @@ def _e_S87_RenewableGenerationPercentage(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S88_ResponseCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S88_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, B, r = sl2(B, r, _S68, 6)
     else:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
         v = _E_responseCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S88_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
@@ -19634,15 +21893,17 @@ def _e_S88_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S89_SECP521_EncryptedPrivateKey(B: int, r: int) -> tuple[Any, int]:
+def _d_S89_SECP521_EncryptedPrivateKey(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S82, 6)
+        v, B, r = sl2(B, r, _S82, 6)
     else:
-        v, r = rbin(B, r, 94)
+        v, B, r = rbin(B, r, 94)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S89_SECP521_EncryptedPrivateKey(v: Any, a: int) -> int:
     a <<= 1
@@ -19650,15 +21911,17 @@ def _e_S89_SECP521_EncryptedPrivateKey(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S90_SPKISexp(B: int, r: int) -> tuple[Any, int]:
+def _d_S90_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S90_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
@@ -19666,17 +21929,18 @@ def _e_S90_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S91_ScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S91_ScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S113, 6)
+        v, B, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'ScheduleTupleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S91_ScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
@@ -19686,15 +21950,17 @@ def _e_S91_ScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S92_Seed(B: int, r: int) -> tuple[Any, int]:
+def _d_S92_Seed(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S92_Seed(v: Any, a: int) -> int:
     a <<= 1
@@ -19702,16 +21968,17 @@ def _e_S92_Seed(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S93_SelectedAuthorizationService(B: int, r: int) -> tuple[Any, int]:
+def _d_S93_SelectedAuthorizationService(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S2, 6)
+        v, B, r = sl2(B, r, _S2, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_authorizationType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S93_SelectedAuthorizationService(v: Any, a: int) -> int:
     a <<= 1
@@ -19720,17 +21987,18 @@ def _e_S93_SelectedAuthorizationService(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S94_SelectedScheduleTupleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S94_SelectedScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S113, 6)
+        v, B, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'SelectedScheduleTupleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S94_SelectedScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
@@ -19740,17 +22008,18 @@ def _e_S94_SelectedScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S95_ServiceID(B: int, r: int) -> tuple[Any, int]:
+def _d_S95_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S95_ServiceID(v: Any, a: int) -> int:
     a <<= 1
@@ -19760,15 +22029,17 @@ def _e_S95_ServiceID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S96_ServiceName(B: int, r: int) -> tuple[Any, int]:
+def _d_S96_ServiceName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S75, 6)
+        v, B, r = sl2(B, r, _S75, 6)
     else:
-        v, r = rstr(B, r, 80)
+        v, B, r = rstr(B, r, 80)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S96_ServiceName(v: Any, a: int) -> int:
     a <<= 1
@@ -19776,15 +22047,16 @@ def _e_S96_ServiceName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S97_ServiceRenegotiationSupported(B: int, r: int) -> tuple[Any, int]:
+def _d_S97_ServiceRenegotiationSupported(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S97_ServiceRenegotiationSupported(v: Any, a: int) -> int:
     a <<= 1
@@ -19792,15 +22064,17 @@ def _e_S97_ServiceRenegotiationSupported(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S98_SessionID(B: int, r: int) -> tuple[Any, int]:
+def _d_S98_SessionID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
-        v, r = rbin(B, r, 8)
+        v, B, r = rbin(B, r, 8)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S98_SessionID(v: Any, a: int) -> int:
     a <<= 1
@@ -19808,15 +22082,17 @@ def _e_S98_SessionID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S99_SessionID(B: int, r: int) -> tuple[Any, int]:
+def _d_S99_SessionID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
-        v, r = rbin(B, r, 8)
+        v, B, r = rbin(B, r, 8)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S99_SessionID(v: Any, a: int) -> int:
     a <<= 1
@@ -19824,17 +22100,18 @@ def _e_S99_SessionID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S100_StartTime(B: int, r: int) -> tuple[Any, int]:
+def _d_S100_StartTime(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S120, 6)
+        v, B, r = sl2(B, r, _S120, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'StartTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S100_StartTime(v: Any, a: int) -> int:
     a <<= 1
@@ -19844,15 +22121,17 @@ def _e_S100_StartTime(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S101_TPM_EncryptedPrivateKey(B: int, r: int) -> tuple[Any, int]:
+def _d_S101_TPM_EncryptedPrivateKey(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S84, 6)
+        v, B, r = sl2(B, r, _S84, 6)
     else:
-        v, r = rbin(B, r, 206)
+        v, B, r = rbin(B, r, 206)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S101_TPM_EncryptedPrivateKey(v: Any, a: int) -> int:
     a <<= 1
@@ -19860,10 +22139,11 @@ def _e_S101_TPM_EncryptedPrivateKey(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S102_TargetDistance(B: int, r: int) -> tuple[Any, int]:
+def _d_S102_TargetDistance(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S101, 6)
+        v, B, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -19871,7 +22151,7 @@ def _d_S102_TargetDistance(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'TargetDistance: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S102_TargetDistance(v: Any, a: int) -> int:
     a <<= 1
@@ -19882,17 +22162,18 @@ def _e_S102_TargetDistance(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S103_TargetOffsetX(B: int, r: int) -> tuple[Any, int]:
+def _d_S103_TargetOffsetX(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'TargetOffsetX: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S103_TargetOffsetX(v: Any, a: int) -> int:
     a <<= 1
@@ -19902,17 +22183,18 @@ def _e_S103_TargetOffsetX(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S104_TargetOffsetY(B: int, r: int) -> tuple[Any, int]:
+def _d_S104_TargetOffsetY(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S123, 6)
+        v, B, r = sl2(B, r, _S123, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'TargetOffsetY: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S104_TargetOffsetY(v: Any, a: int) -> int:
     a <<= 1
@@ -19922,16 +22204,17 @@ def _e_S104_TargetOffsetY(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S105_TargetSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S105_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S139, 6)
+        v, B, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S105_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -19940,16 +22223,17 @@ def _e_S105_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S106_TargetSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S106_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S139, 6)
+        v, B, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S106_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -19958,15 +22242,16 @@ def _e_S106_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S107_TaxIncludedInPrice(B: int, r: int) -> tuple[Any, int]:
+def _d_S107_TaxIncludedInPrice(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S107_TaxIncludedInPrice(v: Any, a: int) -> int:
     a <<= 1
@@ -19974,17 +22259,18 @@ def _e_S107_TaxIncludedInPrice(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S108_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S108_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S113, 6)
+        v, B, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S108_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
@@ -19994,17 +22280,18 @@ def _e_S108_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S109_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S109_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S113, 6)
+        v, B, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S109_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
@@ -20014,15 +22301,17 @@ def _e_S109_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S110_TaxRuleName(B: int, r: int) -> tuple[Any, int]:
+def _d_S110_TaxRuleName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S75, 6)
+        v, B, r = sl2(B, r, _S75, 6)
     else:
-        v, r = rstr(B, r, 80)
+        v, B, r = rstr(B, r, 80)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S110_TaxRuleName(v: Any, a: int) -> int:
     a <<= 1
@@ -20030,17 +22319,18 @@ def _e_S110_TaxRuleName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S111_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
+def _d_S111_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S8, 6)
+        v, B, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S111_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
@@ -20050,17 +22340,18 @@ def _e_S111_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S112_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
+def _d_S112_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S8, 6)
+        v, B, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S112_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
@@ -20070,17 +22361,18 @@ def _e_S112_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S113_TimeStamp(B: int, r: int) -> tuple[Any, int]:
+def _d_S113_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S8, 6)
+        v, B, r = sl2(B, r, _S8, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S113_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
@@ -20090,10 +22382,11 @@ def _e_S113_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S114_Value(B: int, r: int) -> tuple[Any, int]:
+def _d_S114_Value(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S101, 6)
+        v, B, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -20101,7 +22394,7 @@ def _d_S114_Value(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S114_Value(v: Any, a: int) -> int:
     a <<= 1
@@ -20112,10 +22405,11 @@ def _e_S114_Value(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S115_VehicleFrame(B: int, r: int) -> tuple[Any, int]:
+def _d_S115_VehicleFrame(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S101, 6)
+        v, B, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -20123,7 +22417,7 @@ def _d_S115_VehicleFrame(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'VehicleFrame: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S115_VehicleFrame(v: Any, a: int) -> int:
     a <<= 1
@@ -20134,10 +22428,11 @@ def _e_S115_VehicleFrame(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S116_VehicleTravel(B: int, r: int) -> tuple[Any, int]:
+def _d_S116_VehicleTravel(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S101, 6)
+        v, B, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -20145,7 +22440,7 @@ def _d_S116_VehicleTravel(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'VehicleTravel: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S116_VehicleTravel(v: Any, a: int) -> int:
     a <<= 1
@@ -20156,15 +22451,17 @@ def _e_S116_VehicleTravel(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S117_X448_EncryptedPrivateKey(B: int, r: int) -> tuple[Any, int]:
+def _d_S117_X448_EncryptedPrivateKey(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S83, 6)
+        v, B, r = sl2(B, r, _S83, 6)
     else:
-        v, r = rbin(B, r, 84)
+        v, B, r = rbin(B, r, 84)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S117_X448_EncryptedPrivateKey(v: Any, a: int) -> int:
     a <<= 1
@@ -20172,15 +22469,17 @@ def _e_S117_X448_EncryptedPrivateKey(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S118_X509CRL(B: int, r: int) -> tuple[Any, int]:
+def _d_S118_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S118_X509CRL(v: Any, a: int) -> int:
     a <<= 1
@@ -20188,15 +22487,17 @@ def _e_S118_X509CRL(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S119_X509Certificate(B: int, r: int) -> tuple[Any, int]:
+def _d_S119_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S119_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
@@ -20204,15 +22505,17 @@ def _e_S119_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S120_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
+def _d_S120_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S36, 6)
+        v, B, r = sl2(B, r, _S36, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S120_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
@@ -20220,15 +22523,17 @@ def _e_S120_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S121_X509SKI(B: int, r: int) -> tuple[Any, int]:
+def _d_S121_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S121_X509SKI(v: Any, a: int) -> int:
     a <<= 1
@@ -20236,17 +22541,18 @@ def _e_S121_X509SKI(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S122_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
+def _d_S122_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S28, 6)
+        v, B, r = sl2(B, r, _S28, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S122_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
@@ -20256,15 +22562,17 @@ def _e_S122_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S123_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
+def _d_S123_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S36, 6)
+        v, B, r = sl2(B, r, _S36, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S123_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
@@ -20272,15 +22580,17 @@ def _e_S123_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S124_XPath(B: int, r: int) -> tuple[Any, int]:
+def _d_S124_XPath(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S36, 6)
+        v, B, r = sl2(B, r, _S36, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S124_XPath(v: Any, a: int) -> int:
     a <<= 1
@@ -20288,15 +22598,17 @@ def _e_S124_XPath(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S125_Y(B: int, r: int) -> tuple[Any, int]:
+def _d_S125_Y(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S30, 6)
+        v, B, r = sl2(B, r, _S30, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S125_Y(v: Any, a: int) -> int:
     a <<= 1
@@ -20304,15 +22616,16 @@ def _e_S125_Y(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S126_boolValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S126_boolValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S126_boolValue(v: Any, a: int) -> int:
     a <<= 1
@@ -20320,15 +22633,16 @@ def _e_S126_boolValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S127_byteValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S127_byteValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S112, 6)
+        v, B, r = sl2(B, r, _S112, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S127_byteValue(v: Any, a: int) -> int:
     a <<= 1
@@ -20337,15 +22651,17 @@ def _e_S127_byteValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S128_finiteString(B: int, r: int) -> tuple[Any, int]:
+def _d_S128_finiteString(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S75, 6)
+        v, B, r = sl2(B, r, _S75, 6)
     else:
-        v, r = rstr(B, r, 80)
+        v, B, r = rstr(B, r, 80)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S128_finiteString(v: Any, a: int) -> int:
     a <<= 1
@@ -20353,10 +22669,11 @@ def _e_S128_finiteString(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S129_intValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S129_intValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S177, 6)
+        v, B, r = sl2(B, r, _S177, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -20364,7 +22681,7 @@ def _d_S129_intValue(B: int, r: int) -> tuple[Any, int]:
         if v < -2147483648 or v > 2147483647: facet(r, 'intValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S129_intValue(v: Any, a: int) -> int:
     a <<= 1
@@ -20375,10 +22692,11 @@ def _e_S129_intValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S130_shortValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S130_shortValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S101, 6)
+        v, B, r = sl2(B, r, _S101, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -20386,7 +22704,7 @@ def _d_S130_shortValue(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'shortValue: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S130_shortValue(v: Any, a: int) -> int:
     a <<= 1
@@ -20399,287 +22717,287 @@ def _e_S130_shortValue(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 9
 FRAG_ELEMENTS: tuple = (
-    ('AbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AbsolutePriceScheduleType, _e_AbsolutePriceScheduleType, AbsolutePriceScheduleType),
-    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S123),
-    ('AdditionalSelectedServices', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AdditionalServiceListType, _e_AdditionalServiceListType, AdditionalServiceListType),
-    ('AdditionalService', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AdditionalServiceType, _e_AdditionalServiceType, AdditionalServiceType),
-    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('AppliesMinimumMaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S5_AppliesMinimumMaximumCost, _e_S5_AppliesMinimumMaximumCost, _S70),
-    ('AppliesToEnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S6_AppliesToEnergyFee, _e_S6_AppliesToEnergyFee, _S70),
-    ('AppliesToOverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S7_AppliesToOverstayFee, _e_S7_AppliesToOverstayFee, _S70),
-    ('AppliesToParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S8_AppliesToParkingFee, _e_S8_AppliesToParkingFee, _S70),
-    ('AuthorizationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType),
-    ('AuthorizationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType),
-    ('AuthorizationServices', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S9_AuthorizationServices, _e_S9_AuthorizationServices, _S2),
-    ('AuthorizationSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupReqType, _e_AuthorizationSetupReqType, AuthorizationSetupReqType),
-    ('AuthorizationSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupResType, _e_AuthorizationSetupResType, AuthorizationSetupResType),
-    ('AvailableEnergy', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('BPT_ChannelSelection', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S10_BPT_ChannelSelection, _e_S10_BPT_ChannelSelection, _S115),
-    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S11_BPT_DischargedEnergyReadingWh, _e_S11_BPT_DischargedEnergyReadingWh, _S8),
-    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S12_BPT_InductiveEnergyReadingVARh, _e_S12_BPT_InductiveEnergyReadingVARh, _S8),
-    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CPSCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateChainType, _e_CertificateChainType, CertificateChainType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_CapacitiveEnergyReadingVARh, _e_S13_CapacitiveEnergyReadingVARh, _S8),
-    ('CarbonDioxideEmission', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S14_CarbonDioxideEmission, _e_S14_CarbonDioxideEmission, _S123),
-    ('Certificate', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S15_Certificate, _e_S15_Certificate, _S66),
-    ('CertificateInstallationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType),
-    ('CertificateInstallationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType),
-    ('CertificateInstallationService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S16_CertificateInstallationService, _e_S16_CertificateInstallationService, _S70),
-    ('ChargeProgress', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S17_ChargeProgress, _e_S17_ChargeProgress, _S114),
-    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S18_ChargedEnergyReadingWh, _e_S18_ChargedEnergyReadingWh, _S8),
-    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_ChargingComplete, _e_S19_ChargingComplete, _S70),
-    ('ChargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ChargingScheduleType, _e_ChargingScheduleType, ChargingScheduleType),
-    ('ChargingSession', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S20_ChargingSession, _e_S20_ChargingSession, _S178),
-    ('CheckOutTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S21_CheckOutTime, _e_S21_CheckOutTime, _S8),
-    ('ContractCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ContractCertificateChainType, _e_ContractCertificateChainType, ContractCertificateChainType),
-    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('Currency', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S22_Currency, _e_S22_Currency, _S140),
-    ('DHPublicKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S23_DHPublicKey, _e_S23_DHPublicKey, _S81),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S24_DepartureTime, _e_S24_DepartureTime, _S120),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S25_DepartureTime, _e_S25_DepartureTime, _S120),
-    ('DeviceLocation', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S26_DeviceLocation, _e_S26_DeviceLocation, _S101),
-    ('DeviceOffset', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S27_DeviceOffset, _e_S27_DeviceOffset, _S101),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S30),
-    ('DischargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ChargingScheduleType, _e_ChargingScheduleType, ChargingScheduleType),
-    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
-    ('Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S28_Duration, _e_S28_Duration, _S120),
-    ('Dynamic_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_EVPPTControlModeType, _e_Dynamic_EVPPTControlModeType, Dynamic_EVPPTControlModeType),
-    ('Dynamic_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_SEReqControlModeType, _e_Dynamic_SEReqControlModeType, Dynamic_SEReqControlModeType),
-    ('Dynamic_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_SEResControlModeType, _e_Dynamic_SEResControlModeType, Dynamic_SEResControlModeType),
-    ('Dynamic_SMDTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_SMDTControlModeType, _e_Dynamic_SMDTControlModeType, Dynamic_SMDTControlModeType),
-    ('ECDHCurve', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S29_ECDHCurve, _e_S29_ECDHCurve, _S80),
-    ('EIM_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EIM_AReqAuthorizationModeType, _e_EIM_AReqAuthorizationModeType, EIM_AReqAuthorizationModeType),
-    ('EIM_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EIM_ASResAuthorizationModeType, _e_EIM_ASResAuthorizationModeType, EIM_ASResAuthorizationModeType),
-    ('EMAID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S30_EMAID, _e_S30_EMAID, _S78),
-    ('EVAbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVAbsolutePriceScheduleType, _e_EVAbsolutePriceScheduleType, EVAbsolutePriceScheduleType),
-    ('EVCCID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S31_EVCCID, _e_S31_EVCCID, _S78),
-    ('EVCheckInStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S32_EVCheckInStatus, _e_S32_EVCheckInStatus, _S179),
-    ('EVCheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S33_EVCheckOutStatus, _e_S33_EVCheckOutStatus, _S187),
-    ('EVEnergyOffer', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVEnergyOfferType, _e_EVEnergyOfferType, EVEnergyOfferType),
-    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPowerProfile', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerProfileType, _e_EVPowerProfileType, EVPowerProfileType),
-    ('EVPowerProfileEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerProfileEntryListType, _e_EVPowerProfileEntryListType, EVPowerProfileEntryListType),
-    ('EVPowerProfileEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleEntryType, _e_PowerScheduleEntryType, PowerScheduleEntryType),
-    ('EVPowerSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerScheduleType, _e_EVPowerScheduleType, EVPowerScheduleType),
-    ('EVPowerScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerScheduleEntryListType, _e_EVPowerScheduleEntryListType, EVPowerScheduleEntryListType),
-    ('EVPowerScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerScheduleEntryType, _e_EVPowerScheduleEntryType, EVPowerScheduleEntryType),
-    ('EVPriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleType, _e_EVPriceRuleType, EVPriceRuleType),
-    ('EVPriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleStackType, _e_EVPriceRuleStackType, EVPriceRuleStackType),
-    ('EVPriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleStackListType, _e_EVPriceRuleStackListType, EVPriceRuleStackListType),
-    ('EVProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S34_EVProcessing, _e_S34_EVProcessing, _S69),
-    ('EVSECheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S35_EVSECheckOutStatus, _e_S35_EVSECheckOutStatus, _S188),
-    ('EVSEID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S36_EVSEID, _e_S36_EVSEID, _S78),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S37_EVSENotification, _e_S37_EVSENotification, _S124),
-    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S38_EVSEProcessing, _e_S38_EVSEProcessing, _S69),
-    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVTerminationCode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S39_EVTerminationCode, _e_S39_EVTerminationCode, _S75),
-    ('EVTerminationExplanation', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S40_EVTerminationExplanation, _e_S40_EVTerminationExplanation, _S146),
-    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('EnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EnergyTransferServiceList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceListType, _e_ServiceListType, ServiceListType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_Exponent, _e_S41_Exponent, _S30),
-    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_Exponent, _e_S42_Exponent, _S112),
-    ('FreeService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S43_FreeService, _e_S43_FreeService, _S70),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S44_G, _e_S44_G, _S30),
-    ('GenChallenge', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S45_GenChallenge, _e_S45_GenChallenge, _S65),
-    ('GoToPause', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S46_GoToPause, _e_S46_GoToPause, _S70),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_HMACOutputLength, _e_S47_HMACOutputLength, _S28),
-    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_InletHot, _e_S48_InletHot, _S70),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_J, _e_S49_J, _S30),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S36),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Language', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S50_Language, _e_S50_Language, _S140),
-    ('ListOfRootCertificateIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ListOfRootCertificateIDsType, _e_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MaximumContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S51_MaximumContractCertificateChains, _e_S51_MaximumContractCertificateChains, _S76),
-    ('MaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_MaximumSOC, _e_S52_MaximumSOC, _S139),
-    ('MaximumSupportingPoints', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S53_MaximumSupportingPoints, _e_S53_MaximumSupportingPoints, _S125),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S54_MeterID, _e_S54_MeterID, _S99),
-    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S55_MeterInfoRequested, _e_S55_MeterInfoRequested, _S70),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_MeterSignature, _e_S56_MeterSignature, _S100),
-    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_MeterStatus, _e_S57_MeterStatus, _S101),
-    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S58_MeterTimestamp, _e_S58_MeterTimestamp, _S8),
-    ('MeteringConfirmationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationReqType, _e_MeteringConfirmationReqType, MeteringConfirmationReqType),
-    ('MeteringConfirmationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationResType, _e_MeteringConfirmationResType, MeteringConfirmationResType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S36),
-    ('MinimumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S59_MinimumSOC, _e_S59_MinimumSOC, _S139),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S60_MinimumSOC, _e_S60_MinimumSOC, _S139),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S61_Modulus, _e_S61_Modulus, _S30),
-    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S62_NotificationMaxDelay, _e_S62_NotificationMaxDelay, _S123),
-    ('NumberOfPriceLevels', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S63_NumberOfPriceLevels, _e_S63_NumberOfPriceLevels, _S76),
-    ('OEMProvisioningCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedCertificateChainType, _e_SignedCertificateChainType, SignedCertificateChainType),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('OverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('OverstayFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S64_OverstayFeePeriod, _e_S64_OverstayFeePeriod, _S120),
-    ('OverstayPowerThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('OverstayRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_OverstayRuleType, _e_OverstayRuleType, OverstayRuleType),
-    ('OverstayRuleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S65_OverstayRuleDescription, _e_S65_OverstayRuleDescription, _S146),
-    ('OverstayRules', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_OverstayRuleListType, _e_OverstayRuleListType, OverstayRuleListType),
-    ('OverstayTimeThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S66_OverstayTimeThreshold, _e_S66_OverstayTimeThreshold, _S120),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S67_P, _e_S67_P, _S30),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S68_PGPKeyID, _e_S68_PGPKeyID, _S30),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S69_PGPKeyPacket, _e_S69_PGPKeyPacket, _S30),
-    ('Parameter', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ParameterType, _e_ParameterType, ParameterType),
-    ('ParameterSet', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ParameterSetType, _e_ParameterSetType, ParameterSetType),
-    ('ParameterSetID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S70_ParameterSetID, _e_S70_ParameterSetID, _S123),
-    ('ParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('ParkingFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S71_ParkingFeePeriod, _e_S71_ParkingFeePeriod, _S120),
-    ('ParkingMethod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S72_ParkingMethod, _e_S72_ParkingMethod, _S180),
-    ('ParkingSpace', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S73_ParkingSpace, _e_S73_ParkingSpace, _S101),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S74_PgenCounter, _e_S74_PgenCounter, _S30),
-    ('PnC_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PnC_AReqAuthorizationModeType, _e_PnC_AReqAuthorizationModeType, PnC_AReqAuthorizationModeType),
-    ('PnC_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PnC_ASResAuthorizationModeType, _e_PnC_ASResAuthorizationModeType, PnC_ASResAuthorizationModeType),
-    ('Power', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PowerDeliveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType),
-    ('PowerDeliveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType),
-    ('PowerRangeStart', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PowerSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleType, _e_PowerScheduleType, PowerScheduleType),
-    ('PowerScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleEntryListType, _e_PowerScheduleEntryListType, PowerScheduleEntryListType),
-    ('PowerScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleEntryType, _e_PowerScheduleEntryType, PowerScheduleEntryType),
-    ('PowerTolerance', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PowerToleranceAcceptance', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S75_PowerToleranceAcceptance, _e_S75_PowerToleranceAcceptance, _S118),
-    ('Power_L2', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('Power_L3', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S76_PresentSOC, _e_S76_PresentSOC, _S139),
-    ('PriceAlgorithm', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S77_PriceAlgorithm, _e_S77_PriceAlgorithm, _S78),
-    ('PriceLevel', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S78_PriceLevel, _e_S78_PriceLevel, _S76),
-    ('PriceLevelSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceLevelScheduleType, _e_PriceLevelScheduleType, PriceLevelScheduleType),
-    ('PriceLevelScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceLevelScheduleEntryListType, _e_PriceLevelScheduleEntryListType, PriceLevelScheduleEntryListType),
-    ('PriceLevelScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceLevelScheduleEntryType, _e_PriceLevelScheduleEntryType, PriceLevelScheduleEntryType),
-    ('PriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceRuleType, _e_PriceRuleType, PriceRuleType),
-    ('PriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceRuleStackType, _e_PriceRuleStackType, PriceRuleStackType),
-    ('PriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceRuleStackListType, _e_PriceRuleStackListType, PriceRuleStackListType),
-    ('PriceScheduleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S79_PriceScheduleDescription, _e_S79_PriceScheduleDescription, _S146),
-    ('PriceScheduleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S80_PriceScheduleID, _e_S80_PriceScheduleID, _S113),
-    ('PrioritizedEMAIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EMAIDListType, _e_EMAIDListType, EMAIDListType),
-    ('ProviderID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S81_ProviderID, _e_S81_ProviderID, _S75),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_Q, _e_S82_Q, _S30),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ReceiptType, _e_ReceiptType, ReceiptType),
-    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RemainingContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S83_RemainingContractCertificateChains, _e_S83_RemainingContractCertificateChains, _S76),
-    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S84_RemainingTimeToMaximumSOC, _e_S84_RemainingTimeToMaximumSOC, _S120),
-    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S85_RemainingTimeToMinimumSOC, _e_S85_RemainingTimeToMinimumSOC, _S120),
-    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S86_RemainingTimeToTargetSOC, _e_S86_RemainingTimeToTargetSOC, _S120),
-    ('RenewableGenerationPercentage', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S87_RenewableGenerationPercentage, _e_S87_RenewableGenerationPercentage, _S76),
-    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S88_ResponseCode, _e_S88_ResponseCode, _S68),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('SECP521_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S89_SECP521_EncryptedPrivateKey, _e_S89_SECP521_EncryptedPrivateKey, _S82),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S90_SPKISexp, _e_S90_SPKISexp, _S30),
-    ('ScheduleExchangeReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeReqType, _e_ScheduleExchangeReqType, ScheduleExchangeReqType),
-    ('ScheduleExchangeRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeResType, _e_ScheduleExchangeResType, ScheduleExchangeResType),
-    ('ScheduleTuple', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleTupleType, _e_ScheduleTupleType, ScheduleTupleType),
-    ('ScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S91_ScheduleTupleID, _e_S91_ScheduleTupleID, _S113),
-    ('Scheduled_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_EVPPTControlModeType, _e_Scheduled_EVPPTControlModeType, Scheduled_EVPPTControlModeType),
-    ('Scheduled_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_SEReqControlModeType, _e_Scheduled_SEReqControlModeType, Scheduled_SEReqControlModeType),
-    ('Scheduled_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_SEResControlModeType, _e_Scheduled_SEResControlModeType, Scheduled_SEResControlModeType),
-    ('Scheduled_SMDTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_SMDTControlModeType, _e_Scheduled_SMDTControlModeType, Scheduled_SMDTControlModeType),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S92_Seed, _e_S92_Seed, _S30),
-    ('SelectedAuthorizationService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S93_SelectedAuthorizationService, _e_S93_SelectedAuthorizationService, _S2),
-    ('SelectedEnergyTransferService', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
-    ('SelectedScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S94_SelectedScheduleTupleID, _e_S94_SelectedScheduleTupleID, _S113),
-    ('SelectedService', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType),
-    ('SelectedVASList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SelectedServiceListType, _e_SelectedServiceListType, SelectedServiceListType),
-    ('Service', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceType, _e_ServiceType, ServiceType),
-    ('ServiceDetailReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType),
-    ('ServiceDetailRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType),
-    ('ServiceDiscoveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType),
-    ('ServiceDiscoveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType),
-    ('ServiceFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S95_ServiceID, _e_S95_ServiceID, _S123),
-    ('ServiceName', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S96_ServiceName, _e_S96_ServiceName, _S75),
-    ('ServiceParameterList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceParameterListType, _e_ServiceParameterListType, ServiceParameterListType),
-    ('ServiceRenegotiationSupported', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S97_ServiceRenegotiationSupported, _e_S97_ServiceRenegotiationSupported, _S70),
-    ('ServiceSelectionReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionReqType, _e_ServiceSelectionReqType, ServiceSelectionReqType),
-    ('ServiceSelectionRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionResType, _e_ServiceSelectionResType, ServiceSelectionResType),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S98_SessionID, _e_S98_SessionID, _S7),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S99_SessionID, _e_S99_SessionID, _S7),
-    ('SessionSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType),
-    ('SessionSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType),
-    ('SessionStopReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType),
-    ('SessionStopRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('SignedInstallationData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedInstallationDataType, _e_SignedInstallationDataType, SignedInstallationDataType),
-    ('SignedMeteringData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedMeteringDataType, _e_SignedMeteringDataType, SignedMeteringDataType),
-    ('StartTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S100_StartTime, _e_S100_StartTime, _S120),
-    ('SubCertificates', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SubCertificatesType, _e_SubCertificatesType, SubCertificatesType),
-    ('SupportedProviders', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SupportedProvidersListType, _e_SupportedProvidersListType, SupportedProvidersListType),
-    ('SupportedServiceIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceIDListType, _e_ServiceIDListType, ServiceIDListType),
-    ('TPM_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S101_TPM_EncryptedPrivateKey, _e_S101_TPM_EncryptedPrivateKey, _S84),
-    ('TargetDistance', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S102_TargetDistance, _e_S102_TargetDistance, _S101),
-    ('TargetOffsetX', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S103_TargetOffsetX, _e_S103_TargetOffsetX, _S123),
-    ('TargetOffsetY', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S104_TargetOffsetY, _e_S104_TargetOffsetY, _S123),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S105_TargetSOC, _e_S105_TargetSOC, _S139),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S106_TargetSOC, _e_S106_TargetSOC, _S139),
-    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
-    ('TaxIncludedInPrice', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S107_TaxIncludedInPrice, _e_S107_TaxIncludedInPrice, _S70),
-    ('TaxRate', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('TaxRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_TaxRuleType, _e_TaxRuleType, TaxRuleType),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S108_TaxRuleID, _e_S108_TaxRuleID, _S113),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S109_TaxRuleID, _e_S109_TaxRuleID, _S113),
-    ('TaxRuleName', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S110_TaxRuleName, _e_S110_TaxRuleName, _S75),
-    ('TaxRules', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_TaxRuleListType, _e_TaxRuleListType, TaxRuleListType),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S111_TimeAnchor, _e_S111_TimeAnchor, _S8),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S112_TimeAnchor, _e_S112_TimeAnchor, _S8),
-    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S113_TimeStamp, _e_S113_TimeStamp, _S8),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('VASList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceListType, _e_ServiceListType, ServiceListType),
-    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S114_Value, _e_S114_Value, _S101),
-    ('VehicleCheckInReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInReqType, _e_VehicleCheckInReqType, VehicleCheckInReqType),
-    ('VehicleCheckInRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInResType, _e_VehicleCheckInResType, VehicleCheckInResType),
-    ('VehicleCheckOutReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutReqType, _e_VehicleCheckOutReqType, VehicleCheckOutReqType),
-    ('VehicleCheckOutRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutResType, _e_VehicleCheckOutResType, VehicleCheckOutResType),
-    ('VehicleFrame', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S115_VehicleFrame, _e_S115_VehicleFrame, _S101),
-    ('VehicleTravel', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S116_VehicleTravel, _e_S116_VehicleTravel, _S101),
-    ('X448_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S117_X448_EncryptedPrivateKey, _e_S117_X448_EncryptedPrivateKey, _S83),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S118_X509CRL, _e_S118_X509CRL, _S30),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S119_X509Certificate, _e_S119_X509Certificate, _S30),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S120_X509IssuerName, _e_S120_X509IssuerName, _S36),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S121_X509SKI, _e_S121_X509SKI, _S30),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S122_X509SerialNumber, _e_S122_X509SerialNumber, _S28),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S123_X509SubjectName, _e_S123_X509SubjectName, _S36),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S124_XPath, _e_S124_XPath, _S36),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S125_Y, _e_S125_Y, _S30),
-    ('boolValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S126_boolValue, _e_S126_boolValue, _S70),
-    ('byteValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S127_byteValue, _e_S127_byteValue, _S112),
-    ('finiteString', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S128_finiteString, _e_S128_finiteString, _S75),
-    ('intValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S129_intValue, _e_S129_intValue, _S177),
-    ('rationalNumber', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('shortValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S130_shortValue, _e_S130_shortValue, _S101),
+    ('AbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AbsolutePriceScheduleType, _e_AbsolutePriceScheduleType, AbsolutePriceScheduleType, _d_AbsolutePriceScheduleType),
+    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S123, _d_S4_AckMaxDelay),
+    ('AdditionalSelectedServices', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AdditionalServiceListType, _e_AdditionalServiceListType, AdditionalServiceListType, _d_AdditionalServiceListType),
+    ('AdditionalService', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AdditionalServiceType, _e_AdditionalServiceType, AdditionalServiceType, _d_AdditionalServiceType),
+    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('AppliesMinimumMaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S5_AppliesMinimumMaximumCost, _e_S5_AppliesMinimumMaximumCost, _S70, _d_S5_AppliesMinimumMaximumCost),
+    ('AppliesToEnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S6_AppliesToEnergyFee, _e_S6_AppliesToEnergyFee, _S70, _d_S6_AppliesToEnergyFee),
+    ('AppliesToOverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S7_AppliesToOverstayFee, _e_S7_AppliesToOverstayFee, _S70, _d_S7_AppliesToOverstayFee),
+    ('AppliesToParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S8_AppliesToParkingFee, _e_S8_AppliesToParkingFee, _S70, _d_S8_AppliesToParkingFee),
+    ('AuthorizationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationReqType, _e_AuthorizationReqType, AuthorizationReqType, _d_AuthorizationReqType),
+    ('AuthorizationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationResType, _e_AuthorizationResType, AuthorizationResType, _d_AuthorizationResType),
+    ('AuthorizationServices', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S9_AuthorizationServices, _e_S9_AuthorizationServices, _S2, _d_S9_AuthorizationServices),
+    ('AuthorizationSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupReqType, _e_AuthorizationSetupReqType, AuthorizationSetupReqType, _d_AuthorizationSetupReqType),
+    ('AuthorizationSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_AuthorizationSetupResType, _e_AuthorizationSetupResType, AuthorizationSetupResType, _d_AuthorizationSetupResType),
+    ('AvailableEnergy', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('BPT_ChannelSelection', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S10_BPT_ChannelSelection, _e_S10_BPT_ChannelSelection, _S115, _d_S10_BPT_ChannelSelection),
+    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S11_BPT_DischargedEnergyReadingWh, _e_S11_BPT_DischargedEnergyReadingWh, _S8, _d_S11_BPT_DischargedEnergyReadingWh),
+    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S12_BPT_InductiveEnergyReadingVARh, _e_S12_BPT_InductiveEnergyReadingVARh, _S8, _d_S12_BPT_InductiveEnergyReadingVARh),
+    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType, _d_CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType, _d_CLResControlModeType),
+    ('CPSCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateChainType, _e_CertificateChainType, CertificateChainType, _d_CertificateChainType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_CapacitiveEnergyReadingVARh, _e_S13_CapacitiveEnergyReadingVARh, _S8, _d_S13_CapacitiveEnergyReadingVARh),
+    ('CarbonDioxideEmission', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S14_CarbonDioxideEmission, _e_S14_CarbonDioxideEmission, _S123, _d_S14_CarbonDioxideEmission),
+    ('Certificate', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S15_Certificate, _e_S15_Certificate, _S66, _d_S15_Certificate),
+    ('CertificateInstallationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationReqType, _e_CertificateInstallationReqType, CertificateInstallationReqType, _d_CertificateInstallationReqType),
+    ('CertificateInstallationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_CertificateInstallationResType, _e_CertificateInstallationResType, CertificateInstallationResType, _d_CertificateInstallationResType),
+    ('CertificateInstallationService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S16_CertificateInstallationService, _e_S16_CertificateInstallationService, _S70, _d_S16_CertificateInstallationService),
+    ('ChargeProgress', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S17_ChargeProgress, _e_S17_ChargeProgress, _S114, _d_S17_ChargeProgress),
+    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S18_ChargedEnergyReadingWh, _e_S18_ChargedEnergyReadingWh, _S8, _d_S18_ChargedEnergyReadingWh),
+    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_ChargingComplete, _e_S19_ChargingComplete, _S70, _d_S19_ChargingComplete),
+    ('ChargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ChargingScheduleType, _e_ChargingScheduleType, ChargingScheduleType, _d_ChargingScheduleType),
+    ('ChargingSession', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S20_ChargingSession, _e_S20_ChargingSession, _S178, _d_S20_ChargingSession),
+    ('CheckOutTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S21_CheckOutTime, _e_S21_CheckOutTime, _S8, _d_S21_CheckOutTime),
+    ('ContractCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ContractCertificateChainType, _e_ContractCertificateChainType, ContractCertificateChainType, _d_ContractCertificateChainType),
+    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('Currency', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S22_Currency, _e_S22_Currency, _S140, _d_S22_Currency),
+    ('DHPublicKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S23_DHPublicKey, _e_S23_DHPublicKey, _S81, _d_S23_DHPublicKey),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S24_DepartureTime, _e_S24_DepartureTime, _S120, _d_S24_DepartureTime),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S25_DepartureTime, _e_S25_DepartureTime, _S120, _d_S25_DepartureTime),
+    ('DeviceLocation', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S26_DeviceLocation, _e_S26_DeviceLocation, _S101, _d_S26_DeviceLocation),
+    ('DeviceOffset', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S27_DeviceOffset, _e_S27_DeviceOffset, _S101, _d_S27_DeviceOffset),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S30, _d_S1_DigestValue),
+    ('DischargingSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ChargingScheduleType, _e_ChargingScheduleType, ChargingScheduleType, _d_ChargingScheduleType),
+    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType, _d_DisplayParametersType),
+    ('Duration', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S28_Duration, _e_S28_Duration, _S120, _d_S28_Duration),
+    ('Dynamic_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_EVPPTControlModeType, _e_Dynamic_EVPPTControlModeType, Dynamic_EVPPTControlModeType, _d_Dynamic_EVPPTControlModeType),
+    ('Dynamic_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_SEReqControlModeType, _e_Dynamic_SEReqControlModeType, Dynamic_SEReqControlModeType, _d_Dynamic_SEReqControlModeType),
+    ('Dynamic_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_SEResControlModeType, _e_Dynamic_SEResControlModeType, Dynamic_SEResControlModeType, _d_Dynamic_SEResControlModeType),
+    ('Dynamic_SMDTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Dynamic_SMDTControlModeType, _e_Dynamic_SMDTControlModeType, Dynamic_SMDTControlModeType, _d_Dynamic_SMDTControlModeType),
+    ('ECDHCurve', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S29_ECDHCurve, _e_S29_ECDHCurve, _S80, _d_S29_ECDHCurve),
+    ('EIM_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EIM_AReqAuthorizationModeType, _e_EIM_AReqAuthorizationModeType, EIM_AReqAuthorizationModeType, _d_EIM_AReqAuthorizationModeType),
+    ('EIM_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EIM_ASResAuthorizationModeType, _e_EIM_ASResAuthorizationModeType, EIM_ASResAuthorizationModeType, _d_EIM_ASResAuthorizationModeType),
+    ('EMAID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S30_EMAID, _e_S30_EMAID, _S78, _d_S30_EMAID),
+    ('EVAbsolutePriceSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVAbsolutePriceScheduleType, _e_EVAbsolutePriceScheduleType, EVAbsolutePriceScheduleType, _d_EVAbsolutePriceScheduleType),
+    ('EVCCID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S31_EVCCID, _e_S31_EVCCID, _S78, _d_S31_EVCCID),
+    ('EVCheckInStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S32_EVCheckInStatus, _e_S32_EVCheckInStatus, _S179, _d_S32_EVCheckInStatus),
+    ('EVCheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S33_EVCheckOutStatus, _e_S33_EVCheckOutStatus, _S187, _d_S33_EVCheckOutStatus),
+    ('EVEnergyOffer', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVEnergyOfferType, _e_EVEnergyOfferType, EVEnergyOfferType, _d_EVEnergyOfferType),
+    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPowerProfile', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerProfileType, _e_EVPowerProfileType, EVPowerProfileType, _d_EVPowerProfileType),
+    ('EVPowerProfileEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerProfileEntryListType, _e_EVPowerProfileEntryListType, EVPowerProfileEntryListType, _d_EVPowerProfileEntryListType),
+    ('EVPowerProfileEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleEntryType, _e_PowerScheduleEntryType, PowerScheduleEntryType, _d_PowerScheduleEntryType),
+    ('EVPowerSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerScheduleType, _e_EVPowerScheduleType, EVPowerScheduleType, _d_EVPowerScheduleType),
+    ('EVPowerScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerScheduleEntryListType, _e_EVPowerScheduleEntryListType, EVPowerScheduleEntryListType, _d_EVPowerScheduleEntryListType),
+    ('EVPowerScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPowerScheduleEntryType, _e_EVPowerScheduleEntryType, EVPowerScheduleEntryType, _d_EVPowerScheduleEntryType),
+    ('EVPriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleType, _e_EVPriceRuleType, EVPriceRuleType, _d_EVPriceRuleType),
+    ('EVPriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleStackType, _e_EVPriceRuleStackType, EVPriceRuleStackType, _d_EVPriceRuleStackType),
+    ('EVPriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVPriceRuleStackListType, _e_EVPriceRuleStackListType, EVPriceRuleStackListType, _d_EVPriceRuleStackListType),
+    ('EVProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S34_EVProcessing, _e_S34_EVProcessing, _S69, _d_S34_EVProcessing),
+    ('EVSECheckOutStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S35_EVSECheckOutStatus, _e_S35_EVSECheckOutStatus, _S188, _d_S35_EVSECheckOutStatus),
+    ('EVSEID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S36_EVSEID, _e_S36_EVSEID, _S78, _d_S36_EVSEID),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S37_EVSENotification, _e_S37_EVSENotification, _S124, _d_S37_EVSENotification),
+    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S38_EVSEProcessing, _e_S38_EVSEProcessing, _S69, _d_S38_EVSEProcessing),
+    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType, _d_EVSEStatusType),
+    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType, _d_EVSEStatusType),
+    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVTerminationCode', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S39_EVTerminationCode, _e_S39_EVTerminationCode, _S75, _d_S39_EVTerminationCode),
+    ('EVTerminationExplanation', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S40_EVTerminationExplanation, _e_S40_EVTerminationExplanation, _S146, _d_S40_EVTerminationExplanation),
+    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('EnergyFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EnergyTransferServiceList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceListType, _e_ServiceListType, ServiceListType, _d_ServiceListType),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_Exponent, _e_S41_Exponent, _S30, _d_S41_Exponent),
+    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_Exponent, _e_S42_Exponent, _S112, _d_S42_Exponent),
+    ('FreeService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S43_FreeService, _e_S43_FreeService, _S70, _d_S43_FreeService),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S44_G, _e_S44_G, _S30, _d_S44_G),
+    ('GenChallenge', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S45_GenChallenge, _e_S45_GenChallenge, _S65, _d_S45_GenChallenge),
+    ('GoToPause', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S46_GoToPause, _e_S46_GoToPause, _S70, _d_S46_GoToPause),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_HMACOutputLength, _e_S47_HMACOutputLength, _S28, _d_S47_HMACOutputLength),
+    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType, _d_MessageHeaderType),
+    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_InletHot, _e_S48_InletHot, _S70, _d_S48_InletHot),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_J, _e_S49_J, _S30, _d_S49_J),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S36, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('Language', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S50_Language, _e_S50_Language, _S140, _d_S50_Language),
+    ('ListOfRootCertificateIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ListOfRootCertificateIDsType, _e_ListOfRootCertificateIDsType, ListOfRootCertificateIDsType, _d_ListOfRootCertificateIDsType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MaximumContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S51_MaximumContractCertificateChains, _e_S51_MaximumContractCertificateChains, _S76, _d_S51_MaximumContractCertificateChains),
+    ('MaximumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_MaximumSOC, _e_S52_MaximumSOC, _S139, _d_S52_MaximumSOC),
+    ('MaximumSupportingPoints', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S53_MaximumSupportingPoints, _e_S53_MaximumSupportingPoints, _S125, _d_S53_MaximumSupportingPoints),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S54_MeterID, _e_S54_MeterID, _S99, _d_S54_MeterID),
+    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType, _d_MeterInfoType),
+    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType, _d_MeterInfoType),
+    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S55_MeterInfoRequested, _e_S55_MeterInfoRequested, _S70, _d_S55_MeterInfoRequested),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_MeterSignature, _e_S56_MeterSignature, _S100, _d_S56_MeterSignature),
+    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_MeterStatus, _e_S57_MeterStatus, _S101, _d_S57_MeterStatus),
+    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S58_MeterTimestamp, _e_S58_MeterTimestamp, _S8, _d_S58_MeterTimestamp),
+    ('MeteringConfirmationReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationReqType, _e_MeteringConfirmationReqType, MeteringConfirmationReqType, _d_MeteringConfirmationReqType),
+    ('MeteringConfirmationRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_MeteringConfirmationResType, _e_MeteringConfirmationResType, MeteringConfirmationResType, _d_MeteringConfirmationResType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S36, _d_S3_MgmtData),
+    ('MinimumCost', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S59_MinimumSOC, _e_S59_MinimumSOC, _S139, _d_S59_MinimumSOC),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S60_MinimumSOC, _e_S60_MinimumSOC, _S139, _d_S60_MinimumSOC),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S61_Modulus, _e_S61_Modulus, _S30, _d_S61_Modulus),
+    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S62_NotificationMaxDelay, _e_S62_NotificationMaxDelay, _S123, _d_S62_NotificationMaxDelay),
+    ('NumberOfPriceLevels', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S63_NumberOfPriceLevels, _e_S63_NumberOfPriceLevels, _S76, _d_S63_NumberOfPriceLevels),
+    ('OEMProvisioningCertificateChain', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedCertificateChainType, _e_SignedCertificateChainType, SignedCertificateChainType, _d_SignedCertificateChainType),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('OverstayFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('OverstayFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S64_OverstayFeePeriod, _e_S64_OverstayFeePeriod, _S120, _d_S64_OverstayFeePeriod),
+    ('OverstayPowerThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('OverstayRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_OverstayRuleType, _e_OverstayRuleType, OverstayRuleType, _d_OverstayRuleType),
+    ('OverstayRuleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S65_OverstayRuleDescription, _e_S65_OverstayRuleDescription, _S146, _d_S65_OverstayRuleDescription),
+    ('OverstayRules', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_OverstayRuleListType, _e_OverstayRuleListType, OverstayRuleListType, _d_OverstayRuleListType),
+    ('OverstayTimeThreshold', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S66_OverstayTimeThreshold, _e_S66_OverstayTimeThreshold, _S120, _d_S66_OverstayTimeThreshold),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S67_P, _e_S67_P, _S30, _d_S67_P),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S68_PGPKeyID, _e_S68_PGPKeyID, _S30, _d_S68_PGPKeyID),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S69_PGPKeyPacket, _e_S69_PGPKeyPacket, _S30, _d_S69_PGPKeyPacket),
+    ('Parameter', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ParameterType, _e_ParameterType, ParameterType, _d_ParameterType),
+    ('ParameterSet', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ParameterSetType, _e_ParameterSetType, ParameterSetType, _d_ParameterSetType),
+    ('ParameterSetID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S70_ParameterSetID, _e_S70_ParameterSetID, _S123, _d_S70_ParameterSetID),
+    ('ParkingFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('ParkingFeePeriod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S71_ParkingFeePeriod, _e_S71_ParkingFeePeriod, _S120, _d_S71_ParkingFeePeriod),
+    ('ParkingMethod', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S72_ParkingMethod, _e_S72_ParkingMethod, _S180, _d_S72_ParkingMethod),
+    ('ParkingSpace', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S73_ParkingSpace, _e_S73_ParkingSpace, _S101, _d_S73_ParkingSpace),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S74_PgenCounter, _e_S74_PgenCounter, _S30, _d_S74_PgenCounter),
+    ('PnC_AReqAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PnC_AReqAuthorizationModeType, _e_PnC_AReqAuthorizationModeType, PnC_AReqAuthorizationModeType, _d_PnC_AReqAuthorizationModeType),
+    ('PnC_ASResAuthorizationMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PnC_ASResAuthorizationModeType, _e_PnC_ASResAuthorizationModeType, PnC_ASResAuthorizationModeType, _d_PnC_ASResAuthorizationModeType),
+    ('Power', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('PowerDeliveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerDeliveryReqType, _e_PowerDeliveryReqType, PowerDeliveryReqType, _d_PowerDeliveryReqType),
+    ('PowerDeliveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerDeliveryResType, _e_PowerDeliveryResType, PowerDeliveryResType, _d_PowerDeliveryResType),
+    ('PowerRangeStart', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('PowerSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleType, _e_PowerScheduleType, PowerScheduleType, _d_PowerScheduleType),
+    ('PowerScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleEntryListType, _e_PowerScheduleEntryListType, PowerScheduleEntryListType, _d_PowerScheduleEntryListType),
+    ('PowerScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PowerScheduleEntryType, _e_PowerScheduleEntryType, PowerScheduleEntryType, _d_PowerScheduleEntryType),
+    ('PowerTolerance', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('PowerToleranceAcceptance', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S75_PowerToleranceAcceptance, _e_S75_PowerToleranceAcceptance, _S118, _d_S75_PowerToleranceAcceptance),
+    ('Power_L2', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('Power_L3', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S76_PresentSOC, _e_S76_PresentSOC, _S139, _d_S76_PresentSOC),
+    ('PriceAlgorithm', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S77_PriceAlgorithm, _e_S77_PriceAlgorithm, _S78, _d_S77_PriceAlgorithm),
+    ('PriceLevel', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S78_PriceLevel, _e_S78_PriceLevel, _S76, _d_S78_PriceLevel),
+    ('PriceLevelSchedule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceLevelScheduleType, _e_PriceLevelScheduleType, PriceLevelScheduleType, _d_PriceLevelScheduleType),
+    ('PriceLevelScheduleEntries', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceLevelScheduleEntryListType, _e_PriceLevelScheduleEntryListType, PriceLevelScheduleEntryListType, _d_PriceLevelScheduleEntryListType),
+    ('PriceLevelScheduleEntry', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceLevelScheduleEntryType, _e_PriceLevelScheduleEntryType, PriceLevelScheduleEntryType, _d_PriceLevelScheduleEntryType),
+    ('PriceRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceRuleType, _e_PriceRuleType, PriceRuleType, _d_PriceRuleType),
+    ('PriceRuleStack', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceRuleStackType, _e_PriceRuleStackType, PriceRuleStackType, _d_PriceRuleStackType),
+    ('PriceRuleStacks', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_PriceRuleStackListType, _e_PriceRuleStackListType, PriceRuleStackListType, _d_PriceRuleStackListType),
+    ('PriceScheduleDescription', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S79_PriceScheduleDescription, _e_S79_PriceScheduleDescription, _S146, _d_S79_PriceScheduleDescription),
+    ('PriceScheduleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S80_PriceScheduleID, _e_S80_PriceScheduleID, _S113, _d_S80_PriceScheduleID),
+    ('PrioritizedEMAIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_EMAIDListType, _e_EMAIDListType, EMAIDListType, _d_EMAIDListType),
+    ('ProviderID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S81_ProviderID, _e_S81_ProviderID, _S75, _d_S81_ProviderID),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_Q, _e_S82_Q, _S30, _d_S82_Q),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ReceiptType, _e_ReceiptType, ReceiptType, _d_ReceiptType),
+    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType, _d_ReceiptType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RemainingContractCertificateChains', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S83_RemainingContractCertificateChains, _e_S83_RemainingContractCertificateChains, _S76, _d_S83_RemainingContractCertificateChains),
+    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S84_RemainingTimeToMaximumSOC, _e_S84_RemainingTimeToMaximumSOC, _S120, _d_S84_RemainingTimeToMaximumSOC),
+    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S85_RemainingTimeToMinimumSOC, _e_S85_RemainingTimeToMinimumSOC, _S120, _d_S85_RemainingTimeToMinimumSOC),
+    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S86_RemainingTimeToTargetSOC, _e_S86_RemainingTimeToTargetSOC, _S120, _d_S86_RemainingTimeToTargetSOC),
+    ('RenewableGenerationPercentage', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S87_RenewableGenerationPercentage, _e_S87_RenewableGenerationPercentage, _S76, _d_S87_RenewableGenerationPercentage),
+    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S88_ResponseCode, _e_S88_ResponseCode, _S68, _d_S88_ResponseCode),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('SECP521_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S89_SECP521_EncryptedPrivateKey, _e_S89_SECP521_EncryptedPrivateKey, _S82, _d_S89_SECP521_EncryptedPrivateKey),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S90_SPKISexp, _e_S90_SPKISexp, _S30, _d_S90_SPKISexp),
+    ('ScheduleExchangeReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeReqType, _e_ScheduleExchangeReqType, ScheduleExchangeReqType, _d_ScheduleExchangeReqType),
+    ('ScheduleExchangeRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleExchangeResType, _e_ScheduleExchangeResType, ScheduleExchangeResType, _d_ScheduleExchangeResType),
+    ('ScheduleTuple', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ScheduleTupleType, _e_ScheduleTupleType, ScheduleTupleType, _d_ScheduleTupleType),
+    ('ScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S91_ScheduleTupleID, _e_S91_ScheduleTupleID, _S113, _d_S91_ScheduleTupleID),
+    ('Scheduled_EVPPTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_EVPPTControlModeType, _e_Scheduled_EVPPTControlModeType, Scheduled_EVPPTControlModeType, _d_Scheduled_EVPPTControlModeType),
+    ('Scheduled_SEReqControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_SEReqControlModeType, _e_Scheduled_SEReqControlModeType, Scheduled_SEReqControlModeType, _d_Scheduled_SEReqControlModeType),
+    ('Scheduled_SEResControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_SEResControlModeType, _e_Scheduled_SEResControlModeType, Scheduled_SEResControlModeType, _d_Scheduled_SEResControlModeType),
+    ('Scheduled_SMDTControlMode', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_Scheduled_SMDTControlModeType, _e_Scheduled_SMDTControlModeType, Scheduled_SMDTControlModeType, _d_Scheduled_SMDTControlModeType),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S92_Seed, _e_S92_Seed, _S30, _d_S92_Seed),
+    ('SelectedAuthorizationService', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S93_SelectedAuthorizationService, _e_S93_SelectedAuthorizationService, _S2, _d_S93_SelectedAuthorizationService),
+    ('SelectedEnergyTransferService', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType, _d_SelectedServiceType),
+    ('SelectedScheduleTupleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S94_SelectedScheduleTupleID, _e_S94_SelectedScheduleTupleID, _S113, _d_S94_SelectedScheduleTupleID),
+    ('SelectedService', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SelectedServiceType, _e_SelectedServiceType, SelectedServiceType, _d_SelectedServiceType),
+    ('SelectedVASList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SelectedServiceListType, _e_SelectedServiceListType, SelectedServiceListType, _d_SelectedServiceListType),
+    ('Service', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceType, _e_ServiceType, ServiceType, _d_ServiceType),
+    ('ServiceDetailReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDetailReqType, _e_ServiceDetailReqType, ServiceDetailReqType, _d_ServiceDetailReqType),
+    ('ServiceDetailRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDetailResType, _e_ServiceDetailResType, ServiceDetailResType, _d_ServiceDetailResType),
+    ('ServiceDiscoveryReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryReqType, _e_ServiceDiscoveryReqType, ServiceDiscoveryReqType, _d_ServiceDiscoveryReqType),
+    ('ServiceDiscoveryRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceDiscoveryResType, _e_ServiceDiscoveryResType, ServiceDiscoveryResType, _d_ServiceDiscoveryResType),
+    ('ServiceFee', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('ServiceID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S95_ServiceID, _e_S95_ServiceID, _S123, _d_S95_ServiceID),
+    ('ServiceName', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S96_ServiceName, _e_S96_ServiceName, _S75, _d_S96_ServiceName),
+    ('ServiceParameterList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceParameterListType, _e_ServiceParameterListType, ServiceParameterListType, _d_ServiceParameterListType),
+    ('ServiceRenegotiationSupported', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S97_ServiceRenegotiationSupported, _e_S97_ServiceRenegotiationSupported, _S70, _d_S97_ServiceRenegotiationSupported),
+    ('ServiceSelectionReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionReqType, _e_ServiceSelectionReqType, ServiceSelectionReqType, _d_ServiceSelectionReqType),
+    ('ServiceSelectionRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceSelectionResType, _e_ServiceSelectionResType, ServiceSelectionResType, _d_ServiceSelectionResType),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S98_SessionID, _e_S98_SessionID, _S7, _d_S98_SessionID),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S99_SessionID, _e_S99_SessionID, _S7, _d_S99_SessionID),
+    ('SessionSetupReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionSetupReqType, _e_SessionSetupReqType, SessionSetupReqType, _d_SessionSetupReqType),
+    ('SessionSetupRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionSetupResType, _e_SessionSetupResType, SessionSetupResType, _d_SessionSetupResType),
+    ('SessionStopReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionStopReqType, _e_SessionStopReqType, SessionStopReqType, _d_SessionStopReqType),
+    ('SessionStopRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SessionStopResType, _e_SessionStopResType, SessionStopResType, _d_SessionStopResType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('SignedInstallationData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedInstallationDataType, _e_SignedInstallationDataType, SignedInstallationDataType, _d_SignedInstallationDataType),
+    ('SignedMeteringData', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SignedMeteringDataType, _e_SignedMeteringDataType, SignedMeteringDataType, _d_SignedMeteringDataType),
+    ('StartTime', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S100_StartTime, _e_S100_StartTime, _S120, _d_S100_StartTime),
+    ('SubCertificates', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SubCertificatesType, _e_SubCertificatesType, SubCertificatesType, _d_SubCertificatesType),
+    ('SupportedProviders', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_SupportedProvidersListType, _e_SupportedProvidersListType, SupportedProvidersListType, _d_SupportedProvidersListType),
+    ('SupportedServiceIDs', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceIDListType, _e_ServiceIDListType, ServiceIDListType, _d_ServiceIDListType),
+    ('TPM_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S101_TPM_EncryptedPrivateKey, _e_S101_TPM_EncryptedPrivateKey, _S84, _d_S101_TPM_EncryptedPrivateKey),
+    ('TargetDistance', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S102_TargetDistance, _e_S102_TargetDistance, _S101, _d_S102_TargetDistance),
+    ('TargetOffsetX', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S103_TargetOffsetX, _e_S103_TargetOffsetX, _S123, _d_S103_TargetOffsetX),
+    ('TargetOffsetY', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S104_TargetOffsetY, _e_S104_TargetOffsetY, _S123, _d_S104_TargetOffsetY),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S105_TargetSOC, _e_S105_TargetSOC, _S139, _d_S105_TargetSOC),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S106_TargetSOC, _e_S106_TargetSOC, _S139, _d_S106_TargetSOC),
+    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType, _d_DetailedTaxType),
+    ('TaxIncludedInPrice', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S107_TaxIncludedInPrice, _e_S107_TaxIncludedInPrice, _S70, _d_S107_TaxIncludedInPrice),
+    ('TaxRate', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('TaxRule', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_TaxRuleType, _e_TaxRuleType, TaxRuleType, _d_TaxRuleType),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S108_TaxRuleID, _e_S108_TaxRuleID, _S113, _d_S108_TaxRuleID),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S109_TaxRuleID, _e_S109_TaxRuleID, _S113, _d_S109_TaxRuleID),
+    ('TaxRuleName', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S110_TaxRuleName, _e_S110_TaxRuleName, _S75, _d_S110_TaxRuleName),
+    ('TaxRules', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_TaxRuleListType, _e_TaxRuleListType, TaxRuleListType, _d_TaxRuleListType),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S111_TimeAnchor, _e_S111_TimeAnchor, _S8, _d_S111_TimeAnchor),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S112_TimeAnchor, _e_S112_TimeAnchor, _S8, _d_S112_TimeAnchor),
+    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S113_TimeStamp, _e_S113_TimeStamp, _S8, _d_S113_TimeStamp),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('VASList', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_ServiceListType, _e_ServiceListType, ServiceListType, _d_ServiceListType),
+    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S114_Value, _e_S114_Value, _S101, _d_S114_Value),
+    ('VehicleCheckInReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInReqType, _e_VehicleCheckInReqType, VehicleCheckInReqType, _d_VehicleCheckInReqType),
+    ('VehicleCheckInRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckInResType, _e_VehicleCheckInResType, VehicleCheckInResType, _d_VehicleCheckInResType),
+    ('VehicleCheckOutReq', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutReqType, _e_VehicleCheckOutReqType, VehicleCheckOutReqType, _d_VehicleCheckOutReqType),
+    ('VehicleCheckOutRes', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_VehicleCheckOutResType, _e_VehicleCheckOutResType, VehicleCheckOutResType, _d_VehicleCheckOutResType),
+    ('VehicleFrame', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S115_VehicleFrame, _e_S115_VehicleFrame, _S101, _d_S115_VehicleFrame),
+    ('VehicleTravel', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S116_VehicleTravel, _e_S116_VehicleTravel, _S101, _d_S116_VehicleTravel),
+    ('X448_EncryptedPrivateKey', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S117_X448_EncryptedPrivateKey, _e_S117_X448_EncryptedPrivateKey, _S83, _d_S117_X448_EncryptedPrivateKey),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S118_X509CRL, _e_S118_X509CRL, _S30, _d_S118_X509CRL),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S119_X509Certificate, _e_S119_X509Certificate, _S30, _d_S119_X509Certificate),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S120_X509IssuerName, _e_S120_X509IssuerName, _S36, _d_S120_X509IssuerName),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S121_X509SKI, _e_S121_X509SKI, _S30, _d_S121_X509SKI),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S122_X509SerialNumber, _e_S122_X509SerialNumber, _S28, _d_S122_X509SerialNumber),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S123_X509SubjectName, _e_S123_X509SubjectName, _S36, _d_S123_X509SubjectName),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S124_XPath, _e_S124_XPath, _S36, _d_S124_XPath),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S125_Y, _e_S125_Y, _S30, _d_S125_Y),
+    ('boolValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S126_boolValue, _e_S126_boolValue, _S70, _d_S126_boolValue),
+    ('byteValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S127_byteValue, _e_S127_byteValue, _S112, _d_S127_byteValue),
+    ('finiteString', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S128_finiteString, _e_S128_finiteString, _S75, _d_S128_finiteString),
+    ('intValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S129_intValue, _e_S129_intValue, _S177, _d_S129_intValue),
+    ('rationalNumber', 'urn:iso:std:iso:15118:-20:CommonMessages', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('shortValue', 'urn:iso:std:iso:15118:-20:CommonMessages', _d_S130_shortValue, _e_S130_shortValue, _S101, _d_S130_shortValue),
 )
 
 # class -> global element names (several when elements share a type)
@@ -20870,6 +23188,9 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     ScheduleExchangeReqType: frozenset([2]),
     ScheduleExchangeResType: frozenset([4]),
     ParameterType: frozenset([1]),
+}
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
 }
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {

@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_ac'
 _new = object.__new__
@@ -1375,41 +1375,58 @@ _C324 = (None, None, None, None, None, None, None, None, None, None, None, None,
 _C325 = (None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
 _T326 = (1, -1, -2, -3)
 
-def _d_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyTransferModeType, int]:
+def _d_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyTransferModeType, int, int]:
+    # AC_CPDReqEnergyTransferModeType: (EVMaximumChargePower, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?)
+    # start: 1 bit(s): 0 SE(EVMaximumChargePower), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_maximum_charge_power = None
     if k == 0:
-        f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower: 2 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T1[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMaximumChargePower')
     f_ev_maximum_charge_power_l2 = None
     if k == 1:
-        f_ev_maximum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower_L2: 2 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T2[(B >> r) & 3]
     f_ev_maximum_charge_power_l3 = None
     if k == 2:
-        f_ev_maximum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower_L3: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     f_ev_minimum_charge_power = None
     if k == 3:
-        f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T4[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMinimumChargePower')
     f_ev_minimum_charge_power_l2 = None
     if k == 4:
-        f_ev_minimum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T5[(B >> r) & 3]
     f_ev_minimum_charge_power_l3 = None
     if k == 5:
-        f_ev_minimum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower_L3: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3), r
+    return AC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3), B, r
 
-def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyTransferModeType, int]:
+def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyTransferModeType, int, int]:
+    # AC_CPDReqEnergyTransferModeType: (EVMaximumChargePower, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?)
     r0 = r
+    # 14 bits: [AC_CPDReqEnergyTransferModeType start: SE(EVMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -1422,6 +1439,7 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDReqEnergyTransferModeType after EVMaximumChargePower: 2 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
     k = _T1[c & 3]
@@ -1430,6 +1448,7 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
     f_ev_maximum_charge_power.value = i1_value
     f_ev_maximum_charge_power_l2 = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -1442,6 +1461,7 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDReqEnergyTransferModeType after EVMaximumChargePower_L2: 2 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T2[c & 3]
@@ -1450,6 +1470,7 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         f_ev_maximum_charge_power_l2.value = i2_value
     f_ev_maximum_charge_power_l3 = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -1462,6 +1483,7 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDReqEnergyTransferModeType after EVMaximumChargePower_L3: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T3[c & 1]
@@ -1470,6 +1492,7 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         f_ev_maximum_charge_power_l3.value = i3_value
     f_ev_minimum_charge_power = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -1482,6 +1505,7 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDReqEnergyTransferModeType after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T4[c & 3]
@@ -1492,6 +1516,7 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         return _d_AC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_minimum_charge_power_l2 = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -1504,6 +1529,7 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDReqEnergyTransferModeType after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T5[c & 3]
@@ -1512,6 +1538,7 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
         f_ev_minimum_charge_power_l2.value = i5_value
     f_ev_minimum_charge_power_l3 = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -1524,6 +1551,7 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDReqEnergyTransferModeType after EVMinimumChargePower_L3: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T6[c & 1]
@@ -1538,9 +1566,10 @@ def _f_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDReqEnergyT
     o.ev_minimum_charge_power = f_ev_minimum_charge_power
     o.ev_minimum_charge_power_l2 = f_ev_minimum_charge_power_l2
     o.ev_minimum_charge_power_l3 = f_ev_minimum_charge_power_l3
-    return o, r
+    return o, B, r
 
 def _e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: int) -> int:
+    # AC_CPDReqEnergyTransferModeType: (EVMaximumChargePower, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?)
     st = 0
     v2 = o.ev_maximum_charge_power
     if v2 is None: raise EncFail('missing mandatory EVMaximumChargePower')
@@ -1660,17 +1689,21 @@ def _e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: in
     a = (a << w) | c
     return a
 
-def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]:
+    # RationalNumberType: (Exponent, Value)
+    # start: 1 bit(s): 0 SE(Exponent), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_exponent = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S11, 6)
+            f_exponent, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Exponent: 1 bit(s): 0 SE(Value), 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
@@ -1678,7 +1711,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_value, r = sl2(B, r, _S13, 6)
+            f_value, B, r = sl2(B, r, _S13, 6)
         else:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
@@ -1686,14 +1719,17 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Value: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RationalNumberType(f_exponent, f_value), r
+    return RationalNumberType(f_exponent, f_value), B, r
 
-def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]:
+    # RationalNumberType: (Exponent, Value)
     r0 = r
+    # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; f_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 13; c = (B >> r) & 8191
     if c & 6151: return _d_RationalNumberType(B, r0)
     f_exponent = ((c >> 3) & 255) + -128
@@ -1706,14 +1742,16 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
         elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
         else: f_value = (x << 7) | (f_value & 127)
     elif f_value > 255: f_value = 255 - f_value
+    # 2 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
     o = _new(RationalNumberType)
     o.exponent = f_exponent
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
+    # RationalNumberType: (Exponent, Value)
     pass
     v2 = o.exponent
     if v2 is None: raise EncFail('missing mandatory Exponent')
@@ -1730,67 +1768,96 @@ def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyTransferModeType, int]:
+def _d_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyTransferModeType, int, int]:
+    # AC_CPDResEnergyTransferModeType: (EVSEMaximumChargePower, EVSEMaximumChargePower_L2?, EVSEMaximumChargePower_L3?, EVSEMinimumChargePower, EVSEMinimumChargePower_L2?, EVSEMinimumChargePower_L3?, EVSENominalFrequency, MaximumPowerAsymmetry?, EVSEPowerRampLimitation?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?)
+    # start: 1 bit(s): 0 SE(EVSEMaximumChargePower), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_evse_maximum_charge_power = None
     if k == 0:
-        f_evse_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargePower: 2 bit(s): 0 SE(EVSEMaximumChargePower_L2), 1 SE(EVSEMaximumChargePower_L3), 2 SE(EVSEMinimumChargePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T1[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEMaximumChargePower')
     f_evse_maximum_charge_power_l2 = None
     if k == 1:
-        f_evse_maximum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargePower_L2: 2 bit(s): 0 SE(EVSEMaximumChargePower_L3), 1 SE(EVSEMinimumChargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T2[(B >> r) & 3]
     f_evse_maximum_charge_power_l3 = None
     if k == 2:
-        f_evse_maximum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargePower_L3: 1 bit(s): 0 SE(EVSEMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     f_evse_minimum_charge_power = None
     if k == 3:
-        f_evse_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargePower: 2 bit(s): 0 SE(EVSEMinimumChargePower_L2), 1 SE(EVSEMinimumChargePower_L3), 2 SE(EVSENominalFrequency), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T14[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEMinimumChargePower')
     f_evse_minimum_charge_power_l2 = None
     if k == 4:
-        f_evse_minimum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargePower_L2: 2 bit(s): 0 SE(EVSEMinimumChargePower_L3), 1 SE(EVSENominalFrequency), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T15[(B >> r) & 3]
     f_evse_minimum_charge_power_l3 = None
     if k == 5:
-        f_evse_minimum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargePower_L3: 1 bit(s): 0 SE(EVSENominalFrequency), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T16[(B >> r) & 1]
     f_evse_nominal_frequency = None
     if k == 6:
-        f_evse_nominal_frequency, r = _d_RationalNumberType(B, r)
+        f_evse_nominal_frequency, B, r = _d_RationalNumberType(B, r)
+        # after EVSENominalFrequency: 3 bit(s): 0 SE(MaximumPowerAsymmetry), 1 SE(EVSEPowerRampLimitation), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 EE, 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T17[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVSENominalFrequency')
     f_maximum_power_asymmetry = None
     if k == 7:
-        f_maximum_power_asymmetry, r = _d_RationalNumberType(B, r)
+        f_maximum_power_asymmetry, B, r = _d_RationalNumberType(B, r)
+        # after MaximumPowerAsymmetry: 3 bit(s): 0 SE(EVSEPowerRampLimitation), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T18[(B >> r) & 7]
     f_evse_power_ramp_limitation = None
     if k == 8:
-        f_evse_power_ramp_limitation, r = _d_RationalNumberType(B, r)
+        f_evse_power_ramp_limitation, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPowerRampLimitation: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T19[(B >> r) & 7]
     f_evse_present_active_power = None
     if k == 9:
-        f_evse_present_active_power, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T20[(B >> r) & 3]
     f_evse_present_active_power_l2 = None
     if k == 10:
-        f_evse_present_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T21[(B >> r) & 3]
     f_evse_present_active_power_l3 = None
     if k == 11:
-        f_evse_present_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower_L3: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+    return AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), B, r
 
-def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyTransferModeType, int]:
+def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyTransferModeType, int, int]:
+    # AC_CPDResEnergyTransferModeType: (EVSEMaximumChargePower, EVSEMaximumChargePower_L2?, EVSEMaximumChargePower_L3?, EVSEMinimumChargePower, EVSEMinimumChargePower_L2?, EVSEMinimumChargePower_L3?, EVSENominalFrequency, MaximumPowerAsymmetry?, EVSEPowerRampLimitation?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?)
     r0 = r
+    # 14 bits: [AC_CPDResEnergyTransferModeType start: SE(EVSEMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_AC_CPDResEnergyTransferModeType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -1803,6 +1870,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEMaximumChargePower: 2 bit(s): 0 SE(EVSEMaximumChargePower_L2), 1 SE(EVSEMaximumChargePower_L3), 2 SE(EVSEMinimumChargePower), 3 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
     k = _T1[c & 3]
@@ -1811,6 +1879,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
     f_evse_maximum_charge_power.value = i1_value
     f_evse_maximum_charge_power_l2 = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -1823,6 +1892,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEMaximumChargePower_L2: 2 bit(s): 0 SE(EVSEMaximumChargePower_L3), 1 SE(EVSEMinimumChargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T2[c & 3]
@@ -1831,6 +1901,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         f_evse_maximum_charge_power_l2.value = i2_value
     f_evse_maximum_charge_power_l3 = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -1843,6 +1914,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEMaximumChargePower_L3: 1 bit(s): 0 SE(EVSEMinimumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T3[c & 1]
@@ -1851,6 +1923,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         f_evse_maximum_charge_power_l3.value = i3_value
     f_evse_minimum_charge_power = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -1863,6 +1936,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEMinimumChargePower: 2 bit(s): 0 SE(EVSEMinimumChargePower_L2), 1 SE(EVSEMinimumChargePower_L3), 2 SE(EVSENominalFrequency), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T14[c & 3]
@@ -1873,6 +1947,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         return _d_AC_CPDResEnergyTransferModeType(B, r0)
     f_evse_minimum_charge_power_l2 = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -1885,6 +1960,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEMinimumChargePower_L2: 2 bit(s): 0 SE(EVSEMinimumChargePower_L3), 1 SE(EVSENominalFrequency), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T15[c & 3]
@@ -1893,6 +1969,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         f_evse_minimum_charge_power_l2.value = i5_value
     f_evse_minimum_charge_power_l3 = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -1905,6 +1982,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEMinimumChargePower_L3: 1 bit(s): 0 SE(EVSENominalFrequency), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T16[c & 1]
@@ -1913,6 +1991,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         f_evse_minimum_charge_power_l3.value = i6_value
     f_evse_nominal_frequency = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -1925,6 +2004,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSENominalFrequency: 3 bit(s): 0 SE(MaximumPowerAsymmetry), 1 SE(EVSEPowerRampLimitation), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 EE, 6 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T17[c & 7]
@@ -1935,6 +2015,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         return _d_AC_CPDResEnergyTransferModeType(B, r0)
     f_maximum_power_asymmetry = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -1947,6 +2028,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after MaximumPowerAsymmetry: 3 bit(s): 0 SE(EVSEPowerRampLimitation), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T18[c & 7]
@@ -1955,6 +2037,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         f_maximum_power_asymmetry.value = i8_value
     f_evse_power_ramp_limitation = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -1967,6 +2050,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEPowerRampLimitation: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T19[c & 7]
@@ -1975,6 +2059,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         f_evse_power_ramp_limitation.value = i9_value
     f_evse_present_active_power = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -1987,6 +2072,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T20[c & 3]
@@ -1995,6 +2081,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         f_evse_present_active_power.value = i10_value
     f_evse_present_active_power_l2 = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -2007,6 +2094,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T21[c & 3]
@@ -2015,6 +2103,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         f_evse_present_active_power_l2.value = i11_value
     f_evse_present_active_power_l3 = None
     if k == 11:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -2027,6 +2116,7 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEPresentActivePower_L3: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T6[c & 1]
@@ -2035,9 +2125,10 @@ def _f_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[AC_CPDResEnergyT
         f_evse_present_active_power_l3.value = i12_value
     if k != -1: return _d_AC_CPDResEnergyTransferModeType(B, r0)
     o = AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3)
-    return o, r
+    return o, B, r
 
 def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: int) -> int:
+    # AC_CPDResEnergyTransferModeType: (EVSEMaximumChargePower, EVSEMaximumChargePower_L2?, EVSEMaximumChargePower_L3?, EVSEMinimumChargePower, EVSEMinimumChargePower_L2?, EVSEMinimumChargePower_L3?, EVSENominalFrequency, MaximumPowerAsymmetry?, EVSEPowerRampLimitation?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?)
     st = 0
     v2 = o.evse_maximum_charge_power
     if v2 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
@@ -2275,58 +2366,79 @@ def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: in
     a = (a << w) | c
     return a
 
-def _d_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
+def _d_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int, int]:
+    # AC_ChargeLoopReqType: ((((Header)), (DisplayParameters?, MeterInfoRequested)), (CLReqControlMode))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 2 bit(s): 0 SE(DisplayParameters), 1 SE(MeterInfoRequested), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T31[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Header')
     f_display_parameters = None
     if k == 1:
-        f_display_parameters, r = _d_DisplayParametersType(B, r)
+        f_display_parameters, B, r = _d_DisplayParametersType(B, r)
+        # after DisplayParameters: 1 bit(s): 0 SE(MeterInfoRequested), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T32[(B >> r) & 1]
     f_meter_info_requested = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_meter_info_requested, r = sl2(B, r, _S33, 6)
+            f_meter_info_requested, B, r = sl2(B, r, _S33, 6)
         else:
             r -= 1; f_meter_info_requested = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterInfoRequested: 3 bit(s): 0 SE(BPT_Dynamic_AC_CLReqControlMode), 1 SE(BPT_Scheduled_AC_CLReqControlMode), 2 SE(CLReqControlMode), 3 SE(Dynamic_AC_CLReqControlMode), 4 SE(Scheduled_AC_CLReqControlMode), 5 second level
         r -= 3; k = _T34[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'MeterInfoRequested')
     f_bpt_dynamic_ac_cl_req_control_mode = f_bpt_scheduled_ac_cl_req_control_mode = f_cl_req_control_mode = f_dynamic_ac_cl_req_control_mode = f_scheduled_ac_cl_req_control_mode = None
     if k == 3:
-        f_bpt_dynamic_ac_cl_req_control_mode, r = _d_BPT_Dynamic_AC_CLReqControlModeType(B, r)
+        f_bpt_dynamic_ac_cl_req_control_mode, B, r = _d_BPT_Dynamic_AC_CLReqControlModeType(B, r)
+        # after (BPT_Dynamic_AC_CLReqControlMode | BPT_Scheduled_AC_CLReqControlMode | CLReqControlMode | Dynamic_AC_CLReqControlMode | Scheduled_AC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 4:
-        f_bpt_scheduled_ac_cl_req_control_mode, r = _d_BPT_Scheduled_AC_CLReqControlModeType(B, r)
+        f_bpt_scheduled_ac_cl_req_control_mode, B, r = _d_BPT_Scheduled_AC_CLReqControlModeType(B, r)
+        # after (BPT_Dynamic_AC_CLReqControlMode | BPT_Scheduled_AC_CLReqControlMode | CLReqControlMode | Dynamic_AC_CLReqControlMode | Scheduled_AC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 5:
-        f_cl_req_control_mode, r = _d_CLReqControlModeType(B, r)
+        f_cl_req_control_mode, B, r = _d_CLReqControlModeType(B, r)
+        # after (BPT_Dynamic_AC_CLReqControlMode | BPT_Scheduled_AC_CLReqControlMode | CLReqControlMode | Dynamic_AC_CLReqControlMode | Scheduled_AC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 6:
-        f_dynamic_ac_cl_req_control_mode, r = _d_Dynamic_AC_CLReqControlModeType(B, r)
+        f_dynamic_ac_cl_req_control_mode, B, r = _d_Dynamic_AC_CLReqControlModeType(B, r)
+        # after (BPT_Dynamic_AC_CLReqControlMode | BPT_Scheduled_AC_CLReqControlMode | CLReqControlMode | Dynamic_AC_CLReqControlMode | Scheduled_AC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 7:
-        f_scheduled_ac_cl_req_control_mode, r = _d_Scheduled_AC_CLReqControlModeType(B, r)
+        f_scheduled_ac_cl_req_control_mode, B, r = _d_Scheduled_AC_CLReqControlModeType(B, r)
+        # after (BPT_Dynamic_AC_CLReqControlMode | BPT_Scheduled_AC_CLReqControlMode | CLReqControlMode | Dynamic_AC_CLReqControlMode | Scheduled_AC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'BPT_Dynamic_AC_CLReqControlMode or BPT_Scheduled_AC_CLReqControlMode or CLReqControlMode or Dynamic_AC_CLReqControlMode or Scheduled_AC_CLReqControlMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_bpt_dynamic_ac_cl_req_control_mode, f_bpt_scheduled_ac_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_ac_cl_req_control_mode, f_scheduled_ac_cl_req_control_mode), r
+    return AC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_bpt_dynamic_ac_cl_req_control_mode, f_bpt_scheduled_ac_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_ac_cl_req_control_mode, f_scheduled_ac_cl_req_control_mode), B, r
 
-def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
+def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int, int]:
+    # AC_ChargeLoopReqType: ((((Header)), (DisplayParameters?, MeterInfoRequested)), (CLReqControlMode))
     r0 = r
+    # 3 bits: [AC_ChargeLoopReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AC_ChargeLoopReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_AC_ChargeLoopReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AC_ChargeLoopReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -2336,15 +2448,18 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeLoopReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AC_ChargeLoopReqType(B, r0)
     k = _T35[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_AC_ChargeLoopReqType(B, r0)
+    # 2 bits: [code of AC_ChargeLoopReqType after Header: 2 bit(s): 0 SE(DisplayParameters), 1 SE(MeterInfoRequested), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T31[c & 3]
     f_header = _new(MessageHeaderType)
@@ -2353,10 +2468,12 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
     f_header.signature = i1_signature
     f_display_parameters = None
     if k == 1:
+        # 4 bits: [code of DisplayParametersType start: 4 bit(s): 0 SE(PresentSOC), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(MaximumSOC), 4 SE(RemainingTimeToMinimumSOC), 5 SE(RemainingTimeToTargetSOC), 6 SE(RemainingTimeToMaximumSOC), 7 SE(ChargingComplete), 8 SE(BatteryEnergyCapacity), 9 SE(InletHot), 10 EE, 11 second level]
         r -= 4; c = (B >> r) & 15
         k = _T36[c & 15]
         i2_present_soc = None
         if k == 0:
+            # 13 bits: [PresentSOC: CH = 0 in 1 bit]; i2_present_soc 7 bit(s); [PresentSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level]
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_AC_ChargeLoopReqType(B, r0)
             i2_present_soc = (c >> 5) & 127
@@ -2364,6 +2481,7 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
             if i2_present_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
         i2_minimum_soc = None
         if k == 1:
+            # 13 bits: [MinimumSOC: CH = 0 in 1 bit]; i2_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level]
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_AC_ChargeLoopReqType(B, r0)
             i2_minimum_soc = (c >> 5) & 127
@@ -2371,6 +2489,7 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
             if i2_minimum_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
         i2_target_soc = None
         if k == 2:
+            # 13 bits: [TargetSOC: CH = 0 in 1 bit]; i2_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level]
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_AC_ChargeLoopReqType(B, r0)
             i2_target_soc = (c >> 5) & 127
@@ -2378,6 +2497,7 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
             if i2_target_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
         i2_maximum_soc = None
         if k == 3:
+            # 12 bits: [MaximumSOC: CH = 0 in 1 bit]; i2_maximum_soc 7 bit(s); [MaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level]
             r -= 12; c = (B >> r) & 4095
             if c & 2056: return _d_AC_ChargeLoopReqType(B, r0)
             i2_maximum_soc = (c >> 4) & 127
@@ -2385,6 +2505,7 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
             if i2_maximum_soc > 100: return _d_AC_ChargeLoopReqType(B, r0)
         i2_remaining_time_to_minimum_soc = None
         if k == 4:
+            # 1 bits: [RemainingTimeToMinimumSOC: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_AC_ChargeLoopReqType(B, r0)
             r -= 8; i2_remaining_time_to_minimum_soc = (B >> r) & 255
@@ -2394,11 +2515,13 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
                     i2_remaining_time_to_minimum_soc, r = ru(B, r + 8, i2_remaining_time_to_minimum_soc)
                     if i2_remaining_time_to_minimum_soc > 4294967295: return _d_AC_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_minimum_soc = (x << 7) | (i2_remaining_time_to_minimum_soc & 127)
+            # 4 bits: [RemainingTimeToMinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_AC_ChargeLoopReqType(B, r0)
             k = _T41[c & 7]
         i2_remaining_time_to_target_soc = None
         if k == 5:
+            # 1 bits: [RemainingTimeToTargetSOC: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_AC_ChargeLoopReqType(B, r0)
             r -= 8; i2_remaining_time_to_target_soc = (B >> r) & 255
@@ -2408,11 +2531,13 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
                     i2_remaining_time_to_target_soc, r = ru(B, r + 8, i2_remaining_time_to_target_soc)
                     if i2_remaining_time_to_target_soc > 4294967295: return _d_AC_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_target_soc = (x << 7) | (i2_remaining_time_to_target_soc & 127)
+            # 4 bits: [RemainingTimeToTargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_AC_ChargeLoopReqType(B, r0)
             k = _T42[c & 7]
         i2_remaining_time_to_maximum_soc = None
         if k == 6:
+            # 1 bits: [RemainingTimeToMaximumSOC: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_AC_ChargeLoopReqType(B, r0)
             r -= 8; i2_remaining_time_to_maximum_soc = (B >> r) & 255
@@ -2422,17 +2547,20 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
                     i2_remaining_time_to_maximum_soc, r = ru(B, r + 8, i2_remaining_time_to_maximum_soc)
                     if i2_remaining_time_to_maximum_soc > 4294967295: return _d_AC_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_maximum_soc = (x << 7) | (i2_remaining_time_to_maximum_soc & 127)
+            # 4 bits: [RemainingTimeToMaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_AC_ChargeLoopReqType(B, r0)
             k = _T43[c & 7]
         i2_charging_complete = None
         if k == 7:
+            # 5 bits: [ChargingComplete: CH = 0 in 1 bit]; i2_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of DisplayParametersType after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level]
             r -= 5; c = (B >> r) & 31
             if c & 20: return _d_AC_ChargeLoopReqType(B, r0)
             i2_charging_complete = ((c >> 3) & 1) == 1
             k = _T44[c & 3]
         i2_battery_energy_capacity = None
         if k == 8:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopReqType(B, r0)
             i3_exponent = ((c >> 3) & 255) + -128
@@ -2445,6 +2573,7 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DisplayParametersType after BatteryEnergyCapacity: 2 bit(s): 0 SE(InletHot), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopReqType(B, r0)
             k = _T45[c & 3]
@@ -2453,16 +2582,19 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
             i2_battery_energy_capacity.value = i3_value
         i2_inlet_hot = None
         if k == 9:
+            # 4 bits: [InletHot: CH = 0 in 1 bit]; i2_inlet_hot 1 bit(s); [InletHot: EE = 0 in 1 bit]; [code of DisplayParametersType after InletHot: 1 bit(s): 0 EE, 1 second level]
             r -= 4; c = (B >> r) & 15
             if c & 10: return _d_AC_ChargeLoopReqType(B, r0)
             i2_inlet_hot = ((c >> 2) & 1) == 1
             k = _T6[c & 1]
         if k != -1: return _d_AC_ChargeLoopReqType(B, r0)
+        # 1 bits: [code of AC_ChargeLoopReqType after DisplayParameters: 1 bit(s): 0 SE(MeterInfoRequested), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T32[c & 1]
         f_display_parameters = DisplayParametersType(i2_present_soc, i2_minimum_soc, i2_target_soc, i2_maximum_soc, i2_remaining_time_to_minimum_soc, i2_remaining_time_to_target_soc, i2_remaining_time_to_maximum_soc, i2_charging_complete, i2_battery_energy_capacity, i2_inlet_hot)
     f_meter_info_requested = None
     if k == 2:
+        # 6 bits: [MeterInfoRequested: CH = 0 in 1 bit]; f_meter_info_requested 1 bit(s); [MeterInfoRequested: EE = 0 in 1 bit]; [code of AC_ChargeLoopReqType after MeterInfoRequested: 3 bit(s): 0 SE(BPT_Dynamic_AC_CLReqControlMode), 1 SE(BPT_Scheduled_AC_CLReqControlMode), 2 SE(CLReqControlMode), 3 SE(Dynamic_AC_CLReqControlMode), 4 SE(Scheduled_AC_CLReqControlMode), 5 second level]
         r -= 6; c = (B >> r) & 63
         if c & 40: return _d_AC_ChargeLoopReqType(B, r0)
         f_meter_info_requested = ((c >> 4) & 1) == 1
@@ -2471,33 +2603,39 @@ def _f_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int]:
         return _d_AC_ChargeLoopReqType(B, r0)
     f_bpt_dynamic_ac_cl_req_control_mode = f_bpt_scheduled_ac_cl_req_control_mode = f_cl_req_control_mode = f_dynamic_ac_cl_req_control_mode = f_scheduled_ac_cl_req_control_mode = None
     if k == 3:
-        f_bpt_dynamic_ac_cl_req_control_mode, r = _f_BPT_Dynamic_AC_CLReqControlModeType(B, r)
+        f_bpt_dynamic_ac_cl_req_control_mode, B, r = _f_BPT_Dynamic_AC_CLReqControlModeType(B, r)
+        # 1 bits: [code of AC_ChargeLoopReqType after (BPT_Dynamic_AC_CLReqControlMode | BPT_Scheduled_AC_CLReqControlMode | CLReqControlMode | Dynamic_AC_CLReqControlMode | Scheduled_AC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     elif k == 4:
-        f_bpt_scheduled_ac_cl_req_control_mode, r = _f_BPT_Scheduled_AC_CLReqControlModeType(B, r)
+        f_bpt_scheduled_ac_cl_req_control_mode, B, r = _f_BPT_Scheduled_AC_CLReqControlModeType(B, r)
+        # 1 bits: [code of AC_ChargeLoopReqType after (BPT_Dynamic_AC_CLReqControlMode | BPT_Scheduled_AC_CLReqControlMode | CLReqControlMode | Dynamic_AC_CLReqControlMode | Scheduled_AC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     elif k == 5:
+        # 2 bits: [CLReqControlModeType start: EE = 0 in 1 bit(s)]; [code of AC_ChargeLoopReqType after (BPT_Dynamic_AC_CLReqControlMode | BPT_Scheduled_AC_CLReqControlMode | CLReqControlMode | Dynamic_AC_CLReqControlMode | Scheduled_AC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_ChargeLoopReqType(B, r0)
         k = _T6[c & 1]
         f_cl_req_control_mode = _new(CLReqControlModeType)
     elif k == 6:
-        f_dynamic_ac_cl_req_control_mode, r = _f_Dynamic_AC_CLReqControlModeType(B, r)
+        f_dynamic_ac_cl_req_control_mode, B, r = _f_Dynamic_AC_CLReqControlModeType(B, r)
+        # 1 bits: [code of AC_ChargeLoopReqType after (BPT_Dynamic_AC_CLReqControlMode | BPT_Scheduled_AC_CLReqControlMode | CLReqControlMode | Dynamic_AC_CLReqControlMode | Scheduled_AC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     elif k == 7:
-        f_scheduled_ac_cl_req_control_mode, r = _f_Scheduled_AC_CLReqControlModeType(B, r)
+        f_scheduled_ac_cl_req_control_mode, B, r = _f_Scheduled_AC_CLReqControlModeType(B, r)
+        # 1 bits: [code of AC_ChargeLoopReqType after (BPT_Dynamic_AC_CLReqControlMode | BPT_Scheduled_AC_CLReqControlMode | CLReqControlMode | Dynamic_AC_CLReqControlMode | Scheduled_AC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     else:
         return _d_AC_ChargeLoopReqType(B, r0)
     if k != -1: return _d_AC_ChargeLoopReqType(B, r0)
     o = AC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_bpt_dynamic_ac_cl_req_control_mode, f_bpt_scheduled_ac_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_ac_cl_req_control_mode, f_scheduled_ac_cl_req_control_mode)
-    return o, r
+    return o, B, r
 
 def _e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
+    # AC_ChargeLoopReqType: ((((Header)), (DisplayParameters?, MeterInfoRequested)), (CLReqControlMode))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -2657,17 +2795,22 @@ def _e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
+    # start: 1 bit(s): 0 SE(SessionID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_session_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S58, 6)
+            f_session_id, B, r = sl2(B, r, _S58, 6)
         else:
-            f_session_id, r = rbin(B, r, 8)
+            f_session_id, B, r = rbin(B, r, 8)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SessionID: 1 bit(s): 0 SE(TimeStamp), 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SessionID')
@@ -2675,30 +2818,36 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_stamp, r = sl2(B, r, _S59, 6)
+            f_time_stamp, B, r = sl2(B, r, _S59, 6)
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level
         r -= 2; k = _T35[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeStamp')
     f_signature = None
     if k == 2:
-        f_signature, r = _d_SignatureType(B, r)
+        f_signature, B, r = _d_SignatureType(B, r)
+        # after Signature: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), B, r
 
-def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
     r0 = r
+    # 2 bits: [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MessageHeaderType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_MessageHeaderType(B, r0)
     r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MessageHeaderType(B, r0)
     r -= 8; f_time_stamp = (B >> r) & 255
@@ -2708,12 +2857,14 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
             f_time_stamp, r = ru(B, r + 8, f_time_stamp)
             if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
         else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
     k = _T35[c & 3]
     f_signature = None
     if k == 2:
-        f_signature, r = _f_SignatureType(B, r)
+        f_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
@@ -2721,9 +2872,10 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     o.session_id = f_session_id
     o.time_stamp = f_time_stamp
     o.signature = f_signature
-    return o, r
+    return o, B, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
     st = 0
     v2 = o.session_id
     if v2 is None: raise EncFail('missing mandatory SessionID')
@@ -2747,74 +2899,95 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T60[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _d_SignedInfoType(B, r)
+        f_signed_info, B, r = _d_SignedInfoType(B, r)
+        # after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T32[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignedInfo')
     f_signature_value = None
     if k == 2:
-        f_signature_value, r = _d_SignatureValueType(B, r)
+        f_signature_value, B, r = _d_SignatureValueType(B, r)
+        # after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T61[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SignatureValue')
     f_key_info = None
     if k == 3:
-        f_key_info, r = _d_KeyInfoType(B, r)
+        f_key_info, B, r = _d_KeyInfoType(B, r)
+        # after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T62[(B >> r) & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _d_ObjectType(B, r)
+            v, B, r = _d_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T62[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), B, r
 
-def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     r0 = r
+    # 2 bits: [code of SignatureType start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T60[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureType after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _f_SignedInfoType(B, r)
+        f_signed_info, B, r = _f_SignedInfoType(B, r)
+        # 1 bits: [code of SignatureType after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T32[c & 1]
     else:
         return _d_SignatureType(B, r0)
     f_signature_value = None
     if k == 2:
+        # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T60[c & 3]
         i1_id = None
         if k == 0:
-            i1_id, r = rstr(B, r, None)
+            i1_id, B, r = rstr(B, r, None)
+            # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T12[c & 1]
         i1_value = None
         if k == 1:
-            i1_value, r = rbin(B, r, None)
+            i1_value, B, r = rbin(B, r, None)
+            # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
         else:
             return _d_SignatureType(B, r0)
         if k != -1: return _d_SignatureType(B, r0)
+        # 2 bits: [code of SignatureType after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T61[c & 3]
         f_signature_value = _new(SignatureValueType)
@@ -2824,18 +2997,20 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         return _d_SignatureType(B, r0)
     f_key_info = None
     if k == 3:
-        f_key_info, r = _f_KeyInfoType(B, r)
+        f_key_info, B, r = _f_KeyInfoType(B, r)
+        # 2 bits: [code of SignatureType after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T62[c & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _f_ObjectType(B, r)
+            v, B, r = _f_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignatureType after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T62[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
@@ -2845,9 +3020,10 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     o.signature_value = f_signature_value
     o.key_info = f_key_info
     o.object = f_object
-    return o, r
+    return o, B, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -2885,6 +3061,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st = 15
     n = 0
     for v in o.object:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C65[st]
             a = (a << w) | c
@@ -2900,21 +3077,30 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T60[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _d_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _d_CanonicalizationMethodType(B, r)
+        # after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T32[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CanonicalizationMethod')
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _d_SignatureMethodType(B, r)
+        f_signature_method, B, r = _d_SignatureMethodType(B, r)
+        # after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignatureMethod')
@@ -2922,35 +3108,42 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T67[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), B, r
 
-def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     r0 = r
+    # 2 bits: [code of SignedInfoType start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T60[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignedInfoType after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _f_CanonicalizationMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T32[c & 1]
     else:
         return _d_SignedInfoType(B, r0)
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _f_SignatureMethodType(B, r)
+        f_signature_method, B, r = _f_SignatureMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     else:
@@ -2959,40 +3152,48 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T68[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T69[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T70[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T71[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T72[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T73[c & 1]
             else:
                 return _d_SignedInfoType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_SignedInfoType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_SignedInfoType(B, r0)
                 k = _T6[c & 1]
@@ -3010,6 +3211,7 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of SignedInfoType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T67[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
@@ -3019,9 +3221,10 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     o.canonicalization_method = f_canonicalization_method
     o.signature_method = f_signature_method
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -3041,6 +3244,7 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 11
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -3055,21 +3259,28 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T75[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CanonicalizationMethodType(f_algorithm), r
+    return CanonicalizationMethodType(f_algorithm), B, r
 
-def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     return _d_CanonicalizationMethodType(B, r)
 
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -3079,11 +3290,16 @@ def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(HMACOutputLength), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T76[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -3091,21 +3307,24 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S77, 6)
+            f_hmac_output_length, B, r = sl2(B, r, _S77, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
         r -= 2; k = _T75[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureMethodType(f_algorithm, f_hmac_output_length), r
+    return SignatureMethodType(f_algorithm, f_hmac_output_length), B, r
 
-def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     return _d_SignatureMethodType(B, r)
 
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -3124,27 +3343,40 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
+    # start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T68[(B >> r) & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T69[(B >> r) & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T70[(B >> r) & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T71[(B >> r) & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T72[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _d_DigestMethodType(B, r)
+        f_digest_method, B, r = _d_DigestMethodType(B, r)
+        # after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T73[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
@@ -3152,53 +3384,64 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S79, 6)
+            f_digest_value, B, r = sl2(B, r, _S79, 6)
         else:
-            f_digest_value, r = rbin(B, r, None)
+            f_digest_value, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DigestValue: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), B, r
 
-def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     r0 = r
+    # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T68[c & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
         r -= 3; c = (B >> r) & 7
         k = _T69[c & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T70[c & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T71[c & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T72[c & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _f_DigestMethodType(B, r)
+        f_digest_method, B, r = _f_DigestMethodType(B, r)
+        # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T73[c & 1]
     else:
         return _d_ReferenceType(B, r0)
     f_digest_value = None
     if k == 5:
+        # 1 bits: [DigestValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ReferenceType(B, r0)
-        f_digest_value, r = rbin(B, r, None)
+        f_digest_value, B, r = rbin(B, r, None)
+        # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ReferenceType(B, r0)
         k = _T6[c & 1]
@@ -3212,9 +3455,10 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     o.transforms = f_transforms
     o.digest_method = f_digest_method
     o.digest_value = f_digest_value
-    return o, r
+    return o, B, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -3253,47 +3497,57 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
+    # start: 1 bit(s): 0 SE(Transform), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_TransformType(B, r)
+            v, B, r = _d_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T84[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformsType(f_transform), r
+    return TransformsType(f_transform), B, r
 
-def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
     r0 = r
+    # 1 bits: [code of TransformsType start: 1 bit(s): 0 SE(Transform), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _f_TransformType(B, r)
+            v, B, r = _f_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of TransformsType after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T84[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
     o = _new(TransformsType)
     o.transform = f_transform
-    return o, r
+    return o, B, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
+    # TransformsType: (Transform+)
     pass
     n = 0
     for v in o.transform:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -3308,11 +3562,16 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T76[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -3320,25 +3579,30 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S85, 6)
+                v, B, r = sl2(B, r, _S85, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
         else:
             break
         n += 1
+        # after (XPath | *) (may repeat): 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
         r -= 3; k = _T76[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformType(f_algorithm, f_x_path), r
+    return TransformType(f_algorithm, f_x_path), B, r
 
-def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     return _d_TransformType(B, r)
 
 def _e_TransformType(o: TransformType, a: int) -> int:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -3347,6 +3611,7 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     st = 3
     n = 0
     for v in o.x_path:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -3362,21 +3627,28 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     a = (a << 3) | 2
     return a
 
-def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T75[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DigestMethodType(f_algorithm), r
+    return DigestMethodType(f_algorithm), B, r
 
-def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
     return _d_DigestMethodType(B, r)
 
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
+    # DigestMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -3386,35 +3658,46 @@ def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
+    # start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T60[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 CH, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # after value: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S79, 4 if f_id is not None else 6); k = -1
+        f_value, B, r = sl2(B, r, _S79, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureValueType(f_id, f_value), r
+    return SignatureValueType(f_id, f_value), B, r
 
-def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
     r0 = r
+    # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T60[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     else:
@@ -3423,9 +3706,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     o.id = f_id
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    # SignatureValueType: @Id? text: base64Binary
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -3441,11 +3725,16 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
+    # start: 4 bit(s): 0 AT(Id), 1 SE(KeyName), 2 SE(KeyValue), 3 SE(RetrievalMethod), 4 SE(X509Data), 5 SE(PGPData), 6 SE(SPKIData), 7 SE(MgmtData), 8 SE(*), 9 CH, 10 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T86[(B >> r) & 15]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 CH, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T87[(B >> r) & 15]
     f_key_name = []
     f_key_value = []
@@ -3457,50 +3746,58 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S85, 6)
+                v, B, r = sl2(B, r, _S85, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
         elif k == 2:
-            v, r = _d_KeyValueType(B, r)
+            v, B, r = _d_KeyValueType(B, r)
             f_key_value.append(v)
         elif k == 3:
-            v, r = _d_RetrievalMethodType(B, r)
+            v, B, r = _d_RetrievalMethodType(B, r)
             f_retrieval_method.append(v)
         elif k == 4:
-            v, r = _d_X509DataType(B, r)
+            v, B, r = _d_X509DataType(B, r)
             f_x509_data.append(v)
         elif k == 5:
-            v, r = _d_PGPDataType(B, r)
+            v, B, r = _d_PGPDataType(B, r)
             f_pgp_data.append(v)
         elif k == 6:
-            v, r = _d_SPKIDataType(B, r)
+            v, B, r = _d_SPKIDataType(B, r)
             f_spki_data.append(v)
         elif k == 7:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S85, 6)
+                v, B, r = sl2(B, r, _S85, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
         else:
             break
         n += 1
+        # after (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | *) (may repeat): 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 EE, 9 CH, 10 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T88[(B >> r) & 15]
     if n < 1: raise unexpected(k, r, 'KeyName or KeyValue or RetrievalMethod or X509Data or PGPData or SPKIData or MgmtData')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
+    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), B, r
 
-def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     return _d_KeyInfoType(B, r)
 
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -3509,6 +3806,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         st = 3
     n = 0
     for v in o.key_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C89[st]
             a = (a << w) | c
@@ -3521,6 +3819,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.key_value:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C90[st]
             a = (a << w) | c
@@ -3531,6 +3830,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_KeyValueType(v, a)
         n += 1
     for v in o.retrieval_method:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C91[st]
             a = (a << w) | c
@@ -3541,6 +3841,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_RetrievalMethodType(v, a)
         n += 1
     for v in o.x509_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C92[st]
             a = (a << w) | c
@@ -3551,6 +3852,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_X509DataType(v, a)
         n += 1
     for v in o.pgp_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C93[st]
             a = (a << w) | c
@@ -3561,6 +3863,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_PGPDataType(v, a)
         n += 1
     for v in o.spki_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C94[st]
             a = (a << w) | c
@@ -3571,6 +3874,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_SPKIDataType(v, a)
         n += 1
     for v in o.mgmt_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C95[st]
             a = (a << w) | c
@@ -3588,24 +3892,33 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     a = (a << 4) | 8
     return a
 
-def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
+    # start: 3 bit(s): 0 SE(DSAKeyValue), 1 SE(RSAKeyValue), 2 SE(*), 3 CH, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T96[(B >> r) & 7]
     f_dsa_key_value = f_rsa_key_value = None
     if k == 0:
-        f_dsa_key_value, r = _d_DSAKeyValueType(B, r)
+        f_dsa_key_value, B, r = _d_DSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T97[(B >> r) & 3]
     elif k == 1:
-        f_rsa_key_value, r = _d_RSAKeyValueType(B, r)
+        f_rsa_key_value, B, r = _d_RSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T97[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DSAKeyValue or RSAKeyValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
+    return KeyValueType(f_dsa_key_value, f_rsa_key_value), B, r
 
-def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     return _d_KeyValueType(B, r)
 
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     pass
     v2 = o.dsa_key_value
     v3 = o.rsa_key_value
@@ -3633,7 +3946,9 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
+    # nested groups: a walk over the Glushkov automaton _G98 (state -> width, (slot, next state) per code)
     f_p = None
     f_q = None
     f_g = None
@@ -3643,6 +3958,7 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     f_pgen_counter = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G98[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -3651,72 +3967,80 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S79, 6)
+                v, B, r = sl2(B, r, _S79, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S79, 6)
+                v, B, r = sl2(B, r, _S79, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S79, 6)
+                v, B, r = sl2(B, r, _S79, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S79, 6)
+                v, B, r = sl2(B, r, _S79, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S79, 6)
+                v, B, r = sl2(B, r, _S79, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S79, 6)
+                v, B, r = sl2(B, r, _S79, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S79, 6)
+                v, B, r = sl2(B, r, _S79, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
         else: raise unexpected(slot, r)
-    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), B, r
 
 _f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
     st = 0
     for v in (() if o.p is None else (o.p,)):
         e = _GE_DSAKeyValueType[st].get('P')
@@ -3771,17 +4095,22 @@ def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
+    # start: 1 bit(s): 0 SE(Modulus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_modulus = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S79, 6)
+            f_modulus, B, r = sl2(B, r, _S79, 6)
         else:
-            f_modulus, r = rbin(B, r, None)
+            f_modulus, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Modulus')
@@ -3789,33 +4118,40 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S79, 6)
+            f_exponent, B, r = sl2(B, r, _S79, 6)
         else:
-            f_exponent, r = rbin(B, r, None)
+            f_exponent, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Exponent: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    return RSAKeyValueType(f_modulus, f_exponent), B, r
 
-def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
     r0 = r
+    # 2 bits: [RSAKeyValueType start: SE(Modulus) = 0 in 1 bit(s)]; [Modulus: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    f_modulus, r = rbin(B, r, None)
+    f_modulus, B, r = rbin(B, r, None)
+    # 3 bits: [Modulus: EE = 0 in 1 bit]; [RSAKeyValueType after Modulus: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_RSAKeyValueType(B, r0)
-    f_exponent, r = rbin(B, r, None)
+    f_exponent, B, r = rbin(B, r, None)
+    # 2 bits: [Exponent: EE = 0 in 1 bit]; [RSAKeyValueType after Exponent: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
     o = _new(RSAKeyValueType)
     o.modulus = f_modulus
     o.exponent = f_exponent
-    return o, r
+    return o, B, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    # RSAKeyValueType: (Modulus, Exponent)
     pass
     v2 = o.modulus
     if v2 is None: raise EncFail('missing mandatory Modulus')
@@ -3830,40 +4166,54 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
+    # start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T99[(B >> r) & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T100[(B >> r) & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T35[(B >> r) & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    return RetrievalMethodType(f_type, f_uri, f_transforms), B, r
 
-def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     r0 = r
+    # 3 bits: [code of RetrievalMethodType start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level]
     r -= 3; c = (B >> r) & 7
     k = _T99[c & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T100[c & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T35[c & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of RetrievalMethodType after Transforms: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
@@ -3871,9 +4221,10 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     o.type = f_type
     o.uri = f_uri
     o.transforms = f_transforms
-    return o, r
+    return o, B, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     st = 0
     v2 = o.type
     if v2 is not None:
@@ -3896,7 +4247,10 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
+    # start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T104[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
@@ -3906,54 +4260,66 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
-            v, r = _d_X509IssuerSerialType(B, r)
+            v, B, r = _d_X509IssuerSerialType(B, r)
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S79, 6)
+                v, B, r = sl2(B, r, _S79, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S85, 6)
+                v, B, r = sl2(B, r, _S85, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S79, 6)
+                v, B, r = sl2(B, r, _S79, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S79, 6)
+                v, B, r = sl2(B, r, _S79, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T105[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), B, r
 
-def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     r0 = r
+    # 3 bits: [code of X509DataType start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level]
     r -= 3; c = (B >> r) & 7
     k = _T104[c & 7]
     f_x509_issuer_serial = []
@@ -3964,9 +4330,11 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            i1_x509_issuer_name, r = rstr(B, r, None)
+            i1_x509_issuer_name, B, r = rstr(B, r, None)
+            # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_X509DataType(B, r0)
             r -= 9; i1_x509_serial_number = (B >> r) & 511
@@ -3976,6 +4344,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
                 elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
                 else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
             v = _new(X509IssuerSerialType)
@@ -3983,36 +4352,45 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            # 1 bits: [X509SKI: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509SKI: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_ski.append(v)
         elif k == 2:
+            # 1 bits: [X509SubjectName: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rstr(B, r, None)
+            v, B, r = rstr(B, r, None)
+            # 1 bits: [X509SubjectName: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_subject_name.append(v)
         elif k == 3:
+            # 1 bits: [X509Certificate: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509Certificate: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_certificate.append(v)
         elif k == 4:
+            # 1 bits: [X509CRL: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509CRL: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # 3 bits: [code of X509DataType after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level]
         r -= 3; c = (B >> r) & 7
         k = _T105[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
@@ -4023,12 +4401,14 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     o.x509_subject_name = f_x509_subject_name
     o.x509_certificate = f_x509_certificate
     o.x509_crl = f_x509_crl
-    return o, r
+    return o, B, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     pass
     n = 0
     for v in o.x509_issuer_serial:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -4038,6 +4418,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a = _e_X509IssuerSerialType(v, a)
         n += 1
     for v in o.x509_ski:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 1
         elif True:
@@ -4049,6 +4430,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_subject_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 2
         elif True:
@@ -4060,6 +4442,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_certificate:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 3
         elif True:
@@ -4071,6 +4454,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_crl:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 4
         elif True:
@@ -4087,17 +4471,22 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
     a = (a << 3) | 6
     return a
 
-def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
+    # start: 1 bit(s): 0 SE(X509IssuerName), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S85, 6)
+            f_x509_issuer_name, B, r = sl2(B, r, _S85, 6)
         else:
-            f_x509_issuer_name, r = rstr(B, r, None)
+            f_x509_issuer_name, B, r = rstr(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509IssuerName')
@@ -4105,24 +4494,28 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S77, 6)
+            f_x509_serial_number, B, r = sl2(B, r, _S77, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509SerialNumber')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), B, r
 
-def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     r0 = r
+    # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    f_x509_issuer_name, r = rstr(B, r, None)
+    f_x509_issuer_name, B, r = rstr(B, r, None)
+    # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_X509IssuerSerialType(B, r0)
     r -= 9; f_x509_serial_number = (B >> r) & 511
@@ -4132,14 +4525,16 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
         elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
         else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
     o = _new(X509IssuerSerialType)
     o.x509_issuer_name = f_x509_issuer_name
     o.x509_serial_number = f_x509_serial_number
-    return o, r
+    return o, B, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     pass
     v2 = o.x509_issuer_name
     if v2 is None: raise EncFail('missing mandatory X509IssuerName')
@@ -4156,11 +4551,14 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
+    # nested groups: a walk over the Glushkov automaton _G106 (state -> width, (slot, next state) per code)
     f_pgp_key_id = None
     f_pgp_key_packet = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G106[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -4169,27 +4567,30 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S79, 6)
+                v, B, r = sl2(B, r, _S79, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S79, 6)
+                v, B, r = sl2(B, r, _S79, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
         else: raise unexpected(slot, r)
-    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), B, r
 
 _f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
     st = 0
     for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
         e = _GE_PGPDataType[st].get('PGPKeyID')
@@ -4209,10 +4610,13 @@ def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
+    # SPKIDataType: (SPKISexp, ##any?)+
+    # nested groups: a walk over the Glushkov automaton _G107 (state -> width, (slot, next state) per code)
     f_spki_sexp = []
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G107[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -4221,20 +4625,23 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S79, 6)
+                v, B, r = sl2(B, r, _S79, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
         else: raise unexpected(slot, r)
-    return SPKIDataType(f_spki_sexp), r
+    return SPKIDataType(f_spki_sexp), B, r
 
 _f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
+    # SPKIDataType: (SPKISexp, ##any?)+
     st = 0
     for v in o.spki_sexp:
+        if a > BIG: a = spill(a)
         e = _GE_SPKIDataType[st].get('SPKISexp')
         if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
         a = (a << e[0]) | e[1]; st = e[2]
@@ -4245,27 +4652,38 @@ def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
+    # start: 3 bit(s): 0 AT(Encoding), 1 AT(Id), 2 AT(MimeType), 3 SE(*), 4 EE, 5 CH, 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T108[(B >> r) & 7]
     f_encoding = None
     if k == 0:
-        f_encoding, r = rstr(B, r, None)
+        f_encoding, B, r = rstr(B, r, None)
+        # after @Encoding: 3 bit(s): 0 AT(Id), 1 AT(MimeType), 2 SE(*), 3 EE, 4 CH, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T109[(B >> r) & 7]
     f_id = None
     if k == 1:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(MimeType), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T110[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
-        f_mime_type, r = rstr(B, r, None)
+        f_mime_type, B, r = rstr(B, r, None)
+        # after @MimeType: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T75[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ObjectType(f_encoding, f_id, f_mime_type), r
+    return ObjectType(f_encoding, f_id, f_mime_type), B, r
 
-def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     return _d_ObjectType(B, r)
 
 def _e_ObjectType(o: ObjectType, a: int) -> int:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     st = 0
     v2 = o.encoding
     if v2 is not None:
@@ -4288,121 +4706,139 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int, int]:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
+    # start: 4 bit(s): 0 SE(PresentSOC), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(MaximumSOC), 4 SE(RemainingTimeToMinimumSOC), 5 SE(RemainingTimeToTargetSOC), 6 SE(RemainingTimeToMaximumSOC), 7 SE(ChargingComplete), 8 SE(BatteryEnergyCapacity), 9 SE(InletHot), 10 EE, 11 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T36[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_present_soc, r = sl2(B, r, _S114, 6)
+            f_present_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level
         r -= 4; k = _T37[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S114, 6)
+            f_minimum_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level
         r -= 4; k = _T38[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S114, 6)
+            f_target_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level
         r -= 4; k = _T39[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_soc, r = sl2(B, r, _S114, 6)
+            f_maximum_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level
         r -= 3; k = _T40[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S115, 6)
+            f_remaining_time_to_minimum_soc, B, r = sl2(B, r, _S115, 6)
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level
         r -= 3; k = _T41[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_target_soc, r = sl2(B, r, _S115, 6)
+            f_remaining_time_to_target_soc, B, r = sl2(B, r, _S115, 6)
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level
         r -= 3; k = _T42[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S115, 6)
+            f_remaining_time_to_maximum_soc, B, r = sl2(B, r, _S115, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level
         r -= 3; k = _T43[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S33, 6)
+            f_charging_complete, B, r = sl2(B, r, _S33, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level
         r -= 2; k = _T44[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
-        f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
+        f_battery_energy_capacity, B, r = _d_RationalNumberType(B, r)
+        # after BatteryEnergyCapacity: 2 bit(s): 0 SE(InletHot), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T45[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_inlet_hot, r = sl2(B, r, _S33, 6)
+            f_inlet_hot, B, r = sl2(B, r, _S33, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after InletHot: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), B, r
 
-def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int, int]:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
     r0 = r
+    # 4 bits: [code of DisplayParametersType start: 4 bit(s): 0 SE(PresentSOC), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(MaximumSOC), 4 SE(RemainingTimeToMinimumSOC), 5 SE(RemainingTimeToTargetSOC), 6 SE(RemainingTimeToMaximumSOC), 7 SE(ChargingComplete), 8 SE(BatteryEnergyCapacity), 9 SE(InletHot), 10 EE, 11 second level]
     r -= 4; c = (B >> r) & 15
     k = _T36[c & 15]
     f_present_soc = None
     if k == 0:
+        # 13 bits: [PresentSOC: CH = 0 in 1 bit]; f_present_soc 7 bit(s); [PresentSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
@@ -4410,6 +4846,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
+        # 13 bits: [MinimumSOC: CH = 0 in 1 bit]; f_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
@@ -4417,6 +4854,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
+        # 13 bits: [TargetSOC: CH = 0 in 1 bit]; f_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
@@ -4424,6 +4862,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
+        # 12 bits: [MaximumSOC: CH = 0 in 1 bit]; f_maximum_soc 7 bit(s); [MaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
@@ -4431,6 +4870,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
+        # 1 bits: [RemainingTimeToMinimumSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
@@ -4440,11 +4880,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
                 if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
+        # 4 bits: [RemainingTimeToMinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T41[c & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
+        # 1 bits: [RemainingTimeToTargetSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
@@ -4454,11 +4896,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
                 if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
+        # 4 bits: [RemainingTimeToTargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T42[c & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
+        # 1 bits: [RemainingTimeToMaximumSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
@@ -4468,17 +4912,20 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
                 if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
+        # 4 bits: [RemainingTimeToMaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T43[c & 7]
     f_charging_complete = None
     if k == 7:
+        # 5 bits: [ChargingComplete: CH = 0 in 1 bit]; f_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of DisplayParametersType after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DisplayParametersType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
         k = _T44[c & 3]
     f_battery_energy_capacity = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_DisplayParametersType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -4491,6 +4938,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DisplayParametersType after BatteryEnergyCapacity: 2 bit(s): 0 SE(InletHot), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T45[c & 3]
@@ -4499,15 +4947,17 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         f_battery_energy_capacity.value = i1_value
     f_inlet_hot = None
     if k == 9:
+        # 4 bits: [InletHot: CH = 0 in 1 bit]; f_inlet_hot 1 bit(s); [InletHot: EE = 0 in 1 bit]; [code of DisplayParametersType after InletHot: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DisplayParametersType(B, r0)
         f_inlet_hot = ((c >> 2) & 1) == 1
         k = _T6[c & 1]
     if k != -1: return _d_DisplayParametersType(B, r0)
     o = DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot)
-    return o, r
+    return o, B, r
 
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
     st = 0
     v2 = o.present_soc
     if v2 is not None:
@@ -4601,139 +5051,192 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_AC_CLReqControlModeType, int]:
+def _d_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_AC_CLReqControlModeType, int, int]:
+    # BPT_Dynamic_AC_CLReqControlModeType: (((DepartureTime?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest), (EVMaximumChargePower, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?, EVPresentActivePower, EVPresentActivePower_L2?, EVPresentActivePower_L3?, EVPresentReactivePower, EVPresentReactivePower_L2?, EVPresentReactivePower_L3?)), (EVMaximumDischargePower, EVMaximumDischargePower_L2?, EVMaximumDischargePower_L3?, EVMinimumDischargePower, EVMinimumDischargePower_L2?, EVMinimumDischargePower_L3?, EVMaximumV2XEnergyRequest?, EVMinimumV2XEnergyRequest?))
+    # start: 2 bit(s): 0 SE(DepartureTime), 1 SE(EVTargetEnergyRequest), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T60[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S115, 6)
+            f_departure_time, B, r = sl2(B, r, _S115, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     f_ev_target_energy_request = None
     if k == 1:
-        f_ev_target_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_target_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetEnergyRequest: 1 bit(s): 0 SE(EVMaximumEnergyRequest), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T32[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetEnergyRequest')
     f_ev_maximum_energy_request = None
     if k == 2:
-        f_ev_maximum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumEnergyRequest: 1 bit(s): 0 SE(EVMinimumEnergyRequest), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumEnergyRequest')
     f_ev_minimum_energy_request = None
     if k == 3:
-        f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVMaximumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T72[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumEnergyRequest')
     f_ev_maximum_charge_power = None
     if k == 4:
-        f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower: 2 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T116[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMaximumChargePower')
     f_ev_maximum_charge_power_l2 = None
     if k == 5:
-        f_ev_maximum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower_L2: 2 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T117[(B >> r) & 3]
     f_ev_maximum_charge_power_l3 = None
     if k == 6:
-        f_ev_maximum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower_L3: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T118[(B >> r) & 1]
     f_ev_minimum_charge_power = None
     if k == 7:
-        f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 SE(EVPresentActivePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T119[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMinimumChargePower')
     f_ev_minimum_charge_power_l2 = None
     if k == 8:
-        f_ev_minimum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 SE(EVPresentActivePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T120[(B >> r) & 3]
     f_ev_minimum_charge_power_l3 = None
     if k == 9:
-        f_ev_minimum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower_L3: 1 bit(s): 0 SE(EVPresentActivePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T121[(B >> r) & 1]
     f_ev_present_active_power = None
     if k == 10:
-        f_ev_present_active_power, r = _d_RationalNumberType(B, r)
+        f_ev_present_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentActivePower: 2 bit(s): 0 SE(EVPresentActivePower_L2), 1 SE(EVPresentActivePower_L3), 2 SE(EVPresentReactivePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T122[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVPresentActivePower')
     f_ev_present_active_power_l2 = None
     if k == 11:
-        f_ev_present_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_present_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentActivePower_L2: 2 bit(s): 0 SE(EVPresentActivePower_L3), 1 SE(EVPresentReactivePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T123[(B >> r) & 3]
     f_ev_present_active_power_l3 = None
     if k == 12:
-        f_ev_present_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_present_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentActivePower_L3: 1 bit(s): 0 SE(EVPresentReactivePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T124[(B >> r) & 1]
     f_ev_present_reactive_power = None
     if k == 13:
-        f_ev_present_reactive_power, r = _d_RationalNumberType(B, r)
+        f_ev_present_reactive_power, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentReactivePower: 2 bit(s): 0 SE(EVPresentReactivePower_L2), 1 SE(EVPresentReactivePower_L3), 2 SE(EVMaximumDischargePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T125[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVPresentReactivePower')
     f_ev_present_reactive_power_l2 = None
     if k == 14:
-        f_ev_present_reactive_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_present_reactive_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentReactivePower_L2: 2 bit(s): 0 SE(EVPresentReactivePower_L3), 1 SE(EVMaximumDischargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T126[(B >> r) & 3]
     f_ev_present_reactive_power_l3 = None
     if k == 15:
-        f_ev_present_reactive_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_present_reactive_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentReactivePower_L3: 1 bit(s): 0 SE(EVMaximumDischargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T127[(B >> r) & 1]
     f_ev_maximum_discharge_power = None
     if k == 16:
-        f_ev_maximum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargePower: 2 bit(s): 0 SE(EVMaximumDischargePower_L2), 1 SE(EVMaximumDischargePower_L3), 2 SE(EVMinimumDischargePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T128[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMaximumDischargePower')
     f_ev_maximum_discharge_power_l2 = None
     if k == 17:
-        f_ev_maximum_discharge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargePower_L2: 2 bit(s): 0 SE(EVMaximumDischargePower_L3), 1 SE(EVMinimumDischargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T129[(B >> r) & 3]
     f_ev_maximum_discharge_power_l3 = None
     if k == 18:
-        f_ev_maximum_discharge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargePower_L3: 1 bit(s): 0 SE(EVMinimumDischargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T130[(B >> r) & 1]
     f_ev_minimum_discharge_power = None
     if k == 19:
-        f_ev_minimum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumDischargePower: 3 bit(s): 0 SE(EVMinimumDischargePower_L2), 1 SE(EVMinimumDischargePower_L3), 2 SE(EVMaximumV2XEnergyRequest), 3 SE(EVMinimumV2XEnergyRequest), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T131[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVMinimumDischargePower')
     f_ev_minimum_discharge_power_l2 = None
     if k == 20:
-        f_ev_minimum_discharge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_discharge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumDischargePower_L2: 3 bit(s): 0 SE(EVMinimumDischargePower_L3), 1 SE(EVMaximumV2XEnergyRequest), 2 SE(EVMinimumV2XEnergyRequest), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T132[(B >> r) & 7]
     f_ev_minimum_discharge_power_l3 = None
     if k == 21:
-        f_ev_minimum_discharge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_discharge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumDischargePower_L3: 2 bit(s): 0 SE(EVMaximumV2XEnergyRequest), 1 SE(EVMinimumV2XEnergyRequest), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T133[(B >> r) & 3]
     f_ev_maximum_v2_x_energy_request = None
     if k == 22:
-        f_ev_maximum_v2_x_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_v2_x_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumV2XEnergyRequest: 2 bit(s): 0 SE(EVMinimumV2XEnergyRequest), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T134[(B >> r) & 3]
     f_ev_minimum_v2_x_energy_request = None
     if k == 23:
-        f_ev_minimum_v2_x_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_v2_x_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumV2XEnergyRequest: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BPT_Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), r
+    return BPT_Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), B, r
 
-def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_AC_CLReqControlModeType, int]:
+def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_AC_CLReqControlModeType, int, int]:
+    # BPT_Dynamic_AC_CLReqControlModeType: (((DepartureTime?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest), (EVMaximumChargePower, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?, EVPresentActivePower, EVPresentActivePower_L2?, EVPresentActivePower_L3?, EVPresentReactivePower, EVPresentReactivePower_L2?, EVPresentReactivePower_L3?)), (EVMaximumDischargePower, EVMaximumDischargePower_L2?, EVMaximumDischargePower_L3?, EVMinimumDischargePower, EVMinimumDischargePower_L2?, EVMinimumDischargePower_L3?, EVMaximumV2XEnergyRequest?, EVMinimumV2XEnergyRequest?))
     r0 = r
+    # 2 bits: [code of BPT_Dynamic_AC_CLReqControlModeType start: 2 bit(s): 0 SE(DepartureTime), 1 SE(EVTargetEnergyRequest), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T60[c & 3]
     f_departure_time = None
     if k == 0:
+        # 1 bits: [DepartureTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 8; f_departure_time = (B >> r) & 255
@@ -4743,11 +5246,13 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
                 f_departure_time, r = ru(B, r + 8, f_departure_time)
                 if f_departure_time > 4294967295: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        # 2 bits: [DepartureTime: EE = 0 in 1 bit]; [code of BPT_Dynamic_AC_CLReqControlModeType after DepartureTime: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
     f_ev_target_energy_request = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -4760,6 +5265,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVTargetEnergyRequest: 1 bit(s): 0 SE(EVMaximumEnergyRequest), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T32[c & 1]
@@ -4770,6 +5276,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_energy_request = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -4782,6 +5289,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMaximumEnergyRequest: 1 bit(s): 0 SE(EVMinimumEnergyRequest), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
@@ -4792,6 +5300,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_minimum_energy_request = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -4804,6 +5313,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVMaximumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T72[c & 1]
@@ -4814,6 +5324,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -4826,6 +5337,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMaximumChargePower: 2 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T116[c & 3]
@@ -4836,6 +5348,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power_l2 = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -4848,6 +5361,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMaximumChargePower_L2: 2 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T117[c & 3]
@@ -4856,6 +5370,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_maximum_charge_power_l2.value = i5_value
     f_ev_maximum_charge_power_l3 = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -4868,6 +5383,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMaximumChargePower_L3: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T118[c & 1]
@@ -4876,6 +5392,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_maximum_charge_power_l3.value = i6_value
     f_ev_minimum_charge_power = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -4888,6 +5405,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 SE(EVPresentActivePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T119[c & 3]
@@ -4898,6 +5416,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_minimum_charge_power_l2 = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -4910,6 +5429,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 SE(EVPresentActivePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T120[c & 3]
@@ -4918,6 +5438,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_minimum_charge_power_l2.value = i8_value
     f_ev_minimum_charge_power_l3 = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -4930,6 +5451,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMinimumChargePower_L3: 1 bit(s): 0 SE(EVPresentActivePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T121[c & 1]
@@ -4938,6 +5460,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_minimum_charge_power_l3.value = i9_value
     f_ev_present_active_power = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -4950,6 +5473,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVPresentActivePower: 2 bit(s): 0 SE(EVPresentActivePower_L2), 1 SE(EVPresentActivePower_L3), 2 SE(EVPresentReactivePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T122[c & 3]
@@ -4960,6 +5484,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_present_active_power_l2 = None
     if k == 11:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -4972,6 +5497,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVPresentActivePower_L2: 2 bit(s): 0 SE(EVPresentActivePower_L3), 1 SE(EVPresentReactivePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T123[c & 3]
@@ -4980,6 +5506,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_present_active_power_l2.value = i11_value
     f_ev_present_active_power_l3 = None
     if k == 12:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -4992,6 +5519,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVPresentActivePower_L3: 1 bit(s): 0 SE(EVPresentReactivePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T124[c & 1]
@@ -5000,6 +5528,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_present_active_power_l3.value = i12_value
     f_ev_present_reactive_power = None
     if k == 13:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i13_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i13_exponent = ((c >> 3) & 255) + -128
@@ -5012,6 +5541,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVPresentReactivePower: 2 bit(s): 0 SE(EVPresentReactivePower_L2), 1 SE(EVPresentReactivePower_L3), 2 SE(EVMaximumDischargePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T125[c & 3]
@@ -5022,6 +5552,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_present_reactive_power_l2 = None
     if k == 14:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i14_exponent = ((c >> 3) & 255) + -128
@@ -5034,6 +5565,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
             else: i14_value = (x << 7) | (i14_value & 127)
         elif i14_value > 255: i14_value = 255 - i14_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVPresentReactivePower_L2: 2 bit(s): 0 SE(EVPresentReactivePower_L3), 1 SE(EVMaximumDischargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T126[c & 3]
@@ -5042,6 +5574,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_present_reactive_power_l2.value = i14_value
     f_ev_present_reactive_power_l3 = None
     if k == 15:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i15_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i15_exponent = ((c >> 3) & 255) + -128
@@ -5054,6 +5587,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVPresentReactivePower_L3: 1 bit(s): 0 SE(EVMaximumDischargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T127[c & 1]
@@ -5062,6 +5596,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_present_reactive_power_l3.value = i15_value
     f_ev_maximum_discharge_power = None
     if k == 16:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i16_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i16_exponent = ((c >> 3) & 255) + -128
@@ -5074,6 +5609,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
             else: i16_value = (x << 7) | (i16_value & 127)
         elif i16_value > 255: i16_value = 255 - i16_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMaximumDischargePower: 2 bit(s): 0 SE(EVMaximumDischargePower_L2), 1 SE(EVMaximumDischargePower_L3), 2 SE(EVMinimumDischargePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T128[c & 3]
@@ -5084,6 +5620,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_discharge_power_l2 = None
     if k == 17:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i17_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i17_exponent = ((c >> 3) & 255) + -128
@@ -5096,6 +5633,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
             else: i17_value = (x << 7) | (i17_value & 127)
         elif i17_value > 255: i17_value = 255 - i17_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMaximumDischargePower_L2: 2 bit(s): 0 SE(EVMaximumDischargePower_L3), 1 SE(EVMinimumDischargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T129[c & 3]
@@ -5104,6 +5642,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_maximum_discharge_power_l2.value = i17_value
     f_ev_maximum_discharge_power_l3 = None
     if k == 18:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i18_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i18_exponent = ((c >> 3) & 255) + -128
@@ -5116,6 +5655,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
             else: i18_value = (x << 7) | (i18_value & 127)
         elif i18_value > 255: i18_value = 255 - i18_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMaximumDischargePower_L3: 1 bit(s): 0 SE(EVMinimumDischargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T130[c & 1]
@@ -5124,6 +5664,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_maximum_discharge_power_l3.value = i18_value
     f_ev_minimum_discharge_power = None
     if k == 19:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i19_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i19_exponent = ((c >> 3) & 255) + -128
@@ -5136,6 +5677,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
             else: i19_value = (x << 7) | (i19_value & 127)
         elif i19_value > 255: i19_value = 255 - i19_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMinimumDischargePower: 3 bit(s): 0 SE(EVMinimumDischargePower_L2), 1 SE(EVMinimumDischargePower_L3), 2 SE(EVMaximumV2XEnergyRequest), 3 SE(EVMinimumV2XEnergyRequest), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T131[c & 7]
@@ -5146,6 +5688,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_minimum_discharge_power_l2 = None
     if k == 20:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i20_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i20_exponent = ((c >> 3) & 255) + -128
@@ -5158,6 +5701,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
             else: i20_value = (x << 7) | (i20_value & 127)
         elif i20_value > 255: i20_value = 255 - i20_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMinimumDischargePower_L2: 3 bit(s): 0 SE(EVMinimumDischargePower_L3), 1 SE(EVMaximumV2XEnergyRequest), 2 SE(EVMinimumV2XEnergyRequest), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T132[c & 7]
@@ -5166,6 +5710,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_minimum_discharge_power_l2.value = i20_value
     f_ev_minimum_discharge_power_l3 = None
     if k == 21:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i21_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i21_exponent = ((c >> 3) & 255) + -128
@@ -5178,6 +5723,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
             else: i21_value = (x << 7) | (i21_value & 127)
         elif i21_value > 255: i21_value = 255 - i21_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMinimumDischargePower_L3: 2 bit(s): 0 SE(EVMaximumV2XEnergyRequest), 1 SE(EVMinimumV2XEnergyRequest), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T133[c & 3]
@@ -5186,6 +5732,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_minimum_discharge_power_l3.value = i21_value
     f_ev_maximum_v2_x_energy_request = None
     if k == 22:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i22_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i22_exponent = ((c >> 3) & 255) + -128
@@ -5198,6 +5745,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i22_value & 256: i22_value = -((x << 7) | (i22_value & 127)) - 1
             else: i22_value = (x << 7) | (i22_value & 127)
         elif i22_value > 255: i22_value = 255 - i22_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMaximumV2XEnergyRequest: 2 bit(s): 0 SE(EVMinimumV2XEnergyRequest), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T134[c & 3]
@@ -5206,6 +5754,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_maximum_v2_x_energy_request.value = i22_value
     f_ev_minimum_v2_x_energy_request = None
     if k == 23:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i23_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         i23_exponent = ((c >> 3) & 255) + -128
@@ -5218,6 +5767,7 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i23_value & 256: i23_value = -((x << 7) | (i23_value & 127)) - 1
             else: i23_value = (x << 7) | (i23_value & 127)
         elif i23_value > 255: i23_value = 255 - i23_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLReqControlModeType after EVMinimumV2XEnergyRequest: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T6[c & 1]
@@ -5226,9 +5776,10 @@ def _f_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_minimum_v2_x_energy_request.value = i23_value
     if k != -1: return _d_BPT_Dynamic_AC_CLReqControlModeType(B, r0)
     o = BPT_Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request)
-    return o, r
+    return o, B, r
 
 def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeType, a: int) -> int:
+    # BPT_Dynamic_AC_CLReqControlModeType: (((DepartureTime?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest), (EVMaximumChargePower, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?, EVPresentActivePower, EVPresentActivePower_L2?, EVPresentActivePower_L3?, EVPresentReactivePower, EVPresentReactivePower_L2?, EVPresentReactivePower_L3?)), (EVMaximumDischargePower, EVMaximumDischargePower_L2?, EVMaximumDischargePower_L3?, EVMinimumDischargePower, EVMinimumDischargePower_L2?, EVMinimumDischargePower_L3?, EVMaximumV2XEnergyRequest?, EVMinimumV2XEnergyRequest?))
     st = 0
     v2 = o.departure_time
     if v2 is not None:
@@ -5681,103 +6232,151 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
     a = (a << w) | c
     return a
 
-def _d_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_AC_CLReqControlModeType, int]:
+def _d_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_AC_CLReqControlModeType, int, int]:
+    # BPT_Scheduled_AC_CLReqControlModeType: (((EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?), (EVMaximumChargePower?, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower?, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?, EVPresentActivePower, EVPresentActivePower_L2?, EVPresentActivePower_L3?, EVPresentReactivePower?, EVPresentReactivePower_L2?, EVPresentReactivePower_L3?)), (EVMaximumDischargePower?, EVMaximumDischargePower_L2?, EVMaximumDischargePower_L3?, EVMinimumDischargePower?, EVMinimumDischargePower_L2?, EVMinimumDischargePower_L3?))
+    # start: 4 bit(s): 0 SE(EVTargetEnergyRequest), 1 SE(EVMaximumEnergyRequest), 2 SE(EVMinimumEnergyRequest), 3 SE(EVMaximumChargePower), 4 SE(EVMaximumChargePower_L2), 5 SE(EVMaximumChargePower_L3), 6 SE(EVMinimumChargePower), 7 SE(EVMinimumChargePower_L2), 8 SE(EVMinimumChargePower_L3), 9 SE(EVPresentActivePower), 10 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T150[(B >> r) & 15]
     f_ev_target_energy_request = None
     if k == 0:
-        f_ev_target_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_target_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetEnergyRequest: 4 bit(s): 0 SE(EVMaximumEnergyRequest), 1 SE(EVMinimumEnergyRequest), 2 SE(EVMaximumChargePower), 3 SE(EVMaximumChargePower_L2), 4 SE(EVMaximumChargePower_L3), 5 SE(EVMinimumChargePower), 6 SE(EVMinimumChargePower_L2), 7 SE(EVMinimumChargePower_L3), 8 SE(EVPresentActivePower), 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T151[(B >> r) & 15]
     f_ev_maximum_energy_request = None
     if k == 1:
-        f_ev_maximum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumEnergyRequest: 4 bit(s): 0 SE(EVMinimumEnergyRequest), 1 SE(EVMaximumChargePower), 2 SE(EVMaximumChargePower_L2), 3 SE(EVMaximumChargePower_L3), 4 SE(EVMinimumChargePower), 5 SE(EVMinimumChargePower_L2), 6 SE(EVMinimumChargePower_L3), 7 SE(EVPresentActivePower), 8 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T152[(B >> r) & 15]
     f_ev_minimum_energy_request = None
     if k == 2:
-        f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumEnergyRequest: 3 bit(s): 0 SE(EVMaximumChargePower), 1 SE(EVMaximumChargePower_L2), 2 SE(EVMaximumChargePower_L3), 3 SE(EVMinimumChargePower), 4 SE(EVMinimumChargePower_L2), 5 SE(EVMinimumChargePower_L3), 6 SE(EVPresentActivePower), 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T153[(B >> r) & 7]
     f_ev_maximum_charge_power = None
     if k == 3:
-        f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower: 3 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 SE(EVMinimumChargePower_L2), 4 SE(EVMinimumChargePower_L3), 5 SE(EVPresentActivePower), 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T154[(B >> r) & 7]
     f_ev_maximum_charge_power_l2 = None
     if k == 4:
-        f_ev_maximum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower_L2: 3 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 SE(EVMinimumChargePower_L2), 3 SE(EVMinimumChargePower_L3), 4 SE(EVPresentActivePower), 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T155[(B >> r) & 7]
     f_ev_maximum_charge_power_l3 = None
     if k == 5:
-        f_ev_maximum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower_L3: 3 bit(s): 0 SE(EVMinimumChargePower), 1 SE(EVMinimumChargePower_L2), 2 SE(EVMinimumChargePower_L3), 3 SE(EVPresentActivePower), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T156[(B >> r) & 7]
     f_ev_minimum_charge_power = None
     if k == 6:
-        f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 SE(EVPresentActivePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T157[(B >> r) & 3]
     f_ev_minimum_charge_power_l2 = None
     if k == 7:
-        f_ev_minimum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 SE(EVPresentActivePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T158[(B >> r) & 3]
     f_ev_minimum_charge_power_l3 = None
     if k == 8:
-        f_ev_minimum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower_L3: 1 bit(s): 0 SE(EVPresentActivePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T159[(B >> r) & 1]
     f_ev_present_active_power = None
     if k == 9:
-        f_ev_present_active_power, r = _d_RationalNumberType(B, r)
+        f_ev_present_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentActivePower: 4 bit(s): 0 SE(EVPresentActivePower_L2), 1 SE(EVPresentActivePower_L3), 2 SE(EVPresentReactivePower), 3 SE(EVPresentReactivePower_L2), 4 SE(EVPresentReactivePower_L3), 5 SE(EVMaximumDischargePower), 6 SE(EVMaximumDischargePower_L2), 7 SE(EVMaximumDischargePower_L3), 8 SE(EVMinimumDischargePower), 9 SE(EVMinimumDischargePower_L2), 10 SE(EVMinimumDischargePower_L3), 11 EE, 12 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T160[(B >> r) & 15]
     else:
         raise unexpected(k, r, 'EVPresentActivePower')
     f_ev_present_active_power_l2 = None
     if k == 10:
-        f_ev_present_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_present_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentActivePower_L2: 4 bit(s): 0 SE(EVPresentActivePower_L3), 1 SE(EVPresentReactivePower), 2 SE(EVPresentReactivePower_L2), 3 SE(EVPresentReactivePower_L3), 4 SE(EVMaximumDischargePower), 5 SE(EVMaximumDischargePower_L2), 6 SE(EVMaximumDischargePower_L3), 7 SE(EVMinimumDischargePower), 8 SE(EVMinimumDischargePower_L2), 9 SE(EVMinimumDischargePower_L3), 10 EE, 11 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T161[(B >> r) & 15]
     f_ev_present_active_power_l3 = None
     if k == 11:
-        f_ev_present_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_present_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentActivePower_L3: 4 bit(s): 0 SE(EVPresentReactivePower), 1 SE(EVPresentReactivePower_L2), 2 SE(EVPresentReactivePower_L3), 3 SE(EVMaximumDischargePower), 4 SE(EVMaximumDischargePower_L2), 5 SE(EVMaximumDischargePower_L3), 6 SE(EVMinimumDischargePower), 7 SE(EVMinimumDischargePower_L2), 8 SE(EVMinimumDischargePower_L3), 9 EE, 10 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T162[(B >> r) & 15]
     f_ev_present_reactive_power = None
     if k == 12:
-        f_ev_present_reactive_power, r = _d_RationalNumberType(B, r)
+        f_ev_present_reactive_power, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentReactivePower: 4 bit(s): 0 SE(EVPresentReactivePower_L2), 1 SE(EVPresentReactivePower_L3), 2 SE(EVMaximumDischargePower), 3 SE(EVMaximumDischargePower_L2), 4 SE(EVMaximumDischargePower_L3), 5 SE(EVMinimumDischargePower), 6 SE(EVMinimumDischargePower_L2), 7 SE(EVMinimumDischargePower_L3), 8 EE, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T163[(B >> r) & 15]
     f_ev_present_reactive_power_l2 = None
     if k == 13:
-        f_ev_present_reactive_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_present_reactive_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentReactivePower_L2: 4 bit(s): 0 SE(EVPresentReactivePower_L3), 1 SE(EVMaximumDischargePower), 2 SE(EVMaximumDischargePower_L2), 3 SE(EVMaximumDischargePower_L3), 4 SE(EVMinimumDischargePower), 5 SE(EVMinimumDischargePower_L2), 6 SE(EVMinimumDischargePower_L3), 7 EE, 8 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T164[(B >> r) & 15]
     f_ev_present_reactive_power_l3 = None
     if k == 14:
-        f_ev_present_reactive_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_present_reactive_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentReactivePower_L3: 3 bit(s): 0 SE(EVMaximumDischargePower), 1 SE(EVMaximumDischargePower_L2), 2 SE(EVMaximumDischargePower_L3), 3 SE(EVMinimumDischargePower), 4 SE(EVMinimumDischargePower_L2), 5 SE(EVMinimumDischargePower_L3), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T165[(B >> r) & 7]
     f_ev_maximum_discharge_power = None
     if k == 15:
-        f_ev_maximum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargePower: 3 bit(s): 0 SE(EVMaximumDischargePower_L2), 1 SE(EVMaximumDischargePower_L3), 2 SE(EVMinimumDischargePower), 3 SE(EVMinimumDischargePower_L2), 4 SE(EVMinimumDischargePower_L3), 5 EE, 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T166[(B >> r) & 7]
     f_ev_maximum_discharge_power_l2 = None
     if k == 16:
-        f_ev_maximum_discharge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargePower_L2: 3 bit(s): 0 SE(EVMaximumDischargePower_L3), 1 SE(EVMinimumDischargePower), 2 SE(EVMinimumDischargePower_L2), 3 SE(EVMinimumDischargePower_L3), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T167[(B >> r) & 7]
     f_ev_maximum_discharge_power_l3 = None
     if k == 17:
-        f_ev_maximum_discharge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargePower_L3: 3 bit(s): 0 SE(EVMinimumDischargePower), 1 SE(EVMinimumDischargePower_L2), 2 SE(EVMinimumDischargePower_L3), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T168[(B >> r) & 7]
     f_ev_minimum_discharge_power = None
     if k == 18:
-        f_ev_minimum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumDischargePower: 2 bit(s): 0 SE(EVMinimumDischargePower_L2), 1 SE(EVMinimumDischargePower_L3), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T169[(B >> r) & 3]
     f_ev_minimum_discharge_power_l2 = None
     if k == 19:
-        f_ev_minimum_discharge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_discharge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumDischargePower_L2: 2 bit(s): 0 SE(EVMinimumDischargePower_L3), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T170[(B >> r) & 3]
     f_ev_minimum_discharge_power_l3 = None
     if k == 20:
-        f_ev_minimum_discharge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_discharge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumDischargePower_L3: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BPT_Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3), r
+    return BPT_Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3), B, r
 
-def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_AC_CLReqControlModeType, int]:
+def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_AC_CLReqControlModeType, int, int]:
+    # BPT_Scheduled_AC_CLReqControlModeType: (((EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?), (EVMaximumChargePower?, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower?, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?, EVPresentActivePower, EVPresentActivePower_L2?, EVPresentActivePower_L3?, EVPresentReactivePower?, EVPresentReactivePower_L2?, EVPresentReactivePower_L3?)), (EVMaximumDischargePower?, EVMaximumDischargePower_L2?, EVMaximumDischargePower_L3?, EVMinimumDischargePower?, EVMinimumDischargePower_L2?, EVMinimumDischargePower_L3?))
     r0 = r
+    # 4 bits: [code of BPT_Scheduled_AC_CLReqControlModeType start: 4 bit(s): 0 SE(EVTargetEnergyRequest), 1 SE(EVMaximumEnergyRequest), 2 SE(EVMinimumEnergyRequest), 3 SE(EVMaximumChargePower), 4 SE(EVMaximumChargePower_L2), 5 SE(EVMaximumChargePower_L3), 6 SE(EVMinimumChargePower), 7 SE(EVMinimumChargePower_L2), 8 SE(EVMinimumChargePower_L3), 9 SE(EVPresentActivePower), 10 second level]
     r -= 4; c = (B >> r) & 15
     k = _T150[c & 15]
     f_ev_target_energy_request = None
     if k == 0:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -5790,6 +6389,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVTargetEnergyRequest: 4 bit(s): 0 SE(EVMaximumEnergyRequest), 1 SE(EVMinimumEnergyRequest), 2 SE(EVMaximumChargePower), 3 SE(EVMaximumChargePower_L2), 4 SE(EVMaximumChargePower_L3), 5 SE(EVMinimumChargePower), 6 SE(EVMinimumChargePower_L2), 7 SE(EVMinimumChargePower_L3), 8 SE(EVPresentActivePower), 9 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T151[c & 15]
@@ -5798,6 +6398,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_target_energy_request.value = i1_value
     f_ev_maximum_energy_request = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -5810,6 +6411,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMaximumEnergyRequest: 4 bit(s): 0 SE(EVMinimumEnergyRequest), 1 SE(EVMaximumChargePower), 2 SE(EVMaximumChargePower_L2), 3 SE(EVMaximumChargePower_L3), 4 SE(EVMinimumChargePower), 5 SE(EVMinimumChargePower_L2), 6 SE(EVMinimumChargePower_L3), 7 SE(EVPresentActivePower), 8 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T152[c & 15]
@@ -5818,6 +6420,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_maximum_energy_request.value = i2_value
     f_ev_minimum_energy_request = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -5830,6 +6433,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMinimumEnergyRequest: 3 bit(s): 0 SE(EVMaximumChargePower), 1 SE(EVMaximumChargePower_L2), 2 SE(EVMaximumChargePower_L3), 3 SE(EVMinimumChargePower), 4 SE(EVMinimumChargePower_L2), 5 SE(EVMinimumChargePower_L3), 6 SE(EVPresentActivePower), 7 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T153[c & 7]
@@ -5838,6 +6442,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_minimum_energy_request.value = i3_value
     f_ev_maximum_charge_power = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -5850,6 +6455,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMaximumChargePower: 3 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 SE(EVMinimumChargePower_L2), 4 SE(EVMinimumChargePower_L3), 5 SE(EVPresentActivePower), 6 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T154[c & 7]
@@ -5858,6 +6464,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_maximum_charge_power.value = i4_value
     f_ev_maximum_charge_power_l2 = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -5870,6 +6477,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMaximumChargePower_L2: 3 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 SE(EVMinimumChargePower_L2), 3 SE(EVMinimumChargePower_L3), 4 SE(EVPresentActivePower), 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T155[c & 7]
@@ -5878,6 +6486,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_maximum_charge_power_l2.value = i5_value
     f_ev_maximum_charge_power_l3 = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -5890,6 +6499,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMaximumChargePower_L3: 3 bit(s): 0 SE(EVMinimumChargePower), 1 SE(EVMinimumChargePower_L2), 2 SE(EVMinimumChargePower_L3), 3 SE(EVPresentActivePower), 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T156[c & 7]
@@ -5898,6 +6508,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_maximum_charge_power_l3.value = i6_value
     f_ev_minimum_charge_power = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -5910,6 +6521,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 SE(EVPresentActivePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T157[c & 3]
@@ -5918,6 +6530,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_minimum_charge_power.value = i7_value
     f_ev_minimum_charge_power_l2 = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -5930,6 +6543,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 SE(EVPresentActivePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T158[c & 3]
@@ -5938,6 +6552,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_minimum_charge_power_l2.value = i8_value
     f_ev_minimum_charge_power_l3 = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -5950,6 +6565,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMinimumChargePower_L3: 1 bit(s): 0 SE(EVPresentActivePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T159[c & 1]
@@ -5958,6 +6574,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_minimum_charge_power_l3.value = i9_value
     f_ev_present_active_power = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -5970,6 +6587,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVPresentActivePower: 4 bit(s): 0 SE(EVPresentActivePower_L2), 1 SE(EVPresentActivePower_L3), 2 SE(EVPresentReactivePower), 3 SE(EVPresentReactivePower_L2), 4 SE(EVPresentReactivePower_L3), 5 SE(EVMaximumDischargePower), 6 SE(EVMaximumDischargePower_L2), 7 SE(EVMaximumDischargePower_L3), 8 SE(EVMinimumDischargePower), 9 SE(EVMinimumDischargePower_L2), 10 SE(EVMinimumDischargePower_L3), 11 EE, 12 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T160[c & 15]
@@ -5980,6 +6598,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
     f_ev_present_active_power_l2 = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -5992,6 +6611,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVPresentActivePower_L2: 4 bit(s): 0 SE(EVPresentActivePower_L3), 1 SE(EVPresentReactivePower), 2 SE(EVPresentReactivePower_L2), 3 SE(EVPresentReactivePower_L3), 4 SE(EVMaximumDischargePower), 5 SE(EVMaximumDischargePower_L2), 6 SE(EVMaximumDischargePower_L3), 7 SE(EVMinimumDischargePower), 8 SE(EVMinimumDischargePower_L2), 9 SE(EVMinimumDischargePower_L3), 10 EE, 11 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T161[c & 15]
@@ -6000,6 +6620,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_present_active_power_l2.value = i11_value
     f_ev_present_active_power_l3 = None
     if k == 11:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -6012,6 +6633,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVPresentActivePower_L3: 4 bit(s): 0 SE(EVPresentReactivePower), 1 SE(EVPresentReactivePower_L2), 2 SE(EVPresentReactivePower_L3), 3 SE(EVMaximumDischargePower), 4 SE(EVMaximumDischargePower_L2), 5 SE(EVMaximumDischargePower_L3), 6 SE(EVMinimumDischargePower), 7 SE(EVMinimumDischargePower_L2), 8 SE(EVMinimumDischargePower_L3), 9 EE, 10 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T162[c & 15]
@@ -6020,6 +6642,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_present_active_power_l3.value = i12_value
     f_ev_present_reactive_power = None
     if k == 12:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i13_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i13_exponent = ((c >> 3) & 255) + -128
@@ -6032,6 +6655,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVPresentReactivePower: 4 bit(s): 0 SE(EVPresentReactivePower_L2), 1 SE(EVPresentReactivePower_L3), 2 SE(EVMaximumDischargePower), 3 SE(EVMaximumDischargePower_L2), 4 SE(EVMaximumDischargePower_L3), 5 SE(EVMinimumDischargePower), 6 SE(EVMinimumDischargePower_L2), 7 SE(EVMinimumDischargePower_L3), 8 EE, 9 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T163[c & 15]
@@ -6040,6 +6664,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_present_reactive_power.value = i13_value
     f_ev_present_reactive_power_l2 = None
     if k == 13:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i14_exponent = ((c >> 3) & 255) + -128
@@ -6052,6 +6677,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
             else: i14_value = (x << 7) | (i14_value & 127)
         elif i14_value > 255: i14_value = 255 - i14_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVPresentReactivePower_L2: 4 bit(s): 0 SE(EVPresentReactivePower_L3), 1 SE(EVMaximumDischargePower), 2 SE(EVMaximumDischargePower_L2), 3 SE(EVMaximumDischargePower_L3), 4 SE(EVMinimumDischargePower), 5 SE(EVMinimumDischargePower_L2), 6 SE(EVMinimumDischargePower_L3), 7 EE, 8 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T164[c & 15]
@@ -6060,6 +6686,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_present_reactive_power_l2.value = i14_value
     f_ev_present_reactive_power_l3 = None
     if k == 14:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i15_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i15_exponent = ((c >> 3) & 255) + -128
@@ -6072,6 +6699,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVPresentReactivePower_L3: 3 bit(s): 0 SE(EVMaximumDischargePower), 1 SE(EVMaximumDischargePower_L2), 2 SE(EVMaximumDischargePower_L3), 3 SE(EVMinimumDischargePower), 4 SE(EVMinimumDischargePower_L2), 5 SE(EVMinimumDischargePower_L3), 6 EE, 7 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T165[c & 7]
@@ -6080,6 +6708,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_present_reactive_power_l3.value = i15_value
     f_ev_maximum_discharge_power = None
     if k == 15:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i16_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i16_exponent = ((c >> 3) & 255) + -128
@@ -6092,6 +6721,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
             else: i16_value = (x << 7) | (i16_value & 127)
         elif i16_value > 255: i16_value = 255 - i16_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMaximumDischargePower: 3 bit(s): 0 SE(EVMaximumDischargePower_L2), 1 SE(EVMaximumDischargePower_L3), 2 SE(EVMinimumDischargePower), 3 SE(EVMinimumDischargePower_L2), 4 SE(EVMinimumDischargePower_L3), 5 EE, 6 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T166[c & 7]
@@ -6100,6 +6730,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_maximum_discharge_power.value = i16_value
     f_ev_maximum_discharge_power_l2 = None
     if k == 16:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i17_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i17_exponent = ((c >> 3) & 255) + -128
@@ -6112,6 +6743,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
             else: i17_value = (x << 7) | (i17_value & 127)
         elif i17_value > 255: i17_value = 255 - i17_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMaximumDischargePower_L2: 3 bit(s): 0 SE(EVMaximumDischargePower_L3), 1 SE(EVMinimumDischargePower), 2 SE(EVMinimumDischargePower_L2), 3 SE(EVMinimumDischargePower_L3), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T167[c & 7]
@@ -6120,6 +6752,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_maximum_discharge_power_l2.value = i17_value
     f_ev_maximum_discharge_power_l3 = None
     if k == 17:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i18_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i18_exponent = ((c >> 3) & 255) + -128
@@ -6132,6 +6765,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
             else: i18_value = (x << 7) | (i18_value & 127)
         elif i18_value > 255: i18_value = 255 - i18_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMaximumDischargePower_L3: 3 bit(s): 0 SE(EVMinimumDischargePower), 1 SE(EVMinimumDischargePower_L2), 2 SE(EVMinimumDischargePower_L3), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T168[c & 7]
@@ -6140,6 +6774,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_maximum_discharge_power_l3.value = i18_value
     f_ev_minimum_discharge_power = None
     if k == 18:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i19_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i19_exponent = ((c >> 3) & 255) + -128
@@ -6152,6 +6787,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
             else: i19_value = (x << 7) | (i19_value & 127)
         elif i19_value > 255: i19_value = 255 - i19_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMinimumDischargePower: 2 bit(s): 0 SE(EVMinimumDischargePower_L2), 1 SE(EVMinimumDischargePower_L3), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T169[c & 3]
@@ -6160,6 +6796,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_minimum_discharge_power.value = i19_value
     f_ev_minimum_discharge_power_l2 = None
     if k == 19:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i20_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i20_exponent = ((c >> 3) & 255) + -128
@@ -6172,6 +6809,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
             else: i20_value = (x << 7) | (i20_value & 127)
         elif i20_value > 255: i20_value = 255 - i20_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMinimumDischargePower_L2: 2 bit(s): 0 SE(EVMinimumDischargePower_L3), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T170[c & 3]
@@ -6180,6 +6818,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_minimum_discharge_power_l2.value = i20_value
     f_ev_minimum_discharge_power_l3 = None
     if k == 20:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i21_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         i21_exponent = ((c >> 3) & 255) + -128
@@ -6192,6 +6831,7 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
             else: i21_value = (x << 7) | (i21_value & 127)
         elif i21_value > 255: i21_value = 255 - i21_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLReqControlModeType after EVMinimumDischargePower_L3: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T6[c & 1]
@@ -6200,9 +6840,10 @@ def _f_BPT_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_minimum_discharge_power_l3.value = i21_value
     if k != -1: return _d_BPT_Scheduled_AC_CLReqControlModeType(B, r0)
     o = BPT_Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3)
-    return o, r
+    return o, B, r
 
 def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlModeType, a: int) -> int:
+    # BPT_Scheduled_AC_CLReqControlModeType: (((EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?), (EVMaximumChargePower?, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower?, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?, EVPresentActivePower, EVPresentActivePower_L2?, EVPresentActivePower_L3?, EVPresentReactivePower?, EVPresentReactivePower_L2?, EVPresentReactivePower_L3?)), (EVMaximumDischargePower?, EVMaximumDischargePower_L2?, EVMaximumDischargePower_L3?, EVMinimumDischargePower?, EVMinimumDischargePower_L2?, EVMinimumDischargePower_L3?))
     st = 0
     v2 = o.ev_target_energy_request
     if v2 is not None:
@@ -6624,120 +7265,163 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
     a = (a << w) | c
     return a
 
-def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int, int]:
+    # CLReqControlModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CLReqControlModeType(), r
+    return CLReqControlModeType(), B, r
 
-def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int, int]:
+    # CLReqControlModeType: empty
     r0 = r
+    # 1 bits: [CLReqControlModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLReqControlModeType(B, r0)
     o = _new(CLReqControlModeType)
-    return o, r
+    return o, B, r
 
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
+    # CLReqControlModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReqControlModeType, int]:
+def _d_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReqControlModeType, int, int]:
+    # Dynamic_AC_CLReqControlModeType: ((DepartureTime?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest), (EVMaximumChargePower, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?, EVPresentActivePower, EVPresentActivePower_L2?, EVPresentActivePower_L3?, EVPresentReactivePower, EVPresentReactivePower_L2?, EVPresentReactivePower_L3?))
+    # start: 2 bit(s): 0 SE(DepartureTime), 1 SE(EVTargetEnergyRequest), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T60[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S115, 6)
+            f_departure_time, B, r = sl2(B, r, _S115, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     f_ev_target_energy_request = None
     if k == 1:
-        f_ev_target_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_target_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetEnergyRequest: 1 bit(s): 0 SE(EVMaximumEnergyRequest), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T32[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetEnergyRequest')
     f_ev_maximum_energy_request = None
     if k == 2:
-        f_ev_maximum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumEnergyRequest: 1 bit(s): 0 SE(EVMinimumEnergyRequest), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumEnergyRequest')
     f_ev_minimum_energy_request = None
     if k == 3:
-        f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVMaximumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T72[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumEnergyRequest')
     f_ev_maximum_charge_power = None
     if k == 4:
-        f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower: 2 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T116[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMaximumChargePower')
     f_ev_maximum_charge_power_l2 = None
     if k == 5:
-        f_ev_maximum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower_L2: 2 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T117[(B >> r) & 3]
     f_ev_maximum_charge_power_l3 = None
     if k == 6:
-        f_ev_maximum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower_L3: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T118[(B >> r) & 1]
     f_ev_minimum_charge_power = None
     if k == 7:
-        f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 SE(EVPresentActivePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T119[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMinimumChargePower')
     f_ev_minimum_charge_power_l2 = None
     if k == 8:
-        f_ev_minimum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 SE(EVPresentActivePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T120[(B >> r) & 3]
     f_ev_minimum_charge_power_l3 = None
     if k == 9:
-        f_ev_minimum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower_L3: 1 bit(s): 0 SE(EVPresentActivePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T121[(B >> r) & 1]
     f_ev_present_active_power = None
     if k == 10:
-        f_ev_present_active_power, r = _d_RationalNumberType(B, r)
+        f_ev_present_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentActivePower: 2 bit(s): 0 SE(EVPresentActivePower_L2), 1 SE(EVPresentActivePower_L3), 2 SE(EVPresentReactivePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T122[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVPresentActivePower')
     f_ev_present_active_power_l2 = None
     if k == 11:
-        f_ev_present_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_present_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentActivePower_L2: 2 bit(s): 0 SE(EVPresentActivePower_L3), 1 SE(EVPresentReactivePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T123[(B >> r) & 3]
     f_ev_present_active_power_l3 = None
     if k == 12:
-        f_ev_present_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_present_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentActivePower_L3: 1 bit(s): 0 SE(EVPresentReactivePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T124[(B >> r) & 1]
     f_ev_present_reactive_power = None
     if k == 13:
-        f_ev_present_reactive_power, r = _d_RationalNumberType(B, r)
+        f_ev_present_reactive_power, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentReactivePower: 2 bit(s): 0 SE(EVPresentReactivePower_L2), 1 SE(EVPresentReactivePower_L3), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T191[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVPresentReactivePower')
     f_ev_present_reactive_power_l2 = None
     if k == 14:
-        f_ev_present_reactive_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_present_reactive_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentReactivePower_L2: 2 bit(s): 0 SE(EVPresentReactivePower_L3), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T192[(B >> r) & 3]
     f_ev_present_reactive_power_l3 = None
     if k == 15:
-        f_ev_present_reactive_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_present_reactive_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentReactivePower_L3: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3), r
+    return Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3), B, r
 
-def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReqControlModeType, int]:
+def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReqControlModeType, int, int]:
+    # Dynamic_AC_CLReqControlModeType: ((DepartureTime?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest), (EVMaximumChargePower, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?, EVPresentActivePower, EVPresentActivePower_L2?, EVPresentActivePower_L3?, EVPresentReactivePower, EVPresentReactivePower_L2?, EVPresentReactivePower_L3?))
     r0 = r
+    # 2 bits: [code of Dynamic_AC_CLReqControlModeType start: 2 bit(s): 0 SE(DepartureTime), 1 SE(EVTargetEnergyRequest), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T60[c & 3]
     f_departure_time = None
     if k == 0:
+        # 1 bits: [DepartureTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         r -= 8; f_departure_time = (B >> r) & 255
@@ -6747,11 +7431,13 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
                 f_departure_time, r = ru(B, r + 8, f_departure_time)
                 if f_departure_time > 4294967295: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        # 2 bits: [DepartureTime: EE = 0 in 1 bit]; [code of Dynamic_AC_CLReqControlModeType after DepartureTime: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
     f_ev_target_energy_request = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -6764,6 +7450,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVTargetEnergyRequest: 1 bit(s): 0 SE(EVMaximumEnergyRequest), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T32[c & 1]
@@ -6774,6 +7461,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_energy_request = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -6786,6 +7474,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVMaximumEnergyRequest: 1 bit(s): 0 SE(EVMinimumEnergyRequest), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
@@ -6796,6 +7485,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_minimum_energy_request = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -6808,6 +7498,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVMaximumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T72[c & 1]
@@ -6818,6 +7509,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -6830,6 +7522,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVMaximumChargePower: 2 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T116[c & 3]
@@ -6840,6 +7533,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power_l2 = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -6852,6 +7546,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVMaximumChargePower_L2: 2 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T117[c & 3]
@@ -6860,6 +7555,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         f_ev_maximum_charge_power_l2.value = i5_value
     f_ev_maximum_charge_power_l3 = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -6872,6 +7568,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVMaximumChargePower_L3: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T118[c & 1]
@@ -6880,6 +7577,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         f_ev_maximum_charge_power_l3.value = i6_value
     f_ev_minimum_charge_power = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -6892,6 +7590,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 SE(EVPresentActivePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T119[c & 3]
@@ -6902,6 +7601,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_minimum_charge_power_l2 = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -6914,6 +7614,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 SE(EVPresentActivePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T120[c & 3]
@@ -6922,6 +7623,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         f_ev_minimum_charge_power_l2.value = i8_value
     f_ev_minimum_charge_power_l3 = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -6934,6 +7636,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVMinimumChargePower_L3: 1 bit(s): 0 SE(EVPresentActivePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T121[c & 1]
@@ -6942,6 +7645,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         f_ev_minimum_charge_power_l3.value = i9_value
     f_ev_present_active_power = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -6954,6 +7658,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVPresentActivePower: 2 bit(s): 0 SE(EVPresentActivePower_L2), 1 SE(EVPresentActivePower_L3), 2 SE(EVPresentReactivePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T122[c & 3]
@@ -6964,6 +7669,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_present_active_power_l2 = None
     if k == 11:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -6976,6 +7682,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVPresentActivePower_L2: 2 bit(s): 0 SE(EVPresentActivePower_L3), 1 SE(EVPresentReactivePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T123[c & 3]
@@ -6984,6 +7691,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         f_ev_present_active_power_l2.value = i11_value
     f_ev_present_active_power_l3 = None
     if k == 12:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -6996,6 +7704,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVPresentActivePower_L3: 1 bit(s): 0 SE(EVPresentReactivePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T124[c & 1]
@@ -7004,6 +7713,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         f_ev_present_active_power_l3.value = i12_value
     f_ev_present_reactive_power = None
     if k == 13:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i13_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i13_exponent = ((c >> 3) & 255) + -128
@@ -7016,6 +7726,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVPresentReactivePower: 2 bit(s): 0 SE(EVPresentReactivePower_L2), 1 SE(EVPresentReactivePower_L3), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T191[c & 3]
@@ -7026,6 +7737,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     f_ev_present_reactive_power_l2 = None
     if k == 14:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i14_exponent = ((c >> 3) & 255) + -128
@@ -7038,6 +7750,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
             else: i14_value = (x << 7) | (i14_value & 127)
         elif i14_value > 255: i14_value = 255 - i14_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVPresentReactivePower_L2: 2 bit(s): 0 SE(EVPresentReactivePower_L3), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T192[c & 3]
@@ -7046,6 +7759,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         f_ev_present_reactive_power_l2.value = i14_value
     f_ev_present_reactive_power_l3 = None
     if k == 15:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i15_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         i15_exponent = ((c >> 3) & 255) + -128
@@ -7058,6 +7772,7 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLReqControlModeType after EVPresentReactivePower_L3: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
         k = _T6[c & 1]
@@ -7066,9 +7781,10 @@ def _f_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
         f_ev_present_reactive_power_l3.value = i15_value
     if k != -1: return _d_Dynamic_AC_CLReqControlModeType(B, r0)
     o = Dynamic_AC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3)
-    return o, r
+    return o, B, r
 
 def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: int) -> int:
+    # Dynamic_AC_CLReqControlModeType: ((DepartureTime?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest), (EVMaximumChargePower, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?, EVPresentActivePower, EVPresentActivePower_L2?, EVPresentActivePower_L3?, EVPresentReactivePower, EVPresentReactivePower_L2?, EVPresentReactivePower_L3?))
     st = 0
     v2 = o.departure_time
     if v2 is not None:
@@ -7365,79 +8081,115 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
     a = (a << w) | c
     return a
 
-def _d_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_CLReqControlModeType, int]:
+def _d_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_CLReqControlModeType, int, int]:
+    # Scheduled_AC_CLReqControlModeType: ((EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?), (EVMaximumChargePower?, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower?, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?, EVPresentActivePower, EVPresentActivePower_L2?, EVPresentActivePower_L3?, EVPresentReactivePower?, EVPresentReactivePower_L2?, EVPresentReactivePower_L3?))
+    # start: 4 bit(s): 0 SE(EVTargetEnergyRequest), 1 SE(EVMaximumEnergyRequest), 2 SE(EVMinimumEnergyRequest), 3 SE(EVMaximumChargePower), 4 SE(EVMaximumChargePower_L2), 5 SE(EVMaximumChargePower_L3), 6 SE(EVMinimumChargePower), 7 SE(EVMinimumChargePower_L2), 8 SE(EVMinimumChargePower_L3), 9 SE(EVPresentActivePower), 10 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T150[(B >> r) & 15]
     f_ev_target_energy_request = None
     if k == 0:
-        f_ev_target_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_target_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetEnergyRequest: 4 bit(s): 0 SE(EVMaximumEnergyRequest), 1 SE(EVMinimumEnergyRequest), 2 SE(EVMaximumChargePower), 3 SE(EVMaximumChargePower_L2), 4 SE(EVMaximumChargePower_L3), 5 SE(EVMinimumChargePower), 6 SE(EVMinimumChargePower_L2), 7 SE(EVMinimumChargePower_L3), 8 SE(EVPresentActivePower), 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T151[(B >> r) & 15]
     f_ev_maximum_energy_request = None
     if k == 1:
-        f_ev_maximum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumEnergyRequest: 4 bit(s): 0 SE(EVMinimumEnergyRequest), 1 SE(EVMaximumChargePower), 2 SE(EVMaximumChargePower_L2), 3 SE(EVMaximumChargePower_L3), 4 SE(EVMinimumChargePower), 5 SE(EVMinimumChargePower_L2), 6 SE(EVMinimumChargePower_L3), 7 SE(EVPresentActivePower), 8 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T152[(B >> r) & 15]
     f_ev_minimum_energy_request = None
     if k == 2:
-        f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumEnergyRequest: 3 bit(s): 0 SE(EVMaximumChargePower), 1 SE(EVMaximumChargePower_L2), 2 SE(EVMaximumChargePower_L3), 3 SE(EVMinimumChargePower), 4 SE(EVMinimumChargePower_L2), 5 SE(EVMinimumChargePower_L3), 6 SE(EVPresentActivePower), 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T153[(B >> r) & 7]
     f_ev_maximum_charge_power = None
     if k == 3:
-        f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower: 3 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 SE(EVMinimumChargePower_L2), 4 SE(EVMinimumChargePower_L3), 5 SE(EVPresentActivePower), 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T154[(B >> r) & 7]
     f_ev_maximum_charge_power_l2 = None
     if k == 4:
-        f_ev_maximum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower_L2: 3 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 SE(EVMinimumChargePower_L2), 3 SE(EVMinimumChargePower_L3), 4 SE(EVPresentActivePower), 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T155[(B >> r) & 7]
     f_ev_maximum_charge_power_l3 = None
     if k == 5:
-        f_ev_maximum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower_L3: 3 bit(s): 0 SE(EVMinimumChargePower), 1 SE(EVMinimumChargePower_L2), 2 SE(EVMinimumChargePower_L3), 3 SE(EVPresentActivePower), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T156[(B >> r) & 7]
     f_ev_minimum_charge_power = None
     if k == 6:
-        f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 SE(EVPresentActivePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T157[(B >> r) & 3]
     f_ev_minimum_charge_power_l2 = None
     if k == 7:
-        f_ev_minimum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 SE(EVPresentActivePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T158[(B >> r) & 3]
     f_ev_minimum_charge_power_l3 = None
     if k == 8:
-        f_ev_minimum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower_L3: 1 bit(s): 0 SE(EVPresentActivePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T159[(B >> r) & 1]
     f_ev_present_active_power = None
     if k == 9:
-        f_ev_present_active_power, r = _d_RationalNumberType(B, r)
+        f_ev_present_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentActivePower: 3 bit(s): 0 SE(EVPresentActivePower_L2), 1 SE(EVPresentActivePower_L3), 2 SE(EVPresentReactivePower), 3 SE(EVPresentReactivePower_L2), 4 SE(EVPresentReactivePower_L3), 5 EE, 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T202[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVPresentActivePower')
     f_ev_present_active_power_l2 = None
     if k == 10:
-        f_ev_present_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_present_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentActivePower_L2: 3 bit(s): 0 SE(EVPresentActivePower_L3), 1 SE(EVPresentReactivePower), 2 SE(EVPresentReactivePower_L2), 3 SE(EVPresentReactivePower_L3), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T203[(B >> r) & 7]
     f_ev_present_active_power_l3 = None
     if k == 11:
-        f_ev_present_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_present_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentActivePower_L3: 3 bit(s): 0 SE(EVPresentReactivePower), 1 SE(EVPresentReactivePower_L2), 2 SE(EVPresentReactivePower_L3), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T204[(B >> r) & 7]
     f_ev_present_reactive_power = None
     if k == 12:
-        f_ev_present_reactive_power, r = _d_RationalNumberType(B, r)
+        f_ev_present_reactive_power, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentReactivePower: 2 bit(s): 0 SE(EVPresentReactivePower_L2), 1 SE(EVPresentReactivePower_L3), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T205[(B >> r) & 3]
     f_ev_present_reactive_power_l2 = None
     if k == 13:
-        f_ev_present_reactive_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_present_reactive_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentReactivePower_L2: 2 bit(s): 0 SE(EVPresentReactivePower_L3), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T206[(B >> r) & 3]
     f_ev_present_reactive_power_l3 = None
     if k == 14:
-        f_ev_present_reactive_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_present_reactive_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentReactivePower_L3: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3), r
+    return Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3), B, r
 
-def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_CLReqControlModeType, int]:
+def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_CLReqControlModeType, int, int]:
+    # Scheduled_AC_CLReqControlModeType: ((EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?), (EVMaximumChargePower?, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower?, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?, EVPresentActivePower, EVPresentActivePower_L2?, EVPresentActivePower_L3?, EVPresentReactivePower?, EVPresentReactivePower_L2?, EVPresentReactivePower_L3?))
     r0 = r
+    # 4 bits: [code of Scheduled_AC_CLReqControlModeType start: 4 bit(s): 0 SE(EVTargetEnergyRequest), 1 SE(EVMaximumEnergyRequest), 2 SE(EVMinimumEnergyRequest), 3 SE(EVMaximumChargePower), 4 SE(EVMaximumChargePower_L2), 5 SE(EVMaximumChargePower_L3), 6 SE(EVMinimumChargePower), 7 SE(EVMinimumChargePower_L2), 8 SE(EVMinimumChargePower_L3), 9 SE(EVPresentActivePower), 10 second level]
     r -= 4; c = (B >> r) & 15
     k = _T150[c & 15]
     f_ev_target_energy_request = None
     if k == 0:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -7450,6 +8202,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVTargetEnergyRequest: 4 bit(s): 0 SE(EVMaximumEnergyRequest), 1 SE(EVMinimumEnergyRequest), 2 SE(EVMaximumChargePower), 3 SE(EVMaximumChargePower_L2), 4 SE(EVMaximumChargePower_L3), 5 SE(EVMinimumChargePower), 6 SE(EVMinimumChargePower_L2), 7 SE(EVMinimumChargePower_L3), 8 SE(EVPresentActivePower), 9 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T151[c & 15]
@@ -7458,6 +8211,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_target_energy_request.value = i1_value
     f_ev_maximum_energy_request = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -7470,6 +8224,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVMaximumEnergyRequest: 4 bit(s): 0 SE(EVMinimumEnergyRequest), 1 SE(EVMaximumChargePower), 2 SE(EVMaximumChargePower_L2), 3 SE(EVMaximumChargePower_L3), 4 SE(EVMinimumChargePower), 5 SE(EVMinimumChargePower_L2), 6 SE(EVMinimumChargePower_L3), 7 SE(EVPresentActivePower), 8 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T152[c & 15]
@@ -7478,6 +8233,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_maximum_energy_request.value = i2_value
     f_ev_minimum_energy_request = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -7490,6 +8246,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVMinimumEnergyRequest: 3 bit(s): 0 SE(EVMaximumChargePower), 1 SE(EVMaximumChargePower_L2), 2 SE(EVMaximumChargePower_L3), 3 SE(EVMinimumChargePower), 4 SE(EVMinimumChargePower_L2), 5 SE(EVMinimumChargePower_L3), 6 SE(EVPresentActivePower), 7 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T153[c & 7]
@@ -7498,6 +8255,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_minimum_energy_request.value = i3_value
     f_ev_maximum_charge_power = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -7510,6 +8268,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVMaximumChargePower: 3 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 SE(EVMinimumChargePower_L2), 4 SE(EVMinimumChargePower_L3), 5 SE(EVPresentActivePower), 6 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T154[c & 7]
@@ -7518,6 +8277,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_maximum_charge_power.value = i4_value
     f_ev_maximum_charge_power_l2 = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -7530,6 +8290,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVMaximumChargePower_L2: 3 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 SE(EVMinimumChargePower_L2), 3 SE(EVMinimumChargePower_L3), 4 SE(EVPresentActivePower), 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T155[c & 7]
@@ -7538,6 +8299,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_maximum_charge_power_l2.value = i5_value
     f_ev_maximum_charge_power_l3 = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -7550,6 +8312,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVMaximumChargePower_L3: 3 bit(s): 0 SE(EVMinimumChargePower), 1 SE(EVMinimumChargePower_L2), 2 SE(EVMinimumChargePower_L3), 3 SE(EVPresentActivePower), 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T156[c & 7]
@@ -7558,6 +8321,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_maximum_charge_power_l3.value = i6_value
     f_ev_minimum_charge_power = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -7570,6 +8334,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 SE(EVPresentActivePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T157[c & 3]
@@ -7578,6 +8343,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_minimum_charge_power.value = i7_value
     f_ev_minimum_charge_power_l2 = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -7590,6 +8356,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 SE(EVPresentActivePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T158[c & 3]
@@ -7598,6 +8365,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_minimum_charge_power_l2.value = i8_value
     f_ev_minimum_charge_power_l3 = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -7610,6 +8378,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVMinimumChargePower_L3: 1 bit(s): 0 SE(EVPresentActivePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T159[c & 1]
@@ -7618,6 +8387,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_minimum_charge_power_l3.value = i9_value
     f_ev_present_active_power = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -7630,6 +8400,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVPresentActivePower: 3 bit(s): 0 SE(EVPresentActivePower_L2), 1 SE(EVPresentActivePower_L3), 2 SE(EVPresentReactivePower), 3 SE(EVPresentReactivePower_L2), 4 SE(EVPresentReactivePower_L3), 5 EE, 6 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T202[c & 7]
@@ -7640,6 +8411,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         return _d_Scheduled_AC_CLReqControlModeType(B, r0)
     f_ev_present_active_power_l2 = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -7652,6 +8424,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVPresentActivePower_L2: 3 bit(s): 0 SE(EVPresentActivePower_L3), 1 SE(EVPresentReactivePower), 2 SE(EVPresentReactivePower_L2), 3 SE(EVPresentReactivePower_L3), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T203[c & 7]
@@ -7660,6 +8433,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_present_active_power_l2.value = i11_value
     f_ev_present_active_power_l3 = None
     if k == 11:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -7672,6 +8446,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVPresentActivePower_L3: 3 bit(s): 0 SE(EVPresentReactivePower), 1 SE(EVPresentReactivePower_L2), 2 SE(EVPresentReactivePower_L3), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T204[c & 7]
@@ -7680,6 +8455,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_present_active_power_l3.value = i12_value
     f_ev_present_reactive_power = None
     if k == 12:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i13_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i13_exponent = ((c >> 3) & 255) + -128
@@ -7692,6 +8468,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVPresentReactivePower: 2 bit(s): 0 SE(EVPresentReactivePower_L2), 1 SE(EVPresentReactivePower_L3), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T205[c & 3]
@@ -7700,6 +8477,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_present_reactive_power.value = i13_value
     f_ev_present_reactive_power_l2 = None
     if k == 13:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i14_exponent = ((c >> 3) & 255) + -128
@@ -7712,6 +8490,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
             else: i14_value = (x << 7) | (i14_value & 127)
         elif i14_value > 255: i14_value = 255 - i14_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVPresentReactivePower_L2: 2 bit(s): 0 SE(EVPresentReactivePower_L3), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T206[c & 3]
@@ -7720,6 +8499,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_present_reactive_power_l2.value = i14_value
     f_ev_present_reactive_power_l3 = None
     if k == 14:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i15_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         i15_exponent = ((c >> 3) & 255) + -128
@@ -7732,6 +8512,7 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLReqControlModeType after EVPresentReactivePower_L3: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
         k = _T6[c & 1]
@@ -7740,9 +8521,10 @@ def _f_Scheduled_AC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_ev_present_reactive_power_l3.value = i15_value
     if k != -1: return _d_Scheduled_AC_CLReqControlModeType(B, r0)
     o = Scheduled_AC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_present_active_power, f_ev_present_active_power_l2, f_ev_present_active_power_l3, f_ev_present_reactive_power, f_ev_present_reactive_power_l2, f_ev_present_reactive_power_l3)
-    return o, r
+    return o, B, r
 
 def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a: int) -> int:
+    # Scheduled_AC_CLReqControlModeType: ((EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?), (EVMaximumChargePower?, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower?, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?, EVPresentActivePower, EVPresentActivePower_L2?, EVPresentActivePower_L3?, EVPresentReactivePower?, EVPresentReactivePower_L2?, EVPresentReactivePower_L3?))
     st = 0
     v2 = o.ev_target_energy_request
     if v2 is not None:
@@ -8044,11 +8826,16 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
     a = (a << w) | c
     return a
 
-def _d_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
+def _d_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int, int]:
+    # AC_ChargeLoopResType: ((((Header), (ResponseCode)), (EVSEStatus?, MeterInfo?, Receipt?)), (EVSETargetFrequency?, CLResControlMode))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -8056,60 +8843,82 @@ def _d_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S221, 6)
+            f_response_code, B, r = sl2(B, r, _S221, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 4 bit(s): 0 SE(EVSEStatus), 1 SE(MeterInfo), 2 SE(Receipt), 3 SE(EVSETargetFrequency), 4 SE(BPT_Dynamic_AC_CLResControlMode), 5 SE(BPT_Scheduled_AC_CLResControlMode), 6 SE(CLResControlMode), 7 SE(Dynamic_AC_CLResControlMode), 8 SE(Scheduled_AC_CLResControlMode), 9 second level
         r -= 4; k = _T222[(B >> r) & 15]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_evse_status = None
     if k == 2:
-        f_evse_status, r = _d_EVSEStatusType(B, r)
+        f_evse_status, B, r = _d_EVSEStatusType(B, r)
+        # after EVSEStatus: 4 bit(s): 0 SE(MeterInfo), 1 SE(Receipt), 2 SE(EVSETargetFrequency), 3 SE(BPT_Dynamic_AC_CLResControlMode), 4 SE(BPT_Scheduled_AC_CLResControlMode), 5 SE(CLResControlMode), 6 SE(Dynamic_AC_CLResControlMode), 7 SE(Scheduled_AC_CLResControlMode), 8 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T223[(B >> r) & 15]
     f_meter_info = None
     if k == 3:
-        f_meter_info, r = _d_MeterInfoType(B, r)
+        f_meter_info, B, r = _d_MeterInfoType(B, r)
+        # after MeterInfo: 3 bit(s): 0 SE(Receipt), 1 SE(EVSETargetFrequency), 2 SE(BPT_Dynamic_AC_CLResControlMode), 3 SE(BPT_Scheduled_AC_CLResControlMode), 4 SE(CLResControlMode), 5 SE(Dynamic_AC_CLResControlMode), 6 SE(Scheduled_AC_CLResControlMode), 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T224[(B >> r) & 7]
     f_receipt = None
     if k == 4:
-        f_receipt, r = _d_ReceiptType(B, r)
+        f_receipt, B, r = _d_ReceiptType(B, r)
+        # after Receipt: 3 bit(s): 0 SE(EVSETargetFrequency), 1 SE(BPT_Dynamic_AC_CLResControlMode), 2 SE(BPT_Scheduled_AC_CLResControlMode), 3 SE(CLResControlMode), 4 SE(Dynamic_AC_CLResControlMode), 5 SE(Scheduled_AC_CLResControlMode), 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T225[(B >> r) & 7]
     f_evse_target_frequency = None
     if k == 5:
-        f_evse_target_frequency, r = _d_RationalNumberType(B, r)
+        f_evse_target_frequency, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetFrequency: 3 bit(s): 0 SE(BPT_Dynamic_AC_CLResControlMode), 1 SE(BPT_Scheduled_AC_CLResControlMode), 2 SE(CLResControlMode), 3 SE(Dynamic_AC_CLResControlMode), 4 SE(Scheduled_AC_CLResControlMode), 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T226[(B >> r) & 7]
     f_bpt_dynamic_ac_cl_res_control_mode = f_bpt_scheduled_ac_cl_res_control_mode = f_cl_res_control_mode = f_dynamic_ac_cl_res_control_mode = f_scheduled_ac_cl_res_control_mode = None
     if k == 6:
-        f_bpt_dynamic_ac_cl_res_control_mode, r = _d_BPT_Dynamic_AC_CLResControlModeType(B, r)
+        f_bpt_dynamic_ac_cl_res_control_mode, B, r = _d_BPT_Dynamic_AC_CLResControlModeType(B, r)
+        # after (BPT_Dynamic_AC_CLResControlMode | BPT_Scheduled_AC_CLResControlMode | CLResControlMode | Dynamic_AC_CLResControlMode | Scheduled_AC_CLResControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 7:
-        f_bpt_scheduled_ac_cl_res_control_mode, r = _d_BPT_Scheduled_AC_CLResControlModeType(B, r)
+        f_bpt_scheduled_ac_cl_res_control_mode, B, r = _d_BPT_Scheduled_AC_CLResControlModeType(B, r)
+        # after (BPT_Dynamic_AC_CLResControlMode | BPT_Scheduled_AC_CLResControlMode | CLResControlMode | Dynamic_AC_CLResControlMode | Scheduled_AC_CLResControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 8:
-        f_cl_res_control_mode, r = _d_CLResControlModeType(B, r)
+        f_cl_res_control_mode, B, r = _d_CLResControlModeType(B, r)
+        # after (BPT_Dynamic_AC_CLResControlMode | BPT_Scheduled_AC_CLResControlMode | CLResControlMode | Dynamic_AC_CLResControlMode | Scheduled_AC_CLResControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 9:
-        f_dynamic_ac_cl_res_control_mode, r = _d_Dynamic_AC_CLResControlModeType(B, r)
+        f_dynamic_ac_cl_res_control_mode, B, r = _d_Dynamic_AC_CLResControlModeType(B, r)
+        # after (BPT_Dynamic_AC_CLResControlMode | BPT_Scheduled_AC_CLResControlMode | CLResControlMode | Dynamic_AC_CLResControlMode | Scheduled_AC_CLResControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 10:
-        f_scheduled_ac_cl_res_control_mode, r = _d_Scheduled_AC_CLResControlModeType(B, r)
+        f_scheduled_ac_cl_res_control_mode, B, r = _d_Scheduled_AC_CLResControlModeType(B, r)
+        # after (BPT_Dynamic_AC_CLResControlMode | BPT_Scheduled_AC_CLResControlMode | CLResControlMode | Dynamic_AC_CLResControlMode | Scheduled_AC_CLResControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'BPT_Dynamic_AC_CLResControlMode or BPT_Scheduled_AC_CLResControlMode or CLResControlMode or Dynamic_AC_CLResControlMode or Scheduled_AC_CLResControlMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_target_frequency, f_bpt_dynamic_ac_cl_res_control_mode, f_bpt_scheduled_ac_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_ac_cl_res_control_mode, f_scheduled_ac_cl_res_control_mode), r
+    return AC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_target_frequency, f_bpt_dynamic_ac_cl_res_control_mode, f_bpt_scheduled_ac_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_ac_cl_res_control_mode, f_scheduled_ac_cl_res_control_mode), B, r
 
-def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
+def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int, int]:
+    # AC_ChargeLoopResType: ((((Header), (ResponseCode)), (EVSEStatus?, MeterInfo?, Receipt?)), (EVSETargetFrequency?, CLResControlMode))
     r0 = r
+    # 3 bits: [AC_ChargeLoopResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AC_ChargeLoopResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_AC_ChargeLoopResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AC_ChargeLoopResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -8119,15 +8928,18 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AC_ChargeLoopResType(B, r0)
     k = _T35[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_AC_ChargeLoopResType(B, r0)
+    # 13 bits: [AC_ChargeLoopResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [code of AC_ChargeLoopResType after ResponseCode: 4 bit(s): 0 SE(EVSEStatus), 1 SE(MeterInfo), 2 SE(Receipt), 3 SE(EVSETargetFrequency), 4 SE(BPT_Dynamic_AC_CLResControlMode), 5 SE(BPT_Scheduled_AC_CLResControlMode), 6 SE(CLResControlMode), 7 SE(Dynamic_AC_CLResControlMode), 8 SE(Scheduled_AC_CLResControlMode), 9 second level]
     r -= 13; c = (B >> r) & 8191
     if c & 6160: return _d_AC_ChargeLoopResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 5) & 63]
@@ -8139,6 +8951,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
     f_header.signature = i1_signature
     f_evse_status = None
     if k == 2:
+        # 2 bits: [EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_AC_ChargeLoopResType(B, r0)
         r -= 8; i2_notification_max_delay = (B >> r) & 255
@@ -8148,6 +8961,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
                 if i2_notification_max_delay > 65535: return _d_AC_ChargeLoopResType(B, r0)
             else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        # 12 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i2_evse_notification 3 bit(s); [EVSENotification: EE = 0 in 1 bit]; [EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]; [code of AC_ChargeLoopResType after EVSEStatus: 4 bit(s): 0 SE(MeterInfo), 1 SE(Receipt), 2 SE(EVSETargetFrequency), 3 SE(BPT_Dynamic_AC_CLResControlMode), 4 SE(BPT_Scheduled_AC_CLResControlMode), 5 SE(CLResControlMode), 6 SE(Dynamic_AC_CLResControlMode), 7 SE(Scheduled_AC_CLResControlMode), 8 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 3632: return _d_AC_ChargeLoopResType(B, r0)
         i2_evse_notification = _EP_evseNotificationType[(c >> 6) & 7]
@@ -8158,9 +8972,11 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
         f_evse_status.evse_notification = i2_evse_notification
     f_meter_info = None
     if k == 3:
+        # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_AC_ChargeLoopResType(B, r0)
-        i3_meter_id, r = rstr(B, r, 32)
+        i3_meter_id, B, r = rstr(B, r, 32)
+        # 3 bits: [MeterID: EE = 0 in 1 bit]; [MeterInfoType after MeterID: SE(ChargedEnergyReadingWh) = 0 in 1 bit(s)]; [ChargedEnergyReadingWh: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_AC_ChargeLoopResType(B, r0)
         r -= 8; i3_charged_energy_reading_wh = (B >> r) & 255
@@ -8170,11 +8986,13 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
                 if i3_charged_energy_reading_wh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
             else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
+        # 4 bits: [ChargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_AC_ChargeLoopResType(B, r0)
         k = _T227[c & 7]
         i3_bpt_discharged_energy_reading_wh = None
         if k == 2:
+            # 1 bits: [BPT_DischargedEnergyReadingWh: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_AC_ChargeLoopResType(B, r0)
             r -= 8; i3_bpt_discharged_energy_reading_wh = (B >> r) & 255
@@ -8184,11 +9002,13 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                     i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
                     if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
                 else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
+            # 4 bits: [BPT_DischargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_AC_ChargeLoopResType(B, r0)
             k = _T228[c & 7]
         i3_capacitive_energy_reading_va_rh = None
         if k == 3:
+            # 1 bits: [CapacitiveEnergyReadingVARh: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_AC_ChargeLoopResType(B, r0)
             r -= 8; i3_capacitive_energy_reading_va_rh = (B >> r) & 255
@@ -8198,11 +9018,13 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                     i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
                     if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
                 else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
+            # 4 bits: [CapacitiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_AC_ChargeLoopResType(B, r0)
             k = _T229[c & 7]
         i3_bpt_inductive_energy_reading_va_rh = None
         if k == 4:
+            # 1 bits: [BPT_InductiveEnergyReadingVARh: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_AC_ChargeLoopResType(B, r0)
             r -= 8; i3_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
@@ -8212,21 +9034,25 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                     i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
                     if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
                 else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
+            # 4 bits: [BPT_InductiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_AC_ChargeLoopResType(B, r0)
             k = _T230[c & 7]
         i3_meter_signature = None
         if k == 5:
+            # 1 bits: [MeterSignature: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_AC_ChargeLoopResType(B, r0)
             r -= 8; nb = (B >> r) & 255
             if nb > 64 or 8 * nb > r: return _d_AC_ChargeLoopResType(B, r0)
             r -= 8 * nb; i3_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            # 3 bits: [MeterSignature: EE = 0 in 1 bit]; [code of MeterInfoType after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_AC_ChargeLoopResType(B, r0)
             k = _T231[c & 3]
         i3_meter_status = None
         if k == 6:
+            # 1 bits: [MeterStatus: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_AC_ChargeLoopResType(B, r0)
             r -= 9; i3_meter_status = (B >> r) & 511
@@ -8238,11 +9064,13 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i3_meter_status & 256: i3_meter_status = -((x << 7) | (i3_meter_status & 127)) - 1
                 else: i3_meter_status = (x << 7) | (i3_meter_status & 127)
             elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
+            # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_AC_ChargeLoopResType(B, r0)
             k = _T232[c & 3]
         i3_meter_timestamp = None
         if k == 7:
+            # 1 bits: [MeterTimestamp: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_AC_ChargeLoopResType(B, r0)
             r -= 8; i3_meter_timestamp = (B >> r) & 255
@@ -8252,20 +9080,24 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                     i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
                     if i3_meter_timestamp > 18446744073709551615: return _d_AC_ChargeLoopResType(B, r0)
                 else: i3_meter_timestamp = (x << 7) | (i3_meter_timestamp & 127)
+            # 2 bits: [MeterTimestamp: EE = 0 in 1 bit]; [code of MeterInfoType after MeterTimestamp: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_AC_ChargeLoopResType(B, r0)
             k = _T6[c & 1]
         if k != -1: return _d_AC_ChargeLoopResType(B, r0)
+        # 3 bits: [code of AC_ChargeLoopResType after MeterInfo: 3 bit(s): 0 SE(Receipt), 1 SE(EVSETargetFrequency), 2 SE(BPT_Dynamic_AC_CLResControlMode), 3 SE(BPT_Scheduled_AC_CLResControlMode), 4 SE(CLResControlMode), 5 SE(Dynamic_AC_CLResControlMode), 6 SE(Scheduled_AC_CLResControlMode), 7 second level]
         r -= 3; c = (B >> r) & 7
         k = _T224[c & 7]
         f_meter_info = MeterInfoType(i3_meter_id, i3_charged_energy_reading_wh, i3_bpt_discharged_energy_reading_wh, i3_capacitive_energy_reading_va_rh, i3_bpt_inductive_energy_reading_va_rh, i3_meter_signature, i3_meter_status, i3_meter_timestamp)
     f_receipt = None
     if k == 4:
-        f_receipt, r = _f_ReceiptType(B, r)
+        f_receipt, B, r = _f_ReceiptType(B, r)
+        # 3 bits: [code of AC_ChargeLoopResType after Receipt: 3 bit(s): 0 SE(EVSETargetFrequency), 1 SE(BPT_Dynamic_AC_CLResControlMode), 2 SE(BPT_Scheduled_AC_CLResControlMode), 3 SE(CLResControlMode), 4 SE(Dynamic_AC_CLResControlMode), 5 SE(Scheduled_AC_CLResControlMode), 6 second level]
         r -= 3; c = (B >> r) & 7
         k = _T225[c & 7]
     f_evse_target_frequency = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -8278,6 +9110,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_ChargeLoopResType after EVSETargetFrequency: 3 bit(s): 0 SE(BPT_Dynamic_AC_CLResControlMode), 1 SE(BPT_Scheduled_AC_CLResControlMode), 2 SE(CLResControlMode), 3 SE(Dynamic_AC_CLResControlMode), 4 SE(Scheduled_AC_CLResControlMode), 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_AC_ChargeLoopResType(B, r0)
         k = _T226[c & 7]
@@ -8286,14 +9119,17 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
         f_evse_target_frequency.value = i4_value
     f_bpt_dynamic_ac_cl_res_control_mode = f_bpt_scheduled_ac_cl_res_control_mode = f_cl_res_control_mode = f_dynamic_ac_cl_res_control_mode = f_scheduled_ac_cl_res_control_mode = None
     if k == 6:
-        f_bpt_dynamic_ac_cl_res_control_mode, r = _f_BPT_Dynamic_AC_CLResControlModeType(B, r)
+        f_bpt_dynamic_ac_cl_res_control_mode, B, r = _f_BPT_Dynamic_AC_CLResControlModeType(B, r)
+        # 1 bits: [code of AC_ChargeLoopResType after (BPT_Dynamic_AC_CLResControlMode | BPT_Scheduled_AC_CLResControlMode | CLResControlMode | Dynamic_AC_CLResControlMode | Scheduled_AC_CLResControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     elif k == 7:
+        # 4 bits: [code of BPT_Scheduled_AC_CLResControlModeType start: 4 bit(s): 0 SE(EVSETargetActivePower), 1 SE(EVSETargetActivePower_L2), 2 SE(EVSETargetActivePower_L3), 3 SE(EVSETargetReactivePower), 4 SE(EVSETargetReactivePower_L2), 5 SE(EVSETargetReactivePower_L3), 6 SE(EVSEPresentActivePower), 7 SE(EVSEPresentActivePower_L2), 8 SE(EVSEPresentActivePower_L3), 9 EE, 10 second level]
         r -= 4; c = (B >> r) & 15
         k = _T233[c & 15]
         i5_evse_target_active_power = None
         if k == 0:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i6_exponent = ((c >> 3) & 255) + -128
@@ -8306,6 +9142,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
+            # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSETargetActivePower: 4 bit(s): 0 SE(EVSETargetActivePower_L2), 1 SE(EVSETargetActivePower_L3), 2 SE(EVSETargetReactivePower), 3 SE(EVSETargetReactivePower_L2), 4 SE(EVSETargetReactivePower_L3), 5 SE(EVSEPresentActivePower), 6 SE(EVSEPresentActivePower_L2), 7 SE(EVSEPresentActivePower_L3), 8 EE, 9 second level]
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_AC_ChargeLoopResType(B, r0)
             k = _T234[c & 15]
@@ -8314,6 +9151,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i5_evse_target_active_power.value = i6_value
         i5_evse_target_active_power_l2 = None
         if k == 1:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i7_exponent = ((c >> 3) & 255) + -128
@@ -8326,6 +9164,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
+            # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSETargetActivePower_L2: 4 bit(s): 0 SE(EVSETargetActivePower_L3), 1 SE(EVSETargetReactivePower), 2 SE(EVSETargetReactivePower_L2), 3 SE(EVSETargetReactivePower_L3), 4 SE(EVSEPresentActivePower), 5 SE(EVSEPresentActivePower_L2), 6 SE(EVSEPresentActivePower_L3), 7 EE, 8 second level]
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_AC_ChargeLoopResType(B, r0)
             k = _T235[c & 15]
@@ -8334,6 +9173,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i5_evse_target_active_power_l2.value = i7_value
         i5_evse_target_active_power_l3 = None
         if k == 2:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i8_exponent = ((c >> 3) & 255) + -128
@@ -8346,6 +9186,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSETargetActivePower_L3: 3 bit(s): 0 SE(EVSETargetReactivePower), 1 SE(EVSETargetReactivePower_L2), 2 SE(EVSETargetReactivePower_L3), 3 SE(EVSEPresentActivePower), 4 SE(EVSEPresentActivePower_L2), 5 SE(EVSEPresentActivePower_L3), 6 EE, 7 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T236[c & 7]
@@ -8354,6 +9195,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i5_evse_target_active_power_l3.value = i8_value
         i5_evse_target_reactive_power = None
         if k == 3:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i9_exponent = ((c >> 3) & 255) + -128
@@ -8366,6 +9208,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSETargetReactivePower: 3 bit(s): 0 SE(EVSETargetReactivePower_L2), 1 SE(EVSETargetReactivePower_L3), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 EE, 6 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T237[c & 7]
@@ -8374,6 +9217,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i5_evse_target_reactive_power.value = i9_value
         i5_evse_target_reactive_power_l2 = None
         if k == 4:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i10_exponent = ((c >> 3) & 255) + -128
@@ -8386,6 +9230,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSETargetReactivePower_L2: 3 bit(s): 0 SE(EVSETargetReactivePower_L3), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 EE, 5 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T238[c & 7]
@@ -8394,6 +9239,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i5_evse_target_reactive_power_l2.value = i10_value
         i5_evse_target_reactive_power_l3 = None
         if k == 5:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i11_exponent = ((c >> 3) & 255) + -128
@@ -8406,6 +9252,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSETargetReactivePower_L3: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 EE, 4 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T239[c & 7]
@@ -8414,6 +9261,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i5_evse_target_reactive_power_l3.value = i11_value
         i5_evse_present_active_power = None
         if k == 6:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i12_exponent = ((c >> 3) & 255) + -128
@@ -8426,6 +9274,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 EE, 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopResType(B, r0)
             k = _T240[c & 3]
@@ -8434,6 +9283,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i5_evse_present_active_power.value = i12_value
         i5_evse_present_active_power_l2 = None
         if k == 7:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i13_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i13_exponent = ((c >> 3) & 255) + -128
@@ -8446,6 +9296,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopResType(B, r0)
             k = _T241[c & 3]
@@ -8454,6 +9305,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i5_evse_present_active_power_l2.value = i13_value
         i5_evse_present_active_power_l3 = None
         if k == 8:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i14_exponent = ((c >> 3) & 255) + -128
@@ -8466,6 +9318,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSEPresentActivePower_L3: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeLoopResType(B, r0)
             k = _T6[c & 1]
@@ -8473,23 +9326,28 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i5_evse_present_active_power_l3.exponent = i14_exponent
             i5_evse_present_active_power_l3.value = i14_value
         if k != -1: return _d_AC_ChargeLoopResType(B, r0)
+        # 1 bits: [code of AC_ChargeLoopResType after (BPT_Dynamic_AC_CLResControlMode | BPT_Scheduled_AC_CLResControlMode | CLResControlMode | Dynamic_AC_CLResControlMode | Scheduled_AC_CLResControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_bpt_scheduled_ac_cl_res_control_mode = BPT_Scheduled_AC_CLResControlModeType(i5_evse_target_active_power, i5_evse_target_active_power_l2, i5_evse_target_active_power_l3, i5_evse_target_reactive_power, i5_evse_target_reactive_power_l2, i5_evse_target_reactive_power_l3, i5_evse_present_active_power, i5_evse_present_active_power_l2, i5_evse_present_active_power_l3)
     elif k == 8:
+        # 2 bits: [CLResControlModeType start: EE = 0 in 1 bit(s)]; [code of AC_ChargeLoopResType after (BPT_Dynamic_AC_CLResControlMode | BPT_Scheduled_AC_CLResControlMode | CLResControlMode | Dynamic_AC_CLResControlMode | Scheduled_AC_CLResControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AC_ChargeLoopResType(B, r0)
         k = _T6[c & 1]
         f_cl_res_control_mode = _new(CLResControlModeType)
     elif k == 9:
-        f_dynamic_ac_cl_res_control_mode, r = _f_Dynamic_AC_CLResControlModeType(B, r)
+        f_dynamic_ac_cl_res_control_mode, B, r = _f_Dynamic_AC_CLResControlModeType(B, r)
+        # 1 bits: [code of AC_ChargeLoopResType after (BPT_Dynamic_AC_CLResControlMode | BPT_Scheduled_AC_CLResControlMode | CLResControlMode | Dynamic_AC_CLResControlMode | Scheduled_AC_CLResControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     elif k == 10:
+        # 4 bits: [code of Scheduled_AC_CLResControlModeType start: 4 bit(s): 0 SE(EVSETargetActivePower), 1 SE(EVSETargetActivePower_L2), 2 SE(EVSETargetActivePower_L3), 3 SE(EVSETargetReactivePower), 4 SE(EVSETargetReactivePower_L2), 5 SE(EVSETargetReactivePower_L3), 6 SE(EVSEPresentActivePower), 7 SE(EVSEPresentActivePower_L2), 8 SE(EVSEPresentActivePower_L3), 9 EE, 10 second level]
         r -= 4; c = (B >> r) & 15
         k = _T233[c & 15]
         i16_evse_target_active_power = None
         if k == 0:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i17_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i17_exponent = ((c >> 3) & 255) + -128
@@ -8502,6 +9360,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
                 else: i17_value = (x << 7) | (i17_value & 127)
             elif i17_value > 255: i17_value = 255 - i17_value
+            # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSETargetActivePower: 4 bit(s): 0 SE(EVSETargetActivePower_L2), 1 SE(EVSETargetActivePower_L3), 2 SE(EVSETargetReactivePower), 3 SE(EVSETargetReactivePower_L2), 4 SE(EVSETargetReactivePower_L3), 5 SE(EVSEPresentActivePower), 6 SE(EVSEPresentActivePower_L2), 7 SE(EVSEPresentActivePower_L3), 8 EE, 9 second level]
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_AC_ChargeLoopResType(B, r0)
             k = _T234[c & 15]
@@ -8510,6 +9369,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i16_evse_target_active_power.value = i17_value
         i16_evse_target_active_power_l2 = None
         if k == 1:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i18_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i18_exponent = ((c >> 3) & 255) + -128
@@ -8522,6 +9382,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
                 else: i18_value = (x << 7) | (i18_value & 127)
             elif i18_value > 255: i18_value = 255 - i18_value
+            # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSETargetActivePower_L2: 4 bit(s): 0 SE(EVSETargetActivePower_L3), 1 SE(EVSETargetReactivePower), 2 SE(EVSETargetReactivePower_L2), 3 SE(EVSETargetReactivePower_L3), 4 SE(EVSEPresentActivePower), 5 SE(EVSEPresentActivePower_L2), 6 SE(EVSEPresentActivePower_L3), 7 EE, 8 second level]
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_AC_ChargeLoopResType(B, r0)
             k = _T235[c & 15]
@@ -8530,6 +9391,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i16_evse_target_active_power_l2.value = i18_value
         i16_evse_target_active_power_l3 = None
         if k == 2:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i19_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i19_exponent = ((c >> 3) & 255) + -128
@@ -8542,6 +9404,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
                 else: i19_value = (x << 7) | (i19_value & 127)
             elif i19_value > 255: i19_value = 255 - i19_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSETargetActivePower_L3: 3 bit(s): 0 SE(EVSETargetReactivePower), 1 SE(EVSETargetReactivePower_L2), 2 SE(EVSETargetReactivePower_L3), 3 SE(EVSEPresentActivePower), 4 SE(EVSEPresentActivePower_L2), 5 SE(EVSEPresentActivePower_L3), 6 EE, 7 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T236[c & 7]
@@ -8550,6 +9413,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i16_evse_target_active_power_l3.value = i19_value
         i16_evse_target_reactive_power = None
         if k == 3:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i20_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i20_exponent = ((c >> 3) & 255) + -128
@@ -8562,6 +9426,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
                 else: i20_value = (x << 7) | (i20_value & 127)
             elif i20_value > 255: i20_value = 255 - i20_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSETargetReactivePower: 3 bit(s): 0 SE(EVSETargetReactivePower_L2), 1 SE(EVSETargetReactivePower_L3), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 EE, 6 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T237[c & 7]
@@ -8570,6 +9435,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i16_evse_target_reactive_power.value = i20_value
         i16_evse_target_reactive_power_l2 = None
         if k == 4:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i21_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i21_exponent = ((c >> 3) & 255) + -128
@@ -8582,6 +9448,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
                 else: i21_value = (x << 7) | (i21_value & 127)
             elif i21_value > 255: i21_value = 255 - i21_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSETargetReactivePower_L2: 3 bit(s): 0 SE(EVSETargetReactivePower_L3), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 EE, 5 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T238[c & 7]
@@ -8590,6 +9457,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i16_evse_target_reactive_power_l2.value = i21_value
         i16_evse_target_reactive_power_l3 = None
         if k == 5:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i22_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i22_exponent = ((c >> 3) & 255) + -128
@@ -8602,6 +9470,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i22_value & 256: i22_value = -((x << 7) | (i22_value & 127)) - 1
                 else: i22_value = (x << 7) | (i22_value & 127)
             elif i22_value > 255: i22_value = 255 - i22_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSETargetReactivePower_L3: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 EE, 4 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeLoopResType(B, r0)
             k = _T239[c & 7]
@@ -8610,6 +9479,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i16_evse_target_reactive_power_l3.value = i22_value
         i16_evse_present_active_power = None
         if k == 6:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i23_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i23_exponent = ((c >> 3) & 255) + -128
@@ -8622,6 +9492,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i23_value & 256: i23_value = -((x << 7) | (i23_value & 127)) - 1
                 else: i23_value = (x << 7) | (i23_value & 127)
             elif i23_value > 255: i23_value = 255 - i23_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 EE, 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopResType(B, r0)
             k = _T240[c & 3]
@@ -8630,6 +9501,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i16_evse_present_active_power.value = i23_value
         i16_evse_present_active_power_l2 = None
         if k == 7:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i24_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i24_exponent = ((c >> 3) & 255) + -128
@@ -8642,6 +9514,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i24_value & 256: i24_value = -((x << 7) | (i24_value & 127)) - 1
                 else: i24_value = (x << 7) | (i24_value & 127)
             elif i24_value > 255: i24_value = 255 - i24_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeLoopResType(B, r0)
             k = _T241[c & 3]
@@ -8650,6 +9523,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i16_evse_present_active_power_l2.value = i24_value
         i16_evse_present_active_power_l3 = None
         if k == 8:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i25_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeLoopResType(B, r0)
             i25_exponent = ((c >> 3) & 255) + -128
@@ -8662,6 +9536,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
                 elif i25_value & 256: i25_value = -((x << 7) | (i25_value & 127)) - 1
                 else: i25_value = (x << 7) | (i25_value & 127)
             elif i25_value > 255: i25_value = 255 - i25_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSEPresentActivePower_L3: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeLoopResType(B, r0)
             k = _T6[c & 1]
@@ -8669,6 +9544,7 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
             i16_evse_present_active_power_l3.exponent = i25_exponent
             i16_evse_present_active_power_l3.value = i25_value
         if k != -1: return _d_AC_ChargeLoopResType(B, r0)
+        # 1 bits: [code of AC_ChargeLoopResType after (BPT_Dynamic_AC_CLResControlMode | BPT_Scheduled_AC_CLResControlMode | CLResControlMode | Dynamic_AC_CLResControlMode | Scheduled_AC_CLResControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_scheduled_ac_cl_res_control_mode = Scheduled_AC_CLResControlModeType(i16_evse_target_active_power, i16_evse_target_active_power_l2, i16_evse_target_active_power_l3, i16_evse_target_reactive_power, i16_evse_target_reactive_power_l2, i16_evse_target_reactive_power_l3, i16_evse_present_active_power, i16_evse_present_active_power_l2, i16_evse_present_active_power_l3)
@@ -8676,9 +9552,10 @@ def _f_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int]:
         return _d_AC_ChargeLoopResType(B, r0)
     if k != -1: return _d_AC_ChargeLoopResType(B, r0)
     o = AC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_target_frequency, f_bpt_dynamic_ac_cl_res_control_mode, f_bpt_scheduled_ac_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_ac_cl_res_control_mode, f_scheduled_ac_cl_res_control_mode)
-    return o, r
+    return o, B, r
 
 def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
+    # AC_ChargeLoopResType: ((((Header), (ResponseCode)), (EVSEStatus?, MeterInfo?, Receipt?)), (EVSETargetFrequency?, CLResControlMode))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -9231,19 +10108,23 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
+    # start: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S265, 6)
+            f_notification_max_delay, B, r = sl2(B, r, _S265, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NotificationMaxDelay')
@@ -9251,21 +10132,24 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S266, 6)
+            f_evse_notification, B, r = sl2(B, r, _S266, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
             f_evse_notification = _E_evseNotificationType[f_evse_notification]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSENotification: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSENotification')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+    return EVSEStatusType(f_notification_max_delay, f_evse_notification), B, r
 
-def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
     r0 = r
+    # 2 bits: [EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVSEStatusType(B, r0)
     r -= 8; f_notification_max_delay = (B >> r) & 255
@@ -9275,6 +10159,7 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
             f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
             if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; f_evse_notification 3 bit(s); [EVSENotification: EE = 0 in 1 bit]; [EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]
     r -= 8; c = (B >> r) & 255
     if c & 227: return _d_EVSEStatusType(B, r0)
     f_evse_notification = _EP_evseNotificationType[(c >> 2) & 7]
@@ -9282,9 +10167,10 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     o = _new(EVSEStatusType)
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
-    return o, r
+    return o, B, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
     pass
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
@@ -9300,17 +10186,22 @@ def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     a = (a << 8) | (v3) << 2
     return a
 
-def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
+    # start: 1 bit(s): 0 SE(MeterID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S267, 6)
+            f_meter_id, B, r = sl2(B, r, _S267, 6)
         else:
-            f_meter_id, r = rstr(B, r, 32)
+            f_meter_id, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterID: 1 bit(s): 0 SE(ChargedEnergyReadingWh), 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'MeterID')
@@ -9318,13 +10209,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charged_energy_reading_wh, r = sl2(B, r, _S59, 6)
+            f_charged_energy_reading_wh, B, r = sl2(B, r, _S59, 6)
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level
         r -= 3; k = _T227[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
@@ -9332,81 +10224,96 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S59, 6)
+            f_bpt_discharged_energy_reading_wh, B, r = sl2(B, r, _S59, 6)
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level
         r -= 3; k = _T228[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S59, 6)
+            f_capacitive_energy_reading_va_rh, B, r = sl2(B, r, _S59, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level
         r -= 3; k = _T229[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S59, 6)
+            f_bpt_inductive_energy_reading_va_rh, B, r = sl2(B, r, _S59, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level
         r -= 3; k = _T230[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S268, 6)
+            f_meter_signature, B, r = sl2(B, r, _S268, 6)
         else:
-            f_meter_signature, r = rbin(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
+            f_meter_signature, B, r = rbin(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level
         r -= 2; k = _T231[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_meter_status, r = sl2(B, r, _S13, 6)
+            f_meter_status, B, r = sl2(B, r, _S13, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level
         r -= 2; k = _T232[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_meter_timestamp, r = sl2(B, r, _S59, 6)
+            f_meter_timestamp, B, r = sl2(B, r, _S59, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
             if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterTimestamp: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), B, r
 
-def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
     r0 = r
+    # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MeterInfoType(B, r0)
-    f_meter_id, r = rstr(B, r, 32)
+    f_meter_id, B, r = rstr(B, r, 32)
+    # 3 bits: [MeterID: EE = 0 in 1 bit]; [MeterInfoType after MeterID: SE(ChargedEnergyReadingWh) = 0 in 1 bit(s)]; [ChargedEnergyReadingWh: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MeterInfoType(B, r0)
     r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
@@ -9416,11 +10323,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
+    # 4 bits: [ChargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
     k = _T227[c & 7]
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
+        # 1 bits: [BPT_DischargedEnergyReadingWh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
@@ -9430,11 +10339,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
                 if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
+        # 4 bits: [BPT_DischargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T228[c & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
+        # 1 bits: [CapacitiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
@@ -9444,11 +10355,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
                 if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
+        # 4 bits: [CapacitiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T229[c & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
+        # 1 bits: [BPT_InductiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
@@ -9458,21 +10371,25 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
                 if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
+        # 4 bits: [BPT_InductiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T230[c & 7]
     f_meter_signature = None
     if k == 5:
+        # 1 bits: [MeterSignature: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 64 or 8 * nb > r: return _d_MeterInfoType(B, r0)
         r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 3 bits: [MeterSignature: EE = 0 in 1 bit]; [code of MeterInfoType after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T231[c & 3]
     f_meter_status = None
     if k == 6:
+        # 1 bits: [MeterStatus: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 9; f_meter_status = (B >> r) & 511
@@ -9484,11 +10401,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
+        # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T232[c & 3]
     f_meter_timestamp = None
     if k == 7:
+        # 1 bits: [MeterTimestamp: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_meter_timestamp = (B >> r) & 255
@@ -9498,14 +10417,16 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
                 if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
+        # 2 bits: [MeterTimestamp: EE = 0 in 1 bit]; [code of MeterInfoType after MeterTimestamp: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T6[c & 1]
     if k != -1: return _d_MeterInfoType(B, r0)
     o = MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp)
-    return o, r
+    return o, B, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
     st = 0
     v2 = o.meter_id
     if v2 is None: raise EncFail('missing mandatory MeterID')
@@ -9581,56 +10502,74 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
+    # start: 1 bit(s): 0 SE(TimeAnchor), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S59, 6)
+            f_time_anchor, B, r = sl2(B, r, _S59, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level
         r -= 3; k = _T269[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_energy_costs = None
     if k == 1:
-        f_energy_costs, r = _d_DetailedCostType(B, r)
+        f_energy_costs, B, r = _d_DetailedCostType(B, r)
+        # after EnergyCosts: 3 bit(s): 0 SE(OccupancyCosts), 1 SE(AdditionalServicesCosts), 2 SE(OverstayCosts), 3 SE(TaxCosts), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T270[(B >> r) & 7]
     f_occupancy_costs = None
     if k == 2:
-        f_occupancy_costs, r = _d_DetailedCostType(B, r)
+        f_occupancy_costs, B, r = _d_DetailedCostType(B, r)
+        # after OccupancyCosts: 3 bit(s): 0 SE(AdditionalServicesCosts), 1 SE(OverstayCosts), 2 SE(TaxCosts), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T271[(B >> r) & 7]
     f_additional_services_costs = None
     if k == 3:
-        f_additional_services_costs, r = _d_DetailedCostType(B, r)
+        f_additional_services_costs, B, r = _d_DetailedCostType(B, r)
+        # after AdditionalServicesCosts: 2 bit(s): 0 SE(OverstayCosts), 1 SE(TaxCosts), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T4[(B >> r) & 3]
     f_overstay_costs = None
     if k == 4:
-        f_overstay_costs, r = _d_DetailedCostType(B, r)
+        f_overstay_costs, B, r = _d_DetailedCostType(B, r)
+        # after OverstayCosts: 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T5[(B >> r) & 3]
     f_tax_costs = []
     n = 0
     while True:
         if k == 5:
-            v, r = _d_DetailedTaxType(B, r)
+            v, B, r = _d_DetailedTaxType(B, r)
             f_tax_costs.append(v)
         else:
             break
         n += 1
         if n < 10:
+            # after TaxCosts (may repeat): 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T5[(B >> r) & 3]
         else:
+            # after TaxCosts: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), B, r
 
-def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
     r0 = r
+    # 2 bits: [ReceiptType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ReceiptType(B, r0)
     r -= 8; f_time_anchor = (B >> r) & 255
@@ -9640,11 +10579,13 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             f_time_anchor, r = ru(B, r + 8, f_time_anchor)
             if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    # 4 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of ReceiptType after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
     k = _T269[c & 7]
     f_energy_costs = None
     if k == 1:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -9657,6 +10598,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -9672,6 +10614,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after EnergyCosts: 3 bit(s): 0 SE(OccupancyCosts), 1 SE(AdditionalServicesCosts), 2 SE(OverstayCosts), 3 SE(TaxCosts), 4 EE, 5 second level]
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T270[c & 7]
@@ -9683,6 +10626,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_energy_costs.cost_per_unit = i1_cost_per_unit
     f_occupancy_costs = None
     if k == 2:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -9695,6 +10639,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -9710,6 +10655,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after OccupancyCosts: 3 bit(s): 0 SE(AdditionalServicesCosts), 1 SE(OverstayCosts), 2 SE(TaxCosts), 3 EE, 4 second level]
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T271[c & 7]
@@ -9721,6 +10667,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_occupancy_costs.cost_per_unit = i4_cost_per_unit
     f_additional_services_costs = None
     if k == 3:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -9733,6 +10680,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -9748,6 +10696,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after AdditionalServicesCosts: 2 bit(s): 0 SE(OverstayCosts), 1 SE(TaxCosts), 2 EE, 3 second level]
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T4[c & 3]
@@ -9759,6 +10708,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_additional_services_costs.cost_per_unit = i7_cost_per_unit
     f_overstay_costs = None
     if k == 4:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -9771,6 +10721,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -9786,6 +10737,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after OverstayCosts: 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T5[c & 3]
@@ -9799,6 +10751,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     n = 0
     while True:
         if k == 5:
+            # 2 bits: [DetailedTaxType start: SE(TaxRuleID) = 0 in 1 bit(s)]; [TaxRuleID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ReceiptType(B, r0)
             r -= 8; i13_tax_rule_id = (B >> r) & 255
@@ -9807,6 +10760,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
                 if x > 127: i13_tax_rule_id, r = ru(B, r + 8, i13_tax_rule_id)
                 else: i13_tax_rule_id = (x << 7) | (i13_tax_rule_id & 127)
             if i13_tax_rule_id < 1 or i13_tax_rule_id > 4294967295: return _d_ReceiptType(B, r0)
+            # 15 bits: [TaxRuleID: EE = 0 in 1 bit]; [DetailedTaxType after TaxRuleID: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 15; c = (B >> r) & 32767
             if c & 30727: return _d_ReceiptType(B, r0)
             i14_exponent = ((c >> 3) & 255) + -128
@@ -9819,6 +10773,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedTaxType after Amount: EE = 0 in 1 bit(s)]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
             i13_amount = _new(RationalNumberType)
@@ -9832,9 +10787,11 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             break
         n += 1
         if n < 10:
+            # 2 bits: [code of ReceiptType after TaxCosts (may repeat): 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T5[c & 3]
         else:
+            # 1 bits: [code of ReceiptType after TaxCosts: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T6[c & 1]
     if k != -1: return _d_ReceiptType(B, r0)
@@ -9845,9 +10802,10 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     o.additional_services_costs = f_additional_services_costs
     o.overstay_costs = f_overstay_costs
     o.tax_costs = f_tax_costs
-    return o, r
+    return o, B, r
 
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
     st = 0
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
@@ -10025,6 +10983,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 19
     n = 0
     for v in o.tax_costs:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C275[st]
             a = (a << w) | c
@@ -10043,25 +11002,34 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int, int]:
+    # DetailedCostType: (Amount, CostPerUnit)
+    # start: 1 bit(s): 0 SE(Amount), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_amount = None
     if k == 0:
-        f_amount, r = _d_RationalNumberType(B, r)
+        f_amount, B, r = _d_RationalNumberType(B, r)
+        # after Amount: 1 bit(s): 0 SE(CostPerUnit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Amount')
     f_cost_per_unit = None
     if k == 1:
-        f_cost_per_unit, r = _d_RationalNumberType(B, r)
+        f_cost_per_unit, B, r = _d_RationalNumberType(B, r)
+        # after CostPerUnit: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CostPerUnit')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DetailedCostType(f_amount, f_cost_per_unit), r
+    return DetailedCostType(f_amount, f_cost_per_unit), B, r
 
-def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int, int]:
+    # DetailedCostType: (Amount, CostPerUnit)
     r0 = r
+    # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_DetailedCostType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -10074,6 +11042,7 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -10089,6 +11058,7 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
     f_cost_per_unit = _new(RationalNumberType)
@@ -10097,9 +11067,10 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     o = _new(DetailedCostType)
     o.amount = f_amount
     o.cost_per_unit = f_cost_per_unit
-    return o, r
+    return o, B, r
 
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
+    # DetailedCostType: (Amount, CostPerUnit)
     pass
     v2 = o.amount
     if v2 is None: raise EncFail('missing mandatory Amount')
@@ -10138,33 +11109,41 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
+    # DetailedTaxType: (TaxRuleID, Amount)
+    # start: 1 bit(s): 0 SE(TaxRuleID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_tax_rule_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S277, 6)
+            f_tax_rule_id, B, r = sl2(B, r, _S277, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TaxRuleID: 1 bit(s): 0 SE(Amount), 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TaxRuleID')
     f_amount = None
     if k == 1:
-        f_amount, r = _d_RationalNumberType(B, r)
+        f_amount, B, r = _d_RationalNumberType(B, r)
+        # after Amount: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Amount')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DetailedTaxType(f_tax_rule_id, f_amount), r
+    return DetailedTaxType(f_tax_rule_id, f_amount), B, r
 
-def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
+    # DetailedTaxType: (TaxRuleID, Amount)
     r0 = r
+    # 2 bits: [DetailedTaxType start: SE(TaxRuleID) = 0 in 1 bit(s)]; [TaxRuleID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_DetailedTaxType(B, r0)
     r -= 8; f_tax_rule_id = (B >> r) & 255
@@ -10173,6 +11152,7 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         if x > 127: f_tax_rule_id, r = ru(B, r + 8, f_tax_rule_id)
         else: f_tax_rule_id = (x << 7) | (f_tax_rule_id & 127)
     if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: return _d_DetailedTaxType(B, r0)
+    # 15 bits: [TaxRuleID: EE = 0 in 1 bit]; [DetailedTaxType after TaxRuleID: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_DetailedTaxType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -10185,6 +11165,7 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedTaxType after Amount: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
     f_amount = _new(RationalNumberType)
@@ -10193,9 +11174,10 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     o = _new(DetailedTaxType)
     o.tax_rule_id = f_tax_rule_id
     o.amount = f_amount
-    return o, r
+    return o, B, r
 
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
+    # DetailedTaxType: (TaxRuleID, Amount)
     pass
     v2 = o.tax_rule_id
     if v2 is None: raise EncFail('missing mandatory TaxRuleID')
@@ -10224,101 +11206,129 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_AC_CLResControlModeType, int]:
+def _d_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_AC_CLResControlModeType, int, int]:
+    # BPT_Dynamic_AC_CLResControlModeType: (((DepartureTime?, MinimumSOC?, TargetSOC?, AckMaxDelay?), (EVSETargetActivePower, EVSETargetActivePower_L2?, EVSETargetActivePower_L3?, EVSETargetReactivePower?, EVSETargetReactivePower_L2?, EVSETargetReactivePower_L3?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?)))
+    # start: 3 bit(s): 0 SE(DepartureTime), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(AckMaxDelay), 4 SE(EVSETargetActivePower), 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T68[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S115, 6)
+            f_departure_time, B, r = sl2(B, r, _S115, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSETargetActivePower), 4 second level
         r -= 3; k = _T69[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S114, 6)
+            f_minimum_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSETargetActivePower), 3 second level
         r -= 2; k = _T70[(B >> r) & 3]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S114, 6)
+            f_target_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSETargetActivePower), 2 second level
         r -= 2; k = _T71[(B >> r) & 3]
     f_ack_max_delay = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ack_max_delay, r = sl2(B, r, _S265, 6)
+            f_ack_max_delay, B, r = sl2(B, r, _S265, 6)
         else:
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
             if f_ack_max_delay > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after AckMaxDelay: 1 bit(s): 0 SE(EVSETargetActivePower), 1 second level
         r -= 1; k = _T72[(B >> r) & 1]
     f_evse_target_active_power = None
     if k == 4:
-        f_evse_target_active_power, r = _d_RationalNumberType(B, r)
+        f_evse_target_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetActivePower: 4 bit(s): 0 SE(EVSETargetActivePower_L2), 1 SE(EVSETargetActivePower_L3), 2 SE(EVSETargetReactivePower), 3 SE(EVSETargetReactivePower_L2), 4 SE(EVSETargetReactivePower_L3), 5 SE(EVSEPresentActivePower), 6 SE(EVSEPresentActivePower_L2), 7 SE(EVSEPresentActivePower_L3), 8 EE, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T278[(B >> r) & 15]
     else:
         raise unexpected(k, r, 'EVSETargetActivePower')
     f_evse_target_active_power_l2 = None
     if k == 5:
-        f_evse_target_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_target_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetActivePower_L2: 4 bit(s): 0 SE(EVSETargetActivePower_L3), 1 SE(EVSETargetReactivePower), 2 SE(EVSETargetReactivePower_L2), 3 SE(EVSETargetReactivePower_L3), 4 SE(EVSEPresentActivePower), 5 SE(EVSEPresentActivePower_L2), 6 SE(EVSEPresentActivePower_L3), 7 EE, 8 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T279[(B >> r) & 15]
     f_evse_target_active_power_l3 = None
     if k == 6:
-        f_evse_target_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_target_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetActivePower_L3: 3 bit(s): 0 SE(EVSETargetReactivePower), 1 SE(EVSETargetReactivePower_L2), 2 SE(EVSETargetReactivePower_L3), 3 SE(EVSEPresentActivePower), 4 SE(EVSEPresentActivePower_L2), 5 SE(EVSEPresentActivePower_L3), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T280[(B >> r) & 7]
     f_evse_target_reactive_power = None
     if k == 7:
-        f_evse_target_reactive_power, r = _d_RationalNumberType(B, r)
+        f_evse_target_reactive_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetReactivePower: 3 bit(s): 0 SE(EVSETargetReactivePower_L2), 1 SE(EVSETargetReactivePower_L3), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 EE, 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T281[(B >> r) & 7]
     f_evse_target_reactive_power_l2 = None
     if k == 8:
-        f_evse_target_reactive_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_target_reactive_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetReactivePower_L2: 3 bit(s): 0 SE(EVSETargetReactivePower_L3), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T282[(B >> r) & 7]
     f_evse_target_reactive_power_l3 = None
     if k == 9:
-        f_evse_target_reactive_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_target_reactive_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetReactivePower_L3: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T283[(B >> r) & 7]
     f_evse_present_active_power = None
     if k == 10:
-        f_evse_present_active_power, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T284[(B >> r) & 3]
     f_evse_present_active_power_l2 = None
     if k == 11:
-        f_evse_present_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T285[(B >> r) & 3]
     f_evse_present_active_power_l3 = None
     if k == 12:
-        f_evse_present_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower_L3: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BPT_Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+    return BPT_Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), B, r
 
-def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_AC_CLResControlModeType, int]:
+def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_AC_CLResControlModeType, int, int]:
+    # BPT_Dynamic_AC_CLResControlModeType: (((DepartureTime?, MinimumSOC?, TargetSOC?, AckMaxDelay?), (EVSETargetActivePower, EVSETargetActivePower_L2?, EVSETargetActivePower_L3?, EVSETargetReactivePower?, EVSETargetReactivePower_L2?, EVSETargetReactivePower_L3?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?)))
     r0 = r
+    # 3 bits: [code of BPT_Dynamic_AC_CLResControlModeType start: 3 bit(s): 0 SE(DepartureTime), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(AckMaxDelay), 4 SE(EVSETargetActivePower), 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T68[c & 7]
     f_departure_time = None
     if k == 0:
+        # 1 bits: [DepartureTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 8; f_departure_time = (B >> r) & 255
@@ -10328,11 +11338,13 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
                 f_departure_time, r = ru(B, r + 8, f_departure_time)
                 if f_departure_time > 4294967295: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        # 4 bits: [DepartureTime: EE = 0 in 1 bit]; [code of BPT_Dynamic_AC_CLResControlModeType after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSETargetActivePower), 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T69[c & 7]
     f_minimum_soc = None
     if k == 1:
+        # 11 bits: [MinimumSOC: CH = 0 in 1 bit]; f_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of BPT_Dynamic_AC_CLResControlModeType after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSETargetActivePower), 3 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         f_minimum_soc = (c >> 3) & 127
@@ -10340,6 +11352,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         if f_minimum_soc > 100: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
     f_target_soc = None
     if k == 2:
+        # 11 bits: [TargetSOC: CH = 0 in 1 bit]; f_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of BPT_Dynamic_AC_CLResControlModeType after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSETargetActivePower), 2 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         f_target_soc = (c >> 3) & 127
@@ -10347,6 +11360,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         if f_target_soc > 100: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
     f_ack_max_delay = None
     if k == 3:
+        # 1 bits: [AckMaxDelay: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 8; f_ack_max_delay = (B >> r) & 255
@@ -10356,11 +11370,13 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
                 f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
                 if f_ack_max_delay > 65535: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
             else: f_ack_max_delay = (x << 7) | (f_ack_max_delay & 127)
+        # 2 bits: [AckMaxDelay: EE = 0 in 1 bit]; [code of BPT_Dynamic_AC_CLResControlModeType after AckMaxDelay: 1 bit(s): 0 SE(EVSETargetActivePower), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T72[c & 1]
     f_evse_target_active_power = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -10373,6 +11389,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLResControlModeType after EVSETargetActivePower: 4 bit(s): 0 SE(EVSETargetActivePower_L2), 1 SE(EVSETargetActivePower_L3), 2 SE(EVSETargetReactivePower), 3 SE(EVSETargetReactivePower_L2), 4 SE(EVSETargetReactivePower_L3), 5 SE(EVSEPresentActivePower), 6 SE(EVSEPresentActivePower_L2), 7 SE(EVSEPresentActivePower_L3), 8 EE, 9 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T278[c & 15]
@@ -10383,6 +11400,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
     f_evse_target_active_power_l2 = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -10395,6 +11413,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLResControlModeType after EVSETargetActivePower_L2: 4 bit(s): 0 SE(EVSETargetActivePower_L3), 1 SE(EVSETargetReactivePower), 2 SE(EVSETargetReactivePower_L2), 3 SE(EVSETargetReactivePower_L3), 4 SE(EVSEPresentActivePower), 5 SE(EVSEPresentActivePower_L2), 6 SE(EVSEPresentActivePower_L3), 7 EE, 8 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T279[c & 15]
@@ -10403,6 +11422,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_evse_target_active_power_l2.value = i2_value
     f_evse_target_active_power_l3 = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -10415,6 +11435,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLResControlModeType after EVSETargetActivePower_L3: 3 bit(s): 0 SE(EVSETargetReactivePower), 1 SE(EVSETargetReactivePower_L2), 2 SE(EVSETargetReactivePower_L3), 3 SE(EVSEPresentActivePower), 4 SE(EVSEPresentActivePower_L2), 5 SE(EVSEPresentActivePower_L3), 6 EE, 7 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T280[c & 7]
@@ -10423,6 +11444,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_evse_target_active_power_l3.value = i3_value
     f_evse_target_reactive_power = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -10435,6 +11457,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLResControlModeType after EVSETargetReactivePower: 3 bit(s): 0 SE(EVSETargetReactivePower_L2), 1 SE(EVSETargetReactivePower_L3), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 EE, 6 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T281[c & 7]
@@ -10443,6 +11466,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_evse_target_reactive_power.value = i4_value
     f_evse_target_reactive_power_l2 = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -10455,6 +11479,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLResControlModeType after EVSETargetReactivePower_L2: 3 bit(s): 0 SE(EVSETargetReactivePower_L3), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T282[c & 7]
@@ -10463,6 +11488,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_evse_target_reactive_power_l2.value = i5_value
     f_evse_target_reactive_power_l3 = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -10475,6 +11501,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLResControlModeType after EVSETargetReactivePower_L3: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T283[c & 7]
@@ -10483,6 +11510,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_evse_target_reactive_power_l3.value = i6_value
     f_evse_present_active_power = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -10495,6 +11523,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLResControlModeType after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T284[c & 3]
@@ -10503,6 +11532,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_evse_present_active_power.value = i7_value
     f_evse_present_active_power_l2 = None
     if k == 11:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -10515,6 +11545,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLResControlModeType after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T285[c & 3]
@@ -10523,6 +11554,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_evse_present_active_power_l2.value = i8_value
     f_evse_present_active_power_l3 = None
     if k == 12:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -10535,6 +11567,7 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_AC_CLResControlModeType after EVSEPresentActivePower_L3: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T6[c & 1]
@@ -10543,9 +11576,10 @@ def _f_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_evse_present_active_power_l3.value = i9_value
     if k != -1: return _d_BPT_Dynamic_AC_CLResControlModeType(B, r0)
     o = BPT_Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3)
-    return o, r
+    return o, B, r
 
 def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeType, a: int) -> int:
+    # BPT_Dynamic_AC_CLResControlModeType: (((DepartureTime?, MinimumSOC?, TargetSOC?, AckMaxDelay?), (EVSETargetActivePower, EVSETargetActivePower_L2?, EVSETargetActivePower_L3?, EVSETargetReactivePower?, EVSETargetReactivePower_L2?, EVSETargetReactivePower_L3?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?)))
     st = 0
     v2 = o.departure_time
     if v2 is not None:
@@ -10761,53 +11795,77 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeTyp
     a = (a << w) | c
     return a
 
-def _d_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_AC_CLResControlModeType, int]:
+def _d_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_AC_CLResControlModeType, int, int]:
+    # BPT_Scheduled_AC_CLResControlModeType: ((EVSETargetActivePower?, EVSETargetActivePower_L2?, EVSETargetActivePower_L3?, EVSETargetReactivePower?, EVSETargetReactivePower_L2?, EVSETargetReactivePower_L3?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?))
+    # start: 4 bit(s): 0 SE(EVSETargetActivePower), 1 SE(EVSETargetActivePower_L2), 2 SE(EVSETargetActivePower_L3), 3 SE(EVSETargetReactivePower), 4 SE(EVSETargetReactivePower_L2), 5 SE(EVSETargetReactivePower_L3), 6 SE(EVSEPresentActivePower), 7 SE(EVSEPresentActivePower_L2), 8 SE(EVSEPresentActivePower_L3), 9 EE, 10 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T233[(B >> r) & 15]
     f_evse_target_active_power = None
     if k == 0:
-        f_evse_target_active_power, r = _d_RationalNumberType(B, r)
+        f_evse_target_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetActivePower: 4 bit(s): 0 SE(EVSETargetActivePower_L2), 1 SE(EVSETargetActivePower_L3), 2 SE(EVSETargetReactivePower), 3 SE(EVSETargetReactivePower_L2), 4 SE(EVSETargetReactivePower_L3), 5 SE(EVSEPresentActivePower), 6 SE(EVSEPresentActivePower_L2), 7 SE(EVSEPresentActivePower_L3), 8 EE, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T234[(B >> r) & 15]
     f_evse_target_active_power_l2 = None
     if k == 1:
-        f_evse_target_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_target_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetActivePower_L2: 4 bit(s): 0 SE(EVSETargetActivePower_L3), 1 SE(EVSETargetReactivePower), 2 SE(EVSETargetReactivePower_L2), 3 SE(EVSETargetReactivePower_L3), 4 SE(EVSEPresentActivePower), 5 SE(EVSEPresentActivePower_L2), 6 SE(EVSEPresentActivePower_L3), 7 EE, 8 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T235[(B >> r) & 15]
     f_evse_target_active_power_l3 = None
     if k == 2:
-        f_evse_target_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_target_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetActivePower_L3: 3 bit(s): 0 SE(EVSETargetReactivePower), 1 SE(EVSETargetReactivePower_L2), 2 SE(EVSETargetReactivePower_L3), 3 SE(EVSEPresentActivePower), 4 SE(EVSEPresentActivePower_L2), 5 SE(EVSEPresentActivePower_L3), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T236[(B >> r) & 7]
     f_evse_target_reactive_power = None
     if k == 3:
-        f_evse_target_reactive_power, r = _d_RationalNumberType(B, r)
+        f_evse_target_reactive_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetReactivePower: 3 bit(s): 0 SE(EVSETargetReactivePower_L2), 1 SE(EVSETargetReactivePower_L3), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 EE, 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T237[(B >> r) & 7]
     f_evse_target_reactive_power_l2 = None
     if k == 4:
-        f_evse_target_reactive_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_target_reactive_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetReactivePower_L2: 3 bit(s): 0 SE(EVSETargetReactivePower_L3), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T238[(B >> r) & 7]
     f_evse_target_reactive_power_l3 = None
     if k == 5:
-        f_evse_target_reactive_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_target_reactive_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetReactivePower_L3: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T239[(B >> r) & 7]
     f_evse_present_active_power = None
     if k == 6:
-        f_evse_present_active_power, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T240[(B >> r) & 3]
     f_evse_present_active_power_l2 = None
     if k == 7:
-        f_evse_present_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T241[(B >> r) & 3]
     f_evse_present_active_power_l3 = None
     if k == 8:
-        f_evse_present_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower_L3: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BPT_Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+    return BPT_Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), B, r
 
-def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_AC_CLResControlModeType, int]:
+def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_AC_CLResControlModeType, int, int]:
+    # BPT_Scheduled_AC_CLResControlModeType: ((EVSETargetActivePower?, EVSETargetActivePower_L2?, EVSETargetActivePower_L3?, EVSETargetReactivePower?, EVSETargetReactivePower_L2?, EVSETargetReactivePower_L3?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?))
     r0 = r
+    # 4 bits: [code of BPT_Scheduled_AC_CLResControlModeType start: 4 bit(s): 0 SE(EVSETargetActivePower), 1 SE(EVSETargetActivePower_L2), 2 SE(EVSETargetActivePower_L3), 3 SE(EVSETargetReactivePower), 4 SE(EVSETargetReactivePower_L2), 5 SE(EVSETargetReactivePower_L3), 6 SE(EVSEPresentActivePower), 7 SE(EVSEPresentActivePower_L2), 8 SE(EVSEPresentActivePower_L3), 9 EE, 10 second level]
     r -= 4; c = (B >> r) & 15
     k = _T233[c & 15]
     f_evse_target_active_power = None
     if k == 0:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -10820,6 +11878,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSETargetActivePower: 4 bit(s): 0 SE(EVSETargetActivePower_L2), 1 SE(EVSETargetActivePower_L3), 2 SE(EVSETargetReactivePower), 3 SE(EVSETargetReactivePower_L2), 4 SE(EVSETargetReactivePower_L3), 5 SE(EVSEPresentActivePower), 6 SE(EVSEPresentActivePower_L2), 7 SE(EVSEPresentActivePower_L3), 8 EE, 9 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T234[c & 15]
@@ -10828,6 +11887,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_target_active_power.value = i1_value
     f_evse_target_active_power_l2 = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -10840,6 +11900,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSETargetActivePower_L2: 4 bit(s): 0 SE(EVSETargetActivePower_L3), 1 SE(EVSETargetReactivePower), 2 SE(EVSETargetReactivePower_L2), 3 SE(EVSETargetReactivePower_L3), 4 SE(EVSEPresentActivePower), 5 SE(EVSEPresentActivePower_L2), 6 SE(EVSEPresentActivePower_L3), 7 EE, 8 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T235[c & 15]
@@ -10848,6 +11909,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_target_active_power_l2.value = i2_value
     f_evse_target_active_power_l3 = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -10860,6 +11922,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSETargetActivePower_L3: 3 bit(s): 0 SE(EVSETargetReactivePower), 1 SE(EVSETargetReactivePower_L2), 2 SE(EVSETargetReactivePower_L3), 3 SE(EVSEPresentActivePower), 4 SE(EVSEPresentActivePower_L2), 5 SE(EVSEPresentActivePower_L3), 6 EE, 7 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T236[c & 7]
@@ -10868,6 +11931,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_target_active_power_l3.value = i3_value
     f_evse_target_reactive_power = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -10880,6 +11944,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSETargetReactivePower: 3 bit(s): 0 SE(EVSETargetReactivePower_L2), 1 SE(EVSETargetReactivePower_L3), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 EE, 6 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T237[c & 7]
@@ -10888,6 +11953,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_target_reactive_power.value = i4_value
     f_evse_target_reactive_power_l2 = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -10900,6 +11966,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSETargetReactivePower_L2: 3 bit(s): 0 SE(EVSETargetReactivePower_L3), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T238[c & 7]
@@ -10908,6 +11975,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_target_reactive_power_l2.value = i5_value
     f_evse_target_reactive_power_l3 = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -10920,6 +11988,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSETargetReactivePower_L3: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T239[c & 7]
@@ -10928,6 +11997,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_target_reactive_power_l3.value = i6_value
     f_evse_present_active_power = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -10940,6 +12010,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T240[c & 3]
@@ -10948,6 +12019,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_present_active_power.value = i7_value
     f_evse_present_active_power_l2 = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -10960,6 +12032,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T241[c & 3]
@@ -10968,6 +12041,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_present_active_power_l2.value = i8_value
     f_evse_present_active_power_l3 = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -10980,6 +12054,7 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_AC_CLResControlModeType after EVSEPresentActivePower_L3: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T6[c & 1]
@@ -10988,9 +12063,10 @@ def _f_BPT_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_present_active_power_l3.value = i9_value
     if k != -1: return _d_BPT_Scheduled_AC_CLResControlModeType(B, r0)
     o = BPT_Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3)
-    return o, r
+    return o, B, r
 
 def _e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlModeType, a: int) -> int:
+    # BPT_Scheduled_AC_CLResControlModeType: ((EVSETargetActivePower?, EVSETargetActivePower_L2?, EVSETargetActivePower_L3?, EVSETargetReactivePower?, EVSETargetReactivePower_L2?, EVSETargetReactivePower_L3?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?))
     st = 0
     v2 = o.evse_target_active_power
     if v2 is not None:
@@ -11174,118 +12250,152 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMod
     a = (a << w) | c
     return a
 
-def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int, int]:
+    # CLResControlModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CLResControlModeType(), r
+    return CLResControlModeType(), B, r
 
-def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int, int]:
+    # CLResControlModeType: empty
     r0 = r
+    # 1 bits: [CLResControlModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLResControlModeType(B, r0)
     o = _new(CLResControlModeType)
-    return o, r
+    return o, B, r
 
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
+    # CLResControlModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLResControlModeType, int]:
+def _d_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLResControlModeType, int, int]:
+    # Dynamic_AC_CLResControlModeType: ((DepartureTime?, MinimumSOC?, TargetSOC?, AckMaxDelay?), (EVSETargetActivePower, EVSETargetActivePower_L2?, EVSETargetActivePower_L3?, EVSETargetReactivePower?, EVSETargetReactivePower_L2?, EVSETargetReactivePower_L3?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?))
+    # start: 3 bit(s): 0 SE(DepartureTime), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(AckMaxDelay), 4 SE(EVSETargetActivePower), 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T68[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S115, 6)
+            f_departure_time, B, r = sl2(B, r, _S115, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSETargetActivePower), 4 second level
         r -= 3; k = _T69[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S114, 6)
+            f_minimum_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSETargetActivePower), 3 second level
         r -= 2; k = _T70[(B >> r) & 3]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S114, 6)
+            f_target_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSETargetActivePower), 2 second level
         r -= 2; k = _T71[(B >> r) & 3]
     f_ack_max_delay = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ack_max_delay, r = sl2(B, r, _S265, 6)
+            f_ack_max_delay, B, r = sl2(B, r, _S265, 6)
         else:
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
             if f_ack_max_delay > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after AckMaxDelay: 1 bit(s): 0 SE(EVSETargetActivePower), 1 second level
         r -= 1; k = _T72[(B >> r) & 1]
     f_evse_target_active_power = None
     if k == 4:
-        f_evse_target_active_power, r = _d_RationalNumberType(B, r)
+        f_evse_target_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetActivePower: 4 bit(s): 0 SE(EVSETargetActivePower_L2), 1 SE(EVSETargetActivePower_L3), 2 SE(EVSETargetReactivePower), 3 SE(EVSETargetReactivePower_L2), 4 SE(EVSETargetReactivePower_L3), 5 SE(EVSEPresentActivePower), 6 SE(EVSEPresentActivePower_L2), 7 SE(EVSEPresentActivePower_L3), 8 EE, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T278[(B >> r) & 15]
     else:
         raise unexpected(k, r, 'EVSETargetActivePower')
     f_evse_target_active_power_l2 = None
     if k == 5:
-        f_evse_target_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_target_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetActivePower_L2: 4 bit(s): 0 SE(EVSETargetActivePower_L3), 1 SE(EVSETargetReactivePower), 2 SE(EVSETargetReactivePower_L2), 3 SE(EVSETargetReactivePower_L3), 4 SE(EVSEPresentActivePower), 5 SE(EVSEPresentActivePower_L2), 6 SE(EVSEPresentActivePower_L3), 7 EE, 8 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T279[(B >> r) & 15]
     f_evse_target_active_power_l3 = None
     if k == 6:
-        f_evse_target_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_target_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetActivePower_L3: 3 bit(s): 0 SE(EVSETargetReactivePower), 1 SE(EVSETargetReactivePower_L2), 2 SE(EVSETargetReactivePower_L3), 3 SE(EVSEPresentActivePower), 4 SE(EVSEPresentActivePower_L2), 5 SE(EVSEPresentActivePower_L3), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T280[(B >> r) & 7]
     f_evse_target_reactive_power = None
     if k == 7:
-        f_evse_target_reactive_power, r = _d_RationalNumberType(B, r)
+        f_evse_target_reactive_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetReactivePower: 3 bit(s): 0 SE(EVSETargetReactivePower_L2), 1 SE(EVSETargetReactivePower_L3), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 EE, 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T281[(B >> r) & 7]
     f_evse_target_reactive_power_l2 = None
     if k == 8:
-        f_evse_target_reactive_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_target_reactive_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetReactivePower_L2: 3 bit(s): 0 SE(EVSETargetReactivePower_L3), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T282[(B >> r) & 7]
     f_evse_target_reactive_power_l3 = None
     if k == 9:
-        f_evse_target_reactive_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_target_reactive_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetReactivePower_L3: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T283[(B >> r) & 7]
     f_evse_present_active_power = None
     if k == 10:
-        f_evse_present_active_power, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T284[(B >> r) & 3]
     f_evse_present_active_power_l2 = None
     if k == 11:
-        f_evse_present_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T285[(B >> r) & 3]
     f_evse_present_active_power_l3 = None
     if k == 12:
-        f_evse_present_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower_L3: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+    return Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), B, r
 
-def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLResControlModeType, int]:
+def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLResControlModeType, int, int]:
+    # Dynamic_AC_CLResControlModeType: ((DepartureTime?, MinimumSOC?, TargetSOC?, AckMaxDelay?), (EVSETargetActivePower, EVSETargetActivePower_L2?, EVSETargetActivePower_L3?, EVSETargetReactivePower?, EVSETargetReactivePower_L2?, EVSETargetReactivePower_L3?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?))
     r0 = r
+    # 3 bits: [code of Dynamic_AC_CLResControlModeType start: 3 bit(s): 0 SE(DepartureTime), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(AckMaxDelay), 4 SE(EVSETargetActivePower), 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T68[c & 7]
     f_departure_time = None
     if k == 0:
+        # 1 bits: [DepartureTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 8; f_departure_time = (B >> r) & 255
@@ -11295,11 +12405,13 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
                 f_departure_time, r = ru(B, r + 8, f_departure_time)
                 if f_departure_time > 4294967295: return _d_Dynamic_AC_CLResControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        # 4 bits: [DepartureTime: EE = 0 in 1 bit]; [code of Dynamic_AC_CLResControlModeType after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSETargetActivePower), 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T69[c & 7]
     f_minimum_soc = None
     if k == 1:
+        # 11 bits: [MinimumSOC: CH = 0 in 1 bit]; f_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of Dynamic_AC_CLResControlModeType after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSETargetActivePower), 3 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         f_minimum_soc = (c >> 3) & 127
@@ -11307,6 +12419,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         if f_minimum_soc > 100: return _d_Dynamic_AC_CLResControlModeType(B, r0)
     f_target_soc = None
     if k == 2:
+        # 11 bits: [TargetSOC: CH = 0 in 1 bit]; f_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of Dynamic_AC_CLResControlModeType after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSETargetActivePower), 2 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         f_target_soc = (c >> 3) & 127
@@ -11314,6 +12427,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         if f_target_soc > 100: return _d_Dynamic_AC_CLResControlModeType(B, r0)
     f_ack_max_delay = None
     if k == 3:
+        # 1 bits: [AckMaxDelay: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         r -= 8; f_ack_max_delay = (B >> r) & 255
@@ -11323,11 +12437,13 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
                 f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
                 if f_ack_max_delay > 65535: return _d_Dynamic_AC_CLResControlModeType(B, r0)
             else: f_ack_max_delay = (x << 7) | (f_ack_max_delay & 127)
+        # 2 bits: [AckMaxDelay: EE = 0 in 1 bit]; [code of Dynamic_AC_CLResControlModeType after AckMaxDelay: 1 bit(s): 0 SE(EVSETargetActivePower), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T72[c & 1]
     f_evse_target_active_power = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -11340,6 +12456,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLResControlModeType after EVSETargetActivePower: 4 bit(s): 0 SE(EVSETargetActivePower_L2), 1 SE(EVSETargetActivePower_L3), 2 SE(EVSETargetReactivePower), 3 SE(EVSETargetReactivePower_L2), 4 SE(EVSETargetReactivePower_L3), 5 SE(EVSEPresentActivePower), 6 SE(EVSEPresentActivePower_L2), 7 SE(EVSEPresentActivePower_L3), 8 EE, 9 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T278[c & 15]
@@ -11350,6 +12467,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         return _d_Dynamic_AC_CLResControlModeType(B, r0)
     f_evse_target_active_power_l2 = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -11362,6 +12480,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLResControlModeType after EVSETargetActivePower_L2: 4 bit(s): 0 SE(EVSETargetActivePower_L3), 1 SE(EVSETargetReactivePower), 2 SE(EVSETargetReactivePower_L2), 3 SE(EVSETargetReactivePower_L3), 4 SE(EVSEPresentActivePower), 5 SE(EVSEPresentActivePower_L2), 6 SE(EVSEPresentActivePower_L3), 7 EE, 8 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T279[c & 15]
@@ -11370,6 +12489,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         f_evse_target_active_power_l2.value = i2_value
     f_evse_target_active_power_l3 = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -11382,6 +12502,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLResControlModeType after EVSETargetActivePower_L3: 3 bit(s): 0 SE(EVSETargetReactivePower), 1 SE(EVSETargetReactivePower_L2), 2 SE(EVSETargetReactivePower_L3), 3 SE(EVSEPresentActivePower), 4 SE(EVSEPresentActivePower_L2), 5 SE(EVSEPresentActivePower_L3), 6 EE, 7 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T280[c & 7]
@@ -11390,6 +12511,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         f_evse_target_active_power_l3.value = i3_value
     f_evse_target_reactive_power = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -11402,6 +12524,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLResControlModeType after EVSETargetReactivePower: 3 bit(s): 0 SE(EVSETargetReactivePower_L2), 1 SE(EVSETargetReactivePower_L3), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 EE, 6 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T281[c & 7]
@@ -11410,6 +12533,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         f_evse_target_reactive_power.value = i4_value
     f_evse_target_reactive_power_l2 = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -11422,6 +12546,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLResControlModeType after EVSETargetReactivePower_L2: 3 bit(s): 0 SE(EVSETargetReactivePower_L3), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T282[c & 7]
@@ -11430,6 +12555,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         f_evse_target_reactive_power_l2.value = i5_value
     f_evse_target_reactive_power_l3 = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -11442,6 +12568,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLResControlModeType after EVSETargetReactivePower_L3: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T283[c & 7]
@@ -11450,6 +12577,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         f_evse_target_reactive_power_l3.value = i6_value
     f_evse_present_active_power = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -11462,6 +12590,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLResControlModeType after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T284[c & 3]
@@ -11470,6 +12599,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         f_evse_present_active_power.value = i7_value
     f_evse_present_active_power_l2 = None
     if k == 11:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -11482,6 +12612,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLResControlModeType after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T285[c & 3]
@@ -11490,6 +12621,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         f_evse_present_active_power_l2.value = i8_value
     f_evse_present_active_power_l3 = None
     if k == 12:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -11502,6 +12634,7 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_AC_CLResControlModeType after EVSEPresentActivePower_L3: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_AC_CLResControlModeType(B, r0)
         k = _T6[c & 1]
@@ -11510,9 +12643,10 @@ def _f_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
         f_evse_present_active_power_l3.value = i9_value
     if k != -1: return _d_Dynamic_AC_CLResControlModeType(B, r0)
     o = Dynamic_AC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3)
-    return o, r
+    return o, B, r
 
 def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: int) -> int:
+    # Dynamic_AC_CLResControlModeType: ((DepartureTime?, MinimumSOC?, TargetSOC?, AckMaxDelay?), (EVSETargetActivePower, EVSETargetActivePower_L2?, EVSETargetActivePower_L3?, EVSETargetReactivePower?, EVSETargetReactivePower_L2?, EVSETargetReactivePower_L3?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?))
     st = 0
     v2 = o.departure_time
     if v2 is not None:
@@ -11728,53 +12862,77 @@ def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: in
     a = (a << w) | c
     return a
 
-def _d_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_CLResControlModeType, int]:
+def _d_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_CLResControlModeType, int, int]:
+    # Scheduled_AC_CLResControlModeType: (EVSETargetActivePower?, EVSETargetActivePower_L2?, EVSETargetActivePower_L3?, EVSETargetReactivePower?, EVSETargetReactivePower_L2?, EVSETargetReactivePower_L3?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?)
+    # start: 4 bit(s): 0 SE(EVSETargetActivePower), 1 SE(EVSETargetActivePower_L2), 2 SE(EVSETargetActivePower_L3), 3 SE(EVSETargetReactivePower), 4 SE(EVSETargetReactivePower_L2), 5 SE(EVSETargetReactivePower_L3), 6 SE(EVSEPresentActivePower), 7 SE(EVSEPresentActivePower_L2), 8 SE(EVSEPresentActivePower_L3), 9 EE, 10 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T233[(B >> r) & 15]
     f_evse_target_active_power = None
     if k == 0:
-        f_evse_target_active_power, r = _d_RationalNumberType(B, r)
+        f_evse_target_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetActivePower: 4 bit(s): 0 SE(EVSETargetActivePower_L2), 1 SE(EVSETargetActivePower_L3), 2 SE(EVSETargetReactivePower), 3 SE(EVSETargetReactivePower_L2), 4 SE(EVSETargetReactivePower_L3), 5 SE(EVSEPresentActivePower), 6 SE(EVSEPresentActivePower_L2), 7 SE(EVSEPresentActivePower_L3), 8 EE, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T234[(B >> r) & 15]
     f_evse_target_active_power_l2 = None
     if k == 1:
-        f_evse_target_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_target_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetActivePower_L2: 4 bit(s): 0 SE(EVSETargetActivePower_L3), 1 SE(EVSETargetReactivePower), 2 SE(EVSETargetReactivePower_L2), 3 SE(EVSETargetReactivePower_L3), 4 SE(EVSEPresentActivePower), 5 SE(EVSEPresentActivePower_L2), 6 SE(EVSEPresentActivePower_L3), 7 EE, 8 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T235[(B >> r) & 15]
     f_evse_target_active_power_l3 = None
     if k == 2:
-        f_evse_target_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_target_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetActivePower_L3: 3 bit(s): 0 SE(EVSETargetReactivePower), 1 SE(EVSETargetReactivePower_L2), 2 SE(EVSETargetReactivePower_L3), 3 SE(EVSEPresentActivePower), 4 SE(EVSEPresentActivePower_L2), 5 SE(EVSEPresentActivePower_L3), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T236[(B >> r) & 7]
     f_evse_target_reactive_power = None
     if k == 3:
-        f_evse_target_reactive_power, r = _d_RationalNumberType(B, r)
+        f_evse_target_reactive_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetReactivePower: 3 bit(s): 0 SE(EVSETargetReactivePower_L2), 1 SE(EVSETargetReactivePower_L3), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 EE, 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T237[(B >> r) & 7]
     f_evse_target_reactive_power_l2 = None
     if k == 4:
-        f_evse_target_reactive_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_target_reactive_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetReactivePower_L2: 3 bit(s): 0 SE(EVSETargetReactivePower_L3), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T238[(B >> r) & 7]
     f_evse_target_reactive_power_l3 = None
     if k == 5:
-        f_evse_target_reactive_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_target_reactive_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSETargetReactivePower_L3: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T239[(B >> r) & 7]
     f_evse_present_active_power = None
     if k == 6:
-        f_evse_present_active_power, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T240[(B >> r) & 3]
     f_evse_present_active_power_l2 = None
     if k == 7:
-        f_evse_present_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T241[(B >> r) & 3]
     f_evse_present_active_power_l3 = None
     if k == 8:
-        f_evse_present_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower_L3: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), r
+    return Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3), B, r
 
-def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_CLResControlModeType, int]:
+def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_CLResControlModeType, int, int]:
+    # Scheduled_AC_CLResControlModeType: (EVSETargetActivePower?, EVSETargetActivePower_L2?, EVSETargetActivePower_L3?, EVSETargetReactivePower?, EVSETargetReactivePower_L2?, EVSETargetReactivePower_L3?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?)
     r0 = r
+    # 4 bits: [code of Scheduled_AC_CLResControlModeType start: 4 bit(s): 0 SE(EVSETargetActivePower), 1 SE(EVSETargetActivePower_L2), 2 SE(EVSETargetActivePower_L3), 3 SE(EVSETargetReactivePower), 4 SE(EVSETargetReactivePower_L2), 5 SE(EVSETargetReactivePower_L3), 6 SE(EVSEPresentActivePower), 7 SE(EVSEPresentActivePower_L2), 8 SE(EVSEPresentActivePower_L3), 9 EE, 10 second level]
     r -= 4; c = (B >> r) & 15
     k = _T233[c & 15]
     f_evse_target_active_power = None
     if k == 0:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -11787,6 +12945,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSETargetActivePower: 4 bit(s): 0 SE(EVSETargetActivePower_L2), 1 SE(EVSETargetActivePower_L3), 2 SE(EVSETargetReactivePower), 3 SE(EVSETargetReactivePower_L2), 4 SE(EVSETargetReactivePower_L3), 5 SE(EVSEPresentActivePower), 6 SE(EVSEPresentActivePower_L2), 7 SE(EVSEPresentActivePower_L3), 8 EE, 9 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T234[c & 15]
@@ -11795,6 +12954,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_evse_target_active_power.value = i1_value
     f_evse_target_active_power_l2 = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -11807,6 +12967,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSETargetActivePower_L2: 4 bit(s): 0 SE(EVSETargetActivePower_L3), 1 SE(EVSETargetReactivePower), 2 SE(EVSETargetReactivePower_L2), 3 SE(EVSETargetReactivePower_L3), 4 SE(EVSEPresentActivePower), 5 SE(EVSEPresentActivePower_L2), 6 SE(EVSEPresentActivePower_L3), 7 EE, 8 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T235[c & 15]
@@ -11815,6 +12976,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_evse_target_active_power_l2.value = i2_value
     f_evse_target_active_power_l3 = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -11827,6 +12989,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSETargetActivePower_L3: 3 bit(s): 0 SE(EVSETargetReactivePower), 1 SE(EVSETargetReactivePower_L2), 2 SE(EVSETargetReactivePower_L3), 3 SE(EVSEPresentActivePower), 4 SE(EVSEPresentActivePower_L2), 5 SE(EVSEPresentActivePower_L3), 6 EE, 7 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T236[c & 7]
@@ -11835,6 +12998,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_evse_target_active_power_l3.value = i3_value
     f_evse_target_reactive_power = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -11847,6 +13011,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSETargetReactivePower: 3 bit(s): 0 SE(EVSETargetReactivePower_L2), 1 SE(EVSETargetReactivePower_L3), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 EE, 6 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T237[c & 7]
@@ -11855,6 +13020,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_evse_target_reactive_power.value = i4_value
     f_evse_target_reactive_power_l2 = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -11867,6 +13033,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSETargetReactivePower_L2: 3 bit(s): 0 SE(EVSETargetReactivePower_L3), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T238[c & 7]
@@ -11875,6 +13042,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_evse_target_reactive_power_l2.value = i5_value
     f_evse_target_reactive_power_l3 = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -11887,6 +13055,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSETargetReactivePower_L3: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T239[c & 7]
@@ -11895,6 +13064,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_evse_target_reactive_power_l3.value = i6_value
     f_evse_present_active_power = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -11907,6 +13077,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T240[c & 3]
@@ -11915,6 +13086,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_evse_present_active_power.value = i7_value
     f_evse_present_active_power_l2 = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -11927,6 +13099,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T241[c & 3]
@@ -11935,6 +13108,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_evse_present_active_power_l2.value = i8_value
     f_evse_present_active_power_l3 = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -11947,6 +13121,7 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_AC_CLResControlModeType after EVSEPresentActivePower_L3: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_AC_CLResControlModeType(B, r0)
         k = _T6[c & 1]
@@ -11955,9 +13130,10 @@ def _f_Scheduled_AC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_AC_C
         f_evse_present_active_power_l3.value = i9_value
     if k != -1: return _d_Scheduled_AC_CLResControlModeType(B, r0)
     o = Scheduled_AC_CLResControlModeType(f_evse_target_active_power, f_evse_target_active_power_l2, f_evse_target_active_power_l3, f_evse_target_reactive_power, f_evse_target_reactive_power_l2, f_evse_target_reactive_power_l3, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3)
-    return o, r
+    return o, B, r
 
 def _e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a: int) -> int:
+    # Scheduled_AC_CLResControlModeType: (EVSETargetActivePower?, EVSETargetActivePower_L2?, EVSETargetActivePower_L3?, EVSETargetReactivePower?, EVSETargetReactivePower_L2?, EVSETargetReactivePower_L3?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?)
     st = 0
     v2 = o.evse_target_active_power
     if v2 is not None:
@@ -12141,33 +13317,45 @@ def _e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a
     a = (a << w) | c
     return a
 
-def _d_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargeParameterDiscoveryReqType, int]:
+def _d_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargeParameterDiscoveryReqType, int, int]:
+    # AC_ChargeParameterDiscoveryReqType: ((((Header))), (AC_CPDReqEnergyTransferMode))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 2 bit(s): 0 SE(AC_CPDReqEnergyTransferMode), 1 SE(BPT_AC_CPDReqEnergyTransferMode), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T31[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Header')
     f_ac_cpd_req_energy_transfer_mode = f_bpt_ac_cpd_req_energy_transfer_mode = None
     if k == 1:
-        f_ac_cpd_req_energy_transfer_mode, r = _d_AC_CPDReqEnergyTransferModeType(B, r)
+        f_ac_cpd_req_energy_transfer_mode, B, r = _d_AC_CPDReqEnergyTransferModeType(B, r)
+        # after (AC_CPDReqEnergyTransferMode | BPT_AC_CPDReqEnergyTransferMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 2:
-        f_bpt_ac_cpd_req_energy_transfer_mode, r = _d_BPT_AC_CPDReqEnergyTransferModeType(B, r)
+        f_bpt_ac_cpd_req_energy_transfer_mode, B, r = _d_BPT_AC_CPDReqEnergyTransferModeType(B, r)
+        # after (AC_CPDReqEnergyTransferMode | BPT_AC_CPDReqEnergyTransferMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_CPDReqEnergyTransferMode or BPT_AC_CPDReqEnergyTransferMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AC_ChargeParameterDiscoveryReqType(f_header, f_ac_cpd_req_energy_transfer_mode, f_bpt_ac_cpd_req_energy_transfer_mode), r
+    return AC_ChargeParameterDiscoveryReqType(f_header, f_ac_cpd_req_energy_transfer_mode, f_bpt_ac_cpd_req_energy_transfer_mode), B, r
 
-def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargeParameterDiscoveryReqType, int]:
+def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargeParameterDiscoveryReqType, int, int]:
+    # AC_ChargeParameterDiscoveryReqType: ((((Header))), (AC_CPDReqEnergyTransferMode))
     r0 = r
+    # 3 bits: [AC_ChargeParameterDiscoveryReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -12177,15 +13365,18 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
     k = _T35[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+    # 2 bits: [code of AC_ChargeParameterDiscoveryReqType after Header: 2 bit(s): 0 SE(AC_CPDReqEnergyTransferMode), 1 SE(BPT_AC_CPDReqEnergyTransferMode), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T31[c & 3]
     f_header = _new(MessageHeaderType)
@@ -12194,6 +13385,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
     f_header.signature = i1_signature
     f_ac_cpd_req_energy_transfer_mode = f_bpt_ac_cpd_req_energy_transfer_mode = None
     if k == 1:
+        # 14 bits: [AC_CPDReqEnergyTransferModeType start: SE(EVMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -12206,6 +13398,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDReqEnergyTransferModeType after EVMaximumChargePower: 2 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         k = _T1[c & 3]
@@ -12214,6 +13407,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
         i2_ev_maximum_charge_power.value = i3_value
         i2_ev_maximum_charge_power_l2 = None
         if k == 1:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i4_exponent = ((c >> 3) & 255) + -128
@@ -12226,6 +13420,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDReqEnergyTransferModeType after EVMaximumChargePower_L2: 2 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T2[c & 3]
@@ -12234,6 +13429,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             i2_ev_maximum_charge_power_l2.value = i4_value
         i2_ev_maximum_charge_power_l3 = None
         if k == 2:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i5_exponent = ((c >> 3) & 255) + -128
@@ -12246,6 +13442,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDReqEnergyTransferModeType after EVMaximumChargePower_L3: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T3[c & 1]
@@ -12254,6 +13451,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             i2_ev_maximum_charge_power_l3.value = i5_value
         i2_ev_minimum_charge_power = None
         if k == 3:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i6_exponent = ((c >> 3) & 255) + -128
@@ -12266,6 +13464,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDReqEnergyTransferModeType after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 EE, 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T4[c & 3]
@@ -12276,6 +13475,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         i2_ev_minimum_charge_power_l2 = None
         if k == 4:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i7_exponent = ((c >> 3) & 255) + -128
@@ -12288,6 +13488,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDReqEnergyTransferModeType after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T5[c & 3]
@@ -12296,6 +13497,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             i2_ev_minimum_charge_power_l2.value = i7_value
         i2_ev_minimum_charge_power_l3 = None
         if k == 5:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i8_exponent = ((c >> 3) & 255) + -128
@@ -12308,6 +13510,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDReqEnergyTransferModeType after EVMinimumChargePower_L3: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
@@ -12315,6 +13518,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             i2_ev_minimum_charge_power_l3.exponent = i8_exponent
             i2_ev_minimum_charge_power_l3.value = i8_value
         if k != -1: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        # 1 bits: [code of AC_ChargeParameterDiscoveryReqType after (AC_CPDReqEnergyTransferMode | BPT_AC_CPDReqEnergyTransferMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_ac_cpd_req_energy_transfer_mode = _new(AC_CPDReqEnergyTransferModeType)
@@ -12325,6 +13529,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
         f_ac_cpd_req_energy_transfer_mode.ev_minimum_charge_power_l2 = i2_ev_minimum_charge_power_l2
         f_ac_cpd_req_energy_transfer_mode.ev_minimum_charge_power_l3 = i2_ev_minimum_charge_power_l3
     elif k == 2:
+        # 14 bits: [BPT_AC_CPDReqEnergyTransferModeType start: SE(EVMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -12337,6 +13542,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMaximumChargePower: 2 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         k = _T1[c & 3]
@@ -12345,6 +13551,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
         i9_ev_maximum_charge_power.value = i10_value
         i9_ev_maximum_charge_power_l2 = None
         if k == 1:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i11_exponent = ((c >> 3) & 255) + -128
@@ -12357,6 +13564,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMaximumChargePower_L2: 2 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T2[c & 3]
@@ -12365,6 +13573,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             i9_ev_maximum_charge_power_l2.value = i11_value
         i9_ev_maximum_charge_power_l3 = None
         if k == 2:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i12_exponent = ((c >> 3) & 255) + -128
@@ -12377,6 +13586,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMaximumChargePower_L3: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T3[c & 1]
@@ -12385,6 +13595,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             i9_ev_maximum_charge_power_l3.value = i12_value
         i9_ev_minimum_charge_power = None
         if k == 3:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i13_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i13_exponent = ((c >> 3) & 255) + -128
@@ -12397,6 +13608,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 SE(EVMaximumDischargePower), 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T14[c & 3]
@@ -12407,6 +13619,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         i9_ev_minimum_charge_power_l2 = None
         if k == 4:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i14_exponent = ((c >> 3) & 255) + -128
@@ -12419,6 +13632,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 SE(EVMaximumDischargePower), 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T15[c & 3]
@@ -12427,6 +13641,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             i9_ev_minimum_charge_power_l2.value = i14_value
         i9_ev_minimum_charge_power_l3 = None
         if k == 5:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i15_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i15_exponent = ((c >> 3) & 255) + -128
@@ -12439,6 +13654,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
                 else: i15_value = (x << 7) | (i15_value & 127)
             elif i15_value > 255: i15_value = 255 - i15_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMinimumChargePower_L3: 1 bit(s): 0 SE(EVMaximumDischargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T16[c & 1]
@@ -12447,6 +13663,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             i9_ev_minimum_charge_power_l3.value = i15_value
         i9_ev_maximum_discharge_power = None
         if k == 6:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i16_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i16_exponent = ((c >> 3) & 255) + -128
@@ -12459,6 +13676,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
                 else: i16_value = (x << 7) | (i16_value & 127)
             elif i16_value > 255: i16_value = 255 - i16_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMaximumDischargePower: 2 bit(s): 0 SE(EVMaximumDischargePower_L2), 1 SE(EVMaximumDischargePower_L3), 2 SE(EVMinimumDischargePower), 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T157[c & 3]
@@ -12469,6 +13687,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         i9_ev_maximum_discharge_power_l2 = None
         if k == 7:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i17_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i17_exponent = ((c >> 3) & 255) + -128
@@ -12481,6 +13700,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
                 else: i17_value = (x << 7) | (i17_value & 127)
             elif i17_value > 255: i17_value = 255 - i17_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMaximumDischargePower_L2: 2 bit(s): 0 SE(EVMaximumDischargePower_L3), 1 SE(EVMinimumDischargePower), 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T158[c & 3]
@@ -12489,6 +13709,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             i9_ev_maximum_discharge_power_l2.value = i17_value
         i9_ev_maximum_discharge_power_l3 = None
         if k == 8:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i18_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i18_exponent = ((c >> 3) & 255) + -128
@@ -12501,6 +13722,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
                 else: i18_value = (x << 7) | (i18_value & 127)
             elif i18_value > 255: i18_value = 255 - i18_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMaximumDischargePower_L3: 1 bit(s): 0 SE(EVMinimumDischargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T159[c & 1]
@@ -12509,6 +13731,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             i9_ev_maximum_discharge_power_l3.value = i18_value
         i9_ev_minimum_discharge_power = None
         if k == 9:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i19_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i19_exponent = ((c >> 3) & 255) + -128
@@ -12521,6 +13744,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
                 else: i19_value = (x << 7) | (i19_value & 127)
             elif i19_value > 255: i19_value = 255 - i19_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMinimumDischargePower: 2 bit(s): 0 SE(EVMinimumDischargePower_L2), 1 SE(EVMinimumDischargePower_L3), 2 EE, 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T20[c & 3]
@@ -12531,6 +13755,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
         i9_ev_minimum_discharge_power_l2 = None
         if k == 10:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i20_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i20_exponent = ((c >> 3) & 255) + -128
@@ -12543,6 +13768,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
                 else: i20_value = (x << 7) | (i20_value & 127)
             elif i20_value > 255: i20_value = 255 - i20_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMinimumDischargePower_L2: 2 bit(s): 0 SE(EVMinimumDischargePower_L3), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T21[c & 3]
@@ -12551,6 +13777,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             i9_ev_minimum_discharge_power_l2.value = i20_value
         i9_ev_minimum_discharge_power_l3 = None
         if k == 11:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i21_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             i21_exponent = ((c >> 3) & 255) + -128
@@ -12563,6 +13790,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
                 else: i21_value = (x << 7) | (i21_value & 127)
             elif i21_value > 255: i21_value = 255 - i21_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMinimumDischargePower_L3: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T6[c & 1]
@@ -12570,6 +13798,7 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
             i9_ev_minimum_discharge_power_l3.exponent = i21_exponent
             i9_ev_minimum_discharge_power_l3.value = i21_value
         if k != -1: return _d_AC_ChargeParameterDiscoveryReqType(B, r0)
+        # 1 bits: [code of AC_ChargeParameterDiscoveryReqType after (AC_CPDReqEnergyTransferMode | BPT_AC_CPDReqEnergyTransferMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_bpt_ac_cpd_req_energy_transfer_mode = BPT_AC_CPDReqEnergyTransferModeType(i9_ev_maximum_charge_power, i9_ev_maximum_charge_power_l2, i9_ev_maximum_charge_power_l3, i9_ev_minimum_charge_power, i9_ev_minimum_charge_power_l2, i9_ev_minimum_charge_power_l3, i9_ev_maximum_discharge_power, i9_ev_maximum_discharge_power_l2, i9_ev_maximum_discharge_power_l3, i9_ev_minimum_discharge_power, i9_ev_minimum_discharge_power_l2, i9_ev_minimum_discharge_power_l3)
@@ -12580,9 +13809,10 @@ def _f_AC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[AC_ChargePara
     o.header = f_header
     o.ac_cpd_req_energy_transfer_mode = f_ac_cpd_req_energy_transfer_mode
     o.bpt_ac_cpd_req_energy_transfer_mode = f_bpt_ac_cpd_req_energy_transfer_mode
-    return o, r
+    return o, B, r
 
 def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType, a: int) -> int:
+    # AC_ChargeParameterDiscoveryReqType: ((((Header))), (AC_CPDReqEnergyTransferMode))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -12972,69 +14202,98 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
     a <<= 1
     return a
 
-def _d_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDReqEnergyTransferModeType, int]:
+def _d_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDReqEnergyTransferModeType, int, int]:
+    # BPT_AC_CPDReqEnergyTransferModeType: ((EVMaximumChargePower, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?), (EVMaximumDischargePower, EVMaximumDischargePower_L2?, EVMaximumDischargePower_L3?, EVMinimumDischargePower, EVMinimumDischargePower_L2?, EVMinimumDischargePower_L3?))
+    # start: 1 bit(s): 0 SE(EVMaximumChargePower), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_maximum_charge_power = None
     if k == 0:
-        f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower: 2 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T1[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMaximumChargePower')
     f_ev_maximum_charge_power_l2 = None
     if k == 1:
-        f_ev_maximum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower_L2: 2 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T2[(B >> r) & 3]
     f_ev_maximum_charge_power_l3 = None
     if k == 2:
-        f_ev_maximum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower_L3: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     f_ev_minimum_charge_power = None
     if k == 3:
-        f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 SE(EVMaximumDischargePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T14[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMinimumChargePower')
     f_ev_minimum_charge_power_l2 = None
     if k == 4:
-        f_ev_minimum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 SE(EVMaximumDischargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T15[(B >> r) & 3]
     f_ev_minimum_charge_power_l3 = None
     if k == 5:
-        f_ev_minimum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower_L3: 1 bit(s): 0 SE(EVMaximumDischargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T16[(B >> r) & 1]
     f_ev_maximum_discharge_power = None
     if k == 6:
-        f_ev_maximum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargePower: 2 bit(s): 0 SE(EVMaximumDischargePower_L2), 1 SE(EVMaximumDischargePower_L3), 2 SE(EVMinimumDischargePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T157[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMaximumDischargePower')
     f_ev_maximum_discharge_power_l2 = None
     if k == 7:
-        f_ev_maximum_discharge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargePower_L2: 2 bit(s): 0 SE(EVMaximumDischargePower_L3), 1 SE(EVMinimumDischargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T158[(B >> r) & 3]
     f_ev_maximum_discharge_power_l3 = None
     if k == 8:
-        f_ev_maximum_discharge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargePower_L3: 1 bit(s): 0 SE(EVMinimumDischargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T159[(B >> r) & 1]
     f_ev_minimum_discharge_power = None
     if k == 9:
-        f_ev_minimum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumDischargePower: 2 bit(s): 0 SE(EVMinimumDischargePower_L2), 1 SE(EVMinimumDischargePower_L3), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T20[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMinimumDischargePower')
     f_ev_minimum_discharge_power_l2 = None
     if k == 10:
-        f_ev_minimum_discharge_power_l2, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_discharge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumDischargePower_L2: 2 bit(s): 0 SE(EVMinimumDischargePower_L3), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T21[(B >> r) & 3]
     f_ev_minimum_discharge_power_l3 = None
     if k == 11:
-        f_ev_minimum_discharge_power_l3, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_discharge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumDischargePower_L3: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BPT_AC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3), r
+    return BPT_AC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3), B, r
 
-def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDReqEnergyTransferModeType, int]:
+def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDReqEnergyTransferModeType, int, int]:
+    # BPT_AC_CPDReqEnergyTransferModeType: ((EVMaximumChargePower, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?), (EVMaximumDischargePower, EVMaximumDischargePower_L2?, EVMaximumDischargePower_L3?, EVMinimumDischargePower, EVMinimumDischargePower_L2?, EVMinimumDischargePower_L3?))
     r0 = r
+    # 14 bits: [BPT_AC_CPDReqEnergyTransferModeType start: SE(EVMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -13047,6 +14306,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMaximumChargePower: 2 bit(s): 0 SE(EVMaximumChargePower_L2), 1 SE(EVMaximumChargePower_L3), 2 SE(EVMinimumChargePower), 3 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
     k = _T1[c & 3]
@@ -13055,6 +14315,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
     f_ev_maximum_charge_power.value = i1_value
     f_ev_maximum_charge_power_l2 = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -13067,6 +14328,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMaximumChargePower_L2: 2 bit(s): 0 SE(EVMaximumChargePower_L3), 1 SE(EVMinimumChargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T2[c & 3]
@@ -13075,6 +14337,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_ev_maximum_charge_power_l2.value = i2_value
     f_ev_maximum_charge_power_l3 = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -13087,6 +14350,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMaximumChargePower_L3: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T3[c & 1]
@@ -13095,6 +14359,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_ev_maximum_charge_power_l3.value = i3_value
     f_ev_minimum_charge_power = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -13107,6 +14372,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMinimumChargePower: 2 bit(s): 0 SE(EVMinimumChargePower_L2), 1 SE(EVMinimumChargePower_L3), 2 SE(EVMaximumDischargePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T14[c & 3]
@@ -13117,6 +14383,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_minimum_charge_power_l2 = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -13129,6 +14396,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMinimumChargePower_L2: 2 bit(s): 0 SE(EVMinimumChargePower_L3), 1 SE(EVMaximumDischargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T15[c & 3]
@@ -13137,6 +14405,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_ev_minimum_charge_power_l2.value = i5_value
     f_ev_minimum_charge_power_l3 = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -13149,6 +14418,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMinimumChargePower_L3: 1 bit(s): 0 SE(EVMaximumDischargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T16[c & 1]
@@ -13157,6 +14427,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_ev_minimum_charge_power_l3.value = i6_value
     f_ev_maximum_discharge_power = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -13169,6 +14440,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMaximumDischargePower: 2 bit(s): 0 SE(EVMaximumDischargePower_L2), 1 SE(EVMaximumDischargePower_L3), 2 SE(EVMinimumDischargePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T157[c & 3]
@@ -13179,6 +14451,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_maximum_discharge_power_l2 = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -13191,6 +14464,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMaximumDischargePower_L2: 2 bit(s): 0 SE(EVMaximumDischargePower_L3), 1 SE(EVMinimumDischargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T158[c & 3]
@@ -13199,6 +14473,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_ev_maximum_discharge_power_l2.value = i8_value
     f_ev_maximum_discharge_power_l3 = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -13211,6 +14486,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMaximumDischargePower_L3: 1 bit(s): 0 SE(EVMinimumDischargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T159[c & 1]
@@ -13219,6 +14495,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_ev_maximum_discharge_power_l3.value = i9_value
     f_ev_minimum_discharge_power = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -13231,6 +14508,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMinimumDischargePower: 2 bit(s): 0 SE(EVMinimumDischargePower_L2), 1 SE(EVMinimumDischargePower_L3), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T20[c & 3]
@@ -13241,6 +14519,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_minimum_discharge_power_l2 = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -13253,6 +14532,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMinimumDischargePower_L2: 2 bit(s): 0 SE(EVMinimumDischargePower_L3), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T21[c & 3]
@@ -13261,6 +14541,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_ev_minimum_discharge_power_l2.value = i11_value
     f_ev_minimum_discharge_power_l3 = None
     if k == 11:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -13273,6 +14554,7 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDReqEnergyTransferModeType after EVMinimumDischargePower_L3: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
         k = _T6[c & 1]
@@ -13281,9 +14563,10 @@ def _f_BPT_AC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_ev_minimum_discharge_power_l3.value = i12_value
     if k != -1: return _d_BPT_AC_CPDReqEnergyTransferModeType(B, r0)
     o = BPT_AC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_maximum_charge_power_l2, f_ev_maximum_charge_power_l3, f_ev_minimum_charge_power, f_ev_minimum_charge_power_l2, f_ev_minimum_charge_power_l3, f_ev_maximum_discharge_power, f_ev_maximum_discharge_power_l2, f_ev_maximum_discharge_power_l3, f_ev_minimum_discharge_power, f_ev_minimum_discharge_power_l2, f_ev_minimum_discharge_power_l3)
-    return o, r
+    return o, B, r
 
 def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeType, a: int) -> int:
+    # BPT_AC_CPDReqEnergyTransferModeType: ((EVMaximumChargePower, EVMaximumChargePower_L2?, EVMaximumChargePower_L3?, EVMinimumChargePower, EVMinimumChargePower_L2?, EVMinimumChargePower_L3?), (EVMaximumDischargePower, EVMaximumDischargePower_L2?, EVMaximumDischargePower_L3?, EVMinimumDischargePower, EVMinimumDischargePower_L2?, EVMinimumDischargePower_L3?))
     st = 0
     v2 = o.ev_maximum_charge_power
     if v2 is None: raise EncFail('missing mandatory EVMaximumChargePower')
@@ -13519,11 +14802,16 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeTyp
     a = (a << w) | c
     return a
 
-def _d_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargeParameterDiscoveryResType, int]:
+def _d_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargeParameterDiscoveryResType, int, int]:
+    # AC_ChargeParameterDiscoveryResType: ((((Header), (ResponseCode))), (AC_CPDResEnergyTransferMode))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -13531,35 +14819,43 @@ def _d_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S221, 6)
+            f_response_code, B, r = sl2(B, r, _S221, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 2 bit(s): 0 SE(AC_CPDResEnergyTransferMode), 1 SE(BPT_AC_CPDResEnergyTransferMode), 2 second level
         r -= 2; k = _T2[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_ac_cpd_res_energy_transfer_mode = f_bpt_ac_cpd_res_energy_transfer_mode = None
     if k == 2:
-        f_ac_cpd_res_energy_transfer_mode, r = _d_AC_CPDResEnergyTransferModeType(B, r)
+        f_ac_cpd_res_energy_transfer_mode, B, r = _d_AC_CPDResEnergyTransferModeType(B, r)
+        # after (AC_CPDResEnergyTransferMode | BPT_AC_CPDResEnergyTransferMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
-        f_bpt_ac_cpd_res_energy_transfer_mode, r = _d_BPT_AC_CPDResEnergyTransferModeType(B, r)
+        f_bpt_ac_cpd_res_energy_transfer_mode, B, r = _d_BPT_AC_CPDResEnergyTransferModeType(B, r)
+        # after (AC_CPDResEnergyTransferMode | BPT_AC_CPDResEnergyTransferMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'AC_CPDResEnergyTransferMode or BPT_AC_CPDResEnergyTransferMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AC_ChargeParameterDiscoveryResType(f_header, f_response_code, f_ac_cpd_res_energy_transfer_mode, f_bpt_ac_cpd_res_energy_transfer_mode), r
+    return AC_ChargeParameterDiscoveryResType(f_header, f_response_code, f_ac_cpd_res_energy_transfer_mode, f_bpt_ac_cpd_res_energy_transfer_mode), B, r
 
-def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargeParameterDiscoveryResType, int]:
+def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargeParameterDiscoveryResType, int, int]:
+    # AC_ChargeParameterDiscoveryResType: ((((Header), (ResponseCode))), (AC_CPDResEnergyTransferMode))
     r0 = r
+    # 3 bits: [AC_ChargeParameterDiscoveryResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -13569,15 +14865,18 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
     k = _T35[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     if k != -1: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+    # 11 bits: [AC_ChargeParameterDiscoveryResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [code of AC_ChargeParameterDiscoveryResType after ResponseCode: 2 bit(s): 0 SE(AC_CPDResEnergyTransferMode), 1 SE(BPT_AC_CPDResEnergyTransferMode), 2 second level]
     r -= 11; c = (B >> r) & 2047
     if c & 1540: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 63]
@@ -13589,6 +14888,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
     f_header.signature = i1_signature
     f_ac_cpd_res_energy_transfer_mode = f_bpt_ac_cpd_res_energy_transfer_mode = None
     if k == 2:
+        # 14 bits: [AC_CPDResEnergyTransferModeType start: SE(EVSEMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -13601,6 +14901,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEMaximumChargePower: 2 bit(s): 0 SE(EVSEMaximumChargePower_L2), 1 SE(EVSEMaximumChargePower_L3), 2 SE(EVSEMinimumChargePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
         k = _T1[c & 3]
@@ -13609,6 +14910,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
         i2_evse_maximum_charge_power.value = i3_value
         i2_evse_maximum_charge_power_l2 = None
         if k == 1:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             i4_exponent = ((c >> 3) & 255) + -128
@@ -13621,6 +14923,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
                 else: i4_value = (x << 7) | (i4_value & 127)
             elif i4_value > 255: i4_value = 255 - i4_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEMaximumChargePower_L2: 2 bit(s): 0 SE(EVSEMaximumChargePower_L3), 1 SE(EVSEMinimumChargePower), 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T2[c & 3]
@@ -13629,6 +14932,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             i2_evse_maximum_charge_power_l2.value = i4_value
         i2_evse_maximum_charge_power_l3 = None
         if k == 2:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             i5_exponent = ((c >> 3) & 255) + -128
@@ -13641,6 +14945,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
                 else: i5_value = (x << 7) | (i5_value & 127)
             elif i5_value > 255: i5_value = 255 - i5_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEMaximumChargePower_L3: 1 bit(s): 0 SE(EVSEMinimumChargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T3[c & 1]
@@ -13649,6 +14954,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             i2_evse_maximum_charge_power_l3.value = i5_value
         i2_evse_minimum_charge_power = None
         if k == 3:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             i6_exponent = ((c >> 3) & 255) + -128
@@ -13661,6 +14967,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
                 else: i6_value = (x << 7) | (i6_value & 127)
             elif i6_value > 255: i6_value = 255 - i6_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEMinimumChargePower: 2 bit(s): 0 SE(EVSEMinimumChargePower_L2), 1 SE(EVSEMinimumChargePower_L3), 2 SE(EVSENominalFrequency), 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T14[c & 3]
@@ -13671,6 +14978,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             return _d_AC_ChargeParameterDiscoveryResType(B, r0)
         i2_evse_minimum_charge_power_l2 = None
         if k == 4:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             i7_exponent = ((c >> 3) & 255) + -128
@@ -13683,6 +14991,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEMinimumChargePower_L2: 2 bit(s): 0 SE(EVSEMinimumChargePower_L3), 1 SE(EVSENominalFrequency), 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T15[c & 3]
@@ -13691,6 +15000,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             i2_evse_minimum_charge_power_l2.value = i7_value
         i2_evse_minimum_charge_power_l3 = None
         if k == 5:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             i8_exponent = ((c >> 3) & 255) + -128
@@ -13703,6 +15013,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEMinimumChargePower_L3: 1 bit(s): 0 SE(EVSENominalFrequency), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T16[c & 1]
@@ -13711,6 +15022,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             i2_evse_minimum_charge_power_l3.value = i8_value
         i2_evse_nominal_frequency = None
         if k == 6:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             i9_exponent = ((c >> 3) & 255) + -128
@@ -13723,6 +15035,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSENominalFrequency: 3 bit(s): 0 SE(MaximumPowerAsymmetry), 1 SE(EVSEPowerRampLimitation), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 EE, 6 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T17[c & 7]
@@ -13733,6 +15046,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             return _d_AC_ChargeParameterDiscoveryResType(B, r0)
         i2_maximum_power_asymmetry = None
         if k == 7:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             i10_exponent = ((c >> 3) & 255) + -128
@@ -13745,6 +15059,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after MaximumPowerAsymmetry: 3 bit(s): 0 SE(EVSEPowerRampLimitation), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 EE, 5 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T18[c & 7]
@@ -13753,6 +15068,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             i2_maximum_power_asymmetry.value = i10_value
         i2_evse_power_ramp_limitation = None
         if k == 8:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             i11_exponent = ((c >> 3) & 255) + -128
@@ -13765,6 +15081,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEPowerRampLimitation: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 EE, 4 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T19[c & 7]
@@ -13773,6 +15090,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             i2_evse_power_ramp_limitation.value = i11_value
         i2_evse_present_active_power = None
         if k == 9:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             i12_exponent = ((c >> 3) & 255) + -128
@@ -13785,6 +15103,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 EE, 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T20[c & 3]
@@ -13793,6 +15112,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             i2_evse_present_active_power.value = i12_value
         i2_evse_present_active_power_l2 = None
         if k == 10:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i13_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             i13_exponent = ((c >> 3) & 255) + -128
@@ -13805,6 +15125,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T21[c & 3]
@@ -13813,6 +15134,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             i2_evse_present_active_power_l2.value = i13_value
         i2_evse_present_active_power_l3 = None
         if k == 11:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             i14_exponent = ((c >> 3) & 255) + -128
@@ -13825,6 +15147,7 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of AC_CPDResEnergyTransferModeType after EVSEPresentActivePower_L3: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
             k = _T6[c & 1]
@@ -13832,11 +15155,13 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             i2_evse_present_active_power_l3.exponent = i14_exponent
             i2_evse_present_active_power_l3.value = i14_value
         if k != -1: return _d_AC_ChargeParameterDiscoveryResType(B, r0)
+        # 1 bits: [code of AC_ChargeParameterDiscoveryResType after (AC_CPDResEnergyTransferMode | BPT_AC_CPDResEnergyTransferMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
         f_ac_cpd_res_energy_transfer_mode = AC_CPDResEnergyTransferModeType(i2_evse_maximum_charge_power, i2_evse_maximum_charge_power_l2, i2_evse_maximum_charge_power_l3, i2_evse_minimum_charge_power, i2_evse_minimum_charge_power_l2, i2_evse_minimum_charge_power_l3, i2_evse_nominal_frequency, i2_maximum_power_asymmetry, i2_evse_power_ramp_limitation, i2_evse_present_active_power, i2_evse_present_active_power_l2, i2_evse_present_active_power_l3)
     elif k == 3:
-        f_bpt_ac_cpd_res_energy_transfer_mode, r = _f_BPT_AC_CPDResEnergyTransferModeType(B, r)
+        f_bpt_ac_cpd_res_energy_transfer_mode, B, r = _f_BPT_AC_CPDResEnergyTransferModeType(B, r)
+        # 1 bits: [code of AC_ChargeParameterDiscoveryResType after (AC_CPDResEnergyTransferMode | BPT_AC_CPDResEnergyTransferMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T6[c & 1]
     else:
@@ -13847,9 +15172,10 @@ def _f_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
     o.response_code = f_response_code
     o.ac_cpd_res_energy_transfer_mode = f_ac_cpd_res_energy_transfer_mode
     o.bpt_ac_cpd_res_energy_transfer_mode = f_bpt_ac_cpd_res_energy_transfer_mode
-    return o, r
+    return o, B, r
 
 def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType, a: int) -> int:
+    # AC_ChargeParameterDiscoveryResType: ((((Header), (ResponseCode))), (AC_CPDResEnergyTransferMode))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -14130,95 +15456,136 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
     a <<= 1
     return a
 
-def _d_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDResEnergyTransferModeType, int]:
+def _d_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDResEnergyTransferModeType, int, int]:
+    # BPT_AC_CPDResEnergyTransferModeType: ((EVSEMaximumChargePower, EVSEMaximumChargePower_L2?, EVSEMaximumChargePower_L3?, EVSEMinimumChargePower, EVSEMinimumChargePower_L2?, EVSEMinimumChargePower_L3?, EVSENominalFrequency, MaximumPowerAsymmetry?, EVSEPowerRampLimitation?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?), (EVSEMaximumDischargePower, EVSEMaximumDischargePower_L2?, EVSEMaximumDischargePower_L3?, EVSEMinimumDischargePower, EVSEMinimumDischargePower_L2?, EVSEMinimumDischargePower_L3?))
+    # start: 1 bit(s): 0 SE(EVSEMaximumChargePower), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_evse_maximum_charge_power = None
     if k == 0:
-        f_evse_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargePower: 2 bit(s): 0 SE(EVSEMaximumChargePower_L2), 1 SE(EVSEMaximumChargePower_L3), 2 SE(EVSEMinimumChargePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T1[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEMaximumChargePower')
     f_evse_maximum_charge_power_l2 = None
     if k == 1:
-        f_evse_maximum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargePower_L2: 2 bit(s): 0 SE(EVSEMaximumChargePower_L3), 1 SE(EVSEMinimumChargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T2[(B >> r) & 3]
     f_evse_maximum_charge_power_l3 = None
     if k == 2:
-        f_evse_maximum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargePower_L3: 1 bit(s): 0 SE(EVSEMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     f_evse_minimum_charge_power = None
     if k == 3:
-        f_evse_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargePower: 2 bit(s): 0 SE(EVSEMinimumChargePower_L2), 1 SE(EVSEMinimumChargePower_L3), 2 SE(EVSENominalFrequency), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T14[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEMinimumChargePower')
     f_evse_minimum_charge_power_l2 = None
     if k == 4:
-        f_evse_minimum_charge_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargePower_L2: 2 bit(s): 0 SE(EVSEMinimumChargePower_L3), 1 SE(EVSENominalFrequency), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T15[(B >> r) & 3]
     f_evse_minimum_charge_power_l3 = None
     if k == 5:
-        f_evse_minimum_charge_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargePower_L3: 1 bit(s): 0 SE(EVSENominalFrequency), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T16[(B >> r) & 1]
     f_evse_nominal_frequency = None
     if k == 6:
-        f_evse_nominal_frequency, r = _d_RationalNumberType(B, r)
+        f_evse_nominal_frequency, B, r = _d_RationalNumberType(B, r)
+        # after EVSENominalFrequency: 3 bit(s): 0 SE(MaximumPowerAsymmetry), 1 SE(EVSEPowerRampLimitation), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 SE(EVSEMaximumDischargePower), 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T302[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVSENominalFrequency')
     f_maximum_power_asymmetry = None
     if k == 7:
-        f_maximum_power_asymmetry, r = _d_RationalNumberType(B, r)
+        f_maximum_power_asymmetry, B, r = _d_RationalNumberType(B, r)
+        # after MaximumPowerAsymmetry: 3 bit(s): 0 SE(EVSEPowerRampLimitation), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 SE(EVSEMaximumDischargePower), 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T303[(B >> r) & 7]
     f_evse_power_ramp_limitation = None
     if k == 8:
-        f_evse_power_ramp_limitation, r = _d_RationalNumberType(B, r)
+        f_evse_power_ramp_limitation, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPowerRampLimitation: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 SE(EVSEMaximumDischargePower), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T304[(B >> r) & 7]
     f_evse_present_active_power = None
     if k == 9:
-        f_evse_present_active_power, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 SE(EVSEMaximumDischargePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T305[(B >> r) & 3]
     f_evse_present_active_power_l2 = None
     if k == 10:
-        f_evse_present_active_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 SE(EVSEMaximumDischargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T306[(B >> r) & 3]
     f_evse_present_active_power_l3 = None
     if k == 11:
-        f_evse_present_active_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_present_active_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentActivePower_L3: 1 bit(s): 0 SE(EVSEMaximumDischargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T307[(B >> r) & 1]
     f_evse_maximum_discharge_power = None
     if k == 12:
-        f_evse_maximum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumDischargePower: 2 bit(s): 0 SE(EVSEMaximumDischargePower_L2), 1 SE(EVSEMaximumDischargePower_L3), 2 SE(EVSEMinimumDischargePower), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T308[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEMaximumDischargePower')
     f_evse_maximum_discharge_power_l2 = None
     if k == 13:
-        f_evse_maximum_discharge_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_discharge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumDischargePower_L2: 2 bit(s): 0 SE(EVSEMaximumDischargePower_L3), 1 SE(EVSEMinimumDischargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T309[(B >> r) & 3]
     f_evse_maximum_discharge_power_l3 = None
     if k == 14:
-        f_evse_maximum_discharge_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_discharge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumDischargePower_L3: 1 bit(s): 0 SE(EVSEMinimumDischargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T310[(B >> r) & 1]
     f_evse_minimum_discharge_power = None
     if k == 15:
-        f_evse_minimum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumDischargePower: 2 bit(s): 0 SE(EVSEMinimumDischargePower_L2), 1 SE(EVSEMinimumDischargePower_L3), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T311[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEMinimumDischargePower')
     f_evse_minimum_discharge_power_l2 = None
     if k == 16:
-        f_evse_minimum_discharge_power_l2, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_discharge_power_l2, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumDischargePower_L2: 2 bit(s): 0 SE(EVSEMinimumDischargePower_L3), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T312[(B >> r) & 3]
     f_evse_minimum_discharge_power_l3 = None
     if k == 17:
-        f_evse_minimum_discharge_power_l3, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_discharge_power_l3, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumDischargePower_L3: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BPT_AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3, f_evse_maximum_discharge_power, f_evse_maximum_discharge_power_l2, f_evse_maximum_discharge_power_l3, f_evse_minimum_discharge_power, f_evse_minimum_discharge_power_l2, f_evse_minimum_discharge_power_l3), r
+    return BPT_AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3, f_evse_maximum_discharge_power, f_evse_maximum_discharge_power_l2, f_evse_maximum_discharge_power_l3, f_evse_minimum_discharge_power, f_evse_minimum_discharge_power_l2, f_evse_minimum_discharge_power_l3), B, r
 
-def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDResEnergyTransferModeType, int]:
+def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDResEnergyTransferModeType, int, int]:
+    # BPT_AC_CPDResEnergyTransferModeType: ((EVSEMaximumChargePower, EVSEMaximumChargePower_L2?, EVSEMaximumChargePower_L3?, EVSEMinimumChargePower, EVSEMinimumChargePower_L2?, EVSEMinimumChargePower_L3?, EVSENominalFrequency, MaximumPowerAsymmetry?, EVSEPowerRampLimitation?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?), (EVSEMaximumDischargePower, EVSEMaximumDischargePower_L2?, EVSEMaximumDischargePower_L3?, EVSEMinimumDischargePower, EVSEMinimumDischargePower_L2?, EVSEMinimumDischargePower_L3?))
     r0 = r
+    # 14 bits: [BPT_AC_CPDResEnergyTransferModeType start: SE(EVSEMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -14231,6 +15598,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEMaximumChargePower: 2 bit(s): 0 SE(EVSEMaximumChargePower_L2), 1 SE(EVSEMaximumChargePower_L3), 2 SE(EVSEMinimumChargePower), 3 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     k = _T1[c & 3]
@@ -14239,6 +15607,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
     f_evse_maximum_charge_power.value = i1_value
     f_evse_maximum_charge_power_l2 = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -14251,6 +15620,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEMaximumChargePower_L2: 2 bit(s): 0 SE(EVSEMaximumChargePower_L3), 1 SE(EVSEMinimumChargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T2[c & 3]
@@ -14259,6 +15629,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_evse_maximum_charge_power_l2.value = i2_value
     f_evse_maximum_charge_power_l3 = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -14271,6 +15642,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEMaximumChargePower_L3: 1 bit(s): 0 SE(EVSEMinimumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T3[c & 1]
@@ -14279,6 +15651,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_evse_maximum_charge_power_l3.value = i3_value
     f_evse_minimum_charge_power = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -14291,6 +15664,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEMinimumChargePower: 2 bit(s): 0 SE(EVSEMinimumChargePower_L2), 1 SE(EVSEMinimumChargePower_L3), 2 SE(EVSENominalFrequency), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T14[c & 3]
@@ -14301,6 +15675,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     f_evse_minimum_charge_power_l2 = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -14313,6 +15688,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEMinimumChargePower_L2: 2 bit(s): 0 SE(EVSEMinimumChargePower_L3), 1 SE(EVSENominalFrequency), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T15[c & 3]
@@ -14321,6 +15697,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_evse_minimum_charge_power_l2.value = i5_value
     f_evse_minimum_charge_power_l3 = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -14333,6 +15710,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEMinimumChargePower_L3: 1 bit(s): 0 SE(EVSENominalFrequency), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T16[c & 1]
@@ -14341,6 +15719,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_evse_minimum_charge_power_l3.value = i6_value
     f_evse_nominal_frequency = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -14353,6 +15732,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSENominalFrequency: 3 bit(s): 0 SE(MaximumPowerAsymmetry), 1 SE(EVSEPowerRampLimitation), 2 SE(EVSEPresentActivePower), 3 SE(EVSEPresentActivePower_L2), 4 SE(EVSEPresentActivePower_L3), 5 SE(EVSEMaximumDischargePower), 6 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T302[c & 7]
@@ -14363,6 +15743,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     f_maximum_power_asymmetry = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -14375,6 +15756,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after MaximumPowerAsymmetry: 3 bit(s): 0 SE(EVSEPowerRampLimitation), 1 SE(EVSEPresentActivePower), 2 SE(EVSEPresentActivePower_L2), 3 SE(EVSEPresentActivePower_L3), 4 SE(EVSEMaximumDischargePower), 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T303[c & 7]
@@ -14383,6 +15765,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_maximum_power_asymmetry.value = i8_value
     f_evse_power_ramp_limitation = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -14395,6 +15778,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEPowerRampLimitation: 3 bit(s): 0 SE(EVSEPresentActivePower), 1 SE(EVSEPresentActivePower_L2), 2 SE(EVSEPresentActivePower_L3), 3 SE(EVSEMaximumDischargePower), 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T304[c & 7]
@@ -14403,6 +15787,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_evse_power_ramp_limitation.value = i9_value
     f_evse_present_active_power = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -14415,6 +15800,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEPresentActivePower: 2 bit(s): 0 SE(EVSEPresentActivePower_L2), 1 SE(EVSEPresentActivePower_L3), 2 SE(EVSEMaximumDischargePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T305[c & 3]
@@ -14423,6 +15809,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_evse_present_active_power.value = i10_value
     f_evse_present_active_power_l2 = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -14435,6 +15822,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEPresentActivePower_L2: 2 bit(s): 0 SE(EVSEPresentActivePower_L3), 1 SE(EVSEMaximumDischargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T306[c & 3]
@@ -14443,6 +15831,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_evse_present_active_power_l2.value = i11_value
     f_evse_present_active_power_l3 = None
     if k == 11:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -14455,6 +15844,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEPresentActivePower_L3: 1 bit(s): 0 SE(EVSEMaximumDischargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T307[c & 1]
@@ -14463,6 +15853,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_evse_present_active_power_l3.value = i12_value
     f_evse_maximum_discharge_power = None
     if k == 12:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i13_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i13_exponent = ((c >> 3) & 255) + -128
@@ -14475,6 +15866,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEMaximumDischargePower: 2 bit(s): 0 SE(EVSEMaximumDischargePower_L2), 1 SE(EVSEMaximumDischargePower_L3), 2 SE(EVSEMinimumDischargePower), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T308[c & 3]
@@ -14485,6 +15877,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     f_evse_maximum_discharge_power_l2 = None
     if k == 13:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i14_exponent = ((c >> 3) & 255) + -128
@@ -14497,6 +15890,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
             else: i14_value = (x << 7) | (i14_value & 127)
         elif i14_value > 255: i14_value = 255 - i14_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEMaximumDischargePower_L2: 2 bit(s): 0 SE(EVSEMaximumDischargePower_L3), 1 SE(EVSEMinimumDischargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T309[c & 3]
@@ -14505,6 +15899,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_evse_maximum_discharge_power_l2.value = i14_value
     f_evse_maximum_discharge_power_l3 = None
     if k == 14:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i15_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i15_exponent = ((c >> 3) & 255) + -128
@@ -14517,6 +15912,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEMaximumDischargePower_L3: 1 bit(s): 0 SE(EVSEMinimumDischargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T310[c & 1]
@@ -14525,6 +15921,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_evse_maximum_discharge_power_l3.value = i15_value
     f_evse_minimum_discharge_power = None
     if k == 15:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i16_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i16_exponent = ((c >> 3) & 255) + -128
@@ -14537,6 +15934,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
             else: i16_value = (x << 7) | (i16_value & 127)
         elif i16_value > 255: i16_value = 255 - i16_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEMinimumDischargePower: 2 bit(s): 0 SE(EVSEMinimumDischargePower_L2), 1 SE(EVSEMinimumDischargePower_L3), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T311[c & 3]
@@ -14547,6 +15945,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     f_evse_minimum_discharge_power_l2 = None
     if k == 16:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i17_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i17_exponent = ((c >> 3) & 255) + -128
@@ -14559,6 +15958,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
             else: i17_value = (x << 7) | (i17_value & 127)
         elif i17_value > 255: i17_value = 255 - i17_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEMinimumDischargePower_L2: 2 bit(s): 0 SE(EVSEMinimumDischargePower_L3), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T312[c & 3]
@@ -14567,6 +15967,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_evse_minimum_discharge_power_l2.value = i17_value
     f_evse_minimum_discharge_power_l3 = None
     if k == 17:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i18_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         i18_exponent = ((c >> 3) & 255) + -128
@@ -14579,6 +15980,7 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
             elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
             else: i18_value = (x << 7) | (i18_value & 127)
         elif i18_value > 255: i18_value = 255 - i18_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_AC_CPDResEnergyTransferModeType after EVSEMinimumDischargePower_L3: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
         k = _T6[c & 1]
@@ -14587,9 +15989,10 @@ def _f_BPT_AC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_AC_CPDRe
         f_evse_minimum_discharge_power_l3.value = i18_value
     if k != -1: return _d_BPT_AC_CPDResEnergyTransferModeType(B, r0)
     o = BPT_AC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_maximum_charge_power_l2, f_evse_maximum_charge_power_l3, f_evse_minimum_charge_power, f_evse_minimum_charge_power_l2, f_evse_minimum_charge_power_l3, f_evse_nominal_frequency, f_maximum_power_asymmetry, f_evse_power_ramp_limitation, f_evse_present_active_power, f_evse_present_active_power_l2, f_evse_present_active_power_l3, f_evse_maximum_discharge_power, f_evse_maximum_discharge_power_l2, f_evse_maximum_discharge_power_l3, f_evse_minimum_discharge_power, f_evse_minimum_discharge_power_l2, f_evse_minimum_discharge_power_l3)
-    return o, r
+    return o, B, r
 
 def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeType, a: int) -> int:
+    # BPT_AC_CPDResEnergyTransferModeType: ((EVSEMaximumChargePower, EVSEMaximumChargePower_L2?, EVSEMaximumChargePower_L3?, EVSEMinimumChargePower, EVSEMinimumChargePower_L2?, EVSEMinimumChargePower_L3?, EVSENominalFrequency, MaximumPowerAsymmetry?, EVSEPowerRampLimitation?, EVSEPresentActivePower?, EVSEPresentActivePower_L2?, EVSEPresentActivePower_L3?), (EVSEMaximumDischargePower, EVSEMaximumDischargePower_L2?, EVSEMaximumDischargePower_L3?, EVSEMinimumDischargePower, EVSEMinimumDischargePower_L2?, EVSEMinimumDischargePower_L3?))
     st = 0
     v2 = o.evse_maximum_charge_power
     if v2 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
@@ -14943,73 +16346,91 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
     a = (a << w) | c
     return a
 
-def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T60[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T326[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ManifestType(f_id, f_reference), r
+    return ManifestType(f_id, f_reference), B, r
 
-def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
     r0 = r
+    # 2 bits: [code of ManifestType start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T60[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of ManifestType after @Id: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T68[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T69[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T70[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T71[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T72[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T73[c & 1]
             else:
                 return _d_ManifestType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ManifestType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ManifestType(B, r0)
                 k = _T6[c & 1]
@@ -15027,6 +16448,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of ManifestType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T326[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
@@ -15034,9 +16456,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     o.id = f_id
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
+    # ManifestType: @Id? (Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -15045,6 +16468,7 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
         st = 3
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C64[st]
             a = (a << w) | c
@@ -15060,44 +16484,55 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T60[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_SignaturePropertyType(B, r)
+            v, B, r = _d_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T326[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    return SignaturePropertiesType(f_id, f_signature_property), B, r
 
-def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     r0 = r
+    # 2 bits: [code of SignaturePropertiesType start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T60[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignaturePropertiesType after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _f_SignaturePropertyType(B, r)
+            v, B, r = _f_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignaturePropertiesType after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T326[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
@@ -15105,9 +16540,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     o = _new(SignaturePropertiesType)
     o.id = f_id
     o.signature_property = f_signature_property
-    return o, r
+    return o, B, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -15116,6 +16552,7 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
         st = 3
     n = 0
     for v in o.signature_property:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C64[st]
             a = (a << w) | c
@@ -15131,24 +16568,29 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise _Fail(ExiUnsupportedError, 'SignaturePropertyType: mandatory wildcard content is not supported', r)
 
-def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     return _d_SignaturePropertyType(B, r)
 
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise EncFail('SignaturePropertyType: mandatory wildcard content is not supported')
 
-def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
@@ -15156,15 +16598,17 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
+def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S85, 6)
+        v, B, r = sl2(B, r, _S85, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
@@ -15172,15 +16616,17 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
+def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S85, 6)
+        v, B, r = sl2(B, r, _S85, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S3_MgmtData(v: Any, a: int) -> int:
     a <<= 1
@@ -15189,63 +16635,65 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
     return a
 
 DOC_WIDTH = 6
-# (element, namespace, decoder, encoder, class or simple-type spec)
+# (element, namespace, decoder of a stream held whole, encoder, class or simple-type spec,
+#  decoder through a window: see v2gkit.exi.runtime)
 DOC_ELEMENTS: tuple = (
-    ('AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_AC_CPDReqEnergyTransferModeType, _e_AC_CPDReqEnergyTransferModeType, AC_CPDReqEnergyTransferModeType),
-    ('AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_AC_CPDResEnergyTransferModeType, _e_AC_CPDResEnergyTransferModeType, AC_CPDResEnergyTransferModeType),
-    ('AC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeLoopReqType, _e_AC_ChargeLoopReqType, AC_ChargeLoopReqType),
-    ('AC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeLoopResType, _e_AC_ChargeLoopResType, AC_ChargeLoopResType),
-    ('AC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeParameterDiscoveryReqType, _e_AC_ChargeParameterDiscoveryReqType, AC_ChargeParameterDiscoveryReqType),
-    ('AC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeParameterDiscoveryResType, _e_AC_ChargeParameterDiscoveryResType, AC_ChargeParameterDiscoveryResType),
-    ('BPT_AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_AC_CPDReqEnergyTransferModeType, _e_BPT_AC_CPDReqEnergyTransferModeType, BPT_AC_CPDReqEnergyTransferModeType),
-    ('BPT_AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_AC_CPDResEnergyTransferModeType, _e_BPT_AC_CPDResEnergyTransferModeType, BPT_AC_CPDResEnergyTransferModeType),
-    ('BPT_Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Dynamic_AC_CLReqControlModeType, _e_BPT_Dynamic_AC_CLReqControlModeType, BPT_Dynamic_AC_CLReqControlModeType),
-    ('BPT_Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Dynamic_AC_CLResControlModeType, _e_BPT_Dynamic_AC_CLResControlModeType, BPT_Dynamic_AC_CLResControlModeType),
-    ('BPT_Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Scheduled_AC_CLReqControlModeType, _e_BPT_Scheduled_AC_CLReqControlModeType, BPT_Scheduled_AC_CLReqControlModeType),
-    ('BPT_Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Scheduled_AC_CLResControlModeType, _e_BPT_Scheduled_AC_CLResControlModeType, BPT_Scheduled_AC_CLResControlModeType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S79),
-    ('Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Dynamic_AC_CLReqControlModeType, _e_Dynamic_AC_CLReqControlModeType, Dynamic_AC_CLReqControlModeType),
-    ('Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Dynamic_AC_CLResControlModeType, _e_Dynamic_AC_CLResControlModeType, Dynamic_AC_CLResControlModeType),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S85),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S85),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Scheduled_AC_CLReqControlModeType, _e_Scheduled_AC_CLReqControlModeType, Scheduled_AC_CLReqControlModeType),
-    ('Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Scheduled_AC_CLResControlModeType, _e_Scheduled_AC_CLResControlModeType, Scheduled_AC_CLResControlModeType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
+    ('AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_AC_CPDReqEnergyTransferModeType, _e_AC_CPDReqEnergyTransferModeType, AC_CPDReqEnergyTransferModeType, _d_AC_CPDReqEnergyTransferModeType),
+    ('AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_AC_CPDResEnergyTransferModeType, _e_AC_CPDResEnergyTransferModeType, AC_CPDResEnergyTransferModeType, _d_AC_CPDResEnergyTransferModeType),
+    ('AC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeLoopReqType, _e_AC_ChargeLoopReqType, AC_ChargeLoopReqType, _d_AC_ChargeLoopReqType),
+    ('AC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeLoopResType, _e_AC_ChargeLoopResType, AC_ChargeLoopResType, _d_AC_ChargeLoopResType),
+    ('AC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeParameterDiscoveryReqType, _e_AC_ChargeParameterDiscoveryReqType, AC_ChargeParameterDiscoveryReqType, _d_AC_ChargeParameterDiscoveryReqType),
+    ('AC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeParameterDiscoveryResType, _e_AC_ChargeParameterDiscoveryResType, AC_ChargeParameterDiscoveryResType, _d_AC_ChargeParameterDiscoveryResType),
+    ('BPT_AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_AC_CPDReqEnergyTransferModeType, _e_BPT_AC_CPDReqEnergyTransferModeType, BPT_AC_CPDReqEnergyTransferModeType, _d_BPT_AC_CPDReqEnergyTransferModeType),
+    ('BPT_AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_AC_CPDResEnergyTransferModeType, _e_BPT_AC_CPDResEnergyTransferModeType, BPT_AC_CPDResEnergyTransferModeType, _d_BPT_AC_CPDResEnergyTransferModeType),
+    ('BPT_Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Dynamic_AC_CLReqControlModeType, _e_BPT_Dynamic_AC_CLReqControlModeType, BPT_Dynamic_AC_CLReqControlModeType, _d_BPT_Dynamic_AC_CLReqControlModeType),
+    ('BPT_Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Dynamic_AC_CLResControlModeType, _e_BPT_Dynamic_AC_CLResControlModeType, BPT_Dynamic_AC_CLResControlModeType, _d_BPT_Dynamic_AC_CLResControlModeType),
+    ('BPT_Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Scheduled_AC_CLReqControlModeType, _e_BPT_Scheduled_AC_CLReqControlModeType, BPT_Scheduled_AC_CLReqControlModeType, _d_BPT_Scheduled_AC_CLReqControlModeType),
+    ('BPT_Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Scheduled_AC_CLResControlModeType, _e_BPT_Scheduled_AC_CLResControlModeType, BPT_Scheduled_AC_CLResControlModeType, _d_BPT_Scheduled_AC_CLResControlModeType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType, _d_CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType, _d_CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S79, _d_S1_DigestValue),
+    ('Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Dynamic_AC_CLReqControlModeType, _e_Dynamic_AC_CLReqControlModeType, Dynamic_AC_CLReqControlModeType, _d_Dynamic_AC_CLReqControlModeType),
+    ('Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Dynamic_AC_CLResControlModeType, _e_Dynamic_AC_CLResControlModeType, Dynamic_AC_CLResControlModeType, _d_Dynamic_AC_CLResControlModeType),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S85, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S85, _d_S3_MgmtData),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Scheduled_AC_CLReqControlModeType, _e_Scheduled_AC_CLReqControlModeType, Scheduled_AC_CLReqControlModeType, _d_Scheduled_AC_CLReqControlModeType),
+    ('Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Scheduled_AC_CLResControlModeType, _e_Scheduled_AC_CLResControlModeType, Scheduled_AC_CLResControlModeType, _d_Scheduled_AC_CLResControlModeType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
 )
 
-def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
+def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S265, 6)
+        v, B, r = sl2(B, r, _S265, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
@@ -15255,17 +16703,18 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
+def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S59, 6)
+        v, B, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
@@ -15275,17 +16724,18 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
+def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S59, 6)
+        v, B, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
@@ -15295,17 +16745,18 @@ def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
+def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S59, 6)
+        v, B, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
@@ -15315,17 +16766,18 @@ def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
+def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S59, 6)
+        v, B, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
@@ -15335,15 +16787,16 @@ def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
+def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S33, 6)
+        v, B, r = sl2(B, r, _S33, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S9_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
@@ -15351,17 +16804,18 @@ def _e_S9_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S10_DepartureTime(B: int, r: int) -> tuple[Any, int]:
+def _d_S10_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S115, 6)
+        v, B, r = sl2(B, r, _S115, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S10_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
@@ -15371,17 +16825,18 @@ def _e_S10_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S11_EVSENotification(B: int, r: int) -> tuple[Any, int]:
+def _d_S11_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S266, 6)
+        v, B, r = sl2(B, r, _S266, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
         v = _E_evseNotificationType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S11_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
@@ -15390,15 +16845,17 @@ def _e_S11_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S12_Exponent(B: int, r: int) -> tuple[Any, int]:
+def _d_S12_Exponent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S12_Exponent(v: Any, a: int) -> int:
     a <<= 1
@@ -15406,15 +16863,16 @@ def _e_S12_Exponent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S13_Exponent(B: int, r: int) -> tuple[Any, int]:
+def _d_S13_Exponent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S11, 6)
+        v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S13_Exponent(v: Any, a: int) -> int:
     a <<= 1
@@ -15423,15 +16881,17 @@ def _e_S13_Exponent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S14_G(B: int, r: int) -> tuple[Any, int]:
+def _d_S14_G(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S14_G(v: Any, a: int) -> int:
     a <<= 1
@@ -15439,17 +16899,18 @@ def _e_S14_G(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S15_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
+def _d_S15_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S77, 6)
+        v, B, r = sl2(B, r, _S77, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S15_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
@@ -15459,15 +16920,16 @@ def _e_S15_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S16_InletHot(B: int, r: int) -> tuple[Any, int]:
+def _d_S16_InletHot(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S33, 6)
+        v, B, r = sl2(B, r, _S33, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S16_InletHot(v: Any, a: int) -> int:
     a <<= 1
@@ -15475,15 +16937,17 @@ def _e_S16_InletHot(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S17_J(B: int, r: int) -> tuple[Any, int]:
+def _d_S17_J(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S17_J(v: Any, a: int) -> int:
     a <<= 1
@@ -15491,16 +16955,17 @@ def _e_S17_J(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S18_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S18_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S114, 6)
+        v, B, r = sl2(B, r, _S114, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S18_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15509,15 +16974,17 @@ def _e_S18_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S19_MeterID(B: int, r: int) -> tuple[Any, int]:
+def _d_S19_MeterID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S267, 6)
+        v, B, r = sl2(B, r, _S267, 6)
     else:
-        v, r = rstr(B, r, 32)
+        v, B, r = rstr(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S19_MeterID(v: Any, a: int) -> int:
     a <<= 1
@@ -15525,15 +16992,16 @@ def _e_S19_MeterID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S20_MeterInfoRequested(B: int, r: int) -> tuple[Any, int]:
+def _d_S20_MeterInfoRequested(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S33, 6)
+        v, B, r = sl2(B, r, _S33, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S20_MeterInfoRequested(v: Any, a: int) -> int:
     a <<= 1
@@ -15541,15 +17009,17 @@ def _e_S20_MeterInfoRequested(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S21_MeterSignature(B: int, r: int) -> tuple[Any, int]:
+def _d_S21_MeterSignature(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S268, 6)
+        v, B, r = sl2(B, r, _S268, 6)
     else:
-        v, r = rbin(B, r, 64)
+        v, B, r = rbin(B, r, 64)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S21_MeterSignature(v: Any, a: int) -> int:
     a <<= 1
@@ -15557,10 +17027,11 @@ def _e_S21_MeterSignature(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S22_MeterStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S22_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S13, 6)
+        v, B, r = sl2(B, r, _S13, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -15568,7 +17039,7 @@ def _d_S22_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S22_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -15579,17 +17050,18 @@ def _e_S22_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S23_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
+def _d_S23_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S59, 6)
+        v, B, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S23_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
@@ -15599,16 +17071,17 @@ def _e_S23_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S24_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S24_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S114, 6)
+        v, B, r = sl2(B, r, _S114, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S24_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15617,15 +17090,17 @@ def _e_S24_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S25_Modulus(B: int, r: int) -> tuple[Any, int]:
+def _d_S25_Modulus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S25_Modulus(v: Any, a: int) -> int:
     a <<= 1
@@ -15633,17 +17108,18 @@ def _e_S25_Modulus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S26_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
+def _d_S26_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S265, 6)
+        v, B, r = sl2(B, r, _S265, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S26_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
@@ -15653,15 +17129,17 @@ def _e_S26_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S27_P(B: int, r: int) -> tuple[Any, int]:
+def _d_S27_P(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S27_P(v: Any, a: int) -> int:
     a <<= 1
@@ -15669,15 +17147,17 @@ def _e_S27_P(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S28_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
+def _d_S28_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S28_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
@@ -15685,15 +17165,17 @@ def _e_S28_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S29_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
+def _d_S29_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S29_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
@@ -15701,15 +17183,17 @@ def _e_S29_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S30_PgenCounter(B: int, r: int) -> tuple[Any, int]:
+def _d_S30_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S30_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
@@ -15717,16 +17201,17 @@ def _e_S30_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S31_PresentSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S31_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S114, 6)
+        v, B, r = sl2(B, r, _S114, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S31_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15735,15 +17220,17 @@ def _e_S31_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S32_Q(B: int, r: int) -> tuple[Any, int]:
+def _d_S32_Q(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S32_Q(v: Any, a: int) -> int:
     a <<= 1
@@ -15751,17 +17238,18 @@ def _e_S32_Q(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S33_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S33_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S115, 6)
+        v, B, r = sl2(B, r, _S115, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S33_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15771,17 +17259,18 @@ def _e_S33_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S34_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S34_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S115, 6)
+        v, B, r = sl2(B, r, _S115, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S34_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15791,17 +17280,18 @@ def _e_S34_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S35_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S35_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S115, 6)
+        v, B, r = sl2(B, r, _S115, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S35_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15811,17 +17301,18 @@ def _e_S35_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S36_ResponseCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S36_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S221, 6)
+        v, B, r = sl2(B, r, _S221, 6)
     else:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
         v = _E_responseCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S36_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
@@ -15830,15 +17321,17 @@ def _e_S36_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S37_SPKISexp(B: int, r: int) -> tuple[Any, int]:
+def _d_S37_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S37_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
@@ -15846,15 +17339,17 @@ def _e_S37_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S38_Seed(B: int, r: int) -> tuple[Any, int]:
+def _d_S38_Seed(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S38_Seed(v: Any, a: int) -> int:
     a <<= 1
@@ -15862,15 +17357,17 @@ def _e_S38_Seed(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S39_SessionID(B: int, r: int) -> tuple[Any, int]:
+def _d_S39_SessionID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S58, 6)
+        v, B, r = sl2(B, r, _S58, 6)
     else:
-        v, r = rbin(B, r, 8)
+        v, B, r = rbin(B, r, 8)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S39_SessionID(v: Any, a: int) -> int:
     a <<= 1
@@ -15878,16 +17375,17 @@ def _e_S39_SessionID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S40_TargetSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S40_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S114, 6)
+        v, B, r = sl2(B, r, _S114, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S40_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15896,17 +17394,18 @@ def _e_S40_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S41_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S41_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S277, 6)
+        v, B, r = sl2(B, r, _S277, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S41_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
@@ -15916,17 +17415,18 @@ def _e_S41_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S42_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
+def _d_S42_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S59, 6)
+        v, B, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S42_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
@@ -15936,17 +17436,18 @@ def _e_S42_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S43_TimeStamp(B: int, r: int) -> tuple[Any, int]:
+def _d_S43_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S59, 6)
+        v, B, r = sl2(B, r, _S59, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S43_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
@@ -15956,10 +17457,11 @@ def _e_S43_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S44_Value(B: int, r: int) -> tuple[Any, int]:
+def _d_S44_Value(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S13, 6)
+        v, B, r = sl2(B, r, _S13, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -15967,7 +17469,7 @@ def _d_S44_Value(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S44_Value(v: Any, a: int) -> int:
     a <<= 1
@@ -15978,15 +17480,17 @@ def _e_S44_Value(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S45_X509CRL(B: int, r: int) -> tuple[Any, int]:
+def _d_S45_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S45_X509CRL(v: Any, a: int) -> int:
     a <<= 1
@@ -15994,15 +17498,17 @@ def _e_S45_X509CRL(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S46_X509Certificate(B: int, r: int) -> tuple[Any, int]:
+def _d_S46_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S46_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
@@ -16010,15 +17516,17 @@ def _e_S46_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S47_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
+def _d_S47_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S85, 6)
+        v, B, r = sl2(B, r, _S85, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S47_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
@@ -16026,15 +17534,17 @@ def _e_S47_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S48_X509SKI(B: int, r: int) -> tuple[Any, int]:
+def _d_S48_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S48_X509SKI(v: Any, a: int) -> int:
     a <<= 1
@@ -16042,17 +17552,18 @@ def _e_S48_X509SKI(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S49_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
+def _d_S49_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S77, 6)
+        v, B, r = sl2(B, r, _S77, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S49_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
@@ -16062,15 +17573,17 @@ def _e_S49_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S50_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
+def _d_S50_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S85, 6)
+        v, B, r = sl2(B, r, _S85, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S50_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
@@ -16078,15 +17591,17 @@ def _e_S50_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S51_XPath(B: int, r: int) -> tuple[Any, int]:
+def _d_S51_XPath(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S85, 6)
+        v, B, r = sl2(B, r, _S85, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S51_XPath(v: Any, a: int) -> int:
     a <<= 1
@@ -16094,15 +17609,17 @@ def _e_S51_XPath(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S52_Y(B: int, r: int) -> tuple[Any, int]:
+def _d_S52_Y(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S52_Y(v: Any, a: int) -> int:
     a <<= 1
@@ -16112,160 +17629,160 @@ def _e_S52_Y(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
-    ('AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_AC_CPDReqEnergyTransferModeType, _e_AC_CPDReqEnergyTransferModeType, AC_CPDReqEnergyTransferModeType),
-    ('AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_AC_CPDResEnergyTransferModeType, _e_AC_CPDResEnergyTransferModeType, AC_CPDResEnergyTransferModeType),
-    ('AC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeLoopReqType, _e_AC_ChargeLoopReqType, AC_ChargeLoopReqType),
-    ('AC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeLoopResType, _e_AC_ChargeLoopResType, AC_ChargeLoopResType),
-    ('AC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeParameterDiscoveryReqType, _e_AC_ChargeParameterDiscoveryReqType, AC_ChargeParameterDiscoveryReqType),
-    ('AC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeParameterDiscoveryResType, _e_AC_ChargeParameterDiscoveryResType, AC_ChargeParameterDiscoveryResType),
-    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S265),
-    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('BPT_AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_AC_CPDReqEnergyTransferModeType, _e_BPT_AC_CPDReqEnergyTransferModeType, BPT_AC_CPDReqEnergyTransferModeType),
-    ('BPT_AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_AC_CPDResEnergyTransferModeType, _e_BPT_AC_CPDResEnergyTransferModeType, BPT_AC_CPDResEnergyTransferModeType),
-    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S59),
-    ('BPT_Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Dynamic_AC_CLReqControlModeType, _e_BPT_Dynamic_AC_CLReqControlModeType, BPT_Dynamic_AC_CLReqControlModeType),
-    ('BPT_Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Dynamic_AC_CLResControlModeType, _e_BPT_Dynamic_AC_CLResControlModeType, BPT_Dynamic_AC_CLResControlModeType),
-    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S59),
-    ('BPT_Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Scheduled_AC_CLReqControlModeType, _e_BPT_Scheduled_AC_CLReqControlModeType, BPT_Scheduled_AC_CLReqControlModeType),
-    ('BPT_Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Scheduled_AC_CLResControlModeType, _e_BPT_Scheduled_AC_CLResControlModeType, BPT_Scheduled_AC_CLResControlModeType),
-    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S59),
-    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S59),
-    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S33),
-    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_DepartureTime, _e_S10_DepartureTime, _S115),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S79),
-    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
-    ('Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Dynamic_AC_CLReqControlModeType, _e_Dynamic_AC_CLReqControlModeType, Dynamic_AC_CLReqControlModeType),
-    ('Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Dynamic_AC_CLResControlModeType, _e_Dynamic_AC_CLResControlModeType, Dynamic_AC_CLResControlModeType),
-    ('EVMaximumChargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumChargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentActivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentActivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentActivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentReactivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentReactivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentReactivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumChargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumChargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSENominalFrequency', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S11_EVSENotification, _e_S11_EVSENotification, _S266),
-    ('EVSEPowerRampLimitation', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEPresentActivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEPresentActivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEPresentActivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVSETargetActivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSETargetActivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSETargetActivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSETargetFrequency', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSETargetReactivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSETargetReactivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSETargetReactivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S12_Exponent, _e_S12_Exponent, _S79),
-    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_Exponent, _e_S13_Exponent, _S11),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S14_G, _e_S14_G, _S79),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S15_HMACOutputLength, _e_S15_HMACOutputLength, _S77),
-    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S16_InletHot, _e_S16_InletHot, _S33),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S17_J, _e_S17_J, _S79),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S85),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MaximumPowerAsymmetry', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S18_MaximumSOC, _e_S18_MaximumSOC, _S114),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_MeterID, _e_S19_MeterID, _S267),
-    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S20_MeterInfoRequested, _e_S20_MeterInfoRequested, _S33),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S21_MeterSignature, _e_S21_MeterSignature, _S268),
-    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S22_MeterStatus, _e_S22_MeterStatus, _S13),
-    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S23_MeterTimestamp, _e_S23_MeterTimestamp, _S59),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S85),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S24_MinimumSOC, _e_S24_MinimumSOC, _S114),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S25_Modulus, _e_S25_Modulus, _S79),
-    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S26_NotificationMaxDelay, _e_S26_NotificationMaxDelay, _S265),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S27_P, _e_S27_P, _S79),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S28_PGPKeyID, _e_S28_PGPKeyID, _S79),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S29_PGPKeyPacket, _e_S29_PGPKeyPacket, _S79),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_PgenCounter, _e_S30_PgenCounter, _S79),
-    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_PresentSOC, _e_S31_PresentSOC, _S114),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S32_Q, _e_S32_Q, _S79),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S33_RemainingTimeToMaximumSOC, _e_S33_RemainingTimeToMaximumSOC, _S115),
-    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S34_RemainingTimeToMinimumSOC, _e_S34_RemainingTimeToMinimumSOC, _S115),
-    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S35_RemainingTimeToTargetSOC, _e_S35_RemainingTimeToTargetSOC, _S115),
-    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_ResponseCode, _e_S36_ResponseCode, _S221),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_SPKISexp, _e_S37_SPKISexp, _S79),
-    ('Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Scheduled_AC_CLReqControlModeType, _e_Scheduled_AC_CLReqControlModeType, Scheduled_AC_CLReqControlModeType),
-    ('Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Scheduled_AC_CLResControlModeType, _e_Scheduled_AC_CLResControlModeType, Scheduled_AC_CLResControlModeType),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_Seed, _e_S38_Seed, _S79),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_SessionID, _e_S39_SessionID, _S58),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S40_TargetSOC, _e_S40_TargetSOC, _S114),
-    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S41_TaxRuleID, _e_S41_TaxRuleID, _S277),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_TimeAnchor, _e_S42_TimeAnchor, _S59),
-    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S43_TimeStamp, _e_S43_TimeStamp, _S59),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_Value, _e_S44_Value, _S13),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S45_X509CRL, _e_S45_X509CRL, _S79),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S46_X509Certificate, _e_S46_X509Certificate, _S79),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_X509IssuerName, _e_S47_X509IssuerName, _S85),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S48_X509SKI, _e_S48_X509SKI, _S79),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_X509SerialNumber, _e_S49_X509SerialNumber, _S77),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_X509SubjectName, _e_S50_X509SubjectName, _S85),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_XPath, _e_S51_XPath, _S85),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S52_Y, _e_S52_Y, _S79),
+    ('AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_AC_CPDReqEnergyTransferModeType, _e_AC_CPDReqEnergyTransferModeType, AC_CPDReqEnergyTransferModeType, _d_AC_CPDReqEnergyTransferModeType),
+    ('AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_AC_CPDResEnergyTransferModeType, _e_AC_CPDResEnergyTransferModeType, AC_CPDResEnergyTransferModeType, _d_AC_CPDResEnergyTransferModeType),
+    ('AC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeLoopReqType, _e_AC_ChargeLoopReqType, AC_ChargeLoopReqType, _d_AC_ChargeLoopReqType),
+    ('AC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeLoopResType, _e_AC_ChargeLoopResType, AC_ChargeLoopResType, _d_AC_ChargeLoopResType),
+    ('AC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeParameterDiscoveryReqType, _e_AC_ChargeParameterDiscoveryReqType, AC_ChargeParameterDiscoveryReqType, _d_AC_ChargeParameterDiscoveryReqType),
+    ('AC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:AC', _f_AC_ChargeParameterDiscoveryResType, _e_AC_ChargeParameterDiscoveryResType, AC_ChargeParameterDiscoveryResType, _d_AC_ChargeParameterDiscoveryResType),
+    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S265, _d_S4_AckMaxDelay),
+    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('BPT_AC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_AC_CPDReqEnergyTransferModeType, _e_BPT_AC_CPDReqEnergyTransferModeType, BPT_AC_CPDReqEnergyTransferModeType, _d_BPT_AC_CPDReqEnergyTransferModeType),
+    ('BPT_AC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_AC_CPDResEnergyTransferModeType, _e_BPT_AC_CPDResEnergyTransferModeType, BPT_AC_CPDResEnergyTransferModeType, _d_BPT_AC_CPDResEnergyTransferModeType),
+    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S59, _d_S5_BPT_DischargedEnergyReadingWh),
+    ('BPT_Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Dynamic_AC_CLReqControlModeType, _e_BPT_Dynamic_AC_CLReqControlModeType, BPT_Dynamic_AC_CLReqControlModeType, _d_BPT_Dynamic_AC_CLReqControlModeType),
+    ('BPT_Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Dynamic_AC_CLResControlModeType, _e_BPT_Dynamic_AC_CLResControlModeType, BPT_Dynamic_AC_CLResControlModeType, _d_BPT_Dynamic_AC_CLResControlModeType),
+    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S59, _d_S6_BPT_InductiveEnergyReadingVARh),
+    ('BPT_Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Scheduled_AC_CLReqControlModeType, _e_BPT_Scheduled_AC_CLReqControlModeType, BPT_Scheduled_AC_CLReqControlModeType, _d_BPT_Scheduled_AC_CLReqControlModeType),
+    ('BPT_Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_BPT_Scheduled_AC_CLResControlModeType, _e_BPT_Scheduled_AC_CLResControlModeType, BPT_Scheduled_AC_CLResControlModeType, _d_BPT_Scheduled_AC_CLResControlModeType),
+    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType, _d_CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType, _d_CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S59, _d_S7_CapacitiveEnergyReadingVARh),
+    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S59, _d_S8_ChargedEnergyReadingWh),
+    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S33, _d_S9_ChargingComplete),
+    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_DepartureTime, _e_S10_DepartureTime, _S115, _d_S10_DepartureTime),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S79, _d_S1_DigestValue),
+    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType, _d_DisplayParametersType),
+    ('Dynamic_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Dynamic_AC_CLReqControlModeType, _e_Dynamic_AC_CLReqControlModeType, Dynamic_AC_CLReqControlModeType, _d_Dynamic_AC_CLReqControlModeType),
+    ('Dynamic_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Dynamic_AC_CLResControlModeType, _e_Dynamic_AC_CLResControlModeType, Dynamic_AC_CLResControlModeType, _d_Dynamic_AC_CLResControlModeType),
+    ('EVMaximumChargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumChargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPresentActivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPresentActivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPresentActivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPresentReactivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPresentReactivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPresentReactivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMaximumChargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMaximumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMaximumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMaximumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMaximumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMaximumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMinimumChargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMinimumChargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMinimumChargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMinimumDischargePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMinimumDischargePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMinimumDischargePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSENominalFrequency', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S11_EVSENotification, _e_S11_EVSENotification, _S266, _d_S11_EVSENotification),
+    ('EVSEPowerRampLimitation', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEPresentActivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEPresentActivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEPresentActivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType, _d_EVSEStatusType),
+    ('EVSETargetActivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSETargetActivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSETargetActivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSETargetFrequency', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSETargetReactivePower', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSETargetReactivePower_L2', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSETargetReactivePower_L3', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S12_Exponent, _e_S12_Exponent, _S79, _d_S12_Exponent),
+    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_Exponent, _e_S13_Exponent, _S11, _d_S13_Exponent),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S14_G, _e_S14_G, _S79, _d_S14_G),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S15_HMACOutputLength, _e_S15_HMACOutputLength, _S77, _d_S15_HMACOutputLength),
+    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType, _d_MessageHeaderType),
+    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S16_InletHot, _e_S16_InletHot, _S33, _d_S16_InletHot),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S17_J, _e_S17_J, _S79, _d_S17_J),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S85, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MaximumPowerAsymmetry', 'urn:iso:std:iso:15118:-20:AC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S18_MaximumSOC, _e_S18_MaximumSOC, _S114, _d_S18_MaximumSOC),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_MeterID, _e_S19_MeterID, _S267, _d_S19_MeterID),
+    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType, _d_MeterInfoType),
+    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S20_MeterInfoRequested, _e_S20_MeterInfoRequested, _S33, _d_S20_MeterInfoRequested),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S21_MeterSignature, _e_S21_MeterSignature, _S268, _d_S21_MeterSignature),
+    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S22_MeterStatus, _e_S22_MeterStatus, _S13, _d_S22_MeterStatus),
+    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S23_MeterTimestamp, _e_S23_MeterTimestamp, _S59, _d_S23_MeterTimestamp),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S85, _d_S3_MgmtData),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S24_MinimumSOC, _e_S24_MinimumSOC, _S114, _d_S24_MinimumSOC),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S25_Modulus, _e_S25_Modulus, _S79, _d_S25_Modulus),
+    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S26_NotificationMaxDelay, _e_S26_NotificationMaxDelay, _S265, _d_S26_NotificationMaxDelay),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S27_P, _e_S27_P, _S79, _d_S27_P),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S28_PGPKeyID, _e_S28_PGPKeyID, _S79, _d_S28_PGPKeyID),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S29_PGPKeyPacket, _e_S29_PGPKeyPacket, _S79, _d_S29_PGPKeyPacket),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_PgenCounter, _e_S30_PgenCounter, _S79, _d_S30_PgenCounter),
+    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_PresentSOC, _e_S31_PresentSOC, _S114, _d_S31_PresentSOC),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S32_Q, _e_S32_Q, _S79, _d_S32_Q),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType, _d_ReceiptType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S33_RemainingTimeToMaximumSOC, _e_S33_RemainingTimeToMaximumSOC, _S115, _d_S33_RemainingTimeToMaximumSOC),
+    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S34_RemainingTimeToMinimumSOC, _e_S34_RemainingTimeToMinimumSOC, _S115, _d_S34_RemainingTimeToMinimumSOC),
+    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S35_RemainingTimeToTargetSOC, _e_S35_RemainingTimeToTargetSOC, _S115, _d_S35_RemainingTimeToTargetSOC),
+    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_ResponseCode, _e_S36_ResponseCode, _S221, _d_S36_ResponseCode),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_SPKISexp, _e_S37_SPKISexp, _S79, _d_S37_SPKISexp),
+    ('Scheduled_AC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Scheduled_AC_CLReqControlModeType, _e_Scheduled_AC_CLReqControlModeType, Scheduled_AC_CLReqControlModeType, _d_Scheduled_AC_CLReqControlModeType),
+    ('Scheduled_AC_CLResControlMode', 'urn:iso:std:iso:15118:-20:AC', _f_Scheduled_AC_CLResControlModeType, _e_Scheduled_AC_CLResControlModeType, Scheduled_AC_CLResControlModeType, _d_Scheduled_AC_CLResControlModeType),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_Seed, _e_S38_Seed, _S79, _d_S38_Seed),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_SessionID, _e_S39_SessionID, _S58, _d_S39_SessionID),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S40_TargetSOC, _e_S40_TargetSOC, _S114, _d_S40_TargetSOC),
+    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType, _d_DetailedTaxType),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S41_TaxRuleID, _e_S41_TaxRuleID, _S277, _d_S41_TaxRuleID),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_TimeAnchor, _e_S42_TimeAnchor, _S59, _d_S42_TimeAnchor),
+    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S43_TimeStamp, _e_S43_TimeStamp, _S59, _d_S43_TimeStamp),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_Value, _e_S44_Value, _S13, _d_S44_Value),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S45_X509CRL, _e_S45_X509CRL, _S79, _d_S45_X509CRL),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S46_X509Certificate, _e_S46_X509Certificate, _S79, _d_S46_X509Certificate),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_X509IssuerName, _e_S47_X509IssuerName, _S85, _d_S47_X509IssuerName),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S48_X509SKI, _e_S48_X509SKI, _S79, _d_S48_X509SKI),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S49_X509SerialNumber, _e_S49_X509SerialNumber, _S77, _d_S49_X509SerialNumber),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_X509SubjectName, _e_S50_X509SubjectName, _S85, _d_S50_X509SubjectName),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_XPath, _e_S51_XPath, _S85, _d_S51_XPath),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S52_Y, _e_S52_Y, _S79, _d_S52_Y),
 )
 
 # class -> global element names (several when elements share a type)
@@ -16373,6 +17890,9 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     AC_ChargeLoopResType: frozenset([6]),
     AC_ChargeParameterDiscoveryReqType: frozenset([1]),
     AC_ChargeParameterDiscoveryResType: frozenset([2]),
+}
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
 }
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {

@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_acdp'
 _new = object.__new__
@@ -865,11 +865,16 @@ _C125 = (None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (
 _C126 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, (2, 1), (1, 0))
 _S127 = ('uint', 1, 4294967295, None, None)
 
-def _d_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int]:
+def _d_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int, int]:
+    # ACDP_ConnectReqType: (((Header)), (EVElectricalChargingDeviceStatus))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVElectricalChargingDeviceStatus), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -877,25 +882,29 @@ def _d_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_electrical_charging_device_status, r = sl2(B, r, _S2, 6)
+            f_ev_electrical_charging_device_status, B, r = sl2(B, r, _S2, 6)
         else:
             r -= 2; f_ev_electrical_charging_device_status = (B >> r) & 3
             f_ev_electrical_charging_device_status = _E_electricalChargingDeviceStatusType[f_ev_electrical_charging_device_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVElectricalChargingDeviceStatus: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVElectricalChargingDeviceStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ACDP_ConnectReqType(f_header, f_ev_electrical_charging_device_status), r
+    return ACDP_ConnectReqType(f_header, f_ev_electrical_charging_device_status), B, r
 
-def _f_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int]:
+def _f_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int, int]:
+    # ACDP_ConnectReqType: (((Header)), (EVElectricalChargingDeviceStatus))
     r0 = r
+    # 3 bits: [ACDP_ConnectReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_ConnectReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ACDP_ConnectReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_ConnectReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -905,15 +914,18 @@ def _f_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ACDP_ConnectReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ACDP_ConnectReqType(B, r0)
     k = _T4[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     if k != -1: return _d_ACDP_ConnectReqType(B, r0)
+    # 6 bits: [ACDP_ConnectReqType after Header: SE(EVElectricalChargingDeviceStatus) = 0 in 1 bit(s)]; [EVElectricalChargingDeviceStatus: CH = 0 in 1 bit]; f_ev_electrical_charging_device_status 2 bit(s); [EVElectricalChargingDeviceStatus: EE = 0 in 1 bit]; [ACDP_ConnectReqType after EVElectricalChargingDeviceStatus: EE = 0 in 1 bit(s)]
     r -= 6; c = (B >> r) & 63
     if c & 51: return _d_ACDP_ConnectReqType(B, r0)
     f_ev_electrical_charging_device_status = _E_electricalChargingDeviceStatusType[(c >> 2) & 3]
@@ -924,9 +936,10 @@ def _f_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int]:
     o = _new(ACDP_ConnectReqType)
     o.header = f_header
     o.ev_electrical_charging_device_status = f_ev_electrical_charging_device_status
-    return o, r
+    return o, B, r
 
 def _e_ACDP_ConnectReqType(o: ACDP_ConnectReqType, a: int) -> int:
+    # ACDP_ConnectReqType: (((Header)), (EVElectricalChargingDeviceStatus))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -960,17 +973,22 @@ def _e_ACDP_ConnectReqType(o: ACDP_ConnectReqType, a: int) -> int:
     a = (a << 6) | (v7) << 2
     return a
 
-def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
+    # start: 1 bit(s): 0 SE(SessionID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_session_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S6, 6)
+            f_session_id, B, r = sl2(B, r, _S6, 6)
         else:
-            f_session_id, r = rbin(B, r, 8)
+            f_session_id, B, r = rbin(B, r, 8)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SessionID: 1 bit(s): 0 SE(TimeStamp), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SessionID')
@@ -978,30 +996,36 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_stamp, r = sl2(B, r, _S7, 6)
+            f_time_stamp, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level
         r -= 2; k = _T4[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeStamp')
     f_signature = None
     if k == 2:
-        f_signature, r = _d_SignatureType(B, r)
+        f_signature, B, r = _d_SignatureType(B, r)
+        # after Signature: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), B, r
 
-def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
     r0 = r
+    # 2 bits: [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MessageHeaderType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_MessageHeaderType(B, r0)
     r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MessageHeaderType(B, r0)
     r -= 8; f_time_stamp = (B >> r) & 255
@@ -1011,12 +1035,14 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
             f_time_stamp, r = ru(B, r + 8, f_time_stamp)
             if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
         else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
     k = _T4[c & 3]
     f_signature = None
     if k == 2:
-        f_signature, r = _f_SignatureType(B, r)
+        f_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
@@ -1024,9 +1050,10 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     o.session_id = f_session_id
     o.time_stamp = f_time_stamp
     o.signature = f_signature
-    return o, r
+    return o, B, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
     st = 0
     v2 = o.session_id
     if v2 is None: raise EncFail('missing mandatory SessionID')
@@ -1050,74 +1077,95 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T8[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _d_SignedInfoType(B, r)
+        f_signed_info, B, r = _d_SignedInfoType(B, r)
+        # after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T9[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignedInfo')
     f_signature_value = None
     if k == 2:
-        f_signature_value, r = _d_SignatureValueType(B, r)
+        f_signature_value, B, r = _d_SignatureValueType(B, r)
+        # after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T10[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SignatureValue')
     f_key_info = None
     if k == 3:
-        f_key_info, r = _d_KeyInfoType(B, r)
+        f_key_info, B, r = _d_KeyInfoType(B, r)
+        # after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T11[(B >> r) & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _d_ObjectType(B, r)
+            v, B, r = _d_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T11[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), B, r
 
-def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     r0 = r
+    # 2 bits: [code of SignatureType start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T8[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureType after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _f_SignedInfoType(B, r)
+        f_signed_info, B, r = _f_SignedInfoType(B, r)
+        # 1 bits: [code of SignatureType after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T9[c & 1]
     else:
         return _d_SignatureType(B, r0)
     f_signature_value = None
     if k == 2:
+        # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T8[c & 3]
         i1_id = None
         if k == 0:
-            i1_id, r = rstr(B, r, None)
+            i1_id, B, r = rstr(B, r, None)
+            # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T1[c & 1]
         i1_value = None
         if k == 1:
-            i1_value, r = rbin(B, r, None)
+            i1_value, B, r = rbin(B, r, None)
+            # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T3[c & 1]
         else:
             return _d_SignatureType(B, r0)
         if k != -1: return _d_SignatureType(B, r0)
+        # 2 bits: [code of SignatureType after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T10[c & 3]
         f_signature_value = _new(SignatureValueType)
@@ -1127,18 +1175,20 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         return _d_SignatureType(B, r0)
     f_key_info = None
     if k == 3:
-        f_key_info, r = _f_KeyInfoType(B, r)
+        f_key_info, B, r = _f_KeyInfoType(B, r)
+        # 2 bits: [code of SignatureType after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T11[c & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _f_ObjectType(B, r)
+            v, B, r = _f_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignatureType after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T11[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
@@ -1148,9 +1198,10 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     o.signature_value = f_signature_value
     o.key_info = f_key_info
     o.object = f_object
-    return o, r
+    return o, B, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -1188,6 +1239,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st = 15
     n = 0
     for v in o.object:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C14[st]
             a = (a << w) | c
@@ -1203,21 +1255,30 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T8[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _d_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _d_CanonicalizationMethodType(B, r)
+        # after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T9[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CanonicalizationMethod')
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _d_SignatureMethodType(B, r)
+        f_signature_method, B, r = _d_SignatureMethodType(B, r)
+        # after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T16[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignatureMethod')
@@ -1225,35 +1286,42 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T17[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), B, r
 
-def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     r0 = r
+    # 2 bits: [code of SignedInfoType start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T8[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignedInfoType after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _f_CanonicalizationMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T9[c & 1]
     else:
         return _d_SignedInfoType(B, r0)
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _f_SignatureMethodType(B, r)
+        f_signature_method, B, r = _f_SignatureMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T16[c & 1]
     else:
@@ -1262,40 +1330,48 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T18[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T19[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T20[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T21[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T22[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T23[c & 1]
             else:
                 return _d_SignedInfoType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_SignedInfoType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_SignedInfoType(B, r0)
                 k = _T3[c & 1]
@@ -1313,6 +1389,7 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of SignedInfoType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T17[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
@@ -1322,9 +1399,10 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     o.canonicalization_method = f_canonicalization_method
     o.signature_method = f_signature_method
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -1344,6 +1422,7 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 11
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -1358,21 +1437,28 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T25[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CanonicalizationMethodType(f_algorithm), r
+    return CanonicalizationMethodType(f_algorithm), B, r
 
-def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     return _d_CanonicalizationMethodType(B, r)
 
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -1382,11 +1468,16 @@ def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(HMACOutputLength), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T26[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -1394,21 +1485,24 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S27, 6)
+            f_hmac_output_length, B, r = sl2(B, r, _S27, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
         r -= 2; k = _T25[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureMethodType(f_algorithm, f_hmac_output_length), r
+    return SignatureMethodType(f_algorithm, f_hmac_output_length), B, r
 
-def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     return _d_SignatureMethodType(B, r)
 
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -1427,27 +1521,40 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
+    # start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T18[(B >> r) & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T19[(B >> r) & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T20[(B >> r) & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T21[(B >> r) & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T22[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _d_DigestMethodType(B, r)
+        f_digest_method, B, r = _d_DigestMethodType(B, r)
+        # after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T23[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
@@ -1455,53 +1562,64 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S29, 6)
+            f_digest_value, B, r = sl2(B, r, _S29, 6)
         else:
-            f_digest_value, r = rbin(B, r, None)
+            f_digest_value, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DigestValue: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), B, r
 
-def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     r0 = r
+    # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T18[c & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
         r -= 3; c = (B >> r) & 7
         k = _T19[c & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T20[c & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T21[c & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T22[c & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _f_DigestMethodType(B, r)
+        f_digest_method, B, r = _f_DigestMethodType(B, r)
+        # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T23[c & 1]
     else:
         return _d_ReferenceType(B, r0)
     f_digest_value = None
     if k == 5:
+        # 1 bits: [DigestValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ReferenceType(B, r0)
-        f_digest_value, r = rbin(B, r, None)
+        f_digest_value, B, r = rbin(B, r, None)
+        # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ReferenceType(B, r0)
         k = _T3[c & 1]
@@ -1515,9 +1633,10 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     o.transforms = f_transforms
     o.digest_method = f_digest_method
     o.digest_value = f_digest_value
-    return o, r
+    return o, B, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -1556,47 +1675,57 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
+    # start: 1 bit(s): 0 SE(Transform), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_TransformType(B, r)
+            v, B, r = _d_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T34[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformsType(f_transform), r
+    return TransformsType(f_transform), B, r
 
-def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
     r0 = r
+    # 1 bits: [code of TransformsType start: 1 bit(s): 0 SE(Transform), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _f_TransformType(B, r)
+            v, B, r = _f_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of TransformsType after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T34[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
     o = _new(TransformsType)
     o.transform = f_transform
-    return o, r
+    return o, B, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
+    # TransformsType: (Transform+)
     pass
     n = 0
     for v in o.transform:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -1611,11 +1740,16 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T26[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -1623,25 +1757,30 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S35, 6)
+                v, B, r = sl2(B, r, _S35, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
         else:
             break
         n += 1
+        # after (XPath | *) (may repeat): 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
         r -= 3; k = _T26[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformType(f_algorithm, f_x_path), r
+    return TransformType(f_algorithm, f_x_path), B, r
 
-def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     return _d_TransformType(B, r)
 
 def _e_TransformType(o: TransformType, a: int) -> int:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -1650,6 +1789,7 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     st = 3
     n = 0
     for v in o.x_path:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -1665,21 +1805,28 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     a = (a << 3) | 2
     return a
 
-def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T25[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DigestMethodType(f_algorithm), r
+    return DigestMethodType(f_algorithm), B, r
 
-def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
     return _d_DigestMethodType(B, r)
 
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
+    # DigestMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -1689,35 +1836,46 @@ def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
+    # start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T8[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 CH, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # after value: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S29, 4 if f_id is not None else 6); k = -1
+        f_value, B, r = sl2(B, r, _S29, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureValueType(f_id, f_value), r
+    return SignatureValueType(f_id, f_value), B, r
 
-def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
     r0 = r
+    # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T8[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     else:
@@ -1726,9 +1884,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     o.id = f_id
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    # SignatureValueType: @Id? text: base64Binary
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -1744,11 +1903,16 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
+    # start: 4 bit(s): 0 AT(Id), 1 SE(KeyName), 2 SE(KeyValue), 3 SE(RetrievalMethod), 4 SE(X509Data), 5 SE(PGPData), 6 SE(SPKIData), 7 SE(MgmtData), 8 SE(*), 9 CH, 10 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T36[(B >> r) & 15]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 CH, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T37[(B >> r) & 15]
     f_key_name = []
     f_key_value = []
@@ -1760,50 +1924,58 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S35, 6)
+                v, B, r = sl2(B, r, _S35, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
         elif k == 2:
-            v, r = _d_KeyValueType(B, r)
+            v, B, r = _d_KeyValueType(B, r)
             f_key_value.append(v)
         elif k == 3:
-            v, r = _d_RetrievalMethodType(B, r)
+            v, B, r = _d_RetrievalMethodType(B, r)
             f_retrieval_method.append(v)
         elif k == 4:
-            v, r = _d_X509DataType(B, r)
+            v, B, r = _d_X509DataType(B, r)
             f_x509_data.append(v)
         elif k == 5:
-            v, r = _d_PGPDataType(B, r)
+            v, B, r = _d_PGPDataType(B, r)
             f_pgp_data.append(v)
         elif k == 6:
-            v, r = _d_SPKIDataType(B, r)
+            v, B, r = _d_SPKIDataType(B, r)
             f_spki_data.append(v)
         elif k == 7:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S35, 6)
+                v, B, r = sl2(B, r, _S35, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
         else:
             break
         n += 1
+        # after (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | *) (may repeat): 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 EE, 9 CH, 10 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T38[(B >> r) & 15]
     if n < 1: raise unexpected(k, r, 'KeyName or KeyValue or RetrievalMethod or X509Data or PGPData or SPKIData or MgmtData')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
+    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), B, r
 
-def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     return _d_KeyInfoType(B, r)
 
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -1812,6 +1984,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         st = 3
     n = 0
     for v in o.key_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C39[st]
             a = (a << w) | c
@@ -1824,6 +1997,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.key_value:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C40[st]
             a = (a << w) | c
@@ -1834,6 +2008,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_KeyValueType(v, a)
         n += 1
     for v in o.retrieval_method:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C41[st]
             a = (a << w) | c
@@ -1844,6 +2019,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_RetrievalMethodType(v, a)
         n += 1
     for v in o.x509_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C42[st]
             a = (a << w) | c
@@ -1854,6 +2030,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_X509DataType(v, a)
         n += 1
     for v in o.pgp_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C43[st]
             a = (a << w) | c
@@ -1864,6 +2041,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_PGPDataType(v, a)
         n += 1
     for v in o.spki_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C44[st]
             a = (a << w) | c
@@ -1874,6 +2052,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_SPKIDataType(v, a)
         n += 1
     for v in o.mgmt_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C45[st]
             a = (a << w) | c
@@ -1891,24 +2070,33 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     a = (a << 4) | 8
     return a
 
-def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
+    # start: 3 bit(s): 0 SE(DSAKeyValue), 1 SE(RSAKeyValue), 2 SE(*), 3 CH, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T46[(B >> r) & 7]
     f_dsa_key_value = f_rsa_key_value = None
     if k == 0:
-        f_dsa_key_value, r = _d_DSAKeyValueType(B, r)
+        f_dsa_key_value, B, r = _d_DSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T47[(B >> r) & 3]
     elif k == 1:
-        f_rsa_key_value, r = _d_RSAKeyValueType(B, r)
+        f_rsa_key_value, B, r = _d_RSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T47[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DSAKeyValue or RSAKeyValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
+    return KeyValueType(f_dsa_key_value, f_rsa_key_value), B, r
 
-def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     return _d_KeyValueType(B, r)
 
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     pass
     v2 = o.dsa_key_value
     v3 = o.rsa_key_value
@@ -1936,7 +2124,9 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
+    # nested groups: a walk over the Glushkov automaton _G48 (state -> width, (slot, next state) per code)
     f_p = None
     f_q = None
     f_g = None
@@ -1946,6 +2136,7 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     f_pgen_counter = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G48[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -1954,72 +2145,80 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
         else: raise unexpected(slot, r)
-    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), B, r
 
 _f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
     st = 0
     for v in (() if o.p is None else (o.p,)):
         e = _GE_DSAKeyValueType[st].get('P')
@@ -2074,17 +2273,22 @@ def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
+    # start: 1 bit(s): 0 SE(Modulus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_modulus = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S29, 6)
+            f_modulus, B, r = sl2(B, r, _S29, 6)
         else:
-            f_modulus, r = rbin(B, r, None)
+            f_modulus, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Modulus')
@@ -2092,33 +2296,40 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S29, 6)
+            f_exponent, B, r = sl2(B, r, _S29, 6)
         else:
-            f_exponent, r = rbin(B, r, None)
+            f_exponent, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Exponent: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    return RSAKeyValueType(f_modulus, f_exponent), B, r
 
-def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
     r0 = r
+    # 2 bits: [RSAKeyValueType start: SE(Modulus) = 0 in 1 bit(s)]; [Modulus: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    f_modulus, r = rbin(B, r, None)
+    f_modulus, B, r = rbin(B, r, None)
+    # 3 bits: [Modulus: EE = 0 in 1 bit]; [RSAKeyValueType after Modulus: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_RSAKeyValueType(B, r0)
-    f_exponent, r = rbin(B, r, None)
+    f_exponent, B, r = rbin(B, r, None)
+    # 2 bits: [Exponent: EE = 0 in 1 bit]; [RSAKeyValueType after Exponent: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
     o = _new(RSAKeyValueType)
     o.modulus = f_modulus
     o.exponent = f_exponent
-    return o, r
+    return o, B, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    # RSAKeyValueType: (Modulus, Exponent)
     pass
     v2 = o.modulus
     if v2 is None: raise EncFail('missing mandatory Modulus')
@@ -2133,40 +2344,54 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
+    # start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T49[(B >> r) & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T50[(B >> r) & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T4[(B >> r) & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    return RetrievalMethodType(f_type, f_uri, f_transforms), B, r
 
-def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     r0 = r
+    # 3 bits: [code of RetrievalMethodType start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level]
     r -= 3; c = (B >> r) & 7
     k = _T49[c & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T50[c & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T4[c & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of RetrievalMethodType after Transforms: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
@@ -2174,9 +2399,10 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     o.type = f_type
     o.uri = f_uri
     o.transforms = f_transforms
-    return o, r
+    return o, B, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     st = 0
     v2 = o.type
     if v2 is not None:
@@ -2199,7 +2425,10 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
+    # start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T54[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
@@ -2209,54 +2438,66 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
-            v, r = _d_X509IssuerSerialType(B, r)
+            v, B, r = _d_X509IssuerSerialType(B, r)
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S35, 6)
+                v, B, r = sl2(B, r, _S35, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T55[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), B, r
 
-def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     r0 = r
+    # 3 bits: [code of X509DataType start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level]
     r -= 3; c = (B >> r) & 7
     k = _T54[c & 7]
     f_x509_issuer_serial = []
@@ -2267,9 +2508,11 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            i1_x509_issuer_name, r = rstr(B, r, None)
+            i1_x509_issuer_name, B, r = rstr(B, r, None)
+            # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_X509DataType(B, r0)
             r -= 9; i1_x509_serial_number = (B >> r) & 511
@@ -2279,6 +2522,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
                 elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
                 else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
             v = _new(X509IssuerSerialType)
@@ -2286,36 +2530,45 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            # 1 bits: [X509SKI: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509SKI: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_ski.append(v)
         elif k == 2:
+            # 1 bits: [X509SubjectName: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rstr(B, r, None)
+            v, B, r = rstr(B, r, None)
+            # 1 bits: [X509SubjectName: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_subject_name.append(v)
         elif k == 3:
+            # 1 bits: [X509Certificate: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509Certificate: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_certificate.append(v)
         elif k == 4:
+            # 1 bits: [X509CRL: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509CRL: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # 3 bits: [code of X509DataType after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level]
         r -= 3; c = (B >> r) & 7
         k = _T55[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
@@ -2326,12 +2579,14 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     o.x509_subject_name = f_x509_subject_name
     o.x509_certificate = f_x509_certificate
     o.x509_crl = f_x509_crl
-    return o, r
+    return o, B, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     pass
     n = 0
     for v in o.x509_issuer_serial:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -2341,6 +2596,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a = _e_X509IssuerSerialType(v, a)
         n += 1
     for v in o.x509_ski:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 1
         elif True:
@@ -2352,6 +2608,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_subject_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 2
         elif True:
@@ -2363,6 +2620,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_certificate:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 3
         elif True:
@@ -2374,6 +2632,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_crl:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 4
         elif True:
@@ -2390,17 +2649,22 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
     a = (a << 3) | 6
     return a
 
-def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
+    # start: 1 bit(s): 0 SE(X509IssuerName), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S35, 6)
+            f_x509_issuer_name, B, r = sl2(B, r, _S35, 6)
         else:
-            f_x509_issuer_name, r = rstr(B, r, None)
+            f_x509_issuer_name, B, r = rstr(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509IssuerName')
@@ -2408,24 +2672,28 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S27, 6)
+            f_x509_serial_number, B, r = sl2(B, r, _S27, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509SerialNumber')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), B, r
 
-def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     r0 = r
+    # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    f_x509_issuer_name, r = rstr(B, r, None)
+    f_x509_issuer_name, B, r = rstr(B, r, None)
+    # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_X509IssuerSerialType(B, r0)
     r -= 9; f_x509_serial_number = (B >> r) & 511
@@ -2435,14 +2703,16 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
         elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
         else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
     o = _new(X509IssuerSerialType)
     o.x509_issuer_name = f_x509_issuer_name
     o.x509_serial_number = f_x509_serial_number
-    return o, r
+    return o, B, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     pass
     v2 = o.x509_issuer_name
     if v2 is None: raise EncFail('missing mandatory X509IssuerName')
@@ -2459,11 +2729,14 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
+    # nested groups: a walk over the Glushkov automaton _G56 (state -> width, (slot, next state) per code)
     f_pgp_key_id = None
     f_pgp_key_packet = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G56[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -2472,27 +2745,30 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
         else: raise unexpected(slot, r)
-    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), B, r
 
 _f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
     st = 0
     for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
         e = _GE_PGPDataType[st].get('PGPKeyID')
@@ -2512,10 +2788,13 @@ def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
+    # SPKIDataType: (SPKISexp, ##any?)+
+    # nested groups: a walk over the Glushkov automaton _G57 (state -> width, (slot, next state) per code)
     f_spki_sexp = []
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G57[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -2524,20 +2803,23 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S29, 6)
+                v, B, r = sl2(B, r, _S29, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
         else: raise unexpected(slot, r)
-    return SPKIDataType(f_spki_sexp), r
+    return SPKIDataType(f_spki_sexp), B, r
 
 _f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
+    # SPKIDataType: (SPKISexp, ##any?)+
     st = 0
     for v in o.spki_sexp:
+        if a > BIG: a = spill(a)
         e = _GE_SPKIDataType[st].get('SPKISexp')
         if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
         a = (a << e[0]) | e[1]; st = e[2]
@@ -2548,27 +2830,38 @@ def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
+    # start: 3 bit(s): 0 AT(Encoding), 1 AT(Id), 2 AT(MimeType), 3 SE(*), 4 EE, 5 CH, 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T58[(B >> r) & 7]
     f_encoding = None
     if k == 0:
-        f_encoding, r = rstr(B, r, None)
+        f_encoding, B, r = rstr(B, r, None)
+        # after @Encoding: 3 bit(s): 0 AT(Id), 1 AT(MimeType), 2 SE(*), 3 EE, 4 CH, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T59[(B >> r) & 7]
     f_id = None
     if k == 1:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(MimeType), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T60[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
-        f_mime_type, r = rstr(B, r, None)
+        f_mime_type, B, r = rstr(B, r, None)
+        # after @MimeType: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T25[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ObjectType(f_encoding, f_id, f_mime_type), r
+    return ObjectType(f_encoding, f_id, f_mime_type), B, r
 
-def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     return _d_ObjectType(B, r)
 
 def _e_ObjectType(o: ObjectType, a: int) -> int:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     st = 0
     v2 = o.encoding
     if v2 is not None:
@@ -2591,11 +2884,16 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
+def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int, int]:
+    # ACDP_ConnectResType: (((Header), (ResponseCode)), (EVSEProcessing, EVSEElectricalChargingDeviceStatus, EVSEMechanicalChargingDeviceStatus))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -2603,13 +2901,14 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S64, 6)
+            f_response_code, B, r = sl2(B, r, _S64, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
         r -= 1; k = _T9[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -2617,13 +2916,14 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S65, 6)
+            f_evse_processing, B, r = sl2(B, r, _S65, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 1 bit(s): 0 SE(EVSEElectricalChargingDeviceStatus), 1 second level
         r -= 1; k = _T16[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
@@ -2631,12 +2931,13 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_evse_electrical_charging_device_status, r = sl2(B, r, _S2, 6)
+            f_evse_electrical_charging_device_status, B, r = sl2(B, r, _S2, 6)
         else:
             r -= 2; f_evse_electrical_charging_device_status = (B >> r) & 3
             f_evse_electrical_charging_device_status = _E_electricalChargingDeviceStatusType[f_evse_electrical_charging_device_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEElectricalChargingDeviceStatus: 1 bit(s): 0 SE(EVSEMechanicalChargingDeviceStatus), 1 second level
         r -= 1; k = _T22[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEElectricalChargingDeviceStatus')
@@ -2644,26 +2945,30 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_evse_mechanical_charging_device_status, r = sl2(B, r, _S66, 6)
+            f_evse_mechanical_charging_device_status, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 2; f_evse_mechanical_charging_device_status = (B >> r) & 3
             if f_evse_mechanical_charging_device_status >= 3: raise bad_value(r, 'EVSEMechanicalChargingDeviceStatus: enumeration index {} of 3'.format(f_evse_mechanical_charging_device_status))
             f_evse_mechanical_charging_device_status = _E_mechanicalChargingDeviceStatusType[f_evse_mechanical_charging_device_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEMechanicalChargingDeviceStatus: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMechanicalChargingDeviceStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ACDP_ConnectResType(f_header, f_response_code, f_evse_processing, f_evse_electrical_charging_device_status, f_evse_mechanical_charging_device_status), r
+    return ACDP_ConnectResType(f_header, f_response_code, f_evse_processing, f_evse_electrical_charging_device_status, f_evse_mechanical_charging_device_status), B, r
 
-def _f_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
+def _f_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int, int]:
+    # ACDP_ConnectResType: (((Header), (ResponseCode)), (EVSEProcessing, EVSEElectricalChargingDeviceStatus, EVSEMechanicalChargingDeviceStatus))
     r0 = r
+    # 3 bits: [ACDP_ConnectResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_ConnectResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ACDP_ConnectResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_ConnectResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -2673,15 +2978,18 @@ def _f_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ACDP_ConnectResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ACDP_ConnectResType(B, r0)
     k = _T4[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     if k != -1: return _d_ACDP_ConnectResType(B, r0)
+    # 25 bits: [ACDP_ConnectResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ACDP_ConnectResType after ResponseCode: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 2 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [ACDP_ConnectResType after EVSEProcessing: SE(EVSEElectricalChargingDeviceStatus) = 0 in 1 bit(s)]; [EVSEElectricalChargingDeviceStatus: CH = 0 in 1 bit]; f_evse_electrical_charging_device_status 2 bit(s); [EVSEElectricalChargingDeviceStatus: EE = 0 in 1 bit]; [ACDP_ConnectResType after EVSEElectricalChargingDeviceStatus: SE(EVSEMechanicalChargingDeviceStatus) = 0 in 1 bit(s)]; [EVSEMechanicalChargingDeviceStatus: CH = 0 in 1 bit]; f_evse_mechanical_charging_device_status 2 bit(s); [EVSEMechanicalChargingDeviceStatus: EE = 0 in 1 bit]; [ACDP_ConnectResType after EVSEMechanicalChargingDeviceStatus: EE = 0 in 1 bit(s)]
     r -= 25; c = (B >> r) & 33554431
     if c & 25284211: return _d_ACDP_ConnectResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 17) & 63]
@@ -2699,9 +3007,10 @@ def _f_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int]:
     o.evse_processing = f_evse_processing
     o.evse_electrical_charging_device_status = f_evse_electrical_charging_device_status
     o.evse_mechanical_charging_device_status = f_evse_mechanical_charging_device_status
-    return o, r
+    return o, B, r
 
 def _e_ACDP_ConnectResType(o: ACDP_ConnectResType, a: int) -> int:
+    # ACDP_ConnectResType: (((Header), (ResponseCode)), (EVSEProcessing, EVSEElectricalChargingDeviceStatus, EVSEMechanicalChargingDeviceStatus))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -2747,30 +3056,40 @@ def _e_ACDP_ConnectResType(o: ACDP_ConnectResType, a: int) -> int:
     a = (a << 25) | (v7) << 17 | (v8) << 12 | (v9) << 7 | (v10) << 2
     return a
 
-def _d_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqType, int]:
+def _d_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqType, int, int]:
+    # ACDP_SystemStatusReqType: (((Header)), (EVTechnicalStatus))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVTechnicalStatus), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_ev_technical_status = None
     if k == 1:
-        f_ev_technical_status, r = _d_EVTechnicalStatusType(B, r)
+        f_ev_technical_status, B, r = _d_EVTechnicalStatusType(B, r)
+        # after EVTechnicalStatus: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTechnicalStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ACDP_SystemStatusReqType(f_header, f_ev_technical_status), r
+    return ACDP_SystemStatusReqType(f_header, f_ev_technical_status), B, r
 
-def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqType, int]:
+def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqType, int, int]:
+    # ACDP_SystemStatusReqType: (((Header)), (EVTechnicalStatus))
     r0 = r
+    # 3 bits: [ACDP_SystemStatusReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_SystemStatusReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ACDP_SystemStatusReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_SystemStatusReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -2780,15 +3099,18 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ACDP_SystemStatusReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ACDP_SystemStatusReqType(B, r0)
     k = _T4[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     if k != -1: return _d_ACDP_SystemStatusReqType(B, r0)
+    # 12 bits: [ACDP_SystemStatusReqType after Header: SE(EVTechnicalStatus) = 0 in 1 bit(s)]; [EVTechnicalStatusType start: SE(EVReadyToCharge) = 0 in 1 bit(s)]; [EVReadyToCharge: CH = 0 in 1 bit]; i2_ev_ready_to_charge 1 bit(s); [EVReadyToCharge: EE = 0 in 1 bit]; [EVTechnicalStatusType after EVReadyToCharge: SE(EVImmobilizationRequest) = 0 in 1 bit(s)]; [EVImmobilizationRequest: CH = 0 in 1 bit]; i2_ev_immobilization_request 1 bit(s); [EVImmobilizationRequest: EE = 0 in 1 bit]; [code of EVTechnicalStatusType after EVImmobilizationRequest: 3 bit(s): 0 SE(EVImmobilized), 1 SE(EVWLANStrength), 2 SE(EVCPStatus), 3 SE(EVSOC), 4 SE(EVErrorCode), 5 SE(EVTimeout), 6 EE, 7 second level]
     r -= 12; c = (B >> r) & 4095
     if c & 3816: return _d_ACDP_SystemStatusReqType(B, r0)
     i2_ev_ready_to_charge = ((c >> 8) & 1) == 1
@@ -2800,12 +3122,14 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
     f_header.signature = i1_signature
     i2_ev_immobilized = None
     if k == 2:
+        # 6 bits: [EVImmobilized: CH = 0 in 1 bit]; i2_ev_immobilized 1 bit(s); [EVImmobilized: EE = 0 in 1 bit]; [code of EVTechnicalStatusType after EVImmobilized: 3 bit(s): 0 SE(EVWLANStrength), 1 SE(EVCPStatus), 2 SE(EVSOC), 3 SE(EVErrorCode), 4 SE(EVTimeout), 5 EE, 6 second level]
         r -= 6; c = (B >> r) & 63
         if c & 40: return _d_ACDP_SystemStatusReqType(B, r0)
         i2_ev_immobilized = ((c >> 4) & 1) == 1
         k = _T68[c & 7]
     i2_evwlan_strength = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_ACDP_SystemStatusReqType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -2818,6 +3142,7 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of EVTechnicalStatusType after EVWLANStrength: 3 bit(s): 0 SE(EVCPStatus), 1 SE(EVSOC), 2 SE(EVErrorCode), 3 SE(EVTimeout), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_ACDP_SystemStatusReqType(B, r0)
         k = _T69[c & 7]
@@ -2826,6 +3151,7 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
         i2_evwlan_strength.value = i3_value
     i2_evcp_status = None
     if k == 4:
+        # 8 bits: [EVCPStatus: CH = 0 in 1 bit]; i2_evcp_status 3 bit(s); [EVCPStatus: EE = 0 in 1 bit]; [code of EVTechnicalStatusType after EVCPStatus: 3 bit(s): 0 SE(EVSOC), 1 SE(EVErrorCode), 2 SE(EVTimeout), 3 EE, 4 second level]
         r -= 8; c = (B >> r) & 255
         if c & 136: return _d_ACDP_SystemStatusReqType(B, r0)
         i2_evcp_status = _EP_cpStatusType[(c >> 4) & 7]
@@ -2833,6 +3159,7 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
         if i2_evcp_status is None: return _d_ACDP_SystemStatusReqType(B, r0)
     i2_evsoc = None
     if k == 5:
+        # 11 bits: [EVSOC: CH = 0 in 1 bit]; i2_evsoc 7 bit(s); [EVSOC: EE = 0 in 1 bit]; [code of EVTechnicalStatusType after EVSOC: 2 bit(s): 0 SE(EVErrorCode), 1 SE(EVTimeout), 2 EE, 3 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_ACDP_SystemStatusReqType(B, r0)
         i2_evsoc = (c >> 3) & 127
@@ -2840,6 +3167,7 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
         if i2_evsoc > 100: return _d_ACDP_SystemStatusReqType(B, r0)
     i2_ev_error_code = None
     if k == 6:
+        # 8 bits: [EVErrorCode: CH = 0 in 1 bit]; i2_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [code of EVTechnicalStatusType after EVErrorCode: 2 bit(s): 0 SE(EVTimeout), 1 EE, 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 132: return _d_ACDP_SystemStatusReqType(B, r0)
         i2_ev_error_code = _EP_errorCodeType[(c >> 3) & 15]
@@ -2847,20 +3175,23 @@ def _f_ACDP_SystemStatusReqType(B: int, r: int) -> tuple[ACDP_SystemStatusReqTyp
         if i2_ev_error_code is None: return _d_ACDP_SystemStatusReqType(B, r0)
     i2_ev_timeout = None
     if k == 7:
+        # 4 bits: [EVTimeout: CH = 0 in 1 bit]; i2_ev_timeout 1 bit(s); [EVTimeout: EE = 0 in 1 bit]; [code of EVTechnicalStatusType after EVTimeout: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_ACDP_SystemStatusReqType(B, r0)
         i2_ev_timeout = ((c >> 2) & 1) == 1
         k = _T3[c & 1]
     if k != -1: return _d_ACDP_SystemStatusReqType(B, r0)
+    # 1 bits: [ACDP_SystemStatusReqType after EVTechnicalStatus: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_ACDP_SystemStatusReqType(B, r0)
     f_ev_technical_status = EVTechnicalStatusType(i2_ev_ready_to_charge, i2_ev_immobilization_request, i2_ev_immobilized, i2_evwlan_strength, i2_evcp_status, i2_evsoc, i2_ev_error_code, i2_ev_timeout)
     o = _new(ACDP_SystemStatusReqType)
     o.header = f_header
     o.ev_technical_status = f_ev_technical_status
-    return o, r
+    return o, B, r
 
 def _e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
+    # ACDP_SystemStatusReqType: (((Header)), (EVTechnicalStatus))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -2955,17 +3286,21 @@ def _e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int]:
+def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int, int]:
+    # EVTechnicalStatusType: (EVReadyToCharge, EVImmobilizationRequest, EVImmobilized?, EVWLANStrength?, EVCPStatus?, EVSOC?, EVErrorCode?, EVTimeout?)
+    # start: 1 bit(s): 0 SE(EVReadyToCharge), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_ready_to_charge = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_ev_ready_to_charge, r = sl2(B, r, _S79, 6)
+            f_ev_ready_to_charge, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_ready_to_charge = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVReadyToCharge: 1 bit(s): 0 SE(EVImmobilizationRequest), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVReadyToCharge')
@@ -2973,11 +3308,12 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_immobilization_request, r = sl2(B, r, _S79, 6)
+            f_ev_immobilization_request, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_immobilization_request = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVImmobilizationRequest: 3 bit(s): 0 SE(EVImmobilized), 1 SE(EVWLANStrength), 2 SE(EVCPStatus), 3 SE(EVSOC), 4 SE(EVErrorCode), 5 SE(EVTimeout), 6 EE, 7 second level
         r -= 3; k = _T67[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVImmobilizationRequest')
@@ -2985,66 +3321,75 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ev_immobilized, r = sl2(B, r, _S79, 6)
+            f_ev_immobilized, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_immobilized = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVImmobilized: 3 bit(s): 0 SE(EVWLANStrength), 1 SE(EVCPStatus), 2 SE(EVSOC), 3 SE(EVErrorCode), 4 SE(EVTimeout), 5 EE, 6 second level
         r -= 3; k = _T68[(B >> r) & 7]
     f_evwlan_strength = None
     if k == 3:
-        f_evwlan_strength, r = _d_RationalNumberType(B, r)
+        f_evwlan_strength, B, r = _d_RationalNumberType(B, r)
+        # after EVWLANStrength: 3 bit(s): 0 SE(EVCPStatus), 1 SE(EVSOC), 2 SE(EVErrorCode), 3 SE(EVTimeout), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T69[(B >> r) & 7]
     f_evcp_status = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_evcp_status, r = sl2(B, r, _S80, 6)
+            f_evcp_status, B, r = sl2(B, r, _S80, 6)
         else:
             r -= 3; f_evcp_status = (B >> r) & 7
             if f_evcp_status >= 5: raise bad_value(r, 'EVCPStatus: enumeration index {} of 5'.format(f_evcp_status))
             f_evcp_status = _E_cpStatusType[f_evcp_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVCPStatus: 3 bit(s): 0 SE(EVSOC), 1 SE(EVErrorCode), 2 SE(EVTimeout), 3 EE, 4 second level
         r -= 3; k = _T70[(B >> r) & 7]
     f_evsoc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evsoc, r = sl2(B, r, _S81, 6)
+            f_evsoc, B, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_evsoc = ((B >> r) & 127) + 0
             if f_evsoc > 100: facet(r, 'EVSOC: {} above 100'.format(f_evsoc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSOC: 2 bit(s): 0 SE(EVErrorCode), 1 SE(EVTimeout), 2 EE, 3 second level
         r -= 2; k = _T71[(B >> r) & 3]
     f_ev_error_code = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_ev_error_code, r = sl2(B, r, _S82, 6)
+            f_ev_error_code, B, r = sl2(B, r, _S82, 6)
         else:
             r -= 4; f_ev_error_code = (B >> r) & 15
             if f_ev_error_code >= 10: raise bad_value(r, 'EVErrorCode: enumeration index {} of 10'.format(f_ev_error_code))
             f_ev_error_code = _E_errorCodeType[f_ev_error_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVErrorCode: 2 bit(s): 0 SE(EVTimeout), 1 EE, 2 second level
         r -= 2; k = _T72[(B >> r) & 3]
     f_ev_timeout = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_ev_timeout, r = sl2(B, r, _S79, 6)
+            f_ev_timeout, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_timeout = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVTimeout: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVTechnicalStatusType(f_ev_ready_to_charge, f_ev_immobilization_request, f_ev_immobilized, f_evwlan_strength, f_evcp_status, f_evsoc, f_ev_error_code, f_ev_timeout), r
+    return EVTechnicalStatusType(f_ev_ready_to_charge, f_ev_immobilization_request, f_ev_immobilized, f_evwlan_strength, f_evcp_status, f_evsoc, f_ev_error_code, f_ev_timeout), B, r
 
-def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int]:
+def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int, int]:
+    # EVTechnicalStatusType: (EVReadyToCharge, EVImmobilizationRequest, EVImmobilized?, EVWLANStrength?, EVCPStatus?, EVSOC?, EVErrorCode?, EVTimeout?)
     r0 = r
+    # 11 bits: [EVTechnicalStatusType start: SE(EVReadyToCharge) = 0 in 1 bit(s)]; [EVReadyToCharge: CH = 0 in 1 bit]; f_ev_ready_to_charge 1 bit(s); [EVReadyToCharge: EE = 0 in 1 bit]; [EVTechnicalStatusType after EVReadyToCharge: SE(EVImmobilizationRequest) = 0 in 1 bit(s)]; [EVImmobilizationRequest: CH = 0 in 1 bit]; f_ev_immobilization_request 1 bit(s); [EVImmobilizationRequest: EE = 0 in 1 bit]; [code of EVTechnicalStatusType after EVImmobilizationRequest: 3 bit(s): 0 SE(EVImmobilized), 1 SE(EVWLANStrength), 2 SE(EVCPStatus), 3 SE(EVSOC), 4 SE(EVErrorCode), 5 SE(EVTimeout), 6 EE, 7 second level]
     r -= 11; c = (B >> r) & 2047
     if c & 1768: return _d_EVTechnicalStatusType(B, r0)
     f_ev_ready_to_charge = ((c >> 8) & 1) == 1
@@ -3052,12 +3397,14 @@ def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
     k = _T67[c & 7]
     f_ev_immobilized = None
     if k == 2:
+        # 6 bits: [EVImmobilized: CH = 0 in 1 bit]; f_ev_immobilized 1 bit(s); [EVImmobilized: EE = 0 in 1 bit]; [code of EVTechnicalStatusType after EVImmobilized: 3 bit(s): 0 SE(EVWLANStrength), 1 SE(EVCPStatus), 2 SE(EVSOC), 3 SE(EVErrorCode), 4 SE(EVTimeout), 5 EE, 6 second level]
         r -= 6; c = (B >> r) & 63
         if c & 40: return _d_EVTechnicalStatusType(B, r0)
         f_ev_immobilized = ((c >> 4) & 1) == 1
         k = _T68[c & 7]
     f_evwlan_strength = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_EVTechnicalStatusType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -3070,6 +3417,7 @@ def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of EVTechnicalStatusType after EVWLANStrength: 3 bit(s): 0 SE(EVCPStatus), 1 SE(EVSOC), 2 SE(EVErrorCode), 3 SE(EVTimeout), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_EVTechnicalStatusType(B, r0)
         k = _T69[c & 7]
@@ -3078,6 +3426,7 @@ def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
         f_evwlan_strength.value = i1_value
     f_evcp_status = None
     if k == 4:
+        # 8 bits: [EVCPStatus: CH = 0 in 1 bit]; f_evcp_status 3 bit(s); [EVCPStatus: EE = 0 in 1 bit]; [code of EVTechnicalStatusType after EVCPStatus: 3 bit(s): 0 SE(EVSOC), 1 SE(EVErrorCode), 2 SE(EVTimeout), 3 EE, 4 second level]
         r -= 8; c = (B >> r) & 255
         if c & 136: return _d_EVTechnicalStatusType(B, r0)
         f_evcp_status = _EP_cpStatusType[(c >> 4) & 7]
@@ -3085,6 +3434,7 @@ def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
         if f_evcp_status is None: return _d_EVTechnicalStatusType(B, r0)
     f_evsoc = None
     if k == 5:
+        # 11 bits: [EVSOC: CH = 0 in 1 bit]; f_evsoc 7 bit(s); [EVSOC: EE = 0 in 1 bit]; [code of EVTechnicalStatusType after EVSOC: 2 bit(s): 0 SE(EVErrorCode), 1 SE(EVTimeout), 2 EE, 3 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_EVTechnicalStatusType(B, r0)
         f_evsoc = (c >> 3) & 127
@@ -3092,6 +3442,7 @@ def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
         if f_evsoc > 100: return _d_EVTechnicalStatusType(B, r0)
     f_ev_error_code = None
     if k == 6:
+        # 8 bits: [EVErrorCode: CH = 0 in 1 bit]; f_ev_error_code 4 bit(s); [EVErrorCode: EE = 0 in 1 bit]; [code of EVTechnicalStatusType after EVErrorCode: 2 bit(s): 0 SE(EVTimeout), 1 EE, 2 second level]
         r -= 8; c = (B >> r) & 255
         if c & 132: return _d_EVTechnicalStatusType(B, r0)
         f_ev_error_code = _EP_errorCodeType[(c >> 3) & 15]
@@ -3099,15 +3450,17 @@ def _f_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
         if f_ev_error_code is None: return _d_EVTechnicalStatusType(B, r0)
     f_ev_timeout = None
     if k == 7:
+        # 4 bits: [EVTimeout: CH = 0 in 1 bit]; f_ev_timeout 1 bit(s); [EVTimeout: EE = 0 in 1 bit]; [code of EVTechnicalStatusType after EVTimeout: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_EVTechnicalStatusType(B, r0)
         f_ev_timeout = ((c >> 2) & 1) == 1
         k = _T3[c & 1]
     if k != -1: return _d_EVTechnicalStatusType(B, r0)
     o = EVTechnicalStatusType(f_ev_ready_to_charge, f_ev_immobilization_request, f_ev_immobilized, f_evwlan_strength, f_evcp_status, f_evsoc, f_ev_error_code, f_ev_timeout)
-    return o, r
+    return o, B, r
 
 def _e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
+    # EVTechnicalStatusType: (EVReadyToCharge, EVImmobilizationRequest, EVImmobilized?, EVWLANStrength?, EVCPStatus?, EVSOC?, EVErrorCode?, EVTimeout?)
     st = 0
     v2 = o.ev_ready_to_charge
     if v2 is None: raise EncFail('missing mandatory EVReadyToCharge')
@@ -3171,17 +3524,21 @@ def _e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]:
+    # RationalNumberType: (Exponent, Value)
+    # start: 1 bit(s): 0 SE(Exponent), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_exponent = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S83, 6)
+            f_exponent, B, r = sl2(B, r, _S83, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Exponent: 1 bit(s): 0 SE(Value), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
@@ -3189,7 +3546,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_value, r = sl2(B, r, _S84, 6)
+            f_value, B, r = sl2(B, r, _S84, 6)
         else:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
@@ -3197,14 +3554,17 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Value: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RationalNumberType(f_exponent, f_value), r
+    return RationalNumberType(f_exponent, f_value), B, r
 
-def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]:
+    # RationalNumberType: (Exponent, Value)
     r0 = r
+    # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; f_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 13; c = (B >> r) & 8191
     if c & 6151: return _d_RationalNumberType(B, r0)
     f_exponent = ((c >> 3) & 255) + -128
@@ -3217,14 +3577,16 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
         elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
         else: f_value = (x << 7) | (f_value & 127)
     elif f_value > 255: f_value = 255 - f_value
+    # 2 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
     o = _new(RationalNumberType)
     o.exponent = f_exponent
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
+    # RationalNumberType: (Exponent, Value)
     pass
     v2 = o.exponent
     if v2 is None: raise EncFail('missing mandatory Exponent')
@@ -3241,11 +3603,16 @@ def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResType, int]:
+def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResType, int, int]:
+    # ACDP_SystemStatusResType: (((Header), (ResponseCode)), (EVSEMechanicalChargingDeviceStatus, EVSEReadyToCharge, EVSEIsolationStatus, EVSEDisabled, EVSEUtilityInterruptEvent, EVSEEmergencyShutdown, EVSEMalfunction, EVInChargePosition, EVAssociationStatus))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -3253,13 +3620,14 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S64, 6)
+            f_response_code, B, r = sl2(B, r, _S64, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEMechanicalChargingDeviceStatus), 1 second level
         r -= 1; k = _T9[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -3267,13 +3635,14 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_mechanical_charging_device_status, r = sl2(B, r, _S66, 6)
+            f_evse_mechanical_charging_device_status, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 2; f_evse_mechanical_charging_device_status = (B >> r) & 3
             if f_evse_mechanical_charging_device_status >= 3: raise bad_value(r, 'EVSEMechanicalChargingDeviceStatus: enumeration index {} of 3'.format(f_evse_mechanical_charging_device_status))
             f_evse_mechanical_charging_device_status = _E_mechanicalChargingDeviceStatusType[f_evse_mechanical_charging_device_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEMechanicalChargingDeviceStatus: 1 bit(s): 0 SE(EVSEReadyToCharge), 1 second level
         r -= 1; k = _T16[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMechanicalChargingDeviceStatus')
@@ -3281,11 +3650,12 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_evse_ready_to_charge, r = sl2(B, r, _S79, 6)
+            f_evse_ready_to_charge, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_ready_to_charge = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEReadyToCharge: 1 bit(s): 0 SE(EVSEIsolationStatus), 1 second level
         r -= 1; k = _T22[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEReadyToCharge')
@@ -3293,12 +3663,13 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_evse_isolation_status, r = sl2(B, r, _S85, 6)
+            f_evse_isolation_status, B, r = sl2(B, r, _S85, 6)
         else:
             r -= 2; f_evse_isolation_status = (B >> r) & 3
             f_evse_isolation_status = _E_isolationStatusType[f_evse_isolation_status]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEDisabled), 1 second level
         r -= 1; k = _T23[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEIsolationStatus')
@@ -3306,11 +3677,12 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evse_disabled, r = sl2(B, r, _S79, 6)
+            f_evse_disabled, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_disabled = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEDisabled: 1 bit(s): 0 SE(EVSEUtilityInterruptEvent), 1 second level
         r -= 1; k = _T86[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEDisabled')
@@ -3318,11 +3690,12 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_evse_utility_interrupt_event, r = sl2(B, r, _S79, 6)
+            f_evse_utility_interrupt_event, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_utility_interrupt_event = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEUtilityInterruptEvent: 1 bit(s): 0 SE(EVSEEmergencyShutdown), 1 second level
         r -= 1; k = _T87[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEUtilityInterruptEvent')
@@ -3330,11 +3703,12 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_evse_emergency_shutdown, r = sl2(B, r, _S79, 6)
+            f_evse_emergency_shutdown, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_emergency_shutdown = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEEmergencyShutdown: 1 bit(s): 0 SE(EVSEMalfunction), 1 second level
         r -= 1; k = _T88[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEEmergencyShutdown')
@@ -3342,11 +3716,12 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 8:
         r -= 1
         if (B >> r) & 1:
-            f_evse_malfunction, r = sl2(B, r, _S79, 6)
+            f_evse_malfunction, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_malfunction = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEMalfunction: 1 bit(s): 0 SE(EVInChargePosition), 1 second level
         r -= 1; k = _T89[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMalfunction')
@@ -3354,11 +3729,12 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_ev_in_charge_position, r = sl2(B, r, _S79, 6)
+            f_ev_in_charge_position, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_in_charge_position = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVInChargePosition: 1 bit(s): 0 SE(EVAssociationStatus), 1 second level
         r -= 1; k = _T90[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVInChargePosition')
@@ -3366,24 +3742,28 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     if k == 10:
         r -= 1
         if (B >> r) & 1:
-            f_ev_association_status, r = sl2(B, r, _S79, 6)
+            f_ev_association_status, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_association_status = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVAssociationStatus: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVAssociationStatus')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ACDP_SystemStatusResType(f_header, f_response_code, f_evse_mechanical_charging_device_status, f_evse_ready_to_charge, f_evse_isolation_status, f_evse_disabled, f_evse_utility_interrupt_event, f_evse_emergency_shutdown, f_evse_malfunction, f_ev_in_charge_position, f_ev_association_status), r
+    return ACDP_SystemStatusResType(f_header, f_response_code, f_evse_mechanical_charging_device_status, f_evse_ready_to_charge, f_evse_isolation_status, f_evse_disabled, f_evse_utility_interrupt_event, f_evse_emergency_shutdown, f_evse_malfunction, f_ev_in_charge_position, f_ev_association_status), B, r
 
-def _f_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResType, int]:
+def _f_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResType, int, int]:
+    # ACDP_SystemStatusResType: (((Header), (ResponseCode)), (EVSEMechanicalChargingDeviceStatus, EVSEReadyToCharge, EVSEIsolationStatus, EVSEDisabled, EVSEUtilityInterruptEvent, EVSEEmergencyShutdown, EVSEMalfunction, EVInChargePosition, EVAssociationStatus))
     r0 = r
+    # 3 bits: [ACDP_SystemStatusResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_SystemStatusResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ACDP_SystemStatusResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_SystemStatusResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -3393,15 +3773,18 @@ def _f_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ACDP_SystemStatusResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ACDP_SystemStatusResType(B, r0)
     k = _T4[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     if k != -1: return _d_ACDP_SystemStatusResType(B, r0)
+    # 48 bits: [ACDP_SystemStatusResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ACDP_SystemStatusResType after ResponseCode: SE(EVSEMechanicalChargingDeviceStatus) = 0 in 1 bit(s)]; [EVSEMechanicalChargingDeviceStatus: CH = 0 in 1 bit]; f_evse_mechanical_charging_device_status 2 bit(s); [EVSEMechanicalChargingDeviceStatus: EE = 0 in 1 bit]; [ACDP_SystemStatusResType after EVSEMechanicalChargingDeviceStatus: SE(EVSEReadyToCharge) = 0 in 1 bit(s)]; [EVSEReadyToCharge: CH = 0 in 1 bit]; f_evse_ready_to_charge 1 bit(s); [EVSEReadyToCharge: EE = 0 in 1 bit]; [ACDP_SystemStatusResType after EVSEReadyToCharge: SE(EVSEIsolationStatus) = 0 in 1 bit(s)]; [EVSEIsolationStatus: CH = 0 in 1 bit]; f_evse_isolation_status 2 bit(s); [EVSEIsolationStatus: EE = 0 in 1 bit]; [ACDP_SystemStatusResType after EVSEIsolationStatus: SE(EVSEDisabled) = 0 in 1 bit(s)]; [EVSEDisabled: CH = 0 in 1 bit]; f_evse_disabled 1 bit(s); [EVSEDisabled: EE = 0 in 1 bit]; [ACDP_SystemStatusResType after EVSEDisabled: SE(EVSEUtilityInterruptEvent) = 0 in 1 bit(s)]; [EVSEUtilityInterruptEvent: CH = 0 in 1 bit]; f_evse_utility_interrupt_event 1 bit(s); [EVSEUtilityInterruptEvent: EE = 0 in 1 bit]; [ACDP_SystemStatusResType after EVSEUtilityInterruptEvent: SE(EVSEEmergencyShutdown) = 0 in 1 bit(s)]; [EVSEEmergencyShutdown: CH = 0 in 1 bit]; f_evse_emergency_shutdown 1 bit(s); [EVSEEmergencyShutdown: EE = 0 in 1 bit]; [ACDP_SystemStatusResType after EVSEEmergencyShutdown: SE(EVSEMalfunction) = 0 in 1 bit(s)]; [EVSEMalfunction: CH = 0 in 1 bit]; f_evse_malfunction 1 bit(s); [EVSEMalfunction: EE = 0 in 1 bit]; [ACDP_SystemStatusResType after EVSEMalfunction: SE(EVInChargePosition) = 0 in 1 bit(s)]; [EVInChargePosition: CH = 0 in 1 bit]; f_ev_in_charge_position 1 bit(s); [EVInChargePosition: EE = 0 in 1 bit]; [ACDP_SystemStatusResType after EVInChargePosition: SE(EVAssociationStatus) = 0 in 1 bit(s)]; [EVAssociationStatus: CH = 0 in 1 bit]; f_ev_association_status 1 bit(s); [EVAssociationStatus: EE = 0 in 1 bit]; [ACDP_SystemStatusResType after EVAssociationStatus: EE = 0 in 1 bit(s)]
     r -= 48; c = (B >> r) & 281474976710655
     if c & 212100311661499: return _d_ACDP_SystemStatusResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 40) & 63]
@@ -3420,9 +3803,10 @@ def _f_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
     f_header.time_stamp = i1_time_stamp
     f_header.signature = i1_signature
     o = ACDP_SystemStatusResType(f_header, f_response_code, f_evse_mechanical_charging_device_status, f_evse_ready_to_charge, f_evse_isolation_status, f_evse_disabled, f_evse_utility_interrupt_event, f_evse_emergency_shutdown, f_evse_malfunction, f_ev_in_charge_position, f_ev_association_status)
-    return o, r
+    return o, B, r
 
 def _e_ACDP_SystemStatusResType(o: ACDP_SystemStatusResType, a: int) -> int:
+    # ACDP_SystemStatusResType: (((Header), (ResponseCode)), (EVSEMechanicalChargingDeviceStatus, EVSEReadyToCharge, EVSEIsolationStatus, EVSEDisabled, EVSEUtilityInterruptEvent, EVSEEmergencyShutdown, EVSEMalfunction, EVInChargePosition, EVAssociationStatus))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -3485,11 +3869,16 @@ def _e_ACDP_SystemStatusResType(o: ACDP_SystemStatusResType, a: int) -> int:
     a = (a << 48) | (v7) << 40 | (v8) << 35 | (BOOL[v9]) << 31 | (v10) << 26 | (BOOL[v11]) << 22 | (BOOL[v12]) << 18 | (BOOL[v13]) << 14 | (BOOL[v14]) << 10 | (BOOL[v15]) << 6 | (BOOL[v16]) << 2
     return a
 
-def _d_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePositioningReqType, int]:
+def _d_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePositioningReqType, int, int]:
+    # ACDP_VehiclePositioningReqType: (((Header)), (EVMobilityStatus, EVPositioningSupport))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVMobilityStatus), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -3497,11 +3886,12 @@ def _d_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_mobility_status, r = sl2(B, r, _S79, 6)
+            f_ev_mobility_status, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_mobility_status = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVMobilityStatus: 1 bit(s): 0 SE(EVPositioningSupport), 1 second level
         r -= 1; k = _T9[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMobilityStatus')
@@ -3509,24 +3899,28 @@ def _d_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ev_positioning_support, r = sl2(B, r, _S79, 6)
+            f_ev_positioning_support, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_positioning_support = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVPositioningSupport: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPositioningSupport')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ACDP_VehiclePositioningReqType(f_header, f_ev_mobility_status, f_ev_positioning_support), r
+    return ACDP_VehiclePositioningReqType(f_header, f_ev_mobility_status, f_ev_positioning_support), B, r
 
-def _f_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePositioningReqType, int]:
+def _f_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePositioningReqType, int, int]:
+    # ACDP_VehiclePositioningReqType: (((Header)), (EVMobilityStatus, EVPositioningSupport))
     r0 = r
+    # 3 bits: [ACDP_VehiclePositioningReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_VehiclePositioningReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ACDP_VehiclePositioningReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_VehiclePositioningReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -3536,15 +3930,18 @@ def _f_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ACDP_VehiclePositioningReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ACDP_VehiclePositioningReqType(B, r0)
     k = _T4[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     if k != -1: return _d_ACDP_VehiclePositioningReqType(B, r0)
+    # 9 bits: [ACDP_VehiclePositioningReqType after Header: SE(EVMobilityStatus) = 0 in 1 bit(s)]; [EVMobilityStatus: CH = 0 in 1 bit]; f_ev_mobility_status 1 bit(s); [EVMobilityStatus: EE = 0 in 1 bit]; [ACDP_VehiclePositioningReqType after EVMobilityStatus: SE(EVPositioningSupport) = 0 in 1 bit(s)]; [EVPositioningSupport: CH = 0 in 1 bit]; f_ev_positioning_support 1 bit(s); [EVPositioningSupport: EE = 0 in 1 bit]; [ACDP_VehiclePositioningReqType after EVPositioningSupport: EE = 0 in 1 bit(s)]
     r -= 9; c = (B >> r) & 511
     if c & 443: return _d_ACDP_VehiclePositioningReqType(B, r0)
     f_ev_mobility_status = ((c >> 6) & 1) == 1
@@ -3557,9 +3954,10 @@ def _f_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     o.header = f_header
     o.ev_mobility_status = f_ev_mobility_status
     o.ev_positioning_support = f_ev_positioning_support
-    return o, r
+    return o, B, r
 
 def _e_ACDP_VehiclePositioningReqType(o: ACDP_VehiclePositioningReqType, a: int) -> int:
+    # ACDP_VehiclePositioningReqType: (((Header)), (EVMobilityStatus, EVPositioningSupport))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -3595,11 +3993,16 @@ def _e_ACDP_VehiclePositioningReqType(o: ACDP_VehiclePositioningReqType, a: int)
     a = (a << 9) | (BOOL[v7]) << 6 | (BOOL[v8]) << 2
     return a
 
-def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePositioningResType, int]:
+def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePositioningResType, int, int]:
+    # ACDP_VehiclePositioningResType: (((Header), (ResponseCode)), (EVSEProcessing, EVSEPositioningSupport, EVRelativeXDeviation, EVRelativeYDeviation, ContactWindowXc, ContactWindowYc, EVInChargePosition))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -3607,13 +4010,14 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S64, 6)
+            f_response_code, B, r = sl2(B, r, _S64, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
         r -= 1; k = _T9[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -3621,13 +4025,14 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S65, 6)
+            f_evse_processing, B, r = sl2(B, r, _S65, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 1 bit(s): 0 SE(EVSEPositioningSupport), 1 second level
         r -= 1; k = _T16[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
@@ -3635,11 +4040,12 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_evse_positioning_support, r = sl2(B, r, _S79, 6)
+            f_evse_positioning_support, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_positioning_support = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEPositioningSupport: 1 bit(s): 0 SE(EVRelativeXDeviation), 1 second level
         r -= 1; k = _T22[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPositioningSupport')
@@ -3647,7 +4053,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_ev_relative_x_deviation, r = sl2(B, r, _S84, 6)
+            f_ev_relative_x_deviation, B, r = sl2(B, r, _S84, 6)
         else:
             r -= 9; f_ev_relative_x_deviation = (B >> r) & 511
             if f_ev_relative_x_deviation & 128: f_ev_relative_x_deviation, r = ri(B, r, f_ev_relative_x_deviation)
@@ -3655,6 +4061,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             if f_ev_relative_x_deviation < -32768 or f_ev_relative_x_deviation > 32767: facet(r, 'EVRelativeXDeviation: {} out of range'.format(f_ev_relative_x_deviation))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVRelativeXDeviation: 1 bit(s): 0 SE(EVRelativeYDeviation), 1 second level
         r -= 1; k = _T23[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVRelativeXDeviation')
@@ -3662,7 +4069,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_ev_relative_y_deviation, r = sl2(B, r, _S84, 6)
+            f_ev_relative_y_deviation, B, r = sl2(B, r, _S84, 6)
         else:
             r -= 9; f_ev_relative_y_deviation = (B >> r) & 511
             if f_ev_relative_y_deviation & 128: f_ev_relative_y_deviation, r = ri(B, r, f_ev_relative_y_deviation)
@@ -3670,6 +4077,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             if f_ev_relative_y_deviation < -32768 or f_ev_relative_y_deviation > 32767: facet(r, 'EVRelativeYDeviation: {} out of range'.format(f_ev_relative_y_deviation))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVRelativeYDeviation: 1 bit(s): 0 SE(ContactWindowXc), 1 second level
         r -= 1; k = _T86[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVRelativeYDeviation')
@@ -3677,14 +4085,16 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_contact_window_xc, r = sl2(B, r, _S84, 6)
+            f_contact_window_xc, B, r = sl2(B, r, _S84, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 9; f_contact_window_xc = (B >> r) & 511
             if f_contact_window_xc & 128: f_contact_window_xc, r = ri(B, r, f_contact_window_xc)
             elif f_contact_window_xc > 255: f_contact_window_xc = 255 - f_contact_window_xc
             if f_contact_window_xc < -32768 or f_contact_window_xc > 32767: facet(r, 'ContactWindowXc: {} out of range'.format(f_contact_window_xc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ContactWindowXc: 1 bit(s): 0 SE(ContactWindowYc), 1 second level
         r -= 1; k = _T87[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContactWindowXc')
@@ -3692,14 +4102,16 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_contact_window_yc, r = sl2(B, r, _S84, 6)
+            f_contact_window_yc, B, r = sl2(B, r, _S84, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 9; f_contact_window_yc = (B >> r) & 511
             if f_contact_window_yc & 128: f_contact_window_yc, r = ri(B, r, f_contact_window_yc)
             elif f_contact_window_yc > 255: f_contact_window_yc = 255 - f_contact_window_yc
             if f_contact_window_yc < -32768 or f_contact_window_yc > 32767: facet(r, 'ContactWindowYc: {} out of range'.format(f_contact_window_yc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ContactWindowYc: 1 bit(s): 0 SE(EVInChargePosition), 1 second level
         r -= 1; k = _T88[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ContactWindowYc')
@@ -3707,24 +4119,28 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
     if k == 8:
         r -= 1
         if (B >> r) & 1:
-            f_ev_in_charge_position, r = sl2(B, r, _S79, 6)
+            f_ev_in_charge_position, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_in_charge_position = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVInChargePosition: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVInChargePosition')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ACDP_VehiclePositioningResType(f_header, f_response_code, f_evse_processing, f_evse_positioning_support, f_ev_relative_x_deviation, f_ev_relative_y_deviation, f_contact_window_xc, f_contact_window_yc, f_ev_in_charge_position), r
+    return ACDP_VehiclePositioningResType(f_header, f_response_code, f_evse_processing, f_evse_positioning_support, f_ev_relative_x_deviation, f_ev_relative_y_deviation, f_contact_window_xc, f_contact_window_yc, f_ev_in_charge_position), B, r
 
-def _f_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePositioningResType, int]:
+def _f_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePositioningResType, int, int]:
+    # ACDP_VehiclePositioningResType: (((Header), (ResponseCode)), (EVSEProcessing, EVSEPositioningSupport, EVRelativeXDeviation, EVRelativeYDeviation, ContactWindowXc, ContactWindowYc, EVInChargePosition))
     r0 = r
+    # 3 bits: [ACDP_VehiclePositioningResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -3734,15 +4150,18 @@ def _f_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_ACDP_VehiclePositioningResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_ACDP_VehiclePositioningResType(B, r0)
     k = _T4[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     if k != -1: return _d_ACDP_VehiclePositioningResType(B, r0)
+    # 20 bits: [ACDP_VehiclePositioningResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [ACDP_VehiclePositioningResType after ResponseCode: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 2 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [ACDP_VehiclePositioningResType after EVSEProcessing: SE(EVSEPositioningSupport) = 0 in 1 bit(s)]; [EVSEPositioningSupport: CH = 0 in 1 bit]; f_evse_positioning_support 1 bit(s); [EVSEPositioningSupport: EE = 0 in 1 bit]; [ACDP_VehiclePositioningResType after EVSEPositioningSupport: SE(EVRelativeXDeviation) = 0 in 1 bit(s)]; [EVRelativeXDeviation: CH = 0 in 1 bit]
     r -= 20; c = (B >> r) & 1048575
     if c & 790135: return _d_ACDP_VehiclePositioningResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 12) & 63]
@@ -3762,6 +4181,7 @@ def _f_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         elif f_ev_relative_x_deviation & 256: f_ev_relative_x_deviation = -((x << 7) | (f_ev_relative_x_deviation & 127)) - 1
         else: f_ev_relative_x_deviation = (x << 7) | (f_ev_relative_x_deviation & 127)
     elif f_ev_relative_x_deviation > 255: f_ev_relative_x_deviation = 255 - f_ev_relative_x_deviation
+    # 3 bits: [EVRelativeXDeviation: EE = 0 in 1 bit]; [ACDP_VehiclePositioningResType after EVRelativeXDeviation: SE(EVRelativeYDeviation) = 0 in 1 bit(s)]; [EVRelativeYDeviation: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 9; f_ev_relative_y_deviation = (B >> r) & 511
@@ -3773,6 +4193,7 @@ def _f_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         elif f_ev_relative_y_deviation & 256: f_ev_relative_y_deviation = -((x << 7) | (f_ev_relative_y_deviation & 127)) - 1
         else: f_ev_relative_y_deviation = (x << 7) | (f_ev_relative_y_deviation & 127)
     elif f_ev_relative_y_deviation > 255: f_ev_relative_y_deviation = 255 - f_ev_relative_y_deviation
+    # 3 bits: [EVRelativeYDeviation: EE = 0 in 1 bit]; [ACDP_VehiclePositioningResType after EVRelativeYDeviation: SE(ContactWindowXc) = 0 in 1 bit(s)]; [ContactWindowXc: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 9; f_contact_window_xc = (B >> r) & 511
@@ -3784,6 +4205,7 @@ def _f_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         elif f_contact_window_xc & 256: f_contact_window_xc = -((x << 7) | (f_contact_window_xc & 127)) - 1
         else: f_contact_window_xc = (x << 7) | (f_contact_window_xc & 127)
     elif f_contact_window_xc > 255: f_contact_window_xc = 255 - f_contact_window_xc
+    # 3 bits: [ContactWindowXc: EE = 0 in 1 bit]; [ACDP_VehiclePositioningResType after ContactWindowXc: SE(ContactWindowYc) = 0 in 1 bit(s)]; [ContactWindowYc: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_ACDP_VehiclePositioningResType(B, r0)
     r -= 9; f_contact_window_yc = (B >> r) & 511
@@ -3795,13 +4217,15 @@ def _f_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         elif f_contact_window_yc & 256: f_contact_window_yc = -((x << 7) | (f_contact_window_yc & 127)) - 1
         else: f_contact_window_yc = (x << 7) | (f_contact_window_yc & 127)
     elif f_contact_window_yc > 255: f_contact_window_yc = 255 - f_contact_window_yc
+    # 6 bits: [ContactWindowYc: EE = 0 in 1 bit]; [ACDP_VehiclePositioningResType after ContactWindowYc: SE(EVInChargePosition) = 0 in 1 bit(s)]; [EVInChargePosition: CH = 0 in 1 bit]; f_ev_in_charge_position 1 bit(s); [EVInChargePosition: EE = 0 in 1 bit]; [ACDP_VehiclePositioningResType after EVInChargePosition: EE = 0 in 1 bit(s)]
     r -= 6; c = (B >> r) & 63
     if c & 59: return _d_ACDP_VehiclePositioningResType(B, r0)
     f_ev_in_charge_position = ((c >> 2) & 1) == 1
     o = ACDP_VehiclePositioningResType(f_header, f_response_code, f_evse_processing, f_evse_positioning_support, f_ev_relative_x_deviation, f_ev_relative_y_deviation, f_contact_window_xc, f_contact_window_yc, f_ev_in_charge_position)
-    return o, r
+    return o, B, r
 
 def _e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int) -> int:
+    # ACDP_VehiclePositioningResType: (((Header), (ResponseCode)), (EVSEProcessing, EVSEPositioningSupport, EVRelativeXDeviation, EVRelativeYDeviation, ContactWindowXc, ContactWindowYc, EVInChargePosition))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -3877,107 +4301,137 @@ def _e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int)
     a = (a << 6) | (BOOL[v14]) << 2
     return a
 
-def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int, int]:
+    # CLReqControlModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T3[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CLReqControlModeType(), r
+    return CLReqControlModeType(), B, r
 
-def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int, int]:
+    # CLReqControlModeType: empty
     r0 = r
+    # 1 bits: [CLReqControlModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLReqControlModeType(B, r0)
     o = _new(CLReqControlModeType)
-    return o, r
+    return o, B, r
 
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
+    # CLReqControlModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int, int]:
+    # CLResControlModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T3[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CLResControlModeType(), r
+    return CLResControlModeType(), B, r
 
-def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int, int]:
+    # CLResControlModeType: empty
     r0 = r
+    # 1 bits: [CLResControlModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLResControlModeType(B, r0)
     o = _new(CLResControlModeType)
-    return o, r
+    return o, B, r
 
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
+    # CLResControlModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T8[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T91[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ManifestType(f_id, f_reference), r
+    return ManifestType(f_id, f_reference), B, r
 
-def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
     r0 = r
+    # 2 bits: [code of ManifestType start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T8[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of ManifestType after @Id: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T18[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T19[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T20[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T21[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T22[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T23[c & 1]
             else:
                 return _d_ManifestType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ManifestType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ManifestType(B, r0)
                 k = _T3[c & 1]
@@ -3995,6 +4449,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of ManifestType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T91[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
@@ -4002,9 +4457,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     o.id = f_id
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
+    # ManifestType: @Id? (Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -4013,6 +4469,7 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
         st = 3
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C13[st]
             a = (a << w) | c
@@ -4028,44 +4485,55 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T8[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_SignaturePropertyType(B, r)
+            v, B, r = _d_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T91[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    return SignaturePropertiesType(f_id, f_signature_property), B, r
 
-def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     r0 = r
+    # 2 bits: [code of SignaturePropertiesType start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T8[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignaturePropertiesType after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _f_SignaturePropertyType(B, r)
+            v, B, r = _f_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignaturePropertiesType after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T91[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
@@ -4073,9 +4541,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     o = _new(SignaturePropertiesType)
     o.id = f_id
     o.signature_property = f_signature_property
-    return o, r
+    return o, B, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -4084,6 +4553,7 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
         st = 3
     n = 0
     for v in o.signature_property:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C13[st]
             a = (a << w) | c
@@ -4099,34 +4569,46 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise _Fail(ExiUnsupportedError, 'SignaturePropertyType: mandatory wildcard content is not supported', r)
 
-def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     return _d_SignaturePropertyType(B, r)
 
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise EncFail('SignaturePropertyType: mandatory wildcard content is not supported')
 
-def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int, int]:
+    # DetailedCostType: (Amount, CostPerUnit)
+    # start: 1 bit(s): 0 SE(Amount), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_amount = None
     if k == 0:
-        f_amount, r = _d_RationalNumberType(B, r)
+        f_amount, B, r = _d_RationalNumberType(B, r)
+        # after Amount: 1 bit(s): 0 SE(CostPerUnit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Amount')
     f_cost_per_unit = None
     if k == 1:
-        f_cost_per_unit, r = _d_RationalNumberType(B, r)
+        f_cost_per_unit, B, r = _d_RationalNumberType(B, r)
+        # after CostPerUnit: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CostPerUnit')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DetailedCostType(f_amount, f_cost_per_unit), r
+    return DetailedCostType(f_amount, f_cost_per_unit), B, r
 
-def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int, int]:
+    # DetailedCostType: (Amount, CostPerUnit)
     r0 = r
+    # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_DetailedCostType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -4139,6 +4621,7 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -4154,6 +4637,7 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
     f_cost_per_unit = _new(RationalNumberType)
@@ -4162,9 +4646,10 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     o = _new(DetailedCostType)
     o.amount = f_amount
     o.cost_per_unit = f_cost_per_unit
-    return o, r
+    return o, B, r
 
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
+    # DetailedCostType: (Amount, CostPerUnit)
     pass
     v2 = o.amount
     if v2 is None: raise EncFail('missing mandatory Amount')
@@ -4203,121 +4688,139 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int, int]:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
+    # start: 4 bit(s): 0 SE(PresentSOC), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(MaximumSOC), 4 SE(RemainingTimeToMinimumSOC), 5 SE(RemainingTimeToTargetSOC), 6 SE(RemainingTimeToMaximumSOC), 7 SE(ChargingComplete), 8 SE(BatteryEnergyCapacity), 9 SE(InletHot), 10 EE, 11 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T92[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_present_soc, r = sl2(B, r, _S81, 6)
+            f_present_soc, B, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level
         r -= 4; k = _T93[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S81, 6)
+            f_minimum_soc, B, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level
         r -= 4; k = _T94[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S81, 6)
+            f_target_soc, B, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level
         r -= 4; k = _T95[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_soc, r = sl2(B, r, _S81, 6)
+            f_maximum_soc, B, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level
         r -= 3; k = _T96[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S97, 6)
+            f_remaining_time_to_minimum_soc, B, r = sl2(B, r, _S97, 6)
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level
         r -= 3; k = _T98[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_target_soc, r = sl2(B, r, _S97, 6)
+            f_remaining_time_to_target_soc, B, r = sl2(B, r, _S97, 6)
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level
         r -= 3; k = _T99[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S97, 6)
+            f_remaining_time_to_maximum_soc, B, r = sl2(B, r, _S97, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level
         r -= 3; k = _T100[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S79, 6)
+            f_charging_complete, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level
         r -= 2; k = _T101[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
-        f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
+        f_battery_energy_capacity, B, r = _d_RationalNumberType(B, r)
+        # after BatteryEnergyCapacity: 2 bit(s): 0 SE(InletHot), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T102[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_inlet_hot, r = sl2(B, r, _S79, 6)
+            f_inlet_hot, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after InletHot: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), B, r
 
-def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int, int]:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
     r0 = r
+    # 4 bits: [code of DisplayParametersType start: 4 bit(s): 0 SE(PresentSOC), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(MaximumSOC), 4 SE(RemainingTimeToMinimumSOC), 5 SE(RemainingTimeToTargetSOC), 6 SE(RemainingTimeToMaximumSOC), 7 SE(ChargingComplete), 8 SE(BatteryEnergyCapacity), 9 SE(InletHot), 10 EE, 11 second level]
     r -= 4; c = (B >> r) & 15
     k = _T92[c & 15]
     f_present_soc = None
     if k == 0:
+        # 13 bits: [PresentSOC: CH = 0 in 1 bit]; f_present_soc 7 bit(s); [PresentSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
@@ -4325,6 +4828,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
+        # 13 bits: [MinimumSOC: CH = 0 in 1 bit]; f_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
@@ -4332,6 +4836,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
+        # 13 bits: [TargetSOC: CH = 0 in 1 bit]; f_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
@@ -4339,6 +4844,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
+        # 12 bits: [MaximumSOC: CH = 0 in 1 bit]; f_maximum_soc 7 bit(s); [MaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
@@ -4346,6 +4852,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
+        # 1 bits: [RemainingTimeToMinimumSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
@@ -4355,11 +4862,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
                 if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
+        # 4 bits: [RemainingTimeToMinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T98[c & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
+        # 1 bits: [RemainingTimeToTargetSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
@@ -4369,11 +4878,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
                 if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
+        # 4 bits: [RemainingTimeToTargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T99[c & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
+        # 1 bits: [RemainingTimeToMaximumSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
@@ -4383,17 +4894,20 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
                 if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
+        # 4 bits: [RemainingTimeToMaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T100[c & 7]
     f_charging_complete = None
     if k == 7:
+        # 5 bits: [ChargingComplete: CH = 0 in 1 bit]; f_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of DisplayParametersType after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DisplayParametersType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
         k = _T101[c & 3]
     f_battery_energy_capacity = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_DisplayParametersType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -4406,6 +4920,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DisplayParametersType after BatteryEnergyCapacity: 2 bit(s): 0 SE(InletHot), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T102[c & 3]
@@ -4414,15 +4929,17 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         f_battery_energy_capacity.value = i1_value
     f_inlet_hot = None
     if k == 9:
+        # 4 bits: [InletHot: CH = 0 in 1 bit]; f_inlet_hot 1 bit(s); [InletHot: EE = 0 in 1 bit]; [code of DisplayParametersType after InletHot: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DisplayParametersType(B, r0)
         f_inlet_hot = ((c >> 2) & 1) == 1
         k = _T3[c & 1]
     if k != -1: return _d_DisplayParametersType(B, r0)
     o = DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot)
-    return o, r
+    return o, B, r
 
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
     st = 0
     v2 = o.present_soc
     if v2 is not None:
@@ -4516,19 +5033,23 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
+    # start: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S113, 6)
+            f_notification_max_delay, B, r = sl2(B, r, _S113, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NotificationMaxDelay')
@@ -4536,21 +5057,24 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S114, 6)
+            f_evse_notification, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
             f_evse_notification = _E_evseNotificationType[f_evse_notification]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSENotification: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSENotification')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+    return EVSEStatusType(f_notification_max_delay, f_evse_notification), B, r
 
-def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
     r0 = r
+    # 2 bits: [EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVSEStatusType(B, r0)
     r -= 8; f_notification_max_delay = (B >> r) & 255
@@ -4560,6 +5084,7 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
             f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
             if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; f_evse_notification 3 bit(s); [EVSENotification: EE = 0 in 1 bit]; [EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]
     r -= 8; c = (B >> r) & 255
     if c & 227: return _d_EVSEStatusType(B, r0)
     f_evse_notification = _EP_evseNotificationType[(c >> 2) & 7]
@@ -4567,9 +5092,10 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     o = _new(EVSEStatusType)
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
-    return o, r
+    return o, B, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
     pass
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
@@ -4585,17 +5111,22 @@ def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     a = (a << 8) | (v3) << 2
     return a
 
-def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
+    # start: 1 bit(s): 0 SE(MeterID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S115, 6)
+            f_meter_id, B, r = sl2(B, r, _S115, 6)
         else:
-            f_meter_id, r = rstr(B, r, 32)
+            f_meter_id, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterID: 1 bit(s): 0 SE(ChargedEnergyReadingWh), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'MeterID')
@@ -4603,13 +5134,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charged_energy_reading_wh, r = sl2(B, r, _S7, 6)
+            f_charged_energy_reading_wh, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level
         r -= 3; k = _T67[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
@@ -4617,81 +5149,96 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S7, 6)
+            f_bpt_discharged_energy_reading_wh, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level
         r -= 3; k = _T68[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S7, 6)
+            f_capacitive_energy_reading_va_rh, B, r = sl2(B, r, _S7, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level
         r -= 3; k = _T69[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S7, 6)
+            f_bpt_inductive_energy_reading_va_rh, B, r = sl2(B, r, _S7, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level
         r -= 3; k = _T70[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S116, 6)
+            f_meter_signature, B, r = sl2(B, r, _S116, 6)
         else:
-            f_meter_signature, r = rbin(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
+            f_meter_signature, B, r = rbin(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level
         r -= 2; k = _T71[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_meter_status, r = sl2(B, r, _S84, 6)
+            f_meter_status, B, r = sl2(B, r, _S84, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level
         r -= 2; k = _T72[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_meter_timestamp, r = sl2(B, r, _S7, 6)
+            f_meter_timestamp, B, r = sl2(B, r, _S7, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
             if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterTimestamp: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), B, r
 
-def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
     r0 = r
+    # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MeterInfoType(B, r0)
-    f_meter_id, r = rstr(B, r, 32)
+    f_meter_id, B, r = rstr(B, r, 32)
+    # 3 bits: [MeterID: EE = 0 in 1 bit]; [MeterInfoType after MeterID: SE(ChargedEnergyReadingWh) = 0 in 1 bit(s)]; [ChargedEnergyReadingWh: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MeterInfoType(B, r0)
     r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
@@ -4701,11 +5248,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
+    # 4 bits: [ChargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
     k = _T67[c & 7]
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
+        # 1 bits: [BPT_DischargedEnergyReadingWh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
@@ -4715,11 +5264,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
                 if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
+        # 4 bits: [BPT_DischargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T68[c & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
+        # 1 bits: [CapacitiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
@@ -4729,11 +5280,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
                 if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
+        # 4 bits: [CapacitiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T69[c & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
+        # 1 bits: [BPT_InductiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
@@ -4743,21 +5296,25 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
                 if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
+        # 4 bits: [BPT_InductiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T70[c & 7]
     f_meter_signature = None
     if k == 5:
+        # 1 bits: [MeterSignature: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 64 or 8 * nb > r: return _d_MeterInfoType(B, r0)
         r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 3 bits: [MeterSignature: EE = 0 in 1 bit]; [code of MeterInfoType after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T71[c & 3]
     f_meter_status = None
     if k == 6:
+        # 1 bits: [MeterStatus: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 9; f_meter_status = (B >> r) & 511
@@ -4769,11 +5326,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
+        # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T72[c & 3]
     f_meter_timestamp = None
     if k == 7:
+        # 1 bits: [MeterTimestamp: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_meter_timestamp = (B >> r) & 255
@@ -4783,14 +5342,16 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
                 if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
+        # 2 bits: [MeterTimestamp: EE = 0 in 1 bit]; [code of MeterInfoType after MeterTimestamp: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T3[c & 1]
     if k != -1: return _d_MeterInfoType(B, r0)
     o = MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp)
-    return o, r
+    return o, B, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
     st = 0
     v2 = o.meter_id
     if v2 is None: raise EncFail('missing mandatory MeterID')
@@ -4866,56 +5427,74 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
+    # start: 1 bit(s): 0 SE(TimeAnchor), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S7, 6)
+            f_time_anchor, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level
         r -= 3; k = _T117[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_energy_costs = None
     if k == 1:
-        f_energy_costs, r = _d_DetailedCostType(B, r)
+        f_energy_costs, B, r = _d_DetailedCostType(B, r)
+        # after EnergyCosts: 3 bit(s): 0 SE(OccupancyCosts), 1 SE(AdditionalServicesCosts), 2 SE(OverstayCosts), 3 SE(TaxCosts), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T118[(B >> r) & 7]
     f_occupancy_costs = None
     if k == 2:
-        f_occupancy_costs, r = _d_DetailedCostType(B, r)
+        f_occupancy_costs, B, r = _d_DetailedCostType(B, r)
+        # after OccupancyCosts: 3 bit(s): 0 SE(AdditionalServicesCosts), 1 SE(OverstayCosts), 2 SE(TaxCosts), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T119[(B >> r) & 7]
     f_additional_services_costs = None
     if k == 3:
-        f_additional_services_costs, r = _d_DetailedCostType(B, r)
+        f_additional_services_costs, B, r = _d_DetailedCostType(B, r)
+        # after AdditionalServicesCosts: 2 bit(s): 0 SE(OverstayCosts), 1 SE(TaxCosts), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T120[(B >> r) & 3]
     f_overstay_costs = None
     if k == 4:
-        f_overstay_costs, r = _d_DetailedCostType(B, r)
+        f_overstay_costs, B, r = _d_DetailedCostType(B, r)
+        # after OverstayCosts: 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T121[(B >> r) & 3]
     f_tax_costs = []
     n = 0
     while True:
         if k == 5:
-            v, r = _d_DetailedTaxType(B, r)
+            v, B, r = _d_DetailedTaxType(B, r)
             f_tax_costs.append(v)
         else:
             break
         n += 1
         if n < 10:
+            # after TaxCosts (may repeat): 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T121[(B >> r) & 3]
         else:
+            # after TaxCosts: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T3[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), B, r
 
-def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
     r0 = r
+    # 2 bits: [ReceiptType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ReceiptType(B, r0)
     r -= 8; f_time_anchor = (B >> r) & 255
@@ -4925,11 +5504,13 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             f_time_anchor, r = ru(B, r + 8, f_time_anchor)
             if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    # 4 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of ReceiptType after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
     k = _T117[c & 7]
     f_energy_costs = None
     if k == 1:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -4942,6 +5523,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -4957,6 +5539,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after EnergyCosts: 3 bit(s): 0 SE(OccupancyCosts), 1 SE(AdditionalServicesCosts), 2 SE(OverstayCosts), 3 SE(TaxCosts), 4 EE, 5 second level]
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T118[c & 7]
@@ -4968,6 +5551,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_energy_costs.cost_per_unit = i1_cost_per_unit
     f_occupancy_costs = None
     if k == 2:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -4980,6 +5564,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -4995,6 +5580,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after OccupancyCosts: 3 bit(s): 0 SE(AdditionalServicesCosts), 1 SE(OverstayCosts), 2 SE(TaxCosts), 3 EE, 4 second level]
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T119[c & 7]
@@ -5006,6 +5592,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_occupancy_costs.cost_per_unit = i4_cost_per_unit
     f_additional_services_costs = None
     if k == 3:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -5018,6 +5605,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -5033,6 +5621,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after AdditionalServicesCosts: 2 bit(s): 0 SE(OverstayCosts), 1 SE(TaxCosts), 2 EE, 3 second level]
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T120[c & 3]
@@ -5044,6 +5633,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_additional_services_costs.cost_per_unit = i7_cost_per_unit
     f_overstay_costs = None
     if k == 4:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -5056,6 +5646,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -5071,6 +5662,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after OverstayCosts: 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T121[c & 3]
@@ -5084,6 +5676,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     n = 0
     while True:
         if k == 5:
+            # 2 bits: [DetailedTaxType start: SE(TaxRuleID) = 0 in 1 bit(s)]; [TaxRuleID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ReceiptType(B, r0)
             r -= 8; i13_tax_rule_id = (B >> r) & 255
@@ -5092,6 +5685,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
                 if x > 127: i13_tax_rule_id, r = ru(B, r + 8, i13_tax_rule_id)
                 else: i13_tax_rule_id = (x << 7) | (i13_tax_rule_id & 127)
             if i13_tax_rule_id < 1 or i13_tax_rule_id > 4294967295: return _d_ReceiptType(B, r0)
+            # 15 bits: [TaxRuleID: EE = 0 in 1 bit]; [DetailedTaxType after TaxRuleID: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 15; c = (B >> r) & 32767
             if c & 30727: return _d_ReceiptType(B, r0)
             i14_exponent = ((c >> 3) & 255) + -128
@@ -5104,6 +5698,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedTaxType after Amount: EE = 0 in 1 bit(s)]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
             i13_amount = _new(RationalNumberType)
@@ -5117,9 +5712,11 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             break
         n += 1
         if n < 10:
+            # 2 bits: [code of ReceiptType after TaxCosts (may repeat): 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T121[c & 3]
         else:
+            # 1 bits: [code of ReceiptType after TaxCosts: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T3[c & 1]
     if k != -1: return _d_ReceiptType(B, r0)
@@ -5130,9 +5727,10 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     o.additional_services_costs = f_additional_services_costs
     o.overstay_costs = f_overstay_costs
     o.tax_costs = f_tax_costs
-    return o, r
+    return o, B, r
 
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
     st = 0
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
@@ -5310,6 +5908,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 19
     n = 0
     for v in o.tax_costs:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C125[st]
             a = (a << w) | c
@@ -5328,33 +5927,41 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
+    # DetailedTaxType: (TaxRuleID, Amount)
+    # start: 1 bit(s): 0 SE(TaxRuleID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_tax_rule_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S127, 6)
+            f_tax_rule_id, B, r = sl2(B, r, _S127, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TaxRuleID: 1 bit(s): 0 SE(Amount), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TaxRuleID')
     f_amount = None
     if k == 1:
-        f_amount, r = _d_RationalNumberType(B, r)
+        f_amount, B, r = _d_RationalNumberType(B, r)
+        # after Amount: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Amount')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DetailedTaxType(f_tax_rule_id, f_amount), r
+    return DetailedTaxType(f_tax_rule_id, f_amount), B, r
 
-def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
+    # DetailedTaxType: (TaxRuleID, Amount)
     r0 = r
+    # 2 bits: [DetailedTaxType start: SE(TaxRuleID) = 0 in 1 bit(s)]; [TaxRuleID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_DetailedTaxType(B, r0)
     r -= 8; f_tax_rule_id = (B >> r) & 255
@@ -5363,6 +5970,7 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         if x > 127: f_tax_rule_id, r = ru(B, r + 8, f_tax_rule_id)
         else: f_tax_rule_id = (x << 7) | (f_tax_rule_id & 127)
     if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: return _d_DetailedTaxType(B, r0)
+    # 15 bits: [TaxRuleID: EE = 0 in 1 bit]; [DetailedTaxType after TaxRuleID: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_DetailedTaxType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -5375,6 +5983,7 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedTaxType after Amount: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
     f_amount = _new(RationalNumberType)
@@ -5383,9 +5992,10 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     o = _new(DetailedTaxType)
     o.tax_rule_id = f_tax_rule_id
     o.amount = f_amount
-    return o, r
+    return o, B, r
 
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
+    # DetailedTaxType: (TaxRuleID, Amount)
     pass
     v2 = o.tax_rule_id
     if v2 is None: raise EncFail('missing mandatory TaxRuleID')
@@ -5420,10 +6030,15 @@ class ACDP_ConnectReq(ACDP_ConnectReqType):
     __slots__ = ()
 
 
-def _d_ACDP_ConnectReq(B: int, r: int) -> tuple[ACDP_ConnectReq, int]:
-    o, r = _f_ACDP_ConnectReqType(B, r)
+def _f_ACDP_ConnectReq(B: int, r: int) -> tuple[ACDP_ConnectReq, int, int]:
+    o, B, r = _f_ACDP_ConnectReqType(B, r)
     o.__class__ = ACDP_ConnectReq
-    return o, r
+    return o, B, r
+
+def _d_ACDP_ConnectReq(B: int, r: int) -> tuple[ACDP_ConnectReq, int, int]:
+    o, B, r = _d_ACDP_ConnectReqType(B, r)
+    o.__class__ = ACDP_ConnectReq
+    return o, B, r
 
 class ACDP_DisconnectReq(ACDP_ConnectReqType):
     """Global element ACDP_DisconnectReq; its type ACDP_ConnectReqType is shared with another element."""
@@ -5431,10 +6046,15 @@ class ACDP_DisconnectReq(ACDP_ConnectReqType):
     __slots__ = ()
 
 
-def _d_ACDP_DisconnectReq(B: int, r: int) -> tuple[ACDP_DisconnectReq, int]:
-    o, r = _f_ACDP_ConnectReqType(B, r)
+def _f_ACDP_DisconnectReq(B: int, r: int) -> tuple[ACDP_DisconnectReq, int, int]:
+    o, B, r = _f_ACDP_ConnectReqType(B, r)
     o.__class__ = ACDP_DisconnectReq
-    return o, r
+    return o, B, r
+
+def _d_ACDP_DisconnectReq(B: int, r: int) -> tuple[ACDP_DisconnectReq, int, int]:
+    o, B, r = _d_ACDP_ConnectReqType(B, r)
+    o.__class__ = ACDP_DisconnectReq
+    return o, B, r
 
 class ACDP_ConnectRes(ACDP_ConnectResType):
     """Global element ACDP_ConnectRes; its type ACDP_ConnectResType is shared with another element."""
@@ -5442,10 +6062,15 @@ class ACDP_ConnectRes(ACDP_ConnectResType):
     __slots__ = ()
 
 
-def _d_ACDP_ConnectRes(B: int, r: int) -> tuple[ACDP_ConnectRes, int]:
-    o, r = _f_ACDP_ConnectResType(B, r)
+def _f_ACDP_ConnectRes(B: int, r: int) -> tuple[ACDP_ConnectRes, int, int]:
+    o, B, r = _f_ACDP_ConnectResType(B, r)
     o.__class__ = ACDP_ConnectRes
-    return o, r
+    return o, B, r
+
+def _d_ACDP_ConnectRes(B: int, r: int) -> tuple[ACDP_ConnectRes, int, int]:
+    o, B, r = _d_ACDP_ConnectResType(B, r)
+    o.__class__ = ACDP_ConnectRes
+    return o, B, r
 
 class ACDP_DisconnectRes(ACDP_ConnectResType):
     """Global element ACDP_DisconnectRes; its type ACDP_ConnectResType is shared with another element."""
@@ -5453,20 +6078,27 @@ class ACDP_DisconnectRes(ACDP_ConnectResType):
     __slots__ = ()
 
 
-def _d_ACDP_DisconnectRes(B: int, r: int) -> tuple[ACDP_DisconnectRes, int]:
-    o, r = _f_ACDP_ConnectResType(B, r)
+def _f_ACDP_DisconnectRes(B: int, r: int) -> tuple[ACDP_DisconnectRes, int, int]:
+    o, B, r = _f_ACDP_ConnectResType(B, r)
     o.__class__ = ACDP_DisconnectRes
-    return o, r
+    return o, B, r
 
-def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
+def _d_ACDP_DisconnectRes(B: int, r: int) -> tuple[ACDP_DisconnectRes, int, int]:
+    o, B, r = _d_ACDP_ConnectResType(B, r)
+    o.__class__ = ACDP_DisconnectRes
+    return o, B, r
+
+def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
@@ -5474,15 +6106,17 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
+def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S35, 6)
+        v, B, r = sl2(B, r, _S35, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
@@ -5490,15 +6124,17 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
+def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S35, 6)
+        v, B, r = sl2(B, r, _S35, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S3_MgmtData(v: Any, a: int) -> int:
     a <<= 1
@@ -5507,55 +6143,57 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
     return a
 
 DOC_WIDTH = 6
-# (element, namespace, decoder, encoder, class or simple-type spec)
+# (element, namespace, decoder of a stream held whole, encoder, class or simple-type spec,
+#  decoder through a window: see v2gkit.exi.runtime)
 DOC_ELEMENTS: tuple = (
-    ('ACDP_ConnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectReq, _e_ACDP_ConnectReqType, ACDP_ConnectReq),
-    ('ACDP_ConnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectRes, _e_ACDP_ConnectResType, ACDP_ConnectRes),
-    ('ACDP_DisconnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_DisconnectReq, _e_ACDP_ConnectReqType, ACDP_DisconnectReq),
-    ('ACDP_DisconnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_DisconnectRes, _e_ACDP_ConnectResType, ACDP_DisconnectRes),
-    ('ACDP_SystemStatusReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusReqType, _e_ACDP_SystemStatusReqType, ACDP_SystemStatusReqType),
-    ('ACDP_SystemStatusRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusResType, _e_ACDP_SystemStatusResType, ACDP_SystemStatusResType),
-    ('ACDP_VehiclePositioningReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningReqType, _e_ACDP_VehiclePositioningReqType, ACDP_VehiclePositioningReqType),
-    ('ACDP_VehiclePositioningRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningResType, _e_ACDP_VehiclePositioningResType, ACDP_VehiclePositioningResType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S29),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S35),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S35),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
+    ('ACDP_ConnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectReq, _e_ACDP_ConnectReqType, ACDP_ConnectReq, _d_ACDP_ConnectReq),
+    ('ACDP_ConnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectRes, _e_ACDP_ConnectResType, ACDP_ConnectRes, _d_ACDP_ConnectRes),
+    ('ACDP_DisconnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_DisconnectReq, _e_ACDP_ConnectReqType, ACDP_DisconnectReq, _d_ACDP_DisconnectReq),
+    ('ACDP_DisconnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_DisconnectRes, _e_ACDP_ConnectResType, ACDP_DisconnectRes, _d_ACDP_DisconnectRes),
+    ('ACDP_SystemStatusReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusReqType, _e_ACDP_SystemStatusReqType, ACDP_SystemStatusReqType, _d_ACDP_SystemStatusReqType),
+    ('ACDP_SystemStatusRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusResType, _e_ACDP_SystemStatusResType, ACDP_SystemStatusResType, _d_ACDP_SystemStatusResType),
+    ('ACDP_VehiclePositioningReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningReqType, _e_ACDP_VehiclePositioningReqType, ACDP_VehiclePositioningReqType, _d_ACDP_VehiclePositioningReqType),
+    ('ACDP_VehiclePositioningRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningResType, _e_ACDP_VehiclePositioningResType, ACDP_VehiclePositioningResType, _d_ACDP_VehiclePositioningResType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType, _d_CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType, _d_CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S29, _d_S1_DigestValue),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S35, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S35, _d_S3_MgmtData),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
 )
 
-def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
+def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S113, 6)
+        v, B, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
@@ -5565,17 +6203,18 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
+def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
@@ -5585,17 +6224,18 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
+def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
@@ -5605,17 +6245,18 @@ def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
+def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
@@ -5625,17 +6266,18 @@ def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
+def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
@@ -5645,15 +6287,16 @@ def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
+def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S9_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
@@ -5661,10 +6304,11 @@ def _e_S9_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S10_ContactWindowXc(B: int, r: int) -> tuple[Any, int]:
+def _d_S10_ContactWindowXc(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S84, 6)
+        v, B, r = sl2(B, r, _S84, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -5672,7 +6316,7 @@ def _d_S10_ContactWindowXc(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'ContactWindowXc: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S10_ContactWindowXc(v: Any, a: int) -> int:
     a <<= 1
@@ -5683,10 +6327,11 @@ def _e_S10_ContactWindowXc(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S11_ContactWindowYc(B: int, r: int) -> tuple[Any, int]:
+def _d_S11_ContactWindowYc(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S84, 6)
+        v, B, r = sl2(B, r, _S84, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -5694,7 +6339,7 @@ def _d_S11_ContactWindowYc(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'ContactWindowYc: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S11_ContactWindowYc(v: Any, a: int) -> int:
     a <<= 1
@@ -5705,17 +6350,18 @@ def _e_S11_ContactWindowYc(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S12_DepartureTime(B: int, r: int) -> tuple[Any, int]:
+def _d_S12_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S97, 6)
+        v, B, r = sl2(B, r, _S97, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S12_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
@@ -5725,15 +6371,16 @@ def _e_S12_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S13_EVAssociationStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S13_EVAssociationStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S13_EVAssociationStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -5741,17 +6388,18 @@ def _e_S13_EVAssociationStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S14_EVCPStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S14_EVCPStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S80, 6)
+        v, B, r = sl2(B, r, _S80, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 5: raise bad_value(r, 'EVCPStatus: enumeration index {} of 5'.format(v))
         v = _E_cpStatusType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S14_EVCPStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -5760,16 +6408,17 @@ def _e_S14_EVCPStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S15_EVElectricalChargingDeviceStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S15_EVElectricalChargingDeviceStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S2, 6)
+        v, B, r = sl2(B, r, _S2, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_electricalChargingDeviceStatusType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S15_EVElectricalChargingDeviceStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -5778,17 +6427,18 @@ def _e_S15_EVElectricalChargingDeviceStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S16_EVErrorCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S16_EVErrorCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S82, 6)
+        v, B, r = sl2(B, r, _S82, 6)
     else:
         r -= 4; v = (B >> r) & 15
         if v >= 10: raise bad_value(r, 'EVErrorCode: enumeration index {} of 10'.format(v))
         v = _E_errorCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S16_EVErrorCode(v: Any, a: int) -> int:
     a <<= 1
@@ -5797,15 +6447,16 @@ def _e_S16_EVErrorCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S17_EVImmobilizationRequest(B: int, r: int) -> tuple[Any, int]:
+def _d_S17_EVImmobilizationRequest(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S17_EVImmobilizationRequest(v: Any, a: int) -> int:
     a <<= 1
@@ -5813,15 +6464,16 @@ def _e_S17_EVImmobilizationRequest(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S18_EVImmobilized(B: int, r: int) -> tuple[Any, int]:
+def _d_S18_EVImmobilized(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S18_EVImmobilized(v: Any, a: int) -> int:
     a <<= 1
@@ -5829,15 +6481,16 @@ def _e_S18_EVImmobilized(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S19_EVInChargePosition(B: int, r: int) -> tuple[Any, int]:
+def _d_S19_EVInChargePosition(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S19_EVInChargePosition(v: Any, a: int) -> int:
     a <<= 1
@@ -5845,15 +6498,16 @@ def _e_S19_EVInChargePosition(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S20_EVMobilityStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S20_EVMobilityStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S20_EVMobilityStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -5861,15 +6515,16 @@ def _e_S20_EVMobilityStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S21_EVPositioningSupport(B: int, r: int) -> tuple[Any, int]:
+def _d_S21_EVPositioningSupport(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S21_EVPositioningSupport(v: Any, a: int) -> int:
     a <<= 1
@@ -5877,15 +6532,16 @@ def _e_S21_EVPositioningSupport(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S22_EVReadyToCharge(B: int, r: int) -> tuple[Any, int]:
+def _d_S22_EVReadyToCharge(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S22_EVReadyToCharge(v: Any, a: int) -> int:
     a <<= 1
@@ -5893,10 +6549,11 @@ def _e_S22_EVReadyToCharge(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S23_EVRelativeXDeviation(B: int, r: int) -> tuple[Any, int]:
+def _d_S23_EVRelativeXDeviation(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S84, 6)
+        v, B, r = sl2(B, r, _S84, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -5904,7 +6561,7 @@ def _d_S23_EVRelativeXDeviation(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'EVRelativeXDeviation: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S23_EVRelativeXDeviation(v: Any, a: int) -> int:
     a <<= 1
@@ -5915,10 +6572,11 @@ def _e_S23_EVRelativeXDeviation(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S24_EVRelativeYDeviation(B: int, r: int) -> tuple[Any, int]:
+def _d_S24_EVRelativeYDeviation(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S84, 6)
+        v, B, r = sl2(B, r, _S84, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -5926,7 +6584,7 @@ def _d_S24_EVRelativeYDeviation(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'EVRelativeYDeviation: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S24_EVRelativeYDeviation(v: Any, a: int) -> int:
     a <<= 1
@@ -5937,15 +6595,16 @@ def _e_S24_EVRelativeYDeviation(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S25_EVSEDisabled(B: int, r: int) -> tuple[Any, int]:
+def _d_S25_EVSEDisabled(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S25_EVSEDisabled(v: Any, a: int) -> int:
     a <<= 1
@@ -5953,16 +6612,17 @@ def _e_S25_EVSEDisabled(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S26_EVSEElectricalChargingDeviceStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S26_EVSEElectricalChargingDeviceStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S2, 6)
+        v, B, r = sl2(B, r, _S2, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_electricalChargingDeviceStatusType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S26_EVSEElectricalChargingDeviceStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -5971,15 +6631,16 @@ def _e_S26_EVSEElectricalChargingDeviceStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S27_EVSEEmergencyShutdown(B: int, r: int) -> tuple[Any, int]:
+def _d_S27_EVSEEmergencyShutdown(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S27_EVSEEmergencyShutdown(v: Any, a: int) -> int:
     a <<= 1
@@ -5987,16 +6648,17 @@ def _e_S27_EVSEEmergencyShutdown(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S28_EVSEIsolationStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S28_EVSEIsolationStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S85, 6)
+        v, B, r = sl2(B, r, _S85, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_isolationStatusType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S28_EVSEIsolationStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -6005,15 +6667,16 @@ def _e_S28_EVSEIsolationStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S29_EVSEMalfunction(B: int, r: int) -> tuple[Any, int]:
+def _d_S29_EVSEMalfunction(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S29_EVSEMalfunction(v: Any, a: int) -> int:
     a <<= 1
@@ -6021,17 +6684,18 @@ def _e_S29_EVSEMalfunction(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S30_EVSEMechanicalChargingDeviceStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S30_EVSEMechanicalChargingDeviceStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S66, 6)
+        v, B, r = sl2(B, r, _S66, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEMechanicalChargingDeviceStatus: enumeration index {} of 3'.format(v))
         v = _E_mechanicalChargingDeviceStatusType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S30_EVSEMechanicalChargingDeviceStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -6040,17 +6704,18 @@ def _e_S30_EVSEMechanicalChargingDeviceStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S31_EVSENotification(B: int, r: int) -> tuple[Any, int]:
+def _d_S31_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S114, 6)
+        v, B, r = sl2(B, r, _S114, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
         v = _E_evseNotificationType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S31_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
@@ -6059,15 +6724,16 @@ def _e_S31_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S32_EVSEPositioningSupport(B: int, r: int) -> tuple[Any, int]:
+def _d_S32_EVSEPositioningSupport(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S32_EVSEPositioningSupport(v: Any, a: int) -> int:
     a <<= 1
@@ -6075,17 +6741,18 @@ def _e_S32_EVSEPositioningSupport(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S33_EVSEProcessing(B: int, r: int) -> tuple[Any, int]:
+def _d_S33_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S65, 6)
+        v, B, r = sl2(B, r, _S65, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S33_EVSEProcessing(v: Any, a: int) -> int:
     a <<= 1
@@ -6094,15 +6761,16 @@ def _e_S33_EVSEProcessing(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S34_EVSEReadyToCharge(B: int, r: int) -> tuple[Any, int]:
+def _d_S34_EVSEReadyToCharge(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S34_EVSEReadyToCharge(v: Any, a: int) -> int:
     a <<= 1
@@ -6110,15 +6778,16 @@ def _e_S34_EVSEReadyToCharge(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S35_EVSEUtilityInterruptEvent(B: int, r: int) -> tuple[Any, int]:
+def _d_S35_EVSEUtilityInterruptEvent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S35_EVSEUtilityInterruptEvent(v: Any, a: int) -> int:
     a <<= 1
@@ -6126,16 +6795,17 @@ def _e_S35_EVSEUtilityInterruptEvent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S36_EVSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S36_EVSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, B, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'EVSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S36_EVSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -6144,15 +6814,16 @@ def _e_S36_EVSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S37_EVTimeout(B: int, r: int) -> tuple[Any, int]:
+def _d_S37_EVTimeout(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S37_EVTimeout(v: Any, a: int) -> int:
     a <<= 1
@@ -6160,15 +6831,17 @@ def _e_S37_EVTimeout(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S38_Exponent(B: int, r: int) -> tuple[Any, int]:
+def _d_S38_Exponent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S38_Exponent(v: Any, a: int) -> int:
     a <<= 1
@@ -6176,15 +6849,16 @@ def _e_S38_Exponent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S39_Exponent(B: int, r: int) -> tuple[Any, int]:
+def _d_S39_Exponent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S83, 6)
+        v, B, r = sl2(B, r, _S83, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S39_Exponent(v: Any, a: int) -> int:
     a <<= 1
@@ -6193,15 +6867,17 @@ def _e_S39_Exponent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S40_G(B: int, r: int) -> tuple[Any, int]:
+def _d_S40_G(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S40_G(v: Any, a: int) -> int:
     a <<= 1
@@ -6209,17 +6885,18 @@ def _e_S40_G(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S41_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
+def _d_S41_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S27, 6)
+        v, B, r = sl2(B, r, _S27, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S41_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
@@ -6229,15 +6906,16 @@ def _e_S41_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S42_InletHot(B: int, r: int) -> tuple[Any, int]:
+def _d_S42_InletHot(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S42_InletHot(v: Any, a: int) -> int:
     a <<= 1
@@ -6245,15 +6923,17 @@ def _e_S42_InletHot(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S43_J(B: int, r: int) -> tuple[Any, int]:
+def _d_S43_J(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S43_J(v: Any, a: int) -> int:
     a <<= 1
@@ -6261,16 +6941,17 @@ def _e_S43_J(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S44_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S44_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, B, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S44_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -6279,15 +6960,17 @@ def _e_S44_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S45_MeterID(B: int, r: int) -> tuple[Any, int]:
+def _d_S45_MeterID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S115, 6)
+        v, B, r = sl2(B, r, _S115, 6)
     else:
-        v, r = rstr(B, r, 32)
+        v, B, r = rstr(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S45_MeterID(v: Any, a: int) -> int:
     a <<= 1
@@ -6295,15 +6978,16 @@ def _e_S45_MeterID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S46_MeterInfoRequested(B: int, r: int) -> tuple[Any, int]:
+def _d_S46_MeterInfoRequested(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S79, 6)
+        v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S46_MeterInfoRequested(v: Any, a: int) -> int:
     a <<= 1
@@ -6311,15 +6995,17 @@ def _e_S46_MeterInfoRequested(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S47_MeterSignature(B: int, r: int) -> tuple[Any, int]:
+def _d_S47_MeterSignature(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S116, 6)
+        v, B, r = sl2(B, r, _S116, 6)
     else:
-        v, r = rbin(B, r, 64)
+        v, B, r = rbin(B, r, 64)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S47_MeterSignature(v: Any, a: int) -> int:
     a <<= 1
@@ -6327,10 +7013,11 @@ def _e_S47_MeterSignature(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S48_MeterStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S48_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S84, 6)
+        v, B, r = sl2(B, r, _S84, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -6338,7 +7025,7 @@ def _d_S48_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S48_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -6349,17 +7036,18 @@ def _e_S48_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S49_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
+def _d_S49_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S49_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
@@ -6369,16 +7057,17 @@ def _e_S49_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S50_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S50_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, B, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S50_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -6387,15 +7076,17 @@ def _e_S50_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S51_Modulus(B: int, r: int) -> tuple[Any, int]:
+def _d_S51_Modulus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S51_Modulus(v: Any, a: int) -> int:
     a <<= 1
@@ -6403,17 +7094,18 @@ def _e_S51_Modulus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S52_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
+def _d_S52_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S113, 6)
+        v, B, r = sl2(B, r, _S113, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S52_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
@@ -6423,15 +7115,17 @@ def _e_S52_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S53_P(B: int, r: int) -> tuple[Any, int]:
+def _d_S53_P(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S53_P(v: Any, a: int) -> int:
     a <<= 1
@@ -6439,15 +7133,17 @@ def _e_S53_P(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S54_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
+def _d_S54_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S54_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
@@ -6455,15 +7151,17 @@ def _e_S54_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S55_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
+def _d_S55_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S55_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
@@ -6471,15 +7169,17 @@ def _e_S55_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S56_PgenCounter(B: int, r: int) -> tuple[Any, int]:
+def _d_S56_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S56_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
@@ -6487,16 +7187,17 @@ def _e_S56_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S57_PresentSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S57_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, B, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S57_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -6505,15 +7206,17 @@ def _e_S57_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S58_Q(B: int, r: int) -> tuple[Any, int]:
+def _d_S58_Q(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S58_Q(v: Any, a: int) -> int:
     a <<= 1
@@ -6521,17 +7224,18 @@ def _e_S58_Q(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S59_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S59_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S97, 6)
+        v, B, r = sl2(B, r, _S97, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S59_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -6541,17 +7245,18 @@ def _e_S59_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S60_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S60_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S97, 6)
+        v, B, r = sl2(B, r, _S97, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S60_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -6561,17 +7266,18 @@ def _e_S60_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S61_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S61_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S97, 6)
+        v, B, r = sl2(B, r, _S97, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S61_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -6581,17 +7287,18 @@ def _e_S61_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S62_ResponseCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S62_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, B, r = sl2(B, r, _S64, 6)
     else:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
         v = _E_responseCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S62_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
@@ -6600,15 +7307,17 @@ def _e_S62_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S63_SPKISexp(B: int, r: int) -> tuple[Any, int]:
+def _d_S63_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S63_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
@@ -6616,15 +7325,17 @@ def _e_S63_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S64_Seed(B: int, r: int) -> tuple[Any, int]:
+def _d_S64_Seed(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S64_Seed(v: Any, a: int) -> int:
     a <<= 1
@@ -6632,15 +7343,17 @@ def _e_S64_Seed(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S65_SessionID(B: int, r: int) -> tuple[Any, int]:
+def _d_S65_SessionID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, B, r = sl2(B, r, _S6, 6)
     else:
-        v, r = rbin(B, r, 8)
+        v, B, r = rbin(B, r, 8)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S65_SessionID(v: Any, a: int) -> int:
     a <<= 1
@@ -6648,16 +7361,17 @@ def _e_S65_SessionID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S66_TargetSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S66_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, B, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S66_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -6666,17 +7380,18 @@ def _e_S66_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S67_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S67_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S127, 6)
+        v, B, r = sl2(B, r, _S127, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S67_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
@@ -6686,17 +7401,18 @@ def _e_S67_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S68_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
+def _d_S68_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S68_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
@@ -6706,17 +7422,18 @@ def _e_S68_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S69_TimeStamp(B: int, r: int) -> tuple[Any, int]:
+def _d_S69_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S69_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
@@ -6726,10 +7443,11 @@ def _e_S69_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S70_Value(B: int, r: int) -> tuple[Any, int]:
+def _d_S70_Value(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S84, 6)
+        v, B, r = sl2(B, r, _S84, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -6737,7 +7455,7 @@ def _d_S70_Value(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S70_Value(v: Any, a: int) -> int:
     a <<= 1
@@ -6748,15 +7466,17 @@ def _e_S70_Value(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S71_X509CRL(B: int, r: int) -> tuple[Any, int]:
+def _d_S71_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S71_X509CRL(v: Any, a: int) -> int:
     a <<= 1
@@ -6764,15 +7484,17 @@ def _e_S71_X509CRL(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S72_X509Certificate(B: int, r: int) -> tuple[Any, int]:
+def _d_S72_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S72_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
@@ -6780,15 +7502,17 @@ def _e_S72_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S73_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
+def _d_S73_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S35, 6)
+        v, B, r = sl2(B, r, _S35, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S73_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
@@ -6796,15 +7520,17 @@ def _e_S73_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S74_X509SKI(B: int, r: int) -> tuple[Any, int]:
+def _d_S74_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S74_X509SKI(v: Any, a: int) -> int:
     a <<= 1
@@ -6812,17 +7538,18 @@ def _e_S74_X509SKI(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S75_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
+def _d_S75_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S27, 6)
+        v, B, r = sl2(B, r, _S27, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S75_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
@@ -6832,15 +7559,17 @@ def _e_S75_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S76_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
+def _d_S76_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S35, 6)
+        v, B, r = sl2(B, r, _S35, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S76_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
@@ -6848,15 +7577,17 @@ def _e_S76_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S77_XPath(B: int, r: int) -> tuple[Any, int]:
+def _d_S77_XPath(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S35, 6)
+        v, B, r = sl2(B, r, _S35, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S77_XPath(v: Any, a: int) -> int:
     a <<= 1
@@ -6864,15 +7595,17 @@ def _e_S77_XPath(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S78_Y(B: int, r: int) -> tuple[Any, int]:
+def _d_S78_Y(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S78_Y(v: Any, a: int) -> int:
     a <<= 1
@@ -6882,135 +7615,135 @@ def _e_S78_Y(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
-    ('ACDP_ConnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectReq, _e_ACDP_ConnectReqType, ACDP_ConnectReq),
-    ('ACDP_ConnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_ConnectRes, _e_ACDP_ConnectResType, ACDP_ConnectRes),
-    ('ACDP_DisconnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_DisconnectReq, _e_ACDP_ConnectReqType, ACDP_DisconnectReq),
-    ('ACDP_DisconnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _d_ACDP_DisconnectRes, _e_ACDP_ConnectResType, ACDP_DisconnectRes),
-    ('ACDP_SystemStatusReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusReqType, _e_ACDP_SystemStatusReqType, ACDP_SystemStatusReqType),
-    ('ACDP_SystemStatusRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusResType, _e_ACDP_SystemStatusResType, ACDP_SystemStatusResType),
-    ('ACDP_VehiclePositioningReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningReqType, _e_ACDP_VehiclePositioningReqType, ACDP_VehiclePositioningReqType),
-    ('ACDP_VehiclePositioningRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningResType, _e_ACDP_VehiclePositioningResType, ACDP_VehiclePositioningResType),
-    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S113),
-    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S7),
-    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S7),
-    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S7),
-    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S7),
-    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S79),
-    ('ContactWindowXc', 'urn:iso:std:iso:15118:-20:ACDP', _d_S10_ContactWindowXc, _e_S10_ContactWindowXc, _S84),
-    ('ContactWindowYc', 'urn:iso:std:iso:15118:-20:ACDP', _d_S11_ContactWindowYc, _e_S11_ContactWindowYc, _S84),
-    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S12_DepartureTime, _e_S12_DepartureTime, _S97),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S29),
-    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
-    ('EVAssociationStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S13_EVAssociationStatus, _e_S13_EVAssociationStatus, _S79),
-    ('EVCPStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S14_EVCPStatus, _e_S14_EVCPStatus, _S80),
-    ('EVElectricalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S15_EVElectricalChargingDeviceStatus, _e_S15_EVElectricalChargingDeviceStatus, _S2),
-    ('EVErrorCode', 'urn:iso:std:iso:15118:-20:ACDP', _d_S16_EVErrorCode, _e_S16_EVErrorCode, _S82),
-    ('EVImmobilizationRequest', 'urn:iso:std:iso:15118:-20:ACDP', _d_S17_EVImmobilizationRequest, _e_S17_EVImmobilizationRequest, _S79),
-    ('EVImmobilized', 'urn:iso:std:iso:15118:-20:ACDP', _d_S18_EVImmobilized, _e_S18_EVImmobilized, _S79),
-    ('EVInChargePosition', 'urn:iso:std:iso:15118:-20:ACDP', _d_S19_EVInChargePosition, _e_S19_EVInChargePosition, _S79),
-    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMobilityStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S20_EVMobilityStatus, _e_S20_EVMobilityStatus, _S79),
-    ('EVPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', _d_S21_EVPositioningSupport, _e_S21_EVPositioningSupport, _S79),
-    ('EVReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', _d_S22_EVReadyToCharge, _e_S22_EVReadyToCharge, _S79),
-    ('EVRelativeXDeviation', 'urn:iso:std:iso:15118:-20:ACDP', _d_S23_EVRelativeXDeviation, _e_S23_EVRelativeXDeviation, _S84),
-    ('EVRelativeYDeviation', 'urn:iso:std:iso:15118:-20:ACDP', _d_S24_EVRelativeYDeviation, _e_S24_EVRelativeYDeviation, _S84),
-    ('EVSEDisabled', 'urn:iso:std:iso:15118:-20:ACDP', _d_S25_EVSEDisabled, _e_S25_EVSEDisabled, _S79),
-    ('EVSEElectricalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S26_EVSEElectricalChargingDeviceStatus, _e_S26_EVSEElectricalChargingDeviceStatus, _S2),
-    ('EVSEEmergencyShutdown', 'urn:iso:std:iso:15118:-20:ACDP', _d_S27_EVSEEmergencyShutdown, _e_S27_EVSEEmergencyShutdown, _S79),
-    ('EVSEIsolationStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S28_EVSEIsolationStatus, _e_S28_EVSEIsolationStatus, _S85),
-    ('EVSEMalfunction', 'urn:iso:std:iso:15118:-20:ACDP', _d_S29_EVSEMalfunction, _e_S29_EVSEMalfunction, _S79),
-    ('EVSEMechanicalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S30_EVSEMechanicalChargingDeviceStatus, _e_S30_EVSEMechanicalChargingDeviceStatus, _S66),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_EVSENotification, _e_S31_EVSENotification, _S114),
-    ('EVSEPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', _d_S32_EVSEPositioningSupport, _e_S32_EVSEPositioningSupport, _S79),
-    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:ACDP', _d_S33_EVSEProcessing, _e_S33_EVSEProcessing, _S65),
-    ('EVSEReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', _d_S34_EVSEReadyToCharge, _e_S34_EVSEReadyToCharge, _S79),
-    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVSEUtilityInterruptEvent', 'urn:iso:std:iso:15118:-20:ACDP', _d_S35_EVSEUtilityInterruptEvent, _e_S35_EVSEUtilityInterruptEvent, _S79),
-    ('EVSOC', 'urn:iso:std:iso:15118:-20:ACDP', _d_S36_EVSOC, _e_S36_EVSOC, _S81),
-    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVTechnicalStatus', 'urn:iso:std:iso:15118:-20:ACDP', _f_EVTechnicalStatusType, _e_EVTechnicalStatusType, EVTechnicalStatusType),
-    ('EVTimeout', 'urn:iso:std:iso:15118:-20:ACDP', _d_S37_EVTimeout, _e_S37_EVTimeout, _S79),
-    ('EVWLANStrength', 'urn:iso:std:iso:15118:-20:ACDP', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_Exponent, _e_S38_Exponent, _S29),
-    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_Exponent, _e_S39_Exponent, _S83),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S40_G, _e_S40_G, _S29),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_HMACOutputLength, _e_S41_HMACOutputLength, _S27),
-    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_InletHot, _e_S42_InletHot, _S79),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_J, _e_S43_J, _S29),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S35),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_MaximumSOC, _e_S44_MaximumSOC, _S81),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S45_MeterID, _e_S45_MeterID, _S115),
-    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S46_MeterInfoRequested, _e_S46_MeterInfoRequested, _S79),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S47_MeterSignature, _e_S47_MeterSignature, _S116),
-    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_MeterStatus, _e_S48_MeterStatus, _S84),
-    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S49_MeterTimestamp, _e_S49_MeterTimestamp, _S7),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S35),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S50_MinimumSOC, _e_S50_MinimumSOC, _S81),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_Modulus, _e_S51_Modulus, _S29),
-    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_NotificationMaxDelay, _e_S52_NotificationMaxDelay, _S113),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S53_P, _e_S53_P, _S29),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_PGPKeyID, _e_S54_PGPKeyID, _S29),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_PGPKeyPacket, _e_S55_PGPKeyPacket, _S29),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S56_PgenCounter, _e_S56_PgenCounter, _S29),
-    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_PresentSOC, _e_S57_PresentSOC, _S81),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S58_Q, _e_S58_Q, _S29),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_RemainingTimeToMaximumSOC, _e_S59_RemainingTimeToMaximumSOC, _S97),
-    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S60_RemainingTimeToMinimumSOC, _e_S60_RemainingTimeToMinimumSOC, _S97),
-    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S61_RemainingTimeToTargetSOC, _e_S61_RemainingTimeToTargetSOC, _S97),
-    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S62_ResponseCode, _e_S62_ResponseCode, _S64),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S63_SPKISexp, _e_S63_SPKISexp, _S29),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S64_Seed, _e_S64_Seed, _S29),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S65_SessionID, _e_S65_SessionID, _S6),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S66_TargetSOC, _e_S66_TargetSOC, _S81),
-    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S67_TaxRuleID, _e_S67_TaxRuleID, _S127),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S68_TimeAnchor, _e_S68_TimeAnchor, _S7),
-    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S69_TimeStamp, _e_S69_TimeStamp, _S7),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S70_Value, _e_S70_Value, _S84),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S71_X509CRL, _e_S71_X509CRL, _S29),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S72_X509Certificate, _e_S72_X509Certificate, _S29),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S73_X509IssuerName, _e_S73_X509IssuerName, _S35),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S74_X509SKI, _e_S74_X509SKI, _S29),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S75_X509SerialNumber, _e_S75_X509SerialNumber, _S27),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S76_X509SubjectName, _e_S76_X509SubjectName, _S35),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S77_XPath, _e_S77_XPath, _S35),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S78_Y, _e_S78_Y, _S29),
+    ('ACDP_ConnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectReq, _e_ACDP_ConnectReqType, ACDP_ConnectReq, _d_ACDP_ConnectReq),
+    ('ACDP_ConnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_ConnectRes, _e_ACDP_ConnectResType, ACDP_ConnectRes, _d_ACDP_ConnectRes),
+    ('ACDP_DisconnectReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_DisconnectReq, _e_ACDP_ConnectReqType, ACDP_DisconnectReq, _d_ACDP_DisconnectReq),
+    ('ACDP_DisconnectRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_DisconnectRes, _e_ACDP_ConnectResType, ACDP_DisconnectRes, _d_ACDP_DisconnectRes),
+    ('ACDP_SystemStatusReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusReqType, _e_ACDP_SystemStatusReqType, ACDP_SystemStatusReqType, _d_ACDP_SystemStatusReqType),
+    ('ACDP_SystemStatusRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_SystemStatusResType, _e_ACDP_SystemStatusResType, ACDP_SystemStatusResType, _d_ACDP_SystemStatusResType),
+    ('ACDP_VehiclePositioningReq', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningReqType, _e_ACDP_VehiclePositioningReqType, ACDP_VehiclePositioningReqType, _d_ACDP_VehiclePositioningReqType),
+    ('ACDP_VehiclePositioningRes', 'urn:iso:std:iso:15118:-20:ACDP', _f_ACDP_VehiclePositioningResType, _e_ACDP_VehiclePositioningResType, ACDP_VehiclePositioningResType, _d_ACDP_VehiclePositioningResType),
+    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S113, _d_S4_AckMaxDelay),
+    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S7, _d_S5_BPT_DischargedEnergyReadingWh),
+    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S7, _d_S6_BPT_InductiveEnergyReadingVARh),
+    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType, _d_CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType, _d_CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S7, _d_S7_CapacitiveEnergyReadingVARh),
+    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S7, _d_S8_ChargedEnergyReadingWh),
+    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S79, _d_S9_ChargingComplete),
+    ('ContactWindowXc', 'urn:iso:std:iso:15118:-20:ACDP', _d_S10_ContactWindowXc, _e_S10_ContactWindowXc, _S84, _d_S10_ContactWindowXc),
+    ('ContactWindowYc', 'urn:iso:std:iso:15118:-20:ACDP', _d_S11_ContactWindowYc, _e_S11_ContactWindowYc, _S84, _d_S11_ContactWindowYc),
+    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S12_DepartureTime, _e_S12_DepartureTime, _S97, _d_S12_DepartureTime),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S29, _d_S1_DigestValue),
+    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType, _d_DisplayParametersType),
+    ('EVAssociationStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S13_EVAssociationStatus, _e_S13_EVAssociationStatus, _S79, _d_S13_EVAssociationStatus),
+    ('EVCPStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S14_EVCPStatus, _e_S14_EVCPStatus, _S80, _d_S14_EVCPStatus),
+    ('EVElectricalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S15_EVElectricalChargingDeviceStatus, _e_S15_EVElectricalChargingDeviceStatus, _S2, _d_S15_EVElectricalChargingDeviceStatus),
+    ('EVErrorCode', 'urn:iso:std:iso:15118:-20:ACDP', _d_S16_EVErrorCode, _e_S16_EVErrorCode, _S82, _d_S16_EVErrorCode),
+    ('EVImmobilizationRequest', 'urn:iso:std:iso:15118:-20:ACDP', _d_S17_EVImmobilizationRequest, _e_S17_EVImmobilizationRequest, _S79, _d_S17_EVImmobilizationRequest),
+    ('EVImmobilized', 'urn:iso:std:iso:15118:-20:ACDP', _d_S18_EVImmobilized, _e_S18_EVImmobilized, _S79, _d_S18_EVImmobilized),
+    ('EVInChargePosition', 'urn:iso:std:iso:15118:-20:ACDP', _d_S19_EVInChargePosition, _e_S19_EVInChargePosition, _S79, _d_S19_EVInChargePosition),
+    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMobilityStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S20_EVMobilityStatus, _e_S20_EVMobilityStatus, _S79, _d_S20_EVMobilityStatus),
+    ('EVPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', _d_S21_EVPositioningSupport, _e_S21_EVPositioningSupport, _S79, _d_S21_EVPositioningSupport),
+    ('EVReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', _d_S22_EVReadyToCharge, _e_S22_EVReadyToCharge, _S79, _d_S22_EVReadyToCharge),
+    ('EVRelativeXDeviation', 'urn:iso:std:iso:15118:-20:ACDP', _d_S23_EVRelativeXDeviation, _e_S23_EVRelativeXDeviation, _S84, _d_S23_EVRelativeXDeviation),
+    ('EVRelativeYDeviation', 'urn:iso:std:iso:15118:-20:ACDP', _d_S24_EVRelativeYDeviation, _e_S24_EVRelativeYDeviation, _S84, _d_S24_EVRelativeYDeviation),
+    ('EVSEDisabled', 'urn:iso:std:iso:15118:-20:ACDP', _d_S25_EVSEDisabled, _e_S25_EVSEDisabled, _S79, _d_S25_EVSEDisabled),
+    ('EVSEElectricalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S26_EVSEElectricalChargingDeviceStatus, _e_S26_EVSEElectricalChargingDeviceStatus, _S2, _d_S26_EVSEElectricalChargingDeviceStatus),
+    ('EVSEEmergencyShutdown', 'urn:iso:std:iso:15118:-20:ACDP', _d_S27_EVSEEmergencyShutdown, _e_S27_EVSEEmergencyShutdown, _S79, _d_S27_EVSEEmergencyShutdown),
+    ('EVSEIsolationStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S28_EVSEIsolationStatus, _e_S28_EVSEIsolationStatus, _S85, _d_S28_EVSEIsolationStatus),
+    ('EVSEMalfunction', 'urn:iso:std:iso:15118:-20:ACDP', _d_S29_EVSEMalfunction, _e_S29_EVSEMalfunction, _S79, _d_S29_EVSEMalfunction),
+    ('EVSEMechanicalChargingDeviceStatus', 'urn:iso:std:iso:15118:-20:ACDP', _d_S30_EVSEMechanicalChargingDeviceStatus, _e_S30_EVSEMechanicalChargingDeviceStatus, _S66, _d_S30_EVSEMechanicalChargingDeviceStatus),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_EVSENotification, _e_S31_EVSENotification, _S114, _d_S31_EVSENotification),
+    ('EVSEPositioningSupport', 'urn:iso:std:iso:15118:-20:ACDP', _d_S32_EVSEPositioningSupport, _e_S32_EVSEPositioningSupport, _S79, _d_S32_EVSEPositioningSupport),
+    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:ACDP', _d_S33_EVSEProcessing, _e_S33_EVSEProcessing, _S65, _d_S33_EVSEProcessing),
+    ('EVSEReadyToCharge', 'urn:iso:std:iso:15118:-20:ACDP', _d_S34_EVSEReadyToCharge, _e_S34_EVSEReadyToCharge, _S79, _d_S34_EVSEReadyToCharge),
+    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType, _d_EVSEStatusType),
+    ('EVSEUtilityInterruptEvent', 'urn:iso:std:iso:15118:-20:ACDP', _d_S35_EVSEUtilityInterruptEvent, _e_S35_EVSEUtilityInterruptEvent, _S79, _d_S35_EVSEUtilityInterruptEvent),
+    ('EVSOC', 'urn:iso:std:iso:15118:-20:ACDP', _d_S36_EVSOC, _e_S36_EVSOC, _S81, _d_S36_EVSOC),
+    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVTechnicalStatus', 'urn:iso:std:iso:15118:-20:ACDP', _f_EVTechnicalStatusType, _e_EVTechnicalStatusType, EVTechnicalStatusType, _d_EVTechnicalStatusType),
+    ('EVTimeout', 'urn:iso:std:iso:15118:-20:ACDP', _d_S37_EVTimeout, _e_S37_EVTimeout, _S79, _d_S37_EVTimeout),
+    ('EVWLANStrength', 'urn:iso:std:iso:15118:-20:ACDP', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S38_Exponent, _e_S38_Exponent, _S29, _d_S38_Exponent),
+    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_Exponent, _e_S39_Exponent, _S83, _d_S39_Exponent),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S40_G, _e_S40_G, _S29, _d_S40_G),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S41_HMACOutputLength, _e_S41_HMACOutputLength, _S27, _d_S41_HMACOutputLength),
+    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType, _d_MessageHeaderType),
+    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S42_InletHot, _e_S42_InletHot, _S79, _d_S42_InletHot),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_J, _e_S43_J, _S29, _d_S43_J),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S35, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_MaximumSOC, _e_S44_MaximumSOC, _S81, _d_S44_MaximumSOC),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S45_MeterID, _e_S45_MeterID, _S115, _d_S45_MeterID),
+    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType, _d_MeterInfoType),
+    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S46_MeterInfoRequested, _e_S46_MeterInfoRequested, _S79, _d_S46_MeterInfoRequested),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S47_MeterSignature, _e_S47_MeterSignature, _S116, _d_S47_MeterSignature),
+    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_MeterStatus, _e_S48_MeterStatus, _S84, _d_S48_MeterStatus),
+    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S49_MeterTimestamp, _e_S49_MeterTimestamp, _S7, _d_S49_MeterTimestamp),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S35, _d_S3_MgmtData),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S50_MinimumSOC, _e_S50_MinimumSOC, _S81, _d_S50_MinimumSOC),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_Modulus, _e_S51_Modulus, _S29, _d_S51_Modulus),
+    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_NotificationMaxDelay, _e_S52_NotificationMaxDelay, _S113, _d_S52_NotificationMaxDelay),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S53_P, _e_S53_P, _S29, _d_S53_P),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_PGPKeyID, _e_S54_PGPKeyID, _S29, _d_S54_PGPKeyID),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_PGPKeyPacket, _e_S55_PGPKeyPacket, _S29, _d_S55_PGPKeyPacket),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S56_PgenCounter, _e_S56_PgenCounter, _S29, _d_S56_PgenCounter),
+    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_PresentSOC, _e_S57_PresentSOC, _S81, _d_S57_PresentSOC),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S58_Q, _e_S58_Q, _S29, _d_S58_Q),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType, _d_ReceiptType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_RemainingTimeToMaximumSOC, _e_S59_RemainingTimeToMaximumSOC, _S97, _d_S59_RemainingTimeToMaximumSOC),
+    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S60_RemainingTimeToMinimumSOC, _e_S60_RemainingTimeToMinimumSOC, _S97, _d_S60_RemainingTimeToMinimumSOC),
+    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S61_RemainingTimeToTargetSOC, _e_S61_RemainingTimeToTargetSOC, _S97, _d_S61_RemainingTimeToTargetSOC),
+    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S62_ResponseCode, _e_S62_ResponseCode, _S64, _d_S62_ResponseCode),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S63_SPKISexp, _e_S63_SPKISexp, _S29, _d_S63_SPKISexp),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S64_Seed, _e_S64_Seed, _S29, _d_S64_Seed),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S65_SessionID, _e_S65_SessionID, _S6, _d_S65_SessionID),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S66_TargetSOC, _e_S66_TargetSOC, _S81, _d_S66_TargetSOC),
+    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType, _d_DetailedTaxType),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S67_TaxRuleID, _e_S67_TaxRuleID, _S127, _d_S67_TaxRuleID),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S68_TimeAnchor, _e_S68_TimeAnchor, _S7, _d_S68_TimeAnchor),
+    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S69_TimeStamp, _e_S69_TimeStamp, _S7, _d_S69_TimeStamp),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S70_Value, _e_S70_Value, _S84, _d_S70_Value),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S71_X509CRL, _e_S71_X509CRL, _S29, _d_S71_X509CRL),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S72_X509Certificate, _e_S72_X509Certificate, _S29, _d_S72_X509Certificate),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S73_X509IssuerName, _e_S73_X509IssuerName, _S35, _d_S73_X509IssuerName),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S74_X509SKI, _e_S74_X509SKI, _S29, _d_S74_X509SKI),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S75_X509SerialNumber, _e_S75_X509SerialNumber, _S27, _d_S75_X509SerialNumber),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S76_X509SubjectName, _e_S76_X509SubjectName, _S35, _d_S76_X509SubjectName),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S77_XPath, _e_S77_XPath, _S35, _d_S77_XPath),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S78_Y, _e_S78_Y, _S29, _d_S78_Y),
 )
 
 # class -> global element names (several when elements share a type)
@@ -7108,6 +7841,9 @@ if ACDP_ConnectReqType in CHOICE_REQUIRED: CHOICE_REQUIRED[ACDP_ConnectReq] = CH
 if ACDP_ConnectReqType in CHOICE_REQUIRED: CHOICE_REQUIRED[ACDP_DisconnectReq] = CHOICE_REQUIRED[ACDP_ConnectReqType]
 if ACDP_ConnectResType in CHOICE_REQUIRED: CHOICE_REQUIRED[ACDP_ConnectRes] = CHOICE_REQUIRED[ACDP_ConnectResType]
 if ACDP_ConnectResType in CHOICE_REQUIRED: CHOICE_REQUIRED[ACDP_DisconnectRes] = CHOICE_REQUIRED[ACDP_ConnectResType]
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
+}
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {
     DSAKeyValueType: 'nested groups',

@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_dc'
 _new = object.__new__
@@ -1238,41 +1238,56 @@ _C195 = (None, None, None, (3, 5), None, None, None, (3, 4), None, None, None, (
 _S196 = ('uint', 1, 4294967295, None, None)
 _T197 = (1, -1, -2, -3)
 
-def _d_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDReqEnergyTransferModeType, int]:
+def _d_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDReqEnergyTransferModeType, int, int]:
+    # BPT_DC_CPDReqEnergyTransferModeType: ((EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMinimumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, TargetSOC?), (EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EVMinimumDischargeCurrent))
+    # start: 1 bit(s): 0 SE(EVMaximumChargePower), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_maximum_charge_power = None
     if k == 0:
-        f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumChargePower')
     f_ev_minimum_charge_power = None
     if k == 1:
-        f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower: 1 bit(s): 0 SE(EVMaximumChargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumChargePower')
     f_ev_maximum_charge_current = None
     if k == 2:
-        f_ev_maximum_charge_current, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargeCurrent: 1 bit(s): 0 SE(EVMinimumChargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumChargeCurrent')
     f_ev_minimum_charge_current = None
     if k == 3:
-        f_ev_minimum_charge_current, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargeCurrent: 1 bit(s): 0 SE(EVMaximumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumChargeCurrent')
     f_ev_maximum_voltage = None
     if k == 4:
-        f_ev_maximum_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumVoltage: 1 bit(s): 0 SE(EVMinimumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumVoltage')
     f_ev_minimum_voltage = None
     if k == 5:
-        f_ev_minimum_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumVoltage: 2 bit(s): 0 SE(TargetSOC), 1 SE(EVMaximumDischargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T6[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMinimumVoltage')
@@ -1280,42 +1295,53 @@ def _d_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S7, 6)
+            f_target_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetSOC: 1 bit(s): 0 SE(EVMaximumDischargePower), 1 second level
         r -= 1; k = _T8[(B >> r) & 1]
     f_ev_maximum_discharge_power = None
     if k == 7:
-        f_ev_maximum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargePower: 1 bit(s): 0 SE(EVMinimumDischargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T9[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumDischargePower')
     f_ev_minimum_discharge_power = None
     if k == 8:
-        f_ev_minimum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumDischargePower: 1 bit(s): 0 SE(EVMaximumDischargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumDischargePower')
     f_ev_maximum_discharge_current = None
     if k == 9:
-        f_ev_maximum_discharge_current, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargeCurrent: 1 bit(s): 0 SE(EVMinimumDischargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T11[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumDischargeCurrent')
     f_ev_minimum_discharge_current = None
     if k == 10:
-        f_ev_minimum_discharge_current, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_discharge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumDischargeCurrent: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumDischargeCurrent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BPT_DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_minimum_discharge_current), r
+    return BPT_DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_minimum_discharge_current), B, r
 
-def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDReqEnergyTransferModeType, int]:
+def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDReqEnergyTransferModeType, int, int]:
+    # BPT_DC_CPDReqEnergyTransferModeType: ((EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMinimumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, TargetSOC?), (EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EVMinimumDischargeCurrent))
     r0 = r
+    # 14 bits: [BPT_DC_CPDReqEnergyTransferModeType start: SE(EVMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -1328,6 +1354,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDReqEnergyTransferModeType after EVMaximumChargePower: SE(EVMinimumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -1343,6 +1370,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDReqEnergyTransferModeType after EVMinimumChargePower: SE(EVMaximumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -1358,6 +1386,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDReqEnergyTransferModeType after EVMaximumChargeCurrent: SE(EVMinimumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
@@ -1373,6 +1402,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDReqEnergyTransferModeType after EVMinimumChargeCurrent: SE(EVMaximumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
@@ -1388,6 +1418,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
         else: i5_value = (x << 7) | (i5_value & 127)
     elif i5_value > 255: i5_value = 255 - i5_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDReqEnergyTransferModeType after EVMaximumVoltage: SE(EVMinimumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     i6_exponent = ((c >> 3) & 255) + -128
@@ -1403,6 +1434,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
         else: i6_value = (x << 7) | (i6_value & 127)
     elif i6_value > 255: i6_value = 255 - i6_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDReqEnergyTransferModeType after EVMinimumVoltage: 2 bit(s): 0 SE(TargetSOC), 1 SE(EVMaximumDischargePower), 2 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     k = _T6[c & 3]
@@ -1411,6 +1443,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     f_ev_minimum_voltage.value = i6_value
     f_target_soc = None
     if k == 6:
+        # 10 bits: [TargetSOC: CH = 0 in 1 bit]; f_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of BPT_DC_CPDReqEnergyTransferModeType after TargetSOC: 1 bit(s): 0 SE(EVMaximumDischargePower), 1 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         f_target_soc = (c >> 2) & 127
@@ -1418,6 +1451,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         if f_target_soc > 100: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_maximum_discharge_power = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -1430,6 +1464,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDReqEnergyTransferModeType after EVMaximumDischargePower: 1 bit(s): 0 SE(EVMinimumDischargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T9[c & 1]
@@ -1440,6 +1475,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_minimum_discharge_power = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -1452,6 +1488,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDReqEnergyTransferModeType after EVMinimumDischargePower: 1 bit(s): 0 SE(EVMaximumDischargeCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T10[c & 1]
@@ -1462,6 +1499,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_maximum_discharge_current = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -1474,6 +1512,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDReqEnergyTransferModeType after EVMaximumDischargeCurrent: 1 bit(s): 0 SE(EVMinimumDischargeCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T11[c & 1]
@@ -1484,6 +1523,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     f_ev_minimum_discharge_current = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -1496,6 +1536,7 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDReqEnergyTransferModeType after EVMinimumDischargeCurrent: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
         k = _T12[c & 1]
@@ -1506,9 +1547,10 @@ def _f_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     if k != -1: return _d_BPT_DC_CPDReqEnergyTransferModeType(B, r0)
     o = BPT_DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_minimum_discharge_current)
-    return o, r
+    return o, B, r
 
 def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeType, a: int) -> int:
+    # BPT_DC_CPDReqEnergyTransferModeType: ((EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMinimumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, TargetSOC?), (EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EVMinimumDischargeCurrent))
     st = 0
     v2 = o.ev_maximum_charge_power
     if v2 is None: raise EncFail('missing mandatory EVMaximumChargePower')
@@ -1691,17 +1733,21 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeTyp
     a <<= 3
     return a
 
-def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]:
+    # RationalNumberType: (Exponent, Value)
+    # start: 1 bit(s): 0 SE(Exponent), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_exponent = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S14, 6)
+            f_exponent, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Exponent: 1 bit(s): 0 SE(Value), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
@@ -1709,7 +1755,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_value, r = sl2(B, r, _S15, 6)
+            f_value, B, r = sl2(B, r, _S15, 6)
         else:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
@@ -1717,14 +1763,17 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Value: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RationalNumberType(f_exponent, f_value), r
+    return RationalNumberType(f_exponent, f_value), B, r
 
-def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]:
+    # RationalNumberType: (Exponent, Value)
     r0 = r
+    # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; f_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 13; c = (B >> r) & 8191
     if c & 6151: return _d_RationalNumberType(B, r0)
     f_exponent = ((c >> 3) & 255) + -128
@@ -1737,14 +1786,16 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
         elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
         else: f_value = (x << 7) | (f_value & 127)
     elif f_value > 255: f_value = 255 - f_value
+    # 2 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
     o = _new(RationalNumberType)
     o.exponent = f_exponent
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
+    # RationalNumberType: (Exponent, Value)
     pass
     v2 = o.exponent
     if v2 is None: raise EncFail('missing mandatory Exponent')
@@ -1761,77 +1812,104 @@ def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDResEnergyTransferModeType, int]:
+def _d_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDResEnergyTransferModeType, int, int]:
+    # BPT_DC_CPDResEnergyTransferModeType: ((EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMinimumChargeCurrent, EVSEMaximumVoltage, EVSEMinimumVoltage, EVSEPowerRampLimitation?), (EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumDischargeCurrent))
+    # start: 1 bit(s): 0 SE(EVSEMaximumChargePower), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_evse_maximum_charge_power = None
     if k == 0:
-        f_evse_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargePower: 1 bit(s): 0 SE(EVSEMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumChargePower')
     f_evse_minimum_charge_power = None
     if k == 1:
-        f_evse_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargePower: 1 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMinimumChargePower')
     f_evse_maximum_charge_current = None
     if k == 2:
-        f_evse_maximum_charge_current, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargeCurrent: 1 bit(s): 0 SE(EVSEMinimumChargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumChargeCurrent')
     f_evse_minimum_charge_current = None
     if k == 3:
-        f_evse_minimum_charge_current, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargeCurrent: 1 bit(s): 0 SE(EVSEMaximumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMinimumChargeCurrent')
     f_evse_maximum_voltage = None
     if k == 4:
-        f_evse_maximum_voltage, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumVoltage: 1 bit(s): 0 SE(EVSEMinimumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumVoltage')
     f_evse_minimum_voltage = None
     if k == 5:
-        f_evse_minimum_voltage, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumVoltage: 2 bit(s): 0 SE(EVSEPowerRampLimitation), 1 SE(EVSEMaximumDischargePower), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T6[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEMinimumVoltage')
     f_evse_power_ramp_limitation = None
     if k == 6:
-        f_evse_power_ramp_limitation, r = _d_RationalNumberType(B, r)
+        f_evse_power_ramp_limitation, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPowerRampLimitation: 1 bit(s): 0 SE(EVSEMaximumDischargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T8[(B >> r) & 1]
     f_evse_maximum_discharge_power = None
     if k == 7:
-        f_evse_maximum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumDischargePower: 1 bit(s): 0 SE(EVSEMinimumDischargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T9[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumDischargePower')
     f_evse_minimum_discharge_power = None
     if k == 8:
-        f_evse_minimum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumDischargePower: 1 bit(s): 0 SE(EVSEMaximumDischargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMinimumDischargePower')
     f_evse_maximum_discharge_current = None
     if k == 9:
-        f_evse_maximum_discharge_current, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_discharge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumDischargeCurrent: 1 bit(s): 0 SE(EVSEMinimumDischargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T11[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumDischargeCurrent')
     f_evse_minimum_discharge_current = None
     if k == 10:
-        f_evse_minimum_discharge_current, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_discharge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumDischargeCurrent: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMinimumDischargeCurrent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BPT_DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_discharge_current), r
+    return BPT_DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_discharge_current), B, r
 
-def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDResEnergyTransferModeType, int]:
+def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDResEnergyTransferModeType, int, int]:
+    # BPT_DC_CPDResEnergyTransferModeType: ((EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMinimumChargeCurrent, EVSEMaximumVoltage, EVSEMinimumVoltage, EVSEPowerRampLimitation?), (EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumDischargeCurrent))
     r0 = r
+    # 14 bits: [BPT_DC_CPDResEnergyTransferModeType start: SE(EVSEMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -1844,6 +1922,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDResEnergyTransferModeType after EVSEMaximumChargePower: SE(EVSEMinimumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -1859,6 +1938,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDResEnergyTransferModeType after EVSEMinimumChargePower: SE(EVSEMaximumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -1874,6 +1954,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDResEnergyTransferModeType after EVSEMaximumChargeCurrent: SE(EVSEMinimumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
@@ -1889,6 +1970,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDResEnergyTransferModeType after EVSEMinimumChargeCurrent: SE(EVSEMaximumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
@@ -1904,6 +1986,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
         else: i5_value = (x << 7) | (i5_value & 127)
     elif i5_value > 255: i5_value = 255 - i5_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDResEnergyTransferModeType after EVSEMaximumVoltage: SE(EVSEMinimumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     i6_exponent = ((c >> 3) & 255) + -128
@@ -1919,6 +2002,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
         else: i6_value = (x << 7) | (i6_value & 127)
     elif i6_value > 255: i6_value = 255 - i6_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDResEnergyTransferModeType after EVSEMinimumVoltage: 2 bit(s): 0 SE(EVSEPowerRampLimitation), 1 SE(EVSEMaximumDischargePower), 2 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     k = _T6[c & 3]
@@ -1927,6 +2011,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
     f_evse_minimum_voltage.value = i6_value
     f_evse_power_ramp_limitation = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -1939,6 +2024,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDResEnergyTransferModeType after EVSEPowerRampLimitation: 1 bit(s): 0 SE(EVSEMaximumDischargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T8[c & 1]
@@ -1947,6 +2033,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         f_evse_power_ramp_limitation.value = i7_value
     f_evse_maximum_discharge_power = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -1959,6 +2046,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDResEnergyTransferModeType after EVSEMaximumDischargePower: 1 bit(s): 0 SE(EVSEMinimumDischargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T9[c & 1]
@@ -1969,6 +2057,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     f_evse_minimum_discharge_power = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -1981,6 +2070,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDResEnergyTransferModeType after EVSEMinimumDischargePower: 1 bit(s): 0 SE(EVSEMaximumDischargeCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T10[c & 1]
@@ -1991,6 +2081,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     f_evse_maximum_discharge_current = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -2003,6 +2094,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDResEnergyTransferModeType after EVSEMaximumDischargeCurrent: 1 bit(s): 0 SE(EVSEMinimumDischargeCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T11[c & 1]
@@ -2013,6 +2105,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     f_evse_minimum_discharge_current = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -2025,6 +2118,7 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDResEnergyTransferModeType after EVSEMinimumDischargeCurrent: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T12[c & 1]
@@ -2035,9 +2129,10 @@ def _f_BPT_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     if k != -1: return _d_BPT_DC_CPDResEnergyTransferModeType(B, r0)
     o = BPT_DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_discharge_current)
-    return o, r
+    return o, B, r
 
 def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeType, a: int) -> int:
+    # BPT_DC_CPDResEnergyTransferModeType: ((EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMinimumChargeCurrent, EVSEMaximumVoltage, EVSEMinimumVoltage, EVSEPowerRampLimitation?), (EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumDischargeCurrent))
     st = 0
     v2 = o.evse_maximum_charge_power
     if v2 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
@@ -2233,103 +2328,136 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeTyp
     a <<= 3
     return a
 
-def _d_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_DC_CLReqControlModeType, int]:
+def _d_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_DC_CLReqControlModeType, int, int]:
+    # BPT_Dynamic_DC_CLReqControlModeType: (((DepartureTime?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest), (EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage)), (EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EVMaximumV2XEnergyRequest?, EVMinimumV2XEnergyRequest?))
+    # start: 2 bit(s): 0 SE(DepartureTime), 1 SE(EVTargetEnergyRequest), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T16[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S17, 6)
+            f_departure_time, B, r = sl2(B, r, _S17, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     f_ev_target_energy_request = None
     if k == 1:
-        f_ev_target_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_target_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetEnergyRequest: 1 bit(s): 0 SE(EVMaximumEnergyRequest), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetEnergyRequest')
     f_ev_maximum_energy_request = None
     if k == 2:
-        f_ev_maximum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumEnergyRequest: 1 bit(s): 0 SE(EVMinimumEnergyRequest), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumEnergyRequest')
     f_ev_minimum_energy_request = None
     if k == 3:
-        f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVMaximumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumEnergyRequest')
     f_ev_maximum_charge_power = None
     if k == 4:
-        f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumChargePower')
     f_ev_minimum_charge_power = None
     if k == 5:
-        f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower: 1 bit(s): 0 SE(EVMaximumChargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumChargePower')
     f_ev_maximum_charge_current = None
     if k == 6:
-        f_ev_maximum_charge_current, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargeCurrent: 1 bit(s): 0 SE(EVMaximumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T8[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumChargeCurrent')
     f_ev_maximum_voltage = None
     if k == 7:
-        f_ev_maximum_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumVoltage: 1 bit(s): 0 SE(EVMinimumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T9[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumVoltage')
     f_ev_minimum_voltage = None
     if k == 8:
-        f_ev_minimum_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumVoltage: 1 bit(s): 0 SE(EVMaximumDischargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumVoltage')
     f_ev_maximum_discharge_power = None
     if k == 9:
-        f_ev_maximum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargePower: 1 bit(s): 0 SE(EVMinimumDischargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T11[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumDischargePower')
     f_ev_minimum_discharge_power = None
     if k == 10:
-        f_ev_minimum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumDischargePower: 1 bit(s): 0 SE(EVMaximumDischargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T19[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumDischargePower')
     f_ev_maximum_discharge_current = None
     if k == 11:
-        f_ev_maximum_discharge_current, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargeCurrent: 2 bit(s): 0 SE(EVMaximumV2XEnergyRequest), 1 SE(EVMinimumV2XEnergyRequest), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T20[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMaximumDischargeCurrent')
     f_ev_maximum_v2_x_energy_request = None
     if k == 12:
-        f_ev_maximum_v2_x_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_v2_x_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumV2XEnergyRequest: 2 bit(s): 0 SE(EVMinimumV2XEnergyRequest), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T21[(B >> r) & 3]
     f_ev_minimum_v2_x_energy_request = None
     if k == 13:
-        f_ev_minimum_v2_x_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_v2_x_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumV2XEnergyRequest: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BPT_Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), r
+    return BPT_Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request), B, r
 
-def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_DC_CLReqControlModeType, int]:
+def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_DC_CLReqControlModeType, int, int]:
+    # BPT_Dynamic_DC_CLReqControlModeType: (((DepartureTime?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest), (EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage)), (EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EVMaximumV2XEnergyRequest?, EVMinimumV2XEnergyRequest?))
     r0 = r
+    # 2 bits: [code of BPT_Dynamic_DC_CLReqControlModeType start: 2 bit(s): 0 SE(DepartureTime), 1 SE(EVTargetEnergyRequest), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T16[c & 3]
     f_departure_time = None
     if k == 0:
+        # 1 bits: [DepartureTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 8; f_departure_time = (B >> r) & 255
@@ -2339,11 +2467,13 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
                 f_departure_time, r = ru(B, r + 8, f_departure_time)
                 if f_departure_time > 4294967295: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        # 2 bits: [DepartureTime: EE = 0 in 1 bit]; [code of BPT_Dynamic_DC_CLReqControlModeType after DepartureTime: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T1[c & 1]
     f_ev_target_energy_request = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -2356,6 +2486,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLReqControlModeType after EVTargetEnergyRequest: 1 bit(s): 0 SE(EVMaximumEnergyRequest), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T2[c & 1]
@@ -2366,6 +2497,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_energy_request = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -2378,6 +2510,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLReqControlModeType after EVMaximumEnergyRequest: 1 bit(s): 0 SE(EVMinimumEnergyRequest), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
@@ -2388,6 +2521,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_energy_request = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -2400,6 +2534,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLReqControlModeType after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVMaximumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T4[c & 1]
@@ -2410,6 +2545,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -2422,6 +2558,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLReqControlModeType after EVMaximumChargePower: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T5[c & 1]
@@ -2432,6 +2569,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_charge_power = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -2444,6 +2582,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLReqControlModeType after EVMinimumChargePower: 1 bit(s): 0 SE(EVMaximumChargeCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T18[c & 1]
@@ -2454,6 +2593,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_current = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -2466,6 +2606,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLReqControlModeType after EVMaximumChargeCurrent: 1 bit(s): 0 SE(EVMaximumVoltage), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T8[c & 1]
@@ -2476,6 +2617,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_voltage = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -2488,6 +2630,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLReqControlModeType after EVMaximumVoltage: 1 bit(s): 0 SE(EVMinimumVoltage), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T9[c & 1]
@@ -2498,6 +2641,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_voltage = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -2510,6 +2654,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLReqControlModeType after EVMinimumVoltage: 1 bit(s): 0 SE(EVMaximumDischargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T10[c & 1]
@@ -2520,6 +2665,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_discharge_power = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -2532,6 +2678,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLReqControlModeType after EVMaximumDischargePower: 1 bit(s): 0 SE(EVMinimumDischargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T11[c & 1]
@@ -2542,6 +2689,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_discharge_power = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -2554,6 +2702,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLReqControlModeType after EVMinimumDischargePower: 1 bit(s): 0 SE(EVMaximumDischargeCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T19[c & 1]
@@ -2564,6 +2713,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_discharge_current = None
     if k == 11:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -2576,6 +2726,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLReqControlModeType after EVMaximumDischargeCurrent: 2 bit(s): 0 SE(EVMaximumV2XEnergyRequest), 1 SE(EVMinimumV2XEnergyRequest), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T20[c & 3]
@@ -2586,6 +2737,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_v2_x_energy_request = None
     if k == 12:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -2598,6 +2750,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLReqControlModeType after EVMaximumV2XEnergyRequest: 2 bit(s): 0 SE(EVMinimumV2XEnergyRequest), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T21[c & 3]
@@ -2606,6 +2759,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_maximum_v2_x_energy_request.value = i12_value
     f_ev_minimum_v2_x_energy_request = None
     if k == 13:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i13_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         i13_exponent = ((c >> 3) & 255) + -128
@@ -2618,6 +2772,7 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLReqControlModeType after EVMinimumV2XEnergyRequest: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
@@ -2626,9 +2781,10 @@ def _f_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         f_ev_minimum_v2_x_energy_request.value = i13_value
     if k != -1: return _d_BPT_Dynamic_DC_CLReqControlModeType(B, r0)
     o = BPT_Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current, f_ev_maximum_v2_x_energy_request, f_ev_minimum_v2_x_energy_request)
-    return o, r
+    return o, B, r
 
 def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeType, a: int) -> int:
+    # BPT_Dynamic_DC_CLReqControlModeType: (((DepartureTime?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest), (EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage)), (EVMaximumDischargePower, EVMinimumDischargePower, EVMaximumDischargeCurrent, EVMaximumV2XEnergyRequest?, EVMinimumV2XEnergyRequest?))
     st = 0
     v2 = o.departure_time
     if v2 is not None:
@@ -2870,111 +3026,137 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
     a = (a << w) | c
     return a
 
-def _d_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_DC_CLResControlModeType, int]:
+def _d_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_DC_CLResControlModeType, int, int]:
+    # BPT_Dynamic_DC_CLResControlModeType: (((DepartureTime?, MinimumSOC?, TargetSOC?, AckMaxDelay?), (EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage)), (EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage))
+    # start: 3 bit(s): 0 SE(DepartureTime), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(AckMaxDelay), 4 SE(EVSEMaximumChargePower), 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T25[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S17, 6)
+            f_departure_time, B, r = sl2(B, r, _S17, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSEMaximumChargePower), 4 second level
         r -= 3; k = _T26[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S7, 6)
+            f_minimum_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSEMaximumChargePower), 3 second level
         r -= 2; k = _T27[(B >> r) & 3]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S7, 6)
+            f_target_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSEMaximumChargePower), 2 second level
         r -= 2; k = _T28[(B >> r) & 3]
     f_ack_max_delay = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ack_max_delay, r = sl2(B, r, _S29, 6)
+            f_ack_max_delay, B, r = sl2(B, r, _S29, 6)
         else:
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
             if f_ack_max_delay > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after AckMaxDelay: 1 bit(s): 0 SE(EVSEMaximumChargePower), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     f_evse_maximum_charge_power = None
     if k == 4:
-        f_evse_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargePower: 1 bit(s): 0 SE(EVSEMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumChargePower')
     f_evse_minimum_charge_power = None
     if k == 5:
-        f_evse_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargePower: 1 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMinimumChargePower')
     f_evse_maximum_charge_current = None
     if k == 6:
-        f_evse_maximum_charge_current, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargeCurrent: 1 bit(s): 0 SE(EVSEMaximumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T8[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumChargeCurrent')
     f_evse_maximum_voltage = None
     if k == 7:
-        f_evse_maximum_voltage, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumVoltage: 1 bit(s): 0 SE(EVSEMaximumDischargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T9[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumVoltage')
     f_evse_maximum_discharge_power = None
     if k == 8:
-        f_evse_maximum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumDischargePower: 1 bit(s): 0 SE(EVSEMinimumDischargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumDischargePower')
     f_evse_minimum_discharge_power = None
     if k == 9:
-        f_evse_minimum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumDischargePower: 1 bit(s): 0 SE(EVSEMaximumDischargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T11[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMinimumDischargePower')
     f_evse_maximum_discharge_current = None
     if k == 10:
-        f_evse_maximum_discharge_current, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_discharge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumDischargeCurrent: 1 bit(s): 0 SE(EVSEMinimumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T19[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumDischargeCurrent')
     f_evse_minimum_voltage = None
     if k == 11:
-        f_evse_minimum_voltage, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMinimumVoltage')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BPT_Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage), r
+    return BPT_Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage), B, r
 
-def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_DC_CLResControlModeType, int]:
+def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_DC_CLResControlModeType, int, int]:
+    # BPT_Dynamic_DC_CLResControlModeType: (((DepartureTime?, MinimumSOC?, TargetSOC?, AckMaxDelay?), (EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage)), (EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage))
     r0 = r
+    # 3 bits: [code of BPT_Dynamic_DC_CLResControlModeType start: 3 bit(s): 0 SE(DepartureTime), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(AckMaxDelay), 4 SE(EVSEMaximumChargePower), 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T25[c & 7]
     f_departure_time = None
     if k == 0:
+        # 1 bits: [DepartureTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 8; f_departure_time = (B >> r) & 255
@@ -2984,11 +3166,13 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
                 f_departure_time, r = ru(B, r + 8, f_departure_time)
                 if f_departure_time > 4294967295: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        # 4 bits: [DepartureTime: EE = 0 in 1 bit]; [code of BPT_Dynamic_DC_CLResControlModeType after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSEMaximumChargePower), 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T26[c & 7]
     f_minimum_soc = None
     if k == 1:
+        # 11 bits: [MinimumSOC: CH = 0 in 1 bit]; f_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of BPT_Dynamic_DC_CLResControlModeType after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSEMaximumChargePower), 3 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         f_minimum_soc = (c >> 3) & 127
@@ -2996,6 +3180,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         if f_minimum_soc > 100: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_target_soc = None
     if k == 2:
+        # 11 bits: [TargetSOC: CH = 0 in 1 bit]; f_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of BPT_Dynamic_DC_CLResControlModeType after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSEMaximumChargePower), 2 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         f_target_soc = (c >> 3) & 127
@@ -3003,6 +3188,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         if f_target_soc > 100: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_ack_max_delay = None
     if k == 3:
+        # 1 bits: [AckMaxDelay: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 8; f_ack_max_delay = (B >> r) & 255
@@ -3012,11 +3198,13 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
                 f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
                 if f_ack_max_delay > 65535: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
             else: f_ack_max_delay = (x << 7) | (f_ack_max_delay & 127)
+        # 2 bits: [AckMaxDelay: EE = 0 in 1 bit]; [code of BPT_Dynamic_DC_CLResControlModeType after AckMaxDelay: 1 bit(s): 0 SE(EVSEMaximumChargePower), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T4[c & 1]
     f_evse_maximum_charge_power = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -3029,6 +3217,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMaximumChargePower: 1 bit(s): 0 SE(EVSEMinimumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T5[c & 1]
@@ -3039,6 +3228,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_minimum_charge_power = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -3051,6 +3241,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMinimumChargePower: 1 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T18[c & 1]
@@ -3061,6 +3252,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_maximum_charge_current = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -3073,6 +3265,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMaximumChargeCurrent: 1 bit(s): 0 SE(EVSEMaximumVoltage), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T8[c & 1]
@@ -3083,6 +3276,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_maximum_voltage = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -3095,6 +3289,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMaximumVoltage: 1 bit(s): 0 SE(EVSEMaximumDischargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T9[c & 1]
@@ -3105,6 +3300,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_maximum_discharge_power = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -3117,6 +3313,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMaximumDischargePower: 1 bit(s): 0 SE(EVSEMinimumDischargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T10[c & 1]
@@ -3127,6 +3324,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_minimum_discharge_power = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -3139,6 +3337,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMinimumDischargePower: 1 bit(s): 0 SE(EVSEMaximumDischargeCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T11[c & 1]
@@ -3149,6 +3348,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_maximum_discharge_current = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -3161,6 +3361,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMaximumDischargeCurrent: 1 bit(s): 0 SE(EVSEMinimumVoltage), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T19[c & 1]
@@ -3171,6 +3372,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_minimum_voltage = None
     if k == 11:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -3183,6 +3385,7 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMinimumVoltage: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T12[c & 1]
@@ -3193,9 +3396,10 @@ def _f_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
         return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     if k != -1: return _d_BPT_Dynamic_DC_CLResControlModeType(B, r0)
     o = BPT_Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage)
-    return o, r
+    return o, B, r
 
 def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeType, a: int) -> int:
+    # BPT_Dynamic_DC_CLResControlModeType: (((DepartureTime?, MinimumSOC?, TargetSOC?, AckMaxDelay?), (EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage)), (EVSEMaximumDischargePower, EVSEMinimumDischargePower, EVSEMaximumDischargeCurrent, EVSEMinimumVoltage))
     st = 0
     v2 = o.departure_time
     if v2 is not None:
@@ -3370,73 +3574,105 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeTyp
     a <<= 3
     return a
 
-def _d_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_DC_CLReqControlModeType, int]:
+def _d_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_DC_CLReqControlModeType, int, int]:
+    # BPT_Scheduled_DC_CLReqControlModeType: (((EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?), (EVTargetCurrent, EVTargetVoltage, EVMaximumChargePower?, EVMinimumChargePower?, EVMaximumChargeCurrent?, EVMaximumVoltage?, EVMinimumVoltage?)), (EVMaximumDischargePower?, EVMinimumDischargePower?, EVMaximumDischargeCurrent?))
+    # start: 3 bit(s): 0 SE(EVTargetEnergyRequest), 1 SE(EVMaximumEnergyRequest), 2 SE(EVMinimumEnergyRequest), 3 SE(EVTargetCurrent), 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T34[(B >> r) & 7]
     f_ev_target_energy_request = None
     if k == 0:
-        f_ev_target_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_target_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetEnergyRequest: 2 bit(s): 0 SE(EVMaximumEnergyRequest), 1 SE(EVMinimumEnergyRequest), 2 SE(EVTargetCurrent), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T35[(B >> r) & 3]
     f_ev_maximum_energy_request = None
     if k == 1:
-        f_ev_maximum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumEnergyRequest: 2 bit(s): 0 SE(EVMinimumEnergyRequest), 1 SE(EVTargetCurrent), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T36[(B >> r) & 3]
     f_ev_minimum_energy_request = None
     if k == 2:
-        f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVTargetCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     f_ev_target_current = None
     if k == 3:
-        f_ev_target_current, r = _d_RationalNumberType(B, r)
+        f_ev_target_current, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetCurrent: 1 bit(s): 0 SE(EVTargetVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetCurrent')
     f_ev_target_voltage = None
     if k == 4:
-        f_ev_target_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_target_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetVoltage: 4 bit(s): 0 SE(EVMaximumChargePower), 1 SE(EVMinimumChargePower), 2 SE(EVMaximumChargeCurrent), 3 SE(EVMaximumVoltage), 4 SE(EVMinimumVoltage), 5 SE(EVMaximumDischargePower), 6 SE(EVMinimumDischargePower), 7 SE(EVMaximumDischargeCurrent), 8 EE, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T37[(B >> r) & 15]
     else:
         raise unexpected(k, r, 'EVTargetVoltage')
     f_ev_maximum_charge_power = None
     if k == 5:
-        f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower: 4 bit(s): 0 SE(EVMinimumChargePower), 1 SE(EVMaximumChargeCurrent), 2 SE(EVMaximumVoltage), 3 SE(EVMinimumVoltage), 4 SE(EVMaximumDischargePower), 5 SE(EVMinimumDischargePower), 6 SE(EVMaximumDischargeCurrent), 7 EE, 8 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T38[(B >> r) & 15]
     f_ev_minimum_charge_power = None
     if k == 6:
-        f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower: 3 bit(s): 0 SE(EVMaximumChargeCurrent), 1 SE(EVMaximumVoltage), 2 SE(EVMinimumVoltage), 3 SE(EVMaximumDischargePower), 4 SE(EVMinimumDischargePower), 5 SE(EVMaximumDischargeCurrent), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T39[(B >> r) & 7]
     f_ev_maximum_charge_current = None
     if k == 7:
-        f_ev_maximum_charge_current, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargeCurrent: 3 bit(s): 0 SE(EVMaximumVoltage), 1 SE(EVMinimumVoltage), 2 SE(EVMaximumDischargePower), 3 SE(EVMinimumDischargePower), 4 SE(EVMaximumDischargeCurrent), 5 EE, 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T40[(B >> r) & 7]
     f_ev_maximum_voltage = None
     if k == 8:
-        f_ev_maximum_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumVoltage: 3 bit(s): 0 SE(EVMinimumVoltage), 1 SE(EVMaximumDischargePower), 2 SE(EVMinimumDischargePower), 3 SE(EVMaximumDischargeCurrent), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T41[(B >> r) & 7]
     f_ev_minimum_voltage = None
     if k == 9:
-        f_ev_minimum_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumVoltage: 3 bit(s): 0 SE(EVMaximumDischargePower), 1 SE(EVMinimumDischargePower), 2 SE(EVMaximumDischargeCurrent), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T42[(B >> r) & 7]
     f_ev_maximum_discharge_power = None
     if k == 10:
-        f_ev_maximum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargePower: 2 bit(s): 0 SE(EVMinimumDischargePower), 1 SE(EVMaximumDischargeCurrent), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T43[(B >> r) & 3]
     f_ev_minimum_discharge_power = None
     if k == 11:
-        f_ev_minimum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumDischargePower: 2 bit(s): 0 SE(EVMaximumDischargeCurrent), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T44[(B >> r) & 3]
     f_ev_maximum_discharge_current = None
     if k == 12:
-        f_ev_maximum_discharge_current, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_discharge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumDischargeCurrent: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BPT_Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current), r
+    return BPT_Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current), B, r
 
-def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_DC_CLReqControlModeType, int]:
+def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_DC_CLReqControlModeType, int, int]:
+    # BPT_Scheduled_DC_CLReqControlModeType: (((EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?), (EVTargetCurrent, EVTargetVoltage, EVMaximumChargePower?, EVMinimumChargePower?, EVMaximumChargeCurrent?, EVMaximumVoltage?, EVMinimumVoltage?)), (EVMaximumDischargePower?, EVMinimumDischargePower?, EVMaximumDischargeCurrent?))
     r0 = r
+    # 3 bits: [code of BPT_Scheduled_DC_CLReqControlModeType start: 3 bit(s): 0 SE(EVTargetEnergyRequest), 1 SE(EVMaximumEnergyRequest), 2 SE(EVMinimumEnergyRequest), 3 SE(EVTargetCurrent), 4 second level]
     r -= 3; c = (B >> r) & 7
     k = _T34[c & 7]
     f_ev_target_energy_request = None
     if k == 0:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -3449,6 +3685,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLReqControlModeType after EVTargetEnergyRequest: 2 bit(s): 0 SE(EVMaximumEnergyRequest), 1 SE(EVMinimumEnergyRequest), 2 SE(EVTargetCurrent), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T35[c & 3]
@@ -3457,6 +3694,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_target_energy_request.value = i1_value
     f_ev_maximum_energy_request = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -3469,6 +3707,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLReqControlModeType after EVMaximumEnergyRequest: 2 bit(s): 0 SE(EVMinimumEnergyRequest), 1 SE(EVTargetCurrent), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T36[c & 3]
@@ -3477,6 +3716,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_maximum_energy_request.value = i2_value
     f_ev_minimum_energy_request = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -3489,6 +3729,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLReqControlModeType after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVTargetCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
@@ -3497,6 +3738,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_minimum_energy_request.value = i3_value
     f_ev_target_current = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -3509,6 +3751,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLReqControlModeType after EVTargetCurrent: 1 bit(s): 0 SE(EVTargetVoltage), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T4[c & 1]
@@ -3519,6 +3762,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
     f_ev_target_voltage = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -3531,6 +3775,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLReqControlModeType after EVTargetVoltage: 4 bit(s): 0 SE(EVMaximumChargePower), 1 SE(EVMinimumChargePower), 2 SE(EVMaximumChargeCurrent), 3 SE(EVMaximumVoltage), 4 SE(EVMinimumVoltage), 5 SE(EVMaximumDischargePower), 6 SE(EVMinimumDischargePower), 7 SE(EVMaximumDischargeCurrent), 8 EE, 9 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T37[c & 15]
@@ -3541,6 +3786,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -3553,6 +3799,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLReqControlModeType after EVMaximumChargePower: 4 bit(s): 0 SE(EVMinimumChargePower), 1 SE(EVMaximumChargeCurrent), 2 SE(EVMaximumVoltage), 3 SE(EVMinimumVoltage), 4 SE(EVMaximumDischargePower), 5 SE(EVMinimumDischargePower), 6 SE(EVMaximumDischargeCurrent), 7 EE, 8 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T38[c & 15]
@@ -3561,6 +3808,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_maximum_charge_power.value = i6_value
     f_ev_minimum_charge_power = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -3573,6 +3821,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLReqControlModeType after EVMinimumChargePower: 3 bit(s): 0 SE(EVMaximumChargeCurrent), 1 SE(EVMaximumVoltage), 2 SE(EVMinimumVoltage), 3 SE(EVMaximumDischargePower), 4 SE(EVMinimumDischargePower), 5 SE(EVMaximumDischargeCurrent), 6 EE, 7 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T39[c & 7]
@@ -3581,6 +3830,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_minimum_charge_power.value = i7_value
     f_ev_maximum_charge_current = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -3593,6 +3843,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLReqControlModeType after EVMaximumChargeCurrent: 3 bit(s): 0 SE(EVMaximumVoltage), 1 SE(EVMinimumVoltage), 2 SE(EVMaximumDischargePower), 3 SE(EVMinimumDischargePower), 4 SE(EVMaximumDischargeCurrent), 5 EE, 6 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T40[c & 7]
@@ -3601,6 +3852,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_maximum_charge_current.value = i8_value
     f_ev_maximum_voltage = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -3613,6 +3865,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLReqControlModeType after EVMaximumVoltage: 3 bit(s): 0 SE(EVMinimumVoltage), 1 SE(EVMaximumDischargePower), 2 SE(EVMinimumDischargePower), 3 SE(EVMaximumDischargeCurrent), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T41[c & 7]
@@ -3621,6 +3874,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_maximum_voltage.value = i9_value
     f_ev_minimum_voltage = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -3633,6 +3887,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLReqControlModeType after EVMinimumVoltage: 3 bit(s): 0 SE(EVMaximumDischargePower), 1 SE(EVMinimumDischargePower), 2 SE(EVMaximumDischargeCurrent), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T42[c & 7]
@@ -3641,6 +3896,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_minimum_voltage.value = i10_value
     f_ev_maximum_discharge_power = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -3653,6 +3909,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLReqControlModeType after EVMaximumDischargePower: 2 bit(s): 0 SE(EVMinimumDischargePower), 1 SE(EVMaximumDischargeCurrent), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T43[c & 3]
@@ -3661,6 +3918,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_maximum_discharge_power.value = i11_value
     f_ev_minimum_discharge_power = None
     if k == 11:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -3673,6 +3931,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLReqControlModeType after EVMinimumDischargePower: 2 bit(s): 0 SE(EVMaximumDischargeCurrent), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T44[c & 3]
@@ -3681,6 +3940,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_minimum_discharge_power.value = i12_value
     f_ev_maximum_discharge_current = None
     if k == 12:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i13_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         i13_exponent = ((c >> 3) & 255) + -128
@@ -3693,6 +3953,7 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
             else: i13_value = (x << 7) | (i13_value & 127)
         elif i13_value > 255: i13_value = 255 - i13_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLReqControlModeType after EVMaximumDischargeCurrent: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
@@ -3701,9 +3962,10 @@ def _f_BPT_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_ev_maximum_discharge_current.value = i13_value
     if k != -1: return _d_BPT_Scheduled_DC_CLReqControlModeType(B, r0)
     o = BPT_Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_ev_maximum_discharge_power, f_ev_minimum_discharge_power, f_ev_maximum_discharge_current)
-    return o, r
+    return o, B, r
 
 def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlModeType, a: int) -> int:
+    # BPT_Scheduled_DC_CLReqControlModeType: (((EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?), (EVTargetCurrent, EVTargetVoltage, EVMaximumChargePower?, EVMinimumChargePower?, EVMaximumChargeCurrent?, EVMaximumVoltage?, EVMinimumVoltage?)), (EVMaximumDischargePower?, EVMinimumDischargePower?, EVMaximumDischargeCurrent?))
     st = 0
     v2 = o.ev_target_energy_request
     if v2 is not None:
@@ -3962,49 +4224,71 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
     a = (a << w) | c
     return a
 
-def _d_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_DC_CLResControlModeType, int]:
+def _d_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_DC_CLResControlModeType, int, int]:
+    # BPT_Scheduled_DC_CLResControlModeType: ((EVSEMaximumChargePower?, EVSEMinimumChargePower?, EVSEMaximumChargeCurrent?, EVSEMaximumVoltage?), (EVSEMaximumDischargePower?, EVSEMinimumDischargePower?, EVSEMaximumDischargeCurrent?, EVSEMinimumVoltage?))
+    # start: 4 bit(s): 0 SE(EVSEMaximumChargePower), 1 SE(EVSEMinimumChargePower), 2 SE(EVSEMaximumChargeCurrent), 3 SE(EVSEMaximumVoltage), 4 SE(EVSEMaximumDischargePower), 5 SE(EVSEMinimumDischargePower), 6 SE(EVSEMaximumDischargeCurrent), 7 SE(EVSEMinimumVoltage), 8 EE, 9 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T56[(B >> r) & 15]
     f_evse_maximum_charge_power = None
     if k == 0:
-        f_evse_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargePower: 4 bit(s): 0 SE(EVSEMinimumChargePower), 1 SE(EVSEMaximumChargeCurrent), 2 SE(EVSEMaximumVoltage), 3 SE(EVSEMaximumDischargePower), 4 SE(EVSEMinimumDischargePower), 5 SE(EVSEMaximumDischargeCurrent), 6 SE(EVSEMinimumVoltage), 7 EE, 8 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T57[(B >> r) & 15]
     f_evse_minimum_charge_power = None
     if k == 1:
-        f_evse_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargePower: 3 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 SE(EVSEMaximumVoltage), 2 SE(EVSEMaximumDischargePower), 3 SE(EVSEMinimumDischargePower), 4 SE(EVSEMaximumDischargeCurrent), 5 SE(EVSEMinimumVoltage), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T58[(B >> r) & 7]
     f_evse_maximum_charge_current = None
     if k == 2:
-        f_evse_maximum_charge_current, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargeCurrent: 3 bit(s): 0 SE(EVSEMaximumVoltage), 1 SE(EVSEMaximumDischargePower), 2 SE(EVSEMinimumDischargePower), 3 SE(EVSEMaximumDischargeCurrent), 4 SE(EVSEMinimumVoltage), 5 EE, 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T59[(B >> r) & 7]
     f_evse_maximum_voltage = None
     if k == 3:
-        f_evse_maximum_voltage, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumVoltage: 3 bit(s): 0 SE(EVSEMaximumDischargePower), 1 SE(EVSEMinimumDischargePower), 2 SE(EVSEMaximumDischargeCurrent), 3 SE(EVSEMinimumVoltage), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T60[(B >> r) & 7]
     f_evse_maximum_discharge_power = None
     if k == 4:
-        f_evse_maximum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumDischargePower: 3 bit(s): 0 SE(EVSEMinimumDischargePower), 1 SE(EVSEMaximumDischargeCurrent), 2 SE(EVSEMinimumVoltage), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T61[(B >> r) & 7]
     f_evse_minimum_discharge_power = None
     if k == 5:
-        f_evse_minimum_discharge_power, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_discharge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumDischargePower: 2 bit(s): 0 SE(EVSEMaximumDischargeCurrent), 1 SE(EVSEMinimumVoltage), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T62[(B >> r) & 3]
     f_evse_maximum_discharge_current = None
     if k == 6:
-        f_evse_maximum_discharge_current, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_discharge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumDischargeCurrent: 2 bit(s): 0 SE(EVSEMinimumVoltage), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T63[(B >> r) & 3]
     f_evse_minimum_voltage = None
     if k == 7:
-        f_evse_minimum_voltage, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return BPT_Scheduled_DC_CLResControlModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage), r
+    return BPT_Scheduled_DC_CLResControlModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage), B, r
 
-def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_DC_CLResControlModeType, int]:
+def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Scheduled_DC_CLResControlModeType, int, int]:
+    # BPT_Scheduled_DC_CLResControlModeType: ((EVSEMaximumChargePower?, EVSEMinimumChargePower?, EVSEMaximumChargeCurrent?, EVSEMaximumVoltage?), (EVSEMaximumDischargePower?, EVSEMinimumDischargePower?, EVSEMaximumDischargeCurrent?, EVSEMinimumVoltage?))
     r0 = r
+    # 4 bits: [code of BPT_Scheduled_DC_CLResControlModeType start: 4 bit(s): 0 SE(EVSEMaximumChargePower), 1 SE(EVSEMinimumChargePower), 2 SE(EVSEMaximumChargeCurrent), 3 SE(EVSEMaximumVoltage), 4 SE(EVSEMaximumDischargePower), 5 SE(EVSEMinimumDischargePower), 6 SE(EVSEMaximumDischargeCurrent), 7 SE(EVSEMinimumVoltage), 8 EE, 9 second level]
     r -= 4; c = (B >> r) & 15
     k = _T56[c & 15]
     f_evse_maximum_charge_power = None
     if k == 0:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -4017,6 +4301,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMaximumChargePower: 4 bit(s): 0 SE(EVSEMinimumChargePower), 1 SE(EVSEMaximumChargeCurrent), 2 SE(EVSEMaximumVoltage), 3 SE(EVSEMaximumDischargePower), 4 SE(EVSEMinimumDischargePower), 5 SE(EVSEMaximumDischargeCurrent), 6 SE(EVSEMinimumVoltage), 7 EE, 8 second level]
         r -= 6; c = (B >> r) & 63
         if c & 48: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T57[c & 15]
@@ -4025,6 +4310,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_maximum_charge_power.value = i1_value
     f_evse_minimum_charge_power = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -4037,6 +4323,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMinimumChargePower: 3 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 SE(EVSEMaximumVoltage), 2 SE(EVSEMaximumDischargePower), 3 SE(EVSEMinimumDischargePower), 4 SE(EVSEMaximumDischargeCurrent), 5 SE(EVSEMinimumVoltage), 6 EE, 7 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T58[c & 7]
@@ -4045,6 +4332,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_minimum_charge_power.value = i2_value
     f_evse_maximum_charge_current = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -4057,6 +4345,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMaximumChargeCurrent: 3 bit(s): 0 SE(EVSEMaximumVoltage), 1 SE(EVSEMaximumDischargePower), 2 SE(EVSEMinimumDischargePower), 3 SE(EVSEMaximumDischargeCurrent), 4 SE(EVSEMinimumVoltage), 5 EE, 6 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T59[c & 7]
@@ -4065,6 +4354,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_maximum_charge_current.value = i3_value
     f_evse_maximum_voltage = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -4077,6 +4367,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMaximumVoltage: 3 bit(s): 0 SE(EVSEMaximumDischargePower), 1 SE(EVSEMinimumDischargePower), 2 SE(EVSEMaximumDischargeCurrent), 3 SE(EVSEMinimumVoltage), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T60[c & 7]
@@ -4085,6 +4376,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_maximum_voltage.value = i4_value
     f_evse_maximum_discharge_power = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -4097,6 +4389,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMaximumDischargePower: 3 bit(s): 0 SE(EVSEMinimumDischargePower), 1 SE(EVSEMaximumDischargeCurrent), 2 SE(EVSEMinimumVoltage), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T61[c & 7]
@@ -4105,6 +4398,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_maximum_discharge_power.value = i5_value
     f_evse_minimum_discharge_power = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -4117,6 +4411,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMinimumDischargePower: 2 bit(s): 0 SE(EVSEMaximumDischargeCurrent), 1 SE(EVSEMinimumVoltage), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T62[c & 3]
@@ -4125,6 +4420,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_minimum_discharge_power.value = i6_value
     f_evse_maximum_discharge_current = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -4137,6 +4433,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMaximumDischargeCurrent: 2 bit(s): 0 SE(EVSEMinimumVoltage), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T63[c & 3]
@@ -4145,6 +4442,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_maximum_discharge_current.value = i7_value
     f_evse_minimum_voltage = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -4157,6 +4455,7 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMinimumVoltage: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T12[c & 1]
@@ -4165,9 +4464,10 @@ def _f_BPT_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Schedu
         f_evse_minimum_voltage.value = i8_value
     if k != -1: return _d_BPT_Scheduled_DC_CLResControlModeType(B, r0)
     o = BPT_Scheduled_DC_CLResControlModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage, f_evse_maximum_discharge_power, f_evse_minimum_discharge_power, f_evse_maximum_discharge_current, f_evse_minimum_voltage)
-    return o, r
+    return o, B, r
 
 def _e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlModeType, a: int) -> int:
+    # BPT_Scheduled_DC_CLResControlModeType: ((EVSEMaximumChargePower?, EVSEMinimumChargePower?, EVSEMaximumChargeCurrent?, EVSEMaximumVoltage?), (EVSEMaximumDischargePower?, EVSEMinimumDischargePower?, EVSEMaximumDischargeCurrent?, EVSEMinimumVoltage?))
     st = 0
     v2 = o.evse_maximum_charge_power
     if v2 is not None:
@@ -4331,55 +4631,74 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMod
     a = (a << w) | c
     return a
 
-def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int, int]:
+    # CLReqControlModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CLReqControlModeType(), r
+    return CLReqControlModeType(), B, r
 
-def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int, int]:
+    # CLReqControlModeType: empty
     r0 = r
+    # 1 bits: [CLReqControlModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLReqControlModeType(B, r0)
     o = _new(CLReqControlModeType)
-    return o, r
+    return o, B, r
 
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
+    # CLReqControlModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int, int]:
+    # CLResControlModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CLResControlModeType(), r
+    return CLResControlModeType(), B, r
 
-def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int, int]:
+    # CLResControlModeType: empty
     r0 = r
+    # 1 bits: [CLResControlModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLResControlModeType(B, r0)
     o = _new(CLResControlModeType)
-    return o, r
+    return o, B, r
 
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
+    # CLResControlModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T72[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CanonicalizationMethodType(f_algorithm), r
+    return CanonicalizationMethodType(f_algorithm), B, r
 
-def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     return _d_CanonicalizationMethodType(B, r)
 
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -4389,41 +4708,56 @@ def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyTransferModeType, int]:
+def _d_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyTransferModeType, int, int]:
+    # DC_CPDReqEnergyTransferModeType: (EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMinimumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, TargetSOC?)
+    # start: 1 bit(s): 0 SE(EVMaximumChargePower), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_maximum_charge_power = None
     if k == 0:
-        f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumChargePower')
     f_ev_minimum_charge_power = None
     if k == 1:
-        f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower: 1 bit(s): 0 SE(EVMaximumChargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumChargePower')
     f_ev_maximum_charge_current = None
     if k == 2:
-        f_ev_maximum_charge_current, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargeCurrent: 1 bit(s): 0 SE(EVMinimumChargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumChargeCurrent')
     f_ev_minimum_charge_current = None
     if k == 3:
-        f_ev_minimum_charge_current, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargeCurrent: 1 bit(s): 0 SE(EVMaximumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumChargeCurrent')
     f_ev_maximum_voltage = None
     if k == 4:
-        f_ev_maximum_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumVoltage: 1 bit(s): 0 SE(EVMinimumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumVoltage')
     f_ev_minimum_voltage = None
     if k == 5:
-        f_ev_minimum_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumVoltage: 2 bit(s): 0 SE(TargetSOC), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T73[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVMinimumVoltage')
@@ -4431,18 +4765,21 @@ def _d_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S7, 6)
+            f_target_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetSOC: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc), r
+    return DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc), B, r
 
-def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyTransferModeType, int]:
+def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyTransferModeType, int, int]:
+    # DC_CPDReqEnergyTransferModeType: (EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMinimumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, TargetSOC?)
     r0 = r
+    # 14 bits: [DC_CPDReqEnergyTransferModeType start: SE(EVMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -4455,6 +4792,7 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDReqEnergyTransferModeType after EVMaximumChargePower: SE(EVMinimumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -4470,6 +4808,7 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDReqEnergyTransferModeType after EVMinimumChargePower: SE(EVMaximumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -4485,6 +4824,7 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDReqEnergyTransferModeType after EVMaximumChargeCurrent: SE(EVMinimumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
@@ -4500,6 +4840,7 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDReqEnergyTransferModeType after EVMinimumChargeCurrent: SE(EVMaximumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
@@ -4515,6 +4856,7 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
         elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
         else: i5_value = (x << 7) | (i5_value & 127)
     elif i5_value > 255: i5_value = 255 - i5_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDReqEnergyTransferModeType after EVMaximumVoltage: SE(EVMinimumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     i6_exponent = ((c >> 3) & 255) + -128
@@ -4530,6 +4872,7 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
         elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
         else: i6_value = (x << 7) | (i6_value & 127)
     elif i6_value > 255: i6_value = 255 - i6_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DC_CPDReqEnergyTransferModeType after EVMinimumVoltage: 2 bit(s): 0 SE(TargetSOC), 1 EE, 2 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     k = _T73[c & 3]
@@ -4538,6 +4881,7 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
     f_ev_minimum_voltage.value = i6_value
     f_target_soc = None
     if k == 6:
+        # 10 bits: [TargetSOC: CH = 0 in 1 bit]; f_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of DC_CPDReqEnergyTransferModeType after TargetSOC: 1 bit(s): 0 EE, 1 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 514: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
         f_target_soc = (c >> 2) & 127
@@ -4545,9 +4889,10 @@ def _f_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
         if f_target_soc > 100: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     if k != -1: return _d_DC_CPDReqEnergyTransferModeType(B, r0)
     o = DC_CPDReqEnergyTransferModeType(f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_minimum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage, f_target_soc)
-    return o, r
+    return o, B, r
 
 def _e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: int) -> int:
+    # DC_CPDReqEnergyTransferModeType: (EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMinimumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage, TargetSOC?)
     st = 0
     v2 = o.ev_maximum_charge_power
     if v2 is None: raise EncFail('missing mandatory EVMaximumChargePower')
@@ -4661,53 +5006,72 @@ def _e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: in
     a = (a << w) | c
     return a
 
-def _d_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyTransferModeType, int]:
+def _d_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyTransferModeType, int, int]:
+    # DC_CPDResEnergyTransferModeType: (EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMinimumChargeCurrent, EVSEMaximumVoltage, EVSEMinimumVoltage, EVSEPowerRampLimitation?)
+    # start: 1 bit(s): 0 SE(EVSEMaximumChargePower), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_evse_maximum_charge_power = None
     if k == 0:
-        f_evse_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargePower: 1 bit(s): 0 SE(EVSEMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumChargePower')
     f_evse_minimum_charge_power = None
     if k == 1:
-        f_evse_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargePower: 1 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMinimumChargePower')
     f_evse_maximum_charge_current = None
     if k == 2:
-        f_evse_maximum_charge_current, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargeCurrent: 1 bit(s): 0 SE(EVSEMinimumChargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumChargeCurrent')
     f_evse_minimum_charge_current = None
     if k == 3:
-        f_evse_minimum_charge_current, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargeCurrent: 1 bit(s): 0 SE(EVSEMaximumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMinimumChargeCurrent')
     f_evse_maximum_voltage = None
     if k == 4:
-        f_evse_maximum_voltage, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumVoltage: 1 bit(s): 0 SE(EVSEMinimumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumVoltage')
     f_evse_minimum_voltage = None
     if k == 5:
-        f_evse_minimum_voltage, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumVoltage: 2 bit(s): 0 SE(EVSEPowerRampLimitation), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T73[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEMinimumVoltage')
     f_evse_power_ramp_limitation = None
     if k == 6:
-        f_evse_power_ramp_limitation, r = _d_RationalNumberType(B, r)
+        f_evse_power_ramp_limitation, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPowerRampLimitation: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation), r
+    return DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation), B, r
 
-def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyTransferModeType, int]:
+def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyTransferModeType, int, int]:
+    # DC_CPDResEnergyTransferModeType: (EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMinimumChargeCurrent, EVSEMaximumVoltage, EVSEMinimumVoltage, EVSEPowerRampLimitation?)
     r0 = r
+    # 14 bits: [DC_CPDResEnergyTransferModeType start: SE(EVSEMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -4720,6 +5084,7 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDResEnergyTransferModeType after EVSEMaximumChargePower: SE(EVSEMinimumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -4735,6 +5100,7 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDResEnergyTransferModeType after EVSEMinimumChargePower: SE(EVSEMaximumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -4750,6 +5116,7 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDResEnergyTransferModeType after EVSEMaximumChargeCurrent: SE(EVSEMinimumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
@@ -4765,6 +5132,7 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDResEnergyTransferModeType after EVSEMinimumChargeCurrent: SE(EVSEMaximumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
@@ -4780,6 +5148,7 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
         elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
         else: i5_value = (x << 7) | (i5_value & 127)
     elif i5_value > 255: i5_value = 255 - i5_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDResEnergyTransferModeType after EVSEMaximumVoltage: SE(EVSEMinimumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     i6_exponent = ((c >> 3) & 255) + -128
@@ -4795,6 +5164,7 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
         elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
         else: i6_value = (x << 7) | (i6_value & 127)
     elif i6_value > 255: i6_value = 255 - i6_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DC_CPDResEnergyTransferModeType after EVSEMinimumVoltage: 2 bit(s): 0 SE(EVSEPowerRampLimitation), 1 EE, 2 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     k = _T73[c & 3]
@@ -4803,6 +5173,7 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
     f_evse_minimum_voltage.value = i6_value
     f_evse_power_ramp_limitation = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_DC_CPDResEnergyTransferModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -4815,6 +5186,7 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DC_CPDResEnergyTransferModeType after EVSEPowerRampLimitation: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_CPDResEnergyTransferModeType(B, r0)
         k = _T12[c & 1]
@@ -4823,9 +5195,10 @@ def _f_DC_CPDResEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDResEnergyT
         f_evse_power_ramp_limitation.value = i7_value
     if k != -1: return _d_DC_CPDResEnergyTransferModeType(B, r0)
     o = DC_CPDResEnergyTransferModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_minimum_charge_current, f_evse_maximum_voltage, f_evse_minimum_voltage, f_evse_power_ramp_limitation)
-    return o, r
+    return o, B, r
 
 def _e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: int) -> int:
+    # DC_CPDResEnergyTransferModeType: (EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMinimumChargeCurrent, EVSEMaximumVoltage, EVSEMinimumVoltage, EVSEPowerRampLimitation?)
     st = 0
     v2 = o.evse_maximum_charge_power
     if v2 is None: raise EncFail('missing mandatory EVSEMaximumChargePower')
@@ -4952,24 +5325,32 @@ def _e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: in
     a = (a << w) | c
     return a
 
-def _d_DC_CableCheckReqType(B: int, r: int) -> tuple[DC_CableCheckReqType, int]:
+def _d_DC_CableCheckReqType(B: int, r: int) -> tuple[DC_CableCheckReqType, int, int]:
+    # DC_CableCheckReqType: (((Header)))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_CableCheckReqType(f_header), r
+    return DC_CableCheckReqType(f_header), B, r
 
-def _f_DC_CableCheckReqType(B: int, r: int) -> tuple[DC_CableCheckReqType, int]:
+def _f_DC_CableCheckReqType(B: int, r: int) -> tuple[DC_CableCheckReqType, int, int]:
+    # DC_CableCheckReqType: (((Header)))
     r0 = r
+    # 3 bits: [DC_CableCheckReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_CableCheckReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_DC_CableCheckReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_CableCheckReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -4979,15 +5360,18 @@ def _f_DC_CableCheckReqType(B: int, r: int) -> tuple[DC_CableCheckReqType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_DC_CableCheckReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_CableCheckReqType(B, r0)
     k = _T75[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_DC_CableCheckReqType(B, r0)
+    # 1 bits: [DC_CableCheckReqType after Header: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_DC_CableCheckReqType(B, r0)
     f_header = _new(MessageHeaderType)
@@ -4996,9 +5380,10 @@ def _f_DC_CableCheckReqType(B: int, r: int) -> tuple[DC_CableCheckReqType, int]:
     f_header.signature = i1_signature
     o = _new(DC_CableCheckReqType)
     o.header = f_header
-    return o, r
+    return o, B, r
 
 def _e_DC_CableCheckReqType(o: DC_CableCheckReqType, a: int) -> int:
+    # DC_CableCheckReqType: (((Header)))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -5028,17 +5413,22 @@ def _e_DC_CableCheckReqType(o: DC_CableCheckReqType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
+    # start: 1 bit(s): 0 SE(SessionID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_session_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S77, 6)
+            f_session_id, B, r = sl2(B, r, _S77, 6)
         else:
-            f_session_id, r = rbin(B, r, 8)
+            f_session_id, B, r = rbin(B, r, 8)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SessionID: 1 bit(s): 0 SE(TimeStamp), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SessionID')
@@ -5046,30 +5436,36 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_stamp, r = sl2(B, r, _S78, 6)
+            f_time_stamp, B, r = sl2(B, r, _S78, 6)
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level
         r -= 2; k = _T75[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeStamp')
     f_signature = None
     if k == 2:
-        f_signature, r = _d_SignatureType(B, r)
+        f_signature, B, r = _d_SignatureType(B, r)
+        # after Signature: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), B, r
 
-def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
     r0 = r
+    # 2 bits: [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MessageHeaderType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_MessageHeaderType(B, r0)
     r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MessageHeaderType(B, r0)
     r -= 8; f_time_stamp = (B >> r) & 255
@@ -5079,12 +5475,14 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
             f_time_stamp, r = ru(B, r + 8, f_time_stamp)
             if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
         else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
     k = _T75[c & 3]
     f_signature = None
     if k == 2:
-        f_signature, r = _f_SignatureType(B, r)
+        f_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
@@ -5092,9 +5490,10 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     o.session_id = f_session_id
     o.time_stamp = f_time_stamp
     o.signature = f_signature
-    return o, r
+    return o, B, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
     st = 0
     v2 = o.session_id
     if v2 is None: raise EncFail('missing mandatory SessionID')
@@ -5118,74 +5517,95 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T16[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _d_SignedInfoType(B, r)
+        f_signed_info, B, r = _d_SignedInfoType(B, r)
+        # after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignedInfo')
     f_signature_value = None
     if k == 2:
-        f_signature_value, r = _d_SignatureValueType(B, r)
+        f_signature_value, B, r = _d_SignatureValueType(B, r)
+        # after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T79[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SignatureValue')
     f_key_info = None
     if k == 3:
-        f_key_info, r = _d_KeyInfoType(B, r)
+        f_key_info, B, r = _d_KeyInfoType(B, r)
+        # after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T80[(B >> r) & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _d_ObjectType(B, r)
+            v, B, r = _d_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T80[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), B, r
 
-def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     r0 = r
+    # 2 bits: [code of SignatureType start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T16[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureType after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _f_SignedInfoType(B, r)
+        f_signed_info, B, r = _f_SignedInfoType(B, r)
+        # 1 bits: [code of SignatureType after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     else:
         return _d_SignatureType(B, r0)
     f_signature_value = None
     if k == 2:
+        # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T16[c & 3]
         i1_id = None
         if k == 0:
-            i1_id, r = rstr(B, r, None)
+            i1_id, B, r = rstr(B, r, None)
+            # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T1[c & 1]
         i1_value = None
         if k == 1:
-            i1_value, r = rbin(B, r, None)
+            i1_value, B, r = rbin(B, r, None)
+            # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T12[c & 1]
         else:
             return _d_SignatureType(B, r0)
         if k != -1: return _d_SignatureType(B, r0)
+        # 2 bits: [code of SignatureType after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T79[c & 3]
         f_signature_value = _new(SignatureValueType)
@@ -5195,18 +5615,20 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         return _d_SignatureType(B, r0)
     f_key_info = None
     if k == 3:
-        f_key_info, r = _f_KeyInfoType(B, r)
+        f_key_info, B, r = _f_KeyInfoType(B, r)
+        # 2 bits: [code of SignatureType after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T80[c & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _f_ObjectType(B, r)
+            v, B, r = _f_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignatureType after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T80[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
@@ -5216,9 +5638,10 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     o.signature_value = f_signature_value
     o.key_info = f_key_info
     o.object = f_object
-    return o, r
+    return o, B, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -5256,6 +5679,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st = 15
     n = 0
     for v in o.object:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C83[st]
             a = (a << w) | c
@@ -5271,21 +5695,30 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T16[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _d_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _d_CanonicalizationMethodType(B, r)
+        # after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CanonicalizationMethod')
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _d_SignatureMethodType(B, r)
+        f_signature_method, B, r = _d_SignatureMethodType(B, r)
+        # after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignatureMethod')
@@ -5293,35 +5726,42 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T85[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), B, r
 
-def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     r0 = r
+    # 2 bits: [code of SignedInfoType start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T16[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignedInfoType after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _f_CanonicalizationMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
     else:
         return _d_SignedInfoType(B, r0)
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _f_SignatureMethodType(B, r)
+        f_signature_method, B, r = _f_SignatureMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T3[c & 1]
     else:
@@ -5330,40 +5770,48 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T25[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T26[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T27[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T28[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T4[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T5[c & 1]
             else:
                 return _d_SignedInfoType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_SignedInfoType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_SignedInfoType(B, r0)
                 k = _T12[c & 1]
@@ -5381,6 +5829,7 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of SignedInfoType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T85[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
@@ -5390,9 +5839,10 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     o.canonicalization_method = f_canonicalization_method
     o.signature_method = f_signature_method
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -5412,6 +5862,7 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 11
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -5426,11 +5877,16 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(HMACOutputLength), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T87[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -5438,21 +5894,24 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S88, 6)
+            f_hmac_output_length, B, r = sl2(B, r, _S88, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
         r -= 2; k = _T72[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureMethodType(f_algorithm, f_hmac_output_length), r
+    return SignatureMethodType(f_algorithm, f_hmac_output_length), B, r
 
-def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     return _d_SignatureMethodType(B, r)
 
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -5471,27 +5930,40 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
+    # start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T25[(B >> r) & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T26[(B >> r) & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T27[(B >> r) & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T28[(B >> r) & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _d_DigestMethodType(B, r)
+        f_digest_method, B, r = _d_DigestMethodType(B, r)
+        # after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
@@ -5499,53 +5971,64 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S90, 6)
+            f_digest_value, B, r = sl2(B, r, _S90, 6)
         else:
-            f_digest_value, r = rbin(B, r, None)
+            f_digest_value, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DigestValue: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), B, r
 
-def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     r0 = r
+    # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T25[c & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
         r -= 3; c = (B >> r) & 7
         k = _T26[c & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T27[c & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T28[c & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T4[c & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _f_DigestMethodType(B, r)
+        f_digest_method, B, r = _f_DigestMethodType(B, r)
+        # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T5[c & 1]
     else:
         return _d_ReferenceType(B, r0)
     f_digest_value = None
     if k == 5:
+        # 1 bits: [DigestValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ReferenceType(B, r0)
-        f_digest_value, r = rbin(B, r, None)
+        f_digest_value, B, r = rbin(B, r, None)
+        # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ReferenceType(B, r0)
         k = _T12[c & 1]
@@ -5559,9 +6042,10 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     o.transforms = f_transforms
     o.digest_method = f_digest_method
     o.digest_value = f_digest_value
-    return o, r
+    return o, B, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -5600,47 +6084,57 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
+    # start: 1 bit(s): 0 SE(Transform), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_TransformType(B, r)
+            v, B, r = _d_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T95[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformsType(f_transform), r
+    return TransformsType(f_transform), B, r
 
-def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
     r0 = r
+    # 1 bits: [code of TransformsType start: 1 bit(s): 0 SE(Transform), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _f_TransformType(B, r)
+            v, B, r = _f_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of TransformsType after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T95[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
     o = _new(TransformsType)
     o.transform = f_transform
-    return o, r
+    return o, B, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
+    # TransformsType: (Transform+)
     pass
     n = 0
     for v in o.transform:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -5655,11 +6149,16 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T87[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -5667,25 +6166,30 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S96, 6)
+                v, B, r = sl2(B, r, _S96, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
         else:
             break
         n += 1
+        # after (XPath | *) (may repeat): 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
         r -= 3; k = _T87[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformType(f_algorithm, f_x_path), r
+    return TransformType(f_algorithm, f_x_path), B, r
 
-def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     return _d_TransformType(B, r)
 
 def _e_TransformType(o: TransformType, a: int) -> int:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -5694,6 +6198,7 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     st = 3
     n = 0
     for v in o.x_path:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -5709,21 +6214,28 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     a = (a << 3) | 2
     return a
 
-def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T72[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DigestMethodType(f_algorithm), r
+    return DigestMethodType(f_algorithm), B, r
 
-def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
     return _d_DigestMethodType(B, r)
 
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
+    # DigestMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -5733,35 +6245,46 @@ def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
+    # start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T16[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 CH, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # after value: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S90, 4 if f_id is not None else 6); k = -1
+        f_value, B, r = sl2(B, r, _S90, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureValueType(f_id, f_value), r
+    return SignatureValueType(f_id, f_value), B, r
 
-def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
     r0 = r
+    # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T16[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     else:
@@ -5770,9 +6293,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     o.id = f_id
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    # SignatureValueType: @Id? text: base64Binary
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -5788,11 +6312,16 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
+    # start: 4 bit(s): 0 AT(Id), 1 SE(KeyName), 2 SE(KeyValue), 3 SE(RetrievalMethod), 4 SE(X509Data), 5 SE(PGPData), 6 SE(SPKIData), 7 SE(MgmtData), 8 SE(*), 9 CH, 10 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T97[(B >> r) & 15]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 CH, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T98[(B >> r) & 15]
     f_key_name = []
     f_key_value = []
@@ -5804,50 +6333,58 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S96, 6)
+                v, B, r = sl2(B, r, _S96, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
         elif k == 2:
-            v, r = _d_KeyValueType(B, r)
+            v, B, r = _d_KeyValueType(B, r)
             f_key_value.append(v)
         elif k == 3:
-            v, r = _d_RetrievalMethodType(B, r)
+            v, B, r = _d_RetrievalMethodType(B, r)
             f_retrieval_method.append(v)
         elif k == 4:
-            v, r = _d_X509DataType(B, r)
+            v, B, r = _d_X509DataType(B, r)
             f_x509_data.append(v)
         elif k == 5:
-            v, r = _d_PGPDataType(B, r)
+            v, B, r = _d_PGPDataType(B, r)
             f_pgp_data.append(v)
         elif k == 6:
-            v, r = _d_SPKIDataType(B, r)
+            v, B, r = _d_SPKIDataType(B, r)
             f_spki_data.append(v)
         elif k == 7:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S96, 6)
+                v, B, r = sl2(B, r, _S96, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
         else:
             break
         n += 1
+        # after (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | *) (may repeat): 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 EE, 9 CH, 10 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T99[(B >> r) & 15]
     if n < 1: raise unexpected(k, r, 'KeyName or KeyValue or RetrievalMethod or X509Data or PGPData or SPKIData or MgmtData')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
+    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), B, r
 
-def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     return _d_KeyInfoType(B, r)
 
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -5856,6 +6393,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         st = 3
     n = 0
     for v in o.key_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C100[st]
             a = (a << w) | c
@@ -5868,6 +6406,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.key_value:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C101[st]
             a = (a << w) | c
@@ -5878,6 +6417,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_KeyValueType(v, a)
         n += 1
     for v in o.retrieval_method:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C102[st]
             a = (a << w) | c
@@ -5888,6 +6428,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_RetrievalMethodType(v, a)
         n += 1
     for v in o.x509_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C103[st]
             a = (a << w) | c
@@ -5898,6 +6439,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_X509DataType(v, a)
         n += 1
     for v in o.pgp_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C104[st]
             a = (a << w) | c
@@ -5908,6 +6450,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_PGPDataType(v, a)
         n += 1
     for v in o.spki_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C105[st]
             a = (a << w) | c
@@ -5918,6 +6461,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_SPKIDataType(v, a)
         n += 1
     for v in o.mgmt_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C106[st]
             a = (a << w) | c
@@ -5935,24 +6479,33 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     a = (a << 4) | 8
     return a
 
-def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
+    # start: 3 bit(s): 0 SE(DSAKeyValue), 1 SE(RSAKeyValue), 2 SE(*), 3 CH, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T107[(B >> r) & 7]
     f_dsa_key_value = f_rsa_key_value = None
     if k == 0:
-        f_dsa_key_value, r = _d_DSAKeyValueType(B, r)
+        f_dsa_key_value, B, r = _d_DSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T108[(B >> r) & 3]
     elif k == 1:
-        f_rsa_key_value, r = _d_RSAKeyValueType(B, r)
+        f_rsa_key_value, B, r = _d_RSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T108[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DSAKeyValue or RSAKeyValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
+    return KeyValueType(f_dsa_key_value, f_rsa_key_value), B, r
 
-def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     return _d_KeyValueType(B, r)
 
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     pass
     v2 = o.dsa_key_value
     v3 = o.rsa_key_value
@@ -5980,7 +6533,9 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
+    # nested groups: a walk over the Glushkov automaton _G109 (state -> width, (slot, next state) per code)
     f_p = None
     f_q = None
     f_g = None
@@ -5990,6 +6545,7 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     f_pgen_counter = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G109[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -5998,72 +6554,80 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S90, 6)
+                v, B, r = sl2(B, r, _S90, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S90, 6)
+                v, B, r = sl2(B, r, _S90, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S90, 6)
+                v, B, r = sl2(B, r, _S90, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S90, 6)
+                v, B, r = sl2(B, r, _S90, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S90, 6)
+                v, B, r = sl2(B, r, _S90, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S90, 6)
+                v, B, r = sl2(B, r, _S90, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S90, 6)
+                v, B, r = sl2(B, r, _S90, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
         else: raise unexpected(slot, r)
-    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), B, r
 
 _f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
     st = 0
     for v in (() if o.p is None else (o.p,)):
         e = _GE_DSAKeyValueType[st].get('P')
@@ -6118,17 +6682,22 @@ def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
+    # start: 1 bit(s): 0 SE(Modulus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_modulus = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S90, 6)
+            f_modulus, B, r = sl2(B, r, _S90, 6)
         else:
-            f_modulus, r = rbin(B, r, None)
+            f_modulus, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Modulus')
@@ -6136,33 +6705,40 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S90, 6)
+            f_exponent, B, r = sl2(B, r, _S90, 6)
         else:
-            f_exponent, r = rbin(B, r, None)
+            f_exponent, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Exponent: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    return RSAKeyValueType(f_modulus, f_exponent), B, r
 
-def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
     r0 = r
+    # 2 bits: [RSAKeyValueType start: SE(Modulus) = 0 in 1 bit(s)]; [Modulus: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    f_modulus, r = rbin(B, r, None)
+    f_modulus, B, r = rbin(B, r, None)
+    # 3 bits: [Modulus: EE = 0 in 1 bit]; [RSAKeyValueType after Modulus: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_RSAKeyValueType(B, r0)
-    f_exponent, r = rbin(B, r, None)
+    f_exponent, B, r = rbin(B, r, None)
+    # 2 bits: [Exponent: EE = 0 in 1 bit]; [RSAKeyValueType after Exponent: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
     o = _new(RSAKeyValueType)
     o.modulus = f_modulus
     o.exponent = f_exponent
-    return o, r
+    return o, B, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    # RSAKeyValueType: (Modulus, Exponent)
     pass
     v2 = o.modulus
     if v2 is None: raise EncFail('missing mandatory Modulus')
@@ -6177,40 +6753,54 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
+    # start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T110[(B >> r) & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T111[(B >> r) & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T75[(B >> r) & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    return RetrievalMethodType(f_type, f_uri, f_transforms), B, r
 
-def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     r0 = r
+    # 3 bits: [code of RetrievalMethodType start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level]
     r -= 3; c = (B >> r) & 7
     k = _T110[c & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T111[c & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T75[c & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of RetrievalMethodType after Transforms: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
@@ -6218,9 +6808,10 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     o.type = f_type
     o.uri = f_uri
     o.transforms = f_transforms
-    return o, r
+    return o, B, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     st = 0
     v2 = o.type
     if v2 is not None:
@@ -6243,7 +6834,10 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
+    # start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T115[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
@@ -6253,54 +6847,66 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
-            v, r = _d_X509IssuerSerialType(B, r)
+            v, B, r = _d_X509IssuerSerialType(B, r)
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S90, 6)
+                v, B, r = sl2(B, r, _S90, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S96, 6)
+                v, B, r = sl2(B, r, _S96, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S90, 6)
+                v, B, r = sl2(B, r, _S90, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S90, 6)
+                v, B, r = sl2(B, r, _S90, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T116[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), B, r
 
-def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     r0 = r
+    # 3 bits: [code of X509DataType start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level]
     r -= 3; c = (B >> r) & 7
     k = _T115[c & 7]
     f_x509_issuer_serial = []
@@ -6311,9 +6917,11 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            i1_x509_issuer_name, r = rstr(B, r, None)
+            i1_x509_issuer_name, B, r = rstr(B, r, None)
+            # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_X509DataType(B, r0)
             r -= 9; i1_x509_serial_number = (B >> r) & 511
@@ -6323,6 +6931,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
                 elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
                 else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
             v = _new(X509IssuerSerialType)
@@ -6330,36 +6939,45 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            # 1 bits: [X509SKI: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509SKI: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_ski.append(v)
         elif k == 2:
+            # 1 bits: [X509SubjectName: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rstr(B, r, None)
+            v, B, r = rstr(B, r, None)
+            # 1 bits: [X509SubjectName: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_subject_name.append(v)
         elif k == 3:
+            # 1 bits: [X509Certificate: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509Certificate: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_certificate.append(v)
         elif k == 4:
+            # 1 bits: [X509CRL: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509CRL: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # 3 bits: [code of X509DataType after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level]
         r -= 3; c = (B >> r) & 7
         k = _T116[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
@@ -6370,12 +6988,14 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     o.x509_subject_name = f_x509_subject_name
     o.x509_certificate = f_x509_certificate
     o.x509_crl = f_x509_crl
-    return o, r
+    return o, B, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     pass
     n = 0
     for v in o.x509_issuer_serial:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -6385,6 +7005,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a = _e_X509IssuerSerialType(v, a)
         n += 1
     for v in o.x509_ski:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 1
         elif True:
@@ -6396,6 +7017,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_subject_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 2
         elif True:
@@ -6407,6 +7029,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_certificate:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 3
         elif True:
@@ -6418,6 +7041,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_crl:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 4
         elif True:
@@ -6434,17 +7058,22 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
     a = (a << 3) | 6
     return a
 
-def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
+    # start: 1 bit(s): 0 SE(X509IssuerName), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S96, 6)
+            f_x509_issuer_name, B, r = sl2(B, r, _S96, 6)
         else:
-            f_x509_issuer_name, r = rstr(B, r, None)
+            f_x509_issuer_name, B, r = rstr(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509IssuerName')
@@ -6452,24 +7081,28 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S88, 6)
+            f_x509_serial_number, B, r = sl2(B, r, _S88, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509SerialNumber')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), B, r
 
-def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     r0 = r
+    # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    f_x509_issuer_name, r = rstr(B, r, None)
+    f_x509_issuer_name, B, r = rstr(B, r, None)
+    # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_X509IssuerSerialType(B, r0)
     r -= 9; f_x509_serial_number = (B >> r) & 511
@@ -6479,14 +7112,16 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
         elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
         else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
     o = _new(X509IssuerSerialType)
     o.x509_issuer_name = f_x509_issuer_name
     o.x509_serial_number = f_x509_serial_number
-    return o, r
+    return o, B, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     pass
     v2 = o.x509_issuer_name
     if v2 is None: raise EncFail('missing mandatory X509IssuerName')
@@ -6503,11 +7138,14 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
+    # nested groups: a walk over the Glushkov automaton _G117 (state -> width, (slot, next state) per code)
     f_pgp_key_id = None
     f_pgp_key_packet = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G117[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -6516,27 +7154,30 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S90, 6)
+                v, B, r = sl2(B, r, _S90, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S90, 6)
+                v, B, r = sl2(B, r, _S90, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
         else: raise unexpected(slot, r)
-    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), B, r
 
 _f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
     st = 0
     for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
         e = _GE_PGPDataType[st].get('PGPKeyID')
@@ -6556,10 +7197,13 @@ def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
+    # SPKIDataType: (SPKISexp, ##any?)+
+    # nested groups: a walk over the Glushkov automaton _G118 (state -> width, (slot, next state) per code)
     f_spki_sexp = []
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G118[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -6568,20 +7212,23 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S90, 6)
+                v, B, r = sl2(B, r, _S90, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
         else: raise unexpected(slot, r)
-    return SPKIDataType(f_spki_sexp), r
+    return SPKIDataType(f_spki_sexp), B, r
 
 _f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
+    # SPKIDataType: (SPKISexp, ##any?)+
     st = 0
     for v in o.spki_sexp:
+        if a > BIG: a = spill(a)
         e = _GE_SPKIDataType[st].get('SPKISexp')
         if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
         a = (a << e[0]) | e[1]; st = e[2]
@@ -6592,27 +7239,38 @@ def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
+    # start: 3 bit(s): 0 AT(Encoding), 1 AT(Id), 2 AT(MimeType), 3 SE(*), 4 EE, 5 CH, 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T119[(B >> r) & 7]
     f_encoding = None
     if k == 0:
-        f_encoding, r = rstr(B, r, None)
+        f_encoding, B, r = rstr(B, r, None)
+        # after @Encoding: 3 bit(s): 0 AT(Id), 1 AT(MimeType), 2 SE(*), 3 EE, 4 CH, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T120[(B >> r) & 7]
     f_id = None
     if k == 1:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(MimeType), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T121[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
-        f_mime_type, r = rstr(B, r, None)
+        f_mime_type, B, r = rstr(B, r, None)
+        # after @MimeType: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T72[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ObjectType(f_encoding, f_id, f_mime_type), r
+    return ObjectType(f_encoding, f_id, f_mime_type), B, r
 
-def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     return _d_ObjectType(B, r)
 
 def _e_ObjectType(o: ObjectType, a: int) -> int:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     st = 0
     v2 = o.encoding
     if v2 is not None:
@@ -6635,11 +7293,16 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int]:
+def _d_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int, int]:
+    # DC_CableCheckResType: (((Header), (ResponseCode)), (EVSEProcessing))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -6647,13 +7310,14 @@ def _d_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S125, 6)
+            f_response_code, B, r = sl2(B, r, _S125, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -6661,26 +7325,30 @@ def _d_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S126, 6)
+            f_evse_processing, B, r = sl2(B, r, _S126, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_CableCheckResType(f_header, f_response_code, f_evse_processing), r
+    return DC_CableCheckResType(f_header, f_response_code, f_evse_processing), B, r
 
-def _f_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int]:
+def _f_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int, int]:
+    # DC_CableCheckResType: (((Header), (ResponseCode)), (EVSEProcessing))
     r0 = r
+    # 3 bits: [DC_CableCheckResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_CableCheckResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_DC_CableCheckResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_CableCheckResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -6690,15 +7358,18 @@ def _f_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_DC_CableCheckResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_CableCheckResType(B, r0)
     k = _T75[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_DC_CableCheckResType(B, r0)
+    # 15 bits: [DC_CableCheckResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [DC_CableCheckResType after ResponseCode: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 2 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [DC_CableCheckResType after EVSEProcessing: EE = 0 in 1 bit(s)]
     r -= 15; c = (B >> r) & 32767
     if c & 24691: return _d_DC_CableCheckResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 7) & 63]
@@ -6712,9 +7383,10 @@ def _f_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int]:
     o.header = f_header
     o.response_code = f_response_code
     o.evse_processing = f_evse_processing
-    return o, r
+    return o, B, r
 
 def _e_DC_CableCheckResType(o: DC_CableCheckResType, a: int) -> int:
+    # DC_CableCheckResType: (((Header), (ResponseCode)), (EVSEProcessing))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -6752,64 +7424,87 @@ def _e_DC_CableCheckResType(o: DC_CableCheckResType, a: int) -> int:
     a = (a << 15) | (v7) << 7 | (v8) << 2
     return a
 
-def _d_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
+def _d_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int, int]:
+    # DC_ChargeLoopReqType: ((((Header)), (DisplayParameters?, MeterInfoRequested)), (EVPresentVoltage, CLReqControlMode))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 2 bit(s): 0 SE(DisplayParameters), 1 SE(MeterInfoRequested), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T127[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Header')
     f_display_parameters = None
     if k == 1:
-        f_display_parameters, r = _d_DisplayParametersType(B, r)
+        f_display_parameters, B, r = _d_DisplayParametersType(B, r)
+        # after DisplayParameters: 1 bit(s): 0 SE(MeterInfoRequested), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     f_meter_info_requested = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_meter_info_requested, r = sl2(B, r, _S128, 6)
+            f_meter_info_requested, B, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_meter_info_requested = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterInfoRequested: 1 bit(s): 0 SE(EVPresentVoltage), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'MeterInfoRequested')
     f_ev_present_voltage = None
     if k == 3:
-        f_ev_present_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_present_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentVoltage: 3 bit(s): 0 SE(BPT_Dynamic_DC_CLReqControlMode), 1 SE(BPT_Scheduled_DC_CLReqControlMode), 2 SE(CLReqControlMode), 3 SE(Dynamic_DC_CLReqControlMode), 4 SE(Scheduled_DC_CLReqControlMode), 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T129[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVPresentVoltage')
     f_bpt_dynamic_dc_cl_req_control_mode = f_bpt_scheduled_dc_cl_req_control_mode = f_cl_req_control_mode = f_dynamic_dc_cl_req_control_mode = f_scheduled_dc_cl_req_control_mode = None
     if k == 4:
-        f_bpt_dynamic_dc_cl_req_control_mode, r = _d_BPT_Dynamic_DC_CLReqControlModeType(B, r)
+        f_bpt_dynamic_dc_cl_req_control_mode, B, r = _d_BPT_Dynamic_DC_CLReqControlModeType(B, r)
+        # after (BPT_Dynamic_DC_CLReqControlMode | BPT_Scheduled_DC_CLReqControlMode | CLReqControlMode | Dynamic_DC_CLReqControlMode | Scheduled_DC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     elif k == 5:
-        f_bpt_scheduled_dc_cl_req_control_mode, r = _d_BPT_Scheduled_DC_CLReqControlModeType(B, r)
+        f_bpt_scheduled_dc_cl_req_control_mode, B, r = _d_BPT_Scheduled_DC_CLReqControlModeType(B, r)
+        # after (BPT_Dynamic_DC_CLReqControlMode | BPT_Scheduled_DC_CLReqControlMode | CLReqControlMode | Dynamic_DC_CLReqControlMode | Scheduled_DC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     elif k == 6:
-        f_cl_req_control_mode, r = _d_CLReqControlModeType(B, r)
+        f_cl_req_control_mode, B, r = _d_CLReqControlModeType(B, r)
+        # after (BPT_Dynamic_DC_CLReqControlMode | BPT_Scheduled_DC_CLReqControlMode | CLReqControlMode | Dynamic_DC_CLReqControlMode | Scheduled_DC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     elif k == 7:
-        f_dynamic_dc_cl_req_control_mode, r = _d_Dynamic_DC_CLReqControlModeType(B, r)
+        f_dynamic_dc_cl_req_control_mode, B, r = _d_Dynamic_DC_CLReqControlModeType(B, r)
+        # after (BPT_Dynamic_DC_CLReqControlMode | BPT_Scheduled_DC_CLReqControlMode | CLReqControlMode | Dynamic_DC_CLReqControlMode | Scheduled_DC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     elif k == 8:
-        f_scheduled_dc_cl_req_control_mode, r = _d_Scheduled_DC_CLReqControlModeType(B, r)
+        f_scheduled_dc_cl_req_control_mode, B, r = _d_Scheduled_DC_CLReqControlModeType(B, r)
+        # after (BPT_Dynamic_DC_CLReqControlMode | BPT_Scheduled_DC_CLReqControlMode | CLReqControlMode | Dynamic_DC_CLReqControlMode | Scheduled_DC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'BPT_Dynamic_DC_CLReqControlMode or BPT_Scheduled_DC_CLReqControlMode or CLReqControlMode or Dynamic_DC_CLReqControlMode or Scheduled_DC_CLReqControlMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_ev_present_voltage, f_bpt_dynamic_dc_cl_req_control_mode, f_bpt_scheduled_dc_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_dc_cl_req_control_mode, f_scheduled_dc_cl_req_control_mode), r
+    return DC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_ev_present_voltage, f_bpt_dynamic_dc_cl_req_control_mode, f_bpt_scheduled_dc_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_dc_cl_req_control_mode, f_scheduled_dc_cl_req_control_mode), B, r
 
-def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
+def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int, int]:
+    # DC_ChargeLoopReqType: ((((Header)), (DisplayParameters?, MeterInfoRequested)), (EVPresentVoltage, CLReqControlMode))
     r0 = r
+    # 3 bits: [DC_ChargeLoopReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_ChargeLoopReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_DC_ChargeLoopReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_ChargeLoopReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -6819,15 +7514,18 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeLoopReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_ChargeLoopReqType(B, r0)
     k = _T75[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
+    # 2 bits: [code of DC_ChargeLoopReqType after Header: 2 bit(s): 0 SE(DisplayParameters), 1 SE(MeterInfoRequested), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T127[c & 3]
     f_header = _new(MessageHeaderType)
@@ -6836,10 +7534,12 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
     f_header.signature = i1_signature
     f_display_parameters = None
     if k == 1:
+        # 4 bits: [code of DisplayParametersType start: 4 bit(s): 0 SE(PresentSOC), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(MaximumSOC), 4 SE(RemainingTimeToMinimumSOC), 5 SE(RemainingTimeToTargetSOC), 6 SE(RemainingTimeToMaximumSOC), 7 SE(ChargingComplete), 8 SE(BatteryEnergyCapacity), 9 SE(InletHot), 10 EE, 11 second level]
         r -= 4; c = (B >> r) & 15
         k = _T130[c & 15]
         i2_present_soc = None
         if k == 0:
+            # 13 bits: [PresentSOC: CH = 0 in 1 bit]; i2_present_soc 7 bit(s); [PresentSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level]
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_DC_ChargeLoopReqType(B, r0)
             i2_present_soc = (c >> 5) & 127
@@ -6847,6 +7547,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             if i2_present_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
         i2_minimum_soc = None
         if k == 1:
+            # 13 bits: [MinimumSOC: CH = 0 in 1 bit]; i2_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level]
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_DC_ChargeLoopReqType(B, r0)
             i2_minimum_soc = (c >> 5) & 127
@@ -6854,6 +7555,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             if i2_minimum_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
         i2_target_soc = None
         if k == 2:
+            # 13 bits: [TargetSOC: CH = 0 in 1 bit]; i2_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level]
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_DC_ChargeLoopReqType(B, r0)
             i2_target_soc = (c >> 5) & 127
@@ -6861,6 +7563,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             if i2_target_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
         i2_maximum_soc = None
         if k == 3:
+            # 12 bits: [MaximumSOC: CH = 0 in 1 bit]; i2_maximum_soc 7 bit(s); [MaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level]
             r -= 12; c = (B >> r) & 4095
             if c & 2056: return _d_DC_ChargeLoopReqType(B, r0)
             i2_maximum_soc = (c >> 4) & 127
@@ -6868,6 +7571,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             if i2_maximum_soc > 100: return _d_DC_ChargeLoopReqType(B, r0)
         i2_remaining_time_to_minimum_soc = None
         if k == 4:
+            # 1 bits: [RemainingTimeToMinimumSOC: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 8; i2_remaining_time_to_minimum_soc = (B >> r) & 255
@@ -6877,11 +7581,13 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                     i2_remaining_time_to_minimum_soc, r = ru(B, r + 8, i2_remaining_time_to_minimum_soc)
                     if i2_remaining_time_to_minimum_soc > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_minimum_soc = (x << 7) | (i2_remaining_time_to_minimum_soc & 127)
+            # 4 bits: [RemainingTimeToMinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T135[c & 7]
         i2_remaining_time_to_target_soc = None
         if k == 5:
+            # 1 bits: [RemainingTimeToTargetSOC: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 8; i2_remaining_time_to_target_soc = (B >> r) & 255
@@ -6891,11 +7597,13 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                     i2_remaining_time_to_target_soc, r = ru(B, r + 8, i2_remaining_time_to_target_soc)
                     if i2_remaining_time_to_target_soc > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_target_soc = (x << 7) | (i2_remaining_time_to_target_soc & 127)
+            # 4 bits: [RemainingTimeToTargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T136[c & 7]
         i2_remaining_time_to_maximum_soc = None
         if k == 6:
+            # 1 bits: [RemainingTimeToMaximumSOC: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 8; i2_remaining_time_to_maximum_soc = (B >> r) & 255
@@ -6905,17 +7613,20 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                     i2_remaining_time_to_maximum_soc, r = ru(B, r + 8, i2_remaining_time_to_maximum_soc)
                     if i2_remaining_time_to_maximum_soc > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_maximum_soc = (x << 7) | (i2_remaining_time_to_maximum_soc & 127)
+            # 4 bits: [RemainingTimeToMaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T137[c & 7]
         i2_charging_complete = None
         if k == 7:
+            # 5 bits: [ChargingComplete: CH = 0 in 1 bit]; i2_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of DisplayParametersType after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level]
             r -= 5; c = (B >> r) & 31
             if c & 20: return _d_DC_ChargeLoopReqType(B, r0)
             i2_charging_complete = ((c >> 3) & 1) == 1
             k = _T138[c & 3]
         i2_battery_energy_capacity = None
         if k == 8:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i3_exponent = ((c >> 3) & 255) + -128
@@ -6928,6 +7639,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DisplayParametersType after BatteryEnergyCapacity: 2 bit(s): 0 SE(InletHot), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T139[c & 3]
@@ -6936,16 +7648,19 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             i2_battery_energy_capacity.value = i3_value
         i2_inlet_hot = None
         if k == 9:
+            # 4 bits: [InletHot: CH = 0 in 1 bit]; i2_inlet_hot 1 bit(s); [InletHot: EE = 0 in 1 bit]; [code of DisplayParametersType after InletHot: 1 bit(s): 0 EE, 1 second level]
             r -= 4; c = (B >> r) & 15
             if c & 10: return _d_DC_ChargeLoopReqType(B, r0)
             i2_inlet_hot = ((c >> 2) & 1) == 1
             k = _T12[c & 1]
         if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
+        # 1 bits: [code of DC_ChargeLoopReqType after DisplayParameters: 1 bit(s): 0 SE(MeterInfoRequested), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T2[c & 1]
         f_display_parameters = DisplayParametersType(i2_present_soc, i2_minimum_soc, i2_target_soc, i2_maximum_soc, i2_remaining_time_to_minimum_soc, i2_remaining_time_to_target_soc, i2_remaining_time_to_maximum_soc, i2_charging_complete, i2_battery_energy_capacity, i2_inlet_hot)
     f_meter_info_requested = None
     if k == 2:
+        # 4 bits: [MeterInfoRequested: CH = 0 in 1 bit]; f_meter_info_requested 1 bit(s); [MeterInfoRequested: EE = 0 in 1 bit]; [code of DC_ChargeLoopReqType after MeterInfoRequested: 1 bit(s): 0 SE(EVPresentVoltage), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DC_ChargeLoopReqType(B, r0)
         f_meter_info_requested = ((c >> 2) & 1) == 1
@@ -6954,6 +7669,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
         return _d_DC_ChargeLoopReqType(B, r0)
     f_ev_present_voltage = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -6966,6 +7682,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DC_ChargeLoopReqType after EVPresentVoltage: 3 bit(s): 0 SE(BPT_Dynamic_DC_CLReqControlMode), 1 SE(BPT_Scheduled_DC_CLReqControlMode), 2 SE(CLReqControlMode), 3 SE(Dynamic_DC_CLReqControlMode), 4 SE(Scheduled_DC_CLReqControlMode), 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
         k = _T129[c & 7]
@@ -6976,23 +7693,28 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
         return _d_DC_ChargeLoopReqType(B, r0)
     f_bpt_dynamic_dc_cl_req_control_mode = f_bpt_scheduled_dc_cl_req_control_mode = f_cl_req_control_mode = f_dynamic_dc_cl_req_control_mode = f_scheduled_dc_cl_req_control_mode = None
     if k == 4:
-        f_bpt_dynamic_dc_cl_req_control_mode, r = _f_BPT_Dynamic_DC_CLReqControlModeType(B, r)
+        f_bpt_dynamic_dc_cl_req_control_mode, B, r = _f_BPT_Dynamic_DC_CLReqControlModeType(B, r)
+        # 1 bits: [code of DC_ChargeLoopReqType after (BPT_Dynamic_DC_CLReqControlMode | BPT_Scheduled_DC_CLReqControlMode | CLReqControlMode | Dynamic_DC_CLReqControlMode | Scheduled_DC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     elif k == 5:
-        f_bpt_scheduled_dc_cl_req_control_mode, r = _f_BPT_Scheduled_DC_CLReqControlModeType(B, r)
+        f_bpt_scheduled_dc_cl_req_control_mode, B, r = _f_BPT_Scheduled_DC_CLReqControlModeType(B, r)
+        # 1 bits: [code of DC_ChargeLoopReqType after (BPT_Dynamic_DC_CLReqControlMode | BPT_Scheduled_DC_CLReqControlMode | CLReqControlMode | Dynamic_DC_CLReqControlMode | Scheduled_DC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     elif k == 6:
+        # 2 bits: [CLReqControlModeType start: EE = 0 in 1 bit(s)]; [code of DC_ChargeLoopReqType after (BPT_Dynamic_DC_CLReqControlMode | BPT_Scheduled_DC_CLReqControlMode | CLReqControlMode | Dynamic_DC_CLReqControlMode | Scheduled_DC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_ChargeLoopReqType(B, r0)
         k = _T12[c & 1]
         f_cl_req_control_mode = _new(CLReqControlModeType)
     elif k == 7:
+        # 2 bits: [code of Dynamic_DC_CLReqControlModeType start: 2 bit(s): 0 SE(DepartureTime), 1 SE(EVTargetEnergyRequest), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T16[c & 3]
         i6_departure_time = None
         if k == 0:
+            # 1 bits: [DepartureTime: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopReqType(B, r0)
             r -= 8; i6_departure_time = (B >> r) & 255
@@ -7002,11 +7724,13 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                     i6_departure_time, r = ru(B, r + 8, i6_departure_time)
                     if i6_departure_time > 4294967295: return _d_DC_ChargeLoopReqType(B, r0)
                 else: i6_departure_time = (x << 7) | (i6_departure_time & 127)
+            # 2 bits: [DepartureTime: EE = 0 in 1 bit]; [code of Dynamic_DC_CLReqControlModeType after DepartureTime: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T1[c & 1]
         i6_ev_target_energy_request = None
         if k == 1:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i7_exponent = ((c >> 3) & 255) + -128
@@ -7019,6 +7743,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVTargetEnergyRequest: 1 bit(s): 0 SE(EVMaximumEnergyRequest), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T2[c & 1]
@@ -7029,6 +7754,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_maximum_energy_request = None
         if k == 2:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i8_exponent = ((c >> 3) & 255) + -128
@@ -7041,6 +7767,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMaximumEnergyRequest: 1 bit(s): 0 SE(EVMinimumEnergyRequest), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T3[c & 1]
@@ -7051,6 +7778,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_minimum_energy_request = None
         if k == 3:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i9_exponent = ((c >> 3) & 255) + -128
@@ -7063,6 +7791,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVMaximumChargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T4[c & 1]
@@ -7073,6 +7802,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_maximum_charge_power = None
         if k == 4:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i10_exponent = ((c >> 3) & 255) + -128
@@ -7085,6 +7815,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMaximumChargePower: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T5[c & 1]
@@ -7095,6 +7826,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_minimum_charge_power = None
         if k == 5:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i11_exponent = ((c >> 3) & 255) + -128
@@ -7107,6 +7839,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMinimumChargePower: 1 bit(s): 0 SE(EVMaximumChargeCurrent), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T18[c & 1]
@@ -7117,6 +7850,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_maximum_charge_current = None
         if k == 6:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i12_exponent = ((c >> 3) & 255) + -128
@@ -7129,6 +7863,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMaximumChargeCurrent: 1 bit(s): 0 SE(EVMaximumVoltage), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T8[c & 1]
@@ -7139,6 +7874,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_maximum_voltage = None
         if k == 7:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i13_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i13_exponent = ((c >> 3) & 255) + -128
@@ -7151,6 +7887,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMaximumVoltage: 1 bit(s): 0 SE(EVMinimumVoltage), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T9[c & 1]
@@ -7161,6 +7898,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             return _d_DC_ChargeLoopReqType(B, r0)
         i6_ev_minimum_voltage = None
         if k == 8:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i14_exponent = ((c >> 3) & 255) + -128
@@ -7173,6 +7911,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMinimumVoltage: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T12[c & 1]
@@ -7182,14 +7921,17 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
         else:
             return _d_DC_ChargeLoopReqType(B, r0)
         if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
+        # 1 bits: [code of DC_ChargeLoopReqType after (BPT_Dynamic_DC_CLReqControlMode | BPT_Scheduled_DC_CLReqControlMode | CLReqControlMode | Dynamic_DC_CLReqControlMode | Scheduled_DC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
         f_dynamic_dc_cl_req_control_mode = Dynamic_DC_CLReqControlModeType(i6_departure_time, i6_ev_target_energy_request, i6_ev_maximum_energy_request, i6_ev_minimum_energy_request, i6_ev_maximum_charge_power, i6_ev_minimum_charge_power, i6_ev_maximum_charge_current, i6_ev_maximum_voltage, i6_ev_minimum_voltage)
     elif k == 8:
+        # 3 bits: [code of Scheduled_DC_CLReqControlModeType start: 3 bit(s): 0 SE(EVTargetEnergyRequest), 1 SE(EVMaximumEnergyRequest), 2 SE(EVMinimumEnergyRequest), 3 SE(EVTargetCurrent), 4 second level]
         r -= 3; c = (B >> r) & 7
         k = _T34[c & 7]
         i15_ev_target_energy_request = None
         if k == 0:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i16_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i16_exponent = ((c >> 3) & 255) + -128
@@ -7202,6 +7944,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
                 else: i16_value = (x << 7) | (i16_value & 127)
             elif i16_value > 255: i16_value = 255 - i16_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVTargetEnergyRequest: 2 bit(s): 0 SE(EVMaximumEnergyRequest), 1 SE(EVMinimumEnergyRequest), 2 SE(EVTargetCurrent), 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T35[c & 3]
@@ -7210,6 +7953,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             i15_ev_target_energy_request.value = i16_value
         i15_ev_maximum_energy_request = None
         if k == 1:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i17_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i17_exponent = ((c >> 3) & 255) + -128
@@ -7222,6 +7966,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
                 else: i17_value = (x << 7) | (i17_value & 127)
             elif i17_value > 255: i17_value = 255 - i17_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMaximumEnergyRequest: 2 bit(s): 0 SE(EVMinimumEnergyRequest), 1 SE(EVTargetCurrent), 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T36[c & 3]
@@ -7230,6 +7975,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             i15_ev_maximum_energy_request.value = i17_value
         i15_ev_minimum_energy_request = None
         if k == 2:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i18_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i18_exponent = ((c >> 3) & 255) + -128
@@ -7242,6 +7988,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
                 else: i18_value = (x << 7) | (i18_value & 127)
             elif i18_value > 255: i18_value = 255 - i18_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVTargetCurrent), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T3[c & 1]
@@ -7250,6 +7997,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             i15_ev_minimum_energy_request.value = i18_value
         i15_ev_target_current = None
         if k == 3:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i19_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i19_exponent = ((c >> 3) & 255) + -128
@@ -7262,6 +8010,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
                 else: i19_value = (x << 7) | (i19_value & 127)
             elif i19_value > 255: i19_value = 255 - i19_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVTargetCurrent: 1 bit(s): 0 SE(EVTargetVoltage), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T4[c & 1]
@@ -7272,6 +8021,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             return _d_DC_ChargeLoopReqType(B, r0)
         i15_ev_target_voltage = None
         if k == 4:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i20_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i20_exponent = ((c >> 3) & 255) + -128
@@ -7284,6 +8034,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
                 else: i20_value = (x << 7) | (i20_value & 127)
             elif i20_value > 255: i20_value = 255 - i20_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVTargetVoltage: 3 bit(s): 0 SE(EVMaximumChargePower), 1 SE(EVMinimumChargePower), 2 SE(EVMaximumChargeCurrent), 3 SE(EVMaximumVoltage), 4 SE(EVMinimumVoltage), 5 EE, 6 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T135[c & 7]
@@ -7294,6 +8045,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             return _d_DC_ChargeLoopReqType(B, r0)
         i15_ev_maximum_charge_power = None
         if k == 5:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i21_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i21_exponent = ((c >> 3) & 255) + -128
@@ -7306,6 +8058,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
                 else: i21_value = (x << 7) | (i21_value & 127)
             elif i21_value > 255: i21_value = 255 - i21_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMaximumChargePower: 3 bit(s): 0 SE(EVMinimumChargePower), 1 SE(EVMaximumChargeCurrent), 2 SE(EVMaximumVoltage), 3 SE(EVMinimumVoltage), 4 EE, 5 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T136[c & 7]
@@ -7314,6 +8067,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             i15_ev_maximum_charge_power.value = i21_value
         i15_ev_minimum_charge_power = None
         if k == 6:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i22_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i22_exponent = ((c >> 3) & 255) + -128
@@ -7326,6 +8080,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i22_value & 256: i22_value = -((x << 7) | (i22_value & 127)) - 1
                 else: i22_value = (x << 7) | (i22_value & 127)
             elif i22_value > 255: i22_value = 255 - i22_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMinimumChargePower: 3 bit(s): 0 SE(EVMaximumChargeCurrent), 1 SE(EVMaximumVoltage), 2 SE(EVMinimumVoltage), 3 EE, 4 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T137[c & 7]
@@ -7334,6 +8089,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             i15_ev_minimum_charge_power.value = i22_value
         i15_ev_maximum_charge_current = None
         if k == 7:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i23_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i23_exponent = ((c >> 3) & 255) + -128
@@ -7346,6 +8102,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i23_value & 256: i23_value = -((x << 7) | (i23_value & 127)) - 1
                 else: i23_value = (x << 7) | (i23_value & 127)
             elif i23_value > 255: i23_value = 255 - i23_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMaximumChargeCurrent: 2 bit(s): 0 SE(EVMaximumVoltage), 1 SE(EVMinimumVoltage), 2 EE, 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T138[c & 3]
@@ -7354,6 +8111,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             i15_ev_maximum_charge_current.value = i23_value
         i15_ev_maximum_voltage = None
         if k == 8:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i24_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i24_exponent = ((c >> 3) & 255) + -128
@@ -7366,6 +8124,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i24_value & 256: i24_value = -((x << 7) | (i24_value & 127)) - 1
                 else: i24_value = (x << 7) | (i24_value & 127)
             elif i24_value > 255: i24_value = 255 - i24_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMaximumVoltage: 2 bit(s): 0 SE(EVMinimumVoltage), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T139[c & 3]
@@ -7374,6 +8133,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             i15_ev_maximum_voltage.value = i24_value
         i15_ev_minimum_voltage = None
         if k == 9:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i25_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopReqType(B, r0)
             i25_exponent = ((c >> 3) & 255) + -128
@@ -7386,6 +8146,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
                 elif i25_value & 256: i25_value = -((x << 7) | (i25_value & 127)) - 1
                 else: i25_value = (x << 7) | (i25_value & 127)
             elif i25_value > 255: i25_value = 255 - i25_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMinimumVoltage: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopReqType(B, r0)
             k = _T12[c & 1]
@@ -7393,6 +8154,7 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
             i15_ev_minimum_voltage.exponent = i25_exponent
             i15_ev_minimum_voltage.value = i25_value
         if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
+        # 1 bits: [code of DC_ChargeLoopReqType after (BPT_Dynamic_DC_CLReqControlMode | BPT_Scheduled_DC_CLReqControlMode | CLReqControlMode | Dynamic_DC_CLReqControlMode | Scheduled_DC_CLReqControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
         f_scheduled_dc_cl_req_control_mode = Scheduled_DC_CLReqControlModeType(i15_ev_target_energy_request, i15_ev_maximum_energy_request, i15_ev_minimum_energy_request, i15_ev_target_current, i15_ev_target_voltage, i15_ev_maximum_charge_power, i15_ev_minimum_charge_power, i15_ev_maximum_charge_current, i15_ev_maximum_voltage, i15_ev_minimum_voltage)
@@ -7400,9 +8162,10 @@ def _f_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int]:
         return _d_DC_ChargeLoopReqType(B, r0)
     if k != -1: return _d_DC_ChargeLoopReqType(B, r0)
     o = DC_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_ev_present_voltage, f_bpt_dynamic_dc_cl_req_control_mode, f_bpt_scheduled_dc_cl_req_control_mode, f_cl_req_control_mode, f_dynamic_dc_cl_req_control_mode, f_scheduled_dc_cl_req_control_mode)
-    return o, r
+    return o, B, r
 
 def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
+    # DC_ChargeLoopReqType: ((((Header)), (DisplayParameters?, MeterInfoRequested)), (EVPresentVoltage, CLReqControlMode))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -7923,121 +8686,139 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int, int]:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
+    # start: 4 bit(s): 0 SE(PresentSOC), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(MaximumSOC), 4 SE(RemainingTimeToMinimumSOC), 5 SE(RemainingTimeToTargetSOC), 6 SE(RemainingTimeToMaximumSOC), 7 SE(ChargingComplete), 8 SE(BatteryEnergyCapacity), 9 SE(InletHot), 10 EE, 11 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T130[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_present_soc, r = sl2(B, r, _S7, 6)
+            f_present_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level
         r -= 4; k = _T131[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S7, 6)
+            f_minimum_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level
         r -= 4; k = _T132[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S7, 6)
+            f_target_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level
         r -= 4; k = _T133[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_soc, r = sl2(B, r, _S7, 6)
+            f_maximum_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level
         r -= 3; k = _T134[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S17, 6)
+            f_remaining_time_to_minimum_soc, B, r = sl2(B, r, _S17, 6)
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level
         r -= 3; k = _T135[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_target_soc, r = sl2(B, r, _S17, 6)
+            f_remaining_time_to_target_soc, B, r = sl2(B, r, _S17, 6)
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level
         r -= 3; k = _T136[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S17, 6)
+            f_remaining_time_to_maximum_soc, B, r = sl2(B, r, _S17, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level
         r -= 3; k = _T137[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S128, 6)
+            f_charging_complete, B, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level
         r -= 2; k = _T138[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
-        f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
+        f_battery_energy_capacity, B, r = _d_RationalNumberType(B, r)
+        # after BatteryEnergyCapacity: 2 bit(s): 0 SE(InletHot), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T139[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_inlet_hot, r = sl2(B, r, _S128, 6)
+            f_inlet_hot, B, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after InletHot: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), B, r
 
-def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int, int]:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
     r0 = r
+    # 4 bits: [code of DisplayParametersType start: 4 bit(s): 0 SE(PresentSOC), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(MaximumSOC), 4 SE(RemainingTimeToMinimumSOC), 5 SE(RemainingTimeToTargetSOC), 6 SE(RemainingTimeToMaximumSOC), 7 SE(ChargingComplete), 8 SE(BatteryEnergyCapacity), 9 SE(InletHot), 10 EE, 11 second level]
     r -= 4; c = (B >> r) & 15
     k = _T130[c & 15]
     f_present_soc = None
     if k == 0:
+        # 13 bits: [PresentSOC: CH = 0 in 1 bit]; f_present_soc 7 bit(s); [PresentSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
@@ -8045,6 +8826,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
+        # 13 bits: [MinimumSOC: CH = 0 in 1 bit]; f_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
@@ -8052,6 +8834,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
+        # 13 bits: [TargetSOC: CH = 0 in 1 bit]; f_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
@@ -8059,6 +8842,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
+        # 12 bits: [MaximumSOC: CH = 0 in 1 bit]; f_maximum_soc 7 bit(s); [MaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
@@ -8066,6 +8850,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
+        # 1 bits: [RemainingTimeToMinimumSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
@@ -8075,11 +8860,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
                 if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
+        # 4 bits: [RemainingTimeToMinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T135[c & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
+        # 1 bits: [RemainingTimeToTargetSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
@@ -8089,11 +8876,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
                 if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
+        # 4 bits: [RemainingTimeToTargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T136[c & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
+        # 1 bits: [RemainingTimeToMaximumSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
@@ -8103,17 +8892,20 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
                 if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
+        # 4 bits: [RemainingTimeToMaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T137[c & 7]
     f_charging_complete = None
     if k == 7:
+        # 5 bits: [ChargingComplete: CH = 0 in 1 bit]; f_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of DisplayParametersType after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DisplayParametersType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
         k = _T138[c & 3]
     f_battery_energy_capacity = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_DisplayParametersType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -8126,6 +8918,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DisplayParametersType after BatteryEnergyCapacity: 2 bit(s): 0 SE(InletHot), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T139[c & 3]
@@ -8134,15 +8927,17 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         f_battery_energy_capacity.value = i1_value
     f_inlet_hot = None
     if k == 9:
+        # 4 bits: [InletHot: CH = 0 in 1 bit]; f_inlet_hot 1 bit(s); [InletHot: EE = 0 in 1 bit]; [code of DisplayParametersType after InletHot: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DisplayParametersType(B, r0)
         f_inlet_hot = ((c >> 2) & 1) == 1
         k = _T12[c & 1]
     if k != -1: return _d_DisplayParametersType(B, r0)
     o = DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot)
-    return o, r
+    return o, B, r
 
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
     st = 0
     v2 = o.present_soc
     if v2 is not None:
@@ -8236,77 +9031,100 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReqControlModeType, int]:
+def _d_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReqControlModeType, int, int]:
+    # Dynamic_DC_CLReqControlModeType: ((DepartureTime?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest), (EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage))
+    # start: 2 bit(s): 0 SE(DepartureTime), 1 SE(EVTargetEnergyRequest), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T16[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S17, 6)
+            f_departure_time, B, r = sl2(B, r, _S17, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     f_ev_target_energy_request = None
     if k == 1:
-        f_ev_target_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_target_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetEnergyRequest: 1 bit(s): 0 SE(EVMaximumEnergyRequest), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetEnergyRequest')
     f_ev_maximum_energy_request = None
     if k == 2:
-        f_ev_maximum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumEnergyRequest: 1 bit(s): 0 SE(EVMinimumEnergyRequest), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumEnergyRequest')
     f_ev_minimum_energy_request = None
     if k == 3:
-        f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVMaximumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumEnergyRequest')
     f_ev_maximum_charge_power = None
     if k == 4:
-        f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumChargePower')
     f_ev_minimum_charge_power = None
     if k == 5:
-        f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower: 1 bit(s): 0 SE(EVMaximumChargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumChargePower')
     f_ev_maximum_charge_current = None
     if k == 6:
-        f_ev_maximum_charge_current, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargeCurrent: 1 bit(s): 0 SE(EVMaximumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T8[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumChargeCurrent')
     f_ev_maximum_voltage = None
     if k == 7:
-        f_ev_maximum_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumVoltage: 1 bit(s): 0 SE(EVMinimumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T9[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMaximumVoltage')
     f_ev_minimum_voltage = None
     if k == 8:
-        f_ev_minimum_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVMinimumVoltage')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage), r
+    return Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage), B, r
 
-def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReqControlModeType, int]:
+def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReqControlModeType, int, int]:
+    # Dynamic_DC_CLReqControlModeType: ((DepartureTime?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest), (EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage))
     r0 = r
+    # 2 bits: [code of Dynamic_DC_CLReqControlModeType start: 2 bit(s): 0 SE(DepartureTime), 1 SE(EVTargetEnergyRequest), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T16[c & 3]
     f_departure_time = None
     if k == 0:
+        # 1 bits: [DepartureTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         r -= 8; f_departure_time = (B >> r) & 255
@@ -8316,11 +9134,13 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
                 f_departure_time, r = ru(B, r + 8, f_departure_time)
                 if f_departure_time > 4294967295: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        # 2 bits: [DepartureTime: EE = 0 in 1 bit]; [code of Dynamic_DC_CLReqControlModeType after DepartureTime: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T1[c & 1]
     f_ev_target_energy_request = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -8333,6 +9153,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVTargetEnergyRequest: 1 bit(s): 0 SE(EVMaximumEnergyRequest), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T2[c & 1]
@@ -8343,6 +9164,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_energy_request = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -8355,6 +9177,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMaximumEnergyRequest: 1 bit(s): 0 SE(EVMinimumEnergyRequest), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
@@ -8365,6 +9188,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_energy_request = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -8377,6 +9201,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVMaximumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T4[c & 1]
@@ -8387,6 +9212,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -8399,6 +9225,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMaximumChargePower: 1 bit(s): 0 SE(EVMinimumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T5[c & 1]
@@ -8409,6 +9236,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_charge_power = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -8421,6 +9249,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMinimumChargePower: 1 bit(s): 0 SE(EVMaximumChargeCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T18[c & 1]
@@ -8431,6 +9260,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_current = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -8443,6 +9273,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMaximumChargeCurrent: 1 bit(s): 0 SE(EVMaximumVoltage), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T8[c & 1]
@@ -8453,6 +9284,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_voltage = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -8465,6 +9297,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMaximumVoltage: 1 bit(s): 0 SE(EVMinimumVoltage), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T9[c & 1]
@@ -8475,6 +9308,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     f_ev_minimum_voltage = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -8487,6 +9321,7 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLReqControlModeType after EVMinimumVoltage: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
@@ -8497,9 +9332,10 @@ def _f_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
         return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     if k != -1: return _d_Dynamic_DC_CLReqControlModeType(B, r0)
     o = Dynamic_DC_CLReqControlModeType(f_departure_time, f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage)
-    return o, r
+    return o, B, r
 
 def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: int) -> int:
+    # Dynamic_DC_CLReqControlModeType: ((DepartureTime?, EVTargetEnergyRequest, EVMaximumEnergyRequest, EVMinimumEnergyRequest), (EVMaximumChargePower, EVMinimumChargePower, EVMaximumChargeCurrent, EVMaximumVoltage, EVMinimumVoltage))
     st = 0
     v2 = o.departure_time
     if v2 is not None:
@@ -8650,61 +9486,87 @@ def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: in
     a <<= 3
     return a
 
-def _d_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLReqControlModeType, int]:
+def _d_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLReqControlModeType, int, int]:
+    # Scheduled_DC_CLReqControlModeType: ((EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?), (EVTargetCurrent, EVTargetVoltage, EVMaximumChargePower?, EVMinimumChargePower?, EVMaximumChargeCurrent?, EVMaximumVoltage?, EVMinimumVoltage?))
+    # start: 3 bit(s): 0 SE(EVTargetEnergyRequest), 1 SE(EVMaximumEnergyRequest), 2 SE(EVMinimumEnergyRequest), 3 SE(EVTargetCurrent), 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T34[(B >> r) & 7]
     f_ev_target_energy_request = None
     if k == 0:
-        f_ev_target_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_target_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetEnergyRequest: 2 bit(s): 0 SE(EVMaximumEnergyRequest), 1 SE(EVMinimumEnergyRequest), 2 SE(EVTargetCurrent), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T35[(B >> r) & 3]
     f_ev_maximum_energy_request = None
     if k == 1:
-        f_ev_maximum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumEnergyRequest: 2 bit(s): 0 SE(EVMinimumEnergyRequest), 1 SE(EVTargetCurrent), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T36[(B >> r) & 3]
     f_ev_minimum_energy_request = None
     if k == 2:
-        f_ev_minimum_energy_request, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_energy_request, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVTargetCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     f_ev_target_current = None
     if k == 3:
-        f_ev_target_current, r = _d_RationalNumberType(B, r)
+        f_ev_target_current, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetCurrent: 1 bit(s): 0 SE(EVTargetVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetCurrent')
     f_ev_target_voltage = None
     if k == 4:
-        f_ev_target_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_target_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetVoltage: 3 bit(s): 0 SE(EVMaximumChargePower), 1 SE(EVMinimumChargePower), 2 SE(EVMaximumChargeCurrent), 3 SE(EVMaximumVoltage), 4 SE(EVMinimumVoltage), 5 EE, 6 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T135[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVTargetVoltage')
     f_ev_maximum_charge_power = None
     if k == 5:
-        f_ev_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargePower: 3 bit(s): 0 SE(EVMinimumChargePower), 1 SE(EVMaximumChargeCurrent), 2 SE(EVMaximumVoltage), 3 SE(EVMinimumVoltage), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T136[(B >> r) & 7]
     f_ev_minimum_charge_power = None
     if k == 6:
-        f_ev_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumChargePower: 3 bit(s): 0 SE(EVMaximumChargeCurrent), 1 SE(EVMaximumVoltage), 2 SE(EVMinimumVoltage), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T137[(B >> r) & 7]
     f_ev_maximum_charge_current = None
     if k == 7:
-        f_ev_maximum_charge_current, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumChargeCurrent: 2 bit(s): 0 SE(EVMaximumVoltage), 1 SE(EVMinimumVoltage), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T138[(B >> r) & 3]
     f_ev_maximum_voltage = None
     if k == 8:
-        f_ev_maximum_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_maximum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVMaximumVoltage: 2 bit(s): 0 SE(EVMinimumVoltage), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T139[(B >> r) & 3]
     f_ev_minimum_voltage = None
     if k == 9:
-        f_ev_minimum_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_minimum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVMinimumVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage), r
+    return Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage), B, r
 
-def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLReqControlModeType, int]:
+def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLReqControlModeType, int, int]:
+    # Scheduled_DC_CLReqControlModeType: ((EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?), (EVTargetCurrent, EVTargetVoltage, EVMaximumChargePower?, EVMinimumChargePower?, EVMaximumChargeCurrent?, EVMaximumVoltage?, EVMinimumVoltage?))
     r0 = r
+    # 3 bits: [code of Scheduled_DC_CLReqControlModeType start: 3 bit(s): 0 SE(EVTargetEnergyRequest), 1 SE(EVMaximumEnergyRequest), 2 SE(EVMinimumEnergyRequest), 3 SE(EVTargetCurrent), 4 second level]
     r -= 3; c = (B >> r) & 7
     k = _T34[c & 7]
     f_ev_target_energy_request = None
     if k == 0:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -8717,6 +9579,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVTargetEnergyRequest: 2 bit(s): 0 SE(EVMaximumEnergyRequest), 1 SE(EVMinimumEnergyRequest), 2 SE(EVTargetCurrent), 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T35[c & 3]
@@ -8725,6 +9588,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         f_ev_target_energy_request.value = i1_value
     f_ev_maximum_energy_request = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -8737,6 +9601,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMaximumEnergyRequest: 2 bit(s): 0 SE(EVMinimumEnergyRequest), 1 SE(EVTargetCurrent), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T36[c & 3]
@@ -8745,6 +9610,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         f_ev_maximum_energy_request.value = i2_value
     f_ev_minimum_energy_request = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -8757,6 +9623,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMinimumEnergyRequest: 1 bit(s): 0 SE(EVTargetCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T3[c & 1]
@@ -8765,6 +9632,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         f_ev_minimum_energy_request.value = i3_value
     f_ev_target_current = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -8777,6 +9645,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVTargetCurrent: 1 bit(s): 0 SE(EVTargetVoltage), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T4[c & 1]
@@ -8787,6 +9656,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         return _d_Scheduled_DC_CLReqControlModeType(B, r0)
     f_ev_target_voltage = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -8799,6 +9669,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVTargetVoltage: 3 bit(s): 0 SE(EVMaximumChargePower), 1 SE(EVMinimumChargePower), 2 SE(EVMaximumChargeCurrent), 3 SE(EVMaximumVoltage), 4 SE(EVMinimumVoltage), 5 EE, 6 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T135[c & 7]
@@ -8809,6 +9680,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         return _d_Scheduled_DC_CLReqControlModeType(B, r0)
     f_ev_maximum_charge_power = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -8821,6 +9693,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMaximumChargePower: 3 bit(s): 0 SE(EVMinimumChargePower), 1 SE(EVMaximumChargeCurrent), 2 SE(EVMaximumVoltage), 3 SE(EVMinimumVoltage), 4 EE, 5 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T136[c & 7]
@@ -8829,6 +9702,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         f_ev_maximum_charge_power.value = i6_value
     f_ev_minimum_charge_power = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -8841,6 +9715,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMinimumChargePower: 3 bit(s): 0 SE(EVMaximumChargeCurrent), 1 SE(EVMaximumVoltage), 2 SE(EVMinimumVoltage), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T137[c & 7]
@@ -8849,6 +9724,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         f_ev_minimum_charge_power.value = i7_value
     f_ev_maximum_charge_current = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -8861,6 +9737,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMaximumChargeCurrent: 2 bit(s): 0 SE(EVMaximumVoltage), 1 SE(EVMinimumVoltage), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T138[c & 3]
@@ -8869,6 +9746,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         f_ev_maximum_charge_current.value = i8_value
     f_ev_maximum_voltage = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -8881,6 +9759,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMaximumVoltage: 2 bit(s): 0 SE(EVMinimumVoltage), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T139[c & 3]
@@ -8889,6 +9768,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         f_ev_maximum_voltage.value = i9_value
     f_ev_minimum_voltage = None
     if k == 9:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -8901,6 +9781,7 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLReqControlModeType after EVMinimumVoltage: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
         k = _T12[c & 1]
@@ -8909,9 +9790,10 @@ def _f_Scheduled_DC_CLReqControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         f_ev_minimum_voltage.value = i10_value
     if k != -1: return _d_Scheduled_DC_CLReqControlModeType(B, r0)
     o = Scheduled_DC_CLReqControlModeType(f_ev_target_energy_request, f_ev_maximum_energy_request, f_ev_minimum_energy_request, f_ev_target_current, f_ev_target_voltage, f_ev_maximum_charge_power, f_ev_minimum_charge_power, f_ev_maximum_charge_current, f_ev_maximum_voltage, f_ev_minimum_voltage)
-    return o, r
+    return o, B, r
 
 def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a: int) -> int:
+    # Scheduled_DC_CLReqControlModeType: ((EVTargetEnergyRequest?, EVMaximumEnergyRequest?, EVMinimumEnergyRequest?), (EVTargetCurrent, EVTargetVoltage, EVMaximumChargePower?, EVMinimumChargePower?, EVMaximumChargeCurrent?, EVMaximumVoltage?, EVMinimumVoltage?))
     st = 0
     v2 = o.ev_target_energy_request
     if v2 is not None:
@@ -9110,11 +9992,16 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
     a = (a << w) | c
     return a
 
-def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
+def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int, int]:
+    # DC_ChargeLoopResType: ((((Header), (ResponseCode)), (EVSEStatus?, MeterInfo?, Receipt?)), (EVSEPresentCurrent, EVSEPresentVoltage, EVSEPowerLimitAchieved, EVSECurrentLimitAchieved, EVSEVoltageLimitAchieved, CLResControlMode))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -9122,37 +10009,48 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S125, 6)
+            f_response_code, B, r = sl2(B, r, _S125, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 3 bit(s): 0 SE(EVSEStatus), 1 SE(MeterInfo), 2 SE(Receipt), 3 SE(EVSEPresentCurrent), 4 second level
         r -= 3; k = _T160[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_evse_status = None
     if k == 2:
-        f_evse_status, r = _d_EVSEStatusType(B, r)
+        f_evse_status, B, r = _d_EVSEStatusType(B, r)
+        # after EVSEStatus: 2 bit(s): 0 SE(MeterInfo), 1 SE(Receipt), 2 SE(EVSEPresentCurrent), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T161[(B >> r) & 3]
     f_meter_info = None
     if k == 3:
-        f_meter_info, r = _d_MeterInfoType(B, r)
+        f_meter_info, B, r = _d_MeterInfoType(B, r)
+        # after MeterInfo: 2 bit(s): 0 SE(Receipt), 1 SE(EVSEPresentCurrent), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T162[(B >> r) & 3]
     f_receipt = None
     if k == 4:
-        f_receipt, r = _d_ReceiptType(B, r)
+        f_receipt, B, r = _d_ReceiptType(B, r)
+        # after Receipt: 1 bit(s): 0 SE(EVSEPresentCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     f_evse_present_current = None
     if k == 5:
-        f_evse_present_current, r = _d_RationalNumberType(B, r)
+        f_evse_present_current, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentCurrent: 1 bit(s): 0 SE(EVSEPresentVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPresentCurrent')
     f_evse_present_voltage = None
     if k == 6:
-        f_evse_present_voltage, r = _d_RationalNumberType(B, r)
+        f_evse_present_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentVoltage: 1 bit(s): 0 SE(EVSEPowerLimitAchieved), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T8[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPresentVoltage')
@@ -9160,11 +10058,12 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_evse_power_limit_achieved, r = sl2(B, r, _S128, 6)
+            f_evse_power_limit_achieved, B, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_evse_power_limit_achieved = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEPowerLimitAchieved: 1 bit(s): 0 SE(EVSECurrentLimitAchieved), 1 second level
         r -= 1; k = _T9[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPowerLimitAchieved')
@@ -9172,11 +10071,12 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     if k == 8:
         r -= 1
         if (B >> r) & 1:
-            f_evse_current_limit_achieved, r = sl2(B, r, _S128, 6)
+            f_evse_current_limit_achieved, B, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_evse_current_limit_achieved = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSECurrentLimitAchieved: 1 bit(s): 0 SE(EVSEVoltageLimitAchieved), 1 second level
         r -= 1; k = _T10[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSECurrentLimitAchieved')
@@ -9184,42 +10084,56 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_evse_voltage_limit_achieved, r = sl2(B, r, _S128, 6)
+            f_evse_voltage_limit_achieved, B, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_evse_voltage_limit_achieved = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEVoltageLimitAchieved: 3 bit(s): 0 SE(BPT_Dynamic_DC_CLResControlMode), 1 SE(BPT_Scheduled_DC_CLResControlMode), 2 SE(CLResControlMode), 3 SE(Dynamic_DC_CLResControlMode), 4 SE(Scheduled_DC_CLResControlMode), 5 second level
         r -= 3; k = _T163[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVSEVoltageLimitAchieved')
     f_bpt_dynamic_dc_cl_res_control_mode = f_bpt_scheduled_dc_cl_res_control_mode = f_cl_res_control_mode = f_dynamic_dc_cl_res_control_mode = f_scheduled_dc_cl_res_control_mode = None
     if k == 10:
-        f_bpt_dynamic_dc_cl_res_control_mode, r = _d_BPT_Dynamic_DC_CLResControlModeType(B, r)
+        f_bpt_dynamic_dc_cl_res_control_mode, B, r = _d_BPT_Dynamic_DC_CLResControlModeType(B, r)
+        # after (BPT_Dynamic_DC_CLResControlMode | BPT_Scheduled_DC_CLResControlMode | CLResControlMode | Dynamic_DC_CLResControlMode | Scheduled_DC_CLResControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     elif k == 11:
-        f_bpt_scheduled_dc_cl_res_control_mode, r = _d_BPT_Scheduled_DC_CLResControlModeType(B, r)
+        f_bpt_scheduled_dc_cl_res_control_mode, B, r = _d_BPT_Scheduled_DC_CLResControlModeType(B, r)
+        # after (BPT_Dynamic_DC_CLResControlMode | BPT_Scheduled_DC_CLResControlMode | CLResControlMode | Dynamic_DC_CLResControlMode | Scheduled_DC_CLResControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     elif k == 12:
-        f_cl_res_control_mode, r = _d_CLResControlModeType(B, r)
+        f_cl_res_control_mode, B, r = _d_CLResControlModeType(B, r)
+        # after (BPT_Dynamic_DC_CLResControlMode | BPT_Scheduled_DC_CLResControlMode | CLResControlMode | Dynamic_DC_CLResControlMode | Scheduled_DC_CLResControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     elif k == 13:
-        f_dynamic_dc_cl_res_control_mode, r = _d_Dynamic_DC_CLResControlModeType(B, r)
+        f_dynamic_dc_cl_res_control_mode, B, r = _d_Dynamic_DC_CLResControlModeType(B, r)
+        # after (BPT_Dynamic_DC_CLResControlMode | BPT_Scheduled_DC_CLResControlMode | CLResControlMode | Dynamic_DC_CLResControlMode | Scheduled_DC_CLResControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     elif k == 14:
-        f_scheduled_dc_cl_res_control_mode, r = _d_Scheduled_DC_CLResControlModeType(B, r)
+        f_scheduled_dc_cl_res_control_mode, B, r = _d_Scheduled_DC_CLResControlModeType(B, r)
+        # after (BPT_Dynamic_DC_CLResControlMode | BPT_Scheduled_DC_CLResControlMode | CLResControlMode | Dynamic_DC_CLResControlMode | Scheduled_DC_CLResControlMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'BPT_Dynamic_DC_CLResControlMode or BPT_Scheduled_DC_CLResControlMode or CLResControlMode or Dynamic_DC_CLResControlMode or Scheduled_DC_CLResControlMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_present_current, f_evse_present_voltage, f_evse_power_limit_achieved, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_bpt_dynamic_dc_cl_res_control_mode, f_bpt_scheduled_dc_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_dc_cl_res_control_mode, f_scheduled_dc_cl_res_control_mode), r
+    return DC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_present_current, f_evse_present_voltage, f_evse_power_limit_achieved, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_bpt_dynamic_dc_cl_res_control_mode, f_bpt_scheduled_dc_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_dc_cl_res_control_mode, f_scheduled_dc_cl_res_control_mode), B, r
 
-def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
+def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int, int]:
+    # DC_ChargeLoopResType: ((((Header), (ResponseCode)), (EVSEStatus?, MeterInfo?, Receipt?)), (EVSEPresentCurrent, EVSEPresentVoltage, EVSEPowerLimitAchieved, EVSECurrentLimitAchieved, EVSEVoltageLimitAchieved, CLResControlMode))
     r0 = r
+    # 3 bits: [DC_ChargeLoopResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_ChargeLoopResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_DC_ChargeLoopResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_ChargeLoopResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -9229,15 +10143,18 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_ChargeLoopResType(B, r0)
     k = _T75[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_DC_ChargeLoopResType(B, r0)
+    # 12 bits: [DC_ChargeLoopResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [code of DC_ChargeLoopResType after ResponseCode: 3 bit(s): 0 SE(EVSEStatus), 1 SE(MeterInfo), 2 SE(Receipt), 3 SE(EVSEPresentCurrent), 4 second level]
     r -= 12; c = (B >> r) & 4095
     if c & 3080: return _d_DC_ChargeLoopResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 63]
@@ -9249,6 +10166,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
     f_header.signature = i1_signature
     f_evse_status = None
     if k == 2:
+        # 2 bits: [EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_DC_ChargeLoopResType(B, r0)
         r -= 8; i2_notification_max_delay = (B >> r) & 255
@@ -9258,6 +10176,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
                 if i2_notification_max_delay > 65535: return _d_DC_ChargeLoopResType(B, r0)
             else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        # 10 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i2_evse_notification 3 bit(s); [EVSENotification: EE = 0 in 1 bit]; [EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]; [code of DC_ChargeLoopResType after EVSEStatus: 2 bit(s): 0 SE(MeterInfo), 1 SE(Receipt), 2 SE(EVSEPresentCurrent), 3 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 908: return _d_DC_ChargeLoopResType(B, r0)
         i2_evse_notification = _EP_evseNotificationType[(c >> 4) & 7]
@@ -9268,9 +10187,11 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         f_evse_status.evse_notification = i2_evse_notification
     f_meter_info = None
     if k == 3:
+        # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_DC_ChargeLoopResType(B, r0)
-        i3_meter_id, r = rstr(B, r, 32)
+        i3_meter_id, B, r = rstr(B, r, 32)
+        # 3 bits: [MeterID: EE = 0 in 1 bit]; [MeterInfoType after MeterID: SE(ChargedEnergyReadingWh) = 0 in 1 bit(s)]; [ChargedEnergyReadingWh: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_DC_ChargeLoopResType(B, r0)
         r -= 8; i3_charged_energy_reading_wh = (B >> r) & 255
@@ -9280,11 +10201,13 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
                 if i3_charged_energy_reading_wh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
             else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
+        # 4 bits: [ChargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DC_ChargeLoopResType(B, r0)
         k = _T58[c & 7]
         i3_bpt_discharged_energy_reading_wh = None
         if k == 2:
+            # 1 bits: [BPT_DischargedEnergyReadingWh: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopResType(B, r0)
             r -= 8; i3_bpt_discharged_energy_reading_wh = (B >> r) & 255
@@ -9294,11 +10217,13 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                     i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
                     if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
                 else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
+            # 4 bits: [BPT_DischargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopResType(B, r0)
             k = _T59[c & 7]
         i3_capacitive_energy_reading_va_rh = None
         if k == 3:
+            # 1 bits: [CapacitiveEnergyReadingVARh: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopResType(B, r0)
             r -= 8; i3_capacitive_energy_reading_va_rh = (B >> r) & 255
@@ -9308,11 +10233,13 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                     i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
                     if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
                 else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
+            # 4 bits: [CapacitiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopResType(B, r0)
             k = _T60[c & 7]
         i3_bpt_inductive_energy_reading_va_rh = None
         if k == 4:
+            # 1 bits: [BPT_InductiveEnergyReadingVARh: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopResType(B, r0)
             r -= 8; i3_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
@@ -9322,21 +10249,25 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                     i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
                     if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
                 else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
+            # 4 bits: [BPT_InductiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopResType(B, r0)
             k = _T61[c & 7]
         i3_meter_signature = None
         if k == 5:
+            # 1 bits: [MeterSignature: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopResType(B, r0)
             r -= 8; nb = (B >> r) & 255
             if nb > 64 or 8 * nb > r: return _d_DC_ChargeLoopResType(B, r0)
             r -= 8 * nb; i3_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            # 3 bits: [MeterSignature: EE = 0 in 1 bit]; [code of MeterInfoType after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_DC_ChargeLoopResType(B, r0)
             k = _T62[c & 3]
         i3_meter_status = None
         if k == 6:
+            # 1 bits: [MeterStatus: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopResType(B, r0)
             r -= 9; i3_meter_status = (B >> r) & 511
@@ -9348,11 +10279,13 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i3_meter_status & 256: i3_meter_status = -((x << 7) | (i3_meter_status & 127)) - 1
                 else: i3_meter_status = (x << 7) | (i3_meter_status & 127)
             elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
+            # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_DC_ChargeLoopResType(B, r0)
             k = _T63[c & 3]
         i3_meter_timestamp = None
         if k == 7:
+            # 1 bits: [MeterTimestamp: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopResType(B, r0)
             r -= 8; i3_meter_timestamp = (B >> r) & 255
@@ -9362,20 +10295,24 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                     i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
                     if i3_meter_timestamp > 18446744073709551615: return _d_DC_ChargeLoopResType(B, r0)
                 else: i3_meter_timestamp = (x << 7) | (i3_meter_timestamp & 127)
+            # 2 bits: [MeterTimestamp: EE = 0 in 1 bit]; [code of MeterInfoType after MeterTimestamp: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
         if k != -1: return _d_DC_ChargeLoopResType(B, r0)
+        # 2 bits: [code of DC_ChargeLoopResType after MeterInfo: 2 bit(s): 0 SE(Receipt), 1 SE(EVSEPresentCurrent), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T162[c & 3]
         f_meter_info = MeterInfoType(i3_meter_id, i3_charged_energy_reading_wh, i3_bpt_discharged_energy_reading_wh, i3_capacitive_energy_reading_va_rh, i3_bpt_inductive_energy_reading_va_rh, i3_meter_signature, i3_meter_status, i3_meter_timestamp)
     f_receipt = None
     if k == 4:
-        f_receipt, r = _f_ReceiptType(B, r)
+        f_receipt, B, r = _f_ReceiptType(B, r)
+        # 1 bits: [code of DC_ChargeLoopResType after Receipt: 1 bit(s): 0 SE(EVSEPresentCurrent), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T5[c & 1]
     f_evse_present_current = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -9388,6 +10325,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DC_ChargeLoopResType after EVSEPresentCurrent: 1 bit(s): 0 SE(EVSEPresentVoltage), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_ChargeLoopResType(B, r0)
         k = _T18[c & 1]
@@ -9398,6 +10336,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         return _d_DC_ChargeLoopResType(B, r0)
     f_evse_present_voltage = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -9410,6 +10349,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DC_ChargeLoopResType after EVSEPresentVoltage: 1 bit(s): 0 SE(EVSEPowerLimitAchieved), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_DC_ChargeLoopResType(B, r0)
         k = _T8[c & 1]
@@ -9420,6 +10360,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         return _d_DC_ChargeLoopResType(B, r0)
     f_evse_power_limit_achieved = None
     if k == 7:
+        # 4 bits: [EVSEPowerLimitAchieved: CH = 0 in 1 bit]; f_evse_power_limit_achieved 1 bit(s); [EVSEPowerLimitAchieved: EE = 0 in 1 bit]; [code of DC_ChargeLoopResType after EVSEPowerLimitAchieved: 1 bit(s): 0 SE(EVSECurrentLimitAchieved), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DC_ChargeLoopResType(B, r0)
         f_evse_power_limit_achieved = ((c >> 2) & 1) == 1
@@ -9428,6 +10369,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         return _d_DC_ChargeLoopResType(B, r0)
     f_evse_current_limit_achieved = None
     if k == 8:
+        # 4 bits: [EVSECurrentLimitAchieved: CH = 0 in 1 bit]; f_evse_current_limit_achieved 1 bit(s); [EVSECurrentLimitAchieved: EE = 0 in 1 bit]; [code of DC_ChargeLoopResType after EVSECurrentLimitAchieved: 1 bit(s): 0 SE(EVSEVoltageLimitAchieved), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DC_ChargeLoopResType(B, r0)
         f_evse_current_limit_achieved = ((c >> 2) & 1) == 1
@@ -9436,6 +10378,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         return _d_DC_ChargeLoopResType(B, r0)
     f_evse_voltage_limit_achieved = None
     if k == 9:
+        # 6 bits: [EVSEVoltageLimitAchieved: CH = 0 in 1 bit]; f_evse_voltage_limit_achieved 1 bit(s); [EVSEVoltageLimitAchieved: EE = 0 in 1 bit]; [code of DC_ChargeLoopResType after EVSEVoltageLimitAchieved: 3 bit(s): 0 SE(BPT_Dynamic_DC_CLResControlMode), 1 SE(BPT_Scheduled_DC_CLResControlMode), 2 SE(CLResControlMode), 3 SE(Dynamic_DC_CLResControlMode), 4 SE(Scheduled_DC_CLResControlMode), 5 second level]
         r -= 6; c = (B >> r) & 63
         if c & 40: return _d_DC_ChargeLoopResType(B, r0)
         f_evse_voltage_limit_achieved = ((c >> 4) & 1) == 1
@@ -9444,10 +10387,12 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         return _d_DC_ChargeLoopResType(B, r0)
     f_bpt_dynamic_dc_cl_res_control_mode = f_bpt_scheduled_dc_cl_res_control_mode = f_cl_res_control_mode = f_dynamic_dc_cl_res_control_mode = f_scheduled_dc_cl_res_control_mode = None
     if k == 10:
+        # 3 bits: [code of BPT_Dynamic_DC_CLResControlModeType start: 3 bit(s): 0 SE(DepartureTime), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(AckMaxDelay), 4 SE(EVSEMaximumChargePower), 5 second level]
         r -= 3; c = (B >> r) & 7
         k = _T25[c & 7]
         i6_departure_time = None
         if k == 0:
+            # 1 bits: [DepartureTime: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopResType(B, r0)
             r -= 8; i6_departure_time = (B >> r) & 255
@@ -9457,11 +10402,13 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                     i6_departure_time, r = ru(B, r + 8, i6_departure_time)
                     if i6_departure_time > 4294967295: return _d_DC_ChargeLoopResType(B, r0)
                 else: i6_departure_time = (x << 7) | (i6_departure_time & 127)
+            # 4 bits: [DepartureTime: EE = 0 in 1 bit]; [code of BPT_Dynamic_DC_CLResControlModeType after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSEMaximumChargePower), 4 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopResType(B, r0)
             k = _T26[c & 7]
         i6_minimum_soc = None
         if k == 1:
+            # 11 bits: [MinimumSOC: CH = 0 in 1 bit]; i6_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of BPT_Dynamic_DC_CLResControlModeType after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSEMaximumChargePower), 3 second level]
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_DC_ChargeLoopResType(B, r0)
             i6_minimum_soc = (c >> 3) & 127
@@ -9469,6 +10416,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             if i6_minimum_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
         i6_target_soc = None
         if k == 2:
+            # 11 bits: [TargetSOC: CH = 0 in 1 bit]; i6_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of BPT_Dynamic_DC_CLResControlModeType after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSEMaximumChargePower), 2 second level]
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_DC_ChargeLoopResType(B, r0)
             i6_target_soc = (c >> 3) & 127
@@ -9476,6 +10424,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             if i6_target_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
         i6_ack_max_delay = None
         if k == 3:
+            # 1 bits: [AckMaxDelay: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopResType(B, r0)
             r -= 8; i6_ack_max_delay = (B >> r) & 255
@@ -9485,11 +10434,13 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                     i6_ack_max_delay, r = ru(B, r + 8, i6_ack_max_delay)
                     if i6_ack_max_delay > 65535: return _d_DC_ChargeLoopResType(B, r0)
                 else: i6_ack_max_delay = (x << 7) | (i6_ack_max_delay & 127)
+            # 2 bits: [AckMaxDelay: EE = 0 in 1 bit]; [code of BPT_Dynamic_DC_CLResControlModeType after AckMaxDelay: 1 bit(s): 0 SE(EVSEMaximumChargePower), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_ChargeLoopResType(B, r0)
             k = _T4[c & 1]
         i6_evse_maximum_charge_power = None
         if k == 4:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i7_exponent = ((c >> 3) & 255) + -128
@@ -9502,6 +10453,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
                 else: i7_value = (x << 7) | (i7_value & 127)
             elif i7_value > 255: i7_value = 255 - i7_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMaximumChargePower: 1 bit(s): 0 SE(EVSEMinimumChargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T5[c & 1]
@@ -9512,6 +10464,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_minimum_charge_power = None
         if k == 5:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i8_exponent = ((c >> 3) & 255) + -128
@@ -9524,6 +10477,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
                 else: i8_value = (x << 7) | (i8_value & 127)
             elif i8_value > 255: i8_value = 255 - i8_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMinimumChargePower: 1 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T18[c & 1]
@@ -9534,6 +10488,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_maximum_charge_current = None
         if k == 6:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i9_exponent = ((c >> 3) & 255) + -128
@@ -9546,6 +10501,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMaximumChargeCurrent: 1 bit(s): 0 SE(EVSEMaximumVoltage), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T8[c & 1]
@@ -9556,6 +10512,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_maximum_voltage = None
         if k == 7:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i10_exponent = ((c >> 3) & 255) + -128
@@ -9568,6 +10525,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMaximumVoltage: 1 bit(s): 0 SE(EVSEMaximumDischargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T9[c & 1]
@@ -9578,6 +10536,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_maximum_discharge_power = None
         if k == 8:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i11_exponent = ((c >> 3) & 255) + -128
@@ -9590,6 +10549,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMaximumDischargePower: 1 bit(s): 0 SE(EVSEMinimumDischargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T10[c & 1]
@@ -9600,6 +10560,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_minimum_discharge_power = None
         if k == 9:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i12_exponent = ((c >> 3) & 255) + -128
@@ -9612,6 +10573,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMinimumDischargePower: 1 bit(s): 0 SE(EVSEMaximumDischargeCurrent), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T11[c & 1]
@@ -9622,6 +10584,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_maximum_discharge_current = None
         if k == 10:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i13_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i13_exponent = ((c >> 3) & 255) + -128
@@ -9634,6 +10597,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMaximumDischargeCurrent: 1 bit(s): 0 SE(EVSEMinimumVoltage), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T19[c & 1]
@@ -9644,6 +10608,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             return _d_DC_ChargeLoopResType(B, r0)
         i6_evse_minimum_voltage = None
         if k == 11:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i14_exponent = ((c >> 3) & 255) + -128
@@ -9656,6 +10621,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Dynamic_DC_CLResControlModeType after EVSEMinimumVoltage: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
@@ -9665,14 +10631,17 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         if k != -1: return _d_DC_ChargeLoopResType(B, r0)
+        # 1 bits: [code of DC_ChargeLoopResType after (BPT_Dynamic_DC_CLResControlMode | BPT_Scheduled_DC_CLResControlMode | CLResControlMode | Dynamic_DC_CLResControlMode | Scheduled_DC_CLResControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
         f_bpt_dynamic_dc_cl_res_control_mode = BPT_Dynamic_DC_CLResControlModeType(i6_departure_time, i6_minimum_soc, i6_target_soc, i6_ack_max_delay, i6_evse_maximum_charge_power, i6_evse_minimum_charge_power, i6_evse_maximum_charge_current, i6_evse_maximum_voltage, i6_evse_maximum_discharge_power, i6_evse_minimum_discharge_power, i6_evse_maximum_discharge_current, i6_evse_minimum_voltage)
     elif k == 11:
+        # 4 bits: [code of BPT_Scheduled_DC_CLResControlModeType start: 4 bit(s): 0 SE(EVSEMaximumChargePower), 1 SE(EVSEMinimumChargePower), 2 SE(EVSEMaximumChargeCurrent), 3 SE(EVSEMaximumVoltage), 4 SE(EVSEMaximumDischargePower), 5 SE(EVSEMinimumDischargePower), 6 SE(EVSEMaximumDischargeCurrent), 7 SE(EVSEMinimumVoltage), 8 EE, 9 second level]
         r -= 4; c = (B >> r) & 15
         k = _T56[c & 15]
         i15_evse_maximum_charge_power = None
         if k == 0:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i16_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i16_exponent = ((c >> 3) & 255) + -128
@@ -9685,6 +10654,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
                 else: i16_value = (x << 7) | (i16_value & 127)
             elif i16_value > 255: i16_value = 255 - i16_value
+            # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMaximumChargePower: 4 bit(s): 0 SE(EVSEMinimumChargePower), 1 SE(EVSEMaximumChargeCurrent), 2 SE(EVSEMaximumVoltage), 3 SE(EVSEMaximumDischargePower), 4 SE(EVSEMinimumDischargePower), 5 SE(EVSEMaximumDischargeCurrent), 6 SE(EVSEMinimumVoltage), 7 EE, 8 second level]
             r -= 6; c = (B >> r) & 63
             if c & 48: return _d_DC_ChargeLoopResType(B, r0)
             k = _T57[c & 15]
@@ -9693,6 +10663,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             i15_evse_maximum_charge_power.value = i16_value
         i15_evse_minimum_charge_power = None
         if k == 1:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i17_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i17_exponent = ((c >> 3) & 255) + -128
@@ -9705,6 +10676,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
                 else: i17_value = (x << 7) | (i17_value & 127)
             elif i17_value > 255: i17_value = 255 - i17_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMinimumChargePower: 3 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 SE(EVSEMaximumVoltage), 2 SE(EVSEMaximumDischargePower), 3 SE(EVSEMinimumDischargePower), 4 SE(EVSEMaximumDischargeCurrent), 5 SE(EVSEMinimumVoltage), 6 EE, 7 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T58[c & 7]
@@ -9713,6 +10685,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             i15_evse_minimum_charge_power.value = i17_value
         i15_evse_maximum_charge_current = None
         if k == 2:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i18_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i18_exponent = ((c >> 3) & 255) + -128
@@ -9725,6 +10698,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
                 else: i18_value = (x << 7) | (i18_value & 127)
             elif i18_value > 255: i18_value = 255 - i18_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMaximumChargeCurrent: 3 bit(s): 0 SE(EVSEMaximumVoltage), 1 SE(EVSEMaximumDischargePower), 2 SE(EVSEMinimumDischargePower), 3 SE(EVSEMaximumDischargeCurrent), 4 SE(EVSEMinimumVoltage), 5 EE, 6 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T59[c & 7]
@@ -9733,6 +10707,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             i15_evse_maximum_charge_current.value = i18_value
         i15_evse_maximum_voltage = None
         if k == 3:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i19_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i19_exponent = ((c >> 3) & 255) + -128
@@ -9745,6 +10720,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
                 else: i19_value = (x << 7) | (i19_value & 127)
             elif i19_value > 255: i19_value = 255 - i19_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMaximumVoltage: 3 bit(s): 0 SE(EVSEMaximumDischargePower), 1 SE(EVSEMinimumDischargePower), 2 SE(EVSEMaximumDischargeCurrent), 3 SE(EVSEMinimumVoltage), 4 EE, 5 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T60[c & 7]
@@ -9753,6 +10729,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             i15_evse_maximum_voltage.value = i19_value
         i15_evse_maximum_discharge_power = None
         if k == 4:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i20_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i20_exponent = ((c >> 3) & 255) + -128
@@ -9765,6 +10742,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
                 else: i20_value = (x << 7) | (i20_value & 127)
             elif i20_value > 255: i20_value = 255 - i20_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMaximumDischargePower: 3 bit(s): 0 SE(EVSEMinimumDischargePower), 1 SE(EVSEMaximumDischargeCurrent), 2 SE(EVSEMinimumVoltage), 3 EE, 4 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T61[c & 7]
@@ -9773,6 +10751,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             i15_evse_maximum_discharge_power.value = i20_value
         i15_evse_minimum_discharge_power = None
         if k == 5:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i21_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i21_exponent = ((c >> 3) & 255) + -128
@@ -9785,6 +10764,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
                 else: i21_value = (x << 7) | (i21_value & 127)
             elif i21_value > 255: i21_value = 255 - i21_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMinimumDischargePower: 2 bit(s): 0 SE(EVSEMaximumDischargeCurrent), 1 SE(EVSEMinimumVoltage), 2 EE, 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopResType(B, r0)
             k = _T62[c & 3]
@@ -9793,6 +10773,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             i15_evse_minimum_discharge_power.value = i21_value
         i15_evse_maximum_discharge_current = None
         if k == 6:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i22_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i22_exponent = ((c >> 3) & 255) + -128
@@ -9805,6 +10786,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i22_value & 256: i22_value = -((x << 7) | (i22_value & 127)) - 1
                 else: i22_value = (x << 7) | (i22_value & 127)
             elif i22_value > 255: i22_value = 255 - i22_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMaximumDischargeCurrent: 2 bit(s): 0 SE(EVSEMinimumVoltage), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopResType(B, r0)
             k = _T63[c & 3]
@@ -9813,6 +10795,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             i15_evse_maximum_discharge_current.value = i22_value
         i15_evse_minimum_voltage = None
         if k == 7:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i23_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i23_exponent = ((c >> 3) & 255) + -128
@@ -9825,6 +10808,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i23_value & 256: i23_value = -((x << 7) | (i23_value & 127)) - 1
                 else: i23_value = (x << 7) | (i23_value & 127)
             elif i23_value > 255: i23_value = 255 - i23_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_Scheduled_DC_CLResControlModeType after EVSEMinimumVoltage: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
@@ -9832,19 +10816,23 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             i15_evse_minimum_voltage.exponent = i23_exponent
             i15_evse_minimum_voltage.value = i23_value
         if k != -1: return _d_DC_ChargeLoopResType(B, r0)
+        # 1 bits: [code of DC_ChargeLoopResType after (BPT_Dynamic_DC_CLResControlMode | BPT_Scheduled_DC_CLResControlMode | CLResControlMode | Dynamic_DC_CLResControlMode | Scheduled_DC_CLResControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
         f_bpt_scheduled_dc_cl_res_control_mode = BPT_Scheduled_DC_CLResControlModeType(i15_evse_maximum_charge_power, i15_evse_minimum_charge_power, i15_evse_maximum_charge_current, i15_evse_maximum_voltage, i15_evse_maximum_discharge_power, i15_evse_minimum_discharge_power, i15_evse_maximum_discharge_current, i15_evse_minimum_voltage)
     elif k == 12:
+        # 2 bits: [CLResControlModeType start: EE = 0 in 1 bit(s)]; [code of DC_ChargeLoopResType after (BPT_Dynamic_DC_CLResControlMode | BPT_Scheduled_DC_CLResControlMode | CLResControlMode | Dynamic_DC_CLResControlMode | Scheduled_DC_CLResControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_DC_ChargeLoopResType(B, r0)
         k = _T12[c & 1]
         f_cl_res_control_mode = _new(CLResControlModeType)
     elif k == 13:
+        # 3 bits: [code of Dynamic_DC_CLResControlModeType start: 3 bit(s): 0 SE(DepartureTime), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(AckMaxDelay), 4 SE(EVSEMaximumChargePower), 5 second level]
         r -= 3; c = (B >> r) & 7
         k = _T25[c & 7]
         i25_departure_time = None
         if k == 0:
+            # 1 bits: [DepartureTime: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopResType(B, r0)
             r -= 8; i25_departure_time = (B >> r) & 255
@@ -9854,11 +10842,13 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                     i25_departure_time, r = ru(B, r + 8, i25_departure_time)
                     if i25_departure_time > 4294967295: return _d_DC_ChargeLoopResType(B, r0)
                 else: i25_departure_time = (x << 7) | (i25_departure_time & 127)
+            # 4 bits: [DepartureTime: EE = 0 in 1 bit]; [code of Dynamic_DC_CLResControlModeType after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSEMaximumChargePower), 4 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_DC_ChargeLoopResType(B, r0)
             k = _T26[c & 7]
         i25_minimum_soc = None
         if k == 1:
+            # 11 bits: [MinimumSOC: CH = 0 in 1 bit]; i25_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of Dynamic_DC_CLResControlModeType after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSEMaximumChargePower), 3 second level]
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_DC_ChargeLoopResType(B, r0)
             i25_minimum_soc = (c >> 3) & 127
@@ -9866,6 +10856,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             if i25_minimum_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
         i25_target_soc = None
         if k == 2:
+            # 11 bits: [TargetSOC: CH = 0 in 1 bit]; i25_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of Dynamic_DC_CLResControlModeType after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSEMaximumChargePower), 2 second level]
             r -= 11; c = (B >> r) & 2047
             if c & 1028: return _d_DC_ChargeLoopResType(B, r0)
             i25_target_soc = (c >> 3) & 127
@@ -9873,6 +10864,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             if i25_target_soc > 100: return _d_DC_ChargeLoopResType(B, r0)
         i25_ack_max_delay = None
         if k == 3:
+            # 1 bits: [AckMaxDelay: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_DC_ChargeLoopResType(B, r0)
             r -= 8; i25_ack_max_delay = (B >> r) & 255
@@ -9882,11 +10874,13 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                     i25_ack_max_delay, r = ru(B, r + 8, i25_ack_max_delay)
                     if i25_ack_max_delay > 65535: return _d_DC_ChargeLoopResType(B, r0)
                 else: i25_ack_max_delay = (x << 7) | (i25_ack_max_delay & 127)
+            # 2 bits: [AckMaxDelay: EE = 0 in 1 bit]; [code of Dynamic_DC_CLResControlModeType after AckMaxDelay: 1 bit(s): 0 SE(EVSEMaximumChargePower), 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_DC_ChargeLoopResType(B, r0)
             k = _T4[c & 1]
         i25_evse_maximum_charge_power = None
         if k == 4:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i26_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i26_exponent = ((c >> 3) & 255) + -128
@@ -9899,6 +10893,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i26_value & 256: i26_value = -((x << 7) | (i26_value & 127)) - 1
                 else: i26_value = (x << 7) | (i26_value & 127)
             elif i26_value > 255: i26_value = 255 - i26_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLResControlModeType after EVSEMaximumChargePower: 1 bit(s): 0 SE(EVSEMinimumChargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T5[c & 1]
@@ -9909,6 +10904,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             return _d_DC_ChargeLoopResType(B, r0)
         i25_evse_minimum_charge_power = None
         if k == 5:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i27_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i27_exponent = ((c >> 3) & 255) + -128
@@ -9921,6 +10917,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i27_value & 256: i27_value = -((x << 7) | (i27_value & 127)) - 1
                 else: i27_value = (x << 7) | (i27_value & 127)
             elif i27_value > 255: i27_value = 255 - i27_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLResControlModeType after EVSEMinimumChargePower: 1 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T18[c & 1]
@@ -9931,6 +10928,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             return _d_DC_ChargeLoopResType(B, r0)
         i25_evse_maximum_charge_current = None
         if k == 6:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i28_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i28_exponent = ((c >> 3) & 255) + -128
@@ -9943,6 +10941,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i28_value & 256: i28_value = -((x << 7) | (i28_value & 127)) - 1
                 else: i28_value = (x << 7) | (i28_value & 127)
             elif i28_value > 255: i28_value = 255 - i28_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLResControlModeType after EVSEMaximumChargeCurrent: 1 bit(s): 0 SE(EVSEMaximumVoltage), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T8[c & 1]
@@ -9953,6 +10952,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             return _d_DC_ChargeLoopResType(B, r0)
         i25_evse_maximum_voltage = None
         if k == 7:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i29_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i29_exponent = ((c >> 3) & 255) + -128
@@ -9965,6 +10965,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i29_value & 256: i29_value = -((x << 7) | (i29_value & 127)) - 1
                 else: i29_value = (x << 7) | (i29_value & 127)
             elif i29_value > 255: i29_value = 255 - i29_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLResControlModeType after EVSEMaximumVoltage: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
@@ -9974,14 +10975,17 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         else:
             return _d_DC_ChargeLoopResType(B, r0)
         if k != -1: return _d_DC_ChargeLoopResType(B, r0)
+        # 1 bits: [code of DC_ChargeLoopResType after (BPT_Dynamic_DC_CLResControlMode | BPT_Scheduled_DC_CLResControlMode | CLResControlMode | Dynamic_DC_CLResControlMode | Scheduled_DC_CLResControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
         f_dynamic_dc_cl_res_control_mode = Dynamic_DC_CLResControlModeType(i25_departure_time, i25_minimum_soc, i25_target_soc, i25_ack_max_delay, i25_evse_maximum_charge_power, i25_evse_minimum_charge_power, i25_evse_maximum_charge_current, i25_evse_maximum_voltage)
     elif k == 14:
+        # 3 bits: [code of Scheduled_DC_CLResControlModeType start: 3 bit(s): 0 SE(EVSEMaximumChargePower), 1 SE(EVSEMinimumChargePower), 2 SE(EVSEMaximumChargeCurrent), 3 SE(EVSEMaximumVoltage), 4 EE, 5 second level]
         r -= 3; c = (B >> r) & 7
         k = _T164[c & 7]
         i30_evse_maximum_charge_power = None
         if k == 0:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i31_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i31_exponent = ((c >> 3) & 255) + -128
@@ -9994,6 +10998,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i31_value & 256: i31_value = -((x << 7) | (i31_value & 127)) - 1
                 else: i31_value = (x << 7) | (i31_value & 127)
             elif i31_value > 255: i31_value = 255 - i31_value
+            # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLResControlModeType after EVSEMaximumChargePower: 3 bit(s): 0 SE(EVSEMinimumChargePower), 1 SE(EVSEMaximumChargeCurrent), 2 SE(EVSEMaximumVoltage), 3 EE, 4 second level]
             r -= 5; c = (B >> r) & 31
             if c & 24: return _d_DC_ChargeLoopResType(B, r0)
             k = _T165[c & 7]
@@ -10002,6 +11007,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             i30_evse_maximum_charge_power.value = i31_value
         i30_evse_minimum_charge_power = None
         if k == 1:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i32_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i32_exponent = ((c >> 3) & 255) + -128
@@ -10014,6 +11020,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i32_value & 256: i32_value = -((x << 7) | (i32_value & 127)) - 1
                 else: i32_value = (x << 7) | (i32_value & 127)
             elif i32_value > 255: i32_value = 255 - i32_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLResControlModeType after EVSEMinimumChargePower: 2 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 SE(EVSEMaximumVoltage), 2 EE, 3 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopResType(B, r0)
             k = _T166[c & 3]
@@ -10022,6 +11029,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             i30_evse_minimum_charge_power.value = i32_value
         i30_evse_maximum_charge_current = None
         if k == 2:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i33_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i33_exponent = ((c >> 3) & 255) + -128
@@ -10034,6 +11042,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i33_value & 256: i33_value = -((x << 7) | (i33_value & 127)) - 1
                 else: i33_value = (x << 7) | (i33_value & 127)
             elif i33_value > 255: i33_value = 255 - i33_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLResControlModeType after EVSEMaximumChargeCurrent: 2 bit(s): 0 SE(EVSEMaximumVoltage), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_DC_ChargeLoopResType(B, r0)
             k = _T85[c & 3]
@@ -10042,6 +11051,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             i30_evse_maximum_charge_current.value = i33_value
         i30_evse_maximum_voltage = None
         if k == 3:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i34_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeLoopResType(B, r0)
             i34_exponent = ((c >> 3) & 255) + -128
@@ -10054,6 +11064,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
                 elif i34_value & 256: i34_value = -((x << 7) | (i34_value & 127)) - 1
                 else: i34_value = (x << 7) | (i34_value & 127)
             elif i34_value > 255: i34_value = 255 - i34_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLResControlModeType after EVSEMaximumVoltage: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeLoopResType(B, r0)
             k = _T12[c & 1]
@@ -10061,6 +11072,7 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
             i30_evse_maximum_voltage.exponent = i34_exponent
             i30_evse_maximum_voltage.value = i34_value
         if k != -1: return _d_DC_ChargeLoopResType(B, r0)
+        # 1 bits: [code of DC_ChargeLoopResType after (BPT_Dynamic_DC_CLResControlMode | BPT_Scheduled_DC_CLResControlMode | CLResControlMode | Dynamic_DC_CLResControlMode | Scheduled_DC_CLResControlMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
         f_scheduled_dc_cl_res_control_mode = _new(Scheduled_DC_CLResControlModeType)
@@ -10072,9 +11084,10 @@ def _f_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int]:
         return _d_DC_ChargeLoopResType(B, r0)
     if k != -1: return _d_DC_ChargeLoopResType(B, r0)
     o = DC_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evse_present_current, f_evse_present_voltage, f_evse_power_limit_achieved, f_evse_current_limit_achieved, f_evse_voltage_limit_achieved, f_bpt_dynamic_dc_cl_res_control_mode, f_bpt_scheduled_dc_cl_res_control_mode, f_cl_res_control_mode, f_dynamic_dc_cl_res_control_mode, f_scheduled_dc_cl_res_control_mode)
-    return o, r
+    return o, B, r
 
 def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
+    # DC_ChargeLoopResType: ((((Header), (ResponseCode)), (EVSEStatus?, MeterInfo?, Receipt?)), (EVSEPresentCurrent, EVSEPresentVoltage, EVSEPowerLimitAchieved, EVSECurrentLimitAchieved, EVSEVoltageLimitAchieved, CLResControlMode))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -10803,19 +11816,23 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
+    # start: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S29, 6)
+            f_notification_max_delay, B, r = sl2(B, r, _S29, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NotificationMaxDelay')
@@ -10823,21 +11840,24 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S183, 6)
+            f_evse_notification, B, r = sl2(B, r, _S183, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
             f_evse_notification = _E_evseNotificationType[f_evse_notification]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSENotification: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSENotification')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+    return EVSEStatusType(f_notification_max_delay, f_evse_notification), B, r
 
-def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
     r0 = r
+    # 2 bits: [EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVSEStatusType(B, r0)
     r -= 8; f_notification_max_delay = (B >> r) & 255
@@ -10847,6 +11867,7 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
             f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
             if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; f_evse_notification 3 bit(s); [EVSENotification: EE = 0 in 1 bit]; [EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]
     r -= 8; c = (B >> r) & 255
     if c & 227: return _d_EVSEStatusType(B, r0)
     f_evse_notification = _EP_evseNotificationType[(c >> 2) & 7]
@@ -10854,9 +11875,10 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     o = _new(EVSEStatusType)
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
-    return o, r
+    return o, B, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
     pass
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
@@ -10872,17 +11894,22 @@ def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     a = (a << 8) | (v3) << 2
     return a
 
-def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
+    # start: 1 bit(s): 0 SE(MeterID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S184, 6)
+            f_meter_id, B, r = sl2(B, r, _S184, 6)
         else:
-            f_meter_id, r = rstr(B, r, 32)
+            f_meter_id, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterID: 1 bit(s): 0 SE(ChargedEnergyReadingWh), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'MeterID')
@@ -10890,13 +11917,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charged_energy_reading_wh, r = sl2(B, r, _S78, 6)
+            f_charged_energy_reading_wh, B, r = sl2(B, r, _S78, 6)
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level
         r -= 3; k = _T58[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
@@ -10904,81 +11932,96 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S78, 6)
+            f_bpt_discharged_energy_reading_wh, B, r = sl2(B, r, _S78, 6)
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level
         r -= 3; k = _T59[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S78, 6)
+            f_capacitive_energy_reading_va_rh, B, r = sl2(B, r, _S78, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level
         r -= 3; k = _T60[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S78, 6)
+            f_bpt_inductive_energy_reading_va_rh, B, r = sl2(B, r, _S78, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level
         r -= 3; k = _T61[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S185, 6)
+            f_meter_signature, B, r = sl2(B, r, _S185, 6)
         else:
-            f_meter_signature, r = rbin(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
+            f_meter_signature, B, r = rbin(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level
         r -= 2; k = _T62[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_meter_status, r = sl2(B, r, _S15, 6)
+            f_meter_status, B, r = sl2(B, r, _S15, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level
         r -= 2; k = _T63[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_meter_timestamp, r = sl2(B, r, _S78, 6)
+            f_meter_timestamp, B, r = sl2(B, r, _S78, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
             if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterTimestamp: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), B, r
 
-def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
     r0 = r
+    # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MeterInfoType(B, r0)
-    f_meter_id, r = rstr(B, r, 32)
+    f_meter_id, B, r = rstr(B, r, 32)
+    # 3 bits: [MeterID: EE = 0 in 1 bit]; [MeterInfoType after MeterID: SE(ChargedEnergyReadingWh) = 0 in 1 bit(s)]; [ChargedEnergyReadingWh: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MeterInfoType(B, r0)
     r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
@@ -10988,11 +12031,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
+    # 4 bits: [ChargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
     k = _T58[c & 7]
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
+        # 1 bits: [BPT_DischargedEnergyReadingWh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
@@ -11002,11 +12047,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
                 if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
+        # 4 bits: [BPT_DischargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T59[c & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
+        # 1 bits: [CapacitiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
@@ -11016,11 +12063,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
                 if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
+        # 4 bits: [CapacitiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T60[c & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
+        # 1 bits: [BPT_InductiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
@@ -11030,21 +12079,25 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
                 if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
+        # 4 bits: [BPT_InductiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T61[c & 7]
     f_meter_signature = None
     if k == 5:
+        # 1 bits: [MeterSignature: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 64 or 8 * nb > r: return _d_MeterInfoType(B, r0)
         r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 3 bits: [MeterSignature: EE = 0 in 1 bit]; [code of MeterInfoType after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T62[c & 3]
     f_meter_status = None
     if k == 6:
+        # 1 bits: [MeterStatus: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 9; f_meter_status = (B >> r) & 511
@@ -11056,11 +12109,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
+        # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T63[c & 3]
     f_meter_timestamp = None
     if k == 7:
+        # 1 bits: [MeterTimestamp: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_meter_timestamp = (B >> r) & 255
@@ -11070,14 +12125,16 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
                 if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
+        # 2 bits: [MeterTimestamp: EE = 0 in 1 bit]; [code of MeterInfoType after MeterTimestamp: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T12[c & 1]
     if k != -1: return _d_MeterInfoType(B, r0)
     o = MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp)
-    return o, r
+    return o, B, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
     st = 0
     v2 = o.meter_id
     if v2 is None: raise EncFail('missing mandatory MeterID')
@@ -11153,56 +12210,74 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
+    # start: 1 bit(s): 0 SE(TimeAnchor), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S78, 6)
+            f_time_anchor, B, r = sl2(B, r, _S78, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level
         r -= 3; k = _T186[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_energy_costs = None
     if k == 1:
-        f_energy_costs, r = _d_DetailedCostType(B, r)
+        f_energy_costs, B, r = _d_DetailedCostType(B, r)
+        # after EnergyCosts: 3 bit(s): 0 SE(OccupancyCosts), 1 SE(AdditionalServicesCosts), 2 SE(OverstayCosts), 3 SE(TaxCosts), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T187[(B >> r) & 7]
     f_occupancy_costs = None
     if k == 2:
-        f_occupancy_costs, r = _d_DetailedCostType(B, r)
+        f_occupancy_costs, B, r = _d_DetailedCostType(B, r)
+        # after OccupancyCosts: 3 bit(s): 0 SE(AdditionalServicesCosts), 1 SE(OverstayCosts), 2 SE(TaxCosts), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T188[(B >> r) & 7]
     f_additional_services_costs = None
     if k == 3:
-        f_additional_services_costs, r = _d_DetailedCostType(B, r)
+        f_additional_services_costs, B, r = _d_DetailedCostType(B, r)
+        # after AdditionalServicesCosts: 2 bit(s): 0 SE(OverstayCosts), 1 SE(TaxCosts), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T189[(B >> r) & 3]
     f_overstay_costs = None
     if k == 4:
-        f_overstay_costs, r = _d_DetailedCostType(B, r)
+        f_overstay_costs, B, r = _d_DetailedCostType(B, r)
+        # after OverstayCosts: 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T190[(B >> r) & 3]
     f_tax_costs = []
     n = 0
     while True:
         if k == 5:
-            v, r = _d_DetailedTaxType(B, r)
+            v, B, r = _d_DetailedTaxType(B, r)
             f_tax_costs.append(v)
         else:
             break
         n += 1
         if n < 10:
+            # after TaxCosts (may repeat): 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T190[(B >> r) & 3]
         else:
+            # after TaxCosts: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), B, r
 
-def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
     r0 = r
+    # 2 bits: [ReceiptType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ReceiptType(B, r0)
     r -= 8; f_time_anchor = (B >> r) & 255
@@ -11212,11 +12287,13 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             f_time_anchor, r = ru(B, r + 8, f_time_anchor)
             if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    # 4 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of ReceiptType after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
     k = _T186[c & 7]
     f_energy_costs = None
     if k == 1:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -11229,6 +12306,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -11244,6 +12322,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after EnergyCosts: 3 bit(s): 0 SE(OccupancyCosts), 1 SE(AdditionalServicesCosts), 2 SE(OverstayCosts), 3 SE(TaxCosts), 4 EE, 5 second level]
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T187[c & 7]
@@ -11255,6 +12334,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_energy_costs.cost_per_unit = i1_cost_per_unit
     f_occupancy_costs = None
     if k == 2:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -11267,6 +12347,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -11282,6 +12363,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after OccupancyCosts: 3 bit(s): 0 SE(AdditionalServicesCosts), 1 SE(OverstayCosts), 2 SE(TaxCosts), 3 EE, 4 second level]
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T188[c & 7]
@@ -11293,6 +12375,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_occupancy_costs.cost_per_unit = i4_cost_per_unit
     f_additional_services_costs = None
     if k == 3:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -11305,6 +12388,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -11320,6 +12404,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after AdditionalServicesCosts: 2 bit(s): 0 SE(OverstayCosts), 1 SE(TaxCosts), 2 EE, 3 second level]
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T189[c & 3]
@@ -11331,6 +12416,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_additional_services_costs.cost_per_unit = i7_cost_per_unit
     f_overstay_costs = None
     if k == 4:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -11343,6 +12429,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -11358,6 +12445,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after OverstayCosts: 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T190[c & 3]
@@ -11371,6 +12459,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     n = 0
     while True:
         if k == 5:
+            # 2 bits: [DetailedTaxType start: SE(TaxRuleID) = 0 in 1 bit(s)]; [TaxRuleID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ReceiptType(B, r0)
             r -= 8; i13_tax_rule_id = (B >> r) & 255
@@ -11379,6 +12468,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
                 if x > 127: i13_tax_rule_id, r = ru(B, r + 8, i13_tax_rule_id)
                 else: i13_tax_rule_id = (x << 7) | (i13_tax_rule_id & 127)
             if i13_tax_rule_id < 1 or i13_tax_rule_id > 4294967295: return _d_ReceiptType(B, r0)
+            # 15 bits: [TaxRuleID: EE = 0 in 1 bit]; [DetailedTaxType after TaxRuleID: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 15; c = (B >> r) & 32767
             if c & 30727: return _d_ReceiptType(B, r0)
             i14_exponent = ((c >> 3) & 255) + -128
@@ -11391,6 +12481,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedTaxType after Amount: EE = 0 in 1 bit(s)]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
             i13_amount = _new(RationalNumberType)
@@ -11404,9 +12495,11 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             break
         n += 1
         if n < 10:
+            # 2 bits: [code of ReceiptType after TaxCosts (may repeat): 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T190[c & 3]
         else:
+            # 1 bits: [code of ReceiptType after TaxCosts: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T12[c & 1]
     if k != -1: return _d_ReceiptType(B, r0)
@@ -11417,9 +12510,10 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     o.additional_services_costs = f_additional_services_costs
     o.overstay_costs = f_overstay_costs
     o.tax_costs = f_tax_costs
-    return o, r
+    return o, B, r
 
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
     st = 0
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
@@ -11597,6 +12691,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 19
     n = 0
     for v in o.tax_costs:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C194[st]
             a = (a << w) | c
@@ -11615,25 +12710,34 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int, int]:
+    # DetailedCostType: (Amount, CostPerUnit)
+    # start: 1 bit(s): 0 SE(Amount), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_amount = None
     if k == 0:
-        f_amount, r = _d_RationalNumberType(B, r)
+        f_amount, B, r = _d_RationalNumberType(B, r)
+        # after Amount: 1 bit(s): 0 SE(CostPerUnit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Amount')
     f_cost_per_unit = None
     if k == 1:
-        f_cost_per_unit, r = _d_RationalNumberType(B, r)
+        f_cost_per_unit, B, r = _d_RationalNumberType(B, r)
+        # after CostPerUnit: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CostPerUnit')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DetailedCostType(f_amount, f_cost_per_unit), r
+    return DetailedCostType(f_amount, f_cost_per_unit), B, r
 
-def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int, int]:
+    # DetailedCostType: (Amount, CostPerUnit)
     r0 = r
+    # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_DetailedCostType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -11646,6 +12750,7 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -11661,6 +12766,7 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
     f_cost_per_unit = _new(RationalNumberType)
@@ -11669,9 +12775,10 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     o = _new(DetailedCostType)
     o.amount = f_amount
     o.cost_per_unit = f_cost_per_unit
-    return o, r
+    return o, B, r
 
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
+    # DetailedCostType: (Amount, CostPerUnit)
     pass
     v2 = o.amount
     if v2 is None: raise EncFail('missing mandatory Amount')
@@ -11710,33 +12817,41 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
+    # DetailedTaxType: (TaxRuleID, Amount)
+    # start: 1 bit(s): 0 SE(TaxRuleID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_tax_rule_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S196, 6)
+            f_tax_rule_id, B, r = sl2(B, r, _S196, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TaxRuleID: 1 bit(s): 0 SE(Amount), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TaxRuleID')
     f_amount = None
     if k == 1:
-        f_amount, r = _d_RationalNumberType(B, r)
+        f_amount, B, r = _d_RationalNumberType(B, r)
+        # after Amount: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Amount')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DetailedTaxType(f_tax_rule_id, f_amount), r
+    return DetailedTaxType(f_tax_rule_id, f_amount), B, r
 
-def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
+    # DetailedTaxType: (TaxRuleID, Amount)
     r0 = r
+    # 2 bits: [DetailedTaxType start: SE(TaxRuleID) = 0 in 1 bit(s)]; [TaxRuleID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_DetailedTaxType(B, r0)
     r -= 8; f_tax_rule_id = (B >> r) & 255
@@ -11745,6 +12860,7 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         if x > 127: f_tax_rule_id, r = ru(B, r + 8, f_tax_rule_id)
         else: f_tax_rule_id = (x << 7) | (f_tax_rule_id & 127)
     if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: return _d_DetailedTaxType(B, r0)
+    # 15 bits: [TaxRuleID: EE = 0 in 1 bit]; [DetailedTaxType after TaxRuleID: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_DetailedTaxType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -11757,6 +12873,7 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedTaxType after Amount: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
     f_amount = _new(RationalNumberType)
@@ -11765,9 +12882,10 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     o = _new(DetailedTaxType)
     o.tax_rule_id = f_tax_rule_id
     o.amount = f_amount
-    return o, r
+    return o, B, r
 
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
+    # DetailedTaxType: (TaxRuleID, Amount)
     pass
     v2 = o.tax_rule_id
     if v2 is None: raise EncFail('missing mandatory TaxRuleID')
@@ -11796,87 +12914,105 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLResControlModeType, int]:
+def _d_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLResControlModeType, int, int]:
+    # Dynamic_DC_CLResControlModeType: ((DepartureTime?, MinimumSOC?, TargetSOC?, AckMaxDelay?), (EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage))
+    # start: 3 bit(s): 0 SE(DepartureTime), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(AckMaxDelay), 4 SE(EVSEMaximumChargePower), 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T25[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_departure_time, r = sl2(B, r, _S17, 6)
+            f_departure_time, B, r = sl2(B, r, _S17, 6)
         else:
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSEMaximumChargePower), 4 second level
         r -= 3; k = _T26[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S7, 6)
+            f_minimum_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSEMaximumChargePower), 3 second level
         r -= 2; k = _T27[(B >> r) & 3]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S7, 6)
+            f_target_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSEMaximumChargePower), 2 second level
         r -= 2; k = _T28[(B >> r) & 3]
     f_ack_max_delay = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ack_max_delay, r = sl2(B, r, _S29, 6)
+            f_ack_max_delay, B, r = sl2(B, r, _S29, 6)
         else:
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
             if f_ack_max_delay > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after AckMaxDelay: 1 bit(s): 0 SE(EVSEMaximumChargePower), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     f_evse_maximum_charge_power = None
     if k == 4:
-        f_evse_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargePower: 1 bit(s): 0 SE(EVSEMinimumChargePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T5[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumChargePower')
     f_evse_minimum_charge_power = None
     if k == 5:
-        f_evse_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargePower: 1 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMinimumChargePower')
     f_evse_maximum_charge_current = None
     if k == 6:
-        f_evse_maximum_charge_current, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargeCurrent: 1 bit(s): 0 SE(EVSEMaximumVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T8[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumChargeCurrent')
     f_evse_maximum_voltage = None
     if k == 7:
-        f_evse_maximum_voltage, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEMaximumVoltage')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage), r
+    return Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage), B, r
 
-def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLResControlModeType, int]:
+def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLResControlModeType, int, int]:
+    # Dynamic_DC_CLResControlModeType: ((DepartureTime?, MinimumSOC?, TargetSOC?, AckMaxDelay?), (EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage))
     r0 = r
+    # 3 bits: [code of Dynamic_DC_CLResControlModeType start: 3 bit(s): 0 SE(DepartureTime), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(AckMaxDelay), 4 SE(EVSEMaximumChargePower), 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T25[c & 7]
     f_departure_time = None
     if k == 0:
+        # 1 bits: [DepartureTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 8; f_departure_time = (B >> r) & 255
@@ -11886,11 +13022,13 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
                 f_departure_time, r = ru(B, r + 8, f_departure_time)
                 if f_departure_time > 4294967295: return _d_Dynamic_DC_CLResControlModeType(B, r0)
             else: f_departure_time = (x << 7) | (f_departure_time & 127)
+        # 4 bits: [DepartureTime: EE = 0 in 1 bit]; [code of Dynamic_DC_CLResControlModeType after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSEMaximumChargePower), 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T26[c & 7]
     f_minimum_soc = None
     if k == 1:
+        # 11 bits: [MinimumSOC: CH = 0 in 1 bit]; f_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of Dynamic_DC_CLResControlModeType after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSEMaximumChargePower), 3 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         f_minimum_soc = (c >> 3) & 127
@@ -11898,6 +13036,7 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         if f_minimum_soc > 100: return _d_Dynamic_DC_CLResControlModeType(B, r0)
     f_target_soc = None
     if k == 2:
+        # 11 bits: [TargetSOC: CH = 0 in 1 bit]; f_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of Dynamic_DC_CLResControlModeType after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSEMaximumChargePower), 2 second level]
         r -= 11; c = (B >> r) & 2047
         if c & 1028: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         f_target_soc = (c >> 3) & 127
@@ -11905,6 +13044,7 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         if f_target_soc > 100: return _d_Dynamic_DC_CLResControlModeType(B, r0)
     f_ack_max_delay = None
     if k == 3:
+        # 1 bits: [AckMaxDelay: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         r -= 8; f_ack_max_delay = (B >> r) & 255
@@ -11914,11 +13054,13 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
                 f_ack_max_delay, r = ru(B, r + 8, f_ack_max_delay)
                 if f_ack_max_delay > 65535: return _d_Dynamic_DC_CLResControlModeType(B, r0)
             else: f_ack_max_delay = (x << 7) | (f_ack_max_delay & 127)
+        # 2 bits: [AckMaxDelay: EE = 0 in 1 bit]; [code of Dynamic_DC_CLResControlModeType after AckMaxDelay: 1 bit(s): 0 SE(EVSEMaximumChargePower), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T4[c & 1]
     f_evse_maximum_charge_power = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -11931,6 +13073,7 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLResControlModeType after EVSEMaximumChargePower: 1 bit(s): 0 SE(EVSEMinimumChargePower), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T5[c & 1]
@@ -11941,6 +13084,7 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         return _d_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_minimum_charge_power = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -11953,6 +13097,7 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLResControlModeType after EVSEMinimumChargePower: 1 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T18[c & 1]
@@ -11963,6 +13108,7 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         return _d_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_maximum_charge_current = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -11975,6 +13121,7 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLResControlModeType after EVSEMaximumChargeCurrent: 1 bit(s): 0 SE(EVSEMaximumVoltage), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T8[c & 1]
@@ -11985,6 +13132,7 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         return _d_Dynamic_DC_CLResControlModeType(B, r0)
     f_evse_maximum_voltage = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -11997,6 +13145,7 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Dynamic_DC_CLResControlModeType after EVSEMaximumVoltage: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Dynamic_DC_CLResControlModeType(B, r0)
         k = _T12[c & 1]
@@ -12007,9 +13156,10 @@ def _f_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
         return _d_Dynamic_DC_CLResControlModeType(B, r0)
     if k != -1: return _d_Dynamic_DC_CLResControlModeType(B, r0)
     o = Dynamic_DC_CLResControlModeType(f_departure_time, f_minimum_soc, f_target_soc, f_ack_max_delay, f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage)
-    return o, r
+    return o, B, r
 
 def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: int) -> int:
+    # Dynamic_DC_CLResControlModeType: ((DepartureTime?, MinimumSOC?, TargetSOC?, AckMaxDelay?), (EVSEMaximumChargePower, EVSEMinimumChargePower, EVSEMaximumChargeCurrent, EVSEMaximumVoltage))
     st = 0
     v2 = o.departure_time
     if v2 is not None:
@@ -12116,33 +13266,47 @@ def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: in
     a <<= 3
     return a
 
-def _d_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLResControlModeType, int]:
+def _d_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLResControlModeType, int, int]:
+    # Scheduled_DC_CLResControlModeType: (EVSEMaximumChargePower?, EVSEMinimumChargePower?, EVSEMaximumChargeCurrent?, EVSEMaximumVoltage?)
+    # start: 3 bit(s): 0 SE(EVSEMaximumChargePower), 1 SE(EVSEMinimumChargePower), 2 SE(EVSEMaximumChargeCurrent), 3 SE(EVSEMaximumVoltage), 4 EE, 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T164[(B >> r) & 7]
     f_evse_maximum_charge_power = None
     if k == 0:
-        f_evse_maximum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargePower: 3 bit(s): 0 SE(EVSEMinimumChargePower), 1 SE(EVSEMaximumChargeCurrent), 2 SE(EVSEMaximumVoltage), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T165[(B >> r) & 7]
     f_evse_minimum_charge_power = None
     if k == 1:
-        f_evse_minimum_charge_power, r = _d_RationalNumberType(B, r)
+        f_evse_minimum_charge_power, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMinimumChargePower: 2 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 SE(EVSEMaximumVoltage), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T166[(B >> r) & 3]
     f_evse_maximum_charge_current = None
     if k == 2:
-        f_evse_maximum_charge_current, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_charge_current, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumChargeCurrent: 2 bit(s): 0 SE(EVSEMaximumVoltage), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T85[(B >> r) & 3]
     f_evse_maximum_voltage = None
     if k == 3:
-        f_evse_maximum_voltage, r = _d_RationalNumberType(B, r)
+        f_evse_maximum_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVSEMaximumVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return Scheduled_DC_CLResControlModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage), r
+    return Scheduled_DC_CLResControlModeType(f_evse_maximum_charge_power, f_evse_minimum_charge_power, f_evse_maximum_charge_current, f_evse_maximum_voltage), B, r
 
-def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLResControlModeType, int]:
+def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_CLResControlModeType, int, int]:
+    # Scheduled_DC_CLResControlModeType: (EVSEMaximumChargePower?, EVSEMinimumChargePower?, EVSEMaximumChargeCurrent?, EVSEMaximumVoltage?)
     r0 = r
+    # 3 bits: [code of Scheduled_DC_CLResControlModeType start: 3 bit(s): 0 SE(EVSEMaximumChargePower), 1 SE(EVSEMinimumChargePower), 2 SE(EVSEMaximumChargeCurrent), 3 SE(EVSEMaximumVoltage), 4 EE, 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T164[c & 7]
     f_evse_maximum_charge_power = None
     if k == 0:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -12155,6 +13319,7 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLResControlModeType after EVSEMaximumChargePower: 3 bit(s): 0 SE(EVSEMinimumChargePower), 1 SE(EVSEMaximumChargeCurrent), 2 SE(EVSEMaximumVoltage), 3 EE, 4 second level]
         r -= 5; c = (B >> r) & 31
         if c & 24: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T165[c & 7]
@@ -12163,6 +13328,7 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         f_evse_maximum_charge_power.value = i1_value
     f_evse_minimum_charge_power = None
     if k == 1:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -12175,6 +13341,7 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLResControlModeType after EVSEMinimumChargePower: 2 bit(s): 0 SE(EVSEMaximumChargeCurrent), 1 SE(EVSEMaximumVoltage), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T166[c & 3]
@@ -12183,6 +13350,7 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         f_evse_minimum_charge_power.value = i2_value
     f_evse_maximum_charge_current = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -12195,6 +13363,7 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLResControlModeType after EVSEMaximumChargeCurrent: 2 bit(s): 0 SE(EVSEMaximumVoltage), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T85[c & 3]
@@ -12203,6 +13372,7 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
         f_evse_maximum_charge_current.value = i3_value
     f_evse_maximum_voltage = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -12215,6 +13385,7 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of Scheduled_DC_CLResControlModeType after EVSEMaximumVoltage: 1 bit(s): 0 EE, 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_Scheduled_DC_CLResControlModeType(B, r0)
         k = _T12[c & 1]
@@ -12227,9 +13398,10 @@ def _f_Scheduled_DC_CLResControlModeType(B: int, r: int) -> tuple[Scheduled_DC_C
     o.evse_minimum_charge_power = f_evse_minimum_charge_power
     o.evse_maximum_charge_current = f_evse_maximum_charge_current
     o.evse_maximum_voltage = f_evse_maximum_voltage
-    return o, r
+    return o, B, r
 
 def _e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a: int) -> int:
+    # Scheduled_DC_CLResControlModeType: (EVSEMaximumChargePower?, EVSEMinimumChargePower?, EVSEMaximumChargeCurrent?, EVSEMaximumVoltage?)
     st = 0
     v2 = o.evse_maximum_charge_power
     if v2 is not None:
@@ -12313,33 +13485,45 @@ def _e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a
     a = (a << w) | c
     return a
 
-def _d_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargeParameterDiscoveryReqType, int]:
+def _d_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargeParameterDiscoveryReqType, int, int]:
+    # DC_ChargeParameterDiscoveryReqType: ((((Header))), (DC_CPDReqEnergyTransferMode))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 2 bit(s): 0 SE(BPT_DC_CPDReqEnergyTransferMode), 1 SE(DC_CPDReqEnergyTransferMode), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T127[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Header')
     f_bpt_dc_cpd_req_energy_transfer_mode = f_dc_cpd_req_energy_transfer_mode = None
     if k == 1:
-        f_bpt_dc_cpd_req_energy_transfer_mode, r = _d_BPT_DC_CPDReqEnergyTransferModeType(B, r)
+        f_bpt_dc_cpd_req_energy_transfer_mode, B, r = _d_BPT_DC_CPDReqEnergyTransferModeType(B, r)
+        # after (BPT_DC_CPDReqEnergyTransferMode | DC_CPDReqEnergyTransferMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     elif k == 2:
-        f_dc_cpd_req_energy_transfer_mode, r = _d_DC_CPDReqEnergyTransferModeType(B, r)
+        f_dc_cpd_req_energy_transfer_mode, B, r = _d_DC_CPDReqEnergyTransferModeType(B, r)
+        # after (BPT_DC_CPDReqEnergyTransferMode | DC_CPDReqEnergyTransferMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'BPT_DC_CPDReqEnergyTransferMode or DC_CPDReqEnergyTransferMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_ChargeParameterDiscoveryReqType(f_header, f_bpt_dc_cpd_req_energy_transfer_mode, f_dc_cpd_req_energy_transfer_mode), r
+    return DC_ChargeParameterDiscoveryReqType(f_header, f_bpt_dc_cpd_req_energy_transfer_mode, f_dc_cpd_req_energy_transfer_mode), B, r
 
-def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargeParameterDiscoveryReqType, int]:
+def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargeParameterDiscoveryReqType, int, int]:
+    # DC_ChargeParameterDiscoveryReqType: ((((Header))), (DC_CPDReqEnergyTransferMode))
     r0 = r
+    # 3 bits: [DC_ChargeParameterDiscoveryReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -12349,15 +13533,18 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
     k = _T75[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+    # 2 bits: [code of DC_ChargeParameterDiscoveryReqType after Header: 2 bit(s): 0 SE(BPT_DC_CPDReqEnergyTransferMode), 1 SE(DC_CPDReqEnergyTransferMode), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T127[c & 3]
     f_header = _new(MessageHeaderType)
@@ -12366,6 +13553,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
     f_header.signature = i1_signature
     f_bpt_dc_cpd_req_energy_transfer_mode = f_dc_cpd_req_energy_transfer_mode = None
     if k == 1:
+        # 14 bits: [BPT_DC_CPDReqEnergyTransferModeType start: SE(EVMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -12378,6 +13566,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDReqEnergyTransferModeType after EVMaximumChargePower: SE(EVMinimumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -12393,6 +13582,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDReqEnergyTransferModeType after EVMinimumChargePower: SE(EVMaximumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -12408,6 +13598,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDReqEnergyTransferModeType after EVMaximumChargeCurrent: SE(EVMinimumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -12423,6 +13614,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDReqEnergyTransferModeType after EVMinimumChargeCurrent: SE(EVMaximumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -12438,6 +13630,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDReqEnergyTransferModeType after EVMaximumVoltage: SE(EVMinimumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -12453,6 +13646,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDReqEnergyTransferModeType after EVMinimumVoltage: 2 bit(s): 0 SE(TargetSOC), 1 SE(EVMaximumDischargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         k = _T6[c & 3]
@@ -12461,6 +13655,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         i2_ev_minimum_voltage.value = i8_value
         i2_target_soc = None
         if k == 6:
+            # 10 bits: [TargetSOC: CH = 0 in 1 bit]; i2_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of BPT_DC_CPDReqEnergyTransferModeType after TargetSOC: 1 bit(s): 0 SE(EVMaximumDischargePower), 1 second level]
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             i2_target_soc = (c >> 2) & 127
@@ -12468,6 +13663,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             if i2_target_soc > 100: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i2_ev_maximum_discharge_power = None
         if k == 7:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             i9_exponent = ((c >> 3) & 255) + -128
@@ -12480,6 +13676,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDReqEnergyTransferModeType after EVMaximumDischargePower: 1 bit(s): 0 SE(EVMinimumDischargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T9[c & 1]
@@ -12490,6 +13687,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i2_ev_minimum_discharge_power = None
         if k == 8:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             i10_exponent = ((c >> 3) & 255) + -128
@@ -12502,6 +13700,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDReqEnergyTransferModeType after EVMinimumDischargePower: 1 bit(s): 0 SE(EVMaximumDischargeCurrent), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T10[c & 1]
@@ -12512,6 +13711,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i2_ev_maximum_discharge_current = None
         if k == 9:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             i11_exponent = ((c >> 3) & 255) + -128
@@ -12524,6 +13724,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDReqEnergyTransferModeType after EVMaximumDischargeCurrent: 1 bit(s): 0 SE(EVMinimumDischargeCurrent), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T11[c & 1]
@@ -12534,6 +13735,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i2_ev_minimum_discharge_current = None
         if k == 10:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             i12_exponent = ((c >> 3) & 255) + -128
@@ -12546,6 +13748,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDReqEnergyTransferModeType after EVMinimumDischargeCurrent: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             k = _T12[c & 1]
@@ -12555,10 +13758,12 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         else:
             return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        # 1 bits: [code of DC_ChargeParameterDiscoveryReqType after (BPT_DC_CPDReqEnergyTransferMode | DC_CPDReqEnergyTransferMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
         f_bpt_dc_cpd_req_energy_transfer_mode = BPT_DC_CPDReqEnergyTransferModeType(i2_ev_maximum_charge_power, i2_ev_minimum_charge_power, i2_ev_maximum_charge_current, i2_ev_minimum_charge_current, i2_ev_maximum_voltage, i2_ev_minimum_voltage, i2_target_soc, i2_ev_maximum_discharge_power, i2_ev_minimum_discharge_power, i2_ev_maximum_discharge_current, i2_ev_minimum_discharge_current)
     elif k == 2:
+        # 14 bits: [DC_CPDReqEnergyTransferModeType start: SE(EVMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i14_exponent = ((c >> 3) & 255) + -128
@@ -12571,6 +13776,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
             else: i14_value = (x << 7) | (i14_value & 127)
         elif i14_value > 255: i14_value = 255 - i14_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDReqEnergyTransferModeType after EVMaximumChargePower: SE(EVMinimumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i15_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i15_exponent = ((c >> 3) & 255) + -128
@@ -12586,6 +13792,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDReqEnergyTransferModeType after EVMinimumChargePower: SE(EVMaximumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i16_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i16_exponent = ((c >> 3) & 255) + -128
@@ -12601,6 +13808,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
             else: i16_value = (x << 7) | (i16_value & 127)
         elif i16_value > 255: i16_value = 255 - i16_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDReqEnergyTransferModeType after EVMaximumChargeCurrent: SE(EVMinimumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i17_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i17_exponent = ((c >> 3) & 255) + -128
@@ -12616,6 +13824,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
             else: i17_value = (x << 7) | (i17_value & 127)
         elif i17_value > 255: i17_value = 255 - i17_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDReqEnergyTransferModeType after EVMinimumChargeCurrent: SE(EVMaximumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i18_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i18_exponent = ((c >> 3) & 255) + -128
@@ -12631,6 +13840,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
             else: i18_value = (x << 7) | (i18_value & 127)
         elif i18_value > 255: i18_value = 255 - i18_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDReqEnergyTransferModeType after EVMaximumVoltage: SE(EVMinimumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i19_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         i19_exponent = ((c >> 3) & 255) + -128
@@ -12646,6 +13856,7 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
             elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
             else: i19_value = (x << 7) | (i19_value & 127)
         elif i19_value > 255: i19_value = 255 - i19_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DC_CPDReqEnergyTransferModeType after EVMinimumVoltage: 2 bit(s): 0 SE(TargetSOC), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         k = _T73[c & 3]
@@ -12654,12 +13865,14 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
         i13_ev_minimum_voltage.value = i19_value
         i13_target_soc = None
         if k == 6:
+            # 10 bits: [TargetSOC: CH = 0 in 1 bit]; i13_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of DC_CPDReqEnergyTransferModeType after TargetSOC: 1 bit(s): 0 EE, 1 second level]
             r -= 10; c = (B >> r) & 1023
             if c & 514: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
             i13_target_soc = (c >> 2) & 127
             k = _T12[c & 1]
             if i13_target_soc > 100: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
         if k != -1: return _d_DC_ChargeParameterDiscoveryReqType(B, r0)
+        # 1 bits: [code of DC_ChargeParameterDiscoveryReqType after (BPT_DC_CPDReqEnergyTransferMode | DC_CPDReqEnergyTransferMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
         f_dc_cpd_req_energy_transfer_mode = DC_CPDReqEnergyTransferModeType(i13_ev_maximum_charge_power, i13_ev_minimum_charge_power, i13_ev_maximum_charge_current, i13_ev_minimum_charge_current, i13_ev_maximum_voltage, i13_ev_minimum_voltage, i13_target_soc)
@@ -12670,9 +13883,10 @@ def _f_DC_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[DC_ChargePara
     o.header = f_header
     o.bpt_dc_cpd_req_energy_transfer_mode = f_bpt_dc_cpd_req_energy_transfer_mode
     o.dc_cpd_req_energy_transfer_mode = f_dc_cpd_req_energy_transfer_mode
-    return o, r
+    return o, B, r
 
 def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType, a: int) -> int:
+    # DC_ChargeParameterDiscoveryReqType: ((((Header))), (DC_CPDReqEnergyTransferMode))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -13003,11 +14217,16 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
     a <<= 1
     return a
 
-def _d_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargeParameterDiscoveryResType, int]:
+def _d_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargeParameterDiscoveryResType, int, int]:
+    # DC_ChargeParameterDiscoveryResType: ((((Header), (ResponseCode))), (DC_CPDResEnergyTransferMode))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -13015,35 +14234,43 @@ def _d_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S125, 6)
+            f_response_code, B, r = sl2(B, r, _S125, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 2 bit(s): 0 SE(BPT_DC_CPDResEnergyTransferMode), 1 SE(DC_CPDResEnergyTransferMode), 2 second level
         r -= 2; k = _T36[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_bpt_dc_cpd_res_energy_transfer_mode = f_dc_cpd_res_energy_transfer_mode = None
     if k == 2:
-        f_bpt_dc_cpd_res_energy_transfer_mode, r = _d_BPT_DC_CPDResEnergyTransferModeType(B, r)
+        f_bpt_dc_cpd_res_energy_transfer_mode, B, r = _d_BPT_DC_CPDResEnergyTransferModeType(B, r)
+        # after (BPT_DC_CPDResEnergyTransferMode | DC_CPDResEnergyTransferMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     elif k == 3:
-        f_dc_cpd_res_energy_transfer_mode, r = _d_DC_CPDResEnergyTransferModeType(B, r)
+        f_dc_cpd_res_energy_transfer_mode, B, r = _d_DC_CPDResEnergyTransferModeType(B, r)
+        # after (BPT_DC_CPDResEnergyTransferMode | DC_CPDResEnergyTransferMode): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'BPT_DC_CPDResEnergyTransferMode or DC_CPDResEnergyTransferMode')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_ChargeParameterDiscoveryResType(f_header, f_response_code, f_bpt_dc_cpd_res_energy_transfer_mode, f_dc_cpd_res_energy_transfer_mode), r
+    return DC_ChargeParameterDiscoveryResType(f_header, f_response_code, f_bpt_dc_cpd_res_energy_transfer_mode, f_dc_cpd_res_energy_transfer_mode), B, r
 
-def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargeParameterDiscoveryResType, int]:
+def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargeParameterDiscoveryResType, int, int]:
+    # DC_ChargeParameterDiscoveryResType: ((((Header), (ResponseCode))), (DC_CPDResEnergyTransferMode))
     r0 = r
+    # 3 bits: [DC_ChargeParameterDiscoveryResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -13053,15 +14280,18 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
     k = _T75[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+    # 11 bits: [DC_ChargeParameterDiscoveryResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [code of DC_ChargeParameterDiscoveryResType after ResponseCode: 2 bit(s): 0 SE(BPT_DC_CPDResEnergyTransferMode), 1 SE(DC_CPDResEnergyTransferMode), 2 second level]
     r -= 11; c = (B >> r) & 2047
     if c & 1540: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 3) & 63]
@@ -13073,6 +14303,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
     f_header.signature = i1_signature
     f_bpt_dc_cpd_res_energy_transfer_mode = f_dc_cpd_res_energy_transfer_mode = None
     if k == 2:
+        # 14 bits: [BPT_DC_CPDResEnergyTransferModeType start: SE(EVSEMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -13085,6 +14316,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDResEnergyTransferModeType after EVSEMaximumChargePower: SE(EVSEMinimumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -13100,6 +14332,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDResEnergyTransferModeType after EVSEMinimumChargePower: SE(EVSEMaximumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -13115,6 +14348,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDResEnergyTransferModeType after EVSEMaximumChargeCurrent: SE(EVSEMinimumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -13130,6 +14364,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDResEnergyTransferModeType after EVSEMinimumChargeCurrent: SE(EVSEMaximumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -13145,6 +14380,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [BPT_DC_CPDResEnergyTransferModeType after EVSEMaximumVoltage: SE(EVSEMinimumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -13160,6 +14396,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDResEnergyTransferModeType after EVSEMinimumVoltage: 2 bit(s): 0 SE(EVSEPowerRampLimitation), 1 SE(EVSEMaximumDischargePower), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         k = _T6[c & 3]
@@ -13168,6 +14405,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         i2_evse_minimum_voltage.value = i8_value
         i2_evse_power_ramp_limitation = None
         if k == 6:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             i9_exponent = ((c >> 3) & 255) + -128
@@ -13180,6 +14418,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
                 elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
                 else: i9_value = (x << 7) | (i9_value & 127)
             elif i9_value > 255: i9_value = 255 - i9_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDResEnergyTransferModeType after EVSEPowerRampLimitation: 1 bit(s): 0 SE(EVSEMaximumDischargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T8[c & 1]
@@ -13188,6 +14427,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             i2_evse_power_ramp_limitation.value = i9_value
         i2_evse_maximum_discharge_power = None
         if k == 7:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             i10_exponent = ((c >> 3) & 255) + -128
@@ -13200,6 +14440,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
                 elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
                 else: i10_value = (x << 7) | (i10_value & 127)
             elif i10_value > 255: i10_value = 255 - i10_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDResEnergyTransferModeType after EVSEMaximumDischargePower: 1 bit(s): 0 SE(EVSEMinimumDischargePower), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T9[c & 1]
@@ -13210,6 +14451,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i2_evse_minimum_discharge_power = None
         if k == 8:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             i11_exponent = ((c >> 3) & 255) + -128
@@ -13222,6 +14464,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
                 elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
                 else: i11_value = (x << 7) | (i11_value & 127)
             elif i11_value > 255: i11_value = 255 - i11_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDResEnergyTransferModeType after EVSEMinimumDischargePower: 1 bit(s): 0 SE(EVSEMaximumDischargeCurrent), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T10[c & 1]
@@ -13232,6 +14475,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i2_evse_maximum_discharge_current = None
         if k == 9:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             i12_exponent = ((c >> 3) & 255) + -128
@@ -13244,6 +14488,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
                 elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
                 else: i12_value = (x << 7) | (i12_value & 127)
             elif i12_value > 255: i12_value = 255 - i12_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDResEnergyTransferModeType after EVSEMaximumDischargeCurrent: 1 bit(s): 0 SE(EVSEMinimumDischargeCurrent), 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T11[c & 1]
@@ -13254,6 +14499,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i2_evse_minimum_discharge_current = None
         if k == 10:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i13_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             i13_exponent = ((c >> 3) & 255) + -128
@@ -13266,6 +14512,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
                 elif i13_value & 256: i13_value = -((x << 7) | (i13_value & 127)) - 1
                 else: i13_value = (x << 7) | (i13_value & 127)
             elif i13_value > 255: i13_value = 255 - i13_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of BPT_DC_CPDResEnergyTransferModeType after EVSEMinimumDischargeCurrent: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T12[c & 1]
@@ -13275,10 +14522,12 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         else:
             return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         if k != -1: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        # 1 bits: [code of DC_ChargeParameterDiscoveryResType after (BPT_DC_CPDResEnergyTransferMode | DC_CPDResEnergyTransferMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
         f_bpt_dc_cpd_res_energy_transfer_mode = BPT_DC_CPDResEnergyTransferModeType(i2_evse_maximum_charge_power, i2_evse_minimum_charge_power, i2_evse_maximum_charge_current, i2_evse_minimum_charge_current, i2_evse_maximum_voltage, i2_evse_minimum_voltage, i2_evse_power_ramp_limitation, i2_evse_maximum_discharge_power, i2_evse_minimum_discharge_power, i2_evse_maximum_discharge_current, i2_evse_minimum_discharge_current)
     elif k == 3:
+        # 14 bits: [DC_CPDResEnergyTransferModeType start: SE(EVSEMaximumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i15_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i15_exponent = ((c >> 3) & 255) + -128
@@ -13291,6 +14540,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             elif i15_value & 256: i15_value = -((x << 7) | (i15_value & 127)) - 1
             else: i15_value = (x << 7) | (i15_value & 127)
         elif i15_value > 255: i15_value = 255 - i15_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDResEnergyTransferModeType after EVSEMaximumChargePower: SE(EVSEMinimumChargePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i16_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i16_exponent = ((c >> 3) & 255) + -128
@@ -13306,6 +14556,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             elif i16_value & 256: i16_value = -((x << 7) | (i16_value & 127)) - 1
             else: i16_value = (x << 7) | (i16_value & 127)
         elif i16_value > 255: i16_value = 255 - i16_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDResEnergyTransferModeType after EVSEMinimumChargePower: SE(EVSEMaximumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i17_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i17_exponent = ((c >> 3) & 255) + -128
@@ -13321,6 +14572,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             elif i17_value & 256: i17_value = -((x << 7) | (i17_value & 127)) - 1
             else: i17_value = (x << 7) | (i17_value & 127)
         elif i17_value > 255: i17_value = 255 - i17_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDResEnergyTransferModeType after EVSEMaximumChargeCurrent: SE(EVSEMinimumChargeCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i18_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i18_exponent = ((c >> 3) & 255) + -128
@@ -13336,6 +14588,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             elif i18_value & 256: i18_value = -((x << 7) | (i18_value & 127)) - 1
             else: i18_value = (x << 7) | (i18_value & 127)
         elif i18_value > 255: i18_value = 255 - i18_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDResEnergyTransferModeType after EVSEMinimumChargeCurrent: SE(EVSEMaximumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i19_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i19_exponent = ((c >> 3) & 255) + -128
@@ -13351,6 +14604,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             elif i19_value & 256: i19_value = -((x << 7) | (i19_value & 127)) - 1
             else: i19_value = (x << 7) | (i19_value & 127)
         elif i19_value > 255: i19_value = 255 - i19_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_CPDResEnergyTransferModeType after EVSEMaximumVoltage: SE(EVSEMinimumVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i20_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         i20_exponent = ((c >> 3) & 255) + -128
@@ -13366,6 +14620,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             elif i20_value & 256: i20_value = -((x << 7) | (i20_value & 127)) - 1
             else: i20_value = (x << 7) | (i20_value & 127)
         elif i20_value > 255: i20_value = 255 - i20_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DC_CPDResEnergyTransferModeType after EVSEMinimumVoltage: 2 bit(s): 0 SE(EVSEPowerRampLimitation), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
         k = _T73[c & 3]
@@ -13374,6 +14629,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         i14_evse_minimum_voltage.value = i20_value
         i14_evse_power_ramp_limitation = None
         if k == 6:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i21_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             i21_exponent = ((c >> 3) & 255) + -128
@@ -13386,6 +14642,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
                 elif i21_value & 256: i21_value = -((x << 7) | (i21_value & 127)) - 1
                 else: i21_value = (x << 7) | (i21_value & 127)
             elif i21_value > 255: i21_value = 255 - i21_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DC_CPDResEnergyTransferModeType after EVSEPowerRampLimitation: 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
             k = _T12[c & 1]
@@ -13393,6 +14650,7 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             i14_evse_power_ramp_limitation.exponent = i21_exponent
             i14_evse_power_ramp_limitation.value = i21_value
         if k != -1: return _d_DC_ChargeParameterDiscoveryResType(B, r0)
+        # 1 bits: [code of DC_ChargeParameterDiscoveryResType after (BPT_DC_CPDResEnergyTransferMode | DC_CPDResEnergyTransferMode): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
         f_dc_cpd_res_energy_transfer_mode = DC_CPDResEnergyTransferModeType(i14_evse_maximum_charge_power, i14_evse_minimum_charge_power, i14_evse_maximum_charge_current, i14_evse_minimum_charge_current, i14_evse_maximum_voltage, i14_evse_minimum_voltage, i14_evse_power_ramp_limitation)
@@ -13404,9 +14662,10 @@ def _f_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
     o.response_code = f_response_code
     o.bpt_dc_cpd_res_energy_transfer_mode = f_bpt_dc_cpd_res_energy_transfer_mode
     o.dc_cpd_res_energy_transfer_mode = f_dc_cpd_res_energy_transfer_mode
-    return o, r
+    return o, B, r
 
 def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType, a: int) -> int:
+    # DC_ChargeParameterDiscoveryResType: ((((Header), (ResponseCode))), (DC_CPDResEnergyTransferMode))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -13768,11 +15027,16 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
     a <<= 1
     return a
 
-def _d_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
+def _d_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int, int]:
+    # DC_PreChargeReqType: (((Header)), (EVProcessing, EVPresentVoltage, EVTargetVoltage))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVProcessing), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -13780,38 +15044,46 @@ def _d_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S126, 6)
+            f_ev_processing, B, r = sl2(B, r, _S126, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVProcessing: 1 bit(s): 0 SE(EVPresentVoltage), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVProcessing')
     f_ev_present_voltage = None
     if k == 2:
-        f_ev_present_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_present_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVPresentVoltage: 1 bit(s): 0 SE(EVTargetVoltage), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T3[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPresentVoltage')
     f_ev_target_voltage = None
     if k == 3:
-        f_ev_target_voltage, r = _d_RationalNumberType(B, r)
+        f_ev_target_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVTargetVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVTargetVoltage')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_PreChargeReqType(f_header, f_ev_processing, f_ev_present_voltage, f_ev_target_voltage), r
+    return DC_PreChargeReqType(f_header, f_ev_processing, f_ev_present_voltage, f_ev_target_voltage), B, r
 
-def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
+def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int, int]:
+    # DC_PreChargeReqType: (((Header)), (EVProcessing, EVPresentVoltage, EVTargetVoltage))
     r0 = r
+    # 3 bits: [DC_PreChargeReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_PreChargeReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_DC_PreChargeReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_PreChargeReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -13821,15 +15093,18 @@ def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_DC_PreChargeReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_PreChargeReqType(B, r0)
     k = _T75[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_DC_PreChargeReqType(B, r0)
+    # 19 bits: [DC_PreChargeReqType after Header: SE(EVProcessing) = 0 in 1 bit(s)]; [EVProcessing: CH = 0 in 1 bit]; f_ev_processing 2 bit(s); [EVProcessing: EE = 0 in 1 bit]; [DC_PreChargeReqType after EVProcessing: SE(EVPresentVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 19; c = (B >> r) & 524287
     if c & 423943: return _d_DC_PreChargeReqType(B, r0)
     f_ev_processing = _EP_processingType[(c >> 15) & 3]
@@ -13848,6 +15123,7 @@ def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_PreChargeReqType after EVPresentVoltage: SE(EVTargetVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DC_PreChargeReqType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -13863,6 +15139,7 @@ def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_PreChargeReqType after EVTargetVoltage: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_PreChargeReqType(B, r0)
     f_ev_target_voltage = _new(RationalNumberType)
@@ -13873,9 +15150,10 @@ def _f_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int]:
     o.ev_processing = f_ev_processing
     o.ev_present_voltage = f_ev_present_voltage
     o.ev_target_voltage = f_ev_target_voltage
-    return o, r
+    return o, B, r
 
 def _e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
+    # DC_PreChargeReqType: (((Header)), (EVProcessing, EVPresentVoltage, EVTargetVoltage))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -13943,11 +15221,16 @@ def _e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
+def _d_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int, int]:
+    # DC_PreChargeResType: (((Header), (ResponseCode)), (EVSEPresentVoltage))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -13955,32 +15238,38 @@ def _d_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S125, 6)
+            f_response_code, B, r = sl2(B, r, _S125, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEPresentVoltage), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_evse_present_voltage = None
     if k == 2:
-        f_evse_present_voltage, r = _d_RationalNumberType(B, r)
+        f_evse_present_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPresentVoltage')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_PreChargeResType(f_header, f_response_code, f_evse_present_voltage), r
+    return DC_PreChargeResType(f_header, f_response_code, f_evse_present_voltage), B, r
 
-def _f_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
+def _f_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int, int]:
+    # DC_PreChargeResType: (((Header), (ResponseCode)), (EVSEPresentVoltage))
     r0 = r
+    # 3 bits: [DC_PreChargeResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_PreChargeResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_DC_PreChargeResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_PreChargeResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -13990,15 +15279,18 @@ def _f_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_DC_PreChargeResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_PreChargeResType(B, r0)
     k = _T75[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_DC_PreChargeResType(B, r0)
+    # 23 bits: [DC_PreChargeResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [DC_PreChargeResType after ResponseCode: SE(EVSEPresentVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 23; c = (B >> r) & 8388607
     if c & 6322183: return _d_DC_PreChargeResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 15) & 63]
@@ -14017,6 +15309,7 @@ def _f_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_PreChargeResType after EVSEPresentVoltage: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_PreChargeResType(B, r0)
     f_evse_present_voltage = _new(RationalNumberType)
@@ -14026,9 +15319,10 @@ def _f_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int]:
     o.header = f_header
     o.response_code = f_response_code
     o.evse_present_voltage = f_evse_present_voltage
-    return o, r
+    return o, B, r
 
 def _e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
+    # DC_PreChargeResType: (((Header), (ResponseCode)), (EVSEPresentVoltage))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -14079,11 +15373,16 @@ def _e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionReqType, int]:
+def _d_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionReqType, int, int]:
+    # DC_WeldingDetectionReqType: (((Header)), (EVProcessing))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVProcessing), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -14091,26 +15390,30 @@ def _d_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S126, 6)
+            f_ev_processing, B, r = sl2(B, r, _S126, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVProcessing: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVProcessing')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_WeldingDetectionReqType(f_header, f_ev_processing), r
+    return DC_WeldingDetectionReqType(f_header, f_ev_processing), B, r
 
-def _f_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionReqType, int]:
+def _f_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionReqType, int, int]:
+    # DC_WeldingDetectionReqType: (((Header)), (EVProcessing))
     r0 = r
+    # 3 bits: [DC_WeldingDetectionReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_WeldingDetectionReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_DC_WeldingDetectionReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_WeldingDetectionReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -14120,15 +15423,18 @@ def _f_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_DC_WeldingDetectionReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_WeldingDetectionReqType(B, r0)
     k = _T75[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_DC_WeldingDetectionReqType(B, r0)
+    # 6 bits: [DC_WeldingDetectionReqType after Header: SE(EVProcessing) = 0 in 1 bit(s)]; [EVProcessing: CH = 0 in 1 bit]; f_ev_processing 2 bit(s); [EVProcessing: EE = 0 in 1 bit]; [DC_WeldingDetectionReqType after EVProcessing: EE = 0 in 1 bit(s)]
     r -= 6; c = (B >> r) & 63
     if c & 51: return _d_DC_WeldingDetectionReqType(B, r0)
     f_ev_processing = _EP_processingType[(c >> 2) & 3]
@@ -14140,9 +15446,10 @@ def _f_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     o = _new(DC_WeldingDetectionReqType)
     o.header = f_header
     o.ev_processing = f_ev_processing
-    return o, r
+    return o, B, r
 
 def _e_DC_WeldingDetectionReqType(o: DC_WeldingDetectionReqType, a: int) -> int:
+    # DC_WeldingDetectionReqType: (((Header)), (EVProcessing))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -14176,11 +15483,16 @@ def _e_DC_WeldingDetectionReqType(o: DC_WeldingDetectionReqType, a: int) -> int:
     a = (a << 6) | (v7) << 2
     return a
 
-def _d_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionResType, int]:
+def _d_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionResType, int, int]:
+    # DC_WeldingDetectionResType: (((Header), (ResponseCode)), (EVSEPresentVoltage))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -14188,32 +15500,38 @@ def _d_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S125, 6)
+            f_response_code, B, r = sl2(B, r, _S125, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEPresentVoltage), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_evse_present_voltage = None
     if k == 2:
-        f_evse_present_voltage, r = _d_RationalNumberType(B, r)
+        f_evse_present_voltage, B, r = _d_RationalNumberType(B, r)
+        # after EVSEPresentVoltage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T12[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSEPresentVoltage')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DC_WeldingDetectionResType(f_header, f_response_code, f_evse_present_voltage), r
+    return DC_WeldingDetectionResType(f_header, f_response_code, f_evse_present_voltage), B, r
 
-def _f_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionResType, int]:
+def _f_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionResType, int, int]:
+    # DC_WeldingDetectionResType: (((Header), (ResponseCode)), (EVSEPresentVoltage))
     r0 = r
+    # 3 bits: [DC_WeldingDetectionResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_WeldingDetectionResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_DC_WeldingDetectionResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_WeldingDetectionResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -14223,15 +15541,18 @@ def _f_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_DC_WeldingDetectionResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_DC_WeldingDetectionResType(B, r0)
     k = _T75[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T12[c & 1]
     if k != -1: return _d_DC_WeldingDetectionResType(B, r0)
+    # 23 bits: [DC_WeldingDetectionResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [DC_WeldingDetectionResType after ResponseCode: SE(EVSEPresentVoltage) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 23; c = (B >> r) & 8388607
     if c & 6322183: return _d_DC_WeldingDetectionResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 15) & 63]
@@ -14250,6 +15571,7 @@ def _f_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DC_WeldingDetectionResType after EVSEPresentVoltage: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DC_WeldingDetectionResType(B, r0)
     f_evse_present_voltage = _new(RationalNumberType)
@@ -14259,9 +15581,10 @@ def _f_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
     o.header = f_header
     o.response_code = f_response_code
     o.evse_present_voltage = f_evse_present_voltage
-    return o, r
+    return o, B, r
 
 def _e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
+    # DC_WeldingDetectionResType: (((Header), (ResponseCode)), (EVSEPresentVoltage))
     pass
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -14312,73 +15635,91 @@ def _e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T16[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T197[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ManifestType(f_id, f_reference), r
+    return ManifestType(f_id, f_reference), B, r
 
-def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
     r0 = r
+    # 2 bits: [code of ManifestType start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T16[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of ManifestType after @Id: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T25[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T26[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T27[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T28[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T4[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T5[c & 1]
             else:
                 return _d_ManifestType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ManifestType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ManifestType(B, r0)
                 k = _T12[c & 1]
@@ -14396,6 +15737,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of ManifestType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T197[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
@@ -14403,9 +15745,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     o.id = f_id
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
+    # ManifestType: @Id? (Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -14414,6 +15757,7 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
         st = 3
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C82[st]
             a = (a << w) | c
@@ -14429,44 +15773,55 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T16[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T1[(B >> r) & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_SignaturePropertyType(B, r)
+            v, B, r = _d_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T197[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    return SignaturePropertiesType(f_id, f_signature_property), B, r
 
-def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     r0 = r
+    # 2 bits: [code of SignaturePropertiesType start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T16[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignaturePropertiesType after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T1[c & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _f_SignaturePropertyType(B, r)
+            v, B, r = _f_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignaturePropertiesType after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T197[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
@@ -14474,9 +15829,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     o = _new(SignaturePropertiesType)
     o.id = f_id
     o.signature_property = f_signature_property
-    return o, r
+    return o, B, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -14485,6 +15841,7 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
         st = 3
     n = 0
     for v in o.signature_property:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C82[st]
             a = (a << w) | c
@@ -14500,24 +15857,29 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise _Fail(ExiUnsupportedError, 'SignaturePropertyType: mandatory wildcard content is not supported', r)
 
-def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     return _d_SignaturePropertyType(B, r)
 
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise EncFail('SignaturePropertyType: mandatory wildcard content is not supported')
 
-def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
@@ -14525,15 +15887,17 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
+def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S96, 6)
+        v, B, r = sl2(B, r, _S96, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
@@ -14541,15 +15905,17 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
+def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S96, 6)
+        v, B, r = sl2(B, r, _S96, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S3_MgmtData(v: Any, a: int) -> int:
     a <<= 1
@@ -14558,69 +15924,71 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
     return a
 
 DOC_WIDTH = 6
-# (element, namespace, decoder, encoder, class or simple-type spec)
+# (element, namespace, decoder of a stream held whole, encoder, class or simple-type spec,
+#  decoder through a window: see v2gkit.exi.runtime)
 DOC_ELEMENTS: tuple = (
-    ('BPT_DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_DC_CPDReqEnergyTransferModeType, _e_BPT_DC_CPDReqEnergyTransferModeType, BPT_DC_CPDReqEnergyTransferModeType),
-    ('BPT_DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_DC_CPDResEnergyTransferModeType, _e_BPT_DC_CPDResEnergyTransferModeType, BPT_DC_CPDResEnergyTransferModeType),
-    ('BPT_Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Dynamic_DC_CLReqControlModeType, _e_BPT_Dynamic_DC_CLReqControlModeType, BPT_Dynamic_DC_CLReqControlModeType),
-    ('BPT_Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Dynamic_DC_CLResControlModeType, _e_BPT_Dynamic_DC_CLResControlModeType, BPT_Dynamic_DC_CLResControlModeType),
-    ('BPT_Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Scheduled_DC_CLReqControlModeType, _e_BPT_Scheduled_DC_CLReqControlModeType, BPT_Scheduled_DC_CLReqControlModeType),
-    ('BPT_Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Scheduled_DC_CLResControlModeType, _e_BPT_Scheduled_DC_CLResControlModeType, BPT_Scheduled_DC_CLResControlModeType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDReqEnergyTransferModeType, _e_DC_CPDReqEnergyTransferModeType, DC_CPDReqEnergyTransferModeType),
-    ('DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDResEnergyTransferModeType, _e_DC_CPDResEnergyTransferModeType, DC_CPDResEnergyTransferModeType),
-    ('DC_CableCheckReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CableCheckReqType, _e_DC_CableCheckReqType, DC_CableCheckReqType),
-    ('DC_CableCheckRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CableCheckResType, _e_DC_CableCheckResType, DC_CableCheckResType),
-    ('DC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeLoopReqType, _e_DC_ChargeLoopReqType, DC_ChargeLoopReqType),
-    ('DC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeLoopResType, _e_DC_ChargeLoopResType, DC_ChargeLoopResType),
-    ('DC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeParameterDiscoveryReqType, _e_DC_ChargeParameterDiscoveryReqType, DC_ChargeParameterDiscoveryReqType),
-    ('DC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeParameterDiscoveryResType, _e_DC_ChargeParameterDiscoveryResType, DC_ChargeParameterDiscoveryResType),
-    ('DC_PreChargeReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_PreChargeReqType, _e_DC_PreChargeReqType, DC_PreChargeReqType),
-    ('DC_PreChargeRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_PreChargeResType, _e_DC_PreChargeResType, DC_PreChargeResType),
-    ('DC_WeldingDetectionReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_WeldingDetectionReqType, _e_DC_WeldingDetectionReqType, DC_WeldingDetectionReqType),
-    ('DC_WeldingDetectionRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_WeldingDetectionResType, _e_DC_WeldingDetectionResType, DC_WeldingDetectionResType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S90),
-    ('Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Dynamic_DC_CLReqControlModeType, _e_Dynamic_DC_CLReqControlModeType, Dynamic_DC_CLReqControlModeType),
-    ('Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Dynamic_DC_CLResControlModeType, _e_Dynamic_DC_CLResControlModeType, Dynamic_DC_CLResControlModeType),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S96),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S96),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Scheduled_DC_CLReqControlModeType, _e_Scheduled_DC_CLReqControlModeType, Scheduled_DC_CLReqControlModeType),
-    ('Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Scheduled_DC_CLResControlModeType, _e_Scheduled_DC_CLResControlModeType, Scheduled_DC_CLResControlModeType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
+    ('BPT_DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_DC_CPDReqEnergyTransferModeType, _e_BPT_DC_CPDReqEnergyTransferModeType, BPT_DC_CPDReqEnergyTransferModeType, _d_BPT_DC_CPDReqEnergyTransferModeType),
+    ('BPT_DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_DC_CPDResEnergyTransferModeType, _e_BPT_DC_CPDResEnergyTransferModeType, BPT_DC_CPDResEnergyTransferModeType, _d_BPT_DC_CPDResEnergyTransferModeType),
+    ('BPT_Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Dynamic_DC_CLReqControlModeType, _e_BPT_Dynamic_DC_CLReqControlModeType, BPT_Dynamic_DC_CLReqControlModeType, _d_BPT_Dynamic_DC_CLReqControlModeType),
+    ('BPT_Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Dynamic_DC_CLResControlModeType, _e_BPT_Dynamic_DC_CLResControlModeType, BPT_Dynamic_DC_CLResControlModeType, _d_BPT_Dynamic_DC_CLResControlModeType),
+    ('BPT_Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Scheduled_DC_CLReqControlModeType, _e_BPT_Scheduled_DC_CLReqControlModeType, BPT_Scheduled_DC_CLReqControlModeType, _d_BPT_Scheduled_DC_CLReqControlModeType),
+    ('BPT_Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Scheduled_DC_CLResControlModeType, _e_BPT_Scheduled_DC_CLResControlModeType, BPT_Scheduled_DC_CLResControlModeType, _d_BPT_Scheduled_DC_CLResControlModeType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType, _d_CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType, _d_CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDReqEnergyTransferModeType, _e_DC_CPDReqEnergyTransferModeType, DC_CPDReqEnergyTransferModeType, _d_DC_CPDReqEnergyTransferModeType),
+    ('DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDResEnergyTransferModeType, _e_DC_CPDResEnergyTransferModeType, DC_CPDResEnergyTransferModeType, _d_DC_CPDResEnergyTransferModeType),
+    ('DC_CableCheckReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CableCheckReqType, _e_DC_CableCheckReqType, DC_CableCheckReqType, _d_DC_CableCheckReqType),
+    ('DC_CableCheckRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CableCheckResType, _e_DC_CableCheckResType, DC_CableCheckResType, _d_DC_CableCheckResType),
+    ('DC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeLoopReqType, _e_DC_ChargeLoopReqType, DC_ChargeLoopReqType, _d_DC_ChargeLoopReqType),
+    ('DC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeLoopResType, _e_DC_ChargeLoopResType, DC_ChargeLoopResType, _d_DC_ChargeLoopResType),
+    ('DC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeParameterDiscoveryReqType, _e_DC_ChargeParameterDiscoveryReqType, DC_ChargeParameterDiscoveryReqType, _d_DC_ChargeParameterDiscoveryReqType),
+    ('DC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeParameterDiscoveryResType, _e_DC_ChargeParameterDiscoveryResType, DC_ChargeParameterDiscoveryResType, _d_DC_ChargeParameterDiscoveryResType),
+    ('DC_PreChargeReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_PreChargeReqType, _e_DC_PreChargeReqType, DC_PreChargeReqType, _d_DC_PreChargeReqType),
+    ('DC_PreChargeRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_PreChargeResType, _e_DC_PreChargeResType, DC_PreChargeResType, _d_DC_PreChargeResType),
+    ('DC_WeldingDetectionReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_WeldingDetectionReqType, _e_DC_WeldingDetectionReqType, DC_WeldingDetectionReqType, _d_DC_WeldingDetectionReqType),
+    ('DC_WeldingDetectionRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_WeldingDetectionResType, _e_DC_WeldingDetectionResType, DC_WeldingDetectionResType, _d_DC_WeldingDetectionResType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S90, _d_S1_DigestValue),
+    ('Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Dynamic_DC_CLReqControlModeType, _e_Dynamic_DC_CLReqControlModeType, Dynamic_DC_CLReqControlModeType, _d_Dynamic_DC_CLReqControlModeType),
+    ('Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Dynamic_DC_CLResControlModeType, _e_Dynamic_DC_CLResControlModeType, Dynamic_DC_CLResControlModeType, _d_Dynamic_DC_CLResControlModeType),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S96, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S96, _d_S3_MgmtData),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Scheduled_DC_CLReqControlModeType, _e_Scheduled_DC_CLReqControlModeType, Scheduled_DC_CLReqControlModeType, _d_Scheduled_DC_CLReqControlModeType),
+    ('Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Scheduled_DC_CLResControlModeType, _e_Scheduled_DC_CLResControlModeType, Scheduled_DC_CLResControlModeType, _d_Scheduled_DC_CLResControlModeType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
 )
 
-def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
+def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
@@ -14630,17 +15998,18 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
+def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
@@ -14650,17 +16019,18 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
+def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
@@ -14670,17 +16040,18 @@ def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
+def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
@@ -14690,17 +16061,18 @@ def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
+def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
@@ -14710,15 +16082,16 @@ def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
+def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, B, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S9_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
@@ -14726,17 +16099,18 @@ def _e_S9_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S10_DepartureTime(B: int, r: int) -> tuple[Any, int]:
+def _d_S10_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S17, 6)
+        v, B, r = sl2(B, r, _S17, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S10_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
@@ -14746,17 +16120,18 @@ def _e_S10_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S11_EVProcessing(B: int, r: int) -> tuple[Any, int]:
+def _d_S11_EVProcessing(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S126, 6)
+        v, B, r = sl2(B, r, _S126, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S11_EVProcessing(v: Any, a: int) -> int:
     a <<= 1
@@ -14765,15 +16140,16 @@ def _e_S11_EVProcessing(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S12_EVSECurrentLimitAchieved(B: int, r: int) -> tuple[Any, int]:
+def _d_S12_EVSECurrentLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, B, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S12_EVSECurrentLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
@@ -14781,17 +16157,18 @@ def _e_S12_EVSECurrentLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S13_EVSENotification(B: int, r: int) -> tuple[Any, int]:
+def _d_S13_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S183, 6)
+        v, B, r = sl2(B, r, _S183, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
         v = _E_evseNotificationType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S13_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
@@ -14800,15 +16177,16 @@ def _e_S13_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S14_EVSEPowerLimitAchieved(B: int, r: int) -> tuple[Any, int]:
+def _d_S14_EVSEPowerLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, B, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S14_EVSEPowerLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
@@ -14816,17 +16194,18 @@ def _e_S14_EVSEPowerLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S15_EVSEProcessing(B: int, r: int) -> tuple[Any, int]:
+def _d_S15_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S126, 6)
+        v, B, r = sl2(B, r, _S126, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S15_EVSEProcessing(v: Any, a: int) -> int:
     a <<= 1
@@ -14835,15 +16214,16 @@ def _e_S15_EVSEProcessing(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S16_EVSEVoltageLimitAchieved(B: int, r: int) -> tuple[Any, int]:
+def _d_S16_EVSEVoltageLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, B, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S16_EVSEVoltageLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
@@ -14851,15 +16231,17 @@ def _e_S16_EVSEVoltageLimitAchieved(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S17_Exponent(B: int, r: int) -> tuple[Any, int]:
+def _d_S17_Exponent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S17_Exponent(v: Any, a: int) -> int:
     a <<= 1
@@ -14867,15 +16249,16 @@ def _e_S17_Exponent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S18_Exponent(B: int, r: int) -> tuple[Any, int]:
+def _d_S18_Exponent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S14, 6)
+        v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S18_Exponent(v: Any, a: int) -> int:
     a <<= 1
@@ -14884,15 +16267,17 @@ def _e_S18_Exponent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S19_G(B: int, r: int) -> tuple[Any, int]:
+def _d_S19_G(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S19_G(v: Any, a: int) -> int:
     a <<= 1
@@ -14900,17 +16285,18 @@ def _e_S19_G(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S20_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
+def _d_S20_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S88, 6)
+        v, B, r = sl2(B, r, _S88, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S20_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
@@ -14920,15 +16306,16 @@ def _e_S20_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S21_InletHot(B: int, r: int) -> tuple[Any, int]:
+def _d_S21_InletHot(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, B, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S21_InletHot(v: Any, a: int) -> int:
     a <<= 1
@@ -14936,15 +16323,17 @@ def _e_S21_InletHot(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S22_J(B: int, r: int) -> tuple[Any, int]:
+def _d_S22_J(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S22_J(v: Any, a: int) -> int:
     a <<= 1
@@ -14952,16 +16341,17 @@ def _e_S22_J(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S23_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S23_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S23_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -14970,15 +16360,17 @@ def _e_S23_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S24_MeterID(B: int, r: int) -> tuple[Any, int]:
+def _d_S24_MeterID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S184, 6)
+        v, B, r = sl2(B, r, _S184, 6)
     else:
-        v, r = rstr(B, r, 32)
+        v, B, r = rstr(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S24_MeterID(v: Any, a: int) -> int:
     a <<= 1
@@ -14986,15 +16378,16 @@ def _e_S24_MeterID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S25_MeterInfoRequested(B: int, r: int) -> tuple[Any, int]:
+def _d_S25_MeterInfoRequested(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S128, 6)
+        v, B, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S25_MeterInfoRequested(v: Any, a: int) -> int:
     a <<= 1
@@ -15002,15 +16395,17 @@ def _e_S25_MeterInfoRequested(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S26_MeterSignature(B: int, r: int) -> tuple[Any, int]:
+def _d_S26_MeterSignature(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S185, 6)
+        v, B, r = sl2(B, r, _S185, 6)
     else:
-        v, r = rbin(B, r, 64)
+        v, B, r = rbin(B, r, 64)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S26_MeterSignature(v: Any, a: int) -> int:
     a <<= 1
@@ -15018,10 +16413,11 @@ def _e_S26_MeterSignature(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S27_MeterStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S27_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, B, r = sl2(B, r, _S15, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -15029,7 +16425,7 @@ def _d_S27_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S27_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -15040,17 +16436,18 @@ def _e_S27_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S28_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
+def _d_S28_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S28_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
@@ -15060,16 +16457,17 @@ def _e_S28_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S29_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S29_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S29_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15078,15 +16476,17 @@ def _e_S29_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S30_Modulus(B: int, r: int) -> tuple[Any, int]:
+def _d_S30_Modulus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S30_Modulus(v: Any, a: int) -> int:
     a <<= 1
@@ -15094,17 +16494,18 @@ def _e_S30_Modulus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S31_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
+def _d_S31_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S31_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
@@ -15114,15 +16515,17 @@ def _e_S31_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S32_P(B: int, r: int) -> tuple[Any, int]:
+def _d_S32_P(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S32_P(v: Any, a: int) -> int:
     a <<= 1
@@ -15130,15 +16533,17 @@ def _e_S32_P(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S33_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
+def _d_S33_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S33_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
@@ -15146,15 +16551,17 @@ def _e_S33_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S34_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
+def _d_S34_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S34_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
@@ -15162,15 +16569,17 @@ def _e_S34_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S35_PgenCounter(B: int, r: int) -> tuple[Any, int]:
+def _d_S35_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S35_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
@@ -15178,16 +16587,17 @@ def _e_S35_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S36_PresentSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S36_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S36_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15196,15 +16606,17 @@ def _e_S36_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S37_Q(B: int, r: int) -> tuple[Any, int]:
+def _d_S37_Q(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S37_Q(v: Any, a: int) -> int:
     a <<= 1
@@ -15212,17 +16624,18 @@ def _e_S37_Q(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S38_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S38_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S17, 6)
+        v, B, r = sl2(B, r, _S17, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S38_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15232,17 +16645,18 @@ def _e_S38_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S39_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S39_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S17, 6)
+        v, B, r = sl2(B, r, _S17, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S39_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15252,17 +16666,18 @@ def _e_S39_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S40_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S40_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S17, 6)
+        v, B, r = sl2(B, r, _S17, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S40_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15272,17 +16687,18 @@ def _e_S40_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S41_ResponseCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S41_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S125, 6)
+        v, B, r = sl2(B, r, _S125, 6)
     else:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
         v = _E_responseCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S41_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
@@ -15291,15 +16707,17 @@ def _e_S41_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S42_SPKISexp(B: int, r: int) -> tuple[Any, int]:
+def _d_S42_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S42_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
@@ -15307,15 +16725,17 @@ def _e_S42_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S43_Seed(B: int, r: int) -> tuple[Any, int]:
+def _d_S43_Seed(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S43_Seed(v: Any, a: int) -> int:
     a <<= 1
@@ -15323,15 +16743,17 @@ def _e_S43_Seed(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S44_SessionID(B: int, r: int) -> tuple[Any, int]:
+def _d_S44_SessionID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S77, 6)
+        v, B, r = sl2(B, r, _S77, 6)
     else:
-        v, r = rbin(B, r, 8)
+        v, B, r = rbin(B, r, 8)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S44_SessionID(v: Any, a: int) -> int:
     a <<= 1
@@ -15339,16 +16761,17 @@ def _e_S44_SessionID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S45_TargetSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S45_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S45_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15357,16 +16780,17 @@ def _e_S45_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S46_TargetSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S46_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S46_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -15375,17 +16799,18 @@ def _e_S46_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S47_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S47_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S196, 6)
+        v, B, r = sl2(B, r, _S196, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S47_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
@@ -15395,17 +16820,18 @@ def _e_S47_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S48_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
+def _d_S48_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S48_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
@@ -15415,17 +16841,18 @@ def _e_S48_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S49_TimeStamp(B: int, r: int) -> tuple[Any, int]:
+def _d_S49_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S78, 6)
+        v, B, r = sl2(B, r, _S78, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S49_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
@@ -15435,10 +16862,11 @@ def _e_S49_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S50_Value(B: int, r: int) -> tuple[Any, int]:
+def _d_S50_Value(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S15, 6)
+        v, B, r = sl2(B, r, _S15, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -15446,7 +16874,7 @@ def _d_S50_Value(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S50_Value(v: Any, a: int) -> int:
     a <<= 1
@@ -15457,15 +16885,17 @@ def _e_S50_Value(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S51_X509CRL(B: int, r: int) -> tuple[Any, int]:
+def _d_S51_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S51_X509CRL(v: Any, a: int) -> int:
     a <<= 1
@@ -15473,15 +16903,17 @@ def _e_S51_X509CRL(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S52_X509Certificate(B: int, r: int) -> tuple[Any, int]:
+def _d_S52_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S52_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
@@ -15489,15 +16921,17 @@ def _e_S52_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S53_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
+def _d_S53_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S96, 6)
+        v, B, r = sl2(B, r, _S96, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S53_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
@@ -15505,15 +16939,17 @@ def _e_S53_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S54_X509SKI(B: int, r: int) -> tuple[Any, int]:
+def _d_S54_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S54_X509SKI(v: Any, a: int) -> int:
     a <<= 1
@@ -15521,17 +16957,18 @@ def _e_S54_X509SKI(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S55_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
+def _d_S55_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S88, 6)
+        v, B, r = sl2(B, r, _S88, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S55_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
@@ -15541,15 +16978,17 @@ def _e_S55_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S56_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
+def _d_S56_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S96, 6)
+        v, B, r = sl2(B, r, _S96, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S56_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
@@ -15557,15 +16996,17 @@ def _e_S56_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S57_XPath(B: int, r: int) -> tuple[Any, int]:
+def _d_S57_XPath(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S96, 6)
+        v, B, r = sl2(B, r, _S96, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S57_XPath(v: Any, a: int) -> int:
     a <<= 1
@@ -15573,15 +17014,17 @@ def _e_S57_XPath(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S58_Y(B: int, r: int) -> tuple[Any, int]:
+def _d_S58_Y(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S90, 6)
+        v, B, r = sl2(B, r, _S90, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S58_Y(v: Any, a: int) -> int:
     a <<= 1
@@ -15591,155 +17034,155 @@ def _e_S58_Y(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
-    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S29),
-    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('BPT_DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_DC_CPDReqEnergyTransferModeType, _e_BPT_DC_CPDReqEnergyTransferModeType, BPT_DC_CPDReqEnergyTransferModeType),
-    ('BPT_DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_DC_CPDResEnergyTransferModeType, _e_BPT_DC_CPDResEnergyTransferModeType, BPT_DC_CPDResEnergyTransferModeType),
-    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S78),
-    ('BPT_Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Dynamic_DC_CLReqControlModeType, _e_BPT_Dynamic_DC_CLReqControlModeType, BPT_Dynamic_DC_CLReqControlModeType),
-    ('BPT_Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Dynamic_DC_CLResControlModeType, _e_BPT_Dynamic_DC_CLResControlModeType, BPT_Dynamic_DC_CLResControlModeType),
-    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S78),
-    ('BPT_Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Scheduled_DC_CLReqControlModeType, _e_BPT_Scheduled_DC_CLReqControlModeType, BPT_Scheduled_DC_CLReqControlModeType),
-    ('BPT_Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Scheduled_DC_CLResControlModeType, _e_BPT_Scheduled_DC_CLResControlModeType, BPT_Scheduled_DC_CLResControlModeType),
-    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S78),
-    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S78),
-    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S128),
-    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDReqEnergyTransferModeType, _e_DC_CPDReqEnergyTransferModeType, DC_CPDReqEnergyTransferModeType),
-    ('DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDResEnergyTransferModeType, _e_DC_CPDResEnergyTransferModeType, DC_CPDResEnergyTransferModeType),
-    ('DC_CableCheckReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CableCheckReqType, _e_DC_CableCheckReqType, DC_CableCheckReqType),
-    ('DC_CableCheckRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CableCheckResType, _e_DC_CableCheckResType, DC_CableCheckResType),
-    ('DC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeLoopReqType, _e_DC_ChargeLoopReqType, DC_ChargeLoopReqType),
-    ('DC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeLoopResType, _e_DC_ChargeLoopResType, DC_ChargeLoopResType),
-    ('DC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeParameterDiscoveryReqType, _e_DC_ChargeParameterDiscoveryReqType, DC_ChargeParameterDiscoveryReqType),
-    ('DC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeParameterDiscoveryResType, _e_DC_ChargeParameterDiscoveryResType, DC_ChargeParameterDiscoveryResType),
-    ('DC_PreChargeReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_PreChargeReqType, _e_DC_PreChargeReqType, DC_PreChargeReqType),
-    ('DC_PreChargeRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_PreChargeResType, _e_DC_PreChargeResType, DC_PreChargeResType),
-    ('DC_WeldingDetectionReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_WeldingDetectionReqType, _e_DC_WeldingDetectionReqType, DC_WeldingDetectionReqType),
-    ('DC_WeldingDetectionRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_WeldingDetectionResType, _e_DC_WeldingDetectionResType, DC_WeldingDetectionResType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_DepartureTime, _e_S10_DepartureTime, _S17),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S90),
-    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
-    ('Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Dynamic_DC_CLReqControlModeType, _e_Dynamic_DC_CLReqControlModeType, Dynamic_DC_CLReqControlModeType),
-    ('Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Dynamic_DC_CLResControlModeType, _e_Dynamic_DC_CLResControlModeType, Dynamic_DC_CLResControlModeType),
-    ('EVMaximumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumChargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMaximumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumChargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPresentVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVProcessing', 'urn:iso:std:iso:15118:-20:DC', _d_S11_EVProcessing, _e_S11_EVProcessing, _S126),
-    ('EVSECurrentLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S12_EVSECurrentLimitAchieved, _e_S12_EVSECurrentLimitAchieved, _S128),
-    ('EVSEMaximumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumChargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMaximumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumChargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEMinimumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_EVSENotification, _e_S13_EVSENotification, _S183),
-    ('EVSEPowerLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S14_EVSEPowerLimitAchieved, _e_S14_EVSEPowerLimitAchieved, _S128),
-    ('EVSEPowerRampLimitation', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEPresentCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEPresentVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:DC', _d_S15_EVSEProcessing, _e_S15_EVSEProcessing, _S126),
-    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVSEVoltageLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S16_EVSEVoltageLimitAchieved, _e_S16_EVSEVoltageLimitAchieved, _S128),
-    ('EVTargetCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVTargetVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S17_Exponent, _e_S17_Exponent, _S90),
-    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S18_Exponent, _e_S18_Exponent, _S14),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S19_G, _e_S19_G, _S90),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S20_HMACOutputLength, _e_S20_HMACOutputLength, _S88),
-    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S21_InletHot, _e_S21_InletHot, _S128),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S22_J, _e_S22_J, _S90),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S96),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S23_MaximumSOC, _e_S23_MaximumSOC, _S7),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S24_MeterID, _e_S24_MeterID, _S184),
-    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S25_MeterInfoRequested, _e_S25_MeterInfoRequested, _S128),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S26_MeterSignature, _e_S26_MeterSignature, _S185),
-    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S27_MeterStatus, _e_S27_MeterStatus, _S15),
-    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S28_MeterTimestamp, _e_S28_MeterTimestamp, _S78),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S96),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S29_MinimumSOC, _e_S29_MinimumSOC, _S7),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_Modulus, _e_S30_Modulus, _S90),
-    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_NotificationMaxDelay, _e_S31_NotificationMaxDelay, _S29),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S32_P, _e_S32_P, _S90),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S33_PGPKeyID, _e_S33_PGPKeyID, _S90),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S34_PGPKeyPacket, _e_S34_PGPKeyPacket, _S90),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S35_PgenCounter, _e_S35_PgenCounter, _S90),
-    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_PresentSOC, _e_S36_PresentSOC, _S7),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_Q, _e_S37_Q, _S90),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S38_RemainingTimeToMaximumSOC, _e_S38_RemainingTimeToMaximumSOC, _S17),
-    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_RemainingTimeToMinimumSOC, _e_S39_RemainingTimeToMinimumSOC, _S17),
-    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S40_RemainingTimeToTargetSOC, _e_S40_RemainingTimeToTargetSOC, _S17),
-    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S41_ResponseCode, _e_S41_ResponseCode, _S125),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S42_SPKISexp, _e_S42_SPKISexp, _S90),
-    ('Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Scheduled_DC_CLReqControlModeType, _e_Scheduled_DC_CLReqControlModeType, Scheduled_DC_CLReqControlModeType),
-    ('Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Scheduled_DC_CLResControlModeType, _e_Scheduled_DC_CLResControlModeType, Scheduled_DC_CLResControlModeType),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_Seed, _e_S43_Seed, _S90),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_SessionID, _e_S44_SessionID, _S77),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S45_TargetSOC, _e_S45_TargetSOC, _S7),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:DC', _d_S46_TargetSOC, _e_S46_TargetSOC, _S7),
-    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S47_TaxRuleID, _e_S47_TaxRuleID, _S196),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_TimeAnchor, _e_S48_TimeAnchor, _S78),
-    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S49_TimeStamp, _e_S49_TimeStamp, _S78),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S50_Value, _e_S50_Value, _S15),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_X509CRL, _e_S51_X509CRL, _S90),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S52_X509Certificate, _e_S52_X509Certificate, _S90),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S53_X509IssuerName, _e_S53_X509IssuerName, _S96),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_X509SKI, _e_S54_X509SKI, _S90),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_X509SerialNumber, _e_S55_X509SerialNumber, _S88),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S56_X509SubjectName, _e_S56_X509SubjectName, _S96),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S57_XPath, _e_S57_XPath, _S96),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S58_Y, _e_S58_Y, _S90),
+    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S29, _d_S4_AckMaxDelay),
+    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('BPT_DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_DC_CPDReqEnergyTransferModeType, _e_BPT_DC_CPDReqEnergyTransferModeType, BPT_DC_CPDReqEnergyTransferModeType, _d_BPT_DC_CPDReqEnergyTransferModeType),
+    ('BPT_DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_DC_CPDResEnergyTransferModeType, _e_BPT_DC_CPDResEnergyTransferModeType, BPT_DC_CPDResEnergyTransferModeType, _d_BPT_DC_CPDResEnergyTransferModeType),
+    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S78, _d_S5_BPT_DischargedEnergyReadingWh),
+    ('BPT_Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Dynamic_DC_CLReqControlModeType, _e_BPT_Dynamic_DC_CLReqControlModeType, BPT_Dynamic_DC_CLReqControlModeType, _d_BPT_Dynamic_DC_CLReqControlModeType),
+    ('BPT_Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Dynamic_DC_CLResControlModeType, _e_BPT_Dynamic_DC_CLResControlModeType, BPT_Dynamic_DC_CLResControlModeType, _d_BPT_Dynamic_DC_CLResControlModeType),
+    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S78, _d_S6_BPT_InductiveEnergyReadingVARh),
+    ('BPT_Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Scheduled_DC_CLReqControlModeType, _e_BPT_Scheduled_DC_CLReqControlModeType, BPT_Scheduled_DC_CLReqControlModeType, _d_BPT_Scheduled_DC_CLReqControlModeType),
+    ('BPT_Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_BPT_Scheduled_DC_CLResControlModeType, _e_BPT_Scheduled_DC_CLResControlModeType, BPT_Scheduled_DC_CLResControlModeType, _d_BPT_Scheduled_DC_CLResControlModeType),
+    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType, _d_CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType, _d_CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S7_CapacitiveEnergyReadingVARh, _e_S7_CapacitiveEnergyReadingVARh, _S78, _d_S7_CapacitiveEnergyReadingVARh),
+    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_ChargedEnergyReadingWh, _e_S8_ChargedEnergyReadingWh, _S78, _d_S8_ChargedEnergyReadingWh),
+    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargingComplete, _e_S9_ChargingComplete, _S128, _d_S9_ChargingComplete),
+    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('DC_CPDReqEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDReqEnergyTransferModeType, _e_DC_CPDReqEnergyTransferModeType, DC_CPDReqEnergyTransferModeType, _d_DC_CPDReqEnergyTransferModeType),
+    ('DC_CPDResEnergyTransferMode', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CPDResEnergyTransferModeType, _e_DC_CPDResEnergyTransferModeType, DC_CPDResEnergyTransferModeType, _d_DC_CPDResEnergyTransferModeType),
+    ('DC_CableCheckReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CableCheckReqType, _e_DC_CableCheckReqType, DC_CableCheckReqType, _d_DC_CableCheckReqType),
+    ('DC_CableCheckRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_CableCheckResType, _e_DC_CableCheckResType, DC_CableCheckResType, _d_DC_CableCheckResType),
+    ('DC_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeLoopReqType, _e_DC_ChargeLoopReqType, DC_ChargeLoopReqType, _d_DC_ChargeLoopReqType),
+    ('DC_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeLoopResType, _e_DC_ChargeLoopResType, DC_ChargeLoopResType, _d_DC_ChargeLoopResType),
+    ('DC_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeParameterDiscoveryReqType, _e_DC_ChargeParameterDiscoveryReqType, DC_ChargeParameterDiscoveryReqType, _d_DC_ChargeParameterDiscoveryReqType),
+    ('DC_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_ChargeParameterDiscoveryResType, _e_DC_ChargeParameterDiscoveryResType, DC_ChargeParameterDiscoveryResType, _d_DC_ChargeParameterDiscoveryResType),
+    ('DC_PreChargeReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_PreChargeReqType, _e_DC_PreChargeReqType, DC_PreChargeReqType, _d_DC_PreChargeReqType),
+    ('DC_PreChargeRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_PreChargeResType, _e_DC_PreChargeResType, DC_PreChargeResType, _d_DC_PreChargeResType),
+    ('DC_WeldingDetectionReq', 'urn:iso:std:iso:15118:-20:DC', _f_DC_WeldingDetectionReqType, _e_DC_WeldingDetectionReqType, DC_WeldingDetectionReqType, _d_DC_WeldingDetectionReqType),
+    ('DC_WeldingDetectionRes', 'urn:iso:std:iso:15118:-20:DC', _f_DC_WeldingDetectionResType, _e_DC_WeldingDetectionResType, DC_WeldingDetectionResType, _d_DC_WeldingDetectionResType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_DepartureTime, _e_S10_DepartureTime, _S17, _d_S10_DepartureTime),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S90, _d_S1_DigestValue),
+    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType, _d_DisplayParametersType),
+    ('Dynamic_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Dynamic_DC_CLReqControlModeType, _e_Dynamic_DC_CLReqControlModeType, Dynamic_DC_CLReqControlModeType, _d_Dynamic_DC_CLReqControlModeType),
+    ('Dynamic_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Dynamic_DC_CLResControlModeType, _e_Dynamic_DC_CLResControlModeType, Dynamic_DC_CLResControlModeType, _d_Dynamic_DC_CLResControlModeType),
+    ('EVMaximumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumChargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMaximumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumChargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumV2XEnergyRequest', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPresentVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVProcessing', 'urn:iso:std:iso:15118:-20:DC', _d_S11_EVProcessing, _e_S11_EVProcessing, _S126, _d_S11_EVProcessing),
+    ('EVSECurrentLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S12_EVSECurrentLimitAchieved, _e_S12_EVSECurrentLimitAchieved, _S128, _d_S12_EVSECurrentLimitAchieved),
+    ('EVSEMaximumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMaximumChargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMaximumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMaximumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMaximumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMinimumChargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMinimumChargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMinimumDischargeCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMinimumDischargePower', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEMinimumVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S13_EVSENotification, _e_S13_EVSENotification, _S183, _d_S13_EVSENotification),
+    ('EVSEPowerLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S14_EVSEPowerLimitAchieved, _e_S14_EVSEPowerLimitAchieved, _S128, _d_S14_EVSEPowerLimitAchieved),
+    ('EVSEPowerRampLimitation', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEPresentCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEPresentVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:DC', _d_S15_EVSEProcessing, _e_S15_EVSEProcessing, _S126, _d_S15_EVSEProcessing),
+    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType, _d_EVSEStatusType),
+    ('EVSEVoltageLimitAchieved', 'urn:iso:std:iso:15118:-20:DC', _d_S16_EVSEVoltageLimitAchieved, _e_S16_EVSEVoltageLimitAchieved, _S128, _d_S16_EVSEVoltageLimitAchieved),
+    ('EVTargetCurrent', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVTargetVoltage', 'urn:iso:std:iso:15118:-20:DC', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S17_Exponent, _e_S17_Exponent, _S90, _d_S17_Exponent),
+    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S18_Exponent, _e_S18_Exponent, _S14, _d_S18_Exponent),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S19_G, _e_S19_G, _S90, _d_S19_G),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S20_HMACOutputLength, _e_S20_HMACOutputLength, _S88, _d_S20_HMACOutputLength),
+    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType, _d_MessageHeaderType),
+    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S21_InletHot, _e_S21_InletHot, _S128, _d_S21_InletHot),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S22_J, _e_S22_J, _S90, _d_S22_J),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S96, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S23_MaximumSOC, _e_S23_MaximumSOC, _S7, _d_S23_MaximumSOC),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S24_MeterID, _e_S24_MeterID, _S184, _d_S24_MeterID),
+    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType, _d_MeterInfoType),
+    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S25_MeterInfoRequested, _e_S25_MeterInfoRequested, _S128, _d_S25_MeterInfoRequested),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S26_MeterSignature, _e_S26_MeterSignature, _S185, _d_S26_MeterSignature),
+    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S27_MeterStatus, _e_S27_MeterStatus, _S15, _d_S27_MeterStatus),
+    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S28_MeterTimestamp, _e_S28_MeterTimestamp, _S78, _d_S28_MeterTimestamp),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S96, _d_S3_MgmtData),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S29_MinimumSOC, _e_S29_MinimumSOC, _S7, _d_S29_MinimumSOC),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S30_Modulus, _e_S30_Modulus, _S90, _d_S30_Modulus),
+    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_NotificationMaxDelay, _e_S31_NotificationMaxDelay, _S29, _d_S31_NotificationMaxDelay),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S32_P, _e_S32_P, _S90, _d_S32_P),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S33_PGPKeyID, _e_S33_PGPKeyID, _S90, _d_S33_PGPKeyID),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S34_PGPKeyPacket, _e_S34_PGPKeyPacket, _S90, _d_S34_PGPKeyPacket),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S35_PgenCounter, _e_S35_PgenCounter, _S90, _d_S35_PgenCounter),
+    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_PresentSOC, _e_S36_PresentSOC, _S7, _d_S36_PresentSOC),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_Q, _e_S37_Q, _S90, _d_S37_Q),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType, _d_ReceiptType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S38_RemainingTimeToMaximumSOC, _e_S38_RemainingTimeToMaximumSOC, _S17, _d_S38_RemainingTimeToMaximumSOC),
+    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_RemainingTimeToMinimumSOC, _e_S39_RemainingTimeToMinimumSOC, _S17, _d_S39_RemainingTimeToMinimumSOC),
+    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S40_RemainingTimeToTargetSOC, _e_S40_RemainingTimeToTargetSOC, _S17, _d_S40_RemainingTimeToTargetSOC),
+    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S41_ResponseCode, _e_S41_ResponseCode, _S125, _d_S41_ResponseCode),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S42_SPKISexp, _e_S42_SPKISexp, _S90, _d_S42_SPKISexp),
+    ('Scheduled_DC_CLReqControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Scheduled_DC_CLReqControlModeType, _e_Scheduled_DC_CLReqControlModeType, Scheduled_DC_CLReqControlModeType, _d_Scheduled_DC_CLReqControlModeType),
+    ('Scheduled_DC_CLResControlMode', 'urn:iso:std:iso:15118:-20:DC', _f_Scheduled_DC_CLResControlModeType, _e_Scheduled_DC_CLResControlModeType, Scheduled_DC_CLResControlModeType, _d_Scheduled_DC_CLResControlModeType),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S43_Seed, _e_S43_Seed, _S90, _d_S43_Seed),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S44_SessionID, _e_S44_SessionID, _S77, _d_S44_SessionID),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S45_TargetSOC, _e_S45_TargetSOC, _S7, _d_S45_TargetSOC),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:DC', _d_S46_TargetSOC, _e_S46_TargetSOC, _S7, _d_S46_TargetSOC),
+    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType, _d_DetailedTaxType),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S47_TaxRuleID, _e_S47_TaxRuleID, _S196, _d_S47_TaxRuleID),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S48_TimeAnchor, _e_S48_TimeAnchor, _S78, _d_S48_TimeAnchor),
+    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S49_TimeStamp, _e_S49_TimeStamp, _S78, _d_S49_TimeStamp),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S50_Value, _e_S50_Value, _S15, _d_S50_Value),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S51_X509CRL, _e_S51_X509CRL, _S90, _d_S51_X509CRL),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S52_X509Certificate, _e_S52_X509Certificate, _S90, _d_S52_X509Certificate),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S53_X509IssuerName, _e_S53_X509IssuerName, _S96, _d_S53_X509IssuerName),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S54_X509SKI, _e_S54_X509SKI, _S90, _d_S54_X509SKI),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_X509SerialNumber, _e_S55_X509SerialNumber, _S88, _d_S55_X509SerialNumber),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S56_X509SubjectName, _e_S56_X509SubjectName, _S96, _d_S56_X509SubjectName),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S57_XPath, _e_S57_XPath, _S96, _d_S57_XPath),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S58_Y, _e_S58_Y, _S90, _d_S58_Y),
 )
 
 # class -> global element names (several when elements share a type)
@@ -15859,6 +17302,9 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     DC_ChargeLoopResType: frozenset([10]),
     DC_ChargeParameterDiscoveryReqType: frozenset([1]),
     DC_ChargeParameterDiscoveryResType: frozenset([2]),
+}
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
 }
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {

@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_wpt'
 _new = object.__new__
@@ -1340,55 +1340,74 @@ _C177 = ((3, 2), None, None, (3, 1), None, None, None, (2, 0), None, None, None,
 _C178 = ((3, 3), None, None, (3, 2), None, None, None, (2, 1), None, None, None, (2, 0), None, None, None, None)
 _C179 = ((3, 4), None, None, (3, 3), None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (1, 0))
 
-def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+def _d_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int, int]:
+    # CLReqControlModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CLReqControlModeType(), r
+    return CLReqControlModeType(), B, r
 
-def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int]:
+def _f_CLReqControlModeType(B: int, r: int) -> tuple[CLReqControlModeType, int, int]:
+    # CLReqControlModeType: empty
     r0 = r
+    # 1 bits: [CLReqControlModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLReqControlModeType(B, r0)
     o = _new(CLReqControlModeType)
-    return o, r
+    return o, B, r
 
 def _e_CLReqControlModeType(o: CLReqControlModeType, a: int) -> int:
+    # CLReqControlModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+def _d_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int, int]:
+    # CLResControlModeType: empty
+    # start: 1 bit(s): 0 EE, 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CLResControlModeType(), r
+    return CLResControlModeType(), B, r
 
-def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int]:
+def _f_CLResControlModeType(B: int, r: int) -> tuple[CLResControlModeType, int, int]:
+    # CLResControlModeType: empty
     r0 = r
+    # 1 bits: [CLResControlModeType start: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_CLResControlModeType(B, r0)
     o = _new(CLResControlModeType)
-    return o, r
+    return o, B, r
 
 def _e_CLResControlModeType(o: CLResControlModeType, a: int) -> int:
+    # CLResControlModeType: empty
     pass
     a <<= 1
     return a
 
-def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T2[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CanonicalizationMethodType(f_algorithm), r
+    return CanonicalizationMethodType(f_algorithm), B, r
 
-def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     return _d_CanonicalizationMethodType(B, r)
 
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -1398,7 +1417,9 @@ def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
+    # nested groups: a walk over the Glushkov automaton _G3 (state -> width, (slot, next state) per code)
     f_p = None
     f_q = None
     f_g = None
@@ -1408,6 +1429,7 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     f_pgen_counter = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G3[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -1416,72 +1438,80 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, B, r = sl2(B, r, _S4, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, B, r = sl2(B, r, _S4, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, B, r = sl2(B, r, _S4, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, B, r = sl2(B, r, _S4, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, B, r = sl2(B, r, _S4, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, B, r = sl2(B, r, _S4, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, B, r = sl2(B, r, _S4, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
         else: raise unexpected(slot, r)
-    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), B, r
 
 _f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
     st = 0
     for v in (() if o.p is None else (o.p,)):
         e = _GE_DSAKeyValueType[st].get('P')
@@ -1536,21 +1566,28 @@ def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T2[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DigestMethodType(f_algorithm), r
+    return DigestMethodType(f_algorithm), B, r
 
-def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
     return _d_DigestMethodType(B, r)
 
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
+    # DigestMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -1560,11 +1597,16 @@ def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
+    # start: 4 bit(s): 0 AT(Id), 1 SE(KeyName), 2 SE(KeyValue), 3 SE(RetrievalMethod), 4 SE(X509Data), 5 SE(PGPData), 6 SE(SPKIData), 7 SE(MgmtData), 8 SE(*), 9 CH, 10 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T5[(B >> r) & 15]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 CH, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T6[(B >> r) & 15]
     f_key_name = []
     f_key_value = []
@@ -1576,50 +1618,58 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S7, 6)
+                v, B, r = sl2(B, r, _S7, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
         elif k == 2:
-            v, r = _d_KeyValueType(B, r)
+            v, B, r = _d_KeyValueType(B, r)
             f_key_value.append(v)
         elif k == 3:
-            v, r = _d_RetrievalMethodType(B, r)
+            v, B, r = _d_RetrievalMethodType(B, r)
             f_retrieval_method.append(v)
         elif k == 4:
-            v, r = _d_X509DataType(B, r)
+            v, B, r = _d_X509DataType(B, r)
             f_x509_data.append(v)
         elif k == 5:
-            v, r = _d_PGPDataType(B, r)
+            v, B, r = _d_PGPDataType(B, r)
             f_pgp_data.append(v)
         elif k == 6:
-            v, r = _d_SPKIDataType(B, r)
+            v, B, r = _d_SPKIDataType(B, r)
             f_spki_data.append(v)
         elif k == 7:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S7, 6)
+                v, B, r = sl2(B, r, _S7, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
         else:
             break
         n += 1
+        # after (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | *) (may repeat): 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 EE, 9 CH, 10 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T8[(B >> r) & 15]
     if n < 1: raise unexpected(k, r, 'KeyName or KeyValue or RetrievalMethod or X509Data or PGPData or SPKIData or MgmtData')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
+    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), B, r
 
-def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     return _d_KeyInfoType(B, r)
 
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -1628,6 +1678,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         st = 3
     n = 0
     for v in o.key_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C9[st]
             a = (a << w) | c
@@ -1640,6 +1691,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.key_value:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C10[st]
             a = (a << w) | c
@@ -1650,6 +1702,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_KeyValueType(v, a)
         n += 1
     for v in o.retrieval_method:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C11[st]
             a = (a << w) | c
@@ -1660,6 +1713,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_RetrievalMethodType(v, a)
         n += 1
     for v in o.x509_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C12[st]
             a = (a << w) | c
@@ -1670,6 +1724,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_X509DataType(v, a)
         n += 1
     for v in o.pgp_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C13[st]
             a = (a << w) | c
@@ -1680,6 +1735,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_PGPDataType(v, a)
         n += 1
     for v in o.spki_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C14[st]
             a = (a << w) | c
@@ -1690,6 +1746,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_SPKIDataType(v, a)
         n += 1
     for v in o.mgmt_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C15[st]
             a = (a << w) | c
@@ -1707,24 +1764,33 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     a = (a << 4) | 8
     return a
 
-def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
+    # start: 3 bit(s): 0 SE(DSAKeyValue), 1 SE(RSAKeyValue), 2 SE(*), 3 CH, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T16[(B >> r) & 7]
     f_dsa_key_value = f_rsa_key_value = None
     if k == 0:
-        f_dsa_key_value, r = _d_DSAKeyValueType(B, r)
+        f_dsa_key_value, B, r = _d_DSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T17[(B >> r) & 3]
     elif k == 1:
-        f_rsa_key_value, r = _d_RSAKeyValueType(B, r)
+        f_rsa_key_value, B, r = _d_RSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T17[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DSAKeyValue or RSAKeyValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
+    return KeyValueType(f_dsa_key_value, f_rsa_key_value), B, r
 
-def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     return _d_KeyValueType(B, r)
 
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     pass
     v2 = o.dsa_key_value
     v3 = o.rsa_key_value
@@ -1752,17 +1818,22 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
+    # start: 1 bit(s): 0 SE(Modulus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_modulus = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S4, 6)
+            f_modulus, B, r = sl2(B, r, _S4, 6)
         else:
-            f_modulus, r = rbin(B, r, None)
+            f_modulus, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Modulus')
@@ -1770,33 +1841,40 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S4, 6)
+            f_exponent, B, r = sl2(B, r, _S4, 6)
         else:
-            f_exponent, r = rbin(B, r, None)
+            f_exponent, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Exponent: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    return RSAKeyValueType(f_modulus, f_exponent), B, r
 
-def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
     r0 = r
+    # 2 bits: [RSAKeyValueType start: SE(Modulus) = 0 in 1 bit(s)]; [Modulus: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    f_modulus, r = rbin(B, r, None)
+    f_modulus, B, r = rbin(B, r, None)
+    # 3 bits: [Modulus: EE = 0 in 1 bit]; [RSAKeyValueType after Modulus: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_RSAKeyValueType(B, r0)
-    f_exponent, r = rbin(B, r, None)
+    f_exponent, B, r = rbin(B, r, None)
+    # 2 bits: [Exponent: EE = 0 in 1 bit]; [RSAKeyValueType after Exponent: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
     o = _new(RSAKeyValueType)
     o.modulus = f_modulus
     o.exponent = f_exponent
-    return o, r
+    return o, B, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    # RSAKeyValueType: (Modulus, Exponent)
     pass
     v2 = o.modulus
     if v2 is None: raise EncFail('missing mandatory Modulus')
@@ -1811,40 +1889,54 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
+    # start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T19[(B >> r) & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T20[(B >> r) & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T21[(B >> r) & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    return RetrievalMethodType(f_type, f_uri, f_transforms), B, r
 
-def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     r0 = r
+    # 3 bits: [code of RetrievalMethodType start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level]
     r -= 3; c = (B >> r) & 7
     k = _T19[c & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T20[c & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T21[c & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of RetrievalMethodType after Transforms: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
@@ -1852,9 +1944,10 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     o.type = f_type
     o.uri = f_uri
     o.transforms = f_transforms
-    return o, r
+    return o, B, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     st = 0
     v2 = o.type
     if v2 is not None:
@@ -1877,47 +1970,57 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
+    # start: 1 bit(s): 0 SE(Transform), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_TransformType(B, r)
+            v, B, r = _d_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T25[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformsType(f_transform), r
+    return TransformsType(f_transform), B, r
 
-def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
     r0 = r
+    # 1 bits: [code of TransformsType start: 1 bit(s): 0 SE(Transform), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T1[c & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _f_TransformType(B, r)
+            v, B, r = _f_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of TransformsType after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T25[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
     o = _new(TransformsType)
     o.transform = f_transform
-    return o, r
+    return o, B, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
+    # TransformsType: (Transform+)
     pass
     n = 0
     for v in o.transform:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -1932,11 +2035,16 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T26[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -1944,25 +2052,30 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S7, 6)
+                v, B, r = sl2(B, r, _S7, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
         else:
             break
         n += 1
+        # after (XPath | *) (may repeat): 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
         r -= 3; k = _T26[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformType(f_algorithm, f_x_path), r
+    return TransformType(f_algorithm, f_x_path), B, r
 
-def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     return _d_TransformType(B, r)
 
 def _e_TransformType(o: TransformType, a: int) -> int:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -1971,6 +2084,7 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     st = 3
     n = 0
     for v in o.x_path:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -1986,7 +2100,10 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     a = (a << 3) | 2
     return a
 
-def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
+    # start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T27[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
@@ -1996,54 +2113,66 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
-            v, r = _d_X509IssuerSerialType(B, r)
+            v, B, r = _d_X509IssuerSerialType(B, r)
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, B, r = sl2(B, r, _S4, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S7, 6)
+                v, B, r = sl2(B, r, _S7, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, B, r = sl2(B, r, _S4, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, B, r = sl2(B, r, _S4, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T28[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), B, r
 
-def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     r0 = r
+    # 3 bits: [code of X509DataType start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level]
     r -= 3; c = (B >> r) & 7
     k = _T27[c & 7]
     f_x509_issuer_serial = []
@@ -2054,9 +2183,11 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            i1_x509_issuer_name, r = rstr(B, r, None)
+            i1_x509_issuer_name, B, r = rstr(B, r, None)
+            # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_X509DataType(B, r0)
             r -= 9; i1_x509_serial_number = (B >> r) & 511
@@ -2066,6 +2197,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
                 elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
                 else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
             v = _new(X509IssuerSerialType)
@@ -2073,36 +2205,45 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            # 1 bits: [X509SKI: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509SKI: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_ski.append(v)
         elif k == 2:
+            # 1 bits: [X509SubjectName: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rstr(B, r, None)
+            v, B, r = rstr(B, r, None)
+            # 1 bits: [X509SubjectName: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_subject_name.append(v)
         elif k == 3:
+            # 1 bits: [X509Certificate: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509Certificate: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_certificate.append(v)
         elif k == 4:
+            # 1 bits: [X509CRL: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509CRL: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # 3 bits: [code of X509DataType after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level]
         r -= 3; c = (B >> r) & 7
         k = _T28[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
@@ -2113,12 +2254,14 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     o.x509_subject_name = f_x509_subject_name
     o.x509_certificate = f_x509_certificate
     o.x509_crl = f_x509_crl
-    return o, r
+    return o, B, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     pass
     n = 0
     for v in o.x509_issuer_serial:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -2128,6 +2271,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a = _e_X509IssuerSerialType(v, a)
         n += 1
     for v in o.x509_ski:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 1
         elif True:
@@ -2139,6 +2283,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_subject_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 2
         elif True:
@@ -2150,6 +2295,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_certificate:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 3
         elif True:
@@ -2161,6 +2307,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_crl:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 4
         elif True:
@@ -2177,17 +2324,22 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
     a = (a << 3) | 6
     return a
 
-def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
+    # start: 1 bit(s): 0 SE(X509IssuerName), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S7, 6)
+            f_x509_issuer_name, B, r = sl2(B, r, _S7, 6)
         else:
-            f_x509_issuer_name, r = rstr(B, r, None)
+            f_x509_issuer_name, B, r = rstr(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509IssuerName')
@@ -2195,24 +2347,28 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S29, 6)
+            f_x509_serial_number, B, r = sl2(B, r, _S29, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509SerialNumber')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), B, r
 
-def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     r0 = r
+    # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    f_x509_issuer_name, r = rstr(B, r, None)
+    f_x509_issuer_name, B, r = rstr(B, r, None)
+    # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_X509IssuerSerialType(B, r0)
     r -= 9; f_x509_serial_number = (B >> r) & 511
@@ -2222,14 +2378,16 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
         elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
         else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
     o = _new(X509IssuerSerialType)
     o.x509_issuer_name = f_x509_issuer_name
     o.x509_serial_number = f_x509_serial_number
-    return o, r
+    return o, B, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     pass
     v2 = o.x509_issuer_name
     if v2 is None: raise EncFail('missing mandatory X509IssuerName')
@@ -2246,11 +2404,14 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
+    # nested groups: a walk over the Glushkov automaton _G30 (state -> width, (slot, next state) per code)
     f_pgp_key_id = None
     f_pgp_key_packet = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G30[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -2259,27 +2420,30 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, B, r = sl2(B, r, _S4, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, B, r = sl2(B, r, _S4, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
         else: raise unexpected(slot, r)
-    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), B, r
 
 _f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
     st = 0
     for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
         e = _GE_PGPDataType[st].get('PGPKeyID')
@@ -2299,10 +2463,13 @@ def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
+    # SPKIDataType: (SPKISexp, ##any?)+
+    # nested groups: a walk over the Glushkov automaton _G31 (state -> width, (slot, next state) per code)
     f_spki_sexp = []
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G31[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -2311,20 +2478,23 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S4, 6)
+                v, B, r = sl2(B, r, _S4, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
         else: raise unexpected(slot, r)
-    return SPKIDataType(f_spki_sexp), r
+    return SPKIDataType(f_spki_sexp), B, r
 
 _f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
+    # SPKIDataType: (SPKISexp, ##any?)+
     st = 0
     for v in o.spki_sexp:
+        if a > BIG: a = spill(a)
         e = _GE_SPKIDataType[st].get('SPKISexp')
         if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
         a = (a << e[0]) | e[1]; st = e[2]
@@ -2335,73 +2505,91 @@ def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T33[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ManifestType(f_id, f_reference), r
+    return ManifestType(f_id, f_reference), B, r
 
-def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
     r0 = r
+    # 2 bits: [code of ManifestType start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T32[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of ManifestType after @Id: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T18[c & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T34[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T35[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T36[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T37[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T38[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T39[c & 1]
             else:
                 return _d_ManifestType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ManifestType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ManifestType(B, r0)
                 k = _T0[c & 1]
@@ -2419,6 +2607,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of ManifestType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T33[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
@@ -2426,9 +2615,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     o.id = f_id
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
+    # ManifestType: @Id? (Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -2437,6 +2627,7 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
         st = 3
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C40[st]
             a = (a << w) | c
@@ -2452,27 +2643,40 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
+    # start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T34[(B >> r) & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T35[(B >> r) & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T36[(B >> r) & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T37[(B >> r) & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T38[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _d_DigestMethodType(B, r)
+        f_digest_method, B, r = _d_DigestMethodType(B, r)
+        # after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
@@ -2480,53 +2684,64 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S4, 6)
+            f_digest_value, B, r = sl2(B, r, _S4, 6)
         else:
-            f_digest_value, r = rbin(B, r, None)
+            f_digest_value, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DigestValue: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), B, r
 
-def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     r0 = r
+    # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T34[c & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
         r -= 3; c = (B >> r) & 7
         k = _T35[c & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T36[c & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T37[c & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T38[c & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _f_DigestMethodType(B, r)
+        f_digest_method, B, r = _f_DigestMethodType(B, r)
+        # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T39[c & 1]
     else:
         return _d_ReferenceType(B, r0)
     f_digest_value = None
     if k == 5:
+        # 1 bits: [DigestValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ReferenceType(B, r0)
-        f_digest_value, r = rbin(B, r, None)
+        f_digest_value, B, r = rbin(B, r, None)
+        # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ReferenceType(B, r0)
         k = _T0[c & 1]
@@ -2540,9 +2755,10 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     o.transforms = f_transforms
     o.digest_method = f_digest_method
     o.digest_value = f_digest_value
-    return o, r
+    return o, B, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -2581,27 +2797,38 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
+    # start: 3 bit(s): 0 AT(Encoding), 1 AT(Id), 2 AT(MimeType), 3 SE(*), 4 EE, 5 CH, 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T45[(B >> r) & 7]
     f_encoding = None
     if k == 0:
-        f_encoding, r = rstr(B, r, None)
+        f_encoding, B, r = rstr(B, r, None)
+        # after @Encoding: 3 bit(s): 0 AT(Id), 1 AT(MimeType), 2 SE(*), 3 EE, 4 CH, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T46[(B >> r) & 7]
     f_id = None
     if k == 1:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(MimeType), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T47[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
-        f_mime_type, r = rstr(B, r, None)
+        f_mime_type, B, r = rstr(B, r, None)
+        # after @MimeType: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T2[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ObjectType(f_encoding, f_id, f_mime_type), r
+    return ObjectType(f_encoding, f_id, f_mime_type), B, r
 
-def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     return _d_ObjectType(B, r)
 
 def _e_ObjectType(o: ObjectType, a: int) -> int:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     st = 0
     v2 = o.encoding
     if v2 is not None:
@@ -2624,74 +2851,95 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _d_SignedInfoType(B, r)
+        f_signed_info, B, r = _d_SignedInfoType(B, r)
+        # after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignedInfo')
     f_signature_value = None
     if k == 2:
-        f_signature_value, r = _d_SignatureValueType(B, r)
+        f_signature_value, B, r = _d_SignatureValueType(B, r)
+        # after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T52[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SignatureValue')
     f_key_info = None
     if k == 3:
-        f_key_info, r = _d_KeyInfoType(B, r)
+        f_key_info, B, r = _d_KeyInfoType(B, r)
+        # after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T53[(B >> r) & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _d_ObjectType(B, r)
+            v, B, r = _d_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T53[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), B, r
 
-def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     r0 = r
+    # 2 bits: [code of SignatureType start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T32[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureType after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T18[c & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _f_SignedInfoType(B, r)
+        f_signed_info, B, r = _f_SignedInfoType(B, r)
+        # 1 bits: [code of SignatureType after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T51[c & 1]
     else:
         return _d_SignatureType(B, r0)
     f_signature_value = None
     if k == 2:
+        # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T32[c & 3]
         i1_id = None
         if k == 0:
-            i1_id, r = rstr(B, r, None)
+            i1_id, B, r = rstr(B, r, None)
+            # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T18[c & 1]
         i1_value = None
         if k == 1:
-            i1_value, r = rbin(B, r, None)
+            i1_value, B, r = rbin(B, r, None)
+            # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
         else:
             return _d_SignatureType(B, r0)
         if k != -1: return _d_SignatureType(B, r0)
+        # 2 bits: [code of SignatureType after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T52[c & 3]
         f_signature_value = _new(SignatureValueType)
@@ -2701,18 +2949,20 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         return _d_SignatureType(B, r0)
     f_key_info = None
     if k == 3:
-        f_key_info, r = _f_KeyInfoType(B, r)
+        f_key_info, B, r = _f_KeyInfoType(B, r)
+        # 2 bits: [code of SignatureType after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T53[c & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _f_ObjectType(B, r)
+            v, B, r = _f_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignatureType after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T53[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
@@ -2722,9 +2972,10 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     o.signature_value = f_signature_value
     o.key_info = f_key_info
     o.object = f_object
-    return o, r
+    return o, B, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -2762,6 +3013,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st = 15
     n = 0
     for v in o.object:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C55[st]
             a = (a << w) | c
@@ -2777,21 +3029,30 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _d_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _d_CanonicalizationMethodType(B, r)
+        # after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CanonicalizationMethod')
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _d_SignatureMethodType(B, r)
+        f_signature_method, B, r = _d_SignatureMethodType(B, r)
+        # after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignatureMethod')
@@ -2799,35 +3060,42 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T58[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), B, r
 
-def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     r0 = r
+    # 2 bits: [code of SignedInfoType start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T32[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignedInfoType after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T18[c & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _f_CanonicalizationMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T51[c & 1]
     else:
         return _d_SignedInfoType(B, r0)
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _f_SignatureMethodType(B, r)
+        f_signature_method, B, r = _f_SignatureMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T57[c & 1]
     else:
@@ -2836,40 +3104,48 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T34[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T35[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T36[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T37[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T38[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T39[c & 1]
             else:
                 return _d_SignedInfoType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_SignedInfoType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_SignedInfoType(B, r0)
                 k = _T0[c & 1]
@@ -2887,6 +3163,7 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of SignedInfoType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T58[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
@@ -2896,9 +3173,10 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     o.canonicalization_method = f_canonicalization_method
     o.signature_method = f_signature_method
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -2918,6 +3196,7 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 11
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -2932,11 +3211,16 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(HMACOutputLength), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T26[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -2944,21 +3228,24 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S29, 6)
+            f_hmac_output_length, B, r = sl2(B, r, _S29, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
         r -= 2; k = _T2[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureMethodType(f_algorithm, f_hmac_output_length), r
+    return SignatureMethodType(f_algorithm, f_hmac_output_length), B, r
 
-def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     return _d_SignatureMethodType(B, r)
 
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -2977,35 +3264,46 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
+    # start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 CH, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # after value: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S4, 4 if f_id is not None else 6); k = -1
+        f_value, B, r = sl2(B, r, _S4, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureValueType(f_id, f_value), r
+    return SignatureValueType(f_id, f_value), B, r
 
-def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
     r0 = r
+    # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T32[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T18[c & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     else:
@@ -3014,9 +3312,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     o.id = f_id
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    # SignatureValueType: @Id? text: base64Binary
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -3032,44 +3331,55 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_SignaturePropertyType(B, r)
+            v, B, r = _d_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T33[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    return SignaturePropertiesType(f_id, f_signature_property), B, r
 
-def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     r0 = r
+    # 2 bits: [code of SignaturePropertiesType start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T32[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignaturePropertiesType after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T18[c & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _f_SignaturePropertyType(B, r)
+            v, B, r = _f_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignaturePropertiesType after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T33[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
@@ -3077,9 +3387,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     o = _new(SignaturePropertiesType)
     o.id = f_id
     o.signature_property = f_signature_property
-    return o, r
+    return o, B, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -3088,6 +3399,7 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
         st = 3
     n = 0
     for v in o.signature_property:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C40[st]
             a = (a << w) | c
@@ -3103,20 +3415,28 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise _Fail(ExiUnsupportedError, 'SignaturePropertyType: mandatory wildcard content is not supported', r)
 
-def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     return _d_SignaturePropertyType(B, r)
 
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise EncFail('SignaturePropertyType: mandatory wildcard content is not supported')
 
-def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqType, int]:
+def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqType, int, int]:
+    # WPT_AlignmentCheckReqType: (((Header)), (EVProcessing, TargetCoilCurrent?, EVResultCode, VendorSpecificDataContainer{0,16}))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVProcessing), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -3124,31 +3444,35 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S61, 6)
+            f_ev_processing, B, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVProcessing: 2 bit(s): 0 SE(TargetCoilCurrent), 1 SE(EVResultCode), 2 second level
         r -= 2; k = _T62[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVProcessing')
     f_target_coil_current = None
     if k == 2:
-        f_target_coil_current, r = _d_RationalNumberType(B, r)
+        f_target_coil_current, B, r = _d_RationalNumberType(B, r)
+        # after TargetCoilCurrent: 1 bit(s): 0 SE(EVResultCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T57[(B >> r) & 1]
     f_ev_result_code = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ev_result_code, r = sl2(B, r, _S63, 6)
+            f_ev_result_code, B, r = sl2(B, r, _S63, 6)
         else:
             r -= 2; f_ev_result_code = (B >> r) & 3
             if f_ev_result_code >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(f_ev_result_code))
             f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVResultCode: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level
         r -= 2; k = _T53[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVResultCode')
@@ -3156,11 +3480,13 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     n = 0
     while True:
         if k == 4:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, B, r = sl2(B, r, _S64, 6)
             else:
-                v, r = rbin(B, r, 256)
+                v, B, r = rbin(B, r, 256)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -3168,19 +3494,24 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
             break
         n += 1
         if n < 16:
+            # after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level
             r -= 2; k = _T53[(B >> r) & 3]
         else:
+            # after VendorSpecificDataContainer: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_AlignmentCheckReqType(f_header, f_ev_processing, f_target_coil_current, f_ev_result_code, f_vendor_specific_data_container), r
+    return WPT_AlignmentCheckReqType(f_header, f_ev_processing, f_target_coil_current, f_ev_result_code, f_vendor_specific_data_container), B, r
 
-def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqType, int]:
+def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqType, int, int]:
+    # WPT_AlignmentCheckReqType: (((Header)), (EVProcessing, TargetCoilCurrent?, EVResultCode, VendorSpecificDataContainer{0,16}))
     r0 = r
+    # 3 bits: [WPT_AlignmentCheckReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_AlignmentCheckReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_WPT_AlignmentCheckReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_AlignmentCheckReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -3190,15 +3521,18 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_WPT_AlignmentCheckReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_AlignmentCheckReqType(B, r0)
     k = _T21[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_AlignmentCheckReqType(B, r0)
+    # 7 bits: [WPT_AlignmentCheckReqType after Header: SE(EVProcessing) = 0 in 1 bit(s)]; [EVProcessing: CH = 0 in 1 bit]; f_ev_processing 2 bit(s); [EVProcessing: EE = 0 in 1 bit]; [code of WPT_AlignmentCheckReqType after EVProcessing: 2 bit(s): 0 SE(TargetCoilCurrent), 1 SE(EVResultCode), 2 second level]
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_WPT_AlignmentCheckReqType(B, r0)
     f_ev_processing = _EP_processingType[(c >> 3) & 3]
@@ -3210,6 +3544,7 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     f_header.signature = i1_signature
     f_target_coil_current = None
     if k == 2:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_WPT_AlignmentCheckReqType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -3222,6 +3557,7 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of WPT_AlignmentCheckReqType after TargetCoilCurrent: 1 bit(s): 0 SE(EVResultCode), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_AlignmentCheckReqType(B, r0)
         k = _T57[c & 1]
@@ -3230,6 +3566,7 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
         f_target_coil_current.value = i2_value
     f_ev_result_code = None
     if k == 3:
+        # 6 bits: [EVResultCode: CH = 0 in 1 bit]; f_ev_result_code 2 bit(s); [EVResultCode: EE = 0 in 1 bit]; [code of WPT_AlignmentCheckReqType after EVResultCode: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level]
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_WPT_AlignmentCheckReqType(B, r0)
         f_ev_result_code = _EP_WPT_EVResultType[(c >> 3) & 3]
@@ -3241,9 +3578,11 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     n = 0
     while True:
         if k == 4:
+            # 1 bits: [VendorSpecificDataContainer: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_AlignmentCheckReqType(B, r0)
-            v, r = rbin(B, r, 256)
+            v, B, r = rbin(B, r, 256)
+            # 1 bits: [VendorSpecificDataContainer: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_AlignmentCheckReqType(B, r0)
             f_vendor_specific_data_container.append(v)
@@ -3251,9 +3590,11 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of WPT_AlignmentCheckReqType after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T53[c & 3]
         else:
+            # 1 bits: [code of WPT_AlignmentCheckReqType after VendorSpecificDataContainer: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_AlignmentCheckReqType(B, r0)
@@ -3263,9 +3604,10 @@ def _f_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     o.target_coil_current = f_target_coil_current
     o.ev_result_code = f_ev_result_code
     o.vendor_specific_data_container = f_vendor_specific_data_container
-    return o, r
+    return o, B, r
 
 def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
+    # WPT_AlignmentCheckReqType: (((Header)), (EVProcessing, TargetCoilCurrent?, EVResultCode, VendorSpecificDataContainer{0,16}))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -3324,6 +3666,7 @@ def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     a = (a << 4) | (v12) << 1
     n = 0
     for v in o.vendor_specific_data_container:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 2
         elif n < 16:
@@ -3343,17 +3686,22 @@ def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
+    # start: 1 bit(s): 0 SE(SessionID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_session_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_session_id, r = sl2(B, r, _S68, 6)
+            f_session_id, B, r = sl2(B, r, _S68, 6)
         else:
-            f_session_id, r = rbin(B, r, 8)
+            f_session_id, B, r = rbin(B, r, 8)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SessionID: 1 bit(s): 0 SE(TimeStamp), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SessionID')
@@ -3361,30 +3709,36 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_time_stamp, r = sl2(B, r, _S69, 6)
+            f_time_stamp, B, r = sl2(B, r, _S69, 6)
         else:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level
         r -= 2; k = _T21[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'TimeStamp')
     f_signature = None
     if k == 2:
-        f_signature, r = _d_SignatureType(B, r)
+        f_signature, B, r = _d_SignatureType(B, r)
+        # after Signature: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), r
+    return MessageHeaderType(f_session_id, f_time_stamp, f_signature), B, r
 
-def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
+def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
     r0 = r
+    # 2 bits: [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MessageHeaderType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_MessageHeaderType(B, r0)
     r -= 8 * nb; f_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MessageHeaderType(B, r0)
     r -= 8; f_time_stamp = (B >> r) & 255
@@ -3394,12 +3748,14 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
             f_time_stamp, r = ru(B, r + 8, f_time_stamp)
             if f_time_stamp > 18446744073709551615: return _d_MessageHeaderType(B, r0)
         else: f_time_stamp = (x << 7) | (f_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_MessageHeaderType(B, r0)
     k = _T21[c & 3]
     f_signature = None
     if k == 2:
-        f_signature, r = _f_SignatureType(B, r)
+        f_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_MessageHeaderType(B, r0)
@@ -3407,9 +3763,10 @@ def _f_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int]:
     o.session_id = f_session_id
     o.time_stamp = f_time_stamp
     o.signature = f_signature
-    return o, r
+    return o, B, r
 
 def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
+    # MessageHeaderType: (SessionID, TimeStamp, Signature?)
     st = 0
     v2 = o.session_id
     if v2 is None: raise EncFail('missing mandatory SessionID')
@@ -3433,17 +3790,21 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]:
+    # RationalNumberType: (Exponent, Value)
+    # start: 1 bit(s): 0 SE(Exponent), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_exponent = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S70, 6)
+            f_exponent, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Exponent: 1 bit(s): 0 SE(Value), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
@@ -3451,7 +3812,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_value, r = sl2(B, r, _S71, 6)
+            f_value, B, r = sl2(B, r, _S71, 6)
         else:
             r -= 9; f_value = (B >> r) & 511
             if f_value & 128: f_value, r = ri(B, r, f_value)
@@ -3459,14 +3820,17 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Value: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RationalNumberType(f_exponent, f_value), r
+    return RationalNumberType(f_exponent, f_value), B, r
 
-def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
+def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]:
+    # RationalNumberType: (Exponent, Value)
     r0 = r
+    # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; f_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 13; c = (B >> r) & 8191
     if c & 6151: return _d_RationalNumberType(B, r0)
     f_exponent = ((c >> 3) & 255) + -128
@@ -3479,14 +3843,16 @@ def _f_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int]:
         elif f_value & 256: f_value = -((x << 7) | (f_value & 127)) - 1
         else: f_value = (x << 7) | (f_value & 127)
     elif f_value > 255: f_value = 255 - f_value
+    # 2 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RationalNumberType(B, r0)
     o = _new(RationalNumberType)
     o.exponent = f_exponent
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
+    # RationalNumberType: (Exponent, Value)
     pass
     v2 = o.exponent
     if v2 is None: raise EncFail('missing mandatory Exponent')
@@ -3503,11 +3869,16 @@ def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResType, int]:
+def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResType, int, int]:
+    # WPT_AlignmentCheckResType: (((Header), (ResponseCode)), (EVSEProcessing, PowerTransmitted?, SupplyDeviceCurrent?, VendorSpecificDataContainer{0,16}))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -3515,13 +3886,14 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S72, 6)
+            f_response_code, B, r = sl2(B, r, _S72, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -3529,33 +3901,40 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S61, 6)
+            f_evse_processing, B, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 3 bit(s): 0 SE(PowerTransmitted), 1 SE(SupplyDeviceCurrent), 2 SE(VendorSpecificDataContainer), 3 EE, 4 second level
         r -= 3; k = _T73[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
     f_power_transmitted = None
     if k == 3:
-        f_power_transmitted, r = _d_RationalNumberType(B, r)
+        f_power_transmitted, B, r = _d_RationalNumberType(B, r)
+        # after PowerTransmitted: 2 bit(s): 0 SE(SupplyDeviceCurrent), 1 SE(VendorSpecificDataContainer), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T74[(B >> r) & 3]
     f_supply_device_current = None
     if k == 4:
-        f_supply_device_current, r = _d_RationalNumberType(B, r)
+        f_supply_device_current, B, r = _d_RationalNumberType(B, r)
+        # after SupplyDeviceCurrent: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T75[(B >> r) & 3]
     f_vendor_specific_data_container = []
     n = 0
     while True:
         if k == 5:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, B, r = sl2(B, r, _S64, 6)
             else:
-                v, r = rbin(B, r, 256)
+                v, B, r = rbin(B, r, 256)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -3563,19 +3942,24 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
             break
         n += 1
         if n < 16:
+            # after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level
             r -= 2; k = _T75[(B >> r) & 3]
         else:
+            # after VendorSpecificDataContainer: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_AlignmentCheckResType(f_header, f_response_code, f_evse_processing, f_power_transmitted, f_supply_device_current, f_vendor_specific_data_container), r
+    return WPT_AlignmentCheckResType(f_header, f_response_code, f_evse_processing, f_power_transmitted, f_supply_device_current, f_vendor_specific_data_container), B, r
 
-def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResType, int]:
+def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResType, int, int]:
+    # WPT_AlignmentCheckResType: (((Header), (ResponseCode)), (EVSEProcessing, PowerTransmitted?, SupplyDeviceCurrent?, VendorSpecificDataContainer{0,16}))
     r0 = r
+    # 3 bits: [WPT_AlignmentCheckResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_AlignmentCheckResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_WPT_AlignmentCheckResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_AlignmentCheckResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -3585,15 +3969,18 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_WPT_AlignmentCheckResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_AlignmentCheckResType(B, r0)
     k = _T21[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_AlignmentCheckResType(B, r0)
+    # 17 bits: [WPT_AlignmentCheckResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [WPT_AlignmentCheckResType after ResponseCode: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 2 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [code of WPT_AlignmentCheckResType after EVSEProcessing: 3 bit(s): 0 SE(PowerTransmitted), 1 SE(SupplyDeviceCurrent), 2 SE(VendorSpecificDataContainer), 3 EE, 4 second level]
     r -= 17; c = (B >> r) & 131071
     if c & 98760: return _d_WPT_AlignmentCheckResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 9) & 63]
@@ -3606,6 +3993,7 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     f_header.signature = i1_signature
     f_power_transmitted = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_WPT_AlignmentCheckResType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -3618,6 +4006,7 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of WPT_AlignmentCheckResType after PowerTransmitted: 2 bit(s): 0 SE(SupplyDeviceCurrent), 1 SE(VendorSpecificDataContainer), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_AlignmentCheckResType(B, r0)
         k = _T74[c & 3]
@@ -3626,6 +4015,7 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         f_power_transmitted.value = i2_value
     f_supply_device_current = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_WPT_AlignmentCheckResType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -3638,6 +4028,7 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of WPT_AlignmentCheckResType after SupplyDeviceCurrent: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_AlignmentCheckResType(B, r0)
         k = _T75[c & 3]
@@ -3648,9 +4039,11 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     n = 0
     while True:
         if k == 5:
+            # 1 bits: [VendorSpecificDataContainer: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_AlignmentCheckResType(B, r0)
-            v, r = rbin(B, r, 256)
+            v, B, r = rbin(B, r, 256)
+            # 1 bits: [VendorSpecificDataContainer: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_AlignmentCheckResType(B, r0)
             f_vendor_specific_data_container.append(v)
@@ -3658,9 +4051,11 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of WPT_AlignmentCheckResType after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T75[c & 3]
         else:
+            # 1 bits: [code of WPT_AlignmentCheckResType after VendorSpecificDataContainer: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_AlignmentCheckResType(B, r0)
@@ -3671,9 +4066,10 @@ def _f_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     o.power_transmitted = f_power_transmitted
     o.supply_device_current = f_supply_device_current
     o.vendor_specific_data_container = f_vendor_specific_data_container
-    return o, r
+    return o, B, r
 
 def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
+    # WPT_AlignmentCheckResType: (((Header), (ResponseCode)), (EVSEProcessing, PowerTransmitted?, SupplyDeviceCurrent?, VendorSpecificDataContainer{0,16}))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -3749,6 +4145,7 @@ def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
         st = 19
     n = 0
     for v in o.vendor_specific_data_container:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C77[st]
             a = (a << w) | c
@@ -3769,39 +4166,51 @@ def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int]:
+def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int, int]:
+    # WPT_ChargeLoopReqType: ((((Header)), (DisplayParameters?, MeterInfoRequested)), (EVPCPowerRequest, EVPCPowerOutput, EVPCChargeDiagnostics, EVPCOperatingFrequency?, EVPCPowerControlParameter?, ManufacturerSpecificDataContainer{0,16}))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 2 bit(s): 0 SE(DisplayParameters), 1 SE(MeterInfoRequested), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T79[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Header')
     f_display_parameters = None
     if k == 1:
-        f_display_parameters, r = _d_DisplayParametersType(B, r)
+        f_display_parameters, B, r = _d_DisplayParametersType(B, r)
+        # after DisplayParameters: 1 bit(s): 0 SE(MeterInfoRequested), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T51[(B >> r) & 1]
     f_meter_info_requested = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_meter_info_requested, r = sl2(B, r, _S80, 6)
+            f_meter_info_requested, B, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_meter_info_requested = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterInfoRequested: 1 bit(s): 0 SE(EVPCPowerRequest), 1 second level
         r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'MeterInfoRequested')
     f_evpc_power_request = None
     if k == 3:
-        f_evpc_power_request, r = _d_RationalNumberType(B, r)
+        f_evpc_power_request, B, r = _d_RationalNumberType(B, r)
+        # after EVPCPowerRequest: 1 bit(s): 0 SE(EVPCPowerOutput), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T38[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCPowerRequest')
     f_evpc_power_output = None
     if k == 4:
-        f_evpc_power_output, r = _d_RationalNumberType(B, r)
+        f_evpc_power_output, B, r = _d_RationalNumberType(B, r)
+        # after EVPCPowerOutput: 1 bit(s): 0 SE(EVPCChargeDiagnostics), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCPowerOutput')
@@ -3809,32 +4218,39 @@ def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evpc_charge_diagnostics, r = sl2(B, r, _S81, 6)
+            f_evpc_charge_diagnostics, B, r = sl2(B, r, _S81, 6)
         else:
             r -= 2; f_evpc_charge_diagnostics = (B >> r) & 3
             f_evpc_charge_diagnostics = _E_WPT_EVPCChargeDiagnosticsType[f_evpc_charge_diagnostics]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVPCChargeDiagnostics: 3 bit(s): 0 SE(EVPCOperatingFrequency), 1 SE(EVPCPowerControlParameter), 2 SE(ManufacturerSpecificDataContainer), 3 EE, 4 second level
         r -= 3; k = _T82[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVPCChargeDiagnostics')
     f_evpc_operating_frequency = None
     if k == 6:
-        f_evpc_operating_frequency, r = _d_RationalNumberType(B, r)
+        f_evpc_operating_frequency, B, r = _d_RationalNumberType(B, r)
+        # after EVPCOperatingFrequency: 2 bit(s): 0 SE(EVPCPowerControlParameter), 1 SE(ManufacturerSpecificDataContainer), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T83[(B >> r) & 3]
     f_evpc_power_control_parameter = None
     if k == 7:
-        f_evpc_power_control_parameter, r = _d_WPT_EVPCPowerControlParameterType(B, r)
+        f_evpc_power_control_parameter, B, r = _d_WPT_EVPCPowerControlParameterType(B, r)
+        # after EVPCPowerControlParameter: 2 bit(s): 0 SE(ManufacturerSpecificDataContainer), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T84[(B >> r) & 3]
     f_manufacturer_specific_data_container = []
     n = 0
     while True:
         if k == 8:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, B, r = sl2(B, r, _S64, 6)
             else:
-                v, r = rbin(B, r, 256)
+                v, B, r = rbin(B, r, 256)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_manufacturer_specific_data_container.append(v)
@@ -3842,19 +4258,24 @@ def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             break
         n += 1
         if n < 16:
+            # after ManufacturerSpecificDataContainer (may repeat): 2 bit(s): 0 SE(ManufacturerSpecificDataContainer), 1 EE, 2 second level
             r -= 2; k = _T84[(B >> r) & 3]
         else:
+            # after ManufacturerSpecificDataContainer: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_evpc_power_request, f_evpc_power_output, f_evpc_charge_diagnostics, f_evpc_operating_frequency, f_evpc_power_control_parameter, f_manufacturer_specific_data_container), r
+    return WPT_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_evpc_power_request, f_evpc_power_output, f_evpc_charge_diagnostics, f_evpc_operating_frequency, f_evpc_power_control_parameter, f_manufacturer_specific_data_container), B, r
 
-def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int]:
+def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int, int]:
+    # WPT_ChargeLoopReqType: ((((Header)), (DisplayParameters?, MeterInfoRequested)), (EVPCPowerRequest, EVPCPowerOutput, EVPCChargeDiagnostics, EVPCOperatingFrequency?, EVPCPowerControlParameter?, ManufacturerSpecificDataContainer{0,16}))
     r0 = r
+    # 3 bits: [WPT_ChargeLoopReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_ChargeLoopReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_WPT_ChargeLoopReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_ChargeLoopReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -3864,15 +4285,18 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeLoopReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_ChargeLoopReqType(B, r0)
     k = _T21[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeLoopReqType(B, r0)
+    # 2 bits: [code of WPT_ChargeLoopReqType after Header: 2 bit(s): 0 SE(DisplayParameters), 1 SE(MeterInfoRequested), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T79[c & 3]
     f_header = _new(MessageHeaderType)
@@ -3881,10 +4305,12 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     f_header.signature = i1_signature
     f_display_parameters = None
     if k == 1:
+        # 4 bits: [code of DisplayParametersType start: 4 bit(s): 0 SE(PresentSOC), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(MaximumSOC), 4 SE(RemainingTimeToMinimumSOC), 5 SE(RemainingTimeToTargetSOC), 6 SE(RemainingTimeToMaximumSOC), 7 SE(ChargingComplete), 8 SE(BatteryEnergyCapacity), 9 SE(InletHot), 10 EE, 11 second level]
         r -= 4; c = (B >> r) & 15
         k = _T85[c & 15]
         i2_present_soc = None
         if k == 0:
+            # 13 bits: [PresentSOC: CH = 0 in 1 bit]; i2_present_soc 7 bit(s); [PresentSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level]
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_present_soc = (c >> 5) & 127
@@ -3892,6 +4318,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             if i2_present_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
         i2_minimum_soc = None
         if k == 1:
+            # 13 bits: [MinimumSOC: CH = 0 in 1 bit]; i2_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level]
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_minimum_soc = (c >> 5) & 127
@@ -3899,6 +4326,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             if i2_minimum_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
         i2_target_soc = None
         if k == 2:
+            # 13 bits: [TargetSOC: CH = 0 in 1 bit]; i2_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level]
             r -= 13; c = (B >> r) & 8191
             if c & 4112: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_target_soc = (c >> 5) & 127
@@ -3906,6 +4334,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             if i2_target_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
         i2_maximum_soc = None
         if k == 3:
+            # 12 bits: [MaximumSOC: CH = 0 in 1 bit]; i2_maximum_soc 7 bit(s); [MaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level]
             r -= 12; c = (B >> r) & 4095
             if c & 2056: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_maximum_soc = (c >> 4) & 127
@@ -3913,6 +4342,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             if i2_maximum_soc > 100: return _d_WPT_ChargeLoopReqType(B, r0)
         i2_remaining_time_to_minimum_soc = None
         if k == 4:
+            # 1 bits: [RemainingTimeToMinimumSOC: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeLoopReqType(B, r0)
             r -= 8; i2_remaining_time_to_minimum_soc = (B >> r) & 255
@@ -3922,11 +4352,13 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
                     i2_remaining_time_to_minimum_soc, r = ru(B, r + 8, i2_remaining_time_to_minimum_soc)
                     if i2_remaining_time_to_minimum_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_minimum_soc = (x << 7) | (i2_remaining_time_to_minimum_soc & 127)
+            # 4 bits: [RemainingTimeToMinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
             k = _T90[c & 7]
         i2_remaining_time_to_target_soc = None
         if k == 5:
+            # 1 bits: [RemainingTimeToTargetSOC: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeLoopReqType(B, r0)
             r -= 8; i2_remaining_time_to_target_soc = (B >> r) & 255
@@ -3936,11 +4368,13 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
                     i2_remaining_time_to_target_soc, r = ru(B, r + 8, i2_remaining_time_to_target_soc)
                     if i2_remaining_time_to_target_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_target_soc = (x << 7) | (i2_remaining_time_to_target_soc & 127)
+            # 4 bits: [RemainingTimeToTargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
             k = _T91[c & 7]
         i2_remaining_time_to_maximum_soc = None
         if k == 6:
+            # 1 bits: [RemainingTimeToMaximumSOC: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeLoopReqType(B, r0)
             r -= 8; i2_remaining_time_to_maximum_soc = (B >> r) & 255
@@ -3950,17 +4384,20 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
                     i2_remaining_time_to_maximum_soc, r = ru(B, r + 8, i2_remaining_time_to_maximum_soc)
                     if i2_remaining_time_to_maximum_soc > 4294967295: return _d_WPT_ChargeLoopReqType(B, r0)
                 else: i2_remaining_time_to_maximum_soc = (x << 7) | (i2_remaining_time_to_maximum_soc & 127)
+            # 4 bits: [RemainingTimeToMaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopReqType(B, r0)
             k = _T92[c & 7]
         i2_charging_complete = None
         if k == 7:
+            # 5 bits: [ChargingComplete: CH = 0 in 1 bit]; i2_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of DisplayParametersType after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level]
             r -= 5; c = (B >> r) & 31
             if c & 20: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_charging_complete = ((c >> 3) & 1) == 1
             k = _T93[c & 3]
         i2_battery_energy_capacity = None
         if k == 8:
+            # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 13; c = (B >> r) & 8191
             if c & 6151: return _d_WPT_ChargeLoopReqType(B, r0)
             i3_exponent = ((c >> 3) & 255) + -128
@@ -3973,6 +4410,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
                 elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
                 else: i3_value = (x << 7) | (i3_value & 127)
             elif i3_value > 255: i3_value = 255 - i3_value
+            # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DisplayParametersType after BatteryEnergyCapacity: 2 bit(s): 0 SE(InletHot), 1 EE, 2 second level]
             r -= 4; c = (B >> r) & 15
             if c & 12: return _d_WPT_ChargeLoopReqType(B, r0)
             k = _T94[c & 3]
@@ -3981,16 +4419,19 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             i2_battery_energy_capacity.value = i3_value
         i2_inlet_hot = None
         if k == 9:
+            # 4 bits: [InletHot: CH = 0 in 1 bit]; i2_inlet_hot 1 bit(s); [InletHot: EE = 0 in 1 bit]; [code of DisplayParametersType after InletHot: 1 bit(s): 0 EE, 1 second level]
             r -= 4; c = (B >> r) & 15
             if c & 10: return _d_WPT_ChargeLoopReqType(B, r0)
             i2_inlet_hot = ((c >> 2) & 1) == 1
             k = _T0[c & 1]
         if k != -1: return _d_WPT_ChargeLoopReqType(B, r0)
+        # 1 bits: [code of WPT_ChargeLoopReqType after DisplayParameters: 1 bit(s): 0 SE(MeterInfoRequested), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T51[c & 1]
         f_display_parameters = DisplayParametersType(i2_present_soc, i2_minimum_soc, i2_target_soc, i2_maximum_soc, i2_remaining_time_to_minimum_soc, i2_remaining_time_to_target_soc, i2_remaining_time_to_maximum_soc, i2_charging_complete, i2_battery_energy_capacity, i2_inlet_hot)
     f_meter_info_requested = None
     if k == 2:
+        # 4 bits: [MeterInfoRequested: CH = 0 in 1 bit]; f_meter_info_requested 1 bit(s); [MeterInfoRequested: EE = 0 in 1 bit]; [code of WPT_ChargeLoopReqType after MeterInfoRequested: 1 bit(s): 0 SE(EVPCPowerRequest), 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_WPT_ChargeLoopReqType(B, r0)
         f_meter_info_requested = ((c >> 2) & 1) == 1
@@ -3999,6 +4440,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         return _d_WPT_ChargeLoopReqType(B, r0)
     f_evpc_power_request = None
     if k == 3:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_WPT_ChargeLoopReqType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -4011,6 +4453,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of WPT_ChargeLoopReqType after EVPCPowerRequest: 1 bit(s): 0 SE(EVPCPowerOutput), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopReqType(B, r0)
         k = _T38[c & 1]
@@ -4021,6 +4464,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         return _d_WPT_ChargeLoopReqType(B, r0)
     f_evpc_power_output = None
     if k == 4:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_WPT_ChargeLoopReqType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -4033,6 +4477,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of WPT_ChargeLoopReqType after EVPCPowerOutput: 1 bit(s): 0 SE(EVPCChargeDiagnostics), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopReqType(B, r0)
         k = _T39[c & 1]
@@ -4043,6 +4488,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         return _d_WPT_ChargeLoopReqType(B, r0)
     f_evpc_charge_diagnostics = None
     if k == 5:
+        # 7 bits: [EVPCChargeDiagnostics: CH = 0 in 1 bit]; f_evpc_charge_diagnostics 2 bit(s); [EVPCChargeDiagnostics: EE = 0 in 1 bit]; [code of WPT_ChargeLoopReqType after EVPCChargeDiagnostics: 3 bit(s): 0 SE(EVPCOperatingFrequency), 1 SE(EVPCPowerControlParameter), 2 SE(ManufacturerSpecificDataContainer), 3 EE, 4 second level]
         r -= 7; c = (B >> r) & 127
         if c & 72: return _d_WPT_ChargeLoopReqType(B, r0)
         f_evpc_charge_diagnostics = _E_WPT_EVPCChargeDiagnosticsType[(c >> 4) & 3]
@@ -4051,6 +4497,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         return _d_WPT_ChargeLoopReqType(B, r0)
     f_evpc_operating_frequency = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_WPT_ChargeLoopReqType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -4063,6 +4510,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of WPT_ChargeLoopReqType after EVPCOperatingFrequency: 2 bit(s): 0 SE(EVPCPowerControlParameter), 1 SE(ManufacturerSpecificDataContainer), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopReqType(B, r0)
         k = _T83[c & 3]
@@ -4071,6 +4519,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         f_evpc_operating_frequency.value = i6_value
     f_evpc_power_control_parameter = None
     if k == 7:
+        # 14 bits: [WPT_EVPCPowerControlParameterType start: SE(EVPCCoilCurrentRequest) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_WPT_ChargeLoopReqType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -4083,6 +4532,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_EVPCPowerControlParameterType after EVPCCoilCurrentRequest: SE(EVPCCoilCurrentInformation) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_WPT_ChargeLoopReqType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -4098,6 +4548,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_EVPCPowerControlParameterType after EVPCCoilCurrentInformation: SE(EVPCCurrentOutputInformation) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_WPT_ChargeLoopReqType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -4113,6 +4564,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_EVPCPowerControlParameterType after EVPCCurrentOutputInformation: SE(EVPCVoltageOutputInformation) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_WPT_ChargeLoopReqType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -4128,6 +4580,7 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_EVPCPowerControlParameterType after EVPCVoltageOutputInformation: EE = 0 in 1 bit(s)]; [code of WPT_ChargeLoopReqType after EVPCPowerControlParameter: 2 bit(s): 0 SE(ManufacturerSpecificDataContainer), 1 EE, 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_WPT_ChargeLoopReqType(B, r0)
         k = _T84[c & 3]
@@ -4143,9 +4596,11 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     n = 0
     while True:
         if k == 8:
+            # 1 bits: [ManufacturerSpecificDataContainer: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeLoopReqType(B, r0)
-            v, r = rbin(B, r, 256)
+            v, B, r = rbin(B, r, 256)
+            # 1 bits: [ManufacturerSpecificDataContainer: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeLoopReqType(B, r0)
             f_manufacturer_specific_data_container.append(v)
@@ -4153,16 +4608,19 @@ def _f_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of WPT_ChargeLoopReqType after ManufacturerSpecificDataContainer (may repeat): 2 bit(s): 0 SE(ManufacturerSpecificDataContainer), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T84[c & 3]
         else:
+            # 1 bits: [code of WPT_ChargeLoopReqType after ManufacturerSpecificDataContainer: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeLoopReqType(B, r0)
     o = WPT_ChargeLoopReqType(f_header, f_display_parameters, f_meter_info_requested, f_evpc_power_request, f_evpc_power_output, f_evpc_charge_diagnostics, f_evpc_operating_frequency, f_evpc_power_control_parameter, f_manufacturer_specific_data_container)
-    return o, r
+    return o, B, r
 
 def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
+    # WPT_ChargeLoopReqType: ((((Header)), (DisplayParameters?, MeterInfoRequested)), (EVPCPowerRequest, EVPCPowerOutput, EVPCChargeDiagnostics, EVPCOperatingFrequency?, EVPCPowerControlParameter?, ManufacturerSpecificDataContainer{0,16}))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -4425,6 +4883,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         st = 31
     n = 0
     for v in o.manufacturer_specific_data_container:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C107[st]
             a = (a << w) | c
@@ -4445,121 +4904,139 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int, int]:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
+    # start: 4 bit(s): 0 SE(PresentSOC), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(MaximumSOC), 4 SE(RemainingTimeToMinimumSOC), 5 SE(RemainingTimeToTargetSOC), 6 SE(RemainingTimeToMaximumSOC), 7 SE(ChargingComplete), 8 SE(BatteryEnergyCapacity), 9 SE(InletHot), 10 EE, 11 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T85[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_present_soc, r = sl2(B, r, _S109, 6)
+            f_present_soc, B, r = sl2(B, r, _S109, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level
         r -= 4; k = _T86[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_minimum_soc, r = sl2(B, r, _S109, 6)
+            f_minimum_soc, B, r = sl2(B, r, _S109, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level
         r -= 4; k = _T87[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_target_soc, r = sl2(B, r, _S109, 6)
+            f_target_soc, B, r = sl2(B, r, _S109, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level
         r -= 4; k = _T88[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_maximum_soc, r = sl2(B, r, _S109, 6)
+            f_maximum_soc, B, r = sl2(B, r, _S109, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level
         r -= 3; k = _T89[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_minimum_soc, r = sl2(B, r, _S110, 6)
+            f_remaining_time_to_minimum_soc, B, r = sl2(B, r, _S110, 6)
         else:
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level
         r -= 3; k = _T90[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_target_soc, r = sl2(B, r, _S110, 6)
+            f_remaining_time_to_target_soc, B, r = sl2(B, r, _S110, 6)
         else:
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level
         r -= 3; k = _T91[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_remaining_time_to_maximum_soc, r = sl2(B, r, _S110, 6)
+            f_remaining_time_to_maximum_soc, B, r = sl2(B, r, _S110, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level
         r -= 3; k = _T92[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_charging_complete, r = sl2(B, r, _S80, 6)
+            f_charging_complete, B, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level
         r -= 2; k = _T93[(B >> r) & 3]
     f_battery_energy_capacity = None
     if k == 8:
-        f_battery_energy_capacity, r = _d_RationalNumberType(B, r)
+        f_battery_energy_capacity, B, r = _d_RationalNumberType(B, r)
+        # after BatteryEnergyCapacity: 2 bit(s): 0 SE(InletHot), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T94[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_inlet_hot, r = sl2(B, r, _S80, 6)
+            f_inlet_hot, B, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after InletHot: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), r
+    return DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot), B, r
 
-def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int]:
+def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int, int]:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
     r0 = r
+    # 4 bits: [code of DisplayParametersType start: 4 bit(s): 0 SE(PresentSOC), 1 SE(MinimumSOC), 2 SE(TargetSOC), 3 SE(MaximumSOC), 4 SE(RemainingTimeToMinimumSOC), 5 SE(RemainingTimeToTargetSOC), 6 SE(RemainingTimeToMaximumSOC), 7 SE(ChargingComplete), 8 SE(BatteryEnergyCapacity), 9 SE(InletHot), 10 EE, 11 second level]
     r -= 4; c = (B >> r) & 15
     k = _T85[c & 15]
     f_present_soc = None
     if k == 0:
+        # 13 bits: [PresentSOC: CH = 0 in 1 bit]; f_present_soc 7 bit(s); [PresentSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_present_soc = (c >> 5) & 127
@@ -4567,6 +5044,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_present_soc > 100: return _d_DisplayParametersType(B, r0)
     f_minimum_soc = None
     if k == 1:
+        # 13 bits: [MinimumSOC: CH = 0 in 1 bit]; f_minimum_soc 7 bit(s); [MinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_minimum_soc = (c >> 5) & 127
@@ -4574,6 +5052,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_minimum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_target_soc = None
     if k == 2:
+        # 13 bits: [TargetSOC: CH = 0 in 1 bit]; f_target_soc 7 bit(s); [TargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level]
         r -= 13; c = (B >> r) & 8191
         if c & 4112: return _d_DisplayParametersType(B, r0)
         f_target_soc = (c >> 5) & 127
@@ -4581,6 +5060,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_target_soc > 100: return _d_DisplayParametersType(B, r0)
     f_maximum_soc = None
     if k == 3:
+        # 12 bits: [MaximumSOC: CH = 0 in 1 bit]; f_maximum_soc 7 bit(s); [MaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level]
         r -= 12; c = (B >> r) & 4095
         if c & 2056: return _d_DisplayParametersType(B, r0)
         f_maximum_soc = (c >> 4) & 127
@@ -4588,6 +5068,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         if f_maximum_soc > 100: return _d_DisplayParametersType(B, r0)
     f_remaining_time_to_minimum_soc = None
     if k == 4:
+        # 1 bits: [RemainingTimeToMinimumSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
@@ -4597,11 +5078,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_minimum_soc, r = ru(B, r + 8, f_remaining_time_to_minimum_soc)
                 if f_remaining_time_to_minimum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_minimum_soc = (x << 7) | (f_remaining_time_to_minimum_soc & 127)
+        # 4 bits: [RemainingTimeToMinimumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T90[c & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
+        # 1 bits: [RemainingTimeToTargetSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
@@ -4611,11 +5094,13 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_target_soc, r = ru(B, r + 8, f_remaining_time_to_target_soc)
                 if f_remaining_time_to_target_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_target_soc = (x << 7) | (f_remaining_time_to_target_soc & 127)
+        # 4 bits: [RemainingTimeToTargetSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T91[c & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
+        # 1 bits: [RemainingTimeToMaximumSOC: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_DisplayParametersType(B, r0)
         r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
@@ -4625,17 +5110,20 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
                 f_remaining_time_to_maximum_soc, r = ru(B, r + 8, f_remaining_time_to_maximum_soc)
                 if f_remaining_time_to_maximum_soc > 4294967295: return _d_DisplayParametersType(B, r0)
             else: f_remaining_time_to_maximum_soc = (x << 7) | (f_remaining_time_to_maximum_soc & 127)
+        # 4 bits: [RemainingTimeToMaximumSOC: EE = 0 in 1 bit]; [code of DisplayParametersType after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_DisplayParametersType(B, r0)
         k = _T92[c & 7]
     f_charging_complete = None
     if k == 7:
+        # 5 bits: [ChargingComplete: CH = 0 in 1 bit]; f_charging_complete 1 bit(s); [ChargingComplete: EE = 0 in 1 bit]; [code of DisplayParametersType after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level]
         r -= 5; c = (B >> r) & 31
         if c & 20: return _d_DisplayParametersType(B, r0)
         f_charging_complete = ((c >> 3) & 1) == 1
         k = _T93[c & 3]
     f_battery_energy_capacity = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_DisplayParametersType(B, r0)
         i1_exponent = ((c >> 3) & 255) + -128
@@ -4648,6 +5136,7 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
             else: i1_value = (x << 7) | (i1_value & 127)
         elif i1_value > 255: i1_value = 255 - i1_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of DisplayParametersType after BatteryEnergyCapacity: 2 bit(s): 0 SE(InletHot), 1 EE, 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_DisplayParametersType(B, r0)
         k = _T94[c & 3]
@@ -4656,15 +5145,17 @@ def _f_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         f_battery_energy_capacity.value = i1_value
     f_inlet_hot = None
     if k == 9:
+        # 4 bits: [InletHot: CH = 0 in 1 bit]; f_inlet_hot 1 bit(s); [InletHot: EE = 0 in 1 bit]; [code of DisplayParametersType after InletHot: 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 10: return _d_DisplayParametersType(B, r0)
         f_inlet_hot = ((c >> 2) & 1) == 1
         k = _T0[c & 1]
     if k != -1: return _d_DisplayParametersType(B, r0)
     o = DisplayParametersType(f_present_soc, f_minimum_soc, f_target_soc, f_maximum_soc, f_remaining_time_to_minimum_soc, f_remaining_time_to_target_soc, f_remaining_time_to_maximum_soc, f_charging_complete, f_battery_energy_capacity, f_inlet_hot)
-    return o, r
+    return o, B, r
 
 def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
+    # DisplayParametersType: (PresentSOC?, MinimumSOC?, TargetSOC?, MaximumSOC?, RemainingTimeToMinimumSOC?, RemainingTimeToTargetSOC?, RemainingTimeToMaximumSOC?, ChargingComplete?, BatteryEnergyCapacity?, InletHot?)
     st = 0
     v2 = o.present_soc
     if v2 is not None:
@@ -4758,37 +5249,50 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerControlParameterType, int]:
+def _d_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerControlParameterType, int, int]:
+    # WPT_EVPCPowerControlParameterType: (EVPCCoilCurrentRequest, EVPCCoilCurrentInformation, EVPCCurrentOutputInformation, EVPCVoltageOutputInformation)
+    # start: 1 bit(s): 0 SE(EVPCCoilCurrentRequest), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_evpc_coil_current_request = None
     if k == 0:
-        f_evpc_coil_current_request, r = _d_RationalNumberType(B, r)
+        f_evpc_coil_current_request, B, r = _d_RationalNumberType(B, r)
+        # after EVPCCoilCurrentRequest: 1 bit(s): 0 SE(EVPCCoilCurrentInformation), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCCoilCurrentRequest')
     f_evpc_coil_current_information = None
     if k == 1:
-        f_evpc_coil_current_information, r = _d_RationalNumberType(B, r)
+        f_evpc_coil_current_information, B, r = _d_RationalNumberType(B, r)
+        # after EVPCCoilCurrentInformation: 1 bit(s): 0 SE(EVPCCurrentOutputInformation), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCCoilCurrentInformation')
     f_evpc_current_output_information = None
     if k == 2:
-        f_evpc_current_output_information, r = _d_RationalNumberType(B, r)
+        f_evpc_current_output_information, B, r = _d_RationalNumberType(B, r)
+        # after EVPCCurrentOutputInformation: 1 bit(s): 0 SE(EVPCVoltageOutputInformation), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCCurrentOutputInformation')
     f_evpc_voltage_output_information = None
     if k == 3:
-        f_evpc_voltage_output_information, r = _d_RationalNumberType(B, r)
+        f_evpc_voltage_output_information, B, r = _d_RationalNumberType(B, r)
+        # after EVPCVoltageOutputInformation: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCVoltageOutputInformation')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_EVPCPowerControlParameterType(f_evpc_coil_current_request, f_evpc_coil_current_information, f_evpc_current_output_information, f_evpc_voltage_output_information), r
+    return WPT_EVPCPowerControlParameterType(f_evpc_coil_current_request, f_evpc_coil_current_information, f_evpc_current_output_information, f_evpc_voltage_output_information), B, r
 
-def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerControlParameterType, int]:
+def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerControlParameterType, int, int]:
+    # WPT_EVPCPowerControlParameterType: (EVPCCoilCurrentRequest, EVPCCoilCurrentInformation, EVPCCurrentOutputInformation, EVPCVoltageOutputInformation)
     r0 = r
+    # 14 bits: [WPT_EVPCPowerControlParameterType start: SE(EVPCCoilCurrentRequest) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -4801,6 +5305,7 @@ def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_EVPCPowerControlParameterType after EVPCCoilCurrentRequest: SE(EVPCCoilCurrentInformation) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -4816,6 +5321,7 @@ def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_EVPCPowerControlParameterType after EVPCCoilCurrentInformation: SE(EVPCCurrentOutputInformation) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -4831,6 +5337,7 @@ def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_EVPCPowerControlParameterType after EVPCCurrentOutputInformation: SE(EVPCVoltageOutputInformation) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
@@ -4846,6 +5353,7 @@ def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_EVPCPowerControlParameterType after EVPCVoltageOutputInformation: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_EVPCPowerControlParameterType(B, r0)
     f_evpc_voltage_output_information = _new(RationalNumberType)
@@ -4856,9 +5364,10 @@ def _f_WPT_EVPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_EVPCPowerC
     o.evpc_coil_current_information = f_evpc_coil_current_information
     o.evpc_current_output_information = f_evpc_current_output_information
     o.evpc_voltage_output_information = f_evpc_voltage_output_information
-    return o, r
+    return o, B, r
 
 def _e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a: int) -> int:
+    # WPT_EVPCPowerControlParameterType: (EVPCCoilCurrentRequest, EVPCCoilCurrentInformation, EVPCCurrentOutputInformation, EVPCVoltageOutputInformation)
     pass
     v2 = o.evpc_coil_current_request
     if v2 is None: raise EncFail('missing mandatory EVPCCoilCurrentRequest')
@@ -4931,11 +5440,16 @@ def _e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a
     a <<= 3
     return a
 
-def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int]:
+def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int, int]:
+    # WPT_ChargeLoopResType: ((((Header), (ResponseCode)), (EVSEStatus?, MeterInfo?, Receipt?)), (EVPCPowerRequest, SDPowerInput?, SPCMaxOutputPowerLimit, SPCMinOutputPowerLimit, SPCChargeDiagnostics, SPCOperatingFrequency?, SPCPowerControlParameter?, ManufacturerSpecificDataContainer{0,16}))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -4943,47 +5457,62 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S72, 6)
+            f_response_code, B, r = sl2(B, r, _S72, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 3 bit(s): 0 SE(EVSEStatus), 1 SE(MeterInfo), 2 SE(Receipt), 3 SE(EVPCPowerRequest), 4 second level
         r -= 3; k = _T111[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_evse_status = None
     if k == 2:
-        f_evse_status, r = _d_EVSEStatusType(B, r)
+        f_evse_status, B, r = _d_EVSEStatusType(B, r)
+        # after EVSEStatus: 2 bit(s): 0 SE(MeterInfo), 1 SE(Receipt), 2 SE(EVPCPowerRequest), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T112[(B >> r) & 3]
     f_meter_info = None
     if k == 3:
-        f_meter_info, r = _d_MeterInfoType(B, r)
+        f_meter_info, B, r = _d_MeterInfoType(B, r)
+        # after MeterInfo: 2 bit(s): 0 SE(Receipt), 1 SE(EVPCPowerRequest), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T113[(B >> r) & 3]
     f_receipt = None
     if k == 4:
-        f_receipt, r = _d_ReceiptType(B, r)
+        f_receipt, B, r = _d_ReceiptType(B, r)
+        # after Receipt: 1 bit(s): 0 SE(EVPCPowerRequest), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T39[(B >> r) & 1]
     f_evpc_power_request = None
     if k == 5:
-        f_evpc_power_request, r = _d_RationalNumberType(B, r)
+        f_evpc_power_request, B, r = _d_RationalNumberType(B, r)
+        # after EVPCPowerRequest: 2 bit(s): 0 SE(SDPowerInput), 1 SE(SPCMaxOutputPowerLimit), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T114[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVPCPowerRequest')
     f_sd_power_input = None
     if k == 6:
-        f_sd_power_input, r = _d_RationalNumberType(B, r)
+        f_sd_power_input, B, r = _d_RationalNumberType(B, r)
+        # after SDPowerInput: 1 bit(s): 0 SE(SPCMaxOutputPowerLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T115[(B >> r) & 1]
     f_spc_max_output_power_limit = None
     if k == 7:
-        f_spc_max_output_power_limit, r = _d_RationalNumberType(B, r)
+        f_spc_max_output_power_limit, B, r = _d_RationalNumberType(B, r)
+        # after SPCMaxOutputPowerLimit: 1 bit(s): 0 SE(SPCMinOutputPowerLimit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T116[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SPCMaxOutputPowerLimit')
     f_spc_min_output_power_limit = None
     if k == 8:
-        f_spc_min_output_power_limit, r = _d_RationalNumberType(B, r)
+        f_spc_min_output_power_limit, B, r = _d_RationalNumberType(B, r)
+        # after SPCMinOutputPowerLimit: 1 bit(s): 0 SE(SPCChargeDiagnostics), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T117[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SPCMinOutputPowerLimit')
@@ -4991,33 +5520,40 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     if k == 9:
         r -= 1
         if (B >> r) & 1:
-            f_spc_charge_diagnostics, r = sl2(B, r, _S118, 6)
+            f_spc_charge_diagnostics, B, r = sl2(B, r, _S118, 6)
         else:
             r -= 3; f_spc_charge_diagnostics = (B >> r) & 7
             if f_spc_charge_diagnostics >= 6: raise bad_value(r, 'SPCChargeDiagnostics: enumeration index {} of 6'.format(f_spc_charge_diagnostics))
             f_spc_charge_diagnostics = _E_WPT_SPCChargeDiagnosticsType[f_spc_charge_diagnostics]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SPCChargeDiagnostics: 3 bit(s): 0 SE(SPCOperatingFrequency), 1 SE(SPCPowerControlParameter), 2 SE(ManufacturerSpecificDataContainer), 3 EE, 4 second level
         r -= 3; k = _T119[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'SPCChargeDiagnostics')
     f_spc_operating_frequency = None
     if k == 10:
-        f_spc_operating_frequency, r = _d_RationalNumberType(B, r)
+        f_spc_operating_frequency, B, r = _d_RationalNumberType(B, r)
+        # after SPCOperatingFrequency: 2 bit(s): 0 SE(SPCPowerControlParameter), 1 SE(ManufacturerSpecificDataContainer), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T120[(B >> r) & 3]
     f_spc_power_control_parameter = None
     if k == 11:
-        f_spc_power_control_parameter, r = _d_WPT_SPCPowerControlParameterType(B, r)
+        f_spc_power_control_parameter, B, r = _d_WPT_SPCPowerControlParameterType(B, r)
+        # after SPCPowerControlParameter: 2 bit(s): 0 SE(ManufacturerSpecificDataContainer), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T121[(B >> r) & 3]
     f_manufacturer_specific_data_container = []
     n = 0
     while True:
         if k == 12:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, B, r = sl2(B, r, _S64, 6)
             else:
-                v, r = rbin(B, r, 256)
+                v, B, r = rbin(B, r, 256)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_manufacturer_specific_data_container.append(v)
@@ -5025,19 +5561,24 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             break
         n += 1
         if n < 16:
+            # after ManufacturerSpecificDataContainer (may repeat): 2 bit(s): 0 SE(ManufacturerSpecificDataContainer), 1 EE, 2 second level
             r -= 2; k = _T121[(B >> r) & 3]
         else:
+            # after ManufacturerSpecificDataContainer: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evpc_power_request, f_sd_power_input, f_spc_max_output_power_limit, f_spc_min_output_power_limit, f_spc_charge_diagnostics, f_spc_operating_frequency, f_spc_power_control_parameter, f_manufacturer_specific_data_container), r
+    return WPT_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evpc_power_request, f_sd_power_input, f_spc_max_output_power_limit, f_spc_min_output_power_limit, f_spc_charge_diagnostics, f_spc_operating_frequency, f_spc_power_control_parameter, f_manufacturer_specific_data_container), B, r
 
-def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int]:
+def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int, int]:
+    # WPT_ChargeLoopResType: ((((Header), (ResponseCode)), (EVSEStatus?, MeterInfo?, Receipt?)), (EVPCPowerRequest, SDPowerInput?, SPCMaxOutputPowerLimit, SPCMinOutputPowerLimit, SPCChargeDiagnostics, SPCOperatingFrequency?, SPCPowerControlParameter?, ManufacturerSpecificDataContainer{0,16}))
     r0 = r
+    # 3 bits: [WPT_ChargeLoopResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_ChargeLoopResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_WPT_ChargeLoopResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_ChargeLoopResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -5047,15 +5588,18 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_ChargeLoopResType(B, r0)
     k = _T21[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeLoopResType(B, r0)
+    # 12 bits: [WPT_ChargeLoopResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [code of WPT_ChargeLoopResType after ResponseCode: 3 bit(s): 0 SE(EVSEStatus), 1 SE(MeterInfo), 2 SE(Receipt), 3 SE(EVPCPowerRequest), 4 second level]
     r -= 12; c = (B >> r) & 4095
     if c & 3080: return _d_WPT_ChargeLoopResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 4) & 63]
@@ -5067,6 +5611,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     f_header.signature = i1_signature
     f_evse_status = None
     if k == 2:
+        # 2 bits: [EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 8; i2_notification_max_delay = (B >> r) & 255
@@ -5076,6 +5621,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
                 i2_notification_max_delay, r = ru(B, r + 8, i2_notification_max_delay)
                 if i2_notification_max_delay > 65535: return _d_WPT_ChargeLoopResType(B, r0)
             else: i2_notification_max_delay = (x << 7) | (i2_notification_max_delay & 127)
+        # 10 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; i2_evse_notification 3 bit(s); [EVSENotification: EE = 0 in 1 bit]; [EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]; [code of WPT_ChargeLoopResType after EVSEStatus: 2 bit(s): 0 SE(MeterInfo), 1 SE(Receipt), 2 SE(EVPCPowerRequest), 3 second level]
         r -= 10; c = (B >> r) & 1023
         if c & 908: return _d_WPT_ChargeLoopResType(B, r0)
         i2_evse_notification = _EP_evseNotificationType[(c >> 4) & 7]
@@ -5086,9 +5632,11 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         f_evse_status.evse_notification = i2_evse_notification
     f_meter_info = None
     if k == 3:
+        # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_WPT_ChargeLoopResType(B, r0)
-        i3_meter_id, r = rstr(B, r, 32)
+        i3_meter_id, B, r = rstr(B, r, 32)
+        # 3 bits: [MeterID: EE = 0 in 1 bit]; [MeterInfoType after MeterID: SE(ChargedEnergyReadingWh) = 0 in 1 bit(s)]; [ChargedEnergyReadingWh: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_WPT_ChargeLoopResType(B, r0)
         r -= 8; i3_charged_energy_reading_wh = (B >> r) & 255
@@ -5098,11 +5646,13 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
                 i3_charged_energy_reading_wh, r = ru(B, r + 8, i3_charged_energy_reading_wh)
                 if i3_charged_energy_reading_wh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
             else: i3_charged_energy_reading_wh = (x << 7) | (i3_charged_energy_reading_wh & 127)
+        # 4 bits: [ChargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T122[c & 7]
         i3_bpt_discharged_energy_reading_wh = None
         if k == 2:
+            # 1 bits: [BPT_DischargedEnergyReadingWh: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 8; i3_bpt_discharged_energy_reading_wh = (B >> r) & 255
@@ -5112,11 +5662,13 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
                     i3_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, i3_bpt_discharged_energy_reading_wh)
                     if i3_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
                 else: i3_bpt_discharged_energy_reading_wh = (x << 7) | (i3_bpt_discharged_energy_reading_wh & 127)
+            # 4 bits: [BPT_DischargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
             k = _T123[c & 7]
         i3_capacitive_energy_reading_va_rh = None
         if k == 3:
+            # 1 bits: [CapacitiveEnergyReadingVARh: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 8; i3_capacitive_energy_reading_va_rh = (B >> r) & 255
@@ -5126,11 +5678,13 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
                     i3_capacitive_energy_reading_va_rh, r = ru(B, r + 8, i3_capacitive_energy_reading_va_rh)
                     if i3_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
                 else: i3_capacitive_energy_reading_va_rh = (x << 7) | (i3_capacitive_energy_reading_va_rh & 127)
+            # 4 bits: [CapacitiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
             k = _T124[c & 7]
         i3_bpt_inductive_energy_reading_va_rh = None
         if k == 4:
+            # 1 bits: [BPT_InductiveEnergyReadingVARh: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 8; i3_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
@@ -5140,21 +5694,25 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
                     i3_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, i3_bpt_inductive_energy_reading_va_rh)
                     if i3_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
                 else: i3_bpt_inductive_energy_reading_va_rh = (x << 7) | (i3_bpt_inductive_energy_reading_va_rh & 127)
+            # 4 bits: [BPT_InductiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level]
             r -= 4; c = (B >> r) & 15
             if c & 8: return _d_WPT_ChargeLoopResType(B, r0)
             k = _T125[c & 7]
         i3_meter_signature = None
         if k == 5:
+            # 1 bits: [MeterSignature: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 8; nb = (B >> r) & 255
             if nb > 64 or 8 * nb > r: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 8 * nb; i3_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+            # 3 bits: [MeterSignature: EE = 0 in 1 bit]; [code of MeterInfoType after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_WPT_ChargeLoopResType(B, r0)
             k = _T126[c & 3]
         i3_meter_status = None
         if k == 6:
+            # 1 bits: [MeterStatus: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 9; i3_meter_status = (B >> r) & 511
@@ -5166,11 +5724,13 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
                 elif i3_meter_status & 256: i3_meter_status = -((x << 7) | (i3_meter_status & 127)) - 1
                 else: i3_meter_status = (x << 7) | (i3_meter_status & 127)
             elif i3_meter_status > 255: i3_meter_status = 255 - i3_meter_status
+            # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level]
             r -= 3; c = (B >> r) & 7
             if c & 4: return _d_WPT_ChargeLoopResType(B, r0)
             k = _T127[c & 3]
         i3_meter_timestamp = None
         if k == 7:
+            # 1 bits: [MeterTimestamp: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
             r -= 8; i3_meter_timestamp = (B >> r) & 255
@@ -5180,20 +5740,24 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
                     i3_meter_timestamp, r = ru(B, r + 8, i3_meter_timestamp)
                     if i3_meter_timestamp > 18446744073709551615: return _d_WPT_ChargeLoopResType(B, r0)
                 else: i3_meter_timestamp = (x << 7) | (i3_meter_timestamp & 127)
+            # 2 bits: [MeterTimestamp: EE = 0 in 1 bit]; [code of MeterInfoType after MeterTimestamp: 1 bit(s): 0 EE, 1 second level]
             r -= 2; c = (B >> r) & 3
             if c & 2: return _d_WPT_ChargeLoopResType(B, r0)
             k = _T0[c & 1]
         if k != -1: return _d_WPT_ChargeLoopResType(B, r0)
+        # 2 bits: [code of WPT_ChargeLoopResType after MeterInfo: 2 bit(s): 0 SE(Receipt), 1 SE(EVPCPowerRequest), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T113[c & 3]
         f_meter_info = MeterInfoType(i3_meter_id, i3_charged_energy_reading_wh, i3_bpt_discharged_energy_reading_wh, i3_capacitive_energy_reading_va_rh, i3_bpt_inductive_energy_reading_va_rh, i3_meter_signature, i3_meter_status, i3_meter_timestamp)
     f_receipt = None
     if k == 4:
-        f_receipt, r = _f_ReceiptType(B, r)
+        f_receipt, B, r = _f_ReceiptType(B, r)
+        # 1 bits: [code of WPT_ChargeLoopResType after Receipt: 1 bit(s): 0 SE(EVPCPowerRequest), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T39[c & 1]
     f_evpc_power_request = None
     if k == 5:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_WPT_ChargeLoopResType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -5206,6 +5770,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of WPT_ChargeLoopResType after EVPCPowerRequest: 2 bit(s): 0 SE(SDPowerInput), 1 SE(SPCMaxOutputPowerLimit), 2 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T114[c & 3]
@@ -5216,6 +5781,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         return _d_WPT_ChargeLoopResType(B, r0)
     f_sd_power_input = None
     if k == 6:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_WPT_ChargeLoopResType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -5228,6 +5794,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of WPT_ChargeLoopResType after SDPowerInput: 1 bit(s): 0 SE(SPCMaxOutputPowerLimit), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T115[c & 1]
@@ -5236,6 +5803,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         f_sd_power_input.value = i5_value
     f_spc_max_output_power_limit = None
     if k == 7:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_WPT_ChargeLoopResType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -5248,6 +5816,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of WPT_ChargeLoopResType after SPCMaxOutputPowerLimit: 1 bit(s): 0 SE(SPCMinOutputPowerLimit), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T116[c & 1]
@@ -5258,6 +5827,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         return _d_WPT_ChargeLoopResType(B, r0)
     f_spc_min_output_power_limit = None
     if k == 8:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i7_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_WPT_ChargeLoopResType(B, r0)
         i7_exponent = ((c >> 3) & 255) + -128
@@ -5270,6 +5840,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             elif i7_value & 256: i7_value = -((x << 7) | (i7_value & 127)) - 1
             else: i7_value = (x << 7) | (i7_value & 127)
         elif i7_value > 255: i7_value = 255 - i7_value
+        # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of WPT_ChargeLoopResType after SPCMinOutputPowerLimit: 1 bit(s): 0 SE(SPCChargeDiagnostics), 1 second level]
         r -= 3; c = (B >> r) & 7
         if c & 6: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T117[c & 1]
@@ -5280,6 +5851,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         return _d_WPT_ChargeLoopResType(B, r0)
     f_spc_charge_diagnostics = None
     if k == 9:
+        # 8 bits: [SPCChargeDiagnostics: CH = 0 in 1 bit]; f_spc_charge_diagnostics 3 bit(s); [SPCChargeDiagnostics: EE = 0 in 1 bit]; [code of WPT_ChargeLoopResType after SPCChargeDiagnostics: 3 bit(s): 0 SE(SPCOperatingFrequency), 1 SE(SPCPowerControlParameter), 2 SE(ManufacturerSpecificDataContainer), 3 EE, 4 second level]
         r -= 8; c = (B >> r) & 255
         if c & 136: return _d_WPT_ChargeLoopResType(B, r0)
         f_spc_charge_diagnostics = _EP_WPT_SPCChargeDiagnosticsType[(c >> 4) & 7]
@@ -5289,6 +5861,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         return _d_WPT_ChargeLoopResType(B, r0)
     f_spc_operating_frequency = None
     if k == 10:
+        # 13 bits: [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 13; c = (B >> r) & 8191
         if c & 6151: return _d_WPT_ChargeLoopResType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -5301,6 +5874,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of WPT_ChargeLoopResType after SPCOperatingFrequency: 2 bit(s): 0 SE(SPCPowerControlParameter), 1 SE(ManufacturerSpecificDataContainer), 2 EE, 3 second level]
         r -= 4; c = (B >> r) & 15
         if c & 12: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T120[c & 3]
@@ -5309,6 +5883,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         f_spc_operating_frequency.value = i8_value
     f_spc_power_control_parameter = None
     if k == 11:
+        # 14 bits: [WPT_SPCPowerControlParameterType start: SE(SPCPrimaryDeviceCoilCurrentInformation) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i10_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_WPT_ChargeLoopResType(B, r0)
         i10_exponent = ((c >> 3) & 255) + -128
@@ -5321,6 +5896,7 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             elif i10_value & 256: i10_value = -((x << 7) | (i10_value & 127)) - 1
             else: i10_value = (x << 7) | (i10_value & 127)
         elif i10_value > 255: i10_value = 255 - i10_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_SPCPowerControlParameterType after SPCPrimaryDeviceCoilCurrentInformation: EE = 0 in 1 bit(s)]; [code of WPT_ChargeLoopResType after SPCPowerControlParameter: 2 bit(s): 0 SE(ManufacturerSpecificDataContainer), 1 EE, 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_WPT_ChargeLoopResType(B, r0)
         k = _T121[c & 3]
@@ -5333,9 +5909,11 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     n = 0
     while True:
         if k == 12:
+            # 1 bits: [ManufacturerSpecificDataContainer: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
-            v, r = rbin(B, r, 256)
+            v, B, r = rbin(B, r, 256)
+            # 1 bits: [ManufacturerSpecificDataContainer: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeLoopResType(B, r0)
             f_manufacturer_specific_data_container.append(v)
@@ -5343,16 +5921,19 @@ def _f_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of WPT_ChargeLoopResType after ManufacturerSpecificDataContainer (may repeat): 2 bit(s): 0 SE(ManufacturerSpecificDataContainer), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T121[c & 3]
         else:
+            # 1 bits: [code of WPT_ChargeLoopResType after ManufacturerSpecificDataContainer: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeLoopResType(B, r0)
     o = WPT_ChargeLoopResType(f_header, f_response_code, f_evse_status, f_meter_info, f_receipt, f_evpc_power_request, f_sd_power_input, f_spc_max_output_power_limit, f_spc_min_output_power_limit, f_spc_charge_diagnostics, f_spc_operating_frequency, f_spc_power_control_parameter, f_manufacturer_specific_data_container)
-    return o, r
+    return o, B, r
 
 def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
+    # WPT_ChargeLoopResType: ((((Header), (ResponseCode)), (EVSEStatus?, MeterInfo?, Receipt?)), (EVPCPowerRequest, SDPowerInput?, SPCMaxOutputPowerLimit, SPCMinOutputPowerLimit, SPCChargeDiagnostics, SPCOperatingFrequency?, SPCPowerControlParameter?, ManufacturerSpecificDataContainer{0,16}))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -5610,6 +6191,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         st = 47
     n = 0
     for v in o.manufacturer_specific_data_container:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C139[st]
             a = (a << w) | c
@@ -5630,19 +6212,23 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
+    # start: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_notification_max_delay, r = sl2(B, r, _S141, 6)
+            f_notification_max_delay, B, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NotificationMaxDelay')
@@ -5650,21 +6236,24 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_evse_notification, r = sl2(B, r, _S142, 6)
+            f_evse_notification, B, r = sl2(B, r, _S142, 6)
         else:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
             f_evse_notification = _E_evseNotificationType[f_evse_notification]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSENotification: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVSENotification')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return EVSEStatusType(f_notification_max_delay, f_evse_notification), r
+    return EVSEStatusType(f_notification_max_delay, f_evse_notification), B, r
 
-def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
+def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
     r0 = r
+    # 2 bits: [EVSEStatusType start: SE(NotificationMaxDelay) = 0 in 1 bit(s)]; [NotificationMaxDelay: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_EVSEStatusType(B, r0)
     r -= 8; f_notification_max_delay = (B >> r) & 255
@@ -5674,6 +6263,7 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
             f_notification_max_delay, r = ru(B, r + 8, f_notification_max_delay)
             if f_notification_max_delay > 65535: return _d_EVSEStatusType(B, r0)
         else: f_notification_max_delay = (x << 7) | (f_notification_max_delay & 127)
+    # 8 bits: [NotificationMaxDelay: EE = 0 in 1 bit]; [EVSEStatusType after NotificationMaxDelay: SE(EVSENotification) = 0 in 1 bit(s)]; [EVSENotification: CH = 0 in 1 bit]; f_evse_notification 3 bit(s); [EVSENotification: EE = 0 in 1 bit]; [EVSEStatusType after EVSENotification: EE = 0 in 1 bit(s)]
     r -= 8; c = (B >> r) & 255
     if c & 227: return _d_EVSEStatusType(B, r0)
     f_evse_notification = _EP_evseNotificationType[(c >> 2) & 7]
@@ -5681,9 +6271,10 @@ def _f_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int]:
     o = _new(EVSEStatusType)
     o.notification_max_delay = f_notification_max_delay
     o.evse_notification = f_evse_notification
-    return o, r
+    return o, B, r
 
 def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
+    # EVSEStatusType: (NotificationMaxDelay, EVSENotification)
     pass
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
@@ -5699,17 +6290,22 @@ def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     a = (a << 8) | (v3) << 2
     return a
 
-def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
+    # start: 1 bit(s): 0 SE(MeterID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_meter_id, r = sl2(B, r, _S143, 6)
+            f_meter_id, B, r = sl2(B, r, _S143, 6)
         else:
-            f_meter_id, r = rstr(B, r, 32)
+            f_meter_id, B, r = rstr(B, r, 32)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterID: 1 bit(s): 0 SE(ChargedEnergyReadingWh), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'MeterID')
@@ -5717,13 +6313,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_charged_energy_reading_wh, r = sl2(B, r, _S69, 6)
+            f_charged_energy_reading_wh, B, r = sl2(B, r, _S69, 6)
         else:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level
         r -= 3; k = _T122[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
@@ -5731,81 +6328,96 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_discharged_energy_reading_wh, r = sl2(B, r, _S69, 6)
+            f_bpt_discharged_energy_reading_wh, B, r = sl2(B, r, _S69, 6)
         else:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level
         r -= 3; k = _T123[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_capacitive_energy_reading_va_rh, r = sl2(B, r, _S69, 6)
+            f_capacitive_energy_reading_va_rh, B, r = sl2(B, r, _S69, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level
         r -= 3; k = _T124[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
         r -= 1
         if (B >> r) & 1:
-            f_bpt_inductive_energy_reading_va_rh, r = sl2(B, r, _S69, 6)
+            f_bpt_inductive_energy_reading_va_rh, B, r = sl2(B, r, _S69, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level
         r -= 3; k = _T125[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_meter_signature, r = sl2(B, r, _S144, 6)
+            f_meter_signature, B, r = sl2(B, r, _S144, 6)
         else:
-            f_meter_signature, r = rbin(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
+            f_meter_signature, B, r = rbin(B, r, 64)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level
         r -= 2; k = _T126[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_meter_status, r = sl2(B, r, _S71, 6)
+            f_meter_status, B, r = sl2(B, r, _S71, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 9; f_meter_status = (B >> r) & 511
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level
         r -= 2; k = _T127[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
         r -= 1
         if (B >> r) & 1:
-            f_meter_timestamp, r = sl2(B, r, _S69, 6)
+            f_meter_timestamp, B, r = sl2(B, r, _S69, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
             if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after MeterTimestamp: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), r
+    return MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp), B, r
 
-def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
+def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
     r0 = r
+    # 2 bits: [MeterInfoType start: SE(MeterID) = 0 in 1 bit(s)]; [MeterID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_MeterInfoType(B, r0)
-    f_meter_id, r = rstr(B, r, 32)
+    f_meter_id, B, r = rstr(B, r, 32)
+    # 3 bits: [MeterID: EE = 0 in 1 bit]; [MeterInfoType after MeterID: SE(ChargedEnergyReadingWh) = 0 in 1 bit(s)]; [ChargedEnergyReadingWh: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_MeterInfoType(B, r0)
     r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
@@ -5815,11 +6427,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             f_charged_energy_reading_wh, r = ru(B, r + 8, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
         else: f_charged_energy_reading_wh = (x << 7) | (f_charged_energy_reading_wh & 127)
+    # 4 bits: [ChargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_MeterInfoType(B, r0)
     k = _T122[c & 7]
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
+        # 1 bits: [BPT_DischargedEnergyReadingWh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
@@ -5829,11 +6443,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_bpt_discharged_energy_reading_wh, r = ru(B, r + 8, f_bpt_discharged_energy_reading_wh)
                 if f_bpt_discharged_energy_reading_wh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_discharged_energy_reading_wh = (x << 7) | (f_bpt_discharged_energy_reading_wh & 127)
+        # 4 bits: [BPT_DischargedEnergyReadingWh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T123[c & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
+        # 1 bits: [CapacitiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
@@ -5843,11 +6459,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_capacitive_energy_reading_va_rh, r = ru(B, r + 8, f_capacitive_energy_reading_va_rh)
                 if f_capacitive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_capacitive_energy_reading_va_rh = (x << 7) | (f_capacitive_energy_reading_va_rh & 127)
+        # 4 bits: [CapacitiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T124[c & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
+        # 1 bits: [BPT_InductiveEnergyReadingVARh: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
@@ -5857,21 +6475,25 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_bpt_inductive_energy_reading_va_rh, r = ru(B, r + 8, f_bpt_inductive_energy_reading_va_rh)
                 if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_bpt_inductive_energy_reading_va_rh = (x << 7) | (f_bpt_inductive_energy_reading_va_rh & 127)
+        # 4 bits: [BPT_InductiveEnergyReadingVARh: EE = 0 in 1 bit]; [code of MeterInfoType after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_MeterInfoType(B, r0)
         k = _T125[c & 7]
     f_meter_signature = None
     if k == 5:
+        # 1 bits: [MeterSignature: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; nb = (B >> r) & 255
         if nb > 64 or 8 * nb > r: return _d_MeterInfoType(B, r0)
         r -= 8 * nb; f_meter_signature = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+        # 3 bits: [MeterSignature: EE = 0 in 1 bit]; [code of MeterInfoType after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T126[c & 3]
     f_meter_status = None
     if k == 6:
+        # 1 bits: [MeterStatus: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 9; f_meter_status = (B >> r) & 511
@@ -5883,11 +6505,13 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
             elif f_meter_status & 256: f_meter_status = -((x << 7) | (f_meter_status & 127)) - 1
             else: f_meter_status = (x << 7) | (f_meter_status & 127)
         elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
+        # 3 bits: [MeterStatus: EE = 0 in 1 bit]; [code of MeterInfoType after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_MeterInfoType(B, r0)
         k = _T127[c & 3]
     f_meter_timestamp = None
     if k == 7:
+        # 1 bits: [MeterTimestamp: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_MeterInfoType(B, r0)
         r -= 8; f_meter_timestamp = (B >> r) & 255
@@ -5897,14 +6521,16 @@ def _f_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int]:
                 f_meter_timestamp, r = ru(B, r + 8, f_meter_timestamp)
                 if f_meter_timestamp > 18446744073709551615: return _d_MeterInfoType(B, r0)
             else: f_meter_timestamp = (x << 7) | (f_meter_timestamp & 127)
+        # 2 bits: [MeterTimestamp: EE = 0 in 1 bit]; [code of MeterInfoType after MeterTimestamp: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_MeterInfoType(B, r0)
         k = _T0[c & 1]
     if k != -1: return _d_MeterInfoType(B, r0)
     o = MeterInfoType(f_meter_id, f_charged_energy_reading_wh, f_bpt_discharged_energy_reading_wh, f_capacitive_energy_reading_va_rh, f_bpt_inductive_energy_reading_va_rh, f_meter_signature, f_meter_status, f_meter_timestamp)
-    return o, r
+    return o, B, r
 
 def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
+    # MeterInfoType: (MeterID, ChargedEnergyReadingWh, BPT_DischargedEnergyReadingWh?, CapacitiveEnergyReadingVARh?, BPT_InductiveEnergyReadingVARh?, MeterSignature?, MeterStatus?, MeterTimestamp?)
     st = 0
     v2 = o.meter_id
     if v2 is None: raise EncFail('missing mandatory MeterID')
@@ -5980,56 +6606,74 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
+    # start: 1 bit(s): 0 SE(TimeAnchor), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_time_anchor, r = sl2(B, r, _S69, 6)
+            f_time_anchor, B, r = sl2(B, r, _S69, 6)
         else:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level
         r -= 3; k = _T145[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'TimeAnchor')
     f_energy_costs = None
     if k == 1:
-        f_energy_costs, r = _d_DetailedCostType(B, r)
+        f_energy_costs, B, r = _d_DetailedCostType(B, r)
+        # after EnergyCosts: 3 bit(s): 0 SE(OccupancyCosts), 1 SE(AdditionalServicesCosts), 2 SE(OverstayCosts), 3 SE(TaxCosts), 4 EE, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T146[(B >> r) & 7]
     f_occupancy_costs = None
     if k == 2:
-        f_occupancy_costs, r = _d_DetailedCostType(B, r)
+        f_occupancy_costs, B, r = _d_DetailedCostType(B, r)
+        # after OccupancyCosts: 3 bit(s): 0 SE(AdditionalServicesCosts), 1 SE(OverstayCosts), 2 SE(TaxCosts), 3 EE, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T73[(B >> r) & 7]
     f_additional_services_costs = None
     if k == 3:
-        f_additional_services_costs, r = _d_DetailedCostType(B, r)
+        f_additional_services_costs, B, r = _d_DetailedCostType(B, r)
+        # after AdditionalServicesCosts: 2 bit(s): 0 SE(OverstayCosts), 1 SE(TaxCosts), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T74[(B >> r) & 3]
     f_overstay_costs = None
     if k == 4:
-        f_overstay_costs, r = _d_DetailedCostType(B, r)
+        f_overstay_costs, B, r = _d_DetailedCostType(B, r)
+        # after OverstayCosts: 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T75[(B >> r) & 3]
     f_tax_costs = []
     n = 0
     while True:
         if k == 5:
-            v, r = _d_DetailedTaxType(B, r)
+            v, B, r = _d_DetailedTaxType(B, r)
             f_tax_costs.append(v)
         else:
             break
         n += 1
         if n < 10:
+            # after TaxCosts (may repeat): 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T75[(B >> r) & 3]
         else:
+            # after TaxCosts: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), r
+    return ReceiptType(f_time_anchor, f_energy_costs, f_occupancy_costs, f_additional_services_costs, f_overstay_costs, f_tax_costs), B, r
 
-def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
+def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
     r0 = r
+    # 2 bits: [ReceiptType start: SE(TimeAnchor) = 0 in 1 bit(s)]; [TimeAnchor: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_ReceiptType(B, r0)
     r -= 8; f_time_anchor = (B >> r) & 255
@@ -6039,11 +6683,13 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             f_time_anchor, r = ru(B, r + 8, f_time_anchor)
             if f_time_anchor > 18446744073709551615: return _d_ReceiptType(B, r0)
         else: f_time_anchor = (x << 7) | (f_time_anchor & 127)
+    # 4 bits: [TimeAnchor: EE = 0 in 1 bit]; [code of ReceiptType after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level]
     r -= 4; c = (B >> r) & 15
     if c & 8: return _d_ReceiptType(B, r0)
     k = _T145[c & 7]
     f_energy_costs = None
     if k == 1:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i2_exponent = ((c >> 3) & 255) + -128
@@ -6056,6 +6702,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
             else: i2_value = (x << 7) | (i2_value & 127)
         elif i2_value > 255: i2_value = 255 - i2_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -6071,6 +6718,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after EnergyCosts: 3 bit(s): 0 SE(OccupancyCosts), 1 SE(AdditionalServicesCosts), 2 SE(OverstayCosts), 3 SE(TaxCosts), 4 EE, 5 second level]
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T146[c & 7]
@@ -6082,6 +6730,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_energy_costs.cost_per_unit = i1_cost_per_unit
     f_occupancy_costs = None
     if k == 2:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i5_exponent = ((c >> 3) & 255) + -128
@@ -6094,6 +6743,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
             else: i5_value = (x << 7) | (i5_value & 127)
         elif i5_value > 255: i5_value = 255 - i5_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i6_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i6_exponent = ((c >> 3) & 255) + -128
@@ -6109,6 +6759,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i6_value & 256: i6_value = -((x << 7) | (i6_value & 127)) - 1
             else: i6_value = (x << 7) | (i6_value & 127)
         elif i6_value > 255: i6_value = 255 - i6_value
+        # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after OccupancyCosts: 3 bit(s): 0 SE(AdditionalServicesCosts), 1 SE(OverstayCosts), 2 SE(TaxCosts), 3 EE, 4 second level]
         r -= 6; c = (B >> r) & 63
         if c & 56: return _d_ReceiptType(B, r0)
         k = _T73[c & 7]
@@ -6120,6 +6771,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_occupancy_costs.cost_per_unit = i4_cost_per_unit
     f_additional_services_costs = None
     if k == 3:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i8_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i8_exponent = ((c >> 3) & 255) + -128
@@ -6132,6 +6784,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i8_value & 256: i8_value = -((x << 7) | (i8_value & 127)) - 1
             else: i8_value = (x << 7) | (i8_value & 127)
         elif i8_value > 255: i8_value = 255 - i8_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i9_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i9_exponent = ((c >> 3) & 255) + -128
@@ -6147,6 +6800,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i9_value & 256: i9_value = -((x << 7) | (i9_value & 127)) - 1
             else: i9_value = (x << 7) | (i9_value & 127)
         elif i9_value > 255: i9_value = 255 - i9_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after AdditionalServicesCosts: 2 bit(s): 0 SE(OverstayCosts), 1 SE(TaxCosts), 2 EE, 3 second level]
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T74[c & 3]
@@ -6158,6 +6812,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
         f_additional_services_costs.cost_per_unit = i7_cost_per_unit
     f_overstay_costs = None
     if k == 4:
+        # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i11_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 14; c = (B >> r) & 16383
         if c & 14343: return _d_ReceiptType(B, r0)
         i11_exponent = ((c >> 3) & 255) + -128
@@ -6170,6 +6825,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i11_value & 256: i11_value = -((x << 7) | (i11_value & 127)) - 1
             else: i11_value = (x << 7) | (i11_value & 127)
         elif i11_value > 255: i11_value = 255 - i11_value
+        # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i12_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 16; c = (B >> r) & 65535
         if c & 63495: return _d_ReceiptType(B, r0)
         i12_exponent = ((c >> 3) & 255) + -128
@@ -6185,6 +6841,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             elif i12_value & 256: i12_value = -((x << 7) | (i12_value & 127)) - 1
             else: i12_value = (x << 7) | (i12_value & 127)
         elif i12_value > 255: i12_value = 255 - i12_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]; [code of ReceiptType after OverstayCosts: 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level]
         r -= 5; c = (B >> r) & 31
         if c & 28: return _d_ReceiptType(B, r0)
         k = _T75[c & 3]
@@ -6198,6 +6855,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     n = 0
     while True:
         if k == 5:
+            # 2 bits: [DetailedTaxType start: SE(TaxRuleID) = 0 in 1 bit(s)]; [TaxRuleID: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_ReceiptType(B, r0)
             r -= 8; i13_tax_rule_id = (B >> r) & 255
@@ -6206,6 +6864,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
                 if x > 127: i13_tax_rule_id, r = ru(B, r + 8, i13_tax_rule_id)
                 else: i13_tax_rule_id = (x << 7) | (i13_tax_rule_id & 127)
             if i13_tax_rule_id < 1 or i13_tax_rule_id > 4294967295: return _d_ReceiptType(B, r0)
+            # 15 bits: [TaxRuleID: EE = 0 in 1 bit]; [DetailedTaxType after TaxRuleID: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i14_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
             r -= 15; c = (B >> r) & 32767
             if c & 30727: return _d_ReceiptType(B, r0)
             i14_exponent = ((c >> 3) & 255) + -128
@@ -6218,6 +6877,7 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
                 elif i14_value & 256: i14_value = -((x << 7) | (i14_value & 127)) - 1
                 else: i14_value = (x << 7) | (i14_value & 127)
             elif i14_value > 255: i14_value = 255 - i14_value
+            # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedTaxType after Amount: EE = 0 in 1 bit(s)]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_ReceiptType(B, r0)
             i13_amount = _new(RationalNumberType)
@@ -6231,9 +6891,11 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
             break
         n += 1
         if n < 10:
+            # 2 bits: [code of ReceiptType after TaxCosts (may repeat): 2 bit(s): 0 SE(TaxCosts), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T75[c & 3]
         else:
+            # 1 bits: [code of ReceiptType after TaxCosts: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_ReceiptType(B, r0)
@@ -6244,9 +6906,10 @@ def _f_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int]:
     o.additional_services_costs = f_additional_services_costs
     o.overstay_costs = f_overstay_costs
     o.tax_costs = f_tax_costs
-    return o, r
+    return o, B, r
 
 def _e_ReceiptType(o: ReceiptType, a: int) -> int:
+    # ReceiptType: (TimeAnchor, EnergyCosts?, OccupancyCosts?, AdditionalServicesCosts?, OverstayCosts?, TaxCosts{0,10})
     st = 0
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
@@ -6424,6 +7087,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         st = 19
     n = 0
     for v in o.tax_costs:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C150[st]
             a = (a << w) | c
@@ -6442,25 +7106,34 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+def _d_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int, int]:
+    # DetailedCostType: (Amount, CostPerUnit)
+    # start: 1 bit(s): 0 SE(Amount), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_amount = None
     if k == 0:
-        f_amount, r = _d_RationalNumberType(B, r)
+        f_amount, B, r = _d_RationalNumberType(B, r)
+        # after Amount: 1 bit(s): 0 SE(CostPerUnit), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Amount')
     f_cost_per_unit = None
     if k == 1:
-        f_cost_per_unit, r = _d_RationalNumberType(B, r)
+        f_cost_per_unit, B, r = _d_RationalNumberType(B, r)
+        # after CostPerUnit: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CostPerUnit')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DetailedCostType(f_amount, f_cost_per_unit), r
+    return DetailedCostType(f_amount, f_cost_per_unit), B, r
 
-def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
+def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int, int]:
+    # DetailedCostType: (Amount, CostPerUnit)
     r0 = r
+    # 14 bits: [DetailedCostType start: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_DetailedCostType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -6473,6 +7146,7 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after Amount: SE(CostPerUnit) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_DetailedCostType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -6488,6 +7162,7 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedCostType after CostPerUnit: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedCostType(B, r0)
     f_cost_per_unit = _new(RationalNumberType)
@@ -6496,9 +7171,10 @@ def _f_DetailedCostType(B: int, r: int) -> tuple[DetailedCostType, int]:
     o = _new(DetailedCostType)
     o.amount = f_amount
     o.cost_per_unit = f_cost_per_unit
-    return o, r
+    return o, B, r
 
 def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
+    # DetailedCostType: (Amount, CostPerUnit)
     pass
     v2 = o.amount
     if v2 is None: raise EncFail('missing mandatory Amount')
@@ -6537,33 +7213,41 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
+    # DetailedTaxType: (TaxRuleID, Amount)
+    # start: 1 bit(s): 0 SE(TaxRuleID), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_tax_rule_id = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tax_rule_id, r = sl2(B, r, _S152, 6)
+            f_tax_rule_id, B, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TaxRuleID: 1 bit(s): 0 SE(Amount), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TaxRuleID')
     f_amount = None
     if k == 1:
-        f_amount, r = _d_RationalNumberType(B, r)
+        f_amount, B, r = _d_RationalNumberType(B, r)
+        # after Amount: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Amount')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DetailedTaxType(f_tax_rule_id, f_amount), r
+    return DetailedTaxType(f_tax_rule_id, f_amount), B, r
 
-def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
+def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
+    # DetailedTaxType: (TaxRuleID, Amount)
     r0 = r
+    # 2 bits: [DetailedTaxType start: SE(TaxRuleID) = 0 in 1 bit(s)]; [TaxRuleID: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_DetailedTaxType(B, r0)
     r -= 8; f_tax_rule_id = (B >> r) & 255
@@ -6572,6 +7256,7 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         if x > 127: f_tax_rule_id, r = ru(B, r + 8, f_tax_rule_id)
         else: f_tax_rule_id = (x << 7) | (f_tax_rule_id & 127)
     if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: return _d_DetailedTaxType(B, r0)
+    # 15 bits: [TaxRuleID: EE = 0 in 1 bit]; [DetailedTaxType after TaxRuleID: SE(Amount) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_DetailedTaxType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -6584,6 +7269,7 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [DetailedTaxType after Amount: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_DetailedTaxType(B, r0)
     f_amount = _new(RationalNumberType)
@@ -6592,9 +7278,10 @@ def _f_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int]:
     o = _new(DetailedTaxType)
     o.tax_rule_id = f_tax_rule_id
     o.amount = f_amount
-    return o, r
+    return o, B, r
 
 def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
+    # DetailedTaxType: (TaxRuleID, Amount)
     pass
     v2 = o.tax_rule_id
     if v2 is None: raise EncFail('missing mandatory TaxRuleID')
@@ -6623,19 +7310,26 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_WPT_SPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_SPCPowerControlParameterType, int]:
+def _d_WPT_SPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_SPCPowerControlParameterType, int, int]:
+    # WPT_SPCPowerControlParameterType: (SPCPrimaryDeviceCoilCurrentInformation)
+    # start: 1 bit(s): 0 SE(SPCPrimaryDeviceCoilCurrentInformation), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_spc_primary_device_coil_current_information = None
     if k == 0:
-        f_spc_primary_device_coil_current_information, r = _d_RationalNumberType(B, r)
+        f_spc_primary_device_coil_current_information, B, r = _d_RationalNumberType(B, r)
+        # after SPCPrimaryDeviceCoilCurrentInformation: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SPCPrimaryDeviceCoilCurrentInformation')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_SPCPowerControlParameterType(f_spc_primary_device_coil_current_information), r
+    return WPT_SPCPowerControlParameterType(f_spc_primary_device_coil_current_information), B, r
 
-def _f_WPT_SPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_SPCPowerControlParameterType, int]:
+def _f_WPT_SPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_SPCPowerControlParameterType, int, int]:
+    # WPT_SPCPowerControlParameterType: (SPCPrimaryDeviceCoilCurrentInformation)
     r0 = r
+    # 14 bits: [WPT_SPCPowerControlParameterType start: SE(SPCPrimaryDeviceCoilCurrentInformation) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_WPT_SPCPowerControlParameterType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -6648,6 +7342,7 @@ def _f_WPT_SPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_SPCPowerCon
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_SPCPowerControlParameterType after SPCPrimaryDeviceCoilCurrentInformation: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_SPCPowerControlParameterType(B, r0)
     f_spc_primary_device_coil_current_information = _new(RationalNumberType)
@@ -6655,9 +7350,10 @@ def _f_WPT_SPCPowerControlParameterType(B: int, r: int) -> tuple[WPT_SPCPowerCon
     f_spc_primary_device_coil_current_information.value = i1_value
     o = _new(WPT_SPCPowerControlParameterType)
     o.spc_primary_device_coil_current_information = f_spc_primary_device_coil_current_information
-    return o, r
+    return o, B, r
 
 def _e_WPT_SPCPowerControlParameterType(o: WPT_SPCPowerControlParameterType, a: int) -> int:
+    # WPT_SPCPowerControlParameterType: (SPCPrimaryDeviceCoilCurrentInformation)
     pass
     v2 = o.spc_primary_device_coil_current_information
     if v2 is None: raise EncFail('missing mandatory SPCPrimaryDeviceCoilCurrentInformation')
@@ -6679,17 +7375,24 @@ def _e_WPT_SPCPowerControlParameterType(o: WPT_SPCPowerControlParameterType, a: 
     a <<= 3
     return a
 
-def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargeParameterDiscoveryReqType, int]:
+def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargeParameterDiscoveryReqType, int, int]:
+    # WPT_ChargeParameterDiscoveryReqType: ((((Header))), (EVPCMaxReceivablePower, SDMaxGroundClearence, SDMinGroundClearence, EVPCNaturalFrequency, EVPCDeviceLocalControl, VendorSpecificDataContainer{0,16}))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVPCMaxReceivablePower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
     f_evpc_max_receivable_power = None
     if k == 1:
-        f_evpc_max_receivable_power, r = _d_RationalNumberType(B, r)
+        f_evpc_max_receivable_power, B, r = _d_RationalNumberType(B, r)
+        # after EVPCMaxReceivablePower: 1 bit(s): 0 SE(SDMaxGroundClearence), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCMaxReceivablePower')
@@ -6697,13 +7400,14 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_sd_max_ground_clearence, r = sl2(B, r, _S141, 6)
+            f_sd_max_ground_clearence, B, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_sd_max_ground_clearence = (B >> r) & 255
             if f_sd_max_ground_clearence > 127: f_sd_max_ground_clearence, r = ru(B, r, f_sd_max_ground_clearence)
             if f_sd_max_ground_clearence > 65535: facet(r, 'SDMaxGroundClearence: {} out of range'.format(f_sd_max_ground_clearence))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SDMaxGroundClearence: 1 bit(s): 0 SE(SDMinGroundClearence), 1 second level
         r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMaxGroundClearence')
@@ -6711,19 +7415,22 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_sd_min_ground_clearence, r = sl2(B, r, _S141, 6)
+            f_sd_min_ground_clearence, B, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_sd_min_ground_clearence = (B >> r) & 255
             if f_sd_min_ground_clearence > 127: f_sd_min_ground_clearence, r = ru(B, r, f_sd_min_ground_clearence)
             if f_sd_min_ground_clearence > 65535: facet(r, 'SDMinGroundClearence: {} out of range'.format(f_sd_min_ground_clearence))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SDMinGroundClearence: 1 bit(s): 0 SE(EVPCNaturalFrequency), 1 second level
         r -= 1; k = _T38[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMinGroundClearence')
     f_evpc_natural_frequency = None
     if k == 4:
-        f_evpc_natural_frequency, r = _d_RationalNumberType(B, r)
+        f_evpc_natural_frequency, B, r = _d_RationalNumberType(B, r)
+        # after EVPCNaturalFrequency: 1 bit(s): 0 SE(EVPCDeviceLocalControl), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVPCNaturalFrequency')
@@ -6731,11 +7438,12 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_evpc_device_local_control, r = sl2(B, r, _S80, 6)
+            f_evpc_device_local_control, B, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_evpc_device_local_control = ((B >> r) & 1) == 1
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVPCDeviceLocalControl: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level
         r -= 2; k = _T153[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVPCDeviceLocalControl')
@@ -6743,11 +7451,13 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     n = 0
     while True:
         if k == 6:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, B, r = sl2(B, r, _S64, 6)
             else:
-                v, r = rbin(B, r, 256)
+                v, B, r = rbin(B, r, 256)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -6755,19 +7465,24 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
             break
         n += 1
         if n < 16:
+            # after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level
             r -= 2; k = _T153[(B >> r) & 3]
         else:
+            # after VendorSpecificDataContainer: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_ChargeParameterDiscoveryReqType(f_header, f_evpc_max_receivable_power, f_sd_max_ground_clearence, f_sd_min_ground_clearence, f_evpc_natural_frequency, f_evpc_device_local_control, f_vendor_specific_data_container), r
+    return WPT_ChargeParameterDiscoveryReqType(f_header, f_evpc_max_receivable_power, f_sd_max_ground_clearence, f_sd_min_ground_clearence, f_evpc_natural_frequency, f_evpc_device_local_control, f_vendor_specific_data_container), B, r
 
-def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargeParameterDiscoveryReqType, int]:
+def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargeParameterDiscoveryReqType, int, int]:
+    # WPT_ChargeParameterDiscoveryReqType: ((((Header))), (EVPCMaxReceivablePower, SDMaxGroundClearence, SDMinGroundClearence, EVPCNaturalFrequency, EVPCDeviceLocalControl, VendorSpecificDataContainer{0,16}))
     r0 = r
+    # 3 bits: [WPT_ChargeParameterDiscoveryReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -6777,15 +7492,18 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     k = _T21[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
+    # 14 bits: [WPT_ChargeParameterDiscoveryReqType after Header: SE(EVPCMaxReceivablePower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 14; c = (B >> r) & 16383
     if c & 14343: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -6802,6 +7520,7 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_ChargeParameterDiscoveryReqType after EVPCMaxReceivablePower: SE(SDMaxGroundClearence) = 0 in 1 bit(s)]; [SDMaxGroundClearence: CH = 0 in 1 bit]
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     f_evpc_max_receivable_power = _new(RationalNumberType)
@@ -6814,6 +7533,7 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
             f_sd_max_ground_clearence, r = ru(B, r + 8, f_sd_max_ground_clearence)
             if f_sd_max_ground_clearence > 65535: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
         else: f_sd_max_ground_clearence = (x << 7) | (f_sd_max_ground_clearence & 127)
+    # 3 bits: [SDMaxGroundClearence: EE = 0 in 1 bit]; [WPT_ChargeParameterDiscoveryReqType after SDMaxGroundClearence: SE(SDMinGroundClearence) = 0 in 1 bit(s)]; [SDMinGroundClearence: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     r -= 8; f_sd_min_ground_clearence = (B >> r) & 255
@@ -6823,6 +7543,7 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
             f_sd_min_ground_clearence, r = ru(B, r + 8, f_sd_min_ground_clearence)
             if f_sd_min_ground_clearence > 65535: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
         else: f_sd_min_ground_clearence = (x << 7) | (f_sd_min_ground_clearence & 127)
+    # 15 bits: [SDMinGroundClearence: EE = 0 in 1 bit]; [WPT_ChargeParameterDiscoveryReqType after SDMinGroundClearence: SE(EVPCNaturalFrequency) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -6835,6 +7556,7 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
+    # 8 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_ChargeParameterDiscoveryReqType after EVPCNaturalFrequency: SE(EVPCDeviceLocalControl) = 0 in 1 bit(s)]; [EVPCDeviceLocalControl: CH = 0 in 1 bit]; f_evpc_device_local_control 1 bit(s); [EVPCDeviceLocalControl: EE = 0 in 1 bit]; [code of WPT_ChargeParameterDiscoveryReqType after EVPCDeviceLocalControl: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level]
     r -= 8; c = (B >> r) & 255
     if c & 244: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     f_evpc_device_local_control = ((c >> 3) & 1) == 1
@@ -6846,9 +7568,11 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     n = 0
     while True:
         if k == 6:
+            # 1 bits: [VendorSpecificDataContainer: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
-            v, r = rbin(B, r, 256)
+            v, B, r = rbin(B, r, 256)
+            # 1 bits: [VendorSpecificDataContainer: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
             f_vendor_specific_data_container.append(v)
@@ -6856,16 +7580,19 @@ def _f_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of WPT_ChargeParameterDiscoveryReqType after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T153[c & 3]
         else:
+            # 1 bits: [code of WPT_ChargeParameterDiscoveryReqType after VendorSpecificDataContainer: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeParameterDiscoveryReqType(B, r0)
     o = WPT_ChargeParameterDiscoveryReqType(f_header, f_evpc_max_receivable_power, f_sd_max_ground_clearence, f_sd_min_ground_clearence, f_evpc_natural_frequency, f_evpc_device_local_control, f_vendor_specific_data_container)
-    return o, r
+    return o, B, r
 
 def _e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqType, a: int) -> int:
+    # WPT_ChargeParameterDiscoveryReqType: ((((Header))), (EVPCMaxReceivablePower, SDMaxGroundClearence, SDMinGroundClearence, EVPCNaturalFrequency, EVPCDeviceLocalControl, VendorSpecificDataContainer{0,16}))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -6946,6 +7673,7 @@ def _e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqTyp
     a = (a << 6) | (BOOL[v17]) << 1
     n = 0
     for v in o.vendor_specific_data_container:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 2
         elif n < 16:
@@ -6965,11 +7693,16 @@ def _e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqTyp
     a = (a << w) | c
     return a
 
-def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargeParameterDiscoveryResType, int]:
+def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargeParameterDiscoveryResType, int, int]:
+    # WPT_ChargeParameterDiscoveryResType: ((((Header), (ResponseCode))), (PDInputPowerClass, SDMinOutputPower, SDMaxOutputPower, SDMaxGroundClearanceSupport, SDMinGroundClearanceSupport, PDMinCoilCurrent, PDMaxCoilCurrent, SDManufacturerSpecificDataContainer{0,16}))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -6977,13 +7710,14 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S72, 6)
+            f_response_code, B, r = sl2(B, r, _S72, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(PDInputPowerClass), 1 second level
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -6991,24 +7725,29 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_pd_input_power_class, r = sl2(B, r, _S155, 6)
+            f_pd_input_power_class, B, r = sl2(B, r, _S155, 6)
         else:
             r -= 2; f_pd_input_power_class = (B >> r) & 3
             f_pd_input_power_class = _E_WPT_PowerClassType[f_pd_input_power_class]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PDInputPowerClass: 1 bit(s): 0 SE(SDMinOutputPower), 1 second level
         r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PDInputPowerClass')
     f_sd_min_output_power = None
     if k == 3:
-        f_sd_min_output_power, r = _d_RationalNumberType(B, r)
+        f_sd_min_output_power, B, r = _d_RationalNumberType(B, r)
+        # after SDMinOutputPower: 1 bit(s): 0 SE(SDMaxOutputPower), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T38[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMinOutputPower')
     f_sd_max_output_power = None
     if k == 4:
-        f_sd_max_output_power, r = _d_RationalNumberType(B, r)
+        f_sd_max_output_power, B, r = _d_RationalNumberType(B, r)
+        # after SDMaxOutputPower: 1 bit(s): 0 SE(SDMaxGroundClearanceSupport), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMaxOutputPower')
@@ -7016,13 +7755,14 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_sd_max_ground_clearance_support, r = sl2(B, r, _S141, 6)
+            f_sd_max_ground_clearance_support, B, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_sd_max_ground_clearance_support = (B >> r) & 255
             if f_sd_max_ground_clearance_support > 127: f_sd_max_ground_clearance_support, r = ru(B, r, f_sd_max_ground_clearance_support)
             if f_sd_max_ground_clearance_support > 65535: facet(r, 'SDMaxGroundClearanceSupport: {} out of range'.format(f_sd_max_ground_clearance_support))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SDMaxGroundClearanceSupport: 1 bit(s): 0 SE(SDMinGroundClearanceSupport), 1 second level
         r -= 1; k = _T156[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMaxGroundClearanceSupport')
@@ -7030,25 +7770,30 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     if k == 6:
         r -= 1
         if (B >> r) & 1:
-            f_sd_min_ground_clearance_support, r = sl2(B, r, _S141, 6)
+            f_sd_min_ground_clearance_support, B, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_sd_min_ground_clearance_support = (B >> r) & 255
             if f_sd_min_ground_clearance_support > 127: f_sd_min_ground_clearance_support, r = ru(B, r, f_sd_min_ground_clearance_support)
             if f_sd_min_ground_clearance_support > 65535: facet(r, 'SDMinGroundClearanceSupport: {} out of range'.format(f_sd_min_ground_clearance_support))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SDMinGroundClearanceSupport: 1 bit(s): 0 SE(PDMinCoilCurrent), 1 second level
         r -= 1; k = _T115[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SDMinGroundClearanceSupport')
     f_pd_min_coil_current = None
     if k == 7:
-        f_pd_min_coil_current, r = _d_RationalNumberType(B, r)
+        f_pd_min_coil_current, B, r = _d_RationalNumberType(B, r)
+        # after PDMinCoilCurrent: 1 bit(s): 0 SE(PDMaxCoilCurrent), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T116[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PDMinCoilCurrent')
     f_pd_max_coil_current = None
     if k == 8:
-        f_pd_max_coil_current, r = _d_RationalNumberType(B, r)
+        f_pd_max_coil_current, B, r = _d_RationalNumberType(B, r)
+        # after PDMaxCoilCurrent: 2 bit(s): 0 SE(SDManufacturerSpecificDataContainer), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T94[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PDMaxCoilCurrent')
@@ -7056,11 +7801,13 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     n = 0
     while True:
         if k == 9:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, B, r = sl2(B, r, _S64, 6)
             else:
-                v, r = rbin(B, r, 256)
+                v, B, r = rbin(B, r, 256)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_sd_manufacturer_specific_data_container.append(v)
@@ -7068,19 +7815,24 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
             break
         n += 1
         if n < 16:
+            # after SDManufacturerSpecificDataContainer (may repeat): 2 bit(s): 0 SE(SDManufacturerSpecificDataContainer), 1 EE, 2 second level
             r -= 2; k = _T94[(B >> r) & 3]
         else:
+            # after SDManufacturerSpecificDataContainer: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_ChargeParameterDiscoveryResType(f_header, f_response_code, f_pd_input_power_class, f_sd_min_output_power, f_sd_max_output_power, f_sd_max_ground_clearance_support, f_sd_min_ground_clearance_support, f_pd_min_coil_current, f_pd_max_coil_current, f_sd_manufacturer_specific_data_container), r
+    return WPT_ChargeParameterDiscoveryResType(f_header, f_response_code, f_pd_input_power_class, f_sd_min_output_power, f_sd_max_output_power, f_sd_max_ground_clearance_support, f_sd_min_ground_clearance_support, f_pd_min_coil_current, f_pd_max_coil_current, f_sd_manufacturer_specific_data_container), B, r
 
-def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargeParameterDiscoveryResType, int]:
+def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargeParameterDiscoveryResType, int, int]:
+    # WPT_ChargeParameterDiscoveryResType: ((((Header), (ResponseCode))), (PDInputPowerClass, SDMinOutputPower, SDMaxOutputPower, SDMaxGroundClearanceSupport, SDMinGroundClearanceSupport, PDMinCoilCurrent, PDMaxCoilCurrent, SDManufacturerSpecificDataContainer{0,16}))
     r0 = r
+    # 3 bits: [WPT_ChargeParameterDiscoveryResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -7090,15 +7842,18 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     k = _T21[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
+    # 28 bits: [WPT_ChargeParameterDiscoveryResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [WPT_ChargeParameterDiscoveryResType after ResponseCode: SE(PDInputPowerClass) = 0 in 1 bit(s)]; [PDInputPowerClass: CH = 0 in 1 bit]; f_pd_input_power_class 2 bit(s); [PDInputPowerClass: EE = 0 in 1 bit]; [WPT_ChargeParameterDiscoveryResType after PDInputPowerClass: SE(SDMinOutputPower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 28; c = (B >> r) & 268435455
     if c & 202274823: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 20) & 63]
@@ -7118,6 +7873,7 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_ChargeParameterDiscoveryResType after SDMinOutputPower: SE(SDMaxOutputPower) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -7133,6 +7889,7 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_ChargeParameterDiscoveryResType after SDMaxOutputPower: SE(SDMaxGroundClearanceSupport) = 0 in 1 bit(s)]; [SDMaxGroundClearanceSupport: CH = 0 in 1 bit]
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     f_sd_max_output_power = _new(RationalNumberType)
@@ -7145,6 +7902,7 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
             f_sd_max_ground_clearance_support, r = ru(B, r + 8, f_sd_max_ground_clearance_support)
             if f_sd_max_ground_clearance_support > 65535: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
         else: f_sd_max_ground_clearance_support = (x << 7) | (f_sd_max_ground_clearance_support & 127)
+    # 3 bits: [SDMaxGroundClearanceSupport: EE = 0 in 1 bit]; [WPT_ChargeParameterDiscoveryResType after SDMaxGroundClearanceSupport: SE(SDMinGroundClearanceSupport) = 0 in 1 bit(s)]; [SDMinGroundClearanceSupport: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     r -= 8; f_sd_min_ground_clearance_support = (B >> r) & 255
@@ -7154,6 +7912,7 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
             f_sd_min_ground_clearance_support, r = ru(B, r + 8, f_sd_min_ground_clearance_support)
             if f_sd_min_ground_clearance_support > 65535: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
         else: f_sd_min_ground_clearance_support = (x << 7) | (f_sd_min_ground_clearance_support & 127)
+    # 15 bits: [SDMinGroundClearanceSupport: EE = 0 in 1 bit]; [WPT_ChargeParameterDiscoveryResType after SDMinGroundClearanceSupport: SE(PDMinCoilCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
@@ -7166,6 +7925,7 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
+    # 16 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_ChargeParameterDiscoveryResType after PDMinCoilCurrent: SE(PDMaxCoilCurrent) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i5_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 16; c = (B >> r) & 65535
     if c & 63495: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     i5_exponent = ((c >> 3) & 255) + -128
@@ -7181,6 +7941,7 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         elif i5_value & 256: i5_value = -((x << 7) | (i5_value & 127)) - 1
         else: i5_value = (x << 7) | (i5_value & 127)
     elif i5_value > 255: i5_value = 255 - i5_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of WPT_ChargeParameterDiscoveryResType after PDMaxCoilCurrent: 2 bit(s): 0 SE(SDManufacturerSpecificDataContainer), 1 EE, 2 second level]
     r -= 4; c = (B >> r) & 15
     if c & 12: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     k = _T94[c & 3]
@@ -7191,9 +7952,11 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     n = 0
     while True:
         if k == 9:
+            # 1 bits: [SDManufacturerSpecificDataContainer: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
-            v, r = rbin(B, r, 256)
+            v, B, r = rbin(B, r, 256)
+            # 1 bits: [SDManufacturerSpecificDataContainer: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
             f_sd_manufacturer_specific_data_container.append(v)
@@ -7201,16 +7964,19 @@ def _f_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of WPT_ChargeParameterDiscoveryResType after SDManufacturerSpecificDataContainer (may repeat): 2 bit(s): 0 SE(SDManufacturerSpecificDataContainer), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T94[c & 3]
         else:
+            # 1 bits: [code of WPT_ChargeParameterDiscoveryResType after SDManufacturerSpecificDataContainer: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_ChargeParameterDiscoveryResType(B, r0)
     o = WPT_ChargeParameterDiscoveryResType(f_header, f_response_code, f_pd_input_power_class, f_sd_min_output_power, f_sd_max_output_power, f_sd_max_ground_clearance_support, f_sd_min_ground_clearance_support, f_pd_min_coil_current, f_pd_max_coil_current, f_sd_manufacturer_specific_data_container)
-    return o, r
+    return o, B, r
 
 def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResType, a: int) -> int:
+    # WPT_ChargeParameterDiscoveryResType: ((((Header), (ResponseCode))), (PDInputPowerClass, SDMinOutputPower, SDMaxOutputPower, SDMaxGroundClearanceSupport, SDMinGroundClearanceSupport, PDMinCoilCurrent, PDMaxCoilCurrent, SDManufacturerSpecificDataContainer{0,16}))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -7330,6 +8096,7 @@ def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResTyp
     a <<= 2
     n = 0
     for v in o.sd_manufacturer_specific_data_container:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 2
         elif n < 16:
@@ -7349,11 +8116,16 @@ def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResTyp
     a = (a << w) | c
     return a
 
-def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningReqType, int]:
+def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningReqType, int, int]:
+    # WPT_FinePositioningReqType: (((Header)), (EVProcessing, EVResultCode, VendorSpecificDataContainer{0,16}, WPT_LF_DataPackageList?))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVProcessing), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -7361,13 +8133,14 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S61, 6)
+            f_ev_processing, B, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVProcessing: 1 bit(s): 0 SE(EVResultCode), 1 second level
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVProcessing')
@@ -7375,13 +8148,14 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ev_result_code, r = sl2(B, r, _S63, 6)
+            f_ev_result_code, B, r = sl2(B, r, _S63, 6)
         else:
             r -= 2; f_ev_result_code = (B >> r) & 3
             if f_ev_result_code >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(f_ev_result_code))
             f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVResultCode: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(WPT_LF_DataPackageList), 2 EE, 3 second level
         r -= 2; k = _T52[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVResultCode')
@@ -7389,11 +8163,13 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     n = 0
     while True:
         if k == 3:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, B, r = sl2(B, r, _S64, 6)
             else:
-                v, r = rbin(B, r, 256)
+                v, B, r = rbin(B, r, 256)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -7401,23 +8177,30 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             break
         n += 1
         if n < 16:
+            # after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(WPT_LF_DataPackageList), 2 EE, 3 second level
             r -= 2; k = _T52[(B >> r) & 3]
         else:
+            # after VendorSpecificDataContainer: 2 bit(s): 0 SE(WPT_LF_DataPackageList), 1 EE, 2 second level
             r -= 2; k = _T53[(B >> r) & 3]
     f_wpt_lf_data_package_list = None
     if k == 4:
-        f_wpt_lf_data_package_list, r = _d_WPT_LF_DataPackageListType(B, r)
+        f_wpt_lf_data_package_list, B, r = _d_WPT_LF_DataPackageListType(B, r)
+        # after WPT_LF_DataPackageList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_FinePositioningReqType(f_header, f_ev_processing, f_ev_result_code, f_vendor_specific_data_container, f_wpt_lf_data_package_list), r
+    return WPT_FinePositioningReqType(f_header, f_ev_processing, f_ev_result_code, f_vendor_specific_data_container, f_wpt_lf_data_package_list), B, r
 
-def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningReqType, int]:
+def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningReqType, int, int]:
+    # WPT_FinePositioningReqType: (((Header)), (EVProcessing, EVResultCode, VendorSpecificDataContainer{0,16}, WPT_LF_DataPackageList?))
     r0 = r
+    # 3 bits: [WPT_FinePositioningReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_FinePositioningReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_WPT_FinePositioningReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_FinePositioningReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -7427,15 +8210,18 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningReqType(B, r0)
     k = _T21[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_FinePositioningReqType(B, r0)
+    # 12 bits: [WPT_FinePositioningReqType after Header: SE(EVProcessing) = 0 in 1 bit(s)]; [EVProcessing: CH = 0 in 1 bit]; f_ev_processing 2 bit(s); [EVProcessing: EE = 0 in 1 bit]; [WPT_FinePositioningReqType after EVProcessing: SE(EVResultCode) = 0 in 1 bit(s)]; [EVResultCode: CH = 0 in 1 bit]; f_ev_result_code 2 bit(s); [EVResultCode: EE = 0 in 1 bit]; [code of WPT_FinePositioningReqType after EVResultCode: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(WPT_LF_DataPackageList), 2 EE, 3 second level]
     r -= 12; c = (B >> r) & 4095
     if c & 3300: return _d_WPT_FinePositioningReqType(B, r0)
     f_ev_processing = _EP_processingType[(c >> 8) & 3]
@@ -7450,9 +8236,11 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     n = 0
     while True:
         if k == 3:
+            # 1 bits: [VendorSpecificDataContainer: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_FinePositioningReqType(B, r0)
-            v, r = rbin(B, r, 256)
+            v, B, r = rbin(B, r, 256)
+            # 1 bits: [VendorSpecificDataContainer: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_FinePositioningReqType(B, r0)
             f_vendor_specific_data_container.append(v)
@@ -7460,13 +8248,16 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of WPT_FinePositioningReqType after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(WPT_LF_DataPackageList), 2 EE, 3 second level]
             r -= 2; c = (B >> r) & 3
             k = _T52[c & 3]
         else:
+            # 2 bits: [code of WPT_FinePositioningReqType after VendorSpecificDataContainer: 2 bit(s): 0 SE(WPT_LF_DataPackageList), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T53[c & 3]
     f_wpt_lf_data_package_list = None
     if k == 4:
+        # 25 bits: [WPT_LF_DataPackageListType start: SE(NumPackages) = 0 in 1 bit(s)]; [NumPackages: CH = 0 in 1 bit]; i2_num_packages 8 bit(s); [NumPackages: EE = 0 in 1 bit]; [WPT_LF_DataPackageListType after NumPackages: SE(WPT_LF_DataPackage) = 0 in 1 bit(s)]; [WPT_LF_DataPackageType start: SE(PackageIndex) = 0 in 1 bit(s)]; [PackageIndex: CH = 0 in 1 bit]; i3_package_index 8 bit(s); [PackageIndex: EE = 0 in 1 bit]; [code of WPT_LF_DataPackageType after PackageIndex: 2 bit(s): 0 SE(LF_TxData), 1 SE(LF_RxData), 2 second level]
         r -= 25; c = (B >> r) & 33554431
         if c & 25196548: return _d_WPT_FinePositioningReqType(B, r0)
         i2_num_packages = (c >> 15) & 255
@@ -7474,6 +8265,7 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         k = _T79[c & 3]
         i3_lf_tx_data = i3_lf_rx_data = None
         if k == 1:
+            # 3 bits: [WPT_LF_TxDataListType start: SE(WPT_LF_TxDataList) = 0 in 1 bit(s)]; [WPT_LF_TxDataType start: SE(TxIdentifier) = 0 in 1 bit(s)]; [TxIdentifier: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_FinePositioningReqType(B, r0)
             r -= 8; i5_tx_identifier = (B >> r) & 255
@@ -7482,9 +8274,11 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
                 if x > 127: i5_tx_identifier, r = ru(B, r + 8, i5_tx_identifier)
                 else: i5_tx_identifier = (x << 7) | (i5_tx_identifier & 127)
             if i5_tx_identifier < 1 or i5_tx_identifier > 4294967295: return _d_WPT_FinePositioningReqType(B, r0)
+            # 2 bits: [TxIdentifier: EE = 0 in 1 bit]; [WPT_LF_TxDataType after TxIdentifier: SE(EIRP) = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_WPT_FinePositioningReqType(B, r0)
-            i5_eirp, r = _f_RationalNumberType(B, r)
+            i5_eirp, B, r = _f_RationalNumberType(B, r)
+            # 3 bits: [WPT_LF_TxDataType after EIRP: EE = 0 in 1 bit(s)]; [WPT_LF_TxDataListType after WPT_LF_TxDataList: EE = 0 in 1 bit(s)]; [code of WPT_LF_DataPackageType after (LF_TxData | LF_RxData): 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_WPT_FinePositioningReqType(B, r0)
             k = _T0[c & 1]
@@ -7494,6 +8288,7 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             i3_lf_tx_data = _new(WPT_LF_TxDataListType)
             i3_lf_tx_data.wpt_lf_tx_data_list = i4_wpt_lf_tx_data_list
         elif k == 2:
+            # 3 bits: [WPT_LF_RxDataListType start: SE(WPT_LF_RxDataList) = 0 in 1 bit(s)]; [WPT_LF_RxDataType start: SE(RxIdentifier) = 0 in 1 bit(s)]; [RxIdentifier: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_FinePositioningReqType(B, r0)
             r -= 8; i7_rx_identifier = (B >> r) & 255
@@ -7502,9 +8297,11 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
                 if x > 127: i7_rx_identifier, r = ru(B, r + 8, i7_rx_identifier)
                 else: i7_rx_identifier = (x << 7) | (i7_rx_identifier & 127)
             if i7_rx_identifier < 1 or i7_rx_identifier > 4294967295: return _d_WPT_FinePositioningReqType(B, r0)
+            # 2 bits: [RxIdentifier: EE = 0 in 1 bit]; [WPT_LF_RxDataType after RxIdentifier: SE(RSSIData) = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_WPT_FinePositioningReqType(B, r0)
-            i7_rssi_data, r = _f_WPT_LF_RxRSSIListType(B, r)
+            i7_rssi_data, B, r = _f_WPT_LF_RxRSSIListType(B, r)
+            # 3 bits: [WPT_LF_RxDataType after RSSIData: EE = 0 in 1 bit(s)]; [WPT_LF_RxDataListType after WPT_LF_RxDataList: EE = 0 in 1 bit(s)]; [code of WPT_LF_DataPackageType after (LF_TxData | LF_RxData): 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_WPT_FinePositioningReqType(B, r0)
             k = _T0[c & 1]
@@ -7516,6 +8313,7 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         else:
             return _d_WPT_FinePositioningReqType(B, r0)
         if k != -1: return _d_WPT_FinePositioningReqType(B, r0)
+        # 2 bits: [WPT_LF_DataPackageListType after WPT_LF_DataPackage: EE = 0 in 1 bit(s)]; [code of WPT_FinePositioningReqType after WPT_LF_DataPackageList: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_FinePositioningReqType(B, r0)
         k = _T0[c & 1]
@@ -7533,9 +8331,10 @@ def _f_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     o.ev_result_code = f_ev_result_code
     o.vendor_specific_data_container = f_vendor_specific_data_container
     o.wpt_lf_data_package_list = f_wpt_lf_data_package_list
-    return o, r
+    return o, B, r
 
 def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
+    # WPT_FinePositioningReqType: (((Header)), (EVProcessing, EVResultCode, VendorSpecificDataContainer{0,16}, WPT_LF_DataPackageList?))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -7573,6 +8372,7 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
     a = (a << 10) | (v7) << 6 | (v8) << 1
     n = 0
     for v in o.vendor_specific_data_container:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 2
         elif n < 16:
@@ -7662,31 +8462,39 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageListType, int]:
+def _d_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageListType, int, int]:
+    # WPT_LF_DataPackageListType: (NumPackages, WPT_LF_DataPackage)
+    # start: 1 bit(s): 0 SE(NumPackages), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_num_packages = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_num_packages, r = sl2(B, r, _S160, 6)
+            f_num_packages, B, r = sl2(B, r, _S160, 6)
         else:
             r -= 8; f_num_packages = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NumPackages: 1 bit(s): 0 SE(WPT_LF_DataPackage), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NumPackages')
     f_wpt_lf_data_package = None
     if k == 1:
-        f_wpt_lf_data_package, r = _d_WPT_LF_DataPackageType(B, r)
+        f_wpt_lf_data_package, B, r = _d_WPT_LF_DataPackageType(B, r)
+        # after WPT_LF_DataPackage: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'WPT_LF_DataPackage')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_LF_DataPackageListType(f_num_packages, f_wpt_lf_data_package), r
+    return WPT_LF_DataPackageListType(f_num_packages, f_wpt_lf_data_package), B, r
 
-def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageListType, int]:
+def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageListType, int, int]:
+    # WPT_LF_DataPackageListType: (NumPackages, WPT_LF_DataPackage)
     r0 = r
+    # 25 bits: [WPT_LF_DataPackageListType start: SE(NumPackages) = 0 in 1 bit(s)]; [NumPackages: CH = 0 in 1 bit]; f_num_packages 8 bit(s); [NumPackages: EE = 0 in 1 bit]; [WPT_LF_DataPackageListType after NumPackages: SE(WPT_LF_DataPackage) = 0 in 1 bit(s)]; [WPT_LF_DataPackageType start: SE(PackageIndex) = 0 in 1 bit(s)]; [PackageIndex: CH = 0 in 1 bit]; i1_package_index 8 bit(s); [PackageIndex: EE = 0 in 1 bit]; [code of WPT_LF_DataPackageType after PackageIndex: 2 bit(s): 0 SE(LF_TxData), 1 SE(LF_RxData), 2 second level]
     r -= 25; c = (B >> r) & 33554431
     if c & 25196548: return _d_WPT_LF_DataPackageListType(B, r0)
     f_num_packages = (c >> 15) & 255
@@ -7694,6 +8502,7 @@ def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
     k = _T79[c & 3]
     i1_lf_tx_data = i1_lf_rx_data = None
     if k == 1:
+        # 3 bits: [WPT_LF_TxDataListType start: SE(WPT_LF_TxDataList) = 0 in 1 bit(s)]; [WPT_LF_TxDataType start: SE(TxIdentifier) = 0 in 1 bit(s)]; [TxIdentifier: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_WPT_LF_DataPackageListType(B, r0)
         r -= 8; i3_tx_identifier = (B >> r) & 255
@@ -7702,6 +8511,7 @@ def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
             if x > 127: i3_tx_identifier, r = ru(B, r + 8, i3_tx_identifier)
             else: i3_tx_identifier = (x << 7) | (i3_tx_identifier & 127)
         if i3_tx_identifier < 1 or i3_tx_identifier > 4294967295: return _d_WPT_LF_DataPackageListType(B, r0)
+        # 15 bits: [TxIdentifier: EE = 0 in 1 bit]; [WPT_LF_TxDataType after TxIdentifier: SE(EIRP) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 15; c = (B >> r) & 32767
         if c & 30727: return _d_WPT_LF_DataPackageListType(B, r0)
         i4_exponent = ((c >> 3) & 255) + -128
@@ -7714,6 +8524,7 @@ def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
             elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
             else: i4_value = (x << 7) | (i4_value & 127)
         elif i4_value > 255: i4_value = 255 - i4_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_LF_TxDataType after EIRP: EE = 0 in 1 bit(s)]; [WPT_LF_TxDataListType after WPT_LF_TxDataList: EE = 0 in 1 bit(s)]; [code of WPT_LF_DataPackageType after (LF_TxData | LF_RxData): 1 bit(s): 0 EE, 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 30: return _d_WPT_LF_DataPackageListType(B, r0)
         k = _T0[c & 1]
@@ -7726,6 +8537,7 @@ def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
         i1_lf_tx_data = _new(WPT_LF_TxDataListType)
         i1_lf_tx_data.wpt_lf_tx_data_list = i2_wpt_lf_tx_data_list
     elif k == 2:
+        # 3 bits: [WPT_LF_RxDataListType start: SE(WPT_LF_RxDataList) = 0 in 1 bit(s)]; [WPT_LF_RxDataType start: SE(RxIdentifier) = 0 in 1 bit(s)]; [RxIdentifier: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_WPT_LF_DataPackageListType(B, r0)
         r -= 8; i6_rx_identifier = (B >> r) & 255
@@ -7734,9 +8546,11 @@ def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
             if x > 127: i6_rx_identifier, r = ru(B, r + 8, i6_rx_identifier)
             else: i6_rx_identifier = (x << 7) | (i6_rx_identifier & 127)
         if i6_rx_identifier < 1 or i6_rx_identifier > 4294967295: return _d_WPT_LF_DataPackageListType(B, r0)
+        # 3 bits: [RxIdentifier: EE = 0 in 1 bit]; [WPT_LF_RxDataType after RxIdentifier: SE(RSSIData) = 0 in 1 bit(s)]; [WPT_LF_RxRSSIListType start: SE(RSSIDataList) = 0 in 1 bit(s)]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_WPT_LF_DataPackageListType(B, r0)
-        i7_rssi_data_list, r = _f_WPT_LF_RxRSSIType(B, r)
+        i7_rssi_data_list, B, r = _f_WPT_LF_RxRSSIType(B, r)
+        # 4 bits: [WPT_LF_RxRSSIListType after RSSIDataList: EE = 0 in 1 bit(s)]; [WPT_LF_RxDataType after RSSIData: EE = 0 in 1 bit(s)]; [WPT_LF_RxDataListType after WPT_LF_RxDataList: EE = 0 in 1 bit(s)]; [code of WPT_LF_DataPackageType after (LF_TxData | LF_RxData): 1 bit(s): 0 EE, 1 second level]
         r -= 4; c = (B >> r) & 15
         if c & 14: return _d_WPT_LF_DataPackageListType(B, r0)
         k = _T0[c & 1]
@@ -7750,6 +8564,7 @@ def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
     else:
         return _d_WPT_LF_DataPackageListType(B, r0)
     if k != -1: return _d_WPT_LF_DataPackageListType(B, r0)
+    # 1 bits: [WPT_LF_DataPackageListType after WPT_LF_DataPackage: EE = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_WPT_LF_DataPackageListType(B, r0)
     f_wpt_lf_data_package = _new(WPT_LF_DataPackageType)
@@ -7759,9 +8574,10 @@ def _f_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
     o = _new(WPT_LF_DataPackageListType)
     o.num_packages = f_num_packages
     o.wpt_lf_data_package = f_wpt_lf_data_package
-    return o, r
+    return o, B, r
 
 def _e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
+    # WPT_LF_DataPackageListType: (NumPackages, WPT_LF_DataPackage)
     pass
     v2 = o.num_packages
     if v2 is None: raise EncFail('missing mandatory NumPackages')
@@ -7845,40 +8661,51 @@ def _e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, int]:
+def _d_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, int, int]:
+    # WPT_LF_DataPackageType: (PackageIndex, (LF_TxData | LF_RxData))
+    # start: 1 bit(s): 0 SE(PackageIndex), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_package_index = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_package_index, r = sl2(B, r, _S160, 6)
+            f_package_index, B, r = sl2(B, r, _S160, 6)
         else:
             r -= 8; f_package_index = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PackageIndex: 2 bit(s): 0 SE(LF_TxData), 1 SE(LF_RxData), 2 second level
         r -= 2; k = _T79[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'PackageIndex')
     f_lf_tx_data = f_lf_rx_data = None
     if k == 1:
-        f_lf_tx_data, r = _d_WPT_LF_TxDataListType(B, r)
+        f_lf_tx_data, B, r = _d_WPT_LF_TxDataListType(B, r)
+        # after (LF_TxData | LF_RxData): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     elif k == 2:
-        f_lf_rx_data, r = _d_WPT_LF_RxDataListType(B, r)
+        f_lf_rx_data, B, r = _d_WPT_LF_RxDataListType(B, r)
+        # after (LF_TxData | LF_RxData): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'LF_TxData or LF_RxData')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_LF_DataPackageType(f_package_index, f_lf_tx_data, f_lf_rx_data), r
+    return WPT_LF_DataPackageType(f_package_index, f_lf_tx_data, f_lf_rx_data), B, r
 
-def _f_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, int]:
+def _f_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, int, int]:
+    # WPT_LF_DataPackageType: (PackageIndex, (LF_TxData | LF_RxData))
     r0 = r
+    # 13 bits: [WPT_LF_DataPackageType start: SE(PackageIndex) = 0 in 1 bit(s)]; [PackageIndex: CH = 0 in 1 bit]; f_package_index 8 bit(s); [PackageIndex: EE = 0 in 1 bit]; [code of WPT_LF_DataPackageType after PackageIndex: 2 bit(s): 0 SE(LF_TxData), 1 SE(LF_RxData), 2 second level]
     r -= 13; c = (B >> r) & 8191
     if c & 6148: return _d_WPT_LF_DataPackageType(B, r0)
     f_package_index = (c >> 3) & 255
     k = _T79[c & 3]
     f_lf_tx_data = f_lf_rx_data = None
     if k == 1:
+        # 3 bits: [WPT_LF_TxDataListType start: SE(WPT_LF_TxDataList) = 0 in 1 bit(s)]; [WPT_LF_TxDataType start: SE(TxIdentifier) = 0 in 1 bit(s)]; [TxIdentifier: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_WPT_LF_DataPackageType(B, r0)
         r -= 8; i2_tx_identifier = (B >> r) & 255
@@ -7887,6 +8714,7 @@ def _f_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
             if x > 127: i2_tx_identifier, r = ru(B, r + 8, i2_tx_identifier)
             else: i2_tx_identifier = (x << 7) | (i2_tx_identifier & 127)
         if i2_tx_identifier < 1 or i2_tx_identifier > 4294967295: return _d_WPT_LF_DataPackageType(B, r0)
+        # 15 bits: [TxIdentifier: EE = 0 in 1 bit]; [WPT_LF_TxDataType after TxIdentifier: SE(EIRP) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
         r -= 15; c = (B >> r) & 32767
         if c & 30727: return _d_WPT_LF_DataPackageType(B, r0)
         i3_exponent = ((c >> 3) & 255) + -128
@@ -7899,6 +8727,7 @@ def _f_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
             elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
             else: i3_value = (x << 7) | (i3_value & 127)
         elif i3_value > 255: i3_value = 255 - i3_value
+        # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_LF_TxDataType after EIRP: EE = 0 in 1 bit(s)]; [WPT_LF_TxDataListType after WPT_LF_TxDataList: EE = 0 in 1 bit(s)]; [code of WPT_LF_DataPackageType after (LF_TxData | LF_RxData): 1 bit(s): 0 EE, 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 30: return _d_WPT_LF_DataPackageType(B, r0)
         k = _T0[c & 1]
@@ -7911,6 +8740,7 @@ def _f_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
         f_lf_tx_data = _new(WPT_LF_TxDataListType)
         f_lf_tx_data.wpt_lf_tx_data_list = i1_wpt_lf_tx_data_list
     elif k == 2:
+        # 3 bits: [WPT_LF_RxDataListType start: SE(WPT_LF_RxDataList) = 0 in 1 bit(s)]; [WPT_LF_RxDataType start: SE(RxIdentifier) = 0 in 1 bit(s)]; [RxIdentifier: CH = 0 in 1 bit]
         r -= 3; c = (B >> r) & 7
         if c & 7: return _d_WPT_LF_DataPackageType(B, r0)
         r -= 8; i5_rx_identifier = (B >> r) & 255
@@ -7919,6 +8749,7 @@ def _f_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
             if x > 127: i5_rx_identifier, r = ru(B, r + 8, i5_rx_identifier)
             else: i5_rx_identifier = (x << 7) | (i5_rx_identifier & 127)
         if i5_rx_identifier < 1 or i5_rx_identifier > 4294967295: return _d_WPT_LF_DataPackageType(B, r0)
+        # 5 bits: [RxIdentifier: EE = 0 in 1 bit]; [WPT_LF_RxDataType after RxIdentifier: SE(RSSIData) = 0 in 1 bit(s)]; [WPT_LF_RxRSSIListType start: SE(RSSIDataList) = 0 in 1 bit(s)]; [WPT_LF_RxRSSIType start: SE(TxIdentifier) = 0 in 1 bit(s)]; [TxIdentifier: CH = 0 in 1 bit]
         r -= 5; c = (B >> r) & 31
         if c & 31: return _d_WPT_LF_DataPackageType(B, r0)
         r -= 8; i7_tx_identifier = (B >> r) & 255
@@ -7927,9 +8758,11 @@ def _f_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
             if x > 127: i7_tx_identifier, r = ru(B, r + 8, i7_tx_identifier)
             else: i7_tx_identifier = (x << 7) | (i7_tx_identifier & 127)
         if i7_tx_identifier < 1 or i7_tx_identifier > 4294967295: return _d_WPT_LF_DataPackageType(B, r0)
+        # 2 bits: [TxIdentifier: EE = 0 in 1 bit]; [WPT_LF_RxRSSIType after TxIdentifier: SE(RSSI) = 0 in 1 bit(s)]
         r -= 2; c = (B >> r) & 3
         if c & 3: return _d_WPT_LF_DataPackageType(B, r0)
-        i7_rssi, r = _f_RationalNumberType(B, r)
+        i7_rssi, B, r = _f_RationalNumberType(B, r)
+        # 5 bits: [WPT_LF_RxRSSIType after RSSI: EE = 0 in 1 bit(s)]; [WPT_LF_RxRSSIListType after RSSIDataList: EE = 0 in 1 bit(s)]; [WPT_LF_RxDataType after RSSIData: EE = 0 in 1 bit(s)]; [WPT_LF_RxDataListType after WPT_LF_RxDataList: EE = 0 in 1 bit(s)]; [code of WPT_LF_DataPackageType after (LF_TxData | LF_RxData): 1 bit(s): 0 EE, 1 second level]
         r -= 5; c = (B >> r) & 31
         if c & 30: return _d_WPT_LF_DataPackageType(B, r0)
         k = _T0[c & 1]
@@ -7950,9 +8783,10 @@ def _f_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
     o.package_index = f_package_index
     o.lf_tx_data = f_lf_tx_data
     o.lf_rx_data = f_lf_rx_data
-    return o, r
+    return o, B, r
 
 def _e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
+    # WPT_LF_DataPackageType: (PackageIndex, (LF_TxData | LF_RxData))
     pass
     v2 = o.package_index
     if v2 is None: raise EncFail('missing mandatory PackageIndex')
@@ -8039,19 +8873,26 @@ def _e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_WPT_LF_TxDataListType(B: int, r: int) -> tuple[WPT_LF_TxDataListType, int]:
+def _d_WPT_LF_TxDataListType(B: int, r: int) -> tuple[WPT_LF_TxDataListType, int, int]:
+    # WPT_LF_TxDataListType: (WPT_LF_TxDataList)
+    # start: 1 bit(s): 0 SE(WPT_LF_TxDataList), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_wpt_lf_tx_data_list = None
     if k == 0:
-        f_wpt_lf_tx_data_list, r = _d_WPT_LF_TxDataType(B, r)
+        f_wpt_lf_tx_data_list, B, r = _d_WPT_LF_TxDataType(B, r)
+        # after WPT_LF_TxDataList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'WPT_LF_TxDataList')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_LF_TxDataListType(f_wpt_lf_tx_data_list), r
+    return WPT_LF_TxDataListType(f_wpt_lf_tx_data_list), B, r
 
-def _f_WPT_LF_TxDataListType(B: int, r: int) -> tuple[WPT_LF_TxDataListType, int]:
+def _f_WPT_LF_TxDataListType(B: int, r: int) -> tuple[WPT_LF_TxDataListType, int, int]:
+    # WPT_LF_TxDataListType: (WPT_LF_TxDataList)
     r0 = r
+    # 3 bits: [WPT_LF_TxDataListType start: SE(WPT_LF_TxDataList) = 0 in 1 bit(s)]; [WPT_LF_TxDataType start: SE(TxIdentifier) = 0 in 1 bit(s)]; [TxIdentifier: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_LF_TxDataListType(B, r0)
     r -= 8; i1_tx_identifier = (B >> r) & 255
@@ -8060,6 +8901,7 @@ def _f_WPT_LF_TxDataListType(B: int, r: int) -> tuple[WPT_LF_TxDataListType, int
         if x > 127: i1_tx_identifier, r = ru(B, r + 8, i1_tx_identifier)
         else: i1_tx_identifier = (x << 7) | (i1_tx_identifier & 127)
     if i1_tx_identifier < 1 or i1_tx_identifier > 4294967295: return _d_WPT_LF_TxDataListType(B, r0)
+    # 15 bits: [TxIdentifier: EE = 0 in 1 bit]; [WPT_LF_TxDataType after TxIdentifier: SE(EIRP) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_WPT_LF_TxDataListType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -8072,6 +8914,7 @@ def _f_WPT_LF_TxDataListType(B: int, r: int) -> tuple[WPT_LF_TxDataListType, int
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_LF_TxDataType after EIRP: EE = 0 in 1 bit(s)]; [WPT_LF_TxDataListType after WPT_LF_TxDataList: EE = 0 in 1 bit(s)]
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_WPT_LF_TxDataListType(B, r0)
     i1_eirp = _new(RationalNumberType)
@@ -8082,9 +8925,10 @@ def _f_WPT_LF_TxDataListType(B: int, r: int) -> tuple[WPT_LF_TxDataListType, int
     f_wpt_lf_tx_data_list.eirp = i1_eirp
     o = _new(WPT_LF_TxDataListType)
     o.wpt_lf_tx_data_list = f_wpt_lf_tx_data_list
-    return o, r
+    return o, B, r
 
 def _e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
+    # WPT_LF_TxDataListType: (WPT_LF_TxDataList)
     pass
     v2 = o.wpt_lf_tx_data_list
     if v2 is None: raise EncFail('missing mandatory WPT_LF_TxDataList')
@@ -8118,33 +8962,41 @@ def _e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
     a <<= 4
     return a
 
-def _d_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int]:
+def _d_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int, int]:
+    # WPT_LF_TxDataType: (TxIdentifier, EIRP)
+    # start: 1 bit(s): 0 SE(TxIdentifier), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_tx_identifier = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tx_identifier, r = sl2(B, r, _S152, 6)
+            f_tx_identifier, B, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_tx_identifier = (B >> r) & 255
             if f_tx_identifier > 127: f_tx_identifier, r = ru(B, r, f_tx_identifier)
             if f_tx_identifier < 1 or f_tx_identifier > 4294967295: facet(r, 'TxIdentifier: {} out of range'.format(f_tx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TxIdentifier: 1 bit(s): 0 SE(EIRP), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TxIdentifier')
     f_eirp = None
     if k == 1:
-        f_eirp, r = _d_RationalNumberType(B, r)
+        f_eirp, B, r = _d_RationalNumberType(B, r)
+        # after EIRP: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EIRP')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_LF_TxDataType(f_tx_identifier, f_eirp), r
+    return WPT_LF_TxDataType(f_tx_identifier, f_eirp), B, r
 
-def _f_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int]:
+def _f_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int, int]:
+    # WPT_LF_TxDataType: (TxIdentifier, EIRP)
     r0 = r
+    # 2 bits: [WPT_LF_TxDataType start: SE(TxIdentifier) = 0 in 1 bit(s)]; [TxIdentifier: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_WPT_LF_TxDataType(B, r0)
     r -= 8; f_tx_identifier = (B >> r) & 255
@@ -8153,6 +9005,7 @@ def _f_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int]:
         if x > 127: f_tx_identifier, r = ru(B, r + 8, f_tx_identifier)
         else: f_tx_identifier = (x << 7) | (f_tx_identifier & 127)
     if f_tx_identifier < 1 or f_tx_identifier > 4294967295: return _d_WPT_LF_TxDataType(B, r0)
+    # 15 bits: [TxIdentifier: EE = 0 in 1 bit]; [WPT_LF_TxDataType after TxIdentifier: SE(EIRP) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_WPT_LF_TxDataType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -8165,6 +9018,7 @@ def _f_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_LF_TxDataType after EIRP: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_LF_TxDataType(B, r0)
     f_eirp = _new(RationalNumberType)
@@ -8173,9 +9027,10 @@ def _f_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int]:
     o = _new(WPT_LF_TxDataType)
     o.tx_identifier = f_tx_identifier
     o.eirp = f_eirp
-    return o, r
+    return o, B, r
 
 def _e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
+    # WPT_LF_TxDataType: (TxIdentifier, EIRP)
     pass
     v2 = o.tx_identifier
     if v2 is None: raise EncFail('missing mandatory TxIdentifier')
@@ -8204,19 +9059,26 @@ def _e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_WPT_LF_RxDataListType(B: int, r: int) -> tuple[WPT_LF_RxDataListType, int]:
+def _d_WPT_LF_RxDataListType(B: int, r: int) -> tuple[WPT_LF_RxDataListType, int, int]:
+    # WPT_LF_RxDataListType: (WPT_LF_RxDataList)
+    # start: 1 bit(s): 0 SE(WPT_LF_RxDataList), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_wpt_lf_rx_data_list = None
     if k == 0:
-        f_wpt_lf_rx_data_list, r = _d_WPT_LF_RxDataType(B, r)
+        f_wpt_lf_rx_data_list, B, r = _d_WPT_LF_RxDataType(B, r)
+        # after WPT_LF_RxDataList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'WPT_LF_RxDataList')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_LF_RxDataListType(f_wpt_lf_rx_data_list), r
+    return WPT_LF_RxDataListType(f_wpt_lf_rx_data_list), B, r
 
-def _f_WPT_LF_RxDataListType(B: int, r: int) -> tuple[WPT_LF_RxDataListType, int]:
+def _f_WPT_LF_RxDataListType(B: int, r: int) -> tuple[WPT_LF_RxDataListType, int, int]:
+    # WPT_LF_RxDataListType: (WPT_LF_RxDataList)
     r0 = r
+    # 3 bits: [WPT_LF_RxDataListType start: SE(WPT_LF_RxDataList) = 0 in 1 bit(s)]; [WPT_LF_RxDataType start: SE(RxIdentifier) = 0 in 1 bit(s)]; [RxIdentifier: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_LF_RxDataListType(B, r0)
     r -= 8; i1_rx_identifier = (B >> r) & 255
@@ -8225,6 +9087,7 @@ def _f_WPT_LF_RxDataListType(B: int, r: int) -> tuple[WPT_LF_RxDataListType, int
         if x > 127: i1_rx_identifier, r = ru(B, r + 8, i1_rx_identifier)
         else: i1_rx_identifier = (x << 7) | (i1_rx_identifier & 127)
     if i1_rx_identifier < 1 or i1_rx_identifier > 4294967295: return _d_WPT_LF_RxDataListType(B, r0)
+    # 5 bits: [RxIdentifier: EE = 0 in 1 bit]; [WPT_LF_RxDataType after RxIdentifier: SE(RSSIData) = 0 in 1 bit(s)]; [WPT_LF_RxRSSIListType start: SE(RSSIDataList) = 0 in 1 bit(s)]; [WPT_LF_RxRSSIType start: SE(TxIdentifier) = 0 in 1 bit(s)]; [TxIdentifier: CH = 0 in 1 bit]
     r -= 5; c = (B >> r) & 31
     if c & 31: return _d_WPT_LF_RxDataListType(B, r0)
     r -= 8; i3_tx_identifier = (B >> r) & 255
@@ -8233,6 +9096,7 @@ def _f_WPT_LF_RxDataListType(B: int, r: int) -> tuple[WPT_LF_RxDataListType, int
         if x > 127: i3_tx_identifier, r = ru(B, r + 8, i3_tx_identifier)
         else: i3_tx_identifier = (x << 7) | (i3_tx_identifier & 127)
     if i3_tx_identifier < 1 or i3_tx_identifier > 4294967295: return _d_WPT_LF_RxDataListType(B, r0)
+    # 15 bits: [TxIdentifier: EE = 0 in 1 bit]; [WPT_LF_RxRSSIType after TxIdentifier: SE(RSSI) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i4_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_WPT_LF_RxDataListType(B, r0)
     i4_exponent = ((c >> 3) & 255) + -128
@@ -8245,6 +9109,7 @@ def _f_WPT_LF_RxDataListType(B: int, r: int) -> tuple[WPT_LF_RxDataListType, int
         elif i4_value & 256: i4_value = -((x << 7) | (i4_value & 127)) - 1
         else: i4_value = (x << 7) | (i4_value & 127)
     elif i4_value > 255: i4_value = 255 - i4_value
+    # 6 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_LF_RxRSSIType after RSSI: EE = 0 in 1 bit(s)]; [WPT_LF_RxRSSIListType after RSSIDataList: EE = 0 in 1 bit(s)]; [WPT_LF_RxDataType after RSSIData: EE = 0 in 1 bit(s)]; [WPT_LF_RxDataListType after WPT_LF_RxDataList: EE = 0 in 1 bit(s)]
     r -= 6; c = (B >> r) & 63
     if c & 63: return _d_WPT_LF_RxDataListType(B, r0)
     i3_rssi = _new(RationalNumberType)
@@ -8260,9 +9125,10 @@ def _f_WPT_LF_RxDataListType(B: int, r: int) -> tuple[WPT_LF_RxDataListType, int
     f_wpt_lf_rx_data_list.rssi_data = i1_rssi_data
     o = _new(WPT_LF_RxDataListType)
     o.wpt_lf_rx_data_list = f_wpt_lf_rx_data_list
-    return o, r
+    return o, B, r
 
 def _e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
+    # WPT_LF_RxDataListType: (WPT_LF_RxDataList)
     pass
     v2 = o.wpt_lf_rx_data_list
     if v2 is None: raise EncFail('missing mandatory WPT_LF_RxDataList')
@@ -8313,33 +9179,41 @@ def _e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
     a <<= 6
     return a
 
-def _d_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
+def _d_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int, int]:
+    # WPT_LF_RxDataType: (RxIdentifier, RSSIData)
+    # start: 1 bit(s): 0 SE(RxIdentifier), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_rx_identifier = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_rx_identifier, r = sl2(B, r, _S152, 6)
+            f_rx_identifier, B, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_rx_identifier = (B >> r) & 255
             if f_rx_identifier > 127: f_rx_identifier, r = ru(B, r, f_rx_identifier)
             if f_rx_identifier < 1 or f_rx_identifier > 4294967295: facet(r, 'RxIdentifier: {} out of range'.format(f_rx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after RxIdentifier: 1 bit(s): 0 SE(RSSIData), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RxIdentifier')
     f_rssi_data = None
     if k == 1:
-        f_rssi_data, r = _d_WPT_LF_RxRSSIListType(B, r)
+        f_rssi_data, B, r = _d_WPT_LF_RxRSSIListType(B, r)
+        # after RSSIData: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RSSIData')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_LF_RxDataType(f_rx_identifier, f_rssi_data), r
+    return WPT_LF_RxDataType(f_rx_identifier, f_rssi_data), B, r
 
-def _f_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
+def _f_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int, int]:
+    # WPT_LF_RxDataType: (RxIdentifier, RSSIData)
     r0 = r
+    # 2 bits: [WPT_LF_RxDataType start: SE(RxIdentifier) = 0 in 1 bit(s)]; [RxIdentifier: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_WPT_LF_RxDataType(B, r0)
     r -= 8; f_rx_identifier = (B >> r) & 255
@@ -8348,6 +9222,7 @@ def _f_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
         if x > 127: f_rx_identifier, r = ru(B, r + 8, f_rx_identifier)
         else: f_rx_identifier = (x << 7) | (f_rx_identifier & 127)
     if f_rx_identifier < 1 or f_rx_identifier > 4294967295: return _d_WPT_LF_RxDataType(B, r0)
+    # 5 bits: [RxIdentifier: EE = 0 in 1 bit]; [WPT_LF_RxDataType after RxIdentifier: SE(RSSIData) = 0 in 1 bit(s)]; [WPT_LF_RxRSSIListType start: SE(RSSIDataList) = 0 in 1 bit(s)]; [WPT_LF_RxRSSIType start: SE(TxIdentifier) = 0 in 1 bit(s)]; [TxIdentifier: CH = 0 in 1 bit]
     r -= 5; c = (B >> r) & 31
     if c & 31: return _d_WPT_LF_RxDataType(B, r0)
     r -= 8; i2_tx_identifier = (B >> r) & 255
@@ -8356,6 +9231,7 @@ def _f_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
         if x > 127: i2_tx_identifier, r = ru(B, r + 8, i2_tx_identifier)
         else: i2_tx_identifier = (x << 7) | (i2_tx_identifier & 127)
     if i2_tx_identifier < 1 or i2_tx_identifier > 4294967295: return _d_WPT_LF_RxDataType(B, r0)
+    # 15 bits: [TxIdentifier: EE = 0 in 1 bit]; [WPT_LF_RxRSSIType after TxIdentifier: SE(RSSI) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i3_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_WPT_LF_RxDataType(B, r0)
     i3_exponent = ((c >> 3) & 255) + -128
@@ -8368,6 +9244,7 @@ def _f_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
         elif i3_value & 256: i3_value = -((x << 7) | (i3_value & 127)) - 1
         else: i3_value = (x << 7) | (i3_value & 127)
     elif i3_value > 255: i3_value = 255 - i3_value
+    # 5 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_LF_RxRSSIType after RSSI: EE = 0 in 1 bit(s)]; [WPT_LF_RxRSSIListType after RSSIDataList: EE = 0 in 1 bit(s)]; [WPT_LF_RxDataType after RSSIData: EE = 0 in 1 bit(s)]
     r -= 5; c = (B >> r) & 31
     if c & 31: return _d_WPT_LF_RxDataType(B, r0)
     i2_rssi = _new(RationalNumberType)
@@ -8381,9 +9258,10 @@ def _f_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int]:
     o = _new(WPT_LF_RxDataType)
     o.rx_identifier = f_rx_identifier
     o.rssi_data = f_rssi_data
-    return o, r
+    return o, B, r
 
 def _e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
+    # WPT_LF_RxDataType: (RxIdentifier, RSSIData)
     pass
     v2 = o.rx_identifier
     if v2 is None: raise EncFail('missing mandatory RxIdentifier')
@@ -8429,19 +9307,26 @@ def _e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
     a <<= 5
     return a
 
-def _d_WPT_LF_RxRSSIListType(B: int, r: int) -> tuple[WPT_LF_RxRSSIListType, int]:
+def _d_WPT_LF_RxRSSIListType(B: int, r: int) -> tuple[WPT_LF_RxRSSIListType, int, int]:
+    # WPT_LF_RxRSSIListType: (RSSIDataList)
+    # start: 1 bit(s): 0 SE(RSSIDataList), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_rssi_data_list = None
     if k == 0:
-        f_rssi_data_list, r = _d_WPT_LF_RxRSSIType(B, r)
+        f_rssi_data_list, B, r = _d_WPT_LF_RxRSSIType(B, r)
+        # after RSSIDataList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RSSIDataList')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_LF_RxRSSIListType(f_rssi_data_list), r
+    return WPT_LF_RxRSSIListType(f_rssi_data_list), B, r
 
-def _f_WPT_LF_RxRSSIListType(B: int, r: int) -> tuple[WPT_LF_RxRSSIListType, int]:
+def _f_WPT_LF_RxRSSIListType(B: int, r: int) -> tuple[WPT_LF_RxRSSIListType, int, int]:
+    # WPT_LF_RxRSSIListType: (RSSIDataList)
     r0 = r
+    # 3 bits: [WPT_LF_RxRSSIListType start: SE(RSSIDataList) = 0 in 1 bit(s)]; [WPT_LF_RxRSSIType start: SE(TxIdentifier) = 0 in 1 bit(s)]; [TxIdentifier: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_LF_RxRSSIListType(B, r0)
     r -= 8; i1_tx_identifier = (B >> r) & 255
@@ -8450,6 +9335,7 @@ def _f_WPT_LF_RxRSSIListType(B: int, r: int) -> tuple[WPT_LF_RxRSSIListType, int
         if x > 127: i1_tx_identifier, r = ru(B, r + 8, i1_tx_identifier)
         else: i1_tx_identifier = (x << 7) | (i1_tx_identifier & 127)
     if i1_tx_identifier < 1 or i1_tx_identifier > 4294967295: return _d_WPT_LF_RxRSSIListType(B, r0)
+    # 15 bits: [TxIdentifier: EE = 0 in 1 bit]; [WPT_LF_RxRSSIType after TxIdentifier: SE(RSSI) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i2_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_WPT_LF_RxRSSIListType(B, r0)
     i2_exponent = ((c >> 3) & 255) + -128
@@ -8462,6 +9348,7 @@ def _f_WPT_LF_RxRSSIListType(B: int, r: int) -> tuple[WPT_LF_RxRSSIListType, int
         elif i2_value & 256: i2_value = -((x << 7) | (i2_value & 127)) - 1
         else: i2_value = (x << 7) | (i2_value & 127)
     elif i2_value > 255: i2_value = 255 - i2_value
+    # 4 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_LF_RxRSSIType after RSSI: EE = 0 in 1 bit(s)]; [WPT_LF_RxRSSIListType after RSSIDataList: EE = 0 in 1 bit(s)]
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_WPT_LF_RxRSSIListType(B, r0)
     i1_rssi = _new(RationalNumberType)
@@ -8472,9 +9359,10 @@ def _f_WPT_LF_RxRSSIListType(B: int, r: int) -> tuple[WPT_LF_RxRSSIListType, int
     f_rssi_data_list.rssi = i1_rssi
     o = _new(WPT_LF_RxRSSIListType)
     o.rssi_data_list = f_rssi_data_list
-    return o, r
+    return o, B, r
 
 def _e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
+    # WPT_LF_RxRSSIListType: (RSSIDataList)
     pass
     v2 = o.rssi_data_list
     if v2 is None: raise EncFail('missing mandatory RSSIDataList')
@@ -8508,33 +9396,41 @@ def _e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
     a <<= 4
     return a
 
-def _d_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int]:
+def _d_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int, int]:
+    # WPT_LF_RxRSSIType: (TxIdentifier, RSSI)
+    # start: 1 bit(s): 0 SE(TxIdentifier), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_tx_identifier = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tx_identifier, r = sl2(B, r, _S152, 6)
+            f_tx_identifier, B, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_tx_identifier = (B >> r) & 255
             if f_tx_identifier > 127: f_tx_identifier, r = ru(B, r, f_tx_identifier)
             if f_tx_identifier < 1 or f_tx_identifier > 4294967295: facet(r, 'TxIdentifier: {} out of range'.format(f_tx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TxIdentifier: 1 bit(s): 0 SE(RSSI), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TxIdentifier')
     f_rssi = None
     if k == 1:
-        f_rssi, r = _d_RationalNumberType(B, r)
+        f_rssi, B, r = _d_RationalNumberType(B, r)
+        # after RSSI: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'RSSI')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_LF_RxRSSIType(f_tx_identifier, f_rssi), r
+    return WPT_LF_RxRSSIType(f_tx_identifier, f_rssi), B, r
 
-def _f_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int]:
+def _f_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int, int]:
+    # WPT_LF_RxRSSIType: (TxIdentifier, RSSI)
     r0 = r
+    # 2 bits: [WPT_LF_RxRSSIType start: SE(TxIdentifier) = 0 in 1 bit(s)]; [TxIdentifier: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_WPT_LF_RxRSSIType(B, r0)
     r -= 8; f_tx_identifier = (B >> r) & 255
@@ -8543,6 +9439,7 @@ def _f_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int]:
         if x > 127: f_tx_identifier, r = ru(B, r + 8, f_tx_identifier)
         else: f_tx_identifier = (x << 7) | (f_tx_identifier & 127)
     if f_tx_identifier < 1 or f_tx_identifier > 4294967295: return _d_WPT_LF_RxRSSIType(B, r0)
+    # 15 bits: [TxIdentifier: EE = 0 in 1 bit]; [WPT_LF_RxRSSIType after TxIdentifier: SE(RSSI) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 15; c = (B >> r) & 32767
     if c & 30727: return _d_WPT_LF_RxRSSIType(B, r0)
     i1_exponent = ((c >> 3) & 255) + -128
@@ -8555,6 +9452,7 @@ def _f_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int]:
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [WPT_LF_RxRSSIType after RSSI: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_LF_RxRSSIType(B, r0)
     f_rssi = _new(RationalNumberType)
@@ -8563,9 +9461,10 @@ def _f_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int]:
     o = _new(WPT_LF_RxRSSIType)
     o.tx_identifier = f_tx_identifier
     o.rssi = f_rssi
-    return o, r
+    return o, B, r
 
 def _e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
+    # WPT_LF_RxRSSIType: (TxIdentifier, RSSI)
     pass
     v2 = o.tx_identifier
     if v2 is None: raise EncFail('missing mandatory TxIdentifier')
@@ -8594,11 +9493,16 @@ def _e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningResType, int]:
+def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningResType, int, int]:
+    # WPT_FinePositioningResType: (((Header), (ResponseCode)), (EVSEProcessing, VendorSpecificDataContainer{0,16}, WPT_LF_DataPackageList?))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -8606,13 +9510,14 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S72, 6)
+            f_response_code, B, r = sl2(B, r, _S72, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -8620,13 +9525,14 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S61, 6)
+            f_evse_processing, B, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(WPT_LF_DataPackageList), 2 EE, 3 second level
         r -= 2; k = _T52[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
@@ -8634,11 +9540,13 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     n = 0
     while True:
         if k == 3:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, B, r = sl2(B, r, _S64, 6)
             else:
-                v, r = rbin(B, r, 256)
+                v, B, r = rbin(B, r, 256)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -8646,23 +9554,30 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             break
         n += 1
         if n < 16:
+            # after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(WPT_LF_DataPackageList), 2 EE, 3 second level
             r -= 2; k = _T52[(B >> r) & 3]
         else:
+            # after VendorSpecificDataContainer: 2 bit(s): 0 SE(WPT_LF_DataPackageList), 1 EE, 2 second level
             r -= 2; k = _T53[(B >> r) & 3]
     f_wpt_lf_data_package_list = None
     if k == 4:
-        f_wpt_lf_data_package_list, r = _d_WPT_LF_DataPackageListType(B, r)
+        f_wpt_lf_data_package_list, B, r = _d_WPT_LF_DataPackageListType(B, r)
+        # after WPT_LF_DataPackageList: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_FinePositioningResType(f_header, f_response_code, f_evse_processing, f_vendor_specific_data_container, f_wpt_lf_data_package_list), r
+    return WPT_FinePositioningResType(f_header, f_response_code, f_evse_processing, f_vendor_specific_data_container, f_wpt_lf_data_package_list), B, r
 
-def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningResType, int]:
+def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningResType, int, int]:
+    # WPT_FinePositioningResType: (((Header), (ResponseCode)), (EVSEProcessing, VendorSpecificDataContainer{0,16}, WPT_LF_DataPackageList?))
     r0 = r
+    # 3 bits: [WPT_FinePositioningResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_FinePositioningResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_WPT_FinePositioningResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_FinePositioningResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -8672,15 +9587,18 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningResType(B, r0)
     k = _T21[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_FinePositioningResType(B, r0)
+    # 16 bits: [WPT_FinePositioningResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [WPT_FinePositioningResType after ResponseCode: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 2 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [code of WPT_FinePositioningResType after EVSEProcessing: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(WPT_LF_DataPackageList), 2 EE, 3 second level]
     r -= 16; c = (B >> r) & 65535
     if c & 49380: return _d_WPT_FinePositioningResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 8) & 63]
@@ -8695,9 +9613,11 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     n = 0
     while True:
         if k == 3:
+            # 1 bits: [VendorSpecificDataContainer: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_FinePositioningResType(B, r0)
-            v, r = rbin(B, r, 256)
+            v, B, r = rbin(B, r, 256)
+            # 1 bits: [VendorSpecificDataContainer: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_FinePositioningResType(B, r0)
             f_vendor_specific_data_container.append(v)
@@ -8705,13 +9625,16 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of WPT_FinePositioningResType after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(WPT_LF_DataPackageList), 2 EE, 3 second level]
             r -= 2; c = (B >> r) & 3
             k = _T52[c & 3]
         else:
+            # 2 bits: [code of WPT_FinePositioningResType after VendorSpecificDataContainer: 2 bit(s): 0 SE(WPT_LF_DataPackageList), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T53[c & 3]
     f_wpt_lf_data_package_list = None
     if k == 4:
+        # 25 bits: [WPT_LF_DataPackageListType start: SE(NumPackages) = 0 in 1 bit(s)]; [NumPackages: CH = 0 in 1 bit]; i2_num_packages 8 bit(s); [NumPackages: EE = 0 in 1 bit]; [WPT_LF_DataPackageListType after NumPackages: SE(WPT_LF_DataPackage) = 0 in 1 bit(s)]; [WPT_LF_DataPackageType start: SE(PackageIndex) = 0 in 1 bit(s)]; [PackageIndex: CH = 0 in 1 bit]; i3_package_index 8 bit(s); [PackageIndex: EE = 0 in 1 bit]; [code of WPT_LF_DataPackageType after PackageIndex: 2 bit(s): 0 SE(LF_TxData), 1 SE(LF_RxData), 2 second level]
         r -= 25; c = (B >> r) & 33554431
         if c & 25196548: return _d_WPT_FinePositioningResType(B, r0)
         i2_num_packages = (c >> 15) & 255
@@ -8719,6 +9642,7 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         k = _T79[c & 3]
         i3_lf_tx_data = i3_lf_rx_data = None
         if k == 1:
+            # 3 bits: [WPT_LF_TxDataListType start: SE(WPT_LF_TxDataList) = 0 in 1 bit(s)]; [WPT_LF_TxDataType start: SE(TxIdentifier) = 0 in 1 bit(s)]; [TxIdentifier: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_FinePositioningResType(B, r0)
             r -= 8; i5_tx_identifier = (B >> r) & 255
@@ -8727,9 +9651,11 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
                 if x > 127: i5_tx_identifier, r = ru(B, r + 8, i5_tx_identifier)
                 else: i5_tx_identifier = (x << 7) | (i5_tx_identifier & 127)
             if i5_tx_identifier < 1 or i5_tx_identifier > 4294967295: return _d_WPT_FinePositioningResType(B, r0)
+            # 2 bits: [TxIdentifier: EE = 0 in 1 bit]; [WPT_LF_TxDataType after TxIdentifier: SE(EIRP) = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_WPT_FinePositioningResType(B, r0)
-            i5_eirp, r = _f_RationalNumberType(B, r)
+            i5_eirp, B, r = _f_RationalNumberType(B, r)
+            # 3 bits: [WPT_LF_TxDataType after EIRP: EE = 0 in 1 bit(s)]; [WPT_LF_TxDataListType after WPT_LF_TxDataList: EE = 0 in 1 bit(s)]; [code of WPT_LF_DataPackageType after (LF_TxData | LF_RxData): 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_WPT_FinePositioningResType(B, r0)
             k = _T0[c & 1]
@@ -8739,6 +9665,7 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             i3_lf_tx_data = _new(WPT_LF_TxDataListType)
             i3_lf_tx_data.wpt_lf_tx_data_list = i4_wpt_lf_tx_data_list
         elif k == 2:
+            # 3 bits: [WPT_LF_RxDataListType start: SE(WPT_LF_RxDataList) = 0 in 1 bit(s)]; [WPT_LF_RxDataType start: SE(RxIdentifier) = 0 in 1 bit(s)]; [RxIdentifier: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_FinePositioningResType(B, r0)
             r -= 8; i7_rx_identifier = (B >> r) & 255
@@ -8747,9 +9674,11 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
                 if x > 127: i7_rx_identifier, r = ru(B, r + 8, i7_rx_identifier)
                 else: i7_rx_identifier = (x << 7) | (i7_rx_identifier & 127)
             if i7_rx_identifier < 1 or i7_rx_identifier > 4294967295: return _d_WPT_FinePositioningResType(B, r0)
+            # 2 bits: [RxIdentifier: EE = 0 in 1 bit]; [WPT_LF_RxDataType after RxIdentifier: SE(RSSIData) = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_WPT_FinePositioningResType(B, r0)
-            i7_rssi_data, r = _f_WPT_LF_RxRSSIListType(B, r)
+            i7_rssi_data, B, r = _f_WPT_LF_RxRSSIListType(B, r)
+            # 3 bits: [WPT_LF_RxDataType after RSSIData: EE = 0 in 1 bit(s)]; [WPT_LF_RxDataListType after WPT_LF_RxDataList: EE = 0 in 1 bit(s)]; [code of WPT_LF_DataPackageType after (LF_TxData | LF_RxData): 1 bit(s): 0 EE, 1 second level]
             r -= 3; c = (B >> r) & 7
             if c & 6: return _d_WPT_FinePositioningResType(B, r0)
             k = _T0[c & 1]
@@ -8761,6 +9690,7 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         else:
             return _d_WPT_FinePositioningResType(B, r0)
         if k != -1: return _d_WPT_FinePositioningResType(B, r0)
+        # 2 bits: [WPT_LF_DataPackageListType after WPT_LF_DataPackage: EE = 0 in 1 bit(s)]; [code of WPT_FinePositioningResType after WPT_LF_DataPackageList: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_FinePositioningResType(B, r0)
         k = _T0[c & 1]
@@ -8778,9 +9708,10 @@ def _f_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     o.evse_processing = f_evse_processing
     o.vendor_specific_data_container = f_vendor_specific_data_container
     o.wpt_lf_data_package_list = f_wpt_lf_data_package_list
-    return o, r
+    return o, B, r
 
 def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
+    # WPT_FinePositioningResType: (((Header), (ResponseCode)), (EVSEProcessing, VendorSpecificDataContainer{0,16}, WPT_LF_DataPackageList?))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -8818,6 +9749,7 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
     a = (a << 14) | (v7) << 6 | (v8) << 1
     n = 0
     for v in o.vendor_specific_data_container:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 2
         elif n < 16:
@@ -8907,11 +9839,16 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePositioningSetupReqType, int]:
+def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePositioningSetupReqType, int, int]:
+    # WPT_FinePositioningSetupReqType: (((Header)), (EVProcessing, EVDeviceFinePositioningMethodList, EVDevicePairingMethodList, EVDeviceAlignmentCheckMethodList, NaturalOffset, VendorSpecificDataContainer{0,16}, LF_SystemSetupData?))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVProcessing), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -8919,31 +9856,38 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S61, 6)
+            f_ev_processing, B, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVProcessing: 1 bit(s): 0 SE(EVDeviceFinePositioningMethodList), 1 second level
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVProcessing')
     f_ev_device_fine_positioning_method_list = None
     if k == 2:
-        f_ev_device_fine_positioning_method_list, r = _d_WPT_FinePositioningMethodListType(B, r)
+        f_ev_device_fine_positioning_method_list, B, r = _d_WPT_FinePositioningMethodListType(B, r)
+        # after EVDeviceFinePositioningMethodList: 1 bit(s): 0 SE(EVDevicePairingMethodList), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVDeviceFinePositioningMethodList')
     f_ev_device_pairing_method_list = None
     if k == 3:
-        f_ev_device_pairing_method_list, r = _d_WPT_PairingMethodListType(B, r)
+        f_ev_device_pairing_method_list, B, r = _d_WPT_PairingMethodListType(B, r)
+        # after EVDevicePairingMethodList: 1 bit(s): 0 SE(EVDeviceAlignmentCheckMethodList), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T38[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVDevicePairingMethodList')
     f_ev_device_alignment_check_method_list = None
     if k == 4:
-        f_ev_device_alignment_check_method_list, r = _d_WPT_AlignmentCheckMethodListType(B, r)
+        f_ev_device_alignment_check_method_list, B, r = _d_WPT_AlignmentCheckMethodListType(B, r)
+        # after EVDeviceAlignmentCheckMethodList: 1 bit(s): 0 SE(NaturalOffset), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'EVDeviceAlignmentCheckMethodList')
@@ -8951,13 +9895,14 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_natural_offset, r = sl2(B, r, _S141, 6)
+            f_natural_offset, B, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_natural_offset = (B >> r) & 255
             if f_natural_offset > 127: f_natural_offset, r = ru(B, r, f_natural_offset)
             if f_natural_offset > 65535: facet(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NaturalOffset: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(LF_SystemSetupData), 2 EE, 3 second level
         r -= 2; k = _T126[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'NaturalOffset')
@@ -8965,11 +9910,13 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     n = 0
     while True:
         if k == 6:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, B, r = sl2(B, r, _S64, 6)
             else:
-                v, r = rbin(B, r, 256)
+                v, B, r = rbin(B, r, 256)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -8977,23 +9924,30 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
             break
         n += 1
         if n < 16:
+            # after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(LF_SystemSetupData), 2 EE, 3 second level
             r -= 2; k = _T126[(B >> r) & 3]
         else:
+            # after VendorSpecificDataContainer: 2 bit(s): 0 SE(LF_SystemSetupData), 1 EE, 2 second level
             r -= 2; k = _T127[(B >> r) & 3]
     f_lf_system_setup_data = None
     if k == 7:
-        f_lf_system_setup_data, r = _d_WPT_LF_SystemSetupDataType(B, r)
+        f_lf_system_setup_data, B, r = _d_WPT_LF_SystemSetupDataType(B, r)
+        # after LF_SystemSetupData: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_FinePositioningSetupReqType(f_header, f_ev_processing, f_ev_device_fine_positioning_method_list, f_ev_device_pairing_method_list, f_ev_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data), r
+    return WPT_FinePositioningSetupReqType(f_header, f_ev_processing, f_ev_device_fine_positioning_method_list, f_ev_device_pairing_method_list, f_ev_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data), B, r
 
-def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePositioningSetupReqType, int]:
+def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePositioningSetupReqType, int, int]:
+    # WPT_FinePositioningSetupReqType: (((Header)), (EVProcessing, EVDeviceFinePositioningMethodList, EVDevicePairingMethodList, EVDeviceAlignmentCheckMethodList, NaturalOffset, VendorSpecificDataContainer{0,16}, LF_SystemSetupData?))
     r0 = r
+    # 3 bits: [WPT_FinePositioningSetupReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_FinePositioningSetupReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_WPT_FinePositioningSetupReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_FinePositioningSetupReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -9003,15 +9957,18 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningSetupReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupReqType(B, r0)
     k = _T21[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_FinePositioningSetupReqType(B, r0)
+    # 6 bits: [WPT_FinePositioningSetupReqType after Header: SE(EVProcessing) = 0 in 1 bit(s)]; [EVProcessing: CH = 0 in 1 bit]; f_ev_processing 2 bit(s); [EVProcessing: EE = 0 in 1 bit]; [WPT_FinePositioningSetupReqType after EVProcessing: SE(EVDeviceFinePositioningMethodList) = 0 in 1 bit(s)]
     r -= 6; c = (B >> r) & 63
     if c & 51: return _d_WPT_FinePositioningSetupReqType(B, r0)
     f_ev_processing = _EP_processingType[(c >> 2) & 3]
@@ -9020,13 +9977,16 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
     f_header.signature = i1_signature
-    f_ev_device_fine_positioning_method_list, r = _f_WPT_FinePositioningMethodListType(B, r)
+    f_ev_device_fine_positioning_method_list, B, r = _f_WPT_FinePositioningMethodListType(B, r)
+    # 1 bits: [WPT_FinePositioningSetupReqType after EVDeviceFinePositioningMethodList: SE(EVDevicePairingMethodList) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_WPT_FinePositioningSetupReqType(B, r0)
-    f_ev_device_pairing_method_list, r = _f_WPT_PairingMethodListType(B, r)
+    f_ev_device_pairing_method_list, B, r = _f_WPT_PairingMethodListType(B, r)
+    # 1 bits: [WPT_FinePositioningSetupReqType after EVDevicePairingMethodList: SE(EVDeviceAlignmentCheckMethodList) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_WPT_FinePositioningSetupReqType(B, r0)
-    f_ev_device_alignment_check_method_list, r = _f_WPT_AlignmentCheckMethodListType(B, r)
+    f_ev_device_alignment_check_method_list, B, r = _f_WPT_AlignmentCheckMethodListType(B, r)
+    # 2 bits: [WPT_FinePositioningSetupReqType after EVDeviceAlignmentCheckMethodList: SE(NaturalOffset) = 0 in 1 bit(s)]; [NaturalOffset: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_WPT_FinePositioningSetupReqType(B, r0)
     r -= 8; f_natural_offset = (B >> r) & 255
@@ -9036,6 +9996,7 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
             f_natural_offset, r = ru(B, r + 8, f_natural_offset)
             if f_natural_offset > 65535: return _d_WPT_FinePositioningSetupReqType(B, r0)
         else: f_natural_offset = (x << 7) | (f_natural_offset & 127)
+    # 3 bits: [NaturalOffset: EE = 0 in 1 bit]; [code of WPT_FinePositioningSetupReqType after NaturalOffset: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(LF_SystemSetupData), 2 EE, 3 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupReqType(B, r0)
     k = _T126[c & 3]
@@ -9043,9 +10004,11 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     n = 0
     while True:
         if k == 6:
+            # 1 bits: [VendorSpecificDataContainer: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_FinePositioningSetupReqType(B, r0)
-            v, r = rbin(B, r, 256)
+            v, B, r = rbin(B, r, 256)
+            # 1 bits: [VendorSpecificDataContainer: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_FinePositioningSetupReqType(B, r0)
             f_vendor_specific_data_container.append(v)
@@ -9053,27 +10016,33 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of WPT_FinePositioningSetupReqType after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(LF_SystemSetupData), 2 EE, 3 second level]
             r -= 2; c = (B >> r) & 3
             k = _T126[c & 3]
         else:
+            # 2 bits: [code of WPT_FinePositioningSetupReqType after VendorSpecificDataContainer: 2 bit(s): 0 SE(LF_SystemSetupData), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T127[c & 3]
     f_lf_system_setup_data = None
     if k == 7:
+        # 2 bits: [code of WPT_LF_SystemSetupDataType start: 2 bit(s): 0 SE(LF_TransmitterSetupData), 1 SE(LF_ReceiverSetupData), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T32[c & 3]
         i2_lf_transmitter_setup_data = i2_lf_receiver_setup_data = None
         if k == 0:
-            i2_lf_transmitter_setup_data, r = _f_WPT_LF_TransmitterDataType(B, r)
+            i2_lf_transmitter_setup_data, B, r = _f_WPT_LF_TransmitterDataType(B, r)
+            # 1 bits: [code of WPT_LF_SystemSetupDataType after (LF_TransmitterSetupData | LF_ReceiverSetupData): 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
         elif k == 1:
-            i2_lf_receiver_setup_data, r = _f_WPT_LF_ReceiverDataType(B, r)
+            i2_lf_receiver_setup_data, B, r = _f_WPT_LF_ReceiverDataType(B, r)
+            # 1 bits: [code of WPT_LF_SystemSetupDataType after (LF_TransmitterSetupData | LF_ReceiverSetupData): 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
         else:
             return _d_WPT_FinePositioningSetupReqType(B, r0)
         if k != -1: return _d_WPT_FinePositioningSetupReqType(B, r0)
+        # 1 bits: [code of WPT_FinePositioningSetupReqType after LF_SystemSetupData: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
         f_lf_system_setup_data = _new(WPT_LF_SystemSetupDataType)
@@ -9081,9 +10050,10 @@ def _f_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
         f_lf_system_setup_data.lf_receiver_setup_data = i2_lf_receiver_setup_data
     if k != -1: return _d_WPT_FinePositioningSetupReqType(B, r0)
     o = WPT_FinePositioningSetupReqType(f_header, f_ev_processing, f_ev_device_fine_positioning_method_list, f_ev_device_pairing_method_list, f_ev_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data)
-    return o, r
+    return o, B, r
 
 def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: int) -> int:
+    # WPT_FinePositioningSetupReqType: (((Header)), (EVProcessing, EVDeviceFinePositioningMethodList, EVDevicePairingMethodList, EVDeviceAlignmentCheckMethodList, NaturalOffset, VendorSpecificDataContainer{0,16}, LF_SystemSetupData?))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -9139,6 +10109,7 @@ def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: in
     a <<= 1
     n = 0
     for v in o.vendor_specific_data_container:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 2
         elif n < 16:
@@ -9178,15 +10149,19 @@ def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: in
     a = (a << w) | c
     return a
 
-def _d_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositioningMethodListType, int]:
+def _d_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositioningMethodListType, int, int]:
+    # WPT_FinePositioningMethodListType: (WPT_FinePositioningMethod{1,8})
+    # start: 1 bit(s): 0 SE(WPT_FinePositioningMethod), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_wpt_fine_positioning_method = []
     n = 0
     while True:
         if k == 0:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S163, 6)
+                v, B, r = sl2(B, r, _S163, 6)
             else:
                 r -= 3; v = (B >> r) & 7
                 if v >= 5: raise bad_value(r, 'WPT_FinePositioningMethod: enumeration index {} of 5'.format(v))
@@ -9198,21 +10173,26 @@ def _d_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositi
             break
         n += 1
         if n < 8:
+            # after WPT_FinePositioningMethod (may repeat): 2 bit(s): 0 SE(WPT_FinePositioningMethod), 1 EE, 2 second level
             r -= 2; k = _T25[(B >> r) & 3]
         else:
+            # after WPT_FinePositioningMethod: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T0[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'WPT_FinePositioningMethod')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_FinePositioningMethodListType(f_wpt_fine_positioning_method), r
+    return WPT_FinePositioningMethodListType(f_wpt_fine_positioning_method), B, r
 
-def _f_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositioningMethodListType, int]:
+def _f_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositioningMethodListType, int, int]:
+    # WPT_FinePositioningMethodListType: (WPT_FinePositioningMethod{1,8})
     r0 = r
+    # 1 bits: [code of WPT_FinePositioningMethodListType start: 1 bit(s): 0 SE(WPT_FinePositioningMethod), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T1[c & 1]
     f_wpt_fine_positioning_method = []
     n = 0
     while True:
         if k == 0:
+            # 5 bits: [WPT_FinePositioningMethod: CH = 0 in 1 bit]; v 3 bit(s); [WPT_FinePositioningMethod: EE = 0 in 1 bit]
             r -= 5; c = (B >> r) & 31
             if c & 17: return _d_WPT_FinePositioningMethodListType(B, r0)
             v = _EP_WPT_FinePositioningMethodType[(c >> 1) & 7]
@@ -9222,21 +10202,25 @@ def _f_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositi
             break
         n += 1
         if n < 8:
+            # 2 bits: [code of WPT_FinePositioningMethodListType after WPT_FinePositioningMethod (may repeat): 2 bit(s): 0 SE(WPT_FinePositioningMethod), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T25[c & 3]
         else:
+            # 1 bits: [code of WPT_FinePositioningMethodListType after WPT_FinePositioningMethod: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if n < 1: return _d_WPT_FinePositioningMethodListType(B, r0)
     if k != -1: return _d_WPT_FinePositioningMethodListType(B, r0)
     o = _new(WPT_FinePositioningMethodListType)
     o.wpt_fine_positioning_method = f_wpt_fine_positioning_method
-    return o, r
+    return o, B, r
 
 def _e_WPT_FinePositioningMethodListType(o: WPT_FinePositioningMethodListType, a: int) -> int:
+    # WPT_FinePositioningMethodListType: (WPT_FinePositioningMethod{1,8})
     st = 0
     n = 0
     for v in o.wpt_fine_positioning_method:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 8:
@@ -9256,15 +10240,19 @@ def _e_WPT_FinePositioningMethodListType(o: WPT_FinePositioningMethodListType, a
     a = (a << w) | c
     return a
 
-def _d_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListType, int]:
+def _d_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListType, int, int]:
+    # WPT_PairingMethodListType: (WPT_PairingMethod{1,8})
+    # start: 1 bit(s): 0 SE(WPT_PairingMethod), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_wpt_pairing_method = []
     n = 0
     while True:
         if k == 0:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S165, 6)
+                v, B, r = sl2(B, r, _S165, 6)
             else:
                 r -= 3; v = (B >> r) & 7
                 if v >= 6: raise bad_value(r, 'WPT_PairingMethod: enumeration index {} of 6'.format(v))
@@ -9276,21 +10264,26 @@ def _d_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListT
             break
         n += 1
         if n < 8:
+            # after WPT_PairingMethod (may repeat): 2 bit(s): 0 SE(WPT_PairingMethod), 1 EE, 2 second level
             r -= 2; k = _T25[(B >> r) & 3]
         else:
+            # after WPT_PairingMethod: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T0[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'WPT_PairingMethod')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_PairingMethodListType(f_wpt_pairing_method), r
+    return WPT_PairingMethodListType(f_wpt_pairing_method), B, r
 
-def _f_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListType, int]:
+def _f_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListType, int, int]:
+    # WPT_PairingMethodListType: (WPT_PairingMethod{1,8})
     r0 = r
+    # 1 bits: [code of WPT_PairingMethodListType start: 1 bit(s): 0 SE(WPT_PairingMethod), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T1[c & 1]
     f_wpt_pairing_method = []
     n = 0
     while True:
         if k == 0:
+            # 5 bits: [WPT_PairingMethod: CH = 0 in 1 bit]; v 3 bit(s); [WPT_PairingMethod: EE = 0 in 1 bit]
             r -= 5; c = (B >> r) & 31
             if c & 17: return _d_WPT_PairingMethodListType(B, r0)
             v = _EP_WPT_PairingMethodType[(c >> 1) & 7]
@@ -9300,21 +10293,25 @@ def _f_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListT
             break
         n += 1
         if n < 8:
+            # 2 bits: [code of WPT_PairingMethodListType after WPT_PairingMethod (may repeat): 2 bit(s): 0 SE(WPT_PairingMethod), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T25[c & 3]
         else:
+            # 1 bits: [code of WPT_PairingMethodListType after WPT_PairingMethod: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if n < 1: return _d_WPT_PairingMethodListType(B, r0)
     if k != -1: return _d_WPT_PairingMethodListType(B, r0)
     o = _new(WPT_PairingMethodListType)
     o.wpt_pairing_method = f_wpt_pairing_method
-    return o, r
+    return o, B, r
 
 def _e_WPT_PairingMethodListType(o: WPT_PairingMethodListType, a: int) -> int:
+    # WPT_PairingMethodListType: (WPT_PairingMethod{1,8})
     st = 0
     n = 0
     for v in o.wpt_pairing_method:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 8:
@@ -9334,15 +10331,19 @@ def _e_WPT_PairingMethodListType(o: WPT_PairingMethodListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCheckMethodListType, int]:
+def _d_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCheckMethodListType, int, int]:
+    # WPT_AlignmentCheckMethodListType: (WPT_AlignmentCheckMethod{1,8})
+    # start: 1 bit(s): 0 SE(WPT_AlignmentCheckMethod), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_wpt_alignment_check_method = []
     n = 0
     while True:
         if k == 0:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S166, 6)
+                v, B, r = sl2(B, r, _S166, 6)
             else:
                 r -= 2; v = (B >> r) & 3
                 if v >= 3: raise bad_value(r, 'WPT_AlignmentCheckMethod: enumeration index {} of 3'.format(v))
@@ -9354,21 +10355,26 @@ def _d_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCh
             break
         n += 1
         if n < 8:
+            # after WPT_AlignmentCheckMethod (may repeat): 2 bit(s): 0 SE(WPT_AlignmentCheckMethod), 1 EE, 2 second level
             r -= 2; k = _T25[(B >> r) & 3]
         else:
+            # after WPT_AlignmentCheckMethod: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T0[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'WPT_AlignmentCheckMethod')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_AlignmentCheckMethodListType(f_wpt_alignment_check_method), r
+    return WPT_AlignmentCheckMethodListType(f_wpt_alignment_check_method), B, r
 
-def _f_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCheckMethodListType, int]:
+def _f_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCheckMethodListType, int, int]:
+    # WPT_AlignmentCheckMethodListType: (WPT_AlignmentCheckMethod{1,8})
     r0 = r
+    # 1 bits: [code of WPT_AlignmentCheckMethodListType start: 1 bit(s): 0 SE(WPT_AlignmentCheckMethod), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T1[c & 1]
     f_wpt_alignment_check_method = []
     n = 0
     while True:
         if k == 0:
+            # 4 bits: [WPT_AlignmentCheckMethod: CH = 0 in 1 bit]; v 2 bit(s); [WPT_AlignmentCheckMethod: EE = 0 in 1 bit]
             r -= 4; c = (B >> r) & 15
             if c & 9: return _d_WPT_AlignmentCheckMethodListType(B, r0)
             v = _EP_WPT_AlignmentCheckMethodType[(c >> 1) & 3]
@@ -9378,21 +10384,25 @@ def _f_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCh
             break
         n += 1
         if n < 8:
+            # 2 bits: [code of WPT_AlignmentCheckMethodListType after WPT_AlignmentCheckMethod (may repeat): 2 bit(s): 0 SE(WPT_AlignmentCheckMethod), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T25[c & 3]
         else:
+            # 1 bits: [code of WPT_AlignmentCheckMethodListType after WPT_AlignmentCheckMethod: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if n < 1: return _d_WPT_AlignmentCheckMethodListType(B, r0)
     if k != -1: return _d_WPT_AlignmentCheckMethodListType(B, r0)
     o = _new(WPT_AlignmentCheckMethodListType)
     o.wpt_alignment_check_method = f_wpt_alignment_check_method
-    return o, r
+    return o, B, r
 
 def _e_WPT_AlignmentCheckMethodListType(o: WPT_AlignmentCheckMethodListType, a: int) -> int:
+    # WPT_AlignmentCheckMethodListType: (WPT_AlignmentCheckMethod{1,8})
     st = 0
     n = 0
     for v in o.wpt_alignment_check_method:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 8:
@@ -9412,31 +10422,42 @@ def _e_WPT_AlignmentCheckMethodListType(o: WPT_AlignmentCheckMethodListType, a: 
     a = (a << w) | c
     return a
 
-def _d_WPT_LF_SystemSetupDataType(B: int, r: int) -> tuple[WPT_LF_SystemSetupDataType, int]:
+def _d_WPT_LF_SystemSetupDataType(B: int, r: int) -> tuple[WPT_LF_SystemSetupDataType, int, int]:
+    # WPT_LF_SystemSetupDataType: ((LF_TransmitterSetupData | LF_ReceiverSetupData))
+    # start: 2 bit(s): 0 SE(LF_TransmitterSetupData), 1 SE(LF_ReceiverSetupData), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T32[(B >> r) & 3]
     f_lf_transmitter_setup_data = f_lf_receiver_setup_data = None
     if k == 0:
-        f_lf_transmitter_setup_data, r = _d_WPT_LF_TransmitterDataType(B, r)
+        f_lf_transmitter_setup_data, B, r = _d_WPT_LF_TransmitterDataType(B, r)
+        # after (LF_TransmitterSetupData | LF_ReceiverSetupData): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     elif k == 1:
-        f_lf_receiver_setup_data, r = _d_WPT_LF_ReceiverDataType(B, r)
+        f_lf_receiver_setup_data, B, r = _d_WPT_LF_ReceiverDataType(B, r)
+        # after (LF_TransmitterSetupData | LF_ReceiverSetupData): 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'LF_TransmitterSetupData or LF_ReceiverSetupData')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_LF_SystemSetupDataType(f_lf_transmitter_setup_data, f_lf_receiver_setup_data), r
+    return WPT_LF_SystemSetupDataType(f_lf_transmitter_setup_data, f_lf_receiver_setup_data), B, r
 
-def _f_WPT_LF_SystemSetupDataType(B: int, r: int) -> tuple[WPT_LF_SystemSetupDataType, int]:
+def _f_WPT_LF_SystemSetupDataType(B: int, r: int) -> tuple[WPT_LF_SystemSetupDataType, int, int]:
+    # WPT_LF_SystemSetupDataType: ((LF_TransmitterSetupData | LF_ReceiverSetupData))
     r0 = r
+    # 2 bits: [code of WPT_LF_SystemSetupDataType start: 2 bit(s): 0 SE(LF_TransmitterSetupData), 1 SE(LF_ReceiverSetupData), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T32[c & 3]
     f_lf_transmitter_setup_data = f_lf_receiver_setup_data = None
     if k == 0:
-        f_lf_transmitter_setup_data, r = _f_WPT_LF_TransmitterDataType(B, r)
+        f_lf_transmitter_setup_data, B, r = _f_WPT_LF_TransmitterDataType(B, r)
+        # 1 bits: [code of WPT_LF_SystemSetupDataType after (LF_TransmitterSetupData | LF_ReceiverSetupData): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     elif k == 1:
-        f_lf_receiver_setup_data, r = _f_WPT_LF_ReceiverDataType(B, r)
+        f_lf_receiver_setup_data, B, r = _f_WPT_LF_ReceiverDataType(B, r)
+        # 1 bits: [code of WPT_LF_SystemSetupDataType after (LF_TransmitterSetupData | LF_ReceiverSetupData): 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     else:
@@ -9445,9 +10466,10 @@ def _f_WPT_LF_SystemSetupDataType(B: int, r: int) -> tuple[WPT_LF_SystemSetupDat
     o = _new(WPT_LF_SystemSetupDataType)
     o.lf_transmitter_setup_data = f_lf_transmitter_setup_data
     o.lf_receiver_setup_data = f_lf_receiver_setup_data
-    return o, r
+    return o, B, r
 
 def _e_WPT_LF_SystemSetupDataType(o: WPT_LF_SystemSetupDataType, a: int) -> int:
+    # WPT_LF_SystemSetupDataType: ((LF_TransmitterSetupData | LF_ReceiverSetupData))
     pass
     v2 = o.lf_transmitter_setup_data
     v3 = o.lf_receiver_setup_data
@@ -9464,23 +10486,29 @@ def _e_WPT_LF_SystemSetupDataType(o: WPT_LF_SystemSetupDataType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDataType, int]:
+def _d_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDataType, int, int]:
+    # WPT_LF_TransmitterDataType: (NumberOfTransmitters, SignalFrequency, TxSpecData{2,255}, TxPackageSpecData?)
+    # start: 1 bit(s): 0 SE(NumberOfTransmitters), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_number_of_transmitters = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_number_of_transmitters, r = sl2(B, r, _S160, 6)
+            f_number_of_transmitters, B, r = sl2(B, r, _S160, 6)
         else:
             r -= 8; f_number_of_transmitters = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NumberOfTransmitters: 1 bit(s): 0 SE(SignalFrequency), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NumberOfTransmitters')
     f_signal_frequency = None
     if k == 1:
-        f_signal_frequency, r = _d_RationalNumberType(B, r)
+        f_signal_frequency, B, r = _d_RationalNumberType(B, r)
+        # after SignalFrequency: 1 bit(s): 0 SE(TxSpecData), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignalFrequency')
@@ -9488,27 +10516,37 @@ def _d_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
     n = 0
     while True:
         if k == 2:
-            v, r = _d_WPT_TxRxSpecDataType(B, r)
+            v, B, r = _d_WPT_TxRxSpecDataType(B, r)
             f_tx_spec_data.append(v)
         else:
             break
         n += 1
         if n < 2:
+            # in TxSpecData (fewer than 2): 1 bit(s): 0 SE(TxSpecData), 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T51[(B >> r) & 1]
         elif n < 255:
+            # after TxSpecData (may repeat): 2 bit(s): 0 SE(TxSpecData), 1 SE(TxPackageSpecData), 2 EE, 3 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T167[(B >> r) & 3]
         else:
+            # after TxSpecData: 2 bit(s): 0 SE(TxPackageSpecData), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T58[(B >> r) & 3]
     if n < 2: raise unexpected(k, r, 'TxSpecData')
     f_tx_package_spec_data = None
     if k == 3:
-        f_tx_package_spec_data, r = _d_WPT_TxRxPackageSpecDataType(B, r)
+        f_tx_package_spec_data, B, r = _d_WPT_TxRxPackageSpecDataType(B, r)
+        # after TxPackageSpecData: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_LF_TransmitterDataType(f_number_of_transmitters, f_signal_frequency, f_tx_spec_data, f_tx_package_spec_data), r
+    return WPT_LF_TransmitterDataType(f_number_of_transmitters, f_signal_frequency, f_tx_spec_data, f_tx_package_spec_data), B, r
 
-def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDataType, int]:
+def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDataType, int, int]:
+    # WPT_LF_TransmitterDataType: (NumberOfTransmitters, SignalFrequency, TxSpecData{2,255}, TxPackageSpecData?)
     r0 = r
+    # 25 bits: [WPT_LF_TransmitterDataType start: SE(NumberOfTransmitters) = 0 in 1 bit(s)]; [NumberOfTransmitters: CH = 0 in 1 bit]; f_number_of_transmitters 8 bit(s); [NumberOfTransmitters: EE = 0 in 1 bit]; [WPT_LF_TransmitterDataType after NumberOfTransmitters: SE(SignalFrequency) = 0 in 1 bit(s)]; [RationalNumberType start: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]; i1_exponent 8 bit(s); [Exponent: EE = 0 in 1 bit]; [RationalNumberType after Exponent: SE(Value) = 0 in 1 bit(s)]; [Value: CH = 0 in 1 bit]
     r -= 25; c = (B >> r) & 33554431
     if c & 25196551: return _d_WPT_LF_TransmitterDataType(B, r0)
     f_number_of_transmitters = (c >> 15) & 255
@@ -9522,6 +10560,7 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
         elif i1_value & 256: i1_value = -((x << 7) | (i1_value & 127)) - 1
         else: i1_value = (x << 7) | (i1_value & 127)
     elif i1_value > 255: i1_value = 255 - i1_value
+    # 3 bits: [Value: EE = 0 in 1 bit]; [RationalNumberType after Value: EE = 0 in 1 bit(s)]; [code of WPT_LF_TransmitterDataType after SignalFrequency: 1 bit(s): 0 SE(TxSpecData), 1 second level]
     r -= 3; c = (B >> r) & 7
     if c & 6: return _d_WPT_LF_TransmitterDataType(B, r0)
     k = _T51[c & 1]
@@ -9532,6 +10571,7 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
     n = 0
     while True:
         if k == 2:
+            # 2 bits: [WPT_TxRxSpecDataType start: SE(TxRxIdentifier) = 0 in 1 bit(s)]; [TxRxIdentifier: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 8; i2_tx_rx_identifier = (B >> r) & 255
@@ -9540,6 +10580,7 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
                 if x > 127: i2_tx_rx_identifier, r = ru(B, r + 8, i2_tx_rx_identifier)
                 else: i2_tx_rx_identifier = (x << 7) | (i2_tx_rx_identifier & 127)
             if i2_tx_rx_identifier < 1 or i2_tx_rx_identifier > 4294967295: return _d_WPT_LF_TransmitterDataType(B, r0)
+            # 4 bits: [TxRxIdentifier: EE = 0 in 1 bit]; [WPT_TxRxSpecDataType after TxRxIdentifier: SE(TxRxPosition) = 0 in 1 bit(s)]; [WPT_CoordinateXYZType start: SE(Coord_X) = 0 in 1 bit(s)]; [Coord_X: CH = 0 in 1 bit]
             r -= 4; c = (B >> r) & 15
             if c & 15: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 9; i3_coord_x = (B >> r) & 511
@@ -9551,6 +10592,7 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
                 elif i3_coord_x & 256: i3_coord_x = -((x << 7) | (i3_coord_x & 127)) - 1
                 else: i3_coord_x = (x << 7) | (i3_coord_x & 127)
             elif i3_coord_x > 255: i3_coord_x = 255 - i3_coord_x
+            # 3 bits: [Coord_X: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_X: SE(Coord_Y) = 0 in 1 bit(s)]; [Coord_Y: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 9; i3_coord_y = (B >> r) & 511
@@ -9562,6 +10604,7 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
                 elif i3_coord_y & 256: i3_coord_y = -((x << 7) | (i3_coord_y & 127)) - 1
                 else: i3_coord_y = (x << 7) | (i3_coord_y & 127)
             elif i3_coord_y > 255: i3_coord_y = 255 - i3_coord_y
+            # 3 bits: [Coord_Y: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Y: SE(Coord_Z) = 0 in 1 bit(s)]; [Coord_Z: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 9; i3_coord_z = (B >> r) & 511
@@ -9573,6 +10616,7 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
                 elif i3_coord_z & 256: i3_coord_z = -((x << 7) | (i3_coord_z & 127)) - 1
                 else: i3_coord_z = (x << 7) | (i3_coord_z & 127)
             elif i3_coord_z > 255: i3_coord_z = 255 - i3_coord_z
+            # 5 bits: [Coord_Z: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Z: EE = 0 in 1 bit(s)]; [WPT_TxRxSpecDataType after TxRxPosition: SE(TxRxOrientation) = 0 in 1 bit(s)]; [WPT_CoordinateXYZType start: SE(Coord_X) = 0 in 1 bit(s)]; [Coord_X: CH = 0 in 1 bit]
             r -= 5; c = (B >> r) & 31
             if c & 31: return _d_WPT_LF_TransmitterDataType(B, r0)
             i2_tx_rx_position = _new(WPT_CoordinateXYZType)
@@ -9588,6 +10632,7 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
                 elif i4_coord_x & 256: i4_coord_x = -((x << 7) | (i4_coord_x & 127)) - 1
                 else: i4_coord_x = (x << 7) | (i4_coord_x & 127)
             elif i4_coord_x > 255: i4_coord_x = 255 - i4_coord_x
+            # 3 bits: [Coord_X: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_X: SE(Coord_Y) = 0 in 1 bit(s)]; [Coord_Y: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 9; i4_coord_y = (B >> r) & 511
@@ -9599,6 +10644,7 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
                 elif i4_coord_y & 256: i4_coord_y = -((x << 7) | (i4_coord_y & 127)) - 1
                 else: i4_coord_y = (x << 7) | (i4_coord_y & 127)
             elif i4_coord_y > 255: i4_coord_y = 255 - i4_coord_y
+            # 3 bits: [Coord_Y: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Y: SE(Coord_Z) = 0 in 1 bit(s)]; [Coord_Z: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
             r -= 9; i4_coord_z = (B >> r) & 511
@@ -9610,6 +10656,7 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
                 elif i4_coord_z & 256: i4_coord_z = -((x << 7) | (i4_coord_z & 127)) - 1
                 else: i4_coord_z = (x << 7) | (i4_coord_z & 127)
             elif i4_coord_z > 255: i4_coord_z = 255 - i4_coord_z
+            # 3 bits: [Coord_Z: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Z: EE = 0 in 1 bit(s)]; [WPT_TxRxSpecDataType after TxRxOrientation: EE = 0 in 1 bit(s)]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_TransmitterDataType(B, r0)
             i2_tx_rx_orientation = _new(WPT_CoordinateXYZType)
@@ -9625,18 +10672,22 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
             break
         n += 1
         if n < 2:
+            # 1 bits: [code of WPT_LF_TransmitterDataType in TxSpecData (fewer than 2): 1 bit(s): 0 SE(TxSpecData), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T51[c & 1]
         elif n < 255:
+            # 2 bits: [code of WPT_LF_TransmitterDataType after TxSpecData (may repeat): 2 bit(s): 0 SE(TxSpecData), 1 SE(TxPackageSpecData), 2 EE, 3 second level]
             r -= 2; c = (B >> r) & 3
             k = _T167[c & 3]
         else:
+            # 2 bits: [code of WPT_LF_TransmitterDataType after TxSpecData: 2 bit(s): 0 SE(TxPackageSpecData), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T58[c & 3]
     if n < 2: return _d_WPT_LF_TransmitterDataType(B, r0)
     f_tx_package_spec_data = None
     if k == 3:
-        f_tx_package_spec_data, r = _f_WPT_TxRxPackageSpecDataType(B, r)
+        f_tx_package_spec_data, B, r = _f_WPT_TxRxPackageSpecDataType(B, r)
+        # 1 bits: [code of WPT_LF_TransmitterDataType after TxPackageSpecData: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_LF_TransmitterDataType(B, r0)
@@ -9645,9 +10696,10 @@ def _f_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
     o.signal_frequency = f_signal_frequency
     o.tx_spec_data = f_tx_spec_data
     o.tx_package_spec_data = f_tx_package_spec_data
-    return o, r
+    return o, B, r
 
 def _e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
+    # WPT_LF_TransmitterDataType: (NumberOfTransmitters, SignalFrequency, TxSpecData{2,255}, TxPackageSpecData?)
     st = 0
     v2 = o.number_of_transmitters
     if v2 is None: raise EncFail('missing mandatory NumberOfTransmitters')
@@ -9673,6 +10725,7 @@ def _e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
     a <<= 2
     n = 0
     for v in o.tx_spec_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 2:
@@ -9699,39 +10752,49 @@ def _e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
+def _d_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int, int]:
+    # WPT_TxRxSpecDataType: (TxRxIdentifier, TxRxPosition, TxRxOrientation)
+    # start: 1 bit(s): 0 SE(TxRxIdentifier), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_tx_rx_identifier = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_tx_rx_identifier, r = sl2(B, r, _S152, 6)
+            f_tx_rx_identifier, B, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_tx_rx_identifier = (B >> r) & 255
             if f_tx_rx_identifier > 127: f_tx_rx_identifier, r = ru(B, r, f_tx_rx_identifier)
             if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: facet(r, 'TxRxIdentifier: {} out of range'.format(f_tx_rx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TxRxIdentifier: 1 bit(s): 0 SE(TxRxPosition), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TxRxIdentifier')
     f_tx_rx_position = None
     if k == 1:
-        f_tx_rx_position, r = _d_WPT_CoordinateXYZType(B, r)
+        f_tx_rx_position, B, r = _d_WPT_CoordinateXYZType(B, r)
+        # after TxRxPosition: 1 bit(s): 0 SE(TxRxOrientation), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TxRxPosition')
     f_tx_rx_orientation = None
     if k == 2:
-        f_tx_rx_orientation, r = _d_WPT_CoordinateXYZType(B, r)
+        f_tx_rx_orientation, B, r = _d_WPT_CoordinateXYZType(B, r)
+        # after TxRxOrientation: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TxRxOrientation')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_TxRxSpecDataType(f_tx_rx_identifier, f_tx_rx_position, f_tx_rx_orientation), r
+    return WPT_TxRxSpecDataType(f_tx_rx_identifier, f_tx_rx_position, f_tx_rx_orientation), B, r
 
-def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
+def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int, int]:
+    # WPT_TxRxSpecDataType: (TxRxIdentifier, TxRxPosition, TxRxOrientation)
     r0 = r
+    # 2 bits: [WPT_TxRxSpecDataType start: SE(TxRxIdentifier) = 0 in 1 bit(s)]; [TxRxIdentifier: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 8; f_tx_rx_identifier = (B >> r) & 255
@@ -9740,6 +10803,7 @@ def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
         if x > 127: f_tx_rx_identifier, r = ru(B, r + 8, f_tx_rx_identifier)
         else: f_tx_rx_identifier = (x << 7) | (f_tx_rx_identifier & 127)
     if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: return _d_WPT_TxRxSpecDataType(B, r0)
+    # 4 bits: [TxRxIdentifier: EE = 0 in 1 bit]; [WPT_TxRxSpecDataType after TxRxIdentifier: SE(TxRxPosition) = 0 in 1 bit(s)]; [WPT_CoordinateXYZType start: SE(Coord_X) = 0 in 1 bit(s)]; [Coord_X: CH = 0 in 1 bit]
     r -= 4; c = (B >> r) & 15
     if c & 15: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 9; i1_coord_x = (B >> r) & 511
@@ -9751,6 +10815,7 @@ def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
         elif i1_coord_x & 256: i1_coord_x = -((x << 7) | (i1_coord_x & 127)) - 1
         else: i1_coord_x = (x << 7) | (i1_coord_x & 127)
     elif i1_coord_x > 255: i1_coord_x = 255 - i1_coord_x
+    # 3 bits: [Coord_X: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_X: SE(Coord_Y) = 0 in 1 bit(s)]; [Coord_Y: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 9; i1_coord_y = (B >> r) & 511
@@ -9762,6 +10827,7 @@ def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
         elif i1_coord_y & 256: i1_coord_y = -((x << 7) | (i1_coord_y & 127)) - 1
         else: i1_coord_y = (x << 7) | (i1_coord_y & 127)
     elif i1_coord_y > 255: i1_coord_y = 255 - i1_coord_y
+    # 3 bits: [Coord_Y: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Y: SE(Coord_Z) = 0 in 1 bit(s)]; [Coord_Z: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 9; i1_coord_z = (B >> r) & 511
@@ -9773,6 +10839,7 @@ def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
         elif i1_coord_z & 256: i1_coord_z = -((x << 7) | (i1_coord_z & 127)) - 1
         else: i1_coord_z = (x << 7) | (i1_coord_z & 127)
     elif i1_coord_z > 255: i1_coord_z = 255 - i1_coord_z
+    # 5 bits: [Coord_Z: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Z: EE = 0 in 1 bit(s)]; [WPT_TxRxSpecDataType after TxRxPosition: SE(TxRxOrientation) = 0 in 1 bit(s)]; [WPT_CoordinateXYZType start: SE(Coord_X) = 0 in 1 bit(s)]; [Coord_X: CH = 0 in 1 bit]
     r -= 5; c = (B >> r) & 31
     if c & 31: return _d_WPT_TxRxSpecDataType(B, r0)
     f_tx_rx_position = _new(WPT_CoordinateXYZType)
@@ -9788,6 +10855,7 @@ def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
         elif i2_coord_x & 256: i2_coord_x = -((x << 7) | (i2_coord_x & 127)) - 1
         else: i2_coord_x = (x << 7) | (i2_coord_x & 127)
     elif i2_coord_x > 255: i2_coord_x = 255 - i2_coord_x
+    # 3 bits: [Coord_X: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_X: SE(Coord_Y) = 0 in 1 bit(s)]; [Coord_Y: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 9; i2_coord_y = (B >> r) & 511
@@ -9799,6 +10867,7 @@ def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
         elif i2_coord_y & 256: i2_coord_y = -((x << 7) | (i2_coord_y & 127)) - 1
         else: i2_coord_y = (x << 7) | (i2_coord_y & 127)
     elif i2_coord_y > 255: i2_coord_y = 255 - i2_coord_y
+    # 3 bits: [Coord_Y: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Y: SE(Coord_Z) = 0 in 1 bit(s)]; [Coord_Z: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
     r -= 9; i2_coord_z = (B >> r) & 511
@@ -9810,6 +10879,7 @@ def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
         elif i2_coord_z & 256: i2_coord_z = -((x << 7) | (i2_coord_z & 127)) - 1
         else: i2_coord_z = (x << 7) | (i2_coord_z & 127)
     elif i2_coord_z > 255: i2_coord_z = 255 - i2_coord_z
+    # 3 bits: [Coord_Z: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Z: EE = 0 in 1 bit(s)]; [WPT_TxRxSpecDataType after TxRxOrientation: EE = 0 in 1 bit(s)]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_TxRxSpecDataType(B, r0)
     f_tx_rx_orientation = _new(WPT_CoordinateXYZType)
@@ -9820,9 +10890,10 @@ def _f_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int]:
     o.tx_rx_identifier = f_tx_rx_identifier
     o.tx_rx_position = f_tx_rx_position
     o.tx_rx_orientation = f_tx_rx_orientation
-    return o, r
+    return o, B, r
 
 def _e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
+    # WPT_TxRxSpecDataType: (TxRxIdentifier, TxRxPosition, TxRxOrientation)
     pass
     v2 = o.tx_rx_identifier
     if v2 is None: raise EncFail('missing mandatory TxRxIdentifier')
@@ -9892,13 +10963,16 @@ def _e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
     a <<= 3
     return a
 
-def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int]:
+def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int, int]:
+    # WPT_CoordinateXYZType: (Coord_X, Coord_Y, Coord_Z)
+    # start: 1 bit(s): 0 SE(Coord_X), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_coord_x = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_coord_x, r = sl2(B, r, _S71, 6)
+            f_coord_x, B, r = sl2(B, r, _S71, 6)
         else:
             r -= 9; f_coord_x = (B >> r) & 511
             if f_coord_x & 128: f_coord_x, r = ri(B, r, f_coord_x)
@@ -9906,6 +10980,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
             if f_coord_x < -32768 or f_coord_x > 32767: facet(r, 'Coord_X: {} out of range'.format(f_coord_x))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Coord_X: 1 bit(s): 0 SE(Coord_Y), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Coord_X')
@@ -9913,7 +10988,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_coord_y, r = sl2(B, r, _S71, 6)
+            f_coord_y, B, r = sl2(B, r, _S71, 6)
         else:
             r -= 9; f_coord_y = (B >> r) & 511
             if f_coord_y & 128: f_coord_y, r = ri(B, r, f_coord_y)
@@ -9921,6 +10996,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
             if f_coord_y < -32768 or f_coord_y > 32767: facet(r, 'Coord_Y: {} out of range'.format(f_coord_y))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Coord_Y: 1 bit(s): 0 SE(Coord_Z), 1 second level
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Coord_Y')
@@ -9928,22 +11004,26 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_coord_z, r = sl2(B, r, _S71, 6)
+            f_coord_z, B, r = sl2(B, r, _S71, 6)
         else:
+            if r < 2048: B, r = fill(B, r)
             r -= 9; f_coord_z = (B >> r) & 511
             if f_coord_z & 128: f_coord_z, r = ri(B, r, f_coord_z)
             elif f_coord_z > 255: f_coord_z = 255 - f_coord_z
             if f_coord_z < -32768 or f_coord_z > 32767: facet(r, 'Coord_Z: {} out of range'.format(f_coord_z))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Coord_Z: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Coord_Z')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_CoordinateXYZType(f_coord_x, f_coord_y, f_coord_z), r
+    return WPT_CoordinateXYZType(f_coord_x, f_coord_y, f_coord_z), B, r
 
-def _f_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int]:
+def _f_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int, int]:
+    # WPT_CoordinateXYZType: (Coord_X, Coord_Y, Coord_Z)
     r0 = r
+    # 2 bits: [WPT_CoordinateXYZType start: SE(Coord_X) = 0 in 1 bit(s)]; [Coord_X: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_WPT_CoordinateXYZType(B, r0)
     r -= 9; f_coord_x = (B >> r) & 511
@@ -9955,6 +11035,7 @@ def _f_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
         elif f_coord_x & 256: f_coord_x = -((x << 7) | (f_coord_x & 127)) - 1
         else: f_coord_x = (x << 7) | (f_coord_x & 127)
     elif f_coord_x > 255: f_coord_x = 255 - f_coord_x
+    # 3 bits: [Coord_X: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_X: SE(Coord_Y) = 0 in 1 bit(s)]; [Coord_Y: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_CoordinateXYZType(B, r0)
     r -= 9; f_coord_y = (B >> r) & 511
@@ -9966,6 +11047,7 @@ def _f_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
         elif f_coord_y & 256: f_coord_y = -((x << 7) | (f_coord_y & 127)) - 1
         else: f_coord_y = (x << 7) | (f_coord_y & 127)
     elif f_coord_y > 255: f_coord_y = 255 - f_coord_y
+    # 3 bits: [Coord_Y: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Y: SE(Coord_Z) = 0 in 1 bit(s)]; [Coord_Z: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_CoordinateXYZType(B, r0)
     r -= 9; f_coord_z = (B >> r) & 511
@@ -9977,15 +11059,17 @@ def _f_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
         elif f_coord_z & 256: f_coord_z = -((x << 7) | (f_coord_z & 127)) - 1
         else: f_coord_z = (x << 7) | (f_coord_z & 127)
     elif f_coord_z > 255: f_coord_z = 255 - f_coord_z
+    # 2 bits: [Coord_Z: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Z: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_WPT_CoordinateXYZType(B, r0)
     o = _new(WPT_CoordinateXYZType)
     o.coord_x = f_coord_x
     o.coord_y = f_coord_y
     o.coord_z = f_coord_z
-    return o, r
+    return o, B, r
 
 def _e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
+    # WPT_CoordinateXYZType: (Coord_X, Coord_Y, Coord_Z)
     pass
     v2 = o.coord_x
     if v2 is None: raise EncFail('missing mandatory Coord_X')
@@ -10014,77 +11098,95 @@ def _e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecDataType, int]:
+def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecDataType, int, int]:
+    # WPT_TxRxPackageSpecDataType: (PulseSequenceOrder{2,255}, PulseSeparationTime, PulseDuration, PackageSeparationTime)
+    # start: 1 bit(s): 0 SE(PulseSequenceOrder), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_pulse_sequence_order = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_WPT_TxRxPulseOrderType(B, r)
+            v, B, r = _d_WPT_TxRxPulseOrderType(B, r)
             f_pulse_sequence_order.append(v)
         else:
             break
         n += 1
         if n < 2:
+            # in PulseSequenceOrder (fewer than 2): 1 bit(s): 0 SE(PulseSequenceOrder), 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T1[(B >> r) & 1]
         elif n < 255:
+            # after PulseSequenceOrder (may repeat): 2 bit(s): 0 SE(PulseSequenceOrder), 1 SE(PulseSeparationTime), 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T32[(B >> r) & 3]
         else:
+            # after PulseSequenceOrder: 1 bit(s): 0 SE(PulseSeparationTime), 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T18[(B >> r) & 1]
     if n < 2: raise unexpected(k, r, 'PulseSequenceOrder')
     f_pulse_separation_time = None
     if k == 1:
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1:
-            f_pulse_separation_time, r = sl2(B, r, _S141, 6)
+            f_pulse_separation_time, B, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_pulse_separation_time = (B >> r) & 255
             if f_pulse_separation_time > 127: f_pulse_separation_time, r = ru(B, r, f_pulse_separation_time)
             if f_pulse_separation_time > 65535: facet(r, 'PulseSeparationTime: {} out of range'.format(f_pulse_separation_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PulseSeparationTime: 1 bit(s): 0 SE(PulseDuration), 1 second level
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PulseSeparationTime')
     f_pulse_duration = None
     if k == 2:
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1:
-            f_pulse_duration, r = sl2(B, r, _S141, 6)
+            f_pulse_duration, B, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_pulse_duration = (B >> r) & 255
             if f_pulse_duration > 127: f_pulse_duration, r = ru(B, r, f_pulse_duration)
             if f_pulse_duration > 65535: facet(r, 'PulseDuration: {} out of range'.format(f_pulse_duration))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PulseDuration: 1 bit(s): 0 SE(PackageSeparationTime), 1 second level
         r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PulseDuration')
     f_package_separation_time = None
     if k == 3:
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1:
-            f_package_separation_time, r = sl2(B, r, _S141, 6)
+            f_package_separation_time, B, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_package_separation_time = (B >> r) & 255
             if f_package_separation_time > 127: f_package_separation_time, r = ru(B, r, f_package_separation_time)
             if f_package_separation_time > 65535: facet(r, 'PackageSeparationTime: {} out of range'.format(f_package_separation_time))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after PackageSeparationTime: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PackageSeparationTime')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_TxRxPackageSpecDataType(f_pulse_sequence_order, f_pulse_separation_time, f_pulse_duration, f_package_separation_time), r
+    return WPT_TxRxPackageSpecDataType(f_pulse_sequence_order, f_pulse_separation_time, f_pulse_duration, f_package_separation_time), B, r
 
-def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecDataType, int]:
+def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecDataType, int, int]:
+    # WPT_TxRxPackageSpecDataType: (PulseSequenceOrder{2,255}, PulseSeparationTime, PulseDuration, PackageSeparationTime)
     r0 = r
+    # 1 bits: [code of WPT_TxRxPackageSpecDataType start: 1 bit(s): 0 SE(PulseSequenceOrder), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T1[c & 1]
     f_pulse_sequence_order = []
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [WPT_TxRxPulseOrderType start: SE(IndexNumber) = 0 in 1 bit(s)]; [IndexNumber: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_WPT_TxRxPackageSpecDataType(B, r0)
             r -= 8; i1_index_number = (B >> r) & 255
@@ -10094,6 +11196,7 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
                     i1_index_number, r = ru(B, r + 8, i1_index_number)
                     if i1_index_number > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
                 else: i1_index_number = (x << 7) | (i1_index_number & 127)
+            # 3 bits: [IndexNumber: EE = 0 in 1 bit]; [WPT_TxRxPulseOrderType after IndexNumber: SE(TxRxIdentifier) = 0 in 1 bit(s)]; [TxRxIdentifier: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_TxRxPackageSpecDataType(B, r0)
             r -= 8; i1_tx_rx_identifier = (B >> r) & 255
@@ -10102,6 +11205,7 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
                 if x > 127: i1_tx_rx_identifier, r = ru(B, r + 8, i1_tx_rx_identifier)
                 else: i1_tx_rx_identifier = (x << 7) | (i1_tx_rx_identifier & 127)
             if i1_tx_rx_identifier < 1 or i1_tx_rx_identifier > 4294967295: return _d_WPT_TxRxPackageSpecDataType(B, r0)
+            # 2 bits: [TxRxIdentifier: EE = 0 in 1 bit]; [WPT_TxRxPulseOrderType after TxRxIdentifier: EE = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_WPT_TxRxPackageSpecDataType(B, r0)
             v = _new(WPT_TxRxPulseOrderType)
@@ -10112,17 +11216,21 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
             break
         n += 1
         if n < 2:
+            # 1 bits: [code of WPT_TxRxPackageSpecDataType in PulseSequenceOrder (fewer than 2): 1 bit(s): 0 SE(PulseSequenceOrder), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T1[c & 1]
         elif n < 255:
+            # 2 bits: [code of WPT_TxRxPackageSpecDataType after PulseSequenceOrder (may repeat): 2 bit(s): 0 SE(PulseSequenceOrder), 1 SE(PulseSeparationTime), 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T32[c & 3]
         else:
+            # 1 bits: [code of WPT_TxRxPackageSpecDataType after PulseSequenceOrder: 1 bit(s): 0 SE(PulseSeparationTime), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T18[c & 1]
     if n < 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
     f_pulse_separation_time = None
     if k == 1:
+        # 1 bits: [PulseSeparationTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_WPT_TxRxPackageSpecDataType(B, r0)
         r -= 8; f_pulse_separation_time = (B >> r) & 255
@@ -10132,6 +11240,7 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
                 f_pulse_separation_time, r = ru(B, r + 8, f_pulse_separation_time)
                 if f_pulse_separation_time > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
             else: f_pulse_separation_time = (x << 7) | (f_pulse_separation_time & 127)
+        # 2 bits: [PulseSeparationTime: EE = 0 in 1 bit]; [code of WPT_TxRxPackageSpecDataType after PulseSeparationTime: 1 bit(s): 0 SE(PulseDuration), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
         k = _T51[c & 1]
@@ -10139,6 +11248,7 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
         return _d_WPT_TxRxPackageSpecDataType(B, r0)
     f_pulse_duration = None
     if k == 2:
+        # 1 bits: [PulseDuration: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_WPT_TxRxPackageSpecDataType(B, r0)
         r -= 8; f_pulse_duration = (B >> r) & 255
@@ -10148,6 +11258,7 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
                 f_pulse_duration, r = ru(B, r + 8, f_pulse_duration)
                 if f_pulse_duration > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
             else: f_pulse_duration = (x << 7) | (f_pulse_duration & 127)
+        # 2 bits: [PulseDuration: EE = 0 in 1 bit]; [code of WPT_TxRxPackageSpecDataType after PulseDuration: 1 bit(s): 0 SE(PackageSeparationTime), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
         k = _T57[c & 1]
@@ -10155,6 +11266,7 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
         return _d_WPT_TxRxPackageSpecDataType(B, r0)
     f_package_separation_time = None
     if k == 3:
+        # 1 bits: [PackageSeparationTime: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_WPT_TxRxPackageSpecDataType(B, r0)
         r -= 8; f_package_separation_time = (B >> r) & 255
@@ -10164,6 +11276,7 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
                 f_package_separation_time, r = ru(B, r + 8, f_package_separation_time)
                 if f_package_separation_time > 65535: return _d_WPT_TxRxPackageSpecDataType(B, r0)
             else: f_package_separation_time = (x << 7) | (f_package_separation_time & 127)
+        # 2 bits: [PackageSeparationTime: EE = 0 in 1 bit]; [code of WPT_TxRxPackageSpecDataType after PackageSeparationTime: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_TxRxPackageSpecDataType(B, r0)
         k = _T0[c & 1]
@@ -10175,12 +11288,14 @@ def _f_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
     o.pulse_separation_time = f_pulse_separation_time
     o.pulse_duration = f_pulse_duration
     o.package_separation_time = f_package_separation_time
-    return o, r
+    return o, B, r
 
 def _e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> int:
+    # WPT_TxRxPackageSpecDataType: (PulseSequenceOrder{2,255}, PulseSeparationTime, PulseDuration, PackageSeparationTime)
     st = 0
     n = 0
     for v in o.pulse_sequence_order:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 2:
@@ -10223,19 +11338,23 @@ def _e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> in
     a <<= 2
     return a
 
-def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, int]:
+def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, int, int]:
+    # WPT_TxRxPulseOrderType: (IndexNumber, TxRxIdentifier)
+    # start: 1 bit(s): 0 SE(IndexNumber), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_index_number = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_index_number, r = sl2(B, r, _S141, 6)
+            f_index_number, B, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_index_number = (B >> r) & 255
             if f_index_number > 127: f_index_number, r = ru(B, r, f_index_number)
             if f_index_number > 65535: facet(r, 'IndexNumber: {} out of range'.format(f_index_number))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after IndexNumber: 1 bit(s): 0 SE(TxRxIdentifier), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'IndexNumber')
@@ -10243,21 +11362,24 @@ def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_tx_rx_identifier, r = sl2(B, r, _S152, 6)
+            f_tx_rx_identifier, B, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_tx_rx_identifier = (B >> r) & 255
             if f_tx_rx_identifier > 127: f_tx_rx_identifier, r = ru(B, r, f_tx_rx_identifier)
             if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: facet(r, 'TxRxIdentifier: {} out of range'.format(f_tx_rx_identifier))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after TxRxIdentifier: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T0[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'TxRxIdentifier')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_TxRxPulseOrderType(f_index_number, f_tx_rx_identifier), r
+    return WPT_TxRxPulseOrderType(f_index_number, f_tx_rx_identifier), B, r
 
-def _f_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, int]:
+def _f_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, int, int]:
+    # WPT_TxRxPulseOrderType: (IndexNumber, TxRxIdentifier)
     r0 = r
+    # 2 bits: [WPT_TxRxPulseOrderType start: SE(IndexNumber) = 0 in 1 bit(s)]; [IndexNumber: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_WPT_TxRxPulseOrderType(B, r0)
     r -= 8; f_index_number = (B >> r) & 255
@@ -10267,6 +11389,7 @@ def _f_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
             f_index_number, r = ru(B, r + 8, f_index_number)
             if f_index_number > 65535: return _d_WPT_TxRxPulseOrderType(B, r0)
         else: f_index_number = (x << 7) | (f_index_number & 127)
+    # 3 bits: [IndexNumber: EE = 0 in 1 bit]; [WPT_TxRxPulseOrderType after IndexNumber: SE(TxRxIdentifier) = 0 in 1 bit(s)]; [TxRxIdentifier: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_TxRxPulseOrderType(B, r0)
     r -= 8; f_tx_rx_identifier = (B >> r) & 255
@@ -10275,14 +11398,16 @@ def _f_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
         if x > 127: f_tx_rx_identifier, r = ru(B, r + 8, f_tx_rx_identifier)
         else: f_tx_rx_identifier = (x << 7) | (f_tx_rx_identifier & 127)
     if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: return _d_WPT_TxRxPulseOrderType(B, r0)
+    # 2 bits: [TxRxIdentifier: EE = 0 in 1 bit]; [WPT_TxRxPulseOrderType after TxRxIdentifier: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_WPT_TxRxPulseOrderType(B, r0)
     o = _new(WPT_TxRxPulseOrderType)
     o.index_number = f_index_number
     o.tx_rx_identifier = f_tx_rx_identifier
-    return o, r
+    return o, B, r
 
 def _e_WPT_TxRxPulseOrderType(o: WPT_TxRxPulseOrderType, a: int) -> int:
+    # WPT_TxRxPulseOrderType: (IndexNumber, TxRxIdentifier)
     pass
     v2 = o.index_number
     if v2 is None: raise EncFail('missing mandatory IndexNumber')
@@ -10301,17 +11426,21 @@ def _e_WPT_TxRxPulseOrderType(o: WPT_TxRxPulseOrderType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType, int]:
+def _d_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType, int, int]:
+    # WPT_LF_ReceiverDataType: (NumberOfReceivers, RxSpecData{2,255})
+    # start: 1 bit(s): 0 SE(NumberOfReceivers), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_number_of_receivers = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_number_of_receivers, r = sl2(B, r, _S160, 6)
+            f_number_of_receivers, B, r = sl2(B, r, _S160, 6)
         else:
             r -= 8; f_number_of_receivers = ((B >> r) & 255) + 0
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NumberOfReceivers: 1 bit(s): 0 SE(RxSpecData), 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'NumberOfReceivers')
@@ -10319,23 +11448,31 @@ def _d_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
     n = 0
     while True:
         if k == 1:
-            v, r = _d_WPT_TxRxSpecDataType(B, r)
+            v, B, r = _d_WPT_TxRxSpecDataType(B, r)
             f_rx_spec_data.append(v)
         else:
             break
         n += 1
         if n < 2:
+            # in RxSpecData (fewer than 2): 1 bit(s): 0 SE(RxSpecData), 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T18[(B >> r) & 1]
         elif n < 255:
+            # after RxSpecData (may repeat): 2 bit(s): 0 SE(RxSpecData), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T33[(B >> r) & 3]
         else:
+            # after RxSpecData: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T0[(B >> r) & 1]
     if n < 2: raise unexpected(k, r, 'RxSpecData')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_LF_ReceiverDataType(f_number_of_receivers, f_rx_spec_data), r
+    return WPT_LF_ReceiverDataType(f_number_of_receivers, f_rx_spec_data), B, r
 
-def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType, int]:
+def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType, int, int]:
+    # WPT_LF_ReceiverDataType: (NumberOfReceivers, RxSpecData{2,255})
     r0 = r
+    # 12 bits: [WPT_LF_ReceiverDataType start: SE(NumberOfReceivers) = 0 in 1 bit(s)]; [NumberOfReceivers: CH = 0 in 1 bit]; f_number_of_receivers 8 bit(s); [NumberOfReceivers: EE = 0 in 1 bit]; [code of WPT_LF_ReceiverDataType after NumberOfReceivers: 1 bit(s): 0 SE(RxSpecData), 1 second level]
     r -= 12; c = (B >> r) & 4095
     if c & 3074: return _d_WPT_LF_ReceiverDataType(B, r0)
     f_number_of_receivers = (c >> 2) & 255
@@ -10344,6 +11481,7 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
     n = 0
     while True:
         if k == 1:
+            # 2 bits: [WPT_TxRxSpecDataType start: SE(TxRxIdentifier) = 0 in 1 bit(s)]; [TxRxIdentifier: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 8; i1_tx_rx_identifier = (B >> r) & 255
@@ -10352,6 +11490,7 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
                 if x > 127: i1_tx_rx_identifier, r = ru(B, r + 8, i1_tx_rx_identifier)
                 else: i1_tx_rx_identifier = (x << 7) | (i1_tx_rx_identifier & 127)
             if i1_tx_rx_identifier < 1 or i1_tx_rx_identifier > 4294967295: return _d_WPT_LF_ReceiverDataType(B, r0)
+            # 4 bits: [TxRxIdentifier: EE = 0 in 1 bit]; [WPT_TxRxSpecDataType after TxRxIdentifier: SE(TxRxPosition) = 0 in 1 bit(s)]; [WPT_CoordinateXYZType start: SE(Coord_X) = 0 in 1 bit(s)]; [Coord_X: CH = 0 in 1 bit]
             r -= 4; c = (B >> r) & 15
             if c & 15: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 9; i2_coord_x = (B >> r) & 511
@@ -10363,6 +11502,7 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
                 elif i2_coord_x & 256: i2_coord_x = -((x << 7) | (i2_coord_x & 127)) - 1
                 else: i2_coord_x = (x << 7) | (i2_coord_x & 127)
             elif i2_coord_x > 255: i2_coord_x = 255 - i2_coord_x
+            # 3 bits: [Coord_X: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_X: SE(Coord_Y) = 0 in 1 bit(s)]; [Coord_Y: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 9; i2_coord_y = (B >> r) & 511
@@ -10374,6 +11514,7 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
                 elif i2_coord_y & 256: i2_coord_y = -((x << 7) | (i2_coord_y & 127)) - 1
                 else: i2_coord_y = (x << 7) | (i2_coord_y & 127)
             elif i2_coord_y > 255: i2_coord_y = 255 - i2_coord_y
+            # 3 bits: [Coord_Y: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Y: SE(Coord_Z) = 0 in 1 bit(s)]; [Coord_Z: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 9; i2_coord_z = (B >> r) & 511
@@ -10385,6 +11526,7 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
                 elif i2_coord_z & 256: i2_coord_z = -((x << 7) | (i2_coord_z & 127)) - 1
                 else: i2_coord_z = (x << 7) | (i2_coord_z & 127)
             elif i2_coord_z > 255: i2_coord_z = 255 - i2_coord_z
+            # 5 bits: [Coord_Z: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Z: EE = 0 in 1 bit(s)]; [WPT_TxRxSpecDataType after TxRxPosition: SE(TxRxOrientation) = 0 in 1 bit(s)]; [WPT_CoordinateXYZType start: SE(Coord_X) = 0 in 1 bit(s)]; [Coord_X: CH = 0 in 1 bit]
             r -= 5; c = (B >> r) & 31
             if c & 31: return _d_WPT_LF_ReceiverDataType(B, r0)
             i1_tx_rx_position = _new(WPT_CoordinateXYZType)
@@ -10400,6 +11542,7 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
                 elif i3_coord_x & 256: i3_coord_x = -((x << 7) | (i3_coord_x & 127)) - 1
                 else: i3_coord_x = (x << 7) | (i3_coord_x & 127)
             elif i3_coord_x > 255: i3_coord_x = 255 - i3_coord_x
+            # 3 bits: [Coord_X: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_X: SE(Coord_Y) = 0 in 1 bit(s)]; [Coord_Y: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 9; i3_coord_y = (B >> r) & 511
@@ -10411,6 +11554,7 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
                 elif i3_coord_y & 256: i3_coord_y = -((x << 7) | (i3_coord_y & 127)) - 1
                 else: i3_coord_y = (x << 7) | (i3_coord_y & 127)
             elif i3_coord_y > 255: i3_coord_y = 255 - i3_coord_y
+            # 3 bits: [Coord_Y: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Y: SE(Coord_Z) = 0 in 1 bit(s)]; [Coord_Z: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
             r -= 9; i3_coord_z = (B >> r) & 511
@@ -10422,6 +11566,7 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
                 elif i3_coord_z & 256: i3_coord_z = -((x << 7) | (i3_coord_z & 127)) - 1
                 else: i3_coord_z = (x << 7) | (i3_coord_z & 127)
             elif i3_coord_z > 255: i3_coord_z = 255 - i3_coord_z
+            # 3 bits: [Coord_Z: EE = 0 in 1 bit]; [WPT_CoordinateXYZType after Coord_Z: EE = 0 in 1 bit(s)]; [WPT_TxRxSpecDataType after TxRxOrientation: EE = 0 in 1 bit(s)]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_WPT_LF_ReceiverDataType(B, r0)
             i1_tx_rx_orientation = _new(WPT_CoordinateXYZType)
@@ -10437,12 +11582,15 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
             break
         n += 1
         if n < 2:
+            # 1 bits: [code of WPT_LF_ReceiverDataType in RxSpecData (fewer than 2): 1 bit(s): 0 SE(RxSpecData), 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T18[c & 1]
         elif n < 255:
+            # 2 bits: [code of WPT_LF_ReceiverDataType after RxSpecData (may repeat): 2 bit(s): 0 SE(RxSpecData), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T33[c & 3]
         else:
+            # 1 bits: [code of WPT_LF_ReceiverDataType after RxSpecData: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if n < 2: return _d_WPT_LF_ReceiverDataType(B, r0)
@@ -10450,9 +11598,10 @@ def _f_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
     o = _new(WPT_LF_ReceiverDataType)
     o.number_of_receivers = f_number_of_receivers
     o.rx_spec_data = f_rx_spec_data
-    return o, r
+    return o, B, r
 
 def _e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
+    # WPT_LF_ReceiverDataType: (NumberOfReceivers, RxSpecData{2,255})
     st = 0
     v2 = o.number_of_receivers
     if v2 is None: raise EncFail('missing mandatory NumberOfReceivers')
@@ -10461,6 +11610,7 @@ def _e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
     a = (a << 11) | (v2) << 1
     n = 0
     for v in o.rx_spec_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 2:
@@ -10481,11 +11631,16 @@ def _e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePositioningSetupResType, int]:
+def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePositioningSetupResType, int, int]:
+    # WPT_FinePositioningSetupResType: (((Header), (ResponseCode)), (PrimaryDeviceFinePositioningMethodList, PrimaryDevicePairingMethodList, PrimaryDeviceAlignmentCheckMethodList, NaturalOffset, VendorSpecificDataContainer{0,16}, LF_SystemSetupData?))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -10493,31 +11648,38 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S72, 6)
+            f_response_code, B, r = sl2(B, r, _S72, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(PrimaryDeviceFinePositioningMethodList), 1 second level
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
     f_primary_device_fine_positioning_method_list = None
     if k == 2:
-        f_primary_device_fine_positioning_method_list, r = _d_WPT_FinePositioningMethodListType(B, r)
+        f_primary_device_fine_positioning_method_list, B, r = _d_WPT_FinePositioningMethodListType(B, r)
+        # after PrimaryDeviceFinePositioningMethodList: 1 bit(s): 0 SE(PrimaryDevicePairingMethodList), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PrimaryDeviceFinePositioningMethodList')
     f_primary_device_pairing_method_list = None
     if k == 3:
-        f_primary_device_pairing_method_list, r = _d_WPT_PairingMethodListType(B, r)
+        f_primary_device_pairing_method_list, B, r = _d_WPT_PairingMethodListType(B, r)
+        # after PrimaryDevicePairingMethodList: 1 bit(s): 0 SE(PrimaryDeviceAlignmentCheckMethodList), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T38[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PrimaryDevicePairingMethodList')
     f_primary_device_alignment_check_method_list = None
     if k == 4:
-        f_primary_device_alignment_check_method_list, r = _d_WPT_AlignmentCheckMethodListType(B, r)
+        f_primary_device_alignment_check_method_list, B, r = _d_WPT_AlignmentCheckMethodListType(B, r)
+        # after PrimaryDeviceAlignmentCheckMethodList: 1 bit(s): 0 SE(NaturalOffset), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'PrimaryDeviceAlignmentCheckMethodList')
@@ -10525,13 +11687,14 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_natural_offset, r = sl2(B, r, _S141, 6)
+            f_natural_offset, B, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_natural_offset = (B >> r) & 255
             if f_natural_offset > 127: f_natural_offset, r = ru(B, r, f_natural_offset)
             if f_natural_offset > 65535: facet(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after NaturalOffset: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(LF_SystemSetupData), 2 EE, 3 second level
         r -= 2; k = _T126[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'NaturalOffset')
@@ -10539,11 +11702,13 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     n = 0
     while True:
         if k == 6:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, B, r = sl2(B, r, _S64, 6)
             else:
-                v, r = rbin(B, r, 256)
+                v, B, r = rbin(B, r, 256)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -10551,23 +11716,30 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
             break
         n += 1
         if n < 16:
+            # after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(LF_SystemSetupData), 2 EE, 3 second level
             r -= 2; k = _T126[(B >> r) & 3]
         else:
+            # after VendorSpecificDataContainer: 2 bit(s): 0 SE(LF_SystemSetupData), 1 EE, 2 second level
             r -= 2; k = _T127[(B >> r) & 3]
     f_lf_system_setup_data = None
     if k == 7:
-        f_lf_system_setup_data, r = _d_WPT_LF_SystemSetupDataType(B, r)
+        f_lf_system_setup_data, B, r = _d_WPT_LF_SystemSetupDataType(B, r)
+        # after LF_SystemSetupData: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_FinePositioningSetupResType(f_header, f_response_code, f_primary_device_fine_positioning_method_list, f_primary_device_pairing_method_list, f_primary_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data), r
+    return WPT_FinePositioningSetupResType(f_header, f_response_code, f_primary_device_fine_positioning_method_list, f_primary_device_pairing_method_list, f_primary_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data), B, r
 
-def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePositioningSetupResType, int]:
+def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePositioningSetupResType, int, int]:
+    # WPT_FinePositioningSetupResType: (((Header), (ResponseCode)), (PrimaryDeviceFinePositioningMethodList, PrimaryDevicePairingMethodList, PrimaryDeviceAlignmentCheckMethodList, NaturalOffset, VendorSpecificDataContainer{0,16}, LF_SystemSetupData?))
     r0 = r
+    # 3 bits: [WPT_FinePositioningSetupResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_FinePositioningSetupResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_WPT_FinePositioningSetupResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_FinePositioningSetupResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -10577,15 +11749,18 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_WPT_FinePositioningSetupResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupResType(B, r0)
     k = _T21[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_FinePositioningSetupResType(B, r0)
+    # 10 bits: [WPT_FinePositioningSetupResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [WPT_FinePositioningSetupResType after ResponseCode: SE(PrimaryDeviceFinePositioningMethodList) = 0 in 1 bit(s)]
     r -= 10; c = (B >> r) & 1023
     if c & 771: return _d_WPT_FinePositioningSetupResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 2) & 63]
@@ -10594,13 +11769,16 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     f_header.session_id = i1_session_id
     f_header.time_stamp = i1_time_stamp
     f_header.signature = i1_signature
-    f_primary_device_fine_positioning_method_list, r = _f_WPT_FinePositioningMethodListType(B, r)
+    f_primary_device_fine_positioning_method_list, B, r = _f_WPT_FinePositioningMethodListType(B, r)
+    # 1 bits: [WPT_FinePositioningSetupResType after PrimaryDeviceFinePositioningMethodList: SE(PrimaryDevicePairingMethodList) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_WPT_FinePositioningSetupResType(B, r0)
-    f_primary_device_pairing_method_list, r = _f_WPT_PairingMethodListType(B, r)
+    f_primary_device_pairing_method_list, B, r = _f_WPT_PairingMethodListType(B, r)
+    # 1 bits: [WPT_FinePositioningSetupResType after PrimaryDevicePairingMethodList: SE(PrimaryDeviceAlignmentCheckMethodList) = 0 in 1 bit(s)]
     r -= 1; c = (B >> r) & 1
     if c & 1: return _d_WPT_FinePositioningSetupResType(B, r0)
-    f_primary_device_alignment_check_method_list, r = _f_WPT_AlignmentCheckMethodListType(B, r)
+    f_primary_device_alignment_check_method_list, B, r = _f_WPT_AlignmentCheckMethodListType(B, r)
+    # 2 bits: [WPT_FinePositioningSetupResType after PrimaryDeviceAlignmentCheckMethodList: SE(NaturalOffset) = 0 in 1 bit(s)]; [NaturalOffset: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_WPT_FinePositioningSetupResType(B, r0)
     r -= 8; f_natural_offset = (B >> r) & 255
@@ -10610,6 +11788,7 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
             f_natural_offset, r = ru(B, r + 8, f_natural_offset)
             if f_natural_offset > 65535: return _d_WPT_FinePositioningSetupResType(B, r0)
         else: f_natural_offset = (x << 7) | (f_natural_offset & 127)
+    # 3 bits: [NaturalOffset: EE = 0 in 1 bit]; [code of WPT_FinePositioningSetupResType after NaturalOffset: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(LF_SystemSetupData), 2 EE, 3 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_FinePositioningSetupResType(B, r0)
     k = _T126[c & 3]
@@ -10617,9 +11796,11 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     n = 0
     while True:
         if k == 6:
+            # 1 bits: [VendorSpecificDataContainer: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_FinePositioningSetupResType(B, r0)
-            v, r = rbin(B, r, 256)
+            v, B, r = rbin(B, r, 256)
+            # 1 bits: [VendorSpecificDataContainer: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_FinePositioningSetupResType(B, r0)
             f_vendor_specific_data_container.append(v)
@@ -10627,27 +11808,33 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of WPT_FinePositioningSetupResType after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(LF_SystemSetupData), 2 EE, 3 second level]
             r -= 2; c = (B >> r) & 3
             k = _T126[c & 3]
         else:
+            # 2 bits: [code of WPT_FinePositioningSetupResType after VendorSpecificDataContainer: 2 bit(s): 0 SE(LF_SystemSetupData), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T127[c & 3]
     f_lf_system_setup_data = None
     if k == 7:
+        # 2 bits: [code of WPT_LF_SystemSetupDataType start: 2 bit(s): 0 SE(LF_TransmitterSetupData), 1 SE(LF_ReceiverSetupData), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T32[c & 3]
         i2_lf_transmitter_setup_data = i2_lf_receiver_setup_data = None
         if k == 0:
-            i2_lf_transmitter_setup_data, r = _f_WPT_LF_TransmitterDataType(B, r)
+            i2_lf_transmitter_setup_data, B, r = _f_WPT_LF_TransmitterDataType(B, r)
+            # 1 bits: [code of WPT_LF_SystemSetupDataType after (LF_TransmitterSetupData | LF_ReceiverSetupData): 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
         elif k == 1:
-            i2_lf_receiver_setup_data, r = _f_WPT_LF_ReceiverDataType(B, r)
+            i2_lf_receiver_setup_data, B, r = _f_WPT_LF_ReceiverDataType(B, r)
+            # 1 bits: [code of WPT_LF_SystemSetupDataType after (LF_TransmitterSetupData | LF_ReceiverSetupData): 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
         else:
             return _d_WPT_FinePositioningSetupResType(B, r0)
         if k != -1: return _d_WPT_FinePositioningSetupResType(B, r0)
+        # 1 bits: [code of WPT_FinePositioningSetupResType after LF_SystemSetupData: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
         f_lf_system_setup_data = _new(WPT_LF_SystemSetupDataType)
@@ -10655,9 +11842,10 @@ def _f_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
         f_lf_system_setup_data.lf_receiver_setup_data = i2_lf_receiver_setup_data
     if k != -1: return _d_WPT_FinePositioningSetupResType(B, r0)
     o = WPT_FinePositioningSetupResType(f_header, f_response_code, f_primary_device_fine_positioning_method_list, f_primary_device_pairing_method_list, f_primary_device_alignment_check_method_list, f_natural_offset, f_vendor_specific_data_container, f_lf_system_setup_data)
-    return o, r
+    return o, B, r
 
 def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: int) -> int:
+    # WPT_FinePositioningSetupResType: (((Header), (ResponseCode)), (PrimaryDeviceFinePositioningMethodList, PrimaryDevicePairingMethodList, PrimaryDeviceAlignmentCheckMethodList, NaturalOffset, VendorSpecificDataContainer{0,16}, LF_SystemSetupData?))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -10713,6 +11901,7 @@ def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: in
     a <<= 1
     n = 0
     for v in o.vendor_specific_data_container:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 2
         elif n < 16:
@@ -10752,11 +11941,16 @@ def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: in
     a = (a << w) | c
     return a
 
-def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
+def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int, int]:
+    # WPT_PairingReqType: (((Header)), (EVProcessing, ObservedIDCode?, EVResultCode, VendorSpecificDataContainer{0,16}))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(EVProcessing), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -10764,13 +11958,14 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_ev_processing, r = sl2(B, r, _S61, 6)
+            f_ev_processing, B, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVProcessing: 2 bit(s): 0 SE(ObservedIDCode), 1 SE(EVResultCode), 2 second level
         r -= 2; k = _T62[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVProcessing')
@@ -10778,25 +11973,27 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_observed_id_code, r = sl2(B, r, _S152, 6)
+            f_observed_id_code, B, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_observed_id_code = (B >> r) & 255
             if f_observed_id_code > 127: f_observed_id_code, r = ru(B, r, f_observed_id_code)
             if f_observed_id_code < 1 or f_observed_id_code > 4294967295: facet(r, 'ObservedIDCode: {} out of range'.format(f_observed_id_code))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ObservedIDCode: 1 bit(s): 0 SE(EVResultCode), 1 second level
         r -= 1; k = _T57[(B >> r) & 1]
     f_ev_result_code = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_ev_result_code, r = sl2(B, r, _S63, 6)
+            f_ev_result_code, B, r = sl2(B, r, _S63, 6)
         else:
             r -= 2; f_ev_result_code = (B >> r) & 3
             if f_ev_result_code >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(f_ev_result_code))
             f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVResultCode: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level
         r -= 2; k = _T53[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'EVResultCode')
@@ -10804,11 +12001,13 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     n = 0
     while True:
         if k == 4:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, B, r = sl2(B, r, _S64, 6)
             else:
-                v, r = rbin(B, r, 256)
+                v, B, r = rbin(B, r, 256)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -10816,19 +12015,24 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
             break
         n += 1
         if n < 16:
+            # after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level
             r -= 2; k = _T53[(B >> r) & 3]
         else:
+            # after VendorSpecificDataContainer: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_PairingReqType(f_header, f_ev_processing, f_observed_id_code, f_ev_result_code, f_vendor_specific_data_container), r
+    return WPT_PairingReqType(f_header, f_ev_processing, f_observed_id_code, f_ev_result_code, f_vendor_specific_data_container), B, r
 
-def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
+def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int, int]:
+    # WPT_PairingReqType: (((Header)), (EVProcessing, ObservedIDCode?, EVResultCode, VendorSpecificDataContainer{0,16}))
     r0 = r
+    # 3 bits: [WPT_PairingReqType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_PairingReqType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_WPT_PairingReqType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_PairingReqType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -10838,15 +12042,18 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_WPT_PairingReqType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_PairingReqType(B, r0)
     k = _T21[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_PairingReqType(B, r0)
+    # 7 bits: [WPT_PairingReqType after Header: SE(EVProcessing) = 0 in 1 bit(s)]; [EVProcessing: CH = 0 in 1 bit]; f_ev_processing 2 bit(s); [EVProcessing: EE = 0 in 1 bit]; [code of WPT_PairingReqType after EVProcessing: 2 bit(s): 0 SE(ObservedIDCode), 1 SE(EVResultCode), 2 second level]
     r -= 7; c = (B >> r) & 127
     if c & 100: return _d_WPT_PairingReqType(B, r0)
     f_ev_processing = _EP_processingType[(c >> 3) & 3]
@@ -10858,6 +12065,7 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     f_header.signature = i1_signature
     f_observed_id_code = None
     if k == 2:
+        # 1 bits: [ObservedIDCode: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_WPT_PairingReqType(B, r0)
         r -= 8; f_observed_id_code = (B >> r) & 255
@@ -10866,11 +12074,13 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
             if x > 127: f_observed_id_code, r = ru(B, r + 8, f_observed_id_code)
             else: f_observed_id_code = (x << 7) | (f_observed_id_code & 127)
         if f_observed_id_code < 1 or f_observed_id_code > 4294967295: return _d_WPT_PairingReqType(B, r0)
+        # 2 bits: [ObservedIDCode: EE = 0 in 1 bit]; [code of WPT_PairingReqType after ObservedIDCode: 1 bit(s): 0 SE(EVResultCode), 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_WPT_PairingReqType(B, r0)
         k = _T57[c & 1]
     f_ev_result_code = None
     if k == 3:
+        # 6 bits: [EVResultCode: CH = 0 in 1 bit]; f_ev_result_code 2 bit(s); [EVResultCode: EE = 0 in 1 bit]; [code of WPT_PairingReqType after EVResultCode: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level]
         r -= 6; c = (B >> r) & 63
         if c & 36: return _d_WPT_PairingReqType(B, r0)
         f_ev_result_code = _EP_WPT_EVResultType[(c >> 3) & 3]
@@ -10882,9 +12092,11 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     n = 0
     while True:
         if k == 4:
+            # 1 bits: [VendorSpecificDataContainer: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_PairingReqType(B, r0)
-            v, r = rbin(B, r, 256)
+            v, B, r = rbin(B, r, 256)
+            # 1 bits: [VendorSpecificDataContainer: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_PairingReqType(B, r0)
             f_vendor_specific_data_container.append(v)
@@ -10892,9 +12104,11 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of WPT_PairingReqType after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T53[c & 3]
         else:
+            # 1 bits: [code of WPT_PairingReqType after VendorSpecificDataContainer: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_PairingReqType(B, r0)
@@ -10904,9 +12118,10 @@ def _f_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int]:
     o.observed_id_code = f_observed_id_code
     o.ev_result_code = f_ev_result_code
     o.vendor_specific_data_container = f_vendor_specific_data_container
-    return o, r
+    return o, B, r
 
 def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
+    # WPT_PairingReqType: (((Header)), (EVProcessing, ObservedIDCode?, EVResultCode, VendorSpecificDataContainer{0,16}))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -10955,6 +12170,7 @@ def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
     a = (a << 4) | (v9) << 1
     n = 0
     for v in o.vendor_specific_data_container:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 2
         elif n < 16:
@@ -10974,11 +12190,16 @@ def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
+def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int, int]:
+    # WPT_PairingResType: (((Header), (ResponseCode)), (EVSEProcessing, ObservedIDCode?, AlternativeSECCList?, VendorSpecificDataContainer{0,16}))
+    # start: 1 bit(s): 0 SE(Header), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_header = None
     if k == 0:
-        f_header, r = _d_MessageHeaderType(B, r)
+        f_header, B, r = _d_MessageHeaderType(B, r)
+        # after Header: 1 bit(s): 0 SE(ResponseCode), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Header')
@@ -10986,13 +12207,14 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_response_code, r = sl2(B, r, _S72, 6)
+            f_response_code, B, r = sl2(B, r, _S72, 6)
         else:
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'ResponseCode')
@@ -11000,13 +12222,14 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_evse_processing, r = sl2(B, r, _S61, 6)
+            f_evse_processing, B, r = sl2(B, r, _S61, 6)
         else:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after EVSEProcessing: 3 bit(s): 0 SE(ObservedIDCode), 1 SE(AlternativeSECCList), 2 SE(VendorSpecificDataContainer), 3 EE, 4 second level
         r -= 3; k = _T73[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'EVSEProcessing')
@@ -11014,27 +12237,32 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_observed_id_code, r = sl2(B, r, _S152, 6)
+            f_observed_id_code, B, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_observed_id_code = (B >> r) & 255
             if f_observed_id_code > 127: f_observed_id_code, r = ru(B, r, f_observed_id_code)
             if f_observed_id_code < 1 or f_observed_id_code > 4294967295: facet(r, 'ObservedIDCode: {} out of range'.format(f_observed_id_code))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after ObservedIDCode: 2 bit(s): 0 SE(AlternativeSECCList), 1 SE(VendorSpecificDataContainer), 2 EE, 3 second level
         r -= 2; k = _T74[(B >> r) & 3]
     f_alternative_secc_list = None
     if k == 4:
-        f_alternative_secc_list, r = _d_AlternativeSECCListType(B, r)
+        f_alternative_secc_list, B, r = _d_AlternativeSECCListType(B, r)
+        # after AlternativeSECCList: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T75[(B >> r) & 3]
     f_vendor_specific_data_container = []
     n = 0
     while True:
         if k == 5:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S64, 6)
+                v, B, r = sl2(B, r, _S64, 6)
             else:
-                v, r = rbin(B, r, 256)
+                v, B, r = rbin(B, r, 256)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -11042,19 +12270,24 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
             break
         n += 1
         if n < 16:
+            # after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level
             r -= 2; k = _T75[(B >> r) & 3]
         else:
+            # after VendorSpecificDataContainer: 1 bit(s): 0 EE, 1 second level
             r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return WPT_PairingResType(f_header, f_response_code, f_evse_processing, f_observed_id_code, f_alternative_secc_list, f_vendor_specific_data_container), r
+    return WPT_PairingResType(f_header, f_response_code, f_evse_processing, f_observed_id_code, f_alternative_secc_list, f_vendor_specific_data_container), B, r
 
-def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
+def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int, int]:
+    # WPT_PairingResType: (((Header), (ResponseCode)), (EVSEProcessing, ObservedIDCode?, AlternativeSECCList?, VendorSpecificDataContainer{0,16}))
     r0 = r
+    # 3 bits: [WPT_PairingResType start: SE(Header) = 0 in 1 bit(s)]; [MessageHeaderType start: SE(SessionID) = 0 in 1 bit(s)]; [SessionID: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_PairingResType(B, r0)
     r -= 8; nb = (B >> r) & 255
     if nb > 8 or 8 * nb > r: return _d_WPT_PairingResType(B, r0)
     r -= 8 * nb; i1_session_id = ((B >> r) & ((1 << (8 * nb)) - 1)).to_bytes(nb, 'big')
+    # 3 bits: [SessionID: EE = 0 in 1 bit]; [MessageHeaderType after SessionID: SE(TimeStamp) = 0 in 1 bit(s)]; [TimeStamp: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_WPT_PairingResType(B, r0)
     r -= 8; i1_time_stamp = (B >> r) & 255
@@ -11064,15 +12297,18 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
             i1_time_stamp, r = ru(B, r + 8, i1_time_stamp)
             if i1_time_stamp > 18446744073709551615: return _d_WPT_PairingResType(B, r0)
         else: i1_time_stamp = (x << 7) | (i1_time_stamp & 127)
+    # 3 bits: [TimeStamp: EE = 0 in 1 bit]; [code of MessageHeaderType after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level]
     r -= 3; c = (B >> r) & 7
     if c & 4: return _d_WPT_PairingResType(B, r0)
     k = _T21[c & 3]
     i1_signature = None
     if k == 2:
-        i1_signature, r = _f_SignatureType(B, r)
+        i1_signature, B, r = _f_SignatureType(B, r)
+        # 1 bits: [code of MessageHeaderType after Signature: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T0[c & 1]
     if k != -1: return _d_WPT_PairingResType(B, r0)
+    # 17 bits: [WPT_PairingResType after Header: SE(ResponseCode) = 0 in 1 bit(s)]; [ResponseCode: CH = 0 in 1 bit]; f_response_code 6 bit(s); [ResponseCode: EE = 0 in 1 bit]; [WPT_PairingResType after ResponseCode: SE(EVSEProcessing) = 0 in 1 bit(s)]; [EVSEProcessing: CH = 0 in 1 bit]; f_evse_processing 2 bit(s); [EVSEProcessing: EE = 0 in 1 bit]; [code of WPT_PairingResType after EVSEProcessing: 3 bit(s): 0 SE(ObservedIDCode), 1 SE(AlternativeSECCList), 2 SE(VendorSpecificDataContainer), 3 EE, 4 second level]
     r -= 17; c = (B >> r) & 131071
     if c & 98760: return _d_WPT_PairingResType(B, r0)
     f_response_code = _EP_responseCodeType[(c >> 9) & 63]
@@ -11085,6 +12321,7 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     f_header.signature = i1_signature
     f_observed_id_code = None
     if k == 3:
+        # 1 bits: [ObservedIDCode: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_WPT_PairingResType(B, r0)
         r -= 8; f_observed_id_code = (B >> r) & 255
@@ -11093,21 +12330,25 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
             if x > 127: f_observed_id_code, r = ru(B, r + 8, f_observed_id_code)
             else: f_observed_id_code = (x << 7) | (f_observed_id_code & 127)
         if f_observed_id_code < 1 or f_observed_id_code > 4294967295: return _d_WPT_PairingResType(B, r0)
+        # 3 bits: [ObservedIDCode: EE = 0 in 1 bit]; [code of WPT_PairingResType after ObservedIDCode: 2 bit(s): 0 SE(AlternativeSECCList), 1 SE(VendorSpecificDataContainer), 2 EE, 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_WPT_PairingResType(B, r0)
         k = _T74[c & 3]
     f_alternative_secc_list = None
     if k == 4:
-        f_alternative_secc_list, r = _f_AlternativeSECCListType(B, r)
+        f_alternative_secc_list, B, r = _f_AlternativeSECCListType(B, r)
+        # 2 bits: [code of WPT_PairingResType after AlternativeSECCList: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T75[c & 3]
     f_vendor_specific_data_container = []
     n = 0
     while True:
         if k == 5:
+            # 1 bits: [VendorSpecificDataContainer: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_PairingResType(B, r0)
-            v, r = rbin(B, r, 256)
+            v, B, r = rbin(B, r, 256)
+            # 1 bits: [VendorSpecificDataContainer: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_WPT_PairingResType(B, r0)
             f_vendor_specific_data_container.append(v)
@@ -11115,9 +12356,11 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
             break
         n += 1
         if n < 16:
+            # 2 bits: [code of WPT_PairingResType after VendorSpecificDataContainer (may repeat): 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T75[c & 3]
         else:
+            # 1 bits: [code of WPT_PairingResType after VendorSpecificDataContainer: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if k != -1: return _d_WPT_PairingResType(B, r0)
@@ -11128,9 +12371,10 @@ def _f_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int]:
     o.observed_id_code = f_observed_id_code
     o.alternative_secc_list = f_alternative_secc_list
     o.vendor_specific_data_container = f_vendor_specific_data_container
-    return o, r
+    return o, B, r
 
 def _e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
+    # WPT_PairingResType: (((Header), (ResponseCode)), (EVSEProcessing, ObservedIDCode?, AlternativeSECCList?, VendorSpecificDataContainer{0,16}))
     st = 0
     v2 = o.header
     if v2 is None: raise EncFail('missing mandatory Header')
@@ -11182,6 +12426,7 @@ def _e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
         st = 19
     n = 0
     for v in o.vendor_specific_data_container:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C77[st]
             a = (a << w) | c
@@ -11202,61 +12447,78 @@ def _e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType, int]:
+def _d_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType, int, int]:
+    # AlternativeSECCListType: (AlternativeSECC{1,8})
+    # start: 1 bit(s): 0 SE(AlternativeSECC), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T1[(B >> r) & 1]
     f_alternative_secc = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_AlternativeSECCType(B, r)
+            v, B, r = _d_AlternativeSECCType(B, r)
             f_alternative_secc.append(v)
         else:
             break
         n += 1
         if n < 8:
+            # after AlternativeSECC (may repeat): 2 bit(s): 0 SE(AlternativeSECC), 1 EE, 2 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 2; k = _T25[(B >> r) & 3]
         else:
+            # after AlternativeSECC: 1 bit(s): 0 EE, 1 second level
+            if r < 2048: B, r = fill(B, r)
             r -= 1; k = _T0[(B >> r) & 1]
     if n < 1: raise unexpected(k, r, 'AlternativeSECC')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AlternativeSECCListType(f_alternative_secc), r
+    return AlternativeSECCListType(f_alternative_secc), B, r
 
-def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType, int]:
+def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType, int, int]:
+    # AlternativeSECCListType: (AlternativeSECC{1,8})
     r0 = r
+    # 1 bits: [code of AlternativeSECCListType start: 1 bit(s): 0 SE(AlternativeSECC), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T1[c & 1]
     f_alternative_secc = []
     n = 0
     while True:
         if k == 0:
+            # 3 bits: [code of AlternativeSECCType start: 3 bit(s): 0 SE(SSID), 1 SE(BSSID), 2 SE(IPAddress), 3 SE(Port), 4 EE, 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T172[c & 7]
             i1_ssid = None
             if k == 0:
+                # 1 bits: [SSID: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_AlternativeSECCListType(B, r0)
-                i1_ssid, r = rstr(B, r, 255)
+                i1_ssid, B, r = rstr(B, r, 255)
+                # 4 bits: [SSID: EE = 0 in 1 bit]; [code of AlternativeSECCType after SSID: 3 bit(s): 0 SE(BSSID), 1 SE(IPAddress), 2 SE(Port), 3 EE, 4 second level]
                 r -= 4; c = (B >> r) & 15
                 if c & 8: return _d_AlternativeSECCListType(B, r0)
                 k = _T173[c & 7]
             i1_bssid = None
             if k == 1:
+                # 1 bits: [BSSID: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_AlternativeSECCListType(B, r0)
-                i1_bssid, r = rstr(B, r, 12)
+                i1_bssid, B, r = rstr(B, r, 12)
+                # 3 bits: [BSSID: EE = 0 in 1 bit]; [code of AlternativeSECCType after BSSID: 2 bit(s): 0 SE(IPAddress), 1 SE(Port), 2 EE, 3 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_AlternativeSECCListType(B, r0)
                 k = _T167[c & 3]
             i1_ip_address = None
             if k == 2:
+                # 1 bits: [IPAddress: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_AlternativeSECCListType(B, r0)
-                i1_ip_address, r = rstr(B, r, 39)
+                i1_ip_address, B, r = rstr(B, r, 39)
+                # 3 bits: [IPAddress: EE = 0 in 1 bit]; [code of AlternativeSECCType after IPAddress: 2 bit(s): 0 SE(Port), 1 EE, 2 second level]
                 r -= 3; c = (B >> r) & 7
                 if c & 4: return _d_AlternativeSECCListType(B, r0)
                 k = _T58[c & 3]
             i1_port = None
             if k == 3:
+                # 1 bits: [Port: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_AlternativeSECCListType(B, r0)
                 r -= 8; i1_port = (B >> r) & 255
@@ -11266,6 +12528,7 @@ def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
                         i1_port, r = ru(B, r + 8, i1_port)
                         if i1_port > 65535: return _d_AlternativeSECCListType(B, r0)
                     else: i1_port = (x << 7) | (i1_port & 127)
+                # 2 bits: [Port: EE = 0 in 1 bit]; [code of AlternativeSECCType after Port: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_AlternativeSECCListType(B, r0)
                 k = _T0[c & 1]
@@ -11280,21 +12543,25 @@ def _f_AlternativeSECCListType(B: int, r: int) -> tuple[AlternativeSECCListType,
             break
         n += 1
         if n < 8:
+            # 2 bits: [code of AlternativeSECCListType after AlternativeSECC (may repeat): 2 bit(s): 0 SE(AlternativeSECC), 1 EE, 2 second level]
             r -= 2; c = (B >> r) & 3
             k = _T25[c & 3]
         else:
+            # 1 bits: [code of AlternativeSECCListType after AlternativeSECC: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T0[c & 1]
     if n < 1: return _d_AlternativeSECCListType(B, r0)
     if k != -1: return _d_AlternativeSECCListType(B, r0)
     o = _new(AlternativeSECCListType)
     o.alternative_secc = f_alternative_secc
-    return o, r
+    return o, B, r
 
 def _e_AlternativeSECCListType(o: AlternativeSECCListType, a: int) -> int:
+    # AlternativeSECCListType: (AlternativeSECC{1,8})
     st = 0
     n = 0
     for v in o.alternative_secc:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif n < 8:
@@ -11313,83 +12580,102 @@ def _e_AlternativeSECCListType(o: AlternativeSECCListType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
+def _d_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int, int]:
+    # AlternativeSECCType: (SSID?, BSSID?, IPAddress?, Port?)
+    # start: 3 bit(s): 0 SE(SSID), 1 SE(BSSID), 2 SE(IPAddress), 3 SE(Port), 4 EE, 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T172[(B >> r) & 7]
     f_ssid = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_ssid, r = sl2(B, r, _S174, 6)
+            f_ssid, B, r = sl2(B, r, _S174, 6)
         else:
-            f_ssid, r = rstr(B, r, 255)
+            f_ssid, B, r = rstr(B, r, 255)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after SSID: 3 bit(s): 0 SE(BSSID), 1 SE(IPAddress), 2 SE(Port), 3 EE, 4 second level
         r -= 3; k = _T173[(B >> r) & 7]
     f_bssid = None
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_bssid, r = sl2(B, r, _S175, 6)
+            f_bssid, B, r = sl2(B, r, _S175, 6)
         else:
-            f_bssid, r = rstr(B, r, 12)
+            f_bssid, B, r = rstr(B, r, 12)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after BSSID: 2 bit(s): 0 SE(IPAddress), 1 SE(Port), 2 EE, 3 second level
         r -= 2; k = _T167[(B >> r) & 3]
     f_ip_address = None
     if k == 2:
         r -= 1
         if (B >> r) & 1:
-            f_ip_address, r = sl2(B, r, _S176, 6)
+            f_ip_address, B, r = sl2(B, r, _S176, 6)
         else:
-            f_ip_address, r = rstr(B, r, 39)
+            f_ip_address, B, r = rstr(B, r, 39)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after IPAddress: 2 bit(s): 0 SE(Port), 1 EE, 2 second level
         r -= 2; k = _T58[(B >> r) & 3]
     f_port = None
     if k == 3:
         r -= 1
         if (B >> r) & 1:
-            f_port, r = sl2(B, r, _S141, 6)
+            f_port, B, r = sl2(B, r, _S141, 6)
         else:
             r -= 8; f_port = (B >> r) & 255
             if f_port > 127: f_port, r = ru(B, r, f_port)
             if f_port > 65535: facet(r, 'Port: {} out of range'.format(f_port))
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Port: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T0[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return AlternativeSECCType(f_ssid, f_bssid, f_ip_address, f_port), r
+    return AlternativeSECCType(f_ssid, f_bssid, f_ip_address, f_port), B, r
 
-def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
+def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int, int]:
+    # AlternativeSECCType: (SSID?, BSSID?, IPAddress?, Port?)
     r0 = r
+    # 3 bits: [code of AlternativeSECCType start: 3 bit(s): 0 SE(SSID), 1 SE(BSSID), 2 SE(IPAddress), 3 SE(Port), 4 EE, 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T172[c & 7]
     f_ssid = None
     if k == 0:
+        # 1 bits: [SSID: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AlternativeSECCType(B, r0)
-        f_ssid, r = rstr(B, r, 255)
+        f_ssid, B, r = rstr(B, r, 255)
+        # 4 bits: [SSID: EE = 0 in 1 bit]; [code of AlternativeSECCType after SSID: 3 bit(s): 0 SE(BSSID), 1 SE(IPAddress), 2 SE(Port), 3 EE, 4 second level]
         r -= 4; c = (B >> r) & 15
         if c & 8: return _d_AlternativeSECCType(B, r0)
         k = _T173[c & 7]
     f_bssid = None
     if k == 1:
+        # 1 bits: [BSSID: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AlternativeSECCType(B, r0)
-        f_bssid, r = rstr(B, r, 12)
+        f_bssid, B, r = rstr(B, r, 12)
+        # 3 bits: [BSSID: EE = 0 in 1 bit]; [code of AlternativeSECCType after BSSID: 2 bit(s): 0 SE(IPAddress), 1 SE(Port), 2 EE, 3 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_AlternativeSECCType(B, r0)
         k = _T167[c & 3]
     f_ip_address = None
     if k == 2:
+        # 1 bits: [IPAddress: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AlternativeSECCType(B, r0)
-        f_ip_address, r = rstr(B, r, 39)
+        f_ip_address, B, r = rstr(B, r, 39)
+        # 3 bits: [IPAddress: EE = 0 in 1 bit]; [code of AlternativeSECCType after IPAddress: 2 bit(s): 0 SE(Port), 1 EE, 2 second level]
         r -= 3; c = (B >> r) & 7
         if c & 4: return _d_AlternativeSECCType(B, r0)
         k = _T58[c & 3]
     f_port = None
     if k == 3:
+        # 1 bits: [Port: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_AlternativeSECCType(B, r0)
         r -= 8; f_port = (B >> r) & 255
@@ -11399,6 +12685,7 @@ def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
                 f_port, r = ru(B, r + 8, f_port)
                 if f_port > 65535: return _d_AlternativeSECCType(B, r0)
             else: f_port = (x << 7) | (f_port & 127)
+        # 2 bits: [Port: EE = 0 in 1 bit]; [code of AlternativeSECCType after Port: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_AlternativeSECCType(B, r0)
         k = _T0[c & 1]
@@ -11408,9 +12695,10 @@ def _f_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int]:
     o.bssid = f_bssid
     o.ip_address = f_ip_address
     o.port = f_port
-    return o, r
+    return o, B, r
 
 def _e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
+    # AlternativeSECCType: (SSID?, BSSID?, IPAddress?, Port?)
     st = 0
     v2 = o.ssid
     if v2 is not None:
@@ -11448,15 +12736,17 @@ def _e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
@@ -11464,15 +12754,17 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
+def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
@@ -11480,15 +12772,17 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
+def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S3_MgmtData(v: Any, a: int) -> int:
     a <<= 1
@@ -11497,59 +12791,61 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
     return a
 
 DOC_WIDTH = 6
-# (element, namespace, decoder, encoder, class or simple-type spec)
+# (element, namespace, decoder of a stream held whole, encoder, class or simple-type spec,
+#  decoder through a window: see v2gkit.exi.runtime)
 DOC_ELEMENTS: tuple = (
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S4),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S7),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S7),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('WPT_AlignmentCheckReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckReqType, _e_WPT_AlignmentCheckReqType, WPT_AlignmentCheckReqType),
-    ('WPT_AlignmentCheckRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckResType, _e_WPT_AlignmentCheckResType, WPT_AlignmentCheckResType),
-    ('WPT_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopReqType, _e_WPT_ChargeLoopReqType, WPT_ChargeLoopReqType),
-    ('WPT_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopResType, _e_WPT_ChargeLoopResType, WPT_ChargeLoopResType),
-    ('WPT_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryReqType, _e_WPT_ChargeParameterDiscoveryReqType, WPT_ChargeParameterDiscoveryReqType),
-    ('WPT_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryResType, _e_WPT_ChargeParameterDiscoveryResType, WPT_ChargeParameterDiscoveryResType),
-    ('WPT_FinePositioningReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningReqType, _e_WPT_FinePositioningReqType, WPT_FinePositioningReqType),
-    ('WPT_FinePositioningRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningResType, _e_WPT_FinePositioningResType, WPT_FinePositioningResType),
-    ('WPT_FinePositioningSetupReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupReqType, _e_WPT_FinePositioningSetupReqType, WPT_FinePositioningSetupReqType),
-    ('WPT_FinePositioningSetupRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupResType, _e_WPT_FinePositioningSetupResType, WPT_FinePositioningSetupResType),
-    ('WPT_PairingReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingReqType, _e_WPT_PairingReqType, WPT_PairingReqType),
-    ('WPT_PairingRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingResType, _e_WPT_PairingResType, WPT_PairingResType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType, _d_CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType, _d_CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S4, _d_S1_DigestValue),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S7, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S7, _d_S3_MgmtData),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('WPT_AlignmentCheckReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckReqType, _e_WPT_AlignmentCheckReqType, WPT_AlignmentCheckReqType, _d_WPT_AlignmentCheckReqType),
+    ('WPT_AlignmentCheckRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckResType, _e_WPT_AlignmentCheckResType, WPT_AlignmentCheckResType, _d_WPT_AlignmentCheckResType),
+    ('WPT_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopReqType, _e_WPT_ChargeLoopReqType, WPT_ChargeLoopReqType, _d_WPT_ChargeLoopReqType),
+    ('WPT_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopResType, _e_WPT_ChargeLoopResType, WPT_ChargeLoopResType, _d_WPT_ChargeLoopResType),
+    ('WPT_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryReqType, _e_WPT_ChargeParameterDiscoveryReqType, WPT_ChargeParameterDiscoveryReqType, _d_WPT_ChargeParameterDiscoveryReqType),
+    ('WPT_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryResType, _e_WPT_ChargeParameterDiscoveryResType, WPT_ChargeParameterDiscoveryResType, _d_WPT_ChargeParameterDiscoveryResType),
+    ('WPT_FinePositioningReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningReqType, _e_WPT_FinePositioningReqType, WPT_FinePositioningReqType, _d_WPT_FinePositioningReqType),
+    ('WPT_FinePositioningRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningResType, _e_WPT_FinePositioningResType, WPT_FinePositioningResType, _d_WPT_FinePositioningResType),
+    ('WPT_FinePositioningSetupReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupReqType, _e_WPT_FinePositioningSetupReqType, WPT_FinePositioningSetupReqType, _d_WPT_FinePositioningSetupReqType),
+    ('WPT_FinePositioningSetupRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupResType, _e_WPT_FinePositioningSetupResType, WPT_FinePositioningSetupResType, _d_WPT_FinePositioningSetupResType),
+    ('WPT_PairingReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingReqType, _e_WPT_PairingReqType, WPT_PairingReqType, _d_WPT_PairingReqType),
+    ('WPT_PairingRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingResType, _e_WPT_PairingResType, WPT_PairingResType, _d_WPT_PairingResType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
 )
 
-def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int]:
+def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, B, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
@@ -11559,17 +12855,18 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
+def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S69, 6)
+        v, B, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
@@ -11579,17 +12876,18 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
+def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S69, 6)
+        v, B, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
@@ -11599,15 +12897,17 @@ def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S7_BSSID(B: int, r: int) -> tuple[Any, int]:
+def _d_S7_BSSID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S175, 6)
+        v, B, r = sl2(B, r, _S175, 6)
     else:
-        v, r = rstr(B, r, 12)
+        v, B, r = rstr(B, r, 12)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S7_BSSID(v: Any, a: int) -> int:
     a <<= 1
@@ -11615,17 +12915,18 @@ def _e_S7_BSSID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S8_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int]:
+def _d_S8_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S69, 6)
+        v, B, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S8_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
@@ -11635,17 +12936,18 @@ def _e_S8_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S9_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int]:
+def _d_S9_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S69, 6)
+        v, B, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S9_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
@@ -11655,15 +12957,16 @@ def _e_S9_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S10_ChargingComplete(B: int, r: int) -> tuple[Any, int]:
+def _d_S10_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S80, 6)
+        v, B, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S10_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
@@ -11671,10 +12974,11 @@ def _e_S10_ChargingComplete(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S11_Coord_X(B: int, r: int) -> tuple[Any, int]:
+def _d_S11_Coord_X(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S71, 6)
+        v, B, r = sl2(B, r, _S71, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -11682,7 +12986,7 @@ def _d_S11_Coord_X(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'Coord_X: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S11_Coord_X(v: Any, a: int) -> int:
     a <<= 1
@@ -11693,10 +12997,11 @@ def _e_S11_Coord_X(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S12_Coord_Y(B: int, r: int) -> tuple[Any, int]:
+def _d_S12_Coord_Y(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S71, 6)
+        v, B, r = sl2(B, r, _S71, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -11704,7 +13009,7 @@ def _d_S12_Coord_Y(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'Coord_Y: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S12_Coord_Y(v: Any, a: int) -> int:
     a <<= 1
@@ -11715,10 +13020,11 @@ def _e_S12_Coord_Y(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S13_Coord_Z(B: int, r: int) -> tuple[Any, int]:
+def _d_S13_Coord_Z(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S71, 6)
+        v, B, r = sl2(B, r, _S71, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -11726,7 +13032,7 @@ def _d_S13_Coord_Z(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'Coord_Z: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S13_Coord_Z(v: Any, a: int) -> int:
     a <<= 1
@@ -11737,17 +13043,18 @@ def _e_S13_Coord_Z(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int]:
+def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S110, 6)
+        v, B, r = sl2(B, r, _S110, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S14_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
@@ -11757,16 +13064,17 @@ def _e_S14_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S15_EVPCChargeDiagnostics(B: int, r: int) -> tuple[Any, int]:
+def _d_S15_EVPCChargeDiagnostics(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S81, 6)
+        v, B, r = sl2(B, r, _S81, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_WPT_EVPCChargeDiagnosticsType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S15_EVPCChargeDiagnostics(v: Any, a: int) -> int:
     a <<= 1
@@ -11775,15 +13083,16 @@ def _e_S15_EVPCChargeDiagnostics(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S16_EVPCDeviceLocalControl(B: int, r: int) -> tuple[Any, int]:
+def _d_S16_EVPCDeviceLocalControl(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S80, 6)
+        v, B, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S16_EVPCDeviceLocalControl(v: Any, a: int) -> int:
     a <<= 1
@@ -11791,17 +13100,18 @@ def _e_S16_EVPCDeviceLocalControl(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S17_EVProcessing(B: int, r: int) -> tuple[Any, int]:
+def _d_S17_EVProcessing(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S61, 6)
+        v, B, r = sl2(B, r, _S61, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S17_EVProcessing(v: Any, a: int) -> int:
     a <<= 1
@@ -11810,17 +13120,18 @@ def _e_S17_EVProcessing(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S18_EVResultCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S18_EVResultCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S63, 6)
+        v, B, r = sl2(B, r, _S63, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(v))
         v = _E_WPT_EVResultType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S18_EVResultCode(v: Any, a: int) -> int:
     a <<= 1
@@ -11829,17 +13140,18 @@ def _e_S18_EVResultCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S19_EVSENotification(B: int, r: int) -> tuple[Any, int]:
+def _d_S19_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S142, 6)
+        v, B, r = sl2(B, r, _S142, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
         v = _E_evseNotificationType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S19_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
@@ -11848,17 +13160,18 @@ def _e_S19_EVSENotification(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S20_EVSEProcessing(B: int, r: int) -> tuple[Any, int]:
+def _d_S20_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S61, 6)
+        v, B, r = sl2(B, r, _S61, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S20_EVSEProcessing(v: Any, a: int) -> int:
     a <<= 1
@@ -11867,15 +13180,17 @@ def _e_S20_EVSEProcessing(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S21_Exponent(B: int, r: int) -> tuple[Any, int]:
+def _d_S21_Exponent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S21_Exponent(v: Any, a: int) -> int:
     a <<= 1
@@ -11883,15 +13198,16 @@ def _e_S21_Exponent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S22_Exponent(B: int, r: int) -> tuple[Any, int]:
+def _d_S22_Exponent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S70, 6)
+        v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S22_Exponent(v: Any, a: int) -> int:
     a <<= 1
@@ -11900,15 +13216,17 @@ def _e_S22_Exponent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S23_G(B: int, r: int) -> tuple[Any, int]:
+def _d_S23_G(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S23_G(v: Any, a: int) -> int:
     a <<= 1
@@ -11916,17 +13234,18 @@ def _e_S23_G(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S24_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
+def _d_S24_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S24_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
@@ -11936,15 +13255,17 @@ def _e_S24_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S25_IPAddress(B: int, r: int) -> tuple[Any, int]:
+def _d_S25_IPAddress(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S176, 6)
+        v, B, r = sl2(B, r, _S176, 6)
     else:
-        v, r = rstr(B, r, 39)
+        v, B, r = rstr(B, r, 39)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S25_IPAddress(v: Any, a: int) -> int:
     a <<= 1
@@ -11952,17 +13273,18 @@ def _e_S25_IPAddress(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S26_IndexNumber(B: int, r: int) -> tuple[Any, int]:
+def _d_S26_IndexNumber(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, B, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'IndexNumber: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S26_IndexNumber(v: Any, a: int) -> int:
     a <<= 1
@@ -11972,15 +13294,16 @@ def _e_S26_IndexNumber(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S27_InletHot(B: int, r: int) -> tuple[Any, int]:
+def _d_S27_InletHot(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S80, 6)
+        v, B, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S27_InletHot(v: Any, a: int) -> int:
     a <<= 1
@@ -11988,15 +13311,17 @@ def _e_S27_InletHot(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S28_J(B: int, r: int) -> tuple[Any, int]:
+def _d_S28_J(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S28_J(v: Any, a: int) -> int:
     a <<= 1
@@ -12004,15 +13329,17 @@ def _e_S28_J(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S29_ManufacturerSpecificDataContainer(B: int, r: int) -> tuple[Any, int]:
+def _d_S29_ManufacturerSpecificDataContainer(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, B, r = sl2(B, r, _S64, 6)
     else:
-        v, r = rbin(B, r, 256)
+        v, B, r = rbin(B, r, 256)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S29_ManufacturerSpecificDataContainer(v: Any, a: int) -> int:
     a <<= 1
@@ -12020,16 +13347,17 @@ def _e_S29_ManufacturerSpecificDataContainer(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S30_MaximumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S30_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S109, 6)
+        v, B, r = sl2(B, r, _S109, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S30_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -12038,15 +13366,17 @@ def _e_S30_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S31_MeterID(B: int, r: int) -> tuple[Any, int]:
+def _d_S31_MeterID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S143, 6)
+        v, B, r = sl2(B, r, _S143, 6)
     else:
-        v, r = rstr(B, r, 32)
+        v, B, r = rstr(B, r, 32)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S31_MeterID(v: Any, a: int) -> int:
     a <<= 1
@@ -12054,15 +13384,16 @@ def _e_S31_MeterID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S32_MeterInfoRequested(B: int, r: int) -> tuple[Any, int]:
+def _d_S32_MeterInfoRequested(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S80, 6)
+        v, B, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S32_MeterInfoRequested(v: Any, a: int) -> int:
     a <<= 1
@@ -12070,15 +13401,17 @@ def _e_S32_MeterInfoRequested(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S33_MeterSignature(B: int, r: int) -> tuple[Any, int]:
+def _d_S33_MeterSignature(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S144, 6)
+        v, B, r = sl2(B, r, _S144, 6)
     else:
-        v, r = rbin(B, r, 64)
+        v, B, r = rbin(B, r, 64)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S33_MeterSignature(v: Any, a: int) -> int:
     a <<= 1
@@ -12086,10 +13419,11 @@ def _e_S33_MeterSignature(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S34_MeterStatus(B: int, r: int) -> tuple[Any, int]:
+def _d_S34_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S71, 6)
+        v, B, r = sl2(B, r, _S71, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -12097,7 +13431,7 @@ def _d_S34_MeterStatus(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S34_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
@@ -12108,17 +13442,18 @@ def _e_S34_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S35_MeterTimestamp(B: int, r: int) -> tuple[Any, int]:
+def _d_S35_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S69, 6)
+        v, B, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S35_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
@@ -12128,16 +13463,17 @@ def _e_S35_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S36_MinimumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S36_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S109, 6)
+        v, B, r = sl2(B, r, _S109, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S36_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -12146,15 +13482,17 @@ def _e_S36_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S37_Modulus(B: int, r: int) -> tuple[Any, int]:
+def _d_S37_Modulus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S37_Modulus(v: Any, a: int) -> int:
     a <<= 1
@@ -12162,17 +13500,18 @@ def _e_S37_Modulus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S38_NaturalOffset(B: int, r: int) -> tuple[Any, int]:
+def _d_S38_NaturalOffset(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, B, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NaturalOffset: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S38_NaturalOffset(v: Any, a: int) -> int:
     a <<= 1
@@ -12182,17 +13521,18 @@ def _e_S38_NaturalOffset(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S39_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int]:
+def _d_S39_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, B, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S39_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
@@ -12202,15 +13542,16 @@ def _e_S39_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S40_NumPackages(B: int, r: int) -> tuple[Any, int]:
+def _d_S40_NumPackages(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S160, 6)
+        v, B, r = sl2(B, r, _S160, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S40_NumPackages(v: Any, a: int) -> int:
     a <<= 1
@@ -12219,15 +13560,16 @@ def _e_S40_NumPackages(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S41_NumberOfReceivers(B: int, r: int) -> tuple[Any, int]:
+def _d_S41_NumberOfReceivers(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S160, 6)
+        v, B, r = sl2(B, r, _S160, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S41_NumberOfReceivers(v: Any, a: int) -> int:
     a <<= 1
@@ -12236,15 +13578,16 @@ def _e_S41_NumberOfReceivers(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S42_NumberOfTransmitters(B: int, r: int) -> tuple[Any, int]:
+def _d_S42_NumberOfTransmitters(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S160, 6)
+        v, B, r = sl2(B, r, _S160, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S42_NumberOfTransmitters(v: Any, a: int) -> int:
     a <<= 1
@@ -12253,17 +13596,18 @@ def _e_S42_NumberOfTransmitters(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S43_ObservedIDCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S43_ObservedIDCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S152, 6)
+        v, B, r = sl2(B, r, _S152, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'ObservedIDCode: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S43_ObservedIDCode(v: Any, a: int) -> int:
     a <<= 1
@@ -12273,15 +13617,17 @@ def _e_S43_ObservedIDCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S44_P(B: int, r: int) -> tuple[Any, int]:
+def _d_S44_P(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S44_P(v: Any, a: int) -> int:
     a <<= 1
@@ -12289,16 +13635,17 @@ def _e_S44_P(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S45_PDInputPowerClass(B: int, r: int) -> tuple[Any, int]:
+def _d_S45_PDInputPowerClass(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S155, 6)
+        v, B, r = sl2(B, r, _S155, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_WPT_PowerClassType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S45_PDInputPowerClass(v: Any, a: int) -> int:
     a <<= 1
@@ -12307,15 +13654,17 @@ def _e_S45_PDInputPowerClass(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S46_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
+def _d_S46_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S46_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
@@ -12323,15 +13672,17 @@ def _e_S46_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S47_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
+def _d_S47_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S47_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
@@ -12339,15 +13690,16 @@ def _e_S47_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S48_PackageIndex(B: int, r: int) -> tuple[Any, int]:
+def _d_S48_PackageIndex(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S160, 6)
+        v, B, r = sl2(B, r, _S160, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S48_PackageIndex(v: Any, a: int) -> int:
     a <<= 1
@@ -12356,17 +13708,18 @@ def _e_S48_PackageIndex(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S49_PackageSeparationTime(B: int, r: int) -> tuple[Any, int]:
+def _d_S49_PackageSeparationTime(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, B, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'PackageSeparationTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S49_PackageSeparationTime(v: Any, a: int) -> int:
     a <<= 1
@@ -12376,15 +13729,17 @@ def _e_S49_PackageSeparationTime(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S50_PgenCounter(B: int, r: int) -> tuple[Any, int]:
+def _d_S50_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S50_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
@@ -12392,17 +13747,18 @@ def _e_S50_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S51_Port(B: int, r: int) -> tuple[Any, int]:
+def _d_S51_Port(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, B, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'Port: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S51_Port(v: Any, a: int) -> int:
     a <<= 1
@@ -12412,16 +13768,17 @@ def _e_S51_Port(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S52_PresentSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S52_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S109, 6)
+        v, B, r = sl2(B, r, _S109, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S52_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -12430,17 +13787,18 @@ def _e_S52_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S53_PulseDuration(B: int, r: int) -> tuple[Any, int]:
+def _d_S53_PulseDuration(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, B, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'PulseDuration: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S53_PulseDuration(v: Any, a: int) -> int:
     a <<= 1
@@ -12450,17 +13808,18 @@ def _e_S53_PulseDuration(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S54_PulseSeparationTime(B: int, r: int) -> tuple[Any, int]:
+def _d_S54_PulseSeparationTime(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, B, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'PulseSeparationTime: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S54_PulseSeparationTime(v: Any, a: int) -> int:
     a <<= 1
@@ -12470,15 +13829,17 @@ def _e_S54_PulseSeparationTime(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S55_Q(B: int, r: int) -> tuple[Any, int]:
+def _d_S55_Q(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S55_Q(v: Any, a: int) -> int:
     a <<= 1
@@ -12486,17 +13847,18 @@ def _e_S55_Q(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S56_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S56_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S110, 6)
+        v, B, r = sl2(B, r, _S110, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S56_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -12506,17 +13868,18 @@ def _e_S56_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S57_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S57_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S110, 6)
+        v, B, r = sl2(B, r, _S110, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S57_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -12526,17 +13889,18 @@ def _e_S57_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S58_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S58_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S110, 6)
+        v, B, r = sl2(B, r, _S110, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S58_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -12546,17 +13910,18 @@ def _e_S58_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S59_ResponseCode(B: int, r: int) -> tuple[Any, int]:
+def _d_S59_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S72, 6)
+        v, B, r = sl2(B, r, _S72, 6)
     else:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
         v = _E_responseCodeType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S59_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
@@ -12565,17 +13930,18 @@ def _e_S59_ResponseCode(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S60_RxIdentifier(B: int, r: int) -> tuple[Any, int]:
+def _d_S60_RxIdentifier(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S152, 6)
+        v, B, r = sl2(B, r, _S152, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'RxIdentifier: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S60_RxIdentifier(v: Any, a: int) -> int:
     a <<= 1
@@ -12585,15 +13951,17 @@ def _e_S60_RxIdentifier(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S61_SDManufacturerSpecificDataContainer(B: int, r: int) -> tuple[Any, int]:
+def _d_S61_SDManufacturerSpecificDataContainer(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, B, r = sl2(B, r, _S64, 6)
     else:
-        v, r = rbin(B, r, 256)
+        v, B, r = rbin(B, r, 256)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S61_SDManufacturerSpecificDataContainer(v: Any, a: int) -> int:
     a <<= 1
@@ -12601,17 +13969,18 @@ def _e_S61_SDManufacturerSpecificDataContainer(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S62_SDMaxGroundClearanceSupport(B: int, r: int) -> tuple[Any, int]:
+def _d_S62_SDMaxGroundClearanceSupport(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, B, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'SDMaxGroundClearanceSupport: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S62_SDMaxGroundClearanceSupport(v: Any, a: int) -> int:
     a <<= 1
@@ -12621,17 +13990,18 @@ def _e_S62_SDMaxGroundClearanceSupport(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S63_SDMaxGroundClearence(B: int, r: int) -> tuple[Any, int]:
+def _d_S63_SDMaxGroundClearence(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, B, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'SDMaxGroundClearence: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S63_SDMaxGroundClearence(v: Any, a: int) -> int:
     a <<= 1
@@ -12641,17 +14011,18 @@ def _e_S63_SDMaxGroundClearence(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S64_SDMinGroundClearanceSupport(B: int, r: int) -> tuple[Any, int]:
+def _d_S64_SDMinGroundClearanceSupport(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, B, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'SDMinGroundClearanceSupport: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S64_SDMinGroundClearanceSupport(v: Any, a: int) -> int:
     a <<= 1
@@ -12661,17 +14032,18 @@ def _e_S64_SDMinGroundClearanceSupport(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S65_SDMinGroundClearence(B: int, r: int) -> tuple[Any, int]:
+def _d_S65_SDMinGroundClearence(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S141, 6)
+        v, B, r = sl2(B, r, _S141, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'SDMinGroundClearence: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S65_SDMinGroundClearence(v: Any, a: int) -> int:
     a <<= 1
@@ -12681,17 +14053,18 @@ def _e_S65_SDMinGroundClearence(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S66_SPCChargeDiagnostics(B: int, r: int) -> tuple[Any, int]:
+def _d_S66_SPCChargeDiagnostics(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S118, 6)
+        v, B, r = sl2(B, r, _S118, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'SPCChargeDiagnostics: enumeration index {} of 6'.format(v))
         v = _E_WPT_SPCChargeDiagnosticsType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S66_SPCChargeDiagnostics(v: Any, a: int) -> int:
     a <<= 1
@@ -12700,15 +14073,17 @@ def _e_S66_SPCChargeDiagnostics(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S67_SPKISexp(B: int, r: int) -> tuple[Any, int]:
+def _d_S67_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S67_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
@@ -12716,15 +14091,17 @@ def _e_S67_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S68_SSID(B: int, r: int) -> tuple[Any, int]:
+def _d_S68_SSID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S174, 6)
+        v, B, r = sl2(B, r, _S174, 6)
     else:
-        v, r = rstr(B, r, 255)
+        v, B, r = rstr(B, r, 255)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S68_SSID(v: Any, a: int) -> int:
     a <<= 1
@@ -12732,15 +14109,17 @@ def _e_S68_SSID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S69_Seed(B: int, r: int) -> tuple[Any, int]:
+def _d_S69_Seed(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S69_Seed(v: Any, a: int) -> int:
     a <<= 1
@@ -12748,15 +14127,17 @@ def _e_S69_Seed(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S70_SessionID(B: int, r: int) -> tuple[Any, int]:
+def _d_S70_SessionID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S68, 6)
+        v, B, r = sl2(B, r, _S68, 6)
     else:
-        v, r = rbin(B, r, 8)
+        v, B, r = rbin(B, r, 8)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S70_SessionID(v: Any, a: int) -> int:
     a <<= 1
@@ -12764,16 +14145,17 @@ def _e_S70_SessionID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S71_TargetSOC(B: int, r: int) -> tuple[Any, int]:
+def _d_S71_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S109, 6)
+        v, B, r = sl2(B, r, _S109, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S71_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
@@ -12782,17 +14164,18 @@ def _e_S71_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S72_TaxRuleID(B: int, r: int) -> tuple[Any, int]:
+def _d_S72_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S152, 6)
+        v, B, r = sl2(B, r, _S152, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S72_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
@@ -12802,17 +14185,18 @@ def _e_S72_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S73_TimeAnchor(B: int, r: int) -> tuple[Any, int]:
+def _d_S73_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S69, 6)
+        v, B, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S73_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
@@ -12822,17 +14206,18 @@ def _e_S73_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S74_TimeStamp(B: int, r: int) -> tuple[Any, int]:
+def _d_S74_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S69, 6)
+        v, B, r = sl2(B, r, _S69, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S74_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
@@ -12842,17 +14227,18 @@ def _e_S74_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S75_TxIdentifier(B: int, r: int) -> tuple[Any, int]:
+def _d_S75_TxIdentifier(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S152, 6)
+        v, B, r = sl2(B, r, _S152, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TxIdentifier: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S75_TxIdentifier(v: Any, a: int) -> int:
     a <<= 1
@@ -12862,17 +14248,18 @@ def _e_S75_TxIdentifier(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S76_TxRxIdentifier(B: int, r: int) -> tuple[Any, int]:
+def _d_S76_TxRxIdentifier(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S152, 6)
+        v, B, r = sl2(B, r, _S152, 6)
     else:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TxRxIdentifier: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S76_TxRxIdentifier(v: Any, a: int) -> int:
     a <<= 1
@@ -12882,10 +14269,11 @@ def _e_S76_TxRxIdentifier(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S77_Value(B: int, r: int) -> tuple[Any, int]:
+def _d_S77_Value(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S71, 6)
+        v, B, r = sl2(B, r, _S71, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
@@ -12893,7 +14281,7 @@ def _d_S77_Value(B: int, r: int) -> tuple[Any, int]:
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S77_Value(v: Any, a: int) -> int:
     a <<= 1
@@ -12904,15 +14292,17 @@ def _e_S77_Value(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S78_VendorSpecificDataContainer(B: int, r: int) -> tuple[Any, int]:
+def _d_S78_VendorSpecificDataContainer(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S64, 6)
+        v, B, r = sl2(B, r, _S64, 6)
     else:
-        v, r = rbin(B, r, 256)
+        v, B, r = rbin(B, r, 256)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S78_VendorSpecificDataContainer(v: Any, a: int) -> int:
     a <<= 1
@@ -12920,17 +14310,18 @@ def _e_S78_VendorSpecificDataContainer(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S79_WPT_AlignmentCheckMethod(B: int, r: int) -> tuple[Any, int]:
+def _d_S79_WPT_AlignmentCheckMethod(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S166, 6)
+        v, B, r = sl2(B, r, _S166, 6)
     else:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'WPT_AlignmentCheckMethod: enumeration index {} of 3'.format(v))
         v = _E_WPT_AlignmentCheckMethodType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S79_WPT_AlignmentCheckMethod(v: Any, a: int) -> int:
     a <<= 1
@@ -12939,17 +14330,18 @@ def _e_S79_WPT_AlignmentCheckMethod(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S80_WPT_FinePositioningMethod(B: int, r: int) -> tuple[Any, int]:
+def _d_S80_WPT_FinePositioningMethod(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S163, 6)
+        v, B, r = sl2(B, r, _S163, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 5: raise bad_value(r, 'WPT_FinePositioningMethod: enumeration index {} of 5'.format(v))
         v = _E_WPT_FinePositioningMethodType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S80_WPT_FinePositioningMethod(v: Any, a: int) -> int:
     a <<= 1
@@ -12958,17 +14350,18 @@ def _e_S80_WPT_FinePositioningMethod(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S81_WPT_PairingMethod(B: int, r: int) -> tuple[Any, int]:
+def _d_S81_WPT_PairingMethod(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S165, 6)
+        v, B, r = sl2(B, r, _S165, 6)
     else:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'WPT_PairingMethod: enumeration index {} of 6'.format(v))
         v = _E_WPT_PairingMethodType[v]
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S81_WPT_PairingMethod(v: Any, a: int) -> int:
     a <<= 1
@@ -12977,15 +14370,17 @@ def _e_S81_WPT_PairingMethod(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S82_X509CRL(B: int, r: int) -> tuple[Any, int]:
+def _d_S82_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S82_X509CRL(v: Any, a: int) -> int:
     a <<= 1
@@ -12993,15 +14388,17 @@ def _e_S82_X509CRL(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S83_X509Certificate(B: int, r: int) -> tuple[Any, int]:
+def _d_S83_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S83_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
@@ -13009,15 +14406,17 @@ def _e_S83_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S84_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
+def _d_S84_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S84_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
@@ -13025,15 +14424,17 @@ def _e_S84_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S85_X509SKI(B: int, r: int) -> tuple[Any, int]:
+def _d_S85_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S85_X509SKI(v: Any, a: int) -> int:
     a <<= 1
@@ -13041,17 +14442,18 @@ def _e_S85_X509SKI(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S86_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
+def _d_S86_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S86_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
@@ -13061,15 +14463,17 @@ def _e_S86_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S87_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
+def _d_S87_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S87_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
@@ -13077,15 +14481,17 @@ def _e_S87_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S88_XPath(B: int, r: int) -> tuple[Any, int]:
+def _d_S88_XPath(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S7, 6)
+        v, B, r = sl2(B, r, _S7, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S88_XPath(v: Any, a: int) -> int:
     a <<= 1
@@ -13093,15 +14499,17 @@ def _e_S88_XPath(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S89_Y(B: int, r: int) -> tuple[Any, int]:
+def _d_S89_Y(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S4, 6)
+        v, B, r = sl2(B, r, _S4, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S89_Y(v: Any, a: int) -> int:
     a <<= 1
@@ -13111,199 +14519,199 @@ def _e_S89_Y(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 8
 FRAG_ELEMENTS: tuple = (
-    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S141),
-    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('AlternativeSECC', 'urn:iso:std:iso:15118:-20:WPT', _f_AlternativeSECCType, _e_AlternativeSECCType, AlternativeSECCType),
-    ('AlternativeSECCList', 'urn:iso:std:iso:15118:-20:WPT', _f_AlternativeSECCListType, _e_AlternativeSECCListType, AlternativeSECCListType),
-    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S69),
-    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S69),
-    ('BSSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S7_BSSID, _e_S7_BSSID, _S175),
-    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType),
-    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType),
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_CapacitiveEnergyReadingVARh, _e_S8_CapacitiveEnergyReadingVARh, _S69),
-    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargedEnergyReadingWh, _e_S9_ChargedEnergyReadingWh, _S69),
-    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_ChargingComplete, _e_S10_ChargingComplete, _S80),
-    ('Coord_X', 'urn:iso:std:iso:15118:-20:WPT', _d_S11_Coord_X, _e_S11_Coord_X, _S71),
-    ('Coord_Y', 'urn:iso:std:iso:15118:-20:WPT', _d_S12_Coord_Y, _e_S12_Coord_Y, _S71),
-    ('Coord_Z', 'urn:iso:std:iso:15118:-20:WPT', _d_S13_Coord_Z, _e_S13_Coord_Z, _S71),
-    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S14_DepartureTime, _e_S14_DepartureTime, _S110),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S4),
-    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType),
-    ('EIRP', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckMethodListType, _e_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType),
-    ('EVDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningMethodListType, _e_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType),
-    ('EVDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingMethodListType, _e_WPT_PairingMethodListType, WPT_PairingMethodListType),
-    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S15_EVPCChargeDiagnostics, _e_S15_EVPCChargeDiagnostics, _S81),
-    ('EVPCCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCCoilCurrentRequest', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCCurrentOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCDeviceLocalControl', 'urn:iso:std:iso:15118:-20:WPT', _d_S16_EVPCDeviceLocalControl, _e_S16_EVPCDeviceLocalControl, _S80),
-    ('EVPCMaxReceivablePower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCNaturalFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCPowerControlParameter', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_EVPCPowerControlParameterType, _e_WPT_EVPCPowerControlParameterType, WPT_EVPCPowerControlParameterType),
-    ('EVPCPowerOutput', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCPowerRequest', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVPCVoltageOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S17_EVProcessing, _e_S17_EVProcessing, _S61),
-    ('EVResultCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S18_EVResultCode, _e_S18_EVResultCode, _S63),
-    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_EVSENotification, _e_S19_EVSENotification, _S142),
-    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S20_EVSEProcessing, _e_S20_EVSEProcessing, _S61),
-    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType),
-    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S21_Exponent, _e_S21_Exponent, _S4),
-    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S22_Exponent, _e_S22_Exponent, _S70),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S23_G, _e_S23_G, _S4),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S24_HMACOutputLength, _e_S24_HMACOutputLength, _S29),
-    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType),
-    ('IPAddress', 'urn:iso:std:iso:15118:-20:WPT', _d_S25_IPAddress, _e_S25_IPAddress, _S176),
-    ('IndexNumber', 'urn:iso:std:iso:15118:-20:WPT', _d_S26_IndexNumber, _e_S26_IndexNumber, _S141),
-    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S27_InletHot, _e_S27_InletHot, _S80),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S28_J, _e_S28_J, _S4),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S7),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('LF_ReceiverSetupData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_ReceiverDataType, _e_WPT_LF_ReceiverDataType, WPT_LF_ReceiverDataType),
-    ('LF_RxData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxDataListType, _e_WPT_LF_RxDataListType, WPT_LF_RxDataListType),
-    ('LF_SystemSetupData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_SystemSetupDataType, _e_WPT_LF_SystemSetupDataType, WPT_LF_SystemSetupDataType),
-    ('LF_TransmitterSetupData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TransmitterDataType, _e_WPT_LF_TransmitterDataType, WPT_LF_TransmitterDataType),
-    ('LF_TxData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TxDataListType, _e_WPT_LF_TxDataListType, WPT_LF_TxDataListType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('ManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S29_ManufacturerSpecificDataContainer, _e_S29_ManufacturerSpecificDataContainer, _S64),
-    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S30_MaximumSOC, _e_S30_MaximumSOC, _S109),
-    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_MeterID, _e_S31_MeterID, _S143),
-    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType),
-    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S32_MeterInfoRequested, _e_S32_MeterInfoRequested, _S80),
-    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S33_MeterSignature, _e_S33_MeterSignature, _S144),
-    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S34_MeterStatus, _e_S34_MeterStatus, _S71),
-    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S35_MeterTimestamp, _e_S35_MeterTimestamp, _S69),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S7),
-    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_MinimumSOC, _e_S36_MinimumSOC, _S109),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_Modulus, _e_S37_Modulus, _S4),
-    ('NaturalOffset', 'urn:iso:std:iso:15118:-20:WPT', _d_S38_NaturalOffset, _e_S38_NaturalOffset, _S141),
-    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_NotificationMaxDelay, _e_S39_NotificationMaxDelay, _S141),
-    ('NumPackages', 'urn:iso:std:iso:15118:-20:WPT', _d_S40_NumPackages, _e_S40_NumPackages, _S160),
-    ('NumberOfReceivers', 'urn:iso:std:iso:15118:-20:WPT', _d_S41_NumberOfReceivers, _e_S41_NumberOfReceivers, _S160),
-    ('NumberOfTransmitters', 'urn:iso:std:iso:15118:-20:WPT', _d_S42_NumberOfTransmitters, _e_S42_NumberOfTransmitters, _S160),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('ObservedIDCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S43_ObservedIDCode, _e_S43_ObservedIDCode, _S152),
-    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S44_P, _e_S44_P, _S4),
-    ('PDInputPowerClass', 'urn:iso:std:iso:15118:-20:WPT', _d_S45_PDInputPowerClass, _e_S45_PDInputPowerClass, _S155),
-    ('PDMaxCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PDMinCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S46_PGPKeyID, _e_S46_PGPKeyID, _S4),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_PGPKeyPacket, _e_S47_PGPKeyPacket, _S4),
-    ('PackageIndex', 'urn:iso:std:iso:15118:-20:WPT', _d_S48_PackageIndex, _e_S48_PackageIndex, _S160),
-    ('PackageSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S49_PackageSeparationTime, _e_S49_PackageSeparationTime, _S141),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_PgenCounter, _e_S50_PgenCounter, _S4),
-    ('Port', 'urn:iso:std:iso:15118:-20:WPT', _d_S51_Port, _e_S51_Port, _S141),
-    ('PowerTransmitted', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_PresentSOC, _e_S52_PresentSOC, _S109),
-    ('PrimaryDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckMethodListType, _e_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType),
-    ('PrimaryDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningMethodListType, _e_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType),
-    ('PrimaryDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingMethodListType, _e_WPT_PairingMethodListType, WPT_PairingMethodListType),
-    ('PulseDuration', 'urn:iso:std:iso:15118:-20:WPT', _d_S53_PulseDuration, _e_S53_PulseDuration, _S141),
-    ('PulseSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S54_PulseSeparationTime, _e_S54_PulseSeparationTime, _S141),
-    ('PulseSequenceOrder', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxPulseOrderType, _e_WPT_TxRxPulseOrderType, WPT_TxRxPulseOrderType),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_Q, _e_S55_Q, _S4),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('RSSI', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('RSSIData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxRSSIListType, _e_WPT_LF_RxRSSIListType, WPT_LF_RxRSSIListType),
-    ('RSSIDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxRSSIType, _e_WPT_LF_RxRSSIType, WPT_LF_RxRSSIType),
-    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_RemainingTimeToMaximumSOC, _e_S56_RemainingTimeToMaximumSOC, _S110),
-    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_RemainingTimeToMinimumSOC, _e_S57_RemainingTimeToMinimumSOC, _S110),
-    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S58_RemainingTimeToTargetSOC, _e_S58_RemainingTimeToTargetSOC, _S110),
-    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_ResponseCode, _e_S59_ResponseCode, _S72),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('RxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S60_RxIdentifier, _e_S60_RxIdentifier, _S152),
-    ('RxSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxSpecDataType, _e_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType),
-    ('SDManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S61_SDManufacturerSpecificDataContainer, _e_S61_SDManufacturerSpecificDataContainer, _S64),
-    ('SDMaxGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S62_SDMaxGroundClearanceSupport, _e_S62_SDMaxGroundClearanceSupport, _S141),
-    ('SDMaxGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S63_SDMaxGroundClearence, _e_S63_SDMaxGroundClearence, _S141),
-    ('SDMaxOutputPower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SDMinGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S64_SDMinGroundClearanceSupport, _e_S64_SDMinGroundClearanceSupport, _S141),
-    ('SDMinGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S65_SDMinGroundClearence, _e_S65_SDMinGroundClearence, _S141),
-    ('SDMinOutputPower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SDPowerInput', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S66_SPCChargeDiagnostics, _e_S66_SPCChargeDiagnostics, _S118),
-    ('SPCMaxOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SPCMinOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SPCPowerControlParameter', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_SPCPowerControlParameterType, _e_WPT_SPCPowerControlParameterType, WPT_SPCPowerControlParameterType),
-    ('SPCPrimaryDeviceCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S67_SPKISexp, _e_S67_SPKISexp, _S4),
-    ('SSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S68_SSID, _e_S68_SSID, _S174),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S69_Seed, _e_S69_Seed, _S4),
-    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S70_SessionID, _e_S70_SessionID, _S68),
-    ('SignalFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('SupplyDeviceCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('TargetCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType),
-    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S71_TargetSOC, _e_S71_TargetSOC, _S109),
-    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType),
-    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S72_TaxRuleID, _e_S72_TaxRuleID, _S152),
-    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S73_TimeAnchor, _e_S73_TimeAnchor, _S69),
-    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S74_TimeStamp, _e_S74_TimeStamp, _S69),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('TxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S75_TxIdentifier, _e_S75_TxIdentifier, _S152),
-    ('TxPackageSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxPackageSpecDataType, _e_WPT_TxRxPackageSpecDataType, WPT_TxRxPackageSpecDataType),
-    ('TxRxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S76_TxRxIdentifier, _e_S76_TxRxIdentifier, _S152),
-    ('TxRxOrientation', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_CoordinateXYZType, _e_WPT_CoordinateXYZType, WPT_CoordinateXYZType),
-    ('TxRxPosition', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_CoordinateXYZType, _e_WPT_CoordinateXYZType, WPT_CoordinateXYZType),
-    ('TxSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxSpecDataType, _e_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType),
-    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S77_Value, _e_S77_Value, _S71),
-    ('VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S78_VendorSpecificDataContainer, _e_S78_VendorSpecificDataContainer, _S64),
-    ('WPT_AlignmentCheckMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S79_WPT_AlignmentCheckMethod, _e_S79_WPT_AlignmentCheckMethod, _S166),
-    ('WPT_AlignmentCheckReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckReqType, _e_WPT_AlignmentCheckReqType, WPT_AlignmentCheckReqType),
-    ('WPT_AlignmentCheckRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckResType, _e_WPT_AlignmentCheckResType, WPT_AlignmentCheckResType),
-    ('WPT_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopReqType, _e_WPT_ChargeLoopReqType, WPT_ChargeLoopReqType),
-    ('WPT_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopResType, _e_WPT_ChargeLoopResType, WPT_ChargeLoopResType),
-    ('WPT_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryReqType, _e_WPT_ChargeParameterDiscoveryReqType, WPT_ChargeParameterDiscoveryReqType),
-    ('WPT_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryResType, _e_WPT_ChargeParameterDiscoveryResType, WPT_ChargeParameterDiscoveryResType),
-    ('WPT_FinePositioningMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S80_WPT_FinePositioningMethod, _e_S80_WPT_FinePositioningMethod, _S163),
-    ('WPT_FinePositioningReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningReqType, _e_WPT_FinePositioningReqType, WPT_FinePositioningReqType),
-    ('WPT_FinePositioningRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningResType, _e_WPT_FinePositioningResType, WPT_FinePositioningResType),
-    ('WPT_FinePositioningSetupReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupReqType, _e_WPT_FinePositioningSetupReqType, WPT_FinePositioningSetupReqType),
-    ('WPT_FinePositioningSetupRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupResType, _e_WPT_FinePositioningSetupResType, WPT_FinePositioningSetupResType),
-    ('WPT_LF_DataPackage', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_DataPackageType, _e_WPT_LF_DataPackageType, WPT_LF_DataPackageType),
-    ('WPT_LF_DataPackageList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_DataPackageListType, _e_WPT_LF_DataPackageListType, WPT_LF_DataPackageListType),
-    ('WPT_LF_RxDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxDataType, _e_WPT_LF_RxDataType, WPT_LF_RxDataType),
-    ('WPT_LF_TxDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TxDataType, _e_WPT_LF_TxDataType, WPT_LF_TxDataType),
-    ('WPT_PairingMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S81_WPT_PairingMethod, _e_S81_WPT_PairingMethod, _S165),
-    ('WPT_PairingReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingReqType, _e_WPT_PairingReqType, WPT_PairingReqType),
-    ('WPT_PairingRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingResType, _e_WPT_PairingResType, WPT_PairingResType),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_X509CRL, _e_S82_X509CRL, _S4),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S83_X509Certificate, _e_S83_X509Certificate, _S4),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S84_X509IssuerName, _e_S84_X509IssuerName, _S7),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S85_X509SKI, _e_S85_X509SKI, _S4),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S86_X509SerialNumber, _e_S86_X509SerialNumber, _S29),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S87_X509SubjectName, _e_S87_X509SubjectName, _S7),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S88_XPath, _e_S88_XPath, _S7),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S89_Y, _e_S89_Y, _S4),
+    ('AckMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S4_AckMaxDelay, _e_S4_AckMaxDelay, _S141, _d_S4_AckMaxDelay),
+    ('AdditionalServicesCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('AlternativeSECC', 'urn:iso:std:iso:15118:-20:WPT', _f_AlternativeSECCType, _e_AlternativeSECCType, AlternativeSECCType, _d_AlternativeSECCType),
+    ('AlternativeSECCList', 'urn:iso:std:iso:15118:-20:WPT', _f_AlternativeSECCListType, _e_AlternativeSECCListType, AlternativeSECCListType, _d_AlternativeSECCListType),
+    ('Amount', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('BPT_DischargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S5_BPT_DischargedEnergyReadingWh, _e_S5_BPT_DischargedEnergyReadingWh, _S69, _d_S5_BPT_DischargedEnergyReadingWh),
+    ('BPT_InductiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S6_BPT_InductiveEnergyReadingVARh, _e_S6_BPT_InductiveEnergyReadingVARh, _S69, _d_S6_BPT_InductiveEnergyReadingVARh),
+    ('BSSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S7_BSSID, _e_S7_BSSID, _S175, _d_S7_BSSID),
+    ('BatteryEnergyCapacity', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('CLReqControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLReqControlModeType, _e_CLReqControlModeType, CLReqControlModeType, _d_CLReqControlModeType),
+    ('CLResControlMode', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_CLResControlModeType, _e_CLResControlModeType, CLResControlModeType, _d_CLResControlModeType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('CapacitiveEnergyReadingVARh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S8_CapacitiveEnergyReadingVARh, _e_S8_CapacitiveEnergyReadingVARh, _S69, _d_S8_CapacitiveEnergyReadingVARh),
+    ('ChargedEnergyReadingWh', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S9_ChargedEnergyReadingWh, _e_S9_ChargedEnergyReadingWh, _S69, _d_S9_ChargedEnergyReadingWh),
+    ('ChargingComplete', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S10_ChargingComplete, _e_S10_ChargingComplete, _S80, _d_S10_ChargingComplete),
+    ('Coord_X', 'urn:iso:std:iso:15118:-20:WPT', _d_S11_Coord_X, _e_S11_Coord_X, _S71, _d_S11_Coord_X),
+    ('Coord_Y', 'urn:iso:std:iso:15118:-20:WPT', _d_S12_Coord_Y, _e_S12_Coord_Y, _S71, _d_S12_Coord_Y),
+    ('Coord_Z', 'urn:iso:std:iso:15118:-20:WPT', _d_S13_Coord_Z, _e_S13_Coord_Z, _S71, _d_S13_Coord_Z),
+    ('CostPerUnit', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DepartureTime', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S14_DepartureTime, _e_S14_DepartureTime, _S110, _d_S14_DepartureTime),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S4, _d_S1_DigestValue),
+    ('DisplayParameters', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DisplayParametersType, _e_DisplayParametersType, DisplayParametersType, _d_DisplayParametersType),
+    ('EIRP', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckMethodListType, _e_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType, _d_WPT_AlignmentCheckMethodListType),
+    ('EVDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningMethodListType, _e_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType, _d_WPT_FinePositioningMethodListType),
+    ('EVDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingMethodListType, _e_WPT_PairingMethodListType, WPT_PairingMethodListType, _d_WPT_PairingMethodListType),
+    ('EVMaximumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVMinimumEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S15_EVPCChargeDiagnostics, _e_S15_EVPCChargeDiagnostics, _S81, _d_S15_EVPCChargeDiagnostics),
+    ('EVPCCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPCCoilCurrentRequest', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPCCurrentOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPCDeviceLocalControl', 'urn:iso:std:iso:15118:-20:WPT', _d_S16_EVPCDeviceLocalControl, _e_S16_EVPCDeviceLocalControl, _S80, _d_S16_EVPCDeviceLocalControl),
+    ('EVPCMaxReceivablePower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPCNaturalFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPCPowerControlParameter', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_EVPCPowerControlParameterType, _e_WPT_EVPCPowerControlParameterType, WPT_EVPCPowerControlParameterType, _d_WPT_EVPCPowerControlParameterType),
+    ('EVPCPowerOutput', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPCPowerRequest', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVPCVoltageOutputInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EVProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S17_EVProcessing, _e_S17_EVProcessing, _S61, _d_S17_EVProcessing),
+    ('EVResultCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S18_EVResultCode, _e_S18_EVResultCode, _S63, _d_S18_EVResultCode),
+    ('EVSENotification', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S19_EVSENotification, _e_S19_EVSENotification, _S142, _d_S19_EVSENotification),
+    ('EVSEProcessing', 'urn:iso:std:iso:15118:-20:WPT', _d_S20_EVSEProcessing, _e_S20_EVSEProcessing, _S61, _d_S20_EVSEProcessing),
+    ('EVSEStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_EVSEStatusType, _e_EVSEStatusType, EVSEStatusType, _d_EVSEStatusType),
+    ('EVTargetEnergyRequest', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('EnergyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S21_Exponent, _e_S21_Exponent, _S4, _d_S21_Exponent),
+    ('Exponent', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S22_Exponent, _e_S22_Exponent, _S70, _d_S22_Exponent),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S23_G, _e_S23_G, _S4, _d_S23_G),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S24_HMACOutputLength, _e_S24_HMACOutputLength, _S29, _d_S24_HMACOutputLength),
+    ('Header', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MessageHeaderType, _e_MessageHeaderType, MessageHeaderType, _d_MessageHeaderType),
+    ('IPAddress', 'urn:iso:std:iso:15118:-20:WPT', _d_S25_IPAddress, _e_S25_IPAddress, _S176, _d_S25_IPAddress),
+    ('IndexNumber', 'urn:iso:std:iso:15118:-20:WPT', _d_S26_IndexNumber, _e_S26_IndexNumber, _S141, _d_S26_IndexNumber),
+    ('InletHot', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S27_InletHot, _e_S27_InletHot, _S80, _d_S27_InletHot),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S28_J, _e_S28_J, _S4, _d_S28_J),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S7, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('LF_ReceiverSetupData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_ReceiverDataType, _e_WPT_LF_ReceiverDataType, WPT_LF_ReceiverDataType, _d_WPT_LF_ReceiverDataType),
+    ('LF_RxData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxDataListType, _e_WPT_LF_RxDataListType, WPT_LF_RxDataListType, _d_WPT_LF_RxDataListType),
+    ('LF_SystemSetupData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_SystemSetupDataType, _e_WPT_LF_SystemSetupDataType, WPT_LF_SystemSetupDataType, _d_WPT_LF_SystemSetupDataType),
+    ('LF_TransmitterSetupData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TransmitterDataType, _e_WPT_LF_TransmitterDataType, WPT_LF_TransmitterDataType, _d_WPT_LF_TransmitterDataType),
+    ('LF_TxData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TxDataListType, _e_WPT_LF_TxDataListType, WPT_LF_TxDataListType, _d_WPT_LF_TxDataListType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('ManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S29_ManufacturerSpecificDataContainer, _e_S29_ManufacturerSpecificDataContainer, _S64, _d_S29_ManufacturerSpecificDataContainer),
+    ('MaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S30_MaximumSOC, _e_S30_MaximumSOC, _S109, _d_S30_MaximumSOC),
+    ('MeterID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S31_MeterID, _e_S31_MeterID, _S143, _d_S31_MeterID),
+    ('MeterInfo', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_MeterInfoType, _e_MeterInfoType, MeterInfoType, _d_MeterInfoType),
+    ('MeterInfoRequested', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S32_MeterInfoRequested, _e_S32_MeterInfoRequested, _S80, _d_S32_MeterInfoRequested),
+    ('MeterSignature', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S33_MeterSignature, _e_S33_MeterSignature, _S144, _d_S33_MeterSignature),
+    ('MeterStatus', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S34_MeterStatus, _e_S34_MeterStatus, _S71, _d_S34_MeterStatus),
+    ('MeterTimestamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S35_MeterTimestamp, _e_S35_MeterTimestamp, _S69, _d_S35_MeterTimestamp),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S7, _d_S3_MgmtData),
+    ('MinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S36_MinimumSOC, _e_S36_MinimumSOC, _S109, _d_S36_MinimumSOC),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S37_Modulus, _e_S37_Modulus, _S4, _d_S37_Modulus),
+    ('NaturalOffset', 'urn:iso:std:iso:15118:-20:WPT', _d_S38_NaturalOffset, _e_S38_NaturalOffset, _S141, _d_S38_NaturalOffset),
+    ('NotificationMaxDelay', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S39_NotificationMaxDelay, _e_S39_NotificationMaxDelay, _S141, _d_S39_NotificationMaxDelay),
+    ('NumPackages', 'urn:iso:std:iso:15118:-20:WPT', _d_S40_NumPackages, _e_S40_NumPackages, _S160, _d_S40_NumPackages),
+    ('NumberOfReceivers', 'urn:iso:std:iso:15118:-20:WPT', _d_S41_NumberOfReceivers, _e_S41_NumberOfReceivers, _S160, _d_S41_NumberOfReceivers),
+    ('NumberOfTransmitters', 'urn:iso:std:iso:15118:-20:WPT', _d_S42_NumberOfTransmitters, _e_S42_NumberOfTransmitters, _S160, _d_S42_NumberOfTransmitters),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('ObservedIDCode', 'urn:iso:std:iso:15118:-20:WPT', _d_S43_ObservedIDCode, _e_S43_ObservedIDCode, _S152, _d_S43_ObservedIDCode),
+    ('OccupancyCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('OverstayCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedCostType, _e_DetailedCostType, DetailedCostType, _d_DetailedCostType),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S44_P, _e_S44_P, _S4, _d_S44_P),
+    ('PDInputPowerClass', 'urn:iso:std:iso:15118:-20:WPT', _d_S45_PDInputPowerClass, _e_S45_PDInputPowerClass, _S155, _d_S45_PDInputPowerClass),
+    ('PDMaxCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('PDMinCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S46_PGPKeyID, _e_S46_PGPKeyID, _S4, _d_S46_PGPKeyID),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S47_PGPKeyPacket, _e_S47_PGPKeyPacket, _S4, _d_S47_PGPKeyPacket),
+    ('PackageIndex', 'urn:iso:std:iso:15118:-20:WPT', _d_S48_PackageIndex, _e_S48_PackageIndex, _S160, _d_S48_PackageIndex),
+    ('PackageSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S49_PackageSeparationTime, _e_S49_PackageSeparationTime, _S141, _d_S49_PackageSeparationTime),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S50_PgenCounter, _e_S50_PgenCounter, _S4, _d_S50_PgenCounter),
+    ('Port', 'urn:iso:std:iso:15118:-20:WPT', _d_S51_Port, _e_S51_Port, _S141, _d_S51_Port),
+    ('PowerTransmitted', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('PresentSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S52_PresentSOC, _e_S52_PresentSOC, _S109, _d_S52_PresentSOC),
+    ('PrimaryDeviceAlignmentCheckMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckMethodListType, _e_WPT_AlignmentCheckMethodListType, WPT_AlignmentCheckMethodListType, _d_WPT_AlignmentCheckMethodListType),
+    ('PrimaryDeviceFinePositioningMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningMethodListType, _e_WPT_FinePositioningMethodListType, WPT_FinePositioningMethodListType, _d_WPT_FinePositioningMethodListType),
+    ('PrimaryDevicePairingMethodList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingMethodListType, _e_WPT_PairingMethodListType, WPT_PairingMethodListType, _d_WPT_PairingMethodListType),
+    ('PulseDuration', 'urn:iso:std:iso:15118:-20:WPT', _d_S53_PulseDuration, _e_S53_PulseDuration, _S141, _d_S53_PulseDuration),
+    ('PulseSeparationTime', 'urn:iso:std:iso:15118:-20:WPT', _d_S54_PulseSeparationTime, _e_S54_PulseSeparationTime, _S141, _d_S54_PulseSeparationTime),
+    ('PulseSequenceOrder', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxPulseOrderType, _e_WPT_TxRxPulseOrderType, WPT_TxRxPulseOrderType, _d_WPT_TxRxPulseOrderType),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S55_Q, _e_S55_Q, _S4, _d_S55_Q),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('RSSI', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('RSSIData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxRSSIListType, _e_WPT_LF_RxRSSIListType, WPT_LF_RxRSSIListType, _d_WPT_LF_RxRSSIListType),
+    ('RSSIDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxRSSIType, _e_WPT_LF_RxRSSIType, WPT_LF_RxRSSIType, _d_WPT_LF_RxRSSIType),
+    ('Receipt', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_ReceiptType, _e_ReceiptType, ReceiptType, _d_ReceiptType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RemainingTimeToMaximumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S56_RemainingTimeToMaximumSOC, _e_S56_RemainingTimeToMaximumSOC, _S110, _d_S56_RemainingTimeToMaximumSOC),
+    ('RemainingTimeToMinimumSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S57_RemainingTimeToMinimumSOC, _e_S57_RemainingTimeToMinimumSOC, _S110, _d_S57_RemainingTimeToMinimumSOC),
+    ('RemainingTimeToTargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S58_RemainingTimeToTargetSOC, _e_S58_RemainingTimeToTargetSOC, _S110, _d_S58_RemainingTimeToTargetSOC),
+    ('ResponseCode', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S59_ResponseCode, _e_S59_ResponseCode, _S72, _d_S59_ResponseCode),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('RootCertificateID', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('RxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S60_RxIdentifier, _e_S60_RxIdentifier, _S152, _d_S60_RxIdentifier),
+    ('RxSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxSpecDataType, _e_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType, _d_WPT_TxRxSpecDataType),
+    ('SDManufacturerSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S61_SDManufacturerSpecificDataContainer, _e_S61_SDManufacturerSpecificDataContainer, _S64, _d_S61_SDManufacturerSpecificDataContainer),
+    ('SDMaxGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S62_SDMaxGroundClearanceSupport, _e_S62_SDMaxGroundClearanceSupport, _S141, _d_S62_SDMaxGroundClearanceSupport),
+    ('SDMaxGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S63_SDMaxGroundClearence, _e_S63_SDMaxGroundClearence, _S141, _d_S63_SDMaxGroundClearence),
+    ('SDMaxOutputPower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('SDMinGroundClearanceSupport', 'urn:iso:std:iso:15118:-20:WPT', _d_S64_SDMinGroundClearanceSupport, _e_S64_SDMinGroundClearanceSupport, _S141, _d_S64_SDMinGroundClearanceSupport),
+    ('SDMinGroundClearence', 'urn:iso:std:iso:15118:-20:WPT', _d_S65_SDMinGroundClearence, _e_S65_SDMinGroundClearence, _S141, _d_S65_SDMinGroundClearence),
+    ('SDMinOutputPower', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('SDPowerInput', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('SPCChargeDiagnostics', 'urn:iso:std:iso:15118:-20:WPT', _d_S66_SPCChargeDiagnostics, _e_S66_SPCChargeDiagnostics, _S118, _d_S66_SPCChargeDiagnostics),
+    ('SPCMaxOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('SPCMinOutputPowerLimit', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('SPCOperatingFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('SPCPowerControlParameter', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_SPCPowerControlParameterType, _e_WPT_SPCPowerControlParameterType, WPT_SPCPowerControlParameterType, _d_WPT_SPCPowerControlParameterType),
+    ('SPCPrimaryDeviceCoilCurrentInformation', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S67_SPKISexp, _e_S67_SPKISexp, _S4, _d_S67_SPKISexp),
+    ('SSID', 'urn:iso:std:iso:15118:-20:WPT', _d_S68_SSID, _e_S68_SSID, _S174, _d_S68_SSID),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S69_Seed, _e_S69_Seed, _S4, _d_S69_Seed),
+    ('SessionID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S70_SessionID, _e_S70_SessionID, _S68, _d_S70_SessionID),
+    ('SignalFrequency', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('SupplyDeviceCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('TargetCoilCurrent', 'urn:iso:std:iso:15118:-20:WPT', _f_RationalNumberType, _e_RationalNumberType, RationalNumberType, _d_RationalNumberType),
+    ('TargetSOC', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S71_TargetSOC, _e_S71_TargetSOC, _S109, _d_S71_TargetSOC),
+    ('TaxCosts', 'urn:iso:std:iso:15118:-20:CommonTypes', _f_DetailedTaxType, _e_DetailedTaxType, DetailedTaxType, _d_DetailedTaxType),
+    ('TaxRuleID', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S72_TaxRuleID, _e_S72_TaxRuleID, _S152, _d_S72_TaxRuleID),
+    ('TimeAnchor', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S73_TimeAnchor, _e_S73_TimeAnchor, _S69, _d_S73_TimeAnchor),
+    ('TimeStamp', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S74_TimeStamp, _e_S74_TimeStamp, _S69, _d_S74_TimeStamp),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('TxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S75_TxIdentifier, _e_S75_TxIdentifier, _S152, _d_S75_TxIdentifier),
+    ('TxPackageSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxPackageSpecDataType, _e_WPT_TxRxPackageSpecDataType, WPT_TxRxPackageSpecDataType, _d_WPT_TxRxPackageSpecDataType),
+    ('TxRxIdentifier', 'urn:iso:std:iso:15118:-20:WPT', _d_S76_TxRxIdentifier, _e_S76_TxRxIdentifier, _S152, _d_S76_TxRxIdentifier),
+    ('TxRxOrientation', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_CoordinateXYZType, _e_WPT_CoordinateXYZType, WPT_CoordinateXYZType, _d_WPT_CoordinateXYZType),
+    ('TxRxPosition', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_CoordinateXYZType, _e_WPT_CoordinateXYZType, WPT_CoordinateXYZType, _d_WPT_CoordinateXYZType),
+    ('TxSpecData', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_TxRxSpecDataType, _e_WPT_TxRxSpecDataType, WPT_TxRxSpecDataType, _d_WPT_TxRxSpecDataType),
+    ('Value', 'urn:iso:std:iso:15118:-20:CommonTypes', _d_S77_Value, _e_S77_Value, _S71, _d_S77_Value),
+    ('VendorSpecificDataContainer', 'urn:iso:std:iso:15118:-20:WPT', _d_S78_VendorSpecificDataContainer, _e_S78_VendorSpecificDataContainer, _S64, _d_S78_VendorSpecificDataContainer),
+    ('WPT_AlignmentCheckMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S79_WPT_AlignmentCheckMethod, _e_S79_WPT_AlignmentCheckMethod, _S166, _d_S79_WPT_AlignmentCheckMethod),
+    ('WPT_AlignmentCheckReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckReqType, _e_WPT_AlignmentCheckReqType, WPT_AlignmentCheckReqType, _d_WPT_AlignmentCheckReqType),
+    ('WPT_AlignmentCheckRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_AlignmentCheckResType, _e_WPT_AlignmentCheckResType, WPT_AlignmentCheckResType, _d_WPT_AlignmentCheckResType),
+    ('WPT_ChargeLoopReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopReqType, _e_WPT_ChargeLoopReqType, WPT_ChargeLoopReqType, _d_WPT_ChargeLoopReqType),
+    ('WPT_ChargeLoopRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeLoopResType, _e_WPT_ChargeLoopResType, WPT_ChargeLoopResType, _d_WPT_ChargeLoopResType),
+    ('WPT_ChargeParameterDiscoveryReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryReqType, _e_WPT_ChargeParameterDiscoveryReqType, WPT_ChargeParameterDiscoveryReqType, _d_WPT_ChargeParameterDiscoveryReqType),
+    ('WPT_ChargeParameterDiscoveryRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_ChargeParameterDiscoveryResType, _e_WPT_ChargeParameterDiscoveryResType, WPT_ChargeParameterDiscoveryResType, _d_WPT_ChargeParameterDiscoveryResType),
+    ('WPT_FinePositioningMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S80_WPT_FinePositioningMethod, _e_S80_WPT_FinePositioningMethod, _S163, _d_S80_WPT_FinePositioningMethod),
+    ('WPT_FinePositioningReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningReqType, _e_WPT_FinePositioningReqType, WPT_FinePositioningReqType, _d_WPT_FinePositioningReqType),
+    ('WPT_FinePositioningRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningResType, _e_WPT_FinePositioningResType, WPT_FinePositioningResType, _d_WPT_FinePositioningResType),
+    ('WPT_FinePositioningSetupReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupReqType, _e_WPT_FinePositioningSetupReqType, WPT_FinePositioningSetupReqType, _d_WPT_FinePositioningSetupReqType),
+    ('WPT_FinePositioningSetupRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_FinePositioningSetupResType, _e_WPT_FinePositioningSetupResType, WPT_FinePositioningSetupResType, _d_WPT_FinePositioningSetupResType),
+    ('WPT_LF_DataPackage', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_DataPackageType, _e_WPT_LF_DataPackageType, WPT_LF_DataPackageType, _d_WPT_LF_DataPackageType),
+    ('WPT_LF_DataPackageList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_DataPackageListType, _e_WPT_LF_DataPackageListType, WPT_LF_DataPackageListType, _d_WPT_LF_DataPackageListType),
+    ('WPT_LF_RxDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_RxDataType, _e_WPT_LF_RxDataType, WPT_LF_RxDataType, _d_WPT_LF_RxDataType),
+    ('WPT_LF_TxDataList', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_LF_TxDataType, _e_WPT_LF_TxDataType, WPT_LF_TxDataType, _d_WPT_LF_TxDataType),
+    ('WPT_PairingMethod', 'urn:iso:std:iso:15118:-20:WPT', _d_S81_WPT_PairingMethod, _e_S81_WPT_PairingMethod, _S165, _d_S81_WPT_PairingMethod),
+    ('WPT_PairingReq', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingReqType, _e_WPT_PairingReqType, WPT_PairingReqType, _d_WPT_PairingReqType),
+    ('WPT_PairingRes', 'urn:iso:std:iso:15118:-20:WPT', _f_WPT_PairingResType, _e_WPT_PairingResType, WPT_PairingResType, _d_WPT_PairingResType),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S82_X509CRL, _e_S82_X509CRL, _S4, _d_S82_X509CRL),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S83_X509Certificate, _e_S83_X509Certificate, _S4, _d_S83_X509Certificate),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S84_X509IssuerName, _e_S84_X509IssuerName, _S7, _d_S84_X509IssuerName),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S85_X509SKI, _e_S85_X509SKI, _S4, _d_S85_X509SKI),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S86_X509SerialNumber, _e_S86_X509SerialNumber, _S29, _d_S86_X509SerialNumber),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S87_X509SubjectName, _e_S87_X509SubjectName, _S7, _d_S87_X509SubjectName),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S88_XPath, _e_S88_XPath, _S7, _d_S88_XPath),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S89_Y, _e_S89_Y, _S4, _d_S89_Y),
 )
 
 # class -> global element names (several when elements share a type)
@@ -13423,6 +14831,9 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     X509DataType: frozenset([0]),
     WPT_LF_DataPackageType: frozenset([1]),
     WPT_LF_SystemSetupDataType: frozenset([0]),
+}
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
 }
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {

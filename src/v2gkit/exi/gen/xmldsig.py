@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BOOL, EncFail, Message, bad_value, esc, facet, sl2, rbin, ri, rstr, ru, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'xmldsig'
 _new = object.__new__
@@ -387,21 +387,28 @@ _T58 = (3, -1, -2, -3)
 _C59 = ((2, 1), None, None, (1, 0), None, None, None, None, None, None, None, None, None, None, None, None)
 _C60 = (None, None, None, (3, 2), None, None, None, (2, 1), None, None, None, None)
 
-def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _d_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T1[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return CanonicalizationMethodType(f_algorithm), r
+    return CanonicalizationMethodType(f_algorithm), B, r
 
-def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int]:
+def _f_CanonicalizationMethodType(B: int, r: int) -> tuple[CanonicalizationMethodType, int, int]:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     return _d_CanonicalizationMethodType(B, r)
 
 def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
+    # CanonicalizationMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -411,7 +418,9 @@ def _e_CanonicalizationMethodType(o: CanonicalizationMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
+def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
+    # nested groups: a walk over the Glushkov automaton _G2 (state -> width, (slot, next state) per code)
     f_p = None
     f_q = None
     f_g = None
@@ -421,6 +430,7 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
     f_pgen_counter = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G2[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -429,72 +439,80 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S3, 6)
+                v, B, r = sl2(B, r, _S3, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S3, 6)
+                v, B, r = sl2(B, r, _S3, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S3, 6)
+                v, B, r = sl2(B, r, _S3, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S3, 6)
+                v, B, r = sl2(B, r, _S3, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S3, 6)
+                v, B, r = sl2(B, r, _S3, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S3, 6)
+                v, B, r = sl2(B, r, _S3, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S3, 6)
+                v, B, r = sl2(B, r, _S3, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
         else: raise unexpected(slot, r)
-    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), r
+    return DSAKeyValueType(f_p, f_q, f_g, f_y, f_j, f_seed, f_pgen_counter), B, r
 
 _f_DSAKeyValueType = _d_DSAKeyValueType
 
 def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
+    # DSAKeyValueType: ((P, Q)?, G?, Y, J?, (Seed, PgenCounter)?)
     st = 0
     for v in (() if o.p is None else (o.p,)):
         e = _GE_DSAKeyValueType[st].get('P')
@@ -549,21 +567,28 @@ def _e_DSAKeyValueType(o: DSAKeyValueType, a: int) -> int:
     if e is None: raise EncFail('DSAKeyValueType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _d_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T1[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'Algorithm')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return DigestMethodType(f_algorithm), r
+    return DigestMethodType(f_algorithm), B, r
 
-def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int]:
+def _f_DigestMethodType(B: int, r: int) -> tuple[DigestMethodType, int, int]:
+    # DigestMethodType: mixed @Algorithm (##any*)
     return _d_DigestMethodType(B, r)
 
 def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
+    # DigestMethodType: mixed @Algorithm (##any*)
     pass
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -573,11 +598,16 @@ def _e_DigestMethodType(o: DigestMethodType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
+    # start: 4 bit(s): 0 AT(Id), 1 SE(KeyName), 2 SE(KeyValue), 3 SE(RetrievalMethod), 4 SE(X509Data), 5 SE(PGPData), 6 SE(SPKIData), 7 SE(MgmtData), 8 SE(*), 9 CH, 10 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 4; k = _T4[(B >> r) & 15]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 CH, 9 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T5[(B >> r) & 15]
     f_key_name = []
     f_key_value = []
@@ -589,50 +619,58 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S6, 6)
+                v, B, r = sl2(B, r, _S6, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
         elif k == 2:
-            v, r = _d_KeyValueType(B, r)
+            v, B, r = _d_KeyValueType(B, r)
             f_key_value.append(v)
         elif k == 3:
-            v, r = _d_RetrievalMethodType(B, r)
+            v, B, r = _d_RetrievalMethodType(B, r)
             f_retrieval_method.append(v)
         elif k == 4:
-            v, r = _d_X509DataType(B, r)
+            v, B, r = _d_X509DataType(B, r)
             f_x509_data.append(v)
         elif k == 5:
-            v, r = _d_PGPDataType(B, r)
+            v, B, r = _d_PGPDataType(B, r)
             f_pgp_data.append(v)
         elif k == 6:
-            v, r = _d_SPKIDataType(B, r)
+            v, B, r = _d_SPKIDataType(B, r)
             f_spki_data.append(v)
         elif k == 7:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S6, 6)
+                v, B, r = sl2(B, r, _S6, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
         else:
             break
         n += 1
+        # after (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | *) (may repeat): 4 bit(s): 0 SE(KeyName), 1 SE(KeyValue), 2 SE(RetrievalMethod), 3 SE(X509Data), 4 SE(PGPData), 5 SE(SPKIData), 6 SE(MgmtData), 7 SE(*), 8 EE, 9 CH, 10 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 4; k = _T7[(B >> r) & 15]
     if n < 1: raise unexpected(k, r, 'KeyName or KeyValue or RetrievalMethod or X509Data or PGPData or SPKIData or MgmtData')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), r
+    return KeyInfoType(f_id, f_key_name, f_key_value, f_retrieval_method, f_x509_data, f_pgp_data, f_spki_data, f_mgmt_data), B, r
 
-def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int]:
+def _f_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     return _d_KeyInfoType(B, r)
 
 def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
+    # KeyInfoType: mixed @Id? (KeyName | KeyValue | RetrievalMethod | X509Data | PGPData | SPKIData | MgmtData | ##any)+
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -641,6 +679,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         st = 3
     n = 0
     for v in o.key_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C8[st]
             a = (a << w) | c
@@ -653,6 +692,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.key_value:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C9[st]
             a = (a << w) | c
@@ -663,6 +703,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_KeyValueType(v, a)
         n += 1
     for v in o.retrieval_method:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C10[st]
             a = (a << w) | c
@@ -673,6 +714,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_RetrievalMethodType(v, a)
         n += 1
     for v in o.x509_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C11[st]
             a = (a << w) | c
@@ -683,6 +725,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_X509DataType(v, a)
         n += 1
     for v in o.pgp_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C12[st]
             a = (a << w) | c
@@ -693,6 +736,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_PGPDataType(v, a)
         n += 1
     for v in o.spki_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C13[st]
             a = (a << w) | c
@@ -703,6 +747,7 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
         a = _e_SPKIDataType(v, a)
         n += 1
     for v in o.mgmt_data:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C14[st]
             a = (a << w) | c
@@ -720,24 +765,33 @@ def _e_KeyInfoType(o: KeyInfoType, a: int) -> int:
     a = (a << 4) | 8
     return a
 
-def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _d_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
+    # start: 3 bit(s): 0 SE(DSAKeyValue), 1 SE(RSAKeyValue), 2 SE(*), 3 CH, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T15[(B >> r) & 7]
     f_dsa_key_value = f_rsa_key_value = None
     if k == 0:
-        f_dsa_key_value, r = _d_DSAKeyValueType(B, r)
+        f_dsa_key_value, B, r = _d_DSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T16[(B >> r) & 3]
     elif k == 1:
-        f_rsa_key_value, r = _d_RSAKeyValueType(B, r)
+        f_rsa_key_value, B, r = _d_RSAKeyValueType(B, r)
+        # after (DSAKeyValue | RSAKeyValue | *): 2 bit(s): 0 EE, 1 CH, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T16[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'DSAKeyValue or RSAKeyValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return KeyValueType(f_dsa_key_value, f_rsa_key_value), r
+    return KeyValueType(f_dsa_key_value, f_rsa_key_value), B, r
 
-def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int]:
+def _f_KeyValueType(B: int, r: int) -> tuple[KeyValueType, int, int]:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     return _d_KeyValueType(B, r)
 
 def _e_KeyValueType(o: KeyValueType, a: int) -> int:
+    # KeyValueType: mixed (DSAKeyValue | RSAKeyValue | ##any)
     pass
     v2 = o.dsa_key_value
     v3 = o.rsa_key_value
@@ -765,17 +819,22 @@ def _e_KeyValueType(o: KeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
+    # start: 1 bit(s): 0 SE(Modulus), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_modulus = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_modulus, r = sl2(B, r, _S3, 6)
+            f_modulus, B, r = sl2(B, r, _S3, 6)
         else:
-            f_modulus, r = rbin(B, r, None)
+            f_modulus, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
         r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Modulus')
@@ -783,33 +842,40 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_exponent, r = sl2(B, r, _S3, 6)
+            f_exponent, B, r = sl2(B, r, _S3, 6)
         else:
-            f_exponent, r = rbin(B, r, None)
+            f_exponent, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after Exponent: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'Exponent')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RSAKeyValueType(f_modulus, f_exponent), r
+    return RSAKeyValueType(f_modulus, f_exponent), B, r
 
-def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int]:
+def _f_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
+    # RSAKeyValueType: (Modulus, Exponent)
     r0 = r
+    # 2 bits: [RSAKeyValueType start: SE(Modulus) = 0 in 1 bit(s)]; [Modulus: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
-    f_modulus, r = rbin(B, r, None)
+    f_modulus, B, r = rbin(B, r, None)
+    # 3 bits: [Modulus: EE = 0 in 1 bit]; [RSAKeyValueType after Modulus: SE(Exponent) = 0 in 1 bit(s)]; [Exponent: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_RSAKeyValueType(B, r0)
-    f_exponent, r = rbin(B, r, None)
+    f_exponent, B, r = rbin(B, r, None)
+    # 2 bits: [Exponent: EE = 0 in 1 bit]; [RSAKeyValueType after Exponent: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_RSAKeyValueType(B, r0)
     o = _new(RSAKeyValueType)
     o.modulus = f_modulus
     o.exponent = f_exponent
-    return o, r
+    return o, B, r
 
 def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
+    # RSAKeyValueType: (Modulus, Exponent)
     pass
     v2 = o.modulus
     if v2 is None: raise EncFail('missing mandatory Modulus')
@@ -824,40 +890,54 @@ def _e_RSAKeyValueType(o: RSAKeyValueType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _d_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
+    # start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T19[(B >> r) & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T20[(B >> r) & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T21[(B >> r) & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return RetrievalMethodType(f_type, f_uri, f_transforms), r
+    return RetrievalMethodType(f_type, f_uri, f_transforms), B, r
 
-def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
+def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int, int]:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     r0 = r
+    # 3 bits: [code of RetrievalMethodType start: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 EE, 4 second level]
     r -= 3; c = (B >> r) & 7
     k = _T19[c & 7]
     f_type = None
     if k == 0:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T20[c & 3]
     f_uri = None
     if k == 1:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of RetrievalMethodType after @URI: 2 bit(s): 0 SE(Transforms), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T21[c & 3]
     f_transforms = None
     if k == 2:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of RetrievalMethodType after Transforms: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T18[c & 1]
     if k != -1: return _d_RetrievalMethodType(B, r0)
@@ -865,9 +945,10 @@ def _f_RetrievalMethodType(B: int, r: int) -> tuple[RetrievalMethodType, int]:
     o.type = f_type
     o.uri = f_uri
     o.transforms = f_transforms
-    return o, r
+    return o, B, r
 
 def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
+    # RetrievalMethodType: @Type? @URI? (Transforms?)
     st = 0
     v2 = o.type
     if v2 is not None:
@@ -890,47 +971,57 @@ def _e_RetrievalMethodType(o: RetrievalMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _d_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
+    # start: 1 bit(s): 0 SE(Transform), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _d_TransformType(B, r)
+            v, B, r = _d_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T25[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Transform')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformsType(f_transform), r
+    return TransformsType(f_transform), B, r
 
-def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int]:
+def _f_TransformsType(B: int, r: int) -> tuple[TransformsType, int, int]:
+    # TransformsType: (Transform+)
     r0 = r
+    # 1 bits: [code of TransformsType start: 1 bit(s): 0 SE(Transform), 1 second level]
     r -= 1; c = (B >> r) & 1
     k = _T0[c & 1]
     f_transform = []
     n = 0
     while True:
         if k == 0:
-            v, r = _f_TransformType(B, r)
+            v, B, r = _f_TransformType(B, r)
             f_transform.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of TransformsType after Transform (may repeat): 2 bit(s): 0 SE(Transform), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T25[c & 3]
     if n < 1: return _d_TransformsType(B, r0)
     if k != -1: return _d_TransformsType(B, r0)
     o = _new(TransformsType)
     o.transform = f_transform
-    return o, r
+    return o, B, r
 
 def _e_TransformsType(o: TransformsType, a: int) -> int:
+    # TransformsType: (Transform+)
     pass
     n = 0
     for v in o.transform:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -945,11 +1036,16 @@ def _e_TransformsType(o: TransformsType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T26[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -957,25 +1053,30 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int]:
     n = 0
     while True:
         if k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S6, 6)
+                v, B, r = sl2(B, r, _S6, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
         else:
             break
         n += 1
+        # after (XPath | *) (may repeat): 3 bit(s): 0 SE(XPath), 1 SE(*), 2 EE, 3 CH, 4 second level
         r -= 3; k = _T26[(B >> r) & 7]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return TransformType(f_algorithm, f_x_path), r
+    return TransformType(f_algorithm, f_x_path), B, r
 
-def _f_TransformType(B: int, r: int) -> tuple[TransformType, int]:
+def _f_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     return _d_TransformType(B, r)
 
 def _e_TransformType(o: TransformType, a: int) -> int:
+    # TransformType: mixed @Algorithm (##any | XPath)*
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -984,6 +1085,7 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     st = 3
     n = 0
     for v in o.x_path:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -999,7 +1101,10 @@ def _e_TransformType(o: TransformType, a: int) -> int:
     a = (a << 3) | 2
     return a
 
-def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
+    # start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T27[(B >> r) & 7]
     f_x509_issuer_serial = []
     f_x509_ski = []
@@ -1009,54 +1114,66 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
-            v, r = _d_X509IssuerSerialType(B, r)
+            v, B, r = _d_X509IssuerSerialType(B, r)
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S3, 6)
+                v, B, r = sl2(B, r, _S3, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S6, 6)
+                v, B, r = sl2(B, r, _S6, 6)
             else:
-                v, r = rstr(B, r, None)
+                v, B, r = rstr(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S3, 6)
+                v, B, r = sl2(B, r, _S3, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S3, 6)
+                v, B, r = sl2(B, r, _S3, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T28[(B >> r) & 7]
     if n < 1: raise unexpected(k, r, 'X509IssuerSerial or X509SKI or X509SubjectName or X509Certificate or X509CRL')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), r
+    return X509DataType(f_x509_issuer_serial, f_x509_ski, f_x509_subject_name, f_x509_certificate, f_x509_crl), B, r
 
-def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
+def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     r0 = r
+    # 3 bits: [code of X509DataType start: 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 second level]
     r -= 3; c = (B >> r) & 7
     k = _T27[c & 7]
     f_x509_issuer_serial = []
@@ -1067,9 +1184,11 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     n = 0
     while True:
         if k == 0:
+            # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
-            i1_x509_issuer_name, r = rstr(B, r, None)
+            i1_x509_issuer_name, B, r = rstr(B, r, None)
+            # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
             r -= 3; c = (B >> r) & 7
             if c & 7: return _d_X509DataType(B, r0)
             r -= 9; i1_x509_serial_number = (B >> r) & 511
@@ -1079,6 +1198,7 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
                 elif i1_x509_serial_number & 256: i1_x509_serial_number = -((x << 7) | (i1_x509_serial_number & 127)) - 1
                 else: i1_x509_serial_number = (x << 7) | (i1_x509_serial_number & 127)
             elif i1_x509_serial_number > 255: i1_x509_serial_number = 255 - i1_x509_serial_number
+            # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
             r -= 2; c = (B >> r) & 3
             if c & 3: return _d_X509DataType(B, r0)
             v = _new(X509IssuerSerialType)
@@ -1086,36 +1206,45 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
             v.x509_serial_number = i1_x509_serial_number
             f_x509_issuer_serial.append(v)
         elif k == 1:
+            # 1 bits: [X509SKI: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509SKI: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_ski.append(v)
         elif k == 2:
+            # 1 bits: [X509SubjectName: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rstr(B, r, None)
+            v, B, r = rstr(B, r, None)
+            # 1 bits: [X509SubjectName: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_subject_name.append(v)
         elif k == 3:
+            # 1 bits: [X509Certificate: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509Certificate: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_certificate.append(v)
         elif k == 4:
+            # 1 bits: [X509CRL: CH = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
-            v, r = rbin(B, r, None)
+            v, B, r = rbin(B, r, None)
+            # 1 bits: [X509CRL: EE = 0 in 1 bit]
             r -= 1; c = (B >> r) & 1
             if c & 1: return _d_X509DataType(B, r0)
             f_x509_crl.append(v)
         else:
             break
         n += 1
+        # 3 bits: [code of X509DataType after (X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | *) (may repeat): 3 bit(s): 0 SE(X509IssuerSerial), 1 SE(X509SKI), 2 SE(X509SubjectName), 3 SE(X509Certificate), 4 SE(X509CRL), 5 SE(*), 6 EE, 7 second level]
         r -= 3; c = (B >> r) & 7
         k = _T28[c & 7]
     if n < 1: return _d_X509DataType(B, r0)
@@ -1126,12 +1255,14 @@ def _f_X509DataType(B: int, r: int) -> tuple[X509DataType, int]:
     o.x509_subject_name = f_x509_subject_name
     o.x509_certificate = f_x509_certificate
     o.x509_crl = f_x509_crl
-    return o, r
+    return o, B, r
 
 def _e_X509DataType(o: X509DataType, a: int) -> int:
+    # X509DataType: ((X509IssuerSerial | X509SKI | X509SubjectName | X509Certificate | X509CRL | ##any))+
     pass
     n = 0
     for v in o.x509_issuer_serial:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 3
         elif True:
@@ -1141,6 +1272,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a = _e_X509IssuerSerialType(v, a)
         n += 1
     for v in o.x509_ski:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 1
         elif True:
@@ -1152,6 +1284,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_subject_name:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 2
         elif True:
@@ -1163,6 +1296,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_certificate:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 3
         elif True:
@@ -1174,6 +1308,7 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
         a <<= 1
         n += 1
     for v in o.x509_crl:
+        if a > BIG: a = spill(a)
         if n == 0:
             a = (a << 3) | 4
         elif True:
@@ -1190,17 +1325,22 @@ def _e_X509DataType(o: X509DataType, a: int) -> int:
     a = (a << 3) | 6
     return a
 
-def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
+    # start: 1 bit(s): 0 SE(X509IssuerName), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
         r -= 1
         if (B >> r) & 1:
-            f_x509_issuer_name, r = sl2(B, r, _S6, 6)
+            f_x509_issuer_name, B, r = sl2(B, r, _S6, 6)
         else:
-            f_x509_issuer_name, r = rstr(B, r, None)
+            f_x509_issuer_name, B, r = rstr(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
         r -= 1; k = _T17[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509IssuerName')
@@ -1208,24 +1348,28 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_x509_serial_number, r = sl2(B, r, _S29, 6)
+            f_x509_serial_number, B, r = sl2(B, r, _S29, 6)
         else:
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'X509SerialNumber')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), r
+    return X509IssuerSerialType(f_x509_issuer_name, f_x509_serial_number), B, r
 
-def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
+def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, int]:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     r0 = r
+    # 2 bits: [X509IssuerSerialType start: SE(X509IssuerName) = 0 in 1 bit(s)]; [X509IssuerName: CH = 0 in 1 bit]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
-    f_x509_issuer_name, r = rstr(B, r, None)
+    f_x509_issuer_name, B, r = rstr(B, r, None)
+    # 3 bits: [X509IssuerName: EE = 0 in 1 bit]; [X509IssuerSerialType after X509IssuerName: SE(X509SerialNumber) = 0 in 1 bit(s)]; [X509SerialNumber: CH = 0 in 1 bit]
     r -= 3; c = (B >> r) & 7
     if c & 7: return _d_X509IssuerSerialType(B, r0)
     r -= 9; f_x509_serial_number = (B >> r) & 511
@@ -1235,14 +1379,16 @@ def _f_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int]:
         elif f_x509_serial_number & 256: f_x509_serial_number = -((x << 7) | (f_x509_serial_number & 127)) - 1
         else: f_x509_serial_number = (x << 7) | (f_x509_serial_number & 127)
     elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+    # 2 bits: [X509SerialNumber: EE = 0 in 1 bit]; [X509IssuerSerialType after X509SerialNumber: EE = 0 in 1 bit(s)]
     r -= 2; c = (B >> r) & 3
     if c & 3: return _d_X509IssuerSerialType(B, r0)
     o = _new(X509IssuerSerialType)
     o.x509_issuer_name = f_x509_issuer_name
     o.x509_serial_number = f_x509_serial_number
-    return o, r
+    return o, B, r
 
 def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
+    # X509IssuerSerialType: (X509IssuerName, X509SerialNumber)
     pass
     v2 = o.x509_issuer_name
     if v2 is None: raise EncFail('missing mandatory X509IssuerName')
@@ -1259,11 +1405,14 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
+def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
+    # nested groups: a walk over the Glushkov automaton _G30 (state -> width, (slot, next state) per code)
     f_pgp_key_id = None
     f_pgp_key_packet = None
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G30[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -1272,27 +1421,30 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S3, 6)
+                v, B, r = sl2(B, r, _S3, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S3, 6)
+                v, B, r = sl2(B, r, _S3, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
         else: raise unexpected(slot, r)
-    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), r
+    return PGPDataType(f_pgp_key_id, f_pgp_key_packet), B, r
 
 _f_PGPDataType = _d_PGPDataType
 
 def _e_PGPDataType(o: PGPDataType, a: int) -> int:
+    # PGPDataType: ((PGPKeyID, PGPKeyPacket?, ##any*) | (PGPKeyPacket, ##any*))
     st = 0
     for v in (() if o.pgp_key_id is None else (o.pgp_key_id,)):
         e = _GE_PGPDataType[st].get('PGPKeyID')
@@ -1312,10 +1464,13 @@ def _e_PGPDataType(o: PGPDataType, a: int) -> int:
     if e is None: raise EncFail('PGPDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
+def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
+    # SPKIDataType: (SPKISexp, ##any?)+
+    # nested groups: a walk over the Glushkov automaton _G31 (state -> width, (slot, next state) per code)
     f_spki_sexp = []
     st = 0
     while True:
+        if r < 2048: B, r = fill(B, r)
         w, tab = _G31[st]
         r -= w; code = (B >> r) & ((1 << w) - 1)
         if code >= len(tab): raise unexpected(-2 if code == len(tab) else -3, r)
@@ -1324,20 +1479,23 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int]:
         if slot == 0:
             r -= 1
             if (B >> r) & 1:
-                v, r = sl2(B, r, _S3, 6)
+                v, B, r = sl2(B, r, _S3, 6)
             else:
-                v, r = rbin(B, r, None)
+                v, B, r = rbin(B, r, None)
+                if r < 2048: B, r = fill(B, r)
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
         else: raise unexpected(slot, r)
-    return SPKIDataType(f_spki_sexp), r
+    return SPKIDataType(f_spki_sexp), B, r
 
 _f_SPKIDataType = _d_SPKIDataType
 
 def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
+    # SPKIDataType: (SPKISexp, ##any?)+
     st = 0
     for v in o.spki_sexp:
+        if a > BIG: a = spill(a)
         e = _GE_SPKIDataType[st].get('SPKISexp')
         if e is None: raise EncFail('SPKISexp is not allowed here by the content model')
         a = (a << e[0]) | e[1]; st = e[2]
@@ -1348,73 +1506,91 @@ def _e_SPKIDataType(o: SPKIDataType, a: int) -> int:
     if e is None: raise EncFail('SPKIDataType is incomplete: a mandatory element is missing')
     return (a << e[0]) | e[1]
 
-def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _d_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T17[(B >> r) & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T33[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ManifestType(f_id, f_reference), r
+    return ManifestType(f_id, f_reference), B, r
 
-def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
+def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int, int]:
+    # ManifestType: @Id? (Reference+)
     r0 = r
+    # 2 bits: [code of ManifestType start: 2 bit(s): 0 AT(Id), 1 SE(Reference), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T32[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of ManifestType after @Id: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T17[c & 1]
     f_reference = []
     n = 0
     while True:
         if k == 1:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T34[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T35[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T36[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T37[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T38[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T39[c & 1]
             else:
                 return _d_ManifestType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_ManifestType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_ManifestType(B, r0)
                 k = _T18[c & 1]
@@ -1432,6 +1608,7 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of ManifestType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T33[c & 3]
     if n < 1: return _d_ManifestType(B, r0)
@@ -1439,9 +1616,10 @@ def _f_ManifestType(B: int, r: int) -> tuple[ManifestType, int]:
     o = _new(ManifestType)
     o.id = f_id
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_ManifestType(o: ManifestType, a: int) -> int:
+    # ManifestType: @Id? (Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -1450,6 +1628,7 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
         st = 3
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C40[st]
             a = (a << w) | c
@@ -1465,27 +1644,40 @@ def _e_ManifestType(o: ManifestType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
+    # start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T34[(B >> r) & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T35[(B >> r) & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T36[(B >> r) & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T37[(B >> r) & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _d_TransformsType(B, r)
+        f_transforms, B, r = _d_TransformsType(B, r)
+        # after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T38[(B >> r) & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _d_DigestMethodType(B, r)
+        f_digest_method, B, r = _d_DigestMethodType(B, r)
+        # after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T39[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestMethod')
@@ -1493,53 +1685,64 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     if k == 5:
         r -= 1
         if (B >> r) & 1:
-            f_digest_value, r = sl2(B, r, _S3, 6)
+            f_digest_value, B, r = sl2(B, r, _S3, 6)
         else:
-            f_digest_value, r = rbin(B, r, None)
+            f_digest_value, B, r = rbin(B, r, None)
+            if r < 2048: B, r = fill(B, r)
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after DigestValue: 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T18[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'DigestValue')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), r
+    return ReferenceType(f_id, f_type, f_uri, f_transforms, f_digest_method, f_digest_value), B, r
 
-def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
+def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     r0 = r
+    # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
     r -= 3; c = (B >> r) & 7
     k = _T34[c & 7]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
         r -= 3; c = (B >> r) & 7
         k = _T35[c & 7]
     f_type = None
     if k == 1:
-        f_type, r = rstr(B, r, None)
+        f_type, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T36[c & 3]
     f_uri = None
     if k == 2:
-        f_uri, r = rstr(B, r, None)
+        f_uri, B, r = rstr(B, r, None)
+        # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T37[c & 3]
     f_transforms = None
     if k == 3:
-        f_transforms, r = _f_TransformsType(B, r)
+        f_transforms, B, r = _f_TransformsType(B, r)
+        # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T38[c & 1]
     f_digest_method = None
     if k == 4:
-        f_digest_method, r = _f_DigestMethodType(B, r)
+        f_digest_method, B, r = _f_DigestMethodType(B, r)
+        # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T39[c & 1]
     else:
         return _d_ReferenceType(B, r0)
     f_digest_value = None
     if k == 5:
+        # 1 bits: [DigestValue: CH = 0 in 1 bit]
         r -= 1; c = (B >> r) & 1
         if c & 1: return _d_ReferenceType(B, r0)
-        f_digest_value, r = rbin(B, r, None)
+        f_digest_value, B, r = rbin(B, r, None)
+        # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
         r -= 2; c = (B >> r) & 3
         if c & 2: return _d_ReferenceType(B, r0)
         k = _T18[c & 1]
@@ -1553,9 +1756,10 @@ def _f_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int]:
     o.transforms = f_transforms
     o.digest_method = f_digest_method
     o.digest_value = f_digest_value
-    return o, r
+    return o, B, r
 
 def _e_ReferenceType(o: ReferenceType, a: int) -> int:
+    # ReferenceType: @Id? @Type? @URI? (Transforms?, DigestMethod, DigestValue)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -1594,27 +1798,38 @@ def _e_ReferenceType(o: ReferenceType, a: int) -> int:
     a <<= 2
     return a
 
-def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _d_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
+    # start: 3 bit(s): 0 AT(Encoding), 1 AT(Id), 2 AT(MimeType), 3 SE(*), 4 EE, 5 CH, 6 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 3; k = _T45[(B >> r) & 7]
     f_encoding = None
     if k == 0:
-        f_encoding, r = rstr(B, r, None)
+        f_encoding, B, r = rstr(B, r, None)
+        # after @Encoding: 3 bit(s): 0 AT(Id), 1 AT(MimeType), 2 SE(*), 3 EE, 4 CH, 5 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T46[(B >> r) & 7]
     f_id = None
     if k == 1:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 3 bit(s): 0 AT(MimeType), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T47[(B >> r) & 7]
     f_mime_type = None
     if k == 2:
-        f_mime_type, r = rstr(B, r, None)
+        f_mime_type, B, r = rstr(B, r, None)
+        # after @MimeType: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T1[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return ObjectType(f_encoding, f_id, f_mime_type), r
+    return ObjectType(f_encoding, f_id, f_mime_type), B, r
 
-def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int]:
+def _f_ObjectType(B: int, r: int) -> tuple[ObjectType, int, int]:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     return _d_ObjectType(B, r)
 
 def _e_ObjectType(o: ObjectType, a: int) -> int:
+    # ObjectType: mixed @Encoding? @Id? @MimeType? (##any)*
     st = 0
     v2 = o.encoding
     if v2 is not None:
@@ -1637,74 +1852,95 @@ def _e_ObjectType(o: ObjectType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _d_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T17[(B >> r) & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _d_SignedInfoType(B, r)
+        f_signed_info, B, r = _d_SignedInfoType(B, r)
+        # after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignedInfo')
     f_signature_value = None
     if k == 2:
-        f_signature_value, r = _d_SignatureValueType(B, r)
+        f_signature_value, B, r = _d_SignatureValueType(B, r)
+        # after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T52[(B >> r) & 3]
     else:
         raise unexpected(k, r, 'SignatureValue')
     f_key_info = None
     if k == 3:
-        f_key_info, r = _d_KeyInfoType(B, r)
+        f_key_info, B, r = _d_KeyInfoType(B, r)
+        # after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T53[(B >> r) & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _d_ObjectType(B, r)
+            v, B, r = _d_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T53[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), r
+    return SignatureType(f_id, f_signed_info, f_signature_value, f_key_info, f_object), B, r
 
-def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
+def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int, int]:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     r0 = r
+    # 2 bits: [code of SignatureType start: 2 bit(s): 0 AT(Id), 1 SE(SignedInfo), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T32[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureType after @Id: 1 bit(s): 0 SE(SignedInfo), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T17[c & 1]
     f_signed_info = None
     if k == 1:
-        f_signed_info, r = _f_SignedInfoType(B, r)
+        f_signed_info, B, r = _f_SignedInfoType(B, r)
+        # 1 bits: [code of SignatureType after SignedInfo: 1 bit(s): 0 SE(SignatureValue), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T51[c & 1]
     else:
         return _d_SignatureType(B, r0)
     f_signature_value = None
     if k == 2:
+        # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T32[c & 3]
         i1_id = None
         if k == 0:
-            i1_id, r = rstr(B, r, None)
+            i1_id, B, r = rstr(B, r, None)
+            # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T17[c & 1]
         i1_value = None
         if k == 1:
-            i1_value, r = rbin(B, r, None)
+            i1_value, B, r = rbin(B, r, None)
+            # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
             r -= 1; c = (B >> r) & 1
             k = _T18[c & 1]
         else:
             return _d_SignatureType(B, r0)
         if k != -1: return _d_SignatureType(B, r0)
+        # 2 bits: [code of SignatureType after SignatureValue: 2 bit(s): 0 SE(KeyInfo), 1 SE(Object), 2 EE, 3 second level]
         r -= 2; c = (B >> r) & 3
         k = _T52[c & 3]
         f_signature_value = _new(SignatureValueType)
@@ -1714,18 +1950,20 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
         return _d_SignatureType(B, r0)
     f_key_info = None
     if k == 3:
-        f_key_info, r = _f_KeyInfoType(B, r)
+        f_key_info, B, r = _f_KeyInfoType(B, r)
+        # 2 bits: [code of SignatureType after KeyInfo: 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T53[c & 3]
     f_object = []
     n = 0
     while True:
         if k == 4:
-            v, r = _f_ObjectType(B, r)
+            v, B, r = _f_ObjectType(B, r)
             f_object.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignatureType after Object (may repeat): 2 bit(s): 0 SE(Object), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T53[c & 3]
     if k != -1: return _d_SignatureType(B, r0)
@@ -1735,9 +1973,10 @@ def _f_SignatureType(B: int, r: int) -> tuple[SignatureType, int]:
     o.signature_value = f_signature_value
     o.key_info = f_key_info
     o.object = f_object
-    return o, r
+    return o, B, r
 
 def _e_SignatureType(o: SignatureType, a: int) -> int:
+    # SignatureType: @Id? (SignedInfo, SignatureValue, KeyInfo?, Object*)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -1775,6 +2014,7 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
         st = 15
     n = 0
     for v in o.object:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C55[st]
             a = (a << w) | c
@@ -1790,21 +2030,30 @@ def _e_SignatureType(o: SignatureType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T17[(B >> r) & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _d_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _d_CanonicalizationMethodType(B, r)
+        # after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T51[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'CanonicalizationMethod')
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _d_SignatureMethodType(B, r)
+        f_signature_method, B, r = _d_SignatureMethodType(B, r)
+        # after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T57[(B >> r) & 1]
     else:
         raise unexpected(k, r, 'SignatureMethod')
@@ -1812,35 +2061,42 @@ def _d_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
-            v, r = _d_ReferenceType(B, r)
+            v, B, r = _d_ReferenceType(B, r)
             f_reference.append(v)
         else:
             break
         n += 1
+        # after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T58[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'Reference')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), r
+    return SignedInfoType(f_id, f_canonicalization_method, f_signature_method, f_reference), B, r
 
-def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
+def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int, int]:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     r0 = r
+    # 2 bits: [code of SignedInfoType start: 2 bit(s): 0 AT(Id), 1 SE(CanonicalizationMethod), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T32[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignedInfoType after @Id: 1 bit(s): 0 SE(CanonicalizationMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T17[c & 1]
     f_canonicalization_method = None
     if k == 1:
-        f_canonicalization_method, r = _f_CanonicalizationMethodType(B, r)
+        f_canonicalization_method, B, r = _f_CanonicalizationMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after CanonicalizationMethod: 1 bit(s): 0 SE(SignatureMethod), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T51[c & 1]
     else:
         return _d_SignedInfoType(B, r0)
     f_signature_method = None
     if k == 2:
-        f_signature_method, r = _f_SignatureMethodType(B, r)
+        f_signature_method, B, r = _f_SignatureMethodType(B, r)
+        # 1 bits: [code of SignedInfoType after SignatureMethod: 1 bit(s): 0 SE(Reference), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T57[c & 1]
     else:
@@ -1849,40 +2105,48 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     n = 0
     while True:
         if k == 3:
+            # 3 bits: [code of ReferenceType start: 3 bit(s): 0 AT(Id), 1 AT(Type), 2 AT(URI), 3 SE(Transforms), 4 SE(DigestMethod), 5 second level]
             r -= 3; c = (B >> r) & 7
             k = _T34[c & 7]
             i1_id = None
             if k == 0:
-                i1_id, r = rstr(B, r, None)
+                i1_id, B, r = rstr(B, r, None)
+                # 3 bits: [code of ReferenceType after @Id: 3 bit(s): 0 AT(Type), 1 AT(URI), 2 SE(Transforms), 3 SE(DigestMethod), 4 second level]
                 r -= 3; c = (B >> r) & 7
                 k = _T35[c & 7]
             i1_type = None
             if k == 1:
-                i1_type, r = rstr(B, r, None)
+                i1_type, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @Type: 2 bit(s): 0 AT(URI), 1 SE(Transforms), 2 SE(DigestMethod), 3 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T36[c & 3]
             i1_uri = None
             if k == 2:
-                i1_uri, r = rstr(B, r, None)
+                i1_uri, B, r = rstr(B, r, None)
+                # 2 bits: [code of ReferenceType after @URI: 2 bit(s): 0 SE(Transforms), 1 SE(DigestMethod), 2 second level]
                 r -= 2; c = (B >> r) & 3
                 k = _T37[c & 3]
             i1_transforms = None
             if k == 3:
-                i1_transforms, r = _f_TransformsType(B, r)
+                i1_transforms, B, r = _f_TransformsType(B, r)
+                # 1 bits: [code of ReferenceType after Transforms: 1 bit(s): 0 SE(DigestMethod), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T38[c & 1]
             i1_digest_method = None
             if k == 4:
-                i1_digest_method, r = _f_DigestMethodType(B, r)
+                i1_digest_method, B, r = _f_DigestMethodType(B, r)
+                # 1 bits: [code of ReferenceType after DigestMethod: 1 bit(s): 0 SE(DigestValue), 1 second level]
                 r -= 1; c = (B >> r) & 1
                 k = _T39[c & 1]
             else:
                 return _d_SignedInfoType(B, r0)
             i1_digest_value = None
             if k == 5:
+                # 1 bits: [DigestValue: CH = 0 in 1 bit]
                 r -= 1; c = (B >> r) & 1
                 if c & 1: return _d_SignedInfoType(B, r0)
-                i1_digest_value, r = rbin(B, r, None)
+                i1_digest_value, B, r = rbin(B, r, None)
+                # 2 bits: [DigestValue: EE = 0 in 1 bit]; [code of ReferenceType after DigestValue: 1 bit(s): 0 EE, 1 second level]
                 r -= 2; c = (B >> r) & 3
                 if c & 2: return _d_SignedInfoType(B, r0)
                 k = _T18[c & 1]
@@ -1900,6 +2164,7 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
         else:
             break
         n += 1
+        # 2 bits: [code of SignedInfoType after Reference (may repeat): 2 bit(s): 0 SE(Reference), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T58[c & 3]
     if n < 1: return _d_SignedInfoType(B, r0)
@@ -1909,9 +2174,10 @@ def _f_SignedInfoType(B: int, r: int) -> tuple[SignedInfoType, int]:
     o.canonicalization_method = f_canonicalization_method
     o.signature_method = f_signature_method
     o.reference = f_reference
-    return o, r
+    return o, B, r
 
 def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
+    # SignedInfoType: @Id? (CanonicalizationMethod, SignatureMethod, Reference+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -1931,6 +2197,7 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     st = 11
     n = 0
     for v in o.reference:
+        if a > BIG: a = spill(a)
         if n == 0:
             a <<= 1
         elif True:
@@ -1945,11 +2212,16 @@ def _e_SignedInfoType(o: SignedInfoType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
+    # start: 1 bit(s): 0 AT(Algorithm), 1 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 1; k = _T0[(B >> r) & 1]
     f_algorithm = None
     if k == 0:
-        f_algorithm, r = rstr(B, r, None)
+        f_algorithm, B, r = rstr(B, r, None)
+        # after @Algorithm: 3 bit(s): 0 SE(HMACOutputLength), 1 SE(*), 2 EE, 3 CH, 4 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 3; k = _T26[(B >> r) & 7]
     else:
         raise unexpected(k, r, 'Algorithm')
@@ -1957,21 +2229,24 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
     if k == 1:
         r -= 1
         if (B >> r) & 1:
-            f_hmac_output_length, r = sl2(B, r, _S29, 6)
+            f_hmac_output_length, B, r = sl2(B, r, _S29, 6)
         else:
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
             r -= 1
             if (B >> r) & 1: raise esc(r)
+        # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
         r -= 2; k = _T1[(B >> r) & 3]
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureMethodType(f_algorithm, f_hmac_output_length), r
+    return SignatureMethodType(f_algorithm, f_hmac_output_length), B, r
 
-def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int]:
+def _f_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, int]:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     return _d_SignatureMethodType(B, r)
 
 def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
+    # SignatureMethodType: mixed @Algorithm (HMACOutputLength?, ##any*)
     st = 0
     v2 = o.algorithm
     if v2 is None: raise EncFail('missing mandatory Algorithm')
@@ -1990,35 +2265,46 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     a = (a << w) | c
     return a
 
-def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _d_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
+    # start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 CH, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T17[(B >> r) & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # after value: 1 bit(s): 0 EE, 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T18[(B >> r) & 1]
     elif k == -2:
-        f_value, r = sl2(B, r, _S3, 4 if f_id is not None else 6); k = -1
+        f_value, B, r = sl2(B, r, _S3, 4 if f_id is not None else 6); k = -1
     else:
         raise unexpected(k, r, 'value')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignatureValueType(f_id, f_value), r
+    return SignatureValueType(f_id, f_value), B, r
 
-def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
+def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int, int]:
+    # SignatureValueType: @Id? text: base64Binary
     r0 = r
+    # 2 bits: [code of SignatureValueType start: 2 bit(s): 0 AT(Id), 1 CH, 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T32[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignatureValueType after @Id: 1 bit(s): 0 CH, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T17[c & 1]
     f_value = None
     if k == 1:
-        f_value, r = rbin(B, r, None)
+        f_value, B, r = rbin(B, r, None)
+        # 1 bits: [code of SignatureValueType after value: 1 bit(s): 0 EE, 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T18[c & 1]
     else:
@@ -2027,9 +2313,10 @@ def _f_SignatureValueType(B: int, r: int) -> tuple[SignatureValueType, int]:
     o = _new(SignatureValueType)
     o.id = f_id
     o.value = f_value
-    return o, r
+    return o, B, r
 
 def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
+    # SignatureValueType: @Id? text: base64Binary
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -2045,44 +2332,55 @@ def _e_SignatureValueType(o: SignatureValueType, a: int) -> int:
     a <<= 1
     return a
 
-def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _d_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
+    # start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level
+    if r < 2048: B, r = fill(B, r)
     r -= 2; k = _T32[(B >> r) & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T17[(B >> r) & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _d_SignaturePropertyType(B, r)
+            v, B, r = _d_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level
+        if r < 2048: B, r = fill(B, r)
         r -= 2; k = _T33[(B >> r) & 3]
     if n < 1: raise unexpected(k, r, 'SignatureProperty')
     if k != -1: raise unexpected(k, r, 'end of element')
-    return SignaturePropertiesType(f_id, f_signature_property), r
+    return SignaturePropertiesType(f_id, f_signature_property), B, r
 
-def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int]:
+def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType, int, int]:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     r0 = r
+    # 2 bits: [code of SignaturePropertiesType start: 2 bit(s): 0 AT(Id), 1 SE(SignatureProperty), 2 second level]
     r -= 2; c = (B >> r) & 3
     k = _T32[c & 3]
     f_id = None
     if k == 0:
-        f_id, r = rstr(B, r, None)
+        f_id, B, r = rstr(B, r, None)
+        # 1 bits: [code of SignaturePropertiesType after @Id: 1 bit(s): 0 SE(SignatureProperty), 1 second level]
         r -= 1; c = (B >> r) & 1
         k = _T17[c & 1]
     f_signature_property = []
     n = 0
     while True:
         if k == 1:
-            v, r = _f_SignaturePropertyType(B, r)
+            v, B, r = _f_SignaturePropertyType(B, r)
             f_signature_property.append(v)
         else:
             break
         n += 1
+        # 2 bits: [code of SignaturePropertiesType after SignatureProperty (may repeat): 2 bit(s): 0 SE(SignatureProperty), 1 EE, 2 second level]
         r -= 2; c = (B >> r) & 3
         k = _T33[c & 3]
     if n < 1: return _d_SignaturePropertiesType(B, r0)
@@ -2090,9 +2388,10 @@ def _f_SignaturePropertiesType(B: int, r: int) -> tuple[SignaturePropertiesType,
     o = _new(SignaturePropertiesType)
     o.id = f_id
     o.signature_property = f_signature_property
-    return o, r
+    return o, B, r
 
 def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
+    # SignaturePropertiesType: @Id? (SignatureProperty+)
     st = 0
     v2 = o.id
     if v2 is not None:
@@ -2101,6 +2400,7 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
         st = 3
     n = 0
     for v in o.signature_property:
+        if a > BIG: a = spill(a)
         if n == 0:
             w, c = _C40[st]
             a = (a << w) | c
@@ -2116,24 +2416,29 @@ def _e_SignaturePropertiesType(o: SignaturePropertiesType, a: int) -> int:
     a = (a << 2) | 1
     return a
 
-def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _d_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise _Fail(ExiUnsupportedError, 'SignaturePropertyType: mandatory wildcard content is not supported', r)
 
-def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int]:
+def _f_SignaturePropertyType(B: int, r: int) -> tuple[SignaturePropertyType, int, int]:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     return _d_SignaturePropertyType(B, r)
 
 def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
+    # SignaturePropertyType: mixed @Id? @Target (##any)+
     raise EncFail('SignaturePropertyType: mandatory wildcard content is not supported')
 
-def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int]:
+def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
@@ -2141,15 +2446,17 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int]:
+def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, B, r = sl2(B, r, _S6, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
@@ -2157,15 +2464,17 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int]:
+def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, B, r = sl2(B, r, _S6, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S3_MgmtData(v: Any, a: int) -> int:
     a <<= 1
@@ -2174,43 +2483,46 @@ def _e_S3_MgmtData(v: Any, a: int) -> int:
     return a
 
 DOC_WIDTH = 5
-# (element, namespace, decoder, encoder, class or simple-type spec)
+# (element, namespace, decoder of a stream held whole, encoder, class or simple-type spec,
+#  decoder through a window: see v2gkit.exi.runtime)
 DOC_ELEMENTS: tuple = (
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S3),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S6),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S6),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S3, _d_S1_DigestValue),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S6, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S6, _d_S3_MgmtData),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
 )
 
-def _d_S4_Exponent(B: int, r: int) -> tuple[Any, int]:
+def _d_S4_Exponent(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S4_Exponent(v: Any, a: int) -> int:
     a <<= 1
@@ -2218,15 +2530,17 @@ def _e_S4_Exponent(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S5_G(B: int, r: int) -> tuple[Any, int]:
+def _d_S5_G(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S5_G(v: Any, a: int) -> int:
     a <<= 1
@@ -2234,17 +2548,18 @@ def _e_S5_G(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S6_HMACOutputLength(B: int, r: int) -> tuple[Any, int]:
+def _d_S6_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S6_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
@@ -2254,15 +2569,17 @@ def _e_S6_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S7_J(B: int, r: int) -> tuple[Any, int]:
+def _d_S7_J(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S7_J(v: Any, a: int) -> int:
     a <<= 1
@@ -2270,15 +2587,17 @@ def _e_S7_J(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S8_Modulus(B: int, r: int) -> tuple[Any, int]:
+def _d_S8_Modulus(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S8_Modulus(v: Any, a: int) -> int:
     a <<= 1
@@ -2286,15 +2605,17 @@ def _e_S8_Modulus(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S9_P(B: int, r: int) -> tuple[Any, int]:
+def _d_S9_P(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S9_P(v: Any, a: int) -> int:
     a <<= 1
@@ -2302,15 +2623,17 @@ def _e_S9_P(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S10_PGPKeyID(B: int, r: int) -> tuple[Any, int]:
+def _d_S10_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S10_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
@@ -2318,15 +2641,17 @@ def _e_S10_PGPKeyID(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S11_PGPKeyPacket(B: int, r: int) -> tuple[Any, int]:
+def _d_S11_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S11_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
@@ -2334,15 +2659,17 @@ def _e_S11_PGPKeyPacket(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S12_PgenCounter(B: int, r: int) -> tuple[Any, int]:
+def _d_S12_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S12_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
@@ -2350,15 +2677,17 @@ def _e_S12_PgenCounter(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S13_Q(B: int, r: int) -> tuple[Any, int]:
+def _d_S13_Q(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S13_Q(v: Any, a: int) -> int:
     a <<= 1
@@ -2366,15 +2695,17 @@ def _e_S13_Q(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S14_SPKISexp(B: int, r: int) -> tuple[Any, int]:
+def _d_S14_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S14_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
@@ -2382,15 +2713,17 @@ def _e_S14_SPKISexp(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S15_Seed(B: int, r: int) -> tuple[Any, int]:
+def _d_S15_Seed(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S15_Seed(v: Any, a: int) -> int:
     a <<= 1
@@ -2398,15 +2731,17 @@ def _e_S15_Seed(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S16_X509CRL(B: int, r: int) -> tuple[Any, int]:
+def _d_S16_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S16_X509CRL(v: Any, a: int) -> int:
     a <<= 1
@@ -2414,15 +2749,17 @@ def _e_S16_X509CRL(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S17_X509Certificate(B: int, r: int) -> tuple[Any, int]:
+def _d_S17_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S17_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
@@ -2430,15 +2767,17 @@ def _e_S17_X509Certificate(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S18_X509IssuerName(B: int, r: int) -> tuple[Any, int]:
+def _d_S18_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, B, r = sl2(B, r, _S6, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S18_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
@@ -2446,15 +2785,17 @@ def _e_S18_X509IssuerName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S19_X509SKI(B: int, r: int) -> tuple[Any, int]:
+def _d_S19_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S19_X509SKI(v: Any, a: int) -> int:
     a <<= 1
@@ -2462,17 +2803,18 @@ def _e_S19_X509SKI(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S20_X509SerialNumber(B: int, r: int) -> tuple[Any, int]:
+def _d_S20_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S29, 6)
+        v, B, r = sl2(B, r, _S29, 6)
     else:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S20_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
@@ -2482,15 +2824,17 @@ def _e_S20_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S21_X509SubjectName(B: int, r: int) -> tuple[Any, int]:
+def _d_S21_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, B, r = sl2(B, r, _S6, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S21_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
@@ -2498,15 +2842,17 @@ def _e_S21_X509SubjectName(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S22_XPath(B: int, r: int) -> tuple[Any, int]:
+def _d_S22_XPath(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S6, 6)
+        v, B, r = sl2(B, r, _S6, 6)
     else:
-        v, r = rstr(B, r, None)
+        v, B, r = rstr(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S22_XPath(v: Any, a: int) -> int:
     a <<= 1
@@ -2514,15 +2860,17 @@ def _e_S22_XPath(v: Any, a: int) -> int:
     a <<= 1
     return a
 
-def _d_S23_Y(B: int, r: int) -> tuple[Any, int]:
+def _d_S23_Y(B: int, r: int) -> tuple[Any, int, int]:
+    if r < 2048: B, r = fill(B, r)
     r -= 1
     if (B >> r) & 1:
-        v, r = sl2(B, r, _S3, 6)
+        v, B, r = sl2(B, r, _S3, 6)
     else:
-        v, r = rbin(B, r, None)
+        v, B, r = rbin(B, r, None)
+        if r < 2048: B, r = fill(B, r)
         r -= 1
         if (B >> r) & 1: raise esc(r)
-    return v, r
+    return v, B, r
 
 def _e_S23_Y(v: Any, a: int) -> int:
     a <<= 1
@@ -2532,51 +2880,51 @@ def _e_S23_Y(v: Any, a: int) -> int:
 
 FRAG_WIDTH = 6
 FRAG_ELEMENTS: tuple = (
-    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType),
-    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType),
-    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType),
-    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S3),
-    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S4_Exponent, _e_S4_Exponent, _S3),
-    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S5_G, _e_S5_G, _S3),
-    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S6_HMACOutputLength, _e_S6_HMACOutputLength, _S29),
-    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S7_J, _e_S7_J, _S3),
-    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType),
-    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S6),
-    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType),
-    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType),
-    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S6),
-    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S8_Modulus, _e_S8_Modulus, _S3),
-    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType),
-    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S9_P, _e_S9_P, _S3),
-    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType),
-    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S10_PGPKeyID, _e_S10_PGPKeyID, _S3),
-    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S11_PGPKeyPacket, _e_S11_PGPKeyPacket, _S3),
-    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S12_PgenCounter, _e_S12_PgenCounter, _S3),
-    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S13_Q, _e_S13_Q, _S3),
-    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType),
-    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType),
-    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType),
-    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType),
-    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S14_SPKISexp, _e_S14_SPKISexp, _S3),
-    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S15_Seed, _e_S15_Seed, _S3),
-    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType),
-    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType),
-    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType),
-    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType),
-    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType),
-    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType),
-    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType),
-    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType),
-    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S16_X509CRL, _e_S16_X509CRL, _S3),
-    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S17_X509Certificate, _e_S17_X509Certificate, _S3),
-    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType),
-    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S18_X509IssuerName, _e_S18_X509IssuerName, _S6),
-    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType),
-    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S19_X509SKI, _e_S19_X509SKI, _S3),
-    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S20_X509SerialNumber, _e_S20_X509SerialNumber, _S29),
-    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S21_X509SubjectName, _e_S21_X509SubjectName, _S6),
-    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S22_XPath, _e_S22_XPath, _S6),
-    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S23_Y, _e_S23_Y, _S3),
+    ('CanonicalizationMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_CanonicalizationMethodType, _e_CanonicalizationMethodType, CanonicalizationMethodType, _d_CanonicalizationMethodType),
+    ('DSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_DSAKeyValueType, _e_DSAKeyValueType, DSAKeyValueType, _d_DSAKeyValueType),
+    ('DigestMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_DigestMethodType, _e_DigestMethodType, DigestMethodType, _d_DigestMethodType),
+    ('DigestValue', 'http://www.w3.org/2000/09/xmldsig#', _d_S1_DigestValue, _e_S1_DigestValue, _S3, _d_S1_DigestValue),
+    ('Exponent', 'http://www.w3.org/2000/09/xmldsig#', _d_S4_Exponent, _e_S4_Exponent, _S3, _d_S4_Exponent),
+    ('G', 'http://www.w3.org/2000/09/xmldsig#', _d_S5_G, _e_S5_G, _S3, _d_S5_G),
+    ('HMACOutputLength', 'http://www.w3.org/2000/09/xmldsig#', _d_S6_HMACOutputLength, _e_S6_HMACOutputLength, _S29, _d_S6_HMACOutputLength),
+    ('J', 'http://www.w3.org/2000/09/xmldsig#', _d_S7_J, _e_S7_J, _S3, _d_S7_J),
+    ('KeyInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyInfoType, _e_KeyInfoType, KeyInfoType, _d_KeyInfoType),
+    ('KeyName', 'http://www.w3.org/2000/09/xmldsig#', _d_S2_KeyName, _e_S2_KeyName, _S6, _d_S2_KeyName),
+    ('KeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_KeyValueType, _e_KeyValueType, KeyValueType, _d_KeyValueType),
+    ('Manifest', 'http://www.w3.org/2000/09/xmldsig#', _f_ManifestType, _e_ManifestType, ManifestType, _d_ManifestType),
+    ('MgmtData', 'http://www.w3.org/2000/09/xmldsig#', _d_S3_MgmtData, _e_S3_MgmtData, _S6, _d_S3_MgmtData),
+    ('Modulus', 'http://www.w3.org/2000/09/xmldsig#', _d_S8_Modulus, _e_S8_Modulus, _S3, _d_S8_Modulus),
+    ('Object', 'http://www.w3.org/2000/09/xmldsig#', _f_ObjectType, _e_ObjectType, ObjectType, _d_ObjectType),
+    ('P', 'http://www.w3.org/2000/09/xmldsig#', _d_S9_P, _e_S9_P, _S3, _d_S9_P),
+    ('PGPData', 'http://www.w3.org/2000/09/xmldsig#', _f_PGPDataType, _e_PGPDataType, PGPDataType, _d_PGPDataType),
+    ('PGPKeyID', 'http://www.w3.org/2000/09/xmldsig#', _d_S10_PGPKeyID, _e_S10_PGPKeyID, _S3, _d_S10_PGPKeyID),
+    ('PGPKeyPacket', 'http://www.w3.org/2000/09/xmldsig#', _d_S11_PGPKeyPacket, _e_S11_PGPKeyPacket, _S3, _d_S11_PGPKeyPacket),
+    ('PgenCounter', 'http://www.w3.org/2000/09/xmldsig#', _d_S12_PgenCounter, _e_S12_PgenCounter, _S3, _d_S12_PgenCounter),
+    ('Q', 'http://www.w3.org/2000/09/xmldsig#', _d_S13_Q, _e_S13_Q, _S3, _d_S13_Q),
+    ('RSAKeyValue', 'http://www.w3.org/2000/09/xmldsig#', _f_RSAKeyValueType, _e_RSAKeyValueType, RSAKeyValueType, _d_RSAKeyValueType),
+    ('Reference', 'http://www.w3.org/2000/09/xmldsig#', _f_ReferenceType, _e_ReferenceType, ReferenceType, _d_ReferenceType),
+    ('RetrievalMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_RetrievalMethodType, _e_RetrievalMethodType, RetrievalMethodType, _d_RetrievalMethodType),
+    ('SPKIData', 'http://www.w3.org/2000/09/xmldsig#', _f_SPKIDataType, _e_SPKIDataType, SPKIDataType, _d_SPKIDataType),
+    ('SPKISexp', 'http://www.w3.org/2000/09/xmldsig#', _d_S14_SPKISexp, _e_S14_SPKISexp, _S3, _d_S14_SPKISexp),
+    ('Seed', 'http://www.w3.org/2000/09/xmldsig#', _d_S15_Seed, _e_S15_Seed, _S3, _d_S15_Seed),
+    ('Signature', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureType, _e_SignatureType, SignatureType, _d_SignatureType),
+    ('SignatureMethod', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureMethodType, _e_SignatureMethodType, SignatureMethodType, _d_SignatureMethodType),
+    ('SignatureProperties', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertiesType, _e_SignaturePropertiesType, SignaturePropertiesType, _d_SignaturePropertiesType),
+    ('SignatureProperty', 'http://www.w3.org/2000/09/xmldsig#', _f_SignaturePropertyType, _e_SignaturePropertyType, SignaturePropertyType, _d_SignaturePropertyType),
+    ('SignatureValue', 'http://www.w3.org/2000/09/xmldsig#', _f_SignatureValueType, _e_SignatureValueType, SignatureValueType, _d_SignatureValueType),
+    ('SignedInfo', 'http://www.w3.org/2000/09/xmldsig#', _f_SignedInfoType, _e_SignedInfoType, SignedInfoType, _d_SignedInfoType),
+    ('Transform', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformType, _e_TransformType, TransformType, _d_TransformType),
+    ('Transforms', 'http://www.w3.org/2000/09/xmldsig#', _f_TransformsType, _e_TransformsType, TransformsType, _d_TransformsType),
+    ('X509CRL', 'http://www.w3.org/2000/09/xmldsig#', _d_S16_X509CRL, _e_S16_X509CRL, _S3, _d_S16_X509CRL),
+    ('X509Certificate', 'http://www.w3.org/2000/09/xmldsig#', _d_S17_X509Certificate, _e_S17_X509Certificate, _S3, _d_S17_X509Certificate),
+    ('X509Data', 'http://www.w3.org/2000/09/xmldsig#', _f_X509DataType, _e_X509DataType, X509DataType, _d_X509DataType),
+    ('X509IssuerName', 'http://www.w3.org/2000/09/xmldsig#', _d_S18_X509IssuerName, _e_S18_X509IssuerName, _S6, _d_S18_X509IssuerName),
+    ('X509IssuerSerial', 'http://www.w3.org/2000/09/xmldsig#', _f_X509IssuerSerialType, _e_X509IssuerSerialType, X509IssuerSerialType, _d_X509IssuerSerialType),
+    ('X509SKI', 'http://www.w3.org/2000/09/xmldsig#', _d_S19_X509SKI, _e_S19_X509SKI, _S3, _d_S19_X509SKI),
+    ('X509SerialNumber', 'http://www.w3.org/2000/09/xmldsig#', _d_S20_X509SerialNumber, _e_S20_X509SerialNumber, _S29, _d_S20_X509SerialNumber),
+    ('X509SubjectName', 'http://www.w3.org/2000/09/xmldsig#', _d_S21_X509SubjectName, _e_S21_X509SubjectName, _S6, _d_S21_X509SubjectName),
+    ('XPath', 'http://www.w3.org/2000/09/xmldsig#', _d_S22_XPath, _e_S22_XPath, _S6, _d_S22_XPath),
+    ('Y', 'http://www.w3.org/2000/09/xmldsig#', _d_S23_Y, _e_S23_Y, _S3, _d_S23_Y),
 )
 
 # class -> global element names (several when elements share a type)
@@ -2636,6 +2984,9 @@ CHOICE_REQUIRED: dict[type, frozenset[int]] = {
     KeyInfoType: frozenset([1]),
     KeyValueType: frozenset([0]),
     X509DataType: frozenset([0]),
+}
+# abstract element declarations (substitution-group heads): field -> why it cannot be encoded
+ABSTRACT: dict[type, dict[str, str]] = {
 }
 # nested-group content models: which fields may combine is not in META, see the XSD
 CONSTRAINED: dict[type, str] = {

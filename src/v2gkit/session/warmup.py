@@ -1,0 +1,73 @@
+"""Warm an SECC's code paths before the first car arrives.
+
+The first time a process builds and encodes a CurrentDemandRes, decodes a CurrentDemandReq or runs a
+handler, Python pays for it (code objects and caches filled, lazy look-ups, allocator arenas). A charger
+must answer CurrentDemand within 25 ms (V2G_SECC_Msg_Performance_Time) from its first car on, so it runs
+one short session per protocol it serves first: on the simulated clock of ``simulate.run_pair``, through
+the same ``SECCSession``, dialect and codec a real car meets, with its configured session settings.
+No sockets, no sleeping; a few tens of milliseconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+
+from ..sim.controllers import EVSEController
+from ..sim.ev import SimulatedEV
+from ..sim.evse import SimulatedACEVSE, SimulatedDCEVSE
+from .charging import EVCCConfig, EVCCSession, PausedSessions, SECCConfig, SECCSession
+from .simulate import run_pair
+
+__all__ = ["WarmUp", "warm_up"]
+
+#: the protocols a DIN/ISO 15118-2 session machine exists for
+_SESSIONS = ("iso2", "din")
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """What ran: one entry per protocol, e.g. ``iso2/DC``, the wall time of all of them and how often the
+    SECC sent each response (``"iso2:CurrentDemandRes"``)."""
+
+    sessions: tuple[str, ...]
+    seconds: float
+    answers: Counter[str] = field(default_factory=Counter)
+
+
+def warm_up(protocols: Iterable[str], config: SECCConfig,
+            evse_factory: Callable[[], EVSEController] | None = None) -> WarmUp:
+    """One short simulated session (SessionSetup to SessionStop, a few CurrentDemand or ChargingStatus
+    rounds) per protocol of ``protocols`` that has a session machine, in the mode of ``config``.
+
+    ``evse_factory`` is the charger the SECC will run; a session it does not carry to the energy loop (it
+    refuses authorization, fails the cable check...) is repeated with a default simulator of the same kind,
+    so every path a charging car takes is warm whatever the configuration."""
+    t0 = time.perf_counter()
+    done = []
+    answers: Counter[str] = Counter()
+    dc = config.dc
+    for name in dict.fromkeys(protocols):
+        if name not in _SESSIONS or name == "din" and not dc:
+            continue
+        factories = [f for f in (evse_factory, SimulatedDCEVSE if dc else SimulatedACEVSE) if f is not None]
+        for factory in factories:
+            if _session(name, config, factory(), answers):
+                break
+        done.append(f"{name}/{'DC' if dc else 'AC'}")
+    return WarmUp(tuple(done), time.perf_counter() - t0, answers)
+
+
+def _session(protocol: str, config: SECCConfig, evse: EVSEController, answers: Counter[str]) -> bool:
+    """A session from 79 % to 80 % of a 6 kWh car: some twenty rounds of the energy loop."""
+    ev = SimulatedEV(capacity_wh=6000.0, soc=79.0, target_soc=80.0, ac=not config.dc)
+    evcc = EVCCSession(protocol, ev, EVCCConfig(dc=config.dc))
+    # its own registry of paused sessions, and never the configured SessionID (a real car may come back)
+    secc = SECCSession(protocol, evse, replace(config, session_id=None), PausedSessions())
+    ex = run_pair(evcc, secc, until=600.0)
+    answers.update(f"{protocol}:{n}" for n in ex.names("SE"))
+    closed = ex.closed.get("SE")
+    loop = "CurrentDemandRes" if config.dc else "ChargingStatusRes"
+    return closed is not None and closed[1].ok and loop in ex.names("SE")
