@@ -424,3 +424,33 @@ async def test_late_answers_are_flagged(monkeypatch: pytest.MonkeyPatch) -> None
         assert o.late[0][0] == "SessionSetupRes"
     finally:
         await secc.close()
+
+
+async def test_a_failing_machine_ends_its_session_at_once() -> None:
+    """A machine that raises (our bug, not the peer's) ends that session now with the reason, instead of
+    leaving it to wait for its next timer."""
+    from v2gkit.net.runner import run_session
+    from v2gkit.session.charging import Timer
+
+    class Broken:
+        def start(self, now: float) -> list:
+            return [Timer("sequence", 60.0)]
+
+        def receive(self, now: float, payload: bytes) -> list:
+            raise RuntimeError("boom")
+
+        def timer(self, now: float, name: str) -> list:
+            return []
+
+    outcomes: list = []
+
+    async def handler(conn: V2GConnection) -> None:
+        outcomes.append(await run_session(conn, Broken()))  # type: ignore[arg-type]
+
+    async with await serve(handler, host="::1") as srv:
+        conn = await connect("::1", srv.port)
+        await conn.send(0x8001, b"\x80\x98")
+        with pytest.raises(ConnectionClosed):
+            await conn.receive(2)
+        await asyncio.sleep(0.05)
+        assert outcomes[0].reason == "internal error: RuntimeError: boom" and not outcomes[0].ok

@@ -134,6 +134,17 @@ def test_undecodable_request_closes_without_answer() -> None:
     assert ex.names("SE") == ["SessionSetupRes"]
 
 
+@pytest.mark.parametrize("side", ["EV", "SE"])
+def test_another_global_element_is_not_a_v2g_message(side: str) -> None:
+    """80 92 decodes leniently to the schema's IntervalType element, not to a V2G_Message: refused like
+    any undecodable message (found by the abuse suite, where it left an SECC session waiting 60 s)."""
+    evcc, secc, _, _ = _pair()
+    name = "ServiceDiscoveryReq" if side == "EV" else "ServiceDiscoveryRes"
+    ex = run_pair(evcc, secc, tamper=_replace(name, side, lambda p: bytes.fromhex("8092")))
+    receiver = "SE" if side == "EV" else "EV"
+    assert not _closed(ex, receiver)[1] and "IntervalType where a V2G_Message belongs" in _closed(ex, receiver)[2]
+
+
 def _drop(name: str, side: str, after: float = 0.0) -> Callable:
     def tamper(now: float, sender: str, n: str, payload: bytes) -> bytes | None:
         return None if sender == side and n == name and now >= after else payload

@@ -169,6 +169,9 @@ async def run_session(conn: V2GConnection, machine: Machine, *, observe: Observe
                 d.received((await conn.receive()).payload)
         except (ConnectionClosed, V2GTPProtocolError) as e:
             d.finish(Close(False, f"connection closed: {e}"))
+        except Exception as e:  # our bug, not the peer's: end this session now, not at the next timeout
+            log.exception("%s: session machine failed", conn.id)
+            d.finish(Close(False, f"internal error: {type(e).__name__}: {e}"))
 
     reader = d.loop.create_task(read())
     try:

@@ -87,6 +87,8 @@ class Dialect:
     def decode(self, payload: bytes) -> tuple[bytes, str, bool, Any]:
         """(session id, canonical name, is request, body); ExiError or MessageError when unusable."""
         msg = exi.decode(payload, self.schema, strict=False)
+        if not isinstance(msg, self.m.V2G_MessageType):  # the schema's other global elements decode too
+            raise MessageError(f"{type(msg).__name__} where a V2G_Message belongs")
         body = msg.body
         items = [(k, v) for k, v in vars(body).items() if v is not None] if body is not None else []
         if len(items) != 1 or items[0][0] not in self._by_field:
