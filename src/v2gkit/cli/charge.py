@@ -16,7 +16,8 @@ import click
 from v2gkit.sim.scaled import LOOPBACK_SPEED, MAX_SPEED
 
 from .link import DEFAULT_PKI, _apply, _evcc_tls, _fail, _secc_tls, _tracer, _where, tls_options, tls_profile
-from .options import INTERFACE, INTERVAL, PORT, PROTOCOLS, SECONDS, SOC, Number, Tables, load_config, settings
+from .options import (COUNT, INTERFACE, INTERVAL, PORT, PROTOCOLS, SECONDS, SOC, Number, Tables, load_config,
+                      settings)
 
 SESSION_DEFAULT = "iso2,din"
 SPEED = Number(min=0.0, min_open=True, max=MAX_SPEED)
@@ -99,10 +100,10 @@ def battery_line(ev: Any, speed: float) -> str:
 @click.option("--sdp-port", type=PORT, default=15118, show_default=True,
               help="UDP port to answer SDP on (the standard's is 15118; others let SECCs share a host)")
 @click.option("--setup-timeout", type=SECONDS, help="stop SDP and listening if no handshake succeeds in time")
-@click.option("--max-connections", type=click.IntRange(min=1),
+@click.option("--max-connections", type=COUNT,
               help="concurrent connections, TCP and TLS together [default: 256, fewer under a low `ulimit -n`]; a "
                    "newcomer at the limit closes the connection stuck longest before its session started")
-@click.option("--max-per-peer", type=click.IntRange(min=1), default=32, show_default=True,
+@click.option("--max-per-peer", type=COUNT, default=32, show_default=True,
               help="concurrent connections from one address (raise it for many simulated cars on one host)")
 @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path),
               help="write the log (INFO and up) to this file, rotated at 10 MB, 5 old files kept")
