@@ -54,8 +54,9 @@ _STARVED = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 _ACCEPT_BACKOFF = (0.01, 1.0)
 #: an episode without file descriptors ends (one line says so) after this long without a failure
 _STARVED_QUIET = 5.0
-#: the accept loop's pause after a newcomer evicted a connection (at most 500 evictions a second)
-_EVICTION_PACE = 0.002
+#: the accept loop's pause after a newcomer evicted a connection: at most 200 evictions a second, so a
+#: connection that progresses within 31 x 5 ms keeps its slot against a flood from its own address
+_EVICTION_PACE = 0.005
 
 
 class TraceSink(Protocol):
