@@ -16,8 +16,19 @@ import click
 from v2gkit.sim.scaled import LOOPBACK_SPEED, MAX_SPEED
 
 from .link import DEFAULT_PKI, _apply, _evcc_tls, _fail, _secc_tls, _tracer, _where, tls_options, tls_profile
-from .options import (COUNT, INTERFACE, INTERVAL, PORT, PROTOCOLS, SECONDS, SOC, Number, Tables, load_config,
-                      settings)
+from .options import (
+    COUNT,
+    INTERFACE,
+    INTERVAL,
+    PORT,
+    PROTOCOLS,
+    SECONDS,
+    SOC,
+    Number,
+    Tables,
+    load_config,
+    settings,
+)
 
 SESSION_DEFAULT = "iso2,din"
 SPEED = Number(min=0.0, min_open=True, max=MAX_SPEED)
