@@ -190,6 +190,7 @@ class Emitter:
             return [f"{ind}{var}, B, r = _d_{d.type.name}(B, r)"]
         L: list[str] = []
         self.need(L, ind, 1)
+        L.append(f"{ind}# {d.local}, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])")
         L.append(f"{ind}r -= 1")
         # second level: empty content as EE, or CH [untyped] (EXIficient writes both); sl2 returns
         # at most SL2_BITS past a window check of its own
@@ -199,7 +200,8 @@ class Emitter:
         ind2 = ind + "    "
         L += self.dec_simple(d.type, var, ind2, d.local)
         self.need(L, ind2, 1)
-        L += [f"{ind2}r -= 1", f"{ind2}if (B >> r) & 1: raise esc(r)"]
+        L += [f"{ind2}# {d.local}, after the value: 1 bit(s): 0 EE, 1 second level",
+              f"{ind2}r -= 1", f"{ind2}if (B >> r) & 1: raise esc(r)"]
         self.used = max(self.used, SL2_BITS)
         return L
 
@@ -562,6 +564,7 @@ class Emitter:
         L.append(f"        if k == {na + 1 + m + 2}:")
         L.append("            text, B, r = rstr(B, r, None)")
         L.append(f"            if r < {LOOKAHEAD}: B, r = fill(B, r)")
+        L.append(f"            # after CH: {w2} bit(s): SE(*) of the fragment's elements, EE = {m + 1}")
         L.append(f"            r -= {w2}; k = (B >> r) & {(1 << w2) - 1}")
         L.append(f"            if k == {m + 1}: break")
         L.append("        raise _Fail(ExiUnsupportedError, 'element fragment grammar: only attributes and text are supported', r)")

@@ -203,12 +203,14 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_protocol_namespace = None
     if k == 0:
+        # ProtocolNamespace, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_protocol_namespace, B, r = sl2(B, r, _S4, 6)
         else:
             f_protocol_namespace, B, r = rstr(B, r, 100)
             if r < 2048: B, r = fill(B, r)
+            # ProtocolNamespace, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ProtocolNamespace: 1 bit(s): 0 SE(VersionNumberMajor), 1 second level
@@ -217,6 +219,7 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int, int]:
         raise unexpected(k, r, 'ProtocolNamespace')
     f_version_number_major = None
     if k == 1:
+        # VersionNumberMajor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_version_number_major, B, r = sl2(B, r, _S6, 6)
@@ -224,6 +227,7 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int, int]:
             r -= 8; f_version_number_major = (B >> r) & 255
             if f_version_number_major > 127: f_version_number_major, r = ru(B, r, f_version_number_major)
             if f_version_number_major > 4294967295: facet(r, 'VersionNumberMajor: {} out of range'.format(f_version_number_major))
+            # VersionNumberMajor, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after VersionNumberMajor: 1 bit(s): 0 SE(VersionNumberMinor), 1 second level
@@ -232,6 +236,7 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int, int]:
         raise unexpected(k, r, 'VersionNumberMajor')
     f_version_number_minor = None
     if k == 2:
+        # VersionNumberMinor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_version_number_minor, B, r = sl2(B, r, _S6, 6)
@@ -239,6 +244,7 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int, int]:
             r -= 8; f_version_number_minor = (B >> r) & 255
             if f_version_number_minor > 127: f_version_number_minor, r = ru(B, r, f_version_number_minor)
             if f_version_number_minor > 4294967295: facet(r, 'VersionNumberMinor: {} out of range'.format(f_version_number_minor))
+            # VersionNumberMinor, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after VersionNumberMinor: 1 bit(s): 0 SE(SchemaID), 1 second level
@@ -247,11 +253,13 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int, int]:
         raise unexpected(k, r, 'VersionNumberMinor')
     f_schema_id = None
     if k == 3:
+        # SchemaID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_schema_id, B, r = sl2(B, r, _S9, 6)
         else:
             r -= 8; f_schema_id = ((B >> r) & 255) + 0
+            # SchemaID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SchemaID: 1 bit(s): 0 SE(Priority), 1 second level
@@ -260,12 +268,14 @@ def _d_AppProtocolType(B: int, r: int) -> tuple[AppProtocolType, int, int]:
         raise unexpected(k, r, 'SchemaID')
     f_priority = None
     if k == 4:
+        # Priority, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_priority, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 5; f_priority = ((B >> r) & 31) + 1
             if f_priority > 20: facet(r, 'Priority: {} above 20'.format(f_priority))
+            # Priority, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Priority: 1 bit(s): 0 EE, 1 second level
@@ -356,6 +366,7 @@ def _d_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocol
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S12, 6)
@@ -363,6 +374,7 @@ def _d_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocol
             r -= 2; f_response_code = (B >> r) & 3
             if f_response_code >= 3: raise bad_value(r, 'ResponseCode: enumeration index {} of 3'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 2 bit(s): 0 SE(SchemaID), 1 EE, 2 second level
@@ -371,11 +383,13 @@ def _d_supportedAppProtocolResType(B: int, r: int) -> tuple[supportedAppProtocol
         raise unexpected(k, r, 'ResponseCode')
     f_schema_id = None
     if k == 1:
+        # SchemaID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_schema_id, B, r = sl2(B, r, _S9, 6)
         else:
             r -= 8; f_schema_id = ((B >> r) & 255) + 0
+            # SchemaID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SchemaID: 1 bit(s): 0 EE, 1 second level
@@ -432,12 +446,14 @@ DOC_ELEMENTS: tuple = (
 
 def _d_S1_Priority(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Priority, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 5; v = ((B >> r) & 31) + 1
         if v > 20: facet(r, 'Priority: {} above 20'.format(v))
+        # Priority, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -451,12 +467,14 @@ def _e_S1_Priority(v: Any, a: int) -> int:
 
 def _d_S2_ProtocolNamespace(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ProtocolNamespace, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rstr(B, r, 100)
         if r < 2048: B, r = fill(B, r)
+        # ProtocolNamespace, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -469,6 +487,7 @@ def _e_S2_ProtocolNamespace(v: Any, a: int) -> int:
 
 def _d_S3_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
@@ -476,6 +495,7 @@ def _d_S3_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'ResponseCode: enumeration index {} of 3'.format(v))
         v = _E_responseCodeType[v]
+        # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -489,11 +509,13 @@ def _e_S3_ResponseCode(v: Any, a: int) -> int:
 
 def _d_S4_SchemaID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SchemaID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S9, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # SchemaID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -507,6 +529,7 @@ def _e_S4_SchemaID(v: Any, a: int) -> int:
 
 def _d_S5_VersionNumberMajor(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # VersionNumberMajor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S6, 6)
@@ -514,6 +537,7 @@ def _d_S5_VersionNumberMajor(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'VersionNumberMajor: {} out of range'.format(v))
+        # VersionNumberMajor, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -528,6 +552,7 @@ def _e_S5_VersionNumberMajor(v: Any, a: int) -> int:
 
 def _d_S6_VersionNumberMinor(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # VersionNumberMinor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S6, 6)
@@ -535,6 +560,7 @@ def _d_S6_VersionNumberMinor(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'VersionNumberMinor: {} out of range'.format(v))
+        # VersionNumberMinor, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r

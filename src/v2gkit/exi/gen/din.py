@@ -1851,6 +1851,7 @@ def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     r -= 1; k = _T0[(B >> r) & 1]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S1, 6)
@@ -1858,6 +1859,7 @@ def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 1 bit(s): 0 SE(EAmount), 1 second level
@@ -2199,12 +2201,14 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_multiplier = None
     if k == 0:
+        # Multiplier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_multiplier, B, r = sl2(B, r, _S9, 6)
         else:
             r -= 3; f_multiplier = ((B >> r) & 7) + -3
             if f_multiplier > 3: facet(r, 'Multiplier: {} above 3'.format(f_multiplier))
+            # Multiplier, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Multiplier: 2 bit(s): 0 SE(Unit), 1 SE(Value), 2 second level
@@ -2213,6 +2217,7 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int, int]:
         raise unexpected(k, r, 'Multiplier')
     f_unit = None
     if k == 1:
+        # Unit, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_unit, B, r = sl2(B, r, _S10, 6)
@@ -2220,12 +2225,14 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int, int]:
             r -= 4; f_unit = (B >> r) & 15
             if f_unit >= 10: raise bad_value(r, 'Unit: enumeration index {} of 10'.format(f_unit))
             f_unit = _E_unitSymbolType[f_unit]
+            # Unit, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Unit: 1 bit(s): 0 SE(Value), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     f_value = None
     if k == 2:
+        # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_value, B, r = sl2(B, r, _S11, 6)
@@ -2234,6 +2241,7 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int, int]:
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
+            # Value, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Value: 1 bit(s): 0 EE, 1 second level
@@ -2611,11 +2619,13 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_power_switch_closed = None
     if k == 0:
+        # PowerSwitchClosed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_power_switch_closed, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_power_switch_closed = ((B >> r) & 1) == 1
+            # PowerSwitchClosed, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PowerSwitchClosed: 1 bit(s): 0 SE(RCD), 1 second level
@@ -2624,11 +2634,13 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
         raise unexpected(k, r, 'PowerSwitchClosed')
     f_rcd = None
     if k == 1:
+        # RCD, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_rcd, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_rcd = ((B >> r) & 1) == 1
+            # RCD, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RCD: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level
@@ -2637,6 +2649,7 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
         raise unexpected(k, r, 'RCD')
     f_notification_max_delay = None
     if k == 2:
+        # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_notification_max_delay, B, r = sl2(B, r, _S1, 6)
@@ -2644,6 +2657,7 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 4294967295: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
@@ -2652,6 +2666,7 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
         raise unexpected(k, r, 'NotificationMaxDelay')
     f_evse_notification = None
     if k == 3:
+        # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_notification, B, r = sl2(B, r, _S13, 6)
@@ -2659,6 +2674,7 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
             r -= 2; f_evse_notification = (B >> r) & 3
             if f_evse_notification >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(f_evse_notification))
             f_evse_notification = _E_EVSENotificationType[f_evse_notification]
+            # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSENotification: 1 bit(s): 0 EE, 1 second level
@@ -2855,11 +2871,13 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_ready = None
     if k == 0:
+        # EVReady, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_ready, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_ev_ready = ((B >> r) & 1) == 1
+            # EVReady, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVReady: 2 bit(s): 0 SE(EVCabinConditioning), 1 SE(EVRESSConditioning), 2 SE(EVErrorCode), 3 second level
@@ -2868,28 +2886,33 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int, int]:
         raise unexpected(k, r, 'EVReady')
     f_ev_cabin_conditioning = None
     if k == 1:
+        # EVCabinConditioning, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_cabin_conditioning, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_ev_cabin_conditioning = ((B >> r) & 1) == 1
+            # EVCabinConditioning, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVCabinConditioning: 2 bit(s): 0 SE(EVRESSConditioning), 1 SE(EVErrorCode), 2 second level
         r -= 2; k = _T15[(B >> r) & 3]
     f_evress_conditioning = None
     if k == 2:
+        # EVRESSConditioning, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evress_conditioning, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_evress_conditioning = ((B >> r) & 1) == 1
+            # EVRESSConditioning, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVRESSConditioning: 1 bit(s): 0 SE(EVErrorCode), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     f_ev_error_code = None
     if k == 3:
+        # EVErrorCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_error_code, B, r = sl2(B, r, _S18, 6)
@@ -2897,6 +2920,7 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int, int]:
             r -= 4; f_ev_error_code = (B >> r) & 15
             if f_ev_error_code >= 12: raise bad_value(r, 'EVErrorCode: enumeration index {} of 12'.format(f_ev_error_code))
             f_ev_error_code = _E_DC_EVErrorCodeType[f_ev_error_code]
+            # EVErrorCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVErrorCode: 1 bit(s): 0 SE(EVRESSSOC), 1 second level
@@ -2905,12 +2929,14 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int, int]:
         raise unexpected(k, r, 'EVErrorCode')
     f_evresssoc = None
     if k == 4:
+        # EVRESSSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evresssoc, B, r = sl2(B, r, _S19, 6)
         else:
             r -= 7; f_evresssoc = ((B >> r) & 127) + 0
             if f_evresssoc > 100: facet(r, 'EVRESSSOC: {} above 100'.format(f_evresssoc))
+            # EVRESSSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVRESSSOC: 1 bit(s): 0 EE, 1 second level
@@ -3008,6 +3034,7 @@ def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -3015,6 +3042,7 @@ def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int, int]:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
@@ -3031,12 +3059,14 @@ def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int, int]:
         raise unexpected(k, r, 'DC_EVSEStatus')
     f_evse_processing = None
     if k == 2:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S21, 6)
         else:
             r -= 1; f_evse_processing = (B >> r) & 1
             f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 1 bit(s): 0 EE, 1 second level
@@ -3165,18 +3195,21 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
     r -= 2; k = _T22[(B >> r) & 3]
     f_evse_isolation_status = None
     if k == 0:
+        # EVSEIsolationStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_isolation_status, B, r = sl2(B, r, _S24, 6)
         else:
             r -= 2; f_evse_isolation_status = (B >> r) & 3
             f_evse_isolation_status = _E_isolationLevelType[f_evse_isolation_status]
+            # EVSEIsolationStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     f_evse_status_code = None
     if k == 1:
+        # EVSEStatusCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_status_code, B, r = sl2(B, r, _S25, 6)
@@ -3184,6 +3217,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
             r -= 4; f_evse_status_code = (B >> r) & 15
             if f_evse_status_code >= 12: raise bad_value(r, 'EVSEStatusCode: enumeration index {} of 12'.format(f_evse_status_code))
             f_evse_status_code = _E_DC_EVSEStatusCodeType[f_evse_status_code]
+            # EVSEStatusCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEStatusCode: 1 bit(s): 0 SE(NotificationMaxDelay), 1 second level
@@ -3192,6 +3226,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
         raise unexpected(k, r, 'EVSEStatusCode')
     f_notification_max_delay = None
     if k == 2:
+        # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_notification_max_delay, B, r = sl2(B, r, _S1, 6)
@@ -3199,6 +3234,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 4294967295: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
@@ -3207,6 +3243,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
         raise unexpected(k, r, 'NotificationMaxDelay')
     f_evse_notification = None
     if k == 3:
+        # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_notification, B, r = sl2(B, r, _S13, 6)
@@ -3214,6 +3251,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
             r -= 2; f_evse_notification = (B >> r) & 3
             if f_evse_notification >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(f_evse_notification))
             f_evse_notification = _E_EVSENotificationType[f_evse_notification]
+            # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSENotification: 1 bit(s): 0 EE, 1 second level
@@ -3354,12 +3392,14 @@ def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
         r -= 1; k = _T2[(B >> r) & 1]
     f_oem_provisioning_cert = None
     if k == 1:
+        # OEMProvisioningCert, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_oem_provisioning_cert, B, r = sl2(B, r, _S27, 6)
         else:
             f_oem_provisioning_cert, B, r = rbin(B, r, 1200)
             if r < 2048: B, r = fill(B, r)
+            # OEMProvisioningCert, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after OEMProvisioningCert: 1 bit(s): 0 SE(ListOfRootCertificateIDs), 1 second level
@@ -3376,12 +3416,14 @@ def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
         raise unexpected(k, r, 'ListOfRootCertificateIDs')
     f_dh_params = None
     if k == 3:
+        # DHParams, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_dh_params, B, r = sl2(B, r, _S28, 6)
         else:
             f_dh_params, B, r = rbin(B, r, 256)
             if r < 2048: B, r = fill(B, r)
+            # DHParams, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DHParams: 1 bit(s): 0 EE, 1 second level
@@ -3481,12 +3523,14 @@ def _d_ListOfRootCertificateIDsType(B: int, r: int) -> tuple[ListOfRootCertifica
     while True:
         if k == 0:
             if r < 2048: B, r = fill(B, r)
+            # RootCertificateID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rstr(B, r, 40)
                 if r < 2048: B, r = fill(B, r)
+                # RootCertificateID, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_root_certificate_id.append(v)
@@ -3566,6 +3610,7 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
         raise unexpected(k, r, 'Id')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -3573,6 +3618,7 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(ContractSignatureCertChain), 1 second level
@@ -3589,12 +3635,14 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
         raise unexpected(k, r, 'ContractSignatureCertChain')
     f_contract_signature_encrypted_private_key = None
     if k == 3:
+        # ContractSignatureEncryptedPrivateKey, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_contract_signature_encrypted_private_key, B, r = sl2(B, r, _S31, 6)
         else:
             f_contract_signature_encrypted_private_key, B, r = rbin(B, r, 128)
             if r < 2048: B, r = fill(B, r)
+            # ContractSignatureEncryptedPrivateKey, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ContractSignatureEncryptedPrivateKey: 1 bit(s): 0 SE(DHParams), 1 second level
@@ -3603,12 +3651,14 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
         raise unexpected(k, r, 'ContractSignatureEncryptedPrivateKey')
     f_dh_params = None
     if k == 4:
+        # DHParams, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_dh_params, B, r = sl2(B, r, _S28, 6)
         else:
             f_dh_params, B, r = rbin(B, r, 256)
             if r < 2048: B, r = fill(B, r)
+            # DHParams, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DHParams: 1 bit(s): 0 SE(ContractID), 1 second level
@@ -3617,12 +3667,14 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
         raise unexpected(k, r, 'DHParams')
     f_contract_id = None
     if k == 5:
+        # ContractID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_contract_id, B, r = sl2(B, r, _S33, 6)
         else:
             f_contract_id, B, r = rstr(B, r, 24)
             if r < 2048: B, r = fill(B, r)
+            # ContractID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ContractID: 1 bit(s): 0 EE, 1 second level
@@ -3738,12 +3790,14 @@ def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int, 
     r -= 1; k = _T0[(B >> r) & 1]
     f_certificate = None
     if k == 0:
+        # Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_certificate, B, r = sl2(B, r, _S27, 6)
         else:
             f_certificate, B, r = rbin(B, r, 1200)
             if r < 2048: B, r = fill(B, r)
+            # Certificate, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level
@@ -3810,12 +3864,14 @@ def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int, in
     while True:
         if k == 0:
             if r < 2048: B, r = fill(B, r)
+            # Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S27, 6)
             else:
                 v, B, r = rbin(B, r, 1200)
                 if r < 2048: B, r = fill(B, r)
+                # Certificate, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_certificate.append(v)
@@ -3901,12 +3957,14 @@ def _d_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
         raise unexpected(k, r, 'ContractSignatureCertChain')
     f_contract_id = None
     if k == 2:
+        # ContractID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_contract_id, B, r = sl2(B, r, _S33, 6)
         else:
             f_contract_id, B, r = rstr(B, r, 24)
             if r < 2048: B, r = fill(B, r)
+            # ContractID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ContractID: 1 bit(s): 0 SE(ListOfRootCertificateIDs), 1 second level
@@ -3923,12 +3981,14 @@ def _d_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
         raise unexpected(k, r, 'ListOfRootCertificateIDs')
     f_dh_params = None
     if k == 4:
+        # DHParams, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_dh_params, B, r = sl2(B, r, _S28, 6)
         else:
             f_dh_params, B, r = rbin(B, r, 256)
             if r < 2048: B, r = fill(B, r)
+            # DHParams, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DHParams: 1 bit(s): 0 EE, 1 second level
@@ -4077,6 +4137,7 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
         raise unexpected(k, r, 'Id')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -4084,6 +4145,7 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(ContractSignatureCertChain), 1 second level
@@ -4100,12 +4162,14 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
         raise unexpected(k, r, 'ContractSignatureCertChain')
     f_contract_signature_encrypted_private_key = None
     if k == 3:
+        # ContractSignatureEncryptedPrivateKey, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_contract_signature_encrypted_private_key, B, r = sl2(B, r, _S31, 6)
         else:
             f_contract_signature_encrypted_private_key, B, r = rbin(B, r, 128)
             if r < 2048: B, r = fill(B, r)
+            # ContractSignatureEncryptedPrivateKey, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ContractSignatureEncryptedPrivateKey: 1 bit(s): 0 SE(DHParams), 1 second level
@@ -4114,12 +4178,14 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
         raise unexpected(k, r, 'ContractSignatureEncryptedPrivateKey')
     f_dh_params = None
     if k == 4:
+        # DHParams, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_dh_params, B, r = sl2(B, r, _S28, 6)
         else:
             f_dh_params, B, r = rbin(B, r, 256)
             if r < 2048: B, r = fill(B, r)
+            # DHParams, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DHParams: 1 bit(s): 0 SE(ContractID), 1 second level
@@ -4128,12 +4194,14 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
         raise unexpected(k, r, 'DHParams')
     f_contract_id = None
     if k == 5:
+        # ContractID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_contract_id, B, r = sl2(B, r, _S33, 6)
         else:
             f_contract_id, B, r = rstr(B, r, 24)
             if r < 2048: B, r = fill(B, r)
+            # ContractID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ContractID: 1 bit(s): 0 SE(RetryCounter), 1 second level
@@ -4142,6 +4210,7 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
         raise unexpected(k, r, 'ContractID')
     f_retry_counter = None
     if k == 6:
+        # RetryCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_retry_counter, B, r = sl2(B, r, _S11, 6)
@@ -4150,6 +4219,7 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
             if f_retry_counter & 128: f_retry_counter, r = ri(B, r, f_retry_counter)
             elif f_retry_counter > 255: f_retry_counter = 255 - f_retry_counter
             if f_retry_counter < -32768 or f_retry_counter > 32767: facet(r, 'RetryCounter: {} out of range'.format(f_retry_counter))
+            # RetryCounter, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RetryCounter: 1 bit(s): 0 EE, 1 second level
@@ -4279,6 +4349,7 @@ def _d_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_requested_energy_transfer_type = None
     if k == 0:
+        # EVRequestedEnergyTransferType, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_requested_energy_transfer_type, B, r = sl2(B, r, _S38, 6)
@@ -4286,6 +4357,7 @@ def _d_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 3; f_ev_requested_energy_transfer_type = (B >> r) & 7
             if f_ev_requested_energy_transfer_type >= 6: raise bad_value(r, 'EVRequestedEnergyTransferType: enumeration index {} of 6'.format(f_ev_requested_energy_transfer_type))
             f_ev_requested_energy_transfer_type = _E_EVRequestedEnergyTransferType[f_ev_requested_energy_transfer_type]
+            # EVRequestedEnergyTransferType, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVRequestedEnergyTransferType: 2 bit(s): 0 SE(AC_EVChargeParameter), 1 SE(DC_EVChargeParameter), 2 SE(EVChargeParameter), 3 second level
@@ -5169,24 +5241,28 @@ def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 2; k = _T41[(B >> r) & 3]
     f_full_soc = None
     if k == 6:
+        # FullSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_full_soc, B, r = sl2(B, r, _S19, 6)
         else:
             r -= 7; f_full_soc = ((B >> r) & 127) + 0
             if f_full_soc > 100: facet(r, 'FullSOC: {} above 100'.format(f_full_soc))
+            # FullSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after FullSOC: 2 bit(s): 0 SE(BulkSOC), 1 EE, 2 second level
         r -= 2; k = _T42[(B >> r) & 3]
     f_bulk_soc = None
     if k == 7:
+        # BulkSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bulk_soc, B, r = sl2(B, r, _S19, 6)
         else:
             r -= 7; f_bulk_soc = ((B >> r) & 127) + 0
             if f_bulk_soc > 100: facet(r, 'BulkSOC: {} above 100'.format(f_bulk_soc))
+            # BulkSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BulkSOC: 1 bit(s): 0 EE, 1 second level
@@ -5697,6 +5773,7 @@ def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -5704,6 +5781,7 @@ def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
@@ -5712,12 +5790,14 @@ def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 1:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S21, 6)
         else:
             r -= 1; f_evse_processing = (B >> r) & 1
             f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 2 bit(s): 0 SE(SAScheduleList), 1 SE(SASchedules), 2 second level
@@ -6844,6 +6924,7 @@ def _d_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int, in
     r -= 1; k = _T0[(B >> r) & 1]
     f_sa_schedule_tuple_id = None
     if k == 0:
+        # SAScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sa_schedule_tuple_id, B, r = sl2(B, r, _S11, 6)
@@ -6852,6 +6933,7 @@ def _d_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int, in
             if f_sa_schedule_tuple_id & 128: f_sa_schedule_tuple_id, r = ri(B, r, f_sa_schedule_tuple_id)
             elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
             if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
+            # SAScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SAScheduleTupleID: 1 bit(s): 0 SE(PMaxSchedule), 1 second level
@@ -6942,6 +7024,7 @@ def _d_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_p_max_schedule_id = None
     if k == 0:
+        # PMaxScheduleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_p_max_schedule_id, B, r = sl2(B, r, _S11, 6)
@@ -6950,6 +7033,7 @@ def _d_PMaxScheduleType(B: int, r: int) -> tuple[PMaxScheduleType, int, int]:
             if f_p_max_schedule_id & 128: f_p_max_schedule_id, r = ri(B, r, f_p_max_schedule_id)
             elif f_p_max_schedule_id > 255: f_p_max_schedule_id = 255 - f_p_max_schedule_id
             if f_p_max_schedule_id < -32768 or f_p_max_schedule_id > 32767: facet(r, 'PMaxScheduleID: {} out of range'.format(f_p_max_schedule_id))
+            # PMaxScheduleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PMaxScheduleID: 1 bit(s): 0 SE(PMaxScheduleEntry), 1 second level
@@ -7133,6 +7217,7 @@ def _d_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
         raise unexpected(k, r, 'RelativeTimeInterval or TimeInterval')
     f_p_max = None
     if k == 2:
+        # PMax, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_p_max, B, r = sl2(B, r, _S11, 6)
@@ -7141,6 +7226,7 @@ def _d_PMaxScheduleEntryType(B: int, r: int) -> tuple[PMaxScheduleEntryType, int
             if f_p_max & 128: f_p_max, r = ri(B, r, f_p_max)
             elif f_p_max > 255: f_p_max = 255 - f_p_max
             if f_p_max < -32768 or f_p_max > 32767: facet(r, 'PMax: {} out of range'.format(f_p_max))
+            # PMax, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PMax: 1 bit(s): 0 EE, 1 second level
@@ -7282,6 +7368,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
     r -= 1; k = _T0[(B >> r) & 1]
     f_start = None
     if k == 0:
+        # start, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_start, B, r = sl2(B, r, _S1, 6)
@@ -7289,6 +7376,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
             r -= 8; f_start = (B >> r) & 255
             if f_start > 127: f_start, r = ru(B, r, f_start)
             if f_start > 4294967295: facet(r, 'start: {} out of range'.format(f_start))
+            # start, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level
@@ -7297,6 +7385,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
         raise unexpected(k, r, 'start')
     f_duration = None
     if k == 1:
+        # duration, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_duration, B, r = sl2(B, r, _S1, 6)
@@ -7304,6 +7393,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 4294967295: facet(r, 'duration: {} out of range'.format(f_duration))
+            # duration, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after duration: 1 bit(s): 0 EE, 1 second level
@@ -7411,6 +7501,7 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int, int]:
         raise unexpected(k, r, 'Id')
     f_sales_tariff_id = None
     if k == 1:
+        # SalesTariffID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sales_tariff_id, B, r = sl2(B, r, _S11, 6)
@@ -7419,6 +7510,7 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int, int]:
             if f_sales_tariff_id & 128: f_sales_tariff_id, r = ri(B, r, f_sales_tariff_id)
             elif f_sales_tariff_id > 255: f_sales_tariff_id = 255 - f_sales_tariff_id
             if f_sales_tariff_id < -32768 or f_sales_tariff_id > 32767: facet(r, 'SalesTariffID: {} out of range'.format(f_sales_tariff_id))
+            # SalesTariffID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SalesTariffID: 2 bit(s): 0 SE(SalesTariffDescription), 1 SE(NumEPriceLevels), 2 second level
@@ -7427,23 +7519,27 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int, int]:
         raise unexpected(k, r, 'SalesTariffID')
     f_sales_tariff_description = None
     if k == 2:
+        # SalesTariffDescription, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sales_tariff_description, B, r = sl2(B, r, _S57, 6)
         else:
             f_sales_tariff_description, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # SalesTariffDescription, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SalesTariffDescription: 1 bit(s): 0 SE(NumEPriceLevels), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     f_num_e_price_levels = None
     if k == 3:
+        # NumEPriceLevels, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_num_e_price_levels, B, r = sl2(B, r, _S58, 6)
         else:
             r -= 8; f_num_e_price_levels = ((B >> r) & 255) + 0
+            # NumEPriceLevels, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NumEPriceLevels: 1 bit(s): 0 SE(SalesTariffEntry), 1 second level
@@ -7597,11 +7693,13 @@ def _d_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int, 
         raise unexpected(k, r, 'RelativeTimeInterval or TimeInterval')
     f_e_price_level = None
     if k == 2:
+        # EPriceLevel, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_e_price_level, B, r = sl2(B, r, _S58, 6)
         else:
             r -= 8; f_e_price_level = ((B >> r) & 255) + 0
+            # EPriceLevel, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EPriceLevel: 2 bit(s): 0 SE(ConsumptionCost), 1 EE, 2 second level
@@ -7767,6 +7865,7 @@ def _d_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int, in
     r -= 1; k = _T0[(B >> r) & 1]
     f_start_value = None
     if k == 0:
+        # startValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_start_value, B, r = sl2(B, r, _S1, 6)
@@ -7774,6 +7873,7 @@ def _d_ConsumptionCostType(B: int, r: int) -> tuple[ConsumptionCostType, int, in
             r -= 8; f_start_value = (B >> r) & 255
             if f_start_value > 127: f_start_value, r = ru(B, r, f_start_value)
             if f_start_value > 4294967295: facet(r, 'startValue: {} out of range'.format(f_start_value))
+            # startValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after startValue: 2 bit(s): 0 SE(Cost), 1 EE, 2 second level
@@ -7892,6 +7992,7 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_cost_kind = None
     if k == 0:
+        # costKind, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_cost_kind, B, r = sl2(B, r, _S62, 6)
@@ -7899,6 +8000,7 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int, int]:
             r -= 2; f_cost_kind = (B >> r) & 3
             if f_cost_kind >= 3: raise bad_value(r, 'costKind: enumeration index {} of 3'.format(f_cost_kind))
             f_cost_kind = _E_costKindType[f_cost_kind]
+            # costKind, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after costKind: 1 bit(s): 0 SE(amount), 1 second level
@@ -7907,6 +8009,7 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int, int]:
         raise unexpected(k, r, 'costKind')
     f_amount = None
     if k == 1:
+        # amount, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_amount, B, r = sl2(B, r, _S1, 6)
@@ -7914,6 +8017,7 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int, int]:
             r -= 8; f_amount = (B >> r) & 255
             if f_amount > 127: f_amount, r = ru(B, r, f_amount)
             if f_amount > 4294967295: facet(r, 'amount: {} out of range'.format(f_amount))
+            # amount, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after amount: 2 bit(s): 0 SE(amountMultiplier), 1 EE, 2 second level
@@ -7922,12 +8026,14 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int, int]:
         raise unexpected(k, r, 'amount')
     f_amount_multiplier = None
     if k == 2:
+        # amountMultiplier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_amount_multiplier, B, r = sl2(B, r, _S9, 6)
         else:
             r -= 3; f_amount_multiplier = ((B >> r) & 7) + -3
             if f_amount_multiplier > 3: facet(r, 'amountMultiplier: {} above 3'.format(f_amount_multiplier))
+            # amountMultiplier, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after amountMultiplier: 1 bit(s): 0 EE, 1 second level
@@ -8808,6 +8914,7 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -8815,6 +8922,7 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEID), 1 second level
@@ -8823,12 +8931,14 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         raise unexpected(k, r, 'ResponseCode')
     f_evseid = None
     if k == 1:
+        # EVSEID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evseid, B, r = sl2(B, r, _S63, 6)
         else:
             f_evseid, B, r = rbin(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # EVSEID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEID: 1 bit(s): 0 SE(SAScheduleTupleID), 1 second level
@@ -8837,6 +8947,7 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         raise unexpected(k, r, 'EVSEID')
     f_sa_schedule_tuple_id = None
     if k == 2:
+        # SAScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sa_schedule_tuple_id, B, r = sl2(B, r, _S11, 6)
@@ -8845,6 +8956,7 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             if f_sa_schedule_tuple_id & 128: f_sa_schedule_tuple_id, r = ri(B, r, f_sa_schedule_tuple_id)
             elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
             if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
+            # SAScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SAScheduleTupleID: 2 bit(s): 0 SE(EVSEMaxCurrent), 1 SE(MeterInfo), 2 SE(ReceiptRequired), 3 second level
@@ -8865,11 +8977,13 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         r -= 1; k = _T32[(B >> r) & 1]
     f_receipt_required = None
     if k == 5:
+        # ReceiptRequired, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_receipt_required, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_receipt_required = ((B >> r) & 1) == 1
+            # ReceiptRequired, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ReceiptRequired: 1 bit(s): 0 SE(AC_EVSEStatus), 1 second level
@@ -9265,12 +9379,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
+        # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_id, B, r = sl2(B, r, _S57, 6)
         else:
             f_meter_id, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterID: 3 bit(s): 0 SE(MeterReading), 1 SE(SigMeterReading), 2 SE(MeterStatus), 3 SE(TMeter), 4 EE, 5 second level
@@ -9285,18 +9401,21 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
         r -= 3; k = _T67[(B >> r) & 7]
     f_sig_meter_reading = None
     if k == 2:
+        # SigMeterReading, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sig_meter_reading, B, r = sl2(B, r, _S75, 6)
         else:
             f_sig_meter_reading, B, r = rbin(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # SigMeterReading, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SigMeterReading: 2 bit(s): 0 SE(MeterStatus), 1 SE(TMeter), 2 EE, 3 second level
         r -= 2; k = _T68[(B >> r) & 3]
     f_meter_status = None
     if k == 3:
+        # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_status, B, r = sl2(B, r, _S11, 6)
@@ -9305,12 +9424,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterStatus: 2 bit(s): 0 SE(TMeter), 1 EE, 2 second level
         r -= 2; k = _T59[(B >> r) & 3]
     f_t_meter = None
     if k == 4:
+        # TMeter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_t_meter, B, r = sl2(B, r, _S76, 6)
@@ -9319,6 +9440,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if f_t_meter & 128: f_t_meter, r = ri(B, r, f_t_meter)
             elif f_t_meter > 255: f_t_meter = 255 - f_t_meter
             if f_t_meter < -9223372036854775808 or f_t_meter > 9223372036854775807: facet(r, 'TMeter: {} out of range'.format(f_t_meter))
+            # TMeter, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TMeter: 1 bit(s): 0 EE, 1 second level
@@ -9520,12 +9642,14 @@ def _d_ContractAuthenticationReqType(B: int, r: int) -> tuple[ContractAuthentica
         r -= 2; k = _T34[(B >> r) & 3]
     f_gen_challenge = None
     if k == 1:
+        # GenChallenge, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_gen_challenge, B, r = sl2(B, r, _S78, 6)
         else:
             f_gen_challenge, B, r = rstr(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # GenChallenge, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after GenChallenge: 1 bit(s): 0 EE, 1 second level
@@ -9588,6 +9712,7 @@ def _d_ContractAuthenticationResType(B: int, r: int) -> tuple[ContractAuthentica
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -9595,6 +9720,7 @@ def _d_ContractAuthenticationResType(B: int, r: int) -> tuple[ContractAuthentica
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
@@ -9603,12 +9729,14 @@ def _d_ContractAuthenticationResType(B: int, r: int) -> tuple[ContractAuthentica
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 1:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S21, 6)
         else:
             r -= 1; f_evse_processing = (B >> r) & 1
             f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 1 bit(s): 0 EE, 1 second level
@@ -9687,22 +9815,26 @@ def _d_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int, 
         r -= 2; k = _T83[(B >> r) & 3]
     f_bulk_charging_complete = None
     if k == 5:
+        # BulkChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bulk_charging_complete, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_bulk_charging_complete = ((B >> r) & 1) == 1
+            # BulkChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level
         r -= 1; k = _T37[(B >> r) & 1]
     f_charging_complete = None
     if k == 6:
+        # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_complete, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
+            # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingComplete: 2 bit(s): 0 SE(RemainingTimeToFullSoC), 1 SE(RemainingTimeToBulkSoC), 2 SE(EVTargetVoltage), 3 second level
@@ -10352,6 +10484,7 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, 
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -10359,6 +10492,7 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, 
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
@@ -10391,11 +10525,13 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, 
         raise unexpected(k, r, 'EVSEPresentCurrent')
     f_evse_current_limit_achieved = None
     if k == 4:
+        # EVSECurrentLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_current_limit_achieved, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_evse_current_limit_achieved = ((B >> r) & 1) == 1
+            # EVSECurrentLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSECurrentLimitAchieved: 1 bit(s): 0 SE(EVSEVoltageLimitAchieved), 1 second level
@@ -10404,11 +10540,13 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, 
         raise unexpected(k, r, 'EVSECurrentLimitAchieved')
     f_evse_voltage_limit_achieved = None
     if k == 5:
+        # EVSEVoltageLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_voltage_limit_achieved, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_evse_voltage_limit_achieved = ((B >> r) & 1) == 1
+            # EVSEVoltageLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEVoltageLimitAchieved: 1 bit(s): 0 SE(EVSEPowerLimitAchieved), 1 second level
@@ -10417,11 +10555,13 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, 
         raise unexpected(k, r, 'EVSEVoltageLimitAchieved')
     f_evse_power_limit_achieved = None
     if k == 6:
+        # EVSEPowerLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_power_limit_achieved, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_evse_power_limit_achieved = ((B >> r) & 1) == 1
+            # EVSEPowerLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEPowerLimitAchieved: 3 bit(s): 0 SE(EVSEMaximumVoltageLimit), 1 SE(EVSEMaximumCurrentLimit), 2 SE(EVSEMaximumPowerLimit), 3 EE, 4 second level
@@ -10926,22 +11066,26 @@ def _d_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
         raise unexpected(k, r, 'DC_EVStatus')
     f_bulk_charging_complete = None
     if k == 1:
+        # BulkChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bulk_charging_complete, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_bulk_charging_complete = ((B >> r) & 1) == 1
+            # BulkChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     f_charging_complete = None
     if k == 2:
+        # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_complete, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
+            # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingComplete: 1 bit(s): 0 EE, 1 second level
@@ -11090,72 +11234,86 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S100, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # P, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
+            # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S100, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Q, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
+            # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S100, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # G, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
+            # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S100, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Y, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
+            # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S100, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # J, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
+            # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S100, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Seed, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
+            # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S100, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
@@ -11459,12 +11617,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S78, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
@@ -11485,12 +11645,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
             f_spki_data.append(v)
         elif k == 7:
             if r < 2048: B, r = fill(B, r)
+            # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S78, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
@@ -11665,12 +11827,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_modulus = None
     if k == 0:
+        # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_modulus, B, r = sl2(B, r, _S100, 6)
         else:
             f_modulus, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
@@ -11679,12 +11843,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
         raise unexpected(k, r, 'Modulus')
     f_exponent = None
     if k == 1:
+        # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_exponent, B, r = sl2(B, r, _S100, 6)
         else:
             f_exponent, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Exponent: 1 bit(s): 0 EE, 1 second level
@@ -11893,12 +12059,14 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S78, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # XPath, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
@@ -11957,45 +12125,53 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
             f_x509_issuer_serial.append(v)
         elif k == 1:
             if r < 2048: B, r = fill(B, r)
+            # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S100, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
             if r < 2048: B, r = fill(B, r)
+            # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S78, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
             if r < 2048: B, r = fill(B, r)
+            # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S100, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
             if r < 2048: B, r = fill(B, r)
+            # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S100, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
@@ -12171,12 +12347,14 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
     r -= 1; k = _T0[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
+        # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_issuer_name, B, r = sl2(B, r, _S78, 6)
         else:
             f_x509_issuer_name, B, r = rstr(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
@@ -12185,6 +12363,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
         raise unexpected(k, r, 'X509IssuerName')
     f_x509_serial_number = None
     if k == 1:
+        # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_serial_number, B, r = sl2(B, r, _S121, 6)
@@ -12192,6 +12371,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+            # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
@@ -12258,22 +12438,26 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S100, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
+            # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S100, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
@@ -12316,12 +12500,14 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S100, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
@@ -12522,12 +12708,14 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
     if k == 5:
+        # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_digest_value, B, r = sl2(B, r, _S100, 6)
         else:
             f_digest_value, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DigestValue: 1 bit(s): 0 EE, 1 second level
@@ -12650,12 +12838,14 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
         r -= 1; k = _T2[(B >> r) & 1]
     f_session_id = None
     if k == 1:
+        # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_session_id, B, r = sl2(B, r, _S133, 6)
         else:
             f_session_id, B, r = rbin(B, r, 8)
             if r < 2048: B, r = fill(B, r)
+            # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SessionID: 2 bit(s): 0 SE(SAScheduleTupleID), 1 SE(MeterInfo), 2 second level
@@ -12664,6 +12854,7 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
         raise unexpected(k, r, 'SessionID')
     f_sa_schedule_tuple_id = None
     if k == 2:
+        # SAScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sa_schedule_tuple_id, B, r = sl2(B, r, _S11, 6)
@@ -12672,6 +12863,7 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
             if f_sa_schedule_tuple_id & 128: f_sa_schedule_tuple_id, r = ri(B, r, f_sa_schedule_tuple_id)
             elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
             if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
+            # SAScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SAScheduleTupleID: 1 bit(s): 0 SE(MeterInfo), 1 second level
@@ -12959,6 +13151,7 @@ def _d_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -12966,6 +13159,7 @@ def _d_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(AC_EVSEStatus), 1 second level
@@ -13108,12 +13302,14 @@ def _d_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int
     r -= 1; k = _T0[(B >> r) & 1]
     f_contract_id = None
     if k == 0:
+        # ContractID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_contract_id, B, r = sl2(B, r, _S33, 6)
         else:
             f_contract_id, B, r = rstr(B, r, 24)
             if r < 2048: B, r = fill(B, r)
+            # ContractID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ContractID: 1 bit(s): 0 SE(ContractSignatureCertChain), 1 second level
@@ -13200,6 +13396,7 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -13207,6 +13404,7 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(GenChallenge), 1 second level
@@ -13215,12 +13413,14 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
         raise unexpected(k, r, 'ResponseCode')
     f_gen_challenge = None
     if k == 1:
+        # GenChallenge, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_gen_challenge, B, r = sl2(B, r, _S78, 6)
         else:
             f_gen_challenge, B, r = rstr(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # GenChallenge, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after GenChallenge: 1 bit(s): 0 SE(DateTimeNow), 1 second level
@@ -13229,6 +13429,7 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
         raise unexpected(k, r, 'GenChallenge')
     f_date_time_now = None
     if k == 2:
+        # DateTimeNow, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_date_time_now, B, r = sl2(B, r, _S76, 6)
@@ -13237,6 +13438,7 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
             if f_date_time_now & 128: f_date_time_now, r = ri(B, r, f_date_time_now)
             elif f_date_time_now > 255: f_date_time_now = 255 - f_date_time_now
             if f_date_time_now < -9223372036854775808 or f_date_time_now > 9223372036854775807: facet(r, 'DateTimeNow: {} out of range'.format(f_date_time_now))
+            # DateTimeNow, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DateTimeNow: 1 bit(s): 0 EE, 1 second level
@@ -13306,11 +13508,13 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, 
     r -= 1; k = _T0[(B >> r) & 1]
     f_ready_to_charge_state = None
     if k == 0:
+        # ReadyToChargeState, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ready_to_charge_state, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_ready_to_charge_state = ((B >> r) & 1) == 1
+            # ReadyToChargeState, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ReadyToChargeState: 3 bit(s): 0 SE(ChargingProfile), 1 SE(DC_EVPowerDeliveryParameter), 2 SE(EVPowerDeliveryParameter), 3 EE, 4 second level
@@ -13518,6 +13722,7 @@ def _d_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int, in
     r -= 1; k = _T0[(B >> r) & 1]
     f_sa_schedule_tuple_id = None
     if k == 0:
+        # SAScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sa_schedule_tuple_id, B, r = sl2(B, r, _S11, 6)
@@ -13526,6 +13731,7 @@ def _d_ChargingProfileType(B: int, r: int) -> tuple[ChargingProfileType, int, in
             if f_sa_schedule_tuple_id & 128: f_sa_schedule_tuple_id, r = ri(B, r, f_sa_schedule_tuple_id)
             elif f_sa_schedule_tuple_id > 255: f_sa_schedule_tuple_id = 255 - f_sa_schedule_tuple_id
             if f_sa_schedule_tuple_id < -32768 or f_sa_schedule_tuple_id > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(f_sa_schedule_tuple_id))
+            # SAScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SAScheduleTupleID: 1 bit(s): 0 SE(ProfileEntry), 1 second level
@@ -13649,6 +13855,7 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_charging_profile_entry_start = None
     if k == 0:
+        # ChargingProfileEntryStart, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_profile_entry_start, B, r = sl2(B, r, _S1, 6)
@@ -13656,6 +13863,7 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int, int]:
             r -= 8; f_charging_profile_entry_start = (B >> r) & 255
             if f_charging_profile_entry_start > 127: f_charging_profile_entry_start, r = ru(B, r, f_charging_profile_entry_start)
             if f_charging_profile_entry_start > 4294967295: facet(r, 'ChargingProfileEntryStart: {} out of range'.format(f_charging_profile_entry_start))
+            # ChargingProfileEntryStart, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingProfileEntryStart: 1 bit(s): 0 SE(ChargingProfileEntryMaxPower), 1 second level
@@ -13664,6 +13872,7 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int, int]:
         raise unexpected(k, r, 'ChargingProfileEntryStart')
     f_charging_profile_entry_max_power = None
     if k == 1:
+        # ChargingProfileEntryMaxPower, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_profile_entry_max_power, B, r = sl2(B, r, _S11, 6)
@@ -13672,6 +13881,7 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int, int]:
             if f_charging_profile_entry_max_power & 128: f_charging_profile_entry_max_power, r = ri(B, r, f_charging_profile_entry_max_power)
             elif f_charging_profile_entry_max_power > 255: f_charging_profile_entry_max_power = 255 - f_charging_profile_entry_max_power
             if f_charging_profile_entry_max_power < -32768 or f_charging_profile_entry_max_power > 32767: facet(r, 'ChargingProfileEntryMaxPower: {} out of range'.format(f_charging_profile_entry_max_power))
+            # ChargingProfileEntryMaxPower, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingProfileEntryMaxPower: 1 bit(s): 0 EE, 1 second level
@@ -13742,6 +13952,7 @@ def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, 
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -13749,6 +13960,7 @@ def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, 
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 2 bit(s): 0 SE(AC_EVSEStatus), 1 SE(DC_EVSEStatus), 2 SE(EVSEStatus), 3 second level
@@ -14215,6 +14427,7 @@ def _d_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -14222,6 +14435,7 @@ def _d_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int, int]:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
@@ -14433,11 +14647,13 @@ def _d_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int, int]:
         raise unexpected(k, r, 'ServiceTag')
     f_free_service = None
     if k == 1:
+        # FreeService, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_free_service, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_free_service = ((B >> r) & 1) == 1
+            # FreeService, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after FreeService: 1 bit(s): 0 SE(EnergyTransferType), 1 second level
@@ -14446,6 +14662,7 @@ def _d_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int, int]:
         raise unexpected(k, r, 'FreeService')
     f_energy_transfer_type = None
     if k == 2:
+        # EnergyTransferType, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_energy_transfer_type, B, r = sl2(B, r, _S146, 6)
@@ -14453,6 +14670,7 @@ def _d_ServiceChargeType(B: int, r: int) -> tuple[ServiceChargeType, int, int]:
             r -= 4; f_energy_transfer_type = (B >> r) & 15
             if f_energy_transfer_type >= 10: raise bad_value(r, 'EnergyTransferType: enumeration index {} of 10'.format(f_energy_transfer_type))
             f_energy_transfer_type = _E_EVSESupportedEnergyTransferType[f_energy_transfer_type]
+            # EnergyTransferType, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EnergyTransferType: 1 bit(s): 0 EE, 1 second level
@@ -14580,6 +14798,7 @@ def _d_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_id = None
     if k == 0:
+        # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_id, B, r = sl2(B, r, _S149, 6)
@@ -14587,6 +14806,7 @@ def _d_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int, int]:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
+            # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level
@@ -14595,24 +14815,28 @@ def _d_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int, int]:
         raise unexpected(k, r, 'ServiceID')
     f_service_name = None
     if k == 1:
+        # ServiceName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_name, B, r = sl2(B, r, _S57, 6)
         else:
             f_service_name, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # ServiceName, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     f_service_category = None
     if k == 2:
+        # ServiceCategory, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_category, B, r = sl2(B, r, _S150, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
+            # ServiceCategory, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 EE, 2 second level
@@ -14621,12 +14845,14 @@ def _d_ServiceTagType(B: int, r: int) -> tuple[ServiceTagType, int, int]:
         raise unexpected(k, r, 'ServiceCategory')
     f_service_scope = None
     if k == 3:
+        # ServiceScope, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_scope, B, r = sl2(B, r, _S57, 6)
         else:
             f_service_scope, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # ServiceScope, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceScope: 1 bit(s): 0 EE, 1 second level
@@ -14729,6 +14955,7 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int, 
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_id = None
     if k == 0:
+        # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_id, B, r = sl2(B, r, _S149, 6)
@@ -14736,6 +14963,7 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int, 
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
+            # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceID: 1 bit(s): 0 EE, 1 second level
@@ -14785,6 +15013,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, 
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -14792,6 +15021,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, 
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(ServiceID), 1 second level
@@ -14800,6 +15030,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, 
         raise unexpected(k, r, 'ResponseCode')
     f_service_id = None
     if k == 1:
+        # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_id, B, r = sl2(B, r, _S149, 6)
@@ -14807,6 +15038,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, 
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
+            # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceID: 2 bit(s): 0 SE(ServiceParameterList), 1 EE, 2 second level
@@ -14950,6 +15182,7 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_parameter_set_id = None
     if k == 0:
+        # ParameterSetID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_parameter_set_id, B, r = sl2(B, r, _S11, 6)
@@ -14958,6 +15191,7 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int, int]:
             if f_parameter_set_id & 128: f_parameter_set_id, r = ri(B, r, f_parameter_set_id)
             elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
             if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
+            # ParameterSetID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ParameterSetID: 1 bit(s): 0 SE(Parameter), 1 second level
@@ -15183,26 +15417,31 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
         raise unexpected(k, r, 'ValueType')
     f_bool_value = f_byte_value = f_short_value = f_int_value = f_physical_value = f_string_value = None
     if k == 2:
+        # boolValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bool_value, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_bool_value = ((B >> r) & 1) == 1
+            # boolValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
+        # byteValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_byte_value, B, r = sl2(B, r, _S152, 6)
         else:
             r -= 8; f_byte_value = ((B >> r) & 255) + -128
+            # byteValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 4:
+        # shortValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_short_value, B, r = sl2(B, r, _S11, 6)
@@ -15211,11 +15450,13 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
             if f_short_value & 128: f_short_value, r = ri(B, r, f_short_value)
             elif f_short_value > 255: f_short_value = 255 - f_short_value
             if f_short_value < -32768 or f_short_value > 32767: facet(r, 'shortValue: {} out of range'.format(f_short_value))
+            # shortValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 5:
+        # intValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_int_value, B, r = sl2(B, r, _S153, 6)
@@ -15224,6 +15465,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
             if f_int_value & 128: f_int_value, r = ri(B, r, f_int_value)
             elif f_int_value > 255: f_int_value = 255 - f_int_value
             if f_int_value < -2147483648 or f_int_value > 2147483647: facet(r, 'intValue: {} out of range'.format(f_int_value))
+            # intValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
@@ -15234,12 +15476,14 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
         if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 7:
+        # stringValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_string_value, B, r = sl2(B, r, _S78, 6)
         else:
             f_string_value, B, r = rstr(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # stringValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
@@ -15451,24 +15695,28 @@ def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     r -= 2; k = _T77[(B >> r) & 3]
     f_service_scope = None
     if k == 0:
+        # ServiceScope, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_scope, B, r = sl2(B, r, _S57, 6)
         else:
             f_service_scope, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # ServiceScope, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceScope: 2 bit(s): 0 SE(ServiceCategory), 1 EE, 2 second level
         r -= 2; k = _T34[(B >> r) & 3]
     f_service_category = None
     if k == 1:
+        # ServiceCategory, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_category, B, r = sl2(B, r, _S150, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
+            # ServiceCategory, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceCategory: 1 bit(s): 0 EE, 1 second level
@@ -15532,6 +15780,7 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -15539,6 +15788,7 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(PaymentOptions), 1 second level
@@ -15731,12 +15981,14 @@ def _d_PaymentOptionsType(B: int, r: int) -> tuple[PaymentOptionsType, int, int]
     while True:
         if k == 0:
             if r < 2048: B, r = fill(B, r)
+            # PaymentOption, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S154, 6)
             else:
                 r -= 1; v = (B >> r) & 1
                 v = _E_paymentOptionType[v]
+                # PaymentOption, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_payment_option.append(v)
@@ -15932,11 +16184,13 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
         raise unexpected(k, r, 'ServiceTag')
     f_free_service = None
     if k == 1:
+        # FreeService, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_free_service, B, r = sl2(B, r, _S12, 6)
         else:
             r -= 1; f_free_service = ((B >> r) & 1) == 1
+            # FreeService, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after FreeService: 1 bit(s): 0 EE, 1 second level
@@ -16057,12 +16311,14 @@ def _d_ServicePaymentSelectionReqType(B: int, r: int) -> tuple[ServicePaymentSel
     r -= 1; k = _T0[(B >> r) & 1]
     f_selected_payment_option = None
     if k == 0:
+        # SelectedPaymentOption, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_selected_payment_option, B, r = sl2(B, r, _S154, 6)
         else:
             r -= 1; f_selected_payment_option = (B >> r) & 1
             f_selected_payment_option = _E_paymentOptionType[f_selected_payment_option]
+            # SelectedPaymentOption, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SelectedPaymentOption: 1 bit(s): 0 SE(SelectedServiceList), 1 second level
@@ -16218,6 +16474,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, in
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_id = None
     if k == 0:
+        # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_id, B, r = sl2(B, r, _S149, 6)
@@ -16225,6 +16482,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, in
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
+            # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceID: 2 bit(s): 0 SE(ParameterSetID), 1 EE, 2 second level
@@ -16233,6 +16491,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, in
         raise unexpected(k, r, 'ServiceID')
     f_parameter_set_id = None
     if k == 1:
+        # ParameterSetID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_parameter_set_id, B, r = sl2(B, r, _S11, 6)
@@ -16241,6 +16500,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, in
             if f_parameter_set_id & 128: f_parameter_set_id, r = ri(B, r, f_parameter_set_id)
             elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
             if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
+            # ParameterSetID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ParameterSetID: 1 bit(s): 0 EE, 1 second level
@@ -16320,6 +16580,7 @@ def _d_ServicePaymentSelectionResType(B: int, r: int) -> tuple[ServicePaymentSel
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -16327,6 +16588,7 @@ def _d_ServicePaymentSelectionResType(B: int, r: int) -> tuple[ServicePaymentSel
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 EE, 1 second level
@@ -16365,12 +16627,14 @@ def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int, in
     r -= 1; k = _T0[(B >> r) & 1]
     f_evccid = None
     if k == 0:
+        # EVCCID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evccid, B, r = sl2(B, r, _S133, 6)
         else:
             f_evccid, B, r = rbin(B, r, 8)
             if r < 2048: B, r = fill(B, r)
+            # EVCCID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVCCID: 1 bit(s): 0 EE, 1 second level
@@ -16414,6 +16678,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, in
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -16421,6 +16686,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, in
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEID), 1 second level
@@ -16429,12 +16695,14 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, in
         raise unexpected(k, r, 'ResponseCode')
     f_evseid = None
     if k == 1:
+        # EVSEID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evseid, B, r = sl2(B, r, _S63, 6)
         else:
             f_evseid, B, r = rbin(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # EVSEID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEID: 2 bit(s): 0 SE(DateTimeNow), 1 EE, 2 second level
@@ -16443,6 +16711,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, in
         raise unexpected(k, r, 'EVSEID')
     f_date_time_now = None
     if k == 2:
+        # DateTimeNow, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_date_time_now, B, r = sl2(B, r, _S76, 6)
@@ -16451,6 +16720,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, in
             if f_date_time_now & 128: f_date_time_now, r = ri(B, r, f_date_time_now)
             elif f_date_time_now > 255: f_date_time_now = 255 - f_date_time_now
             if f_date_time_now < -9223372036854775808 or f_date_time_now > 9223372036854775807: facet(r, 'DateTimeNow: {} out of range'.format(f_date_time_now))
+            # DateTimeNow, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DateTimeNow: 1 bit(s): 0 EE, 1 second level
@@ -16554,6 +16824,7 @@ def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int, int]
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -16561,6 +16832,7 @@ def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int, int]
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 EE, 1 second level
@@ -16967,6 +17239,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
+        # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_hmac_output_length, B, r = sl2(B, r, _S121, 6)
@@ -16974,6 +17247,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
+            # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
@@ -17425,12 +17699,14 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_session_id = None
     if k == 0:
+        # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_session_id, B, r = sl2(B, r, _S133, 6)
         else:
             f_session_id, B, r = rbin(B, r, 8)
             if r < 2048: B, r = fill(B, r)
+            # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SessionID: 2 bit(s): 0 SE(Notification), 1 SE(Signature), 2 EE, 3 second level
@@ -17547,6 +17823,7 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_fault_code = None
     if k == 0:
+        # FaultCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_fault_code, B, r = sl2(B, r, _S160, 6)
@@ -17554,6 +17831,7 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int, int]:
             r -= 2; f_fault_code = (B >> r) & 3
             if f_fault_code >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(f_fault_code))
             f_fault_code = _E_faultCodeType[f_fault_code]
+            # FaultCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after FaultCode: 2 bit(s): 0 SE(FaultMsg), 1 EE, 2 second level
@@ -17562,12 +17840,14 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int, int]:
         raise unexpected(k, r, 'FaultCode')
     f_fault_msg = None
     if k == 1:
+        # FaultMsg, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_fault_msg, B, r = sl2(B, r, _S161, 6)
         else:
             f_fault_msg, B, r = rstr(B, r, 64)
             if r < 2048: B, r = fill(B, r)
+            # FaultMsg, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after FaultMsg: 1 bit(s): 0 EE, 1 second level
@@ -18045,6 +18325,7 @@ def _d_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     r -= 1; k = _T0[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -18052,6 +18333,7 @@ def _d_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
@@ -18288,12 +18570,14 @@ _SP_BodyType = {
 
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18306,12 +18590,14 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
 
 def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18324,12 +18610,14 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
 
 def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18429,11 +18717,13 @@ DOC_ELEMENTS: tuple = (
 
 def _d_S4_BulkChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BulkChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # BulkChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18446,11 +18736,13 @@ def _e_S4_BulkChargingComplete(v: Any, a: int) -> int:
 
 def _d_S5_BulkChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BulkChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # BulkChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18463,12 +18755,14 @@ def _e_S5_BulkChargingComplete(v: Any, a: int) -> int:
 
 def _d_S6_BulkSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BulkSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S19, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'BulkSOC: {} above 100'.format(v))
+        # BulkSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18482,12 +18776,14 @@ def _e_S6_BulkSOC(v: Any, a: int) -> int:
 
 def _d_S7_Certificate(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S27, 6)
     else:
         v, B, r = rbin(B, r, 1200)
         if r < 2048: B, r = fill(B, r)
+        # Certificate, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18500,11 +18796,13 @@ def _e_S7_Certificate(v: Any, a: int) -> int:
 
 def _d_S8_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18517,11 +18815,13 @@ def _e_S8_ChargingComplete(v: Any, a: int) -> int:
 
 def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18534,6 +18834,7 @@ def _e_S9_ChargingComplete(v: Any, a: int) -> int:
 
 def _d_S10_ChargingProfileEntryMaxPower(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingProfileEntryMaxPower, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -18542,6 +18843,7 @@ def _d_S10_ChargingProfileEntryMaxPower(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'ChargingProfileEntryMaxPower: {} out of range'.format(v))
+        # ChargingProfileEntryMaxPower, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18557,6 +18859,7 @@ def _e_S10_ChargingProfileEntryMaxPower(v: Any, a: int) -> int:
 
 def _d_S11_ChargingProfileEntryStart(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingProfileEntryStart, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S1, 6)
@@ -18564,6 +18867,7 @@ def _d_S11_ChargingProfileEntryStart(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'ChargingProfileEntryStart: {} out of range'.format(v))
+        # ChargingProfileEntryStart, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18578,12 +18882,14 @@ def _e_S11_ChargingProfileEntryStart(v: Any, a: int) -> int:
 
 def _d_S12_ContractID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ContractID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S33, 6)
     else:
         v, B, r = rstr(B, r, 24)
         if r < 2048: B, r = fill(B, r)
+        # ContractID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18596,12 +18902,14 @@ def _e_S12_ContractID(v: Any, a: int) -> int:
 
 def _d_S13_ContractSignatureEncryptedPrivateKey(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ContractSignatureEncryptedPrivateKey, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S31, 6)
     else:
         v, B, r = rbin(B, r, 128)
         if r < 2048: B, r = fill(B, r)
+        # ContractSignatureEncryptedPrivateKey, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18614,12 +18922,14 @@ def _e_S13_ContractSignatureEncryptedPrivateKey(v: Any, a: int) -> int:
 
 def _d_S14_DHParams(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DHParams, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S28, 6)
     else:
         v, B, r = rbin(B, r, 256)
         if r < 2048: B, r = fill(B, r)
+        # DHParams, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18632,6 +18942,7 @@ def _e_S14_DHParams(v: Any, a: int) -> int:
 
 def _d_S15_DateTimeNow(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DateTimeNow, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S76, 6)
@@ -18640,6 +18951,7 @@ def _d_S15_DateTimeNow(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -9223372036854775808 or v > 9223372036854775807: facet(r, 'DateTimeNow: {} out of range'.format(v))
+        # DateTimeNow, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18655,6 +18967,7 @@ def _e_S15_DateTimeNow(v: Any, a: int) -> int:
 
 def _d_S16_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S1, 6)
@@ -18662,6 +18975,7 @@ def _d_S16_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
+        # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18676,11 +18990,13 @@ def _e_S16_DepartureTime(v: Any, a: int) -> int:
 
 def _d_S17_EPriceLevel(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EPriceLevel, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S58, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # EPriceLevel, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18694,12 +19010,14 @@ def _e_S17_EPriceLevel(v: Any, a: int) -> int:
 
 def _d_S18_EVCCID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVCCID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S133, 6)
     else:
         v, B, r = rbin(B, r, 8)
         if r < 2048: B, r = fill(B, r)
+        # EVCCID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18712,11 +19030,13 @@ def _e_S18_EVCCID(v: Any, a: int) -> int:
 
 def _d_S19_EVCabinConditioning(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVCabinConditioning, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVCabinConditioning, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18729,6 +19049,7 @@ def _e_S19_EVCabinConditioning(v: Any, a: int) -> int:
 
 def _d_S20_EVErrorCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVErrorCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S18, 6)
@@ -18736,6 +19057,7 @@ def _d_S20_EVErrorCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 4; v = (B >> r) & 15
         if v >= 12: raise bad_value(r, 'EVErrorCode: enumeration index {} of 12'.format(v))
         v = _E_DC_EVErrorCodeType[v]
+        # EVErrorCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18749,11 +19071,13 @@ def _e_S20_EVErrorCode(v: Any, a: int) -> int:
 
 def _d_S21_EVRESSConditioning(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVRESSConditioning, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVRESSConditioning, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18766,12 +19090,14 @@ def _e_S21_EVRESSConditioning(v: Any, a: int) -> int:
 
 def _d_S22_EVRESSSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVRESSSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S19, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'EVRESSSOC: {} above 100'.format(v))
+        # EVRESSSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18785,11 +19111,13 @@ def _e_S22_EVRESSSOC(v: Any, a: int) -> int:
 
 def _d_S23_EVReady(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVReady, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVReady, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18802,6 +19130,7 @@ def _e_S23_EVReady(v: Any, a: int) -> int:
 
 def _d_S24_EVRequestedEnergyTransferType(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVRequestedEnergyTransferType, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S38, 6)
@@ -18809,6 +19138,7 @@ def _d_S24_EVRequestedEnergyTransferType(B: int, r: int) -> tuple[Any, int, int]
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVRequestedEnergyTransferType: enumeration index {} of 6'.format(v))
         v = _E_EVRequestedEnergyTransferType[v]
+        # EVRequestedEnergyTransferType, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18822,11 +19152,13 @@ def _e_S24_EVRequestedEnergyTransferType(v: Any, a: int) -> int:
 
 def _d_S25_EVSECurrentLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSECurrentLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSECurrentLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18839,12 +19171,14 @@ def _e_S25_EVSECurrentLimitAchieved(v: Any, a: int) -> int:
 
 def _d_S26_EVSEID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S63, 6)
     else:
         v, B, r = rbin(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # EVSEID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18857,12 +19191,14 @@ def _e_S26_EVSEID(v: Any, a: int) -> int:
 
 def _d_S27_EVSEIsolationStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEIsolationStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S24, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_isolationLevelType[v]
+        # EVSEIsolationStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18876,6 +19212,7 @@ def _e_S27_EVSEIsolationStatus(v: Any, a: int) -> int:
 
 def _d_S28_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S13, 6)
@@ -18883,6 +19220,7 @@ def _d_S28_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(v))
         v = _E_EVSENotificationType[v]
+        # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18896,11 +19234,13 @@ def _e_S28_EVSENotification(v: Any, a: int) -> int:
 
 def _d_S29_EVSEPowerLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEPowerLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSEPowerLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18913,12 +19253,14 @@ def _e_S29_EVSEPowerLimitAchieved(v: Any, a: int) -> int:
 
 def _d_S30_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S21, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_EVSEProcessingType[v]
+        # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18932,6 +19274,7 @@ def _e_S30_EVSEProcessing(v: Any, a: int) -> int:
 
 def _d_S31_EVSEStatusCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEStatusCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S25, 6)
@@ -18939,6 +19282,7 @@ def _d_S31_EVSEStatusCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 4; v = (B >> r) & 15
         if v >= 12: raise bad_value(r, 'EVSEStatusCode: enumeration index {} of 12'.format(v))
         v = _E_DC_EVSEStatusCodeType[v]
+        # EVSEStatusCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18952,11 +19296,13 @@ def _e_S31_EVSEStatusCode(v: Any, a: int) -> int:
 
 def _d_S32_EVSEVoltageLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEVoltageLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSEVoltageLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18969,6 +19315,7 @@ def _e_S32_EVSEVoltageLimitAchieved(v: Any, a: int) -> int:
 
 def _d_S33_EnergyTransferType(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EnergyTransferType, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S146, 6)
@@ -18976,6 +19323,7 @@ def _d_S33_EnergyTransferType(B: int, r: int) -> tuple[Any, int, int]:
         r -= 4; v = (B >> r) & 15
         if v >= 10: raise bad_value(r, 'EnergyTransferType: enumeration index {} of 10'.format(v))
         v = _E_EVSESupportedEnergyTransferType[v]
+        # EnergyTransferType, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18989,12 +19337,14 @@ def _e_S33_EnergyTransferType(v: Any, a: int) -> int:
 
 def _d_S34_Exponent(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19007,6 +19357,7 @@ def _e_S34_Exponent(v: Any, a: int) -> int:
 
 def _d_S35_FaultCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # FaultCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S160, 6)
@@ -19014,6 +19365,7 @@ def _d_S35_FaultCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(v))
         v = _E_faultCodeType[v]
+        # FaultCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19027,12 +19379,14 @@ def _e_S35_FaultCode(v: Any, a: int) -> int:
 
 def _d_S36_FaultMsg(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # FaultMsg, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S161, 6)
     else:
         v, B, r = rstr(B, r, 64)
         if r < 2048: B, r = fill(B, r)
+        # FaultMsg, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19045,11 +19399,13 @@ def _e_S36_FaultMsg(v: Any, a: int) -> int:
 
 def _d_S37_FreeService(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # FreeService, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # FreeService, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19062,12 +19418,14 @@ def _e_S37_FreeService(v: Any, a: int) -> int:
 
 def _d_S38_FullSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # FullSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S19, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'FullSOC: {} above 100'.format(v))
+        # FullSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19081,12 +19439,14 @@ def _e_S38_FullSOC(v: Any, a: int) -> int:
 
 def _d_S39_G(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # G, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19099,12 +19459,14 @@ def _e_S39_G(v: Any, a: int) -> int:
 
 def _d_S40_GenChallenge(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # GenChallenge, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # GenChallenge, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19117,6 +19479,7 @@ def _e_S40_GenChallenge(v: Any, a: int) -> int:
 
 def _d_S41_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S121, 6)
@@ -19124,6 +19487,7 @@ def _d_S41_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19138,12 +19502,14 @@ def _e_S41_HMACOutputLength(v: Any, a: int) -> int:
 
 def _d_S42_J(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # J, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19156,12 +19522,14 @@ def _e_S42_J(v: Any, a: int) -> int:
 
 def _d_S43_MeterID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S57, 6)
     else:
         v, B, r = rstr(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19174,6 +19542,7 @@ def _e_S43_MeterID(v: Any, a: int) -> int:
 
 def _d_S44_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -19182,6 +19551,7 @@ def _d_S44_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
+        # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19197,12 +19567,14 @@ def _e_S44_MeterStatus(v: Any, a: int) -> int:
 
 def _d_S45_Modulus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19215,12 +19587,14 @@ def _e_S45_Modulus(v: Any, a: int) -> int:
 
 def _d_S46_Multiplier(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Multiplier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S9, 6)
     else:
         r -= 3; v = ((B >> r) & 7) + -3
         if v > 3: facet(r, 'Multiplier: {} above 3'.format(v))
+        # Multiplier, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19234,6 +19608,7 @@ def _e_S46_Multiplier(v: Any, a: int) -> int:
 
 def _d_S47_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S1, 6)
@@ -19241,6 +19616,7 @@ def _d_S47_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19255,11 +19631,13 @@ def _e_S47_NotificationMaxDelay(v: Any, a: int) -> int:
 
 def _d_S48_NumEPriceLevels(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NumEPriceLevels, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S58, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # NumEPriceLevels, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19273,12 +19651,14 @@ def _e_S48_NumEPriceLevels(v: Any, a: int) -> int:
 
 def _d_S49_OEMProvisioningCert(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # OEMProvisioningCert, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S27, 6)
     else:
         v, B, r = rbin(B, r, 1200)
         if r < 2048: B, r = fill(B, r)
+        # OEMProvisioningCert, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19291,12 +19671,14 @@ def _e_S49_OEMProvisioningCert(v: Any, a: int) -> int:
 
 def _d_S50_P(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # P, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19309,12 +19691,14 @@ def _e_S50_P(v: Any, a: int) -> int:
 
 def _d_S51_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19327,12 +19711,14 @@ def _e_S51_PGPKeyID(v: Any, a: int) -> int:
 
 def _d_S52_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19345,6 +19731,7 @@ def _e_S52_PGPKeyPacket(v: Any, a: int) -> int:
 
 def _d_S53_PMax(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PMax, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -19353,6 +19740,7 @@ def _d_S53_PMax(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'PMax: {} out of range'.format(v))
+        # PMax, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19368,6 +19756,7 @@ def _e_S53_PMax(v: Any, a: int) -> int:
 
 def _d_S54_PMaxScheduleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PMaxScheduleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -19376,6 +19765,7 @@ def _d_S54_PMaxScheduleID(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'PMaxScheduleID: {} out of range'.format(v))
+        # PMaxScheduleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19391,6 +19781,7 @@ def _e_S54_PMaxScheduleID(v: Any, a: int) -> int:
 
 def _d_S55_ParameterSetID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ParameterSetID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -19399,6 +19790,7 @@ def _d_S55_ParameterSetID(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'ParameterSetID: {} out of range'.format(v))
+        # ParameterSetID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19414,12 +19806,14 @@ def _e_S55_ParameterSetID(v: Any, a: int) -> int:
 
 def _d_S56_PaymentOption(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PaymentOption, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S154, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_paymentOptionType[v]
+        # PaymentOption, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19433,12 +19827,14 @@ def _e_S56_PaymentOption(v: Any, a: int) -> int:
 
 def _d_S57_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19451,11 +19847,13 @@ def _e_S57_PgenCounter(v: Any, a: int) -> int:
 
 def _d_S58_PowerSwitchClosed(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PowerSwitchClosed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # PowerSwitchClosed, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19468,12 +19866,14 @@ def _e_S58_PowerSwitchClosed(v: Any, a: int) -> int:
 
 def _d_S59_Q(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Q, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19486,11 +19886,13 @@ def _e_S59_Q(v: Any, a: int) -> int:
 
 def _d_S60_RCD(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RCD, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # RCD, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19503,11 +19905,13 @@ def _e_S60_RCD(v: Any, a: int) -> int:
 
 def _d_S61_ReadyToChargeState(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ReadyToChargeState, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # ReadyToChargeState, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19520,11 +19924,13 @@ def _e_S61_ReadyToChargeState(v: Any, a: int) -> int:
 
 def _d_S62_ReceiptRequired(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ReceiptRequired, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # ReceiptRequired, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19537,6 +19943,7 @@ def _e_S62_ReceiptRequired(v: Any, a: int) -> int:
 
 def _d_S63_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S20, 6)
@@ -19544,6 +19951,7 @@ def _d_S63_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 5; v = (B >> r) & 31
         if v >= 23: raise bad_value(r, 'ResponseCode: enumeration index {} of 23'.format(v))
         v = _E_responseCodeType[v]
+        # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19557,6 +19965,7 @@ def _e_S63_ResponseCode(v: Any, a: int) -> int:
 
 def _d_S64_RetryCounter(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RetryCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -19565,6 +19974,7 @@ def _d_S64_RetryCounter(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'RetryCounter: {} out of range'.format(v))
+        # RetryCounter, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19580,12 +19990,14 @@ def _e_S64_RetryCounter(v: Any, a: int) -> int:
 
 def _d_S65_RootCertificateID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RootCertificateID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rstr(B, r, 40)
         if r < 2048: B, r = fill(B, r)
+        # RootCertificateID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19598,6 +20010,7 @@ def _e_S65_RootCertificateID(v: Any, a: int) -> int:
 
 def _d_S66_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SAScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -19606,6 +20019,7 @@ def _d_S66_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(v))
+        # SAScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19621,6 +20035,7 @@ def _e_S66_SAScheduleTupleID(v: Any, a: int) -> int:
 
 def _d_S67_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SAScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -19629,6 +20044,7 @@ def _d_S67_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'SAScheduleTupleID: {} out of range'.format(v))
+        # SAScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19644,12 +20060,14 @@ def _e_S67_SAScheduleTupleID(v: Any, a: int) -> int:
 
 def _d_S68_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19662,12 +20080,14 @@ def _e_S68_SPKISexp(v: Any, a: int) -> int:
 
 def _d_S69_SalesTariffDescription(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SalesTariffDescription, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S57, 6)
     else:
         v, B, r = rstr(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # SalesTariffDescription, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19680,6 +20100,7 @@ def _e_S69_SalesTariffDescription(v: Any, a: int) -> int:
 
 def _d_S70_SalesTariffID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SalesTariffID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -19688,6 +20109,7 @@ def _d_S70_SalesTariffID(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'SalesTariffID: {} out of range'.format(v))
+        # SalesTariffID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19703,12 +20125,14 @@ def _e_S70_SalesTariffID(v: Any, a: int) -> int:
 
 def _d_S71_Seed(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Seed, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19721,12 +20145,14 @@ def _e_S71_Seed(v: Any, a: int) -> int:
 
 def _d_S72_SelectedPaymentOption(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SelectedPaymentOption, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S154, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_paymentOptionType[v]
+        # SelectedPaymentOption, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19740,12 +20166,14 @@ def _e_S72_SelectedPaymentOption(v: Any, a: int) -> int:
 
 def _d_S73_ServiceCategory(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceCategory, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S150, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_serviceCategoryType[v]
+        # ServiceCategory, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19759,12 +20187,14 @@ def _e_S73_ServiceCategory(v: Any, a: int) -> int:
 
 def _d_S74_ServiceCategory(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceCategory, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S150, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_serviceCategoryType[v]
+        # ServiceCategory, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19778,6 +20208,7 @@ def _e_S74_ServiceCategory(v: Any, a: int) -> int:
 
 def _d_S75_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S149, 6)
@@ -19785,6 +20216,7 @@ def _d_S75_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
+        # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19799,6 +20231,7 @@ def _e_S75_ServiceID(v: Any, a: int) -> int:
 
 def _d_S76_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S149, 6)
@@ -19806,6 +20239,7 @@ def _d_S76_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
+        # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19820,12 +20254,14 @@ def _e_S76_ServiceID(v: Any, a: int) -> int:
 
 def _d_S77_ServiceName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S57, 6)
     else:
         v, B, r = rstr(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # ServiceName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19838,12 +20274,14 @@ def _e_S77_ServiceName(v: Any, a: int) -> int:
 
 def _d_S78_ServiceScope(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceScope, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S57, 6)
     else:
         v, B, r = rstr(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # ServiceScope, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19856,12 +20294,14 @@ def _e_S78_ServiceScope(v: Any, a: int) -> int:
 
 def _d_S79_ServiceScope(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceScope, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S57, 6)
     else:
         v, B, r = rstr(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # ServiceScope, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19874,12 +20314,14 @@ def _e_S79_ServiceScope(v: Any, a: int) -> int:
 
 def _d_S80_SessionID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S133, 6)
     else:
         v, B, r = rbin(B, r, 8)
         if r < 2048: B, r = fill(B, r)
+        # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19892,12 +20334,14 @@ def _e_S80_SessionID(v: Any, a: int) -> int:
 
 def _d_S81_SessionID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S133, 6)
     else:
         v, B, r = rbin(B, r, 8)
         if r < 2048: B, r = fill(B, r)
+        # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19910,12 +20354,14 @@ def _e_S81_SessionID(v: Any, a: int) -> int:
 
 def _d_S82_SigMeterReading(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SigMeterReading, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S75, 6)
     else:
         v, B, r = rbin(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # SigMeterReading, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19928,6 +20374,7 @@ def _e_S82_SigMeterReading(v: Any, a: int) -> int:
 
 def _d_S83_TMeter(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TMeter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S76, 6)
@@ -19936,6 +20383,7 @@ def _d_S83_TMeter(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -9223372036854775808 or v > 9223372036854775807: facet(r, 'TMeter: {} out of range'.format(v))
+        # TMeter, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19951,6 +20399,7 @@ def _e_S83_TMeter(v: Any, a: int) -> int:
 
 def _d_S84_Unit(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Unit, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S10, 6)
@@ -19958,6 +20407,7 @@ def _d_S84_Unit(B: int, r: int) -> tuple[Any, int, int]:
         r -= 4; v = (B >> r) & 15
         if v >= 10: raise bad_value(r, 'Unit: enumeration index {} of 10'.format(v))
         v = _E_unitSymbolType[v]
+        # Unit, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19971,6 +20421,7 @@ def _e_S84_Unit(v: Any, a: int) -> int:
 
 def _d_S85_Value(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -19979,6 +20430,7 @@ def _d_S85_Value(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
+        # Value, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19994,12 +20446,14 @@ def _e_S85_Value(v: Any, a: int) -> int:
 
 def _d_S86_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20012,12 +20466,14 @@ def _e_S86_X509CRL(v: Any, a: int) -> int:
 
 def _d_S87_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20030,12 +20486,14 @@ def _e_S87_X509Certificate(v: Any, a: int) -> int:
 
 def _d_S88_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20048,12 +20506,14 @@ def _e_S88_X509IssuerName(v: Any, a: int) -> int:
 
 def _d_S89_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20066,6 +20526,7 @@ def _e_S89_X509SKI(v: Any, a: int) -> int:
 
 def _d_S90_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S121, 6)
@@ -20073,6 +20534,7 @@ def _d_S90_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20087,12 +20549,14 @@ def _e_S90_X509SerialNumber(v: Any, a: int) -> int:
 
 def _d_S91_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20105,12 +20569,14 @@ def _e_S91_X509SubjectName(v: Any, a: int) -> int:
 
 def _d_S92_XPath(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # XPath, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20123,12 +20589,14 @@ def _e_S92_XPath(v: Any, a: int) -> int:
 
 def _d_S93_Y(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Y, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20141,6 +20609,7 @@ def _e_S93_Y(v: Any, a: int) -> int:
 
 def _d_S94_amount(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # amount, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S1, 6)
@@ -20148,6 +20617,7 @@ def _d_S94_amount(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'amount: {} out of range'.format(v))
+        # amount, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20162,12 +20632,14 @@ def _e_S94_amount(v: Any, a: int) -> int:
 
 def _d_S95_amountMultiplier(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # amountMultiplier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S9, 6)
     else:
         r -= 3; v = ((B >> r) & 7) + -3
         if v > 3: facet(r, 'amountMultiplier: {} above 3'.format(v))
+        # amountMultiplier, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20181,11 +20653,13 @@ def _e_S95_amountMultiplier(v: Any, a: int) -> int:
 
 def _d_S96_boolValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # boolValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # boolValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20198,11 +20672,13 @@ def _e_S96_boolValue(v: Any, a: int) -> int:
 
 def _d_S97_byteValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # byteValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S152, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
+        # byteValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20216,6 +20692,7 @@ def _e_S97_byteValue(v: Any, a: int) -> int:
 
 def _d_S98_costKind(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # costKind, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S62, 6)
@@ -20223,6 +20700,7 @@ def _d_S98_costKind(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'costKind: enumeration index {} of 3'.format(v))
         v = _E_costKindType[v]
+        # costKind, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20236,6 +20714,7 @@ def _e_S98_costKind(v: Any, a: int) -> int:
 
 def _d_S99_duration(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # duration, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S1, 6)
@@ -20243,6 +20722,7 @@ def _d_S99_duration(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'duration: {} out of range'.format(v))
+        # duration, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20257,6 +20737,7 @@ def _e_S99_duration(v: Any, a: int) -> int:
 
 def _d_S100_intValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # intValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S153, 6)
@@ -20265,6 +20746,7 @@ def _d_S100_intValue(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -2147483648 or v > 2147483647: facet(r, 'intValue: {} out of range'.format(v))
+        # intValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20280,6 +20762,7 @@ def _e_S100_intValue(v: Any, a: int) -> int:
 
 def _d_S101_shortValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # shortValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -20288,6 +20771,7 @@ def _d_S101_shortValue(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'shortValue: {} out of range'.format(v))
+        # shortValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20303,6 +20787,7 @@ def _e_S101_shortValue(v: Any, a: int) -> int:
 
 def _d_S102_start(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # start, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S1, 6)
@@ -20310,6 +20795,7 @@ def _d_S102_start(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'start: {} out of range'.format(v))
+        # start, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20324,6 +20810,7 @@ def _e_S102_start(v: Any, a: int) -> int:
 
 def _d_S103_startValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # startValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S1, 6)
@@ -20331,6 +20818,7 @@ def _d_S103_startValue(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'startValue: {} out of range'.format(v))
+        # startValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20345,12 +20833,14 @@ def _e_S103_startValue(v: Any, a: int) -> int:
 
 def _d_S104_stringValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # stringValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # stringValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r

@@ -2026,6 +2026,7 @@ def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
     r -= 2; k = _T0[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S1, 6)
@@ -2033,6 +2034,7 @@ def _d_AC_EVChargeParameterType(B: int, r: int) -> tuple[AC_EVChargeParameterTyp
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 1 bit(s): 0 SE(EAmount), 1 second level
@@ -2318,12 +2320,14 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_multiplier = None
     if k == 0:
+        # Multiplier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_multiplier, B, r = sl2(B, r, _S9, 6)
         else:
             r -= 3; f_multiplier = ((B >> r) & 7) + -3
             if f_multiplier > 3: facet(r, 'Multiplier: {} above 3'.format(f_multiplier))
+            # Multiplier, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Multiplier: 1 bit(s): 0 SE(Unit), 1 second level
@@ -2332,6 +2336,7 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int, int]:
         raise unexpected(k, r, 'Multiplier')
     f_unit = None
     if k == 1:
+        # Unit, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_unit, B, r = sl2(B, r, _S10, 6)
@@ -2339,6 +2344,7 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int, int]:
             r -= 3; f_unit = (B >> r) & 7
             if f_unit >= 7: raise bad_value(r, 'Unit: enumeration index {} of 7'.format(f_unit))
             f_unit = _E_unitSymbolType[f_unit]
+            # Unit, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Unit: 1 bit(s): 0 SE(Value), 1 second level
@@ -2347,6 +2353,7 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int, int]:
         raise unexpected(k, r, 'Unit')
     f_value = None
     if k == 2:
+        # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_value, B, r = sl2(B, r, _S11, 6)
@@ -2355,6 +2362,7 @@ def _d_PhysicalValueType(B: int, r: int) -> tuple[PhysicalValueType, int, int]:
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
+            # Value, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Value: 1 bit(s): 0 EE, 1 second level
@@ -2585,6 +2593,7 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
+        # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_notification_max_delay, B, r = sl2(B, r, _S12, 6)
@@ -2592,6 +2601,7 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
@@ -2600,6 +2610,7 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
         raise unexpected(k, r, 'NotificationMaxDelay')
     f_evse_notification = None
     if k == 1:
+        # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_notification, B, r = sl2(B, r, _S13, 6)
@@ -2607,6 +2618,7 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
             r -= 2; f_evse_notification = (B >> r) & 3
             if f_evse_notification >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(f_evse_notification))
             f_evse_notification = _E_EVSENotificationType[f_evse_notification]
+            # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSENotification: 1 bit(s): 0 SE(RCD), 1 second level
@@ -2615,11 +2627,13 @@ def _d_AC_EVSEStatusType(B: int, r: int) -> tuple[AC_EVSEStatusType, int, int]:
         raise unexpected(k, r, 'EVSENotification')
     f_rcd = None
     if k == 2:
+        # RCD, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_rcd, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_rcd = ((B >> r) & 1) == 1
+            # RCD, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RCD: 1 bit(s): 0 EE, 1 second level
@@ -2687,12 +2701,14 @@ def _d_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int, 
         r -= 2; k = _T16[(B >> r) & 3]
     f_gen_challenge = None
     if k == 1:
+        # GenChallenge, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_gen_challenge, B, r = sl2(B, r, _S17, 6)
         else:
             f_gen_challenge, B, r = rbin(B, r, 16)
             if r < 2048: B, r = fill(B, r)
+            # GenChallenge, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after GenChallenge: 1 bit(s): 0 EE, 1 second level
@@ -2757,6 +2773,7 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int, 
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -2764,6 +2781,7 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int, 
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
@@ -2772,6 +2790,7 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int, 
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 1:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S21, 6)
@@ -2779,6 +2798,7 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int, 
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 1 bit(s): 0 EE, 1 second level
@@ -2902,11 +2922,13 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_ev_ready = None
     if k == 0:
+        # EVReady, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_ready, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_ev_ready = ((B >> r) & 1) == 1
+            # EVReady, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVReady: 1 bit(s): 0 SE(EVErrorCode), 1 second level
@@ -2915,6 +2937,7 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int, int]:
         raise unexpected(k, r, 'EVReady')
     f_ev_error_code = None
     if k == 1:
+        # EVErrorCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_error_code, B, r = sl2(B, r, _S22, 6)
@@ -2922,6 +2945,7 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int, int]:
             r -= 4; f_ev_error_code = (B >> r) & 15
             if f_ev_error_code >= 12: raise bad_value(r, 'EVErrorCode: enumeration index {} of 12'.format(f_ev_error_code))
             f_ev_error_code = _E_DC_EVErrorCodeType[f_ev_error_code]
+            # EVErrorCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVErrorCode: 1 bit(s): 0 SE(EVRESSSOC), 1 second level
@@ -2930,12 +2954,14 @@ def _d_DC_EVStatusType(B: int, r: int) -> tuple[DC_EVStatusType, int, int]:
         raise unexpected(k, r, 'EVErrorCode')
     f_evresssoc = None
     if k == 2:
+        # EVRESSSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evresssoc, B, r = sl2(B, r, _S23, 6)
         else:
             r -= 7; f_evresssoc = ((B >> r) & 127) + 0
             if f_evresssoc > 100: facet(r, 'EVRESSSOC: {} above 100'.format(f_evresssoc))
+            # EVRESSSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVRESSSOC: 1 bit(s): 0 EE, 1 second level
@@ -2985,6 +3011,7 @@ def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -2992,6 +3019,7 @@ def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int, int]:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
@@ -3008,6 +3036,7 @@ def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int, int]:
         raise unexpected(k, r, 'DC_EVSEStatus')
     f_evse_processing = None
     if k == 2:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S21, 6)
@@ -3015,6 +3044,7 @@ def _d_CableCheckResType(B: int, r: int) -> tuple[CableCheckResType, int, int]:
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 1 bit(s): 0 EE, 1 second level
@@ -3129,6 +3159,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
+        # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_notification_max_delay, B, r = sl2(B, r, _S12, 6)
@@ -3136,6 +3167,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
@@ -3144,6 +3176,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
         raise unexpected(k, r, 'NotificationMaxDelay')
     f_evse_notification = None
     if k == 1:
+        # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_notification, B, r = sl2(B, r, _S13, 6)
@@ -3151,6 +3184,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
             r -= 2; f_evse_notification = (B >> r) & 3
             if f_evse_notification >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(f_evse_notification))
             f_evse_notification = _E_EVSENotificationType[f_evse_notification]
+            # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSENotification: 2 bit(s): 0 SE(EVSEIsolationStatus), 1 SE(EVSEStatusCode), 2 second level
@@ -3159,6 +3193,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
         raise unexpected(k, r, 'EVSENotification')
     f_evse_isolation_status = None
     if k == 2:
+        # EVSEIsolationStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_isolation_status, B, r = sl2(B, r, _S26, 6)
@@ -3166,12 +3201,14 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
             r -= 3; f_evse_isolation_status = (B >> r) & 7
             if f_evse_isolation_status >= 5: raise bad_value(r, 'EVSEIsolationStatus: enumeration index {} of 5'.format(f_evse_isolation_status))
             f_evse_isolation_status = _E_isolationLevelType[f_evse_isolation_status]
+            # EVSEIsolationStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEStatusCode), 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     f_evse_status_code = None
     if k == 3:
+        # EVSEStatusCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_status_code, B, r = sl2(B, r, _S27, 6)
@@ -3179,6 +3216,7 @@ def _d_DC_EVSEStatusType(B: int, r: int) -> tuple[DC_EVSEStatusType, int, int]:
             r -= 4; f_evse_status_code = (B >> r) & 15
             if f_evse_status_code >= 12: raise bad_value(r, 'EVSEStatusCode: enumeration index {} of 12'.format(f_evse_status_code))
             f_evse_status_code = _E_DC_EVSEStatusCodeType[f_evse_status_code]
+            # EVSEStatusCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEStatusCode: 1 bit(s): 0 EE, 1 second level
@@ -3308,12 +3346,14 @@ def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
         raise unexpected(k, r, 'Id')
     f_oem_provisioning_cert = None
     if k == 1:
+        # OEMProvisioningCert, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_oem_provisioning_cert, B, r = sl2(B, r, _S29, 6)
         else:
             f_oem_provisioning_cert, B, r = rbin(B, r, 800)
             if r < 2048: B, r = fill(B, r)
+            # OEMProvisioningCert, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after OEMProvisioningCert: 1 bit(s): 0 SE(ListOfRootCertificateIDs), 1 second level
@@ -3481,12 +3521,14 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
     r -= 1; k = _T8[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
+        # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_issuer_name, B, r = sl2(B, r, _S32, 6)
         else:
             f_x509_issuer_name, B, r = rstr(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
@@ -3495,6 +3537,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
         raise unexpected(k, r, 'X509IssuerName')
     f_x509_serial_number = None
     if k == 1:
+        # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_serial_number, B, r = sl2(B, r, _S33, 6)
@@ -3502,6 +3545,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+            # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
@@ -3561,6 +3605,7 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -3568,6 +3613,7 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(SAProvisioningCertificateChain), 1 second level
@@ -3857,12 +3903,14 @@ def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int, 
         r -= 1; k = _T2[(B >> r) & 1]
     f_certificate = None
     if k == 1:
+        # Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_certificate, B, r = sl2(B, r, _S29, 6)
         else:
             f_certificate, B, r = rbin(B, r, 800)
             if r < 2048: B, r = fill(B, r)
+            # Certificate, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level
@@ -3950,12 +3998,14 @@ def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int, in
     while True:
         if k == 0:
             if r < 2048: B, r = fill(B, r)
+            # Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, 800)
                 if r < 2048: B, r = fill(B, r)
+                # Certificate, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_certificate.append(v)
@@ -4243,12 +4293,14 @@ def _d_CertificateUpdateReqType(B: int, r: int) -> tuple[CertificateUpdateReqTyp
         raise unexpected(k, r, 'ContractSignatureCertChain')
     f_e_maid = None
     if k == 2:
+        # eMAID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_e_maid, B, r = sl2(B, r, _S40, 6)
         else:
             f_e_maid, B, r = rstr(B, r, 15)
             if r < 2048: B, r = fill(B, r)
+            # eMAID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after eMAID: 1 bit(s): 0 SE(ListOfRootCertificateIDs), 1 second level
@@ -4378,6 +4430,7 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -4385,6 +4438,7 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(SAProvisioningCertificateChain), 1 second level
@@ -4433,6 +4487,7 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
         raise unexpected(k, r, 'eMAID')
     f_retry_counter = None
     if k == 6:
+        # RetryCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_retry_counter, B, r = sl2(B, r, _S11, 6)
@@ -4441,6 +4496,7 @@ def _d_CertificateUpdateResType(B: int, r: int) -> tuple[CertificateUpdateResTyp
             if f_retry_counter & 128: f_retry_counter, r = ri(B, r, f_retry_counter)
             elif f_retry_counter > 255: f_retry_counter = 255 - f_retry_counter
             if f_retry_counter < -32768 or f_retry_counter > 32767: facet(r, 'RetryCounter: {} out of range'.format(f_retry_counter))
+            # RetryCounter, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RetryCounter: 1 bit(s): 0 EE, 1 second level
@@ -4707,6 +4763,7 @@ def _d_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
     r -= 2; k = _T0[(B >> r) & 3]
     f_max_entries_sa_schedule_tuple = None
     if k == 0:
+        # MaxEntriesSAScheduleTuple, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_max_entries_sa_schedule_tuple, B, r = sl2(B, r, _S12, 6)
@@ -4714,12 +4771,14 @@ def _d_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 8; f_max_entries_sa_schedule_tuple = (B >> r) & 255
             if f_max_entries_sa_schedule_tuple > 127: f_max_entries_sa_schedule_tuple, r = ru(B, r, f_max_entries_sa_schedule_tuple)
             if f_max_entries_sa_schedule_tuple > 65535: facet(r, 'MaxEntriesSAScheduleTuple: {} out of range'.format(f_max_entries_sa_schedule_tuple))
+            # MaxEntriesSAScheduleTuple, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MaxEntriesSAScheduleTuple: 1 bit(s): 0 SE(RequestedEnergyTransferMode), 1 second level
         r -= 1; k = _T2[(B >> r) & 1]
     f_requested_energy_transfer_mode = None
     if k == 1:
+        # RequestedEnergyTransferMode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_requested_energy_transfer_mode, B, r = sl2(B, r, _S43, 6)
@@ -4727,6 +4786,7 @@ def _d_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 3; f_requested_energy_transfer_mode = (B >> r) & 7
             if f_requested_energy_transfer_mode >= 6: raise bad_value(r, 'RequestedEnergyTransferMode: enumeration index {} of 6'.format(f_requested_energy_transfer_mode))
             f_requested_energy_transfer_mode = _E_EnergyTransferModeType[f_requested_energy_transfer_mode]
+            # RequestedEnergyTransferMode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RequestedEnergyTransferMode: 2 bit(s): 0 SE(AC_EVChargeParameter), 1 SE(DC_EVChargeParameter), 2 SE(EVChargeParameter), 3 second level
@@ -5426,6 +5486,7 @@ def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
     r -= 2; k = _T0[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S1, 6)
@@ -5433,6 +5494,7 @@ def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 1 bit(s): 0 SE(DC_EVStatus), 1 second level
@@ -5481,24 +5543,28 @@ def _d_DC_EVChargeParameterType(B: int, r: int) -> tuple[DC_EVChargeParameterTyp
         r -= 2; k = _T48[(B >> r) & 3]
     f_full_soc = None
     if k == 7:
+        # FullSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_full_soc, B, r = sl2(B, r, _S23, 6)
         else:
             r -= 7; f_full_soc = ((B >> r) & 127) + 0
             if f_full_soc > 100: facet(r, 'FullSOC: {} above 100'.format(f_full_soc))
+            # FullSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after FullSOC: 2 bit(s): 0 SE(BulkSOC), 1 EE, 2 second level
         r -= 2; k = _T49[(B >> r) & 3]
     f_bulk_soc = None
     if k == 8:
+        # BulkSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bulk_soc, B, r = sl2(B, r, _S23, 6)
         else:
             r -= 7; f_bulk_soc = ((B >> r) & 127) + 0
             if f_bulk_soc > 100: facet(r, 'BulkSOC: {} above 100'.format(f_bulk_soc))
+            # BulkSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BulkSOC: 1 bit(s): 0 EE, 1 second level
@@ -5861,6 +5927,7 @@ def _d_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int
     r -= 2; k = _T30[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S1, 6)
@@ -5868,6 +5935,7 @@ def _d_EVChargeParameterType(B: int, r: int) -> tuple[EVChargeParameterType, int
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 1 bit(s): 0 EE, 1 second level
@@ -5924,6 +5992,7 @@ def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -5931,6 +6000,7 @@ def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
@@ -5939,6 +6009,7 @@ def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 1:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S21, 6)
@@ -5946,6 +6017,7 @@ def _d_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[ChargeParameterD
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_EVSEProcessingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 3 bit(s): 0 SE(SAScheduleList), 1 SE(SASchedules), 2 SE(AC_EVSEChargeParameter), 3 SE(DC_EVSEChargeParameter), 4 SE(EVSEChargeParameter), 5 second level
@@ -6722,12 +6794,14 @@ def _d_SAScheduleTupleType(B: int, r: int) -> tuple[SAScheduleTupleType, int, in
     r -= 1; k = _T8[(B >> r) & 1]
     f_sa_schedule_tuple_id = None
     if k == 0:
+        # SAScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sa_schedule_tuple_id, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
+            # SAScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SAScheduleTupleID: 1 bit(s): 0 SE(PMaxSchedule), 1 second level
@@ -7136,6 +7210,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
     r -= 1; k = _T8[(B >> r) & 1]
     f_start = None
     if k == 0:
+        # start, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_start, B, r = sl2(B, r, _S68, 6)
@@ -7143,6 +7218,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
             r -= 8; f_start = (B >> r) & 255
             if f_start > 127: f_start, r = ru(B, r, f_start)
             if f_start > 16777214: facet(r, 'start: {} out of range'.format(f_start))
+            # start, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after start: 2 bit(s): 0 SE(duration), 1 EE, 2 second level
@@ -7151,6 +7227,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
         raise unexpected(k, r, 'start')
     f_duration = None
     if k == 1:
+        # duration, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_duration, B, r = sl2(B, r, _S69, 6)
@@ -7158,6 +7235,7 @@ def _d_RelativeTimeIntervalType(B: int, r: int) -> tuple[RelativeTimeIntervalTyp
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 86400: facet(r, 'duration: {} out of range'.format(f_duration))
+            # duration, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after duration: 1 bit(s): 0 EE, 1 second level
@@ -7263,12 +7341,14 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int, int]:
         r -= 1; k = _T2[(B >> r) & 1]
     f_sales_tariff_id = None
     if k == 1:
+        # SalesTariffID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sales_tariff_id, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sales_tariff_id = ((B >> r) & 255) + 1
             if f_sales_tariff_id > 255: facet(r, 'SalesTariffID: {} above 255'.format(f_sales_tariff_id))
+            # SalesTariffID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SalesTariffID: 2 bit(s): 0 SE(SalesTariffDescription), 1 SE(NumEPriceLevels), 2 SE(SalesTariffEntry), 3 second level
@@ -7277,23 +7357,27 @@ def _d_SalesTariffType(B: int, r: int) -> tuple[SalesTariffType, int, int]:
         raise unexpected(k, r, 'SalesTariffID')
     f_sales_tariff_description = None
     if k == 2:
+        # SalesTariffDescription, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sales_tariff_description, B, r = sl2(B, r, _S70, 6)
         else:
             f_sales_tariff_description, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # SalesTariffDescription, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SalesTariffDescription: 2 bit(s): 0 SE(NumEPriceLevels), 1 SE(SalesTariffEntry), 2 second level
         r -= 2; k = _T45[(B >> r) & 3]
     f_num_e_price_levels = None
     if k == 3:
+        # NumEPriceLevels, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_num_e_price_levels, B, r = sl2(B, r, _S71, 6)
         else:
             r -= 8; f_num_e_price_levels = ((B >> r) & 255) + 0
+            # NumEPriceLevels, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NumEPriceLevels: 1 bit(s): 0 SE(SalesTariffEntry), 1 second level
@@ -7456,11 +7540,13 @@ def _d_SalesTariffEntryType(B: int, r: int) -> tuple[SalesTariffEntryType, int, 
         raise unexpected(k, r, 'RelativeTimeInterval or TimeInterval')
     f_e_price_level = None
     if k == 2:
+        # EPriceLevel, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_e_price_level, B, r = sl2(B, r, _S71, 6)
         else:
             r -= 8; f_e_price_level = ((B >> r) & 255) + 0
+            # EPriceLevel, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EPriceLevel: 2 bit(s): 0 SE(ConsumptionCost), 1 EE, 2 second level
@@ -7793,6 +7879,7 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_cost_kind = None
     if k == 0:
+        # costKind, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_cost_kind, B, r = sl2(B, r, _S81, 6)
@@ -7800,6 +7887,7 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int, int]:
             r -= 2; f_cost_kind = (B >> r) & 3
             if f_cost_kind >= 3: raise bad_value(r, 'costKind: enumeration index {} of 3'.format(f_cost_kind))
             f_cost_kind = _E_costKindType[f_cost_kind]
+            # costKind, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after costKind: 1 bit(s): 0 SE(amount), 1 second level
@@ -7808,6 +7896,7 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int, int]:
         raise unexpected(k, r, 'costKind')
     f_amount = None
     if k == 1:
+        # amount, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_amount, B, r = sl2(B, r, _S1, 6)
@@ -7815,6 +7904,7 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int, int]:
             r -= 8; f_amount = (B >> r) & 255
             if f_amount > 127: f_amount, r = ru(B, r, f_amount)
             if f_amount > 4294967295: facet(r, 'amount: {} out of range'.format(f_amount))
+            # amount, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after amount: 2 bit(s): 0 SE(amountMultiplier), 1 EE, 2 second level
@@ -7823,12 +7913,14 @@ def _d_CostType(B: int, r: int) -> tuple[CostType, int, int]:
         raise unexpected(k, r, 'amount')
     f_amount_multiplier = None
     if k == 2:
+        # amountMultiplier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_amount_multiplier, B, r = sl2(B, r, _S9, 6)
         else:
             r -= 3; f_amount_multiplier = ((B >> r) & 7) + -3
             if f_amount_multiplier > 3: facet(r, 'amountMultiplier: {} above 3'.format(f_amount_multiplier))
+            # amountMultiplier, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after amountMultiplier: 1 bit(s): 0 EE, 1 second level
@@ -8478,6 +8570,7 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -8485,6 +8578,7 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEID), 1 second level
@@ -8493,12 +8587,14 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         raise unexpected(k, r, 'ResponseCode')
     f_evseid = None
     if k == 1:
+        # EVSEID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evseid, B, r = sl2(B, r, _S82, 6)
         else:
             f_evseid, B, r = rstr(B, r, 37)
             if r < 2048: B, r = fill(B, r)
+            # EVSEID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEID: 1 bit(s): 0 SE(SAScheduleTupleID), 1 second level
@@ -8507,12 +8603,14 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         raise unexpected(k, r, 'EVSEID')
     f_sa_schedule_tuple_id = None
     if k == 2:
+        # SAScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sa_schedule_tuple_id, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
+            # SAScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SAScheduleTupleID: 3 bit(s): 0 SE(EVSEMaxCurrent), 1 SE(MeterInfo), 2 SE(ReceiptRequired), 3 SE(AC_EVSEStatus), 4 second level
@@ -8533,11 +8631,13 @@ def _d_ChargingStatusResType(B: int, r: int) -> tuple[ChargingStatusResType, int
         r -= 2; k = _T84[(B >> r) & 3]
     f_receipt_required = None
     if k == 5:
+        # ReceiptRequired, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_receipt_required, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_receipt_required = ((B >> r) & 1) == 1
+            # ReceiptRequired, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ReceiptRequired: 1 bit(s): 0 SE(AC_EVSEStatus), 1 second level
@@ -8842,12 +8942,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
+        # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_id, B, r = sl2(B, r, _S70, 6)
         else:
             f_meter_id, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterID: 3 bit(s): 0 SE(MeterReading), 1 SE(SigMeterReading), 2 SE(MeterStatus), 3 SE(TMeter), 4 EE, 5 second level
@@ -8856,6 +8958,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
         raise unexpected(k, r, 'MeterID')
     f_meter_reading = None
     if k == 1:
+        # MeterReading, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_reading, B, r = sl2(B, r, _S96, 6)
@@ -8863,24 +8966,28 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_meter_reading = (B >> r) & 255
             if f_meter_reading > 127: f_meter_reading, r = ru(B, r, f_meter_reading)
             if f_meter_reading > 18446744073709551615: facet(r, 'MeterReading: {} out of range'.format(f_meter_reading))
+            # MeterReading, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterReading: 3 bit(s): 0 SE(SigMeterReading), 1 SE(MeterStatus), 2 SE(TMeter), 3 EE, 4 second level
         r -= 3; k = _T87[(B >> r) & 7]
     f_sig_meter_reading = None
     if k == 2:
+        # SigMeterReading, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sig_meter_reading, B, r = sl2(B, r, _S97, 6)
         else:
             f_sig_meter_reading, B, r = rbin(B, r, 64)
             if r < 2048: B, r = fill(B, r)
+            # SigMeterReading, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SigMeterReading: 2 bit(s): 0 SE(MeterStatus), 1 SE(TMeter), 2 EE, 3 second level
         r -= 2; k = _T88[(B >> r) & 3]
     f_meter_status = None
     if k == 3:
+        # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_status, B, r = sl2(B, r, _S11, 6)
@@ -8889,12 +8996,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterStatus: 2 bit(s): 0 SE(TMeter), 1 EE, 2 second level
         r -= 2; k = _T72[(B >> r) & 3]
     f_t_meter = None
     if k == 4:
+        # TMeter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_t_meter, B, r = sl2(B, r, _S98, 6)
@@ -8904,6 +9013,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if f_t_meter & 128: f_t_meter, r = ri(B, r, f_t_meter)
             elif f_t_meter > 255: f_t_meter = 255 - f_t_meter
             if f_t_meter < -9223372036854775808 or f_t_meter > 9223372036854775807: facet(r, 'TMeter: {} out of range'.format(f_t_meter))
+            # TMeter, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TMeter: 1 bit(s): 0 EE, 1 second level
@@ -9087,22 +9197,26 @@ def _d_CurrentDemandReqType(B: int, r: int) -> tuple[CurrentDemandReqType, int, 
         r -= 2; k = _T84[(B >> r) & 3]
     f_bulk_charging_complete = None
     if k == 5:
+        # BulkChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bulk_charging_complete, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_bulk_charging_complete = ((B >> r) & 1) == 1
+            # BulkChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level
         r -= 1; k = _T85[(B >> r) & 1]
     f_charging_complete = None
     if k == 6:
+        # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_complete, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
+            # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingComplete: 2 bit(s): 0 SE(RemainingTimeToFullSoC), 1 SE(RemainingTimeToBulkSoC), 2 SE(EVTargetVoltage), 3 second level
@@ -9539,6 +9653,7 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, 
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -9546,6 +9661,7 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, 
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
@@ -9578,11 +9694,13 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, 
         raise unexpected(k, r, 'EVSEPresentCurrent')
     f_evse_current_limit_achieved = None
     if k == 4:
+        # EVSECurrentLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_current_limit_achieved, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_evse_current_limit_achieved = ((B >> r) & 1) == 1
+            # EVSECurrentLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSECurrentLimitAchieved: 1 bit(s): 0 SE(EVSEVoltageLimitAchieved), 1 second level
@@ -9591,11 +9709,13 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, 
         raise unexpected(k, r, 'EVSECurrentLimitAchieved')
     f_evse_voltage_limit_achieved = None
     if k == 5:
+        # EVSEVoltageLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_voltage_limit_achieved, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_evse_voltage_limit_achieved = ((B >> r) & 1) == 1
+            # EVSEVoltageLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEVoltageLimitAchieved: 1 bit(s): 0 SE(EVSEPowerLimitAchieved), 1 second level
@@ -9604,11 +9724,13 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, 
         raise unexpected(k, r, 'EVSEVoltageLimitAchieved')
     f_evse_power_limit_achieved = None
     if k == 6:
+        # EVSEPowerLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_power_limit_achieved, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_evse_power_limit_achieved = ((B >> r) & 1) == 1
+            # EVSEPowerLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEPowerLimitAchieved: 3 bit(s): 0 SE(EVSEMaximumVoltageLimit), 1 SE(EVSEMaximumCurrentLimit), 2 SE(EVSEMaximumPowerLimit), 3 SE(EVSEID), 4 second level
@@ -9635,12 +9757,14 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, 
         r -= 1; k = _T111[(B >> r) & 1]
     f_evseid = None
     if k == 10:
+        # EVSEID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evseid, B, r = sl2(B, r, _S82, 6)
         else:
             f_evseid, B, r = rstr(B, r, 37)
             if r < 2048: B, r = fill(B, r)
+            # EVSEID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEID: 1 bit(s): 0 SE(SAScheduleTupleID), 1 second level
@@ -9649,12 +9773,14 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, 
         raise unexpected(k, r, 'EVSEID')
     f_sa_schedule_tuple_id = None
     if k == 11:
+        # SAScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sa_schedule_tuple_id, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
+            # SAScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SAScheduleTupleID: 2 bit(s): 0 SE(MeterInfo), 1 SE(ReceiptRequired), 2 EE, 3 second level
@@ -9669,11 +9795,13 @@ def _d_CurrentDemandResType(B: int, r: int) -> tuple[CurrentDemandResType, int, 
         r -= 2; k = _T114[(B >> r) & 3]
     f_receipt_required = None
     if k == 13:
+        # ReceiptRequired, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_receipt_required, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_receipt_required = ((B >> r) & 1) == 1
+            # ReceiptRequired, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ReceiptRequired: 1 bit(s): 0 EE, 1 second level
@@ -10208,22 +10336,26 @@ def _d_DC_EVPowerDeliveryParameterType(B: int, r: int) -> tuple[DC_EVPowerDelive
         raise unexpected(k, r, 'DC_EVStatus')
     f_bulk_charging_complete = None
     if k == 1:
+        # BulkChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bulk_charging_complete, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_bulk_charging_complete = ((B >> r) & 1) == 1
+            # BulkChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BulkChargingComplete: 1 bit(s): 0 SE(ChargingComplete), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     f_charging_complete = None
     if k == 2:
+        # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_complete, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
+            # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingComplete: 1 bit(s): 0 EE, 1 second level
@@ -10322,72 +10454,86 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # P, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
+            # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Q, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
+            # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # G, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
+            # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Y, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
+            # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # J, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
+            # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Seed, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
+            # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
@@ -10513,6 +10659,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
+        # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_notification_max_delay, B, r = sl2(B, r, _S12, 6)
@@ -10520,6 +10667,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
@@ -10528,6 +10676,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
         raise unexpected(k, r, 'NotificationMaxDelay')
     f_evse_notification = None
     if k == 1:
+        # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_notification, B, r = sl2(B, r, _S13, 6)
@@ -10535,6 +10684,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
             r -= 2; f_evse_notification = (B >> r) & 3
             if f_evse_notification >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(f_evse_notification))
             f_evse_notification = _E_EVSENotificationType[f_evse_notification]
+            # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSENotification: 1 bit(s): 0 EE, 1 second level
@@ -10745,12 +10895,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S32, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
@@ -10771,12 +10923,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
             f_spki_data.append(v)
         elif k == 7:
             if r < 2048: B, r = fill(B, r)
+            # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S32, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
@@ -10951,12 +11105,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_modulus = None
     if k == 0:
+        # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_modulus, B, r = sl2(B, r, _S123, 6)
         else:
             f_modulus, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
@@ -10965,12 +11121,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
         raise unexpected(k, r, 'Modulus')
     f_exponent = None
     if k == 1:
+        # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_exponent, B, r = sl2(B, r, _S123, 6)
         else:
             f_exponent, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Exponent: 1 bit(s): 0 EE, 1 second level
@@ -11179,12 +11337,14 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S32, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # XPath, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
@@ -11243,45 +11403,53 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
             f_x509_issuer_serial.append(v)
         elif k == 1:
             if r < 2048: B, r = fill(B, r)
+            # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
             if r < 2048: B, r = fill(B, r)
+            # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S32, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
             if r < 2048: B, r = fill(B, r)
+            # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
             if r < 2048: B, r = fill(B, r)
+            # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
@@ -11464,22 +11632,26 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
+            # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
@@ -11522,12 +11694,14 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
@@ -11728,12 +11902,14 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
     if k == 5:
+        # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_digest_value, B, r = sl2(B, r, _S123, 6)
         else:
             f_digest_value, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DigestValue: 1 bit(s): 0 EE, 1 second level
@@ -11856,12 +12032,14 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
         r -= 1; k = _T2[(B >> r) & 1]
     f_session_id = None
     if k == 1:
+        # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_session_id, B, r = sl2(B, r, _S153, 6)
         else:
             f_session_id, B, r = rbin(B, r, 8)
             if r < 2048: B, r = fill(B, r)
+            # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SessionID: 2 bit(s): 0 SE(SAScheduleTupleID), 1 SE(MeterInfo), 2 second level
@@ -11870,12 +12048,14 @@ def _d_MeteringReceiptReqType(B: int, r: int) -> tuple[MeteringReceiptReqType, i
         raise unexpected(k, r, 'SessionID')
     f_sa_schedule_tuple_id = None
     if k == 2:
+        # SAScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sa_schedule_tuple_id, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
+            # SAScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SAScheduleTupleID: 1 bit(s): 0 SE(MeterInfo), 1 second level
@@ -12103,6 +12283,7 @@ def _d_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -12110,6 +12291,7 @@ def _d_MeteringReceiptResType(B: int, r: int) -> tuple[MeteringReceiptResType, i
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 2 bit(s): 0 SE(AC_EVSEStatus), 1 SE(DC_EVSEStatus), 2 SE(EVSEStatus), 3 second level
@@ -12357,12 +12539,14 @@ def _d_PaymentDetailsReqType(B: int, r: int) -> tuple[PaymentDetailsReqType, int
     r -= 1; k = _T8[(B >> r) & 1]
     f_e_maid = None
     if k == 0:
+        # eMAID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_e_maid, B, r = sl2(B, r, _S40, 6)
         else:
             f_e_maid, B, r = rstr(B, r, 15)
             if r < 2048: B, r = fill(B, r)
+            # eMAID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after eMAID: 1 bit(s): 0 SE(ContractSignatureCertChain), 1 second level
@@ -12472,6 +12656,7 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -12479,6 +12664,7 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(GenChallenge), 1 second level
@@ -12487,12 +12673,14 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
         raise unexpected(k, r, 'ResponseCode')
     f_gen_challenge = None
     if k == 1:
+        # GenChallenge, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_gen_challenge, B, r = sl2(B, r, _S17, 6)
         else:
             f_gen_challenge, B, r = rbin(B, r, 16)
             if r < 2048: B, r = fill(B, r)
+            # GenChallenge, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after GenChallenge: 1 bit(s): 0 SE(EVSETimeStamp), 1 second level
@@ -12501,6 +12689,7 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
         raise unexpected(k, r, 'GenChallenge')
     f_evse_time_stamp = None
     if k == 2:
+        # EVSETimeStamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_time_stamp, B, r = sl2(B, r, _S98, 6)
@@ -12509,6 +12698,7 @@ def _d_PaymentDetailsResType(B: int, r: int) -> tuple[PaymentDetailsResType, int
             if f_evse_time_stamp & 128: f_evse_time_stamp, r = ri(B, r, f_evse_time_stamp)
             elif f_evse_time_stamp > 255: f_evse_time_stamp = 255 - f_evse_time_stamp
             if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: facet(r, 'EVSETimeStamp: {} out of range'.format(f_evse_time_stamp))
+            # EVSETimeStamp, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSETimeStamp: 1 bit(s): 0 EE, 1 second level
@@ -12580,12 +12770,14 @@ def _d_PaymentServiceSelectionReqType(B: int, r: int) -> tuple[PaymentServiceSel
     r -= 1; k = _T8[(B >> r) & 1]
     f_selected_payment_option = None
     if k == 0:
+        # SelectedPaymentOption, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_selected_payment_option, B, r = sl2(B, r, _S162, 6)
         else:
             r -= 1; f_selected_payment_option = (B >> r) & 1
             f_selected_payment_option = _E_paymentOptionType[f_selected_payment_option]
+            # SelectedPaymentOption, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SelectedPaymentOption: 1 bit(s): 0 SE(SelectedServiceList), 1 second level
@@ -12755,6 +12947,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, in
     r -= 1; k = _T8[(B >> r) & 1]
     f_service_id = None
     if k == 0:
+        # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_id, B, r = sl2(B, r, _S12, 6)
@@ -12762,6 +12955,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, in
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
+            # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceID: 2 bit(s): 0 SE(ParameterSetID), 1 EE, 2 second level
@@ -12770,6 +12964,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, in
         raise unexpected(k, r, 'ServiceID')
     f_parameter_set_id = None
     if k == 1:
+        # ParameterSetID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_parameter_set_id, B, r = sl2(B, r, _S11, 6)
@@ -12778,6 +12973,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, in
             if f_parameter_set_id & 128: f_parameter_set_id, r = ri(B, r, f_parameter_set_id)
             elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
             if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
+            # ParameterSetID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ParameterSetID: 1 bit(s): 0 EE, 1 second level
@@ -12857,6 +13053,7 @@ def _d_PaymentServiceSelectionResType(B: int, r: int) -> tuple[PaymentServiceSel
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -12864,6 +13061,7 @@ def _d_PaymentServiceSelectionResType(B: int, r: int) -> tuple[PaymentServiceSel
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 EE, 1 second level
@@ -12902,6 +13100,7 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, 
     r -= 1; k = _T8[(B >> r) & 1]
     f_charge_progress = None
     if k == 0:
+        # ChargeProgress, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charge_progress, B, r = sl2(B, r, _S163, 6)
@@ -12909,6 +13108,7 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, 
             r -= 2; f_charge_progress = (B >> r) & 3
             if f_charge_progress >= 3: raise bad_value(r, 'ChargeProgress: enumeration index {} of 3'.format(f_charge_progress))
             f_charge_progress = _E_chargeProgressType[f_charge_progress]
+            # ChargeProgress, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargeProgress: 1 bit(s): 0 SE(SAScheduleTupleID), 1 second level
@@ -12917,12 +13117,14 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, 
         raise unexpected(k, r, 'ChargeProgress')
     f_sa_schedule_tuple_id = None
     if k == 1:
+        # SAScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sa_schedule_tuple_id, B, r = sl2(B, r, _S66, 6)
         else:
             r -= 8; f_sa_schedule_tuple_id = ((B >> r) & 255) + 1
             if f_sa_schedule_tuple_id > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(f_sa_schedule_tuple_id))
+            # SAScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SAScheduleTupleID: 3 bit(s): 0 SE(ChargingProfile), 1 SE(DC_EVPowerDeliveryParameter), 2 SE(EVPowerDeliveryParameter), 3 EE, 4 second level
@@ -13210,6 +13412,7 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_charging_profile_entry_start = None
     if k == 0:
+        # ChargingProfileEntryStart, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_profile_entry_start, B, r = sl2(B, r, _S1, 6)
@@ -13217,6 +13420,7 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int, int]:
             r -= 8; f_charging_profile_entry_start = (B >> r) & 255
             if f_charging_profile_entry_start > 127: f_charging_profile_entry_start, r = ru(B, r, f_charging_profile_entry_start)
             if f_charging_profile_entry_start > 4294967295: facet(r, 'ChargingProfileEntryStart: {} out of range'.format(f_charging_profile_entry_start))
+            # ChargingProfileEntryStart, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingProfileEntryStart: 1 bit(s): 0 SE(ChargingProfileEntryMaxPower), 1 second level
@@ -13233,12 +13437,14 @@ def _d_ProfileEntryType(B: int, r: int) -> tuple[ProfileEntryType, int, int]:
         raise unexpected(k, r, 'ChargingProfileEntryMaxPower')
     f_charging_profile_entry_max_number_of_phases_in_use = None
     if k == 2:
+        # ChargingProfileEntryMaxNumberOfPhasesInUse, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_profile_entry_max_number_of_phases_in_use, B, r = sl2(B, r, _S167, 6)
         else:
             r -= 2; f_charging_profile_entry_max_number_of_phases_in_use = ((B >> r) & 3) + 1
             if f_charging_profile_entry_max_number_of_phases_in_use > 3: facet(r, 'ChargingProfileEntryMaxNumberOfPhasesInUse: {} above 3'.format(f_charging_profile_entry_max_number_of_phases_in_use))
+            # ChargingProfileEntryMaxNumberOfPhasesInUse, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingProfileEntryMaxNumberOfPhasesInUse: 1 bit(s): 0 EE, 1 second level
@@ -13345,6 +13551,7 @@ def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, 
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -13352,6 +13559,7 @@ def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, 
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 2 bit(s): 0 SE(AC_EVSEStatus), 1 SE(DC_EVSEStatus), 2 SE(EVSEStatus), 3 second level
@@ -13698,6 +13906,7 @@ def _d_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -13705,6 +13914,7 @@ def _d_PreChargeResType(B: int, r: int) -> tuple[PreChargeResType, int, int]:
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
@@ -13869,6 +14079,7 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int, 
     r -= 1; k = _T8[(B >> r) & 1]
     f_service_id = None
     if k == 0:
+        # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_id, B, r = sl2(B, r, _S12, 6)
@@ -13876,6 +14087,7 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int, 
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
+            # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceID: 1 bit(s): 0 EE, 1 second level
@@ -13925,6 +14137,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, 
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -13932,6 +14145,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, 
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(ServiceID), 1 second level
@@ -13940,6 +14154,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, 
         raise unexpected(k, r, 'ResponseCode')
     f_service_id = None
     if k == 1:
+        # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_id, B, r = sl2(B, r, _S12, 6)
@@ -13947,6 +14162,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, 
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
+            # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceID: 2 bit(s): 0 SE(ServiceParameterList), 1 EE, 2 second level
@@ -14104,6 +14320,7 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_parameter_set_id = None
     if k == 0:
+        # ParameterSetID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_parameter_set_id, B, r = sl2(B, r, _S11, 6)
@@ -14112,6 +14329,7 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int, int]:
             if f_parameter_set_id & 128: f_parameter_set_id, r = ri(B, r, f_parameter_set_id)
             elif f_parameter_set_id > 255: f_parameter_set_id = 255 - f_parameter_set_id
             if f_parameter_set_id < -32768 or f_parameter_set_id > 32767: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
+            # ParameterSetID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ParameterSetID: 1 bit(s): 0 SE(Parameter), 1 second level
@@ -14320,26 +14538,31 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
         raise unexpected(k, r, 'Name')
     f_bool_value = f_byte_value = f_short_value = f_int_value = f_physical_value = f_string_value = None
     if k == 1:
+        # boolValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bool_value, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_bool_value = ((B >> r) & 1) == 1
+            # boolValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 2:
+        # byteValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_byte_value, B, r = sl2(B, r, _S169, 6)
         else:
             r -= 8; f_byte_value = ((B >> r) & 255) + -128
+            # byteValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 3:
+        # shortValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_short_value, B, r = sl2(B, r, _S11, 6)
@@ -14348,11 +14571,13 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
             if f_short_value & 128: f_short_value, r = ri(B, r, f_short_value)
             elif f_short_value > 255: f_short_value = 255 - f_short_value
             if f_short_value < -32768 or f_short_value > 32767: facet(r, 'shortValue: {} out of range'.format(f_short_value))
+            # shortValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 4:
+        # intValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_int_value, B, r = sl2(B, r, _S170, 6)
@@ -14361,6 +14586,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
             if f_int_value & 128: f_int_value, r = ri(B, r, f_int_value)
             elif f_int_value > 255: f_int_value = 255 - f_int_value
             if f_int_value < -2147483648 or f_int_value > 2147483647: facet(r, 'intValue: {} out of range'.format(f_int_value))
+            # intValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
@@ -14371,12 +14597,14 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
         if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T6[(B >> r) & 1]
     elif k == 6:
+        # stringValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_string_value, B, r = sl2(B, r, _S32, 6)
         else:
             f_string_value, B, r = rstr(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # stringValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | physicalValue | stringValue): 1 bit(s): 0 EE, 1 second level
@@ -14557,24 +14785,28 @@ def _d_ServiceDiscoveryReqType(B: int, r: int) -> tuple[ServiceDiscoveryReqType,
     r -= 2; k = _T15[(B >> r) & 3]
     f_service_scope = None
     if k == 0:
+        # ServiceScope, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_scope, B, r = sl2(B, r, _S171, 6)
         else:
             f_service_scope, B, r = rstr(B, r, 64)
             if r < 2048: B, r = fill(B, r)
+            # ServiceScope, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceScope: 2 bit(s): 0 SE(ServiceCategory), 1 EE, 2 second level
         r -= 2; k = _T16[(B >> r) & 3]
     f_service_category = None
     if k == 1:
+        # ServiceCategory, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_category, B, r = sl2(B, r, _S172, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
+            # ServiceCategory, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceCategory: 1 bit(s): 0 EE, 1 second level
@@ -14638,6 +14870,7 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -14645,6 +14878,7 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(PaymentOptionList), 1 second level
@@ -14844,12 +15078,14 @@ def _d_PaymentOptionListType(B: int, r: int) -> tuple[PaymentOptionListType, int
     while True:
         if k == 0:
             if r < 2048: B, r = fill(B, r)
+            # PaymentOption, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S162, 6)
             else:
                 r -= 1; v = (B >> r) & 1
                 v = _E_paymentOptionType[v]
+                # PaymentOption, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_payment_option.append(v)
@@ -14930,6 +15166,7 @@ def _d_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_service_id = None
     if k == 0:
+        # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_id, B, r = sl2(B, r, _S12, 6)
@@ -14937,6 +15174,7 @@ def _d_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int, int]:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
+            # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level
@@ -14945,24 +15183,28 @@ def _d_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int, int]:
         raise unexpected(k, r, 'ServiceID')
     f_service_name = None
     if k == 1:
+        # ServiceName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_name, B, r = sl2(B, r, _S70, 6)
         else:
             f_service_name, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # ServiceName, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     f_service_category = None
     if k == 2:
+        # ServiceCategory, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_category, B, r = sl2(B, r, _S172, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
+            # ServiceCategory, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 SE(FreeService), 2 second level
@@ -14971,23 +15213,27 @@ def _d_ChargeServiceType(B: int, r: int) -> tuple[ChargeServiceType, int, int]:
         raise unexpected(k, r, 'ServiceCategory')
     f_service_scope = None
     if k == 3:
+        # ServiceScope, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_scope, B, r = sl2(B, r, _S171, 6)
         else:
             f_service_scope, B, r = rstr(B, r, 64)
             if r < 2048: B, r = fill(B, r)
+            # ServiceScope, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceScope: 1 bit(s): 0 SE(FreeService), 1 second level
         r -= 1; k = _T5[(B >> r) & 1]
     f_free_service = None
     if k == 4:
+        # FreeService, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_free_service, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_free_service = ((B >> r) & 1) == 1
+            # FreeService, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after FreeService: 1 bit(s): 0 SE(SupportedEnergyTransferMode), 1 second level
@@ -15131,6 +15377,7 @@ def _d_SupportedEnergyTransferModeType(B: int, r: int) -> tuple[SupportedEnergyT
     while True:
         if k == 0:
             if r < 2048: B, r = fill(B, r)
+            # EnergyTransferMode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S43, 6)
@@ -15138,6 +15385,7 @@ def _d_SupportedEnergyTransferModeType(B: int, r: int) -> tuple[SupportedEnergyT
                 r -= 3; v = (B >> r) & 7
                 if v >= 6: raise bad_value(r, 'EnergyTransferMode: enumeration index {} of 6'.format(v))
                 v = _E_EnergyTransferModeType[v]
+                # EnergyTransferMode, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_energy_transfer_mode.append(v)
@@ -15356,6 +15604,7 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_service_id = None
     if k == 0:
+        # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_id, B, r = sl2(B, r, _S12, 6)
@@ -15363,6 +15612,7 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
+            # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceID: 2 bit(s): 0 SE(ServiceName), 1 SE(ServiceCategory), 2 second level
@@ -15371,24 +15621,28 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
         raise unexpected(k, r, 'ServiceID')
     f_service_name = None
     if k == 1:
+        # ServiceName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_name, B, r = sl2(B, r, _S70, 6)
         else:
             f_service_name, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # ServiceName, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceName: 1 bit(s): 0 SE(ServiceCategory), 1 second level
         r -= 1; k = _T3[(B >> r) & 1]
     f_service_category = None
     if k == 2:
+        # ServiceCategory, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_category, B, r = sl2(B, r, _S172, 6)
         else:
             r -= 2; f_service_category = (B >> r) & 3
             f_service_category = _E_serviceCategoryType[f_service_category]
+            # ServiceCategory, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceCategory: 2 bit(s): 0 SE(ServiceScope), 1 SE(FreeService), 2 second level
@@ -15397,23 +15651,27 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
         raise unexpected(k, r, 'ServiceCategory')
     f_service_scope = None
     if k == 3:
+        # ServiceScope, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_scope, B, r = sl2(B, r, _S171, 6)
         else:
             f_service_scope, B, r = rstr(B, r, 64)
             if r < 2048: B, r = fill(B, r)
+            # ServiceScope, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceScope: 1 bit(s): 0 SE(FreeService), 1 second level
         r -= 1; k = _T5[(B >> r) & 1]
     f_free_service = None
     if k == 4:
+        # FreeService, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_free_service, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 1; f_free_service = ((B >> r) & 1) == 1
+            # FreeService, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after FreeService: 1 bit(s): 0 EE, 1 second level
@@ -15532,12 +15790,14 @@ def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int, in
     r -= 1; k = _T8[(B >> r) & 1]
     f_evccid = None
     if k == 0:
+        # EVCCID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evccid, B, r = sl2(B, r, _S178, 6)
         else:
             f_evccid, B, r = rbin(B, r, 6)
             if r < 2048: B, r = fill(B, r)
+            # EVCCID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVCCID: 1 bit(s): 0 EE, 1 second level
@@ -15581,6 +15841,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, in
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -15588,6 +15849,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, in
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEID), 1 second level
@@ -15596,12 +15858,14 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, in
         raise unexpected(k, r, 'ResponseCode')
     f_evseid = None
     if k == 1:
+        # EVSEID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evseid, B, r = sl2(B, r, _S82, 6)
         else:
             f_evseid, B, r = rstr(B, r, 37)
             if r < 2048: B, r = fill(B, r)
+            # EVSEID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEID: 2 bit(s): 0 SE(EVSETimeStamp), 1 EE, 2 second level
@@ -15610,6 +15874,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, in
         raise unexpected(k, r, 'EVSEID')
     f_evse_time_stamp = None
     if k == 2:
+        # EVSETimeStamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_time_stamp, B, r = sl2(B, r, _S98, 6)
@@ -15618,6 +15883,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, in
             if f_evse_time_stamp & 128: f_evse_time_stamp, r = ri(B, r, f_evse_time_stamp)
             elif f_evse_time_stamp > 255: f_evse_time_stamp = 255 - f_evse_time_stamp
             if f_evse_time_stamp < -9223372036854775808 or f_evse_time_stamp > 9223372036854775807: facet(r, 'EVSETimeStamp: {} out of range'.format(f_evse_time_stamp))
+            # EVSETimeStamp, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSETimeStamp: 1 bit(s): 0 EE, 1 second level
@@ -15696,12 +15962,14 @@ def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int, int]
     r -= 1; k = _T8[(B >> r) & 1]
     f_charging_session = None
     if k == 0:
+        # ChargingSession, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_session, B, r = sl2(B, r, _S179, 6)
         else:
             r -= 1; f_charging_session = (B >> r) & 1
             f_charging_session = _E_chargingSessionType[f_charging_session]
+            # ChargingSession, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingSession: 1 bit(s): 0 EE, 1 second level
@@ -15739,6 +16007,7 @@ def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int, int]
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -15746,6 +16015,7 @@ def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int, int]
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 EE, 1 second level
@@ -16152,6 +16422,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
+        # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_hmac_output_length, B, r = sl2(B, r, _S33, 6)
@@ -16159,6 +16430,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
+            # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
@@ -16610,12 +16882,14 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_session_id = None
     if k == 0:
+        # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_session_id, B, r = sl2(B, r, _S153, 6)
         else:
             f_session_id, B, r = rbin(B, r, 8)
             if r < 2048: B, r = fill(B, r)
+            # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SessionID: 2 bit(s): 0 SE(Notification), 1 SE(Signature), 2 EE, 3 second level
@@ -16732,6 +17006,7 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int, int]:
     r -= 1; k = _T8[(B >> r) & 1]
     f_fault_code = None
     if k == 0:
+        # FaultCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_fault_code, B, r = sl2(B, r, _S185, 6)
@@ -16739,6 +17014,7 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int, int]:
             r -= 2; f_fault_code = (B >> r) & 3
             if f_fault_code >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(f_fault_code))
             f_fault_code = _E_faultCodeType[f_fault_code]
+            # FaultCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after FaultCode: 2 bit(s): 0 SE(FaultMsg), 1 EE, 2 second level
@@ -16747,12 +17023,14 @@ def _d_NotificationType(B: int, r: int) -> tuple[NotificationType, int, int]:
         raise unexpected(k, r, 'FaultCode')
     f_fault_msg = None
     if k == 1:
+        # FaultMsg, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_fault_msg, B, r = sl2(B, r, _S171, 6)
         else:
             f_fault_msg, B, r = rstr(B, r, 64)
             if r < 2048: B, r = fill(B, r)
+            # FaultMsg, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after FaultMsg: 1 bit(s): 0 EE, 1 second level
@@ -17180,6 +17458,7 @@ def _d_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
     r -= 1; k = _T8[(B >> r) & 1]
     f_response_code = None
     if k == 0:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S20, 6)
@@ -17187,6 +17466,7 @@ def _d_WeldingDetectionResType(B: int, r: int) -> tuple[WeldingDetectionResType,
             r -= 5; f_response_code = (B >> r) & 31
             if f_response_code >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(DC_EVSEStatus), 1 second level
@@ -17384,12 +17664,14 @@ _SP_BodyType = {
 
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17402,12 +17684,14 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
 
 def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S32, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17420,12 +17704,14 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
 
 def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S32, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17524,11 +17810,13 @@ DOC_ELEMENTS: tuple = (
 
 def _d_S4_BulkChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BulkChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # BulkChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17541,11 +17829,13 @@ def _e_S4_BulkChargingComplete(v: Any, a: int) -> int:
 
 def _d_S5_BulkChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BulkChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # BulkChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17558,12 +17848,14 @@ def _e_S5_BulkChargingComplete(v: Any, a: int) -> int:
 
 def _d_S6_BulkSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BulkSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S23, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'BulkSOC: {} above 100'.format(v))
+        # BulkSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17577,12 +17869,14 @@ def _e_S6_BulkSOC(v: Any, a: int) -> int:
 
 def _d_S7_Certificate(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, 800)
         if r < 2048: B, r = fill(B, r)
+        # Certificate, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17595,6 +17889,7 @@ def _e_S7_Certificate(v: Any, a: int) -> int:
 
 def _d_S8_ChargeProgress(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargeProgress, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S163, 6)
@@ -17602,6 +17897,7 @@ def _d_S8_ChargeProgress(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'ChargeProgress: enumeration index {} of 3'.format(v))
         v = _E_chargeProgressType[v]
+        # ChargeProgress, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17615,11 +17911,13 @@ def _e_S8_ChargeProgress(v: Any, a: int) -> int:
 
 def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17632,11 +17930,13 @@ def _e_S9_ChargingComplete(v: Any, a: int) -> int:
 
 def _d_S10_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17649,12 +17949,14 @@ def _e_S10_ChargingComplete(v: Any, a: int) -> int:
 
 def _d_S11_ChargingProfileEntryMaxNumberOfPhasesInUse(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingProfileEntryMaxNumberOfPhasesInUse, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S167, 6)
     else:
         r -= 2; v = ((B >> r) & 3) + 1
         if v > 3: facet(r, 'ChargingProfileEntryMaxNumberOfPhasesInUse: {} above 3'.format(v))
+        # ChargingProfileEntryMaxNumberOfPhasesInUse, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17668,6 +17970,7 @@ def _e_S11_ChargingProfileEntryMaxNumberOfPhasesInUse(v: Any, a: int) -> int:
 
 def _d_S12_ChargingProfileEntryStart(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingProfileEntryStart, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S1, 6)
@@ -17675,6 +17978,7 @@ def _d_S12_ChargingProfileEntryStart(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'ChargingProfileEntryStart: {} out of range'.format(v))
+        # ChargingProfileEntryStart, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17689,12 +17993,14 @@ def _e_S12_ChargingProfileEntryStart(v: Any, a: int) -> int:
 
 def _d_S13_ChargingSession(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingSession, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S179, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_chargingSessionType[v]
+        # ChargingSession, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17708,6 +18014,7 @@ def _e_S13_ChargingSession(v: Any, a: int) -> int:
 
 def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S1, 6)
@@ -17715,6 +18022,7 @@ def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
+        # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17729,11 +18037,13 @@ def _e_S14_DepartureTime(v: Any, a: int) -> int:
 
 def _d_S15_EPriceLevel(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EPriceLevel, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S71, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # EPriceLevel, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17747,12 +18057,14 @@ def _e_S15_EPriceLevel(v: Any, a: int) -> int:
 
 def _d_S16_EVCCID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVCCID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S178, 6)
     else:
         v, B, r = rbin(B, r, 6)
         if r < 2048: B, r = fill(B, r)
+        # EVCCID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17765,6 +18077,7 @@ def _e_S16_EVCCID(v: Any, a: int) -> int:
 
 def _d_S17_EVErrorCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVErrorCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S22, 6)
@@ -17772,6 +18085,7 @@ def _d_S17_EVErrorCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 4; v = (B >> r) & 15
         if v >= 12: raise bad_value(r, 'EVErrorCode: enumeration index {} of 12'.format(v))
         v = _E_DC_EVErrorCodeType[v]
+        # EVErrorCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17785,12 +18099,14 @@ def _e_S17_EVErrorCode(v: Any, a: int) -> int:
 
 def _d_S18_EVRESSSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVRESSSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S23, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'EVRESSSOC: {} above 100'.format(v))
+        # EVRESSSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17804,11 +18120,13 @@ def _e_S18_EVRESSSOC(v: Any, a: int) -> int:
 
 def _d_S19_EVReady(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVReady, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVReady, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17821,11 +18139,13 @@ def _e_S19_EVReady(v: Any, a: int) -> int:
 
 def _d_S20_EVSECurrentLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSECurrentLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSECurrentLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17838,12 +18158,14 @@ def _e_S20_EVSECurrentLimitAchieved(v: Any, a: int) -> int:
 
 def _d_S21_EVSEID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S82, 6)
     else:
         v, B, r = rstr(B, r, 37)
         if r < 2048: B, r = fill(B, r)
+        # EVSEID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17856,6 +18178,7 @@ def _e_S21_EVSEID(v: Any, a: int) -> int:
 
 def _d_S22_EVSEIsolationStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEIsolationStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S26, 6)
@@ -17863,6 +18186,7 @@ def _d_S22_EVSEIsolationStatus(B: int, r: int) -> tuple[Any, int, int]:
         r -= 3; v = (B >> r) & 7
         if v >= 5: raise bad_value(r, 'EVSEIsolationStatus: enumeration index {} of 5'.format(v))
         v = _E_isolationLevelType[v]
+        # EVSEIsolationStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17876,6 +18200,7 @@ def _e_S22_EVSEIsolationStatus(v: Any, a: int) -> int:
 
 def _d_S23_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S13, 6)
@@ -17883,6 +18208,7 @@ def _d_S23_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSENotification: enumeration index {} of 3'.format(v))
         v = _E_EVSENotificationType[v]
+        # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17896,11 +18222,13 @@ def _e_S23_EVSENotification(v: Any, a: int) -> int:
 
 def _d_S24_EVSEPowerLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEPowerLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSEPowerLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17913,6 +18241,7 @@ def _e_S24_EVSEPowerLimitAchieved(v: Any, a: int) -> int:
 
 def _d_S25_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S21, 6)
@@ -17920,6 +18249,7 @@ def _d_S25_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
         v = _E_EVSEProcessingType[v]
+        # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17933,6 +18263,7 @@ def _e_S25_EVSEProcessing(v: Any, a: int) -> int:
 
 def _d_S26_EVSEStatusCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEStatusCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S27, 6)
@@ -17940,6 +18271,7 @@ def _d_S26_EVSEStatusCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 4; v = (B >> r) & 15
         if v >= 12: raise bad_value(r, 'EVSEStatusCode: enumeration index {} of 12'.format(v))
         v = _E_DC_EVSEStatusCodeType[v]
+        # EVSEStatusCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17953,6 +18285,7 @@ def _e_S26_EVSEStatusCode(v: Any, a: int) -> int:
 
 def _d_S27_EVSETimeStamp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSETimeStamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S98, 6)
@@ -17961,6 +18294,7 @@ def _d_S27_EVSETimeStamp(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -9223372036854775808 or v > 9223372036854775807: facet(r, 'EVSETimeStamp: {} out of range'.format(v))
+        # EVSETimeStamp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17976,11 +18310,13 @@ def _e_S27_EVSETimeStamp(v: Any, a: int) -> int:
 
 def _d_S28_EVSEVoltageLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEVoltageLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSEVoltageLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17993,6 +18329,7 @@ def _e_S28_EVSEVoltageLimitAchieved(v: Any, a: int) -> int:
 
 def _d_S29_EnergyTransferMode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EnergyTransferMode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S43, 6)
@@ -18000,6 +18337,7 @@ def _d_S29_EnergyTransferMode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EnergyTransferMode: enumeration index {} of 6'.format(v))
         v = _E_EnergyTransferModeType[v]
+        # EnergyTransferMode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18013,12 +18351,14 @@ def _e_S29_EnergyTransferMode(v: Any, a: int) -> int:
 
 def _d_S30_Exponent(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18031,6 +18371,7 @@ def _e_S30_Exponent(v: Any, a: int) -> int:
 
 def _d_S31_FaultCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # FaultCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S185, 6)
@@ -18038,6 +18379,7 @@ def _d_S31_FaultCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'FaultCode: enumeration index {} of 3'.format(v))
         v = _E_faultCodeType[v]
+        # FaultCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18051,12 +18393,14 @@ def _e_S31_FaultCode(v: Any, a: int) -> int:
 
 def _d_S32_FaultMsg(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # FaultMsg, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S171, 6)
     else:
         v, B, r = rstr(B, r, 64)
         if r < 2048: B, r = fill(B, r)
+        # FaultMsg, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18069,11 +18413,13 @@ def _e_S32_FaultMsg(v: Any, a: int) -> int:
 
 def _d_S33_FreeService(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # FreeService, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # FreeService, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18086,12 +18432,14 @@ def _e_S33_FreeService(v: Any, a: int) -> int:
 
 def _d_S34_FullSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # FullSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S23, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'FullSOC: {} above 100'.format(v))
+        # FullSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18105,12 +18453,14 @@ def _e_S34_FullSOC(v: Any, a: int) -> int:
 
 def _d_S35_G(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # G, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18123,12 +18473,14 @@ def _e_S35_G(v: Any, a: int) -> int:
 
 def _d_S36_GenChallenge(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # GenChallenge, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S17, 6)
     else:
         v, B, r = rbin(B, r, 16)
         if r < 2048: B, r = fill(B, r)
+        # GenChallenge, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18141,6 +18493,7 @@ def _e_S36_GenChallenge(v: Any, a: int) -> int:
 
 def _d_S37_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S33, 6)
@@ -18148,6 +18501,7 @@ def _d_S37_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18162,12 +18516,14 @@ def _e_S37_HMACOutputLength(v: Any, a: int) -> int:
 
 def _d_S38_J(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # J, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18180,6 +18536,7 @@ def _e_S38_J(v: Any, a: int) -> int:
 
 def _d_S39_MaxEntriesSAScheduleTuple(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MaxEntriesSAScheduleTuple, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
@@ -18187,6 +18544,7 @@ def _d_S39_MaxEntriesSAScheduleTuple(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'MaxEntriesSAScheduleTuple: {} out of range'.format(v))
+        # MaxEntriesSAScheduleTuple, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18201,12 +18559,14 @@ def _e_S39_MaxEntriesSAScheduleTuple(v: Any, a: int) -> int:
 
 def _d_S40_MeterID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         v, B, r = rstr(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18219,6 +18579,7 @@ def _e_S40_MeterID(v: Any, a: int) -> int:
 
 def _d_S41_MeterReading(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterReading, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S96, 6)
@@ -18226,6 +18587,7 @@ def _d_S41_MeterReading(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'MeterReading: {} out of range'.format(v))
+        # MeterReading, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18240,6 +18602,7 @@ def _e_S41_MeterReading(v: Any, a: int) -> int:
 
 def _d_S42_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -18248,6 +18611,7 @@ def _d_S42_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
+        # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18263,12 +18627,14 @@ def _e_S42_MeterStatus(v: Any, a: int) -> int:
 
 def _d_S43_Modulus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18281,12 +18647,14 @@ def _e_S43_Modulus(v: Any, a: int) -> int:
 
 def _d_S44_Multiplier(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Multiplier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S9, 6)
     else:
         r -= 3; v = ((B >> r) & 7) + -3
         if v > 3: facet(r, 'Multiplier: {} above 3'.format(v))
+        # Multiplier, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18300,6 +18668,7 @@ def _e_S44_Multiplier(v: Any, a: int) -> int:
 
 def _d_S45_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
@@ -18307,6 +18676,7 @@ def _d_S45_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18321,11 +18691,13 @@ def _e_S45_NotificationMaxDelay(v: Any, a: int) -> int:
 
 def _d_S46_NumEPriceLevels(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NumEPriceLevels, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S71, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # NumEPriceLevels, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18339,12 +18711,14 @@ def _e_S46_NumEPriceLevels(v: Any, a: int) -> int:
 
 def _d_S47_OEMProvisioningCert(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # OEMProvisioningCert, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, 800)
         if r < 2048: B, r = fill(B, r)
+        # OEMProvisioningCert, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18357,12 +18731,14 @@ def _e_S47_OEMProvisioningCert(v: Any, a: int) -> int:
 
 def _d_S48_P(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # P, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18375,12 +18751,14 @@ def _e_S48_P(v: Any, a: int) -> int:
 
 def _d_S49_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18393,12 +18771,14 @@ def _e_S49_PGPKeyID(v: Any, a: int) -> int:
 
 def _d_S50_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18411,6 +18791,7 @@ def _e_S50_PGPKeyPacket(v: Any, a: int) -> int:
 
 def _d_S51_ParameterSetID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ParameterSetID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -18419,6 +18800,7 @@ def _d_S51_ParameterSetID(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'ParameterSetID: {} out of range'.format(v))
+        # ParameterSetID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18434,12 +18816,14 @@ def _e_S51_ParameterSetID(v: Any, a: int) -> int:
 
 def _d_S52_PaymentOption(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PaymentOption, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S162, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_paymentOptionType[v]
+        # PaymentOption, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18453,12 +18837,14 @@ def _e_S52_PaymentOption(v: Any, a: int) -> int:
 
 def _d_S53_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18471,12 +18857,14 @@ def _e_S53_PgenCounter(v: Any, a: int) -> int:
 
 def _d_S54_Q(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Q, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18489,11 +18877,13 @@ def _e_S54_Q(v: Any, a: int) -> int:
 
 def _d_S55_RCD(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RCD, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # RCD, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18506,11 +18896,13 @@ def _e_S55_RCD(v: Any, a: int) -> int:
 
 def _d_S56_ReceiptRequired(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ReceiptRequired, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # ReceiptRequired, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18523,6 +18915,7 @@ def _e_S56_ReceiptRequired(v: Any, a: int) -> int:
 
 def _d_S57_RequestedEnergyTransferMode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RequestedEnergyTransferMode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S43, 6)
@@ -18530,6 +18923,7 @@ def _d_S57_RequestedEnergyTransferMode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'RequestedEnergyTransferMode: enumeration index {} of 6'.format(v))
         v = _E_EnergyTransferModeType[v]
+        # RequestedEnergyTransferMode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18543,6 +18937,7 @@ def _e_S57_RequestedEnergyTransferMode(v: Any, a: int) -> int:
 
 def _d_S58_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S20, 6)
@@ -18550,6 +18945,7 @@ def _d_S58_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 5; v = (B >> r) & 31
         if v >= 26: raise bad_value(r, 'ResponseCode: enumeration index {} of 26'.format(v))
         v = _E_responseCodeType[v]
+        # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18563,6 +18959,7 @@ def _e_S58_ResponseCode(v: Any, a: int) -> int:
 
 def _d_S59_RetryCounter(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RetryCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -18571,6 +18968,7 @@ def _d_S59_RetryCounter(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'RetryCounter: {} out of range'.format(v))
+        # RetryCounter, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18586,12 +18984,14 @@ def _e_S59_RetryCounter(v: Any, a: int) -> int:
 
 def _d_S60_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SAScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 1
         if v > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(v))
+        # SAScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18605,12 +19005,14 @@ def _e_S60_SAScheduleTupleID(v: Any, a: int) -> int:
 
 def _d_S61_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SAScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 1
         if v > 255: facet(r, 'SAScheduleTupleID: {} above 255'.format(v))
+        # SAScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18624,12 +19026,14 @@ def _e_S61_SAScheduleTupleID(v: Any, a: int) -> int:
 
 def _d_S62_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18642,12 +19046,14 @@ def _e_S62_SPKISexp(v: Any, a: int) -> int:
 
 def _d_S63_SalesTariffDescription(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SalesTariffDescription, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         v, B, r = rstr(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # SalesTariffDescription, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18660,12 +19066,14 @@ def _e_S63_SalesTariffDescription(v: Any, a: int) -> int:
 
 def _d_S64_SalesTariffID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SalesTariffID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S66, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 1
         if v > 255: facet(r, 'SalesTariffID: {} above 255'.format(v))
+        # SalesTariffID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18679,12 +19087,14 @@ def _e_S64_SalesTariffID(v: Any, a: int) -> int:
 
 def _d_S65_Seed(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Seed, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18697,12 +19107,14 @@ def _e_S65_Seed(v: Any, a: int) -> int:
 
 def _d_S66_SelectedPaymentOption(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SelectedPaymentOption, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S162, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_paymentOptionType[v]
+        # SelectedPaymentOption, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18716,12 +19128,14 @@ def _e_S66_SelectedPaymentOption(v: Any, a: int) -> int:
 
 def _d_S67_ServiceCategory(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceCategory, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S172, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_serviceCategoryType[v]
+        # ServiceCategory, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18735,12 +19149,14 @@ def _e_S67_ServiceCategory(v: Any, a: int) -> int:
 
 def _d_S68_ServiceCategory(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceCategory, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S172, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_serviceCategoryType[v]
+        # ServiceCategory, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18754,6 +19170,7 @@ def _e_S68_ServiceCategory(v: Any, a: int) -> int:
 
 def _d_S69_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
@@ -18761,6 +19178,7 @@ def _d_S69_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
+        # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18775,6 +19193,7 @@ def _e_S69_ServiceID(v: Any, a: int) -> int:
 
 def _d_S70_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S12, 6)
@@ -18782,6 +19201,7 @@ def _d_S70_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
+        # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18796,12 +19216,14 @@ def _e_S70_ServiceID(v: Any, a: int) -> int:
 
 def _d_S71_ServiceName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         v, B, r = rstr(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # ServiceName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18814,12 +19236,14 @@ def _e_S71_ServiceName(v: Any, a: int) -> int:
 
 def _d_S72_ServiceScope(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceScope, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S171, 6)
     else:
         v, B, r = rstr(B, r, 64)
         if r < 2048: B, r = fill(B, r)
+        # ServiceScope, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18832,12 +19256,14 @@ def _e_S72_ServiceScope(v: Any, a: int) -> int:
 
 def _d_S73_ServiceScope(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceScope, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S171, 6)
     else:
         v, B, r = rstr(B, r, 64)
         if r < 2048: B, r = fill(B, r)
+        # ServiceScope, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18850,12 +19276,14 @@ def _e_S73_ServiceScope(v: Any, a: int) -> int:
 
 def _d_S74_SessionID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S153, 6)
     else:
         v, B, r = rbin(B, r, 8)
         if r < 2048: B, r = fill(B, r)
+        # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18868,12 +19296,14 @@ def _e_S74_SessionID(v: Any, a: int) -> int:
 
 def _d_S75_SessionID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S153, 6)
     else:
         v, B, r = rbin(B, r, 8)
         if r < 2048: B, r = fill(B, r)
+        # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18886,12 +19316,14 @@ def _e_S75_SessionID(v: Any, a: int) -> int:
 
 def _d_S76_SigMeterReading(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SigMeterReading, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S97, 6)
     else:
         v, B, r = rbin(B, r, 64)
         if r < 2048: B, r = fill(B, r)
+        # SigMeterReading, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18904,6 +19336,7 @@ def _e_S76_SigMeterReading(v: Any, a: int) -> int:
 
 def _d_S77_TMeter(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TMeter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S98, 6)
@@ -18912,6 +19345,7 @@ def _d_S77_TMeter(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -9223372036854775808 or v > 9223372036854775807: facet(r, 'TMeter: {} out of range'.format(v))
+        # TMeter, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18927,6 +19361,7 @@ def _e_S77_TMeter(v: Any, a: int) -> int:
 
 def _d_S78_Unit(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Unit, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S10, 6)
@@ -18934,6 +19369,7 @@ def _d_S78_Unit(B: int, r: int) -> tuple[Any, int, int]:
         r -= 3; v = (B >> r) & 7
         if v >= 7: raise bad_value(r, 'Unit: enumeration index {} of 7'.format(v))
         v = _E_unitSymbolType[v]
+        # Unit, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18947,6 +19383,7 @@ def _e_S78_Unit(v: Any, a: int) -> int:
 
 def _d_S79_Value(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -18955,6 +19392,7 @@ def _d_S79_Value(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
+        # Value, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18970,12 +19408,14 @@ def _e_S79_Value(v: Any, a: int) -> int:
 
 def _d_S80_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -18988,12 +19428,14 @@ def _e_S80_X509CRL(v: Any, a: int) -> int:
 
 def _d_S81_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19006,12 +19448,14 @@ def _e_S81_X509Certificate(v: Any, a: int) -> int:
 
 def _d_S82_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S32, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19024,12 +19468,14 @@ def _e_S82_X509IssuerName(v: Any, a: int) -> int:
 
 def _d_S83_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19042,6 +19488,7 @@ def _e_S83_X509SKI(v: Any, a: int) -> int:
 
 def _d_S84_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S33, 6)
@@ -19049,6 +19496,7 @@ def _d_S84_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19063,12 +19511,14 @@ def _e_S84_X509SerialNumber(v: Any, a: int) -> int:
 
 def _d_S85_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S32, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19081,12 +19531,14 @@ def _e_S85_X509SubjectName(v: Any, a: int) -> int:
 
 def _d_S86_XPath(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S32, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # XPath, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19099,12 +19551,14 @@ def _e_S86_XPath(v: Any, a: int) -> int:
 
 def _d_S87_Y(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Y, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19117,6 +19571,7 @@ def _e_S87_Y(v: Any, a: int) -> int:
 
 def _d_S88_amount(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # amount, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S1, 6)
@@ -19124,6 +19579,7 @@ def _d_S88_amount(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'amount: {} out of range'.format(v))
+        # amount, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19138,12 +19594,14 @@ def _e_S88_amount(v: Any, a: int) -> int:
 
 def _d_S89_amountMultiplier(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # amountMultiplier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S9, 6)
     else:
         r -= 3; v = ((B >> r) & 7) + -3
         if v > 3: facet(r, 'amountMultiplier: {} above 3'.format(v))
+        # amountMultiplier, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19157,11 +19615,13 @@ def _e_S89_amountMultiplier(v: Any, a: int) -> int:
 
 def _d_S90_boolValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # boolValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # boolValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19174,11 +19634,13 @@ def _e_S90_boolValue(v: Any, a: int) -> int:
 
 def _d_S91_byteValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # byteValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S169, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
+        # byteValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19192,6 +19654,7 @@ def _e_S91_byteValue(v: Any, a: int) -> int:
 
 def _d_S92_costKind(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # costKind, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S81, 6)
@@ -19199,6 +19662,7 @@ def _d_S92_costKind(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'costKind: enumeration index {} of 3'.format(v))
         v = _E_costKindType[v]
+        # costKind, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19212,6 +19676,7 @@ def _e_S92_costKind(v: Any, a: int) -> int:
 
 def _d_S93_duration(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # duration, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S69, 6)
@@ -19219,6 +19684,7 @@ def _d_S93_duration(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 86400: facet(r, 'duration: {} out of range'.format(v))
+        # duration, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19246,6 +19712,7 @@ def _d_R94_eMAID(B: int, r: int) -> tuple[Any, int, int]:
         if k == 247:
             text, B, r = rstr(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # after CH: 8 bit(s): SE(*) of the fragment's elements, EE = 244
             r -= 8; k = (B >> r) & 255
             if k == 244: break
         raise _Fail(ExiUnsupportedError, 'element fragment grammar: only attributes and text are supported', r)
@@ -19266,6 +19733,7 @@ def _e_R94_eMAID(v: Any, a: int) -> int:
 
 def _d_S95_intValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # intValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S170, 6)
@@ -19274,6 +19742,7 @@ def _d_S95_intValue(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -2147483648 or v > 2147483647: facet(r, 'intValue: {} out of range'.format(v))
+        # intValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19289,6 +19758,7 @@ def _e_S95_intValue(v: Any, a: int) -> int:
 
 def _d_S96_shortValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # shortValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
@@ -19297,6 +19767,7 @@ def _d_S96_shortValue(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'shortValue: {} out of range'.format(v))
+        # shortValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19312,6 +19783,7 @@ def _e_S96_shortValue(v: Any, a: int) -> int:
 
 def _d_S97_start(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # start, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S68, 6)
@@ -19319,6 +19791,7 @@ def _d_S97_start(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 16777214: facet(r, 'start: {} out of range'.format(v))
+        # start, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -19333,12 +19806,14 @@ def _e_S97_start(v: Any, a: int) -> int:
 
 def _d_S98_stringValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # stringValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S32, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # stringValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r

@@ -2006,12 +2006,14 @@ def _d_AuthorizationReqType(B: int, r: int) -> tuple[AuthorizationReqType, int, 
         raise unexpected(k, r, 'Header')
     f_selected_authorization_service = None
     if k == 1:
+        # SelectedAuthorizationService, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_selected_authorization_service, B, r = sl2(B, r, _S2, 6)
         else:
             r -= 1; f_selected_authorization_service = (B >> r) & 1
             f_selected_authorization_service = _E_authorizationType[f_selected_authorization_service]
+            # SelectedAuthorizationService, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SelectedAuthorizationService: 2 bit(s): 0 SE(EIM_AReqAuthorizationMode), 1 SE(PnC_AReqAuthorizationMode), 2 second level
@@ -2202,12 +2204,14 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_session_id = None
     if k == 0:
+        # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_session_id, B, r = sl2(B, r, _S7, 6)
         else:
             f_session_id, B, r = rbin(B, r, 8)
             if r < 2048: B, r = fill(B, r)
+            # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SessionID: 1 bit(s): 0 SE(TimeStamp), 1 second level
@@ -2216,6 +2220,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
         raise unexpected(k, r, 'SessionID')
     f_time_stamp = None
     if k == 1:
+        # TimeStamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_stamp, B, r = sl2(B, r, _S8, 6)
@@ -2223,6 +2228,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
+            # TimeStamp, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level
@@ -2705,6 +2711,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
+        # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_hmac_output_length, B, r = sl2(B, r, _S28, 6)
@@ -2712,6 +2719,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
+            # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
@@ -2782,12 +2790,14 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
     if k == 5:
+        # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_digest_value, B, r = sl2(B, r, _S30, 6)
         else:
             f_digest_value, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DigestValue: 1 bit(s): 0 EE, 1 second level
@@ -2980,12 +2990,14 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S36, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # XPath, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
@@ -3147,12 +3159,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S36, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
@@ -3173,12 +3187,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
             f_spki_data.append(v)
         elif k == 7:
             if r < 2048: B, r = fill(B, r)
+            # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S36, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
@@ -3365,72 +3381,86 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S30, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # P, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
+            # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S30, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Q, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
+            # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S30, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # G, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
+            # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S30, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Y, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
+            # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S30, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # J, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
+            # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S30, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Seed, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
+            # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S30, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
@@ -3502,12 +3532,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_modulus = None
     if k == 0:
+        # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_modulus, B, r = sl2(B, r, _S30, 6)
         else:
             f_modulus, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
@@ -3516,12 +3548,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
         raise unexpected(k, r, 'Modulus')
     f_exponent = None
     if k == 1:
+        # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_exponent, B, r = sl2(B, r, _S30, 6)
         else:
             f_exponent, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Exponent: 1 bit(s): 0 EE, 1 second level
@@ -3664,45 +3698,53 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
             f_x509_issuer_serial.append(v)
         elif k == 1:
             if r < 2048: B, r = fill(B, r)
+            # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S30, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
             if r < 2048: B, r = fill(B, r)
+            # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S36, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
             if r < 2048: B, r = fill(B, r)
+            # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S30, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
             if r < 2048: B, r = fill(B, r)
+            # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S30, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
@@ -3878,12 +3920,14 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
     r -= 1; k = _T0[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
+        # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_issuer_name, B, r = sl2(B, r, _S36, 6)
         else:
             f_x509_issuer_name, B, r = rstr(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
@@ -3892,6 +3936,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
         raise unexpected(k, r, 'X509IssuerName')
     f_x509_serial_number = None
     if k == 1:
+        # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_serial_number, B, r = sl2(B, r, _S28, 6)
@@ -3899,6 +3944,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+            # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
@@ -3965,22 +4011,26 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S30, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
+            # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S30, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
@@ -4023,12 +4073,14 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S30, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
@@ -4144,12 +4196,14 @@ def _d_PnC_AReqAuthorizationModeType(B: int, r: int) -> tuple[PnC_AReqAuthorizat
         raise unexpected(k, r, 'Id')
     f_gen_challenge = None
     if k == 1:
+        # GenChallenge, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_gen_challenge, B, r = sl2(B, r, _S65, 6)
         else:
             f_gen_challenge, B, r = rbin(B, r, 16)
             if r < 2048: B, r = fill(B, r)
+            # GenChallenge, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after GenChallenge: 1 bit(s): 0 SE(ContractCertificateChain), 1 second level
@@ -4238,12 +4292,14 @@ def _d_ContractCertificateChainType(B: int, r: int) -> tuple[ContractCertificate
     r -= 1; k = _T0[(B >> r) & 1]
     f_certificate = None
     if k == 0:
+        # Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_certificate, B, r = sl2(B, r, _S66, 6)
         else:
             f_certificate, B, r = rbin(B, r, 1600)
             if r < 2048: B, r = fill(B, r)
+            # Certificate, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Certificate: 1 bit(s): 0 SE(SubCertificates), 1 second level
@@ -4306,12 +4362,14 @@ def _d_SubCertificatesType(B: int, r: int) -> tuple[SubCertificatesType, int, in
     while True:
         if k == 0:
             if r < 2048: B, r = fill(B, r)
+            # Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S66, 6)
             else:
                 v, B, r = rbin(B, r, 1600)
                 if r < 2048: B, r = fill(B, r)
+                # Certificate, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_certificate.append(v)
@@ -4404,6 +4462,7 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int, 
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S68, 6)
@@ -4411,6 +4470,7 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int, 
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
@@ -4419,6 +4479,7 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int, 
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 2:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S69, 6)
@@ -4426,6 +4487,7 @@ def _d_AuthorizationResType(B: int, r: int) -> tuple[AuthorizationResType, int, 
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 1 bit(s): 0 EE, 1 second level
@@ -4623,6 +4685,7 @@ def _d_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S68, 6)
@@ -4630,6 +4693,7 @@ def _d_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(AuthorizationServices), 1 second level
@@ -4641,12 +4705,14 @@ def _d_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
     while True:
         if k == 2:
             if r < 2048: B, r = fill(B, r)
+            # AuthorizationServices, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S2, 6)
             else:
                 r -= 1; v = (B >> r) & 1
                 v = _E_authorizationType[v]
+                # AuthorizationServices, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_authorization_services.append(v)
@@ -4663,11 +4729,13 @@ def _d_AuthorizationSetupResType(B: int, r: int) -> tuple[AuthorizationSetupResT
     f_certificate_installation_service = None
     if k == 3:
         if r < 2048: B, r = fill(B, r)
+        # CertificateInstallationService, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_certificate_installation_service, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_certificate_installation_service = ((B >> r) & 1) == 1
+            # CertificateInstallationService, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after CertificateInstallationService: 2 bit(s): 0 SE(EIM_ASResAuthorizationMode), 1 SE(PnC_ASResAuthorizationMode), 2 second level
@@ -4919,12 +4987,14 @@ def _d_PnC_ASResAuthorizationModeType(B: int, r: int) -> tuple[PnC_ASResAuthoriz
     r -= 1; k = _T0[(B >> r) & 1]
     f_gen_challenge = None
     if k == 0:
+        # GenChallenge, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_gen_challenge, B, r = sl2(B, r, _S65, 6)
         else:
             f_gen_challenge, B, r = rbin(B, r, 16)
             if r < 2048: B, r = fill(B, r)
+            # GenChallenge, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after GenChallenge: 2 bit(s): 0 SE(SupportedProviders), 1 EE, 2 second level
@@ -4993,12 +5063,14 @@ def _d_SupportedProvidersListType(B: int, r: int) -> tuple[SupportedProvidersLis
     while True:
         if k == 0:
             if r < 2048: B, r = fill(B, r)
+            # ProviderID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S75, 6)
             else:
                 v, B, r = rstr(B, r, 80)
                 if r < 2048: B, r = fill(B, r)
+                # ProviderID, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_provider_id.append(v)
@@ -5153,11 +5225,13 @@ def _d_CertificateInstallationReqType(B: int, r: int) -> tuple[CertificateInstal
         raise unexpected(k, r, 'ListOfRootCertificateIDs')
     f_maximum_contract_certificate_chains = None
     if k == 3:
+        # MaximumContractCertificateChains, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_maximum_contract_certificate_chains, B, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_maximum_contract_certificate_chains = ((B >> r) & 255) + 0
+            # MaximumContractCertificateChains, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MaximumContractCertificateChains: 2 bit(s): 0 SE(PrioritizedEMAIDs), 1 EE, 2 second level
@@ -5339,12 +5413,14 @@ def _d_SignedCertificateChainType(B: int, r: int) -> tuple[SignedCertificateChai
         raise unexpected(k, r, 'Id')
     f_certificate = None
     if k == 1:
+        # Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_certificate, B, r = sl2(B, r, _S66, 6)
         else:
             f_certificate, B, r = rbin(B, r, 1600)
             if r < 2048: B, r = fill(B, r)
+            # Certificate, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level
@@ -5519,12 +5595,14 @@ def _d_EMAIDListType(B: int, r: int) -> tuple[EMAIDListType, int, int]:
     while True:
         if k == 0:
             if r < 2048: B, r = fill(B, r)
+            # EMAID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S78, 6)
             else:
                 v, B, r = rstr(B, r, 255)
                 if r < 2048: B, r = fill(B, r)
+                # EMAID, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_emaid.append(v)
@@ -5617,6 +5695,7 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S68, 6)
@@ -5624,6 +5703,7 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
@@ -5632,6 +5712,7 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 2:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S69, 6)
@@ -5639,6 +5720,7 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 1 bit(s): 0 SE(CPSCertificateChain), 1 second level
@@ -5663,11 +5745,13 @@ def _d_CertificateInstallationResType(B: int, r: int) -> tuple[CertificateInstal
         raise unexpected(k, r, 'SignedInstallationData')
     f_remaining_contract_certificate_chains = None
     if k == 5:
+        # RemainingContractCertificateChains, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_contract_certificate_chains, B, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_remaining_contract_certificate_chains = ((B >> r) & 255) + 0
+            # RemainingContractCertificateChains, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingContractCertificateChains: 1 bit(s): 0 EE, 1 second level
@@ -5928,12 +6012,14 @@ def _d_CertificateChainType(B: int, r: int) -> tuple[CertificateChainType, int, 
     r -= 1; k = _T0[(B >> r) & 1]
     f_certificate = None
     if k == 0:
+        # Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_certificate, B, r = sl2(B, r, _S66, 6)
         else:
             f_certificate, B, r = rbin(B, r, 1600)
             if r < 2048: B, r = fill(B, r)
+            # Certificate, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Certificate: 2 bit(s): 0 SE(SubCertificates), 1 EE, 2 second level
@@ -6013,12 +6099,14 @@ def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
         raise unexpected(k, r, 'ContractCertificateChain')
     f_ecdh_curve = None
     if k == 2:
+        # ECDHCurve, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ecdh_curve, B, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_ecdh_curve = (B >> r) & 1
             f_ecdh_curve = _E_ecdhCurveType[f_ecdh_curve]
+            # ECDHCurve, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ECDHCurve: 1 bit(s): 0 SE(DHPublicKey), 1 second level
@@ -6027,12 +6115,14 @@ def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
         raise unexpected(k, r, 'ECDHCurve')
     f_dh_public_key = None
     if k == 3:
+        # DHPublicKey, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_dh_public_key, B, r = sl2(B, r, _S81, 6)
         else:
             f_dh_public_key, B, r = rbin(B, r, 133)
             if r < 2048: B, r = fill(B, r)
+            # DHPublicKey, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DHPublicKey: 2 bit(s): 0 SE(SECP521_EncryptedPrivateKey), 1 SE(X448_EncryptedPrivateKey), 2 SE(TPM_EncryptedPrivateKey), 3 second level
@@ -6041,34 +6131,40 @@ def _d_SignedInstallationDataType(B: int, r: int) -> tuple[SignedInstallationDat
         raise unexpected(k, r, 'DHPublicKey')
     f_secp521_encrypted_private_key = f_x448_encrypted_private_key = f_tpm_encrypted_private_key = None
     if k == 4:
+        # SECP521_EncryptedPrivateKey, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_secp521_encrypted_private_key, B, r = sl2(B, r, _S82, 6)
         else:
             f_secp521_encrypted_private_key, B, r = rbin(B, r, 94)
             if r < 2048: B, r = fill(B, r)
+            # SECP521_EncryptedPrivateKey, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 5:
+        # X448_EncryptedPrivateKey, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x448_encrypted_private_key, B, r = sl2(B, r, _S83, 6)
         else:
             f_x448_encrypted_private_key, B, r = rbin(B, r, 84)
             if r < 2048: B, r = fill(B, r)
+            # X448_EncryptedPrivateKey, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 6:
+        # TPM_EncryptedPrivateKey, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_tpm_encrypted_private_key, B, r = sl2(B, r, _S84, 6)
         else:
             f_tpm_encrypted_private_key, B, r = rbin(B, r, 206)
             if r < 2048: B, r = fill(B, r)
+            # TPM_EncryptedPrivateKey, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (SECP521_EncryptedPrivateKey | X448_EncryptedPrivateKey | TPM_EncryptedPrivateKey): 1 bit(s): 0 EE, 1 second level
@@ -6737,12 +6833,14 @@ def _d_SignedMeteringDataType(B: int, r: int) -> tuple[SignedMeteringDataType, i
         raise unexpected(k, r, 'Id')
     f_session_id = None
     if k == 1:
+        # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_session_id, B, r = sl2(B, r, _S7, 6)
         else:
             f_session_id, B, r = rbin(B, r, 8)
             if r < 2048: B, r = fill(B, r)
+            # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SessionID: 1 bit(s): 0 SE(MeterInfo), 1 second level
@@ -7080,12 +7178,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
+        # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_id, B, r = sl2(B, r, _S99, 6)
         else:
             f_meter_id, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterID: 1 bit(s): 0 SE(ChargedEnergyReadingWh), 1 second level
@@ -7094,6 +7194,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
         raise unexpected(k, r, 'MeterID')
     f_charged_energy_reading_wh = None
     if k == 1:
+        # ChargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charged_energy_reading_wh, B, r = sl2(B, r, _S8, 6)
@@ -7101,6 +7202,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
+            # ChargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level
@@ -7109,6 +7211,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
+        # BPT_DischargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bpt_discharged_energy_reading_wh, B, r = sl2(B, r, _S8, 6)
@@ -7116,12 +7219,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
+            # BPT_DischargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level
         r -= 3; k = _T86[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
+        # CapacitiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_capacitive_energy_reading_va_rh, B, r = sl2(B, r, _S8, 6)
@@ -7130,12 +7235,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
+            # CapacitiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level
         r -= 3; k = _T87[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
+        # BPT_InductiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bpt_inductive_energy_reading_va_rh, B, r = sl2(B, r, _S8, 6)
@@ -7144,12 +7251,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
+            # BPT_InductiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level
         r -= 3; k = _T88[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
+        # MeterSignature, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_signature, B, r = sl2(B, r, _S100, 6)
@@ -7157,12 +7266,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if r < 2048: B, r = fill(B, r)
             f_meter_signature, B, r = rbin(B, r, 64)
             if r < 2048: B, r = fill(B, r)
+            # MeterSignature, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level
         r -= 2; k = _T89[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
+        # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_status, B, r = sl2(B, r, _S101, 6)
@@ -7172,12 +7283,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level
         r -= 2; k = _T90[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
+        # MeterTimestamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_timestamp, B, r = sl2(B, r, _S8, 6)
@@ -7186,6 +7299,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
             if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
+            # MeterTimestamp, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterTimestamp: 1 bit(s): 0 EE, 1 second level
@@ -7396,6 +7510,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
+        # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_anchor, B, r = sl2(B, r, _S8, 6)
@@ -7403,6 +7518,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level
@@ -8003,11 +8119,13 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
     r -= 1; k = _T0[(B >> r) & 1]
     f_exponent = None
     if k == 0:
+        # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_exponent, B, r = sl2(B, r, _S112, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
+            # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Exponent: 1 bit(s): 0 SE(Value), 1 second level
@@ -8016,6 +8134,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
         raise unexpected(k, r, 'Exponent')
     f_value = None
     if k == 1:
+        # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_value, B, r = sl2(B, r, _S101, 6)
@@ -8024,6 +8143,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
+            # Value, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Value: 1 bit(s): 0 EE, 1 second level
@@ -8082,6 +8202,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_tax_rule_id = None
     if k == 0:
+        # TaxRuleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_tax_rule_id, B, r = sl2(B, r, _S113, 6)
@@ -8089,6 +8210,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
+            # TaxRuleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TaxRuleID: 1 bit(s): 0 SE(Amount), 1 second level
@@ -8202,6 +8324,7 @@ def _d_Scheduled_SMDTControlModeType(B: int, r: int) -> tuple[Scheduled_SMDTCont
     r -= 1; k = _T0[(B >> r) & 1]
     f_selected_schedule_tuple_id = None
     if k == 0:
+        # SelectedScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_selected_schedule_tuple_id, B, r = sl2(B, r, _S113, 6)
@@ -8209,6 +8332,7 @@ def _d_Scheduled_SMDTControlModeType(B: int, r: int) -> tuple[Scheduled_SMDTCont
             r -= 8; f_selected_schedule_tuple_id = (B >> r) & 255
             if f_selected_schedule_tuple_id > 127: f_selected_schedule_tuple_id, r = ru(B, r, f_selected_schedule_tuple_id)
             if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: facet(r, 'SelectedScheduleTupleID: {} out of range'.format(f_selected_schedule_tuple_id))
+            # SelectedScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SelectedScheduleTupleID: 1 bit(s): 0 EE, 1 second level
@@ -8265,6 +8389,7 @@ def _d_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmation
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S68, 6)
@@ -8272,6 +8397,7 @@ def _d_MeteringConfirmationResType(B: int, r: int) -> tuple[MeteringConfirmation
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 EE, 1 second level
@@ -8375,6 +8501,7 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, 
         raise unexpected(k, r, 'Header')
     f_ev_processing = None
     if k == 1:
+        # EVProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_processing, B, r = sl2(B, r, _S69, 6)
@@ -8382,6 +8509,7 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, 
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
+            # EVProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVProcessing: 1 bit(s): 0 SE(ChargeProgress), 1 second level
@@ -8390,12 +8518,14 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, 
         raise unexpected(k, r, 'EVProcessing')
     f_charge_progress = None
     if k == 2:
+        # ChargeProgress, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charge_progress, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 2; f_charge_progress = (B >> r) & 3
             f_charge_progress = _E_chargeProgressType[f_charge_progress]
+            # ChargeProgress, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargeProgress: 2 bit(s): 0 SE(EVPowerProfile), 1 SE(BPT_ChannelSelection), 2 EE, 3 second level
@@ -8410,12 +8540,14 @@ def _d_PowerDeliveryReqType(B: int, r: int) -> tuple[PowerDeliveryReqType, int, 
         r -= 2; k = _T12[(B >> r) & 3]
     f_bpt_channel_selection = None
     if k == 4:
+        # BPT_ChannelSelection, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bpt_channel_selection, B, r = sl2(B, r, _S115, 6)
         else:
             r -= 1; f_bpt_channel_selection = (B >> r) & 1
             f_bpt_channel_selection = _E_channelSelectionType[f_bpt_channel_selection]
+            # BPT_ChannelSelection, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BPT_ChannelSelection: 1 bit(s): 0 EE, 1 second level
@@ -8652,6 +8784,7 @@ def _d_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int, int]
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
+        # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_anchor, B, r = sl2(B, r, _S8, 6)
@@ -8659,6 +8792,7 @@ def _d_EVPowerProfileType(B: int, r: int) -> tuple[EVPowerProfileType, int, int]
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeAnchor: 2 bit(s): 0 SE(Dynamic_EVPPTControlMode), 1 SE(Scheduled_EVPPTControlMode), 2 second level
@@ -8836,6 +8970,7 @@ def _d_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTCo
     r -= 1; k = _T0[(B >> r) & 1]
     f_selected_schedule_tuple_id = None
     if k == 0:
+        # SelectedScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_selected_schedule_tuple_id, B, r = sl2(B, r, _S113, 6)
@@ -8843,6 +8978,7 @@ def _d_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTCo
             r -= 8; f_selected_schedule_tuple_id = (B >> r) & 255
             if f_selected_schedule_tuple_id > 127: f_selected_schedule_tuple_id, r = ru(B, r, f_selected_schedule_tuple_id)
             if f_selected_schedule_tuple_id < 1 or f_selected_schedule_tuple_id > 4294967295: facet(r, 'SelectedScheduleTupleID: {} out of range'.format(f_selected_schedule_tuple_id))
+            # SelectedScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SelectedScheduleTupleID: 2 bit(s): 0 SE(PowerToleranceAcceptance), 1 EE, 2 second level
@@ -8851,12 +8987,14 @@ def _d_Scheduled_EVPPTControlModeType(B: int, r: int) -> tuple[Scheduled_EVPPTCo
         raise unexpected(k, r, 'SelectedScheduleTupleID')
     f_power_tolerance_acceptance = None
     if k == 1:
+        # PowerToleranceAcceptance, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_power_tolerance_acceptance, B, r = sl2(B, r, _S118, 6)
         else:
             r -= 1; f_power_tolerance_acceptance = (B >> r) & 1
             f_power_tolerance_acceptance = _E_powerToleranceAcceptanceType[f_power_tolerance_acceptance]
+            # PowerToleranceAcceptance, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PowerToleranceAcceptance: 1 bit(s): 0 EE, 1 second level
@@ -9078,6 +9216,7 @@ def _d_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
     r -= 1; k = _T0[(B >> r) & 1]
     f_duration = None
     if k == 0:
+        # Duration, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_duration, B, r = sl2(B, r, _S120, 6)
@@ -9085,6 +9224,7 @@ def _d_PowerScheduleEntryType(B: int, r: int) -> tuple[PowerScheduleEntryType, i
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
+            # Duration, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Duration: 1 bit(s): 0 SE(Power), 1 second level
@@ -9284,6 +9424,7 @@ def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, 
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S68, 6)
@@ -9291,6 +9432,7 @@ def _d_PowerDeliveryResType(B: int, r: int) -> tuple[PowerDeliveryResType, int, 
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 2 bit(s): 0 SE(EVSEStatus), 1 EE, 2 second level
@@ -9435,6 +9577,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
+        # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_notification_max_delay, B, r = sl2(B, r, _S123, 6)
@@ -9442,6 +9585,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
@@ -9450,6 +9594,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
         raise unexpected(k, r, 'NotificationMaxDelay')
     f_evse_notification = None
     if k == 1:
+        # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_notification, B, r = sl2(B, r, _S124, 6)
@@ -9457,6 +9602,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
             f_evse_notification = _E_evseNotificationType[f_evse_notification]
+            # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSENotification: 1 bit(s): 0 EE, 1 second level
@@ -9521,12 +9667,14 @@ def _d_ScheduleExchangeReqType(B: int, r: int) -> tuple[ScheduleExchangeReqType,
         raise unexpected(k, r, 'Header')
     f_maximum_supporting_points = None
     if k == 1:
+        # MaximumSupportingPoints, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_maximum_supporting_points, B, r = sl2(B, r, _S125, 6)
         else:
             r -= 10; f_maximum_supporting_points = ((B >> r) & 1023) + 12
             if f_maximum_supporting_points > 1024: facet(r, 'MaximumSupportingPoints: {} above 1024'.format(f_maximum_supporting_points))
+            # MaximumSupportingPoints, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MaximumSupportingPoints: 2 bit(s): 0 SE(Dynamic_SEReqControlMode), 1 SE(Scheduled_SEReqControlMode), 2 second level
@@ -10193,6 +10341,7 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
     r -= 1; k = _T0[(B >> r) & 1]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S120, 6)
@@ -10200,6 +10349,7 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 2 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(EVTargetEnergyRequest), 3 second level
@@ -10208,24 +10358,28 @@ def _d_Dynamic_SEReqControlModeType(B: int, r: int) -> tuple[Dynamic_SEReqContro
         raise unexpected(k, r, 'DepartureTime')
     f_minimum_soc = None
     if k == 1:
+        # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_minimum_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(EVTargetEnergyRequest), 2 second level
         r -= 2; k = _T3[(B >> r) & 3]
     f_target_soc = None
     if k == 2:
+        # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetSOC: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level
@@ -10548,6 +10702,7 @@ def _d_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
     r -= 3; k = _T127[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S120, 6)
@@ -10555,6 +10710,7 @@ def _d_Scheduled_SEReqControlModeType(B: int, r: int) -> tuple[Scheduled_SEReqCo
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 3 bit(s): 0 SE(EVTargetEnergyRequest), 1 SE(EVMaximumEnergyRequest), 2 SE(EVMinimumEnergyRequest), 3 SE(EVEnergyOffer), 4 EE, 5 second level
@@ -10999,6 +11155,7 @@ def _d_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int, in
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
+        # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_anchor, B, r = sl2(B, r, _S8, 6)
@@ -11006,6 +11163,7 @@ def _d_EVPowerScheduleType(B: int, r: int) -> tuple[EVPowerScheduleType, int, in
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeAnchor: 1 bit(s): 0 SE(EVPowerScheduleEntries), 1 second level
@@ -11183,6 +11341,7 @@ def _d_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryTyp
     r -= 1; k = _T0[(B >> r) & 1]
     f_duration = None
     if k == 0:
+        # Duration, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_duration, B, r = sl2(B, r, _S120, 6)
@@ -11190,6 +11349,7 @@ def _d_EVPowerScheduleEntryType(B: int, r: int) -> tuple[EVPowerScheduleEntryTyp
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
+            # Duration, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Duration: 1 bit(s): 0 SE(Power), 1 second level
@@ -11281,6 +11441,7 @@ def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
+        # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_anchor, B, r = sl2(B, r, _S8, 6)
@@ -11288,6 +11449,7 @@ def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeAnchor: 1 bit(s): 0 SE(Currency), 1 second level
@@ -11296,12 +11458,14 @@ def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
         raise unexpected(k, r, 'TimeAnchor')
     f_currency = None
     if k == 1:
+        # Currency, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_currency, B, r = sl2(B, r, _S140, 6)
         else:
             f_currency, B, r = rstr(B, r, 3)
             if r < 2048: B, r = fill(B, r)
+            # Currency, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Currency: 1 bit(s): 0 SE(PriceAlgorithm), 1 second level
@@ -11310,12 +11474,14 @@ def _d_EVAbsolutePriceScheduleType(B: int, r: int) -> tuple[EVAbsolutePriceSched
         raise unexpected(k, r, 'Currency')
     f_price_algorithm = None
     if k == 2:
+        # PriceAlgorithm, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_price_algorithm, B, r = sl2(B, r, _S78, 6)
         else:
             f_price_algorithm, B, r = rstr(B, r, 255)
             if r < 2048: B, r = fill(B, r)
+            # PriceAlgorithm, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PriceAlgorithm: 1 bit(s): 0 SE(EVPriceRuleStacks), 1 second level
@@ -11482,6 +11648,7 @@ def _d_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int, 
     r -= 1; k = _T0[(B >> r) & 1]
     f_duration = None
     if k == 0:
+        # Duration, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_duration, B, r = sl2(B, r, _S120, 6)
@@ -11489,6 +11656,7 @@ def _d_EVPriceRuleStackType(B: int, r: int) -> tuple[EVPriceRuleStackType, int, 
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
+            # Duration, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Duration: 1 bit(s): 0 SE(EVPriceRule), 1 second level
@@ -11748,6 +11916,7 @@ def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S68, 6)
@@ -11755,6 +11924,7 @@ def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
@@ -11763,6 +11933,7 @@ def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 2:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S69, 6)
@@ -11770,6 +11941,7 @@ def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 2 bit(s): 0 SE(GoToPause), 1 SE(Dynamic_SEResControlMode), 2 SE(Scheduled_SEResControlMode), 3 second level
@@ -11778,11 +11950,13 @@ def _d_ScheduleExchangeResType(B: int, r: int) -> tuple[ScheduleExchangeResType,
         raise unexpected(k, r, 'EVSEProcessing')
     f_go_to_pause = None
     if k == 3:
+        # GoToPause, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_go_to_pause, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_go_to_pause = ((B >> r) & 1) == 1
+            # GoToPause, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after GoToPause: 2 bit(s): 0 SE(Dynamic_SEResControlMode), 1 SE(Scheduled_SEResControlMode), 2 second level
@@ -12147,6 +12321,7 @@ def _d_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
     r -= 3; k = _T127[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S120, 6)
@@ -12154,30 +12329,35 @@ def _d_Dynamic_SEResControlModeType(B: int, r: int) -> tuple[Dynamic_SEResContro
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AbsolutePriceSchedule), 3 SE(PriceLevelSchedule), 4 EE, 5 second level
         r -= 3; k = _T128[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
+        # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_minimum_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MinimumSOC: 3 bit(s): 0 SE(TargetSOC), 1 SE(AbsolutePriceSchedule), 2 SE(PriceLevelSchedule), 3 EE, 4 second level
         r -= 3; k = _T129[(B >> r) & 7]
     f_target_soc = None
     if k == 2:
+        # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetSOC: 2 bit(s): 0 SE(AbsolutePriceSchedule), 1 SE(PriceLevelSchedule), 2 EE, 3 second level
@@ -12427,6 +12607,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         r -= 1; k = _T1[(B >> r) & 1]
     f_time_anchor = None
     if k == 1:
+        # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_anchor, B, r = sl2(B, r, _S8, 6)
@@ -12434,6 +12615,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeAnchor: 1 bit(s): 0 SE(PriceScheduleID), 1 second level
@@ -12442,6 +12624,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         raise unexpected(k, r, 'TimeAnchor')
     f_price_schedule_id = None
     if k == 2:
+        # PriceScheduleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_price_schedule_id, B, r = sl2(B, r, _S113, 6)
@@ -12449,6 +12632,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
             r -= 8; f_price_schedule_id = (B >> r) & 255
             if f_price_schedule_id > 127: f_price_schedule_id, r = ru(B, r, f_price_schedule_id)
             if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: facet(r, 'PriceScheduleID: {} out of range'.format(f_price_schedule_id))
+            # PriceScheduleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PriceScheduleID: 2 bit(s): 0 SE(PriceScheduleDescription), 1 SE(Currency), 2 second level
@@ -12457,6 +12641,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         raise unexpected(k, r, 'PriceScheduleID')
     f_price_schedule_description = None
     if k == 3:
+        # PriceScheduleDescription, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_price_schedule_description, B, r = sl2(B, r, _S146, 6)
@@ -12464,12 +12649,14 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
             if r < 2048: B, r = fill(B, r)
             f_price_schedule_description, B, r = rstr(B, r, 160)
             if r < 2048: B, r = fill(B, r)
+            # PriceScheduleDescription, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PriceScheduleDescription: 1 bit(s): 0 SE(Currency), 1 second level
         r -= 1; k = _T23[(B >> r) & 1]
     f_currency = None
     if k == 4:
+        # Currency, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_currency, B, r = sl2(B, r, _S140, 6)
@@ -12477,6 +12664,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
             if r < 2048: B, r = fill(B, r)
             f_currency, B, r = rstr(B, r, 3)
             if r < 2048: B, r = fill(B, r)
+            # Currency, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Currency: 1 bit(s): 0 SE(Language), 1 second level
@@ -12485,6 +12673,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         raise unexpected(k, r, 'Currency')
     f_language = None
     if k == 5:
+        # Language, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_language, B, r = sl2(B, r, _S140, 6)
@@ -12492,6 +12681,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
             if r < 2048: B, r = fill(B, r)
             f_language, B, r = rstr(B, r, 3)
             if r < 2048: B, r = fill(B, r)
+            # Language, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Language: 1 bit(s): 0 SE(PriceAlgorithm), 1 second level
@@ -12500,6 +12690,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
         raise unexpected(k, r, 'Language')
     f_price_algorithm = None
     if k == 6:
+        # PriceAlgorithm, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_price_algorithm, B, r = sl2(B, r, _S78, 6)
@@ -12507,6 +12698,7 @@ def _d_AbsolutePriceScheduleType(B: int, r: int) -> tuple[AbsolutePriceScheduleT
             if r < 2048: B, r = fill(B, r)
             f_price_algorithm, B, r = rstr(B, r, 255)
             if r < 2048: B, r = fill(B, r)
+            # PriceAlgorithm, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PriceAlgorithm: 3 bit(s): 0 SE(MinimumCost), 1 SE(MaximumCost), 2 SE(TaxRules), 3 SE(PriceRuleStacks), 4 second level
@@ -13012,6 +13204,7 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_tax_rule_id = None
     if k == 0:
+        # TaxRuleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_tax_rule_id, B, r = sl2(B, r, _S113, 6)
@@ -13019,6 +13212,7 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int, int]:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
+            # TaxRuleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TaxRuleID: 2 bit(s): 0 SE(TaxRuleName), 1 SE(TaxRate), 2 second level
@@ -13027,12 +13221,14 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int, int]:
         raise unexpected(k, r, 'TaxRuleID')
     f_tax_rule_name = None
     if k == 1:
+        # TaxRuleName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_tax_rule_name, B, r = sl2(B, r, _S75, 6)
         else:
             f_tax_rule_name, B, r = rstr(B, r, 80)
             if r < 2048: B, r = fill(B, r)
+            # TaxRuleName, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TaxRuleName: 1 bit(s): 0 SE(TaxRate), 1 second level
@@ -13047,22 +13243,26 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int, int]:
         raise unexpected(k, r, 'TaxRate')
     f_tax_included_in_price = None
     if k == 3:
+        # TaxIncludedInPrice, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_tax_included_in_price, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_tax_included_in_price = ((B >> r) & 1) == 1
+            # TaxIncludedInPrice, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TaxIncludedInPrice: 1 bit(s): 0 SE(AppliesToEnergyFee), 1 second level
         r -= 1; k = _T23[(B >> r) & 1]
     f_applies_to_energy_fee = None
     if k == 4:
+        # AppliesToEnergyFee, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_applies_to_energy_fee, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_applies_to_energy_fee = ((B >> r) & 1) == 1
+            # AppliesToEnergyFee, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after AppliesToEnergyFee: 1 bit(s): 0 SE(AppliesToParkingFee), 1 second level
@@ -13071,11 +13271,13 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int, int]:
         raise unexpected(k, r, 'AppliesToEnergyFee')
     f_applies_to_parking_fee = None
     if k == 5:
+        # AppliesToParkingFee, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_applies_to_parking_fee, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_applies_to_parking_fee = ((B >> r) & 1) == 1
+            # AppliesToParkingFee, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after AppliesToParkingFee: 1 bit(s): 0 SE(AppliesToOverstayFee), 1 second level
@@ -13084,11 +13286,13 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int, int]:
         raise unexpected(k, r, 'AppliesToParkingFee')
     f_applies_to_overstay_fee = None
     if k == 6:
+        # AppliesToOverstayFee, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_applies_to_overstay_fee, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_applies_to_overstay_fee = ((B >> r) & 1) == 1
+            # AppliesToOverstayFee, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after AppliesToOverstayFee: 1 bit(s): 0 SE(AppliesMinimumMaximumCost), 1 second level
@@ -13097,11 +13301,13 @@ def _d_TaxRuleType(B: int, r: int) -> tuple[TaxRuleType, int, int]:
         raise unexpected(k, r, 'AppliesToOverstayFee')
     f_applies_minimum_maximum_cost = None
     if k == 7:
+        # AppliesMinimumMaximumCost, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_applies_minimum_maximum_cost, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_applies_minimum_maximum_cost = ((B >> r) & 1) == 1
+            # AppliesMinimumMaximumCost, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after AppliesMinimumMaximumCost: 1 bit(s): 0 EE, 1 second level
@@ -13352,6 +13558,7 @@ def _d_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int, int]
     r -= 1; k = _T0[(B >> r) & 1]
     f_duration = None
     if k == 0:
+        # Duration, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_duration, B, r = sl2(B, r, _S120, 6)
@@ -13359,6 +13566,7 @@ def _d_PriceRuleStackType(B: int, r: int) -> tuple[PriceRuleStackType, int, int]
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
+            # Duration, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Duration: 1 bit(s): 0 SE(PriceRule), 1 second level
@@ -13592,6 +13800,7 @@ def _d_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int, int]:
         r -= 3; k = _T165[(B >> r) & 7]
     f_parking_fee_period = None
     if k == 2:
+        # ParkingFeePeriod, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_parking_fee_period, B, r = sl2(B, r, _S120, 6)
@@ -13599,12 +13808,14 @@ def _d_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int, int]:
             r -= 8; f_parking_fee_period = (B >> r) & 255
             if f_parking_fee_period > 127: f_parking_fee_period, r = ru(B, r, f_parking_fee_period)
             if f_parking_fee_period > 4294967295: facet(r, 'ParkingFeePeriod: {} out of range'.format(f_parking_fee_period))
+            # ParkingFeePeriod, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ParkingFeePeriod: 2 bit(s): 0 SE(CarbonDioxideEmission), 1 SE(RenewableGenerationPercentage), 2 SE(PowerRangeStart), 3 second level
         r -= 2; k = _T91[(B >> r) & 3]
     f_carbon_dioxide_emission = None
     if k == 3:
+        # CarbonDioxideEmission, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_carbon_dioxide_emission, B, r = sl2(B, r, _S123, 6)
@@ -13612,17 +13823,20 @@ def _d_PriceRuleType(B: int, r: int) -> tuple[PriceRuleType, int, int]:
             r -= 8; f_carbon_dioxide_emission = (B >> r) & 255
             if f_carbon_dioxide_emission > 127: f_carbon_dioxide_emission, r = ru(B, r, f_carbon_dioxide_emission)
             if f_carbon_dioxide_emission > 65535: facet(r, 'CarbonDioxideEmission: {} out of range'.format(f_carbon_dioxide_emission))
+            # CarbonDioxideEmission, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after CarbonDioxideEmission: 2 bit(s): 0 SE(RenewableGenerationPercentage), 1 SE(PowerRangeStart), 2 second level
         r -= 2; k = _T71[(B >> r) & 3]
     f_renewable_generation_percentage = None
     if k == 4:
+        # RenewableGenerationPercentage, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_renewable_generation_percentage, B, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_renewable_generation_percentage = ((B >> r) & 255) + 0
+            # RenewableGenerationPercentage, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RenewableGenerationPercentage: 1 bit(s): 0 SE(PowerRangeStart), 1 second level
@@ -13851,6 +14065,7 @@ def _d_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int, 
     r -= 2; k = _T169[(B >> r) & 3]
     f_overstay_time_threshold = None
     if k == 0:
+        # OverstayTimeThreshold, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_overstay_time_threshold, B, r = sl2(B, r, _S120, 6)
@@ -13858,6 +14073,7 @@ def _d_OverstayRuleListType(B: int, r: int) -> tuple[OverstayRuleListType, int, 
             r -= 8; f_overstay_time_threshold = (B >> r) & 255
             if f_overstay_time_threshold > 127: f_overstay_time_threshold, r = ru(B, r, f_overstay_time_threshold)
             if f_overstay_time_threshold > 4294967295: facet(r, 'OverstayTimeThreshold: {} out of range'.format(f_overstay_time_threshold))
+            # OverstayTimeThreshold, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after OverstayTimeThreshold: 2 bit(s): 0 SE(OverstayPowerThreshold), 1 SE(OverstayRule), 2 second level
@@ -14096,18 +14312,21 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int, int]:
     r -= 2; k = _T9[(B >> r) & 3]
     f_overstay_rule_description = None
     if k == 0:
+        # OverstayRuleDescription, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_overstay_rule_description, B, r = sl2(B, r, _S146, 6)
         else:
             f_overstay_rule_description, B, r = rstr(B, r, 160)
             if r < 2048: B, r = fill(B, r)
+            # OverstayRuleDescription, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after OverstayRuleDescription: 1 bit(s): 0 SE(StartTime), 1 second level
         r -= 1; k = _T1[(B >> r) & 1]
     f_start_time = None
     if k == 1:
+        # StartTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_start_time, B, r = sl2(B, r, _S120, 6)
@@ -14115,6 +14334,7 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int, int]:
             r -= 8; f_start_time = (B >> r) & 255
             if f_start_time > 127: f_start_time, r = ru(B, r, f_start_time)
             if f_start_time > 4294967295: facet(r, 'StartTime: {} out of range'.format(f_start_time))
+            # StartTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after StartTime: 1 bit(s): 0 SE(OverstayFee), 1 second level
@@ -14131,6 +14351,7 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int, int]:
         raise unexpected(k, r, 'OverstayFee')
     f_overstay_fee_period = None
     if k == 3:
+        # OverstayFeePeriod, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_overstay_fee_period, B, r = sl2(B, r, _S120, 6)
@@ -14138,6 +14359,7 @@ def _d_OverstayRuleType(B: int, r: int) -> tuple[OverstayRuleType, int, int]:
             r -= 8; f_overstay_fee_period = (B >> r) & 255
             if f_overstay_fee_period > 127: f_overstay_fee_period, r = ru(B, r, f_overstay_fee_period)
             if f_overstay_fee_period > 4294967295: facet(r, 'OverstayFeePeriod: {} out of range'.format(f_overstay_fee_period))
+            # OverstayFeePeriod, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after OverstayFeePeriod: 1 bit(s): 0 EE, 1 second level
@@ -14387,12 +14609,14 @@ def _d_AdditionalServiceType(B: int, r: int) -> tuple[AdditionalServiceType, int
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_name = None
     if k == 0:
+        # ServiceName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_name, B, r = sl2(B, r, _S75, 6)
         else:
             f_service_name, B, r = rstr(B, r, 80)
             if r < 2048: B, r = fill(B, r)
+            # ServiceName, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceName: 1 bit(s): 0 SE(ServiceFee), 1 second level
@@ -14482,6 +14706,7 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
         r -= 1; k = _T1[(B >> r) & 1]
     f_time_anchor = None
     if k == 1:
+        # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_anchor, B, r = sl2(B, r, _S8, 6)
@@ -14489,6 +14714,7 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeAnchor: 1 bit(s): 0 SE(PriceScheduleID), 1 second level
@@ -14497,6 +14723,7 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
         raise unexpected(k, r, 'TimeAnchor')
     f_price_schedule_id = None
     if k == 2:
+        # PriceScheduleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_price_schedule_id, B, r = sl2(B, r, _S113, 6)
@@ -14504,6 +14731,7 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
             r -= 8; f_price_schedule_id = (B >> r) & 255
             if f_price_schedule_id > 127: f_price_schedule_id, r = ru(B, r, f_price_schedule_id)
             if f_price_schedule_id < 1 or f_price_schedule_id > 4294967295: facet(r, 'PriceScheduleID: {} out of range'.format(f_price_schedule_id))
+            # PriceScheduleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PriceScheduleID: 2 bit(s): 0 SE(PriceScheduleDescription), 1 SE(NumberOfPriceLevels), 2 second level
@@ -14512,6 +14740,7 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
         raise unexpected(k, r, 'PriceScheduleID')
     f_price_schedule_description = None
     if k == 3:
+        # PriceScheduleDescription, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_price_schedule_description, B, r = sl2(B, r, _S146, 6)
@@ -14519,17 +14748,20 @@ def _d_PriceLevelScheduleType(B: int, r: int) -> tuple[PriceLevelScheduleType, i
             if r < 2048: B, r = fill(B, r)
             f_price_schedule_description, B, r = rstr(B, r, 160)
             if r < 2048: B, r = fill(B, r)
+            # PriceScheduleDescription, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PriceScheduleDescription: 1 bit(s): 0 SE(NumberOfPriceLevels), 1 second level
         r -= 1; k = _T23[(B >> r) & 1]
     f_number_of_price_levels = None
     if k == 4:
+        # NumberOfPriceLevels, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_number_of_price_levels, B, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_number_of_price_levels = ((B >> r) & 255) + 0
+            # NumberOfPriceLevels, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NumberOfPriceLevels: 1 bit(s): 0 SE(PriceLevelScheduleEntries), 1 second level
@@ -14778,6 +15010,7 @@ def _d_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEn
     r -= 1; k = _T0[(B >> r) & 1]
     f_duration = None
     if k == 0:
+        # Duration, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_duration, B, r = sl2(B, r, _S120, 6)
@@ -14785,6 +15018,7 @@ def _d_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEn
             r -= 8; f_duration = (B >> r) & 255
             if f_duration > 127: f_duration, r = ru(B, r, f_duration)
             if f_duration > 4294967295: facet(r, 'Duration: {} out of range'.format(f_duration))
+            # Duration, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Duration: 1 bit(s): 0 SE(PriceLevel), 1 second level
@@ -14793,11 +15027,13 @@ def _d_PriceLevelScheduleEntryType(B: int, r: int) -> tuple[PriceLevelScheduleEn
         raise unexpected(k, r, 'Duration')
     f_price_level = None
     if k == 1:
+        # PriceLevel, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_price_level, B, r = sl2(B, r, _S76, 6)
         else:
             r -= 8; f_price_level = ((B >> r) & 255) + 0
+            # PriceLevel, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PriceLevel: 1 bit(s): 0 EE, 1 second level
@@ -15291,6 +15527,7 @@ def _d_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_schedule_tuple_id = None
     if k == 0:
+        # ScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_schedule_tuple_id, B, r = sl2(B, r, _S113, 6)
@@ -15298,6 +15535,7 @@ def _d_ScheduleTupleType(B: int, r: int) -> tuple[ScheduleTupleType, int, int]:
             r -= 8; f_schedule_tuple_id = (B >> r) & 255
             if f_schedule_tuple_id > 127: f_schedule_tuple_id, r = ru(B, r, f_schedule_tuple_id)
             if f_schedule_tuple_id < 1 or f_schedule_tuple_id > 4294967295: facet(r, 'ScheduleTupleID: {} out of range'.format(f_schedule_tuple_id))
+            # ScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ScheduleTupleID: 1 bit(s): 0 SE(ChargingSchedule), 1 second level
@@ -16256,6 +16494,7 @@ def _d_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
+        # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_anchor, B, r = sl2(B, r, _S8, 6)
@@ -16263,6 +16502,7 @@ def _d_PowerScheduleType(B: int, r: int) -> tuple[PowerScheduleType, int, int]:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeAnchor: 2 bit(s): 0 SE(AvailableEnergy), 1 SE(PowerTolerance), 2 SE(PowerScheduleEntries), 3 second level
@@ -16600,6 +16840,7 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int, 
         raise unexpected(k, r, 'Header')
     f_service_id = None
     if k == 1:
+        # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_id, B, r = sl2(B, r, _S123, 6)
@@ -16607,6 +16848,7 @@ def _d_ServiceDetailReqType(B: int, r: int) -> tuple[ServiceDetailReqType, int, 
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
+            # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceID: 1 bit(s): 0 EE, 1 second level
@@ -16721,6 +16963,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, 
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S68, 6)
@@ -16728,6 +16971,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, 
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(ServiceID), 1 second level
@@ -16736,6 +16980,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, 
         raise unexpected(k, r, 'ResponseCode')
     f_service_id = None
     if k == 2:
+        # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_id, B, r = sl2(B, r, _S123, 6)
@@ -16743,6 +16988,7 @@ def _d_ServiceDetailResType(B: int, r: int) -> tuple[ServiceDetailResType, int, 
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
+            # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceID: 1 bit(s): 0 SE(ServiceParameterList), 1 second level
@@ -16953,6 +17199,7 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_parameter_set_id = None
     if k == 0:
+        # ParameterSetID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_parameter_set_id, B, r = sl2(B, r, _S123, 6)
@@ -16960,6 +17207,7 @@ def _d_ParameterSetType(B: int, r: int) -> tuple[ParameterSetType, int, int]:
             r -= 8; f_parameter_set_id = (B >> r) & 255
             if f_parameter_set_id > 127: f_parameter_set_id, r = ru(B, r, f_parameter_set_id)
             if f_parameter_set_id > 65535: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
+            # ParameterSetID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ParameterSetID: 1 bit(s): 0 SE(Parameter), 1 second level
@@ -17162,26 +17410,31 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
         raise unexpected(k, r, 'Name')
     f_bool_value = f_byte_value = f_short_value = f_int_value = f_rational_number = f_finite_string = None
     if k == 1:
+        # boolValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bool_value, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_bool_value = ((B >> r) & 1) == 1
+            # boolValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 2:
+        # byteValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_byte_value, B, r = sl2(B, r, _S112, 6)
         else:
             r -= 8; f_byte_value = ((B >> r) & 255) + -128
+            # byteValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 3:
+        # shortValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_short_value, B, r = sl2(B, r, _S101, 6)
@@ -17190,11 +17443,13 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
             if f_short_value & 128: f_short_value, r = ri(B, r, f_short_value)
             elif f_short_value > 255: f_short_value = 255 - f_short_value
             if f_short_value < -32768 or f_short_value > 32767: facet(r, 'shortValue: {} out of range'.format(f_short_value))
+            # shortValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 4:
+        # intValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_int_value, B, r = sl2(B, r, _S177, 6)
@@ -17203,6 +17458,7 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
             if f_int_value & 128: f_int_value, r = ri(B, r, f_int_value)
             elif f_int_value > 255: f_int_value = 255 - f_int_value
             if f_int_value < -2147483648 or f_int_value > 2147483647: facet(r, 'intValue: {} out of range'.format(f_int_value))
+            # intValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level
@@ -17213,12 +17469,14 @@ def _d_ParameterType(B: int, r: int) -> tuple[ParameterType, int, int]:
         if r < 2048: B, r = fill(B, r)
         r -= 1; k = _T4[(B >> r) & 1]
     elif k == 6:
+        # finiteString, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_finite_string, B, r = sl2(B, r, _S75, 6)
         else:
             f_finite_string, B, r = rstr(B, r, 80)
             if r < 2048: B, r = fill(B, r)
+            # finiteString, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after (boolValue | byteValue | shortValue | intValue | rationalNumber | finiteString): 1 bit(s): 0 EE, 1 second level
@@ -17503,6 +17761,7 @@ def _d_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int, int]:
     while True:
         if k == 0:
             if r < 2048: B, r = fill(B, r)
+            # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S123, 6)
@@ -17510,6 +17769,7 @@ def _d_ServiceIDListType(B: int, r: int) -> tuple[ServiceIDListType, int, int]:
                 r -= 8; v = (B >> r) & 255
                 if v > 127: v, r = ru(B, r, v)
                 if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
+                # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_service_id.append(v)
@@ -17610,6 +17870,7 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S68, 6)
@@ -17617,6 +17878,7 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(ServiceRenegotiationSupported), 1 second level
@@ -17625,11 +17887,13 @@ def _d_ServiceDiscoveryResType(B: int, r: int) -> tuple[ServiceDiscoveryResType,
         raise unexpected(k, r, 'ResponseCode')
     f_service_renegotiation_supported = None
     if k == 2:
+        # ServiceRenegotiationSupported, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_renegotiation_supported, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_service_renegotiation_supported = ((B >> r) & 1) == 1
+            # ServiceRenegotiationSupported, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceRenegotiationSupported: 1 bit(s): 0 SE(EnergyTransferServiceList), 1 second level
@@ -17863,6 +18127,7 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_id = None
     if k == 0:
+        # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_id, B, r = sl2(B, r, _S123, 6)
@@ -17870,6 +18135,7 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
+            # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceID: 1 bit(s): 0 SE(FreeService), 1 second level
@@ -17878,11 +18144,13 @@ def _d_ServiceType(B: int, r: int) -> tuple[ServiceType, int, int]:
         raise unexpected(k, r, 'ServiceID')
     f_free_service = None
     if k == 1:
+        # FreeService, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_free_service, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_free_service = ((B >> r) & 1) == 1
+            # FreeService, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after FreeService: 1 bit(s): 0 EE, 1 second level
@@ -18098,6 +18366,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, in
     r -= 1; k = _T0[(B >> r) & 1]
     f_service_id = None
     if k == 0:
+        # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_service_id, B, r = sl2(B, r, _S123, 6)
@@ -18105,6 +18374,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, in
             r -= 8; f_service_id = (B >> r) & 255
             if f_service_id > 127: f_service_id, r = ru(B, r, f_service_id)
             if f_service_id > 65535: facet(r, 'ServiceID: {} out of range'.format(f_service_id))
+            # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ServiceID: 1 bit(s): 0 SE(ParameterSetID), 1 second level
@@ -18113,6 +18383,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, in
         raise unexpected(k, r, 'ServiceID')
     f_parameter_set_id = None
     if k == 1:
+        # ParameterSetID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_parameter_set_id, B, r = sl2(B, r, _S123, 6)
@@ -18120,6 +18391,7 @@ def _d_SelectedServiceType(B: int, r: int) -> tuple[SelectedServiceType, int, in
             r -= 8; f_parameter_set_id = (B >> r) & 255
             if f_parameter_set_id > 127: f_parameter_set_id, r = ru(B, r, f_parameter_set_id)
             if f_parameter_set_id > 65535: facet(r, 'ParameterSetID: {} out of range'.format(f_parameter_set_id))
+            # ParameterSetID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ParameterSetID: 1 bit(s): 0 EE, 1 second level
@@ -18299,6 +18571,7 @@ def _d_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType,
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S68, 6)
@@ -18306,6 +18579,7 @@ def _d_ServiceSelectionResType(B: int, r: int) -> tuple[ServiceSelectionResType,
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 EE, 1 second level
@@ -18409,12 +18683,14 @@ def _d_SessionSetupReqType(B: int, r: int) -> tuple[SessionSetupReqType, int, in
         raise unexpected(k, r, 'Header')
     f_evccid = None
     if k == 1:
+        # EVCCID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evccid, B, r = sl2(B, r, _S78, 6)
         else:
             f_evccid, B, r = rstr(B, r, 255)
             if r < 2048: B, r = fill(B, r)
+            # EVCCID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVCCID: 1 bit(s): 0 EE, 1 second level
@@ -18521,6 +18797,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, in
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S68, 6)
@@ -18528,6 +18805,7 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, in
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEID), 1 second level
@@ -18536,12 +18814,14 @@ def _d_SessionSetupResType(B: int, r: int) -> tuple[SessionSetupResType, int, in
         raise unexpected(k, r, 'ResponseCode')
     f_evseid = None
     if k == 2:
+        # EVSEID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evseid, B, r = sl2(B, r, _S78, 6)
         else:
             f_evseid, B, r = rstr(B, r, 255)
             if r < 2048: B, r = fill(B, r)
+            # EVSEID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEID: 1 bit(s): 0 EE, 1 second level
@@ -18655,6 +18935,7 @@ def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int, int]
         raise unexpected(k, r, 'Header')
     f_charging_session = None
     if k == 1:
+        # ChargingSession, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_session, B, r = sl2(B, r, _S178, 6)
@@ -18662,6 +18943,7 @@ def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int, int]
             r -= 2; f_charging_session = (B >> r) & 3
             if f_charging_session >= 3: raise bad_value(r, 'ChargingSession: enumeration index {} of 3'.format(f_charging_session))
             f_charging_session = _E_chargingSessionType[f_charging_session]
+            # ChargingSession, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingSession: 2 bit(s): 0 SE(EVTerminationCode), 1 SE(EVTerminationExplanation), 2 EE, 3 second level
@@ -18670,24 +18952,28 @@ def _d_SessionStopReqType(B: int, r: int) -> tuple[SessionStopReqType, int, int]
         raise unexpected(k, r, 'ChargingSession')
     f_ev_termination_code = None
     if k == 2:
+        # EVTerminationCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_termination_code, B, r = sl2(B, r, _S75, 6)
         else:
             f_ev_termination_code, B, r = rstr(B, r, 80)
             if r < 2048: B, r = fill(B, r)
+            # EVTerminationCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVTerminationCode: 2 bit(s): 0 SE(EVTerminationExplanation), 1 EE, 2 second level
         r -= 2; k = _T18[(B >> r) & 3]
     f_ev_termination_explanation = None
     if k == 3:
+        # EVTerminationExplanation, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_termination_explanation, B, r = sl2(B, r, _S146, 6)
         else:
             f_ev_termination_explanation, B, r = rstr(B, r, 160)
             if r < 2048: B, r = fill(B, r)
+            # EVTerminationExplanation, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVTerminationExplanation: 1 bit(s): 0 EE, 1 second level
@@ -18829,6 +19115,7 @@ def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int, int]
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S68, 6)
@@ -18836,6 +19123,7 @@ def _d_SessionStopResType(B: int, r: int) -> tuple[SessionStopResType, int, int]
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 EE, 1 second level
@@ -19035,6 +19323,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
         raise unexpected(k, r, 'Header')
     f_ev_check_in_status = None
     if k == 1:
+        # EVCheckInStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_check_in_status, B, r = sl2(B, r, _S179, 6)
@@ -19042,6 +19331,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             r -= 2; f_ev_check_in_status = (B >> r) & 3
             if f_ev_check_in_status >= 3: raise bad_value(r, 'EVCheckInStatus: enumeration index {} of 3'.format(f_ev_check_in_status))
             f_ev_check_in_status = _E_evCheckInStatusType[f_ev_check_in_status]
+            # EVCheckInStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVCheckInStatus: 1 bit(s): 0 SE(ParkingMethod), 1 second level
@@ -19050,6 +19340,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
         raise unexpected(k, r, 'EVCheckInStatus')
     f_parking_method = None
     if k == 2:
+        # ParkingMethod, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_parking_method, B, r = sl2(B, r, _S180, 6)
@@ -19057,6 +19348,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             r -= 2; f_parking_method = (B >> r) & 3
             if f_parking_method >= 3: raise bad_value(r, 'ParkingMethod: enumeration index {} of 3'.format(f_parking_method))
             f_parking_method = _E_parkingMethodType[f_parking_method]
+            # ParkingMethod, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ParkingMethod: 3 bit(s): 0 SE(VehicleFrame), 1 SE(DeviceOffset), 2 SE(VehicleTravel), 3 EE, 4 second level
@@ -19065,6 +19357,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
         raise unexpected(k, r, 'ParkingMethod')
     f_vehicle_frame = None
     if k == 3:
+        # VehicleFrame, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_vehicle_frame, B, r = sl2(B, r, _S101, 6)
@@ -19073,12 +19366,14 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             if f_vehicle_frame & 128: f_vehicle_frame, r = ri(B, r, f_vehicle_frame)
             elif f_vehicle_frame > 255: f_vehicle_frame = 255 - f_vehicle_frame
             if f_vehicle_frame < -32768 or f_vehicle_frame > 32767: facet(r, 'VehicleFrame: {} out of range'.format(f_vehicle_frame))
+            # VehicleFrame, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after VehicleFrame: 2 bit(s): 0 SE(DeviceOffset), 1 SE(VehicleTravel), 2 EE, 3 second level
         r -= 2; k = _T105[(B >> r) & 3]
     f_device_offset = None
     if k == 4:
+        # DeviceOffset, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_device_offset, B, r = sl2(B, r, _S101, 6)
@@ -19087,12 +19382,14 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             if f_device_offset & 128: f_device_offset, r = ri(B, r, f_device_offset)
             elif f_device_offset > 255: f_device_offset = 255 - f_device_offset
             if f_device_offset < -32768 or f_device_offset > 32767: facet(r, 'DeviceOffset: {} out of range'.format(f_device_offset))
+            # DeviceOffset, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DeviceOffset: 2 bit(s): 0 SE(VehicleTravel), 1 EE, 2 second level
         r -= 2; k = _T106[(B >> r) & 3]
     f_vehicle_travel = None
     if k == 5:
+        # VehicleTravel, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_vehicle_travel, B, r = sl2(B, r, _S101, 6)
@@ -19102,6 +19399,7 @@ def _d_VehicleCheckInReqType(B: int, r: int) -> tuple[VehicleCheckInReqType, int
             if f_vehicle_travel & 128: f_vehicle_travel, r = ri(B, r, f_vehicle_travel)
             elif f_vehicle_travel > 255: f_vehicle_travel = 255 - f_vehicle_travel
             if f_vehicle_travel < -32768 or f_vehicle_travel > 32767: facet(r, 'VehicleTravel: {} out of range'.format(f_vehicle_travel))
+            # VehicleTravel, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after VehicleTravel: 1 bit(s): 0 EE, 1 second level
@@ -19301,6 +19599,7 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S68, 6)
@@ -19308,6 +19607,7 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 3 bit(s): 0 SE(ParkingSpace), 1 SE(DeviceLocation), 2 SE(TargetDistance), 3 EE, 4 second level
@@ -19316,6 +19616,7 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
         raise unexpected(k, r, 'ResponseCode')
     f_parking_space = None
     if k == 2:
+        # ParkingSpace, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_parking_space, B, r = sl2(B, r, _S101, 6)
@@ -19324,12 +19625,14 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             if f_parking_space & 128: f_parking_space, r = ri(B, r, f_parking_space)
             elif f_parking_space > 255: f_parking_space = 255 - f_parking_space
             if f_parking_space < -32768 or f_parking_space > 32767: facet(r, 'ParkingSpace: {} out of range'.format(f_parking_space))
+            # ParkingSpace, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ParkingSpace: 2 bit(s): 0 SE(DeviceLocation), 1 SE(TargetDistance), 2 EE, 3 second level
         r -= 2; k = _T11[(B >> r) & 3]
     f_device_location = None
     if k == 3:
+        # DeviceLocation, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_device_location, B, r = sl2(B, r, _S101, 6)
@@ -19338,12 +19641,14 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             if f_device_location & 128: f_device_location, r = ri(B, r, f_device_location)
             elif f_device_location > 255: f_device_location = 255 - f_device_location
             if f_device_location < -32768 or f_device_location > 32767: facet(r, 'DeviceLocation: {} out of range'.format(f_device_location))
+            # DeviceLocation, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DeviceLocation: 2 bit(s): 0 SE(TargetDistance), 1 EE, 2 second level
         r -= 2; k = _T12[(B >> r) & 3]
     f_target_distance = None
     if k == 4:
+        # TargetDistance, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_distance, B, r = sl2(B, r, _S101, 6)
@@ -19353,6 +19658,7 @@ def _d_VehicleCheckInResType(B: int, r: int) -> tuple[VehicleCheckInResType, int
             if f_target_distance & 128: f_target_distance, r = ri(B, r, f_target_distance)
             elif f_target_distance > 255: f_target_distance = 255 - f_target_distance
             if f_target_distance < -32768 or f_target_distance > 32767: facet(r, 'TargetDistance: {} out of range'.format(f_target_distance))
+            # TargetDistance, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetDistance: 1 bit(s): 0 EE, 1 second level
@@ -19546,6 +19852,7 @@ def _d_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
         raise unexpected(k, r, 'Header')
     f_ev_check_out_status = None
     if k == 1:
+        # EVCheckOutStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_check_out_status, B, r = sl2(B, r, _S187, 6)
@@ -19553,6 +19860,7 @@ def _d_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
             r -= 2; f_ev_check_out_status = (B >> r) & 3
             if f_ev_check_out_status >= 3: raise bad_value(r, 'EVCheckOutStatus: enumeration index {} of 3'.format(f_ev_check_out_status))
             f_ev_check_out_status = _E_evCheckOutStatusType[f_ev_check_out_status]
+            # EVCheckOutStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVCheckOutStatus: 1 bit(s): 0 SE(CheckOutTime), 1 second level
@@ -19561,6 +19869,7 @@ def _d_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
         raise unexpected(k, r, 'EVCheckOutStatus')
     f_check_out_time = None
     if k == 2:
+        # CheckOutTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_check_out_time, B, r = sl2(B, r, _S8, 6)
@@ -19568,6 +19877,7 @@ def _d_VehicleCheckOutReqType(B: int, r: int) -> tuple[VehicleCheckOutReqType, i
             r -= 8; f_check_out_time = (B >> r) & 255
             if f_check_out_time > 127: f_check_out_time, r = ru(B, r, f_check_out_time)
             if f_check_out_time > 18446744073709551615: facet(r, 'CheckOutTime: {} out of range'.format(f_check_out_time))
+            # CheckOutTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after CheckOutTime: 1 bit(s): 0 EE, 1 second level
@@ -19689,6 +19999,7 @@ def _d_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S68, 6)
@@ -19696,6 +20007,7 @@ def _d_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSECheckOutStatus), 1 second level
@@ -19704,12 +20016,14 @@ def _d_VehicleCheckOutResType(B: int, r: int) -> tuple[VehicleCheckOutResType, i
         raise unexpected(k, r, 'ResponseCode')
     f_evse_check_out_status = None
     if k == 2:
+        # EVSECheckOutStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_check_out_status, B, r = sl2(B, r, _S188, 6)
         else:
             r -= 1; f_evse_check_out_status = (B >> r) & 1
             f_evse_check_out_status = _E_evseCheckOutStatusType[f_evse_check_out_status]
+            # EVSECheckOutStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSECheckOutStatus: 1 bit(s): 0 EE, 1 second level
@@ -19811,54 +20125,63 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     r -= 4; k = _T189[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
+        # PresentSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_present_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
+            # PresentSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level
         r -= 4; k = _T190[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
+        # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_minimum_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level
         r -= 4; k = _T191[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
+        # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level
         r -= 4; k = _T192[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
+        # MaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_maximum_soc, B, r = sl2(B, r, _S139, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
+            # MaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level
         r -= 3; k = _T193[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
+        # RemainingTimeToMinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_minimum_soc, B, r = sl2(B, r, _S120, 6)
@@ -19866,12 +20189,14 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
+            # RemainingTimeToMinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level
         r -= 3; k = _T194[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
+        # RemainingTimeToTargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_target_soc, B, r = sl2(B, r, _S120, 6)
@@ -19879,12 +20204,14 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
+            # RemainingTimeToTargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level
         r -= 3; k = _T195[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
+        # RemainingTimeToMaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_maximum_soc, B, r = sl2(B, r, _S120, 6)
@@ -19893,17 +20220,20 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
+            # RemainingTimeToMaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level
         r -= 3; k = _T196[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
+        # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_complete, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
+            # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level
@@ -19916,11 +20246,13 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 2; k = _T198[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
+        # InletHot, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_inlet_hot, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
+            # InletHot, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after InletHot: 1 bit(s): 0 EE, 1 second level
@@ -20151,12 +20483,14 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
 
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20169,12 +20503,14 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
 
 def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S36, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20187,12 +20523,14 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
 
 def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S36, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20265,6 +20603,7 @@ DOC_ELEMENTS: tuple = (
 
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # AckMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
@@ -20272,6 +20611,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
+        # AckMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20286,11 +20626,13 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
 
 def _d_S5_AppliesMinimumMaximumCost(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # AppliesMinimumMaximumCost, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # AppliesMinimumMaximumCost, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20303,11 +20645,13 @@ def _e_S5_AppliesMinimumMaximumCost(v: Any, a: int) -> int:
 
 def _d_S6_AppliesToEnergyFee(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # AppliesToEnergyFee, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # AppliesToEnergyFee, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20320,11 +20664,13 @@ def _e_S6_AppliesToEnergyFee(v: Any, a: int) -> int:
 
 def _d_S7_AppliesToOverstayFee(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # AppliesToOverstayFee, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # AppliesToOverstayFee, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20337,11 +20683,13 @@ def _e_S7_AppliesToOverstayFee(v: Any, a: int) -> int:
 
 def _d_S8_AppliesToParkingFee(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # AppliesToParkingFee, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # AppliesToParkingFee, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20354,12 +20702,14 @@ def _e_S8_AppliesToParkingFee(v: Any, a: int) -> int:
 
 def _d_S9_AuthorizationServices(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # AuthorizationServices, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S2, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_authorizationType[v]
+        # AuthorizationServices, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20373,12 +20723,14 @@ def _e_S9_AuthorizationServices(v: Any, a: int) -> int:
 
 def _d_S10_BPT_ChannelSelection(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BPT_ChannelSelection, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S115, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_channelSelectionType[v]
+        # BPT_ChannelSelection, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20392,6 +20744,7 @@ def _e_S10_BPT_ChannelSelection(v: Any, a: int) -> int:
 
 def _d_S11_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BPT_DischargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S8, 6)
@@ -20399,6 +20752,7 @@ def _d_S11_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
+        # BPT_DischargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20413,6 +20767,7 @@ def _e_S11_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
 
 def _d_S12_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BPT_InductiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S8, 6)
@@ -20420,6 +20775,7 @@ def _d_S12_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
+        # BPT_InductiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20434,6 +20790,7 @@ def _e_S12_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
 
 def _d_S13_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # CapacitiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S8, 6)
@@ -20441,6 +20798,7 @@ def _d_S13_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
+        # CapacitiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20455,6 +20813,7 @@ def _e_S13_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
 
 def _d_S14_CarbonDioxideEmission(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # CarbonDioxideEmission, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
@@ -20462,6 +20821,7 @@ def _d_S14_CarbonDioxideEmission(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'CarbonDioxideEmission: {} out of range'.format(v))
+        # CarbonDioxideEmission, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20476,12 +20836,14 @@ def _e_S14_CarbonDioxideEmission(v: Any, a: int) -> int:
 
 def _d_S15_Certificate(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S66, 6)
     else:
         v, B, r = rbin(B, r, 1600)
         if r < 2048: B, r = fill(B, r)
+        # Certificate, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20494,11 +20856,13 @@ def _e_S15_Certificate(v: Any, a: int) -> int:
 
 def _d_S16_CertificateInstallationService(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # CertificateInstallationService, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # CertificateInstallationService, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20511,12 +20875,14 @@ def _e_S16_CertificateInstallationService(v: Any, a: int) -> int:
 
 def _d_S17_ChargeProgress(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargeProgress, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S114, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_chargeProgressType[v]
+        # ChargeProgress, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20530,6 +20896,7 @@ def _e_S17_ChargeProgress(v: Any, a: int) -> int:
 
 def _d_S18_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S8, 6)
@@ -20537,6 +20904,7 @@ def _d_S18_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
+        # ChargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20551,11 +20919,13 @@ def _e_S18_ChargedEnergyReadingWh(v: Any, a: int) -> int:
 
 def _d_S19_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20568,6 +20938,7 @@ def _e_S19_ChargingComplete(v: Any, a: int) -> int:
 
 def _d_S20_ChargingSession(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingSession, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S178, 6)
@@ -20575,6 +20946,7 @@ def _d_S20_ChargingSession(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'ChargingSession: enumeration index {} of 3'.format(v))
         v = _E_chargingSessionType[v]
+        # ChargingSession, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20588,6 +20960,7 @@ def _e_S20_ChargingSession(v: Any, a: int) -> int:
 
 def _d_S21_CheckOutTime(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # CheckOutTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S8, 6)
@@ -20595,6 +20968,7 @@ def _d_S21_CheckOutTime(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'CheckOutTime: {} out of range'.format(v))
+        # CheckOutTime, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20609,12 +20983,14 @@ def _e_S21_CheckOutTime(v: Any, a: int) -> int:
 
 def _d_S22_Currency(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Currency, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S140, 6)
     else:
         v, B, r = rstr(B, r, 3)
         if r < 2048: B, r = fill(B, r)
+        # Currency, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20627,12 +21003,14 @@ def _e_S22_Currency(v: Any, a: int) -> int:
 
 def _d_S23_DHPublicKey(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DHPublicKey, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S81, 6)
     else:
         v, B, r = rbin(B, r, 133)
         if r < 2048: B, r = fill(B, r)
+        # DHPublicKey, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20645,6 +21023,7 @@ def _e_S23_DHPublicKey(v: Any, a: int) -> int:
 
 def _d_S24_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S120, 6)
@@ -20652,6 +21031,7 @@ def _d_S24_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
+        # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20666,6 +21046,7 @@ def _e_S24_DepartureTime(v: Any, a: int) -> int:
 
 def _d_S25_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S120, 6)
@@ -20673,6 +21054,7 @@ def _d_S25_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
+        # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20687,6 +21069,7 @@ def _e_S25_DepartureTime(v: Any, a: int) -> int:
 
 def _d_S26_DeviceLocation(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DeviceLocation, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S101, 6)
@@ -20695,6 +21078,7 @@ def _d_S26_DeviceLocation(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'DeviceLocation: {} out of range'.format(v))
+        # DeviceLocation, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20710,6 +21094,7 @@ def _e_S26_DeviceLocation(v: Any, a: int) -> int:
 
 def _d_S27_DeviceOffset(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DeviceOffset, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S101, 6)
@@ -20718,6 +21103,7 @@ def _d_S27_DeviceOffset(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'DeviceOffset: {} out of range'.format(v))
+        # DeviceOffset, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20733,6 +21119,7 @@ def _e_S27_DeviceOffset(v: Any, a: int) -> int:
 
 def _d_S28_Duration(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Duration, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S120, 6)
@@ -20740,6 +21127,7 @@ def _d_S28_Duration(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'Duration: {} out of range'.format(v))
+        # Duration, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20754,12 +21142,14 @@ def _e_S28_Duration(v: Any, a: int) -> int:
 
 def _d_S29_ECDHCurve(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ECDHCurve, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_ecdhCurveType[v]
+        # ECDHCurve, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20773,12 +21163,14 @@ def _e_S29_ECDHCurve(v: Any, a: int) -> int:
 
 def _d_S30_EMAID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EMAID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
     else:
         v, B, r = rstr(B, r, 255)
         if r < 2048: B, r = fill(B, r)
+        # EMAID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20791,12 +21183,14 @@ def _e_S30_EMAID(v: Any, a: int) -> int:
 
 def _d_S31_EVCCID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVCCID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
     else:
         v, B, r = rstr(B, r, 255)
         if r < 2048: B, r = fill(B, r)
+        # EVCCID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20809,6 +21203,7 @@ def _e_S31_EVCCID(v: Any, a: int) -> int:
 
 def _d_S32_EVCheckInStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVCheckInStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S179, 6)
@@ -20816,6 +21211,7 @@ def _d_S32_EVCheckInStatus(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVCheckInStatus: enumeration index {} of 3'.format(v))
         v = _E_evCheckInStatusType[v]
+        # EVCheckInStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20829,6 +21225,7 @@ def _e_S32_EVCheckInStatus(v: Any, a: int) -> int:
 
 def _d_S33_EVCheckOutStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVCheckOutStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S187, 6)
@@ -20836,6 +21233,7 @@ def _d_S33_EVCheckOutStatus(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVCheckOutStatus: enumeration index {} of 3'.format(v))
         v = _E_evCheckOutStatusType[v]
+        # EVCheckOutStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20849,6 +21247,7 @@ def _e_S33_EVCheckOutStatus(v: Any, a: int) -> int:
 
 def _d_S34_EVProcessing(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S69, 6)
@@ -20856,6 +21255,7 @@ def _d_S34_EVProcessing(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
+        # EVProcessing, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20869,12 +21269,14 @@ def _e_S34_EVProcessing(v: Any, a: int) -> int:
 
 def _d_S35_EVSECheckOutStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSECheckOutStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S188, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_evseCheckOutStatusType[v]
+        # EVSECheckOutStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20888,12 +21290,14 @@ def _e_S35_EVSECheckOutStatus(v: Any, a: int) -> int:
 
 def _d_S36_EVSEID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
     else:
         v, B, r = rstr(B, r, 255)
         if r < 2048: B, r = fill(B, r)
+        # EVSEID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20906,6 +21310,7 @@ def _e_S36_EVSEID(v: Any, a: int) -> int:
 
 def _d_S37_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S124, 6)
@@ -20913,6 +21318,7 @@ def _d_S37_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
         v = _E_evseNotificationType[v]
+        # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20926,6 +21332,7 @@ def _e_S37_EVSENotification(v: Any, a: int) -> int:
 
 def _d_S38_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S69, 6)
@@ -20933,6 +21340,7 @@ def _d_S38_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
+        # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20946,12 +21354,14 @@ def _e_S38_EVSEProcessing(v: Any, a: int) -> int:
 
 def _d_S39_EVTerminationCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVTerminationCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S75, 6)
     else:
         v, B, r = rstr(B, r, 80)
         if r < 2048: B, r = fill(B, r)
+        # EVTerminationCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20964,12 +21374,14 @@ def _e_S39_EVTerminationCode(v: Any, a: int) -> int:
 
 def _d_S40_EVTerminationExplanation(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVTerminationExplanation, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S146, 6)
     else:
         v, B, r = rstr(B, r, 160)
         if r < 2048: B, r = fill(B, r)
+        # EVTerminationExplanation, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -20982,12 +21394,14 @@ def _e_S40_EVTerminationExplanation(v: Any, a: int) -> int:
 
 def _d_S41_Exponent(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21000,11 +21414,13 @@ def _e_S41_Exponent(v: Any, a: int) -> int:
 
 def _d_S42_Exponent(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S112, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
+        # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21018,11 +21434,13 @@ def _e_S42_Exponent(v: Any, a: int) -> int:
 
 def _d_S43_FreeService(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # FreeService, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # FreeService, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21035,12 +21453,14 @@ def _e_S43_FreeService(v: Any, a: int) -> int:
 
 def _d_S44_G(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # G, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21053,12 +21473,14 @@ def _e_S44_G(v: Any, a: int) -> int:
 
 def _d_S45_GenChallenge(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # GenChallenge, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S65, 6)
     else:
         v, B, r = rbin(B, r, 16)
         if r < 2048: B, r = fill(B, r)
+        # GenChallenge, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21071,11 +21493,13 @@ def _e_S45_GenChallenge(v: Any, a: int) -> int:
 
 def _d_S46_GoToPause(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # GoToPause, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # GoToPause, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21088,6 +21512,7 @@ def _e_S46_GoToPause(v: Any, a: int) -> int:
 
 def _d_S47_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S28, 6)
@@ -21095,6 +21520,7 @@ def _d_S47_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21109,11 +21535,13 @@ def _e_S47_HMACOutputLength(v: Any, a: int) -> int:
 
 def _d_S48_InletHot(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # InletHot, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # InletHot, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21126,12 +21554,14 @@ def _e_S48_InletHot(v: Any, a: int) -> int:
 
 def _d_S49_J(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # J, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21144,12 +21574,14 @@ def _e_S49_J(v: Any, a: int) -> int:
 
 def _d_S50_Language(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Language, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S140, 6)
     else:
         v, B, r = rstr(B, r, 3)
         if r < 2048: B, r = fill(B, r)
+        # Language, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21162,11 +21594,13 @@ def _e_S50_Language(v: Any, a: int) -> int:
 
 def _d_S51_MaximumContractCertificateChains(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MaximumContractCertificateChains, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # MaximumContractCertificateChains, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21180,12 +21614,14 @@ def _e_S51_MaximumContractCertificateChains(v: Any, a: int) -> int:
 
 def _d_S52_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
+        # MaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21199,12 +21635,14 @@ def _e_S52_MaximumSOC(v: Any, a: int) -> int:
 
 def _d_S53_MaximumSupportingPoints(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MaximumSupportingPoints, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S125, 6)
     else:
         r -= 10; v = ((B >> r) & 1023) + 12
         if v > 1024: facet(r, 'MaximumSupportingPoints: {} above 1024'.format(v))
+        # MaximumSupportingPoints, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21218,12 +21656,14 @@ def _e_S53_MaximumSupportingPoints(v: Any, a: int) -> int:
 
 def _d_S54_MeterID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S99, 6)
     else:
         v, B, r = rstr(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21236,11 +21676,13 @@ def _e_S54_MeterID(v: Any, a: int) -> int:
 
 def _d_S55_MeterInfoRequested(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterInfoRequested, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # MeterInfoRequested, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21253,12 +21695,14 @@ def _e_S55_MeterInfoRequested(v: Any, a: int) -> int:
 
 def _d_S56_MeterSignature(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterSignature, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S100, 6)
     else:
         v, B, r = rbin(B, r, 64)
         if r < 2048: B, r = fill(B, r)
+        # MeterSignature, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21271,6 +21715,7 @@ def _e_S56_MeterSignature(v: Any, a: int) -> int:
 
 def _d_S57_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S101, 6)
@@ -21279,6 +21724,7 @@ def _d_S57_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
+        # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21294,6 +21740,7 @@ def _e_S57_MeterStatus(v: Any, a: int) -> int:
 
 def _d_S58_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterTimestamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S8, 6)
@@ -21301,6 +21748,7 @@ def _d_S58_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
+        # MeterTimestamp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21315,12 +21763,14 @@ def _e_S58_MeterTimestamp(v: Any, a: int) -> int:
 
 def _d_S59_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
+        # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21334,12 +21784,14 @@ def _e_S59_MinimumSOC(v: Any, a: int) -> int:
 
 def _d_S60_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
+        # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21353,12 +21805,14 @@ def _e_S60_MinimumSOC(v: Any, a: int) -> int:
 
 def _d_S61_Modulus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21371,6 +21825,7 @@ def _e_S61_Modulus(v: Any, a: int) -> int:
 
 def _d_S62_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
@@ -21378,6 +21833,7 @@ def _d_S62_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21392,11 +21848,13 @@ def _e_S62_NotificationMaxDelay(v: Any, a: int) -> int:
 
 def _d_S63_NumberOfPriceLevels(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NumberOfPriceLevels, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # NumberOfPriceLevels, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21410,6 +21868,7 @@ def _e_S63_NumberOfPriceLevels(v: Any, a: int) -> int:
 
 def _d_S64_OverstayFeePeriod(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # OverstayFeePeriod, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S120, 6)
@@ -21417,6 +21876,7 @@ def _d_S64_OverstayFeePeriod(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'OverstayFeePeriod: {} out of range'.format(v))
+        # OverstayFeePeriod, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21431,12 +21891,14 @@ def _e_S64_OverstayFeePeriod(v: Any, a: int) -> int:
 
 def _d_S65_OverstayRuleDescription(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # OverstayRuleDescription, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S146, 6)
     else:
         v, B, r = rstr(B, r, 160)
         if r < 2048: B, r = fill(B, r)
+        # OverstayRuleDescription, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21449,6 +21911,7 @@ def _e_S65_OverstayRuleDescription(v: Any, a: int) -> int:
 
 def _d_S66_OverstayTimeThreshold(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # OverstayTimeThreshold, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S120, 6)
@@ -21456,6 +21919,7 @@ def _d_S66_OverstayTimeThreshold(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'OverstayTimeThreshold: {} out of range'.format(v))
+        # OverstayTimeThreshold, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21470,12 +21934,14 @@ def _e_S66_OverstayTimeThreshold(v: Any, a: int) -> int:
 
 def _d_S67_P(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # P, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21488,12 +21954,14 @@ def _e_S67_P(v: Any, a: int) -> int:
 
 def _d_S68_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21506,12 +21974,14 @@ def _e_S68_PGPKeyID(v: Any, a: int) -> int:
 
 def _d_S69_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21524,6 +21994,7 @@ def _e_S69_PGPKeyPacket(v: Any, a: int) -> int:
 
 def _d_S70_ParameterSetID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ParameterSetID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
@@ -21531,6 +22002,7 @@ def _d_S70_ParameterSetID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'ParameterSetID: {} out of range'.format(v))
+        # ParameterSetID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21545,6 +22017,7 @@ def _e_S70_ParameterSetID(v: Any, a: int) -> int:
 
 def _d_S71_ParkingFeePeriod(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ParkingFeePeriod, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S120, 6)
@@ -21552,6 +22025,7 @@ def _d_S71_ParkingFeePeriod(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'ParkingFeePeriod: {} out of range'.format(v))
+        # ParkingFeePeriod, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21566,6 +22040,7 @@ def _e_S71_ParkingFeePeriod(v: Any, a: int) -> int:
 
 def _d_S72_ParkingMethod(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ParkingMethod, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S180, 6)
@@ -21573,6 +22048,7 @@ def _d_S72_ParkingMethod(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'ParkingMethod: enumeration index {} of 3'.format(v))
         v = _E_parkingMethodType[v]
+        # ParkingMethod, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21586,6 +22062,7 @@ def _e_S72_ParkingMethod(v: Any, a: int) -> int:
 
 def _d_S73_ParkingSpace(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ParkingSpace, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S101, 6)
@@ -21594,6 +22071,7 @@ def _d_S73_ParkingSpace(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'ParkingSpace: {} out of range'.format(v))
+        # ParkingSpace, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21609,12 +22087,14 @@ def _e_S73_ParkingSpace(v: Any, a: int) -> int:
 
 def _d_S74_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21627,12 +22107,14 @@ def _e_S74_PgenCounter(v: Any, a: int) -> int:
 
 def _d_S75_PowerToleranceAcceptance(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PowerToleranceAcceptance, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S118, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_powerToleranceAcceptanceType[v]
+        # PowerToleranceAcceptance, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21646,12 +22128,14 @@ def _e_S75_PowerToleranceAcceptance(v: Any, a: int) -> int:
 
 def _d_S76_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PresentSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
+        # PresentSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21665,12 +22149,14 @@ def _e_S76_PresentSOC(v: Any, a: int) -> int:
 
 def _d_S77_PriceAlgorithm(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PriceAlgorithm, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
     else:
         v, B, r = rstr(B, r, 255)
         if r < 2048: B, r = fill(B, r)
+        # PriceAlgorithm, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21683,11 +22169,13 @@ def _e_S77_PriceAlgorithm(v: Any, a: int) -> int:
 
 def _d_S78_PriceLevel(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PriceLevel, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # PriceLevel, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21701,12 +22189,14 @@ def _e_S78_PriceLevel(v: Any, a: int) -> int:
 
 def _d_S79_PriceScheduleDescription(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PriceScheduleDescription, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S146, 6)
     else:
         v, B, r = rstr(B, r, 160)
         if r < 2048: B, r = fill(B, r)
+        # PriceScheduleDescription, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21719,6 +22209,7 @@ def _e_S79_PriceScheduleDescription(v: Any, a: int) -> int:
 
 def _d_S80_PriceScheduleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PriceScheduleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S113, 6)
@@ -21726,6 +22217,7 @@ def _d_S80_PriceScheduleID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'PriceScheduleID: {} out of range'.format(v))
+        # PriceScheduleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21740,12 +22232,14 @@ def _e_S80_PriceScheduleID(v: Any, a: int) -> int:
 
 def _d_S81_ProviderID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ProviderID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S75, 6)
     else:
         v, B, r = rstr(B, r, 80)
         if r < 2048: B, r = fill(B, r)
+        # ProviderID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21758,12 +22252,14 @@ def _e_S81_ProviderID(v: Any, a: int) -> int:
 
 def _d_S82_Q(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Q, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21776,11 +22272,13 @@ def _e_S82_Q(v: Any, a: int) -> int:
 
 def _d_S83_RemainingContractCertificateChains(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingContractCertificateChains, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # RemainingContractCertificateChains, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21794,6 +22292,7 @@ def _e_S83_RemainingContractCertificateChains(v: Any, a: int) -> int:
 
 def _d_S84_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToMaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S120, 6)
@@ -21801,6 +22300,7 @@ def _d_S84_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
+        # RemainingTimeToMaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21815,6 +22315,7 @@ def _e_S84_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
 
 def _d_S85_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToMinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S120, 6)
@@ -21822,6 +22323,7 @@ def _d_S85_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
+        # RemainingTimeToMinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21836,6 +22338,7 @@ def _e_S85_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
 
 def _d_S86_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToTargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S120, 6)
@@ -21843,6 +22346,7 @@ def _d_S86_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
+        # RemainingTimeToTargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21857,11 +22361,13 @@ def _e_S86_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
 
 def _d_S87_RenewableGenerationPercentage(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RenewableGenerationPercentage, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S76, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # RenewableGenerationPercentage, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21875,6 +22381,7 @@ def _e_S87_RenewableGenerationPercentage(v: Any, a: int) -> int:
 
 def _d_S88_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S68, 6)
@@ -21882,6 +22389,7 @@ def _d_S88_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
         v = _E_responseCodeType[v]
+        # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21895,12 +22403,14 @@ def _e_S88_ResponseCode(v: Any, a: int) -> int:
 
 def _d_S89_SECP521_EncryptedPrivateKey(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SECP521_EncryptedPrivateKey, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S82, 6)
     else:
         v, B, r = rbin(B, r, 94)
         if r < 2048: B, r = fill(B, r)
+        # SECP521_EncryptedPrivateKey, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21913,12 +22423,14 @@ def _e_S89_SECP521_EncryptedPrivateKey(v: Any, a: int) -> int:
 
 def _d_S90_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21931,6 +22443,7 @@ def _e_S90_SPKISexp(v: Any, a: int) -> int:
 
 def _d_S91_ScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S113, 6)
@@ -21938,6 +22451,7 @@ def _d_S91_ScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'ScheduleTupleID: {} out of range'.format(v))
+        # ScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21952,12 +22466,14 @@ def _e_S91_ScheduleTupleID(v: Any, a: int) -> int:
 
 def _d_S92_Seed(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Seed, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21970,12 +22486,14 @@ def _e_S92_Seed(v: Any, a: int) -> int:
 
 def _d_S93_SelectedAuthorizationService(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SelectedAuthorizationService, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S2, 6)
     else:
         r -= 1; v = (B >> r) & 1
         v = _E_authorizationType[v]
+        # SelectedAuthorizationService, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -21989,6 +22507,7 @@ def _e_S93_SelectedAuthorizationService(v: Any, a: int) -> int:
 
 def _d_S94_SelectedScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SelectedScheduleTupleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S113, 6)
@@ -21996,6 +22515,7 @@ def _d_S94_SelectedScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'SelectedScheduleTupleID: {} out of range'.format(v))
+        # SelectedScheduleTupleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22010,6 +22530,7 @@ def _e_S94_SelectedScheduleTupleID(v: Any, a: int) -> int:
 
 def _d_S95_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
@@ -22017,6 +22538,7 @@ def _d_S95_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'ServiceID: {} out of range'.format(v))
+        # ServiceID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22031,12 +22553,14 @@ def _e_S95_ServiceID(v: Any, a: int) -> int:
 
 def _d_S96_ServiceName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S75, 6)
     else:
         v, B, r = rstr(B, r, 80)
         if r < 2048: B, r = fill(B, r)
+        # ServiceName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22049,11 +22573,13 @@ def _e_S96_ServiceName(v: Any, a: int) -> int:
 
 def _d_S97_ServiceRenegotiationSupported(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ServiceRenegotiationSupported, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # ServiceRenegotiationSupported, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22066,12 +22592,14 @@ def _e_S97_ServiceRenegotiationSupported(v: Any, a: int) -> int:
 
 def _d_S98_SessionID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
     else:
         v, B, r = rbin(B, r, 8)
         if r < 2048: B, r = fill(B, r)
+        # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22084,12 +22612,14 @@ def _e_S98_SessionID(v: Any, a: int) -> int:
 
 def _d_S99_SessionID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
     else:
         v, B, r = rbin(B, r, 8)
         if r < 2048: B, r = fill(B, r)
+        # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22102,6 +22632,7 @@ def _e_S99_SessionID(v: Any, a: int) -> int:
 
 def _d_S100_StartTime(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # StartTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S120, 6)
@@ -22109,6 +22640,7 @@ def _d_S100_StartTime(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'StartTime: {} out of range'.format(v))
+        # StartTime, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22123,12 +22655,14 @@ def _e_S100_StartTime(v: Any, a: int) -> int:
 
 def _d_S101_TPM_EncryptedPrivateKey(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TPM_EncryptedPrivateKey, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S84, 6)
     else:
         v, B, r = rbin(B, r, 206)
         if r < 2048: B, r = fill(B, r)
+        # TPM_EncryptedPrivateKey, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22141,6 +22675,7 @@ def _e_S101_TPM_EncryptedPrivateKey(v: Any, a: int) -> int:
 
 def _d_S102_TargetDistance(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TargetDistance, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S101, 6)
@@ -22149,6 +22684,7 @@ def _d_S102_TargetDistance(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'TargetDistance: {} out of range'.format(v))
+        # TargetDistance, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22164,6 +22700,7 @@ def _e_S102_TargetDistance(v: Any, a: int) -> int:
 
 def _d_S103_TargetOffsetX(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TargetOffsetX, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
@@ -22171,6 +22708,7 @@ def _d_S103_TargetOffsetX(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'TargetOffsetX: {} out of range'.format(v))
+        # TargetOffsetX, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22185,6 +22723,7 @@ def _e_S103_TargetOffsetX(v: Any, a: int) -> int:
 
 def _d_S104_TargetOffsetY(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TargetOffsetY, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S123, 6)
@@ -22192,6 +22731,7 @@ def _d_S104_TargetOffsetY(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'TargetOffsetY: {} out of range'.format(v))
+        # TargetOffsetY, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22206,12 +22746,14 @@ def _e_S104_TargetOffsetY(v: Any, a: int) -> int:
 
 def _d_S105_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
+        # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22225,12 +22767,14 @@ def _e_S105_TargetSOC(v: Any, a: int) -> int:
 
 def _d_S106_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S139, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
+        # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22244,11 +22788,13 @@ def _e_S106_TargetSOC(v: Any, a: int) -> int:
 
 def _d_S107_TaxIncludedInPrice(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TaxIncludedInPrice, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # TaxIncludedInPrice, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22261,6 +22807,7 @@ def _e_S107_TaxIncludedInPrice(v: Any, a: int) -> int:
 
 def _d_S108_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TaxRuleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S113, 6)
@@ -22268,6 +22815,7 @@ def _d_S108_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
+        # TaxRuleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22282,6 +22830,7 @@ def _e_S108_TaxRuleID(v: Any, a: int) -> int:
 
 def _d_S109_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TaxRuleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S113, 6)
@@ -22289,6 +22838,7 @@ def _d_S109_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
+        # TaxRuleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22303,12 +22853,14 @@ def _e_S109_TaxRuleID(v: Any, a: int) -> int:
 
 def _d_S110_TaxRuleName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TaxRuleName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S75, 6)
     else:
         v, B, r = rstr(B, r, 80)
         if r < 2048: B, r = fill(B, r)
+        # TaxRuleName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22321,6 +22873,7 @@ def _e_S110_TaxRuleName(v: Any, a: int) -> int:
 
 def _d_S111_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S8, 6)
@@ -22328,6 +22881,7 @@ def _d_S111_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
+        # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22342,6 +22896,7 @@ def _e_S111_TimeAnchor(v: Any, a: int) -> int:
 
 def _d_S112_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S8, 6)
@@ -22349,6 +22904,7 @@ def _d_S112_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
+        # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22363,6 +22919,7 @@ def _e_S112_TimeAnchor(v: Any, a: int) -> int:
 
 def _d_S113_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TimeStamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S8, 6)
@@ -22370,6 +22927,7 @@ def _d_S113_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
+        # TimeStamp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22384,6 +22942,7 @@ def _e_S113_TimeStamp(v: Any, a: int) -> int:
 
 def _d_S114_Value(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S101, 6)
@@ -22392,6 +22951,7 @@ def _d_S114_Value(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
+        # Value, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22407,6 +22967,7 @@ def _e_S114_Value(v: Any, a: int) -> int:
 
 def _d_S115_VehicleFrame(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # VehicleFrame, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S101, 6)
@@ -22415,6 +22976,7 @@ def _d_S115_VehicleFrame(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'VehicleFrame: {} out of range'.format(v))
+        # VehicleFrame, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22430,6 +22992,7 @@ def _e_S115_VehicleFrame(v: Any, a: int) -> int:
 
 def _d_S116_VehicleTravel(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # VehicleTravel, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S101, 6)
@@ -22438,6 +23001,7 @@ def _d_S116_VehicleTravel(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'VehicleTravel: {} out of range'.format(v))
+        # VehicleTravel, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22453,12 +23017,14 @@ def _e_S116_VehicleTravel(v: Any, a: int) -> int:
 
 def _d_S117_X448_EncryptedPrivateKey(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X448_EncryptedPrivateKey, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S83, 6)
     else:
         v, B, r = rbin(B, r, 84)
         if r < 2048: B, r = fill(B, r)
+        # X448_EncryptedPrivateKey, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22471,12 +23037,14 @@ def _e_S117_X448_EncryptedPrivateKey(v: Any, a: int) -> int:
 
 def _d_S118_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22489,12 +23057,14 @@ def _e_S118_X509CRL(v: Any, a: int) -> int:
 
 def _d_S119_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22507,12 +23077,14 @@ def _e_S119_X509Certificate(v: Any, a: int) -> int:
 
 def _d_S120_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S36, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22525,12 +23097,14 @@ def _e_S120_X509IssuerName(v: Any, a: int) -> int:
 
 def _d_S121_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22543,6 +23117,7 @@ def _e_S121_X509SKI(v: Any, a: int) -> int:
 
 def _d_S122_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S28, 6)
@@ -22550,6 +23125,7 @@ def _d_S122_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22564,12 +23140,14 @@ def _e_S122_X509SerialNumber(v: Any, a: int) -> int:
 
 def _d_S123_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S36, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22582,12 +23160,14 @@ def _e_S123_X509SubjectName(v: Any, a: int) -> int:
 
 def _d_S124_XPath(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S36, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # XPath, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22600,12 +23180,14 @@ def _e_S124_XPath(v: Any, a: int) -> int:
 
 def _d_S125_Y(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S30, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Y, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22618,11 +23200,13 @@ def _e_S125_Y(v: Any, a: int) -> int:
 
 def _d_S126_boolValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # boolValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # boolValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22635,11 +23219,13 @@ def _e_S126_boolValue(v: Any, a: int) -> int:
 
 def _d_S127_byteValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # byteValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S112, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
+        # byteValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22653,12 +23239,14 @@ def _e_S127_byteValue(v: Any, a: int) -> int:
 
 def _d_S128_finiteString(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # finiteString, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S75, 6)
     else:
         v, B, r = rstr(B, r, 80)
         if r < 2048: B, r = fill(B, r)
+        # finiteString, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22671,6 +23259,7 @@ def _e_S128_finiteString(v: Any, a: int) -> int:
 
 def _d_S129_intValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # intValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S177, 6)
@@ -22679,6 +23268,7 @@ def _d_S129_intValue(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -2147483648 or v > 2147483647: facet(r, 'intValue: {} out of range'.format(v))
+        # intValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -22694,6 +23284,7 @@ def _e_S129_intValue(v: Any, a: int) -> int:
 
 def _d_S130_shortValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # shortValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S101, 6)
@@ -22702,6 +23293,7 @@ def _d_S130_shortValue(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'shortValue: {} out of range'.format(v))
+        # shortValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r

@@ -1696,11 +1696,13 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
     r -= 1; k = _T0[(B >> r) & 1]
     f_exponent = None
     if k == 0:
+        # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_exponent, B, r = sl2(B, r, _S11, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
+            # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Exponent: 1 bit(s): 0 SE(Value), 1 second level
@@ -1709,6 +1711,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
         raise unexpected(k, r, 'Exponent')
     f_value = None
     if k == 1:
+        # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_value, B, r = sl2(B, r, _S13, 6)
@@ -1717,6 +1720,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
+            # Value, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Value: 1 bit(s): 0 EE, 1 second level
@@ -2387,11 +2391,13 @@ def _d_AC_ChargeLoopReqType(B: int, r: int) -> tuple[AC_ChargeLoopReqType, int, 
         r -= 1; k = _T32[(B >> r) & 1]
     f_meter_info_requested = None
     if k == 2:
+        # MeterInfoRequested, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_info_requested, B, r = sl2(B, r, _S33, 6)
         else:
             r -= 1; f_meter_info_requested = ((B >> r) & 1) == 1
+            # MeterInfoRequested, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterInfoRequested: 3 bit(s): 0 SE(BPT_Dynamic_AC_CLReqControlMode), 1 SE(BPT_Scheduled_AC_CLReqControlMode), 2 SE(CLReqControlMode), 3 SE(Dynamic_AC_CLReqControlMode), 4 SE(Scheduled_AC_CLReqControlMode), 5 second level
@@ -2802,12 +2808,14 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_session_id = None
     if k == 0:
+        # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_session_id, B, r = sl2(B, r, _S58, 6)
         else:
             f_session_id, B, r = rbin(B, r, 8)
             if r < 2048: B, r = fill(B, r)
+            # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SessionID: 1 bit(s): 0 SE(TimeStamp), 1 second level
@@ -2816,6 +2824,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
         raise unexpected(k, r, 'SessionID')
     f_time_stamp = None
     if k == 1:
+        # TimeStamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_stamp, B, r = sl2(B, r, _S59, 6)
@@ -2823,6 +2832,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
+            # TimeStamp, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level
@@ -3305,6 +3315,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
+        # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_hmac_output_length, B, r = sl2(B, r, _S77, 6)
@@ -3312,6 +3323,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
+            # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
@@ -3382,12 +3394,14 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
     if k == 5:
+        # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_digest_value, B, r = sl2(B, r, _S79, 6)
         else:
             f_digest_value, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DigestValue: 1 bit(s): 0 EE, 1 second level
@@ -3580,12 +3594,14 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S85, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # XPath, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
@@ -3747,12 +3763,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S85, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
@@ -3773,12 +3791,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
             f_spki_data.append(v)
         elif k == 7:
             if r < 2048: B, r = fill(B, r)
+            # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S85, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
@@ -3965,72 +3985,86 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S79, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # P, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
+            # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S79, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Q, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
+            # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S79, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # G, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
+            # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S79, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Y, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
+            # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S79, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # J, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
+            # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S79, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Seed, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
+            # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S79, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
@@ -4102,12 +4136,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_modulus = None
     if k == 0:
+        # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_modulus, B, r = sl2(B, r, _S79, 6)
         else:
             f_modulus, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
@@ -4116,12 +4152,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
         raise unexpected(k, r, 'Modulus')
     f_exponent = None
     if k == 1:
+        # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_exponent, B, r = sl2(B, r, _S79, 6)
         else:
             f_exponent, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Exponent: 1 bit(s): 0 EE, 1 second level
@@ -4264,45 +4302,53 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
             f_x509_issuer_serial.append(v)
         elif k == 1:
             if r < 2048: B, r = fill(B, r)
+            # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S79, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
             if r < 2048: B, r = fill(B, r)
+            # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S85, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
             if r < 2048: B, r = fill(B, r)
+            # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S79, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
             if r < 2048: B, r = fill(B, r)
+            # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S79, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
@@ -4478,12 +4524,14 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
     r -= 1; k = _T0[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
+        # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_issuer_name, B, r = sl2(B, r, _S85, 6)
         else:
             f_x509_issuer_name, B, r = rstr(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
@@ -4492,6 +4540,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
         raise unexpected(k, r, 'X509IssuerName')
     f_x509_serial_number = None
     if k == 1:
+        # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_serial_number, B, r = sl2(B, r, _S77, 6)
@@ -4499,6 +4548,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+            # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
@@ -4565,22 +4615,26 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S79, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
+            # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S79, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
@@ -4623,12 +4677,14 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S79, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
@@ -4713,54 +4769,63 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     r -= 4; k = _T36[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
+        # PresentSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_present_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
+            # PresentSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level
         r -= 4; k = _T37[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
+        # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_minimum_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level
         r -= 4; k = _T38[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
+        # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level
         r -= 4; k = _T39[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
+        # MaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_maximum_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
+            # MaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level
         r -= 3; k = _T40[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
+        # RemainingTimeToMinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_minimum_soc, B, r = sl2(B, r, _S115, 6)
@@ -4768,12 +4833,14 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
+            # RemainingTimeToMinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level
         r -= 3; k = _T41[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
+        # RemainingTimeToTargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_target_soc, B, r = sl2(B, r, _S115, 6)
@@ -4781,12 +4848,14 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
+            # RemainingTimeToTargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level
         r -= 3; k = _T42[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
+        # RemainingTimeToMaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_maximum_soc, B, r = sl2(B, r, _S115, 6)
@@ -4795,17 +4864,20 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
+            # RemainingTimeToMaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level
         r -= 3; k = _T43[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
+        # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_complete, B, r = sl2(B, r, _S33, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
+            # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level
@@ -4818,11 +4890,13 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 2; k = _T45[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
+        # InletHot, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_inlet_hot, B, r = sl2(B, r, _S33, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
+            # InletHot, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after InletHot: 1 bit(s): 0 EE, 1 second level
@@ -5058,6 +5132,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
     r -= 2; k = _T60[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S115, 6)
@@ -5065,6 +5140,7 @@ def _d_BPT_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level
@@ -7295,6 +7371,7 @@ def _d_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
     r -= 2; k = _T60[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S115, 6)
@@ -7302,6 +7379,7 @@ def _d_Dynamic_AC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLReq
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level
@@ -8841,6 +8919,7 @@ def _d_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int, 
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S221, 6)
@@ -8848,6 +8927,7 @@ def _d_AC_ChargeLoopResType(B: int, r: int) -> tuple[AC_ChargeLoopResType, int, 
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 4 bit(s): 0 SE(EVSEStatus), 1 SE(MeterInfo), 2 SE(Receipt), 3 SE(EVSETargetFrequency), 4 SE(BPT_Dynamic_AC_CLResControlMode), 5 SE(BPT_Scheduled_AC_CLResControlMode), 6 SE(CLResControlMode), 7 SE(Dynamic_AC_CLResControlMode), 8 SE(Scheduled_AC_CLResControlMode), 9 second level
@@ -10115,6 +10195,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
+        # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_notification_max_delay, B, r = sl2(B, r, _S265, 6)
@@ -10122,6 +10203,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
@@ -10130,6 +10212,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
         raise unexpected(k, r, 'NotificationMaxDelay')
     f_evse_notification = None
     if k == 1:
+        # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_notification, B, r = sl2(B, r, _S266, 6)
@@ -10137,6 +10220,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
             f_evse_notification = _E_evseNotificationType[f_evse_notification]
+            # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSENotification: 1 bit(s): 0 EE, 1 second level
@@ -10193,12 +10277,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
+        # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_id, B, r = sl2(B, r, _S267, 6)
         else:
             f_meter_id, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterID: 1 bit(s): 0 SE(ChargedEnergyReadingWh), 1 second level
@@ -10207,6 +10293,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
         raise unexpected(k, r, 'MeterID')
     f_charged_energy_reading_wh = None
     if k == 1:
+        # ChargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charged_energy_reading_wh, B, r = sl2(B, r, _S59, 6)
@@ -10214,6 +10301,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
+            # ChargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level
@@ -10222,6 +10310,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
+        # BPT_DischargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bpt_discharged_energy_reading_wh, B, r = sl2(B, r, _S59, 6)
@@ -10229,12 +10318,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
+            # BPT_DischargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level
         r -= 3; k = _T228[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
+        # CapacitiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_capacitive_energy_reading_va_rh, B, r = sl2(B, r, _S59, 6)
@@ -10243,12 +10334,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
+            # CapacitiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level
         r -= 3; k = _T229[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
+        # BPT_InductiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bpt_inductive_energy_reading_va_rh, B, r = sl2(B, r, _S59, 6)
@@ -10257,12 +10350,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
+            # BPT_InductiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level
         r -= 3; k = _T230[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
+        # MeterSignature, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_signature, B, r = sl2(B, r, _S268, 6)
@@ -10270,12 +10365,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if r < 2048: B, r = fill(B, r)
             f_meter_signature, B, r = rbin(B, r, 64)
             if r < 2048: B, r = fill(B, r)
+            # MeterSignature, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level
         r -= 2; k = _T231[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
+        # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_status, B, r = sl2(B, r, _S13, 6)
@@ -10285,12 +10382,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level
         r -= 2; k = _T232[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
+        # MeterTimestamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_timestamp, B, r = sl2(B, r, _S59, 6)
@@ -10299,6 +10398,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
             if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
+            # MeterTimestamp, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterTimestamp: 1 bit(s): 0 EE, 1 second level
@@ -10509,6 +10609,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
+        # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_anchor, B, r = sl2(B, r, _S59, 6)
@@ -10516,6 +10617,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level
@@ -11116,6 +11218,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_tax_rule_id = None
     if k == 0:
+        # TaxRuleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_tax_rule_id, B, r = sl2(B, r, _S277, 6)
@@ -11123,6 +11226,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
+            # TaxRuleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TaxRuleID: 1 bit(s): 0 SE(Amount), 1 second level
@@ -11213,6 +11317,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
     r -= 3; k = _T68[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S115, 6)
@@ -11220,36 +11325,42 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSETargetActivePower), 4 second level
         r -= 3; k = _T69[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
+        # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_minimum_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSETargetActivePower), 3 second level
         r -= 2; k = _T70[(B >> r) & 3]
     f_target_soc = None
     if k == 2:
+        # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSETargetActivePower), 2 second level
         r -= 2; k = _T71[(B >> r) & 3]
     f_ack_max_delay = None
     if k == 3:
+        # AckMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ack_max_delay, B, r = sl2(B, r, _S265, 6)
@@ -11257,6 +11368,7 @@ def _d_BPT_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
             if f_ack_max_delay > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
+            # AckMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after AckMaxDelay: 1 bit(s): 0 SE(EVSETargetActivePower), 1 second level
@@ -12280,6 +12392,7 @@ def _d_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
     r -= 3; k = _T68[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S115, 6)
@@ -12287,36 +12400,42 @@ def _d_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSETargetActivePower), 4 second level
         r -= 3; k = _T69[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
+        # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_minimum_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSETargetActivePower), 3 second level
         r -= 2; k = _T70[(B >> r) & 3]
     f_target_soc = None
     if k == 2:
+        # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_soc, B, r = sl2(B, r, _S114, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSETargetActivePower), 2 second level
         r -= 2; k = _T71[(B >> r) & 3]
     f_ack_max_delay = None
     if k == 3:
+        # AckMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ack_max_delay, B, r = sl2(B, r, _S265, 6)
@@ -12324,6 +12443,7 @@ def _d_Dynamic_AC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_AC_CLRes
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
             if f_ack_max_delay > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
+            # AckMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after AckMaxDelay: 1 bit(s): 0 SE(EVSETargetActivePower), 1 second level
@@ -14817,6 +14937,7 @@ def _d_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S221, 6)
@@ -14824,6 +14945,7 @@ def _d_AC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[AC_ChargePara
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 2 bit(s): 0 SE(AC_CPDResEnergyTransferMode), 1 SE(BPT_AC_CPDResEnergyTransferMode), 2 second level
@@ -16582,12 +16704,14 @@ def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16600,12 +16724,14 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
 
 def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S85, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16618,12 +16744,14 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
 
 def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S85, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16684,6 +16812,7 @@ DOC_ELEMENTS: tuple = (
 
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # AckMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S265, 6)
@@ -16691,6 +16820,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
+        # AckMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16705,6 +16835,7 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
 
 def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BPT_DischargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S59, 6)
@@ -16712,6 +16843,7 @@ def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
+        # BPT_DischargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16726,6 +16858,7 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
 
 def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BPT_InductiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S59, 6)
@@ -16733,6 +16866,7 @@ def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
+        # BPT_InductiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16747,6 +16881,7 @@ def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
 
 def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # CapacitiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S59, 6)
@@ -16754,6 +16889,7 @@ def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
+        # CapacitiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16768,6 +16904,7 @@ def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
 
 def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S59, 6)
@@ -16775,6 +16912,7 @@ def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
+        # ChargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16789,11 +16927,13 @@ def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
 
 def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S33, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16806,6 +16946,7 @@ def _e_S9_ChargingComplete(v: Any, a: int) -> int:
 
 def _d_S10_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S115, 6)
@@ -16813,6 +16954,7 @@ def _d_S10_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
+        # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16827,6 +16969,7 @@ def _e_S10_DepartureTime(v: Any, a: int) -> int:
 
 def _d_S11_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S266, 6)
@@ -16834,6 +16977,7 @@ def _d_S11_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
         v = _E_evseNotificationType[v]
+        # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16847,12 +16991,14 @@ def _e_S11_EVSENotification(v: Any, a: int) -> int:
 
 def _d_S12_Exponent(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16865,11 +17011,13 @@ def _e_S12_Exponent(v: Any, a: int) -> int:
 
 def _d_S13_Exponent(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S11, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
+        # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16883,12 +17031,14 @@ def _e_S13_Exponent(v: Any, a: int) -> int:
 
 def _d_S14_G(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # G, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16901,6 +17051,7 @@ def _e_S14_G(v: Any, a: int) -> int:
 
 def _d_S15_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S77, 6)
@@ -16908,6 +17059,7 @@ def _d_S15_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16922,11 +17074,13 @@ def _e_S15_HMACOutputLength(v: Any, a: int) -> int:
 
 def _d_S16_InletHot(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # InletHot, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S33, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # InletHot, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16939,12 +17093,14 @@ def _e_S16_InletHot(v: Any, a: int) -> int:
 
 def _d_S17_J(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # J, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16957,12 +17113,14 @@ def _e_S17_J(v: Any, a: int) -> int:
 
 def _d_S18_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S114, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
+        # MaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16976,12 +17134,14 @@ def _e_S18_MaximumSOC(v: Any, a: int) -> int:
 
 def _d_S19_MeterID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S267, 6)
     else:
         v, B, r = rstr(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16994,11 +17154,13 @@ def _e_S19_MeterID(v: Any, a: int) -> int:
 
 def _d_S20_MeterInfoRequested(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterInfoRequested, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S33, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # MeterInfoRequested, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17011,12 +17173,14 @@ def _e_S20_MeterInfoRequested(v: Any, a: int) -> int:
 
 def _d_S21_MeterSignature(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterSignature, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S268, 6)
     else:
         v, B, r = rbin(B, r, 64)
         if r < 2048: B, r = fill(B, r)
+        # MeterSignature, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17029,6 +17193,7 @@ def _e_S21_MeterSignature(v: Any, a: int) -> int:
 
 def _d_S22_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S13, 6)
@@ -17037,6 +17202,7 @@ def _d_S22_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
+        # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17052,6 +17218,7 @@ def _e_S22_MeterStatus(v: Any, a: int) -> int:
 
 def _d_S23_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterTimestamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S59, 6)
@@ -17059,6 +17226,7 @@ def _d_S23_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
+        # MeterTimestamp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17073,12 +17241,14 @@ def _e_S23_MeterTimestamp(v: Any, a: int) -> int:
 
 def _d_S24_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S114, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
+        # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17092,12 +17262,14 @@ def _e_S24_MinimumSOC(v: Any, a: int) -> int:
 
 def _d_S25_Modulus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17110,6 +17282,7 @@ def _e_S25_Modulus(v: Any, a: int) -> int:
 
 def _d_S26_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S265, 6)
@@ -17117,6 +17290,7 @@ def _d_S26_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17131,12 +17305,14 @@ def _e_S26_NotificationMaxDelay(v: Any, a: int) -> int:
 
 def _d_S27_P(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # P, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17149,12 +17325,14 @@ def _e_S27_P(v: Any, a: int) -> int:
 
 def _d_S28_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17167,12 +17345,14 @@ def _e_S28_PGPKeyID(v: Any, a: int) -> int:
 
 def _d_S29_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17185,12 +17365,14 @@ def _e_S29_PGPKeyPacket(v: Any, a: int) -> int:
 
 def _d_S30_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17203,12 +17385,14 @@ def _e_S30_PgenCounter(v: Any, a: int) -> int:
 
 def _d_S31_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PresentSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S114, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
+        # PresentSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17222,12 +17406,14 @@ def _e_S31_PresentSOC(v: Any, a: int) -> int:
 
 def _d_S32_Q(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Q, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17240,6 +17426,7 @@ def _e_S32_Q(v: Any, a: int) -> int:
 
 def _d_S33_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToMaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S115, 6)
@@ -17247,6 +17434,7 @@ def _d_S33_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
+        # RemainingTimeToMaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17261,6 +17449,7 @@ def _e_S33_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
 
 def _d_S34_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToMinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S115, 6)
@@ -17268,6 +17457,7 @@ def _d_S34_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
+        # RemainingTimeToMinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17282,6 +17472,7 @@ def _e_S34_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
 
 def _d_S35_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToTargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S115, 6)
@@ -17289,6 +17480,7 @@ def _d_S35_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
+        # RemainingTimeToTargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17303,6 +17495,7 @@ def _e_S35_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
 
 def _d_S36_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S221, 6)
@@ -17310,6 +17503,7 @@ def _d_S36_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
         v = _E_responseCodeType[v]
+        # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17323,12 +17517,14 @@ def _e_S36_ResponseCode(v: Any, a: int) -> int:
 
 def _d_S37_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17341,12 +17537,14 @@ def _e_S37_SPKISexp(v: Any, a: int) -> int:
 
 def _d_S38_Seed(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Seed, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17359,12 +17557,14 @@ def _e_S38_Seed(v: Any, a: int) -> int:
 
 def _d_S39_SessionID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S58, 6)
     else:
         v, B, r = rbin(B, r, 8)
         if r < 2048: B, r = fill(B, r)
+        # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17377,12 +17577,14 @@ def _e_S39_SessionID(v: Any, a: int) -> int:
 
 def _d_S40_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S114, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
+        # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17396,6 +17598,7 @@ def _e_S40_TargetSOC(v: Any, a: int) -> int:
 
 def _d_S41_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TaxRuleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S277, 6)
@@ -17403,6 +17606,7 @@ def _d_S41_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
+        # TaxRuleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17417,6 +17621,7 @@ def _e_S41_TaxRuleID(v: Any, a: int) -> int:
 
 def _d_S42_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S59, 6)
@@ -17424,6 +17629,7 @@ def _d_S42_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
+        # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17438,6 +17644,7 @@ def _e_S42_TimeAnchor(v: Any, a: int) -> int:
 
 def _d_S43_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TimeStamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S59, 6)
@@ -17445,6 +17652,7 @@ def _d_S43_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
+        # TimeStamp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17459,6 +17667,7 @@ def _e_S43_TimeStamp(v: Any, a: int) -> int:
 
 def _d_S44_Value(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S13, 6)
@@ -17467,6 +17676,7 @@ def _d_S44_Value(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
+        # Value, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17482,12 +17692,14 @@ def _e_S44_Value(v: Any, a: int) -> int:
 
 def _d_S45_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17500,12 +17712,14 @@ def _e_S45_X509CRL(v: Any, a: int) -> int:
 
 def _d_S46_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17518,12 +17732,14 @@ def _e_S46_X509Certificate(v: Any, a: int) -> int:
 
 def _d_S47_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S85, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17536,12 +17752,14 @@ def _e_S47_X509IssuerName(v: Any, a: int) -> int:
 
 def _d_S48_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17554,6 +17772,7 @@ def _e_S48_X509SKI(v: Any, a: int) -> int:
 
 def _d_S49_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S77, 6)
@@ -17561,6 +17780,7 @@ def _d_S49_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17575,12 +17795,14 @@ def _e_S49_X509SerialNumber(v: Any, a: int) -> int:
 
 def _d_S50_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S85, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17593,12 +17815,14 @@ def _e_S50_X509SubjectName(v: Any, a: int) -> int:
 
 def _d_S51_XPath(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S85, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # XPath, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17611,12 +17835,14 @@ def _e_S51_XPath(v: Any, a: int) -> int:
 
 def _d_S52_Y(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Y, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r

@@ -880,12 +880,14 @@ def _d_ACDP_ConnectReqType(B: int, r: int) -> tuple[ACDP_ConnectReqType, int, in
         raise unexpected(k, r, 'Header')
     f_ev_electrical_charging_device_status = None
     if k == 1:
+        # EVElectricalChargingDeviceStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_electrical_charging_device_status, B, r = sl2(B, r, _S2, 6)
         else:
             r -= 2; f_ev_electrical_charging_device_status = (B >> r) & 3
             f_ev_electrical_charging_device_status = _E_electricalChargingDeviceStatusType[f_ev_electrical_charging_device_status]
+            # EVElectricalChargingDeviceStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVElectricalChargingDeviceStatus: 1 bit(s): 0 EE, 1 second level
@@ -980,12 +982,14 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_session_id = None
     if k == 0:
+        # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_session_id, B, r = sl2(B, r, _S6, 6)
         else:
             f_session_id, B, r = rbin(B, r, 8)
             if r < 2048: B, r = fill(B, r)
+            # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SessionID: 1 bit(s): 0 SE(TimeStamp), 1 second level
@@ -994,6 +998,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
         raise unexpected(k, r, 'SessionID')
     f_time_stamp = None
     if k == 1:
+        # TimeStamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_stamp, B, r = sl2(B, r, _S7, 6)
@@ -1001,6 +1006,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
+            # TimeStamp, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level
@@ -1483,6 +1489,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
+        # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_hmac_output_length, B, r = sl2(B, r, _S27, 6)
@@ -1490,6 +1497,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
+            # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
@@ -1560,12 +1568,14 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
     if k == 5:
+        # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_digest_value, B, r = sl2(B, r, _S29, 6)
         else:
             f_digest_value, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DigestValue: 1 bit(s): 0 EE, 1 second level
@@ -1758,12 +1768,14 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S35, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # XPath, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
@@ -1925,12 +1937,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S35, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
@@ -1951,12 +1965,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
             f_spki_data.append(v)
         elif k == 7:
             if r < 2048: B, r = fill(B, r)
+            # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S35, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
@@ -2143,72 +2159,86 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # P, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
+            # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Q, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
+            # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # G, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
+            # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Y, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
+            # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # J, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
+            # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Seed, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
+            # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
@@ -2280,12 +2310,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_modulus = None
     if k == 0:
+        # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_modulus, B, r = sl2(B, r, _S29, 6)
         else:
             f_modulus, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
@@ -2294,12 +2326,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
         raise unexpected(k, r, 'Modulus')
     f_exponent = None
     if k == 1:
+        # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_exponent, B, r = sl2(B, r, _S29, 6)
         else:
             f_exponent, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Exponent: 1 bit(s): 0 EE, 1 second level
@@ -2442,45 +2476,53 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
             f_x509_issuer_serial.append(v)
         elif k == 1:
             if r < 2048: B, r = fill(B, r)
+            # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
             if r < 2048: B, r = fill(B, r)
+            # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S35, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
             if r < 2048: B, r = fill(B, r)
+            # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
             if r < 2048: B, r = fill(B, r)
+            # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
@@ -2656,12 +2698,14 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
     r -= 1; k = _T0[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
+        # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_issuer_name, B, r = sl2(B, r, _S35, 6)
         else:
             f_x509_issuer_name, B, r = rstr(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
@@ -2670,6 +2714,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
         raise unexpected(k, r, 'X509IssuerName')
     f_x509_serial_number = None
     if k == 1:
+        # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_serial_number, B, r = sl2(B, r, _S27, 6)
@@ -2677,6 +2722,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+            # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
@@ -2743,22 +2789,26 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
+            # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
@@ -2801,12 +2851,14 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S29, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
@@ -2899,6 +2951,7 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int, in
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S64, 6)
@@ -2906,6 +2959,7 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int, in
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
@@ -2914,6 +2968,7 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int, in
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 2:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S65, 6)
@@ -2921,6 +2976,7 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int, in
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 1 bit(s): 0 SE(EVSEElectricalChargingDeviceStatus), 1 second level
@@ -2929,12 +2985,14 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int, in
         raise unexpected(k, r, 'EVSEProcessing')
     f_evse_electrical_charging_device_status = None
     if k == 3:
+        # EVSEElectricalChargingDeviceStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_electrical_charging_device_status, B, r = sl2(B, r, _S2, 6)
         else:
             r -= 2; f_evse_electrical_charging_device_status = (B >> r) & 3
             f_evse_electrical_charging_device_status = _E_electricalChargingDeviceStatusType[f_evse_electrical_charging_device_status]
+            # EVSEElectricalChargingDeviceStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEElectricalChargingDeviceStatus: 1 bit(s): 0 SE(EVSEMechanicalChargingDeviceStatus), 1 second level
@@ -2943,6 +3001,7 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int, in
         raise unexpected(k, r, 'EVSEElectricalChargingDeviceStatus')
     f_evse_mechanical_charging_device_status = None
     if k == 4:
+        # EVSEMechanicalChargingDeviceStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_mechanical_charging_device_status, B, r = sl2(B, r, _S66, 6)
@@ -2950,6 +3009,7 @@ def _d_ACDP_ConnectResType(B: int, r: int) -> tuple[ACDP_ConnectResType, int, in
             r -= 2; f_evse_mechanical_charging_device_status = (B >> r) & 3
             if f_evse_mechanical_charging_device_status >= 3: raise bad_value(r, 'EVSEMechanicalChargingDeviceStatus: enumeration index {} of 3'.format(f_evse_mechanical_charging_device_status))
             f_evse_mechanical_charging_device_status = _E_mechanicalChargingDeviceStatusType[f_evse_mechanical_charging_device_status]
+            # EVSEMechanicalChargingDeviceStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEMechanicalChargingDeviceStatus: 1 bit(s): 0 EE, 1 second level
@@ -3293,11 +3353,13 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
     r -= 1; k = _T0[(B >> r) & 1]
     f_ev_ready_to_charge = None
     if k == 0:
+        # EVReadyToCharge, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_ready_to_charge, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_ready_to_charge = ((B >> r) & 1) == 1
+            # EVReadyToCharge, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVReadyToCharge: 1 bit(s): 0 SE(EVImmobilizationRequest), 1 second level
@@ -3306,11 +3368,13 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
         raise unexpected(k, r, 'EVReadyToCharge')
     f_ev_immobilization_request = None
     if k == 1:
+        # EVImmobilizationRequest, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_immobilization_request, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_immobilization_request = ((B >> r) & 1) == 1
+            # EVImmobilizationRequest, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVImmobilizationRequest: 3 bit(s): 0 SE(EVImmobilized), 1 SE(EVWLANStrength), 2 SE(EVCPStatus), 3 SE(EVSOC), 4 SE(EVErrorCode), 5 SE(EVTimeout), 6 EE, 7 second level
@@ -3319,11 +3383,13 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
         raise unexpected(k, r, 'EVImmobilizationRequest')
     f_ev_immobilized = None
     if k == 2:
+        # EVImmobilized, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_immobilized, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_immobilized = ((B >> r) & 1) == 1
+            # EVImmobilized, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVImmobilized: 3 bit(s): 0 SE(EVWLANStrength), 1 SE(EVCPStatus), 2 SE(EVSOC), 3 SE(EVErrorCode), 4 SE(EVTimeout), 5 EE, 6 second level
@@ -3336,6 +3402,7 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
         r -= 3; k = _T69[(B >> r) & 7]
     f_evcp_status = None
     if k == 4:
+        # EVCPStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evcp_status, B, r = sl2(B, r, _S80, 6)
@@ -3343,24 +3410,28 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
             r -= 3; f_evcp_status = (B >> r) & 7
             if f_evcp_status >= 5: raise bad_value(r, 'EVCPStatus: enumeration index {} of 5'.format(f_evcp_status))
             f_evcp_status = _E_cpStatusType[f_evcp_status]
+            # EVCPStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVCPStatus: 3 bit(s): 0 SE(EVSOC), 1 SE(EVErrorCode), 2 SE(EVTimeout), 3 EE, 4 second level
         r -= 3; k = _T70[(B >> r) & 7]
     f_evsoc = None
     if k == 5:
+        # EVSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evsoc, B, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_evsoc = ((B >> r) & 127) + 0
             if f_evsoc > 100: facet(r, 'EVSOC: {} above 100'.format(f_evsoc))
+            # EVSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSOC: 2 bit(s): 0 SE(EVErrorCode), 1 SE(EVTimeout), 2 EE, 3 second level
         r -= 2; k = _T71[(B >> r) & 3]
     f_ev_error_code = None
     if k == 6:
+        # EVErrorCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_error_code, B, r = sl2(B, r, _S82, 6)
@@ -3368,17 +3439,20 @@ def _d_EVTechnicalStatusType(B: int, r: int) -> tuple[EVTechnicalStatusType, int
             r -= 4; f_ev_error_code = (B >> r) & 15
             if f_ev_error_code >= 10: raise bad_value(r, 'EVErrorCode: enumeration index {} of 10'.format(f_ev_error_code))
             f_ev_error_code = _E_errorCodeType[f_ev_error_code]
+            # EVErrorCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVErrorCode: 2 bit(s): 0 SE(EVTimeout), 1 EE, 2 second level
         r -= 2; k = _T72[(B >> r) & 3]
     f_ev_timeout = None
     if k == 7:
+        # EVTimeout, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_timeout, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_timeout = ((B >> r) & 1) == 1
+            # EVTimeout, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVTimeout: 1 bit(s): 0 EE, 1 second level
@@ -3531,11 +3605,13 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
     r -= 1; k = _T0[(B >> r) & 1]
     f_exponent = None
     if k == 0:
+        # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_exponent, B, r = sl2(B, r, _S83, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
+            # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Exponent: 1 bit(s): 0 SE(Value), 1 second level
@@ -3544,6 +3620,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
         raise unexpected(k, r, 'Exponent')
     f_value = None
     if k == 1:
+        # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_value, B, r = sl2(B, r, _S84, 6)
@@ -3552,6 +3629,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
+            # Value, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Value: 1 bit(s): 0 EE, 1 second level
@@ -3618,6 +3696,7 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S64, 6)
@@ -3625,6 +3704,7 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEMechanicalChargingDeviceStatus), 1 second level
@@ -3633,6 +3713,7 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
         raise unexpected(k, r, 'ResponseCode')
     f_evse_mechanical_charging_device_status = None
     if k == 2:
+        # EVSEMechanicalChargingDeviceStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_mechanical_charging_device_status, B, r = sl2(B, r, _S66, 6)
@@ -3640,6 +3721,7 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
             r -= 2; f_evse_mechanical_charging_device_status = (B >> r) & 3
             if f_evse_mechanical_charging_device_status >= 3: raise bad_value(r, 'EVSEMechanicalChargingDeviceStatus: enumeration index {} of 3'.format(f_evse_mechanical_charging_device_status))
             f_evse_mechanical_charging_device_status = _E_mechanicalChargingDeviceStatusType[f_evse_mechanical_charging_device_status]
+            # EVSEMechanicalChargingDeviceStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEMechanicalChargingDeviceStatus: 1 bit(s): 0 SE(EVSEReadyToCharge), 1 second level
@@ -3648,11 +3730,13 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
         raise unexpected(k, r, 'EVSEMechanicalChargingDeviceStatus')
     f_evse_ready_to_charge = None
     if k == 3:
+        # EVSEReadyToCharge, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_ready_to_charge, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_ready_to_charge = ((B >> r) & 1) == 1
+            # EVSEReadyToCharge, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEReadyToCharge: 1 bit(s): 0 SE(EVSEIsolationStatus), 1 second level
@@ -3661,12 +3745,14 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
         raise unexpected(k, r, 'EVSEReadyToCharge')
     f_evse_isolation_status = None
     if k == 4:
+        # EVSEIsolationStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_isolation_status, B, r = sl2(B, r, _S85, 6)
         else:
             r -= 2; f_evse_isolation_status = (B >> r) & 3
             f_evse_isolation_status = _E_isolationStatusType[f_evse_isolation_status]
+            # EVSEIsolationStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEIsolationStatus: 1 bit(s): 0 SE(EVSEDisabled), 1 second level
@@ -3675,11 +3761,13 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
         raise unexpected(k, r, 'EVSEIsolationStatus')
     f_evse_disabled = None
     if k == 5:
+        # EVSEDisabled, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_disabled, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_disabled = ((B >> r) & 1) == 1
+            # EVSEDisabled, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEDisabled: 1 bit(s): 0 SE(EVSEUtilityInterruptEvent), 1 second level
@@ -3688,11 +3776,13 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
         raise unexpected(k, r, 'EVSEDisabled')
     f_evse_utility_interrupt_event = None
     if k == 6:
+        # EVSEUtilityInterruptEvent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_utility_interrupt_event, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_utility_interrupt_event = ((B >> r) & 1) == 1
+            # EVSEUtilityInterruptEvent, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEUtilityInterruptEvent: 1 bit(s): 0 SE(EVSEEmergencyShutdown), 1 second level
@@ -3701,11 +3791,13 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
         raise unexpected(k, r, 'EVSEUtilityInterruptEvent')
     f_evse_emergency_shutdown = None
     if k == 7:
+        # EVSEEmergencyShutdown, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_emergency_shutdown, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_emergency_shutdown = ((B >> r) & 1) == 1
+            # EVSEEmergencyShutdown, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEEmergencyShutdown: 1 bit(s): 0 SE(EVSEMalfunction), 1 second level
@@ -3714,11 +3806,13 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
         raise unexpected(k, r, 'EVSEEmergencyShutdown')
     f_evse_malfunction = None
     if k == 8:
+        # EVSEMalfunction, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_malfunction, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_malfunction = ((B >> r) & 1) == 1
+            # EVSEMalfunction, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEMalfunction: 1 bit(s): 0 SE(EVInChargePosition), 1 second level
@@ -3727,11 +3821,13 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
         raise unexpected(k, r, 'EVSEMalfunction')
     f_ev_in_charge_position = None
     if k == 9:
+        # EVInChargePosition, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_in_charge_position, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_in_charge_position = ((B >> r) & 1) == 1
+            # EVInChargePosition, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVInChargePosition: 1 bit(s): 0 SE(EVAssociationStatus), 1 second level
@@ -3740,11 +3836,13 @@ def _d_ACDP_SystemStatusResType(B: int, r: int) -> tuple[ACDP_SystemStatusResTyp
         raise unexpected(k, r, 'EVInChargePosition')
     f_ev_association_status = None
     if k == 10:
+        # EVAssociationStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_association_status, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_association_status = ((B >> r) & 1) == 1
+            # EVAssociationStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVAssociationStatus: 1 bit(s): 0 EE, 1 second level
@@ -3884,11 +3982,13 @@ def _d_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         raise unexpected(k, r, 'Header')
     f_ev_mobility_status = None
     if k == 1:
+        # EVMobilityStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_mobility_status, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_mobility_status = ((B >> r) & 1) == 1
+            # EVMobilityStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVMobilityStatus: 1 bit(s): 0 SE(EVPositioningSupport), 1 second level
@@ -3897,11 +3997,13 @@ def _d_ACDP_VehiclePositioningReqType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         raise unexpected(k, r, 'EVMobilityStatus')
     f_ev_positioning_support = None
     if k == 2:
+        # EVPositioningSupport, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_positioning_support, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_positioning_support = ((B >> r) & 1) == 1
+            # EVPositioningSupport, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVPositioningSupport: 1 bit(s): 0 EE, 1 second level
@@ -4008,6 +4110,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S64, 6)
@@ -4015,6 +4118,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
@@ -4023,6 +4127,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 2:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S65, 6)
@@ -4030,6 +4135,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 1 bit(s): 0 SE(EVSEPositioningSupport), 1 second level
@@ -4038,11 +4144,13 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         raise unexpected(k, r, 'EVSEProcessing')
     f_evse_positioning_support = None
     if k == 3:
+        # EVSEPositioningSupport, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_positioning_support, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_evse_positioning_support = ((B >> r) & 1) == 1
+            # EVSEPositioningSupport, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEPositioningSupport: 1 bit(s): 0 SE(EVRelativeXDeviation), 1 second level
@@ -4051,6 +4159,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         raise unexpected(k, r, 'EVSEPositioningSupport')
     f_ev_relative_x_deviation = None
     if k == 4:
+        # EVRelativeXDeviation, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_relative_x_deviation, B, r = sl2(B, r, _S84, 6)
@@ -4059,6 +4168,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             if f_ev_relative_x_deviation & 128: f_ev_relative_x_deviation, r = ri(B, r, f_ev_relative_x_deviation)
             elif f_ev_relative_x_deviation > 255: f_ev_relative_x_deviation = 255 - f_ev_relative_x_deviation
             if f_ev_relative_x_deviation < -32768 or f_ev_relative_x_deviation > 32767: facet(r, 'EVRelativeXDeviation: {} out of range'.format(f_ev_relative_x_deviation))
+            # EVRelativeXDeviation, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVRelativeXDeviation: 1 bit(s): 0 SE(EVRelativeYDeviation), 1 second level
@@ -4067,6 +4177,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         raise unexpected(k, r, 'EVRelativeXDeviation')
     f_ev_relative_y_deviation = None
     if k == 5:
+        # EVRelativeYDeviation, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_relative_y_deviation, B, r = sl2(B, r, _S84, 6)
@@ -4075,6 +4186,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             if f_ev_relative_y_deviation & 128: f_ev_relative_y_deviation, r = ri(B, r, f_ev_relative_y_deviation)
             elif f_ev_relative_y_deviation > 255: f_ev_relative_y_deviation = 255 - f_ev_relative_y_deviation
             if f_ev_relative_y_deviation < -32768 or f_ev_relative_y_deviation > 32767: facet(r, 'EVRelativeYDeviation: {} out of range'.format(f_ev_relative_y_deviation))
+            # EVRelativeYDeviation, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVRelativeYDeviation: 1 bit(s): 0 SE(ContactWindowXc), 1 second level
@@ -4083,6 +4195,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         raise unexpected(k, r, 'EVRelativeYDeviation')
     f_contact_window_xc = None
     if k == 6:
+        # ContactWindowXc, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_contact_window_xc, B, r = sl2(B, r, _S84, 6)
@@ -4092,6 +4205,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             if f_contact_window_xc & 128: f_contact_window_xc, r = ri(B, r, f_contact_window_xc)
             elif f_contact_window_xc > 255: f_contact_window_xc = 255 - f_contact_window_xc
             if f_contact_window_xc < -32768 or f_contact_window_xc > 32767: facet(r, 'ContactWindowXc: {} out of range'.format(f_contact_window_xc))
+            # ContactWindowXc, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ContactWindowXc: 1 bit(s): 0 SE(ContactWindowYc), 1 second level
@@ -4100,6 +4214,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         raise unexpected(k, r, 'ContactWindowXc')
     f_contact_window_yc = None
     if k == 7:
+        # ContactWindowYc, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_contact_window_yc, B, r = sl2(B, r, _S84, 6)
@@ -4109,6 +4224,7 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
             if f_contact_window_yc & 128: f_contact_window_yc, r = ri(B, r, f_contact_window_yc)
             elif f_contact_window_yc > 255: f_contact_window_yc = 255 - f_contact_window_yc
             if f_contact_window_yc < -32768 or f_contact_window_yc > 32767: facet(r, 'ContactWindowYc: {} out of range'.format(f_contact_window_yc))
+            # ContactWindowYc, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ContactWindowYc: 1 bit(s): 0 SE(EVInChargePosition), 1 second level
@@ -4117,11 +4233,13 @@ def _d_ACDP_VehiclePositioningResType(B: int, r: int) -> tuple[ACDP_VehiclePosit
         raise unexpected(k, r, 'ContactWindowYc')
     f_ev_in_charge_position = None
     if k == 8:
+        # EVInChargePosition, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_in_charge_position, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_ev_in_charge_position = ((B >> r) & 1) == 1
+            # EVInChargePosition, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVInChargePosition: 1 bit(s): 0 EE, 1 second level
@@ -4695,54 +4813,63 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     r -= 4; k = _T92[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
+        # PresentSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_present_soc, B, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
+            # PresentSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level
         r -= 4; k = _T93[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
+        # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_minimum_soc, B, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level
         r -= 4; k = _T94[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
+        # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_soc, B, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level
         r -= 4; k = _T95[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
+        # MaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_maximum_soc, B, r = sl2(B, r, _S81, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
+            # MaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level
         r -= 3; k = _T96[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
+        # RemainingTimeToMinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_minimum_soc, B, r = sl2(B, r, _S97, 6)
@@ -4750,12 +4877,14 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
+            # RemainingTimeToMinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level
         r -= 3; k = _T98[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
+        # RemainingTimeToTargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_target_soc, B, r = sl2(B, r, _S97, 6)
@@ -4763,12 +4892,14 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
+            # RemainingTimeToTargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level
         r -= 3; k = _T99[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
+        # RemainingTimeToMaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_maximum_soc, B, r = sl2(B, r, _S97, 6)
@@ -4777,17 +4908,20 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
+            # RemainingTimeToMaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level
         r -= 3; k = _T100[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
+        # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_complete, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
+            # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level
@@ -4800,11 +4934,13 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 2; k = _T102[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
+        # InletHot, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_inlet_hot, B, r = sl2(B, r, _S79, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
+            # InletHot, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after InletHot: 1 bit(s): 0 EE, 1 second level
@@ -5040,6 +5176,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
+        # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_notification_max_delay, B, r = sl2(B, r, _S113, 6)
@@ -5047,6 +5184,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
@@ -5055,6 +5193,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
         raise unexpected(k, r, 'NotificationMaxDelay')
     f_evse_notification = None
     if k == 1:
+        # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_notification, B, r = sl2(B, r, _S114, 6)
@@ -5062,6 +5201,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
             f_evse_notification = _E_evseNotificationType[f_evse_notification]
+            # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSENotification: 1 bit(s): 0 EE, 1 second level
@@ -5118,12 +5258,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
+        # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_id, B, r = sl2(B, r, _S115, 6)
         else:
             f_meter_id, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterID: 1 bit(s): 0 SE(ChargedEnergyReadingWh), 1 second level
@@ -5132,6 +5274,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
         raise unexpected(k, r, 'MeterID')
     f_charged_energy_reading_wh = None
     if k == 1:
+        # ChargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charged_energy_reading_wh, B, r = sl2(B, r, _S7, 6)
@@ -5139,6 +5282,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
+            # ChargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level
@@ -5147,6 +5291,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
+        # BPT_DischargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bpt_discharged_energy_reading_wh, B, r = sl2(B, r, _S7, 6)
@@ -5154,12 +5299,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
+            # BPT_DischargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level
         r -= 3; k = _T68[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
+        # CapacitiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_capacitive_energy_reading_va_rh, B, r = sl2(B, r, _S7, 6)
@@ -5168,12 +5315,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
+            # CapacitiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level
         r -= 3; k = _T69[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
+        # BPT_InductiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bpt_inductive_energy_reading_va_rh, B, r = sl2(B, r, _S7, 6)
@@ -5182,12 +5331,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
+            # BPT_InductiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level
         r -= 3; k = _T70[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
+        # MeterSignature, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_signature, B, r = sl2(B, r, _S116, 6)
@@ -5195,12 +5346,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if r < 2048: B, r = fill(B, r)
             f_meter_signature, B, r = rbin(B, r, 64)
             if r < 2048: B, r = fill(B, r)
+            # MeterSignature, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level
         r -= 2; k = _T71[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
+        # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_status, B, r = sl2(B, r, _S84, 6)
@@ -5210,12 +5363,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level
         r -= 2; k = _T72[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
+        # MeterTimestamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_timestamp, B, r = sl2(B, r, _S7, 6)
@@ -5224,6 +5379,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
             if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
+            # MeterTimestamp, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterTimestamp: 1 bit(s): 0 EE, 1 second level
@@ -5434,6 +5590,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
+        # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_anchor, B, r = sl2(B, r, _S7, 6)
@@ -5441,6 +5598,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level
@@ -5934,6 +6092,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_tax_rule_id = None
     if k == 0:
+        # TaxRuleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_tax_rule_id, B, r = sl2(B, r, _S127, 6)
@@ -5941,6 +6100,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
+            # TaxRuleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TaxRuleID: 1 bit(s): 0 SE(Amount), 1 second level
@@ -6090,12 +6250,14 @@ def _d_ACDP_DisconnectRes(B: int, r: int) -> tuple[ACDP_DisconnectRes, int, int]
 
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6108,12 +6270,14 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
 
 def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S35, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6126,12 +6290,14 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
 
 def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S35, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6184,6 +6350,7 @@ DOC_ELEMENTS: tuple = (
 
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # AckMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S113, 6)
@@ -6191,6 +6358,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
+        # AckMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6205,6 +6373,7 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
 
 def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BPT_DischargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
@@ -6212,6 +6381,7 @@ def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
+        # BPT_DischargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6226,6 +6396,7 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
 
 def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BPT_InductiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
@@ -6233,6 +6404,7 @@ def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
+        # BPT_InductiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6247,6 +6419,7 @@ def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
 
 def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # CapacitiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
@@ -6254,6 +6427,7 @@ def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
+        # CapacitiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6268,6 +6442,7 @@ def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
 
 def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
@@ -6275,6 +6450,7 @@ def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
+        # ChargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6289,11 +6465,13 @@ def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
 
 def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6306,6 +6484,7 @@ def _e_S9_ChargingComplete(v: Any, a: int) -> int:
 
 def _d_S10_ContactWindowXc(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ContactWindowXc, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S84, 6)
@@ -6314,6 +6493,7 @@ def _d_S10_ContactWindowXc(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'ContactWindowXc: {} out of range'.format(v))
+        # ContactWindowXc, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6329,6 +6509,7 @@ def _e_S10_ContactWindowXc(v: Any, a: int) -> int:
 
 def _d_S11_ContactWindowYc(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ContactWindowYc, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S84, 6)
@@ -6337,6 +6518,7 @@ def _d_S11_ContactWindowYc(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'ContactWindowYc: {} out of range'.format(v))
+        # ContactWindowYc, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6352,6 +6534,7 @@ def _e_S11_ContactWindowYc(v: Any, a: int) -> int:
 
 def _d_S12_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S97, 6)
@@ -6359,6 +6542,7 @@ def _d_S12_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
+        # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6373,11 +6557,13 @@ def _e_S12_DepartureTime(v: Any, a: int) -> int:
 
 def _d_S13_EVAssociationStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVAssociationStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVAssociationStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6390,6 +6576,7 @@ def _e_S13_EVAssociationStatus(v: Any, a: int) -> int:
 
 def _d_S14_EVCPStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVCPStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S80, 6)
@@ -6397,6 +6584,7 @@ def _d_S14_EVCPStatus(B: int, r: int) -> tuple[Any, int, int]:
         r -= 3; v = (B >> r) & 7
         if v >= 5: raise bad_value(r, 'EVCPStatus: enumeration index {} of 5'.format(v))
         v = _E_cpStatusType[v]
+        # EVCPStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6410,12 +6598,14 @@ def _e_S14_EVCPStatus(v: Any, a: int) -> int:
 
 def _d_S15_EVElectricalChargingDeviceStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVElectricalChargingDeviceStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S2, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_electricalChargingDeviceStatusType[v]
+        # EVElectricalChargingDeviceStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6429,6 +6619,7 @@ def _e_S15_EVElectricalChargingDeviceStatus(v: Any, a: int) -> int:
 
 def _d_S16_EVErrorCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVErrorCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S82, 6)
@@ -6436,6 +6627,7 @@ def _d_S16_EVErrorCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 4; v = (B >> r) & 15
         if v >= 10: raise bad_value(r, 'EVErrorCode: enumeration index {} of 10'.format(v))
         v = _E_errorCodeType[v]
+        # EVErrorCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6449,11 +6641,13 @@ def _e_S16_EVErrorCode(v: Any, a: int) -> int:
 
 def _d_S17_EVImmobilizationRequest(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVImmobilizationRequest, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVImmobilizationRequest, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6466,11 +6660,13 @@ def _e_S17_EVImmobilizationRequest(v: Any, a: int) -> int:
 
 def _d_S18_EVImmobilized(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVImmobilized, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVImmobilized, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6483,11 +6679,13 @@ def _e_S18_EVImmobilized(v: Any, a: int) -> int:
 
 def _d_S19_EVInChargePosition(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVInChargePosition, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVInChargePosition, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6500,11 +6698,13 @@ def _e_S19_EVInChargePosition(v: Any, a: int) -> int:
 
 def _d_S20_EVMobilityStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVMobilityStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVMobilityStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6517,11 +6717,13 @@ def _e_S20_EVMobilityStatus(v: Any, a: int) -> int:
 
 def _d_S21_EVPositioningSupport(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVPositioningSupport, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVPositioningSupport, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6534,11 +6736,13 @@ def _e_S21_EVPositioningSupport(v: Any, a: int) -> int:
 
 def _d_S22_EVReadyToCharge(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVReadyToCharge, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVReadyToCharge, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6551,6 +6755,7 @@ def _e_S22_EVReadyToCharge(v: Any, a: int) -> int:
 
 def _d_S23_EVRelativeXDeviation(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVRelativeXDeviation, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S84, 6)
@@ -6559,6 +6764,7 @@ def _d_S23_EVRelativeXDeviation(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'EVRelativeXDeviation: {} out of range'.format(v))
+        # EVRelativeXDeviation, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6574,6 +6780,7 @@ def _e_S23_EVRelativeXDeviation(v: Any, a: int) -> int:
 
 def _d_S24_EVRelativeYDeviation(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVRelativeYDeviation, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S84, 6)
@@ -6582,6 +6789,7 @@ def _d_S24_EVRelativeYDeviation(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'EVRelativeYDeviation: {} out of range'.format(v))
+        # EVRelativeYDeviation, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6597,11 +6805,13 @@ def _e_S24_EVRelativeYDeviation(v: Any, a: int) -> int:
 
 def _d_S25_EVSEDisabled(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEDisabled, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSEDisabled, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6614,12 +6824,14 @@ def _e_S25_EVSEDisabled(v: Any, a: int) -> int:
 
 def _d_S26_EVSEElectricalChargingDeviceStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEElectricalChargingDeviceStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S2, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_electricalChargingDeviceStatusType[v]
+        # EVSEElectricalChargingDeviceStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6633,11 +6845,13 @@ def _e_S26_EVSEElectricalChargingDeviceStatus(v: Any, a: int) -> int:
 
 def _d_S27_EVSEEmergencyShutdown(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEEmergencyShutdown, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSEEmergencyShutdown, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6650,12 +6864,14 @@ def _e_S27_EVSEEmergencyShutdown(v: Any, a: int) -> int:
 
 def _d_S28_EVSEIsolationStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEIsolationStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S85, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_isolationStatusType[v]
+        # EVSEIsolationStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6669,11 +6885,13 @@ def _e_S28_EVSEIsolationStatus(v: Any, a: int) -> int:
 
 def _d_S29_EVSEMalfunction(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEMalfunction, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSEMalfunction, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6686,6 +6904,7 @@ def _e_S29_EVSEMalfunction(v: Any, a: int) -> int:
 
 def _d_S30_EVSEMechanicalChargingDeviceStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEMechanicalChargingDeviceStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S66, 6)
@@ -6693,6 +6912,7 @@ def _d_S30_EVSEMechanicalChargingDeviceStatus(B: int, r: int) -> tuple[Any, int,
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEMechanicalChargingDeviceStatus: enumeration index {} of 3'.format(v))
         v = _E_mechanicalChargingDeviceStatusType[v]
+        # EVSEMechanicalChargingDeviceStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6706,6 +6926,7 @@ def _e_S30_EVSEMechanicalChargingDeviceStatus(v: Any, a: int) -> int:
 
 def _d_S31_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S114, 6)
@@ -6713,6 +6934,7 @@ def _d_S31_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
         v = _E_evseNotificationType[v]
+        # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6726,11 +6948,13 @@ def _e_S31_EVSENotification(v: Any, a: int) -> int:
 
 def _d_S32_EVSEPositioningSupport(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEPositioningSupport, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSEPositioningSupport, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6743,6 +6967,7 @@ def _e_S32_EVSEPositioningSupport(v: Any, a: int) -> int:
 
 def _d_S33_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S65, 6)
@@ -6750,6 +6975,7 @@ def _d_S33_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
+        # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6763,11 +6989,13 @@ def _e_S33_EVSEProcessing(v: Any, a: int) -> int:
 
 def _d_S34_EVSEReadyToCharge(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEReadyToCharge, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSEReadyToCharge, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6780,11 +7008,13 @@ def _e_S34_EVSEReadyToCharge(v: Any, a: int) -> int:
 
 def _d_S35_EVSEUtilityInterruptEvent(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEUtilityInterruptEvent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSEUtilityInterruptEvent, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6797,12 +7027,14 @@ def _e_S35_EVSEUtilityInterruptEvent(v: Any, a: int) -> int:
 
 def _d_S36_EVSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'EVSOC: {} above 100'.format(v))
+        # EVSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6816,11 +7048,13 @@ def _e_S36_EVSOC(v: Any, a: int) -> int:
 
 def _d_S37_EVTimeout(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVTimeout, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVTimeout, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6833,12 +7067,14 @@ def _e_S37_EVTimeout(v: Any, a: int) -> int:
 
 def _d_S38_Exponent(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6851,11 +7087,13 @@ def _e_S38_Exponent(v: Any, a: int) -> int:
 
 def _d_S39_Exponent(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S83, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
+        # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6869,12 +7107,14 @@ def _e_S39_Exponent(v: Any, a: int) -> int:
 
 def _d_S40_G(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # G, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6887,6 +7127,7 @@ def _e_S40_G(v: Any, a: int) -> int:
 
 def _d_S41_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S27, 6)
@@ -6894,6 +7135,7 @@ def _d_S41_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6908,11 +7150,13 @@ def _e_S41_HMACOutputLength(v: Any, a: int) -> int:
 
 def _d_S42_InletHot(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # InletHot, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # InletHot, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6925,12 +7169,14 @@ def _e_S42_InletHot(v: Any, a: int) -> int:
 
 def _d_S43_J(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # J, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6943,12 +7189,14 @@ def _e_S43_J(v: Any, a: int) -> int:
 
 def _d_S44_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
+        # MaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6962,12 +7210,14 @@ def _e_S44_MaximumSOC(v: Any, a: int) -> int:
 
 def _d_S45_MeterID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S115, 6)
     else:
         v, B, r = rstr(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6980,11 +7230,13 @@ def _e_S45_MeterID(v: Any, a: int) -> int:
 
 def _d_S46_MeterInfoRequested(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterInfoRequested, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S79, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # MeterInfoRequested, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -6997,12 +7249,14 @@ def _e_S46_MeterInfoRequested(v: Any, a: int) -> int:
 
 def _d_S47_MeterSignature(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterSignature, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S116, 6)
     else:
         v, B, r = rbin(B, r, 64)
         if r < 2048: B, r = fill(B, r)
+        # MeterSignature, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7015,6 +7269,7 @@ def _e_S47_MeterSignature(v: Any, a: int) -> int:
 
 def _d_S48_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S84, 6)
@@ -7023,6 +7278,7 @@ def _d_S48_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
+        # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7038,6 +7294,7 @@ def _e_S48_MeterStatus(v: Any, a: int) -> int:
 
 def _d_S49_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterTimestamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
@@ -7045,6 +7302,7 @@ def _d_S49_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
+        # MeterTimestamp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7059,12 +7317,14 @@ def _e_S49_MeterTimestamp(v: Any, a: int) -> int:
 
 def _d_S50_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
+        # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7078,12 +7338,14 @@ def _e_S50_MinimumSOC(v: Any, a: int) -> int:
 
 def _d_S51_Modulus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7096,6 +7358,7 @@ def _e_S51_Modulus(v: Any, a: int) -> int:
 
 def _d_S52_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S113, 6)
@@ -7103,6 +7366,7 @@ def _d_S52_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7117,12 +7381,14 @@ def _e_S52_NotificationMaxDelay(v: Any, a: int) -> int:
 
 def _d_S53_P(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # P, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7135,12 +7401,14 @@ def _e_S53_P(v: Any, a: int) -> int:
 
 def _d_S54_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7153,12 +7421,14 @@ def _e_S54_PGPKeyID(v: Any, a: int) -> int:
 
 def _d_S55_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7171,12 +7441,14 @@ def _e_S55_PGPKeyPacket(v: Any, a: int) -> int:
 
 def _d_S56_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7189,12 +7461,14 @@ def _e_S56_PgenCounter(v: Any, a: int) -> int:
 
 def _d_S57_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PresentSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
+        # PresentSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7208,12 +7482,14 @@ def _e_S57_PresentSOC(v: Any, a: int) -> int:
 
 def _d_S58_Q(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Q, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7226,6 +7502,7 @@ def _e_S58_Q(v: Any, a: int) -> int:
 
 def _d_S59_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToMaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S97, 6)
@@ -7233,6 +7510,7 @@ def _d_S59_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
+        # RemainingTimeToMaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7247,6 +7525,7 @@ def _e_S59_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
 
 def _d_S60_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToMinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S97, 6)
@@ -7254,6 +7533,7 @@ def _d_S60_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
+        # RemainingTimeToMinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7268,6 +7548,7 @@ def _e_S60_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
 
 def _d_S61_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToTargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S97, 6)
@@ -7275,6 +7556,7 @@ def _d_S61_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
+        # RemainingTimeToTargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7289,6 +7571,7 @@ def _e_S61_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
 
 def _d_S62_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S64, 6)
@@ -7296,6 +7579,7 @@ def _d_S62_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
         v = _E_responseCodeType[v]
+        # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7309,12 +7593,14 @@ def _e_S62_ResponseCode(v: Any, a: int) -> int:
 
 def _d_S63_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7327,12 +7613,14 @@ def _e_S63_SPKISexp(v: Any, a: int) -> int:
 
 def _d_S64_Seed(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Seed, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7345,12 +7633,14 @@ def _e_S64_Seed(v: Any, a: int) -> int:
 
 def _d_S65_SessionID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S6, 6)
     else:
         v, B, r = rbin(B, r, 8)
         if r < 2048: B, r = fill(B, r)
+        # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7363,12 +7653,14 @@ def _e_S65_SessionID(v: Any, a: int) -> int:
 
 def _d_S66_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S81, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
+        # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7382,6 +7674,7 @@ def _e_S66_TargetSOC(v: Any, a: int) -> int:
 
 def _d_S67_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TaxRuleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S127, 6)
@@ -7389,6 +7682,7 @@ def _d_S67_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
+        # TaxRuleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7403,6 +7697,7 @@ def _e_S67_TaxRuleID(v: Any, a: int) -> int:
 
 def _d_S68_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
@@ -7410,6 +7705,7 @@ def _d_S68_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
+        # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7424,6 +7720,7 @@ def _e_S68_TimeAnchor(v: Any, a: int) -> int:
 
 def _d_S69_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TimeStamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
@@ -7431,6 +7728,7 @@ def _d_S69_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
+        # TimeStamp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7445,6 +7743,7 @@ def _e_S69_TimeStamp(v: Any, a: int) -> int:
 
 def _d_S70_Value(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S84, 6)
@@ -7453,6 +7752,7 @@ def _d_S70_Value(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
+        # Value, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7468,12 +7768,14 @@ def _e_S70_Value(v: Any, a: int) -> int:
 
 def _d_S71_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7486,12 +7788,14 @@ def _e_S71_X509CRL(v: Any, a: int) -> int:
 
 def _d_S72_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7504,12 +7808,14 @@ def _e_S72_X509Certificate(v: Any, a: int) -> int:
 
 def _d_S73_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S35, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7522,12 +7828,14 @@ def _e_S73_X509IssuerName(v: Any, a: int) -> int:
 
 def _d_S74_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7540,6 +7848,7 @@ def _e_S74_X509SKI(v: Any, a: int) -> int:
 
 def _d_S75_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S27, 6)
@@ -7547,6 +7856,7 @@ def _d_S75_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7561,12 +7871,14 @@ def _e_S75_X509SerialNumber(v: Any, a: int) -> int:
 
 def _d_S76_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S35, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7579,12 +7891,14 @@ def _e_S76_X509SubjectName(v: Any, a: int) -> int:
 
 def _d_S77_XPath(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S35, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # XPath, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -7597,12 +7911,14 @@ def _e_S77_XPath(v: Any, a: int) -> int:
 
 def _d_S78_Y(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Y, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r

@@ -1293,12 +1293,14 @@ def _d_BPT_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[BPT_DC_CPDRe
         raise unexpected(k, r, 'EVMinimumVoltage')
     f_target_soc = None
     if k == 6:
+        # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetSOC: 1 bit(s): 0 SE(EVMaximumDischargePower), 1 second level
@@ -1740,11 +1742,13 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
     r -= 1; k = _T0[(B >> r) & 1]
     f_exponent = None
     if k == 0:
+        # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_exponent, B, r = sl2(B, r, _S14, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
+            # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Exponent: 1 bit(s): 0 SE(Value), 1 second level
@@ -1753,6 +1757,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
         raise unexpected(k, r, 'Exponent')
     f_value = None
     if k == 1:
+        # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_value, B, r = sl2(B, r, _S15, 6)
@@ -1761,6 +1766,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
+            # Value, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Value: 1 bit(s): 0 EE, 1 second level
@@ -2335,6 +2341,7 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
     r -= 2; k = _T16[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S17, 6)
@@ -2342,6 +2349,7 @@ def _d_BPT_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level
@@ -3033,6 +3041,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
     r -= 3; k = _T25[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S17, 6)
@@ -3040,36 +3049,42 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSEMaximumChargePower), 4 second level
         r -= 3; k = _T26[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
+        # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_minimum_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSEMaximumChargePower), 3 second level
         r -= 2; k = _T27[(B >> r) & 3]
     f_target_soc = None
     if k == 2:
+        # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSEMaximumChargePower), 2 second level
         r -= 2; k = _T28[(B >> r) & 3]
     f_ack_max_delay = None
     if k == 3:
+        # AckMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ack_max_delay, B, r = sl2(B, r, _S29, 6)
@@ -3077,6 +3092,7 @@ def _d_BPT_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[BPT_Dynamic_
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
             if f_ack_max_delay > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
+            # AckMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after AckMaxDelay: 1 bit(s): 0 SE(EVSEMaximumChargePower), 1 second level
@@ -4763,12 +4779,14 @@ def _d_DC_CPDReqEnergyTransferModeType(B: int, r: int) -> tuple[DC_CPDReqEnergyT
         raise unexpected(k, r, 'EVMinimumVoltage')
     f_target_soc = None
     if k == 6:
+        # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetSOC: 1 bit(s): 0 EE, 1 second level
@@ -5420,12 +5438,14 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_session_id = None
     if k == 0:
+        # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_session_id, B, r = sl2(B, r, _S77, 6)
         else:
             f_session_id, B, r = rbin(B, r, 8)
             if r < 2048: B, r = fill(B, r)
+            # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SessionID: 1 bit(s): 0 SE(TimeStamp), 1 second level
@@ -5434,6 +5454,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
         raise unexpected(k, r, 'SessionID')
     f_time_stamp = None
     if k == 1:
+        # TimeStamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_stamp, B, r = sl2(B, r, _S78, 6)
@@ -5441,6 +5462,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
+            # TimeStamp, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level
@@ -5892,6 +5914,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
+        # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_hmac_output_length, B, r = sl2(B, r, _S88, 6)
@@ -5899,6 +5922,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
+            # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
@@ -5969,12 +5993,14 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
     if k == 5:
+        # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_digest_value, B, r = sl2(B, r, _S90, 6)
         else:
             f_digest_value, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DigestValue: 1 bit(s): 0 EE, 1 second level
@@ -6167,12 +6193,14 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S96, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # XPath, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
@@ -6334,12 +6362,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S96, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
@@ -6360,12 +6390,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
             f_spki_data.append(v)
         elif k == 7:
             if r < 2048: B, r = fill(B, r)
+            # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S96, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
@@ -6552,72 +6584,86 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S90, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # P, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
+            # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S90, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Q, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
+            # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S90, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # G, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
+            # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S90, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Y, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
+            # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S90, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # J, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
+            # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S90, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Seed, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
+            # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S90, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
@@ -6689,12 +6735,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_modulus = None
     if k == 0:
+        # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_modulus, B, r = sl2(B, r, _S90, 6)
         else:
             f_modulus, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
@@ -6703,12 +6751,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
         raise unexpected(k, r, 'Modulus')
     f_exponent = None
     if k == 1:
+        # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_exponent, B, r = sl2(B, r, _S90, 6)
         else:
             f_exponent, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Exponent: 1 bit(s): 0 EE, 1 second level
@@ -6851,45 +6901,53 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
             f_x509_issuer_serial.append(v)
         elif k == 1:
             if r < 2048: B, r = fill(B, r)
+            # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S90, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
             if r < 2048: B, r = fill(B, r)
+            # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S96, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
             if r < 2048: B, r = fill(B, r)
+            # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S90, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
             if r < 2048: B, r = fill(B, r)
+            # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S90, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
@@ -7065,12 +7123,14 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
     r -= 1; k = _T0[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
+        # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_issuer_name, B, r = sl2(B, r, _S96, 6)
         else:
             f_x509_issuer_name, B, r = rstr(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
@@ -7079,6 +7139,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
         raise unexpected(k, r, 'X509IssuerName')
     f_x509_serial_number = None
     if k == 1:
+        # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_serial_number, B, r = sl2(B, r, _S88, 6)
@@ -7086,6 +7147,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+            # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
@@ -7152,22 +7214,26 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S90, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
+            # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S90, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
@@ -7210,12 +7276,14 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S90, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
@@ -7308,6 +7376,7 @@ def _d_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int, 
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S125, 6)
@@ -7315,6 +7384,7 @@ def _d_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int, 
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
@@ -7323,6 +7393,7 @@ def _d_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int, 
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 2:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S126, 6)
@@ -7330,6 +7401,7 @@ def _d_DC_CableCheckResType(B: int, r: int) -> tuple[DC_CableCheckResType, int, 
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 1 bit(s): 0 EE, 1 second level
@@ -7445,11 +7517,13 @@ def _d_DC_ChargeLoopReqType(B: int, r: int) -> tuple[DC_ChargeLoopReqType, int, 
         r -= 1; k = _T2[(B >> r) & 1]
     f_meter_info_requested = None
     if k == 2:
+        # MeterInfoRequested, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_info_requested, B, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_meter_info_requested = ((B >> r) & 1) == 1
+            # MeterInfoRequested, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterInfoRequested: 1 bit(s): 0 SE(EVPresentVoltage), 1 second level
@@ -8693,54 +8767,63 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     r -= 4; k = _T130[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
+        # PresentSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_present_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
+            # PresentSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level
         r -= 4; k = _T131[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
+        # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_minimum_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level
         r -= 4; k = _T132[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
+        # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level
         r -= 4; k = _T133[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
+        # MaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_maximum_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
+            # MaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level
         r -= 3; k = _T134[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
+        # RemainingTimeToMinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_minimum_soc, B, r = sl2(B, r, _S17, 6)
@@ -8748,12 +8831,14 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
+            # RemainingTimeToMinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level
         r -= 3; k = _T135[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
+        # RemainingTimeToTargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_target_soc, B, r = sl2(B, r, _S17, 6)
@@ -8761,12 +8846,14 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
+            # RemainingTimeToTargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level
         r -= 3; k = _T136[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
+        # RemainingTimeToMaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_maximum_soc, B, r = sl2(B, r, _S17, 6)
@@ -8775,17 +8862,20 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
+            # RemainingTimeToMaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level
         r -= 3; k = _T137[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
+        # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_complete, B, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
+            # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level
@@ -8798,11 +8888,13 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 2; k = _T139[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
+        # InletHot, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_inlet_hot, B, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
+            # InletHot, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after InletHot: 1 bit(s): 0 EE, 1 second level
@@ -9038,6 +9130,7 @@ def _d_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
     r -= 2; k = _T16[(B >> r) & 3]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S17, 6)
@@ -9045,6 +9138,7 @@ def _d_Dynamic_DC_CLReqControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLReq
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 1 bit(s): 0 SE(EVTargetEnergyRequest), 1 second level
@@ -10007,6 +10101,7 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int, 
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S125, 6)
@@ -10014,6 +10109,7 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int, 
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 3 bit(s): 0 SE(EVSEStatus), 1 SE(MeterInfo), 2 SE(Receipt), 3 SE(EVSEPresentCurrent), 4 second level
@@ -10056,11 +10152,13 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int, 
         raise unexpected(k, r, 'EVSEPresentVoltage')
     f_evse_power_limit_achieved = None
     if k == 7:
+        # EVSEPowerLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_power_limit_achieved, B, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_evse_power_limit_achieved = ((B >> r) & 1) == 1
+            # EVSEPowerLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEPowerLimitAchieved: 1 bit(s): 0 SE(EVSECurrentLimitAchieved), 1 second level
@@ -10069,11 +10167,13 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int, 
         raise unexpected(k, r, 'EVSEPowerLimitAchieved')
     f_evse_current_limit_achieved = None
     if k == 8:
+        # EVSECurrentLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_current_limit_achieved, B, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_evse_current_limit_achieved = ((B >> r) & 1) == 1
+            # EVSECurrentLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSECurrentLimitAchieved: 1 bit(s): 0 SE(EVSEVoltageLimitAchieved), 1 second level
@@ -10082,11 +10182,13 @@ def _d_DC_ChargeLoopResType(B: int, r: int) -> tuple[DC_ChargeLoopResType, int, 
         raise unexpected(k, r, 'EVSECurrentLimitAchieved')
     f_evse_voltage_limit_achieved = None
     if k == 9:
+        # EVSEVoltageLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_voltage_limit_achieved, B, r = sl2(B, r, _S128, 6)
         else:
             r -= 1; f_evse_voltage_limit_achieved = ((B >> r) & 1) == 1
+            # EVSEVoltageLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEVoltageLimitAchieved: 3 bit(s): 0 SE(BPT_Dynamic_DC_CLResControlMode), 1 SE(BPT_Scheduled_DC_CLResControlMode), 2 SE(CLResControlMode), 3 SE(Dynamic_DC_CLResControlMode), 4 SE(Scheduled_DC_CLResControlMode), 5 second level
@@ -11823,6 +11925,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
+        # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_notification_max_delay, B, r = sl2(B, r, _S29, 6)
@@ -11830,6 +11933,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
@@ -11838,6 +11942,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
         raise unexpected(k, r, 'NotificationMaxDelay')
     f_evse_notification = None
     if k == 1:
+        # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_notification, B, r = sl2(B, r, _S183, 6)
@@ -11845,6 +11950,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
             f_evse_notification = _E_evseNotificationType[f_evse_notification]
+            # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSENotification: 1 bit(s): 0 EE, 1 second level
@@ -11901,12 +12007,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
+        # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_id, B, r = sl2(B, r, _S184, 6)
         else:
             f_meter_id, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterID: 1 bit(s): 0 SE(ChargedEnergyReadingWh), 1 second level
@@ -11915,6 +12023,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
         raise unexpected(k, r, 'MeterID')
     f_charged_energy_reading_wh = None
     if k == 1:
+        # ChargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charged_energy_reading_wh, B, r = sl2(B, r, _S78, 6)
@@ -11922,6 +12031,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
+            # ChargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level
@@ -11930,6 +12040,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
+        # BPT_DischargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bpt_discharged_energy_reading_wh, B, r = sl2(B, r, _S78, 6)
@@ -11937,12 +12048,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
+            # BPT_DischargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level
         r -= 3; k = _T59[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
+        # CapacitiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_capacitive_energy_reading_va_rh, B, r = sl2(B, r, _S78, 6)
@@ -11951,12 +12064,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
+            # CapacitiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level
         r -= 3; k = _T60[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
+        # BPT_InductiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bpt_inductive_energy_reading_va_rh, B, r = sl2(B, r, _S78, 6)
@@ -11965,12 +12080,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
+            # BPT_InductiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level
         r -= 3; k = _T61[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
+        # MeterSignature, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_signature, B, r = sl2(B, r, _S185, 6)
@@ -11978,12 +12095,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if r < 2048: B, r = fill(B, r)
             f_meter_signature, B, r = rbin(B, r, 64)
             if r < 2048: B, r = fill(B, r)
+            # MeterSignature, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level
         r -= 2; k = _T62[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
+        # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_status, B, r = sl2(B, r, _S15, 6)
@@ -11993,12 +12112,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level
         r -= 2; k = _T63[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
+        # MeterTimestamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_timestamp, B, r = sl2(B, r, _S78, 6)
@@ -12007,6 +12128,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
             if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
+            # MeterTimestamp, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterTimestamp: 1 bit(s): 0 EE, 1 second level
@@ -12217,6 +12339,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
+        # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_anchor, B, r = sl2(B, r, _S78, 6)
@@ -12224,6 +12347,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level
@@ -12824,6 +12948,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
     r -= 1; k = _T0[(B >> r) & 1]
     f_tax_rule_id = None
     if k == 0:
+        # TaxRuleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_tax_rule_id, B, r = sl2(B, r, _S196, 6)
@@ -12831,6 +12956,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
+            # TaxRuleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TaxRuleID: 1 bit(s): 0 SE(Amount), 1 second level
@@ -12921,6 +13047,7 @@ def _d_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
     r -= 3; k = _T25[(B >> r) & 7]
     f_departure_time = None
     if k == 0:
+        # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_departure_time, B, r = sl2(B, r, _S17, 6)
@@ -12928,36 +13055,42 @@ def _d_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
             r -= 8; f_departure_time = (B >> r) & 255
             if f_departure_time > 127: f_departure_time, r = ru(B, r, f_departure_time)
             if f_departure_time > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(f_departure_time))
+            # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DepartureTime: 3 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(AckMaxDelay), 3 SE(EVSEMaximumChargePower), 4 second level
         r -= 3; k = _T26[(B >> r) & 7]
     f_minimum_soc = None
     if k == 1:
+        # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_minimum_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MinimumSOC: 2 bit(s): 0 SE(TargetSOC), 1 SE(AckMaxDelay), 2 SE(EVSEMaximumChargePower), 3 second level
         r -= 2; k = _T27[(B >> r) & 3]
     f_target_soc = None
     if k == 2:
+        # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_soc, B, r = sl2(B, r, _S7, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetSOC: 2 bit(s): 0 SE(AckMaxDelay), 1 SE(EVSEMaximumChargePower), 2 second level
         r -= 2; k = _T28[(B >> r) & 3]
     f_ack_max_delay = None
     if k == 3:
+        # AckMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ack_max_delay, B, r = sl2(B, r, _S29, 6)
@@ -12965,6 +13098,7 @@ def _d_Dynamic_DC_CLResControlModeType(B: int, r: int) -> tuple[Dynamic_DC_CLRes
             r -= 8; f_ack_max_delay = (B >> r) & 255
             if f_ack_max_delay > 127: f_ack_max_delay, r = ru(B, r, f_ack_max_delay)
             if f_ack_max_delay > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(f_ack_max_delay))
+            # AckMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after AckMaxDelay: 1 bit(s): 0 SE(EVSEMaximumChargePower), 1 second level
@@ -14232,6 +14366,7 @@ def _d_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S125, 6)
@@ -14239,6 +14374,7 @@ def _d_DC_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[DC_ChargePara
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 2 bit(s): 0 SE(BPT_DC_CPDResEnergyTransferMode), 1 SE(DC_CPDResEnergyTransferMode), 2 second level
@@ -15042,6 +15178,7 @@ def _d_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int, in
         raise unexpected(k, r, 'Header')
     f_ev_processing = None
     if k == 1:
+        # EVProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_processing, B, r = sl2(B, r, _S126, 6)
@@ -15049,6 +15186,7 @@ def _d_DC_PreChargeReqType(B: int, r: int) -> tuple[DC_PreChargeReqType, int, in
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
+            # EVProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVProcessing: 1 bit(s): 0 SE(EVPresentVoltage), 1 second level
@@ -15236,6 +15374,7 @@ def _d_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int, in
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S125, 6)
@@ -15243,6 +15382,7 @@ def _d_DC_PreChargeResType(B: int, r: int) -> tuple[DC_PreChargeResType, int, in
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEPresentVoltage), 1 second level
@@ -15388,6 +15528,7 @@ def _d_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
         raise unexpected(k, r, 'Header')
     f_ev_processing = None
     if k == 1:
+        # EVProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_processing, B, r = sl2(B, r, _S126, 6)
@@ -15395,6 +15536,7 @@ def _d_DC_WeldingDetectionReqType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
+            # EVProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVProcessing: 1 bit(s): 0 EE, 1 second level
@@ -15498,6 +15640,7 @@ def _d_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S125, 6)
@@ -15505,6 +15648,7 @@ def _d_DC_WeldingDetectionResType(B: int, r: int) -> tuple[DC_WeldingDetectionRe
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEPresentVoltage), 1 second level
@@ -15871,12 +16015,14 @@ def _e_SignaturePropertyType(o: SignaturePropertyType, a: int) -> int:
 
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -15889,12 +16035,14 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
 
 def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S96, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -15907,12 +16055,14 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
 
 def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S96, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -15979,6 +16129,7 @@ DOC_ELEMENTS: tuple = (
 
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # AckMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
@@ -15986,6 +16137,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
+        # AckMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16000,6 +16152,7 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
 
 def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BPT_DischargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
@@ -16007,6 +16160,7 @@ def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
+        # BPT_DischargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16021,6 +16175,7 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
 
 def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BPT_InductiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
@@ -16028,6 +16183,7 @@ def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
+        # BPT_InductiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16042,6 +16198,7 @@ def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
 
 def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # CapacitiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
@@ -16049,6 +16206,7 @@ def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
+        # CapacitiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16063,6 +16221,7 @@ def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
 
 def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
@@ -16070,6 +16229,7 @@ def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
+        # ChargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16084,11 +16244,13 @@ def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
 
 def _d_S9_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16101,6 +16263,7 @@ def _e_S9_ChargingComplete(v: Any, a: int) -> int:
 
 def _d_S10_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S17, 6)
@@ -16108,6 +16271,7 @@ def _d_S10_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
+        # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16122,6 +16286,7 @@ def _e_S10_DepartureTime(v: Any, a: int) -> int:
 
 def _d_S11_EVProcessing(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S126, 6)
@@ -16129,6 +16294,7 @@ def _d_S11_EVProcessing(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
+        # EVProcessing, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16142,11 +16308,13 @@ def _e_S11_EVProcessing(v: Any, a: int) -> int:
 
 def _d_S12_EVSECurrentLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSECurrentLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSECurrentLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16159,6 +16327,7 @@ def _e_S12_EVSECurrentLimitAchieved(v: Any, a: int) -> int:
 
 def _d_S13_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S183, 6)
@@ -16166,6 +16335,7 @@ def _d_S13_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
         v = _E_evseNotificationType[v]
+        # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16179,11 +16349,13 @@ def _e_S13_EVSENotification(v: Any, a: int) -> int:
 
 def _d_S14_EVSEPowerLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEPowerLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSEPowerLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16196,6 +16368,7 @@ def _e_S14_EVSEPowerLimitAchieved(v: Any, a: int) -> int:
 
 def _d_S15_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S126, 6)
@@ -16203,6 +16376,7 @@ def _d_S15_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
+        # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16216,11 +16390,13 @@ def _e_S15_EVSEProcessing(v: Any, a: int) -> int:
 
 def _d_S16_EVSEVoltageLimitAchieved(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEVoltageLimitAchieved, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVSEVoltageLimitAchieved, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16233,12 +16409,14 @@ def _e_S16_EVSEVoltageLimitAchieved(v: Any, a: int) -> int:
 
 def _d_S17_Exponent(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16251,11 +16429,13 @@ def _e_S17_Exponent(v: Any, a: int) -> int:
 
 def _d_S18_Exponent(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S14, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
+        # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16269,12 +16449,14 @@ def _e_S18_Exponent(v: Any, a: int) -> int:
 
 def _d_S19_G(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # G, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16287,6 +16469,7 @@ def _e_S19_G(v: Any, a: int) -> int:
 
 def _d_S20_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S88, 6)
@@ -16294,6 +16477,7 @@ def _d_S20_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16308,11 +16492,13 @@ def _e_S20_HMACOutputLength(v: Any, a: int) -> int:
 
 def _d_S21_InletHot(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # InletHot, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # InletHot, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16325,12 +16511,14 @@ def _e_S21_InletHot(v: Any, a: int) -> int:
 
 def _d_S22_J(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # J, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16343,12 +16531,14 @@ def _e_S22_J(v: Any, a: int) -> int:
 
 def _d_S23_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
+        # MaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16362,12 +16552,14 @@ def _e_S23_MaximumSOC(v: Any, a: int) -> int:
 
 def _d_S24_MeterID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S184, 6)
     else:
         v, B, r = rstr(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16380,11 +16572,13 @@ def _e_S24_MeterID(v: Any, a: int) -> int:
 
 def _d_S25_MeterInfoRequested(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterInfoRequested, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S128, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # MeterInfoRequested, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16397,12 +16591,14 @@ def _e_S25_MeterInfoRequested(v: Any, a: int) -> int:
 
 def _d_S26_MeterSignature(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterSignature, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S185, 6)
     else:
         v, B, r = rbin(B, r, 64)
         if r < 2048: B, r = fill(B, r)
+        # MeterSignature, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16415,6 +16611,7 @@ def _e_S26_MeterSignature(v: Any, a: int) -> int:
 
 def _d_S27_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S15, 6)
@@ -16423,6 +16620,7 @@ def _d_S27_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
+        # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16438,6 +16636,7 @@ def _e_S27_MeterStatus(v: Any, a: int) -> int:
 
 def _d_S28_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterTimestamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
@@ -16445,6 +16644,7 @@ def _d_S28_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
+        # MeterTimestamp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16459,12 +16659,14 @@ def _e_S28_MeterTimestamp(v: Any, a: int) -> int:
 
 def _d_S29_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
+        # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16478,12 +16680,14 @@ def _e_S29_MinimumSOC(v: Any, a: int) -> int:
 
 def _d_S30_Modulus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16496,6 +16700,7 @@ def _e_S30_Modulus(v: Any, a: int) -> int:
 
 def _d_S31_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
@@ -16503,6 +16708,7 @@ def _d_S31_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16517,12 +16723,14 @@ def _e_S31_NotificationMaxDelay(v: Any, a: int) -> int:
 
 def _d_S32_P(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # P, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16535,12 +16743,14 @@ def _e_S32_P(v: Any, a: int) -> int:
 
 def _d_S33_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16553,12 +16763,14 @@ def _e_S33_PGPKeyID(v: Any, a: int) -> int:
 
 def _d_S34_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16571,12 +16783,14 @@ def _e_S34_PGPKeyPacket(v: Any, a: int) -> int:
 
 def _d_S35_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16589,12 +16803,14 @@ def _e_S35_PgenCounter(v: Any, a: int) -> int:
 
 def _d_S36_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PresentSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
+        # PresentSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16608,12 +16824,14 @@ def _e_S36_PresentSOC(v: Any, a: int) -> int:
 
 def _d_S37_Q(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Q, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16626,6 +16844,7 @@ def _e_S37_Q(v: Any, a: int) -> int:
 
 def _d_S38_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToMaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S17, 6)
@@ -16633,6 +16852,7 @@ def _d_S38_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
+        # RemainingTimeToMaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16647,6 +16867,7 @@ def _e_S38_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
 
 def _d_S39_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToMinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S17, 6)
@@ -16654,6 +16875,7 @@ def _d_S39_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
+        # RemainingTimeToMinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16668,6 +16890,7 @@ def _e_S39_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
 
 def _d_S40_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToTargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S17, 6)
@@ -16675,6 +16898,7 @@ def _d_S40_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
+        # RemainingTimeToTargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16689,6 +16913,7 @@ def _e_S40_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
 
 def _d_S41_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S125, 6)
@@ -16696,6 +16921,7 @@ def _d_S41_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
         v = _E_responseCodeType[v]
+        # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16709,12 +16935,14 @@ def _e_S41_ResponseCode(v: Any, a: int) -> int:
 
 def _d_S42_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16727,12 +16955,14 @@ def _e_S42_SPKISexp(v: Any, a: int) -> int:
 
 def _d_S43_Seed(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Seed, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16745,12 +16975,14 @@ def _e_S43_Seed(v: Any, a: int) -> int:
 
 def _d_S44_SessionID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S77, 6)
     else:
         v, B, r = rbin(B, r, 8)
         if r < 2048: B, r = fill(B, r)
+        # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16763,12 +16995,14 @@ def _e_S44_SessionID(v: Any, a: int) -> int:
 
 def _d_S45_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
+        # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16782,12 +17016,14 @@ def _e_S45_TargetSOC(v: Any, a: int) -> int:
 
 def _d_S46_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
+        # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16801,6 +17037,7 @@ def _e_S46_TargetSOC(v: Any, a: int) -> int:
 
 def _d_S47_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TaxRuleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S196, 6)
@@ -16808,6 +17045,7 @@ def _d_S47_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
+        # TaxRuleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16822,6 +17060,7 @@ def _e_S47_TaxRuleID(v: Any, a: int) -> int:
 
 def _d_S48_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
@@ -16829,6 +17068,7 @@ def _d_S48_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
+        # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16843,6 +17083,7 @@ def _e_S48_TimeAnchor(v: Any, a: int) -> int:
 
 def _d_S49_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TimeStamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S78, 6)
@@ -16850,6 +17091,7 @@ def _d_S49_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
+        # TimeStamp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16864,6 +17106,7 @@ def _e_S49_TimeStamp(v: Any, a: int) -> int:
 
 def _d_S50_Value(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S15, 6)
@@ -16872,6 +17115,7 @@ def _d_S50_Value(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
+        # Value, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16887,12 +17131,14 @@ def _e_S50_Value(v: Any, a: int) -> int:
 
 def _d_S51_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16905,12 +17151,14 @@ def _e_S51_X509CRL(v: Any, a: int) -> int:
 
 def _d_S52_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16923,12 +17171,14 @@ def _e_S52_X509Certificate(v: Any, a: int) -> int:
 
 def _d_S53_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S96, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16941,12 +17191,14 @@ def _e_S53_X509IssuerName(v: Any, a: int) -> int:
 
 def _d_S54_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16959,6 +17211,7 @@ def _e_S54_X509SKI(v: Any, a: int) -> int:
 
 def _d_S55_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S88, 6)
@@ -16966,6 +17219,7 @@ def _d_S55_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16980,12 +17234,14 @@ def _e_S55_X509SerialNumber(v: Any, a: int) -> int:
 
 def _d_S56_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S96, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -16998,12 +17254,14 @@ def _e_S56_X509SubjectName(v: Any, a: int) -> int:
 
 def _d_S57_XPath(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S96, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # XPath, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -17016,12 +17274,14 @@ def _e_S57_XPath(v: Any, a: int) -> int:
 
 def _d_S58_Y(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S90, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Y, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r

@@ -1436,72 +1436,86 @@ def _d_DSAKeyValueType(B: int, r: int) -> tuple[DSAKeyValueType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S4, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # P, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_p = v
         elif slot == 1:
+            # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S4, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Q, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_q = v
         elif slot == 2:
+            # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S4, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # G, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_g = v
         elif slot == 3:
+            # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S4, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Y, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_y = v
         elif slot == 4:
+            # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S4, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # J, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_j = v
         elif slot == 5:
+            # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S4, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # Seed, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_seed = v
         elif slot == 6:
+            # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S4, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgen_counter = v
@@ -1619,12 +1633,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S7, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_key_name.append(v)
@@ -1645,12 +1661,14 @@ def _d_KeyInfoType(B: int, r: int) -> tuple[KeyInfoType, int, int]:
             f_spki_data.append(v)
         elif k == 7:
             if r < 2048: B, r = fill(B, r)
+            # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S7, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_mgmt_data.append(v)
@@ -1825,12 +1843,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
     r -= 1; k = _T1[(B >> r) & 1]
     f_modulus = None
     if k == 0:
+        # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_modulus, B, r = sl2(B, r, _S4, 6)
         else:
             f_modulus, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Modulus: 1 bit(s): 0 SE(Exponent), 1 second level
@@ -1839,12 +1859,14 @@ def _d_RSAKeyValueType(B: int, r: int) -> tuple[RSAKeyValueType, int, int]:
         raise unexpected(k, r, 'Modulus')
     f_exponent = None
     if k == 1:
+        # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_exponent, B, r = sl2(B, r, _S4, 6)
         else:
             f_exponent, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Exponent: 1 bit(s): 0 EE, 1 second level
@@ -2053,12 +2075,14 @@ def _d_TransformType(B: int, r: int) -> tuple[TransformType, int, int]:
     while True:
         if k == 1:
             if r < 2048: B, r = fill(B, r)
+            # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S7, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # XPath, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x_path.append(v)
@@ -2117,45 +2141,53 @@ def _d_X509DataType(B: int, r: int) -> tuple[X509DataType, int, int]:
             f_x509_issuer_serial.append(v)
         elif k == 1:
             if r < 2048: B, r = fill(B, r)
+            # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S4, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_ski.append(v)
         elif k == 2:
             if r < 2048: B, r = fill(B, r)
+            # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S7, 6)
             else:
                 v, B, r = rstr(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_subject_name.append(v)
         elif k == 3:
             if r < 2048: B, r = fill(B, r)
+            # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S4, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_certificate.append(v)
         elif k == 4:
             if r < 2048: B, r = fill(B, r)
+            # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S4, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_x509_crl.append(v)
@@ -2331,12 +2363,14 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
     r -= 1; k = _T1[(B >> r) & 1]
     f_x509_issuer_name = None
     if k == 0:
+        # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_issuer_name, B, r = sl2(B, r, _S7, 6)
         else:
             f_x509_issuer_name, B, r = rstr(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509IssuerName: 1 bit(s): 0 SE(X509SerialNumber), 1 second level
@@ -2345,6 +2379,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
         raise unexpected(k, r, 'X509IssuerName')
     f_x509_serial_number = None
     if k == 1:
+        # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_x509_serial_number, B, r = sl2(B, r, _S29, 6)
@@ -2352,6 +2387,7 @@ def _d_X509IssuerSerialType(B: int, r: int) -> tuple[X509IssuerSerialType, int, 
             r -= 9; f_x509_serial_number = (B >> r) & 511
             if f_x509_serial_number & 128: f_x509_serial_number, r = ri(B, r, f_x509_serial_number)
             elif f_x509_serial_number > 255: f_x509_serial_number = 255 - f_x509_serial_number
+            # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after X509SerialNumber: 1 bit(s): 0 EE, 1 second level
@@ -2418,22 +2454,26 @@ def _d_PGPDataType(B: int, r: int) -> tuple[PGPDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S4, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_id = v
         elif slot == 1:
+            # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S4, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_pgp_key_packet = v
@@ -2476,12 +2516,14 @@ def _d_SPKIDataType(B: int, r: int) -> tuple[SPKIDataType, int, int]:
         slot, st = tab[code]
         if slot == -1: break
         if slot == 0:
+            # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S4, 6)
             else:
                 v, B, r = rbin(B, r, None)
                 if r < 2048: B, r = fill(B, r)
+                # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_spki_sexp.append(v)
@@ -2682,12 +2724,14 @@ def _d_ReferenceType(B: int, r: int) -> tuple[ReferenceType, int, int]:
         raise unexpected(k, r, 'DigestMethod')
     f_digest_value = None
     if k == 5:
+        # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_digest_value, B, r = sl2(B, r, _S4, 6)
         else:
             f_digest_value, B, r = rbin(B, r, None)
             if r < 2048: B, r = fill(B, r)
+            # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after DigestValue: 1 bit(s): 0 EE, 1 second level
@@ -3226,6 +3270,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
         raise unexpected(k, r, 'Algorithm')
     f_hmac_output_length = None
     if k == 1:
+        # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_hmac_output_length, B, r = sl2(B, r, _S29, 6)
@@ -3233,6 +3278,7 @@ def _d_SignatureMethodType(B: int, r: int) -> tuple[SignatureMethodType, int, in
             r -= 9; f_hmac_output_length = (B >> r) & 511
             if f_hmac_output_length & 128: f_hmac_output_length, r = ri(B, r, f_hmac_output_length)
             elif f_hmac_output_length > 255: f_hmac_output_length = 255 - f_hmac_output_length
+            # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after HMACOutputLength: 2 bit(s): 0 SE(*), 1 EE, 2 CH, 3 second level
@@ -3442,6 +3488,7 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
         raise unexpected(k, r, 'Header')
     f_ev_processing = None
     if k == 1:
+        # EVProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_processing, B, r = sl2(B, r, _S61, 6)
@@ -3449,6 +3496,7 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
+            # EVProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVProcessing: 2 bit(s): 0 SE(TargetCoilCurrent), 1 SE(EVResultCode), 2 second level
@@ -3463,6 +3511,7 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
         r -= 1; k = _T57[(B >> r) & 1]
     f_ev_result_code = None
     if k == 3:
+        # EVResultCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_result_code, B, r = sl2(B, r, _S63, 6)
@@ -3470,6 +3519,7 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
             r -= 2; f_ev_result_code = (B >> r) & 3
             if f_ev_result_code >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(f_ev_result_code))
             f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
+            # EVResultCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVResultCode: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level
@@ -3481,12 +3531,14 @@ def _d_WPT_AlignmentCheckReqType(B: int, r: int) -> tuple[WPT_AlignmentCheckReqT
     while True:
         if k == 4:
             if r < 2048: B, r = fill(B, r)
+            # VendorSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S64, 6)
             else:
                 v, B, r = rbin(B, r, 256)
                 if r < 2048: B, r = fill(B, r)
+                # VendorSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -3693,12 +3745,14 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
     r -= 1; k = _T1[(B >> r) & 1]
     f_session_id = None
     if k == 0:
+        # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_session_id, B, r = sl2(B, r, _S68, 6)
         else:
             f_session_id, B, r = rbin(B, r, 8)
             if r < 2048: B, r = fill(B, r)
+            # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SessionID: 1 bit(s): 0 SE(TimeStamp), 1 second level
@@ -3707,6 +3761,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
         raise unexpected(k, r, 'SessionID')
     f_time_stamp = None
     if k == 1:
+        # TimeStamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_stamp, B, r = sl2(B, r, _S69, 6)
@@ -3714,6 +3769,7 @@ def _d_MessageHeaderType(B: int, r: int) -> tuple[MessageHeaderType, int, int]:
             r -= 8; f_time_stamp = (B >> r) & 255
             if f_time_stamp > 127: f_time_stamp, r = ru(B, r, f_time_stamp)
             if f_time_stamp > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(f_time_stamp))
+            # TimeStamp, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeStamp: 2 bit(s): 0 SE(Signature), 1 EE, 2 second level
@@ -3797,11 +3853,13 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
     r -= 1; k = _T1[(B >> r) & 1]
     f_exponent = None
     if k == 0:
+        # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_exponent, B, r = sl2(B, r, _S70, 6)
         else:
             r -= 8; f_exponent = ((B >> r) & 255) + -128
+            # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Exponent: 1 bit(s): 0 SE(Value), 1 second level
@@ -3810,6 +3868,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
         raise unexpected(k, r, 'Exponent')
     f_value = None
     if k == 1:
+        # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_value, B, r = sl2(B, r, _S71, 6)
@@ -3818,6 +3877,7 @@ def _d_RationalNumberType(B: int, r: int) -> tuple[RationalNumberType, int, int]
             if f_value & 128: f_value, r = ri(B, r, f_value)
             elif f_value > 255: f_value = 255 - f_value
             if f_value < -32768 or f_value > 32767: facet(r, 'Value: {} out of range'.format(f_value))
+            # Value, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Value: 1 bit(s): 0 EE, 1 second level
@@ -3884,6 +3944,7 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S72, 6)
@@ -3891,6 +3952,7 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
@@ -3899,6 +3961,7 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 2:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S61, 6)
@@ -3906,6 +3969,7 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 3 bit(s): 0 SE(PowerTransmitted), 1 SE(SupplyDeviceCurrent), 2 SE(VendorSpecificDataContainer), 3 EE, 4 second level
@@ -3929,12 +3993,14 @@ def _d_WPT_AlignmentCheckResType(B: int, r: int) -> tuple[WPT_AlignmentCheckResT
     while True:
         if k == 5:
             if r < 2048: B, r = fill(B, r)
+            # VendorSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S64, 6)
             else:
                 v, B, r = rbin(B, r, 256)
                 if r < 2048: B, r = fill(B, r)
+                # VendorSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -4187,11 +4253,13 @@ def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         r -= 1; k = _T51[(B >> r) & 1]
     f_meter_info_requested = None
     if k == 2:
+        # MeterInfoRequested, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_info_requested, B, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_meter_info_requested = ((B >> r) & 1) == 1
+            # MeterInfoRequested, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterInfoRequested: 1 bit(s): 0 SE(EVPCPowerRequest), 1 second level
@@ -4216,12 +4284,14 @@ def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
         raise unexpected(k, r, 'EVPCPowerOutput')
     f_evpc_charge_diagnostics = None
     if k == 5:
+        # EVPCChargeDiagnostics, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evpc_charge_diagnostics, B, r = sl2(B, r, _S81, 6)
         else:
             r -= 2; f_evpc_charge_diagnostics = (B >> r) & 3
             f_evpc_charge_diagnostics = _E_WPT_EVPCChargeDiagnosticsType[f_evpc_charge_diagnostics]
+            # EVPCChargeDiagnostics, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVPCChargeDiagnostics: 3 bit(s): 0 SE(EVPCOperatingFrequency), 1 SE(EVPCPowerControlParameter), 2 SE(ManufacturerSpecificDataContainer), 3 EE, 4 second level
@@ -4245,12 +4315,14 @@ def _d_WPT_ChargeLoopReqType(B: int, r: int) -> tuple[WPT_ChargeLoopReqType, int
     while True:
         if k == 8:
             if r < 2048: B, r = fill(B, r)
+            # ManufacturerSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S64, 6)
             else:
                 v, B, r = rbin(B, r, 256)
                 if r < 2048: B, r = fill(B, r)
+                # ManufacturerSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_manufacturer_specific_data_container.append(v)
@@ -4911,54 +4983,63 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
     r -= 4; k = _T85[(B >> r) & 15]
     f_present_soc = None
     if k == 0:
+        # PresentSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_present_soc, B, r = sl2(B, r, _S109, 6)
         else:
             r -= 7; f_present_soc = ((B >> r) & 127) + 0
             if f_present_soc > 100: facet(r, 'PresentSOC: {} above 100'.format(f_present_soc))
+            # PresentSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PresentSOC: 4 bit(s): 0 SE(MinimumSOC), 1 SE(TargetSOC), 2 SE(MaximumSOC), 3 SE(RemainingTimeToMinimumSOC), 4 SE(RemainingTimeToTargetSOC), 5 SE(RemainingTimeToMaximumSOC), 6 SE(ChargingComplete), 7 SE(BatteryEnergyCapacity), 8 SE(InletHot), 9 EE, 10 second level
         r -= 4; k = _T86[(B >> r) & 15]
     f_minimum_soc = None
     if k == 1:
+        # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_minimum_soc, B, r = sl2(B, r, _S109, 6)
         else:
             r -= 7; f_minimum_soc = ((B >> r) & 127) + 0
             if f_minimum_soc > 100: facet(r, 'MinimumSOC: {} above 100'.format(f_minimum_soc))
+            # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MinimumSOC: 4 bit(s): 0 SE(TargetSOC), 1 SE(MaximumSOC), 2 SE(RemainingTimeToMinimumSOC), 3 SE(RemainingTimeToTargetSOC), 4 SE(RemainingTimeToMaximumSOC), 5 SE(ChargingComplete), 6 SE(BatteryEnergyCapacity), 7 SE(InletHot), 8 EE, 9 second level
         r -= 4; k = _T87[(B >> r) & 15]
     f_target_soc = None
     if k == 2:
+        # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_target_soc, B, r = sl2(B, r, _S109, 6)
         else:
             r -= 7; f_target_soc = ((B >> r) & 127) + 0
             if f_target_soc > 100: facet(r, 'TargetSOC: {} above 100'.format(f_target_soc))
+            # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TargetSOC: 4 bit(s): 0 SE(MaximumSOC), 1 SE(RemainingTimeToMinimumSOC), 2 SE(RemainingTimeToTargetSOC), 3 SE(RemainingTimeToMaximumSOC), 4 SE(ChargingComplete), 5 SE(BatteryEnergyCapacity), 6 SE(InletHot), 7 EE, 8 second level
         r -= 4; k = _T88[(B >> r) & 15]
     f_maximum_soc = None
     if k == 3:
+        # MaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_maximum_soc, B, r = sl2(B, r, _S109, 6)
         else:
             r -= 7; f_maximum_soc = ((B >> r) & 127) + 0
             if f_maximum_soc > 100: facet(r, 'MaximumSOC: {} above 100'.format(f_maximum_soc))
+            # MaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MaximumSOC: 3 bit(s): 0 SE(RemainingTimeToMinimumSOC), 1 SE(RemainingTimeToTargetSOC), 2 SE(RemainingTimeToMaximumSOC), 3 SE(ChargingComplete), 4 SE(BatteryEnergyCapacity), 5 SE(InletHot), 6 EE, 7 second level
         r -= 3; k = _T89[(B >> r) & 7]
     f_remaining_time_to_minimum_soc = None
     if k == 4:
+        # RemainingTimeToMinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_minimum_soc, B, r = sl2(B, r, _S110, 6)
@@ -4966,12 +5047,14 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_minimum_soc = (B >> r) & 255
             if f_remaining_time_to_minimum_soc > 127: f_remaining_time_to_minimum_soc, r = ru(B, r, f_remaining_time_to_minimum_soc)
             if f_remaining_time_to_minimum_soc > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(f_remaining_time_to_minimum_soc))
+            # RemainingTimeToMinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToMinimumSOC: 3 bit(s): 0 SE(RemainingTimeToTargetSOC), 1 SE(RemainingTimeToMaximumSOC), 2 SE(ChargingComplete), 3 SE(BatteryEnergyCapacity), 4 SE(InletHot), 5 EE, 6 second level
         r -= 3; k = _T90[(B >> r) & 7]
     f_remaining_time_to_target_soc = None
     if k == 5:
+        # RemainingTimeToTargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_target_soc, B, r = sl2(B, r, _S110, 6)
@@ -4979,12 +5062,14 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_target_soc = (B >> r) & 255
             if f_remaining_time_to_target_soc > 127: f_remaining_time_to_target_soc, r = ru(B, r, f_remaining_time_to_target_soc)
             if f_remaining_time_to_target_soc > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(f_remaining_time_to_target_soc))
+            # RemainingTimeToTargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToTargetSOC: 3 bit(s): 0 SE(RemainingTimeToMaximumSOC), 1 SE(ChargingComplete), 2 SE(BatteryEnergyCapacity), 3 SE(InletHot), 4 EE, 5 second level
         r -= 3; k = _T91[(B >> r) & 7]
     f_remaining_time_to_maximum_soc = None
     if k == 6:
+        # RemainingTimeToMaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_remaining_time_to_maximum_soc, B, r = sl2(B, r, _S110, 6)
@@ -4993,17 +5078,20 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
             r -= 8; f_remaining_time_to_maximum_soc = (B >> r) & 255
             if f_remaining_time_to_maximum_soc > 127: f_remaining_time_to_maximum_soc, r = ru(B, r, f_remaining_time_to_maximum_soc)
             if f_remaining_time_to_maximum_soc > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(f_remaining_time_to_maximum_soc))
+            # RemainingTimeToMaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RemainingTimeToMaximumSOC: 3 bit(s): 0 SE(ChargingComplete), 1 SE(BatteryEnergyCapacity), 2 SE(InletHot), 3 EE, 4 second level
         r -= 3; k = _T92[(B >> r) & 7]
     f_charging_complete = None
     if k == 7:
+        # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charging_complete, B, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_charging_complete = ((B >> r) & 1) == 1
+            # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargingComplete: 2 bit(s): 0 SE(BatteryEnergyCapacity), 1 SE(InletHot), 2 EE, 3 second level
@@ -5016,11 +5104,13 @@ def _d_DisplayParametersType(B: int, r: int) -> tuple[DisplayParametersType, int
         r -= 2; k = _T94[(B >> r) & 3]
     f_inlet_hot = None
     if k == 9:
+        # InletHot, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_inlet_hot, B, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_inlet_hot = ((B >> r) & 1) == 1
+            # InletHot, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after InletHot: 1 bit(s): 0 EE, 1 second level
@@ -5455,6 +5545,7 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S72, 6)
@@ -5462,6 +5553,7 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 3 bit(s): 0 SE(EVSEStatus), 1 SE(MeterInfo), 2 SE(Receipt), 3 SE(EVPCPowerRequest), 4 second level
@@ -5518,6 +5610,7 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
         raise unexpected(k, r, 'SPCMinOutputPowerLimit')
     f_spc_charge_diagnostics = None
     if k == 9:
+        # SPCChargeDiagnostics, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_spc_charge_diagnostics, B, r = sl2(B, r, _S118, 6)
@@ -5525,6 +5618,7 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
             r -= 3; f_spc_charge_diagnostics = (B >> r) & 7
             if f_spc_charge_diagnostics >= 6: raise bad_value(r, 'SPCChargeDiagnostics: enumeration index {} of 6'.format(f_spc_charge_diagnostics))
             f_spc_charge_diagnostics = _E_WPT_SPCChargeDiagnosticsType[f_spc_charge_diagnostics]
+            # SPCChargeDiagnostics, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SPCChargeDiagnostics: 3 bit(s): 0 SE(SPCOperatingFrequency), 1 SE(SPCPowerControlParameter), 2 SE(ManufacturerSpecificDataContainer), 3 EE, 4 second level
@@ -5548,12 +5642,14 @@ def _d_WPT_ChargeLoopResType(B: int, r: int) -> tuple[WPT_ChargeLoopResType, int
     while True:
         if k == 12:
             if r < 2048: B, r = fill(B, r)
+            # ManufacturerSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S64, 6)
             else:
                 v, B, r = rbin(B, r, 256)
                 if r < 2048: B, r = fill(B, r)
+                # ManufacturerSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_manufacturer_specific_data_container.append(v)
@@ -6219,6 +6315,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
     r -= 1; k = _T1[(B >> r) & 1]
     f_notification_max_delay = None
     if k == 0:
+        # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_notification_max_delay, B, r = sl2(B, r, _S141, 6)
@@ -6226,6 +6323,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
             r -= 8; f_notification_max_delay = (B >> r) & 255
             if f_notification_max_delay > 127: f_notification_max_delay, r = ru(B, r, f_notification_max_delay)
             if f_notification_max_delay > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(f_notification_max_delay))
+            # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NotificationMaxDelay: 1 bit(s): 0 SE(EVSENotification), 1 second level
@@ -6234,6 +6332,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
         raise unexpected(k, r, 'NotificationMaxDelay')
     f_evse_notification = None
     if k == 1:
+        # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_notification, B, r = sl2(B, r, _S142, 6)
@@ -6241,6 +6340,7 @@ def _d_EVSEStatusType(B: int, r: int) -> tuple[EVSEStatusType, int, int]:
             r -= 3; f_evse_notification = (B >> r) & 7
             if f_evse_notification >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(f_evse_notification))
             f_evse_notification = _E_evseNotificationType[f_evse_notification]
+            # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSENotification: 1 bit(s): 0 EE, 1 second level
@@ -6297,12 +6397,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
     r -= 1; k = _T1[(B >> r) & 1]
     f_meter_id = None
     if k == 0:
+        # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_id, B, r = sl2(B, r, _S143, 6)
         else:
             f_meter_id, B, r = rstr(B, r, 32)
             if r < 2048: B, r = fill(B, r)
+            # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterID: 1 bit(s): 0 SE(ChargedEnergyReadingWh), 1 second level
@@ -6311,6 +6413,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
         raise unexpected(k, r, 'MeterID')
     f_charged_energy_reading_wh = None
     if k == 1:
+        # ChargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_charged_energy_reading_wh, B, r = sl2(B, r, _S69, 6)
@@ -6318,6 +6421,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_charged_energy_reading_wh = (B >> r) & 255
             if f_charged_energy_reading_wh > 127: f_charged_energy_reading_wh, r = ru(B, r, f_charged_energy_reading_wh)
             if f_charged_energy_reading_wh > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(f_charged_energy_reading_wh))
+            # ChargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ChargedEnergyReadingWh: 3 bit(s): 0 SE(BPT_DischargedEnergyReadingWh), 1 SE(CapacitiveEnergyReadingVARh), 2 SE(BPT_InductiveEnergyReadingVARh), 3 SE(MeterSignature), 4 SE(MeterStatus), 5 SE(MeterTimestamp), 6 EE, 7 second level
@@ -6326,6 +6430,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
         raise unexpected(k, r, 'ChargedEnergyReadingWh')
     f_bpt_discharged_energy_reading_wh = None
     if k == 2:
+        # BPT_DischargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bpt_discharged_energy_reading_wh, B, r = sl2(B, r, _S69, 6)
@@ -6333,12 +6438,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_bpt_discharged_energy_reading_wh = (B >> r) & 255
             if f_bpt_discharged_energy_reading_wh > 127: f_bpt_discharged_energy_reading_wh, r = ru(B, r, f_bpt_discharged_energy_reading_wh)
             if f_bpt_discharged_energy_reading_wh > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(f_bpt_discharged_energy_reading_wh))
+            # BPT_DischargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BPT_DischargedEnergyReadingWh: 3 bit(s): 0 SE(CapacitiveEnergyReadingVARh), 1 SE(BPT_InductiveEnergyReadingVARh), 2 SE(MeterSignature), 3 SE(MeterStatus), 4 SE(MeterTimestamp), 5 EE, 6 second level
         r -= 3; k = _T123[(B >> r) & 7]
     f_capacitive_energy_reading_va_rh = None
     if k == 3:
+        # CapacitiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_capacitive_energy_reading_va_rh, B, r = sl2(B, r, _S69, 6)
@@ -6347,12 +6454,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_capacitive_energy_reading_va_rh = (B >> r) & 255
             if f_capacitive_energy_reading_va_rh > 127: f_capacitive_energy_reading_va_rh, r = ru(B, r, f_capacitive_energy_reading_va_rh)
             if f_capacitive_energy_reading_va_rh > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(f_capacitive_energy_reading_va_rh))
+            # CapacitiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after CapacitiveEnergyReadingVARh: 3 bit(s): 0 SE(BPT_InductiveEnergyReadingVARh), 1 SE(MeterSignature), 2 SE(MeterStatus), 3 SE(MeterTimestamp), 4 EE, 5 second level
         r -= 3; k = _T124[(B >> r) & 7]
     f_bpt_inductive_energy_reading_va_rh = None
     if k == 4:
+        # BPT_InductiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bpt_inductive_energy_reading_va_rh, B, r = sl2(B, r, _S69, 6)
@@ -6361,12 +6470,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_bpt_inductive_energy_reading_va_rh = (B >> r) & 255
             if f_bpt_inductive_energy_reading_va_rh > 127: f_bpt_inductive_energy_reading_va_rh, r = ru(B, r, f_bpt_inductive_energy_reading_va_rh)
             if f_bpt_inductive_energy_reading_va_rh > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(f_bpt_inductive_energy_reading_va_rh))
+            # BPT_InductiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BPT_InductiveEnergyReadingVARh: 3 bit(s): 0 SE(MeterSignature), 1 SE(MeterStatus), 2 SE(MeterTimestamp), 3 EE, 4 second level
         r -= 3; k = _T125[(B >> r) & 7]
     f_meter_signature = None
     if k == 5:
+        # MeterSignature, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_signature, B, r = sl2(B, r, _S144, 6)
@@ -6374,12 +6485,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if r < 2048: B, r = fill(B, r)
             f_meter_signature, B, r = rbin(B, r, 64)
             if r < 2048: B, r = fill(B, r)
+            # MeterSignature, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterSignature: 2 bit(s): 0 SE(MeterStatus), 1 SE(MeterTimestamp), 2 EE, 3 second level
         r -= 2; k = _T126[(B >> r) & 3]
     f_meter_status = None
     if k == 6:
+        # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_status, B, r = sl2(B, r, _S71, 6)
@@ -6389,12 +6502,14 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             if f_meter_status & 128: f_meter_status, r = ri(B, r, f_meter_status)
             elif f_meter_status > 255: f_meter_status = 255 - f_meter_status
             if f_meter_status < -32768 or f_meter_status > 32767: facet(r, 'MeterStatus: {} out of range'.format(f_meter_status))
+            # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterStatus: 2 bit(s): 0 SE(MeterTimestamp), 1 EE, 2 second level
         r -= 2; k = _T127[(B >> r) & 3]
     f_meter_timestamp = None
     if k == 7:
+        # MeterTimestamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_meter_timestamp, B, r = sl2(B, r, _S69, 6)
@@ -6403,6 +6518,7 @@ def _d_MeterInfoType(B: int, r: int) -> tuple[MeterInfoType, int, int]:
             r -= 8; f_meter_timestamp = (B >> r) & 255
             if f_meter_timestamp > 127: f_meter_timestamp, r = ru(B, r, f_meter_timestamp)
             if f_meter_timestamp > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(f_meter_timestamp))
+            # MeterTimestamp, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after MeterTimestamp: 1 bit(s): 0 EE, 1 second level
@@ -6613,6 +6729,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
     r -= 1; k = _T1[(B >> r) & 1]
     f_time_anchor = None
     if k == 0:
+        # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_time_anchor, B, r = sl2(B, r, _S69, 6)
@@ -6620,6 +6737,7 @@ def _d_ReceiptType(B: int, r: int) -> tuple[ReceiptType, int, int]:
             r -= 8; f_time_anchor = (B >> r) & 255
             if f_time_anchor > 127: f_time_anchor, r = ru(B, r, f_time_anchor)
             if f_time_anchor > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(f_time_anchor))
+            # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TimeAnchor: 3 bit(s): 0 SE(EnergyCosts), 1 SE(OccupancyCosts), 2 SE(AdditionalServicesCosts), 3 SE(OverstayCosts), 4 SE(TaxCosts), 5 EE, 6 second level
@@ -7220,6 +7338,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
     r -= 1; k = _T1[(B >> r) & 1]
     f_tax_rule_id = None
     if k == 0:
+        # TaxRuleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_tax_rule_id, B, r = sl2(B, r, _S152, 6)
@@ -7227,6 +7346,7 @@ def _d_DetailedTaxType(B: int, r: int) -> tuple[DetailedTaxType, int, int]:
             r -= 8; f_tax_rule_id = (B >> r) & 255
             if f_tax_rule_id > 127: f_tax_rule_id, r = ru(B, r, f_tax_rule_id)
             if f_tax_rule_id < 1 or f_tax_rule_id > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(f_tax_rule_id))
+            # TaxRuleID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TaxRuleID: 1 bit(s): 0 SE(Amount), 1 second level
@@ -7398,6 +7518,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
         raise unexpected(k, r, 'EVPCMaxReceivablePower')
     f_sd_max_ground_clearence = None
     if k == 2:
+        # SDMaxGroundClearence, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sd_max_ground_clearence, B, r = sl2(B, r, _S141, 6)
@@ -7405,6 +7526,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
             r -= 8; f_sd_max_ground_clearence = (B >> r) & 255
             if f_sd_max_ground_clearence > 127: f_sd_max_ground_clearence, r = ru(B, r, f_sd_max_ground_clearence)
             if f_sd_max_ground_clearence > 65535: facet(r, 'SDMaxGroundClearence: {} out of range'.format(f_sd_max_ground_clearence))
+            # SDMaxGroundClearence, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SDMaxGroundClearence: 1 bit(s): 0 SE(SDMinGroundClearence), 1 second level
@@ -7413,6 +7535,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
         raise unexpected(k, r, 'SDMaxGroundClearence')
     f_sd_min_ground_clearence = None
     if k == 3:
+        # SDMinGroundClearence, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sd_min_ground_clearence, B, r = sl2(B, r, _S141, 6)
@@ -7420,6 +7543,7 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
             r -= 8; f_sd_min_ground_clearence = (B >> r) & 255
             if f_sd_min_ground_clearence > 127: f_sd_min_ground_clearence, r = ru(B, r, f_sd_min_ground_clearence)
             if f_sd_min_ground_clearence > 65535: facet(r, 'SDMinGroundClearence: {} out of range'.format(f_sd_min_ground_clearence))
+            # SDMinGroundClearence, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SDMinGroundClearence: 1 bit(s): 0 SE(EVPCNaturalFrequency), 1 second level
@@ -7436,11 +7560,13 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
         raise unexpected(k, r, 'EVPCNaturalFrequency')
     f_evpc_device_local_control = None
     if k == 5:
+        # EVPCDeviceLocalControl, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evpc_device_local_control, B, r = sl2(B, r, _S80, 6)
         else:
             r -= 1; f_evpc_device_local_control = ((B >> r) & 1) == 1
+            # EVPCDeviceLocalControl, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVPCDeviceLocalControl: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level
@@ -7452,12 +7578,14 @@ def _d_WPT_ChargeParameterDiscoveryReqType(B: int, r: int) -> tuple[WPT_ChargePa
     while True:
         if k == 6:
             if r < 2048: B, r = fill(B, r)
+            # VendorSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S64, 6)
             else:
                 v, B, r = rbin(B, r, 256)
                 if r < 2048: B, r = fill(B, r)
+                # VendorSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -7708,6 +7836,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S72, 6)
@@ -7715,6 +7844,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(PDInputPowerClass), 1 second level
@@ -7723,12 +7853,14 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         raise unexpected(k, r, 'ResponseCode')
     f_pd_input_power_class = None
     if k == 2:
+        # PDInputPowerClass, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_pd_input_power_class, B, r = sl2(B, r, _S155, 6)
         else:
             r -= 2; f_pd_input_power_class = (B >> r) & 3
             f_pd_input_power_class = _E_WPT_PowerClassType[f_pd_input_power_class]
+            # PDInputPowerClass, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PDInputPowerClass: 1 bit(s): 0 SE(SDMinOutputPower), 1 second level
@@ -7753,6 +7885,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         raise unexpected(k, r, 'SDMaxOutputPower')
     f_sd_max_ground_clearance_support = None
     if k == 5:
+        # SDMaxGroundClearanceSupport, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sd_max_ground_clearance_support, B, r = sl2(B, r, _S141, 6)
@@ -7760,6 +7893,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
             r -= 8; f_sd_max_ground_clearance_support = (B >> r) & 255
             if f_sd_max_ground_clearance_support > 127: f_sd_max_ground_clearance_support, r = ru(B, r, f_sd_max_ground_clearance_support)
             if f_sd_max_ground_clearance_support > 65535: facet(r, 'SDMaxGroundClearanceSupport: {} out of range'.format(f_sd_max_ground_clearance_support))
+            # SDMaxGroundClearanceSupport, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SDMaxGroundClearanceSupport: 1 bit(s): 0 SE(SDMinGroundClearanceSupport), 1 second level
@@ -7768,6 +7902,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
         raise unexpected(k, r, 'SDMaxGroundClearanceSupport')
     f_sd_min_ground_clearance_support = None
     if k == 6:
+        # SDMinGroundClearanceSupport, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_sd_min_ground_clearance_support, B, r = sl2(B, r, _S141, 6)
@@ -7775,6 +7910,7 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
             r -= 8; f_sd_min_ground_clearance_support = (B >> r) & 255
             if f_sd_min_ground_clearance_support > 127: f_sd_min_ground_clearance_support, r = ru(B, r, f_sd_min_ground_clearance_support)
             if f_sd_min_ground_clearance_support > 65535: facet(r, 'SDMinGroundClearanceSupport: {} out of range'.format(f_sd_min_ground_clearance_support))
+            # SDMinGroundClearanceSupport, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SDMinGroundClearanceSupport: 1 bit(s): 0 SE(PDMinCoilCurrent), 1 second level
@@ -7802,12 +7938,14 @@ def _d_WPT_ChargeParameterDiscoveryResType(B: int, r: int) -> tuple[WPT_ChargePa
     while True:
         if k == 9:
             if r < 2048: B, r = fill(B, r)
+            # SDManufacturerSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S64, 6)
             else:
                 v, B, r = rbin(B, r, 256)
                 if r < 2048: B, r = fill(B, r)
+                # SDManufacturerSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_sd_manufacturer_specific_data_container.append(v)
@@ -8131,6 +8269,7 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         raise unexpected(k, r, 'Header')
     f_ev_processing = None
     if k == 1:
+        # EVProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_processing, B, r = sl2(B, r, _S61, 6)
@@ -8138,6 +8277,7 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
+            # EVProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVProcessing: 1 bit(s): 0 SE(EVResultCode), 1 second level
@@ -8146,6 +8286,7 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         raise unexpected(k, r, 'EVProcessing')
     f_ev_result_code = None
     if k == 2:
+        # EVResultCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_result_code, B, r = sl2(B, r, _S63, 6)
@@ -8153,6 +8294,7 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             r -= 2; f_ev_result_code = (B >> r) & 3
             if f_ev_result_code >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(f_ev_result_code))
             f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
+            # EVResultCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVResultCode: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(WPT_LF_DataPackageList), 2 EE, 3 second level
@@ -8164,12 +8306,14 @@ def _d_WPT_FinePositioningReqType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     while True:
         if k == 3:
             if r < 2048: B, r = fill(B, r)
+            # VendorSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S64, 6)
             else:
                 v, B, r = rbin(B, r, 256)
                 if r < 2048: B, r = fill(B, r)
+                # VendorSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -8469,11 +8613,13 @@ def _d_WPT_LF_DataPackageListType(B: int, r: int) -> tuple[WPT_LF_DataPackageLis
     r -= 1; k = _T1[(B >> r) & 1]
     f_num_packages = None
     if k == 0:
+        # NumPackages, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_num_packages, B, r = sl2(B, r, _S160, 6)
         else:
             r -= 8; f_num_packages = ((B >> r) & 255) + 0
+            # NumPackages, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NumPackages: 1 bit(s): 0 SE(WPT_LF_DataPackage), 1 second level
@@ -8668,11 +8814,13 @@ def _d_WPT_LF_DataPackageType(B: int, r: int) -> tuple[WPT_LF_DataPackageType, i
     r -= 1; k = _T1[(B >> r) & 1]
     f_package_index = None
     if k == 0:
+        # PackageIndex, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_package_index, B, r = sl2(B, r, _S160, 6)
         else:
             r -= 8; f_package_index = ((B >> r) & 255) + 0
+            # PackageIndex, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PackageIndex: 2 bit(s): 0 SE(LF_TxData), 1 SE(LF_RxData), 2 second level
@@ -8969,6 +9117,7 @@ def _d_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int, int]:
     r -= 1; k = _T1[(B >> r) & 1]
     f_tx_identifier = None
     if k == 0:
+        # TxIdentifier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_tx_identifier, B, r = sl2(B, r, _S152, 6)
@@ -8976,6 +9125,7 @@ def _d_WPT_LF_TxDataType(B: int, r: int) -> tuple[WPT_LF_TxDataType, int, int]:
             r -= 8; f_tx_identifier = (B >> r) & 255
             if f_tx_identifier > 127: f_tx_identifier, r = ru(B, r, f_tx_identifier)
             if f_tx_identifier < 1 or f_tx_identifier > 4294967295: facet(r, 'TxIdentifier: {} out of range'.format(f_tx_identifier))
+            # TxIdentifier, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TxIdentifier: 1 bit(s): 0 SE(EIRP), 1 second level
@@ -9186,6 +9336,7 @@ def _d_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int, int]:
     r -= 1; k = _T1[(B >> r) & 1]
     f_rx_identifier = None
     if k == 0:
+        # RxIdentifier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_rx_identifier, B, r = sl2(B, r, _S152, 6)
@@ -9193,6 +9344,7 @@ def _d_WPT_LF_RxDataType(B: int, r: int) -> tuple[WPT_LF_RxDataType, int, int]:
             r -= 8; f_rx_identifier = (B >> r) & 255
             if f_rx_identifier > 127: f_rx_identifier, r = ru(B, r, f_rx_identifier)
             if f_rx_identifier < 1 or f_rx_identifier > 4294967295: facet(r, 'RxIdentifier: {} out of range'.format(f_rx_identifier))
+            # RxIdentifier, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after RxIdentifier: 1 bit(s): 0 SE(RSSIData), 1 second level
@@ -9403,6 +9555,7 @@ def _d_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int, int]:
     r -= 1; k = _T1[(B >> r) & 1]
     f_tx_identifier = None
     if k == 0:
+        # TxIdentifier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_tx_identifier, B, r = sl2(B, r, _S152, 6)
@@ -9410,6 +9563,7 @@ def _d_WPT_LF_RxRSSIType(B: int, r: int) -> tuple[WPT_LF_RxRSSIType, int, int]:
             r -= 8; f_tx_identifier = (B >> r) & 255
             if f_tx_identifier > 127: f_tx_identifier, r = ru(B, r, f_tx_identifier)
             if f_tx_identifier < 1 or f_tx_identifier > 4294967295: facet(r, 'TxIdentifier: {} out of range'.format(f_tx_identifier))
+            # TxIdentifier, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TxIdentifier: 1 bit(s): 0 SE(RSSI), 1 second level
@@ -9508,6 +9662,7 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S72, 6)
@@ -9515,6 +9670,7 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
@@ -9523,6 +9679,7 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 2:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S61, 6)
@@ -9530,6 +9687,7 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(WPT_LF_DataPackageList), 2 EE, 3 second level
@@ -9541,12 +9699,14 @@ def _d_WPT_FinePositioningResType(B: int, r: int) -> tuple[WPT_FinePositioningRe
     while True:
         if k == 3:
             if r < 2048: B, r = fill(B, r)
+            # VendorSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S64, 6)
             else:
                 v, B, r = rbin(B, r, 256)
                 if r < 2048: B, r = fill(B, r)
+                # VendorSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -9854,6 +10014,7 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
         raise unexpected(k, r, 'Header')
     f_ev_processing = None
     if k == 1:
+        # EVProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_processing, B, r = sl2(B, r, _S61, 6)
@@ -9861,6 +10022,7 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
+            # EVProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVProcessing: 1 bit(s): 0 SE(EVDeviceFinePositioningMethodList), 1 second level
@@ -9893,6 +10055,7 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
         raise unexpected(k, r, 'EVDeviceAlignmentCheckMethodList')
     f_natural_offset = None
     if k == 5:
+        # NaturalOffset, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_natural_offset, B, r = sl2(B, r, _S141, 6)
@@ -9900,6 +10063,7 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
             r -= 8; f_natural_offset = (B >> r) & 255
             if f_natural_offset > 127: f_natural_offset, r = ru(B, r, f_natural_offset)
             if f_natural_offset > 65535: facet(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
+            # NaturalOffset, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NaturalOffset: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(LF_SystemSetupData), 2 EE, 3 second level
@@ -9911,12 +10075,14 @@ def _d_WPT_FinePositioningSetupReqType(B: int, r: int) -> tuple[WPT_FinePosition
     while True:
         if k == 6:
             if r < 2048: B, r = fill(B, r)
+            # VendorSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S64, 6)
             else:
                 v, B, r = rbin(B, r, 256)
                 if r < 2048: B, r = fill(B, r)
+                # VendorSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -10159,6 +10325,7 @@ def _d_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositi
     while True:
         if k == 0:
             if r < 2048: B, r = fill(B, r)
+            # WPT_FinePositioningMethod, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S163, 6)
@@ -10166,6 +10333,7 @@ def _d_WPT_FinePositioningMethodListType(B: int, r: int) -> tuple[WPT_FinePositi
                 r -= 3; v = (B >> r) & 7
                 if v >= 5: raise bad_value(r, 'WPT_FinePositioningMethod: enumeration index {} of 5'.format(v))
                 v = _E_WPT_FinePositioningMethodType[v]
+                # WPT_FinePositioningMethod, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_wpt_fine_positioning_method.append(v)
@@ -10250,6 +10418,7 @@ def _d_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListT
     while True:
         if k == 0:
             if r < 2048: B, r = fill(B, r)
+            # WPT_PairingMethod, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S165, 6)
@@ -10257,6 +10426,7 @@ def _d_WPT_PairingMethodListType(B: int, r: int) -> tuple[WPT_PairingMethodListT
                 r -= 3; v = (B >> r) & 7
                 if v >= 6: raise bad_value(r, 'WPT_PairingMethod: enumeration index {} of 6'.format(v))
                 v = _E_WPT_PairingMethodType[v]
+                # WPT_PairingMethod, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_wpt_pairing_method.append(v)
@@ -10341,6 +10511,7 @@ def _d_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCh
     while True:
         if k == 0:
             if r < 2048: B, r = fill(B, r)
+            # WPT_AlignmentCheckMethod, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S166, 6)
@@ -10348,6 +10519,7 @@ def _d_WPT_AlignmentCheckMethodListType(B: int, r: int) -> tuple[WPT_AlignmentCh
                 r -= 2; v = (B >> r) & 3
                 if v >= 3: raise bad_value(r, 'WPT_AlignmentCheckMethod: enumeration index {} of 3'.format(v))
                 v = _E_WPT_AlignmentCheckMethodType[v]
+                # WPT_AlignmentCheckMethod, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_wpt_alignment_check_method.append(v)
@@ -10493,11 +10665,13 @@ def _d_WPT_LF_TransmitterDataType(B: int, r: int) -> tuple[WPT_LF_TransmitterDat
     r -= 1; k = _T1[(B >> r) & 1]
     f_number_of_transmitters = None
     if k == 0:
+        # NumberOfTransmitters, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_number_of_transmitters, B, r = sl2(B, r, _S160, 6)
         else:
             r -= 8; f_number_of_transmitters = ((B >> r) & 255) + 0
+            # NumberOfTransmitters, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NumberOfTransmitters: 1 bit(s): 0 SE(SignalFrequency), 1 second level
@@ -10759,6 +10933,7 @@ def _d_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int, 
     r -= 1; k = _T1[(B >> r) & 1]
     f_tx_rx_identifier = None
     if k == 0:
+        # TxRxIdentifier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_tx_rx_identifier, B, r = sl2(B, r, _S152, 6)
@@ -10766,6 +10941,7 @@ def _d_WPT_TxRxSpecDataType(B: int, r: int) -> tuple[WPT_TxRxSpecDataType, int, 
             r -= 8; f_tx_rx_identifier = (B >> r) & 255
             if f_tx_rx_identifier > 127: f_tx_rx_identifier, r = ru(B, r, f_tx_rx_identifier)
             if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: facet(r, 'TxRxIdentifier: {} out of range'.format(f_tx_rx_identifier))
+            # TxRxIdentifier, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TxRxIdentifier: 1 bit(s): 0 SE(TxRxPosition), 1 second level
@@ -10970,6 +11146,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
     r -= 1; k = _T1[(B >> r) & 1]
     f_coord_x = None
     if k == 0:
+        # Coord_X, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_coord_x, B, r = sl2(B, r, _S71, 6)
@@ -10978,6 +11155,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
             if f_coord_x & 128: f_coord_x, r = ri(B, r, f_coord_x)
             elif f_coord_x > 255: f_coord_x = 255 - f_coord_x
             if f_coord_x < -32768 or f_coord_x > 32767: facet(r, 'Coord_X: {} out of range'.format(f_coord_x))
+            # Coord_X, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Coord_X: 1 bit(s): 0 SE(Coord_Y), 1 second level
@@ -10986,6 +11164,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
         raise unexpected(k, r, 'Coord_X')
     f_coord_y = None
     if k == 1:
+        # Coord_Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_coord_y, B, r = sl2(B, r, _S71, 6)
@@ -10994,6 +11173,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
             if f_coord_y & 128: f_coord_y, r = ri(B, r, f_coord_y)
             elif f_coord_y > 255: f_coord_y = 255 - f_coord_y
             if f_coord_y < -32768 or f_coord_y > 32767: facet(r, 'Coord_Y: {} out of range'.format(f_coord_y))
+            # Coord_Y, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Coord_Y: 1 bit(s): 0 SE(Coord_Z), 1 second level
@@ -11002,6 +11182,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
         raise unexpected(k, r, 'Coord_Y')
     f_coord_z = None
     if k == 2:
+        # Coord_Z, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_coord_z, B, r = sl2(B, r, _S71, 6)
@@ -11011,6 +11192,7 @@ def _d_WPT_CoordinateXYZType(B: int, r: int) -> tuple[WPT_CoordinateXYZType, int
             if f_coord_z & 128: f_coord_z, r = ri(B, r, f_coord_z)
             elif f_coord_z > 255: f_coord_z = 255 - f_coord_z
             if f_coord_z < -32768 or f_coord_z > 32767: facet(r, 'Coord_Z: {} out of range'.format(f_coord_z))
+            # Coord_Z, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Coord_Z: 1 bit(s): 0 EE, 1 second level
@@ -11128,6 +11310,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
     f_pulse_separation_time = None
     if k == 1:
         if r < 2048: B, r = fill(B, r)
+        # PulseSeparationTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_pulse_separation_time, B, r = sl2(B, r, _S141, 6)
@@ -11135,6 +11318,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
             r -= 8; f_pulse_separation_time = (B >> r) & 255
             if f_pulse_separation_time > 127: f_pulse_separation_time, r = ru(B, r, f_pulse_separation_time)
             if f_pulse_separation_time > 65535: facet(r, 'PulseSeparationTime: {} out of range'.format(f_pulse_separation_time))
+            # PulseSeparationTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PulseSeparationTime: 1 bit(s): 0 SE(PulseDuration), 1 second level
@@ -11144,6 +11328,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
     f_pulse_duration = None
     if k == 2:
         if r < 2048: B, r = fill(B, r)
+        # PulseDuration, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_pulse_duration, B, r = sl2(B, r, _S141, 6)
@@ -11151,6 +11336,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
             r -= 8; f_pulse_duration = (B >> r) & 255
             if f_pulse_duration > 127: f_pulse_duration, r = ru(B, r, f_pulse_duration)
             if f_pulse_duration > 65535: facet(r, 'PulseDuration: {} out of range'.format(f_pulse_duration))
+            # PulseDuration, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PulseDuration: 1 bit(s): 0 SE(PackageSeparationTime), 1 second level
@@ -11160,6 +11346,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
     f_package_separation_time = None
     if k == 3:
         if r < 2048: B, r = fill(B, r)
+        # PackageSeparationTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_package_separation_time, B, r = sl2(B, r, _S141, 6)
@@ -11167,6 +11354,7 @@ def _d_WPT_TxRxPackageSpecDataType(B: int, r: int) -> tuple[WPT_TxRxPackageSpecD
             r -= 8; f_package_separation_time = (B >> r) & 255
             if f_package_separation_time > 127: f_package_separation_time, r = ru(B, r, f_package_separation_time)
             if f_package_separation_time > 65535: facet(r, 'PackageSeparationTime: {} out of range'.format(f_package_separation_time))
+            # PackageSeparationTime, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after PackageSeparationTime: 1 bit(s): 0 EE, 1 second level
@@ -11345,6 +11533,7 @@ def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
     r -= 1; k = _T1[(B >> r) & 1]
     f_index_number = None
     if k == 0:
+        # IndexNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_index_number, B, r = sl2(B, r, _S141, 6)
@@ -11352,6 +11541,7 @@ def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
             r -= 8; f_index_number = (B >> r) & 255
             if f_index_number > 127: f_index_number, r = ru(B, r, f_index_number)
             if f_index_number > 65535: facet(r, 'IndexNumber: {} out of range'.format(f_index_number))
+            # IndexNumber, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after IndexNumber: 1 bit(s): 0 SE(TxRxIdentifier), 1 second level
@@ -11360,6 +11550,7 @@ def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
         raise unexpected(k, r, 'IndexNumber')
     f_tx_rx_identifier = None
     if k == 1:
+        # TxRxIdentifier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_tx_rx_identifier, B, r = sl2(B, r, _S152, 6)
@@ -11367,6 +11558,7 @@ def _d_WPT_TxRxPulseOrderType(B: int, r: int) -> tuple[WPT_TxRxPulseOrderType, i
             r -= 8; f_tx_rx_identifier = (B >> r) & 255
             if f_tx_rx_identifier > 127: f_tx_rx_identifier, r = ru(B, r, f_tx_rx_identifier)
             if f_tx_rx_identifier < 1 or f_tx_rx_identifier > 4294967295: facet(r, 'TxRxIdentifier: {} out of range'.format(f_tx_rx_identifier))
+            # TxRxIdentifier, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after TxRxIdentifier: 1 bit(s): 0 EE, 1 second level
@@ -11433,11 +11625,13 @@ def _d_WPT_LF_ReceiverDataType(B: int, r: int) -> tuple[WPT_LF_ReceiverDataType,
     r -= 1; k = _T1[(B >> r) & 1]
     f_number_of_receivers = None
     if k == 0:
+        # NumberOfReceivers, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_number_of_receivers, B, r = sl2(B, r, _S160, 6)
         else:
             r -= 8; f_number_of_receivers = ((B >> r) & 255) + 0
+            # NumberOfReceivers, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NumberOfReceivers: 1 bit(s): 0 SE(RxSpecData), 1 second level
@@ -11646,6 +11840,7 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S72, 6)
@@ -11653,6 +11848,7 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(PrimaryDeviceFinePositioningMethodList), 1 second level
@@ -11685,6 +11881,7 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
         raise unexpected(k, r, 'PrimaryDeviceAlignmentCheckMethodList')
     f_natural_offset = None
     if k == 5:
+        # NaturalOffset, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_natural_offset, B, r = sl2(B, r, _S141, 6)
@@ -11692,6 +11889,7 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
             r -= 8; f_natural_offset = (B >> r) & 255
             if f_natural_offset > 127: f_natural_offset, r = ru(B, r, f_natural_offset)
             if f_natural_offset > 65535: facet(r, 'NaturalOffset: {} out of range'.format(f_natural_offset))
+            # NaturalOffset, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after NaturalOffset: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 SE(LF_SystemSetupData), 2 EE, 3 second level
@@ -11703,12 +11901,14 @@ def _d_WPT_FinePositioningSetupResType(B: int, r: int) -> tuple[WPT_FinePosition
     while True:
         if k == 6:
             if r < 2048: B, r = fill(B, r)
+            # VendorSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S64, 6)
             else:
                 v, B, r = rbin(B, r, 256)
                 if r < 2048: B, r = fill(B, r)
+                # VendorSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -11956,6 +12156,7 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int, int]
         raise unexpected(k, r, 'Header')
     f_ev_processing = None
     if k == 1:
+        # EVProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_processing, B, r = sl2(B, r, _S61, 6)
@@ -11963,6 +12164,7 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int, int]
             r -= 2; f_ev_processing = (B >> r) & 3
             if f_ev_processing >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(f_ev_processing))
             f_ev_processing = _E_processingType[f_ev_processing]
+            # EVProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVProcessing: 2 bit(s): 0 SE(ObservedIDCode), 1 SE(EVResultCode), 2 second level
@@ -11971,6 +12173,7 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int, int]
         raise unexpected(k, r, 'EVProcessing')
     f_observed_id_code = None
     if k == 2:
+        # ObservedIDCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_observed_id_code, B, r = sl2(B, r, _S152, 6)
@@ -11978,12 +12181,14 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int, int]
             r -= 8; f_observed_id_code = (B >> r) & 255
             if f_observed_id_code > 127: f_observed_id_code, r = ru(B, r, f_observed_id_code)
             if f_observed_id_code < 1 or f_observed_id_code > 4294967295: facet(r, 'ObservedIDCode: {} out of range'.format(f_observed_id_code))
+            # ObservedIDCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ObservedIDCode: 1 bit(s): 0 SE(EVResultCode), 1 second level
         r -= 1; k = _T57[(B >> r) & 1]
     f_ev_result_code = None
     if k == 3:
+        # EVResultCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ev_result_code, B, r = sl2(B, r, _S63, 6)
@@ -11991,6 +12196,7 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int, int]
             r -= 2; f_ev_result_code = (B >> r) & 3
             if f_ev_result_code >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(f_ev_result_code))
             f_ev_result_code = _E_WPT_EVResultType[f_ev_result_code]
+            # EVResultCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVResultCode: 2 bit(s): 0 SE(VendorSpecificDataContainer), 1 EE, 2 second level
@@ -12002,12 +12208,14 @@ def _d_WPT_PairingReqType(B: int, r: int) -> tuple[WPT_PairingReqType, int, int]
     while True:
         if k == 4:
             if r < 2048: B, r = fill(B, r)
+            # VendorSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S64, 6)
             else:
                 v, B, r = rbin(B, r, 256)
                 if r < 2048: B, r = fill(B, r)
+                # VendorSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -12205,6 +12413,7 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int, int]
         raise unexpected(k, r, 'Header')
     f_response_code = None
     if k == 1:
+        # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_response_code, B, r = sl2(B, r, _S72, 6)
@@ -12212,6 +12421,7 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int, int]
             r -= 6; f_response_code = (B >> r) & 63
             if f_response_code >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(f_response_code))
             f_response_code = _E_responseCodeType[f_response_code]
+            # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ResponseCode: 1 bit(s): 0 SE(EVSEProcessing), 1 second level
@@ -12220,6 +12430,7 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int, int]
         raise unexpected(k, r, 'ResponseCode')
     f_evse_processing = None
     if k == 2:
+        # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_evse_processing, B, r = sl2(B, r, _S61, 6)
@@ -12227,6 +12438,7 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int, int]
             r -= 2; f_evse_processing = (B >> r) & 3
             if f_evse_processing >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(f_evse_processing))
             f_evse_processing = _E_processingType[f_evse_processing]
+            # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after EVSEProcessing: 3 bit(s): 0 SE(ObservedIDCode), 1 SE(AlternativeSECCList), 2 SE(VendorSpecificDataContainer), 3 EE, 4 second level
@@ -12235,6 +12447,7 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int, int]
         raise unexpected(k, r, 'EVSEProcessing')
     f_observed_id_code = None
     if k == 3:
+        # ObservedIDCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_observed_id_code, B, r = sl2(B, r, _S152, 6)
@@ -12242,6 +12455,7 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int, int]
             r -= 8; f_observed_id_code = (B >> r) & 255
             if f_observed_id_code > 127: f_observed_id_code, r = ru(B, r, f_observed_id_code)
             if f_observed_id_code < 1 or f_observed_id_code > 4294967295: facet(r, 'ObservedIDCode: {} out of range'.format(f_observed_id_code))
+            # ObservedIDCode, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after ObservedIDCode: 2 bit(s): 0 SE(AlternativeSECCList), 1 SE(VendorSpecificDataContainer), 2 EE, 3 second level
@@ -12257,12 +12471,14 @@ def _d_WPT_PairingResType(B: int, r: int) -> tuple[WPT_PairingResType, int, int]
     while True:
         if k == 5:
             if r < 2048: B, r = fill(B, r)
+            # VendorSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
             r -= 1
             if (B >> r) & 1:
                 v, B, r = sl2(B, r, _S64, 6)
             else:
                 v, B, r = rbin(B, r, 256)
                 if r < 2048: B, r = fill(B, r)
+                # VendorSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
                 r -= 1
                 if (B >> r) & 1: raise esc(r)
             f_vendor_specific_data_container.append(v)
@@ -12587,42 +12803,49 @@ def _d_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int, in
     r -= 3; k = _T172[(B >> r) & 7]
     f_ssid = None
     if k == 0:
+        # SSID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ssid, B, r = sl2(B, r, _S174, 6)
         else:
             f_ssid, B, r = rstr(B, r, 255)
             if r < 2048: B, r = fill(B, r)
+            # SSID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after SSID: 3 bit(s): 0 SE(BSSID), 1 SE(IPAddress), 2 SE(Port), 3 EE, 4 second level
         r -= 3; k = _T173[(B >> r) & 7]
     f_bssid = None
     if k == 1:
+        # BSSID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_bssid, B, r = sl2(B, r, _S175, 6)
         else:
             f_bssid, B, r = rstr(B, r, 12)
             if r < 2048: B, r = fill(B, r)
+            # BSSID, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after BSSID: 2 bit(s): 0 SE(IPAddress), 1 SE(Port), 2 EE, 3 second level
         r -= 2; k = _T167[(B >> r) & 3]
     f_ip_address = None
     if k == 2:
+        # IPAddress, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_ip_address, B, r = sl2(B, r, _S176, 6)
         else:
             f_ip_address, B, r = rstr(B, r, 39)
             if r < 2048: B, r = fill(B, r)
+            # IPAddress, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after IPAddress: 2 bit(s): 0 SE(Port), 1 EE, 2 second level
         r -= 2; k = _T58[(B >> r) & 3]
     f_port = None
     if k == 3:
+        # Port, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
         r -= 1
         if (B >> r) & 1:
             f_port, B, r = sl2(B, r, _S141, 6)
@@ -12630,6 +12853,7 @@ def _d_AlternativeSECCType(B: int, r: int) -> tuple[AlternativeSECCType, int, in
             r -= 8; f_port = (B >> r) & 255
             if f_port > 127: f_port, r = ru(B, r, f_port)
             if f_port > 65535: facet(r, 'Port: {} out of range'.format(f_port))
+            # Port, after the value: 1 bit(s): 0 EE, 1 second level
             r -= 1
             if (B >> r) & 1: raise esc(r)
         # after Port: 1 bit(s): 0 EE, 1 second level
@@ -12738,12 +12962,14 @@ def _e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
 
 def _d_S1_DigestValue(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DigestValue, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # DigestValue, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -12756,12 +12982,14 @@ def _e_S1_DigestValue(v: Any, a: int) -> int:
 
 def _d_S2_KeyName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # KeyName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # KeyName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -12774,12 +13002,14 @@ def _e_S2_KeyName(v: Any, a: int) -> int:
 
 def _d_S3_MgmtData(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MgmtData, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # MgmtData, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -12836,6 +13066,7 @@ DOC_ELEMENTS: tuple = (
 
 def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # AckMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S141, 6)
@@ -12843,6 +13074,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'AckMaxDelay: {} out of range'.format(v))
+        # AckMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -12857,6 +13089,7 @@ def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
 
 def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BPT_DischargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S69, 6)
@@ -12864,6 +13097,7 @@ def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_DischargedEnergyReadingWh: {} out of range'.format(v))
+        # BPT_DischargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -12878,6 +13112,7 @@ def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
 
 def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BPT_InductiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S69, 6)
@@ -12885,6 +13120,7 @@ def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'BPT_InductiveEnergyReadingVARh: {} out of range'.format(v))
+        # BPT_InductiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -12899,12 +13135,14 @@ def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
 
 def _d_S7_BSSID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # BSSID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S175, 6)
     else:
         v, B, r = rstr(B, r, 12)
         if r < 2048: B, r = fill(B, r)
+        # BSSID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -12917,6 +13155,7 @@ def _e_S7_BSSID(v: Any, a: int) -> int:
 
 def _d_S8_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # CapacitiveEnergyReadingVARh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S69, 6)
@@ -12924,6 +13163,7 @@ def _d_S8_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'CapacitiveEnergyReadingVARh: {} out of range'.format(v))
+        # CapacitiveEnergyReadingVARh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -12938,6 +13178,7 @@ def _e_S8_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
 
 def _d_S9_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargedEnergyReadingWh, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S69, 6)
@@ -12945,6 +13186,7 @@ def _d_S9_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'ChargedEnergyReadingWh: {} out of range'.format(v))
+        # ChargedEnergyReadingWh, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -12959,11 +13201,13 @@ def _e_S9_ChargedEnergyReadingWh(v: Any, a: int) -> int:
 
 def _d_S10_ChargingComplete(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ChargingComplete, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # ChargingComplete, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -12976,6 +13220,7 @@ def _e_S10_ChargingComplete(v: Any, a: int) -> int:
 
 def _d_S11_Coord_X(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Coord_X, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S71, 6)
@@ -12984,6 +13229,7 @@ def _d_S11_Coord_X(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'Coord_X: {} out of range'.format(v))
+        # Coord_X, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -12999,6 +13245,7 @@ def _e_S11_Coord_X(v: Any, a: int) -> int:
 
 def _d_S12_Coord_Y(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Coord_Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S71, 6)
@@ -13007,6 +13254,7 @@ def _d_S12_Coord_Y(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'Coord_Y: {} out of range'.format(v))
+        # Coord_Y, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13022,6 +13270,7 @@ def _e_S12_Coord_Y(v: Any, a: int) -> int:
 
 def _d_S13_Coord_Z(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Coord_Z, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S71, 6)
@@ -13030,6 +13279,7 @@ def _d_S13_Coord_Z(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'Coord_Z: {} out of range'.format(v))
+        # Coord_Z, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13045,6 +13295,7 @@ def _e_S13_Coord_Z(v: Any, a: int) -> int:
 
 def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # DepartureTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S110, 6)
@@ -13052,6 +13303,7 @@ def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'DepartureTime: {} out of range'.format(v))
+        # DepartureTime, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13066,12 +13318,14 @@ def _e_S14_DepartureTime(v: Any, a: int) -> int:
 
 def _d_S15_EVPCChargeDiagnostics(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVPCChargeDiagnostics, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S81, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_WPT_EVPCChargeDiagnosticsType[v]
+        # EVPCChargeDiagnostics, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13085,11 +13339,13 @@ def _e_S15_EVPCChargeDiagnostics(v: Any, a: int) -> int:
 
 def _d_S16_EVPCDeviceLocalControl(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVPCDeviceLocalControl, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # EVPCDeviceLocalControl, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13102,6 +13358,7 @@ def _e_S16_EVPCDeviceLocalControl(v: Any, a: int) -> int:
 
 def _d_S17_EVProcessing(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S61, 6)
@@ -13109,6 +13366,7 @@ def _d_S17_EVProcessing(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
+        # EVProcessing, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13122,6 +13380,7 @@ def _e_S17_EVProcessing(v: Any, a: int) -> int:
 
 def _d_S18_EVResultCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVResultCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S63, 6)
@@ -13129,6 +13388,7 @@ def _d_S18_EVResultCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVResultCode: enumeration index {} of 3'.format(v))
         v = _E_WPT_EVResultType[v]
+        # EVResultCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13142,6 +13402,7 @@ def _e_S18_EVResultCode(v: Any, a: int) -> int:
 
 def _d_S19_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSENotification, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S142, 6)
@@ -13149,6 +13410,7 @@ def _d_S19_EVSENotification(B: int, r: int) -> tuple[Any, int, int]:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'EVSENotification: enumeration index {} of 6'.format(v))
         v = _E_evseNotificationType[v]
+        # EVSENotification, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13162,6 +13424,7 @@ def _e_S19_EVSENotification(v: Any, a: int) -> int:
 
 def _d_S20_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # EVSEProcessing, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S61, 6)
@@ -13169,6 +13432,7 @@ def _d_S20_EVSEProcessing(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'EVSEProcessing: enumeration index {} of 3'.format(v))
         v = _E_processingType[v]
+        # EVSEProcessing, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13182,12 +13446,14 @@ def _e_S20_EVSEProcessing(v: Any, a: int) -> int:
 
 def _d_S21_Exponent(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13200,11 +13466,13 @@ def _e_S21_Exponent(v: Any, a: int) -> int:
 
 def _d_S22_Exponent(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Exponent, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S70, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + -128
+        # Exponent, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13218,12 +13486,14 @@ def _e_S22_Exponent(v: Any, a: int) -> int:
 
 def _d_S23_G(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # G, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # G, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13236,6 +13506,7 @@ def _e_S23_G(v: Any, a: int) -> int:
 
 def _d_S24_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # HMACOutputLength, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
@@ -13243,6 +13514,7 @@ def _d_S24_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # HMACOutputLength, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13257,12 +13529,14 @@ def _e_S24_HMACOutputLength(v: Any, a: int) -> int:
 
 def _d_S25_IPAddress(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # IPAddress, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S176, 6)
     else:
         v, B, r = rstr(B, r, 39)
         if r < 2048: B, r = fill(B, r)
+        # IPAddress, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13275,6 +13549,7 @@ def _e_S25_IPAddress(v: Any, a: int) -> int:
 
 def _d_S26_IndexNumber(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # IndexNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S141, 6)
@@ -13282,6 +13557,7 @@ def _d_S26_IndexNumber(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'IndexNumber: {} out of range'.format(v))
+        # IndexNumber, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13296,11 +13572,13 @@ def _e_S26_IndexNumber(v: Any, a: int) -> int:
 
 def _d_S27_InletHot(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # InletHot, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # InletHot, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13313,12 +13591,14 @@ def _e_S27_InletHot(v: Any, a: int) -> int:
 
 def _d_S28_J(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # J, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # J, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13331,12 +13611,14 @@ def _e_S28_J(v: Any, a: int) -> int:
 
 def _d_S29_ManufacturerSpecificDataContainer(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ManufacturerSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S64, 6)
     else:
         v, B, r = rbin(B, r, 256)
         if r < 2048: B, r = fill(B, r)
+        # ManufacturerSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13349,12 +13631,14 @@ def _e_S29_ManufacturerSpecificDataContainer(v: Any, a: int) -> int:
 
 def _d_S30_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S109, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MaximumSOC: {} above 100'.format(v))
+        # MaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13368,12 +13652,14 @@ def _e_S30_MaximumSOC(v: Any, a: int) -> int:
 
 def _d_S31_MeterID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S143, 6)
     else:
         v, B, r = rstr(B, r, 32)
         if r < 2048: B, r = fill(B, r)
+        # MeterID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13386,11 +13672,13 @@ def _e_S31_MeterID(v: Any, a: int) -> int:
 
 def _d_S32_MeterInfoRequested(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterInfoRequested, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S80, 6)
     else:
         r -= 1; v = ((B >> r) & 1) == 1
+        # MeterInfoRequested, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13403,12 +13691,14 @@ def _e_S32_MeterInfoRequested(v: Any, a: int) -> int:
 
 def _d_S33_MeterSignature(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterSignature, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S144, 6)
     else:
         v, B, r = rbin(B, r, 64)
         if r < 2048: B, r = fill(B, r)
+        # MeterSignature, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13421,6 +13711,7 @@ def _e_S33_MeterSignature(v: Any, a: int) -> int:
 
 def _d_S34_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterStatus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S71, 6)
@@ -13429,6 +13720,7 @@ def _d_S34_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'MeterStatus: {} out of range'.format(v))
+        # MeterStatus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13444,6 +13736,7 @@ def _e_S34_MeterStatus(v: Any, a: int) -> int:
 
 def _d_S35_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MeterTimestamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S69, 6)
@@ -13451,6 +13744,7 @@ def _d_S35_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'MeterTimestamp: {} out of range'.format(v))
+        # MeterTimestamp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13465,12 +13759,14 @@ def _e_S35_MeterTimestamp(v: Any, a: int) -> int:
 
 def _d_S36_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # MinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S109, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'MinimumSOC: {} above 100'.format(v))
+        # MinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13484,12 +13780,14 @@ def _e_S36_MinimumSOC(v: Any, a: int) -> int:
 
 def _d_S37_Modulus(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Modulus, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Modulus, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13502,6 +13800,7 @@ def _e_S37_Modulus(v: Any, a: int) -> int:
 
 def _d_S38_NaturalOffset(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NaturalOffset, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S141, 6)
@@ -13509,6 +13808,7 @@ def _d_S38_NaturalOffset(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NaturalOffset: {} out of range'.format(v))
+        # NaturalOffset, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13523,6 +13823,7 @@ def _e_S38_NaturalOffset(v: Any, a: int) -> int:
 
 def _d_S39_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NotificationMaxDelay, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S141, 6)
@@ -13530,6 +13831,7 @@ def _d_S39_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'NotificationMaxDelay: {} out of range'.format(v))
+        # NotificationMaxDelay, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13544,11 +13846,13 @@ def _e_S39_NotificationMaxDelay(v: Any, a: int) -> int:
 
 def _d_S40_NumPackages(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NumPackages, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S160, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # NumPackages, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13562,11 +13866,13 @@ def _e_S40_NumPackages(v: Any, a: int) -> int:
 
 def _d_S41_NumberOfReceivers(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NumberOfReceivers, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S160, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # NumberOfReceivers, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13580,11 +13886,13 @@ def _e_S41_NumberOfReceivers(v: Any, a: int) -> int:
 
 def _d_S42_NumberOfTransmitters(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # NumberOfTransmitters, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S160, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # NumberOfTransmitters, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13598,6 +13906,7 @@ def _e_S42_NumberOfTransmitters(v: Any, a: int) -> int:
 
 def _d_S43_ObservedIDCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ObservedIDCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S152, 6)
@@ -13605,6 +13914,7 @@ def _d_S43_ObservedIDCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'ObservedIDCode: {} out of range'.format(v))
+        # ObservedIDCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13619,12 +13929,14 @@ def _e_S43_ObservedIDCode(v: Any, a: int) -> int:
 
 def _d_S44_P(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # P, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # P, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13637,12 +13949,14 @@ def _e_S44_P(v: Any, a: int) -> int:
 
 def _d_S45_PDInputPowerClass(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PDInputPowerClass, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S155, 6)
     else:
         r -= 2; v = (B >> r) & 3
         v = _E_WPT_PowerClassType[v]
+        # PDInputPowerClass, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13656,12 +13970,14 @@ def _e_S45_PDInputPowerClass(v: Any, a: int) -> int:
 
 def _d_S46_PGPKeyID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13674,12 +13990,14 @@ def _e_S46_PGPKeyID(v: Any, a: int) -> int:
 
 def _d_S47_PGPKeyPacket(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PGPKeyPacket, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PGPKeyPacket, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13692,11 +14010,13 @@ def _e_S47_PGPKeyPacket(v: Any, a: int) -> int:
 
 def _d_S48_PackageIndex(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PackageIndex, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S160, 6)
     else:
         r -= 8; v = ((B >> r) & 255) + 0
+        # PackageIndex, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13710,6 +14030,7 @@ def _e_S48_PackageIndex(v: Any, a: int) -> int:
 
 def _d_S49_PackageSeparationTime(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PackageSeparationTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S141, 6)
@@ -13717,6 +14038,7 @@ def _d_S49_PackageSeparationTime(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'PackageSeparationTime: {} out of range'.format(v))
+        # PackageSeparationTime, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13731,12 +14053,14 @@ def _e_S49_PackageSeparationTime(v: Any, a: int) -> int:
 
 def _d_S50_PgenCounter(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PgenCounter, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # PgenCounter, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13749,6 +14073,7 @@ def _e_S50_PgenCounter(v: Any, a: int) -> int:
 
 def _d_S51_Port(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Port, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S141, 6)
@@ -13756,6 +14081,7 @@ def _d_S51_Port(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'Port: {} out of range'.format(v))
+        # Port, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13770,12 +14096,14 @@ def _e_S51_Port(v: Any, a: int) -> int:
 
 def _d_S52_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PresentSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S109, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'PresentSOC: {} above 100'.format(v))
+        # PresentSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13789,6 +14117,7 @@ def _e_S52_PresentSOC(v: Any, a: int) -> int:
 
 def _d_S53_PulseDuration(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PulseDuration, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S141, 6)
@@ -13796,6 +14125,7 @@ def _d_S53_PulseDuration(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'PulseDuration: {} out of range'.format(v))
+        # PulseDuration, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13810,6 +14140,7 @@ def _e_S53_PulseDuration(v: Any, a: int) -> int:
 
 def _d_S54_PulseSeparationTime(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # PulseSeparationTime, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S141, 6)
@@ -13817,6 +14148,7 @@ def _d_S54_PulseSeparationTime(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'PulseSeparationTime: {} out of range'.format(v))
+        # PulseSeparationTime, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13831,12 +14163,14 @@ def _e_S54_PulseSeparationTime(v: Any, a: int) -> int:
 
 def _d_S55_Q(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Q, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Q, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13849,6 +14183,7 @@ def _e_S55_Q(v: Any, a: int) -> int:
 
 def _d_S56_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToMaximumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S110, 6)
@@ -13856,6 +14191,7 @@ def _d_S56_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMaximumSOC: {} out of range'.format(v))
+        # RemainingTimeToMaximumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13870,6 +14206,7 @@ def _e_S56_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
 
 def _d_S57_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToMinimumSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S110, 6)
@@ -13877,6 +14214,7 @@ def _d_S57_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToMinimumSOC: {} out of range'.format(v))
+        # RemainingTimeToMinimumSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13891,6 +14229,7 @@ def _e_S57_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
 
 def _d_S58_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RemainingTimeToTargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S110, 6)
@@ -13898,6 +14237,7 @@ def _d_S58_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 4294967295: facet(r, 'RemainingTimeToTargetSOC: {} out of range'.format(v))
+        # RemainingTimeToTargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13912,6 +14252,7 @@ def _e_S58_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
 
 def _d_S59_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # ResponseCode, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S72, 6)
@@ -13919,6 +14260,7 @@ def _d_S59_ResponseCode(B: int, r: int) -> tuple[Any, int, int]:
         r -= 6; v = (B >> r) & 63
         if v >= 40: raise bad_value(r, 'ResponseCode: enumeration index {} of 40'.format(v))
         v = _E_responseCodeType[v]
+        # ResponseCode, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13932,6 +14274,7 @@ def _e_S59_ResponseCode(v: Any, a: int) -> int:
 
 def _d_S60_RxIdentifier(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # RxIdentifier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S152, 6)
@@ -13939,6 +14282,7 @@ def _d_S60_RxIdentifier(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'RxIdentifier: {} out of range'.format(v))
+        # RxIdentifier, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13953,12 +14297,14 @@ def _e_S60_RxIdentifier(v: Any, a: int) -> int:
 
 def _d_S61_SDManufacturerSpecificDataContainer(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SDManufacturerSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S64, 6)
     else:
         v, B, r = rbin(B, r, 256)
         if r < 2048: B, r = fill(B, r)
+        # SDManufacturerSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13971,6 +14317,7 @@ def _e_S61_SDManufacturerSpecificDataContainer(v: Any, a: int) -> int:
 
 def _d_S62_SDMaxGroundClearanceSupport(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SDMaxGroundClearanceSupport, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S141, 6)
@@ -13978,6 +14325,7 @@ def _d_S62_SDMaxGroundClearanceSupport(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'SDMaxGroundClearanceSupport: {} out of range'.format(v))
+        # SDMaxGroundClearanceSupport, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -13992,6 +14340,7 @@ def _e_S62_SDMaxGroundClearanceSupport(v: Any, a: int) -> int:
 
 def _d_S63_SDMaxGroundClearence(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SDMaxGroundClearence, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S141, 6)
@@ -13999,6 +14348,7 @@ def _d_S63_SDMaxGroundClearence(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'SDMaxGroundClearence: {} out of range'.format(v))
+        # SDMaxGroundClearence, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14013,6 +14363,7 @@ def _e_S63_SDMaxGroundClearence(v: Any, a: int) -> int:
 
 def _d_S64_SDMinGroundClearanceSupport(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SDMinGroundClearanceSupport, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S141, 6)
@@ -14020,6 +14371,7 @@ def _d_S64_SDMinGroundClearanceSupport(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'SDMinGroundClearanceSupport: {} out of range'.format(v))
+        # SDMinGroundClearanceSupport, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14034,6 +14386,7 @@ def _e_S64_SDMinGroundClearanceSupport(v: Any, a: int) -> int:
 
 def _d_S65_SDMinGroundClearence(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SDMinGroundClearence, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S141, 6)
@@ -14041,6 +14394,7 @@ def _d_S65_SDMinGroundClearence(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 65535: facet(r, 'SDMinGroundClearence: {} out of range'.format(v))
+        # SDMinGroundClearence, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14055,6 +14409,7 @@ def _e_S65_SDMinGroundClearence(v: Any, a: int) -> int:
 
 def _d_S66_SPCChargeDiagnostics(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SPCChargeDiagnostics, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S118, 6)
@@ -14062,6 +14417,7 @@ def _d_S66_SPCChargeDiagnostics(B: int, r: int) -> tuple[Any, int, int]:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'SPCChargeDiagnostics: enumeration index {} of 6'.format(v))
         v = _E_WPT_SPCChargeDiagnosticsType[v]
+        # SPCChargeDiagnostics, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14075,12 +14431,14 @@ def _e_S66_SPCChargeDiagnostics(v: Any, a: int) -> int:
 
 def _d_S67_SPKISexp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SPKISexp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # SPKISexp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14093,12 +14451,14 @@ def _e_S67_SPKISexp(v: Any, a: int) -> int:
 
 def _d_S68_SSID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SSID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S174, 6)
     else:
         v, B, r = rstr(B, r, 255)
         if r < 2048: B, r = fill(B, r)
+        # SSID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14111,12 +14471,14 @@ def _e_S68_SSID(v: Any, a: int) -> int:
 
 def _d_S69_Seed(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Seed, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Seed, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14129,12 +14491,14 @@ def _e_S69_Seed(v: Any, a: int) -> int:
 
 def _d_S70_SessionID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # SessionID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S68, 6)
     else:
         v, B, r = rbin(B, r, 8)
         if r < 2048: B, r = fill(B, r)
+        # SessionID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14147,12 +14511,14 @@ def _e_S70_SessionID(v: Any, a: int) -> int:
 
 def _d_S71_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TargetSOC, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S109, 6)
     else:
         r -= 7; v = ((B >> r) & 127) + 0
         if v > 100: facet(r, 'TargetSOC: {} above 100'.format(v))
+        # TargetSOC, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14166,6 +14532,7 @@ def _e_S71_TargetSOC(v: Any, a: int) -> int:
 
 def _d_S72_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TaxRuleID, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S152, 6)
@@ -14173,6 +14540,7 @@ def _d_S72_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TaxRuleID: {} out of range'.format(v))
+        # TaxRuleID, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14187,6 +14555,7 @@ def _e_S72_TaxRuleID(v: Any, a: int) -> int:
 
 def _d_S73_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TimeAnchor, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S69, 6)
@@ -14194,6 +14563,7 @@ def _d_S73_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeAnchor: {} out of range'.format(v))
+        # TimeAnchor, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14208,6 +14578,7 @@ def _e_S73_TimeAnchor(v: Any, a: int) -> int:
 
 def _d_S74_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TimeStamp, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S69, 6)
@@ -14215,6 +14586,7 @@ def _d_S74_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v > 18446744073709551615: facet(r, 'TimeStamp: {} out of range'.format(v))
+        # TimeStamp, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14229,6 +14601,7 @@ def _e_S74_TimeStamp(v: Any, a: int) -> int:
 
 def _d_S75_TxIdentifier(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TxIdentifier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S152, 6)
@@ -14236,6 +14609,7 @@ def _d_S75_TxIdentifier(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TxIdentifier: {} out of range'.format(v))
+        # TxIdentifier, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14250,6 +14624,7 @@ def _e_S75_TxIdentifier(v: Any, a: int) -> int:
 
 def _d_S76_TxRxIdentifier(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # TxRxIdentifier, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S152, 6)
@@ -14257,6 +14632,7 @@ def _d_S76_TxRxIdentifier(B: int, r: int) -> tuple[Any, int, int]:
         r -= 8; v = (B >> r) & 255
         if v > 127: v, r = ru(B, r, v)
         if v < 1 or v > 4294967295: facet(r, 'TxRxIdentifier: {} out of range'.format(v))
+        # TxRxIdentifier, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14271,6 +14647,7 @@ def _e_S76_TxRxIdentifier(v: Any, a: int) -> int:
 
 def _d_S77_Value(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Value, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S71, 6)
@@ -14279,6 +14656,7 @@ def _d_S77_Value(B: int, r: int) -> tuple[Any, int, int]:
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
         if v < -32768 or v > 32767: facet(r, 'Value: {} out of range'.format(v))
+        # Value, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14294,12 +14672,14 @@ def _e_S77_Value(v: Any, a: int) -> int:
 
 def _d_S78_VendorSpecificDataContainer(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # VendorSpecificDataContainer, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S64, 6)
     else:
         v, B, r = rbin(B, r, 256)
         if r < 2048: B, r = fill(B, r)
+        # VendorSpecificDataContainer, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14312,6 +14692,7 @@ def _e_S78_VendorSpecificDataContainer(v: Any, a: int) -> int:
 
 def _d_S79_WPT_AlignmentCheckMethod(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # WPT_AlignmentCheckMethod, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S166, 6)
@@ -14319,6 +14700,7 @@ def _d_S79_WPT_AlignmentCheckMethod(B: int, r: int) -> tuple[Any, int, int]:
         r -= 2; v = (B >> r) & 3
         if v >= 3: raise bad_value(r, 'WPT_AlignmentCheckMethod: enumeration index {} of 3'.format(v))
         v = _E_WPT_AlignmentCheckMethodType[v]
+        # WPT_AlignmentCheckMethod, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14332,6 +14714,7 @@ def _e_S79_WPT_AlignmentCheckMethod(v: Any, a: int) -> int:
 
 def _d_S80_WPT_FinePositioningMethod(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # WPT_FinePositioningMethod, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S163, 6)
@@ -14339,6 +14722,7 @@ def _d_S80_WPT_FinePositioningMethod(B: int, r: int) -> tuple[Any, int, int]:
         r -= 3; v = (B >> r) & 7
         if v >= 5: raise bad_value(r, 'WPT_FinePositioningMethod: enumeration index {} of 5'.format(v))
         v = _E_WPT_FinePositioningMethodType[v]
+        # WPT_FinePositioningMethod, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14352,6 +14736,7 @@ def _e_S80_WPT_FinePositioningMethod(v: Any, a: int) -> int:
 
 def _d_S81_WPT_PairingMethod(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # WPT_PairingMethod, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S165, 6)
@@ -14359,6 +14744,7 @@ def _d_S81_WPT_PairingMethod(B: int, r: int) -> tuple[Any, int, int]:
         r -= 3; v = (B >> r) & 7
         if v >= 6: raise bad_value(r, 'WPT_PairingMethod: enumeration index {} of 6'.format(v))
         v = _E_WPT_PairingMethodType[v]
+        # WPT_PairingMethod, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14372,12 +14758,14 @@ def _e_S81_WPT_PairingMethod(v: Any, a: int) -> int:
 
 def _d_S82_X509CRL(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509CRL, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509CRL, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14390,12 +14778,14 @@ def _e_S82_X509CRL(v: Any, a: int) -> int:
 
 def _d_S83_X509Certificate(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509Certificate, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509Certificate, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14408,12 +14798,14 @@ def _e_S83_X509Certificate(v: Any, a: int) -> int:
 
 def _d_S84_X509IssuerName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509IssuerName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509IssuerName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14426,12 +14818,14 @@ def _e_S84_X509IssuerName(v: Any, a: int) -> int:
 
 def _d_S85_X509SKI(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SKI, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SKI, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14444,6 +14838,7 @@ def _e_S85_X509SKI(v: Any, a: int) -> int:
 
 def _d_S86_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SerialNumber, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S29, 6)
@@ -14451,6 +14846,7 @@ def _d_S86_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
         r -= 9; v = (B >> r) & 511
         if v & 128: v, r = ri(B, r, v)
         elif v > 255: v = 255 - v
+        # X509SerialNumber, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14465,12 +14861,14 @@ def _e_S86_X509SerialNumber(v: Any, a: int) -> int:
 
 def _d_S87_X509SubjectName(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # X509SubjectName, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # X509SubjectName, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14483,12 +14881,14 @@ def _e_S87_X509SubjectName(v: Any, a: int) -> int:
 
 def _d_S88_XPath(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # XPath, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S7, 6)
     else:
         v, B, r = rstr(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # XPath, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
@@ -14501,12 +14901,14 @@ def _e_S88_XPath(v: Any, a: int) -> int:
 
 def _d_S89_Y(B: int, r: int) -> tuple[Any, int, int]:
     if r < 2048: B, r = fill(B, r)
+    # Y, simple content: 1 bit(s): 0 CH, 1 second level (EE, CH [untyped])
     r -= 1
     if (B >> r) & 1:
         v, B, r = sl2(B, r, _S4, 6)
     else:
         v, B, r = rbin(B, r, None)
         if r < 2048: B, r = fill(B, r)
+        # Y, after the value: 1 bit(s): 0 EE, 1 second level
         r -= 1
         if (B >> r) & 1: raise esc(r)
     return v, B, r
