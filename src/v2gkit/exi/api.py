@@ -272,16 +272,49 @@ def _encode_error(mod: ModuleType, obj: Any, e: BaseException, root: str) -> Exi
 # ------------------------------------------------------------------ fragments
 
 
+_FRAG_NAMES: dict[str, tuple[tuple[str, ...], dict[str, int]]] = {}
+
+
+def fragment_names(mod: ModuleType) -> tuple[tuple[str, ...], dict[str, int]]:
+    """The names of a schema set's fragment elements, and a lookup by name.
+
+    The fragment grammar lists every element declaration, local ones included, and some local names are
+    declared more than once (ISO-2 SessionID in MsgHeader and MsgBody, ISO-20 Exponent in CommonTypes and
+    xmldsig): those are named ``{namespace}local`` (Clark notation), the others by their local name. The
+    lookup takes both forms of a unique name and only the qualified form of a shared one.
+    """
+    got = _FRAG_NAMES.get(mod.__name__)
+    if got is None:
+        rows = mod.FRAG_ELEMENTS
+        count: dict[str, int] = {}
+        for row in rows:
+            count[row[0]] = count.get(row[0], 0) + 1
+        names = tuple(row[0] if count[row[0]] == 1 else f"{{{row[1]}}}{row[0]}" for row in rows)
+        lookup = {f"{{{row[1]}}}{row[0]}": i for i, row in enumerate(rows)}
+        lookup.update((n, i) for i, n in enumerate(names))
+        got = _FRAG_NAMES[mod.__name__] = (names, lookup)
+    return got
+
+
+def fragment_index(mod: ModuleType, element: str) -> int:
+    """The fragment grammar's index of ``element`` (see fragment_names); an ambiguous local name raises."""
+    names, lookup = fragment_names(mod)
+    i = lookup.get(element)
+    if i is not None:
+        return i
+    shared = [n for n in names if n.endswith("}" + element)]
+    if shared:
+        raise ExiEncodeError(f"{element!r} names {len(shared)} elements of schema {mod.SCHEMA}: "
+                             f"say which, {' or '.join(repr(n) for n in shared)}")
+    raise ExiEncodeError(f"no element {element!r} in schema {mod.SCHEMA}")
+
+
 def _frag_index(mod: ModuleType, obj: Any, element: str | None) -> int:
-    els = mod.FRAG_ELEMENTS
     if element is not None:
-        for i, row in enumerate(els):
-            if row[0] == element:
-                return i
-        raise ExiEncodeError(f"no element {element!r} in schema {mod.SCHEMA}")
+        return fragment_index(mod, element)
     names = mod.ROOT_OF.get(type(obj))
     if names and len(names) == 1:
-        return _frag_index(mod, obj, names[0])
+        return fragment_index(mod, names[0])
     raise ExiEncodeError(f"say which element {type(obj).__name__} is: pass element=")
 
 
@@ -303,7 +336,8 @@ def encode_fragment(obj: Any, element: str | None = None, schema: str | None = N
 
 def decode_fragment(data: bytes | bytearray | memoryview, schema: str,
                     strict: bool = True) -> list[tuple[str, Any]]:
-    """Decode an EXI fragment: the list of (element name, object) it holds."""
+    """Decode an EXI fragment: the list of (element name, object) it holds. A local name declared more than
+    once in the schema set comes as ``{namespace}local`` (see fragment_names), so it encodes back the same."""
     if not strict:
         return _leniently(decode_fragment, data, schema)
     mod = schema_module(schema)
@@ -311,6 +345,7 @@ def decode_fragment(data: bytes | bytearray | memoryview, schema: str,
     total = len(data) << 3
     w = mod.FRAG_WIDTH
     els = mod.FRAG_ELEMENTS
+    names = fragment_names(mod)[0]
     windowed = total > WHOLE_MAX << 3
     if windowed:
         B, r, win = open_window(data)
@@ -332,7 +367,7 @@ def decode_fragment(data: bytes | bytearray | memoryview, schema: str,
                     raise _Fail(ExiUnsupportedError, "SE(*) fragment element (not in the schema)", r)
                 raise _Fail(ExiEventCodeError, f"fragment element code {k} of {len(els)}", r)
             obj, B, r = els[k][col](B, r)
-            out.append((els[k][0], obj))
+            out.append((names[k], obj))
             if len(out) > 4096:
                 raise _Fail(ExiUnsupportedError, "more than 4096 fragment elements", r)
         rest = left(r)

@@ -17,7 +17,7 @@ import xml.etree.ElementTree as ET
 from types import ModuleType
 from typing import Any
 
-from .api import _module_of, schema_module
+from .api import _module_of, fragment_index, fragment_names, schema_module
 from .errors import ExiEncodeError
 from .runtime import parse_text
 
@@ -135,12 +135,12 @@ def from_dict(cls: type, d: Any, mod: ModuleType, path: str) -> Any:
 
 
 def _find_root(mod: ModuleType, name: str, fragment: bool) -> Any:
-    rows = mod.FRAG_ELEMENTS if fragment else mod.DOC_ELEMENTS
-    for row in rows:
+    if fragment:
+        return mod.FRAG_ELEMENTS[fragment_index(mod, name)][4]
+    for row in mod.DOC_ELEMENTS:
         if row[0] == name:
             return row[4]
-    kind = "element" if fragment else "global element"
-    raise ExiEncodeError(f"no {kind} {name!r} in schema {mod.SCHEMA}")
+    raise ExiEncodeError(f"no global element {name!r} in schema {mod.SCHEMA}")
 
 
 def from_json(data: str | bytes | dict, schema: str, fragment: bool = False) -> tuple[str, Any]:
@@ -248,8 +248,10 @@ def to_xml(obj: Any, element: str | None = None, fragment: bool = False) -> str:
     """XML text of a message (or fragment element), indented, namespaces declared on the root."""
     mod = _module_of(obj)
     name = _root_name(mod, obj, element)
-    rows = mod.FRAG_ELEMENTS if fragment else mod.DOC_ELEMENTS
-    ns = next((r[1] for r in rows if r[0] == name), "")
+    if fragment:
+        ns, name = mod.FRAG_ELEMENTS[fragment_index(mod, name)][1::-1]
+    else:
+        ns = next((r[1] for r in mod.DOC_ELEMENTS if r[0] == name), "")
     w = _XmlWriter(mod)
     w.element(obj, ns, name, name, "")
     decls = "".join(f' xmlns:{p}="{u}"' for u, p in sorted(w.prefixes.items(), key=lambda x: x[1]))
@@ -304,7 +306,11 @@ def from_xml(text: str | bytes, schema: str, fragment: bool = False) -> tuple[st
         raise ExiEncodeError(f"not well-formed XML: {e}") from None
     tag = root.tag
     ns, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
-    t = _find_root(mod, local, fragment)
+    name = local
+    if fragment:  # the tag's namespace tells a shared local name apart
+        names, _ = fragment_names(mod)
+        name = names[fragment_index(mod, f"{{{ns}}}{local}" if ns else local)]
+    t = _find_root(mod, name, fragment)
     if isinstance(t, type):
-        return local, _from_elem(t, root, mod, local)
-    return local, _parse_text(t, root.text or "", local)
+        return name, _from_elem(t, root, mod, local)
+    return name, _parse_text(t, root.text or "", local)
