@@ -188,7 +188,7 @@ class Stats:
     target: str
     seconds: float = 0.0  # fuzzing time: from INITED to the end of each worker
     execs: int = 0
-    cov_seeds: int = 0  # edges covered by the seed corpus (INITED)
+    cov_seeds: int = 0  # edges covered by the starting corpus (seeds + corpus of earlier runs: INITED)
     cov: int = 0
     ft: int = 0
     corpus: int = 0
@@ -353,7 +353,7 @@ def drive(targets: list[Any], minutes: float, jobs: int, out: Path, progress: fl
 
 
 def print_summary(stats: list[Stats], elapsed: float, out: Path) -> None:
-    head = ("target", "time s", "execs", "execs/s", "cov seeds->end", "ft", "corpus", "new findings", "slow")
+    head = ("target", "time s", "execs", "execs/s", "cov start->end", "ft", "corpus", "new findings", "slow")
     rows = [(s.target, f"{s.seconds:.0f}", f"{s.execs:,}", f"{s.execs_per_s:,.0f}", f"{s.cov_seeds}->{s.cov}",
              str(s.ft), str(s.corpus), f"{len(s.findings_new) + len(s.artifacts)} ({s.findings_total} kept)",
              str(s.slow)) for s in stats]

@@ -114,6 +114,7 @@ def handshake_seeds() -> list[bytes]:
     many = [handshake.Offer(f"urn:test:{i}", 1, i % 3, i, 20 - i) for i in range(20)]
     out.append(encode(handshake.build_request(many)))
     for code in handshake.ResponseCode:
-        out.append(encode(apphand.supportedAppProtocolResType(response_code=code, schema_id=1)))
         out.append(encode(apphand.supportedAppProtocolResType(response_code=code)))
+        for schema_id in (1, 7):  # targets._EV_OFFERS: 1 is iso20-dc, 7 a namespace v2gkit cannot speak
+            out.append(encode(apphand.supportedAppProtocolResType(response_code=code, schema_id=schema_id)))
     return out

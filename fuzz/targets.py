@@ -265,9 +265,12 @@ _WIRELESS_TYPES = (v2gtp.PayloadType.SDP_REQUEST_WIRELESS, v2gtp.PayloadType.SDP
 
 
 def _servers() -> list[sdp.SDPServer]:
+    stopped = sdp.SDPServer(_SECC, _PORTS)
+    stopped.stop()  # communication set-up timed out: answers nothing any more
     return [sdp.SDPServer(_SECC, _PORTS, sdp.SecurityPolicy.ECHO, wireless=(0x10, "DE*ABC*E1234")),
             sdp.SDPServer(_SECC, {sdp.Security.TLS: 50001}, sdp.SecurityPolicy.TLS_ONLY),
-            sdp.SDPServer(_SECC, {sdp.Security.NONE: 50000}, sdp.SecurityPolicy.NONE_ONLY, wireless=(0, ""))]
+            sdp.SDPServer(_SECC, {sdp.Security.NONE: 50000}, sdp.SecurityPolicy.NONE_ONLY, wireless=(0, "")),
+            stopped]
 
 
 _CLIENTS = ((sdp.Security.NONE, True, True), (sdp.Security.TLS, True, True), (sdp.Security.TLS, False, False),
@@ -312,6 +315,8 @@ def run_sdp(data: bytes) -> None:
             raise Finding("SDP server gives no reason")
         if answer is None:
             continue
+        if not server.enabled:
+            raise Finding("a stopped SDP server answers", why)
         wireless = data[2:4] == v2gtp.PayloadType.SDP_REQUEST_WIRELESS.to_bytes(2, "big")
         asked = parsed.get("parse_wireless_request" if wireless else "parse_request")
         if asked is None:
@@ -339,7 +344,9 @@ def run_sdp(data: bytes) -> None:
 
 _SECC_CONFIGS: tuple[tuple[str, ...], ...] = (
     ("iso20-dc", "iso20-ac", "iso2", "din"), ("din",), (), tuple(handshake.PROTOCOLS))
-_EV_OFFER = handshake.DEFAULT_OFFER
+#: the EVCC's offers: the default, and one with a namespace v2gkit cannot speak (SchemaID 7) next to DIN
+_EV_OFFERS: tuple[tuple[Any, ...], ...] = (
+    handshake.DEFAULT_OFFER, (handshake.Offer("urn:test:unknown", 1, 0, 7, 1), handshake.PROTOCOLS["din"]))
 
 
 def _reference_select(entries: list[Any], supported: tuple[str, ...]) -> Any:
@@ -386,16 +393,17 @@ def run_handshake(data: bytes) -> None:
                           f"answer {_short(res)}, outcome {_short(outcome)}; expected {code.name} "
                           f"SchemaID {entry.schema_id} ({proto.name})")
 
-    ev = handshake.EVHandshake(_EV_OFFER)
-    try:
-        got = ev.response(data)
-    except handshake.HandshakeError:
-        return
-    offered = {o.schema_id: o for o in ev.offers}
-    if name != "supportedAppProtocolRes" or got.schema_id not in offered \
-            or got.response_code == codes.Failed_NoNegotiation \
-            or got.protocol.namespace != offered[got.schema_id].namespace:
-        raise Finding("EV accepts a response it must refuse", _short(got))
+    for offer in _EV_OFFERS:
+        ev = handshake.EVHandshake(list(offer))
+        try:
+            got = ev.response(data)
+        except handshake.HandshakeError:
+            continue
+        offered = {o.schema_id: o for o in ev.offers}
+        if name != "supportedAppProtocolRes" or got.schema_id not in offered \
+                or got.response_code == codes.Failed_NoNegotiation \
+                or got.protocol.namespace != offered[got.schema_id].namespace:
+            raise Finding("EV accepts a response it must refuse", _short(got))
 
 
 # ------------------------------------------------------------------------------------------- registry
