@@ -1,4 +1,4 @@
-"""Coverage-guided fuzzing of v2gkit's parsers for a given time: ``./run fuzz [--minutes N] [--target T ...]``.
+"""Coverage-guided fuzzing of v2gkit's parsers for a given time: ``./run fuzz [--minutes N] [--target T]``.
 
 Each target runs in its own process under atheris (Google's libFuzzer for Python), which instruments the
 v2gkit modules the target imports and mutates inputs towards new coverage. The harness (fuzz/targets.py)
@@ -136,7 +136,7 @@ class Recorder:
 
 def worker(name: str, seconds: int, out: Path, extra: list[str]) -> None:
     """Run one target under atheris until libFuzzer's -max_total_time; never returns."""
-    import atheris  # noqa: PLC0415 - only workers need the engine
+    import atheris
 
     with atheris.instrument_imports(include=["v2gkit"]):
         from fuzz.targets import TARGETS
@@ -167,7 +167,8 @@ def worker(name: str, seconds: int, out: Path, extra: list[str]) -> None:
 
     corpus, seeds = out / "corpus" / name, out / "seeds" / name
     corpus.mkdir(parents=True, exist_ok=True)
-    argv = [f"fuzz-{name}", str(corpus), str(seeds), f"-max_total_time={seconds}", f"-max_len={target.max_len}",
+    argv = [f"fuzz-{name}", str(corpus), str(seeds), f"-max_total_time={seconds}",
+            f"-max_len={target.max_len}",
             f"-timeout={HANG_TIMEOUT}", f"-rss_limit_mb={RSS_LIMIT_MB}", f"-artifact_prefix={rec.folder}/",
             "-print_final_stats=1", *target.libfuzzer_args, *extra]
     atheris.Setup(argv, one_input)
@@ -209,13 +210,13 @@ class Stats:
 class Worker:
     """One worker process of one target; a thread reads its stderr, keeps the log, and updates the stats."""
 
-    def __init__(self, target: Any, seconds: int, out: Path, extra: list[str], stats: Stats, log: IO[str]) -> None:
+    def __init__(self, target: Any, seconds: int, out: Path, extra: list[str], stats: Stats,
+                 log: IO[str]) -> None:
         self.target, self.stats, self.log = target, stats, log
-        self.started = time.monotonic()
         self.inited: float | None = None
         self._execs_base = stats.execs
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", target.name, "--seconds", str(seconds),
-               "--out", str(out), "--", *extra]
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", target.name,
+               "--seconds", str(seconds), "--out", str(out), "--", *extra]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, errors="replace", cwd=ROOT)
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -241,8 +242,9 @@ class Worker:
                     s.rss_mb, int(rss))
                 continue
             if line.startswith("FINDING "):
-                s.findings_new.append(line.split(" ", 2)[2].strip())
-                print(f"[{s.target}] new finding: {line.split(' ', 2)[2].strip()} ({line.split()[1]})", flush=True)
+                _, file, kind = line.rstrip("\n").split(" ", 2)
+                s.findings_new.append(kind)
+                print(f"[{s.target}] new finding: {kind} ({file})", flush=True)
             elif line.startswith("SLOW "):
                 s.slow += 1
             elif (m := _STAT.match(line)) and m.group(1) == "number_of_executed_units":
@@ -277,9 +279,10 @@ def _fmt_time(seconds: float) -> str:
 
 
 def _progress_line(stats: Stats, elapsed: float, budget: float) -> str:
-    return (f"[{stats.target}] {_fmt_time(elapsed)}/{_fmt_time(budget)}  execs {stats.execs:,} ({stats.execs_per_s_now:,}/s)  "
-            f"cov {stats.cov}  ft {stats.ft}  corpus {stats.corpus}  findings {len(stats.findings_new)}  "
-            f"slow {stats.slow}  rss {stats.rss_mb} MB")
+    return (f"[{stats.target}] {_fmt_time(elapsed)}/{_fmt_time(budget)}  "
+            f"execs {stats.execs:,} ({stats.execs_per_s_now:,}/s)  cov {stats.cov}  ft {stats.ft}  "
+            f"corpus {stats.corpus}  findings {len(stats.findings_new)}  slow {stats.slow}  "
+            f"rss {stats.rss_mb} MB")
 
 
 def _load() -> str:
@@ -304,7 +307,8 @@ def drive(targets: list[Any], minutes: float, jobs: int, out: Path, progress: fl
     (out / "logs").mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     queue = list(targets)
-    running: dict[str, tuple[Worker, float, float, IO[str]]] = {}  # name -> worker, target start, deadline, log
+    # target name -> (worker, when the target started, its deadline, its log)
+    running: dict[str, tuple[Worker, float, float, IO[str]]] = {}
     last_progress = time.monotonic()
     try:
         while queue or running:
@@ -324,7 +328,8 @@ def drive(targets: list[Any], minutes: float, jobs: int, out: Path, progress: fl
                     stats[name].restarts += 1
                     print(f"[{name}] worker ended with exit code {rc}; starting again for {int(left)} s "
                           f"(log: {log.name})", flush=True)
-                    running[name] = (Worker(w.target, int(left), out, extra, stats[name], log), t_start, deadline, log)
+                    again = Worker(w.target, int(left), out, extra, stats[name], log)
+                    running[name] = (again, t_start, deadline, log)
                     continue
                 log.close()
                 del running[name]
@@ -360,7 +365,8 @@ def print_summary(stats: list[Stats], elapsed: float, out: Path) -> None:
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     print(f"\nsummary after {_fmt_time(elapsed)} (load average {_load()}):")
     for r in [head, *rows]:
-        print("  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
+        cells = (c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        print("  " + "  ".join(cells))
     for s in stats:
         for kind in s.findings_new:
             print(f"  {s.target}: {kind}")
@@ -429,15 +435,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="total fuzzing time, shared evenly by the targets (default: 10)")
     p.add_argument("--target", nargs="+", default=["all"], metavar="T",
                    help="targets or groups to fuzz (default: all); see --list")
-    p.add_argument("--jobs", type=int, default=1, help="targets fuzzed at the same time, one process each (default: 1)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="targets fuzzed at the same time, one process each (default: 1)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                   help=f"folder for corpora, findings, logs and summary.json (default: {DEFAULT_OUT.relative_to(ROOT)})")
+                   help="folder for corpora, findings, logs and summary.json "
+                        f"(default: {DEFAULT_OUT.relative_to(ROOT)})")
     p.add_argument("--progress", type=float, default=30.0,
                    help="seconds between progress lines, 0 for none (default: 30)")
     p.add_argument("--list", action="store_true", help="list the targets and exit")
     p.add_argument("--reproduce", nargs="+", type=Path, metavar="FILE",
-                   help="run saved inputs (findings, slow inputs, libFuzzer artifacts) through their target's "
-                        "harness without the engine and show what fails")
+                   help="run saved inputs (findings, slow inputs, libFuzzer artifacts) through "
+                        "their target's harness without the engine and show what fails")
     a = p.parse_args(argv)
     if a.list:
         for t in TARGETS.values():

@@ -74,7 +74,8 @@ def _small(schema: str, n: int) -> list[bytes]:
 def v2gtp_seeds() -> list[bytes]:
     """2 control octets (see targets.run_v2gtp) + a stream of frames, good and bad."""
     din, iso2, iso20 = _small("din", 3), _small("iso2", 3), _small("iso20", 2)
-    good = [frame(PayloadType.EXI, p) for p in din + iso2] + [frame(PayloadType.ISO20_COMMON, p) for p in iso20]
+    good = [frame(PayloadType.EXI, p) for p in din + iso2]
+    good += [frame(PayloadType.ISO20_COMMON, p) for p in iso20]
     sdp_req = sdp.SDPRequest().to_bytes()
     streams = [
         *good,

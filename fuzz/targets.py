@@ -127,7 +127,8 @@ def _roundtrip(items: list[tuple[str, Any]], schema: str, doc: bool, strict: boo
             exi = enc(obj, element=name, schema=schema)
         except ExiEncodeError as e:
             if strict:
-                raise Finding(f"{mode}: the encoder refuses a decoded {name}", f"{e}; object {_short(obj)}") from e
+                raise Finding(f"{mode}: the encoder refuses a decoded {name}",
+                              f"{e}; object {_short(obj)}") from e
             continue  # lenient decoding may keep values the schema forbids
         except ExiError as e:
             raise Finding(f"{mode}: encoding a decoded {name} raised {type(e).__name__}", str(e)) from e
@@ -170,7 +171,8 @@ def exi_harness(schema: str) -> Callable[[bytes], None]:
 #: control octet 0, bits 0-1: the reader's max_payload (0 refuses every payload; 2**32-1 trusts any claim)
 MAX_PAYLOADS = (v2gtp.DEFAULT_MAX_PAYLOAD, 16, 0, 2**32 - 1)
 #: control octet 0, bits 2-3: the accepted payload types
-ACCEPTS = (v2gtp.TCP_PAYLOAD_TYPES, v2gtp.ISO2_PAYLOAD_TYPES, v2gtp.UDP_PAYLOAD_TYPES, frozenset(range(65536)))
+ACCEPTS = (v2gtp.TCP_PAYLOAD_TYPES, v2gtp.ISO2_PAYLOAD_TYPES, v2gtp.UDP_PAYLOAD_TYPES,
+           frozenset(range(65536)))
 _HEADER = struct.Struct(">BBHI")
 
 
@@ -290,7 +292,8 @@ def _same_wireless(a: Any, b: Any) -> bool:
 
 def run_sdp(data: bytes) -> None:
     parsed: dict[str, Any] = {}
-    for parse in (sdp.parse_request, sdp.parse_response, sdp.parse_wireless_request, sdp.parse_wireless_response):
+    for parse in (sdp.parse_request, sdp.parse_response, sdp.parse_wireless_request,
+                  sdp.parse_wireless_response):
         try:
             obj = parse(data)
         except sdp.SDPError:
@@ -307,7 +310,8 @@ def run_sdp(data: bytes) -> None:
                 raise Finding(f"{parse.__name__}: the message changes in a round trip",
                               f"{_short(obj)} -> {back.hex()}")
         elif back != data:
-            raise Finding(f"{parse.__name__}: the message changes in a round trip", f"{_short(obj)} -> {back.hex()}")
+            raise Finding(f"{parse.__name__}: the message changes in a round trip",
+                          f"{_short(obj)} -> {back.hex()}")
 
     for server in _servers():
         answer, why = server.datagram_received(data)
@@ -337,7 +341,8 @@ def run_sdp(data: bytes) -> None:
             if not all(isinstance(o, sdp.Ignored) for o in client.datagram_received(data)):
                 raise Finding("SDP client does not ignore datagrams after discovery")
         elif not isinstance(out, sdp.Ignored):
-            raise Finding("SDP client answers a datagram with something else than Discovered/Ignored", _short(out))
+            raise Finding("SDP client answers a datagram with something else than Discovered/Ignored",
+                          _short(out))
 
 
 # ------------------------------------------------------------------------------------------- handshake
@@ -381,14 +386,16 @@ def run_handshake(data: bytes) -> None:
             raise Finding("SECC answers with something else than supportedAppProtocolRes", rname)
         best = _reference_select(req.app_protocol or [], supported)
         if best is None:
-            if res.response_code != codes.Failed_NoNegotiation or outcome is not None or res.schema_id is not None:
+            if (res.response_code != codes.Failed_NoNegotiation or outcome is not None
+                    or res.schema_id is not None):
                 raise Finding("SECC negotiates where no offered protocol is supported", _short(res))
             continue
         _prio, _i, entry, proto = best
         code = (codes.OK_SuccessfulNegotiation if entry.version_number_minor == proto.minor
                 else codes.OK_SuccessfulNegotiationWithMinorDeviation)
         if (res.response_code, res.schema_id) != (code, entry.schema_id) or outcome is None \
-                or (outcome.protocol, outcome.schema_id, outcome.response_code) != (proto, entry.schema_id, code):
+                or (outcome.protocol, outcome.schema_id, outcome.response_code) \
+                != (proto, entry.schema_id, code):
             raise Finding("SECC picks another entry than the reference selection",
                           f"answer {_short(res)}, outcome {_short(outcome)}; expected {code.name} "
                           f"SchemaID {entry.schema_id} ({proto.name})")

@@ -17,13 +17,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fuzz import run as fuzz_run  # noqa: E402
-from fuzz import targets  # noqa: E402
-from fuzz.mutate import mutants  # noqa: E402
-from fuzz.targets import TARGETS, Finding  # noqa: E402
-
-from v2gkit import v2gtp  # noqa: E402
-from v2gkit.exi import ExiTruncatedError  # noqa: E402
+from fuzz import run as fuzz_run
+from fuzz import targets
+from fuzz.mutate import mutants
+from fuzz.targets import TARGETS, Finding
+from v2gkit import v2gtp
+from v2gkit.exi import ExiTruncatedError
 
 MUTANTS = 4000
 
@@ -51,7 +50,11 @@ def test_exi_seeds_cover_every_schema_set_and_round_trip(monkeypatch: pytest.Mon
     """Each decoder target has real streams that decode, so the round-trip oracle is exercised."""
     trips: list[str] = []
     real = targets._roundtrip
-    monkeypatch.setattr(targets, "_roundtrip", lambda items, schema, *a, **kw: (trips.append(schema), real(items, schema, *a, **kw)))
+    def counting(items: list, schema: str, *a: object, **kw: object) -> None:
+        trips.append(schema)
+        real(items, schema, *a, **kw)
+
+    monkeypatch.setattr(targets, "_roundtrip", counting)
     for t in TARGETS.values():
         if t.group == "exi":
             for data in t.seeds():
@@ -65,7 +68,7 @@ def test_exi_seeds_cover_every_schema_set_and_round_trip(monkeypatch: pytest.Mon
 def test_exi_oracle_flags_an_internal_error_dressed_as_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(data: bytes, schema: str, strict: bool = True) -> None:
         try:
-            [][1]
+            raise IndexError("index out of range")
         except IndexError:
             raise ExiTruncatedError("stream ends inside a value", 8) from None
 
@@ -83,7 +86,8 @@ def test_exi_oracle_flags_a_lossy_round_trip(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_v2gtp_reference_and_segmentation() -> None:
-    frames = [v2gtp.frame(0x8001, b"abc"), b"\x01\xfe\x80\x01\x00\x00\x00\x00", v2gtp.frame(0x8001, b"d" * 20)]
+    empty = b"\x01\xfe\x80\x01\x00\x00\x00\x00"
+    frames = [v2gtp.frame(0x8001, b"abc"), empty, v2gtp.frame(0x8001, b"d" * 20)]
     stream = b"".join(frames)
     events, held = targets.reference_reader(stream, 16, v2gtp.TCP_PAYLOAD_TYPES)
     assert events[0] == v2gtp.V2GTPMessage(0x8001, b"abc")
@@ -133,7 +137,8 @@ def _pick_last(req, supported):  # type: ignore[no-untyped-def]
 # ------------------------------------------------------------------ findings, reproduction, the engine
 
 
-def test_recorder_keeps_the_shortest_input_and_reproduces_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_recorder_keeps_the_shortest_input_and_reproduces_it(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
     target = TARGETS["sdp"]
     folder = tmp_path / "findings" / "sdp"
     rec = fuzz_run.Recorder(target, folder)
@@ -170,8 +175,9 @@ def test_a_short_coverage_guided_run(tmp_path: Path) -> None:
     """Five seconds of atheris on the SDP target: it executes inputs, reports coverage and a summary."""
     fuzz_run.ensure_engine()
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, str(ROOT / "fuzz" / "run.py"), "--minutes", "0.07", "--target", "sdp",
-                           "--out", str(out), "--progress", "0"], capture_output=True, text=True, timeout=120)
+    cmd = [sys.executable, str(ROOT / "fuzz" / "run.py"), "--minutes", "0.07", "--target", "sdp",
+           "--out", str(out), "--progress", "0"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (s,) = json.loads((out / "summary.json").read_text())["targets"]
     assert s["target"] == "sdp" and s["execs"] > 1000 and s["cov"] > 50 and s["corpus"] > 5
