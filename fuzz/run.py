@@ -4,7 +4,8 @@ Each target runs in its own process under atheris (Google's libFuzzer for Python
 v2gkit modules the target imports and mutates inputs towards new coverage. The harness (fuzz/targets.py)
 catches what its oracles report and every exception the code under test lets out, keeps the shortest input
 per distinct finding in fuzz/out/findings/<target>/ with a report and a one-line reproduction command, and
-fuzzing goes on. Corpora grow in fuzz/out/corpus/<target>/ and are reused by the next run.
+fuzzing goes on. Corpora grow in fuzz/out/corpus/<target>/ and are reused by the next run. The exit status
+is 1 when the run hit a finding (new, or kept from an earlier run and still there), else 0.
 
 Examples::
 
@@ -104,13 +105,17 @@ class Recorder:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
         self.slow_files = 0
+        self.seen: set[str] = set()  # finding files announced by this process
 
     def finding(self, data: bytes, exc: BaseException) -> None:
         kind = finding_kind(exc)
         sig = hashlib.sha1(f"{self.target.name}|{kind}".encode()).hexdigest()[:12]
         path = self.folder / f"finding-{sig}"
-        new = not path.exists()
-        if not new and path.stat().st_size <= len(data):
+        known = path.exists()
+        if path.name not in self.seen:
+            self.seen.add(path.name)
+            print(f"FINDING {path.name} {'known' if known else 'new'} {kind}", file=sys.stderr, flush=True)
+        if known and path.stat().st_size <= len(data):
             return
         path.write_bytes(data)
         tb = "".join(traceback.format_exception(exc))
@@ -118,8 +123,6 @@ class Recorder:
         path.with_suffix(".txt").write_text(
             f"target: {self.target.name}\nkind: {kind}\nexception: {type(exc).__name__}: {exc}\n"
             f"input ({len(data)} octets): {shown}\nreproduce: {reproduce_command(path)}\n\n{tb}")
-        if new:
-            print(f"FINDING {path.name} {kind}", file=sys.stderr, flush=True)
 
     def slow(self, data: bytes, seconds: float) -> None:
         self.slow_files += 1
@@ -196,6 +199,7 @@ class Stats:
     rss_mb: int = 0
     execs_per_s_now: int = 0  # libFuzzer's latest figure
     findings_new: list[str] = field(default_factory=list)
+    findings_known: list[str] = field(default_factory=list)  # kept from earlier runs, hit again
     findings_total: int = 0
     slow: int = 0
     artifacts: list[str] = field(default_factory=list)
@@ -242,9 +246,9 @@ class Worker:
                     s.rss_mb, int(rss))
                 continue
             if line.startswith("FINDING "):
-                _, file, kind = line.rstrip("\n").split(" ", 2)
-                s.findings_new.append(kind)
-                print(f"[{s.target}] new finding: {kind} ({file})", flush=True)
+                _, file, status, kind = line.rstrip("\n").split(" ", 3)
+                (s.findings_new if status == "new" else s.findings_known).append(kind)
+                print(f"[{s.target}] {status} finding: {kind} ({file})", flush=True)
             elif line.startswith("SLOW "):
                 s.slow += 1
             elif (m := _STAT.match(line)) and m.group(1) == "number_of_executed_units":
@@ -281,8 +285,8 @@ def _fmt_time(seconds: float) -> str:
 def _progress_line(stats: Stats, elapsed: float, budget: float) -> str:
     return (f"[{stats.target}] {_fmt_time(elapsed)}/{_fmt_time(budget)}  "
             f"execs {stats.execs:,} ({stats.execs_per_s_now:,}/s)  cov {stats.cov}  ft {stats.ft}  "
-            f"corpus {stats.corpus}  findings {len(stats.findings_new)}  slow {stats.slow}  "
-            f"rss {stats.rss_mb} MB")
+            f"corpus {stats.corpus}  findings new/known {len(stats.findings_new)}/{len(stats.findings_known)}  "
+            f"slow {stats.slow}  rss {stats.rss_mb} MB")
 
 
 def _load() -> str:
@@ -353,14 +357,15 @@ def drive(targets: list[Any], minutes: float, jobs: int, out: Path, progress: fl
               "load_average_at_end": _load(), "targets": [asdict(s) | {"execs_per_s": round(s.execs_per_s, 1)}
                                                           for s in stats.values()]}
     (out / "summary.json").write_text(json.dumps(record, indent=1) + "\n")
-    bad = sum(len(s.findings_new) + len(s.artifacts) for s in stats.values())
+    bad = sum(len(s.findings_new) + len(s.findings_known) + len(s.artifacts) for s in stats.values())
     return 1 if bad else 0
 
 
 def print_summary(stats: list[Stats], elapsed: float, out: Path) -> None:
-    head = ("target", "time s", "execs", "execs/s", "cov start->end", "ft", "corpus", "new findings", "slow")
+    head = ("target", "time s", "execs", "execs/s", "cov start->end", "ft", "corpus", "findings new/known",
+            "slow")
     rows = [(s.target, f"{s.seconds:.0f}", f"{s.execs:,}", f"{s.execs_per_s:,.0f}", f"{s.cov_seeds}->{s.cov}",
-             str(s.ft), str(s.corpus), f"{len(s.findings_new) + len(s.artifacts)} ({s.findings_total} kept)",
+             str(s.ft), str(s.corpus), f"{len(s.findings_new) + len(s.artifacts)}/{len(s.findings_known)}",
              str(s.slow)) for s in stats]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     print(f"\nsummary after {_fmt_time(elapsed)} (load average {_load()}):")
@@ -369,12 +374,14 @@ def print_summary(stats: list[Stats], elapsed: float, out: Path) -> None:
         print("  " + "  ".join(cells))
     for s in stats:
         for kind in s.findings_new:
-            print(f"  {s.target}: {kind}")
+            print(f"  {s.target}: new: {kind}")
+        for kind in s.findings_known:
+            print(f"  {s.target}: known, still there: {kind}")
         for a in s.artifacts:
             print(f"  {s.target}: libFuzzer artifact {a}  (reproduce: {reproduce_command(Path(a))})")
     folder = out / "findings"
-    print(f"findings and slow inputs: {folder}/<target>/ (each .txt has the reproduction command); "
-          f"summary.json and logs/ in {out}")
+    print(f"findings and slow inputs: {folder}/<target>/ (each .txt has the reproduction command; "
+          f"{sum(s.findings_total for s in stats)} finding(s) kept there); summary.json and logs/ in {out}")
 
 
 # ------------------------------------------------------------------------------------------- reproduce

@@ -12,6 +12,8 @@ Oracles, by target group:
   What decodes strictly decodes leniently to the same object, re-encodes (encode/encode_fragment) and
   decodes again to an equal object. What decodes only leniently may be refused by the encoder with
   ExiEncodeError (it can hold out-of-facet values), nothing else; if the encoder takes it, it round-trips.
+  decode_lenient reads the same document as decode_element(strict=False) and reports violations or
+  trailing octets exactly when strict decoding refuses it.
 - v2gtp: input = 2 control octets + a TCP stream. The control octets choose max_payload, the accepted
   payload types and how the stream is cut into segments. V2GTPReader.feed never raises, gives what an
   independent reference reader gives for the whole stream (messages, header faults with stream offsets,
@@ -41,6 +43,7 @@ from v2gkit.exi import (
     ExiError,
     decode_element,
     decode_fragment,
+    decode_lenient,
     encode,
     encode_fragment,
 )
@@ -100,10 +103,15 @@ def _wrapped_internal(e: ExiError) -> BaseException | None:
     return ctx
 
 
-def _decode(data: bytes, schema: str, doc: bool, strict: bool) -> Any:
-    """(name, obj) or [(name, obj), ...]; or the ExiError, after checking it is a proper one."""
+def _decode(data: bytes, schema: str, doc: bool, strict: bool, report: bool = False) -> Any:
+    """(name, obj) or [(name, obj), ...] (``report``: decode_lenient's Lenient); or the ExiError,
+    after checking it is a proper one."""
     mode = f"{'document' if doc else 'fragment'}/{'strict' if strict else 'lenient'}"
+    if report:
+        mode = "decode_lenient"
     try:
+        if report:
+            return decode_lenient(data, schema)
         return (decode_element if doc else decode_fragment)(data, schema, strict=strict)
     except ExiError as e:
         inner = _wrapped_internal(e)
@@ -144,12 +152,34 @@ def _roundtrip(items: list[tuple[str, Any]], schema: str, doc: bool, strict: boo
                           f"decoded {_short(obj)}; after encode+decode {_short(back)}")
 
 
+def _check_report(data: bytes, schema: str, strict: Any, lenient: Any) -> None:
+    """decode_lenient reads what decode_element(strict=False) reads, and lists something exactly when
+    strict decoding refuses the document (a facet, an abstract element, octets after the end)."""
+    rep = _decode(data, schema, True, False, report=True)
+    if isinstance(rep, ExiError) or isinstance(lenient, ExiError):
+        if isinstance(rep, ExiError) != isinstance(lenient, ExiError):
+            raise Finding("decode_lenient and decode_element(strict=False) disagree on decoding",
+                          f"decode_lenient {_short(rep)}; decode_element {_short(lenient)}")
+        return
+    if (rep.element, rep.value) != lenient:
+        raise Finding("decode_lenient and decode_element(strict=False) read different documents",
+                      f"{_short((rep.element, rep.value))} vs {_short(lenient)}")
+    if not isinstance(strict, ExiError) and not rep.clean:
+        raise Finding("decode_lenient reports violations in a document strict decoding accepts",
+                      f"violations {rep.violations}, trailing {rep.trailing.hex()}")
+    if isinstance(strict, ExiError) and rep.clean:
+        raise Finding(f"decode_lenient reports nothing where strict decoding raises {type(strict).__name__}",
+                      str(strict))
+
+
 def exi_harness(schema: str) -> Callable[[bytes], None]:
     def run(data: bytes) -> None:
         for doc in (True, False):
             strict = _decode(data, schema, doc, True)
             lenient = _decode(data, schema, doc, False)
             what = "document" if doc else "fragment"
+            if doc:
+                _check_report(data, schema, strict, lenient)
             if isinstance(strict, ExiError):
                 if not isinstance(lenient, ExiError):
                     _roundtrip([lenient] if doc else lenient, schema, doc, strict=False)

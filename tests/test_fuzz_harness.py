@@ -149,6 +149,8 @@ def test_recorder_keeps_the_shortest_input_and_reproduces_it(tmp_path: Path,
     report = found.with_suffix(".txt").read_text()
     assert "kind: the same bug" in report and f"./run fuzz --reproduce {found}" in report
     assert capsys.readouterr().err.count("FINDING ") == 1  # announced once
+    fuzz_run.Recorder(target, folder).finding(b"again", Finding("the same bug"))  # a later run
+    assert "FINDING " + found.name + " known the same bug" in capsys.readouterr().err
     # the harness no longer fails on it: reproduce says so and exits 0
     assert fuzz_run.reproduce([found], []) == 0
     assert "no finding" in capsys.readouterr().out
@@ -181,5 +183,5 @@ def test_a_short_coverage_guided_run(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (s,) = json.loads((out / "summary.json").read_text())["targets"]
     assert s["target"] == "sdp" and s["execs"] > 1000 and s["cov"] > 50 and s["corpus"] > 5
-    assert s["findings_new"] == [] and s["artifacts"] == []
+    assert s["findings_new"] == s["findings_known"] == s["artifacts"] == []
     assert "summary after" in proc.stdout and any((out / "corpus" / "sdp").iterdir())
