@@ -285,7 +285,8 @@ def _fmt_time(seconds: float) -> str:
 def _progress_line(stats: Stats, elapsed: float, budget: float) -> str:
     return (f"[{stats.target}] {_fmt_time(elapsed)}/{_fmt_time(budget)}  "
             f"execs {stats.execs:,} ({stats.execs_per_s_now:,}/s)  cov {stats.cov}  ft {stats.ft}  "
-            f"corpus {stats.corpus}  findings new/known {len(stats.findings_new)}/{len(stats.findings_known)}  "
+            f"corpus {stats.corpus}  findings new/known "
+            f"{len(stats.findings_new)}/{len(stats.findings_known)}  "
             f"slow {stats.slow}  rss {stats.rss_mb} MB")
 
 
