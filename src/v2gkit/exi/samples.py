@@ -37,8 +37,10 @@ def signature(schema: str, references: int, digest: int = 32) -> Any:
     return m.SignatureType(signed_info=info, signature_value=m.SignatureValueType(value=bytes(64)))
 
 
-def signed_message(schema: str, references: int, digest: int = 32) -> tuple[Any, str]:
-    """(message object, document element name) of ``schema`` carrying a signature of that many references."""
+def signed_message(schema: str, references: int, digest: int = 32,
+                   session_id: bytes = bytes(8)) -> tuple[Any, str]:
+    """(message object, document element name) of ``schema`` carrying a signature of that many references
+    (``session_id`` in its header; one zero octet asks an SECC for a new session)."""
     m = schema_module(schema)
     sig = signature(schema, references, digest)
     carrier = CARRIER.get(schema)
@@ -48,8 +50,8 @@ def signed_message(schema: str, references: int, digest: int = 32) -> tuple[Any,
         return sig, "Signature"
     if schema in ("din", "iso2"):
         body = m.BodyType(session_setup_req=m.SessionSetupReqType(evccid=bytes.fromhex("0A0B0C0D0E0F")))
-        return m.V2G_MessageType(header=m.MessageHeaderType(session_id=bytes(8), signature=sig), body=body), "V2G_Message"
-    header = m.MessageHeaderType(session_id=bytes(8), time_stamp=1_700_000_000, signature=sig)
+        return m.V2G_MessageType(header=m.MessageHeaderType(session_id=session_id, signature=sig), body=body), "V2G_Message"
+    header = m.MessageHeaderType(session_id=session_id, time_stamp=1_700_000_000, signature=sig)
     return getattr(m, carrier + "Type")(header=header), carrier
 
 

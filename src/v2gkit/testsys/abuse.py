@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..exi import api as exi
+from ..exi import samples
 from ..exi.gen import iso2
 from ..sdp import SDPRequest
 from ..session.handshake import EVHandshake, protocol_list
@@ -93,14 +94,7 @@ def _iso2(session_id: bytes, **body: object) -> bytes:
 def oversized_session_setup(references: int) -> bytes:
     """A schema-valid ISO 15118-2 SessionSetupReq (V2GTP-framed) whose header Signature carries
     ``references`` empty Reference entries: 18,000 make ~63 KB, just under the 64 KiB V2GTP limit."""
-    ref = [iso2.ReferenceType(digest_method=iso2.DigestMethodType(algorithm=""), digest_value=b"")
-           for _ in range(references)]
-    sig = iso2.SignatureType(
-        signed_info=iso2.SignedInfoType(canonicalization_method=iso2.CanonicalizationMethodType(algorithm=""),
-                                        signature_method=iso2.SignatureMethodType(algorithm=""), reference=ref),
-        signature_value=iso2.SignatureValueType(value=b""))
-    msg = iso2.V2G_MessageType(header=iso2.MessageHeaderType(session_id=bytes(1), signature=sig),
-                               body=iso2.BodyType(session_setup_req=iso2.SessionSetupReqType(evccid=bytes(6))))
+    msg, _element = samples.signed_message("iso2", references, digest=0, session_id=bytes(1))
     return frame(PayloadType.EXI, exi.encode(msg))
 
 
