@@ -5,13 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from v2gkit.exi.runtime import LOOKAHEAD, SL2_BITS
+from v2gkit.exi.runtime import LOOKAHEAD, SL2_BITS, UINT_BITS_MAX
 
 from .grammar import TypeGrammar, width_for
 from .ir import ComplexT, ElemDecl, Field, SchemaIR, SimpleT, ident, range_conds
 
-#: the most bits a value read inline can take (a 9-bit first group, then up to 100 octets in ru/ri)
-_MAX_BITS = {"bool": 1, "uint": 808, "int": 809, "string": 808, "hex": 808, "b64": 808}
+#: the most bits a value read inline can take (an integer, or a string/binary length, read by ru/ri; a
+#: signed integer has its sign bit first)
+_MAX_BITS = {"bool": 1, "uint": UINT_BITS_MAX, "int": UINT_BITS_MAX + 1, "string": UINT_BITS_MAX,
+             "hex": UINT_BITS_MAX, "b64": UINT_BITS_MAX}
 #: "bits read since the last window check" when it is unknown (after a call, at a loop's top)
 _UNKNOWN = LOOKAHEAD + 1
 
@@ -32,8 +34,9 @@ class Emitter:
         self.sparse_tables: dict[str, list[str]] = {}
         # general decoders: bits read since the last ``r < LOOKAHEAD`` check (see need())
         self.used = _UNKNOWN
-        # codecs of abstract elements (refusing, or decoding as a facet violation), by name: their lines
-        self.abstract_encoders: dict[str, list[str]] = {}
+        # codecs of abstract elements (encoders refusing them, decoders reading them as a facet violation):
+        # name -> lines, written before the other functions
+        self.abstract_codecs: dict[str, list[str]] = {}
 
     # ------------------------------------------------------------ helpers
     def const(self, value: Any, prefix: str = "_T") -> str:
@@ -53,8 +56,8 @@ class Emitter:
     def abstract_encoder(self, d: ElemDecl) -> str:
         """An encoder that refuses an abstract element (it never appears on the wire; its members do)."""
         name = f"_e_abstract_{ident(d.local)}"
-        if name not in self.abstract_encoders:
-            self.abstract_encoders[name] = [
+        if name not in self.abstract_codecs:
+            self.abstract_codecs[name] = [
                 f"def {name}(o: Any, a: int) -> int:",
                 f"    raise EncFail({self.abstract_message(d)!r})",
                 "",
@@ -66,8 +69,8 @@ class Emitter:
         names = []
         for kind, inner in (("f", self.dec_fn(cn)), ("d", f"_d_{cn}")):
             name = f"_{kind}_abstract_{ident(d.local)}"
-            if name not in self.abstract_encoders:
-                self.abstract_encoders[name] = [
+            if name not in self.abstract_codecs:
+                self.abstract_codecs[name] = [
                     f"def {name}(B: int, r: int) -> tuple[Any, int, int]:",
                     f"    facet(r, {self.abstract_message(d)!r})",
                     f"    return {inner}(B, r)",
@@ -763,6 +766,6 @@ class Emitter:
                 f"SCHEMA = {ir.name!r}", "_new = object.__new__", ""]
         consts = ["# event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))"]
         consts += [self._spec_fix(c) for c in self.consts]
-        refusals = [x for lines in self.abstract_encoders.values() for x in lines]
+        refusals = [x for lines in self.abstract_codecs.values() for x in lines]
         body = self.lines[:split] + consts + [""] + refusals + self.lines[split:]
         return "\n".join(head + body) + "\n"

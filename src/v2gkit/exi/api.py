@@ -167,10 +167,12 @@ def decode_element(data: bytes | bytearray | memoryview, schema: str, strict: bo
     if data[:1] != b"\x80" or data.__class__ is not bytes:
         _start(data)
     total = len(data) << 3
-    if total > WHOLE_MAX << 3:
-        return _decode_windowed(data, schema)
-    B = int.from_bytes(data, "big")
-    r = total - 8 - w
+    if total > WHOLE_MAX << 3:  # a long stream: the general decoders read it through a sliding window
+        B, r, win = open_window(data)
+        col = 5
+    else:  # held whole, read by the fast decoders
+        B, r, win, col = int.from_bytes(data, "big"), total, None, 2
+    r -= 8 + w
     try:
         k = (B >> r) & mask
         if k >= len(els):
@@ -178,38 +180,18 @@ def decode_element(data: bytes | bytearray | memoryview, schema: str, strict: bo
                 raise _Fail(ExiUnsupportedError, "SE(*) document element (not in the schema)", r)
             raise _Fail(ExiEventCodeError, f"document element code {k} of {len(els)}", r)
         row = els[k]
-        obj, B, r = row[2](B, r)
+        obj, B, r = row[col](B, r)
+        if win is not None:
+            r = left(r)
     except ExiError:
         raise
     except Exception as e:  # noqa: BLE001 - every failure becomes a typed ExiError
-        raise _fail(e, total) from None
+        raise _fail(e, total, None if win is None else win.end * 8) from None
+    finally:
+        if win is not None:
+            close_window()
     if r > 7:
         _end(data, r, total)
-    return row[0], obj
-
-
-def _decode_windowed(data: bytes | bytearray | memoryview, schema: str) -> tuple[str, Any]:
-    """A long stream: the general decoders read it through a sliding window (linear time)."""
-    w, mask, els = _doc_info(schema)
-    total = len(data) << 3
-    B, r, win = open_window(data)
-    try:
-        r -= 8 + w
-        k = (B >> r) & mask
-        if k >= len(els):
-            if k == len(els):
-                raise _Fail(ExiUnsupportedError, "SE(*) document element (not in the schema)", r)
-            raise _Fail(ExiEventCodeError, f"document element code {k} of {len(els)}", r)
-        row = els[k]
-        obj, B, r = row[5](B, r)
-        rest = left(r)
-    except ExiError:
-        raise
-    except Exception as e:  # noqa: BLE001
-        raise _fail(e, total, win.end * 8) from None
-    finally:
-        close_window()
-    _end(data, rest, total)
     return row[0], obj
 
 

@@ -101,15 +101,20 @@ def close_window() -> None:
     _local.win = None
 
 
+def _slide(w: Window, r: int, size: int) -> tuple[int, int]:
+    """A new window of ``size`` octets (fewer at the stream's end) from the octet holding the next bit."""
+    pos = w.end * 8 - r
+    start = pos >> 3
+    w.end = end = min(len(w.data), start + size)
+    return int.from_bytes(w.data[start:end], "big"), end * 8 - pos
+
+
 def fill(B: int, r: int) -> tuple[int, int]:
     """Slide the window to the bit being read; a no-op for a stream held whole or at its end."""
     w = getattr(_local, "win", None)
     if w is None or w.end == len(w.data):
         return B, r
-    pos = w.end * 8 - r
-    start = pos >> 3
-    w.end = end = min(len(w.data), start + WINDOW_BYTES)
-    return int.from_bytes(w.data[start:end], "big"), end * 8 - pos
+    return _slide(w, r, WINDOW_BYTES)
 
 
 def left(r: int) -> int:
@@ -123,15 +128,16 @@ def _need(B: int, r: int, nbits: int) -> tuple[int, int]:
     w = getattr(_local, "win", None)
     if w is None or w.end == len(w.data) or r + w.bits_after() < nbits:
         return B, r
-    pos = w.end * 8 - r
-    start = pos >> 3
-    w.end = end = min(len(w.data), max(start + WINDOW_BYTES, (pos + nbits + 7) // 8 + LOOKAHEAD // 8))
-    return int.from_bytes(w.data[start:end], "big"), end * 8 - pos
+    return _slide(w, r, max(WINDOW_BYTES, (nbits + 7) // 8 + 1 + LOOKAHEAD // 8))
 
+
+#: the longest unsigned integer :func:`ru` accepts: 101 octets (100 continuation groups after the first)
+UINT_BITS_MAX = 808
+_MAX_SHIFT = 7 * (UINT_BITS_MAX // 8 - 1)
 
 
 def ru(B: int, r: int, v: int) -> tuple[int, int]:
-    """Unsigned integer continuing after a first octet ``v`` (> 127) already read."""
+    """Unsigned integer continuing after a first octet ``v`` (> 127) already read (UINT_BITS_MAX at most)."""
     val = v & 127
     shift = 7
     while v & 128:
@@ -141,7 +147,7 @@ def ru(B: int, r: int, v: int) -> tuple[int, int]:
         v = (B >> r) & 255
         val |= (v & 127) << shift
         shift += 7
-        if shift > 700:
+        if shift > _MAX_SHIFT:
             raise _Fail(ExiValueError, "unsigned integer longer than 100 octets", r)
     return val, r
 
