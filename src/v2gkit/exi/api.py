@@ -125,17 +125,13 @@ def decode_lenient(data: bytes | bytearray | memoryview, schema: str) -> Lenient
     document are kept and listed; anything the grammar cannot read still raises ExiError.
     """
     report = Leniency(len(data) * 8)
-    token = LENIENT.set(report)
-    try:
-        element, value = decode_element(data, schema)
-    finally:
-        LENIENT.reset(token)
+    element, value = _leniently(decode_element, data, schema, report)
     return Lenient(element, value, report.violations, report.trailing)
 
 
-def _leniently(fn: Any, data: bytes | bytearray | memoryview, schema: str) -> Any:
-    """Run a decoder with facet violations kept instead of raised (strict=False)."""
-    token = LENIENT.set(Leniency(len(data) * 8))
+def _leniently(fn: Any, data: bytes | bytearray | memoryview, schema: str, report: Leniency | None = None) -> Any:
+    """Run a decoder with facet violations kept (in ``report``) instead of raised (strict=False)."""
+    token = LENIENT.set(report or Leniency(len(data) * 8))
     try:
         return fn(data, schema)
     finally:
