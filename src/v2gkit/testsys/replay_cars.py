@@ -1,0 +1,256 @@
+"""Real cars against v2gkit's SECC: each recorded session's requests, byte for byte, over loopback TCP.
+
+One SECC (``SECCLink`` with the ordinary session handler's parts) serves the whole replay; before each
+session the replayer tells it what the recorded charger was: DC or AC (what it offered), the protocol and
+the SessionID it assigned (fixed, so the car's recorded requests carry the right one). Sessions of one
+capture share the paused-session registry, so a car that paused and came back meets the same charger.
+
+The replaying car behaves as a car: it sends its own supportedAppProtocolReq where one was recorded
+(otherwise v2gkit's, offering the session's protocol), re-sends a request while the SECC answers
+EVSEProcessing=Ongoing and the recording moves on, and drops further recorded polls of a loop the SECC
+has already finished. A session passes when every request is answered OK, or when the first non-OK
+answer carries the ResponseCode the recorded charger gave to that request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ..exi import api as exi
+from ..exi.errors import ExiError
+from ..net.link import SECCLink
+from ..net.runner import run_session
+from ..net.v2g import ConnectionClosed, V2GConnection, V2GTPProtocolError, connect
+from ..session.charging import PausedSessions, SECCConfig, SECCSession
+from ..session.dialect import Dialect, MessageError
+from ..session.handshake import EVHandshake, Negotiated
+from ..sim.evse import SimulatedACEVSE, SimulatedDCEVSE
+from ..v2gtp import PayloadType
+from .captures import Frame, RecordedSession, model_of
+
+__all__ = ["CarReplay", "ReplayResult", "replay_cars", "summary_rows"]
+
+#: the charger the cars meet: wide limits (800 V cars, 500 A), an isolation test and ramps that do not
+#: hold a replay up. Its limits never decide a ResponseCode of the flow replayed here.
+DC_CHARGER = {"max_voltage": 1000.0, "max_current": 500.0, "max_power": 400_000.0, "cable_check_time": 0.02,
+              "voltage_slew": 1e6, "current_slew": 1e6}
+AC_CHARGER = {"max_current": 32.0}
+#: how long the replaying car waits for an answer, how often it polls an Ongoing loop and for how long
+ANSWER_TIMEOUT = 5.0
+POLL_INTERVAL = 0.005
+POLL_LIMIT = 10.0
+#: loops whose answers say Ongoing/Finished in EVSEProcessing
+_POLLED = frozenset({"Authorization", "ChargeParameterDiscovery", "CableCheck"})
+
+
+@dataclass
+class ReplayResult:
+    session: RecordedSession
+    #: "ok" (every request answered OK), "agrees" (first non-OK = the recorded charger's code),
+    #: "differs" (another code, or the SECC went quiet or closed), "error" (the replay could not run)
+    verdict: str
+    sent: int = 0
+    #: the first non-OK answer: (request, v2gkit's code, the recorded charger's code)
+    first_failure: tuple[str, str, str | None] | None = None
+    detail: str = ""
+    seconds: float = 0.0
+    #: the recorded charger's first non-OK code anywhere in the session (for the table)
+    charger_failed: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict in ("ok", "agrees")
+
+
+class _Charger:
+    """The session handler of the SECC under test: an SECCSession configured as the recorded charger."""
+
+    def __init__(self, session: RecordedSession, paused: PausedSessions) -> None:
+        self.session, self.paused = session, paused
+        self.closes: list[str] = []
+
+    async def __call__(self, conn: V2GConnection, negotiated: Negotiated) -> None:
+        s = self.session
+        evse = SimulatedDCEVSE(**DC_CHARGER) if s.dc else SimulatedACEVSE(**AC_CHARGER)
+        machine = SECCSession(s.protocol, evse, SECCConfig(dc=s.dc, session_id=s.session_id or bytes(8)),
+                              self.paused)
+        outcome = await run_session(conn, machine)
+        self.closes.append(outcome.reason)
+
+
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+        s.bind(("::1", 0))
+        return s.getsockname()[1]
+
+
+class CarReplay:
+    """Replays recorded car sessions into v2gkit's SECC on ::1. Each session meets an SECC that speaks
+    only the protocol the recorded charger negotiated; the sessions of one capture share its paused
+    sessions."""
+
+    def __init__(self) -> None:
+        self._paused: dict[str, PausedSessions] = {}
+        self.charger: _Charger | None = None
+
+    async def run(self, session: RecordedSession) -> ReplayResult:
+        t0 = time.perf_counter()
+        paused = self._paused.setdefault(session.source, PausedSessions())
+        self.charger = _Charger(session, paused)
+        link = SECCLink(loopback=True, protocols=(session.protocol,), session=self.charger,
+                        sdp_port=_free_udp_port())
+        async with link:
+            port = next(iter(link.servers.values())).port
+            res = await self._drive(session, port)
+        res.seconds = time.perf_counter() - t0
+        res.charger_failed = _charger_failed(session)
+        return res
+
+    def _why(self) -> str:
+        return self.charger.closes[-1] if self.charger and self.charger.closes else ""
+
+    async def _drive(self, session: RecordedSession, port: int) -> ReplayResult:
+        d = Dialect(session.protocol)
+        conn = await connect("::1", port)
+        try:
+            hs = session.handshake
+            sap = hs.payload if hs is not None else EVHandshake(session.protocol).request()
+            await conn.send(PayloadType.EXI, sap)
+            answer = await conn.receive(ANSWER_TIMEOUT)
+            sap_res = exi.decode(answer.payload, "apphand")
+            if not sap_res.response_code.name.startswith("OK"):
+                return ReplayResult(session, "error", 1, detail=f"handshake: {sap_res.response_code.name}")
+            return await self._requests(conn, d, session)
+        except (ConnectionClosed, V2GTPProtocolError, TimeoutError, ExiError, MessageError) as e:
+            return ReplayResult(session, "differs", detail=f"{type(e).__name__}: {e} {self._why()}".strip())
+        finally:
+            await conn.close()
+
+    async def _requests(self, conn: V2GConnection, d: Dialect, session: RecordedSession) -> ReplayResult:
+        reqs = session.requests
+        sent = 1  # the handshake
+        finished: set[str] = set()  # loops the SECC has ended: the car does not poll them again
+        i = 0
+        polling_since: float | None = None
+        while i < len(reqs):
+            f = reqs[i]
+            if f.kind in finished:
+                i += 1
+                continue
+            await conn.send(PayloadType.EXI, f.payload)
+            sent += 1
+            try:
+                answer = await conn.receive(ANSWER_TIMEOUT)
+            except ConnectionClosed:
+                why = self._why() or "closed"
+                return ReplayResult(session, "differs", sent, (f.name, "no answer", _recorded_code(d, session, f)),
+                                    f"SECC closed the connection after {f.name}: {why}")
+            except TimeoutError:
+                return ReplayResult(session, "differs", sent, (f.name, "no answer", _recorded_code(d, session, f)),
+                                    f"no answer to {f.name} within {ANSWER_TIMEOUT:g} s")
+            _, name, is_req, body = d.decode(answer.payload)
+            code = body.response_code
+            if is_req or name != f.kind:
+                return ReplayResult(session, "differs", sent, detail=f"{name} answer to {f.name}")
+            if not d.is_ok(code):
+                recorded = _recorded_code(d, session, f)
+                verdict = "agrees" if recorded == code.name else "differs"
+                return ReplayResult(session, verdict, sent, (f.name, code.name, recorded))
+            nxt = reqs[i + 1] if i + 1 < len(reqs) else None
+            ongoing = f.kind in _POLLED and body.evse_processing.name == "Ongoing"
+            if ongoing and nxt is not None and nxt.kind != f.kind:
+                polling_since = polling_since or time.perf_counter()
+                if time.perf_counter() - polling_since > POLL_LIMIT:
+                    return ReplayResult(session, "differs", sent, (f.name, "Ongoing", None),
+                                        f"{f.kind} still Ongoing after {POLL_LIMIT:g} s")
+                await asyncio.sleep(POLL_INTERVAL)
+                continue  # the same request again, as a car polls
+            polling_since = None
+            if f.kind in _POLLED and not ongoing:
+                finished.add(f.kind)
+            if f.kind == "PowerDelivery":  # a renegotiation opens the loops again
+                finished.clear()
+            i += 1
+        return ReplayResult(session, "ok", sent)
+
+
+def _recorded_code(d: Dialect, session: RecordedSession, request: Frame) -> str | None:
+    rec = session.recorded_answer(request)
+    if rec is None:
+        return None
+    try:
+        return d.decode(rec.payload)[3].response_code.name
+    except (ExiError, MessageError, AttributeError):
+        return None
+
+
+def _charger_failed(session: RecordedSession) -> str | None:
+    d = Dialect(session.protocol)
+    for f in session.responses:
+        try:
+            code = d.decode(f.payload)[3].response_code
+        except (ExiError, MessageError, AttributeError):
+            continue
+        if not d.is_ok(code):
+            return f"{f.name} {code.name}"
+    return None
+
+
+async def replay_cars(sessions: Iterable[RecordedSession],
+                      progress: Callable[[ReplayResult], None] | None = None) -> list[ReplayResult]:
+    """Every session with a real car and at least one request, in order, against one SECC."""
+    out: list[ReplayResult] = []
+    r = CarReplay()
+    for s in sessions:
+        if not s.real_car or not s.requests:
+            continue
+        res = await r.run(s)
+        out.append(res)
+        if progress is not None:
+            progress(res)
+    return out
+
+
+@dataclass
+class ModelRow:
+    model: str
+    protocols: set[str] = field(default_factory=set)
+    sessions: int = 0
+    requests: int = 0
+    ok: int = 0
+    agrees: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def summary_rows(results: Sequence[ReplayResult]) -> list[ModelRow]:
+    """One row per car model: protocols, sessions, requests sent, and how they ended."""
+    rows: dict[str, ModelRow] = {}
+    for r in results:
+        s = r.session
+        row = rows.setdefault(model_of(s), ModelRow(model_of(s)))
+        row.protocols.add(f"{'DIN' if s.protocol == 'din' else 'ISO-2'} {'DC' if s.dc else 'AC'}")
+        row.sessions += 1
+        row.requests += r.sent
+        if r.verdict == "ok":
+            row.ok += 1
+        elif r.verdict == "agrees" and r.first_failure:
+            row.agrees.append(f"{r.first_failure[0]} {r.first_failure[1]}")
+        else:
+            row.failed.append(f"{s.label}: {r.first_failure or ''} {r.detail}".strip())
+    return sorted(rows.values(), key=lambda x: x.model.lower())
+
+
+def describe(result: ReplayResult) -> str:
+    s = result.session
+    head = f"{s.label} ({s.car}, {s.protocol} {'DC' if s.dc else 'AC'})"
+    if result.verdict == "ok":
+        return f"{head}: OK throughout, {result.sent} requests"
+    if result.first_failure:
+        req, ours, theirs = result.first_failure
+        return f"{head}: {req} -> {ours} (recorded charger: {theirs}) {result.detail}".strip()
+    return f"{head}: {result.verdict} {result.detail}"
+
