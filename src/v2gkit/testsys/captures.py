@@ -456,3 +456,35 @@ def counts(sessions: Iterable[RecordedSession]) -> collections.Counter[str]:
         c["requests"] += len(s.requests)
         c["borrowed"] += sum(f.borrowed is not None for f in s.frames)
     return c
+
+
+#: the sessions kept in tests/data/real_sessions.json (EVerest/logfiles captures, Apache-2.0), so the
+#: replay suites run without the vector collection: rebuilt with ``python -m v2gkit.testsys.captures``
+KEPT = (
+    "BMW/iX_fw_11_2022.64/din_spec_70121/2023-03-30T06:24:26.582Z_din_spec/ethernet-traffic.dump#0",
+    "Porsche/Taycan_4S/iso-15118-2-DC/2023-04-11T09:29:27.010Z-taycan-iso-2-DC/ethernet-traffic.dump#0",
+    "Skoda/Enyaq_v3.0/iso15118_AC_Josev/enyaq_ac_0.dump#0",
+    "VW/id.3/iso_15118-2_AC/2023-04-14T12:45:39.624Z-3_config-ac-iso2/ethernet-traffic.dump#0",
+    "Seres/2024-01-10T13:40:14.939Z-2_iso2_ac/ethernet-traffic.dump#0",
+    "VW/id.4/iso_15118-2_DC/2023-04-14T09:53:34.808Z-4_config-dc-iso2-pnc/ethernet-traffic.dump#0",
+    "Opel/Ampera-E/2023-01-13-din_spec_70121/session/ampera_dc_din_2.dump#0",
+    "Audi/Q4/ac_iso2-1.dump#0",
+    "Audi/Q4/ac_iso2-1.dump#1",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``python -m v2gkit.testsys.captures VECTORS_DIR OUT.json``: write the KEPT sessions."""
+    import sys
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 2:
+        raise SystemExit("usage: python -m v2gkit.testsys.captures VECTORS_DIR OUT.json")
+    sessions = {s.label: s for s in load_sessions(Path(args[0]))}
+    missing = [k for k in KEPT if k not in sessions]
+    if missing:
+        raise SystemExit(f"not in {args[0]}: {', '.join(missing)}")
+    Path(args[1]).write_text(json.dumps(sessions_to_json(sessions[k] for k in KEPT), indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
