@@ -261,7 +261,9 @@ def _fail_usage(message: str) -> None:
 def _register() -> None:
     from v2gkit.cli.charge import demo, evcc, secc
     from v2gkit.cli.link import sdp
+    from v2gkit.cli.replay import replay
     main.add_command(sdp)
+    main.add_command(replay)
     main.add_command(secc)
     main.add_command(evcc)
     main.add_command(demo)

@@ -143,7 +143,13 @@ def _decode(protocol: str, payload: bytes) -> tuple[str, bytes] | None:
 
 
 #: tux-evse's trace-logs (EVerest captures) by file name
-_TUX_CARS = {"porsche-taycan": "Porsche Taycan", "vw-": "VW", "tesla-3": "Tesla Model 3", "audi-": "Audi"}
+_TUX_CARS = {"porsche-taycan": "Porsche Taycan", "vw-": "VW", "tesla-3": "Tesla Model 3", "audi-": "Audi Q4"}
+
+
+#: folder names -> the names people use (the vector README's list of cars)
+_NAMES = {"Polestar Polestar2": "Polestar 2", "Hyundai Ioniq5": "Hyundai Ioniq 5", "BYD Atto3": "BYD Atto 3",
+          "MG MG4 electric": "MG4", "XPENG P7 performance": "XPENG P7", "Seres": "Seres 3",
+          "Opel Ampera-E": "Opel Ampera-e", "Opel Mokka-E": "Opel Mokka-e", "Hyundai Ioniq": "Hyundai Ioniq"}
 
 
 def _everest_car(path: str) -> str:
@@ -151,7 +157,8 @@ def _everest_car(path: str) -> str:
     parts = path.split("/")
     model = parts[1] if len(parts) > 2 and not parts[1][:1].isdigit() else ""
     model = re.split(r"_(?:fw|v?\d)", model)[0].replace("_", " ")
-    return f"{parts[0]} {model}".strip()
+    car = f"{parts[0]} {model}".strip()
+    return _NAMES.get(car, car)
 
 
 _PYPLC_CAR = re.compile(r"EVSE mode with an? ([^;,.]+?)(?: car)?[;,.]")
@@ -218,6 +225,7 @@ def rebuild(rows: Sequence[dict[str, Any]]) -> list[RecordedSession]:
         _place(cap)
         out.extend(_split(cap))
     _borrow_session_setup(out, rows)
+    _fill_resumed(out)
     return out
 
 
@@ -422,6 +430,36 @@ def _borrow_session_setup(sessions: list[RecordedSession], rows: Sequence[dict[s
                                          borrowed=_SAME_CAR))
 
 
+_EARLIER = "earlier session of this capture"
+
+
+def _fill_resumed(sessions: list[RecordedSession]) -> None:
+    """A car that paused and came back sends, with its old SessionID, the same bytes as before: the
+    collection kept them under the first session only. Where a session has answers of kinds it has no
+    request for (the charger answered ChargingStatus, the car's ChargingStatusReq is missing), its
+    requests are taken from the earlier session with that SessionID, in the protocol's order: every step
+    up to the last one answered, and when power flowed, the PowerDelivery that stopped it."""
+    by_sid: dict[tuple[str, bytes], RecordedSession] = {}
+    for s in sessions:
+        asked = {f.kind for f in s.requests}
+        unanswered = [f for f in s.responses if f.kind not in asked and f.kind != "SessionSetup"]
+        donor = by_sid.get((s.source, s.session_id))
+        if unanswered and donor is not None:
+            top = max(_rank(f) for f in unanswered)
+            if top >= 8:
+                top = 11  # power flowed: PowerDelivery Stop (and WeldingDetection) came before SessionStop
+            have = {(f.kind, _rank(f)) for f in s.requests}
+            borrowed = [f for f in donor.requests if 0 < _rank(f) <= top and (f.kind, _rank(f)) not in have]
+            for f in borrowed:
+                later = [i for i, g in enumerate(s.frames) if g.protocol != "apphand" and g.kind != "SessionSetup"
+                         and (_rank(g) > _rank(f) or (not g.request and g.kind == f.kind))]
+                at = later[0] if later else len(s.frames)
+                lo = s.frames[at - 1].order if at else s.frames[0].order - 1.0
+                hi = s.frames[at].order if at < len(s.frames) else lo + 1.0
+                s.frames.insert(at, Frame((lo + hi) / 2, f.protocol, f.name, f.payload, f.session_id, _EARLIER))
+        by_sid.setdefault((s.source, s.session_id), s)
+
+
 # ---------------------------------------------------------------------------------- entry points
 def load_sessions(vectors: Path) -> list[RecordedSession]:
     """The sessions rebuilt from a vector directory (``vectors.jsonl`` + ``vectors_bulk.jsonl``)."""
@@ -445,8 +483,8 @@ def sessions_from_json(data: Iterable[dict[str, Any]]) -> list[RecordedSession]:
 
 
 def model_of(session: RecordedSession) -> str:
-    """The car model a table groups by: firmware and capture details dropped."""
-    return re.sub(r"[_ ]fw[_ ].*$|[_ ]\d+(\.\d+)+$", "", session.car).replace("_", " ")
+    """The car model a table groups by."""
+    return session.car
 
 
 def counts(sessions: Iterable[RecordedSession]) -> collections.Counter[str]:

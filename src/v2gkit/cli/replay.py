@@ -1,0 +1,95 @@
+"""``v2gkit replay``: recorded real sessions against v2gkit, as a table per car model (or charger)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .options import fail
+
+#: where the vector collection usually is: next to the repository (../shared/vectors)
+_DEFAULT_VECTORS = Path(os.environ.get("V2GKIT_SHARED", Path(__file__).resolve().parents[3].parent / "shared")) \
+    / "vectors"
+_KEPT = Path(__file__).resolve().parents[3] / "tests" / "data" / "real_sessions.json"
+
+
+def _sessions(vectors: Path | None, kept: bool, only: str | None) -> tuple[list[Any], str]:
+    from v2gkit.testsys.captures import load_sessions, sessions_from_json
+    if kept:
+        try:
+            return _pick(sessions_from_json(json.loads(_KEPT.read_text())), only), str(_KEPT)
+        except OSError as e:
+            fail(f"cannot read {_KEPT}: {e.strerror}", 2)
+    where = vectors or _DEFAULT_VECTORS
+    try:
+        return _pick(load_sessions(where), only), str(where)
+    except FileNotFoundError:
+        fail(f"no vector collection in {where}: give --vectors DIR (the folder with vectors.jsonl), "
+             f"or --kept for the sessions kept in the repository", 2)
+
+
+def _pick(sessions: list[Any], only: str | None) -> list[Any]:
+    return [s for s in sessions if not only or only.lower() in (s.label + " " + s.car + " " + s.charger).lower()]
+
+
+@click.group()
+def replay() -> None:
+    """Replay recorded real sessions (../shared/vectors) into v2gkit over loopback TCP."""
+
+
+@replay.command()
+@click.option("--vectors", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="the vector collection folder (default: ../shared/vectors next to the repository)")
+@click.option("--kept", is_flag=True, help="only the sessions kept in tests/data/real_sessions.json")
+@click.option("--only", metavar="TEXT", help="sessions whose capture, car or charger contains TEXT")
+@click.option("-v", "--verbose", is_flag=True, help="one line per session")
+def cars(vectors: Path | None, kept: bool, only: str | None, verbose: bool) -> None:
+    """Real cars' requests, byte for byte, into v2gkit's SECC (configured as the recorded charger: DC or
+    AC, its SessionID). A session passes when every request is answered OK, or when the first non-OK answer
+    is the ResponseCode the recorded charger gave. Exit status 0 when all pass."""
+    from v2gkit.testsys.replay_cars import describe, replay_cars, summary_rows
+
+    sessions, where = _sessions(vectors, kept, only)
+    todo = [s for s in sessions if s.real_car and s.requests]
+    if not todo:
+        fail(f"no recorded car session in {where}" + (f" matches {only!r}" if only else ""), 2)
+    click.echo(f"replaying {len(todo)} sessions of real cars from {where} into v2gkit's SECC ...", err=True)
+    done = [0]
+
+    def progress(r: Any) -> None:
+        done[0] += 1
+        if verbose or not r.passed:
+            click.echo(f"[{done[0]}/{len(todo)}] {'PASS' if r.passed else 'FAIL'} {describe(r)}", err=True)
+
+    t0 = time.perf_counter()
+    results = asyncio.run(replay_cars(todo, progress))
+    seconds = time.perf_counter() - t0
+    _table("car model", summary_rows(results), results, seconds)
+    sys.exit(0 if all(r.passed for r in results) else 1)
+
+
+def _table(what: str, rows: list[Any], results: list[Any], seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{len(results)} sessions, {sum(r.sent for r in results)} requests, {seconds:.1f} s",
+              expand=True)
+    for col in (what, "protocols", "sessions", "requests", "result"):
+        t.add_column(col, justify="right" if col in ("sessions", "requests") else "left")
+    for row in rows:
+        parts = []
+        if row.ok:
+            parts.append(f"{row.ok} OK")
+        if row.agrees:
+            parts.append(f"{len(row.agrees)} same as the charger ({', '.join(sorted(set(row.agrees)))})")
+        if row.failed:
+            parts.append(f"[red]{len(row.failed)} differ[/red]")
+        t.add_row(row.model, ", ".join(sorted(row.protocols)), str(row.sessions), str(row.requests), "; ".join(parts))
+    Console().print(t)
