@@ -15,9 +15,9 @@ import click
 from .options import fail
 
 #: where the vector collection usually is: next to the repository (../shared/vectors)
-_DEFAULT_VECTORS = Path(os.environ.get("V2GKIT_SHARED", Path(__file__).resolve().parents[3].parent / "shared")) \
-    / "vectors"
-_KEPT = Path(__file__).resolve().parents[3] / "tests" / "data" / "real_sessions.json"
+_ROOT = Path(__file__).resolve().parents[3]
+_DEFAULT_VECTORS = Path(os.environ.get("V2GKIT_SHARED", _ROOT.parent / "shared")) / "vectors"
+_KEPT = _ROOT / "tests" / "data" / "real_sessions.json"
 
 
 def _sessions(vectors: Path | None, kept: bool, only: str | None) -> tuple[list[Any], str]:
@@ -36,7 +36,9 @@ def _sessions(vectors: Path | None, kept: bool, only: str | None) -> tuple[list[
 
 
 def _pick(sessions: list[Any], only: str | None) -> list[Any]:
-    return [s for s in sessions if not only or only.lower() in (s.label + " " + s.car + " " + s.charger).lower()]
+    if not only:
+        return sessions
+    return [s for s in sessions if only.lower() in f"{s.label} {s.car} {s.charger}".lower()]
 
 
 @click.group()
@@ -91,5 +93,6 @@ def _table(what: str, rows: list[Any], results: list[Any], seconds: float) -> No
             parts.append(f"{len(row.agrees)} same as the charger ({', '.join(sorted(set(row.agrees)))})")
         if row.failed:
             parts.append(f"[red]{len(row.failed)} differ[/red]")
-        t.add_row(row.model, ", ".join(sorted(row.protocols)), str(row.sessions), str(row.requests), "; ".join(parts))
+        t.add_row(row.model, ", ".join(sorted(row.protocols)), str(row.sessions), str(row.requests),
+                  "; ".join(parts))
     Console().print(t)
