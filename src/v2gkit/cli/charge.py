@@ -35,9 +35,20 @@ SPEED = Number(min=0.0, min_open=True, max=MAX_SPEED)
 _SPEED_DEFAULT = f"{LOOPBACK_SPEED['DC']:g} DC, {LOOPBACK_SPEED['AC']:g} AC on loopback; 1 on an interface"
 
 
-def _kw(cls: Any, values: dict[str, Any], where: str) -> Any:
+def _kw(cls: Any, values: dict[str, Any], where: str, raw: dict[str, Any] | None = None,
+        check: Any = None) -> Any:
+    """``cls(**values)`` (then ``check(obj)``), a usage error naming the key when a value is refused.
+    ``raw``: the table as the file wrote it, to quote the value (``key = 'value': why``)."""
+    from v2gkit.session.charging import ConfigError
     try:
-        return cls(**values)
+        obj = cls(**values)
+        if check is not None:
+            check(obj)
+        return obj
+    except ConfigError as e:
+        if raw is not None and e.field in raw:
+            _fail(f"{where} {e.field} = {raw[e.field]!r}: {e.reason}", 2)
+        _fail(f"{where} {e}", 2)
     except (TypeError, ValueError) as e:
         _fail(f"{where} {e}", 2)
 
@@ -61,7 +72,7 @@ def _evse_factory(dc: bool, extra: Tables) -> Any:
     from v2gkit.sim.evse import SimulatedACEVSE, SimulatedDCEVSE
     cls = SimulatedDCEVSE if dc else SimulatedACEVSE
     kw = settings(cls, extra, "evse")
-    _kw(cls, kw, extra.where("evse"))  # fail early on a bad option
+    _kw(cls, kw, extra.where("evse"), extra.values.get("evse"))  # fail early on a bad option
     return lambda: cls(**kw)
 
 
@@ -156,8 +167,15 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
             _fail(str(e), 2)
     policy = SecurityPolicy.TLS_ONLY if tls_only else SecurityPolicy.ECHO if tls else SecurityPolicy.NONE_ONLY
     tracer = _tracer(pcap, trace_json, "SECC")
+    from v2gkit.net.charging import SESSION_PROTOCOLS
+
+    def sendable(c: SECCConfig) -> None:  # e.g. the EVSEID must fit every protocol this charger speaks
+        for proto in supported:
+            if proto.name in SESSION_PROTOCOLS:
+                c.check(proto.name)
+
     cfg = _kw(SECCConfig, {"dc": dc, **settings(SECCConfig, extra, "session", non_negative=True)},
-              extra.where("session"))
+              extra.where("session"), extra.values.get("session"), sendable)
     evse_factory = _evse_factory(dc, extra)
     warmed: Any = None
     try:
@@ -307,7 +325,7 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     ev = _ev(dc, p["soc"], p["target_soc"], speed, extra)
     cfg = _kw(EVCCConfig, {"dc": dc, "loop_interval": p["loop_interval"],
                            **settings(EVCCConfig, extra, "session", non_negative=True)},
-              extra.where("session"))
+              extra.where("session"), extra.values.get("session"))
     ctx_tls = None
     if tls or pki_dir.exists():  # a TLS answer is taken whenever a PKI is at hand
         try:

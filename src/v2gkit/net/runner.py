@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import timing
-from ..session.charging import Close, Output, Send, Timer
+from ..session.charging import Close, Event, Output, Send, Timer
 from ..session.simulate import Machine
 from ..v2gtp import PayloadType
 from .faults import FaultLog
@@ -79,6 +79,8 @@ class Outcome:
     #: the first LATE_KEPT responses sent later than V2G_SECC_Msg_Performance_Time allows (name, seconds)
     late: list[tuple[str, float]] = field(default_factory=list)
     late_count: int = 0
+    #: the session ended by our fault (Close.local: a message of ours could not be built), not the peer's
+    local: bool = False
 
 
 Observer = Callable[[float, Output], None]
@@ -132,6 +134,11 @@ class _Driver:
                     self.timers[out.name] = self.loop.call_later(out.delay, self.fire, out.name)
             elif isinstance(out, Close):
                 self.finish(out)
+            elif isinstance(out, Event) and out.name == "internal_error":
+                # a local fault: always logged, with the traceback of the builder's exception
+                error = out.data.get("error")
+                log.error("%s: internal error: cannot build %s: %s", self.conn.id, out.data.get("name"), error,
+                          exc_info=error if isinstance(error, BaseException) else None)
 
     def fire(self, name: str) -> None:
         self.timers.pop(name, None)
@@ -171,13 +178,13 @@ async def run_session(conn: V2GConnection, machine: Machine, *, observe: Observe
             d.finish(Close(False, f"connection closed: {e}"))
         except Exception as e:  # our bug, not the peer's: end this session now, not at the next timeout
             log.exception("%s: session machine failed", conn.id)
-            d.finish(Close(False, f"internal error: {type(e).__name__}: {e}"))
+            d.finish(Close(False, f"internal error: {type(e).__name__}: {e}", local=True))
 
     reader = d.loop.create_task(read())
     try:
         d.apply(t0, machine.start(t0))
         close = await d.closed
-        d.outcome.ok, d.outcome.reason = close.ok, close.reason
+        d.outcome.ok, d.outcome.reason, d.outcome.local = close.ok, close.reason, close.local
     finally:
         for h in d.timers.values():
             h.cancel()

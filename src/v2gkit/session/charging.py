@@ -14,6 +14,7 @@ PaymentDetails / CertificateInstallation before Authorization.
 from __future__ import annotations
 
 import collections
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Union
@@ -27,6 +28,7 @@ __all__ = [
     "EVCC_NEXT",
     "SECC_NEXT",
     "Close",
+    "ConfigError",
     "EVCCConfig",
     "EVCCSession",
     "Event",
@@ -64,10 +66,12 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Close:
-    """The session is over; close the TCP connection. ``ok``: it ended as the protocol intends."""
+    """The session is over; close the TCP connection. ``ok``: it ended as the protocol intends.
+    ``local``: it ended by our fault (we could not build or encode our own message), not the peer's."""
 
     ok: bool
     reason: str
+    local: bool = False
 
 
 Output = Union[Send, Timer, Event, Close]
@@ -141,6 +145,11 @@ EVCC_NEXT: dict[str, str] = {
 _LOOPS = frozenset({"Authorization", "ChargeParameterDiscovery", "CableCheck", "PreCharge", "CurrentDemand",
                     "ChargingStatus", "WeldingDetection"})
 
+#: the energy transfer modes the EVCC requests, best first, for a DC (True) or an AC (False) car; it takes
+#: the first the SECC offered (the parameters it sends are the same for every mode of one kind)
+EV_MODES = {True: ("DC_extended", "DC_core", "DC_combo_core", "DC_unique"),
+            False: ("AC_three_phase_core", "AC_single_phase_core")}
+
 #: the payment options this EIM implementation selects; Plug & Charge adds "Contract"
 PAYMENT_NEXT = {"ExternalPayment": "Authorization"}
 
@@ -193,8 +202,50 @@ class PausedSessions:
             self.expired += 1
 
 
+class ConfigError(ValueError):
+    """A configuration value the sessions cannot work with; ``field`` names it (for the CLI's usage error)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check_seconds(cfg: Any, *names: str, zero: bool = False) -> None:
+    """Each of ``names`` is a finite number of seconds, > 0 (``zero``: >= 0)."""
+    for name in names:
+        v = getattr(cfg, name)
+        if not _is_number(v) or v < 0 or (v == 0 and not zero):
+            raise ConfigError(name, f"must be a number of seconds {'>=' if zero else '>'} 0, not {v!r}")
+
+
+def _check_session_id(name: str, v: Any) -> None:
+    """A SessionID: hexBinary of 1 to 8 octets (sessionIDType in both schemas, maxLength 8)."""
+    if v is not None and (not isinstance(v, bytes) or not 1 <= len(v) <= 8):
+        got = f"{len(v)} octets" if isinstance(v, bytes) else repr(v)
+        raise ConfigError(name, f"a SessionID is 1 to 8 octets (2 to 16 hex digits), not {got}")
+
+
+#: EVSEID per protocol (evseIDType): ISO 15118-2 a string of 7..37 characters; DIN SPEC 70121 hexBinary of at
+#: most 32 octets (v2gkit sends the ID's UTF-8 octets)
+EVSE_ID_LENGTH = {"iso2": (7, 37), "din": (0, 32)}
+#: MeterID (meterIDType): at most 32 characters in both schemas
+METER_ID_MAX = 32
+#: RelativeTimeInterval/duration: at most 86400 s (ISO 15118-2 schema); 0 would be no schedule at all
+SCHEDULE_DURATION_MAX = 86400
+
+
 @dataclass
 class SECCConfig:
+    """Checked when made (ConfigError naming the field); ``check(protocol)`` adds what one protocol needs."""
+
     evse_id: str = "DE*V2G*E12345"
     dc: bool = True
     #: request a MeteringReceipt every N CurrentDemand/ChargingStatus answers (ISO 15118-2 only); None: never
@@ -208,6 +259,42 @@ class SECCConfig:
     charge_parameter_ongoing: int = 0
     #: the SessionID of a new session (test systems fix it); None: 8 random bytes
     session_id: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.evse_id, str) or not self.evse_id:
+            raise ConfigError("evse_id", f"must be a non-empty string, not {self.evse_id!r}")
+        if not isinstance(self.dc, bool):
+            raise ConfigError("dc", f"must be true or false, not {self.dc!r}")
+        if self.receipt_interval is not None and (not _is_int(self.receipt_interval) or self.receipt_interval < 1):
+            raise ConfigError("receipt_interval", f"must be a whole number >= 1 (or unset), not {self.receipt_interval!r}")
+        _check_seconds(self, "sequence_timeout", "ongoing_limit", "cable_check_limit")
+        if not _is_int(self.schedule_duration) or not 1 <= self.schedule_duration <= SCHEDULE_DURATION_MAX:
+            raise ConfigError("schedule_duration", f"must be 1..{SCHEDULE_DURATION_MAX} s (RelativeTimeInterval "
+                                                   f"duration), not {self.schedule_duration!r}")
+        if not isinstance(self.meter_id, str) or len(self.meter_id) > METER_ID_MAX:
+            raise ConfigError("meter_id", f"must be a string of at most {METER_ID_MAX} characters (meterIDType), "
+                                          f"not {self.meter_id!r}")
+        if not _is_int(self.charge_parameter_ongoing) or self.charge_parameter_ongoing < 0:
+            raise ConfigError("charge_parameter_ongoing", f"must be a whole number >= 0, "
+                                                          f"not {self.charge_parameter_ongoing!r}")
+        _check_session_id("session_id", self.session_id)
+        if not any(self._evse_id_problem(p) is None for p in EVSE_ID_LENGTH):
+            self.check("iso2")
+
+    def _evse_id_problem(self, protocol: str) -> str | None:
+        low, high = EVSE_ID_LENGTH[protocol]
+        if protocol == "din":
+            n = len(self.evse_id.encode())
+            return None if n <= high else f"DIN SPEC 70121 allows at most {high} octets (evseIDType), this is {n}"
+        n = len(self.evse_id)
+        return None if low <= n <= high else (f"ISO 15118-2 wants {low} to {high} characters (evseIDType), "
+                                              f"this is {n}")
+
+    def check(self, protocol: str) -> None:
+        """ConfigError if a session of ``protocol`` ("iso2", "din") cannot send these values."""
+        problem = self._evse_id_problem(protocol) if protocol in EVSE_ID_LENGTH else None
+        if problem is not None:
+            raise ConfigError("evse_id", problem)
 
 
 @dataclass
@@ -229,6 +316,38 @@ class EVCCConfig:
     welding_max_requests: int = 30
     #: ServiceDetailReq for these service IDs after ServiceDiscovery (value-added services)
     service_detail_ids: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.dc, bool):
+            raise ConfigError("dc", f"must be true or false, not {self.dc!r}")
+        _check_seconds(self, "loop_interval", zero=True)
+        _check_seconds(self, "msg_timeout_default", "ongoing_timeout", "cable_check_timeout", "pre_charge_timeout")
+        if not isinstance(self.msg_timeouts, dict):
+            raise ConfigError("msg_timeouts", f"must be a table of message name = seconds, not {self.msg_timeouts!r}")
+        known = set(CANONICAL) | set(timing.EVCC_MSG_TIMEOUT)
+        for name, v in self.msg_timeouts.items():
+            if name not in known:
+                raise ConfigError("msg_timeouts", f"no request {name!r}; requests: {', '.join(sorted(known))}")
+            if not _is_number(v) or v <= 0:
+                raise ConfigError("msg_timeouts", f"{name}: must be a number of seconds > 0, not {v!r}")
+        for name in ("pre_charge_tolerance", "welding_voltage"):
+            v = getattr(self, name)
+            if not _is_number(v) or v < 0:
+                raise ConfigError(name, f"must be a number >= 0, not {v!r}")
+        _check_session_id("resume_session_id", self.resume_session_id)
+        if not _is_int(self.welding_max_requests) or self.welding_max_requests < 1:
+            raise ConfigError("welding_max_requests", f"must be a whole number >= 1, not {self.welding_max_requests!r}")
+        ids = self.service_detail_ids
+        if not isinstance(ids, tuple) or not all(_is_int(i) and 0 <= i <= 0xFFFF for i in ids):
+            raise ConfigError("service_detail_ids", f"must be a list of ServiceIDs 0..65535, not {ids!r}")
+
+
+class _BuildError(Exception):
+    """Our own message could not be built or encoded (a local fault); ``name`` is the message."""
+
+    def __init__(self, name: str, error: Exception) -> None:
+        super().__init__(f"{name}: {error}")
+        self.name, self.error = name, error
 
 
 class _Stop(Exception):
@@ -254,6 +373,9 @@ class SECCSession:
         self.cfg = config or SECCConfig()
         if self.d.din and not self.cfg.dc:
             raise ValueError("DIN SPEC 70121 sessions are DC only")
+        self.cfg.check(protocol)
+        #: the energy transfer modes ServiceDiscoveryRes offers: what ChargeParameterDiscoveryReq may request
+        self.offered = self.d.offered_modes(self.cfg.dc)
         self.paused = paused if paused is not None else PausedSessions()
         self.session_id = bytes(1)
         self.state = "Start"
@@ -268,6 +390,7 @@ class SECCSession:
         self._cpd_asked = 0
         self._ev_max_voltage = 0.0  # from ChargeParameterDiscoveryReq
         self._ev_max_current = 0.0
+        self._why = ""  # a handler's word on a FAILED answer, for the close reason
 
     # -- drivers ----------------------------------------------------------------------------
     def start(self, now: float) -> list[Output]:
@@ -285,6 +408,20 @@ class SECCSession:
     def receive(self, now: float, payload: bytes) -> list[Output]:
         if self._ended:
             return []
+        out: list[Output] = []
+        try:
+            return self._receive(now, payload, out)
+        except _BuildError as e:
+            # our own answer cannot be built or encoded: our bug (a bad configuration that slipped past its
+            # checks, a builder error), not the car's. End the session with the reason instead of raising.
+            self._ended = True
+            reason = f"internal error: cannot build {e.name}: {type(e.error).__name__}: {e.error}"
+            self.result.reason = reason
+            self.evse.stop_output()
+            return out + [Event("internal_error", {"name": e.name, "error": e.error}), Timer("sequence", None),
+                          Close(False, reason, local=True)]
+
+    def _receive(self, now: float, payload: bytes, out: list[Output]) -> list[Output]:
         self._advance(now)
         try:
             sid, name, is_req, req = self.d.decode(payload)
@@ -295,7 +432,7 @@ class SECCSession:
             self._ended = True
             return self._close(False, f"{name}Res received by the SECC")
         self.result.messages += 1
-        out: list[Output] = [Event("rx", {"name": name + "Req", "body": req})]
+        out.append(Event("rx", {"name": name + "Req", "body": req}))
         if name != "SessionSetup" and sid != self.session_id:
             return out + self._fail(name, "FAILED_UnknownSession")
         if name not in self.expected:
@@ -305,7 +442,8 @@ class SECCSession:
         except (AttributeError, TypeError, ValueError, KeyError) as e:
             # schema-valid but unusable (e.g. the abstract EVChargeParameter head): FAILED, then close
             self._ended = True
-            return out + [self._send(name, self.d.RC.FAILED, None)] + self._close(False, f"{name}Req unusable: {e}")
+            out.append(self._send(name, self.d.RC.FAILED, None))
+            return out + self._close(False, f"{name}Req unusable: {e}")
         out.append(self._send(name, code, key))
         if name == "SessionStop":
             self._ended = True
@@ -313,7 +451,8 @@ class SECCSession:
             return out + self._close(True, "paused" if self.result.paused else "terminated")
         if not self.d.is_ok(code):
             self._ended = True
-            return out + self._close(False, f"answered {name}Res with {code.name}")
+            why, self._why = self._why, ""
+            return out + self._close(False, f"answered {name}Res with {code.name}" + (f": {why}" if why else ""))
         self.state, self.expected = name, SECC_NEXT[key]
         out.append(Timer("sequence", self.cfg.sequence_timeout))
         return out
@@ -332,13 +471,18 @@ class SECCSession:
         return [Timer("sequence", None), Close(ok, reason)]
 
     def _fail(self, name: str, code_name: str) -> list[Output]:
-        self._ended = True
         code = getattr(self.d.RC, code_name)
-        return [self._send(name, code, None)] + self._close(False, f"{name}Req: {code_name}")
+        send = self._send(name, code, None)
+        self._ended = True
+        return [send] + self._close(False, f"{name}Req: {code_name}")
 
     def _send(self, name: str, code: Any, key: str | None) -> Send:
-        body = self._response(name, code, key)
-        return Send(self.d.encode(self.session_id, name, False, body), name + "Res", body)
+        """The response; _BuildError when building or encoding it fails (a local fault)."""
+        try:
+            body = self._response(name, code, key)
+            return Send(self.d.encode(self.session_id, name, False, body), name + "Res", body)
+        except Exception as e:  # noqa: BLE001 - any builder/encoder error is ours; receive() ends the session
+            raise _BuildError(name + "Res", e) from e
 
     def _ongoing(self, now: float, what: str, limit: float, done: bool) -> tuple[str, Any]:
         """Ongoing/Finished with the SECC's own limit: past it, the answer is FAILED."""
@@ -392,12 +536,29 @@ class SECCSession:
         return self._ongoing(now, "Authorization", self.cfg.ongoing_limit, ok is True)
 
     def _on_charge_parameter_discovery(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
-        rc = self.d.RC
-        dc_req = req.dc_ev_charge_parameter is not None
-        if dc_req != self.cfg.dc:
+        """Two checks, in this order (both answers end the session):
+
+        1. the requested mode must be one ServiceDiscoveryRes offered, else FAILED_WrongEnergyTransferMode
+           (ISO 15118-2 [V2G2-476]; DIN 70121 [V2G-DC-397]: FAILED_WrongEnergyTransferType);
+        2. the parameter element must be the mode's (AC_* AC_EVChargeParameter, DC_* DC_EVChargeParameter),
+           else FAILED_WrongChargeParameter ([V2G2-477]; [V2G-DC-398]). A real Seres 3 requests
+           AC_three_phase_core with DC_EVChargeParameter: an offered mode, the wrong parameters.
+        """
+        d, rc = self.d, self.d.RC
+        mode = d.requested_mode(req)
+        if mode not in self.offered:
+            self._why = f"{mode or 'no mode'} requested, {', '.join(self.offered)} offered"
             return "ChargeParameterDiscovery:Ongoing", (
-                rc.FAILED_WrongEnergyTransferType if self.d.din else rc.FAILED_WrongEnergyTransferMode)
-        param = req.dc_ev_charge_parameter if dc_req else req.ac_ev_charge_parameter
+                rc.FAILED_WrongEnergyTransferType if d.din else rc.FAILED_WrongEnergyTransferMode)
+        param = d.charge_parameter_of(req, mode)
+        if param is None:
+            given = [n for n, f in (("AC_EVChargeParameter", req.ac_ev_charge_parameter),
+                                    ("DC_EVChargeParameter", req.dc_ev_charge_parameter),
+                                    ("EVChargeParameter", req.ev_charge_parameter)) if f is not None]
+            given = given or ["no parameters"]
+            self._why = f"{mode} requested with {' and '.join(given)}"
+            return "ChargeParameterDiscovery:Ongoing", rc.FAILED_WrongChargeParameter
+        dc_req = mode.startswith("DC_")
         if dc_req:
             self._ev_max_voltage = value_of(param.ev_maximum_voltage_limit)
         else:
@@ -611,19 +772,32 @@ class EVCCSession:
     def _timeout(self, name: str) -> float:
         return self.cfg.msg_timeouts.get(name, self.cfg.msg_timeout_default)
 
-    def _end(self, now: float, ok: bool, reason: str) -> list[Output]:
+    def _end(self, now: float, ok: bool, reason: str, local: bool = False) -> list[Output]:
         self._ended = True
         self.ev.set_cp_state(CPState.B)
         self.result.ok, self.result.reason = ok, reason
         self.result.session_id = self.session_id
         self.result.paused = ok and self._stop_pause
-        return [Timer("response", None), Timer("next", None), Close(ok, reason)]
+        return [Timer("response", None), Timer("next", None), Close(ok, reason, local)]
 
     def _status(self) -> Any:
         ev = self.ev
         return self.d.dc_ev_status(ev.ready(), ev.error(), ev.soc())
 
     def _request(self, now: float, name: str) -> list[Output]:
+        """Send request ``name``; if it cannot be built or encoded (our fault, not the SECC's) the session
+        ends with that reason (Close.local) instead of raising."""
+        try:
+            body = self._build(name)
+            payload = self.d.encode(self.session_id, name, True, body)
+        except Exception as e:  # noqa: BLE001 - any builder/encoder error is a local fault
+            error = f"{type(e).__name__}: {e}"
+            return [Event("internal_error", {"name": name + "Req", "error": e})] + self._end(
+                now, False, f"internal error: cannot build {name}Req: {error}", local=True)
+        self.pending = name
+        return [Send(payload, name + "Req", body), Timer("response", self._timeout(name))]
+
+    def _build(self, name: str) -> Any:
         d, ev = self.d, self.ev
         if name == "SessionSetup":
             body = d.session_setup_req(ev.evcc_id)
@@ -636,7 +810,7 @@ class EVCCSession:
         elif name == "Authorization":
             body = d.authorization_req()
         elif name == "ChargeParameterDiscovery":
-            body = d.charge_parameter_req(self.cfg.dc, ev.limits(), self._status())
+            body = d.charge_parameter_req(self.cfg.dc, ev.limits(), self._status(), self._mode)
         elif name == "CableCheck":
             body = d.cable_check_req(self._status())
         elif name == "PreCharge":
@@ -658,9 +832,7 @@ class EVCCSession:
             body = d.session_stop_req(self._stop_pause)
         else:
             raise ValueError(name)
-        self.pending = name
-        return [Send(d.encode(self.session_id, name, True, body), name + "Req", body),
-                Timer("response", self._timeout(name))]
+        return body
 
     # -- the plan: what follows each response ------------------------------------------------
     _service_id = 1
@@ -670,6 +842,7 @@ class EVCCSession:
     _detail_id = 1
     _details: list[int] = []  # noqa: RUF012 - replaced per session
     _meter_info: Any = None
+    _mode: str | None = None  # the energy transfer mode to request: one the SECC offered
 
     def _after_session_setup(self, now: float, res: Any) -> str:
         return "ServiceDiscovery"
@@ -681,6 +854,13 @@ class EVCCSession:
             raise _Stop(False, "SECC does not offer ExternalPayment")
         cs = res.charge_service
         self._service_id = cs.service_tag.service_id if d.din else cs.service_id
+        # request only a mode the SECC offered ([V2G2-476], [V2G-DC-397] make the SECC refuse any other)
+        offered = d.modes_of(res)
+        self._mode = next((m for m in EV_MODES[self.cfg.dc] if m in offered), None)
+        if self._mode is None:
+            kind = "DC" if self.cfg.dc else "AC"
+            raise _Stop(False, f"SECC offers {', '.join(offered) or 'no energy transfer mode'}: no {kind} mode "
+                               f"for this {kind} car")
         self._details = list(self.cfg.service_detail_ids)
         return self._after_service_detail(now, res)
 

@@ -45,6 +45,27 @@ def _tables(i: int) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, bo
 _TABLES = {"din": _tables(0), "iso2": _tables(1)}
 
 
+#: The energy transfer modes an SECC offers in ServiceDiscoveryRes: ISO 15118-2 lists them
+#: (SupportedEnergyTransferMode); DIN names one EVSESupportedEnergyTransferType, a combination.
+ISO2_OFFER = {True: ("DC_extended",), False: ("AC_three_phase_core", "AC_single_phase_core")}
+DIN_OFFER = {True: "DC_extended", False: "AC_single_phase_three_phase_core_DC_extended"}
+
+#: DIN's EVSESupportedEnergyTransferType -> the EVRequestedEnergyTransferType values it admits. The names
+#: spell the combinations out; DC_dual has no requested value of its name: both DC kinds.
+DIN_SUPPORTED: dict[str, tuple[str, ...]] = {
+    "AC_single_phase_core": ("AC_single_phase_core",),
+    "AC_three_phase_core": ("AC_three_phase_core",),
+    "DC_core": ("DC_core",),
+    "DC_extended": ("DC_extended",),
+    "DC_combo_core": ("DC_combo_core",),
+    "DC_dual": ("DC_core", "DC_extended"),
+    "AC_core1p_DC_extended": ("AC_single_phase_core", "DC_extended"),
+    "AC_single_DC_core": ("AC_single_phase_core", "DC_core"),
+    "AC_single_phase_three_phase_core_DC_extended": ("AC_single_phase_core", "AC_three_phase_core", "DC_extended"),
+    "AC_core3p_DC_extended": ("AC_three_phase_core", "DC_extended"),
+}
+
+
 class MessageError(ValueError):
     """A decoded message that is not a V2G request/response this dialect knows."""
 
@@ -151,8 +172,12 @@ class Dialect:
     def authorization_req(self) -> Any:
         return self.m.ContractAuthenticationReqType() if self.din else self.m.AuthorizationReqType()
 
-    def charge_parameter_req(self, dc: bool, lim: EVLimits, ev_status: Any) -> Any:
+    def charge_parameter_req(self, dc: bool, lim: EVLimits, ev_status: Any, mode: str | None = None) -> Any:
+        """``mode``: the requested energy transfer mode, one the SECC offered (default DC_extended or
+        AC_three_phase_core); its kind (AC_*/DC_*) must be ``dc``'s, as the parameters follow ``dc``."""
         m = self.m
+        if mode is not None and mode.startswith("DC_") != dc:
+            raise ValueError(f"{mode} requested with {'DC' if dc else 'AC'} charge parameters")
         if dc:
             param = m.DC_EVChargeParameterType(
                 dc_ev_status=ev_status, ev_maximum_current_limit=self.pv(lim.max_current, "A"),
@@ -162,14 +187,14 @@ class Dialect:
                 ev_energy_request=self.pv(lim.energy_request, "Wh"), full_soc=lim.full_soc, bulk_soc=lim.bulk_soc)
             if not self.din and lim.departure_time is not None:
                 param.departure_time = lim.departure_time
-            mode = "DC_extended"
+            mode = mode or "DC_extended"
             kw = {"dc_ev_charge_parameter": param}
         else:
             param = m.AC_EVChargeParameterType(
                 departure_time=lim.departure_time or 0, e_amount=self.pv(lim.energy_request, "Wh"),
                 ev_max_voltage=self.pv(lim.max_voltage, "V"), ev_max_current=self.pv(lim.max_current, "A"),
                 ev_min_current=self.pv(lim.min_current, "A"))
-            mode = "AC_three_phase_core"
+            mode = mode or "AC_three_phase_core"
             kw = {"ac_ev_charge_parameter": param}
         if self.din:
             return m.ChargeParameterDiscoveryReqType(
@@ -244,10 +269,8 @@ class Dialect:
                 charge_service=m.ServiceChargeType(
                     service_tag=m.ServiceTagType(service_id=1, service_category=m.serviceCategoryType.EVCharging),
                     free_service=False,
-                    energy_transfer_type=m.EVSESupportedEnergyTransferType.DC_extended if dc
-                    else m.EVSESupportedEnergyTransferType.AC_single_phase_three_phase_core_DC_extended))
-        modes = ([m.EnergyTransferModeType.DC_extended] if dc
-                 else [m.EnergyTransferModeType.AC_three_phase_core, m.EnergyTransferModeType.AC_single_phase_core])
+                    energy_transfer_type=getattr(m.EVSESupportedEnergyTransferType, DIN_OFFER[dc])))
+        modes = [getattr(m.EnergyTransferModeType, name) for name in ISO2_OFFER[dc]]
         return m.ServiceDiscoveryResType(
             response_code=code,
             payment_option_list=m.PaymentOptionListType(payment_option=[m.paymentOptionType.ExternalPayment]),
@@ -356,6 +379,39 @@ class Dialect:
         return self.m.SessionStopResType(response_code=code)
 
     # ------------------------------------------------------------------------------ reading
+    def offered_modes(self, dc: bool) -> tuple[str, ...]:
+        """The modes an SECC of this kind offers in its ServiceDiscoveryRes (built from the same tables),
+        as EnergyTransferMode / EVRequestedEnergyTransferType names."""
+        return DIN_SUPPORTED[DIN_OFFER[dc]] if self.din else ISO2_OFFER[dc]
+
+    def modes_of(self, res: Any) -> tuple[str, ...]:
+        """The modes a ServiceDiscoveryRes offers (EVCC side), as requestable names."""
+        cs = res.charge_service
+        if self.din:
+            return DIN_SUPPORTED.get(cs.energy_transfer_type.name, ()) if cs.energy_transfer_type is not None else ()
+        offer = cs.supported_energy_transfer_mode
+        return tuple(x.name for x in offer.energy_transfer_mode) if offer is not None else ()
+
+    def requested_mode(self, req: Any) -> str:
+        """ChargeParameterDiscoveryReq's RequestedEnergyTransferMode (DIN: EVRequestedEnergyTransferType)
+        by name; "" when absent (only a lenient decode lets that through)."""
+        mode = req.ev_requested_energy_transfer_type if self.din else req.requested_energy_transfer_mode
+        return mode.name if mode is not None else ""
+
+    @staticmethod
+    def charge_parameter_of(req: Any, mode: str) -> Any:
+        """The EV's charge parameters when the element matches ``mode`` (AC_* carries AC_EVChargeParameter,
+        DC_* DC_EVChargeParameter, nothing else beside it), else None: FAILED_WrongChargeParameter
+        ([V2G2-477], [V2G-DC-398]). The abstract EVChargeParameter head never fits."""
+        ac, dc = req.ac_ev_charge_parameter, req.dc_ev_charge_parameter
+        if req.ev_charge_parameter is not None:
+            return None
+        if mode.startswith("AC_"):
+            return ac if dc is None else None
+        if mode.startswith("DC_"):
+            return dc if ac is None else None
+        return None
+
     def schedule_of(self, res: Any) -> tuple[int, float | None]:
         """(SAScheduleTupleID, PMax in W of its first interval) from ChargeParameterDiscoveryRes: the car's
         ChargingProfile must stay within it ([V2G2-225]). DIN's PMax is a bare number in kW."""
