@@ -191,6 +191,7 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     faults = FaultLog()
     done = asyncio.Event() if once else None
     first: list[SessionRecord] = []  # --once: the session that decides the exit status (nothing else is kept)
+    ended = {"sessions": 0, "expired": False}  # sessions finished; the setup timeout left nothing to do
 
     def say(name: str, info: dict[str, Any]) -> None:
         if name == "listening" and warmed is not None:
@@ -200,6 +201,7 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
         sys.stdout.flush()
 
     def finished(rec: SessionRecord) -> None:
+        ended["sessions"] += 1
         if once and not first:
             first.append(rec)
         o = rec.outcome
@@ -231,8 +233,11 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with link:
-            waits = [loop.create_task(stop.wait())] + ([loop.create_task(done.wait())] if done else [])
+            # the setup timeout fired and the connections open then have ended: nothing left to serve
+            idle = loop.create_task(link.expired_and_idle())
+            waits = [loop.create_task(stop.wait()), idle] + ([loop.create_task(done.wait())] if done else [])
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            ended["expired"] = idle.done() and not stop.is_set()
             for w in waits:
                 w.cancel()
 
@@ -243,6 +248,8 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     finally:
         if tracer is not None:
             tracer.close()
+    if ended["expired"] and not ended["sessions"]:
+        _fail(f"no EV completed the handshake within {p['setup_timeout']:g} s (--setup-timeout)")
     if once:
         sys.exit(0 if first and first[0].outcome.ok else 1)
 

@@ -189,6 +189,20 @@ class SECCLink:
     _events: FaultLog = field(default_factory=lambda: FaultLog("v2gkit.link", label="connection events",
                                                                summary_level=logging.INFO), init=False)
     _summaries: asyncio.Task | None = field(default=None, init=False)
+    #: connections being handled now (handshake or session); the setup timeout has fired
+    _busy: int = field(default=0, init=False)
+    expired: bool = field(default=False, init=False)
+    _finished: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+
+    async def expired_and_idle(self) -> None:
+        """Return once the setup timeout has fired and no connection is left (the ones open then have
+        ended): this link has nothing more to do. Never returns without ``setup_timeout``, or once a
+        handshake succeeded in time (that cancels the timeout)."""
+        await self._finished.wait()
+
+    def _check_finished(self) -> None:
+        if self.expired and self._busy == 0:
+            self._finished.set()
 
     def _event(self, name: str, **info: Any) -> None:
         log.info("%s %s", name, info)
@@ -258,8 +272,11 @@ class SECCLink:
             self._events.tick()
 
     def _setup_expired(self) -> None:
+        self._setup_timer = None
         self._event("setup_timeout", seconds=self.setup_timeout)
         self.stop_accepting()
+        self.expired = True
+        self._check_finished()
 
     def stop_accepting(self) -> None:
         """SDP answers nothing and the listeners refuse new connections; open sessions go on."""
@@ -269,6 +286,14 @@ class SECCLink:
             srv.stop_listening()
 
     async def _on_connection(self, conn: V2GConnection, supported: list[AppProtocol]) -> None:
+        self._busy += 1
+        try:
+            await self._handle(conn, supported)
+        finally:
+            self._busy -= 1
+            self._check_finished()
+
+    async def _handle(self, conn: V2GConnection, supported: list[AppProtocol]) -> None:
         self._peer_event("connected", None, conn=conn.id, peer=conn.peer[0], tls=conn.tls)
         # may be empty (e.g. a DIN-only station reached over TLS): the handshake then fails properly
         usable = usable_protocols(supported, conn.tls, client_certificate=bool(conn.tls and conn.tls.get("peer_cn")))

@@ -266,7 +266,8 @@ class SECCConfig:
         if not isinstance(self.dc, bool):
             raise ConfigError("dc", f"must be true or false, not {self.dc!r}")
         if self.receipt_interval is not None and (not _is_int(self.receipt_interval) or self.receipt_interval < 1):
-            raise ConfigError("receipt_interval", f"must be a whole number >= 1 (or unset), not {self.receipt_interval!r}")
+            raise ConfigError("receipt_interval",
+                              f"must be a whole number >= 1 (or unset), not {self.receipt_interval!r}")
         _check_seconds(self, "sequence_timeout", "ongoing_limit", "cable_check_limit")
         if not _is_int(self.schedule_duration) or not 1 <= self.schedule_duration <= SCHEDULE_DURATION_MAX:
             raise ConfigError("schedule_duration", f"must be 1..{SCHEDULE_DURATION_MAX} s (RelativeTimeInterval "
