@@ -52,7 +52,8 @@ def replay() -> None:
 @click.option("--kept", is_flag=True, help="only the sessions kept in tests/data/real_sessions.json")
 @click.option("--only", metavar="TEXT", help="sessions whose capture, car or charger contains TEXT")
 @click.option("-v", "--verbose", is_flag=True, help="one line per session")
-def cars(vectors: Path | None, kept: bool, only: str | None, verbose: bool) -> None:
+@click.option("--markdown", is_flag=True, help="print the table as Markdown (the README's)")
+def cars(vectors: Path | None, kept: bool, only: str | None, verbose: bool, markdown: bool) -> None:
     """Real cars' requests, byte for byte, into v2gkit's SECC (configured as the recorded charger: DC or
     AC, its SessionID). A session passes when every request is answered OK, or when the first non-OK answer
     is the ResponseCode the recorded charger gave. Exit status 0 when all pass."""
@@ -73,26 +74,37 @@ def cars(vectors: Path | None, kept: bool, only: str | None, verbose: bool) -> N
     t0 = time.perf_counter()
     results = asyncio.run(replay_cars(todo, progress))
     seconds = time.perf_counter() - t0
-    _table("car model", summary_rows(results), results, seconds)
+    _table("car model", summary_rows(results), results, seconds, markdown)
     sys.exit(0 if all(r.passed for r in results) else 1)
 
 
-def _table(what: str, rows: list[Any], results: list[Any], seconds: float) -> None:
+def _result(row: Any, markup: bool = True) -> str:
+    parts = []
+    if row.ok:
+        parts.append(f"{row.ok} OK")
+    if row.agrees:
+        parts.append(f"{len(row.agrees)} same as the charger ({', '.join(sorted(set(row.agrees)))})")
+    if row.failed:
+        parts.append(f"[red]{len(row.failed)} differ[/red]" if markup else f"{len(row.failed)} differ")
+    return "; ".join(parts)
+
+
+def _table(what: str, rows: list[Any], results: list[Any], seconds: float, markdown: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    if markdown:
+        click.echo(f"| {what} | protocols | sessions | requests | result |\n|---|---|---|---|---|")
+        for row in rows:
+            click.echo(f"| {row.model} | {', '.join(sorted(row.protocols))} | {row.sessions} | {row.requests} | "
+                       f"{_result(row, False)} |")
+        click.echo(f"| **all** | | **{len(results)}** | **{sum(r.sent for r in results)}** | "
+                   f"{sum(r.passed for r in results)} pass |")
+        return
     t = Table(title=f"{len(results)} sessions, {sum(r.sent for r in results)} requests, {seconds:.1f} s",
               expand=True)
     for col in (what, "protocols", "sessions", "requests", "result"):
         t.add_column(col, justify="right" if col in ("sessions", "requests") else "left")
     for row in rows:
-        parts = []
-        if row.ok:
-            parts.append(f"{row.ok} OK")
-        if row.agrees:
-            parts.append(f"{len(row.agrees)} same as the charger ({', '.join(sorted(set(row.agrees)))})")
-        if row.failed:
-            parts.append(f"[red]{len(row.failed)} differ[/red]")
-        t.add_row(row.model, ", ".join(sorted(row.protocols)), str(row.sessions), str(row.requests),
-                  "; ".join(parts))
+        t.add_row(row.model, ", ".join(sorted(row.protocols)), str(row.sessions), str(row.requests), _result(row))
     Console().print(t)
