@@ -130,3 +130,47 @@ def test_cli_replay_cars_says_when_nothing_matches(only: str) -> None:
     run = subprocess.run([sys.executable, "-m", "v2gkit.cli.main", "replay", "cars", "--kept", "--only", only],
                          capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 2 and "matches 'no-such-car'" in run.stderr
+
+
+def test_requests_into_another_secc_carry_its_session_id() -> None:
+    from v2gkit.session.dialect import Dialect
+    from v2gkit.testsys.replay_cars import _with_session_id
+    bmw = _kept()[0]
+    d = Dialect(bmw.protocol)
+    req = next(f for f in bmw.requests if f.kind == "CurrentDemand")
+    new = _with_session_id(d, req.payload, b"\x01\x02\x03\x04\x05\x06\x07\x08")
+    sid, name, is_req, body = d.decode(new)
+    assert (sid, name, is_req) == (b"\x01\x02\x03\x04\x05\x06\x07\x08", "CurrentDemand", True)
+    assert body == d.decode(req.payload)[3]
+
+
+def test_cli_replay_kept_cars_into_a_v2gkit_secc_process(tmp_path: Path) -> None:
+    """Another SECC (here v2gkit secc in its own process, DC, random SessionIDs) found by SDP on ::1: the
+    DC sessions pass with its SessionIDs, the AC ones are skipped (it offers DC only)."""
+    import socket
+    import time
+    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "secc.toml"
+    cfg.write_text("[secc.evse]\ncable_check_time = 0.05\nvoltage_slew = 100000.0\ncurrent_slew = 100000.0\n"
+                   "max_voltage = 1000.0\nmax_current = 500.0\nmax_power = 400000.0\n")
+    out = open(tmp_path / "secc.out", "w")
+    secc = subprocess.Popen([sys.executable, "-m", "v2gkit.cli.main", "secc", "--loopback", "--sdp-port", str(port),
+                             "--protocols", "iso2,din", "--config", str(cfg)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while "listening" not in (tmp_path / "secc.out").read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        run = subprocess.run([sys.executable, "-m", "v2gkit.cli.main", "replay", "cars", "--kept", "-v",
+                              "--secc-loopback", "--sdp-port", str(port)], capture_output=True, text=True,
+                             timeout=120, check=False, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    finally:
+        secc.terminate()
+        secc.wait(10)
+        out.close()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stderr.count(" PASS ") == 4 and run.stderr.count(" SKIPPED ") == 5, run.stderr
+    assert "offers DC_extended, the car asks AC_three_phase_core" in run.stderr
+    log = (tmp_path / "secc.out").read_text()
+    assert log.count("ok=True reason=terminated") >= 3, log

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .options import fail
+from .options import INTERFACE, PORT, fail
 
 #: where the vector collection usually is: next to the repository (../shared/vectors)
 _ROOT = Path(__file__).resolve().parents[3]
@@ -53,29 +53,42 @@ def replay() -> None:
 @click.option("--only", metavar="TEXT", help="sessions whose capture, car or charger contains TEXT")
 @click.option("-v", "--verbose", is_flag=True, help="one line per session")
 @click.option("--markdown", is_flag=True, help="print the table as Markdown (the README's)")
-def cars(vectors: Path | None, kept: bool, only: str | None, verbose: bool, markdown: bool) -> None:
+@click.option("--secc-interface", type=INTERFACE, metavar="IF",
+              help="replay into another SECC, found by SDP on this interface (SessionIDs adapted)")
+@click.option("--secc-loopback", is_flag=True, help="replay into another SECC on this host, found by SDP on ::1")
+@click.option("--sdp-port", type=PORT, default=15118, show_default=True, help="that SECC's SDP port")
+def cars(vectors: Path | None, kept: bool, only: str | None, verbose: bool, markdown: bool,
+         secc_interface: str | None, secc_loopback: bool, sdp_port: int) -> None:
     """Real cars' requests, byte for byte, into v2gkit's SECC (configured as the recorded charger: DC or
-    AC, its SessionID). A session passes when every request is answered OK, or when the first non-OK answer
-    is the ResponseCode the recorded charger gave. Exit status 0 when all pass."""
-    from v2gkit.testsys.replay_cars import describe, replay_cars, summary_rows
+    AC, its SessionID), or into another SECC (--secc-interface/--secc-loopback). A session passes when every
+    request is answered OK, or when the first non-OK answer is the ResponseCode the recorded charger gave.
+    Exit status 0 when all pass (sessions another SECC cannot serve are skipped)."""
+    from v2gkit.testsys.replay_cars import Target, describe, replay_cars, summary_rows
 
+    target = None
+    if secc_interface or secc_loopback:
+        if secc_interface and secc_loopback:
+            fail("give --secc-interface or --secc-loopback, not both", 2)
+        target = Target(interface=secc_interface, loopback=secc_loopback, sdp_port=sdp_port)
     sessions, where = _sessions(vectors, kept, only)
     todo = [s for s in sessions if s.real_car and s.requests]
     if not todo:
         fail(f"no recorded car session in {where}" + (f" matches {only!r}" if only else ""), 2)
-    click.echo(f"replaying {len(todo)} sessions of real cars from {where} into v2gkit's SECC ...", err=True)
+    click.echo(f"replaying {len(todo)} sessions of real cars from {where} into "
+               f"{target or 'v2gkit SECCs set up as the recorded chargers'} ...", err=True)
     done = [0]
 
     def progress(r: Any) -> None:
         done[0] += 1
-        if verbose or not r.passed:
-            click.echo(f"[{done[0]}/{len(todo)}] {'PASS' if r.passed else 'FAIL'} {describe(r)}", err=True)
+        if verbose or not (r.passed or r.verdict == "skipped"):
+            word = "PASS" if r.passed else r.verdict.upper() if r.verdict == "skipped" else "FAIL"
+            click.echo(f"[{done[0]}/{len(todo)}] {word} {describe(r)}", err=True)
 
     t0 = time.perf_counter()
-    results = asyncio.run(replay_cars(todo, progress))
+    results = asyncio.run(replay_cars(todo, progress, target))
     seconds = time.perf_counter() - t0
     _table("car model", summary_rows(results), results, seconds, markdown)
-    sys.exit(0 if all(r.passed for r in results) else 1)
+    sys.exit(0 if all(r.passed or r.verdict == "skipped" for r in results) else 1)
 
 
 def _result(row: Any, markup: bool = True) -> str:
@@ -86,6 +99,8 @@ def _result(row: Any, markup: bool = True) -> str:
         parts.append(f"{len(row.agrees)} same as the charger ({', '.join(sorted(set(row.agrees)))})")
     if row.failed:
         parts.append(f"[red]{len(row.failed)} differ[/red]" if markup else f"{len(row.failed)} differ")
+    if getattr(row, "skipped", 0):
+        parts.append(f"{row.skipped} skipped")
     return "; ".join(parts)
 
 

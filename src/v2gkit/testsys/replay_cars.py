@@ -10,6 +10,11 @@ The replaying car behaves as a car: it sends its own supportedAppProtocolReq whe
 EVSEProcessing=Ongoing and the recording moves on, and drops further recorded polls of a loop the SECC
 has already finished. A session passes when every request is answered OK, or when the first non-OK
 answer carries the ResponseCode the recorded charger gave to that request.
+
+The same replay plays the cars against any SECC (``Target``: found by SDP on an interface or on ::1, as a
+car finds it). That SECC assigns its own SessionIDs, so every request after SessionSetup carries the one it
+gave (the recorded bytes are re-encoded with only the header's SessionID changed); a session whose car asks
+for a mode that SECC does not offer, or that negotiates another protocol, is skipped, not failed.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from ..exi import api as exi
 from ..exi.errors import ExiError
 from ..net.link import SECCLink
 from ..net.runner import run_session
+from ..net.sdp import DiscoveryError, discover
 from ..net.v2g import ConnectionClosed, V2GConnection, V2GTPProtocolError, connect
+from ..sdp import SDP_PORT
 from ..session.charging import PausedSessions, SECCConfig, SECCSession
 from ..session.dialect import Dialect, MessageError
 from ..session.handshake import EVHandshake, Negotiated
@@ -32,7 +39,7 @@ from ..sim.evse import SimulatedACEVSE, SimulatedDCEVSE
 from ..v2gtp import PayloadType
 from .captures import Frame, RecordedSession, model_of
 
-__all__ = ["CarReplay", "ReplayResult", "replay_cars", "summary_rows"]
+__all__ = ["CarReplay", "ReplayResult", "Target", "replay_cars", "summary_rows"]
 
 #: the charger the cars meet: wide limits (800 V cars, 500 A), an isolation test and ramps that do not
 #: hold a replay up. Its limits never decide a ResponseCode of the flow replayed here.
@@ -47,11 +54,24 @@ POLL_LIMIT = 10.0
 _POLLED = frozenset({"Authorization", "ChargeParameterDiscovery", "CableCheck"})
 
 
+@dataclass(frozen=True)
+class Target:
+    """Another SECC to replay the cars into, found by SDP like a car finds it: on ``interface`` or on ::1."""
+
+    interface: str | None = None
+    loopback: bool = False
+    sdp_port: int = SDP_PORT
+
+    def __str__(self) -> str:
+        return f"the SECC on {'::1' if self.loopback else self.interface} (SDP port {self.sdp_port})"
+
+
 @dataclass
 class ReplayResult:
     session: RecordedSession
     #: "ok" (every request answered OK), "agrees" (first non-OK = the recorded charger's code),
-    #: "differs" (another code, or the SECC went quiet or closed), "error" (the replay could not run)
+    #: "differs" (another code, or the SECC went quiet or closed), "error" (the replay could not run),
+    #: "skipped" (another SECC that does not offer what this car asks for)
     verdict: str
     sent: int = 0
     #: the first non-OK answer: (request, v2gkit's code, the recorded charger's code)
@@ -93,19 +113,29 @@ class CarReplay:
     only the protocol the recorded charger negotiated; the sessions of one capture share its paused
     sessions."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: Target | None = None) -> None:
+        self.target = target
         self._paused: dict[str, PausedSessions] = {}
         self.charger: _Charger | None = None
 
     async def run(self, session: RecordedSession) -> ReplayResult:
         t0 = time.perf_counter()
-        paused = self._paused.setdefault(session.source, PausedSessions())
-        self.charger = _Charger(session, paused)
-        link = SECCLink(loopback=True, protocols=(session.protocol,), session=self.charger,
-                        sdp_port=_free_udp_port())
-        async with link:
-            port = next(iter(link.servers.values())).port
-            res = await self._drive(session, port)
+        if self.target is None:
+            paused = self._paused.setdefault(session.source, PausedSessions())
+            self.charger = _Charger(session, paused)
+            link = SECCLink(loopback=True, protocols=(session.protocol,), session=self.charger,
+                            sdp_port=_free_udp_port())
+            async with link:
+                port = next(iter(link.servers.values())).port
+                res = await self._drive(session, "::1", port, None)
+        else:
+            try:
+                found, _ = await discover(interface=self.target.interface, loopback=self.target.loopback,
+                                          port=self.target.sdp_port, max_requests=20, interval=0.25)
+            except DiscoveryError as e:
+                res = ReplayResult(session, "error", detail=f"SDP: {e}")
+            else:
+                res = await self._drive(session, str(found.address), found.port, self.target.interface)
         res.seconds = time.perf_counter() - t0
         res.charger_failed = _charger_failed(session)
         return res
@@ -113,17 +143,25 @@ class CarReplay:
     def _why(self) -> str:
         return self.charger.closes[-1] if self.charger and self.charger.closes else ""
 
-    async def _drive(self, session: RecordedSession, port: int) -> ReplayResult:
+    async def _drive(self, session: RecordedSession, host: str, port: int, interface: str | None,
+                     own_handshake: bool = False) -> ReplayResult:
         d = Dialect(session.protocol)
-        conn = await connect("::1", port)
+        conn = await connect(host, port, interface=interface)
         try:
-            hs = session.handshake
-            sap = hs.payload if hs is not None else EVHandshake(session.protocol).request()
-            await conn.send(PayloadType.EXI, sap)
+            hs = None if own_handshake else session.handshake
+            offer = EVHandshake(session.protocol)
+            await conn.send(PayloadType.EXI, hs.payload if hs is not None else offer.request())
             answer = await conn.receive(ANSWER_TIMEOUT)
             sap_res = exi.decode(answer.payload, "apphand")
             if not sap_res.response_code.name.startswith("OK"):
                 return ReplayResult(session, "error", 1, detail=f"handshake: {sap_res.response_code.name}")
+            if hs is not None and self.target is not None:
+                sap_req = exi.decode(hs.payload, "apphand")
+                chosen = next((p.protocol_namespace for p in sap_req.app_protocol
+                               if p.schema_id == sap_res.schema_id), "")
+                if chosen != offer.offers[0].namespace:  # that SECC prefers another of the car's protocols:
+                    await conn.close()  # the recorded session again, with a handshake offering its protocol
+                    return await self._drive(session, host, port, interface, own_handshake=True)
             return await self._requests(conn, d, session)
         except (ConnectionClosed, V2GTPProtocolError, TimeoutError, ExiError, MessageError) as e:
             return ReplayResult(session, "differs", detail=f"{type(e).__name__}: {e} {self._why()}".strip())
@@ -136,12 +174,16 @@ class CarReplay:
         finished: set[str] = set()  # loops the SECC has ended: the car does not poll them again
         i = 0
         polling_since: float | None = None
+        sid: bytes | None = None  # another SECC's SessionID, once it gave one
         while i < len(reqs):
             f = reqs[i]
             if f.kind in finished:
                 i += 1
                 continue
-            await conn.send(PayloadType.EXI, f.payload)
+            payload = f.payload
+            if sid is not None and f.kind != "SessionSetup" and f.session_id != sid:
+                payload = _with_session_id(d, payload, sid)
+            await conn.send(PayloadType.EXI, payload)
             sent += 1
             try:
                 answer = await conn.receive(ANSWER_TIMEOUT)
@@ -152,10 +194,19 @@ class CarReplay:
             except TimeoutError:
                 return ReplayResult(session, "differs", sent, (f.name, "no answer", _recorded_code(d, session, f)),
                                     f"no answer to {f.name} within {ANSWER_TIMEOUT:g} s")
-            _, name, is_req, body = d.decode(answer.payload)
+            got_sid, name, is_req, body = d.decode(answer.payload)
             code = body.response_code
             if is_req or name != f.kind:
                 return ReplayResult(session, "differs", sent, detail=f"{name} answer to {f.name}")
+            if self.target is not None:
+                if name == "SessionSetup":
+                    sid = got_sid
+                elif name == "ServiceDiscovery" and d.is_ok(code):
+                    wanted = _requested_mode(d, reqs)
+                    offered = d.modes_of(body)
+                    if wanted and offered and wanted not in offered:
+                        return ReplayResult(session, "skipped", sent,
+                                            detail=f"{self.target} offers {', '.join(offered)}, the car asks {wanted}")
             if not d.is_ok(code):
                 recorded = _recorded_code(d, session, f)
                 verdict = "agrees" if recorded == code.name else "differs"
@@ -176,6 +227,18 @@ class CarReplay:
                 finished.clear()
             i += 1
         return ReplayResult(session, "ok", sent)
+
+
+def _with_session_id(d: Dialect, payload: bytes, sid: bytes) -> bytes:
+    """The recorded request with only its header's SessionID replaced."""
+    msg = exi.decode(payload, d.schema, strict=False)
+    msg.header.session_id = sid
+    return exi.encode(msg)
+
+
+def _requested_mode(d: Dialect, reqs: Sequence[Frame]) -> str:
+    cpd = next((f for f in reqs if f.kind == "ChargeParameterDiscovery"), None)
+    return d.requested_mode(d.decode(cpd.payload)[3]) if cpd is not None else ""
 
 
 def _recorded_code(d: Dialect, session: RecordedSession, request: Frame) -> str | None:
@@ -200,11 +263,12 @@ def _charger_failed(session: RecordedSession) -> str | None:
     return None
 
 
-async def replay_cars(sessions: Iterable[RecordedSession],
-                      progress: Callable[[ReplayResult], None] | None = None) -> list[ReplayResult]:
-    """Every session with a real car and at least one request, in order, against one SECC."""
+async def replay_cars(sessions: Iterable[RecordedSession], progress: Callable[[ReplayResult], None] | None = None,
+                      target: Target | None = None) -> list[ReplayResult]:
+    """Every session with a real car and at least one request, in order: each against v2gkit's SECC set up
+    as the recorded charger, or all against ``target``."""
     out: list[ReplayResult] = []
-    r = CarReplay()
+    r = CarReplay(target)
     for s in sessions:
         if not s.real_car or not s.requests:
             continue
@@ -222,6 +286,7 @@ class ModelRow:
     sessions: int = 0
     requests: int = 0
     ok: int = 0
+    skipped: int = 0
     agrees: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -235,7 +300,9 @@ def summary_rows(results: Sequence[ReplayResult]) -> list[ModelRow]:
         row.protocols.add(f"{'DIN' if s.protocol == 'din' else 'ISO-2'} {'DC' if s.dc else 'AC'}")
         row.sessions += 1
         row.requests += r.sent
-        if r.verdict == "ok":
+        if r.verdict == "skipped":
+            row.skipped += 1
+        elif r.verdict == "ok":
             row.ok += 1
         elif r.verdict == "agrees" and r.first_failure:
             row.agrees.append(f"{r.first_failure[0]} {r.first_failure[1]}")
