@@ -55,7 +55,8 @@ def replay() -> None:
 @click.option("--markdown", is_flag=True, help="print the table as Markdown (the README's)")
 @click.option("--secc-interface", type=INTERFACE, metavar="IF",
               help="replay into another SECC, found by SDP on this interface (SessionIDs adapted)")
-@click.option("--secc-loopback", is_flag=True, help="replay into another SECC on this host, found by SDP on ::1")
+@click.option("--secc-loopback", is_flag=True,
+              help="replay into another SECC on this host, found by SDP on ::1")
 @click.option("--sdp-port", type=PORT, default=15118, show_default=True, help="that SECC's SDP port")
 def cars(vectors: Path | None, kept: bool, only: str | None, verbose: bool, markdown: bool,
          secc_interface: str | None, secc_loopback: bool, sdp_port: int) -> None:
@@ -111,8 +112,8 @@ def _table(what: str, rows: list[Any], results: list[Any], seconds: float, markd
     if markdown:
         click.echo(f"| {what} | protocols | sessions | requests | result |\n|---|---|---|---|---|")
         for row in rows:
-            click.echo(f"| {row.model} | {', '.join(sorted(row.protocols))} | {row.sessions} | {row.requests} | "
-                       f"{_result(row, False)} |")
+            protocols = ", ".join(sorted(row.protocols))
+            click.echo(f"| {row.model} | {protocols} | {row.sessions} | {row.requests} | {_result(row, False)} |")
         click.echo(f"| **all** | | **{len(results)}** | **{sum(r.sent for r in results)}** | "
                    f"{sum(r.passed for r in results)} pass |")
         return
@@ -121,5 +122,6 @@ def _table(what: str, rows: list[Any], results: list[Any], seconds: float, markd
     for col in (what, "protocols", "sessions", "requests", "result"):
         t.add_column(col, justify="right" if col in ("sessions", "requests") else "left")
     for row in rows:
-        t.add_row(row.model, ", ".join(sorted(row.protocols)), str(row.sessions), str(row.requests), _result(row))
+        t.add_row(row.model, ", ".join(sorted(row.protocols)), str(row.sessions), str(row.requests),
+                  _result(row))
     Console().print(t)

@@ -188,12 +188,12 @@ class CarReplay:
             try:
                 answer = await conn.receive(ANSWER_TIMEOUT)
             except ConnectionClosed:
+                silent = (f.name, "no answer", _recorded_code(d, session, f))
                 why = self._why() or "closed"
-                return ReplayResult(session, "differs", sent, (f.name, "no answer", _recorded_code(d, session, f)),
-                                    f"SECC closed the connection after {f.name}: {why}")
+                return ReplayResult(session, "differs", sent, silent, f"SECC closed the connection after {f.name}: {why}")
             except TimeoutError:
-                return ReplayResult(session, "differs", sent, (f.name, "no answer", _recorded_code(d, session, f)),
-                                    f"no answer to {f.name} within {ANSWER_TIMEOUT:g} s")
+                silent = (f.name, "no answer", _recorded_code(d, session, f))
+                return ReplayResult(session, "differs", sent, silent, f"no answer to {f.name} within {ANSWER_TIMEOUT:g} s")
             got_sid, name, is_req, body = d.decode(answer.payload)
             code = body.response_code
             if is_req or name != f.kind:
@@ -205,8 +205,8 @@ class CarReplay:
                     wanted = _requested_mode(d, reqs)
                     offered = d.modes_of(body)
                     if wanted and offered and wanted not in offered:
-                        return ReplayResult(session, "skipped", sent,
-                                            detail=f"{self.target} offers {', '.join(offered)}, the car asks {wanted}")
+                        why = f"{self.target} offers {', '.join(offered)}, the car asks {wanted}"
+                        return ReplayResult(session, "skipped", sent, detail=why)
             if not d.is_ok(code):
                 recorded = _recorded_code(d, session, f)
                 verdict = "agrees" if recorded == code.name else "differs"
@@ -263,7 +263,8 @@ def _charger_failed(session: RecordedSession) -> str | None:
     return None
 
 
-async def replay_cars(sessions: Iterable[RecordedSession], progress: Callable[[ReplayResult], None] | None = None,
+async def replay_cars(sessions: Iterable[RecordedSession],
+                      progress: Callable[[ReplayResult], None] | None = None,
                       target: Target | None = None) -> list[ReplayResult]:
     """Every session with a real car and at least one request, in order: each against v2gkit's SECC set up
     as the recorded charger, or all against ``target``."""
