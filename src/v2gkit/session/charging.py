@@ -225,6 +225,7 @@ class EVCCConfig:
     #: rejoin a paused session
     resume_session_id: bytes | None = None
     #: WeldingDetection until the outlet is below this voltage, at most ``welding_max_requests`` times
+    #: (0: none, SessionStop follows PowerDelivery(Stop) directly, as some cars do)
     welding_voltage: float = 60.0
     welding_max_requests: int = 30
     #: ServiceDetailReq for these service IDs after ServiceDiscovery (value-added services)
@@ -670,6 +671,7 @@ class EVCCSession:
     _detail_id = 1
     _details: list[int] = []  # noqa: RUF012 - replaced per session
     _meter_info: Any = None
+    _give_up = ""  # why the EV ends the session with SessionStop before charging
 
     def _after_session_setup(self, now: float, res: Any) -> str:
         return "ServiceDiscovery"
@@ -678,7 +680,10 @@ class EVCCSession:
         d = self.d
         options = (res.payment_options if d.din else res.payment_option_list).payment_option
         if d.m.paymentOptionType.ExternalPayment not in options:
-            raise _Stop(False, "SECC does not offer ExternalPayment")
+            # an option the SECC did not offer would only earn FAILED_PaymentSelectionInvalid: end the
+            # session with SessionStop, so the SECC learns it is over now, not at its sequence timeout
+            self._give_up = "SECC does not offer ExternalPayment"
+            return "SessionStop"
         cs = res.charge_service
         self._service_id = cs.service_tag.service_id if d.din else cs.service_id
         self._details = list(self.cfg.service_detail_ids)
@@ -748,7 +753,7 @@ class EVCCSession:
             self._renegotiated = True
             return "ChargeParameterDiscovery"
         self._present = (self._present[0], 0.0)
-        if self.cfg.dc:
+        if self.cfg.dc and self.cfg.welding_max_requests > 0:  # WeldingDetection is the EV's option
             return "WeldingDetection"
         self.ev.set_cp_state(CPState.B)
         return "SessionStop"
@@ -792,4 +797,6 @@ class EVCCSession:
         return "SessionStop"
 
     def _after_session_stop(self, now: float, res: Any) -> None:
+        if self._give_up:
+            raise _Stop(False, self._give_up)
         return None
