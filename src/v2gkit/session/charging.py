@@ -799,4 +799,3 @@ class EVCCSession:
     def _after_session_stop(self, now: float, res: Any) -> None:
         if self._give_up:
             raise _Stop(False, self._give_up)
-        return None

@@ -93,6 +93,10 @@ class ScriptedCharger:
         self.missing: str | None = None  # why the recording could not answer
         self.re_encoded = 0  # answers sent with the SessionID replaced
         self.closed_by_peer: str | None = None
+        #: recorded energy-loop answers not yet sent when the car asked to stop (>0: it stopped on the
+        #: recorded EVSE's StopCharging / EVSE_Shutdown before the recorded car did)
+        self.loop_left: int | None = None
+        self._loop = _ENERGY[session.dc]
 
     def used_up(self, kind: str) -> bool:
         """Every recorded answer of ``kind`` has been sent (True also when there is none)."""
@@ -116,6 +120,8 @@ class ScriptedCharger:
         if self.failed is not None or self.stopped:
             self.after_end.append(name + "Req")
             return [Close(False, f"{name}Req after {'SessionStopRes' if self.stopped else self.failed[0]}")]
+        if name == "PowerDelivery" and self._used.get(self._loop) and self.loop_left is None:
+            self.loop_left = len(self._answers[self._loop]) - self._used[self._loop]
         frame = self._pick(name)
         if frame is None:
             return [Close(False, self.missing or "")]
@@ -262,6 +268,8 @@ class ChargerResult:
     #: the first FAILED answer the EVCC received: "CableCheckRes FAILED"
     failed: str | None = None
     re_encoded: int = 0
+    #: recorded CurrentDemand/ChargingStatus answers left when the EVCC stopped the energy loop
+    loop_left: int | None = None
 
     @property
     def passed(self) -> bool:
@@ -302,7 +310,8 @@ class ChargerReplay:
 
 def _verdict(session: RecordedSession, charger: ScriptedCharger, ok: bool, reason: str, sent: int,
              closed: bool) -> ChargerResult:
-    r = ChargerResult(session, "differs", sent + 1, reason, re_encoded=charger.re_encoded)
+    r = ChargerResult(session, "differs", sent + 1, reason, re_encoded=charger.re_encoded,
+                      loop_left=charger.loop_left)
     if charger.failed is not None:
         name, code = charger.failed
         r.failed = f"{name} {code}"
@@ -349,7 +358,7 @@ async def replay_chargers(sessions: Iterable[RecordedSession],
 
 def charger_model(session: RecordedSession) -> str:
     """The charger a table groups by: "Alpitronic DC charger (Westpark)" -> "Alpitronic DC charger"."""
-    return re.sub(r"^(the|a|an) | \(.*\)$", "", session.charger.strip(), flags=re.I)
+    return re.sub(r"^(the|a|an) | \(.*\)$", "", session.charger.strip(), flags=re.IGNORECASE)
 
 
 @dataclass
@@ -389,6 +398,8 @@ def describe(result: ChargerResult) -> str:
     s = result.session
     head = f"{s.label} ({charger_model(s)}, {s.car}, {s.protocol} {'DC' if s.dc else 'AC'})"
     tail = f"{result.sent} requests, {result.seconds * 1e3:.0f} ms"
+    if result.loop_left:
+        tail += f", stopped on the EVSE's notification {result.loop_left} rounds before the recorded car"
     if result.verdict == "ok":
         return f"{head}: ok, {tail}"
     return f"{head}: {result.verdict}: {result.failed or result.detail} -> {result.reason!r}, {tail}"
