@@ -180,6 +180,7 @@ def test_the_evcc_ends_when_no_offered_mode_fits(protocol: str, dc: bool, ev_dc:
     evcc, secc = _pair(protocol, dc, ev_dc)
     ex = run_pair(evcc, secc)
     assert "ChargeParameterDiscoveryReq" not in ex.names("EV")
+    assert ex.names("EV")[-1] == "SessionStopReq"  # the SECC learns it is over now, not at its timeout
     assert (ex.closed["EV"][1].ok, ex.closed["EV"][1].reason) == (False, reason)
 
 

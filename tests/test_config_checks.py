@@ -37,7 +37,7 @@ def test_secc_config_refuses(field: str, value: Any) -> None:
     ("resume_session_id", bytes(9)), ("resume_session_id", b""), ("loop_interval", -0.1),
     ("msg_timeout_default", 0), ("ongoing_timeout", float("inf")), ("cable_check_timeout", -1),
     ("pre_charge_timeout", "7"), ("pre_charge_tolerance", -1.0), ("welding_voltage", float("nan")),
-    ("welding_max_requests", 0), ("service_detail_ids", (70000,)), ("service_detail_ids", [1]),
+    ("welding_max_requests", -1), ("service_detail_ids", (70000,)), ("service_detail_ids", [1]),
     ("msg_timeouts", {"CurrentDemnd": 1.0}), ("msg_timeouts", {"CurrentDemand": 0.0}), ("dc", None),
 ])
 def test_evcc_config_refuses(field: str, value: Any) -> None:

@@ -258,6 +258,32 @@ def test_evcc_stops_on_failed(code_on: str, failure: str) -> None:
     assert not _closed(ex, "EV")[1] and failure in _closed(ex, "EV")[2] and ev.cp_state is CPState.B
 
 
+@pytest.mark.parametrize("protocol", ["din", "iso2"])
+def test_no_usable_payment_option_ends_with_session_stop(protocol: str) -> None:
+    """An SECC that offers Contract only (EVerest's PnC configuration, VW id.4 recording): the EIM car
+    selects nothing it was not offered (that would only earn FAILED_PaymentSelectionInvalid) and ends
+    the session with SessionStop, so the SECC learns at once that it is over."""
+    d = Dialect(protocol)
+
+    def contract_only(p: bytes) -> bytes:
+        sid, _, _, body = d.decode(p)
+        (body.payment_options if d.din else body.payment_option_list).payment_option = [d.m.paymentOptionType.Contract]
+        return d.encode(sid, "ServiceDiscovery", False, body)
+    evcc, secc, _, _ = _pair(protocol)
+    ex = run_pair(evcc, secc, tamper=_replace("ServiceDiscoveryRes", "SE", contract_only))
+    assert _requests(ex) == ["SessionSetupReq", "ServiceDiscoveryReq", "SessionStopReq"]
+    assert _closed(ex, "EV")[1:] == (False, "SECC does not offer ExternalPayment")
+    assert _closed(ex, "SE")[1:] == (True, "terminated")
+
+
+def test_welding_detection_is_optional() -> None:
+    """welding_max_requests=0: SessionStop right after PowerDelivery(Stop), as cars without it do."""
+    evcc, secc, _, _ = _pair(ev_cfg={"welding_max_requests": 0})
+    ex = run_pair(evcc, secc)
+    assert _closed(ex, "EV")[1:] == (True, "terminated")
+    assert _requests(ex)[-3:] == ["CurrentDemandReq", "PowerDeliveryReq", "SessionStopReq"]
+
+
 def test_metering_receipt() -> None:
     evcc, secc, _, _ = _pair(secc_cfg={"receipt_interval": 5})
     ex = run_pair(evcc, secc)

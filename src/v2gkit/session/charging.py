@@ -313,6 +313,7 @@ class EVCCConfig:
     #: rejoin a paused session
     resume_session_id: bytes | None = None
     #: WeldingDetection until the outlet is below this voltage, at most ``welding_max_requests`` times
+    #: (0: none, SessionStop follows PowerDelivery(Stop) directly, as some cars do)
     welding_voltage: float = 60.0
     welding_max_requests: int = 30
     #: ServiceDetailReq for these service IDs after ServiceDiscovery (value-added services)
@@ -336,8 +337,9 @@ class EVCCConfig:
             if not _is_number(v) or v < 0:
                 raise ConfigError(name, f"must be a number >= 0, not {v!r}")
         _check_session_id("resume_session_id", self.resume_session_id)
-        if not _is_int(self.welding_max_requests) or self.welding_max_requests < 1:
-            raise ConfigError("welding_max_requests", f"must be a whole number >= 1, not {self.welding_max_requests!r}")
+        if not _is_int(self.welding_max_requests) or self.welding_max_requests < 0:
+            raise ConfigError("welding_max_requests", f"must be a whole number >= 0 (0: no WeldingDetection), "
+                                                      f"not {self.welding_max_requests!r}")
         ids = self.service_detail_ids
         if not isinstance(ids, tuple) or not all(_is_int(i) and 0 <= i <= 0xFFFF for i in ids):
             raise ConfigError("service_detail_ids", f"must be a list of ServiceIDs 0..65535, not {ids!r}")
@@ -844,6 +846,7 @@ class EVCCSession:
     _details: list[int] = []  # noqa: RUF012 - replaced per session
     _meter_info: Any = None
     _mode: str | None = None  # the energy transfer mode to request: one the SECC offered
+    _give_up = ""  # why the EV ends the session with SessionStop before charging
 
     def _after_session_setup(self, now: float, res: Any) -> str:
         return "ServiceDiscovery"
@@ -852,16 +855,20 @@ class EVCCSession:
         d = self.d
         options = (res.payment_options if d.din else res.payment_option_list).payment_option
         if d.m.paymentOptionType.ExternalPayment not in options:
-            raise _Stop(False, "SECC does not offer ExternalPayment")
+            # an option the SECC did not offer would only earn FAILED_PaymentSelectionInvalid: end the
+            # session with SessionStop, so the SECC learns it is over now, not at its sequence timeout
+            self._give_up = "SECC does not offer ExternalPayment"
+            return "SessionStop"
         cs = res.charge_service
         self._service_id = cs.service_tag.service_id if d.din else cs.service_id
         # request only a mode the SECC offered ([V2G2-476], [V2G-DC-397] make the SECC refuse any other)
         offered = d.modes_of(res)
         self._mode = next((m for m in EV_MODES[self.cfg.dc] if m in offered), None)
-        if self._mode is None:
+        if self._mode is None:  # as with no usable payment option: SessionStop, not a dropped connection
             kind = "DC" if self.cfg.dc else "AC"
-            raise _Stop(False, f"SECC offers {', '.join(offered) or 'no energy transfer mode'}: no {kind} mode "
-                               f"for this {kind} car")
+            self._give_up = (f"SECC offers {', '.join(offered) or 'no energy transfer mode'}: no {kind} mode "
+                             f"for this {kind} car")
+            return "SessionStop"
         self._details = list(self.cfg.service_detail_ids)
         return self._after_service_detail(now, res)
 
@@ -929,7 +936,7 @@ class EVCCSession:
             self._renegotiated = True
             return "ChargeParameterDiscovery"
         self._present = (self._present[0], 0.0)
-        if self.cfg.dc:
+        if self.cfg.dc and self.cfg.welding_max_requests > 0:  # WeldingDetection is the EV's option
             return "WeldingDetection"
         self.ev.set_cp_state(CPState.B)
         return "SessionStop"
@@ -973,4 +980,5 @@ class EVCCSession:
         return "SessionStop"
 
     def _after_session_stop(self, now: float, res: Any) -> None:
-        return None
+        if self._give_up:
+            raise _Stop(False, self._give_up)
