@@ -92,11 +92,48 @@ def cars(vectors: Path | None, kept: bool, only: str | None, verbose: bool, mark
     sys.exit(0 if all(r.passed or r.verdict == "skipped" for r in results) else 1)
 
 
+@replay.command()
+@click.option("--vectors", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="the vector collection folder (default: ../shared/vectors next to the repository)")
+@click.option("--kept", is_flag=True, help="only the sessions kept in tests/data/real_sessions.json")
+@click.option("--only", metavar="TEXT", help="sessions whose capture, car or charger contains TEXT")
+@click.option("-v", "--verbose", is_flag=True, help="one line per session")
+@click.option("--markdown", is_flag=True, help="print the table as Markdown (the README's)")
+def chargers(vectors: Path | None, kept: bool, only: str | None, verbose: bool, markdown: bool) -> None:
+    """Real chargers' recorded answers drive v2gkit's EVCC (SDP, TCP, the handshake and the session, with a
+    car set up from the recording). The EVCC must charge to SessionStop OK, or stop right after a FAILED
+    answer naming its code; a recording too short for what the EVCC asks is counted apart. Exit status 0
+    when none differs."""
+    from v2gkit.testsys.replay_chargers import describe, replay_chargers, summary_rows
+
+    sessions, where = _sessions(vectors, kept, only)
+    todo = [s for s in sessions if s.real_charger and s.responses]
+    if not todo:
+        fail(f"no recorded charger session in {where}" + (f" matches {only!r}" if only else ""), 2)
+    click.echo(f"replaying {len(todo)} sessions of real chargers from {where} into v2gkit's EVCC ...", err=True)
+    done = [0]
+
+    def progress(r: Any) -> None:
+        done[0] += 1
+        if verbose or not r.passed:
+            click.echo(f"[{done[0]}/{len(todo)}] {'PASS' if r.passed else 'FAIL'} {describe(r)}", err=True)
+
+    t0 = time.perf_counter()
+    results = asyncio.run(replay_chargers(todo, progress))
+    seconds = time.perf_counter() - t0
+    _table("charger", summary_rows(results), results, seconds, markdown)
+    sys.exit(0 if all(r.passed for r in results) else 1)
+
+
 def _result(row: Any, markup: bool = True) -> str:
     parts = []
     if row.ok:
         parts.append(f"{row.ok} OK")
-    if row.agrees:
+    if getattr(row, "stopped", None):
+        parts.append(f"{len(row.stopped)} stopped as required on " + ", ".join(sorted(set(row.stopped))))
+    if getattr(row, "incomplete", None):
+        parts.append(f"{len(row.incomplete)} recording incomplete")
+    if getattr(row, "agrees", None):
         parts.append(f"{len(row.agrees)} same as the charger ({', '.join(sorted(set(row.agrees)))})")
     if row.failed:
         parts.append(f"[red]{len(row.failed)} differ[/red]" if markup else f"{len(row.failed)} differ")
@@ -115,7 +152,7 @@ def _table(what: str, rows: list[Any], results: list[Any], seconds: float, markd
             protocols = ", ".join(sorted(row.protocols))
             click.echo(f"| {row.model} | {protocols} | {row.sessions} | {row.requests} | {_result(row, False)} |")
         click.echo(f"| **all** | | **{len(results)}** | **{sum(r.sent for r in results)}** | "
-                   f"{sum(r.passed for r in results)} pass |")
+                   f"{sum(r.passed for r in results)} pass, {sum(not r.passed for r in results)} differ |")
         return
     t = Table(title=f"{len(results)} sessions, {sum(r.sent for r in results)} requests, {seconds:.1f} s",
               expand=True)

@@ -438,7 +438,8 @@ def _fill_resumed(sessions: list[RecordedSession]) -> None:
     collection kept them under the first session only. Where a session has answers of kinds it has no
     request for (the charger answered ChargingStatus, the car's ChargingStatusReq is missing), its
     requests are taken from the earlier session with that SessionID, in the protocol's order: every step
-    up to the last one answered, and when power flowed, the PowerDelivery that stopped it."""
+    up to the last one answered, and when power flowed, the PowerDelivery that stopped it; with them the
+    answers they got then, where this session has none of their kind (the charger's were identical too)."""
     by_sid: dict[tuple[str, bytes], RecordedSession] = {}
     for s in sessions:
         asked = {f.kind for f in s.requests}
@@ -452,11 +453,16 @@ def _fill_resumed(sessions: list[RecordedSession]) -> None:
             borrowed = [f for f in donor.requests if 0 < _rank(f) <= top and (f.kind, _rank(f)) not in have]
             for f in borrowed:
                 later = [i for i, g in enumerate(s.frames) if g.protocol != "apphand" and g.kind != "SessionSetup"
-                         and (_rank(g) > _rank(f) or (not g.request and g.kind == f.kind))]
+                         and (_rank(g) > _rank(f) or (not g.request and g.kind == f.kind and _rank(g) >= _rank(f)))]
                 at = later[0] if later else len(s.frames)
                 lo = s.frames[at - 1].order if at else s.frames[0].order - 1.0
                 hi = s.frames[at].order if at < len(s.frames) else lo + 1.0
                 s.frames.insert(at, Frame((lo + hi) / 2, f.protocol, f.name, f.payload, f.session_id, _EARLIER))
+                answer = donor.recorded_answer(f)  # its answer, where this session has none of that kind
+                if answer is not None and not any(g.name == answer.name for g in s.frames):
+                    nxt = s.frames[at + 1].order if at + 1 < len(s.frames) else hi + 1.0
+                    s.frames.insert(at + 1, Frame((s.frames[at].order + nxt) / 2, answer.protocol, answer.name,
+                                                  answer.payload, answer.session_id, _EARLIER))
         by_sid.setdefault((s.source, s.session_id), s)
 
 

@@ -102,7 +102,7 @@ class _Charger:
         self.closes.append(outcome.reason)
 
 
-def _free_udp_port() -> int:
+def free_udp_port() -> int:
     with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
         s.bind(("::1", 0))
         return s.getsockname()[1]
@@ -124,7 +124,7 @@ class CarReplay:
             paused = self._paused.setdefault(session.source, PausedSessions())
             self.charger = _Charger(session, paused)
             link = SECCLink(loopback=True, protocols=(session.protocol,), session=self.charger,
-                            sdp_port=_free_udp_port())
+                            sdp_port=free_udp_port())
             async with link:
                 port = next(iter(link.servers.values())).port
                 res = await self._drive(session, "::1", port, None)

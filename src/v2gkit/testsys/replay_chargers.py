@@ -55,7 +55,7 @@ from ..session.dialect import Dialect, MessageError, value_of
 from ..session.handshake import Negotiated
 from ..sim.ev import SimulatedEV
 from .captures import Frame, RecordedSession
-from .replay_cars import _free_udp_port
+from .replay_cars import free_udp_port
 
 __all__ = ["ChargerReplay", "ChargerResult", "ReplayEV", "ScriptedCharger", "replay_chargers", "summary_rows"]
 
@@ -292,7 +292,7 @@ class ChargerReplay:
                 served.set()
 
         ev, cfg = car_for(session, charger)
-        port = _free_udp_port()
+        port = free_udp_port()
         link = SECCLink(loopback=True, protocols=(session.protocol,), session=handler, sdp_port=port)
         async with link:
             try:
