@@ -199,3 +199,18 @@ def test_rebuild_does_not_depend_on_the_order_of_rows(index: int) -> None:
         assert [(f.name, f.payload) for s in rebuild(shuffled) for f in s.frames] == want
 
     check()
+
+
+@pytest.mark.parametrize("direction", ["cars", "chargers"])
+def test_readme_tables_are_what_the_replay_prints(direction: str) -> None:
+    """The README's tables are generated (v2gkit replay cars|chargers --markdown): they must not drift."""
+    vectors = need_shared("vectors", "vectors.jsonl").parent
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    start = f"<!-- v2gkit replay {direction} --markdown -->\n"
+    assert start in readme
+    table = readme.split(start, 1)[1].split("\n<!-- end -->", 1)[0]
+    run = subprocess.run([sys.executable, "-m", "v2gkit.cli.main", "replay", direction, "--markdown",
+                          "--vectors", str(vectors)], capture_output=True, text=True, timeout=300, check=False)
+    assert run.stdout.strip() == table.strip(), (
+        f"README's {direction} table is out of date: run `./run replay {direction} --markdown` and paste it\n"
+        + run.stdout)

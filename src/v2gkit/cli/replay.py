@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import sys
@@ -142,6 +143,15 @@ def _result(row: Any, markup: bool = True) -> str:
     return "; ".join(parts)
 
 
+#: verdicts as the tables say them
+_SAY = {"agrees": "same FAILED code as the recorded charger"}
+
+
+def _verdicts(results: list[Any]) -> str:
+    counts = collections.Counter(r.verdict for r in results)
+    return ", ".join(f"{n} {_SAY.get(v, v)}" for v, n in counts.most_common())
+
+
 def _table(what: str, rows: list[Any], results: list[Any], seconds: float, markdown: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -151,10 +161,11 @@ def _table(what: str, rows: list[Any], results: list[Any], seconds: float, markd
         for row in rows:
             protocols = ", ".join(sorted(row.protocols))
             click.echo(f"| {row.model} | {protocols} | {row.sessions} | {row.requests} | {_result(row, False)} |")
-        click.echo(f"| **all** | | **{len(results)}** | **{sum(r.sent for r in results)}** | "
-                   f"{sum(r.passed for r in results)} pass, {sum(not r.passed for r in results)} differ |")
+        summary = _verdicts(results)
+        click.echo(f"| **all** | | **{len(results)}** | **{sum(r.sent for r in results)}** | {summary} |")
         return
-    t = Table(title=f"{len(results)} sessions, {sum(r.sent for r in results)} requests, {seconds:.1f} s",
+    summary = _verdicts(results)
+    t = Table(title=f"{len(results)} sessions, {sum(r.sent for r in results)} requests, {seconds:.1f} s: {summary}",
               expand=True)
     for col in (what, "protocols", "sessions", "requests", "result"):
         t.add_column(col, justify="right" if col in ("sessions", "requests") else "left")
