@@ -304,6 +304,11 @@ _RANK = {"supportedAppProtocol": -1, "SessionSetup": 0, "ServiceDiscovery": 1, "
          "WeldingDetection": 11, "SessionStop": 12}
 
 
+#: requests a car repeats while the answers change (Ongoing -> Finished, the energy loop, ramps)
+_LOOPS = frozenset({"Authorization", "ChargeParameterDiscovery", "CableCheck", "PreCharge", "CurrentDemand",
+                    "ChargingStatus", "WeldingDetection"})
+
+
 def _rank(f: Frame) -> int:
     r = _RANK.get(f.kind, 9)
     if f.kind == "PowerDelivery" and f.request:
@@ -323,6 +328,10 @@ def _slot(frames: list[Frame], fl: Frame) -> tuple[int, float] | None:
     def between(i: int) -> tuple[int, float]:
         lo = frames[i - 1].order if i else frames[i].order - 1.0
         return i, (lo + frames[i].order) / 2
+
+    def after(i: int) -> tuple[int, float]:
+        hi = frames[i + 1].order if i + 1 < len(frames) else frames[i].order + 1.0
+        return i + 1, (frames[i].order + hi) / 2
 
     if fl.request:
         for i, f in enumerate(frames):
@@ -348,8 +357,12 @@ def _slot(frames: list[Frame], fl: Frame) -> tuple[int, float] | None:
         if f.protocol == fl.protocol and f.name == fl.kind + "Req" and same_session(f):
             nxt = next((g for g in frames[i + 1:] if not g.request), None)
             if nxt is None or nxt.kind != fl.kind:
-                hi = frames[i + 1].order if i + 1 < len(frames) else f.order + 1.0
-                return i + 1, (f.order + hi) / 2
+                return after(i)
+    if fl.kind in _LOOPS:  # one more answer of a loop (Ongoing, then Finished): after the loop's last frame
+        last = [i for i, f in enumerate(frames) if f.protocol == fl.protocol and f.kind == fl.kind
+                and same_session(f)]
+        if last:
+            return after(last[-1])
     return None
 
 
@@ -433,6 +446,17 @@ def _borrow_session_setup(sessions: list[RecordedSession], rows: Sequence[dict[s
 _EARLIER = "earlier session of this capture"
 
 
+def _answers(session: RecordedSession, request: Frame) -> list[Frame]:
+    """The answers of ``request``'s kind that follow it, up to the car's next request of another kind."""
+    out: list[Frame] = []
+    for f in session.frames[session.frames.index(request) + 1:]:
+        if f.request and f.kind != request.kind:
+            break
+        if not f.request and f.kind == request.kind:
+            out.append(f)
+    return out
+
+
 def _fill_resumed(sessions: list[RecordedSession]) -> None:
     """A car that paused and came back sends, with its old SessionID, the same bytes as before: the
     collection kept them under the first session only. Where a session has answers of kinds it has no
@@ -458,10 +482,14 @@ def _fill_resumed(sessions: list[RecordedSession]) -> None:
                 lo = s.frames[at - 1].order if at else s.frames[0].order - 1.0
                 hi = s.frames[at].order if at < len(s.frames) else lo + 1.0
                 s.frames.insert(at, Frame((lo + hi) / 2, f.protocol, f.name, f.payload, f.session_id, _EARLIER))
-                answer = donor.recorded_answer(f)  # its answer, where this session has none of that kind
-                if answer is not None and not any(g.name == answer.name for g in s.frames):
-                    nxt = s.frames[at + 1].order if at + 1 < len(s.frames) else hi + 1.0
-                    s.frames.insert(at + 1, Frame((s.frames[at].order + nxt) / 2, answer.protocol, answer.name,
+            for f in s.requests:  # the answers they got then (Ongoing, Finished), where none is here
+                if any(g.name == f.kind + "Res" for g in s.frames):
+                    continue
+                then = next((g for g in donor.requests if g.kind == f.kind and _rank(g) == _rank(f)), None)
+                at = s.frames.index(f)
+                for answer in reversed(_answers(donor, then) if then is not None else []):
+                    nxt = s.frames[at + 1].order if at + 1 < len(s.frames) else f.order + 1.0
+                    s.frames.insert(at + 1, Frame((f.order + nxt) / 2, answer.protocol, answer.name,
                                                   answer.payload, answer.session_id, _EARLIER))
         by_sid.setdefault((s.source, s.session_id), s)
 
