@@ -142,6 +142,10 @@ def test_requests_into_another_secc_carry_its_session_id() -> None:
     sid, name, is_req, body = d.decode(new)
     assert (sid, name, is_req) == (b"\x01\x02\x03\x04\x05\x06\x07\x08", "CurrentDemand", True)
     assert body == d.decode(req.payload)[3]
+    # every other bit stays as the car sent it, also when the SessionID's length changes
+    short = _with_session_id(d, new, b"\x2a")
+    assert len(short) == len(new) - 7 and d.decode(short)[0] == b"\x2a" and d.decode(short)[3] == body
+    assert _with_session_id(d, short, req.session_id) == req.payload
 
 
 def test_cli_replay_kept_cars_into_a_v2gkit_secc_process(tmp_path: Path) -> None:
