@@ -258,7 +258,7 @@ def test_run_script_has_its_own_help() -> None:
     for flag in ("--help", "-h"):
         r = subprocess.run([str(root / "run"), flag], capture_output=True, text=True, timeout=30)
         assert r.returncode == 0 and r.stdout.startswith("usage: ./run"), r.stderr
-        for word in ("demo", "test", "bench [exi|transport|session|abuse]", "fuzz", "--help"):
+        for word in ("demo", "test", "bench [exi|transport|session|abuse|replay]", "fuzz", "--help"):
             assert word in r.stdout
         # every v2gkit command is named there
         for name in main.commands:

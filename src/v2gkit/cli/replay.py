@@ -42,18 +42,27 @@ def _pick(sessions: list[Any], only: str | None) -> list[Any]:
     return [s for s in sessions if only.lower() in f"{s.label} {s.car} {s.charger}".lower()]
 
 
+def _selection(f: Any) -> Any:
+    """The options both directions share: which sessions, and how to show them."""
+    for option in reversed((
+        click.option("--vectors", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     help="the vector collection folder (default: ../shared/vectors next to the repository)"),
+        click.option("--kept", is_flag=True, help="only the sessions kept in tests/data/real_sessions.json"),
+        click.option("--only", metavar="TEXT", help="sessions whose capture, car or charger contains TEXT"),
+        click.option("-v", "--verbose", is_flag=True, help="one line per session"),
+        click.option("--markdown", is_flag=True, help="print the table as Markdown (the README's)"),
+    )):
+        f = option(f)
+    return f
+
+
 @click.group()
 def replay() -> None:
     """Replay recorded real sessions (../shared/vectors) into v2gkit over loopback TCP."""
 
 
 @replay.command()
-@click.option("--vectors", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="the vector collection folder (default: ../shared/vectors next to the repository)")
-@click.option("--kept", is_flag=True, help="only the sessions kept in tests/data/real_sessions.json")
-@click.option("--only", metavar="TEXT", help="sessions whose capture, car or charger contains TEXT")
-@click.option("-v", "--verbose", is_flag=True, help="one line per session")
-@click.option("--markdown", is_flag=True, help="print the table as Markdown (the README's)")
+@_selection
 @click.option("--secc-interface", type=INTERFACE, metavar="IF",
               help="replay into another SECC, found by SDP on this interface (SessionIDs adapted)")
 @click.option("--secc-loopback", is_flag=True,
@@ -94,12 +103,7 @@ def cars(vectors: Path | None, kept: bool, only: str | None, verbose: bool, mark
 
 
 @replay.command()
-@click.option("--vectors", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="the vector collection folder (default: ../shared/vectors next to the repository)")
-@click.option("--kept", is_flag=True, help="only the sessions kept in tests/data/real_sessions.json")
-@click.option("--only", metavar="TEXT", help="sessions whose capture, car or charger contains TEXT")
-@click.option("-v", "--verbose", is_flag=True, help="one line per session")
-@click.option("--markdown", is_flag=True, help="print the table as Markdown (the README's)")
+@_selection
 def chargers(vectors: Path | None, kept: bool, only: str | None, verbose: bool, markdown: bool) -> None:
     """Real chargers' recorded answers drive v2gkit's EVCC (SDP, TCP, the handshake and the session, with a
     car set up from the recording). The EVCC must charge to SessionStop OK, or stop right after a FAILED

@@ -516,6 +516,11 @@ def sessions_from_json(data: Iterable[dict[str, Any]]) -> list[RecordedSession]:
                             d["real_car"], d["real_charger"], d["index"]) for d in data]
 
 
+def protocol_label(session: RecordedSession) -> str:
+    """"DIN DC", "ISO-2 AC": what a table says a session was."""
+    return f"{'DIN' if session.protocol == 'din' else 'ISO-2'} {'DC' if session.dc else 'AC'}"
+
+
 def model_of(session: RecordedSession) -> str:
     """The car model a table groups by."""
     return session.car

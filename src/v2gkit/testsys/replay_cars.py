@@ -38,7 +38,7 @@ from ..session.dialect import Dialect, MessageError
 from ..session.handshake import EVHandshake, Negotiated
 from ..sim.evse import SimulatedACEVSE, SimulatedDCEVSE
 from ..v2gtp import PayloadType
-from .captures import Frame, RecordedSession, model_of
+from .captures import Frame, RecordedSession, model_of, protocol_label
 
 __all__ = ["CarReplay", "ReplayResult", "Target", "replay_cars", "summary_rows"]
 
@@ -323,7 +323,7 @@ def summary_rows(results: Sequence[ReplayResult]) -> list[ModelRow]:
     for r in results:
         s = r.session
         row = rows.setdefault(model_of(s), ModelRow(model_of(s)))
-        row.protocols.add(f"{'DIN' if s.protocol == 'din' else 'ISO-2'} {'DC' if s.dc else 'AC'}")
+        row.protocols.add(protocol_label(s))
         row.sessions += 1
         row.requests += r.sent
         if r.verdict == "skipped":

@@ -54,7 +54,7 @@ from ..session.charging import Close, EVCCConfig, Output, Send
 from ..session.dialect import Dialect, MessageError, value_of
 from ..session.handshake import Negotiated
 from ..sim.ev import SimulatedEV
-from .captures import Frame, RecordedSession
+from .captures import Frame, RecordedSession, protocol_label
 from .replay_cars import free_udp_port
 
 __all__ = ["ChargerReplay", "ChargerResult", "ReplayEV", "ScriptedCharger", "replay_chargers", "summary_rows"]
@@ -380,7 +380,7 @@ def summary_rows(results: Sequence[ChargerResult]) -> list[ChargerRow]:
         s = r.session
         model = charger_model(s)
         row = rows.setdefault(model, ChargerRow(model))
-        row.protocols.add(f"{'DIN' if s.protocol == 'din' else 'ISO-2'} {'DC' if s.dc else 'AC'}")
+        row.protocols.add(protocol_label(s))
         row.sessions += 1
         row.requests += r.sent
         if r.verdict == "ok":
