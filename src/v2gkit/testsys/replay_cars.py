@@ -38,7 +38,8 @@ from ..session.dialect import Dialect, MessageError
 from ..session.handshake import EVHandshake, Negotiated
 from ..sim.evse import SimulatedACEVSE, SimulatedDCEVSE
 from ..v2gtp import PayloadType
-from .captures import Frame, RecordedSession, model_of, protocol_label
+from .captures import Frame, RecordedSession, model_of
+from .tables import Row
 
 __all__ = ["CarReplay", "ReplayResult", "Target", "replay_cars", "summary_rows"]
 
@@ -306,15 +307,9 @@ async def replay_cars(sessions: Iterable[RecordedSession],
 
 
 @dataclass
-class ModelRow:
-    model: str
-    protocols: set[str] = field(default_factory=set)
-    sessions: int = 0
-    requests: int = 0
-    ok: int = 0
+class ModelRow(Row):
     skipped: int = 0
     agrees: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
 
 
 def summary_rows(results: Sequence[ReplayResult]) -> list[ModelRow]:
@@ -323,9 +318,7 @@ def summary_rows(results: Sequence[ReplayResult]) -> list[ModelRow]:
     for r in results:
         s = r.session
         row = rows.setdefault(model_of(s), ModelRow(model_of(s)))
-        row.protocols.add(protocol_label(s))
-        row.sessions += 1
-        row.requests += r.sent
+        row.count(s, r.sent)
         if r.verdict == "skipped":
             row.skipped += 1
         elif r.verdict == "ok":

@@ -54,8 +54,9 @@ from ..session.charging import Close, EVCCConfig, Output, Send
 from ..session.dialect import Dialect, MessageError, value_of
 from ..session.handshake import Negotiated
 from ..sim.ev import SimulatedEV
-from .captures import Frame, RecordedSession, protocol_label
+from .captures import Frame, RecordedSession
 from .replay_cars import free_udp_port
+from .tables import Row
 
 __all__ = ["ChargerReplay", "ChargerResult", "ReplayEV", "ScriptedCharger", "replay_chargers", "summary_rows"]
 
@@ -362,15 +363,9 @@ def charger_model(session: RecordedSession) -> str:
 
 
 @dataclass
-class ChargerRow:
-    model: str
-    protocols: set[str] = field(default_factory=set)
-    sessions: int = 0
-    requests: int = 0
-    ok: int = 0
+class ChargerRow(Row):
     stopped: list[str] = field(default_factory=list)  # what the EVCC stopped on
     incomplete: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
 
 
 def summary_rows(results: Sequence[ChargerResult]) -> list[ChargerRow]:
@@ -380,9 +375,7 @@ def summary_rows(results: Sequence[ChargerResult]) -> list[ChargerRow]:
         s = r.session
         model = charger_model(s)
         row = rows.setdefault(model, ChargerRow(model))
-        row.protocols.add(protocol_label(s))
-        row.sessions += 1
-        row.requests += r.sent
+        row.count(s, r.sent)
         if r.verdict == "ok":
             row.ok += 1
         elif r.verdict == "stopped as required":
