@@ -218,3 +218,17 @@ def test_readme_tables_are_what_the_replay_prints(direction: str) -> None:
     assert run.stdout.strip() == table.strip(), (
         f"README's {direction} table is out of date: run `./run replay {direction} --markdown` and paste it\n"
         + run.stdout)
+
+
+def test_cli_replay_writes_the_traffic_as_pcapng_and_json_lines(tmp_path: Path) -> None:
+    pcap, jsonl = tmp_path / "taycan.pcapng", tmp_path / "taycan.jsonl"
+    run = subprocess.run([sys.executable, "-m", "v2gkit.cli.main", "replay", "cars", "--kept", "--only", "Taycan",
+                          "--pcap", str(pcap), "--trace-json", str(jsonl)], capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    assert pcap.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"  # a pcapng section header block
+    lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    messages = [x for x in lines if x.get("dir") in ("rx", "tx")]
+    sent = int(run.stdout.split(" requests")[0].split()[-1])  # "1 sessions, 48 requests, ..."
+    assert len([x for x in messages if x["dir"] == "rx"]) == sent  # every request the car sent, seen by the SECC
+    assert len([x for x in messages if x["dir"] == "tx"]) == sent  # and every answer

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,23 @@ def _sessions(vectors: Path | None, kept: bool, only: str | None) -> tuple[list[
              f"or --kept for the sessions kept in the repository", 2)
 
 
+@contextlib.contextmanager
+def _tracing(pcap: Path | None, trace_json: Path | None, role: str) -> Iterator[Any]:
+    """The pcapng / JSON-lines tracer the options ask for (None without them), closed at the end."""
+    if pcap is None and trace_json is None:
+        yield None
+        return
+    from v2gkit.trace import Tracer
+    try:
+        tracer = Tracer(pcapng=pcap, jsonl=trace_json, role=role)
+    except OSError as e:
+        fail(f"cannot write the trace: {e}", 2)
+    try:
+        yield tracer
+    finally:
+        tracer.close()
+
+
 def _pick(sessions: list[Any], only: str | None) -> list[Any]:
     if not only:
         return sessions
@@ -51,6 +70,10 @@ def _selection(f: Any) -> Any:
         click.option("--only", metavar="TEXT", help="sessions whose capture, car or charger contains TEXT"),
         click.option("-v", "--verbose", is_flag=True, help="one line per session"),
         click.option("--markdown", is_flag=True, help="print the table as Markdown (the README's)"),
+        click.option("--pcap", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+                     help="write the replayed traffic to this pcapng file (Wireshark, dsV2Gshark)"),
+        click.option("--trace-json", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+                     help="write every message, decoded, as JSON lines"),
     )):
         f = option(f)
     return f
@@ -68,8 +91,8 @@ def replay() -> None:
 @click.option("--secc-loopback", is_flag=True,
               help="replay into another SECC on this host, found by SDP on ::1")
 @click.option("--sdp-port", type=PORT, default=15118, show_default=True, help="that SECC's SDP port")
-def cars(vectors: Path | None, kept: bool, only: str | None, verbose: bool, markdown: bool,
-         secc_interface: str | None, secc_loopback: bool, sdp_port: int) -> None:
+def cars(vectors: Path | None, kept: bool, only: str | None, verbose: bool, markdown: bool, pcap: Path | None,
+         trace_json: Path | None, secc_interface: str | None, secc_loopback: bool, sdp_port: int) -> None:
     """Real cars' requests, byte for byte, into v2gkit's SECC (configured as the recorded charger: DC or
     AC, its SessionID), or into another SECC (--secc-interface/--secc-loopback). A session passes when every
     request is answered OK, or when the first non-OK answer is the ResponseCode the recorded charger gave.
@@ -96,7 +119,8 @@ def cars(vectors: Path | None, kept: bool, only: str | None, verbose: bool, mark
             click.echo(f"[{done[0]}/{len(todo)}] {word} {describe(r)}", err=True)
 
     t0 = time.perf_counter()
-    results = asyncio.run(replay_cars(todo, progress, target))
+    with _tracing(pcap, trace_json, "EVCC" if target else "SECC") as tracer:
+        results = asyncio.run(replay_cars(todo, progress, target, tracer))
     seconds = time.perf_counter() - t0
     _table("car model", summary_rows(results), results, seconds, markdown)
     sys.exit(0 if all(r.passed or r.verdict == "skipped" for r in results) else 1)
@@ -104,7 +128,8 @@ def cars(vectors: Path | None, kept: bool, only: str | None, verbose: bool, mark
 
 @replay.command()
 @_selection
-def chargers(vectors: Path | None, kept: bool, only: str | None, verbose: bool, markdown: bool) -> None:
+def chargers(vectors: Path | None, kept: bool, only: str | None, verbose: bool, markdown: bool, pcap: Path | None,
+             trace_json: Path | None) -> None:
     """Real chargers' recorded answers drive v2gkit's EVCC (SDP, TCP, the handshake and the session, with a
     car set up from the recording). The EVCC must charge to SessionStop OK, or stop right after a FAILED
     answer naming its code; a recording too short for what the EVCC asks is counted apart. Exit status 0
@@ -124,7 +149,8 @@ def chargers(vectors: Path | None, kept: bool, only: str | None, verbose: bool, 
             click.echo(f"[{done[0]}/{len(todo)}] {'PASS' if r.passed else 'FAIL'} {describe(r)}", err=True)
 
     t0 = time.perf_counter()
-    results = asyncio.run(replay_chargers(todo, progress))
+    with _tracing(pcap, trace_json, "SECC") as tracer:
+        results = asyncio.run(replay_chargers(todo, progress, tracer))
     seconds = time.perf_counter() - t0
     _table("charger", summary_rows(results), results, seconds, markdown)
     sys.exit(0 if all(r.passed for r in results) else 1)

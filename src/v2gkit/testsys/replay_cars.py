@@ -31,7 +31,7 @@ from ..exi.errors import ExiError
 from ..net.link import SECCLink
 from ..net.runner import run_session
 from ..net.sdp import DiscoveryError, discover
-from ..net.v2g import ConnectionClosed, V2GConnection, V2GTPProtocolError, connect
+from ..net.v2g import ConnectionClosed, TraceSink, V2GConnection, V2GTPProtocolError, connect
 from ..sdp import SDP_PORT
 from ..session.charging import PausedSessions, SECCConfig, SECCSession
 from ..session.dialect import Dialect, MessageError
@@ -115,8 +115,8 @@ class CarReplay:
     only the protocol the recorded charger negotiated; the sessions of one capture share its paused
     sessions."""
 
-    def __init__(self, target: Target | None = None) -> None:
-        self.target = target
+    def __init__(self, target: Target | None = None, tracer: TraceSink | None = None) -> None:
+        self.target, self.tracer = target, tracer
         self._paused: dict[str, PausedSessions] = {}
         self.charger: _Charger | None = None
 
@@ -126,7 +126,7 @@ class CarReplay:
             paused = self._paused.setdefault(session.source, PausedSessions())
             self.charger = _Charger(session, paused)
             link = SECCLink(loopback=True, protocols=(session.protocol,), session=self.charger,
-                            sdp_port=free_udp_port())
+                            sdp_port=free_udp_port(), tracer=self.tracer)
             async with link:
                 port = next(iter(link.servers.values())).port
                 res = await self._drive(session, "::1", port, None)
@@ -148,7 +148,8 @@ class CarReplay:
     async def _drive(self, session: RecordedSession, host: str, port: int, interface: str | None,
                      own_handshake: bool = False) -> ReplayResult:
         d = Dialect(session.protocol)
-        conn = await connect(host, port, interface=interface)
+        # on v2gkit's own SECC the link records both directions; into another SECC the car's side does
+        conn = await connect(host, port, interface=interface, tracer=self.tracer if self.target else None)
         try:
             hs = None if own_handshake else session.handshake
             offer = EVHandshake(session.protocol)
@@ -291,11 +292,11 @@ def _charger_failed(session: RecordedSession) -> str | None:
 
 async def replay_cars(sessions: Iterable[RecordedSession],
                       progress: Callable[[ReplayResult], None] | None = None,
-                      target: Target | None = None) -> list[ReplayResult]:
+                      target: Target | None = None, tracer: TraceSink | None = None) -> list[ReplayResult]:
     """Every session with a real car and at least one request, in order: each against v2gkit's SECC set up
-    as the recorded charger, or all against ``target``."""
+    as the recorded charger, or all against ``target``. ``tracer`` records the traffic (pcapng, JSON lines)."""
     out: list[ReplayResult] = []
-    r = CarReplay(target)
+    r = CarReplay(target, tracer)
     for s in sessions:
         if not s.real_car or not s.requests:
             continue

@@ -49,7 +49,7 @@ from ..exi.errors import ExiError
 from ..net.charging import charge
 from ..net.link import LinkError, SECCLink
 from ..net.runner import run_session
-from ..net.v2g import V2GConnection
+from ..net.v2g import TraceSink, V2GConnection
 from ..session.charging import Close, EVCCConfig, Output, Send
 from ..session.dialect import Dialect, MessageError, value_of
 from ..session.handshake import Negotiated
@@ -281,6 +281,9 @@ class ChargerReplay:
     """Replays recorded charger sessions into v2gkit's EVCC, each behind its own SECCLink on ::1 that
     speaks only the recorded protocol."""
 
+    def __init__(self, tracer: TraceSink | None = None) -> None:
+        self.tracer = tracer  # records both directions, on the charger's side
+
     async def run(self, session: RecordedSession) -> ChargerResult:
         t0 = time.perf_counter()
         charger = ScriptedCharger(session)
@@ -294,7 +297,8 @@ class ChargerReplay:
 
         ev, cfg = car_for(session, charger)
         port = free_udp_port()
-        link = SECCLink(loopback=True, protocols=(session.protocol,), session=handler, sdp_port=port)
+        link = SECCLink(loopback=True, protocols=(session.protocol,), session=handler, sdp_port=port,
+                        tracer=self.tracer)
         async with link:
             try:
                 res = await charge(ev, cfg, protocols=session.protocol, loopback=True, sdp_port=port)
@@ -343,10 +347,11 @@ def _verdict(session: RecordedSession, charger: ScriptedCharger, ok: bool, reaso
 
 
 async def replay_chargers(sessions: Iterable[RecordedSession],
-                          progress: Callable[[ChargerResult], None] | None = None) -> list[ChargerResult]:
+                          progress: Callable[[ChargerResult], None] | None = None,
+                          tracer: TraceSink | None = None) -> list[ChargerResult]:
     """Every session with a real (or EVerest/Josev) charger and at least one response, in order."""
     out: list[ChargerResult] = []
-    r = ChargerReplay()
+    r = ChargerReplay(tracer)
     for s in sessions:
         if not s.real_charger or not s.responses:
             continue
