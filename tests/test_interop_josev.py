@@ -43,3 +43,22 @@ def test_josev_interop(josev: str, protocol: str, mode: str, tmp_path: Path) -> 
     assert "SessionStopReq" in seq and "SessionStopRes" in seq
     stop_msg = ">PowerDeliveryReq" if josev == "evcc" else "<PowerDeliveryReq"
     assert stop_msg in seq
+
+
+def test_real_cars_into_josev_secc(tmp_path: Path) -> None:
+    """The kept real-car sessions (tests/data/real_sessions.json) into Josev's SECC (DIN and ISO 15118-2),
+    found by SDP on the veth pair, its SessionIDs spliced into the cars' requests. Josev serves seven as
+    the recorded chargers did; the replay finds the two places where Josev 0.31.2 answers differently:
+    the Seres 3's ChargeParameterDiscoveryReq (AC mode, DC parameters) gets no answer at all (Josev's
+    validation error ends the session; the EVerest charger said FAILED_WrongChargeParameter), and a
+    SessionStopReq right after PaymentServiceSelectionRes gets FAILED_SequenceError (EVerest: OK)."""
+    r = subprocess.run([sys.executable, str(HARNESS), "replay", "--logs", str(tmp_path), "--", "--kept"],
+                       capture_output=True, text=True, timeout=600)
+    out = r.stdout + r.stderr
+    assert "9 sessions" in out, out[-4000:]
+    assert out.count("] PASS ") == 7, out[-4000:]
+    fails = [ln for ln in out.splitlines() if "] FAIL " in ln]
+    assert len(fails) == 2 and r.returncode != 0, out[-4000:]
+    assert any("Seres" in ln and "no answer to ChargeParameterDiscoveryReq" in ln for ln in fails), fails
+    assert any("VW/id.4" in ln and "SessionStopReq -> FAILED_SequenceError (recorded charger: OK)" in ln
+               for ln in fails), fails

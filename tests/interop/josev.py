@@ -158,7 +158,8 @@ def evcc_config(protocol: str, mode: str, *, charge_loop_cycles: int = 10) -> di
 
 
 def josev_settings(role: str, interface: str, protocol: str, mode: str, workdir: Path | str, *,
-                   log_level: str = "INFO", charge_loop_cycles: int = 10) -> dict[str, str]:
+                   log_level: str = "INFO", charge_loop_cycles: int = 10,
+                   every_protocol: bool = False) -> dict[str, str]:
     """Only the variables Josev reads for ``role`` (``secc``/``evcc``); writes the EVCC config JSON
     and a ``.env`` with the same values into ``workdir`` (Josev's cwd, see josev_env)."""
     if role not in ROLES:
@@ -178,7 +179,7 @@ def josev_settings(role: str, interface: str, protocol: str, mode: str, workdir:
     }
     if role == "secc":
         s.update({
-            "PROTOCOLS": PROTOCOLS[protocol],
+            "PROTOCOLS": ",".join(PROTOCOLS.values()) if every_protocol else PROTOCOLS[protocol],
             "AUTH_MODES": "EIM",
             "SECC_ENFORCE_TLS": "False",
             "FREE_CHARGING_SERVICE": "False",
@@ -201,14 +202,14 @@ def josev_settings(role: str, interface: str, protocol: str, mode: str, workdir:
 
 def josev_env(role: str, interface: str, protocol: str, mode: str, workdir: Path | str, *,
               log_level: str = "INFO", charge_loop_cycles: int = 10,
-              base: Mapping[str, str] | None = None) -> dict[str, str]:
+              base: Mapping[str, str] | None = None, every_protocol: bool = False) -> dict[str, str]:
     """The full environment to start Josev's ``role`` with (start it with cwd=workdir).
 
     ``base`` (default: os.environ) minus what would leak another Python into Josev's venv."""
     env = {k: v for k, v in (os.environ if base is None else base).items()
            if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")}
     env.update(josev_settings(role, interface, protocol, mode, workdir, log_level=log_level,
-                              charge_loop_cycles=charge_loop_cycles))
+                              charge_loop_cycles=charge_loop_cycles, every_protocol=every_protocol))
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -463,14 +464,15 @@ def _children(pid: int) -> list[int]:
 
 def start_josev(role: str, pair: VethPair, protocol: str, mode: str, workdir: Path | str, *,
                 min_timeout: float | None = None, log_level: str = "INFO",
-                charge_loop_cycles: int = 10) -> JosevProcess:
+                charge_loop_cycles: int = 10, every_protocol: bool = False) -> JosevProcess:
     """Start Josev's ``role`` on ``pair``: the SECC in the charger namespace on ``pair.secc_if``, the
     EVCC in this namespace on ``pair.ev_if``. Logs go to ``workdir/<role>.log``; cwd is
     ``workdir/<role>``. Use as a context manager, or call stop()."""
     workdir = Path(workdir)
     cwd = workdir / role
     iface = pair.secc_if if role == "secc" else pair.ev_if
-    env = josev_env(role, iface, protocol, mode, cwd, log_level=log_level, charge_loop_cycles=charge_loop_cycles)
+    env = josev_env(role, iface, protocol, mode, cwd, log_level=log_level, charge_loop_cycles=charge_loop_cycles,
+                    every_protocol=every_protocol)
     argv = josev_command(role, min_timeout=min_timeout)
     if role == "secc":
         argv = pair.peer_command(argv)
@@ -642,6 +644,24 @@ def _vs(args: argparse.Namespace) -> int:
         return 0 if ok else 1
 
 
+def _replay(args: argparse.Namespace) -> int:
+    """Real cars' recorded sessions (``v2gkit replay cars``) into Josev's SECC, DIN and ISO 15118-2 at once,
+    found by SDP on the veth pair: the replay adapts the SessionIDs Josev assigns."""
+    with contextlib.ExitStack() as stack:
+        workdir = (Path(args.logs).resolve() / "josev-replay") if args.logs else Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="josev-replay-")))
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        pair = stack.enter_context(VethPair())
+        se = stack.enter_context(start_josev("secc", pair, "iso2", "dc", workdir, every_protocol=True))
+        se.wait_ready(args.timeout)
+        cmd = V2GKIT + ["replay", "cars", "--secc-interface", pair.ev_if, "-v", *args.replay_args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout * 20)
+        print(r.stderr + r.stdout, flush=True)
+        print(f"v2gkit replay exit status {r.returncode}; Josev SECC log: {se.log_path}")
+        return r.returncode
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python tests/interop/josev.py", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -664,6 +684,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     vs.add_argument("--mode", choices=list(ENERGY_MODES), default="dc")
     vs.add_argument("--timeout", type=float, default=90.0)
     vs.add_argument("--logs", help="keep the logs in this directory")
+    rp = sub.add_parser("replay", help="v2gkit replay cars into Josev's SECC (DIN and ISO 15118-2)")
+    rp.add_argument("--timeout", type=float, default=90.0, help="Josev start and per-session bound, s")
+    rp.add_argument("--logs", help="keep Josev's log in this directory")
+    rp.add_argument("replay_args", nargs="*", help="options for v2gkit replay cars (after --), e.g. -- --kept")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "install":
@@ -681,7 +705,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             env = dict(os.environ, **{_ENV_MARK: "1"})
             return subprocess.call(private_netns_command([sys.executable, str(Path(__file__).resolve()),
                                                           *(sys.argv[1:] if argv is None else argv)]), env=env)
-        return _vs(args) if args.cmd == "vs" else _selftest(args)
+        return {"vs": _vs, "replay": _replay}.get(args.cmd, _selftest)(args)
     except JosevError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

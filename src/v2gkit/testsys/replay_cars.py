@@ -132,8 +132,10 @@ class CarReplay:
                 res = await self._drive(session, "::1", port, None)
         else:
             try:
+                # the standard's SDP retries (50 x 0.25 s): an SECC may take seconds to serve again after
+                # a session (Josev keeps the old connection for 5 s after SessionStopRes)
                 found, _ = await discover(interface=self.target.interface, loopback=self.target.loopback,
-                                          port=self.target.sdp_port, max_requests=20, interval=0.25)
+                                          port=self.target.sdp_port)
             except DiscoveryError as e:
                 res = ReplayResult(session, "error", detail=f"SDP: {e}")
             else:
@@ -157,6 +159,9 @@ class CarReplay:
             answer = await conn.receive(ANSWER_TIMEOUT)
             sap_res = exi.decode(answer.payload, "apphand")
             if not sap_res.response_code.name.startswith("OK"):
+                if self.target is not None and hs is None:  # that SECC does not speak the recorded protocol
+                    return ReplayResult(session, "skipped", 1, detail=f"{self.target} answers "
+                                        f"{sap_res.response_code.name} to {session.protocol}")
                 return ReplayResult(session, "error", 1, detail=f"handshake: {sap_res.response_code.name}")
             if hs is not None and self.target is not None:
                 sap_req = exi.decode(hs.payload, "apphand")
