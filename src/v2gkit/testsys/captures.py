@@ -149,7 +149,7 @@ _TUX_CARS = {"porsche-taycan": "Porsche Taycan", "vw-": "VW", "tesla-3": "Tesla 
 #: folder names -> the names people use (the vector README's list of cars)
 _NAMES = {"Polestar Polestar2": "Polestar 2", "Hyundai Ioniq5": "Hyundai Ioniq 5", "BYD Atto3": "BYD Atto 3",
           "MG MG4 electric": "MG4", "XPENG P7 performance": "XPENG P7", "Seres": "Seres 3",
-          "Opel Ampera-E": "Opel Ampera-e", "Opel Mokka-E": "Opel Mokka-e", "Hyundai Ioniq": "Hyundai Ioniq"}
+          "Opel Ampera-E": "Opel Ampera-e", "Opel Mokka-E": "Opel Mokka-e"}
 
 
 def _everest_car(path: str) -> str:
