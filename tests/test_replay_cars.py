@@ -232,3 +232,15 @@ def test_cli_replay_writes_the_traffic_as_pcapng_and_json_lines(tmp_path: Path) 
     sent = int(run.stdout.split(" requests")[0].split()[-1])  # "1 sessions, 48 requests, ..."
     assert len([x for x in messages if x["dir"] == "rx"]) == sent  # every request the car sent, seen by the SECC
     assert len([x for x in messages if x["dir"] == "tx"]) == sent  # and every answer
+
+
+def test_an_secc_port_that_refuses_the_connection_is_an_error_not_a_crash() -> None:
+    import socket
+
+    from v2gkit.testsys.replay_cars import CarReplay, Target
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]  # closed again when the replay connects
+    replay = CarReplay(Target(loopback=True))
+    r = asyncio.run(replay._drive(_kept()[0], "::1", port, None))
+    assert r.verdict == "error" and "TCP [::1]" in r.detail and not r.passed
