@@ -150,8 +150,10 @@ class CarReplay:
     async def _drive(self, session: RecordedSession, host: str, port: int, interface: str | None,
                      own_handshake: bool = False) -> ReplayResult:
         d = Dialect(session.protocol)
-        # on v2gkit's own SECC the link records both directions; into another SECC the car's side does
-        conn = await connect(host, port, interface=interface, tracer=self.tracer if self.target else None)
+        try:  # on v2gkit's own SECC the link records both directions; into another SECC the car's side does
+            conn = await connect(host, port, interface=interface, tracer=self.tracer if self.target else None)
+        except (OSError, TimeoutError) as e:  # the SECC announced a port it does not serve (any more)
+            return ReplayResult(session, "error", detail=f"TCP [{host}]:{port}: {e}")
         try:
             hs = None if own_handshake else session.handshake
             offer = EVHandshake(session.protocol)
