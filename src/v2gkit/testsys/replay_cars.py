@@ -52,6 +52,8 @@ AC_CHARGER = {"max_current": 32.0}
 ANSWER_TIMEOUT = 5.0
 POLL_INTERVAL = 0.005
 POLL_LIMIT = 10.0
+#: how often the car tries another SECC again (SDP, then TCP) when its TCP connection is refused
+CONNECT_ATTEMPTS = 3
 #: loops whose answers say Ongoing/Finished in EVSEProcessing
 _POLLED = frozenset({"Authorization", "ChargeParameterDiscovery", "CableCheck"})
 
@@ -131,15 +133,18 @@ class CarReplay:
                 port = next(iter(link.servers.values())).port
                 res = await self._drive(session, "::1", port, None)
         else:
-            try:
-                # the standard's SDP retries (50 x 0.25 s): an SECC may take seconds to serve again after
-                # a session (Josev keeps the old connection for 5 s after SessionStopRes)
-                found, _ = await discover(interface=self.target.interface, loopback=self.target.loopback,
-                                          port=self.target.sdp_port)
-            except DiscoveryError as e:
-                res = ReplayResult(session, "error", detail=f"SDP: {e}")
-            else:
+            for _ in range(CONNECT_ATTEMPTS):  # as a car does: SDP again when the TCP connection fails
+                try:
+                    # the standard's SDP retries (50 x 0.25 s): an SECC may take seconds to serve again
+                    # after a session (Josev keeps the old connection for 5 s after SessionStopRes)
+                    found, _ = await discover(interface=self.target.interface, loopback=self.target.loopback,
+                                              port=self.target.sdp_port)
+                except DiscoveryError as e:
+                    res = ReplayResult(session, "error", detail=f"SDP: {e}")
+                    break
                 res = await self._drive(session, str(found.address), found.port, self.target.interface)
+                if not (res.verdict == "error" and res.detail.startswith("TCP ")):
+                    break
         res.seconds = time.perf_counter() - t0
         res.charger_failed = _charger_failed(session)
         return res
