@@ -1,9 +1,9 @@
 """Real cars against v2gkit's SECC: each recorded session's requests, byte for byte, over loopback TCP.
 
-One SECC (``SECCLink`` with the ordinary session handler's parts) serves the whole replay; before each
-session the replayer tells it what the recorded charger was: DC or AC (what it offered), the protocol and
-the SessionID it assigned (fixed, so the car's recorded requests carry the right one). Sessions of one
-capture share the paused-session registry, so a car that paused and came back meets the same charger.
+Each session meets its own ``SECCLink`` on ::1, set up as the recorded charger was: the protocol it
+negotiated (and no other), DC or AC as it offered, the SessionID it assigned (fixed, so the car's recorded
+requests carry the right one). Sessions of one capture share the paused-session registry, so a car that
+paused and came back meets the same charger.
 
 The replaying car behaves as a car: it sends its own supportedAppProtocolReq where one was recorded
 (otherwise v2gkit's, offering the session's protocol), re-sends a request while the SECC answers
@@ -12,9 +12,10 @@ has already finished. A session passes when every request is answered OK, or whe
 answer carries the ResponseCode the recorded charger gave to that request.
 
 The same replay plays the cars against any SECC (``Target``: found by SDP on an interface or on ::1, as a
-car finds it). That SECC assigns its own SessionIDs, so every request after SessionSetup carries the one it
-gave (the recorded bytes are re-encoded with only the header's SessionID changed); a session whose car asks
-for a mode that SECC does not offer, or that negotiates another protocol, is skipped, not failed.
+car finds it). That SECC assigns its own SessionIDs: every request after SessionSetup carries the one it
+gave, spliced into the car's bits (nothing else changes). A car whose own handshake would pick another
+protocol offers the recorded one instead; a session whose car asks for a mode that SECC does not offer is
+skipped, not failed.
 """
 
 from __future__ import annotations
@@ -204,11 +205,12 @@ class CarReplay:
                 answer = await conn.receive(ANSWER_TIMEOUT)
             except ConnectionClosed:
                 silent = (f.name, "no answer", _recorded_code(d, session, f))
-                why = self._why() or "closed"
-                return ReplayResult(session, "differs", sent, silent, f"SECC closed the connection after {f.name}: {why}")
+                why = f"SECC closed the connection after {f.name}: {self._why() or 'closed'}"
+                return ReplayResult(session, "differs", sent, silent, why)
             except TimeoutError:
                 silent = (f.name, "no answer", _recorded_code(d, session, f))
-                return ReplayResult(session, "differs", sent, silent, f"no answer to {f.name} within {ANSWER_TIMEOUT:g} s")
+                why = f"no answer to {f.name} within {ANSWER_TIMEOUT:g} s"
+                return ReplayResult(session, "differs", sent, silent, why)
             got_sid, name, is_req, body = d.decode(answer.payload)
             code = body.response_code
             if is_req or name != f.kind:
