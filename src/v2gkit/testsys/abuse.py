@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import random
 import re
@@ -156,6 +157,17 @@ def _close(w: asyncio.StreamWriter) -> None:
         w.close()
 
 
+async def _closed_after(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], data: bytes | None,
+                        stats: AttackStats, deadline: float = math.inf, within: float = math.inf) -> None:
+    """Send ``data`` (nothing when None), wait for the SECC to close the connection (counted in
+    ``closed_by_secc``) until ``deadline`` or ``within`` seconds after sending, then close it here."""
+    r, w = conn
+    if data is None or await _send(w, data, stats):
+        if await _until_closed(r, min(deadline, asyncio.get_running_loop().time() + within)):
+            stats.closed_by_secc += 1
+    _close(w)
+
+
 async def _workers(n: int, seconds: float, stats: AttackStats,
                    one: Callable[[float], Awaitable[None]]) -> AttackStats:
     """``n`` workers each calling ``one(deadline)`` again and again until the deadline."""
@@ -192,11 +204,8 @@ async def idle(target: Target, seconds: float, rng: random.Random, concurrency: 
 
     async def one(deadline: float) -> None:
         conn = await _open(target, stats)
-        if conn is None:
-            return
-        if await _until_closed(conn[0], deadline):
-            stats.closed_by_secc += 1
-        _close(conn[1])
+        if conn is not None:
+            await _closed_after(conn, None, stats, deadline)
 
     return await _workers(concurrency, seconds, stats, one)
 
@@ -207,13 +216,8 @@ async def random_bytes(target: Target, seconds: float, rng: random.Random, concu
 
     async def one(deadline: float) -> None:
         conn = await _open(target, stats)
-        if conn is None:
-            return
-        r, w = conn
-        if await _send(w, rng.randbytes(rng.randint(1, 4096)), stats) and \
-                await _until_closed(r, min(deadline, asyncio.get_running_loop().time() + 1.0)):
-            stats.closed_by_secc += 1
-        _close(w)
+        if conn is not None:
+            await _closed_after(conn, rng.randbytes(rng.randint(1, 4096)), stats, deadline, within=1.0)
 
     return await _workers(concurrency, seconds, stats, one)
 
@@ -227,14 +231,11 @@ async def huge_length(target: Target, seconds: float, rng: random.Random, concur
         conn = await _open(target, stats)
         if conn is None:
             return
-        r, w = conn
         length = rng.choice((0xFFFFFFFF, 0x7FFFFFFF, 65537, 65536))
         data = bytes.fromhex("01fe8001") + length.to_bytes(4, "big")
         if length == 65536:
             data += rng.randbytes(rng.randint(0, 4096))
-        if await _send(w, data, stats) and await _until_closed(r, deadline):
-            stats.closed_by_secc += 1
-        _close(w)
+        await _closed_after(conn, data, stats, deadline)
 
     return await _workers(concurrency, seconds, stats, one)
 
@@ -272,11 +273,8 @@ async def quiet_after_handshake(target: Target, seconds: float, rng: random.Rand
 
     async def one(deadline: float) -> None:
         conn = await _handshake(target, stats)
-        if conn is None:
-            return
-        if await _until_closed(conn[0], deadline):
-            stats.closed_by_secc += 1
-        _close(conn[1])
+        if conn is not None:
+            await _closed_after(conn, None, stats, deadline)
 
     return await _workers(concurrency, seconds, stats, one)
 
@@ -289,14 +287,10 @@ async def garbage(target: Target, seconds: float, rng: random.Random, concurrenc
         conn = await _handshake(target, stats)
         if conn is None:
             return
-        r, w = conn
         junk = rng.randbytes(rng.randint(1, 2048))
         if rng.random() < 0.5:
             junk = frame(PayloadType.EXI, junk)
-        if await _send(w, junk, stats) and \
-                await _until_closed(r, min(deadline, asyncio.get_running_loop().time() + 2.0)):
-            stats.closed_by_secc += 1
-        _close(w)
+        await _closed_after(conn, junk, stats, deadline, within=2.0)
 
     return await _workers(concurrency, seconds, stats, one)
 
@@ -320,9 +314,7 @@ async def out_of_order(target: Target, seconds: float, rng: random.Random, concu
             if not await _send(w, msg, stats) or await _read_message(r, 5.0) is None:
                 break
             stats.answers += 1
-        if await _until_closed(r, min(deadline, asyncio.get_running_loop().time() + 2.0)):
-            stats.closed_by_secc += 1
-        _close(w)
+        await _closed_after(conn, None, stats, deadline, within=2.0)
 
     return await _workers(concurrency, seconds, stats, one)
 
@@ -418,19 +410,12 @@ async def mixed(target: Target, seconds: float, rng: random.Random, connections:
     async def junk_after_handshake() -> None:
         conn = await _handshake(target, stats)
         if conn is not None:
-            r, w = conn
-            if await _send(w, frame(PayloadType.EXI, rng.randbytes(rng.randint(1, 512))), stats) and \
-                    await _until_closed(r, loop.time() + 2.0):
-                stats.closed_by_secc += 1
-            _close(w)
+            await _closed_after(conn, frame(PayloadType.EXI, rng.randbytes(rng.randint(1, 512))), stats, within=2.0)
 
     async def octets() -> None:
         conn = await _open(target, stats)
         if conn is not None:
-            r, w = conn
-            if await _send(w, rng.randbytes(rng.randint(1, 1024)), stats) and await _until_closed(r, loop.time() + 2.0):
-                stats.closed_by_secc += 1
-            _close(w)
+            await _closed_after(conn, rng.randbytes(rng.randint(1, 1024)), stats, within=2.0)
 
     async def connect_close() -> None:
         conn = await _open(target, stats)
