@@ -134,28 +134,26 @@ def test_cli_replay_cars_says_when_nothing_matches(only: str) -> None:
 
 def test_requests_into_another_secc_carry_its_session_id() -> None:
     from v2gkit.session.dialect import Dialect
-    from v2gkit.testsys.replay_cars import _with_session_id
     bmw = _kept()[0]
     d = Dialect(bmw.protocol)
     req = next(f for f in bmw.requests if f.kind == "CurrentDemand")
-    new = _with_session_id(d, req.payload, b"\x01\x02\x03\x04\x05\x06\x07\x08")
+    new = d.with_session_id(req.payload, b"\x01\x02\x03\x04\x05\x06\x07\x08")
     sid, name, is_req, body = d.decode(new)
     assert (sid, name, is_req) == (b"\x01\x02\x03\x04\x05\x06\x07\x08", "CurrentDemand", True)
     assert body == d.decode(req.payload)[3]
     # every other bit stays as the car sent it, also when the SessionID's length changes
-    short = _with_session_id(d, new, b"\x2a")
+    short = d.with_session_id(new, b"\x2a")
     assert len(short) == len(new) - 7 and d.decode(short)[0] == b"\x2a" and d.decode(short)[3] == body
-    assert _with_session_id(d, short, req.session_id) == req.payload
+    assert d.with_session_id(short, req.session_id) == req.payload
 
 
 def test_cli_replay_kept_cars_into_a_v2gkit_secc_process(tmp_path: Path) -> None:
     """Another SECC (here v2gkit secc in its own process, DC, random SessionIDs) found by SDP on ::1: the
     DC sessions pass with its SessionIDs, the AC ones are skipped (it offers DC only)."""
-    import socket
     import time
-    with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
-        s.bind(("::1", 0))
-        port = s.getsockname()[1]
+
+    from v2gkit.testsys.replay_cars import free_udp_port
+    port = free_udp_port()
     cfg = tmp_path / "secc.toml"
     cfg.write_text("[secc.evse]\ncable_check_time = 0.05\nvoltage_slew = 100000.0\ncurrent_slew = 100000.0\n"
                    "max_voltage = 1000.0\nmax_current = 500.0\nmax_power = 400000.0\n")

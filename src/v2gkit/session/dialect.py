@@ -9,6 +9,7 @@ the ISO 15118-2 names ("canonical") and physical floats; this module does the re
 
 from __future__ import annotations
 
+import functools
 from types import ModuleType
 from typing import Any
 
@@ -70,6 +71,15 @@ class MessageError(ValueError):
     """A decoded message that is not a V2G request/response this dialect knows."""
 
 
+@functools.cache
+def _session_id_offset(name: str) -> int:
+    """Bit offset of the SessionID's length field: where two messages differing only in it part."""
+    d = Dialect(name)
+    a, b = (d.encode(bytes([v]) * 8, "SessionStop", True, d.session_stop_req(False)) for v in (0, 255))
+    x = int.from_bytes(a, "big") ^ int.from_bytes(b, "big")
+    return len(a) * 8 - x.bit_length() - 8
+
+
 def physical(mod: ModuleType, value: float, unit: str) -> Any:
     """A PhysicalValue with the finest multiplier (-3..3) whose value fits a signed 16-bit integer."""
     for mult in (-1, 0, 1, 2, 3):
@@ -116,6 +126,27 @@ class Dialect:
             raise MessageError(f"unsupported message body {[k for k, _ in items]}")
         canonical, is_req = self._by_field[items[0][0]]
         return msg.header.session_id, canonical, is_req, items[0][1]
+
+    def with_session_id(self, payload: bytes, sid: bytes) -> bytes:
+        """``payload`` with only its header's SessionID replaced, every other bit as the sender wrote it
+        (a re-encoding would refuse a car's out-of-range value, such as MaxNumberOfPhasesInUse=4). The
+        SessionID's length and octets sit at a fixed bit offset of every DIN/ISO-2 message; the new ones
+        are spliced in there, and the result is checked by decoding it (MessageError otherwise)."""
+        off = _session_id_offset(self.name)
+        n = len(payload) * 8
+        bits = int.from_bytes(payload, "big")
+        old_len = (bits >> (n - off - 8)) & 0xFF
+        if old_len > 8 or not 1 <= len(sid) <= 8:
+            raise MessageError(f"no SessionID of 1-8 octets at bit {off}")
+        rest_bits = n - off - 8 - 8 * old_len
+        head = bits >> (n - off)
+        rest = bits & ((1 << rest_bits) - 1)
+        out = (((head << 8 | len(sid)) << 8 * len(sid) | int.from_bytes(sid, "big")) << rest_bits) | rest
+        new = out.to_bytes(len(payload) - old_len + len(sid), "big")
+        got, _, _, body = self.decode(new)
+        if got != sid or body != self.decode(payload)[3]:
+            raise MessageError("SessionID splice changed the message")
+        return new
 
     def pv(self, value: float, unit: str) -> Any:
         return physical(self.m, value, unit)

@@ -21,7 +21,6 @@ skipped, not failed.
 from __future__ import annotations
 
 import asyncio
-import functools
 import socket
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -198,7 +197,7 @@ class CarReplay:
                 continue
             payload = f.payload
             if sid is not None and f.kind != "SessionSetup" and f.session_id != sid:
-                payload = _with_session_id(d, payload, sid)
+                payload = d.with_session_id(payload, sid)
             await conn.send(PayloadType.EXI, payload)
             sent += 1
             try:
@@ -244,37 +243,6 @@ class CarReplay:
                 finished.clear()
             i += 1
         return ReplayResult(session, "ok", sent)
-
-
-def _with_session_id(d: Dialect, payload: bytes, sid: bytes) -> bytes:
-    """The recorded request with only its header's SessionID replaced, every other bit as the car sent it
-    (a re-encoding would refuse a car's out-of-range value, such as MaxNumberOfPhasesInUse=4). The
-    SessionID's length and octets sit at a fixed bit offset of every DIN/ISO-2 message; the new ones are
-    spliced in there, and the result is checked by decoding it."""
-    off = _sid_offset(d.schema)
-    n = len(payload) * 8
-    bits = int.from_bytes(payload, "big")
-    old_len = (bits >> (n - off - 8)) & 0xFF
-    if old_len > 8 or not 1 <= len(sid) <= 8:
-        raise MessageError(f"no SessionID of 1-8 octets at bit {off}")
-    rest_bits = n - off - 8 - 8 * old_len
-    head = bits >> (n - off)
-    rest = bits & ((1 << rest_bits) - 1)
-    out = (((head << 8 | len(sid)) << 8 * len(sid) | int.from_bytes(sid, "big")) << rest_bits) | rest
-    new = out.to_bytes(len(payload) - old_len + len(sid), "big")
-    got, name, is_req, body = d.decode(new)
-    if got != sid or body != d.decode(payload)[3]:
-        raise MessageError("SessionID splice changed the message")
-    return new
-
-
-@functools.cache
-def _sid_offset(schema: str) -> int:
-    """Bit offset of the SessionID's length field: where two messages differing only in it part."""
-    d = Dialect(schema)
-    a, b = (d.encode(bytes([v]) * 8, "SessionStop", True, d.session_stop_req(False)) for v in (0, 255))
-    x = int.from_bytes(a, "big") ^ int.from_bytes(b, "big")
-    return len(a) * 8 - x.bit_length() - 8
 
 
 def _requested_mode(d: Dialect, reqs: Sequence[Frame]) -> str:

@@ -44,7 +44,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..exi import api as exi
 from ..exi.errors import ExiError
 from ..net.charging import charge
 from ..net.link import LinkError, SECCLink
@@ -154,14 +153,12 @@ class ScriptedCharger:
         return answers[min(n, len(answers) - 1)]
 
     def _adapt(self, frame: Frame) -> tuple[bytes, Any]:
-        """The recorded bytes, re-encoded with the session's SessionID when they carry another one."""
-        msg = exi.decode(frame.payload, self.d.schema, strict=False)
-        body = self.d.decode(frame.payload)[3]
-        if msg.header.session_id == self.session_id:
+        """The recorded bytes, with the session's SessionID spliced in when they carry another one."""
+        sid, _, _, body = self.d.decode(frame.payload)
+        if sid == self.session_id:
             return frame.payload, body
-        msg.header.session_id = self.session_id
         self.re_encoded += 1
-        return exi.encode(msg), body
+        return self.d.with_session_id(frame.payload, self.session_id), body
 
     async def serve(self, conn: V2GConnection, negotiated: Negotiated) -> None:
         """The SECCLink session handler: run this machine on the negotiated connection."""
