@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 from pathlib import Path
 
-from v2gkit.testsys.captures import load_sessions
+from v2gkit.testsys.captures import default_vectors, load_sessions
 from v2gkit.testsys.replay_cars import replay_cars
 from v2gkit.testsys.replay_chargers import replay_chargers
-
-VECTORS = Path(os.environ.get("V2GKIT_SHARED", Path(__file__).resolve().parents[1].parent / "shared")) / "vectors"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--vectors", type=Path, default=VECTORS)
+    ap.add_argument("--vectors", type=Path, default=default_vectors())
     args = ap.parse_args()
     rebuild, cars, chargers = [], [], []
     for _ in range(args.repeat):

@@ -6,7 +6,6 @@ import asyncio
 import collections
 import contextlib
 import json
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -15,22 +14,18 @@ from typing import Any
 
 import click
 
+from .link import _tracer
 from .options import INTERFACE, PORT, fail
-
-#: where the vector collection usually is: next to the repository (../shared/vectors)
-_ROOT = Path(__file__).resolve().parents[3]
-_DEFAULT_VECTORS = Path(os.environ.get("V2GKIT_SHARED", _ROOT.parent / "shared")) / "vectors"
-_KEPT = _ROOT / "tests" / "data" / "real_sessions.json"
 
 
 def _sessions(vectors: Path | None, kept: bool, only: str | None) -> tuple[list[Any], str]:
-    from v2gkit.testsys.captures import load_sessions, sessions_from_json
+    from v2gkit.testsys.captures import KEPT_FILE, default_vectors, load_sessions, sessions_from_json
     if kept:
         try:
-            return _pick(sessions_from_json(json.loads(_KEPT.read_text())), only), str(_KEPT)
+            return _pick(sessions_from_json(json.loads(KEPT_FILE.read_text())), only), str(KEPT_FILE)
         except OSError as e:
-            fail(f"cannot read {_KEPT}: {e.strerror}", 2)
-    where = vectors or _DEFAULT_VECTORS
+            fail(f"cannot read {KEPT_FILE}: {e.strerror}", 2)
+    where = vectors or default_vectors()
     try:
         return _pick(load_sessions(where), only), str(where)
     except FileNotFoundError:
@@ -41,18 +36,15 @@ def _sessions(vectors: Path | None, kept: bool, only: str | None) -> tuple[list[
 @contextlib.contextmanager
 def _tracing(pcap: Path | None, trace_json: Path | None, role: str) -> Iterator[Any]:
     """The pcapng / JSON-lines tracer the options ask for (None without them), closed at the end."""
-    if pcap is None and trace_json is None:
-        yield None
-        return
-    from v2gkit.trace import Tracer
     try:
-        tracer = Tracer(pcapng=pcap, jsonl=trace_json, role=role)
+        tracer = _tracer(pcap, trace_json, role)
     except OSError as e:
         fail(f"cannot write the trace: {e}", 2)
     try:
         yield tracer
     finally:
-        tracer.close()
+        if tracer is not None:
+            tracer.close()
 
 
 def _pick(sessions: list[Any], only: str | None) -> list[Any]:

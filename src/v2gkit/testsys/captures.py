@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -495,6 +496,18 @@ def _fill_resumed(sessions: list[RecordedSession]) -> None:
 
 
 # ---------------------------------------------------------------------------------- entry points
+#: the checkout's root (src/v2gkit/testsys/ is three levels below it)
+_ROOT = Path(__file__).resolve().parents[3]
+#: the sessions kept in the repository (see KEPT)
+KEPT_FILE = _ROOT / "tests" / "data" / "real_sessions.json"
+
+
+def default_vectors() -> Path:
+    """Where the vector collection usually is: ``$V2GKIT_SHARED/vectors``, else ``shared/vectors`` beside
+    the checkout (as the tests look for it)."""
+    return Path(os.environ.get("V2GKIT_SHARED", _ROOT.parent / "shared")) / "vectors"
+
+
 def load_sessions(vectors: Path) -> list[RecordedSession]:
     """The sessions rebuilt from a vector directory (``vectors.jsonl`` + ``vectors_bulk.jsonl``)."""
     paths = [p for p in (vectors / "vectors.jsonl", vectors / "vectors_bulk.jsonl") if p.exists()]
