@@ -18,7 +18,7 @@ Every rebuilt frame says where it came from, so a replay can report what it borr
 
 from __future__ import annotations
 
-import collections
+import functools
 import json
 import os
 import re
@@ -196,7 +196,6 @@ class _Capture:
     real_charger: bool
     frames: list[Frame] = field(default_factory=list)
     floating: list[Frame] = field(default_factory=list)
-    aliases: set[str] = field(default_factory=set)
 
 
 def rebuild(rows: Sequence[dict[str, Any]]) -> list[RecordedSession]:
@@ -271,7 +270,6 @@ def _merge_same_pcap(caps: dict[str, _Capture]) -> list[_Capture]:
             if f.order not in have:
                 twin.frames.append(f)
         twin.floating.extend(cap.floating)
-        twin.aliases.add(cap.source)
     return out
 
 
@@ -310,13 +308,12 @@ _LOOPS = frozenset({"Authorization", "ChargeParameterDiscovery", "CableCheck", "
                     "ChargingStatus", "WeldingDetection"})
 
 
+@functools.lru_cache(maxsize=4096)  # placing frames asks again and again; a PowerDeliveryReq is decoded once
 def _rank(f: Frame) -> int:
-    r = _RANK.get(f.kind, 9)
     if f.kind == "PowerDelivery" and f.request:
-        body = _DIALECTS[f.protocol].decode(f.payload)[3]
-        stop = not body.ready_to_charge_state if f.protocol == "din" else body.charge_progress.name == "Stop"
-        return 10 if stop else 8
-    return r
+        d = _DIALECTS[f.protocol]
+        return 10 if d.progress(d.decode(f.payload)[3]) == "Stop" else 8
+    return _RANK.get(f.kind, 9)
 
 
 def _slot(frames: list[Frame], fl: Frame) -> tuple[int, float] | None:
@@ -532,20 +529,6 @@ def sessions_from_json(data: Iterable[dict[str, Any]]) -> list[RecordedSession]:
 def protocol_label(session: RecordedSession) -> str:
     """"DIN DC", "ISO-2 AC": what a table says a session was."""
     return f"{'DIN' if session.protocol == 'din' else 'ISO-2'} {'DC' if session.dc else 'AC'}"
-
-
-def model_of(session: RecordedSession) -> str:
-    """The car model a table groups by."""
-    return session.car
-
-
-def counts(sessions: Iterable[RecordedSession]) -> collections.Counter[str]:
-    c: collections.Counter[str] = collections.Counter()
-    for s in sessions:
-        c["sessions"] += 1
-        c["requests"] += len(s.requests)
-        c["borrowed"] += sum(f.borrowed is not None for f in s.frames)
-    return c
 
 
 #: the sessions kept in tests/data/real_sessions.json (EVerest/logfiles captures, Apache-2.0), so the

@@ -38,7 +38,7 @@ from ..session.dialect import Dialect, MessageError
 from ..session.handshake import EVHandshake, Negotiated
 from ..sim.evse import SimulatedACEVSE, SimulatedDCEVSE
 from ..v2gtp import PayloadType
-from .captures import Frame, RecordedSession, model_of
+from .captures import Frame, RecordedSession
 from .tables import Row
 
 __all__ = ["CarReplay", "ReplayResult", "Target", "replay_cars", "summary_rows"]
@@ -300,7 +300,7 @@ def summary_rows(results: Sequence[ReplayResult]) -> list[ModelRow]:
     rows: dict[str, ModelRow] = {}
     for r in results:
         s = r.session
-        row = rows.setdefault(model_of(s), ModelRow(model_of(s)))
+        row = rows.setdefault(s.car, ModelRow(s.car))
         row.count(s, r.sent)
         if r.verdict == "skipped":
             row.skipped += 1
