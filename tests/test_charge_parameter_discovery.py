@@ -14,7 +14,7 @@ import pytest
 from v2gkit.session.charging import EVCCConfig, EVCCSession, SECCConfig, SECCSession
 from v2gkit.session.dialect import Dialect
 from v2gkit.session.simulate import run_pair
-from v2gkit.sim.controllers import EVLimits
+from v2gkit.controllers import EVLimits
 from v2gkit.sim.ev import SimulatedEV
 from v2gkit.sim.evse import Cable, SimulatedACEVSE, SimulatedDCEVSE
 

@@ -22,7 +22,7 @@ from v2gkit.session.charging import (
 )
 from v2gkit.session.dialect import Dialect
 from v2gkit.session.simulate import Exchange, run_pair
-from v2gkit.sim.controllers import CPState
+from v2gkit.controllers import CPState
 from v2gkit.sim.ev import SimulatedEV
 from v2gkit.sim.evse import Cable, SimulatedACEVSE, SimulatedDCEVSE
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from v2gkit.sim.controllers import CPState, Isolation, Notification
+from v2gkit.controllers import CPState, Isolation, Notification
 from v2gkit.sim.ev import SimulatedEV, ocv_from_soc
 from v2gkit.sim.evse import Cable, SimulatedACEVSE, SimulatedDCEVSE
 

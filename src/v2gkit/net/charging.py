@@ -11,7 +11,7 @@ from typing import Any
 
 from ..session.charging import EVCCConfig, EVCCSession, PausedSessions, SECCConfig, SECCSession, SessionResult
 from ..session.handshake import AppProtocol, Negotiated
-from ..sim.controllers import EVController, EVSEController
+from ..controllers import EVController, EVSEController
 from .faults import default_fault_log
 from .link import EVLink, LinkError, ev_link
 from .runner import Observer, Outcome, run_session

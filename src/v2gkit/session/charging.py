@@ -21,7 +21,7 @@ from typing import Any, Union
 
 from .. import timing
 from ..exi.errors import ExiError
-from ..sim.controllers import CPState, EVController, EVSEController, Isolation, Notification
+from ..controllers import CPState, EVController, EVSEController, Isolation, Notification
 from .dialect import CANONICAL, Dialect, MessageError, value_of
 
 __all__ = [

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..exi import api as exi
 from ..exi.gen import din, iso2
-from ..sim.controllers import EVLimits, EVSELimits, Isolation, Notification
+from ..controllers import EVLimits, EVSELimits, Isolation, Notification
 
 #: canonical name -> (DIN body field stem, ISO 15118-2 body field stem)
 _STEMS = {

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
-from ..sim.controllers import EVSEController
+from ..controllers import EVSEController
 from ..sim.ev import SimulatedEV
 from ..sim.evse import SimulatedACEVSE, SimulatedDCEVSE
 from .charging import EVCCConfig, EVCCSession, PausedSessions, SECCConfig, SECCSession

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 
-from v2gkit.sim.controllers import CPState, EVController, EVLimits, check_values
+from v2gkit.controllers import CPState, EVController, EVLimits, check_values
 from v2gkit.sim.evse import Cable
 
 # (SOC %, open-circuit volts) of a 400 V pack: steep at both ends, a gentle slope in between.

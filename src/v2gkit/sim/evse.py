@@ -8,7 +8,7 @@ the charger through plain methods (``request_stop``, ``trigger_emergency``, ...)
 
 from __future__ import annotations
 
-from v2gkit.sim.controllers import CPState, EVSEController, EVSELimits, Isolation, Notification, check_values
+from v2gkit.controllers import CPState, EVSEController, EVSELimits, Isolation, Notification, check_values
 
 
 class Cable:

@@ -1,6 +1,7 @@
 """The boundary between a V2G session and the hardware it drives: what the EVCC asks of the car and the
 SECC of the charger. Plain SI floats (V, A, W, Wh, s, %); the sessions turn them into each protocol's
-PhysicalValues. The simulators in this package implement these; real hardware would too.
+PhysicalValues. The simulators in ``v2gkit.sim`` implement these; real hardware would too. This is the hardware
+boundary, not a simulator, so it lives at the top of the package.
 
 Time is never read here: the session runtime calls ``step(dt)`` with the seconds that passed (a simulated
 clock in tests, the event loop's clock live), so physics and protocol stay deterministic together.
