@@ -18,7 +18,8 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from v2gkit.exi import decode, decode_element, encode
 from v2gkit.exi.gen import apphand, din, iso20_dc

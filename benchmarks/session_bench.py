@@ -25,7 +25,7 @@ import time
 from v2gkit.net.charging import charge, secc_sessions
 from v2gkit.net.link import SECCLink
 from v2gkit.net.runner import settle_heap
-from v2gkit.session.charging import EVCCConfig, SECCConfig
+from v2gkit.session.din2 import EVCCConfig, SECCConfig
 from v2gkit.sim.ev import SimulatedEV
 from v2gkit.sim.evse import SimulatedDCEVSE
 from v2gkit.sim.scaled import Accelerated
@@ -49,7 +49,7 @@ async def one_session(runs: int) -> list[tuple[float, int]]:
             res = await charge(Accelerated(ev, 2000.0), EVCCConfig(loop_interval=0.0), protocols="iso2",
                                loopback=True, sdp_port=port)
             out.append((time.perf_counter() - t, res.outcome.sent))
-            assert res.ok, res.outcome.reason
+            assert res.ok, res.outcome.detail
     return out
 
 
@@ -77,7 +77,7 @@ async def fleet(n: int, seconds: float, port: int, secc_pid: int) -> dict[str, f
         cfg = EVCCConfig(loop_interval=0.1, msg_timeouts={"CurrentDemand": 2.0})
         res = await charge(ev, cfg, protocols="iso2", loopback=True, sdp_port=port, sdp_interval=0.25)
         if not res.ok:
-            raise RuntimeError(f"car {i}: {res.outcome.reason}")
+            raise RuntimeError(f"car {i}: {res.outcome.detail}")
         return res.outcome.round_trips.get("CurrentDemand", [])
 
     settle_heap()

@@ -35,7 +35,7 @@ def _run_pair(secc_args: list[str], evcc_args: list[str], timeout: float = 60) -
 
 
 def _secc_energy(secc_out: str) -> float:
-    return float(re.search(r"^session .* energy_wh=([0-9.]+) ", secc_out, re.M).group(1))  # type: ignore[union-attr]
+    return float(re.search(r"^session .* energy_wh=([0-9.]+) ", secc_out, re.MULTILINE).group(1))  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("mode", "speed"), [("--dc", 60.0), ("--ac", 240.0)])

@@ -11,12 +11,14 @@ from typing import Any
 
 import pytest
 
-from v2gkit.session.charging import EVCCConfig, EVCCSession, SECCConfig, SECCSession
-from v2gkit.session.dialect import Dialect
-from v2gkit.session.simulate import run_pair
 from v2gkit.controllers import EVLimits
+from v2gkit.session.din2 import EVCCConfig, EVCCSession, SECCConfig, SECCSession
+from v2gkit.session.din2.dialect import Dialect
+from v2gkit.session.events import Message
+from v2gkit.session.simulate import run_pair
 from v2gkit.sim.ev import SimulatedEV
 from v2gkit.sim.evse import Cable, SimulatedACEVSE, SimulatedDCEVSE
+from v2gkit.v2gtp import PayloadType
 
 SERES = json.loads((Path(__file__).parent / "data" / "seres_charge_parameter_discovery.json").read_text())
 LIMITS = EVLimits(max_current=125.0, max_voltage=450.0, max_power=50000.0, min_current=6.0,
@@ -55,8 +57,8 @@ def _run_with(protocol: str, dc: bool, mode: str, params: str) -> tuple[Any, Any
         return payload
 
     ex = run_pair(evcc, secc, tamper=tamper)
-    answers = [e.data["body"] for _, s, e in ex.events
-               if s == "EV" and e.name == "rx" and e.data["name"] == "ChargeParameterDiscoveryRes"]
+    answers = [e.body for _, s, e in ex.received
+               if s == "EV" and e.name == "ChargeParameterDiscoveryRes"]
     assert ex.names("SE")[-1] == "ChargeParameterDiscoveryRes" and len(answers) == 1
     return ex.closed["SE"][1], ex.closed["EV"][1], answers[0]
 
@@ -90,9 +92,15 @@ def test_response_code_and_the_session_ends(protocol: str, dc: bool, mode: str, 
                                             why: str) -> None:
     se, ev, res = _run_with(protocol, dc, mode, params)
     assert res.response_code.name == code
-    assert not se.ok and not se.local and se.reason.startswith(f"answered ChargeParameterDiscoveryRes with {code}: ")
-    assert why in se.reason
-    assert not ev.ok and f"SECC answered ChargeParameterDiscoveryRes with {code}" in ev.reason
+    assert not se.ok and not se.local and se.text.startswith(f"answered ChargeParameterDiscoveryRes with {code}: ")
+    assert why in se.text
+    assert not ev.ok and f"SECC answered ChargeParameterDiscoveryRes with {code}" in ev.text
+
+
+def _answer(secc: SECCSession, code: Any) -> Any:
+    """The SECC's ChargeParameterDiscoveryRes with ``code``, through its one exit."""
+    [send] = secc.core.send(0.0, "ChargeParameterDiscoveryRes", secc._response("ChargeParameterDiscovery", code, False))
+    return send
 
 
 @pytest.mark.parametrize(("protocol", "dc"), [("iso2", False), ("iso2", True), ("din", True)])
@@ -103,9 +111,9 @@ def test_the_abstract_parameter_head_is_a_wrong_charge_parameter(protocol: str, 
     req = _request(d, secc.offered[0], "DC" if dc else "AC")
     req.ac_ev_charge_parameter = req.dc_ev_charge_parameter = None
     req.ev_charge_parameter = d.m.EVChargeParameterType()
-    key, code = secc._on_charge_parameter_discovery(0.0, secc.session_id, req)
+    code, finished = secc._on_charge_parameter_discovery(0.0, secc.session_id, req)
     assert code.name == "FAILED_WrongChargeParameter" and "with EVChargeParameter" in secc._why
-    assert d.decode(secc._send("ChargeParameterDiscovery", code, key).payload)[1:3] == ("ChargeParameterDiscovery",
+    assert d.decode(_answer(secc, code).payload)[1:3] == ("ChargeParameterDiscovery",
                                                                                       False)
 
 
@@ -114,7 +122,7 @@ def test_every_wrong_mode_answer_is_schema_valid(protocol: str, dc: bool) -> Non
     _, secc = _pair(protocol, dc)
     for code in ("FAILED_WrongChargeParameter",
                  "FAILED_WrongEnergyTransferType" if protocol == "din" else "FAILED_WrongEnergyTransferMode"):
-        send = secc._send("ChargeParameterDiscovery", getattr(secc.d.RC, code), "ChargeParameterDiscovery:Ongoing")
+        send = _answer(secc, getattr(secc.d.RC, code))
         assert secc.d.decode(send.payload)[3].response_code.name == code
 
 
@@ -134,7 +142,7 @@ def test_the_real_seres_frame_gets_what_the_real_charger_answered() -> None:
              (car_sid, "PaymentServiceSelection", d.payment_selection_req(1)),
              (car_sid, "Authorization", d.authorization_req())]
     for t, (sid, name, body) in enumerate(steps, 1):
-        sends = [o for o in secc.receive(float(t), _frame(d, sid, name, body)) if hasattr(o, "payload")]
+        sends = [o for o in secc.receive(float(t), Message(PayloadType.EXI, _frame(d, sid, name, body))) if hasattr(o, "payload")]
         assert d.is_ok(d.decode(sends[0].payload)[3].response_code), name
     assert secc.session_id == car_sid and "AC_three_phase_core" in secc.offered
     payload = bytes.fromhex(SERES["request_hex"])
@@ -142,12 +150,12 @@ def test_the_real_seres_frame_gets_what_the_real_charger_answered() -> None:
     assert (sid, name, req.requested_energy_transfer_mode.name) == (car_sid, "ChargeParameterDiscovery",
                                                                     "AC_three_phase_core")
     assert req.dc_ev_charge_parameter is not None and req.ac_ev_charge_parameter is None
-    out = secc.receive(10.0, payload)
+    out = secc.receive(10.0, Message(PayloadType.EXI, payload))
     ours = d.decode(next(o for o in out if hasattr(o, "payload")).payload)[3]
     theirs = d.decode(bytes.fromhex(SERES["charger_response_hex"]))[3]
     assert ours.response_code == theirs.response_code == d.RC.FAILED_WrongChargeParameter
     close = out[-1]
-    assert not close.ok and close.reason == ("answered ChargeParameterDiscoveryRes with FAILED_WrongChargeParameter: "
+    assert not close.ok and close.text == ("answered ChargeParameterDiscoveryRes with FAILED_WrongChargeParameter: "
                                              "AC_three_phase_core requested with DC_EVChargeParameter")
 
 
@@ -166,8 +174,8 @@ def test_the_evcc_requests_a_mode_the_secc_offered() -> None:
         return payload
 
     ex = run_pair(evcc, secc, tamper=tamper)
-    reqs = [e.data["body"] for _, s, e in ex.events
-            if s == "SE" and e.data.get("name") == "ChargeParameterDiscoveryReq"]
+    reqs = [e.body for _, s, e in ex.received
+            if s == "SE" and e.name == "ChargeParameterDiscoveryReq"]
     assert reqs and all(r.requested_energy_transfer_mode.name == "AC_single_phase_core" for r in reqs)
     assert ex.closed["EV"][1].ok and ex.closed["SE"][1].ok
 
@@ -181,7 +189,7 @@ def test_the_evcc_ends_when_no_offered_mode_fits(protocol: str, dc: bool, ev_dc:
     ex = run_pair(evcc, secc)
     assert "ChargeParameterDiscoveryReq" not in ex.names("EV")
     assert ex.names("EV")[-1] == "SessionStopReq"  # the SECC learns it is over now, not at its timeout
-    assert (ex.closed["EV"][1].ok, ex.closed["EV"][1].reason) == (False, reason)
+    assert (ex.closed["EV"][1].ok, ex.closed["EV"][1].text) == (False, reason)
 
 
 def test_din_modes_offered_and_read_back_agree() -> None:

@@ -1,6 +1,6 @@
 """Configuration values are checked when the configuration is made (ConfigError naming the field; the CLI
 turns it into a usage error naming the key), and a message of ours that cannot be built ends the session as
-a local fault (Close.local) with the reason, instead of raising."""
+a local fault (Closed.local) with the reason, instead of raising."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 
-from v2gkit.session.charging import Close, ConfigError, EVCCConfig, EVCCSession, Event, SECCConfig, SECCSession
+from v2gkit.session.config import ConfigError
+from v2gkit.session.din2 import EVCCConfig, EVCCSession, SECCConfig, SECCSession
+from v2gkit.session.events import Closed, Event, Message, Received
 from v2gkit.session.simulate import run_pair
 from v2gkit.sim.ev import SimulatedEV
 from v2gkit.sim.evse import SimulatedDCEVSE
+from v2gkit.v2gtp import PayloadType
 
 CLI = [sys.executable, "-m", "v2gkit.cli.main"]
 
@@ -73,15 +76,15 @@ def _sessions(secc_cfg: SECCConfig, ev_cfg: EVCCConfig | None = None) -> tuple[E
 
 def test_an_answer_that_cannot_be_built_is_a_local_fault() -> None:
     """A 9-octet SessionID that slipped past the checks: SessionSetupRes cannot be encoded. The SECC ends
-    the session with the reason (Close.local) and an event, and does not raise."""
+    the session with the reason (Closed.local) and an event, and does not raise."""
     cfg = SECCConfig()
     cfg.session_id = bytes(range(9))  # bypasses __post_init__, as a program could
     evcc, secc = _sessions(cfg)
     ex = run_pair(evcc, secc)
     _, close = ex.closed["SE"]
     assert not close.ok and close.local
-    assert close.reason.startswith("internal error: cannot build SessionSetupRes: ExiEncodeError: "), close.reason
-    assert secc.result.reason == close.reason and ex.names("SE") == []
+    assert close.text.startswith("internal error: cannot build SessionSetupRes: ExiEncodeError: "), close.text
+    assert secc.result.detail == close.text and ex.names("SE") == []
     events = [e for _, s, e in ex.events if s == "SE" and e.name == "internal_error"]
     assert len(events) == 1 and events[0].data["name"] == "SessionSetupRes"
     assert not ex.closed["EV"][1].ok and not ex.closed["EV"][1].local  # the car just saw the connection go
@@ -89,18 +92,18 @@ def test_an_answer_that_cannot_be_built_is_a_local_fault() -> None:
 
 def test_a_failed_answer_that_cannot_be_built_is_a_local_fault_too() -> None:
     """The FAILED path builds its answer as well (here FAILED_SequenceError to a second SessionSetupReq
-    after the configuration broke): still a Close, never an exception."""
+    after the configuration broke): still a Closed, never an exception."""
     secc = SECCSession("iso2", SimulatedDCEVSE(), SECCConfig())
     d = secc.d
     setup = d.encode(bytes(1), "SessionSetup", True, d.session_setup_req(b"\x00\x11\x22\x33\x44\x55"))
     secc.start(0.0)
-    assert not any(isinstance(o, Close) for o in secc.receive(0.1, setup))
+    assert not any(isinstance(o, Closed) for o in secc.receive(0.1, Message(PayloadType.EXI, setup)))
     secc.cfg.evse_id = "x" * 64  # too long for the EVSEID of every answer that carries one
-    out = secc.receive(0.2, setup)
+    out = secc.receive(0.2, Message(PayloadType.EXI, setup))
     close = out[-1]
-    assert isinstance(close, Close) and close.local and "cannot build SessionSetupRes" in close.reason
-    assert [o.name for o in out if isinstance(o, Event)] == ["rx", "internal_error"]
-    assert secc.receive(0.3, setup) == []
+    assert isinstance(close, Closed) and close.local and "cannot build SessionSetupRes" in close.text
+    assert isinstance(out[0], Received) and [o.name for o in out if isinstance(o, Event)] == ["internal_error"]
+    assert secc.receive(0.3, Message(PayloadType.EXI, setup)) == []
 
 
 def test_a_request_that_cannot_be_built_is_a_local_fault() -> None:
@@ -109,14 +112,14 @@ def test_a_request_that_cannot_be_built_is_a_local_fault() -> None:
     evcc, secc = _sessions(SECCConfig(), cfg)
     ex = run_pair(evcc, secc)
     _, close = ex.closed["EV"]
-    assert not close.ok and close.local and close.reason.startswith("internal error: cannot build SessionSetupReq:")
-    assert evcc.result.reason == close.reason and ex.names("EV") == []
+    assert not close.ok and close.local and close.text.startswith("internal error: cannot build SessionSetupReq:")
+    assert evcc.result.detail == close.text and ex.names("EV") == []
 
 
 async def test_the_runner_logs_the_local_fault(caplog: pytest.LogCaptureFixture) -> None:
     """On a real loopback connection: the session's Outcome carries the reason and marks it local; the
     runner logs it with the builder's traceback."""
-    from v2gkit.net.runner import run_session
+    from v2gkit.net.runner import run_machine
     from v2gkit.net.v2g import connect, serve
     from v2gkit.v2gtp import PayloadType
 
@@ -128,7 +131,7 @@ async def test_the_runner_logs_the_local_fault(caplog: pytest.LogCaptureFixture)
     async def handler(conn: Any) -> None:
         conn.schema = "iso2"
         conn.handshake_done()
-        outcomes.append(await run_session(conn, secc))
+        outcomes.append(await run_machine(conn, secc))
 
     server = await serve(handler, host="::1", port=0)
     try:
@@ -143,7 +146,7 @@ async def test_the_runner_logs_the_local_fault(caplog: pytest.LogCaptureFixture)
     finally:
         await server.close()
     assert outcomes and outcomes[0].local and not outcomes[0].ok
-    assert outcomes[0].reason.startswith("internal error: cannot build SessionSetupRes")
+    assert outcomes[0].detail.startswith("internal error: cannot build SessionSetupRes")
     rec = [r for r in caplog.records if "internal error: cannot build SessionSetupRes" in r.getMessage()]
     assert rec and rec[0].exc_info is not None
 

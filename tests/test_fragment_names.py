@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from strategies import generatable, instances, simple
+
 from v2gkit.exi import SCHEMAS, ExiEncodeError, decode_fragment, encode_fragment, schema_module
 from v2gkit.exi.api import fragment_names
 from v2gkit.exi.convert import from_xml, to_xml

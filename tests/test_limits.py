@@ -12,7 +12,7 @@ import pytest
 from v2gkit.net.faults import FaultLog
 from v2gkit.net.limits import ConnectionLimits, ConnectionTable
 from v2gkit.net.v2g import ConnectionClosed, V2GConnection, connect, serve
-from v2gkit.session.charging import PausedSessions
+from v2gkit.session.paused import PausedSessions
 
 
 # ------------------------------------------------------------------------------------------ FaultLog
@@ -224,7 +224,7 @@ async def test_a_peer_silent_after_the_handshake_is_not_a_session_yet() -> None:
     car sends SessionSetupReq at once). A real car's session is established from its SessionSetupReq."""
     from v2gkit.net.charging import charge, secc_sessions
     from v2gkit.net.link import SECCLink
-    from v2gkit.session.charging import EVCCConfig, SECCConfig
+    from v2gkit.session.din2 import EVCCConfig, SECCConfig
     from v2gkit.sim.ev import SimulatedEV
     from v2gkit.sim.evse import SimulatedDCEVSE
     from v2gkit.sim.scaled import Accelerated

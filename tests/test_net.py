@@ -374,7 +374,8 @@ async def test_dual_station_presents_the_chain_the_car_can_check(pkis: dict) -> 
 async def test_pause_and_resume_over_tcp() -> None:
     """A paused session rejoined on a new TCP connection with its old SessionID."""
     from v2gkit.net.charging import charge, secc_sessions
-    from v2gkit.session.charging import EVCCConfig, PausedSessions, SECCConfig
+    from v2gkit.session.din2 import EVCCConfig, SECCConfig
+    from v2gkit.session.paused import PausedSessions
     from v2gkit.sim.ev import SimulatedEV
     from v2gkit.sim.evse import SimulatedDCEVSE
     from v2gkit.sim.scaled import Accelerated
@@ -387,14 +388,14 @@ async def test_pause_and_resume_over_tcp() -> None:
         first = await charge(Accelerated(ev, 20), EVCCConfig(loop_interval=0.02), protocols="iso2", loopback=True,
                              sdp_port=secc.sdp_port)
         sid = first.machine.session_id
-        assert first.ok and first.outcome.reason == "paused" and sid in paused
+        assert first.ok and first.outcome.detail == "paused" and sid in paused
         ev.pause_at = None
         second = await charge(Accelerated(ev, 20), EVCCConfig(loop_interval=0.02, resume_session_id=sid),
                               protocols="iso2", loopback=True, sdp_port=secc.sdp_port)
-        assert second.ok and second.outcome.reason == "terminated" and second.machine.session_id == sid
+        assert second.ok and second.outcome.detail == "terminated" and second.machine.session_id == sid
         assert ev.soc() >= 61 and sid not in paused
         await asyncio.sleep(0.05)
-        assert [r.outcome.reason for r in done] == ["paused", "terminated"]
+        assert [r.outcome.detail for r in done] == ["paused", "terminated"]
     finally:
         await secc.close()
 
@@ -404,7 +405,7 @@ async def test_late_answers_are_flagged(monkeypatch: pytest.MonkeyPatch) -> None
     from v2gkit import timing
     from v2gkit.net.charging import charge, secc_sessions
     from v2gkit.net.runner import LATE_KEPT
-    from v2gkit.session.charging import EVCCConfig, SECCConfig
+    from v2gkit.session.din2 import EVCCConfig, SECCConfig
     from v2gkit.sim.ev import SimulatedEV
     from v2gkit.sim.evse import SimulatedDCEVSE
     from v2gkit.sim.scaled import Accelerated
@@ -429,8 +430,8 @@ async def test_late_answers_are_flagged(monkeypatch: pytest.MonkeyPatch) -> None
 async def test_a_failing_machine_ends_its_session_at_once() -> None:
     """A machine that raises (our bug, not the peer's) ends that session now with the reason, instead of
     leaving it to wait for its next timer."""
-    from v2gkit.net.runner import run_session
-    from v2gkit.session.charging import Timer
+    from v2gkit.net.runner import run_machine
+    from v2gkit.session.events import Timer
 
     class Broken:
         def start(self, now: float) -> list:
@@ -445,7 +446,7 @@ async def test_a_failing_machine_ends_its_session_at_once() -> None:
     outcomes: list = []
 
     async def handler(conn: V2GConnection) -> None:
-        outcomes.append(await run_session(conn, Broken()))  # type: ignore[arg-type]
+        outcomes.append(await run_machine(conn, Broken()))  # type: ignore[arg-type]
 
     async with await serve(handler, host="::1") as srv:
         conn = await connect("::1", srv.port)
@@ -453,4 +454,4 @@ async def test_a_failing_machine_ends_its_session_at_once() -> None:
         with pytest.raises(ConnectionClosed):
             await conn.receive(2)
         await asyncio.sleep(0.05)
-        assert outcomes[0].reason == "internal error: RuntimeError: boom" and not outcomes[0].ok
+        assert outcomes[0].detail == "internal error: RuntimeError: boom" and not outcomes[0].ok

@@ -133,7 +133,7 @@ def test_cli_replay_cars_says_when_nothing_matches(only: str) -> None:
 
 
 def test_requests_into_another_secc_carry_its_session_id() -> None:
-    from v2gkit.session.dialect import Dialect
+    from v2gkit.session.din2.dialect import Dialect
     bmw = _kept()[0]
     d = Dialect(bmw.protocol)
     req = next(f for f in bmw.requests if f.kind == "CurrentDemand")

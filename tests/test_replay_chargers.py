@@ -11,9 +11,9 @@ import pytest
 from conftest import need_shared
 
 from v2gkit.exi import api as exi
-from v2gkit.session import charging
-from v2gkit.session.charging import Close, Send
-from v2gkit.session.dialect import Dialect
+from v2gkit.session import din2 as charging
+from v2gkit.session.din2.dialect import Dialect
+from v2gkit.session.events import Closed, Message, Reason, Send
 from v2gkit.testsys.captures import Frame, RecordedSession, load_sessions, sessions_from_json
 from v2gkit.testsys.replay_chargers import (
     ChargerReplay,
@@ -24,6 +24,7 @@ from v2gkit.testsys.replay_chargers import (
     replay_chargers,
     summary_rows,
 )
+from v2gkit.v2gtp import PayloadType
 
 KEPT = Path(__file__).parent / "data" / "real_sessions.json"
 
@@ -46,10 +47,10 @@ def _label(kept: dict[str, RecordedSession], part: str) -> RecordedSession:
     return next(s for label, s in kept.items() if part in label)
 
 
-def _request(d: Dialect, sid: bytes, name: str) -> bytes:
+def _request(d: Dialect, sid: bytes, name: str) -> Message:
     bodies = {"ServiceDiscovery": d.service_discovery_req(), "SessionStop": d.session_stop_req(False),
               "Authorization": d.authorization_req()}
-    return d.encode(sid, name, True, bodies[name])
+    return Message(PayloadType.EXI, d.encode(sid, name, True, bodies[name]))
 
 
 def test_scripted_charger_answers_in_recorded_order_then_repeats_the_last() -> None:
@@ -84,8 +85,8 @@ def test_scripted_charger_closes_where_the_recording_has_no_answer() -> None:
     s = _label(_kept(), "VW/id.4/iso_15118-2_DC")  # ends at SessionStop: no ChargeParameterDiscoveryRes
     d, sc = Dialect(s.protocol), ScriptedCharger(s)
     body = d.charge_parameter_req(True, car_for(s, sc)[0].limits(), d.dc_ev_status(True, "NO_ERROR", 50))
-    out = sc.receive(0.0, d.encode(s.session_id, "ChargeParameterDiscovery", True, body))
-    assert out == [Close(False, "recording has no ChargeParameterDiscoveryRes")]
+    out = sc.receive(0.0, Message(PayloadType.EXI, d.encode(s.session_id, "ChargeParameterDiscovery", True, body)))
+    assert out == [Closed(Reason.NO_SESSION, "recording has no ChargeParameterDiscoveryRes")]
     assert _verdict(s, sc, False, "connection closed", 5, True).verdict == "recording incomplete"
 
 
@@ -94,10 +95,10 @@ def test_a_request_after_a_failed_answer_is_a_difference() -> None:
     s = _label(_kept(), "VW/id.4/iso_15118-2_DC")
     d, sc = Dialect(s.protocol), ScriptedCharger(s)
     for f in s.requests[:3]:  # SessionSetup, ServiceDiscovery, PaymentServiceSelection (FAILED_PaymentSelectionInvalid)
-        assert isinstance(sc.receive(0.0, f.payload)[0], Send)
+        assert isinstance(sc.receive(0.0, Message(PayloadType.EXI, f.payload))[0], Send)
     assert sc.failed == ("PaymentServiceSelectionRes", "FAILED_PaymentSelectionInvalid")
     out = sc.receive(0.0, _request(d, s.session_id, "SessionStop"))
-    assert isinstance(out[0], Close) and sc.after_end == ["SessionStopReq"]
+    assert isinstance(out[0], Closed) and sc.after_end == ["SessionStopReq"]
     reason = "SECC answered PaymentServiceSelectionRes with FAILED_PaymentSelectionInvalid"
     r = _verdict(s, sc, False, reason, 4, True)
     assert r.verdict == "differs" and "went on after" in r.detail
@@ -141,7 +142,7 @@ async def test_kept_sessions() -> None:
 
 async def test_evcc_ending_with_another_reason_is_a_difference(monkeypatch: pytest.MonkeyPatch) -> None:
     """The check sees the EVCC's own reason: one that does not name the code is no pass."""
-    monkeypatch.setattr(charging, "_fail_reason", lambda name, code: f"{name} went wrong")
+    monkeypatch.setattr(charging.evcc, "_fail_reason", lambda name, code: f"{name} went wrong")
     s = _label(_kept(), "Seres/")
     r = await ChargerReplay().run(s)
     assert r.verdict == "differs" and "not 'SECC answered ChargeParameterDiscoveryRes" in r.detail

@@ -11,18 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from v2gkit.exi.gen import iso2
-from v2gkit.session.charging import (
-    SECC_NEXT,
-    EVCCConfig,
-    EVCCSession,
-    PausedSessions,
-    SECCConfig,
-    SECCSession,
-)
-from v2gkit.session.dialect import Dialect
-from v2gkit.session.simulate import Exchange, run_pair
 from v2gkit.controllers import CPState
+from v2gkit.exi.gen import iso2
+from v2gkit.session.din2 import NEXT, EVCCConfig, EVCCSession, SECCConfig, SECCSession
+from v2gkit.session.din2.dialect import Dialect
+from v2gkit.session.paused import PausedSessions
+from v2gkit.session.simulate import Exchange, run_pair
 from v2gkit.sim.ev import SimulatedEV
 from v2gkit.sim.evse import Cable, SimulatedACEVSE, SimulatedDCEVSE
 
@@ -43,7 +37,7 @@ def _pair(protocol: str = "iso2", dc: bool = True, *, ev_kw: dict | None = None,
 
 def _closed(ex: Exchange, side: str) -> tuple[float, bool, str]:
     t, c = ex.closed[side]
-    return t, c.ok, c.reason
+    return t, c.ok, c.text
 
 
 def _requests(ex: Exchange) -> list[str]:
@@ -112,8 +106,8 @@ def test_sequence_error() -> None:
         d.dc_ev_status(True, "NO_ERROR", 50), (400, 10), ev.limits(), False, False, (None, None)))
     ex = run_pair(evcc, secc, tamper=_replace("PaymentServiceSelectionReq", "EV", current_demand))
     assert _closed(ex, "SE")[1:] == (False, "CurrentDemandReq: FAILED_SequenceError")
-    res = [e.data for _, s, e in ex.events if s == "EV" and e.name == "rx"][-1]
-    assert res["name"] == "CurrentDemandRes" and res["body"].response_code == iso2.responseCodeType.FAILED_SequenceError
+    res = [e for _, s, e in ex.received if s == "EV"][-1]
+    assert res.name == "CurrentDemandRes" and res.body.response_code == iso2.responseCodeType.FAILED_SequenceError
     t, ok, reason = _closed(ex, "EV")
     assert not ok and "expected PaymentServiceSelectionRes, got CurrentDemandRes" in reason
 
@@ -240,8 +234,8 @@ def test_emergency_shutdown_ends_cleanly() -> None:
     seen = []
     ex = run_pair(evcc, secc, tamper=_at(10.0, lambda: (evse.trigger_emergency(), seen.append(True))))
     assert seen and _closed(ex, "EV")[1:] == (True, "terminated")
-    codes = [e.data["body"].dc_evse_status.evse_status_code.name for _, s, e in ex.events
-             if s == "EV" and e.name == "rx" and e.data["name"] == "CurrentDemandRes"]
+    codes = [e.body.dc_evse_status.evse_status_code.name for _, s, e in ex.received
+             if s == "EV" and e.name == "CurrentDemandRes"]
     assert codes[-1] == "EVSE_EmergencyShutdown" and evse.present()[1] == 0.0
 
 
@@ -301,14 +295,14 @@ def test_pause_and_resume() -> None:
     assert _closed(ex, "EV")[1:] == (True, "paused") and evcc.result.paused
     sid = evcc.result.session_id
     assert sid in paused and secc.result.paused
-    body = [b for _, s, b in ex.events if s == "SE" and b.data["name"] == "SessionStopReq"][0].data["body"]
+    body = [b for _, s, b in ex.received if s == "SE" and b.name == "SessionStopReq"][0].body
     assert body.charging_session == iso2.chargingSessionType.Pause
     # the car comes back with the old SessionID
     ev2 = SimulatedEV(soc=ev.soc(), target_soc=ev.soc() + 1)
     evcc2 = EVCCSession("iso2", ev2, EVCCConfig(loop_interval=0.25, resume_session_id=sid))
     secc2 = SECCSession("iso2", SimulatedDCEVSE(cable_check_time=1.0), SECCConfig(), paused)
     ex2 = run_pair(evcc2, secc2)
-    setup = [e.data["body"] for _, s, e in ex2.events if s == "EV" and e.data["name"] == "SessionSetupRes"][0]
+    setup = [e.body for _, s, e in ex2.received if s == "EV" and e.name == "SessionSetupRes"][0]
     assert setup.response_code == iso2.responseCodeType.OK_OldSessionJoined and evcc2.session_id == sid
     assert _closed(ex2, "EV")[1:] == (True, "terminated") and sid not in paused
 
@@ -316,17 +310,17 @@ def test_pause_and_resume() -> None:
 def test_resume_of_an_unknown_session_starts_a_new_one() -> None:
     evcc, secc, _, _ = _pair(ev_cfg={"resume_session_id": b"\x01\x02\x03\x04\x05\x06\x07\x08"})
     ex = run_pair(evcc, secc)
-    setup = [e.data["body"] for _, s, e in ex.events if s == "EV" and e.data["name"] == "SessionSetupRes"][0]
+    setup = [e.body for _, s, e in ex.received if s == "EV" and e.name == "SessionSetupRes"][0]
     assert setup.response_code == iso2.responseCodeType.OK_NewSessionEstablished
     assert evcc.session_id != b"\x01\x02\x03\x04\x05\x06\x07\x08" and _closed(ex, "EV")[1]
 
 
 def test_rules_table_covers_every_outcome() -> None:
-    targets = {n for v in SECC_NEXT.values() for n in v}
-    assert targets <= {k.split(":")[0] for k in SECC_NEXT} | {"SessionStop"}
-    assert SECC_NEXT["SessionStop"] == frozenset()
+    targets = {n for v in NEXT.values() for n in v}
+    assert targets <= {k.split(":")[0] for k in NEXT} | {"SessionStop"}
+    assert NEXT["SessionStop"] == frozenset()
     # while power flows only PowerDelivery (or a metering receipt) may interrupt the loop
-    assert "SessionStop" not in SECC_NEXT["CurrentDemand"] | SECC_NEXT["ChargingStatus"]
+    assert "SessionStop" not in NEXT["CurrentDemand"] | NEXT["ChargingStatus"]
 
 
 def test_secc_answers_what_it_received() -> None:
@@ -356,15 +350,15 @@ def test_charge_parameter_discovery_ongoing(protocol: str, dc: bool) -> None:
     evcc, secc, _, _ = _pair(protocol, dc, secc_cfg={"charge_parameter_ongoing": 3})
     ex = run_pair(evcc, secc)
     assert ex.names("EV").count("ChargeParameterDiscoveryReq") == 4 and _closed(ex, "EV")[1:] == (True, "terminated")
-    procs = [e.data["body"].evse_processing.name for _, s, e in ex.events
-             if s == "EV" and e.data["name"] == "ChargeParameterDiscoveryRes"]
+    procs = [e.body.evse_processing.name for _, s, e in ex.received
+             if s == "EV" and e.name == "ChargeParameterDiscoveryRes"]
     assert procs == ["Ongoing", "Ongoing", "Ongoing", "Finished"]
 
 
 @pytest.mark.parametrize("protocol,dc", CASES)
 def test_every_failed_answer_encodes(protocol: str, dc: bool) -> None:
     """A sequence error may hit any request: its FAILED response must still be schema-valid."""
-    from v2gkit.session.dialect import CANONICAL
+    from v2gkit.session.din2.dialect import CANONICAL
     _, secc, _, _ = _pair(protocol, dc)
     for name in CANONICAL:
         if protocol == "din" and name in ("ServiceDetail",):
@@ -373,7 +367,7 @@ def test_every_failed_answer_encodes(protocol: str, dc: bool) -> None:
                                                                   "WeldingDetection"):
             continue
         for code in ("FAILED_SequenceError", "FAILED_UnknownSession"):
-            send = secc._send(name, getattr(secc.d.RC, code), None)
+            [send] = secc.core.send(0.0, name + "Res", secc._response(name, getattr(secc.d.RC, code), False))
             assert secc.d.decode(send.payload)[1:3] == (name, False)
 
 

@@ -211,7 +211,7 @@ def test_cable_check_fault() -> None:
 
 
 @pytest.mark.parametrize("evse_cls", [SimulatedDCEVSE, SimulatedACEVSE])
-def test_authorization_delay(evse_cls: type[SimulatedDCEVSE] | type[SimulatedACEVSE]) -> None:
+def test_authorization_delay(evse_cls: type[SimulatedDCEVSE | SimulatedACEVSE]) -> None:
     evse = evse_cls(auth_delay=1.0)
     evse.step(5.0)  # time before the first question does not count
     assert evse.authorized() is None
@@ -224,7 +224,7 @@ def test_authorization_delay(evse_cls: type[SimulatedDCEVSE] | type[SimulatedACE
 
 
 @pytest.mark.parametrize("evse_cls", [SimulatedDCEVSE, SimulatedACEVSE])
-def test_notifications_and_emergency(evse_cls: type[SimulatedDCEVSE] | type[SimulatedACEVSE]) -> None:
+def test_notifications_and_emergency(evse_cls: type[SimulatedDCEVSE | SimulatedACEVSE]) -> None:
     evse = evse_cls()
     assert evse.notification() == Notification.NONE and not evse.emergency_shutdown()
     evse.request_stop()
@@ -453,7 +453,7 @@ def test_impossible_settings_are_refused(cls: type, settings: dict, message: str
 @pytest.mark.parametrize("speed", [1.0, 60.0, 500.0])
 def test_meter_and_car_agree_at_any_speed(protocol: str, dc: bool, speed: float) -> None:
     """A whole session on the simulated clock: the charger's meter and the car's energy are the same sum."""
-    from v2gkit.session.charging import EVCCConfig, EVCCSession, SECCConfig, SECCSession
+    from v2gkit.session.din2 import EVCCConfig, EVCCSession, SECCConfig, SECCSession
     from v2gkit.session.simulate import run_pair
     from v2gkit.sim.scaled import fast_ev
 

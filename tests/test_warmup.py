@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from v2gkit.session import warmup
-from v2gkit.session.charging import SECCConfig
+from v2gkit.session.din2 import SECCConfig
 from v2gkit.session.warmup import warm_up
 from v2gkit.sim.evse import SimulatedACEVSE, SimulatedDCEVSE
 

@@ -14,6 +14,10 @@ import enum
 import math
 from dataclasses import dataclass
 
+#: nominal AC voltage per phase (IEC 60038 low voltage, 230/400 V): what a charger announces and a car
+#: assumes when nothing else is known
+NOMINAL_AC_VOLTAGE = 230.0
+
 
 def check_values(positive: bool = True, **values: float) -> None:
     """ValueError naming the first setting no hardware can have: not > 0 (``positive``) or not >= 0,
@@ -77,7 +81,7 @@ class EVSELimits:
     min_voltage: float = 0.0
     min_current: float = 0.0
     peak_current_ripple: float = 5.0  # A, DC
-    nominal_voltage: float = 230.0  # V, AC per phase
+    nominal_voltage: float = NOMINAL_AC_VOLTAGE  # V, AC per phase
     phases: int = 3  # AC
 
 

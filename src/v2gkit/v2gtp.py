@@ -66,6 +66,24 @@ class PayloadType(enum.IntEnum):
     SDP_RESPONSE_WIRELESS = 0x9003
 
 
+#: names of the payload types, for traces and logs
+PAYLOAD_TYPE_NAMES: dict[int, str] = {
+    PayloadType.EXI: "EXI",
+    PayloadType.ISO20_COMMON: "ISO-20 common",
+    PayloadType.ISO20_AC: "ISO-20 AC",
+    PayloadType.ISO20_DC: "ISO-20 DC",
+    PayloadType.ISO20_ACDP: "ISO-20 ACDP",
+    PayloadType.ISO20_WPT: "ISO-20 WPT",
+    PayloadType.ISO20_SCHEDULE_RENEGOTIATION: "ISO-20 schedule renegotiation",
+    PayloadType.ISO20_METERING_CONFIRMATION: "ISO-20 metering confirmation",
+    PayloadType.ISO20_ACDP_SYSTEM_STATUS: "ISO-20 ACDP system status",
+    PayloadType.ISO20_PARKING_STATUS: "ISO-20 parking status",
+    PayloadType.SDP_REQUEST: "SDP request",
+    PayloadType.SDP_RESPONSE: "SDP response",
+    PayloadType.SDP_REQUEST_WIRELESS: "SDP request (wireless)",
+    PayloadType.SDP_RESPONSE_WIRELESS: "SDP response (wireless)",
+}
+
 #: Payload types that may arrive on the V2G TCP/TLS connection (ISO 15118-20 list)
 TCP_PAYLOAD_TYPES = frozenset(p for p in PayloadType if p < 0x9000)
 #: ... on the SDP UDP socket

@@ -36,8 +36,20 @@ except ImportError:  # run as a script from a checkout without v2gkit installed
     from v2gkit.net.netns import VethPair, netns_available, private_netns_command
 
 __all__ = [
-    "JOSEV_VERSION", "JosevError", "Run", "josev_python", "josev_env", "josev_command", "check_java",
-    "success", "message_sequence", "chosen_protocol", "stop_reasons", "JosevProcess", "start_josev", "run_pair",
+    "JOSEV_VERSION",
+    "JosevError",
+    "JosevProcess",
+    "Run",
+    "check_java",
+    "chosen_protocol",
+    "josev_command",
+    "josev_env",
+    "josev_python",
+    "message_sequence",
+    "run_pair",
+    "start_josev",
+    "stop_reasons",
+    "success",
 ]
 
 JOSEV_VERSION = "0.31.2"

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from v2gkit.session.families import DEFAULT_EV_OFFER
 from v2gkit.sim.scaled import LOOPBACK_SPEED, MAX_SPEED
 
 from .link import DEFAULT_PKI, _apply, _evcc_tls, _fail, _secc_tls, _tracer, _where, tls_options, tls_profile
@@ -30,7 +31,7 @@ from .options import (
     settings,
 )
 
-SESSION_DEFAULT = "iso2,din"
+SESSION_DEFAULT = DEFAULT_EV_OFFER
 SPEED = Number(min=0.0, min_open=True, max=MAX_SPEED)
 _SPEED_DEFAULT = f"{LOOPBACK_SPEED['DC']:g} DC, {LOOPBACK_SPEED['AC']:g} AC on loopback; 1 on an interface"
 
@@ -39,7 +40,7 @@ def _kw(cls: Any, values: dict[str, Any], where: str, raw: dict[str, Any] | None
         check: Any = None) -> Any:
     """``cls(**values)`` (then ``check(obj)``), a usage error naming the key when a value is refused.
     ``raw``: the table as the file wrote it, to quote the value (``key = 'value': why``)."""
-    from v2gkit.session.charging import ConfigError
+    from v2gkit.session.config import ConfigError
     try:
         obj = cls(**values)
         if check is not None:
@@ -151,7 +152,7 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     from v2gkit.net.runner import Samples, settle_heap
     from v2gkit.net.tls import TlsConfigError
     from v2gkit.sdp import SecurityPolicy
-    from v2gkit.session.charging import SECCConfig
+    from v2gkit.session.din2 import SECCConfig
 
     extra = load_config(ctx, config_path, "secc", ("evse", "session"))
     p = ctx.params
@@ -210,7 +211,7 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
             answers = o.answer_times.get(loop + "Res") or Samples()
             # the meter, not the machine's result: a session that ends without its own Close (the car went
             # away) never filled that in, and the energy that flowed is the meter's to say
-            say("session", {"conn": rec.conn, "protocol": rec.protocol, "ok": o.ok, "reason": o.reason,
+            say("session", {"conn": rec.conn, "protocol": rec.protocol, "ok": o.ok, "reason": o.detail,
                             "messages": rec.result.messages, "energy_wh": round(rec.meter_wh, 1),
                             "seconds": round(o.seconds, 2), f"median_answer_{loop}": _median_ms(answers),
                             f"first_answer_{loop}": _ms(answers.first),
@@ -267,7 +268,7 @@ class _Progress:
         self.charging = False  # the energy loop has begun: a Ctrl-C can end the session properly
 
     def __call__(self, now: float, out: Any) -> None:
-        from v2gkit.session.charging import Send
+        from v2gkit.session.events import Send
         if not isinstance(out, Send):
             return
         loop = out.name in self.LOOP
@@ -321,7 +322,7 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     from v2gkit.net.link import LinkError, ev_link
     from v2gkit.net.runner import settle_heap
     from v2gkit.net.tls import TlsConfigError
-    from v2gkit.session.charging import EVCCConfig
+    from v2gkit.session.din2 import EVCCConfig
 
     extra = load_config(ctx, config_path, "evcc", ("ev", "session"))
     p = ctx.params
@@ -373,7 +374,7 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
                     "charged_wh": round(ev.charged_wh, 1), "speed": speed}
         info = _link_info(res.link)
         o = res.outcome
-        info.update({"ok": o.ok, "reason": o.reason, "messages": res.machine.result.messages,
+        info.update({"ok": o.ok, "reason": o.detail, "messages": res.machine.result.messages,
                      "soc": round(ev.soc(), 2), "charged_wh": round(ev.charged_wh, 1), "speed": speed,
                      "seconds": round(o.seconds, 2),
                      "round_trip_ms": {k: round(statistics.median(v) * 1e3, 3) for k, v in o.round_trips.items()},

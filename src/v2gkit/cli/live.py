@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from v2gkit.session.charging import Event, Send
+from v2gkit.session.events import Received, Send
 
 _LOOP = ("CurrentDemand", "ChargingStatus")
 
@@ -71,7 +71,7 @@ def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: floa
     from v2gkit.net.charging import charge, secc_sessions
     from v2gkit.net.link import SECCLink
     from v2gkit.sdp import SecurityPolicy
-    from v2gkit.session.charging import EVCCConfig, SECCConfig
+    from v2gkit.session.din2 import EVCCConfig, SECCConfig
     from v2gkit.sim.evse import SimulatedACEVSE, SimulatedDCEVSE
     from v2gkit.sim.scaled import fast_ev
 
@@ -101,10 +101,9 @@ def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: floa
             st.sent_at = time.perf_counter()
             st.phase = out.name[:-3]
             st.add("EV → SECC", out.name, _detail(out.body))
-        elif isinstance(out, Event) and out.name == "rx":
-            name = out.data["name"]
-            st.rtt[name[:-3]].append(time.perf_counter() - st.sent_at)
-            st.add("SECC → EV", name, _detail(out.data["body"]))
+        elif isinstance(out, Received):
+            st.rtt[out.name[:-3]].append(time.perf_counter() - st.sent_at)
+            st.add("SECC → EV", out.name, _detail(out.body))
 
     title = (f"v2gkit demo: {'DIN SPEC 70121' if protocol == 'din' else 'ISO 15118-2'} "
              f"{'DC' if dc else 'AC'} over {'TLS 1.2' if tls else 'TCP'}, loopback, SDP port {sdp_port}, "
@@ -166,7 +165,7 @@ def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: floa
     summary = Table(title="summary", show_header=False)
     summary.add_column(style="bold")
     summary.add_column()
-    summary.add_row("result", ("[green]SessionStop OK[/]" if o.ok else "[red]FAILED[/]") + f" ({o.reason})")
+    summary.add_row("result", ("[green]SessionStop OK[/]" if o.ok else "[red]FAILED[/]") + f" ({o.detail})")
     summary.add_row("negotiated", f"{res.link.protocol.name} ({res.link.protocol.namespace}), "
                                   f"set-up {res.link.setup_seconds * 1e3:.1f} ms")
     summary.add_row("messages", f"{o.sent} requests, {o.received} responses")

@@ -9,20 +9,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..session.charging import EVCCConfig, EVCCSession, PausedSessions, SECCConfig, SECCSession, SessionResult
-from ..session.handshake import AppProtocol, Negotiated
 from ..controllers import EVController, EVSEController
+from ..session.din2 import EVCCConfig, EVCCSession, SECCConfig, SECCSession
+from ..session.families import DEFAULT_EV_OFFER, SESSION_PROTOCOLS
+from ..session.handshake import AppProtocol, Negotiated
+from ..session.paused import PausedSessions
+from ..session.result import SessionResult
 from .faults import default_fault_log
 from .link import EVLink, LinkError, ev_link
-from .runner import Observer, Outcome, run_session
+from .runner import Observer, Outcome, run_machine
 from .v2g import V2GConnection
 
 __all__ = ["SESSION_PROTOCOLS", "ChargeResult", "SessionCounters", "SessionRecord", "charge", "secc_sessions"]
 
 log = logging.getLogger("v2gkit.charging")
 
-#: the protocols a full charging session exists for so far (ISO 15118-20 sessions come later)
-SESSION_PROTOCOLS = ("iso2", "din")
+
 
 
 @dataclass
@@ -79,7 +81,7 @@ def secc_sessions(evse_factory: Callable[[], EVSEController], config: SECCConfig
         if counters is not None:
             counters.started += 1
             counters.by_protocol[name] += 1
-        outcome = await run_session(conn, machine, observe=observe(conn) if observe else None)
+        outcome = await run_machine(conn, machine, observe=observe(conn) if observe else None)
         rec = SessionRecord(conn.id, name, outcome, machine.result, machine.evse.meter_wh(), machine.cfg.dc)
         del machine  # with its simulator: only the summary outlives the session
         if counters is not None:
@@ -101,7 +103,7 @@ class ChargeResult:
         return self.outcome.ok
 
 
-async def charge(ev: EVController, config: EVCCConfig, *, protocols: str | Sequence[str | AppProtocol] = "iso2,din",
+async def charge(ev: EVController, config: EVCCConfig, *, protocols: str | Sequence[str | AppProtocol] = DEFAULT_EV_OFFER,
                  observe: Observer | None = None, **link: Any) -> ChargeResult:
     """Discover, connect, negotiate, then run the whole session. ``link`` goes to ``ev_link``."""
     ev_side = await ev_link(protocols=protocols, **link)
@@ -111,5 +113,5 @@ async def charge(ev: EVController, config: EVCCConfig, *, protocols: str | Seque
         raise LinkError(f"{name} was negotiated, but v2gkit has no {name} session yet; offer one of "
                         f"{', '.join(SESSION_PROTOCOLS)}")
     machine = EVCCSession(name, ev, config)
-    outcome = await run_session(ev_side.connection, machine, observe=observe)
+    outcome = await run_machine(ev_side.connection, machine, observe=observe)
     return ChargeResult(ev_side, outcome, machine)

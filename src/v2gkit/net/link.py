@@ -21,19 +21,19 @@ from typing import Any
 
 from .. import sdp as core
 from .. import timing
+from ..session.events import Closed, Reason
 from ..session.handshake import (
     DEFAULT_OFFER,
     AppProtocol,
     EVHandshake,
-    HandshakeError,
     Negotiated,
     SECCHandshake,
     protocol_list,
 )
-from ..v2gtp import PayloadType
 from .faults import FaultLog
 from .iface import link_local_address
 from .limits import ConnectionLimits, ConnectionTable
+from .runner import run_machine
 from .sdp import SDPResponder, discover, start_responder
 from .v2g import ContextSelector, TraceSink, V2GConnection, V2GServer, connect, serve
 
@@ -118,18 +118,10 @@ async def ev_link(*, interface: str | None = None, loopback: bool = False,
         usable = usable_protocols(offer, conn.tls)
         if not usable:
             raise LinkError(f"none of {', '.join(p.name for p in offer)} can run {_why_none(conn.tls)}")
-        hs = EVHandshake(usable)
-        await conn.send(PayloadType.EXI, hs.request())
-        try:
-            msg = await conn.receive(sap_timeout)
-        except TimeoutError:
-            raise LinkError(f"no supportedAppProtocolRes within {sap_timeout:g} s") from None
-        if msg.payload_type != PayloadType.EXI:
-            raise LinkError(f"supportedAppProtocolRes came with payload type 0x{msg.payload_type:04X}")
-        try:
-            negotiated = hs.response(msg.payload)
-        except HandshakeError as e:
-            raise LinkError(f"handshake: {e}") from None
+        outcome = await run_machine(conn, EVHandshake(usable, timeout=sap_timeout))
+        if outcome.negotiated is None:
+            raise LinkError(outcome.detail)
+        negotiated = outcome.negotiated
     except BaseException:
         await conn.close()
         raise
@@ -168,7 +160,7 @@ class SECCLink:
 
     interface: str | None = None
     loopback: bool = False
-    protocols: str | Sequence[str | AppProtocol] = ("iso20-dc", "iso20-ac", "iso2", "din")
+    protocols: str | Sequence[str | AppProtocol] = DEFAULT_OFFER
     policy: core.SecurityPolicy = core.SecurityPolicy.NONE_ONLY
     ssl_context: ssl.SSLContext | ContextSelector | None = None
     session: SessionHandler = _hold_open
@@ -297,26 +289,22 @@ class SECCLink:
         self._peer_event("connected", None, conn=conn.id, peer=conn.peer[0], tls=conn.tls)
         # may be empty (e.g. a DIN-only station reached over TLS): the handshake then fails properly
         usable = usable_protocols(supported, conn.tls, client_certificate=bool(conn.tls and conn.tls.get("peer_cn")))
-        try:
-            msg = await conn.receive(self.sap_timeout)
-        except TimeoutError:
-            self._peer_event("closed", "handshake", conn=conn.id, peer=conn.peer[0],
-                             reason=f"no supportedAppProtocolReq within {self.sap_timeout:g} s")
-            return
-        hs = SECCHandshake(usable)
-        if msg.payload_type != PayloadType.EXI:
-            self._peer_event("closed", "handshake", conn=conn.id, peer=conn.peer[0],
-                             reason=f"payload type 0x{msg.payload_type:04X} before the handshake")
-            return
-        response, negotiated = hs.request(msg.payload)
-        if response is None:
-            self._peer_event("closed", "handshake", conn=conn.id, peer=conn.peer[0], reason=hs.error)
-            return
-        await conn.send(PayloadType.EXI, response)
+        def failed(now: float, out: object) -> None:
+            """Reported as the machine closes, before the runner closes the connection."""
+            if not isinstance(out, Closed):
+                return
+            if out.reason is Reason.NO_NEGOTIATION:
+                # Failed_NoNegotiation: the session ends here (ISO 15118-4 SupportedAppProtocol_002)
+                reason = out.text if usable else f"no configured protocol can run {_why_none(conn.tls)}"
+                self._peer_event("handshake_failed", "handshake", conn=conn.id, peer=conn.peer[0], reason=reason)
+            else:
+                self._peer_event("closed", "handshake", conn=conn.id, peer=conn.peer[0], reason=out.text)
+
+        outcome = await run_machine(conn, SECCHandshake(usable, timeout=self.sap_timeout), observe=failed)
+        negotiated = outcome.negotiated
         if negotiated is None:
-            # Failed_NoNegotiation: the session ends here (ISO 15118-4 SupportedAppProtocol_002)
-            reason = hs.error if usable else f"no configured protocol can run {_why_none(conn.tls)}"
-            self._peer_event("handshake_failed", "handshake", conn=conn.id, peer=conn.peer[0], reason=reason)
+            if outcome.reason is Reason.PEER_CLOSED:  # the machine never closed: the peer went away first
+                self._peer_event("closed", "handshake", conn=conn.id, peer=conn.peer[0], reason=outcome.detail)
             return
         if self._setup_timer is not None:
             self._setup_timer.cancel()

@@ -1,4 +1,7 @@
-"""Run a sans-IO session machine on a live V2G connection: messages and timers in, sends and closes out.
+"""Run a sans-IO protocol machine (app handshake or session) on a live V2G connection: messages and timers
+in, sends and closes out. Every payload type the machine sends or receives passes through (ISO 15118-20 mixes
+0x8002 with 0x8003/0x8004 on one connection). A handshake machine ends with ``Negotiated``: the connection
+then stays open for the session machine that follows.
 
 One task reads the connection and feeds the machine; timers are ``call_later`` callbacks that feed it
 too. The machine's answer goes onto the socket in the same step (no queue, no extra task hop): this is
@@ -16,13 +19,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import timing
-from ..session.charging import Close, Event, Output, Send, Timer
-from ..session.simulate import Machine
-from ..v2gtp import PayloadType
+from ..session.events import Closed, Event, Machine, Negotiated, Output, Reason, Send, Timer
+from ..v2gtp import V2GTPMessage
 from .faults import FaultLog
 from .v2g import ConnectionClosed, V2GConnection, V2GTPProtocolError
 
-__all__ = ["Observer", "Outcome", "Samples", "run_session", "settle_heap"]
+__all__ = ["Observer", "Outcome", "Samples", "run_machine", "settle_heap"]
 
 log = logging.getLogger("v2gkit.session")
 
@@ -68,7 +70,9 @@ _late_log = FaultLog("v2gkit.session", label="late answers")
 @dataclass
 class Outcome:
     ok: bool
-    reason: str
+    #: why it ended (None while it runs), and in words
+    reason: Reason | None = None
+    detail: str = ""
     sent: int = 0
     received: int = 0
     #: request name -> round-trip times in seconds (EVCC side: request sent -> response received)
@@ -79,8 +83,10 @@ class Outcome:
     #: the first LATE_KEPT responses sent later than V2G_SECC_Msg_Performance_Time allows (name, seconds)
     late: list[tuple[str, float]] = field(default_factory=list)
     late_count: int = 0
-    #: the session ended by our fault (Close.local: a message of ours could not be built), not the peer's
+    #: the session ended by our fault (Reason.local: a message of ours could not be built), not the peer's
     local: bool = False
+    #: a handshake machine's result (the connection is left open for the session)
+    negotiated: Negotiated | None = None
 
 
 Observer = Callable[[float, Output], None]
@@ -89,12 +95,12 @@ Observer = Callable[[float, Output], None]
 class _Driver:
     """Applies a machine's outputs to the connection and the event loop."""
 
-    def __init__(self, conn: V2GConnection, machine: Machine, observe: Observer | None, payload_type: int) -> None:
-        self.conn, self.machine, self.observe, self.payload_type = conn, machine, observe, payload_type
+    def __init__(self, conn: V2GConnection, machine: Machine, observe: Observer | None) -> None:
+        self.conn, self.machine, self.observe = conn, machine, observe
         self.loop = asyncio.get_running_loop()
         self.timers: dict[str, asyncio.TimerHandle] = {}
-        self.closed: asyncio.Future[Close] = self.loop.create_future()
-        self.outcome = Outcome(False, "")
+        self.closed: asyncio.Future[Closed | Negotiated] = self.loop.create_future()
+        self.outcome = Outcome(False)
         self.sent_at: float | None = None
         self.sent_name = ""
         self.received_at: float | None = None
@@ -107,9 +113,9 @@ class _Driver:
                 if self.closed.done():
                     continue
                 try:
-                    self.conn.send_nowait(self.payload_type, out.payload)
+                    self.conn.send_nowait(out.payload_type, out.payload)
                 except (ConnectionClosed, OSError) as e:
-                    self.finish(Close(False, f"connection lost: {e}"))
+                    self.finish(Closed(Reason.CONNECTION_LOST, f"connection lost: {e}"))
                     continue
                 t = time.perf_counter()
                 self.outcome.sent += 1
@@ -132,7 +138,7 @@ class _Driver:
                     old.cancel()
                 if out.delay is not None:
                     self.timers[out.name] = self.loop.call_later(out.delay, self.fire, out.name)
-            elif isinstance(out, Close):
+            elif isinstance(out, (Closed, Negotiated)):
                 self.finish(out)
             elif isinstance(out, Event) and out.name == "internal_error":
                 # a local fault: always logged, with the traceback of the builder's exception
@@ -146,7 +152,7 @@ class _Driver:
             now = self.loop.time()
             self.apply(now, self.machine.timer(now, name))
 
-    def received(self, payload: bytes) -> None:
+    def received(self, message: V2GTPMessage) -> None:
         t = self.received_at = time.perf_counter()
         self.outcome.received += 1
         if self.sent_at is not None and self.sent_name.endswith("Req"):
@@ -157,40 +163,47 @@ class _Driver:
             rtts.append(t - self.sent_at)
             self.sent_at = None
         now = self.loop.time()
-        self.apply(now, self.machine.receive(now, payload))
+        self.apply(now, self.machine.receive(now, message))
 
-    def finish(self, close: Close) -> None:
+    def finish(self, close: Closed | Negotiated) -> None:
         if not self.closed.done():
             self.closed.set_result(close)
 
 
-async def run_session(conn: V2GConnection, machine: Machine, *, observe: Observer | None = None,
-                      payload_type: int = PayloadType.EXI) -> Outcome:
-    """Until the machine closes the session or the peer goes away; the connection is closed after."""
-    d = _Driver(conn, machine, observe, payload_type)
+async def run_machine(conn: V2GConnection, machine: Machine, *, observe: Observer | None = None) -> Outcome:
+    """Until the machine closes (the connection is closed after) or, for a handshake, negotiates (the
+    connection stays open; ``Outcome.negotiated`` says what for), or the peer goes away."""
+    d = _Driver(conn, machine, observe)
     t0 = d.loop.time()
 
     async def read() -> None:
         try:
             while not d.closed.done():
-                d.received((await conn.receive()).payload)
+                d.received(await conn.receive())
         except (ConnectionClosed, V2GTPProtocolError) as e:
-            d.finish(Close(False, f"connection closed: {e}"))
+            d.finish(Closed(Reason.PEER_CLOSED, f"connection closed: {e}"))
         except Exception as e:  # our bug, not the peer's: end this session now, not at the next timeout
-            log.exception("%s: session machine failed", conn.id)
-            d.finish(Close(False, f"internal error: {type(e).__name__}: {e}", local=True))
+            log.exception("%s: protocol machine failed", conn.id)
+            d.finish(Closed(Reason.INTERNAL_ERROR, f"internal error: {type(e).__name__}: {e}"))
 
     reader = d.loop.create_task(read())
+    keep_open = False
     try:
         d.apply(t0, machine.start(t0))
-        close = await d.closed
-        d.outcome.ok, d.outcome.reason, d.outcome.local = close.ok, close.reason, close.local
+        end = await d.closed
+        if isinstance(end, Negotiated):
+            keep_open = True
+            d.outcome.ok, d.outcome.negotiated = True, end
+        else:
+            d.outcome.ok, d.outcome.reason, d.outcome.detail, d.outcome.local = end.ok, end.reason, end.text, end.local
     finally:
         for h in d.timers.values():
             h.cancel()
-        reader.cancel()
+        if not reader.done():
+            reader.cancel()
         await asyncio.gather(reader, return_exceptions=True)
-        await conn.close()
+        if not keep_open:
+            await conn.close()
         d.outcome.seconds = d.loop.time() - t0
     return d.outcome
 

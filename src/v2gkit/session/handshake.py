@@ -1,5 +1,10 @@
 """The supportedAppProtocol handshake (ISO 15118-2 8.2, ISO 15118-20 8.3.1), sans-IO, both roles.
 
+Both classes are protocol machines like the sessions (``start``/``receive``/``timer``, see ``events``): the
+EVCC's ends with a :class:`Negotiated` output (the connection goes on with the session) or ``Closed``; the
+handshake's own timeout runs inside (EVCC: V2G_EVCC_Msg_Timeout for the response; SECC: the time a new
+connection has to send its request). ``request``/``response`` are the same steps as plain functions.
+
 The EVCC lists the protocols it speaks, each with a SchemaID it chooses and a priority (1 = best); the
 SECC answers with the SchemaID of the entry it picked, or Failed_NoNegotiation. Entries with namespaces
 the SECC does not know (real cars offer e.g. ``urn:tesla:din:2018:MsgDef`` first) are skipped.
@@ -10,9 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .. import timing
 from ..exi import api as exi
 from ..exi.errors import ExiError
 from ..exi.gen import apphand
+from ..v2gtp import PayloadType
+from .events import Closed, Message, Output, Reason, Received, Timer
+from .events import Negotiated as _NegotiatedOutput
+from .hooks import NO_HOOKS, Exit, Hooks
 
 __all__ = [
     "DEFAULT_OFFER",
@@ -94,11 +104,8 @@ class Offer:
     priority: int
 
 
-@dataclass(frozen=True, slots=True)
-class Negotiated:
-    protocol: AppProtocol
-    schema_id: int
-    response_code: ResponseCode
+#: the handshake's result (protocol: AppProtocol, schema_id, response_code), an output of both machines
+Negotiated = _NegotiatedOutput
 
 
 class HandshakeError(Exception):
@@ -151,7 +158,12 @@ def select(req: apphand.supportedAppProtocolReqType, supported: Sequence[AppProt
 class EVHandshake:
     """EVCC side: ``request()`` gives the EXI payload to send; ``response(payload)`` the outcome."""
 
-    def __init__(self, offer: str | Sequence[str | AppProtocol | Offer] = DEFAULT_OFFER) -> None:
+    def __init__(self, offer: str | Sequence[str | AppProtocol | Offer] = DEFAULT_OFFER, *,
+                 timeout: float = timing.EVCC_SAP_TIMEOUT, hooks: Hooks | None = None) -> None:
+        self.timeout = timeout
+        self.exit = Exit(hooks or NO_HOOKS)
+        self._incoming = (hooks or NO_HOOKS).incoming
+        self._done = False
         if isinstance(offer, str):
             offer = protocol_list(offer)
         self.offers = [o if isinstance(o, Offer) else to_offer(protocol_list([o])[0], i)
@@ -167,6 +179,40 @@ class EVHandshake:
     def request(self) -> bytes:
         return exi.encode(self.request_message)
 
+    # -- as a protocol machine ------------------------------------------------------------------
+    def start(self, now: float) -> list[Output]:
+        return [*self.exit.send(now, "supportedAppProtocolReq", self.request_message, _encode),
+                Timer("handshake", self.timeout)]
+
+    def timer(self, now: float, name: str) -> list[Output]:
+        held = self.exit.timer(now, name)
+        if held is not None:
+            return held
+        if name != "handshake" or self._done:
+            return []
+        return self._finish([Closed(Reason.HANDSHAKE_TIMEOUT, f"no supportedAppProtocolRes within {self.timeout:g} s")])
+
+    def receive(self, now: float, message: Message) -> list[Output]:
+        if self._done:
+            return []
+        if self._incoming is not None:
+            message = self._incoming(now, message)
+            if message is None:
+                return []
+        if message.payload_type != PayloadType.EXI:
+            return self._finish([Closed(Reason.WRONG_MESSAGE, f"supportedAppProtocolRes came with payload type "
+                                                              f"0x{message.payload_type:04X}")])
+        try:
+            negotiated = self.response(message.payload)
+        except HandshakeError as e:
+            reason = Reason.NO_NEGOTIATION if e.response_code is not None else Reason.UNDECODABLE
+            return self._finish([Closed(reason, f"handshake: {e}")])
+        return self._finish([Received("supportedAppProtocolRes", self.response_message), negotiated])
+
+    def _finish(self, out: list[Output]) -> list[Output]:
+        self._done = True
+        return [*self.exit.cancel(), Timer("handshake", None), *out]
+
     def response(self, payload: bytes) -> Negotiated:
         """Check the SECC's answer; raises HandshakeError saying what is wrong."""
         try:
@@ -175,6 +221,7 @@ class EVHandshake:
             raise HandshakeError(f"supportedAppProtocolRes does not decode: {e}") from None
         if name != "supportedAppProtocolRes":
             raise HandshakeError(f"expected supportedAppProtocolRes, got {name}")
+        self.response_message = res
         code = res.response_code
         if code == ResponseCode.Failed_NoNegotiation:
             raise HandshakeError("SECC supports none of the offered protocols (Failed_NoNegotiation)", code)
@@ -194,11 +241,56 @@ class SECCHandshake:
     """SECC side: ``request(payload)`` -> (response payload, outcome or None). A request that does not
     decode gets no answer (``None``, the caller closes the connection)."""
 
-    def __init__(self, supported: Sequence[AppProtocol] | str = ("iso20-dc", "iso20-ac", "iso2", "din")) -> None:
+    def __init__(self, supported: Sequence[AppProtocol] | str = DEFAULT_OFFER, *,
+                 timeout: float = timing.SECC_SESSION_START_TIMEOUT, hooks: Hooks | None = None) -> None:
         # an empty list is allowed: every request then gets Failed_NoNegotiation
         self.supported = protocol_list(supported) if isinstance(supported, str) or supported else []
         self.result: Negotiated | None = None
         self.error: str | None = None
+        self.timeout = timeout
+        self.exit = Exit(hooks or NO_HOOKS)
+        self._incoming = (hooks or NO_HOOKS).incoming
+        self._done = False
+        self._request_message: apphand.supportedAppProtocolReqType | None = None
+        self._response_message: apphand.supportedAppProtocolResType | None = None
+
+    # -- as a protocol machine ------------------------------------------------------------------
+    def start(self, now: float) -> list[Output]:
+        """The connection is up: the request must come within ``timeout``."""
+        return [Timer("handshake", self.timeout)]
+
+    def timer(self, now: float, name: str) -> list[Output]:
+        held = self.exit.timer(now, name)
+        if held is not None:
+            return held
+        if name != "handshake" or self._done:
+            return []
+        return self._finish([Closed(Reason.HANDSHAKE_TIMEOUT, f"no supportedAppProtocolReq within {self.timeout:g} s")])
+
+    def receive(self, now: float, message: Message) -> list[Output]:
+        """The request: answered (then Negotiated, or Closed with Failed_NoNegotiation), or, when it does not
+        decode, closed without an answer."""
+        if self._done:
+            return []
+        if self._incoming is not None:
+            message = self._incoming(now, message)
+            if message is None:
+                return []
+        if message.payload_type != PayloadType.EXI:
+            self.error = f"payload type 0x{message.payload_type:04X} before the handshake"
+            return self._finish([Closed(Reason.WRONG_MESSAGE, self.error)])
+        payload, outcome = self.request(message.payload)
+        if payload is None:
+            return self._finish([Closed(Reason.UNDECODABLE, self.error or "")])
+        out: list[Output] = [Received("supportedAppProtocolReq", self._request_message)]
+        out += self.exit.send(now, "supportedAppProtocolRes", self._response_message, _encode)
+        if outcome is None:
+            return self._finish(out + [Closed(Reason.NO_NEGOTIATION, self.error or "")])
+        return self._finish(out + [outcome])
+
+    def _finish(self, out: list[Output]) -> list[Output]:
+        self._done = True
+        return [*self.exit.cancel(), Timer("handshake", None), *out]
 
     def request(self, payload: bytes) -> tuple[bytes | None, Negotiated | None]:
         try:
@@ -210,9 +302,14 @@ class SECCHandshake:
             self.error = f"expected supportedAppProtocolReq, got {name}"
             return None, None
         res, outcome = select(req, self.supported)
+        self._request_message, self._response_message = req, res
         self.result = outcome
         if outcome is None:
             offered = ", ".join(f"{e.protocol_namespace} {e.version_number_major}.{e.version_number_minor}"
                                 for e in req.app_protocol or ())
             self.error = f"no common protocol; EVCC offered: {offered}"
         return exi.encode(res), outcome
+
+
+def _encode(name: str, body: object) -> tuple[int, bytes]:
+    return PayloadType.EXI, exi.encode(body)

@@ -10,17 +10,12 @@ import heapq
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from .charging import Close, Event, Output, Send, Timer
+from ..v2gtp import V2GTPMessage
+from .events import Closed, Event, Machine, Negotiated, Output, Reason, Received, Send, Timer
 
 __all__ = ["Exchange", "Machine", "run_pair"]
-
-
-class Machine(Protocol):
-    def start(self, now: float) -> list[Output]: ...
-    def receive(self, now: float, payload: bytes) -> list[Output]: ...
-    def timer(self, now: float, name: str) -> list[Output]: ...
 
 
 @dataclass
@@ -29,7 +24,11 @@ class Exchange:
 
     log: list[tuple[float, str, str]] = field(default_factory=list)  # (time, "EV"/"SE", message name)
     events: list[tuple[float, str, Event]] = field(default_factory=list)
-    closed: dict[str, tuple[float, Close]] = field(default_factory=dict)
+    #: what each side received and decoded: (time, side, Received)
+    received: list[tuple[float, str, Received]] = field(default_factory=list)
+    closed: dict[str, tuple[float, Closed]] = field(default_factory=dict)
+    #: a handshake machine's result, per side
+    negotiated: dict[str, Negotiated] = field(default_factory=dict)
     now: float = 0.0
 
     def names(self, side: str | None = None) -> list[str]:
@@ -38,11 +37,14 @@ class Exchange:
 
 #: (time of sending, sender "EV"/"SE", message name, payload) -> payload to deliver, or None to drop it
 Tamper = Callable[[float, str, str, bytes], "bytes | None"]
+#: a side that negotiated goes on with the session machine this returns (None: close)
+Then = Callable[[str, Negotiated], "Machine | None"]
 
 
 def run_pair(ev: Machine, se: Machine, *, latency: float = 0.002, until: float = 3600.0,
-             tamper: Tamper | None = None, ev_start: float = 0.0) -> Exchange:
-    """Drive both machines until both closed or ``until`` simulated seconds passed."""
+             tamper: Tamper | None = None, ev_start: float = 0.0, then: Then | None = None) -> Exchange:
+    """Drive both machines until both closed or ``until`` simulated seconds passed. With handshake machines,
+    ``then(side, negotiated)`` gives each side's session machine, which starts at once (like the runner)."""
     ex = Exchange()
     queue: list[tuple[float, int, str, str, Any]] = []  # (time, seq, side, kind, data)
     seq = itertools.count()
@@ -57,7 +59,8 @@ def run_pair(ev: Machine, se: Machine, *, latency: float = 0.002, until: float =
                 if tamper is not None:
                     data = tamper(now, side, out.name, out.payload)
                 if data is not None:
-                    heapq.heappush(queue, (now + latency, next(seq), "SE" if side == "EV" else "EV", "msg", data))
+                    heapq.heappush(queue, (now + latency, next(seq), "SE" if side == "EV" else "EV", "msg",
+                                           V2GTPMessage(out.payload_type, data)))
             elif isinstance(out, Timer):
                 if out.delay is None:
                     timers.pop((side, out.name), None)
@@ -67,11 +70,24 @@ def run_pair(ev: Machine, se: Machine, *, latency: float = 0.002, until: float =
                     heapq.heappush(queue, (now + out.delay, n, side, "timer", out.name))
             elif isinstance(out, Event):
                 ex.events.append((now, side, out))
-            elif isinstance(out, Close):
+            elif isinstance(out, Received):
+                ex.received.append((now, side, out))
+            elif isinstance(out, Negotiated):
+                ex.negotiated[side] = out
+                nxt = then(side, out) if then is not None else None
+                if nxt is None:
+                    ex.closed.setdefault(side, (now, Closed(Reason.NO_SESSION, f"no session machine after "
+                                                                              f"{out.protocol}")))
+                    heapq.heappush(queue, (now + latency, next(seq), "SE" if side == "EV" else "EV", "eof",
+                                           "no session"))
+                else:
+                    machines[side] = nxt
+                    apply(side, now, nxt.start(now))
+            elif isinstance(out, Closed):
                 ex.closed.setdefault(side, (now, out))
                 other = "SE" if side == "EV" else "EV"
                 # the peer sees the TCP connection close right after
-                heapq.heappush(queue, (now + latency, next(seq), other, "eof", out.reason))
+                heapq.heappush(queue, (now + latency, next(seq), other, "eof", out.text))
 
     apply("SE", 0.0, se.start(0.0))
     heapq.heappush(queue, (ev_start, next(seq), "EV", "start", None))
@@ -92,5 +108,5 @@ def run_pair(ev: Machine, se: Machine, *, latency: float = 0.002, until: float =
                 del timers[(side, data)]
                 apply(side, now, m.timer(now, data))
         elif kind == "eof":
-            ex.closed.setdefault(side, (now, Close(False, f"peer closed: {data}")))
+            ex.closed.setdefault(side, (now, Closed(Reason.PEER_CLOSED, f"peer closed: {data}")))
     return ex

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field, replace
 from ..controllers import EVSEController
 from ..sim.ev import SimulatedEV
 from ..sim.evse import SimulatedACEVSE, SimulatedDCEVSE
-from .charging import EVCCConfig, EVCCSession, PausedSessions, SECCConfig, SECCSession
+from .din2 import EVCCConfig, EVCCSession, SECCConfig, SECCSession
+from .families import DIN2
+from .paused import PausedSessions
 from .simulate import run_pair
 
 __all__ = ["WarmUp", "warm_up"]
-
-#: the protocols a DIN/ISO 15118-2 session machine exists for
-_SESSIONS = ("iso2", "din")
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ def warm_up(protocols: Iterable[str], config: SECCConfig,
     answers: Counter[str] = Counter()
     dc = config.dc
     for name in dict.fromkeys(protocols):
-        if name not in _SESSIONS or name == "din" and not dc:
+        if name not in DIN2 or name == "din" and not dc:
             continue
         factories = [f for f in (evse_factory, SimulatedDCEVSE if dc else SimulatedACEVSE) if f is not None]
         for factory in factories:

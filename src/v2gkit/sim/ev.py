@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 
-from v2gkit.controllers import CPState, EVController, EVLimits, check_values
+from v2gkit.controllers import NOMINAL_AC_VOLTAGE, CPState, EVController, EVLimits, check_values
 from v2gkit.sim.evse import Cable
 
 # (SOC %, open-circuit volts) of a 400 V pack: steep at both ends, a gentle slope in between.
@@ -47,7 +47,7 @@ class SimulatedEV(EVController):
         max_power: float = 90_000.0,
         ac_max_current: float = 32.0,
         ac_phases: int = 3,
-        ac_voltage: float = 230.0,
+        ac_voltage: float = NOMINAL_AC_VOLTAGE,
         min_current: float = 6.0,
         cv_voltage: float = 410.0,
         internal_resistance: float = 0.05,

@@ -8,7 +8,15 @@ the charger through plain methods (``request_stop``, ``trigger_emergency``, ...)
 
 from __future__ import annotations
 
-from v2gkit.controllers import CPState, EVSEController, EVSELimits, Isolation, Notification, check_values
+from v2gkit.controllers import (
+    NOMINAL_AC_VOLTAGE,
+    CPState,
+    EVSEController,
+    EVSELimits,
+    Isolation,
+    Notification,
+    check_values,
+)
 
 
 class Cable:
@@ -237,7 +245,7 @@ class SimulatedACEVSE(_SimulatedEVSE):
         self,
         *,
         evse_id: str = "DE*V2G*E12345",
-        nominal_voltage: float = 230.0,
+        nominal_voltage: float = NOMINAL_AC_VOLTAGE,
         phases: int = 3,
         max_current: float = 32.0,
         min_current: float = 6.0,

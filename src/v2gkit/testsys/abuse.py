@@ -391,7 +391,7 @@ async def mixed(target: Target, seconds: float, rng: random.Random, connections:
     in-process EVCCs (the real v2gkit EVCC session) charge again and again, each session its own
     connection and SDP exchange."""
     from ..net.charging import charge
-    from ..session.charging import EVCCConfig
+    from ..session.din2 import EVCCConfig
     from ..sim.ev import SimulatedEV
     from ..sim.scaled import Accelerated
 

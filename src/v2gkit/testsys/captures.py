@@ -30,7 +30,7 @@ from typing import Any
 
 from ..exi import api as exi
 from ..exi.errors import ExiError
-from ..session.dialect import Dialect, MessageError
+from ..session.din2.dialect import Dialect, MessageError
 
 __all__ = ["Frame", "RecordedSession", "load_rows", "load_sessions", "rebuild", "sessions_from_json",
            "sessions_to_json"]

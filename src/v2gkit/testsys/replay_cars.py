@@ -29,13 +29,14 @@ from dataclasses import dataclass, field
 from ..exi import api as exi
 from ..exi.errors import ExiError
 from ..net.link import SECCLink
-from ..net.runner import run_session
+from ..net.runner import run_machine
 from ..net.sdp import DiscoveryError, discover
 from ..net.v2g import ConnectionClosed, TraceSink, V2GConnection, V2GTPProtocolError, connect
 from ..sdp import SDP_PORT
-from ..session.charging import PausedSessions, SECCConfig, SECCSession
-from ..session.dialect import Dialect, MessageError
+from ..session.din2 import SECCConfig, SECCSession
+from ..session.din2.dialect import Dialect, MessageError
 from ..session.handshake import EVHandshake, Negotiated
+from ..session.paused import PausedSessions
 from ..sim.evse import SimulatedACEVSE, SimulatedDCEVSE
 from ..v2gtp import PayloadType
 from .captures import Frame, RecordedSession
@@ -102,8 +103,8 @@ class _Charger:
         evse = SimulatedDCEVSE(**DC_CHARGER) if s.dc else SimulatedACEVSE(**AC_CHARGER)
         machine = SECCSession(s.protocol, evse, SECCConfig(dc=s.dc, session_id=s.session_id or bytes(8)),
                               self.paused)
-        outcome = await run_session(conn, machine)
-        self.closes.append(outcome.reason)
+        outcome = await run_machine(conn, machine)
+        self.closes.append(outcome.detail)
 
 
 def free_udp_port() -> int:

@@ -47,10 +47,11 @@ from typing import Any
 from ..exi.errors import ExiError
 from ..net.charging import charge
 from ..net.link import LinkError, SECCLink
-from ..net.runner import run_session
+from ..net.runner import run_machine
 from ..net.v2g import TraceSink, V2GConnection
-from ..session.charging import Close, EVCCConfig, Output, Send
-from ..session.dialect import Dialect, MessageError, value_of
+from ..session.din2 import EVCCConfig
+from ..session.din2.dialect import Dialect, MessageError, value_of
+from ..session.events import Closed, Message, Output, Reason, Send
 from ..session.handshake import Negotiated
 from ..sim.ev import SimulatedEV
 from .captures import Frame, RecordedSession
@@ -70,7 +71,7 @@ CLOSE_WAIT = 5.0
 
 # ------------------------------------------------------------------------------------ the charger
 class ScriptedCharger:
-    """A sans-IO SECC machine (start/receive/timer, as ``run_session`` drives) that answers from a
+    """A sans-IO SECC machine (start/receive/timer, as ``run_machine`` drives) that answers from a
     recording. It never closes after a FAILED answer or SessionStopRes: whether the EVCC stops and
     closes is what the replay checks, so a request after either is noted in ``after_end``."""
 
@@ -109,22 +110,23 @@ class ScriptedCharger:
     def timer(self, now: float, name: str) -> list[Output]:
         return []
 
-    def receive(self, now: float, payload: bytes) -> list[Output]:
+    def receive(self, now: float, message: Message) -> list[Output]:
         try:
-            _, name, is_req, _ = self.d.decode(payload)
+            _, name, is_req, _ = self.d.decode(message.payload)
         except (ExiError, MessageError) as e:
-            return [Close(False, f"undecodable request: {e}")]
+            return [Closed(Reason.UNDECODABLE, f"undecodable request: {e}")]
         if not is_req:
-            return [Close(False, f"{name}Res received by the charger")]
+            return [Closed(Reason.WRONG_MESSAGE, f"{name}Res received by the charger")]
         self.requests += 1
         if self.failed is not None or self.stopped:
             self.after_end.append(name + "Req")
-            return [Close(False, f"{name}Req after {'SessionStopRes' if self.stopped else self.failed[0]}")]
+            return [Closed(Reason.SEQUENCE_ERROR,
+                           f"{name}Req after {'SessionStopRes' if self.stopped else self.failed[0]}")]
         if name == "PowerDelivery" and self._used.get(self._loop) and self.loop_left is None:
             self.loop_left = len(self._answers[self._loop]) - self._used[self._loop]
         frame = self._pick(name)
         if frame is None:
-            return [Close(False, self.missing or "")]
+            return [Closed(Reason.NO_SESSION, self.missing or "")]
         out, body = self._adapt(frame)
         code = body.response_code
         self.log.append(f"{name}Req -> {frame.name} {code.name if code is not None else '-'}")
@@ -162,8 +164,8 @@ class ScriptedCharger:
 
     async def serve(self, conn: V2GConnection, negotiated: Negotiated) -> None:
         """The SECCLink session handler: run this machine on the negotiated connection."""
-        outcome = await run_session(conn, self)
-        self.closed_by_peer = outcome.reason
+        outcome = await run_machine(conn, self)
+        self.closed_by_peer = outcome.detail
 
 
 def _finished(body: Any) -> bool:
@@ -305,7 +307,7 @@ class ChargerReplay:
                 await asyncio.wait_for(served.wait(), CLOSE_WAIT)
             except TimeoutError:
                 pass
-        out = _verdict(session, charger, res.outcome.ok, res.machine.result.reason, res.outcome.sent, served.is_set())
+        out = _verdict(session, charger, res.outcome.ok, res.machine.result.detail, res.outcome.sent, served.is_set())
         out.seconds = time.perf_counter() - t0
         return out
 

@@ -18,29 +18,14 @@ from typing import IO, Any, BinaryIO
 from v2gkit.exi.api import decode_element
 from v2gkit.exi.convert import to_json_obj
 from v2gkit.exi.errors import ExiError
-from v2gkit.v2gtp import HEADER_SIZE, INVERSE_VERSION, VERSION
+from v2gkit.v2gtp import HEADER_SIZE, INVERSE_VERSION, PAYLOAD_TYPE_NAMES, VERSION, PayloadType
 
 from .frames import Endpoint, as_endpoint
 from .jsonl import JsonlWriter
 from .pcapng import SDP_PORT, PcapngWriter, TcpFlow, timestamp_us, udp
 
-#: V2GTP payload types ([V2G2-107], ISO 15118-20 table 13) -> names used in the JSON lines
-PAYLOAD_TYPES: dict[int, str] = {
-    0x8001: "EXI",
-    0x8002: "ISO-20 common",
-    0x8003: "ISO-20 AC",
-    0x8004: "ISO-20 DC",
-    0x8005: "ISO-20 ACDP",
-    0x8006: "ISO-20 WPT",
-    0x8101: "ISO-20 schedule renegotiation",
-    0x8102: "ISO-20 metering confirmation",
-    0x8103: "ISO-20 ACDP system status",
-    0x8104: "ISO-20 parking status",
-    0x9000: "SDP request",
-    0x9001: "SDP response",
-    0x9002: "SDP request (wireless)",
-    0x9003: "SDP response (wireless)",
-}
+#: V2GTP payload types ([V2G2-107], ISO 15118-20 table 13) -> names used in the JSON lines (one home: v2gtp)
+PAYLOAD_TYPES: dict[int, str] = {int(k): v for k, v in PAYLOAD_TYPE_NAMES.items()}
 
 #: schema sets a V2GTP payload may be decoded with (xmldsig is fragments only, never a whole message)
 TRACE_SCHEMAS: tuple[str, ...] = ("apphand", "din", "iso2", "iso20", "iso20-ac", "iso20-dc", "iso20-wpt",
@@ -88,12 +73,12 @@ def _sdp_fields(ptype: int, payload: bytes) -> tuple[dict[str, Any] | None, str 
     def code(table: dict[int, str], value: int) -> str:
         return table.get(value, f"0x{value:02X}")
 
-    if ptype == 0x9000:
+    if ptype == PayloadType.SDP_REQUEST:
         if len(payload) != 2:
             return None, f"SDP request payload must be 2 octets, got {len(payload)}"
         return {"Security": code(_SDP_SECURITY, payload[0]),
                 "TransportProtocol": code(_SDP_TRANSPORT, payload[1])}, None
-    if ptype == 0x9001:
+    if ptype == PayloadType.SDP_RESPONSE:
         if len(payload) != 20:
             return None, f"SDP response payload must be 20 octets, got {len(payload)}"
         return {"SeccIpAddress": str(ipaddress.IPv6Address(payload[:16])),

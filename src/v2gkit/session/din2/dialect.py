@@ -13,9 +13,9 @@ import functools
 from types import ModuleType
 from typing import Any
 
-from ..exi import api as exi
-from ..exi.gen import din, iso2
-from ..controllers import EVLimits, EVSELimits, Isolation, Notification
+from ...controllers import EVLimits, EVSELimits, Isolation, Notification
+from ...exi import api as exi
+from ...exi.gen import din, iso2
 
 #: canonical name -> (DIN body field stem, ISO 15118-2 body field stem)
 _STEMS = {
@@ -65,6 +65,12 @@ DIN_SUPPORTED: dict[str, tuple[str, ...]] = {
     "AC_single_phase_three_phase_core_DC_extended": ("AC_single_phase_core", "AC_three_phase_core", "DC_extended"),
     "AC_core3p_DC_extended": ("AC_three_phase_core", "DC_extended"),
 }
+
+
+#: the charge service of both standards (ServiceID 1, "AC_DC_Charging"): the only one an EIM session needs
+CHARGE_SERVICE_ID = 1
+#: the one SAScheduleTuple (and PMaxSchedule) an SECC offers, and the EV selects
+SCHEDULE_TUPLE_ID = 1
 
 
 class MessageError(ValueError):
@@ -298,7 +304,7 @@ class Dialect:
                 response_code=code,
                 payment_options=m.PaymentOptionsType(payment_option=[m.paymentOptionType.ExternalPayment]),
                 charge_service=m.ServiceChargeType(
-                    service_tag=m.ServiceTagType(service_id=1, service_category=m.serviceCategoryType.EVCharging),
+                    service_tag=m.ServiceTagType(service_id=CHARGE_SERVICE_ID, service_category=m.serviceCategoryType.EVCharging),
                     free_service=False,
                     energy_transfer_type=getattr(m.EVSESupportedEnergyTransferType, DIN_OFFER[dc])))
         modes = [getattr(m.EnergyTransferModeType, name) for name in ISO2_OFFER[dc]]
@@ -306,7 +312,7 @@ class Dialect:
             response_code=code,
             payment_option_list=m.PaymentOptionListType(payment_option=[m.paymentOptionType.ExternalPayment]),
             charge_service=m.ChargeServiceType(
-                service_id=1, service_name="AC_DC_Charging", service_category=m.serviceCategoryType.EVCharging,
+                service_id=CHARGE_SERVICE_ID, service_name="AC_DC_Charging", service_category=m.serviceCategoryType.EVCharging,
                 free_service=False,
                 supported_energy_transfer_mode=m.SupportedEnergyTransferModeType(energy_transfer_mode=modes)))
 
@@ -329,11 +335,11 @@ class Dialect:
         interval = m.RelativeTimeIntervalType(start=0, duration=duration)
         if self.din:
             entry = m.PMaxScheduleEntryType(relative_time_interval=interval, p_max=min(32767, int(max_power / 1000)))
-            pmax = m.PMaxScheduleType(p_max_schedule_id=1, p_max_schedule_entry=[entry])
+            pmax = m.PMaxScheduleType(p_max_schedule_id=SCHEDULE_TUPLE_ID, p_max_schedule_entry=[entry])
         else:
             entry = m.PMaxScheduleEntryType(relative_time_interval=interval, p_max=self.pv(max_power, "W"))
             pmax = m.PMaxScheduleType(p_max_schedule_entry=[entry])
-        return m.SAScheduleListType(sa_schedule_tuple=[m.SAScheduleTupleType(sa_schedule_tuple_id=1,
+        return m.SAScheduleListType(sa_schedule_tuple=[m.SAScheduleTupleType(sa_schedule_tuple_id=SCHEDULE_TUPLE_ID,
                                                                               p_max_schedule=pmax)])
 
     def charge_parameter_res(self, code: Any, finished: bool, dc: bool, lim: EVSELimits, status: Any,
