@@ -455,3 +455,41 @@ async def test_a_failing_machine_ends_its_session_at_once() -> None:
             await conn.receive(2)
         await asyncio.sleep(0.05)
         assert outcomes[0].detail == "internal error: RuntimeError: boom" and not outcomes[0].ok
+
+
+def test_iso20_without_tls_only_when_allowed() -> None:
+    from v2gkit.net.link import usable_protocols
+    from v2gkit.session.handshake import protocol_list
+    offer = protocol_list("iso20-dc,iso2")
+    assert [p.name for p in usable_protocols(offer, None)] == ["iso2"]
+    assert [p.name for p in usable_protocols(offer, None, allow_iso20_without_tls=True)] == ["iso20-dc", "iso2"]
+    # the allowance is for plain TCP, as Josev runs it; TLS 1.2 never carries -20
+    assert [p.name for p in usable_protocols(offer, {"version": "TLSv1.2"}, allow_iso20_without_tls=True)] == ["iso2"]
+
+
+async def test_iso20_over_plain_tcp_needs_the_option_on_both_sides(caplog: pytest.LogCaptureFixture) -> None:
+    """Josev's -20 EIM set-up: SDP security 0x10, plain TCP. Both roles must opt in; it is logged as not
+    compliant."""
+    secc = await _secc(protocols="iso20-dc,iso2")
+    try:
+        ev = await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso20-dc,iso2")
+        assert ev.protocol.name == "iso2"  # neither side allowed it: -20 is not even offered
+        await ev.connection.close()
+        ev = await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso20-dc,iso2",
+                           allow_iso20_without_tls=True)
+        assert ev.protocol.name == "iso2"  # the EV offers it, the SECC does not take it
+        await ev.connection.close()
+    finally:
+        await secc.close()
+    secc = await _secc(protocols="iso20-dc,iso2", allow_iso20_without_tls=True)
+    try:
+        with caplog.at_level("WARNING"):
+            ev = await ev_link(loopback=True, sdp_port=secc.sdp_port, protocols="iso20-dc,iso2",
+                               allow_iso20_without_tls=True)
+            assert ev.protocol.name == "iso20-dc" and ev.connection.tls is None
+            await ev.connection.close()
+            await asyncio.sleep(0.05)
+        assert sum("not compliant" in r.getMessage() for r in caplog.records) == 2  # one line per role
+        assert secc.stats["iso20_without_tls"] == 1
+    finally:
+        await secc.close()

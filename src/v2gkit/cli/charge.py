@@ -119,6 +119,9 @@ def battery_line(ev: Any, speed: float) -> str:
               help="protocols this charger speaks, comma separated")
 @click.option("--tls/--no-tls", default=False, help="offer TLS (answers what the EV asks for)")
 @click.option("--tls-only", is_flag=True, help="always answer TLS")
+@click.option("--allow-iso20-without-tls", is_flag=True,
+              help="also run ISO 15118-20 over plain TCP (SDP security 0x10), as Josev's -20 EIM set-up does; NOT "
+                   "compliant (-20 requires TLS 1.3 with mutual authentication) and logged as such")
 @click.option("--dc/--ac", default=True, help="the charger's power module")
 @click.option("--sdp-port", type=PORT, default=15118, show_default=True,
               help="UDP port to answer SDP on (the standard's is 15118; others let SECCs share a host)")
@@ -139,7 +142,7 @@ def battery_line(ev: Any, speed: float) -> str:
 @_apply(tls_options)
 @click.pass_context
 def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: Any, tls: bool, tls_only: bool,
-         dc: bool, sdp_port: int, setup_timeout: float | None, max_connections: int | None, max_per_peer: int,
+         allow_iso20_without_tls: bool, dc: bool, sdp_port: int, setup_timeout: float | None, max_connections: int | None, max_per_peer: int,
          log_file: Path | None, once: bool, config_path: Path | None, warm_up: bool, pki_dir: Path,
          keylog: Path | None, pcap: Path | None, trace_json: Path | None) -> None:
     """Charger side: SDP, TCP/TLS, the app handshake and DIN 70121 / ISO 15118-2 sessions with a simulated
@@ -228,6 +231,7 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
         link = SECCLink(interface=interface, loopback=loopback, protocols=supported, policy=policy,
                         ssl_context=ctx_tls, tracer=tracer, sdp_port=p["sdp_port"],
                         setup_timeout=p["setup_timeout"], limits=limits, faults=faults, on_event=say,
+                        allow_iso20_without_tls=p["allow_iso20_without_tls"],
                         session=secc_sessions(evse_factory, cfg, on_done=finished))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -291,6 +295,9 @@ class _Progress:
 @click.option("--protocols", type=PROTOCOLS, default=SESSION_DEFAULT, show_default=True,
               help="protocols to offer, best first (the order is the priority)")
 @click.option("--tls/--no-tls", default=False, help="ask for TLS in SDP (the SECC's answer decides)")
+@click.option("--allow-iso20-without-tls", is_flag=True,
+              help="also run ISO 15118-20 over plain TCP (SDP security 0x10), as Josev's -20 EIM set-up does; NOT "
+                   "compliant (-20 requires TLS 1.3 with mutual authentication) and logged as such")
 @click.option("--dc/--ac", default=True, help="charge DC or AC")
 @click.option("--soc", type=SOC, default=30.0, show_default=True,
               help="simulated battery: state of charge at the start, %")
@@ -310,7 +317,8 @@ class _Progress:
               help="TOML file: [evcc] options, [evcc.ev] simulator and [evcc.session] machine settings")
 @_apply(tls_options)
 @click.pass_context
-def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: Any, tls: bool, dc: bool,
+def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: Any, tls: bool,
+         allow_iso20_without_tls: bool, dc: bool,
          soc: float, target_soc: float, speed: float | None, loop_interval: float, sdp_port: int,
          handshake_only: bool, as_json: bool, config_path: Path | None, pki_dir: Path, keylog: Path | None,
          pcap: Path | None, trace_json: Path | None) -> None:
@@ -342,7 +350,7 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
             _fail(str(e), 2)
     tracer = _tracer(p["pcap"], p["trace_json"], "EVCC")
     link_kw = {"interface": interface, "loopback": loopback, "tls": tls, "ssl_context": ctx_tls,
-               "sdp_port": p["sdp_port"], "tracer": tracer}
+               "sdp_port": p["sdp_port"], "tracer": tracer, "allow_iso20_without_tls": p["allow_iso20_without_tls"]}
     progress = _Progress(ev, quiet=as_json)
     interrupted: list[str] = []
 

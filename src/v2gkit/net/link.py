@@ -46,15 +46,23 @@ class LinkError(ConnectionError):
     """Communication set-up failed; the message says at which step and why."""
 
 
-def usable_protocols(protocols: Sequence[AppProtocol], tls: dict | None, *, client_certificate: bool = True
-                     ) -> list[AppProtocol]:
+#: logged once per connection that runs ISO 15118-20 over plain TCP because it was allowed
+NOT_COMPLIANT = ("ISO 15118-20 over plain TCP (--allow-iso20-without-tls): not compliant with ISO 15118-20, which "
+                 "allows only TLS 1.3 with mutual authentication ([V2G20-1237], [V2G20-2356])")
+
+
+def usable_protocols(protocols: Sequence[AppProtocol], tls: dict | None, *, client_certificate: bool = True,
+                     allow_iso20_without_tls: bool = False) -> list[AppProtocol]:
     """The protocols this connection may carry: ISO 15118-20 needs TLS 1.3 with the vehicle certificate
-    ([V2G20-1237]); DIN SPEC 70121 has no TLS at all; ISO 15118-2 runs either way."""
+    ([V2G20-1237]); DIN SPEC 70121 has no TLS at all; ISO 15118-2 runs either way.
+    ``allow_iso20_without_tls`` also lets -20 run over plain TCP (not TLS 1.2): what Josev's -20 EIM
+    scenarios do (SDP security 0x10); never the default, and logged as not compliant."""
     version = tls.get("version") if tls else None
     out = []
     for p in protocols:
         if p.name.startswith("iso20"):
-            if version != "TLSv1.3" or not client_certificate:
+            plain = version is None and allow_iso20_without_tls
+            if not plain and (version != "TLSv1.3" or not client_certificate):
                 continue
         elif p.name == "din" and version is not None:
             continue
@@ -85,11 +93,13 @@ async def ev_link(*, interface: str | None = None, loopback: bool = False,
                   ssl_context: ssl.SSLContext | None = None, sdp_port: int = core.SDP_PORT,
                   sdp_max_requests: int = timing.SDP_MAX_REQUESTS, sdp_interval: float = timing.SDP_TIMEOUT,
                   tracer: TraceSink | None = None, sap_timeout: float = timing.EVCC_SAP_TIMEOUT,
-                  setup_timeout: float = timing.EVCC_COMMUNICATION_SETUP_TIMEOUT) -> EVLink:
+                  setup_timeout: float = timing.EVCC_COMMUNICATION_SETUP_TIMEOUT,
+                  allow_iso20_without_tls: bool = False) -> EVLink:
     """Discover the SECC, connect as its SDP answer says, negotiate the protocol.
 
     ``tls`` is what the SDP request asks for; the answer decides. ``ssl_context`` (a client context with
-    the V2G roots) is needed whenever the SECC answers with TLS."""
+    the V2G roots) is needed whenever the SECC answers with TLS. ``allow_iso20_without_tls``: offer
+    ISO 15118-20 over plain TCP too (not compliant; for peers such as Josev's -20 EIM set-up)."""
     t0 = time.monotonic()
     offer = protocol_list(protocols)
     # a DIN 70121-only car never asks for TLS: DIN has none
@@ -115,7 +125,7 @@ async def ev_link(*, interface: str | None = None, loopback: bool = False,
             raise LinkError(f"TLS handshake with [{host}]:{secc.port} failed: {detail}") from None
         raise LinkError(f"TCP connection to [{host}]:{secc.port} failed: {detail}") from None
     try:
-        usable = usable_protocols(offer, conn.tls)
+        usable = usable_protocols(offer, conn.tls, allow_iso20_without_tls=allow_iso20_without_tls)
         if not usable:
             raise LinkError(f"none of {', '.join(p.name for p in offer)} can run {_why_none(conn.tls)}")
         outcome = await run_machine(conn, EVHandshake(usable, timeout=sap_timeout))
@@ -126,6 +136,8 @@ async def ev_link(*, interface: str | None = None, loopback: bool = False,
         await conn.close()
         raise
     conn.schema = negotiated.protocol.schema
+    if conn.tls is None and negotiated.protocol.name.startswith("iso20"):
+        log.warning("%s: %s", conn.id, NOT_COMPLIANT)
     return EVLink(conn, negotiated, secc, attempts, time.monotonic() - t0)
 
 
@@ -170,6 +182,8 @@ class SECCLink:
     setup_timeout: float | None = None
     limits: ConnectionLimits | None = None
     on_event: Callable[[str, dict[str, Any]], None] | None = None
+    #: accept ISO 15118-20 over plain TCP (not compliant; logged per session): for Josev's -20 EIM set-up
+    allow_iso20_without_tls: bool = False
     faults: FaultLog = field(default_factory=FaultLog)
     negotiated: collections.deque[Negotiated] = field(default_factory=lambda: collections.deque(maxlen=RECENT),
                                                       init=False)
@@ -288,7 +302,8 @@ class SECCLink:
     async def _handle(self, conn: V2GConnection, supported: list[AppProtocol]) -> None:
         self._peer_event("connected", None, conn=conn.id, peer=conn.peer[0], tls=conn.tls)
         # may be empty (e.g. a DIN-only station reached over TLS): the handshake then fails properly
-        usable = usable_protocols(supported, conn.tls, client_certificate=bool(conn.tls and conn.tls.get("peer_cn")))
+        usable = usable_protocols(supported, conn.tls, client_certificate=bool(conn.tls and conn.tls.get("peer_cn")),
+                                  allow_iso20_without_tls=self.allow_iso20_without_tls)
         def failed(now: float, out: object) -> None:
             """Reported as the machine closes, before the runner closes the connection."""
             if not isinstance(out, Closed):
@@ -310,6 +325,10 @@ class SECCLink:
             self._setup_timer.cancel()
             self._setup_timer = None
         conn.handshake_done()  # the session has started once its SessionSetupReq arrives
+        if conn.tls is None and negotiated.protocol.name.startswith("iso20"):
+            self.stats["iso20_without_tls"] += 1
+            if self._events.admit("iso20_without_tls"):
+                log.warning("%s: %s", conn.id, NOT_COMPLIANT)
         conn.schema = negotiated.protocol.schema
         self.negotiated.append(negotiated)
         self.stats["negotiated:" + negotiated.protocol.name] += 1
