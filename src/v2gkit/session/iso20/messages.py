@@ -365,20 +365,24 @@ class _Spec:
 
     def __init__(self, cls: type) -> None:
         mod = sys.modules[cls.__module__]
+        R = mod.__dict__.get("RationalNumberType")
         self.fields: dict[str, tuple[str, bool]] = {}  # short -> (py field, is RationalNumber)
-        self.required: list[tuple[str, bool]] = []
+        self.required: list[tuple[str, Any]] = []  # (py field, its 0 / minimal value)
         for py, _x, _ns, kind, t, is_list, req, *_ in mod.META.get(cls, ()):
             if kind != "elem" or is_list:
                 continue
-            if t is mod.__dict__.get("RationalNumberType"):
-                rat = True
+            if t is R:
+                rat, zero = True, None
             elif isinstance(t, tuple) and t[0] in ("nbit", "uint", "int", "bool"):
-                rat = False
+                rat, zero = False, _minimal_value(py, t)
             else:
                 continue
-            self.fields[_short(py)] = (py, rat)
+            short = _short(py)
+            if short in self.fields:
+                raise RuntimeError(f"{cls.__name__}: {py} and {self.fields[short][0]} are both {short}")
+            self.fields[short] = (py, rat)
             if req:
-                self.required.append((py, rat))
+                self.required.append((py, zero))
         self.phased = frozenset(s for s in self.fields if s + "_l2" in self.fields)
 
 
@@ -392,12 +396,11 @@ def _spec(cls: type) -> _Spec:
     return s
 
 
-def _fill(cls: type, values: dict[str, Any], what: str, obj: Any = None) -> Any:
-    """``cls`` (or ``obj``) with the plain values set by short name; missing mandatory values 0."""
+def _fill(cls: type, values: dict[str, Any], what: str) -> Any:
+    """A ``cls`` with the plain values set by short name; missing mandatory values 0."""
     spec = _spec(cls)
     R = sys.modules[cls.__module__].RationalNumberType
-    if obj is None:
-        obj = cls()
+    obj = cls()
     fields = spec.fields
     for k, v in values.items():
         if v is None:
@@ -417,9 +420,9 @@ def _fill(cls: type, values: dict[str, Any], what: str, obj: Any = None) -> Any:
             setattr(obj, py + "_l3", _rational(R, v[2]))
         else:
             setattr(obj, py, _rational(R, v))
-    for py, rat in spec.required:
+    for py, zero in spec.required:
         if getattr(obj, py) is None:
-            setattr(obj, py, R(0, 0) if rat else 0)
+            setattr(obj, py, R(0, 0) if zero is None else zero)
     return obj
 
 
@@ -512,13 +515,13 @@ PRICE_STACKED_ENERGY = "urn:iso:std:iso:15118:-20:PriceAlgorithm:3-StackedEnergy
 
 @dataclass(frozen=True)
 class PriceRule:
-    """One PriceRule: fees in the schedule's currency (energy per kWh, parking per period)."""
+    """One PriceRule of a price rule stack; fees in the schedule's currency."""
 
     energy_fee: float
     power_range_start: float = 0.0  # W
     parking_fee: float | None = None
     parking_fee_period: int | None = None  # s
-    carbon_dioxide_emission: int | None = None  # g/kWh
+    carbon_dioxide_emission: int | None = None
     renewable_generation_percentage: int | None = None
 
 
@@ -1167,7 +1170,7 @@ def _pick(names: list[str], mode: str, bpt: bool) -> str:
     return max(names, key=score)  # max keeps the first of equals
 
 
-def _minimal_value(mod: ModuleType, py: str, t: Any) -> Any:
+def _minimal_value(py: str, t: Any) -> Any:
     kind, lo, hi, enum_cls, _max = t
     if kind == "bool":
         return False
@@ -1204,12 +1207,12 @@ def _minimal(mod: ModuleType, cls: type, mode: str, bpt: bool, code: Any, depth:
             if is_list:
                 if min_occ:
                     setattr(obj, py, [_minimal(mod, t, mode, bpt, code, depth + 1) if isinstance(t, type)
-                                      else _minimal_value(mod, py, t) for _ in range(min_occ)])
+                                      else _minimal_value(py, t) for _ in range(min_occ)])
                 continue
             if not required and len(rows) == len(groups[g]):
                 continue
             setattr(obj, py, _minimal(mod, t, mode, bpt, code, depth + 1) if isinstance(t, type)
-                    else _minimal_value(mod, py, t))
+                    else _minimal_value(py, t))
     return obj
 
 
