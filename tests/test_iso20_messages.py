@@ -465,6 +465,8 @@ def test_builders_refuse_what_the_schema_cannot_say() -> None:
         M.dc_charge_loop_req(target_current=(1, 2, 3))  # DC has no phases
     with pytest.raises(ValueError, match="one value or three"):
         M.ac_charge_loop_req(present_active_power=(1, 2))
+    with pytest.raises(ValueError, match="PnC"):
+        M.authorization_setup_res("OK", ("EIM",), gen_challenge=bytes(16))
     with pytest.raises(ValueError):
         M.schedule_exchange_req("Dynamic", offer=OFFER)
     with pytest.raises(ValueError):

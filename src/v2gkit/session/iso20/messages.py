@@ -778,6 +778,8 @@ def authorization_setup_res(code: Any, services: Sequence[str] = ("EIM",),
     [V2G20-697]) the PnC mode element is sent, else the EIM one ([V2G20-2567]/[V2G20-2568] via Josev)."""
     m = _C
     kinds = [_enum(m.authorizationType, s) for s in services] or [m.authorizationType.EIM]
+    if gen_challenge is not None and m.authorizationType.PnC not in kinds:
+        raise ValueError("a GenChallenge goes with PnC among the AuthorizationServices")
     if gen_challenge is None:
         eim, pnc = m.EIM_ASResAuthorizationModeType(), None
     else:

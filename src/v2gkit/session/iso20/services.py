@@ -5,8 +5,8 @@ Where each value comes from (the standard's tables are not reproduced here; the 
 them are cited):
 
 * ServiceIDs 1-7, 65, 66: ISO 15118-20 Table 204 as read by Josev (``enums.ServiceV20``, "Table 204 in
-  8.4.3.1") and libiso15118 (``ServiceCategory``); both agree. EVerest's current library adds MCS (8),
-  MCS_BPT (9) and AC_DER (10) from later amendments: not here.
+  8.4.3.1") and libiso15118 (``ServiceCategory``); both agree. libiso15118 also lists MCS (8), MCS_BPT (9)
+  and AC_DER (10), from later amendment work: not here.
 * Parameter names Connector, ControlMode, EVSENominalVoltage, MobilityNeedsMode, Pricing, BPTChannel,
   GeneratorMode: Josev ``enums.ParameterName`` (Tables 205-207), libiso15118 ``ParameterSet``, and the
   ServiceDetailRes frames in /work/shared/vectors (Josev, EVerest, EDF, dSPACE): all send them as intValue.
