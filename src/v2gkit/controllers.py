@@ -43,6 +43,10 @@ class Notification(enum.Enum):
     NONE = "None"
     STOP_CHARGING = "StopCharging"
     RENEGOTIATION = "ReNegotiation"
+    #: ISO 15118-20 only: the SECC asks the EV to pause the session, or to go back to ServiceDiscovery
+    #: (DIN/ISO-2 have neither: they send StopCharging / ReNegotiation instead)
+    PAUSE = "Pause"
+    SERVICE_RENEGOTIATION = "ServiceRenegotiation"
 
 
 class CPState(enum.Enum):

@@ -90,6 +90,14 @@ class _SimulatedEVSE(EVSEController):
         """Ask the car to renegotiate its schedule (EVSENotification ReNegotiation)."""
         self._notification = Notification.RENEGOTIATION
 
+    def request_pause(self) -> None:
+        """Ask the car to pause the session (ISO 15118-20 EVSENotification Pause)."""
+        self._notification = Notification.PAUSE
+
+    def request_service_renegotiation(self) -> None:
+        """Ask the car to go back to ServiceDiscovery (ISO 15118-20 EVSENotification ServiceRenegotiation)."""
+        self._notification = Notification.SERVICE_RENEGOTIATION
+
     def clear_notification(self) -> None:
         self._notification = Notification.NONE
 

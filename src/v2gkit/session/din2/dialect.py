@@ -185,7 +185,9 @@ class Dialect:
     def _notif(self, n: Notification) -> Any:
         return {Notification.NONE: self.m.EVSENotificationType.None_,
                 Notification.STOP_CHARGING: self.m.EVSENotificationType.StopCharging,
-                Notification.RENEGOTIATION: self.m.EVSENotificationType.ReNegotiation}[n]
+                Notification.RENEGOTIATION: self.m.EVSENotificationType.ReNegotiation,
+                Notification.PAUSE: self.m.EVSENotificationType.StopCharging,
+                Notification.SERVICE_RENEGOTIATION: self.m.EVSENotificationType.ReNegotiation}[n]
 
     @staticmethod
     def notification_of(status: Any) -> Notification:

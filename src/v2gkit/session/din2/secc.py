@@ -124,7 +124,11 @@ class SECCSession:
         if not self.d.is_ok(code):
             why, self._why = self._why, ""
             return out + self._close(Reason.REFUSED, f"answered {name}Res with {code.name}" + (f": {why}" if why else ""))
-        self.core.done(name, req, body)
+        try:
+            self.core.done(name, req, body)
+        except Exception as e:  # noqa: BLE001 - the rules could not read our own answer: our bug
+            out.append(Event("internal_error", {"name": name + "Res", "error": e}))
+            return out + self._close(Reason.INTERNAL_ERROR, f"internal error: after {name}Res: {type(e).__name__}: {e}")
         out.append(Timer("sequence", self.cfg.sequence_timeout))
         return out
 

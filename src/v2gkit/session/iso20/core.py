@@ -147,8 +147,8 @@ class Core:
             return "ScheduleExchange:Renegotiated" if self.renegotiating else f"ScheduleExchange:Finished:{self.kind}"
         if name == "DC_CableCheck":
             return "DC_CableCheck:Finished" if msg.processing(res) == "Finished" else "DC_CableCheck:Ongoing"
-        if name == "PowerDelivery":
-            if msg.processing(res) != "Finished":
+        if name == "PowerDelivery":  # the EV's EVProcessing: Ongoing while it is not ready ([V2G20-2007])
+            if msg.processing(req) != "Finished":
                 return "PowerDelivery:Ongoing"
             progress = msg.charge_progress(req)
             return "PowerDelivery:ScheduleRenegotiation" if progress == "ScheduleRenegotiation" else (

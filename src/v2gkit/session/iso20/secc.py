@@ -131,7 +131,11 @@ class SECC20Session:
             if session != "ServiceRenegotiation":
                 self.result.ok = True
                 return out + self._close(Reason.PAUSED if session == "Pause" else Reason.TERMINATED)
-        key = self.core.done(name, req, body)
+        try:
+            key = self.core.done(name, req, body)
+        except Exception as e:  # noqa: BLE001 - the rules could not read our own answer: our bug
+            out.append(Event("internal_error", {"name": name + "Res", "error": e}))
+            return out + self._close(Reason.INTERNAL_ERROR, f"internal error: after {name}Res: {type(e).__name__}: {e}")
         out.append(Timer("sequence", self._sequence_timeout(key.split(":")[0])))
         return out
 

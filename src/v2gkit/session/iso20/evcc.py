@@ -1,0 +1,493 @@
+"""The car's policy for ISO 15118-20 sessions (AC, DC, AC_BPT, DC_BPT; Scheduled and Dynamic control mode; EIM).
+
+The rules, SessionID, codec and exit are the shared :class:`~.core.Core`'s, which also checks this plan
+against the rules the SECC enforces. ``PLAN`` names, per response, the method that picks the next request.
+The flow (``*``: may repeat): SessionSetup, AuthorizationSetup, Authorization*, ServiceDiscovery,
+ServiceDetail, ServiceSelection, {AC,DC}_ChargeParameterDiscovery, ScheduleExchange*, DC: DC_CableCheck*,
+DC_PreCharge*; PowerDelivery(Start), {AC,DC}_ChargeLoop*, PowerDelivery(Stop), DC: DC_WeldingDetection*;
+SessionStop (Terminate, Pause, or ServiceRenegotiation back to ServiceDiscovery on the same connection).
+A FAILED_* answer ends the session ([V2G20-1967]); a rejected EIM authorization (WARNING_EIMAuthorizationFailure)
+ends it with SessionStop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...controllers import NOMINAL_AC_VOLTAGE, CPState, EVController
+from ...exi.errors import ExiError
+from ..events import Closed, Event, Message, Output, Reason, Received, Timer
+from ..hooks import Hooks
+from ..result import SessionResult
+from . import messages as msg
+from .config import EVCC20Config
+from .core import Core, MessageError
+from .services import AC_SERVICES, BPT_SERVICES, DC_SERVICES, ControlMode, ServiceID, parameter_sets_of
+
+__all__ = ["PLAN", "EVCC20Session"]
+
+PLAN: dict[str, str] = {
+    "SessionSetup": "_after_session_setup",  # -> AuthorizationSetup | CPD (resumed)
+    "AuthorizationSetup": "_after_authorization_setup",  # -> Authorization (EIM)
+    "Authorization": "_after_authorization",  # Ongoing -> Authorization; Finished -> ServiceDiscovery
+    "ServiceDiscovery": "_after_service_discovery",  # -> ServiceDetail of the energy service wanted
+    "ServiceDetail": "_after_service_detail",  # -> ServiceSelection with a parameter set of the control mode
+    "ServiceSelection": "_after_service_selection",  # -> {AC,DC}_ChargeParameterDiscovery
+    "DC_ChargeParameterDiscovery": "_after_charge_parameters",  # -> ScheduleExchange
+    "AC_ChargeParameterDiscovery": "_after_charge_parameters",
+    "ScheduleExchange": "_after_schedule_exchange",  # Ongoing -> again; -> DC_CableCheck | PowerDelivery
+    "DC_CableCheck": "_after_cable_check",  # Ongoing -> again; Finished -> DC_PreCharge
+    "DC_PreCharge": "_after_pre_charge",  # until the voltage matches -> PowerDelivery(Start)
+    "PowerDelivery": "_after_power_delivery",  # Start -> loop; Stop -> welding/SessionStop; renegotiation
+    "DC_ChargeLoop": "_after_loop",  # -> loop | MeteringConfirmation | PowerDelivery(Stop/renegotiation)
+    "AC_ChargeLoop": "_after_loop",
+    "MeteringConfirmation": "_after_loop",
+    "DC_WeldingDetection": "_after_welding",  # -> again until < welding_voltage, then SessionStop
+    "SessionStop": "_after_session_stop",  # -> end, or ServiceDiscovery after ServiceRenegotiation
+}
+
+#: requests the EVCC repeats, pausing loop_interval between rounds
+_LOOPS = frozenset({"Authorization", "ScheduleExchange", "DC_CableCheck", "DC_PreCharge", "DC_ChargeLoop",
+                    "AC_ChargeLoop", "DC_WeldingDetection"})
+
+
+class _Stop(Exception):
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+class EVCC20Session:
+    """The car's side of one ISO 15118-20 session: it leads, the SECC answers."""
+
+    def __init__(self, protocol: str, ev: EVController, config: EVCC20Config | None = None,
+                 hooks: Hooks | None = None) -> None:
+        self.cfg = config or EVCC20Config()
+        self.core = Core(protocol, hooks)
+        self.dc = self.core.dc
+        self.ev = ev
+        if self.cfg.resume_session_id is not None:
+            self.core.session_id = self.cfg.resume_session_id
+        self.result = SessionResult()
+        self.pending: str | None = None
+        self._pending_body: Any = None
+        self._since: dict[str, float] = {}
+        self._last: float | None = None
+        self._present = (0.0, 0.0)
+        self._ended = False
+        self._next: str | None = None
+        #: what was agreed: the service, the control mode, BPT or not; the SECC's first word on renegotiation
+        self.service: ServiceID | None = None
+        self.mode = self.cfg.control_mode
+        self.bpt = False
+        self.renegotiation_supported: bool | None = None
+        self._parameter_set = 0
+        self._progress = "Start"
+        self._stop_session = "Terminate"  # what SessionStop will say
+        self._welding = 0
+        self._pre_charged = False
+        self._give_up = ""
+        self._ac_voltage = NOMINAL_AC_VOLTAGE
+        self._ac_target_power: float | None = None
+        self._schedule_id = 1
+        #: the EVSE notification of the last answer that carried one, for live views
+        self.evse_notification: str | None = None
+
+    @property
+    def session_id(self) -> bytes:
+        return self.core.session_id
+
+    # -- drivers ----------------------------------------------------------------------------
+    def start(self, now: float) -> list[Output]:
+        self._last = now
+        self.ev.set_cp_state(CPState.B)
+        return self._request(now, "SessionSetup")
+
+    def timer(self, now: float, name: str) -> list[Output]:
+        held = self.core.timer(now, name)
+        if held is not None:
+            return [] if self._ended else held
+        if self._ended:
+            return []
+        if name == "response" and self.pending:
+            return self._end(Reason.MESSAGE_TIMEOUT, f"V2G_EVCC_Msg_Timeout: no {self.pending}Res within "
+                                                     f"{self._timeout(self.pending):g} s")
+        if name == "next" and self._next:
+            nxt, self._next = self._next, None
+            return self._request(now, nxt)
+        return []
+
+    def receive(self, now: float, message: Message) -> list[Output]:
+        if self._ended:
+            return []
+        m = self.core.incoming(now, message)
+        if m is None:
+            return []
+        self._advance(now)
+        try:
+            d = self.core.decode(m)
+        except (ExiError, MessageError) as e:
+            return self._end(Reason.UNDECODABLE, f"undecodable response: {e}")
+        name, res = d.name, d.body
+        out: list[Output] = [Timer("response", None), Received(d.element, res, m.payload_type)]
+        strict = self.core.strict
+        if d.request or (strict and name != self.pending) or name not in PLAN:
+            return out + self._end(Reason.WRONG_MESSAGE, f"expected {self.pending}Res, got {d.element}")
+        self.result.messages += 1
+        req, self.pending = self._pending_body, None
+        code = msg.response_code(res)
+        if name == "SessionSetup":
+            if strict and code == "OK_OldSessionJoined" and d.session_id != self.session_id:
+                return out + self._end(Reason.UNKNOWN_SESSION, "OK_OldSessionJoined with another SessionID")
+            self.core.session_id = d.session_id
+        elif strict and d.session_id != self.session_id:
+            return out + self._end(Reason.UNKNOWN_SESSION, f"{d.element} carries SessionID "
+                                                           f"{d.session_id.hex()}, not {self.session_id.hex()}")
+        if msg.is_failed(code):  # [V2G20-1967]: FAILED ends the session
+            return out + self._end(Reason.FAILED_RESPONSE, f"SECC answered {d.element} with {code}")
+        try:
+            self.core.done(name, req, res)
+            nxt = getattr(self, PLAN[name])(now, res, code)
+        except _Stop as stop:
+            return out + self._end(stop.reason, stop.detail)
+        except Exception as e:  # noqa: BLE001 - our plan or our car failed on a valid answer: a local fault
+            out.append(Event("internal_error", {"name": d.element, "error": e}))
+            return out + self._end(Reason.INTERNAL_ERROR, f"internal error: after {d.element}: "
+                                                          f"{type(e).__name__}: {e}")
+        if nxt is None:
+            reason = Reason.PAUSED if self._stop_session == "Pause" else Reason.TERMINATED
+            return out + self._end(reason)
+        if nxt in _LOOPS and (nxt == name or name == "MeteringConfirmation") and self.cfg.loop_interval > 0:
+            self._next = nxt
+            return out + [Timer("next", self.cfg.loop_interval)]
+        return out + self._request(now, nxt)
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _advance(self, now: float) -> None:
+        if self._last is not None and now > self._last:
+            self.ev.step(now - self._last, *self._present)
+        self._last = now
+
+    def _timeout(self, name: str) -> float:
+        return self.cfg.msg_timeouts.get(name, self.cfg.msg_timeout_default)
+
+    def _end(self, reason: Reason, detail: str = "") -> list[Output]:
+        self._ended = True
+        closed = Closed(reason, detail)
+        out: list[Output] = [*self.core.closing(), Timer("response", None), Timer("next", None), closed]
+        try:
+            self.ev.set_cp_state(CPState.B)
+        except Exception as e:  # noqa: BLE001 - the car failing while we close: still close
+            out.insert(0, Event("internal_error", {"name": "close", "error": e}))
+        self.result.ok, self.result.reason, self.result.detail = reason.ok, reason, closed.text
+        self.result.session_id = self.session_id
+        self.result.paused = reason is Reason.PAUSED
+        return out
+
+    def _request(self, now: float, name: str) -> list[Output]:
+        if not self.core.allowed(name):
+            return self._end(Reason.RULES_BROKEN, f"the EVCC's plan wants {name}Req after {self.core.state}Res; "
+                                                  f"allowed: {', '.join(sorted(self.core.expected)) or 'nothing'}")
+        try:
+            body = self._build(name)
+            out = self.core.send(now, name + "Req", body)
+        except Exception as e:  # noqa: BLE001 - any builder/encoder/controller error is a local fault
+            return [Event("internal_error", {"name": name + "Req", "error": e})] + self._end(
+                Reason.INTERNAL_ERROR, f"internal error: cannot build {name}Req: {type(e).__name__}: {e}")
+        self.pending, self._pending_body = name, body
+        return out + [Timer("response", self._timeout(name))]
+
+    def _poll(self, now: float, what: str, limit: float) -> str:
+        since = self._since.setdefault(what, now)
+        if now - since > limit:
+            raise _Stop(Reason.ONGOING_TIMEOUT, f"{what} still not finished after {limit:g} s")
+        return what
+
+    # -- the car's values -------------------------------------------------------------------------
+    def _discharge(self) -> tuple[float, float]:
+        """(max discharge power W, max discharge current A): a bidirectional car says, others give 0."""
+        get = getattr(self.ev, "discharge_limits", None)
+        if get is None:
+            return 0.0, 0.0
+        lim = get()
+        return lim.max_power, lim.max_current
+
+    def _energy(self) -> dict[str, Any]:
+        """The mobility needs: energy requests (Wh) and departure time."""
+        lim = self.ev.limits()
+        cap = lim.energy_capacity or 0.0
+        soc = self.ev.soc()
+        target = getattr(self.ev, "target_soc", lim.full_soc)
+        wanted = max(0.0, (target - soc) / 100.0 * cap) if cap else lim.energy_request
+        full = max(0.0, (100.0 - soc) / 100.0 * cap) if cap else wanted
+        values: dict[str, Any] = {"target_energy_request": wanted, "max_energy_request": full,
+                                  "min_energy_request": 0.0}
+        if lim.departure_time is not None:
+            values["departure_time"] = int(lim.departure_time)
+        return values
+
+    def _build(self, name: str) -> Any:
+        ev, mode, bpt = self.ev, self.mode, self.bpt
+        if name == "SessionSetup":
+            return msg.session_setup_req(ev.evcc_id.hex().upper() if isinstance(ev.evcc_id, bytes) else str(ev.evcc_id))
+        if name == "AuthorizationSetup":
+            return msg.authorization_setup_req()
+        if name == "Authorization":
+            return msg.authorization_req()
+        if name == "ServiceDiscovery":
+            return msg.service_discovery_req()
+        if name == "ServiceDetail":
+            return msg.service_detail_req(int(self.service))  # type: ignore[arg-type]
+        if name == "ServiceSelection":
+            return msg.service_selection_req(int(self.service), self._parameter_set)  # type: ignore[arg-type]
+        lim = ev.limits()
+        if name == "DC_ChargeParameterDiscovery":
+            values = {"max_charge_power": lim.max_power, "min_charge_power": 0.0, "max_charge_current": lim.max_current,
+                      "min_charge_current": 0.0, "max_voltage": lim.max_voltage, "min_voltage": 0.0,
+                      "target_soc": int(getattr(ev, "target_soc", lim.full_soc))}
+            if bpt:
+                p, i = self._discharge()
+                values.update(max_discharge_power=p, min_discharge_power=0.0, max_discharge_current=i,
+                              min_discharge_current=0.0)
+            return msg.dc_charge_parameter_req(bpt, **values)
+        if name == "AC_ChargeParameterDiscovery":
+            values = {"max_charge_power": lim.max_power, "min_charge_power": 0.0}
+            if bpt:
+                values.update(max_discharge_power=self._discharge()[0], min_discharge_power=0.0)
+            return msg.ac_charge_parameter_req(bpt, **values)
+        if name == "ScheduleExchange":
+            values = self._energy()
+            if mode == "Dynamic":
+                values.update(target_soc=int(getattr(ev, "target_soc", lim.full_soc)))
+                if bpt:
+                    values.update(max_v2x_energy_request=values["max_energy_request"], min_v2x_energy_request=0.0)
+            return msg.schedule_exchange_req(mode, self.cfg.max_supporting_points, **values)
+        if name == "DC_CableCheck":
+            return msg.dc_cable_check_req()
+        if name == "DC_PreCharge":
+            target = ev.precharge_target()[0]
+            return msg.dc_pre_charge_req(self._present[0], target, "Finished" if self._pre_charged else "Ongoing")
+        if name == "PowerDelivery":
+            profile = None
+            if self._progress == "Start":
+                power = lim.max_power
+                entries = (msg.PowerEntry(86400, power),)
+                profile = msg.PowerProfile(entries, mode, self._schedule_id)
+            channel = "Charge" if bpt and self._progress == "Start" else None
+            return msg.power_delivery_req(self._progress, "Finished", profile, channel)
+        if name == "DC_ChargeLoop":
+            return self._dc_loop_req()
+        if name == "AC_ChargeLoop":
+            return self._ac_loop_req()
+        if name == "MeteringConfirmation":
+            return msg.metering_confirmation_req(self.session_id, msg.MeterInfo("v2gkit-ev", 0), mode,
+                                                 self._schedule_id)
+        if name == "DC_WeldingDetection":
+            return msg.dc_welding_detection_req("Ongoing")
+        if name == "SessionStop":
+            return msg.session_stop_req(self._stop_session)
+        raise ValueError(name)
+
+    def _display(self) -> msg.DisplayParameters:
+        ev = self.ev
+        return msg.DisplayParameters(present_soc=int(ev.soc()), target_soc=int(getattr(ev, "target_soc", 100)),
+                                     charging_complete=ev.charging_complete())
+
+    def _dc_loop_req(self) -> Any:
+        ev, lim = self.ev, self.ev.limits()
+        values: dict[str, Any] = {}
+        if self.mode == "Scheduled":
+            voltage, current = ev.target()
+            values.update(target_voltage=voltage, target_current=current)
+        else:
+            values.update(self._energy())
+            values.update(max_charge_power=lim.max_power, min_charge_power=0.0, max_charge_current=lim.max_current,
+                          max_voltage=lim.max_voltage, min_voltage=0.0)
+        if self.bpt:
+            p, i = self._discharge()
+            values.update(max_discharge_power=p, min_discharge_power=0.0, max_discharge_current=i)
+            if self.mode == "Dynamic":
+                values.update(max_v2x_energy_request=values["max_energy_request"], min_v2x_energy_request=0.0)
+        return msg.dc_charge_loop_req(self.mode, self.bpt, present_voltage=ev.precharge_target()[0],
+                                      meter_info_requested=self.cfg.meter_info_requested, display=self._display(),
+                                      **values)
+
+    def _ac_loop_req(self) -> Any:
+        v, i = self._present
+        present = v * i * 3
+        values: dict[str, Any] = {"present_active_power": present}
+        if self.mode == "Dynamic":
+            lim = self.ev.limits()
+            values.update(self._energy())
+            values.update(max_charge_power=lim.max_power, min_charge_power=0.0, present_reactive_power=0.0)
+            if self.bpt:
+                values.update(max_discharge_power=self._discharge()[0], min_discharge_power=0.0,
+                              max_v2x_energy_request=values["max_energy_request"], min_v2x_energy_request=0.0)
+        return msg.ac_charge_loop_req(self.mode, self.bpt, meter_info_requested=self.cfg.meter_info_requested,
+                                      display=self._display(), **values)
+
+    # -- the plan -----------------------------------------------------------------------------
+    def _after_session_setup(self, now: float, res: Any, code: str) -> str:
+        if code == "OK_OldSessionJoined" and self.service is not None:
+            return self._cpd()
+        if code == "OK_OldSessionJoined":  # the car forgot what it agreed: start over is not allowed
+            raise _Stop(Reason.UNKNOWN_SESSION, "OK_OldSessionJoined, but this EVCC has no service of that session")
+        return "AuthorizationSetup"
+
+    def _after_authorization_setup(self, now: float, res: Any, code: str) -> str:
+        offered = [s.name for s in res.authorization_services]
+        if "EIM" not in offered:
+            self._give_up = f"SECC offers {', '.join(offered)}: this EVCC authorizes with EIM only"
+            return "SessionStop"
+        return "Authorization"
+
+    def _after_authorization(self, now: float, res: Any, code: str) -> str:
+        if msg.processing(res) != "Finished":
+            return self._poll(now, "Authorization", self.cfg.ongoing_timeout)
+        self._since.pop("Authorization", None)
+        if msg.is_warning(code):
+            self._give_up = f"authorization refused: {code}"
+            return "SessionStop"
+        return "ServiceDiscovery"
+
+    def _after_service_discovery(self, now: float, res: Any, code: str) -> str:
+        offered = [s.service_id for s in res.energy_transfer_service_list.service]
+        if self.renegotiation_supported is None:  # only the first answer counts ([V2G20-1480])
+            self.renegotiation_supported = bool(res.service_renegotiation_supported)
+        kind = DC_SERVICES if self.dc else AC_SERVICES
+        wanted = [ServiceID.DC_BPT, ServiceID.DC] if self.dc else [ServiceID.AC_BPT, ServiceID.AC]
+        if not self.cfg.bpt:
+            wanted = [s for s in wanted if s not in BPT_SERVICES]
+        pick = next((s for s in wanted if s in offered and s in kind), None)
+        if pick is None:
+            self._give_up = (f"SECC offers services {offered}: none for this {'DC' if self.dc else 'AC'}"
+                             f"{' BPT' if self.cfg.bpt else ''} car")
+            return "SessionStop"
+        self.service, self.bpt = pick, pick in BPT_SERVICES
+        return "ServiceDetail"
+
+    def _after_service_detail(self, now: float, res: Any, code: str) -> str:
+        sets = parameter_sets_of(res)
+        want = ControlMode.SCHEDULED if self.cfg.control_mode == "Scheduled" else ControlMode.DYNAMIC
+        pick = next((p for p in sets if p.control_mode == want), None) or next(
+            (p for p in sets if p.control_mode is not None), None)
+        if pick is None:
+            self._give_up = f"ServiceDetailRes for {self.service} has no parameter set with a ControlMode"
+            return "SessionStop"
+        self._parameter_set = pick.id
+        self.mode = "Dynamic" if pick.control_mode == ControlMode.DYNAMIC else "Scheduled"
+        return "ServiceSelection"
+
+    def _cpd(self) -> str:
+        return "DC_ChargeParameterDiscovery" if self.dc else "AC_ChargeParameterDiscovery"
+
+    def _after_service_selection(self, now: float, res: Any, code: str) -> str:
+        return self._cpd()
+
+    def _after_charge_parameters(self, now: float, res: Any, code: str) -> str:
+        return "ScheduleExchange"
+
+    def _after_schedule_exchange(self, now: float, res: Any, code: str) -> str:
+        if msg.processing(res) != "Finished":
+            return self._poll(now, "ScheduleExchange", self.cfg.ongoing_timeout)
+        self._since.pop("ScheduleExchange", None)
+        if self.mode == "Scheduled":
+            tuples = res.scheduled_se_res_control_mode.schedule_tuple
+            self._schedule_id = tuples[0].schedule_tuple_id
+            if not self.dc:
+                entries = tuples[0].charging_schedule.power_schedule.power_schedule_entries.power_schedule_entry
+                self._ac_target_power = msg.value_of(entries[0].power) if entries else None
+        if self.core.state == "ScheduleExchange:Renegotiated" or not self.dc:
+            self._progress = "Start"
+            return "PowerDelivery"
+        self.ev.set_cp_state(CPState.C)
+        return "DC_CableCheck"
+
+    def _after_cable_check(self, now: float, res: Any, code: str) -> str:
+        if msg.processing(res) == "Finished":
+            self._since.pop("DC_CableCheck", None)
+            return "DC_PreCharge"
+        return self._poll(now, "DC_CableCheck", self.cfg.cable_check_timeout)
+
+    def _after_pre_charge(self, now: float, res: Any, code: str) -> str:
+        present = msg.value_of(res.evse_present_voltage)
+        self._present = (present, 0.0)
+        if self._pre_charged:  # the answer to the final PreChargeReq (EVProcessing Finished)
+            self._since.pop("DC_PreCharge", None)
+            self._progress = "Start"
+            return "PowerDelivery"
+        if abs(present - self.ev.precharge_target()[0]) <= self.cfg.pre_charge_tolerance:
+            self._pre_charged = True  # one more request saying Finished, as EVerest's SECC expects
+            return "DC_PreCharge"
+        return self._poll(now, "DC_PreCharge", self.cfg.pre_charge_timeout)
+
+    def _after_power_delivery(self, now: float, res: Any, code: str) -> str | None:
+        if self._progress == "Start":
+            if not self.dc:
+                self.ev.set_cp_state(CPState.C)
+                self._set_ac_present()
+            return "DC_ChargeLoop" if self.dc else "AC_ChargeLoop"
+        if self._progress == "ScheduleRenegotiation":
+            return "ScheduleExchange"
+        self._present = (self._present[0] if self.dc else 0.0, 0.0)
+        if self.dc and self.cfg.welding_max_requests > 0:
+            return "DC_WeldingDetection"
+        self.ev.set_cp_state(CPState.B)
+        return "SessionStop"
+
+    def _set_ac_present(self) -> None:
+        lim = self.ev.limits()
+        power = self._ac_target_power if self._ac_target_power is not None else lim.max_power
+        current = min(lim.max_current, max(0.0, power) / (self._ac_voltage * 3))
+        self._present = (self._ac_voltage, current)
+
+    def _after_loop(self, now: float, res: Any, code: str) -> str:
+        ev = self.ev
+        if self.dc and hasattr(res, "evse_present_voltage"):
+            self._present = (msg.value_of(res.evse_present_voltage), msg.value_of(res.evse_present_current))
+        elif not self.dc and hasattr(res, "evse_target_frequency"):
+            cm = (res.scheduled_ac_cl_res_control_mode or res.dynamic_ac_cl_res_control_mode
+                  or res.bpt_scheduled_ac_cl_res_control_mode or res.bpt_dynamic_ac_cl_res_control_mode)
+            target = getattr(cm, "evse_target_active_power", None) if cm is not None else None
+            if target is not None:
+                self._ac_target_power = msg.value_of(target)
+            self._set_ac_present()
+        notification, _ = msg.notification(res)
+        self.evse_notification = notification
+        if notification == "MeteringConfirmation":
+            return "MeteringConfirmation"
+        if notification == "Terminate" or ev.wants_stop() or ev.charging_complete():
+            return self._stop("Terminate")
+        if notification == "Pause" or ev.wants_pause():
+            return self._stop("Pause")
+        if notification == "ServiceRenegotiation" and self.renegotiation_supported:
+            return self._stop("ServiceRenegotiation")
+        if notification == "ScheduleRenegotiation":
+            self._progress = "ScheduleRenegotiation"
+            return "PowerDelivery"
+        return "DC_ChargeLoop" if self.dc else "AC_ChargeLoop"
+
+    def _stop(self, session: str) -> str:
+        self._stop_session = session
+        self._progress = "Stop"
+        return "PowerDelivery"
+
+    def _after_welding(self, now: float, res: Any, code: str) -> str:
+        self._welding += 1
+        self._present = (msg.value_of(res.evse_present_voltage), 0.0)
+        if self._present[0] > self.cfg.welding_voltage and self._welding < self.cfg.welding_max_requests:
+            return self._poll(now, "DC_WeldingDetection", self.cfg.welding_timeout)
+        self._since.pop("DC_WeldingDetection", None)
+        self.ev.set_cp_state(CPState.B)
+        return "SessionStop"
+
+    def _after_session_stop(self, now: float, res: Any, code: str) -> str | None:
+        if self._give_up:
+            raise _Stop(Reason.GAVE_UP, self._give_up)
+        if self._stop_session == "ServiceRenegotiation":
+            # the same connection goes back to ServiceDiscovery with a fresh choice ([V2G20-1643])
+            self._stop_session, self._welding, self._pre_charged = "Terminate", 0, False
+            self.service = None
+            return "ServiceDiscovery"
+        return None
+
