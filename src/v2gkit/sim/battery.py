@@ -215,6 +215,9 @@ class SimulatedBPTEV(SimulatedEV, BidirectionalEV):
             return
         asked = voltage * current * (self.cable.phases(self.ac_phases) if self.ac else 1)
         asked_wh = asked * dt / 3600.0
+        if asked_wh == 0.0:  # underflow: too little to count
+            self.power = 0.0
+            return
         if asked_wh > 0.0:
             room = max(self._soc_wh(100.0), 0.0) / self.charge_efficiency
             wh = min(asked_wh, room)

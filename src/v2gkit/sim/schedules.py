@@ -18,9 +18,10 @@ prices it picks the power for now. Pure functions over frozen values: nothing he
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
@@ -71,7 +72,8 @@ class ScheduleError(ValueError):
 
 
 class _Timed(Protocol):
-    duration: int
+    @property
+    def duration(self) -> int: ...
 
 
 def _starts(entries: tuple[_Timed, ...]) -> tuple[int, ...]:
@@ -79,6 +81,17 @@ def _starts(entries: tuple[_Timed, ...]) -> tuple[int, ...]:
     for e in entries:
         out.append(t)
         t += e.duration
+    return tuple(out)
+
+
+def _cut(entries: tuple[Any, ...], t: int) -> tuple[Any, ...]:
+    """The entries from ``t`` seconds on, the first one shortened: what is left of a schedule at ``t``."""
+    out, start = [], 0
+    for e in entries:
+        end = start + e.duration
+        if end > t:
+            out.append(replace(e, duration=end - max(start, t)))
+        start = end
     return tuple(out)
 
 
@@ -125,6 +138,10 @@ class PowerSchedule:
         """The entry in force ``t`` seconds after the start; None outside the schedule."""
         i = _index_at(self._starts, self.duration, t)
         return None if i is None else self.entries[i]
+
+    def since(self, t: int) -> PowerSchedule | None:
+        entries = _cut(self.entries, t)
+        return replace(self, entries=entries) if entries else None
 
 
 @dataclass(frozen=True)
@@ -229,6 +246,10 @@ class AbsolutePriceSchedule:
         return sum(r.tax_rate for r in self.tax_rules
                    if r.applies_to_energy_fee and not r.tax_included_in_price)
 
+    def since(self, t: int) -> AbsolutePriceSchedule | None:
+        stacks = _cut(self.price_rule_stacks, t)
+        return replace(self, price_rule_stacks=stacks) if stacks else None
+
     def price_at(self, t: float, power: float = 0.0) -> float | None:
         """Currency per kWh flowing at ``power`` W, ``t`` seconds after the start, taxes included (the rule
         of that power, as the 1-Power algorithm applies it; the planner uses it for the other two too)."""
@@ -263,6 +284,10 @@ class PriceLevelSchedule:
 
     def boundaries(self) -> tuple[int, ...]:
         return self._starts[1:] + (self.duration,)
+
+    def since(self, t: int) -> PriceLevelSchedule | None:
+        entries = _cut(self.entries, t)
+        return replace(self, entries=entries) if entries else None
 
     def price_at(self, t: float, power: float = 0.0) -> float | None:
         """The price level in force ``t`` seconds after the start (``power`` plays no part)."""
@@ -318,12 +343,12 @@ class Schedules:
         entry = charging.entry_at(t) if charging is not None else None
         if entry is None:
             return None
-        out = dict(max_charge=entry.power, min_charge=entry.min_power, charge_phases=entry.phases)
         discharging = self.discharging_schedule.power_schedule if self.discharging_schedule else None
         d = discharging.entry_at(t) if discharging is not None else None
-        if d is not None:
-            out.update(max_discharge=d.power, min_discharge=d.min_power, discharge_phases=d.phases)
-        return PowerLimit(**out)
+        if d is None:
+            return PowerLimit(max_charge=entry.power, min_charge=entry.min_power, charge_phases=entry.phases)
+        return PowerLimit(max_charge=entry.power, min_charge=entry.min_power, charge_phases=entry.phases,
+                          max_discharge=d.power, min_discharge=d.min_power, discharge_phases=d.phases)
 
     def price_at(self, t: float, power: float = 0.0) -> float | None:
         """What the driver pays per kWh flowing at ``power`` W (< 0 discharge) ``t`` seconds after the start
@@ -334,6 +359,25 @@ class Schedules:
         if power < 0.0 and discharging is not None:
             return discharging.price_at(t, -power)
         return self.prices.price_at(t, power) if self.prices is not None else None
+
+    def since(self, t: int) -> Schedules:
+        """What is left ``t`` seconds after the start, as a ScheduleExchangeRes made then offers it (its
+        TimeAnchor is then): entries that ended are gone, the one in force is shortened. ValueError when
+        nothing of the charging schedule is left."""
+        if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+            raise ValueError(f"t must be a whole number of seconds >= 0, not {t!r}")
+
+        def cut(schedule: ChargingSchedule | None) -> ChargingSchedule | None:
+            if schedule is None:
+                return None
+            power = schedule.power_schedule.since(t) if schedule.power_schedule else None
+            price = schedule.price_schedule.since(t) if schedule.price_schedule else None
+            return ChargingSchedule(power, price) if power or price else None
+
+        charging = cut(self.charging_schedule)
+        if charging is None:
+            raise ValueError(f"{self.source}: the charging schedule ends before {t} s")
+        return replace(self, charging_schedule=charging, discharging_schedule=cut(self.discharging_schedule))
 
     def boundaries(self) -> tuple[int, ...]:
         """Every time at which some limit or price changes, sorted."""
@@ -408,7 +452,7 @@ class _Table:
 
     def tables(self, key: str, low: int, high: int, *, what: str = "") -> list[_Table]:
         """An array of tables (``[[name.key]]`` or ``key = [{...}, ...]``) of ``low``..``high`` entries."""
-        value, given = self._get(key, [] if low == 0 else _REQUIRED)
+        value, _ = self._get(key, [] if low == 0 else _REQUIRED)
         if not isinstance(value, list):
             raise self.error(key, f"must be an array of tables{what}, not {value!r}")
         if not low <= len(value) <= high:
@@ -644,7 +688,7 @@ def _slots(schedules: Schedules | None, now: float, end: float, max_charge: floa
     """[now, end) cut where limits or prices change, each with its limits and prices."""
     cuts = [now] + [float(b) for b in (schedules.boundaries() if schedules else ()) if now < b < end] + [end]
     raw = []
-    for a, b in zip(cuts, cuts[1:]):
+    for a, b in itertools.pairwise(cuts):
         charge, discharge = max_charge, max_discharge
         limit = schedules.power_limit_at(a) if schedules else None
         if limit is not None:
