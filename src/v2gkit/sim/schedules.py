@@ -72,7 +72,7 @@ class ScheduleError(ValueError):
 
 
 class _Timed(Protocol):
-    @property
+    @cached_property
     def duration(self) -> int: ...
 
 
@@ -125,7 +125,7 @@ class PowerSchedule:
     def _starts(self) -> tuple[int, ...]:
         return _starts(self.entries)
 
-    @property
+    @cached_property
     def duration(self) -> int:
         """Seconds the schedule covers."""
         return sum(e.duration for e in self.entries)
@@ -233,7 +233,7 @@ class AbsolutePriceSchedule:
     def _starts(self) -> tuple[int, ...]:
         return _starts(self.price_rule_stacks)
 
-    @property
+    @cached_property
     def duration(self) -> int:
         return sum(s.duration for s in self.price_rule_stacks)
 
@@ -278,7 +278,7 @@ class PriceLevelSchedule:
     def _starts(self) -> tuple[int, ...]:
         return _starts(self.entries)
 
-    @property
+    @cached_property
     def duration(self) -> int:
         return sum(e.duration for e in self.entries)
 
