@@ -24,6 +24,7 @@ from v2gkit.sim.battery import SimulatedBPTEV
 from v2gkit.sim.bpt_evse import SimulatedBPTACEVSE, SimulatedBPTDCEVSE
 from v2gkit.sim.ev import SimulatedEV
 from v2gkit.sim.evse import Cable, SimulatedACEVSE, SimulatedDCEVSE
+from v2gkit.sim.planner import plan_power
 from v2gkit.sim.schedules import (
     EXAMPLES,
     MAX_POWER_SCHEDULE_ENTRIES,
@@ -34,7 +35,6 @@ from v2gkit.sim.schedules import (
     example_path,
     load_schedules,
     parse_schedules,
-    plan_power,
 )
 
 CAP = 60_000.0  # Wh, the default car

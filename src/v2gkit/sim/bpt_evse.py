@@ -10,7 +10,7 @@ negative for discharge. Both
   given to ``set_ev_request``), so a charger following its own plan cannot take the car below its floor;
 - meter imported (``meter_wh``: ChargedEnergyReadingWh) and exported (``exported_wh``:
   BPT_DischargedEnergyReadingWh) energy apart;
-- plan Dynamic mode with ``v2gkit.sim.schedules.plan_power`` (``target_power``).
+- plan Dynamic mode with ``v2gkit.sim.planner.plan_power`` (``target_power``).
 
 The schedules' time 0 is the charger's time 0 (when it was made). Nothing reads a clock.
 """
@@ -27,7 +27,8 @@ from v2gkit.controllers import (
     check_values,
 )
 from v2gkit.sim.evse import SimulatedACEVSE, SimulatedDCEVSE, _approach
-from v2gkit.sim.schedules import Schedules, plan_power
+from v2gkit.sim.planner import plan_power
+from v2gkit.sim.schedules import Schedules
 
 #: ``plan_power``'s round trip unless told: the share of discharged energy that comes back when recharged
 #: (0.95 x 0.95 for the default car is 0.9; a little less keeps the plan safe)
