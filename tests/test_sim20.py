@@ -574,22 +574,47 @@ def test_planner_waits_for_cheap_energy_and_sells_what_it_can_buy_back() -> None
     assert plan_power(big, now=0, max_charge=11_000.0, schedules=s) == 11_000.0
 
 
+def test_planner_with_price_levels() -> None:
+    """Levels: charge in the lowest levels, sell energy at a level above the one it is bought back at."""
+    def levels(*entries: tuple[int, int]) -> Any:
+        return parse_schedules({
+            "charging_schedule": {"price_level_schedule": {
+                "price_schedule_id": 1, "number_of_price_levels": 4,
+                "entry": [{"duration": d, "price_level": lv} for d, lv in entries]}},
+            "discharging_schedule": {"power_schedule": {"entry": [{"duration": 7200, "power": 7_000.0}]}}})
+
+    r = EnergyRequest(target=5_000.0, maximum=9_000.0, minimum=-1_000.0, departure_time=7200,
+                      minimum_v2x=-8_000.0)
+    p = plan_power(r, now=0, max_charge=11_000.0, max_discharge=7_000.0, schedules=levels((3600, 3), (3600, 0)))
+    assert p == pytest.approx(-6_000.0 * 0.85)
+    assert plan_power(r, now=0, max_charge=11_000.0, max_discharge=7_000.0,
+                      schedules=levels((3600, 1), (3600, 1))) == 11_000.0  # same level: charge now, earliest
+    assert plan_power(r, now=0, max_charge=11_000.0, schedules=levels((3600, 0), (3600, 3))) == 11_000.0
+
+
 @settings(max_examples=120, deadline=None)
 @given(
     stacks=st.lists(st.tuples(st.integers(1, 8), st.floats(-0.3, 1.0)), min_size=1, max_size=8),
     departure_steps=st.integers(1, 48), start=st.floats(0.0, 20_000.0), target=st.floats(0.0, 20_000.0),
     minimum=st.floats(0.0, 10_000.0), charge=st.floats(1_000.0, 22_000.0), discharge=st.floats(0.0, 22_000.0),
-    sell=st.floats(0.0, 1.0), true_round_trip=st.floats(0.85, 1.0))
+    sell=st.floats(0.0, 1.0), true_round_trip=st.floats(0.85, 1.0), as_levels=st.booleans())
 def test_planner_always_reaches_the_target_when_it_can(
         stacks: list[tuple[int, float]], departure_steps: int, start: float, target: float, minimum: float,
-        charge: float, discharge: float, sell: float, true_round_trip: float) -> None:
-    """Whatever the prices: a battery that follows the plan every 5 min reaches its target by departure if
+        charge: float, discharge: float, sell: float, true_round_trip: float, as_levels: bool) -> None:
+    """Whatever the prices (money or levels): a battery that follows the plan every 5 min reaches its target by departure if
     charging all the time could, reaches its minimum as soon as possible, never goes below its minimum
     through V2G, and never gets more than the limits."""
     dt = 300
     minimum = min(minimum, target)
     departure = departure_steps * dt
     s = prices(*[(k * dt, fee) for k, fee in stacks], discharge=(discharge, departure, -sell))
+    if as_levels:
+        s = parse_schedules({
+            "charging_schedule": {"price_level_schedule": {"price_schedule_id": 1, "number_of_price_levels": 13,
+                                                           "entry": [{"duration": k * dt,
+                                                                      "price_level": round((fee + 0.3) * 10)}
+                                                                     for k, fee in stacks]}},
+            "discharging_schedule": {"power_schedule": {"entry": [{"duration": departure, "power": discharge}]}}})
     cap, energy = 30_000.0, start
 
     def to_inlet(wh: float) -> float:

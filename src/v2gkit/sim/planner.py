@@ -21,7 +21,7 @@ class _Slot:
     charge: float  # W most that can be charged
     discharge: float  # W most that can be discharged
     cost: float  # what charging costs (currency/kWh or level)
-    revenue: float | None  # what discharging earns; None: unknown, no discharge
+    revenue: float | None  # what discharging earns (money, or the price level); None: unknown, no discharge
 
     @property
     def charge_wh(self) -> float:
@@ -39,8 +39,10 @@ def _slots(schedules: Schedules | None, now: float, end: float, max_charge: floa
         if limit is not None:
             charge, discharge = min(charge, limit.max_charge), min(discharge, limit.max_discharge)
         cost = schedules.price_at(a, charge) if schedules else None
-        revenue = schedules.price_at(a, -discharge) if schedules and discharge > 0.0 else None
-        raw.append((a, b, charge, discharge, cost, None if revenue is None else -revenue))
+        price = schedules.price_at(a, -discharge) if schedules and discharge > 0.0 else None
+        if price is not None and schedules and schedules.absolute:
+            price = -price  # money: a negative fee is paid to the driver; a level is the level
+        raw.append((a, b, charge, discharge, cost, price))
     known = [c for *_, c, _ in raw if c is not None]
     unknown_cost = max(known) if known else 0.0  # past the price schedule: assume the dearest price
     return [_Slot(a, b, c, d, unknown_cost if cost is None else cost, r) for a, b, c, d, cost, r in raw]
