@@ -200,3 +200,145 @@ class EVSEController(abc.ABC):
     @abc.abstractmethod
     def step(self, dt: float) -> None:
         """``dt`` seconds passed: ramps, cable check progress, the meter."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ISO 15118-20: bidirectional power transfer and control modes
+#
+# Signs: power and current > 0 flow from the grid into the car (charge), < 0 from the car to the grid
+# (discharge, V2X). Limits are magnitudes (>= 0) as the -20 *Discharge* fields carry them. Energies are Wh at
+# the inlet. AC powers are totals over the phases; the session splits them into the _L2/_L3 fields when the
+# connector is three-phase (the -20 AC fields give L1 alone only when _L2/_L3 are present).
+# The value types below carry values as they are, also a peer's: they check nothing, and whoever acts on
+# them treats a negative limit as 0 (simulators check their own settings with ``check_values``).
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EVDischargeLimits:
+    """The car's discharge side of BPT_DC_CPDReqEnergyTransferMode / BPT_AC_CPDReqEnergyTransferMode and of
+    the BPT_*_CLReqControlMode of every ChargeLoopReq: magnitudes, all 0 while the car gives nothing."""
+
+    max_power: float  # W, EVMaximumDischargePower
+    min_power: float = 0.0  # W, EVMinimumDischargePower
+    max_current: float = 0.0  # A, EVMaximumDischargeCurrent (DC)
+    min_current: float = 0.0  # A, EVMinimumDischargeCurrent (DC ChargeParameterDiscovery)
+
+
+@dataclass(frozen=True)
+class EVSEDischargeLimits:
+    """The charger's discharge side of BPT_DC_CPDResEnergyTransferMode / BPT_AC_CPDResEnergyTransferMode and
+    of the BPT_*_CLResControlMode of every ChargeLoopRes: magnitudes (what the charger can sink)."""
+
+    max_power: float  # W, EVSEMaximumDischargePower
+    min_power: float = 0.0  # W, EVSEMinimumDischargePower
+    max_current: float = 0.0  # A, EVSEMaximumDischargeCurrent (DC; AC: per phase, informative)
+    min_current: float = 0.0  # A, EVSEMinimumDischargeCurrent (DC ChargeParameterDiscovery)
+
+
+@dataclass(frozen=True)
+class EnergyRequest:
+    """What the car still wants, as Dynamic_SEReqControlMode (ScheduleExchangeReq) and the Dynamic_ and
+    Scheduled_ *_CLReqControlMode of every ChargeLoopReq carry it. Wh at the inlet, signed: > 0 the car
+    needs that much more to reach the SOC named, < 0 it is above that SOC by that much (energy it can give)."""
+
+    target: float  # Wh to target_soc, EVTargetEnergyRequest
+    maximum: float  # Wh to the most the car accepts, EVMaximumEnergyRequest
+    minimum: float  # Wh to minimum_soc, EVMinimumEnergyRequest (charged first, at full power)
+    departure_time: int | None = None  # s from now, DepartureTime (mandatory in Dynamic_SEReqControlMode)
+    maximum_v2x: float | None = None  # Wh to the top of the V2X cycling range, EVMaximumV2XEnergyRequest (BPT)
+    minimum_v2x: float | None = None  # Wh to the bottom of the V2X range, EVMinimumV2XEnergyRequest (BPT)
+    target_soc: float | None = None  # %, TargetSOC (Dynamic_SEReqControlMode, DisplayParameters)
+    minimum_soc: float | None = None  # %, MinimumSOC (<= target_soc, [V2G20-1290]/[V2G20-1366])
+
+    @property
+    def dischargeable(self) -> float:
+        """Wh the car lets V2X take now (0 for a car that sends no V2X request)."""
+        return max(-self.minimum_v2x, 0.0) if self.minimum_v2x is not None else 0.0
+
+
+@dataclass(frozen=True)
+class PowerSetpoint:
+    """What the SECC allows the car now and, when it decides (Dynamic mode, AC EVSETargetActivePower), asks
+    of it. ``max_charge``/``max_discharge`` are magnitudes: the schedule entry in force (ChargingSchedule /
+    DischargingSchedule PowerSchedule) or EVSEMaximumChargePower / EVSEMaximumDischargePower."""
+
+    max_charge: float  # W >= 0
+    max_discharge: float = 0.0  # W >= 0
+    target: float | None = None  # W, signed; None: the car chooses within the limits (Scheduled mode)
+
+
+class EV20Controller(EVController):
+    """The car behind an ISO 15118-20 EVCC (AC and DC, Scheduled and Dynamic control mode), on top of what
+    every EVCC needs. A car that cannot discharge implements this; a bidirectional one ``BidirectionalEV``."""
+
+    @abc.abstractmethod
+    def energy_request(self) -> EnergyRequest:
+        """Dynamic_SEReqControlMode / Scheduled_SEReqControlMode of ScheduleExchangeReq and the energy
+        requests, DepartureTime and DisplayParameters (MinimumSOC, TargetSOC) of every ChargeLoopReq."""
+
+    @abc.abstractmethod
+    def power_wanted(self, setpoint: PowerSetpoint) -> float:
+        """Signed W the car takes now within ``setpoint``: EVTargetCurrent x EVPresentVoltage of
+        Scheduled_DC_CLReqControlMode, and what AC EVPresentActivePower becomes (it follows ``target``)."""
+
+    @abc.abstractmethod
+    def present_voltage(self) -> float:
+        """EVPresentVoltage of DC_PreChargeReq and DC_ChargeLoopReq: the battery's terminal voltage."""
+
+    @abc.abstractmethod
+    def present_power(self) -> float:
+        """EVPresentActivePower of AC_ChargeLoopReq (total over the phases, signed)."""
+
+
+class BidirectionalEV(EV20Controller):
+    """A car that can also give energy (AC_BPT, DC_BPT): ``step`` takes negative currents, ``energy_request``
+    fills the V2X requests, ``power_wanted`` may be negative."""
+
+    @abc.abstractmethod
+    def discharge_limits(self) -> EVDischargeLimits:
+        """EVMaximum/MinimumDischargePower and -Current of BPT_*_CPDReqEnergyTransferMode and of every
+        BPT_*_CLReqControlMode; all 0 while the car will not discharge (at its floor, no time to recharge)."""
+
+
+class EVSE20Controller(EVSEController):
+    """The charger behind an ISO 15118-20 SECC, on top of what every SECC needs. ``meter_wh`` is the
+    imported energy (MeterInfo ChargedEnergyReadingWh)."""
+
+    @abc.abstractmethod
+    def set_ev_request(self, request: EnergyRequest, max_charge: float, max_discharge: float = 0.0) -> None:
+        """The car's latest Dynamic_SEReqControlMode or Dynamic_*_CLReqControlMode: its energy requests,
+        DepartureTime and EVMaximumChargePower / EVMaximumDischargePower, for ``target_power``."""
+
+    @abc.abstractmethod
+    def target_power(self) -> float:
+        """Signed W the charger wants now in Dynamic mode: EVSETargetActivePower of Dynamic_AC_CLResControlMode
+        (split over the phases), the DC output the SECC sets (/ EVPresentVoltage)."""
+
+    @abc.abstractmethod
+    def set_power_limits(self, max_charge: float, max_discharge: float = 0.0) -> None:
+        """The schedule entry in force (the selected ScheduleTuple's PowerSchedule and DischargingSchedule, or
+        a grid limit): the output never leaves it."""
+
+    @abc.abstractmethod
+    def power_limits(self) -> tuple[float, float]:
+        """(charge, discharge) W the charger allows now: EVSEMaximumChargePower / EVSEMaximumDischargePower of
+        every ChargeLoopRes (hardware, ``set_power_limits`` and its own schedule, whichever is lowest)."""
+
+    @abc.abstractmethod
+    def present_power(self) -> tuple[float, ...]:
+        """Signed W per phase at the outlet: EVSEPresentActivePower(_L2, _L3) of AC_ChargeLoopRes and
+        AC_ChargeParameterDiscoveryRes; one value for DC."""
+
+
+class BidirectionalEVSE(EVSE20Controller):
+    """A charger that can also sink (AC_BPT, DC_BPT): ``set_output`` takes a negative current."""
+
+    @abc.abstractmethod
+    def discharge_limits(self) -> EVSEDischargeLimits:
+        """EVSEMaximum/MinimumDischargePower and -Current of BPT_*_CPDResEnergyTransferMode and of every
+        BPT_*_CLResControlMode."""
+
+    @abc.abstractmethod
+    def exported_wh(self) -> float:
+        """Energy taken from the car in this session: MeterInfo BPT_DischargedEnergyReadingWh."""
