@@ -86,12 +86,15 @@ def _ev(dc: bool, soc: float, target: float, speed: float, extra: Tables, bpt: b
         _fail(f"{extra.where('ev')} {e}", 2)
 
 
-def _evse_factory(dc: bool, extra: Tables, bpt: bool = False) -> Any:
-    """A fresh simulated charger per session: ``[secc.evse]`` settings; ``bpt``: one that also sinks."""
+def _evse_factory(dc: bool, extra: Tables, bpt: bool = False, schedules: Any = None) -> Any:
+    """A fresh simulated charger per session: ``[secc.evse]`` settings; ``bpt``: one that also sinks, within
+    ``schedules`` (power limits and prices, for the Dynamic-mode planner)."""
     from v2gkit.sim.bpt_evse import SimulatedBPTACEVSE, SimulatedBPTDCEVSE
     from v2gkit.sim.evse import SimulatedACEVSE, SimulatedDCEVSE
     cls: Any = (SimulatedBPTDCEVSE if dc else SimulatedBPTACEVSE) if bpt else (SimulatedDCEVSE if dc else SimulatedACEVSE)
     kw = settings(cls, extra, "evse")
+    if bpt and schedules is not None:
+        kw["schedules"] = schedules
     _kw(cls, kw, extra.where("evse"), extra.values.get("evse"))  # fail early on a bad option
     return lambda: cls(**kw)
 
@@ -148,6 +151,9 @@ def battery_line(ev: Any, speed: float) -> str:
 @click.option("--control-mode", type=CONTROL_MODE, default="scheduled", show_default=True,
               help="ISO 15118-20: the control mode offered first (both are offered; cars such as Josev's take "
                    "the first parameter set)")
+@click.option("--schedules", "schedules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="ISO 15118-20: a TOML schedule tuple with prices (examples in v2gkit/sim/data: plain.toml, "
+                   "v2g_day.toml) for the offer, the power limits in force and the Dynamic-mode planner")
 @click.option("--sdp-port", type=PORT, default=15118, show_default=True,
               help="UDP port to answer SDP on (the standard's is 15118; others let SECCs share a host)")
 @click.option("--setup-timeout", type=SECONDS, help="stop SDP and listening if no handshake succeeds in time")
@@ -167,7 +173,7 @@ def battery_line(ev: Any, speed: float) -> str:
 @_apply(tls_options)
 @click.pass_context
 def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: Any, tls: bool, tls_only: bool,
-         allow_iso20_without_tls: bool, dc: bool, bpt: bool, control_mode: str, sdp_port: int, setup_timeout: float | None, max_connections: int | None, max_per_peer: int,
+         allow_iso20_without_tls: bool, dc: bool, bpt: bool, control_mode: str, schedules_path: Path | None, sdp_port: int, setup_timeout: float | None, max_connections: int | None, max_per_peer: int,
          log_file: Path | None, once: bool, config_path: Path | None, warm_up: bool, pki_dir: Path,
          keylog: Path | None, pcap: Path | None, trace_json: Path | None) -> None:
     """Charger side: SDP, TCP/TLS, the app handshake and DIN 70121 / ISO 15118-2 sessions with a simulated
@@ -189,7 +195,15 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     tls, tls_only, dc = p["tls"], p["tls_only"], p["dc"]
     supported = kind_of(p["protocols"], dc)
     first = p["control_mode"].capitalize()
-    cfg20 = SECC20Config(bpt=p["bpt"], control_modes=(first,) + tuple(m for m in CONTROL_MODES if m != first))
+    schedules = None
+    if p["schedules_path"] is not None:
+        from v2gkit.sim.schedules import ScheduleError, load_schedules
+        try:
+            schedules = load_schedules(p["schedules_path"])
+        except (ScheduleError, OSError) as e:
+            _fail(str(e), 2)
+    cfg20 = SECC20Config(bpt=p["bpt"], control_modes=(first,) + tuple(m for m in CONTROL_MODES if m != first),
+                         schedules=schedules)
     once, pki_dir, keylog, pcap, trace_json = p["once"], p["pki_dir"], p["keylog"], p["pcap"], p["trace_json"]
     _where(interface, loopback)
     ctx_tls = None
@@ -209,7 +223,7 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
 
     cfg = _kw(SECCConfig, {"dc": dc, **settings(SECCConfig, extra, "session", non_negative=True)},
               extra.where("session"), extra.values.get("session"), sendable)
-    evse_factory = _evse_factory(dc, extra, p["bpt"])
+    evse_factory = _evse_factory(dc, extra, p["bpt"], schedules)
     warmed: Any = None
     try:
         limits = ConnectionLimits(per_peer=p["max_per_peer"], **({"total": p["max_connections"]}
