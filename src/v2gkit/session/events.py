@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Protocol, Union
+from typing import Any, Protocol, Self
 
 from ..v2gtp import PayloadType, V2GTPMessage
 
@@ -34,7 +34,7 @@ class Reason(enum.Enum):
     """Why a machine closed. Each member knows whether the session ended as the protocol intends (``ok``)
     and whether it ended by our own fault (``local``) rather than the peer's or the world's."""
 
-    def __new__(cls, text: str, ok: bool = False, local: bool = False) -> Reason:
+    def __new__(cls, text: str, ok: bool = False, local: bool = False) -> Self:
         obj = object.__new__(cls)
         obj._value_ = text
         obj.ok, obj.local = ok, local
@@ -136,7 +136,7 @@ class Closed:
         return self.detail or self.reason.value
 
 
-Output = Union[Send, Timer, Received, Event, Negotiated, Closed]
+Output = Send | Timer | Received | Event | Negotiated | Closed
 
 
 class Machine(Protocol):

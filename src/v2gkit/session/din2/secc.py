@@ -30,10 +30,6 @@ PAYMENT_NEXT = {"ExternalPayment": "Authorization"}
 
 
 
-class _Unusable(Exception):
-    """The peer's request is schema-valid but cannot be served (a remote fault): answer FAILED."""
-
-
 class SECCSession:
     """The charger's side of one session (one TCP connection)."""
 
@@ -104,8 +100,6 @@ class SECCSession:
             return out + self._answer_failed(now, name, getattr(self.d.RC, problem), reason, f"{name}Req: {problem}")
         try:
             code, finished = getattr(self, _HANDLER[name])(now, sid, req)
-        except _Unusable as e:
-            return out + self._answer_failed(now, name, self.d.RC.FAILED, Reason.REFUSED, f"{name}Req unusable: {e}")
         except Exception as e:  # noqa: BLE001 - our handler or our charger failed: a local fault, said so
             out.append(Event("internal_error", {"name": name + "Req", "error": e}))
             return out + self._answer_failed(now, name, self.d.RC.FAILED, Reason.INTERNAL_ERROR,
