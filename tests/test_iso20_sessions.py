@@ -58,7 +58,8 @@ def pair(protocol: str = "iso20-dc", mode: str = "Scheduled", bpt: bool = False,
     ev = (SimulatedBPTEV if bpt else SimulatedEV)(**{"soc": 79.0, "target_soc": 80.0, "ac": not dc,
                                                      "cable": cable, **(ev_kw or {})})
     if dc:
-        evse = (SimulatedBPTDCEVSE if bpt else SimulatedDCEVSE)(**{"cable_check_time": 1.0, **(evse_kw or {})})
+        evse = (SimulatedBPTDCEVSE if bpt else SimulatedDCEVSE)(**{"cable_check_time": 1.0,
+                                                                   **(evse_kw or {})})
     else:
         evse = (SimulatedBPTACEVSE if bpt else SimulatedACEVSE)(**{"cable": cable, **(evse_kw or {})})
     evcc = EVCC20Session(protocol, ev, EVCC20Config(**{"bpt": bpt, "control_mode": mode, "loop_interval": 0.2,
@@ -94,8 +95,10 @@ def sent_at(ex: Exchange, name: str, which: int = -1) -> float:
 
 
 def payload_type_of(element: str) -> int:
-    """Where each -20 message travels: DC_* 0x8004, AC_* 0x8003, the common messages 0x8002."""
-    return 0x8004 if element.startswith("DC_") else 0x8003 if element.startswith("AC_") else 0x8002
+    """Where each -20 message travels: DC_* 0x8004, AC_* 0x8003, ACDP_* 0x8005, WPT_* 0x8006, the common
+    messages 0x8002."""
+    prefixes = {"DC": 0x8004, "AC": 0x8003, "ACDP": 0x8005, "WPT": 0x8006}
+    return prefixes.get(element.split("_")[0], 0x8002)
 
 
 def head(protocol: str) -> list[str]:
@@ -106,8 +109,8 @@ def head(protocol: str) -> list[str]:
 
 def power(protocol: str) -> list[str]:
     if protocol == "iso20-dc":
-        return ["DC_CableCheckReq", "DC_PreChargeReq", "PowerDeliveryReq", "DC_ChargeLoopReq", "PowerDeliveryReq",
-                "DC_WeldingDetectionReq", "SessionStopReq"]
+        return ["DC_CableCheckReq", "DC_PreChargeReq", "PowerDeliveryReq", "DC_ChargeLoopReq",
+                "PowerDeliveryReq", "DC_WeldingDetectionReq", "SessionStopReq"]
     return ["PowerDeliveryReq", "AC_ChargeLoopReq", "PowerDeliveryReq", "SessionStopReq"]
 
 
@@ -207,6 +210,28 @@ def test_full_session(protocol: str, mode: str, bpt: bool) -> None:
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_the_car_takes_what_the_charger_offers(protocol: str) -> None:
+    """A BPT car that wants Scheduled mode, at a charger offering plain energy in Dynamic mode only: the
+    session is plain Dynamic, and both sides agree on it."""
+    p = pair(protocol, "Scheduled", True, secc_cfg={"bpt": False, "control_modes": ("Dynamic",)})
+    ex = p.run()
+    plain = ServiceID.DC if protocol == "iso20-dc" else ServiceID.AC
+    [discovery] = received(ex, "EV", "ServiceDiscoveryRes")
+    assert [s.service_id for s in discovery.body.energy_transfer_service_list.service] == [plain]
+    assert (p.secc.service, p.secc.mode, p.secc.bpt) == (p.evcc.service, p.evcc.mode, p.evcc.bpt) == (
+        plain, "Dynamic", False)
+    assert closed(ex, "EV").reason is Reason.TERMINATED and p.evse.meter_wh() > 0
+
+
+def test_default_configuration() -> None:
+    """Nothing configured but the kind of session: the EVCC's own loop pace (0.1 s) and every default."""
+    ev, evse = SimulatedEV(soc=79.0, target_soc=80.0), SimulatedDCEVSE(cable_check_time=1.0)
+    ex = run_pair(EVCC20Session("iso20-dc", ev), SECC20Session("iso20-dc", evse))
+    assert closed(ex, "EV").reason is Reason.TERMINATED and closed(ex, "SE").reason is Reason.TERMINATED
+    assert requests(ex) == head("iso20-dc") + power("iso20-dc") and evse.meter_wh() > 0
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_bpt_power_delivery_selects_the_charge_channel(protocol: str) -> None:
     ex = pair(protocol, "Dynamic", True).run()
     progress = [(r.body.charge_progress.name, r.body.bpt_channel_selection) for r in received(ex, "SE",
@@ -263,9 +288,10 @@ def test_authorization_ongoing_loop() -> None:
     ("iso20-ac", "ServiceDiscovery", 2.0), ("iso20-dc", "ServiceDetail", 5.0),
     ("iso20-ac", "ServiceDetail", 5.0), ("iso20-dc", "ServiceSelection", 2.0),
     ("iso20-dc", "DC_ChargeParameterDiscovery", 2.0), ("iso20-ac", "AC_ChargeParameterDiscovery", 2.0),
-    ("iso20-dc", "ScheduleExchange", 2.0), ("iso20-dc", "DC_CableCheck", 2.0), ("iso20-dc", "DC_PreCharge", 2.0),
-    ("iso20-dc", "PowerDelivery", 2.0), ("iso20-ac", "PowerDelivery", 2.0), ("iso20-dc", "DC_ChargeLoop", 0.5),
-    ("iso20-ac", "AC_ChargeLoop", 0.5), ("iso20-dc", "DC_WeldingDetection", 2.0), ("iso20-ac", "Authorization", 2.0),
+    ("iso20-dc", "ScheduleExchange", 2.0), ("iso20-dc", "DC_CableCheck", 2.0),
+    ("iso20-dc", "DC_PreCharge", 2.0), ("iso20-dc", "PowerDelivery", 2.0), ("iso20-ac", "PowerDelivery", 2.0),
+    ("iso20-dc", "DC_ChargeLoop", 0.5), ("iso20-ac", "AC_ChargeLoop", 0.5),
+    ("iso20-dc", "DC_WeldingDetection", 2.0), ("iso20-ac", "Authorization", 2.0),
 ])
 def test_evcc_message_timeout(protocol: str, request_name: str, timeout: float) -> None:
     """V2G_EVCC_Msg_Timeout: 2 s (Table 215; PowerDelivery too, unlike ISO-2's 5 s), 5 s for ServiceDetail,
@@ -296,8 +322,10 @@ def test_secc_sequence_timeout(protocol: str, dropped: str, after: str, delay: f
     assert closed(ex, "EV").reason is Reason.PEER_CLOSED
 
 
-@pytest.mark.parametrize("what,kw", [("Authorization", {"evse_kw": {"auth_delay": 500.0}}),
-                                     ("ScheduleExchange", {"secc_cfg": {"schedule_exchange_ongoing": 10**6}})])
+@pytest.mark.parametrize("what,kw", [
+    ("Authorization", {"evse_kw": {"auth_delay": 500.0}}),
+    ("ScheduleExchange", {"secc_cfg": {"schedule_exchange_ongoing": 10**6}}),
+])
 @pytest.mark.parametrize("who", ["SE", "EV"])
 def test_ongoing_limits(what: str, kw: dict, who: str) -> None:
     """The SECC answers FAILED after 55 s of Ongoing (V2G_SECC_Ongoing_Performance_Time); an SECC that
@@ -308,8 +336,8 @@ def test_ongoing_limits(what: str, kw: dict, who: str) -> None:
     start = sent_at(ex, what + "Req", 0)
     ev, se = closed(ex, "EV"), closed(ex, "SE")
     if who == "SE":
-        assert se.reason is Reason.REFUSED and se.text == f"answered {what}Res with FAILED: still not finished " \
-                                                          f"after 55 s"
+        assert se.reason is Reason.REFUSED
+        assert se.text == f"answered {what}Res with FAILED: still not finished after 55 s"
         assert ev.reason is Reason.FAILED_RESPONSE and ev.text == f"SECC answered {what}Res with FAILED"
         assert closed_at(ex, "SE") - start == pytest.approx(55.0, abs=0.25)
     else:
@@ -323,10 +351,12 @@ def test_ongoing_limits(what: str, kw: dict, who: str) -> None:
     (1000.0, "EV", "DC_CableCheck still not finished after 40 s", 40.0),
 ])
 def test_cable_check_limits(secc_limit: float | None, who: str, text: str, limit: float) -> None:
-    p = pair(evse_kw={"cable_check_time": 500.0}, secc_cfg={"cable_check_limit": secc_limit} if secc_limit else {})
+    p = pair(evse_kw={"cable_check_time": 500.0},
+             secc_cfg={"cable_check_limit": secc_limit} if secc_limit else {})
     ex = p.run()
     ev = closed(ex, "EV")
-    assert ev.text == text and ev.reason is (Reason.FAILED_RESPONSE if who == "SE" else Reason.ONGOING_TIMEOUT)
+    assert ev.text == text
+    assert ev.reason is (Reason.FAILED_RESPONSE if who == "SE" else Reason.ONGOING_TIMEOUT)
     assert closed_at(ex, who) - sent_at(ex, "DC_CableCheckReq", 0) == pytest.approx(limit, abs=0.25)
     if who == "SE":
         assert closed(ex, "SE").text == "answered DC_CableCheckRes with FAILED: still not finished after 38 s"
@@ -350,7 +380,8 @@ def _pause(protocol: str, mode: str, bpt: bool, paused: PausedSessions) -> tuple
     return p, ex
 
 
-@pytest.mark.parametrize("protocol,mode,bpt", [("iso20-dc", "Dynamic", True), ("iso20-ac", "Scheduled", False)])
+@pytest.mark.parametrize("protocol,mode,bpt", [("iso20-dc", "Dynamic", True),
+                                               ("iso20-ac", "Scheduled", False)])
 def test_pause_and_resume_with_the_old_session_id(protocol: str, mode: str, bpt: bool) -> None:
     paused = PausedSessions()
     first, _ = _pause(protocol, mode, bpt, paused)
@@ -378,7 +409,8 @@ def test_resume_from_the_configuration_alone() -> None:
     first, _ = _pause("iso20-dc", "Scheduled", False, paused)
     p = pair(ev_kw={"soc": 79.0}, ev_cfg={"resume_session_id": first.secc.session_id}, paused=paused)
     ex = p.run()
-    assert closed(ex, "EV").reason is Reason.TERMINATED and requests(ex)[1] == "DC_ChargeParameterDiscoveryReq"
+    assert closed(ex, "EV").reason is Reason.TERMINATED
+    assert requests(ex)[1] == "DC_ChargeParameterDiscoveryReq"
 
 
 def test_resume_of_an_unknown_session_starts_a_new_one() -> None:
@@ -436,7 +468,8 @@ def test_service_renegotiation_not_offered_is_not_asked_for() -> None:
     p = pair(ev_kw={"soc": 70.0}, secc_cfg={"service_renegotiation": False})
     ex = p.run(tamper=at(5.0, p.evse.request_service_renegotiation))
     assert not received(ex, "EV", "ServiceDiscoveryRes")[0].body.service_renegotiation_supported
-    assert requests(ex) == head("iso20-dc") + power("iso20-dc") and closed(ex, "EV").reason is Reason.TERMINATED
+    assert requests(ex) == head("iso20-dc") + power("iso20-dc")
+    assert closed(ex, "EV").reason is Reason.TERMINATED
     assert all(M.notification(r.body)[0] is None for r in received(ex, "EV", "DC_ChargeLoopRes"))
 
 
@@ -524,10 +557,12 @@ def test_outgoing_hook_sends_raw_bytes(raw: bytes | None, payload_type: int | No
 
 def test_outgoing_hook_adds_a_message() -> None:
     """An unsolicited second SessionSetupRes: the car sees a response it did not ask for."""
-    ex = pair(secc_hooks=Hooks(outgoing=on("SessionSetupRes", lambda m: m.add("SessionSetupRes", m.body)))).run()
+    twice = on("SessionSetupRes", lambda m: m.add("SessionSetupRes", m.body))
+    ex = pair(secc_hooks=Hooks(outgoing=twice)).run()
     assert ex.names("SE")[:2] == ["SessionSetupRes", "SessionSetupRes"]
     ev = closed(ex, "EV")
-    assert ev.reason is Reason.WRONG_MESSAGE and ev.text == "expected AuthorizationSetupRes, got SessionSetupRes"
+    assert ev.reason is Reason.WRONG_MESSAGE
+    assert ev.text == "expected AuthorizationSetupRes, got SessionSetupRes"
 
 
 def test_incoming_hook_sees_every_message_before_decoding() -> None:
