@@ -117,14 +117,6 @@ def _ask_metering_confirmation(msg: Outgoing) -> None:
 
 
 # ------------------------------------------------------------------------------ 3. every FAILED answer
-#: the cases that find a bug in src/ (each is in the report of the -20 test suite, with the fix proposed)
-BUG_AC_FAILED_IN_DC = (
-    "bug: SECC20Session._dynamic_defaults (secc.py) picks the mandatory Dynamic fields by the session's "
-    "energy kind (self.dc), not the response's: an AC_ChargeLoopRes(FAILED) in a Dynamic DC session gets DC "
-    "fields (max_charge_power) and cannot be built, so an out-of-sequence AC_ChargeLoopReq ends the SECC "
-    "with INTERNAL_ERROR (local) and no answer")
-
-
 def case(id: str, request: str, code: str, reason: Reason, detail: str = "",
          tamper: Callable[[Pair], Any] | None = None, bug: str = "", **kw: Any) -> Any:
     """One FAILED path: ``pair(**kw)`` run with ``tamper(pair)``; the SECC answers ``request`` with ``code``
@@ -155,7 +147,7 @@ FAILED_PATHS = [
                                             M.dc_charge_loop_req("Dynamic", False), nth=2)),
     case("sequence-ac-loop-in-dynamic-dc", "AC_ChargeLoop", "FAILED_SequenceError", SEQ, mode="Dynamic",
          evcc_hooks=instead("DC_ChargeLoopReq", "AC_ChargeLoopReq", M.ac_charge_loop_req("Dynamic", False),
-                            nth=2), bug=BUG_AC_FAILED_IN_DC),
+                            nth=2)),
     # another SessionID
     case("unknown-session-in-service-discovery", "ServiceDiscovery", "FAILED_UnknownSession", UNK,
          tamper=_rewrite("ServiceDiscoveryReq", lambda d: SID42)),
@@ -291,13 +283,8 @@ def test_a_response_to_the_secc_and_a_request_to_the_evcc_are_wrong_messages() -
     assert closed(ex, "EV").text == "expected ServiceDiscoveryRes, got ServiceDiscoveryReq"
 
 
-BUG_EMERGENCY = (
-    "bug: an emergency shutdown during the charge loop is not told to the car: the SECC cuts the output and "
-    "answers OK with no EVSEStatus (secc.py _on_dc/_ac_charge_loop and _notification), so the car loops at "
-    "0 A until its own limits end it")
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_EMERGENCY)
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_emergency_shutdown_in_the_loop_is_told_to_the_car(protocol: str) -> None:
     p = pair(protocol, ev_kw={"soc": 40.0})
@@ -325,7 +312,7 @@ def test_a_controller_failing_is_the_chargers_fault_not_the_cars() -> None:
 
 
 @pytest.mark.parametrize("protocol,mode,bpt", [
-    pytest.param(*f, id=i, marks=[pytest.mark.xfail(strict=True, reason=BUG_AC_FAILED_IN_DC)]
+    pytest.param(*f, id=i, marks=[]
                  if f[:2] == ("iso20-dc", "Dynamic") else []) for f, i in zip(FLOWS, FLOW_IDS, strict=True)])
 def test_every_failed_answer_encodes(protocol: str, mode: str, bpt: bool) -> None:
     """Any request may be refused, whatever the session agreed: every -20 response type (WPT and ACDP

@@ -247,11 +247,9 @@ class _Discharging(SimulatedBPTDCEVSE):
         return -5000.0
 
 
-@pytest.mark.xfail(strict=True, reason="not a bug: BPT power flow is not wired into the -20 policies yet "
-                                       "(the lead's work in progress); the SECC ignores EVSE20Controller."
-                                       "target_power and never sets a negative current")
 def test_dynamic_bpt_follows_the_chargers_plan_to_discharge() -> None:
-    p = pair("iso20-dc", "Dynamic", True, ev_kw={"soc": 60.0, "target_soc": 60.0, "stop_at": 30.0})
+    p = pair("iso20-dc", "Dynamic", True, ev_kw={"soc": 60.0, "target_soc": 60.0, "stop_at": 30.0,
+                                                "departure_time": 8 * 3600})
     p.evse = _Discharging(cable_check_time=1.0)
     p.secc = SECC20Session("iso20-dc", p.evse, SECC20Config(bpt=True))
     ex = p.run()
@@ -400,10 +398,6 @@ def test_pause_and_resume_with_the_old_session_id(protocol: str, mode: str, bpt:
     assert p.evcc.session_id == p.secc.session_id == sid and sid not in paused
 
 
-@pytest.mark.xfail(strict=True, reason="bug: EVCC20Config has resume_session_id but no way to say which "
-                                       "service/control mode the paused session had; a fresh EVCC20Session "
-                                       "answers OK_OldSessionJoined with UNKNOWN_SESSION ('this EVCC has no "
-                                       "service of that session', evcc.py _after_session_setup)")
 def test_resume_from_the_configuration_alone() -> None:
     paused = PausedSessions()
     first, _ = _pause("iso20-dc", "Scheduled", False, paused)

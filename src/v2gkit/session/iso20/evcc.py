@@ -400,10 +400,13 @@ class EVCC20Session:
 
     # -- the plan -----------------------------------------------------------------------------
     def _after_session_setup(self, now: float, res: Any, code: str) -> str:
-        if code == "OK_OldSessionJoined" and self.service is not None:
+        if code == "OK_OldSessionJoined":
+            if self.service is None:  # a fresh EVCC rejoining: what it agreed is what it is configured for
+                bpt = self.cfg.bpt
+                self.service = (ServiceID.DC_BPT if bpt else ServiceID.DC) if self.dc else (
+                    ServiceID.AC_BPT if bpt else ServiceID.AC)
+                self.bpt, self.mode = bpt, self.cfg.control_mode
             return self._cpd()
-        if code == "OK_OldSessionJoined":  # the car forgot what it agreed: start over is not allowed
-            raise _Stop(Reason.UNKNOWN_SESSION, "OK_OldSessionJoined, but this EVCC has no service of that session")
         return "AuthorizationSetup"
 
     def _after_authorization_setup(self, now: float, res: Any, code: str) -> str:
@@ -534,7 +537,9 @@ class EVCC20Session:
         self.evse_notification = notification
         if notification == "MeteringConfirmation":
             return "MeteringConfirmation"
-        if notification == "Terminate" or ev.wants_stop() or ev.charging_complete():
+        # a bidirectional car may stay after its target to give energy: its wants_stop says when it is done
+        full = ev.charging_complete() and not isinstance(ev, BidirectionalEV)
+        if notification == "Terminate" or ev.wants_stop() or full:
             return self._stop("Terminate")
         if notification == "Pause" or ev.wants_pause():
             return self._stop("Pause")
