@@ -140,7 +140,8 @@ Output = Send | Timer | Received | Event | Negotiated | Closed
 
 
 class Machine(Protocol):
-    """Every protocol machine; see the module docstring."""
+    """Every protocol machine; see the module docstring. A session machine also names the controllers it
+    drives (``hardware``, a tuple): the runner advances them (``step(dt)``) before each message and timer."""
 
     def start(self, now: float) -> list[Output]: ...
     def receive(self, now: float, message: Message) -> list[Output]: ...

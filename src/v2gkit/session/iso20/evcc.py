@@ -86,8 +86,7 @@ class EVCC20Session:
         self.pending: str | None = None
         self._pending_body: Any = None
         self._since: dict[str, float] = {}
-        self._last: float | None = None
-        self._present = (0.0, 0.0)
+        self.__present = (0.0, 0.0)
         self._ended = False
         self._next: str | None = None
         #: what was agreed: the service, the control mode, BPT or not; the SECC's first word on renegotiation
@@ -118,7 +117,6 @@ class EVCC20Session:
 
     # -- drivers ----------------------------------------------------------------------------
     def start(self, now: float) -> list[Output]:
-        self._last = now
         self.ev.set_cp_state(CPState.B)
         return self._request(now, "SessionSetup")
 
@@ -142,7 +140,6 @@ class EVCC20Session:
         m = self.core.incoming(now, message)
         if m is None:
             return []
-        self._advance(now)
         try:
             d = self.core.decode(m)
         except (ExiError, MessageError) as e:
@@ -182,10 +179,20 @@ class EVCC20Session:
         return out + self._request(now, nxt)
 
     # -- helpers ----------------------------------------------------------------------------
-    def _advance(self, now: float) -> None:
-        if self._last is not None and now > self._last:
-            self.ev.step(now - self._last, *self._present)
-        self._last = now
+    @property
+    def hardware(self) -> tuple[EVController, ...]:
+        """What the runner advances (``step``) before each message and timer."""
+        return (self.ev,)
+
+    @property
+    def _present(self) -> tuple[float, float]:
+        return self.__present
+
+    @_present.setter
+    def _present(self, value: tuple[float, float]) -> None:
+        """What the charger delivers, as its last answer said: the car's physics runs on it."""
+        self.__present = value
+        self.ev.supply(*value)
 
     def _timeout(self, name: str) -> float:
         return self.cfg.msg_timeouts.get(name, self.cfg.msg_timeout_default)

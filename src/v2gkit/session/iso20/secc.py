@@ -61,7 +61,6 @@ class SECC20Session:
         self.service: ServiceID | None = None
         self.mode = "Scheduled"
         self.bpt = False
-        self._last: float | None = None
         self._since: dict[str, float] = {}
         self._ended = False
         self._se_asked = 0
@@ -81,7 +80,6 @@ class SECC20Session:
 
     # -- drivers ----------------------------------------------------------------------------
     def start(self, now: float) -> list[Output]:
-        self._last = now
         return [Timer("sequence", self.cfg.sequence_timeout)]
 
     def timer(self, now: float, name: str) -> list[Output]:
@@ -100,7 +98,6 @@ class SECC20Session:
         m = self.core.incoming(now, message)
         if m is None:
             return []
-        self._advance(now)
         try:
             d = self.core.decode(m)
         except (ExiError, MessageError) as e:
@@ -152,10 +149,10 @@ class SECC20Session:
     def _sequence_timeout(self, name: str) -> float:
         return self.core.sequence_timeout(name, self.cfg.sequence_timeout, self.cfg.loop_sequence_timeout)
 
-    def _advance(self, now: float) -> None:
-        if self._last is not None and now > self._last:
-            self.evse.step(now - self._last)
-        self._last = now
+    @property
+    def hardware(self) -> tuple[EVSEController, ...]:
+        """What the runner advances (``step``) before each message and timer."""
+        return (self.evse,)
 
     def _close(self, reason: Reason, detail: str = "") -> list[Output]:
         self._ended = True
