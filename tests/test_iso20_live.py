@@ -123,13 +123,19 @@ def _cli_pair(secc_args: list[str], evcc_args: list[str]) -> tuple[dict, str]:
     return json.loads(ev.stdout.splitlines()[-1]), first + out
 
 
-def test_cli_iso20_dc_bpt_dynamic_with_schedules() -> None:
+def test_cli_iso20_dc_bpt_dynamic_with_schedules(tmp_path) -> None:  # noqa: ANN001
     flags = ["--protocols", "iso20-dc,iso2", "--allow-iso20-without-tls", "--bpt", "--control-mode", "dynamic"]
-    res, secc = _cli_pair(flags + ["--schedules", str(example_path("plain.toml"))],
+    trace = tmp_path / "secc.jsonl"
+    res, secc = _cli_pair(flags + ["--schedules", str(example_path("plain.toml")), "--trace-json", str(trace)],
                           flags + ["--soc", "79", "--target-soc", "80"])
     assert res["ok"] and res["protocol"] == "iso20-dc" and res["soc"] >= 80
     assert "DC_ChargeLoop" in res["round_trip_ms"]
     assert "warm_up=iso20-dc/BPT" in secc and "protocol=iso20-dc ok=True" in secc and "not compliant" in secc
+    # the trace decodes each message with its payload type's schema set: one connection, three of them
+    records = [json.loads(line) for line in trace.read_text().splitlines()]
+    seen = {(r["schema"], r["message"]) for r in records if "message" in r}
+    assert ("iso20", "ScheduleExchangeRes") in seen and ("iso20-dc", "DC_ChargeLoopReq") in seen
+    assert ("apphand", "supportedAppProtocolReq") in seen and not [r for r in records if r.get("error")]
 
 
 def test_cli_refuses_a_broken_schedules_file(tmp_path) -> None:  # noqa: ANN001
