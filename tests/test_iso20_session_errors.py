@@ -423,3 +423,17 @@ def test_every_message_cut_short(protocol: str, mode: str, bpt: bool) -> None:
         ex = pair(protocol, mode, bpt, ev_kw={"soc": 79.9}).run(tamper=cut(index), until=600)
         assert set(ex.closed) == {"EV", "SE"}
         assert not any(closed(ex, s).local for s in ("EV", "SE")), (index, ex.closed)
+
+
+def test_an_answer_in_the_other_control_mode_is_the_chargers_fault() -> None:
+    """Schema-valid but of no use to this session (a Dynamic ScheduleExchangeRes in a Scheduled one): the car
+    ends with UNUSABLE, a remote reason, not with an internal error of its own."""
+    from v2gkit.session.iso20 import messages as msg
+
+    def dynamic(m: Outgoing) -> None:
+        if m.name == "ScheduleExchangeRes":
+            m.body = msg.schedule_exchange_res("OK", "Finished", "Dynamic")
+
+    ex = pair("iso20-dc", "Scheduled", False, secc_hooks=Hooks(outgoing=dynamic)).run()
+    ev = closed(ex, "EV")
+    assert ev.reason is Reason.UNUSABLE and not ev.local and "Scheduled_SEResControlMode" in ev.text

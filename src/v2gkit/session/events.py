@@ -54,6 +54,7 @@ class Reason(enum.Enum):
     REFUSED = "request refused"  # the SECC answered FAILED_* (unusable or unacceptable request)
     FAILED_RESPONSE = "FAILED response"  # the EVCC received FAILED_*
     GAVE_UP = "nothing usable offered"  # the EV ended with SessionStop: no payment option or mode fits
+    UNUSABLE = "unusable message"  # schema-valid, but without what the session needs (e.g. the other control mode)
     # -- time ran out on the peer
     SEQUENCE_TIMEOUT = "sequence timeout"
     MESSAGE_TIMEOUT = "message timeout"

@@ -309,6 +309,8 @@ class EVCCSession:
         ac = res.ac_evse_charge_parameter
         if ac is not None:  # the grid voltage per phase the car will see (DIN calls it EVSEMaxVoltage)
             self._ac_voltage = value_of(ac.evse_max_voltage if self.d.din else ac.evse_nominal_voltage) or NOMINAL_AC_VOLTAGE
+        if self.cfg.dc and res.dc_evse_charge_parameter is None:
+            raise _Stop(Reason.UNUSABLE, "ChargeParameterDiscoveryRes without DC_EVSEChargeParameter for a DC car")
         status = res.dc_evse_charge_parameter.dc_evse_status if self.cfg.dc else None
         self.evse_notification = self.d.notification_of(status)
         if self._renegotiated or not self.cfg.dc:

@@ -474,6 +474,9 @@ class EVCC20Session:
             return self._poll(now, "ScheduleExchange", self.cfg.ongoing_timeout)
         self._since.pop("ScheduleExchange", None)
         if self.mode == "Scheduled":
+            if res.scheduled_se_res_control_mode is None:  # the SECC answered in the other control mode
+                raise _Stop(Reason.UNUSABLE, "ScheduleExchangeRes without Scheduled_SEResControlMode in a "
+                                             "Scheduled session")
             tuples = res.scheduled_se_res_control_mode.schedule_tuple
             chosen = tuples[0]
             self._schedule_id = chosen.schedule_tuple_id
