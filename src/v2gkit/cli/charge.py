@@ -498,6 +498,14 @@ def _link_info(link: Any) -> dict[str, Any]:
 @click.option("--control-mode", type=CONTROL_MODE, default="scheduled", show_default=True,
               help="ISO 15118-20: Scheduled (the car follows the charger's schedule) or Dynamic (the charger "
                    "sets the power from the car's energy requests and departure time)")
+@click.option("--schedules", "schedules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="ISO 15118-20: the charger's schedule tuple and prices (TOML, e.g. v2gkit/sim/data/v2g_day.toml)")
+@click.option("--at", "start", type=click.IntRange(0, 23), default=None,
+              help="ISO 15118-20 with --schedules: plug in at this hour of the schedules' day (e.g. 17: the "
+                   "evening peak of v2g_day.toml)")
+@click.option("--departure", type=click.FloatRange(0.1, 72.0), default=None,
+              help="ISO 15118-20: the car leaves in this many hours (a V2G car gives energy only with a departure "
+                   "time; the demo itself ends after 60 s then, the driver cutting the session short)")
 @click.option("--soc", type=SOC, default=30.0, show_default=True,
               help="the car's state of charge at the start, %")
 @click.option("--target-soc", type=SOC, default=80.0, show_default=True,
@@ -508,8 +516,9 @@ def _link_info(link: Any) -> dict[str, Any]:
                    "energy and every protocol timer stay real)")
 @click.option("--pki", "pki_dir", type=click.Path(path_type=Path), default=DEFAULT_PKI,
               show_default=True, help="folder of the throwaway test PKI for --tls")
-def demo(protocol: str, dc: bool, din: bool, tls: bool, bpt: bool, control_mode: str, soc: float,
-         target_soc: float, speed: float | None, pki_dir: Path) -> None:
+def demo(protocol: str, dc: bool, din: bool, tls: bool, bpt: bool, control_mode: str, schedules_path: Path | None,
+         start: int | None, departure: float | None, soc: float, target_soc: float, speed: float | None,
+         pki_dir: Path) -> None:
     """Both roles in one process over loopback: a full charging session, shown live. The default is
     ISO 15118-2 DC over TCP; --protocol iso20 runs ISO 15118-20 over TLS 1.3."""
     from .live import run_demo
@@ -517,9 +526,19 @@ def demo(protocol: str, dc: bool, din: bool, tls: bool, bpt: bool, control_mode:
         protocol = "din"
     if protocol == "din" and not dc:
         _fail("DIN SPEC 70121 sessions are DC only", 2)
-    if (bpt or control_mode != "scheduled") and protocol != "iso20":
-        _fail("--bpt and --control-mode are ISO 15118-20's: add --protocol iso20", 2)
+    if (bpt or control_mode != "scheduled" or schedules_path or departure) and protocol != "iso20":
+        _fail("--bpt, --control-mode, --schedules and --departure are ISO 15118-20's: add --protocol iso20", 2)
+    schedules = None
+    if schedules_path is not None:
+        from v2gkit.sim.schedules import ScheduleError, load_schedules
+        try:
+            schedules = load_schedules(schedules_path)
+            if start:
+                schedules = schedules.since(start * 3600)
+        except (ScheduleError, OSError, ValueError) as e:
+            _fail(str(e), 2)
     ok = run_demo(dc=dc, protocol=protocol, tls=tls, soc=soc, target_soc=target_soc,
                   speed=speed or LOOPBACK_SPEED["DC" if dc else "AC"], pki_dir=pki_dir,
-                  sdp_port=random.randrange(20000, 30000), bpt=bpt, control_mode=control_mode.capitalize())
+                  sdp_port=random.randrange(20000, 30000), bpt=bpt, control_mode=control_mode.capitalize(),
+                  schedules=schedules, departure=None if departure is None else departure * 3600)
     sys.exit(0 if ok else 1)
