@@ -25,6 +25,7 @@ from .options import (
     PROTOCOLS,
     SECONDS,
     SOC,
+    Count,
     Number,
     Tables,
     load_config,
@@ -189,7 +190,7 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     from v2gkit.session.din2 import SECCConfig
     from v2gkit.session.iso20.config import CONTROL_MODES, SECC20Config
 
-    extra = load_config(ctx, config_path, "secc", ("evse", "session"))
+    extra = load_config(ctx, config_path, "secc", ("evse", "session", "session20"))
     p = ctx.params
     interface, loopback = p["interface"], p["loopback"]
     tls, tls_only, dc = p["tls"], p["tls_only"], p["dc"]
@@ -202,8 +203,9 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
             schedules = load_schedules(p["schedules_path"])
         except (ScheduleError, OSError) as e:
             _fail(str(e), 2)
-    cfg20 = SECC20Config(bpt=p["bpt"], control_modes=(first,) + tuple(m for m in CONTROL_MODES if m != first),
-                         schedules=schedules)
+    cfg20 = _kw(SECC20Config, {"bpt": p["bpt"], "control_modes": (first,) + tuple(m for m in CONTROL_MODES if m != first),
+                               "schedules": schedules, **settings(SECC20Config, extra, "session20", non_negative=True)},
+                extra.where("session20"), extra.values.get("session20"))
     once, pki_dir, keylog, pcap, trace_json = p["once"], p["pki_dir"], p["keylog"], p["pcap"], p["trace_json"]
     _where(interface, loopback)
     ctx_tls = None
@@ -382,7 +384,7 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     from v2gkit.session.din2 import EVCCConfig
     from v2gkit.session.iso20.config import EVCC20Config
 
-    extra = load_config(ctx, config_path, "evcc", ("ev", "session"))
+    extra = load_config(ctx, config_path, "evcc", ("ev", "session", "session20"))
     p = ctx.params
     interface, loopback, tls, dc = p["interface"], p["loopback"], p["tls"], p["dc"]
     offer = kind_of(p["protocols"], dc)
@@ -390,7 +392,10 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     _where(interface, loopback)
     speed = p["speed"] or default_speed(dc, loopback)
     ev = _ev(dc, p["soc"], p["target_soc"], speed, extra, p["bpt"])
-    cfg20 = EVCC20Config(bpt=p["bpt"], control_mode=p["control_mode"].capitalize(), loop_interval=p["loop_interval"])
+    cfg20 = _kw(EVCC20Config, {"bpt": p["bpt"], "control_mode": p["control_mode"].capitalize(),
+                               "loop_interval": p["loop_interval"],
+                               **settings(EVCC20Config, extra, "session20", non_negative=True)},
+                extra.where("session20"), extra.values.get("session20"))
     cfg = _kw(EVCCConfig, {"dc": dc, "loop_interval": p["loop_interval"],
                            **settings(EVCCConfig, extra, "session", non_negative=True)},
               extra.where("session"), extra.values.get("session"))
@@ -500,10 +505,10 @@ def _link_info(link: Any) -> dict[str, Any]:
                    "sets the power from the car's energy requests and departure time)")
 @click.option("--schedules", "schedules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="ISO 15118-20: the charger's schedule tuple and prices (TOML, e.g. v2gkit/sim/data/v2g_day.toml)")
-@click.option("--at", "start", type=click.IntRange(0, 23), default=None,
+@click.option("--at", "start", type=Count(0, 23), default=None,
               help="ISO 15118-20 with --schedules: plug in at this hour of the schedules' day (e.g. 17: the "
                    "evening peak of v2g_day.toml)")
-@click.option("--departure", type=click.FloatRange(0.1, 72.0), default=None,
+@click.option("--departure", type=Number(0.1, 72.0), default=None,
               help="ISO 15118-20: the car leaves in this many hours (a V2G car gives energy only with a departure "
                    "time; the demo itself ends after 60 s then, the driver cutting the session short)")
 @click.option("--soc", type=SOC, default=30.0, show_default=True,

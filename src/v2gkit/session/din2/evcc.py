@@ -133,6 +133,9 @@ class EVCCSession:
         if name == "SessionSetup":
             if strict and code == self.d.RC.OK_OldSessionJoined and sid != self.session_id:
                 return out + self._end(Reason.UNKNOWN_SESSION, "OK_OldSessionJoined with another SessionID")
+            if not 1 <= len(sid) <= 8:  # read leniently, but every request must carry it: sessionIDType
+                return out + self._end(Reason.UNUSABLE, f"SessionSetupRes carries a SessionID of {len(sid)} "
+                                                        f"octets (1 to 8)")
             self.core.session_id = sid
         elif strict and sid != self.session_id:
             return out + self._end(Reason.UNKNOWN_SESSION,

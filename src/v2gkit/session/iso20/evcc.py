@@ -155,6 +155,9 @@ class EVCC20Session:
         if name == "SessionSetup":
             if strict and code == "OK_OldSessionJoined" and d.session_id != self.session_id:
                 return out + self._end(Reason.UNKNOWN_SESSION, "OK_OldSessionJoined with another SessionID")
+            if len(d.session_id) != 8:  # read leniently, but every request must carry it (sessionIDType: 8 octets)
+                return out + self._end(Reason.UNUSABLE, f"SessionSetupRes carries a SessionID of "
+                                                        f"{len(d.session_id)} octets, not 8")
             self.core.session_id = d.session_id
         elif strict and d.session_id != self.session_id:
             return out + self._end(Reason.UNKNOWN_SESSION, f"{d.element} carries SessionID "
@@ -344,7 +347,10 @@ class EVCC20Session:
             if self._progress == "Start":
                 power = lim.max_power
                 entries = (msg.PowerEntry(86400, power),)
-                profile = msg.PowerProfile(entries, mode, self._schedule_id)
+                # PowerToleranceAcceptance is optional in the XSD, but Josev 0.31.2's SECC refuses a Scheduled
+                # profile without it; confirming the tolerance of the schedule we chose is what a car means
+                profile = msg.PowerProfile(entries, mode, self._schedule_id,
+                                           "PowerToleranceConfirmed" if mode == "Scheduled" else None)
             channel = None
             if bpt and self._progress == "Start":
                 channel = "Discharge" if self._power() < 0 else "Charge"

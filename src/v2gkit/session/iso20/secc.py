@@ -28,7 +28,7 @@ from . import messages as msg
 from . import tariffs
 from .config import SECC20Config
 from .core import Core, MessageError
-from .services import BPT_SERVICES, ControlMode, ServiceID, default_parameter_sets
+from .services import BPT_SERVICES, ControlMode, Pricing, ServiceID, default_parameter_sets
 
 __all__ = ["SECC20Session"]
 
@@ -53,8 +53,14 @@ class SECC20Session:
         self.services: tuple[ServiceID, ...] = (plain,) + (
             (ServiceID.DC_BPT if self.dc else ServiceID.AC_BPT,) if self.cfg.bpt else ())
         modes = [ControlMode.SCHEDULED if m == "Scheduled" else ControlMode.DYNAMIC for m in self.cfg.control_modes]
+        # the Pricing parameter says which price schedule ScheduleExchangeRes carries: levels when the configured
+        # schedules have levels, else absolute prices (the default tuple's zero-fee one included)
+        levels = self.cfg.schedules is not None and self.cfg.schedules.charging_schedule.price_schedule is not None \
+            and hasattr(self.cfg.schedules.charging_schedule.price_schedule, "number_of_price_levels")
+        pricing = Pricing.LEVELS if levels else Pricing.ABSOLUTE
         self.parameter_sets = {s: {p.id: p for p in default_parameter_sets(
-            s, control_modes=modes, nominal_voltage=int(evse.limits().nominal_voltage))} for s in self.services}
+            s, control_modes=modes, nominal_voltage=int(evse.limits().nominal_voltage), pricing=pricing)}
+            for s in self.services}
         self.paused = paused if paused is not None else PausedSessions()
         self.result = SessionResult()
         #: what ServiceSelection agreed: the service, its control mode, BPT or not
@@ -513,7 +519,10 @@ class SECC20Session:
         if self.bpt:
             p, _ = self._discharge_limits()
             discharging = msg.PowerSchedule((msg.PowerEntry(self.cfg.schedule_duration, -p),))
-        return msg.ScheduleTuple(SCHEDULE_TUPLE_ID, charging, discharging=discharging)
+        # [V2G20-2176]: the SECC provides a price schedule with each schedule; without a tariff it is free
+        free = msg.AbsolutePriceSchedule(1, (msg.PriceRuleStack(self.cfg.schedule_duration, (msg.PriceRule(0.0),)),),
+                                         description="no tariff configured")
+        return msg.ScheduleTuple(SCHEDULE_TUPLE_ID, charging, free, discharging, free if discharging else None)
 
     def _dc_loop_res(self, code: str, req: Any) -> Any:
         evse = self.evse
