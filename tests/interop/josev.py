@@ -676,6 +676,20 @@ def _selftest(args: argparse.Namespace) -> int:
 
 
 V2GKIT = [sys.executable, "-m", "v2gkit.cli.main"]
+V2GKIT = json.loads(os.environ["V2GKIT_JOSEV_V2GKIT"]) if os.environ.get("V2GKIT_JOSEV_V2GKIT") else V2GKIT  # TEMP
+
+
+def v2gkit_options(protocol: str, mode: str, control_mode: str | None) -> list[str]:
+    """The options of ``v2gkit secc``/``v2gkit evcc`` that match Josev's ``protocol`` and ``mode``. For
+    ISO 15118-20: plain TCP (Josev's -20 EIM set-up has no TLS), BPT, and the control mode: the v2gkit
+    SECC offers that mode's parameter set first (Josev's EV takes the first), the v2gkit EV selects it."""
+    check_combination(protocol, mode, control_mode)
+    opts = ["--protocols", protocol, "--ac" if mode.startswith("ac") else "--dc"]
+    if protocol.startswith("iso20"):
+        opts += ["--allow-iso20-without-tls", "--control-mode", control_mode or "scheduled"]
+        if mode.endswith("_bpt"):
+            opts.append("--bpt")
+    return opts
 
 #: the v2gkit EVCC's settings against Josev's SECC: Josev's EXI codec (Java through py4j) answers in
 #: 60-450 ms, beyond DIN/ISO-2's 0.25 s CurrentDemand timeout, so every timeout gets slack here
@@ -691,13 +705,26 @@ msg_timeouts = { ServiceDetail = 5.0, PowerDelivery = 5.0, CurrentDemand = 2.0 }
 """
 
 
+def _between(p: JosevProcess, start: str, end: str) -> float | None:
+    """Seconds between Josev's first line with ``start`` and its first with ``end`` (the session proper,
+    without the JVM start)."""
+    a, b = p.first(start), p.first(end)
+    return None if a is None or b is None else b - a
+
+
 def _vs(args: argparse.Namespace) -> int:
     """One session between Josev (``args.josev`` role) and v2gkit (the other role) on the veth pair."""
     protocol, mode = args.protocol, args.mode
+    cm = args.control_mode if protocol.startswith("iso20") else None
+    try:
+        opts = v2gkit_options(protocol, mode, cm)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     keep = Path(args.logs).resolve() if args.logs else None
     with contextlib.ExitStack() as stack:
         if keep is not None:
-            workdir = keep / f"josev-{args.josev}-{protocol}-{mode}"
+            workdir = keep / f"josev-{args.josev}-{protocol}-{mode}{f'-{cm}' if cm else ''}"
             shutil.rmtree(workdir, ignore_errors=True)
             workdir.mkdir(parents=True)
         else:
@@ -706,8 +733,7 @@ def _vs(args: argparse.Namespace) -> int:
         v2g_log = workdir / "v2gkit.log"
         t0 = time.monotonic()
         if args.josev == "evcc":
-            cmd = pair.peer_command(V2GKIT + ["secc", "-i", pair.secc_if, "--protocols", protocol, f"--{mode}",
-                                              "--once"])
+            cmd = pair.peer_command(V2GKIT + ["secc", "-i", pair.secc_if, *opts, "--once"])
             with open(v2g_log, "w") as out:
                 secc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
             try:
@@ -719,8 +745,8 @@ def _vs(args: argparse.Namespace) -> int:
                     time.sleep(0.05)
                 with start_josev("evcc", pair, protocol, mode, workdir) as ev:
                     josev_ok = ev.wait_success(args.timeout)
-                    seq = message_sequence(ev.text)
-                    reasons = stop_reasons(ev.text)
+                    text = ev.text
+                    session_s = _between(ev, "Sent supportedAppProtocolReq", "SessionStopRes received")
                 v2g_rc = secc.wait(timeout=15)
             finally:
                 if secc.poll() is None:
@@ -731,18 +757,22 @@ def _vs(args: argparse.Namespace) -> int:
             cfg.write_text(_RELAXED_EVCC)
             with start_josev("secc", pair, protocol, mode, workdir) as se:
                 se.wait_ready(args.timeout)
-                r = subprocess.run(V2GKIT + ["evcc", "-i", pair.ev_if, "--protocols", protocol, f"--{mode}", "--soc",
+                r = subprocess.run(V2GKIT + ["evcc", "-i", pair.ev_if, *opts, "--soc",
                                              "60", "--target-soc", "90", "--config", str(cfg), "--json"],
                                    capture_output=True, text=True, timeout=args.timeout)
                 v2g_rc, v2g_text = r.returncode, r.stdout + r.stderr
                 se.wait_success(10.0)
-                josev_ok, seq, reasons = se.ok, message_sequence(se.text), stop_reasons(se.text)
+                josev_ok, text = se.ok, se.text
+                session_s = _between(se, "supportedAppProtocolReq received", "Sent SessionStopRes")
             v2g_log.write_text(v2g_text)
+        seq, reasons = message_sequence(text), stop_reasons(text)
         ok = josev_ok and v2g_rc == 0
         other = "secc" if args.josev == "evcc" else "evcc"
-        print(f"josev-{args.josev} vs v2gkit-{other} {protocol}-{mode}: {'PASS' if ok else 'FAIL'}  "
-              f"josev_ok={josev_ok} v2gkit_exit={v2g_rc}  josev_messages={len(seq)}  "
-              f"total={time.monotonic() - t0:.1f} s", flush=True)
+        extra = (f"  selected={selected_service(text)}  loop={loop_control_mode(text)}"
+                 if protocol.startswith("iso20") else "")
+        print(f"josev-{args.josev} vs v2gkit-{other} {protocol}-{mode}{f'-{cm}' if cm else ''}: "
+              f"{'PASS' if ok else 'FAIL'}  josev_ok={josev_ok} v2gkit_exit={v2g_rc}  josev_messages={len(seq)}  "
+              f"session={_fmt(session_s)}  total={time.monotonic() - t0:.1f} s{extra}", flush=True)
         print("  josev: " + " ".join(f"{'>' if d == 'sent' else '<'}{n}" for d, n in seq))
         print("  josev stop reasons: " + "; ".join(reasons))
         print("  v2gkit: " + "\n  v2gkit: ".join(v2g_text.strip().splitlines()[-4:]))
@@ -790,7 +820,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     vs = sub.add_parser("vs", help="Josev in one role against v2gkit in the other, over the veth pair")
     vs.add_argument("--josev", choices=["secc", "evcc"], required=True, help="Josev's role")
     vs.add_argument("--protocol", choices=list(PROTOCOLS), default="din")
-    vs.add_argument("--mode", choices=list(ENERGY_MODES), default="dc")
+    vs.add_argument("--mode", choices=list(ENERGY_MODES), default="dc",
+                    help="dc/ac; ISO 15118-20 also dc_bpt/ac_bpt")
+    vs.add_argument("--control-mode", choices=CONTROL_MODES, default="scheduled",
+                    help="ISO 15118-20: the control mode (the v2gkit side offers or selects it)")
     vs.add_argument("--timeout", type=float, default=90.0)
     vs.add_argument("--logs", help="keep the logs in this directory")
     rp = sub.add_parser("replay", help="v2gkit replay cars into Josev's SECC (DIN and ISO 15118-2)")
