@@ -102,6 +102,8 @@ class EVCC20Config:
     max_supporting_points: int = 1024
     #: ask for MeterInfo in every charge-loop request
     meter_info_requested: bool = False
+    #: DepartureTime (s from now) sent in Dynamic mode when the car has none (it is mandatory there)
+    departure_time: int = 43200
 
     def __post_init__(self) -> None:
         _check_bool(self, "bpt", "meter_info_requested")
@@ -122,3 +124,5 @@ class EVCC20Config:
         if not is_int(self.max_supporting_points) or not 12 <= self.max_supporting_points <= 1024:
             raise ConfigError("max_supporting_points", f"must be 12..1024, not {self.max_supporting_points!r}")
         check_session_id("resume_session_id", self.resume_session_id)
+        if not is_int(self.departure_time) or not 0 <= self.departure_time <= 0xFFFFFFFF:
+            raise ConfigError("departure_time", f"must be 0..4294967295 s, not {self.departure_time!r}")

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...controllers import NOMINAL_AC_VOLTAGE, CPState, EVController
+from ...controllers import (
+    NOMINAL_AC_VOLTAGE,
+    BidirectionalEV,
+    CPState,
+    EV20Controller,
+    EVController,
+    PowerSetpoint,
+)
 from ...exi.errors import ExiError
 from ..events import Closed, Event, Message, Output, Reason, Received, Timer
 from ..hooks import Hooks
@@ -49,6 +56,13 @@ PLAN: dict[str, str] = {
 #: requests the EVCC repeats, pausing loop_interval between rounds
 _LOOPS = frozenset({"Authorization", "ScheduleExchange", "DC_CableCheck", "DC_PreCharge", "DC_ChargeLoop",
                     "AC_ChargeLoop", "DC_WeldingDetection"})
+
+
+def _entries(schedule: Any) -> list[tuple[int, float]]:
+    """(duration s, W) of a ChargingSchedule/DischargingSchedule's PowerSchedule ([] when absent)."""
+    if schedule is None:
+        return []
+    return [(e.duration, msg.value_of(e.power)) for e in schedule.power_schedule.power_schedule_entries.power_schedule_entry]
 
 
 class _Stop(Exception):
@@ -90,6 +104,11 @@ class EVCC20Session:
         self._ac_voltage = NOMINAL_AC_VOLTAGE
         self._ac_target_power: float | None = None
         self._schedule_id = 1
+        #: the selected schedule tuple's (duration, W) entries, charging and discharging, and when they began
+        self._charging: list[tuple[int, float]] = []
+        self._discharging: list[tuple[int, float]] = []
+        self._schedule_start: float | None = None
+        self._now = 0.0
         #: the EVSE notification of the last answer that carried one, for live views
         self.evse_notification: str | None = None
 
@@ -185,6 +204,7 @@ class EVCC20Session:
         return out
 
     def _request(self, now: float, name: str) -> list[Output]:
+        self._now = now
         if not self.core.allowed(name):
             return self._end(Reason.RULES_BROKEN, f"the EVCC's plan wants {name}Req after {self.core.state}Res; "
                                                   f"allowed: {', '.join(sorted(self.core.expected)) or 'nothing'}")
@@ -206,25 +226,71 @@ class EVCC20Session:
     # -- the car's values -------------------------------------------------------------------------
     def _discharge(self) -> tuple[float, float]:
         """(max discharge power W, max discharge current A): a bidirectional car says, others give 0."""
-        get = getattr(self.ev, "discharge_limits", None)
-        if get is None:
+        if not isinstance(self.ev, BidirectionalEV):
             return 0.0, 0.0
-        lim = get()
+        lim = self.ev.discharge_limits()
         return lim.max_power, lim.max_current
 
-    def _energy(self) -> dict[str, Any]:
-        """The mobility needs: energy requests (Wh) and departure time."""
-        lim = self.ev.limits()
-        cap = lim.energy_capacity or 0.0
-        soc = self.ev.soc()
-        target = getattr(self.ev, "target_soc", lim.full_soc)
-        wanted = max(0.0, (target - soc) / 100.0 * cap) if cap else lim.energy_request
-        full = max(0.0, (100.0 - soc) / 100.0 * cap) if cap else wanted
-        values: dict[str, Any] = {"target_energy_request": wanted, "max_energy_request": full,
-                                  "min_energy_request": 0.0}
-        if lim.departure_time is not None:
-            values["departure_time"] = int(lim.departure_time)
+    def _energy(self, v2x: bool = False) -> dict[str, Any]:
+        """The mobility needs: energy requests (Wh), departure time (s from now) and, with ``v2x`` (BPT), the
+        V2X energy requests. A -20 car says them (EV20Controller.energy_request); for another they follow from
+        its SOC, capacity and target. Dynamic mode needs a DepartureTime: the configured default when the car
+        has none."""
+        ev = self.ev
+        socs: dict[str, Any] = {}
+        if isinstance(ev, EV20Controller):
+            r = ev.energy_request()
+            values: dict[str, Any] = {"target_energy_request": r.target, "max_energy_request": r.maximum,
+                                      "min_energy_request": r.minimum}
+            departure = r.departure_time
+            if v2x:
+                values.update(max_v2x_energy_request=r.maximum_v2x if r.maximum_v2x is not None else r.maximum,
+                              min_v2x_energy_request=r.minimum_v2x if r.minimum_v2x is not None else r.minimum)
+            socs = {"target_soc": r.target_soc, "min_soc": r.minimum_soc}
+        else:
+            lim = ev.limits()
+            cap = lim.energy_capacity or 0.0
+            soc = ev.soc()
+            target = getattr(ev, "target_soc", lim.full_soc)
+            wanted = max(0.0, (target - soc) / 100.0 * cap) if cap else lim.energy_request
+            full = max(0.0, (100.0 - soc) / 100.0 * cap) if cap else wanted
+            values = {"target_energy_request": wanted, "max_energy_request": full, "min_energy_request": 0.0}
+            departure = lim.departure_time
+            if v2x:
+                values.update(max_v2x_energy_request=full, min_v2x_energy_request=0.0)
+            socs = {"target_soc": target}
+        if departure is None and self.mode == "Dynamic":
+            departure = self.cfg.departure_time
+        if departure is not None:
+            values["departure_time"] = int(departure)
+        self._socs = {k: round(v) for k, v in socs.items() if v is not None}
         return values
+
+    _socs: dict[str, int] = {}  # noqa: RUF012 - replaced by _energy
+
+    def _setpoint(self, target: float | None = None) -> PowerSetpoint:
+        """The schedule entry in force since PowerDelivery(Start) (Scheduled), or the SECC's limits."""
+        # Dynamic mode has no schedule: the car's own discharge limit bounds what the SECC may ask of it
+        discharge = self._discharge()[0] if self.mode == "Dynamic" and self.bpt else 0.0
+        return PowerSetpoint(self._in_force(self._charging, self.ev.limits().max_power),
+                             self._in_force(self._discharging, discharge), target)
+
+    def _in_force(self, entries: list[tuple[int, float]], default: float) -> float:
+        if not entries or self._schedule_start is None:
+            return default
+        t = self._now - self._schedule_start
+        for duration, power in entries:
+            if t < duration:
+                return abs(power)
+            t -= duration
+        return 0.0
+
+    def _power(self, target: float | None = None) -> float:
+        """Signed W the car takes now: what an EV20Controller wants within the setpoint; another charges at
+        its own pace."""
+        if isinstance(self.ev, EV20Controller):
+            return self.ev.power_wanted(self._setpoint(target))
+        return self.ev.limits().max_power if target is None else max(0.0, target)
 
     def _build(self, name: str) -> Any:
         ev, mode, bpt = self.ev, self.mode, self.bpt
@@ -256,24 +322,25 @@ class EVCC20Session:
                 values.update(max_discharge_power=self._discharge()[0], min_discharge_power=0.0)
             return msg.ac_charge_parameter_req(bpt, **values)
         if name == "ScheduleExchange":
-            values = self._energy()
+            values = self._energy(v2x=bpt and mode == "Dynamic")
             if mode == "Dynamic":
-                values.update(target_soc=int(getattr(ev, "target_soc", lim.full_soc)))
-                if bpt:
-                    values.update(max_v2x_energy_request=values["max_energy_request"], min_v2x_energy_request=0.0)
+                values.update(self._socs)
             return msg.schedule_exchange_req(mode, self.cfg.max_supporting_points, **values)
         if name == "DC_CableCheck":
             return msg.dc_cable_check_req()
         if name == "DC_PreCharge":
             target = ev.precharge_target()[0]
-            return msg.dc_pre_charge_req(self._present[0], target, "Finished" if self._pre_charged else "Ongoing")
+            present = ev.present_voltage() if isinstance(ev, EV20Controller) else target
+            return msg.dc_pre_charge_req(present, target, "Finished" if self._pre_charged else "Ongoing")
         if name == "PowerDelivery":
             profile = None
             if self._progress == "Start":
                 power = lim.max_power
                 entries = (msg.PowerEntry(86400, power),)
                 profile = msg.PowerProfile(entries, mode, self._schedule_id)
-            channel = "Charge" if bpt and self._progress == "Start" else None
+            channel = None
+            if bpt and self._progress == "Start":
+                channel = "Discharge" if self._power() < 0 else "Charge"
             return msg.power_delivery_req(self._progress, "Finished", profile, channel)
         if name == "DC_ChargeLoop":
             return self._dc_loop_req()
@@ -295,36 +362,41 @@ class EVCC20Session:
 
     def _dc_loop_req(self) -> Any:
         ev, lim = self.ev, self.ev.limits()
+        present = ev.present_voltage() if isinstance(ev, EV20Controller) else ev.precharge_target()[0]
         values: dict[str, Any] = {}
         if self.mode == "Scheduled":
             voltage, current = ev.target()
+            if isinstance(ev, EV20Controller) and present > 0:
+                power = self._power()
+                current = min(current, power / present) if power >= 0 else power / present
             values.update(target_voltage=voltage, target_current=current)
         else:
-            values.update(self._energy())
+            values.update(self._energy(v2x=self.bpt))
             values.update(max_charge_power=lim.max_power, min_charge_power=0.0, max_charge_current=lim.max_current,
                           max_voltage=lim.max_voltage, min_voltage=0.0)
         if self.bpt:
             p, i = self._discharge()
             values.update(max_discharge_power=p, min_discharge_power=0.0, max_discharge_current=i)
-            if self.mode == "Dynamic":
-                values.update(max_v2x_energy_request=values["max_energy_request"], min_v2x_energy_request=0.0)
-        return msg.dc_charge_loop_req(self.mode, self.bpt, present_voltage=ev.precharge_target()[0],
+        return msg.dc_charge_loop_req(self.mode, self.bpt, present_voltage=present,
                                       meter_info_requested=self.cfg.meter_info_requested, display=self._display(),
                                       **values)
 
     def _ac_loop_req(self) -> Any:
+        ev = self.ev
         v, i = self._present
-        present = v * i * 3
+        present = ev.present_power() if isinstance(ev, EV20Controller) else v * i * self._phases()
         values: dict[str, Any] = {"present_active_power": present}
         if self.mode == "Dynamic":
-            lim = self.ev.limits()
-            values.update(self._energy())
+            lim = ev.limits()
+            values.update(self._energy(v2x=self.bpt))
             values.update(max_charge_power=lim.max_power, min_charge_power=0.0, present_reactive_power=0.0)
             if self.bpt:
-                values.update(max_discharge_power=self._discharge()[0], min_discharge_power=0.0,
-                              max_v2x_energy_request=values["max_energy_request"], min_v2x_energy_request=0.0)
+                values.update(max_discharge_power=self._discharge()[0], min_discharge_power=0.0)
         return msg.ac_charge_loop_req(self.mode, self.bpt, meter_info_requested=self.cfg.meter_info_requested,
                                       display=self._display(), **values)
+
+    def _phases(self) -> int:
+        return int(getattr(self.ev, "ac_phases", 3))
 
     # -- the plan -----------------------------------------------------------------------------
     def _after_session_setup(self, now: float, res: Any, code: str) -> str:
@@ -393,10 +465,10 @@ class EVCC20Session:
         self._since.pop("ScheduleExchange", None)
         if self.mode == "Scheduled":
             tuples = res.scheduled_se_res_control_mode.schedule_tuple
-            self._schedule_id = tuples[0].schedule_tuple_id
-            if not self.dc:
-                entries = tuples[0].charging_schedule.power_schedule.power_schedule_entries.power_schedule_entry
-                self._ac_target_power = msg.value_of(entries[0].power) if entries else None
+            chosen = tuples[0]
+            self._schedule_id = chosen.schedule_tuple_id
+            self._charging = _entries(chosen.charging_schedule)
+            self._discharging = _entries(chosen.discharging_schedule)
         if self.core.state == "ScheduleExchange:Renegotiated" or not self.dc:
             self._progress = "Start"
             return "PowerDelivery"
@@ -423,6 +495,7 @@ class EVCC20Session:
 
     def _after_power_delivery(self, now: float, res: Any, code: str) -> str | None:
         if self._progress == "Start":
+            self._schedule_start = now
             if not self.dc:
                 self.ev.set_cp_state(CPState.C)
                 self._set_ac_present()
@@ -436,9 +509,14 @@ class EVCC20Session:
         return "SessionStop"
 
     def _set_ac_present(self) -> None:
+        """The AC current per phase the car draws (< 0: feeds) until the next answer: within the schedule in
+        force, following the SECC's EVSETargetActivePower when it sends one."""
         lim = self.ev.limits()
-        power = self._ac_target_power if self._ac_target_power is not None else lim.max_power
-        current = min(lim.max_current, max(0.0, power) / (self._ac_voltage * 3))
+        power = self._power(self._ac_target_power)
+        phases = self._phases()
+        current = min(lim.max_current, power / (self._ac_voltage * phases))
+        if not self.bpt:
+            current = max(0.0, current)
         self._present = (self._ac_voltage, current)
 
     def _after_loop(self, now: float, res: Any, code: str) -> str:

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...controllers import EVSEController, Isolation, Notification
+from ...controllers import (
+    BidirectionalEVSE,
+    EnergyRequest,
+    EVSE20Controller,
+    EVSEController,
+    Isolation,
+    Notification,
+)
 from ...exi.errors import ExiError
 from ..events import Closed, Event, Message, Output, Reason, Received, Timer
 from ..hooks import Hooks
@@ -60,6 +67,7 @@ class SECC20Session:
         self._first_discovery = True
         self._renegotiation_offered = self.cfg.service_renegotiation
         self._ev_max_voltage = 0.0
+        self._ac_target = 0.0  # W, EVSETargetActivePower of the last Dynamic AC answer
         self._why = ""
 
     @property
@@ -190,17 +198,16 @@ class SECC20Session:
     def _discharge_limits(self) -> tuple[float, float]:
         """(max discharge power W, max discharge current A) of the charger: a BPT charger says; another
         mirrors its charge limits (the session offers no BPT service then anyway)."""
-        get = getattr(self.evse, "discharge_limits", None)
-        if get is not None:
-            lim = get()
+        if isinstance(self.evse, BidirectionalEVSE):
+            lim = self.evse.discharge_limits()
             return lim.max_power, lim.max_current
         lim = self.evse.limits()
         return lim.max_power, lim.max_current
 
     def _meter(self) -> msg.MeterInfo:
-        exported = getattr(self.evse, "meter_exported_wh", None)
+        exported = self.evse.exported_wh() if isinstance(self.evse, BidirectionalEVSE) and self.bpt else None
         return msg.MeterInfo(self.cfg.meter_id, int(self.evse.meter_wh()),
-                             discharged_wh=int(exported()) if exported is not None and self.bpt else None)
+                             discharged_wh=None if exported is None else int(exported))
 
     # -- request handlers: side effects, then (response code, what the builder needs) -------------
     def _on_session_setup(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
@@ -278,7 +285,17 @@ class SECC20Session:
             return "FAILED", "Finished"
         self._se_asked += 1
         done = self._se_asked > self.cfg.schedule_exchange_ongoing
-        return self._ongoing(now, "ScheduleExchange", self.cfg.ongoing_limit, done)
+        code, processing = self._ongoing(now, "ScheduleExchange", self.cfg.ongoing_limit, done)
+        if processing == "Finished" and isinstance(self.evse, EVSE20Controller):
+            if self.mode == "Scheduled":  # the offered tuple goes into force with PowerDelivery(Start)
+                t = self._schedule_tuple()
+                charge = t.charging.entries[0].power if t.charging.entries else 0.0
+                discharge = abs(t.discharging.entries[0].power) if t.discharging and t.discharging.entries else 0.0
+                self.evse.set_power_limits(charge, discharge if self.bpt else 0.0)
+            else:
+                self.evse.set_ev_request(_energy_request(req.dynamic_se_req_control_mode),
+                                         self.evse.limits().max_power, 0.0)
+        return code, processing
 
     def _on_dc_cable_check(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
         if "DC_CableCheck" not in self._since:
@@ -338,14 +355,24 @@ class SECC20Session:
         if self.mode == "Scheduled":
             cm = req.bpt_scheduled_dc_cl_req_control_mode or req.scheduled_dc_cl_req_control_mode
             voltage, current = msg.value_of(cm.ev_target_voltage), msg.value_of(cm.ev_target_current)
-        else:  # Dynamic: the charger decides the power; the EV only gives its limits
+        else:  # Dynamic: the charger decides the power; the EV only gives its limits and needs
             cm = req.bpt_dynamic_dc_cl_req_control_mode or req.dynamic_dc_cl_req_control_mode
-            voltage = msg.value_of(req.ev_present_voltage) or msg.value_of(cm.ev_maximum_voltage)
-            power = min(msg.value_of(cm.ev_maximum_charge_power), lim.max_power)
-            current = min(power / voltage if voltage > 0 else 0.0, msg.value_of(cm.ev_maximum_charge_current),
-                          lim.max_current)
-            voltage = min(msg.value_of(cm.ev_maximum_voltage), lim.max_voltage)
-        if current < 0 and not self.bpt:
+            present = msg.value_of(req.ev_present_voltage) or msg.value_of(cm.ev_maximum_voltage)
+            ev_charge = msg.value_of(cm.ev_maximum_charge_power)
+            ev_discharge = msg.value_of(getattr(cm, "ev_maximum_discharge_power", None)) if self.bpt else 0.0
+            if isinstance(evse, EVSE20Controller):
+                evse.set_ev_request(_energy_request(cm), ev_charge, ev_discharge)
+                power = evse.target_power()
+            else:
+                power = min(ev_charge, lim.max_power)
+            current = power / present if present > 0 else 0.0
+            if current >= 0:
+                current = min(current, msg.value_of(cm.ev_maximum_charge_current), lim.max_current)
+            else:
+                current = max(current, -msg.value_of(getattr(cm, "ev_maximum_discharge_current", None)))
+            # a current source at the battery's voltage (within both sides' maximum)
+            voltage = min(present, msg.value_of(cm.ev_maximum_voltage), lim.max_voltage)
+        if current < 0 and not (self.bpt and isinstance(evse, BidirectionalEVSE)):
             current = 0.0
         evse.set_output(voltage, current)
         return "OK", req
@@ -355,8 +382,30 @@ class SECC20Session:
         if problem:
             self._why = problem
             return "FAILED", None
-        if self.evse.emergency_shutdown():
-            self.evse.stop_output()
+        evse = self.evse
+        if evse.emergency_shutdown():
+            evse.stop_output()
+            return "OK", req
+        lim = evse.limits()
+        voltage, phases = lim.nominal_voltage, max(1, lim.phases)
+        if self.mode == "Dynamic":  # the charger decides (EVSETargetActivePower); the car follows
+            cm = (req.bpt_dynamic_ac_cl_req_control_mode or req.dynamic_ac_cl_req_control_mode)
+            power = lim.max_power
+            if isinstance(evse, EVSE20Controller):
+                ev_discharge = msg.value_of(getattr(cm, "ev_maximum_discharge_power", None)) if self.bpt else 0.0
+                evse.set_ev_request(_energy_request(cm), msg.value_of(cm.ev_maximum_charge_power), ev_discharge)
+                power = evse.target_power()
+            self._ac_target = power
+        else:  # the car draws what it wants within the schedule: its present power is the output
+            cm = (req.bpt_scheduled_ac_cl_req_control_mode or req.scheduled_ac_cl_req_control_mode)
+            power = msg.value_of(cm.ev_present_active_power) + msg.value_of(
+                getattr(cm, "ev_present_active_power_l2", None)) + msg.value_of(
+                getattr(cm, "ev_present_active_power_l3", None))
+            if not isinstance(evse, EVSE20Controller):
+                power = lim.max_power  # a plain charger offers its maximum; the car takes what it wants
+        if power < 0 and not (self.bpt and isinstance(evse, BidirectionalEVSE)):
+            power = 0.0
+        evse.set_output(voltage, power / (voltage * phases))
         return "OK", req
 
     def _on_metering_confirmation(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
@@ -491,9 +540,10 @@ class SECC20Session:
         lim = self.evse.limits()
         v, i = self.evse.present()
         n, delay = self._notification()
-        values: dict[str, Any] = {"target_active_power": lim.max_power, "present_active_power": v * i * lim.phases}
+        present = sum(self.evse.present_power()) if isinstance(self.evse, EVSE20Controller) else v * i * lim.phases
+        values: dict[str, Any] = {"present_active_power": present}
         if self.mode == "Dynamic":
-            values["ack_max_delay"] = self.cfg.ack_max_delay
+            values.update(ack_max_delay=self.cfg.ack_max_delay, target_active_power=self._ac_target)
         meter = self._meter() if req.meter_info_requested else None
         return msg.ac_charge_loop_res(code, self.mode, self.bpt, notification=n, max_delay=delay, meter=meter,
                                       **values)
@@ -506,6 +556,19 @@ class SECC20Session:
             return {"ack_max_delay": 0}
         return {"ack_max_delay": 0, "max_charge_power": 0.0, "min_charge_power": 0.0, "max_charge_current": 0.0,
                 "max_voltage": 0.0}
+
+
+def _energy_request(cm: Any) -> EnergyRequest:
+    """The car's mobility needs from a Dynamic ScheduleExchangeReq or charge-loop request (Wh, s, %)."""
+    def v(name: str) -> float | None:
+        x = getattr(cm, name, None)
+        return None if x is None else msg.value_of(x)
+
+    return EnergyRequest(target=v("ev_target_energy_request") or 0.0, maximum=v("ev_maximum_energy_request") or 0.0,
+                         minimum=v("ev_minimum_energy_request") or 0.0,
+                         departure_time=getattr(cm, "departure_time", None),
+                         maximum_v2x=v("ev_maximum_v2_x_energy_request"), minimum_v2x=v("ev_minimum_v2_x_energy_request"),
+                         target_soc=getattr(cm, "target_soc", None), minimum_soc=getattr(cm, "minimum_soc", None))
 
 
 _HANDLERS = {
