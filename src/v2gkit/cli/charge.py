@@ -32,6 +32,20 @@ from .options import (
 )
 
 SESSION_DEFAULT = DEFAULT_EV_OFFER
+CONTROL_MODE = click.Choice(["scheduled", "dynamic"], case_sensitive=False)
+
+
+def kind_of(protocols: list[Any], dc: bool) -> list[Any]:
+    """The configured protocols this charger/car can run: ISO 15118-20 names its energy kind in the namespace
+    (iso20-dc, iso20-ac), so a DC one drops iso20-ac and an AC one iso20-dc, saying so."""
+    drop = "iso20-ac" if dc else "iso20-dc"
+    keep = [x for x in protocols if x.name != drop]
+    gone = [x.name for x in protocols if x not in keep]
+    if gone:
+        click.echo(f"note: a {'DC' if dc else 'AC'} set-up leaves out {', '.join(gone)}", err=True)
+    if not keep:
+        _fail(f"none of {', '.join(x.name for x in protocols)} is for {'DC' if dc else 'AC'}", 2)
+    return keep
 SPEED = Number(min=0.0, min_open=True, max=MAX_SPEED)
 _SPEED_DEFAULT = f"{LOOPBACK_SPEED['DC']:g} DC, {LOOPBACK_SPEED['AC']:g} AC on loopback; 1 on an interface"
 
@@ -54,25 +68,33 @@ def _kw(cls: Any, values: dict[str, Any], where: str, raw: dict[str, Any] | None
         _fail(f"{where} {e}", 2)
 
 
-def _ev(dc: bool, soc: float, target: float, speed: float, extra: Tables) -> Any:
+def _ev(dc: bool, soc: float, target: float, speed: float, extra: Tables, bpt: bool = False) -> Any:
     """The simulated car: ``[evcc.ev]`` settings, SOC and mode from the options, its battery ``speed``
-    times smaller (see sim/scaled.py: the energy stays real, so it agrees with any charger's meter)."""
+    times smaller (see sim/scaled.py: the energy stays real, so it agrees with any charger's meter).
+    ``bpt``: the bidirectional car (sim/battery.py), for ISO 15118-20 AC_BPT/DC_BPT."""
+    from v2gkit.sim.battery import SimulatedBPTEV
     from v2gkit.sim.ev import SimulatedEV
     from v2gkit.sim.scaled import fast_ev
-    kw = settings(SimulatedEV, extra, "ev")
+    cls = SimulatedBPTEV if bpt else SimulatedEV
+    kw = settings(cls, extra, "ev")
     for key, option in (("soc", "--soc"), ("target_soc", "--target-soc"), ("ac", "--dc/--ac")):
         if key in kw:
             _fail(f"{extra.where('ev')} {key}: set it with {option} (or in [evcc])", 2)
     try:
-        return fast_ev(speed, soc=soc, target_soc=target, ac=not dc, **kw)
+        return fast_ev(speed, cls, soc=soc, target_soc=target, ac=not dc, **kw)
     except (TypeError, ValueError) as e:
         _fail(f"{extra.where('ev')} {e}", 2)
 
 
-def _evse_factory(dc: bool, extra: Tables) -> Any:
+def _evse_factory(dc: bool, extra: Tables, bpt: bool = False, schedules: Any = None) -> Any:
+    """A fresh simulated charger per session: ``[secc.evse]`` settings; ``bpt``: one that also sinks, within
+    ``schedules`` (power limits and prices, for the Dynamic-mode planner)."""
+    from v2gkit.sim.bpt_evse import SimulatedBPTACEVSE, SimulatedBPTDCEVSE
     from v2gkit.sim.evse import SimulatedACEVSE, SimulatedDCEVSE
-    cls = SimulatedDCEVSE if dc else SimulatedACEVSE
+    cls: Any = (SimulatedBPTDCEVSE if dc else SimulatedBPTACEVSE) if bpt else (SimulatedDCEVSE if dc else SimulatedACEVSE)
     kw = settings(cls, extra, "evse")
+    if bpt and schedules is not None:
+        kw["schedules"] = schedules
     _kw(cls, kw, extra.where("evse"), extra.values.get("evse"))  # fail early on a bad option
     return lambda: cls(**kw)
 
@@ -123,6 +145,15 @@ def battery_line(ev: Any, speed: float) -> str:
               help="also run ISO 15118-20 over plain TCP (SDP security 0x10), as Josev's -20 EIM set-up does; NOT "
                    "compliant (-20 requires TLS 1.3 with mutual authentication) and logged as such")
 @click.option("--dc/--ac", default=True, help="the charger's power module")
+@click.option("--bpt", is_flag=True,
+              help="ISO 15118-20: also offer the bidirectional service (DC_BPT / AC_BPT) with a power module that "
+                   "can sink")
+@click.option("--control-mode", type=CONTROL_MODE, default="scheduled", show_default=True,
+              help="ISO 15118-20: the control mode offered first (both are offered; cars such as Josev's take "
+                   "the first parameter set)")
+@click.option("--schedules", "schedules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="ISO 15118-20: a TOML schedule tuple with prices (examples in v2gkit/sim/data: plain.toml, "
+                   "v2g_day.toml) for the offer, the power limits in force and the Dynamic-mode planner")
 @click.option("--sdp-port", type=PORT, default=15118, show_default=True,
               help="UDP port to answer SDP on (the standard's is 15118; others let SECCs share a host)")
 @click.option("--setup-timeout", type=SECONDS, help="stop SDP and listening if no handshake succeeds in time")
@@ -142,7 +173,7 @@ def battery_line(ev: Any, speed: float) -> str:
 @_apply(tls_options)
 @click.pass_context
 def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: Any, tls: bool, tls_only: bool,
-         allow_iso20_without_tls: bool, dc: bool, sdp_port: int, setup_timeout: float | None, max_connections: int | None, max_per_peer: int,
+         allow_iso20_without_tls: bool, dc: bool, bpt: bool, control_mode: str, schedules_path: Path | None, sdp_port: int, setup_timeout: float | None, max_connections: int | None, max_per_peer: int,
          log_file: Path | None, once: bool, config_path: Path | None, warm_up: bool, pki_dir: Path,
          keylog: Path | None, pcap: Path | None, trace_json: Path | None) -> None:
     """Charger side: SDP, TCP/TLS, the app handshake and DIN 70121 / ISO 15118-2 sessions with a simulated
@@ -156,11 +187,23 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     from v2gkit.net.tls import TlsConfigError
     from v2gkit.sdp import SecurityPolicy
     from v2gkit.session.din2 import SECCConfig
+    from v2gkit.session.iso20.config import CONTROL_MODES, SECC20Config
 
     extra = load_config(ctx, config_path, "secc", ("evse", "session"))
     p = ctx.params
-    interface, loopback, supported = p["interface"], p["loopback"], p["protocols"]
+    interface, loopback = p["interface"], p["loopback"]
     tls, tls_only, dc = p["tls"], p["tls_only"], p["dc"]
+    supported = kind_of(p["protocols"], dc)
+    first = p["control_mode"].capitalize()
+    schedules = None
+    if p["schedules_path"] is not None:
+        from v2gkit.sim.schedules import ScheduleError, load_schedules
+        try:
+            schedules = load_schedules(p["schedules_path"])
+        except (ScheduleError, OSError) as e:
+            _fail(str(e), 2)
+    cfg20 = SECC20Config(bpt=p["bpt"], control_modes=(first,) + tuple(m for m in CONTROL_MODES if m != first),
+                         schedules=schedules)
     once, pki_dir, keylog, pcap, trace_json = p["once"], p["pki_dir"], p["keylog"], p["pcap"], p["trace_json"]
     _where(interface, loopback)
     ctx_tls = None
@@ -180,7 +223,7 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
 
     cfg = _kw(SECCConfig, {"dc": dc, **settings(SECCConfig, extra, "session", non_negative=True)},
               extra.where("session"), extra.values.get("session"), sendable)
-    evse_factory = _evse_factory(dc, extra)
+    evse_factory = _evse_factory(dc, extra, p["bpt"], schedules)
     warmed: Any = None
     try:
         limits = ConnectionLimits(per_peer=p["max_per_peer"], **({"total": p["max_connections"]}
@@ -210,7 +253,8 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
             first.append(rec)
         o = rec.outcome
         if o.ok or faults.admit("session"):  # failed sessions are rate-limited like other peer faults
-            loop = "CurrentDemand" if rec.dc else "ChargingStatus"
+            loop = ("DC_ChargeLoop" if rec.dc else "AC_ChargeLoop") if rec.protocol.startswith("iso20") else (
+                "CurrentDemand" if rec.dc else "ChargingStatus")
             answers = o.answer_times.get(loop + "Res") or Samples()
             # the meter, not the machine's result: a session that ends without its own Close (the car went
             # away) never filled that in, and the energy that flowed is the meter's to say
@@ -226,13 +270,13 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
         nonlocal warmed
         if p["warm_up"]:
             from v2gkit.session.warmup import warm_up as run_warm_up
-            warmed = run_warm_up([x.name for x in supported], cfg, evse_factory)
+            warmed = run_warm_up([x.name for x in supported], cfg, evse_factory, cfg20)
         settle_heap()  # after the warm-up: what it left behind is collected and the rest frozen
         link = SECCLink(interface=interface, loopback=loopback, protocols=supported, policy=policy,
                         ssl_context=ctx_tls, tracer=tracer, sdp_port=p["sdp_port"],
                         setup_timeout=p["setup_timeout"], limits=limits, faults=faults, on_event=say,
                         allow_iso20_without_tls=p["allow_iso20_without_tls"],
-                        session=secc_sessions(evse_factory, cfg, on_done=finished))
+                        session=secc_sessions(evse_factory, cfg, on_done=finished, iso20=cfg20))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -263,7 +307,7 @@ class _Progress:
     """The EVCC's lines while it charges: every new request once; in the energy loop about ten lines with
     SOC, power and the time left (every 2 to 60 s); a request polled for long (CableCheck...) every 10 s."""
 
-    LOOP = ("CurrentDemandReq", "ChargingStatusReq")
+    LOOP = ("CurrentDemandReq", "ChargingStatusReq", "DC_ChargeLoopReq", "AC_ChargeLoopReq")
 
     def __init__(self, ev: Any, quiet: bool) -> None:
         self.ev, self.quiet = ev, quiet
@@ -299,6 +343,11 @@ class _Progress:
               help="also run ISO 15118-20 over plain TCP (SDP security 0x10), as Josev's -20 EIM set-up does; NOT "
                    "compliant (-20 requires TLS 1.3 with mutual authentication) and logged as such")
 @click.option("--dc/--ac", default=True, help="charge DC or AC")
+@click.option("--bpt", is_flag=True,
+              help="ISO 15118-20: a bidirectional car that asks for DC_BPT / AC_BPT (and charges plain if the "
+                   "charger offers no BPT)")
+@click.option("--control-mode", type=CONTROL_MODE, default="scheduled", show_default=True,
+              help="ISO 15118-20: the control mode the car selects when the charger offers it")
 @click.option("--soc", type=SOC, default=30.0, show_default=True,
               help="simulated battery: state of charge at the start, %")
 @click.option("--target-soc", type=SOC, default=80.0, show_default=True,
@@ -318,7 +367,7 @@ class _Progress:
 @_apply(tls_options)
 @click.pass_context
 def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: Any, tls: bool,
-         allow_iso20_without_tls: bool, dc: bool,
+         allow_iso20_without_tls: bool, dc: bool, bpt: bool, control_mode: str,
          soc: float, target_soc: float, speed: float | None, loop_interval: float, sdp_port: int,
          handshake_only: bool, as_json: bool, config_path: Path | None, pki_dir: Path, keylog: Path | None,
          pcap: Path | None, trace_json: Path | None) -> None:
@@ -331,14 +380,17 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     from v2gkit.net.runner import settle_heap
     from v2gkit.net.tls import TlsConfigError
     from v2gkit.session.din2 import EVCCConfig
+    from v2gkit.session.iso20.config import EVCC20Config
 
     extra = load_config(ctx, config_path, "evcc", ("ev", "session"))
     p = ctx.params
-    interface, loopback, offer, tls, dc = p["interface"], p["loopback"], p["protocols"], p["tls"], p["dc"]
+    interface, loopback, tls, dc = p["interface"], p["loopback"], p["tls"], p["dc"]
+    offer = kind_of(p["protocols"], dc)
     pki_dir, keylog, as_json, handshake_only = p["pki_dir"], p["keylog"], p["as_json"], p["handshake_only"]
     _where(interface, loopback)
     speed = p["speed"] or default_speed(dc, loopback)
-    ev = _ev(dc, p["soc"], p["target_soc"], speed, extra)
+    ev = _ev(dc, p["soc"], p["target_soc"], speed, extra, p["bpt"])
+    cfg20 = EVCC20Config(bpt=p["bpt"], control_mode=p["control_mode"].capitalize(), loop_interval=p["loop_interval"])
     cfg = _kw(EVCCConfig, {"dc": dc, "loop_interval": p["loop_interval"],
                            **settings(EVCCConfig, extra, "session", non_negative=True)},
               extra.where("session"), extra.values.get("session"))
@@ -374,7 +426,7 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, on_signal, sig.name)
         try:
-            res = await charge(ev, cfg, protocols=offer, observe=progress, **link_kw)
+            res = await charge(ev, cfg, protocols=offer, observe=progress, iso20=cfg20, **link_kw)
         except asyncio.CancelledError:
             if not interrupted:
                 raise
@@ -415,7 +467,8 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
                    f"{info['response_code']} in {info['setup_ms']:.1f} ms")
         if not handshake_only:
             trips = info["round_trip_ms"]
-            rtt = trips.get("CurrentDemand") or trips.get("ChargingStatus") or "-"
+            rtt = next((trips[k] for k in ("CurrentDemand", "ChargingStatus", "DC_ChargeLoop", "AC_ChargeLoop")
+                        if trips.get(k)), "-")
             click.echo(f"session: {'SessionStop OK' if info['ok'] else 'FAILED'} ({info['reason']}), "
                        f"{info['messages']} responses, SOC {info['soc']}%, "
                        f"{info['charged_wh'] / 1000:.3f} kWh, "
@@ -435,9 +488,16 @@ def _link_info(link: Any) -> dict[str, Any]:
 
 
 @click.command()
+@click.option("--protocol", type=click.Choice(["iso2", "din", "iso20"]), default="iso2", show_default=True,
+              help="ISO 15118-2, DIN SPEC 70121 (DC only) or ISO 15118-20 (always over TLS 1.3 with mutual "
+                   "authentication, throwaway test PKI)")
 @click.option("--dc/--ac", default=True, help="DC (default) or AC charging")
-@click.option("--din", is_flag=True, help="DIN SPEC 70121 instead of ISO 15118-2 (DC only)")
+@click.option("--din", is_flag=True, help="the same as --protocol din")
 @click.option("--tls", is_flag=True, help="ISO 15118-2 over TLS 1.2 (throwaway test PKI)")
+@click.option("--bpt", is_flag=True, help="ISO 15118-20: bidirectional (DC_BPT / AC_BPT) car and charger")
+@click.option("--control-mode", type=CONTROL_MODE, default="scheduled", show_default=True,
+              help="ISO 15118-20: Scheduled (the car follows the charger's schedule) or Dynamic (the charger "
+                   "sets the power from the car's energy requests and departure time)")
 @click.option("--soc", type=SOC, default=30.0, show_default=True,
               help="the car's state of charge at the start, %")
 @click.option("--target-soc", type=SOC, default=80.0, show_default=True,
@@ -448,13 +508,18 @@ def _link_info(link: Any) -> dict[str, Any]:
                    "energy and every protocol timer stay real)")
 @click.option("--pki", "pki_dir", type=click.Path(path_type=Path), default=DEFAULT_PKI,
               show_default=True, help="folder of the throwaway test PKI for --tls")
-def demo(dc: bool, din: bool, tls: bool, soc: float, target_soc: float, speed: float | None,
-         pki_dir: Path) -> None:
-    """Both roles in one process over loopback: a full charging session, shown live."""
+def demo(protocol: str, dc: bool, din: bool, tls: bool, bpt: bool, control_mode: str, soc: float,
+         target_soc: float, speed: float | None, pki_dir: Path) -> None:
+    """Both roles in one process over loopback: a full charging session, shown live. The default is
+    ISO 15118-2 DC over TCP; --protocol iso20 runs ISO 15118-20 over TLS 1.3."""
     from .live import run_demo
-    if din and not dc:
+    if din:
+        protocol = "din"
+    if protocol == "din" and not dc:
         _fail("DIN SPEC 70121 sessions are DC only", 2)
-    ok = run_demo(dc=dc, protocol="din" if din else "iso2", tls=tls, soc=soc, target_soc=target_soc,
+    if (bpt or control_mode != "scheduled") and protocol != "iso20":
+        _fail("--bpt and --control-mode are ISO 15118-20's: add --protocol iso20", 2)
+    ok = run_demo(dc=dc, protocol=protocol, tls=tls, soc=soc, target_soc=target_soc,
                   speed=speed or LOOPBACK_SPEED["DC" if dc else "AC"], pki_dir=pki_dir,
-                  sdp_port=random.randrange(20000, 30000))
+                  sdp_port=random.randrange(20000, 30000), bpt=bpt, control_mode=control_mode.capitalize())
     sys.exit(0 if ok else 1)

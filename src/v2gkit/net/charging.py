@@ -11,8 +11,12 @@ from typing import Any
 
 from ..controllers import EVController, EVSEController
 from ..session.din2 import EVCCConfig, EVCCSession, SECCConfig, SECCSession
-from ..session.families import DEFAULT_EV_OFFER, SESSION_PROTOCOLS
+from ..session.families import DEFAULT_EV_OFFER, ISO20, SESSION_PROTOCOLS
 from ..session.handshake import AppProtocol, Negotiated
+from ..session.hooks import Hooks
+from ..session.iso20.config import EVCC20Config, SECC20Config
+from ..session.iso20.evcc import EVCC20Session
+from ..session.iso20.secc import SECC20Session
 from ..session.paused import PausedSessions
 from ..session.result import SessionResult
 from .faults import default_fault_log
@@ -20,7 +24,7 @@ from .link import EVLink, LinkError, ev_link
 from .runner import Observer, Outcome, run_machine
 from .v2g import V2GConnection
 
-__all__ = ["SESSION_PROTOCOLS", "ChargeResult", "SessionCounters", "SessionRecord", "charge", "secc_sessions"]
+__all__ = ["SESSION_PROTOCOLS", "ChargeResult", "SessionCounters", "SessionRecord", "charge", "secc_machine", "secc_sessions"]
 
 log = logging.getLogger("v2gkit.charging")
 
@@ -63,12 +67,22 @@ class SessionCounters:
         self.energy_wh += rec.meter_wh
 
 
+def secc_machine(protocol: str, evse: EVSEController, config: SECCConfig, iso20: SECC20Config | None,
+                 paused: PausedSessions, hooks: Hooks | None = None) -> Any:
+    """The SECC session machine of a negotiated protocol: its family's policy on its family's core."""
+    if protocol in ISO20:
+        return SECC20Session(protocol, evse, iso20 or SECC20Config(), paused, hooks)
+    return SECCSession(protocol, evse, config, paused, hooks)
+
+
 def secc_sessions(evse_factory: Callable[[], EVSEController], config: SECCConfig, *,
                   paused: PausedSessions | None = None, observe: Callable[[V2GConnection], Observer | None] | None = None,
                   on_done: Callable[[SessionRecord], None] | None = None,
-                  counters: SessionCounters | None = None) -> Callable[[V2GConnection, Negotiated], Any]:
+                  counters: SessionCounters | None = None, iso20: SECC20Config | None = None,
+                  hooks: Hooks | None = None) -> Callable[[V2GConnection, Negotiated], Any]:
     """The SECCLink session handler: one fresh charger controller and state machine per connection.
-    ``on_done`` gets each finished session's record; ``counters`` sums them up."""
+    ``config`` is for DIN/ISO-2 sessions, ``iso20`` for ISO 15118-20 ones; ``on_done`` gets each finished
+    session's record; ``counters`` sums them up."""
     registry = paused if paused is not None else PausedSessions()
 
     async def handler(conn: V2GConnection, negotiated: Negotiated) -> None:
@@ -77,12 +91,13 @@ def secc_sessions(evse_factory: Callable[[], EVSEController], config: SECCConfig
             default_fault_log.report("session", "%s: %s negotiated, but v2gkit has no %s session yet", conn.id,
                                      name, name)
             return
-        machine = SECCSession(name, evse_factory(), config, registry)
+        machine = secc_machine(name, evse_factory(), config, iso20, registry, hooks)
         if counters is not None:
             counters.started += 1
             counters.by_protocol[name] += 1
         outcome = await run_machine(conn, machine, observe=observe(conn) if observe else None)
-        rec = SessionRecord(conn.id, name, outcome, machine.result, machine.evse.meter_wh(), machine.cfg.dc)
+        rec = SessionRecord(conn.id, name, outcome, machine.result, machine.evse.meter_wh(),
+                            machine.dc if name in ISO20 else machine.cfg.dc)
         del machine  # with its simulator: only the summary outlives the session
         if counters is not None:
             counters.add(rec)
@@ -96,7 +111,7 @@ def secc_sessions(evse_factory: Callable[[], EVSEController], config: SECCConfig
 class ChargeResult:
     link: EVLink
     outcome: Outcome
-    machine: EVCCSession
+    machine: EVCCSession | EVCC20Session
 
     @property
     def ok(self) -> bool:
@@ -104,14 +119,20 @@ class ChargeResult:
 
 
 async def charge(ev: EVController, config: EVCCConfig, *, protocols: str | Sequence[str | AppProtocol] = DEFAULT_EV_OFFER,
-                 observe: Observer | None = None, **link: Any) -> ChargeResult:
-    """Discover, connect, negotiate, then run the whole session. ``link`` goes to ``ev_link``."""
+                 observe: Observer | None = None, iso20: EVCC20Config | None = None, hooks: Hooks | None = None,
+                 **link: Any) -> ChargeResult:
+    """Discover, connect, negotiate, then run the whole session: DIN/ISO-2 with ``config``, ISO 15118-20 with
+    ``iso20``. ``link`` goes to ``ev_link``."""
     ev_side = await ev_link(protocols=protocols, **link)
     name = ev_side.protocol.name
     if name not in SESSION_PROTOCOLS:
         await ev_side.connection.close()
         raise LinkError(f"{name} was negotiated, but v2gkit has no {name} session yet; offer one of "
                         f"{', '.join(SESSION_PROTOCOLS)}")
-    machine = EVCCSession(name, ev, config)
+    machine: EVCCSession | EVCC20Session
+    if name in ISO20:
+        machine = EVCC20Session(name, ev, iso20 or EVCC20Config(), hooks)
+    else:
+        machine = EVCCSession(name, ev, config, hooks)
     outcome = await run_machine(ev_side.connection, machine, observe=observe)
     return ChargeResult(ev_side, outcome, machine)

@@ -15,11 +15,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
-from ..controllers import EVSEController
+from ..controllers import BidirectionalEVSE, EVSEController
+from ..sim.battery import SimulatedBPTEV
 from ..sim.ev import SimulatedEV
 from ..sim.evse import SimulatedACEVSE, SimulatedDCEVSE
 from .din2 import EVCCConfig, EVCCSession, SECCConfig, SECCSession
-from .families import DIN2
+from .families import DIN2, ISO20
+from .iso20.config import EVCC20Config, SECC20Config
+from .iso20.evcc import EVCC20Session
+from .iso20.secc import SECC20Session
 from .paused import PausedSessions
 from .simulate import run_pair
 
@@ -37,7 +41,7 @@ class WarmUp:
 
 
 def warm_up(protocols: Iterable[str], config: SECCConfig,
-            evse_factory: Callable[[], EVSEController] | None = None) -> WarmUp:
+            evse_factory: Callable[[], EVSEController] | None = None, iso20: SECC20Config | None = None) -> WarmUp:
     """One short simulated session (SessionSetup to SessionStop, a few CurrentDemand or ChargingStatus
     rounds) per protocol of ``protocols`` that has a session machine, in the mode of ``config``.
 
@@ -49,6 +53,14 @@ def warm_up(protocols: Iterable[str], config: SECCConfig,
     answers: Counter[str] = Counter()
     dc = config.dc
     for name in dict.fromkeys(protocols):
+        if name in ISO20 and (name == "iso20-dc") == dc:
+            factories = [f for f in (evse_factory, SimulatedDCEVSE if dc else SimulatedACEVSE) if f is not None]
+            for mode in (iso20 or SECC20Config()).control_modes:
+                for factory in factories:
+                    if _session20(name, iso20 or SECC20Config(), mode, factory(), answers):
+                        break
+            done.append(f"{name}/{'BPT' if iso20 and iso20.bpt else 'plain'}")
+            continue
         if name not in DIN2 or name == "din" and not dc:
             continue
         factories = [f for f in (evse_factory, SimulatedDCEVSE if dc else SimulatedACEVSE) if f is not None]
@@ -70,3 +82,16 @@ def _session(protocol: str, config: SECCConfig, evse: EVSEController, answers: C
     closed = ex.closed.get("SE")
     loop = "CurrentDemandRes" if config.dc else "ChargingStatusRes"
     return closed is not None and closed[1].ok and loop in ex.names("SE")
+
+
+def _session20(protocol: str, config: SECC20Config, mode: str, evse: EVSEController, answers: Counter[str]) -> bool:
+    """The same for ISO 15118-20, in one control mode (BPT when the charger offers it)."""
+    dc = protocol == "iso20-dc"
+    bpt = config.bpt and isinstance(evse, BidirectionalEVSE)
+    ev = (SimulatedBPTEV if bpt else SimulatedEV)(capacity_wh=6000.0, soc=79.0, target_soc=80.0, ac=not dc)
+    evcc = EVCC20Session(protocol, ev, EVCC20Config(bpt=bpt, control_mode=mode))
+    secc = SECC20Session(protocol, evse, replace(config, session_id=None), PausedSessions())
+    ex = run_pair(evcc, secc, until=600.0)
+    answers.update(f"{protocol}:{n}" for n in ex.names("SE"))
+    closed = ex.closed.get("SE")
+    return closed is not None and closed[1].ok and ("DC_ChargeLoopRes" if dc else "AC_ChargeLoopRes") in ex.names("SE")

@@ -30,8 +30,9 @@ LOOPBACK_SPEED = {"DC": 60.0, "AC": 240.0}
 MAX_SPEED = 3600.0
 
 
-def fast_ev(speed: float, **settings: Any) -> SimulatedEV:
-    """A ``SimulatedEV(**settings)`` whose battery holds ``capacity_wh / speed``."""
+def fast_ev(speed: float, cls: type[SimulatedEV] = SimulatedEV, **settings: Any) -> SimulatedEV:
+    """A ``cls(**settings)`` (SimulatedEV or a subclass such as the bidirectional SimulatedBPTEV) whose battery
+    holds ``capacity_wh / speed``."""
     if not 0.0 < speed <= MAX_SPEED:
         raise ValueError(f"speed must be > 0 and <= {MAX_SPEED:g}, not {speed:g}")
     capacity = settings.pop("capacity_wh", DEFAULT_CAPACITY_WH)
@@ -39,7 +40,7 @@ def fast_ev(speed: float, **settings: Any) -> SimulatedEV:
         raise TypeError(f"capacity_wh must be a number, not {type(capacity).__name__}")
     if not capacity > 0:
         raise ValueError(f"capacity_wh must be > 0, not {capacity:g}")
-    return SimulatedEV(capacity_wh=capacity / speed, **settings)
+    return cls(capacity_wh=capacity / speed, **settings)
 
 
 class Accelerated:
@@ -53,6 +54,10 @@ class Accelerated:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # noqa: D105 - isinstance() sees the wrapped controller's kind (EV20Controller...)
+        return self._inner.__class__
 
     def step(self, dt: float, *args: Any) -> None:
         self._inner.step(dt * self._speed, *args)

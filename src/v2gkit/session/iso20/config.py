@@ -54,6 +54,9 @@ class SECC20Config:
     session_id: bytes | None = None
     #: Dynamic mode: AckMaxDelay the SECC gives in its ChargeLoopRes (s)
     ack_max_delay: int = 30
+    #: the schedule tuple and prices offered (``v2gkit.sim.schedules.load_schedules``); None: one tuple at the
+    #: charger's full power for ``schedule_duration``, no prices
+    schedules: Any = None
 
     def __post_init__(self) -> None:
         low, high = EVSE_ID_LENGTH

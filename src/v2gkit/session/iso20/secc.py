@@ -25,6 +25,7 @@ from ..hooks import Hooks
 from ..paused import PausedSessions
 from ..result import SessionResult
 from . import messages as msg
+from . import tariffs
 from .config import SECC20Config
 from .core import Core, MessageError
 from .services import BPT_SERVICES, ControlMode, ServiceID, default_parameter_sets
@@ -318,8 +319,9 @@ class SECC20Session:
             profile = req.ev_power_profile
             if self.mode == "Scheduled" and profile is not None and profile.scheduled_evppt_control_mode is not None:
                 chosen = profile.scheduled_evppt_control_mode.selected_schedule_tuple_id
-                if chosen != SCHEDULE_TUPLE_ID:
-                    self._why = f"SelectedScheduleTupleID {chosen}, offered {SCHEDULE_TUPLE_ID}"
+                offered = self._schedule_tuple().id
+                if chosen != offered:
+                    self._why = f"SelectedScheduleTupleID {chosen}, offered {offered}"
                     return "FAILED_ScheduleSelectionInvalid", None
             if not self.dc:
                 lim = self.evse.limits()
@@ -478,7 +480,10 @@ class SECC20Session:
         if name == "ScheduleExchange":
             processing = extra or "Finished"
             if self.mode == "Dynamic":
-                return msg.schedule_exchange_res(code, processing, "Dynamic")
+                price = None
+                if self.cfg.schedules is not None and not msg.is_failed(code) and processing == "Finished":
+                    price = tariffs.price_schedule(self.cfg.schedules.charging_schedule.price_schedule)
+                return msg.schedule_exchange_res(code, processing, "Dynamic", price=price)
             tuples = () if msg.is_failed(code) or processing != "Finished" else (self._schedule_tuple(),)
             return msg.schedule_exchange_res(code, processing, "Scheduled", tuples)
         if name == "DC_CableCheck":
@@ -501,6 +506,8 @@ class SECC20Session:
         return msg.minimal(name, False, code, self.mode, self.bpt)
 
     def _schedule_tuple(self) -> msg.ScheduleTuple:
+        if self.cfg.schedules is not None:
+            return tariffs.schedule_tuple(self.cfg.schedules, self.bpt)
         lim = self.evse.limits()
         charging = msg.PowerSchedule((msg.PowerEntry(self.cfg.schedule_duration, lim.max_power),))
         discharging = None
