@@ -728,7 +728,7 @@ def v2gkit_options(role: str, protocol: str, mode: str, control_mode: str | None
 #: 60-450 ms, beyond DIN/ISO-2's 0.25 s CurrentDemand timeout, so every timeout gets slack here
 _RELAXED_EVCC = """
 [evcc.ev]
-stop_at = 20.0
+stop_at = 6.0
 [evcc.session]
 loop_interval = 0.1
 # Josev's simulated EVSE reports 1 V during PreCharge; a real car would wait for its battery voltage
