@@ -109,3 +109,24 @@ def test_full_session_over_veth(tmp_path: Path, protocol: str, mode: str, tls: b
     assert (res["tls"] or {}).get("version") == ("TLSv1.2" if tls else None)
     done = [s for s in se if s.startswith("session ")]
     assert done and "ok=True" in done[0] and "reason=terminated" in done[0]
+
+
+@pytest.mark.parametrize("mode,bpt,control", [("--dc", "--bpt", "dynamic"), ("--ac", "", "scheduled")])
+def test_iso20_session_over_tls13_on_veth(tmp_path: Path, mode: str, bpt: str, control: str) -> None:
+    """ISO 15118-20 as the standard wants it: TLS 1.3 with mutual authentication (the vehicle certificate),
+    then a whole -20 session, in two processes on two namespaces."""
+    pki = f"--pki {tmp_path}/pki"
+    rc, ev, se = _pair(f"secc -i v2g-secc --protocols iso20-dc,iso20-ac,iso2 {mode} {bpt} --control-mode {control} "
+                       f"--tls-only {pki} --once",
+                       f"evcc -i v2g-ev --protocols iso20-dc,iso20-ac,iso2 {mode} {bpt} --control-mode {control} "
+                       f"--tls {pki} --soc 79 --target-soc 80 --speed 30 --json")
+    assert rc == 0, (ev, se)
+    res = json.loads(ev[-1])
+    assert res["ok"] and res["reason"] == "terminated" and res["soc"] >= 80
+    assert res["protocol"] == ("iso20-dc" if mode == "--dc" else "iso20-ac")
+    assert res["tls"]["version"] == "TLSv1.3" and res["tls"]["peer_cn"]
+    connected = [s for s in se if s.startswith("connected")]
+    assert connected and "V2GKITDEMO" in connected[0]  # mutual: the SECC saw the vehicle certificate
+    done = [s for s in se if s.startswith("session ")]
+    assert done and "ok=True" in done[0] and "protocol=iso20" in done[0]
+    assert not any("not compliant" in line for line in ev + se)

@@ -51,6 +51,10 @@ NOT_COMPLIANT = ("ISO 15118-20 over plain TCP (--allow-iso20-without-tls): not c
                  "allows only TLS 1.3 with mutual authentication ([V2G20-1237], [V2G20-2356])")
 
 
+#: the EV side's rate limit for that line (a test system runs many cars in one process)
+_plain_iso20 = FaultLog("v2gkit.link", label="ISO 15118-20 sessions without TLS")
+
+
 def usable_protocols(protocols: Sequence[AppProtocol], tls: dict | None, *, client_certificate: bool = True,
                      allow_iso20_without_tls: bool = False) -> list[AppProtocol]:
     """The protocols this connection may carry: ISO 15118-20 needs TLS 1.3 with the vehicle certificate
@@ -136,7 +140,7 @@ async def ev_link(*, interface: str | None = None, loopback: bool = False,
         await conn.close()
         raise
     conn.schema = negotiated.protocol.schema
-    if conn.tls is None and negotiated.protocol.name.startswith("iso20"):
+    if conn.tls is None and negotiated.protocol.name.startswith("iso20") and _plain_iso20.admit("iso20_without_tls"):
         log.warning("%s: %s", conn.id, NOT_COMPLIANT)
     return EVLink(conn, negotiated, secc, attempts, time.monotonic() - t0)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any, Protocol, Union
+from typing import Any, Protocol, Self
 
 from ..v2gtp import PayloadType, V2GTPMessage
 
@@ -34,7 +34,7 @@ class Reason(enum.Enum):
     """Why a machine closed. Each member knows whether the session ended as the protocol intends (``ok``)
     and whether it ended by our own fault (``local``) rather than the peer's or the world's."""
 
-    def __new__(cls, text: str, ok: bool = False, local: bool = False) -> Reason:
+    def __new__(cls, text: str, ok: bool = False, local: bool = False) -> Self:
         obj = object.__new__(cls)
         obj._value_ = text
         obj.ok, obj.local = ok, local
@@ -54,6 +54,7 @@ class Reason(enum.Enum):
     REFUSED = "request refused"  # the SECC answered FAILED_* (unusable or unacceptable request)
     FAILED_RESPONSE = "FAILED response"  # the EVCC received FAILED_*
     GAVE_UP = "nothing usable offered"  # the EV ended with SessionStop: no payment option or mode fits
+    UNUSABLE = "unusable message"  # schema-valid, but without what the session needs (e.g. the other control mode)
     # -- time ran out on the peer
     SEQUENCE_TIMEOUT = "sequence timeout"
     MESSAGE_TIMEOUT = "message timeout"
@@ -136,11 +137,12 @@ class Closed:
         return self.detail or self.reason.value
 
 
-Output = Union[Send, Timer, Received, Event, Negotiated, Closed]
+Output = Send | Timer | Received | Event | Negotiated | Closed
 
 
 class Machine(Protocol):
-    """Every protocol machine; see the module docstring."""
+    """Every protocol machine; see the module docstring. A session machine also names the controllers it
+    drives (``hardware``, a tuple): the runner advances them (``step(dt)``) before each message and timer."""
 
     def start(self, now: float) -> list[Output]: ...
     def receive(self, now: float, message: Message) -> list[Output]: ...

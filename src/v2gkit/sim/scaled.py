@@ -56,7 +56,8 @@ class Accelerated:
         return getattr(self._inner, name)
 
     @property  # type: ignore[misc]
-    def __class__(self) -> type:  # noqa: D105 - isinstance() sees the wrapped controller's kind (EV20Controller...)
+    def __class__(self) -> type:
+        """isinstance() sees the wrapped controller's kind (an EV20Controller stays one when accelerated)."""
         return self._inner.__class__
 
     def step(self, dt: float, *args: Any) -> None:

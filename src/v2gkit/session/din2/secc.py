@@ -30,10 +30,6 @@ PAYMENT_NEXT = {"ExternalPayment": "Authorization"}
 
 
 
-class _Unusable(Exception):
-    """The peer's request is schema-valid but cannot be served (a remote fault): answer FAILED."""
-
-
 class SECCSession:
     """The charger's side of one session (one TCP connection)."""
 
@@ -50,7 +46,6 @@ class SECCSession:
         self.offered = self.d.offered_modes(self.cfg.dc)
         self.paused = paused if paused is not None else PausedSessions()
         self.result = SessionResult()
-        self._last: float | None = None
         self._since: dict[str, float] = {}
         self._loop_count = 0
         self._receipt_pending = False
@@ -71,7 +66,6 @@ class SECCSession:
     # -- drivers ----------------------------------------------------------------------------
     def start(self, now: float) -> list[Output]:
         """After the app handshake: the sequence timer runs until SessionSetupReq."""
-        self._last = now
         return [Timer("sequence", self.cfg.sequence_timeout)]
 
     def timer(self, now: float, name: str) -> list[Output]:
@@ -89,7 +83,6 @@ class SECCSession:
         msg = self.core.incoming(now, message)
         if msg is None:
             return []
-        self._advance(now)
         try:
             sid, name, is_req, req = self.core.decode(msg)
         except (ExiError, MessageError) as e:
@@ -104,8 +97,6 @@ class SECCSession:
             return out + self._answer_failed(now, name, getattr(self.d.RC, problem), reason, f"{name}Req: {problem}")
         try:
             code, finished = getattr(self, _HANDLER[name])(now, sid, req)
-        except _Unusable as e:
-            return out + self._answer_failed(now, name, self.d.RC.FAILED, Reason.REFUSED, f"{name}Req unusable: {e}")
         except Exception as e:  # noqa: BLE001 - our handler or our charger failed: a local fault, said so
             out.append(Event("internal_error", {"name": name + "Req", "error": e}))
             return out + self._answer_failed(now, name, self.d.RC.FAILED, Reason.INTERNAL_ERROR,
@@ -133,10 +124,10 @@ class SECCSession:
         return out
 
     # -- helpers ------------------------------------------------------------------------------
-    def _advance(self, now: float) -> None:
-        if self._last is not None and now > self._last:
-            self.evse.step(now - self._last)
-        self._last = now
+    @property
+    def hardware(self) -> tuple[EVSEController, ...]:
+        """What the runner advances (``step``) before each message and timer."""
+        return (self.evse,)
 
     def _close(self, reason: Reason, detail: str = "") -> list[Output]:
         self._ended = True

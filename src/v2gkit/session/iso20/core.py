@@ -20,7 +20,7 @@ from ..hooks import NO_HOOKS, Exit, Hooks
 from . import messages as msg
 from .messages import Decoded, MessageError
 
-__all__ = ["NEXT", "Core", "MessageError"]
+__all__ = ["KINDS", "NEXT", "Core", "MessageError"]
 
 _STOP = frozenset({"SessionStop"})
 
@@ -81,21 +81,28 @@ def _epoch_seconds(now: float) -> int:
     return int(time.time())
 
 
+#: the negotiated -20 namespaces (handshake.PROTOCOLS names) -> the energy kind in the rules' keys
+KINDS = {"iso20-dc": "DC", "iso20-ac": "AC", "iso20-wpt": "WPT", "iso20-acdp": "ACDP"}
+
+
 class Core:
-    """One -20 session's rules, SessionID, codec and exit. ``protocol`` is the negotiated "iso20-dc" or
-    "iso20-ac" (the namespace names the energy kind). ``wall_clock(now)`` gives the header's TimeStamp
-    (seconds since 1970); a test system fixes it, like the hooks' ``random_bytes``."""
+    """One -20 session's rules, SessionID, codec and exit. ``protocol`` is the negotiated namespace's name
+    (iso20-dc, iso20-ac, iso20-wpt, iso20-acdp: it names the energy kind). ``rules`` is the service's table
+    (default ``NEXT``, for AC and DC; WPT and ACDP bring their own); the test system's ``hooks.rules`` win.
+    ``wall_clock(now)`` gives the header's TimeStamp (seconds since 1970); a test system fixes it, like the
+    hooks' ``random_bytes``."""
 
     def __init__(self, protocol: str, hooks: Hooks | None = None,
-                 wall_clock: Callable[[float], int] = _epoch_seconds) -> None:
-        if protocol not in ("iso20-dc", "iso20-ac"):
-            raise ValueError(f"no ISO 15118-20 AC/DC session for {protocol!r}")
+                 wall_clock: Callable[[float], int] = _epoch_seconds,
+                 rules: Mapping[str, frozenset[str]] | None = None) -> None:
+        if protocol not in KINDS:
+            raise ValueError(f"no ISO 15118-20 session for {protocol!r}; one of {', '.join(KINDS)}")
         self.protocol = protocol
         self.dc = protocol == "iso20-dc"
-        self.kind = "DC" if self.dc else "AC"
+        self.kind = KINDS[protocol]
         self.hooks = hooks or NO_HOOKS
         self.strict = self.hooks.strict
-        self.rules: Mapping[str, frozenset[str]] = self.hooks.rules or NEXT
+        self.rules: Mapping[str, frozenset[str]] = self.hooks.rules or rules or NEXT
         self.exit = Exit(self.hooks)
         self.wall_clock = wall_clock
         #: the EV's first SessionSetupReq carries eight zero octets
