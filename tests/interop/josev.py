@@ -711,17 +711,14 @@ def v2gkit_options(role: str, protocol: str, mode: str, control_mode: str | None
     """The options of ``v2gkit secc``/``v2gkit evcc`` (``role``: v2gkit's) that match Josev's ``protocol``
     and ``mode``. For ISO 15118-20: plain TCP (Josev's -20 EIM set-up has no TLS), BPT, and the control
     mode: the v2gkit SECC offers that mode's parameter set first (Josev's EV takes the first), the v2gkit EV
-    selects it. The v2gkit SECC offers the shipped ``v2g_day.toml`` schedule: Josev's EV refuses a
-    ChargingSchedule without a price schedule (see README.md)."""
+    selects it. The v2gkit SECC offers its default schedule tuple, which carries a (zero-fee) price
+    schedule as [V2G20-2176] wants: Josev's EV refuses a ChargingSchedule without one (see README.md)."""
     check_combination(protocol, mode, control_mode)
     opts = ["--protocols", protocol, "--ac" if mode.startswith("ac") else "--dc"]
     if protocol.startswith("iso20"):
         opts += ["--allow-iso20-without-tls", "--control-mode", control_mode or "scheduled"]
         if mode.endswith("_bpt"):
             opts.append("--bpt")
-        if role == "secc":
-            from v2gkit.sim.schedules import example_path
-            opts += ["--schedules", str(example_path("v2g_day.toml"))]
     return opts
 
 #: the v2gkit EVCC's settings against Josev's SECC: Josev's EXI codec (Java through py4j) answers in
