@@ -177,8 +177,8 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
          allow_iso20_without_tls: bool, dc: bool, bpt: bool, control_mode: str, schedules_path: Path | None, sdp_port: int, setup_timeout: float | None, max_connections: int | None, max_per_peer: int,
          log_file: Path | None, once: bool, config_path: Path | None, warm_up: bool, pki_dir: Path,
          keylog: Path | None, pcap: Path | None, trace_json: Path | None) -> None:
-    """Charger side: SDP, TCP/TLS, the app handshake and DIN 70121 / ISO 15118-2 sessions with a simulated
-    power module. Runs until interrupted (or one session with --once)."""
+    """Charger side: SDP, TCP/TLS, the app handshake and DIN 70121 / ISO 15118-2 / ISO 15118-20 sessions with a
+    simulated power module (--bpt: one that also sinks). Runs until interrupted (or one session with --once)."""
     from v2gkit.logfile import log_to_file
     from v2gkit.net.charging import SessionRecord, secc_sessions
     from v2gkit.net.faults import FaultLog
@@ -373,7 +373,8 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
          soc: float, target_soc: float, speed: float | None, loop_interval: float, sdp_port: int,
          handshake_only: bool, as_json: bool, config_path: Path | None, pki_dir: Path, keylog: Path | None,
          pcap: Path | None, trace_json: Path | None) -> None:
-    """EV side: discover, connect, negotiate and charge a simulated battery. Exit status 0 only when the
+    """EV side: discover, connect, negotiate and charge a simulated battery (--bpt: a bidirectional one, for
+    ISO 15118-20 AC_BPT/DC_BPT). Exit status 0 only when the
     session ended with SessionStop OK; Ctrl-C stops charging the way a driver does (PowerDelivery Stop,
     SessionStop), a second Ctrl-C aborts (exit status 130)."""
     from v2gkit.net.charging import charge
