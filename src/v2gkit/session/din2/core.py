@@ -9,12 +9,12 @@ contains is decided by the role policies in ``secc.py`` and ``evcc.py``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from ...v2gtp import PayloadType
-from ..events import Message, Output, Timer
-from ..hooks import NO_HOOKS, Exit, Hooks
+from ..core import CoreBase
+from ..events import Message
+from ..hooks import Hooks
 from .dialect import Dialect, MessageError
 
 __all__ = ["NEXT", "Core", "MessageError"]
@@ -57,31 +57,25 @@ NEXT: dict[str, frozenset[str]] = {
 _PROCESSING = frozenset({"Authorization", "CableCheck"})
 
 
-class Core:
+class Core(CoreBase):
     """One DIN/ISO-2 session's rules, SessionID, codec and exit. ``dc`` picks the DC or AC branch of the
     rules; ``hooks`` come from the test system (default: none)."""
 
+    RENEGOTIATE = frozenset({"PowerDelivery:Renegotiate"})
+    RENEGOTIATED = frozenset({"ChargeParameterDiscovery:Renegotiated"})
+
     def __init__(self, protocol: str, dc: bool, hooks: Hooks | None = None) -> None:
+        super().__init__(NEXT, hooks, bytes(1))
         self.d = Dialect(protocol)
         self.dc = dc
-        self.hooks = hooks or NO_HOOKS
-        self.strict = self.hooks.strict
-        self.rules: Mapping[str, frozenset[str]] = self.hooks.rules or NEXT
-        self.exit = Exit(self.hooks)
-        self.session_id = bytes(1)
-        #: the key of the last completed exchange, and the requests allowed after it
-        self.state = "Start"
-        self.expected = self.rules["Start"]
-        self.renegotiating = False
         self._suffix = ":DC" if dc else ":AC"
         self._finished = self.d.m.EVSEProcessingType.Finished
-        self._encode = self._encoder()
+        d = self.d
 
-    # -- in ----------------------------------------------------------------------------------
-    def incoming(self, now: float, message: Message) -> Message | None:
-        """The test system's incoming hook, before anything is decoded or checked."""
-        hook = self.hooks.incoming
-        return message if hook is None else hook(now, message)
+        def encode(name: str, body: Any) -> tuple[int, bytes]:
+            return PayloadType.EXI, d.encode(self.session_id, name[:-3], name.endswith("Req"), body)
+
+        self._encode = encode
 
     def decode(self, message: Message) -> tuple[bytes, str, bool, Any]:
         """(SessionID, canonical name, is request, body); ExiError/MessageError for what is not one."""
@@ -89,21 +83,6 @@ class Core:
             raise MessageError(f"payload type 0x{message.payload_type:04X}: {self.d.name} messages are 0x8001")
         return self.d.decode(message.payload)
 
-    def request_problem(self, name: str, sid: bytes) -> str | None:
-        """The response code an SECC must answer a request with that breaks the rules, or None."""
-        if not self.strict:
-            return None
-        if name != "SessionSetup" and sid != self.session_id:
-            return "FAILED_UnknownSession"
-        if name not in self.expected:
-            return "FAILED_SequenceError"
-        return None
-
-    def allowed(self, name: str) -> bool:
-        """May request ``name`` be sent now (the EVCC checks its own plan; a test system may break it)?"""
-        return not self.strict or name in self.expected
-
-    # -- the exchange -----------------------------------------------------------------------
     def key(self, name: str, req: Any, res: Any) -> str:
         """The rules' key for a completed request/response pair (the same on both sides)."""
         if name in _PROCESSING:
@@ -119,41 +98,3 @@ class Core:
         if name == "MeteringReceipt":
             return name + self._suffix
         return name
-
-    def done(self, name: str, req: Any, res: Any) -> str:
-        """A request was answered without error: move on. Returns the new key."""
-        key = self.key(name, req, res)
-        if key == "PowerDelivery:Renegotiate":
-            self.renegotiating = True
-        elif key == "ChargeParameterDiscovery:Renegotiated":
-            self.renegotiating = False
-        self.state = key
-        self.expected = self.rules.get(key, frozenset())
-        return key
-
-    # -- out ---------------------------------------------------------------------------------
-    def _encoder(self) -> Any:
-        d = self.d
-
-        def encode(name: str, body: Any) -> tuple[int, bytes]:
-            if name.endswith("Req"):
-                return PayloadType.EXI, d.encode(self.session_id, name[:-3], True, body)
-            return PayloadType.EXI, d.encode(self.session_id, name[:-3], False, body)
-
-        return encode
-
-    def send(self, now: float, name: str, body: Any) -> list[Output]:
-        """The one exit: message ``name`` ("CurrentDemandRes") with ``body``, through the outgoing hook.
-        Encoder errors propagate (the caller's message, a local fault)."""
-        return self.exit.send(now, name, body, self._encode)
-
-    def timer(self, now: float, name: str) -> list[Output] | None:
-        """A hook's delay timer (its held messages), or None when ``name`` is the role's own timer."""
-        return self.exit.timer(now, name)
-
-    def closing(self) -> list[Output]:
-        return self.exit.cancel()
-
-
-def cancel(*names: str) -> list[Output]:
-    return [Timer(n, None) for n in names]

@@ -10,12 +10,13 @@ SECC's sequence timeout is 0.5 s after a charge-loop answer instead of 60 s.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from ... import timing
+from ..core import CoreBase
 from ..events import Message, Output
-from ..hooks import NO_HOOKS, Exit, Hooks
+from ..hooks import Hooks
 from . import messages as msg
 from .messages import Decoded, MessageError
 
@@ -80,58 +81,40 @@ CHARGE_LOOPS = frozenset({"AC_ChargeLoop", "DC_ChargeLoop", "WPT_ChargeLoop"})
 KINDS = {"iso20-dc": "DC", "iso20-ac": "AC", "iso20-wpt": "WPT", "iso20-acdp": "ACDP"}
 
 
-class Core:
+class Core(CoreBase):
     """One -20 session's rules, SessionID, codec and exit. ``protocol`` is the negotiated namespace's name
     (iso20-dc, iso20-ac, iso20-wpt, iso20-acdp: it names the energy kind). ``rules`` is the service's table
     (default ``NEXT``, for AC and DC; WPT and ACDP bring their own); the test system's ``hooks.rules`` win.
     The header's TimeStamp comes from ``hooks.wall_clock(now)`` (seconds since 1970; a test system fixes it
     like ``random_bytes``)."""
 
+    # PowerDelivery(ScheduleRenegotiation) answered: ScheduleExchange next, then PowerDelivery(Start)
+    RENEGOTIATE = frozenset({"PowerDelivery:ScheduleRenegotiation"})
+    RENEGOTIATED = frozenset({"ScheduleExchange:Renegotiated"})
+
     def __init__(self, protocol: str, hooks: Hooks | None = None,
                  rules: Mapping[str, frozenset[str]] | None = None) -> None:
         if protocol not in KINDS:
             raise ValueError(f"no ISO 15118-20 session for {protocol!r}; one of {', '.join(KINDS)}")
+        # the EV's first SessionSetupReq carries eight zero octets
+        super().__init__(rules or NEXT, hooks, bytes(8))
         self.protocol = protocol
         self.dc = protocol == "iso20-dc"
         self.kind = KINDS[protocol]
-        self.hooks = hooks or NO_HOOKS
-        self.strict = self.hooks.strict
-        self.rules: Mapping[str, frozenset[str]] = self.hooks.rules or rules or NEXT
-        self.exit = Exit(self.hooks)
         self.wall_clock = self.hooks.wall_clock
-        #: the EV's first SessionSetupReq carries eight zero octets
-        self.session_id = bytes(8)
-        self.state = "Start"
-        self.expected = self.rules["Start"]
-        self.renegotiating = False  # PowerDelivery(ScheduleRenegotiation) answered, ScheduleExchange next
         self._now = 0.0
-        self._encode = self._encoder()
+        encode = msg.encode
 
-    # -- in ----------------------------------------------------------------------------------
-    def incoming(self, now: float, message: Message) -> Message | None:
-        hook = self.hooks.incoming
-        return message if hook is None else hook(now, message)
+        def enc(element: str, body: Any) -> tuple[int, bytes]:
+            return encode(element[:-3], element.endswith("Req"), body, self.session_id, self.wall_clock(self._now))
+
+        self._encode = enc
 
     def decode(self, message: Message) -> Decoded:
         """The message with its name and header; ExiError/MessageError for what is not a -20 message of
         its payload type."""
         return msg.decode(message.payload_type, message.payload)
 
-    def request_problem(self, name: str, session_id: bytes) -> str | None:
-        """The response code an SECC must answer a request with that breaks the rules, or None."""
-        if not self.strict:
-            return None
-        if name != "SessionSetup" and session_id != self.session_id:
-            return "FAILED_UnknownSession"
-        if name not in self.expected:
-            return "FAILED_SequenceError"
-        return None
-
-    def allowed(self, name: str) -> bool:
-        """May the EVCC send request ``name`` now (a test system may break the rules on purpose)?"""
-        return not self.strict or name in self.expected
-
-    # -- the exchange -----------------------------------------------------------------------
     def key(self, name: str, req: Any, res: Any) -> str:
         """The rules' key for a request/response pair that did not end the session (both sides alike)."""
         if name == "SessionSetup":
@@ -160,40 +143,12 @@ class Core:
             return "SessionStop:ServiceRenegotiation" if req.charging_session.name == "ServiceRenegotiation" else name
         return name
 
-    def done(self, name: str, req: Any, res: Any) -> str:
-        """A request was answered and the session goes on: move to the next state. Returns its key."""
-        key = self.key(name, req, res)
-        if key == "PowerDelivery:ScheduleRenegotiation":
-            self.renegotiating = True
-        elif key == "ScheduleExchange:Renegotiated":
-            self.renegotiating = False
-        self.state = key
-        self.expected = self.rules.get(key, frozenset())
-        return key
-
     def sequence_timeout(self, name: str, default: float = timing.ISO20_SECC_SEQUENCE_TIMEOUT,
                          loop: float = timing.ISO20_SECC_SEQUENCE_TIMEOUT_CHARGE_LOOP) -> float:
         """V2G_SECC_Sequence_Timeout after the answer to ``name`` (Tables 215-217)."""
         return loop if name in CHARGE_LOOPS else default
 
-    # -- out ---------------------------------------------------------------------------------
-    def _encoder(self) -> Callable[[str, Any], tuple[int, bytes]]:
-        encode = msg.encode
-
-        def enc(element: str, body: Any) -> tuple[int, bytes]:
-            return encode(element[:-3], element.endswith("Req"), body, self.session_id,
-                          self.wall_clock(self._now))
-
-        return enc
-
     def send(self, now: float, element: str, body: Any) -> list[Output]:
-        """The one exit: ``element`` ("DC_ChargeLoopRes") with ``body``, through the outgoing hook, under
-        its own payload type. Encoder errors propagate (the caller's message: a local fault)."""
+        """The one exit (CoreBase.send); the header's TimeStamp is taken at ``now``."""
         self._now = now
         return self.exit.send(now, element, body, self._encode)
-
-    def timer(self, now: float, name: str) -> list[Output] | None:
-        return self.exit.timer(now, name)
-
-    def closing(self) -> list[Output]:
-        return self.exit.cancel()
