@@ -12,9 +12,9 @@ from typing import Any
 
 from ...controllers import NOMINAL_AC_VOLTAGE, CPState, EVController, Notification
 from ...exi.errors import ExiError
-from ..events import Closed, Event, Message, Output, Reason, Received, Timer
+from ..events import Event, Message, Output, Reason, Received, Timer
 from ..hooks import Hooks
-from ..result import SessionResult
+from ..roles import EVCCRole, Stop
 from .config import EVCCConfig
 from .core import Core, MessageError
 from .dialect import CHARGE_SERVICE_ID, SCHEDULE_TUPLE_ID, value_of
@@ -56,19 +56,12 @@ def _fail_reason(name: str, code: Any) -> str:
     return f"SECC answered {name} with {code.name if code is not None else 'no ResponseCode'}"
 
 
-class _Stop(Exception):
-    """Raised by the EVCC's plan to end the session."""
-
-    def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
-
-
-class EVCCSession:
+class EVCCSession(EVCCRole):
     """The car's side of one session: it leads, the SECC answers."""
 
     def __init__(self, protocol: str, ev: EVController, config: EVCCConfig | None = None,
                  hooks: Hooks | None = None) -> None:
+        super().__init__()
         self.cfg = config or EVCCConfig()
         self.core = Core(protocol, self.cfg.dc, hooks)
         self.d = self.core.d
@@ -76,42 +69,13 @@ class EVCCSession:
         if self.d.din and not self.cfg.dc:
             raise ValueError("DIN SPEC 70121 sessions are DC only")
         self.core.session_id = self.cfg.resume_session_id or bytes(1)
-        self.result = SessionResult()
-        self.pending: str | None = None  # the request waiting for its response
-        self._pending_body: Any = None
         self._progress = ""  # of the last PowerDeliveryReq
-        self._since: dict[str, float] = {}
-        self.__present = (0.0, 0.0)
         self._renegotiated = False
         self._stop_pause = False
         self._welding = 0
-        self._ended = False
-        self._next: str | None = None
         self.evse_notification = Notification.NONE
 
-    @property
-    def session_id(self) -> bytes:
-        return self.core.session_id
-
     # -- drivers ----------------------------------------------------------------------------
-    def start(self, now: float) -> list[Output]:
-        self.ev.set_cp_state(CPState.B)
-        return self._request(now, "SessionSetup")
-
-    def timer(self, now: float, name: str) -> list[Output]:
-        held = self.core.timer(now, name)
-        if held is not None:
-            return [] if self._ended else held
-        if self._ended:
-            return []
-        if name == "response" and self.pending:
-            return self._end(Reason.MESSAGE_TIMEOUT, f"V2G_EVCC_Msg_Timeout: no {self.pending}Res within "
-                                                     f"{self._timeout(self.pending):g} s")
-        if name == "next" and self._next:
-            nxt, self._next = self._next, None
-            return self._request(now, nxt)
-        return []
-
     def receive(self, now: float, message: Message) -> list[Output]:
         if self._ended:
             return []
@@ -145,70 +109,19 @@ class EVCCSession:
         try:
             self.core.done(name, req, res)
             nxt = getattr(self, EVCC_NEXT[name])(now, res)
-        except _Stop as stop:
+        except Stop as stop:
             return out + self._end(stop.reason, stop.detail)
         except Exception as e:  # noqa: BLE001 - our plan or our car failed on a valid answer: a local fault
             out.append(Event("internal_error", {"name": name + "Res", "error": e}))
             return out + self._end(Reason.INTERNAL_ERROR, f"internal error: after {name}Res: {type(e).__name__}: {e}")
         if nxt is None:
             return out + self._end(Reason.PAUSED if self._stop_pause else Reason.TERMINATED)
-        # a loop going round again (a metering receipt is part of the energy loop) waits loop_interval
-        if nxt in _LOOPS and (nxt == name or name == "MeteringReceipt") and self.cfg.loop_interval > 0:
-            self._next = nxt
-            return out + [Timer("next", self.cfg.loop_interval)]
-        return out + self._request(now, nxt)
+        return out + self._go_on(now, name, nxt, _LOOPS, "MeteringReceipt")
 
     # -- helpers ----------------------------------------------------------------------------
-    @property
-    def hardware(self) -> tuple[EVController, ...]:
-        """What the runner advances (``step``) before each message and timer."""
-        return (self.ev,)
-
-    @property
-    def _present(self) -> tuple[float, float]:
-        return self.__present
-
-    @_present.setter
-    def _present(self, value: tuple[float, float]) -> None:
-        """What the charger delivers, as its last answer said: the car's physics runs on it."""
-        self.__present = value
-        self.ev.supply(*value)
-
-    def _timeout(self, name: str) -> float:
-        return self.cfg.msg_timeouts.get(name, self.cfg.msg_timeout_default)
-
-    def _end(self, reason: Reason, detail: str = "") -> list[Output]:
-        self._ended = True
-        closed = Closed(reason, detail)
-        out: list[Output] = [*self.core.closing(), Timer("response", None), Timer("next", None), closed]
-        try:
-            self.ev.set_cp_state(CPState.B)
-        except Exception as e:  # noqa: BLE001 - the car failing while we close: still close
-            out.insert(0, Event("internal_error", {"name": "close", "error": e}))
-        self.result.ok, self.result.reason, self.result.detail = reason.ok, reason, closed.text
-        self.result.session_id = self.session_id
-        self.result.paused = reason is Reason.PAUSED
-        return out
-
     def _status(self) -> Any:
         ev = self.ev
         return self.d.dc_ev_status(ev.ready(), ev.error(), ev.soc())
-
-    def _request(self, now: float, name: str) -> list[Output]:
-        """Send request ``name``; if it cannot be built or encoded, or the rules forbid it, that is our
-        fault, not the SECC's: the session ends with that reason instead of raising."""
-        if not self.core.allowed(name):
-            return self._end(Reason.RULES_BROKEN, f"the EVCC's plan wants {name}Req after {self.core.state}Res; "
-                                                  f"allowed: {', '.join(sorted(self.core.expected)) or 'nothing'}")
-        try:
-            body = self._build(name)
-            out = self.core.send(now, name + "Req", body)
-        except Exception as e:  # noqa: BLE001 - any builder/encoder error is a local fault
-            error = f"{type(e).__name__}: {e}"
-            return [Event("internal_error", {"name": name + "Req", "error": e})] + self._end(
-                Reason.INTERNAL_ERROR, f"internal error: cannot build {name}Req: {error}")
-        self.pending, self._pending_body = name, body
-        return out + [Timer("response", self._timeout(name))]
 
     def _build(self, name: str) -> Any:
         d, ev = self.d, self.ev
@@ -297,13 +210,6 @@ class EVCCSession:
             return "ChargeParameterDiscovery"
         return self._poll(now, "Authorization", self.cfg.ongoing_timeout)
 
-    def _poll(self, now: float, what: str, limit: float) -> str:
-        """The same request again, unless its loop ran out of time."""
-        since = self._since.setdefault(what, now)
-        if now - since > limit:
-            raise _Stop(Reason.ONGOING_TIMEOUT, f"{what} still not finished after {limit:g} s")
-        return what
-
     def _after_charge_parameters(self, now: float, res: Any) -> str | None:
         if res.evse_processing != self.d.m.EVSEProcessingType.Finished:
             return self._poll(now, "ChargeParameterDiscovery", self.cfg.ongoing_timeout)
@@ -313,7 +219,7 @@ class EVCCSession:
         if ac is not None:  # the grid voltage per phase the car will see (DIN calls it EVSEMaxVoltage)
             self._ac_voltage = value_of(ac.evse_max_voltage if self.d.din else ac.evse_nominal_voltage) or NOMINAL_AC_VOLTAGE
         if self.cfg.dc and res.dc_evse_charge_parameter is None:
-            raise _Stop(Reason.UNUSABLE, "ChargeParameterDiscoveryRes without DC_EVSEChargeParameter for a DC car")
+            raise Stop(Reason.UNUSABLE, "ChargeParameterDiscoveryRes without DC_EVSEChargeParameter for a DC car")
         status = res.dc_evse_charge_parameter.dc_evse_status if self.cfg.dc else None
         self.evse_notification = self.d.notification_of(status)
         if self._renegotiated or not self.cfg.dc:
@@ -393,4 +299,4 @@ class EVCCSession:
 
     def _after_session_stop(self, now: float, res: Any) -> None:
         if self._give_up:
-            raise _Stop(Reason.GAVE_UP, self._give_up)
+            raise Stop(Reason.GAVE_UP, self._give_up)

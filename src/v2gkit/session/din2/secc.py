@@ -15,10 +15,10 @@ from typing import Any
 
 from ...controllers import EVSEController, Isolation
 from ...exi.errors import ExiError
-from ..events import Closed, Event, Message, Output, Reason, Received, Timer
+from ..events import Event, Message, Output, Reason, Received, Timer
 from ..hooks import Hooks
 from ..paused import PausedSessions
-from ..result import SessionResult
+from ..roles import SECCRole
 from .config import SECCConfig
 from .core import Core, MessageError
 from .dialect import CANONICAL, CHARGE_SERVICE_ID, value_of
@@ -30,11 +30,12 @@ PAYMENT_NEXT = {"ExternalPayment": "Authorization"}
 
 
 
-class SECCSession:
+class SECCSession(SECCRole):
     """The charger's side of one session (one TCP connection)."""
 
     def __init__(self, protocol: str, evse: EVSEController, config: SECCConfig | None = None,
                  paused: PausedSessions | None = None, hooks: Hooks | None = None) -> None:
+        super().__init__()
         self.cfg = config or SECCConfig()
         self.core = Core(protocol, self.cfg.dc, hooks)
         self.d = self.core.d
@@ -45,38 +46,13 @@ class SECCSession:
         #: the energy transfer modes ServiceDiscoveryRes offers: what ChargeParameterDiscoveryReq may request
         self.offered = self.d.offered_modes(self.cfg.dc)
         self.paused = paused if paused is not None else PausedSessions()
-        self.result = SessionResult()
-        self._since: dict[str, float] = {}
         self._loop_count = 0
         self._receipt_pending = False
-        self._ended = False
         self._cpd_asked = 0
         self._ev_max_voltage = 0.0  # from ChargeParameterDiscoveryReq
         self._ev_max_current = 0.0
-        self._why = ""  # a handler's word on a FAILED answer, for the close reason
-
-    @property
-    def session_id(self) -> bytes:
-        return self.core.session_id
-
-    @property
-    def state(self) -> str:
-        return self.core.state
 
     # -- drivers ----------------------------------------------------------------------------
-    def start(self, now: float) -> list[Output]:
-        """After the app handshake: the sequence timer runs until SessionSetupReq."""
-        return [Timer("sequence", self.cfg.sequence_timeout)]
-
-    def timer(self, now: float, name: str) -> list[Output]:
-        held = self.core.timer(now, name)
-        if held is not None:
-            return [] if self._ended else held
-        if name == "sequence" and not self._ended:
-            return self._close(Reason.SEQUENCE_TIMEOUT, f"V2G_SECC_Sequence_Timeout: no request within "
-                                                        f"{self.cfg.sequence_timeout:g} s after {self.state.split(':')[0]}Res")
-        return []
-
     def receive(self, now: float, message: Message) -> list[Output]:
         if self._ended:
             return []
@@ -124,33 +100,6 @@ class SECCSession:
         return out
 
     # -- helpers ------------------------------------------------------------------------------
-    @property
-    def hardware(self) -> tuple[EVSEController, ...]:
-        """What the runner advances (``step``) before each message and timer."""
-        return (self.evse,)
-
-    def _close(self, reason: Reason, detail: str = "") -> list[Output]:
-        self._ended = True
-        closed = Closed(reason, detail)
-        self.result.reason, self.result.detail = reason, closed.text
-        try:
-            self.result.energy_wh = self.evse.meter_wh()
-            if not reason.ok:
-                self.evse.stop_output()
-        except Exception as e:  # noqa: BLE001 - the charger failing while we close: still close
-            return [Event("internal_error", {"name": "close", "error": e}), *self.core.closing(),
-                    Timer("sequence", None), closed]
-        return [*self.core.closing(), Timer("sequence", None), closed]
-
-    def _answer_failed(self, now: float, name: str, code: Any, reason: Reason, detail: str) -> list[Output]:
-        """Answer ``name`` with FAILED ``code`` (built from the charger's state alone), then close."""
-        try:
-            out = self.core.send(now, name + "Res", self._response(name, code, False))
-        except Exception as e:  # noqa: BLE001 - even the FAILED answer cannot be built: our bug
-            return [Event("internal_error", {"name": name + "Res", "error": e})] + self._close(
-                Reason.INTERNAL_ERROR, f"internal error: cannot build {name}Res: {type(e).__name__}: {e}")
-        return out + self._close(reason, detail)
-
     def _ongoing(self, now: float, what: str, limit: float, done: bool) -> tuple[Any, bool]:
         """(code, finished) with the SECC's own limit: past it, the answer is FAILED."""
         since = self._since.setdefault(what, now)

@@ -23,9 +23,9 @@ from ...controllers import (
     PowerSetpoint,
 )
 from ...exi.errors import ExiError
-from ..events import Closed, Event, Message, Output, Reason, Received, Timer
+from ..events import Event, Message, Output, Reason, Received, Timer
 from ..hooks import Hooks
-from ..result import SessionResult
+from ..roles import EVCCRole, Stop
 from . import messages as msg
 from .config import EVCC20Config
 from .core import Core, MessageError
@@ -65,30 +65,18 @@ def _entries(schedule: Any) -> list[tuple[int, float]]:
     return [(e.duration, msg.value_of(e.power)) for e in schedule.power_schedule.power_schedule_entries.power_schedule_entry]
 
 
-class _Stop(Exception):
-    def __init__(self, reason: Reason, detail: str) -> None:
-        super().__init__(detail)
-        self.reason, self.detail = reason, detail
-
-
-class EVCC20Session:
+class EVCC20Session(EVCCRole):
     """The car's side of one ISO 15118-20 session: it leads, the SECC answers."""
 
     def __init__(self, protocol: str, ev: EVController, config: EVCC20Config | None = None,
                  hooks: Hooks | None = None) -> None:
+        super().__init__()
         self.cfg = config or EVCC20Config()
         self.core = Core(protocol, hooks)
         self.dc = self.core.dc
         self.ev = ev
         if self.cfg.resume_session_id is not None:
             self.core.session_id = self.cfg.resume_session_id
-        self.result = SessionResult()
-        self.pending: str | None = None
-        self._pending_body: Any = None
-        self._since: dict[str, float] = {}
-        self.__present = (0.0, 0.0)
-        self._ended = False
-        self._next: str | None = None
         #: what was agreed: the service, the control mode, BPT or not; the SECC's first word on renegotiation
         self.service: ServiceID | None = None
         self.mode = self.cfg.control_mode
@@ -111,29 +99,7 @@ class EVCC20Session:
         #: the EVSE notification of the last answer that carried one, for live views
         self.evse_notification: str | None = None
 
-    @property
-    def session_id(self) -> bytes:
-        return self.core.session_id
-
     # -- drivers ----------------------------------------------------------------------------
-    def start(self, now: float) -> list[Output]:
-        self.ev.set_cp_state(CPState.B)
-        return self._request(now, "SessionSetup")
-
-    def timer(self, now: float, name: str) -> list[Output]:
-        held = self.core.timer(now, name)
-        if held is not None:
-            return [] if self._ended else held
-        if self._ended:
-            return []
-        if name == "response" and self.pending:
-            return self._end(Reason.MESSAGE_TIMEOUT, f"V2G_EVCC_Msg_Timeout: no {self.pending}Res within "
-                                                     f"{self._timeout(self.pending):g} s")
-        if name == "next" and self._next:
-            nxt, self._next = self._next, None
-            return self._request(now, nxt)
-        return []
-
     def receive(self, now: float, message: Message) -> list[Output]:
         if self._ended:
             return []
@@ -167,7 +133,7 @@ class EVCC20Session:
         try:
             self.core.done(name, req, res)
             nxt = getattr(self, PLAN[name])(now, res, code)
-        except _Stop as stop:
+        except Stop as stop:
             return out + self._end(stop.reason, stop.detail)
         except Exception as e:  # noqa: BLE001 - our plan or our car failed on a valid answer: a local fault
             out.append(Event("internal_error", {"name": d.element, "error": e}))
@@ -176,62 +142,12 @@ class EVCC20Session:
         if nxt is None:
             reason = Reason.PAUSED if self._stop_session == "Pause" else Reason.TERMINATED
             return out + self._end(reason)
-        if nxt in _LOOPS and (nxt == name or name == "MeteringConfirmation") and self.cfg.loop_interval > 0:
-            self._next = nxt
-            return out + [Timer("next", self.cfg.loop_interval)]
-        return out + self._request(now, nxt)
+        return out + self._go_on(now, name, nxt, _LOOPS, "MeteringConfirmation")
 
     # -- helpers ----------------------------------------------------------------------------
-    @property
-    def hardware(self) -> tuple[EVController, ...]:
-        """What the runner advances (``step``) before each message and timer."""
-        return (self.ev,)
-
-    @property
-    def _present(self) -> tuple[float, float]:
-        return self.__present
-
-    @_present.setter
-    def _present(self, value: tuple[float, float]) -> None:
-        """What the charger delivers, as its last answer said: the car's physics runs on it."""
-        self.__present = value
-        self.ev.supply(*value)
-
-    def _timeout(self, name: str) -> float:
-        return self.cfg.msg_timeouts.get(name, self.cfg.msg_timeout_default)
-
-    def _end(self, reason: Reason, detail: str = "") -> list[Output]:
-        self._ended = True
-        closed = Closed(reason, detail)
-        out: list[Output] = [*self.core.closing(), Timer("response", None), Timer("next", None), closed]
-        try:
-            self.ev.set_cp_state(CPState.B)
-        except Exception as e:  # noqa: BLE001 - the car failing while we close: still close
-            out.insert(0, Event("internal_error", {"name": "close", "error": e}))
-        self.result.ok, self.result.reason, self.result.detail = reason.ok, reason, closed.text
-        self.result.session_id = self.session_id
-        self.result.paused = reason is Reason.PAUSED
-        return out
-
     def _request(self, now: float, name: str) -> list[Output]:
-        self._now = now
-        if not self.core.allowed(name):
-            return self._end(Reason.RULES_BROKEN, f"the EVCC's plan wants {name}Req after {self.core.state}Res; "
-                                                  f"allowed: {', '.join(sorted(self.core.expected)) or 'nothing'}")
-        try:
-            body = self._build(name)
-            out = self.core.send(now, name + "Req", body)
-        except Exception as e:  # noqa: BLE001 - any builder/encoder/controller error is a local fault
-            return [Event("internal_error", {"name": name + "Req", "error": e})] + self._end(
-                Reason.INTERNAL_ERROR, f"internal error: cannot build {name}Req: {type(e).__name__}: {e}")
-        self.pending, self._pending_body = name, body
-        return out + [Timer("response", self._timeout(name))]
-
-    def _poll(self, now: float, what: str, limit: float) -> str:
-        since = self._since.setdefault(what, now)
-        if now - since > limit:
-            raise _Stop(Reason.ONGOING_TIMEOUT, f"{what} still not finished after {limit:g} s")
-        return what
+        self._now = now  # the schedule in force is the one at the time of the request
+        return super()._request(now, name)
 
     # -- the car's values -------------------------------------------------------------------------
     def _discharge(self) -> tuple[float, float]:
@@ -481,7 +397,7 @@ class EVCC20Session:
         self._since.pop("ScheduleExchange", None)
         if self.mode == "Scheduled":
             if res.scheduled_se_res_control_mode is None:  # the SECC answered in the other control mode
-                raise _Stop(Reason.UNUSABLE, "ScheduleExchangeRes without Scheduled_SEResControlMode in a "
+                raise Stop(Reason.UNUSABLE, "ScheduleExchangeRes without Scheduled_SEResControlMode in a "
                                              "Scheduled session")
             tuples = res.scheduled_se_res_control_mode.schedule_tuple
             chosen = tuples[0]
@@ -582,7 +498,7 @@ class EVCC20Session:
 
     def _after_session_stop(self, now: float, res: Any, code: str) -> str | None:
         if self._give_up:
-            raise _Stop(Reason.GAVE_UP, self._give_up)
+            raise Stop(Reason.GAVE_UP, self._give_up)
         if self._stop_session == "ServiceRenegotiation":
             # the same connection goes back to ServiceDiscovery with a fresh choice ([V2G20-1643])
             self._stop_session, self._welding, self._pre_charged = "Terminate", 0, False

@@ -20,10 +20,10 @@ from ...controllers import (
     Notification,
 )
 from ...exi.errors import ExiError
-from ..events import Closed, Event, Message, Output, Reason, Received, Timer
+from ..events import Event, Message, Output, Reason, Received, Timer
 from ..hooks import Hooks
 from ..paused import PausedSessions
-from ..result import SessionResult
+from ..roles import SECCRole
 from . import messages as msg
 from . import tariffs
 from .config import SECC20Config
@@ -40,11 +40,12 @@ _NOTIFICATION = {Notification.NONE: None, Notification.STOP_CHARGING: "Terminate
 SCHEDULE_TUPLE_ID = 1
 
 
-class SECC20Session:
+class SECC20Session(SECCRole):
     """The charger's side of one ISO 15118-20 session (one TCP/TLS connection)."""
 
     def __init__(self, protocol: str, evse: EVSEController, config: SECC20Config | None = None,
                  paused: PausedSessions | None = None, hooks: Hooks | None = None) -> None:
+        super().__init__()
         self.cfg = config or SECC20Config()
         self.core = Core(protocol, hooks)
         self.evse = evse
@@ -62,42 +63,17 @@ class SECC20Session:
             s, control_modes=modes, nominal_voltage=int(evse.limits().nominal_voltage), pricing=pricing)}
             for s in self.services}
         self.paused = paused if paused is not None else PausedSessions()
-        self.result = SessionResult()
         #: what ServiceSelection agreed: the service, its control mode, BPT or not
         self.service: ServiceID | None = None
         self.mode = "Scheduled"
         self.bpt = False
-        self._since: dict[str, float] = {}
-        self._ended = False
         self._se_asked = 0
         self._first_discovery = True
         self._renegotiation_offered = self.cfg.service_renegotiation
         self._ev_max_voltage = 0.0
         self._ac_target = 0.0  # W, EVSETargetActivePower of the last Dynamic AC answer
-        self._why = ""
-
-    @property
-    def session_id(self) -> bytes:
-        return self.core.session_id
-
-    @property
-    def state(self) -> str:
-        return self.core.state
 
     # -- drivers ----------------------------------------------------------------------------
-    def start(self, now: float) -> list[Output]:
-        return [Timer("sequence", self.cfg.sequence_timeout)]
-
-    def timer(self, now: float, name: str) -> list[Output]:
-        held = self.core.timer(now, name)
-        if held is not None:
-            return [] if self._ended else held
-        if name == "sequence" and not self._ended:
-            after = self.state.split(":")[0]
-            return self._close(Reason.SEQUENCE_TIMEOUT, f"V2G_SECC_Sequence_Timeout: no request within "
-                                                        f"{self._sequence_timeout(after):g} s after {after}Res")
-        return []
-
     def receive(self, now: float, message: Message) -> list[Output]:
         if self._ended:
             return []
@@ -154,33 +130,6 @@ class SECC20Session:
     # -- helpers ------------------------------------------------------------------------------
     def _sequence_timeout(self, name: str) -> float:
         return self.core.sequence_timeout(name, self.cfg.sequence_timeout, self.cfg.loop_sequence_timeout)
-
-    @property
-    def hardware(self) -> tuple[EVSEController, ...]:
-        """What the runner advances (``step``) before each message and timer."""
-        return (self.evse,)
-
-    def _close(self, reason: Reason, detail: str = "") -> list[Output]:
-        self._ended = True
-        closed = Closed(reason, detail)
-        self.result.reason, self.result.detail = reason, closed.text
-        self.result.session_id = self.session_id
-        out: list[Output] = [*self.core.closing(), Timer("sequence", None), closed]
-        try:
-            self.result.energy_wh = self.evse.meter_wh()
-            if not reason.ok:
-                self.evse.stop_output()
-        except Exception as e:  # noqa: BLE001 - the charger failing while we close: still close
-            out.insert(0, Event("internal_error", {"name": "close", "error": e}))
-        return out
-
-    def _answer_failed(self, now: float, name: str, code: str, reason: Reason, detail: str) -> list[Output]:
-        try:
-            out = self.core.send(now, name + "Res", self._response(name, code, None))
-        except Exception as e:  # noqa: BLE001 - even the FAILED answer cannot be built: our bug
-            return [Event("internal_error", {"name": name + "Res", "error": e})] + self._close(
-                Reason.INTERNAL_ERROR, f"internal error: cannot build {name}Res: {type(e).__name__}: {e}")
-        return out + self._close(reason, detail)
 
     def _ongoing(self, now: float, what: str, limit: float, done: bool) -> tuple[str, str]:
         """(code, processing) with the SECC's own limit: past it, the answer is FAILED."""
