@@ -285,6 +285,18 @@ def test_wpt_misalignment_while_charging_repositions() -> None:
     assert all_valid(ex) == len(ex.log)
 
 
+def test_wpt_knock_before_power_delivery_warns() -> None:
+    """The car is knocked out of alignment after the alignment check: PowerDelivery(Start) is answered
+    WARNING_WPT ([V2G20-5061]) and the car positions again from WPT_FinePositioningSetup."""
+    ev, se, car, _ = wpt_pair()
+    ex = run_pair(ev, se, tamper=when("PowerDeliveryReq", lambda: car.spot.move(120.0, 0.0)))
+    assert codes(ex, "PowerDelivery")[0] == "WARNING_WPT"
+    requests = flow(ex, "EV")
+    first = requests.index("PowerDeliveryReq")
+    assert requests[first:first + 3] == ["PowerDeliveryReq", "WPT_FinePositioningSetupReq", "WPT_FinePositioningReq"]
+    assert requests[-len(WPT_TAIL):] == WPT_TAIL and ev.result.ok and ev.attempts == 2
+
+
 def test_wpt_wrong_pairing_code_warns_until_the_car_gives_up() -> None:
     """The car observes a neighbouring pad's code: WARNING_WPT ([V2G20-5016], the default choice), the car
     positions and pairs again ([V2G20-5054]) and gives up after its third attempt with SessionStop."""
@@ -367,14 +379,18 @@ def test_wpt_pause_and_resume_skip_positioning() -> None:
 
 
 # ------------------------------------------------------------------------------------------ ACDP flows
-@pytest.mark.parametrize("mode", ["Scheduled", "Dynamic"])
-def test_acdp_session_to_session_stop(mode: str) -> None:
-    ev, se, car, pan = acdp_pair(ev_cfg={"control_mode": mode})
+@pytest.mark.parametrize("mode,bpt", [("Scheduled", False), ("Dynamic", False), ("Scheduled", True),
+                                      ("Dynamic", True)])
+def test_acdp_session_to_session_stop(mode: str, bpt: bool) -> None:
+    """DC_ACDP (4) and DC_ACDP_BPT (7; the simulators only charge) in both control modes."""
+    ev, se, car, pan = acdp_pair(ev_cfg={"control_mode": mode, "bpt": bpt}, se_cfg={"bpt": bpt})
     ex = run_pair(ev, se)
     assert flow(ex, "EV") == ACDP_FLOW
     assert flow(ex, "SE") == [n[:-3] + "Res" for n in ACDP_FLOW]
     assert closed(ex, "EV").reason is closed(ex, "SE").reason is Reason.TERMINATED
-    assert ev.result.ok and se.result.ok and ev.service == se.service == 4 and ev.mode == se.mode == mode
+    assert ev.result.ok and se.result.ok and ev.mode == se.mode == mode
+    assert ev.service == se.service == (7 if bpt else 4)
+    assert M.is_bpt(received(ex, "SE", "DC_ChargeLoopReq")[-1].body) is bpt
     assert all_valid(ex) == len(ex.log)
     # the car drove in by the charger's positioning information and stopped inside the contact window
     assert car.seen[0].y_deviation == -3000 and car.seen[-1].in_charge_position
@@ -623,3 +639,27 @@ def test_every_message_cut_short(service: str) -> None:
         ex = run_pair(*make(), tamper=cut, until=900)
         assert set(ex.closed) == {"EV", "SE"}
         assert not any(closed(ex, s).local for s in ("EV", "SE")), (index, ex.closed)
+
+
+@pytest.mark.parametrize("service", ["wpt", "acdp"])
+def test_service_renegotiation_goes_back_to_service_discovery(service: str) -> None:
+    """EVSENotification=ServiceRenegotiation in the loop ([V2G20-5096] WPT, [V2G20-1599] DC): the car stops
+    (ACDP: and lifts the pantograph), SessionStop(ServiceRenegotiation), ServiceDiscovery on the same
+    connection, and the service's flow again; the ACDP status stream keeps running through it."""
+    if service == "wpt":
+        ev, se, car, charger = wpt_pair(car={"soc": 79.0})
+        loop, again = "WPT_ChargeLoopReq", ["WPT_ChargeParameterDiscoveryReq", "ScheduleExchangeReq",
+                                            "WPT_AlignmentCheckReq"] + WPT_TAIL
+    else:
+        ev, se, car, charger = acdp_pair(car={"soc": 79.0})
+        loop, again = "DC_ChargeLoopReq", ACDP_FLOW[7:]
+    ex = run_pair(ev, se, tamper=when(loop, charger.request_service_renegotiation, nth=2))
+    requests = flow(ex, "EV")
+    stop = requests.index("SessionStopReq")
+    assert requests[stop + 1:] == ["ServiceDiscoveryReq", "ServiceDetailReq", "ServiceSelectionReq"] + again
+    sessions = [r.body.charging_session.name for r in received(ex, "SE", "SessionStopReq")]
+    assert sessions == ["ServiceRenegotiation", "Terminate"] and ev.result.ok and car.soc() >= 80.0
+    if service == "acdp":
+        after = [t for t, s, n in ex.log if s == "EV" and n == "ACDP_SystemStatusReq"
+                 and t > sent_at(ex, "SessionStopReq", 0)]
+        assert after and ev.status_exchanges == se.status_answers

@@ -399,11 +399,11 @@ class ACDPEVCCSession(ExtendedEVCC):
         return self.poll(now, "ACDP_Disconnect", self.cfg.connect_timeout)  # [V2G20-4054]
 
     def _after_session_stop(self, now: float, res: Any, code: str) -> str | None:
-        self._status_on = False  # [V2G20-4056]: no more side stream
-        self.emit(Timer("status", None), Timer("status_response", None))
-        if self.final is not None:
-            return None
-        return self.common._after_session_stop(now, res, code)
+        nxt = None if self.final is not None else self.common._after_session_stop(now, res, code)
+        if nxt is None:  # the end ([V2G20-4056]: no more side stream); ServiceRenegotiation goes on
+            self._status_on = False
+            self.emit(Timer("status", None), Timer("status_response", None))
+        return nxt
 
     # -- FAILED and the exception procedure -----------------------------------------------------------
     def _abort(self, reason: Reason, why: str, after: str) -> str:
