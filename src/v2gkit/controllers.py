@@ -3,8 +3,10 @@ SECC of the charger. Plain SI floats (V, A, W, Wh, s, %); the sessions turn them
 PhysicalValues. The simulators in ``v2gkit.sim`` implement these; real hardware would too. This is the hardware
 boundary, not a simulator, so it lives at the top of the package.
 
-Time is never read here: the session runtime calls ``step(dt)`` with the seconds that passed (a simulated
-clock in tests, the event loop's clock live), so physics and protocol stay deterministic together.
+Time is never read here, and the protocol machines never advance it: the runners (``net/runner.py`` live,
+``session/simulate.py`` on the simulated clock) call ``step(dt)`` on the machine's ``hardware`` with the
+seconds that passed before each message or timer, so physics and protocol stay deterministic together. The
+EVCC tells its car what the charger delivers (``supply``), as it learns it from the SECC's answers.
 """
 
 from __future__ import annotations
@@ -135,9 +137,14 @@ class EVController(abc.ABC):
     def wants_pause(self) -> bool:
         """The car pauses the session (SessionStop with ChargingSession=Pause)."""
 
+    def supply(self, voltage: float, current: float) -> None:
+        """What the charger delivers from now on (per phase for AC; < 0 A: the car gives), as the EVCC reads
+        it in the SECC's answers: ``step`` runs on it."""
+        self._supply = (voltage, current)
+
     @abc.abstractmethod
-    def step(self, dt: float, voltage: float, current: float) -> None:
-        """``dt`` seconds passed with the charger delivering ``voltage``/``current``."""
+    def step(self, dt: float, voltage: float | None = None, current: float | None = None) -> None:
+        """``dt`` seconds passed with the charger delivering ``voltage``/``current`` (default: the ``supply``)."""
 
     @abc.abstractmethod
     def set_cp_state(self, state: CPState) -> None:

@@ -84,6 +84,16 @@ PAYLOAD_TYPE_NAMES: dict[int, str] = {
     PayloadType.SDP_RESPONSE_WIRELESS: "SDP response (wireless)",
 }
 
+#: the EXI schema set (exi.api name) of each ISO 15118-20 payload type: the payload type names the schema, so
+#: one -20 connection carries messages of several (CommonMessages, AC, DC, ACDP, WPT)
+ISO20_SCHEMAS: dict[int, str] = {
+    PayloadType.ISO20_COMMON: "iso20",
+    PayloadType.ISO20_AC: "iso20-ac",
+    PayloadType.ISO20_DC: "iso20-dc",
+    PayloadType.ISO20_ACDP: "iso20-acdp",
+    PayloadType.ISO20_WPT: "iso20-wpt",
+}
+
 #: Payload types that may arrive on the V2G TCP/TLS connection (ISO 15118-20 list)
 TCP_PAYLOAD_TYPES = frozenset(p for p in PayloadType if p < 0x9000)
 #: ... on the SDP UDP socket

@@ -7,7 +7,12 @@ Java jar driven through py4j: ``java`` must be on PATH.
     python tests/interop/josev.py selftest --protocol din --mode dc   # Josev SECC vs Josev EVCC
 
 runs Josev's SECC in the charger namespace and Josev's EVCC on the EV side of a
-:class:`v2gkit.net.netns.VethPair` and reports whether both saw SessionStop end OK. See README.md.
+:class:`v2gkit.net.netns.VethPair` and reports whether both saw SessionStop end OK;
+
+    python tests/interop/josev.py vs --josev evcc --protocol iso20-dc --mode dc_bpt --control-mode dynamic
+
+runs Josev in one role against v2gkit in the other. DIN SPEC 70121, ISO 15118-2 and ISO 15118-20 (AC,
+AC_BPT, DC, DC_BPT; Scheduled and Dynamic). See README.md, which lists every allowance made for Josev.
 """
 
 from __future__ import annotations
@@ -41,12 +46,16 @@ __all__ = [
     "JosevProcess",
     "Run",
     "check_java",
+    "check_combination",
     "chosen_protocol",
     "josev_command",
     "josev_env",
     "josev_python",
+    "json_messages",
+    "loop_control_mode",
     "message_sequence",
     "run_pair",
+    "selected_service",
     "start_josev",
     "stop_reasons",
     "success",
@@ -76,8 +85,17 @@ REQUIREMENTS = (
 _STAMP = "v2gkit-josev.txt"
 _ENV_MARK = "V2GKIT_JOSEV_IN_NETNS"
 
-PROTOCOLS = {"din": "DIN_SPEC_70121", "iso2": "ISO_15118_2"}
-ENERGY_MODES = {"dc": "DC_extended", "ac": "AC_three_phase_core"}
+PROTOCOLS = {"din": "DIN_SPEC_70121", "iso2": "ISO_15118_2",
+             "iso20-ac": "ISO_15118_20_AC", "iso20-dc": "ISO_15118_20_DC"}
+#: mode -> Josev's EVCC energyTransferMode (DIN/ISO-2); for ISO 15118-20 the mode is the energy service
+#: (supportedEnergyServices) and the energyTransferMode is ignored
+ENERGY_MODES = {"dc": "DC_extended", "ac": "AC_three_phase_core",
+                "dc_bpt": "DC_extended", "ac_bpt": "AC_three_phase_core"}
+#: the modes each protocol has: Josev's -20 SECC offers AC/AC_BPT under the -20:AC namespace and DC/DC_BPT
+#: under -20:DC (hard-wired in its simulator)
+MODES = {"din": ("dc",), "iso2": ("dc", "ac"), "iso20-ac": ("ac", "ac_bpt"), "iso20-dc": ("dc", "dc_bpt")}
+#: ISO 15118-20 control modes (ServiceDetail parameter ControlMode 1 and 2)
+CONTROL_MODES = ("scheduled", "dynamic")
 ROLES = ("secc", "evcc")
 
 # Josev's SECC prints this once its UDP (SDP) server listens on the interface.
@@ -151,14 +169,25 @@ def josev_python(*, quiet: bool = False) -> Path:
 
 # --------------------------------------------------------------------------- configuration
 
+def check_combination(protocol: str, mode: str, control_mode: str | None = None) -> None:
+    """ValueError unless Josev can run ``mode`` (and ``control_mode``) under ``protocol``."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, not {protocol!r}")
+    if mode not in MODES[protocol]:
+        raise ValueError(f"{protocol} has the modes {', '.join(MODES[protocol])}, not {mode!r}")
+    if control_mode is not None and (control_mode not in CONTROL_MODES or not protocol.startswith("iso20")):
+        raise ValueError(f"control mode {control_mode!r}: ISO 15118-20 only, one of {', '.join(CONTROL_MODES)}")
+
+
 def evcc_config(protocol: str, mode: str, *, charge_loop_cycles: int = 10) -> dict:
     """Josev's EVCC JSON config (EVCC_CONFIG_PATH): the EV side's protocols, energy mode and TLS."""
+    check_combination(protocol, mode)
     proto, etm = PROTOCOLS[protocol], ENERGY_MODES[mode]
-    if proto == "DIN_SPEC_70121" and mode != "dc":
-        raise ValueError("DIN SPEC 70121 is DC only")
     return {
+        # one protocol only: Josev turns this list into a set(), so the priority order of several is random
         "supportedProtocols": [proto],
-        "supportedEnergyServices": [mode.upper()],  # only read for ISO 15118-20
+        # ISO 15118-20 only: exactly one service, Josev's EV takes the first match in the SECC's order
+        "supportedEnergyServices": [mode.upper()],
         "energyTransferMode": etm,
         "isCertInstallNeeded": False,
         "useTls": False,  # the default is True
@@ -176,10 +205,7 @@ def josev_settings(role: str, interface: str, protocol: str, mode: str, workdir:
     and a ``.env`` with the same values into ``workdir`` (Josev's cwd, see josev_env)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"protocol must be one of {sorted(PROTOCOLS)}, not {protocol!r}")
-    if mode not in ENERGY_MODES:
-        raise ValueError(f"mode must be one of {sorted(ENERGY_MODES)}, not {mode!r}")
+    check_combination(protocol, mode)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     s = {
@@ -201,7 +227,8 @@ def josev_settings(role: str, interface: str, protocol: str, mode: str, workdir:
             "STANDBY_ALLOWED": "False",
         })
         # The SECC's energy modes are hard-wired in its simulator (DIN: DC_extended; ISO 15118-2:
-        # DC_extended and AC_three_phase_core): the EV's choice decides AC or DC.
+        # DC_extended and AC_three_phase_core; -20:AC: AC and AC_BPT; -20:DC: DC and DC_BPT, each with
+        # the parameter sets Scheduled, Dynamic, Dynamic): the EV's choice decides.
     else:
         cfg = workdir / "evcc_config.json"
         cfg.write_text(json.dumps(evcc_config(protocol, mode, charge_loop_cycles=charge_loop_cycles), indent=2) + "\n")
@@ -226,34 +253,54 @@ def josev_env(role: str, interface: str, protocol: str, mode: str, workdir: Path
     return env
 
 
-# Runs Josev's entry module after raising its message timeouts to a floor. Josev's timeouts are
-# float Enums bound by ``from ... import Timeouts`` when its state modules load, so the classes are
-# replaced before anything else of Josev is imported.
-_RELAXED_MAIN = """\
-import enum, runpy, sys
-role, floor = sys.argv[1], float(sys.argv[2])
-import importlib
-for name in ("timeouts", "din_spec.timeouts", "iso15118_2.timeouts", "iso15118_20.timeouts"):
-    mod = importlib.import_module("iso15118.shared.messages." + name)
-    old = mod.Timeouts
-    mod.Timeouts = enum.Enum(old.__name__, [(k, max(float(v.value), floor)) for k, v in old.__members__.items()],
-                             type=float, module=old.__module__)
-print(f"v2gkit: Josev timeouts below {floor:g} s raised to {floor:g} s", flush=True)
+# Runs Josev's entry module after two optional patches (argv: role, timeout floor, control mode):
+# - a floor > 0 raises its message timeouts to it. Josev's timeouts are float Enums bound by
+#   ``from ... import Timeouts`` when its state modules load, so the classes are replaced before
+#   anything else of Josev is imported;
+# - a control mode (1 Scheduled, 2 Dynamic; 0 none) makes Josev's simulated EV pick the first parameter
+#   set with that ControlMode: unpatched it takes the SECC's first set (Scheduled with Josev's SECC).
+_PATCHED_MAIN = """\
+import enum, importlib, runpy, sys
+role, floor, control_mode = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+if floor > 0:
+    for name in ("timeouts", "din_spec.timeouts", "iso15118_2.timeouts", "iso15118_20.timeouts"):
+        mod = importlib.import_module("iso15118.shared.messages." + name)
+        old = mod.Timeouts
+        mod.Timeouts = enum.Enum(old.__name__, [(k, max(float(v.value), floor)) for k, v in old.__members__.items()],
+                                 type=float, module=old.__module__)
+    print(f"v2gkit: Josev timeouts below {floor:g} s raised to {floor:g} s", flush=True)
+if role == "evcc" and control_mode:
+    from iso15118.evcc.controller import simulator
+    select = simulator.SimEVController.select_energy_service_v20
+    async def select_control_mode(self, services):
+        chosen = await select(self, services)
+        for ps in services[0].parameter_sets:
+            if any(p.name == "ControlMode" and p.int_value == control_mode for p in ps.parameters):
+                chosen.parameter_set = ps
+                break
+        print(f"v2gkit: Josev EV selects parameter set {chosen.parameter_set.id} (wanted ControlMode "
+              f"{control_mode})", flush=True)
+        return chosen
+    simulator.SimEVController.select_energy_service_v20 = select_control_mode
 sys.argv = ["iso15118." + role + ".main"]
 runpy.run_module("iso15118." + role + ".main", run_name="__main__", alter_sys=True)
 """
 
 
-def josev_command(role: str, *, min_timeout: float | None = None) -> list[str]:
+def josev_command(role: str, *, min_timeout: float | None = None, control_mode: str | None = None) -> list[str]:
     """argv that starts Josev's SECC or EVCC (the package's module entry points, as
     ``python -m iso15118.secc.main``). ``min_timeout`` raises every message timeout of Josev's
-    (CurrentDemandReq: 0.25 s) to at least that many seconds, see README.md."""
+    (CurrentDemandReq: 0.25 s) to at least that many seconds; ``control_mode`` (EVCC, ISO 15118-20)
+    makes its EV select a parameter set of that control mode, see README.md."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+    if control_mode is not None and control_mode not in CONTROL_MODES:
+        raise ValueError(f"control_mode must be one of {CONTROL_MODES}, not {control_mode!r}")
     py = str(josev_python())
-    if min_timeout is None:
+    if min_timeout is None and control_mode is None:
         return [py, "-m", f"iso15118.{role}.main"]
-    return [py, "-c", _RELAXED_MAIN, role, repr(float(min_timeout))]
+    cm = 0 if control_mode is None else CONTROL_MODES.index(control_mode) + 1
+    return [py, "-c", _PATCHED_MAIN, role, repr(float(min_timeout or 0.0)), str(cm)]
 
 
 # --------------------------------------------------------------------------- reading its log
@@ -299,27 +346,61 @@ def stop_reasons(log_text: str) -> list[str]:
     return [r[1] for m in _records(log_text) if (r := _REASON.match(m["msg"]))]
 
 
+def json_messages(log_text: str) -> list[tuple[str, str, dict]]:
+    """[("sent"|"received", message name, body), ...] from the JSON Josev logs with MESSAGE_LOG_JSON
+    (``Message to encode`` / ``Decoded message``). DIN/ISO-2 bodies sit in ``V2G_Message.Body``; ISO
+    15118-20 messages (and the SAP ones) are logged unwrapped, ``{"SessionStopRes": {...}}``."""
+    out = []
+    for m in _records(log_text):
+        msg = m["msg"]
+        if not msg.startswith(("Decoded message", "Message to encode")):
+            continue
+        try:
+            doc = json.loads(msg.split("): ", 1)[1])
+            if "V2G_Message" in doc:
+                doc = doc["V2G_Message"]["Body"]
+            (name, body), = doc.items()
+        except (ValueError, KeyError, IndexError, AttributeError):
+            continue
+        out.append(("received" if msg.startswith("Decoded") else "sent", name, body))
+    return out
+
+
 def _session_stop_res_ok(log_text: str) -> bool | None:
     """ResponseCode of the decoded/encoded SessionStopRes JSON, when MESSAGE_LOG_JSON is on."""
     seen = None
-    for m in _records(log_text):
-        msg = m["msg"]
-        if "SessionStopRes" not in msg or not msg.startswith(("Decoded message", "Message to encode")):
-            continue
-        try:
-            body = json.loads(msg.split("): ", 1)[1])["V2G_Message"]["Body"]["SessionStopRes"]
-        except (ValueError, KeyError, IndexError):
-            continue
-        seen = body.get("ResponseCode") == "OK"
+    for _, name, body in json_messages(log_text):
+        if name == "SessionStopRes":
+            seen = isinstance(body, dict) and body.get("ResponseCode") == "OK"
     return seen
+
+
+def selected_service(log_text: str) -> tuple[int, int] | None:
+    """ISO 15118-20: (ServiceID, ParameterSetID) of the ServiceSelectionReq, e.g. (6, 2) for DC_BPT with
+    Josev's Dynamic parameter set."""
+    for _, name, body in json_messages(log_text):
+        if name == "ServiceSelectionReq":
+            sel = body.get("SelectedEnergyTransferService", {})
+            return sel.get("ServiceID"), sel.get("ParameterSetID")
+    return None
+
+
+def loop_control_mode(log_text: str) -> str | None:
+    """ISO 15118-20: the control-mode element of the first charge-loop request, e.g.
+    ``BPT_Dynamic_DC_CLReqControlMode``: which service and control mode the session really ran."""
+    for _, name, body in json_messages(log_text):
+        if name in ("AC_ChargeLoopReq", "DC_ChargeLoopReq"):
+            return next((k for k in body if k.endswith("_CLReqControlMode")), None)
+    return None
 
 
 # What Josev logs as the reason when a session ended through SessionStop (see comm_session.stop).
 _OK_REASONS = {
     "evcc": ("Communication session stopped successfully",  # DIN SPEC 70121
-             "Communication session terminated"),  # ISO 15118-2 (ChargingSession=Terminate)
+             "Communication session terminated"),  # ISO 15118-2 and -20 (ChargingSession=Terminate)
     "secc": ("Communication session stopped successfully",  # DIN SPEC 70121
-             "EV requested to terminate the communication session"),  # ISO 15118-2
+             "EV requested to terminate the communication session",  # ISO 15118-2
+             "Communication session terminated"),  # ISO 15118-20 ("... EV Info: <EVTerminationExplanation>")
 }
 
 
@@ -476,16 +557,19 @@ def _children(pid: int) -> list[int]:
 
 def start_josev(role: str, pair: VethPair, protocol: str, mode: str, workdir: Path | str, *,
                 min_timeout: float | None = None, log_level: str = "INFO",
-                charge_loop_cycles: int = 10, every_protocol: bool = False) -> JosevProcess:
+                charge_loop_cycles: int = 10, every_protocol: bool = False,
+                control_mode: str | None = None) -> JosevProcess:
     """Start Josev's ``role`` on ``pair``: the SECC in the charger namespace on ``pair.secc_if``, the
     EVCC in this namespace on ``pair.ev_if``. Logs go to ``workdir/<role>.log``; cwd is
-    ``workdir/<role>``. Use as a context manager, or call stop()."""
+    ``workdir/<role>``. ``control_mode`` (ISO 15118-20, EVCC only; ignored for the SECC, which offers
+    both) patches Josev's EV to select it. Use as a context manager, or call stop()."""
     workdir = Path(workdir)
     cwd = workdir / role
     iface = pair.secc_if if role == "secc" else pair.ev_if
+    check_combination(protocol, mode, control_mode)
     env = josev_env(role, iface, protocol, mode, cwd, log_level=log_level, charge_loop_cycles=charge_loop_cycles,
                     every_protocol=every_protocol)
-    argv = josev_command(role, min_timeout=min_timeout)
+    argv = josev_command(role, min_timeout=min_timeout, control_mode=control_mode if role == "evcc" else None)
     if role == "secc":
         argv = pair.peer_command(argv)
     return JosevProcess.spawn(role, argv, env, cwd, workdir / f"{role}.log")
@@ -507,6 +591,9 @@ class Run:
     secc_log: Path
     evcc_log: Path
     evcc_sequence: list[tuple[str, str]]
+    #: ISO 15118-20: (ServiceID, ParameterSetID) selected and the charge loop's control-mode element
+    selected: tuple[int, int] | None = None
+    loop_mode: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -514,10 +601,12 @@ class Run:
 
 
 def run_pair(pair: VethPair, protocol: str, mode: str, workdir: Path, *, timeout: float = 90.0,
-             log_level: str = "INFO", charge_loop_cycles: int = 10, min_timeout: float | None = None) -> Run:
+             log_level: str = "INFO", charge_loop_cycles: int = 10, min_timeout: float | None = None,
+             control_mode: str | None = None) -> Run:
     """Josev SECC in the charger namespace against Josev EVCC here, one session; both stopped after."""
     t0 = time.monotonic()
-    kw = dict(min_timeout=min_timeout, log_level=log_level, charge_loop_cycles=charge_loop_cycles)
+    kw = dict(min_timeout=min_timeout, log_level=log_level, charge_loop_cycles=charge_loop_cycles,
+              control_mode=control_mode)
     with start_josev("secc", pair, protocol, mode, workdir, **kw) as secc:
         secc.wait_ready(timeout)
         with start_josev("evcc", pair, protocol, mode, workdir, **kw) as evcc:
@@ -535,6 +624,7 @@ def run_pair(pair: VethPair, protocol: str, mode: str, workdir: Path, *, timeout
         total_s=time.monotonic() - t0,
         secc_protocol=chosen_protocol(secc.text), evcc_protocol=chosen_protocol(evcc.text),
         secc_log=secc.log_path, evcc_log=evcc.log_path, evcc_sequence=message_sequence(evcc.text),
+        selected=selected_service(evcc.text), loop_mode=loop_control_mode(evcc.text),
     )
 
 
@@ -544,30 +634,38 @@ def _fmt(x: float | None) -> str:
 
 def _selftest(args: argparse.Namespace) -> int:
     keep = Path(args.logs).resolve() if args.logs else None
-    combos = [(p, m) for p in (["din", "iso2"] if args.protocol == "all" else [args.protocol])
-              for m in (["dc", "ac"] if args.mode == "all" else [args.mode]) if not (p == "din" and m == "ac")]
-    if not combos:
-        print("error: DIN SPEC 70121 is DC only", file=sys.stderr)
+    combos = [(p, m) for p in (list(PROTOCOLS) if args.protocol == "all" else [args.protocol])
+              for m in (MODES[p] if args.mode == "all" else [args.mode])
+              if args.protocol != "all" or m in MODES[p]]
+    try:
+        for p, m in combos:
+            check_combination(p, m, args.control_mode if p.startswith("iso20") else None)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     failed = 0
     with VethPair() as pair:
         for protocol, mode in combos:
             with contextlib.ExitStack() as stack:
                 if keep is not None:
-                    workdir = keep / f"{protocol}-{mode}"
+                    workdir = keep / (f"{protocol}-{mode}" + (f"-{args.control_mode}" if args.control_mode and
+                                                              protocol.startswith("iso20") else ""))
                     shutil.rmtree(workdir, ignore_errors=True)
                     workdir.mkdir(parents=True)
                 else:
                     workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="josev-")))
                 for attempt in range(1, args.repeat + 1):
-                    r = run_pair(pair, protocol, mode, workdir, timeout=args.timeout, log_level=args.log_level,
+                    cm = args.control_mode if protocol.startswith("iso20") else None
+                    run_dir = workdir / str(attempt) if args.repeat > 1 else workdir
+                    r = run_pair(pair, protocol, mode, run_dir, timeout=args.timeout, log_level=args.log_level,
                                  charge_loop_cycles=args.cycles,
-                                 min_timeout=None if args.strict else args.min_timeout)
-                    tag = f"{protocol}-{mode}" + (f" #{attempt}" if args.repeat > 1 else "")
+                                 min_timeout=None if args.strict else args.min_timeout, control_mode=cm)
+                    tag = f"{protocol}-{mode}" + (f"-{cm}" if cm else "") + (f" #{attempt}" if args.repeat > 1 else "")
+                    extra = f"  selected={r.selected}  loop={r.loop_mode}" if protocol.startswith("iso20") else ""
                     print(f"{tag}: {'PASS' if r.ok else 'FAIL'}  secc_ok={r.secc_ok} evcc_ok={r.evcc_ok}  "
                           f"protocol={r.evcc_protocol}  secc_ready={_fmt(r.secc_ready_s)}  "
                           f"evcc_first_msg={_fmt(r.evcc_first_msg_s)}  evcc_session_stop={_fmt(r.evcc_session_s)}  "
-                          f"total={_fmt(r.total_s)}  messages={len(r.evcc_sequence)}", flush=True)
+                          f"total={_fmt(r.total_s)}  messages={len(r.evcc_sequence)}{extra}", flush=True)
                     if not r.ok:
                         failed += 1
                         for role, path in (("secc", r.secc_log), ("evcc", r.evcc_log)):
@@ -584,11 +682,50 @@ def _selftest(args: argparse.Namespace) -> int:
 
 V2GKIT = [sys.executable, "-m", "v2gkit.cli.main"]
 
+
+#: ISO 15118-20, the v2gkit EVCC against Josev's SECC: Josev's simulated EVSE reports 1 V in DC_PreChargeRes
+#: (and ~1 W of power in the loop, so no car ever fills up): the EV takes any PreCharge voltage and stops
+#: by itself after 3 s (about 10 charge loops, as many as Josev's own EV runs). The message timeouts stay
+#: the standard's (0.5 s in the charge loop): Josev's SECC answers in 20-80 ms here.
+_RELAXED_EVCC20 = """
+[evcc.ev]
+stop_at = 3.0
+[evcc.session20]
+pre_charge_tolerance = 1000.0
+"""
+#: ISO 15118-20, the v2gkit SECC against Josev's EVCC: after a ChargeLoopRes the SECC waits 0.5 s for the next
+#: request (V2G_SECC_Sequence_Timeout); Josev's EV decodes our answer and encodes its next request through
+#: py4j, which took up to 442 ms with the two cores loaded. 2 s here, so CI load does not make it flaky.
+#: (A 0.5 s simulated cable check instead of 2 s: Josev's EV polls DC_CableCheckReq without a pause.)
+_RELAXED_SECC20 = """
+[secc.session20]
+loop_sequence_timeout = 2.0
+"""
+_SECC20_DC_EVSE = """
+[secc.evse]
+cable_check_time = 0.5
+"""
+
+
+def v2gkit_options(role: str, protocol: str, mode: str, control_mode: str | None) -> list[str]:
+    """The options of ``v2gkit secc``/``v2gkit evcc`` (``role``: v2gkit's) that match Josev's ``protocol``
+    and ``mode``. For ISO 15118-20: plain TCP (Josev's -20 EIM set-up has no TLS), BPT, and the control
+    mode: the v2gkit SECC offers that mode's parameter set first (Josev's EV takes the first), the v2gkit EV
+    selects it. The v2gkit SECC offers its default schedule tuple, which carries a (zero-fee) price
+    schedule as [V2G20-2176] wants: Josev's EV refuses a ChargingSchedule without one (see README.md)."""
+    check_combination(protocol, mode, control_mode)
+    opts = ["--protocols", protocol, "--ac" if mode.startswith("ac") else "--dc"]
+    if protocol.startswith("iso20"):
+        opts += ["--allow-iso20-without-tls", "--control-mode", control_mode or "scheduled"]
+        if mode.endswith("_bpt"):
+            opts.append("--bpt")
+    return opts
+
 #: the v2gkit EVCC's settings against Josev's SECC: Josev's EXI codec (Java through py4j) answers in
 #: 60-450 ms, beyond DIN/ISO-2's 0.25 s CurrentDemand timeout, so every timeout gets slack here
 _RELAXED_EVCC = """
 [evcc.ev]
-stop_at = 20.0
+stop_at = 6.0
 [evcc.session]
 loop_interval = 0.1
 # Josev's simulated EVSE reports 1 V during PreCharge; a real car would wait for its battery voltage
@@ -598,13 +735,26 @@ msg_timeouts = { ServiceDetail = 5.0, PowerDelivery = 5.0, CurrentDemand = 2.0 }
 """
 
 
+def _between(p: JosevProcess, start: str, end: str) -> float | None:
+    """Seconds between Josev's first line with ``start`` and its first with ``end`` (the session proper,
+    without the JVM start)."""
+    a, b = p.first(start), p.first(end)
+    return None if a is None or b is None else b - a
+
+
 def _vs(args: argparse.Namespace) -> int:
     """One session between Josev (``args.josev`` role) and v2gkit (the other role) on the veth pair."""
     protocol, mode = args.protocol, args.mode
+    cm = args.control_mode if protocol.startswith("iso20") else None
+    try:
+        opts = v2gkit_options("secc" if args.josev == "evcc" else "evcc", protocol, mode, cm)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     keep = Path(args.logs).resolve() if args.logs else None
     with contextlib.ExitStack() as stack:
         if keep is not None:
-            workdir = keep / f"josev-{args.josev}-{protocol}-{mode}"
+            workdir = keep / f"josev-{args.josev}-{protocol}-{mode}{f'-{cm}' if cm else ''}"
             shutil.rmtree(workdir, ignore_errors=True)
             workdir.mkdir(parents=True)
         else:
@@ -613,8 +763,11 @@ def _vs(args: argparse.Namespace) -> int:
         v2g_log = workdir / "v2gkit.log"
         t0 = time.monotonic()
         if args.josev == "evcc":
-            cmd = pair.peer_command(V2GKIT + ["secc", "-i", pair.secc_if, "--protocols", protocol, f"--{mode}",
-                                              "--once"])
+            extra = []
+            if protocol.startswith("iso20"):
+                (workdir / "secc.toml").write_text(_RELAXED_SECC20 + (_SECC20_DC_EVSE if protocol == "iso20-dc" else ""))
+                extra = ["--config", str(workdir / "secc.toml")]
+            cmd = pair.peer_command(V2GKIT + ["secc", "-i", pair.secc_if, *opts, *extra, "--once"])
             with open(v2g_log, "w") as out:
                 secc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
             try:
@@ -626,8 +779,8 @@ def _vs(args: argparse.Namespace) -> int:
                     time.sleep(0.05)
                 with start_josev("evcc", pair, protocol, mode, workdir) as ev:
                     josev_ok = ev.wait_success(args.timeout)
-                    seq = message_sequence(ev.text)
-                    reasons = stop_reasons(ev.text)
+                    text = ev.text
+                    session_s = _between(ev, "Sent supportedAppProtocolReq", "SessionStopRes received")
                 v2g_rc = secc.wait(timeout=15)
             finally:
                 if secc.poll() is None:
@@ -635,21 +788,25 @@ def _vs(args: argparse.Namespace) -> int:
             v2g_text = v2g_log.read_text()
         else:
             cfg = workdir / "evcc.toml"
-            cfg.write_text(_RELAXED_EVCC)
+            cfg.write_text(_RELAXED_EVCC20 if protocol.startswith("iso20") else _RELAXED_EVCC)
             with start_josev("secc", pair, protocol, mode, workdir) as se:
                 se.wait_ready(args.timeout)
-                r = subprocess.run(V2GKIT + ["evcc", "-i", pair.ev_if, "--protocols", protocol, f"--{mode}", "--soc",
+                r = subprocess.run(V2GKIT + ["evcc", "-i", pair.ev_if, *opts, "--soc",
                                              "60", "--target-soc", "90", "--config", str(cfg), "--json"],
                                    capture_output=True, text=True, timeout=args.timeout)
                 v2g_rc, v2g_text = r.returncode, r.stdout + r.stderr
                 se.wait_success(10.0)
-                josev_ok, seq, reasons = se.ok, message_sequence(se.text), stop_reasons(se.text)
+                josev_ok, text = se.ok, se.text
+                session_s = _between(se, "supportedAppProtocolReq received", "Sent SessionStopRes")
             v2g_log.write_text(v2g_text)
+        seq, reasons = message_sequence(text), stop_reasons(text)
         ok = josev_ok and v2g_rc == 0
         other = "secc" if args.josev == "evcc" else "evcc"
-        print(f"josev-{args.josev} vs v2gkit-{other} {protocol}-{mode}: {'PASS' if ok else 'FAIL'}  "
-              f"josev_ok={josev_ok} v2gkit_exit={v2g_rc}  josev_messages={len(seq)}  "
-              f"total={time.monotonic() - t0:.1f} s", flush=True)
+        extra = (f"  selected={selected_service(text)}  loop={loop_control_mode(text)}"
+                 if protocol.startswith("iso20") else "")
+        print(f"josev-{args.josev} vs v2gkit-{other} {protocol}-{mode}{f'-{cm}' if cm else ''}: "
+              f"{'PASS' if ok else 'FAIL'}  josev_ok={josev_ok} v2gkit_exit={v2g_rc}  josev_messages={len(seq)}  "
+              f"session={_fmt(session_s)}  total={time.monotonic() - t0:.1f} s{extra}", flush=True)
         print("  josev: " + " ".join(f"{'>' if d == 'sent' else '<'}{n}" for d, n in seq))
         print("  josev stop reasons: " + "; ".join(reasons))
         print("  v2gkit: " + "\n  v2gkit: ".join(v2g_text.strip().splitlines()[-4:]))
@@ -680,7 +837,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("install", help="create the Josev venv (if needed) and print its python")
     st = sub.add_parser("selftest", help="Josev SECC vs Josev EVCC over the veth pair")
     st.add_argument("--protocol", choices=[*PROTOCOLS, "all"], default="din")
-    st.add_argument("--mode", choices=[*ENERGY_MODES, "all"], default="dc")
+    st.add_argument("--mode", choices=[*ENERGY_MODES, "all"], default="dc",
+                    help="dc/ac; ISO 15118-20 also dc_bpt/ac_bpt (the energy service); all: each of the protocol's")
+    st.add_argument("--control-mode", choices=CONTROL_MODES,
+                    help="ISO 15118-20: the control mode Josev's EV selects (patched; unpatched it takes the "
+                         "SECC's first parameter set, Scheduled)")
     st.add_argument("--timeout", type=float, default=90.0, help="per session, s")
     st.add_argument("--repeat", type=int, default=1, help="sessions per protocol/mode")
     st.add_argument("--cycles", type=int, default=10, help="EVCC charge loop cycles (Josev default 10)")
@@ -693,7 +854,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     vs = sub.add_parser("vs", help="Josev in one role against v2gkit in the other, over the veth pair")
     vs.add_argument("--josev", choices=["secc", "evcc"], required=True, help="Josev's role")
     vs.add_argument("--protocol", choices=list(PROTOCOLS), default="din")
-    vs.add_argument("--mode", choices=list(ENERGY_MODES), default="dc")
+    vs.add_argument("--mode", choices=list(ENERGY_MODES), default="dc",
+                    help="dc/ac; ISO 15118-20 also dc_bpt/ac_bpt")
+    vs.add_argument("--control-mode", choices=CONTROL_MODES, default="scheduled",
+                    help="ISO 15118-20: the control mode (the v2gkit side offers or selects it)")
     vs.add_argument("--timeout", type=float, default=90.0)
     vs.add_argument("--logs", help="keep the logs in this directory")
     rp = sub.add_parser("replay", help="v2gkit replay cars into Josev's SECC (DIN and ISO 15118-2)")

@@ -25,6 +25,7 @@ from .options import (
     PROTOCOLS,
     SECONDS,
     SOC,
+    Count,
     Number,
     Tables,
     load_config,
@@ -176,8 +177,8 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
          allow_iso20_without_tls: bool, dc: bool, bpt: bool, control_mode: str, schedules_path: Path | None, sdp_port: int, setup_timeout: float | None, max_connections: int | None, max_per_peer: int,
          log_file: Path | None, once: bool, config_path: Path | None, warm_up: bool, pki_dir: Path,
          keylog: Path | None, pcap: Path | None, trace_json: Path | None) -> None:
-    """Charger side: SDP, TCP/TLS, the app handshake and DIN 70121 / ISO 15118-2 sessions with a simulated
-    power module. Runs until interrupted (or one session with --once)."""
+    """Charger side: SDP, TCP/TLS, the app handshake and DIN 70121 / ISO 15118-2 / ISO 15118-20 sessions with a
+    simulated power module (--bpt: one that also sinks). Runs until interrupted (or one session with --once)."""
     from v2gkit.logfile import log_to_file
     from v2gkit.net.charging import SessionRecord, secc_sessions
     from v2gkit.net.faults import FaultLog
@@ -189,7 +190,7 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     from v2gkit.session.din2 import SECCConfig
     from v2gkit.session.iso20.config import CONTROL_MODES, SECC20Config
 
-    extra = load_config(ctx, config_path, "secc", ("evse", "session"))
+    extra = load_config(ctx, config_path, "secc", ("evse", "session", "session20"))
     p = ctx.params
     interface, loopback = p["interface"], p["loopback"]
     tls, tls_only, dc = p["tls"], p["tls_only"], p["dc"]
@@ -202,8 +203,9 @@ def secc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
             schedules = load_schedules(p["schedules_path"])
         except (ScheduleError, OSError) as e:
             _fail(str(e), 2)
-    cfg20 = SECC20Config(bpt=p["bpt"], control_modes=(first,) + tuple(m for m in CONTROL_MODES if m != first),
-                         schedules=schedules)
+    cfg20 = _kw(SECC20Config, {"bpt": p["bpt"], "control_modes": (first,) + tuple(m for m in CONTROL_MODES if m != first),
+                               "schedules": schedules, **settings(SECC20Config, extra, "session20", non_negative=True)},
+                extra.where("session20"), extra.values.get("session20"))
     once, pki_dir, keylog, pcap, trace_json = p["once"], p["pki_dir"], p["keylog"], p["pcap"], p["trace_json"]
     _where(interface, loopback)
     ctx_tls = None
@@ -371,7 +373,8 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
          soc: float, target_soc: float, speed: float | None, loop_interval: float, sdp_port: int,
          handshake_only: bool, as_json: bool, config_path: Path | None, pki_dir: Path, keylog: Path | None,
          pcap: Path | None, trace_json: Path | None) -> None:
-    """EV side: discover, connect, negotiate and charge a simulated battery. Exit status 0 only when the
+    """EV side: discover, connect, negotiate and charge a simulated battery (--bpt: a bidirectional one, for
+    ISO 15118-20 AC_BPT/DC_BPT). Exit status 0 only when the
     session ended with SessionStop OK; Ctrl-C stops charging the way a driver does (PowerDelivery Stop,
     SessionStop), a second Ctrl-C aborts (exit status 130)."""
     from v2gkit.net.charging import charge
@@ -382,7 +385,7 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     from v2gkit.session.din2 import EVCCConfig
     from v2gkit.session.iso20.config import EVCC20Config
 
-    extra = load_config(ctx, config_path, "evcc", ("ev", "session"))
+    extra = load_config(ctx, config_path, "evcc", ("ev", "session", "session20"))
     p = ctx.params
     interface, loopback, tls, dc = p["interface"], p["loopback"], p["tls"], p["dc"]
     offer = kind_of(p["protocols"], dc)
@@ -390,7 +393,10 @@ def evcc(ctx: click.Context, interface: str | None, loopback: bool, protocols: A
     _where(interface, loopback)
     speed = p["speed"] or default_speed(dc, loopback)
     ev = _ev(dc, p["soc"], p["target_soc"], speed, extra, p["bpt"])
-    cfg20 = EVCC20Config(bpt=p["bpt"], control_mode=p["control_mode"].capitalize(), loop_interval=p["loop_interval"])
+    cfg20 = _kw(EVCC20Config, {"bpt": p["bpt"], "control_mode": p["control_mode"].capitalize(),
+                               "loop_interval": p["loop_interval"],
+                               **settings(EVCC20Config, extra, "session20", non_negative=True)},
+                extra.where("session20"), extra.values.get("session20"))
     cfg = _kw(EVCCConfig, {"dc": dc, "loop_interval": p["loop_interval"],
                            **settings(EVCCConfig, extra, "session", non_negative=True)},
               extra.where("session"), extra.values.get("session"))
@@ -498,6 +504,14 @@ def _link_info(link: Any) -> dict[str, Any]:
 @click.option("--control-mode", type=CONTROL_MODE, default="scheduled", show_default=True,
               help="ISO 15118-20: Scheduled (the car follows the charger's schedule) or Dynamic (the charger "
                    "sets the power from the car's energy requests and departure time)")
+@click.option("--schedules", "schedules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="ISO 15118-20: the charger's schedule tuple and prices (TOML, e.g. v2gkit/sim/data/v2g_day.toml)")
+@click.option("--at", "start", type=Count(0, 23), default=None,
+              help="ISO 15118-20 with --schedules: plug in at this hour of the schedules' day (e.g. 17: the "
+                   "evening peak of v2g_day.toml)")
+@click.option("--departure", type=Number(0.1, 72.0), default=None,
+              help="ISO 15118-20: the car leaves in this many hours (a V2G car gives energy only with a departure "
+                   "time; the demo itself ends after 60 s then, the driver cutting the session short)")
 @click.option("--soc", type=SOC, default=30.0, show_default=True,
               help="the car's state of charge at the start, %")
 @click.option("--target-soc", type=SOC, default=80.0, show_default=True,
@@ -508,8 +522,9 @@ def _link_info(link: Any) -> dict[str, Any]:
                    "energy and every protocol timer stay real)")
 @click.option("--pki", "pki_dir", type=click.Path(path_type=Path), default=DEFAULT_PKI,
               show_default=True, help="folder of the throwaway test PKI for --tls")
-def demo(protocol: str, dc: bool, din: bool, tls: bool, bpt: bool, control_mode: str, soc: float,
-         target_soc: float, speed: float | None, pki_dir: Path) -> None:
+def demo(protocol: str, dc: bool, din: bool, tls: bool, bpt: bool, control_mode: str, schedules_path: Path | None,
+         start: int | None, departure: float | None, soc: float, target_soc: float, speed: float | None,
+         pki_dir: Path) -> None:
     """Both roles in one process over loopback: a full charging session, shown live. The default is
     ISO 15118-2 DC over TCP; --protocol iso20 runs ISO 15118-20 over TLS 1.3."""
     from .live import run_demo
@@ -517,9 +532,19 @@ def demo(protocol: str, dc: bool, din: bool, tls: bool, bpt: bool, control_mode:
         protocol = "din"
     if protocol == "din" and not dc:
         _fail("DIN SPEC 70121 sessions are DC only", 2)
-    if (bpt or control_mode != "scheduled") and protocol != "iso20":
-        _fail("--bpt and --control-mode are ISO 15118-20's: add --protocol iso20", 2)
+    if (bpt or control_mode != "scheduled" or schedules_path or departure) and protocol != "iso20":
+        _fail("--bpt, --control-mode, --schedules and --departure are ISO 15118-20's: add --protocol iso20", 2)
+    schedules = None
+    if schedules_path is not None:
+        from v2gkit.sim.schedules import ScheduleError, load_schedules
+        try:
+            schedules = load_schedules(schedules_path)
+            if start:
+                schedules = schedules.since(start * 3600)
+        except (ScheduleError, OSError, ValueError) as e:
+            _fail(str(e), 2)
     ok = run_demo(dc=dc, protocol=protocol, tls=tls, soc=soc, target_soc=target_soc,
                   speed=speed or LOOPBACK_SPEED["DC" if dc else "AC"], pki_dir=pki_dir,
-                  sdp_port=random.randrange(20000, 30000), bpt=bpt, control_mode=control_mode.capitalize())
+                  sdp_port=random.randrange(20000, 30000), bpt=bpt, control_mode=control_mode.capitalize(),
+                  schedules=schedules, departure=None if departure is None else departure * 3600)
     sys.exit(0 if ok else 1)

@@ -82,7 +82,8 @@ def _console() -> Console:
 
 
 def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: float, speed: float, pki_dir: Path,
-             sdp_port: int, bpt: bool = False, control_mode: str = "Scheduled") -> bool:
+             sdp_port: int, bpt: bool = False, control_mode: str = "Scheduled", schedules: Any = None,
+             departure: float | None = None) -> bool:
     """``protocol``: din, iso2 or iso20 (then iso20-dc / iso20-ac by ``dc``, always over TLS 1.3 with
     mutual authentication, as the standard wants); ``bpt`` and ``control_mode`` are -20's."""
     from v2gkit.controllers import BidirectionalEVSE, EVSE20Controller
@@ -109,12 +110,14 @@ def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: floa
     console = _console()
     st = _State()
     # the car's battery is `speed` times smaller, the charger runs in real time: both meter the same energy
-    ev = fast_ev(speed, SimulatedBPTEV if bpt else SimulatedEV, soc=soc, target_soc=target_soc, ac=not dc)
+    # a V2G car with a departure time stays plugged in until then: the demo's driver leaves after 60 s
+    car_kw: dict[str, Any] = {"departure_time": departure, "stop_at": 60.0} if departure is not None else {}
+    ev = fast_ev(speed, SimulatedBPTEV if bpt else SimulatedEV, soc=soc, target_soc=target_soc, ac=not dc, **car_kw)
     eta = {"t": -1.0, "left": ev.estimate_charging_time()}
 
     def evse_factory() -> Any:
         if bpt:
-            st.evse = SimulatedBPTDCEVSE() if dc else SimulatedBPTACEVSE()
+            st.evse = (SimulatedBPTDCEVSE if dc else SimulatedBPTACEVSE)(schedules=schedules)
         else:
             st.evse = SimulatedDCEVSE() if dc else SimulatedACEVSE()
         return st.evse
@@ -194,7 +197,7 @@ def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: floa
         link = SECCLink(loopback=True, sdp_port=sdp_port, protocols=protocol, ssl_context=ctx_s,
                         policy=SecurityPolicy.TLS_ONLY if tls else SecurityPolicy.NONE_ONLY,
                         session=secc_sessions(evse_factory, SECCConfig(dc=dc), on_done=records.append,
-                                              iso20=SECC20Config(bpt=bpt, control_modes=modes)))
+                                              iso20=SECC20Config(bpt=bpt, control_modes=modes, schedules=schedules)))
         async with link:
             with Live(render(), console=console, refresh_per_second=8, transient=False) as live:
                 async def refresh() -> None:
@@ -224,6 +227,8 @@ def run_demo(*, dc: bool, protocol: str, tls: bool, soc: float, target_soc: floa
                                   f"set-up {res.link.setup_seconds * 1e3:.1f} ms")
     summary.add_row("messages", f"{o.sent} requests, {o.received} responses")
     metered = f", charger meter {records[0].meter_wh / 1000:.3f} kWh" if records else ""
+    if records and isinstance(st.evse, BidirectionalEVSE):
+        metered += f" in, {st.evse.exported_wh() / 1000:.3f} kWh out"
     given = f", gave {ev.discharged_wh / 1000:.3f} kWh" if bpt else ""
     summary.add_row("energy", f"car {ev.charged_wh / 1000:.3f} kWh{given}{metered}")
     summary.add_row("SOC", f"{soc:g} → {ev.soc():.1f} % (target {target_soc:g} %) of a "

@@ -155,11 +155,22 @@ def settings(cls: Any, tables: Tables, name: str, *, non_negative: bool = False)
     say the type): unknown keys and wrong types are usage errors naming the key. With ``non_negative`` no
     number may be below 0 (timeouts, intervals, counts)."""
     values, where = tables.values.get(name, {}), tables.where(name)
-    sig = inspect.signature(cls)
-    target = cls.__init__ if inspect.isclass(cls) and not hasattr(cls, "__dataclass_fields__") else cls
-    hints = typing.get_type_hints(target)
+    known: list[str] = []
+    hints: dict[str, Any] = {}
+    # a class whose __init__ passes **settings on (SimulatedBPTEV -> SimulatedEV) takes its bases' too
+    for klass in (cls.__mro__ if inspect.isclass(cls) and not hasattr(cls, "__dataclass_fields__") else (cls,)):
+        target = klass.__init__ if inspect.isclass(klass) and not hasattr(klass, "__dataclass_fields__") else klass
+        if target is object.__init__:
+            break
+        sig = inspect.signature(target)
+        h = typing.get_type_hints(target)
+        for n, p in sig.parameters.items():
+            if n != "self" and p.kind is not p.VAR_KEYWORD and n not in known and _settable(h.get(n)):
+                known.append(n)
+                hints[n] = h[n]
+        if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+            break
     out: dict[str, Any] = {}
-    known = [n for n, p in sig.parameters.items() if p.kind is not p.VAR_KEYWORD and _settable(hints.get(n))]
     for key, value in values.items():
         if key not in known:
             fail(f"{where} has no setting {key!r}; settings: {', '.join(known)}", 2)

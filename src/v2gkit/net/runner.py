@@ -115,6 +115,17 @@ class _Driver:
         self.sent_at: float | None = None
         self.sent_name = ""
         self.received_at: float | None = None
+        #: the simulated or real hardware behind the machine: advanced here, never by the machine
+        self.hardware = getattr(machine, "hardware", ())
+        self.stepped = self.loop.time()
+
+    def advance(self, now: float) -> None:
+        """``step`` the machine's hardware by the time since the last message or timer."""
+        dt = now - self.stepped
+        if dt > 0:
+            self.stepped = now
+            for hw in self.hardware:
+                hw.step(dt)
 
     def apply(self, now: float, outputs: list[Output]) -> None:
         for out in outputs:
@@ -161,6 +172,7 @@ class _Driver:
         self.timers.pop(name, None)
         if not self.closed.done():
             now = self.loop.time()
+            self.advance(now)
             self.apply(now, self.machine.timer(now, name))
 
     def received(self, message: V2GTPMessage) -> None:
@@ -174,6 +186,7 @@ class _Driver:
             rtts.append(t - self.sent_at)
             self.sent_at = None
         now = self.loop.time()
+        self.advance(now)
         self.apply(now, self.machine.receive(now, message))
 
     def finish(self, close: Closed | Negotiated) -> None:
@@ -200,6 +213,7 @@ async def run_machine(conn: V2GConnection, machine: Machine, *, observe: Observe
     reader = d.loop.create_task(read())
     keep_open = False
     try:
+        d.stepped = t0
         d.apply(t0, machine.start(t0))
         end = await d.closed
         if isinstance(end, Negotiated):

@@ -54,6 +54,7 @@ class Reason(enum.Enum):
     REFUSED = "request refused"  # the SECC answered FAILED_* (unusable or unacceptable request)
     FAILED_RESPONSE = "FAILED response"  # the EVCC received FAILED_*
     GAVE_UP = "nothing usable offered"  # the EV ended with SessionStop: no payment option or mode fits
+    UNUSABLE = "unusable message"  # schema-valid, but without what the session needs (e.g. the other control mode)
     # -- time ran out on the peer
     SEQUENCE_TIMEOUT = "sequence timeout"
     MESSAGE_TIMEOUT = "message timeout"
@@ -140,7 +141,8 @@ Output = Send | Timer | Received | Event | Negotiated | Closed
 
 
 class Machine(Protocol):
-    """Every protocol machine; see the module docstring."""
+    """Every protocol machine; see the module docstring. A session machine also names the controllers it
+    drives (``hardware``, a tuple): the runner advances them (``step(dt)``) before each message and timer."""
 
     def start(self, now: float) -> list[Output]: ...
     def receive(self, now: float, message: Message) -> list[Output]: ...

@@ -11,7 +11,8 @@ Every machine (handshake, DIN/ISO-2 and ISO 15118-20 sessions, both roles) takes
 - ``strict=False`` skips the sequence and SessionID checks (an SECC that answers anything; an EVCC that may
   send requests out of order and accepts answers with another SessionID).
 - ``rules`` replaces the family's table of allowed next requests (both roles check it).
-- ``random_bytes`` is where SessionIDs and challenges come from: fix it for reproducible runs.
+- ``random_bytes`` is where SessionIDs and challenges come from, ``wall_clock(now)`` the seconds since 1970
+  that ISO 15118-20 headers carry (TimeStamp): fix both for reproducible runs.
 
 :class:`Exit` is the one exit for outgoing messages that every machine uses; it applies the hook.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +76,7 @@ class Hooks:
     strict: bool = True
     rules: Mapping[str, frozenset[str]] | None = None
     random_bytes: Callable[[int], bytes] = field(default=os.urandom)
+    wall_clock: Callable[[float], int] = field(default=lambda now: int(time.time()))
 
 
 #: no hooks at all: what every machine uses unless told otherwise (shared; never mutated)

@@ -50,6 +50,15 @@ def run_pair(ev: Machine, se: Machine, *, latency: float = 0.002, until: float =
     seq = itertools.count()
     timers: dict[tuple[str, str], int] = {}  # (side, name) -> seq of the live entry
     machines = {"EV": ev, "SE": se}
+    stepped = {"EV": ev_start, "SE": 0.0}  # when each side's hardware was last advanced
+
+    def advance(side: str, now: float) -> None:
+        """The runner, not the machine, moves the simulated hardware on (``Machine.hardware``)."""
+        dt = now - stepped[side]
+        if dt > 0:
+            stepped[side] = now
+            for hw in getattr(machines[side], "hardware", ()):
+                hw.step(dt)
 
     def apply(side: str, now: float, outputs: list[Output]) -> None:
         for out in outputs:
@@ -82,6 +91,7 @@ def run_pair(ev: Machine, se: Machine, *, latency: float = 0.002, until: float =
                                            "no session"))
                 else:
                     machines[side] = nxt
+                    stepped[side] = now
                     apply(side, now, nxt.start(now))
             elif isinstance(out, Closed):
                 ex.closed.setdefault(side, (now, out))
@@ -100,12 +110,15 @@ def run_pair(ev: Machine, se: Machine, *, latency: float = 0.002, until: float =
             continue
         m = machines[side]
         if kind == "start":
+            stepped[side] = now
             apply(side, now, m.start(now))
         elif kind == "msg":
+            advance(side, now)
             apply(side, now, m.receive(now, data))
         elif kind == "timer":
             if timers.get((side, data)) == n:
                 del timers[(side, data)]
+                advance(side, now)
                 apply(side, now, m.timer(now, data))
         elif kind == "eof":
             ex.closed.setdefault(side, (now, Closed(Reason.PEER_CLOSED, f"peer closed: {data}")))

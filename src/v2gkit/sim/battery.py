@@ -205,9 +205,12 @@ class SimulatedBPTEV(SimulatedEV, BidirectionalEV):
         v2x_open = self.v2g and self.departure_time is not None and self.discharge_max_power > 0.0
         return self.charging_complete() and not v2x_open
 
-    def step(self, dt: float, voltage: float, current: float) -> None:
-        """``current`` > 0 charges, < 0 discharges (per phase on the phases the cable carries, when AC).
-        The battery stays within ``minimum_soc``..100 %: what it cannot take or give is refused."""
+    def step(self, dt: float, voltage: float | None = None, current: float | None = None) -> None:
+        """``current`` > 0 charges, < 0 discharges (per phase on the phases the cable carries, when AC; default:
+        the ``supply``). The battery stays within ``minimum_soc``..100 %: what it cannot take or give is
+        refused."""
+        if voltage is None or current is None:
+            voltage, current = getattr(self, "_supply", (0.0, 0.0))
         self.time += dt
         self._current = 0.0
         if voltage <= 0.0 or current == 0.0 or dt <= 0.0 or not math.isfinite(voltage * current):

@@ -242,9 +242,11 @@ class SimulatedEV(EVController):
     def wants_pause(self) -> bool:
         return self.pause_at is not None and self.charging_time >= self.pause_at
 
-    def step(self, dt: float, voltage: float, current: float) -> None:
-        """Take ``voltage``/``current`` (per phase, on the phases the cable carries, when AC) for ``dt``
-        seconds; all energy lands in SOC (losses are not modelled)."""
+    def step(self, dt: float, voltage: float | None = None, current: float | None = None) -> None:
+        """Take ``voltage``/``current`` (per phase, on the phases the cable carries, when AC; default: the
+        ``supply``) for ``dt`` seconds; all energy lands in SOC (losses are not modelled)."""
+        if voltage is None or current is None:
+            voltage, current = getattr(self, "_supply", (0.0, 0.0))
         self.time += dt
         if voltage <= 0.0 or current <= 0.0:
             self.power = 0.0

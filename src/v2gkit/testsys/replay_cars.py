@@ -46,7 +46,7 @@ __all__ = ["CarReplay", "ReplayResult", "Target", "replay_cars", "summary_rows"]
 
 #: the charger the cars meet: wide limits (800 V cars, 500 A), an isolation test and ramps that do not
 #: hold a replay up. Its limits never decide a ResponseCode of the flow replayed here.
-DC_CHARGER = {"max_voltage": 1000.0, "max_current": 500.0, "max_power": 400_000.0, "cable_check_time": 0.02,
+DC_CHARGER = {"max_voltage": 1000.0, "max_current": 500.0, "max_power": 400_000.0, "cable_check_time": 0.0,
               "voltage_slew": 1e6, "current_slew": 1e6}
 AC_CHARGER = {"max_current": 32.0}
 #: how long the replaying car waits for an answer, how often it polls an Ongoing loop and for how long

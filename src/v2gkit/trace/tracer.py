@@ -18,7 +18,7 @@ from typing import IO, Any, BinaryIO
 from v2gkit.exi.api import decode_element
 from v2gkit.exi.convert import to_json_obj
 from v2gkit.exi.errors import ExiError
-from v2gkit.v2gtp import HEADER_SIZE, INVERSE_VERSION, PAYLOAD_TYPE_NAMES, VERSION, PayloadType
+from v2gkit.v2gtp import HEADER_SIZE, INVERSE_VERSION, ISO20_SCHEMAS, PAYLOAD_TYPE_NAMES, VERSION, PayloadType
 
 from .frames import Endpoint, as_endpoint
 from .jsonl import JsonlWriter
@@ -307,7 +307,8 @@ class Tracer:
             fields.update(self._payload_fields(info))
             self._add_error(fields, info.error)
             if schema is not None and info.payload_type is not None:
-                decoded = decode_payload(info.payload, schema)
+                # a -20 connection mixes schema sets: the payload type names each message's
+                decoded = decode_payload(info.payload, ISO20_SCHEMAS.get(info.payload_type, schema))
                 error = decoded.pop("error", None)
                 fields.update(decoded)
                 self._add_error(fields, error)

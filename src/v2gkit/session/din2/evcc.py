@@ -81,8 +81,7 @@ class EVCCSession:
         self._pending_body: Any = None
         self._progress = ""  # of the last PowerDeliveryReq
         self._since: dict[str, float] = {}
-        self._last: float | None = None
-        self._present = (0.0, 0.0)
+        self.__present = (0.0, 0.0)
         self._renegotiated = False
         self._stop_pause = False
         self._welding = 0
@@ -96,7 +95,6 @@ class EVCCSession:
 
     # -- drivers ----------------------------------------------------------------------------
     def start(self, now: float) -> list[Output]:
-        self._last = now
         self.ev.set_cp_state(CPState.B)
         return self._request(now, "SessionSetup")
 
@@ -120,7 +118,6 @@ class EVCCSession:
         msg = self.core.incoming(now, message)
         if msg is None:
             return []
-        self._advance(now)
         try:
             sid, name, is_req, res = self.core.decode(msg)
         except (ExiError, MessageError) as e:
@@ -136,6 +133,9 @@ class EVCCSession:
         if name == "SessionSetup":
             if strict and code == self.d.RC.OK_OldSessionJoined and sid != self.session_id:
                 return out + self._end(Reason.UNKNOWN_SESSION, "OK_OldSessionJoined with another SessionID")
+            if not 1 <= len(sid) <= 8:  # read leniently, but every request must carry it: sessionIDType
+                return out + self._end(Reason.UNUSABLE, f"SessionSetupRes carries a SessionID of {len(sid)} "
+                                                        f"octets (1 to 8)")
             self.core.session_id = sid
         elif strict and sid != self.session_id:
             return out + self._end(Reason.UNKNOWN_SESSION,
@@ -159,10 +159,20 @@ class EVCCSession:
         return out + self._request(now, nxt)
 
     # -- helpers ----------------------------------------------------------------------------
-    def _advance(self, now: float) -> None:
-        if self._last is not None and now > self._last:
-            self.ev.step(now - self._last, *self._present)
-        self._last = now
+    @property
+    def hardware(self) -> tuple[EVController, ...]:
+        """What the runner advances (``step``) before each message and timer."""
+        return (self.ev,)
+
+    @property
+    def _present(self) -> tuple[float, float]:
+        return self.__present
+
+    @_present.setter
+    def _present(self, value: tuple[float, float]) -> None:
+        """What the charger delivers, as its last answer said: the car's physics runs on it."""
+        self.__present = value
+        self.ev.supply(*value)
 
     def _timeout(self, name: str) -> float:
         return self.cfg.msg_timeouts.get(name, self.cfg.msg_timeout_default)
@@ -302,6 +312,8 @@ class EVCCSession:
         ac = res.ac_evse_charge_parameter
         if ac is not None:  # the grid voltage per phase the car will see (DIN calls it EVSEMaxVoltage)
             self._ac_voltage = value_of(ac.evse_max_voltage if self.d.din else ac.evse_nominal_voltage) or NOMINAL_AC_VOLTAGE
+        if self.cfg.dc and res.dc_evse_charge_parameter is None:
+            raise _Stop(Reason.UNUSABLE, "ChargeParameterDiscoveryRes without DC_EVSEChargeParameter for a DC car")
         status = res.dc_evse_charge_parameter.dc_evse_status if self.cfg.dc else None
         self.evse_notification = self.d.notification_of(status)
         if self._renegotiated or not self.cfg.dc:

@@ -46,7 +46,6 @@ class SECCSession:
         self.offered = self.d.offered_modes(self.cfg.dc)
         self.paused = paused if paused is not None else PausedSessions()
         self.result = SessionResult()
-        self._last: float | None = None
         self._since: dict[str, float] = {}
         self._loop_count = 0
         self._receipt_pending = False
@@ -67,7 +66,6 @@ class SECCSession:
     # -- drivers ----------------------------------------------------------------------------
     def start(self, now: float) -> list[Output]:
         """After the app handshake: the sequence timer runs until SessionSetupReq."""
-        self._last = now
         return [Timer("sequence", self.cfg.sequence_timeout)]
 
     def timer(self, now: float, name: str) -> list[Output]:
@@ -85,7 +83,6 @@ class SECCSession:
         msg = self.core.incoming(now, message)
         if msg is None:
             return []
-        self._advance(now)
         try:
             sid, name, is_req, req = self.core.decode(msg)
         except (ExiError, MessageError) as e:
@@ -127,10 +124,10 @@ class SECCSession:
         return out
 
     # -- helpers ------------------------------------------------------------------------------
-    def _advance(self, now: float) -> None:
-        if self._last is not None and now > self._last:
-            self.evse.step(now - self._last)
-        self._last = now
+    @property
+    def hardware(self) -> tuple[EVSEController, ...]:
+        """What the runner advances (``step``) before each message and timer."""
+        return (self.evse,)
 
     def _close(self, reason: Reason, detail: str = "") -> list[Output]:
         self._ended = True

@@ -10,7 +10,6 @@ SECC's sequence timeout is 0.5 s after a charge-loop answer instead of 60 s.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -77,10 +76,6 @@ NEXT: dict[str, frozenset[str]] = {
 CHARGE_LOOPS = frozenset({"AC_ChargeLoop", "DC_ChargeLoop", "WPT_ChargeLoop"})
 
 
-def _epoch_seconds(now: float) -> int:
-    return int(time.time())
-
-
 #: the negotiated -20 namespaces (handshake.PROTOCOLS names) -> the energy kind in the rules' keys
 KINDS = {"iso20-dc": "DC", "iso20-ac": "AC", "iso20-wpt": "WPT", "iso20-acdp": "ACDP"}
 
@@ -89,11 +84,10 @@ class Core:
     """One -20 session's rules, SessionID, codec and exit. ``protocol`` is the negotiated namespace's name
     (iso20-dc, iso20-ac, iso20-wpt, iso20-acdp: it names the energy kind). ``rules`` is the service's table
     (default ``NEXT``, for AC and DC; WPT and ACDP bring their own); the test system's ``hooks.rules`` win.
-    ``wall_clock(now)`` gives the header's TimeStamp (seconds since 1970); a test system fixes it, like the
-    hooks' ``random_bytes``."""
+    The header's TimeStamp comes from ``hooks.wall_clock(now)`` (seconds since 1970; a test system fixes it
+    like ``random_bytes``)."""
 
     def __init__(self, protocol: str, hooks: Hooks | None = None,
-                 wall_clock: Callable[[float], int] = _epoch_seconds,
                  rules: Mapping[str, frozenset[str]] | None = None) -> None:
         if protocol not in KINDS:
             raise ValueError(f"no ISO 15118-20 session for {protocol!r}; one of {', '.join(KINDS)}")
@@ -104,7 +98,7 @@ class Core:
         self.strict = self.hooks.strict
         self.rules: Mapping[str, frozenset[str]] = self.hooks.rules or rules or NEXT
         self.exit = Exit(self.hooks)
-        self.wall_clock = wall_clock
+        self.wall_clock = self.hooks.wall_clock
         #: the EV's first SessionSetupReq carries eight zero octets
         self.session_id = bytes(8)
         self.state = "Start"

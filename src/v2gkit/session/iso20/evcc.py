@@ -86,8 +86,7 @@ class EVCC20Session:
         self.pending: str | None = None
         self._pending_body: Any = None
         self._since: dict[str, float] = {}
-        self._last: float | None = None
-        self._present = (0.0, 0.0)
+        self.__present = (0.0, 0.0)
         self._ended = False
         self._next: str | None = None
         #: what was agreed: the service, the control mode, BPT or not; the SECC's first word on renegotiation
@@ -118,7 +117,6 @@ class EVCC20Session:
 
     # -- drivers ----------------------------------------------------------------------------
     def start(self, now: float) -> list[Output]:
-        self._last = now
         self.ev.set_cp_state(CPState.B)
         return self._request(now, "SessionSetup")
 
@@ -142,7 +140,6 @@ class EVCC20Session:
         m = self.core.incoming(now, message)
         if m is None:
             return []
-        self._advance(now)
         try:
             d = self.core.decode(m)
         except (ExiError, MessageError) as e:
@@ -158,6 +155,9 @@ class EVCC20Session:
         if name == "SessionSetup":
             if strict and code == "OK_OldSessionJoined" and d.session_id != self.session_id:
                 return out + self._end(Reason.UNKNOWN_SESSION, "OK_OldSessionJoined with another SessionID")
+            if len(d.session_id) != 8:  # read leniently, but every request must carry it (sessionIDType: 8 octets)
+                return out + self._end(Reason.UNUSABLE, f"SessionSetupRes carries a SessionID of "
+                                                        f"{len(d.session_id)} octets, not 8")
             self.core.session_id = d.session_id
         elif strict and d.session_id != self.session_id:
             return out + self._end(Reason.UNKNOWN_SESSION, f"{d.element} carries SessionID "
@@ -182,10 +182,20 @@ class EVCC20Session:
         return out + self._request(now, nxt)
 
     # -- helpers ----------------------------------------------------------------------------
-    def _advance(self, now: float) -> None:
-        if self._last is not None and now > self._last:
-            self.ev.step(now - self._last, *self._present)
-        self._last = now
+    @property
+    def hardware(self) -> tuple[EVController, ...]:
+        """What the runner advances (``step``) before each message and timer."""
+        return (self.ev,)
+
+    @property
+    def _present(self) -> tuple[float, float]:
+        return self.__present
+
+    @_present.setter
+    def _present(self, value: tuple[float, float]) -> None:
+        """What the charger delivers, as its last answer said: the car's physics runs on it."""
+        self.__present = value
+        self.ev.supply(*value)
 
     def _timeout(self, name: str) -> float:
         return self.cfg.msg_timeouts.get(name, self.cfg.msg_timeout_default)
@@ -337,7 +347,10 @@ class EVCC20Session:
             if self._progress == "Start":
                 power = lim.max_power
                 entries = (msg.PowerEntry(86400, power),)
-                profile = msg.PowerProfile(entries, mode, self._schedule_id)
+                # PowerToleranceAcceptance is optional in the XSD, but Josev 0.31.2's SECC refuses a Scheduled
+                # profile without it; confirming the tolerance of the schedule we chose is what a car means
+                profile = msg.PowerProfile(entries, mode, self._schedule_id,
+                                           "PowerToleranceConfirmed" if mode == "Scheduled" else None)
             channel = None
             if bpt and self._progress == "Start":
                 channel = "Discharge" if self._power() < 0 else "Charge"
@@ -400,10 +413,13 @@ class EVCC20Session:
 
     # -- the plan -----------------------------------------------------------------------------
     def _after_session_setup(self, now: float, res: Any, code: str) -> str:
-        if code == "OK_OldSessionJoined" and self.service is not None:
+        if code == "OK_OldSessionJoined":
+            if self.service is None:  # a fresh EVCC rejoining: what it agreed is what it is configured for
+                bpt = self.cfg.bpt
+                self.service = (ServiceID.DC_BPT if bpt else ServiceID.DC) if self.dc else (
+                    ServiceID.AC_BPT if bpt else ServiceID.AC)
+                self.bpt, self.mode = bpt, self.cfg.control_mode
             return self._cpd()
-        if code == "OK_OldSessionJoined":  # the car forgot what it agreed: start over is not allowed
-            raise _Stop(Reason.UNKNOWN_SESSION, "OK_OldSessionJoined, but this EVCC has no service of that session")
         return "AuthorizationSetup"
 
     def _after_authorization_setup(self, now: float, res: Any, code: str) -> str:
@@ -464,6 +480,9 @@ class EVCC20Session:
             return self._poll(now, "ScheduleExchange", self.cfg.ongoing_timeout)
         self._since.pop("ScheduleExchange", None)
         if self.mode == "Scheduled":
+            if res.scheduled_se_res_control_mode is None:  # the SECC answered in the other control mode
+                raise _Stop(Reason.UNUSABLE, "ScheduleExchangeRes without Scheduled_SEResControlMode in a "
+                                             "Scheduled session")
             tuples = res.scheduled_se_res_control_mode.schedule_tuple
             chosen = tuples[0]
             self._schedule_id = chosen.schedule_tuple_id
@@ -534,7 +553,9 @@ class EVCC20Session:
         self.evse_notification = notification
         if notification == "MeteringConfirmation":
             return "MeteringConfirmation"
-        if notification == "Terminate" or ev.wants_stop() or ev.charging_complete():
+        # a bidirectional car may stay after its target to give energy: its wants_stop says when it is done
+        full = ev.charging_complete() and not isinstance(ev, BidirectionalEV)
+        if notification == "Terminate" or ev.wants_stop() or full:
             return self._stop("Terminate")
         if notification == "Pause" or ev.wants_pause():
             return self._stop("Pause")

@@ -36,7 +36,7 @@ from typing import Any
 from ...exi import api as exi
 from ...exi.errors import ExiError
 from ...exi.gen import iso20, iso20_ac, iso20_acdp, iso20_dc, iso20_wpt
-from ...v2gtp import PayloadType
+from ...v2gtp import ISO20_SCHEMAS, PayloadType
 
 __all__ = [
     "MESSAGES",
@@ -76,13 +76,10 @@ class MessageError(ValueError):
 #: see the issue-10 notes §4): ScheduleExchange, PowerDelivery, MeteringConfirmation and VehicleCheckIn/Out
 #: are CommonMessages (0x8002); AC_/DC_ChargeParameterDiscovery live in the AC (0x8003) and DC (0x8004)
 #: schemas.
-SCHEMA_SETS: tuple[tuple[str, ModuleType, PayloadType], ...] = (
-    ("iso20", iso20, PayloadType.ISO20_COMMON),
-    ("iso20-ac", iso20_ac, PayloadType.ISO20_AC),
-    ("iso20-dc", iso20_dc, PayloadType.ISO20_DC),
-    ("iso20-acdp", iso20_acdp, PayloadType.ISO20_ACDP),
-    ("iso20-wpt", iso20_wpt, PayloadType.ISO20_WPT),
-)
+_MODULES = {"iso20": iso20, "iso20-ac": iso20_ac, "iso20-dc": iso20_dc, "iso20-acdp": iso20_acdp,
+            "iso20-wpt": iso20_wpt}
+SCHEMA_SETS: tuple[tuple[str, ModuleType, PayloadType], ...] = tuple(
+    (schema, _MODULES[schema], PayloadType(pt)) for pt, schema in ISO20_SCHEMAS.items())
 
 
 @dataclass(frozen=True, slots=True)

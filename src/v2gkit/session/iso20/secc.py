@@ -28,7 +28,7 @@ from . import messages as msg
 from . import tariffs
 from .config import SECC20Config
 from .core import Core, MessageError
-from .services import BPT_SERVICES, ControlMode, ServiceID, default_parameter_sets
+from .services import BPT_SERVICES, ControlMode, Pricing, ServiceID, default_parameter_sets
 
 __all__ = ["SECC20Session"]
 
@@ -53,15 +53,20 @@ class SECC20Session:
         self.services: tuple[ServiceID, ...] = (plain,) + (
             (ServiceID.DC_BPT if self.dc else ServiceID.AC_BPT,) if self.cfg.bpt else ())
         modes = [ControlMode.SCHEDULED if m == "Scheduled" else ControlMode.DYNAMIC for m in self.cfg.control_modes]
+        # the Pricing parameter says which price schedule ScheduleExchangeRes carries: levels when the configured
+        # schedules have levels, else absolute prices (the default tuple's zero-fee one included)
+        levels = self.cfg.schedules is not None and self.cfg.schedules.charging_schedule.price_schedule is not None \
+            and hasattr(self.cfg.schedules.charging_schedule.price_schedule, "number_of_price_levels")
+        pricing = Pricing.LEVELS if levels else Pricing.ABSOLUTE
         self.parameter_sets = {s: {p.id: p for p in default_parameter_sets(
-            s, control_modes=modes, nominal_voltage=int(evse.limits().nominal_voltage))} for s in self.services}
+            s, control_modes=modes, nominal_voltage=int(evse.limits().nominal_voltage), pricing=pricing)}
+            for s in self.services}
         self.paused = paused if paused is not None else PausedSessions()
         self.result = SessionResult()
         #: what ServiceSelection agreed: the service, its control mode, BPT or not
         self.service: ServiceID | None = None
         self.mode = "Scheduled"
         self.bpt = False
-        self._last: float | None = None
         self._since: dict[str, float] = {}
         self._ended = False
         self._se_asked = 0
@@ -81,7 +86,6 @@ class SECC20Session:
 
     # -- drivers ----------------------------------------------------------------------------
     def start(self, now: float) -> list[Output]:
-        self._last = now
         return [Timer("sequence", self.cfg.sequence_timeout)]
 
     def timer(self, now: float, name: str) -> list[Output]:
@@ -100,7 +104,6 @@ class SECC20Session:
         m = self.core.incoming(now, message)
         if m is None:
             return []
-        self._advance(now)
         try:
             d = self.core.decode(m)
         except (ExiError, MessageError) as e:
@@ -152,10 +155,10 @@ class SECC20Session:
     def _sequence_timeout(self, name: str) -> float:
         return self.core.sequence_timeout(name, self.cfg.sequence_timeout, self.cfg.loop_sequence_timeout)
 
-    def _advance(self, now: float) -> None:
-        if self._last is not None and now > self._last:
-            self.evse.step(now - self._last)
-        self._last = now
+    @property
+    def hardware(self) -> tuple[EVSEController, ...]:
+        """What the runner advances (``step``) before each message and timer."""
+        return (self.evse,)
 
     def _close(self, reason: Reason, detail: str = "") -> list[Output]:
         self._ended = True
@@ -191,6 +194,8 @@ class SECC20Session:
         return "OK", "Ongoing"
 
     def _notification(self) -> tuple[str | None, int]:
+        if self.evse.emergency_shutdown():  # the output is off: the car must stop now, not loop at 0 A
+            return "Terminate", 0
         n = _NOTIFICATION.get(self.evse.notification())
         if n == "ServiceRenegotiation" and not self._renegotiation_offered:
             n = None  # [V2G20-1652]: only when the first ServiceDiscoveryRes said it is supported
@@ -514,12 +519,15 @@ class SECC20Session:
         if self.bpt:
             p, _ = self._discharge_limits()
             discharging = msg.PowerSchedule((msg.PowerEntry(self.cfg.schedule_duration, -p),))
-        return msg.ScheduleTuple(SCHEDULE_TUPLE_ID, charging, discharging=discharging)
+        # [V2G20-2176]: the SECC provides a price schedule with each schedule; without a tariff it is free
+        free = msg.AbsolutePriceSchedule(1, (msg.PriceRuleStack(self.cfg.schedule_duration, (msg.PriceRule(0.0),)),),
+                                         description="no tariff configured")
+        return msg.ScheduleTuple(SCHEDULE_TUPLE_ID, charging, free, discharging, free if discharging else None)
 
     def _dc_loop_res(self, code: str, req: Any) -> Any:
         evse = self.evse
         if req is None or msg.is_failed(code):
-            return msg.dc_charge_loop_res(code, self.mode, self.bpt, **self._dynamic_defaults())
+            return msg.dc_charge_loop_res(code, self.mode, self.bpt, **self._dynamic_defaults(dc=True))
         lim = evse.limits()
         v, i = evse.present()
         achieved = evse.limits_achieved()
@@ -540,7 +548,7 @@ class SECC20Session:
 
     def _ac_loop_res(self, code: str, req: Any) -> Any:
         if req is None or msg.is_failed(code):
-            values = self._dynamic_defaults()
+            values = self._dynamic_defaults(dc=False)
             if self.mode == "Dynamic":
                 values["target_active_power"] = 0.0
             return msg.ac_charge_loop_res(code, self.mode, self.bpt, **values)
@@ -555,11 +563,12 @@ class SECC20Session:
         return msg.ac_charge_loop_res(code, self.mode, self.bpt, notification=n, max_delay=delay, meter=meter,
                                       **values)
 
-    def _dynamic_defaults(self) -> dict[str, Any]:
-        """The mandatory fields of a Dynamic loop answer when it carries nothing else (FAILED)."""
+    def _dynamic_defaults(self, dc: bool) -> dict[str, Any]:
+        """The mandatory fields of a Dynamic loop answer when it carries nothing else (FAILED), for the
+        response being built (a DC session may have to answer an out-of-sequence AC_ChargeLoopReq)."""
         if self.mode != "Dynamic":
             return {}
-        if not self.dc:
+        if not dc:
             return {"ack_max_delay": 0}
         return {"ack_max_delay": 0, "max_charge_power": 0.0, "min_charge_power": 0.0, "max_charge_current": 0.0,
                 "max_voltage": 0.0}
