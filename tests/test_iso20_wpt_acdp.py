@@ -628,15 +628,17 @@ def test_every_message_cut_short(service: str) -> None:
             ev, se, _, _ = acdp_pair(car={"soc": 79.9, "speed": 3000.0})
         return ev, se
 
-    n = len(run_pair(*make()).log)
-    for index in range(0, n, 3):
+    def cut(index: int) -> Callable:
         count = [0]
 
-        def cut(now: float, sender: str, name: str, payload: bytes) -> bytes:
+        def tamper(now: float, sender: str, name: str, payload: bytes) -> bytes:
             count[0] += 1
             return payload[:len(payload) // 2] if count[0] - 1 == index else payload
+        return tamper
 
-        ex = run_pair(*make(), tamper=cut, until=900)
+    n = len(run_pair(*make()).log)
+    for index in range(0, n, 3):
+        ex = run_pair(*make(), tamper=cut(index), until=900)
         assert set(ex.closed) == {"EV", "SE"}
         assert not any(closed(ex, s).local for s in ("EV", "SE")), (index, ex.closed)
 

@@ -537,7 +537,8 @@ class WPTVehicleController(EVController):
     def set_cp_state(self, state: CPState) -> None:
         """No control pilot over WPT."""
 
-    def step(self, dt: float, voltage: float, current: float) -> None:
+    def step(self, dt: float, voltage: float | None = None, current: float | None = None) -> None:
+        """The runner's clock: over WPT the car takes what its coil receives, not a conductive supply."""
         self.advance(dt)
 
 

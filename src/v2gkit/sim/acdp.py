@@ -177,7 +177,8 @@ class SimulatedACDPVehicle(SimulatedEV, ACDPVehicleController):
                             wlan_strength=self.wlan_strength, cp_status=f"State{letter}" if letter in "ABCDE" else None,
                             soc=int(self.soc()), error_code="OK_NoEVError", timeout=False)
 
-    def step(self, dt: float, voltage: float, current: float) -> None:
+    def step(self, dt: float, voltage: float | None = None, current: float | None = None) -> None:
+        """Drive into the bay while positioning, then charge from the ``supply`` like ``SimulatedEV``."""
         if self._driving and dt > 0.0:
             dx, dy = self.park_at[0] - self.bay.x, self.park_at[1] - self.bay.y
             dist = math.hypot(dx, dy)

@@ -273,6 +273,6 @@ class SimulatedWPTVehicle(SimulatedEV, WPTVehicleController):
         voltage = self.open_circuit_voltage()
         SimulatedEV.step(self, dt, voltage, power / voltage if power > 0.0 else 0.0)
 
-    def step(self, dt: float, voltage: float = 0.0, current: float = 0.0) -> None:
-        """Time passes for the car (what the session calls through ``EVController.step``)."""
+    def step(self, dt: float, voltage: float | None = None, current: float | None = None) -> None:
+        """Time passes for the car (what the runner calls): over WPT it charges from its coil."""
         self.advance(dt)

@@ -33,7 +33,7 @@ from . import messages as msg
 from . import secc as _secc
 from .config import EVCC20Config, SECC20Config
 from .core import NEXT, Core, MessageError
-from .services import ControlMode, ServiceID, default_parameter_sets
+from .services import ControlMode, Pricing, ServiceID, default_parameter_sets
 
 __all__ = ["COMMON_RULES", "ExtendedEVCC", "ExtendedSECC", "Stop", "common_rules"]
 
@@ -90,13 +90,15 @@ class ExtendedSECC:
         common = _secc.SECC20Session("iso20-dc", evse, config, paused, core.hooks)
         common.core = core
         common.dc = True  # no AC contactor set point in PowerDelivery(Start): the service drives its output
+        # the same Pricing the AC/DC policy announces for the schedules it offers (read from its own sets)
+        pricing = next(iter(next(iter(common.parameter_sets.values())).values())).pricing or Pricing.NONE
         common.services = services
-        common.parameter_sets = {s: {p.id: p for p in default_parameter_sets(s, control_modes=_modes(config))}
+        common.parameter_sets = {s: {p.id: p for p in default_parameter_sets(s, control_modes=_modes(config),
+                                                                             pricing=pricing)}
                                  for s in services}
         self.common = common
         self.result = common.result
         self._ended = False
-        self._last: float | None = None
         self._why = ""
         #: (reason, detail) of the FAILED answer this SECC gave and still winds the session down after
         self.failed: tuple[Reason, str] | None = None
@@ -118,8 +120,12 @@ class ExtendedSECC:
         return self.common.service
 
     # -- drivers ------------------------------------------------------------------------------
+    @property
+    def hardware(self) -> tuple[EVSEController, ...]:
+        """What the runner advances (``step``) before each message and timer."""
+        return (self.evse,)
+
     def start(self, now: float) -> list[Output]:
-        self._last = now
         return [Timer("sequence", self.cfg.sequence_timeout)]
 
     def timer(self, now: float, name: str) -> list[Output]:
@@ -138,7 +144,6 @@ class ExtendedSECC:
         m = self.core.incoming(now, message)
         if m is None:
             return []
-        self._advance(now)
         try:
             d = self.core.decode(m)
         except (ExiError, MessageError) as e:
@@ -228,11 +233,6 @@ class ExtendedSECC:
     def _sequence_timeout(self, name: str) -> float:
         return self.core.sequence_timeout(name, self.cfg.sequence_timeout, self.cfg.loop_sequence_timeout)
 
-    def _advance(self, now: float) -> None:
-        if self._last is not None and now > self._last:
-            self.evse.step(now - self._last)
-        self._last = now
-
     def _refuse(self, now: float, name: str, code: str, reason: Reason, detail: str) -> list[Output]:
         """Answer ``name`` with the FAILED ``code`` (built from session state alone), then wind down."""
         try:
@@ -279,7 +279,7 @@ class ExtendedEVCC:
     """The car's side of a -20 session of another energy service. Subclasses set ``PLAN`` (response name
     -> method name: (now, res, code) -> the next request or None to end; ``self.sent`` is the request it
     answers), ``BUILD`` (request name -> builder method name; others are the AC/DC policy's) and ``LOOPS``
-    (requests repeated after ``loop_interval``), and may override ``plan``, ``side_message``, ``on_failed``, ``advance``."""
+    (requests repeated after ``loop_interval``), and may override ``plan``, ``side_message``, ``on_failed``."""
 
     PLAN: Mapping[str, str] = {}
     BUILD: Mapping[str, str] = {}
@@ -302,7 +302,6 @@ class ExtendedEVCC:
         self.pending: str | None = None
         self.sent: Any = None  # the request the response being planned answers
         self._pending_body: Any = None
-        self._last: float | None = None
         self._ended = False
         self._next: str | None = None
         #: (reason, detail) the session ends with after its closing SessionStop (a FAILED answer, giving up)
@@ -322,8 +321,13 @@ class ExtendedEVCC:
         return self.common.service
 
     # -- drivers ------------------------------------------------------------------------------
+    @property
+    def hardware(self) -> tuple[EVController, ...]:
+        """What the runner advances (``step``) before each message and timer; the car runs on what the
+        charger delivers (``EVController.supply``, set by the AC/DC policy from the SECC's answers)."""
+        return (self.ev,)
+
     def start(self, now: float) -> list[Output]:
-        self._last = now
         return self._request(now, "SessionSetup")
 
     def timer(self, now: float, name: str) -> list[Output]:
@@ -346,7 +350,6 @@ class ExtendedEVCC:
         m = self.core.incoming(now, message)
         if m is None:
             return []
-        self._advance(now)
         try:
             d = self.core.decode(m)
         except (ExiError, MessageError) as e:
@@ -367,7 +370,7 @@ class ExtendedEVCC:
             if strict and code == "OK_OldSessionJoined" and d.session_id != self.session_id:
                 return out + self._end(Reason.UNKNOWN_SESSION, "OK_OldSessionJoined with another SessionID")
             if len(d.session_id) != 8:  # the lenient decoder keeps what the stream carries; we could not send it
-                return out + self._end(Reason.UNKNOWN_SESSION, f"SessionSetupRes carries a SessionID of "
+                return out + self._end(Reason.UNUSABLE, f"SessionSetupRes carries a SessionID of "
                                                                f"{len(d.session_id)} octets, not 8")
             self.core.session_id = d.session_id
         elif strict and d.session_id != self.session_id:
@@ -417,19 +420,10 @@ class ExtendedEVCC:
         ends ([V2G20-1967])."""
         raise Stop(Reason.FAILED_RESPONSE, detail)
 
-    def advance(self, dt: float) -> None:
-        """``dt`` seconds passed: the car takes what the charger delivered (the AC/DC policy's present values)."""
-        self.ev.step(dt, *self.common._present)
-
     def closing(self, reason: Reason) -> None:
         """The session ends (a service puts its hardware in a safe state)."""
 
     # -- helpers -------------------------------------------------------------------------------------
-    def _advance(self, now: float) -> None:
-        if self._last is not None and now > self._last:
-            self.advance(now - self._last)
-        self._last = now
-
     def _timeout(self, name: str) -> float:
         return self.cfg.msg_timeouts.get(name, self.cfg.msg_timeout_default)
 

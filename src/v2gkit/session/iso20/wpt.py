@@ -383,9 +383,6 @@ class WPTEVCCSession(ExtendedEVCC):
         self.attempts = 0  # positionings started
         self._alignment: bool | None = None
 
-    def advance(self, dt: float) -> None:
-        self.ev.advance(dt)
-
     # -- builders ------------------------------------------------------------------------------------
     def _setup_req(self) -> Any:
         if self.choice is None:
