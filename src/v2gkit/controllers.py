@@ -349,3 +349,293 @@ class BidirectionalEVSE(EVSE20Controller):
     @abc.abstractmethod
     def exported_wh(self) -> float:
         """Energy taken from the car in this session: MeterInfo BPT_DischargedEnergyReadingWh."""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ISO 15118-20 WPT (wireless power transfer, IEC 61980) and ACDP (automated connection device: a pantograph,
+# IEC 61851-23-1). Lengths in mm, powers in W, frequencies in Hz. Enumerations are carried by their XSD
+# spelling (V2G_CI_WPT.xsd, V2G_CI_ACDP.xsd): "LPE", "External confirmation", "MF-WPT3", "EndPosition", ...
+# A WPT charger and car are still an EVSEController and an EVController (authorization, meter,
+# notifications, battery); the conductive-only parts get inert defaults here (no pilot, no cable check).
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WPTMethods:
+    """The fine positioning, pairing and alignment check methods of WPT_FinePositioningSetup (1..8 each, in
+    order of preference; WPT_FinePositioningMethodType, WPT_PairingMethodType, WPT_AlignmentCheckMethodType)."""
+
+    fine_positioning: tuple[str, ...] = ("LPE",)
+    pairing: tuple[str, ...] = ("LPE",)
+    alignment_check: tuple[str, ...] = ("PowerCheck",)
+
+    def common(self, other: WPTMethods) -> WPTMethods | None:
+        """The first method of each of our lists that ``other`` has too; None when a list has none in common."""
+        picked: list[tuple[str, ...]] = []
+        for mine, theirs in ((self.fine_positioning, other.fine_positioning), (self.pairing, other.pairing),
+                             (self.alignment_check, other.alignment_check)):
+            pick = next((m for m in mine if m in theirs), None)
+            if pick is None:
+                return None
+            picked.append((pick,))
+        return WPTMethods(*picked)
+
+    def single(self) -> bool:
+        """One method per list: a choice, not an offer ([V2G20-5006])."""
+        return len(self.fine_positioning) == len(self.pairing) == len(self.alignment_check) == 1
+
+
+@dataclass(frozen=True)
+class WPTSupplyParameters:
+    """The supply device's side of WPT_ChargeParameterDiscoveryRes, and the range of EV natural frequencies
+    its primary device can work with (the compatibility check of IEC 61980-2)."""
+
+    power_class: str  # PDInputPowerClass: MF-WPT1..MF-WPT4
+    max_output_power: float  # W, SDMaxOutputPower
+    min_output_power: float = 0.0  # W
+    max_ground_clearance: int = 250  # mm, SDMaxGroundClearanceSupport
+    min_ground_clearance: int = 100  # mm
+    max_coil_current: float = 0.0  # A, PDMaxCoilCurrent
+    min_coil_current: float = 0.0  # A
+    frequency_range: tuple[float, float] = (79_000.0, 90_000.0)  # Hz
+
+
+@dataclass(frozen=True)
+class WPTVehicleParameters:
+    """The EV device's side of WPT_ChargeParameterDiscoveryReq."""
+
+    max_receivable_power: float  # W, EVPCMaxReceivablePower
+    max_ground_clearance: int  # mm, SDMaxGroundClearence (spelt so in the XSD)
+    min_ground_clearance: int  # mm
+    natural_frequency: float  # Hz, EVPCNaturalFrequency
+    local_control: bool = False  # EVPCDeviceLocalControl
+
+
+class WPTSupplyController(EVSEController):
+    """The ground side behind a WPT SECC: the primary device and its power electronics."""
+
+    def methods(self) -> WPTMethods:
+        """The primary device's fine positioning, pairing and alignment check methods."""
+        return WPTMethods()
+
+    @abc.abstractmethod
+    def wpt_parameters(self) -> WPTSupplyParameters: ...
+
+    @abc.abstractmethod
+    def aligned(self) -> bool:
+        """The primary device finds the EV device within its alignment tolerance (what it measures)."""
+
+    @abc.abstractmethod
+    def pairing_code(self) -> int:
+        """The identification code the primary device makes observable for pairing (1..4294967295)."""
+
+    @abc.abstractmethod
+    def start_alignment_check(self, target_coil_current: float | None) -> None:
+        """Energize the primary coil at test level (the EV may ask for a coil current)."""
+
+    @abc.abstractmethod
+    def alignment_check_result(self) -> tuple[float, float] | None:
+        """(PowerTransmitted W, SupplyDeviceCurrent A) of the running check; None until it has a reading."""
+
+    @abc.abstractmethod
+    def set_power(self, power: float) -> None:
+        """Transfer ``power`` W to the EV device (within the supply's limits); 0 or ``stop_output`` ends it."""
+
+    @abc.abstractmethod
+    def output_power(self) -> float:
+        """W the supply device delivers now (the EV side of the link)."""
+
+    @abc.abstractmethod
+    def input_power(self) -> float:
+        """W the supply device draws now (SDPowerInput); its meter counts this."""
+
+    def diagnostics(self) -> str:
+        """SPCChargeDiagnostics: SPCNoIssue, SPCFODDetected (foreign object), SPCLOPDetected (living object),
+        SPCTempOverheatDetected, SPCPowerTransferAnomalyDetected, SPCAnomalyDetected."""
+        return "SPCNoIssue"
+
+    # -- conductive parts: inert over WPT
+    def isolation(self) -> Isolation:
+        return Isolation.NO_IMD
+
+    def start_cable_check(self, voltage: float) -> None:
+        """No cable over WPT."""
+
+    def cable_check_done(self) -> bool:
+        return True
+
+    def set_output(self, voltage: float, current: float) -> None:
+        """A conductive set point means that power over WPT."""
+        self.set_power(max(voltage * current, 0.0))
+
+    def present(self) -> tuple[float, float]:
+        return (0.0, 0.0)
+
+    def limits_achieved(self) -> tuple[bool, bool, bool]:
+        return (False, False, False)
+
+    def cp_state(self) -> CPState:
+        """No control pilot over WPT: B (connected, no power asked) for code that asks."""
+        return CPState.B
+
+
+class WPTVehicleController(EVController):
+    """The car behind a WPT EVCC: its EV device (secondary coil), its positioning and its battery."""
+
+    def methods(self) -> WPTMethods:
+        """The EV device's fine positioning, pairing and alignment check methods, in order of preference."""
+        return WPTMethods()
+
+    def natural_offset(self) -> int:
+        """NaturalOffset of WPT_FinePositioningSetupReq (mm)."""
+        return 0
+
+    @abc.abstractmethod
+    def wpt_parameters(self) -> WPTVehicleParameters: ...
+
+    @abc.abstractmethod
+    def start_positioning(self) -> None:
+        """Fine positioning begins: the driver (or the car) moves the EV device over the primary device."""
+
+    @abc.abstractmethod
+    def positioning_done(self) -> bool:
+        """The EV device is where the car wants it and the car stands still (EVProcessing Finished)."""
+
+    @abc.abstractmethod
+    def observed_pairing_code(self) -> int | None:
+        """The pairing code the car observed (1..4294967295); None while it is still observing."""
+
+    @abc.abstractmethod
+    def alignment_result(self, power_transmitted: float) -> bool | None:
+        """The car's verdict on the alignment check: what its coil receives against ``power_transmitted``;
+        None while it is still measuring."""
+
+    @abc.abstractmethod
+    def power_request(self) -> float:
+        """EVPCPowerRequest: W the car wants at its output now (0 when done)."""
+
+    @abc.abstractmethod
+    def power_output(self) -> float:
+        """EVPCPowerOutput: W the car's EV device delivers to the battery now."""
+
+    def diagnostics(self) -> str:
+        """EVPCChargeDiagnostics: EVPCNoIssue, EVPCTempOverheatDetected, EVPCPowerTransferAnomalyDetected,
+        EVPCAnomalyDetected."""
+        return "EVPCNoIssue"
+
+    @abc.abstractmethod
+    def advance(self, dt: float) -> None:
+        """``dt`` seconds passed: the car moves if it is positioning and charges from what its coil receives."""
+
+    # -- conductive parts: inert over WPT
+    def target(self) -> tuple[float, float]:
+        return (0.0, 0.0)
+
+    def precharge_target(self) -> tuple[float, float]:
+        return (0.0, 0.0)
+
+    def set_cp_state(self, state: CPState) -> None:
+        """No control pilot over WPT."""
+
+    def step(self, dt: float, voltage: float | None = None, current: float | None = None) -> None:
+        """The runner's clock: over WPT the car takes what its coil receives, not a conductive supply."""
+        self.advance(dt)
+
+
+@dataclass(frozen=True)
+class ACDPPosition:
+    """What the charger tells the EV in ACDP_VehiclePositioningRes: the EV's deviation from the charge
+    position, the contact window (both mm in v2gkit's simulators) and whether the EV is in charge position."""
+
+    x_deviation: int
+    y_deviation: int
+    window_x: int
+    window_y: int
+    in_charge_position: bool
+    positioning_support: bool = True
+
+
+@dataclass(frozen=True)
+class ACDPEVSEStatus:
+    """The charger's side of ACDP_SystemStatusRes."""
+
+    mechanical: str = "Home"  # Home, Moving, EndPosition (the pantograph)
+    ready_to_charge: bool = False
+    isolation: str = "Invalid"  # Invalid, Safe, Warning, Fault
+    disabled: bool = False
+    utility_interrupt: bool = False
+    emergency_shutdown: bool = False
+    malfunction: bool = False
+    ev_in_charge_position: bool = False
+    ev_association: bool = False
+
+    @property
+    def must_stop(self) -> bool:
+        """The charger cannot go on: emergency, malfunction, disabled, utility interrupt or isolation fault."""
+        return (self.emergency_shutdown or self.malfunction or self.disabled or self.utility_interrupt
+                or self.isolation == "Fault")
+
+
+@dataclass(frozen=True)
+class ACDPEVStatus:
+    """The car's EVTechnicalStatus of ACDP_SystemStatusReq (``wlan_strength`` dBm, ``soc`` %, ``cp_status``
+    StateA..StateE, ``error_code`` OK_NoEVError or a FAILED_* of errorCodeType; None: not sent)."""
+
+    ready_to_charge: bool
+    immobilization_request: bool
+    immobilized: bool | None = None
+    wlan_strength: float | None = None
+    cp_status: str | None = None
+    soc: int | None = None
+    error_code: str | None = None
+    timeout: bool | None = None
+
+
+class ACDPChargerController(EVSEController):
+    """A DC charger with an automated connection device (pantograph) behind an ACDP SECC."""
+
+    @abc.abstractmethod
+    def position(self) -> ACDPPosition:
+        """Where the EV stands relative to the charge position (the charger's positioning system)."""
+
+    @abc.abstractmethod
+    def ev_immobilized(self, immobilized: bool) -> None:
+        """The EV reported its EVMobilityStatus (True: it stands still and will not move)."""
+
+    @abc.abstractmethod
+    def connect(self) -> None:
+        """Lower the pantograph onto the EV's contact area."""
+
+    @abc.abstractmethod
+    def disconnect(self) -> None:
+        """Raise the pantograph to its home position (opening the contactors first)."""
+
+    @abc.abstractmethod
+    def device_status(self) -> tuple[str, str]:
+        """(electrical, mechanical): State_A..State_D and Home/Moving/EndPosition."""
+
+    @abc.abstractmethod
+    def contact_failed(self) -> bool:
+        """The pantograph cannot make contact (EV outside the contact window, obstacle)."""
+
+    @abc.abstractmethod
+    def system_status(self) -> ACDPEVSEStatus: ...
+
+    @abc.abstractmethod
+    def ev_status(self, status: ACDPEVStatus) -> None:
+        """The EV's latest EVTechnicalStatus."""
+
+
+class ACDPVehicleController(EVController):
+    """A DC car charged through an automated connection device (it positions itself under the pantograph)."""
+
+    @abc.abstractmethod
+    def follow(self, position: ACDPPosition) -> None:
+        """The charger's positioning information: the car (or its driver) steers by it."""
+
+    @abc.abstractmethod
+    def immobilized(self) -> bool:
+        """The car stands in charge position and will not move (EVMobilityStatus, [V2G20-4048])."""
+
+    @abc.abstractmethod
+    def technical_status(self) -> ACDPEVStatus: ...

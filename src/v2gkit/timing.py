@@ -108,3 +108,17 @@ ISO20_EVCC_WELDING_TIMEOUT = 60.0
 #: NotificationMaxDelay the SECC gives with a Pause or ServiceRenegotiation notification in the charge loop
 #: (EVerest: 60 s, citing [V2G20-1850]/[V2G20-3308])
 ISO20_NOTIFICATION_MAX_DELAY = 60
+
+# ------------------------------------------------------------------------------ ISO 15118-20 WPT and ACDP
+# Table 218 (WPT, [V2G20-5069]/[V2G20-5070]) and Table 219 (ACDP, [V2G20-4020]/[V2G20-4021]), read in the -20
+# excerpts of the code index (see the issue-10 notes §1): V2G_EVCC_Msg_Timeout 2 s for WPT_FinePositioningSetup,
+# WPT_FinePositioning, WPT_Pairing, WPT_AlignmentCheck and the four ACDP requests, 0.5 s for WPT_ChargeLoop;
+# V2G_SECC_Msg_Performance_Time 1.5 s for all of them but WPT_ChargeLoop (0.25 s); V2G_SECC_Sequence_Timeout
+# 0.5 s after WPT_ChargeLoopRes. All equal the defaults or the WPT_ChargeLoop entries above: no new values.
+#: System_Status_End_Timeout (Table 89 of -20, 8.3.4.7.8.6): "duration of the system status service". The
+#: excerpt does not say from when it counts; v2gkit does not enforce it yet (the status service ends with
+#: SessionStopRes, [V2G20-4056]).
+ISO20_ACDP_SYSTEM_STATUS_END_TIMEOUT = 60.0
+#: How often the EV sends ACDP_SystemStatusReq on its side stream ([V2G20-4016] says it starts after
+#: SessionSetupRes, not how often): v2gkit's policy, one per second, well inside the 2 s V2G_EVCC_Msg_Timeout.
+ISO20_ACDP_SYSTEM_STATUS_INTERVAL = 1.0
