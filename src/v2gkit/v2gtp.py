@@ -94,6 +94,9 @@ ISO20_SCHEMAS: dict[int, str] = {
     PayloadType.ISO20_WPT: "iso20-wpt",
 }
 
+#: the side streams of ISO 15118-20's multiplexed communication (8.6.5) and the schema set of their messages
+ISO20_SIDE_SCHEMAS: dict[int, str] = {PayloadType.ISO20_ACDP_SYSTEM_STATUS: "iso20-acdp"}
+
 #: Payload types that may arrive on the V2G TCP/TLS connection (ISO 15118-20 list)
 TCP_PAYLOAD_TYPES = frozenset(p for p in PayloadType if p < 0x9000)
 #: ... on the SDP UDP socket

@@ -32,6 +32,8 @@ class EVCCRole:
     core: Any
     ev: EVController
     cfg: Any
+    #: the role's timers, cancelled when it ends (a service with timers of its own adds them)
+    TIMERS: tuple[str, ...] = ("response", "next")
 
     def __init__(self) -> None:
         self.result = SessionResult()
@@ -77,7 +79,14 @@ class EVCCRole:
         if name == "next" and self._next:
             nxt, self._next = self._next, None
             return self._request(now, nxt)
+        return self.on_timer(now, name)
+
+    def on_timer(self, now: float, name: str) -> list[Output]:
+        """A timer of the service's own (one of ``TIMERS`` beyond response/next)."""
         return []
+
+    def closing(self, reason: Reason) -> None:
+        """The session ends: a service puts its hardware in a safe state (errors are reported, not raised)."""
 
     def _timeout(self, name: str) -> float:
         return self.cfg.msg_timeouts.get(name, self.cfg.msg_timeout_default)
@@ -85,9 +94,10 @@ class EVCCRole:
     def _end(self, reason: Reason, detail: str = "") -> list[Output]:
         self._ended = True
         closed = Closed(reason, detail)
-        out: list[Output] = [*self.core.closing(), Timer("response", None), Timer("next", None), closed]
+        out: list[Output] = [*self.core.closing(), *(Timer(t, None) for t in self.TIMERS), closed]
         try:
             self.ev.set_cp_state(CPState.B)
+            self.closing(reason)
         except Exception as e:  # noqa: BLE001 - the car failing while we close: still close
             out.insert(0, Event("internal_error", {"name": "close", "error": e}))
         self.result.ok, self.result.reason, self.result.detail = reason.ok, reason, closed.text
@@ -184,9 +194,13 @@ class SECCRole:
             self.result.energy_wh = self.evse.meter_wh()
             if not reason.ok:
                 self.evse.stop_output()
+            self.closing(reason)
         except Exception as e:  # noqa: BLE001 - the charger failing while we close: still close
             out.insert(0, Event("internal_error", {"name": "close", "error": e}))
         return out
+
+    def closing(self, reason: Reason) -> None:
+        """The session ends: a service puts its hardware in a safe state (errors are reported, not raised)."""
 
     def _response(self, name: str, code: Any, extra: Any) -> Any:
         raise NotImplementedError

@@ -308,7 +308,8 @@ class Tracer:
             self._add_error(fields, info.error)
             if schema is not None and info.payload_type is not None:
                 # a -20 connection mixes schema sets: the payload type names each message's
-                decoded = decode_payload(info.payload, ISO20_SCHEMAS.get(info.payload_type, schema))
+                pt = info.payload_type
+                decoded = decode_payload(info.payload, ISO20_SCHEMAS.get(pt) or ISO20_SIDE_SCHEMAS.get(pt) or schema)
                 error = decoded.pop("error", None)
                 fields.update(decoded)
                 self._add_error(fields, error)

@@ -24,9 +24,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ...controllers import CPState, EVController, EVSEController
+from ...controllers import EVController, EVSEController
 from ...exi.errors import ExiError
-from ..events import Closed, Event, Message, Output, Reason, Received, Timer
+from .. import roles as _roles
+from ..events import Event, Message, Output, Reason, Received, Timer
 from ..paused import PausedSessions
 from . import evcc as _evcc
 from . import messages as msg
@@ -59,7 +60,7 @@ def common_rules(**own: frozenset[str]) -> dict[str, frozenset[str]]:
     return rules
 
 
-Stop = _evcc._Stop  # raised by a plan method: end the session with (reason, detail)
+Stop = _roles.Stop  # raised by a plan method: end the session with (reason, detail)
 
 
 def _modes(cfg: SECC20Config) -> list[ControlMode]:
@@ -68,7 +69,7 @@ def _modes(cfg: SECC20Config) -> list[ControlMode]:
 
 # ============================================================================================== SECC
 
-class ExtendedSECC:
+class ExtendedSECC(_roles.SECCRole):
     """The charger's side of a -20 session of another energy service. Subclasses set ``OWN`` (request name
     -> handler method name; a handler returns (response code, what the builder needs)), ``BUILD`` (name ->
     builder method name: (code, extra) -> body, for every code) and ``COMMON`` (the requests the AC/DC
@@ -82,6 +83,7 @@ class ExtendedSECC:
 
     def __init__(self, core: Core, evse: EVSEController, config: SECC20Config, paused: PausedSessions | None,
                  services: Iterable[ServiceID]) -> None:
+        super().__init__()
         self.core = core
         self.cfg = config
         self.evse = evse
@@ -98,18 +100,8 @@ class ExtendedSECC:
                                  for s in services}
         self.common = common
         self.result = common.result
-        self._ended = False
-        self._why = ""
         #: (reason, detail) of the FAILED answer this SECC gave and still winds the session down after
         self.failed: tuple[Reason, str] | None = None
-
-    @property
-    def session_id(self) -> bytes:
-        return self.core.session_id
-
-    @property
-    def state(self) -> str:
-        return self.core.state
 
     @property
     def mode(self) -> str:
@@ -120,24 +112,6 @@ class ExtendedSECC:
         return self.common.service
 
     # -- drivers ------------------------------------------------------------------------------
-    @property
-    def hardware(self) -> tuple[EVSEController, ...]:
-        """What the runner advances (``step``) before each message and timer."""
-        return (self.evse,)
-
-    def start(self, now: float) -> list[Output]:
-        return [Timer("sequence", self.cfg.sequence_timeout)]
-
-    def timer(self, now: float, name: str) -> list[Output]:
-        held = self.core.timer(now, name)
-        if held is not None:
-            return [] if self._ended else held
-        if name == "sequence" and not self._ended:
-            after = self.state.split(":")[0]
-            return self._close(Reason.SEQUENCE_TIMEOUT, f"V2G_SECC_Sequence_Timeout: no request within "
-                                                        f"{self._sequence_timeout(after):g} s after {after}Res")
-        return []
-
     def receive(self, now: float, message: Message) -> list[Output]:
         if self._ended:
             return []
@@ -254,28 +228,9 @@ class ExtendedSECC:
         return [Event("wind_down", {"after": f"{name}Res", "code": code, "allowed": sorted(self.core.expected)}),
                 Timer("sequence", self.cfg.sequence_timeout)]
 
-    def _close(self, reason: Reason, detail: str = "") -> list[Output]:
-        self._ended = True
-        closed = Closed(reason, detail)
-        self.result.reason, self.result.detail = reason, closed.text
-        self.result.session_id = self.session_id
-        out: list[Output] = [*self.core.closing(), Timer("sequence", None), closed]
-        try:
-            self.result.energy_wh = self.evse.meter_wh()
-            if not reason.ok:
-                self.evse.stop_output()
-            self.closing(reason)
-        except Exception as e:  # noqa: BLE001 - the charger failing while we close: still close
-            out.insert(0, Event("internal_error", {"name": "close", "error": e}))
-        return out
-
-    def closing(self, reason: Reason) -> None:
-        """The session ends (a service puts its hardware in a safe state)."""
-
-
 # ============================================================================================== EVCC
 
-class ExtendedEVCC:
+class ExtendedEVCC(_roles.EVCCRole):
     """The car's side of a -20 session of another energy service. Subclasses set ``PLAN`` (response name
     -> method name: (now, res, code) -> the next request or None to end; ``self.sent`` is the request it
     answers), ``BUILD`` (request name -> builder method name; others are the AC/DC policy's) and ``LOOPS``
@@ -286,10 +241,9 @@ class ExtendedEVCC:
     LOOPS: frozenset[str] = frozenset()
     #: side-stream messages: outside the main stream's rules and state (``side_message``)
     SIDE: frozenset[str] = frozenset()
-    #: the timers of this driver (a subclass adds its own and handles them in ``on_timer``)
-    TIMERS: tuple[str, ...] = ("response", "next")
 
     def __init__(self, core: Core, ev: EVController, config: EVCC20Config, dc: bool) -> None:
+        super().__init__()
         self.core = core
         self.cfg = config
         self.ev = ev
@@ -299,18 +253,10 @@ class ExtendedEVCC:
         if config.resume_session_id is not None:
             core.session_id = config.resume_session_id
         self.result = common.result
-        self.pending: str | None = None
         self.sent: Any = None  # the request the response being planned answers
-        self._pending_body: Any = None
-        self._ended = False
-        self._next: str | None = None
         #: (reason, detail) the session ends with after its closing SessionStop (a FAILED answer, giving up)
         self.final: tuple[Reason, str] | None = None
         self._extra: list[Output] = []
-
-    @property
-    def session_id(self) -> bytes:
-        return self.core.session_id
 
     @property
     def mode(self) -> str:
@@ -321,29 +267,6 @@ class ExtendedEVCC:
         return self.common.service
 
     # -- drivers ------------------------------------------------------------------------------
-    @property
-    def hardware(self) -> tuple[EVController, ...]:
-        """What the runner advances (``step``) before each message and timer; the car runs on what the
-        charger delivers (``EVController.supply``, set by the AC/DC policy from the SECC's answers)."""
-        return (self.ev,)
-
-    def start(self, now: float) -> list[Output]:
-        return self._request(now, "SessionSetup")
-
-    def timer(self, now: float, name: str) -> list[Output]:
-        held = self.core.timer(now, name)
-        if held is not None:
-            return [] if self._ended else held
-        if self._ended:
-            return []
-        if name == "response" and self.pending:
-            return self._end(Reason.MESSAGE_TIMEOUT, f"V2G_EVCC_Msg_Timeout: no {self.pending}Res within "
-                                                     f"{self._timeout(self.pending):g} s")
-        if name == "next" and self._next:
-            nxt, self._next = self._next, None
-            return self._request(now, nxt)
-        return self.on_timer(now, name)
-
     def receive(self, now: float, message: Message) -> list[Output]:
         if self._ended:
             return []
@@ -412,21 +335,12 @@ class ExtendedEVCC:
         """Outputs (timers, side-stream messages) to go out with the next request."""
         self._extra.extend(outputs)
 
-    def on_timer(self, now: float, name: str) -> list[Output]:
-        return []
-
     def on_failed(self, now: float, name: str, code: str, detail: str) -> str | None:
         """The SECC answered ``name`` with FAILED ``code``: the next request, or raise Stop. AC/DC: the session
         ends ([V2G20-1967])."""
         raise Stop(Reason.FAILED_RESPONSE, detail)
 
-    def closing(self, reason: Reason) -> None:
-        """The session ends (a service puts its hardware in a safe state)."""
-
     # -- helpers -------------------------------------------------------------------------------------
-    def _timeout(self, name: str) -> float:
-        return self.cfg.msg_timeouts.get(name, self.cfg.msg_timeout_default)
-
     def _build(self, name: str) -> Any:
         builder = self.BUILD.get(name)
         if builder is not None:
@@ -434,18 +348,8 @@ class ExtendedEVCC:
         return self.common._build(name)
 
     def _request(self, now: float, name: str) -> list[Output]:
-        self.common._now = now
-        if not self.core.allowed(name):
-            return self._end(Reason.RULES_BROKEN, f"the EVCC's plan wants {name}Req after {self.core.state}Res; "
-                                                  f"allowed: {', '.join(sorted(self.core.expected)) or 'nothing'}")
-        try:
-            body = self._build(name)
-            out = self.core.send(now, name + "Req", body)
-        except Exception as e:  # noqa: BLE001 - any builder/encoder/controller error is a local fault
-            return [Event("internal_error", {"name": name + "Req", "error": e})] + self._end(
-                Reason.INTERNAL_ERROR, f"internal error: cannot build {name}Req: {type(e).__name__}: {e}")
-        self.pending, self._pending_body = name, body
-        return out + [Timer("response", self._timeout(name))]
+        self.common._now = now  # the schedule in force is the one at the time of the request
+        return super()._request(now, name)
 
     def poll(self, now: float, what: str, limit: float) -> str:
         """``what`` again, unless it has been going on for more than ``limit`` s (then Stop)."""
@@ -459,17 +363,3 @@ class ExtendedEVCC:
         self.final = (Reason.GAVE_UP, why)
         self.common._stop_session = "Terminate"
         return "SessionStop"
-
-    def _end(self, reason: Reason, detail: str = "") -> list[Output]:
-        self._ended = True
-        closed = Closed(reason, detail)
-        out: list[Output] = [*self.core.closing(), *(Timer(t, None) for t in self.TIMERS), closed]
-        try:
-            self.ev.set_cp_state(CPState.B)
-            self.closing(reason)
-        except Exception as e:  # noqa: BLE001 - the car failing while we close: still close
-            out.insert(0, Event("internal_error", {"name": "close", "error": e}))
-        self.result.ok, self.result.reason, self.result.detail = reason.ok, reason, closed.text
-        self.result.session_id = self.session_id
-        self.result.paused = reason is Reason.PAUSED
-        return out
