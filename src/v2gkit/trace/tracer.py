@@ -18,7 +18,15 @@ from typing import IO, Any, BinaryIO
 from v2gkit.exi.api import decode_element
 from v2gkit.exi.convert import to_json_obj
 from v2gkit.exi.errors import ExiError
-from v2gkit.v2gtp import HEADER_SIZE, INVERSE_VERSION, ISO20_SCHEMAS, PAYLOAD_TYPE_NAMES, VERSION, PayloadType
+from v2gkit.v2gtp import (
+    HEADER_SIZE,
+    INVERSE_VERSION,
+    ISO20_SCHEMAS,
+    ISO20_SIDE_SCHEMAS,
+    PAYLOAD_TYPE_NAMES,
+    VERSION,
+    PayloadType,
+)
 
 from .frames import Endpoint, as_endpoint
 from .jsonl import JsonlWriter
