@@ -250,3 +250,38 @@ def test_iso20_timestamps_come_from_outside() -> None:
     assert stamps and all(stamp == 1_700_000_000 + int(t - 0.002) or stamp == 1_700_000_000 + int(t)
                           for t, stamp in stamps)
     assert {r.body.header.session_id for _, s, r in ex.received if r.name != "SessionSetupReq"} == {b"\x11" * 8}
+
+
+# ------------------------------------------------------------------------------------------------ SDP
+def _sdp(server_hooks: Hooks | None = None, client_hooks: Hooks | None = None, requests: int = 3) -> Exchange:
+    import ipaddress
+
+    from v2gkit.sdp import SDPClient, SDPClientMachine, SDPServer, SDPServerMachine, Security, SecurityPolicy
+
+    server = SDPServer(ipaddress.IPv6Address("fe80::1"), {Security.NONE: 50000}, SecurityPolicy.NONE_ONLY)
+    return run_pair(SDPClientMachine(SDPClient(Security.NONE, max_requests=requests), client_hooks),
+                    SDPServerMachine(server, server_hooks), until=5.0)
+
+
+def test_sdp_is_a_machine_like_the_sessions() -> None:
+    ex = _sdp()
+    assert [n for _, _, n in ex.log] == ["SDPReq", "SDPRes"]
+    [(_, _, res)] = [(t, s, r) for t, s, r in ex.received if s == "EV"]
+    assert res.payload_type == PayloadType.SDP_RESPONSE and res.body.port == 50000
+    assert _closed(ex, "EV").reason is Reason.DISCOVERED and _closed(ex, "EV").ok
+
+
+def test_sdp_hooks() -> None:
+    """The test system answers SDP with another port, or not at all, or the car's incoming hook loses it."""
+    import dataclasses
+
+    def other_port(msg: Outgoing) -> None:
+        msg.body = dataclasses.replace(msg.body, port=61000)
+
+    ex = _sdp(Hooks(outgoing=other_port))
+    assert [r.body.port for _, s, r in ex.received if s == "EV"] == [61000]
+    silent = _sdp(Hooks(outgoing=Outgoing.drop), requests=3)
+    ev = _closed(silent, "EV")
+    assert ev.reason is Reason.NO_ANSWER and not ev.ok and silent.closed["EV"][0] == 0.75  # 3 x 0.25 s
+    lost = _sdp(client_hooks=Hooks(incoming=lambda now, m: None), requests=2)
+    assert _closed(lost, "EV").reason is Reason.NO_ANSWER and lost.names("SE") == ["SDPRes", "SDPRes"]

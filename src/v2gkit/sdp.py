@@ -3,6 +3,13 @@
 The EVCC multicasts an SDP request (wanted security, transport) to ff02::1 port 15118; the SECC answers
 with its address, TCP port, and the security and transport it will use. Neither object here touches a
 socket or a clock: they take datagrams and timer expiries and return what to send and when.
+
+Both are protocol machines with the one interface of ``session/events.py`` (``start``, ``receive(now,
+V2GTPMessage)``, ``timer``; outputs ``Send`` with payload type 0x9000/0x9001, ``Timer``, ``Received``,
+``Event``, ``Closed``) and take the test system's ``Hooks`` (outgoing, incoming). The client ends with
+``Closed(Reason.DISCOVERED)`` after the ``Received`` SDPRes, or ``Closed(Reason.NO_ANSWER)``.
+``start()``/``datagram_received``/``timer_expired`` with the older outputs (SendRequest, StartTimer,
+Discovered, ...) remain for callers of the plain steps; both run the same logic.
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ __all__ = [
     "DiscoveryFailed",
     "Ignored",
     "SDPClient",
+    "SDPClientMachine",
     "SDPError",
     "SDPRequest",
     "SDPResponse",
     "SDPServer",
+    "SDPServerMachine",
     "Security",
     "SecurityPolicy",
     "SendRequest",
@@ -369,3 +378,96 @@ class SDPServer:
 
     def stop(self) -> None:
         self.enabled = False
+
+
+# ------------------------------------------------------------------------------ as protocol machines
+def _machine_imports() -> tuple:
+    from .session import events, hooks  # sdp sits below session: imported when a machine is used
+    return events, hooks
+
+
+class SDPClientMachine:
+    """The EVCC's SDP as a protocol machine (one interface with the sessions; hooks for test systems)."""
+
+    def __init__(self, client: SDPClient, hooks: object | None = None) -> None:
+        events, hk = _machine_imports()
+        self.client = client
+        self._ev = events
+        self.hooks = hooks or hk.NO_HOOKS
+        self.exit = hk.Exit(self.hooks)
+        self.ignored: list[str] = []
+
+    def _encode(self, name: str, body: object) -> tuple[int, bytes]:
+        return PayloadType.SDP_REQUEST, self.client.request.to_bytes()[8:] if body is self.client.request \
+            else body.to_bytes()[8:]  # type: ignore[attr-defined]
+
+    def _outputs(self, now: float, legacy: list) -> list:
+        ev, out = self._ev, []
+        for o in legacy:
+            if isinstance(o, SendRequest):
+                out += self.exit.send(now, "SDPReq", self.client.request, self._encode)
+            elif isinstance(o, StartTimer):
+                out.append(ev.Timer("sdp", o.delay))
+            elif isinstance(o, Discovered):
+                out += [ev.Received("SDPRes", o.response, PayloadType.SDP_RESPONSE), ev.Timer("sdp", None),
+                        ev.Closed(ev.Reason.DISCOVERED, f"after {o.attempts} request(s)")]
+            elif isinstance(o, DiscoveryFailed):
+                why = o.reason + (f"; ignored: {self.ignored[-1]}" if self.ignored else "")
+                out.append(ev.Closed(ev.Reason.NO_ANSWER, why))
+            elif isinstance(o, Ignored):
+                self.ignored.append(o.reason)
+                out.append(ev.Event("sdp_ignored", {"reason": o.reason}))
+        return out
+
+    def start(self, now: float) -> list:
+        return self._outputs(now, self.client.start())
+
+    def timer(self, now: float, name: str) -> list:
+        held = self.exit.timer(now, name)
+        if held is not None:
+            return held
+        return self._outputs(now, self.client.timer_expired()) if name == "sdp" else []
+
+    def receive(self, now: float, message: object) -> list:
+        hook = self.hooks.incoming  # type: ignore[attr-defined]
+        if hook is not None:
+            message = hook(now, message)
+            if message is None:
+                return []
+        return self._outputs(now, self.client.datagram_received(message.to_bytes()))  # type: ignore[attr-defined]
+
+
+class SDPServerMachine:
+    """The SECC's SDP as a protocol machine: each request gets its answer (``Send`` 0x9001/0x9003) or an
+    ``Event`` saying why none. It never closes; ``SDPServer.stop`` silences it."""
+
+    def __init__(self, server: SDPServer, hooks: object | None = None) -> None:
+        events, hk = _machine_imports()
+        self.server = server
+        self._ev = events
+        self.hooks = hooks or hk.NO_HOOKS
+        self.exit = hk.Exit(self.hooks)
+
+    def start(self, now: float) -> list:
+        return []
+
+    def timer(self, now: float, name: str) -> list:
+        held = self.exit.timer(now, name)
+        return held if held is not None else []
+
+    def receive(self, now: float, message: object) -> list:
+        hook = self.hooks.incoming  # type: ignore[attr-defined]
+        if hook is not None:
+            message = hook(now, message)
+            if message is None:
+                return []
+        answer, what = self.server.datagram_received(message.to_bytes())  # type: ignore[attr-defined]
+        if answer is None:
+            return [self._ev.Event("sdp_dropped", {"reason": what})]
+        pt = int.from_bytes(answer[2:4], "big")
+        res = (parse_wireless_response if pt == PayloadType.SDP_RESPONSE_WIRELESS else parse_response)(answer)
+
+        def encode(name: str, body: object) -> tuple[int, bytes]:
+            return pt, body.to_bytes()[8:]  # type: ignore[attr-defined]
+
+        return self.exit.send(now, "SDPRes", res, encode)

@@ -23,6 +23,8 @@ import time
 from typing import Any
 
 from .. import sdp as core
+from ..session.events import Closed, Event, Reason, Received, Send, Timer
+from ..v2gtp import V2GTPError, decode_datagram, frame
 from .faults import FaultLog, default_fault_log
 from .iface import if_index, link_local_address
 from .v2g import TraceSink
@@ -160,44 +162,59 @@ async def start_responder(server: core.SDPServer, *, interface: str | None = Non
 
 
 class _ClientProtocol(asyncio.DatagramProtocol):
-    def __init__(self, client: core.SDPClient, target: tuple, trace: _SDPTrace) -> None:
+    """Runs the EVCC's SDP machine (``sdp.SDPClientMachine``: the one interface of every protocol machine)
+    on a UDP socket: its Sends go out framed, its timers are call_later, its Closed ends the discovery."""
+
+    def __init__(self, client: core.SDPClient, target: tuple, trace: _SDPTrace, hooks: Any = None) -> None:
         self.client = client
+        self.machine = core.SDPClientMachine(client, hooks)
         self.target = target
         self.trace = trace
         self.transport: asyncio.DatagramTransport | None = None
         self.done: asyncio.Future[core.SDPResponse] = asyncio.get_running_loop().create_future()
         self.timer: asyncio.TimerHandle | None = None
-        self.ignored: list[str] = []
+        self.timers: dict[str, asyncio.TimerHandle] = {}
+        self.response: core.SDPResponse | None = None
         self.local: tuple = ("::", 0)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.local = transport.get_extra_info("sockname")
-        self.run(self.client.start())
+        loop = asyncio.get_running_loop()
+        self.run(self.machine.start(loop.time()))
+
+    def _fire(self, name: str) -> None:
+        self.timers.pop(name, None)
+        now = asyncio.get_running_loop().time()
+        self.run(self.machine.timer(now, name))
 
     def run(self, outputs: list) -> None:
         loop = asyncio.get_running_loop()
         for out in outputs:
-            if isinstance(out, core.SendRequest):
+            if isinstance(out, Send):
                 assert self.transport is not None
-                self.transport.sendto(out.datagram, self.target)
-                self.trace(True, self.local, self.target, out.datagram)
-            elif isinstance(out, core.StartTimer):
-                if self.timer is not None:
-                    self.timer.cancel()
-                self.timer = loop.call_later(out.delay, lambda: self.run(self.client.timer_expired()))
-            elif isinstance(out, core.Discovered):
-                self._finish(out.response)
-            elif isinstance(out, core.DiscoveryFailed):
-                self._finish(DiscoveryError(out.reason + (f"; ignored: {self.ignored[-1]}" if self.ignored else ""),
-                                            out.attempts))
-            elif isinstance(out, core.Ignored):
-                self.ignored.append(out.reason)
-                log.info("SDP answer ignored: %s", out.reason)
+                datagram = frame(out.payload_type, out.payload)
+                self.transport.sendto(datagram, self.target)
+                self.trace(True, self.local, self.target, datagram)
+            elif isinstance(out, Timer):
+                old = self.timers.pop(out.name, None)
+                if old is not None:
+                    old.cancel()
+                if out.delay is not None:
+                    self.timers[out.name] = self.timer = loop.call_later(out.delay, self._fire, out.name)
+            elif isinstance(out, Received):
+                self.response = out.body
+            elif isinstance(out, Closed):
+                if out.reason is Reason.DISCOVERED and self.response is not None:
+                    self._finish(self.response)
+                else:
+                    self._finish(DiscoveryError(out.text, self.client.attempts))
+            elif isinstance(out, Event) and out.name == "sdp_ignored":
+                log.info("SDP answer ignored: %s", out.data["reason"])
 
     def _finish(self, result: core.SDPResponse | Exception) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
+        for handle in self.timers.values():
+            handle.cancel()
         if not self.done.done():
             if isinstance(result, Exception):
                 self.done.set_exception(result)
@@ -206,7 +223,13 @@ class _ClientProtocol(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
         self.trace(False, addr, self.local, data)
-        self.run(self.client.datagram_received(data))
+        try:
+            message = decode_datagram(data)
+        except V2GTPError as e:  # not even a V2GTP datagram: noted like any answer the machine ignores
+            self.machine.ignored.append(str(e))
+            log.info("SDP answer ignored: %s", e)
+            return
+        self.run(self.machine.receive(asyncio.get_running_loop().time(), message))
 
     def error_received(self, exc: Exception) -> None:
         log.warning("SDP socket error: %s", exc)
@@ -215,8 +238,10 @@ class _ClientProtocol(asyncio.DatagramProtocol):
 async def discover(*, interface: str | None = None, loopback: bool = False,
                    security: core.Security = core.Security.NONE, port: int = core.SDP_PORT,
                    max_requests: int = 50, interval: float = 0.25, accept_downgrade: bool = True,
-                   tls_capable: bool = True, tracer: TraceSink | None = None) -> tuple[core.SDPResponse, int]:
-    """Find the SECC: (its response, requests sent). Raises DiscoveryError after ``max_requests``."""
+                   tls_capable: bool = True, tracer: TraceSink | None = None,
+                   hooks: Any = None) -> tuple[core.SDPResponse, int]:
+    """Find the SECC: (its response, requests sent). Raises DiscoveryError after ``max_requests``.
+    ``hooks``: the test system's (session.hooks.Hooks) on the SDP machine."""
     if loopback:
         sock = _udp_socket(("::1", 0), None)
         target: tuple = ("::1", port)
@@ -230,12 +255,12 @@ async def discover(*, interface: str | None = None, loopback: bool = False,
                             accept_downgrade=accept_downgrade, tls_capable=tls_capable)
     loop = asyncio.get_running_loop()
     transport, proto = await loop.create_datagram_endpoint(
-        lambda: _ClientProtocol(client, target, _SDPTrace(tracer)), sock=sock)
+        lambda: _ClientProtocol(client, target, _SDPTrace(tracer), hooks), sock=sock)
     try:
         response = await proto.done
     finally:
-        if proto.timer is not None:
-            proto.timer.cancel()
+        for handle in proto.timers.values():
+            handle.cancel()
         transport.close()
     if response.address.is_link_local and interface is None and not loopback:
         raise DiscoveryError("SECC gave a link-local address but no interface is known", client.attempts)

@@ -46,6 +46,7 @@ class Reason(enum.Enum):
     # -- ended as intended
     TERMINATED = ("terminated", True)
     PAUSED = ("paused", True)
+    DISCOVERED = ("discovered", True)  # SDP: the SECC answered (the Received SDPRes before it says how)
     # -- the peer broke the rules or answered with an error (remote faults)
     UNDECODABLE = "undecodable message"
     WRONG_MESSAGE = "wrong message"  # a response to the SECC, a request to the EVCC, not the awaited response
@@ -55,6 +56,7 @@ class Reason(enum.Enum):
     FAILED_RESPONSE = "FAILED response"  # the EVCC received FAILED_*
     GAVE_UP = "nothing usable offered"  # the EV ended with SessionStop: no payment option or mode fits
     UNUSABLE = "unusable message"  # schema-valid, but without what the session needs (e.g. the other control mode)
+    NO_ANSWER = "no answer"  # SDP: no valid SDP response to any request
     # -- time ran out on the peer
     SEQUENCE_TIMEOUT = "sequence timeout"
     MESSAGE_TIMEOUT = "message timeout"
