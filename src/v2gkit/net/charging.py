@@ -1,5 +1,7 @@
-"""Live charging: the communication set-up of ``link.py`` followed by a DIN 70121 / ISO 15118-2 session
-run by ``runner.py``, for both roles. The CLI, the demo and the benchmarks all start sessions here."""
+"""Live charging: the communication set-up of ``link.py`` followed by a DIN 70121 / ISO 15118-2 / ISO 15118-20
+session run by ``runner.py``, for both roles. The CLI, the demo and the benchmarks all start sessions here.
+The -20 machines (and their five codecs, ~7 MB) are imported when a -20 session is first negotiated, so a
+DIN/ISO-2 charger or car does not carry them."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import collections
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..controllers import EVController, EVSEController
 from ..session.din2 import EVCCConfig, EVCCSession, SECCConfig, SECCSession
@@ -15,14 +17,15 @@ from ..session.families import DEFAULT_EV_OFFER, ISO20, SESSION_PROTOCOLS
 from ..session.handshake import AppProtocol, Negotiated
 from ..session.hooks import Hooks
 from ..session.iso20.config import EVCC20Config, SECC20Config
-from ..session.iso20.evcc import EVCC20Session
-from ..session.iso20.secc import SECC20Session
 from ..session.paused import PausedSessions
 from ..session.result import SessionResult
 from .faults import default_fault_log
 from .link import EVLink, LinkError, ev_link
 from .runner import Observer, Outcome, run_machine
 from .v2g import V2GConnection
+
+if TYPE_CHECKING:
+    from ..session.iso20.evcc import EVCC20Session
 
 __all__ = ["SESSION_PROTOCOLS", "ChargeResult", "SessionCounters", "SessionRecord", "charge", "secc_machine", "secc_sessions"]
 
@@ -71,6 +74,7 @@ def secc_machine(protocol: str, evse: EVSEController, config: SECCConfig, iso20:
                  paused: PausedSessions, hooks: Hooks | None = None) -> Any:
     """The SECC session machine of a negotiated protocol: its family's policy on its family's core."""
     if protocol in ISO20:
+        from ..session.iso20.secc import SECC20Session
         return SECC20Session(protocol, evse, iso20 or SECC20Config(), paused, hooks)
     return SECCSession(protocol, evse, config, paused, hooks)
 
@@ -131,6 +135,7 @@ async def charge(ev: EVController, config: EVCCConfig, *, protocols: str | Seque
                         f"{', '.join(SESSION_PROTOCOLS)}")
     machine: EVCCSession | EVCC20Session
     if name in ISO20:
+        from ..session.iso20.evcc import EVCC20Session
         machine = EVCC20Session(name, ev, iso20 or EVCC20Config(), hooks)
     else:
         machine = EVCCSession(name, ev, config, hooks)

@@ -22,8 +22,6 @@ from ..sim.evse import SimulatedACEVSE, SimulatedDCEVSE
 from .din2 import EVCCConfig, EVCCSession, SECCConfig, SECCSession
 from .families import DIN2, ISO20
 from .iso20.config import EVCC20Config, SECC20Config
-from .iso20.evcc import EVCC20Session
-from .iso20.secc import SECC20Session
 from .paused import PausedSessions
 from .simulate import run_pair
 
@@ -85,7 +83,11 @@ def _session(protocol: str, config: SECCConfig, evse: EVSEController, answers: C
 
 
 def _session20(protocol: str, config: SECC20Config, mode: str, evse: EVSEController, answers: Counter[str]) -> bool:
-    """The same for ISO 15118-20, in one control mode (BPT when the charger offers it)."""
+    """The same for ISO 15118-20, in one control mode (BPT when the charger offers it). The -20 machines are
+    imported here: a charger that serves no -20 does not load them."""
+    from .iso20.evcc import EVCC20Session
+    from .iso20.secc import SECC20Session
+
     dc = protocol == "iso20-dc"
     bpt = config.bpt and isinstance(evse, BidirectionalEVSE)
     ev = (SimulatedBPTEV if bpt else SimulatedEV)(capacity_wh=6000.0, soc=79.0, target_soc=80.0, ac=not dc)
