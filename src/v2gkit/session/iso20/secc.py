@@ -298,15 +298,23 @@ class SECC20Session(SECCRole):
                     f"session")
         return None
 
-    def _on_dc_charge_loop(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+    def _loop_check(self, req: Any) -> tuple[str, Any] | None:
+        """The answer a charge-loop request gets before any power is set: FAILED when it is not the agreed
+        variant; OK with the output off in an emergency (the answer's notification tells the car)."""
         problem = self._loop_variant_problem(req)
         if problem:
             self._why = problem
             return "FAILED", None
-        evse = self.evse
-        if evse.emergency_shutdown():
-            evse.stop_output()
+        if self.evse.emergency_shutdown():
+            self.evse.stop_output()
             return "OK", req
+        return None
+
+    def _on_dc_charge_loop(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
+        early = self._loop_check(req)
+        if early is not None:
+            return early
+        evse = self.evse
         lim = evse.limits()
         if self.mode == "Scheduled":
             cm = req.bpt_scheduled_dc_cl_req_control_mode or req.scheduled_dc_cl_req_control_mode
@@ -334,14 +342,10 @@ class SECC20Session(SECCRole):
         return "OK", req
 
     def _on_ac_charge_loop(self, now: float, sid: bytes, req: Any) -> tuple[str, Any]:
-        problem = self._loop_variant_problem(req)
-        if problem:
-            self._why = problem
-            return "FAILED", None
+        early = self._loop_check(req)
+        if early is not None:
+            return early
         evse = self.evse
-        if evse.emergency_shutdown():
-            evse.stop_output()
-            return "OK", req
         lim = evse.limits()
         voltage, phases = lim.nominal_voltage, max(1, lim.phases)
         if self.mode == "Dynamic":  # the charger decides (EVSETargetActivePower); the car follows
