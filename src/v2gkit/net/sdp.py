@@ -172,7 +172,6 @@ class _ClientProtocol(asyncio.DatagramProtocol):
         self.trace = trace
         self.transport: asyncio.DatagramTransport | None = None
         self.done: asyncio.Future[core.SDPResponse] = asyncio.get_running_loop().create_future()
-        self.timer: asyncio.TimerHandle | None = None
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.response: core.SDPResponse | None = None
         self.local: tuple = ("::", 0)
@@ -201,7 +200,7 @@ class _ClientProtocol(asyncio.DatagramProtocol):
                 if old is not None:
                     old.cancel()
                 if out.delay is not None:
-                    self.timers[out.name] = self.timer = loop.call_later(out.delay, self._fire, out.name)
+                    self.timers[out.name] = loop.call_later(out.delay, self._fire, out.name)
             elif isinstance(out, Received):
                 self.response = out.body
             elif isinstance(out, Closed):
