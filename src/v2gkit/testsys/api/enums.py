@@ -1,0 +1,1 @@
+def enum_tables(family): raise NotImplementedError
