@@ -215,7 +215,7 @@ class MessageTree:
         return self._simple[ref]
 
     def _walk(self, cls: str, path: tuple[str, ...], steps: tuple[Step, ...], pairs: tuple[int, ...],
-              scope: str, depth: int) -> list[Node]:
+              scope: str, depth: int, in_list: bool = False) -> list[Node]:
         from .generate import MAX_DEPTH
 
         if depth > MAX_DEPTH:
@@ -225,7 +225,8 @@ class MessageTree:
         for c in children:
             if c[2] == "e":
                 per_group[c[6]] = per_group.get(c[6], 0) + 1
-        wrapper_of = path and len(children) == 1 and children[0][2] == "e" and (
+        # a wrapper: a single (not repeated) element whose only content is one list
+        wrapper_of = path and not in_list and len(children) == 1 and children[0][2] == "e" and (
             children[0][4] is None or children[0][4] > 1)
         made: list[Node] = []
         for name, py, ea, mn, mx, t, group, _abstract in children:
@@ -256,7 +257,7 @@ class MessageTree:
             self.nodes.append(node)
             made.append(node)
             if isinstance(t, str):
-                kids = self._walk(t, here, st, my_pairs, scope, depth + 1)
+                kids = self._walk(t, here, st, my_pairs, scope, depth + 1, is_list)
                 if is_list:
                     node.keys = tuple(k for k in kids if k.simple is not None and not k.is_list
                                       and not k.attribute and len(k.path) == len(here) + 1)

@@ -93,6 +93,9 @@ class Registry:
         self._trees: dict[tuple[str, str], MessageTree] = {}
         self._spaces: dict[str, dict[str, str]] = {}
         self._cache: dict[tuple[str, str, str], ApiFunction | None] = {}
+        #: names two nodes could mean with the same number of elisions: ambiguous, they resolve to None
+        #: (ISO-20 ``Exist_ServiceDiscovery_Service``: EnergyTransferServiceList or VASList)
+        self.ties: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = []
 
     def tables(self, schema: str) -> Any:
         t = self._tables.get(schema)
@@ -174,6 +177,13 @@ class Registry:
         return None
 
     @staticmethod
+    def _tied(best: tuple[int, int, Node, str], tree: MessageTree, readings: list[tuple[str, str]],
+              kind: str) -> bool:
+        """Whether another node reads as well as the best one: the name is ambiguous."""
+        spelling, leaf = readings[best[1]]
+        return sum(1 for n, k in tree.lookup(spelling) if k == best[0] and _valid(kind, leaf, n)) > 1
+
+    @staticmethod
     def _base(space: dict[str, str], base: str, role: str) -> str | None:
         """Exist names the message without Req/Res (as the seed does): the one the role receives."""
         msg = base + ("Req" if role == "secc" else "Res")
@@ -192,6 +202,7 @@ class Registry:
             if suffix.endswith("_Count"):
                 readings.append((suffix[:-6], "Count"))
         best: tuple[int, int, Node, str] | None = None
+        tie = False
         for order, (spelling, leaf) in enumerate(readings):
             for node, elisions in tree.lookup(spelling):
                 if not _valid(kind, leaf, node):
@@ -199,7 +210,10 @@ class Registry:
                 rank = (elisions, order)
                 if best is None or rank < best[:2]:
                     best = (elisions, order, node, leaf)
-        if best is None:
+                elif rank == best[:2] and node is not best[2]:
+                    tie = True
+                    self.ties.append((family, name, best[2].path, node.path))
+        if best is None or tie and self._tied(best, tree, readings, kind):
             return None
         return self._make(name, kind, family, role, schema, msg, node=best[2], leaf=best[3], tree=tree)
 
@@ -248,40 +262,56 @@ class Registry:
 
     # ---------------------------------------------------------------------------------- listing
     def all_functions(self, family: str, role: str) -> Iterator[ApiFunction]:
-        """Every function of ``family`` for ``role``, each under its canonical name."""
+        """Every function of ``family`` for ``role``, each under its canonical name: the seed's spelling
+        (wrappers stand for their lists; Exist names the list) unless that is ambiguous, then the next
+        longer one that is not."""
         for msg, schema in sorted(self.space(family).items()):
             d = direction(msg, role)
             tree = self.tree(schema, msg)
-            names: list[str] = []
             if d == "in":
-                names += [f"Receive_{msg}_001", f"Check_Received_{msg}"]
+                yield from (self._must(family, role, n) for n in (f"Receive_{msg}_001", f"Check_Received_{msg}"))
             else:
-                names += [f"Send_{msg}_001", f"Send_{msg}_002"]
+                yield from (self._must(family, role, n) for n in (f"Send_{msg}_001", f"Send_{msg}_002"))
             for node in tree.nodes:
-                sp = node.spelling()
+                wanted: list[tuple[str, str, str]] = []  # (prefix, suffix, spelling modes)
                 if node.simple is not None:
-                    names.append(f"Get_{msg}_{sp}")
+                    wanted.append((f"Get_{msg}_", "", "cf"))
                     if d == "out":
-                        names.append(f"Set_{msg}_{sp}")
+                        wanted.append((f"Set_{msg}_", "", "cf"))
                     if node.enum:
-                        names.append(f"Check_{msg}_{sp}")
+                        wanted.append((f"Check_{msg}_", "", "cf"))
                     if d == "out" and node.add_at >= 0:
-                        names.append(f"Add_{msg}_{sp}")
+                        wanted.append((f"Add_{msg}_", "", "cf"))
                 if node.optional:
-                    names.append(f"Get_{msg}_{sp}Specified")
+                    wanted.append((f"Get_{msg}_", "Specified", "cf"))
                     if d == "out":
-                        names.append(f"Set_{msg}_{sp}Specified")
+                        wanted.append((f"Set_{msg}_", "Specified", "cf"))
                 if node.is_list:
-                    names.append(f"Get_{msg}_{sp}_Count")
+                    wanted.append((f"Get_{msg}_", "_Count", "cf"))
                     if d == "out":
-                        names.append(f"Set_{msg}_{sp}_Count")
+                        wanted.append((f"Set_{msg}_", "_Count", "cf"))
                     elif node.keys:
-                        names.append(f"Exist_{msg[:-3]}_{node.spelling('exist')}")
-            for n in names:
-                fn = self.resolve(family, role, n)
-                if fn is None:
-                    raise AssertionError(f"generated name {n} does not resolve ({family}, {role})")
-                yield fn
+                        wanted.append((f"Exist_{msg[:-3]}_", "", "ecf"))
+                for prefix, suffix, modes in wanted:
+                    yield self._canonical(family, role, node, prefix, suffix, modes)
+
+    _MODES = {"c": "canonical", "e": "exist", "f": "full"}
+
+    def _canonical(self, family: str, role: str, node: Node, prefix: str, suffix: str, modes: str) -> ApiFunction:
+        tried = []
+        for m in modes:
+            name = f"{prefix}{node.spelling(self._MODES[m])}{suffix}"
+            fn = self.resolve(family, role, name)
+            if fn is not None and fn.node is node:
+                return fn
+            tried.append(name)
+        raise AssertionError(f"no name of {node.path} resolves back to it ({family}, {role}): {tried}")
+
+    def _must(self, family: str, role: str, name: str) -> ApiFunction:
+        fn = self.resolve(family, role, name)
+        if fn is None:
+            raise AssertionError(f"generated name {name} does not resolve ({family}, {role})")
+        return fn
 
 
 def _valid(kind: str, leaf: str, node: Node) -> bool:
