@@ -226,7 +226,7 @@ class Registry:
                     message_class=tree.cls, body_attr=tree.body_attr)
         if node is None:
             return ApiFunction(**base)
-        idx = tuple("index" if node.lists == 1 else f"index{i + 1}" for i in range(node.lists))
+        idx = _indexes(node.lists)
         value = _camel(node.path[-1])
         simple = node.simple
         value_kind, enum, params, returns = "", "", idx, ""
@@ -241,19 +241,18 @@ class Registry:
                 returns = simple.lua_type
         elif leaf == "Specified":
             value_kind, returns = "bool", ("boolean" if kind == "Get" else "")
-            idx = idx[:node.lists]
             params = idx + (("isSpecified",) if kind == "Set" else ())
         elif leaf == "Count":
-            idx = idx[:-1]  # the count of a list is addressed by the lists above it
+            idx = _indexes(node.lists - 1)  # the count of a list is addressed by the lists above it
             value_kind, returns = "int", ("number" if kind == "Get" else "")
             params = idx + (("count",) if kind == "Set" else ())
         elif kind == "Add":
             assert simple is not None
-            idx = idx[:sum(1 for s in node.steps[:node.add_at] if s[1])]  # the lists above the target
+            idx = _indexes(sum(1 for s in node.steps[:node.add_at] if s[1]))  # the lists above the target
             value_kind, enum = simple.value_kind, simple.enum
             params = idx + (value,)
         elif kind == "Exist":
-            idx = idx[:-1]
+            idx = _indexes(node.lists - 1)
             value_kind, returns = "bool", "boolean"
             params = idx + tuple(_camel(k.path[-1]) for k in node.keys)
         return ApiFunction(**base | dict(path=node.path, leaf=leaf, value_kind=value_kind, enum=enum,
@@ -312,6 +311,10 @@ class Registry:
         if fn is None:
             raise AssertionError(f"generated name {name} does not resolve ({family}, {role})")
         return fn
+
+
+def _indexes(n: int) -> tuple[str, ...]:
+    return ("index",) if n == 1 else tuple(f"index{i + 1}" for i in range(n))
 
 
 def _valid(kind: str, leaf: str, node: Node) -> bool:
