@@ -74,7 +74,7 @@ class SimpleInfo:
 
 #: one level of a route: (python attribute, is a list, codec class to create or "" for a simple value,
 #: attributes of the other choice alternatives to clear when this one is created, minOccurs,
-#: the simple type of a list of simple values or None)
+#: the simple type of a simple value or None)
 Step = tuple[str, bool, str, tuple[str, ...], int, "SimpleInfo | None"]
 
 
@@ -246,7 +246,7 @@ class MessageTree:
                 step: Step = (py, is_list, t, siblings, mn, None)
             else:
                 simple, value_attr = self._simple[t], ""
-                step = (py, is_list, "", siblings, mn, simple if is_list else None)
+                step = (py, is_list, "", siblings, mn, simple)
             st = steps + (step,)
             my_pairs = pairs + ((len(path) - 1,) if wrapper_of else ())
             add_at = max((i for i, s in enumerate(st) if s[1]), default=-1)
