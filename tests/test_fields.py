@@ -162,7 +162,7 @@ def test_iso20_header_paths_and_value_attributes() -> None:
     assert sig.signature_value.value == bytes(64)
     assert sig.signed_info.canonicalization_method.algorithm == ""  # created with a default
     assert len(encode(r)) > 64
-    get = lambda name: fields.get(r, fn("iso20", "secc", name))  # noqa: E731
+    get = lambda name: fields.get(r, fn("iso20", "secc", name))
     assert get("Get_ServiceSelectionRes_Header_Signature_SignedInfo_SignatureMethod") == \
         get("Get_ServiceSelectionRes_Header_Signature_SignedInfo_SignatureMethod_Algorithm")
     assert get("Get_ServiceSelectionRes_Header_TimeStamp") == 1_700_000_000

@@ -378,7 +378,7 @@ class _Sized(list):
         self.next: dict[tuple[str, ...], int] = {}
 
 
-def set(obj: Any, fn: ApiFunction, args: Any) -> None:  # noqa: A001 - the API's verb
+def set(obj: Any, fn: ApiFunction, args: Any) -> None:
     """``Set_``: a value, a presence (``Specified``) or a list length (``Count``) of an outgoing message."""
     node = fn.node
     assert node is not None and fn.kind == "Set"

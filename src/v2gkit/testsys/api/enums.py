@@ -25,9 +25,9 @@ from .names import MEMBERS, REGISTRY
 
 __all__ = ["LUA_KEYWORDS", "enum_tables", "lua_member"]
 
-LUA_KEYWORDS = frozenset(
-    "and break do else elseif end false for function goto if in local nil not or repeat return then true "
-    "until while".split())
+LUA_KEYWORDS = frozenset({
+    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in", "local", "nil",
+    "not", "or", "repeat", "return", "then", "true", "until", "while"})
 _UNIT_TYPES = {"unitSymbolType", "UnitSymbolType"}
 _cache: dict[str, dict[str, dict[str, str]]] = {}
 

@@ -168,16 +168,14 @@ COUNT_END = "<!-- end of function counts -->"
 
 def count_table(tables: dict[str, Any] | None = None) -> str:
     """The markdown table of function counts per family and role (from ``tables`` or the committed ones)."""
-    from .names import Registry
+    from .names import Registry, all_functions
 
     reg = Registry(tables) if tables is not None else None
     rows = ["| family | messages | role | functions | Get | Set | Specified | Count | Add | Exist | Check |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for family in ("din", "iso2", "iso20"):  # every ISO-20 family names the same -20 messages
         for role in ("secc", "evcc"):
-            from . import names
-
-            fns = list(names.all_functions(family, role, registry=reg))
+            fns = list(all_functions(family, role, registry=reg))
             by: dict[str, int] = {}
             for f in fns:
                 key = {"Specified": "Specified", "Count": "Count"}.get(f.leaf, f.kind)

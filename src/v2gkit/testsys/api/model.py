@@ -103,7 +103,7 @@ class Node:
     #: the list alone (``Exist_..._SelectedService``)
     pairs: tuple[int, ...] = ()
     #: for list nodes of complex items: the item's keys for Exist (direct simple children)
-    keys: tuple["Node", ...] = ()
+    keys: tuple[Node, ...] = ()
     #: the innermost list step on the route (for Add), -1 if none
     add_at: int = -1
 

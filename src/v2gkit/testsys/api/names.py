@@ -221,9 +221,9 @@ class Registry:
               node: Node | None = None, leaf: str = "", variant: str = "", returns: str = "",
               tree: MessageTree | None = None) -> ApiFunction:
         tree = tree or self.tree(schema, msg)
-        base = dict(name=name, kind=kind, family=schema, role=role, message=msg, element=tree.element,
-                    direction=direction(msg, role), variant=variant, returns=returns,
-                    message_class=tree.cls, body_attr=tree.body_attr)
+        base = {"name": name, "kind": kind, "family": schema, "role": role, "message": msg,
+                "element": tree.element, "direction": direction(msg, role), "variant": variant,
+                "returns": returns, "message_class": tree.cls, "body_attr": tree.body_attr}
         if node is None:
             return ApiFunction(**base)
         idx = _indexes(node.lists)
@@ -255,9 +255,9 @@ class Registry:
             idx = _indexes(node.lists - 1)
             value_kind, returns = "bool", "boolean"
             params = idx + tuple(_camel(k.path[-1]) for k in node.keys)
-        return ApiFunction(**base | dict(path=node.path, leaf=leaf, value_kind=value_kind, enum=enum,
-                                         params=params, indexes=len(idx), returns=returns,
-                                         simple=simple if leaf == "" else None, node=node))
+        return ApiFunction(**base | {"path": node.path, "leaf": leaf, "value_kind": value_kind, "enum": enum,
+                                     "params": params, "indexes": len(idx), "returns": returns,
+                                     "simple": simple if leaf == "" else None, "node": node})
 
     # ---------------------------------------------------------------------------------- listing
     def all_functions(self, family: str, role: str) -> Iterator[ApiFunction]:
@@ -294,12 +294,10 @@ class Registry:
                 for prefix, suffix, modes in wanted:
                     yield self._canonical(family, role, node, prefix, suffix, modes)
 
-    _MODES = {"c": "canonical", "e": "exist", "f": "full"}
-
     def _canonical(self, family: str, role: str, node: Node, prefix: str, suffix: str, modes: str) -> ApiFunction:
         tried = []
         for m in modes:
-            name = f"{prefix}{node.spelling(self._MODES[m])}{suffix}"
+            name = f"{prefix}{node.spelling(_MODES[m])}{suffix}"
             fn = self.resolve(family, role, name)
             if fn is not None and fn.node is node:
                 return fn
@@ -311,6 +309,9 @@ class Registry:
         if fn is None:
             raise AssertionError(f"generated name {name} does not resolve ({family}, {role})")
         return fn
+
+
+_MODES = {"c": "canonical", "e": "exist", "f": "full"}
 
 
 def _indexes(n: int) -> tuple[str, ...]:
