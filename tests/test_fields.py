@@ -455,3 +455,13 @@ def test_specified_true_keeps_the_message_valid(m: tuple, data: Any) -> None:
         encode(obj)
     else:
         encode(obj, element=t.ELEMENT.get(msg, msg), schema=schema)
+
+
+def test_a_repeated_choice_keeps_its_other_alternatives() -> None:
+    """xmldsig KeyInfo is (KeyName | KeyValue | X509Data | ...)+: adding one kind keeps the others."""
+    d = doc("iso2")
+    run(d, "iso2", "secc", ("Set_SessionSetupRes_Header_Signature_KeyInfo_KeyName", 0, "k1"),
+        ("Set_SessionSetupRes_Header_Signature_KeyInfo_MgmtData", 0, "m1"))
+    ki = d.header.signature.key_info
+    assert ki.key_name == ["k1"] and ki.mgmt_data == ["m1"]
+    assert run(d, "iso2", "evcc", ("Get_SessionSetupRes_Header_Signature_KeyInfo_KeyName_Count",)) == [1]

@@ -299,3 +299,12 @@ def test_generator_is_one_command(tmp_path: Path) -> None:
 def test_tables_stay_small() -> None:
     total = sum(p.stat().st_size for p in gen.DEFAULT_OUT.glob("*.py"))
     assert total < 400_000, total
+
+
+def test_no_field_tree_reaches_the_depth_bound() -> None:
+    """The V2G schemas do not recurse: every message's tree ends well before MAX_DEPTH (nothing is cut)."""
+    deepest = 0
+    for schema in gen.SETS.values():
+        for msg in REGISTRY.tables(schema).M:
+            deepest = max(deepest, max(len(n.path) for n in REGISTRY.tree(schema, msg).nodes))
+    assert deepest == 9 < gen.MAX_DEPTH

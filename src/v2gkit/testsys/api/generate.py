@@ -14,9 +14,10 @@ schema set (``tables/<set>.py``), holding the *type graph* of everything a messa
 * ``HEADER``: the class of ``V2G_Message.Header`` (DIN/ISO-2); ISO-20 headers are each message's own
   ``Header`` child.
 
-The field tree of a message is this graph unfolded from its class. The V2G schemas have no recursive
-typed content (xmldsig's recursive parts hide behind wildcards, which carry no fields); the generator
-checks that and stops unfolding at ``MAX_DEPTH`` levels should a schema ever recurse.
+The field tree of a message is this graph unfolded from its class (:class:`.model.MessageTree`). A recursive
+content model would be a cycle in the graph; unfolding stops at ``MAX_DEPTH`` levels below the message
+element. The V2G schemas have none (xmldsig's recursive parts hide behind wildcards, which carry no fields):
+their deepest path has 9 levels, and a test keeps every tree short of the bound.
 """
 
 from __future__ import annotations
@@ -65,14 +66,11 @@ class _Collector:
             self.simple.append(row)
         return i
 
-    def complex_ref(self, ct: Any, stack: tuple[str, ...] = ()) -> str:
+    def complex_ref(self, ct: Any) -> str:
         from v2gkit.codegen.ir import ComplexT
 
-        if ct.name in self.types:
+        if ct.name in self.types:  # done, or in progress: a recursive model is just a cycle in the graph
             return ct.name
-        if ct.name in stack:
-            raise ValueError(f"recursive content model: {' -> '.join(stack + (ct.name,))}; the tables "
-                             f"would need a depth bound here (MAX_DEPTH={MAX_DEPTH})")
         self.types[ct.name] = ()  # placeholder: keeps the insertion order = first reached
         children = []
         for f in ct.fields:
@@ -87,8 +85,7 @@ class _Collector:
                 item = ct.items[f.item_index]
                 decl = item.alts[f.alt_index]
                 mn, mx, group, abstract = item.min, item.max, f.item_index, int(decl.abstract)
-            t = (self.complex_ref(f.type, stack + (ct.name,)) if isinstance(f.type, ComplexT)
-                 else self.simple_ref(f.type))
+            t = self.complex_ref(f.type) if isinstance(f.type, ComplexT) else self.simple_ref(f.type)
             children.append((f.xsd, f.py, "e", mn, mx, t, group, abstract))
         simple = self.simple_ref(ct.simple) if ct.simple is not None else None
         self.types[ct.name] = (simple, tuple(children))

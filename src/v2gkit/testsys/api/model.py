@@ -232,7 +232,10 @@ class MessageTree:
         for name, py, ea, mn, mx, t, group, _abstract in children:
             is_list = mx is None or mx > 1
             choice = ea == "e" and per_group.get(group, 0) > 1
-            siblings = tuple(o[1] for o in children if o[2] == "e" and o[6] == group and o[1] != py) if choice else ()
+            # creating one alternative of a choice removes the others; alternatives that are lists belong to a
+            # repeated choice ((A | B)+: xmldsig KeyInfo), whose alternatives mix
+            siblings = tuple(o[1] for o in children if o[2] == "e" and o[6] == group and o[1] != py) if (
+                choice and not is_list) else ()
             here = path + (name,)
             if isinstance(t, str):  # complex
                 sc, sub = self.tables.T[t]
