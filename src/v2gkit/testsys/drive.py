@@ -115,11 +115,12 @@ def _sut_pair(role: str, setup: Setup) -> tuple[Machine, Callable[[str, Any], Ma
     return first, then
 
 
-def run_script(emu: Emulator, body: Callable[[Tester], None]) -> tuple[Tester, ScriptThread]:
+def run_script(emu: Emulator, body: Callable[[Tester], None], protocol: str | None = None) -> tuple[Tester, ScriptThread]:
     """Start ``body`` in its thread, attached to ``emu`` (it runs until its first blocking call)."""
     holder: list[Tester] = []
     thread = ScriptThread(lambda: body(holder[0]))
     tester = Tester(emu, thread)
+    tester.planned_protocol = protocol
     holder.append(tester)
     emu.run_script(thread.resume, thread.start())
     return tester, thread
@@ -145,7 +146,7 @@ def run_self(body: Callable[[Tester], None], role: str, setup: Setup | None = No
     setup = setup or Setup()
     t_wall, t0 = time.time(), time.perf_counter()
     emu = make_emulator(role, setup)
-    tester, thread = run_script(emu, body)
+    tester, thread = run_script(emu, body, setup.session_protocol)
     sut, then = _sut_pair(role, setup)
     try:
         if role == "evcc":

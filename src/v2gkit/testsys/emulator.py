@@ -521,7 +521,7 @@ class Emulator:
         ts = self.hooks.wall_clock(self.now)
         m20.encode(name[:-3], name.endswith("Req"), body, sid, ts)  # sets body.header (and checks the type)
         for e in header_edits or ():
-            e(None, body.header)
+            e(body, body.header)  # the -20 header is inside the message element
         return body.header, self._exi(body)
 
     def _exi(self, doc: Any) -> bytes:

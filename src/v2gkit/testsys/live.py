@@ -116,7 +116,7 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
     setup = setup or Setup()
     t_wall, t0 = time.time(), time.perf_counter()
     emu = make_emulator(role, setup)
-    tester, thread = run_script(emu, body)
+    tester, thread = run_script(emu, body, setup.session_protocol)
     notes: list[Step] = []
     endpoints: list[str] = ["", ""]
 

@@ -129,6 +129,8 @@ class Tester:
         self.verdict = Verdict.PASS
         self.reason = ""
         self.steps: list[Step] = []
+        #: the protocol the tester offers or supports (known before the handshake: scripts name its messages)
+        self.planned_protocol: str | None = None
 
     # -- what is going on ------------------------------------------------------------------------------------
     @property
@@ -137,8 +139,8 @@ class Tester:
 
     @property
     def protocol(self) -> str | None:
-        """The negotiated protocol ("din", "iso2", "iso20-dc", ...), None before the handshake."""
-        return self._emu.protocol
+        """The negotiated protocol ("din", "iso2", "iso20-dc", ...); before the handshake the planned one."""
+        return self._emu.protocol or self.planned_protocol
 
     @property
     def now(self) -> float:
