@@ -531,3 +531,37 @@ def test_terminal_summary_and_matrix_show_strings_as_text() -> None:
     matrix.print(matrix_table(_runs()))
     text = matrix.export_text()
     assert "Josev veth" in text and "fail: CurrentDemandRes after 260 ms" in text
+
+
+def test_html_keeps_long_cases_small_and_the_trace_has_the_rest() -> None:
+    long = passing()  # a whole session: ~500 records
+    n = len(long.wire)
+    left_out = "left out of this report to keep it small"
+    page = html_report([long])
+    assert page.count(left_out) == n - 200
+    p = _parse(page)
+    assert len([a for t, a in p.tags if t == "tr" and (a.get("class") or "x").split()[0] in ("tx", "rx", "ev")]) == n
+    assert '"SessionStopReq"' in page  # the end of the session keeps its content
+    full = html_report([long], content_limit=None)
+    assert left_out not in full and len(full) > len(page)
+
+
+def test_traces_keep_packets_whose_notes_are_huge(tmp_path: Path) -> None:
+    from scapy.layers.inet import TCP
+    from scapy.utils import rdpcap
+
+    r = hostile_fail()
+    r.reason = "x" * 100_000
+    r.wire[2] = WireRecord(0.012, "rx", "tcp", 0x8001, frame(0x8001, b"\x80"), "y" * 70_000, None, "z" * 70_000)
+    ((pcap, jsonl),) = write_traces(tmp_path, [r])
+    assert _tcp_stream(rdpcap(str(pcap))) == b"".join(w.frame for w in r.wire if w.channel == "tcp")
+    lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
+    assert any(x.get("note") == "z" * 70_000 for x in lines)  # the JSON lines keep it whole
+    assert not any("pcapng" in x for x in lines)  # nothing was left out of the capture
+    assert any(TCP in p for p in rdpcap(str(pcap)))
+
+
+def test_write_html_to_a_new_folder(tmp_path: Path) -> None:
+    path = write_html(tmp_path / "run1", [inconc_empty()])
+    assert path == tmp_path / "run1" / "report.html" and path.is_file()
+    assert write_html(tmp_path / "r.html", []) == tmp_path / "r.html"

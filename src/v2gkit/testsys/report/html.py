@@ -26,16 +26,25 @@ from ..case import CaseResult, Verdict, WireRecord, tester_role
 from ._text import ms, printable, shorten
 from .traces import trace_stems
 
-__all__ = ["HEX_LIMIT", "html_report", "write_html"]
+__all__ = ["CONTENT_LIMIT", "HEX_LIMIT", "html_report", "write_html"]
 
 #: octets of an undecodable frame shown as hex (the pcapng has them all)
 HEX_LIMIT = 2048
+#: messages of one case shown with their content (the first three quarters and the last quarter of these);
+#: the ones between keep their row, and their content stays in the JSON-lines trace. A whole charging
+#: session (~500 messages, ~1 kB of pretty JSON each) would otherwise weigh 0.5 MB per case.
+CONTENT_LIMIT = 200
 _VERDICTS = (Verdict.PASS, Verdict.FAIL, Verdict.INCONC, Verdict.ERROR)
 
 
 def _e(text: object) -> str:
     """Escape for text and quoted attribute values."""
     return html.escape(printable(text), quote=True)
+
+
+def _t(text: object) -> str:
+    """Escape for element content only (quotes need no escaping there: JSON keeps its size)."""
+    return html.escape(printable(text), quote=False)
 
 
 def _version() -> str:
@@ -211,7 +220,7 @@ def _content(w: WireRecord) -> str:
             text = json.dumps(w.decoded, indent=1, ensure_ascii=False, default=str)
         except (TypeError, ValueError, RecursionError) as e:
             text = f"(the decoded content cannot be shown: {e})"
-        parts.append(f"<pre>{_e(text)}</pre>")
+        parts.append(f"<pre>{_t(text)}</pre>")
     elif w.frame:
         frame = bytes(w.frame)
         hx = frame[:HEX_LIMIT].hex(" ", 1).upper()
@@ -220,7 +229,7 @@ def _content(w: WireRecord) -> str:
     return "".join(parts) or '<span class="muted">(no content)</span>'
 
 
-def _ladder(r: CaseResult) -> str:
+def _ladder(r: CaseResult, limit: int | None) -> str:
     try:
         role = tester_role(r.case_id)
     except ValueError:
@@ -230,13 +239,16 @@ def _ladder(r: CaseResult) -> str:
            f'<th><span class="tester">Tester{" (" + role.upper() + ")" if role else ""}</span>'
            f'<span class="sut" style="float:right">SUT{" (" + sut_role + ")" if sut_role else ""}</span></th>'
            "</tr></thead><tbody>"]
-    for w in r.wire:
+    n = len(r.wire)
+    head_n = n if limit is None or n <= limit else limit * 3 // 4
+    tail_from = n if limit is None or n <= limit else n - (limit - head_n)
+    for i, w in enumerate(r.wire):
         t = ms(_finite(w.t))
         if w.channel == "event":
-            who = {"tx": "by the tester", "rx": "by the SUT"}.get(w.direction, "")
+            who = {"tx": " by the tester", "rx": " by the SUT"}.get(w.direction, "")
             note = f": {w.note}" if w.note else ""
-            out.append(f'<tr class="ev"><td class="t">{t}</td><td class="m">{_e(w.name or "event")} {who}'
-                       f"{_e(note)}</td></tr>")
+            out.append(f'<tr class="ev"><td class="t">{t}</td><td class="m">{_t((w.name or "event") + who + note)}'
+                       "</td></tr>")
             continue
         name = w.name or (f"payload type 0x{w.payload_type:04X}" if w.payload_type is not None else "frame")
         meta = f"{w.channel} &middot; {len(w.frame)} B"
@@ -246,13 +258,15 @@ def _ladder(r: CaseResult) -> str:
                  f' <span class="arrow">&#9472;&#9654;</span>' if cls == "tx" else
                  f'<span class="arrow">&#9664;&#9472;</span> <span class="name">{_e(name)}</span>'
                  f' <span class="muted">{meta}</span>')
+        content = (_content(w) if i < head_n or i >= tail_from else
+                   '<span class="muted">(left out of this report to keep it small: the JSON-lines trace has it)</span>')
         out.append(f'<tr class="{cls}{bad}"><td class="t">{t}</td><td class="m"><details><summary>{label}'
-                   f"</summary>{_content(w)}</details></td></tr>")
+                   f"</summary>{content}</details></td></tr>")
     out.append("</tbody></table>")
     return "".join(out)
 
 
-def _case(r: CaseResult, cid: str, trace: str | None) -> str:
+def _case(r: CaseResult, cid: str, trace: str | None, limit: int | None) -> str:
     head = (f'<details class="case" id="{cid}"><summary>{_badge(r.verdict)} <span class="mono">'
             f'{_e(r.case_id)}</span> <span class="muted">{_e(shorten(r.title, 140))}</span></summary>')
     rows = [("verdict", f"{_badge(r.verdict)} {_e(r.reason)}")]
@@ -286,16 +300,16 @@ def _case(r: CaseResult, cid: str, trace: str | None) -> str:
     parts.append(f"<h3>Message sequence <span class=\"muted\">({frames} messages; ms since the case started)"
                  '</span><span class="tools"><button data-all="open">expand all</button> '
                  '<button data-all="close">collapse all</button></span></h3>')
-    parts.append(_ladder(r) if r.wire else '<p class="muted">nothing on the wire</p>')
+    parts.append(_ladder(r, limit) if r.wire else '<p class="muted">nothing on the wire</p>')
     parts.append("</details>")
     return "".join(parts)
 
 
 def html_report(results: Iterable[CaseResult], *, title: str = "v2gkit test report",
-                traces: str | None = None) -> str:
+                traces: str | None = None, content_limit: int | None = CONTENT_LIMIT) -> str:
     """The report as one HTML document. ``traces``: the folder (relative URL) the per-case pcapng and JSON
     lines files were written to with :func:`~v2gkit.testsys.report.traces.write_traces`; links to them
-    are added when given."""
+    are added when given. ``content_limit``: see :data:`CONTENT_LIMIT` (None: every message's content)."""
     results = list(results)
     ids = [f"c{i}" for i in range(len(results))]
     stems = trace_stems(results)
@@ -312,20 +326,21 @@ def html_report(results: Iterable[CaseResult], *, title: str = "v2gkit test repo
              _summary(results, title), _table(results, ids), "<h2>Details</h2>"]
     for r, cid, stem in zip(results, ids, stems, strict=True):
         link = None if prefix is None else prefix + quote(stem)
-        parts.append(_case(r, cid, link))
+        parts.append(_case(r, cid, link, content_limit))
     parts.append(f"<footer>written by v2gkit {_e(_version())} on {_e(_utc(time.time()))}</footer>")
     parts.append(f'<script nonce="{nonce}">{JS}</script></body></html>\n')
     return "".join(parts)
 
 
 def write_html(path: str | os.PathLike[str], results: Iterable[CaseResult], *, title: str = "v2gkit test report",
-               traces: str | None = None) -> Path:
-    """Write the report to ``path`` (a folder gets ``report.html`` in it); returns the file written."""
+               traces: str | None = None, content_limit: int | None = CONTENT_LIMIT) -> Path:
+    """Write the report to ``path``: a file ending in .html, else a folder that gets ``report.html``
+    (created if need be); returns the file written."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() or path.suffix.lower() not in (".html", ".htm"):
         path = path / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(html_report(results, title=title, traces=traces), encoding="utf-8")
+    tmp.write_text(html_report(results, title=title, traces=traces, content_limit=content_limit), encoding="utf-8")
     os.replace(tmp, path)
     return path

@@ -170,6 +170,17 @@ def _v2gtp_fields(frame: bytes) -> dict[str, Any]:
     return fields
 
 
+#: characters of a pcapng comment (an option holds at most 65535 octets; a SUT's string may be longer)
+COMMENT_LIMIT = 2000
+
+
+def _comment(*texts: str) -> str | None:
+    text = printable(" - ".join(t for t in texts if t))
+    if len(text) > COMMENT_LIMIT:
+        text = text[:COMMENT_LIMIT - 1] + "…"
+    return text or None
+
+
 def _fmt(ep: Endpoint) -> str:
     return f"[{ep.address}]:{ep.port}"
 
@@ -204,7 +215,7 @@ class _CaseTrace:
     def frame(self, ts: float, w: WireRecord) -> None:
         frame = bytes(w.frame)
         from_ev = self.sides.from_ev(w)
-        comment = printable(" - ".join(x for x in (w.name, w.note) if x)) or None
+        comment = _comment(w.name, w.note)
         fields: dict[str, Any] = {}
         if w.channel == "sdp":
             src = self.sides.ev if from_ev else Endpoint(self.sides.se.address, SDP_PORT)
@@ -269,7 +280,7 @@ class _CaseTrace:
             frame = tcp_frame(c, s, mac_c, mac_s, seq_c, seq_s, TCP_RST | TCP_ACK)
         else:
             frame = tcp_frame(s, c, mac_s, mac_c, seq_s, seq_c, TCP_RST | TCP_ACK)
-        self.pcap.write_packet(ts, frame, printable(" - ".join(x for x in (w.name, w.note) if x)) or None)
+        self.pcap.write_packet(ts, frame, _comment(w.name, w.note))
 
     def step(self, ts: float, s: Any) -> None:
         record: dict[str, Any] = {"event": "step", "text": s.text}
@@ -295,8 +306,9 @@ def write_trace(directory: str | os.PathLike[str], result: CaseResult, *, stem: 
     pcap_path, jsonl_path = folder / f"{stem}.pcapng", folder / f"{stem}.jsonl"
     base = result.started if isinstance(result.started, (int, float)) and math.isfinite(result.started) else 0.0
     base = min(max(base, 0.0), 1e10)
-    comment = printable(f"v2gkit test {result.case_id}: {result.verdict.value}"
-                        + (f" ({result.reason})" if result.reason else "") + (f"; SUT {result.sut}" if result.sut else ""))
+    comment = _comment(f"v2gkit test {result.case_id}: {result.verdict.value}"
+                       + (f" ({result.reason})" if result.reason else "") + (f"; SUT {result.sut}" if result.sut else ""))
+    comment = comment or "v2gkit test"
     # a lone surrogate from a SUT's string must not stop the trace: it is written as \udXXX
     with open(jsonl_path, "w", encoding="utf-8", errors="backslashreplace", newline="\n") as text, \
             PcapngWriter(pcap_path, comment=comment) as pcap, JsonlWriter(text) as jsonl:
