@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from v2gkit.session.din2 import EVCCConfig, EVCCSession, SECCConfig, SECCSession
@@ -565,3 +567,46 @@ def test_write_html_to_a_new_folder(tmp_path: Path) -> None:
     path = write_html(tmp_path / "run1", [inconc_empty()])
     assert path == tmp_path / "run1" / "report.html" and path.is_file()
     assert write_html(tmp_path / "r.html", []) == tmp_path / "r.html"
+
+
+def test_write_report_folder_links_its_traces(tmp_path: Path) -> None:
+    from v2gkit.testsys.report import write_report
+
+    results = run_results()
+    page = write_report(tmp_path / "run", results, label="v2gkit self")
+    p = _parse(page.read_text(encoding="utf-8"))
+    links = [a["href"] for t, a in p.tags if t == "a" and a.get("href", "").startswith("traces/")]
+    assert len(links) == 2 * len(results)
+    assert all((page.parent / link).is_file() for link in links)
+    assert read_results(page.parent / "results.json").results == results
+
+
+# ---------------------------------------------------------------------------------------- any input at all
+
+_text = st.text(st.characters(exclude_categories=()), max_size=40)
+_record = st.builds(WireRecord, t=st.floats(allow_nan=True, allow_infinity=True), direction=st.sampled_from(["tx", "rx", ""]),
+                    channel=st.sampled_from(["sdp", "tcp", "tls", "event", "other"]),
+                    payload_type=st.none() | st.integers(0, 0xFFFF), frame=st.binary(max_size=80), name=_text,
+                    decoded=st.none() | st.dictionaries(_text, _text, max_size=3), note=_text)
+_result = st.builds(CaseResult, case_id=_text.filter(bool), title=_text, purpose=_text, reason=_text, sut=_text,
+                    protocol=_text, verdict=st.sampled_from(list(Verdict)),
+                    started=st.floats(allow_nan=True, allow_infinity=True),
+                    seconds=st.floats(allow_nan=True, allow_infinity=True),
+                    steps=st.lists(st.builds(Step, t=st.floats(), text=_text), max_size=3),
+                    wire=st.lists(_record, max_size=6), local_endpoint=_text, remote_endpoint=_text)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_result, min_size=1, max_size=3))
+def test_any_result_gives_valid_reports(tmp_path: Path, results: list[CaseResult]) -> None:
+    ET.fromstring(junit_xml(results, hostname="h"))
+    page = html_report(results)
+    page.encode("utf-8")
+    assert _parse(page).scripts == 1
+    written = write_traces(tmp_path / "t", results)
+    for _, jsonl in written:
+        for line in jsonl.read_text(encoding="utf-8").splitlines():
+            json.loads(line)
+    back = loads(dumps(results)).results
+    assert [r.case_id for r in back] == [r.case_id for r in results]
+    markdown_table([Run("x", results)])

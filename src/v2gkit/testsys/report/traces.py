@@ -15,6 +15,7 @@ EVCC's port is 49152 (the first dynamic port), one more for each further connect
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import math
 import os
@@ -145,10 +146,15 @@ class _Sides:
         return self.tester == "evcc"
 
 
+#: the latest time a trace can carry (the JSON lines' ISO dates end with the year 9999)
+_MAX_TS = 253402300799.0
+
+
 def _ts(base: float, t: float, last: float) -> float:
+    """The record's time: the case's start plus ``t``, kept where both formats can write it."""
     if not isinstance(t, (int, float)) or isinstance(t, bool) or not math.isfinite(t):
         return last
-    return base + max(float(t), 0.0)
+    return min(base + max(float(t), 0.0), _MAX_TS)
 
 
 def _v2gtp_fields(frame: bytes) -> dict[str, Any]:
@@ -179,6 +185,31 @@ def _comment(*texts: str) -> str | None:
     if len(text) > COMMENT_LIMIT:
         text = text[:COMMENT_LIMIT - 1] + "…"
     return text or None
+
+
+#: characters JSON allows raw in a string but line-based readers take for line ends (Python's splitlines,
+#: JavaScript before ES2019), and lone surrogates, which UTF-8 cannot hold: written as \uXXXX escapes,
+#: which JSON reads back as the same string
+_JSON_ODD = re.compile("[\x85\u2028\u2029\ud800-\udfff]")
+
+
+class _JsonLines(io.TextIOBase):
+    """The JSON-lines file: one record per line whatever a SUT's strings hold."""
+
+    def __init__(self, path: Path) -> None:
+        self._f = open(path, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed in close()
+
+    def write(self, s: str) -> int:
+        self._f.write(_JSON_ODD.sub(lambda m: f"\\u{ord(m.group()):04x}", s))
+        return len(s)
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            super().close()  # flushes first
+            self._f.close()
 
 
 def _fmt(ep: Endpoint) -> str:
@@ -309,8 +340,7 @@ def write_trace(directory: str | os.PathLike[str], result: CaseResult, *, stem: 
     comment = _comment(f"v2gkit test {result.case_id}: {result.verdict.value}"
                        + (f" ({result.reason})" if result.reason else "") + (f"; SUT {result.sut}" if result.sut else ""))
     comment = comment or "v2gkit test"
-    # a lone surrogate from a SUT's string must not stop the trace: it is written as \udXXX
-    with open(jsonl_path, "w", encoding="utf-8", errors="backslashreplace", newline="\n") as text, \
+    with _JsonLines(jsonl_path) as text, \
             PcapngWriter(pcap_path, comment=comment) as pcap, JsonlWriter(text) as jsonl:
         trace = _CaseTrace(result, pcap, jsonl)
         jsonl.write(base, _header(result, trace.sides))
