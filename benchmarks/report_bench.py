@@ -52,9 +52,12 @@ def results(cases: int, messages: int) -> list[CaseResult]:
              for x in window]
         verdict = (Verdict.ERROR if i % 50 == 7 else Verdict.INCONC if i % 20 == 3 else
                    Verdict.FAIL if i % 10 == 5 else Verdict.PASS)
-        reason = "" if verdict is Verdict.PASS else f"{w[-1].name}: ResponseCode FAILED, expected OK (case {i})"
-        out.append(CaseResult(case_id=f"TC_SECC_DC_VTB_Bench{i // 1000}_{i % 1000:03d}", title=f"benchmark case {i}",
-                              purpose="Verify that the SECC answers each request in time.", requirements=("V2G2-538",),
+        reason = ("" if verdict is Verdict.PASS else
+                  f"{w[-1].name}: ResponseCode FAILED, expected OK (case {i})")
+        out.append(CaseResult(case_id=f"TC_SECC_DC_VTB_Bench{i // 1000}_{i % 1000:03d}",
+                              title=f"benchmark case {i}",
+                              purpose="Verify that the SECC answers each request in time.",
+                              requirements=("V2G2-538",),
                               sut="v2gkit self", protocol="iso2", verdict=verdict, reason=reason,
                               started=1_760_000_000.0 + i, seconds=0.05, sim_seconds=w[-1].t,
                               steps=[Step(0.0, "start"), Step(w[-1].t, "checked", verdict)], wire=w))
@@ -117,7 +120,8 @@ def main() -> None:
         t, md = timed(lambda: markdown_table([Run("a", rs), Run("b", run.results)]), args.repeat)
         print(f"table:   {t * 1e3:7.0f} ms median (Markdown, 2 runs), {size(len(md.encode()))}")
         if args.browser:
-            chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+            names = ("chromium", "chromium-browser", "google-chrome")
+            chromium = next(filter(None, map(shutil.which, names)), None)
             if chromium is None:
                 print("browser: no chromium on PATH (apt-get install chromium)")
             else:

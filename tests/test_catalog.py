@@ -36,8 +36,9 @@ from v2gkit.testsys.catalog import case
 def _(t):
     t.calls.append("setup-001")
 
-@case("TC_SECC_DC_VTB_CableCheck_003", purpose="Written for v2gkit: cable check under a slow isolation monitor.",
-      protocols=("iso2",), from_standard=False, title="Slow cable check")
+@case("TC_SECC_DC_VTB_CableCheck_003",
+      purpose="Written for v2gkit: cable check under a slow isolation monitor.", protocols=("iso2",),
+      from_standard=False, title="Slow cable check")
 def _(t):
     t.calls.append("cablecheck-003")
 '''
@@ -81,22 +82,25 @@ def catalog_dir(tmp_path: Path) -> Path:
 
 def test_python_and_lua_cases_load_sorted_with_their_metadata(catalog_dir: Path) -> None:
     cases = load_catalog([catalog_dir], builtin=False)
-    assert [c.case_id for c in cases] == ["TC_EVCC_AC_VTB_ServiceDiscovery_002", "TC_SECC_CMN_VTB_SessionSetup_001",
-                                          "TC_SECC_DC_VTB_CableCheck_003"]
+    assert [c.case_id for c in cases] == ["TC_EVCC_AC_VTB_ServiceDiscovery_002",
+                                          "TC_SECC_CMN_VTB_SessionSetup_001", "TC_SECC_DC_VTB_CableCheck_003"]
     lua, setup, cable = cases
     assert setup.title == "Verify that the SECC answers a SessionSetupReq with a new SessionID."
     assert setup.purpose.endswith("Second line.")
     assert setup.requirements == ("V2G2-538", "V2G2-539")
     assert setup.protocols == ("iso2", "din")  # spellings normalised
     assert setup.kind == "CMN" and setup.role == "evcc" and setup.sut_role == "secc"
-    assert setup.steps == ("Send SessionSetupReq with SessionID 00.", "Check ResponseCode OK_NewSessionEstablished.")
+    assert setup.steps == ("Send SessionSetupReq with SessionID 00.",
+                           "Check ResponseCode OK_NewSessionEstablished.")
     assert setup.preconditions == "The SECC waits for a SessionSetupReq."
     assert setup.quick and setup.from_standard
     assert setup.source == str((catalog_dir / "examples/session_setup.py").resolve())
-    assert cable.title == "Slow cable check" and cable.kind == "DC" and not cable.from_standard and not cable.quick
+    assert cable.title == "Slow cable check" and cable.kind == "DC"
+    assert not cable.from_standard and not cable.quick
 
     assert lua.kind == "AC" and lua.role == "secc" and lua.sut_role == "evcc"
-    assert lua.purpose == "Verify that the EVCC sends a ServiceDiscoveryReq\nafter a successful SessionSetupRes."
+    assert lua.purpose == ("Verify that the EVCC sends a ServiceDiscoveryReq\n"
+                           "after a successful SessionSetupRes.")
     assert lua.title == "Verify that the EVCC sends a ServiceDiscoveryReq"
     assert lua.requirements == ("V2G2-542", "V2G2-543", "V2G-DC-497")
     assert lua.protocols == ("iso2", "din", "iso20")
@@ -121,7 +125,8 @@ def test_a_lua_case_runs_its_file_through_the_lua_binding(catalog_dir: Path, mon
     # the binding (testsys/lua.py) is imported only when a Lua case runs; stand in for it here
     seen: list[tuple[object, str]] = []
     binding = types.ModuleType("v2gkit.testsys.lua")
-    binding.run_script = lambda tester, path: seen.append((tester, path)) or "ran"  # type: ignore[attr-defined]
+    binding.run_script = (  # type: ignore[attr-defined]
+        lambda tester, path: seen.append((tester, path)) or "ran")
     monkeypatch.setitem(sys.modules, "v2gkit.testsys.lua", binding)
     (lua,) = select(load_catalog([catalog_dir], builtin=False), "ServiceDiscovery")
     tester = object()
@@ -156,13 +161,16 @@ def _(t):
     assert f"{other.resolve()}:4" in text  # the second place, with the line of its @case
     # the first one is kept, and everything else still loads
     assert len(info.value.cases) == 3
-    assert {c.source for c in info.value.cases} == {str((catalog_dir / "examples/session_setup.py").resolve()),
-                                                   str((catalog_dir / "examples/evcc_service_discovery.lua").resolve())}
+    examples = catalog_dir / "examples"
+    assert {c.source for c in info.value.cases} == {str((examples / "session_setup.py").resolve()),
+                                                   str((examples / "evcc_service_discovery.lua").resolve())}
 
 
 def test_broken_files_are_problems_with_file_and_line_not_a_crash(catalog_dir: Path) -> None:
-    syntax = _write(catalog_dir, "broken/syntax.py", "from v2gkit.testsys.catalog import case\n\ndef _(t:\n    pass\n")
-    runtime = _write(catalog_dir, "broken/runtime.py", "import os\n\nx = 1\nraise RuntimeError('no charger config')\n")
+    syntax = _write(catalog_dir, "broken/syntax.py",
+                    "from v2gkit.testsys.catalog import case\n\ndef _(t:\n    pass\n")
+    runtime = _write(catalog_dir, "broken/runtime.py",
+                     "import os\n\nx = 1\nraise RuntimeError('no charger config')\n")
     bad_id = _write(catalog_dir, "broken/bad_id.py", '''\
 from v2gkit.testsys.catalog import case
 
@@ -191,11 +199,13 @@ def _():
     assert set(problems) == {"syntax.py", "runtime.py", "bad_id.py", "bad_protocol.py", "arity.py",
                              "missing_import.py", "exits.py", "no_cases.py"}
     assert problems["syntax.py"].line == 3 and "SyntaxError" in problems["syntax.py"].message
-    assert problems["runtime.py"].line == 4 and "RuntimeError: no charger config" in problems["runtime.py"].message
+    assert problems["runtime.py"].line == 4
+    assert "RuntimeError: no charger config" in problems["runtime.py"].message
     assert problems["bad_id.py"].line == 3 and "not a conformance case ID" in problems["bad_id.py"].message
     assert problems["bad_protocol.py"].line == 2 and "'iso15118-3'" in problems["bad_protocol.py"].message
     assert problems["arity.py"].line == 2 and "exactly one argument" in problems["arity.py"].message
-    assert problems["missing_import.py"].line == 1 and "v2gkit_no_such_module" in problems["missing_import.py"].message
+    assert problems["missing_import.py"].line == 1
+    assert "v2gkit_no_such_module" in problems["missing_import.py"].message
     assert problems["exits.py"].line == 2 and "exit()" in problems["exits.py"].message
     assert "defines no case" in problems["no_cases.py"].message
     assert str(problems["runtime.py"]) == f"{runtime.resolve()}:4: RuntimeError: no charger config"
@@ -206,9 +216,11 @@ def _():
 
 
 def test_lua_header_problems_name_the_line(tmp_path: Path) -> None:
-    _write(tmp_path, "typo.lua", "-- @case TC_SECC_CMN_VTB_SessionStop_001\n-- @purpose Stop.\n-- @requirment V2G2-1\n")
+    _write(tmp_path, "typo.lua",
+           "-- @case TC_SECC_CMN_VTB_SessionStop_001\n-- @purpose Stop.\n-- @requirment V2G2-1\n")
     _write(tmp_path, "nocase.lua", "-- a library, not a case\nreturn {}\n")
-    _write(tmp_path, "twice.lua", "-- @case TC_SECC_CMN_VTB_SessionStop_002\n-- @case TC_SECC_CMN_VTB_SessionStop_003\n")
+    _write(tmp_path, "twice.lua",
+           "-- @case TC_SECC_CMN_VTB_SessionStop_002\n-- @case TC_SECC_CMN_VTB_SessionStop_003\n")
     _write(tmp_path, "noproto.lua", "\n\n-- @case TC_SECC_CMN_VTB_SessionStop_004\n-- @purpose Stop.\n")
     _write(tmp_path, "nopurpose.lua", "-- @case TC_SECC_CMN_VTB_SessionStop_005\n-- @protocols din\n")
     _write(tmp_path, "badid.lua", "-- @case TC_SECC_StopIt\n-- @purpose x\n-- @protocols din\n")
@@ -240,7 +252,8 @@ def test_missing_folder_is_a_problem(tmp_path: Path) -> None:
 
 
 def test_the_shipped_catalog_loads_without_problems() -> None:
-    """Every case file in v2gkit/testsys/cases is valid and every ID unique (an empty catalog is valid too)."""
+    """Every case file in v2gkit/testsys/cases is valid and every ID unique (an empty catalog is valid
+    too)."""
     cases = load_catalog()
     assert [c.case_id for c in cases] == sorted({c.case_id for c in cases})
     for c in cases:
@@ -266,8 +279,9 @@ def _cases(*ids: str, quick: tuple[str, ...] = (), protocols: dict[str, tuple[st
     return out
 
 
-IDS = ("TC_SECC_CMN_VTB_SessionSetup_001", "TC_SECC_CMN_VTB_SessionSetup_002", "TC_SECC_DC_VTB_CableCheck_001",
-       "TC_EVCC_CMN_VTB_SessionSetup_001", "TC_EVCC_AC_VTB_ChargingStatus_004", "TC_SECC_AC_VTB_PowerDelivery_010")
+IDS = ("TC_SECC_CMN_VTB_SessionSetup_001", "TC_SECC_CMN_VTB_SessionSetup_002",
+       "TC_SECC_DC_VTB_CableCheck_001", "TC_EVCC_CMN_VTB_SessionSetup_001",
+       "TC_EVCC_AC_VTB_ChargingStatus_004", "TC_SECC_AC_VTB_PowerDelivery_010")
 
 
 def test_select_by_shell_pattern_and_substring() -> None:

@@ -70,8 +70,8 @@ def session_wire() -> tuple[WireRecord, ...]:
     for now, side, name, payload in log:
         content = decode_payload(payload, "iso2").get("content")
         assert content is not None, name
-        wire.append(WireRecord(0.003 + now, "tx" if side == "EV" else "rx", "tcp", 0x8001, frame(0x8001, payload),
-                               name, content))
+        direction = "tx" if side == "EV" else "rx"
+        wire.append(WireRecord(0.003 + now, direction, "tcp", 0x8001, frame(0x8001, payload), name, content))
     wire.append(WireRecord(wire[-1].t + 0.001, "tx", "event", name="close"))
     return tuple(wire)
 
@@ -85,7 +85,8 @@ def passing(case_id: str = "TC_SECC_DC_VTB_CurrentDemand_001", sut: str = "v2gki
                       purpose="Verify that the SECC answers every CurrentDemandReq\nwithin the timeout.",
                       requirements=("V2G2-538", "V2G-DC-497"), sut=sut, protocol="iso2", verdict=Verdict.PASS,
                       started=T0, seconds=0.041, sim_seconds=wire[-1].t,
-                      steps=[Step(0.003, "Send SessionSetupReq"), Step(wire[-1].t, "all answers in time", Verdict.PASS)],
+                      steps=[Step(0.003, "Send SessionSetupReq"),
+                             Step(wire[-1].t, "all answers in time", Verdict.PASS)],
                       wire=wire)
 
 
@@ -96,7 +97,8 @@ def hostile_fail(sut: str = "v2gkit self") -> CaseResult:
     wire = [WireRecord(0.0, "", "event", name="connect", note=HOSTILE),
             WireRecord(0.001, "tx", "tcp", 0x8001, frame(0x8001, b"\x80\x01\x02"), "SessionSetupReq",
                        {"V2G_Message": {"Body": {"SessionSetupReq": {"EVCCID": "0A"}}}}),
-            WireRecord(0.012, "rx", "tcp", 0x8001, frame(0x8001, b"\x80\x9a\x02\x00"), HOSTILE, decoded, HOSTILE)]
+            WireRecord(0.012, "rx", "tcp", 0x8001, frame(0x8001, b"\x80\x9a\x02\x00"), HOSTILE, decoded,
+                       HOSTILE)]
     return CaseResult(case_id="TC_SECC_CMN_VTB_SessionSetup_001", title=HOSTILE, purpose=HOSTILE,
                       requirements=("V2G2-538", HOSTILE), sut=sut, protocol="din", verdict=Verdict.FAIL,
                       reason="ResponseCode FAILED, expected OK_NewSessionEstablished: " + HOSTILE,
@@ -105,9 +107,11 @@ def hostile_fail(sut: str = "v2gkit self") -> CaseResult:
 
 
 def inconc_empty(sut: str = "v2gkit self") -> CaseResult:
-    return CaseResult(case_id="TC_SECC_CMN_VTB_SupportedAppProtocol_004", title="App handshake with 20 protocols",
-                      sut=sut, verdict=Verdict.INCONC, reason="the SUT never answered the SDP request",
-                      started=T0 + 2, seconds=2.5, steps=[Step(2.5, "no SDPRes within 2.5 s", Verdict.INCONC)])
+    return CaseResult(case_id="TC_SECC_CMN_VTB_SupportedAppProtocol_004",
+                      title="App handshake with 20 protocols", sut=sut, verdict=Verdict.INCONC,
+                      reason="the SUT never answered the SDP request",
+                      started=T0 + 2, seconds=2.5,
+                      steps=[Step(2.5, "no SDPRes within 2.5 s", Verdict.INCONC)])
 
 
 BINARY = bytes(range(256)) * 20  # 5120 octets that are no V2GTP frame at all
@@ -136,7 +140,8 @@ def run_results(sut: str = "v2gkit self") -> list[CaseResult]:
 
 def test_results_file_round_trips_every_field(tmp_path: Path) -> None:
     results = run_results()
-    path = write_results(tmp_path / "run.json", results, label="v2gkit self", meta={"command": "v2gkit test run"})
+    path = write_results(tmp_path / "run.json", results, label="v2gkit self",
+                         meta={"command": "v2gkit test run"})
     run = read_results(path)
     assert run.label == "v2gkit self" and run.meta == {"command": "v2gkit test run"} and run.path == str(path)
     assert run.results == results  # bytes, verdicts, steps, decoded content, lone surrogate included
@@ -162,10 +167,12 @@ def test_results_file_writes_non_finite_numbers_as_null() -> None:
     ("{", "not JSON"),
     ('{"results": []}', "not a v2gkit results file"),
     ('{"format": "v2gkit-test-results", "version": 99, "results": []}', "version 99"),
-    ('{"format": "v2gkit-test-results", "version": 1, "results": [{"title": "x"}]}', "result 0 has no case_id"),
+    ('{"format": "v2gkit-test-results", "version": 1, "results": [{"title": "x"}]}',
+     "result 0 has no case_id"),
     ('{"format": "v2gkit-test-results", "version": 1, "results": [{"case_id": "TC_A", "verdict": "passed"}]}',
      "result 0 (TC_A): verdict 'passed' is not one of pass, inconc, fail, error"),
-    ('{"format": "v2gkit-test-results", "version": 1, "results": [{"case_id": "TC_A", "wire": [{"frame": "zz"}]}]}',
+    ('{"format": "v2gkit-test-results", "version": 1, "results": [{"case_id": "TC_A", '
+     '"wire": [{"frame": "zz"}]}]}',
      "wire record 0 frame is not hexadecimal"),
     ('{"format": "v2gkit-test-results", "version": 1, "results": [{"case_id": "TC_A", "seconds": "1"}]}',
      "seconds must be a number"),
@@ -230,8 +237,10 @@ JUNIT_XSD = """<?xml version="1.0"?>
    <xs:attribute name="package" type="xs:token" use="required"/></xs:complexType></xs:element>
  </xs:sequence>
  <xs:attribute name="name" type="xs:string"/><xs:attribute name="time" type="time"/>
- <xs:attribute name="tests" type="xs:nonNegativeInteger"/><xs:attribute name="failures" type="xs:nonNegativeInteger"/>
- <xs:attribute name="errors" type="xs:nonNegativeInteger"/><xs:attribute name="skipped" type="xs:nonNegativeInteger"/>
+ <xs:attribute name="tests" type="xs:nonNegativeInteger"/>
+ <xs:attribute name="failures" type="xs:nonNegativeInteger"/>
+ <xs:attribute name="errors" type="xs:nonNegativeInteger"/>
+ <xs:attribute name="skipped" type="xs:nonNegativeInteger"/>
  </xs:complexType></xs:element>
 </xs:schema>
 """
@@ -245,7 +254,8 @@ def test_junit_maps_verdicts_and_parses_back(tmp_path: Path) -> None:
     xmlschema.XMLSchema(JUNIT_XSD).validate(data.decode("utf-8"))
     root = ET.fromstring(data)
     assert root.tag == "testsuites"
-    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("4", "1", "1", "1")
+    counts = [root.get(k) for k in ("tests", "failures", "errors", "skipped")]
+    assert counts == ["4", "1", "1", "1"]
     (suite,) = root.findall("testsuite")
     assert suite.get("name") == "v2gkit self" and suite.get("hostname") == "ci-runner"
     assert suite.get("timestamp") == "2025-10-09T08:53:20" and suite.get("time") == "2.574"
@@ -265,7 +275,8 @@ def test_junit_maps_verdicts_and_parses_back(tmp_path: Path) -> None:
     inconc = cases["TC_SECC_CMN_VTB_SupportedAppProtocol_004"]
     assert inconc.find("skipped").get("message") == "inconc: the SUT never answered the SDP request"
     err = cases["TC_EVCC_AC_VTB_SessionSetup_002"]
-    assert err.find("error").get("type") == "error" and err.find("error").get("message") == "tester: decoder raised"
+    assert err.find("error").get("type") == "error"
+    assert err.find("error").get("message") == "tester: decoder raised"
     assert err.get("classname") == "EVCC.AC.SessionSetup"
     assert "not a V2GTP frame" in err.find("system-out").text
 
@@ -284,7 +295,8 @@ def test_junit_has_a_suite_per_sut_and_keeps_the_tests_apart() -> None:
 def test_junit_classname_of_an_odd_id() -> None:
     assert classname("TC_SECC_CMN_VTB_SessionSetup_001") == "SECC.CMN.SessionSetup"
     assert classname("my.own case") == "other"
-    assert classname("TC_EVCC_DC_VTB_PreCharge_002", "v2gkit self (veth)") == "v2gkit_self_veth.EVCC.DC.PreCharge"
+    assert classname("TC_EVCC_DC_VTB_PreCharge_002", "v2gkit self (veth)") == (
+        "v2gkit_self_veth.EVCC.DC.PreCharge")
 
 
 def test_junit_of_no_results_is_valid() -> None:
@@ -312,6 +324,10 @@ class _Page(html.parser.HTMLParser):
         self.text.append(data)
 
 
+def _ladder_rows(p: _Page) -> list[dict[str, str | None]]:
+    return [a for t, a in p.tags if t == "tr" and (a.get("class") or "x").split()[0] in ("tx", "rx", "ev")]
+
+
 def _parse(page: str) -> _Page:
     p = _Page()
     p.feed(page)
@@ -336,7 +352,7 @@ def test_html_report_summary_table_and_cases(tmp_path: Path) -> None:
     details = {a["id"]: a for t, a in p.tags if t == "details" and a.get("class") == "case"}
     assert set(details) == {r["data-case"] for r in rows}
     # the ladder: one message row per frame, events in between; decoded content as pretty JSON
-    ladder_rows = [a for t, a in p.tags if t == "tr" and (a.get("class") or "x").split()[0] in ("tx", "rx", "ev")]
+    ladder_rows = _ladder_rows(p)
     assert len(ladder_rows) == sum(len(r.wire) for r in results)
     assert '"EVCCID": "0A1B2C3D4E5F"' in text and "CurrentDemandRes" in text
     assert "ms since the case started" in text and "0.0" in text
@@ -356,7 +372,8 @@ def test_html_escapes_everything_a_sut_sends() -> None:
     # the one script is the report's own, carrying the nonce the Content-Security-Policy allows
     assert p.scripts == 1
     (script,) = [a for t, a in p.tags if t == "script"]
-    csp = next(a["content"] for t, a in p.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    csp = next(a["content"] for t, a in p.tags
+               if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
     assert f"'nonce-{script['nonce']}'" in csp and "default-src 'none'" in csp
     assert not [(t, k) for t, a in p.tags for k in a if k.startswith("on")]  # no event handler attribute
     assert not [t for t, _ in p.tags if t in ("img", "iframe", "object", "embed", "base", "form")]
@@ -398,7 +415,8 @@ def test_traces_pcapng_holds_the_frames_in_order(tmp_path: Path) -> None:
     assert _tcp_stream(packets) == b"".join(tcp_frames)
     syn = next(p for p in packets if TCP in p and p[TCP].flags == "S")
     # placeholders: tester fe80::1, the SUT at the address and port its SDP response announced
-    assert (syn[IPv6].src, syn[IPv6].dst, syn[TCP].sport, syn[TCP].dport) == ("fe80::1", "fe80::2", 49152, 61851)
+    where = (syn[IPv6].src, syn[IPv6].dst, syn[TCP].sport, syn[TCP].dport)
+    assert where == ("fe80::1", "fe80::2", 49152, 61851)
     assert [p.time for p in packets] == sorted(p.time for p in packets)
     assert float(packets[0].time) == pytest.approx(T0, abs=1e-3)
     assert any(TCP in p and "F" in p[TCP].flags for p in packets)  # the close
@@ -434,7 +452,8 @@ def test_traces_of_hostile_binary_and_empty_results(tmp_path: Path) -> None:
     # endpoints from the result (scope and IPv6 kept)
     packets = rdpcap(str(fp))
     syn = next(p for p in packets if TCP in p and p[TCP].flags == "S")
-    assert (syn[IPv6].src, syn[TCP].sport, syn[IPv6].dst, syn[TCP].dport) == ("fe80::a", 50001, "fe80::b", 61851)
+    where = (syn[IPv6].src, syn[TCP].sport, syn[IPv6].dst, syn[TCP].dport)
+    assert where == ("fe80::a", 50001, "fe80::b", 61851)
     assert _tcp_stream(packets) == b"".join(w.frame for w in fail.wire if w.channel == "tcp")
     lines = [json.loads(x) for x in fj.read_text(encoding="utf-8").splitlines()]
     assert lines[0]["reason"].endswith("pipe `tick` *em* \ud800")  # the lone surrogate comes back
@@ -442,7 +461,8 @@ def test_traces_of_hostile_binary_and_empty_results(tmp_path: Path) -> None:
     # nothing on the wire: a valid capture with no packets, a trace with the case line and the step
     assert rdpcap(str(ip)) == [] or len(rdpcap(str(ip))) == 0
     assert [json.loads(x)["event"] for x in ij.read_text().splitlines()] == ["case", "step"]
-    # garbage, an oversized frame over TLS (split into segments), and a reset by the SUT (a car: tester is SECC)
+    # garbage, an oversized frame over TLS (split into segments), and a reset by the SUT (a car: the tester
+    # plays the SECC)
     packets = rdpcap(str(ep))
     assert _tcp_stream(packets) == b"".join(w.frame for w in error.wire if w.channel == "tls")
     rst = [p for p in packets if TCP in p and "R" in p[TCP].flags]
@@ -488,9 +508,11 @@ def test_markdown_table_case_by_case_one_column_per_sut() -> None:
     assert lines[1] == "|---|---|---|---|"
     rows = {line.split(" | ")[0][2:]: line for line in lines[2:]}
     assert rows["`TC_SECC_DC_VTB_CurrentDemand_001`"] == (
-        "| `TC_SECC_DC_VTB_CurrentDemand_001` | pass | pass | **fail**: CurrentDemandRes after 260 ms (limit 250 ms) |")
+        "| `TC_SECC_DC_VTB_CurrentDemand_001` | pass | pass "
+        "| **fail**: CurrentDemandRes after 260 ms (limit 250 ms) |")
     assert rows["`TC_EVCC_AC_VTB_SessionSetup_002`"].endswith("| error: tester: decoder raised | – | – |")
-    assert "inconc: the SUT never answered the SDP request" in rows["`TC_SECC_CMN_VTB_SupportedAppProtocol_004`"]
+    assert "inconc: the SUT never answered the SDP request" in (
+        rows["`TC_SECC_CMN_VTB_SupportedAppProtocol_004`"])
     assert lines[-1] == "| **total** | 1/4 pass | 1/2 pass | 0/2 pass |"
     # hostile reasons cannot break the row, inject HTML or start formatting
     assert rows["`TC_SECC_CMN_VTB_SessionSetup_001`"].endswith("OK_NewSessionEstablished: &lt;/t… | – |")
@@ -512,7 +534,8 @@ def test_markdown_titles_column_and_later_runs_win(tmp_path: Path) -> None:
     second = write_results(tmp_path / "rerun.json", rerun)
     runs = read_runs([first, second])
     m = merge_runs(runs)
-    assert m.labels == ["v2gkit veth"] and m.get("TC_SECC_CMN_VTB_SessionSetup_001", "v2gkit veth").verdict is Verdict.PASS
+    assert m.labels == ["v2gkit veth"]
+    assert m.get("TC_SECC_CMN_VTB_SessionSetup_001", "v2gkit veth").verdict is Verdict.PASS
     md = markdown_table(m, titles=True)
     assert md.splitlines()[0] == "| Case | Title | v2gkit veth |"
     relabelled = read_runs([first], labels=["v2gkit veth (CI)"])
@@ -542,7 +565,7 @@ def test_html_keeps_long_cases_small_and_the_trace_has_the_rest() -> None:
     page = html_report([long])
     assert page.count(left_out) == n - 200
     p = _parse(page)
-    assert len([a for t, a in p.tags if t == "tr" and (a.get("class") or "x").split()[0] in ("tx", "rx", "ev")]) == n
+    assert len(_ladder_rows(p)) == n
     assert '"SessionStopReq"' in page  # the end of the session keeps its content
     full = html_report([long], content_limit=None)
     assert left_out not in full and len(full) > len(page)
@@ -554,7 +577,8 @@ def test_traces_keep_packets_whose_notes_are_huge(tmp_path: Path) -> None:
 
     r = hostile_fail()
     r.reason = "x" * 100_000
-    r.wire[2] = WireRecord(0.012, "rx", "tcp", 0x8001, frame(0x8001, b"\x80"), "y" * 70_000, None, "z" * 70_000)
+    r.wire[2] = WireRecord(0.012, "rx", "tcp", 0x8001, frame(0x8001, b"\x80"), "y" * 70_000, None,
+                           "z" * 70_000)
     ((pcap, jsonl),) = write_traces(tmp_path, [r])
     assert _tcp_stream(rdpcap(str(pcap))) == b"".join(w.frame for w in r.wire if w.channel == "tcp")
     lines = [json.loads(x) for x in jsonl.read_text().splitlines()]
@@ -584,12 +608,13 @@ def test_write_report_folder_links_its_traces(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------- any input at all
 
 _text = st.text(st.characters(exclude_categories=()), max_size=40)
-_record = st.builds(WireRecord, t=st.floats(allow_nan=True, allow_infinity=True), direction=st.sampled_from(["tx", "rx", ""]),
+_record = st.builds(WireRecord, t=st.floats(allow_nan=True, allow_infinity=True),
+                    direction=st.sampled_from(["tx", "rx", ""]),
                     channel=st.sampled_from(["sdp", "tcp", "tls", "event", "other"]),
                     payload_type=st.none() | st.integers(0, 0xFFFF), frame=st.binary(max_size=80), name=_text,
                     decoded=st.none() | st.dictionaries(_text, _text, max_size=3), note=_text)
-_result = st.builds(CaseResult, case_id=_text.filter(bool), title=_text, purpose=_text, reason=_text, sut=_text,
-                    protocol=_text, verdict=st.sampled_from(list(Verdict)),
+_result = st.builds(CaseResult, case_id=_text.filter(bool), title=_text, purpose=_text, reason=_text,
+                    sut=_text, protocol=_text, verdict=st.sampled_from(list(Verdict)),
                     started=st.floats(allow_nan=True, allow_infinity=True),
                     seconds=st.floats(allow_nan=True, allow_infinity=True),
                     steps=st.lists(st.builds(Step, t=st.floats(), text=_text), max_size=3),

@@ -33,6 +33,7 @@ that still carries the good cases.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import importlib
@@ -75,7 +76,8 @@ _CASES_PACKAGE = __name__.rpartition(".")[0] + ".cases"
 PROTOCOLS: tuple[str, ...] = ("din", "iso2", "iso20")
 #: spellings people use for them
 _PROTOCOL_ALIASES = {"din70121": "din", "din-70121": "din", "iso-2": "iso2", "iso15118-2": "iso2",
-                     "iso-15118-2": "iso2", "iso-20": "iso20", "iso15118-20": "iso20", "iso-15118-20": "iso20"}
+                     "iso-15118-2": "iso2", "iso-20": "iso20", "iso15118-20": "iso20",
+                     "iso-15118-20": "iso20"}
 
 #: the attribute a loaded Python case module keeps its cases in (the decorator fills it while importing)
 _MODULE_CASES = "__v2gkit_cases__"
@@ -90,7 +92,8 @@ class CatalogError(Exception):
         self.problems = list(problems)
         self.cases = list(cases)
         lines = [str(p) for p in self.problems]
-        head = f"{len(lines)} problem(s) in the case catalog" if len(lines) > 1 else "problem in the case catalog"
+        head = (f"{len(lines)} problem(s) in the case catalog" if len(lines) > 1
+                else "problem in the case catalog")
         super().__init__(head + ":\n  " + "\n  ".join(lines))
 
 
@@ -129,7 +132,8 @@ def _check_protocols(protocols: Iterable[str], what: str) -> tuple[str, ...]:
     out = tuple(_normalise_protocol(p) for p in protocols)
     bad = [p for p in out if p not in PROTOCOLS]
     if bad:
-        raise ValueError(f"{what}: unknown protocol(s) {', '.join(map(repr, bad))}; choose from {', '.join(PROTOCOLS)}")
+        raise ValueError(f"{what}: unknown protocol(s) {', '.join(map(repr, bad))}; "
+                         f"choose from {', '.join(PROTOCOLS)}")
     if not out:
         raise ValueError(f"{what}: no protocol given; name at least one of {', '.join(PROTOCOLS)}")
     return out
@@ -138,8 +142,8 @@ def _check_protocols(protocols: Iterable[str], what: str) -> tuple[str, ...]:
 def _kind(case_id: str) -> str:
     m = CASE_ID.match(case_id)
     if m is None:
-        raise ValueError(f"{case_id!r} is not a conformance case ID "
-                         "(TC_<SECC|EVCC>_<AC|DC|CMN|...>_VTB_<topic>_<3 digits>, e.g. TC_SECC_CMN_VTB_SessionSetup_001)")
+        raise ValueError(f"{case_id!r} is not a conformance case ID (TC_<SECC|EVCC>_<AC|DC|CMN|...>_VTB_"
+                         "<topic>_<3 digits>, e.g. TC_SECC_CMN_VTB_SessionSetup_001)")
     return m.group(2)
 
 
@@ -151,9 +155,11 @@ def _title(purpose: str) -> str:
 
 
 def make_case(case_id: str, *, purpose: str, requirements: Iterable[str] = (), protocols: Iterable[str] = (),
-              preconditions: str = "", steps: Iterable[str] = (), title: str | None = None, quick: bool = False,
-              from_standard: bool = True, run: Callable[[Any], Any] | None = None, source: str = "") -> Case:
-    """A validated :class:`Case`: the ID has the ISO 15118-4 form, the purpose is there, protocols are known."""
+              preconditions: str = "", steps: Iterable[str] = (), title: str | None = None,
+              quick: bool = False, from_standard: bool = True, run: Callable[[Any], Any] | None = None,
+              source: str = "") -> Case:
+    """A validated :class:`Case`: the ID has the ISO 15118-4 form, the purpose is there, the protocols are
+    known."""
     if not isinstance(case_id, str):
         raise TypeError(f"case ID must be a str, got {type(case_id).__name__}")
     kind = _kind(case_id)
@@ -163,7 +169,8 @@ def make_case(case_id: str, *, purpose: str, requirements: Iterable[str] = (), p
         requirements = [r for r in re.split(r"[,\s]+", requirements) if r]
     if isinstance(steps, str):
         steps = [steps]
-    return Case(case_id=case_id, title=title if title is not None else _title(purpose), purpose=purpose.strip(),
+    return Case(case_id=case_id, title=title if title is not None else _title(purpose),
+                purpose=purpose.strip(),
                 requirements=tuple(str(r).strip() for r in requirements), kind=kind,
                 protocols=_check_protocols(protocols, case_id), preconditions=preconditions.strip(),
                 steps=tuple(str(s).strip() for s in steps), run=run, source=source,
@@ -187,11 +194,13 @@ def case(case_id: str, *, purpose: str, protocols: Iterable[str], requirements: 
 
     def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if not callable(fn):
-            raise TypeError(f"{case_id}: @case must decorate a function taking the tester, got {type(fn).__name__}")
+            raise TypeError(f"{case_id}: @case must decorate a function taking the tester, "
+                            f"got {type(fn).__name__}")
         try:
             inspect.signature(fn).bind(object())
         except TypeError:
-            raise TypeError(f"{case_id}: the case function must take exactly one argument (the tester)") from None
+            raise TypeError(f"{case_id}: the case function must take exactly one argument (the tester)"
+                            ) from None
         except ValueError:  # no signature (a builtin): trust it
             pass
         code = getattr(fn, "__code__", None)
@@ -200,10 +209,8 @@ def case(case_id: str, *, purpose: str, protocols: Iterable[str], requirements: 
         module = sys.modules.get(getattr(fn, "__module__", "") or "")
         if module is not None:
             module.__dict__.setdefault(_MODULE_CASES, []).append((c, code.co_firstlineno if code else None))
-        try:
+        with contextlib.suppress(AttributeError, TypeError):  # a callable object without a __dict__
             setattr(fn, CASE_ATTR, c)
-        except (AttributeError, TypeError):
-            pass
         return fn
 
     return register
@@ -267,13 +274,14 @@ def _load_python(path: Path, package_root: Path) -> tuple[list[tuple[Case, int |
         except (KeyboardInterrupt, SystemExit) as e:
             if isinstance(e, KeyboardInterrupt):
                 raise
-            return [], Problem(str(path), _error_line(e, path), f"calls exit() while being imported ({e.code!r})")
+            return [], Problem(str(path), _error_line(e, path),
+                               f"calls exit() while being imported ({e.code!r})")
         except BaseException as e:  # noqa: BLE001 - any error in a case file is that file's problem
             return [], Problem(str(path), _error_line(e, path), _describe(e))
     found = list(module.__dict__.get(_MODULE_CASES, ()))
     if not found:
-        return [], Problem(str(path), None, "defines no case (use @case(...); a helper module's name must start "
-                                            "with '_')")
+        return [], Problem(str(path), None, "defines no case (use @case(...); a helper module's name "
+                                            "must start with '_')")
     return found, None
 
 
@@ -387,12 +395,13 @@ def _load_lua(path: Path) -> tuple[list[tuple[Case, int | None]], Problem | None
     except _HeaderError as e:
         return [], Problem(str(path), e.line, str(e))
     if "case_id" not in fields:
-        return [], Problem(str(path), 1, "no '-- @case TC_...' line in the leading comment block "
-                                         "(a Lua helper that is not a case must have a name starting with '_')")
+        return [], Problem(str(path), 1, "no '-- @case TC_...' line in the leading comment block (a Lua "
+                                         "helper that is not a case must have a name starting with '_')")
     line = fields.pop("line", None)
     case_id = fields.pop("case_id")
     if "protocols" not in fields:
-        return [], Problem(str(path), line, f"{case_id}: no '-- @protocols ...' line (e.g. '-- @protocols iso2, din')")
+        return [], Problem(str(path), line,
+                           f"{case_id}: no '-- @protocols ...' line (e.g. '-- @protocols iso2, din')")
     try:
         c = make_case(case_id, **{"purpose": "", **fields}, run=LuaScript(str(path)), source=str(path))
     except (TypeError, ValueError) as e:
@@ -456,7 +465,8 @@ def scan_catalog(folders: Iterable[str | os.PathLike[str]] | None = None, *, bui
     return catalog
 
 
-def load_catalog(folders: Iterable[str | os.PathLike[str]] | None = None, *, builtin: bool = True) -> list[Case]:
+def load_catalog(folders: Iterable[str | os.PathLike[str]] | None = None, *, builtin: bool = True
+                 ) -> list[Case]:
     """All cases, sorted by ID; raises :class:`CatalogError` (listing every problem, carrying the good
     cases in ``.cases``) if any case file is broken or two cases share an ID."""
     catalog = scan_catalog(folders, builtin=builtin)
@@ -505,7 +515,8 @@ def _role(value: str, what: str) -> str:
 
 
 def filter_cases(cases: Iterable[Case], *, sut_role: str | None = None, tester_role: str | None = None,
-                 protocol: str | None = None, kind: str | None = None, quick: bool | None = None) -> list[Case]:
+                 protocol: str | None = None, kind: str | None = None, quick: bool | None = None
+                 ) -> list[Case]:
     """Narrow a case list: ``sut_role`` "secc" keeps the ``TC_SECC_*`` cases (they test a charger; the tester
     plays the EVCC) and ``tester_role`` is the same seen from the tester; ``protocol`` keeps cases that
     apply to din/iso2/iso20; ``kind`` AC/DC/CMN/...; ``quick`` the CI subset (True) or the rest (False)."""

@@ -82,7 +82,8 @@ body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:
 padding:1em 1.5em;color:#1f2328}
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;margin:1.2em 0 .4em}h3{font-size:1em;margin:1em 0 .3em}
 code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
-.meta{display:grid;grid-template-columns:max-content 1fr;gap:.1em 1em;margin:.5em 0}.meta dt{color:var(--muted)}
+.meta{display:grid;grid-template-columns:max-content 1fr;gap:.1em 1em;margin:.5em 0}
+.meta dt{color:var(--muted)}
 .meta dd{margin:0;white-space:pre-line;overflow-wrap:anywhere}
 .counts{display:flex;gap:.6em;flex-wrap:wrap;margin:.8em 0}
 .count{border:1px solid var(--line);border-radius:6px;padding:.3em .9em;min-width:7em;cursor:pointer;
@@ -99,7 +100,8 @@ table{border-collapse:collapse}
 #cases{width:100%}#cases th,#cases td{border-bottom:1px solid var(--line);padding:.25em .5em;text-align:left;
 vertical-align:top}
 #cases th{position:sticky;top:0;background:var(--bg2);cursor:pointer;white-space:nowrap}
-#cases th[aria-sort=ascending]::after{content:" \\25B2"}#cases th[aria-sort=descending]::after{content:" \\25BC"}
+#cases th[aria-sort=ascending]::after{content:" \\25B2"}
+#cases th[aria-sort=descending]::after{content:" \\25BC"}
 #cases td.num{text-align:right;font-variant-numeric:tabular-nums}#cases td.reason{overflow-wrap:anywhere}
 details.case{border:1px solid var(--line);border-radius:6px;margin:.5em 0;padding:.2em .8em}
 details.case>summary{cursor:pointer;padding:.3em 0;font-weight:600}
@@ -147,8 +149,10 @@ table.tHead.querySelectorAll('th').forEach(function(th,i){th.addEventListener('c
  var asc=th.getAttribute('aria-sort')!=='ascending',num=th.dataset.type==='num';
  table.tHead.querySelectorAll('th').forEach(function(h){h.removeAttribute('aria-sort');});
  th.setAttribute('aria-sort',asc?'ascending':'descending');
- function key(r){var c=r.cells[i],k=c.dataset.key!==undefined?c.dataset.key:c.textContent;return num?parseFloat(k)||0:k;}
- rows.sort(function(a,b){var x=key(a),y=key(b),o=num?x-y:String(x).localeCompare(String(y));return asc?o:-o;});
+ function key(r){var c=r.cells[i],k=c.dataset.key!==undefined?c.dataset.key:c.textContent;
+  return num?parseFloat(k)||0:k;}
+ rows.sort(function(a,b){var x=key(a),y=key(b),o=num?x-y:String(x).localeCompare(String(y));
+  return asc?o:-o;});
  rows.forEach(function(r){body.appendChild(r);});});});
 function openHash(){var id=decodeURIComponent(location.hash.slice(1));var d=id&&document.getElementById(id);
  if(d&&d.tagName==='DETAILS'){d.open=true;d.scrollIntoView();}}
@@ -198,11 +202,13 @@ def _table(results: Sequence[CaseResult], ids: Sequence[str]) -> str:
     out = ['<h2>Cases</h2><input id="filter" type="search" placeholder="filter: ID, title, reason, SUT" '
            'aria-label="filter the cases"> <span id="shown" class="muted"></span>',
            '<table id="cases"><thead><tr><th>Case</th><th>Title</th><th>Verdict</th><th>Reason</th>'
-           '<th>SUT</th><th data-type="num">Time (s)</th><th data-type="num">Messages</th></tr></thead><tbody>']
+           '<th>SUT</th><th data-type="num">Time (s)</th><th data-type="num">Messages</th></tr></thead>'
+           "<tbody>"]
     for r, cid in zip(results, ids, strict=True):
         frames = sum(1 for w in r.wire if w.channel != "event")
-        out.append(f'<tr data-verdict="{r.verdict.value}" data-case="{cid}"><td><a class="mono" href="#{cid}">'
-                   f'{_e(r.case_id)}</a></td><td>{_e(shorten(r.title, 120))}</td>'
+        out.append(f'<tr data-verdict="{r.verdict.value}" data-case="{cid}"><td>'
+                   f'<a class="mono" href="#{cid}">{_e(r.case_id)}</a></td>'
+                   f'<td>{_e(shorten(r.title, 120))}</td>'
                    f'<td data-key="{r.verdict.rank}">{_badge(r.verdict)}</td>'
                    f'<td class="reason">{_e(shorten(r.reason, 200))}</td><td>{_e(r.sut)}</td>'
                    f'<td class="num">{_finite(r.seconds):.3f}</td><td class="num">{frames}</td></tr>')
@@ -224,7 +230,8 @@ def _content(w: WireRecord) -> str:
     elif w.frame:
         frame = bytes(w.frame)
         hx = frame[:HEX_LIMIT].hex(" ", 1).upper()
-        more = f"\n... {len(frame) - HEX_LIMIT} more octets (see the pcapng)" if len(frame) > HEX_LIMIT else ""
+        more = (f"\n... {len(frame) - HEX_LIMIT} more octets (see the pcapng)" if len(frame) > HEX_LIMIT
+                else "")
         parts.append(f"<pre>{_e(hx + more)}</pre>")
     return "".join(parts) or '<span class="muted">(no content)</span>'
 
@@ -247,8 +254,8 @@ def _ladder(r: CaseResult, limit: int | None) -> str:
         if w.channel == "event":
             who = {"tx": " by the tester", "rx": " by the SUT"}.get(w.direction, "")
             note = f": {w.note}" if w.note else ""
-            out.append(f'<tr class="ev"><td class="t">{t}</td><td class="m">{_t((w.name or "event") + who + note)}'
-                       "</td></tr>")
+            text = _t((w.name or "event") + who + note)
+            out.append(f'<tr class="ev"><td class="t">{t}</td><td class="m">{text}</td></tr>')
             continue
         name = w.name or (f"payload type 0x{w.payload_type:04X}" if w.payload_type is not None else "frame")
         meta = f"{w.channel} &middot; {len(w.frame)} B"
@@ -258,8 +265,8 @@ def _ladder(r: CaseResult, limit: int | None) -> str:
                  f' <span class="arrow">&#9472;&#9654;</span>' if cls == "tx" else
                  f'<span class="arrow">&#9664;&#9472;</span> <span class="name">{_e(name)}</span>'
                  f' <span class="muted">{meta}</span>')
-        content = (_content(w) if i < head_n or i >= tail_from else
-                   '<span class="muted">(left out of this report to keep it small: the JSON-lines trace has it)</span>')
+        content = (_content(w) if i < head_n or i >= tail_from else '<span class="muted">(left out of this '
+                   "report to keep it small: the JSON-lines trace has it)</span>")
         out.append(f'<tr class="{cls}{bad}"><td class="t">{t}</td><td class="m"><details><summary>{label}'
                    f"</summary>{content}</details></td></tr>")
     out.append("</tbody></table>")
@@ -286,15 +293,15 @@ def _case(r: CaseResult, cid: str, trace: str | None, limit: int | None) -> str:
         timing = f"{_utc(r.started)}, {timing}"
     rows.append(("time", _e(timing)))
     if trace is not None:
-        rows.append(("traces", f'<a href="{_e(trace)}.pcapng">pcapng</a> &middot; <a href="{_e(trace)}.jsonl">'
-                               "JSON lines</a>"))
+        rows.append(("traces", f'<a href="{_e(trace)}.pcapng">pcapng</a> &middot; '
+                               f'<a href="{_e(trace)}.jsonl">JSON lines</a>'))
     parts = [head, '<dl class="meta">', *(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in rows), "</dl>"]
     if r.steps:
         parts.append("<h3>Steps</h3><ol class=\"steps\">")
         for s in r.steps:
             v = f" {_badge(s.verdict)}" if s.verdict is not None else ""
-            parts.append(f'<li><span class="t">{ms(_finite(s.t))} ms</span> <span class="text">{_e(s.text)}</span>'
-                         f"{v}</li>")
+            parts.append(f'<li><span class="t">{ms(_finite(s.t))} ms</span> '
+                         f'<span class="text">{_e(s.text)}</span>{v}</li>')
         parts.append("</ol>")
     frames = sum(1 for w in r.wire if w.channel != "event")
     parts.append(f"<h3>Message sequence <span class=\"muted\">({frames} messages; ms since the case started)"
@@ -332,8 +339,9 @@ def html_report(results: Iterable[CaseResult], *, title: str = "v2gkit test repo
     return "".join(parts)
 
 
-def write_html(path: str | os.PathLike[str], results: Iterable[CaseResult], *, title: str = "v2gkit test report",
-               traces: str | None = None, content_limit: int | None = CONTENT_LIMIT) -> Path:
+def write_html(path: str | os.PathLike[str], results: Iterable[CaseResult], *,
+               title: str = "v2gkit test report", traces: str | None = None,
+               content_limit: int | None = CONTENT_LIMIT) -> Path:
     """Write the report to ``path``: a file ending in .html, else a folder that gets ``report.html``
     (created if need be); returns the file written."""
     path = Path(path)
@@ -341,6 +349,7 @@ def write_html(path: str | os.PathLike[str], results: Iterable[CaseResult], *, t
         path = path / "report.html"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(html_report(results, title=title, traces=traces, content_limit=content_limit), encoding="utf-8")
+    page = html_report(results, title=title, traces=traces, content_limit=content_limit)
+    tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, path)
     return path

@@ -11,6 +11,7 @@ invalid XML.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -48,7 +49,7 @@ def classname(case_id: str, sut: str = "") -> str:
 
 
 def _seconds(x: float | None) -> str:
-    return f"{x:.3f}" if x is not None and x == x and x not in (float("inf"), float("-inf")) and x >= 0 else "0.000"
+    return f"{x:.3f}" if isinstance(x, (int, float)) and math.isfinite(x) and x >= 0 else "0.000"
 
 
 def _out(r: CaseResult) -> str:
@@ -92,7 +93,8 @@ def _suites(results: list[CaseResult]) -> list[tuple[str, list[CaseResult]]]:
     return list(groups.items())
 
 
-def junit_xml(results: Iterable[CaseResult], *, name: str = "v2gkit test", hostname: str | None = None) -> bytes:
+def junit_xml(results: Iterable[CaseResult], *, name: str = "v2gkit test", hostname: str | None = None
+              ) -> bytes:
     """The JUnit XML document (UTF-8, with declaration) for ``results``."""
     results = list(results)
     host = printable(hostname if hostname is not None else socket.gethostname()) or "localhost"
@@ -120,10 +122,11 @@ def junit_xml(results: Iterable[CaseResult], *, name: str = "v2gkit test", hostn
                                time=_seconds(r.seconds))
             if r.verdict is Verdict.INCONC:
                 ET.SubElement(tc, "skipped", message=printable("inconc: " + (r.reason or "inconclusive")))
-            elif r.verdict is Verdict.ERROR:
-                ET.SubElement(tc, "error", message=printable(r.reason or "error"), type="error").text = _detail(r)
-            elif r.verdict is Verdict.FAIL:
-                ET.SubElement(tc, "failure", message=printable(r.reason or "fail"), type="fail").text = _detail(r)
+            elif r.verdict in (Verdict.ERROR, Verdict.FAIL):
+                tag = "error" if r.verdict is Verdict.ERROR else "failure"
+                problem = ET.SubElement(tc, tag, message=printable(r.reason or r.verdict.value),
+                                        type=r.verdict.value)
+                problem.text = _detail(r)
             ET.SubElement(tc, "system-out").text = _out(r)
         for k, v in counts.items():
             totals[k] += v

@@ -63,9 +63,9 @@ def result_to_dict(r: CaseResult) -> dict[str, Any]:
         "local_endpoint": r.local_endpoint, "remote_endpoint": r.remote_endpoint,
         "steps": [{"t": _num(s.t), "text": s.text, "verdict": None if s.verdict is None else s.verdict.value}
                   for s in r.steps],
-        "wire": [{"t": _num(w.t), "direction": w.direction, "channel": w.channel, "payload_type": w.payload_type,
-                  "frame": bytes(w.frame).hex().upper(), "name": w.name, "decoded": w.decoded, "note": w.note}
-                 for w in r.wire],
+        "wire": [{"t": _num(w.t), "direction": w.direction, "channel": w.channel,
+                  "payload_type": w.payload_type, "frame": bytes(w.frame).hex().upper(), "name": w.name,
+                  "decoded": w.decoded, "note": w.note} for w in r.wire],
     }
 
 
@@ -124,7 +124,8 @@ def result_from_dict(d: Mapping[str, Any], where: str = "result") -> CaseResult:
         decoded = rec.get("decoded")
         if decoded is not None and not isinstance(decoded, dict):
             raise ValueError(f"{w} decoded must be an object or null")
-        wire.append(WireRecord(t=_float(rec.get("t"), f"{w} t"), direction=_str(rec.get("direction"), f"{w} direction"),
+        wire.append(WireRecord(t=_float(rec.get("t"), f"{w} t"),
+                               direction=_str(rec.get("direction"), f"{w} direction"),
                                channel=_str(rec.get("channel"), f"{w} channel"), payload_type=pt, frame=frame,
                                name=_str(rec.get("name"), f"{w} name"), decoded=decoded,
                                note=_str(rec.get("note"), f"{w} note")))
@@ -132,9 +133,11 @@ def result_from_dict(d: Mapping[str, Any], where: str = "result") -> CaseResult:
     if isinstance(reqs, str) or not all(isinstance(x, str) for x in reqs):
         raise ValueError(f"{where} requirements must be a list of strings")
     return CaseResult(
-        case_id=case_id, title=_str(d.get("title"), f"{where} title"), purpose=_str(d.get("purpose"), f"{where} purpose"),
+        case_id=case_id, title=_str(d.get("title"), f"{where} title"),
+        purpose=_str(d.get("purpose"), f"{where} purpose"),
         requirements=tuple(reqs), sut=_str(d.get("sut"), f"{where} sut"),
-        protocol=_str(d.get("protocol"), f"{where} protocol"), verdict=_verdict(d.get("verdict", "pass"), where),
+        protocol=_str(d.get("protocol"), f"{where} protocol"),
+        verdict=_verdict(d.get("verdict", "pass"), where),
         reason=_str(d.get("reason"), f"{where} reason"), started=_float(d.get("started"), f"{where} started"),
         seconds=_float(d.get("seconds"), f"{where} seconds"),
         sim_seconds=_float(d.get("sim_seconds"), f"{where} sim_seconds", None), steps=steps, wire=wire,
@@ -150,7 +153,8 @@ def dumps(results: Iterable[CaseResult], *, label: str = "", meta: Mapping[str, 
     doc = {"format": FORMAT, "version": VERSION, "label": label, "meta": dict(meta or {}),
            "results": [result_to_dict(r) for r in results]}
     # ASCII: a lone surrogate in a SUT's string round-trips as \udXXX instead of failing to encode
-    return json.dumps(doc, ensure_ascii=True, allow_nan=False, default=_fallback, separators=(",", ":")) + "\n"
+    text = json.dumps(doc, ensure_ascii=True, allow_nan=False, default=_fallback, separators=(",", ":"))
+    return text + "\n"
 
 
 def loads(text: str | bytes, where: str = "results") -> Run:

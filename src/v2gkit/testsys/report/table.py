@@ -26,7 +26,8 @@ from .results import Run, read_results
 __all__ = ["Matrix", "markdown_table", "matrix_table", "merge_runs", "print_summary", "read_runs",
            "summary_table"]
 
-_STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.INCONC: "yellow", Verdict.ERROR: "bold magenta"}
+_STYLE = {Verdict.PASS: "green", Verdict.FAIL: "bold red", Verdict.INCONC: "yellow",
+          Verdict.ERROR: "bold magenta"}
 _ORDER = (Verdict.PASS, Verdict.FAIL, Verdict.INCONC, Verdict.ERROR)
 
 
@@ -42,11 +43,13 @@ def _seconds(x: float) -> float:
 # -------------------------------------------------------------------------------------------------- terminal
 
 
-def summary_table(results: Sequence[CaseResult], *, problems_only: bool = False, reason_width: int = 70) -> Table:
+def summary_table(results: Sequence[CaseResult], *, problems_only: bool = False, reason_width: int = 70
+                  ) -> Table:
     """One row per case (verdict coloured, reason in short, time); ``problems_only`` leaves out the passes
     (the caption still counts them). Strings go in as rich Text: a SUT's ``[markup]`` stays text."""
     title = ", ".join(dict.fromkeys(r.sut for r in results if r.sut)) or None
-    table = Table(title=Text(printable(title)) if title else None, caption=_counts(results), caption_justify="left")
+    table = Table(title=Text(printable(title)) if title else None, caption=_counts(results),
+                  caption_justify="left")
     table.add_column("Case", no_wrap=True)
     table.add_column("Verdict", no_wrap=True)
     table.add_column("Reason", overflow="fold", max_width=reason_width)
@@ -59,8 +62,8 @@ def summary_table(results: Sequence[CaseResult], *, problems_only: bool = False,
     return table
 
 
-def print_summary(results: Sequence[CaseResult], console: Console | None = None, *, problems_only: bool = False
-                  ) -> None:
+def print_summary(results: Sequence[CaseResult], console: Console | None = None, *,
+                  problems_only: bool = False) -> None:
     """Print :func:`summary_table` and a one-line total with the wall time."""
     console = console or Console()
     console.print(summary_table(results, problems_only=problems_only))

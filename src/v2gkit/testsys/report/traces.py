@@ -1,11 +1,13 @@
-"""Per case, a pcapng (for Wireshark) and a JSON-lines trace (for people and scripts) from ``CaseResult.wire``.
+"""Per case, a pcapng (for Wireshark) and a JSON-lines trace (for people and scripts) from the case's
+``CaseResult.wire``.
 
 ``<dir>/<case_id>.pcapng`` rebuilds Ethernet/IPv6/UDP|TCP frames around the recorded V2GTP frames with
 v2gkit.trace (SDP as UDP to [ff02::1]:15118 and back, each TCP/TLS connection with its handshake, data and
 teardown; TLS payloads are shown decrypted and say so). Each packet's comment names the message and any note.
 ``<dir>/<case_id>.jsonl`` has one line per frame, connection event and step of the case, in time order, with
-the fields of v2gkit's session traces (``conn``, ``dir``, ``role``, ``src``, ``dst``, ``payload_type``, ``hex``,
-...) plus ``name``, ``content`` (the decoded message) and ``note``; its first line describes the case.
+the fields of v2gkit's session traces (``conn``, ``dir``, ``role``, ``src``, ``dst``, ``payload_type``,
+``hex``, ...) plus ``name``, ``content`` (the decoded message) and ``note``; its first line describes the
+case.
 
 Endpoints are the result's ``local_endpoint`` (the tester) and ``remote_endpoint`` (the SUT) when set
 (``[addr]:port``, ``addr``; IPv4 is shown IPv4-mapped). Otherwise they are placeholders: the tester is
@@ -146,6 +148,10 @@ class _Sides:
         return self.tester == "evcc"
 
 
+def _finite(x: Any) -> float:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else 0.0
+
+
 #: the latest time a trace can carry (the JSON lines' ISO dates end with the year 9999)
 _MAX_TS = 253402300799.0
 
@@ -169,7 +175,8 @@ def _v2gtp_fields(frame: bytes) -> dict[str, Any]:
                 fields["error"] = (f"V2GTP header announces {length} payload octet(s), frame carries "
                                    f"{len(frame) - HEADER_SIZE}")
         else:
-            fields["error"] = f"V2GTP header version 0x{version:02X} / inverse 0x{inverse:02X}; expected 0x01 / 0xFE"
+            fields["error"] = (f"V2GTP header version 0x{version:02X} / inverse 0x{inverse:02X}; "
+                               "expected 0x01 / 0xFE")
     elif frame:
         fields["error"] = f"frame of {len(frame)} octet(s) is shorter than the 8-octet V2GTP header"
     fields["hex"] = frame.hex().upper()
@@ -239,8 +246,11 @@ class _CaseTrace:
             comment += "; endpoints partly placeholders (the result did not record them)"
         flow.open(ts, comment=comment)
         self.flow = flow
-        self.jsonl.write(ts, {"event": "tcp_open", "conn": self.conn, "role": self.role,
-                              "client": _fmt(self.client), "server": _fmt(self.sides.se), **({"tls": True} if tls else {})})
+        record: dict[str, Any] = {"event": "tcp_open", "conn": self.conn, "role": self.role,
+                                  "client": _fmt(self.client), "server": _fmt(self.sides.se)}
+        if tls:
+            record["tls"] = True
+        self.jsonl.write(ts, record)
         return flow
 
     def frame(self, ts: float, w: WireRecord) -> None:
@@ -265,8 +275,9 @@ class _CaseTrace:
                 flow.data(ts, from_ev, frame, comment=comment)
             except (TypeError, ValueError) as e:
                 fields["pcapng"] = f"not in the pcapng: {e}"
-        record: dict[str, Any] = {"conn": conn, "dir": w.direction or ("tx" if from_ev == (self.role == "EVCC") else "rx"),
-                                  "role": self.role, "src": _fmt(src), "dst": _fmt(dst), "channel": w.channel}
+        direction = w.direction or ("tx" if from_ev == (self.role == "EVCC") else "rx")
+        record: dict[str, Any] = {"conn": conn, "dir": direction, "role": self.role, "src": _fmt(src),
+                                  "dst": _fmt(dst), "channel": w.channel}
         if w.name:
             record["name"] = w.name
         record.update(_v2gtp_fields(frame))
@@ -335,10 +346,10 @@ def write_trace(directory: str | os.PathLike[str], result: CaseResult, *, stem: 
     folder.mkdir(parents=True, exist_ok=True)
     stem = stem or trace_stem(result.case_id)
     pcap_path, jsonl_path = folder / f"{stem}.pcapng", folder / f"{stem}.jsonl"
-    base = result.started if isinstance(result.started, (int, float)) and math.isfinite(result.started) else 0.0
-    base = min(max(base, 0.0), 1e10)
+    base = min(max(_finite(result.started), 0.0), 1e10)
     comment = _comment(f"v2gkit test {result.case_id}: {result.verdict.value}"
-                       + (f" ({result.reason})" if result.reason else "") + (f"; SUT {result.sut}" if result.sut else ""))
+                       + (f" ({result.reason})" if result.reason else "")
+                       + (f"; SUT {result.sut}" if result.sut else ""))
     comment = comment or "v2gkit test"
     with _JsonLines(jsonl_path) as text, \
             PcapngWriter(pcap_path, comment=comment) as pcap, JsonlWriter(text) as jsonl:
@@ -349,7 +360,7 @@ def write_trace(directory: str | os.PathLike[str], result: CaseResult, *, stem: 
             items.append((w.t, 0, i, w))
         for i, s in enumerate(result.steps):
             items.append((s.t, 1, i, s))
-        items.sort(key=lambda x: (x[0] if isinstance(x[0], (int, float)) and math.isfinite(x[0]) else 0.0, x[1], x[2]))
+        items.sort(key=lambda x: (_finite(x[0]), x[1], x[2]))
         last = base
         for t, kind, _, item in items:
             ts = last = _ts(base, t, last)
@@ -378,4 +389,5 @@ def trace_stems(results: Iterable[CaseResult]) -> list[str]:
 def write_traces(directory: str | os.PathLike[str], results: Iterable[CaseResult]) -> list[tuple[Path, Path]]:
     """:func:`write_trace` for each result, named by :func:`trace_stems`."""
     results = list(results)
-    return [write_trace(directory, r, stem=stem) for r, stem in zip(results, trace_stems(results), strict=True)]
+    stems = trace_stems(results)
+    return [write_trace(directory, r, stem=stem) for r, stem in zip(results, stems, strict=True)]
