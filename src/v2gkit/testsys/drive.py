@@ -43,6 +43,8 @@ class Setup:
     #: fixed randomness for reproducible runs (SessionIDs, challenges) and the -20 header TimeStamp
     seed: int = 15118
     wall_clock: int = 1_767_225_600  # 2026-01-01T00:00:00Z
+    #: the in-process SUT SECC's SDP server offers TLS too (answers a TLS request with TLS)
+    sut_tls: bool = True
 
     @property
     def session_protocol(self) -> str:
@@ -115,6 +117,46 @@ def _sut_pair(role: str, setup: Setup) -> tuple[Machine, Callable[[str, Any], Ma
     return first, then
 
 
+def _sut_sdp(setup: Setup) -> Any:
+    """The in-process SUT SECC's SDP server: link-local address, port 15118 plain (and 15119 TLS)."""
+    import ipaddress
+
+    from .. import sdp as core
+
+    ports = {core.Security.NONE: 15118}
+    if setup.sut_tls:
+        ports[core.Security.TLS] = 15119
+    policy = core.SecurityPolicy.ECHO if setup.sut_tls else core.SecurityPolicy.NONE_ONLY
+    return core.SDPServer(ipaddress.IPv6Address("fe80::2"), ports, policy)
+
+
+def setup_for(case: Case, protocol: str | None = None, base: Setup | None = None) -> Setup | None:
+    """The Setup a case runs with: its first protocol (or ``protocol`` if the case allows it), AC or DC by its
+    ID (CMN cases run DC). None when the case does not apply to ``protocol``."""
+    proto = protocol or (case.protocols[0] if case.protocols else "iso2")
+    if case.protocols and proto not in case.protocols:
+        return None
+    dc = case.kind != "AC"
+    if proto == "din" and not dc:
+        return None
+    return replace(base or Setup(), protocol=proto, dc=dc)
+
+
+def run_case(case: Case, setup: Setup | None = None, *, protocol: str | None = None) -> CaseResult:
+    """Run ``case`` against v2gkit's own machines (``--self``) on the simulated clock."""
+    st = setup_for(case, protocol, setup)
+    if st is None:
+        return CaseResult(case.case_id, case.title, case.purpose, case.requirements, sut="self",
+                          protocol=protocol or "", verdict=Verdict.INCONC,
+                          reason=f"not applicable: the case is for {', '.join(case.protocols)}")
+    if "live" in case.needs:
+        return CaseResult(case.case_id, case.title, case.purpose, case.requirements, sut="self",
+                          protocol=st.session_protocol, verdict=Verdict.INCONC,
+                          reason="needs a live SUT (run it over a link: --loopback, --interface or --address)")
+    assert case.run is not None
+    return run_self(case.run, case.role, st, case=case)
+
+
 def run_script(emu: Emulator, body: Callable[[Tester], None], protocol: str | None = None) -> tuple[Tester, ScriptThread]:
     """Start ``body`` in its thread, attached to ``emu`` (it runs until its first blocking call)."""
     holder: list[Tester] = []
@@ -148,9 +190,21 @@ def run_self(body: Callable[[Tester], None], role: str, setup: Setup | None = No
     emu = make_emulator(role, setup)
     tester, thread = run_script(emu, body, setup.session_protocol)
     sut, then = _sut_pair(role, setup)
+    clock = [0.0]
+    ex = None
     try:
         if role == "evcc":
-            ex = run_pair(emu, sut, then=then, until=until)
+            server = _sut_sdp(setup)
+
+            def sdp(datagram: bytes, timeout: float) -> bytes | None:
+                clock[0] += 0.002
+                return server.datagram_received(datagram)[0]
+
+            def wait(seconds: float) -> None:
+                clock[0] += seconds
+
+            if emu.before_connection(sdp, wait):
+                ex = run_pair(emu, sut, then=then, until=until, ev_start=clock[0])
         else:
             ex = run_pair(sut, emu, then=then, until=until)
     finally:
@@ -160,10 +214,10 @@ def run_self(body: Callable[[Tester], None], role: str, setup: Setup | None = No
                      purpose=case.purpose if case else "", requirements=case.requirements if case else (),
                      sut=f"v2gkit {'secc' if role == 'evcc' else 'evcc'} (in-process, simulated clock)",
                      protocol=emu.protocol or "", verdict=verdict, reason=reason, started=t_wall,
-                     seconds=time.perf_counter() - t0, sim_seconds=ex.now, steps=list(tester.steps),
-                     wire=list(emu.wire))
+                     seconds=time.perf_counter() - t0, sim_seconds=ex.now if ex else clock[0],
+                     steps=list(tester.steps), wire=list(emu.wire))
     side = "SE" if role == "evcc" else "EV"
-    if side in ex.closed:
+    if ex is not None and side in ex.closed:
         at, closed = ex.closed[side]
         res.steps.append(Step(at, f"SUT ended: {closed.reason.name}: {closed.text}"))
     return res

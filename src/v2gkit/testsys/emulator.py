@@ -52,8 +52,8 @@ from ..session.hooks import Hooks, Outgoing
 from ..v2gtp import PayloadType, frame
 from .case import WireRecord
 
-__all__ = ["AwaitSend", "CloseOp", "Emulator", "End", "ExpectClose", "Incoming", "Op", "ReceiveOp", "SendOp",
-           "WaitOp", "WriteOp", "script_name"]
+__all__ = ["AwaitSend", "CloseOp", "Emulator", "End", "ExpectClose", "Incoming", "Op", "ReceiveOp", "SdpOp",
+           "SendOp", "WaitOp", "WriteOp", "script_name"]
 
 #: the app handshake's elements as the schema spells them, and as scripts name them (Lua functions start upper)
 _HANDSHAKE = {"supportedAppProtocolReq": "SupportedAppProtocolReq",
@@ -139,6 +139,15 @@ class WriteOp(Op):
     chunks: list[bytes] = field(default_factory=list)
     pause: float = 0.0
     name: str = "raw"
+
+
+@dataclass
+class SdpOp(Op):
+    """One SDP request datagram (whole V2GTP frame, as broken as the script likes) and the wait for an
+    answer. Only before the V2G connection: the drivers run it before they connect."""
+
+    datagram: bytes = b""
+    timeout: float | None = None
 
 
 @dataclass
@@ -349,6 +358,31 @@ class Emulator:
             out += self._finish(now)
         return out
 
+    def before_connection(self, sdp: Callable[[bytes, float], bytes | None],
+                          wait: Callable[[float], None]) -> bool:
+        """Run the script's SDP requests and waits that come before the V2G connection (the driver's
+        ``sdp(datagram, timeout)`` and ``wait(seconds)`` do the I/O). False when the script ended there
+        (an SDP-only case: no connection needed)."""
+        from .. import timing
+        while isinstance(self.op, (SdpOp, WaitOp)):
+            op = self.op
+            if isinstance(op, SdpOp):
+                timeout = op.timeout if op.timeout is not None else timing.SDP_TIMEOUT
+                answer = sdp(op.datagram, timeout)
+                self.wire.append(WireRecord(0.0, "tx", "sdp", None, op.datagram, "SDPReq"))
+                if answer is not None:
+                    self.wire.append(WireRecord(0.0, "rx", "sdp", None, answer, "SDPRes"))
+                self.op = self.resume(answer) if self.resume else End()
+            else:
+                wait(op.timeout or 0.0)
+                self.op = self.resume(True) if self.resume else End()
+        if isinstance(self.op, End):
+            self.done = self.op
+            return False
+        self._first = []
+        self._begin(self.now, self.op, self._first)
+        return True
+
     def run_script(self, resume: Resume, first: Op) -> None:
         """Attach the script (its first op, already yielded) before ``start``."""
         self.resume = resume
@@ -437,6 +471,9 @@ class Emulator:
             if timed_out:
                 return False
             return _NOT_YET
+        if isinstance(op, SdpOp):
+            self._error = EmulatorError("SDP requests go before the V2G connection: call sdp() first")
+            return None
         raise EmulatorError(f"unknown op {op!r}")
 
     def _flush(self, now: float, op: Op, out: list[Output]) -> None:

@@ -37,6 +37,7 @@ from .emulator import (
     Op,
     Raised,
     ReceiveOp,
+    SdpOp,
     SendOp,
     WaitOp,
     WriteOp,
@@ -248,6 +249,14 @@ class Tester:
             why = self._emu.machine_closed.text if self._emu.machine_closed else (
                 "connection closed" if not self.connected else "timeout")
             self.inconc(f"preamble did not reach {name}: {why}")
+
+    def sdp(self, datagram: bytes, timeout: float | None = None) -> bytes | None:
+        """Send one SDP request datagram (a whole V2GTP frame; ``testsys.mutate`` builds broken ones) to the
+        SECC under test and return its answer datagram, or None within ``timeout`` (default
+        V2G_EVCC_SDP_Timeout). Only before the V2G connection (the tester EVCC's first steps)."""
+        got = self._thread.call(SdpOp(bytes(datagram), timeout))
+        self.log(f"SDP request {bytes(datagram)[:8].hex()}...: " + ("answered" if got else "no answer"))
+        return got
 
     def wait(self, seconds: float) -> None:
         self._thread.call(WaitOp(seconds))
