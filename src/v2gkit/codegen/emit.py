@@ -177,12 +177,18 @@ class Emitter:
                 L.append(f"{ind}a = (a << {t.nbits}) | {var}")
         elif k == "uint":
             conds = range_conds(t, var)
+            if t.hi is None:  # unbounded: no longer than the decoders read
+                conds.append(f"{var} >= UINT_CARRIED")
             if conds:
                 L.append(f"{ind}if {' or '.join(conds)}: int_facet(a, {var}, {t.lo}, {t.hi}, False, {what!r})")
             L.append(f"{ind}if 0 <= {var} < 128: a = (a << 8) | {var}")
             L.append(f"{ind}else: a = wu(a, {var})")
         elif k == "int":
             conds = range_conds(t, var)
+            if t.lo is None:
+                conds.append(f"{var} < -UINT_CARRIED")
+            if t.hi is None:
+                conds.append(f"{var} >= UINT_CARRIED")
             if conds:
                 L.append(f"{ind}if {' or '.join(conds)}: int_facet(a, {var}, {t.lo}, {t.hi}, True, {what!r})")
             L.append(f"{ind}if 0 <= {var} < 128: a = (a << 9) | {var}")
@@ -771,7 +777,7 @@ class Emitter:
         head = [self.header, "from __future__ import annotations", "",
                 "import enum", "from typing import Any", "",
                 "from v2gkit.exi.errors import ExiUnsupportedError, _Fail",
-                "from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, abstract_facet, bad_value, esc, facet, fill, "
+                "from v2gkit.exi.runtime import (BIG, BOOL, UINT_CARRIED, EncFail, Message, abstract_facet, bad_value, esc, facet, fill, "
                 "int_facet, nbit_facet, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)", "",
                 f"SCHEMA = {ir.name!r}", "_new = object.__new__", ""]
         consts = ["# event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))"]

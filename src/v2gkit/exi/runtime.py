@@ -389,19 +389,18 @@ def nbit_facet(a: int, pend: int, v: object, lo: int, hi: int, nbits: int, what:
 
 
 def int_facet(a: int, v: object, lo: int | None, hi: int | None, signed: bool, what: str) -> None:
-    """An integer outside its schema range (EXI Integer or Unsigned Integer: any length up to 100 octets)."""
+    """An integer outside its schema range, or (unbounded) longer than the decoders read: EXI Integer and
+    Unsigned Integer take any length, but v2gkit's decoders (and memory bounds) stop at 100 octets."""
+    if v.__class__ is not int:
+        raise EncFail(f"{v!r} is not an integer")
+    if not signed and v < 0:  # type: ignore[operator]
+        raise EncFail(f"{shown(v)} outside {lo}..{hi}; an unsigned integer cannot carry a negative value")
+    m = -v - 1 if v < 0 else v  # type: ignore[operator]
+    if m >= UINT_CARRIED:
+        raise EncFail(f"{shown(v)} is longer than decoders read (100 octets)")
     report = ENC_LENIENT.get()
     if report is None:
         raise EncFail(f"{v!r} outside {lo}..{hi}")
-    if v.__class__ is not int:
-        raise EncFail(f"{v!r} is not an integer")
-    if not signed and v < 0:
-        raise EncFail(f"{shown(v)} outside {lo}..{hi}; a negative value cannot be written as an unsigned integer "
-                      "(even encoding leniently)")
-    m = -v - 1 if v < 0 else v
-    if m >= UINT_CARRIED:
-        raise EncFail(f"{shown(v)} outside {lo}..{hi}, and longer than decoders read (100 octets; even "
-                      "encoding leniently)")
     report.append((_bits_written(a) + signed + 8 * _uint_octets(m), f"{what}: {v} out of range"))
 
 

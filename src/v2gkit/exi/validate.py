@@ -26,7 +26,7 @@ def _check_simple(spec: tuple, v: Any, lenient: bool = False) -> str | None:
             return _uncarried(kind, lo, hi, v)
         if lo is not None and v < lo or hi is not None and v > hi:
             return f"{v} is outside {lo}..{hi}"
-        return None
+        return _uncarried(kind, lo, hi, v)  # unbounded: not longer than decoders read
     if kind == "enum":
         if isinstance(v, enum.Enum) and not isinstance(v, enum_cls):
             return f"expected {enum_cls.__name__}, got {v!r}"
