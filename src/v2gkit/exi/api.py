@@ -217,6 +217,17 @@ def _root_index(mod: ModuleType, obj: Any, element: str | None) -> int:
 _ENC: dict[type, tuple[ModuleType, int, Any]] = {}
 
 
+def _enc_start(obj: Any, element: str | None, schema: str | None) -> tuple[ModuleType, int, Any]:
+    """(module, accumulator holding the header and document event code, DOC_ELEMENTS row) of a document;
+    kept per class when neither element nor schema is given."""
+    mod = schema_module(schema) if schema else _module_of(obj)
+    idx = _root_index(mod, obj, element)
+    hit = (mod, (((1 << 8) | 0x80) << mod.DOC_WIDTH) | idx, mod.DOC_ELEMENTS[idx])
+    if element is None and schema is None:
+        _ENC[obj.__class__] = hit
+    return hit
+
+
 def encode(obj: Any, element: str | None = None, schema: str | None = None, strict: bool = True) -> bytes:
     """Encode a message object as an EXI document (header 0x80).
 
@@ -229,11 +240,9 @@ def encode(obj: Any, element: str | None = None, schema: str | None = None, stri
     if element is None and schema is None:
         hit = _ENC.get(obj.__class__)
         if hit is None:
-            mod = _module_of(obj)
-            idx = _root_index(mod, obj, None)
-            hit = _ENC[obj.__class__] = (mod, (((1 << 8) | 0x80) << mod.DOC_WIDTH) | idx, mod.DOC_ELEMENTS[idx])
+            hit = _enc_start(obj, None, None)
         mod, a, row = hit
-    else:
+    else:  # inline: the session's ISO-20 encoders come this way
         mod = schema_module(schema) if schema else _module_of(obj)
         idx = _root_index(mod, obj, element)
         a = (((1 << 8) | 0x80) << mod.DOC_WIDTH) | idx
@@ -286,11 +295,10 @@ def encode_lenient(obj: Any, element: str | None = None, schema: str | None = No
         if fragment:
             data = encode_fragment(obj, element, schema, _lenient=True)
         else:
-            mod = schema_module(schema) if schema else _module_of(obj)
-            idx = _root_index(mod, obj, element)
-            row = mod.DOC_ELEMENTS[idx]
+            hit = _ENC.get(obj.__class__) if element is None and schema is None else None
+            mod, a, row = hit or _enc_start(obj, element, schema)
             try:
-                a = row[3](obj, (((1 << 8) | 0x80) << mod.DOC_WIDTH) | idx)
+                a = row[3](obj, a)
             except Exception as e:  # noqa: BLE001
                 drop_spilled()
                 raise _encode_error(mod, obj, e, row[0], lenient=True) from None
