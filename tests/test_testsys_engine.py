@@ -139,3 +139,19 @@ def test_split_frame_is_reassembled():
         t.check(t.receive("SessionSetupRes") is not None, "answered")
     r = run_self(case, "evcc", Setup("iso2"))
     assert r.verdict is Verdict.PASS, r.reason
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_out_of_range_values_go_on_the_wire(protocol):
+    """Lenient encoding: a value that breaks a facet (an EVCCID longer than its maxLength) is sent."""
+    def case(t):
+        def long_id(b):
+            if protocol == "iso20":
+                b.evccid = "X" * 300  # maxLength 255
+            else:
+                b.evccid = bytes(range(40))  # maxLength 6 (ISO-2) / 8 (DIN)
+        t.send("SessionSetupReq", long_id)
+        t.receive("SessionSetupRes", timeout=2.0)
+    r = run_self(case, "evcc", Setup(protocol))
+    assert r.verdict is Verdict.PASS, r.reason
+    assert len([w for w in r.wire if w.name == "SessionSetupReq"][0].frame) > 40

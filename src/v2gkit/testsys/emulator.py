@@ -556,7 +556,7 @@ class Emulator:
             return header, self._exi(doc)
         from ..session.iso20 import messages as m20
         ts = self.hooks.wall_clock(self.now)
-        m20.encode(name[:-3], name.endswith("Req"), body, sid, ts)  # sets body.header (and checks the type)
+        m20.stamp(name[:-3], name.endswith("Req"), body, sid, ts)  # the header (and a check of the type)
         for e in header_edits or ():
             e(body, body.header)  # the -20 header is inside the message element
         return body.header, self._exi(body)

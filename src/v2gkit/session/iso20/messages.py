@@ -176,6 +176,20 @@ class Decoded:
                 f"payload_type=0x{self.payload_type:04X})")
 
 
+def stamp(name: str, request: bool, body: Any, session_id: bytes, timestamp: int, signature: Any = None) -> int:
+    """Set the header of ``body`` (message ``name``) without encoding it; its V2GTP payload type. A test
+    system stamps, edits and then encodes leniently."""
+    hit = _ENC.get((name, request))
+    if hit is None:
+        info(name)
+        raise TypeError(f"request must be a bool, not {request!r}")
+    cls, header_cls, pt, i = hit
+    if not isinstance(body, cls.__mro__[1] if len(cls.__mro__) > 3 else cls):
+        raise TypeError(f"{i.element(request)} is built from {cls.__name__}, not {type(body).__name__}")
+    body.header = header_cls(session_id, timestamp, signature)
+    return pt
+
+
 def encode(name: str, request: bool, body: Any, session_id: bytes, timestamp: int,
            signature: Any = None) -> tuple[int, bytes]:
     """(V2GTP payload type, EXI) of a -20 message. ``body`` is the message object from a builder; its
