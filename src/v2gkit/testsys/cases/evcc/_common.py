@@ -162,8 +162,10 @@ def lead_astray(t: Tester) -> None:
 
 
 def sent(t: Tester, name: str) -> Any:
-    """The body of the last ``name`` the tester sent (None if it has not sent one)."""
-    return t.pending(name)
+    """The body of the last ``name`` the tester sent (None if it has not sent one). ``t.pending`` gives the
+    held message first, which is not on the wire yet (engine wish: ``t.last_sent(name)``)."""
+    out = t._emu.last_out.get(name)  # noqa: SLF001 - see above
+    return out[0] if out is not None else None
 
 
 def requests_since(t: Tester, mark: int) -> list[Incoming]:
@@ -185,6 +187,17 @@ def num(x: Any) -> float | None:
     if hasattr(x, "multiplier"):
         return x.value * 10.0 ** x.multiplier
     return None
+
+
+def set_num(x: Any, value: float) -> None:
+    """Set a PhysicalValue / RationalNumber in place to ``value``: its own multiplier (exponent), raised until
+    the value fits 16 bits."""
+    attr = "exponent" if hasattr(x, "exponent") else "multiplier"
+    e = getattr(x, attr)
+    while abs(round(value / 10.0 ** e)) > 32767:
+        e += 1
+    setattr(x, attr, e)
+    x.value = int(round(value / 10.0 ** e))
 
 
 def enum_name(x: Any) -> str:
@@ -303,3 +316,60 @@ def every(t: Tester, name: str, fn: Callable[[Incoming], None], *, limit: int = 
         n += 1
         fn(got)
     return n
+
+
+def wait_for_request(t: Tester, mark: int, within: float, step: float = 0.02) -> Incoming | None:
+    """The first request after ``t.received[:mark]``, waiting up to ``within`` s (None: none came, or the
+    connection closed first)."""
+    end = t.now + within
+    while True:
+        got = requests_since(t, mark)
+        if got:
+            return got[0]
+        if not t.connected or t.now >= end:
+            return None
+        t.wait(min(step, max(end - t.now, 1e-3)))
+
+
+def keeps_answering(t: Tester, res: str, edit: Callable[[Any], None], limit: float, *,
+                    first_sent: bool = False) -> tuple[int, float]:
+    """Answer every ``res`` with ``edit`` applied until the car stops asking or ``limit`` s have passed since
+    the first; returns (how many answers, when the first went). ``first_sent``: the caller already held
+    the first with preamble."""
+    n, since = 0, t.now
+    while True:
+        if not (first_sent and n == 0) and not t.until(res, timeout=max(1e-3, since + limit - t.now)):
+            break
+        t.send(res, edit)
+        n += 1
+        if t.now - since >= limit:
+            break
+    return n, since
+
+
+def gives_up_polling(t: Tester, s: Stage, edit: Callable[[Any], None], limit: float, what: str, *,
+                     allowed_after: Iterable[str] = ("SessionStopReq",)) -> None:
+    """The loop case: every answer to the stage's request gets ``edit`` (``Ongoing``, a voltage that never
+    comes); the car must keep repeating the request (nothing else but a final SessionStopReq) and give up
+    ``limit`` s (not less) after the first such answer, closing the connection within
+    V2G_EVCC_Msg_Timeout + TERMINATION after that."""
+    lead_astray(t)
+    res, req = s.res(t), s.req(t)
+    t.preamble(res)
+    mark = len(t.received)
+    grace = s.msg_timeout(t) + TERMINATION
+    n, since = keeps_answering(t, res, edit, limit + grace, first_sent=True)
+    closed = t.expect_close(max(0.0, since + limit + grace - t.now))
+    at = t.now - since
+    allowed = {req, *(incoming_name(family(t), a) for a in allowed_after)}
+    others = [m.name for m in requests_since(t, mark) if m.name not in allowed]
+    t.log(f"{n} answers with {what}")
+    t.check(not others, f"the car only repeats {req} while {what}" if not others else
+            f"the car went on with {', '.join(dict.fromkeys(others))} while {what}")
+    t.check(n >= 2, f"the car repeats {req} ({n} requests)")
+    if not t.check(closed and t.closed_by == "peer", f"the car ends the session within {limit:g} s + {grace:g} s "
+                                                     f"of {what}" if closed else
+                   f"the car did not close the connection within {limit:g} s + {grace:g} s of {what}"):
+        return
+    t.check(at >= limit - early(limit), f"the car keeps trying for {limit:g} s before it gives up "
+                                        f"(closed after {at:.3f} s)")
