@@ -140,6 +140,8 @@ def within_schedule(kind: str) -> Callable[[Tester], None]:
         dc = kind == DC if fam != "iso20" else (t.protocol or "").endswith("dc")
         res = "ScheduleExchangeRes" if fam == "iso20" else "ChargeParameterDiscoveryRes"
         t.preamble(res)
+        if fam == "iso20" and t.pending(res).scheduled_se_res_control_mode is None:
+            t.inconc("not applicable: the car chose the Dynamic control mode (the SECC sends no schedule)")
         t.send(res, _low_schedule(t, DC if dc else AC))
         pmax = max((p for p in offered_schedules(t, fam).values() if p is not None), default=None)
         t.log(f"schedule power limit {pmax:g} W" if pmax is not None else "no schedule power limit")

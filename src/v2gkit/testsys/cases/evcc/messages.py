@@ -89,7 +89,7 @@ def good(s: Stage) -> Callable[[Tester], None]:
                 each(got)
         if not seen:
             if s.optional:
-                t.inconc(f"the car sent no {name}: {s.optional}")
+                t.inconc(f"not applicable: the car sent no {name} ({s.optional})")
             t.fail(f"the car never sent {name}" + ("" if t.connected else " (it closed the connection)"))
         t.log(f"{seen} {name} checked")
     return body

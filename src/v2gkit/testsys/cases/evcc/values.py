@@ -29,10 +29,15 @@ def _add(case_id: str, body: Callable[[Tester], Any], **kw: Any) -> None:
     case(case_id, from_standard=False, **kw)(run)
 
 
-def lenient(s: Stage, edit: Callable[[Any], None], what: str, *, no_start: bool = False) -> Callable[[Tester], None]:
+def lenient(s: Stage, edit: Callable[[Any], None], what: str, *, no_start: bool = False,
+            applies: Callable[[Any], str] | None = None) -> Callable[[Tester], None]:
+    """``applies(held response)`` says why the case does not apply to this session ("" when it does)."""
     def body(t: Tester) -> None:
         res = s.res(t)
         t.preamble(res)
+        why = applies(t.pending(res)) if applies is not None else ""
+        if why:
+            t.inconc(why)
         mark = len(t.received)
         t.send(res, edit)
         how = goes_on_or_stops(t, s, mark, f"{res} with {what}")
@@ -74,14 +79,20 @@ CASES = (
     ("TC_EVCC_DC_VKT_ChargeParameterDiscovery_010", stage("ChargeParameterDiscovery", DC), _DC, _tuple_id_out_of_range,
      "an SAScheduleTupleID outside 1..255 (DIN: 0, ISO 15118-2: 256)", False),
     ("TC_EVCC_CMN_VKT_ScheduleExchange_009", stage("ScheduleExchange", CMN), ("iso20",), _schedule_id_zero,
-     "ScheduleTupleID 0 (facet: at least 1)", False),
+     "ScheduleTupleID 0 (facet: at least 1)", False),  # Scheduled control mode only (see _scheduled)
     ("TC_EVCC_DC_VKT_CurrentDemand_010", stage("CurrentDemand", DC), ("iso20",), _long_meter_id,
      "a MeterID of 40 characters (meterIDType: at most 32)", False),
 )
 
+def _scheduled(res: Any) -> str:
+    if getattr(res, "scheduled_se_res_control_mode", "") is None:
+        return "not applicable: the car chose the Dynamic control mode (no schedule tuples)"
+    return ""
+
+
 for _id, _s, _protocols, _edit, _what, _no_start in CASES:
     _name = {"din": _s.din, "iso2": _s.iso2, "iso20": _s.iso20}[_protocols[0]] + "Res"
-    _add(_id, lenient(_s, _edit, _what, no_start=_no_start), protocols=_protocols,
+    _add(_id, lenient(_s, _edit, _what, no_start=_no_start, applies=_scheduled), protocols=_protocols,
          preconditions=f"The car runs a session with the test system (the SECC) up to its {_name[:-3]}Req.",
          purpose=f"Verify that the car survives a {_name} with {_what}: it either goes on or stops the session, "
                  f"and does not hang (neither a next request nor closing the connection within V2G_EVCC_Msg_Timeout "
