@@ -26,18 +26,33 @@ CASES: list[Case] = [c for c in _SCAN.cases if c.case_id.startswith("TC_EVCC_")]
 
 #: (case, protocol) -> the v2gkit EVCC bug the case finds (reported to the lead; remove when fixed)
 KNOWN_BUGS: dict[tuple[str, str], str] = {
-    **{("TC_EVCC_DC_VKT_CableCheck_008", p): "the EVCC goes on to PreCharge after EVSEIsolationStatus Fault"
-       for p in ("din", "iso2")},
-    **{("TC_EVCC_DC_VKT_ChargeParameterDiscovery_008", p): "CurrentDemandReq targets ignore the schedule's PMax"
-       for p in ("din", "iso2")},
-    **{("TC_EVCC_DC_VKT_ChargeParameterDiscovery_009", p): "CurrentDemandReq/DC_ChargeLoopReq EVTargetCurrent "
-                                                           "ignores the SECC's maximum current"
-       for p in ("din", "iso2", "iso20")},
+    **{
+        ("TC_EVCC_DC_VKT_CableCheck_008", p): "the EVCC goes on to PreCharge after EVSEIsolationStatus Fault"
+        for p in ("din", "iso2")
+    },
+    **{
+        (
+            "TC_EVCC_DC_VKT_ChargeParameterDiscovery_008",
+            p,
+        ): "CurrentDemandReq targets ignore the schedule's PMax"
+        for p in ("din", "iso2")
+    },
+    **{
+        (
+            "TC_EVCC_DC_VKT_ChargeParameterDiscovery_009",
+            p,
+        ): "CurrentDemandReq/DC_ChargeLoopReq EVTargetCurrent ignores the SECC's maximum current"
+        for p in ("din", "iso2", "iso20")
+    },
     ("TC_EVCC_CMN_VKT_ScheduleExchange_008", "iso20"): "the -20 EVPowerProfile and loop targets ignore the "
-                                                       "ScheduleExchangeRes power schedule",
-    **{(f"TC_EVCC_{k}_VKT_MeteringReceipt_001", "iso20"): "MeteringConfirmationReq signs the EV's own MeterInfo "
-                                                          "('v2gkit-ev'), not the one the SECC sent"
-       for k in ("DC", "AC")},
+    "ScheduleExchangeRes power schedule",
+    **{
+        (
+            f"TC_EVCC_{k}_VKT_MeteringReceipt_001",
+            "iso20",
+        ): "MeteringConfirmationReq signs the EV's own MeterInfo ('v2gkit-ev'), not the one the SECC sent"
+        for k in ("DC", "AC")
+    },
 }
 
 
@@ -54,8 +69,9 @@ def _params() -> list:
 @pytest.mark.parametrize(("case", "protocol"), _params())
 def test_case_against_v2gkit_evcc(case: Case, protocol: str) -> None:
     res = run_case(case, protocol=protocol)
-    assert res.verdict is Verdict.PASS or (res.verdict is Verdict.INCONC and "not applicable" in res.reason), \
-        f"{res.verdict.value}: {res.reason}"
+    assert res.verdict is Verdict.PASS or (
+        res.verdict is Verdict.INCONC and "not applicable" in res.reason
+    ), f"{res.verdict.value}: {res.reason}"
 
 
 def test_catalog_loads_and_is_well_formed() -> None:
@@ -114,17 +130,47 @@ def _one(pattern: str) -> Case:
     return found[0]
 
 
-@pytest.mark.parametrize(("pattern", "protocol", "setup", "why"), [
-    ("TC_EVCC_CMN_VKT_ServiceDiscovery_005", "iso2", Setup(evcc=EVCCConfig(msg_timeouts={"ServiceDiscovery": 1.0})),
-     "waits 2 s"),
-    ("TC_EVCC_DC_VKT_CurrentDemand_005", "iso20",
-     Setup(evcc20=EVCC20Config(msg_timeouts={"DC_ChargeLoop": 0.2})), "waits 0.5 s"),
-    ("TC_EVCC_CMN_VKT_Authorization_007", "din", Setup(evcc=EVCCConfig(ongoing_timeout=30.0)), "keeps trying for 60 s"),
-    ("TC_EVCC_DC_VKT_CableCheck_007", "iso20", Setup(evcc20=EVCC20Config(cable_check_timeout=20.0)),
-     "keeps trying for 40 s"),
-    ("TC_EVCC_DC_VKT_PreCharge_006", "iso2", Setup(evcc=EVCCConfig(pre_charge_timeout=3.0)), "keeps trying for 7 s"),
-    ("TC_EVCC_DC_VKT_PreCharge_007", "iso2", Setup(evcc=EVCCConfig(pre_charge_tolerance=500.0)), "PowerDeliveryReq"),
-])
+@pytest.mark.parametrize(
+    ("pattern", "protocol", "setup", "why"),
+    [
+        (
+            "TC_EVCC_CMN_VKT_ServiceDiscovery_005",
+            "iso2",
+            Setup(evcc=EVCCConfig(msg_timeouts={"ServiceDiscovery": 1.0})),
+            "waits 2 s",
+        ),
+        (
+            "TC_EVCC_DC_VKT_CurrentDemand_005",
+            "iso20",
+            Setup(evcc20=EVCC20Config(msg_timeouts={"DC_ChargeLoop": 0.2})),
+            "waits 0.5 s",
+        ),
+        (
+            "TC_EVCC_CMN_VKT_Authorization_007",
+            "din",
+            Setup(evcc=EVCCConfig(ongoing_timeout=30.0)),
+            "keeps trying for 60 s",
+        ),
+        (
+            "TC_EVCC_DC_VKT_CableCheck_007",
+            "iso20",
+            Setup(evcc20=EVCC20Config(cable_check_timeout=20.0)),
+            "keeps trying for 40 s",
+        ),
+        (
+            "TC_EVCC_DC_VKT_PreCharge_006",
+            "iso2",
+            Setup(evcc=EVCCConfig(pre_charge_timeout=3.0)),
+            "keeps trying for 7 s",
+        ),
+        (
+            "TC_EVCC_DC_VKT_PreCharge_007",
+            "iso2",
+            Setup(evcc=EVCCConfig(pre_charge_tolerance=500.0)),
+            "PowerDeliveryReq",
+        ),
+    ],
+)
 def test_a_wrong_car_fails(pattern: str, protocol: str, setup: Setup, why: str) -> None:
     res = run_case(_one(pattern), setup, protocol=protocol)
     assert res.verdict is Verdict.FAIL, res.reason
@@ -140,7 +186,9 @@ def test_optional_welding_detection_is_inconclusive_not_failed() -> None:
 
 def test_dynamic_control_mode_cases_pass_or_do_not_apply() -> None:
     setup = Setup(evcc20=EVCC20Config(control_mode="Dynamic"))
-    for c in select(CASES, ["_ScheduleExchange_", "_CurrentDemand_001", "_PowerDelivery_001", "DC_VKT_Session_"]):
+    for c in select(
+        CASES, ["_ScheduleExchange_", "_CurrentDemand_001", "_PowerDelivery_001", "DC_VKT_Session_"]
+    ):
         res = run_case(c, setup, protocol="iso20")
         assert res.verdict in (Verdict.PASS, Verdict.INCONC), (c.case_id, res.reason)
         if res.verdict is Verdict.INCONC:

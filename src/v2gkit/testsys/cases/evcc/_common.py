@@ -1,6 +1,6 @@
-"""What the TC_EVCC cases share: the requests a car sends in each protocol, the timeouts the car must keep, the
-charger's faults (FAILED, another SessionID, another message, no answer, Ongoing) and the checks of what the
-car does about them.
+"""What the TC_EVCC cases share: the requests a car sends in each protocol, the timeouts the car must keep,
+the charger's faults (FAILED, another SessionID, another message, no answer, Ongoing) and the checks of what
+the car does about them.
 
 The tester plays the SECC with v2gkit's own SECC machine, which answers everything a case does not touch. A
 case holds the response under test (``t.preamble(<Res>)``), bends it and sends it, then watches the car:
@@ -40,7 +40,7 @@ def early(limit: float) -> float:
 
 # ------------------------------------------------------------------------------------ the protocols' names
 def family(t: Tester) -> str:
-    """"din", "iso2" or "iso20" (the negotiated protocol, or before the handshake the planned one)."""
+    """ "din", "iso2" or "iso20" (the negotiated protocol, or before the handshake the planned one)."""
     p = t.protocol or ""
     return "iso20" if p.startswith("iso20") else p
 
@@ -104,8 +104,18 @@ def _din_session_stop_name() -> str:
     d = Dialect("din")
     emu = make_emulator("secc", Setup("din"))
     emu.protocol, emu.session, emu.t0 = "din", emu.machine, 0.0
-    got = emu._decode(0.0, V2GTPMessage(PayloadType.EXI, d.encode(b"\x01", "SessionStop", True,  # noqa: SLF001
-                                                                    d.session_stop_req(False))))
+    got = emu._decode(
+        0.0,
+        V2GTPMessage(
+            PayloadType.EXI,
+            d.encode(
+                b"\x01",
+                "SessionStop",
+                True,  # noqa: SLF001
+                d.session_stop_req(False),
+            ),
+        ),
+    )
     return got.name if got is not None else "SessionStopReq"
 
 
@@ -123,10 +133,22 @@ STAGES: tuple[Stage, ...] = (
     Stage("PaymentServiceSelection", CMN, "ServicePaymentSelection", "PaymentServiceSelection", None),
     Stage("ServiceSelection", CMN, None, None, "ServiceSelection"),
     Stage("Authorization", CMN, "ContractAuthentication", "Authorization", "Authorization", loop=True),
-    Stage("ChargeParameterDiscovery", DC, "ChargeParameterDiscovery", "ChargeParameterDiscovery",
-          "DC_ChargeParameterDiscovery", loop=True),
-    Stage("ChargeParameterDiscovery", AC, None, "ChargeParameterDiscovery", "AC_ChargeParameterDiscovery",
-          loop=True),
+    Stage(
+        "ChargeParameterDiscovery",
+        DC,
+        "ChargeParameterDiscovery",
+        "ChargeParameterDiscovery",
+        "DC_ChargeParameterDiscovery",
+        loop=True,
+    ),
+    Stage(
+        "ChargeParameterDiscovery",
+        AC,
+        None,
+        "ChargeParameterDiscovery",
+        "AC_ChargeParameterDiscovery",
+        loop=True,
+    ),
     Stage("ScheduleExchange", CMN, None, None, "ScheduleExchange", loop=True),
     Stage("CableCheck", DC, "CableCheck", "CableCheck", "DC_CableCheck", loop=True),
     Stage("PreCharge", DC, "PreCharge", "PreCharge", "DC_PreCharge", loop=True),
@@ -134,8 +156,15 @@ STAGES: tuple[Stage, ...] = (
     Stage("PowerDelivery", AC, None, "PowerDelivery", "PowerDelivery"),
     Stage("CurrentDemand", DC, "CurrentDemand", "CurrentDemand", "DC_ChargeLoop", loop=True),
     Stage("ChargingStatus", AC, None, "ChargingStatus", "AC_ChargeLoop", loop=True),
-    Stage("WeldingDetection", DC, "WeldingDetection", "WeldingDetection", "DC_WeldingDetection", loop=True,
-          optional="WeldingDetection is the car's option: it went from PowerDelivery(Stop) to SessionStop"),
+    Stage(
+        "WeldingDetection",
+        DC,
+        "WeldingDetection",
+        "WeldingDetection",
+        "DC_WeldingDetection",
+        loop=True,
+        optional="WeldingDetection is the car's option: it went from PowerDelivery(Stop) to SessionStop",
+    ),
     Stage("SessionStop", CMN, "SessionStop", "SessionStop", "SessionStop"),
 )
 
@@ -183,9 +212,9 @@ def num(x: Any) -> float | None:
     if isinstance(x, (int, float)):
         return float(x)
     if hasattr(x, "exponent"):
-        return x.value * 10.0 ** x.exponent
+        return x.value * 10.0**x.exponent
     if hasattr(x, "multiplier"):
-        return x.value * 10.0 ** x.multiplier
+        return x.value * 10.0**x.multiplier
     return None
 
 
@@ -194,10 +223,10 @@ def set_num(x: Any, value: float) -> None:
     the value fits 16 bits."""
     attr = "exponent" if hasattr(x, "exponent") else "multiplier"
     e = getattr(x, attr)
-    while abs(round(value / 10.0 ** e)) > 32767:
+    while abs(round(value / 10.0**e)) > 32767:
         e += 1
     setattr(x, attr, e)
-    x.value = int(round(value / 10.0 ** e))
+    x.value = int(round(value / 10.0**e))
 
 
 def enum_name(x: Any) -> str:
@@ -254,29 +283,48 @@ def stops(t: Tester, mark: int, what: str, within: float = TERMINATION) -> bool:
     TCP connection within ``within``."""
     closed = t.expect_close(within)
     later = [m.name for m in requests_since(t, mark)]
-    ok = t.check(not later, f"the car sends no further request after {what}" if not later else
-                 f"the car went on after {what}: {', '.join(later[:5])}{' ...' if len(later) > 5 else ''}")
-    return t.check(closed and t.closed_by == "peer",
-                   f"the car closes the TCP connection within {within:g} s after {what}" if closed else
-                   f"the car did not close the TCP connection within {within:g} s after {what}") and ok
+    ok = t.check(
+        not later,
+        f"the car sends no further request after {what}"
+        if not later
+        else f"the car went on after {what}: {', '.join(later[:5])}{' ...' if len(later) > 5 else ''}",
+    )
+    return (
+        t.check(
+            closed and t.closed_by == "peer",
+            f"the car closes the TCP connection within {within:g} s after {what}"
+            if closed
+            else f"the car did not close the TCP connection within {within:g} s after {what}",
+        )
+        and ok
+    )
 
 
-def gives_up(t: Tester, since: float, limit: float, what: str, mark: int, *,
-             allowed: Iterable[str] = ()) -> bool:
+def gives_up(
+    t: Tester, since: float, limit: float, what: str, mark: int, *, allowed: Iterable[str] = ()
+) -> bool:
     """The car waits ``limit`` s after ``since`` (not less, see ``early``) for ``what`` and then closes within
     TERMINATION; meanwhile it sends no request (but ``allowed`` ones)."""
     closed = t.expect_close(max(0.0, since + limit + TERMINATION - t.now))
     at = t.now - since
     allow = set(allowed)
     later = [m.name for m in requests_since(t, mark) if m.name not in allow]
-    t.check(not later, f"no request while waiting for {what}" if not later else
-            f"the car sent {', '.join(later[:5])} while waiting for {what}")
+    t.check(
+        not later,
+        f"no request while waiting for {what}"
+        if not later
+        else f"the car sent {', '.join(later[:5])} while waiting for {what}",
+    )
     if not closed:
-        return t.check(False, f"the car did not close the TCP connection within {limit:g} s + {TERMINATION:g} s "
-                              f"without {what}")
+        return t.check(
+            False,
+            f"the car did not close the TCP connection within {limit:g} s + {TERMINATION:g} s without {what}",
+        )
     t.check(t.closed_by == "peer", "the car closed the connection")
-    return t.check(at >= limit - early(limit), f"the car waits {limit:g} s for {what} before it gives up "
-                                               f"(closed after {at:.3f} s)")
+    return t.check(
+        at >= limit - early(limit),
+        f"the car waits {limit:g} s for {what} before it gives up (closed after {at:.3f} s)",
+    )
 
 
 def goes_on_or_stops(t: Tester, s: Stage, mark: int, what: str) -> str:
@@ -300,8 +348,12 @@ def goes_on_or_stops(t: Tester, s: Stage, mark: int, what: str) -> str:
         t.log(f"after {what} the car went on with {nxt}")
     elif how == "stopped":
         t.log(f"after {what} the car closed the connection")
-    t.check(how != "hung", f"the car neither went on nor closed within {limit:g} s after {what}" if how == "hung"
-            else f"the car handles {what} ({how})")
+    t.check(
+        how != "hung",
+        f"the car neither went on nor closed within {limit:g} s after {what}"
+        if how == "hung"
+        else f"the car handles {what} ({how})",
+    )
     return how
 
 
@@ -331,8 +383,9 @@ def wait_for_request(t: Tester, mark: int, within: float, step: float = 0.02) ->
         t.wait(min(step, max(end - t.now, 1e-3)))
 
 
-def keeps_answering(t: Tester, res: str, edit: Callable[[Any], None], limit: float, *,
-                    first_sent: bool = False) -> tuple[int, float]:
+def keeps_answering(
+    t: Tester, res: str, edit: Callable[[Any], None], limit: float, *, first_sent: bool = False
+) -> tuple[int, float]:
     """Answer every ``res`` with ``edit`` applied until the car stops asking or ``limit`` s have passed since
     the first; returns (how many answers, when the first went). ``first_sent``: the caller already held
     the first with preamble."""
@@ -347,8 +400,15 @@ def keeps_answering(t: Tester, res: str, edit: Callable[[Any], None], limit: flo
     return n, since
 
 
-def gives_up_polling(t: Tester, s: Stage, edit: Callable[[Any], None], limit: float, what: str, *,
-                     allowed_after: Iterable[str] = ("SessionStopReq",)) -> None:
+def gives_up_polling(
+    t: Tester,
+    s: Stage,
+    edit: Callable[[Any], None],
+    limit: float,
+    what: str,
+    *,
+    allowed_after: Iterable[str] = ("SessionStopReq",),
+) -> None:
     """The loop case: every answer to the stage's request gets ``edit`` (``Ongoing``, a voltage that never
     comes); the car must keep repeating the request (nothing else but a final SessionStopReq) and give up
     ``limit`` s (not less) after the first such answer, closing the connection within
@@ -364,12 +424,21 @@ def gives_up_polling(t: Tester, s: Stage, edit: Callable[[Any], None], limit: fl
     allowed = {req, *(incoming_name(family(t), a) for a in allowed_after)}
     others = [m.name for m in requests_since(t, mark) if m.name not in allowed]
     t.log(f"{n} answers with {what}")
-    t.check(not others, f"the car only repeats {req} while {what}" if not others else
-            f"the car went on with {', '.join(dict.fromkeys(others))} while {what}")
+    t.check(
+        not others,
+        f"the car only repeats {req} while {what}"
+        if not others
+        else f"the car went on with {', '.join(dict.fromkeys(others))} while {what}",
+    )
     t.check(n >= 2, f"the car repeats {req} ({n} requests)")
-    if not t.check(closed and t.closed_by == "peer", f"the car ends the session within {limit:g} s + {grace:g} s "
-                                                     f"of {what}" if closed else
-                   f"the car did not close the connection within {limit:g} s + {grace:g} s of {what}"):
+    if not t.check(
+        closed and t.closed_by == "peer",
+        f"the car ends the session within {limit:g} s + {grace:g} s of {what}"
+        if closed
+        else f"the car did not close the connection within {limit:g} s + {grace:g} s of {what}",
+    ):
         return
-    t.check(at >= limit - early(limit), f"the car keeps trying for {limit:g} s before it gives up "
-                                        f"(closed after {at:.3f} s)")
+    t.check(
+        at >= limit - early(limit),
+        f"the car keeps trying for {limit:g} s before it gives up (closed after {at:.3f} s)",
+    )

@@ -36,16 +36,24 @@ def good(t: Tester) -> None:
     ids = [e.schema_id for e in entries]
     prios = [e.priority for e in entries]
     t.check(len(set(ids)) == len(ids), f"every SchemaID is unique ({ids})")
-    t.check(len(set(prios)) == len(prios) and all(1 <= p <= 20 for p in prios),
-            f"every Priority is unique and 1..20 ({prios})")
+    t.check(
+        len(set(prios)) == len(prios) and all(1 <= p <= 20 for p in prios),
+        f"every Priority is unique and 1..20 ({prios})",
+    )
     want = PROTOCOLS[t.protocol or ""]
-    mine = [e for e in entries if e.protocol_namespace == want.namespace and e.version_number_major == want.major]
+    mine = [
+        e for e in entries if e.protocol_namespace == want.namespace and e.version_number_major == want.major
+    ]
     if not mine:
-        t.inconc(f"the car does not offer {want} (it offers "
-                 f"{', '.join(f'{e.protocol_namespace} {e.version_number_major}' for e in entries)})")
+        t.inconc(
+            f"the car does not offer {want} (it offers "
+            f"{', '.join(f'{e.protocol_namespace} {e.version_number_major}' for e in entries)})"
+        )
     for e in entries:
-        t.log(f"offered: {e.protocol_namespace} {e.version_number_major}.{e.version_number_minor} "
-              f"SchemaID {e.schema_id} Priority {e.priority}")
+        t.log(
+            f"offered: {e.protocol_namespace} {e.version_number_major}.{e.version_number_minor} "
+            f"SchemaID {e.schema_id} Priority {e.priority}"
+        )
     setup = t.expect("SessionSetupReq")
     t.check(setup is not None, f"the car goes on with SessionSetupReq of {want.name}")
 
@@ -56,8 +64,12 @@ def foreign_schema(t: Tester) -> None:
     t.set(SAP_RES, lambda res: setattr(res, "schema_id", unused))
     mark = len(t.received)
     t.send(SAP_RES)
-    stops(t, mark, f"{SAP_RES} naming SchemaID {unused}, which the car did not offer",
-          within=timing.EVCC_SAP_TIMEOUT + timing.TCP_TERMINATION_TIMEOUT)
+    stops(
+        t,
+        mark,
+        f"{SAP_RES} naming SchemaID {unused}, which the car did not offer",
+        within=timing.EVCC_SAP_TIMEOUT + timing.TCP_TERMINATION_TIMEOUT,
+    )
 
 
 def no_answer(t: Tester) -> None:
@@ -69,24 +81,44 @@ def no_answer(t: Tester) -> None:
 
 
 PRE = "The car has connected to the test system (the SECC) over TCP."
-_add("TC_EVCC_CMN_VKT_SupportedAppProtocol_001", good, protocols=("din", "iso2", "iso20"), quick=True,
-     preconditions=PRE,
-     purpose="Verify that the car's SupportedAppProtocolReq lists 1 to 20 AppProtocols with unique SchemaIDs and "
-             "unique priorities 1..20, among them the protocol under test, and that the car goes on with "
-             "SessionSetupReq of the protocol the SECC picked.",
-     steps=("Receive SupportedAppProtocolReq and check its list.",
-            "Answer OK_SuccessfulNegotiation with the car's SchemaID of the protocol under test.",
-            "Check that SessionSetupReq of that protocol follows."))
-_add("TC_EVCC_CMN_VKT_SupportedAppProtocol_003", foreign_schema, protocols=("din", "iso2", "iso20"),
-     preconditions=PRE,
-     purpose="Verify that the car does not start a session when supportedAppProtocolRes says "
-             "OK_SuccessfulNegotiation with a SchemaID it did not offer (it cannot know the protocol): it sends no "
-             "SessionSetupReq and closes the TCP connection (at once, or after its V2G_EVCC_Msg_Timeout).",
-     steps=("Answer SupportedAppProtocolReq with OK_SuccessfulNegotiation and a SchemaID not in its list.",
-            "Check that no request follows and that the car closes the TCP connection within V2G_EVCC_Msg_Timeout "
-            "+ par_CMN_TCP_Connection_Termination_Timeout."))
-_add("TC_EVCC_CMN_VKT_SupportedAppProtocol_004", no_answer, protocols=("din", "iso2", "iso20"),
-     preconditions=PRE,
-     purpose="Verify that the car waits V2G_EVCC_Msg_Timeout (2 s) for supportedAppProtocolRes, not less, sends "
-             "nothing more, and then closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
-     steps=("Do not answer SupportedAppProtocolReq.", "Check the time the car closes the TCP connection."))
+_add(
+    "TC_EVCC_CMN_VKT_SupportedAppProtocol_001",
+    good,
+    protocols=("din", "iso2", "iso20"),
+    quick=True,
+    preconditions=PRE,
+    purpose="Verify that the car's SupportedAppProtocolReq lists 1 to 20 AppProtocols with unique SchemaIDs "
+    "and "
+    "unique priorities 1..20, among them the protocol under test, and that the car goes on with "
+    "SessionSetupReq of the protocol the SECC picked.",
+    steps=(
+        "Receive SupportedAppProtocolReq and check its list.",
+        "Answer OK_SuccessfulNegotiation with the car's SchemaID of the protocol under test.",
+        "Check that SessionSetupReq of that protocol follows.",
+    ),
+)
+_add(
+    "TC_EVCC_CMN_VKT_SupportedAppProtocol_003",
+    foreign_schema,
+    protocols=("din", "iso2", "iso20"),
+    preconditions=PRE,
+    purpose="Verify that the car does not start a session when supportedAppProtocolRes says "
+    "OK_SuccessfulNegotiation with a SchemaID it did not offer (it cannot know the protocol): it sends no "
+    "SessionSetupReq and closes the TCP connection (at once, or after its V2G_EVCC_Msg_Timeout).",
+    steps=(
+        "Answer SupportedAppProtocolReq with OK_SuccessfulNegotiation and a SchemaID not in its list.",
+        "Check that no request follows and that the car closes the TCP connection within "
+        "V2G_EVCC_Msg_Timeout "
+        "+ par_CMN_TCP_Connection_Termination_Timeout.",
+    ),
+)
+_add(
+    "TC_EVCC_CMN_VKT_SupportedAppProtocol_004",
+    no_answer,
+    protocols=("din", "iso2", "iso20"),
+    preconditions=PRE,
+    purpose="Verify that the car waits V2G_EVCC_Msg_Timeout (2 s) for supportedAppProtocolRes, not less, "
+    "sends "
+    "nothing more, and then closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+    steps=("Do not answer SupportedAppProtocolReq.", "Check the time the car closes the TCP connection."),
+)

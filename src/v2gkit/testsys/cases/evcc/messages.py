@@ -33,11 +33,14 @@ from ._common import (
 )
 from ._rules import REQUIREMENTS, RULES, WHAT
 
-#: what ends a session after a FAILED response, per protocol (the IDs as the repository cites them: ISO 15118-2
-#: [V2G2-735] the EVCC ignores the other parameters, [V2G2-539]/[V2G2-034] the session ends; DIN 70121
+#: what ends a session after a FAILED response, per protocol (the IDs as the repository cites them: ISO
+#: 15118-2 [V2G2-735] the EVCC ignores the other parameters, [V2G2-539]/[V2G2-034] the session ends; DIN 70121
 #: [V2G-DC-665]; ISO 15118-20 [V2G20-1967]/[V2G20-2220] the EVCC terminates)
-FAILED_IDS = {"din": ("V2G-DC-665",), "iso2": ("V2G2-735", "V2G2-539", "V2G2-034"),
-              "iso20": ("V2G20-1967", "V2G20-2220")}
+FAILED_IDS = {
+    "din": ("V2G-DC-665",),
+    "iso2": ("V2G2-735", "V2G2-539", "V2G2-034"),
+    "iso20": ("V2G20-1967", "V2G20-2220"),
+}
 #: the EVCC gives up after V2G_EVCC_Msg_Timeout (ISO 15118-20 [V2G20-1966]; the charge loops' values
 #: [V2G20-1499] AC, [V2G20-1501] DC)
 TIMEOUT_IDS = {"iso20": ("V2G20-1966",)}
@@ -51,7 +54,8 @@ def _ids(table: dict[str, tuple[str, ...]], protocols: tuple[str, ...]) -> tuple
 
 
 def named(s: Stage, suffix: str) -> str:
-    """The message in every protocol: "PaymentServiceSelectionRes (DIN SPEC 70121: ServicePaymentSelectionRes)"."""
+    """The message in every protocol, e.g. "PaymentServiceSelectionRes (DIN SPEC 70121:
+    ServicePaymentSelectionRes)"."""
     main = s.iso2 or s.iso20 or s.din
     others = [f"{PROTOCOL_NAMES[p]}: {getattr(s, p)}{suffix}" for p in s.protocols if getattr(s, p) != main]
     return f"{main}{suffix}" + (f" ({'; '.join(others)})" if others else "")
@@ -92,6 +96,7 @@ def good(s: Stage) -> Callable[[Tester], None]:
                 t.inconc(f"not applicable: the car sent no {name} ({s.optional})")
             t.fail(f"the car never sent {name}" + ("" if t.connected else " (it closed the connection)"))
         t.log(f"{seen} {name} checked")
+
     return body
 
 
@@ -102,6 +107,7 @@ def with_failed(s: Stage) -> Callable[[Tester], None]:
         mark = len(t.received)
         t.send(res, failed)
         stops(t, mark, f"{res} with ResponseCode FAILED")
+
     return body
 
 
@@ -114,6 +120,7 @@ def with_other_session(s: Stage) -> Callable[[Tester], None]:
         t.send(res)
         # ISO 15118-20 lets the car ignore what is not a valid response and stop at its message timeout
         stops(t, mark, f"{res} with another SessionID", within=s.msg_timeout(t) + TERMINATION)
+
     return body
 
 
@@ -124,6 +131,7 @@ def with_other_message(s: Stage) -> Callable[[Tester], None]:
         mark = len(t.received)
         t.send(other)
         stops(t, mark, f"{other} instead of {res}", within=s.msg_timeout(t) + TERMINATION)
+
     return body
 
 
@@ -135,6 +143,7 @@ def without_answer(s: Stage) -> Callable[[Tester], None]:
         since = t.received[-1].t
         withhold(t, res)
         gives_up(t, since, s.msg_timeout(t), res, mark)
+
     return body
 
 
@@ -145,49 +154,89 @@ def _register(s: Stage) -> None:
     kind = {"CMN": "", "DC": "DC ", "AC": "AC "}[s.kind]
     protocols = s.protocols
     timeouts = _ids(TIMEOUT_IDS, protocols) + tuple(
-        i for p in protocols for i in LOOP_TIMEOUT_IDS.get((p, s.kind), ()) if s.topic in ("CurrentDemand",
-                                                                                            "ChargingStatus"))
+        i
+        for p in protocols
+        for i in LOOP_TIMEOUT_IDS.get((p, s.kind), ())
+        if s.topic in ("CurrentDemand", "ChargingStatus")
+    )
     pre = f"The car runs a {kind}session with the test system (the SECC) up to its {req}."
-    _add(base + "001", good(s), protocols=protocols, quick=s.topic == "SessionSetup",
-         purpose=f"Verify that the car's {req} carries {WHAT[(s.kind, s.topic)]}."
-                 + (" Every request of the loop is checked." if s.loop else ""),
-         requirements=REQUIREMENTS.get((s.kind, s.topic), ()), preconditions=pre,
-         steps=("Play the session with valid answers.", f"Check every {req} the car sends."
-                if s.loop else f"Check the car's {req}."))
-    _add(base + "002", with_failed(s), protocols=protocols, quick=s.topic == "SessionSetup",
-         purpose=f"Verify that the car stops the session when {res} says FAILED: it sends no further request "
-                 f"and closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
-         requirements=_ids(FAILED_IDS, protocols), preconditions=pre,
-         steps=(f"Answer the car's {req} with ResponseCode FAILED.",
-                "Check that no request follows and that the car closes the TCP connection."))
+    _add(
+        base + "001",
+        good(s),
+        protocols=protocols,
+        quick=s.topic == "SessionSetup",
+        purpose=f"Verify that the car's {req} carries {WHAT[(s.kind, s.topic)]}."
+        + (" Every request of the loop is checked." if s.loop else ""),
+        requirements=REQUIREMENTS.get((s.kind, s.topic), ()),
+        preconditions=pre,
+        steps=(
+            "Play the session with valid answers.",
+            f"Check every {req} the car sends." if s.loop else f"Check the car's {req}.",
+        ),
+    )
+    _add(
+        base + "002",
+        with_failed(s),
+        protocols=protocols,
+        quick=s.topic == "SessionSetup",
+        purpose=f"Verify that the car stops the session when {res} says FAILED: it sends no further request "
+        f"and closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+        requirements=_ids(FAILED_IDS, protocols),
+        preconditions=pre,
+        steps=(
+            f"Answer the car's {req} with ResponseCode FAILED.",
+            "Check that no request follows and that the car closes the TCP connection.",
+        ),
+    )
     if s.topic != "SessionSetup":
-        _add(base + "003", with_other_session(s), protocols=protocols,
-             purpose=f"Verify that the car stops the session when {res} carries a SessionID other than the one "
-                     f"SessionSetupRes gave: it sends no further request and closes the TCP connection (at once, "
-                     f"or after its V2G_EVCC_Msg_Timeout where it ignores the answer, as ISO 15118-20 allows for "
-                     f"anything that is not a valid response).",
-             preconditions=pre,
-             steps=(f"Answer the car's {req} with a {res} whose header carries another SessionID.",
-                    "Check that no request follows and that the car closes the TCP connection within its "
-                    "V2G_EVCC_Msg_Timeout + par_CMN_TCP_Connection_Termination_Timeout."))
-    other = other_response(s)
-    _add(base + "004", with_other_message(s), protocols=protocols,
-         purpose=f"Verify that the car stops the session when the SECC answers its {req} with a valid {other} "
-                 f"instead of {res}: it sends no further request and closes the TCP connection (at once, or "
-                 f"after its V2G_EVCC_Msg_Timeout where it ignores the answer).",
-         preconditions=pre,
-         steps=(f"Answer the car's {req} with {other}.",
+        _add(
+            base + "003",
+            with_other_session(s),
+            protocols=protocols,
+            purpose=f"Verify that the car stops the session when {res} carries a SessionID other than the "
+            "one "
+            f"SessionSetupRes gave: it sends no further request and closes the TCP connection (at once, "
+            f"or after its V2G_EVCC_Msg_Timeout where it ignores the answer, as ISO 15118-20 allows for "
+            f"anything that is not a valid response).",
+            preconditions=pre,
+            steps=(
+                f"Answer the car's {req} with a {res} whose header carries another SessionID.",
                 "Check that no request follows and that the car closes the TCP connection within its "
-                "V2G_EVCC_Msg_Timeout + par_CMN_TCP_Connection_Termination_Timeout."))
-    _add(base + "005", without_answer(s), protocols=protocols,
-         purpose=f"Verify that the car waits V2G_EVCC_Msg_Timeout for {res} (not less), sends nothing more, and "
-                 f"then stops the session by closing the TCP connection within "
-                 f"par_CMN_TCP_Connection_Termination_Timeout.",
-         requirements=timeouts, preconditions=pre,
-         steps=(f"Do not answer the car's {req}.",
-                "Check the time the car closes the TCP connection: at least V2G_EVCC_Msg_Timeout after the "
-                "request (20 ms + 1 % earlier is tolerated), at most par_CMN_TCP_Connection_Termination_Timeout "
-                "later."))
+                "V2G_EVCC_Msg_Timeout + par_CMN_TCP_Connection_Termination_Timeout.",
+            ),
+        )
+    other = other_response(s)
+    _add(
+        base + "004",
+        with_other_message(s),
+        protocols=protocols,
+        purpose=f"Verify that the car stops the session when the SECC answers its {req} with a valid {other} "
+        f"instead of {res}: it sends no further request and closes the TCP connection (at once, or "
+        f"after its V2G_EVCC_Msg_Timeout where it ignores the answer).",
+        preconditions=pre,
+        steps=(
+            f"Answer the car's {req} with {other}.",
+            "Check that no request follows and that the car closes the TCP connection within its "
+            "V2G_EVCC_Msg_Timeout + par_CMN_TCP_Connection_Termination_Timeout.",
+        ),
+    )
+    _add(
+        base + "005",
+        without_answer(s),
+        protocols=protocols,
+        purpose=f"Verify that the car waits V2G_EVCC_Msg_Timeout for {res} (not less), sends nothing more, "
+        "and "
+        f"then stops the session by closing the TCP connection within "
+        f"par_CMN_TCP_Connection_Termination_Timeout.",
+        requirements=timeouts,
+        preconditions=pre,
+        steps=(
+            f"Do not answer the car's {req}.",
+            "Check the time the car closes the TCP connection: at least V2G_EVCC_Msg_Timeout after the "
+            "request (20 ms + 1 % earlier is tolerated), at most par_CMN_TCP_Connection_Termination_Timeout "
+            "later.",
+        ),
+    )
 
 
 for _s in STAGES:

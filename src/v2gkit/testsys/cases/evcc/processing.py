@@ -59,29 +59,39 @@ def then_finished(s: Stage) -> Callable[[Tester], None]:
         first = len(t.received)
         for k in range(TIMES):
             if k and not t.until(res, timeout=s.msg_timeout(t) + TERMINATION):
-                t.fail(f"the car did not repeat {req} after {k} Ongoing answer(s)"
-                       + ("" if t.connected else " (it closed the connection)"))
+                t.fail(
+                    f"the car did not repeat {req} after {k} Ongoing answer(s)"
+                    + ("" if t.connected else " (it closed the connection)")
+                )
             t.send(res, ongoing)
         if not t.until(res, timeout=s.msg_timeout(t) + TERMINATION):
             t.fail(f"the car did not repeat {req} after {TIMES} Ongoing answers")
         t.send(res, finished)
         mark = len(t.received)
         repeats = [m.name for m in requests_since(t, first)]
-        t.check(repeats == [req] * TIMES, f"the car repeats {req} while the SECC says Ongoing "
-                                          f"({', '.join(repeats)})")
+        t.check(
+            repeats == [req] * TIMES,
+            f"the car repeats {req} while the SECC says Ongoing ({', '.join(repeats)})",
+        )
         nxt = wait_for_request(t, mark, s.msg_timeout(t) + TERMINATION)
         if nxt is None:
-            t.fail(f"the car did not go on after {res} said Finished"
-                   + ("" if t.connected else " (it closed the connection)"))
+            t.fail(
+                f"the car did not go on after {res} said Finished"
+                + ("" if t.connected else " (it closed the connection)")
+            )
         assert nxt is not None
-        t.check(nxt.name not in (req, incoming_name(family(t), "SessionStopReq")),
-                f"after Finished the car goes on to the next step ({nxt.name})")
+        t.check(
+            nxt.name not in (req, incoming_name(family(t), "SessionStopReq")),
+            f"after Finished the car goes on to the next step ({nxt.name})",
+        )
+
     return body
 
 
 def until_given_up(s: Stage, limit: Callable[[str], float], what: str) -> Callable[[Tester], None]:
     def body(t: Tester) -> None:
         gives_up_polling(t, s, ongoing, limit(family(t)), what)
+
     return body
 
 
@@ -107,17 +117,32 @@ for _topic, _kind, _protocols, _limit, _name in PROCESSING:
     _req, _res = named(_s, "Req"), named(_s, "Res")
     _base = f"TC_EVCC_{_kind}_VKT_{_topic}_"
     _pre = f"The car runs a session with the test system (the SECC) up to its {_req}."
-    _add(_base + "006", then_finished(_s), protocols=_protocols, preconditions=_pre,
-         purpose=f"Verify that the car repeats {_req} while {_res} says EVSEProcessing Ongoing, and goes on with "
-                 f"the next step (not SessionStopReq) once it says Finished.",
-         steps=(f"Answer {TIMES} {_req} with EVSEProcessing Ongoing, the next with Finished.",
-                f"Check that the car sent {_req} again each time and then the request of the next step."))
-    _add(_base + "007", until_given_up(_s, _limit, "EVSEProcessing is Ongoing"), protocols=_protocols,
-         preconditions=_pre,
-         purpose=f"Verify that the car keeps repeating {_req} while {_res} says EVSEProcessing Ongoing, never goes "
-                 f"on to the next step, and gives up only after {_name} (a final SessionStopReq is allowed), "
-                 f"closing the TCP connection.",
-         steps=(f"Answer every {_req} with EVSEProcessing Ongoing.",
-                f"Check that only {_req} follows (and at most a SessionStopReq), and that the car closes the "
-                f"connection no earlier than {_name} after the first Ongoing answer and no later than its "
-                f"V2G_EVCC_Msg_Timeout + par_CMN_TCP_Connection_Termination_Timeout after that."))
+    _add(
+        _base + "006",
+        then_finished(_s),
+        protocols=_protocols,
+        preconditions=_pre,
+        purpose=f"Verify that the car repeats {_req} while {_res} says EVSEProcessing Ongoing, and goes on "
+        "with "
+        f"the next step (not SessionStopReq) once it says Finished.",
+        steps=(
+            f"Answer {TIMES} {_req} with EVSEProcessing Ongoing, the next with Finished.",
+            f"Check that the car sent {_req} again each time and then the request of the next step.",
+        ),
+    )
+    _add(
+        _base + "007",
+        until_given_up(_s, _limit, "EVSEProcessing is Ongoing"),
+        protocols=_protocols,
+        preconditions=_pre,
+        purpose=f"Verify that the car keeps repeating {_req} while {_res} says EVSEProcessing Ongoing, "
+        "never goes "
+        f"on to the next step, and gives up only after {_name} (a final SessionStopReq is allowed), "
+        f"closing the TCP connection.",
+        steps=(
+            f"Answer every {_req} with EVSEProcessing Ongoing.",
+            f"Check that only {_req} follows (and at most a SessionStopReq), and that the car closes the "
+            f"connection no earlier than {_name} after the first Ongoing answer and no later than its "
+            f"V2G_EVCC_Msg_Timeout + par_CMN_TCP_Connection_Termination_Timeout after that.",
+        ),
+    )

@@ -33,23 +33,37 @@ def whole(kind: str) -> Callable[[Tester], None]:
         t.check(setup.name == "SessionSetupReq", f"the session starts with SessionSetupReq ({setup.name})")
         sid = t.session_id
         wrong = [m.name for m in reqs[1:] if m.session_id != sid]
-        t.check(not wrong, f"every request carries the SessionID {sid.hex().upper()}" if not wrong else
-                f"requests with another SessionID: {', '.join(dict.fromkeys(wrong))}")
+        t.check(
+            not wrong,
+            f"every request carries the SessionID {sid.hex().upper()}"
+            if not wrong
+            else f"requests with another SessionID: {', '.join(dict.fromkeys(wrong))}",
+        )
         n = sum(1 for m in reqs if m.name == loop.req(t))
         t.check(n > 0, f"the car charged ({n} {loop.req(t)})")
         stop = incoming_name(fam, "SessionStopReq")
-        t.check(reqs[-1].name == stop, f"the car ends the session with SessionStopReq (last: {reqs[-1].name})")
+        t.check(
+            reqs[-1].name == stop, f"the car ends the session with SessionStopReq (last: {reqs[-1].name})"
+        )
         ended = t.machine_closed
-        t.check(ended is not None and ended.reason.name == "TERMINATED",
-                "the session ran in sequence to its end" if ended is not None and ended.reason.name == "TERMINATED"
-                else f"the tester's SECC ended the session: {ended.text if ended is not None else 'it did not end'}")
+        in_sequence = ended is not None and ended.reason.name == "TERMINATED"
+        why = ended.text if ended is not None else "it did not end"
+        t.check(
+            in_sequence,
+            "the session ran in sequence to its end"
+            if in_sequence
+            else f"the tester's SECC ended the session: {why}",
+        )
         if not closed:
             t.fail(f"the car did not end the session within {SESSION_LIMIT:g} s")
         t.check(t.closed_by == "peer", "the car closes the TCP connection")
         after = t.now - reqs[-1].t
-        t.check(reqs[-1].name != stop or after <= TERMINATION,
-                f"the car closes the TCP connection within {TERMINATION:g} s after SessionStopRes "
-                f"({after:.3f} s)")
+        t.check(
+            reqs[-1].name != stop or after <= TERMINATION,
+            f"the car closes the TCP connection within {TERMINATION:g} s after SessionStopRes "
+            f"({after:.3f} s)",
+        )
+
     return body
 
 
@@ -62,11 +76,19 @@ def _add(case_id: str, body: Callable[[Tester], Any], **kw: Any) -> None:
 
 
 for _kind, _protocols in ((DC, ("din", "iso2", "iso20")), (AC, ("iso2", "iso20"))):
-    _add(f"TC_EVCC_{_kind}_VKT_Session_001", whole(_kind), protocols=_protocols, quick=True,
-         preconditions="The car is plugged in and connects to the test system (the SECC).",
-         purpose=f"Verify that the car runs a whole {_kind} session in sequence: it starts with SessionSetupReq, "
-                 f"every later request carries the SessionID the SECC gave, it charges, ends with SessionStopReq "
-                 f"and closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout after "
-                 f"SessionStopRes.",
-         steps=("Answer every request with valid answers (the SECC's rules check the sequence).",
-                "Check the SessionIDs, the charge loop, the last request and when the connection closes."))
+    _add(
+        f"TC_EVCC_{_kind}_VKT_Session_001",
+        whole(_kind),
+        protocols=_protocols,
+        quick=True,
+        preconditions="The car is plugged in and connects to the test system (the SECC).",
+        purpose=f"Verify that the car runs a whole {_kind} session in sequence: it starts with "
+        "SessionSetupReq, "
+        f"every later request carries the SessionID the SECC gave, it charges, ends with SessionStopReq "
+        f"and closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout after "
+        f"SessionStopRes.",
+        steps=(
+            "Answer every request with valid answers (the SECC's rules check the sequence).",
+            "Check the SessionIDs, the charge loop, the last request and when the connection closes.",
+        ),
+    )

@@ -29,9 +29,16 @@ def _add(case_id: str, body: Callable[[Tester], Any], **kw: Any) -> None:
     case(case_id, from_standard=False, **kw)(run)
 
 
-def lenient(s: Stage, edit: Callable[[Any], None], what: str, *, no_start: bool = False,
-            applies: Callable[[Any], str] | None = None) -> Callable[[Tester], None]:
+def lenient(
+    s: Stage,
+    edit: Callable[[Any], None],
+    what: str,
+    *,
+    no_start: bool = False,
+    applies: Callable[[Any], str] | None = None,
+) -> Callable[[Tester], None]:
     """``applies(held response)`` says why the case does not apply to this session ("" when it does)."""
+
     def body(t: Tester) -> None:
         res = s.res(t)
         t.preamble(res)
@@ -44,13 +51,17 @@ def lenient(s: Stage, edit: Callable[[Any], None], what: str, *, no_start: bool 
         if no_start and how == "went on":
             nxt = requests_since(t, mark)[0]
             started = nxt.name == "PowerDeliveryReq" and progress_of(family(t), nxt.body) == "Start"
-            t.check(not started, f"the car does not start the energy transfer on that voltage (next: {nxt.name})")
+            t.check(
+                not started, f"the car does not start the energy transfer on that voltage (next: {nxt.name})"
+            )
+
     return body
 
 
 def _multiplier(field: str) -> Callable[[Any], None]:
     def edit(res: Any) -> None:
         getattr(res, field).multiplier = MULTIPLIER
+
     return edit
 
 
@@ -72,17 +83,48 @@ def _long_meter_id(res: Any) -> None:
 
 _DC = ("din", "iso2")
 CASES = (
-    ("TC_EVCC_DC_VKT_PreCharge_008", stage("PreCharge", DC), _DC, _multiplier("evse_present_voltage"),
-     f"EVSEPresentVoltage Multiplier {MULTIPLIER} (facet -3..3)", True),
-    ("TC_EVCC_DC_VKT_CurrentDemand_009", stage("CurrentDemand", DC), _DC, _multiplier("evse_present_current"),
-     f"EVSEPresentCurrent Multiplier {MULTIPLIER} (facet -3..3)", False),
-    ("TC_EVCC_DC_VKT_ChargeParameterDiscovery_010", stage("ChargeParameterDiscovery", DC), _DC, _tuple_id_out_of_range,
-     "an SAScheduleTupleID outside 1..255 (DIN: 0, ISO 15118-2: 256)", False),
-    ("TC_EVCC_CMN_VKT_ScheduleExchange_009", stage("ScheduleExchange", CMN), ("iso20",), _schedule_id_zero,
-     "ScheduleTupleID 0 (facet: at least 1)", False),  # Scheduled control mode only (see _scheduled)
-    ("TC_EVCC_DC_VKT_CurrentDemand_010", stage("CurrentDemand", DC), ("iso20",), _long_meter_id,
-     "a MeterID of 40 characters (meterIDType: at most 32)", False),
+    (
+        "TC_EVCC_DC_VKT_PreCharge_008",
+        stage("PreCharge", DC),
+        _DC,
+        _multiplier("evse_present_voltage"),
+        f"EVSEPresentVoltage Multiplier {MULTIPLIER} (facet -3..3)",
+        True,
+    ),
+    (
+        "TC_EVCC_DC_VKT_CurrentDemand_009",
+        stage("CurrentDemand", DC),
+        _DC,
+        _multiplier("evse_present_current"),
+        f"EVSEPresentCurrent Multiplier {MULTIPLIER} (facet -3..3)",
+        False,
+    ),
+    (
+        "TC_EVCC_DC_VKT_ChargeParameterDiscovery_010",
+        stage("ChargeParameterDiscovery", DC),
+        _DC,
+        _tuple_id_out_of_range,
+        "an SAScheduleTupleID outside 1..255 (DIN: 0, ISO 15118-2: 256)",
+        False,
+    ),
+    (
+        "TC_EVCC_CMN_VKT_ScheduleExchange_009",
+        stage("ScheduleExchange", CMN),
+        ("iso20",),
+        _schedule_id_zero,
+        "ScheduleTupleID 0 (facet: at least 1)",
+        False,
+    ),  # Scheduled control mode only (see _scheduled)
+    (
+        "TC_EVCC_DC_VKT_CurrentDemand_010",
+        stage("CurrentDemand", DC),
+        ("iso20",),
+        _long_meter_id,
+        "a MeterID of 40 characters (meterIDType: at most 32)",
+        False,
+    ),
 )
+
 
 def _scheduled(res: Any) -> str:
     if getattr(res, "scheduled_se_res_control_mode", "") is None:
@@ -92,13 +134,23 @@ def _scheduled(res: Any) -> str:
 
 for _id, _s, _protocols, _edit, _what, _no_start in CASES:
     _name = {"din": _s.din, "iso2": _s.iso2, "iso20": _s.iso20}[_protocols[0]] + "Res"
-    _add(_id, lenient(_s, _edit, _what, no_start=_no_start, applies=_scheduled), protocols=_protocols,
-         preconditions=f"The car runs a session with the test system (the SECC) up to its {_name[:-3]}Req.",
-         purpose=f"Verify that the car survives a {_name} with {_what}: it either goes on or stops the session, "
-                 f"and does not hang (neither a next request nor closing the connection within V2G_EVCC_Msg_Timeout "
-                 f"+ par_CMN_TCP_Connection_Termination_Timeout)"
-                 + (", and it does not start the energy transfer on it (its next request is no PowerDeliveryReq Start)."
-                    if _no_start else
-                    ". Which of the two it did is logged."),
-         steps=(f"Answer the car's request with {_what} (encoded leniently).",
-                "Check that a next request comes or the connection closes; log which."))
+    _add(
+        _id,
+        lenient(_s, _edit, _what, no_start=_no_start, applies=_scheduled),
+        protocols=_protocols,
+        preconditions=f"The car runs a session with the test system (the SECC) up to its {_name[:-3]}Req.",
+        purpose=f"Verify that the car survives a {_name} with {_what}: it either goes on or stops the "
+        "session, "
+        f"and does not hang (neither a next request nor closing the connection within V2G_EVCC_Msg_Timeout "
+        f"+ par_CMN_TCP_Connection_Termination_Timeout)"
+        + (
+            ", and it does not start the energy transfer on it (its next request is no PowerDeliveryReq "
+            "Start)."
+            if _no_start
+            else ". Which of the two it did is logged."
+        ),
+        steps=(
+            f"Answer the car's request with {_what} (encoded leniently).",
+            "Check that a next request comes or the connection closes; log which.",
+        ),
+    )
