@@ -21,7 +21,7 @@ from ..session.iso20.config import EVCC20Config, SECC20Config
 from ..session.paused import PausedSessions
 from ..session.simulate import run_pair
 from .case import Case, CaseResult, Step, Verdict
-from .emulator import Emulator
+from .emulator import Emulator, SdpOp
 from .script import ScriptAborted, ScriptThread, Stopped, Tester, describe
 
 __all__ = ["Setup", "make_emulator", "run_self", "tester_machines"]
@@ -196,14 +196,14 @@ def run_self(body: Callable[[Tester], None], role: str, setup: Setup | None = No
         if role == "evcc":
             server = _sut_sdp(setup)
 
-            def sdp(datagram: bytes, timeout: float) -> bytes | None:
-                clock[0] += 0.002
-                return server.datagram_received(datagram)[0]
-
-            def wait(seconds: float) -> None:
-                clock[0] += seconds
-
-            if emu.before_connection(sdp, wait):
+            while (op := emu.pre_op()) is not None:  # SDP requests and waits before the connection
+                if isinstance(op, SdpOp):
+                    clock[0] += 0.002
+                    emu.pre_answer(server.datagram_received(op.datagram)[0], clock[0])
+                else:
+                    clock[0] += op.timeout or 0.0
+                    emu.pre_answer(True, clock[0])
+            if emu.done is None:
                 ex = run_pair(emu, sut, then=then, until=until, ev_start=clock[0])
         else:
             ex = run_pair(sut, emu, then=then, until=until)

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .. import sdp as core
+from .. import timing
 from ..net.iface import link_local_address
 from ..net.runner import run_machine
 from ..net.sdp import discover, start_responder
 from ..net.v2g import V2GConnection, connect, serve
 from .case import Case, CaseResult, Step, Verdict
-from .drive import Setup, make_emulator, run_script, verdict_of
+from .drive import Setup, make_emulator, run_script, setup_for, verdict_of
+from .emulator import SdpOp
 from .script import Tester
 
 __all__ = ["Target", "run_live"]
@@ -47,6 +51,43 @@ class Target:
         if self.address:
             return f"[{self.address[0]}]:{self.address[1]}"
         return "loopback" if self.loopback else f"interface {self.interface}"
+
+
+async def _sdp_exchange(target: Target, datagram: bytes, timeout: float) -> bytes | None:
+    """One SDP request datagram to the SECC (multicast on the interface, or ::1) and its first answer."""
+    loop = asyncio.get_running_loop()
+    if target.loopback or target.interface is None:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        sock.bind(("::1", 0))
+        dest: tuple = ("::1", target.sdp_port)
+    else:
+        scope = socket.if_nametoindex(target.interface)
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        sock.bind((str(link_local_address(target.interface)), 0, 0, scope))
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, scope)
+        dest = (str(core.SDP_MULTICAST), target.sdp_port, 0, scope)
+    sock.setblocking(False)
+    try:
+        await loop.sock_sendto(sock, datagram, dest)
+        try:
+            data, _ = await asyncio.wait_for(loop.sock_recvfrom(sock, 4096), timeout)
+        except TimeoutError:
+            return None
+        return data
+    finally:
+        sock.close()
+
+
+async def _before_connection(emu: Any, target: Target, t0: float) -> None:
+    """The script's SDP requests and waits that come before the connection (tester EVCC)."""
+    loop = asyncio.get_running_loop()
+    while (op := emu.pre_op()) is not None:
+        if isinstance(op, SdpOp):
+            answer = await _sdp_exchange(target, op.datagram, op.timeout if op.timeout is not None else timing.SDP_TIMEOUT)
+            emu.pre_answer(answer, loop.time() - t0)
+        else:
+            await asyncio.sleep(op.timeout or 0.0)
+            emu.pre_answer(True, loop.time() - t0)
 
 
 async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], target: Target,
@@ -128,7 +169,9 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
     error = ""
     try:
         if role == "evcc":
-            await _tester_evcc(on_conn, target, notes)
+            await _before_connection(emu, target, asyncio.get_running_loop().time())
+            if emu.done is None:
+                await _tester_evcc(on_conn, target, notes)
         else:
             await _tester_secc(on_conn, target, notes)
     except (OSError, TimeoutError, ConnectionError, ssl.SSLError) as e:
@@ -144,3 +187,19 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
                      started=t_wall, seconds=time.perf_counter() - t0, steps=notes + list(tester.steps),
                      wire=list(emu.wire), local_endpoint=endpoints[0], remote_endpoint=endpoints[1])
     return res
+
+
+async def run_case_live(case: Case, target: Target, setup: Setup | None = None, *, protocol: str | None = None,
+                        sut: str = "") -> CaseResult:
+    """Run ``case`` against the SUT at ``target``: the tester plays the case's role (TC_SECC_*: the EVCC)."""
+    st = setup_for(case, protocol, setup)
+    if st is None:
+        return CaseResult(case.case_id, case.title, case.purpose, case.requirements, sut=sut or target.describe(),
+                          protocol=protocol or "", verdict=Verdict.INCONC,
+                          reason=f"not applicable: the case is for {', '.join(case.protocols)}")
+    if "tls" in case.needs and not target.tls:
+        return CaseResult(case.case_id, case.title, case.purpose, case.requirements, sut=sut or target.describe(),
+                          protocol=st.session_protocol, verdict=Verdict.INCONC,
+                          reason="not applicable: the run has no TLS (give a TLS context)")
+    assert case.run is not None
+    return await run_live(case.run, case.role, target, st, case=case, sut=sut)
