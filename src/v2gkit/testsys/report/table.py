@@ -45,8 +45,9 @@ def _seconds(x: float) -> float:
 
 def summary_table(results: Sequence[CaseResult], *, problems_only: bool = False, reason_width: int = 200
                   ) -> Table:
-    """One line per case (verdict coloured, the reason cut to the terminal, time); ``problems_only`` leaves
-    out the passes (the caption still counts them). Strings go in as rich Text: a SUT's ``[markup]`` stays text."""
+    """One line per case (verdict coloured, time, the reason cut to the terminal); ``problems_only`` leaves
+    out the passes (the caption still counts them). Strings go in as rich Text: a SUT's ``[markup]`` stays
+    text."""
     title = ", ".join(dict.fromkeys(r.sut for r in results if r.sut)) or None
     table = Table(title=Text(printable(title)) if title else None, caption=_counts(results),
                   caption_justify="left")
