@@ -21,6 +21,11 @@ _PY_HINT = {"string": "str", "hex": "bytes", "b64": "bytes", "bool": "bool", "nb
             "uint": "int", "int": "int", "decimal": "str", "float": "float"}
 
 
+def nbit_check(t: SimpleT, var: str, pend: int, what: str) -> str:
+    """The call made when an n-bit integer is outside its range (``pend``: bits before it not yet in ``a``)."""
+    return f"nbit_facet(a, {pend}, {var}, {t.lo}, {t.hi}, {t.nbits}, {what!r})"
+
+
 class Emitter:
     def __init__(self, ir: SchemaIR, header: str) -> None:
         self.ir = ir
@@ -54,14 +59,17 @@ class Emitter:
         return w, self.const(tuple(full))
 
     def abstract_encoder(self, d: ElemDecl) -> str:
-        """An encoder that refuses an abstract element (it never appears on the wire; its members do)."""
+        """An encoder of an abstract element: it never appears on the wire (its members do), so strict encoding
+        refuses it; lenient encoding writes it with its declared type, as libcbv2g-based stacks do."""
         name = f"_e_abstract_{ident(d.local)}"
         if name not in self.abstract_codecs:
-            self.abstract_codecs[name] = [
-                f"def {name}(o: Any, a: int) -> int:",
-                f"    raise EncFail({self.abstract_message(d)!r})",
-                "",
-            ]
+            if isinstance(d.type, ComplexT):
+                # encoding leniently, written with its declared type's content (what decode_lenient reads)
+                body = [f"    abstract_facet(a, o, {d.type.name}, {self.abstract_message(d)!r})",
+                        f"    return _e_{d.type.name}(o, a)"]
+            else:
+                body = [f"    raise EncFail({self.abstract_message(d)!r})"]
+            self.abstract_codecs[name] = [f"def {name}(o: Any, a: int) -> int:", *body, ""]
         return name
 
     def abstract_decoders(self, d: ElemDecl, cn: str) -> tuple[str, str]:
@@ -151,13 +159,15 @@ class Emitter:
             L.append(f"{ind}raise _Fail(ExiUnsupportedError, '{k} values are not supported', r)")
         return L
 
-    def enc_simple(self, t: SimpleT, var: str, ind: str) -> list[str]:
+    def enc_simple(self, t: SimpleT, var: str, ind: str, what: str) -> list[str]:
+        """Encode a simple value. A facet check that fails calls runtime's ``*_facet`` (raising, or encoding
+        leniently, recording the value as decode_lenient names it: ``what`` is the name dec_simple gets)."""
         L: list[str] = []
         k = t.kind
         if k == "bool":
             L.append(f"{ind}a = (a << 1) | BOOL[{var}]")
         elif k == "nbit":
-            L.append(f"{ind}if not {t.lo} <= {var} <= {t.hi}: raise EncFail(f'{{{var}!r}} outside {t.lo}..{t.hi}')")
+            L.append(f"{ind}if not {t.lo} <= {var} <= {t.hi}: {nbit_check(t, var, 0, what)}")
             if t.nbits:
                 L.append(f"{ind}a = (a << {t.nbits}) | ({var} - {t.lo})")
         elif k == "enum":
@@ -167,14 +177,20 @@ class Emitter:
                 L.append(f"{ind}a = (a << {t.nbits}) | {var}")
         elif k == "uint":
             conds = range_conds(t, var)
+            if t.hi is None:  # unbounded: no longer than the decoders read
+                conds.append(f"{var} >= UINT_CARRIED")
             if conds:
-                L.append(f"{ind}if {' or '.join(conds)}: raise EncFail(f'{{{var}!r}} outside {t.lo}..{t.hi}')")
+                L.append(f"{ind}if {' or '.join(conds)}: int_facet(a, {var}, {t.lo}, {t.hi}, False, {what!r})")
             L.append(f"{ind}if 0 <= {var} < 128: a = (a << 8) | {var}")
             L.append(f"{ind}else: a = wu(a, {var})")
         elif k == "int":
             conds = range_conds(t, var)
+            if t.lo is None:
+                conds.append(f"{var} < -UINT_CARRIED")
+            if t.hi is None:
+                conds.append(f"{var} >= UINT_CARRIED")
             if conds:
-                L.append(f"{ind}if {' or '.join(conds)}: raise EncFail(f'{{{var}!r}} outside {t.lo}..{t.hi}')")
+                L.append(f"{ind}if {' or '.join(conds)}: int_facet(a, {var}, {t.lo}, {t.hi}, True, {what!r})")
             L.append(f"{ind}if 0 <= {var} < 128: a = (a << 9) | {var}")
             L.append(f"{ind}elif -129 < {var} < 0: a = (a << 9) | (255 - {var})")
             L.append(f"{ind}else: a = wi(a, {var})")
@@ -215,7 +231,7 @@ class Emitter:
         if isinstance(d.type, ComplexT):
             return [f"{ind}a = _e_{d.type.name}({var}, a)"]
         L = [f"{ind}a <<= 1"]
-        L += self.enc_simple(d.type, var, ind)
+        L += self.enc_simple(d.type, var, ind, d.local)
         L.append(f"{ind}a <<= 1")
         return L
 
@@ -590,7 +606,7 @@ class Emitter:
                 L.append(f"        if v.{f.py} is not None:")
                 L.append(f"            x = v.{f.py}")
                 L.append(f"            a = (a << {w0}) | {ai}")
-                L += self.enc_simple(attrs[ak], "x", "            ")
+                L += self.enc_simple(attrs[ak], "x", "            ", ak[0])
             L.append("        v = v.value")
         L.append(f"    a = (a << {w0}) | {na + 1 + m + 2}")
         L.append("    a = wstr(a, v, None)")
@@ -761,8 +777,8 @@ class Emitter:
         head = [self.header, "from __future__ import annotations", "",
                 "import enum", "from typing import Any", "",
                 "from v2gkit.exi.errors import ExiUnsupportedError, _Fail",
-                "from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, "
-                "rstr, ru, spill, unexpected, wbin, wi, wstr, wu)", "",
+                "from v2gkit.exi.runtime import (BIG, BOOL, UINT_CARRIED, EncFail, Message, abstract_facet, bad_value, esc, facet, fill, "
+                "int_facet, nbit_facet, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)", "",
                 f"SCHEMA = {ir.name!r}", "_new = object.__new__", ""]
         consts = ["# event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))"]
         consts += [self._spec_fix(c) for c in self.consts]

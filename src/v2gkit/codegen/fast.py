@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .emit import nbit_check
 from .ir import ComplexT, SimpleT, range_conds
 
 if TYPE_CHECKING:
@@ -402,13 +403,15 @@ class FastEncoder:
             self.L.append(f"{ind}a <<= {total}")
 
     # ------------------------------------------------------------ values
-    def simple(self, t: SimpleT, var: str, ind: str) -> None:
+    def simple(self, t: SimpleT, var: str, ind: str, what: str) -> None:
+        """A simple value; ``what`` names it as the decoder does in its facet reports (lenient encoding)."""
         L = self.L
         k = t.kind
         if k == "bool":
             self.put_expr(1, f"BOOL[{var}]")
         elif k == "nbit":
-            L.append(f"{ind}if not {t.lo} <= {var} <= {t.hi}: raise EncFail(f'{{{var}!r}} outside {t.lo}..{t.hi}')")
+            pend = sum(e[0] for e in self.pending)  # bits before it, fused into the next write
+            L.append(f"{ind}if not {t.lo} <= {var} <= {t.hi}: {nbit_check(t, var, pend, what)}")
             self.put_expr(t.nbits, f"{var} - {t.lo}" if t.lo else var)
         elif k == "enum":
             n = len(t.enum_values)
@@ -417,7 +420,7 @@ class FastEncoder:
             self.put_expr(t.nbits, var)
         else:
             self.flush(ind)
-            L += self.em.enc_simple(t, var, ind)
+            L += self.em.enc_simple(t, var, ind, what)
 
     # ------------------------------------------------------------ the type
     def emit(self) -> list[str]:
@@ -640,9 +643,9 @@ class FastEncoder:
 
     def content(self, ct: ComplexT, it, d, var: str, ind: str, depth: int) -> None:  # noqa: ANN001
         if it.kind == "attr":
-            self.simple(it.attr_type, var, ind)
+            self.simple(it.attr_type, var, ind, it.attr_local)
         elif it.kind == "value":
-            self.simple(ct.simple, var, ind)
+            self.simple(ct.simple, var, ind, ct.xsd_name or "value")
         elif d.abstract:
             self.flush(ind)
             self.L.append(f"{ind}a = {self.em.abstract_encoder(d)}({var}, a)")
@@ -655,5 +658,5 @@ class FastEncoder:
                 self.L.append(f"{ind}a = _e_{d.type.name}({var}, a)")
         else:
             self.put(1, 0)  # CH
-            self.simple(d.type, var, ind)
+            self.simple(d.type, var, ind, d.local)
             self.put(1, 0)  # EE

@@ -3,12 +3,14 @@
 from .api import (
     SCHEMAS,
     Lenient,
+    LenientEncoding,
     decode,
     decode_element,
     decode_fragment,
     decode_lenient,
     encode,
     encode_fragment,
+    encode_lenient,
     schema_module,
 )
 from .errors import (
@@ -24,7 +26,7 @@ from .errors import (
 )
 
 __all__ = [
-    "SCHEMAS", "Lenient", "decode", "decode_element", "decode_fragment", "decode_lenient", "encode", "encode_fragment",
+    "SCHEMAS", "Lenient", "LenientEncoding", "decode", "decode_element", "decode_fragment", "decode_lenient", "encode", "encode_fragment", "encode_lenient",
     "schema_module", "ExiError", "ExiEncodeError", "ExiEventCodeError", "ExiHeaderError",
     "ExiStringTableError", "ExiTrailingDataError", "ExiTruncatedError", "ExiUnsupportedError",
     "ExiValueError",

@@ -18,6 +18,7 @@ from .errors import (
     _Fail,
 )
 from .runtime import (
+    ENC_LENIENT,
     LENIENT,
     LOOKAHEAD,
     WHOLE_MAX,
@@ -126,7 +127,8 @@ def decode_lenient(data: bytes | bytearray | memoryview, schema: str) -> Lenient
     """
     report = Leniency(len(data) * 8)
     element, value = _leniently(decode_element, data, schema, report)
-    return Lenient(element, value, report.violations, report.trailing)
+    # a fast decoder that falls back to the general one re-reads (and re-reports) values it had read
+    return Lenient(element, value, list(dict.fromkeys(report.violations)), report.trailing)
 
 
 def _leniently(fn: Any, data: bytes | bytearray | memoryview, schema: str, report: Leniency | None = None) -> Any:
@@ -215,16 +217,32 @@ def _root_index(mod: ModuleType, obj: Any, element: str | None) -> int:
 _ENC: dict[type, tuple[ModuleType, int, Any]] = {}
 
 
-def encode(obj: Any, element: str | None = None, schema: str | None = None) -> bytes:
-    """Encode a message object as an EXI document (header 0x80)."""
+def _enc_start(obj: Any, element: str | None, schema: str | None) -> tuple[ModuleType, int, Any]:
+    """(module, accumulator holding the header and document event code, DOC_ELEMENTS row) of a document;
+    kept per class when neither element nor schema is given."""
+    mod = schema_module(schema) if schema else _module_of(obj)
+    idx = _root_index(mod, obj, element)
+    hit = (mod, (((1 << 8) | 0x80) << mod.DOC_WIDTH) | idx, mod.DOC_ELEMENTS[idx])
+    if element is None and schema is None:
+        _ENC[obj.__class__] = hit
+    return hit
+
+
+def encode(obj: Any, element: str | None = None, schema: str | None = None, strict: bool = True) -> bytes:
+    """Encode a message object as an EXI document (header 0x80).
+
+    ``strict=False`` writes values that break a schema facet when the stream can carry them (a test system's
+    faults: MaxNumberOfPhasesInUse=4, a 40-character EVCCID), the values decode_lenient accepts;
+    ``encode_lenient`` also says what it let through.
+    """
+    if not strict:
+        return encode_lenient(obj, element, schema).data
     if element is None and schema is None:
         hit = _ENC.get(obj.__class__)
         if hit is None:
-            mod = _module_of(obj)
-            idx = _root_index(mod, obj, None)
-            hit = _ENC[obj.__class__] = (mod, (((1 << 8) | 0x80) << mod.DOC_WIDTH) | idx, mod.DOC_ELEMENTS[idx])
+            hit = _enc_start(obj, None, None)
         mod, a, row = hit
-    else:
+    else:  # inline: the session's ISO-20 encoders come this way
         mod = schema_module(schema) if schema else _module_of(obj)
         idx = _root_index(mod, obj, element)
         a = (((1 << 8) | 0x80) << mod.DOC_WIDTH) | idx
@@ -237,14 +255,57 @@ def encode(obj: Any, element: str | None = None, schema: str | None = None) -> b
     return finish(a)
 
 
-def _encode_error(mod: ModuleType, obj: Any, e: BaseException, root: str) -> ExiEncodeError:
+def _encode_error(mod: ModuleType, obj: Any, e: BaseException, root: str, lenient: bool = False) -> ExiEncodeError:
     from .validate import find_problem
 
-    problem = find_problem(mod, obj, root)
+    problem = find_problem(mod, obj, root, lenient)
     if problem is not None:
         return ExiEncodeError(problem[1], problem[0])
     msg = str(e) if isinstance(e, EncFail) else f"{type(e).__name__}: {e}"
     return ExiEncodeError(msg, root)
+
+
+@dataclass
+class LenientEncoding:
+    """A message encoded leniently, with the values that break a schema facet it let through."""
+
+    data: bytes
+    #: (bit offset, what): the same entries decode_lenient reports for ``data``
+    violations: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not self.violations
+
+
+def encode_lenient(obj: Any, element: str | None = None, schema: str | None = None,
+                   fragment: bool = False) -> LenientEncoding:
+    """Encode (a document, or with ``fragment=True`` an EXI fragment) writing what the stream can carry.
+
+    Values outside a facet are written and listed, as decode_lenient keeps and lists them on the other side:
+    an n-bit integer above its maximum but within its bit width, an integer outside its range (an unsigned one
+    only >= 0), a string or binary longer than maxLength, an abstract element (written with its declared type).
+    Pattern facets are not checked by this codec in either mode. What the stream cannot carry (a value below an
+    n-bit field's minimum or past its width, a negative unsigned integer, a wrong type, an unknown enumeration
+    literal, too many list entries) still raises ExiEncodeError.
+    """
+    report: list[tuple[int, str]] = []
+    token = ENC_LENIENT.set(report)
+    try:
+        if fragment:
+            data = encode_fragment(obj, element, schema, _lenient=True)
+        else:
+            hit = _ENC.get(obj.__class__) if element is None and schema is None else None
+            mod, a, row = hit or _enc_start(obj, element, schema)
+            try:
+                a = row[3](obj, a)
+            except Exception as e:  # noqa: BLE001
+                drop_spilled()
+                raise _encode_error(mod, obj, e, row[0], lenient=True) from None
+            data = finish(a)
+    finally:
+        ENC_LENIENT.reset(token)
+    return LenientEncoding(data, report)
 
 
 # ------------------------------------------------------------------ fragments
@@ -296,8 +357,14 @@ def _frag_index(mod: ModuleType, obj: Any, element: str | None) -> int:
     raise ExiEncodeError(f"say which element {type(obj).__name__} is: pass element=")
 
 
-def encode_fragment(obj: Any, element: str | None = None, schema: str | None = None) -> bytes:
-    """Encode one element as an EXI fragment (the bytes a V2G signature digests)."""
+def encode_fragment(obj: Any, element: str | None = None, schema: str | None = None, strict: bool = True,
+                    *, _lenient: bool = False) -> bytes:
+    """Encode one element as an EXI fragment (the bytes a V2G signature digests).
+
+    ``strict=False``: write values breaking a facet where the stream carries them (see encode_lenient).
+    """
+    if not strict:
+        return encode_lenient(obj, element, schema, fragment=True).data
     mod = schema_module(schema) if schema else _module_of(obj)
     idx = _frag_index(mod, obj, element)
     w = mod.FRAG_WIDTH
@@ -307,7 +374,7 @@ def encode_fragment(obj: Any, element: str | None = None, schema: str | None = N
         a = mod.FRAG_ELEMENTS[idx][3](obj, a)
     except Exception as e:  # noqa: BLE001
         drop_spilled()
-        raise _encode_error(mod, obj, e, mod.FRAG_ELEMENTS[idx][0]) from None
+        raise _encode_error(mod, obj, e, mod.FRAG_ELEMENTS[idx][0], _lenient) from None
     a = (a << w) | (n + 1)  # ED
     return finish(a)
 

@@ -341,6 +341,90 @@ class EncFail(Exception):
     """Raised by generated encoders; the API turns it into ExiEncodeError with a path."""
 
 
+# Lenient encoding (``encode(..., strict=False)``): the generated encoders check a facet on their fast path as
+# before and call one of the ``*_facet`` functions below only when the check fails. Encoding strictly, those raise
+# the EncFail the check raised before (so strict encoding costs exactly what it did); encoding leniently, they
+# let the value through when the stream can carry it, the way decode_lenient keeps it on the other side, and
+# record (bit offset, what) with the offset and text decode_lenient gives for the same bytes. What the stream
+# cannot carry (below an n-bit field's lower bound or past its width, a negative unsigned integer, an integer
+# longer than the decoders read, a value of the wrong type) still raises.
+
+#: set while encoding with strict=False: the (bit offset, what) list of values let through
+ENC_LENIENT: ContextVar[list[tuple[int, str]] | None] = ContextVar("v2gkit_exi_enc_lenient", default=None)
+
+#: the first unsigned magnitude the decoders refuse (ru reads at most 100 octets of 7 bits)
+UINT_CARRIED = 1 << 7 * (UINT_BITS_MAX // 8 - 1)
+
+
+def _bits_written(a: int) -> int:
+    """Bits of the stream written so far: what was spilled plus the accumulator (less its sentinel bit)."""
+    parts = _spilled.get(threading.get_ident()) if _spilled else None
+    return (a.bit_length() - 1) + (8 * sum(map(len, parts)) if parts else 0)
+
+
+def shown(v: object) -> str:
+    """A value for a message: integers too long to read are named by their size."""
+    if v.__class__ is int and v.bit_length() > 64:  # type: ignore[attr-defined]
+        return f"an integer of {v.bit_length()} bits"  # type: ignore[attr-defined]
+    return repr(v)
+
+
+def _uint_octets(v: int) -> int:
+    """Octets of ``v`` as an EXI unsigned integer (7 bits per octet)."""
+    return max(1, -(-v.bit_length() // 7))
+
+
+def nbit_facet(a: int, pend: int, v: object, lo: int, hi: int, nbits: int, what: str) -> None:
+    """An n-bit integer outside lo..hi. ``pend``: bits before it the generated code has not added to ``a`` yet."""
+    report = ENC_LENIENT.get()
+    if report is None:
+        raise EncFail(f"{v!r} outside {lo}..{hi}")
+    if v.__class__ is not int:
+        raise EncFail(f"{v!r} is not an integer")
+    top = lo + (1 << nbits) - 1
+    if not lo <= v <= top:
+        raise EncFail(f"{v} outside {lo}..{hi}, and its {nbits}-bit field carries only {lo}..{top} "
+                      "(even encoding leniently)")
+    report.append((_bits_written(a) + pend + nbits, f"{what}: {v} above {hi}"))
+
+
+def int_facet(a: int, v: object, lo: int | None, hi: int | None, signed: bool, what: str) -> None:
+    """An integer outside its schema range, or (unbounded) longer than the decoders read: EXI Integer and
+    Unsigned Integer take any length, but v2gkit's decoders (and memory bounds) stop at 100 octets."""
+    if v.__class__ is not int:
+        raise EncFail(f"{v!r} is not an integer")
+    if not signed and v < 0:  # type: ignore[operator]
+        raise EncFail(f"{shown(v)} outside {lo}..{hi}; an unsigned integer cannot carry a negative value")
+    m = -v - 1 if v < 0 else v  # type: ignore[operator]
+    if m >= UINT_CARRIED:
+        raise EncFail(f"{shown(v)} is longer than decoders read (100 octets)")
+    report = ENC_LENIENT.get()
+    if report is None:
+        raise EncFail(f"{v!r} outside {lo}..{hi}")
+    report.append((_bits_written(a) + signed + 8 * _uint_octets(m), f"{what}: {v} out of range"))
+
+
+def len_facet(a: int, n: int, maxlen: int, kind: str) -> None:
+    """A string of ``n`` characters (kind "string") or binary of ``n`` octets longer than maxLength."""
+    text = f"string of {n} characters" if kind == "string" else f"binary of {n} octets"
+    report = ENC_LENIENT.get()
+    if report is None:
+        raise EncFail(f"{text}, schema allows {maxlen}")
+    report.append((_bits_written(a) + 8 * _uint_octets(n + 2 if kind == "string" else n),
+                   f"{text}, schema allows {maxlen}"))
+
+
+def abstract_facet(a: int, o: object, cls: type, what: str) -> None:
+    """An abstract element (a substitution-group head): written with its declared type's content leniently."""
+    report = ENC_LENIENT.get()
+    if report is None:
+        raise EncFail(what)
+    if o.__class__ is not cls:
+        raise EncFail(f"{what}; encoding leniently it is written with its declared type {cls.__name__}, "
+                      f"got {type(o).__name__}")
+    report.append((_bits_written(a), what))
+
+
 def wu(a: int, v: int) -> int:
     if v < 0:
         raise EncFail(f"negative value {v} for an unsigned integer")
@@ -359,7 +443,7 @@ def wi(a: int, v: int) -> int:
 def wstr(a: int, v: str, maxlen: int | None) -> int:
     n = len(v)
     if maxlen is not None and n > maxlen:
-        raise EncFail(f"string of {n} characters, schema allows {maxlen}")
+        len_facet(a, n, maxlen, "string")
     a = wu(a, n + 2)
     if v.isascii():
         if n:
@@ -381,7 +465,7 @@ def wstr(a: int, v: str, maxlen: int | None) -> int:
 def wbin(a: int, v: bytes, maxlen: int | None) -> int:
     n = len(v)
     if maxlen is not None and n > maxlen:
-        raise EncFail(f"binary of {n} octets, schema allows {maxlen}")
+        len_facet(a, n, maxlen, "binary")
     a = wu(a, n)
     if n:
         a = (a << (8 * n)) | int.from_bytes(v, "big")

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import timing
-from ..session.events import Closed, Event, Machine, Negotiated, Output, Reason, Send, Timer
+from ..session.events import Closed, Disconnect, Event, Machine, Negotiated, Output, Reason, Send, Timer, Write
 from ..v2gtp import V2GTPMessage
 from .faults import FaultLog
 from .v2g import ConnectionClosed, V2GConnection, V2GTPProtocolError
@@ -118,6 +118,7 @@ class _Driver:
         #: the simulated or real hardware behind the machine: advanced here, never by the machine
         self.hardware = getattr(machine, "hardware", ())
         self.stepped = self.loop.time()
+        self.told_closed = False
 
     def advance(self, now: float) -> None:
         """``step`` the machine's hardware by the time since the last message or timer."""
@@ -137,7 +138,7 @@ class _Driver:
                 try:
                     self.conn.send_nowait(out.payload_type, out.payload)
                 except (ConnectionClosed, OSError) as e:
-                    self.finish(Closed(Reason.CONNECTION_LOST, f"connection lost: {e}"))
+                    self.peer_gone(f"connection lost: {e}", Reason.CONNECTION_LOST)
                     continue
                 t = time.perf_counter()
                 self.outcome.sent += 1
@@ -154,6 +155,14 @@ class _Driver:
                         _late_log.report("late_answer", "%s %s sent after %.1f ms, beyond "
                                          "V2G_SECC_Msg_Performance_Time", self.conn.id, out.name, took * 1e3)
                 self.sent_at, self.sent_name = t, out.name
+            elif isinstance(out, Write):  # a test system's raw bytes
+                if not self.conn.closed:
+                    try:
+                        self.conn.write_nowait(out.data)
+                    except (ConnectionClosed, OSError) as e:
+                        self.peer_gone(f"connection lost: {e}")
+            elif isinstance(out, Disconnect):  # a test system hangs up and goes on watching its timers
+                self.conn.abort(out.reset)
             elif isinstance(out, Timer):
                 old = self.timers.pop(out.name, None)
                 if old is not None:
@@ -189,6 +198,17 @@ class _Driver:
         self.advance(now)
         self.apply(now, self.machine.receive(now, message))
 
+    def peer_gone(self, detail: str, reason: Reason = Reason.PEER_CLOSED) -> None:
+        """The connection is gone. A machine that watches for that (the test system) is told and runs on
+        until it closes; any other ends here."""
+        watch = getattr(self.machine, "peer_closed", None)
+        if watch is None:
+            self.finish(Closed(reason, detail))
+        elif not self.closed.done() and not self.told_closed:
+            self.told_closed = True
+            now = self.loop.time()
+            self.apply(now, watch(now, detail))
+
     def finish(self, close: Closed | Negotiated) -> None:
         if not self.closed.done():
             self.closed.set_result(close)
@@ -205,7 +225,7 @@ async def run_machine(conn: V2GConnection, machine: Machine, *, observe: Observe
             while not d.closed.done():
                 d.received(await conn.receive())
         except (ConnectionClosed, V2GTPProtocolError) as e:
-            d.finish(Closed(Reason.PEER_CLOSED, f"connection closed: {e}"))
+            d.peer_gone(f"connection closed: {e}")
         except Exception as e:  # our bug, not the peer's: end this session now, not at the next timeout
             log.exception("%s: protocol machine failed", conn.id)
             d.finish(Closed(Reason.INTERNAL_ERROR, f"internal error: {type(e).__name__}: {e}"))

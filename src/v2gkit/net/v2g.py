@@ -16,6 +16,7 @@ import itertools
 import logging
 import resource
 import socket
+import struct
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -137,6 +138,32 @@ class V2GConnection:
         self._writer.write(data)
         if self.tracer is not None:
             self.tracer.v2g(time.time(), self.id, True, data, self.schema)
+
+    def write_nowait(self, data: bytes) -> None:
+        """Bytes exactly as given, without waiting (the test system's broken headers and split frames)."""
+        if self.closed:
+            raise ConnectionClosed("connection is closed")
+        self._writer.write(data)
+        if self.tracer is not None:
+            self.tracer.v2g(time.time(), self.id, True, data, self.schema)
+
+    def abort(self, reset: bool = False) -> None:
+        """Close now without waiting for buffered data to drain; ``reset``: with a TCP RST (SO_LINGER 0),
+        as a crashed or hostile peer would."""
+        if self.closed:
+            return
+        self.closed = True
+        if self.tracer is not None:
+            self.tracer.tcp_close(time.time(), self.id, by_client=self.is_client)
+        sock = self._writer.get_extra_info("socket")
+        if reset and sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+            self._writer.transport.abort()
+        else:
+            self._writer.close()
 
     async def send_raw(self, data: bytes) -> None:
         """Bytes exactly as given (test systems inject broken headers with this)."""

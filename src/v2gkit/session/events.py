@@ -23,8 +23,8 @@ from typing import Any, Protocol, Self
 
 from ..v2gtp import PayloadType, V2GTPMessage
 
-__all__ = ["Closed", "Event", "Machine", "Message", "Negotiated", "Output", "Reason", "Received", "Send",
-           "Timer", "V2GTPMessage"]
+__all__ = ["Closed", "Disconnect", "Event", "Machine", "Message", "Negotiated", "Output", "Reason", "Received",
+           "Send", "Timer", "V2GTPMessage", "Watcher", "Write"]
 
 #: what a machine receives: the V2GTP message (payload type, payload)
 Message = V2GTPMessage
@@ -139,7 +139,24 @@ class Closed:
         return self.detail or self.reason.value
 
 
-Output = Send | Timer | Received | Event | Negotiated | Closed
+@dataclass(frozen=True, slots=True)
+class Write:
+    """Bytes for the stream exactly as given: no V2GTP header is added (a test system's broken headers,
+    split and merged frames). Only the test system's emulator emits it; ``name`` says what it is for logs."""
+
+    data: bytes
+    name: str = "raw"
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    """Close the connection now (``reset``: with a TCP RST, SO_LINGER 0), but keep running the machine:
+    a test system goes on watching its timers after it hung up. Only the emulator emits it."""
+
+    reset: bool = False
+
+
+Output = Send | Timer | Received | Event | Negotiated | Closed | Write | Disconnect
 
 
 class Machine(Protocol):
@@ -149,3 +166,11 @@ class Machine(Protocol):
     def start(self, now: float) -> list[Output]: ...
     def receive(self, now: float, message: Message) -> list[Output]: ...
     def timer(self, now: float, name: str) -> list[Output]: ...
+
+
+class Watcher(Machine, Protocol):
+    """A machine that wants to know when the peer closed the connection, instead of ending with it (the test
+    system's emulator: a conformance case checks *that* and *when* the SUT closed). Runners call
+    ``peer_closed`` and keep feeding its timers until it emits ``Closed``."""
+
+    def peer_closed(self, now: float, detail: str) -> list[Output]: ...

@@ -69,6 +69,9 @@ class Case:
     from_standard: bool = True
     #: included in the short CI subset against slow SUTs
     quick: bool = False
+    #: what the SUT must offer for the case to apply (ISO 15118-4 PICS, in short): "tls" (the SECC offers
+    #: TLS), "live" (only a real link shows it, e.g. the SECC's communication set-up timeout), "pause"
+    needs: tuple[str, ...] = ()
 
     @property
     def role(self) -> str:

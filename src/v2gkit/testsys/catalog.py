@@ -157,7 +157,7 @@ def _title(purpose: str) -> str:
 def make_case(case_id: str, *, purpose: str, requirements: Iterable[str] = (), protocols: Iterable[str] = (),
               preconditions: str = "", steps: Iterable[str] = (), title: str | None = None,
               quick: bool = False, from_standard: bool = True, run: Callable[[Any], Any] | None = None,
-              source: str = "") -> Case:
+              source: str = "", needs: Iterable[str] = ()) -> Case:
     """A validated :class:`Case`: the ID has the ISO 15118-4 form, the purpose is there, the protocols are
     known."""
     if not isinstance(case_id, str):
@@ -174,12 +174,12 @@ def make_case(case_id: str, *, purpose: str, requirements: Iterable[str] = (), p
                 requirements=tuple(str(r).strip() for r in requirements), kind=kind,
                 protocols=_check_protocols(protocols, case_id), preconditions=preconditions.strip(),
                 steps=tuple(str(s).strip() for s in steps), run=run, source=source,
-                from_standard=bool(from_standard), quick=bool(quick))
+                from_standard=bool(from_standard), quick=bool(quick), needs=tuple(needs))
 
 
 def case(case_id: str, *, purpose: str, protocols: Iterable[str], requirements: Iterable[str] = (),
          preconditions: str = "", steps: Iterable[str] = (), title: str | None = None, quick: bool = False,
-         from_standard: bool = True) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+         from_standard: bool = True, needs: Iterable[str] = ()) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     """Declare a conformance case; the decorated function (taking the tester) is its body.
 
     ``title`` defaults to the purpose's first line; ``kind`` (AC, DC, CMN, ...) comes from the ID;
@@ -190,7 +190,7 @@ def case(case_id: str, *, purpose: str, protocols: Iterable[str], requirements: 
     # validate now, so a bad declaration fails at its own line
     proto = make_case(case_id, purpose=purpose, requirements=requirements, protocols=protocols,
                       preconditions=preconditions, steps=steps, title=title, quick=quick,
-                      from_standard=from_standard)
+                      from_standard=from_standard, needs=needs)
 
     def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if not callable(fn):

@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, UINT_CARRIED, EncFail, Message, abstract_facet, bad_value, esc, facet, fill, int_facet, nbit_facet, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'apphand'
 _new = object.__new__
@@ -337,24 +337,24 @@ def _e_AppProtocolType(o: AppProtocolType, a: int) -> int:
     v3 = o.version_number_major
     if v3 is None: raise EncFail('missing mandatory VersionNumberMajor')
     a <<= 3
-    if v3 > 4294967295: raise EncFail(f'{v3!r} outside 0..4294967295')
+    if v3 > 4294967295: int_facet(a, v3, 0, 4294967295, False, 'VersionNumberMajor')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     pass
     v4 = o.version_number_minor
     if v4 is None: raise EncFail('missing mandatory VersionNumberMinor')
     a <<= 3
-    if v4 > 4294967295: raise EncFail(f'{v4!r} outside 0..4294967295')
+    if v4 > 4294967295: int_facet(a, v4, 0, 4294967295, False, 'VersionNumberMinor')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     pass
     v5 = o.schema_id
     if v5 is None: raise EncFail('missing mandatory SchemaID')
-    if not 0 <= v5 <= 255: raise EncFail(f'{v5!r} outside 0..255')
+    if not 0 <= v5 <= 255: nbit_facet(a, 3, v5, 0, 255, 8, 'SchemaID')
     pass
     v6 = o.priority
     if v6 is None: raise EncFail('missing mandatory Priority')
-    if not 1 <= v6 <= 20: raise EncFail(f'{v6!r} outside 1..20')
+    if not 1 <= v6 <= 20: nbit_facet(a, 14, v6, 1, 20, 5, 'Priority')
     pass
     a = (a << 21) | (v5) << 10 | (v6 - 1) << 2
     return a
@@ -429,7 +429,7 @@ def _e_supportedAppProtocolResType(o: supportedAppProtocolResType, a: int) -> in
     a = (a << 5) | (v2) << 1
     v3 = o.schema_id
     if v3 is not None:
-        if not 0 <= v3 <= 255: raise EncFail(f'{v3!r} outside 0..255')
+        if not 0 <= v3 <= 255: nbit_facet(a, 3, v3, 0, 255, 8, 'SchemaID')
         a = (a << 12) | (v3) << 1
         st = 7
     w, c = _C14[st]
@@ -460,7 +460,7 @@ def _d_S1_Priority(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S1_Priority(v: Any, a: int) -> int:
     a <<= 1
-    if not 1 <= v <= 20: raise EncFail(f'{v!r} outside 1..20')
+    if not 1 <= v <= 20: nbit_facet(a, 0, v, 1, 20, 5, 'Priority')
     a = (a << 5) | (v - 1)
     a <<= 1
     return a
@@ -522,7 +522,7 @@ def _d_S4_SchemaID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S4_SchemaID(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'SchemaID')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -544,7 +544,7 @@ def _d_S5_VersionNumberMajor(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S5_VersionNumberMajor(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'VersionNumberMajor')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -567,7 +567,7 @@ def _d_S6_VersionNumberMinor(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S6_VersionNumberMinor(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'VersionNumberMinor')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1

@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, UINT_CARRIED, EncFail, Message, abstract_facet, bad_value, esc, facet, fill, int_facet, nbit_facet, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'din'
 _new = object.__new__
@@ -2087,7 +2087,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     v2 = o.departure_time
     if v2 is None: raise EncFail('missing mandatory DepartureTime')
     a <<= 2
-    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -2097,7 +2097,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     st4 = 0
     v5 = v3.multiplier
     if v5 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v5 <= 3: raise EncFail(f'{v5!r} outside -3..3')
+    if not -3 <= v5 <= 3: nbit_facet(a, 4, v5, -3, 3, 3, 'Multiplier')
     st4 = 3
     a = (a << 8) | (v5 - -3) << 1
     v6 = v3.unit
@@ -2110,7 +2110,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     w, c = _C8[st4]
     a = (a << w) | c
     a <<= 1
-    if v7 < -32768 or v7 > 32767: raise EncFail(f'{v7!r} outside -32768..32767')
+    if v7 < -32768 or v7 > 32767: int_facet(a, v7, -32768, 32767, True, 'Value')
     if 0 <= v7 < 128: a = (a << 9) | v7
     elif -129 < v7 < 0: a = (a << 9) | (255 - v7)
     else: a = wi(a, v7)
@@ -2122,7 +2122,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     st9 = 0
     v10 = v8.multiplier
     if v10 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+    if not -3 <= v10 <= 3: nbit_facet(a, 5, v10, -3, 3, 3, 'Multiplier')
     st9 = 3
     a = (a << 9) | (v10 - -3) << 1
     v11 = v8.unit
@@ -2135,7 +2135,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     w, c = _C8[st9]
     a = (a << w) | c
     a <<= 1
-    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
     if 0 <= v12 < 128: a = (a << 9) | v12
     elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
     else: a = wi(a, v12)
@@ -2147,7 +2147,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     st14 = 0
     v15 = v13.multiplier
     if v15 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v15 <= 3: raise EncFail(f'{v15!r} outside -3..3')
+    if not -3 <= v15 <= 3: nbit_facet(a, 5, v15, -3, 3, 3, 'Multiplier')
     st14 = 3
     a = (a << 9) | (v15 - -3) << 1
     v16 = v13.unit
@@ -2160,7 +2160,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     w, c = _C8[st14]
     a = (a << w) | c
     a <<= 1
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -2172,7 +2172,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     st19 = 0
     v20 = v18.multiplier
     if v20 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v20 <= 3: raise EncFail(f'{v20!r} outside -3..3')
+    if not -3 <= v20 <= 3: nbit_facet(a, 5, v20, -3, 3, 3, 'Multiplier')
     st19 = 3
     a = (a << 9) | (v20 - -3) << 1
     v21 = v18.unit
@@ -2185,7 +2185,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     w, c = _C8[st19]
     a = (a << w) | c
     a <<= 1
-    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
     if 0 <= v22 < 128: a = (a << 9) | v22
     elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
     else: a = wi(a, v22)
@@ -2300,7 +2300,7 @@ def _e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     st = 0
     v2 = o.multiplier
     if v2 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v2 <= 3: raise EncFail(f'{v2!r} outside -3..3')
+    if not -3 <= v2 <= 3: nbit_facet(a, 2, v2, -3, 3, 3, 'Multiplier')
     st = 3
     a = (a << 6) | (v2 - -3) << 1
     v3 = o.unit
@@ -2313,7 +2313,7 @@ def _e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     w, c = _C8[st]
     a = (a << w) | c
     a <<= 1
-    if v4 < -32768 or v4 > 32767: raise EncFail(f'{v4!r} outside -32768..32767')
+    if v4 < -32768 or v4 > 32767: int_facet(a, v4, -32768, 32767, True, 'Value')
     if 0 <= v4 < 128: a = (a << 9) | v4
     elif -129 < v4 < 0: a = (a << 9) | (255 - v4)
     else: a = wi(a, v4)
@@ -2525,7 +2525,7 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     v6 = v2.notification_max_delay
     if v6 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 11) | (BOOL[v4]) << 7 | (BOOL[v5]) << 3
-    if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+    if v6 > 4294967295: int_facet(a, v6, 0, 4294967295, False, 'NotificationMaxDelay')
     if 0 <= v6 < 128: a = (a << 8) | v6
     else: a = wu(a, v6)
     pass
@@ -2540,7 +2540,7 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     st9 = 0
     v10 = v8.multiplier
     if v10 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+    if not -3 <= v10 <= 3: nbit_facet(a, 10, v10, -3, 3, 3, 'Multiplier')
     st9 = 3
     a = (a << 14) | (v7) << 9 | (v10 - -3) << 1
     v11 = v8.unit
@@ -2553,7 +2553,7 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     w, c = _C8[st9]
     a = (a << w) | c
     a <<= 1
-    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
     if 0 <= v12 < 128: a = (a << 9) | v12
     elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
     else: a = wi(a, v12)
@@ -2565,7 +2565,7 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     st14 = 0
     v15 = v13.multiplier
     if v15 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v15 <= 3: raise EncFail(f'{v15!r} outside -3..3')
+    if not -3 <= v15 <= 3: nbit_facet(a, 5, v15, -3, 3, 3, 'Multiplier')
     st14 = 3
     a = (a << 9) | (v15 - -3) << 1
     v16 = v13.unit
@@ -2578,7 +2578,7 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     w, c = _C8[st14]
     a = (a << w) | c
     a <<= 1
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -2590,7 +2590,7 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     st19 = 0
     v20 = v18.multiplier
     if v20 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v20 <= 3: raise EncFail(f'{v20!r} outside -3..3')
+    if not -3 <= v20 <= 3: nbit_facet(a, 5, v20, -3, 3, 3, 'Multiplier')
     st19 = 3
     a = (a << 9) | (v20 - -3) << 1
     v21 = v18.unit
@@ -2603,7 +2603,7 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     w, c = _C8[st19]
     a = (a << w) | c
     a <<= 1
-    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
     if 0 <= v22 < 128: a = (a << 9) | v22
     elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
     else: a = wi(a, v22)
@@ -2723,7 +2723,7 @@ def _e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
     v4 = o.notification_max_delay
     if v4 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 10) | (BOOL[v2]) << 7 | (BOOL[v3]) << 3
-    if v4 > 4294967295: raise EncFail(f'{v4!r} outside 0..4294967295')
+    if v4 > 4294967295: int_facet(a, v4, 0, 4294967295, False, 'NotificationMaxDelay')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     pass
@@ -2858,7 +2858,7 @@ def _e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     st3 = 15
     v8 = v2.evresssoc
     if v8 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v8 <= 100: raise EncFail(f'{v8!r} outside 0..100')
+    if not 0 <= v8 <= 100: nbit_facet(a, 8, v8, 0, 100, 7, 'EVRESSSOC')
     st3 = 19
     pass
     a = (a << 18) | (v7) << 13 | (v8) << 3
@@ -3022,7 +3022,7 @@ def _e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
     st = 15
     v6 = o.evresssoc
     if v6 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v6 <= 100: raise EncFail(f'{v6!r} outside 0..100')
+    if not 0 <= v6 <= 100: nbit_facet(a, 8, v6, 0, 100, 7, 'EVRESSSOC')
     st = 19
     a = (a << 17) | (v5) << 12 | (v6) << 2
     return a
@@ -3172,7 +3172,7 @@ def _e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     v7 = v3.notification_max_delay
     if v7 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 8) | (v6) << 3
-    if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+    if v7 > 4294967295: int_facet(a, v7, 0, 4294967295, False, 'NotificationMaxDelay')
     if 0 <= v7 < 128: a = (a << 8) | v7
     else: a = wu(a, v7)
     st4 = 11
@@ -3337,7 +3337,7 @@ def _e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     v4 = o.notification_max_delay
     if v4 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 8) | (v3) << 3
-    if v4 > 4294967295: raise EncFail(f'{v4!r} outside 0..4294967295')
+    if v4 > 4294967295: int_facet(a, v4, 0, 4294967295, False, 'NotificationMaxDelay')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     st = 11
@@ -4334,7 +4334,7 @@ def _e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     v11 = o.retry_counter
     if v11 is None: raise EncFail('missing mandatory RetryCounter')
     a <<= 3
-    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'RetryCounter')
     if 0 <= v11 < 128: a = (a << 9) | v11
     elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
     else: a = wi(a, v11)
@@ -4893,7 +4893,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         v7 = v3.departure_time
         if v7 is None: raise EncFail('missing mandatory DepartureTime')
         a <<= 4
-        if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+        if v7 > 4294967295: int_facet(a, v7, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v7 < 128: a = (a << 8) | v7
         else: a = wu(a, v7)
         pass
@@ -4903,7 +4903,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         st9 = 0
         v10 = v8.multiplier
         if v10 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+        if not -3 <= v10 <= 3: nbit_facet(a, 4, v10, -3, 3, 3, 'Multiplier')
         st9 = 3
         a = (a << 8) | (v10 - -3) << 1
         v11 = v8.unit
@@ -4916,7 +4916,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         w, c = _C8[st9]
         a = (a << w) | c
         a <<= 1
-        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
         if 0 <= v12 < 128: a = (a << 9) | v12
         elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
         else: a = wi(a, v12)
@@ -4928,7 +4928,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         st14 = 0
         v15 = v13.multiplier
         if v15 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v15 <= 3: raise EncFail(f'{v15!r} outside -3..3')
+        if not -3 <= v15 <= 3: nbit_facet(a, 5, v15, -3, 3, 3, 'Multiplier')
         st14 = 3
         a = (a << 9) | (v15 - -3) << 1
         v16 = v13.unit
@@ -4941,7 +4941,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         w, c = _C8[st14]
         a = (a << w) | c
         a <<= 1
-        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
         if 0 <= v17 < 128: a = (a << 9) | v17
         elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
         else: a = wi(a, v17)
@@ -4953,7 +4953,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         st19 = 0
         v20 = v18.multiplier
         if v20 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v20 <= 3: raise EncFail(f'{v20!r} outside -3..3')
+        if not -3 <= v20 <= 3: nbit_facet(a, 5, v20, -3, 3, 3, 'Multiplier')
         st19 = 3
         a = (a << 9) | (v20 - -3) << 1
         v21 = v18.unit
@@ -4966,7 +4966,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         w, c = _C8[st19]
         a = (a << w) | c
         a <<= 1
-        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
         if 0 <= v22 < 128: a = (a << 9) | v22
         elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
         else: a = wi(a, v22)
@@ -4978,7 +4978,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         st24 = 0
         v25 = v23.multiplier
         if v25 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v25 <= 3: raise EncFail(f'{v25!r} outside -3..3')
+        if not -3 <= v25 <= 3: nbit_facet(a, 5, v25, -3, 3, 3, 'Multiplier')
         st24 = 3
         a = (a << 9) | (v25 - -3) << 1
         v26 = v23.unit
@@ -4991,7 +4991,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         w, c = _C8[st24]
         a = (a << w) | c
         a <<= 1
-        if v27 < -32768 or v27 > 32767: raise EncFail(f'{v27!r} outside -32768..32767')
+        if v27 < -32768 or v27 > 32767: int_facet(a, v27, -32768, 32767, True, 'Value')
         if 0 <= v27 < 128: a = (a << 9) | v27
         elif -129 < v27 < 0: a = (a << 9) | (255 - v27)
         else: a = wi(a, v27)
@@ -5028,7 +5028,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         st30 = 15
         v35 = v29.evresssoc
         if v35 is None: raise EncFail('missing mandatory EVRESSSOC')
-        if not 0 <= v35 <= 100: raise EncFail(f'{v35!r} outside 0..100')
+        if not 0 <= v35 <= 100: nbit_facet(a, 8, v35, 0, 100, 7, 'EVRESSSOC')
         st30 = 19
         st28 = 3
         v36 = v4.ev_maximum_current_limit
@@ -5037,7 +5037,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         st37 = 0
         v38 = v36.multiplier
         if v38 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v38 <= 3: raise EncFail(f'{v38!r} outside -3..3')
+        if not -3 <= v38 <= 3: nbit_facet(a, 20, v38, -3, 3, 3, 'Multiplier')
         st37 = 3
         a = (a << 24) | (v34) << 19 | (v35) << 9 | (v38 - -3) << 1
         v39 = v36.unit
@@ -5050,7 +5050,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         w, c = _C8[st37]
         a = (a << w) | c
         a <<= 1
-        if v40 < -32768 or v40 > 32767: raise EncFail(f'{v40!r} outside -32768..32767')
+        if v40 < -32768 or v40 > 32767: int_facet(a, v40, -32768, 32767, True, 'Value')
         if 0 <= v40 < 128: a = (a << 9) | v40
         elif -129 < v40 < 0: a = (a << 9) | (255 - v40)
         else: a = wi(a, v40)
@@ -5063,7 +5063,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
             st42 = 0
             v43 = v41.multiplier
             if v43 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v43 <= 3: raise EncFail(f'{v43!r} outside -3..3')
+            if not -3 <= v43 <= 3: nbit_facet(a, 4, v43, -3, 3, 3, 'Multiplier')
             st42 = 3
             a = (a << 8) | (v43 - -3) << 1
             v44 = v41.unit
@@ -5076,7 +5076,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
             w, c = _C8[st42]
             a = (a << w) | c
             a <<= 1
-            if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+            if v45 < -32768 or v45 > 32767: int_facet(a, v45, -32768, 32767, True, 'Value')
             if 0 <= v45 < 128: a = (a << 9) | v45
             elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
             else: a = wi(a, v45)
@@ -5091,7 +5091,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         st47 = 0
         v48 = v46.multiplier
         if v48 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v48 <= 3: raise EncFail(f'{v48!r} outside -3..3')
+        if not -3 <= v48 <= 3: nbit_facet(a, 2, v48, -3, 3, 3, 'Multiplier')
         st47 = 3
         a = (a << 6) | (v48 - -3) << 1
         v49 = v46.unit
@@ -5104,7 +5104,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         w, c = _C8[st47]
         a = (a << w) | c
         a <<= 1
-        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if v50 < -32768 or v50 > 32767: int_facet(a, v50, -32768, 32767, True, 'Value')
         if 0 <= v50 < 128: a = (a << 9) | v50
         elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
         else: a = wi(a, v50)
@@ -5117,7 +5117,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
             st52 = 0
             v53 = v51.multiplier
             if v53 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v53 <= 3: raise EncFail(f'{v53!r} outside -3..3')
+            if not -3 <= v53 <= 3: nbit_facet(a, 5, v53, -3, 3, 3, 'Multiplier')
             st52 = 3
             a = (a << 9) | (v53 - -3) << 1
             v54 = v51.unit
@@ -5130,7 +5130,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
             w, c = _C8[st52]
             a = (a << w) | c
             a <<= 1
-            if v55 < -32768 or v55 > 32767: raise EncFail(f'{v55!r} outside -32768..32767')
+            if v55 < -32768 or v55 > 32767: int_facet(a, v55, -32768, 32767, True, 'Value')
             if 0 <= v55 < 128: a = (a << 9) | v55
             elif -129 < v55 < 0: a = (a << 9) | (255 - v55)
             else: a = wi(a, v55)
@@ -5145,7 +5145,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
             st57 = 0
             v58 = v56.multiplier
             if v58 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v58 <= 3: raise EncFail(f'{v58!r} outside -3..3')
+            if not -3 <= v58 <= 3: nbit_facet(a, 2, v58, -3, 3, 3, 'Multiplier')
             st57 = 3
             a = (a << 6) | (v58 - -3) << 1
             v59 = v56.unit
@@ -5158,7 +5158,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
             w, c = _C8[st57]
             a = (a << w) | c
             a <<= 1
-            if v60 < -32768 or v60 > 32767: raise EncFail(f'{v60!r} outside -32768..32767')
+            if v60 < -32768 or v60 > 32767: int_facet(a, v60, -32768, 32767, True, 'Value')
             if 0 <= v60 < 128: a = (a << 9) | v60
             elif -129 < v60 < 0: a = (a << 9) | (255 - v60)
             else: a = wi(a, v60)
@@ -5169,14 +5169,14 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         if v61 is not None:
             w, c = _C45[st28]
             a = (a << w) | c
-            if not 0 <= v61 <= 100: raise EncFail(f'{v61!r} outside 0..100')
+            if not 0 <= v61 <= 100: nbit_facet(a, 1, v61, 0, 100, 7, 'FullSOC')
             a = (a << 9) | (v61) << 1
             st28 = 27
         v62 = v4.bulk_soc
         if v62 is not None:
             w, c = _C46[st28]
             a = (a << w) | c
-            if not 0 <= v62 <= 100: raise EncFail(f'{v62!r} outside 0..100')
+            if not 0 <= v62 <= 100: nbit_facet(a, 1, v62, 0, 100, 7, 'BulkSOC')
             a = (a << 9) | (v62) << 1
             st28 = 31
         w, c = _C47[st28]
@@ -5588,7 +5588,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     st3 = 15
     v8 = v2.evresssoc
     if v8 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v8 <= 100: raise EncFail(f'{v8!r} outside 0..100')
+    if not 0 <= v8 <= 100: nbit_facet(a, 8, v8, 0, 100, 7, 'EVRESSSOC')
     st3 = 19
     st = 3
     v9 = o.ev_maximum_current_limit
@@ -5597,7 +5597,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     st10 = 0
     v11 = v9.multiplier
     if v11 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+    if not -3 <= v11 <= 3: nbit_facet(a, 20, v11, -3, 3, 3, 'Multiplier')
     st10 = 3
     a = (a << 24) | (v7) << 19 | (v8) << 9 | (v11 - -3) << 1
     v12 = v9.unit
@@ -5610,7 +5610,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     w, c = _C8[st10]
     a = (a << w) | c
     a <<= 1
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -5623,7 +5623,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         st15 = 0
         v16 = v14.multiplier
         if v16 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v16 <= 3: raise EncFail(f'{v16!r} outside -3..3')
+        if not -3 <= v16 <= 3: nbit_facet(a, 4, v16, -3, 3, 3, 'Multiplier')
         st15 = 3
         a = (a << 8) | (v16 - -3) << 1
         v17 = v14.unit
@@ -5636,7 +5636,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         w, c = _C8[st15]
         a = (a << w) | c
         a <<= 1
-        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
         if 0 <= v18 < 128: a = (a << 9) | v18
         elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
         else: a = wi(a, v18)
@@ -5651,7 +5651,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     st20 = 0
     v21 = v19.multiplier
     if v21 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v21 <= 3: raise EncFail(f'{v21!r} outside -3..3')
+    if not -3 <= v21 <= 3: nbit_facet(a, 2, v21, -3, 3, 3, 'Multiplier')
     st20 = 3
     a = (a << 6) | (v21 - -3) << 1
     v22 = v19.unit
@@ -5664,7 +5664,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     w, c = _C8[st20]
     a = (a << w) | c
     a <<= 1
-    if v23 < -32768 or v23 > 32767: raise EncFail(f'{v23!r} outside -32768..32767')
+    if v23 < -32768 or v23 > 32767: int_facet(a, v23, -32768, 32767, True, 'Value')
     if 0 <= v23 < 128: a = (a << 9) | v23
     elif -129 < v23 < 0: a = (a << 9) | (255 - v23)
     else: a = wi(a, v23)
@@ -5677,7 +5677,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         st25 = 0
         v26 = v24.multiplier
         if v26 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v26 <= 3: raise EncFail(f'{v26!r} outside -3..3')
+        if not -3 <= v26 <= 3: nbit_facet(a, 5, v26, -3, 3, 3, 'Multiplier')
         st25 = 3
         a = (a << 9) | (v26 - -3) << 1
         v27 = v24.unit
@@ -5690,7 +5690,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         w, c = _C8[st25]
         a = (a << w) | c
         a <<= 1
-        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if v28 < -32768 or v28 > 32767: int_facet(a, v28, -32768, 32767, True, 'Value')
         if 0 <= v28 < 128: a = (a << 9) | v28
         elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
         else: a = wi(a, v28)
@@ -5705,7 +5705,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         st30 = 0
         v31 = v29.multiplier
         if v31 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v31 <= 3: raise EncFail(f'{v31!r} outside -3..3')
+        if not -3 <= v31 <= 3: nbit_facet(a, 2, v31, -3, 3, 3, 'Multiplier')
         st30 = 3
         a = (a << 6) | (v31 - -3) << 1
         v32 = v29.unit
@@ -5718,7 +5718,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         w, c = _C8[st30]
         a = (a << w) | c
         a <<= 1
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -5729,14 +5729,14 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     if v34 is not None:
         w, c = _C45[st]
         a = (a << w) | c
-        if not 0 <= v34 <= 100: raise EncFail(f'{v34!r} outside 0..100')
+        if not 0 <= v34 <= 100: nbit_facet(a, 1, v34, 0, 100, 7, 'FullSOC')
         a = (a << 9) | (v34) << 1
         st = 27
     v35 = o.bulk_soc
     if v35 is not None:
         w, c = _C46[st]
         a = (a << w) | c
-        if not 0 <= v35 <= 100: raise EncFail(f'{v35!r} outside 0..100')
+        if not 0 <= v35 <= 100: nbit_facet(a, 1, v35, 0, 100, 7, 'BulkSOC')
         a = (a << 9) | (v35) << 1
         st = 31
     w, c = _C47[st]
@@ -6483,7 +6483,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         v15 = v11.notification_max_delay
         if v15 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a = (a << 13) | (BOOL[v13]) << 7 | (BOOL[v14]) << 3
-        if v15 > 4294967295: raise EncFail(f'{v15!r} outside 0..4294967295')
+        if v15 > 4294967295: int_facet(a, v15, 0, 4294967295, False, 'NotificationMaxDelay')
         if 0 <= v15 < 128: a = (a << 8) | v15
         else: a = wu(a, v15)
         pass
@@ -6498,7 +6498,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         st18 = 0
         v19 = v17.multiplier
         if v19 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v19 <= 3: raise EncFail(f'{v19!r} outside -3..3')
+        if not -3 <= v19 <= 3: nbit_facet(a, 10, v19, -3, 3, 3, 'Multiplier')
         st18 = 3
         a = (a << 14) | (v16) << 9 | (v19 - -3) << 1
         v20 = v17.unit
@@ -6511,7 +6511,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         w, c = _C8[st18]
         a = (a << w) | c
         a <<= 1
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -6523,7 +6523,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         st23 = 0
         v24 = v22.multiplier
         if v24 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v24 <= 3: raise EncFail(f'{v24!r} outside -3..3')
+        if not -3 <= v24 <= 3: nbit_facet(a, 5, v24, -3, 3, 3, 'Multiplier')
         st23 = 3
         a = (a << 9) | (v24 - -3) << 1
         v25 = v22.unit
@@ -6536,7 +6536,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         w, c = _C8[st23]
         a = (a << w) | c
         a <<= 1
-        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
         if 0 <= v26 < 128: a = (a << 9) | v26
         elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
         else: a = wi(a, v26)
@@ -6548,7 +6548,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         st28 = 0
         v29 = v27.multiplier
         if v29 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v29 <= 3: raise EncFail(f'{v29!r} outside -3..3')
+        if not -3 <= v29 <= 3: nbit_facet(a, 5, v29, -3, 3, 3, 'Multiplier')
         st28 = 3
         a = (a << 9) | (v29 - -3) << 1
         v30 = v27.unit
@@ -6561,7 +6561,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         w, c = _C8[st28]
         a = (a << w) | c
         a <<= 1
-        if v31 < -32768 or v31 > 32767: raise EncFail(f'{v31!r} outside -32768..32767')
+        if v31 < -32768 or v31 > 32767: int_facet(a, v31, -32768, 32767, True, 'Value')
         if 0 <= v31 < 128: a = (a << 9) | v31
         elif -129 < v31 < 0: a = (a << 9) | (255 - v31)
         else: a = wi(a, v31)
@@ -6591,7 +6591,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         v37 = v33.notification_max_delay
         if v37 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a = (a << 8) | (v36) << 3
-        if v37 > 4294967295: raise EncFail(f'{v37!r} outside 0..4294967295')
+        if v37 > 4294967295: int_facet(a, v37, 0, 4294967295, False, 'NotificationMaxDelay')
         if 0 <= v37 < 128: a = (a << 8) | v37
         else: a = wu(a, v37)
         st34 = 11
@@ -6606,7 +6606,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         st40 = 0
         v41 = v39.multiplier
         if v41 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v41 <= 3: raise EncFail(f'{v41!r} outside -3..3')
+        if not -3 <= v41 <= 3: nbit_facet(a, 10, v41, -3, 3, 3, 'Multiplier')
         st40 = 3
         a = (a << 14) | (v38) << 9 | (v41 - -3) << 1
         v42 = v39.unit
@@ -6619,7 +6619,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         w, c = _C8[st40]
         a = (a << w) | c
         a <<= 1
-        if v43 < -32768 or v43 > 32767: raise EncFail(f'{v43!r} outside -32768..32767')
+        if v43 < -32768 or v43 > 32767: int_facet(a, v43, -32768, 32767, True, 'Value')
         if 0 <= v43 < 128: a = (a << 9) | v43
         elif -129 < v43 < 0: a = (a << 9) | (255 - v43)
         else: a = wi(a, v43)
@@ -6632,7 +6632,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
             st45 = 0
             v46 = v44.multiplier
             if v46 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v46 <= 3: raise EncFail(f'{v46!r} outside -3..3')
+            if not -3 <= v46 <= 3: nbit_facet(a, 4, v46, -3, 3, 3, 'Multiplier')
             st45 = 3
             a = (a << 8) | (v46 - -3) << 1
             v47 = v44.unit
@@ -6645,7 +6645,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
             w, c = _C8[st45]
             a = (a << w) | c
             a <<= 1
-            if v48 < -32768 or v48 > 32767: raise EncFail(f'{v48!r} outside -32768..32767')
+            if v48 < -32768 or v48 > 32767: int_facet(a, v48, -32768, 32767, True, 'Value')
             if 0 <= v48 < 128: a = (a << 9) | v48
             elif -129 < v48 < 0: a = (a << 9) | (255 - v48)
             else: a = wi(a, v48)
@@ -6660,7 +6660,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         st50 = 0
         v51 = v49.multiplier
         if v51 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v51 <= 3: raise EncFail(f'{v51!r} outside -3..3')
+        if not -3 <= v51 <= 3: nbit_facet(a, 2, v51, -3, 3, 3, 'Multiplier')
         st50 = 3
         a = (a << 6) | (v51 - -3) << 1
         v52 = v49.unit
@@ -6673,7 +6673,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         w, c = _C8[st50]
         a = (a << w) | c
         a <<= 1
-        if v53 < -32768 or v53 > 32767: raise EncFail(f'{v53!r} outside -32768..32767')
+        if v53 < -32768 or v53 > 32767: int_facet(a, v53, -32768, 32767, True, 'Value')
         if 0 <= v53 < 128: a = (a << 9) | v53
         elif -129 < v53 < 0: a = (a << 9) | (255 - v53)
         else: a = wi(a, v53)
@@ -6685,7 +6685,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         st55 = 0
         v56 = v54.multiplier
         if v56 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v56 <= 3: raise EncFail(f'{v56!r} outside -3..3')
+        if not -3 <= v56 <= 3: nbit_facet(a, 5, v56, -3, 3, 3, 'Multiplier')
         st55 = 3
         a = (a << 9) | (v56 - -3) << 1
         v57 = v54.unit
@@ -6698,7 +6698,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         w, c = _C8[st55]
         a = (a << w) | c
         a <<= 1
-        if v58 < -32768 or v58 > 32767: raise EncFail(f'{v58!r} outside -32768..32767')
+        if v58 < -32768 or v58 > 32767: int_facet(a, v58, -32768, 32767, True, 'Value')
         if 0 <= v58 < 128: a = (a << 9) | v58
         elif -129 < v58 < 0: a = (a << 9) | (255 - v58)
         else: a = wi(a, v58)
@@ -6710,7 +6710,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         st60 = 0
         v61 = v59.multiplier
         if v61 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v61 <= 3: raise EncFail(f'{v61!r} outside -3..3')
+        if not -3 <= v61 <= 3: nbit_facet(a, 5, v61, -3, 3, 3, 'Multiplier')
         st60 = 3
         a = (a << 9) | (v61 - -3) << 1
         v62 = v59.unit
@@ -6723,7 +6723,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         w, c = _C8[st60]
         a = (a << w) | c
         a <<= 1
-        if v63 < -32768 or v63 > 32767: raise EncFail(f'{v63!r} outside -32768..32767')
+        if v63 < -32768 or v63 > 32767: int_facet(a, v63, -32768, 32767, True, 'Value')
         if 0 <= v63 < 128: a = (a << 9) | v63
         elif -129 < v63 < 0: a = (a << 9) | (255 - v63)
         else: a = wi(a, v63)
@@ -6736,7 +6736,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
             st65 = 0
             v66 = v64.multiplier
             if v66 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v66 <= 3: raise EncFail(f'{v66!r} outside -3..3')
+            if not -3 <= v66 <= 3: nbit_facet(a, 4, v66, -3, 3, 3, 'Multiplier')
             st65 = 3
             a = (a << 8) | (v66 - -3) << 1
             v67 = v64.unit
@@ -6749,7 +6749,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
             w, c = _C8[st65]
             a = (a << w) | c
             a <<= 1
-            if v68 < -32768 or v68 > 32767: raise EncFail(f'{v68!r} outside -32768..32767')
+            if v68 < -32768 or v68 > 32767: int_facet(a, v68, -32768, 32767, True, 'Value')
             if 0 <= v68 < 128: a = (a << 9) | v68
             elif -129 < v68 < 0: a = (a << 9) | (255 - v68)
             else: a = wi(a, v68)
@@ -6764,7 +6764,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         st70 = 0
         v71 = v69.multiplier
         if v71 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v71 <= 3: raise EncFail(f'{v71!r} outside -3..3')
+        if not -3 <= v71 <= 3: nbit_facet(a, 2, v71, -3, 3, 3, 'Multiplier')
         st70 = 3
         a = (a << 6) | (v71 - -3) << 1
         v72 = v69.unit
@@ -6777,7 +6777,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         w, c = _C8[st70]
         a = (a << w) | c
         a <<= 1
-        if v73 < -32768 or v73 > 32767: raise EncFail(f'{v73!r} outside -32768..32767')
+        if v73 < -32768 or v73 > 32767: int_facet(a, v73, -32768, 32767, True, 'Value')
         if 0 <= v73 < 128: a = (a << 9) | v73
         elif -129 < v73 < 0: a = (a << 9) | (255 - v73)
         else: a = wi(a, v73)
@@ -6790,7 +6790,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
             st75 = 0
             v76 = v74.multiplier
             if v76 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v76 <= 3: raise EncFail(f'{v76!r} outside -3..3')
+            if not -3 <= v76 <= 3: nbit_facet(a, 4, v76, -3, 3, 3, 'Multiplier')
             st75 = 3
             a = (a << 8) | (v76 - -3) << 1
             v77 = v74.unit
@@ -6803,7 +6803,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
             w, c = _C8[st75]
             a = (a << w) | c
             a <<= 1
-            if v78 < -32768 or v78 > 32767: raise EncFail(f'{v78!r} outside -32768..32767')
+            if v78 < -32768 or v78 > 32767: int_facet(a, v78, -32768, 32767, True, 'Value')
             if 0 <= v78 < 128: a = (a << 9) | v78
             elif -129 < v78 < 0: a = (a << 9) | (255 - v78)
             else: a = wi(a, v78)
@@ -6998,7 +6998,7 @@ def _e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
     v2 = o.sa_schedule_tuple_id
     if v2 is None: raise EncFail('missing mandatory SAScheduleTupleID')
     a <<= 2
-    if v2 < -32768 or v2 > 32767: raise EncFail(f'{v2!r} outside -32768..32767')
+    if v2 < -32768 or v2 > 32767: int_facet(a, v2, -32768, 32767, True, 'SAScheduleTupleID')
     if 0 <= v2 < 128: a = (a << 9) | v2
     elif -129 < v2 < 0: a = (a << 9) | (255 - v2)
     else: a = wi(a, v2)
@@ -7174,7 +7174,7 @@ def _e_PMaxScheduleType(o: PMaxScheduleType, a: int) -> int:
     v2 = o.p_max_schedule_id
     if v2 is None: raise EncFail('missing mandatory PMaxScheduleID')
     a <<= 2
-    if v2 < -32768 or v2 > 32767: raise EncFail(f'{v2!r} outside -32768..32767')
+    if v2 < -32768 or v2 > 32767: int_facet(a, v2, -32768, 32767, True, 'PMaxScheduleID')
     if 0 <= v2 < 128: a = (a << 9) | v2
     elif -129 < v2 < 0: a = (a << 9) | (255 - v2)
     else: a = wi(a, v2)
@@ -7327,7 +7327,7 @@ def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
         v5 = v2.start
         if v5 is None: raise EncFail('missing mandatory start')
         a <<= 4
-        if v5 > 4294967295: raise EncFail(f'{v5!r} outside 0..4294967295')
+        if v5 > 4294967295: int_facet(a, v5, 0, 4294967295, False, 'start')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         st4 = 3
@@ -7335,7 +7335,7 @@ def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
         v6 = v2.duration
         if v6 is not None:
             a <<= 3
-            if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+            if v6 > 4294967295: int_facet(a, v6, 0, 4294967295, False, 'duration')
             if 0 <= v6 < 128: a = (a << 8) | v6
             else: a = wu(a, v6)
             a <<= 1
@@ -7353,7 +7353,7 @@ def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
     v8 = o.p_max
     if v8 is None: raise EncFail('missing mandatory PMax')
     a <<= 2
-    if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+    if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'PMax')
     if 0 <= v8 < 128: a = (a << 9) | v8
     elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
     else: a = wi(a, v8)
@@ -7446,7 +7446,7 @@ def _e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     v2 = o.start
     if v2 is None: raise EncFail('missing mandatory start')
     a <<= 2
-    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'start')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -7454,7 +7454,7 @@ def _e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     v3 = o.duration
     if v3 is not None:
         a <<= 3
-        if v3 > 4294967295: raise EncFail(f'{v3!r} outside 0..4294967295')
+        if v3 > 4294967295: int_facet(a, v3, 0, 4294967295, False, 'duration')
         if 0 <= v3 < 128: a = (a << 8) | v3
         else: a = wu(a, v3)
         a <<= 1
@@ -7637,7 +7637,7 @@ def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     v3 = o.sales_tariff_id
     if v3 is None: raise EncFail('missing mandatory SalesTariffID')
     a <<= 2
-    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if v3 < -32768 or v3 > 32767: int_facet(a, v3, -32768, 32767, True, 'SalesTariffID')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -7653,7 +7653,7 @@ def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     if v5 is None: raise EncFail('missing mandatory NumEPriceLevels')
     w, c = _C60[st]
     a = (a << w) | c
-    if not 0 <= v5 <= 255: raise EncFail(f'{v5!r} outside 0..255')
+    if not 0 <= v5 <= 255: nbit_facet(a, 1, v5, 0, 255, 8, 'NumEPriceLevels')
     st = 15
     a = (a << 10) | (v5) << 1
     n = 0
@@ -7814,7 +7814,7 @@ def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
         v5 = v2.start
         if v5 is None: raise EncFail('missing mandatory start')
         a <<= 4
-        if v5 > 4294967295: raise EncFail(f'{v5!r} outside 0..4294967295')
+        if v5 > 4294967295: int_facet(a, v5, 0, 4294967295, False, 'start')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         st4 = 3
@@ -7822,7 +7822,7 @@ def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
         v6 = v2.duration
         if v6 is not None:
             a <<= 3
-            if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+            if v6 > 4294967295: int_facet(a, v6, 0, 4294967295, False, 'duration')
             if 0 <= v6 < 128: a = (a << 8) | v6
             else: a = wu(a, v6)
             a <<= 1
@@ -7839,7 +7839,7 @@ def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
         raise EncFail('missing mandatory RelativeTimeInterval or TimeInterval')
     v8 = o.e_price_level
     if v8 is None: raise EncFail('missing mandatory EPriceLevel')
-    if not 0 <= v8 <= 255: raise EncFail(f'{v8!r} outside 0..255')
+    if not 0 <= v8 <= 255: nbit_facet(a, 2, v8, 0, 255, 8, 'EPriceLevel')
     st = 7
     a = (a << 11) | (v8) << 1
     n = 0
@@ -7964,7 +7964,7 @@ def _e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     v2 = o.start_value
     if v2 is None: raise EncFail('missing mandatory startValue')
     a <<= 2
-    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'startValue')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -8085,14 +8085,14 @@ def _e_CostType(o: CostType, a: int) -> int:
     v3 = o.amount
     if v3 is None: raise EncFail('missing mandatory amount')
     a = (a << 7) | (v2) << 3
-    if v3 > 4294967295: raise EncFail(f'{v3!r} outside 0..4294967295')
+    if v3 > 4294967295: int_facet(a, v3, 0, 4294967295, False, 'amount')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
     a <<= 1
     v4 = o.amount_multiplier
     if v4 is not None:
-        if not -3 <= v4 <= 3: raise EncFail(f'{v4!r} outside -3..3')
+        if not -3 <= v4 <= 3: nbit_facet(a, 3, v4, -3, 3, 3, 'amountMultiplier')
         a = (a << 7) | (v4 - -3) << 1
         st = 11
     w, c = _C56[st]
@@ -8638,7 +8638,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     v6 = v2.notification_max_delay
     if v6 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 8) | (v5) << 3
-    if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+    if v6 > 4294967295: int_facet(a, v6, 0, 4294967295, False, 'NotificationMaxDelay')
     if 0 <= v6 < 128: a = (a << 8) | v6
     else: a = wu(a, v6)
     st3 = 11
@@ -8653,7 +8653,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     st9 = 0
     v10 = v8.multiplier
     if v10 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+    if not -3 <= v10 <= 3: nbit_facet(a, 10, v10, -3, 3, 3, 'Multiplier')
     st9 = 3
     a = (a << 14) | (v7) << 9 | (v10 - -3) << 1
     v11 = v8.unit
@@ -8666,7 +8666,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     w, c = _C8[st9]
     a = (a << w) | c
     a <<= 1
-    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
     if 0 <= v12 < 128: a = (a << 9) | v12
     elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
     else: a = wi(a, v12)
@@ -8679,7 +8679,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         st14 = 0
         v15 = v13.multiplier
         if v15 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v15 <= 3: raise EncFail(f'{v15!r} outside -3..3')
+        if not -3 <= v15 <= 3: nbit_facet(a, 4, v15, -3, 3, 3, 'Multiplier')
         st14 = 3
         a = (a << 8) | (v15 - -3) << 1
         v16 = v13.unit
@@ -8692,7 +8692,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         w, c = _C8[st14]
         a = (a << w) | c
         a <<= 1
-        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
         if 0 <= v17 < 128: a = (a << 9) | v17
         elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
         else: a = wi(a, v17)
@@ -8707,7 +8707,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     st19 = 0
     v20 = v18.multiplier
     if v20 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v20 <= 3: raise EncFail(f'{v20!r} outside -3..3')
+    if not -3 <= v20 <= 3: nbit_facet(a, 2, v20, -3, 3, 3, 'Multiplier')
     st19 = 3
     a = (a << 6) | (v20 - -3) << 1
     v21 = v18.unit
@@ -8720,7 +8720,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     w, c = _C8[st19]
     a = (a << w) | c
     a <<= 1
-    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
     if 0 <= v22 < 128: a = (a << 9) | v22
     elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
     else: a = wi(a, v22)
@@ -8732,7 +8732,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     st24 = 0
     v25 = v23.multiplier
     if v25 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v25 <= 3: raise EncFail(f'{v25!r} outside -3..3')
+    if not -3 <= v25 <= 3: nbit_facet(a, 5, v25, -3, 3, 3, 'Multiplier')
     st24 = 3
     a = (a << 9) | (v25 - -3) << 1
     v26 = v23.unit
@@ -8745,7 +8745,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     w, c = _C8[st24]
     a = (a << w) | c
     a <<= 1
-    if v27 < -32768 or v27 > 32767: raise EncFail(f'{v27!r} outside -32768..32767')
+    if v27 < -32768 or v27 > 32767: int_facet(a, v27, -32768, 32767, True, 'Value')
     if 0 <= v27 < 128: a = (a << 9) | v27
     elif -129 < v27 < 0: a = (a << 9) | (255 - v27)
     else: a = wi(a, v27)
@@ -8757,7 +8757,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     st29 = 0
     v30 = v28.multiplier
     if v30 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v30 <= 3: raise EncFail(f'{v30!r} outside -3..3')
+    if not -3 <= v30 <= 3: nbit_facet(a, 5, v30, -3, 3, 3, 'Multiplier')
     st29 = 3
     a = (a << 9) | (v30 - -3) << 1
     v31 = v28.unit
@@ -8770,7 +8770,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     w, c = _C8[st29]
     a = (a << w) | c
     a <<= 1
-    if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+    if v32 < -32768 or v32 > 32767: int_facet(a, v32, -32768, 32767, True, 'Value')
     if 0 <= v32 < 128: a = (a << 9) | v32
     elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
     else: a = wi(a, v32)
@@ -8783,7 +8783,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         st34 = 0
         v35 = v33.multiplier
         if v35 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v35 <= 3: raise EncFail(f'{v35!r} outside -3..3')
+        if not -3 <= v35 <= 3: nbit_facet(a, 4, v35, -3, 3, 3, 'Multiplier')
         st34 = 3
         a = (a << 8) | (v35 - -3) << 1
         v36 = v33.unit
@@ -8796,7 +8796,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         w, c = _C8[st34]
         a = (a << w) | c
         a <<= 1
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
         if 0 <= v37 < 128: a = (a << 9) | v37
         elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
         else: a = wi(a, v37)
@@ -8811,7 +8811,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     st39 = 0
     v40 = v38.multiplier
     if v40 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v40 <= 3: raise EncFail(f'{v40!r} outside -3..3')
+    if not -3 <= v40 <= 3: nbit_facet(a, 2, v40, -3, 3, 3, 'Multiplier')
     st39 = 3
     a = (a << 6) | (v40 - -3) << 1
     v41 = v38.unit
@@ -8824,7 +8824,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     w, c = _C8[st39]
     a = (a << w) | c
     a <<= 1
-    if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+    if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
     if 0 <= v42 < 128: a = (a << 9) | v42
     elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
     else: a = wi(a, v42)
@@ -8837,7 +8837,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         st44 = 0
         v45 = v43.multiplier
         if v45 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v45 <= 3: raise EncFail(f'{v45!r} outside -3..3')
+        if not -3 <= v45 <= 3: nbit_facet(a, 4, v45, -3, 3, 3, 'Multiplier')
         st44 = 3
         a = (a << 8) | (v45 - -3) << 1
         v46 = v43.unit
@@ -8850,7 +8850,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         w, c = _C8[st44]
         a = (a << w) | c
         a <<= 1
-        if v47 < -32768 or v47 > 32767: raise EncFail(f'{v47!r} outside -32768..32767')
+        if v47 < -32768 or v47 > 32767: int_facet(a, v47, -32768, 32767, True, 'Value')
         if 0 <= v47 < 128: a = (a << 9) | v47
         elif -129 < v47 < 0: a = (a << 9) | (255 - v47)
         else: a = wi(a, v47)
@@ -9239,7 +9239,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     v4 = o.sa_schedule_tuple_id
     if v4 is None: raise EncFail('missing mandatory SAScheduleTupleID')
     a <<= 3
-    if v4 < -32768 or v4 > 32767: raise EncFail(f'{v4!r} outside -32768..32767')
+    if v4 < -32768 or v4 > 32767: int_facet(a, v4, -32768, 32767, True, 'SAScheduleTupleID')
     if 0 <= v4 < 128: a = (a << 9) | v4
     elif -129 < v4 < 0: a = (a << 9) | (255 - v4)
     else: a = wi(a, v4)
@@ -9251,7 +9251,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         st6 = 0
         v7 = v5.multiplier
         if v7 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v7 <= 3: raise EncFail(f'{v7!r} outside -3..3')
+        if not -3 <= v7 <= 3: nbit_facet(a, 4, v7, -3, 3, 3, 'Multiplier')
         st6 = 3
         a = (a << 8) | (v7 - -3) << 1
         v8 = v5.unit
@@ -9264,7 +9264,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         w, c = _C8[st6]
         a = (a << w) | c
         a <<= 1
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -9289,7 +9289,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
             st14 = 0
             v15 = v13.multiplier
             if v15 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v15 <= 3: raise EncFail(f'{v15!r} outside -3..3')
+            if not -3 <= v15 <= 3: nbit_facet(a, 5, v15, -3, 3, 3, 'Multiplier')
             st14 = 3
             a = (a << 9) | (v15 - -3) << 1
             v16 = v13.unit
@@ -9302,7 +9302,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
             w, c = _C8[st14]
             a = (a << w) | c
             a <<= 1
-            if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+            if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
             if 0 <= v17 < 128: a = (a << 9) | v17
             elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
             else: a = wi(a, v17)
@@ -9322,7 +9322,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
             w, c = _C71[st11]
             a = (a << w) | c
             a <<= 1
-            if v19 < -32768 or v19 > 32767: raise EncFail(f'{v19!r} outside -32768..32767')
+            if v19 < -32768 or v19 > 32767: int_facet(a, v19, -32768, 32767, True, 'MeterStatus')
             if 0 <= v19 < 128: a = (a << 9) | v19
             elif -129 < v19 < 0: a = (a << 9) | (255 - v19)
             else: a = wi(a, v19)
@@ -9333,7 +9333,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
             w, c = _C72[st11]
             a = (a << w) | c
             a <<= 1
-            if v20 < -9223372036854775808 or v20 > 9223372036854775807: raise EncFail(f'{v20!r} outside -9223372036854775808..9223372036854775807')
+            if v20 < -9223372036854775808 or v20 > 9223372036854775807: int_facet(a, v20, -9223372036854775808, 9223372036854775807, True, 'TMeter')
             if 0 <= v20 < 128: a = (a << 9) | v20
             elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
             else: a = wi(a, v20)
@@ -9360,7 +9360,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     v26 = v22.notification_max_delay
     if v26 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 14) | (BOOL[v21]) << 12 | (BOOL[v24]) << 7 | (BOOL[v25]) << 3
-    if v26 > 4294967295: raise EncFail(f'{v26!r} outside 0..4294967295')
+    if v26 > 4294967295: int_facet(a, v26, 0, 4294967295, False, 'NotificationMaxDelay')
     if 0 <= v26 < 128: a = (a << 8) | v26
     else: a = wu(a, v26)
     pass
@@ -9575,7 +9575,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         st4 = 0
         v5 = v3.multiplier
         if v5 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v5 <= 3: raise EncFail(f'{v5!r} outside -3..3')
+        if not -3 <= v5 <= 3: nbit_facet(a, 5, v5, -3, 3, 3, 'Multiplier')
         st4 = 3
         a = (a << 9) | (v5 - -3) << 1
         v6 = v3.unit
@@ -9588,7 +9588,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C8[st4]
         a = (a << w) | c
         a <<= 1
-        if v7 < -32768 or v7 > 32767: raise EncFail(f'{v7!r} outside -32768..32767')
+        if v7 < -32768 or v7 > 32767: int_facet(a, v7, -32768, 32767, True, 'Value')
         if 0 <= v7 < 128: a = (a << 9) | v7
         elif -129 < v7 < 0: a = (a << 9) | (255 - v7)
         else: a = wi(a, v7)
@@ -9608,7 +9608,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C71[st]
         a = (a << w) | c
         a <<= 1
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'MeterStatus')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -9619,7 +9619,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C72[st]
         a = (a << w) | c
         a <<= 1
-        if v10 < -9223372036854775808 or v10 > 9223372036854775807: raise EncFail(f'{v10!r} outside -9223372036854775808..9223372036854775807')
+        if v10 < -9223372036854775808 or v10 > 9223372036854775807: int_facet(a, v10, -9223372036854775808, 9223372036854775807, True, 'TMeter')
         if 0 <= v10 < 128: a = (a << 9) | v10
         elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
         else: a = wi(a, v10)
@@ -10270,7 +10270,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     st3 = 15
     v8 = v2.evresssoc
     if v8 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v8 <= 100: raise EncFail(f'{v8!r} outside 0..100')
+    if not 0 <= v8 <= 100: nbit_facet(a, 8, v8, 0, 100, 7, 'EVRESSSOC')
     st3 = 19
     st = 3
     v9 = o.ev_target_current
@@ -10279,7 +10279,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     st10 = 0
     v11 = v9.multiplier
     if v11 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+    if not -3 <= v11 <= 3: nbit_facet(a, 20, v11, -3, 3, 3, 'Multiplier')
     st10 = 3
     a = (a << 24) | (v7) << 19 | (v8) << 9 | (v11 - -3) << 1
     v12 = v9.unit
@@ -10292,7 +10292,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     w, c = _C8[st10]
     a = (a << w) | c
     a <<= 1
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -10305,7 +10305,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         st15 = 0
         v16 = v14.multiplier
         if v16 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v16 <= 3: raise EncFail(f'{v16!r} outside -3..3')
+        if not -3 <= v16 <= 3: nbit_facet(a, 5, v16, -3, 3, 3, 'Multiplier')
         st15 = 3
         a = (a << 9) | (v16 - -3) << 1
         v17 = v14.unit
@@ -10318,7 +10318,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         w, c = _C8[st15]
         a = (a << w) | c
         a <<= 1
-        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
         if 0 <= v18 < 128: a = (a << 9) | v18
         elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
         else: a = wi(a, v18)
@@ -10333,7 +10333,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         st20 = 0
         v21 = v19.multiplier
         if v21 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v21 <= 3: raise EncFail(f'{v21!r} outside -3..3')
+        if not -3 <= v21 <= 3: nbit_facet(a, 2, v21, -3, 3, 3, 'Multiplier')
         st20 = 3
         a = (a << 6) | (v21 - -3) << 1
         v22 = v19.unit
@@ -10346,7 +10346,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         w, c = _C8[st20]
         a = (a << w) | c
         a <<= 1
-        if v23 < -32768 or v23 > 32767: raise EncFail(f'{v23!r} outside -32768..32767')
+        if v23 < -32768 or v23 > 32767: int_facet(a, v23, -32768, 32767, True, 'Value')
         if 0 <= v23 < 128: a = (a << 9) | v23
         elif -129 < v23 < 0: a = (a << 9) | (255 - v23)
         else: a = wi(a, v23)
@@ -10361,7 +10361,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         st25 = 0
         v26 = v24.multiplier
         if v26 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v26 <= 3: raise EncFail(f'{v26!r} outside -3..3')
+        if not -3 <= v26 <= 3: nbit_facet(a, 2, v26, -3, 3, 3, 'Multiplier')
         st25 = 3
         a = (a << 6) | (v26 - -3) << 1
         v27 = v24.unit
@@ -10374,7 +10374,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         w, c = _C8[st25]
         a = (a << w) | c
         a <<= 1
-        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if v28 < -32768 or v28 > 32767: int_facet(a, v28, -32768, 32767, True, 'Value')
         if 0 <= v28 < 128: a = (a << 9) | v28
         elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
         else: a = wi(a, v28)
@@ -10399,7 +10399,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         st32 = 0
         v33 = v31.multiplier
         if v33 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v33 <= 3: raise EncFail(f'{v33!r} outside -3..3')
+        if not -3 <= v33 <= 3: nbit_facet(a, 4, v33, -3, 3, 3, 'Multiplier')
         st32 = 3
         a = (a << 8) | (v33 - -3) << 1
         v34 = v31.unit
@@ -10412,7 +10412,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         w, c = _C8[st32]
         a = (a << w) | c
         a <<= 1
-        if v35 < -32768 or v35 > 32767: raise EncFail(f'{v35!r} outside -32768..32767')
+        if v35 < -32768 or v35 > 32767: int_facet(a, v35, -32768, 32767, True, 'Value')
         if 0 <= v35 < 128: a = (a << 9) | v35
         elif -129 < v35 < 0: a = (a << 9) | (255 - v35)
         else: a = wi(a, v35)
@@ -10427,7 +10427,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         st37 = 0
         v38 = v36.multiplier
         if v38 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v38 <= 3: raise EncFail(f'{v38!r} outside -3..3')
+        if not -3 <= v38 <= 3: nbit_facet(a, 2, v38, -3, 3, 3, 'Multiplier')
         st37 = 3
         a = (a << 6) | (v38 - -3) << 1
         v39 = v36.unit
@@ -10440,7 +10440,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         w, c = _C8[st37]
         a = (a << w) | c
         a <<= 1
-        if v40 < -32768 or v40 > 32767: raise EncFail(f'{v40!r} outside -32768..32767')
+        if v40 < -32768 or v40 > 32767: int_facet(a, v40, -32768, 32767, True, 'Value')
         if 0 <= v40 < 128: a = (a << 9) | v40
         elif -129 < v40 < 0: a = (a << 9) | (255 - v40)
         else: a = wi(a, v40)
@@ -10455,7 +10455,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     st42 = 0
     v43 = v41.multiplier
     if v43 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v43 <= 3: raise EncFail(f'{v43!r} outside -3..3')
+    if not -3 <= v43 <= 3: nbit_facet(a, 2, v43, -3, 3, 3, 'Multiplier')
     st42 = 3
     a = (a << 6) | (v43 - -3) << 1
     v44 = v41.unit
@@ -10468,7 +10468,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     w, c = _C8[st42]
     a = (a << w) | c
     a <<= 1
-    if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+    if v45 < -32768 or v45 > 32767: int_facet(a, v45, -32768, 32767, True, 'Value')
     if 0 <= v45 < 128: a = (a << 9) | v45
     elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
     else: a = wi(a, v45)
@@ -10896,7 +10896,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     v7 = v3.notification_max_delay
     if v7 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 8) | (v6) << 3
-    if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+    if v7 > 4294967295: int_facet(a, v7, 0, 4294967295, False, 'NotificationMaxDelay')
     if 0 <= v7 < 128: a = (a << 8) | v7
     else: a = wu(a, v7)
     st4 = 11
@@ -10911,7 +10911,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     st10 = 0
     v11 = v9.multiplier
     if v11 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+    if not -3 <= v11 <= 3: nbit_facet(a, 10, v11, -3, 3, 3, 'Multiplier')
     st10 = 3
     a = (a << 14) | (v8) << 9 | (v11 - -3) << 1
     v12 = v9.unit
@@ -10924,7 +10924,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     w, c = _C8[st10]
     a = (a << w) | c
     a <<= 1
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -10936,7 +10936,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     st15 = 0
     v16 = v14.multiplier
     if v16 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v16 <= 3: raise EncFail(f'{v16!r} outside -3..3')
+    if not -3 <= v16 <= 3: nbit_facet(a, 5, v16, -3, 3, 3, 'Multiplier')
     st15 = 3
     a = (a << 9) | (v16 - -3) << 1
     v17 = v14.unit
@@ -10949,7 +10949,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     w, c = _C8[st15]
     a = (a << w) | c
     a <<= 1
-    if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+    if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
     if 0 <= v18 < 128: a = (a << 9) | v18
     elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
     else: a = wi(a, v18)
@@ -10971,7 +10971,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         st23 = 0
         v24 = v22.multiplier
         if v24 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v24 <= 3: raise EncFail(f'{v24!r} outside -3..3')
+        if not -3 <= v24 <= 3: nbit_facet(a, 5, v24, -3, 3, 3, 'Multiplier')
         st23 = 3
         a = (a << 9) | (v24 - -3) << 1
         v25 = v22.unit
@@ -10984,7 +10984,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         w, c = _C8[st23]
         a = (a << w) | c
         a <<= 1
-        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
         if 0 <= v26 < 128: a = (a << 9) | v26
         elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
         else: a = wi(a, v26)
@@ -10999,7 +10999,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         st28 = 0
         v29 = v27.multiplier
         if v29 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v29 <= 3: raise EncFail(f'{v29!r} outside -3..3')
+        if not -3 <= v29 <= 3: nbit_facet(a, 2, v29, -3, 3, 3, 'Multiplier')
         st28 = 3
         a = (a << 6) | (v29 - -3) << 1
         v30 = v27.unit
@@ -11012,7 +11012,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         w, c = _C8[st28]
         a = (a << w) | c
         a <<= 1
-        if v31 < -32768 or v31 > 32767: raise EncFail(f'{v31!r} outside -32768..32767')
+        if v31 < -32768 or v31 > 32767: int_facet(a, v31, -32768, 32767, True, 'Value')
         if 0 <= v31 < 128: a = (a << 9) | v31
         elif -129 < v31 < 0: a = (a << 9) | (255 - v31)
         else: a = wi(a, v31)
@@ -11027,7 +11027,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         st33 = 0
         v34 = v32.multiplier
         if v34 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v34 <= 3: raise EncFail(f'{v34!r} outside -3..3')
+        if not -3 <= v34 <= 3: nbit_facet(a, 2, v34, -3, 3, 3, 'Multiplier')
         st33 = 3
         a = (a << 6) | (v34 - -3) << 1
         v35 = v32.unit
@@ -11040,7 +11040,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         w, c = _C8[st33]
         a = (a << w) | c
         a <<= 1
-        if v36 < -32768 or v36 > 32767: raise EncFail(f'{v36!r} outside -32768..32767')
+        if v36 < -32768 or v36 > 32767: int_facet(a, v36, -32768, 32767, True, 'Value')
         if 0 <= v36 < 128: a = (a << 9) | v36
         elif -129 < v36 < 0: a = (a << 9) | (255 - v36)
         else: a = wi(a, v36)
@@ -11199,7 +11199,7 @@ def _e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: in
     st3 = 15
     v8 = v2.evresssoc
     if v8 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v8 <= 100: raise EncFail(f'{v8!r} outside 0..100')
+    if not 0 <= v8 <= 100: nbit_facet(a, 8, v8, 0, 100, 7, 'EVRESSSOC')
     st3 = 19
     st = 3
     a = (a << 17) | (v7) << 12 | (v8) << 2
@@ -11569,7 +11569,7 @@ def _e_EntryType(o: EntryType, a: int) -> int:
         v5 = v2.start
         if v5 is None: raise EncFail('missing mandatory start')
         a <<= 4
-        if v5 > 4294967295: raise EncFail(f'{v5!r} outside 0..4294967295')
+        if v5 > 4294967295: int_facet(a, v5, 0, 4294967295, False, 'start')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         st4 = 3
@@ -11577,7 +11577,7 @@ def _e_EntryType(o: EntryType, a: int) -> int:
         v6 = v2.duration
         if v6 is not None:
             a <<= 3
-            if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+            if v6 > 4294967295: int_facet(a, v6, 0, 4294967295, False, 'duration')
             if 0 <= v6 < 128: a = (a << 8) | v6
             else: a = wu(a, v6)
             a <<= 1
@@ -12417,6 +12417,7 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     v3 = o.x509_serial_number
     if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
     a <<= 3
+    if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'X509SerialNumber')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -13064,7 +13065,7 @@ def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     v4 = o.sa_schedule_tuple_id
     if v4 is not None:
         a <<= 3
-        if v4 < -32768 or v4 > 32767: raise EncFail(f'{v4!r} outside -32768..32767')
+        if v4 < -32768 or v4 > 32767: int_facet(a, v4, -32768, 32767, True, 'SAScheduleTupleID')
         if 0 <= v4 < 128: a = (a << 9) | v4
         elif -129 < v4 < 0: a = (a << 9) | (255 - v4)
         else: a = wi(a, v4)
@@ -13088,7 +13089,7 @@ def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         st9 = 0
         v10 = v8.multiplier
         if v10 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+        if not -3 <= v10 <= 3: nbit_facet(a, 5, v10, -3, 3, 3, 'Multiplier')
         st9 = 3
         a = (a << 9) | (v10 - -3) << 1
         v11 = v8.unit
@@ -13101,7 +13102,7 @@ def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         w, c = _C8[st9]
         a = (a << w) | c
         a <<= 1
-        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
         if 0 <= v12 < 128: a = (a << 9) | v12
         elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
         else: a = wi(a, v12)
@@ -13121,7 +13122,7 @@ def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         w, c = _C71[st6]
         a = (a << w) | c
         a <<= 1
-        if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+        if v14 < -32768 or v14 > 32767: int_facet(a, v14, -32768, 32767, True, 'MeterStatus')
         if 0 <= v14 < 128: a = (a << 9) | v14
         elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
         else: a = wi(a, v14)
@@ -13132,7 +13133,7 @@ def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         w, c = _C72[st6]
         a = (a << w) | c
         a <<= 1
-        if v15 < -9223372036854775808 or v15 > 9223372036854775807: raise EncFail(f'{v15!r} outside -9223372036854775808..9223372036854775807')
+        if v15 < -9223372036854775808 or v15 > 9223372036854775807: int_facet(a, v15, -9223372036854775808, 9223372036854775807, True, 'TMeter')
         if 0 <= v15 < 128: a = (a << 9) | v15
         elif -129 < v15 < 0: a = (a << 9) | (255 - v15)
         else: a = wi(a, v15)
@@ -13229,7 +13230,7 @@ def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
     v7 = v3.notification_max_delay
     if v7 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 19) | (v2) << 12 | (BOOL[v5]) << 7 | (BOOL[v6]) << 3
-    if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+    if v7 > 4294967295: int_facet(a, v7, 0, 4294967295, False, 'NotificationMaxDelay')
     if 0 <= v7 < 128: a = (a << 8) | v7
     else: a = wu(a, v7)
     pass
@@ -13493,7 +13494,7 @@ def _e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
     v4 = o.date_time_now
     if v4 is None: raise EncFail('missing mandatory DateTimeNow')
     a <<= 3
-    if v4 < -9223372036854775808 or v4 > 9223372036854775807: raise EncFail(f'{v4!r} outside -9223372036854775808..9223372036854775807')
+    if v4 < -9223372036854775808 or v4 > 9223372036854775807: int_facet(a, v4, -9223372036854775808, 9223372036854775807, True, 'DateTimeNow')
     if 0 <= v4 < 128: a = (a << 9) | v4
     elif -129 < v4 < 0: a = (a << 9) | (255 - v4)
     else: a = wi(a, v4)
@@ -13689,7 +13690,7 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         st8 = 15
         v13 = v7.evresssoc
         if v13 is None: raise EncFail('missing mandatory EVRESSSOC')
-        if not 0 <= v13 <= 100: raise EncFail(f'{v13!r} outside 0..100')
+        if not 0 <= v13 <= 100: nbit_facet(a, 8, v13, 0, 100, 7, 'EVRESSSOC')
         st8 = 19
         st6 = 3
         a = (a << 17) | (v12) << 12 | (v13) << 2
@@ -13825,7 +13826,7 @@ def _e_ChargingProfileType(o: ChargingProfileType, a: int) -> int:
     v2 = o.sa_schedule_tuple_id
     if v2 is None: raise EncFail('missing mandatory SAScheduleTupleID')
     a <<= 2
-    if v2 < -32768 or v2 > 32767: raise EncFail(f'{v2!r} outside -32768..32767')
+    if v2 < -32768 or v2 > 32767: int_facet(a, v2, -32768, 32767, True, 'SAScheduleTupleID')
     if 0 <= v2 < 128: a = (a << 9) | v2
     elif -129 < v2 < 0: a = (a << 9) | (255 - v2)
     else: a = wi(a, v2)
@@ -13930,14 +13931,14 @@ def _e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     v2 = o.charging_profile_entry_start
     if v2 is None: raise EncFail('missing mandatory ChargingProfileEntryStart')
     a <<= 2
-    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'ChargingProfileEntryStart')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
     v3 = o.charging_profile_entry_max_power
     if v3 is None: raise EncFail('missing mandatory ChargingProfileEntryMaxPower')
     a <<= 3
-    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if v3 < -32768 or v3 > 32767: int_facet(a, v3, -32768, 32767, True, 'ChargingProfileEntryMaxPower')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -14119,7 +14120,7 @@ def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         v9 = v3.notification_max_delay
         if v9 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a = (a << 12) | (BOOL[v7]) << 7 | (BOOL[v8]) << 3
-        if v9 > 4294967295: raise EncFail(f'{v9!r} outside 0..4294967295')
+        if v9 > 4294967295: int_facet(a, v9, 0, 4294967295, False, 'NotificationMaxDelay')
         if 0 <= v9 < 128: a = (a << 8) | v9
         else: a = wu(a, v9)
         pass
@@ -14147,7 +14148,7 @@ def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         v14 = v4.notification_max_delay
         if v14 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a = (a << 8) | (v13) << 3
-        if v14 > 4294967295: raise EncFail(f'{v14!r} outside 0..4294967295')
+        if v14 > 4294967295: int_facet(a, v14, 0, 4294967295, False, 'NotificationMaxDelay')
         if 0 <= v14 < 128: a = (a << 8) | v14
         else: a = wu(a, v14)
         st11 = 11
@@ -14364,7 +14365,7 @@ def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     st3 = 15
     v8 = v2.evresssoc
     if v8 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v8 <= 100: raise EncFail(f'{v8!r} outside 0..100')
+    if not 0 <= v8 <= 100: nbit_facet(a, 8, v8, 0, 100, 7, 'EVRESSSOC')
     st3 = 19
     pass
     v9 = o.ev_target_voltage
@@ -14373,7 +14374,7 @@ def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     st10 = 0
     v11 = v9.multiplier
     if v11 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+    if not -3 <= v11 <= 3: nbit_facet(a, 20, v11, -3, 3, 3, 'Multiplier')
     st10 = 3
     a = (a << 24) | (v7) << 19 | (v8) << 9 | (v11 - -3) << 1
     v12 = v9.unit
@@ -14386,7 +14387,7 @@ def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     w, c = _C8[st10]
     a = (a << w) | c
     a <<= 1
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -14398,7 +14399,7 @@ def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     st15 = 0
     v16 = v14.multiplier
     if v16 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v16 <= 3: raise EncFail(f'{v16!r} outside -3..3')
+    if not -3 <= v16 <= 3: nbit_facet(a, 5, v16, -3, 3, 3, 'Multiplier')
     st15 = 3
     a = (a << 9) | (v16 - -3) << 1
     v17 = v14.unit
@@ -14411,7 +14412,7 @@ def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     w, c = _C8[st15]
     a = (a << w) | c
     a <<= 1
-    if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+    if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
     if 0 <= v18 < 128: a = (a << 9) | v18
     elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
     else: a = wi(a, v18)
@@ -14595,7 +14596,7 @@ def _e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     v7 = v3.notification_max_delay
     if v7 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 8) | (v6) << 3
-    if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+    if v7 > 4294967295: int_facet(a, v7, 0, 4294967295, False, 'NotificationMaxDelay')
     if 0 <= v7 < 128: a = (a << 8) | v7
     else: a = wu(a, v7)
     st4 = 11
@@ -14610,7 +14611,7 @@ def _e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     st10 = 0
     v11 = v9.multiplier
     if v11 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+    if not -3 <= v11 <= 3: nbit_facet(a, 10, v11, -3, 3, 3, 'Multiplier')
     st10 = 3
     a = (a << 14) | (v8) << 9 | (v11 - -3) << 1
     v12 = v9.unit
@@ -14623,7 +14624,7 @@ def _e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     w, c = _C8[st10]
     a = (a << w) | c
     a <<= 1
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -14754,7 +14755,7 @@ def _e_ServiceChargeType(o: ServiceChargeType, a: int) -> int:
     v4 = v2.service_id
     if v4 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 3
-    if v4 > 65535: raise EncFail(f'{v4!r} outside 0..65535')
+    if v4 > 65535: int_facet(a, v4, 0, 65535, False, 'ServiceID')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     st3 = 3
@@ -14920,7 +14921,7 @@ def _e_ServiceTagType(o: ServiceTagType, a: int) -> int:
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'ServiceID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -14999,7 +15000,7 @@ def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'ServiceID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -15096,7 +15097,7 @@ def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     v3 = o.service_id
     if v3 is None: raise EncFail('missing mandatory ServiceID')
     a = (a << 10) | (v2) << 3
-    if v3 > 65535: raise EncFail(f'{v3!r} outside 0..65535')
+    if v3 > 65535: int_facet(a, v3, 0, 65535, False, 'ServiceID')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
@@ -15370,7 +15371,7 @@ def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     v2 = o.parameter_set_id
     if v2 is None: raise EncFail('missing mandatory ParameterSetID')
     a <<= 2
-    if v2 < -32768 or v2 > 32767: raise EncFail(f'{v2!r} outside -32768..32767')
+    if v2 < -32768 or v2 > 32767: int_facet(a, v2, -32768, 32767, True, 'ParameterSetID')
     if 0 <= v2 < 128: a = (a << 9) | v2
     elif -129 < v2 < 0: a = (a << 9) | (255 - v2)
     else: a = wi(a, v2)
@@ -15634,12 +15635,12 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
         a = (a << 6) | (BOOL[v4]) << 1
         pass
     elif v5 is not None:
-        if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+        if not -128 <= v5 <= 127: nbit_facet(a, 4, v5, -128, 127, 8, 'byteValue')
         a = (a << 13) | 1024 | (v5 - -128) << 1
         pass
     elif v6 is not None:
         a = (a << 4) | 4
-        if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+        if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'shortValue')
         if 0 <= v6 < 128: a = (a << 9) | v6
         elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
         else: a = wi(a, v6)
@@ -15647,7 +15648,7 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
         pass
     elif v7 is not None:
         a = (a << 4) | 6
-        if v7 < -2147483648 or v7 > 2147483647: raise EncFail(f'{v7!r} outside -2147483648..2147483647')
+        if v7 < -2147483648 or v7 > 2147483647: int_facet(a, v7, -2147483648, 2147483647, True, 'intValue')
         if 0 <= v7 < 128: a = (a << 9) | v7
         elif -129 < v7 < 0: a = (a << 9) | (255 - v7)
         else: a = wi(a, v7)
@@ -15658,7 +15659,7 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
         st10 = 0
         v11 = v8.multiplier
         if v11 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+        if not -3 <= v11 <= 3: nbit_facet(a, 5, v11, -3, 3, 3, 'Multiplier')
         st10 = 3
         a = (a << 9) | 256 | (v11 - -3) << 1
         v12 = v8.unit
@@ -15671,7 +15672,7 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
         w, c = _C8[st10]
         a = (a << w) | c
         a <<= 1
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -15926,7 +15927,7 @@ def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     v8 = v6.service_id
     if v8 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 4
-    if v8 > 65535: raise EncFail(f'{v8!r} outside 0..65535')
+    if v8 > 65535: int_facet(a, v8, 0, 65535, False, 'ServiceID')
     if 0 <= v8 < 128: a = (a << 8) | v8
     else: a = wu(a, v8)
     st7 = 3
@@ -16271,7 +16272,7 @@ def _e_ServiceType(o: ServiceType, a: int) -> int:
     v4 = v2.service_id
     if v4 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 3
-    if v4 > 65535: raise EncFail(f'{v4!r} outside 0..65535')
+    if v4 > 65535: int_facet(a, v4, 0, 65535, False, 'ServiceID')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     st3 = 3
@@ -16555,7 +16556,7 @@ def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'ServiceID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -16563,7 +16564,7 @@ def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     v3 = o.parameter_set_id
     if v3 is not None:
         a <<= 3
-        if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+        if v3 < -32768 or v3 > 32767: int_facet(a, v3, -32768, 32767, True, 'ParameterSetID')
         if 0 <= v3 < 128: a = (a << 9) | v3
         elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
         else: a = wi(a, v3)
@@ -16784,7 +16785,7 @@ def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     v4 = o.date_time_now
     if v4 is not None:
         a <<= 3
-        if v4 < -9223372036854775808 or v4 > 9223372036854775807: raise EncFail(f'{v4!r} outside -9223372036854775808..9223372036854775807')
+        if v4 < -9223372036854775808 or v4 > 9223372036854775807: int_facet(a, v4, -9223372036854775808, 9223372036854775807, True, 'DateTimeNow')
         if 0 <= v4 < 128: a = (a << 9) | v4
         elif -129 < v4 < 0: a = (a << 9) | (255 - v4)
         else: a = wi(a, v4)
@@ -17270,6 +17271,7 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     v3 = o.hmac_output_length
     if v3 is not None:
         a <<= 4
+        if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'HMACOutputLength')
         if 0 <= v3 < 128: a = (a << 9) | v3
         elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
         else: a = wi(a, v3)
@@ -18312,7 +18314,7 @@ def _e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     st3 = 15
     v8 = v2.evresssoc
     if v8 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v8 <= 100: raise EncFail(f'{v8!r} outside 0..100')
+    if not 0 <= v8 <= 100: nbit_facet(a, 8, v8, 0, 100, 7, 'EVRESSSOC')
     st3 = 19
     pass
     a = (a << 18) | (v7) << 13 | (v8) << 3
@@ -18493,7 +18495,7 @@ def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     v7 = v3.notification_max_delay
     if v7 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 8) | (v6) << 3
-    if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+    if v7 > 4294967295: int_facet(a, v7, 0, 4294967295, False, 'NotificationMaxDelay')
     if 0 <= v7 < 128: a = (a << 8) | v7
     else: a = wu(a, v7)
     st4 = 11
@@ -18508,7 +18510,7 @@ def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     st10 = 0
     v11 = v9.multiplier
     if v11 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+    if not -3 <= v11 <= 3: nbit_facet(a, 10, v11, -3, 3, 3, 'Multiplier')
     st10 = 3
     a = (a << 14) | (v8) << 9 | (v11 - -3) << 1
     v12 = v9.unit
@@ -18521,7 +18523,7 @@ def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     w, c = _C8[st10]
     a = (a << w) | c
     a <<= 1
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -18769,7 +18771,7 @@ def _d_S6_BulkSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S6_BulkSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'BulkSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -18850,7 +18852,7 @@ def _d_S10_ChargingProfileEntryMaxPower(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S10_ChargingProfileEntryMaxPower(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'ChargingProfileEntryMaxPower')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -18874,7 +18876,7 @@ def _d_S11_ChargingProfileEntryStart(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S11_ChargingProfileEntryStart(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'ChargingProfileEntryStart')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -18958,7 +18960,7 @@ def _d_S15_DateTimeNow(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S15_DateTimeNow(v: Any, a: int) -> int:
     a <<= 1
-    if v < -9223372036854775808 or v > 9223372036854775807: raise EncFail(f'{v!r} outside -9223372036854775808..9223372036854775807')
+    if v < -9223372036854775808 or v > 9223372036854775807: int_facet(a, v, -9223372036854775808, 9223372036854775807, True, 'DateTimeNow')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -18982,7 +18984,7 @@ def _d_S16_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S16_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'DepartureTime')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -19003,7 +19005,7 @@ def _d_S17_EPriceLevel(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S17_EPriceLevel(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'EPriceLevel')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -19104,7 +19106,7 @@ def _d_S22_EVRESSSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S22_EVRESSSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'EVRESSSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -19432,7 +19434,7 @@ def _d_S38_FullSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S38_FullSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'FullSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -19494,6 +19496,7 @@ def _d_S41_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S41_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'HMACOutputLength')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -19558,7 +19561,7 @@ def _d_S44_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S44_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'MeterStatus')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -19601,7 +19604,7 @@ def _d_S46_Multiplier(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S46_Multiplier(v: Any, a: int) -> int:
     a <<= 1
-    if not -3 <= v <= 3: raise EncFail(f'{v!r} outside -3..3')
+    if not -3 <= v <= 3: nbit_facet(a, 0, v, -3, 3, 3, 'Multiplier')
     a = (a << 3) | (v - -3)
     a <<= 1
     return a
@@ -19623,7 +19626,7 @@ def _d_S47_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S47_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'NotificationMaxDelay')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -19644,7 +19647,7 @@ def _d_S48_NumEPriceLevels(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S48_NumEPriceLevels(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'NumEPriceLevels')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -19747,7 +19750,7 @@ def _d_S53_PMax(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S53_PMax(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'PMax')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -19772,7 +19775,7 @@ def _d_S54_PMaxScheduleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S54_PMaxScheduleID(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'PMaxScheduleID')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -19797,7 +19800,7 @@ def _d_S55_ParameterSetID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S55_ParameterSetID(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'ParameterSetID')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -19981,7 +19984,7 @@ def _d_S64_RetryCounter(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S64_RetryCounter(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'RetryCounter')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -20026,7 +20029,7 @@ def _d_S66_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S66_SAScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'SAScheduleTupleID')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -20051,7 +20054,7 @@ def _d_S67_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S67_SAScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'SAScheduleTupleID')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -20116,7 +20119,7 @@ def _d_S70_SalesTariffID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S70_SalesTariffID(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'SalesTariffID')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -20223,7 +20226,7 @@ def _d_S75_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S75_ServiceID(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'ServiceID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -20246,7 +20249,7 @@ def _d_S76_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S76_ServiceID(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'ServiceID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -20390,7 +20393,7 @@ def _d_S83_TMeter(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S83_TMeter(v: Any, a: int) -> int:
     a <<= 1
-    if v < -9223372036854775808 or v > 9223372036854775807: raise EncFail(f'{v!r} outside -9223372036854775808..9223372036854775807')
+    if v < -9223372036854775808 or v > 9223372036854775807: int_facet(a, v, -9223372036854775808, 9223372036854775807, True, 'TMeter')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -20437,7 +20440,7 @@ def _d_S85_Value(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S85_Value(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'Value')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -20541,6 +20544,7 @@ def _d_S90_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S90_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'X509SerialNumber')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -20624,7 +20628,7 @@ def _d_S94_amount(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S94_amount(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'amount')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -20646,7 +20650,7 @@ def _d_S95_amountMultiplier(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S95_amountMultiplier(v: Any, a: int) -> int:
     a <<= 1
-    if not -3 <= v <= 3: raise EncFail(f'{v!r} outside -3..3')
+    if not -3 <= v <= 3: nbit_facet(a, 0, v, -3, 3, 3, 'amountMultiplier')
     a = (a << 3) | (v - -3)
     a <<= 1
     return a
@@ -20685,7 +20689,7 @@ def _d_S97_byteValue(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S97_byteValue(v: Any, a: int) -> int:
     a <<= 1
-    if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
+    if not -128 <= v <= 127: nbit_facet(a, 0, v, -128, 127, 8, 'byteValue')
     a = (a << 8) | (v - -128)
     a <<= 1
     return a
@@ -20729,7 +20733,7 @@ def _d_S99_duration(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S99_duration(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'duration')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -20753,7 +20757,7 @@ def _d_S100_intValue(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S100_intValue(v: Any, a: int) -> int:
     a <<= 1
-    if v < -2147483648 or v > 2147483647: raise EncFail(f'{v!r} outside -2147483648..2147483647')
+    if v < -2147483648 or v > 2147483647: int_facet(a, v, -2147483648, 2147483647, True, 'intValue')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -20778,7 +20782,7 @@ def _d_S101_shortValue(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S101_shortValue(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'shortValue')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -20802,7 +20806,7 @@ def _d_S102_start(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S102_start(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'start')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -20825,7 +20829,7 @@ def _d_S103_startValue(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S103_startValue(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'startValue')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1

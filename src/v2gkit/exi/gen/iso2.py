@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, UINT_CARRIED, EncFail, Message, abstract_facet, bad_value, esc, facet, fill, int_facet, nbit_facet, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso2'
 _new = object.__new__
@@ -1921,25 +1921,32 @@ _C184 = (None, None, None, (2, 2), None, None, None, (2, 1), None, None, None, (
 _S185 = ('enum', None, None, faultCodeType, None)
 
 def _e_abstract_EVChargeParameter(o: Any, a: int) -> int:
-    raise EncFail('EVChargeParameter is an abstract element, never on the wire: set one of AC_EVChargeParameter, DC_EVChargeParameter')
+    abstract_facet(a, o, EVChargeParameterType, 'EVChargeParameter is an abstract element, never on the wire: set one of AC_EVChargeParameter, DC_EVChargeParameter')
+    return _e_EVChargeParameterType(o, a)
 
 def _e_abstract_SASchedules(o: Any, a: int) -> int:
-    raise EncFail('SASchedules is an abstract element, never on the wire: set one of SAScheduleList')
+    abstract_facet(a, o, SASchedulesType, 'SASchedules is an abstract element, never on the wire: set one of SAScheduleList')
+    return _e_SASchedulesType(o, a)
 
 def _e_abstract_EVSEChargeParameter(o: Any, a: int) -> int:
-    raise EncFail('EVSEChargeParameter is an abstract element, never on the wire: set one of AC_EVSEChargeParameter, DC_EVSEChargeParameter')
+    abstract_facet(a, o, EVSEChargeParameterType, 'EVSEChargeParameter is an abstract element, never on the wire: set one of AC_EVSEChargeParameter, DC_EVSEChargeParameter')
+    return _e_EVSEChargeParameterType(o, a)
 
 def _e_abstract_TimeInterval(o: Any, a: int) -> int:
-    raise EncFail('TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
+    abstract_facet(a, o, IntervalType, 'TimeInterval is an abstract element, never on the wire: set one of RelativeTimeInterval')
+    return _e_IntervalType(o, a)
 
 def _e_abstract_EVSEStatus(o: Any, a: int) -> int:
-    raise EncFail('EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus')
+    abstract_facet(a, o, EVSEStatusType, 'EVSEStatus is an abstract element, never on the wire: set one of AC_EVSEStatus, DC_EVSEStatus')
+    return _e_EVSEStatusType(o, a)
 
 def _e_abstract_EVPowerDeliveryParameter(o: Any, a: int) -> int:
-    raise EncFail('EVPowerDeliveryParameter is an abstract element, never on the wire: set one of DC_EVPowerDeliveryParameter')
+    abstract_facet(a, o, EVPowerDeliveryParameterType, 'EVPowerDeliveryParameter is an abstract element, never on the wire: set one of DC_EVPowerDeliveryParameter')
+    return _e_EVPowerDeliveryParameterType(o, a)
 
 def _e_abstract_BodyElement(o: Any, a: int) -> int:
-    raise EncFail('BodyElement is an abstract element, never on the wire: set one of AuthorizationReq, AuthorizationRes, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
+    abstract_facet(a, o, BodyBaseType, 'BodyElement is an abstract element, never on the wire: set one of AuthorizationReq, AuthorizationRes, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
+    return _e_BodyBaseType(o, a)
 
 def _f_abstract_BodyElement(B: int, r: int) -> tuple[Any, int, int]:
     facet(r, 'BodyElement is an abstract element, never on the wire: set one of AuthorizationReq, AuthorizationRes, CableCheckReq, CableCheckRes, CertificateInstallationReq, CertificateInstallationRes, CertificateUpdateReq, CertificateUpdateRes, ChargeParameterDiscoveryReq, ChargeParameterDiscoveryRes, ChargingStatusReq, ChargingStatusRes, CurrentDemandReq, CurrentDemandRes, MeteringReceiptReq, MeteringReceiptRes, PaymentDetailsReq, PaymentDetailsRes, PaymentServiceSelectionReq, PaymentServiceSelectionRes, PowerDeliveryReq, PowerDeliveryRes, PreChargeReq, PreChargeRes, ServiceDetailReq, ServiceDetailRes, ServiceDiscoveryReq, ServiceDiscoveryRes, SessionSetupReq, SessionSetupRes, SessionStopReq, SessionStopRes, WeldingDetectionReq, WeldingDetectionRes')
@@ -1990,7 +1997,8 @@ def _d_abstract_EVStatus(B: int, r: int) -> tuple[Any, int, int]:
     return _d_EVStatusType(B, r)
 
 def _e_abstract_EVStatus(o: Any, a: int) -> int:
-    raise EncFail('EVStatus is an abstract element, never on the wire: set one of DC_EVStatus')
+    abstract_facet(a, o, EVStatusType, 'EVStatus is an abstract element, never on the wire: set one of DC_EVStatus')
+    return _e_EVStatusType(o, a)
 
 def _f_abstract_Entry(B: int, r: int) -> tuple[Any, int, int]:
     facet(r, 'Entry is an abstract element, never on the wire: set one of PMaxScheduleEntry, SalesTariffEntry')
@@ -2001,7 +2009,8 @@ def _d_abstract_Entry(B: int, r: int) -> tuple[Any, int, int]:
     return _d_EntryType(B, r)
 
 def _e_abstract_Entry(o: Any, a: int) -> int:
-    raise EncFail('Entry is an abstract element, never on the wire: set one of PMaxScheduleEntry, SalesTariffEntry')
+    abstract_facet(a, o, EntryType, 'Entry is an abstract element, never on the wire: set one of PMaxScheduleEntry, SalesTariffEntry')
+    return _e_EntryType(o, a)
 
 def _f_abstract_SASchedules(B: int, r: int) -> tuple[Any, int, int]:
     facet(r, 'SASchedules is an abstract element, never on the wire: set one of SAScheduleList')
@@ -2219,7 +2228,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     v2 = o.departure_time
     if v2 is not None:
         a <<= 3
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -2232,7 +2241,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     pass
     v5 = v3.multiplier
     if v5 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v5 <= 3: raise EncFail(f'{v5!r} outside -3..3')
+    if not -3 <= v5 <= 3: nbit_facet(a, 2, v5, -3, 3, 3, 'Multiplier')
     pass
     v6 = v3.unit
     if v6 is None: raise EncFail('missing mandatory Unit')
@@ -2241,7 +2250,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     v7 = v3.value
     if v7 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v5 - -3) << 9 | (v6) << 3
-    if v7 < -32768 or v7 > 32767: raise EncFail(f'{v7!r} outside -32768..32767')
+    if v7 < -32768 or v7 > 32767: int_facet(a, v7, -32768, 32767, True, 'Value')
     if 0 <= v7 < 128: a = (a << 9) | v7
     elif -129 < v7 < 0: a = (a << 9) | (255 - v7)
     else: a = wi(a, v7)
@@ -2253,7 +2262,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     pass
     v10 = v8.multiplier
     if v10 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+    if not -3 <= v10 <= 3: nbit_facet(a, 5, v10, -3, 3, 3, 'Multiplier')
     pass
     v11 = v8.unit
     if v11 is None: raise EncFail('missing mandatory Unit')
@@ -2262,7 +2271,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     v12 = v8.value
     if v12 is None: raise EncFail('missing mandatory Value')
     a = (a << 17) | (v10 - -3) << 9 | (v11) << 3
-    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
     if 0 <= v12 < 128: a = (a << 9) | v12
     elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
     else: a = wi(a, v12)
@@ -2274,7 +2283,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     pass
     v15 = v13.multiplier
     if v15 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v15 <= 3: raise EncFail(f'{v15!r} outside -3..3')
+    if not -3 <= v15 <= 3: nbit_facet(a, 5, v15, -3, 3, 3, 'Multiplier')
     pass
     v16 = v13.unit
     if v16 is None: raise EncFail('missing mandatory Unit')
@@ -2283,7 +2292,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     v17 = v13.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 17) | (v15 - -3) << 9 | (v16) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -2295,7 +2304,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     pass
     v20 = v18.multiplier
     if v20 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v20 <= 3: raise EncFail(f'{v20!r} outside -3..3')
+    if not -3 <= v20 <= 3: nbit_facet(a, 5, v20, -3, 3, 3, 'Multiplier')
     pass
     v21 = v18.unit
     if v21 is None: raise EncFail('missing mandatory Unit')
@@ -2304,7 +2313,7 @@ def _e_AC_EVChargeParameterType(o: AC_EVChargeParameterType, a: int) -> int:
     v22 = v18.value
     if v22 is None: raise EncFail('missing mandatory Value')
     a = (a << 17) | (v20 - -3) << 9 | (v21) << 3
-    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
     if 0 <= v22 < 128: a = (a << 9) | v22
     elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
     else: a = wi(a, v22)
@@ -2404,7 +2413,7 @@ def _e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     pass
     v2 = o.multiplier
     if v2 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v2 <= 3: raise EncFail(f'{v2!r} outside -3..3')
+    if not -3 <= v2 <= 3: nbit_facet(a, 2, v2, -3, 3, 3, 'Multiplier')
     pass
     v3 = o.unit
     if v3 is None: raise EncFail('missing mandatory Unit')
@@ -2413,7 +2422,7 @@ def _e_PhysicalValueType(o: PhysicalValueType, a: int) -> int:
     v4 = o.value
     if v4 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v2 - -3) << 9 | (v3) << 3
-    if v4 < -32768 or v4 > 32767: raise EncFail(f'{v4!r} outside -32768..32767')
+    if v4 < -32768 or v4 > 32767: int_facet(a, v4, -32768, 32767, True, 'Value')
     if 0 <= v4 < 128: a = (a << 9) | v4
     elif -129 < v4 < 0: a = (a << 9) | (255 - v4)
     else: a = wi(a, v4)
@@ -2529,7 +2538,7 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     v4 = v2.notification_max_delay
     if v4 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a <<= 3
-    if v4 > 65535: raise EncFail(f'{v4!r} outside 0..65535')
+    if v4 > 65535: int_facet(a, v4, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     pass
@@ -2547,7 +2556,7 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     pass
     v9 = v7.multiplier
     if v9 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v9 <= 3: raise EncFail(f'{v9!r} outside -3..3')
+    if not -3 <= v9 <= 3: nbit_facet(a, 14, v9, -3, 3, 3, 'Multiplier')
     pass
     v10 = v7.unit
     if v10 is None: raise EncFail('missing mandatory Unit')
@@ -2556,7 +2565,7 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     v11 = v7.value
     if v11 is None: raise EncFail('missing mandatory Value')
     a = (a << 26) | (v5) << 21 | (BOOL[v6]) << 17 | (v9 - -3) << 9 | (v10) << 3
-    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'Value')
     if 0 <= v11 < 128: a = (a << 9) | v11
     elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
     else: a = wi(a, v11)
@@ -2568,7 +2577,7 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     pass
     v14 = v12.multiplier
     if v14 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v14 <= 3: raise EncFail(f'{v14!r} outside -3..3')
+    if not -3 <= v14 <= 3: nbit_facet(a, 5, v14, -3, 3, 3, 'Multiplier')
     pass
     v15 = v12.unit
     if v15 is None: raise EncFail('missing mandatory Unit')
@@ -2577,7 +2586,7 @@ def _e_AC_EVSEChargeParameterType(o: AC_EVSEChargeParameterType, a: int) -> int:
     v16 = v12.value
     if v16 is None: raise EncFail('missing mandatory Value')
     a = (a << 17) | (v14 - -3) << 9 | (v15) << 3
-    if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+    if v16 < -32768 or v16 > 32767: int_facet(a, v16, -32768, 32767, True, 'Value')
     if 0 <= v16 < 128: a = (a << 9) | v16
     elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
     else: a = wi(a, v16)
@@ -2674,7 +2683,7 @@ def _e_AC_EVSEStatusType(o: AC_EVSEStatusType, a: int) -> int:
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -2909,7 +2918,7 @@ def _e_CableCheckReqType(o: CableCheckReqType, a: int) -> int:
     pass
     v6 = v2.evresssoc
     if v6 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v6 <= 100: raise EncFail(f'{v6!r} outside 0..100')
+    if not 0 <= v6 <= 100: nbit_facet(a, 14, v6, 0, 100, 7, 'EVRESSSOC')
     pass
     pass
     a = (a << 24) | (BOOL[v4]) << 20 | (v5) << 13 | (v6) << 3
@@ -2999,7 +3008,7 @@ def _e_DC_EVStatusType(o: DC_EVStatusType, a: int) -> int:
     pass
     v4 = o.evresssoc
     if v4 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+    if not 0 <= v4 <= 100: nbit_facet(a, 13, v4, 0, 100, 7, 'EVRESSSOC')
     pass
     a = (a << 22) | (BOOL[v2]) << 19 | (v3) << 12 | (v4) << 2
     return a
@@ -3124,7 +3133,7 @@ def _e_CableCheckResType(o: CableCheckResType, a: int) -> int:
     v5 = v3.notification_max_delay
     if v5 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 11) | (v2) << 4
-    if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+    if v5 > 65535: int_facet(a, v5, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st4 = 3
@@ -3277,7 +3286,7 @@ def _e_DC_EVSEStatusType(o: DC_EVSEStatusType, a: int) -> int:
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -3591,6 +3600,7 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     v3 = o.x509_serial_number
     if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
     a <<= 3
+    if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'X509SerialNumber')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -4746,7 +4756,7 @@ def _e_CertificateUpdateResType(o: CertificateUpdateResType, a: int) -> int:
     v25 = o.retry_counter
     if v25 is not None:
         a <<= 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'RetryCounter')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -5194,7 +5204,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
     v2 = o.max_entries_sa_schedule_tuple
     if v2 is not None:
         a <<= 3
-        if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+        if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'MaxEntriesSAScheduleTuple')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -5216,7 +5226,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         v8 = v4.departure_time
         if v8 is not None:
             a <<= 3
-            if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+            if v8 > 4294967295: int_facet(a, v8, 0, 4294967295, False, 'DepartureTime')
             if 0 <= v8 < 128: a = (a << 8) | v8
             else: a = wu(a, v8)
             a <<= 1
@@ -5229,7 +5239,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         pass
         v11 = v9.multiplier
         if v11 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+        if not -3 <= v11 <= 3: nbit_facet(a, 2, v11, -3, 3, 3, 'Multiplier')
         pass
         v12 = v9.unit
         if v12 is None: raise EncFail('missing mandatory Unit')
@@ -5238,7 +5248,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         v13 = v9.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v11 - -3) << 9 | (v12) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -5250,7 +5260,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         pass
         v16 = v14.multiplier
         if v16 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v16 <= 3: raise EncFail(f'{v16!r} outside -3..3')
+        if not -3 <= v16 <= 3: nbit_facet(a, 5, v16, -3, 3, 3, 'Multiplier')
         pass
         v17 = v14.unit
         if v17 is None: raise EncFail('missing mandatory Unit')
@@ -5259,7 +5269,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         v18 = v14.value
         if v18 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v16 - -3) << 9 | (v17) << 3
-        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
         if 0 <= v18 < 128: a = (a << 9) | v18
         elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
         else: a = wi(a, v18)
@@ -5271,7 +5281,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         pass
         v21 = v19.multiplier
         if v21 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v21 <= 3: raise EncFail(f'{v21!r} outside -3..3')
+        if not -3 <= v21 <= 3: nbit_facet(a, 5, v21, -3, 3, 3, 'Multiplier')
         pass
         v22 = v19.unit
         if v22 is None: raise EncFail('missing mandatory Unit')
@@ -5280,7 +5290,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         v23 = v19.value
         if v23 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v21 - -3) << 9 | (v22) << 3
-        if v23 < -32768 or v23 > 32767: raise EncFail(f'{v23!r} outside -32768..32767')
+        if v23 < -32768 or v23 > 32767: int_facet(a, v23, -32768, 32767, True, 'Value')
         if 0 <= v23 < 128: a = (a << 9) | v23
         elif -129 < v23 < 0: a = (a << 9) | (255 - v23)
         else: a = wi(a, v23)
@@ -5292,7 +5302,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         pass
         v26 = v24.multiplier
         if v26 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v26 <= 3: raise EncFail(f'{v26!r} outside -3..3')
+        if not -3 <= v26 <= 3: nbit_facet(a, 5, v26, -3, 3, 3, 'Multiplier')
         pass
         v27 = v24.unit
         if v27 is None: raise EncFail('missing mandatory Unit')
@@ -5301,7 +5311,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         v28 = v24.value
         if v28 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v26 - -3) << 9 | (v27) << 3
-        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if v28 < -32768 or v28 > 32767: int_facet(a, v28, -32768, 32767, True, 'Value')
         if 0 <= v28 < 128: a = (a << 9) | v28
         elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
         else: a = wi(a, v28)
@@ -5316,7 +5326,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         v30 = v5.departure_time
         if v30 is not None:
             a <<= 3
-            if v30 > 4294967295: raise EncFail(f'{v30!r} outside 0..4294967295')
+            if v30 > 4294967295: int_facet(a, v30, 0, 4294967295, False, 'DepartureTime')
             if 0 <= v30 < 128: a = (a << 8) | v30
             else: a = wu(a, v30)
             a <<= 1
@@ -5336,7 +5346,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         pass
         v35 = v31.evresssoc
         if v35 is None: raise EncFail('missing mandatory EVRESSSOC')
-        if not 0 <= v35 <= 100: raise EncFail(f'{v35!r} outside 0..100')
+        if not 0 <= v35 <= 100: nbit_facet(a, 13, v35, 0, 100, 7, 'EVRESSSOC')
         pass
         st29 = 7
         v36 = v5.ev_maximum_current_limit
@@ -5345,7 +5355,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         pass
         v38 = v36.multiplier
         if v38 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v38 <= 3: raise EncFail(f'{v38!r} outside -3..3')
+        if not -3 <= v38 <= 3: nbit_facet(a, 25, v38, -3, 3, 3, 'Multiplier')
         pass
         v39 = v36.unit
         if v39 is None: raise EncFail('missing mandatory Unit')
@@ -5354,7 +5364,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         v40 = v36.value
         if v40 is None: raise EncFail('missing mandatory Value')
         a = (a << 37) | (BOOL[v33]) << 34 | (v34) << 27 | (v35) << 17 | (v38 - -3) << 9 | (v39) << 3
-        if v40 < -32768 or v40 > 32767: raise EncFail(f'{v40!r} outside -32768..32767')
+        if v40 < -32768 or v40 > 32767: int_facet(a, v40, -32768, 32767, True, 'Value')
         if 0 <= v40 < 128: a = (a << 9) | v40
         elif -129 < v40 < 0: a = (a << 9) | (255 - v40)
         else: a = wi(a, v40)
@@ -5367,7 +5377,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
             pass
             v43 = v41.multiplier
             if v43 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v43 <= 3: raise EncFail(f'{v43!r} outside -3..3')
+            if not -3 <= v43 <= 3: nbit_facet(a, 4, v43, -3, 3, 3, 'Multiplier')
             pass
             v44 = v41.unit
             if v44 is None: raise EncFail('missing mandatory Unit')
@@ -5376,7 +5386,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
             v45 = v41.value
             if v45 is None: raise EncFail('missing mandatory Value')
             a = (a << 16) | (v43 - -3) << 9 | (v44) << 3
-            if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+            if v45 < -32768 or v45 > 32767: int_facet(a, v45, -32768, 32767, True, 'Value')
             if 0 <= v45 < 128: a = (a << 9) | v45
             elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
             else: a = wi(a, v45)
@@ -5391,7 +5401,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         pass
         v48 = v46.multiplier
         if v48 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v48 <= 3: raise EncFail(f'{v48!r} outside -3..3')
+        if not -3 <= v48 <= 3: nbit_facet(a, 2, v48, -3, 3, 3, 'Multiplier')
         pass
         v49 = v46.unit
         if v49 is None: raise EncFail('missing mandatory Unit')
@@ -5400,7 +5410,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         v50 = v46.value
         if v50 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v48 - -3) << 9 | (v49) << 3
-        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if v50 < -32768 or v50 > 32767: int_facet(a, v50, -32768, 32767, True, 'Value')
         if 0 <= v50 < 128: a = (a << 9) | v50
         elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
         else: a = wi(a, v50)
@@ -5413,7 +5423,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
             pass
             v53 = v51.multiplier
             if v53 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v53 <= 3: raise EncFail(f'{v53!r} outside -3..3')
+            if not -3 <= v53 <= 3: nbit_facet(a, 5, v53, -3, 3, 3, 'Multiplier')
             pass
             v54 = v51.unit
             if v54 is None: raise EncFail('missing mandatory Unit')
@@ -5422,7 +5432,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
             v55 = v51.value
             if v55 is None: raise EncFail('missing mandatory Value')
             a = (a << 17) | (v53 - -3) << 9 | (v54) << 3
-            if v55 < -32768 or v55 > 32767: raise EncFail(f'{v55!r} outside -32768..32767')
+            if v55 < -32768 or v55 > 32767: int_facet(a, v55, -32768, 32767, True, 'Value')
             if 0 <= v55 < 128: a = (a << 9) | v55
             elif -129 < v55 < 0: a = (a << 9) | (255 - v55)
             else: a = wi(a, v55)
@@ -5437,7 +5447,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
             pass
             v58 = v56.multiplier
             if v58 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v58 <= 3: raise EncFail(f'{v58!r} outside -3..3')
+            if not -3 <= v58 <= 3: nbit_facet(a, 2, v58, -3, 3, 3, 'Multiplier')
             pass
             v59 = v56.unit
             if v59 is None: raise EncFail('missing mandatory Unit')
@@ -5446,7 +5456,7 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
             v60 = v56.value
             if v60 is None: raise EncFail('missing mandatory Value')
             a = (a << 14) | (v58 - -3) << 9 | (v59) << 3
-            if v60 < -32768 or v60 > 32767: raise EncFail(f'{v60!r} outside -32768..32767')
+            if v60 < -32768 or v60 > 32767: int_facet(a, v60, -32768, 32767, True, 'Value')
             if 0 <= v60 < 128: a = (a << 9) | v60
             elif -129 < v60 < 0: a = (a << 9) | (255 - v60)
             else: a = wi(a, v60)
@@ -5457,14 +5467,14 @@ def _e_ChargeParameterDiscoveryReqType(o: ChargeParameterDiscoveryReqType, a: in
         if v61 is not None:
             w, c = _C53[st29]
             a = (a << w) | c
-            if not 0 <= v61 <= 100: raise EncFail(f'{v61!r} outside 0..100')
+            if not 0 <= v61 <= 100: nbit_facet(a, 1, v61, 0, 100, 7, 'FullSOC')
             a = (a << 9) | (v61) << 1
             st29 = 31
         v62 = v5.bulk_soc
         if v62 is not None:
             w, c = _C54[st29]
             a = (a << w) | c
-            if not 0 <= v62 <= 100: raise EncFail(f'{v62!r} outside 0..100')
+            if not 0 <= v62 <= 100: nbit_facet(a, 1, v62, 0, 100, 7, 'BulkSOC')
             a = (a << 9) | (v62) << 1
             st29 = 35
         w, c = _C55[st29]
@@ -5765,7 +5775,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     v2 = o.departure_time
     if v2 is not None:
         a <<= 3
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -5785,7 +5795,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     pass
     v7 = v3.evresssoc
     if v7 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v7 <= 100: raise EncFail(f'{v7!r} outside 0..100')
+    if not 0 <= v7 <= 100: nbit_facet(a, 13, v7, 0, 100, 7, 'EVRESSSOC')
     pass
     st = 7
     v8 = o.ev_maximum_current_limit
@@ -5794,7 +5804,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     pass
     v10 = v8.multiplier
     if v10 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+    if not -3 <= v10 <= 3: nbit_facet(a, 25, v10, -3, 3, 3, 'Multiplier')
     pass
     v11 = v8.unit
     if v11 is None: raise EncFail('missing mandatory Unit')
@@ -5803,7 +5813,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     v12 = v8.value
     if v12 is None: raise EncFail('missing mandatory Value')
     a = (a << 37) | (BOOL[v5]) << 34 | (v6) << 27 | (v7) << 17 | (v10 - -3) << 9 | (v11) << 3
-    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
     if 0 <= v12 < 128: a = (a << 9) | v12
     elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
     else: a = wi(a, v12)
@@ -5816,7 +5826,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         pass
         v15 = v13.multiplier
         if v15 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v15 <= 3: raise EncFail(f'{v15!r} outside -3..3')
+        if not -3 <= v15 <= 3: nbit_facet(a, 4, v15, -3, 3, 3, 'Multiplier')
         pass
         v16 = v13.unit
         if v16 is None: raise EncFail('missing mandatory Unit')
@@ -5825,7 +5835,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         v17 = v13.value
         if v17 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v15 - -3) << 9 | (v16) << 3
-        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
         if 0 <= v17 < 128: a = (a << 9) | v17
         elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
         else: a = wi(a, v17)
@@ -5840,7 +5850,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     pass
     v20 = v18.multiplier
     if v20 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v20 <= 3: raise EncFail(f'{v20!r} outside -3..3')
+    if not -3 <= v20 <= 3: nbit_facet(a, 2, v20, -3, 3, 3, 'Multiplier')
     pass
     v21 = v18.unit
     if v21 is None: raise EncFail('missing mandatory Unit')
@@ -5849,7 +5859,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     v22 = v18.value
     if v22 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v20 - -3) << 9 | (v21) << 3
-    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
     if 0 <= v22 < 128: a = (a << 9) | v22
     elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
     else: a = wi(a, v22)
@@ -5862,7 +5872,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         pass
         v25 = v23.multiplier
         if v25 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v25 <= 3: raise EncFail(f'{v25!r} outside -3..3')
+        if not -3 <= v25 <= 3: nbit_facet(a, 5, v25, -3, 3, 3, 'Multiplier')
         pass
         v26 = v23.unit
         if v26 is None: raise EncFail('missing mandatory Unit')
@@ -5871,7 +5881,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         v27 = v23.value
         if v27 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v25 - -3) << 9 | (v26) << 3
-        if v27 < -32768 or v27 > 32767: raise EncFail(f'{v27!r} outside -32768..32767')
+        if v27 < -32768 or v27 > 32767: int_facet(a, v27, -32768, 32767, True, 'Value')
         if 0 <= v27 < 128: a = (a << 9) | v27
         elif -129 < v27 < 0: a = (a << 9) | (255 - v27)
         else: a = wi(a, v27)
@@ -5886,7 +5896,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         pass
         v30 = v28.multiplier
         if v30 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v30 <= 3: raise EncFail(f'{v30!r} outside -3..3')
+        if not -3 <= v30 <= 3: nbit_facet(a, 2, v30, -3, 3, 3, 'Multiplier')
         pass
         v31 = v28.unit
         if v31 is None: raise EncFail('missing mandatory Unit')
@@ -5895,7 +5905,7 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
         v32 = v28.value
         if v32 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v30 - -3) << 9 | (v31) << 3
-        if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+        if v32 < -32768 or v32 > 32767: int_facet(a, v32, -32768, 32767, True, 'Value')
         if 0 <= v32 < 128: a = (a << 9) | v32
         elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
         else: a = wi(a, v32)
@@ -5906,14 +5916,14 @@ def _e_DC_EVChargeParameterType(o: DC_EVChargeParameterType, a: int) -> int:
     if v33 is not None:
         w, c = _C53[st]
         a = (a << w) | c
-        if not 0 <= v33 <= 100: raise EncFail(f'{v33!r} outside 0..100')
+        if not 0 <= v33 <= 100: nbit_facet(a, 1, v33, 0, 100, 7, 'FullSOC')
         a = (a << 9) | (v33) << 1
         st = 31
     v34 = o.bulk_soc
     if v34 is not None:
         w, c = _C54[st]
         a = (a << w) | c
-        if not 0 <= v34 <= 100: raise EncFail(f'{v34!r} outside 0..100')
+        if not 0 <= v34 <= 100: nbit_facet(a, 1, v34, 0, 100, 7, 'BulkSOC')
         a = (a << 9) | (v34) << 1
         st = 35
     w, c = _C55[st]
@@ -5976,7 +5986,7 @@ def _e_EVChargeParameterType(o: EVChargeParameterType, a: int) -> int:
     v2 = o.departure_time
     if v2 is not None:
         a <<= 3
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -6413,7 +6423,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         v12 = v10.notification_max_delay
         if v12 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a <<= 3
-        if v12 > 65535: raise EncFail(f'{v12!r} outside 0..65535')
+        if v12 > 65535: int_facet(a, v12, 0, 65535, False, 'NotificationMaxDelay')
         if 0 <= v12 < 128: a = (a << 8) | v12
         else: a = wu(a, v12)
         pass
@@ -6431,7 +6441,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         pass
         v17 = v15.multiplier
         if v17 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v17 <= 3: raise EncFail(f'{v17!r} outside -3..3')
+        if not -3 <= v17 <= 3: nbit_facet(a, 14, v17, -3, 3, 3, 'Multiplier')
         pass
         v18 = v15.unit
         if v18 is None: raise EncFail('missing mandatory Unit')
@@ -6440,7 +6450,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         v19 = v15.value
         if v19 is None: raise EncFail('missing mandatory Value')
         a = (a << 26) | (v13) << 21 | (BOOL[v14]) << 17 | (v17 - -3) << 9 | (v18) << 3
-        if v19 < -32768 or v19 > 32767: raise EncFail(f'{v19!r} outside -32768..32767')
+        if v19 < -32768 or v19 > 32767: int_facet(a, v19, -32768, 32767, True, 'Value')
         if 0 <= v19 < 128: a = (a << 9) | v19
         elif -129 < v19 < 0: a = (a << 9) | (255 - v19)
         else: a = wi(a, v19)
@@ -6452,7 +6462,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         pass
         v22 = v20.multiplier
         if v22 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v22 <= 3: raise EncFail(f'{v22!r} outside -3..3')
+        if not -3 <= v22 <= 3: nbit_facet(a, 5, v22, -3, 3, 3, 'Multiplier')
         pass
         v23 = v20.unit
         if v23 is None: raise EncFail('missing mandatory Unit')
@@ -6461,7 +6471,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         v24 = v20.value
         if v24 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v22 - -3) << 9 | (v23) << 3
-        if v24 < -32768 or v24 > 32767: raise EncFail(f'{v24!r} outside -32768..32767')
+        if v24 < -32768 or v24 > 32767: int_facet(a, v24, -32768, 32767, True, 'Value')
         if 0 <= v24 < 128: a = (a << 9) | v24
         elif -129 < v24 < 0: a = (a << 9) | (255 - v24)
         else: a = wi(a, v24)
@@ -6481,7 +6491,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         v28 = v26.notification_max_delay
         if v28 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a <<= 3
-        if v28 > 65535: raise EncFail(f'{v28!r} outside 0..65535')
+        if v28 > 65535: int_facet(a, v28, 0, 65535, False, 'NotificationMaxDelay')
         if 0 <= v28 < 128: a = (a << 8) | v28
         else: a = wu(a, v28)
         st27 = 3
@@ -6508,7 +6518,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         pass
         v34 = v32.multiplier
         if v34 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v34 <= 3: raise EncFail(f'{v34!r} outside -3..3')
+        if not -3 <= v34 <= 3: nbit_facet(a, 10, v34, -3, 3, 3, 'Multiplier')
         pass
         v35 = v32.unit
         if v35 is None: raise EncFail('missing mandatory Unit')
@@ -6517,7 +6527,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         v36 = v32.value
         if v36 is None: raise EncFail('missing mandatory Value')
         a = (a << 22) | (v31) << 17 | (v34 - -3) << 9 | (v35) << 3
-        if v36 < -32768 or v36 > 32767: raise EncFail(f'{v36!r} outside -32768..32767')
+        if v36 < -32768 or v36 > 32767: int_facet(a, v36, -32768, 32767, True, 'Value')
         if 0 <= v36 < 128: a = (a << 9) | v36
         elif -129 < v36 < 0: a = (a << 9) | (255 - v36)
         else: a = wi(a, v36)
@@ -6529,7 +6539,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         pass
         v39 = v37.multiplier
         if v39 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v39 <= 3: raise EncFail(f'{v39!r} outside -3..3')
+        if not -3 <= v39 <= 3: nbit_facet(a, 5, v39, -3, 3, 3, 'Multiplier')
         pass
         v40 = v37.unit
         if v40 is None: raise EncFail('missing mandatory Unit')
@@ -6538,7 +6548,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         v41 = v37.value
         if v41 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v39 - -3) << 9 | (v40) << 3
-        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if v41 < -32768 or v41 > 32767: int_facet(a, v41, -32768, 32767, True, 'Value')
         if 0 <= v41 < 128: a = (a << 9) | v41
         elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
         else: a = wi(a, v41)
@@ -6550,7 +6560,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         pass
         v44 = v42.multiplier
         if v44 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v44 <= 3: raise EncFail(f'{v44!r} outside -3..3')
+        if not -3 <= v44 <= 3: nbit_facet(a, 5, v44, -3, 3, 3, 'Multiplier')
         pass
         v45 = v42.unit
         if v45 is None: raise EncFail('missing mandatory Unit')
@@ -6559,7 +6569,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         v46 = v42.value
         if v46 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v44 - -3) << 9 | (v45) << 3
-        if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+        if v46 < -32768 or v46 > 32767: int_facet(a, v46, -32768, 32767, True, 'Value')
         if 0 <= v46 < 128: a = (a << 9) | v46
         elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
         else: a = wi(a, v46)
@@ -6571,7 +6581,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         pass
         v49 = v47.multiplier
         if v49 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v49 <= 3: raise EncFail(f'{v49!r} outside -3..3')
+        if not -3 <= v49 <= 3: nbit_facet(a, 5, v49, -3, 3, 3, 'Multiplier')
         pass
         v50 = v47.unit
         if v50 is None: raise EncFail('missing mandatory Unit')
@@ -6580,7 +6590,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         v51 = v47.value
         if v51 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v49 - -3) << 9 | (v50) << 3
-        if v51 < -32768 or v51 > 32767: raise EncFail(f'{v51!r} outside -32768..32767')
+        if v51 < -32768 or v51 > 32767: int_facet(a, v51, -32768, 32767, True, 'Value')
         if 0 <= v51 < 128: a = (a << 9) | v51
         elif -129 < v51 < 0: a = (a << 9) | (255 - v51)
         else: a = wi(a, v51)
@@ -6592,7 +6602,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         pass
         v54 = v52.multiplier
         if v54 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v54 <= 3: raise EncFail(f'{v54!r} outside -3..3')
+        if not -3 <= v54 <= 3: nbit_facet(a, 5, v54, -3, 3, 3, 'Multiplier')
         pass
         v55 = v52.unit
         if v55 is None: raise EncFail('missing mandatory Unit')
@@ -6601,7 +6611,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         v56 = v52.value
         if v56 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v54 - -3) << 9 | (v55) << 3
-        if v56 < -32768 or v56 > 32767: raise EncFail(f'{v56!r} outside -32768..32767')
+        if v56 < -32768 or v56 > 32767: int_facet(a, v56, -32768, 32767, True, 'Value')
         if 0 <= v56 < 128: a = (a << 9) | v56
         elif -129 < v56 < 0: a = (a << 9) | (255 - v56)
         else: a = wi(a, v56)
@@ -6614,7 +6624,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
             pass
             v59 = v57.multiplier
             if v59 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v59 <= 3: raise EncFail(f'{v59!r} outside -3..3')
+            if not -3 <= v59 <= 3: nbit_facet(a, 4, v59, -3, 3, 3, 'Multiplier')
             pass
             v60 = v57.unit
             if v60 is None: raise EncFail('missing mandatory Unit')
@@ -6623,7 +6633,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
             v61 = v57.value
             if v61 is None: raise EncFail('missing mandatory Value')
             a = (a << 16) | (v59 - -3) << 9 | (v60) << 3
-            if v61 < -32768 or v61 > 32767: raise EncFail(f'{v61!r} outside -32768..32767')
+            if v61 < -32768 or v61 > 32767: int_facet(a, v61, -32768, 32767, True, 'Value')
             if 0 <= v61 < 128: a = (a << 9) | v61
             elif -129 < v61 < 0: a = (a << 9) | (255 - v61)
             else: a = wi(a, v61)
@@ -6638,7 +6648,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         pass
         v64 = v62.multiplier
         if v64 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v64 <= 3: raise EncFail(f'{v64!r} outside -3..3')
+        if not -3 <= v64 <= 3: nbit_facet(a, 2, v64, -3, 3, 3, 'Multiplier')
         pass
         v65 = v62.unit
         if v65 is None: raise EncFail('missing mandatory Unit')
@@ -6647,7 +6657,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
         v66 = v62.value
         if v66 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v64 - -3) << 9 | (v65) << 3
-        if v66 < -32768 or v66 > 32767: raise EncFail(f'{v66!r} outside -32768..32767')
+        if v66 < -32768 or v66 > 32767: int_facet(a, v66, -32768, 32767, True, 'Value')
         if 0 <= v66 < 128: a = (a << 9) | v66
         elif -129 < v66 < 0: a = (a << 9) | (255 - v66)
         else: a = wi(a, v66)
@@ -6660,7 +6670,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
             pass
             v69 = v67.multiplier
             if v69 is None: raise EncFail('missing mandatory Multiplier')
-            if not -3 <= v69 <= 3: raise EncFail(f'{v69!r} outside -3..3')
+            if not -3 <= v69 <= 3: nbit_facet(a, 4, v69, -3, 3, 3, 'Multiplier')
             pass
             v70 = v67.unit
             if v70 is None: raise EncFail('missing mandatory Unit')
@@ -6669,7 +6679,7 @@ def _e_ChargeParameterDiscoveryResType(o: ChargeParameterDiscoveryResType, a: in
             v71 = v67.value
             if v71 is None: raise EncFail('missing mandatory Value')
             a = (a << 16) | (v69 - -3) << 9 | (v70) << 3
-            if v71 < -32768 or v71 > 32767: raise EncFail(f'{v71!r} outside -32768..32767')
+            if v71 < -32768 or v71 > 32767: int_facet(a, v71, -32768, 32767, True, 'Value')
             if 0 <= v71 < 128: a = (a << 9) | v71
             elif -129 < v71 < 0: a = (a << 9) | (255 - v71)
             else: a = wi(a, v71)
@@ -6855,7 +6865,7 @@ def _e_SAScheduleTupleType(o: SAScheduleTupleType, a: int) -> int:
     st = 0
     v2 = o.sa_schedule_tuple_id
     if v2 is None: raise EncFail('missing mandatory SAScheduleTupleID')
-    if not 1 <= v2 <= 255: raise EncFail(f'{v2!r} outside 1..255')
+    if not 1 <= v2 <= 255: nbit_facet(a, 2, v2, 1, 255, 8, 'SAScheduleTupleID')
     st = 3
     v3 = o.p_max_schedule
     if v3 is None: raise EncFail('missing mandatory PMaxSchedule')
@@ -7157,7 +7167,7 @@ def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
         v5 = v2.start
         if v5 is None: raise EncFail('missing mandatory start')
         a <<= 4
-        if v5 > 16777214: raise EncFail(f'{v5!r} outside 0..16777214')
+        if v5 > 16777214: int_facet(a, v5, 0, 16777214, False, 'start')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         st4 = 3
@@ -7165,7 +7175,7 @@ def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
         v6 = v2.duration
         if v6 is not None:
             a <<= 3
-            if v6 > 86400: raise EncFail(f'{v6!r} outside 0..86400')
+            if v6 > 86400: int_facet(a, v6, 0, 86400, False, 'duration')
             if 0 <= v6 < 128: a = (a << 8) | v6
             else: a = wu(a, v6)
             a <<= 1
@@ -7185,7 +7195,7 @@ def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
     pass
     v9 = v7.multiplier
     if v9 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v9 <= 3: raise EncFail(f'{v9!r} outside -3..3')
+    if not -3 <= v9 <= 3: nbit_facet(a, 3, v9, -3, 3, 3, 'Multiplier')
     pass
     v10 = v7.unit
     if v10 is None: raise EncFail('missing mandatory Unit')
@@ -7194,7 +7204,7 @@ def _e_PMaxScheduleEntryType(o: PMaxScheduleEntryType, a: int) -> int:
     v11 = v7.value
     if v11 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v9 - -3) << 9 | (v10) << 3
-    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'Value')
     if 0 <= v11 < 128: a = (a << 9) | v11
     elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
     else: a = wi(a, v11)
@@ -7288,7 +7298,7 @@ def _e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     v2 = o.start
     if v2 is None: raise EncFail('missing mandatory start')
     a <<= 2
-    if v2 > 16777214: raise EncFail(f'{v2!r} outside 0..16777214')
+    if v2 > 16777214: int_facet(a, v2, 0, 16777214, False, 'start')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -7296,7 +7306,7 @@ def _e_RelativeTimeIntervalType(o: RelativeTimeIntervalType, a: int) -> int:
     v3 = o.duration
     if v3 is not None:
         a <<= 3
-        if v3 > 86400: raise EncFail(f'{v3!r} outside 0..86400')
+        if v3 > 86400: int_facet(a, v3, 0, 86400, False, 'duration')
         if 0 <= v3 < 128: a = (a << 8) | v3
         else: a = wu(a, v3)
         a <<= 1
@@ -7481,7 +7491,7 @@ def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     if v3 is None: raise EncFail('missing mandatory SalesTariffID')
     w, c = _C7[st]
     a = (a << w) | c
-    if not 1 <= v3 <= 255: raise EncFail(f'{v3!r} outside 1..255')
+    if not 1 <= v3 <= 255: nbit_facet(a, 1, v3, 1, 255, 8, 'SalesTariffID')
     st = 7
     a = (a << 10) | (v3 - 1) << 1
     v4 = o.sales_tariff_description
@@ -7494,7 +7504,7 @@ def _e_SalesTariffType(o: SalesTariffType, a: int) -> int:
     if v5 is not None:
         w, c = _C73[st]
         a = (a << w) | c
-        if not 0 <= v5 <= 255: raise EncFail(f'{v5!r} outside 0..255')
+        if not 0 <= v5 <= 255: nbit_facet(a, 1, v5, 0, 255, 8, 'NumEPriceLevels')
         a = (a << 10) | (v5) << 1
         st = 15
     n = 0
@@ -7666,7 +7676,7 @@ def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
         v5 = v2.start
         if v5 is None: raise EncFail('missing mandatory start')
         a <<= 4
-        if v5 > 16777214: raise EncFail(f'{v5!r} outside 0..16777214')
+        if v5 > 16777214: int_facet(a, v5, 0, 16777214, False, 'start')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         st4 = 3
@@ -7674,7 +7684,7 @@ def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
         v6 = v2.duration
         if v6 is not None:
             a <<= 3
-            if v6 > 86400: raise EncFail(f'{v6!r} outside 0..86400')
+            if v6 > 86400: int_facet(a, v6, 0, 86400, False, 'duration')
             if 0 <= v6 < 128: a = (a << 8) | v6
             else: a = wu(a, v6)
             a <<= 1
@@ -7690,7 +7700,7 @@ def _e_SalesTariffEntryType(o: SalesTariffEntryType, a: int) -> int:
         raise EncFail('missing mandatory RelativeTimeInterval or TimeInterval')
     v7 = o.e_price_level
     if v7 is not None:
-        if not 0 <= v7 <= 255: raise EncFail(f'{v7!r} outside 0..255')
+        if not 0 <= v7 <= 255: nbit_facet(a, 3, v7, 0, 255, 8, 'EPriceLevel')
         a = (a << 12) | (v7) << 1
         st = 7
     n = 0
@@ -7835,7 +7845,7 @@ def _e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     pass
     v4 = v2.multiplier
     if v4 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v4 <= 3: raise EncFail(f'{v4!r} outside -3..3')
+    if not -3 <= v4 <= 3: nbit_facet(a, 3, v4, -3, 3, 3, 'Multiplier')
     pass
     v5 = v2.unit
     if v5 is None: raise EncFail('missing mandatory Unit')
@@ -7844,7 +7854,7 @@ def _e_ConsumptionCostType(o: ConsumptionCostType, a: int) -> int:
     v6 = v2.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v4 - -3) << 9 | (v5) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -7972,14 +7982,14 @@ def _e_CostType(o: CostType, a: int) -> int:
     v3 = o.amount
     if v3 is None: raise EncFail('missing mandatory amount')
     a = (a << 7) | (v2) << 3
-    if v3 > 4294967295: raise EncFail(f'{v3!r} outside 0..4294967295')
+    if v3 > 4294967295: int_facet(a, v3, 0, 4294967295, False, 'amount')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
     a <<= 1
     v4 = o.amount_multiplier
     if v4 is not None:
-        if not -3 <= v4 <= 3: raise EncFail(f'{v4!r} outside -3..3')
+        if not -3 <= v4 <= 3: nbit_facet(a, 3, v4, -3, 3, 3, 'amountMultiplier')
         a = (a << 7) | (v4 - -3) << 1
         st = 11
     w, c = _C37[st]
@@ -8318,7 +8328,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     v4 = v2.notification_max_delay
     if v4 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a <<= 3
-    if v4 > 65535: raise EncFail(f'{v4!r} outside 0..65535')
+    if v4 > 65535: int_facet(a, v4, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     st3 = 3
@@ -8345,7 +8355,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     pass
     v10 = v8.multiplier
     if v10 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+    if not -3 <= v10 <= 3: nbit_facet(a, 10, v10, -3, 3, 3, 'Multiplier')
     pass
     v11 = v8.unit
     if v11 is None: raise EncFail('missing mandatory Unit')
@@ -8354,7 +8364,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     v12 = v8.value
     if v12 is None: raise EncFail('missing mandatory Value')
     a = (a << 22) | (v7) << 17 | (v10 - -3) << 9 | (v11) << 3
-    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
     if 0 <= v12 < 128: a = (a << 9) | v12
     elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
     else: a = wi(a, v12)
@@ -8366,7 +8376,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     pass
     v15 = v13.multiplier
     if v15 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v15 <= 3: raise EncFail(f'{v15!r} outside -3..3')
+    if not -3 <= v15 <= 3: nbit_facet(a, 5, v15, -3, 3, 3, 'Multiplier')
     pass
     v16 = v13.unit
     if v16 is None: raise EncFail('missing mandatory Unit')
@@ -8375,7 +8385,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     v17 = v13.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 17) | (v15 - -3) << 9 | (v16) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -8387,7 +8397,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     pass
     v20 = v18.multiplier
     if v20 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v20 <= 3: raise EncFail(f'{v20!r} outside -3..3')
+    if not -3 <= v20 <= 3: nbit_facet(a, 5, v20, -3, 3, 3, 'Multiplier')
     pass
     v21 = v18.unit
     if v21 is None: raise EncFail('missing mandatory Unit')
@@ -8396,7 +8406,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     v22 = v18.value
     if v22 is None: raise EncFail('missing mandatory Value')
     a = (a << 17) | (v20 - -3) << 9 | (v21) << 3
-    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
     if 0 <= v22 < 128: a = (a << 9) | v22
     elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
     else: a = wi(a, v22)
@@ -8408,7 +8418,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     pass
     v25 = v23.multiplier
     if v25 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v25 <= 3: raise EncFail(f'{v25!r} outside -3..3')
+    if not -3 <= v25 <= 3: nbit_facet(a, 5, v25, -3, 3, 3, 'Multiplier')
     pass
     v26 = v23.unit
     if v26 is None: raise EncFail('missing mandatory Unit')
@@ -8417,7 +8427,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     v27 = v23.value
     if v27 is None: raise EncFail('missing mandatory Value')
     a = (a << 17) | (v25 - -3) << 9 | (v26) << 3
-    if v27 < -32768 or v27 > 32767: raise EncFail(f'{v27!r} outside -32768..32767')
+    if v27 < -32768 or v27 > 32767: int_facet(a, v27, -32768, 32767, True, 'Value')
     if 0 <= v27 < 128: a = (a << 9) | v27
     elif -129 < v27 < 0: a = (a << 9) | (255 - v27)
     else: a = wi(a, v27)
@@ -8429,7 +8439,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     pass
     v30 = v28.multiplier
     if v30 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v30 <= 3: raise EncFail(f'{v30!r} outside -3..3')
+    if not -3 <= v30 <= 3: nbit_facet(a, 5, v30, -3, 3, 3, 'Multiplier')
     pass
     v31 = v28.unit
     if v31 is None: raise EncFail('missing mandatory Unit')
@@ -8438,7 +8448,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     v32 = v28.value
     if v32 is None: raise EncFail('missing mandatory Value')
     a = (a << 17) | (v30 - -3) << 9 | (v31) << 3
-    if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+    if v32 < -32768 or v32 > 32767: int_facet(a, v32, -32768, 32767, True, 'Value')
     if 0 <= v32 < 128: a = (a << 9) | v32
     elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
     else: a = wi(a, v32)
@@ -8451,7 +8461,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         pass
         v35 = v33.multiplier
         if v35 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v35 <= 3: raise EncFail(f'{v35!r} outside -3..3')
+        if not -3 <= v35 <= 3: nbit_facet(a, 4, v35, -3, 3, 3, 'Multiplier')
         pass
         v36 = v33.unit
         if v36 is None: raise EncFail('missing mandatory Unit')
@@ -8460,7 +8470,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         v37 = v33.value
         if v37 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v35 - -3) << 9 | (v36) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
         if 0 <= v37 < 128: a = (a << 9) | v37
         elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
         else: a = wi(a, v37)
@@ -8475,7 +8485,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     pass
     v40 = v38.multiplier
     if v40 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v40 <= 3: raise EncFail(f'{v40!r} outside -3..3')
+    if not -3 <= v40 <= 3: nbit_facet(a, 2, v40, -3, 3, 3, 'Multiplier')
     pass
     v41 = v38.unit
     if v41 is None: raise EncFail('missing mandatory Unit')
@@ -8484,7 +8494,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
     v42 = v38.value
     if v42 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v40 - -3) << 9 | (v41) << 3
-    if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+    if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
     if 0 <= v42 < 128: a = (a << 9) | v42
     elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
     else: a = wi(a, v42)
@@ -8497,7 +8507,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         pass
         v45 = v43.multiplier
         if v45 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v45 <= 3: raise EncFail(f'{v45!r} outside -3..3')
+        if not -3 <= v45 <= 3: nbit_facet(a, 4, v45, -3, 3, 3, 'Multiplier')
         pass
         v46 = v43.unit
         if v46 is None: raise EncFail('missing mandatory Unit')
@@ -8506,7 +8516,7 @@ def _e_DC_EVSEChargeParameterType(o: DC_EVSEChargeParameterType, a: int) -> int:
         v47 = v43.value
         if v47 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v45 - -3) << 9 | (v46) << 3
-        if v47 < -32768 or v47 > 32767: raise EncFail(f'{v47!r} outside -32768..32767')
+        if v47 < -32768 or v47 > 32767: int_facet(a, v47, -32768, 32767, True, 'Value')
         if 0 <= v47 < 128: a = (a << 9) | v47
         elif -129 < v47 < 0: a = (a << 9) | (255 - v47)
         else: a = wi(a, v47)
@@ -8827,7 +8837,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     st = 7
     v4 = o.sa_schedule_tuple_id
     if v4 is None: raise EncFail('missing mandatory SAScheduleTupleID')
-    if not 1 <= v4 <= 255: raise EncFail(f'{v4!r} outside 1..255')
+    if not 1 <= v4 <= 255: nbit_facet(a, 3, v4, 1, 255, 8, 'SAScheduleTupleID')
     st = 11
     a = (a << 12) | (v4 - 1) << 1
     v5 = o.evse_max_current
@@ -8836,7 +8846,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         pass
         v7 = v5.multiplier
         if v7 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v7 <= 3: raise EncFail(f'{v7!r} outside -3..3')
+        if not -3 <= v7 <= 3: nbit_facet(a, 5, v7, -3, 3, 3, 'Multiplier')
         pass
         v8 = v5.unit
         if v8 is None: raise EncFail('missing mandatory Unit')
@@ -8845,7 +8855,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         v9 = v5.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v7 - -3) << 9 | (v8) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -8867,7 +8877,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
         v13 = v10.meter_reading
         if v13 is not None:
             a <<= 4
-            if v13 > 18446744073709551615: raise EncFail(f'{v13!r} outside 0..18446744073709551615')
+            if v13 > 18446744073709551615: int_facet(a, v13, 0, 18446744073709551615, False, 'MeterReading')
             if 0 <= v13 < 128: a = (a << 8) | v13
             else: a = wu(a, v13)
             a <<= 1
@@ -8885,7 +8895,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
             w, c = _C91[st11]
             a = (a << w) | c
             a <<= 1
-            if v15 < -32768 or v15 > 32767: raise EncFail(f'{v15!r} outside -32768..32767')
+            if v15 < -32768 or v15 > 32767: int_facet(a, v15, -32768, 32767, True, 'MeterStatus')
             if 0 <= v15 < 128: a = (a << 9) | v15
             elif -129 < v15 < 0: a = (a << 9) | (255 - v15)
             else: a = wi(a, v15)
@@ -8896,7 +8906,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
             w, c = _C92[st11]
             a = (a << w) | c
             a <<= 1
-            if v16 < -9223372036854775808 or v16 > 9223372036854775807: raise EncFail(f'{v16!r} outside -9223372036854775808..9223372036854775807')
+            if v16 < -9223372036854775808 or v16 > 9223372036854775807: int_facet(a, v16, -9223372036854775808, 9223372036854775807, True, 'TMeter')
             if 0 <= v16 < 128: a = (a << 9) | v16
             elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
             else: a = wi(a, v16)
@@ -8920,7 +8930,7 @@ def _e_ChargingStatusResType(o: ChargingStatusResType, a: int) -> int:
     v20 = v18.notification_max_delay
     if v20 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a <<= 2
-    if v20 > 65535: raise EncFail(f'{v20!r} outside 0..65535')
+    if v20 > 65535: int_facet(a, v20, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v20 < 128: a = (a << 8) | v20
     else: a = wu(a, v20)
     pass
@@ -9117,7 +9127,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     v3 = o.meter_reading
     if v3 is not None:
         a <<= 4
-        if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+        if v3 > 18446744073709551615: int_facet(a, v3, 0, 18446744073709551615, False, 'MeterReading')
         if 0 <= v3 < 128: a = (a << 8) | v3
         else: a = wu(a, v3)
         a <<= 1
@@ -9135,7 +9145,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C91[st]
         a = (a << w) | c
         a <<= 1
-        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'MeterStatus')
         if 0 <= v5 < 128: a = (a << 9) | v5
         elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
         else: a = wi(a, v5)
@@ -9146,7 +9156,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C92[st]
         a = (a << w) | c
         a <<= 1
-        if v6 < -9223372036854775808 or v6 > 9223372036854775807: raise EncFail(f'{v6!r} outside -9223372036854775808..9223372036854775807')
+        if v6 < -9223372036854775808 or v6 > 9223372036854775807: int_facet(a, v6, -9223372036854775808, 9223372036854775807, True, 'TMeter')
         if 0 <= v6 < 128: a = (a << 9) | v6
         elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
         else: a = wi(a, v6)
@@ -9467,7 +9477,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     pass
     v6 = v2.evresssoc
     if v6 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v6 <= 100: raise EncFail(f'{v6!r} outside 0..100')
+    if not 0 <= v6 <= 100: nbit_facet(a, 14, v6, 0, 100, 7, 'EVRESSSOC')
     pass
     st = 3
     v7 = o.ev_target_current
@@ -9476,7 +9486,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     pass
     v9 = v7.multiplier
     if v9 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v9 <= 3: raise EncFail(f'{v9!r} outside -3..3')
+    if not -3 <= v9 <= 3: nbit_facet(a, 26, v9, -3, 3, 3, 'Multiplier')
     pass
     v10 = v7.unit
     if v10 is None: raise EncFail('missing mandatory Unit')
@@ -9485,7 +9495,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     v11 = v7.value
     if v11 is None: raise EncFail('missing mandatory Value')
     a = (a << 38) | (BOOL[v4]) << 34 | (v5) << 27 | (v6) << 17 | (v9 - -3) << 9 | (v10) << 3
-    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'Value')
     if 0 <= v11 < 128: a = (a << 9) | v11
     elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
     else: a = wi(a, v11)
@@ -9498,7 +9508,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         pass
         v14 = v12.multiplier
         if v14 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v14 <= 3: raise EncFail(f'{v14!r} outside -3..3')
+        if not -3 <= v14 <= 3: nbit_facet(a, 5, v14, -3, 3, 3, 'Multiplier')
         pass
         v15 = v12.unit
         if v15 is None: raise EncFail('missing mandatory Unit')
@@ -9507,7 +9517,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         v16 = v12.value
         if v16 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v14 - -3) << 9 | (v15) << 3
-        if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+        if v16 < -32768 or v16 > 32767: int_facet(a, v16, -32768, 32767, True, 'Value')
         if 0 <= v16 < 128: a = (a << 9) | v16
         elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
         else: a = wi(a, v16)
@@ -9522,7 +9532,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         pass
         v19 = v17.multiplier
         if v19 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v19 <= 3: raise EncFail(f'{v19!r} outside -3..3')
+        if not -3 <= v19 <= 3: nbit_facet(a, 2, v19, -3, 3, 3, 'Multiplier')
         pass
         v20 = v17.unit
         if v20 is None: raise EncFail('missing mandatory Unit')
@@ -9531,7 +9541,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         v21 = v17.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v19 - -3) << 9 | (v20) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -9546,7 +9556,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         pass
         v24 = v22.multiplier
         if v24 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v24 <= 3: raise EncFail(f'{v24!r} outside -3..3')
+        if not -3 <= v24 <= 3: nbit_facet(a, 2, v24, -3, 3, 3, 'Multiplier')
         pass
         v25 = v22.unit
         if v25 is None: raise EncFail('missing mandatory Unit')
@@ -9555,7 +9565,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         v26 = v22.value
         if v26 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v24 - -3) << 9 | (v25) << 3
-        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
         if 0 <= v26 < 128: a = (a << 9) | v26
         elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
         else: a = wi(a, v26)
@@ -9580,7 +9590,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         pass
         v31 = v29.multiplier
         if v31 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v31 <= 3: raise EncFail(f'{v31!r} outside -3..3')
+        if not -3 <= v31 <= 3: nbit_facet(a, 4, v31, -3, 3, 3, 'Multiplier')
         pass
         v32 = v29.unit
         if v32 is None: raise EncFail('missing mandatory Unit')
@@ -9589,7 +9599,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         v33 = v29.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v31 - -3) << 9 | (v32) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -9604,7 +9614,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         pass
         v36 = v34.multiplier
         if v36 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v36 <= 3: raise EncFail(f'{v36!r} outside -3..3')
+        if not -3 <= v36 <= 3: nbit_facet(a, 2, v36, -3, 3, 3, 'Multiplier')
         pass
         v37 = v34.unit
         if v37 is None: raise EncFail('missing mandatory Unit')
@@ -9613,7 +9623,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
         v38 = v34.value
         if v38 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v36 - -3) << 9 | (v37) << 3
-        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
         if 0 <= v38 < 128: a = (a << 9) | v38
         elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
         else: a = wi(a, v38)
@@ -9628,7 +9638,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     pass
     v41 = v39.multiplier
     if v41 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v41 <= 3: raise EncFail(f'{v41!r} outside -3..3')
+    if not -3 <= v41 <= 3: nbit_facet(a, 2, v41, -3, 3, 3, 'Multiplier')
     pass
     v42 = v39.unit
     if v42 is None: raise EncFail('missing mandatory Unit')
@@ -9637,7 +9647,7 @@ def _e_CurrentDemandReqType(o: CurrentDemandReqType, a: int) -> int:
     v43 = v39.value
     if v43 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v41 - -3) << 9 | (v42) << 3
-    if v43 < -32768 or v43 > 32767: raise EncFail(f'{v43!r} outside -32768..32767')
+    if v43 < -32768 or v43 > 32767: int_facet(a, v43, -32768, 32767, True, 'Value')
     if 0 <= v43 < 128: a = (a << 9) | v43
     elif -129 < v43 < 0: a = (a << 9) | (255 - v43)
     else: a = wi(a, v43)
@@ -10105,7 +10115,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     v5 = v3.notification_max_delay
     if v5 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 11) | (v2) << 4
-    if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+    if v5 > 65535: int_facet(a, v5, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st4 = 3
@@ -10132,7 +10142,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     pass
     v11 = v9.multiplier
     if v11 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+    if not -3 <= v11 <= 3: nbit_facet(a, 10, v11, -3, 3, 3, 'Multiplier')
     pass
     v12 = v9.unit
     if v12 is None: raise EncFail('missing mandatory Unit')
@@ -10141,7 +10151,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     v13 = v9.value
     if v13 is None: raise EncFail('missing mandatory Value')
     a = (a << 22) | (v8) << 17 | (v11 - -3) << 9 | (v12) << 3
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -10153,7 +10163,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     pass
     v16 = v14.multiplier
     if v16 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v16 <= 3: raise EncFail(f'{v16!r} outside -3..3')
+    if not -3 <= v16 <= 3: nbit_facet(a, 5, v16, -3, 3, 3, 'Multiplier')
     pass
     v17 = v14.unit
     if v17 is None: raise EncFail('missing mandatory Unit')
@@ -10162,7 +10172,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     v18 = v14.value
     if v18 is None: raise EncFail('missing mandatory Value')
     a = (a << 17) | (v16 - -3) << 9 | (v17) << 3
-    if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+    if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
     if 0 <= v18 < 128: a = (a << 9) | v18
     elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
     else: a = wi(a, v18)
@@ -10184,7 +10194,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         pass
         v24 = v22.multiplier
         if v24 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v24 <= 3: raise EncFail(f'{v24!r} outside -3..3')
+        if not -3 <= v24 <= 3: nbit_facet(a, 5, v24, -3, 3, 3, 'Multiplier')
         pass
         v25 = v22.unit
         if v25 is None: raise EncFail('missing mandatory Unit')
@@ -10193,7 +10203,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         v26 = v22.value
         if v26 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v24 - -3) << 9 | (v25) << 3
-        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
         if 0 <= v26 < 128: a = (a << 9) | v26
         elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
         else: a = wi(a, v26)
@@ -10208,7 +10218,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         pass
         v29 = v27.multiplier
         if v29 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v29 <= 3: raise EncFail(f'{v29!r} outside -3..3')
+        if not -3 <= v29 <= 3: nbit_facet(a, 2, v29, -3, 3, 3, 'Multiplier')
         pass
         v30 = v27.unit
         if v30 is None: raise EncFail('missing mandatory Unit')
@@ -10217,7 +10227,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         v31 = v27.value
         if v31 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v29 - -3) << 9 | (v30) << 3
-        if v31 < -32768 or v31 > 32767: raise EncFail(f'{v31!r} outside -32768..32767')
+        if v31 < -32768 or v31 > 32767: int_facet(a, v31, -32768, 32767, True, 'Value')
         if 0 <= v31 < 128: a = (a << 9) | v31
         elif -129 < v31 < 0: a = (a << 9) | (255 - v31)
         else: a = wi(a, v31)
@@ -10232,7 +10242,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         pass
         v34 = v32.multiplier
         if v34 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v34 <= 3: raise EncFail(f'{v34!r} outside -3..3')
+        if not -3 <= v34 <= 3: nbit_facet(a, 2, v34, -3, 3, 3, 'Multiplier')
         pass
         v35 = v32.unit
         if v35 is None: raise EncFail('missing mandatory Unit')
@@ -10241,7 +10251,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         v36 = v32.value
         if v36 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v34 - -3) << 9 | (v35) << 3
-        if v36 < -32768 or v36 > 32767: raise EncFail(f'{v36!r} outside -32768..32767')
+        if v36 < -32768 or v36 > 32767: int_facet(a, v36, -32768, 32767, True, 'Value')
         if 0 <= v36 < 128: a = (a << 9) | v36
         elif -129 < v36 < 0: a = (a << 9) | (255 - v36)
         else: a = wi(a, v36)
@@ -10257,7 +10267,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
     st = 43
     v38 = o.sa_schedule_tuple_id
     if v38 is None: raise EncFail('missing mandatory SAScheduleTupleID')
-    if not 1 <= v38 <= 255: raise EncFail(f'{v38!r} outside 1..255')
+    if not 1 <= v38 <= 255: nbit_facet(a, 3, v38, 1, 255, 8, 'SAScheduleTupleID')
     st = 47
     a = (a << 12) | (v38 - 1) << 1
     v39 = o.meter_info
@@ -10273,7 +10283,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
         v42 = v39.meter_reading
         if v42 is not None:
             a <<= 4
-            if v42 > 18446744073709551615: raise EncFail(f'{v42!r} outside 0..18446744073709551615')
+            if v42 > 18446744073709551615: int_facet(a, v42, 0, 18446744073709551615, False, 'MeterReading')
             if 0 <= v42 < 128: a = (a << 8) | v42
             else: a = wu(a, v42)
             a <<= 1
@@ -10291,7 +10301,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
             w, c = _C91[st40]
             a = (a << w) | c
             a <<= 1
-            if v44 < -32768 or v44 > 32767: raise EncFail(f'{v44!r} outside -32768..32767')
+            if v44 < -32768 or v44 > 32767: int_facet(a, v44, -32768, 32767, True, 'MeterStatus')
             if 0 <= v44 < 128: a = (a << 9) | v44
             elif -129 < v44 < 0: a = (a << 9) | (255 - v44)
             else: a = wi(a, v44)
@@ -10302,7 +10312,7 @@ def _e_CurrentDemandResType(o: CurrentDemandResType, a: int) -> int:
             w, c = _C92[st40]
             a = (a << w) | c
             a <<= 1
-            if v45 < -9223372036854775808 or v45 > 9223372036854775807: raise EncFail(f'{v45!r} outside -9223372036854775808..9223372036854775807')
+            if v45 < -9223372036854775808 or v45 > 9223372036854775807: int_facet(a, v45, -9223372036854775808, 9223372036854775807, True, 'TMeter')
             if 0 <= v45 < 128: a = (a << 9) | v45
             elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
             else: a = wi(a, v45)
@@ -10419,7 +10429,7 @@ def _e_DC_EVPowerDeliveryParameterType(o: DC_EVPowerDeliveryParameterType, a: in
     pass
     v6 = v2.evresssoc
     if v6 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v6 <= 100: raise EncFail(f'{v6!r} outside 0..100')
+    if not 0 <= v6 <= 100: nbit_facet(a, 14, v6, 0, 100, 7, 'EVRESSSOC')
     pass
     st = 3
     a = (a << 23) | (BOOL[v4]) << 19 | (v5) << 12 | (v6) << 2
@@ -10723,7 +10733,7 @@ def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -10848,7 +10858,7 @@ def _e_EntryType(o: EntryType, a: int) -> int:
         v5 = v2.start
         if v5 is None: raise EncFail('missing mandatory start')
         a <<= 4
-        if v5 > 16777214: raise EncFail(f'{v5!r} outside 0..16777214')
+        if v5 > 16777214: int_facet(a, v5, 0, 16777214, False, 'start')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         st4 = 3
@@ -10856,7 +10866,7 @@ def _e_EntryType(o: EntryType, a: int) -> int:
         v6 = v2.duration
         if v6 is not None:
             a <<= 3
-            if v6 > 86400: raise EncFail(f'{v6!r} outside 0..86400')
+            if v6 > 86400: int_facet(a, v6, 0, 86400, False, 'duration')
             if 0 <= v6 < 128: a = (a << 8) | v6
             else: a = wu(a, v6)
             a <<= 1
@@ -12217,7 +12227,7 @@ def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     a <<= 1
     v4 = o.sa_schedule_tuple_id
     if v4 is not None:
-        if not 1 <= v4 <= 255: raise EncFail(f'{v4!r} outside 1..255')
+        if not 1 <= v4 <= 255: nbit_facet(a, 3, v4, 1, 255, 8, 'SAScheduleTupleID')
         a = (a << 12) | (v4 - 1) << 1
         st = 11
     v5 = o.meter_info
@@ -12235,7 +12245,7 @@ def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
     v8 = v5.meter_reading
     if v8 is not None:
         a <<= 4
-        if v8 > 18446744073709551615: raise EncFail(f'{v8!r} outside 0..18446744073709551615')
+        if v8 > 18446744073709551615: int_facet(a, v8, 0, 18446744073709551615, False, 'MeterReading')
         if 0 <= v8 < 128: a = (a << 8) | v8
         else: a = wu(a, v8)
         a <<= 1
@@ -12253,7 +12263,7 @@ def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         w, c = _C91[st6]
         a = (a << w) | c
         a <<= 1
-        if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+        if v10 < -32768 or v10 > 32767: int_facet(a, v10, -32768, 32767, True, 'MeterStatus')
         if 0 <= v10 < 128: a = (a << 9) | v10
         elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
         else: a = wi(a, v10)
@@ -12264,7 +12274,7 @@ def _e_MeteringReceiptReqType(o: MeteringReceiptReqType, a: int) -> int:
         w, c = _C92[st6]
         a = (a << w) | c
         a <<= 1
-        if v11 < -9223372036854775808 or v11 > 9223372036854775807: raise EncFail(f'{v11!r} outside -9223372036854775808..9223372036854775807')
+        if v11 < -9223372036854775808 or v11 > 9223372036854775807: int_facet(a, v11, -9223372036854775808, 9223372036854775807, True, 'TMeter')
         if 0 <= v11 < 128: a = (a << 9) | v11
         elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
         else: a = wi(a, v11)
@@ -12428,7 +12438,7 @@ def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
         v7 = v3.notification_max_delay
         if v7 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a <<= 4
-        if v7 > 65535: raise EncFail(f'{v7!r} outside 0..65535')
+        if v7 > 65535: int_facet(a, v7, 0, 65535, False, 'NotificationMaxDelay')
         if 0 <= v7 < 128: a = (a << 8) | v7
         else: a = wu(a, v7)
         pass
@@ -12447,7 +12457,7 @@ def _e_MeteringReceiptResType(o: MeteringReceiptResType, a: int) -> int:
         v11 = v4.notification_max_delay
         if v11 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a = (a << 4) | 4
-        if v11 > 65535: raise EncFail(f'{v11!r} outside 0..65535')
+        if v11 > 65535: int_facet(a, v11, 0, 65535, False, 'NotificationMaxDelay')
         if 0 <= v11 < 128: a = (a << 8) | v11
         else: a = wu(a, v11)
         st10 = 3
@@ -12755,7 +12765,7 @@ def _e_PaymentDetailsResType(o: PaymentDetailsResType, a: int) -> int:
     v4 = o.evse_time_stamp
     if v4 is None: raise EncFail('missing mandatory EVSETimeStamp')
     a <<= 3
-    if v4 < -9223372036854775808 or v4 > 9223372036854775807: raise EncFail(f'{v4!r} outside -9223372036854775808..9223372036854775807')
+    if v4 < -9223372036854775808 or v4 > 9223372036854775807: int_facet(a, v4, -9223372036854775808, 9223372036854775807, True, 'EVSETimeStamp')
     if 0 <= v4 < 128: a = (a << 9) | v4
     elif -129 < v4 < 0: a = (a << 9) | (255 - v4)
     else: a = wi(a, v4)
@@ -13028,7 +13038,7 @@ def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'ServiceID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -13036,7 +13046,7 @@ def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     v3 = o.parameter_set_id
     if v3 is not None:
         a <<= 3
-        if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+        if v3 < -32768 or v3 > 32767: int_facet(a, v3, -32768, 32767, True, 'ParameterSetID')
         if 0 <= v3 < 128: a = (a << 9) | v3
         elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
         else: a = wi(a, v3)
@@ -13229,7 +13239,7 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     st = 3
     v3 = o.sa_schedule_tuple_id
     if v3 is None: raise EncFail('missing mandatory SAScheduleTupleID')
-    if not 1 <= v3 <= 255: raise EncFail(f'{v3!r} outside 1..255')
+    if not 1 <= v3 <= 255: nbit_facet(a, 7, v3, 1, 255, 8, 'SAScheduleTupleID')
     st = 7
     a = (a << 16) | (v2) << 12 | (v3 - 1) << 1
     v4 = o.charging_profile
@@ -13257,7 +13267,7 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         pass
         v12 = v8.evresssoc
         if v12 is None: raise EncFail('missing mandatory EVRESSSOC')
-        if not 0 <= v12 <= 100: raise EncFail(f'{v12!r} outside 0..100')
+        if not 0 <= v12 <= 100: nbit_facet(a, 14, v12, 0, 100, 7, 'EVRESSSOC')
         pass
         st7 = 3
         a = (a << 23) | (BOOL[v10]) << 19 | (v11) << 12 | (v12) << 2
@@ -13509,7 +13519,7 @@ def _e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     v2 = o.charging_profile_entry_start
     if v2 is None: raise EncFail('missing mandatory ChargingProfileEntryStart')
     a <<= 2
-    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'ChargingProfileEntryStart')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -13519,7 +13529,7 @@ def _e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     pass
     v5 = v3.multiplier
     if v5 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v5 <= 3: raise EncFail(f'{v5!r} outside -3..3')
+    if not -3 <= v5 <= 3: nbit_facet(a, 4, v5, -3, 3, 3, 'Multiplier')
     pass
     v6 = v3.unit
     if v6 is None: raise EncFail('missing mandatory Unit')
@@ -13528,7 +13538,7 @@ def _e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     v7 = v3.value
     if v7 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v5 - -3) << 9 | (v6) << 3
-    if v7 < -32768 or v7 > 32767: raise EncFail(f'{v7!r} outside -32768..32767')
+    if v7 < -32768 or v7 > 32767: int_facet(a, v7, -32768, 32767, True, 'Value')
     if 0 <= v7 < 128: a = (a << 9) | v7
     elif -129 < v7 < 0: a = (a << 9) | (255 - v7)
     else: a = wi(a, v7)
@@ -13537,7 +13547,7 @@ def _e_ProfileEntryType(o: ProfileEntryType, a: int) -> int:
     a <<= 2
     v8 = o.charging_profile_entry_max_number_of_phases_in_use
     if v8 is not None:
-        if not 1 <= v8 <= 3: raise EncFail(f'{v8!r} outside 1..3')
+        if not 1 <= v8 <= 3: nbit_facet(a, 3, v8, 1, 3, 2, 'ChargingProfileEntryMaxNumberOfPhasesInUse')
         a = (a << 6) | (v8 - 1) << 1
         st = 11
     w, c = _C37[st]
@@ -13696,7 +13706,7 @@ def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         v7 = v3.notification_max_delay
         if v7 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a <<= 4
-        if v7 > 65535: raise EncFail(f'{v7!r} outside 0..65535')
+        if v7 > 65535: int_facet(a, v7, 0, 65535, False, 'NotificationMaxDelay')
         if 0 <= v7 < 128: a = (a << 8) | v7
         else: a = wu(a, v7)
         pass
@@ -13715,7 +13725,7 @@ def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         v11 = v4.notification_max_delay
         if v11 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a = (a << 4) | 4
-        if v11 > 65535: raise EncFail(f'{v11!r} outside 0..65535')
+        if v11 > 65535: int_facet(a, v11, 0, 65535, False, 'NotificationMaxDelay')
         if 0 <= v11 < 128: a = (a << 8) | v11
         else: a = wu(a, v11)
         st10 = 3
@@ -13851,7 +13861,7 @@ def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     pass
     v6 = v2.evresssoc
     if v6 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v6 <= 100: raise EncFail(f'{v6!r} outside 0..100')
+    if not 0 <= v6 <= 100: nbit_facet(a, 14, v6, 0, 100, 7, 'EVRESSSOC')
     pass
     pass
     v7 = o.ev_target_voltage
@@ -13860,7 +13870,7 @@ def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     pass
     v9 = v7.multiplier
     if v9 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v9 <= 3: raise EncFail(f'{v9!r} outside -3..3')
+    if not -3 <= v9 <= 3: nbit_facet(a, 26, v9, -3, 3, 3, 'Multiplier')
     pass
     v10 = v7.unit
     if v10 is None: raise EncFail('missing mandatory Unit')
@@ -13869,7 +13879,7 @@ def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     v11 = v7.value
     if v11 is None: raise EncFail('missing mandatory Value')
     a = (a << 38) | (BOOL[v4]) << 34 | (v5) << 27 | (v6) << 17 | (v9 - -3) << 9 | (v10) << 3
-    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'Value')
     if 0 <= v11 < 128: a = (a << 9) | v11
     elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
     else: a = wi(a, v11)
@@ -13881,7 +13891,7 @@ def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     pass
     v14 = v12.multiplier
     if v14 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v14 <= 3: raise EncFail(f'{v14!r} outside -3..3')
+    if not -3 <= v14 <= 3: nbit_facet(a, 5, v14, -3, 3, 3, 'Multiplier')
     pass
     v15 = v12.unit
     if v15 is None: raise EncFail('missing mandatory Unit')
@@ -13890,7 +13900,7 @@ def _e_PreChargeReqType(o: PreChargeReqType, a: int) -> int:
     v16 = v12.value
     if v16 is None: raise EncFail('missing mandatory Value')
     a = (a << 17) | (v14 - -3) << 9 | (v15) << 3
-    if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+    if v16 < -32768 or v16 > 32767: int_facet(a, v16, -32768, 32767, True, 'Value')
     if 0 <= v16 < 128: a = (a << 9) | v16
     elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
     else: a = wi(a, v16)
@@ -14027,7 +14037,7 @@ def _e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     v5 = v3.notification_max_delay
     if v5 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 11) | (v2) << 4
-    if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+    if v5 > 65535: int_facet(a, v5, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st4 = 3
@@ -14054,7 +14064,7 @@ def _e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     pass
     v11 = v9.multiplier
     if v11 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+    if not -3 <= v11 <= 3: nbit_facet(a, 10, v11, -3, 3, 3, 'Multiplier')
     pass
     v12 = v9.unit
     if v12 is None: raise EncFail('missing mandatory Unit')
@@ -14063,7 +14073,7 @@ def _e_PreChargeResType(o: PreChargeResType, a: int) -> int:
     v13 = v9.value
     if v13 is None: raise EncFail('missing mandatory Value')
     a = (a << 22) | (v8) << 17 | (v11 - -3) << 9 | (v12) << 3
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -14123,7 +14133,7 @@ def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'ServiceID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -14220,7 +14230,7 @@ def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     v3 = o.service_id
     if v3 is None: raise EncFail('missing mandatory ServiceID')
     a = (a << 10) | (v2) << 3
-    if v3 > 65535: raise EncFail(f'{v3!r} outside 0..65535')
+    if v3 > 65535: int_facet(a, v3, 0, 65535, False, 'ServiceID')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
@@ -14496,7 +14506,7 @@ def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     v2 = o.parameter_set_id
     if v2 is None: raise EncFail('missing mandatory ParameterSetID')
     a <<= 2
-    if v2 < -32768 or v2 > 32767: raise EncFail(f'{v2!r} outside -32768..32767')
+    if v2 < -32768 or v2 > 32767: int_facet(a, v2, -32768, 32767, True, 'ParameterSetID')
     if 0 <= v2 < 128: a = (a << 9) | v2
     elif -129 < v2 < 0: a = (a << 9) | (255 - v2)
     else: a = wi(a, v2)
@@ -14728,12 +14738,12 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
         a = (a << 6) | (BOOL[v3]) << 1
         pass
     elif v4 is not None:
-        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        if not -128 <= v4 <= 127: nbit_facet(a, 4, v4, -128, 127, 8, 'byteValue')
         a = (a << 13) | 1024 | (v4 - -128) << 1
         pass
     elif v5 is not None:
         a = (a << 4) | 4
-        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'shortValue')
         if 0 <= v5 < 128: a = (a << 9) | v5
         elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
         else: a = wi(a, v5)
@@ -14741,7 +14751,7 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
         pass
     elif v6 is not None:
         a = (a << 4) | 6
-        if v6 < -2147483648 or v6 > 2147483647: raise EncFail(f'{v6!r} outside -2147483648..2147483647')
+        if v6 < -2147483648 or v6 > 2147483647: int_facet(a, v6, -2147483648, 2147483647, True, 'intValue')
         if 0 <= v6 < 128: a = (a << 9) | v6
         elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
         else: a = wi(a, v6)
@@ -14752,7 +14762,7 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
         pass
         v10 = v7.multiplier
         if v10 is None: raise EncFail('missing mandatory Multiplier')
-        if not -3 <= v10 <= 3: raise EncFail(f'{v10!r} outside -3..3')
+        if not -3 <= v10 <= 3: nbit_facet(a, 5, v10, -3, 3, 3, 'Multiplier')
         pass
         v11 = v7.unit
         if v11 is None: raise EncFail('missing mandatory Unit')
@@ -14761,7 +14771,7 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
         v12 = v7.value
         if v12 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | 65536 | (v10 - -3) << 9 | (v11) << 3
-        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
         if 0 <= v12 < 128: a = (a << 9) | v12
         elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
         else: a = wi(a, v12)
@@ -15023,7 +15033,7 @@ def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     v6 = v4.service_id
     if v6 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 3
-    if v6 > 65535: raise EncFail(f'{v6!r} outside 0..65535')
+    if v6 > 65535: int_facet(a, v6, 0, 65535, False, 'ServiceID')
     if 0 <= v6 < 128: a = (a << 8) | v6
     else: a = wu(a, v6)
     st5 = 3
@@ -15330,7 +15340,7 @@ def _e_ChargeServiceType(o: ChargeServiceType, a: int) -> int:
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'ServiceID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -15751,7 +15761,7 @@ def _e_ServiceType(o: ServiceType, a: int) -> int:
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'ServiceID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -15945,7 +15955,7 @@ def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     v4 = o.evse_time_stamp
     if v4 is not None:
         a <<= 3
-        if v4 < -9223372036854775808 or v4 > 9223372036854775807: raise EncFail(f'{v4!r} outside -9223372036854775808..9223372036854775807')
+        if v4 < -9223372036854775808 or v4 > 9223372036854775807: int_facet(a, v4, -9223372036854775808, 9223372036854775807, True, 'EVSETimeStamp')
         if 0 <= v4 < 128: a = (a << 9) | v4
         elif -129 < v4 < 0: a = (a << 9) | (255 - v4)
         else: a = wi(a, v4)
@@ -16453,6 +16463,7 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     v3 = o.hmac_output_length
     if v3 is not None:
         a <<= 4
+        if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'HMACOutputLength')
         if 0 <= v3 < 128: a = (a << 9) | v3
         elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
         else: a = wi(a, v3)
@@ -17445,7 +17456,7 @@ def _e_WeldingDetectionReqType(o: WeldingDetectionReqType, a: int) -> int:
     pass
     v6 = v2.evresssoc
     if v6 is None: raise EncFail('missing mandatory EVRESSSOC')
-    if not 0 <= v6 <= 100: raise EncFail(f'{v6!r} outside 0..100')
+    if not 0 <= v6 <= 100: nbit_facet(a, 14, v6, 0, 100, 7, 'EVRESSSOC')
     pass
     pass
     a = (a << 24) | (BOOL[v4]) << 20 | (v5) << 13 | (v6) << 3
@@ -17579,7 +17590,7 @@ def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     v5 = v3.notification_max_delay
     if v5 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a = (a << 11) | (v2) << 4
-    if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+    if v5 > 65535: int_facet(a, v5, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st4 = 3
@@ -17606,7 +17617,7 @@ def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     pass
     v11 = v9.multiplier
     if v11 is None: raise EncFail('missing mandatory Multiplier')
-    if not -3 <= v11 <= 3: raise EncFail(f'{v11!r} outside -3..3')
+    if not -3 <= v11 <= 3: nbit_facet(a, 10, v11, -3, 3, 3, 'Multiplier')
     pass
     v12 = v9.unit
     if v12 is None: raise EncFail('missing mandatory Unit')
@@ -17615,7 +17626,7 @@ def _e_WeldingDetectionResType(o: WeldingDetectionResType, a: int) -> int:
     v13 = v9.value
     if v13 is None: raise EncFail('missing mandatory Value')
     a = (a << 22) | (v8) << 17 | (v11 - -3) << 9 | (v12) << 3
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -17862,7 +17873,7 @@ def _d_S6_BulkSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S6_BulkSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'BulkSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -17963,7 +17974,7 @@ def _d_S11_ChargingProfileEntryMaxNumberOfPhasesInUse(B: int, r: int) -> tuple[A
 
 def _e_S11_ChargingProfileEntryMaxNumberOfPhasesInUse(v: Any, a: int) -> int:
     a <<= 1
-    if not 1 <= v <= 3: raise EncFail(f'{v!r} outside 1..3')
+    if not 1 <= v <= 3: nbit_facet(a, 0, v, 1, 3, 2, 'ChargingProfileEntryMaxNumberOfPhasesInUse')
     a = (a << 2) | (v - 1)
     a <<= 1
     return a
@@ -17985,7 +17996,7 @@ def _d_S12_ChargingProfileEntryStart(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S12_ChargingProfileEntryStart(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'ChargingProfileEntryStart')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -18029,7 +18040,7 @@ def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S14_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'DepartureTime')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -18050,7 +18061,7 @@ def _d_S15_EPriceLevel(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S15_EPriceLevel(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'EPriceLevel')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -18113,7 +18124,7 @@ def _d_S18_EVRESSSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S18_EVRESSSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'EVRESSSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -18301,7 +18312,7 @@ def _d_S27_EVSETimeStamp(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S27_EVSETimeStamp(v: Any, a: int) -> int:
     a <<= 1
-    if v < -9223372036854775808 or v > 9223372036854775807: raise EncFail(f'{v!r} outside -9223372036854775808..9223372036854775807')
+    if v < -9223372036854775808 or v > 9223372036854775807: int_facet(a, v, -9223372036854775808, 9223372036854775807, True, 'EVSETimeStamp')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -18446,7 +18457,7 @@ def _d_S34_FullSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S34_FullSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'FullSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -18508,6 +18519,7 @@ def _d_S37_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S37_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'HMACOutputLength')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -18551,7 +18563,7 @@ def _d_S39_MaxEntriesSAScheduleTuple(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S39_MaxEntriesSAScheduleTuple(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'MaxEntriesSAScheduleTuple')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -18594,7 +18606,7 @@ def _d_S41_MeterReading(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S41_MeterReading(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'MeterReading')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -18618,7 +18630,7 @@ def _d_S42_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S42_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'MeterStatus')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -18661,7 +18673,7 @@ def _d_S44_Multiplier(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S44_Multiplier(v: Any, a: int) -> int:
     a <<= 1
-    if not -3 <= v <= 3: raise EncFail(f'{v!r} outside -3..3')
+    if not -3 <= v <= 3: nbit_facet(a, 0, v, -3, 3, 3, 'Multiplier')
     a = (a << 3) | (v - -3)
     a <<= 1
     return a
@@ -18683,7 +18695,7 @@ def _d_S45_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S45_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -18704,7 +18716,7 @@ def _d_S46_NumEPriceLevels(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S46_NumEPriceLevels(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'NumEPriceLevels')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -18807,7 +18819,7 @@ def _d_S51_ParameterSetID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S51_ParameterSetID(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'ParameterSetID')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -18975,7 +18987,7 @@ def _d_S59_RetryCounter(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S59_RetryCounter(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'RetryCounter')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -18998,7 +19010,7 @@ def _d_S60_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S60_SAScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
-    if not 1 <= v <= 255: raise EncFail(f'{v!r} outside 1..255')
+    if not 1 <= v <= 255: nbit_facet(a, 0, v, 1, 255, 8, 'SAScheduleTupleID')
     a = (a << 8) | (v - 1)
     a <<= 1
     return a
@@ -19019,7 +19031,7 @@ def _d_S61_SAScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S61_SAScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
-    if not 1 <= v <= 255: raise EncFail(f'{v!r} outside 1..255')
+    if not 1 <= v <= 255: nbit_facet(a, 0, v, 1, 255, 8, 'SAScheduleTupleID')
     a = (a << 8) | (v - 1)
     a <<= 1
     return a
@@ -19080,7 +19092,7 @@ def _d_S64_SalesTariffID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S64_SalesTariffID(v: Any, a: int) -> int:
     a <<= 1
-    if not 1 <= v <= 255: raise EncFail(f'{v!r} outside 1..255')
+    if not 1 <= v <= 255: nbit_facet(a, 0, v, 1, 255, 8, 'SalesTariffID')
     a = (a << 8) | (v - 1)
     a <<= 1
     return a
@@ -19185,7 +19197,7 @@ def _d_S69_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S69_ServiceID(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'ServiceID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -19208,7 +19220,7 @@ def _d_S70_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S70_ServiceID(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'ServiceID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -19352,7 +19364,7 @@ def _d_S77_TMeter(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S77_TMeter(v: Any, a: int) -> int:
     a <<= 1
-    if v < -9223372036854775808 or v > 9223372036854775807: raise EncFail(f'{v!r} outside -9223372036854775808..9223372036854775807')
+    if v < -9223372036854775808 or v > 9223372036854775807: int_facet(a, v, -9223372036854775808, 9223372036854775807, True, 'TMeter')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -19399,7 +19411,7 @@ def _d_S79_Value(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S79_Value(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'Value')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -19503,6 +19515,7 @@ def _d_S84_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S84_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'X509SerialNumber')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -19586,7 +19599,7 @@ def _d_S88_amount(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S88_amount(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'amount')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -19608,7 +19621,7 @@ def _d_S89_amountMultiplier(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S89_amountMultiplier(v: Any, a: int) -> int:
     a <<= 1
-    if not -3 <= v <= 3: raise EncFail(f'{v!r} outside -3..3')
+    if not -3 <= v <= 3: nbit_facet(a, 0, v, -3, 3, 3, 'amountMultiplier')
     a = (a << 3) | (v - -3)
     a <<= 1
     return a
@@ -19647,7 +19660,7 @@ def _d_S91_byteValue(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S91_byteValue(v: Any, a: int) -> int:
     a <<= 1
-    if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
+    if not -128 <= v <= 127: nbit_facet(a, 0, v, -128, 127, 8, 'byteValue')
     a = (a << 8) | (v - -128)
     a <<= 1
     return a
@@ -19691,7 +19704,7 @@ def _d_S93_duration(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S93_duration(v: Any, a: int) -> int:
     a <<= 1
-    if v > 86400: raise EncFail(f'{v!r} outside 0..86400')
+    if v > 86400: int_facet(a, v, 0, 86400, False, 'duration')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -19749,7 +19762,7 @@ def _d_S95_intValue(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S95_intValue(v: Any, a: int) -> int:
     a <<= 1
-    if v < -2147483648 or v > 2147483647: raise EncFail(f'{v!r} outside -2147483648..2147483647')
+    if v < -2147483648 or v > 2147483647: int_facet(a, v, -2147483648, 2147483647, True, 'intValue')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -19774,7 +19787,7 @@ def _d_S96_shortValue(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S96_shortValue(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'shortValue')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -19798,7 +19811,7 @@ def _d_S97_start(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S97_start(v: Any, a: int) -> int:
     a <<= 1
-    if v > 16777214: raise EncFail(f'{v!r} outside 0..16777214')
+    if v > 16777214: int_facet(a, v, 0, 16777214, False, 'start')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1

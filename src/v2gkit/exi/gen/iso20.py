@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, UINT_CARRIED, EncFail, Message, abstract_facet, bad_value, esc, facet, fill, int_facet, nbit_facet, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20'
 _new = object.__new__
@@ -2137,7 +2137,7 @@ def _e_AuthorizationReqType(o: AuthorizationReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -2291,7 +2291,7 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     v3 = o.time_stamp
     if v3 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if v3 > 18446744073709551615: int_facet(a, v3, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
@@ -2742,6 +2742,7 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     v3 = o.hmac_output_length
     if v3 is not None:
         a <<= 4
+        if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'HMACOutputLength')
         if 0 <= v3 < 128: a = (a << 9) | v3
         elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
         else: a = wi(a, v3)
@@ -3990,6 +3991,7 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     v3 = o.x509_serial_number
     if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
     a <<= 3
+    if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'X509SerialNumber')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -4558,7 +4560,7 @@ def _e_AuthorizationResType(o: AuthorizationResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -4654,7 +4656,7 @@ def _e_AuthorizationSetupReqType(o: AuthorizationSetupReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -4886,7 +4888,7 @@ def _e_AuthorizationSetupResType(o: AuthorizationSetupResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -5343,7 +5345,7 @@ def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int)
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -5386,7 +5388,7 @@ def _e_CertificateInstallationReqType(o: CertificateInstallationReqType, a: int)
     st = 11
     v13 = o.maximum_contract_certificate_chains
     if v13 is None: raise EncFail('missing mandatory MaximumContractCertificateChains')
-    if not 0 <= v13 <= 255: raise EncFail(f'{v13!r} outside 0..255')
+    if not 0 <= v13 <= 255: nbit_facet(a, 2, v13, 0, 255, 8, 'MaximumContractCertificateChains')
     st = 15
     a = (a << 11) | (v13) << 1
     v14 = o.prioritized_emai_ds
@@ -5904,7 +5906,7 @@ def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int)
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -6000,7 +6002,7 @@ def _e_CertificateInstallationResType(o: CertificateInstallationResType, a: int)
     pass
     v25 = o.remaining_contract_certificate_chains
     if v25 is None: raise EncFail('missing mandatory RemainingContractCertificateChains')
-    if not 0 <= v25 <= 255: raise EncFail(f'{v25!r} outside 0..255')
+    if not 0 <= v25 <= 255: nbit_facet(a, 3, v25, 0, 255, 8, 'RemainingContractCertificateChains')
     pass
     a = (a << 13) | (v25) << 2
     return a
@@ -6680,7 +6682,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -6719,7 +6721,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
     v14 = v11.charged_energy_reading_wh
     if v14 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
     a <<= 3
-    if v14 > 18446744073709551615: raise EncFail(f'{v14!r} outside 0..18446744073709551615')
+    if v14 > 18446744073709551615: int_facet(a, v14, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
     if 0 <= v14 < 128: a = (a << 8) | v14
     else: a = wu(a, v14)
     st12 = 7
@@ -6727,7 +6729,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
     v15 = v11.bpt_discharged_energy_reading_wh
     if v15 is not None:
         a <<= 4
-        if v15 > 18446744073709551615: raise EncFail(f'{v15!r} outside 0..18446744073709551615')
+        if v15 > 18446744073709551615: int_facet(a, v15, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
         if 0 <= v15 < 128: a = (a << 8) | v15
         else: a = wu(a, v15)
         a <<= 1
@@ -6737,7 +6739,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
         w, c = _C92[st12]
         a = (a << w) | c
         a <<= 1
-        if v16 > 18446744073709551615: raise EncFail(f'{v16!r} outside 0..18446744073709551615')
+        if v16 > 18446744073709551615: int_facet(a, v16, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
         if 0 <= v16 < 128: a = (a << 8) | v16
         else: a = wu(a, v16)
         a <<= 1
@@ -6747,7 +6749,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
         w, c = _C93[st12]
         a = (a << w) | c
         a <<= 1
-        if v17 > 18446744073709551615: raise EncFail(f'{v17!r} outside 0..18446744073709551615')
+        if v17 > 18446744073709551615: int_facet(a, v17, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
         if 0 <= v17 < 128: a = (a << 8) | v17
         else: a = wu(a, v17)
         a <<= 1
@@ -6765,7 +6767,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
         w, c = _C95[st12]
         a = (a << w) | c
         a <<= 1
-        if v19 < -32768 or v19 > 32767: raise EncFail(f'{v19!r} outside -32768..32767')
+        if v19 < -32768 or v19 > 32767: int_facet(a, v19, -32768, 32767, True, 'MeterStatus')
         if 0 <= v19 < 128: a = (a << 9) | v19
         elif -129 < v19 < 0: a = (a << 9) | (255 - v19)
         else: a = wi(a, v19)
@@ -6776,7 +6778,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
         w, c = _C96[st12]
         a = (a << w) | c
         a <<= 1
-        if v20 > 18446744073709551615: raise EncFail(f'{v20!r} outside 0..18446744073709551615')
+        if v20 > 18446744073709551615: int_facet(a, v20, 0, 18446744073709551615, False, 'MeterTimestamp')
         if 0 <= v20 < 128: a = (a << 8) | v20
         else: a = wu(a, v20)
         a <<= 1
@@ -6806,7 +6808,7 @@ def _e_MeteringConfirmationReqType(o: MeteringConfirmationReqType, a: int) -> in
         v26 = v23.selected_schedule_tuple_id
         if v26 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
         a <<= 2
-        if v26 < 1 or v26 > 4294967295: raise EncFail(f'{v26!r} outside 1..4294967295')
+        if v26 < 1 or v26 > 4294967295: int_facet(a, v26, 1, 4294967295, False, 'SelectedScheduleTupleID')
         if 0 <= v26 < 128: a = (a << 8) | v26
         else: a = wu(a, v26)
         pass
@@ -7073,7 +7075,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
     v7 = v4.charged_energy_reading_wh
     if v7 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
     a <<= 3
-    if v7 > 18446744073709551615: raise EncFail(f'{v7!r} outside 0..18446744073709551615')
+    if v7 > 18446744073709551615: int_facet(a, v7, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
     if 0 <= v7 < 128: a = (a << 8) | v7
     else: a = wu(a, v7)
     st5 = 7
@@ -7081,7 +7083,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
     v8 = v4.bpt_discharged_energy_reading_wh
     if v8 is not None:
         a <<= 4
-        if v8 > 18446744073709551615: raise EncFail(f'{v8!r} outside 0..18446744073709551615')
+        if v8 > 18446744073709551615: int_facet(a, v8, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
         if 0 <= v8 < 128: a = (a << 8) | v8
         else: a = wu(a, v8)
         a <<= 1
@@ -7091,7 +7093,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
         w, c = _C92[st5]
         a = (a << w) | c
         a <<= 1
-        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if v9 > 18446744073709551615: int_facet(a, v9, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
         if 0 <= v9 < 128: a = (a << 8) | v9
         else: a = wu(a, v9)
         a <<= 1
@@ -7101,7 +7103,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
         w, c = _C93[st5]
         a = (a << w) | c
         a <<= 1
-        if v10 > 18446744073709551615: raise EncFail(f'{v10!r} outside 0..18446744073709551615')
+        if v10 > 18446744073709551615: int_facet(a, v10, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
         if 0 <= v10 < 128: a = (a << 8) | v10
         else: a = wu(a, v10)
         a <<= 1
@@ -7119,7 +7121,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
         w, c = _C95[st5]
         a = (a << w) | c
         a <<= 1
-        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'MeterStatus')
         if 0 <= v12 < 128: a = (a << 9) | v12
         elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
         else: a = wi(a, v12)
@@ -7130,7 +7132,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
         w, c = _C96[st5]
         a = (a << w) | c
         a <<= 1
-        if v13 > 18446744073709551615: raise EncFail(f'{v13!r} outside 0..18446744073709551615')
+        if v13 > 18446744073709551615: int_facet(a, v13, 0, 18446744073709551615, False, 'MeterTimestamp')
         if 0 <= v13 < 128: a = (a << 8) | v13
         else: a = wu(a, v13)
         a <<= 1
@@ -7160,7 +7162,7 @@ def _e_SignedMeteringDataType(o: SignedMeteringDataType, a: int) -> int:
         v19 = v16.selected_schedule_tuple_id
         if v19 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
         a <<= 2
-        if v19 < 1 or v19 > 4294967295: raise EncFail(f'{v19!r} outside 1..4294967295')
+        if v19 < 1 or v19 > 4294967295: int_facet(a, v19, 1, 4294967295, False, 'SelectedScheduleTupleID')
         if 0 <= v19 < 128: a = (a << 8) | v19
         else: a = wu(a, v19)
         pass
@@ -7437,7 +7439,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     v3 = o.charged_energy_reading_wh
     if v3 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
     a <<= 3
-    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if v3 > 18446744073709551615: int_facet(a, v3, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
@@ -7445,7 +7447,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     v4 = o.bpt_discharged_energy_reading_wh
     if v4 is not None:
         a <<= 4
-        if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+        if v4 > 18446744073709551615: int_facet(a, v4, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
         if 0 <= v4 < 128: a = (a << 8) | v4
         else: a = wu(a, v4)
         a <<= 1
@@ -7455,7 +7457,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C92[st]
         a = (a << w) | c
         a <<= 1
-        if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+        if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         a <<= 1
@@ -7465,7 +7467,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C93[st]
         a = (a << w) | c
         a <<= 1
-        if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
+        if v6 > 18446744073709551615: int_facet(a, v6, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
         if 0 <= v6 < 128: a = (a << 8) | v6
         else: a = wu(a, v6)
         a <<= 1
@@ -7483,7 +7485,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C95[st]
         a = (a << w) | c
         a <<= 1
-        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'MeterStatus')
         if 0 <= v8 < 128: a = (a << 9) | v8
         elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
         else: a = wi(a, v8)
@@ -7494,7 +7496,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C96[st]
         a = (a << w) | c
         a <<= 1
-        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if v9 > 18446744073709551615: int_facet(a, v9, 0, 18446744073709551615, False, 'MeterTimestamp')
         if 0 <= v9 < 128: a = (a << 8) | v9
         else: a = wu(a, v9)
         a <<= 1
@@ -7813,7 +7815,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
     a <<= 2
-    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if v2 > 18446744073709551615: int_facet(a, v2, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -7828,12 +7830,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v7 = v5.exponent
         if v7 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        if not -128 <= v7 <= 127: nbit_facet(a, 6, v7, -128, 127, 8, 'Exponent')
         pass
         v8 = v5.value
         if v8 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v7 - -128) << 3
-        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'Value')
         if 0 <= v8 < 128: a = (a << 9) | v8
         elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
         else: a = wi(a, v8)
@@ -7845,12 +7847,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v11 = v9.exponent
         if v11 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        if not -128 <= v11 <= 127: nbit_facet(a, 5, v11, -128, 127, 8, 'Exponent')
         pass
         v12 = v9.value
         if v12 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v11 - -128) << 3
-        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
         if 0 <= v12 < 128: a = (a << 9) | v12
         elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
         else: a = wi(a, v12)
@@ -7870,12 +7872,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v17 = v15.exponent
         if v17 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+        if not -128 <= v17 <= 127: nbit_facet(a, 3, v17, -128, 127, 8, 'Exponent')
         pass
         v18 = v15.value
         if v18 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v17 - -128) << 3
-        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
         if 0 <= v18 < 128: a = (a << 9) | v18
         elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
         else: a = wi(a, v18)
@@ -7887,12 +7889,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v21 = v19.exponent
         if v21 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        if not -128 <= v21 <= 127: nbit_facet(a, 5, v21, -128, 127, 8, 'Exponent')
         pass
         v22 = v19.value
         if v22 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v21 - -128) << 3
-        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
         if 0 <= v22 < 128: a = (a << 9) | v22
         elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
         else: a = wi(a, v22)
@@ -7912,12 +7914,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v27 = v25.exponent
         if v27 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v27 <= 127: raise EncFail(f'{v27!r} outside -128..127')
+        if not -128 <= v27 <= 127: nbit_facet(a, 3, v27, -128, 127, 8, 'Exponent')
         pass
         v28 = v25.value
         if v28 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v27 - -128) << 3
-        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if v28 < -32768 or v28 > 32767: int_facet(a, v28, -32768, 32767, True, 'Value')
         if 0 <= v28 < 128: a = (a << 9) | v28
         elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
         else: a = wi(a, v28)
@@ -7929,12 +7931,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v31 = v29.exponent
         if v31 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v31 <= 127: raise EncFail(f'{v31!r} outside -128..127')
+        if not -128 <= v31 <= 127: nbit_facet(a, 5, v31, -128, 127, 8, 'Exponent')
         pass
         v32 = v29.value
         if v32 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v31 - -128) << 3
-        if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+        if v32 < -32768 or v32 > 32767: int_facet(a, v32, -32768, 32767, True, 'Value')
         if 0 <= v32 < 128: a = (a << 9) | v32
         elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
         else: a = wi(a, v32)
@@ -7954,12 +7956,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v37 = v35.exponent
         if v37 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        if not -128 <= v37 <= 127: nbit_facet(a, 3, v37, -128, 127, 8, 'Exponent')
         pass
         v38 = v35.value
         if v38 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v37 - -128) << 3
-        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
         if 0 <= v38 < 128: a = (a << 9) | v38
         elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
         else: a = wi(a, v38)
@@ -7971,12 +7973,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v41 = v39.exponent
         if v41 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        if not -128 <= v41 <= 127: nbit_facet(a, 5, v41, -128, 127, 8, 'Exponent')
         pass
         v42 = v39.value
         if v42 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v41 - -128) << 3
-        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
         if 0 <= v42 < 128: a = (a << 9) | v42
         elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
         else: a = wi(a, v42)
@@ -8081,12 +8083,12 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -8098,12 +8100,12 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 5, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -8182,12 +8184,12 @@ def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     pass
     v2 = o.exponent
     if v2 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v2 <= 127: raise EncFail(f'{v2!r} outside -128..127')
+    if not -128 <= v2 <= 127: nbit_facet(a, 2, v2, -128, 127, 8, 'Exponent')
     pass
     v3 = o.value
     if v3 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v2 - -128) << 3
-    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if v3 < -32768 or v3 > 32767: int_facet(a, v3, -32768, 32767, True, 'Value')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -8270,7 +8272,7 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     v2 = o.tax_rule_id
     if v2 is None: raise EncFail('missing mandatory TaxRuleID')
     a <<= 2
-    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if v2 < 1 or v2 > 4294967295: int_facet(a, v2, 1, 4294967295, False, 'TaxRuleID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -8280,12 +8282,12 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 4, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -8367,7 +8369,7 @@ def _e_Scheduled_SMDTControlModeType(o: Scheduled_SMDTControlModeType, a: int) -
     v2 = o.selected_schedule_tuple_id
     if v2 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
     a <<= 2
-    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if v2 < 1 or v2 > 4294967295: int_facet(a, v2, 1, 4294967295, False, 'SelectedScheduleTupleID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -8466,7 +8468,7 @@ def _e_MeteringConfirmationResType(o: MeteringConfirmationResType, a: int) -> in
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -8697,7 +8699,7 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -8726,7 +8728,7 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
         v11 = v9.time_anchor
         if v11 is None: raise EncFail('missing mandatory TimeAnchor')
         a <<= 4
-        if v11 > 18446744073709551615: raise EncFail(f'{v11!r} outside 0..18446744073709551615')
+        if v11 > 18446744073709551615: int_facet(a, v11, 0, 18446744073709551615, False, 'TimeAnchor')
         if 0 <= v11 < 128: a = (a << 8) | v11
         else: a = wu(a, v11)
         pass
@@ -8744,7 +8746,7 @@ def _e_PowerDeliveryReqType(o: PowerDeliveryReqType, a: int) -> int:
             v16 = v13.selected_schedule_tuple_id
             if v16 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
             a = (a << 4) | 4
-            if v16 < 1 or v16 > 4294967295: raise EncFail(f'{v16!r} outside 1..4294967295')
+            if v16 < 1 or v16 > 4294967295: int_facet(a, v16, 1, 4294967295, False, 'SelectedScheduleTupleID')
             if 0 <= v16 < 128: a = (a << 8) | v16
             else: a = wu(a, v16)
             st15 = 3
@@ -8899,7 +8901,7 @@ def _e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
     a <<= 2
-    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if v2 > 18446744073709551615: int_facet(a, v2, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -8917,7 +8919,7 @@ def _e_EVPowerProfileType(o: EVPowerProfileType, a: int) -> int:
         v7 = v4.selected_schedule_tuple_id
         if v7 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
         a = (a << 4) | 4
-        if v7 < 1 or v7 > 4294967295: raise EncFail(f'{v7!r} outside 1..4294967295')
+        if v7 < 1 or v7 > 4294967295: int_facet(a, v7, 1, 4294967295, False, 'SelectedScheduleTupleID')
         if 0 <= v7 < 128: a = (a << 8) | v7
         else: a = wu(a, v7)
         st6 = 3
@@ -9037,7 +9039,7 @@ def _e_Scheduled_EVPPTControlModeType(o: Scheduled_EVPPTControlModeType, a: int)
     v2 = o.selected_schedule_tuple_id
     if v2 is None: raise EncFail('missing mandatory SelectedScheduleTupleID')
     a <<= 2
-    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if v2 < 1 or v2 > 4294967295: int_facet(a, v2, 1, 4294967295, False, 'SelectedScheduleTupleID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -9345,7 +9347,7 @@ def _e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
     v2 = o.duration
     if v2 is None: raise EncFail('missing mandatory Duration')
     a <<= 2
-    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'Duration')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -9355,12 +9357,12 @@ def _e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 4, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -9373,12 +9375,12 @@ def _e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
         pass
         v9 = v7.exponent
         if v9 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+        if not -128 <= v9 <= 127: nbit_facet(a, 4, v9, -128, 127, 8, 'Exponent')
         pass
         v10 = v7.value
         if v10 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v9 - -128) << 3
-        if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+        if v10 < -32768 or v10 > 32767: int_facet(a, v10, -32768, 32767, True, 'Value')
         if 0 <= v10 < 128: a = (a << 9) | v10
         elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
         else: a = wi(a, v10)
@@ -9393,12 +9395,12 @@ def _e_PowerScheduleEntryType(o: PowerScheduleEntryType, a: int) -> int:
         pass
         v13 = v11.exponent
         if v13 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+        if not -128 <= v13 <= 127: nbit_facet(a, 2, v13, -128, 127, 8, 'Exponent')
         pass
         v14 = v11.value
         if v14 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v13 - -128) << 3
-        if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+        if v14 < -32768 or v14 > 32767: int_facet(a, v14, -32768, 32767, True, 'Value')
         if 0 <= v14 < 128: a = (a << 9) | v14
         elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
         else: a = wi(a, v14)
@@ -9531,7 +9533,7 @@ def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -9556,7 +9558,7 @@ def _e_PowerDeliveryResType(o: PowerDeliveryResType, a: int) -> int:
         v10 = v8.notification_max_delay
         if v10 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a <<= 4
-        if v10 > 65535: raise EncFail(f'{v10!r} outside 0..65535')
+        if v10 > 65535: int_facet(a, v10, 0, 65535, False, 'NotificationMaxDelay')
         if 0 <= v10 < 128: a = (a << 8) | v10
         else: a = wu(a, v10)
         pass
@@ -9641,7 +9643,7 @@ def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -10064,7 +10066,7 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -10079,7 +10081,7 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
     pass
     v7 = o.maximum_supporting_points
     if v7 is None: raise EncFail('missing mandatory MaximumSupportingPoints')
-    if not 12 <= v7 <= 1024: raise EncFail(f'{v7!r} outside 12..1024')
+    if not 12 <= v7 <= 1024: nbit_facet(a, 2, v7, 12, 1024, 10, 'MaximumSupportingPoints')
     pass
     a = (a << 13) | (v7 - 12) << 1
     v8 = o.dynamic_se_req_control_mode
@@ -10090,21 +10092,21 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
         v11 = v8.departure_time
         if v11 is None: raise EncFail('missing mandatory DepartureTime')
         a <<= 4
-        if v11 > 4294967295: raise EncFail(f'{v11!r} outside 0..4294967295')
+        if v11 > 4294967295: int_facet(a, v11, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v11 < 128: a = (a << 8) | v11
         else: a = wu(a, v11)
         st10 = 3
         a <<= 1
         v12 = v8.minimum_soc
         if v12 is not None:
-            if not 0 <= v12 <= 100: raise EncFail(f'{v12!r} outside 0..100')
+            if not 0 <= v12 <= 100: nbit_facet(a, 3, v12, 0, 100, 7, 'MinimumSOC')
             a = (a << 11) | (v12) << 1
             st10 = 7
         v13 = v8.target_soc
         if v13 is not None:
             w, c = _C130[st10]
             a = (a << w) | c
-            if not 0 <= v13 <= 100: raise EncFail(f'{v13!r} outside 0..100')
+            if not 0 <= v13 <= 100: nbit_facet(a, 1, v13, 0, 100, 7, 'TargetSOC')
             a = (a << 9) | (v13) << 1
             st10 = 11
         v14 = v8.ev_target_energy_request
@@ -10115,12 +10117,12 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
         pass
         v16 = v14.exponent
         if v16 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
         pass
         v17 = v14.value
         if v17 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v16 - -128) << 3
-        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
         if 0 <= v17 < 128: a = (a << 9) | v17
         elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
         else: a = wi(a, v17)
@@ -10132,12 +10134,12 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
         pass
         v20 = v18.exponent
         if v20 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        if not -128 <= v20 <= 127: nbit_facet(a, 5, v20, -128, 127, 8, 'Exponent')
         pass
         v21 = v18.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v20 - -128) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -10149,12 +10151,12 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 5, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -10167,12 +10169,12 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             pass
             v28 = v26.exponent
             if v28 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+            if not -128 <= v28 <= 127: nbit_facet(a, 4, v28, -128, 127, 8, 'Exponent')
             pass
             v29 = v26.value
             if v29 is None: raise EncFail('missing mandatory Value')
             a = (a << 15) | (v28 - -128) << 3
-            if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+            if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
             if 0 <= v29 < 128: a = (a << 9) | v29
             elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
             else: a = wi(a, v29)
@@ -10187,12 +10189,12 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             pass
             v32 = v30.exponent
             if v32 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+            if not -128 <= v32 <= 127: nbit_facet(a, 2, v32, -128, 127, 8, 'Exponent')
             pass
             v33 = v30.value
             if v33 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v32 - -128) << 3
-            if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+            if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
             if 0 <= v33 < 128: a = (a << 9) | v33
             elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
             else: a = wi(a, v33)
@@ -10209,7 +10211,7 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
         v35 = v9.departure_time
         if v35 is not None:
             a <<= 4
-            if v35 > 4294967295: raise EncFail(f'{v35!r} outside 0..4294967295')
+            if v35 > 4294967295: int_facet(a, v35, 0, 4294967295, False, 'DepartureTime')
             if 0 <= v35 < 128: a = (a << 8) | v35
             else: a = wu(a, v35)
             a <<= 1
@@ -10222,12 +10224,12 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             pass
             v38 = v36.exponent
             if v38 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v38 <= 127: raise EncFail(f'{v38!r} outside -128..127')
+            if not -128 <= v38 <= 127: nbit_facet(a, 2, v38, -128, 127, 8, 'Exponent')
             pass
             v39 = v36.value
             if v39 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v38 - -128) << 3
-            if v39 < -32768 or v39 > 32767: raise EncFail(f'{v39!r} outside -32768..32767')
+            if v39 < -32768 or v39 > 32767: int_facet(a, v39, -32768, 32767, True, 'Value')
             if 0 <= v39 < 128: a = (a << 9) | v39
             elif -129 < v39 < 0: a = (a << 9) | (255 - v39)
             else: a = wi(a, v39)
@@ -10242,12 +10244,12 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             pass
             v42 = v40.exponent
             if v42 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v42 <= 127: raise EncFail(f'{v42!r} outside -128..127')
+            if not -128 <= v42 <= 127: nbit_facet(a, 2, v42, -128, 127, 8, 'Exponent')
             pass
             v43 = v40.value
             if v43 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v42 - -128) << 3
-            if v43 < -32768 or v43 > 32767: raise EncFail(f'{v43!r} outside -32768..32767')
+            if v43 < -32768 or v43 > 32767: int_facet(a, v43, -32768, 32767, True, 'Value')
             if 0 <= v43 < 128: a = (a << 9) | v43
             elif -129 < v43 < 0: a = (a << 9) | (255 - v43)
             else: a = wi(a, v43)
@@ -10262,12 +10264,12 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             pass
             v46 = v44.exponent
             if v46 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v46 <= 127: raise EncFail(f'{v46!r} outside -128..127')
+            if not -128 <= v46 <= 127: nbit_facet(a, 2, v46, -128, 127, 8, 'Exponent')
             pass
             v47 = v44.value
             if v47 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v46 - -128) << 3
-            if v47 < -32768 or v47 > 32767: raise EncFail(f'{v47!r} outside -32768..32767')
+            if v47 < -32768 or v47 > 32767: int_facet(a, v47, -32768, 32767, True, 'Value')
             if 0 <= v47 < 128: a = (a << 9) | v47
             elif -129 < v47 < 0: a = (a << 9) | (255 - v47)
             else: a = wi(a, v47)
@@ -10287,7 +10289,7 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             v52 = v50.time_anchor
             if v52 is None: raise EncFail('missing mandatory TimeAnchor')
             a <<= 3
-            if v52 > 18446744073709551615: raise EncFail(f'{v52!r} outside 0..18446744073709551615')
+            if v52 > 18446744073709551615: int_facet(a, v52, 0, 18446744073709551615, False, 'TimeAnchor')
             if 0 <= v52 < 128: a = (a << 8) | v52
             else: a = wu(a, v52)
             pass
@@ -10304,7 +10306,7 @@ def _e_ScheduleExchangeReqType(o: ScheduleExchangeReqType, a: int) -> int:
             v56 = v54.time_anchor
             if v56 is None: raise EncFail('missing mandatory TimeAnchor')
             a <<= 4
-            if v56 > 18446744073709551615: raise EncFail(f'{v56!r} outside 0..18446744073709551615')
+            if v56 > 18446744073709551615: int_facet(a, v56, 0, 18446744073709551615, False, 'TimeAnchor')
             if 0 <= v56 < 128: a = (a << 8) | v56
             else: a = wu(a, v56)
             pass
@@ -10582,21 +10584,21 @@ def _e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> 
     v2 = o.departure_time
     if v2 is None: raise EncFail('missing mandatory DepartureTime')
     a <<= 2
-    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
     a <<= 1
     v3 = o.minimum_soc
     if v3 is not None:
-        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        if not 0 <= v3 <= 100: nbit_facet(a, 3, v3, 0, 100, 7, 'MinimumSOC')
         a = (a << 11) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
         w, c = _C130[st]
         a = (a << w) | c
-        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        if not 0 <= v4 <= 100: nbit_facet(a, 1, v4, 0, 100, 7, 'TargetSOC')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.ev_target_energy_request
@@ -10607,12 +10609,12 @@ def _e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> 
     pass
     v7 = v5.exponent
     if v7 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+    if not -128 <= v7 <= 127: nbit_facet(a, 2, v7, -128, 127, 8, 'Exponent')
     pass
     v8 = v5.value
     if v8 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v7 - -128) << 3
-    if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+    if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'Value')
     if 0 <= v8 < 128: a = (a << 9) | v8
     elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
     else: a = wi(a, v8)
@@ -10624,12 +10626,12 @@ def _e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> 
     pass
     v11 = v9.exponent
     if v11 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+    if not -128 <= v11 <= 127: nbit_facet(a, 5, v11, -128, 127, 8, 'Exponent')
     pass
     v12 = v9.value
     if v12 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v11 - -128) << 3
-    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
     if 0 <= v12 < 128: a = (a << 9) | v12
     elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
     else: a = wi(a, v12)
@@ -10641,12 +10643,12 @@ def _e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> 
     pass
     v15 = v13.exponent
     if v15 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v15 <= 127: raise EncFail(f'{v15!r} outside -128..127')
+    if not -128 <= v15 <= 127: nbit_facet(a, 5, v15, -128, 127, 8, 'Exponent')
     pass
     v16 = v13.value
     if v16 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v15 - -128) << 3
-    if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+    if v16 < -32768 or v16 > 32767: int_facet(a, v16, -32768, 32767, True, 'Value')
     if 0 <= v16 < 128: a = (a << 9) | v16
     elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
     else: a = wi(a, v16)
@@ -10659,12 +10661,12 @@ def _e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> 
         pass
         v19 = v17.exponent
         if v19 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v19 <= 127: raise EncFail(f'{v19!r} outside -128..127')
+        if not -128 <= v19 <= 127: nbit_facet(a, 4, v19, -128, 127, 8, 'Exponent')
         pass
         v20 = v17.value
         if v20 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v19 - -128) << 3
-        if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+        if v20 < -32768 or v20 > 32767: int_facet(a, v20, -32768, 32767, True, 'Value')
         if 0 <= v20 < 128: a = (a << 9) | v20
         elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
         else: a = wi(a, v20)
@@ -10679,12 +10681,12 @@ def _e_Dynamic_SEReqControlModeType(o: Dynamic_SEReqControlModeType, a: int) -> 
         pass
         v23 = v21.exponent
         if v23 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v23 <= 127: raise EncFail(f'{v23!r} outside -128..127')
+        if not -128 <= v23 <= 127: nbit_facet(a, 2, v23, -128, 127, 8, 'Exponent')
         pass
         v24 = v21.value
         if v24 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v23 - -128) << 3
-        if v24 < -32768 or v24 > 32767: raise EncFail(f'{v24!r} outside -32768..32767')
+        if v24 < -32768 or v24 > 32767: int_facet(a, v24, -32768, 32767, True, 'Value')
         if 0 <= v24 < 128: a = (a << 9) | v24
         elif -129 < v24 < 0: a = (a << 9) | (255 - v24)
         else: a = wi(a, v24)
@@ -10898,7 +10900,7 @@ def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int)
     v2 = o.departure_time
     if v2 is not None:
         a <<= 4
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -10911,12 +10913,12 @@ def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int)
         pass
         v5 = v3.exponent
         if v5 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+        if not -128 <= v5 <= 127: nbit_facet(a, 2, v5, -128, 127, 8, 'Exponent')
         pass
         v6 = v3.value
         if v6 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v5 - -128) << 3
-        if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+        if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
         if 0 <= v6 < 128: a = (a << 9) | v6
         elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
         else: a = wi(a, v6)
@@ -10931,12 +10933,12 @@ def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int)
         pass
         v9 = v7.exponent
         if v9 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+        if not -128 <= v9 <= 127: nbit_facet(a, 2, v9, -128, 127, 8, 'Exponent')
         pass
         v10 = v7.value
         if v10 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v9 - -128) << 3
-        if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+        if v10 < -32768 or v10 > 32767: int_facet(a, v10, -32768, 32767, True, 'Value')
         if 0 <= v10 < 128: a = (a << 9) | v10
         elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
         else: a = wi(a, v10)
@@ -10951,12 +10953,12 @@ def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int)
         pass
         v13 = v11.exponent
         if v13 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+        if not -128 <= v13 <= 127: nbit_facet(a, 2, v13, -128, 127, 8, 'Exponent')
         pass
         v14 = v11.value
         if v14 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v13 - -128) << 3
-        if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+        if v14 < -32768 or v14 > 32767: int_facet(a, v14, -32768, 32767, True, 'Value')
         if 0 <= v14 < 128: a = (a << 9) | v14
         elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
         else: a = wi(a, v14)
@@ -10976,7 +10978,7 @@ def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int)
         v19 = v17.time_anchor
         if v19 is None: raise EncFail('missing mandatory TimeAnchor')
         a <<= 3
-        if v19 > 18446744073709551615: raise EncFail(f'{v19!r} outside 0..18446744073709551615')
+        if v19 > 18446744073709551615: int_facet(a, v19, 0, 18446744073709551615, False, 'TimeAnchor')
         if 0 <= v19 < 128: a = (a << 8) | v19
         else: a = wu(a, v19)
         pass
@@ -10993,7 +10995,7 @@ def _e_Scheduled_SEReqControlModeType(o: Scheduled_SEReqControlModeType, a: int)
         v23 = v21.time_anchor
         if v23 is None: raise EncFail('missing mandatory TimeAnchor')
         a <<= 4
-        if v23 > 18446744073709551615: raise EncFail(f'{v23!r} outside 0..18446744073709551615')
+        if v23 > 18446744073709551615: int_facet(a, v23, 0, 18446744073709551615, False, 'TimeAnchor')
         if 0 <= v23 < 128: a = (a << 8) | v23
         else: a = wu(a, v23)
         pass
@@ -11108,7 +11110,7 @@ def _e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
     v4 = v2.time_anchor
     if v4 is None: raise EncFail('missing mandatory TimeAnchor')
     a <<= 3
-    if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+    if v4 > 18446744073709551615: int_facet(a, v4, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     pass
@@ -11125,7 +11127,7 @@ def _e_EVEnergyOfferType(o: EVEnergyOfferType, a: int) -> int:
     v8 = v6.time_anchor
     if v8 is None: raise EncFail('missing mandatory TimeAnchor')
     a <<= 4
-    if v8 > 18446744073709551615: raise EncFail(f'{v8!r} outside 0..18446744073709551615')
+    if v8 > 18446744073709551615: int_facet(a, v8, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v8 < 128: a = (a << 8) | v8
     else: a = wu(a, v8)
     pass
@@ -11212,7 +11214,7 @@ def _e_EVPowerScheduleType(o: EVPowerScheduleType, a: int) -> int:
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
     a <<= 2
-    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if v2 > 18446744073709551615: int_facet(a, v2, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -11410,7 +11412,7 @@ def _e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
     v2 = o.duration
     if v2 is None: raise EncFail('missing mandatory Duration')
     a <<= 2
-    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'Duration')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -11420,12 +11422,12 @@ def _e_EVPowerScheduleEntryType(o: EVPowerScheduleEntryType, a: int) -> int:
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 4, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -11540,7 +11542,7 @@ def _e_EVAbsolutePriceScheduleType(o: EVAbsolutePriceScheduleType, a: int) -> in
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
     a <<= 2
-    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if v2 > 18446744073709551615: int_facet(a, v2, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -11768,7 +11770,7 @@ def _e_EVPriceRuleStackType(o: EVPriceRuleStackType, a: int) -> int:
     v2 = o.duration
     if v2 is None: raise EncFail('missing mandatory Duration')
     a <<= 2
-    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'Duration')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -11870,12 +11872,12 @@ def _e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -11887,12 +11889,12 @@ def _e_EVPriceRuleType(o: EVPriceRuleType, a: int) -> int:
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 5, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -12193,7 +12195,7 @@ def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -12229,7 +12231,7 @@ def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
         v13 = v10.departure_time
         if v13 is not None:
             a <<= 4
-            if v13 > 4294967295: raise EncFail(f'{v13!r} outside 0..4294967295')
+            if v13 > 4294967295: int_facet(a, v13, 0, 4294967295, False, 'DepartureTime')
             if 0 <= v13 < 128: a = (a << 8) | v13
             else: a = wu(a, v13)
             a <<= 1
@@ -12238,14 +12240,14 @@ def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
         if v14 is not None:
             w, c = _C62[st12]
             a = (a << w) | c
-            if not 0 <= v14 <= 100: raise EncFail(f'{v14!r} outside 0..100')
+            if not 0 <= v14 <= 100: nbit_facet(a, 1, v14, 0, 100, 7, 'MinimumSOC')
             a = (a << 9) | (v14) << 1
             st12 = 7
         v15 = v10.target_soc
         if v15 is not None:
             w, c = _C63[st12]
             a = (a << w) | c
-            if not 0 <= v15 <= 100: raise EncFail(f'{v15!r} outside 0..100')
+            if not 0 <= v15 <= 100: nbit_facet(a, 1, v15, 0, 100, 7, 'TargetSOC')
             a = (a << 9) | (v15) << 1
             st12 = 11
         v16 = v10.absolute_price_schedule
@@ -12270,14 +12272,14 @@ def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
             w, c = _C143[st18]
             a = (a << w) | c
             a <<= 1
-            if v20 > 18446744073709551615: raise EncFail(f'{v20!r} outside 0..18446744073709551615')
+            if v20 > 18446744073709551615: int_facet(a, v20, 0, 18446744073709551615, False, 'TimeAnchor')
             if 0 <= v20 < 128: a = (a << 8) | v20
             else: a = wu(a, v20)
             st18 = 7
             v21 = v17.price_schedule_id
             if v21 is None: raise EncFail('missing mandatory PriceScheduleID')
             a <<= 3
-            if v21 < 1 or v21 > 4294967295: raise EncFail(f'{v21!r} outside 1..4294967295')
+            if v21 < 1 or v21 > 4294967295: int_facet(a, v21, 1, 4294967295, False, 'PriceScheduleID')
             if 0 <= v21 < 128: a = (a << 8) | v21
             else: a = wu(a, v21)
             st18 = 11
@@ -12292,7 +12294,7 @@ def _e_ScheduleExchangeResType(o: ScheduleExchangeResType, a: int) -> int:
             if v23 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
             w, c = _C144[st18]
             a = (a << w) | c
-            if not 0 <= v23 <= 255: raise EncFail(f'{v23!r} outside 0..255')
+            if not 0 <= v23 <= 255: nbit_facet(a, 1, v23, 0, 255, 8, 'NumberOfPriceLevels')
             st18 = 19
             v24 = v17.price_level_schedule_entries
             if v24 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
@@ -12518,7 +12520,7 @@ def _e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> 
     v2 = o.departure_time
     if v2 is not None:
         a <<= 4
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -12527,14 +12529,14 @@ def _e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> 
     if v3 is not None:
         w, c = _C62[st]
         a = (a << w) | c
-        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        if not 0 <= v3 <= 100: nbit_facet(a, 1, v3, 0, 100, 7, 'MinimumSOC')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
         w, c = _C63[st]
         a = (a << w) | c
-        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        if not 0 <= v4 <= 100: nbit_facet(a, 1, v4, 0, 100, 7, 'TargetSOC')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.absolute_price_schedule
@@ -12559,14 +12561,14 @@ def _e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> 
         w, c = _C143[st7]
         a = (a << w) | c
         a <<= 1
-        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if v9 > 18446744073709551615: int_facet(a, v9, 0, 18446744073709551615, False, 'TimeAnchor')
         if 0 <= v9 < 128: a = (a << 8) | v9
         else: a = wu(a, v9)
         st7 = 7
         v10 = v6.price_schedule_id
         if v10 is None: raise EncFail('missing mandatory PriceScheduleID')
         a <<= 3
-        if v10 < 1 or v10 > 4294967295: raise EncFail(f'{v10!r} outside 1..4294967295')
+        if v10 < 1 or v10 > 4294967295: int_facet(a, v10, 1, 4294967295, False, 'PriceScheduleID')
         if 0 <= v10 < 128: a = (a << 8) | v10
         else: a = wu(a, v10)
         st7 = 11
@@ -12581,7 +12583,7 @@ def _e_Dynamic_SEResControlModeType(o: Dynamic_SEResControlModeType, a: int) -> 
         if v12 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
         w, c = _C144[st7]
         a = (a << w) | c
-        if not 0 <= v12 <= 255: raise EncFail(f'{v12!r} outside 0..255')
+        if not 0 <= v12 <= 255: nbit_facet(a, 1, v12, 0, 255, 8, 'NumberOfPriceLevels')
         st7 = 19
         v13 = v6.price_level_schedule_entries
         if v13 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
@@ -12926,14 +12928,14 @@ def _e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
     w, c = _C154[st]
     a = (a << w) | c
     a <<= 1
-    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if v3 > 18446744073709551615: int_facet(a, v3, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
     v4 = o.price_schedule_id
     if v4 is None: raise EncFail('missing mandatory PriceScheduleID')
     a <<= 3
-    if v4 < 1 or v4 > 4294967295: raise EncFail(f'{v4!r} outside 1..4294967295')
+    if v4 < 1 or v4 > 4294967295: int_facet(a, v4, 1, 4294967295, False, 'PriceScheduleID')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     st = 11
@@ -12968,12 +12970,12 @@ def _e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
         pass
         v11 = v9.exponent
         if v11 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        if not -128 <= v11 <= 127: nbit_facet(a, 5, v11, -128, 127, 8, 'Exponent')
         pass
         v12 = v9.value
         if v12 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v11 - -128) << 3
-        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
         if 0 <= v12 < 128: a = (a << 9) | v12
         elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
         else: a = wi(a, v12)
@@ -12988,12 +12990,12 @@ def _e_AbsolutePriceScheduleType(o: AbsolutePriceScheduleType, a: int) -> int:
         pass
         v15 = v13.exponent
         if v15 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v15 <= 127: raise EncFail(f'{v15!r} outside -128..127')
+        if not -128 <= v15 <= 127: nbit_facet(a, 2, v15, -128, 127, 8, 'Exponent')
         pass
         v16 = v13.value
         if v16 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v15 - -128) << 3
-        if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+        if v16 < -32768 or v16 > 32767: int_facet(a, v16, -32768, 32767, True, 'Value')
         if 0 <= v16 < 128: a = (a << 9) | v16
         elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
         else: a = wi(a, v16)
@@ -13420,7 +13422,7 @@ def _e_TaxRuleType(o: TaxRuleType, a: int) -> int:
     v2 = o.tax_rule_id
     if v2 is None: raise EncFail('missing mandatory TaxRuleID')
     a <<= 2
-    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if v2 < 1 or v2 > 4294967295: int_facet(a, v2, 1, 4294967295, False, 'TaxRuleID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -13439,12 +13441,12 @@ def _e_TaxRuleType(o: TaxRuleType, a: int) -> int:
     pass
     v6 = v4.exponent
     if v6 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v6 <= 127: raise EncFail(f'{v6!r} outside -128..127')
+    if not -128 <= v6 <= 127: nbit_facet(a, 2, v6, -128, 127, 8, 'Exponent')
     pass
     v7 = v4.value
     if v7 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v6 - -128) << 3
-    if v7 < -32768 or v7 > 32767: raise EncFail(f'{v7!r} outside -32768..32767')
+    if v7 < -32768 or v7 > 32767: int_facet(a, v7, -32768, 32767, True, 'Value')
     if 0 <= v7 < 128: a = (a << 9) | v7
     elif -129 < v7 < 0: a = (a << 9) | (255 - v7)
     else: a = wi(a, v7)
@@ -13753,7 +13755,7 @@ def _e_PriceRuleStackType(o: PriceRuleStackType, a: int) -> int:
     v2 = o.duration
     if v2 is None: raise EncFail('missing mandatory Duration')
     a <<= 2
-    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'Duration')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -13979,12 +13981,12 @@ def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -13997,12 +13999,12 @@ def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
         pass
         v8 = v6.exponent
         if v8 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        if not -128 <= v8 <= 127: nbit_facet(a, 5, v8, -128, 127, 8, 'Exponent')
         pass
         v9 = v6.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v8 - -128) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -14014,7 +14016,7 @@ def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
         w, c = _C107[st]
         a = (a << w) | c
         a <<= 1
-        if v10 > 4294967295: raise EncFail(f'{v10!r} outside 0..4294967295')
+        if v10 > 4294967295: int_facet(a, v10, 0, 4294967295, False, 'ParkingFeePeriod')
         if 0 <= v10 < 128: a = (a << 8) | v10
         else: a = wu(a, v10)
         a <<= 1
@@ -14024,7 +14026,7 @@ def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
         w, c = _C166[st]
         a = (a << w) | c
         a <<= 1
-        if v11 > 65535: raise EncFail(f'{v11!r} outside 0..65535')
+        if v11 > 65535: int_facet(a, v11, 0, 65535, False, 'CarbonDioxideEmission')
         if 0 <= v11 < 128: a = (a << 8) | v11
         else: a = wu(a, v11)
         a <<= 1
@@ -14033,7 +14035,7 @@ def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
     if v12 is not None:
         w, c = _C167[st]
         a = (a << w) | c
-        if not 0 <= v12 <= 255: raise EncFail(f'{v12!r} outside 0..255')
+        if not 0 <= v12 <= 255: nbit_facet(a, 1, v12, 0, 255, 8, 'RenewableGenerationPercentage')
         a = (a << 10) | (v12) << 1
         st = 19
     v13 = o.power_range_start
@@ -14044,12 +14046,12 @@ def _e_PriceRuleType(o: PriceRuleType, a: int) -> int:
     pass
     v15 = v13.exponent
     if v15 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v15 <= 127: raise EncFail(f'{v15!r} outside -128..127')
+    if not -128 <= v15 <= 127: nbit_facet(a, 2, v15, -128, 127, 8, 'Exponent')
     pass
     v16 = v13.value
     if v16 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v15 - -128) << 3
-    if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+    if v16 < -32768 or v16 > 32767: int_facet(a, v16, -32768, 32767, True, 'Value')
     if 0 <= v16 < 128: a = (a << 9) | v16
     elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
     else: a = wi(a, v16)
@@ -14258,7 +14260,7 @@ def _e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
     v2 = o.overstay_time_threshold
     if v2 is not None:
         a <<= 3
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'OverstayTimeThreshold')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -14271,12 +14273,12 @@ def _e_OverstayRuleListType(o: OverstayRuleListType, a: int) -> int:
         pass
         v5 = v3.exponent
         if v5 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+        if not -128 <= v5 <= 127: nbit_facet(a, 2, v5, -128, 127, 8, 'Exponent')
         pass
         v6 = v3.value
         if v6 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v5 - -128) << 3
-        if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+        if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
         if 0 <= v6 < 128: a = (a << 9) | v6
         elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
         else: a = wi(a, v6)
@@ -14467,7 +14469,7 @@ def _e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
     w, c = _C25[st]
     a = (a << w) | c
     a <<= 1
-    if v3 > 4294967295: raise EncFail(f'{v3!r} outside 0..4294967295')
+    if v3 > 4294967295: int_facet(a, v3, 0, 4294967295, False, 'StartTime')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
@@ -14477,12 +14479,12 @@ def _e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
     pass
     v6 = v4.exponent
     if v6 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v6 <= 127: raise EncFail(f'{v6!r} outside -128..127')
+    if not -128 <= v6 <= 127: nbit_facet(a, 4, v6, -128, 127, 8, 'Exponent')
     pass
     v7 = v4.value
     if v7 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v6 - -128) << 3
-    if v7 < -32768 or v7 > 32767: raise EncFail(f'{v7!r} outside -32768..32767')
+    if v7 < -32768 or v7 > 32767: int_facet(a, v7, -32768, 32767, True, 'Value')
     if 0 <= v7 < 128: a = (a << 9) | v7
     elif -129 < v7 < 0: a = (a << 9) | (255 - v7)
     else: a = wi(a, v7)
@@ -14491,7 +14493,7 @@ def _e_OverstayRuleType(o: OverstayRuleType, a: int) -> int:
     v8 = o.overstay_fee_period
     if v8 is None: raise EncFail('missing mandatory OverstayFeePeriod')
     a <<= 4
-    if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+    if v8 > 4294967295: int_facet(a, v8, 0, 4294967295, False, 'OverstayFeePeriod')
     if 0 <= v8 < 128: a = (a << 8) | v8
     else: a = wu(a, v8)
     st = 15
@@ -14679,12 +14681,12 @@ def _e_AdditionalServiceType(o: AdditionalServiceType, a: int) -> int:
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 4, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -14876,14 +14878,14 @@ def _e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
     w, c = _C143[st]
     a = (a << w) | c
     a <<= 1
-    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if v3 > 18446744073709551615: int_facet(a, v3, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
     v4 = o.price_schedule_id
     if v4 is None: raise EncFail('missing mandatory PriceScheduleID')
     a <<= 3
-    if v4 < 1 or v4 > 4294967295: raise EncFail(f'{v4!r} outside 1..4294967295')
+    if v4 < 1 or v4 > 4294967295: int_facet(a, v4, 1, 4294967295, False, 'PriceScheduleID')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     st = 11
@@ -14898,7 +14900,7 @@ def _e_PriceLevelScheduleType(o: PriceLevelScheduleType, a: int) -> int:
     if v6 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
     w, c = _C144[st]
     a = (a << w) | c
-    if not 0 <= v6 <= 255: raise EncFail(f'{v6!r} outside 0..255')
+    if not 0 <= v6 <= 255: nbit_facet(a, 1, v6, 0, 255, 8, 'NumberOfPriceLevels')
     st = 19
     v7 = o.price_level_schedule_entries
     if v7 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
@@ -15071,13 +15073,13 @@ def _e_PriceLevelScheduleEntryType(o: PriceLevelScheduleEntryType, a: int) -> in
     v2 = o.duration
     if v2 is None: raise EncFail('missing mandatory Duration')
     a <<= 2
-    if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+    if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'Duration')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
     v3 = o.price_level
     if v3 is None: raise EncFail('missing mandatory PriceLevel')
-    if not 0 <= v3 <= 255: raise EncFail(f'{v3!r} outside 0..255')
+    if not 0 <= v3 <= 255: nbit_facet(a, 3, v3, 0, 255, 8, 'PriceLevel')
     pass
     a = (a << 13) | (v3) << 2
     return a
@@ -15930,7 +15932,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
     v2 = o.schedule_tuple_id
     if v2 is None: raise EncFail('missing mandatory ScheduleTupleID')
     a <<= 2
-    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if v2 < 1 or v2 > 4294967295: int_facet(a, v2, 1, 4294967295, False, 'ScheduleTupleID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -15945,7 +15947,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
     v7 = v5.time_anchor
     if v7 is None: raise EncFail('missing mandatory TimeAnchor')
     a <<= 5
-    if v7 > 18446744073709551615: raise EncFail(f'{v7!r} outside 0..18446744073709551615')
+    if v7 > 18446744073709551615: int_facet(a, v7, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v7 < 128: a = (a << 8) | v7
     else: a = wu(a, v7)
     st6 = 3
@@ -15956,12 +15958,12 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
         pass
         v10 = v8.exponent
         if v10 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+        if not -128 <= v10 <= 127: nbit_facet(a, 4, v10, -128, 127, 8, 'Exponent')
         pass
         v11 = v8.value
         if v11 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v10 - -128) << 3
-        if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+        if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'Value')
         if 0 <= v11 < 128: a = (a << 9) | v11
         elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
         else: a = wi(a, v11)
@@ -15976,12 +15978,12 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
         pass
         v14 = v12.exponent
         if v14 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v14 <= 127: raise EncFail(f'{v14!r} outside -128..127')
+        if not -128 <= v14 <= 127: nbit_facet(a, 2, v14, -128, 127, 8, 'Exponent')
         pass
         v15 = v12.value
         if v15 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v14 - -128) << 3
-        if v15 < -32768 or v15 > 32767: raise EncFail(f'{v15!r} outside -32768..32767')
+        if v15 < -32768 or v15 > 32767: int_facet(a, v15, -32768, 32767, True, 'Value')
         if 0 <= v15 < 128: a = (a << 9) | v15
         elif -129 < v15 < 0: a = (a << 9) | (255 - v15)
         else: a = wi(a, v15)
@@ -16016,14 +16018,14 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
         w, c = _C143[st19]
         a = (a << w) | c
         a <<= 1
-        if v21 > 18446744073709551615: raise EncFail(f'{v21!r} outside 0..18446744073709551615')
+        if v21 > 18446744073709551615: int_facet(a, v21, 0, 18446744073709551615, False, 'TimeAnchor')
         if 0 <= v21 < 128: a = (a << 8) | v21
         else: a = wu(a, v21)
         st19 = 7
         v22 = v18.price_schedule_id
         if v22 is None: raise EncFail('missing mandatory PriceScheduleID')
         a <<= 3
-        if v22 < 1 or v22 > 4294967295: raise EncFail(f'{v22!r} outside 1..4294967295')
+        if v22 < 1 or v22 > 4294967295: int_facet(a, v22, 1, 4294967295, False, 'PriceScheduleID')
         if 0 <= v22 < 128: a = (a << 8) | v22
         else: a = wu(a, v22)
         st19 = 11
@@ -16038,7 +16040,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
         if v24 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
         w, c = _C144[st19]
         a = (a << w) | c
-        if not 0 <= v24 <= 255: raise EncFail(f'{v24!r} outside 0..255')
+        if not 0 <= v24 <= 255: nbit_facet(a, 1, v24, 0, 255, 8, 'NumberOfPriceLevels')
         st19 = 19
         v25 = v18.price_level_schedule_entries
         if v25 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
@@ -16061,7 +16063,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
         v30 = v28.time_anchor
         if v30 is None: raise EncFail('missing mandatory TimeAnchor')
         a <<= 5
-        if v30 > 18446744073709551615: raise EncFail(f'{v30!r} outside 0..18446744073709551615')
+        if v30 > 18446744073709551615: int_facet(a, v30, 0, 18446744073709551615, False, 'TimeAnchor')
         if 0 <= v30 < 128: a = (a << 8) | v30
         else: a = wu(a, v30)
         st29 = 3
@@ -16072,12 +16074,12 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
             pass
             v33 = v31.exponent
             if v33 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+            if not -128 <= v33 <= 127: nbit_facet(a, 4, v33, -128, 127, 8, 'Exponent')
             pass
             v34 = v31.value
             if v34 is None: raise EncFail('missing mandatory Value')
             a = (a << 15) | (v33 - -128) << 3
-            if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+            if v34 < -32768 or v34 > 32767: int_facet(a, v34, -32768, 32767, True, 'Value')
             if 0 <= v34 < 128: a = (a << 9) | v34
             elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
             else: a = wi(a, v34)
@@ -16092,12 +16094,12 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
             pass
             v37 = v35.exponent
             if v37 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+            if not -128 <= v37 <= 127: nbit_facet(a, 2, v37, -128, 127, 8, 'Exponent')
             pass
             v38 = v35.value
             if v38 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v37 - -128) << 3
-            if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+            if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
             if 0 <= v38 < 128: a = (a << 9) | v38
             elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
             else: a = wi(a, v38)
@@ -16132,14 +16134,14 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
             w, c = _C143[st42]
             a = (a << w) | c
             a <<= 1
-            if v44 > 18446744073709551615: raise EncFail(f'{v44!r} outside 0..18446744073709551615')
+            if v44 > 18446744073709551615: int_facet(a, v44, 0, 18446744073709551615, False, 'TimeAnchor')
             if 0 <= v44 < 128: a = (a << 8) | v44
             else: a = wu(a, v44)
             st42 = 7
             v45 = v41.price_schedule_id
             if v45 is None: raise EncFail('missing mandatory PriceScheduleID')
             a <<= 3
-            if v45 < 1 or v45 > 4294967295: raise EncFail(f'{v45!r} outside 1..4294967295')
+            if v45 < 1 or v45 > 4294967295: int_facet(a, v45, 1, 4294967295, False, 'PriceScheduleID')
             if 0 <= v45 < 128: a = (a << 8) | v45
             else: a = wu(a, v45)
             st42 = 11
@@ -16154,7 +16156,7 @@ def _e_ScheduleTupleType(o: ScheduleTupleType, a: int) -> int:
             if v47 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
             w, c = _C144[st42]
             a = (a << w) | c
-            if not 0 <= v47 <= 255: raise EncFail(f'{v47!r} outside 0..255')
+            if not 0 <= v47 <= 255: nbit_facet(a, 1, v47, 0, 255, 8, 'NumberOfPriceLevels')
             st42 = 19
             v48 = v41.price_level_schedule_entries
             if v48 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
@@ -16381,7 +16383,7 @@ def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
     v4 = v2.time_anchor
     if v4 is None: raise EncFail('missing mandatory TimeAnchor')
     a <<= 3
-    if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+    if v4 > 18446744073709551615: int_facet(a, v4, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     st3 = 3
@@ -16392,12 +16394,12 @@ def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
         pass
         v7 = v5.exponent
         if v7 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        if not -128 <= v7 <= 127: nbit_facet(a, 4, v7, -128, 127, 8, 'Exponent')
         pass
         v8 = v5.value
         if v8 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v7 - -128) << 3
-        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'Value')
         if 0 <= v8 < 128: a = (a << 9) | v8
         elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
         else: a = wi(a, v8)
@@ -16412,12 +16414,12 @@ def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
         pass
         v11 = v9.exponent
         if v11 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        if not -128 <= v11 <= 127: nbit_facet(a, 2, v11, -128, 127, 8, 'Exponent')
         pass
         v12 = v9.value
         if v12 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v11 - -128) << 3
-        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
         if 0 <= v12 < 128: a = (a << 9) | v12
         elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
         else: a = wi(a, v12)
@@ -16452,14 +16454,14 @@ def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
         w, c = _C143[st16]
         a = (a << w) | c
         a <<= 1
-        if v18 > 18446744073709551615: raise EncFail(f'{v18!r} outside 0..18446744073709551615')
+        if v18 > 18446744073709551615: int_facet(a, v18, 0, 18446744073709551615, False, 'TimeAnchor')
         if 0 <= v18 < 128: a = (a << 8) | v18
         else: a = wu(a, v18)
         st16 = 7
         v19 = v15.price_schedule_id
         if v19 is None: raise EncFail('missing mandatory PriceScheduleID')
         a <<= 3
-        if v19 < 1 or v19 > 4294967295: raise EncFail(f'{v19!r} outside 1..4294967295')
+        if v19 < 1 or v19 > 4294967295: int_facet(a, v19, 1, 4294967295, False, 'PriceScheduleID')
         if 0 <= v19 < 128: a = (a << 8) | v19
         else: a = wu(a, v19)
         st16 = 11
@@ -16474,7 +16476,7 @@ def _e_ChargingScheduleType(o: ChargingScheduleType, a: int) -> int:
         if v21 is None: raise EncFail('missing mandatory NumberOfPriceLevels')
         w, c = _C144[st16]
         a = (a << w) | c
-        if not 0 <= v21 <= 255: raise EncFail(f'{v21!r} outside 0..255')
+        if not 0 <= v21 <= 255: nbit_facet(a, 1, v21, 0, 255, 8, 'NumberOfPriceLevels')
         st16 = 19
         v22 = v15.price_level_schedule_entries
         if v22 is None: raise EncFail('missing mandatory PriceLevelScheduleEntries')
@@ -16615,7 +16617,7 @@ def _e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
     a <<= 2
-    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if v2 > 18446744073709551615: int_facet(a, v2, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -16626,12 +16628,12 @@ def _e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
         pass
         v5 = v3.exponent
         if v5 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+        if not -128 <= v5 <= 127: nbit_facet(a, 4, v5, -128, 127, 8, 'Exponent')
         pass
         v6 = v3.value
         if v6 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v5 - -128) << 3
-        if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+        if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
         if 0 <= v6 < 128: a = (a << 9) | v6
         elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
         else: a = wi(a, v6)
@@ -16646,12 +16648,12 @@ def _e_PowerScheduleType(o: PowerScheduleType, a: int) -> int:
         pass
         v9 = v7.exponent
         if v9 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+        if not -128 <= v9 <= 127: nbit_facet(a, 2, v9, -128, 127, 8, 'Exponent')
         pass
         v10 = v7.value
         if v10 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v9 - -128) << 3
-        if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+        if v10 < -32768 or v10 > 32767: int_facet(a, v10, -32768, 32767, True, 'Value')
         if 0 <= v10 < 128: a = (a << 9) | v10
         elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
         else: a = wi(a, v10)
@@ -16925,7 +16927,7 @@ def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -16941,7 +16943,7 @@ def _e_ServiceDetailReqType(o: ServiceDetailReqType, a: int) -> int:
     v7 = o.service_id
     if v7 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 2
-    if v7 > 65535: raise EncFail(f'{v7!r} outside 0..65535')
+    if v7 > 65535: int_facet(a, v7, 0, 65535, False, 'ServiceID')
     if 0 <= v7 < 128: a = (a << 8) | v7
     else: a = wu(a, v7)
     pass
@@ -17081,7 +17083,7 @@ def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -17101,7 +17103,7 @@ def _e_ServiceDetailResType(o: ServiceDetailResType, a: int) -> int:
     v8 = o.service_id
     if v8 is None: raise EncFail('missing mandatory ServiceID')
     a = (a << 11) | (v7) << 3
-    if v8 > 65535: raise EncFail(f'{v8!r} outside 0..65535')
+    if v8 > 65535: int_facet(a, v8, 0, 65535, False, 'ServiceID')
     if 0 <= v8 < 128: a = (a << 8) | v8
     else: a = wu(a, v8)
     pass
@@ -17369,7 +17371,7 @@ def _e_ParameterSetType(o: ParameterSetType, a: int) -> int:
     v2 = o.parameter_set_id
     if v2 is None: raise EncFail('missing mandatory ParameterSetID')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'ParameterSetID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -17597,12 +17599,12 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
         a = (a << 6) | (BOOL[v3]) << 1
         pass
     elif v4 is not None:
-        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        if not -128 <= v4 <= 127: nbit_facet(a, 4, v4, -128, 127, 8, 'byteValue')
         a = (a << 13) | 1024 | (v4 - -128) << 1
         pass
     elif v5 is not None:
         a = (a << 4) | 4
-        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'shortValue')
         if 0 <= v5 < 128: a = (a << 9) | v5
         elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
         else: a = wi(a, v5)
@@ -17610,7 +17612,7 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
         pass
     elif v6 is not None:
         a = (a << 4) | 6
-        if v6 < -2147483648 or v6 > 2147483647: raise EncFail(f'{v6!r} outside -2147483648..2147483647')
+        if v6 < -2147483648 or v6 > 2147483647: int_facet(a, v6, -2147483648, 2147483647, True, 'intValue')
         if 0 <= v6 < 128: a = (a << 9) | v6
         elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
         else: a = wi(a, v6)
@@ -17621,12 +17623,12 @@ def _e_ParameterType(o: ParameterType, a: int) -> int:
         pass
         v10 = v7.exponent
         if v10 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+        if not -128 <= v10 <= 127: nbit_facet(a, 5, v10, -128, 127, 8, 'Exponent')
         pass
         v11 = v7.value
         if v11 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | 32768 | (v10 - -128) << 3
-        if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+        if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'Value')
         if 0 <= v11 < 128: a = (a << 9) | v11
         elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
         else: a = wi(a, v11)
@@ -17729,7 +17731,7 @@ def _e_ServiceDiscoveryReqType(o: ServiceDiscoveryReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -17840,7 +17842,7 @@ def _e_ServiceIDListType(o: ServiceIDListType, a: int) -> int:
         else:
             raise EncFail('more than 16 ServiceID elements')
         a <<= 1
-        if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+        if v > 65535: int_facet(a, v, 0, 65535, False, 'ServiceID')
         if 0 <= v < 128: a = (a << 8) | v
         else: a = wu(a, v)
         a <<= 1
@@ -17991,7 +17993,7 @@ def _e_ServiceDiscoveryResType(o: ServiceDiscoveryResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -18188,7 +18190,7 @@ def _e_ServiceType(o: ServiceType, a: int) -> int:
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'ServiceID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -18317,7 +18319,7 @@ def _e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -18337,14 +18339,14 @@ def _e_ServiceSelectionReqType(o: ServiceSelectionReqType, a: int) -> int:
     v9 = v7.service_id
     if v9 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 3
-    if v9 > 65535: raise EncFail(f'{v9!r} outside 0..65535')
+    if v9 > 65535: int_facet(a, v9, 0, 65535, False, 'ServiceID')
     if 0 <= v9 < 128: a = (a << 8) | v9
     else: a = wu(a, v9)
     pass
     v10 = v7.parameter_set_id
     if v10 is None: raise EncFail('missing mandatory ParameterSetID')
     a <<= 3
-    if v10 > 65535: raise EncFail(f'{v10!r} outside 0..65535')
+    if v10 > 65535: int_facet(a, v10, 0, 65535, False, 'ParameterSetID')
     if 0 <= v10 < 128: a = (a << 8) | v10
     else: a = wu(a, v10)
     pass
@@ -18438,14 +18440,14 @@ def _e_SelectedServiceType(o: SelectedServiceType, a: int) -> int:
     v2 = o.service_id
     if v2 is None: raise EncFail('missing mandatory ServiceID')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'ServiceID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
     v3 = o.parameter_set_id
     if v3 is None: raise EncFail('missing mandatory ParameterSetID')
     a <<= 3
-    if v3 > 65535: raise EncFail(f'{v3!r} outside 0..65535')
+    if v3 > 65535: int_facet(a, v3, 0, 65535, False, 'ParameterSetID')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     pass
@@ -18648,7 +18650,7 @@ def _e_ServiceSelectionResType(o: ServiceSelectionResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -18761,7 +18763,7 @@ def _e_SessionSetupReqType(o: SessionSetupReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -18895,7 +18897,7 @@ def _e_SessionSetupResType(o: SessionSetupResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -19064,7 +19066,7 @@ def _e_SessionStopReqType(o: SessionStopReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -19192,7 +19194,7 @@ def _e_SessionStopResType(o: SessionStopResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -19527,7 +19529,7 @@ def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -19552,7 +19554,7 @@ def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
     v9 = o.vehicle_frame
     if v9 is not None:
         a <<= 4
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'VehicleFrame')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -19563,7 +19565,7 @@ def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         w, c = _C181[st]
         a = (a << w) | c
         a <<= 1
-        if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+        if v10 < -32768 or v10 > 32767: int_facet(a, v10, -32768, 32767, True, 'DeviceOffset')
         if 0 <= v10 < 128: a = (a << 9) | v10
         elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
         else: a = wi(a, v10)
@@ -19574,7 +19576,7 @@ def _e_VehicleCheckInReqType(o: VehicleCheckInReqType, a: int) -> int:
         w, c = _C182[st]
         a = (a << w) | c
         a <<= 1
-        if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+        if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'VehicleTravel')
         if 0 <= v11 < 128: a = (a << 9) | v11
         elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
         else: a = wi(a, v11)
@@ -19784,7 +19786,7 @@ def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -19805,7 +19807,7 @@ def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
     v8 = o.parking_space
     if v8 is not None:
         a <<= 4
-        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'ParkingSpace')
         if 0 <= v8 < 128: a = (a << 9) | v8
         elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
         else: a = wi(a, v8)
@@ -19816,7 +19818,7 @@ def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         w, c = _C184[st]
         a = (a << w) | c
         a <<= 1
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'DeviceLocation')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -19827,7 +19829,7 @@ def _e_VehicleCheckInResType(o: VehicleCheckInResType, a: int) -> int:
         w, c = _C185[st]
         a = (a << w) | c
         a <<= 1
-        if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+        if v10 < -32768 or v10 > 32767: int_facet(a, v10, -32768, 32767, True, 'TargetDistance')
         if 0 <= v10 < 128: a = (a << 9) | v10
         elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
         else: a = wi(a, v10)
@@ -19957,7 +19959,7 @@ def _e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -19977,7 +19979,7 @@ def _e_VehicleCheckOutReqType(o: VehicleCheckOutReqType, a: int) -> int:
     v8 = o.check_out_time
     if v8 is None: raise EncFail('missing mandatory CheckOutTime')
     a = (a << 7) | (v7) << 3
-    if v8 > 18446744073709551615: raise EncFail(f'{v8!r} outside 0..18446744073709551615')
+    if v8 > 18446744073709551615: int_facet(a, v8, 0, 18446744073709551615, False, 'CheckOutTime')
     if 0 <= v8 < 128: a = (a << 8) | v8
     else: a = wu(a, v8)
     pass
@@ -20094,7 +20096,7 @@ def _e_VehicleCheckOutResType(o: VehicleCheckOutResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -20391,28 +20393,28 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
     v2 = o.present_soc
     if v2 is not None:
-        if not 0 <= v2 <= 100: raise EncFail(f'{v2!r} outside 0..100')
+        if not 0 <= v2 <= 100: nbit_facet(a, 5, v2, 0, 100, 7, 'PresentSOC')
         a = (a << 13) | (v2) << 1
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
         w, c = _C199[st]
         a = (a << w) | c
-        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        if not 0 <= v3 <= 100: nbit_facet(a, 1, v3, 0, 100, 7, 'MinimumSOC')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
         w, c = _C200[st]
         a = (a << w) | c
-        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        if not 0 <= v4 <= 100: nbit_facet(a, 1, v4, 0, 100, 7, 'TargetSOC')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.maximum_soc
     if v5 is not None:
         w, c = _C201[st]
         a = (a << w) | c
-        if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
+        if not 0 <= v5 <= 100: nbit_facet(a, 1, v5, 0, 100, 7, 'MaximumSOC')
         a = (a << 9) | (v5) << 1
         st = 15
     v6 = o.remaining_time_to_minimum_soc
@@ -20420,7 +20422,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C202[st]
         a = (a << w) | c
         a <<= 1
-        if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+        if v6 > 4294967295: int_facet(a, v6, 0, 4294967295, False, 'RemainingTimeToMinimumSOC')
         if 0 <= v6 < 128: a = (a << 8) | v6
         else: a = wu(a, v6)
         a <<= 1
@@ -20430,7 +20432,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C203[st]
         a = (a << w) | c
         a <<= 1
-        if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+        if v7 > 4294967295: int_facet(a, v7, 0, 4294967295, False, 'RemainingTimeToTargetSOC')
         if 0 <= v7 < 128: a = (a << 8) | v7
         else: a = wu(a, v7)
         a <<= 1
@@ -20440,7 +20442,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C204[st]
         a = (a << w) | c
         a <<= 1
-        if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+        if v8 > 4294967295: int_facet(a, v8, 0, 4294967295, False, 'RemainingTimeToMaximumSOC')
         if 0 <= v8 < 128: a = (a << 8) | v8
         else: a = wu(a, v8)
         a <<= 1
@@ -20459,12 +20461,12 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -20618,7 +20620,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'AckMaxDelay')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -20759,7 +20761,7 @@ def _d_S11_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]
 
 def _e_S11_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -20782,7 +20784,7 @@ def _d_S12_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int
 
 def _e_S12_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -20805,7 +20807,7 @@ def _d_S13_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S13_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -20828,7 +20830,7 @@ def _d_S14_CarbonDioxideEmission(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S14_CarbonDioxideEmission(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'CarbonDioxideEmission')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -20911,7 +20913,7 @@ def _d_S18_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S18_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -20975,7 +20977,7 @@ def _d_S21_CheckOutTime(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S21_CheckOutTime(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'CheckOutTime')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -21038,7 +21040,7 @@ def _d_S24_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S24_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'DepartureTime')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -21061,7 +21063,7 @@ def _d_S25_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S25_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'DepartureTime')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -21085,7 +21087,7 @@ def _d_S26_DeviceLocation(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S26_DeviceLocation(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'DeviceLocation')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -21110,7 +21112,7 @@ def _d_S27_DeviceOffset(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S27_DeviceOffset(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'DeviceOffset')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -21134,7 +21136,7 @@ def _d_S28_Duration(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S28_Duration(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'Duration')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -21427,7 +21429,7 @@ def _d_S42_Exponent(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S42_Exponent(v: Any, a: int) -> int:
     a <<= 1
-    if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
+    if not -128 <= v <= 127: nbit_facet(a, 0, v, -128, 127, 8, 'Exponent')
     a = (a << 8) | (v - -128)
     a <<= 1
     return a
@@ -21527,6 +21529,7 @@ def _d_S47_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S47_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'HMACOutputLength')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -21607,7 +21610,7 @@ def _d_S51_MaximumContractCertificateChains(B: int, r: int) -> tuple[Any, int, i
 
 def _e_S51_MaximumContractCertificateChains(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'MaximumContractCertificateChains')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -21628,7 +21631,7 @@ def _d_S52_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S52_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'MaximumSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -21649,7 +21652,7 @@ def _d_S53_MaximumSupportingPoints(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S53_MaximumSupportingPoints(v: Any, a: int) -> int:
     a <<= 1
-    if not 12 <= v <= 1024: raise EncFail(f'{v!r} outside 12..1024')
+    if not 12 <= v <= 1024: nbit_facet(a, 0, v, 12, 1024, 10, 'MaximumSupportingPoints')
     a = (a << 10) | (v - 12)
     a <<= 1
     return a
@@ -21731,7 +21734,7 @@ def _d_S57_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S57_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'MeterStatus')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -21755,7 +21758,7 @@ def _d_S58_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S58_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'MeterTimestamp')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -21777,7 +21780,7 @@ def _d_S59_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S59_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'MinimumSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -21798,7 +21801,7 @@ def _d_S60_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S60_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'MinimumSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -21840,7 +21843,7 @@ def _d_S62_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S62_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -21861,7 +21864,7 @@ def _d_S63_NumberOfPriceLevels(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S63_NumberOfPriceLevels(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'NumberOfPriceLevels')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -21883,7 +21886,7 @@ def _d_S64_OverstayFeePeriod(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S64_OverstayFeePeriod(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'OverstayFeePeriod')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -21926,7 +21929,7 @@ def _d_S66_OverstayTimeThreshold(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S66_OverstayTimeThreshold(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'OverstayTimeThreshold')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22009,7 +22012,7 @@ def _d_S70_ParameterSetID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S70_ParameterSetID(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'ParameterSetID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22032,7 +22035,7 @@ def _d_S71_ParkingFeePeriod(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S71_ParkingFeePeriod(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'ParkingFeePeriod')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22078,7 +22081,7 @@ def _d_S73_ParkingSpace(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S73_ParkingSpace(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'ParkingSpace')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -22142,7 +22145,7 @@ def _d_S76_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S76_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'PresentSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -22182,7 +22185,7 @@ def _d_S78_PriceLevel(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S78_PriceLevel(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'PriceLevel')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -22224,7 +22227,7 @@ def _d_S80_PriceScheduleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S80_PriceScheduleID(v: Any, a: int) -> int:
     a <<= 1
-    if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
+    if v < 1 or v > 4294967295: int_facet(a, v, 1, 4294967295, False, 'PriceScheduleID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22285,7 +22288,7 @@ def _d_S83_RemainingContractCertificateChains(B: int, r: int) -> tuple[Any, int,
 
 def _e_S83_RemainingContractCertificateChains(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'RemainingContractCertificateChains')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -22307,7 +22310,7 @@ def _d_S84_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S84_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToMaximumSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22330,7 +22333,7 @@ def _d_S85_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S85_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToMinimumSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22353,7 +22356,7 @@ def _d_S86_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S86_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToTargetSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22374,7 +22377,7 @@ def _d_S87_RenewableGenerationPercentage(B: int, r: int) -> tuple[Any, int, int]
 
 def _e_S87_RenewableGenerationPercentage(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'RenewableGenerationPercentage')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -22458,7 +22461,7 @@ def _d_S91_ScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S91_ScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
-    if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
+    if v < 1 or v > 4294967295: int_facet(a, v, 1, 4294967295, False, 'ScheduleTupleID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22522,7 +22525,7 @@ def _d_S94_SelectedScheduleTupleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S94_SelectedScheduleTupleID(v: Any, a: int) -> int:
     a <<= 1
-    if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
+    if v < 1 or v > 4294967295: int_facet(a, v, 1, 4294967295, False, 'SelectedScheduleTupleID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22545,7 +22548,7 @@ def _d_S95_ServiceID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S95_ServiceID(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'ServiceID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22647,7 +22650,7 @@ def _d_S100_StartTime(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S100_StartTime(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'StartTime')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22691,7 +22694,7 @@ def _d_S102_TargetDistance(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S102_TargetDistance(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'TargetDistance')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -22715,7 +22718,7 @@ def _d_S103_TargetOffsetX(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S103_TargetOffsetX(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'TargetOffsetX')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22738,7 +22741,7 @@ def _d_S104_TargetOffsetY(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S104_TargetOffsetY(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'TargetOffsetY')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22760,7 +22763,7 @@ def _d_S105_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S105_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'TargetSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -22781,7 +22784,7 @@ def _d_S106_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S106_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'TargetSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -22822,7 +22825,7 @@ def _d_S108_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S108_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
-    if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
+    if v < 1 or v > 4294967295: int_facet(a, v, 1, 4294967295, False, 'TaxRuleID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22845,7 +22848,7 @@ def _d_S109_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S109_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
-    if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
+    if v < 1 or v > 4294967295: int_facet(a, v, 1, 4294967295, False, 'TaxRuleID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22888,7 +22891,7 @@ def _d_S111_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S111_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22911,7 +22914,7 @@ def _d_S112_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S112_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22934,7 +22937,7 @@ def _d_S113_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S113_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -22958,7 +22961,7 @@ def _d_S114_Value(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S114_Value(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'Value')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -22983,7 +22986,7 @@ def _d_S115_VehicleFrame(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S115_VehicleFrame(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'VehicleFrame')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -23008,7 +23011,7 @@ def _d_S116_VehicleTravel(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S116_VehicleTravel(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'VehicleTravel')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -23132,6 +23135,7 @@ def _d_S122_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S122_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'X509SerialNumber')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -23232,7 +23236,7 @@ def _d_S127_byteValue(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S127_byteValue(v: Any, a: int) -> int:
     a <<= 1
-    if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
+    if not -128 <= v <= 127: nbit_facet(a, 0, v, -128, 127, 8, 'byteValue')
     a = (a << 8) | (v - -128)
     a <<= 1
     return a
@@ -23275,7 +23279,7 @@ def _d_S129_intValue(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S129_intValue(v: Any, a: int) -> int:
     a <<= 1
-    if v < -2147483648 or v > 2147483647: raise EncFail(f'{v!r} outside -2147483648..2147483647')
+    if v < -2147483648 or v > 2147483647: int_facet(a, v, -2147483648, 2147483647, True, 'intValue')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -23300,7 +23304,7 @@ def _d_S130_shortValue(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S130_shortValue(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'shortValue')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)

@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, UINT_CARRIED, EncFail, Message, abstract_facet, bad_value, esc, facet, fill, int_facet, nbit_facet, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_ac'
 _new = object.__new__
@@ -1577,12 +1577,12 @@ def _e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: in
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -1595,12 +1595,12 @@ def _e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: in
         pass
         v8 = v6.exponent
         if v8 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        if not -128 <= v8 <= 127: nbit_facet(a, 4, v8, -128, 127, 8, 'Exponent')
         pass
         v9 = v6.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v8 - -128) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -1615,12 +1615,12 @@ def _e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: in
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -1635,12 +1635,12 @@ def _e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: in
     pass
     v16 = v14.exponent
     if v16 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
     pass
     v17 = v14.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v16 - -128) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -1653,12 +1653,12 @@ def _e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: in
         pass
         v20 = v18.exponent
         if v20 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        if not -128 <= v20 <= 127: nbit_facet(a, 4, v20, -128, 127, 8, 'Exponent')
         pass
         v21 = v18.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v20 - -128) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -1673,12 +1673,12 @@ def _e_AC_CPDReqEnergyTransferModeType(o: AC_CPDReqEnergyTransferModeType, a: in
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 2, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -1759,12 +1759,12 @@ def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     pass
     v2 = o.exponent
     if v2 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v2 <= 127: raise EncFail(f'{v2!r} outside -128..127')
+    if not -128 <= v2 <= 127: nbit_facet(a, 2, v2, -128, 127, 8, 'Exponent')
     pass
     v3 = o.value
     if v3 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v2 - -128) << 3
-    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if v3 < -32768 or v3 > 32767: int_facet(a, v3, -32768, 32767, True, 'Value')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -2140,12 +2140,12 @@ def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: in
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -2158,12 +2158,12 @@ def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: in
         pass
         v8 = v6.exponent
         if v8 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        if not -128 <= v8 <= 127: nbit_facet(a, 4, v8, -128, 127, 8, 'Exponent')
         pass
         v9 = v6.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v8 - -128) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -2178,12 +2178,12 @@ def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: in
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -2198,12 +2198,12 @@ def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: in
     pass
     v16 = v14.exponent
     if v16 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
     pass
     v17 = v14.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v16 - -128) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -2216,12 +2216,12 @@ def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: in
         pass
         v20 = v18.exponent
         if v20 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        if not -128 <= v20 <= 127: nbit_facet(a, 4, v20, -128, 127, 8, 'Exponent')
         pass
         v21 = v18.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v20 - -128) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -2236,12 +2236,12 @@ def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: in
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 2, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -2256,12 +2256,12 @@ def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: in
     pass
     v28 = v26.exponent
     if v28 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+    if not -128 <= v28 <= 127: nbit_facet(a, 2, v28, -128, 127, 8, 'Exponent')
     pass
     v29 = v26.value
     if v29 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v28 - -128) << 3
-    if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+    if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
     if 0 <= v29 < 128: a = (a << 9) | v29
     elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
     else: a = wi(a, v29)
@@ -2274,12 +2274,12 @@ def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: in
         pass
         v32 = v30.exponent
         if v32 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        if not -128 <= v32 <= 127: nbit_facet(a, 5, v32, -128, 127, 8, 'Exponent')
         pass
         v33 = v30.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v32 - -128) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -2294,12 +2294,12 @@ def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: in
         pass
         v36 = v34.exponent
         if v36 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        if not -128 <= v36 <= 127: nbit_facet(a, 2, v36, -128, 127, 8, 'Exponent')
         pass
         v37 = v34.value
         if v37 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v36 - -128) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
         if 0 <= v37 < 128: a = (a << 9) | v37
         elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
         else: a = wi(a, v37)
@@ -2314,12 +2314,12 @@ def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: in
         pass
         v40 = v38.exponent
         if v40 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        if not -128 <= v40 <= 127: nbit_facet(a, 2, v40, -128, 127, 8, 'Exponent')
         pass
         v41 = v38.value
         if v41 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v40 - -128) << 3
-        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if v41 < -32768 or v41 > 32767: int_facet(a, v41, -32768, 32767, True, 'Value')
         if 0 <= v41 < 128: a = (a << 9) | v41
         elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
         else: a = wi(a, v41)
@@ -2334,12 +2334,12 @@ def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: in
         pass
         v44 = v42.exponent
         if v44 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        if not -128 <= v44 <= 127: nbit_facet(a, 2, v44, -128, 127, 8, 'Exponent')
         pass
         v45 = v42.value
         if v45 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v44 - -128) << 3
-        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if v45 < -32768 or v45 > 32767: int_facet(a, v45, -32768, 32767, True, 'Value')
         if 0 <= v45 < 128: a = (a << 9) | v45
         elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
         else: a = wi(a, v45)
@@ -2354,12 +2354,12 @@ def _e_AC_CPDResEnergyTransferModeType(o: AC_CPDResEnergyTransferModeType, a: in
         pass
         v48 = v46.exponent
         if v48 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        if not -128 <= v48 <= 127: nbit_facet(a, 2, v48, -128, 127, 8, 'Exponent')
         pass
         v49 = v46.value
         if v49 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v48 - -128) << 3
-        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if v49 < -32768 or v49 > 32767: int_facet(a, v49, -32768, 32767, True, 'Value')
         if 0 <= v49 < 128: a = (a << 9) | v49
         elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
         else: a = wi(a, v49)
@@ -2655,7 +2655,7 @@ def _e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -2675,28 +2675,28 @@ def _e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
         a <<= 2
         v9 = v7.present_soc
         if v9 is not None:
-            if not 0 <= v9 <= 100: raise EncFail(f'{v9!r} outside 0..100')
+            if not 0 <= v9 <= 100: nbit_facet(a, 5, v9, 0, 100, 7, 'PresentSOC')
             a = (a << 13) | (v9) << 1
             st8 = 3
         v10 = v7.minimum_soc
         if v10 is not None:
             w, c = _C47[st8]
             a = (a << w) | c
-            if not 0 <= v10 <= 100: raise EncFail(f'{v10!r} outside 0..100')
+            if not 0 <= v10 <= 100: nbit_facet(a, 1, v10, 0, 100, 7, 'MinimumSOC')
             a = (a << 9) | (v10) << 1
             st8 = 7
         v11 = v7.target_soc
         if v11 is not None:
             w, c = _C48[st8]
             a = (a << w) | c
-            if not 0 <= v11 <= 100: raise EncFail(f'{v11!r} outside 0..100')
+            if not 0 <= v11 <= 100: nbit_facet(a, 1, v11, 0, 100, 7, 'TargetSOC')
             a = (a << 9) | (v11) << 1
             st8 = 11
         v12 = v7.maximum_soc
         if v12 is not None:
             w, c = _C49[st8]
             a = (a << w) | c
-            if not 0 <= v12 <= 100: raise EncFail(f'{v12!r} outside 0..100')
+            if not 0 <= v12 <= 100: nbit_facet(a, 1, v12, 0, 100, 7, 'MaximumSOC')
             a = (a << 9) | (v12) << 1
             st8 = 15
         v13 = v7.remaining_time_to_minimum_soc
@@ -2704,7 +2704,7 @@ def _e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
             w, c = _C50[st8]
             a = (a << w) | c
             a <<= 1
-            if v13 > 4294967295: raise EncFail(f'{v13!r} outside 0..4294967295')
+            if v13 > 4294967295: int_facet(a, v13, 0, 4294967295, False, 'RemainingTimeToMinimumSOC')
             if 0 <= v13 < 128: a = (a << 8) | v13
             else: a = wu(a, v13)
             a <<= 1
@@ -2714,7 +2714,7 @@ def _e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
             w, c = _C51[st8]
             a = (a << w) | c
             a <<= 1
-            if v14 > 4294967295: raise EncFail(f'{v14!r} outside 0..4294967295')
+            if v14 > 4294967295: int_facet(a, v14, 0, 4294967295, False, 'RemainingTimeToTargetSOC')
             if 0 <= v14 < 128: a = (a << 8) | v14
             else: a = wu(a, v14)
             a <<= 1
@@ -2724,7 +2724,7 @@ def _e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
             w, c = _C52[st8]
             a = (a << w) | c
             a <<= 1
-            if v15 > 4294967295: raise EncFail(f'{v15!r} outside 0..4294967295')
+            if v15 > 4294967295: int_facet(a, v15, 0, 4294967295, False, 'RemainingTimeToMaximumSOC')
             if 0 <= v15 < 128: a = (a << 8) | v15
             else: a = wu(a, v15)
             a <<= 1
@@ -2743,12 +2743,12 @@ def _e_AC_ChargeLoopReqType(o: AC_ChargeLoopReqType, a: int) -> int:
             pass
             v19 = v17.exponent
             if v19 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v19 <= 127: raise EncFail(f'{v19!r} outside -128..127')
+            if not -128 <= v19 <= 127: nbit_facet(a, 2, v19, -128, 127, 8, 'Exponent')
             pass
             v20 = v17.value
             if v20 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v19 - -128) << 3
-            if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+            if v20 < -32768 or v20 > 32767: int_facet(a, v20, -32768, 32767, True, 'Value')
             if 0 <= v20 < 128: a = (a << 9) | v20
             elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
             else: a = wi(a, v20)
@@ -2895,7 +2895,7 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     v3 = o.time_stamp
     if v3 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if v3 > 18446744073709551615: int_facet(a, v3, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
@@ -3346,6 +3346,7 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     v3 = o.hmac_output_length
     if v3 is not None:
         a <<= 4
+        if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'HMACOutputLength')
         if 0 <= v3 < 128: a = (a << 9) | v3
         elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
         else: a = wi(a, v3)
@@ -4594,6 +4595,7 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     v3 = o.x509_serial_number
     if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
     a <<= 3
+    if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'X509SerialNumber')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -5035,28 +5037,28 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
     v2 = o.present_soc
     if v2 is not None:
-        if not 0 <= v2 <= 100: raise EncFail(f'{v2!r} outside 0..100')
+        if not 0 <= v2 <= 100: nbit_facet(a, 5, v2, 0, 100, 7, 'PresentSOC')
         a = (a << 13) | (v2) << 1
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
         w, c = _C47[st]
         a = (a << w) | c
-        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        if not 0 <= v3 <= 100: nbit_facet(a, 1, v3, 0, 100, 7, 'MinimumSOC')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
         w, c = _C48[st]
         a = (a << w) | c
-        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        if not 0 <= v4 <= 100: nbit_facet(a, 1, v4, 0, 100, 7, 'TargetSOC')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.maximum_soc
     if v5 is not None:
         w, c = _C49[st]
         a = (a << w) | c
-        if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
+        if not 0 <= v5 <= 100: nbit_facet(a, 1, v5, 0, 100, 7, 'MaximumSOC')
         a = (a << 9) | (v5) << 1
         st = 15
     v6 = o.remaining_time_to_minimum_soc
@@ -5064,7 +5066,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C50[st]
         a = (a << w) | c
         a <<= 1
-        if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+        if v6 > 4294967295: int_facet(a, v6, 0, 4294967295, False, 'RemainingTimeToMinimumSOC')
         if 0 <= v6 < 128: a = (a << 8) | v6
         else: a = wu(a, v6)
         a <<= 1
@@ -5074,7 +5076,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C51[st]
         a = (a << w) | c
         a <<= 1
-        if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+        if v7 > 4294967295: int_facet(a, v7, 0, 4294967295, False, 'RemainingTimeToTargetSOC')
         if 0 <= v7 < 128: a = (a << 8) | v7
         else: a = wu(a, v7)
         a <<= 1
@@ -5084,7 +5086,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C52[st]
         a = (a << w) | c
         a <<= 1
-        if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+        if v8 > 4294967295: int_facet(a, v8, 0, 4294967295, False, 'RemainingTimeToMaximumSOC')
         if 0 <= v8 < 128: a = (a << 8) | v8
         else: a = wu(a, v8)
         a <<= 1
@@ -5103,12 +5105,12 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -5860,7 +5862,7 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
     v2 = o.departure_time
     if v2 is not None:
         a <<= 3
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -5873,12 +5875,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 2, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -5890,12 +5892,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
     pass
     v9 = v7.exponent
     if v9 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+    if not -128 <= v9 <= 127: nbit_facet(a, 5, v9, -128, 127, 8, 'Exponent')
     pass
     v10 = v7.value
     if v10 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v9 - -128) << 3
-    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if v10 < -32768 or v10 > 32767: int_facet(a, v10, -32768, 32767, True, 'Value')
     if 0 <= v10 < 128: a = (a << 9) | v10
     elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
     else: a = wi(a, v10)
@@ -5907,12 +5909,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
     pass
     v13 = v11.exponent
     if v13 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+    if not -128 <= v13 <= 127: nbit_facet(a, 5, v13, -128, 127, 8, 'Exponent')
     pass
     v14 = v11.value
     if v14 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v13 - -128) << 3
-    if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+    if v14 < -32768 or v14 > 32767: int_facet(a, v14, -32768, 32767, True, 'Value')
     if 0 <= v14 < 128: a = (a << 9) | v14
     elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
     else: a = wi(a, v14)
@@ -5924,12 +5926,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
     pass
     v17 = v15.exponent
     if v17 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+    if not -128 <= v17 <= 127: nbit_facet(a, 5, v17, -128, 127, 8, 'Exponent')
     pass
     v18 = v15.value
     if v18 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v17 - -128) << 3
-    if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+    if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
     if 0 <= v18 < 128: a = (a << 9) | v18
     elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
     else: a = wi(a, v18)
@@ -5942,12 +5944,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v21 = v19.exponent
         if v21 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        if not -128 <= v21 <= 127: nbit_facet(a, 4, v21, -128, 127, 8, 'Exponent')
         pass
         v22 = v19.value
         if v22 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v21 - -128) << 3
-        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
         if 0 <= v22 < 128: a = (a << 9) | v22
         elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
         else: a = wi(a, v22)
@@ -5962,12 +5964,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v25 = v23.exponent
         if v25 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+        if not -128 <= v25 <= 127: nbit_facet(a, 2, v25, -128, 127, 8, 'Exponent')
         pass
         v26 = v23.value
         if v26 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v25 - -128) << 3
-        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
         if 0 <= v26 < 128: a = (a << 9) | v26
         elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
         else: a = wi(a, v26)
@@ -5982,12 +5984,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
     pass
     v29 = v27.exponent
     if v29 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    if not -128 <= v29 <= 127: nbit_facet(a, 2, v29, -128, 127, 8, 'Exponent')
     pass
     v30 = v27.value
     if v30 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v29 - -128) << 3
-    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if v30 < -32768 or v30 > 32767: int_facet(a, v30, -32768, 32767, True, 'Value')
     if 0 <= v30 < 128: a = (a << 9) | v30
     elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
     else: a = wi(a, v30)
@@ -6000,12 +6002,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v33 = v31.exponent
         if v33 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+        if not -128 <= v33 <= 127: nbit_facet(a, 4, v33, -128, 127, 8, 'Exponent')
         pass
         v34 = v31.value
         if v34 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v33 - -128) << 3
-        if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+        if v34 < -32768 or v34 > 32767: int_facet(a, v34, -32768, 32767, True, 'Value')
         if 0 <= v34 < 128: a = (a << 9) | v34
         elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
         else: a = wi(a, v34)
@@ -6020,12 +6022,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v37 = v35.exponent
         if v37 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        if not -128 <= v37 <= 127: nbit_facet(a, 2, v37, -128, 127, 8, 'Exponent')
         pass
         v38 = v35.value
         if v38 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v37 - -128) << 3
-        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
         if 0 <= v38 < 128: a = (a << 9) | v38
         elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
         else: a = wi(a, v38)
@@ -6040,12 +6042,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
     pass
     v41 = v39.exponent
     if v41 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+    if not -128 <= v41 <= 127: nbit_facet(a, 2, v41, -128, 127, 8, 'Exponent')
     pass
     v42 = v39.value
     if v42 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v41 - -128) << 3
-    if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+    if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
     if 0 <= v42 < 128: a = (a << 9) | v42
     elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
     else: a = wi(a, v42)
@@ -6058,12 +6060,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v45 = v43.exponent
         if v45 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+        if not -128 <= v45 <= 127: nbit_facet(a, 4, v45, -128, 127, 8, 'Exponent')
         pass
         v46 = v43.value
         if v46 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v45 - -128) << 3
-        if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+        if v46 < -32768 or v46 > 32767: int_facet(a, v46, -32768, 32767, True, 'Value')
         if 0 <= v46 < 128: a = (a << 9) | v46
         elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
         else: a = wi(a, v46)
@@ -6078,12 +6080,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v49 = v47.exponent
         if v49 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        if not -128 <= v49 <= 127: nbit_facet(a, 2, v49, -128, 127, 8, 'Exponent')
         pass
         v50 = v47.value
         if v50 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v49 - -128) << 3
-        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if v50 < -32768 or v50 > 32767: int_facet(a, v50, -32768, 32767, True, 'Value')
         if 0 <= v50 < 128: a = (a << 9) | v50
         elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
         else: a = wi(a, v50)
@@ -6098,12 +6100,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
     pass
     v53 = v51.exponent
     if v53 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+    if not -128 <= v53 <= 127: nbit_facet(a, 2, v53, -128, 127, 8, 'Exponent')
     pass
     v54 = v51.value
     if v54 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v53 - -128) << 3
-    if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+    if v54 < -32768 or v54 > 32767: int_facet(a, v54, -32768, 32767, True, 'Value')
     if 0 <= v54 < 128: a = (a << 9) | v54
     elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
     else: a = wi(a, v54)
@@ -6116,12 +6118,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v57 = v55.exponent
         if v57 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v57 <= 127: raise EncFail(f'{v57!r} outside -128..127')
+        if not -128 <= v57 <= 127: nbit_facet(a, 4, v57, -128, 127, 8, 'Exponent')
         pass
         v58 = v55.value
         if v58 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v57 - -128) << 3
-        if v58 < -32768 or v58 > 32767: raise EncFail(f'{v58!r} outside -32768..32767')
+        if v58 < -32768 or v58 > 32767: int_facet(a, v58, -32768, 32767, True, 'Value')
         if 0 <= v58 < 128: a = (a << 9) | v58
         elif -129 < v58 < 0: a = (a << 9) | (255 - v58)
         else: a = wi(a, v58)
@@ -6136,12 +6138,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v61 = v59.exponent
         if v61 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v61 <= 127: raise EncFail(f'{v61!r} outside -128..127')
+        if not -128 <= v61 <= 127: nbit_facet(a, 2, v61, -128, 127, 8, 'Exponent')
         pass
         v62 = v59.value
         if v62 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v61 - -128) << 3
-        if v62 < -32768 or v62 > 32767: raise EncFail(f'{v62!r} outside -32768..32767')
+        if v62 < -32768 or v62 > 32767: int_facet(a, v62, -32768, 32767, True, 'Value')
         if 0 <= v62 < 128: a = (a << 9) | v62
         elif -129 < v62 < 0: a = (a << 9) | (255 - v62)
         else: a = wi(a, v62)
@@ -6156,12 +6158,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
     pass
     v65 = v63.exponent
     if v65 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v65 <= 127: raise EncFail(f'{v65!r} outside -128..127')
+    if not -128 <= v65 <= 127: nbit_facet(a, 2, v65, -128, 127, 8, 'Exponent')
     pass
     v66 = v63.value
     if v66 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v65 - -128) << 3
-    if v66 < -32768 or v66 > 32767: raise EncFail(f'{v66!r} outside -32768..32767')
+    if v66 < -32768 or v66 > 32767: int_facet(a, v66, -32768, 32767, True, 'Value')
     if 0 <= v66 < 128: a = (a << 9) | v66
     elif -129 < v66 < 0: a = (a << 9) | (255 - v66)
     else: a = wi(a, v66)
@@ -6174,12 +6176,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v69 = v67.exponent
         if v69 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v69 <= 127: raise EncFail(f'{v69!r} outside -128..127')
+        if not -128 <= v69 <= 127: nbit_facet(a, 4, v69, -128, 127, 8, 'Exponent')
         pass
         v70 = v67.value
         if v70 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v69 - -128) << 3
-        if v70 < -32768 or v70 > 32767: raise EncFail(f'{v70!r} outside -32768..32767')
+        if v70 < -32768 or v70 > 32767: int_facet(a, v70, -32768, 32767, True, 'Value')
         if 0 <= v70 < 128: a = (a << 9) | v70
         elif -129 < v70 < 0: a = (a << 9) | (255 - v70)
         else: a = wi(a, v70)
@@ -6194,12 +6196,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v73 = v71.exponent
         if v73 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v73 <= 127: raise EncFail(f'{v73!r} outside -128..127')
+        if not -128 <= v73 <= 127: nbit_facet(a, 2, v73, -128, 127, 8, 'Exponent')
         pass
         v74 = v71.value
         if v74 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v73 - -128) << 3
-        if v74 < -32768 or v74 > 32767: raise EncFail(f'{v74!r} outside -32768..32767')
+        if v74 < -32768 or v74 > 32767: int_facet(a, v74, -32768, 32767, True, 'Value')
         if 0 <= v74 < 128: a = (a << 9) | v74
         elif -129 < v74 < 0: a = (a << 9) | (255 - v74)
         else: a = wi(a, v74)
@@ -6214,12 +6216,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
     pass
     v77 = v75.exponent
     if v77 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v77 <= 127: raise EncFail(f'{v77!r} outside -128..127')
+    if not -128 <= v77 <= 127: nbit_facet(a, 2, v77, -128, 127, 8, 'Exponent')
     pass
     v78 = v75.value
     if v78 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v77 - -128) << 3
-    if v78 < -32768 or v78 > 32767: raise EncFail(f'{v78!r} outside -32768..32767')
+    if v78 < -32768 or v78 > 32767: int_facet(a, v78, -32768, 32767, True, 'Value')
     if 0 <= v78 < 128: a = (a << 9) | v78
     elif -129 < v78 < 0: a = (a << 9) | (255 - v78)
     else: a = wi(a, v78)
@@ -6232,12 +6234,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v81 = v79.exponent
         if v81 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v81 <= 127: raise EncFail(f'{v81!r} outside -128..127')
+        if not -128 <= v81 <= 127: nbit_facet(a, 5, v81, -128, 127, 8, 'Exponent')
         pass
         v82 = v79.value
         if v82 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v81 - -128) << 3
-        if v82 < -32768 or v82 > 32767: raise EncFail(f'{v82!r} outside -32768..32767')
+        if v82 < -32768 or v82 > 32767: int_facet(a, v82, -32768, 32767, True, 'Value')
         if 0 <= v82 < 128: a = (a << 9) | v82
         elif -129 < v82 < 0: a = (a << 9) | (255 - v82)
         else: a = wi(a, v82)
@@ -6252,12 +6254,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v85 = v83.exponent
         if v85 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v85 <= 127: raise EncFail(f'{v85!r} outside -128..127')
+        if not -128 <= v85 <= 127: nbit_facet(a, 2, v85, -128, 127, 8, 'Exponent')
         pass
         v86 = v83.value
         if v86 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v85 - -128) << 3
-        if v86 < -32768 or v86 > 32767: raise EncFail(f'{v86!r} outside -32768..32767')
+        if v86 < -32768 or v86 > 32767: int_facet(a, v86, -32768, 32767, True, 'Value')
         if 0 <= v86 < 128: a = (a << 9) | v86
         elif -129 < v86 < 0: a = (a << 9) | (255 - v86)
         else: a = wi(a, v86)
@@ -6272,12 +6274,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v89 = v87.exponent
         if v89 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v89 <= 127: raise EncFail(f'{v89!r} outside -128..127')
+        if not -128 <= v89 <= 127: nbit_facet(a, 2, v89, -128, 127, 8, 'Exponent')
         pass
         v90 = v87.value
         if v90 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v89 - -128) << 3
-        if v90 < -32768 or v90 > 32767: raise EncFail(f'{v90!r} outside -32768..32767')
+        if v90 < -32768 or v90 > 32767: int_facet(a, v90, -32768, 32767, True, 'Value')
         if 0 <= v90 < 128: a = (a << 9) | v90
         elif -129 < v90 < 0: a = (a << 9) | (255 - v90)
         else: a = wi(a, v90)
@@ -6292,12 +6294,12 @@ def _e_BPT_Dynamic_AC_CLReqControlModeType(o: BPT_Dynamic_AC_CLReqControlModeTyp
         pass
         v93 = v91.exponent
         if v93 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v93 <= 127: raise EncFail(f'{v93!r} outside -128..127')
+        if not -128 <= v93 <= 127: nbit_facet(a, 2, v93, -128, 127, 8, 'Exponent')
         pass
         v94 = v91.value
         if v94 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v93 - -128) << 3
-        if v94 < -32768 or v94 > 32767: raise EncFail(f'{v94!r} outside -32768..32767')
+        if v94 < -32768 or v94 > 32767: int_facet(a, v94, -32768, 32767, True, 'Value')
         if 0 <= v94 < 128: a = (a << 9) | v94
         elif -129 < v94 < 0: a = (a << 9) | (255 - v94)
         else: a = wi(a, v94)
@@ -6927,12 +6929,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v4 = v2.exponent
         if v4 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        if not -128 <= v4 <= 127: nbit_facet(a, 6, v4, -128, 127, 8, 'Exponent')
         pass
         v5 = v2.value
         if v5 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v4 - -128) << 3
-        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
         if 0 <= v5 < 128: a = (a << 9) | v5
         elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
         else: a = wi(a, v5)
@@ -6947,12 +6949,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v8 = v6.exponent
         if v8 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        if not -128 <= v8 <= 127: nbit_facet(a, 2, v8, -128, 127, 8, 'Exponent')
         pass
         v9 = v6.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v8 - -128) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -6967,12 +6969,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -6987,12 +6989,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v16 = v14.exponent
         if v16 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
         pass
         v17 = v14.value
         if v17 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v16 - -128) << 3
-        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
         if 0 <= v17 < 128: a = (a << 9) | v17
         elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
         else: a = wi(a, v17)
@@ -7007,12 +7009,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v20 = v18.exponent
         if v20 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        if not -128 <= v20 <= 127: nbit_facet(a, 2, v20, -128, 127, 8, 'Exponent')
         pass
         v21 = v18.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v20 - -128) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -7027,12 +7029,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 2, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -7047,12 +7049,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v28 = v26.exponent
         if v28 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        if not -128 <= v28 <= 127: nbit_facet(a, 2, v28, -128, 127, 8, 'Exponent')
         pass
         v29 = v26.value
         if v29 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v28 - -128) << 3
-        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
         if 0 <= v29 < 128: a = (a << 9) | v29
         elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
         else: a = wi(a, v29)
@@ -7067,12 +7069,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v32 = v30.exponent
         if v32 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        if not -128 <= v32 <= 127: nbit_facet(a, 2, v32, -128, 127, 8, 'Exponent')
         pass
         v33 = v30.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v32 - -128) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -7087,12 +7089,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v36 = v34.exponent
         if v36 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        if not -128 <= v36 <= 127: nbit_facet(a, 2, v36, -128, 127, 8, 'Exponent')
         pass
         v37 = v34.value
         if v37 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v36 - -128) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
         if 0 <= v37 < 128: a = (a << 9) | v37
         elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
         else: a = wi(a, v37)
@@ -7107,12 +7109,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
     pass
     v40 = v38.exponent
     if v40 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+    if not -128 <= v40 <= 127: nbit_facet(a, 2, v40, -128, 127, 8, 'Exponent')
     pass
     v41 = v38.value
     if v41 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v40 - -128) << 3
-    if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+    if v41 < -32768 or v41 > 32767: int_facet(a, v41, -32768, 32767, True, 'Value')
     if 0 <= v41 < 128: a = (a << 9) | v41
     elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
     else: a = wi(a, v41)
@@ -7125,12 +7127,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v44 = v42.exponent
         if v44 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        if not -128 <= v44 <= 127: nbit_facet(a, 6, v44, -128, 127, 8, 'Exponent')
         pass
         v45 = v42.value
         if v45 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v44 - -128) << 3
-        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if v45 < -32768 or v45 > 32767: int_facet(a, v45, -32768, 32767, True, 'Value')
         if 0 <= v45 < 128: a = (a << 9) | v45
         elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
         else: a = wi(a, v45)
@@ -7145,12 +7147,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v48 = v46.exponent
         if v48 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        if not -128 <= v48 <= 127: nbit_facet(a, 2, v48, -128, 127, 8, 'Exponent')
         pass
         v49 = v46.value
         if v49 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v48 - -128) << 3
-        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if v49 < -32768 or v49 > 32767: int_facet(a, v49, -32768, 32767, True, 'Value')
         if 0 <= v49 < 128: a = (a << 9) | v49
         elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
         else: a = wi(a, v49)
@@ -7165,12 +7167,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v52 = v50.exponent
         if v52 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v52 <= 127: raise EncFail(f'{v52!r} outside -128..127')
+        if not -128 <= v52 <= 127: nbit_facet(a, 2, v52, -128, 127, 8, 'Exponent')
         pass
         v53 = v50.value
         if v53 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v52 - -128) << 3
-        if v53 < -32768 or v53 > 32767: raise EncFail(f'{v53!r} outside -32768..32767')
+        if v53 < -32768 or v53 > 32767: int_facet(a, v53, -32768, 32767, True, 'Value')
         if 0 <= v53 < 128: a = (a << 9) | v53
         elif -129 < v53 < 0: a = (a << 9) | (255 - v53)
         else: a = wi(a, v53)
@@ -7185,12 +7187,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v56 = v54.exponent
         if v56 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v56 <= 127: raise EncFail(f'{v56!r} outside -128..127')
+        if not -128 <= v56 <= 127: nbit_facet(a, 2, v56, -128, 127, 8, 'Exponent')
         pass
         v57 = v54.value
         if v57 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v56 - -128) << 3
-        if v57 < -32768 or v57 > 32767: raise EncFail(f'{v57!r} outside -32768..32767')
+        if v57 < -32768 or v57 > 32767: int_facet(a, v57, -32768, 32767, True, 'Value')
         if 0 <= v57 < 128: a = (a << 9) | v57
         elif -129 < v57 < 0: a = (a << 9) | (255 - v57)
         else: a = wi(a, v57)
@@ -7205,12 +7207,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v60 = v58.exponent
         if v60 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v60 <= 127: raise EncFail(f'{v60!r} outside -128..127')
+        if not -128 <= v60 <= 127: nbit_facet(a, 2, v60, -128, 127, 8, 'Exponent')
         pass
         v61 = v58.value
         if v61 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v60 - -128) << 3
-        if v61 < -32768 or v61 > 32767: raise EncFail(f'{v61!r} outside -32768..32767')
+        if v61 < -32768 or v61 > 32767: int_facet(a, v61, -32768, 32767, True, 'Value')
         if 0 <= v61 < 128: a = (a << 9) | v61
         elif -129 < v61 < 0: a = (a << 9) | (255 - v61)
         else: a = wi(a, v61)
@@ -7225,12 +7227,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v64 = v62.exponent
         if v64 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v64 <= 127: raise EncFail(f'{v64!r} outside -128..127')
+        if not -128 <= v64 <= 127: nbit_facet(a, 2, v64, -128, 127, 8, 'Exponent')
         pass
         v65 = v62.value
         if v65 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v64 - -128) << 3
-        if v65 < -32768 or v65 > 32767: raise EncFail(f'{v65!r} outside -32768..32767')
+        if v65 < -32768 or v65 > 32767: int_facet(a, v65, -32768, 32767, True, 'Value')
         if 0 <= v65 < 128: a = (a << 9) | v65
         elif -129 < v65 < 0: a = (a << 9) | (255 - v65)
         else: a = wi(a, v65)
@@ -7245,12 +7247,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v68 = v66.exponent
         if v68 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v68 <= 127: raise EncFail(f'{v68!r} outside -128..127')
+        if not -128 <= v68 <= 127: nbit_facet(a, 2, v68, -128, 127, 8, 'Exponent')
         pass
         v69 = v66.value
         if v69 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v68 - -128) << 3
-        if v69 < -32768 or v69 > 32767: raise EncFail(f'{v69!r} outside -32768..32767')
+        if v69 < -32768 or v69 > 32767: int_facet(a, v69, -32768, 32767, True, 'Value')
         if 0 <= v69 < 128: a = (a << 9) | v69
         elif -129 < v69 < 0: a = (a << 9) | (255 - v69)
         else: a = wi(a, v69)
@@ -7265,12 +7267,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v72 = v70.exponent
         if v72 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v72 <= 127: raise EncFail(f'{v72!r} outside -128..127')
+        if not -128 <= v72 <= 127: nbit_facet(a, 2, v72, -128, 127, 8, 'Exponent')
         pass
         v73 = v70.value
         if v73 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v72 - -128) << 3
-        if v73 < -32768 or v73 > 32767: raise EncFail(f'{v73!r} outside -32768..32767')
+        if v73 < -32768 or v73 > 32767: int_facet(a, v73, -32768, 32767, True, 'Value')
         if 0 <= v73 < 128: a = (a << 9) | v73
         elif -129 < v73 < 0: a = (a << 9) | (255 - v73)
         else: a = wi(a, v73)
@@ -7285,12 +7287,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v76 = v74.exponent
         if v76 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v76 <= 127: raise EncFail(f'{v76!r} outside -128..127')
+        if not -128 <= v76 <= 127: nbit_facet(a, 2, v76, -128, 127, 8, 'Exponent')
         pass
         v77 = v74.value
         if v77 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v76 - -128) << 3
-        if v77 < -32768 or v77 > 32767: raise EncFail(f'{v77!r} outside -32768..32767')
+        if v77 < -32768 or v77 > 32767: int_facet(a, v77, -32768, 32767, True, 'Value')
         if 0 <= v77 < 128: a = (a << 9) | v77
         elif -129 < v77 < 0: a = (a << 9) | (255 - v77)
         else: a = wi(a, v77)
@@ -7305,12 +7307,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v80 = v78.exponent
         if v80 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v80 <= 127: raise EncFail(f'{v80!r} outside -128..127')
+        if not -128 <= v80 <= 127: nbit_facet(a, 2, v80, -128, 127, 8, 'Exponent')
         pass
         v81 = v78.value
         if v81 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v80 - -128) << 3
-        if v81 < -32768 or v81 > 32767: raise EncFail(f'{v81!r} outside -32768..32767')
+        if v81 < -32768 or v81 > 32767: int_facet(a, v81, -32768, 32767, True, 'Value')
         if 0 <= v81 < 128: a = (a << 9) | v81
         elif -129 < v81 < 0: a = (a << 9) | (255 - v81)
         else: a = wi(a, v81)
@@ -7325,12 +7327,12 @@ def _e_BPT_Scheduled_AC_CLReqControlModeType(o: BPT_Scheduled_AC_CLReqControlMod
         pass
         v84 = v82.exponent
         if v84 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v84 <= 127: raise EncFail(f'{v84!r} outside -128..127')
+        if not -128 <= v84 <= 127: nbit_facet(a, 2, v84, -128, 127, 8, 'Exponent')
         pass
         v85 = v82.value
         if v85 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v84 - -128) << 3
-        if v85 < -32768 or v85 > 32767: raise EncFail(f'{v85!r} outside -32768..32767')
+        if v85 < -32768 or v85 > 32767: int_facet(a, v85, -32768, 32767, True, 'Value')
         if 0 <= v85 < 128: a = (a << 9) | v85
         elif -129 < v85 < 0: a = (a << 9) | (255 - v85)
         else: a = wi(a, v85)
@@ -7867,7 +7869,7 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
     v2 = o.departure_time
     if v2 is not None:
         a <<= 3
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -7880,12 +7882,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 2, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -7897,12 +7899,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
     pass
     v9 = v7.exponent
     if v9 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+    if not -128 <= v9 <= 127: nbit_facet(a, 5, v9, -128, 127, 8, 'Exponent')
     pass
     v10 = v7.value
     if v10 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v9 - -128) << 3
-    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if v10 < -32768 or v10 > 32767: int_facet(a, v10, -32768, 32767, True, 'Value')
     if 0 <= v10 < 128: a = (a << 9) | v10
     elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
     else: a = wi(a, v10)
@@ -7914,12 +7916,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
     pass
     v13 = v11.exponent
     if v13 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+    if not -128 <= v13 <= 127: nbit_facet(a, 5, v13, -128, 127, 8, 'Exponent')
     pass
     v14 = v11.value
     if v14 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v13 - -128) << 3
-    if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+    if v14 < -32768 or v14 > 32767: int_facet(a, v14, -32768, 32767, True, 'Value')
     if 0 <= v14 < 128: a = (a << 9) | v14
     elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
     else: a = wi(a, v14)
@@ -7931,12 +7933,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
     pass
     v17 = v15.exponent
     if v17 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+    if not -128 <= v17 <= 127: nbit_facet(a, 5, v17, -128, 127, 8, 'Exponent')
     pass
     v18 = v15.value
     if v18 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v17 - -128) << 3
-    if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+    if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
     if 0 <= v18 < 128: a = (a << 9) | v18
     elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
     else: a = wi(a, v18)
@@ -7949,12 +7951,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
         pass
         v21 = v19.exponent
         if v21 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        if not -128 <= v21 <= 127: nbit_facet(a, 4, v21, -128, 127, 8, 'Exponent')
         pass
         v22 = v19.value
         if v22 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v21 - -128) << 3
-        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
         if 0 <= v22 < 128: a = (a << 9) | v22
         elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
         else: a = wi(a, v22)
@@ -7969,12 +7971,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
         pass
         v25 = v23.exponent
         if v25 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+        if not -128 <= v25 <= 127: nbit_facet(a, 2, v25, -128, 127, 8, 'Exponent')
         pass
         v26 = v23.value
         if v26 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v25 - -128) << 3
-        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
         if 0 <= v26 < 128: a = (a << 9) | v26
         elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
         else: a = wi(a, v26)
@@ -7989,12 +7991,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
     pass
     v29 = v27.exponent
     if v29 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    if not -128 <= v29 <= 127: nbit_facet(a, 2, v29, -128, 127, 8, 'Exponent')
     pass
     v30 = v27.value
     if v30 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v29 - -128) << 3
-    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if v30 < -32768 or v30 > 32767: int_facet(a, v30, -32768, 32767, True, 'Value')
     if 0 <= v30 < 128: a = (a << 9) | v30
     elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
     else: a = wi(a, v30)
@@ -8007,12 +8009,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
         pass
         v33 = v31.exponent
         if v33 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+        if not -128 <= v33 <= 127: nbit_facet(a, 4, v33, -128, 127, 8, 'Exponent')
         pass
         v34 = v31.value
         if v34 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v33 - -128) << 3
-        if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+        if v34 < -32768 or v34 > 32767: int_facet(a, v34, -32768, 32767, True, 'Value')
         if 0 <= v34 < 128: a = (a << 9) | v34
         elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
         else: a = wi(a, v34)
@@ -8027,12 +8029,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
         pass
         v37 = v35.exponent
         if v37 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        if not -128 <= v37 <= 127: nbit_facet(a, 2, v37, -128, 127, 8, 'Exponent')
         pass
         v38 = v35.value
         if v38 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v37 - -128) << 3
-        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
         if 0 <= v38 < 128: a = (a << 9) | v38
         elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
         else: a = wi(a, v38)
@@ -8047,12 +8049,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
     pass
     v41 = v39.exponent
     if v41 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+    if not -128 <= v41 <= 127: nbit_facet(a, 2, v41, -128, 127, 8, 'Exponent')
     pass
     v42 = v39.value
     if v42 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v41 - -128) << 3
-    if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+    if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
     if 0 <= v42 < 128: a = (a << 9) | v42
     elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
     else: a = wi(a, v42)
@@ -8065,12 +8067,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
         pass
         v45 = v43.exponent
         if v45 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+        if not -128 <= v45 <= 127: nbit_facet(a, 4, v45, -128, 127, 8, 'Exponent')
         pass
         v46 = v43.value
         if v46 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v45 - -128) << 3
-        if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+        if v46 < -32768 or v46 > 32767: int_facet(a, v46, -32768, 32767, True, 'Value')
         if 0 <= v46 < 128: a = (a << 9) | v46
         elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
         else: a = wi(a, v46)
@@ -8085,12 +8087,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
         pass
         v49 = v47.exponent
         if v49 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        if not -128 <= v49 <= 127: nbit_facet(a, 2, v49, -128, 127, 8, 'Exponent')
         pass
         v50 = v47.value
         if v50 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v49 - -128) << 3
-        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if v50 < -32768 or v50 > 32767: int_facet(a, v50, -32768, 32767, True, 'Value')
         if 0 <= v50 < 128: a = (a << 9) | v50
         elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
         else: a = wi(a, v50)
@@ -8105,12 +8107,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
     pass
     v53 = v51.exponent
     if v53 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+    if not -128 <= v53 <= 127: nbit_facet(a, 2, v53, -128, 127, 8, 'Exponent')
     pass
     v54 = v51.value
     if v54 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v53 - -128) << 3
-    if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+    if v54 < -32768 or v54 > 32767: int_facet(a, v54, -32768, 32767, True, 'Value')
     if 0 <= v54 < 128: a = (a << 9) | v54
     elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
     else: a = wi(a, v54)
@@ -8123,12 +8125,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
         pass
         v57 = v55.exponent
         if v57 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v57 <= 127: raise EncFail(f'{v57!r} outside -128..127')
+        if not -128 <= v57 <= 127: nbit_facet(a, 4, v57, -128, 127, 8, 'Exponent')
         pass
         v58 = v55.value
         if v58 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v57 - -128) << 3
-        if v58 < -32768 or v58 > 32767: raise EncFail(f'{v58!r} outside -32768..32767')
+        if v58 < -32768 or v58 > 32767: int_facet(a, v58, -32768, 32767, True, 'Value')
         if 0 <= v58 < 128: a = (a << 9) | v58
         elif -129 < v58 < 0: a = (a << 9) | (255 - v58)
         else: a = wi(a, v58)
@@ -8143,12 +8145,12 @@ def _e_Dynamic_AC_CLReqControlModeType(o: Dynamic_AC_CLReqControlModeType, a: in
         pass
         v61 = v59.exponent
         if v61 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v61 <= 127: raise EncFail(f'{v61!r} outside -128..127')
+        if not -128 <= v61 <= 127: nbit_facet(a, 2, v61, -128, 127, 8, 'Exponent')
         pass
         v62 = v59.value
         if v62 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v61 - -128) << 3
-        if v62 < -32768 or v62 > 32767: raise EncFail(f'{v62!r} outside -32768..32767')
+        if v62 < -32768 or v62 > 32767: int_facet(a, v62, -32768, 32767, True, 'Value')
         if 0 <= v62 < 128: a = (a << 9) | v62
         elif -129 < v62 < 0: a = (a << 9) | (255 - v62)
         else: a = wi(a, v62)
@@ -8610,12 +8612,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v4 = v2.exponent
         if v4 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        if not -128 <= v4 <= 127: nbit_facet(a, 6, v4, -128, 127, 8, 'Exponent')
         pass
         v5 = v2.value
         if v5 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v4 - -128) << 3
-        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
         if 0 <= v5 < 128: a = (a << 9) | v5
         elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
         else: a = wi(a, v5)
@@ -8630,12 +8632,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v8 = v6.exponent
         if v8 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        if not -128 <= v8 <= 127: nbit_facet(a, 2, v8, -128, 127, 8, 'Exponent')
         pass
         v9 = v6.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v8 - -128) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -8650,12 +8652,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -8670,12 +8672,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v16 = v14.exponent
         if v16 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
         pass
         v17 = v14.value
         if v17 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v16 - -128) << 3
-        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
         if 0 <= v17 < 128: a = (a << 9) | v17
         elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
         else: a = wi(a, v17)
@@ -8690,12 +8692,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v20 = v18.exponent
         if v20 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        if not -128 <= v20 <= 127: nbit_facet(a, 2, v20, -128, 127, 8, 'Exponent')
         pass
         v21 = v18.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v20 - -128) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -8710,12 +8712,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 2, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -8730,12 +8732,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v28 = v26.exponent
         if v28 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        if not -128 <= v28 <= 127: nbit_facet(a, 2, v28, -128, 127, 8, 'Exponent')
         pass
         v29 = v26.value
         if v29 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v28 - -128) << 3
-        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
         if 0 <= v29 < 128: a = (a << 9) | v29
         elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
         else: a = wi(a, v29)
@@ -8750,12 +8752,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v32 = v30.exponent
         if v32 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        if not -128 <= v32 <= 127: nbit_facet(a, 2, v32, -128, 127, 8, 'Exponent')
         pass
         v33 = v30.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v32 - -128) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -8770,12 +8772,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v36 = v34.exponent
         if v36 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        if not -128 <= v36 <= 127: nbit_facet(a, 2, v36, -128, 127, 8, 'Exponent')
         pass
         v37 = v34.value
         if v37 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v36 - -128) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
         if 0 <= v37 < 128: a = (a << 9) | v37
         elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
         else: a = wi(a, v37)
@@ -8790,12 +8792,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
     pass
     v40 = v38.exponent
     if v40 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+    if not -128 <= v40 <= 127: nbit_facet(a, 2, v40, -128, 127, 8, 'Exponent')
     pass
     v41 = v38.value
     if v41 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v40 - -128) << 3
-    if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+    if v41 < -32768 or v41 > 32767: int_facet(a, v41, -32768, 32767, True, 'Value')
     if 0 <= v41 < 128: a = (a << 9) | v41
     elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
     else: a = wi(a, v41)
@@ -8808,12 +8810,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v44 = v42.exponent
         if v44 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        if not -128 <= v44 <= 127: nbit_facet(a, 5, v44, -128, 127, 8, 'Exponent')
         pass
         v45 = v42.value
         if v45 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v44 - -128) << 3
-        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if v45 < -32768 or v45 > 32767: int_facet(a, v45, -32768, 32767, True, 'Value')
         if 0 <= v45 < 128: a = (a << 9) | v45
         elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
         else: a = wi(a, v45)
@@ -8828,12 +8830,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v48 = v46.exponent
         if v48 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        if not -128 <= v48 <= 127: nbit_facet(a, 2, v48, -128, 127, 8, 'Exponent')
         pass
         v49 = v46.value
         if v49 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v48 - -128) << 3
-        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if v49 < -32768 or v49 > 32767: int_facet(a, v49, -32768, 32767, True, 'Value')
         if 0 <= v49 < 128: a = (a << 9) | v49
         elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
         else: a = wi(a, v49)
@@ -8848,12 +8850,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v52 = v50.exponent
         if v52 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v52 <= 127: raise EncFail(f'{v52!r} outside -128..127')
+        if not -128 <= v52 <= 127: nbit_facet(a, 2, v52, -128, 127, 8, 'Exponent')
         pass
         v53 = v50.value
         if v53 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v52 - -128) << 3
-        if v53 < -32768 or v53 > 32767: raise EncFail(f'{v53!r} outside -32768..32767')
+        if v53 < -32768 or v53 > 32767: int_facet(a, v53, -32768, 32767, True, 'Value')
         if 0 <= v53 < 128: a = (a << 9) | v53
         elif -129 < v53 < 0: a = (a << 9) | (255 - v53)
         else: a = wi(a, v53)
@@ -8868,12 +8870,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v56 = v54.exponent
         if v56 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v56 <= 127: raise EncFail(f'{v56!r} outside -128..127')
+        if not -128 <= v56 <= 127: nbit_facet(a, 2, v56, -128, 127, 8, 'Exponent')
         pass
         v57 = v54.value
         if v57 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v56 - -128) << 3
-        if v57 < -32768 or v57 > 32767: raise EncFail(f'{v57!r} outside -32768..32767')
+        if v57 < -32768 or v57 > 32767: int_facet(a, v57, -32768, 32767, True, 'Value')
         if 0 <= v57 < 128: a = (a << 9) | v57
         elif -129 < v57 < 0: a = (a << 9) | (255 - v57)
         else: a = wi(a, v57)
@@ -8888,12 +8890,12 @@ def _e_Scheduled_AC_CLReqControlModeType(o: Scheduled_AC_CLReqControlModeType, a
         pass
         v60 = v58.exponent
         if v60 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v60 <= 127: raise EncFail(f'{v60!r} outside -128..127')
+        if not -128 <= v60 <= 127: nbit_facet(a, 2, v60, -128, 127, 8, 'Exponent')
         pass
         v61 = v58.value
         if v61 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v60 - -128) << 3
-        if v61 < -32768 or v61 > 32767: raise EncFail(f'{v61!r} outside -32768..32767')
+        if v61 < -32768 or v61 > 32767: int_facet(a, v61, -32768, 32767, True, 'Value')
         if 0 <= v61 < 128: a = (a << 9) | v61
         elif -129 < v61 < 0: a = (a << 9) | (255 - v61)
         else: a = wi(a, v61)
@@ -9649,7 +9651,7 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -9674,7 +9676,7 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
         v10 = v8.notification_max_delay
         if v10 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a <<= 6
-        if v10 > 65535: raise EncFail(f'{v10!r} outside 0..65535')
+        if v10 > 65535: int_facet(a, v10, 0, 65535, False, 'NotificationMaxDelay')
         if 0 <= v10 < 128: a = (a << 8) | v10
         else: a = wu(a, v10)
         pass
@@ -9698,7 +9700,7 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
         v15 = v12.charged_energy_reading_wh
         if v15 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
         a <<= 3
-        if v15 > 18446744073709551615: raise EncFail(f'{v15!r} outside 0..18446744073709551615')
+        if v15 > 18446744073709551615: int_facet(a, v15, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
         if 0 <= v15 < 128: a = (a << 8) | v15
         else: a = wu(a, v15)
         st13 = 7
@@ -9706,7 +9708,7 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
         v16 = v12.bpt_discharged_energy_reading_wh
         if v16 is not None:
             a <<= 4
-            if v16 > 18446744073709551615: raise EncFail(f'{v16!r} outside 0..18446744073709551615')
+            if v16 > 18446744073709551615: int_facet(a, v16, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
             if 0 <= v16 < 128: a = (a << 8) | v16
             else: a = wu(a, v16)
             a <<= 1
@@ -9716,7 +9718,7 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             w, c = _C243[st13]
             a = (a << w) | c
             a <<= 1
-            if v17 > 18446744073709551615: raise EncFail(f'{v17!r} outside 0..18446744073709551615')
+            if v17 > 18446744073709551615: int_facet(a, v17, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
             if 0 <= v17 < 128: a = (a << 8) | v17
             else: a = wu(a, v17)
             a <<= 1
@@ -9726,7 +9728,7 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             w, c = _C244[st13]
             a = (a << w) | c
             a <<= 1
-            if v18 > 18446744073709551615: raise EncFail(f'{v18!r} outside 0..18446744073709551615')
+            if v18 > 18446744073709551615: int_facet(a, v18, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
             if 0 <= v18 < 128: a = (a << 8) | v18
             else: a = wu(a, v18)
             a <<= 1
@@ -9744,7 +9746,7 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             w, c = _C246[st13]
             a = (a << w) | c
             a <<= 1
-            if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+            if v20 < -32768 or v20 > 32767: int_facet(a, v20, -32768, 32767, True, 'MeterStatus')
             if 0 <= v20 < 128: a = (a << 9) | v20
             elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
             else: a = wi(a, v20)
@@ -9755,7 +9757,7 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             w, c = _C247[st13]
             a = (a << w) | c
             a <<= 1
-            if v21 > 18446744073709551615: raise EncFail(f'{v21!r} outside 0..18446744073709551615')
+            if v21 > 18446744073709551615: int_facet(a, v21, 0, 18446744073709551615, False, 'MeterTimestamp')
             if 0 <= v21 < 128: a = (a << 8) | v21
             else: a = wu(a, v21)
             a <<= 1
@@ -9777,12 +9779,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
         pass
         v25 = v23.exponent
         if v25 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+        if not -128 <= v25 <= 127: nbit_facet(a, 2, v25, -128, 127, 8, 'Exponent')
         pass
         v26 = v23.value
         if v26 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v25 - -128) << 3
-        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
         if 0 <= v26 < 128: a = (a << 9) | v26
         elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
         else: a = wi(a, v26)
@@ -9810,12 +9812,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v35 = v33.exponent
             if v35 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v35 <= 127: raise EncFail(f'{v35!r} outside -128..127')
+            if not -128 <= v35 <= 127: nbit_facet(a, 6, v35, -128, 127, 8, 'Exponent')
             pass
             v36 = v33.value
             if v36 is None: raise EncFail('missing mandatory Value')
             a = (a << 17) | (v35 - -128) << 3
-            if v36 < -32768 or v36 > 32767: raise EncFail(f'{v36!r} outside -32768..32767')
+            if v36 < -32768 or v36 > 32767: int_facet(a, v36, -32768, 32767, True, 'Value')
             if 0 <= v36 < 128: a = (a << 9) | v36
             elif -129 < v36 < 0: a = (a << 9) | (255 - v36)
             else: a = wi(a, v36)
@@ -9830,12 +9832,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v39 = v37.exponent
             if v39 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v39 <= 127: raise EncFail(f'{v39!r} outside -128..127')
+            if not -128 <= v39 <= 127: nbit_facet(a, 2, v39, -128, 127, 8, 'Exponent')
             pass
             v40 = v37.value
             if v40 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v39 - -128) << 3
-            if v40 < -32768 or v40 > 32767: raise EncFail(f'{v40!r} outside -32768..32767')
+            if v40 < -32768 or v40 > 32767: int_facet(a, v40, -32768, 32767, True, 'Value')
             if 0 <= v40 < 128: a = (a << 9) | v40
             elif -129 < v40 < 0: a = (a << 9) | (255 - v40)
             else: a = wi(a, v40)
@@ -9850,12 +9852,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v43 = v41.exponent
             if v43 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v43 <= 127: raise EncFail(f'{v43!r} outside -128..127')
+            if not -128 <= v43 <= 127: nbit_facet(a, 2, v43, -128, 127, 8, 'Exponent')
             pass
             v44 = v41.value
             if v44 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v43 - -128) << 3
-            if v44 < -32768 or v44 > 32767: raise EncFail(f'{v44!r} outside -32768..32767')
+            if v44 < -32768 or v44 > 32767: int_facet(a, v44, -32768, 32767, True, 'Value')
             if 0 <= v44 < 128: a = (a << 9) | v44
             elif -129 < v44 < 0: a = (a << 9) | (255 - v44)
             else: a = wi(a, v44)
@@ -9870,12 +9872,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v47 = v45.exponent
             if v47 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v47 <= 127: raise EncFail(f'{v47!r} outside -128..127')
+            if not -128 <= v47 <= 127: nbit_facet(a, 2, v47, -128, 127, 8, 'Exponent')
             pass
             v48 = v45.value
             if v48 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v47 - -128) << 3
-            if v48 < -32768 or v48 > 32767: raise EncFail(f'{v48!r} outside -32768..32767')
+            if v48 < -32768 or v48 > 32767: int_facet(a, v48, -32768, 32767, True, 'Value')
             if 0 <= v48 < 128: a = (a << 9) | v48
             elif -129 < v48 < 0: a = (a << 9) | (255 - v48)
             else: a = wi(a, v48)
@@ -9890,12 +9892,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v51 = v49.exponent
             if v51 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v51 <= 127: raise EncFail(f'{v51!r} outside -128..127')
+            if not -128 <= v51 <= 127: nbit_facet(a, 2, v51, -128, 127, 8, 'Exponent')
             pass
             v52 = v49.value
             if v52 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v51 - -128) << 3
-            if v52 < -32768 or v52 > 32767: raise EncFail(f'{v52!r} outside -32768..32767')
+            if v52 < -32768 or v52 > 32767: int_facet(a, v52, -32768, 32767, True, 'Value')
             if 0 <= v52 < 128: a = (a << 9) | v52
             elif -129 < v52 < 0: a = (a << 9) | (255 - v52)
             else: a = wi(a, v52)
@@ -9910,12 +9912,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v55 = v53.exponent
             if v55 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v55 <= 127: raise EncFail(f'{v55!r} outside -128..127')
+            if not -128 <= v55 <= 127: nbit_facet(a, 2, v55, -128, 127, 8, 'Exponent')
             pass
             v56 = v53.value
             if v56 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v55 - -128) << 3
-            if v56 < -32768 or v56 > 32767: raise EncFail(f'{v56!r} outside -32768..32767')
+            if v56 < -32768 or v56 > 32767: int_facet(a, v56, -32768, 32767, True, 'Value')
             if 0 <= v56 < 128: a = (a << 9) | v56
             elif -129 < v56 < 0: a = (a << 9) | (255 - v56)
             else: a = wi(a, v56)
@@ -9930,12 +9932,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v59 = v57.exponent
             if v59 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v59 <= 127: raise EncFail(f'{v59!r} outside -128..127')
+            if not -128 <= v59 <= 127: nbit_facet(a, 2, v59, -128, 127, 8, 'Exponent')
             pass
             v60 = v57.value
             if v60 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v59 - -128) << 3
-            if v60 < -32768 or v60 > 32767: raise EncFail(f'{v60!r} outside -32768..32767')
+            if v60 < -32768 or v60 > 32767: int_facet(a, v60, -32768, 32767, True, 'Value')
             if 0 <= v60 < 128: a = (a << 9) | v60
             elif -129 < v60 < 0: a = (a << 9) | (255 - v60)
             else: a = wi(a, v60)
@@ -9950,12 +9952,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v63 = v61.exponent
             if v63 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v63 <= 127: raise EncFail(f'{v63!r} outside -128..127')
+            if not -128 <= v63 <= 127: nbit_facet(a, 2, v63, -128, 127, 8, 'Exponent')
             pass
             v64 = v61.value
             if v64 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v63 - -128) << 3
-            if v64 < -32768 or v64 > 32767: raise EncFail(f'{v64!r} outside -32768..32767')
+            if v64 < -32768 or v64 > 32767: int_facet(a, v64, -32768, 32767, True, 'Value')
             if 0 <= v64 < 128: a = (a << 9) | v64
             elif -129 < v64 < 0: a = (a << 9) | (255 - v64)
             else: a = wi(a, v64)
@@ -9970,12 +9972,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v67 = v65.exponent
             if v67 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v67 <= 127: raise EncFail(f'{v67!r} outside -128..127')
+            if not -128 <= v67 <= 127: nbit_facet(a, 2, v67, -128, 127, 8, 'Exponent')
             pass
             v68 = v65.value
             if v68 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v67 - -128) << 3
-            if v68 < -32768 or v68 > 32767: raise EncFail(f'{v68!r} outside -32768..32767')
+            if v68 < -32768 or v68 > 32767: int_facet(a, v68, -32768, 32767, True, 'Value')
             if 0 <= v68 < 128: a = (a << 9) | v68
             elif -129 < v68 < 0: a = (a << 9) | (255 - v68)
             else: a = wi(a, v68)
@@ -10008,12 +10010,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v73 = v71.exponent
             if v73 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v73 <= 127: raise EncFail(f'{v73!r} outside -128..127')
+            if not -128 <= v73 <= 127: nbit_facet(a, 6, v73, -128, 127, 8, 'Exponent')
             pass
             v74 = v71.value
             if v74 is None: raise EncFail('missing mandatory Value')
             a = (a << 17) | (v73 - -128) << 3
-            if v74 < -32768 or v74 > 32767: raise EncFail(f'{v74!r} outside -32768..32767')
+            if v74 < -32768 or v74 > 32767: int_facet(a, v74, -32768, 32767, True, 'Value')
             if 0 <= v74 < 128: a = (a << 9) | v74
             elif -129 < v74 < 0: a = (a << 9) | (255 - v74)
             else: a = wi(a, v74)
@@ -10028,12 +10030,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v77 = v75.exponent
             if v77 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v77 <= 127: raise EncFail(f'{v77!r} outside -128..127')
+            if not -128 <= v77 <= 127: nbit_facet(a, 2, v77, -128, 127, 8, 'Exponent')
             pass
             v78 = v75.value
             if v78 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v77 - -128) << 3
-            if v78 < -32768 or v78 > 32767: raise EncFail(f'{v78!r} outside -32768..32767')
+            if v78 < -32768 or v78 > 32767: int_facet(a, v78, -32768, 32767, True, 'Value')
             if 0 <= v78 < 128: a = (a << 9) | v78
             elif -129 < v78 < 0: a = (a << 9) | (255 - v78)
             else: a = wi(a, v78)
@@ -10048,12 +10050,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v81 = v79.exponent
             if v81 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v81 <= 127: raise EncFail(f'{v81!r} outside -128..127')
+            if not -128 <= v81 <= 127: nbit_facet(a, 2, v81, -128, 127, 8, 'Exponent')
             pass
             v82 = v79.value
             if v82 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v81 - -128) << 3
-            if v82 < -32768 or v82 > 32767: raise EncFail(f'{v82!r} outside -32768..32767')
+            if v82 < -32768 or v82 > 32767: int_facet(a, v82, -32768, 32767, True, 'Value')
             if 0 <= v82 < 128: a = (a << 9) | v82
             elif -129 < v82 < 0: a = (a << 9) | (255 - v82)
             else: a = wi(a, v82)
@@ -10068,12 +10070,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v85 = v83.exponent
             if v85 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v85 <= 127: raise EncFail(f'{v85!r} outside -128..127')
+            if not -128 <= v85 <= 127: nbit_facet(a, 2, v85, -128, 127, 8, 'Exponent')
             pass
             v86 = v83.value
             if v86 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v85 - -128) << 3
-            if v86 < -32768 or v86 > 32767: raise EncFail(f'{v86!r} outside -32768..32767')
+            if v86 < -32768 or v86 > 32767: int_facet(a, v86, -32768, 32767, True, 'Value')
             if 0 <= v86 < 128: a = (a << 9) | v86
             elif -129 < v86 < 0: a = (a << 9) | (255 - v86)
             else: a = wi(a, v86)
@@ -10088,12 +10090,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v89 = v87.exponent
             if v89 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v89 <= 127: raise EncFail(f'{v89!r} outside -128..127')
+            if not -128 <= v89 <= 127: nbit_facet(a, 2, v89, -128, 127, 8, 'Exponent')
             pass
             v90 = v87.value
             if v90 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v89 - -128) << 3
-            if v90 < -32768 or v90 > 32767: raise EncFail(f'{v90!r} outside -32768..32767')
+            if v90 < -32768 or v90 > 32767: int_facet(a, v90, -32768, 32767, True, 'Value')
             if 0 <= v90 < 128: a = (a << 9) | v90
             elif -129 < v90 < 0: a = (a << 9) | (255 - v90)
             else: a = wi(a, v90)
@@ -10108,12 +10110,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v93 = v91.exponent
             if v93 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v93 <= 127: raise EncFail(f'{v93!r} outside -128..127')
+            if not -128 <= v93 <= 127: nbit_facet(a, 2, v93, -128, 127, 8, 'Exponent')
             pass
             v94 = v91.value
             if v94 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v93 - -128) << 3
-            if v94 < -32768 or v94 > 32767: raise EncFail(f'{v94!r} outside -32768..32767')
+            if v94 < -32768 or v94 > 32767: int_facet(a, v94, -32768, 32767, True, 'Value')
             if 0 <= v94 < 128: a = (a << 9) | v94
             elif -129 < v94 < 0: a = (a << 9) | (255 - v94)
             else: a = wi(a, v94)
@@ -10128,12 +10130,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v97 = v95.exponent
             if v97 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v97 <= 127: raise EncFail(f'{v97!r} outside -128..127')
+            if not -128 <= v97 <= 127: nbit_facet(a, 2, v97, -128, 127, 8, 'Exponent')
             pass
             v98 = v95.value
             if v98 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v97 - -128) << 3
-            if v98 < -32768 or v98 > 32767: raise EncFail(f'{v98!r} outside -32768..32767')
+            if v98 < -32768 or v98 > 32767: int_facet(a, v98, -32768, 32767, True, 'Value')
             if 0 <= v98 < 128: a = (a << 9) | v98
             elif -129 < v98 < 0: a = (a << 9) | (255 - v98)
             else: a = wi(a, v98)
@@ -10148,12 +10150,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v101 = v99.exponent
             if v101 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v101 <= 127: raise EncFail(f'{v101!r} outside -128..127')
+            if not -128 <= v101 <= 127: nbit_facet(a, 2, v101, -128, 127, 8, 'Exponent')
             pass
             v102 = v99.value
             if v102 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v101 - -128) << 3
-            if v102 < -32768 or v102 > 32767: raise EncFail(f'{v102!r} outside -32768..32767')
+            if v102 < -32768 or v102 > 32767: int_facet(a, v102, -32768, 32767, True, 'Value')
             if 0 <= v102 < 128: a = (a << 9) | v102
             elif -129 < v102 < 0: a = (a << 9) | (255 - v102)
             else: a = wi(a, v102)
@@ -10168,12 +10170,12 @@ def _e_AC_ChargeLoopResType(o: AC_ChargeLoopResType, a: int) -> int:
             pass
             v105 = v103.exponent
             if v105 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v105 <= 127: raise EncFail(f'{v105!r} outside -128..127')
+            if not -128 <= v105 <= 127: nbit_facet(a, 2, v105, -128, 127, 8, 'Exponent')
             pass
             v106 = v103.value
             if v106 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v105 - -128) << 3
-            if v106 < -32768 or v106 > 32767: raise EncFail(f'{v106!r} outside -32768..32767')
+            if v106 < -32768 or v106 > 32767: int_facet(a, v106, -32768, 32767, True, 'Value')
             if 0 <= v106 < 128: a = (a << 9) | v106
             elif -129 < v106 < 0: a = (a << 9) | (255 - v106)
             else: a = wi(a, v106)
@@ -10259,7 +10261,7 @@ def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -10536,7 +10538,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     v3 = o.charged_energy_reading_wh
     if v3 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
     a <<= 3
-    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if v3 > 18446744073709551615: int_facet(a, v3, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
@@ -10544,7 +10546,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     v4 = o.bpt_discharged_energy_reading_wh
     if v4 is not None:
         a <<= 4
-        if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+        if v4 > 18446744073709551615: int_facet(a, v4, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
         if 0 <= v4 < 128: a = (a << 8) | v4
         else: a = wu(a, v4)
         a <<= 1
@@ -10554,7 +10556,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C243[st]
         a = (a << w) | c
         a <<= 1
-        if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+        if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         a <<= 1
@@ -10564,7 +10566,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C244[st]
         a = (a << w) | c
         a <<= 1
-        if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
+        if v6 > 18446744073709551615: int_facet(a, v6, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
         if 0 <= v6 < 128: a = (a << 8) | v6
         else: a = wu(a, v6)
         a <<= 1
@@ -10582,7 +10584,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C246[st]
         a = (a << w) | c
         a <<= 1
-        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'MeterStatus')
         if 0 <= v8 < 128: a = (a << 9) | v8
         elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
         else: a = wi(a, v8)
@@ -10593,7 +10595,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C247[st]
         a = (a << w) | c
         a <<= 1
-        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if v9 > 18446744073709551615: int_facet(a, v9, 0, 18446744073709551615, False, 'MeterTimestamp')
         if 0 <= v9 < 128: a = (a << 8) | v9
         else: a = wu(a, v9)
         a <<= 1
@@ -10912,7 +10914,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
     a <<= 2
-    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if v2 > 18446744073709551615: int_facet(a, v2, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -10927,12 +10929,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v7 = v5.exponent
         if v7 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        if not -128 <= v7 <= 127: nbit_facet(a, 6, v7, -128, 127, 8, 'Exponent')
         pass
         v8 = v5.value
         if v8 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v7 - -128) << 3
-        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'Value')
         if 0 <= v8 < 128: a = (a << 9) | v8
         elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
         else: a = wi(a, v8)
@@ -10944,12 +10946,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v11 = v9.exponent
         if v11 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        if not -128 <= v11 <= 127: nbit_facet(a, 5, v11, -128, 127, 8, 'Exponent')
         pass
         v12 = v9.value
         if v12 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v11 - -128) << 3
-        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
         if 0 <= v12 < 128: a = (a << 9) | v12
         elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
         else: a = wi(a, v12)
@@ -10969,12 +10971,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v17 = v15.exponent
         if v17 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+        if not -128 <= v17 <= 127: nbit_facet(a, 3, v17, -128, 127, 8, 'Exponent')
         pass
         v18 = v15.value
         if v18 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v17 - -128) << 3
-        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
         if 0 <= v18 < 128: a = (a << 9) | v18
         elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
         else: a = wi(a, v18)
@@ -10986,12 +10988,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v21 = v19.exponent
         if v21 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        if not -128 <= v21 <= 127: nbit_facet(a, 5, v21, -128, 127, 8, 'Exponent')
         pass
         v22 = v19.value
         if v22 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v21 - -128) << 3
-        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
         if 0 <= v22 < 128: a = (a << 9) | v22
         elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
         else: a = wi(a, v22)
@@ -11011,12 +11013,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v27 = v25.exponent
         if v27 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v27 <= 127: raise EncFail(f'{v27!r} outside -128..127')
+        if not -128 <= v27 <= 127: nbit_facet(a, 3, v27, -128, 127, 8, 'Exponent')
         pass
         v28 = v25.value
         if v28 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v27 - -128) << 3
-        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if v28 < -32768 or v28 > 32767: int_facet(a, v28, -32768, 32767, True, 'Value')
         if 0 <= v28 < 128: a = (a << 9) | v28
         elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
         else: a = wi(a, v28)
@@ -11028,12 +11030,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v31 = v29.exponent
         if v31 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v31 <= 127: raise EncFail(f'{v31!r} outside -128..127')
+        if not -128 <= v31 <= 127: nbit_facet(a, 5, v31, -128, 127, 8, 'Exponent')
         pass
         v32 = v29.value
         if v32 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v31 - -128) << 3
-        if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+        if v32 < -32768 or v32 > 32767: int_facet(a, v32, -32768, 32767, True, 'Value')
         if 0 <= v32 < 128: a = (a << 9) | v32
         elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
         else: a = wi(a, v32)
@@ -11053,12 +11055,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v37 = v35.exponent
         if v37 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        if not -128 <= v37 <= 127: nbit_facet(a, 3, v37, -128, 127, 8, 'Exponent')
         pass
         v38 = v35.value
         if v38 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v37 - -128) << 3
-        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
         if 0 <= v38 < 128: a = (a << 9) | v38
         elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
         else: a = wi(a, v38)
@@ -11070,12 +11072,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v41 = v39.exponent
         if v41 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        if not -128 <= v41 <= 127: nbit_facet(a, 5, v41, -128, 127, 8, 'Exponent')
         pass
         v42 = v39.value
         if v42 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v41 - -128) << 3
-        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
         if 0 <= v42 < 128: a = (a << 9) | v42
         elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
         else: a = wi(a, v42)
@@ -11180,12 +11182,12 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -11197,12 +11199,12 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 5, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -11286,7 +11288,7 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     v2 = o.tax_rule_id
     if v2 is None: raise EncFail('missing mandatory TaxRuleID')
     a <<= 2
-    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if v2 < 1 or v2 > 4294967295: int_facet(a, v2, 1, 4294967295, False, 'TaxRuleID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -11296,12 +11298,12 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 4, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -11696,7 +11698,7 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeTyp
     v2 = o.departure_time
     if v2 is not None:
         a <<= 4
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -11705,14 +11707,14 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeTyp
     if v3 is not None:
         w, c = _C286[st]
         a = (a << w) | c
-        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        if not 0 <= v3 <= 100: nbit_facet(a, 1, v3, 0, 100, 7, 'MinimumSOC')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
         w, c = _C287[st]
         a = (a << w) | c
-        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        if not 0 <= v4 <= 100: nbit_facet(a, 1, v4, 0, 100, 7, 'TargetSOC')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.ack_max_delay
@@ -11720,7 +11722,7 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeTyp
         w, c = _C288[st]
         a = (a << w) | c
         a <<= 1
-        if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+        if v5 > 65535: int_facet(a, v5, 0, 65535, False, 'AckMaxDelay')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         a <<= 1
@@ -11733,12 +11735,12 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeTyp
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 2, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -11751,12 +11753,12 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeTyp
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 6, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -11771,12 +11773,12 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeTyp
         pass
         v16 = v14.exponent
         if v16 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
         pass
         v17 = v14.value
         if v17 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v16 - -128) << 3
-        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
         if 0 <= v17 < 128: a = (a << 9) | v17
         elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
         else: a = wi(a, v17)
@@ -11791,12 +11793,12 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeTyp
         pass
         v20 = v18.exponent
         if v20 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        if not -128 <= v20 <= 127: nbit_facet(a, 2, v20, -128, 127, 8, 'Exponent')
         pass
         v21 = v18.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v20 - -128) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -11811,12 +11813,12 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeTyp
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 2, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -11831,12 +11833,12 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeTyp
         pass
         v28 = v26.exponent
         if v28 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        if not -128 <= v28 <= 127: nbit_facet(a, 2, v28, -128, 127, 8, 'Exponent')
         pass
         v29 = v26.value
         if v29 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v28 - -128) << 3
-        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
         if 0 <= v29 < 128: a = (a << 9) | v29
         elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
         else: a = wi(a, v29)
@@ -11851,12 +11853,12 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeTyp
         pass
         v32 = v30.exponent
         if v32 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        if not -128 <= v32 <= 127: nbit_facet(a, 2, v32, -128, 127, 8, 'Exponent')
         pass
         v33 = v30.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v32 - -128) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -11871,12 +11873,12 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeTyp
         pass
         v36 = v34.exponent
         if v36 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        if not -128 <= v36 <= 127: nbit_facet(a, 2, v36, -128, 127, 8, 'Exponent')
         pass
         v37 = v34.value
         if v37 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v36 - -128) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
         if 0 <= v37 < 128: a = (a << 9) | v37
         elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
         else: a = wi(a, v37)
@@ -11891,12 +11893,12 @@ def _e_BPT_Dynamic_AC_CLResControlModeType(o: BPT_Dynamic_AC_CLResControlModeTyp
         pass
         v40 = v38.exponent
         if v40 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        if not -128 <= v40 <= 127: nbit_facet(a, 2, v40, -128, 127, 8, 'Exponent')
         pass
         v41 = v38.value
         if v41 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v40 - -128) << 3
-        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if v41 < -32768 or v41 > 32767: int_facet(a, v41, -32768, 32767, True, 'Value')
         if 0 <= v41 < 128: a = (a << 9) | v41
         elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
         else: a = wi(a, v41)
@@ -12186,12 +12188,12 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMod
         pass
         v4 = v2.exponent
         if v4 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        if not -128 <= v4 <= 127: nbit_facet(a, 6, v4, -128, 127, 8, 'Exponent')
         pass
         v5 = v2.value
         if v5 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v4 - -128) << 3
-        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
         if 0 <= v5 < 128: a = (a << 9) | v5
         elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
         else: a = wi(a, v5)
@@ -12206,12 +12208,12 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMod
         pass
         v8 = v6.exponent
         if v8 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        if not -128 <= v8 <= 127: nbit_facet(a, 2, v8, -128, 127, 8, 'Exponent')
         pass
         v9 = v6.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v8 - -128) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -12226,12 +12228,12 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMod
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -12246,12 +12248,12 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMod
         pass
         v16 = v14.exponent
         if v16 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
         pass
         v17 = v14.value
         if v17 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v16 - -128) << 3
-        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
         if 0 <= v17 < 128: a = (a << 9) | v17
         elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
         else: a = wi(a, v17)
@@ -12266,12 +12268,12 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMod
         pass
         v20 = v18.exponent
         if v20 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        if not -128 <= v20 <= 127: nbit_facet(a, 2, v20, -128, 127, 8, 'Exponent')
         pass
         v21 = v18.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v20 - -128) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -12286,12 +12288,12 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMod
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 2, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -12306,12 +12308,12 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMod
         pass
         v28 = v26.exponent
         if v28 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        if not -128 <= v28 <= 127: nbit_facet(a, 2, v28, -128, 127, 8, 'Exponent')
         pass
         v29 = v26.value
         if v29 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v28 - -128) << 3
-        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
         if 0 <= v29 < 128: a = (a << 9) | v29
         elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
         else: a = wi(a, v29)
@@ -12326,12 +12328,12 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMod
         pass
         v32 = v30.exponent
         if v32 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        if not -128 <= v32 <= 127: nbit_facet(a, 2, v32, -128, 127, 8, 'Exponent')
         pass
         v33 = v30.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v32 - -128) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -12346,12 +12348,12 @@ def _e_BPT_Scheduled_AC_CLResControlModeType(o: BPT_Scheduled_AC_CLResControlMod
         pass
         v36 = v34.exponent
         if v36 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        if not -128 <= v36 <= 127: nbit_facet(a, 2, v36, -128, 127, 8, 'Exponent')
         pass
         v37 = v34.value
         if v37 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v36 - -128) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
         if 0 <= v37 < 128: a = (a << 9) | v37
         elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
         else: a = wi(a, v37)
@@ -12771,7 +12773,7 @@ def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: in
     v2 = o.departure_time
     if v2 is not None:
         a <<= 4
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -12780,14 +12782,14 @@ def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: in
     if v3 is not None:
         w, c = _C286[st]
         a = (a << w) | c
-        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        if not 0 <= v3 <= 100: nbit_facet(a, 1, v3, 0, 100, 7, 'MinimumSOC')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
         w, c = _C287[st]
         a = (a << w) | c
-        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        if not 0 <= v4 <= 100: nbit_facet(a, 1, v4, 0, 100, 7, 'TargetSOC')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.ack_max_delay
@@ -12795,7 +12797,7 @@ def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: in
         w, c = _C288[st]
         a = (a << w) | c
         a <<= 1
-        if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+        if v5 > 65535: int_facet(a, v5, 0, 65535, False, 'AckMaxDelay')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         a <<= 1
@@ -12808,12 +12810,12 @@ def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: in
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 2, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -12826,12 +12828,12 @@ def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: in
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 6, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -12846,12 +12848,12 @@ def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: in
         pass
         v16 = v14.exponent
         if v16 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
         pass
         v17 = v14.value
         if v17 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v16 - -128) << 3
-        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
         if 0 <= v17 < 128: a = (a << 9) | v17
         elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
         else: a = wi(a, v17)
@@ -12866,12 +12868,12 @@ def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: in
         pass
         v20 = v18.exponent
         if v20 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        if not -128 <= v20 <= 127: nbit_facet(a, 2, v20, -128, 127, 8, 'Exponent')
         pass
         v21 = v18.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v20 - -128) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -12886,12 +12888,12 @@ def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: in
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 2, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -12906,12 +12908,12 @@ def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: in
         pass
         v28 = v26.exponent
         if v28 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        if not -128 <= v28 <= 127: nbit_facet(a, 2, v28, -128, 127, 8, 'Exponent')
         pass
         v29 = v26.value
         if v29 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v28 - -128) << 3
-        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
         if 0 <= v29 < 128: a = (a << 9) | v29
         elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
         else: a = wi(a, v29)
@@ -12926,12 +12928,12 @@ def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: in
         pass
         v32 = v30.exponent
         if v32 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        if not -128 <= v32 <= 127: nbit_facet(a, 2, v32, -128, 127, 8, 'Exponent')
         pass
         v33 = v30.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v32 - -128) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -12946,12 +12948,12 @@ def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: in
         pass
         v36 = v34.exponent
         if v36 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        if not -128 <= v36 <= 127: nbit_facet(a, 2, v36, -128, 127, 8, 'Exponent')
         pass
         v37 = v34.value
         if v37 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v36 - -128) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
         if 0 <= v37 < 128: a = (a << 9) | v37
         elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
         else: a = wi(a, v37)
@@ -12966,12 +12968,12 @@ def _e_Dynamic_AC_CLResControlModeType(o: Dynamic_AC_CLResControlModeType, a: in
         pass
         v40 = v38.exponent
         if v40 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        if not -128 <= v40 <= 127: nbit_facet(a, 2, v40, -128, 127, 8, 'Exponent')
         pass
         v41 = v38.value
         if v41 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v40 - -128) << 3
-        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if v41 < -32768 or v41 > 32767: int_facet(a, v41, -32768, 32767, True, 'Value')
         if 0 <= v41 < 128: a = (a << 9) | v41
         elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
         else: a = wi(a, v41)
@@ -13261,12 +13263,12 @@ def _e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a
         pass
         v4 = v2.exponent
         if v4 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        if not -128 <= v4 <= 127: nbit_facet(a, 6, v4, -128, 127, 8, 'Exponent')
         pass
         v5 = v2.value
         if v5 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v4 - -128) << 3
-        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
         if 0 <= v5 < 128: a = (a << 9) | v5
         elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
         else: a = wi(a, v5)
@@ -13281,12 +13283,12 @@ def _e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a
         pass
         v8 = v6.exponent
         if v8 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        if not -128 <= v8 <= 127: nbit_facet(a, 2, v8, -128, 127, 8, 'Exponent')
         pass
         v9 = v6.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v8 - -128) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -13301,12 +13303,12 @@ def _e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -13321,12 +13323,12 @@ def _e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a
         pass
         v16 = v14.exponent
         if v16 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
         pass
         v17 = v14.value
         if v17 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v16 - -128) << 3
-        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
         if 0 <= v17 < 128: a = (a << 9) | v17
         elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
         else: a = wi(a, v17)
@@ -13341,12 +13343,12 @@ def _e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a
         pass
         v20 = v18.exponent
         if v20 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        if not -128 <= v20 <= 127: nbit_facet(a, 2, v20, -128, 127, 8, 'Exponent')
         pass
         v21 = v18.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v20 - -128) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -13361,12 +13363,12 @@ def _e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 2, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -13381,12 +13383,12 @@ def _e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a
         pass
         v28 = v26.exponent
         if v28 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        if not -128 <= v28 <= 127: nbit_facet(a, 2, v28, -128, 127, 8, 'Exponent')
         pass
         v29 = v26.value
         if v29 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v28 - -128) << 3
-        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
         if 0 <= v29 < 128: a = (a << 9) | v29
         elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
         else: a = wi(a, v29)
@@ -13401,12 +13403,12 @@ def _e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a
         pass
         v32 = v30.exponent
         if v32 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        if not -128 <= v32 <= 127: nbit_facet(a, 2, v32, -128, 127, 8, 'Exponent')
         pass
         v33 = v30.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v32 - -128) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -13421,12 +13423,12 @@ def _e_Scheduled_AC_CLResControlModeType(o: Scheduled_AC_CLResControlModeType, a
         pass
         v36 = v34.exponent
         if v36 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        if not -128 <= v36 <= 127: nbit_facet(a, 2, v36, -128, 127, 8, 'Exponent')
         pass
         v37 = v34.value
         if v37 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v36 - -128) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
         if 0 <= v37 < 128: a = (a << 9) | v37
         elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
         else: a = wi(a, v37)
@@ -13946,7 +13948,7 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -13970,12 +13972,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 5, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -13988,12 +13990,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
             pass
             v16 = v14.exponent
             if v16 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+            if not -128 <= v16 <= 127: nbit_facet(a, 4, v16, -128, 127, 8, 'Exponent')
             pass
             v17 = v14.value
             if v17 is None: raise EncFail('missing mandatory Value')
             a = (a << 15) | (v16 - -128) << 3
-            if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+            if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
             if 0 <= v17 < 128: a = (a << 9) | v17
             elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
             else: a = wi(a, v17)
@@ -14008,12 +14010,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
             pass
             v20 = v18.exponent
             if v20 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+            if not -128 <= v20 <= 127: nbit_facet(a, 2, v20, -128, 127, 8, 'Exponent')
             pass
             v21 = v18.value
             if v21 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v20 - -128) << 3
-            if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+            if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
             if 0 <= v21 < 128: a = (a << 9) | v21
             elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
             else: a = wi(a, v21)
@@ -14028,12 +14030,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 2, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -14046,12 +14048,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
             pass
             v28 = v26.exponent
             if v28 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+            if not -128 <= v28 <= 127: nbit_facet(a, 4, v28, -128, 127, 8, 'Exponent')
             pass
             v29 = v26.value
             if v29 is None: raise EncFail('missing mandatory Value')
             a = (a << 15) | (v28 - -128) << 3
-            if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+            if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
             if 0 <= v29 < 128: a = (a << 9) | v29
             elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
             else: a = wi(a, v29)
@@ -14066,12 +14068,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
             pass
             v32 = v30.exponent
             if v32 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+            if not -128 <= v32 <= 127: nbit_facet(a, 2, v32, -128, 127, 8, 'Exponent')
             pass
             v33 = v30.value
             if v33 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v32 - -128) << 3
-            if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+            if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
             if 0 <= v33 < 128: a = (a << 9) | v33
             elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
             else: a = wi(a, v33)
@@ -14090,12 +14092,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
         pass
         v37 = v35.exponent
         if v37 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        if not -128 <= v37 <= 127: nbit_facet(a, 5, v37, -128, 127, 8, 'Exponent')
         pass
         v38 = v35.value
         if v38 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | 16384 | (v37 - -128) << 3
-        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
         if 0 <= v38 < 128: a = (a << 9) | v38
         elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
         else: a = wi(a, v38)
@@ -14108,12 +14110,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
             pass
             v41 = v39.exponent
             if v41 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+            if not -128 <= v41 <= 127: nbit_facet(a, 4, v41, -128, 127, 8, 'Exponent')
             pass
             v42 = v39.value
             if v42 is None: raise EncFail('missing mandatory Value')
             a = (a << 15) | (v41 - -128) << 3
-            if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+            if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
             if 0 <= v42 < 128: a = (a << 9) | v42
             elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
             else: a = wi(a, v42)
@@ -14128,12 +14130,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
             pass
             v45 = v43.exponent
             if v45 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+            if not -128 <= v45 <= 127: nbit_facet(a, 2, v45, -128, 127, 8, 'Exponent')
             pass
             v46 = v43.value
             if v46 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v45 - -128) << 3
-            if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+            if v46 < -32768 or v46 > 32767: int_facet(a, v46, -32768, 32767, True, 'Value')
             if 0 <= v46 < 128: a = (a << 9) | v46
             elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
             else: a = wi(a, v46)
@@ -14148,12 +14150,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
         pass
         v49 = v47.exponent
         if v49 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        if not -128 <= v49 <= 127: nbit_facet(a, 2, v49, -128, 127, 8, 'Exponent')
         pass
         v50 = v47.value
         if v50 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v49 - -128) << 3
-        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if v50 < -32768 or v50 > 32767: int_facet(a, v50, -32768, 32767, True, 'Value')
         if 0 <= v50 < 128: a = (a << 9) | v50
         elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
         else: a = wi(a, v50)
@@ -14166,12 +14168,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
             pass
             v53 = v51.exponent
             if v53 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+            if not -128 <= v53 <= 127: nbit_facet(a, 4, v53, -128, 127, 8, 'Exponent')
             pass
             v54 = v51.value
             if v54 is None: raise EncFail('missing mandatory Value')
             a = (a << 15) | (v53 - -128) << 3
-            if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+            if v54 < -32768 or v54 > 32767: int_facet(a, v54, -32768, 32767, True, 'Value')
             if 0 <= v54 < 128: a = (a << 9) | v54
             elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
             else: a = wi(a, v54)
@@ -14186,12 +14188,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
             pass
             v57 = v55.exponent
             if v57 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v57 <= 127: raise EncFail(f'{v57!r} outside -128..127')
+            if not -128 <= v57 <= 127: nbit_facet(a, 2, v57, -128, 127, 8, 'Exponent')
             pass
             v58 = v55.value
             if v58 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v57 - -128) << 3
-            if v58 < -32768 or v58 > 32767: raise EncFail(f'{v58!r} outside -32768..32767')
+            if v58 < -32768 or v58 > 32767: int_facet(a, v58, -32768, 32767, True, 'Value')
             if 0 <= v58 < 128: a = (a << 9) | v58
             elif -129 < v58 < 0: a = (a << 9) | (255 - v58)
             else: a = wi(a, v58)
@@ -14206,12 +14208,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
         pass
         v61 = v59.exponent
         if v61 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v61 <= 127: raise EncFail(f'{v61!r} outside -128..127')
+        if not -128 <= v61 <= 127: nbit_facet(a, 2, v61, -128, 127, 8, 'Exponent')
         pass
         v62 = v59.value
         if v62 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v61 - -128) << 3
-        if v62 < -32768 or v62 > 32767: raise EncFail(f'{v62!r} outside -32768..32767')
+        if v62 < -32768 or v62 > 32767: int_facet(a, v62, -32768, 32767, True, 'Value')
         if 0 <= v62 < 128: a = (a << 9) | v62
         elif -129 < v62 < 0: a = (a << 9) | (255 - v62)
         else: a = wi(a, v62)
@@ -14224,12 +14226,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
             pass
             v65 = v63.exponent
             if v65 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v65 <= 127: raise EncFail(f'{v65!r} outside -128..127')
+            if not -128 <= v65 <= 127: nbit_facet(a, 4, v65, -128, 127, 8, 'Exponent')
             pass
             v66 = v63.value
             if v66 is None: raise EncFail('missing mandatory Value')
             a = (a << 15) | (v65 - -128) << 3
-            if v66 < -32768 or v66 > 32767: raise EncFail(f'{v66!r} outside -32768..32767')
+            if v66 < -32768 or v66 > 32767: int_facet(a, v66, -32768, 32767, True, 'Value')
             if 0 <= v66 < 128: a = (a << 9) | v66
             elif -129 < v66 < 0: a = (a << 9) | (255 - v66)
             else: a = wi(a, v66)
@@ -14244,12 +14246,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
             pass
             v69 = v67.exponent
             if v69 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v69 <= 127: raise EncFail(f'{v69!r} outside -128..127')
+            if not -128 <= v69 <= 127: nbit_facet(a, 2, v69, -128, 127, 8, 'Exponent')
             pass
             v70 = v67.value
             if v70 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v69 - -128) << 3
-            if v70 < -32768 or v70 > 32767: raise EncFail(f'{v70!r} outside -32768..32767')
+            if v70 < -32768 or v70 > 32767: int_facet(a, v70, -32768, 32767, True, 'Value')
             if 0 <= v70 < 128: a = (a << 9) | v70
             elif -129 < v70 < 0: a = (a << 9) | (255 - v70)
             else: a = wi(a, v70)
@@ -14264,12 +14266,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
         pass
         v73 = v71.exponent
         if v73 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v73 <= 127: raise EncFail(f'{v73!r} outside -128..127')
+        if not -128 <= v73 <= 127: nbit_facet(a, 2, v73, -128, 127, 8, 'Exponent')
         pass
         v74 = v71.value
         if v74 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v73 - -128) << 3
-        if v74 < -32768 or v74 > 32767: raise EncFail(f'{v74!r} outside -32768..32767')
+        if v74 < -32768 or v74 > 32767: int_facet(a, v74, -32768, 32767, True, 'Value')
         if 0 <= v74 < 128: a = (a << 9) | v74
         elif -129 < v74 < 0: a = (a << 9) | (255 - v74)
         else: a = wi(a, v74)
@@ -14282,12 +14284,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
             pass
             v77 = v75.exponent
             if v77 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v77 <= 127: raise EncFail(f'{v77!r} outside -128..127')
+            if not -128 <= v77 <= 127: nbit_facet(a, 4, v77, -128, 127, 8, 'Exponent')
             pass
             v78 = v75.value
             if v78 is None: raise EncFail('missing mandatory Value')
             a = (a << 15) | (v77 - -128) << 3
-            if v78 < -32768 or v78 > 32767: raise EncFail(f'{v78!r} outside -32768..32767')
+            if v78 < -32768 or v78 > 32767: int_facet(a, v78, -32768, 32767, True, 'Value')
             if 0 <= v78 < 128: a = (a << 9) | v78
             elif -129 < v78 < 0: a = (a << 9) | (255 - v78)
             else: a = wi(a, v78)
@@ -14302,12 +14304,12 @@ def _e_AC_ChargeParameterDiscoveryReqType(o: AC_ChargeParameterDiscoveryReqType,
             pass
             v81 = v79.exponent
             if v81 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v81 <= 127: raise EncFail(f'{v81!r} outside -128..127')
+            if not -128 <= v81 <= 127: nbit_facet(a, 2, v81, -128, 127, 8, 'Exponent')
             pass
             v82 = v79.value
             if v82 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v81 - -128) << 3
-            if v82 < -32768 or v82 > 32767: raise EncFail(f'{v82!r} outside -32768..32767')
+            if v82 < -32768 or v82 > 32767: int_facet(a, v82, -32768, 32767, True, 'Value')
             if 0 <= v82 < 128: a = (a << 9) | v82
             elif -129 < v82 < 0: a = (a << 9) | (255 - v82)
             else: a = wi(a, v82)
@@ -14694,12 +14696,12 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeTyp
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -14712,12 +14714,12 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeTyp
         pass
         v8 = v6.exponent
         if v8 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        if not -128 <= v8 <= 127: nbit_facet(a, 4, v8, -128, 127, 8, 'Exponent')
         pass
         v9 = v6.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v8 - -128) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -14732,12 +14734,12 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeTyp
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -14752,12 +14754,12 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeTyp
     pass
     v16 = v14.exponent
     if v16 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
     pass
     v17 = v14.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v16 - -128) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -14770,12 +14772,12 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeTyp
         pass
         v20 = v18.exponent
         if v20 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        if not -128 <= v20 <= 127: nbit_facet(a, 4, v20, -128, 127, 8, 'Exponent')
         pass
         v21 = v18.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v20 - -128) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -14790,12 +14792,12 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeTyp
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 2, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -14810,12 +14812,12 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeTyp
     pass
     v28 = v26.exponent
     if v28 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+    if not -128 <= v28 <= 127: nbit_facet(a, 2, v28, -128, 127, 8, 'Exponent')
     pass
     v29 = v26.value
     if v29 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v28 - -128) << 3
-    if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+    if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
     if 0 <= v29 < 128: a = (a << 9) | v29
     elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
     else: a = wi(a, v29)
@@ -14828,12 +14830,12 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeTyp
         pass
         v32 = v30.exponent
         if v32 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        if not -128 <= v32 <= 127: nbit_facet(a, 4, v32, -128, 127, 8, 'Exponent')
         pass
         v33 = v30.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v32 - -128) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -14848,12 +14850,12 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeTyp
         pass
         v36 = v34.exponent
         if v36 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        if not -128 <= v36 <= 127: nbit_facet(a, 2, v36, -128, 127, 8, 'Exponent')
         pass
         v37 = v34.value
         if v37 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v36 - -128) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
         if 0 <= v37 < 128: a = (a << 9) | v37
         elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
         else: a = wi(a, v37)
@@ -14868,12 +14870,12 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeTyp
     pass
     v40 = v38.exponent
     if v40 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+    if not -128 <= v40 <= 127: nbit_facet(a, 2, v40, -128, 127, 8, 'Exponent')
     pass
     v41 = v38.value
     if v41 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v40 - -128) << 3
-    if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+    if v41 < -32768 or v41 > 32767: int_facet(a, v41, -32768, 32767, True, 'Value')
     if 0 <= v41 < 128: a = (a << 9) | v41
     elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
     else: a = wi(a, v41)
@@ -14886,12 +14888,12 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeTyp
         pass
         v44 = v42.exponent
         if v44 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        if not -128 <= v44 <= 127: nbit_facet(a, 4, v44, -128, 127, 8, 'Exponent')
         pass
         v45 = v42.value
         if v45 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v44 - -128) << 3
-        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if v45 < -32768 or v45 > 32767: int_facet(a, v45, -32768, 32767, True, 'Value')
         if 0 <= v45 < 128: a = (a << 9) | v45
         elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
         else: a = wi(a, v45)
@@ -14906,12 +14908,12 @@ def _e_BPT_AC_CPDReqEnergyTransferModeType(o: BPT_AC_CPDReqEnergyTransferModeTyp
         pass
         v48 = v46.exponent
         if v48 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        if not -128 <= v48 <= 127: nbit_facet(a, 2, v48, -128, 127, 8, 'Exponent')
         pass
         v49 = v46.value
         if v49 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v48 - -128) << 3
-        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if v49 < -32768 or v49 > 32767: int_facet(a, v49, -32768, 32767, True, 'Value')
         if 0 <= v49 < 128: a = (a << 9) | v49
         elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
         else: a = wi(a, v49)
@@ -15311,7 +15313,7 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -15340,12 +15342,12 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
         pass
         v13 = v11.exponent
         if v13 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+        if not -128 <= v13 <= 127: nbit_facet(a, 5, v13, -128, 127, 8, 'Exponent')
         pass
         v14 = v11.value
         if v14 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v13 - -128) << 3
-        if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+        if v14 < -32768 or v14 > 32767: int_facet(a, v14, -32768, 32767, True, 'Value')
         if 0 <= v14 < 128: a = (a << 9) | v14
         elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
         else: a = wi(a, v14)
@@ -15358,12 +15360,12 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
             pass
             v17 = v15.exponent
             if v17 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+            if not -128 <= v17 <= 127: nbit_facet(a, 4, v17, -128, 127, 8, 'Exponent')
             pass
             v18 = v15.value
             if v18 is None: raise EncFail('missing mandatory Value')
             a = (a << 15) | (v17 - -128) << 3
-            if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+            if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
             if 0 <= v18 < 128: a = (a << 9) | v18
             elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
             else: a = wi(a, v18)
@@ -15378,12 +15380,12 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
             pass
             v21 = v19.exponent
             if v21 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+            if not -128 <= v21 <= 127: nbit_facet(a, 2, v21, -128, 127, 8, 'Exponent')
             pass
             v22 = v19.value
             if v22 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v21 - -128) << 3
-            if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+            if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
             if 0 <= v22 < 128: a = (a << 9) | v22
             elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
             else: a = wi(a, v22)
@@ -15398,12 +15400,12 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
         pass
         v25 = v23.exponent
         if v25 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+        if not -128 <= v25 <= 127: nbit_facet(a, 2, v25, -128, 127, 8, 'Exponent')
         pass
         v26 = v23.value
         if v26 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v25 - -128) << 3
-        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
         if 0 <= v26 < 128: a = (a << 9) | v26
         elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
         else: a = wi(a, v26)
@@ -15416,12 +15418,12 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
             pass
             v29 = v27.exponent
             if v29 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+            if not -128 <= v29 <= 127: nbit_facet(a, 4, v29, -128, 127, 8, 'Exponent')
             pass
             v30 = v27.value
             if v30 is None: raise EncFail('missing mandatory Value')
             a = (a << 15) | (v29 - -128) << 3
-            if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+            if v30 < -32768 or v30 > 32767: int_facet(a, v30, -32768, 32767, True, 'Value')
             if 0 <= v30 < 128: a = (a << 9) | v30
             elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
             else: a = wi(a, v30)
@@ -15436,12 +15438,12 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
             pass
             v33 = v31.exponent
             if v33 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+            if not -128 <= v33 <= 127: nbit_facet(a, 2, v33, -128, 127, 8, 'Exponent')
             pass
             v34 = v31.value
             if v34 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v33 - -128) << 3
-            if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+            if v34 < -32768 or v34 > 32767: int_facet(a, v34, -32768, 32767, True, 'Value')
             if 0 <= v34 < 128: a = (a << 9) | v34
             elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
             else: a = wi(a, v34)
@@ -15456,12 +15458,12 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
         pass
         v37 = v35.exponent
         if v37 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        if not -128 <= v37 <= 127: nbit_facet(a, 2, v37, -128, 127, 8, 'Exponent')
         pass
         v38 = v35.value
         if v38 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v37 - -128) << 3
-        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
         if 0 <= v38 < 128: a = (a << 9) | v38
         elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
         else: a = wi(a, v38)
@@ -15474,12 +15476,12 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
             pass
             v41 = v39.exponent
             if v41 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+            if not -128 <= v41 <= 127: nbit_facet(a, 5, v41, -128, 127, 8, 'Exponent')
             pass
             v42 = v39.value
             if v42 is None: raise EncFail('missing mandatory Value')
             a = (a << 16) | (v41 - -128) << 3
-            if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+            if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
             if 0 <= v42 < 128: a = (a << 9) | v42
             elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
             else: a = wi(a, v42)
@@ -15494,12 +15496,12 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
             pass
             v45 = v43.exponent
             if v45 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+            if not -128 <= v45 <= 127: nbit_facet(a, 2, v45, -128, 127, 8, 'Exponent')
             pass
             v46 = v43.value
             if v46 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v45 - -128) << 3
-            if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+            if v46 < -32768 or v46 > 32767: int_facet(a, v46, -32768, 32767, True, 'Value')
             if 0 <= v46 < 128: a = (a << 9) | v46
             elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
             else: a = wi(a, v46)
@@ -15514,12 +15516,12 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
             pass
             v49 = v47.exponent
             if v49 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+            if not -128 <= v49 <= 127: nbit_facet(a, 2, v49, -128, 127, 8, 'Exponent')
             pass
             v50 = v47.value
             if v50 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v49 - -128) << 3
-            if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+            if v50 < -32768 or v50 > 32767: int_facet(a, v50, -32768, 32767, True, 'Value')
             if 0 <= v50 < 128: a = (a << 9) | v50
             elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
             else: a = wi(a, v50)
@@ -15534,12 +15536,12 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
             pass
             v53 = v51.exponent
             if v53 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+            if not -128 <= v53 <= 127: nbit_facet(a, 2, v53, -128, 127, 8, 'Exponent')
             pass
             v54 = v51.value
             if v54 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v53 - -128) << 3
-            if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+            if v54 < -32768 or v54 > 32767: int_facet(a, v54, -32768, 32767, True, 'Value')
             if 0 <= v54 < 128: a = (a << 9) | v54
             elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
             else: a = wi(a, v54)
@@ -15554,12 +15556,12 @@ def _e_AC_ChargeParameterDiscoveryResType(o: AC_ChargeParameterDiscoveryResType,
             pass
             v57 = v55.exponent
             if v57 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v57 <= 127: raise EncFail(f'{v57!r} outside -128..127')
+            if not -128 <= v57 <= 127: nbit_facet(a, 2, v57, -128, 127, 8, 'Exponent')
             pass
             v58 = v55.value
             if v58 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v57 - -128) << 3
-            if v58 < -32768 or v58 > 32767: raise EncFail(f'{v58!r} outside -32768..32767')
+            if v58 < -32768 or v58 > 32767: int_facet(a, v58, -32768, 32767, True, 'Value')
             if 0 <= v58 < 128: a = (a << 9) | v58
             elif -129 < v58 < 0: a = (a << 9) | (255 - v58)
             else: a = wi(a, v58)
@@ -16122,12 +16124,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -16140,12 +16142,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
         pass
         v8 = v6.exponent
         if v8 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        if not -128 <= v8 <= 127: nbit_facet(a, 4, v8, -128, 127, 8, 'Exponent')
         pass
         v9 = v6.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v8 - -128) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -16160,12 +16162,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -16180,12 +16182,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
     pass
     v16 = v14.exponent
     if v16 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
     pass
     v17 = v14.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v16 - -128) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -16198,12 +16200,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
         pass
         v20 = v18.exponent
         if v20 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        if not -128 <= v20 <= 127: nbit_facet(a, 4, v20, -128, 127, 8, 'Exponent')
         pass
         v21 = v18.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v20 - -128) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -16218,12 +16220,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 2, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -16238,12 +16240,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
     pass
     v28 = v26.exponent
     if v28 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+    if not -128 <= v28 <= 127: nbit_facet(a, 2, v28, -128, 127, 8, 'Exponent')
     pass
     v29 = v26.value
     if v29 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v28 - -128) << 3
-    if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+    if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
     if 0 <= v29 < 128: a = (a << 9) | v29
     elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
     else: a = wi(a, v29)
@@ -16256,12 +16258,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
         pass
         v32 = v30.exponent
         if v32 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        if not -128 <= v32 <= 127: nbit_facet(a, 5, v32, -128, 127, 8, 'Exponent')
         pass
         v33 = v30.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v32 - -128) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -16276,12 +16278,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
         pass
         v36 = v34.exponent
         if v36 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        if not -128 <= v36 <= 127: nbit_facet(a, 2, v36, -128, 127, 8, 'Exponent')
         pass
         v37 = v34.value
         if v37 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v36 - -128) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
         if 0 <= v37 < 128: a = (a << 9) | v37
         elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
         else: a = wi(a, v37)
@@ -16296,12 +16298,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
         pass
         v40 = v38.exponent
         if v40 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        if not -128 <= v40 <= 127: nbit_facet(a, 2, v40, -128, 127, 8, 'Exponent')
         pass
         v41 = v38.value
         if v41 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v40 - -128) << 3
-        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if v41 < -32768 or v41 > 32767: int_facet(a, v41, -32768, 32767, True, 'Value')
         if 0 <= v41 < 128: a = (a << 9) | v41
         elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
         else: a = wi(a, v41)
@@ -16316,12 +16318,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
         pass
         v44 = v42.exponent
         if v44 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        if not -128 <= v44 <= 127: nbit_facet(a, 2, v44, -128, 127, 8, 'Exponent')
         pass
         v45 = v42.value
         if v45 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v44 - -128) << 3
-        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if v45 < -32768 or v45 > 32767: int_facet(a, v45, -32768, 32767, True, 'Value')
         if 0 <= v45 < 128: a = (a << 9) | v45
         elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
         else: a = wi(a, v45)
@@ -16336,12 +16338,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
         pass
         v48 = v46.exponent
         if v48 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        if not -128 <= v48 <= 127: nbit_facet(a, 2, v48, -128, 127, 8, 'Exponent')
         pass
         v49 = v46.value
         if v49 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v48 - -128) << 3
-        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if v49 < -32768 or v49 > 32767: int_facet(a, v49, -32768, 32767, True, 'Value')
         if 0 <= v49 < 128: a = (a << 9) | v49
         elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
         else: a = wi(a, v49)
@@ -16356,12 +16358,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
     pass
     v52 = v50.exponent
     if v52 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v52 <= 127: raise EncFail(f'{v52!r} outside -128..127')
+    if not -128 <= v52 <= 127: nbit_facet(a, 2, v52, -128, 127, 8, 'Exponent')
     pass
     v53 = v50.value
     if v53 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v52 - -128) << 3
-    if v53 < -32768 or v53 > 32767: raise EncFail(f'{v53!r} outside -32768..32767')
+    if v53 < -32768 or v53 > 32767: int_facet(a, v53, -32768, 32767, True, 'Value')
     if 0 <= v53 < 128: a = (a << 9) | v53
     elif -129 < v53 < 0: a = (a << 9) | (255 - v53)
     else: a = wi(a, v53)
@@ -16374,12 +16376,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
         pass
         v56 = v54.exponent
         if v56 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v56 <= 127: raise EncFail(f'{v56!r} outside -128..127')
+        if not -128 <= v56 <= 127: nbit_facet(a, 4, v56, -128, 127, 8, 'Exponent')
         pass
         v57 = v54.value
         if v57 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v56 - -128) << 3
-        if v57 < -32768 or v57 > 32767: raise EncFail(f'{v57!r} outside -32768..32767')
+        if v57 < -32768 or v57 > 32767: int_facet(a, v57, -32768, 32767, True, 'Value')
         if 0 <= v57 < 128: a = (a << 9) | v57
         elif -129 < v57 < 0: a = (a << 9) | (255 - v57)
         else: a = wi(a, v57)
@@ -16394,12 +16396,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
         pass
         v60 = v58.exponent
         if v60 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v60 <= 127: raise EncFail(f'{v60!r} outside -128..127')
+        if not -128 <= v60 <= 127: nbit_facet(a, 2, v60, -128, 127, 8, 'Exponent')
         pass
         v61 = v58.value
         if v61 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v60 - -128) << 3
-        if v61 < -32768 or v61 > 32767: raise EncFail(f'{v61!r} outside -32768..32767')
+        if v61 < -32768 or v61 > 32767: int_facet(a, v61, -32768, 32767, True, 'Value')
         if 0 <= v61 < 128: a = (a << 9) | v61
         elif -129 < v61 < 0: a = (a << 9) | (255 - v61)
         else: a = wi(a, v61)
@@ -16414,12 +16416,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
     pass
     v64 = v62.exponent
     if v64 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v64 <= 127: raise EncFail(f'{v64!r} outside -128..127')
+    if not -128 <= v64 <= 127: nbit_facet(a, 2, v64, -128, 127, 8, 'Exponent')
     pass
     v65 = v62.value
     if v65 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v64 - -128) << 3
-    if v65 < -32768 or v65 > 32767: raise EncFail(f'{v65!r} outside -32768..32767')
+    if v65 < -32768 or v65 > 32767: int_facet(a, v65, -32768, 32767, True, 'Value')
     if 0 <= v65 < 128: a = (a << 9) | v65
     elif -129 < v65 < 0: a = (a << 9) | (255 - v65)
     else: a = wi(a, v65)
@@ -16432,12 +16434,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
         pass
         v68 = v66.exponent
         if v68 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v68 <= 127: raise EncFail(f'{v68!r} outside -128..127')
+        if not -128 <= v68 <= 127: nbit_facet(a, 4, v68, -128, 127, 8, 'Exponent')
         pass
         v69 = v66.value
         if v69 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v68 - -128) << 3
-        if v69 < -32768 or v69 > 32767: raise EncFail(f'{v69!r} outside -32768..32767')
+        if v69 < -32768 or v69 > 32767: int_facet(a, v69, -32768, 32767, True, 'Value')
         if 0 <= v69 < 128: a = (a << 9) | v69
         elif -129 < v69 < 0: a = (a << 9) | (255 - v69)
         else: a = wi(a, v69)
@@ -16452,12 +16454,12 @@ def _e_BPT_AC_CPDResEnergyTransferModeType(o: BPT_AC_CPDResEnergyTransferModeTyp
         pass
         v72 = v70.exponent
         if v72 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v72 <= 127: raise EncFail(f'{v72!r} outside -128..127')
+        if not -128 <= v72 <= 127: nbit_facet(a, 2, v72, -128, 127, 8, 'Exponent')
         pass
         v73 = v70.value
         if v73 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v72 - -128) << 3
-        if v73 < -32768 or v73 > 32767: raise EncFail(f'{v73!r} outside -32768..32767')
+        if v73 < -32768 or v73 > 32767: int_facet(a, v73, -32768, 32767, True, 'Value')
         if 0 <= v73 < 128: a = (a << 9) | v73
         elif -129 < v73 < 0: a = (a << 9) | (255 - v73)
         else: a = wi(a, v73)
@@ -16827,7 +16829,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'AckMaxDelay')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16850,7 +16852,7 @@ def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16873,7 +16875,7 @@ def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]
 
 def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16896,7 +16898,7 @@ def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16919,7 +16921,7 @@ def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16961,7 +16963,7 @@ def _d_S10_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S10_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'DepartureTime')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -17024,7 +17026,7 @@ def _d_S13_Exponent(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S13_Exponent(v: Any, a: int) -> int:
     a <<= 1
-    if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
+    if not -128 <= v <= 127: nbit_facet(a, 0, v, -128, 127, 8, 'Exponent')
     a = (a << 8) | (v - -128)
     a <<= 1
     return a
@@ -17066,6 +17068,7 @@ def _d_S15_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S15_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'HMACOutputLength')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -17127,7 +17130,7 @@ def _d_S18_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S18_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'MaximumSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -17209,7 +17212,7 @@ def _d_S22_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S22_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'MeterStatus')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -17233,7 +17236,7 @@ def _d_S23_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S23_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'MeterTimestamp')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -17255,7 +17258,7 @@ def _d_S24_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S24_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'MinimumSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -17297,7 +17300,7 @@ def _d_S26_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S26_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -17399,7 +17402,7 @@ def _d_S31_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S31_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'PresentSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -17441,7 +17444,7 @@ def _d_S33_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S33_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToMaximumSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -17464,7 +17467,7 @@ def _d_S34_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S34_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToMinimumSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -17487,7 +17490,7 @@ def _d_S35_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S35_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToTargetSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -17591,7 +17594,7 @@ def _d_S40_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S40_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'TargetSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -17613,7 +17616,7 @@ def _d_S41_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S41_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
-    if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
+    if v < 1 or v > 4294967295: int_facet(a, v, 1, 4294967295, False, 'TaxRuleID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -17636,7 +17639,7 @@ def _d_S42_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S42_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -17659,7 +17662,7 @@ def _d_S43_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S43_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -17683,7 +17686,7 @@ def _d_S44_Value(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S44_Value(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'Value')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -17787,6 +17790,7 @@ def _d_S49_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S49_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'X509SerialNumber')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)

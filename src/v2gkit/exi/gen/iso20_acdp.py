@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, UINT_CARRIED, EncFail, Message, abstract_facet, bad_value, esc, facet, fill, int_facet, nbit_facet, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_acdp'
 _new = object.__new__
@@ -955,7 +955,7 @@ def _e_ACDP_ConnectReqType(o: ACDP_ConnectReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -1069,7 +1069,7 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     v3 = o.time_stamp
     if v3 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if v3 > 18446744073709551615: int_facet(a, v3, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
@@ -1520,6 +1520,7 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     v3 = o.hmac_output_length
     if v3 is not None:
         a <<= 4
+        if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'HMACOutputLength')
         if 0 <= v3 < 128: a = (a << 9) | v3
         elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
         else: a = wi(a, v3)
@@ -2768,6 +2769,7 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     v3 = o.x509_serial_number
     if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
     a <<= 3
+    if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'X509SerialNumber')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -3084,7 +3086,7 @@ def _e_ACDP_ConnectResType(o: ACDP_ConnectResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -3265,7 +3267,7 @@ def _e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -3301,12 +3303,12 @@ def _e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
         pass
         v14 = v12.exponent
         if v14 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v14 <= 127: raise EncFail(f'{v14!r} outside -128..127')
+        if not -128 <= v14 <= 127: nbit_facet(a, 2, v14, -128, 127, 8, 'Exponent')
         pass
         v15 = v12.value
         if v15 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v14 - -128) << 3
-        if v15 < -32768 or v15 > 32767: raise EncFail(f'{v15!r} outside -32768..32767')
+        if v15 < -32768 or v15 > 32767: int_facet(a, v15, -32768, 32767, True, 'Value')
         if 0 <= v15 < 128: a = (a << 9) | v15
         elif -129 < v15 < 0: a = (a << 9) | (255 - v15)
         else: a = wi(a, v15)
@@ -3324,7 +3326,7 @@ def _e_ACDP_SystemStatusReqType(o: ACDP_SystemStatusReqType, a: int) -> int:
     if v17 is not None:
         w, c = _C75[st8]
         a = (a << w) | c
-        if not 0 <= v17 <= 100: raise EncFail(f'{v17!r} outside 0..100')
+        if not 0 <= v17 <= 100: nbit_facet(a, 1, v17, 0, 100, 7, 'EVSOC')
         a = (a << 9) | (v17) << 1
         st8 = 23
     v18 = v7.ev_error_code
@@ -3555,12 +3557,12 @@ def _e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
         pass
         v7 = v5.exponent
         if v7 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        if not -128 <= v7 <= 127: nbit_facet(a, 2, v7, -128, 127, 8, 'Exponent')
         pass
         v8 = v5.value
         if v8 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v7 - -128) << 3
-        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'Value')
         if 0 <= v8 < 128: a = (a << 9) | v8
         elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
         else: a = wi(a, v8)
@@ -3578,7 +3580,7 @@ def _e_EVTechnicalStatusType(o: EVTechnicalStatusType, a: int) -> int:
     if v10 is not None:
         w, c = _C75[st]
         a = (a << w) | c
-        if not 0 <= v10 <= 100: raise EncFail(f'{v10!r} outside 0..100')
+        if not 0 <= v10 <= 100: nbit_facet(a, 1, v10, 0, 100, 7, 'EVSOC')
         a = (a << 9) | (v10) << 1
         st = 23
     v11 = o.ev_error_code
@@ -3668,12 +3670,12 @@ def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     pass
     v2 = o.exponent
     if v2 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v2 <= 127: raise EncFail(f'{v2!r} outside -128..127')
+    if not -128 <= v2 <= 127: nbit_facet(a, 2, v2, -128, 127, 8, 'Exponent')
     pass
     v3 = o.value
     if v3 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v2 - -128) << 3
-    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if v3 < -32768 or v3 > 32767: int_facet(a, v3, -32768, 32767, True, 'Value')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -3918,7 +3920,7 @@ def _e_ACDP_SystemStatusResType(o: ACDP_SystemStatusResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -4073,7 +4075,7 @@ def _e_ACDP_VehiclePositioningReqType(o: ACDP_VehiclePositioningReqType, a: int)
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -4357,7 +4359,7 @@ def _e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int)
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -4384,7 +4386,7 @@ def _e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int)
     v10 = o.ev_relative_x_deviation
     if v10 is None: raise EncFail('missing mandatory EVRelativeXDeviation')
     a = (a << 20) | (v7) << 12 | (v8) << 7 | (BOOL[v9]) << 3
-    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if v10 < -32768 or v10 > 32767: int_facet(a, v10, -32768, 32767, True, 'EVRelativeXDeviation')
     if 0 <= v10 < 128: a = (a << 9) | v10
     elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
     else: a = wi(a, v10)
@@ -4392,7 +4394,7 @@ def _e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int)
     v11 = o.ev_relative_y_deviation
     if v11 is None: raise EncFail('missing mandatory EVRelativeYDeviation')
     a <<= 3
-    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'EVRelativeYDeviation')
     if 0 <= v11 < 128: a = (a << 9) | v11
     elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
     else: a = wi(a, v11)
@@ -4400,7 +4402,7 @@ def _e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int)
     v12 = o.contact_window_xc
     if v12 is None: raise EncFail('missing mandatory ContactWindowXc')
     a <<= 3
-    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'ContactWindowXc')
     if 0 <= v12 < 128: a = (a << 9) | v12
     elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
     else: a = wi(a, v12)
@@ -4408,7 +4410,7 @@ def _e_ACDP_VehiclePositioningResType(o: ACDP_VehiclePositioningResType, a: int)
     v13 = o.contact_window_yc
     if v13 is None: raise EncFail('missing mandatory ContactWindowYc')
     a <<= 3
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'ContactWindowYc')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -4775,12 +4777,12 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -4792,12 +4794,12 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 5, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -5079,28 +5081,28 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
     v2 = o.present_soc
     if v2 is not None:
-        if not 0 <= v2 <= 100: raise EncFail(f'{v2!r} outside 0..100')
+        if not 0 <= v2 <= 100: nbit_facet(a, 5, v2, 0, 100, 7, 'PresentSOC')
         a = (a << 13) | (v2) << 1
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
         w, c = _C103[st]
         a = (a << w) | c
-        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        if not 0 <= v3 <= 100: nbit_facet(a, 1, v3, 0, 100, 7, 'MinimumSOC')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
         w, c = _C104[st]
         a = (a << w) | c
-        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        if not 0 <= v4 <= 100: nbit_facet(a, 1, v4, 0, 100, 7, 'TargetSOC')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.maximum_soc
     if v5 is not None:
         w, c = _C105[st]
         a = (a << w) | c
-        if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
+        if not 0 <= v5 <= 100: nbit_facet(a, 1, v5, 0, 100, 7, 'MaximumSOC')
         a = (a << 9) | (v5) << 1
         st = 15
     v6 = o.remaining_time_to_minimum_soc
@@ -5108,7 +5110,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C106[st]
         a = (a << w) | c
         a <<= 1
-        if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+        if v6 > 4294967295: int_facet(a, v6, 0, 4294967295, False, 'RemainingTimeToMinimumSOC')
         if 0 <= v6 < 128: a = (a << 8) | v6
         else: a = wu(a, v6)
         a <<= 1
@@ -5118,7 +5120,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C107[st]
         a = (a << w) | c
         a <<= 1
-        if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+        if v7 > 4294967295: int_facet(a, v7, 0, 4294967295, False, 'RemainingTimeToTargetSOC')
         if 0 <= v7 < 128: a = (a << 8) | v7
         else: a = wu(a, v7)
         a <<= 1
@@ -5128,7 +5130,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C108[st]
         a = (a << w) | c
         a <<= 1
-        if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+        if v8 > 4294967295: int_facet(a, v8, 0, 4294967295, False, 'RemainingTimeToMaximumSOC')
         if 0 <= v8 < 128: a = (a << 8) | v8
         else: a = wu(a, v8)
         a <<= 1
@@ -5147,12 +5149,12 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -5240,7 +5242,7 @@ def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -5517,7 +5519,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     v3 = o.charged_energy_reading_wh
     if v3 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
     a <<= 3
-    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if v3 > 18446744073709551615: int_facet(a, v3, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
@@ -5525,7 +5527,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     v4 = o.bpt_discharged_energy_reading_wh
     if v4 is not None:
         a <<= 4
-        if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+        if v4 > 18446744073709551615: int_facet(a, v4, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
         if 0 <= v4 < 128: a = (a << 8) | v4
         else: a = wu(a, v4)
         a <<= 1
@@ -5535,7 +5537,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C73[st]
         a = (a << w) | c
         a <<= 1
-        if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+        if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         a <<= 1
@@ -5545,7 +5547,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C74[st]
         a = (a << w) | c
         a <<= 1
-        if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
+        if v6 > 18446744073709551615: int_facet(a, v6, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
         if 0 <= v6 < 128: a = (a << 8) | v6
         else: a = wu(a, v6)
         a <<= 1
@@ -5563,7 +5565,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C76[st]
         a = (a << w) | c
         a <<= 1
-        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'MeterStatus')
         if 0 <= v8 < 128: a = (a << 9) | v8
         elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
         else: a = wi(a, v8)
@@ -5574,7 +5576,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C77[st]
         a = (a << w) | c
         a <<= 1
-        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if v9 > 18446744073709551615: int_facet(a, v9, 0, 18446744073709551615, False, 'MeterTimestamp')
         if 0 <= v9 < 128: a = (a << 8) | v9
         else: a = wu(a, v9)
         a <<= 1
@@ -5893,7 +5895,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
     a <<= 2
-    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if v2 > 18446744073709551615: int_facet(a, v2, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -5908,12 +5910,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v7 = v5.exponent
         if v7 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        if not -128 <= v7 <= 127: nbit_facet(a, 6, v7, -128, 127, 8, 'Exponent')
         pass
         v8 = v5.value
         if v8 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v7 - -128) << 3
-        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'Value')
         if 0 <= v8 < 128: a = (a << 9) | v8
         elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
         else: a = wi(a, v8)
@@ -5925,12 +5927,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v11 = v9.exponent
         if v11 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        if not -128 <= v11 <= 127: nbit_facet(a, 5, v11, -128, 127, 8, 'Exponent')
         pass
         v12 = v9.value
         if v12 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v11 - -128) << 3
-        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
         if 0 <= v12 < 128: a = (a << 9) | v12
         elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
         else: a = wi(a, v12)
@@ -5950,12 +5952,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v17 = v15.exponent
         if v17 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+        if not -128 <= v17 <= 127: nbit_facet(a, 3, v17, -128, 127, 8, 'Exponent')
         pass
         v18 = v15.value
         if v18 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v17 - -128) << 3
-        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
         if 0 <= v18 < 128: a = (a << 9) | v18
         elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
         else: a = wi(a, v18)
@@ -5967,12 +5969,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v21 = v19.exponent
         if v21 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        if not -128 <= v21 <= 127: nbit_facet(a, 5, v21, -128, 127, 8, 'Exponent')
         pass
         v22 = v19.value
         if v22 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v21 - -128) << 3
-        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
         if 0 <= v22 < 128: a = (a << 9) | v22
         elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
         else: a = wi(a, v22)
@@ -5992,12 +5994,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v27 = v25.exponent
         if v27 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v27 <= 127: raise EncFail(f'{v27!r} outside -128..127')
+        if not -128 <= v27 <= 127: nbit_facet(a, 3, v27, -128, 127, 8, 'Exponent')
         pass
         v28 = v25.value
         if v28 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v27 - -128) << 3
-        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if v28 < -32768 or v28 > 32767: int_facet(a, v28, -32768, 32767, True, 'Value')
         if 0 <= v28 < 128: a = (a << 9) | v28
         elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
         else: a = wi(a, v28)
@@ -6009,12 +6011,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v31 = v29.exponent
         if v31 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v31 <= 127: raise EncFail(f'{v31!r} outside -128..127')
+        if not -128 <= v31 <= 127: nbit_facet(a, 5, v31, -128, 127, 8, 'Exponent')
         pass
         v32 = v29.value
         if v32 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v31 - -128) << 3
-        if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+        if v32 < -32768 or v32 > 32767: int_facet(a, v32, -32768, 32767, True, 'Value')
         if 0 <= v32 < 128: a = (a << 9) | v32
         elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
         else: a = wi(a, v32)
@@ -6034,12 +6036,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v37 = v35.exponent
         if v37 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        if not -128 <= v37 <= 127: nbit_facet(a, 3, v37, -128, 127, 8, 'Exponent')
         pass
         v38 = v35.value
         if v38 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v37 - -128) << 3
-        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
         if 0 <= v38 < 128: a = (a << 9) | v38
         elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
         else: a = wi(a, v38)
@@ -6051,12 +6053,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v41 = v39.exponent
         if v41 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        if not -128 <= v41 <= 127: nbit_facet(a, 5, v41, -128, 127, 8, 'Exponent')
         pass
         v42 = v39.value
         if v42 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v41 - -128) << 3
-        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
         if 0 <= v42 < 128: a = (a << 9) | v42
         elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
         else: a = wi(a, v42)
@@ -6160,7 +6162,7 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     v2 = o.tax_rule_id
     if v2 is None: raise EncFail('missing mandatory TaxRuleID')
     a <<= 2
-    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if v2 < 1 or v2 > 4294967295: int_facet(a, v2, 1, 4294967295, False, 'TaxRuleID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -6170,12 +6172,12 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 4, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -6365,7 +6367,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'AckMaxDelay')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -6388,7 +6390,7 @@ def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -6411,7 +6413,7 @@ def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]
 
 def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -6434,7 +6436,7 @@ def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -6457,7 +6459,7 @@ def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -6500,7 +6502,7 @@ def _d_S10_ContactWindowXc(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S10_ContactWindowXc(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'ContactWindowXc')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -6525,7 +6527,7 @@ def _d_S11_ContactWindowYc(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S11_ContactWindowYc(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'ContactWindowYc')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -6549,7 +6551,7 @@ def _d_S12_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S12_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'DepartureTime')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -6771,7 +6773,7 @@ def _d_S23_EVRelativeXDeviation(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S23_EVRelativeXDeviation(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'EVRelativeXDeviation')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -6796,7 +6798,7 @@ def _d_S24_EVRelativeYDeviation(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S24_EVRelativeYDeviation(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'EVRelativeYDeviation')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -7041,7 +7043,7 @@ def _d_S36_EVSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S36_EVSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'EVSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -7100,7 +7102,7 @@ def _d_S39_Exponent(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S39_Exponent(v: Any, a: int) -> int:
     a <<= 1
-    if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
+    if not -128 <= v <= 127: nbit_facet(a, 0, v, -128, 127, 8, 'Exponent')
     a = (a << 8) | (v - -128)
     a <<= 1
     return a
@@ -7142,6 +7144,7 @@ def _d_S41_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S41_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'HMACOutputLength')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -7203,7 +7206,7 @@ def _d_S44_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S44_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'MaximumSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -7285,7 +7288,7 @@ def _d_S48_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S48_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'MeterStatus')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -7309,7 +7312,7 @@ def _d_S49_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S49_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'MeterTimestamp')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -7331,7 +7334,7 @@ def _d_S50_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S50_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'MinimumSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -7373,7 +7376,7 @@ def _d_S52_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S52_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -7475,7 +7478,7 @@ def _d_S57_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S57_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'PresentSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -7517,7 +7520,7 @@ def _d_S59_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S59_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToMaximumSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -7540,7 +7543,7 @@ def _d_S60_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S60_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToMinimumSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -7563,7 +7566,7 @@ def _d_S61_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S61_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToTargetSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -7667,7 +7670,7 @@ def _d_S66_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S66_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'TargetSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -7689,7 +7692,7 @@ def _d_S67_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S67_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
-    if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
+    if v < 1 or v > 4294967295: int_facet(a, v, 1, 4294967295, False, 'TaxRuleID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -7712,7 +7715,7 @@ def _d_S68_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S68_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -7735,7 +7738,7 @@ def _d_S69_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S69_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -7759,7 +7762,7 @@ def _d_S70_Value(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S70_Value(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'Value')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -7863,6 +7866,7 @@ def _d_S75_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S75_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'X509SerialNumber')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)

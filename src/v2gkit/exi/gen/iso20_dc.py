@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, UINT_CARRIED, EncFail, Message, abstract_facet, bad_value, esc, facet, fill, int_facet, nbit_facet, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_dc'
 _new = object.__new__
@@ -1560,12 +1560,12 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeTyp
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -1577,12 +1577,12 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeTyp
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 5, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -1594,12 +1594,12 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeTyp
     pass
     v12 = v10.exponent
     if v12 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    if not -128 <= v12 <= 127: nbit_facet(a, 5, v12, -128, 127, 8, 'Exponent')
     pass
     v13 = v10.value
     if v13 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v12 - -128) << 3
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -1611,12 +1611,12 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeTyp
     pass
     v16 = v14.exponent
     if v16 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    if not -128 <= v16 <= 127: nbit_facet(a, 5, v16, -128, 127, 8, 'Exponent')
     pass
     v17 = v14.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v16 - -128) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -1628,12 +1628,12 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeTyp
     pass
     v20 = v18.exponent
     if v20 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    if not -128 <= v20 <= 127: nbit_facet(a, 5, v20, -128, 127, 8, 'Exponent')
     pass
     v21 = v18.value
     if v21 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v20 - -128) << 3
-    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
     if 0 <= v21 < 128: a = (a << 9) | v21
     elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
     else: a = wi(a, v21)
@@ -1645,12 +1645,12 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeTyp
     pass
     v24 = v22.exponent
     if v24 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+    if not -128 <= v24 <= 127: nbit_facet(a, 5, v24, -128, 127, 8, 'Exponent')
     pass
     v25 = v22.value
     if v25 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v24 - -128) << 3
-    if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+    if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
     if 0 <= v25 < 128: a = (a << 9) | v25
     elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
     else: a = wi(a, v25)
@@ -1659,7 +1659,7 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeTyp
     a <<= 2
     v26 = o.target_soc
     if v26 is not None:
-        if not 0 <= v26 <= 100: raise EncFail(f'{v26!r} outside 0..100')
+        if not 0 <= v26 <= 100: nbit_facet(a, 3, v26, 0, 100, 7, 'TargetSOC')
         a = (a << 11) | (v26) << 1
         st = 27
     v27 = o.ev_maximum_discharge_power
@@ -1670,12 +1670,12 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeTyp
     pass
     v29 = v27.exponent
     if v29 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    if not -128 <= v29 <= 127: nbit_facet(a, 2, v29, -128, 127, 8, 'Exponent')
     pass
     v30 = v27.value
     if v30 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v29 - -128) << 3
-    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if v30 < -32768 or v30 > 32767: int_facet(a, v30, -32768, 32767, True, 'Value')
     if 0 <= v30 < 128: a = (a << 9) | v30
     elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
     else: a = wi(a, v30)
@@ -1687,12 +1687,12 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeTyp
     pass
     v33 = v31.exponent
     if v33 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+    if not -128 <= v33 <= 127: nbit_facet(a, 5, v33, -128, 127, 8, 'Exponent')
     pass
     v34 = v31.value
     if v34 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v33 - -128) << 3
-    if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+    if v34 < -32768 or v34 > 32767: int_facet(a, v34, -32768, 32767, True, 'Value')
     if 0 <= v34 < 128: a = (a << 9) | v34
     elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
     else: a = wi(a, v34)
@@ -1704,12 +1704,12 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeTyp
     pass
     v37 = v35.exponent
     if v37 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+    if not -128 <= v37 <= 127: nbit_facet(a, 5, v37, -128, 127, 8, 'Exponent')
     pass
     v38 = v35.value
     if v38 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v37 - -128) << 3
-    if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+    if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
     if 0 <= v38 < 128: a = (a << 9) | v38
     elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
     else: a = wi(a, v38)
@@ -1721,12 +1721,12 @@ def _e_BPT_DC_CPDReqEnergyTransferModeType(o: BPT_DC_CPDReqEnergyTransferModeTyp
     pass
     v41 = v39.exponent
     if v41 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+    if not -128 <= v41 <= 127: nbit_facet(a, 5, v41, -128, 127, 8, 'Exponent')
     pass
     v42 = v39.value
     if v42 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v41 - -128) << 3
-    if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+    if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
     if 0 <= v42 < 128: a = (a << 9) | v42
     elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
     else: a = wi(a, v42)
@@ -1805,12 +1805,12 @@ def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     pass
     v2 = o.exponent
     if v2 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v2 <= 127: raise EncFail(f'{v2!r} outside -128..127')
+    if not -128 <= v2 <= 127: nbit_facet(a, 2, v2, -128, 127, 8, 'Exponent')
     pass
     v3 = o.value
     if v3 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v2 - -128) << 3
-    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if v3 < -32768 or v3 > 32767: int_facet(a, v3, -32768, 32767, True, 'Value')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -2146,12 +2146,12 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeTyp
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -2163,12 +2163,12 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeTyp
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 5, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -2180,12 +2180,12 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeTyp
     pass
     v12 = v10.exponent
     if v12 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    if not -128 <= v12 <= 127: nbit_facet(a, 5, v12, -128, 127, 8, 'Exponent')
     pass
     v13 = v10.value
     if v13 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v12 - -128) << 3
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -2197,12 +2197,12 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeTyp
     pass
     v16 = v14.exponent
     if v16 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    if not -128 <= v16 <= 127: nbit_facet(a, 5, v16, -128, 127, 8, 'Exponent')
     pass
     v17 = v14.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v16 - -128) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -2214,12 +2214,12 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeTyp
     pass
     v20 = v18.exponent
     if v20 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    if not -128 <= v20 <= 127: nbit_facet(a, 5, v20, -128, 127, 8, 'Exponent')
     pass
     v21 = v18.value
     if v21 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v20 - -128) << 3
-    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
     if 0 <= v21 < 128: a = (a << 9) | v21
     elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
     else: a = wi(a, v21)
@@ -2231,12 +2231,12 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeTyp
     pass
     v24 = v22.exponent
     if v24 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+    if not -128 <= v24 <= 127: nbit_facet(a, 5, v24, -128, 127, 8, 'Exponent')
     pass
     v25 = v22.value
     if v25 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v24 - -128) << 3
-    if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+    if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
     if 0 <= v25 < 128: a = (a << 9) | v25
     elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
     else: a = wi(a, v25)
@@ -2249,12 +2249,12 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeTyp
         pass
         v28 = v26.exponent
         if v28 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        if not -128 <= v28 <= 127: nbit_facet(a, 4, v28, -128, 127, 8, 'Exponent')
         pass
         v29 = v26.value
         if v29 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v28 - -128) << 3
-        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
         if 0 <= v29 < 128: a = (a << 9) | v29
         elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
         else: a = wi(a, v29)
@@ -2269,12 +2269,12 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeTyp
     pass
     v32 = v30.exponent
     if v32 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+    if not -128 <= v32 <= 127: nbit_facet(a, 2, v32, -128, 127, 8, 'Exponent')
     pass
     v33 = v30.value
     if v33 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v32 - -128) << 3
-    if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+    if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
     if 0 <= v33 < 128: a = (a << 9) | v33
     elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
     else: a = wi(a, v33)
@@ -2286,12 +2286,12 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeTyp
     pass
     v36 = v34.exponent
     if v36 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+    if not -128 <= v36 <= 127: nbit_facet(a, 5, v36, -128, 127, 8, 'Exponent')
     pass
     v37 = v34.value
     if v37 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v36 - -128) << 3
-    if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+    if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
     if 0 <= v37 < 128: a = (a << 9) | v37
     elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
     else: a = wi(a, v37)
@@ -2303,12 +2303,12 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeTyp
     pass
     v40 = v38.exponent
     if v40 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+    if not -128 <= v40 <= 127: nbit_facet(a, 5, v40, -128, 127, 8, 'Exponent')
     pass
     v41 = v38.value
     if v41 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v40 - -128) << 3
-    if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+    if v41 < -32768 or v41 > 32767: int_facet(a, v41, -32768, 32767, True, 'Value')
     if 0 <= v41 < 128: a = (a << 9) | v41
     elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
     else: a = wi(a, v41)
@@ -2320,12 +2320,12 @@ def _e_BPT_DC_CPDResEnergyTransferModeType(o: BPT_DC_CPDResEnergyTransferModeTyp
     pass
     v44 = v42.exponent
     if v44 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+    if not -128 <= v44 <= 127: nbit_facet(a, 5, v44, -128, 127, 8, 'Exponent')
     pass
     v45 = v42.value
     if v45 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v44 - -128) << 3
-    if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+    if v45 < -32768 or v45 > 32767: int_facet(a, v45, -32768, 32767, True, 'Value')
     if 0 <= v45 < 128: a = (a << 9) | v45
     elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
     else: a = wi(a, v45)
@@ -2797,7 +2797,7 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
     v2 = o.departure_time
     if v2 is not None:
         a <<= 3
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -2810,12 +2810,12 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 2, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -2827,12 +2827,12 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
     pass
     v9 = v7.exponent
     if v9 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+    if not -128 <= v9 <= 127: nbit_facet(a, 5, v9, -128, 127, 8, 'Exponent')
     pass
     v10 = v7.value
     if v10 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v9 - -128) << 3
-    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if v10 < -32768 or v10 > 32767: int_facet(a, v10, -32768, 32767, True, 'Value')
     if 0 <= v10 < 128: a = (a << 9) | v10
     elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
     else: a = wi(a, v10)
@@ -2844,12 +2844,12 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
     pass
     v13 = v11.exponent
     if v13 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+    if not -128 <= v13 <= 127: nbit_facet(a, 5, v13, -128, 127, 8, 'Exponent')
     pass
     v14 = v11.value
     if v14 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v13 - -128) << 3
-    if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+    if v14 < -32768 or v14 > 32767: int_facet(a, v14, -32768, 32767, True, 'Value')
     if 0 <= v14 < 128: a = (a << 9) | v14
     elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
     else: a = wi(a, v14)
@@ -2861,12 +2861,12 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
     pass
     v17 = v15.exponent
     if v17 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+    if not -128 <= v17 <= 127: nbit_facet(a, 5, v17, -128, 127, 8, 'Exponent')
     pass
     v18 = v15.value
     if v18 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v17 - -128) << 3
-    if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+    if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
     if 0 <= v18 < 128: a = (a << 9) | v18
     elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
     else: a = wi(a, v18)
@@ -2878,12 +2878,12 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
     pass
     v21 = v19.exponent
     if v21 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+    if not -128 <= v21 <= 127: nbit_facet(a, 5, v21, -128, 127, 8, 'Exponent')
     pass
     v22 = v19.value
     if v22 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v21 - -128) << 3
-    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
     if 0 <= v22 < 128: a = (a << 9) | v22
     elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
     else: a = wi(a, v22)
@@ -2895,12 +2895,12 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
     pass
     v25 = v23.exponent
     if v25 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    if not -128 <= v25 <= 127: nbit_facet(a, 5, v25, -128, 127, 8, 'Exponent')
     pass
     v26 = v23.value
     if v26 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v25 - -128) << 3
-    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
     if 0 <= v26 < 128: a = (a << 9) | v26
     elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
     else: a = wi(a, v26)
@@ -2912,12 +2912,12 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
     pass
     v29 = v27.exponent
     if v29 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    if not -128 <= v29 <= 127: nbit_facet(a, 5, v29, -128, 127, 8, 'Exponent')
     pass
     v30 = v27.value
     if v30 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v29 - -128) << 3
-    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if v30 < -32768 or v30 > 32767: int_facet(a, v30, -32768, 32767, True, 'Value')
     if 0 <= v30 < 128: a = (a << 9) | v30
     elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
     else: a = wi(a, v30)
@@ -2929,12 +2929,12 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
     pass
     v33 = v31.exponent
     if v33 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+    if not -128 <= v33 <= 127: nbit_facet(a, 5, v33, -128, 127, 8, 'Exponent')
     pass
     v34 = v31.value
     if v34 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v33 - -128) << 3
-    if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+    if v34 < -32768 or v34 > 32767: int_facet(a, v34, -32768, 32767, True, 'Value')
     if 0 <= v34 < 128: a = (a << 9) | v34
     elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
     else: a = wi(a, v34)
@@ -2946,12 +2946,12 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
     pass
     v37 = v35.exponent
     if v37 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+    if not -128 <= v37 <= 127: nbit_facet(a, 5, v37, -128, 127, 8, 'Exponent')
     pass
     v38 = v35.value
     if v38 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v37 - -128) << 3
-    if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+    if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
     if 0 <= v38 < 128: a = (a << 9) | v38
     elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
     else: a = wi(a, v38)
@@ -2963,12 +2963,12 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
     pass
     v41 = v39.exponent
     if v41 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+    if not -128 <= v41 <= 127: nbit_facet(a, 5, v41, -128, 127, 8, 'Exponent')
     pass
     v42 = v39.value
     if v42 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v41 - -128) << 3
-    if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+    if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
     if 0 <= v42 < 128: a = (a << 9) | v42
     elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
     else: a = wi(a, v42)
@@ -2980,12 +2980,12 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
     pass
     v45 = v43.exponent
     if v45 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+    if not -128 <= v45 <= 127: nbit_facet(a, 5, v45, -128, 127, 8, 'Exponent')
     pass
     v46 = v43.value
     if v46 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v45 - -128) << 3
-    if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+    if v46 < -32768 or v46 > 32767: int_facet(a, v46, -32768, 32767, True, 'Value')
     if 0 <= v46 < 128: a = (a << 9) | v46
     elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
     else: a = wi(a, v46)
@@ -2998,12 +2998,12 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
         pass
         v49 = v47.exponent
         if v49 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        if not -128 <= v49 <= 127: nbit_facet(a, 4, v49, -128, 127, 8, 'Exponent')
         pass
         v50 = v47.value
         if v50 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v49 - -128) << 3
-        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if v50 < -32768 or v50 > 32767: int_facet(a, v50, -32768, 32767, True, 'Value')
         if 0 <= v50 < 128: a = (a << 9) | v50
         elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
         else: a = wi(a, v50)
@@ -3018,12 +3018,12 @@ def _e_BPT_Dynamic_DC_CLReqControlModeType(o: BPT_Dynamic_DC_CLReqControlModeTyp
         pass
         v53 = v51.exponent
         if v53 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+        if not -128 <= v53 <= 127: nbit_facet(a, 2, v53, -128, 127, 8, 'Exponent')
         pass
         v54 = v51.value
         if v54 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v53 - -128) << 3
-        if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+        if v54 < -32768 or v54 > 32767: int_facet(a, v54, -32768, 32767, True, 'Value')
         if 0 <= v54 < 128: a = (a << 9) | v54
         elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
         else: a = wi(a, v54)
@@ -3420,7 +3420,7 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeTyp
     v2 = o.departure_time
     if v2 is not None:
         a <<= 4
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -3429,14 +3429,14 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeTyp
     if v3 is not None:
         w, c = _C30[st]
         a = (a << w) | c
-        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        if not 0 <= v3 <= 100: nbit_facet(a, 1, v3, 0, 100, 7, 'MinimumSOC')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
         w, c = _C31[st]
         a = (a << w) | c
-        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        if not 0 <= v4 <= 100: nbit_facet(a, 1, v4, 0, 100, 7, 'TargetSOC')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.ack_max_delay
@@ -3444,7 +3444,7 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeTyp
         w, c = _C32[st]
         a = (a << w) | c
         a <<= 1
-        if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+        if v5 > 65535: int_facet(a, v5, 0, 65535, False, 'AckMaxDelay')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         a <<= 1
@@ -3457,12 +3457,12 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeTyp
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 2, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -3474,12 +3474,12 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeTyp
     pass
     v12 = v10.exponent
     if v12 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    if not -128 <= v12 <= 127: nbit_facet(a, 5, v12, -128, 127, 8, 'Exponent')
     pass
     v13 = v10.value
     if v13 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v12 - -128) << 3
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -3491,12 +3491,12 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeTyp
     pass
     v16 = v14.exponent
     if v16 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    if not -128 <= v16 <= 127: nbit_facet(a, 5, v16, -128, 127, 8, 'Exponent')
     pass
     v17 = v14.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v16 - -128) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -3508,12 +3508,12 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeTyp
     pass
     v20 = v18.exponent
     if v20 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    if not -128 <= v20 <= 127: nbit_facet(a, 5, v20, -128, 127, 8, 'Exponent')
     pass
     v21 = v18.value
     if v21 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v20 - -128) << 3
-    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
     if 0 <= v21 < 128: a = (a << 9) | v21
     elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
     else: a = wi(a, v21)
@@ -3525,12 +3525,12 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeTyp
     pass
     v24 = v22.exponent
     if v24 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+    if not -128 <= v24 <= 127: nbit_facet(a, 5, v24, -128, 127, 8, 'Exponent')
     pass
     v25 = v22.value
     if v25 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v24 - -128) << 3
-    if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+    if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
     if 0 <= v25 < 128: a = (a << 9) | v25
     elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
     else: a = wi(a, v25)
@@ -3542,12 +3542,12 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeTyp
     pass
     v28 = v26.exponent
     if v28 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+    if not -128 <= v28 <= 127: nbit_facet(a, 5, v28, -128, 127, 8, 'Exponent')
     pass
     v29 = v26.value
     if v29 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v28 - -128) << 3
-    if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+    if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
     if 0 <= v29 < 128: a = (a << 9) | v29
     elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
     else: a = wi(a, v29)
@@ -3559,12 +3559,12 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeTyp
     pass
     v32 = v30.exponent
     if v32 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+    if not -128 <= v32 <= 127: nbit_facet(a, 5, v32, -128, 127, 8, 'Exponent')
     pass
     v33 = v30.value
     if v33 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v32 - -128) << 3
-    if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+    if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
     if 0 <= v33 < 128: a = (a << 9) | v33
     elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
     else: a = wi(a, v33)
@@ -3576,12 +3576,12 @@ def _e_BPT_Dynamic_DC_CLResControlModeType(o: BPT_Dynamic_DC_CLResControlModeTyp
     pass
     v36 = v34.exponent
     if v36 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+    if not -128 <= v36 <= 127: nbit_facet(a, 5, v36, -128, 127, 8, 'Exponent')
     pass
     v37 = v34.value
     if v37 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v36 - -128) << 3
-    if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+    if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
     if 0 <= v37 < 128: a = (a << 9) | v37
     elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
     else: a = wi(a, v37)
@@ -3989,12 +3989,12 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
         pass
         v4 = v2.exponent
         if v4 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        if not -128 <= v4 <= 127: nbit_facet(a, 5, v4, -128, 127, 8, 'Exponent')
         pass
         v5 = v2.value
         if v5 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v4 - -128) << 3
-        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
         if 0 <= v5 < 128: a = (a << 9) | v5
         elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
         else: a = wi(a, v5)
@@ -4009,12 +4009,12 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
         pass
         v8 = v6.exponent
         if v8 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        if not -128 <= v8 <= 127: nbit_facet(a, 2, v8, -128, 127, 8, 'Exponent')
         pass
         v9 = v6.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v8 - -128) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -4029,12 +4029,12 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -4049,12 +4049,12 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
     pass
     v16 = v14.exponent
     if v16 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
     pass
     v17 = v14.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v16 - -128) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -4066,12 +4066,12 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
     pass
     v20 = v18.exponent
     if v20 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    if not -128 <= v20 <= 127: nbit_facet(a, 5, v20, -128, 127, 8, 'Exponent')
     pass
     v21 = v18.value
     if v21 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v20 - -128) << 3
-    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
     if 0 <= v21 < 128: a = (a << 9) | v21
     elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
     else: a = wi(a, v21)
@@ -4084,12 +4084,12 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 6, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -4104,12 +4104,12 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
         pass
         v28 = v26.exponent
         if v28 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        if not -128 <= v28 <= 127: nbit_facet(a, 2, v28, -128, 127, 8, 'Exponent')
         pass
         v29 = v26.value
         if v29 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v28 - -128) << 3
-        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
         if 0 <= v29 < 128: a = (a << 9) | v29
         elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
         else: a = wi(a, v29)
@@ -4124,12 +4124,12 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
         pass
         v32 = v30.exponent
         if v32 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        if not -128 <= v32 <= 127: nbit_facet(a, 2, v32, -128, 127, 8, 'Exponent')
         pass
         v33 = v30.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v32 - -128) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -4144,12 +4144,12 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
         pass
         v36 = v34.exponent
         if v36 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        if not -128 <= v36 <= 127: nbit_facet(a, 2, v36, -128, 127, 8, 'Exponent')
         pass
         v37 = v34.value
         if v37 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v36 - -128) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
         if 0 <= v37 < 128: a = (a << 9) | v37
         elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
         else: a = wi(a, v37)
@@ -4164,12 +4164,12 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
         pass
         v40 = v38.exponent
         if v40 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        if not -128 <= v40 <= 127: nbit_facet(a, 2, v40, -128, 127, 8, 'Exponent')
         pass
         v41 = v38.value
         if v41 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v40 - -128) << 3
-        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if v41 < -32768 or v41 > 32767: int_facet(a, v41, -32768, 32767, True, 'Value')
         if 0 <= v41 < 128: a = (a << 9) | v41
         elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
         else: a = wi(a, v41)
@@ -4184,12 +4184,12 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
         pass
         v44 = v42.exponent
         if v44 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        if not -128 <= v44 <= 127: nbit_facet(a, 2, v44, -128, 127, 8, 'Exponent')
         pass
         v45 = v42.value
         if v45 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v44 - -128) << 3
-        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if v45 < -32768 or v45 > 32767: int_facet(a, v45, -32768, 32767, True, 'Value')
         if 0 <= v45 < 128: a = (a << 9) | v45
         elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
         else: a = wi(a, v45)
@@ -4204,12 +4204,12 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
         pass
         v48 = v46.exponent
         if v48 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        if not -128 <= v48 <= 127: nbit_facet(a, 2, v48, -128, 127, 8, 'Exponent')
         pass
         v49 = v46.value
         if v49 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v48 - -128) << 3
-        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if v49 < -32768 or v49 > 32767: int_facet(a, v49, -32768, 32767, True, 'Value')
         if 0 <= v49 < 128: a = (a << 9) | v49
         elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
         else: a = wi(a, v49)
@@ -4224,12 +4224,12 @@ def _e_BPT_Scheduled_DC_CLReqControlModeType(o: BPT_Scheduled_DC_CLReqControlMod
         pass
         v52 = v50.exponent
         if v52 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v52 <= 127: raise EncFail(f'{v52!r} outside -128..127')
+        if not -128 <= v52 <= 127: nbit_facet(a, 2, v52, -128, 127, 8, 'Exponent')
         pass
         v53 = v50.value
         if v53 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v52 - -128) << 3
-        if v53 < -32768 or v53 > 32767: raise EncFail(f'{v53!r} outside -32768..32767')
+        if v53 < -32768 or v53 > 32767: int_facet(a, v53, -32768, 32767, True, 'Value')
         if 0 <= v53 < 128: a = (a << 9) | v53
         elif -129 < v53 < 0: a = (a << 9) | (255 - v53)
         else: a = wi(a, v53)
@@ -4491,12 +4491,12 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMod
         pass
         v4 = v2.exponent
         if v4 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        if not -128 <= v4 <= 127: nbit_facet(a, 6, v4, -128, 127, 8, 'Exponent')
         pass
         v5 = v2.value
         if v5 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v4 - -128) << 3
-        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
         if 0 <= v5 < 128: a = (a << 9) | v5
         elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
         else: a = wi(a, v5)
@@ -4511,12 +4511,12 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMod
         pass
         v8 = v6.exponent
         if v8 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        if not -128 <= v8 <= 127: nbit_facet(a, 2, v8, -128, 127, 8, 'Exponent')
         pass
         v9 = v6.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v8 - -128) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -4531,12 +4531,12 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMod
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -4551,12 +4551,12 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMod
         pass
         v16 = v14.exponent
         if v16 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
         pass
         v17 = v14.value
         if v17 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v16 - -128) << 3
-        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
         if 0 <= v17 < 128: a = (a << 9) | v17
         elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
         else: a = wi(a, v17)
@@ -4571,12 +4571,12 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMod
         pass
         v20 = v18.exponent
         if v20 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        if not -128 <= v20 <= 127: nbit_facet(a, 2, v20, -128, 127, 8, 'Exponent')
         pass
         v21 = v18.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v20 - -128) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -4591,12 +4591,12 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMod
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 2, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -4611,12 +4611,12 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMod
         pass
         v28 = v26.exponent
         if v28 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        if not -128 <= v28 <= 127: nbit_facet(a, 2, v28, -128, 127, 8, 'Exponent')
         pass
         v29 = v26.value
         if v29 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v28 - -128) << 3
-        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
         if 0 <= v29 < 128: a = (a << 9) | v29
         elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
         else: a = wi(a, v29)
@@ -4631,12 +4631,12 @@ def _e_BPT_Scheduled_DC_CLResControlModeType(o: BPT_Scheduled_DC_CLResControlMod
         pass
         v32 = v30.exponent
         if v32 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        if not -128 <= v32 <= 127: nbit_facet(a, 2, v32, -128, 127, 8, 'Exponent')
         pass
         v33 = v30.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v32 - -128) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -4918,12 +4918,12 @@ def _e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: in
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -4935,12 +4935,12 @@ def _e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: in
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 5, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -4952,12 +4952,12 @@ def _e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: in
     pass
     v12 = v10.exponent
     if v12 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    if not -128 <= v12 <= 127: nbit_facet(a, 5, v12, -128, 127, 8, 'Exponent')
     pass
     v13 = v10.value
     if v13 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v12 - -128) << 3
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -4969,12 +4969,12 @@ def _e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: in
     pass
     v16 = v14.exponent
     if v16 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    if not -128 <= v16 <= 127: nbit_facet(a, 5, v16, -128, 127, 8, 'Exponent')
     pass
     v17 = v14.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v16 - -128) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -4986,12 +4986,12 @@ def _e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: in
     pass
     v20 = v18.exponent
     if v20 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    if not -128 <= v20 <= 127: nbit_facet(a, 5, v20, -128, 127, 8, 'Exponent')
     pass
     v21 = v18.value
     if v21 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v20 - -128) << 3
-    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
     if 0 <= v21 < 128: a = (a << 9) | v21
     elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
     else: a = wi(a, v21)
@@ -5003,12 +5003,12 @@ def _e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: in
     pass
     v24 = v22.exponent
     if v24 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+    if not -128 <= v24 <= 127: nbit_facet(a, 5, v24, -128, 127, 8, 'Exponent')
     pass
     v25 = v22.value
     if v25 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v24 - -128) << 3
-    if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+    if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
     if 0 <= v25 < 128: a = (a << 9) | v25
     elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
     else: a = wi(a, v25)
@@ -5017,7 +5017,7 @@ def _e_DC_CPDReqEnergyTransferModeType(o: DC_CPDReqEnergyTransferModeType, a: in
     a <<= 2
     v26 = o.target_soc
     if v26 is not None:
-        if not 0 <= v26 <= 100: raise EncFail(f'{v26!r} outside 0..100')
+        if not 0 <= v26 <= 100: nbit_facet(a, 3, v26, 0, 100, 7, 'TargetSOC')
         a = (a << 11) | (v26) << 1
         st = 27
     w, c = _C74[st]
@@ -5224,12 +5224,12 @@ def _e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: in
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -5241,12 +5241,12 @@ def _e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: in
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 5, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -5258,12 +5258,12 @@ def _e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: in
     pass
     v12 = v10.exponent
     if v12 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    if not -128 <= v12 <= 127: nbit_facet(a, 5, v12, -128, 127, 8, 'Exponent')
     pass
     v13 = v10.value
     if v13 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v12 - -128) << 3
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -5275,12 +5275,12 @@ def _e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: in
     pass
     v16 = v14.exponent
     if v16 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    if not -128 <= v16 <= 127: nbit_facet(a, 5, v16, -128, 127, 8, 'Exponent')
     pass
     v17 = v14.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v16 - -128) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -5292,12 +5292,12 @@ def _e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: in
     pass
     v20 = v18.exponent
     if v20 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    if not -128 <= v20 <= 127: nbit_facet(a, 5, v20, -128, 127, 8, 'Exponent')
     pass
     v21 = v18.value
     if v21 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v20 - -128) << 3
-    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
     if 0 <= v21 < 128: a = (a << 9) | v21
     elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
     else: a = wi(a, v21)
@@ -5309,12 +5309,12 @@ def _e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: in
     pass
     v24 = v22.exponent
     if v24 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+    if not -128 <= v24 <= 127: nbit_facet(a, 5, v24, -128, 127, 8, 'Exponent')
     pass
     v25 = v22.value
     if v25 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v24 - -128) << 3
-    if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+    if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
     if 0 <= v25 < 128: a = (a << 9) | v25
     elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
     else: a = wi(a, v25)
@@ -5327,12 +5327,12 @@ def _e_DC_CPDResEnergyTransferModeType(o: DC_CPDResEnergyTransferModeType, a: in
         pass
         v28 = v26.exponent
         if v28 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        if not -128 <= v28 <= 127: nbit_facet(a, 4, v28, -128, 127, 8, 'Exponent')
         pass
         v29 = v26.value
         if v29 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v28 - -128) << 3
-        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
         if 0 <= v29 < 128: a = (a << 9) | v29
         elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
         else: a = wi(a, v29)
@@ -5415,7 +5415,7 @@ def _e_DC_CableCheckReqType(o: DC_CableCheckReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -5525,7 +5525,7 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     v3 = o.time_stamp
     if v3 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if v3 > 18446744073709551615: int_facet(a, v3, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
@@ -5945,6 +5945,7 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     v3 = o.hmac_output_length
     if v3 is not None:
         a <<= 4
+        if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'HMACOutputLength')
         if 0 <= v3 < 128: a = (a << 9) | v3
         elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
         else: a = wi(a, v3)
@@ -7193,6 +7194,7 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     v3 = o.x509_serial_number
     if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
     a <<= 3
+    if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'X509SerialNumber')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -7472,7 +7474,7 @@ def _e_DC_CableCheckResType(o: DC_CableCheckResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -8253,7 +8255,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -8273,28 +8275,28 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
         a <<= 2
         v9 = v7.present_soc
         if v9 is not None:
-            if not 0 <= v9 <= 100: raise EncFail(f'{v9!r} outside 0..100')
+            if not 0 <= v9 <= 100: nbit_facet(a, 5, v9, 0, 100, 7, 'PresentSOC')
             a = (a << 13) | (v9) << 1
             st8 = 3
         v10 = v7.minimum_soc
         if v10 is not None:
             w, c = _C140[st8]
             a = (a << w) | c
-            if not 0 <= v10 <= 100: raise EncFail(f'{v10!r} outside 0..100')
+            if not 0 <= v10 <= 100: nbit_facet(a, 1, v10, 0, 100, 7, 'MinimumSOC')
             a = (a << 9) | (v10) << 1
             st8 = 7
         v11 = v7.target_soc
         if v11 is not None:
             w, c = _C141[st8]
             a = (a << w) | c
-            if not 0 <= v11 <= 100: raise EncFail(f'{v11!r} outside 0..100')
+            if not 0 <= v11 <= 100: nbit_facet(a, 1, v11, 0, 100, 7, 'TargetSOC')
             a = (a << 9) | (v11) << 1
             st8 = 11
         v12 = v7.maximum_soc
         if v12 is not None:
             w, c = _C142[st8]
             a = (a << w) | c
-            if not 0 <= v12 <= 100: raise EncFail(f'{v12!r} outside 0..100')
+            if not 0 <= v12 <= 100: nbit_facet(a, 1, v12, 0, 100, 7, 'MaximumSOC')
             a = (a << 9) | (v12) << 1
             st8 = 15
         v13 = v7.remaining_time_to_minimum_soc
@@ -8302,7 +8304,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             w, c = _C143[st8]
             a = (a << w) | c
             a <<= 1
-            if v13 > 4294967295: raise EncFail(f'{v13!r} outside 0..4294967295')
+            if v13 > 4294967295: int_facet(a, v13, 0, 4294967295, False, 'RemainingTimeToMinimumSOC')
             if 0 <= v13 < 128: a = (a << 8) | v13
             else: a = wu(a, v13)
             a <<= 1
@@ -8312,7 +8314,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             w, c = _C144[st8]
             a = (a << w) | c
             a <<= 1
-            if v14 > 4294967295: raise EncFail(f'{v14!r} outside 0..4294967295')
+            if v14 > 4294967295: int_facet(a, v14, 0, 4294967295, False, 'RemainingTimeToTargetSOC')
             if 0 <= v14 < 128: a = (a << 8) | v14
             else: a = wu(a, v14)
             a <<= 1
@@ -8322,7 +8324,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             w, c = _C145[st8]
             a = (a << w) | c
             a <<= 1
-            if v15 > 4294967295: raise EncFail(f'{v15!r} outside 0..4294967295')
+            if v15 > 4294967295: int_facet(a, v15, 0, 4294967295, False, 'RemainingTimeToMaximumSOC')
             if 0 <= v15 < 128: a = (a << 8) | v15
             else: a = wu(a, v15)
             a <<= 1
@@ -8341,12 +8343,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             pass
             v19 = v17.exponent
             if v19 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v19 <= 127: raise EncFail(f'{v19!r} outside -128..127')
+            if not -128 <= v19 <= 127: nbit_facet(a, 2, v19, -128, 127, 8, 'Exponent')
             pass
             v20 = v17.value
             if v20 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v19 - -128) << 3
-            if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+            if v20 < -32768 or v20 > 32767: int_facet(a, v20, -32768, 32767, True, 'Value')
             if 0 <= v20 < 128: a = (a << 9) | v20
             elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
             else: a = wi(a, v20)
@@ -8373,12 +8375,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
     pass
     v25 = v23.exponent
     if v25 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    if not -128 <= v25 <= 127: nbit_facet(a, 6, v25, -128, 127, 8, 'Exponent')
     pass
     v26 = v23.value
     if v26 is None: raise EncFail('missing mandatory Value')
     a = (a << 17) | (BOOL[v22]) << 15 | (v25 - -128) << 3
-    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
     if 0 <= v26 < 128: a = (a << 9) | v26
     elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
     else: a = wi(a, v26)
@@ -8410,7 +8412,7 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
         v34 = v30.departure_time
         if v34 is not None:
             a <<= 3
-            if v34 > 4294967295: raise EncFail(f'{v34!r} outside 0..4294967295')
+            if v34 > 4294967295: int_facet(a, v34, 0, 4294967295, False, 'DepartureTime')
             if 0 <= v34 < 128: a = (a << 8) | v34
             else: a = wu(a, v34)
             a <<= 1
@@ -8423,12 +8425,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
         pass
         v37 = v35.exponent
         if v37 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        if not -128 <= v37 <= 127: nbit_facet(a, 2, v37, -128, 127, 8, 'Exponent')
         pass
         v38 = v35.value
         if v38 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v37 - -128) << 3
-        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
         if 0 <= v38 < 128: a = (a << 9) | v38
         elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
         else: a = wi(a, v38)
@@ -8440,12 +8442,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
         pass
         v41 = v39.exponent
         if v41 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        if not -128 <= v41 <= 127: nbit_facet(a, 5, v41, -128, 127, 8, 'Exponent')
         pass
         v42 = v39.value
         if v42 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v41 - -128) << 3
-        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
         if 0 <= v42 < 128: a = (a << 9) | v42
         elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
         else: a = wi(a, v42)
@@ -8457,12 +8459,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
         pass
         v45 = v43.exponent
         if v45 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+        if not -128 <= v45 <= 127: nbit_facet(a, 5, v45, -128, 127, 8, 'Exponent')
         pass
         v46 = v43.value
         if v46 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v45 - -128) << 3
-        if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+        if v46 < -32768 or v46 > 32767: int_facet(a, v46, -32768, 32767, True, 'Value')
         if 0 <= v46 < 128: a = (a << 9) | v46
         elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
         else: a = wi(a, v46)
@@ -8474,12 +8476,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
         pass
         v49 = v47.exponent
         if v49 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        if not -128 <= v49 <= 127: nbit_facet(a, 5, v49, -128, 127, 8, 'Exponent')
         pass
         v50 = v47.value
         if v50 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v49 - -128) << 3
-        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if v50 < -32768 or v50 > 32767: int_facet(a, v50, -32768, 32767, True, 'Value')
         if 0 <= v50 < 128: a = (a << 9) | v50
         elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
         else: a = wi(a, v50)
@@ -8491,12 +8493,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
         pass
         v53 = v51.exponent
         if v53 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+        if not -128 <= v53 <= 127: nbit_facet(a, 5, v53, -128, 127, 8, 'Exponent')
         pass
         v54 = v51.value
         if v54 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v53 - -128) << 3
-        if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+        if v54 < -32768 or v54 > 32767: int_facet(a, v54, -32768, 32767, True, 'Value')
         if 0 <= v54 < 128: a = (a << 9) | v54
         elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
         else: a = wi(a, v54)
@@ -8508,12 +8510,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
         pass
         v57 = v55.exponent
         if v57 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v57 <= 127: raise EncFail(f'{v57!r} outside -128..127')
+        if not -128 <= v57 <= 127: nbit_facet(a, 5, v57, -128, 127, 8, 'Exponent')
         pass
         v58 = v55.value
         if v58 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v57 - -128) << 3
-        if v58 < -32768 or v58 > 32767: raise EncFail(f'{v58!r} outside -32768..32767')
+        if v58 < -32768 or v58 > 32767: int_facet(a, v58, -32768, 32767, True, 'Value')
         if 0 <= v58 < 128: a = (a << 9) | v58
         elif -129 < v58 < 0: a = (a << 9) | (255 - v58)
         else: a = wi(a, v58)
@@ -8525,12 +8527,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
         pass
         v61 = v59.exponent
         if v61 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v61 <= 127: raise EncFail(f'{v61!r} outside -128..127')
+        if not -128 <= v61 <= 127: nbit_facet(a, 5, v61, -128, 127, 8, 'Exponent')
         pass
         v62 = v59.value
         if v62 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v61 - -128) << 3
-        if v62 < -32768 or v62 > 32767: raise EncFail(f'{v62!r} outside -32768..32767')
+        if v62 < -32768 or v62 > 32767: int_facet(a, v62, -32768, 32767, True, 'Value')
         if 0 <= v62 < 128: a = (a << 9) | v62
         elif -129 < v62 < 0: a = (a << 9) | (255 - v62)
         else: a = wi(a, v62)
@@ -8542,12 +8544,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
         pass
         v65 = v63.exponent
         if v65 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v65 <= 127: raise EncFail(f'{v65!r} outside -128..127')
+        if not -128 <= v65 <= 127: nbit_facet(a, 5, v65, -128, 127, 8, 'Exponent')
         pass
         v66 = v63.value
         if v66 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v65 - -128) << 3
-        if v66 < -32768 or v66 > 32767: raise EncFail(f'{v66!r} outside -32768..32767')
+        if v66 < -32768 or v66 > 32767: int_facet(a, v66, -32768, 32767, True, 'Value')
         if 0 <= v66 < 128: a = (a << 9) | v66
         elif -129 < v66 < 0: a = (a << 9) | (255 - v66)
         else: a = wi(a, v66)
@@ -8565,12 +8567,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             pass
             v70 = v68.exponent
             if v70 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v70 <= 127: raise EncFail(f'{v70!r} outside -128..127')
+            if not -128 <= v70 <= 127: nbit_facet(a, 5, v70, -128, 127, 8, 'Exponent')
             pass
             v71 = v68.value
             if v71 is None: raise EncFail('missing mandatory Value')
             a = (a << 16) | (v70 - -128) << 3
-            if v71 < -32768 or v71 > 32767: raise EncFail(f'{v71!r} outside -32768..32767')
+            if v71 < -32768 or v71 > 32767: int_facet(a, v71, -32768, 32767, True, 'Value')
             if 0 <= v71 < 128: a = (a << 9) | v71
             elif -129 < v71 < 0: a = (a << 9) | (255 - v71)
             else: a = wi(a, v71)
@@ -8585,12 +8587,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             pass
             v74 = v72.exponent
             if v74 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v74 <= 127: raise EncFail(f'{v74!r} outside -128..127')
+            if not -128 <= v74 <= 127: nbit_facet(a, 2, v74, -128, 127, 8, 'Exponent')
             pass
             v75 = v72.value
             if v75 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v74 - -128) << 3
-            if v75 < -32768 or v75 > 32767: raise EncFail(f'{v75!r} outside -32768..32767')
+            if v75 < -32768 or v75 > 32767: int_facet(a, v75, -32768, 32767, True, 'Value')
             if 0 <= v75 < 128: a = (a << 9) | v75
             elif -129 < v75 < 0: a = (a << 9) | (255 - v75)
             else: a = wi(a, v75)
@@ -8605,12 +8607,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             pass
             v78 = v76.exponent
             if v78 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v78 <= 127: raise EncFail(f'{v78!r} outside -128..127')
+            if not -128 <= v78 <= 127: nbit_facet(a, 2, v78, -128, 127, 8, 'Exponent')
             pass
             v79 = v76.value
             if v79 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v78 - -128) << 3
-            if v79 < -32768 or v79 > 32767: raise EncFail(f'{v79!r} outside -32768..32767')
+            if v79 < -32768 or v79 > 32767: int_facet(a, v79, -32768, 32767, True, 'Value')
             if 0 <= v79 < 128: a = (a << 9) | v79
             elif -129 < v79 < 0: a = (a << 9) | (255 - v79)
             else: a = wi(a, v79)
@@ -8625,12 +8627,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
         pass
         v82 = v80.exponent
         if v82 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v82 <= 127: raise EncFail(f'{v82!r} outside -128..127')
+        if not -128 <= v82 <= 127: nbit_facet(a, 2, v82, -128, 127, 8, 'Exponent')
         pass
         v83 = v80.value
         if v83 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v82 - -128) << 3
-        if v83 < -32768 or v83 > 32767: raise EncFail(f'{v83!r} outside -32768..32767')
+        if v83 < -32768 or v83 > 32767: int_facet(a, v83, -32768, 32767, True, 'Value')
         if 0 <= v83 < 128: a = (a << 9) | v83
         elif -129 < v83 < 0: a = (a << 9) | (255 - v83)
         else: a = wi(a, v83)
@@ -8642,12 +8644,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
         pass
         v86 = v84.exponent
         if v86 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v86 <= 127: raise EncFail(f'{v86!r} outside -128..127')
+        if not -128 <= v86 <= 127: nbit_facet(a, 5, v86, -128, 127, 8, 'Exponent')
         pass
         v87 = v84.value
         if v87 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v86 - -128) << 3
-        if v87 < -32768 or v87 > 32767: raise EncFail(f'{v87!r} outside -32768..32767')
+        if v87 < -32768 or v87 > 32767: int_facet(a, v87, -32768, 32767, True, 'Value')
         if 0 <= v87 < 128: a = (a << 9) | v87
         elif -129 < v87 < 0: a = (a << 9) | (255 - v87)
         else: a = wi(a, v87)
@@ -8660,12 +8662,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             pass
             v90 = v88.exponent
             if v90 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v90 <= 127: raise EncFail(f'{v90!r} outside -128..127')
+            if not -128 <= v90 <= 127: nbit_facet(a, 5, v90, -128, 127, 8, 'Exponent')
             pass
             v91 = v88.value
             if v91 is None: raise EncFail('missing mandatory Value')
             a = (a << 16) | (v90 - -128) << 3
-            if v91 < -32768 or v91 > 32767: raise EncFail(f'{v91!r} outside -32768..32767')
+            if v91 < -32768 or v91 > 32767: int_facet(a, v91, -32768, 32767, True, 'Value')
             if 0 <= v91 < 128: a = (a << 9) | v91
             elif -129 < v91 < 0: a = (a << 9) | (255 - v91)
             else: a = wi(a, v91)
@@ -8680,12 +8682,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             pass
             v94 = v92.exponent
             if v94 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v94 <= 127: raise EncFail(f'{v94!r} outside -128..127')
+            if not -128 <= v94 <= 127: nbit_facet(a, 2, v94, -128, 127, 8, 'Exponent')
             pass
             v95 = v92.value
             if v95 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v94 - -128) << 3
-            if v95 < -32768 or v95 > 32767: raise EncFail(f'{v95!r} outside -32768..32767')
+            if v95 < -32768 or v95 > 32767: int_facet(a, v95, -32768, 32767, True, 'Value')
             if 0 <= v95 < 128: a = (a << 9) | v95
             elif -129 < v95 < 0: a = (a << 9) | (255 - v95)
             else: a = wi(a, v95)
@@ -8700,12 +8702,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             pass
             v98 = v96.exponent
             if v98 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v98 <= 127: raise EncFail(f'{v98!r} outside -128..127')
+            if not -128 <= v98 <= 127: nbit_facet(a, 2, v98, -128, 127, 8, 'Exponent')
             pass
             v99 = v96.value
             if v99 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v98 - -128) << 3
-            if v99 < -32768 or v99 > 32767: raise EncFail(f'{v99!r} outside -32768..32767')
+            if v99 < -32768 or v99 > 32767: int_facet(a, v99, -32768, 32767, True, 'Value')
             if 0 <= v99 < 128: a = (a << 9) | v99
             elif -129 < v99 < 0: a = (a << 9) | (255 - v99)
             else: a = wi(a, v99)
@@ -8720,12 +8722,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             pass
             v102 = v100.exponent
             if v102 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v102 <= 127: raise EncFail(f'{v102!r} outside -128..127')
+            if not -128 <= v102 <= 127: nbit_facet(a, 2, v102, -128, 127, 8, 'Exponent')
             pass
             v103 = v100.value
             if v103 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v102 - -128) << 3
-            if v103 < -32768 or v103 > 32767: raise EncFail(f'{v103!r} outside -32768..32767')
+            if v103 < -32768 or v103 > 32767: int_facet(a, v103, -32768, 32767, True, 'Value')
             if 0 <= v103 < 128: a = (a << 9) | v103
             elif -129 < v103 < 0: a = (a << 9) | (255 - v103)
             else: a = wi(a, v103)
@@ -8740,12 +8742,12 @@ def _e_DC_ChargeLoopReqType(o: DC_ChargeLoopReqType, a: int) -> int:
             pass
             v106 = v104.exponent
             if v106 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v106 <= 127: raise EncFail(f'{v106!r} outside -128..127')
+            if not -128 <= v106 <= 127: nbit_facet(a, 2, v106, -128, 127, 8, 'Exponent')
             pass
             v107 = v104.value
             if v107 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v106 - -128) << 3
-            if v107 < -32768 or v107 > 32767: raise EncFail(f'{v107!r} outside -32768..32767')
+            if v107 < -32768 or v107 > 32767: int_facet(a, v107, -32768, 32767, True, 'Value')
             if 0 <= v107 < 128: a = (a << 9) | v107
             elif -129 < v107 < 0: a = (a << 9) | (255 - v107)
             else: a = wi(a, v107)
@@ -9033,28 +9035,28 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
     v2 = o.present_soc
     if v2 is not None:
-        if not 0 <= v2 <= 100: raise EncFail(f'{v2!r} outside 0..100')
+        if not 0 <= v2 <= 100: nbit_facet(a, 5, v2, 0, 100, 7, 'PresentSOC')
         a = (a << 13) | (v2) << 1
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
         w, c = _C140[st]
         a = (a << w) | c
-        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        if not 0 <= v3 <= 100: nbit_facet(a, 1, v3, 0, 100, 7, 'MinimumSOC')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
         w, c = _C141[st]
         a = (a << w) | c
-        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        if not 0 <= v4 <= 100: nbit_facet(a, 1, v4, 0, 100, 7, 'TargetSOC')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.maximum_soc
     if v5 is not None:
         w, c = _C142[st]
         a = (a << w) | c
-        if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
+        if not 0 <= v5 <= 100: nbit_facet(a, 1, v5, 0, 100, 7, 'MaximumSOC')
         a = (a << 9) | (v5) << 1
         st = 15
     v6 = o.remaining_time_to_minimum_soc
@@ -9062,7 +9064,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C143[st]
         a = (a << w) | c
         a <<= 1
-        if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+        if v6 > 4294967295: int_facet(a, v6, 0, 4294967295, False, 'RemainingTimeToMinimumSOC')
         if 0 <= v6 < 128: a = (a << 8) | v6
         else: a = wu(a, v6)
         a <<= 1
@@ -9072,7 +9074,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C144[st]
         a = (a << w) | c
         a <<= 1
-        if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+        if v7 > 4294967295: int_facet(a, v7, 0, 4294967295, False, 'RemainingTimeToTargetSOC')
         if 0 <= v7 < 128: a = (a << 8) | v7
         else: a = wu(a, v7)
         a <<= 1
@@ -9082,7 +9084,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C145[st]
         a = (a << w) | c
         a <<= 1
-        if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+        if v8 > 4294967295: int_facet(a, v8, 0, 4294967295, False, 'RemainingTimeToMaximumSOC')
         if 0 <= v8 < 128: a = (a << 8) | v8
         else: a = wu(a, v8)
         a <<= 1
@@ -9101,12 +9103,12 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -9434,7 +9436,7 @@ def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: in
     v2 = o.departure_time
     if v2 is not None:
         a <<= 3
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -9447,12 +9449,12 @@ def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: in
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 2, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -9464,12 +9466,12 @@ def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: in
     pass
     v9 = v7.exponent
     if v9 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+    if not -128 <= v9 <= 127: nbit_facet(a, 5, v9, -128, 127, 8, 'Exponent')
     pass
     v10 = v7.value
     if v10 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v9 - -128) << 3
-    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if v10 < -32768 or v10 > 32767: int_facet(a, v10, -32768, 32767, True, 'Value')
     if 0 <= v10 < 128: a = (a << 9) | v10
     elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
     else: a = wi(a, v10)
@@ -9481,12 +9483,12 @@ def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: in
     pass
     v13 = v11.exponent
     if v13 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+    if not -128 <= v13 <= 127: nbit_facet(a, 5, v13, -128, 127, 8, 'Exponent')
     pass
     v14 = v11.value
     if v14 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v13 - -128) << 3
-    if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+    if v14 < -32768 or v14 > 32767: int_facet(a, v14, -32768, 32767, True, 'Value')
     if 0 <= v14 < 128: a = (a << 9) | v14
     elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
     else: a = wi(a, v14)
@@ -9498,12 +9500,12 @@ def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: in
     pass
     v17 = v15.exponent
     if v17 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+    if not -128 <= v17 <= 127: nbit_facet(a, 5, v17, -128, 127, 8, 'Exponent')
     pass
     v18 = v15.value
     if v18 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v17 - -128) << 3
-    if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+    if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
     if 0 <= v18 < 128: a = (a << 9) | v18
     elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
     else: a = wi(a, v18)
@@ -9515,12 +9517,12 @@ def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: in
     pass
     v21 = v19.exponent
     if v21 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+    if not -128 <= v21 <= 127: nbit_facet(a, 5, v21, -128, 127, 8, 'Exponent')
     pass
     v22 = v19.value
     if v22 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v21 - -128) << 3
-    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
     if 0 <= v22 < 128: a = (a << 9) | v22
     elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
     else: a = wi(a, v22)
@@ -9532,12 +9534,12 @@ def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: in
     pass
     v25 = v23.exponent
     if v25 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    if not -128 <= v25 <= 127: nbit_facet(a, 5, v25, -128, 127, 8, 'Exponent')
     pass
     v26 = v23.value
     if v26 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v25 - -128) << 3
-    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
     if 0 <= v26 < 128: a = (a << 9) | v26
     elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
     else: a = wi(a, v26)
@@ -9549,12 +9551,12 @@ def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: in
     pass
     v29 = v27.exponent
     if v29 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    if not -128 <= v29 <= 127: nbit_facet(a, 5, v29, -128, 127, 8, 'Exponent')
     pass
     v30 = v27.value
     if v30 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v29 - -128) << 3
-    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if v30 < -32768 or v30 > 32767: int_facet(a, v30, -32768, 32767, True, 'Value')
     if 0 <= v30 < 128: a = (a << 9) | v30
     elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
     else: a = wi(a, v30)
@@ -9566,12 +9568,12 @@ def _e_Dynamic_DC_CLReqControlModeType(o: Dynamic_DC_CLReqControlModeType, a: in
     pass
     v33 = v31.exponent
     if v33 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+    if not -128 <= v33 <= 127: nbit_facet(a, 5, v33, -128, 127, 8, 'Exponent')
     pass
     v34 = v31.value
     if v34 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v33 - -128) << 3
-    if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+    if v34 < -32768 or v34 > 32767: int_facet(a, v34, -32768, 32767, True, 'Value')
     if 0 <= v34 < 128: a = (a << 9) | v34
     elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
     else: a = wi(a, v34)
@@ -9895,12 +9897,12 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         pass
         v4 = v2.exponent
         if v4 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        if not -128 <= v4 <= 127: nbit_facet(a, 5, v4, -128, 127, 8, 'Exponent')
         pass
         v5 = v2.value
         if v5 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v4 - -128) << 3
-        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
         if 0 <= v5 < 128: a = (a << 9) | v5
         elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
         else: a = wi(a, v5)
@@ -9915,12 +9917,12 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         pass
         v8 = v6.exponent
         if v8 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        if not -128 <= v8 <= 127: nbit_facet(a, 2, v8, -128, 127, 8, 'Exponent')
         pass
         v9 = v6.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v8 - -128) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -9935,12 +9937,12 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -9955,12 +9957,12 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
     pass
     v16 = v14.exponent
     if v16 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
     pass
     v17 = v14.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v16 - -128) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -9972,12 +9974,12 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
     pass
     v20 = v18.exponent
     if v20 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    if not -128 <= v20 <= 127: nbit_facet(a, 5, v20, -128, 127, 8, 'Exponent')
     pass
     v21 = v18.value
     if v21 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v20 - -128) << 3
-    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
     if 0 <= v21 < 128: a = (a << 9) | v21
     elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
     else: a = wi(a, v21)
@@ -9990,12 +9992,12 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 5, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -10010,12 +10012,12 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         pass
         v28 = v26.exponent
         if v28 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        if not -128 <= v28 <= 127: nbit_facet(a, 2, v28, -128, 127, 8, 'Exponent')
         pass
         v29 = v26.value
         if v29 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v28 - -128) << 3
-        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
         if 0 <= v29 < 128: a = (a << 9) | v29
         elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
         else: a = wi(a, v29)
@@ -10030,12 +10032,12 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         pass
         v32 = v30.exponent
         if v32 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        if not -128 <= v32 <= 127: nbit_facet(a, 2, v32, -128, 127, 8, 'Exponent')
         pass
         v33 = v30.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v32 - -128) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -10050,12 +10052,12 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         pass
         v36 = v34.exponent
         if v36 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v36 <= 127: raise EncFail(f'{v36!r} outside -128..127')
+        if not -128 <= v36 <= 127: nbit_facet(a, 2, v36, -128, 127, 8, 'Exponent')
         pass
         v37 = v34.value
         if v37 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v36 - -128) << 3
-        if v37 < -32768 or v37 > 32767: raise EncFail(f'{v37!r} outside -32768..32767')
+        if v37 < -32768 or v37 > 32767: int_facet(a, v37, -32768, 32767, True, 'Value')
         if 0 <= v37 < 128: a = (a << 9) | v37
         elif -129 < v37 < 0: a = (a << 9) | (255 - v37)
         else: a = wi(a, v37)
@@ -10070,12 +10072,12 @@ def _e_Scheduled_DC_CLReqControlModeType(o: Scheduled_DC_CLReqControlModeType, a
         pass
         v40 = v38.exponent
         if v40 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        if not -128 <= v40 <= 127: nbit_facet(a, 2, v40, -128, 127, 8, 'Exponent')
         pass
         v41 = v38.value
         if v41 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v40 - -128) << 3
-        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if v41 < -32768 or v41 > 32767: int_facet(a, v41, -32768, 32767, True, 'Value')
         if 0 <= v41 < 128: a = (a << 9) | v41
         elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
         else: a = wi(a, v41)
@@ -11203,7 +11205,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -11228,7 +11230,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         v10 = v8.notification_max_delay
         if v10 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a <<= 5
-        if v10 > 65535: raise EncFail(f'{v10!r} outside 0..65535')
+        if v10 > 65535: int_facet(a, v10, 0, 65535, False, 'NotificationMaxDelay')
         if 0 <= v10 < 128: a = (a << 8) | v10
         else: a = wu(a, v10)
         pass
@@ -11252,7 +11254,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         v15 = v12.charged_energy_reading_wh
         if v15 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
         a <<= 3
-        if v15 > 18446744073709551615: raise EncFail(f'{v15!r} outside 0..18446744073709551615')
+        if v15 > 18446744073709551615: int_facet(a, v15, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
         if 0 <= v15 < 128: a = (a << 8) | v15
         else: a = wu(a, v15)
         st13 = 7
@@ -11260,7 +11262,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         v16 = v12.bpt_discharged_energy_reading_wh
         if v16 is not None:
             a <<= 4
-            if v16 > 18446744073709551615: raise EncFail(f'{v16!r} outside 0..18446744073709551615')
+            if v16 > 18446744073709551615: int_facet(a, v16, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
             if 0 <= v16 < 128: a = (a << 8) | v16
             else: a = wu(a, v16)
             a <<= 1
@@ -11270,7 +11272,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             w, c = _C168[st13]
             a = (a << w) | c
             a <<= 1
-            if v17 > 18446744073709551615: raise EncFail(f'{v17!r} outside 0..18446744073709551615')
+            if v17 > 18446744073709551615: int_facet(a, v17, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
             if 0 <= v17 < 128: a = (a << 8) | v17
             else: a = wu(a, v17)
             a <<= 1
@@ -11280,7 +11282,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             w, c = _C169[st13]
             a = (a << w) | c
             a <<= 1
-            if v18 > 18446744073709551615: raise EncFail(f'{v18!r} outside 0..18446744073709551615')
+            if v18 > 18446744073709551615: int_facet(a, v18, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
             if 0 <= v18 < 128: a = (a << 8) | v18
             else: a = wu(a, v18)
             a <<= 1
@@ -11298,7 +11300,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             w, c = _C171[st13]
             a = (a << w) | c
             a <<= 1
-            if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+            if v20 < -32768 or v20 > 32767: int_facet(a, v20, -32768, 32767, True, 'MeterStatus')
             if 0 <= v20 < 128: a = (a << 9) | v20
             elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
             else: a = wi(a, v20)
@@ -11309,7 +11311,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             w, c = _C172[st13]
             a = (a << w) | c
             a <<= 1
-            if v21 > 18446744073709551615: raise EncFail(f'{v21!r} outside 0..18446744073709551615')
+            if v21 > 18446744073709551615: int_facet(a, v21, 0, 18446744073709551615, False, 'MeterTimestamp')
             if 0 <= v21 < 128: a = (a << 8) | v21
             else: a = wu(a, v21)
             a <<= 1
@@ -11331,12 +11333,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     pass
     v25 = v23.exponent
     if v25 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    if not -128 <= v25 <= 127: nbit_facet(a, 2, v25, -128, 127, 8, 'Exponent')
     pass
     v26 = v23.value
     if v26 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v25 - -128) << 3
-    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
     if 0 <= v26 < 128: a = (a << 9) | v26
     elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
     else: a = wi(a, v26)
@@ -11348,12 +11350,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
     pass
     v29 = v27.exponent
     if v29 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    if not -128 <= v29 <= 127: nbit_facet(a, 5, v29, -128, 127, 8, 'Exponent')
     pass
     v30 = v27.value
     if v30 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v29 - -128) << 3
-    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if v30 < -32768 or v30 > 32767: int_facet(a, v30, -32768, 32767, True, 'Value')
     if 0 <= v30 < 128: a = (a << 9) | v30
     elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
     else: a = wi(a, v30)
@@ -11381,7 +11383,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         v40 = v34.departure_time
         if v40 is not None:
             a <<= 4
-            if v40 > 4294967295: raise EncFail(f'{v40!r} outside 0..4294967295')
+            if v40 > 4294967295: int_facet(a, v40, 0, 4294967295, False, 'DepartureTime')
             if 0 <= v40 < 128: a = (a << 8) | v40
             else: a = wu(a, v40)
             a <<= 1
@@ -11390,14 +11392,14 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         if v41 is not None:
             w, c = _C30[st39]
             a = (a << w) | c
-            if not 0 <= v41 <= 100: raise EncFail(f'{v41!r} outside 0..100')
+            if not 0 <= v41 <= 100: nbit_facet(a, 1, v41, 0, 100, 7, 'MinimumSOC')
             a = (a << 9) | (v41) << 1
             st39 = 7
         v42 = v34.target_soc
         if v42 is not None:
             w, c = _C31[st39]
             a = (a << w) | c
-            if not 0 <= v42 <= 100: raise EncFail(f'{v42!r} outside 0..100')
+            if not 0 <= v42 <= 100: nbit_facet(a, 1, v42, 0, 100, 7, 'TargetSOC')
             a = (a << 9) | (v42) << 1
             st39 = 11
         v43 = v34.ack_max_delay
@@ -11405,7 +11407,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             w, c = _C32[st39]
             a = (a << w) | c
             a <<= 1
-            if v43 > 65535: raise EncFail(f'{v43!r} outside 0..65535')
+            if v43 > 65535: int_facet(a, v43, 0, 65535, False, 'AckMaxDelay')
             if 0 <= v43 < 128: a = (a << 8) | v43
             else: a = wu(a, v43)
             a <<= 1
@@ -11418,12 +11420,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         pass
         v46 = v44.exponent
         if v46 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v46 <= 127: raise EncFail(f'{v46!r} outside -128..127')
+        if not -128 <= v46 <= 127: nbit_facet(a, 2, v46, -128, 127, 8, 'Exponent')
         pass
         v47 = v44.value
         if v47 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v46 - -128) << 3
-        if v47 < -32768 or v47 > 32767: raise EncFail(f'{v47!r} outside -32768..32767')
+        if v47 < -32768 or v47 > 32767: int_facet(a, v47, -32768, 32767, True, 'Value')
         if 0 <= v47 < 128: a = (a << 9) | v47
         elif -129 < v47 < 0: a = (a << 9) | (255 - v47)
         else: a = wi(a, v47)
@@ -11435,12 +11437,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         pass
         v50 = v48.exponent
         if v50 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v50 <= 127: raise EncFail(f'{v50!r} outside -128..127')
+        if not -128 <= v50 <= 127: nbit_facet(a, 5, v50, -128, 127, 8, 'Exponent')
         pass
         v51 = v48.value
         if v51 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v50 - -128) << 3
-        if v51 < -32768 or v51 > 32767: raise EncFail(f'{v51!r} outside -32768..32767')
+        if v51 < -32768 or v51 > 32767: int_facet(a, v51, -32768, 32767, True, 'Value')
         if 0 <= v51 < 128: a = (a << 9) | v51
         elif -129 < v51 < 0: a = (a << 9) | (255 - v51)
         else: a = wi(a, v51)
@@ -11452,12 +11454,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         pass
         v54 = v52.exponent
         if v54 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v54 <= 127: raise EncFail(f'{v54!r} outside -128..127')
+        if not -128 <= v54 <= 127: nbit_facet(a, 5, v54, -128, 127, 8, 'Exponent')
         pass
         v55 = v52.value
         if v55 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v54 - -128) << 3
-        if v55 < -32768 or v55 > 32767: raise EncFail(f'{v55!r} outside -32768..32767')
+        if v55 < -32768 or v55 > 32767: int_facet(a, v55, -32768, 32767, True, 'Value')
         if 0 <= v55 < 128: a = (a << 9) | v55
         elif -129 < v55 < 0: a = (a << 9) | (255 - v55)
         else: a = wi(a, v55)
@@ -11469,12 +11471,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         pass
         v58 = v56.exponent
         if v58 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v58 <= 127: raise EncFail(f'{v58!r} outside -128..127')
+        if not -128 <= v58 <= 127: nbit_facet(a, 5, v58, -128, 127, 8, 'Exponent')
         pass
         v59 = v56.value
         if v59 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v58 - -128) << 3
-        if v59 < -32768 or v59 > 32767: raise EncFail(f'{v59!r} outside -32768..32767')
+        if v59 < -32768 or v59 > 32767: int_facet(a, v59, -32768, 32767, True, 'Value')
         if 0 <= v59 < 128: a = (a << 9) | v59
         elif -129 < v59 < 0: a = (a << 9) | (255 - v59)
         else: a = wi(a, v59)
@@ -11486,12 +11488,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         pass
         v62 = v60.exponent
         if v62 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v62 <= 127: raise EncFail(f'{v62!r} outside -128..127')
+        if not -128 <= v62 <= 127: nbit_facet(a, 5, v62, -128, 127, 8, 'Exponent')
         pass
         v63 = v60.value
         if v63 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v62 - -128) << 3
-        if v63 < -32768 or v63 > 32767: raise EncFail(f'{v63!r} outside -32768..32767')
+        if v63 < -32768 or v63 > 32767: int_facet(a, v63, -32768, 32767, True, 'Value')
         if 0 <= v63 < 128: a = (a << 9) | v63
         elif -129 < v63 < 0: a = (a << 9) | (255 - v63)
         else: a = wi(a, v63)
@@ -11503,12 +11505,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         pass
         v66 = v64.exponent
         if v66 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v66 <= 127: raise EncFail(f'{v66!r} outside -128..127')
+        if not -128 <= v66 <= 127: nbit_facet(a, 5, v66, -128, 127, 8, 'Exponent')
         pass
         v67 = v64.value
         if v67 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v66 - -128) << 3
-        if v67 < -32768 or v67 > 32767: raise EncFail(f'{v67!r} outside -32768..32767')
+        if v67 < -32768 or v67 > 32767: int_facet(a, v67, -32768, 32767, True, 'Value')
         if 0 <= v67 < 128: a = (a << 9) | v67
         elif -129 < v67 < 0: a = (a << 9) | (255 - v67)
         else: a = wi(a, v67)
@@ -11520,12 +11522,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         pass
         v70 = v68.exponent
         if v70 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v70 <= 127: raise EncFail(f'{v70!r} outside -128..127')
+        if not -128 <= v70 <= 127: nbit_facet(a, 5, v70, -128, 127, 8, 'Exponent')
         pass
         v71 = v68.value
         if v71 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v70 - -128) << 3
-        if v71 < -32768 or v71 > 32767: raise EncFail(f'{v71!r} outside -32768..32767')
+        if v71 < -32768 or v71 > 32767: int_facet(a, v71, -32768, 32767, True, 'Value')
         if 0 <= v71 < 128: a = (a << 9) | v71
         elif -129 < v71 < 0: a = (a << 9) | (255 - v71)
         else: a = wi(a, v71)
@@ -11537,12 +11539,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         pass
         v74 = v72.exponent
         if v74 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v74 <= 127: raise EncFail(f'{v74!r} outside -128..127')
+        if not -128 <= v74 <= 127: nbit_facet(a, 5, v74, -128, 127, 8, 'Exponent')
         pass
         v75 = v72.value
         if v75 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v74 - -128) << 3
-        if v75 < -32768 or v75 > 32767: raise EncFail(f'{v75!r} outside -32768..32767')
+        if v75 < -32768 or v75 > 32767: int_facet(a, v75, -32768, 32767, True, 'Value')
         if 0 <= v75 < 128: a = (a << 9) | v75
         elif -129 < v75 < 0: a = (a << 9) | (255 - v75)
         else: a = wi(a, v75)
@@ -11560,12 +11562,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             pass
             v79 = v77.exponent
             if v79 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v79 <= 127: raise EncFail(f'{v79!r} outside -128..127')
+            if not -128 <= v79 <= 127: nbit_facet(a, 6, v79, -128, 127, 8, 'Exponent')
             pass
             v80 = v77.value
             if v80 is None: raise EncFail('missing mandatory Value')
             a = (a << 17) | (v79 - -128) << 3
-            if v80 < -32768 or v80 > 32767: raise EncFail(f'{v80!r} outside -32768..32767')
+            if v80 < -32768 or v80 > 32767: int_facet(a, v80, -32768, 32767, True, 'Value')
             if 0 <= v80 < 128: a = (a << 9) | v80
             elif -129 < v80 < 0: a = (a << 9) | (255 - v80)
             else: a = wi(a, v80)
@@ -11580,12 +11582,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             pass
             v83 = v81.exponent
             if v83 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v83 <= 127: raise EncFail(f'{v83!r} outside -128..127')
+            if not -128 <= v83 <= 127: nbit_facet(a, 2, v83, -128, 127, 8, 'Exponent')
             pass
             v84 = v81.value
             if v84 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v83 - -128) << 3
-            if v84 < -32768 or v84 > 32767: raise EncFail(f'{v84!r} outside -32768..32767')
+            if v84 < -32768 or v84 > 32767: int_facet(a, v84, -32768, 32767, True, 'Value')
             if 0 <= v84 < 128: a = (a << 9) | v84
             elif -129 < v84 < 0: a = (a << 9) | (255 - v84)
             else: a = wi(a, v84)
@@ -11600,12 +11602,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             pass
             v87 = v85.exponent
             if v87 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v87 <= 127: raise EncFail(f'{v87!r} outside -128..127')
+            if not -128 <= v87 <= 127: nbit_facet(a, 2, v87, -128, 127, 8, 'Exponent')
             pass
             v88 = v85.value
             if v88 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v87 - -128) << 3
-            if v88 < -32768 or v88 > 32767: raise EncFail(f'{v88!r} outside -32768..32767')
+            if v88 < -32768 or v88 > 32767: int_facet(a, v88, -32768, 32767, True, 'Value')
             if 0 <= v88 < 128: a = (a << 9) | v88
             elif -129 < v88 < 0: a = (a << 9) | (255 - v88)
             else: a = wi(a, v88)
@@ -11620,12 +11622,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             pass
             v91 = v89.exponent
             if v91 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v91 <= 127: raise EncFail(f'{v91!r} outside -128..127')
+            if not -128 <= v91 <= 127: nbit_facet(a, 2, v91, -128, 127, 8, 'Exponent')
             pass
             v92 = v89.value
             if v92 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v91 - -128) << 3
-            if v92 < -32768 or v92 > 32767: raise EncFail(f'{v92!r} outside -32768..32767')
+            if v92 < -32768 or v92 > 32767: int_facet(a, v92, -32768, 32767, True, 'Value')
             if 0 <= v92 < 128: a = (a << 9) | v92
             elif -129 < v92 < 0: a = (a << 9) | (255 - v92)
             else: a = wi(a, v92)
@@ -11640,12 +11642,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             pass
             v95 = v93.exponent
             if v95 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v95 <= 127: raise EncFail(f'{v95!r} outside -128..127')
+            if not -128 <= v95 <= 127: nbit_facet(a, 2, v95, -128, 127, 8, 'Exponent')
             pass
             v96 = v93.value
             if v96 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v95 - -128) << 3
-            if v96 < -32768 or v96 > 32767: raise EncFail(f'{v96!r} outside -32768..32767')
+            if v96 < -32768 or v96 > 32767: int_facet(a, v96, -32768, 32767, True, 'Value')
             if 0 <= v96 < 128: a = (a << 9) | v96
             elif -129 < v96 < 0: a = (a << 9) | (255 - v96)
             else: a = wi(a, v96)
@@ -11660,12 +11662,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             pass
             v99 = v97.exponent
             if v99 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v99 <= 127: raise EncFail(f'{v99!r} outside -128..127')
+            if not -128 <= v99 <= 127: nbit_facet(a, 2, v99, -128, 127, 8, 'Exponent')
             pass
             v100 = v97.value
             if v100 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v99 - -128) << 3
-            if v100 < -32768 or v100 > 32767: raise EncFail(f'{v100!r} outside -32768..32767')
+            if v100 < -32768 or v100 > 32767: int_facet(a, v100, -32768, 32767, True, 'Value')
             if 0 <= v100 < 128: a = (a << 9) | v100
             elif -129 < v100 < 0: a = (a << 9) | (255 - v100)
             else: a = wi(a, v100)
@@ -11680,12 +11682,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             pass
             v103 = v101.exponent
             if v103 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v103 <= 127: raise EncFail(f'{v103!r} outside -128..127')
+            if not -128 <= v103 <= 127: nbit_facet(a, 2, v103, -128, 127, 8, 'Exponent')
             pass
             v104 = v101.value
             if v104 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v103 - -128) << 3
-            if v104 < -32768 or v104 > 32767: raise EncFail(f'{v104!r} outside -32768..32767')
+            if v104 < -32768 or v104 > 32767: int_facet(a, v104, -32768, 32767, True, 'Value')
             if 0 <= v104 < 128: a = (a << 9) | v104
             elif -129 < v104 < 0: a = (a << 9) | (255 - v104)
             else: a = wi(a, v104)
@@ -11700,12 +11702,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             pass
             v107 = v105.exponent
             if v107 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v107 <= 127: raise EncFail(f'{v107!r} outside -128..127')
+            if not -128 <= v107 <= 127: nbit_facet(a, 2, v107, -128, 127, 8, 'Exponent')
             pass
             v108 = v105.value
             if v108 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v107 - -128) << 3
-            if v108 < -32768 or v108 > 32767: raise EncFail(f'{v108!r} outside -32768..32767')
+            if v108 < -32768 or v108 > 32767: int_facet(a, v108, -32768, 32767, True, 'Value')
             if 0 <= v108 < 128: a = (a << 9) | v108
             elif -129 < v108 < 0: a = (a << 9) | (255 - v108)
             else: a = wi(a, v108)
@@ -11727,7 +11729,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         v111 = v37.departure_time
         if v111 is not None:
             a <<= 4
-            if v111 > 4294967295: raise EncFail(f'{v111!r} outside 0..4294967295')
+            if v111 > 4294967295: int_facet(a, v111, 0, 4294967295, False, 'DepartureTime')
             if 0 <= v111 < 128: a = (a << 8) | v111
             else: a = wu(a, v111)
             a <<= 1
@@ -11736,14 +11738,14 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         if v112 is not None:
             w, c = _C176[st110]
             a = (a << w) | c
-            if not 0 <= v112 <= 100: raise EncFail(f'{v112!r} outside 0..100')
+            if not 0 <= v112 <= 100: nbit_facet(a, 1, v112, 0, 100, 7, 'MinimumSOC')
             a = (a << 9) | (v112) << 1
             st110 = 7
         v113 = v37.target_soc
         if v113 is not None:
             w, c = _C177[st110]
             a = (a << w) | c
-            if not 0 <= v113 <= 100: raise EncFail(f'{v113!r} outside 0..100')
+            if not 0 <= v113 <= 100: nbit_facet(a, 1, v113, 0, 100, 7, 'TargetSOC')
             a = (a << 9) | (v113) << 1
             st110 = 11
         v114 = v37.ack_max_delay
@@ -11751,7 +11753,7 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             w, c = _C178[st110]
             a = (a << w) | c
             a <<= 1
-            if v114 > 65535: raise EncFail(f'{v114!r} outside 0..65535')
+            if v114 > 65535: int_facet(a, v114, 0, 65535, False, 'AckMaxDelay')
             if 0 <= v114 < 128: a = (a << 8) | v114
             else: a = wu(a, v114)
             a <<= 1
@@ -11764,12 +11766,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         pass
         v117 = v115.exponent
         if v117 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v117 <= 127: raise EncFail(f'{v117!r} outside -128..127')
+        if not -128 <= v117 <= 127: nbit_facet(a, 2, v117, -128, 127, 8, 'Exponent')
         pass
         v118 = v115.value
         if v118 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v117 - -128) << 3
-        if v118 < -32768 or v118 > 32767: raise EncFail(f'{v118!r} outside -32768..32767')
+        if v118 < -32768 or v118 > 32767: int_facet(a, v118, -32768, 32767, True, 'Value')
         if 0 <= v118 < 128: a = (a << 9) | v118
         elif -129 < v118 < 0: a = (a << 9) | (255 - v118)
         else: a = wi(a, v118)
@@ -11781,12 +11783,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         pass
         v121 = v119.exponent
         if v121 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v121 <= 127: raise EncFail(f'{v121!r} outside -128..127')
+        if not -128 <= v121 <= 127: nbit_facet(a, 5, v121, -128, 127, 8, 'Exponent')
         pass
         v122 = v119.value
         if v122 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v121 - -128) << 3
-        if v122 < -32768 or v122 > 32767: raise EncFail(f'{v122!r} outside -32768..32767')
+        if v122 < -32768 or v122 > 32767: int_facet(a, v122, -32768, 32767, True, 'Value')
         if 0 <= v122 < 128: a = (a << 9) | v122
         elif -129 < v122 < 0: a = (a << 9) | (255 - v122)
         else: a = wi(a, v122)
@@ -11798,12 +11800,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         pass
         v125 = v123.exponent
         if v125 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v125 <= 127: raise EncFail(f'{v125!r} outside -128..127')
+        if not -128 <= v125 <= 127: nbit_facet(a, 5, v125, -128, 127, 8, 'Exponent')
         pass
         v126 = v123.value
         if v126 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v125 - -128) << 3
-        if v126 < -32768 or v126 > 32767: raise EncFail(f'{v126!r} outside -32768..32767')
+        if v126 < -32768 or v126 > 32767: int_facet(a, v126, -32768, 32767, True, 'Value')
         if 0 <= v126 < 128: a = (a << 9) | v126
         elif -129 < v126 < 0: a = (a << 9) | (255 - v126)
         else: a = wi(a, v126)
@@ -11815,12 +11817,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
         pass
         v129 = v127.exponent
         if v129 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v129 <= 127: raise EncFail(f'{v129!r} outside -128..127')
+        if not -128 <= v129 <= 127: nbit_facet(a, 5, v129, -128, 127, 8, 'Exponent')
         pass
         v130 = v127.value
         if v130 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v129 - -128) << 3
-        if v130 < -32768 or v130 > 32767: raise EncFail(f'{v130!r} outside -32768..32767')
+        if v130 < -32768 or v130 > 32767: int_facet(a, v130, -32768, 32767, True, 'Value')
         if 0 <= v130 < 128: a = (a << 9) | v130
         elif -129 < v130 < 0: a = (a << 9) | (255 - v130)
         else: a = wi(a, v130)
@@ -11838,12 +11840,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             pass
             v134 = v132.exponent
             if v134 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v134 <= 127: raise EncFail(f'{v134!r} outside -128..127')
+            if not -128 <= v134 <= 127: nbit_facet(a, 5, v134, -128, 127, 8, 'Exponent')
             pass
             v135 = v132.value
             if v135 is None: raise EncFail('missing mandatory Value')
             a = (a << 16) | (v134 - -128) << 3
-            if v135 < -32768 or v135 > 32767: raise EncFail(f'{v135!r} outside -32768..32767')
+            if v135 < -32768 or v135 > 32767: int_facet(a, v135, -32768, 32767, True, 'Value')
             if 0 <= v135 < 128: a = (a << 9) | v135
             elif -129 < v135 < 0: a = (a << 9) | (255 - v135)
             else: a = wi(a, v135)
@@ -11858,12 +11860,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             pass
             v138 = v136.exponent
             if v138 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v138 <= 127: raise EncFail(f'{v138!r} outside -128..127')
+            if not -128 <= v138 <= 127: nbit_facet(a, 2, v138, -128, 127, 8, 'Exponent')
             pass
             v139 = v136.value
             if v139 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v138 - -128) << 3
-            if v139 < -32768 or v139 > 32767: raise EncFail(f'{v139!r} outside -32768..32767')
+            if v139 < -32768 or v139 > 32767: int_facet(a, v139, -32768, 32767, True, 'Value')
             if 0 <= v139 < 128: a = (a << 9) | v139
             elif -129 < v139 < 0: a = (a << 9) | (255 - v139)
             else: a = wi(a, v139)
@@ -11878,12 +11880,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             pass
             v142 = v140.exponent
             if v142 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v142 <= 127: raise EncFail(f'{v142!r} outside -128..127')
+            if not -128 <= v142 <= 127: nbit_facet(a, 2, v142, -128, 127, 8, 'Exponent')
             pass
             v143 = v140.value
             if v143 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v142 - -128) << 3
-            if v143 < -32768 or v143 > 32767: raise EncFail(f'{v143!r} outside -32768..32767')
+            if v143 < -32768 or v143 > 32767: int_facet(a, v143, -32768, 32767, True, 'Value')
             if 0 <= v143 < 128: a = (a << 9) | v143
             elif -129 < v143 < 0: a = (a << 9) | (255 - v143)
             else: a = wi(a, v143)
@@ -11898,12 +11900,12 @@ def _e_DC_ChargeLoopResType(o: DC_ChargeLoopResType, a: int) -> int:
             pass
             v146 = v144.exponent
             if v146 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v146 <= 127: raise EncFail(f'{v146!r} outside -128..127')
+            if not -128 <= v146 <= 127: nbit_facet(a, 2, v146, -128, 127, 8, 'Exponent')
             pass
             v147 = v144.value
             if v147 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v146 - -128) << 3
-            if v147 < -32768 or v147 > 32767: raise EncFail(f'{v147!r} outside -32768..32767')
+            if v147 < -32768 or v147 > 32767: int_facet(a, v147, -32768, 32767, True, 'Value')
             if 0 <= v147 < 128: a = (a << 9) | v147
             elif -129 < v147 < 0: a = (a << 9) | (255 - v147)
             else: a = wi(a, v147)
@@ -11989,7 +11991,7 @@ def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -12266,7 +12268,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     v3 = o.charged_energy_reading_wh
     if v3 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
     a <<= 3
-    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if v3 > 18446744073709551615: int_facet(a, v3, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
@@ -12274,7 +12276,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     v4 = o.bpt_discharged_energy_reading_wh
     if v4 is not None:
         a <<= 4
-        if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+        if v4 > 18446744073709551615: int_facet(a, v4, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
         if 0 <= v4 < 128: a = (a << 8) | v4
         else: a = wu(a, v4)
         a <<= 1
@@ -12284,7 +12286,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C168[st]
         a = (a << w) | c
         a <<= 1
-        if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+        if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         a <<= 1
@@ -12294,7 +12296,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C169[st]
         a = (a << w) | c
         a <<= 1
-        if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
+        if v6 > 18446744073709551615: int_facet(a, v6, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
         if 0 <= v6 < 128: a = (a << 8) | v6
         else: a = wu(a, v6)
         a <<= 1
@@ -12312,7 +12314,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C171[st]
         a = (a << w) | c
         a <<= 1
-        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'MeterStatus')
         if 0 <= v8 < 128: a = (a << 9) | v8
         elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
         else: a = wi(a, v8)
@@ -12323,7 +12325,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C172[st]
         a = (a << w) | c
         a <<= 1
-        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if v9 > 18446744073709551615: int_facet(a, v9, 0, 18446744073709551615, False, 'MeterTimestamp')
         if 0 <= v9 < 128: a = (a << 8) | v9
         else: a = wu(a, v9)
         a <<= 1
@@ -12642,7 +12644,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
     a <<= 2
-    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if v2 > 18446744073709551615: int_facet(a, v2, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -12657,12 +12659,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v7 = v5.exponent
         if v7 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        if not -128 <= v7 <= 127: nbit_facet(a, 6, v7, -128, 127, 8, 'Exponent')
         pass
         v8 = v5.value
         if v8 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v7 - -128) << 3
-        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'Value')
         if 0 <= v8 < 128: a = (a << 9) | v8
         elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
         else: a = wi(a, v8)
@@ -12674,12 +12676,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v11 = v9.exponent
         if v11 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        if not -128 <= v11 <= 127: nbit_facet(a, 5, v11, -128, 127, 8, 'Exponent')
         pass
         v12 = v9.value
         if v12 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v11 - -128) << 3
-        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
         if 0 <= v12 < 128: a = (a << 9) | v12
         elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
         else: a = wi(a, v12)
@@ -12699,12 +12701,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v17 = v15.exponent
         if v17 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+        if not -128 <= v17 <= 127: nbit_facet(a, 3, v17, -128, 127, 8, 'Exponent')
         pass
         v18 = v15.value
         if v18 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v17 - -128) << 3
-        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
         if 0 <= v18 < 128: a = (a << 9) | v18
         elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
         else: a = wi(a, v18)
@@ -12716,12 +12718,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v21 = v19.exponent
         if v21 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        if not -128 <= v21 <= 127: nbit_facet(a, 5, v21, -128, 127, 8, 'Exponent')
         pass
         v22 = v19.value
         if v22 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v21 - -128) << 3
-        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
         if 0 <= v22 < 128: a = (a << 9) | v22
         elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
         else: a = wi(a, v22)
@@ -12741,12 +12743,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v27 = v25.exponent
         if v27 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v27 <= 127: raise EncFail(f'{v27!r} outside -128..127')
+        if not -128 <= v27 <= 127: nbit_facet(a, 3, v27, -128, 127, 8, 'Exponent')
         pass
         v28 = v25.value
         if v28 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v27 - -128) << 3
-        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if v28 < -32768 or v28 > 32767: int_facet(a, v28, -32768, 32767, True, 'Value')
         if 0 <= v28 < 128: a = (a << 9) | v28
         elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
         else: a = wi(a, v28)
@@ -12758,12 +12760,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v31 = v29.exponent
         if v31 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v31 <= 127: raise EncFail(f'{v31!r} outside -128..127')
+        if not -128 <= v31 <= 127: nbit_facet(a, 5, v31, -128, 127, 8, 'Exponent')
         pass
         v32 = v29.value
         if v32 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v31 - -128) << 3
-        if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+        if v32 < -32768 or v32 > 32767: int_facet(a, v32, -32768, 32767, True, 'Value')
         if 0 <= v32 < 128: a = (a << 9) | v32
         elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
         else: a = wi(a, v32)
@@ -12783,12 +12785,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v37 = v35.exponent
         if v37 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        if not -128 <= v37 <= 127: nbit_facet(a, 3, v37, -128, 127, 8, 'Exponent')
         pass
         v38 = v35.value
         if v38 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v37 - -128) << 3
-        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
         if 0 <= v38 < 128: a = (a << 9) | v38
         elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
         else: a = wi(a, v38)
@@ -12800,12 +12802,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v41 = v39.exponent
         if v41 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        if not -128 <= v41 <= 127: nbit_facet(a, 5, v41, -128, 127, 8, 'Exponent')
         pass
         v42 = v39.value
         if v42 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v41 - -128) << 3
-        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
         if 0 <= v42 < 128: a = (a << 9) | v42
         elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
         else: a = wi(a, v42)
@@ -12910,12 +12912,12 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -12927,12 +12929,12 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 5, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -13016,7 +13018,7 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     v2 = o.tax_rule_id
     if v2 is None: raise EncFail('missing mandatory TaxRuleID')
     a <<= 2
-    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if v2 < 1 or v2 > 4294967295: int_facet(a, v2, 1, 4294967295, False, 'TaxRuleID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -13026,12 +13028,12 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 4, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -13298,7 +13300,7 @@ def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: in
     v2 = o.departure_time
     if v2 is not None:
         a <<= 4
-        if v2 > 4294967295: raise EncFail(f'{v2!r} outside 0..4294967295')
+        if v2 > 4294967295: int_facet(a, v2, 0, 4294967295, False, 'DepartureTime')
         if 0 <= v2 < 128: a = (a << 8) | v2
         else: a = wu(a, v2)
         a <<= 1
@@ -13307,14 +13309,14 @@ def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: in
     if v3 is not None:
         w, c = _C176[st]
         a = (a << w) | c
-        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        if not 0 <= v3 <= 100: nbit_facet(a, 1, v3, 0, 100, 7, 'MinimumSOC')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
         w, c = _C177[st]
         a = (a << w) | c
-        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        if not 0 <= v4 <= 100: nbit_facet(a, 1, v4, 0, 100, 7, 'TargetSOC')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.ack_max_delay
@@ -13322,7 +13324,7 @@ def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: in
         w, c = _C178[st]
         a = (a << w) | c
         a <<= 1
-        if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+        if v5 > 65535: int_facet(a, v5, 0, 65535, False, 'AckMaxDelay')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         a <<= 1
@@ -13335,12 +13337,12 @@ def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: in
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 2, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -13352,12 +13354,12 @@ def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: in
     pass
     v12 = v10.exponent
     if v12 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    if not -128 <= v12 <= 127: nbit_facet(a, 5, v12, -128, 127, 8, 'Exponent')
     pass
     v13 = v10.value
     if v13 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v12 - -128) << 3
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -13369,12 +13371,12 @@ def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: in
     pass
     v16 = v14.exponent
     if v16 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    if not -128 <= v16 <= 127: nbit_facet(a, 5, v16, -128, 127, 8, 'Exponent')
     pass
     v17 = v14.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v16 - -128) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -13386,12 +13388,12 @@ def _e_Dynamic_DC_CLResControlModeType(o: Dynamic_DC_CLResControlModeType, a: in
     pass
     v20 = v18.exponent
     if v20 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+    if not -128 <= v20 <= 127: nbit_facet(a, 5, v20, -128, 127, 8, 'Exponent')
     pass
     v21 = v18.value
     if v21 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v20 - -128) << 3
-    if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+    if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
     if 0 <= v21 < 128: a = (a << 9) | v21
     elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
     else: a = wi(a, v21)
@@ -13543,12 +13545,12 @@ def _e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a
         pass
         v4 = v2.exponent
         if v4 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+        if not -128 <= v4 <= 127: nbit_facet(a, 5, v4, -128, 127, 8, 'Exponent')
         pass
         v5 = v2.value
         if v5 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v4 - -128) << 3
-        if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+        if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
         if 0 <= v5 < 128: a = (a << 9) | v5
         elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
         else: a = wi(a, v5)
@@ -13563,12 +13565,12 @@ def _e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a
         pass
         v8 = v6.exponent
         if v8 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+        if not -128 <= v8 <= 127: nbit_facet(a, 2, v8, -128, 127, 8, 'Exponent')
         pass
         v9 = v6.value
         if v9 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v8 - -128) << 3
-        if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+        if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
         if 0 <= v9 < 128: a = (a << 9) | v9
         elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
         else: a = wi(a, v9)
@@ -13583,12 +13585,12 @@ def _e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -13603,12 +13605,12 @@ def _e_Scheduled_DC_CLResControlModeType(o: Scheduled_DC_CLResControlModeType, a
         pass
         v16 = v14.exponent
         if v16 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        if not -128 <= v16 <= 127: nbit_facet(a, 2, v16, -128, 127, 8, 'Exponent')
         pass
         v17 = v14.value
         if v17 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v16 - -128) << 3
-        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
         if 0 <= v17 < 128: a = (a << 9) | v17
         elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
         else: a = wi(a, v17)
@@ -14034,7 +14036,7 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -14058,12 +14060,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 5, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -14075,12 +14077,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v16 = v14.exponent
         if v16 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+        if not -128 <= v16 <= 127: nbit_facet(a, 5, v16, -128, 127, 8, 'Exponent')
         pass
         v17 = v14.value
         if v17 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v16 - -128) << 3
-        if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+        if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
         if 0 <= v17 < 128: a = (a << 9) | v17
         elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
         else: a = wi(a, v17)
@@ -14092,12 +14094,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v20 = v18.exponent
         if v20 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v20 <= 127: raise EncFail(f'{v20!r} outside -128..127')
+        if not -128 <= v20 <= 127: nbit_facet(a, 5, v20, -128, 127, 8, 'Exponent')
         pass
         v21 = v18.value
         if v21 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v20 - -128) << 3
-        if v21 < -32768 or v21 > 32767: raise EncFail(f'{v21!r} outside -32768..32767')
+        if v21 < -32768 or v21 > 32767: int_facet(a, v21, -32768, 32767, True, 'Value')
         if 0 <= v21 < 128: a = (a << 9) | v21
         elif -129 < v21 < 0: a = (a << 9) | (255 - v21)
         else: a = wi(a, v21)
@@ -14109,12 +14111,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v24 = v22.exponent
         if v24 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v24 <= 127: raise EncFail(f'{v24!r} outside -128..127')
+        if not -128 <= v24 <= 127: nbit_facet(a, 5, v24, -128, 127, 8, 'Exponent')
         pass
         v25 = v22.value
         if v25 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v24 - -128) << 3
-        if v25 < -32768 or v25 > 32767: raise EncFail(f'{v25!r} outside -32768..32767')
+        if v25 < -32768 or v25 > 32767: int_facet(a, v25, -32768, 32767, True, 'Value')
         if 0 <= v25 < 128: a = (a << 9) | v25
         elif -129 < v25 < 0: a = (a << 9) | (255 - v25)
         else: a = wi(a, v25)
@@ -14126,12 +14128,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v28 = v26.exponent
         if v28 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v28 <= 127: raise EncFail(f'{v28!r} outside -128..127')
+        if not -128 <= v28 <= 127: nbit_facet(a, 5, v28, -128, 127, 8, 'Exponent')
         pass
         v29 = v26.value
         if v29 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v28 - -128) << 3
-        if v29 < -32768 or v29 > 32767: raise EncFail(f'{v29!r} outside -32768..32767')
+        if v29 < -32768 or v29 > 32767: int_facet(a, v29, -32768, 32767, True, 'Value')
         if 0 <= v29 < 128: a = (a << 9) | v29
         elif -129 < v29 < 0: a = (a << 9) | (255 - v29)
         else: a = wi(a, v29)
@@ -14143,12 +14145,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v32 = v30.exponent
         if v32 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v32 <= 127: raise EncFail(f'{v32!r} outside -128..127')
+        if not -128 <= v32 <= 127: nbit_facet(a, 5, v32, -128, 127, 8, 'Exponent')
         pass
         v33 = v30.value
         if v33 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v32 - -128) << 3
-        if v33 < -32768 or v33 > 32767: raise EncFail(f'{v33!r} outside -32768..32767')
+        if v33 < -32768 or v33 > 32767: int_facet(a, v33, -32768, 32767, True, 'Value')
         if 0 <= v33 < 128: a = (a << 9) | v33
         elif -129 < v33 < 0: a = (a << 9) | (255 - v33)
         else: a = wi(a, v33)
@@ -14157,7 +14159,7 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         a <<= 2
         v34 = v7.target_soc
         if v34 is not None:
-            if not 0 <= v34 <= 100: raise EncFail(f'{v34!r} outside 0..100')
+            if not 0 <= v34 <= 100: nbit_facet(a, 3, v34, 0, 100, 7, 'TargetSOC')
             a = (a << 11) | (v34) << 1
             st9 = 27
         v35 = v7.ev_maximum_discharge_power
@@ -14168,12 +14170,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v37 = v35.exponent
         if v37 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        if not -128 <= v37 <= 127: nbit_facet(a, 2, v37, -128, 127, 8, 'Exponent')
         pass
         v38 = v35.value
         if v38 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v37 - -128) << 3
-        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
         if 0 <= v38 < 128: a = (a << 9) | v38
         elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
         else: a = wi(a, v38)
@@ -14185,12 +14187,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v41 = v39.exponent
         if v41 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        if not -128 <= v41 <= 127: nbit_facet(a, 5, v41, -128, 127, 8, 'Exponent')
         pass
         v42 = v39.value
         if v42 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v41 - -128) << 3
-        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
         if 0 <= v42 < 128: a = (a << 9) | v42
         elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
         else: a = wi(a, v42)
@@ -14202,12 +14204,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v45 = v43.exponent
         if v45 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+        if not -128 <= v45 <= 127: nbit_facet(a, 5, v45, -128, 127, 8, 'Exponent')
         pass
         v46 = v43.value
         if v46 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v45 - -128) << 3
-        if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+        if v46 < -32768 or v46 > 32767: int_facet(a, v46, -32768, 32767, True, 'Value')
         if 0 <= v46 < 128: a = (a << 9) | v46
         elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
         else: a = wi(a, v46)
@@ -14219,12 +14221,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v49 = v47.exponent
         if v49 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        if not -128 <= v49 <= 127: nbit_facet(a, 5, v49, -128, 127, 8, 'Exponent')
         pass
         v50 = v47.value
         if v50 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v49 - -128) << 3
-        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if v50 < -32768 or v50 > 32767: int_facet(a, v50, -32768, 32767, True, 'Value')
         if 0 <= v50 < 128: a = (a << 9) | v50
         elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
         else: a = wi(a, v50)
@@ -14241,12 +14243,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v54 = v52.exponent
         if v54 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v54 <= 127: raise EncFail(f'{v54!r} outside -128..127')
+        if not -128 <= v54 <= 127: nbit_facet(a, 5, v54, -128, 127, 8, 'Exponent')
         pass
         v55 = v52.value
         if v55 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | 16384 | (v54 - -128) << 3
-        if v55 < -32768 or v55 > 32767: raise EncFail(f'{v55!r} outside -32768..32767')
+        if v55 < -32768 or v55 > 32767: int_facet(a, v55, -32768, 32767, True, 'Value')
         if 0 <= v55 < 128: a = (a << 9) | v55
         elif -129 < v55 < 0: a = (a << 9) | (255 - v55)
         else: a = wi(a, v55)
@@ -14258,12 +14260,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v58 = v56.exponent
         if v58 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v58 <= 127: raise EncFail(f'{v58!r} outside -128..127')
+        if not -128 <= v58 <= 127: nbit_facet(a, 5, v58, -128, 127, 8, 'Exponent')
         pass
         v59 = v56.value
         if v59 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v58 - -128) << 3
-        if v59 < -32768 or v59 > 32767: raise EncFail(f'{v59!r} outside -32768..32767')
+        if v59 < -32768 or v59 > 32767: int_facet(a, v59, -32768, 32767, True, 'Value')
         if 0 <= v59 < 128: a = (a << 9) | v59
         elif -129 < v59 < 0: a = (a << 9) | (255 - v59)
         else: a = wi(a, v59)
@@ -14275,12 +14277,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v62 = v60.exponent
         if v62 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v62 <= 127: raise EncFail(f'{v62!r} outside -128..127')
+        if not -128 <= v62 <= 127: nbit_facet(a, 5, v62, -128, 127, 8, 'Exponent')
         pass
         v63 = v60.value
         if v63 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v62 - -128) << 3
-        if v63 < -32768 or v63 > 32767: raise EncFail(f'{v63!r} outside -32768..32767')
+        if v63 < -32768 or v63 > 32767: int_facet(a, v63, -32768, 32767, True, 'Value')
         if 0 <= v63 < 128: a = (a << 9) | v63
         elif -129 < v63 < 0: a = (a << 9) | (255 - v63)
         else: a = wi(a, v63)
@@ -14292,12 +14294,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v66 = v64.exponent
         if v66 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v66 <= 127: raise EncFail(f'{v66!r} outside -128..127')
+        if not -128 <= v66 <= 127: nbit_facet(a, 5, v66, -128, 127, 8, 'Exponent')
         pass
         v67 = v64.value
         if v67 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v66 - -128) << 3
-        if v67 < -32768 or v67 > 32767: raise EncFail(f'{v67!r} outside -32768..32767')
+        if v67 < -32768 or v67 > 32767: int_facet(a, v67, -32768, 32767, True, 'Value')
         if 0 <= v67 < 128: a = (a << 9) | v67
         elif -129 < v67 < 0: a = (a << 9) | (255 - v67)
         else: a = wi(a, v67)
@@ -14309,12 +14311,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v70 = v68.exponent
         if v70 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v70 <= 127: raise EncFail(f'{v70!r} outside -128..127')
+        if not -128 <= v70 <= 127: nbit_facet(a, 5, v70, -128, 127, 8, 'Exponent')
         pass
         v71 = v68.value
         if v71 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v70 - -128) << 3
-        if v71 < -32768 or v71 > 32767: raise EncFail(f'{v71!r} outside -32768..32767')
+        if v71 < -32768 or v71 > 32767: int_facet(a, v71, -32768, 32767, True, 'Value')
         if 0 <= v71 < 128: a = (a << 9) | v71
         elif -129 < v71 < 0: a = (a << 9) | (255 - v71)
         else: a = wi(a, v71)
@@ -14326,12 +14328,12 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         pass
         v74 = v72.exponent
         if v74 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v74 <= 127: raise EncFail(f'{v74!r} outside -128..127')
+        if not -128 <= v74 <= 127: nbit_facet(a, 5, v74, -128, 127, 8, 'Exponent')
         pass
         v75 = v72.value
         if v75 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v74 - -128) << 3
-        if v75 < -32768 or v75 > 32767: raise EncFail(f'{v75!r} outside -32768..32767')
+        if v75 < -32768 or v75 > 32767: int_facet(a, v75, -32768, 32767, True, 'Value')
         if 0 <= v75 < 128: a = (a << 9) | v75
         elif -129 < v75 < 0: a = (a << 9) | (255 - v75)
         else: a = wi(a, v75)
@@ -14340,7 +14342,7 @@ def _e_DC_ChargeParameterDiscoveryReqType(o: DC_ChargeParameterDiscoveryReqType,
         a <<= 2
         v76 = v8.target_soc
         if v76 is not None:
-            if not 0 <= v76 <= 100: raise EncFail(f'{v76!r} outside 0..100')
+            if not 0 <= v76 <= 100: nbit_facet(a, 3, v76, 0, 100, 7, 'TargetSOC')
             a = (a << 11) | (v76) << 1
             st51 = 27
         w, c = _C74[st51]
@@ -14815,7 +14817,7 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -14844,12 +14846,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v13 = v11.exponent
         if v13 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v13 <= 127: raise EncFail(f'{v13!r} outside -128..127')
+        if not -128 <= v13 <= 127: nbit_facet(a, 5, v13, -128, 127, 8, 'Exponent')
         pass
         v14 = v11.value
         if v14 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v13 - -128) << 3
-        if v14 < -32768 or v14 > 32767: raise EncFail(f'{v14!r} outside -32768..32767')
+        if v14 < -32768 or v14 > 32767: int_facet(a, v14, -32768, 32767, True, 'Value')
         if 0 <= v14 < 128: a = (a << 9) | v14
         elif -129 < v14 < 0: a = (a << 9) | (255 - v14)
         else: a = wi(a, v14)
@@ -14861,12 +14863,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v17 = v15.exponent
         if v17 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+        if not -128 <= v17 <= 127: nbit_facet(a, 5, v17, -128, 127, 8, 'Exponent')
         pass
         v18 = v15.value
         if v18 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v17 - -128) << 3
-        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
         if 0 <= v18 < 128: a = (a << 9) | v18
         elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
         else: a = wi(a, v18)
@@ -14878,12 +14880,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v21 = v19.exponent
         if v21 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        if not -128 <= v21 <= 127: nbit_facet(a, 5, v21, -128, 127, 8, 'Exponent')
         pass
         v22 = v19.value
         if v22 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v21 - -128) << 3
-        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
         if 0 <= v22 < 128: a = (a << 9) | v22
         elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
         else: a = wi(a, v22)
@@ -14895,12 +14897,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v25 = v23.exponent
         if v25 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+        if not -128 <= v25 <= 127: nbit_facet(a, 5, v25, -128, 127, 8, 'Exponent')
         pass
         v26 = v23.value
         if v26 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v25 - -128) << 3
-        if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+        if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
         if 0 <= v26 < 128: a = (a << 9) | v26
         elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
         else: a = wi(a, v26)
@@ -14912,12 +14914,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v29 = v27.exponent
         if v29 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+        if not -128 <= v29 <= 127: nbit_facet(a, 5, v29, -128, 127, 8, 'Exponent')
         pass
         v30 = v27.value
         if v30 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v29 - -128) << 3
-        if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+        if v30 < -32768 or v30 > 32767: int_facet(a, v30, -32768, 32767, True, 'Value')
         if 0 <= v30 < 128: a = (a << 9) | v30
         elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
         else: a = wi(a, v30)
@@ -14929,12 +14931,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v33 = v31.exponent
         if v33 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+        if not -128 <= v33 <= 127: nbit_facet(a, 5, v33, -128, 127, 8, 'Exponent')
         pass
         v34 = v31.value
         if v34 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v33 - -128) << 3
-        if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+        if v34 < -32768 or v34 > 32767: int_facet(a, v34, -32768, 32767, True, 'Value')
         if 0 <= v34 < 128: a = (a << 9) | v34
         elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
         else: a = wi(a, v34)
@@ -14947,12 +14949,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
             pass
             v37 = v35.exponent
             if v37 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+            if not -128 <= v37 <= 127: nbit_facet(a, 4, v37, -128, 127, 8, 'Exponent')
             pass
             v38 = v35.value
             if v38 is None: raise EncFail('missing mandatory Value')
             a = (a << 15) | (v37 - -128) << 3
-            if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+            if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
             if 0 <= v38 < 128: a = (a << 9) | v38
             elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
             else: a = wi(a, v38)
@@ -14967,12 +14969,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v41 = v39.exponent
         if v41 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        if not -128 <= v41 <= 127: nbit_facet(a, 2, v41, -128, 127, 8, 'Exponent')
         pass
         v42 = v39.value
         if v42 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v41 - -128) << 3
-        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
         if 0 <= v42 < 128: a = (a << 9) | v42
         elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
         else: a = wi(a, v42)
@@ -14984,12 +14986,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v45 = v43.exponent
         if v45 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v45 <= 127: raise EncFail(f'{v45!r} outside -128..127')
+        if not -128 <= v45 <= 127: nbit_facet(a, 5, v45, -128, 127, 8, 'Exponent')
         pass
         v46 = v43.value
         if v46 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v45 - -128) << 3
-        if v46 < -32768 or v46 > 32767: raise EncFail(f'{v46!r} outside -32768..32767')
+        if v46 < -32768 or v46 > 32767: int_facet(a, v46, -32768, 32767, True, 'Value')
         if 0 <= v46 < 128: a = (a << 9) | v46
         elif -129 < v46 < 0: a = (a << 9) | (255 - v46)
         else: a = wi(a, v46)
@@ -15001,12 +15003,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v49 = v47.exponent
         if v49 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v49 <= 127: raise EncFail(f'{v49!r} outside -128..127')
+        if not -128 <= v49 <= 127: nbit_facet(a, 5, v49, -128, 127, 8, 'Exponent')
         pass
         v50 = v47.value
         if v50 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v49 - -128) << 3
-        if v50 < -32768 or v50 > 32767: raise EncFail(f'{v50!r} outside -32768..32767')
+        if v50 < -32768 or v50 > 32767: int_facet(a, v50, -32768, 32767, True, 'Value')
         if 0 <= v50 < 128: a = (a << 9) | v50
         elif -129 < v50 < 0: a = (a << 9) | (255 - v50)
         else: a = wi(a, v50)
@@ -15018,12 +15020,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v53 = v51.exponent
         if v53 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v53 <= 127: raise EncFail(f'{v53!r} outside -128..127')
+        if not -128 <= v53 <= 127: nbit_facet(a, 5, v53, -128, 127, 8, 'Exponent')
         pass
         v54 = v51.value
         if v54 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v53 - -128) << 3
-        if v54 < -32768 or v54 > 32767: raise EncFail(f'{v54!r} outside -32768..32767')
+        if v54 < -32768 or v54 > 32767: int_facet(a, v54, -32768, 32767, True, 'Value')
         if 0 <= v54 < 128: a = (a << 9) | v54
         elif -129 < v54 < 0: a = (a << 9) | (255 - v54)
         else: a = wi(a, v54)
@@ -15040,12 +15042,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v58 = v56.exponent
         if v58 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v58 <= 127: raise EncFail(f'{v58!r} outside -128..127')
+        if not -128 <= v58 <= 127: nbit_facet(a, 5, v58, -128, 127, 8, 'Exponent')
         pass
         v59 = v56.value
         if v59 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | 16384 | (v58 - -128) << 3
-        if v59 < -32768 or v59 > 32767: raise EncFail(f'{v59!r} outside -32768..32767')
+        if v59 < -32768 or v59 > 32767: int_facet(a, v59, -32768, 32767, True, 'Value')
         if 0 <= v59 < 128: a = (a << 9) | v59
         elif -129 < v59 < 0: a = (a << 9) | (255 - v59)
         else: a = wi(a, v59)
@@ -15057,12 +15059,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v62 = v60.exponent
         if v62 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v62 <= 127: raise EncFail(f'{v62!r} outside -128..127')
+        if not -128 <= v62 <= 127: nbit_facet(a, 5, v62, -128, 127, 8, 'Exponent')
         pass
         v63 = v60.value
         if v63 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v62 - -128) << 3
-        if v63 < -32768 or v63 > 32767: raise EncFail(f'{v63!r} outside -32768..32767')
+        if v63 < -32768 or v63 > 32767: int_facet(a, v63, -32768, 32767, True, 'Value')
         if 0 <= v63 < 128: a = (a << 9) | v63
         elif -129 < v63 < 0: a = (a << 9) | (255 - v63)
         else: a = wi(a, v63)
@@ -15074,12 +15076,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v66 = v64.exponent
         if v66 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v66 <= 127: raise EncFail(f'{v66!r} outside -128..127')
+        if not -128 <= v66 <= 127: nbit_facet(a, 5, v66, -128, 127, 8, 'Exponent')
         pass
         v67 = v64.value
         if v67 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v66 - -128) << 3
-        if v67 < -32768 or v67 > 32767: raise EncFail(f'{v67!r} outside -32768..32767')
+        if v67 < -32768 or v67 > 32767: int_facet(a, v67, -32768, 32767, True, 'Value')
         if 0 <= v67 < 128: a = (a << 9) | v67
         elif -129 < v67 < 0: a = (a << 9) | (255 - v67)
         else: a = wi(a, v67)
@@ -15091,12 +15093,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v70 = v68.exponent
         if v70 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v70 <= 127: raise EncFail(f'{v70!r} outside -128..127')
+        if not -128 <= v70 <= 127: nbit_facet(a, 5, v70, -128, 127, 8, 'Exponent')
         pass
         v71 = v68.value
         if v71 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v70 - -128) << 3
-        if v71 < -32768 or v71 > 32767: raise EncFail(f'{v71!r} outside -32768..32767')
+        if v71 < -32768 or v71 > 32767: int_facet(a, v71, -32768, 32767, True, 'Value')
         if 0 <= v71 < 128: a = (a << 9) | v71
         elif -129 < v71 < 0: a = (a << 9) | (255 - v71)
         else: a = wi(a, v71)
@@ -15108,12 +15110,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v74 = v72.exponent
         if v74 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v74 <= 127: raise EncFail(f'{v74!r} outside -128..127')
+        if not -128 <= v74 <= 127: nbit_facet(a, 5, v74, -128, 127, 8, 'Exponent')
         pass
         v75 = v72.value
         if v75 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v74 - -128) << 3
-        if v75 < -32768 or v75 > 32767: raise EncFail(f'{v75!r} outside -32768..32767')
+        if v75 < -32768 or v75 > 32767: int_facet(a, v75, -32768, 32767, True, 'Value')
         if 0 <= v75 < 128: a = (a << 9) | v75
         elif -129 < v75 < 0: a = (a << 9) | (255 - v75)
         else: a = wi(a, v75)
@@ -15125,12 +15127,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
         pass
         v78 = v76.exponent
         if v78 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v78 <= 127: raise EncFail(f'{v78!r} outside -128..127')
+        if not -128 <= v78 <= 127: nbit_facet(a, 5, v78, -128, 127, 8, 'Exponent')
         pass
         v79 = v76.value
         if v79 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v78 - -128) << 3
-        if v79 < -32768 or v79 > 32767: raise EncFail(f'{v79!r} outside -32768..32767')
+        if v79 < -32768 or v79 > 32767: int_facet(a, v79, -32768, 32767, True, 'Value')
         if 0 <= v79 < 128: a = (a << 9) | v79
         elif -129 < v79 < 0: a = (a << 9) | (255 - v79)
         else: a = wi(a, v79)
@@ -15143,12 +15145,12 @@ def _e_DC_ChargeParameterDiscoveryResType(o: DC_ChargeParameterDiscoveryResType,
             pass
             v82 = v80.exponent
             if v82 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v82 <= 127: raise EncFail(f'{v82!r} outside -128..127')
+            if not -128 <= v82 <= 127: nbit_facet(a, 4, v82, -128, 127, 8, 'Exponent')
             pass
             v83 = v80.value
             if v83 is None: raise EncFail('missing mandatory Value')
             a = (a << 15) | (v82 - -128) << 3
-            if v83 < -32768 or v83 > 32767: raise EncFail(f'{v83!r} outside -32768..32767')
+            if v83 < -32768 or v83 > 32767: int_facet(a, v83, -32768, 32767, True, 'Value')
             if 0 <= v83 < 128: a = (a << 9) | v83
             elif -129 < v83 < 0: a = (a << 9) | (255 - v83)
             else: a = wi(a, v83)
@@ -15305,7 +15307,7 @@ def _e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -15328,12 +15330,12 @@ def _e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
     pass
     v10 = v8.exponent
     if v10 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+    if not -128 <= v10 <= 127: nbit_facet(a, 8, v10, -128, 127, 8, 'Exponent')
     pass
     v11 = v8.value
     if v11 is None: raise EncFail('missing mandatory Value')
     a = (a << 19) | (v7) << 15 | (v10 - -128) << 3
-    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'Value')
     if 0 <= v11 < 128: a = (a << 9) | v11
     elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
     else: a = wi(a, v11)
@@ -15345,12 +15347,12 @@ def _e_DC_PreChargeReqType(o: DC_PreChargeReqType, a: int) -> int:
     pass
     v14 = v12.exponent
     if v14 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v14 <= 127: raise EncFail(f'{v14!r} outside -128..127')
+    if not -128 <= v14 <= 127: nbit_facet(a, 5, v14, -128, 127, 8, 'Exponent')
     pass
     v15 = v12.value
     if v15 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v14 - -128) << 3
-    if v15 < -32768 or v15 > 32767: raise EncFail(f'{v15!r} outside -32768..32767')
+    if v15 < -32768 or v15 > 32767: int_facet(a, v15, -32768, 32767, True, 'Value')
     if 0 <= v15 < 128: a = (a << 9) | v15
     elif -129 < v15 < 0: a = (a << 9) | (255 - v15)
     else: a = wi(a, v15)
@@ -15476,7 +15478,7 @@ def _e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -15499,12 +15501,12 @@ def _e_DC_PreChargeResType(o: DC_PreChargeResType, a: int) -> int:
     pass
     v10 = v8.exponent
     if v10 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+    if not -128 <= v10 <= 127: nbit_facet(a, 12, v10, -128, 127, 8, 'Exponent')
     pass
     v11 = v8.value
     if v11 is None: raise EncFail('missing mandatory Value')
     a = (a << 23) | (v7) << 15 | (v10 - -128) << 3
-    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'Value')
     if 0 <= v11 < 128: a = (a << 9) | v11
     elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
     else: a = wi(a, v11)
@@ -15605,7 +15607,7 @@ def _e_DC_WeldingDetectionReqType(o: DC_WeldingDetectionReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -15742,7 +15744,7 @@ def _e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -15765,12 +15767,12 @@ def _e_DC_WeldingDetectionResType(o: DC_WeldingDetectionResType, a: int) -> int:
     pass
     v10 = v8.exponent
     if v10 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+    if not -128 <= v10 <= 127: nbit_facet(a, 12, v10, -128, 127, 8, 'Exponent')
     pass
     v11 = v8.value
     if v11 is None: raise EncFail('missing mandatory Value')
     a = (a << 23) | (v7) << 15 | (v10 - -128) << 3
-    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'Value')
     if 0 <= v11 < 128: a = (a << 9) | v11
     elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
     else: a = wi(a, v11)
@@ -16144,7 +16146,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'AckMaxDelay')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16167,7 +16169,7 @@ def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16190,7 +16192,7 @@ def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]
 
 def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16213,7 +16215,7 @@ def _d_S7_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S7_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16236,7 +16238,7 @@ def _d_S8_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S8_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16278,7 +16280,7 @@ def _d_S10_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S10_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'DepartureTime')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16442,7 +16444,7 @@ def _d_S18_Exponent(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S18_Exponent(v: Any, a: int) -> int:
     a <<= 1
-    if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
+    if not -128 <= v <= 127: nbit_facet(a, 0, v, -128, 127, 8, 'Exponent')
     a = (a << 8) | (v - -128)
     a <<= 1
     return a
@@ -16484,6 +16486,7 @@ def _d_S20_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S20_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'HMACOutputLength')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -16545,7 +16548,7 @@ def _d_S23_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S23_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'MaximumSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -16627,7 +16630,7 @@ def _d_S27_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S27_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'MeterStatus')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -16651,7 +16654,7 @@ def _d_S28_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S28_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'MeterTimestamp')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16673,7 +16676,7 @@ def _d_S29_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S29_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'MinimumSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -16715,7 +16718,7 @@ def _d_S31_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S31_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16817,7 +16820,7 @@ def _d_S36_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S36_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'PresentSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -16859,7 +16862,7 @@ def _d_S38_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S38_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToMaximumSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16882,7 +16885,7 @@ def _d_S39_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S39_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToMinimumSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -16905,7 +16908,7 @@ def _d_S40_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S40_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToTargetSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -17009,7 +17012,7 @@ def _d_S45_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S45_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'TargetSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -17030,7 +17033,7 @@ def _d_S46_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S46_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'TargetSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -17052,7 +17055,7 @@ def _d_S47_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S47_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
-    if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
+    if v < 1 or v > 4294967295: int_facet(a, v, 1, 4294967295, False, 'TaxRuleID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -17075,7 +17078,7 @@ def _d_S48_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S48_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -17098,7 +17101,7 @@ def _d_S49_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S49_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -17122,7 +17125,7 @@ def _d_S50_Value(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S50_Value(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'Value')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -17226,6 +17229,7 @@ def _d_S55_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S55_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'X509SerialNumber')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)

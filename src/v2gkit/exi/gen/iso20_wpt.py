@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, UINT_CARRIED, EncFail, Message, abstract_facet, bad_value, esc, facet, fill, int_facet, nbit_facet, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'iso20_wpt'
 _new = object.__new__
@@ -2433,6 +2433,7 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     v3 = o.x509_serial_number
     if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
     a <<= 3
+    if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'X509SerialNumber')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -3301,6 +3302,7 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     v3 = o.hmac_output_length
     if v3 is not None:
         a <<= 4
+        if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'HMACOutputLength')
         if 0 <= v3 < 128: a = (a << 9) | v3
         elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
         else: a = wi(a, v3)
@@ -3673,7 +3675,7 @@ def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -3697,12 +3699,12 @@ def _e_WPT_AlignmentCheckReqType(o: WPT_AlignmentCheckReqType, a: int) -> int:
         pass
         v10 = v8.exponent
         if v10 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+        if not -128 <= v10 <= 127: nbit_facet(a, 4, v10, -128, 127, 8, 'Exponent')
         pass
         v11 = v8.value
         if v11 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v10 - -128) << 3
-        if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+        if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'Value')
         if 0 <= v11 < 128: a = (a << 9) | v11
         elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
         else: a = wi(a, v11)
@@ -3832,7 +3834,7 @@ def _e_MessageHeaderType(o: MessageHeaderType, a: int) -> int:
     v3 = o.time_stamp
     if v3 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if v3 > 18446744073709551615: int_facet(a, v3, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
@@ -3916,12 +3918,12 @@ def _e_RationalNumberType(o: RationalNumberType, a: int) -> int:
     pass
     v2 = o.exponent
     if v2 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v2 <= 127: raise EncFail(f'{v2!r} outside -128..127')
+    if not -128 <= v2 <= 127: nbit_facet(a, 2, v2, -128, 127, 8, 'Exponent')
     pass
     v3 = o.value
     if v3 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v2 - -128) << 3
-    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if v3 < -32768 or v3 > 32767: int_facet(a, v3, -32768, 32767, True, 'Value')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -4149,7 +4151,7 @@ def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -4177,12 +4179,12 @@ def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
         pass
         v11 = v9.exponent
         if v11 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        if not -128 <= v11 <= 127: nbit_facet(a, 5, v11, -128, 127, 8, 'Exponent')
         pass
         v12 = v9.value
         if v12 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v11 - -128) << 3
-        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
         if 0 <= v12 < 128: a = (a << 9) | v12
         elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
         else: a = wi(a, v12)
@@ -4197,12 +4199,12 @@ def _e_WPT_AlignmentCheckResType(o: WPT_AlignmentCheckResType, a: int) -> int:
         pass
         v15 = v13.exponent
         if v15 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v15 <= 127: raise EncFail(f'{v15!r} outside -128..127')
+        if not -128 <= v15 <= 127: nbit_facet(a, 2, v15, -128, 127, 8, 'Exponent')
         pass
         v16 = v13.value
         if v16 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v15 - -128) << 3
-        if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+        if v16 < -32768 or v16 > 32767: int_facet(a, v16, -32768, 32767, True, 'Value')
         if 0 <= v16 < 128: a = (a << 9) | v16
         elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
         else: a = wi(a, v16)
@@ -4706,7 +4708,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -4726,28 +4728,28 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         a <<= 2
         v9 = v7.present_soc
         if v9 is not None:
-            if not 0 <= v9 <= 100: raise EncFail(f'{v9!r} outside 0..100')
+            if not 0 <= v9 <= 100: nbit_facet(a, 5, v9, 0, 100, 7, 'PresentSOC')
             a = (a << 13) | (v9) << 1
             st8 = 3
         v10 = v7.minimum_soc
         if v10 is not None:
             w, c = _C95[st8]
             a = (a << w) | c
-            if not 0 <= v10 <= 100: raise EncFail(f'{v10!r} outside 0..100')
+            if not 0 <= v10 <= 100: nbit_facet(a, 1, v10, 0, 100, 7, 'MinimumSOC')
             a = (a << 9) | (v10) << 1
             st8 = 7
         v11 = v7.target_soc
         if v11 is not None:
             w, c = _C96[st8]
             a = (a << w) | c
-            if not 0 <= v11 <= 100: raise EncFail(f'{v11!r} outside 0..100')
+            if not 0 <= v11 <= 100: nbit_facet(a, 1, v11, 0, 100, 7, 'TargetSOC')
             a = (a << 9) | (v11) << 1
             st8 = 11
         v12 = v7.maximum_soc
         if v12 is not None:
             w, c = _C97[st8]
             a = (a << w) | c
-            if not 0 <= v12 <= 100: raise EncFail(f'{v12!r} outside 0..100')
+            if not 0 <= v12 <= 100: nbit_facet(a, 1, v12, 0, 100, 7, 'MaximumSOC')
             a = (a << 9) | (v12) << 1
             st8 = 15
         v13 = v7.remaining_time_to_minimum_soc
@@ -4755,7 +4757,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             w, c = _C98[st8]
             a = (a << w) | c
             a <<= 1
-            if v13 > 4294967295: raise EncFail(f'{v13!r} outside 0..4294967295')
+            if v13 > 4294967295: int_facet(a, v13, 0, 4294967295, False, 'RemainingTimeToMinimumSOC')
             if 0 <= v13 < 128: a = (a << 8) | v13
             else: a = wu(a, v13)
             a <<= 1
@@ -4765,7 +4767,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             w, c = _C99[st8]
             a = (a << w) | c
             a <<= 1
-            if v14 > 4294967295: raise EncFail(f'{v14!r} outside 0..4294967295')
+            if v14 > 4294967295: int_facet(a, v14, 0, 4294967295, False, 'RemainingTimeToTargetSOC')
             if 0 <= v14 < 128: a = (a << 8) | v14
             else: a = wu(a, v14)
             a <<= 1
@@ -4775,7 +4777,7 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             w, c = _C100[st8]
             a = (a << w) | c
             a <<= 1
-            if v15 > 4294967295: raise EncFail(f'{v15!r} outside 0..4294967295')
+            if v15 > 4294967295: int_facet(a, v15, 0, 4294967295, False, 'RemainingTimeToMaximumSOC')
             if 0 <= v15 < 128: a = (a << 8) | v15
             else: a = wu(a, v15)
             a <<= 1
@@ -4794,12 +4796,12 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
             pass
             v19 = v17.exponent
             if v19 is None: raise EncFail('missing mandatory Exponent')
-            if not -128 <= v19 <= 127: raise EncFail(f'{v19!r} outside -128..127')
+            if not -128 <= v19 <= 127: nbit_facet(a, 2, v19, -128, 127, 8, 'Exponent')
             pass
             v20 = v17.value
             if v20 is None: raise EncFail('missing mandatory Value')
             a = (a << 13) | (v19 - -128) << 3
-            if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+            if v20 < -32768 or v20 > 32767: int_facet(a, v20, -32768, 32767, True, 'Value')
             if 0 <= v20 < 128: a = (a << 9) | v20
             elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
             else: a = wi(a, v20)
@@ -4826,12 +4828,12 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     pass
     v25 = v23.exponent
     if v25 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    if not -128 <= v25 <= 127: nbit_facet(a, 6, v25, -128, 127, 8, 'Exponent')
     pass
     v26 = v23.value
     if v26 is None: raise EncFail('missing mandatory Value')
     a = (a << 17) | (BOOL[v22]) << 15 | (v25 - -128) << 3
-    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
     if 0 <= v26 < 128: a = (a << 9) | v26
     elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
     else: a = wi(a, v26)
@@ -4843,12 +4845,12 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
     pass
     v29 = v27.exponent
     if v29 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+    if not -128 <= v29 <= 127: nbit_facet(a, 5, v29, -128, 127, 8, 'Exponent')
     pass
     v30 = v27.value
     if v30 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v29 - -128) << 3
-    if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+    if v30 < -32768 or v30 > 32767: int_facet(a, v30, -32768, 32767, True, 'Value')
     if 0 <= v30 < 128: a = (a << 9) | v30
     elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
     else: a = wi(a, v30)
@@ -4865,12 +4867,12 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         pass
         v34 = v32.exponent
         if v34 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v34 <= 127: raise EncFail(f'{v34!r} outside -128..127')
+        if not -128 <= v34 <= 127: nbit_facet(a, 5, v34, -128, 127, 8, 'Exponent')
         pass
         v35 = v32.value
         if v35 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v34 - -128) << 3
-        if v35 < -32768 or v35 > 32767: raise EncFail(f'{v35!r} outside -32768..32767')
+        if v35 < -32768 or v35 > 32767: int_facet(a, v35, -32768, 32767, True, 'Value')
         if 0 <= v35 < 128: a = (a << 9) | v35
         elif -129 < v35 < 0: a = (a << 9) | (255 - v35)
         else: a = wi(a, v35)
@@ -4889,12 +4891,12 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         pass
         v40 = v38.exponent
         if v40 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v40 <= 127: raise EncFail(f'{v40!r} outside -128..127')
+        if not -128 <= v40 <= 127: nbit_facet(a, 3, v40, -128, 127, 8, 'Exponent')
         pass
         v41 = v38.value
         if v41 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v40 - -128) << 3
-        if v41 < -32768 or v41 > 32767: raise EncFail(f'{v41!r} outside -32768..32767')
+        if v41 < -32768 or v41 > 32767: int_facet(a, v41, -32768, 32767, True, 'Value')
         if 0 <= v41 < 128: a = (a << 9) | v41
         elif -129 < v41 < 0: a = (a << 9) | (255 - v41)
         else: a = wi(a, v41)
@@ -4906,12 +4908,12 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         pass
         v44 = v42.exponent
         if v44 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v44 <= 127: raise EncFail(f'{v44!r} outside -128..127')
+        if not -128 <= v44 <= 127: nbit_facet(a, 5, v44, -128, 127, 8, 'Exponent')
         pass
         v45 = v42.value
         if v45 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v44 - -128) << 3
-        if v45 < -32768 or v45 > 32767: raise EncFail(f'{v45!r} outside -32768..32767')
+        if v45 < -32768 or v45 > 32767: int_facet(a, v45, -32768, 32767, True, 'Value')
         if 0 <= v45 < 128: a = (a << 9) | v45
         elif -129 < v45 < 0: a = (a << 9) | (255 - v45)
         else: a = wi(a, v45)
@@ -4923,12 +4925,12 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         pass
         v48 = v46.exponent
         if v48 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        if not -128 <= v48 <= 127: nbit_facet(a, 5, v48, -128, 127, 8, 'Exponent')
         pass
         v49 = v46.value
         if v49 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v48 - -128) << 3
-        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if v49 < -32768 or v49 > 32767: int_facet(a, v49, -32768, 32767, True, 'Value')
         if 0 <= v49 < 128: a = (a << 9) | v49
         elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
         else: a = wi(a, v49)
@@ -4940,12 +4942,12 @@ def _e_WPT_ChargeLoopReqType(o: WPT_ChargeLoopReqType, a: int) -> int:
         pass
         v52 = v50.exponent
         if v52 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v52 <= 127: raise EncFail(f'{v52!r} outside -128..127')
+        if not -128 <= v52 <= 127: nbit_facet(a, 5, v52, -128, 127, 8, 'Exponent')
         pass
         v53 = v50.value
         if v53 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v52 - -128) << 3
-        if v53 < -32768 or v53 > 32767: raise EncFail(f'{v53!r} outside -32768..32767')
+        if v53 < -32768 or v53 > 32767: int_facet(a, v53, -32768, 32767, True, 'Value')
         if 0 <= v53 < 128: a = (a << 9) | v53
         elif -129 < v53 < 0: a = (a << 9) | (255 - v53)
         else: a = wi(a, v53)
@@ -5249,28 +5251,28 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
     st = 0
     v2 = o.present_soc
     if v2 is not None:
-        if not 0 <= v2 <= 100: raise EncFail(f'{v2!r} outside 0..100')
+        if not 0 <= v2 <= 100: nbit_facet(a, 5, v2, 0, 100, 7, 'PresentSOC')
         a = (a << 13) | (v2) << 1
         st = 3
     v3 = o.minimum_soc
     if v3 is not None:
         w, c = _C95[st]
         a = (a << w) | c
-        if not 0 <= v3 <= 100: raise EncFail(f'{v3!r} outside 0..100')
+        if not 0 <= v3 <= 100: nbit_facet(a, 1, v3, 0, 100, 7, 'MinimumSOC')
         a = (a << 9) | (v3) << 1
         st = 7
     v4 = o.target_soc
     if v4 is not None:
         w, c = _C96[st]
         a = (a << w) | c
-        if not 0 <= v4 <= 100: raise EncFail(f'{v4!r} outside 0..100')
+        if not 0 <= v4 <= 100: nbit_facet(a, 1, v4, 0, 100, 7, 'TargetSOC')
         a = (a << 9) | (v4) << 1
         st = 11
     v5 = o.maximum_soc
     if v5 is not None:
         w, c = _C97[st]
         a = (a << w) | c
-        if not 0 <= v5 <= 100: raise EncFail(f'{v5!r} outside 0..100')
+        if not 0 <= v5 <= 100: nbit_facet(a, 1, v5, 0, 100, 7, 'MaximumSOC')
         a = (a << 9) | (v5) << 1
         st = 15
     v6 = o.remaining_time_to_minimum_soc
@@ -5278,7 +5280,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C98[st]
         a = (a << w) | c
         a <<= 1
-        if v6 > 4294967295: raise EncFail(f'{v6!r} outside 0..4294967295')
+        if v6 > 4294967295: int_facet(a, v6, 0, 4294967295, False, 'RemainingTimeToMinimumSOC')
         if 0 <= v6 < 128: a = (a << 8) | v6
         else: a = wu(a, v6)
         a <<= 1
@@ -5288,7 +5290,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C99[st]
         a = (a << w) | c
         a <<= 1
-        if v7 > 4294967295: raise EncFail(f'{v7!r} outside 0..4294967295')
+        if v7 > 4294967295: int_facet(a, v7, 0, 4294967295, False, 'RemainingTimeToTargetSOC')
         if 0 <= v7 < 128: a = (a << 8) | v7
         else: a = wu(a, v7)
         a <<= 1
@@ -5298,7 +5300,7 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         w, c = _C100[st]
         a = (a << w) | c
         a <<= 1
-        if v8 > 4294967295: raise EncFail(f'{v8!r} outside 0..4294967295')
+        if v8 > 4294967295: int_facet(a, v8, 0, 4294967295, False, 'RemainingTimeToMaximumSOC')
         if 0 <= v8 < 128: a = (a << 8) | v8
         else: a = wu(a, v8)
         a <<= 1
@@ -5317,12 +5319,12 @@ def _e_DisplayParametersType(o: DisplayParametersType, a: int) -> int:
         pass
         v12 = v10.exponent
         if v12 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+        if not -128 <= v12 <= 127: nbit_facet(a, 2, v12, -128, 127, 8, 'Exponent')
         pass
         v13 = v10.value
         if v13 is None: raise EncFail('missing mandatory Value')
         a = (a << 13) | (v12 - -128) << 3
-        if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+        if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
         if 0 <= v13 < 128: a = (a << 9) | v13
         elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
         else: a = wi(a, v13)
@@ -5465,12 +5467,12 @@ def _e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -5482,12 +5484,12 @@ def _e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 5, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -5499,12 +5501,12 @@ def _e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a
     pass
     v12 = v10.exponent
     if v12 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    if not -128 <= v12 <= 127: nbit_facet(a, 5, v12, -128, 127, 8, 'Exponent')
     pass
     v13 = v10.value
     if v13 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v12 - -128) << 3
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -5516,12 +5518,12 @@ def _e_WPT_EVPCPowerControlParameterType(o: WPT_EVPCPowerControlParameterType, a
     pass
     v16 = v14.exponent
     if v16 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v16 <= 127: raise EncFail(f'{v16!r} outside -128..127')
+    if not -128 <= v16 <= 127: nbit_facet(a, 5, v16, -128, 127, 8, 'Exponent')
     pass
     v17 = v14.value
     if v17 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v16 - -128) << 3
-    if v17 < -32768 or v17 > 32767: raise EncFail(f'{v17!r} outside -32768..32767')
+    if v17 < -32768 or v17 > 32767: int_facet(a, v17, -32768, 32767, True, 'Value')
     if 0 <= v17 < 128: a = (a << 9) | v17
     elif -129 < v17 < 0: a = (a << 9) | (255 - v17)
     else: a = wi(a, v17)
@@ -6043,7 +6045,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -6068,7 +6070,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         v10 = v8.notification_max_delay
         if v10 is None: raise EncFail('missing mandatory NotificationMaxDelay')
         a <<= 5
-        if v10 > 65535: raise EncFail(f'{v10!r} outside 0..65535')
+        if v10 > 65535: int_facet(a, v10, 0, 65535, False, 'NotificationMaxDelay')
         if 0 <= v10 < 128: a = (a << 8) | v10
         else: a = wu(a, v10)
         pass
@@ -6092,7 +6094,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         v15 = v12.charged_energy_reading_wh
         if v15 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
         a <<= 3
-        if v15 > 18446744073709551615: raise EncFail(f'{v15!r} outside 0..18446744073709551615')
+        if v15 > 18446744073709551615: int_facet(a, v15, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
         if 0 <= v15 < 128: a = (a << 8) | v15
         else: a = wu(a, v15)
         st13 = 7
@@ -6100,7 +6102,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         v16 = v12.bpt_discharged_energy_reading_wh
         if v16 is not None:
             a <<= 4
-            if v16 > 18446744073709551615: raise EncFail(f'{v16!r} outside 0..18446744073709551615')
+            if v16 > 18446744073709551615: int_facet(a, v16, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
             if 0 <= v16 < 128: a = (a << 8) | v16
             else: a = wu(a, v16)
             a <<= 1
@@ -6110,7 +6112,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             w, c = _C129[st13]
             a = (a << w) | c
             a <<= 1
-            if v17 > 18446744073709551615: raise EncFail(f'{v17!r} outside 0..18446744073709551615')
+            if v17 > 18446744073709551615: int_facet(a, v17, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
             if 0 <= v17 < 128: a = (a << 8) | v17
             else: a = wu(a, v17)
             a <<= 1
@@ -6120,7 +6122,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             w, c = _C130[st13]
             a = (a << w) | c
             a <<= 1
-            if v18 > 18446744073709551615: raise EncFail(f'{v18!r} outside 0..18446744073709551615')
+            if v18 > 18446744073709551615: int_facet(a, v18, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
             if 0 <= v18 < 128: a = (a << 8) | v18
             else: a = wu(a, v18)
             a <<= 1
@@ -6138,7 +6140,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             w, c = _C132[st13]
             a = (a << w) | c
             a <<= 1
-            if v20 < -32768 or v20 > 32767: raise EncFail(f'{v20!r} outside -32768..32767')
+            if v20 < -32768 or v20 > 32767: int_facet(a, v20, -32768, 32767, True, 'MeterStatus')
             if 0 <= v20 < 128: a = (a << 9) | v20
             elif -129 < v20 < 0: a = (a << 9) | (255 - v20)
             else: a = wi(a, v20)
@@ -6149,7 +6151,7 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
             w, c = _C133[st13]
             a = (a << w) | c
             a <<= 1
-            if v21 > 18446744073709551615: raise EncFail(f'{v21!r} outside 0..18446744073709551615')
+            if v21 > 18446744073709551615: int_facet(a, v21, 0, 18446744073709551615, False, 'MeterTimestamp')
             if 0 <= v21 < 128: a = (a << 8) | v21
             else: a = wu(a, v21)
             a <<= 1
@@ -6171,12 +6173,12 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     pass
     v25 = v23.exponent
     if v25 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    if not -128 <= v25 <= 127: nbit_facet(a, 2, v25, -128, 127, 8, 'Exponent')
     pass
     v26 = v23.value
     if v26 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v25 - -128) << 3
-    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
     if 0 <= v26 < 128: a = (a << 9) | v26
     elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
     else: a = wi(a, v26)
@@ -6189,12 +6191,12 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         pass
         v29 = v27.exponent
         if v29 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v29 <= 127: raise EncFail(f'{v29!r} outside -128..127')
+        if not -128 <= v29 <= 127: nbit_facet(a, 4, v29, -128, 127, 8, 'Exponent')
         pass
         v30 = v27.value
         if v30 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v29 - -128) << 3
-        if v30 < -32768 or v30 > 32767: raise EncFail(f'{v30!r} outside -32768..32767')
+        if v30 < -32768 or v30 > 32767: int_facet(a, v30, -32768, 32767, True, 'Value')
         if 0 <= v30 < 128: a = (a << 9) | v30
         elif -129 < v30 < 0: a = (a << 9) | (255 - v30)
         else: a = wi(a, v30)
@@ -6209,12 +6211,12 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     pass
     v33 = v31.exponent
     if v33 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v33 <= 127: raise EncFail(f'{v33!r} outside -128..127')
+    if not -128 <= v33 <= 127: nbit_facet(a, 2, v33, -128, 127, 8, 'Exponent')
     pass
     v34 = v31.value
     if v34 is None: raise EncFail('missing mandatory Value')
     a = (a << 13) | (v33 - -128) << 3
-    if v34 < -32768 or v34 > 32767: raise EncFail(f'{v34!r} outside -32768..32767')
+    if v34 < -32768 or v34 > 32767: int_facet(a, v34, -32768, 32767, True, 'Value')
     if 0 <= v34 < 128: a = (a << 9) | v34
     elif -129 < v34 < 0: a = (a << 9) | (255 - v34)
     else: a = wi(a, v34)
@@ -6226,12 +6228,12 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
     pass
     v37 = v35.exponent
     if v37 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+    if not -128 <= v37 <= 127: nbit_facet(a, 5, v37, -128, 127, 8, 'Exponent')
     pass
     v38 = v35.value
     if v38 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v37 - -128) << 3
-    if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+    if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
     if 0 <= v38 < 128: a = (a << 9) | v38
     elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
     else: a = wi(a, v38)
@@ -6248,12 +6250,12 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         pass
         v42 = v40.exponent
         if v42 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v42 <= 127: raise EncFail(f'{v42!r} outside -128..127')
+        if not -128 <= v42 <= 127: nbit_facet(a, 5, v42, -128, 127, 8, 'Exponent')
         pass
         v43 = v40.value
         if v43 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v42 - -128) << 3
-        if v43 < -32768 or v43 > 32767: raise EncFail(f'{v43!r} outside -32768..32767')
+        if v43 < -32768 or v43 > 32767: int_facet(a, v43, -32768, 32767, True, 'Value')
         if 0 <= v43 < 128: a = (a << 9) | v43
         elif -129 < v43 < 0: a = (a << 9) | (255 - v43)
         else: a = wi(a, v43)
@@ -6272,12 +6274,12 @@ def _e_WPT_ChargeLoopResType(o: WPT_ChargeLoopResType, a: int) -> int:
         pass
         v48 = v46.exponent
         if v48 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v48 <= 127: raise EncFail(f'{v48!r} outside -128..127')
+        if not -128 <= v48 <= 127: nbit_facet(a, 3, v48, -128, 127, 8, 'Exponent')
         pass
         v49 = v46.value
         if v49 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v48 - -128) << 3
-        if v49 < -32768 or v49 > 32767: raise EncFail(f'{v49!r} outside -32768..32767')
+        if v49 < -32768 or v49 > 32767: int_facet(a, v49, -32768, 32767, True, 'Value')
         if 0 <= v49 < 128: a = (a << 9) | v49
         elif -129 < v49 < 0: a = (a << 9) | (255 - v49)
         else: a = wi(a, v49)
@@ -6379,7 +6381,7 @@ def _e_EVSEStatusType(o: EVSEStatusType, a: int) -> int:
     v2 = o.notification_max_delay
     if v2 is None: raise EncFail('missing mandatory NotificationMaxDelay')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -6656,7 +6658,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     v3 = o.charged_energy_reading_wh
     if v3 is None: raise EncFail('missing mandatory ChargedEnergyReadingWh')
     a <<= 3
-    if v3 > 18446744073709551615: raise EncFail(f'{v3!r} outside 0..18446744073709551615')
+    if v3 > 18446744073709551615: int_facet(a, v3, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 7
@@ -6664,7 +6666,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
     v4 = o.bpt_discharged_energy_reading_wh
     if v4 is not None:
         a <<= 4
-        if v4 > 18446744073709551615: raise EncFail(f'{v4!r} outside 0..18446744073709551615')
+        if v4 > 18446744073709551615: int_facet(a, v4, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
         if 0 <= v4 < 128: a = (a << 8) | v4
         else: a = wu(a, v4)
         a <<= 1
@@ -6674,7 +6676,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C129[st]
         a = (a << w) | c
         a <<= 1
-        if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+        if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         a <<= 1
@@ -6684,7 +6686,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C130[st]
         a = (a << w) | c
         a <<= 1
-        if v6 > 18446744073709551615: raise EncFail(f'{v6!r} outside 0..18446744073709551615')
+        if v6 > 18446744073709551615: int_facet(a, v6, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
         if 0 <= v6 < 128: a = (a << 8) | v6
         else: a = wu(a, v6)
         a <<= 1
@@ -6702,7 +6704,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C132[st]
         a = (a << w) | c
         a <<= 1
-        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'MeterStatus')
         if 0 <= v8 < 128: a = (a << 9) | v8
         elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
         else: a = wi(a, v8)
@@ -6713,7 +6715,7 @@ def _e_MeterInfoType(o: MeterInfoType, a: int) -> int:
         w, c = _C133[st]
         a = (a << w) | c
         a <<= 1
-        if v9 > 18446744073709551615: raise EncFail(f'{v9!r} outside 0..18446744073709551615')
+        if v9 > 18446744073709551615: int_facet(a, v9, 0, 18446744073709551615, False, 'MeterTimestamp')
         if 0 <= v9 < 128: a = (a << 8) | v9
         else: a = wu(a, v9)
         a <<= 1
@@ -7032,7 +7034,7 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
     v2 = o.time_anchor
     if v2 is None: raise EncFail('missing mandatory TimeAnchor')
     a <<= 2
-    if v2 > 18446744073709551615: raise EncFail(f'{v2!r} outside 0..18446744073709551615')
+    if v2 > 18446744073709551615: int_facet(a, v2, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 3
@@ -7047,12 +7049,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v7 = v5.exponent
         if v7 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+        if not -128 <= v7 <= 127: nbit_facet(a, 6, v7, -128, 127, 8, 'Exponent')
         pass
         v8 = v5.value
         if v8 is None: raise EncFail('missing mandatory Value')
         a = (a << 17) | (v7 - -128) << 3
-        if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+        if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'Value')
         if 0 <= v8 < 128: a = (a << 9) | v8
         elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
         else: a = wi(a, v8)
@@ -7064,12 +7066,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v11 = v9.exponent
         if v11 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        if not -128 <= v11 <= 127: nbit_facet(a, 5, v11, -128, 127, 8, 'Exponent')
         pass
         v12 = v9.value
         if v12 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v11 - -128) << 3
-        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
         if 0 <= v12 < 128: a = (a << 9) | v12
         elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
         else: a = wi(a, v12)
@@ -7089,12 +7091,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v17 = v15.exponent
         if v17 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v17 <= 127: raise EncFail(f'{v17!r} outside -128..127')
+        if not -128 <= v17 <= 127: nbit_facet(a, 3, v17, -128, 127, 8, 'Exponent')
         pass
         v18 = v15.value
         if v18 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v17 - -128) << 3
-        if v18 < -32768 or v18 > 32767: raise EncFail(f'{v18!r} outside -32768..32767')
+        if v18 < -32768 or v18 > 32767: int_facet(a, v18, -32768, 32767, True, 'Value')
         if 0 <= v18 < 128: a = (a << 9) | v18
         elif -129 < v18 < 0: a = (a << 9) | (255 - v18)
         else: a = wi(a, v18)
@@ -7106,12 +7108,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v21 = v19.exponent
         if v21 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+        if not -128 <= v21 <= 127: nbit_facet(a, 5, v21, -128, 127, 8, 'Exponent')
         pass
         v22 = v19.value
         if v22 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v21 - -128) << 3
-        if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+        if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
         if 0 <= v22 < 128: a = (a << 9) | v22
         elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
         else: a = wi(a, v22)
@@ -7131,12 +7133,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v27 = v25.exponent
         if v27 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v27 <= 127: raise EncFail(f'{v27!r} outside -128..127')
+        if not -128 <= v27 <= 127: nbit_facet(a, 3, v27, -128, 127, 8, 'Exponent')
         pass
         v28 = v25.value
         if v28 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v27 - -128) << 3
-        if v28 < -32768 or v28 > 32767: raise EncFail(f'{v28!r} outside -32768..32767')
+        if v28 < -32768 or v28 > 32767: int_facet(a, v28, -32768, 32767, True, 'Value')
         if 0 <= v28 < 128: a = (a << 9) | v28
         elif -129 < v28 < 0: a = (a << 9) | (255 - v28)
         else: a = wi(a, v28)
@@ -7148,12 +7150,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v31 = v29.exponent
         if v31 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v31 <= 127: raise EncFail(f'{v31!r} outside -128..127')
+        if not -128 <= v31 <= 127: nbit_facet(a, 5, v31, -128, 127, 8, 'Exponent')
         pass
         v32 = v29.value
         if v32 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v31 - -128) << 3
-        if v32 < -32768 or v32 > 32767: raise EncFail(f'{v32!r} outside -32768..32767')
+        if v32 < -32768 or v32 > 32767: int_facet(a, v32, -32768, 32767, True, 'Value')
         if 0 <= v32 < 128: a = (a << 9) | v32
         elif -129 < v32 < 0: a = (a << 9) | (255 - v32)
         else: a = wi(a, v32)
@@ -7173,12 +7175,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v37 = v35.exponent
         if v37 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v37 <= 127: raise EncFail(f'{v37!r} outside -128..127')
+        if not -128 <= v37 <= 127: nbit_facet(a, 3, v37, -128, 127, 8, 'Exponent')
         pass
         v38 = v35.value
         if v38 is None: raise EncFail('missing mandatory Value')
         a = (a << 14) | (v37 - -128) << 3
-        if v38 < -32768 or v38 > 32767: raise EncFail(f'{v38!r} outside -32768..32767')
+        if v38 < -32768 or v38 > 32767: int_facet(a, v38, -32768, 32767, True, 'Value')
         if 0 <= v38 < 128: a = (a << 9) | v38
         elif -129 < v38 < 0: a = (a << 9) | (255 - v38)
         else: a = wi(a, v38)
@@ -7190,12 +7192,12 @@ def _e_ReceiptType(o: ReceiptType, a: int) -> int:
         pass
         v41 = v39.exponent
         if v41 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v41 <= 127: raise EncFail(f'{v41!r} outside -128..127')
+        if not -128 <= v41 <= 127: nbit_facet(a, 5, v41, -128, 127, 8, 'Exponent')
         pass
         v42 = v39.value
         if v42 is None: raise EncFail('missing mandatory Value')
         a = (a << 16) | (v41 - -128) << 3
-        if v42 < -32768 or v42 > 32767: raise EncFail(f'{v42!r} outside -32768..32767')
+        if v42 < -32768 or v42 > 32767: int_facet(a, v42, -32768, 32767, True, 'Value')
         if 0 <= v42 < 128: a = (a << 9) | v42
         elif -129 < v42 < 0: a = (a << 9) | (255 - v42)
         else: a = wi(a, v42)
@@ -7300,12 +7302,12 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -7317,12 +7319,12 @@ def _e_DetailedCostType(o: DetailedCostType, a: int) -> int:
     pass
     v8 = v6.exponent
     if v8 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v8 <= 127: raise EncFail(f'{v8!r} outside -128..127')
+    if not -128 <= v8 <= 127: nbit_facet(a, 5, v8, -128, 127, 8, 'Exponent')
     pass
     v9 = v6.value
     if v9 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v8 - -128) << 3
-    if v9 < -32768 or v9 > 32767: raise EncFail(f'{v9!r} outside -32768..32767')
+    if v9 < -32768 or v9 > 32767: int_facet(a, v9, -32768, 32767, True, 'Value')
     if 0 <= v9 < 128: a = (a << 9) | v9
     elif -129 < v9 < 0: a = (a << 9) | (255 - v9)
     else: a = wi(a, v9)
@@ -7406,7 +7408,7 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     v2 = o.tax_rule_id
     if v2 is None: raise EncFail('missing mandatory TaxRuleID')
     a <<= 2
-    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if v2 < 1 or v2 > 4294967295: int_facet(a, v2, 1, 4294967295, False, 'TaxRuleID')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -7416,12 +7418,12 @@ def _e_DetailedTaxType(o: DetailedTaxType, a: int) -> int:
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 4, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -7481,12 +7483,12 @@ def _e_WPT_SPCPowerControlParameterType(o: WPT_SPCPowerControlParameterType, a: 
     pass
     v4 = v2.exponent
     if v4 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v4 <= 127: raise EncFail(f'{v4!r} outside -128..127')
+    if not -128 <= v4 <= 127: nbit_facet(a, 3, v4, -128, 127, 8, 'Exponent')
     pass
     v5 = v2.value
     if v5 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v4 - -128) << 3
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Value')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -7734,7 +7736,7 @@ def _e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqTyp
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -7753,12 +7755,12 @@ def _e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqTyp
     pass
     v9 = v7.exponent
     if v9 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v9 <= 127: raise EncFail(f'{v9!r} outside -128..127')
+    if not -128 <= v9 <= 127: nbit_facet(a, 3, v9, -128, 127, 8, 'Exponent')
     pass
     v10 = v7.value
     if v10 is None: raise EncFail('missing mandatory Value')
     a = (a << 14) | (v9 - -128) << 3
-    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if v10 < -32768 or v10 > 32767: int_facet(a, v10, -32768, 32767, True, 'Value')
     if 0 <= v10 < 128: a = (a << 9) | v10
     elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
     else: a = wi(a, v10)
@@ -7767,14 +7769,14 @@ def _e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqTyp
     v11 = o.sd_max_ground_clearence
     if v11 is None: raise EncFail('missing mandatory SDMaxGroundClearence')
     a <<= 4
-    if v11 > 65535: raise EncFail(f'{v11!r} outside 0..65535')
+    if v11 > 65535: int_facet(a, v11, 0, 65535, False, 'SDMaxGroundClearence')
     if 0 <= v11 < 128: a = (a << 8) | v11
     else: a = wu(a, v11)
     st = 11
     v12 = o.sd_min_ground_clearence
     if v12 is None: raise EncFail('missing mandatory SDMinGroundClearence')
     a <<= 3
-    if v12 > 65535: raise EncFail(f'{v12!r} outside 0..65535')
+    if v12 > 65535: int_facet(a, v12, 0, 65535, False, 'SDMinGroundClearence')
     if 0 <= v12 < 128: a = (a << 8) | v12
     else: a = wu(a, v12)
     st = 15
@@ -7784,12 +7786,12 @@ def _e_WPT_ChargeParameterDiscoveryReqType(o: WPT_ChargeParameterDiscoveryReqTyp
     pass
     v15 = v13.exponent
     if v15 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v15 <= 127: raise EncFail(f'{v15!r} outside -128..127')
+    if not -128 <= v15 <= 127: nbit_facet(a, 4, v15, -128, 127, 8, 'Exponent')
     pass
     v16 = v13.value
     if v16 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v15 - -128) << 3
-    if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+    if v16 < -32768 or v16 > 32767: int_facet(a, v16, -32768, 32767, True, 'Value')
     if 0 <= v16 < 128: a = (a << 9) | v16
     elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
     else: a = wi(a, v16)
@@ -8128,7 +8130,7 @@ def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResTyp
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -8155,12 +8157,12 @@ def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResTyp
     pass
     v11 = v9.exponent
     if v11 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+    if not -128 <= v11 <= 127: nbit_facet(a, 17, v11, -128, 127, 8, 'Exponent')
     pass
     v12 = v9.value
     if v12 is None: raise EncFail('missing mandatory Value')
     a = (a << 28) | (v7) << 20 | (v8) << 15 | (v11 - -128) << 3
-    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
     if 0 <= v12 < 128: a = (a << 9) | v12
     elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
     else: a = wi(a, v12)
@@ -8172,12 +8174,12 @@ def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResTyp
     pass
     v15 = v13.exponent
     if v15 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v15 <= 127: raise EncFail(f'{v15!r} outside -128..127')
+    if not -128 <= v15 <= 127: nbit_facet(a, 5, v15, -128, 127, 8, 'Exponent')
     pass
     v16 = v13.value
     if v16 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v15 - -128) << 3
-    if v16 < -32768 or v16 > 32767: raise EncFail(f'{v16!r} outside -32768..32767')
+    if v16 < -32768 or v16 > 32767: int_facet(a, v16, -32768, 32767, True, 'Value')
     if 0 <= v16 < 128: a = (a << 9) | v16
     elif -129 < v16 < 0: a = (a << 9) | (255 - v16)
     else: a = wi(a, v16)
@@ -8186,14 +8188,14 @@ def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResTyp
     v17 = o.sd_max_ground_clearance_support
     if v17 is None: raise EncFail('missing mandatory SDMaxGroundClearanceSupport')
     a <<= 4
-    if v17 > 65535: raise EncFail(f'{v17!r} outside 0..65535')
+    if v17 > 65535: int_facet(a, v17, 0, 65535, False, 'SDMaxGroundClearanceSupport')
     if 0 <= v17 < 128: a = (a << 8) | v17
     else: a = wu(a, v17)
     st = 23
     v18 = o.sd_min_ground_clearance_support
     if v18 is None: raise EncFail('missing mandatory SDMinGroundClearanceSupport')
     a <<= 3
-    if v18 > 65535: raise EncFail(f'{v18!r} outside 0..65535')
+    if v18 > 65535: int_facet(a, v18, 0, 65535, False, 'SDMinGroundClearanceSupport')
     if 0 <= v18 < 128: a = (a << 8) | v18
     else: a = wu(a, v18)
     st = 27
@@ -8203,12 +8205,12 @@ def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResTyp
     pass
     v21 = v19.exponent
     if v21 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v21 <= 127: raise EncFail(f'{v21!r} outside -128..127')
+    if not -128 <= v21 <= 127: nbit_facet(a, 4, v21, -128, 127, 8, 'Exponent')
     pass
     v22 = v19.value
     if v22 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v21 - -128) << 3
-    if v22 < -32768 or v22 > 32767: raise EncFail(f'{v22!r} outside -32768..32767')
+    if v22 < -32768 or v22 > 32767: int_facet(a, v22, -32768, 32767, True, 'Value')
     if 0 <= v22 < 128: a = (a << 9) | v22
     elif -129 < v22 < 0: a = (a << 9) | (255 - v22)
     else: a = wi(a, v22)
@@ -8220,12 +8222,12 @@ def _e_WPT_ChargeParameterDiscoveryResType(o: WPT_ChargeParameterDiscoveryResTyp
     pass
     v25 = v23.exponent
     if v25 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v25 <= 127: raise EncFail(f'{v25!r} outside -128..127')
+    if not -128 <= v25 <= 127: nbit_facet(a, 5, v25, -128, 127, 8, 'Exponent')
     pass
     v26 = v23.value
     if v26 is None: raise EncFail('missing mandatory Value')
     a = (a << 16) | (v25 - -128) << 3
-    if v26 < -32768 or v26 > 32767: raise EncFail(f'{v26!r} outside -32768..32767')
+    if v26 < -32768 or v26 > 32767: int_facet(a, v26, -32768, 32767, True, 'Value')
     if 0 <= v26 < 128: a = (a << 9) | v26
     elif -129 < v26 < 0: a = (a << 9) | (255 - v26)
     else: a = wi(a, v26)
@@ -8492,7 +8494,7 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -8540,7 +8542,7 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
         pass
         v11 = v9.num_packages
         if v11 is None: raise EncFail('missing mandatory NumPackages')
-        if not 0 <= v11 <= 255: raise EncFail(f'{v11!r} outside 0..255')
+        if not 0 <= v11 <= 255: nbit_facet(a, 2, v11, 0, 255, 8, 'NumPackages')
         pass
         v12 = v9.wpt_lf_data_package
         if v12 is None: raise EncFail('missing mandatory WPT_LF_DataPackage')
@@ -8548,7 +8550,7 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
         pass
         v14 = v12.package_index
         if v14 is None: raise EncFail('missing mandatory PackageIndex')
-        if not 0 <= v14 <= 255: raise EncFail(f'{v14!r} outside 0..255')
+        if not 0 <= v14 <= 255: nbit_facet(a, 14, v14, 0, 255, 8, 'PackageIndex')
         pass
         a = (a << 23) | (v11) << 13 | (v14) << 1
         v15 = v12.lf_tx_data
@@ -8563,7 +8565,7 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
             v20 = v18.tx_identifier
             if v20 is None: raise EncFail('missing mandatory TxIdentifier')
             a <<= 5
-            if v20 < 1 or v20 > 4294967295: raise EncFail(f'{v20!r} outside 1..4294967295')
+            if v20 < 1 or v20 > 4294967295: int_facet(a, v20, 1, 4294967295, False, 'TxIdentifier')
             if 0 <= v20 < 128: a = (a << 8) | v20
             else: a = wu(a, v20)
             pass
@@ -8585,7 +8587,7 @@ def _e_WPT_FinePositioningReqType(o: WPT_FinePositioningReqType, a: int) -> int:
             v25 = v23.rx_identifier
             if v25 is None: raise EncFail('missing mandatory RxIdentifier')
             a = (a << 5) | 8
-            if v25 < 1 or v25 > 4294967295: raise EncFail(f'{v25!r} outside 1..4294967295')
+            if v25 < 1 or v25 > 4294967295: int_facet(a, v25, 1, 4294967295, False, 'RxIdentifier')
             if 0 <= v25 < 128: a = (a << 8) | v25
             else: a = wu(a, v25)
             pass
@@ -8727,7 +8729,7 @@ def _e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
     pass
     v2 = o.num_packages
     if v2 is None: raise EncFail('missing mandatory NumPackages')
-    if not 0 <= v2 <= 255: raise EncFail(f'{v2!r} outside 0..255')
+    if not 0 <= v2 <= 255: nbit_facet(a, 2, v2, 0, 255, 8, 'NumPackages')
     pass
     v3 = o.wpt_lf_data_package
     if v3 is None: raise EncFail('missing mandatory WPT_LF_DataPackage')
@@ -8735,7 +8737,7 @@ def _e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
     pass
     v5 = v3.package_index
     if v5 is None: raise EncFail('missing mandatory PackageIndex')
-    if not 0 <= v5 <= 255: raise EncFail(f'{v5!r} outside 0..255')
+    if not 0 <= v5 <= 255: nbit_facet(a, 14, v5, 0, 255, 8, 'PackageIndex')
     pass
     a = (a << 23) | (v2) << 13 | (v5) << 1
     v6 = v3.lf_tx_data
@@ -8750,7 +8752,7 @@ def _e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
         v11 = v9.tx_identifier
         if v11 is None: raise EncFail('missing mandatory TxIdentifier')
         a <<= 5
-        if v11 < 1 or v11 > 4294967295: raise EncFail(f'{v11!r} outside 1..4294967295')
+        if v11 < 1 or v11 > 4294967295: int_facet(a, v11, 1, 4294967295, False, 'TxIdentifier')
         if 0 <= v11 < 128: a = (a << 8) | v11
         else: a = wu(a, v11)
         pass
@@ -8760,12 +8762,12 @@ def _e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
         pass
         v14 = v12.exponent
         if v14 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v14 <= 127: raise EncFail(f'{v14!r} outside -128..127')
+        if not -128 <= v14 <= 127: nbit_facet(a, 4, v14, -128, 127, 8, 'Exponent')
         pass
         v15 = v12.value
         if v15 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v14 - -128) << 3
-        if v15 < -32768 or v15 > 32767: raise EncFail(f'{v15!r} outside -32768..32767')
+        if v15 < -32768 or v15 > 32767: int_facet(a, v15, -32768, 32767, True, 'Value')
         if 0 <= v15 < 128: a = (a << 9) | v15
         elif -129 < v15 < 0: a = (a << 9) | (255 - v15)
         else: a = wi(a, v15)
@@ -8784,7 +8786,7 @@ def _e_WPT_LF_DataPackageListType(o: WPT_LF_DataPackageListType, a: int) -> int:
         v19 = v17.rx_identifier
         if v19 is None: raise EncFail('missing mandatory RxIdentifier')
         a = (a << 5) | 8
-        if v19 < 1 or v19 > 4294967295: raise EncFail(f'{v19!r} outside 1..4294967295')
+        if v19 < 1 or v19 > 4294967295: int_facet(a, v19, 1, 4294967295, False, 'RxIdentifier')
         if 0 <= v19 < 128: a = (a << 8) | v19
         else: a = wu(a, v19)
         pass
@@ -8938,7 +8940,7 @@ def _e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
     pass
     v2 = o.package_index
     if v2 is None: raise EncFail('missing mandatory PackageIndex')
-    if not 0 <= v2 <= 255: raise EncFail(f'{v2!r} outside 0..255')
+    if not 0 <= v2 <= 255: nbit_facet(a, 2, v2, 0, 255, 8, 'PackageIndex')
     pass
     a = (a << 11) | (v2) << 1
     v3 = o.lf_tx_data
@@ -8953,7 +8955,7 @@ def _e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
         v8 = v6.tx_identifier
         if v8 is None: raise EncFail('missing mandatory TxIdentifier')
         a <<= 5
-        if v8 < 1 or v8 > 4294967295: raise EncFail(f'{v8!r} outside 1..4294967295')
+        if v8 < 1 or v8 > 4294967295: int_facet(a, v8, 1, 4294967295, False, 'TxIdentifier')
         if 0 <= v8 < 128: a = (a << 8) | v8
         else: a = wu(a, v8)
         pass
@@ -8963,12 +8965,12 @@ def _e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
         pass
         v11 = v9.exponent
         if v11 is None: raise EncFail('missing mandatory Exponent')
-        if not -128 <= v11 <= 127: raise EncFail(f'{v11!r} outside -128..127')
+        if not -128 <= v11 <= 127: nbit_facet(a, 4, v11, -128, 127, 8, 'Exponent')
         pass
         v12 = v9.value
         if v12 is None: raise EncFail('missing mandatory Value')
         a = (a << 15) | (v11 - -128) << 3
-        if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+        if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Value')
         if 0 <= v12 < 128: a = (a << 9) | v12
         elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
         else: a = wi(a, v12)
@@ -8987,7 +8989,7 @@ def _e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
         v16 = v14.rx_identifier
         if v16 is None: raise EncFail('missing mandatory RxIdentifier')
         a = (a << 5) | 8
-        if v16 < 1 or v16 > 4294967295: raise EncFail(f'{v16!r} outside 1..4294967295')
+        if v16 < 1 or v16 > 4294967295: int_facet(a, v16, 1, 4294967295, False, 'RxIdentifier')
         if 0 <= v16 < 128: a = (a << 8) | v16
         else: a = wu(a, v16)
         pass
@@ -9002,7 +9004,7 @@ def _e_WPT_LF_DataPackageType(o: WPT_LF_DataPackageType, a: int) -> int:
         v21 = v19.tx_identifier
         if v21 is None: raise EncFail('missing mandatory TxIdentifier')
         a <<= 5
-        if v21 < 1 or v21 > 4294967295: raise EncFail(f'{v21!r} outside 1..4294967295')
+        if v21 < 1 or v21 > 4294967295: int_facet(a, v21, 1, 4294967295, False, 'TxIdentifier')
         if 0 <= v21 < 128: a = (a << 8) | v21
         else: a = wu(a, v21)
         pass
@@ -9085,7 +9087,7 @@ def _e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
     v4 = v2.tx_identifier
     if v4 is None: raise EncFail('missing mandatory TxIdentifier')
     a <<= 3
-    if v4 < 1 or v4 > 4294967295: raise EncFail(f'{v4!r} outside 1..4294967295')
+    if v4 < 1 or v4 > 4294967295: int_facet(a, v4, 1, 4294967295, False, 'TxIdentifier')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     pass
@@ -9095,12 +9097,12 @@ def _e_WPT_LF_TxDataListType(o: WPT_LF_TxDataListType, a: int) -> int:
     pass
     v7 = v5.exponent
     if v7 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+    if not -128 <= v7 <= 127: nbit_facet(a, 4, v7, -128, 127, 8, 'Exponent')
     pass
     v8 = v5.value
     if v8 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v7 - -128) << 3
-    if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+    if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'Value')
     if 0 <= v8 < 128: a = (a << 9) | v8
     elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
     else: a = wi(a, v8)
@@ -9185,7 +9187,7 @@ def _e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
     v2 = o.tx_identifier
     if v2 is None: raise EncFail('missing mandatory TxIdentifier')
     a <<= 2
-    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if v2 < 1 or v2 > 4294967295: int_facet(a, v2, 1, 4294967295, False, 'TxIdentifier')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -9195,12 +9197,12 @@ def _e_WPT_LF_TxDataType(o: WPT_LF_TxDataType, a: int) -> int:
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 4, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -9287,7 +9289,7 @@ def _e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
     v4 = v2.rx_identifier
     if v4 is None: raise EncFail('missing mandatory RxIdentifier')
     a <<= 3
-    if v4 < 1 or v4 > 4294967295: raise EncFail(f'{v4!r} outside 1..4294967295')
+    if v4 < 1 or v4 > 4294967295: int_facet(a, v4, 1, 4294967295, False, 'RxIdentifier')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     pass
@@ -9302,7 +9304,7 @@ def _e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
     v9 = v7.tx_identifier
     if v9 is None: raise EncFail('missing mandatory TxIdentifier')
     a <<= 5
-    if v9 < 1 or v9 > 4294967295: raise EncFail(f'{v9!r} outside 1..4294967295')
+    if v9 < 1 or v9 > 4294967295: int_facet(a, v9, 1, 4294967295, False, 'TxIdentifier')
     if 0 <= v9 < 128: a = (a << 8) | v9
     else: a = wu(a, v9)
     pass
@@ -9312,12 +9314,12 @@ def _e_WPT_LF_RxDataListType(o: WPT_LF_RxDataListType, a: int) -> int:
     pass
     v12 = v10.exponent
     if v12 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v12 <= 127: raise EncFail(f'{v12!r} outside -128..127')
+    if not -128 <= v12 <= 127: nbit_facet(a, 4, v12, -128, 127, 8, 'Exponent')
     pass
     v13 = v10.value
     if v13 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v12 - -128) << 3
-    if v13 < -32768 or v13 > 32767: raise EncFail(f'{v13!r} outside -32768..32767')
+    if v13 < -32768 or v13 > 32767: int_facet(a, v13, -32768, 32767, True, 'Value')
     if 0 <= v13 < 128: a = (a << 9) | v13
     elif -129 < v13 < 0: a = (a << 9) | (255 - v13)
     else: a = wi(a, v13)
@@ -9418,7 +9420,7 @@ def _e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
     v2 = o.rx_identifier
     if v2 is None: raise EncFail('missing mandatory RxIdentifier')
     a <<= 2
-    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if v2 < 1 or v2 > 4294967295: int_facet(a, v2, 1, 4294967295, False, 'RxIdentifier')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -9433,7 +9435,7 @@ def _e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
     v7 = v5.tx_identifier
     if v7 is None: raise EncFail('missing mandatory TxIdentifier')
     a <<= 5
-    if v7 < 1 or v7 > 4294967295: raise EncFail(f'{v7!r} outside 1..4294967295')
+    if v7 < 1 or v7 > 4294967295: int_facet(a, v7, 1, 4294967295, False, 'TxIdentifier')
     if 0 <= v7 < 128: a = (a << 8) | v7
     else: a = wu(a, v7)
     pass
@@ -9443,12 +9445,12 @@ def _e_WPT_LF_RxDataType(o: WPT_LF_RxDataType, a: int) -> int:
     pass
     v10 = v8.exponent
     if v10 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v10 <= 127: raise EncFail(f'{v10!r} outside -128..127')
+    if not -128 <= v10 <= 127: nbit_facet(a, 4, v10, -128, 127, 8, 'Exponent')
     pass
     v11 = v8.value
     if v11 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v10 - -128) << 3
-    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'Value')
     if 0 <= v11 < 128: a = (a << 9) | v11
     elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
     else: a = wi(a, v11)
@@ -9523,7 +9525,7 @@ def _e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
     v4 = v2.tx_identifier
     if v4 is None: raise EncFail('missing mandatory TxIdentifier')
     a <<= 3
-    if v4 < 1 or v4 > 4294967295: raise EncFail(f'{v4!r} outside 1..4294967295')
+    if v4 < 1 or v4 > 4294967295: int_facet(a, v4, 1, 4294967295, False, 'TxIdentifier')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     pass
@@ -9533,12 +9535,12 @@ def _e_WPT_LF_RxRSSIListType(o: WPT_LF_RxRSSIListType, a: int) -> int:
     pass
     v7 = v5.exponent
     if v7 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v7 <= 127: raise EncFail(f'{v7!r} outside -128..127')
+    if not -128 <= v7 <= 127: nbit_facet(a, 4, v7, -128, 127, 8, 'Exponent')
     pass
     v8 = v5.value
     if v8 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v7 - -128) << 3
-    if v8 < -32768 or v8 > 32767: raise EncFail(f'{v8!r} outside -32768..32767')
+    if v8 < -32768 or v8 > 32767: int_facet(a, v8, -32768, 32767, True, 'Value')
     if 0 <= v8 < 128: a = (a << 9) | v8
     elif -129 < v8 < 0: a = (a << 9) | (255 - v8)
     else: a = wi(a, v8)
@@ -9623,7 +9625,7 @@ def _e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
     v2 = o.tx_identifier
     if v2 is None: raise EncFail('missing mandatory TxIdentifier')
     a <<= 2
-    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if v2 < 1 or v2 > 4294967295: int_facet(a, v2, 1, 4294967295, False, 'TxIdentifier')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -9633,12 +9635,12 @@ def _e_WPT_LF_RxRSSIType(o: WPT_LF_RxRSSIType, a: int) -> int:
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 4, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 15) | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -9885,7 +9887,7 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -9933,7 +9935,7 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
         pass
         v11 = v9.num_packages
         if v11 is None: raise EncFail('missing mandatory NumPackages')
-        if not 0 <= v11 <= 255: raise EncFail(f'{v11!r} outside 0..255')
+        if not 0 <= v11 <= 255: nbit_facet(a, 2, v11, 0, 255, 8, 'NumPackages')
         pass
         v12 = v9.wpt_lf_data_package
         if v12 is None: raise EncFail('missing mandatory WPT_LF_DataPackage')
@@ -9941,7 +9943,7 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
         pass
         v14 = v12.package_index
         if v14 is None: raise EncFail('missing mandatory PackageIndex')
-        if not 0 <= v14 <= 255: raise EncFail(f'{v14!r} outside 0..255')
+        if not 0 <= v14 <= 255: nbit_facet(a, 14, v14, 0, 255, 8, 'PackageIndex')
         pass
         a = (a << 23) | (v11) << 13 | (v14) << 1
         v15 = v12.lf_tx_data
@@ -9956,7 +9958,7 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
             v20 = v18.tx_identifier
             if v20 is None: raise EncFail('missing mandatory TxIdentifier')
             a <<= 5
-            if v20 < 1 or v20 > 4294967295: raise EncFail(f'{v20!r} outside 1..4294967295')
+            if v20 < 1 or v20 > 4294967295: int_facet(a, v20, 1, 4294967295, False, 'TxIdentifier')
             if 0 <= v20 < 128: a = (a << 8) | v20
             else: a = wu(a, v20)
             pass
@@ -9978,7 +9980,7 @@ def _e_WPT_FinePositioningResType(o: WPT_FinePositioningResType, a: int) -> int:
             v25 = v23.rx_identifier
             if v25 is None: raise EncFail('missing mandatory RxIdentifier')
             a = (a << 5) | 8
-            if v25 < 1 or v25 > 4294967295: raise EncFail(f'{v25!r} outside 1..4294967295')
+            if v25 < 1 or v25 > 4294967295: int_facet(a, v25, 1, 4294967295, False, 'RxIdentifier')
             if 0 <= v25 < 128: a = (a << 8) | v25
             else: a = wu(a, v25)
             pass
@@ -10233,7 +10235,7 @@ def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: in
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -10268,7 +10270,7 @@ def _e_WPT_FinePositioningSetupReqType(o: WPT_FinePositioningSetupReqType, a: in
     v11 = o.natural_offset
     if v11 is None: raise EncFail('missing mandatory NaturalOffset')
     a <<= 2
-    if v11 > 65535: raise EncFail(f'{v11!r} outside 0..65535')
+    if v11 > 65535: int_facet(a, v11, 0, 65535, False, 'NaturalOffset')
     if 0 <= v11 < 128: a = (a << 8) | v11
     else: a = wu(a, v11)
     st = 23
@@ -10877,7 +10879,7 @@ def _e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
     st = 0
     v2 = o.number_of_transmitters
     if v2 is None: raise EncFail('missing mandatory NumberOfTransmitters')
-    if not 0 <= v2 <= 255: raise EncFail(f'{v2!r} outside 0..255')
+    if not 0 <= v2 <= 255: nbit_facet(a, 2, v2, 0, 255, 8, 'NumberOfTransmitters')
     st = 3
     v3 = o.signal_frequency
     if v3 is None: raise EncFail('missing mandatory SignalFrequency')
@@ -10885,12 +10887,12 @@ def _e_WPT_LF_TransmitterDataType(o: WPT_LF_TransmitterDataType, a: int) -> int:
     pass
     v5 = v3.exponent
     if v5 is None: raise EncFail('missing mandatory Exponent')
-    if not -128 <= v5 <= 127: raise EncFail(f'{v5!r} outside -128..127')
+    if not -128 <= v5 <= 127: nbit_facet(a, 14, v5, -128, 127, 8, 'Exponent')
     pass
     v6 = v3.value
     if v6 is None: raise EncFail('missing mandatory Value')
     a = (a << 25) | (v2) << 15 | (v5 - -128) << 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Value')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -11074,7 +11076,7 @@ def _e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
     v2 = o.tx_rx_identifier
     if v2 is None: raise EncFail('missing mandatory TxRxIdentifier')
     a <<= 2
-    if v2 < 1 or v2 > 4294967295: raise EncFail(f'{v2!r} outside 1..4294967295')
+    if v2 < 1 or v2 > 4294967295: int_facet(a, v2, 1, 4294967295, False, 'TxRxIdentifier')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
@@ -11085,7 +11087,7 @@ def _e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
     v5 = v3.coord_x
     if v5 is None: raise EncFail('missing mandatory Coord_X')
     a <<= 4
-    if v5 < -32768 or v5 > 32767: raise EncFail(f'{v5!r} outside -32768..32767')
+    if v5 < -32768 or v5 > 32767: int_facet(a, v5, -32768, 32767, True, 'Coord_X')
     if 0 <= v5 < 128: a = (a << 9) | v5
     elif -129 < v5 < 0: a = (a << 9) | (255 - v5)
     else: a = wi(a, v5)
@@ -11093,7 +11095,7 @@ def _e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
     v6 = v3.coord_y
     if v6 is None: raise EncFail('missing mandatory Coord_Y')
     a <<= 3
-    if v6 < -32768 or v6 > 32767: raise EncFail(f'{v6!r} outside -32768..32767')
+    if v6 < -32768 or v6 > 32767: int_facet(a, v6, -32768, 32767, True, 'Coord_Y')
     if 0 <= v6 < 128: a = (a << 9) | v6
     elif -129 < v6 < 0: a = (a << 9) | (255 - v6)
     else: a = wi(a, v6)
@@ -11101,7 +11103,7 @@ def _e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
     v7 = v3.coord_z
     if v7 is None: raise EncFail('missing mandatory Coord_Z')
     a <<= 3
-    if v7 < -32768 or v7 > 32767: raise EncFail(f'{v7!r} outside -32768..32767')
+    if v7 < -32768 or v7 > 32767: int_facet(a, v7, -32768, 32767, True, 'Coord_Z')
     if 0 <= v7 < 128: a = (a << 9) | v7
     elif -129 < v7 < 0: a = (a << 9) | (255 - v7)
     else: a = wi(a, v7)
@@ -11114,7 +11116,7 @@ def _e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
     v10 = v8.coord_x
     if v10 is None: raise EncFail('missing mandatory Coord_X')
     a <<= 5
-    if v10 < -32768 or v10 > 32767: raise EncFail(f'{v10!r} outside -32768..32767')
+    if v10 < -32768 or v10 > 32767: int_facet(a, v10, -32768, 32767, True, 'Coord_X')
     if 0 <= v10 < 128: a = (a << 9) | v10
     elif -129 < v10 < 0: a = (a << 9) | (255 - v10)
     else: a = wi(a, v10)
@@ -11122,7 +11124,7 @@ def _e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
     v11 = v8.coord_y
     if v11 is None: raise EncFail('missing mandatory Coord_Y')
     a <<= 3
-    if v11 < -32768 or v11 > 32767: raise EncFail(f'{v11!r} outside -32768..32767')
+    if v11 < -32768 or v11 > 32767: int_facet(a, v11, -32768, 32767, True, 'Coord_Y')
     if 0 <= v11 < 128: a = (a << 9) | v11
     elif -129 < v11 < 0: a = (a << 9) | (255 - v11)
     else: a = wi(a, v11)
@@ -11130,7 +11132,7 @@ def _e_WPT_TxRxSpecDataType(o: WPT_TxRxSpecDataType, a: int) -> int:
     v12 = v8.coord_z
     if v12 is None: raise EncFail('missing mandatory Coord_Z')
     a <<= 3
-    if v12 < -32768 or v12 > 32767: raise EncFail(f'{v12!r} outside -32768..32767')
+    if v12 < -32768 or v12 > 32767: int_facet(a, v12, -32768, 32767, True, 'Coord_Z')
     if 0 <= v12 < 128: a = (a << 9) | v12
     elif -129 < v12 < 0: a = (a << 9) | (255 - v12)
     else: a = wi(a, v12)
@@ -11256,7 +11258,7 @@ def _e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
     v2 = o.coord_x
     if v2 is None: raise EncFail('missing mandatory Coord_X')
     a <<= 2
-    if v2 < -32768 or v2 > 32767: raise EncFail(f'{v2!r} outside -32768..32767')
+    if v2 < -32768 or v2 > 32767: int_facet(a, v2, -32768, 32767, True, 'Coord_X')
     if 0 <= v2 < 128: a = (a << 9) | v2
     elif -129 < v2 < 0: a = (a << 9) | (255 - v2)
     else: a = wi(a, v2)
@@ -11264,7 +11266,7 @@ def _e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
     v3 = o.coord_y
     if v3 is None: raise EncFail('missing mandatory Coord_Y')
     a <<= 3
-    if v3 < -32768 or v3 > 32767: raise EncFail(f'{v3!r} outside -32768..32767')
+    if v3 < -32768 or v3 > 32767: int_facet(a, v3, -32768, 32767, True, 'Coord_Y')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -11272,7 +11274,7 @@ def _e_WPT_CoordinateXYZType(o: WPT_CoordinateXYZType, a: int) -> int:
     v4 = o.coord_z
     if v4 is None: raise EncFail('missing mandatory Coord_Z')
     a <<= 3
-    if v4 < -32768 or v4 > 32767: raise EncFail(f'{v4!r} outside -32768..32767')
+    if v4 < -32768 or v4 > 32767: int_facet(a, v4, -32768, 32767, True, 'Coord_Z')
     if 0 <= v4 < 128: a = (a << 9) | v4
     elif -129 < v4 < 0: a = (a << 9) | (255 - v4)
     else: a = wi(a, v4)
@@ -11505,21 +11507,21 @@ def _e_WPT_TxRxPackageSpecDataType(o: WPT_TxRxPackageSpecDataType, a: int) -> in
     w, c = _C170[st]
     a = (a << w) | c
     a <<= 1
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'PulseSeparationTime')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     st = 7
     v3 = o.pulse_duration
     if v3 is None: raise EncFail('missing mandatory PulseDuration')
     a <<= 3
-    if v3 > 65535: raise EncFail(f'{v3!r} outside 0..65535')
+    if v3 > 65535: int_facet(a, v3, 0, 65535, False, 'PulseDuration')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     st = 11
     v4 = o.package_separation_time
     if v4 is None: raise EncFail('missing mandatory PackageSeparationTime')
     a <<= 3
-    if v4 > 65535: raise EncFail(f'{v4!r} outside 0..65535')
+    if v4 > 65535: int_facet(a, v4, 0, 65535, False, 'PackageSeparationTime')
     if 0 <= v4 < 128: a = (a << 8) | v4
     else: a = wu(a, v4)
     st = 15
@@ -11604,14 +11606,14 @@ def _e_WPT_TxRxPulseOrderType(o: WPT_TxRxPulseOrderType, a: int) -> int:
     v2 = o.index_number
     if v2 is None: raise EncFail('missing mandatory IndexNumber')
     a <<= 2
-    if v2 > 65535: raise EncFail(f'{v2!r} outside 0..65535')
+    if v2 > 65535: int_facet(a, v2, 0, 65535, False, 'IndexNumber')
     if 0 <= v2 < 128: a = (a << 8) | v2
     else: a = wu(a, v2)
     pass
     v3 = o.tx_rx_identifier
     if v3 is None: raise EncFail('missing mandatory TxRxIdentifier')
     a <<= 3
-    if v3 < 1 or v3 > 4294967295: raise EncFail(f'{v3!r} outside 1..4294967295')
+    if v3 < 1 or v3 > 4294967295: int_facet(a, v3, 1, 4294967295, False, 'TxRxIdentifier')
     if 0 <= v3 < 128: a = (a << 8) | v3
     else: a = wu(a, v3)
     pass
@@ -11799,7 +11801,7 @@ def _e_WPT_LF_ReceiverDataType(o: WPT_LF_ReceiverDataType, a: int) -> int:
     st = 0
     v2 = o.number_of_receivers
     if v2 is None: raise EncFail('missing mandatory NumberOfReceivers')
-    if not 0 <= v2 <= 255: raise EncFail(f'{v2!r} outside 0..255')
+    if not 0 <= v2 <= 255: nbit_facet(a, 2, v2, 0, 255, 8, 'NumberOfReceivers')
     st = 3
     a = (a << 11) | (v2) << 1
     n = 0
@@ -12059,7 +12061,7 @@ def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: in
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -12094,7 +12096,7 @@ def _e_WPT_FinePositioningSetupResType(o: WPT_FinePositioningSetupResType, a: in
     v11 = o.natural_offset
     if v11 is None: raise EncFail('missing mandatory NaturalOffset')
     a <<= 2
-    if v11 > 65535: raise EncFail(f'{v11!r} outside 0..65535')
+    if v11 > 65535: int_facet(a, v11, 0, 65535, False, 'NaturalOffset')
     if 0 <= v11 < 128: a = (a << 8) | v11
     else: a = wu(a, v11)
     st = 23
@@ -12343,7 +12345,7 @@ def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -12364,7 +12366,7 @@ def _e_WPT_PairingReqType(o: WPT_PairingReqType, a: int) -> int:
     v8 = o.observed_id_code
     if v8 is not None:
         a <<= 3
-        if v8 < 1 or v8 > 4294967295: raise EncFail(f'{v8!r} outside 1..4294967295')
+        if v8 < 1 or v8 > 4294967295: int_facet(a, v8, 1, 4294967295, False, 'ObservedIDCode')
         if 0 <= v8 < 128: a = (a << 8) | v8
         else: a = wu(a, v8)
         a <<= 1
@@ -12604,7 +12606,7 @@ def _e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
     v5 = v2.time_stamp
     if v5 is None: raise EncFail('missing mandatory TimeStamp')
     a <<= 3
-    if v5 > 18446744073709551615: raise EncFail(f'{v5!r} outside 0..18446744073709551615')
+    if v5 > 18446744073709551615: int_facet(a, v5, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v5 < 128: a = (a << 8) | v5
     else: a = wu(a, v5)
     st3 = 7
@@ -12629,7 +12631,7 @@ def _e_WPT_PairingResType(o: WPT_PairingResType, a: int) -> int:
     v9 = o.observed_id_code
     if v9 is not None:
         a <<= 4
-        if v9 < 1 or v9 > 4294967295: raise EncFail(f'{v9!r} outside 1..4294967295')
+        if v9 < 1 or v9 > 4294967295: int_facet(a, v9, 1, 4294967295, False, 'ObservedIDCode')
         if 0 <= v9 < 128: a = (a << 8) | v9
         else: a = wu(a, v9)
         a <<= 1
@@ -12951,7 +12953,7 @@ def _e_AlternativeSECCType(o: AlternativeSECCType, a: int) -> int:
         w, c = _C178[st]
         a = (a << w) | c
         a <<= 1
-        if v5 > 65535: raise EncFail(f'{v5!r} outside 0..65535')
+        if v5 > 65535: int_facet(a, v5, 0, 65535, False, 'Port')
         if 0 <= v5 < 128: a = (a << 8) | v5
         else: a = wu(a, v5)
         a <<= 1
@@ -13081,7 +13083,7 @@ def _d_S4_AckMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S4_AckMaxDelay(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'AckMaxDelay')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -13104,7 +13106,7 @@ def _d_S5_BPT_DischargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S5_BPT_DischargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'BPT_DischargedEnergyReadingWh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -13127,7 +13129,7 @@ def _d_S6_BPT_InductiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]
 
 def _e_S6_BPT_InductiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'BPT_InductiveEnergyReadingVARh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -13170,7 +13172,7 @@ def _d_S8_CapacitiveEnergyReadingVARh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S8_CapacitiveEnergyReadingVARh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'CapacitiveEnergyReadingVARh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -13193,7 +13195,7 @@ def _d_S9_ChargedEnergyReadingWh(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S9_ChargedEnergyReadingWh(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'ChargedEnergyReadingWh')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -13236,7 +13238,7 @@ def _d_S11_Coord_X(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S11_Coord_X(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'Coord_X')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -13261,7 +13263,7 @@ def _d_S12_Coord_Y(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S12_Coord_Y(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'Coord_Y')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -13286,7 +13288,7 @@ def _d_S13_Coord_Z(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S13_Coord_Z(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'Coord_Z')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -13310,7 +13312,7 @@ def _d_S14_DepartureTime(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S14_DepartureTime(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'DepartureTime')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -13479,7 +13481,7 @@ def _d_S22_Exponent(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S22_Exponent(v: Any, a: int) -> int:
     a <<= 1
-    if not -128 <= v <= 127: raise EncFail(f'{v!r} outside -128..127')
+    if not -128 <= v <= 127: nbit_facet(a, 0, v, -128, 127, 8, 'Exponent')
     a = (a << 8) | (v - -128)
     a <<= 1
     return a
@@ -13521,6 +13523,7 @@ def _d_S24_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S24_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'HMACOutputLength')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -13564,7 +13567,7 @@ def _d_S26_IndexNumber(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S26_IndexNumber(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'IndexNumber')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -13645,7 +13648,7 @@ def _d_S30_MaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S30_MaximumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'MaximumSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -13727,7 +13730,7 @@ def _d_S34_MeterStatus(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S34_MeterStatus(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'MeterStatus')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -13751,7 +13754,7 @@ def _d_S35_MeterTimestamp(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S35_MeterTimestamp(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'MeterTimestamp')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -13773,7 +13776,7 @@ def _d_S36_MinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S36_MinimumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'MinimumSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -13815,7 +13818,7 @@ def _d_S38_NaturalOffset(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S38_NaturalOffset(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'NaturalOffset')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -13838,7 +13841,7 @@ def _d_S39_NotificationMaxDelay(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S39_NotificationMaxDelay(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'NotificationMaxDelay')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -13859,7 +13862,7 @@ def _d_S40_NumPackages(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S40_NumPackages(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'NumPackages')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -13879,7 +13882,7 @@ def _d_S41_NumberOfReceivers(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S41_NumberOfReceivers(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'NumberOfReceivers')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -13899,7 +13902,7 @@ def _d_S42_NumberOfTransmitters(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S42_NumberOfTransmitters(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'NumberOfTransmitters')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -13921,7 +13924,7 @@ def _d_S43_ObservedIDCode(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S43_ObservedIDCode(v: Any, a: int) -> int:
     a <<= 1
-    if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
+    if v < 1 or v > 4294967295: int_facet(a, v, 1, 4294967295, False, 'ObservedIDCode')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14023,7 +14026,7 @@ def _d_S48_PackageIndex(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S48_PackageIndex(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 255: raise EncFail(f'{v!r} outside 0..255')
+    if not 0 <= v <= 255: nbit_facet(a, 0, v, 0, 255, 8, 'PackageIndex')
     a = (a << 8) | (v - 0)
     a <<= 1
     return a
@@ -14045,7 +14048,7 @@ def _d_S49_PackageSeparationTime(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S49_PackageSeparationTime(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'PackageSeparationTime')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14088,7 +14091,7 @@ def _d_S51_Port(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S51_Port(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'Port')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14110,7 +14113,7 @@ def _d_S52_PresentSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S52_PresentSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'PresentSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -14132,7 +14135,7 @@ def _d_S53_PulseDuration(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S53_PulseDuration(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'PulseDuration')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14155,7 +14158,7 @@ def _d_S54_PulseSeparationTime(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S54_PulseSeparationTime(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'PulseSeparationTime')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14198,7 +14201,7 @@ def _d_S56_RemainingTimeToMaximumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S56_RemainingTimeToMaximumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToMaximumSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14221,7 +14224,7 @@ def _d_S57_RemainingTimeToMinimumSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S57_RemainingTimeToMinimumSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToMinimumSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14244,7 +14247,7 @@ def _d_S58_RemainingTimeToTargetSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S58_RemainingTimeToTargetSOC(v: Any, a: int) -> int:
     a <<= 1
-    if v > 4294967295: raise EncFail(f'{v!r} outside 0..4294967295')
+    if v > 4294967295: int_facet(a, v, 0, 4294967295, False, 'RemainingTimeToTargetSOC')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14289,7 +14292,7 @@ def _d_S60_RxIdentifier(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S60_RxIdentifier(v: Any, a: int) -> int:
     a <<= 1
-    if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
+    if v < 1 or v > 4294967295: int_facet(a, v, 1, 4294967295, False, 'RxIdentifier')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14332,7 +14335,7 @@ def _d_S62_SDMaxGroundClearanceSupport(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S62_SDMaxGroundClearanceSupport(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'SDMaxGroundClearanceSupport')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14355,7 +14358,7 @@ def _d_S63_SDMaxGroundClearence(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S63_SDMaxGroundClearence(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'SDMaxGroundClearence')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14378,7 +14381,7 @@ def _d_S64_SDMinGroundClearanceSupport(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S64_SDMinGroundClearanceSupport(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'SDMinGroundClearanceSupport')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14401,7 +14404,7 @@ def _d_S65_SDMinGroundClearence(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S65_SDMinGroundClearence(v: Any, a: int) -> int:
     a <<= 1
-    if v > 65535: raise EncFail(f'{v!r} outside 0..65535')
+    if v > 65535: int_facet(a, v, 0, 65535, False, 'SDMinGroundClearence')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14525,7 +14528,7 @@ def _d_S71_TargetSOC(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S71_TargetSOC(v: Any, a: int) -> int:
     a <<= 1
-    if not 0 <= v <= 100: raise EncFail(f'{v!r} outside 0..100')
+    if not 0 <= v <= 100: nbit_facet(a, 0, v, 0, 100, 7, 'TargetSOC')
     a = (a << 7) | (v - 0)
     a <<= 1
     return a
@@ -14547,7 +14550,7 @@ def _d_S72_TaxRuleID(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S72_TaxRuleID(v: Any, a: int) -> int:
     a <<= 1
-    if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
+    if v < 1 or v > 4294967295: int_facet(a, v, 1, 4294967295, False, 'TaxRuleID')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14570,7 +14573,7 @@ def _d_S73_TimeAnchor(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S73_TimeAnchor(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'TimeAnchor')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14593,7 +14596,7 @@ def _d_S74_TimeStamp(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S74_TimeStamp(v: Any, a: int) -> int:
     a <<= 1
-    if v > 18446744073709551615: raise EncFail(f'{v!r} outside 0..18446744073709551615')
+    if v > 18446744073709551615: int_facet(a, v, 0, 18446744073709551615, False, 'TimeStamp')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14616,7 +14619,7 @@ def _d_S75_TxIdentifier(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S75_TxIdentifier(v: Any, a: int) -> int:
     a <<= 1
-    if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
+    if v < 1 or v > 4294967295: int_facet(a, v, 1, 4294967295, False, 'TxIdentifier')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14639,7 +14642,7 @@ def _d_S76_TxRxIdentifier(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S76_TxRxIdentifier(v: Any, a: int) -> int:
     a <<= 1
-    if v < 1 or v > 4294967295: raise EncFail(f'{v!r} outside 1..4294967295')
+    if v < 1 or v > 4294967295: int_facet(a, v, 1, 4294967295, False, 'TxRxIdentifier')
     if 0 <= v < 128: a = (a << 8) | v
     else: a = wu(a, v)
     a <<= 1
@@ -14663,7 +14666,7 @@ def _d_S77_Value(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S77_Value(v: Any, a: int) -> int:
     a <<= 1
-    if v < -32768 or v > 32767: raise EncFail(f'{v!r} outside -32768..32767')
+    if v < -32768 or v > 32767: int_facet(a, v, -32768, 32767, True, 'Value')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -14853,6 +14856,7 @@ def _d_S86_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S86_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'X509SerialNumber')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)

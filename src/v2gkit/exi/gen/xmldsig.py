@@ -10,7 +10,7 @@ import enum
 from typing import Any
 
 from v2gkit.exi.errors import ExiUnsupportedError, _Fail
-from v2gkit.exi.runtime import (BIG, BOOL, EncFail, Message, bad_value, esc, facet, fill, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
+from v2gkit.exi.runtime import (BIG, BOOL, UINT_CARRIED, EncFail, Message, abstract_facet, bad_value, esc, facet, fill, int_facet, nbit_facet, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)
 
 SCHEMA = 'xmldsig'
 _new = object.__new__
@@ -1434,6 +1434,7 @@ def _e_X509IssuerSerialType(o: X509IssuerSerialType, a: int) -> int:
     v3 = o.x509_serial_number
     if v3 is None: raise EncFail('missing mandatory X509SerialNumber')
     a <<= 3
+    if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'X509SerialNumber')
     if 0 <= v3 < 128: a = (a << 9) | v3
     elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
     else: a = wi(a, v3)
@@ -2302,6 +2303,7 @@ def _e_SignatureMethodType(o: SignatureMethodType, a: int) -> int:
     v3 = o.hmac_output_length
     if v3 is not None:
         a <<= 4
+        if v3 < -UINT_CARRIED or v3 >= UINT_CARRIED: int_facet(a, v3, None, None, True, 'HMACOutputLength')
         if 0 <= v3 < 128: a = (a << 9) | v3
         elif -129 < v3 < 0: a = (a << 9) | (255 - v3)
         else: a = wi(a, v3)
@@ -2621,6 +2623,7 @@ def _d_S6_HMACOutputLength(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S6_HMACOutputLength(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'HMACOutputLength')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)
@@ -2904,6 +2907,7 @@ def _d_S20_X509SerialNumber(B: int, r: int) -> tuple[Any, int, int]:
 
 def _e_S20_X509SerialNumber(v: Any, a: int) -> int:
     a <<= 1
+    if v < -UINT_CARRIED or v >= UINT_CARRIED: int_facet(a, v, None, None, True, 'X509SerialNumber')
     if 0 <= v < 128: a = (a << 9) | v
     elif -129 < v < 0: a = (a << 9) | (255 - v)
     else: a = wi(a, v)

@@ -1,0 +1,1 @@
+"""Generated script API tables (see v2gkit.testsys.api.generate)."""

@@ -1,0 +1,146 @@
+"""The emulator on a live link: the test system against any implementation over SDP and TCP/TLS.
+
+As the EVCC (testing a charger) it finds the SECC with SDP on an interface (or loopback), or goes straight to
+``address``, connects and runs the emulator on the connection (the app handshake is the emulator's).
+As the SECC (testing a car) it answers SDP and listens, and runs the emulator on the first connection.
+Both use v2gkit's own network adapters (``net.sdp``, ``net.v2g``, ``net.runner``); the emulator is the same
+machine that runs on the simulated clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .. import sdp as core
+from ..net.iface import link_local_address
+from ..net.runner import run_machine
+from ..net.sdp import discover, start_responder
+from ..net.v2g import V2GConnection, connect, serve
+from .case import Case, CaseResult, Step, Verdict
+from .drive import Setup, make_emulator, run_script, verdict_of
+from .script import Tester
+
+__all__ = ["Target", "run_live"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the SUT is. ``interface``: SDP and link-local addresses on it (the veth pair, a PLC modem);
+    ``loopback``: SDP and TCP on ::1; ``address``: (host, port) of an SECC, no SDP. ``tls``: ask for TLS in SDP
+    (tester EVCC) or offer it (tester SECC) with ``ssl_context``."""
+
+    interface: str | None = None
+    loopback: bool = False
+    address: tuple[str, int] | None = None
+    tls: bool = False
+    ssl_context: ssl.SSLContext | None = None
+    sdp_port: int = core.SDP_PORT
+    #: how long the tester SECC waits for the car to connect, and the tester EVCC's SDP attempts
+    connect_timeout: float = 20.0
+
+    def describe(self) -> str:
+        if self.address:
+            return f"[{self.address[0]}]:{self.address[1]}"
+        return "loopback" if self.loopback else f"interface {self.interface}"
+
+
+async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], target: Target,
+                       notes: list[Step]) -> None:
+    if target.address is not None:
+        host, port = target.address
+        use_tls = target.tls
+    else:
+        security = core.Security.TLS if target.tls else core.Security.NONE
+        secc, attempts = await discover(interface=target.interface, loopback=target.loopback, security=security,
+                                        port=target.sdp_port, max_requests=max(1, int(target.connect_timeout / 0.25)),
+                                        tls_capable=target.ssl_context is not None)
+        notes.append(Step(0.0, f"SDP: SECC at [{secc.address}]:{secc.port} ({secc.security.name}) after {attempts} "
+                                f"request(s)"))
+        host, port, use_tls = str(secc.address), secc.port, secc.security is core.Security.TLS
+    conn = await connect(host, port, interface=None if target.loopback or target.address else target.interface,
+                         ssl_context=target.ssl_context if use_tls else None, timeout=target.connect_timeout)
+    await emu_runner(conn)
+
+
+async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], target: Target,
+                       notes: list[Step]) -> None:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    connected = asyncio.Event()
+
+    async def handler(conn: V2GConnection) -> None:
+        if connected.is_set():  # one connection per case; a second car is turned away
+            await conn.close()
+            return
+        connected.set()
+        conn.handshake_done()
+        try:
+            await emu_runner(conn)
+        finally:
+            if not done.done():
+                done.set_result(None)
+
+    if target.loopback:
+        address = ipaddress.IPv6Address("::1")
+    elif target.interface:
+        address = link_local_address(target.interface)
+    else:
+        raise ValueError("the tester SECC needs an interface or loopback")
+    server = await serve(handler, host="::1" if target.loopback else "::", port=0,
+                         interface=None if target.loopback else target.interface,
+                         ssl_context=target.ssl_context if target.tls else None)
+    sec = core.Security.TLS if target.tls else core.Security.NONE
+    policy = core.SecurityPolicy.TLS_ONLY if target.tls else core.SecurityPolicy.NONE_ONLY
+    responder = await start_responder(core.SDPServer(address, {sec: server.port}, policy),
+                                      interface=target.interface, loopback=target.loopback, port=target.sdp_port)
+    notes.append(Step(0.0, f"listening on [{address}]:{server.port}, SDP on port {target.sdp_port}"))
+    try:
+        try:
+            await asyncio.wait_for(connected.wait(), target.connect_timeout)
+        except TimeoutError:
+            raise TimeoutError(f"no car connected within {target.connect_timeout:g} s") from None
+        await done
+    finally:
+        responder.close()
+        await server.close()
+
+
+async def run_live(body: Callable[[Tester], None], role: str, target: Target, setup: Setup | None = None, *,
+                   case: Case | None = None, sut: str = "") -> CaseResult:
+    """Run ``body`` with the tester in ``role`` against the SUT at ``target``."""
+    setup = setup or Setup()
+    t_wall, t0 = time.time(), time.perf_counter()
+    emu = make_emulator(role, setup)
+    tester, thread = run_script(emu, body, setup.session_protocol)
+    notes: list[Step] = []
+    endpoints: list[str] = ["", ""]
+
+    async def on_conn(conn: V2GConnection) -> None:
+        endpoints[:] = [f"[{conn.local[0]}]:{conn.local[1]}", f"[{conn.peer[0]}]:{conn.peer[1]}"]
+        outcome = await run_machine(conn, emu)
+        notes.append(Step(emu.now - (emu.t0 or 0.0), f"connection runner ended: {outcome.detail}"))
+
+    error = ""
+    try:
+        if role == "evcc":
+            await _tester_evcc(on_conn, target, notes)
+        else:
+            await _tester_secc(on_conn, target, notes)
+    except (OSError, TimeoutError, ConnectionError, ssl.SSLError) as e:
+        error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, thread.abort)
+    verdict, reason = verdict_of(tester, emu)
+    if error and emu.t0 is None:  # never connected: the case could not run (not the SUT's verdict to fail)
+        verdict, reason = Verdict.INCONC, f"no connection to the SUT: {error}"
+    res = CaseResult(case.case_id if case else "script", title=case.title if case else "",
+                     purpose=case.purpose if case else "", requirements=case.requirements if case else (),
+                     sut=sut or target.describe(), protocol=emu.protocol or "", verdict=verdict, reason=reason,
+                     started=t_wall, seconds=time.perf_counter() - t0, steps=notes + list(tester.steps),
+                     wire=list(emu.wire), local_endpoint=endpoints[0], remote_endpoint=endpoints[1])
+    return res
