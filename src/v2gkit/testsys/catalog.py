@@ -173,7 +173,7 @@ def _title(purpose: str) -> str:
 def make_case(case_id: str, *, purpose: str, requirements: Iterable[str] = (), protocols: Iterable[str] = (),
               preconditions: str = "", steps: Iterable[str] = (), title: str | None = None,
               quick: bool = False, from_standard: bool = True, run: Callable[[Any], Any] | None = None,
-              source: str = "", needs: Iterable[str] = ()) -> Case:
+              source: str = "", needs: Iterable[str] = (), tls: str = "") -> Case:
     """A validated :class:`Case`: the ID has the ISO 15118-4 form, the purpose is there, the protocols are
     known."""
     if not isinstance(case_id, str):
@@ -208,7 +208,7 @@ def case(case_id: str, *, purpose: str, protocols: Iterable[str], requirements: 
     # validate now, so a bad declaration fails at its own line
     proto = make_case(case_id, purpose=purpose, requirements=requirements, protocols=protocols,
                       preconditions=preconditions, steps=steps, title=title, quick=quick,
-                      from_standard=from_standard, needs=needs)
+                      from_standard=from_standard, needs=needs, tls=tls)
 
     def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if not callable(fn):
