@@ -190,12 +190,13 @@ def make_case(case_id: str, *, purpose: str, requirements: Iterable[str] = (), p
                 requirements=tuple(str(r).strip() for r in requirements), kind=kind,
                 protocols=_check_protocols(protocols, case_id), preconditions=preconditions.strip(),
                 steps=tuple(str(s).strip() for s in steps), run=run, source=source,
-                from_standard=bool(from_standard), quick=bool(quick), needs=_check_needs(needs, case_id))
+                from_standard=bool(from_standard), quick=bool(quick), needs=_check_needs(needs, case_id),
+                tls=str(tls))
 
 
 def case(case_id: str, *, purpose: str, protocols: Iterable[str], requirements: Iterable[str] = (),
          preconditions: str = "", steps: Iterable[str] = (), title: str | None = None, quick: bool = False,
-         from_standard: bool = True, needs: Iterable[str] = ()
+         from_standard: bool = True, needs: Iterable[str] = (), tls: str = ""
          ) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     """Declare a conformance case; the decorated function (taking the tester) is its body.
 
