@@ -26,7 +26,7 @@ from ..net.sdp import discover, start_responder
 from ..net.v2g import V2GConnection, connect, serve
 from .case import Case, CaseResult, Step, Verdict
 from .drive import Setup, make_emulator, run_script, setup_for, verdict_of
-from .emulator import SdpOp
+from .emulator import SdpOp, TesterSDP
 from .script import Tester
 
 __all__ = ["Target", "run_live"]
@@ -109,8 +109,9 @@ async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
 
 
 async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], target: Target,
-                       notes: list[Step]) -> None:
+                       notes: list[Step], emu: Any) -> None:
     loop = asyncio.get_running_loop()
+    t0 = loop.time()
     done: asyncio.Future[None] = loop.create_future()
     connected = asyncio.Event()
 
@@ -137,8 +138,9 @@ async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
                          ssl_context=target.ssl_context if target.tls else None)
     sec = core.Security.TLS if target.tls else core.Security.NONE
     policy = core.SecurityPolicy.TLS_ONLY if target.tls else core.SecurityPolicy.NONE_ONLY
-    responder = await start_responder(core.SDPServer(address, {sec: server.port}, policy),
-                                      interface=target.interface, loopback=target.loopback, port=target.sdp_port)
+    sdp = TesterSDP(core.SDPServer(address, {sec: server.port}, policy), emu, lambda: loop.time() - t0)
+    responder = await start_responder(sdp, interface=target.interface,  # type: ignore[arg-type]
+                                      loopback=target.loopback, port=target.sdp_port)
     notes.append(Step(0.0, f"listening on [{address}]:{server.port}, SDP on port {target.sdp_port}"))
     try:
         try:
@@ -173,7 +175,7 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
             if emu.done is None:
                 await _tester_evcc(on_conn, target, notes)
         else:
-            await _tester_secc(on_conn, target, notes)
+            await _tester_secc(on_conn, target, notes, emu)
     except (OSError, TimeoutError, ConnectionError, ssl.SSLError) as e:
         error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     finally:
