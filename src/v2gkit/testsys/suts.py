@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import dataclasses
 import importlib.util
@@ -500,8 +501,9 @@ class V2gkitEVCC(_V2gkit):
     ready_marker = "car: "  # printed right before discovery starts
     gave_up_markers = ("no valid SDP response",)
     used_markers = ("-> SessionSetupReq",)  # its first progress line (an exit says the rest)
-    #: the simulated car is nearly full and fast, so a session that runs to its end takes seconds
-    EV_ARGS = ("--soc", "79", "--target-soc", "80", "--speed", "30")
+    #: the simulated car is nearly full and its battery small (x240, the loopback AC speed), so a session
+    #: that runs to its end takes about a second of charging
+    EV_ARGS = ("--soc", "79", "--target-soc", "80", "--speed", "240")
 
     def default_config(self) -> SUTConfig:
         return SUTConfig(protocols=("iso2",))
@@ -740,18 +742,16 @@ class _Link:
 
 
 def _check_private_netns() -> None:
-    """A veth pair belongs in a private namespace: refuse the host's (where PID 1 lives)."""
+    """A veth pair belongs in a private namespace: one made by ``run_private``, or one that holds nothing but
+    ``lo`` and v2gkit's own veth ends (a fresh ``unshare -rn``). The host's has its real interfaces."""
     from v2gkit.net.netns import inside_private_netns
     if inside_private_netns():
         return
-    try:
-        host = os.readlink("/proc/1/ns/net") == os.readlink("/proc/self/ns/net")
-    except OSError:
-        return  # PID 1's namespace is not ours to read: we are in a user namespace of our own
-    if host:
-        raise SUTError("a SUT on the veth pair needs a private network namespace: run under `unshare -rn` "
-                       "(v2gkit.net.netns.run_private; `python -m v2gkit.testsys.suts NAME --veth` does it "
-                       "itself), so no interface appears on the host")
+    others = [name for _, name in socket.if_nameindex() if name != "lo" and not name.startswith("v2g-")]
+    if others:
+        raise SUTError(f"a SUT on the veth pair needs a private network namespace, and this one has "
+                       f"{', '.join(others)}: run under `unshare -rn` (v2gkit.net.netns.run_private; `python -m "
+                       "v2gkit.testsys.suts NAME --veth` does it itself), so no interface appears on the host")
 
 
 class SUT:
@@ -811,6 +811,7 @@ class SUT:
                 return self.where
             self.launcher.prepare()
             self.where = self._link.open(self.config.pki_dir)
+            _ACTIVE.add(self)
             try:
                 self._run(self.config)
             except BaseException:
@@ -856,6 +857,7 @@ class SUT:
             self.current = self._next = None
             self._handed = False
             self._link.close()
+            _ACTIVE.discard(self)
             self.where = None
             if errors:
                 raise SUTError("; ".join(errors))
@@ -988,6 +990,17 @@ class SUT:
         await self.astop()
         if exc[0] is None:
             self.cleanup()
+
+
+#: SUTs started and not stopped yet: stopped at interpreter exit, so no process outlives its owner there
+_ACTIVE: set[SUT] = set()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for sut in list(_ACTIVE):
+        with contextlib.suppress(Exception):
+            sut.stop()
 
 
 def open_sut(name: str, *, link: str = "veth", config: SUTConfig | None = None,
