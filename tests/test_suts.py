@@ -2,7 +2,8 @@
 tester's side (an SECC answers an SDP request and accepts a TCP connection; an EVCC's SDP request reaches a
 UDP listener), and after the stop no process of it is left. Loopback runs here; the veth runs re-execute this
 file under ``unshare -rn`` (``python tests/test_suts.py SCENARIO``), where the probes below use plain sockets,
-not the module's own checks. Also: which cases apply to which SUT, and an EVCC that is fresh for every case."""
+not the module's own checks. Also: which cases apply to which SUT, and an EVCC that is fresh for every
+case."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ SDP_REQ_NONE = bytes.fromhex("01fe9000000000021000")  # SDP request: no TLS, TCP
 V2GKIT = [sys.executable, "-m", "v2gkit.cli.main"]
 
 
-# --------------------------------------------------------------------------------------- probes (plain sockets)
+# ------------------------------------------------------------------------------- probes (plain sockets)
 
 def sdp_ask(where: Where, timeout: float = 5.0) -> tuple[str, int, int]:
     """Send SDP requests from the tester's side until one is answered: (address, port, security byte)."""
@@ -153,20 +154,22 @@ def scenario_start(name: str, workdir: str) -> dict:
 
 def scenario_evcc_cases(name: str, workdir: str) -> dict:
     """Two cases against one EVCC SUT, the tester stood in for by ``v2gkit secc --once`` on the tester's
-    interface: each case gets a fresh EVCC process and runs a whole (ISO 15118-2 AC: short) session with it."""
+    interface: each case gets a fresh EVCC process and runs a whole (ISO 15118-2 AC: short) session with
+    it."""
     out: dict = {"cases": []}
     with open_sut(name, link="veth", config=SUTConfig(protocols=("iso2",), dc=False), workdir=workdir) as sut:
         for _ in range(2):
             where = sut.before_case()
             pid = sut.current.pid if sut.current else None
-            r = subprocess.run(V2GKIT + ["secc", *where.tester_args(), "--protocols", "iso2", "--ac", "--once",
-                                         "--no-warm-up"], capture_output=True, text=True, timeout=60)
+            tester = ["secc", *where.tester_args(), "--protocols", "iso2", "--ac", "--once", "--no-warm-up"]
+            r = subprocess.run(V2GKIT + tester, capture_output=True, text=True, timeout=60)
             log = sut.case_log()
             sut.after_case()
-            out["cases"].append({"rc": r.returncode, "pid": pid, "pid_alive_after": alive(pid) if pid else None,
-                                 "secc": r.stdout[-600:] + r.stderr[-600:], "sut_log": log[-2000:]})
+            out["cases"].append({"rc": r.returncode, "pid": pid, "secc": r.stdout[-600:] + r.stderr[-600:],
+                                 "pid_alive_after": alive(pid) if pid else None, "sut_log": log[-2000:]})
         out["instances"] = len(sut.instances)
-        info = {"pgids": [p.pgid for p in sut.instances], "holder": sut.where.sut_netns_pid if sut.where else None}
+        holder = sut.where.sut_netns_pid if sut.where else None
+        info = {"pgids": [p.pgid for p in sut.instances], "holder": holder}
     out["left"] = gone(info)
     return out
 
@@ -232,7 +235,8 @@ def test_fit_v2gkit_secc() -> None:
     f = la.fit(case("TC_SECC_CMN_VTB_SessionSetup_001", ("iso20",)), cfg)
     assert (f.protocol, f.dc, f.tls, f.iso20_without_tls) == ("iso20-dc", True, True, False)  # -20: TLS 1.3
     assert "EVCC case" in la.fit(case("TC_EVCC_CMN_VTB_SessionSetup_001"), cfg).reason
-    assert "Plug & Charge" in la.fit(case("TC_SECC_CMN_VTB_CertificateInstallation_001", ("iso2",)), cfg).reason
+    pnc = case("TC_SECC_CMN_VTB_CertificateInstallation_001", ("iso2",))
+    assert "Plug & Charge" in la.fit(pnc, cfg).reason
     assert "DIN 70121 is DC only" in la.fit(case("TC_SECC_AC_VTB_SessionStop_001", ("din",)), cfg).reason
     assert "needs" not in la.fit(case("TC_SECC_CMN_VTB_SDP_001"), cfg).reason
 
@@ -244,8 +248,10 @@ def test_fit_josev() -> None:
     f = evcc.fit(case("TC_EVCC_AC_VTB_ChargingStatus_001", ("iso2",)), evcc.default_config())
     assert (f.protocol, f.dc, f.tls) == ("iso2", False, False)
     assert "TLS" in secc.fit(case("TC_SECC_CMN_VTB_TLS_001", ("iso2",)), secc.default_config()).reason
-    assert "EIM" in evcc.fit(case("TC_EVCC_CMN_VTB_PaymentDetails_001", ("iso2",)), evcc.default_config()).reason
-    assert "WPT" in secc.fit(case("TC_SECC_WPT_VTB_SessionSetup_001", ("iso20",)), secc.default_config()).reason
+    pnc = case("TC_EVCC_CMN_VTB_PaymentDetails_001", ("iso2",))
+    assert "EIM" in evcc.fit(pnc, evcc.default_config()).reason
+    wpt = case("TC_SECC_WPT_VTB_SessionSetup_001", ("iso20",))
+    assert "WPT" in secc.fit(wpt, secc.default_config()).reason
     with pytest.raises(ValueError, match="veth only"):
         SUT(secc, link="loopback")
     with pytest.raises(ValueError, match="exactly one protocol"):
@@ -293,7 +299,8 @@ def test_veth_needs_a_private_namespace(tmp_path: Path) -> None:
 def test_v2gkit_secc_on_loopback(tmp_path: Path) -> None:
     with open_sut("v2gkit-secc", link="loopback", workdir=tmp_path) as sut:
         where = sut.where
-        assert where is not None and where.loopback and where.sdp_port != 15118 and where.tester_interface is None
+        assert where is not None and where.loopback and where.tester_interface is None
+        assert where.sdp_port != 15118  # a free port of its own: never a charger's
         address, port, security = sdp_ask(where)
         assert (address, security) == ("::1", 0x10) and port == where.tcp_port  # the listening line's port
         tcp_connect(where, address, port)

@@ -39,8 +39,8 @@ _COMMON = (
               feature="pnc"),
     Allowance("no-wpt", "Josev 0.31.2 has no ISO 15118-20 WPT sessions", feature="wpt"),
     Allowance("no-acdp", "Josev 0.31.2 has no ISO 15118-20 ACDP sessions", feature="acdp"),
-    Allowance("slow-exi", "Josev's EXI codec is Java through py4j: 60-450 ms per encode or decode (more for the "
-              "first messages), so it misses DIN/ISO-2 performance times such as CurrentDemand's; timing "
+    Allowance("slow-exi", "Josev's EXI codec is Java through py4j: 60-450 ms per encode or decode (more for "
+              "the first messages), so it misses DIN/ISO-2 performance times such as CurrentDemand's; timing "
               "cases fail on it (a finding, not an allowance)"),
 )
 
@@ -54,11 +54,11 @@ SECC_ALLOWANCES = _COMMON + (
 )
 
 EVCC_ALLOWANCES = _COMMON + (
-    Allowance("one-protocol", "its EVCC offers exactly one protocol and one energy service per process (Josev "
-              "turns the lists into sets: their order would be random): a fresh process per case, with the "
-              "case's protocol"),
-    Allowance("no-new-session", "after a successful session its EVCC never sends SDP again, after a failed one "
-              "only while SDP retry cycles are left: a fresh process per case"),
+    Allowance("one-protocol", "its EVCC offers exactly one protocol and one energy service per process "
+              "(Josev turns the lists into sets: their order would be random): a fresh process per case, "
+              "with the case's protocol"),
+    Allowance("no-new-session", "after a successful session its EVCC never sends SDP again, after a failed "
+              "one only while SDP retry cycles are left: a fresh process per case"),
     Allowance("first-parameter-set", "its EV takes the SECC's first ISO 15118-20 parameter set (no setting); "
               "control_mode='dynamic' patches it to pick the Dynamic one"),
     Allowance("ignores-response-codes", "its EV ignores the ResponseCode of most ISO 15118-20 responses: "
@@ -123,7 +123,8 @@ class JosevSECC(_Josev):
                                  every_protocol=set(protos) == set(self.protocols))
         spawn.env["PROTOCOLS"] = ",".join(josev.PROTOCOLS[p] for p in protos)
         dotenv = cwd / ".env"  # josev_env wrote it with one protocol (or all); the environment wins anyway
-        dotenv.write_text(re.sub(r"(?m)^PROTOCOLS=.*$", f"PROTOCOLS={spawn.env['PROTOCOLS']}", dotenv.read_text()))
+        line = f"PROTOCOLS={spawn.env['PROTOCOLS']}"
+        dotenv.write_text(re.sub(r"(?m)^PROTOCOLS=.*$", line, dotenv.read_text()))
         return spawn
 
 

@@ -83,8 +83,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -142,14 +142,12 @@ class SUTError(RuntimeError):
 
 @dataclass(frozen=True)
 class Allowance:
-    """Something a SUT cannot do or does differently. ``feature``/``protocol``/``kind`` name what it makes
-    not applicable (None: a note for the reader and the results table only)."""
+    """Something a SUT cannot do or does differently. ``feature`` names what it makes not applicable (cases
+    that need it); None: a note for the reader and the results table (a case may fail on it)."""
 
     key: str
     text: str
     feature: str | None = None
-    protocol: str | None = None
-    kind: str | None = None  # "AC"/"DC" with ``protocol``
 
 
 @dataclass(frozen=True)
@@ -258,7 +256,8 @@ class Where:
             at = f"[::1], SDP on UDP {self.sdp_port}"
         else:
             at = (f"{self.sut_interface} [{self.sut_address}] in the namespace of pid {self.sut_netns_pid}; "
-                  f"the tester uses {self.tester_interface} [{self.tester_address}], SDP on UDP {self.sdp_port}")
+                  f"the tester uses {self.tester_interface} [{self.tester_address}], "
+                  f"SDP on UDP {self.sdp_port}")
         ports = "".join(f", {n} port {p}" for n, p in (("TCP", self.tcp_port), ("TLS", self.tls_port)) if p)
         return f"{self.sut_role.upper()} on {self.link}: {at}{ports}"
 
@@ -347,8 +346,8 @@ class Launcher:
 
     def covers(self, running: SUTConfig, wanted: SUTConfig) -> bool:
         """Whether a process started with ``running`` serves a case that needs ``wanted``."""
-        return (running.dc == wanted.dc and set(self.offered(wanted)) <= set(self.offered(running))
-                and dataclasses.replace(running, protocols=None) == dataclasses.replace(wanted, protocols=None))
+        rest = dataclasses.replace(running, protocols=None) == dataclasses.replace(wanted, protocols=None)
+        return rest and set(self.offered(wanted)) <= set(self.offered(running))
 
     def spawn(self, config: SUTConfig, where: Where, workdir: Path) -> Spawn:
         raise NotImplementedError
@@ -394,9 +393,7 @@ class Launcher:
                     return self._fit(proto, dc, config)
         if not tried:
             return Fit(reason=f"none of {', '.join(wanted)} runs {kind} (DIN 70121 is DC only)")
-        notes = [a.text for a in self.allowances if a.protocol in tried]
-        return Fit(reason=f"{self.name} does not run {', '.join(dict.fromkeys(tried))}"
-                   + (f": {notes[0]}" if notes else ""))
+        return Fit(reason=f"{self.name} does not run {', '.join(dict.fromkeys(tried))}")
 
     def _missing(self, need: str) -> str:
         a = next((a for a in self.allowances if a.feature == need), None)
@@ -750,8 +747,9 @@ def _check_private_netns() -> None:
     others = [name for _, name in socket.if_nameindex() if name != "lo" and not name.startswith("v2g-")]
     if others:
         raise SUTError(f"a SUT on the veth pair needs a private network namespace, and this one has "
-                       f"{', '.join(others)}: run under `unshare -rn` (v2gkit.net.netns.run_private; `python -m "
-                       "v2gkit.testsys.suts NAME --veth` does it itself), so no interface appears on the host")
+                       f"{', '.join(others)}: run under `unshare -rn` (v2gkit.net.netns.run_private; "
+                       "`python -m v2gkit.testsys.suts NAME --veth` does it itself), so no interface appears "
+                       "on the host")
 
 
 class SUT:
@@ -888,7 +886,8 @@ class SUT:
 
     def _secc_before(self, wanted: SUTConfig, fresh: bool) -> None:
         cur, cfg = self.current, self._current_cfg
-        if cur is not None and cfg is not None and cur.alive and not fresh and self.launcher.covers(cfg, wanted):
+        if cur is not None and cfg is not None and cur.alive and not fresh and self.launcher.covers(cfg,
+                                                                                                     wanted):
             return
         if cur is not None and not cur.alive and not fresh:
             self.restarts += 1
@@ -951,8 +950,9 @@ class SUT:
 
     def timings(self) -> list[dict[str, Any]]:
         """Per process started: seconds from its start to ready, and its log file."""
-        return [{"label": p.label, "ready_s": None if p.ready_at is None else round(p.ready_at - p.started, 3),
-                 "log": str(p.log_path)} for p in self.instances]
+        return [{"label": p.label, "log": str(p.log_path),
+                 "ready_s": None if p.ready_at is None else round(p.ready_at - p.started, 3)}
+                for p in self.instances]
 
     # --------------------------------------------------------------- context managers and async
 
@@ -1147,9 +1147,10 @@ def _manual(args: argparse.Namespace, launcher: Launcher, config: SUTConfig) -> 
             r = check(SUT(launcher, link=link, config=config, workdir=wd, prespawn=False))
             results.append(r)
             if not args.json:
-                print(f"{r['sut']} on {r['link']}: ready {r['ready_s']:.3f} s (start {r['start_s']:.3f} s incl. "
-                      f"link), stop {r['stop_s']:.3f} s, left {r['left'] or 'nothing'}; "
-                      + ", ".join(f"{k}={v}" for k, v in r.items() if k.startswith(("sdp", "tcp"))), flush=True)
+                probe = ", ".join(f"{k}={v}" for k, v in r.items() if k.startswith(("sdp", "tcp")))
+                print(f"{r['sut']} on {r['link']}: ready {r['ready_s']:.3f} s (start {r['start_s']:.3f} s "
+                      f"incl. link), stop {r['stop_s']:.3f} s, left {r['left'] or 'nothing'}; {probe}",
+                      flush=True)
         summary = {"sut": launcher.name, "link": link, "runs": len(results),
                    "ready_s_median": round(statistics.median(r["ready_s"] for r in results), 3),
                    "start_s_median": round(statistics.median(r["start_s"] for r in results), 3),
@@ -1158,8 +1159,9 @@ def _manual(args: argparse.Namespace, launcher: Launcher, config: SUTConfig) -> 
         if args.json:
             print(json.dumps(summary))
         else:
-            print(f"{launcher.name} on {link}: median of {len(results)}: ready {summary['ready_s_median']:.3f} s, "
-                  f"start incl. link {summary['start_s_median']:.3f} s, stop {summary['stop_s_median']:.3f} s")
+            med = {k: f"{summary[k + '_s_median']:.3f} s" for k in ("ready", "start", "stop")}
+            print(f"{launcher.name} on {link}: median of {len(results)}: ready {med['ready']}, start incl. "
+                  f"link {med['start']}, stop {med['stop']}")
         return 1 if summary["left"] else 0
     sut = SUT(launcher, link=link, config=config, workdir=workdir)
     stop = threading.Event()
@@ -1182,8 +1184,8 @@ def _manual(args: argparse.Namespace, launcher: Launcher, config: SUTConfig) -> 
             if where.loopback:
                 print(f"tester: {' '.join(where.tester_args())}", flush=True)
             else:
-                print("tester, from another terminal: "
-                      + shlex.join(where.nsenter_command(["v2gkit", "...", *where.tester_args()])), flush=True)
+                cmd = shlex.join(where.nsenter_command(["v2gkit", "...", *where.tester_args()]))
+                print(f"tester, from another terminal: {cmd}", flush=True)
             print("Ctrl-C stops it", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             while not stop.wait(0.5):
@@ -1219,8 +1221,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "request), stop it, check nothing is left; print the times")
     ap.add_argument("--repeat", type=int, default=1, help="with --check: this many times, and the medians")
     ap.add_argument("--json", action="store_true", help="print JSON")
-    ap.epilog = ("-- COMMAND...: a tester command to run beside the SUT, in the tester's namespace ({interface}, "
-                 "{sdp_port}, {address} are filled in); the SUT stops when it ends, whose exit status is returned")
+    ap.epilog = ("-- COMMAND...: a tester command to run beside the SUT, in the tester's namespace "
+                 "({interface}, {sdp_port}, {address} are filled in); the SUT stops when it ends, whose exit "
+                 "status is returned")
     argv = list(sys.argv[1:] if argv is None else argv)
     command: list[str] = []
     if "--" in argv:
@@ -1254,7 +1257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if why is not None:
             print(f"error: {why}", file=sys.stderr)
             return 2
-        return run_private([sys.executable, "-m", "v2gkit.testsys.suts", *argv, *(["--", *command] if command else [])])
+        tail = ["--", *command] if command else []
+        return run_private([sys.executable, "-m", "v2gkit.testsys.suts", *argv, *tail])
     try:
         return _manual(args, launcher, config)
     except (SUTError, ValueError) as e:
