@@ -348,6 +348,43 @@ def test_evcc_that_gave_up_is_replaced(tmp_path: Path) -> None:
     assert sut.leftovers() == []
 
 
+def test_process_log_is_bounded_and_positions_stay_absolute(tmp_path: Path) -> None:
+    """A SUT that logs a lot keeps only the newest lines in memory (all of them in its file); positions
+    handed out by mark() still select the output after them."""
+    from v2gkit.testsys.suts import Spawn, SUTProcess
+
+    class Small(SUTProcess):
+        MAX_LINES = 100
+
+    code = "import time; [print(i) for i in range(1000)]; time.sleep(60)"
+    p = Small(Spawn([sys.executable, "-c", code], dict(os.environ), tmp_path), tmp_path / "x.log", "printer")
+    try:
+        assert p.wait_for("999", 10)[1] == "999"
+        assert p.mark() == 1000 and len(p.lines) <= 100
+        assert p.text(995).split() == ["995", "996", "997", "998", "999"]
+        assert p.first("990", 980) is not None and p.first("5", 999) is None
+    finally:
+        p.stop(0.5)
+    assert p.proc.returncode == -15 and p.group() == []  # SIGTERM ended it
+    assert (tmp_path / "x.log").read_text().splitlines()[1:] == [str(i) for i in range(1000)]
+
+
+def test_manual_command_runs_a_tester_beside_the_sut(tmp_path: Path) -> None:
+    """``python -m v2gkit.testsys.suts NAME --loopback -- CMD``: CMD gets the SUT's SDP port and its exit
+    status comes back; the SUT is stopped after it."""
+    cmd = [sys.executable, "-m", "v2gkit.testsys.suts", "v2gkit-secc", "--loopback", "--logs", str(tmp_path),
+           "--", *V2GKIT, "sdp", "discover", "--loopback", "--port", "{sdp_port}", "--json"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("v2gkit-secc (v2gkit, SECC on loopback): SECC on loopback: [::1], SDP on UDP ")
+    assert json.loads(lines[-1])["address"] == "::1"
+    assert "listening address=::1" in (tmp_path / "v2gkit-secc-1.log").read_text()
+    r = subprocess.run([sys.executable, "-m", "v2gkit.testsys.suts", "josev-secc", "--loopback"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "veth only" in r.stderr
+
+
 # --------------------------------------------------------------------------------------- tests: veth
 
 @pytest.mark.parametrize("name", ["v2gkit-secc", "v2gkit-evcc"])

@@ -567,14 +567,19 @@ def get_launcher(name: str) -> Launcher:
 # --------------------------------------------------------------------------------------- processes
 
 class SUTProcess:
-    """One running SUT process: its own process group, every line of its output in ``log_path`` and in
-    ``lines`` (with the monotonic time it arrived)."""
+    """One running SUT process: its own process group, every line of its output in ``log_path`` and the
+    last ``MAX_LINES`` in memory (``lines``, with the monotonic time each arrived). Positions (``mark()``)
+    count every line since the start, also those no longer in memory."""
+
+    #: lines kept in memory (a SUT serving a whole catalog at DEBUG level logs millions); the file has all
+    MAX_LINES = 200_000
 
     def __init__(self, spawn: Spawn, log_path: Path, label: str = "") -> None:
         self.spawn_args = spawn
         self.log_path = log_path
         self.label = label
         self.lines: list[tuple[float, str]] = []
+        self._dropped = 0  # lines no longer in ``lines``
         self._cv = threading.Condition()
         self._eof = False
         self.ready_at: float | None = None
@@ -605,6 +610,10 @@ class SUTProcess:
                 self._log.write(line)
                 with self._cv:
                     self.lines.append((now, line.rstrip("\n")))
+                    if len(self.lines) > self.MAX_LINES:
+                        cut = self.MAX_LINES // 2
+                        del self.lines[:cut]
+                        self._dropped += cut
                     self._cv.notify_all()
         finally:
             self._log.close()
@@ -617,9 +626,9 @@ class SUTProcess:
         return self.proc.poll() is None
 
     def first(self, needle: str, start: int = 0) -> tuple[float, str] | None:
-        """(seconds since start, line) of the first line from index ``start`` containing ``needle``."""
+        """(seconds since start, line) of the first line from position ``start`` containing ``needle``."""
         with self._cv:
-            for t, line in self.lines[start:]:
+            for t, line in self.lines[max(start - self._dropped, 0):]:
                 if needle in line:
                     return t - self.started, line
         return None
@@ -631,9 +640,12 @@ class SUTProcess:
         """Until a line contains ``needle``: (seconds since start, line). SUTError with the log's tail when
         the process ends or the time runs out first."""
         deadline = time.monotonic() + timeout
+        seen = 0  # position up to which the lines have been searched
         with self._cv:
             while True:
-                hit = next(((t - self.started, ln) for t, ln in self.lines if needle in ln), None)
+                new = self.lines[max(seen - self._dropped, 0):]
+                seen = self._dropped + len(self.lines)
+                hit = next(((t - self.started, ln) for t, ln in new if needle in ln), None)
                 if hit is not None:
                     return hit
                 left = deadline - time.monotonic()
@@ -649,13 +661,14 @@ class SUTProcess:
             return "\n".join(ln for _, ln in self.lines[-n:])
 
     def text(self, start: int = 0) -> str:
+        """The output from position ``start`` on (as far as it is still in memory)."""
         with self._cv:
-            return "\n".join(ln for _, ln in self.lines[start:])
+            return "\n".join(ln for _, ln in self.lines[max(start - self._dropped, 0):])
 
     def mark(self) -> int:
-        """An index into ``lines``: the log from here on belongs to what starts now."""
+        """The position of the next line: the log from here on belongs to what starts now."""
         with self._cv:
-            return len(self.lines)
+            return self._dropped + len(self.lines)
 
     def group(self) -> list[int]:
         """Live (non-zombie) processes of this process group: the SUT and its children (Josev's JVM)."""
