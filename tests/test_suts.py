@@ -163,8 +163,8 @@ def scenario_evcc_cases(name: str, workdir: str) -> dict:
             pid = sut.current.pid if sut.current else None
             tester = ["secc", *where.tester_args(), "--protocols", "iso2", "--ac", "--once", "--no-warm-up"]
             r = subprocess.run(V2GKIT + tester, capture_output=True, text=True, timeout=60)
-            log = sut.case_log()
-            sut.after_case()
+            log = sut.after_case()
+            assert log == sut.case_log()
             out["cases"].append({"rc": r.returncode, "pid": pid, "secc": r.stdout[-600:] + r.stderr[-600:],
                                  "pid_alive_after": alive(pid) if pid else None, "sut_log": log[-2000:]})
         out["instances"] = len(sut.instances)

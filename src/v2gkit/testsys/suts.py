@@ -49,6 +49,19 @@ to start the next case clean. That is cheap: v2gkit's EVCC is ready ~0.15 s afte
 runner's own work between cases. A pre-started EVCC is used only while it has at least half of its SDP
 window (50 requests, 0.25 s apart) left; an older one, or one that gave up, is replaced.
 
+A runner, inside the private namespace (``async`` variants: ``astart``, ``abefore_case``, ``aafter_case``,
+``astop``, ``async with``)::
+
+    with open_sut("josev-secc", link="veth", workdir=logs) as sut:
+        for case in cases:
+            fit = sut.fit(case)
+            if not fit.applicable:
+                ...  # not applicable: fit.reason
+                continue
+            where = sut.before_case(fit)  # where.link_kwargs(): interface/loopback/sdp_port for v2gkit.net
+            ...  # the tester: fit.protocol, fit.dc, fit.tls, fit.iso20_without_tls, where.pki_dir
+            log = sut.after_case()  # the SUT's output during the case
+
 Applicability
 -------------
 :meth:`SUT.fit` says for a case which protocol and AC/DC to run it with, what the tester must allow (ISO
@@ -791,6 +804,7 @@ class SUT:
         self._next: tuple[SUTProcess, SUTConfig] | None = None
         self._case_mark = 0
         self._handed = False  # the current EVCC process was given to a case (it is used when that ends)
+        self._last_log = ""
         self.instances: list[SUTProcess] = []
         #: restarts of an SECC that had died (a case should look at why: ``case_log()`` of the case before)
         self.restarts = 0
@@ -805,6 +819,11 @@ class SUT:
     @property
     def role(self) -> str:
         return self.launcher.role
+
+    @property
+    def label(self) -> str:
+        """Short, for results (``CaseResult.sut``): ``josev-secc on veth``."""
+        return f"{self.name} on {self.link}"
 
     def describe(self) -> str:
         head = f"{self.name} ({self.launcher.implementation}, {self.role.upper()} on {self.link})"
@@ -895,6 +914,7 @@ class SUT:
             assert self.where is not None and self.current is not None
             self._case_mark = self.current.mark()
             self._handed = True
+            self._last_log = ""
             return self.where
 
     def _secc_before(self, wanted: SUTConfig, fresh: bool) -> None:
@@ -943,23 +963,28 @@ class SUT:
         else:
             self.current, self._current_cfg = chosen
 
-    def after_case(self) -> None:
-        """An EVCC's process is done with: stop it and (``prespawn``) start the next one now, so its start-up
-        overlaps whatever the runner does between cases. An SECC stays."""
+    def after_case(self) -> str:
+        """The case is over: the SUT's output during it (also ``case_log()`` until the next case). An EVCC's
+        process is stopped and (``prespawn``) the next one started now, so its start-up overlaps whatever the
+        runner does between cases. An SECC stays."""
         with self._lock:
+            self._last_log = self.case_log()
             if self.role != "evcc" or self.where is None:
-                return
+                return self._last_log
             cfg = self._current_cfg or self.config
             if self._handed:
                 self._retire(self.current)
                 self.current, self._handed = None, False
             if self.prespawn and self.current is None and self._next is None:
                 self._next = (self._spawn(cfg), cfg)
+            return self._last_log
 
     def case_log(self) -> str:
-        """The SUT's output since the last before_case()."""
+        """The SUT's output since the last before_case() (after after_case(): that case's)."""
         with self._lock:
-            return "" if self.current is None else self.current.text(self._case_mark)
+            if self.current is None or not self._handed and self.role == "evcc":
+                return self._last_log
+            return self.current.text(self._case_mark)
 
     def timings(self) -> list[dict[str, Any]]:
         """Per process started: seconds from its start to ready, and its log file."""
