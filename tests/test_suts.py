@@ -312,6 +312,29 @@ def test_v2gkit_secc_on_loopback(tmp_path: Path) -> None:
     assert sut.leftovers() == []
 
 
+async def test_in_process_tester_reaches_the_secc_through_where(tmp_path: Path) -> None:
+    """What a runner does (async API): the tester's own v2gkit.net link, given where.link_kwargs() and the
+    fit, negotiates DIN over TCP and ISO 15118-20 over TLS 1.3 (the SUT's default offer, the shared PKI)."""
+    from v2gkit.cli.link import DEFAULT_PKI, _evcc_tls
+    from v2gkit.net.link import ev_link
+
+    async with open_sut("v2gkit-secc", link="loopback", workdir=tmp_path) as sut:
+        for case_id, protocols in (("TC_SECC_DC_VTB_SessionSetup_001", ("din",)),
+                                   ("TC_SECC_CMN_VTB_SessionSetup_001", ("iso20",))):
+            fit = sut.fit(case(case_id, protocols))
+            where = await sut.abefore_case(fit)
+            pki = Path(where.pki_dir) if where.pki_dir else DEFAULT_PKI
+            ctx = _evcc_tls("iso20", pki, None) if fit.tls else None
+            link = await ev_link(**where.link_kwargs(), protocols=[fit.protocol], tls=fit.tls,
+                                 ssl_context=ctx)
+            await link.connection.close()
+            assert link.protocol.name == fit.protocol and (link.connection.tls or {}).get("version") == (
+                "TLSv1.3" if fit.tls else None)
+            await sut.aafter_case()
+        assert len(sut.instances) == 1  # one SECC served both
+    assert sut.leftovers() == []
+
+
 def test_v2gkit_evcc_on_loopback_fresh_per_case(tmp_path: Path) -> None:
     """Each case gets a new EVCC process (the one of the case before is gone), started in after_case()."""
     with open_sut("v2gkit-evcc", link="loopback", workdir=tmp_path) as sut:
