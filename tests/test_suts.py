@@ -312,6 +312,28 @@ def test_v2gkit_secc_on_loopback(tmp_path: Path) -> None:
     assert sut.leftovers() == []
 
 
+def test_deferred_evcc_starts_when_the_tester_listens(tmp_path: Path) -> None:
+    """before_case(defer=True) leaves no EVCC running (no SDP request goes unanswered before the tester
+    listens); launch() starts the case's EVCC, whose very first SDP request the listener gets."""
+    import threading
+    with open_sut("v2gkit-evcc", link="loopback", workdir=tmp_path) as sut:
+        started = sut.current
+        where = sut.before_case(defer=True)
+        assert sut.current is None and started is not None and not alive(started.pid)
+        got: list = []
+        listener = threading.Thread(target=lambda: got.append(sdp_listen(where, timeout=10)))
+        listener.start()
+        time.sleep(0.2)  # the listener is bound
+        t0 = time.monotonic()
+        sut.launch()
+        listener.join()
+        assert got and got[0][0] == SDP_REQ_NONE
+        assert sut.current is not None and sut.current.first("car: ") is not None
+        assert time.monotonic() - t0 < 5 and len(sut.instances) == 2
+        sut.after_case()
+    assert sut.leftovers() == []
+
+
 async def test_in_process_tester_reaches_the_secc_through_where(tmp_path: Path) -> None:
     """What a runner does (async API): the tester's own v2gkit.net link, given where.link_kwargs() and the
     fit, negotiates DIN over TCP and ISO 15118-20 over TLS 1.3 (the SUT's default offer, the shared PKI)."""
@@ -337,7 +359,7 @@ async def test_in_process_tester_reaches_the_secc_through_where(tmp_path: Path) 
 
 def test_v2gkit_evcc_on_loopback_fresh_per_case(tmp_path: Path) -> None:
     """Each case gets a new EVCC process (the one of the case before is gone), started in after_case()."""
-    with open_sut("v2gkit-evcc", link="loopback", workdir=tmp_path) as sut:
+    with open_sut("v2gkit-evcc", link="loopback", workdir=tmp_path, prespawn=True) as sut:
         pids = []
         for _ in range(3):
             where = sut.before_case()
@@ -355,7 +377,7 @@ def test_v2gkit_evcc_on_loopback_fresh_per_case(tmp_path: Path) -> None:
 def test_evcc_that_gave_up_is_replaced(tmp_path: Path) -> None:
     """A pre-started EVCC that has given up SDP (or is too old to have half of its SDP window left) is not
     handed to a case: a new one is."""
-    sut = open_sut("v2gkit-evcc", link="loopback", workdir=tmp_path)
+    sut = open_sut("v2gkit-evcc", link="loopback", workdir=tmp_path, prespawn=True)
     with sut:
         first = sut.current
         assert first is not None
@@ -441,7 +463,7 @@ def test_v2gkit_evcc_runs_a_session_per_case_on_veth(tmp_path: Path, netns: None
     for c in out["cases"]:
         assert c["rc"] == 0 and "ok=True" in c["secc"], c
         assert "-> SessionSetupReq" in c["sut_log"] and not c["pid_alive_after"]
-    assert out["cases"][0]["pid"] != out["cases"][1]["pid"] and out["instances"] == 3
+    assert out["cases"][0]["pid"] != out["cases"][1]["pid"] and out["instances"] == 2
     assert out["left"] == []
 
 

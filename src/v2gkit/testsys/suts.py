@@ -42,12 +42,14 @@ Cases against one SUT
 ``before_case(fit)`` / ``after_case()`` bracket each case. An SECC serves every case from one process; it is
 restarted when it has died, when a case needs what it was not started with (v2gkit: AC instead of DC, a
 protocol it does not offer), or when the caller asks for a fresh one. An EVCC gets a fresh process per case:
-neither v2gkit's EVCC (exits after its session) nor Josev's (after a successful session it never sends SDP
-again; after a failed one it retries only while retry cycles are left, carrying its state) can be trusted
-to start the next case clean. That is cheap: v2gkit's EVCC is ready ~0.15 s after its start, and
-``after_case`` starts the next one at once (``prespawn``), so Josev's JVM start-up (2-4 s) overlaps the
-runner's own work between cases. A pre-started EVCC is used only while it has at least half of its SDP
-window (50 requests, 0.25 s apart) left; an older one, or one that gave up, is replaced.
+neither v2gkit's EVCC (it exits after its session) nor Josev's (after a successful session it never sends
+SDP again; after a failed one it retries only while SDP retry cycles are left, carrying its state) can be
+trusted to start the next case clean. That costs v2gkit's EVCC ~0.15 s and Josev's ~2 s (a JVM and its py4j
+gateway) per case. ``prespawn=True`` starts the next EVCC in ``after_case`` already, hiding its start-up
+behind the runner's work between cases, but it then sends unanswered SDP requests before its case begins,
+so it is off by default; a pre-started EVCC is used only while at least half of its SDP window (50
+requests, 0.25 s apart) is left. ``before_case(defer=True)`` and then ``launch()`` start the EVCC only once
+the tester listens, for cases about SDP retries and their timing.
 
 A runner, inside the private namespace (``async`` variants: ``astart``, ``abefore_case``, ``aafter_case``,
 ``astop``, ``async with``)::
@@ -784,7 +786,7 @@ class SUT:
 
     def __init__(self, launcher: Launcher, *, link: str = "veth", config: SUTConfig | None = None,
                  workdir: Path | str | None = None, ready_timeout: float = READY_TIMEOUT,
-                 prespawn: bool = True) -> None:
+                 prespawn: bool = False) -> None:
         self.launcher = launcher
         self.link = link
         self.config = config if config is not None else launcher.default_config()
@@ -898,24 +900,43 @@ class SUT:
 
     # --------------------------------------------------------------- cases
 
-    def before_case(self, fit: Fit | None = None, *, fresh: bool = False) -> Where:
+    def before_case(self, fit: Fit | None = None, *, fresh: bool = False, defer: bool = False) -> Where:
         """Make the SUT ready for a case run with ``fit`` (None: the SUT's own configuration): an SECC that
         has died, or was started for something else, is restarted; an EVCC is a fresh process about to
-        send SDP. ``fresh``: a new process whatever the state."""
+        send SDP. ``fresh``: a new process whatever the state. ``defer`` (EVCC): stop the EVCC of the case
+        before but start none; :meth:`launch` starts it once the tester listens, so the tester sees its SDP
+        from the first request (cases on SDP retries and their timing)."""
         with self._lock:
             if self.where is None:
                 self.start()
             wanted = self.launcher.config_for(self.config, fit) if fit is not None else (
                 self._current_cfg or self.config)
+            self._last_log = ""
             if self.role == "secc":
                 self._secc_before(wanted, fresh)
+            elif defer:
+                for p in [self.current, *(x[0] for x in [self._next] if x)]:
+                    self._retire(p)
+                self.current = self._next = None
+                self._current_cfg, self._handed = wanted, False
+                assert self.where is not None
+                return self.where
             else:
                 self._evcc_before(wanted, fresh)
-            assert self.where is not None and self.current is not None
-            self._case_mark = self.current.mark()
-            self._handed = True
-            self._last_log = ""
-            return self.where
+            return self._hand_out()
+
+    def _hand_out(self) -> Where:
+        assert self.where is not None and self.current is not None
+        self._case_mark = self.current.mark()
+        self._handed = True
+        return self.where
+
+    def launch(self) -> Where:
+        """After ``before_case(defer=True)``: start the case's EVCC now and wait until it sends SDP."""
+        with self._lock:
+            if self.current is None:
+                self._run(self._current_cfg or self.config)
+            return self._hand_out()
 
     def _secc_before(self, wanted: SUTConfig, fresh: bool) -> None:
         cur, cfg = self.current, self._current_cfg
@@ -1017,8 +1038,11 @@ class SUT:
     async def abefore_case(self, fit: Fit | None = None, *, fresh: bool = False) -> Where:
         return await asyncio.to_thread(self.before_case, fit, fresh=fresh)
 
-    async def aafter_case(self) -> None:
-        await asyncio.to_thread(self.after_case)
+    async def alaunch(self) -> Where:
+        return await asyncio.to_thread(self.launch)
+
+    async def aafter_case(self) -> str:
+        return await asyncio.to_thread(self.after_case)
 
     async def __aenter__(self) -> SUT:
         await self.astart()
