@@ -256,6 +256,10 @@ def test_fit_josev() -> None:
         SUT(secc, link="loopback")
     with pytest.raises(ValueError, match="exactly one protocol"):
         SUT(evcc, config=SUTConfig(protocols=("din", "iso2")))
+    bpt = SUT(evcc, config=SUTConfig(protocols=("iso20-dc",), bpt=True))  # DIN has no BPT: not applicable
+    din = case("TC_EVCC_DC_VTB_CableCheck_001", ("din",))
+    assert "din has the modes dc, not 'dc_bpt'" in bpt.fit(din).reason
+    assert bpt.fit(case("TC_EVCC_DC_VTB_CableCheck_001", ("iso20",))).protocol == "iso20-dc"
     keys = {a.key for a in evcc.allowances}
     assert {"no-loopback", "no-tls", "no-pnc", "one-protocol", "no-new-session", "slow-exi"} <= keys
 

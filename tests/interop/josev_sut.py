@@ -112,7 +112,7 @@ class JosevSECC(_Josev):
     def covers(self, running: SUTConfig, wanted: SUTConfig) -> bool:
         return set(self.offered(wanted)) <= set(self.offered(running))
 
-    def check(self, config: SUTConfig, link: str) -> None:
+    def check(self, config: SUTConfig, link: str | None = None) -> None:
         super().check(config, link)
         if config.tls or config.tls_only:
             raise ValueError("josev-secc runs without TLS here (its PKI is not set up)")
@@ -141,7 +141,7 @@ class JosevEVCC(_Josev):
     def default_config(self) -> SUTConfig:
         return SUTConfig(protocols=("iso2",))
 
-    def check(self, config: SUTConfig, link: str) -> None:
+    def check(self, config: SUTConfig, link: str | None = None) -> None:
         super().check(config, link)
         protos = config.protocols or ()
         if len(protos) != 1:

@@ -326,9 +326,9 @@ class Launcher:
     def default_config(self) -> SUTConfig:
         return SUTConfig()
 
-    def check(self, config: SUTConfig, link: str) -> None:
-        """ValueError when this launcher cannot start with ``config`` on ``link``."""
-        if link not in self.links:
+    def check(self, config: SUTConfig, link: str | None = None) -> None:
+        """ValueError when this launcher cannot start with ``config`` (on ``link``, if given)."""
+        if link is not None and link not in self.links:
             raise ValueError(f"{self.name} runs on {' or '.join(self.links)} only, not {link}"
                              + self._why_not(link))
         for p in config.protocols or ():
@@ -482,7 +482,7 @@ class V2gkitSECC(_V2gkit):
     def default_config(self) -> SUTConfig:
         return SUTConfig(tls=True)
 
-    def check(self, config: SUTConfig, link: str) -> None:
+    def check(self, config: SUTConfig, link: str | None = None) -> None:
         super().check(config, link)
         offered = self.offered(config)
         if not any(config.dc in PROTOCOL_KINDS[p] for p in offered):
@@ -832,7 +832,15 @@ class SUT:
         return head + (f": {self.where.describe()}" if self.where else "")
 
     def fit(self, case: Any) -> Fit:
-        return self.launcher.fit(case, self.config)
+        """How ``case`` runs here, or why not (``Fit.reason``): also when the configuration it needs is one
+        this SUT cannot start with (e.g. Josev's EVCC with BPT for a DIN case)."""
+        fit = self.launcher.fit(case, self.config)
+        if fit.applicable:
+            try:
+                self.launcher.check(self.launcher.config_for(self.config, fit))
+            except ValueError as e:
+                return Fit(reason=str(e))
+        return fit
 
     # --------------------------------------------------------------- life cycle
 
