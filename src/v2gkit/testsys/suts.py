@@ -120,6 +120,7 @@ __all__ = [
     "get_launcher",
     "main",
     "open_sut",
+    "rerun_in_private_netns",
     "sut_names",
 ]
 
@@ -1174,6 +1175,42 @@ def _state(pid: int) -> str | None:
 
 # --------------------------------------------------------------------------------------- command
 
+def rerun_in_private_netns(launchers: Iterable[Launcher], argv: Sequence[str]) -> int | None:
+    """For a command that runs SUTs on the veth pair: None when this process already is in a private
+    network namespace (go on); else prepare the launchers (Josev's venv: pip needs the network, which the
+    namespace has not), run ``argv`` under ``unshare -rn`` and return its exit status. SUTError when that
+    cannot work."""
+    from v2gkit.net.netns import inside_private_netns, netns_available
+    if inside_private_netns():
+        return None
+    from v2gkit.net.netns import private_netns_command
+    for la in launchers:
+        try:
+            la.prepare()
+        except SUTError:
+            raise
+        except Exception as e:  # noqa: BLE001 - any set-up failure becomes one line
+            raise SUTError(f"{la.name}: {e}") from None
+    why = netns_available()
+    if why is not None:
+        raise SUTError(why)
+    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    return _run_forwarding(private_netns_command(list(argv)), env)
+
+
+def _run_forwarding(argv: list[str], env: dict[str, str]) -> int:
+    """Run ``argv`` and return its exit status; SIGINT and SIGTERM go on to it and we wait for its end,
+    so a command that stops SUTs gets to stop them (a Ctrl-C reaches both anyway; a kill only us)."""
+    proc = subprocess.Popen(argv, env=env)
+    forward = {sig: signal.signal(sig, lambda n, _f: proc.send_signal(n))
+               for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return proc.wait()
+    finally:
+        for sig, old in forward.items():
+            signal.signal(sig, old)
+
+
 def _config_from(args: argparse.Namespace, launcher: Launcher) -> SUTConfig:
     base = launcher.default_config()
     kw: dict[str, Any] = {}
@@ -1235,7 +1272,7 @@ def _manual(args: argparse.Namespace, launcher: Launcher, config: SUTConfig) -> 
         return 1 if summary["left"] else 0
     sut = SUT(launcher, link=link, config=config, workdir=workdir)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())  # the command's child gets it from _run_forwarding
     try:
         where = sut.start()
         info = {"sut": sut.name, **where.as_dict(), "log": str(sut.current.log_path if sut.current else "")}
@@ -1249,7 +1286,7 @@ def _manual(args: argparse.Namespace, launcher: Launcher, config: SUTConfig) -> 
                              address=where.sut_address) for a in args.command]
             env = dict(os.environ, V2GKIT_SUT=sut.name, V2GKIT_SUT_INTERFACE=where.tester_interface or "",
                        V2GKIT_SUT_SDP_PORT=str(where.sdp_port), V2GKIT_SUT_LINK=where.link)
-            return subprocess.call(where.tester_command(argv), env=env)
+            return _run_forwarding(where.tester_command(argv), env)
         if not args.json:
             if where.loopback:
                 print(f"tester: {' '.join(where.tester_args())}", flush=True)
@@ -1316,19 +1353,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SUTError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from v2gkit.net.netns import inside_private_netns, netns_available, run_private
-    if not args.loopback and not inside_private_netns():
+    if not args.loopback:
+        tail = ["--", *command] if command else []
         try:
-            launcher.prepare()  # needs the network, which the private namespace has not
-        except Exception as e:  # noqa: BLE001 - any set-up failure becomes one line
+            status = rerun_in_private_netns([launcher],
+                                            [sys.executable, "-m", "v2gkit.testsys.suts", *argv, *tail])
+        except SUTError as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        why = netns_available()
-        if why is not None:
-            print(f"error: {why}", file=sys.stderr)
-            return 2
-        tail = ["--", *command] if command else []
-        return run_private([sys.executable, "-m", "v2gkit.testsys.suts", *argv, *tail])
+        if status is not None:
+            return status
     try:
         return _manual(args, launcher, config)
     except (SUTError, ValueError) as e:
