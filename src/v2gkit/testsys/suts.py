@@ -9,9 +9,11 @@ or on a veth pair.
 How the tester and the SUT share the veth pair
 ----------------------------------------------
 The process that opens the SUT (the catalog runner, ``v2gkit test run``, this module's command) runs in a
-private network namespace, made by ``unshare -rn`` (``v2gkit.net.netns.run_private``; the commands re-execute
-themselves that way, tests start them that way), so no interface ever appears on the host. ``SUT.start()``
-builds a :class:`~v2gkit.net.netns.VethPair` there:
+private network namespace made by ``unshare -rn``, so no interface ever appears on the host: a command calls
+:func:`rerun_in_private_netns` first (it prepares the launchers, e.g. Josev's venv while the network is
+there, and re-executes the command inside; tests run a subprocess the same way), and ``SUT.start()``
+refuses a namespace that has real interfaces. ``SUT.start()`` builds a :class:`~v2gkit.net.netns.VethPair`
+there:
 
 * the **tester's end** stays in the current namespace, so the in-process tester (asyncio sockets) uses it
   directly, without ``nsenter``. It is named and addressed for the role the tester plays: ``v2g-ev``
