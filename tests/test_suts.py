@@ -238,7 +238,10 @@ def test_fit_v2gkit_secc() -> None:
     pnc = case("TC_SECC_CMN_VTB_CertificateInstallation_001", ("iso2",))
     assert "Plug & Charge" in la.fit(pnc, cfg).reason
     assert "DIN 70121 is DC only" in la.fit(case("TC_SECC_AC_VTB_SessionStop_001", ("din",)), cfg).reason
-    assert "needs" not in la.fit(case("TC_SECC_CMN_VTB_SDP_001"), cfg).reason
+    assert la.fit(case("TC_SECC_CMN_VTB_SDP_001", needs=("live",)), cfg).applicable
+    f = la.fit(case("TC_SECC_CMN_VTB_SessionSetup_004", ("din", "iso2"), needs=("tls",)), cfg)
+    assert (f.protocol, f.tls) == ("iso2", True)  # DIN has no TLS; the tester asks for it
+    assert la.config_for(SUTConfig(), f).tls  # an SECC started without TLS is started with it for this case
 
 
 def test_fit_josev() -> None:

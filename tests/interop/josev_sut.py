@@ -72,7 +72,9 @@ class _Josev(Launcher):
     implementation = f"Josev {josev.JOSEV_VERSION} (PyPI iso15118)"
     links = ("veth",)
     protocols = tuple(josev.PROTOCOLS)  # din, iso2, iso20-ac, iso20-dc
-    features = frozenset({"bpt", "dynamic"})
+    #: "pause": its ISO 15118-2 and DIN states handle ChargingSession Pause and OK_OldSessionJoined (not run
+    #: here yet)
+    features = frozenset({"live", "pause", "bpt", "dynamic"})
 
     def __init__(self, *, min_timeout: float | None = None) -> None:
         #: raise Josev's message timeouts to at least this (README: Timeouts); None: Josev's own

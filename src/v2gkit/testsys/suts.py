@@ -132,8 +132,10 @@ LINKS = ("veth", "loopback")
 PROTOCOL_KINDS: dict[str, tuple[bool, ...]] = {  # protocol -> the dc values it runs (True: DC, False: AC)
     "din": (True,), "iso2": (True, False), "iso20-dc": (True,), "iso20-ac": (False,),
 }
-#: what a case may need beyond a protocol; a SUT lists the ones it has in ``Launcher.features``
-FEATURES = ("tls", "pnc", "bpt", "dynamic", "wpt", "acdp")
+#: what a case may need beyond a protocol (``Case.needs``; ISO 15118-4 PICS, in short); a SUT lists the ones
+#: it has in ``Launcher.features``: "tls" (TLS at all), "live" (a real link: every SUT here), "pause" (ISO
+#: 15118-2 paused sessions), "pnc" (Plug & Charge), "bpt", "dynamic" (ISO 15118-20), "wpt", "acdp"
+FEATURES = ("tls", "live", "pause", "pnc", "bpt", "dynamic", "wpt", "acdp")
 #: cases whose topic needs a feature when the case itself does not say (``Case.needs``, if the model has it)
 NEEDS_BY_TOPIC = {"CertificateUpdate": "pnc", "CertificateInstallation": "pnc", "PaymentDetails": "pnc",
                   "TLS": "tls"}
@@ -406,9 +408,12 @@ class Launcher:
                 proto = ("iso20-dc" if dc else "iso20-ac") if p == "iso20" else p
                 if proto not in PROTOCOL_KINDS or dc not in PROTOCOL_KINDS[proto]:
                     continue
+                if "tls" in needs and proto == "din":  # DIN 70121 has no TLS
+                    continue
                 tried.append(proto)
                 if proto in self.protocols:  # config_for() starts the SUT with it if it must
-                    return self._fit(proto, dc, config)
+                    f = self._fit(proto, dc, config)
+                    return dataclasses.replace(f, tls=True) if "tls" in needs else f
         if not tried:
             return Fit(reason=f"none of {', '.join(wanted)} runs {kind} (DIN 70121 is DC only)")
         return Fit(reason=f"{self.name} does not run {', '.join(dict.fromkeys(tried))}")
@@ -439,7 +444,7 @@ _PORTS = re.compile(r"ports=\{([^}]*)\}")
 
 class _V2gkit(Launcher):
     implementation = "v2gkit"
-    features = frozenset({"tls", "bpt", "dynamic"})
+    features = frozenset({"tls", "live", "pause", "bpt", "dynamic"})
     allowances = (
         Allowance("no-pnc", "v2gkit has no Plug & Charge yet (contract certificates: PaymentDetails, "
                   "CertificateInstallation/Update)", feature="pnc"),
