@@ -174,7 +174,28 @@ def scenario_evcc_cases(name: str, workdir: str) -> dict:
     return out
 
 
-SCENARIOS = {"start": scenario_start, "evcc-cases": scenario_evcc_cases}
+def scenario_secc_cases(name: str, workdir: str) -> dict:
+    """Two cases against one SECC SUT, each an SDP request, a TCP connection and its close: how long the
+    second case's SDP answer takes, and how many processes served them."""
+    out: dict = {"cases": []}
+    with open_sut(name, link="veth", workdir=workdir) as sut:
+        for _ in range(2):
+            t0 = time.monotonic()
+            where = sut.before_case()
+            address, port, _ = sdp_ask(where, timeout=10)
+            pid = sut.current.pid if sut.current else 0
+            out["cases"].append({"sdp_s": time.monotonic() - t0, "pid": pid})
+            tcp_connect(where, address, port)
+            time.sleep(0.5)  # the SUT has seen the connection and its close
+            sut.after_case()
+        out["instances"] = len(sut.instances)
+        holder = sut.where.sut_netns_pid if sut.where else None
+        info = {"pgids": [p.pgid for p in sut.instances], "holder": holder}
+    out["left"] = gone(info)
+    return out
+
+
+SCENARIOS = {"start": scenario_start, "evcc-cases": scenario_evcc_cases, "secc-cases": scenario_secc_cases}
 
 
 def run_scenario(scenario: str, name: str, tmp_path: Path, timeout: float = 120) -> dict:
@@ -463,6 +484,19 @@ def test_josev_on_veth(name: str, tmp_path: Path, josev: None) -> None:
         assert info["sdp_request"] == SDP_REQ_NONE.hex() and info["sdp_from"] == "fe80::2"
         assert "Sending SDPRequest" in info["log"]
     assert info["left"] == []  # Josev's JVM too: it is in the SUT's process group
+
+
+@pytest.mark.parametrize("name", ["v2gkit-secc", "josev-secc"])
+def test_secc_answers_sdp_at_once_in_the_next_case(name: str, tmp_path: Path, netns: None,
+                                                    request: pytest.FixtureRequest) -> None:
+    """v2gkit's SECC serves both cases from one process; Josev's would not answer SDP for 5 s after the
+    first case's connection closed, so the second case gets a new one, which answers at once."""
+    if name.startswith("josev"):
+        request.getfixturevalue("josev")
+    out = run_scenario("secc-cases", name, tmp_path)
+    assert out["instances"] == (1 if name.startswith("v2gkit") else 2), out
+    assert out["cases"][1]["sdp_s"] < 4.5, out  # waiting for Josev would take 5 s
+    assert out["left"] == []
 
 
 def test_v2gkit_evcc_runs_a_session_per_case_on_veth(tmp_path: Path, netns: None) -> None:

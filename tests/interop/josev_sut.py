@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from v2gkit.testsys.suts import Allowance, Launcher, Spawn, SUTConfig, Where
+from v2gkit.testsys.suts import Allowance, Launcher, Spawn, SUTConfig, SUTProcess, Where
 
 
 def _harness():
@@ -44,11 +44,16 @@ _COMMON = (
               "cases fail on it (a finding, not an allowance)"),
 )
 
+_SDP_PAUSED, _SDP_RESUMED = "UDP server has been paused", "UDP server has been resumed"
+
 SECC_ALLOWANCES = _COMMON + (
     Allowance("fixed-offer", "its SECC's offer is hard-wired: DIN DC_extended; ISO 15118-2 DC_extended and "
               "AC_three_phase_core; ISO 15118-20 AC and AC_BPT (namespace -20:AC) or DC and DC_BPT (-20:DC), "
               "parameter sets Scheduled, Dynamic, Dynamic; EIM authorization accepted at once. One process "
               "serves AC and DC cases"),
+    Allowance("sdp-paused", "its SECC stops answering SDP while a TCP connection is open and until 5 s after "
+              "it closed (\"the TCP connection will close in 5 seconds\"): cases that send SDP again while "
+              "connected fail on it; between cases a new process is started instead of waiting"),
     Allowance("silent-on-invalid", "its SECC answers an invalid ISO 15118-20 request with silence (a "
               "validation error ends the session), not a FAILED response: such cases fail on it"),
 )
@@ -113,6 +118,13 @@ class JosevSECC(_Josev):
 
     def covers(self, running: SUTConfig, wanted: SUTConfig) -> bool:
         return set(self.offered(wanted)) <= set(self.offered(running))
+
+    def idle(self, p: SUTProcess) -> bool:
+        """Josev's SECC pauses its SDP server when a car connects and resumes it only 5 s after the TCP
+        connection closed (sdp-paused): a new process (~1.5 s) is quicker than waiting, and it answers the
+        next case's first SDP request at once, as an SDP case wants."""
+        text = p.text()
+        return text.count(_SDP_PAUSED) <= text.count(_SDP_RESUMED)
 
     def check(self, config: SUTConfig, link: str | None = None) -> None:
         super().check(config, link)

@@ -43,15 +43,17 @@ Cases against one SUT
 ---------------------
 ``before_case(fit)`` / ``after_case()`` bracket each case. An SECC serves every case from one process; it is
 restarted when it has died, when a case needs what it was not started with (v2gkit: AC instead of DC, a
-protocol it does not offer), or when the caller asks for a fresh one. An EVCC gets a fresh process per case:
-neither v2gkit's EVCC (it exits after its session) nor Josev's (after a successful session it never sends
-SDP again; after a failed one it retries only while SDP retry cycles are left, carrying its state) can be
-trusted to start the next case clean. That costs v2gkit's EVCC ~0.15 s and Josev's ~2 s (a JVM and its py4j
-gateway) per case. ``prespawn=True`` starts the next EVCC in ``after_case`` already, hiding its start-up
-behind the runner's work between cases, but it then sends unanswered SDP requests before its case begins,
-so it is off by default; a pre-started EVCC is used only while at least half of its SDP window (50
-requests, 0.25 s apart) is left. ``before_case(defer=True)`` and then ``launch()`` start the EVCC only once
-the tester listens, for cases about SDP retries and their timing.
+protocol it does not offer), when it would not answer SDP at once (Josev's SECC pauses SDP until 5 s after
+a connection closed: a new one is ready in ~1.5 s), or when the caller asks for a fresh one.
+
+An EVCC gets a fresh process per case: neither v2gkit's EVCC (it exits after its session) nor Josev's (after
+a successful session it never sends SDP again; after a failed one it retries only while SDP retry cycles are
+left, carrying its state) can be trusted to start the next case clean. That costs v2gkit's EVCC ~0.15 s and
+Josev's ~2 s (a JVM and its py4j gateway) per case. ``prespawn=True`` starts the next EVCC in ``after_case``
+already, hiding its start-up behind the runner's work between cases, but it then sends unanswered SDP
+requests before its case begins, so it is off by default; a pre-started EVCC is used only while at least half
+of its SDP window (50 requests, 0.25 s apart) is left. ``before_case(defer=True)`` and then ``launch()`` start
+the EVCC only once the tester listens, for cases about SDP retries and their timing.
 
 A runner, inside the private namespace (``async`` variants: ``astart``, ``abefore_case``, ``aafter_case``,
 ``astop``, ``async with``)::
@@ -375,6 +377,10 @@ class Launcher:
     def ready_info(self, line: str) -> dict[str, Any]:
         """Fields of :class:`Where` the ready line tells (v2gkit SECC: its ports)."""
         return {}
+
+    def idle(self, p: SUTProcess) -> bool:
+        """SECC: whether the running process answers the next case's SDP right now (else it is restarted)."""
+        return True
 
     # ------------------------------------------------------------------ applicability
 
@@ -956,8 +962,8 @@ class SUT:
 
     def _secc_before(self, wanted: SUTConfig, fresh: bool) -> None:
         cur, cfg = self.current, self._current_cfg
-        if cur is not None and cfg is not None and cur.alive and not fresh and self.launcher.covers(cfg,
-                                                                                                     wanted):
+        if (cur is not None and cfg is not None and cur.alive and not fresh
+                and self.launcher.covers(cfg, wanted) and self.launcher.idle(cur)):
             return
         if cur is not None and not cur.alive and not fresh:
             self.restarts += 1
