@@ -807,12 +807,9 @@ class SUT:
         launcher.check(self.config, link)
         self.ready_timeout = ready_timeout
         self.prespawn = prespawn
-        #: a folder of our own, removed after a clean stop (kept, and named in errors, after a failure)
+        #: None: a folder of our own, made at start() and removed after a clean stop (kept after a failure)
+        self._workdir = None if workdir is None else Path(workdir)
         self._own_workdir = workdir is None
-        if workdir is None:
-            workdir = tempfile.mkdtemp(prefix=f"{launcher.name}-")
-        self.workdir = Path(workdir)
-        self.workdir.mkdir(parents=True, exist_ok=True)
         self.where: Where | None = None
         self._link = _Link(link, launcher.role)
         self.current: SUTProcess | None = None
@@ -872,6 +869,14 @@ class SUT:
                 self.stop()
                 raise
             return self.where
+
+    @property
+    def workdir(self) -> Path:
+        """Where the logs (``<sut>-<n>.log``) and the SUT's own files go."""
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix=f"{self.launcher.name}-"))
+        self._workdir.mkdir(parents=True, exist_ok=True)
+        return self._workdir
 
     def _spawn(self, config: SUTConfig) -> SUTProcess:
         assert self.where is not None
@@ -1048,8 +1053,9 @@ class SUT:
 
     def cleanup(self) -> None:
         """Remove the working folder if it is our own (the logs go with it)."""
-        if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._own_workdir and self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     async def astart(self) -> Where:
         return await asyncio.to_thread(self.start)
@@ -1173,6 +1179,7 @@ def check(sut: SUT) -> dict[str, Any]:
     t1 = time.monotonic()
     sut.stop()
     out["stop_s"] = round(time.monotonic() - t1, 3)
+    sut.cleanup()  # a temporary working folder of its own goes; one given by the caller stays
     out["left"] = sut.leftovers() + [pid for pid in pids if Path(f"/proc/{pid}").exists()
                                      and _state(pid) not in ("Z", "X", None)]
     return out
