@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
 import socket
 import ssl
 import time
@@ -133,9 +134,17 @@ async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
         address = link_local_address(target.interface)
     else:
         raise ValueError("the tester SECC needs an interface or loopback")
-    server = await serve(handler, host="::1" if target.loopback else "::", port=0,
-                         interface=None if target.loopback else target.interface,
-                         ssl_context=target.ssl_context if target.tls else None)
+    for _ in range(20):  # a port of the dynamic range (sdp.DYNAMIC_PORTS), as an SECC announces: some cars
+        try:              # (Josev) refuse any other
+            server = await serve(handler, host="::1" if target.loopback else "::",
+                                 port=random.randrange(core.DYNAMIC_PORTS.start, core.DYNAMIC_PORTS.stop),
+                                 interface=None if target.loopback else target.interface,
+                                 ssl_context=target.ssl_context if target.tls else None)
+            break
+        except OSError:
+            continue
+    else:
+        raise OSError("no free TCP port in 49152..65535")
     sec = core.Security.TLS if target.tls else core.Security.NONE
     policy = core.SecurityPolicy.TLS_ONLY if target.tls else core.SecurityPolicy.NONE_ONLY
     sdp = TesterSDP(core.SDPServer(address, {sec: server.port}, policy), emu, lambda: loop.time() - t0)
