@@ -15,26 +15,13 @@ from typing import Any
 
 import click
 
-from .options import PORT, SECONDS
+from .options import ADDRESS, INTERFACE, PORT, SECONDS, SUT
 
 __all__ = ["test"]
 
 PROTOCOL_CHOICE = click.Choice(["din", "iso2", "iso20"])
 
 
-def _address(value: str | None) -> tuple[str, int] | None:
-    """``[fe80::1%eth0]:15118``, ``::1:15118`` or ``host:port`` -> (host, port)."""
-    if value is None:
-        return None
-    v = value.strip()
-    if v.startswith("["):
-        host, _, rest = v[1:].partition("]")
-        port = rest.lstrip(":")
-    else:
-        host, _, port = v.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise click.BadParameter(f"{value!r} is not ADDR:PORT (e.g. [::1]:15118)", param_hint="--address")
-    return host, int(port)
 
 
 def _catalog(folders: tuple[str, ...]) -> Any:
@@ -88,7 +75,7 @@ def list_cases(patterns: tuple[str, ...], folders: tuple[str, ...], protocol: st
 def _target(interface: str | None, address: str | None, loopback: bool, sdp_port: int, timeout: float) -> Any:
     from v2gkit.testsys.live import Target
 
-    return Target(interface=interface, loopback=loopback, address=_address(address), sdp_port=sdp_port,
+    return Target(interface=interface, loopback=loopback, address=address, sdp_port=sdp_port,
                   connect_timeout=timeout)
 
 
@@ -96,9 +83,9 @@ def _target(interface: str | None, address: str | None, loopback: bool, sdp_port
 @click.argument("patterns", nargs=-1)
 @click.option("--self", "self_", is_flag=True, help="against v2gkit's own machines, in-process (simulated clock)")
 @click.option("--loopback", is_flag=True, help="against a SUT on this host (SDP and TCP on ::1)")
-@click.option("--interface", "-i", help="against a SUT on this interface (SDP multicast, link-local)")
-@click.option("--address", help="against the SECC at ADDR:PORT (no SDP; TC_SECC_* cases only)")
-@click.option("--launch", "launch", metavar="SUT",
+@click.option("--interface", "-i", type=INTERFACE, help="against a SUT on this interface (SDP multicast, link-local)")
+@click.option("--address", type=ADDRESS, help="against the SECC at ADDR:PORT (no SDP; TC_SECC_* cases only)")
+@click.option("--launch", "launch", type=SUT,
               help="start this SUT and test it: v2gkit-secc, v2gkit-evcc, josev-secc, josev-evcc (on the veth "
                    "pair in a private network namespace unless --loopback; see python -m v2gkit.testsys.suts list)")
 @click.option("--sut", "sut_label", default="", help="a name for the SUT in reports")
@@ -201,13 +188,13 @@ def run_cases(patterns: tuple[str, ...], self_: bool, loopback: bool, interface:
               help="the role the script plays (secc: it answers SDP and waits for the car; evcc: it finds the "
                    "charger and connects)")
 @click.option("--loopback", is_flag=True, help="the other side is on this host")
-@click.option("--interface", "-i", help="the interface to the other side")
-@click.option("--address", help="the SECC at ADDR:PORT (evcc role, no SDP)")
+@click.option("--interface", "-i", type=INTERFACE, help="the interface to the other side")
+@click.option("--address", type=ADDRESS, help="the SECC at ADDR:PORT (evcc role, no SDP)")
 @click.option("--self", "self_", is_flag=True, help="against v2gkit's own machines, in-process")
 @click.option("--protocol", type=click.Choice(["din", "iso2", "iso20", "iso20-dc", "iso20-ac"]), default="iso2",
               show_default=True, help="the protocol the tester offers")
 @click.option("--ac", is_flag=True, help="an AC session (default DC)")
-@click.option("--sdp-port", type=PORT, default=15118, show_default=True)
+@click.option("--sdp-port", type=PORT, default=15118, show_default=True, help="the SDP port (UDP)")
 @click.option("--timeout", type=SECONDS, default=60.0, show_default=True,
               help="how long to wait for the other side to connect")
 @click.option("--html", "html_dir", type=click.Path(file_okay=False), help="write a report folder here")
