@@ -15,7 +15,8 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from .. import sdp as core
@@ -24,7 +25,7 @@ from ..net.iface import link_local_address
 from ..net.runner import run_machine
 from ..net.sdp import discover, start_responder
 from ..net.v2g import V2GConnection, connect, serve
-from .case import Case, CaseResult, Step, Verdict
+from .case import Case, CaseResult, Step, Verdict, WireRecord
 from .drive import Setup, make_emulator, run_script, setup_for, verdict_of
 from .emulator import SdpOp
 from .script import Tester
@@ -36,7 +37,9 @@ __all__ = ["Target", "run_live"]
 class Target:
     """Where the SUT is. ``interface``: SDP and link-local addresses on it (the veth pair, a PLC modem);
     ``loopback``: SDP and TCP on ::1; ``address``: (host, port) of an SECC, no SDP. ``tls``: ask for TLS in SDP
-    (tester EVCC) or offer it (tester SECC) with ``ssl_context``."""
+    (tester EVCC) or offer it (tester SECC) with ``ssl_context``. ``pki_dir``: the test PKI a case's TLS
+    profile (``Case.tls``, testsys/tlsfaults.py) builds its certificates from: the SUT must trust its roots
+    (default: v2gkit's own ``~/.cache/v2gkit/pki``, what ``v2gkit secc/evcc --pki`` use)."""
 
     interface: str | None = None
     loopback: bool = False
@@ -46,6 +49,7 @@ class Target:
     sdp_port: int = core.SDP_PORT
     #: how long the tester SECC waits for the car to connect, and the tester EVCC's SDP attempts
     connect_timeout: float = 20.0
+    pki_dir: Path | None = None
 
     def describe(self) -> str:
         if self.address:
@@ -90,8 +94,36 @@ async def _before_connection(emu: Any, target: Target, t0: float) -> None:
             emu.pre_answer(True, loop.time() - t0)
 
 
+#: after a car failed the TLS handshake, how long the tester SECC still watches for a retry or a plain-TCP
+#: fallback (a new SDP request) before it ends the case
+TLS_RETRY_WATCH = 1.0
+
+
+def _tls_record(t: float, name: str, note: str) -> WireRecord:
+    """A TLS event for the case's wire: ``tls_handshake`` (done, on the tester's side) or ``tls_failed``."""
+    return WireRecord(t, "", "tls", name=name, note=note)
+
+
+class _SdpLog:
+    """The tester SECC's SDP responder tracer: each car request as a wire record (its security byte decides
+    whether a car fell back to plain TCP after a TLS failure)."""
+
+    def __init__(self, records: list[WireRecord], t0: float) -> None:
+        self.records, self.t0 = records, t0
+
+    def sdp(self, ts: float, sent: bool, src: Any, dst: Any, datagram: bytes) -> None:
+        if sent:
+            return
+        try:
+            note = f"security {core.parse_request(datagram).security.name}"
+        except core.SDPError as e:
+            note = f"not an SDP request: {e}"
+        self.records.append(WireRecord(time.perf_counter() - self.t0, "rx", "sdp", 0x9000, datagram, "SDPReq",
+                                       note=note))
+
+
 async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], target: Target,
-                       notes: list[Step]) -> None:
+                       notes: list[Step], records: list[WireRecord], t0: float) -> None:
     if target.address is not None:
         host, port = target.address
         use_tls = target.tls
@@ -103,16 +135,29 @@ async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
         notes.append(Step(0.0, f"SDP: SECC at [{secc.address}]:{secc.port} ({secc.security.name}) after {attempts} "
                                 f"request(s)"))
         host, port, use_tls = str(secc.address), secc.port, secc.security is core.Security.TLS
-    conn = await connect(host, port, interface=None if target.loopback or target.address else target.interface,
-                         ssl_context=target.ssl_context if use_tls else None, timeout=target.connect_timeout)
+    try:
+        conn = await connect(host, port, interface=None if target.loopback or target.address else target.interface,
+                             ssl_context=target.ssl_context if use_tls else None, timeout=target.connect_timeout)
+    except (ssl.SSLError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as e:
+        if use_tls:  # TCP was up: the TLS handshake failed (an alert, or the SECC hung up)
+            records.append(_tls_record(time.perf_counter() - t0, "tls_failed", f"{type(e).__name__}: {e}"))
+        raise
     await emu_runner(conn)
 
 
 async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], target: Target,
-                       notes: list[Step]) -> None:
+                       notes: list[Step], records: list[WireRecord], t0: float) -> None:
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     connected = asyncio.Event()
+    tls_failed = asyncio.Event()
+
+    failures: list[str] = []
+
+    def on_tls_error(peer: tuple[str, int], reason: str) -> None:
+        failures.append(f"[{peer[0]}]:{peer[1]}: {reason}")
+        records.append(_tls_record(time.perf_counter() - t0, "tls_failed", failures[-1]))
+        tls_failed.set()
 
     async def handler(conn: V2GConnection) -> None:
         if connected.is_set():  # one connection per case; a second car is turned away
@@ -134,17 +179,27 @@ async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
         raise ValueError("the tester SECC needs an interface or loopback")
     server = await serve(handler, host="::1" if target.loopback else "::", port=0,
                          interface=None if target.loopback else target.interface,
-                         ssl_context=target.ssl_context if target.tls else None)
+                         ssl_context=target.ssl_context if target.tls else None,
+                         on_tls_error=on_tls_error if target.tls else None)
     sec = core.Security.TLS if target.tls else core.Security.NONE
     policy = core.SecurityPolicy.TLS_ONLY if target.tls else core.SecurityPolicy.NONE_ONLY
     responder = await start_responder(core.SDPServer(address, {sec: server.port}, policy),
-                                      interface=target.interface, loopback=target.loopback, port=target.sdp_port)
+                                      interface=target.interface, loopback=target.loopback, port=target.sdp_port,
+                                      tracer=_SdpLog(records, t0))
     notes.append(Step(0.0, f"listening on [{address}]:{server.port}, SDP on port {target.sdp_port}"))
     try:
+        waits = [asyncio.ensure_future(connected.wait()), asyncio.ensure_future(tls_failed.wait())]
         try:
-            await asyncio.wait_for(connected.wait(), target.connect_timeout)
-        except TimeoutError:
-            raise TimeoutError(f"no car connected within {target.connect_timeout:g} s") from None
+            await asyncio.wait(waits, timeout=target.connect_timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not connected.is_set() and tls_failed.is_set():  # watch for a retry before giving up
+                await asyncio.wait([waits[0]], timeout=TLS_RETRY_WATCH)
+        finally:
+            for w in waits:
+                w.cancel()
+        if not connected.is_set():
+            if failures:
+                raise ConnectionError(f"the TLS handshake with the car failed: {failures[-1]}")
+            raise TimeoutError(f"no car connected within {target.connect_timeout:g} s")
         await done
     finally:
         responder.close()
@@ -159,10 +214,15 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
     emu = make_emulator(role, setup)
     tester, thread = run_script(emu, body, setup.session_protocol)
     notes: list[Step] = []
+    records: list[WireRecord] = []  # TLS events and the car's SDP requests, seconds since the run started
     endpoints: list[str] = ["", ""]
 
     async def on_conn(conn: V2GConnection) -> None:
         endpoints[:] = [f"[{conn.local[0]}]:{conn.local[1]}", f"[{conn.peer[0]}]:{conn.peer[1]}"]
+        if conn.tls:
+            info = conn.tls
+            records.append(_tls_record(time.perf_counter() - t0, "tls_handshake",
+                                       f"{info['version']} {info['cipher']}, peer certificate CN={info['peer_cn']}"))
         outcome = await run_machine(conn, emu)
         notes.append(Step(emu.now - (emu.t0 or 0.0), f"connection runner ended: {outcome.detail}"))
 
@@ -171,9 +231,9 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
         if role == "evcc":
             await _before_connection(emu, target, asyncio.get_running_loop().time())
             if emu.done is None:
-                await _tester_evcc(on_conn, target, notes)
+                await _tester_evcc(on_conn, target, notes, records, t0)
         else:
-            await _tester_secc(on_conn, target, notes)
+            await _tester_secc(on_conn, target, notes, records, t0)
     except (OSError, TimeoutError, ConnectionError, ssl.SSLError) as e:
         error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     finally:
@@ -185,7 +245,7 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
                      purpose=case.purpose if case else "", requirements=case.requirements if case else (),
                      sut=sut or target.describe(), protocol=emu.protocol or "", verdict=verdict, reason=reason,
                      started=t_wall, seconds=time.perf_counter() - t0, steps=notes + list(tester.steps),
-                     wire=list(emu.wire), local_endpoint=endpoints[0], remote_endpoint=endpoints[1])
+                     wire=records + list(emu.wire), local_endpoint=endpoints[0], remote_endpoint=endpoints[1])
     return res
 
 
@@ -202,4 +262,10 @@ async def run_case_live(case: Case, target: Target, setup: Setup | None = None, 
                           protocol=st.session_protocol, verdict=Verdict.INCONC,
                           reason="not applicable: the run has no TLS (give a TLS context)")
     assert case.run is not None
+    if case.tls:  # the case's TLS profile replaces the run's context; the verdict looks at the handshake
+        from . import tlsfaults
+        proto = st.protocol
+        target = replace(target, tls=True, ssl_context=tlsfaults.context(case.tls, case.role, proto, target.pki_dir))
+        return tlsfaults.judge(case, proto, await run_live(case.run, case.role, target, st, case=case, sut=sut),
+                               target.pki_dir)
     return await run_live(case.run, case.role, target, st, case=case, sut=sut)
