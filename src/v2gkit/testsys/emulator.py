@@ -196,6 +196,40 @@ class Raised:
         self.error = error
 
 
+class TesterSDP:
+    """The tester SECC's SDP server: the real one (``sdp.SDPServer``) whose answers pass the script's
+    ``sdp_transform`` (a broken answer, or None for none) and whose traffic is recorded with the case.
+    Drivers use it where they would use the SDPServer (the live responder, the in-process car's SDP)."""
+
+    def __init__(self, server: Any, emu: Emulator, clock: Callable[[], float]) -> None:
+        self.server, self.emu, self.clock = server, emu, clock
+
+    @property
+    def enabled(self) -> bool:
+        return self.server.enabled
+
+    @property
+    def address(self) -> Any:
+        return self.server.address
+
+    def datagram_received(self, datagram: bytes) -> tuple[bytes | None, str]:
+        emu = self.emu
+        t = self.clock()
+        emu.sdp_requests.append(bytes(datagram))
+        emu.wire.append(WireRecord(t, "rx", "sdp", 0x9000, bytes(datagram), "SDPReq"))
+        answer, what = self.server.datagram_received(datagram)
+        if answer is not None and emu.sdp_transform is not None:
+            try:
+                answer = emu.sdp_transform(answer)
+            except Exception as e:  # noqa: BLE001 - the script's transform: its error
+                emu._error = EmulatorError(f"SDP answer transform failed: {type(e).__name__}: {e}")
+                answer = None
+            what += " (changed by the script)"
+        if answer is not None:
+            emu.wire.append(WireRecord(t, "tx", "sdp", 0x9001, bytes(answer), "SDPRes"))
+        return answer, what
+
+
 class EmulatorError(Exception):
     """The script asked for something the tester cannot do (no builder for a message, nothing to send on)."""
 
@@ -243,6 +277,9 @@ class Emulator:
         self._writes: dict[str, list[bytes]] = {}
         self._write_ids = 0
         self._cursor = 0  # incoming[:_cursor] are behind the script's last Receive
+        #: the tester SECC's SDP: what the car asked, and the script's change to each answer
+        self.sdp_requests: list[bytes] = []
+        self.sdp_transform: Callable[[bytes], bytes | None] | None = None
         self._first: list[Output] = []  # the first op's timers, for start()
         self._pre = False  # the op came from a step before the connection: its timers are still to start
         self._error: BaseException | None = None  # a script edit that failed, for its next blocking call

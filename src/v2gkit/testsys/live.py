@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
 import socket
 import ssl
 import time
@@ -27,7 +28,7 @@ from ..net.sdp import discover, start_responder
 from ..net.v2g import V2GConnection, connect, serve
 from .case import Case, CaseResult, Step, Verdict, WireRecord
 from .drive import Setup, make_emulator, run_script, setup_for, verdict_of
-from .emulator import SdpOp
+from .emulator import SdpOp, TesterSDP
 from .script import Tester
 
 __all__ = ["Target", "run_live"]
@@ -104,24 +105,6 @@ def _tls_record(t: float, name: str, note: str) -> WireRecord:
     return WireRecord(t, "", "tls", name=name, note=note)
 
 
-class _SdpLog:
-    """The tester SECC's SDP responder tracer: each car request as a wire record (its security byte decides
-    whether a car fell back to plain TCP after a TLS failure)."""
-
-    def __init__(self, records: list[WireRecord], t0: float) -> None:
-        self.records, self.t0 = records, t0
-
-    def sdp(self, ts: float, sent: bool, src: Any, dst: Any, datagram: bytes) -> None:
-        if sent:
-            return
-        try:
-            note = f"security {core.parse_request(datagram).security.name}"
-        except core.SDPError as e:
-            note = f"not an SDP request: {e}"
-        self.records.append(WireRecord(time.perf_counter() - self.t0, "rx", "sdp", 0x9000, datagram, "SDPReq",
-                                       note=note))
-
-
 async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], target: Target,
                        notes: list[Step], records: list[WireRecord], t0: float) -> None:
     if target.address is not None:
@@ -146,8 +129,9 @@ async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
 
 
 async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], target: Target,
-                       notes: list[Step], records: list[WireRecord], t0: float) -> None:
+                       notes: list[Step], emu: Any, records: list[WireRecord]) -> None:
     loop = asyncio.get_running_loop()
+    t0 = loop.time()
     done: asyncio.Future[None] = loop.create_future()
     connected = asyncio.Event()
     tls_failed = asyncio.Event()
@@ -156,7 +140,7 @@ async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
 
     def on_tls_error(peer: tuple[str, int], reason: str) -> None:
         failures.append(f"[{peer[0]}]:{peer[1]}: {reason}")
-        records.append(_tls_record(time.perf_counter() - t0, "tls_failed", failures[-1]))
+        records.append(_tls_record(loop.time() - t0, "tls_failed", failures[-1]))  # the SDP records' clock
         tls_failed.set()
 
     async def handler(conn: V2GConnection) -> None:
@@ -177,15 +161,23 @@ async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
         address = link_local_address(target.interface)
     else:
         raise ValueError("the tester SECC needs an interface or loopback")
-    server = await serve(handler, host="::1" if target.loopback else "::", port=0,
-                         interface=None if target.loopback else target.interface,
-                         ssl_context=target.ssl_context if target.tls else None,
-                         on_tls_error=on_tls_error if target.tls else None)
+    for _ in range(20):  # a port of the dynamic range (sdp.DYNAMIC_PORTS), as an SECC announces: some cars
+        try:              # (Josev) refuse any other
+            server = await serve(handler, host="::1" if target.loopback else "::",
+                                 port=random.randrange(core.DYNAMIC_PORTS.start, core.DYNAMIC_PORTS.stop),
+                                 interface=None if target.loopback else target.interface,
+                                 ssl_context=target.ssl_context if target.tls else None,
+                                 on_tls_error=on_tls_error if target.tls else None)
+            break
+        except OSError:
+            continue
+    else:
+        raise OSError("no free TCP port in 49152..65535")
     sec = core.Security.TLS if target.tls else core.Security.NONE
     policy = core.SecurityPolicy.TLS_ONLY if target.tls else core.SecurityPolicy.NONE_ONLY
-    responder = await start_responder(core.SDPServer(address, {sec: server.port}, policy),
-                                      interface=target.interface, loopback=target.loopback, port=target.sdp_port,
-                                      tracer=_SdpLog(records, t0))
+    sdp = TesterSDP(core.SDPServer(address, {sec: server.port}, policy), emu, lambda: loop.time() - t0)
+    responder = await start_responder(sdp, interface=target.interface,  # type: ignore[arg-type]
+                                      loopback=target.loopback, port=target.sdp_port)
     notes.append(Step(0.0, f"listening on [{address}]:{server.port}, SDP on port {target.sdp_port}"))
     try:
         waits = [asyncio.ensure_future(connected.wait()), asyncio.ensure_future(tls_failed.wait())]
@@ -214,7 +206,7 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
     emu = make_emulator(role, setup)
     tester, thread = run_script(emu, body, setup.session_protocol)
     notes: list[Step] = []
-    records: list[WireRecord] = []  # TLS events and the car's SDP requests, seconds since the run started
+    records: list[WireRecord] = []  # TLS handshakes done and failed (channel "tls")
     endpoints: list[str] = ["", ""]
 
     async def on_conn(conn: V2GConnection) -> None:
@@ -233,7 +225,7 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
             if emu.done is None:
                 await _tester_evcc(on_conn, target, notes, records, t0)
         else:
-            await _tester_secc(on_conn, target, notes, records, t0)
+            await _tester_secc(on_conn, target, notes, emu, records)
     except (OSError, TimeoutError, ConnectionError, ssl.SSLError) as e:
         error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     finally:

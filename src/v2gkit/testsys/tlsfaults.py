@@ -76,6 +76,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
+from .. import sdp as sdpcore
 from ..net import tls as tlsmod
 from ..pki.quick import (
     SECC_KEY_USAGE,
@@ -433,6 +434,14 @@ def _v2g_rx(wire: list[WireRecord]) -> list[WireRecord]:
     return [w for w in wire if w.direction == "rx" and w.channel == "tcp"]
 
 
+def _asks_plain(frame: bytes) -> bool:
+    """An SDP request for no transport security (0x10)."""
+    try:
+        return sdpcore.parse_request(frame).security is sdpcore.Security.NONE
+    except sdpcore.SDPError:
+        return False
+
+
 def judge(case: Case, protocol: str, res: CaseResult,
           pki_dir: str | os.PathLike[str] | None = None) -> CaseResult:
     """The verdict of a TLS case from the handshake records (``tls_handshake``/``tls_failed``, the car's SDP
@@ -449,9 +458,9 @@ def judge(case: Case, protocol: str, res: CaseResult,
     def out(verdict: Verdict, reason: str) -> CaseResult:
         return replace(res, verdict=verdict, reason=reason)
 
-    if sdp and sdp[0].note == "security NONE":
+    if sdp and _asks_plain(sdp[0].frame):
         return out(Verdict.INCONC, f"the {sut} asked for plain TCP in SDP: the case needs a {sut} that asks for TLS")
-    fallback = [w for w in sdp if failed and w.t > failed[0].t and w.note == "security NONE"]
+    fallback = [w for w in sdp if failed and w.t > failed[0].t and _asks_plain(w.frame)]
     if not prof.refuse:
         if not done:
             if failed:
