@@ -200,8 +200,14 @@ async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
 
 async def run_live(body: Callable[[Tester], None], role: str, target: Target, setup: Setup | None = None, *,
                    case: Case | None = None, sut: str = "") -> CaseResult:
-    """Run ``body`` with the tester in ``role`` against the SUT at ``target``."""
+    """Run ``body`` with the tester in ``role`` against the SUT at ``target``. A ``case`` with a TLS profile
+    (``Case.tls``) runs with the tester's context from :mod:`v2gkit.testsys.tlsfaults` instead of the
+    target's, and gets its verdict from what happened on the TLS layer (``tlsfaults.judge``)."""
     setup = setup or Setup()
+    if case is not None and case.tls:
+        from . import tlsfaults
+        ctx = tlsfaults.context(case.tls, role, setup.protocol, target.pki_dir)
+        target = replace(target, tls=True, ssl_context=ctx)
     t_wall, t0 = time.time(), time.perf_counter()
     emu = make_emulator(role, setup)
     tester, thread = run_script(emu, body, setup.session_protocol)
@@ -238,6 +244,8 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
                      sut=sut or target.describe(), protocol=emu.protocol or "", verdict=verdict, reason=reason,
                      started=t_wall, seconds=time.perf_counter() - t0, steps=notes + list(tester.steps),
                      wire=records + list(emu.wire), local_endpoint=endpoints[0], remote_endpoint=endpoints[1])
+    if case is not None and case.tls:
+        res = tlsfaults.judge(case, setup.protocol, res, target.pki_dir)
     return res
 
 
@@ -254,10 +262,4 @@ async def run_case_live(case: Case, target: Target, setup: Setup | None = None, 
                           protocol=st.session_protocol, verdict=Verdict.INCONC,
                           reason="not applicable: the run has no TLS (give a TLS context)")
     assert case.run is not None
-    if case.tls:  # the case's TLS profile replaces the run's context; the verdict looks at the handshake
-        from . import tlsfaults
-        proto = st.protocol
-        target = replace(target, tls=True, ssl_context=tlsfaults.context(case.tls, case.role, proto, target.pki_dir))
-        return tlsfaults.judge(case, proto, await run_live(case.run, case.role, target, st, case=case, sut=sut),
-                               target.pki_dir)
     return await run_live(case.run, case.role, target, st, case=case, sut=sut)

@@ -359,9 +359,10 @@ def _profiles() -> list[Profile]:
         # ISO 15118-2: TLS 1.2, ECDHE-ECDSA(-AES128-SHA256) on secp256r1; the car sends no certificate
         Profile("tls13_only", "secc", "iso2", "accepts only TLS 1.3", f"runs ISO 15118-2 on TLS 1.2 only: it {_ABORT}",
                 lambda fp: _versions(_server(fp), _T.TLSv1_3)),
-        Profile("tls13_only", "evcc", "iso2", "offers only TLS 1.3 (the charger supports ISO 15118-2 only)",
-                f"runs ISO 15118-2 on TLS 1.2 only: it {_ABORT}",
-                lambda fp: _versions(_fault_client(fp), _T.TLSv1_3)),
+        Profile("tls13_only", "evcc", "iso2", "offers only TLS 1.3 and only ISO 15118-2 in the app handshake",
+                "runs ISO 15118-2 on TLS 1.2 only: it aborts the handshake, or (a charger that also runs ISO "
+                "15118-20 on TLS 1.3) does not select ISO 15118-2 (no -2 session)",
+                lambda fp: _versions(_fault_client(fp), _T.TLSv1_3), negotiation_may_refuse=True),
         Profile("tls11_only", "secc", "iso2", "accepts only TLS 1.1 (ECDHE-ECDSA-AES128-SHA)",
                 f"does not go below TLS 1.2: it {_ABORT}",
                 lambda fp: _versions(_server(fp), _T.TLSv1_1, TLS11_CIPHERS)),
