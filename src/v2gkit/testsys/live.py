@@ -123,7 +123,8 @@ async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
                              ssl_context=target.ssl_context if use_tls else None, timeout=target.connect_timeout)
     except (ssl.SSLError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as e:
         if use_tls:  # TCP was up: the TLS handshake failed (an alert, or the SECC hung up)
-            records.append(_tls_record(time.perf_counter() - t0, "tls_failed", f"{type(e).__name__}: {e}"))
+            why = f"{type(e).__name__}: {e}" if str(e) else f"{type(e).__name__} (the SECC hung up)"
+            records.append(_tls_record(time.perf_counter() - t0, "tls_failed", why))
         raise
     await emu_runner(conn)
 
@@ -219,8 +220,9 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
         endpoints[:] = [f"[{conn.local[0]}]:{conn.local[1]}", f"[{conn.peer[0]}]:{conn.peer[1]}"]
         if conn.tls:
             info = conn.tls
+            cn = f", peer certificate CN={info['peer_cn']}" if info.get("peer_cn") else ", no peer certificate"
             records.append(_tls_record(time.perf_counter() - t0, "tls_handshake",
-                                       f"{info['version']} {info['cipher']}, peer certificate CN={info['peer_cn']}"))
+                                       f"{info['version']} {info['cipher']}{cn}"))
         outcome = await run_machine(conn, emu)
         notes.append(Step(emu.now - (emu.t0 or 0.0), f"connection runner ended: {outcome.detail}"))
 

@@ -51,9 +51,10 @@ settings are deprecated in Python 3.11 (warnings silenced here); NULL suites are
 
 A conforming SUT refuses every fault: it aborts the handshake (an alert, or it closes the connection)
 and exchanges no V2G message over it; a car does not fall back to plain TCP (no new SDP request for
-security 0x10 after the failure); a -20 charger offered TLS 1.2 may instead accept it and then not select
-ISO 15118-20 in the app handshake ([V2G20-2356]). The tester sees the refusal as ``tls_failed`` records in
-the case's wire (from :mod:`v2gkit.testsys.live`).
+security 0x10 after the failure). A charger offered the wrong version may instead take it and then not
+select the protocol in the app handshake: a -20 charger that also runs ISO 15118-2 on TLS 1.2 ([V2G20-2356]),
+a -2 charger that also runs -20 on TLS 1.3. The tester sees a refusal as a ``tls_failed`` record in the case's
+wire, or as the SUT closing the connection before any V2G message (records of :mod:`v2gkit.testsys.live`).
 """
 
 from __future__ import annotations
@@ -485,7 +486,10 @@ def judge(case: Case, protocol: str, res: CaseResult,
     if fallback:
         return out(Verdict.FAIL, f"the {sut} fell back: after the TLS failure it asked for plain TCP in SDP")
     if failed:
-        return out(Verdict.PASS, f"the {sut} refused the TLS handshake: {failed[0].note}")
+        note = failed[0].note
+        if note.endswith("ConnectionResetError"):
+            note += " (it hung up without a TLS alert)"
+        return out(Verdict.PASS, f"the {sut} refused the TLS handshake: {note}")
     if done:
         close = [w for w in wire if w.channel == "event" and w.name == "close"]
         if close and close[0].direction == "rx":
