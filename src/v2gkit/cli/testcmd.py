@@ -98,6 +98,9 @@ def _target(interface: str | None, address: str | None, loopback: bool, sdp_port
 @click.option("--loopback", is_flag=True, help="against a SUT on this host (SDP and TCP on ::1)")
 @click.option("--interface", "-i", help="against a SUT on this interface (SDP multicast, link-local)")
 @click.option("--address", help="against the SECC at ADDR:PORT (no SDP; TC_SECC_* cases only)")
+@click.option("--launch", "launch", metavar="SUT",
+              help="start this SUT and test it: v2gkit-secc, v2gkit-evcc, josev-secc, josev-evcc (on the veth "
+                   "pair in a private network namespace unless --loopback; see python -m v2gkit.testsys.suts list)")
 @click.option("--sut", "sut_label", default="", help="a name for the SUT in reports")
 @click.option("--protocol", type=PROTOCOL_CHOICE,
               help="run every case with this protocol (default: each case's first protocol)")
@@ -112,7 +115,7 @@ def _target(interface: str | None, address: str | None, loopback: bool, sdp_port
 @click.option("--timeout", type=SECONDS, default=20.0, show_default=True,
               help="how long to wait for the SUT to connect or answer SDP, per case")
 def run_cases(patterns: tuple[str, ...], self_: bool, loopback: bool, interface: str | None, address: str | None,
-              sut_label: str, protocol: str | None, quick: bool, folders: tuple[str, ...], junit: str | None,
+              launch: str | None, sut_label: str, protocol: str | None, quick: bool, folders: tuple[str, ...], junit: str | None,
               html_dir: str | None, results: str | None, sdp_port: int, timeout: float) -> None:
     """Run the cases whose ID matches any PATTERN. TC_SECC_* cases test a charger (the tester plays the
     car); TC_EVCC_* cases test a car (the tester plays the charger). Exit status 0 when no case failed."""
@@ -121,9 +124,19 @@ def run_cases(patterns: tuple[str, ...], self_: bool, loopback: bool, interface:
     from v2gkit.testsys.case import Verdict
     from v2gkit.testsys.report import print_summary, write_junit, write_report, write_results
 
-    where = [x for x in (self_, loopback, interface, address) if x]
-    if len(where) != 1:
-        raise click.UsageError("say where the SUT is: --self, --loopback, --interface IF or --address ADDR:PORT")
+    where = [x for x in (self_, interface, address, launch) if x]
+    if len(where) > 1 or not where and not loopback:
+        raise click.UsageError("say where the SUT is: --self, --loopback, --interface IF, --address ADDR:PORT, or "
+                               "--launch SUT [--loopback]")
+    if launch and not loopback:
+        from v2gkit.testsys import suts
+        try:
+            status = suts.rerun_in_private_netns([suts.get_launcher(launch)],
+                                                 [sys.executable, "-m", "v2gkit.cli.main", *sys.argv[1:]])
+        except suts.SUTError as e:
+            raise click.UsageError(str(e)) from None
+        if status is not None:
+            sys.exit(status)
     cases = _select(_catalog(folders).cases, patterns)
     if quick:
         cases = [c for c in cases if c.quick]
@@ -131,24 +144,43 @@ def run_cases(patterns: tuple[str, ...], self_: bool, loopback: bool, interface:
         cases = [c for c in cases if protocol in c.protocols]
     if not cases:
         raise click.UsageError("no case selected (see: v2gkit test list)")
-    if not self_:
+    if launch:
+        from v2gkit.testsys import suts
+        try:
+            role = suts.get_launcher(launch).role
+        except suts.SUTError as e:
+            raise click.UsageError(str(e)) from None
+        cases = [c for c in cases if c.sut_role == role]
+        if not cases:
+            raise click.UsageError(f"{launch} is an {role.upper()}: select TC_{role.upper()}_* cases")
+    elif not self_:
         roles = {c.sut_role for c in cases}
         if len(roles) > 1:
             raise click.UsageError("a live SUT is a charger or a car: select TC_SECC_* (charger) or TC_EVCC_* "
                                    "(car) cases, not both")
         if address and roles != {"secc"}:
             raise click.UsageError("--address reaches a charger: only TC_SECC_* cases")
-    target = None if self_ else _target(interface, address, loopback, sdp_port, timeout)
-    label = sut_label or ("v2gkit self" if self_ else target.describe())
-    out = []
+    from v2gkit.testsys import runner
+
+    target = None if self_ or launch else _target(interface, address, loopback, sdp_port, timeout)
+    label = sut_label or ("v2gkit self" if self_ else f"{launch} ({'loopback' if loopback else 'veth'})" if launch
+                          else target.describe())
     t0 = time.perf_counter()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   transient=True) as progress:
         task = progress.add_task("cases", total=len(cases))
-        for c in cases:
+
+        def done(c: Any, r: Any) -> None:
             progress.update(task, description=c.case_id)
-            out.append(_run_one(c, target, protocol, label))
             progress.advance(task)
+
+        if self_:
+            out = runner.run_cases_self(cases, protocol=protocol, on_result=done, label=label)
+        elif launch:
+            out = runner.run_cases_launched(cases, launch, link="loopback" if loopback else "veth", on_result=done,
+                                            label=label)
+        else:
+            out = runner.run_cases_target(cases, target, protocol=protocol, on_result=done, label=label)
     wall = time.perf_counter() - t0
     print_summary(out)
     click.echo(f"{len(out)} case(s) in {wall:.2f} s against {label}")
@@ -161,18 +193,6 @@ def run_cases(patterns: tuple[str, ...], self_: bool, loopback: bool, interface:
         click.echo(f"report: {page}")
     bad = sum(r.verdict in (Verdict.FAIL, Verdict.ERROR) for r in out)
     sys.exit(1 if bad else 0)
-
-
-def _run_one(case: Any, target: Any, protocol: str | None, label: str) -> Any:
-    from v2gkit.testsys.drive import run_case
-
-    if target is None:
-        res = run_case(case, protocol=protocol)
-    else:
-        from v2gkit.testsys.live import run_case_live
-        res = asyncio.run(run_case_live(case, target, protocol=protocol, sut=label))
-    res.sut = label
-    return res
 
 
 @test.command("lua")
