@@ -119,8 +119,10 @@ async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
                                 f"request(s)"))
         host, port, use_tls = str(secc.address), secc.port, secc.security is core.Security.TLS
     try:
-        conn = await connect(host, port, interface=None if target.loopback or target.address else target.interface,
-                             ssl_context=target.ssl_context if use_tls else None, timeout=target.connect_timeout)
+        conn = await connect(host, port,
+                             interface=None if target.loopback or target.address else target.interface,
+                             ssl_context=target.ssl_context if use_tls else None,
+                             timeout=target.connect_timeout)
     except (ssl.SSLError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as e:
         if use_tls:  # TCP was up: the TLS handshake failed (an alert, or the SECC hung up)
             why = f"{type(e).__name__}: {e}" if str(e) else f"{type(e).__name__} (the SECC hung up)"
@@ -220,7 +222,8 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
         endpoints[:] = [f"[{conn.local[0]}]:{conn.local[1]}", f"[{conn.peer[0]}]:{conn.peer[1]}"]
         if conn.tls:
             info = conn.tls
-            cn = f", peer certificate CN={info['peer_cn']}" if info.get("peer_cn") else ", no peer certificate"
+            cn = f", peer certificate CN={info['peer_cn']}" if info.get("peer_cn") else \
+                ", no peer certificate"
             records.append(_tls_record(time.perf_counter() - t0, "tls_handshake",
                                        f"{info['version']} {info['cipher']}{cn}"))
         outcome = await run_machine(conn, emu)

@@ -160,13 +160,15 @@ def _write(path: Path, data: bytes, mode: int) -> Path:
 
 
 def _odd_leaf(issuer: CertificateAuthority, folder: Path, name: str, common_name: str, dc: str,
-              key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, usage: tuple[str, ...]) -> tuple[Path, Path]:
+              key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey, usage: tuple[str, ...]
+              ) -> tuple[Path, Path]:
     """A valid leaf under ``issuer`` with a key the protocol does not use (another curve, or RSA)."""
     now = dt.datetime.now(dt.UTC)
     wanted = set(usage)
-    names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment", "key_agreement",
-             "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
+    names = ("digital_signature", "content_commitment", "key_encipherment", "data_encipherment",
+             "key_agreement", "key_cert_sign", "crl_sign", "encipher_only", "decipher_only")
     ski = issuer.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    aki = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name),
                                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "v2gkit test PKI"),
@@ -177,7 +179,7 @@ def _odd_leaf(issuer: CertificateAuthority, folder: Path, name: str, common_name
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(**{n: n in wanted for n in names}), critical=True)
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+            .add_extension(aki, critical=False)
             .sign(issuer.key, hashes.SHA256() if issuer.protocol == "iso2" else hashes.SHA512()))
     pem = serialization.Encoding.PEM
     key_path = _write(folder / f"{name}.key", key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
@@ -210,8 +212,9 @@ def _build(directory: Path, protocol: str, fingerprint: str) -> FaultPki:
     fake_oem = _impostor(base, "oem_root", ("OEM Sub-CA 1", "OEM Sub-CA 2"), "OEM")
     secc: dict[str, tuple[Path, Path]] = {"good": (base.secc_chain, base.secc_key)}
     vehicle: dict[str, tuple[Path, Path]] = {"good": (base.vehicle_chain, base.vehicle_key)}
-    for out, ca, fake, cn, usage, dc, who in ((secc, cpo, fake_cpo, secc_cn, SECC_KEY_USAGE, "CPO", "secc"),
-                                              (vehicle, oem, fake_oem, vehicle_cn, VEHICLE_KEY_USAGE, "OEM", "vehicle")):
+    sides = ((secc, cpo, fake_cpo, secc_cn, SECC_KEY_USAGE, "CPO", "secc"),
+             (vehicle, oem, fake_oem, vehicle_cn, VEHICLE_KEY_USAGE, "OEM", "vehicle"))
+    for out, ca, fake, cn, usage, dc, who in sides:
         for fault, kw, issuer in (("unknown_root", {}, fake), ("expired", {"expired": True}, ca),
                                   ("not_yet_valid", {"not_yet_valid": True}, ca)):
             leaf = issue_leaf(issuer, folder, f"{who}_{fault}", common_name=cn, key_usage=usage,
@@ -229,7 +232,8 @@ def fault_pki(pki_dir: str | os.PathLike[str] | None, protocol: str) -> FaultPki
     """The test PKI of ``protocol`` in ``<pki_dir>/<protocol>`` (made if missing, as ``v2gkit secc --pki``
     does) and the broken certificates under it, made once per process."""
     if protocol not in VERSION:
-        raise ValueError(f"TLS profiles exist for iso2 and iso20, not {protocol!r} (DIN SPEC 70121 has no TLS)")
+        raise ValueError(f"TLS profiles exist for iso2 and iso20, not {protocol!r} "
+                         "(DIN SPEC 70121 has no TLS)")
     directory = (Path(pki_dir) if pki_dir is not None else DEFAULT_PKI).expanduser().resolve() / protocol
     base = make_test_pki(directory, protocol)  # type: ignore[arg-type]
     return _build(directory, protocol, hashlib.sha256(base.v2g_root.read_bytes()).hexdigest())
@@ -327,42 +331,50 @@ _ABORT = "aborts the TLS handshake and exchanges no V2G message"
 def _profiles() -> list[Profile]:
     out: list[Profile] = []
     for proto in ("iso2", "iso20"):
-        ver = "TLS 1.2" if proto == "iso2" else "TLS 1.3 with mutual authentication"
-        r_cert = _R20_MUTUAL if proto == "iso20" else ()
+        iso20 = proto == "iso20"
+        ver = "TLS 1.3 with mutual authentication" if iso20 else "TLS 1.2"
+        keys = "secp521r1 (or Ed448)" if iso20 else "secp256r1"
+        no_fallback = f"{_ABORT} and does not fall back to plain TCP"
+        vehicle_cert = " with a valid vehicle certificate" if iso20 else ""
         out += [
-            Profile("good", "secc", proto, f"offers the valid {ver} profile with a valid SECC certificate chain",
-                    f"completes the {ver} handshake and sends SessionSetupReq", lambda fp: _server(fp),
-                    _R20_MUTUAL if proto == "iso20" else ()),
-            Profile("good", "evcc", proto, f"offers the valid {ver} profile"
-                    + (" with a valid vehicle certificate" if proto == "iso20" else ""),
-                    f"completes the {ver} handshake with a valid certificate chain and answers SessionSetupReq",
-                    lambda fp: _client(fp), r_cert),
-            Profile("unknown_root", "secc", proto, "presents an SECC certificate chain from an unknown V2G root "
-                    "(same names as the real CAs, other keys)",
-                    f"does not trust the chain: it {_ABORT} and does not fall back to plain TCP",
+            Profile("good", "secc", proto,
+                    f"offers the valid {ver} profile with a valid SECC certificate chain",
+                    f"completes the {ver} handshake and sends SessionSetupReq",
+                    lambda fp: _server(fp), _R20_MUTUAL if iso20 else ()),
+            Profile("good", "evcc", proto,
+                    f"offers the valid {ver} profile{vehicle_cert}",
+                    f"completes the {ver} handshake with a valid certificate chain and answers "
+                    "SessionSetupReq",
+                    lambda fp: _client(fp), _R20_MUTUAL if iso20 else ()),
+            Profile("unknown_root", "secc", proto,
+                    "presents an SECC certificate chain from an unknown V2G root (same names as the real "
+                    "CAs, other keys)", f"does not trust the chain: it {no_fallback}",
                     lambda fp: _server(fp, "unknown_root")),
             Profile("expired", "secc", proto, "presents an expired SECC certificate under the valid chain",
-                    f"{_ABORT} and does not fall back to plain TCP", lambda fp: _server(fp, "expired")),
-            Profile("not_yet_valid", "secc", proto, "presents an SECC certificate whose validity starts tomorrow",
-                    f"{_ABORT} and does not fall back to plain TCP", lambda fp: _server(fp, "not_yet_valid")),
+                    no_fallback, lambda fp: _server(fp, "expired")),
+            Profile("not_yet_valid", "secc", proto,
+                    "presents an SECC certificate whose validity starts tomorrow", no_fallback,
+                    lambda fp: _server(fp, "not_yet_valid")),
             Profile("wrong_group", "secc", proto, f"accepts ECDHE only on {WRONG_GROUP}",
                     f"offers no such group: it {_ABORT}", lambda fp: _group(_server(fp), WRONG_GROUP),
-                    _R20_GROUP if proto == "iso20" else ()),
+                    _R20_GROUP if iso20 else ()),
             Profile("wrong_group", "evcc", proto, f"offers ECDHE only on {WRONG_GROUP}",
                     f"accepts no such group: it {_ABORT}", lambda fp: _group(_fault_client(fp), WRONG_GROUP),
-                    _R20_GROUP if proto == "iso20" else ()),
-            Profile("wrong_curve", "secc", proto, "presents an SECC certificate with a "
-                    f"{WRONG_CURVE[proto].name} key (issued by the valid CPO Sub-CA 2)",
-                    f"accepts only {'secp256r1' if proto == 'iso2' else 'secp521r1 (or Ed448)'} keys: it {_ABORT}",
-                    lambda fp: _server(fp, "wrong_curve"), _R20_KEY if proto == "iso20" else ()),
+                    _R20_GROUP if iso20 else ()),
+            Profile("wrong_curve", "secc", proto,
+                    f"presents an SECC certificate with a {WRONG_CURVE[proto].name} key (issued by the valid "
+                    "CPO Sub-CA 2)", f"accepts only {keys} keys: it {_ABORT}",
+                    lambda fp: _server(fp, "wrong_curve"), _R20_KEY if iso20 else ()),
         ]
+    tls12 = f"runs ISO 15118-2 on TLS 1.2 only: it {_ABORT}"
+    weak = "only suites outside the ISO 15118-2 list (SHA-1 CBC, NULL)"
     out += [
         # ISO 15118-2: TLS 1.2, ECDHE-ECDSA(-AES128-SHA256) on secp256r1; the car sends no certificate
-        Profile("tls13_only", "secc", "iso2", "accepts only TLS 1.3", f"runs ISO 15118-2 on TLS 1.2 only: it {_ABORT}",
+        Profile("tls13_only", "secc", "iso2", "accepts only TLS 1.3", tls12,
                 lambda fp: _versions(_server(fp), _T.TLSv1_3)),
         Profile("tls13_only", "evcc", "iso2", "offers only TLS 1.3 and only ISO 15118-2 in the app handshake",
-                "runs ISO 15118-2 on TLS 1.2 only: it aborts the handshake, or (a charger that also runs ISO "
-                "15118-20 on TLS 1.3) does not select ISO 15118-2 (no -2 session)",
+                "runs ISO 15118-2 on TLS 1.2 only: it aborts the handshake, or (a charger that also runs "
+                "ISO 15118-20 on TLS 1.3) does not select ISO 15118-2 (no -2 session)",
                 lambda fp: _versions(_fault_client(fp), _T.TLSv1_3), negotiation_may_refuse=True),
         Profile("tls11_only", "secc", "iso2", "accepts only TLS 1.1 (ECDHE-ECDSA-AES128-SHA)",
                 f"does not go below TLS 1.2: it {_ABORT}",
@@ -370,31 +382,35 @@ def _profiles() -> list[Profile]:
         Profile("tls11_only", "evcc", "iso2", "offers only TLS 1.1 (ECDHE-ECDSA-AES128-SHA)",
                 f"does not go below TLS 1.2: it {_ABORT}",
                 lambda fp: _versions(_fault_client(fp), _T.TLSv1_1, TLS11_CIPHERS)),
-        Profile("weak_ciphers", "secc", "iso2", "accepts only suites outside the ISO 15118-2 list (SHA-1 CBC, NULL)",
+        Profile("weak_ciphers", "secc", "iso2", f"accepts {weak}",
                 f"offers only the ISO 15118-2 suites: it {_ABORT}",
                 lambda fp: _ciphers(_server(fp), WEAK_CIPHERS)),
-        Profile("weak_ciphers", "evcc", "iso2", "offers only suites outside the ISO 15118-2 list (SHA-1 CBC, NULL)",
+        Profile("weak_ciphers", "evcc", "iso2", f"offers {weak}",
                 f"accepts only the ISO 15118-2 suites: it {_ABORT}",
                 lambda fp: _ciphers(_fault_client(fp), WEAK_CIPHERS)),
-        Profile("rsa_key", "secc", "iso2", "presents an RSA-2048 SECC certificate (suite ECDHE-RSA-AES128-SHA256)",
+        Profile("rsa_key", "secc", "iso2",
+                "presents an RSA-2048 SECC certificate (suite ECDHE-RSA-AES128-SHA256)",
                 f"accepts only ECDSA on secp256r1: it {_ABORT}",
                 lambda fp: _ciphers(_server(fp, "rsa_key"), "ECDHE-RSA-AES128-SHA256")),
         # ISO 15118-20: TLS 1.3 only, mutual authentication
         Profile("tls12_only", "secc", "iso20", "accepts only TLS 1.2",
-                f"runs ISO 15118-20 on TLS 1.3 only: it {_ABORT}", lambda fp: _versions(_server(fp), _T.TLSv1_2),
-                _R20_VERSION),
+                f"runs ISO 15118-20 on TLS 1.3 only: it {_ABORT}",
+                lambda fp: _versions(_server(fp), _T.TLSv1_2), _R20_VERSION),
         Profile("tls12_only", "evcc", "iso20", "offers only TLS 1.2 and ISO 15118-20 in the app handshake",
                 "aborts the handshake, or takes TLS 1.2 and does not select ISO 15118-20 (no -20 session)",
-                lambda fp: _versions(_fault_client(fp), _T.TLSv1_2), _R20_VERSION, negotiation_may_refuse=True),
+                lambda fp: _versions(_fault_client(fp), _T.TLSv1_2), _R20_VERSION,
+                negotiation_may_refuse=True),
         Profile("no_certificate", "evcc", "iso20", "sends no vehicle certificate although asked for one",
                 f"requires the vehicle certificate: it {_ABORT}", lambda fp: _client(fp, None), _R20_MUTUAL),
     ]
-    for fault, what in (("unknown_root", "a vehicle certificate chain from an unknown OEM root (same names, "
-                                         "other keys)"),
-                        ("expired", "an expired vehicle certificate under the valid OEM chain"),
-                        ("not_yet_valid", "a vehicle certificate whose validity starts tomorrow"),
-                        ("wrong_curve", f"a vehicle certificate with a {WRONG_CURVE['iso20'].name} key "
-                                        "(issued by the valid OEM Sub-CA 2)")):
+    vehicle = {
+        "unknown_root": "a vehicle certificate chain from an unknown OEM root (same names, other keys)",
+        "expired": "an expired vehicle certificate under the valid OEM chain",
+        "not_yet_valid": "a vehicle certificate whose validity starts tomorrow",
+        "wrong_curve": f"a vehicle certificate with a {WRONG_CURVE['iso20'].name} key (issued by the valid "
+                       "OEM Sub-CA 2)",
+    }
+    for fault, what in vehicle.items():
         out.append(Profile(fault, "evcc", "iso20", f"presents {what}", f"does not accept it: it {_ABORT}",
                            functools.partial(_client, cert=fault),
                            _R20_KEY if fault == "wrong_curve" else _R20_MUTUAL))
@@ -422,9 +438,10 @@ def profile(name: str, role: str, protocol: str) -> Profile:
     return found
 
 
-def context(name: str, role: str, protocol: str, pki_dir: str | os.PathLike[str] | None = None) -> ssl.SSLContext:
-    """The tester's ``ssl.SSLContext`` for profile ``name`` (a server context when it plays the SECC), from the
-    test PKI in ``pki_dir`` (default :data:`DEFAULT_PKI`)."""
+def context(name: str, role: str, protocol: str, pki_dir: str | os.PathLike[str] | None = None
+            ) -> ssl.SSLContext:
+    """The tester's ``ssl.SSLContext`` for profile ``name`` (a server context when it plays the SECC), from
+    the test PKI in ``pki_dir`` (default :data:`DEFAULT_PKI`)."""
     prof = profile(name, role, protocol)
     return prof.build(fault_pki(pki_dir, prof.protocol))
 
@@ -461,8 +478,12 @@ def judge(case: Case, protocol: str, res: CaseResult,
         return replace(res, verdict=verdict, reason=reason)
 
     if sdp and _asks_plain(sdp[0].frame):
-        return out(Verdict.INCONC, f"the {sut} asked for plain TCP in SDP: the case needs a {sut} that asks for TLS")
+        return out(Verdict.INCONC, f"the {sut} asked for plain TCP in SDP: the case needs a {sut} that asks "
+                                   "for TLS")
     fallback = [w for w in sdp if failed and w.t > failed[0].t and _asks_plain(w.frame)]
+    if rx and not done:  # a charger that answered a TLS request with plain TCP
+        return out(Verdict.INCONC, f"no TLS: the {sut} ran V2G over plain TCP; the case needs a {sut} that "
+                                   "offers TLS")
     if not prof.refuse:
         if not done:
             if failed:
@@ -470,7 +491,8 @@ def judge(case: Case, protocol: str, res: CaseResult,
                 trust = (f"the car must trust the V2G root in {where}" if case.role == "secc" else
                          f"the charger's chain must verify against the V2G root in {where}"
                          + (" and the charger must trust its OEM root" if prof.protocol == "iso20" else ""))
-                return out(Verdict.FAIL, f"the {sut} refused a valid TLS handshake ({failed[-1].note}); {trust}")
+                return out(Verdict.FAIL, f"the {sut} refused a valid TLS handshake ({failed[-1].note}); "
+                                         f"{trust}")
             return res
         if res.verdict is Verdict.PASS:
             return out(Verdict.PASS, f"{done[0].note}; SessionSetup exchanged")
@@ -478,8 +500,9 @@ def judge(case: Case, protocol: str, res: CaseResult,
     if rx:
         session = any(w.name.startswith("SessionSetup") for w in rx)
         if prof.negotiation_may_refuse and not res.protocol and not session:
-            return out(Verdict.PASS, f"the {sut} took {done[0].note.split(',')[0] if done else 'the connection'} "
-                                     f"but did not select {protocol} in the app handshake")
+            took = done[0].note.split(",")[0] if done else "the connection"
+            return out(Verdict.PASS, f"the {sut} took {took} but did not select {protocol} in the app "
+                                     "handshake")
         how = done[0].note if done else "the connection"
         return out(Verdict.FAIL, f"the {sut} accepted TLS although the tester {prof.fault}: {how}; "
                                  f"it sent {rx[0].name}")
@@ -493,10 +516,10 @@ def judge(case: Case, protocol: str, res: CaseResult,
     if done:
         close = [w for w in wire if w.channel == "event" and w.name == "close"]
         if close and close[0].direction == "rx":
-            return out(Verdict.PASS, f"the {sut} closed the connection before any V2G message ({done[0].note}; "
-                                     f"{close[0].note})")
-        return out(Verdict.FAIL, f"the {sut} completed the TLS handshake ({done[0].note}) and did not close the "
-                                 "connection")
+            return out(Verdict.PASS, f"the {sut} closed the connection before any V2G message "
+                                     f"({done[0].note}; {close[0].note})")
+        return out(Verdict.FAIL, f"the {sut} completed the TLS handshake ({done[0].note}) and did not close "
+                                 "the connection")
     return res  # no TLS connection happened at all: the run's own verdict (inconc: no connection)
 
 

@@ -62,7 +62,8 @@ def _good(prof: Profile) -> Callable[[Tester], None]:
     if prof.role == "evcc":
         def body(t: Tester) -> None:
             got = t.expect("SessionSetupRes")
-            t.check(code_of(got).startswith("OK"), f"SessionSetupRes ResponseCode OK* (got {code_of(got) or 'none'})")
+            code = code_of(got)
+            t.check(code.startswith("OK"), f"SessionSetupRes ResponseCode OK* (got {code or 'none'})")
     else:
         def body(t: Tester) -> None:
             t.expect("SessionSetupReq")
@@ -77,7 +78,8 @@ def _refused(prof: Profile) -> Callable[[Tester], None]:
 
     def body(t: Tester) -> None:
         if t.until(first):
-            t.fail(f"the {prof.sut} accepted TLS although the tester {prof.fault}: the session got to {first}")
+            t.fail(f"the {prof.sut} accepted TLS although the tester {prof.fault}: the session got to "
+                   f"{first}")
         t.passed(f"no V2G session over TLS where the tester {prof.fault}")
     return body
 
@@ -86,14 +88,15 @@ def _declare(case_id: str, protocol: str, name: str) -> None:
     role = "evcc" if case_id.startswith("TC_SECC_") else "secc"
     prof = profile(name, role, protocol)
     sut = prof.sut
+    iso20 = protocol == "iso20"
     if role == "evcc":
         pre = (f"The charger answers an SDP request for TLS with TLS and runs {_NAMES[protocol]}; its SECC "
                "certificate chain ends at the V2G root of the tester's test PKI"
-               + (", and it trusts that PKI's OEM root for vehicle certificates." if protocol == "iso20" else "."))
+               + (", and it trusts that PKI's OEM root for vehicle certificates." if iso20 else "."))
     else:
-        pre = (f"The car asks for TLS in SDP and runs {_NAMES[protocol]}; it trusts the V2G root of the tester's "
-               "test PKI" + (" and presents a vehicle certificate from its OEM root." if protocol == "iso20"
-                             else "."))
+        pre = (f"The car asks for TLS in SDP and runs {_NAMES[protocol]}; it trusts the V2G root of the "
+               "tester's test PKI"
+               + (" and presents a vehicle certificate from its OEM root." if iso20 else "."))
     steps = (f"SDP (security TLS), TCP; the tester {prof.fault}.",
              f"Check that the {sut} {prof.must}." if prof.refuse else
              f"Check that the {sut} {prof.must}, and that SessionSetup is exchanged.")
@@ -102,8 +105,8 @@ def _declare(case_id: str, protocol: str, name: str) -> None:
              f"TLS good case ({_NAMES[protocol]}): handshake and SessionSetup")
     body = _refused(prof) if prof.refuse else _good(prof)
     body.__name__ = body.__qualname__ = case_id.lower()
-    case(case_id, purpose=purpose, title=title, protocols=(protocol,), requirements=prof.requirements, preconditions=pre,
-         steps=steps, from_standard=False, needs=("tls", "live"), tls=name,
+    case(case_id, purpose=purpose, title=title, protocols=(protocol,), requirements=prof.requirements,
+         preconditions=pre, steps=steps, from_standard=False, needs=("tls", "live"), tls=name,
          quick=name in ("good", "unknown_root", "expired"))(body)
 
 
