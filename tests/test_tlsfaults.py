@@ -11,11 +11,13 @@ accepts an unknown root, and one that falls back to plain TCP, both fail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import socket
 import ssl
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,8 @@ from v2gkit.testsys.live import Target, run_case_live
 #: cases v2gkit itself fails today: the -20 TLS contexts of net/tls.py leave groups and signature algorithms
 #: at OpenSSL's defaults, so both roles accept X25519 and a secp256r1 peer certificate under the -20 chain
 KNOWN = {
-    "TC_SECC_CMN_VKT_TLS_012": "v2gkit SECC accepts a secp256r1 vehicle certificate for -20 ([V2G20-2674])",
-    "TC_SECC_CMN_VKT_TLS_013": "v2gkit SECC accepts ECDHE on X25519 for -20 ([V2G20-1634])",
+    "TC_SECC_CMN_VKT_TLS_011": "v2gkit SECC accepts a secp256r1 vehicle certificate for -20 ([V2G20-2674])",
+    "TC_SECC_CMN_VKT_TLS_012": "v2gkit SECC accepts ECDHE on X25519 for -20 ([V2G20-1634])",
     "TC_EVCC_CMN_VKT_TLS_016": "v2gkit EVCC accepts a secp256r1 SECC certificate for -20 ([V2G20-2674])",
     "TC_EVCC_CMN_VKT_TLS_017": "v2gkit EVCC accepts ECDHE on X25519 for -20 ([V2G20-1634])",
 }
@@ -81,7 +83,7 @@ def test_contexts_offer_what_the_profile_says(pki: Path) -> None:
             assert not names & {"ECDHE-ECDSA-AES128-SHA256"}
     # the good tester EVCC verifies the charger; fault profiles do not (the fault is elsewhere)
     assert tlsfaults.context("good", "evcc", "iso2", pki).verify_mode is ssl.CERT_REQUIRED
-    assert tlsfaults.context("wrong_group", "evcc", "iso2", pki).verify_mode is ssl.CERT_NONE
+    assert tlsfaults.context("wrong_group", "evcc", "iso20", pki).verify_mode is ssl.CERT_NONE
     # the tester SECC asks a -20 car for its vehicle certificate, as a -20 SECC does
     assert tlsfaults.context("expired", "secc", "iso20", pki).verify_mode is ssl.CERT_REQUIRED
     with pytest.raises(ValueError, match="no TLS profile 'rsa_key' for the tester as EVCC"):
@@ -117,6 +119,65 @@ def test_fault_certificates_are_broken_as_named(pki: Path) -> None:
         assert isinstance(_chain(fp.secc["wrong_curve"][0])[0].public_key(), ec.EllipticCurvePublicKey)
 
 
+def _permissive(role: str, proto: str, pki: Path) -> ssl.SSLContext:
+    """A peer that takes anything OpenSSL here can do: every version from TLS 1.1, every suite, every group,
+    no verification (the good certificate of ``proto`` where it needs one)."""
+    fp = tlsfaults.fault_pki(pki, proto)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if role == "secc" else ssl.PROTOCOL_TLS_CLIENT)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_1
+    ctx.set_ciphers("ALL:eNULL:@SECLEVEL=0")
+    if role == "secc":
+        ctx.load_cert_chain(fp.base.secc_chain, fp.base.secc_key)
+    else:
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        if proto == "iso20":  # a -20 tester SECC asks for the vehicle certificate and checks it
+            ctx.load_cert_chain(fp.base.vehicle_chain, fp.base.vehicle_key)
+    return ctx
+
+
+async def _handshake(server: ssl.SSLContext, client: ssl.SSLContext) -> str:
+    """One TLS handshake on loopback and a byte each way; the version, or the client's error."""
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            await writer.start_tls(server)
+            writer.write(await reader.readexactly(1))
+            await writer.drain()
+        writer.close()
+
+    srv = await asyncio.start_server(echo, "127.0.0.1", 0)
+    try:
+        port = srv.sockets[0].getsockname()[1]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client, server_hostname="secc")
+        writer.write(b"x")
+        assert await asyncio.wait_for(reader.readexactly(1), 5) == b"x"
+        version = writer.get_extra_info("ssl_object").version()
+        writer.close()
+        return version
+    finally:
+        srv.close()
+
+
+def test_every_fault_is_a_working_tls_set_up_against_a_permissive_peer(pki: Path) -> None:
+    """A fault profile must fail against a conforming SUT because of its fault, not because the tester's own
+    side cannot do TLS: against a peer that takes anything, each one completes its handshake."""
+    async def go() -> dict[tuple[str, str, str], str]:
+        out = {}
+        for name, role, proto in tlsfaults.PROFILES:
+            mine = tlsfaults.context(name, role, proto, pki)
+            other = _permissive("evcc" if role == "secc" else "secc", proto, pki)
+            server, client = (mine, other) if role == "secc" else (other, mine)
+            out[name, role, proto] = await _handshake(server, client)
+        return out
+
+    versions = asyncio.run(go())
+    assert versions["tls11_only", "secc", "iso2"] == versions["tls11_only", "evcc", "iso2"] == "TLSv1.1"
+    assert versions["tls13_only", "secc", "iso2"] == "TLSv1.3"
+    assert versions["tls12_only", "evcc", "iso20"] == "TLSv1.2"
+    assert versions["good", "secc", "iso2"] == "TLSv1.2" and versions["good", "evcc", "iso20"] == "TLSv1.3"
+
+
 # ------------------------------------------------------------------------------------------- verdicts
 
 
@@ -142,7 +203,7 @@ def _sdp(t: float, security: int) -> WireRecord:
 def test_judge() -> None:
     judge = tlsfaults.judge
     expired_car, unknown_root_car = _case("TC_EVCC_CMN_VKT_TLS_003"), _case("TC_EVCC_CMN_VKT_TLS_002")
-    tls12_charger, good_car = _case("TC_SECC_CMN_VKT_TLS_007"), _case("TC_EVCC_CMN_VKT_TLS_001")
+    tls12_charger, good_car = _case("TC_SECC_CMN_VKT_TLS_006"), _case("TC_EVCC_CMN_VKT_TLS_001")
     # refused: the handshake failed, nothing else
     r = judge(expired_car, "iso2", _result(_sdp(0.0, 0x00), FAILED))
     assert r.verdict is Verdict.PASS and "hung up without a TLS alert" in r.reason
@@ -157,9 +218,9 @@ def test_judge() -> None:
     assert r.verdict is Verdict.INCONC and "asked for plain TCP" in r.reason
     # TLS 1.3 from the client's side: done, then the SUT closes before any V2G message = refused
     close = WireRecord(0.3, "rx", "event", name="close", note="connection lost")
-    r = judge(_case("TC_SECC_CMN_VKT_TLS_010"), "iso20", _result(DONE13, close))
+    r = judge(_case("TC_SECC_CMN_VKT_TLS_009"), "iso20", _result(DONE13, close))
     assert r.verdict is Verdict.PASS and "closed the connection before any V2G message" in r.reason
-    r = judge(_case("TC_SECC_CMN_VKT_TLS_010"), "iso20",
+    r = judge(_case("TC_SECC_CMN_VKT_TLS_009"), "iso20",
               _result(DONE13, WireRecord(0.3, "tx", "event", name="close", note="the script ended")))
     assert r.verdict is Verdict.FAIL and "did not close" in r.reason
     # -20 charger offered TLS 1.2: taking it and not selecting -20 is a refusal too; selecting it is not
