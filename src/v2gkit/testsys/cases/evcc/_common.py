@@ -197,6 +197,23 @@ def sent(t: Tester, name: str) -> Any:
     return out[0] if out is not None else None
 
 
+#: how the tester's own SECC machine may end that is the car's doing (it broke the rules, went silent or
+#: hung up); any other early end (REFUSED: the machine answered FAILED, e.g. its simulated charger's
+#: insulation test ran out; an internal error) says nothing about the car, so a case that could not reach
+#: its point is inconclusive then
+CAR_FAULTS = frozenset({"UNDECODABLE", "WRONG_MESSAGE", "SEQUENCE_ERROR", "UNKNOWN_SESSION",
+                        "SEQUENCE_TIMEOUT", "HANDSHAKE_TIMEOUT", "NO_NEGOTIATION"})
+
+
+def tester_ended_early(t: Tester) -> str:
+    """Why the tester's own SECC ended the session before the case got its chance, when that is not the car's
+    doing ("" otherwise, or while it plays on)."""
+    ended = t.machine_closed
+    if ended is None or ended.reason.ok or ended.reason.name in CAR_FAULTS:
+        return ""
+    return f"the test system's SECC ended the session first ({ended.reason.name}: {ended.text})"
+
+
 def requests_since(t: Tester, mark: int) -> list[Incoming]:
     return [m for m in t.received[mark:] if is_request(m)]
 

@@ -354,6 +354,11 @@ def _receipt_edit(t: Tester, s: Stage) -> Callable[[Any], None]:
     return edit
 
 
+def _eim(t: Tester) -> bool:
+    sel = t.received_last("PaymentServiceSelectionReq")
+    return sel is not None and sel.body.selected_payment_option.name == "ExternalPayment"
+
+
 def receipt(s: Stage) -> Callable[[Tester], None]:
     def body(t: Tester) -> None:
         fam = family(t)
@@ -364,6 +369,10 @@ def receipt(s: Stage) -> Callable[[Tester], None]:
         given = sent(t, res).meter_info
         nxt = wait_for_request(t, mark, s.msg_timeout(t) + TERMINATION)
         want = "MeteringConfirmationReq" if fam == "iso20" else "MeteringReceiptReq"
+        if fam == "iso2" and nxt is not None and nxt.name != want and _eim(t):
+            # an EIM car has no contract certificate to sign the receipt with (Josev's EVCC sends it only in
+            # TLS sessions); the rule for ReceiptRequired in EIM sessions is not at hand here
+            t.inconc(f"not applicable: in this EIM session the car went on with {nxt.name} without a receipt")
         if nxt is None or nxt.name != want:
             t.fail(
                 f"the car did not answer with {want} ("

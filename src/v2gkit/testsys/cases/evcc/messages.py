@@ -29,6 +29,7 @@ from ._common import (
     other_response,
     other_session,
     stops,
+    tester_ended_early,
     withhold,
 )
 from ._rules import REQUIREMENTS, RULES, WHAT
@@ -94,6 +95,8 @@ def good(s: Stage) -> Callable[[Tester], None]:
         if not seen:
             if s.optional:
                 t.inconc(f"not applicable: the car sent no {name} ({s.optional})")
+            if tester_ended_early(t):
+                t.inconc(f"the car sent no {name}: {tester_ended_early(t)}")
             t.fail(f"the car never sent {name}" + ("" if t.connected else " (it closed the connection)"))
         t.log(f"{seen} {name} checked")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ...catalog import case
 from ...script import Tester
-from ._common import AC, DC, TERMINATION, family, incoming_name, is_request, stage
+from ._common import AC, DC, TERMINATION, family, incoming_name, is_request, stage, tester_ended_early
 
 #: a short session (the in-process car charges 79.9 % -> 80 %) ends in seconds; a real car is stopped from its
 #: side (its HMI or a target SOC) within this
@@ -26,6 +26,8 @@ def whole(kind: str) -> Callable[[Tester], None]:
     def body(t: Tester) -> None:
         closed = t.expect_close(SESSION_LIMIT)
         fam = family(t)
+        if tester_ended_early(t):
+            t.inconc(tester_ended_early(t))
         reqs = [m for m in t.received if is_request(m) and m.name != "SupportedAppProtocolReq"]
         if not reqs:
             t.fail("the car sent no request")
