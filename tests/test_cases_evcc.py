@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from v2gkit.session.din2 import EVCCConfig
+from v2gkit.session.din2 import EVCCConfig, SECCConfig
 from v2gkit.session.iso20.config import EVCC20Config
 from v2gkit.testsys.case import Case, Verdict
 from v2gkit.testsys.catalog import CASES_DIR, scan_catalog, select
@@ -203,3 +203,17 @@ def test_reset_leaves_the_evcc_ended() -> None:
         assert res.verdict is Verdict.PASS, res.reason
         ended = [s for s in res.steps if s.text.startswith("SUT ended:")]
         assert ended and "reset" in ended[0].text, [s.text for s in res.steps[-3:]]
+
+
+def test_a_session_the_tester_cuts_short_is_inconclusive_not_the_cars_fault() -> None:
+    """The tester's own SECC ends the session (its simulated insulation test outlasts a short limit): the
+    cases that never reached their point say so instead of failing the car."""
+    setup = Setup(secc=SECCConfig(cable_check_limit=0.5))
+    for pattern in (
+        "TC_EVCC_DC_VKT_PreCharge_001",
+        "TC_EVCC_DC_VKT_CurrentDemand_002",
+        "TC_EVCC_DC_VKT_Session_001",
+    ):
+        res = run_case(_one(pattern), setup, protocol="iso2")
+        assert res.verdict is Verdict.INCONC, (pattern, res.verdict, res.reason)
+        assert "CableCheck" in res.reason, res.reason
