@@ -54,11 +54,12 @@ def _ids(table: dict[str, tuple[str, ...]], protocols: tuple[str, ...]) -> tuple
     return tuple(i for p in protocols for i in table.get(p, ()))
 
 
-def named(s: Stage, suffix: str) -> str:
-    """The message in every protocol, e.g. "PaymentServiceSelectionRes (DIN SPEC 70121:
-    ServicePaymentSelectionRes)"."""
-    main = s.iso2 or s.iso20 or s.din
-    others = [f"{PROTOCOL_NAMES[p]}: {getattr(s, p)}{suffix}" for p in s.protocols if getattr(s, p) != main]
+def named(s: Stage, suffix: str, protocols: tuple[str, ...] | None = None) -> str:
+    """The message in every protocol (of ``protocols``, default the stage's), e.g.
+    "PaymentServiceSelectionRes (DIN SPEC 70121: ServicePaymentSelectionRes)"."""
+    protocols = protocols or s.protocols
+    main = next(getattr(s, p) for p in ("iso2", "iso20", "din") if p in protocols and getattr(s, p))
+    others = [f"{PROTOCOL_NAMES[p]}: {getattr(s, p)}{suffix}" for p in protocols if getattr(s, p) != main]
     return f"{main}{suffix}" + (f" ({'; '.join(others)})" if others else "")
 
 

@@ -114,7 +114,7 @@ PROCESSING = (
 
 for _topic, _kind, _protocols, _limit, _name in PROCESSING:
     _s = stage(_topic, _kind)
-    _req, _res = named(_s, "Req"), named(_s, "Res")
+    _req, _res = named(_s, "Req", _protocols), named(_s, "Res", _protocols)
     _base = f"TC_EVCC_{_kind}_VKT_{_topic}_"
     _pre = f"The car runs a session with the test system (the SECC) up to its {_req}."
     _add(
