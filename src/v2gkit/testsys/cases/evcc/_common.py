@@ -201,8 +201,17 @@ def sent(t: Tester, name: str) -> Any:
 #: hung up); any other early end (REFUSED: the machine answered FAILED, e.g. its simulated charger's
 #: insulation test ran out; an internal error) says nothing about the car, so a case that could not reach
 #: its point is inconclusive then
-CAR_FAULTS = frozenset({"UNDECODABLE", "WRONG_MESSAGE", "SEQUENCE_ERROR", "UNKNOWN_SESSION",
-                        "SEQUENCE_TIMEOUT", "HANDSHAKE_TIMEOUT", "NO_NEGOTIATION"})
+CAR_FAULTS = frozenset(
+    {
+        "UNDECODABLE",
+        "WRONG_MESSAGE",
+        "SEQUENCE_ERROR",
+        "UNKNOWN_SESSION",
+        "SEQUENCE_TIMEOUT",
+        "HANDSHAKE_TIMEOUT",
+        "NO_NEGOTIATION",
+    }
+)
 
 
 def tester_ended_early(t: Tester) -> str:

@@ -540,12 +540,15 @@ def _register() -> None:
             receipt(s),
             protocols=prot,
             preconditions=f"The car charges ({s.kind}) with the test system (the SECC).",
-            purpose=f"Verify that the car confirms the meter reading when asked: after {named(s, 'Res')} "
-            "with "
-            f"ReceiptRequired true and MeterInfo (ISO 15118-20: EVSENotification MeteringConfirmation "
-            f"with MeterInfo) its next request is MeteringReceiptReq (MeteringConfirmationReq) with the "
-            f"SessionID in header and body and the MeterInfo the SECC sent.",
-            steps=(f"Answer a {named(s, 'Req')} asking for a receipt.", "Check the car's next request."),
+            purpose="Verify that the car confirms the meter reading when asked: after "
+            f"{named(s, 'Res', prot)} "
+            "with ReceiptRequired true and MeterInfo (ISO 15118-20: EVSENotification MeteringConfirmation "
+            "with MeterInfo) its next request is MeteringReceiptReq (MeteringConfirmationReq) with the "
+            "SessionID in header and body and the MeterInfo the SECC sent.",
+            steps=(
+                f"Answer a {named(s, 'Req', prot)} asking for a receipt.",
+                "Check the car's next request.",
+            ),
         )
         _add(
             f"TC_EVCC_{s.kind}_VKT_MeteringReceipt_002",
