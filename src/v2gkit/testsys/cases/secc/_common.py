@@ -78,9 +78,41 @@ def family(t: Tester) -> str:
     return "iso20" if p.startswith("iso20") else p
 
 
+#: ISO 15118-2 names (and a few of the cases' own topics) -> their ISO 15118-20 counterparts; {K} is AC or DC
+ISO20_NAMES = {"CableCheck": "DC_CableCheck", "PreCharge": "DC_PreCharge", "WeldingDetection": "DC_WeldingDetection",
+               "MeteringReceipt": "MeteringConfirmation", "ChargeParameterDiscovery": "{K}_ChargeParameterDiscovery",
+               "ChargeLoop": "{K}_ChargeLoop", "CurrentDemand": "DC_ChargeLoop", "ChargingStatus": "AC_ChargeLoop"}
+
+
+def kind(t: Tester) -> str:
+    """"AC" or "DC": the -20 namespace says; DIN/ISO-2 sessions tell by the ChargeParameterDiscovery the tester
+    sends (the case's kind picked the tester's configuration)."""
+    p = t.protocol or ""
+    if p.startswith("iso20"):
+        return "AC" if p == "iso20-ac" else "DC"
+    return "DC" if getattr(getattr(t._emu.session, "cfg", None), "dc", True) else "AC"
+
+
 def msg(t: Tester, name: str) -> str:
-    """A message's name (without Req/Res) in the negotiated family: DIN renames two of ISO-2's."""
-    return script_name(name + "Req", family(t))[:-3]
+    """A message's name (without Req/Res) in the negotiated family: DIN renames two of ISO-2's; ISO 15118-20
+    names the AC/DC ones apart (:data:`ISO20_NAMES`)."""
+    fam = family(t)
+    if fam == "iso20":
+        return ISO20_NAMES.get(name, name).replace("{K}", kind(t))
+    return script_name(name + "Req", fam)[:-3]
+
+
+def value(x: Any) -> float:
+    """A physical value as a float: ISO-2/DIN PhysicalValue (Value, Multiplier), -20 RationalNumber (Value,
+    Exponent), or a bare number (DIN's PMax)."""
+    if x is None:
+        return 0.0
+    if isinstance(x, (int, float)):
+        return float(x)
+    scale = getattr(x, "multiplier", None)
+    if scale is None:
+        scale = getattr(x, "exponent", 0) or 0
+    return float(x.value) * 10.0 ** int(scale)
 
 
 def code(got: Incoming | None) -> str:
@@ -271,4 +303,105 @@ def has_all(values: Iterable[str], wanted: Iterable[str]) -> bool:
     return all(w in v for w in wanted)
 
 
-__all__ += ["LOOP_SEQUENCE", "MSG_TIMEOUT", "check_sdp_response", "expect", "has_all", "mark", "response"]
+__all__ += ["ISO20_NAMES", "LOOP_SEQUENCE", "MSG_TIMEOUT", "check_sdp_response", "expect", "has_all", "kind", "mark",
+            "response", "value"]
+
+
+# ----------------------------------------------------------------------------- the three generic VKT cases
+#: requirement IDs as cited in v2gkit, per family: a FAILED answer ends the session and the SECC closes
+#: (ISO-2 [V2G2-539] with [V2G2-034]; DIN [V2G-DC-665]; -20 [V2G20-2222]), out-of-sequence requests get
+#: FAILED_SequenceError (-20 [V2G20-538]), a foreign SessionID FAILED_UnknownSession (-20 [V2G20-460]), the
+#: SECC's sequence timer ([V2G2-443]; -20 [V2G20-441], [V2G20-443], [V2G20-1481])
+SEQUENCE_REQS = {"din": ("V2G-DC-665",), "iso2": ("V2G2-539", "V2G2-034"), "iso20": ("V2G20-538", "V2G20-2222")}
+SESSION_REQS = {"din": ("V2G-DC-665",), "iso2": ("V2G2-539", "V2G2-034"), "iso20": ("V2G20-460", "V2G20-2222")}
+TIMEOUT_REQS = {"din": (), "iso2": ("V2G2-443",), "iso20": ("V2G20-441", "V2G20-443", "V2G20-1481")}
+
+
+def reqs(table: dict[str, tuple[str, ...]], protocols: Iterable[str], *extra: str) -> tuple[str, ...]:
+    """The requirement IDs of ``table`` for ``protocols`` plus ``extra``, each once, in order."""
+    out: list[str] = []
+    for r in [*(r for p in protocols for r in table.get(p, ())), *extra]:
+        if r not in out:
+            out.append(r)
+    return tuple(out)
+
+
+Per = str | dict[str, str] | None
+
+
+def per_family(t: Tester, value: Per) -> str | None:
+    """``value`` itself, or its entry for the negotiated family (key "din", "iso2", "iso20"; "*" any other)."""
+    if isinstance(value, dict):
+        return value.get(family(t), value.get("*"))
+    return value
+
+
+def names(topic: str, protocols: Iterable[str], kind_: str = "DC") -> str:
+    """How the topic's request is called in the protocols: "CableCheckReq (ISO 15118-20: DC_CableCheckReq)"."""
+    alias = {"din": {"PaymentServiceSelection": "ServicePaymentSelection",
+                     "Authorization": "ContractAuthentication"}.get(topic),
+             "iso20": ISO20_NAMES.get(topic, "").replace("{K}", kind_) or None}
+    label = {"din": "DIN SPEC 70121", "iso20": "ISO 15118-20"}
+    extra = [f"{label[p]}: {alias[p]}Req" for p in protocols if alias.get(p) and alias[p] != topic]
+    return f"{topic}Req" + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def patterns(module: str, topic: str, kind_: str, protocols: tuple[str, ...], *, after: str, first: int = 2,
+             instead: Per = "ServiceDiscovery", preamble: Per = None, timeout_note: str = "",
+             requirements: Iterable[str] = ()) -> None:
+    """Declare v2gkit's three generic cases of request ``topic`` in ``module`` (pass ``__name__``):
+    TC_SECC_<kind>_VKT_<topic>_<first, +1, +2>: a valid ``instead`` request in its place (FAILED_SequenceError
+    and the close), the request with a foreign SessionID (FAILED_UnknownSession and the close), and silence
+    after ``after`` (the close once V2G_SECC_Sequence_Timeout has run out, not before). ``preamble`` names the
+    request the tester's own machine would send at that point when it never sends ``topic`` by itself."""
+    from ...catalog import case  # the decorator registers in ``module``: the case file, not this helper
+
+    req = names(topic, protocols, "AC" if kind_ == "AC" else "DC")
+    base = f"TC_SECC_{kind_}_VKT_{topic}_"
+    extra = tuple(requirements)
+    instead_text = (instead if isinstance(instead, str) else
+                    " / ".join(f"{v}Req ({k if k != '*' else 'otherwise'})" for k, v in instead.items()))
+    if isinstance(instead, str):
+        instead_text += "Req"
+
+    def seq(t: Tester) -> None:
+        sequence_error(t, topic, per_family(t, instead) or "ServiceDiscovery", preamble=per_family(t, preamble))
+
+    def session(t: Tester) -> None:
+        unknown_session(t, topic, preamble=per_family(t, preamble))
+
+    def timeout(t: Tester) -> None:
+        sequence_timeout(t, topic, preamble=per_family(t, preamble))
+
+    for fn in (seq, session, timeout):
+        fn.__module__ = module
+        fn.__qualname__ = fn.__name__ = f"{topic.lower()}_{fn.__name__}"
+    case(base + f"{first:03d}", protocols=protocols, from_standard=False,
+         requirements=reqs(SEQUENCE_REQS, protocols, *extra),
+         purpose=f"Verify that the SECC answers a valid {instead_text} sent instead of {req} with that request's "
+                 "response carrying the current SessionID, ResponseCode FAILED_SequenceError and every mandatory "
+                 "parameter, then closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+         steps=(f"GoodCase up to {topic}Req; send the other request instead.",
+                "Check its response: FAILED_SequenceError, the current SessionID, schema-valid.",
+                "Check that the SUT closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout."))(seq)
+    case(base + f"{first + 1:03d}", protocols=protocols, from_standard=False,
+         requirements=reqs(SESSION_REQS, protocols, *extra),
+         purpose=f"Verify that the SECC answers a {req} carrying a SessionID other than the session's with a "
+                 "response carrying a valid SessionID, ResponseCode FAILED_UnknownSession and every mandatory "
+                 "parameter, then closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+         steps=(f"GoodCase up to {topic}Req; send it with every bit of the SessionID flipped.",
+                "Check the response: FAILED_UnknownSession, the session's or the received SessionID, schema-valid.",
+                "Check that the SUT closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout."))(
+        session)
+    case(base + f"{first + 2:03d}", protocols=protocols, from_standard=False,
+         requirements=reqs(TIMEOUT_REQS, protocols, *extra),
+         purpose=f"Verify that the SECC ends the session when no request follows its {after}: it keeps the "
+                 "connection open until V2G_SECC_Sequence_Timeout (less a second) and closes it within "
+                 "par_CMN_TCP_Connection_Termination_Timeout after that timeout." + timeout_note,
+         steps=(f"GoodCase up to the {after}; send nothing.",
+                "Check that the connection stays open for V2G_SECC_Sequence_Timeout less a second.",
+                "Check that the SUT closes it within a second plus par_CMN_TCP_Connection_Termination_Timeout."))(
+        timeout)
+
+
+__all__ += ["Per", "SEQUENCE_REQS", "SESSION_REQS", "TIMEOUT_REQS", "names", "patterns", "per_family", "reqs"]
