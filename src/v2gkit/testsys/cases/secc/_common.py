@@ -85,11 +85,13 @@ ISO20_NAMES = {"CableCheck": "DC_CableCheck", "PreCharge": "DC_PreCharge", "Weld
 
 
 def kind(t: Tester) -> str:
-    """"AC" or "DC": the -20 namespace says; DIN/ISO-2 sessions tell by the ChargeParameterDiscovery the tester
-    sends (the case's kind picked the tester's configuration)."""
+    """"AC" or "DC": the -20 namespace says; in DIN/ISO-2 the tester's own session configuration does (the case's
+    kind picked it). Called before the handshake, it first plays GoodCase up to SessionSetupReq."""
     p = t.protocol or ""
     if p.startswith("iso20"):
         return "AC" if p == "iso20-ac" else "DC"
+    if t._emu.session is None:  # before the handshake the tester's session (and its configuration) does not exist
+        t.preamble("SessionSetupReq")
     return "DC" if getattr(getattr(t._emu.session, "cfg", None), "dc", True) else "AC"
 
 
@@ -348,12 +350,14 @@ def names(topic: str, protocols: Iterable[str], kind_: str = "DC") -> str:
 
 def patterns(module: str, topic: str, kind_: str, protocols: tuple[str, ...], *, after: str, first: int = 2,
              instead: Per = "ServiceDiscovery", preamble: Per = None, timeout_note: str = "",
-             requirements: Iterable[str] = ()) -> None:
+             requirements: Iterable[str] = (), setup: Callable[[Tester], None] | None = None,
+             needs: tuple[str, ...] = ()) -> None:
     """Declare v2gkit's three generic cases of request ``topic`` in ``module`` (pass ``__name__``):
     TC_SECC_<kind>_VKT_<topic>_<first, +1, +2>: a valid ``instead`` request in its place (FAILED_SequenceError
     and the close), the request with a foreign SessionID (FAILED_UnknownSession and the close), and silence
     after ``after`` (the close once V2G_SECC_Sequence_Timeout has run out, not before). ``preamble`` names the
-    request the tester's own machine would send at that point when it never sends ``topic`` by itself."""
+    request the tester's own machine would send at that point when it never sends ``topic`` by itself;
+    ``setup(t)`` runs first (a precondition the GoodCase alone does not reach, e.g. a receipt being asked for)."""
     from ...catalog import case  # the decorator registers in ``module``: the case file, not this helper
 
     req = names(topic, protocols, "AC" if kind_ == "AC" else "DC")
@@ -365,18 +369,24 @@ def patterns(module: str, topic: str, kind_: str, protocols: tuple[str, ...], *,
         instead_text += "Req"
 
     def seq(t: Tester) -> None:
+        if setup is not None:
+            setup(t)
         sequence_error(t, topic, per_family(t, instead) or "ServiceDiscovery", preamble=per_family(t, preamble))
 
     def session(t: Tester) -> None:
+        if setup is not None:
+            setup(t)
         unknown_session(t, topic, preamble=per_family(t, preamble))
 
     def timeout(t: Tester) -> None:
+        if setup is not None:
+            setup(t)
         sequence_timeout(t, topic, preamble=per_family(t, preamble))
 
     for fn in (seq, session, timeout):
         fn.__module__ = module
         fn.__qualname__ = fn.__name__ = f"{topic.lower()}_{fn.__name__}"
-    case(base + f"{first:03d}", protocols=protocols, from_standard=False,
+    case(base + f"{first:03d}", protocols=protocols, from_standard=False, needs=needs,
          requirements=reqs(SEQUENCE_REQS, protocols, *extra),
          purpose=f"Verify that the SECC answers a valid {instead_text} sent instead of {req} with that request's "
                  "response carrying the current SessionID, ResponseCode FAILED_SequenceError and every mandatory "
@@ -384,7 +394,7 @@ def patterns(module: str, topic: str, kind_: str, protocols: tuple[str, ...], *,
          steps=(f"GoodCase up to {topic}Req; send the other request instead.",
                 "Check its response: FAILED_SequenceError, the current SessionID, schema-valid.",
                 "Check that the SUT closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout."))(seq)
-    case(base + f"{first + 1:03d}", protocols=protocols, from_standard=False,
+    case(base + f"{first + 1:03d}", protocols=protocols, from_standard=False, needs=needs,
          requirements=reqs(SESSION_REQS, protocols, *extra),
          purpose=f"Verify that the SECC answers a {req} carrying a SessionID other than the session's with a "
                  "response carrying a valid SessionID, ResponseCode FAILED_UnknownSession and every mandatory "
@@ -393,7 +403,7 @@ def patterns(module: str, topic: str, kind_: str, protocols: tuple[str, ...], *,
                 "Check the response: FAILED_UnknownSession, the session's or the received SessionID, schema-valid.",
                 "Check that the SUT closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout."))(
         session)
-    case(base + f"{first + 2:03d}", protocols=protocols, from_standard=False,
+    case(base + f"{first + 2:03d}", protocols=protocols, from_standard=False, needs=needs,
          requirements=reqs(TIMEOUT_REQS, protocols, *extra),
          purpose=f"Verify that the SECC ends the session when no request follows its {after}: it keeps the "
                  "connection open until V2G_SECC_Sequence_Timeout (less a second) and closes it within "
