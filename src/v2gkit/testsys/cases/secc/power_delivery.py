@@ -203,7 +203,7 @@ def dc_power_delivery_007(t: Tester) -> None:
             else:
                 e.charging_profile_entry_max_power = type(pmax)(multiplier=3, unit=pmax.unit,
                                                                 value=min(pmax.value * 10, 32767))
-    t.log(f"profile at ten times PMax {value(pmax):g}")
+    t.log(f"profile entries at ten times PMax ({value(pmax):g} W)")
     at = mark(t)
     t.send(n + "Req", too_much)
     response(t, n, "FAILED_ChargingProfileInvalid", after=at)
