@@ -11,6 +11,10 @@ from ...emulator import Incoming
 from ...script import Tester
 from ._common import (
     DIN_ISO2,
+    MSG_TIMEOUT,
+    TERMINATION,
+    closes,
+    schema_valid,
     body_field,
     family,
     good,
@@ -52,6 +56,39 @@ def vkt_current_demand_001(t: Tester) -> None:
         chosen = sent.sa_schedule_tuple_id if sent is not None else None
         t.check(b.sa_schedule_tuple_id == chosen, f"SAScheduleTupleID {b.sa_schedule_tuple_id} as selected "
                                                   f"({chosen})")
+
+
+@case("TC_SECC_DC_VKT_CurrentDemand_002", protocols=DIN_ISO2, from_standard=False,
+      purpose="Verify that the SECC stays within its own limits when a CurrentDemandReq asks for a voltage far above "
+              "them, written with a Multiplier beyond the schema's range (4, by the lenient encoder): it either "
+              "refuses (a FAILED ResponseCode or closing the connection) or answers schema-valid with "
+              "EVSEPresentVoltage within its EVSEMaximumVoltageLimit; it never answers with something undecodable.",
+      steps=("GoodCase up to CurrentDemandReq; send it with EVTargetVoltage Multiplier 4 (about 40 MV).",
+             "Check: no answer and the connection closed, or a schema-valid CurrentDemandRes: FAILED (then the "
+             "close), or OK with EVSEPresentVoltage not above EVSEMaximumVoltageLimit."))
+def vkt_current_demand_002(t: Tester) -> None:
+    t.preamble("CurrentDemandReq")
+    at = mark(t)
+    t.send("CurrentDemandReq", lambda req: setattr(req.ev_target_voltage, "multiplier", 4))
+    got = t.receive("CurrentDemandRes", timeout=MSG_TIMEOUT)
+    if got is None or not any(got is m for m in t.received[at:]):
+        t.check(not t.connected or t.expect_close(TERMINATION), "the SUT refused by closing the connection" if
+                not t.connected else "the SUT neither answered nor closed the connection")
+        return
+    schema_valid(t, got)
+    code = got.body.response_code.name
+    if code.startswith("FAILED"):
+        t.log(f"the SUT refused with {code}")
+        closes(t)
+        return
+    b = got.body
+    v = value(b.evse_present_voltage)
+    limit = value(b.evse_maximum_voltage_limit) if b.evse_maximum_voltage_limit is not None else None
+    if limit is None:
+        cpd = t.received_last("ChargeParameterDiscoveryRes")
+        limit = value(cpd.body.dc_evse_charge_parameter.evse_maximum_voltage_limit) if cpd else None
+    t.check(limit is not None and v <= limit, f"EVSEPresentVoltage {v:g} V within the SECC's maximum "
+                                              f"{limit if limit is None else format(limit, 'g')} V")
 
 
 # ----------------------------------------------------------------------------------------------- ChargingStatus
