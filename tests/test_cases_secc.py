@@ -1,8 +1,9 @@
-"""The TC_SECC_* catalog (the test system plays the EVCC) against v2gkit's own SECC, in-process on the simulated
-clock: every case for every protocol it names passes, or is inconclusive with a stated reason (not applicable to
-this SUT's configuration, or only a live link shows it). Cases that depend on the SECC's configuration also run
-against an SECC configured to meet them, and must pass there. Known v2gkit bugs the cases found are listed in
-KNOWN_BUGS (strict xfail: the test fails once the bug is fixed, so the entry goes)."""
+"""The TC_SECC_* catalog (the test system plays the EVCC) against v2gkit's own SECC, in-process on the
+simulated clock: every case for every protocol it names passes, or is inconclusive with a stated reason (not
+applicable to this SUT's configuration, or only a live link shows it). Cases that depend on the SECC's
+configuration also run against an SECC configured to meet them, and must pass there. Known v2gkit bugs the
+cases found are listed in KNOWN_BUGS (strict xfail: the test fails once the bug is fixed, so the entry
+goes)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,12 @@ CASES = {c.case_id: c for c in _CATALOG.cases if Path(c.source).resolve().is_rel
 RUNS = [(cid, p) for cid, c in sorted(CASES.items()) for p in c.protocols]
 
 #: (case ID, protocol) -> what v2gkit's SECC does wrong (reported to the lead with a reproduction)
-_TUPLE = ("v2gkit bug: the SECC accepts a PowerDeliveryReq whose SAScheduleTupleID it never offered (answers OK, "
-          "not FAILED_TariffSelectionInvalid)")
-_PROFILE = ("v2gkit bug: the SECC accepts a ChargingProfile above the PMax of the selected tuple (answers OK, not "
-            "FAILED_ChargingProfileInvalid)")
-_SELECTION = ("v2gkit bug: the SECC accepts a SelectedServiceList with a ServiceID it never offered (answers OK, not "
-              "FAILED_ServiceSelectionInvalid)")
+_TUPLE = ("v2gkit bug: the SECC accepts a PowerDeliveryReq whose SAScheduleTupleID it never offered (answers "
+          "OK, not FAILED_TariffSelectionInvalid)")
+_PROFILE = ("v2gkit bug: the SECC accepts a ChargingProfile above the PMax of the selected tuple (answers "
+            "OK, not FAILED_ChargingProfileInvalid)")
+_SELECTION = ("v2gkit bug: the SECC accepts a SelectedServiceList with a ServiceID it never offered (answers "
+              "OK, not FAILED_ServiceSelectionInvalid)")
 KNOWN_BUGS: dict[tuple[str, str], str] = {
     ("TC_SECC_CMN_VKT_PaymentServiceSelection_007", "din"): _SELECTION,
     ("TC_SECC_CMN_VKT_PaymentServiceSelection_007", "iso2"): _SELECTION,
@@ -46,13 +47,15 @@ ACCEPTED_INCONC = ("not applicable: ", "needs a live SUT")
 def _params(runs: list[tuple[str, str]]) -> list:
     out = []
     for cid, proto in runs:
-        marks = [pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[(cid, proto)])] if (cid, proto) in KNOWN_BUGS else []
+        bug = KNOWN_BUGS.get((cid, proto))
+        marks = [pytest.mark.xfail(strict=True, reason=bug)] if bug else []
         out.append(pytest.param(cid, proto, id=f"{cid}-{proto}", marks=marks))
     return out
 
 
 def _explain(res) -> str:
-    return f"{res.verdict.value}: {res.reason}\n" + "\n".join(f"  {s.t:8.3f} {s.text}" for s in res.steps[-12:])
+    log = "\n".join(f"  {s.t:8.3f} {s.text}" for s in res.steps[-12:])
+    return f"{res.verdict.value}: {res.reason}\n{log}"
 
 
 def test_the_secc_catalog_loads():
@@ -64,7 +67,7 @@ def test_the_secc_catalog_loads():
     for c in CASES.values():
         assert c.role == "evcc" and c.sut_role == "secc", c.case_id
         assert c.purpose and c.steps, f"{c.case_id}: purpose and steps"
-        assert c.from_standard == ("_VTB_" in c.case_id), f"{c.case_id}: VTB IDs are ISO 15118-4's, VKT v2gkit's"
+        assert c.from_standard == ("_VTB_" in c.case_id), f"{c.case_id}: VTB is ISO 15118-4's, VKT v2gkit's"
 
 
 @pytest.mark.parametrize(("case_id", "protocol"), _params(RUNS))
@@ -76,7 +79,7 @@ def test_case_against_v2gkit_secc(case_id, protocol):
         assert res.verdict is Verdict.PASS, _explain(res)
 
 
-# -------------------------------------------------------------------- against an SECC configured to meet `needs`
+# ----------------------------------------------------------------- against an SECC configured to meet `needs`
 #: the configuration that makes v2gkit's SECC meet a need
 CONFIGURED = {
     "receipt": Setup(secc=SECCConfig(receipt_interval=2)),  # ReceiptRequired true on every 2nd loop answer
@@ -101,8 +104,8 @@ def test_configured_runs_cover_receipt_and_notls():
 
 # --------------------------------------------------------------------------- the ISO 15118-4 purposes covered
 def test_every_secc_purpose_in_the_excerpt_has_its_case():
-    """Every TC_SECC_* test purpose of the excerpt (those with a CONDITION) is in the catalog under its own ID,
-    marked as from the standard; no VTB case is there without a purpose."""
+    """Every TC_SECC_* test purpose of the excerpt (those with a CONDITION) is in the catalog under its own
+    ID, marked as from the standard; no VTB case is there without a purpose."""
     text = need_shared("conformance", "test_purposes_excerpt.txt").read_text()
     blocks = re.split(r"verdict_val \w+::(TC_\w+)\(\)", text)
     with_purpose = {blocks[i] for i in range(1, len(blocks), 2) if "CONDITION" in blocks[i + 1]}

@@ -12,8 +12,8 @@ of the ISO 15118-4 test purposes, written once for DIN SPEC 70121, ISO 15118-2 a
 * :func:`sequence_timeout`: the tester stays silent after the preceding response -> the SUT closes once its
   V2G_SECC_Sequence_Timeout has run out.
 
-Message names are those of ISO 15118-2 (``"PaymentServiceSelection"``, ``"Authorization"``) and of ISO 15118-20;
-:func:`msg` turns them into the negotiated family's (DIN: ``ServicePaymentSelection``,
+Message names are those of ISO 15118-2 (``"PaymentServiceSelection"``, ``"Authorization"``) and of ISO
+15118-20; :func:`msg` turns them into the negotiated family's (DIN: ``ServicePaymentSelection``,
 ``ContractAuthentication``).
 
 Vocabulary of ``needs`` (what the SUT must offer for a case to apply; ISO 15118-4 PICS/PIXIT in short):
@@ -32,7 +32,7 @@ from typing import Any
 
 from .... import sdp, timing
 from ....exi import api as exi
-from ....v2gtp import HEADER_SIZE, PayloadType
+from ....v2gtp import HEADER_SIZE
 from ... import steps
 from ...emulator import Incoming, script_name
 from ...script import Tester
@@ -79,18 +79,20 @@ def family(t: Tester) -> str:
 
 
 #: ISO 15118-2 names (and a few of the cases' own topics) -> their ISO 15118-20 counterparts; {K} is AC or DC
-ISO20_NAMES = {"CableCheck": "DC_CableCheck", "PreCharge": "DC_PreCharge", "WeldingDetection": "DC_WeldingDetection",
-               "MeteringReceipt": "MeteringConfirmation", "ChargeParameterDiscovery": "{K}_ChargeParameterDiscovery",
-               "ChargeLoop": "{K}_ChargeLoop", "CurrentDemand": "DC_ChargeLoop", "ChargingStatus": "AC_ChargeLoop"}
+ISO20_NAMES = {
+    "CableCheck": "DC_CableCheck", "PreCharge": "DC_PreCharge", "WeldingDetection": "DC_WeldingDetection",
+    "MeteringReceipt": "MeteringConfirmation", "ChargeParameterDiscovery": "{K}_ChargeParameterDiscovery",
+    "ChargeLoop": "{K}_ChargeLoop", "CurrentDemand": "DC_ChargeLoop", "ChargingStatus": "AC_ChargeLoop",
+}
 
 
 def kind(t: Tester) -> str:
-    """"AC" or "DC": the -20 namespace says; in DIN/ISO-2 the tester's own session configuration does (the case's
-    kind picked it). Called before the handshake, it first plays GoodCase up to SessionSetupReq."""
+    """"AC" or "DC": the -20 namespace says; in DIN/ISO-2 the tester's own session configuration does (the
+    case's kind picked it). Called before the handshake, it first plays GoodCase up to SessionSetupReq."""
     p = t.protocol or ""
     if p.startswith("iso20"):
         return "AC" if p == "iso20-ac" else "DC"
-    if t._emu.session is None:  # before the handshake the tester's session (and its configuration) does not exist
+    if t._emu.session is None:  # before the handshake the tester's session (its configuration) does not exist
         t.preamble("SessionSetupReq")
     return "DC" if getattr(getattr(t._emu.session, "cfg", None), "dc", True) else "AC"
 
@@ -133,7 +135,8 @@ def body_field(got: Incoming, *path: str) -> Any:
 
 
 def wrong_session_id(sid: bytes) -> bytes:
-    """A SessionID of the same length that is not ``sid`` (every bit flipped; 8 octets if ``sid`` is empty)."""
+    """A SessionID of the same length that is not ``sid`` (every bit flipped; 8 octets if ``sid`` is
+    empty)."""
     sid = sid or bytes(8)
     return bytes(b ^ 0xFF for b in sid)
 
@@ -163,7 +166,8 @@ def closes(t: Tester, within: float = TERMINATION) -> bool:
 
 def mark(t: Tester) -> int:
     """Where the received messages stand now: :func:`response` with ``after=mark(t)`` takes only what comes
-    later (a Receive would otherwise return a message of that name that arrived before the request was sent)."""
+    later (a Receive would otherwise return a message of that name that arrived before the request was
+    sent)."""
     return len(t.received)
 
 
@@ -181,7 +185,8 @@ def response(t: Tester, name: str, *codes: str, session: bool = True, after: int
     SessionID (``session``) and schema-valid."""
     got = expect(t, name + "Res", after)
     if codes:
-        t.check(code(got) in codes, f"{got.name} ResponseCode is {' or '.join(codes)} (got {code(got) or 'none'})")
+        t.check(code(got) in codes, f"{got.name} ResponseCode is {' or '.join(codes)} (got "
+                                    f"{code(got) or 'none'})")
     if session and name != "SessionSetup":
         steps.same_session(t, got)
     schema_valid(t, got)
@@ -207,7 +212,8 @@ def good(t: Tester, name: str, *codes: str, edit: Callable[[Any], None] | None =
     return response(t, n, *(codes or ("OK",)), after=at)
 
 
-def sequence_error(t: Tester, name: str, instead: str = "ServiceDiscovery", *, preamble: str | None = None) -> None:
+def sequence_error(t: Tester, name: str, instead: str = "ServiceDiscovery", *,
+                   preamble: str | None = None) -> None:
     """GoodCase up to ``name``Req; a valid ``instead``Req goes in its place. The SUT answers ``instead``Res
     with FAILED_SequenceError and the current SessionID, and closes within
     par_CMN_TCP_Connection_Termination_Timeout."""
@@ -296,7 +302,8 @@ def check_sdp_response(t: Tester, answer: bytes, security: sdp.Security) -> sdp.
 def no_answer(t: Tester, datagram: bytes, what: str) -> None:
     """The SUT ignores the SDP request: the tester sees its SDP message timeout."""
     answer = t.sdp(datagram)
-    t.check(answer is None, f"no SDP response to {what} within V2G_EVCC_SDP_Timeout ({timing.SDP_TIMEOUT:g} s)"
+    t.check(answer is None, f"no SDP response to {what} within V2G_EVCC_SDP_Timeout ({timing.SDP_TIMEOUT:g} "
+                            "s)"
             if answer is None else f"the SUT answered {what}: {answer.hex()}")
 
 
@@ -305,7 +312,8 @@ def has_all(values: Iterable[str], wanted: Iterable[str]) -> bool:
     return all(w in v for w in wanted)
 
 
-__all__ += ["ISO20_NAMES", "LOOP_SEQUENCE", "MSG_TIMEOUT", "check_sdp_response", "expect", "has_all", "kind", "mark",
+__all__ += ["ISO20_NAMES", "LOOP_SEQUENCE", "MSG_TIMEOUT", "check_sdp_response", "expect", "has_all", "kind",
+            "mark",
             "response", "value"]
 
 
@@ -314,8 +322,10 @@ __all__ += ["ISO20_NAMES", "LOOP_SEQUENCE", "MSG_TIMEOUT", "check_sdp_response",
 #: (ISO-2 [V2G2-539] with [V2G2-034]; DIN [V2G-DC-665]; -20 [V2G20-2222]), out-of-sequence requests get
 #: FAILED_SequenceError (-20 [V2G20-538]), a foreign SessionID FAILED_UnknownSession (-20 [V2G20-460]), the
 #: SECC's sequence timer ([V2G2-443]; -20 [V2G20-441], [V2G20-443], [V2G20-1481])
-SEQUENCE_REQS = {"din": ("V2G-DC-665",), "iso2": ("V2G2-539", "V2G2-034"), "iso20": ("V2G20-538", "V2G20-2222")}
-SESSION_REQS = {"din": ("V2G-DC-665",), "iso2": ("V2G2-539", "V2G2-034"), "iso20": ("V2G20-460", "V2G20-2222")}
+SEQUENCE_REQS = {"din": ("V2G-DC-665",), "iso2": ("V2G2-539", "V2G2-034"),
+                 "iso20": ("V2G20-538", "V2G20-2222")}
+SESSION_REQS = {"din": ("V2G-DC-665",), "iso2": ("V2G2-539", "V2G2-034"),
+                "iso20": ("V2G20-460", "V2G20-2222")}
 TIMEOUT_REQS = {"din": (), "iso2": ("V2G2-443",), "iso20": ("V2G20-441", "V2G20-443", "V2G20-1481")}
 
 
@@ -332,14 +342,16 @@ Per = str | dict[str, str] | None
 
 
 def per_family(t: Tester, value: Per) -> str | None:
-    """``value`` itself, or its entry for the negotiated family (key "din", "iso2", "iso20"; "*" any other)."""
+    """``value`` itself, or its entry for the negotiated family (key "din", "iso2", "iso20"; "*" any
+    other)."""
     if isinstance(value, dict):
         return value.get(family(t), value.get("*"))
     return value
 
 
 def names(topic: str, protocols: Iterable[str], kind_: str = "DC") -> str:
-    """How the topic's request is called in the protocols: "CableCheckReq (ISO 15118-20: DC_CableCheckReq)"."""
+    """How the topic's request is called in the protocols: "CableCheckReq (ISO 15118-20:
+    DC_CableCheckReq)"."""
     alias = {"din": {"PaymentServiceSelection": "ServicePaymentSelection",
                      "Authorization": "ContractAuthentication"}.get(topic),
              "iso20": ISO20_NAMES.get(topic, "").replace("{K}", kind_) or None}
@@ -357,7 +369,8 @@ def patterns(module: str, topic: str, kind_: str, protocols: tuple[str, ...], *,
     and the close), the request with a foreign SessionID (FAILED_UnknownSession and the close), and silence
     after ``after`` (the close once V2G_SECC_Sequence_Timeout has run out, not before). ``preamble`` names the
     request the tester's own machine would send at that point when it never sends ``topic`` by itself;
-    ``setup(t)`` runs first (a precondition the GoodCase alone does not reach, e.g. a receipt being asked for)."""
+    ``setup(t)`` runs first (a precondition the GoodCase alone does not reach, e.g. a receipt being asked
+    for)."""
     from ...catalog import case  # the decorator registers in ``module``: the case file, not this helper
 
     req = names(topic, protocols, "AC" if kind_ == "AC" else "DC")
@@ -371,7 +384,8 @@ def patterns(module: str, topic: str, kind_: str, protocols: tuple[str, ...], *,
     def seq(t: Tester) -> None:
         if setup is not None:
             setup(t)
-        sequence_error(t, topic, per_family(t, instead) or "ServiceDiscovery", preamble=per_family(t, preamble))
+        other = per_family(t, instead) or "ServiceDiscovery"
+        sequence_error(t, topic, other, preamble=per_family(t, preamble))
 
     def session(t: Tester) -> None:
         if setup is not None:
@@ -388,20 +402,25 @@ def patterns(module: str, topic: str, kind_: str, protocols: tuple[str, ...], *,
         fn.__qualname__ = fn.__name__ = f"{topic.lower()}_{fn.__name__}"
     case(base + f"{first:03d}", protocols=protocols, from_standard=False, needs=needs,
          requirements=reqs(SEQUENCE_REQS, protocols, *extra),
-         purpose=f"Verify that the SECC answers a valid {instead_text} sent instead of {req} with that request's "
-                 "response carrying the current SessionID, ResponseCode FAILED_SequenceError and every mandatory "
-                 "parameter, then closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+         purpose=f"Verify that the SECC answers a valid {instead_text} sent instead of {req} with that "
+                 "request's response carrying the current SessionID, ResponseCode FAILED_SequenceError and "
+                 "every mandatory parameter, then closes the TCP connection within "
+                 "par_CMN_TCP_Connection_Termination_Timeout.",
          steps=(f"GoodCase up to {topic}Req; send the other request instead.",
                 "Check its response: FAILED_SequenceError, the current SessionID, schema-valid.",
-                "Check that the SUT closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout."))(seq)
+                "Check that the SUT closes the TCP connection within "
+                "par_CMN_TCP_Connection_Termination_Timeout."))(seq)
     case(base + f"{first + 1:03d}", protocols=protocols, from_standard=False, needs=needs,
          requirements=reqs(SESSION_REQS, protocols, *extra),
          purpose=f"Verify that the SECC answers a {req} carrying a SessionID other than the session's with a "
-                 "response carrying a valid SessionID, ResponseCode FAILED_UnknownSession and every mandatory "
-                 "parameter, then closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+                 "response carrying a valid SessionID, ResponseCode FAILED_UnknownSession and every "
+                 "mandatory parameter, then closes the TCP connection within "
+                 "par_CMN_TCP_Connection_Termination_Timeout.",
          steps=(f"GoodCase up to {topic}Req; send it with every bit of the SessionID flipped.",
-                "Check the response: FAILED_UnknownSession, the session's or the received SessionID, schema-valid.",
-                "Check that the SUT closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout."))(
+                "Check the response: FAILED_UnknownSession, the session's or the received SessionID, "
+                "schema-valid.",
+                "Check that the SUT closes the TCP connection within "
+                "par_CMN_TCP_Connection_Termination_Timeout."))(
         session)
     case(base + f"{first + 2:03d}", protocols=protocols, from_standard=False, needs=needs,
          requirements=reqs(TIMEOUT_REQS, protocols, *extra),
@@ -410,7 +429,8 @@ def patterns(module: str, topic: str, kind_: str, protocols: tuple[str, ...], *,
                  "par_CMN_TCP_Connection_Termination_Timeout after that timeout." + timeout_note,
          steps=(f"GoodCase up to the {after}; send nothing.",
                 "Check that the connection stays open for V2G_SECC_Sequence_Timeout less a second.",
-                "Check that the SUT closes it within a second plus par_CMN_TCP_Connection_Termination_Timeout."))(
+                "Check that the SUT closes it within a second plus "
+                "par_CMN_TCP_Connection_Termination_Timeout."))(
         timeout)
 
 

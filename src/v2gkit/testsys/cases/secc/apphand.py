@@ -1,6 +1,6 @@
-"""The supportedAppProtocol handshake: ISO 15118-4 TC_SECC_CMN_VTB_SupportedAppProtocol_* (the tester plays the
-EVCC). "The ISO namespace" of the purposes is the namespace of the protocol under test (ISO 15118-2's; for a
-DIN or ISO 15118-20 run, theirs)."""
+"""The supportedAppProtocol handshake: ISO 15118-4 TC_SECC_CMN_VTB_SupportedAppProtocol_* (the tester plays
+the EVCC). "The ISO namespace" of the purposes is the namespace of the protocol under test (ISO 15118-2's; for
+a DIN or ISO 15118-20 run, theirs)."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ def _answer(t: Tester, *codes: str) -> Any:
 
 
 def _negotiated(t: Tester) -> None:
-    """The answer to the tester's own (valid) request: OK_SuccessfulNegotiation or ..WithMinorDeviation and the
-    SchemaID of the entry offered."""
+    """The answer to the tester's own (valid) request: OK_SuccessfulNegotiation or ..WithMinorDeviation and
+    the SchemaID of the entry offered."""
     t.send(SAP + "Req")
     got = _answer(t, "OK_SuccessfulNegotiation", "OK_SuccessfulNegotiationWithMinorDeviation")
     offered = {p.schema_id for p in t.pending(SAP + "Req").app_protocol}
@@ -41,12 +41,13 @@ _GOOD_STEPS = ("Connect and send a SupportedAppProtocolReq listing the protocol 
                "OK_SuccessfulNegotiationWithMinorDeviation, the SchemaID offered, schema-valid.")
 
 
-@case("TC_SECC_CMN_VTB_SupportedAppProtocol_001", protocols=ALL, requirements=REQS, needs=("tls",), quick=True,
+@case("TC_SECC_CMN_VTB_SupportedAppProtocol_001", protocols=ALL, requirements=REQS, needs=("tls",),
+      quick=True,
       purpose="Verify that the SECC (over TLS) accepts a SupportedAppProtocolReq listing valid app protocols "
               "including its namespace: SupportedAppProtocolRes with OK_SuccessfulNegotiation or "
               "OK_SuccessfulNegotiationWithMinorDeviation and every mandatory parameter.",
-      preconditions="The SECC offers TLS (PIXIT TLS = true). In-process runs have no TLS layer: the handshake "
-                    "runs over the plain connection there.",
+      preconditions="The SECC offers TLS (PIXIT TLS = true). In-process runs have no TLS layer: the "
+                    "handshake runs over the plain connection there.",
       steps=_GOOD_STEPS)
 def sap_001(t: Tester) -> None:
     _negotiated(t)
@@ -56,9 +57,11 @@ def sap_001(t: Tester) -> None:
       purpose="Verify that the SECC refuses a SupportedAppProtocolReq whose only namespace is invalid: "
               "SupportedAppProtocolRes with Failed_NoNegotiation, then it closes the TCP connection within "
               "par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=(f"Send a SupportedAppProtocolReq whose one entry has the namespace {INVALID_NAMESPACE}, major 3.",
+      steps=(f"Send a SupportedAppProtocolReq whose one entry has the namespace {INVALID_NAMESPACE}, major "
+             "3.",
              "Check the SupportedAppProtocolRes: ResponseCode Failed_NoNegotiation, schema-valid.",
-             "Check that the SUT closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout."))
+             "Check that the SUT closes the TCP connection within "
+             "par_CMN_TCP_Connection_Termination_Timeout."))
 def sap_002(t: Tester) -> None:
     def invalid(req: Any) -> None:
         for p in req.app_protocol:
@@ -93,10 +96,12 @@ def sap_004(t: Tester) -> None:
     _negotiated(t)
 
 
-@case("TC_SECC_CMN_VTB_SupportedAppProtocol_005", protocols=ALL, requirements=("V2G2-723", "V2G2-029", "V2G2-032"),
+@case("TC_SECC_CMN_VTB_SupportedAppProtocol_005", protocols=ALL,
+      requirements=("V2G2-723", "V2G2-029", "V2G2-032"),
       needs=("live",),
-      purpose="Verify that the SECC stops waiting for the TCP/TLS connection once V2G_SECC_CommunicationSetup_Timeout "
-              "has run out: it does not answer a TCP/TLS connection attempt made afterwards.",
+      purpose="Verify that the SECC stops waiting for the TCP/TLS connection once "
+              "V2G_SECC_CommunicationSetup_Timeout has run out: it does not answer a TCP/TLS connection "
+              "attempt made afterwards.",
       preconditions="The SECC was just started; its own timer runs, so only a live link shows it.",
       steps=("Let V2G_SECC_CommunicationSetup_Timeout run out on the SUT's side without connecting.",
              "Connect; check that the SUT takes no connection (no SupportedAppProtocolRes within "
@@ -105,17 +110,18 @@ def sap_005(t: Tester) -> None:
     t.log(f"waiting {COMMUNICATION_SETUP:g} s before connecting")
     t.wait(COMMUNICATION_SETUP)
     got = t.receive(SAP + "Res", timeout=MSG_TIMEOUT)
-    t.check(got is None, "no connection and no SupportedAppProtocolRes after V2G_SECC_CommunicationSetup_Timeout"
+    t.check(got is None, "no connection and no SupportedAppProtocolRes after "
+                         "V2G_SECC_CommunicationSetup_Timeout"
             if got is None else "the SUT still took the connection and answered SupportedAppProtocolReq")
 
 
 @case("TC_SECC_CMN_VTB_SupportedAppProtocol_006", protocols=ALL, requirements=REQS,
-      purpose="Verify that the SECC accepts a SupportedAppProtocolReq whose VersionNumberMinor differs from its "
-              "own (same namespace and major version) with OK_SuccessfulNegotiationWithMinorDeviation.",
-      preconditions="The SECC's VersionNumberMinor of the namespace is the published one (0 for DIN SPEC 70121 "
-                    "and ISO 15118-2 2.0, ISO 15118-20 1.0); the tester offers that plus one.",
-      steps=("Send a SupportedAppProtocolReq for the protocol under test with VersionNumberMinor one above the "
-             "SUT's.",
+      purpose="Verify that the SECC accepts a SupportedAppProtocolReq whose VersionNumberMinor differs from "
+              "its own (same namespace and major version) with OK_SuccessfulNegotiationWithMinorDeviation.",
+      preconditions="The SECC's VersionNumberMinor of the namespace is the published one (0 for DIN SPEC "
+                    "70121 and ISO 15118-2 2.0, ISO 15118-20 1.0); the tester offers that plus one.",
+      steps=("Send a SupportedAppProtocolReq for the protocol under test with VersionNumberMinor one above "
+             "the SUT's.",
              "Check the SupportedAppProtocolRes: ResponseCode OK_SuccessfulNegotiationWithMinorDeviation, a "
              "SchemaID, schema-valid."))
 def sap_006(t: Tester) -> None:

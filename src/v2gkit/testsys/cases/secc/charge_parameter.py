@@ -10,7 +10,20 @@ from .... import timing
 from ....exi.gen import din, iso2, iso20, iso20_ac, iso20_dc
 from ...catalog import case
 from ...script import Tester
-from ._common import ALL, DIN_ISO2, SEQUENCE_REQS, closes, family, good, mark, msg, patterns, reqs, response, value
+from ._common import (
+    ALL,
+    DIN_ISO2,
+    SEQUENCE_REQS,
+    closes,
+    family,
+    good,
+    mark,
+    msg,
+    patterns,
+    reqs,
+    response,
+    value,
+)
 from .authorization import follow_ongoing
 from .services import offered_modes
 
@@ -47,7 +60,8 @@ def _check_cpd(t: Tester, got: Any) -> None:
     if dc:
         p = b.dc_evse_charge_parameter
         t.check(value(p.evse_maximum_voltage_limit) > 0 and value(p.evse_maximum_current_limit) > 0,
-                f"DC limits {value(p.evse_maximum_voltage_limit):g} V, {value(p.evse_maximum_current_limit):g} A")
+                f"DC limits {value(p.evse_maximum_voltage_limit):g} V, "
+                f"{value(p.evse_maximum_current_limit):g} A")
     lst = b.sa_schedule_list
     tuples = lst.sa_schedule_tuple if lst is not None else []
     t.check(len(tuples) > 0, f"an SAScheduleList with {len(tuples)} SAScheduleTuple(s) once Finished")
@@ -61,23 +75,23 @@ def _cpd_good(t: Tester) -> None:
 
 
 _GOOD_STEPS = ("GoodCase up to ChargeParameterDiscoveryReq (-20: the kind's); send it.",
-               "Check the answer: OK, the current SessionID, schema-valid; DIN/ISO-2: follow EVSEProcessing Ongoing "
-               "to Finished within V2G_EVCC_Ongoing_Timeout; then the EVSE parameters of the kind and (DIN/ISO-2) "
-               "an SAScheduleList with at least one tuple.")
+               "Check the answer: OK, the current SessionID, schema-valid; DIN/ISO-2: follow EVSEProcessing "
+               "Ongoing to Finished within V2G_EVCC_Ongoing_Timeout; then the EVSE parameters of the kind "
+               "and (DIN/ISO-2) an SAScheduleList with at least one tuple.")
 
 
 @case("TC_SECC_DC_VKT_ChargeParameterDiscovery_001", protocols=ALL, from_standard=False, quick=True,
       purpose="Verify that the SECC answers a DC ChargeParameterDiscoveryReq (ISO 15118-20: "
-              "DC_ChargeParameterDiscoveryReq) with ResponseCode OK, the current SessionID, its DC limits and, once "
-              "EVSEProcessing is Finished, an SAScheduleList.", steps=_GOOD_STEPS)
+              "DC_ChargeParameterDiscoveryReq) with ResponseCode OK, the current SessionID, its DC limits "
+              "and, once EVSEProcessing is Finished, an SAScheduleList.", steps=_GOOD_STEPS)
 def dc_cpd_001(t: Tester) -> None:
     _cpd_good(t)
 
 
 @case("TC_SECC_AC_VKT_ChargeParameterDiscovery_001", protocols=("iso2", "iso20"), from_standard=False,
       purpose="Verify that the SECC answers an AC ChargeParameterDiscoveryReq (ISO 15118-20: "
-              "AC_ChargeParameterDiscoveryReq) with ResponseCode OK, the current SessionID, its AC parameters and, "
-              "once EVSEProcessing is Finished, an SAScheduleList.", steps=_GOOD_STEPS)
+              "AC_ChargeParameterDiscoveryReq) with ResponseCode OK, the current SessionID, its AC "
+              "parameters and, once EVSEProcessing is Finished, an SAScheduleList.", steps=_GOOD_STEPS)
 def ac_cpd_001(t: Tester) -> None:
     _cpd_good(t)
 
@@ -124,12 +138,12 @@ def _wrong_mode(t: Tester, dc: bool) -> None:
 
 @case("TC_SECC_DC_VKT_ChargeParameterDiscovery_005", protocols=DIN_ISO2, from_standard=False,
       requirements=reqs(SEQUENCE_REQS, DIN_ISO2, "V2G2-476", "V2G-DC-397"),
-      purpose="Verify that the SECC answers a ChargeParameterDiscoveryReq requesting an energy transfer mode it did "
-              "not offer in ServiceDiscoveryRes with ResponseCode FAILED_WrongEnergyTransferMode (DIN: "
-              "FAILED_WrongEnergyTransferType), then closes the TCP connection within "
+      purpose="Verify that the SECC answers a ChargeParameterDiscoveryReq requesting an energy transfer mode "
+              "it did not offer in ServiceDiscoveryRes with ResponseCode FAILED_WrongEnergyTransferMode "
+              "(DIN: FAILED_WrongEnergyTransferType), then closes the TCP connection within "
               "par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to ChargeParameterDiscoveryReq; send it requesting a DC mode ServiceDiscoveryRes did not "
-             "offer (DC parameters kept).",
+      steps=("GoodCase up to ChargeParameterDiscoveryReq; send it requesting a DC mode ServiceDiscoveryRes "
+             "did not offer (DC parameters kept).",
              "Check the answer: the FAILED code above, the current SessionID, schema-valid; then the close."))
 def dc_cpd_005(t: Tester) -> None:
     _wrong_mode(t, dc=True)
@@ -137,12 +151,12 @@ def dc_cpd_005(t: Tester) -> None:
 
 @case("TC_SECC_AC_VKT_ChargeParameterDiscovery_005", protocols=("iso2",), from_standard=False,
       requirements=reqs(SEQUENCE_REQS, ("iso2",), "V2G2-476"),
-      purpose="Verify that the SECC answers an AC ChargeParameterDiscoveryReq requesting an energy transfer mode it "
-              "did not offer with ResponseCode FAILED_WrongEnergyTransferMode (when the mode is of the other kind, "
-              "FAILED_WrongChargeParameter is accepted too: the parameters no longer fit either), then closes the "
-              "TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to ChargeParameterDiscoveryReq; send it requesting a mode ServiceDiscoveryRes did not "
-             "offer (an AC one if any, else a DC one; AC parameters kept).",
+      purpose="Verify that the SECC answers an AC ChargeParameterDiscoveryReq requesting an energy transfer "
+              "mode it did not offer with ResponseCode FAILED_WrongEnergyTransferMode (when the mode is of "
+              "the other kind, FAILED_WrongChargeParameter is accepted too: the parameters no longer fit "
+              "either), then closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+      steps=("GoodCase up to ChargeParameterDiscoveryReq; send it requesting a mode ServiceDiscoveryRes did "
+             "not offer (an AC one if any, else a DC one; AC parameters kept).",
              "Check the answer: the FAILED code above, the current SessionID, schema-valid; then the close."))
 def ac_cpd_005(t: Tester) -> None:
     _wrong_mode(t, dc=False)
@@ -162,13 +176,16 @@ def _other_parameters(t: Tester, dc: bool) -> None:
                     ev_maximum_charge_power=_rn(9000, iso20_dc), ev_minimum_charge_power=_rn(0, iso20_dc),
                     ev_maximum_charge_current=_rn(200, iso20_dc), ev_minimum_charge_current=_rn(0, iso20_dc),
                     ev_maximum_voltage=_rn(450, iso20_dc), ev_minimum_voltage=_rn(0, iso20_dc),
-                    ev_maximum_discharge_power=_rn(9000, iso20_dc), ev_minimum_discharge_power=_rn(0, iso20_dc),
-                    ev_maximum_discharge_current=_rn(200, iso20_dc), ev_minimum_discharge_current=_rn(0, iso20_dc))
+                    ev_maximum_discharge_power=_rn(9000, iso20_dc),
+                    ev_minimum_discharge_power=_rn(0, iso20_dc),
+                    ev_maximum_discharge_current=_rn(200, iso20_dc),
+                    ev_minimum_discharge_current=_rn(0, iso20_dc))
             else:
                 req.ac_cpd_req_energy_transfer_mode = None
                 req.bpt_ac_cpd_req_energy_transfer_mode = iso20_ac.BPT_AC_CPDReqEnergyTransferModeType(
                     ev_maximum_charge_power=_rn(11000, iso20_ac), ev_minimum_charge_power=_rn(0, iso20_ac),
-                    ev_maximum_discharge_power=_rn(11000, iso20_ac), ev_minimum_discharge_power=_rn(0, iso20_ac))
+                    ev_maximum_discharge_power=_rn(11000, iso20_ac),
+                    ev_minimum_discharge_power=_rn(0, iso20_ac))
             return
         m = din if fam == "din" else iso2
         if dc:
@@ -190,37 +207,40 @@ def _other_parameters(t: Tester, dc: bool) -> None:
 @case("TC_SECC_DC_VKT_ChargeParameterDiscovery_006", protocols=ALL, from_standard=False,
       requirements=reqs(SEQUENCE_REQS, ALL, "V2G2-477", "V2G-DC-398", "V2G20-2272"),
       purpose="Verify that the SECC answers a DC ChargeParameterDiscoveryReq whose parameters do not fit the "
-              "requested mode (DIN/ISO-2: AC_EVChargeParameter with a DC mode; ISO 15118-20: BPT parameters for a "
-              "plain DC service) with ResponseCode FAILED_WrongChargeParameter, then closes the TCP connection "
-              "within par_CMN_TCP_Connection_Termination_Timeout.",
+              "requested mode (DIN/ISO-2: AC_EVChargeParameter with a DC mode; ISO 15118-20: BPT parameters "
+              "for a plain DC service) with ResponseCode FAILED_WrongChargeParameter, then closes the TCP "
+              "connection within par_CMN_TCP_Connection_Termination_Timeout.",
       steps=("GoodCase up to the ChargeParameterDiscoveryReq; send it with the parameters of the other kind "
              "(-20: BPT_DC_CPDReqEnergyTransferMode).",
-             "Check the answer: FAILED_WrongChargeParameter, the current SessionID, schema-valid; then the close."))
+             "Check the answer: FAILED_WrongChargeParameter, the current SessionID, schema-valid; then the "
+             "close."))
 def dc_cpd_006(t: Tester) -> None:
     _other_parameters(t, dc=True)
 
 
 @case("TC_SECC_AC_VKT_ChargeParameterDiscovery_006", protocols=("iso2", "iso20"), from_standard=False,
       requirements=reqs(SEQUENCE_REQS, ("iso2", "iso20"), "V2G2-477", "V2G20-1619"),
-      purpose="Verify that the SECC answers an AC ChargeParameterDiscoveryReq whose parameters do not fit the "
-              "requested mode (ISO-2: DC_EVChargeParameter with an AC mode; ISO 15118-20: BPT parameters for a "
-              "plain AC service) with ResponseCode FAILED_WrongChargeParameter, then closes the TCP connection "
-              "within par_CMN_TCP_Connection_Termination_Timeout.",
+      purpose="Verify that the SECC answers an AC ChargeParameterDiscoveryReq whose parameters do not fit "
+              "the requested mode (ISO-2: DC_EVChargeParameter with an AC mode; ISO 15118-20: BPT parameters "
+              "for a plain AC service) with ResponseCode FAILED_WrongChargeParameter, then closes the TCP "
+              "connection within par_CMN_TCP_Connection_Termination_Timeout.",
       steps=("GoodCase up to the ChargeParameterDiscoveryReq; send it with the parameters of the other kind "
              "(-20: BPT_AC_CPDReqEnergyTransferMode).",
-             "Check the answer: FAILED_WrongChargeParameter, the current SessionID, schema-valid; then the close."))
+             "Check the answer: FAILED_WrongChargeParameter, the current SessionID, schema-valid; then the "
+             "close."))
 def ac_cpd_006(t: Tester) -> None:
     _other_parameters(t, dc=False)
 
 
 # ------------------------------------------------------------------------------------ ScheduleExchange (-20)
 @case("TC_SECC_CMN_VKT_ScheduleExchange_001", protocols=("iso20",), from_standard=False,
-      purpose="Verify that the SECC answers ScheduleExchangeReq with ResponseCode OK and the current SessionID, "
-              "that its EVSEProcessing Ongoing loop ends with Finished within V2G_EVCC_Ongoing_Timeout, and that a "
-              "Finished answer in Scheduled mode offers at least one ScheduleTuple (Dynamic mode: the Dynamic "
-              "control mode element).",
+      purpose="Verify that the SECC answers ScheduleExchangeReq with ResponseCode OK and the current "
+              "SessionID, that its EVSEProcessing Ongoing loop ends with Finished within "
+              "V2G_EVCC_Ongoing_Timeout, and that a Finished answer in Scheduled mode offers at least one "
+              "ScheduleTuple (Dynamic mode: the Dynamic control mode element).",
       steps=("GoodCase up to ScheduleExchangeReq; send it.",
-             "Check the answer: OK, the current SessionID, schema-valid; follow Ongoing to Finished within 60 s.",
+             "Check the answer: OK, the current SessionID, schema-valid; follow Ongoing to Finished within "
+             "60 s.",
              "Check the Finished answer's control mode element (Scheduled: at least one ScheduleTuple)."))
 def schedule_exchange_001(t: Tester) -> None:
     got = good(t, "ScheduleExchange")
@@ -239,9 +259,10 @@ patterns(__name__, "ScheduleExchange", "CMN", ("iso20",),
 
 @case("TC_SECC_CMN_VKT_ScheduleExchange_005", protocols=("iso20",), from_standard=False,
       requirements=("V2G20-2222",),
-      purpose="Verify that the SECC refuses a ScheduleExchangeReq whose control mode element is not the one agreed "
-              "in ServiceSelection (Dynamic mobility needs in a Scheduled session, or the reverse) with a FAILED "
-              "ResponseCode, then closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+      purpose="Verify that the SECC refuses a ScheduleExchangeReq whose control mode element is not the one "
+              "agreed in ServiceSelection (Dynamic mobility needs in a Scheduled session, or the reverse) "
+              "with a FAILED ResponseCode, then closes the TCP connection within "
+              "par_CMN_TCP_Connection_Termination_Timeout.",
       steps=("GoodCase up to ScheduleExchangeReq; send it with the other control mode's element.",
              "Check the answer: a FAILED code, the current SessionID, schema-valid; then the close."))
 def schedule_exchange_005(t: Tester) -> None:
@@ -259,5 +280,6 @@ def schedule_exchange_005(t: Tester) -> None:
     at = mark(t)
     t.send("ScheduleExchangeReq", other_mode)
     got = response(t, "ScheduleExchange", after=at)
-    t.check(got.body.response_code.name.startswith("FAILED"), f"a FAILED ResponseCode ({got.body.response_code.name})")
+    t.check(got.body.response_code.name.startswith("FAILED"), "a FAILED ResponseCode "
+                                                              f"({got.body.response_code.name})")
     closes(t)

@@ -13,28 +13,28 @@ from ._common import (
     DIN_ISO2,
     MSG_TIMEOUT,
     TERMINATION,
-    closes,
-    schema_valid,
     body_field,
+    closes,
     family,
     good,
     kind,
     mark,
     msg,
     patterns,
-    response,
+    schema_valid,
     sequence_timeout,
     value,
 )
 from .current_demand import NEXT_LOOP
 
-# ------------------------------------------------------------------------------------------------ CurrentDemand
+# ---------------------------------------------------------------------------------------------- CurrentDemand
 
 
 @case("TC_SECC_DC_VKT_CurrentDemand_001", protocols=DIN_ISO2, from_standard=False,
-      purpose="Verify that the SECC's CurrentDemandRes stays within what it announced: EVSEPresentVoltage and "
-              "EVSEPresentCurrent are given and within its EVSEMaximumVoltageLimit and EVSEMaximumCurrentLimit, and "
-              "(ISO-2) the EVSEID and the SAScheduleTupleID are those of the session.",
+      purpose="Verify that the SECC's CurrentDemandRes stays within what it announced: EVSEPresentVoltage "
+              "and EVSEPresentCurrent are given and within its EVSEMaximumVoltageLimit and "
+              "EVSEMaximumCurrentLimit, and (ISO-2) the EVSEID and the SAScheduleTupleID are those of the "
+              "session.",
       steps=("GoodCase up to CurrentDemandReq; send it.",
              "Check the CurrentDemandRes: OK, the current SessionID, schema-valid; present values within the "
              "maximum limits; ISO-2: EVSEID as in SessionSetupRes, SAScheduleTupleID as selected in "
@@ -59,13 +59,14 @@ def vkt_current_demand_001(t: Tester) -> None:
 
 
 @case("TC_SECC_DC_VKT_CurrentDemand_002", protocols=DIN_ISO2, from_standard=False,
-      purpose="Verify that the SECC stays within its own limits when a CurrentDemandReq asks for a voltage far above "
-              "them, written with a Multiplier beyond the schema's range (4, by the lenient encoder): it either "
-              "refuses (a FAILED ResponseCode or closing the connection) or answers schema-valid with "
-              "EVSEPresentVoltage within its EVSEMaximumVoltageLimit; it never answers with something undecodable.",
+      purpose="Verify that the SECC stays within its own limits when a CurrentDemandReq asks for a voltage "
+              "far above them, written with a Multiplier beyond the schema's range (4, by the lenient "
+              "encoder): it either refuses (a FAILED ResponseCode or closing the connection) or answers "
+              "schema-valid with EVSEPresentVoltage within its EVSEMaximumVoltageLimit; it never answers "
+              "with something undecodable.",
       steps=("GoodCase up to CurrentDemandReq; send it with EVTargetVoltage Multiplier 4 (about 40 MV).",
-             "Check: no answer and the connection closed, or a schema-valid CurrentDemandRes: FAILED (then the "
-             "close), or OK with EVSEPresentVoltage not above EVSEMaximumVoltageLimit."))
+             "Check: no answer and the connection closed, or a schema-valid CurrentDemandRes: FAILED (then "
+             "the close), or OK with EVSEPresentVoltage not above EVSEMaximumVoltageLimit."))
 def vkt_current_demand_002(t: Tester) -> None:
     t.preamble("CurrentDemandReq")
     at = mark(t)
@@ -91,14 +92,14 @@ def vkt_current_demand_002(t: Tester) -> None:
                                               f"{limit if limit is None else format(limit, 'g')} V")
 
 
-# ----------------------------------------------------------------------------------------------- ChargingStatus
+# --------------------------------------------------------------------------------------------- ChargingStatus
 @case("TC_SECC_AC_VKT_ChargingStatus_001", protocols=("iso2",), from_standard=False, quick=True,
-      purpose="Verify that the SECC answers ChargingStatusReq with ResponseCode OK, the current SessionID, its "
-              "EVSEID (as in SessionSetupRes), the SAScheduleTupleID selected in PowerDeliveryReq and an "
+      purpose="Verify that the SECC answers ChargingStatusReq with ResponseCode OK, the current SessionID, "
+              "its EVSEID (as in SessionSetupRes), the SAScheduleTupleID selected in PowerDeliveryReq and an "
               "AC_EVSEStatus.",
       steps=("GoodCase up to ChargingStatusReq; send it.",
-             "Check the ChargingStatusRes: OK, the current SessionID, schema-valid, EVSEID, SAScheduleTupleID, "
-             "AC_EVSEStatus."))
+             "Check the ChargingStatusRes: OK, the current SessionID, schema-valid, EVSEID, "
+             "SAScheduleTupleID, AC_EVSEStatus."))
 def charging_status_001(t: Tester) -> None:
     got = good(t, "ChargingStatus")
     b = got.body
@@ -106,7 +107,8 @@ def charging_status_001(t: Tester) -> None:
     t.check(b.evseid == setup.body.evseid, f"EVSEID {b.evseid!r} as in SessionSetupRes")
     sent = t.pending("PowerDeliveryReq")
     chosen = sent.sa_schedule_tuple_id if sent is not None else None
-    t.check(b.sa_schedule_tuple_id == chosen, f"SAScheduleTupleID {b.sa_schedule_tuple_id} as selected ({chosen})")
+    t.check(b.sa_schedule_tuple_id == chosen, f"SAScheduleTupleID {b.sa_schedule_tuple_id} as selected "
+                                              f"({chosen})")
     t.check(b.ac_evse_status is not None, "an AC_EVSEStatus")
     if b.receipt_required:
         t.log("the SECC asks for a metering receipt (ReceiptRequired true)")
@@ -139,21 +141,22 @@ def _loop_good(t: Tester) -> None:
 
 
 _LOOP_STEPS = ("GoodCase up to the ChargeLoopReq; send it.",
-               "Check the ChargeLoopRes: OK, the current SessionID, schema-valid, the agreed control mode's element "
-               "(DC: present voltage and current).")
+               "Check the ChargeLoopRes: OK, the current SessionID, schema-valid, the agreed control mode's "
+               "element (DC: present voltage and current).")
 
 
 @case("TC_SECC_DC_VKT_ChargeLoop_001", protocols=("iso20",), from_standard=False, quick=True,
       purpose="Verify that the SECC answers DC_ChargeLoopReq with ResponseCode OK, the current SessionID, "
-              "EVSEPresentVoltage, EVSEPresentCurrent and the control mode element agreed in ServiceSelection.",
+              "EVSEPresentVoltage, EVSEPresentCurrent and the control mode element agreed in "
+              "ServiceSelection.",
       steps=_LOOP_STEPS)
 def dc_charge_loop_001(t: Tester) -> None:
     _loop_good(t)
 
 
 @case("TC_SECC_AC_VKT_ChargeLoop_001", protocols=("iso20",), from_standard=False,
-      purpose="Verify that the SECC answers AC_ChargeLoopReq with ResponseCode OK, the current SessionID and the "
-              "control mode element agreed in ServiceSelection.", steps=_LOOP_STEPS)
+      purpose="Verify that the SECC answers AC_ChargeLoopReq with ResponseCode OK, the current SessionID and "
+              "the control mode element agreed in ServiceSelection.", steps=_LOOP_STEPS)
 def ac_charge_loop_001(t: Tester) -> None:
     _loop_good(t)
 
@@ -174,9 +177,10 @@ _IN_LOOP = ("GoodCase into the charge loop: one ChargeLoopRes; then send nothing
 
 @case("TC_SECC_DC_VKT_ChargeLoop_005", protocols=("iso20",), from_standard=False,
       requirements=("V2G20-1502", "V2G20-441", "V2G20-443"),
-      purpose="Verify that in the DC charge loop the SECC waits only the loop's V2G_SECC_Sequence_Timeout (0.5 s, "
-              "Table 217) for the next request: silent after a DC_ChargeLoopRes, the tester sees the connection "
-              "closed within that timeout plus par_CMN_TCP_Connection_Termination_Timeout (not after 60 s).",
+      purpose="Verify that in the DC charge loop the SECC waits only the loop's V2G_SECC_Sequence_Timeout "
+              "(0.5 s, Table 217) for the next request: silent after a DC_ChargeLoopRes, the tester sees the "
+              "connection closed within that timeout plus par_CMN_TCP_Connection_Termination_Timeout (not "
+              "after 60 s).",
       steps=_IN_LOOP)
 def dc_charge_loop_005(t: Tester) -> None:
     _in_loop_timeout(t)
@@ -184,9 +188,10 @@ def dc_charge_loop_005(t: Tester) -> None:
 
 @case("TC_SECC_AC_VKT_ChargeLoop_005", protocols=("iso20",), from_standard=False,
       requirements=("V2G20-1500", "V2G20-441", "V2G20-443"),
-      purpose="Verify that in the AC charge loop the SECC waits only the loop's V2G_SECC_Sequence_Timeout (0.5 s, "
-              "Table 216) for the next request: silent after an AC_ChargeLoopRes, the tester sees the connection "
-              "closed within that timeout plus par_CMN_TCP_Connection_Termination_Timeout (not after 60 s).",
+      purpose="Verify that in the AC charge loop the SECC waits only the loop's V2G_SECC_Sequence_Timeout "
+              "(0.5 s, Table 216) for the next request: silent after an AC_ChargeLoopRes, the tester sees "
+              "the connection closed within that timeout plus par_CMN_TCP_Connection_Termination_Timeout "
+              "(not after 60 s).",
       steps=_IN_LOOP)
 def ac_charge_loop_005(t: Tester) -> None:
     _in_loop_timeout(t)
@@ -220,17 +225,17 @@ def ac_charge_loop_006(t: Tester) -> None:
     _meter_requested(t)
 
 
-# --------------------------------------------------------------------------------------------- MeteringReceipt
+# -------------------------------------------------------------------------------------------- MeteringReceipt
 def to_receipt(t: Tester) -> Incoming:
-    """Follow the energy loop to the first answer with ReceiptRequired true (none: inconclusive, the SUT does not
-    ask for receipts); the tester's machine then wants to send MeteringReceiptReq."""
+    """Follow the energy loop to the first answer with ReceiptRequired true (none: inconclusive, the SUT does
+    not ask for receipts); the tester's machine then wants to send MeteringReceiptReq."""
     loop = "CurrentDemand" if kind(t) == "DC" else "ChargingStatus"
     n = 0
     while True:
         got = t.receive(loop + "Res", timeout=NEXT_LOOP if n else None)
         if got is None:
-            t.inconc(f"not applicable: the SUT never set ReceiptRequired true in {n} {loop}Res (the case is for "
-                     "SECCs that ask for metering receipts)")
+            t.inconc(f"not applicable: the SUT never set ReceiptRequired true in {n} {loop}Res (the case is "
+                     "for SECCs that ask for metering receipts)")
         n += 1
         if body_field(got, "receipt_required") is True:
             t.log(f"{loop}Res #{n} asks for a metering receipt")
@@ -246,7 +251,8 @@ def _receipt_good(t: Tester) -> None:
 
 
 _RECEIPT_PRE = "The SECC asks for metering receipts (ReceiptRequired true in its loop answers; ISO-2 only)."
-_RECEIPT_STEPS = ("GoodCase into the energy loop, up to the answer with ReceiptRequired true (none: inconclusive).",
+_RECEIPT_STEPS = ("GoodCase into the energy loop, up to the answer with ReceiptRequired true (none: "
+                  "inconclusive).",
                   "Send MeteringReceiptReq (SessionID, SAScheduleTupleID, the MeterInfo received).",
                   "Check the MeteringReceiptRes: OK, the current SessionID, schema-valid, the EVSE status.")
 

@@ -1,6 +1,6 @@
-"""PowerDelivery (v2gkit's own cases, TC_SECC_AC/DC_VKT_PowerDelivery_*) in DIN, ISO-2 and ISO 15118-20: Start,
-Stop, a schedule the SECC never offered and (ISO-2/DIN) a charging profile above the offered PMax. The tester
-plays the EVCC."""
+"""PowerDelivery (v2gkit's own cases, TC_SECC_AC/DC_VKT_PowerDelivery_*) in DIN, ISO-2 and ISO 15118-20:
+Start, Stop, a schedule the SECC never offered and (ISO-2/DIN) a charging profile above the offered PMax. The
+tester plays the EVCC."""
 
 from __future__ import annotations
 
@@ -39,14 +39,16 @@ def progress(t: Tester, req: Any) -> str:
 
 
 def _status_ok(t: Tester, got: Incoming) -> None:
-    """DIN/ISO-2: the kind's EVSE status, and not a shutdown (ISO-2 -20's PowerDeliveryRes may leave it out)."""
+    """DIN/ISO-2: the kind's EVSE status, and not a shutdown (ISO-2 -20's PowerDeliveryRes may leave it "
+      "out)."""
     if family(t) == "iso20":
         return
     b = got.body
     st = b.dc_evse_status or b.ac_evse_status or getattr(b, "evse_status", None)
     t.check(st is not None, "an EVSE status")
     code = getattr(getattr(st, "evse_status_code", None), "name", "")
-    t.check(code not in ("EVSE_Shutdown", "EVSE_EmergencyShutdown"), f"EVSEStatusCode {code or '(AC status)'}")
+    t.check(code not in ("EVSE_Shutdown", "EVSE_EmergencyShutdown"), "EVSEStatusCode "
+                                                                     f"{code or '(AC status)'}")
 
 
 def _start(t: Tester) -> None:
@@ -72,11 +74,12 @@ def _stop(t: Tester) -> None:
 
 
 @case("TC_SECC_DC_VKT_PowerDelivery_001", protocols=ALL, from_standard=False, quick=True,
-      purpose="Verify that the SECC answers PowerDeliveryReq with ChargeProgress Start (DIN: ReadyToChargeState "
-              "true) after PreCharge with ResponseCode OK, the current SessionID and (DIN/ISO-2) a DC_EVSEStatus "
-              "that is no shutdown.",
-      steps=("GoodCase up to PowerDeliveryReq (Start, the offered SAScheduleTupleID and a profile within PMax); "
-             "send it.", "Check the answer: OK, the current SessionID, schema-valid, the EVSE status."))
+      purpose="Verify that the SECC answers PowerDeliveryReq with ChargeProgress Start (DIN: "
+              "ReadyToChargeState true) after PreCharge with ResponseCode OK, the current SessionID and "
+              "(DIN/ISO-2) a DC_EVSEStatus that is no shutdown.",
+      steps=("GoodCase up to PowerDeliveryReq (Start, the offered SAScheduleTupleID and a profile within "
+             "PMax); send it.",
+             "Check the answer: OK, the current SessionID, schema-valid, the EVSE status."))
 def dc_power_delivery_001(t: Tester) -> None:
     _start(t)
 
@@ -95,17 +98,19 @@ patterns(__name__, "PowerDelivery", "AC", ("iso2", "iso20"), after=_AFTER["AC"])
 
 
 @case("TC_SECC_DC_VKT_PowerDelivery_005", protocols=ALL, from_standard=False,
-      purpose="Verify that the SECC answers the PowerDeliveryReq with ChargeProgress Stop (DIN: ReadyToChargeState "
-              "false) that ends the DC charging loop with ResponseCode OK and the current SessionID.",
-      steps=("GoodCase into the charging loop (CurrentDemand; -20: DC_ChargeLoop) until the EV is full and sends "
-             "PowerDeliveryReq with Stop.", "Check the answer: OK, the current SessionID, schema-valid."))
+      purpose="Verify that the SECC answers the PowerDeliveryReq with ChargeProgress Stop (DIN: "
+              "ReadyToChargeState false) that ends the DC charging loop with ResponseCode OK and the current "
+              "SessionID.",
+      steps=("GoodCase into the charging loop (CurrentDemand; -20: DC_ChargeLoop) until the EV is full and "
+             "sends PowerDeliveryReq with Stop.",
+             "Check the answer: OK, the current SessionID, schema-valid."))
 def dc_power_delivery_005(t: Tester) -> None:
     _stop(t)
 
 
 @case("TC_SECC_AC_VKT_PowerDelivery_005", protocols=("iso2", "iso20"), from_standard=False,
-      purpose="Verify that the SECC answers the PowerDeliveryReq with ChargeProgress Stop that ends the AC charging "
-              "loop with ResponseCode OK and the current SessionID.",
+      purpose="Verify that the SECC answers the PowerDeliveryReq with ChargeProgress Stop that ends the AC "
+              "charging loop with ResponseCode OK and the current SessionID.",
       steps=("GoodCase into the charging loop (ChargingStatus; -20: AC_ChargeLoop) until the EV sends "
              "PowerDeliveryReq with Stop.", "Check the answer: OK, the current SessionID, schema-valid."))
 def ac_power_delivery_005(t: Tester) -> None:
@@ -137,8 +142,8 @@ def _unoffered_tuple(t: Tester) -> None:
     n = msg(t, "PowerDelivery")
     t.preamble(n + "Req")
     req = t.pending(n + "Req")
-    if family(t) == "iso20" and (req.ev_power_profile is None or req.ev_power_profile.scheduled_evppt_control_mode
-                                 is None):
+    profile = req.ev_power_profile if family(t) == "iso20" else None
+    if family(t) == "iso20" and (profile is None or profile.scheduled_evppt_control_mode is None):
         t.inconc("not applicable: the session is not in Scheduled control mode (no SelectedScheduleTupleID)")
     offered = _offered_tuples(t)
     bad = next(i for i in (200, 201, 255) if i not in offered)
@@ -152,12 +157,13 @@ def _unoffered_tuple(t: Tester) -> None:
 
 _TUPLE_STEPS = ("GoodCase up to PowerDeliveryReq (Start); send it with an SAScheduleTupleID (-20: "
                 "SelectedScheduleTupleID) the SECC did not offer.",
-                "Check the answer: FAILED_TariffSelectionInvalid (-20: FAILED_ScheduleSelectionInvalid), the current "
-                "SessionID, schema-valid; then the close.")
-_TUPLE_PURPOSE = ("Verify that the SECC answers a PowerDeliveryReq (Start) selecting a schedule it did not offer "
-                  "(SAScheduleTupleID; ISO 15118-20 Scheduled mode: SelectedScheduleTupleID) with ResponseCode "
-                  "FAILED_TariffSelectionInvalid (ISO 15118-20: FAILED_ScheduleSelectionInvalid), then closes the "
-                  "TCP connection within par_CMN_TCP_Connection_Termination_Timeout.")
+                "Check the answer: FAILED_TariffSelectionInvalid (-20: FAILED_ScheduleSelectionInvalid), the "
+                "current SessionID, schema-valid; then the close.")
+_TUPLE_PURPOSE = ("Verify that the SECC answers a PowerDeliveryReq (Start) selecting a schedule it did not "
+                  "offer (SAScheduleTupleID; ISO 15118-20 Scheduled mode: SelectedScheduleTupleID) with "
+                  "ResponseCode FAILED_TariffSelectionInvalid (ISO 15118-20: "
+                  "FAILED_ScheduleSelectionInvalid), then closes the TCP connection within "
+                  "par_CMN_TCP_Connection_Termination_Timeout.")
 
 
 @case("TC_SECC_DC_VKT_PowerDelivery_006", protocols=ALL, from_standard=False,
@@ -174,13 +180,14 @@ def ac_power_delivery_006(t: Tester) -> None:
 
 @case("TC_SECC_DC_VKT_PowerDelivery_007", protocols=DIN_ISO2, from_standard=False,
       requirements=reqs(SEQUENCE_REQS, DIN_ISO2, "V2G2-225"),
-      purpose="Verify that the SECC refuses a PowerDeliveryReq (Start) whose ChargingProfile asks for more power "
-              "than the PMaxSchedule of the selected SAScheduleTuple allows (the EV must stay within it) with "
-              "ResponseCode FAILED_ChargingProfileInvalid, then closes the TCP connection within "
+      purpose="Verify that the SECC refuses a PowerDeliveryReq (Start) whose ChargingProfile asks for more "
+              "power than the PMaxSchedule of the selected SAScheduleTuple allows (the EV must stay within "
+              "it) with ResponseCode FAILED_ChargingProfileInvalid, then closes the TCP connection within "
               "par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to PowerDeliveryReq (Start); send it with every ChargingProfileEntryMaxPower ten times "
-             "the first PMax of the selected tuple.",
-             "Check the answer: FAILED_ChargingProfileInvalid, the current SessionID, schema-valid; the close."))
+      steps=("GoodCase up to PowerDeliveryReq (Start); send it with every ChargingProfileEntryMaxPower ten "
+             "times the first PMax of the selected tuple.",
+             "Check the answer: FAILED_ChargingProfileInvalid, the current SessionID, schema-valid; the "
+             "close."))
 def dc_power_delivery_007(t: Tester) -> None:
     n = msg(t, "PowerDelivery")
     t.preamble(n + "Req")
@@ -198,8 +205,8 @@ def dc_power_delivery_007(t: Tester) -> None:
             if isinstance(pmax, int):  # DIN: a bare number
                 e.charging_profile_entry_max_power = min(pmax * 10, 32767)
             elif pmax.multiplier < 3:
-                e.charging_profile_entry_max_power = type(pmax)(multiplier=pmax.multiplier + 1, unit=pmax.unit,
-                                                                value=pmax.value)
+                e.charging_profile_entry_max_power = type(pmax)(
+                    multiplier=pmax.multiplier + 1, unit=pmax.unit, value=pmax.value)
             else:
                 e.charging_profile_entry_max_power = type(pmax)(multiplier=3, unit=pmax.unit,
                                                                 value=min(pmax.value * 10, 32767))

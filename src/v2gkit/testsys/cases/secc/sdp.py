@@ -13,7 +13,8 @@ from ._common import ALL, check_sdp_response, no_answer, sdp_exchange
 SDP_REQS = ("V2G2-139", "V2G2-140", "V2G2-141")
 #: how long the SECC keeps its SDP server up without a car connecting: V2G_SECC_CommunicationSetup_Timeout.
 #: timing.py has the SECC's 18 s performance time and the EVCC's 20 s timeout; the tester waits the longer.
-COMMUNICATION_SETUP = max(timing.SECC_COMMUNICATION_SETUP_PERFORMANCE_TIME, timing.EVCC_COMMUNICATION_SETUP_TIMEOUT)
+COMMUNICATION_SETUP = max(timing.SECC_COMMUNICATION_SETUP_PERFORMANCE_TIME,
+                          timing.EVCC_COMMUNICATION_SETUP_TIMEOUT)
 
 
 def _request(security: sdp.Security) -> bytes:
@@ -43,7 +44,8 @@ def sdp_001(t: Tester) -> None:
       purpose="Verify that an SECC offering TLS answers an SDP request for TLS over TCP with an SDP response "
               "offering TLS over TCP, at a valid port and IP address.",
       preconditions="The SECC offers TLS (PIXIT TLS = true); external identification.",
-      steps=("Send SDP requests with Security 0x00 (TLS) and TransportProtocol 0x00 (TCP) until one is answered.",
+      steps=("Send SDP requests with Security 0x00 (TLS) and TransportProtocol 0x00 (TCP) until one is "
+             "answered.",
              "Check the SDP response: Security 0x00, TransportProtocol 0x00, a valid port and IP address."))
 def sdp_002(t: Tester) -> None:
     _answered(t, sdp.Security.TLS, sdp.Security.TLS)
@@ -53,14 +55,16 @@ def sdp_002(t: Tester) -> None:
       purpose="Verify that an SECC with Plug & Charge answers an SDP request for TLS over TCP with an SDP "
               "response offering TLS over TCP, at a valid port and IP address.",
       preconditions="The SECC supports Plug & Charge identification (which needs TLS).",
-      steps=("Send SDP requests with Security 0x00 (TLS) and TransportProtocol 0x00 (TCP) until one is answered.",
+      steps=("Send SDP requests with Security 0x00 (TLS) and TransportProtocol 0x00 (TCP) until one is "
+             "answered.",
              "Check the SDP response: Security 0x00, TransportProtocol 0x00, a valid port and IP address."))
 def sdp_003(t: Tester) -> None:
     _answered(t, sdp.Security.TLS, sdp.Security.TLS)
 
 
 def _stopped(t: Tester, security: sdp.Security) -> None:
-    t.log(f"waiting {COMMUNICATION_SETUP:g} s: V2G_SECC_CommunicationSetup_Timeout runs out on the SUT's side")
+    t.log(f"waiting {COMMUNICATION_SETUP:g} s: V2G_SECC_CommunicationSetup_Timeout runs out on the SUT's "
+          "side")
     t.wait(COMMUNICATION_SETUP)
     no_answer(t, _request(security), f"a valid SDP request for Security 0x{security:02X}")
 
@@ -71,9 +75,10 @@ _STOP_STEPS = ("Let V2G_SECC_CommunicationSetup_Timeout run out on the SUT's sid
 
 @case("TC_SECC_CMN_VTB_SDP_004", protocols=ALL, requirements=("V2G2-723", "V2G2-029", "V2G2-032"),
       needs=("live",),
-      purpose="Verify that the SECC stops its SDP server once V2G_SECC_CommunicationSetup_Timeout has run out "
-              "without a car connecting: a valid SDP request for no transport security gets no response.",
-      preconditions="The SECC was just started (plug-in); the SUT's own timer runs, so only a live link shows it.",
+      purpose="Verify that the SECC stops its SDP server once V2G_SECC_CommunicationSetup_Timeout has run "
+              "out without a car connecting: a valid SDP request for no transport security gets no response.",
+      preconditions="The SECC was just started (plug-in); the SUT's own timer runs, so only a live link "
+                    "shows it.",
       steps=_STOP_STEPS)
 def sdp_004(t: Tester) -> None:
     _stopped(t, sdp.Security.NONE)
@@ -81,8 +86,9 @@ def sdp_004(t: Tester) -> None:
 
 @case("TC_SECC_CMN_VTB_SDP_005", protocols=ALL, requirements=("V2G2-723", "V2G2-029", "V2G2-032"),
       needs=("live", "tls"),
-      purpose="Verify that an SECC offering TLS stops its SDP server once V2G_SECC_CommunicationSetup_Timeout has "
-              "run out: a valid SDP request for TLS gets no response.",
+      purpose="Verify that an SECC offering TLS stops its SDP server once "
+              "V2G_SECC_CommunicationSetup_Timeout has run out: a valid SDP request for TLS gets no "
+              "response.",
       preconditions="The SECC offers TLS and was just started; only a live link shows the SUT's own timer.",
       steps=_STOP_STEPS)
 def sdp_005(t: Tester) -> None:
@@ -91,9 +97,11 @@ def sdp_005(t: Tester) -> None:
 
 @case("TC_SECC_CMN_VTB_SDP_006", protocols=ALL, requirements=("V2G2-723", "V2G2-029", "V2G2-032"),
       needs=("live", "tls", "pnc"),
-      purpose="Verify that an SECC with Plug & Charge stops its SDP server once V2G_SECC_CommunicationSetup_Timeout "
-              "has run out: a valid SDP request for TLS gets no response.",
-      preconditions="The SECC supports Plug & Charge and was just started; only a live link shows the SUT's timer.",
+      purpose="Verify that an SECC with Plug & Charge stops its SDP server once "
+              "V2G_SECC_CommunicationSetup_Timeout has run out: a valid SDP request for TLS gets no "
+              "response.",
+      preconditions="The SECC supports Plug & Charge and was just started; only a live link shows the SUT's "
+                    "timer.",
       steps=_STOP_STEPS)
 def sdp_006(t: Tester) -> None:
     _stopped(t, sdp.Security.TLS)
@@ -104,7 +112,8 @@ def sdp_006(t: Tester) -> None:
               "offering no transport security over TCP, at a valid port and IP address.",
       preconditions="The SECC does not offer TLS (PIXIT TLS = false); external identification. An SECC that "
                     "answers with TLS offers it: the case does not apply (inconclusive).",
-      steps=("Send SDP requests with Security 0x00 (TLS) and TransportProtocol 0x00 (TCP) until one is answered.",
+      steps=("Send SDP requests with Security 0x00 (TLS) and TransportProtocol 0x00 (TCP) until one is "
+             "answered.",
              "Check the SDP response: Security 0x10, TransportProtocol 0x00, a valid port and IP address."))
 def sdp_007(t: Tester) -> None:
     answer = sdp_exchange(t, _request(sdp.Security.TLS))
@@ -112,8 +121,8 @@ def sdp_007(t: Tester) -> None:
         t.fail(f"no SDP response after {timing.SDP_MAX_REQUESTS} requests")
     try:
         if sdp.parse_response(answer).security is sdp.Security.TLS:
-            t.inconc("not applicable: the SUT offers TLS (it answered a TLS request with TLS); the case is for "
-                     "SECCs without TLS")
+            t.inconc("not applicable: the SUT offers TLS (it answered a TLS request with TLS); the case is "
+                     "for SECCs without TLS")
     except sdp.SDPError:
         pass  # check_sdp_response says what is wrong
     check_sdp_response(t, answer, sdp.Security.NONE)
@@ -121,11 +130,12 @@ def sdp_007(t: Tester) -> None:
 
 # ----------------------------------------------------------------------------------------------- V2GTP on UDP
 @case("TC_SECC_CMN_VTB_V2GTPSDP_001", protocols=ALL, requirements=("V2G2-107", "V2G2-140"), quick=True,
-      purpose="Verify that the SECC answers a valid SDP request (V2GTP header 0x01, 0xFE, payload type 0x9000) "
-              "with an SDP response whose V2GTP header is 0x01, 0xFE, payload type 0x9001 and payload length "
-              "0x00000014.",
+      purpose="Verify that the SECC answers a valid SDP request (V2GTP header 0x01, 0xFE, payload type "
+              "0x9000) with an SDP response whose V2GTP header is 0x01, 0xFE, payload type 0x9001 and "
+              "payload length 0x00000014.",
       steps=("Send valid SDP requests until one is answered.",
-             "Check the response header: protocol version 0x01, inverse 0xFE, payload type 0x9001, length 20."))
+             "Check the response header: protocol version 0x01, inverse 0xFE, payload type 0x9001, length "
+             "20."))
 def v2gtpsdp_001(t: Tester) -> None:
     answer = sdp_exchange(t, _request(sdp.Security.NONE))
     if answer is None:
@@ -143,28 +153,28 @@ _IGNORED = ("Send the faulty SDP request once.",
 
 
 @case("TC_SECC_CMN_VTB_V2GTPSDP_002", protocols=ALL, requirements=("V2G2-107",),
-      purpose="Verify that the SECC ignores an SDP request whose V2GTP payloadLength is 0x00000000: the tester "
-              "sees an SDP message timeout.", steps=_IGNORED)
+      purpose="Verify that the SECC ignores an SDP request whose V2GTP payloadLength is 0x00000000: the "
+              "tester sees an SDP message timeout.", steps=_IGNORED)
 def v2gtpsdp_002(t: Tester) -> None:
     no_answer(t, mutate.sdp_req_length(0).data, "an SDP request with payloadLength 0")
 
 
 @case("TC_SECC_CMN_VTB_V2GTPSDP_003", protocols=ALL, requirements=("V2G2-107",),
-      purpose="Verify that the SECC ignores an SDP request whose V2GTP payloadType is 0x7000: the tester sees an "
-              "SDP message timeout.", steps=_IGNORED)
+      purpose="Verify that the SECC ignores an SDP request whose V2GTP payloadType is 0x7000: the tester "
+              "sees an SDP message timeout.", steps=_IGNORED)
 def v2gtpsdp_003(t: Tester) -> None:
     no_answer(t, mutate.sdp_req_payload_type(0x7000).data, "an SDP request with payloadType 0x7000")
 
 
 @case("TC_SECC_CMN_VTB_V2GTPSDP_004", protocols=ALL, requirements=("V2G2-107",),
-      purpose="Verify that the SECC ignores an SDP request whose V2GTP protocolVersion is 0xFF: the tester sees "
-              "an SDP message timeout.", steps=_IGNORED)
+      purpose="Verify that the SECC ignores an SDP request whose V2GTP protocolVersion is 0xFF: the tester "
+              "sees an SDP message timeout.", steps=_IGNORED)
 def v2gtpsdp_004(t: Tester) -> None:
     no_answer(t, mutate.sdp_req_version(0xFF).data, "an SDP request with protocolVersion 0xFF")
 
 
 @case("TC_SECC_CMN_VTB_V2GTPSDP_005", protocols=ALL, requirements=("V2G2-107",),
-      purpose="Verify that the SECC ignores an SDP request whose V2GTP invProtocolVersion is 0xFF: the tester "
-              "sees an SDP message timeout.", steps=_IGNORED)
+      purpose="Verify that the SECC ignores an SDP request whose V2GTP invProtocolVersion is 0xFF: the "
+              "tester sees an SDP message timeout.", steps=_IGNORED)
 def v2gtpsdp_005(t: Tester) -> None:
     no_answer(t, mutate.sdp_req_inverse(0xFF).data, "an SDP request with invProtocolVersion 0xFF")

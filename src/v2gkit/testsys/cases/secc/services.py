@@ -66,7 +66,8 @@ def _discovery_good(t: Tester) -> None:
     if family(t) == "iso20":
         ids = offered_services20(got)
         t.check(bool(set(ids) & ISO20_SERVICES[k]), f"an {k} energy service is offered (ServiceIDs {ids})")
-        t.check(got.body.service_renegotiation_supported is not None, "ServiceRenegotiationSupported is given")
+        t.check(got.body.service_renegotiation_supported is not None, "ServiceRenegotiationSupported is "
+                                                                      "given")
         return
     pay = offered_payment(got)
     t.check(bool(pay) and set(pay) <= set(PAYMENT_OPTIONS), f"payment options offered: {pay}")
@@ -77,23 +78,24 @@ def _discovery_good(t: Tester) -> None:
 
 
 _SD_STEPS = ("GoodCase up to ServiceDiscoveryReq; send it.",
-             "Check the ServiceDiscoveryRes: OK, the current SessionID, schema-valid, payment options (ExternalPayment "
-             "and/or Contract), a ChargeService with a ServiceID and an energy transfer mode of the session's kind "
-             "(-20: an energy service of that kind and ServiceRenegotiationSupported).")
+             "Check the ServiceDiscoveryRes: OK, the current SessionID, schema-valid, payment options "
+             "(ExternalPayment and/or Contract), a ChargeService with a ServiceID and an energy transfer "
+             "mode of the session's kind (-20: an energy service of that kind and "
+             "ServiceRenegotiationSupported).")
 
 
 @case("TC_SECC_DC_VKT_ServiceDiscovery_001", protocols=ALL, from_standard=False, quick=True,
-      purpose="Verify that the SECC answers ServiceDiscoveryReq in a DC session with ResponseCode OK, the current "
-              "SessionID, its payment options and a charge service offering a DC energy transfer mode (ISO "
-              "15118-20: a DC energy service).", steps=_SD_STEPS)
+      purpose="Verify that the SECC answers ServiceDiscoveryReq in a DC session with ResponseCode OK, the "
+              "current SessionID, its payment options and a charge service offering a DC energy transfer "
+              "mode (ISO 15118-20: a DC energy service).", steps=_SD_STEPS)
 def dc_service_discovery_001(t: Tester) -> None:
     _discovery_good(t)
 
 
 @case("TC_SECC_AC_VKT_ServiceDiscovery_001", protocols=("iso2", "iso20"), from_standard=False,
-      purpose="Verify that the SECC answers ServiceDiscoveryReq in an AC session with ResponseCode OK, the current "
-              "SessionID, its payment options and a charge service offering an AC energy transfer mode (ISO "
-              "15118-20: an AC energy service).", steps=_SD_STEPS)
+      purpose="Verify that the SECC answers ServiceDiscoveryReq in an AC session with ResponseCode OK, the "
+              "current SessionID, its payment options and a charge service offering an AC energy transfer "
+              "mode (ISO 15118-20: an AC energy service).", steps=_SD_STEPS)
 def ac_service_discovery_001(t: Tester) -> None:
     _discovery_good(t)
 
@@ -102,8 +104,9 @@ patterns(__name__, "ServiceDiscovery", "CMN", ALL, after="SessionSetupRes (ISO 1
          instead={"din": "Authorization", "iso2": "Authorization", "iso20": "AuthorizationSetup"})
 
 
-# ------------------------------------------------------------------------------------------------ ServiceDetail
-#: the tester's own machine (ISO-2) sends no ServiceDetailReq: it goes at the point of PaymentServiceSelectionReq
+# ---------------------------------------------------------------------------------------------- ServiceDetail
+#: the tester's own machine (ISO-2) sends no ServiceDetailReq: it goes at the point of
+#: PaymentServiceSelectionReq
 _DETAIL_AT = {"iso2": "PaymentServiceSelection"}
 
 
@@ -128,12 +131,13 @@ def _unoffered_id(t: Tester) -> int:
 
 
 @case("TC_SECC_CMN_VKT_ServiceDetail_001", protocols=("iso2", "iso20"), from_standard=False,
-      purpose="Verify that the SECC answers a ServiceDetailReq for a service it offered with ResponseCode OK, "
-              "the current SessionID, the requested ServiceID and (ISO 15118-20) the service's parameter sets.",
-      steps=("GoodCase up to ServiceDetailReq (ISO-2: where PaymentServiceSelectionReq would go); send it for the "
-             "ChargeService (-20: the first energy service) of ServiceDiscoveryRes.",
-             "Check the ServiceDetailRes: OK, the current SessionID, the same ServiceID, schema-valid; -20: at "
-             "least one ParameterSet."))
+      purpose="Verify that the SECC answers a ServiceDetailReq for a service it offered with ResponseCode "
+              "OK, the current SessionID, the requested ServiceID and (ISO 15118-20) the service's parameter "
+              "sets.",
+      steps=("GoodCase up to ServiceDetailReq (ISO-2: where PaymentServiceSelectionReq would go); send it "
+             "for the ChargeService (-20: the first energy service) of ServiceDiscoveryRes.",
+             "Check the ServiceDetailRes: OK, the current SessionID, the same ServiceID, schema-valid; -20: "
+             "at least one ParameterSet."))
 def service_detail_001(t: Tester) -> None:
     t.preamble(msg(t, per_detail(t)) + "Req")
     sid = _detail_id(t)
@@ -150,18 +154,19 @@ def per_detail(t: Tester) -> str:
     return _DETAIL_AT.get(family(t), "ServiceDetail")
 
 
-patterns(__name__, "ServiceDetail", "CMN", ("iso2", "iso20"), after="ServiceDiscoveryRes", preamble=_DETAIL_AT)
+patterns(__name__, "ServiceDetail", "CMN", ("iso2", "iso20"), after="ServiceDiscoveryRes",
+         preamble=_DETAIL_AT)
 
 
 @case("TC_SECC_CMN_VKT_ServiceDetail_005", protocols=("iso2", "iso20"), from_standard=False,
       requirements=reqs(SEQUENCE_REQS, ("iso2", "iso20"), "V2G20-464"),
-      purpose="Verify that the SECC answers a ServiceDetailReq for a ServiceID it did not offer with ResponseCode "
-              "FAILED_ServiceIDInvalid and the current SessionID, then closes the TCP connection within "
-              "par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to ServiceDetailReq (ISO-2: where PaymentServiceSelectionReq would go); send it with a "
-             "ServiceID that ServiceDiscoveryRes did not list (999).",
-             "Check the ServiceDetailRes: FAILED_ServiceIDInvalid, the current SessionID, schema-valid; then the "
-             "close."))
+      purpose="Verify that the SECC answers a ServiceDetailReq for a ServiceID it did not offer with "
+              "ResponseCode FAILED_ServiceIDInvalid and the current SessionID, then closes the TCP "
+              "connection within par_CMN_TCP_Connection_Termination_Timeout.",
+      steps=("GoodCase up to ServiceDetailReq (ISO-2: where PaymentServiceSelectionReq would go); send it "
+             "with a ServiceID that ServiceDiscoveryRes did not list (999).",
+             "Check the ServiceDetailRes: FAILED_ServiceIDInvalid, the current SessionID, schema-valid; then "
+             "the close."))
 def service_detail_005(t: Tester) -> None:
     t.preamble(msg(t, per_detail(t)) + "Req")
     bad = _unoffered_id(t)
@@ -201,13 +206,14 @@ def _selected(t: Tester, *ids: int) -> Any:
 
 @case("TC_SECC_CMN_VKT_PaymentServiceSelection_005", protocols=DIN_ISO2, from_standard=False,
       requirements=reqs(SEQUENCE_REQS, DIN_ISO2),
-      purpose="Verify that the SECC answers a PaymentServiceSelectionReq whose SelectedPaymentOption it did not "
-              "offer with ResponseCode FAILED_PaymentSelectionInvalid, then closes the TCP connection within "
-              "par_CMN_TCP_Connection_Termination_Timeout.",
+      purpose="Verify that the SECC answers a PaymentServiceSelectionReq whose SelectedPaymentOption it did "
+              "not offer with ResponseCode FAILED_PaymentSelectionInvalid, then closes the TCP connection "
+              "within par_CMN_TCP_Connection_Termination_Timeout.",
       preconditions="The SECC offers one payment option only (else the case does not apply: inconclusive).",
-      steps=("GoodCase up to PaymentServiceSelectionReq; send it with the payment option ServiceDiscoveryRes did "
-             "not list.",
-             "Check the response: FAILED_PaymentSelectionInvalid, the current SessionID, schema-valid; the close."))
+      steps=("GoodCase up to PaymentServiceSelectionReq; send it with the payment option ServiceDiscoveryRes "
+             "did not list.",
+             "Check the response: FAILED_PaymentSelectionInvalid, the current SessionID, schema-valid; the "
+             "close."))
 def payment_service_selection_005(t: Tester) -> None:
     n = msg(t, "PaymentServiceSelection")
     t.preamble(n + "Req")
@@ -224,12 +230,13 @@ def payment_service_selection_005(t: Tester) -> None:
 
 @case("TC_SECC_CMN_VKT_PaymentServiceSelection_006", protocols=DIN_ISO2, from_standard=False,
       requirements=reqs(SEQUENCE_REQS, DIN_ISO2),
-      purpose="Verify that the SECC refuses a PaymentServiceSelectionReq that selects no charge service (only a "
-              "ServiceID it never offered): ResponseCode FAILED_NoChargeServiceSelected or "
-              "FAILED_ServiceSelectionInvalid (DIN SPEC 70121, which lacks the first: FAILED_ServiceSelectionInvalid "
-              "or FAILED), then it closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to PaymentServiceSelectionReq; send it with SelectedServiceList holding only ServiceID "
-             "999 (not offered, not the ChargeService).",
+      purpose="Verify that the SECC refuses a PaymentServiceSelectionReq that selects no charge service "
+              "(only a ServiceID it never offered): ResponseCode FAILED_NoChargeServiceSelected or "
+              "FAILED_ServiceSelectionInvalid (DIN SPEC 70121, which lacks the first: "
+              "FAILED_ServiceSelectionInvalid or FAILED), then it closes the TCP connection within "
+              "par_CMN_TCP_Connection_Termination_Timeout.",
+      steps=("GoodCase up to PaymentServiceSelectionReq; send it with SelectedServiceList holding only "
+             "ServiceID 999 (not offered, not the ChargeService).",
              "Check the response code (see purpose), the current SessionID, schema-valid; then the close."))
 def payment_service_selection_006(t: Tester) -> None:
     t.preamble(msg(t, "PaymentServiceSelection") + "Req")
@@ -241,12 +248,13 @@ def payment_service_selection_006(t: Tester) -> None:
 
 @case("TC_SECC_CMN_VKT_PaymentServiceSelection_007", protocols=DIN_ISO2, from_standard=False,
       requirements=reqs(SEQUENCE_REQS, DIN_ISO2),
-      purpose="Verify that the SECC refuses a PaymentServiceSelectionReq that selects its ChargeService and also a "
-              "ServiceID it never offered: ResponseCode FAILED_ServiceSelectionInvalid, then it closes the TCP "
-              "connection within par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to PaymentServiceSelectionReq; send it with SelectedServiceList = the ChargeService and "
-             "ServiceID 999 (not offered).",
-             "Check the response: FAILED_ServiceSelectionInvalid, the current SessionID, schema-valid; the close."))
+      purpose="Verify that the SECC refuses a PaymentServiceSelectionReq that selects its ChargeService and "
+              "also a ServiceID it never offered: ResponseCode FAILED_ServiceSelectionInvalid, then it "
+              "closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+      steps=("GoodCase up to PaymentServiceSelectionReq; send it with SelectedServiceList = the "
+             "ChargeService and ServiceID 999 (not offered).",
+             "Check the response: FAILED_ServiceSelectionInvalid, the current SessionID, schema-valid; the "
+             "close."))
 def payment_service_selection_007(t: Tester) -> None:
     t.preamble(msg(t, "PaymentServiceSelection") + "Req")
     charge = charge_service_id(t.received_last("ServiceDiscoveryRes")) or 1
@@ -257,8 +265,9 @@ def payment_service_selection_007(t: Tester) -> None:
 
 # ------------------------------------------------------------------------------------ ServiceSelection (-20)
 @case("TC_SECC_CMN_VKT_ServiceSelection_001", protocols=("iso20",), from_standard=False,
-      purpose="Verify that the SECC answers a ServiceSelectionReq selecting an offered energy service and one of "
-              "its parameter sets with ResponseCode OK, the current SessionID and every mandatory parameter.",
+      purpose="Verify that the SECC answers a ServiceSelectionReq selecting an offered energy service and "
+              "one of its parameter sets with ResponseCode OK, the current SessionID and every mandatory "
+              "parameter.",
       steps=("GoodCase up to ServiceSelectionReq; send it (service and parameter set from ServiceDetailRes).",
              "Check the ServiceSelectionRes: OK, the current SessionID, schema-valid."))
 def service_selection_001(t: Tester) -> None:
@@ -298,10 +307,10 @@ def service_selection_005(t: Tester) -> None:
 @case("TC_SECC_CMN_VKT_ServiceSelection_006", protocols=("iso20",), from_standard=False,
       requirements=("V2G20-2222",),
       purpose="Verify that the SECC answers a ServiceSelectionReq with an offered energy service but a "
-              "ParameterSetID it did not list with ResponseCode FAILED_ServiceSelectionInvalid, then closes the TCP "
-              "connection within par_CMN_TCP_Connection_Termination_Timeout.",
+              "ParameterSetID it did not list with ResponseCode FAILED_ServiceSelectionInvalid, then closes "
+              "the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
       steps=("GoodCase up to ServiceSelectionReq; send it with ParameterSetID 999 for the offered service.",
-             "Check the ServiceSelectionRes: FAILED_ServiceSelectionInvalid, the current SessionID, schema-valid; "
-             "then the close."))
+             "Check the ServiceSelectionRes: FAILED_ServiceSelectionInvalid, the current SessionID, "
+             "schema-valid; then the close."))
 def service_selection_006(t: Tester) -> None:
     _service_selection(t, None, 999, "FAILED_ServiceSelectionInvalid")

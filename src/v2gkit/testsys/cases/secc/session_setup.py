@@ -35,8 +35,8 @@ def _new_session(t: Tester, got: Any) -> None:
 
 @case("TC_SECC_CMN_VTB_SessionSetup_001", protocols=ALL, quick=True,
       purpose="Verify that the SECC answers a SessionSetupReq with SessionID 0 and a valid EVCCID with a "
-              "SessionSetupRes carrying a new SessionID, ResponseCode OK_NewSessionEstablished, a valid EVSEID and "
-              "every mandatory parameter.",
+              "SessionSetupRes carrying a new SessionID, ResponseCode OK_NewSessionEstablished, a valid "
+              "EVSEID and every mandatory parameter.",
       steps=("GoodCase up to SessionSetupReq; send it with SessionID 0 and a valid EVCCID.",
              "Check the SessionSetupRes: OK_NewSessionEstablished, a SessionID other than 0, an EVSEID, "
              "schema-valid."))
@@ -46,20 +46,21 @@ def session_setup_001(t: Tester) -> None:
 
 
 @case("TC_SECC_CMN_VTB_SessionSetup_002", protocols=ALL, requirements=FAILED_CLOSES,
-      purpose="Verify that the SECC answers a valid ServiceDiscoveryReq sent instead of SessionSetupReq with a "
-              "ServiceDiscoveryRes with the current SessionID, FAILED_SequenceError and every mandatory parameter, "
-              "and closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+      purpose="Verify that the SECC answers a valid ServiceDiscoveryReq sent instead of SessionSetupReq with "
+              "a ServiceDiscoveryRes with the current SessionID, FAILED_SequenceError and every mandatory "
+              "parameter, and closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
       steps=("GoodCase up to SessionSetupReq; send a valid ServiceDiscoveryReq instead.",
              "Check the ServiceDiscoveryRes: FAILED_SequenceError, the current SessionID, schema-valid.",
-             "Check that the SUT closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout."))
+             "Check that the SUT closes the TCP connection within "
+             "par_CMN_TCP_Connection_Termination_Timeout."))
 def session_setup_002(t: Tester) -> None:
     sequence_error(t, "SessionSetup")
 
 
 @case("TC_SECC_CMN_VTB_SessionSetup_003", protocols=ALL, requirements=("V2G2-443",),
       purpose="Verify that the SECC terminates the session when no SessionSetupReq follows its "
-              "SupportedAppProtocolRes (OK_SuccessfulNegotiation): once V2G_SECC_Sequence_Timeout has run out it "
-              "closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+              "SupportedAppProtocolRes (OK_SuccessfulNegotiation): once V2G_SECC_Sequence_Timeout has run "
+              "out it closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
       steps=("GoodCase up to the SupportedAppProtocolRes; send nothing.",
              "Check that the SUT has closed the TCP connection by V2G_SECC_Sequence_Timeout plus "
              "par_CMN_TCP_Connection_Termination_Timeout."))
@@ -70,10 +71,10 @@ def session_setup_003(t: Tester) -> None:
 @case("TC_SECC_CMN_VTB_SessionSetup_004", protocols=ALL, requirements=("V2G2-723", "V2G2-029", "V2G2-032"),
       needs=("live",),
       purpose="Verify that the SECC terminates the session when no SessionSetupReq follows its "
-              "SupportedAppProtocolRes before V2G_SECC_CommunicationSetup_Timeout: it closes the TCP connection "
-              "within par_CMN_TCP_Connection_Termination_Timeout after that timer.",
-      preconditions="The communication set-up timer is the SUT's connection-level timer (in v2gkit the network "
-                    "adapter's, not the session machine's): only a live link shows it.",
+              "SupportedAppProtocolRes before V2G_SECC_CommunicationSetup_Timeout: it closes the TCP "
+              "connection within par_CMN_TCP_Connection_Termination_Timeout after that timer.",
+      preconditions="The communication set-up timer is the SUT's connection-level timer (in v2gkit the "
+                    "network adapter's, not the session machine's): only a live link shows it.",
       steps=("GoodCase up to the SupportedAppProtocolRes; send nothing.",
              "Check that the SUT has closed the TCP connection by V2G_SECC_CommunicationSetup_Timeout plus "
              "par_CMN_TCP_Connection_Termination_Timeout."))
@@ -84,8 +85,8 @@ def session_setup_004(t: Tester) -> None:
 
 
 # --------------------------------------------------------------------------------------- paused sessions (AC)
-_PAUSE_PRE = ("The SECC supports paused sessions (PICS Pause); AC; the test system controls the control pilot "
-              "(BCB toggle) and sees the SUT's oscillator.")
+_PAUSE_PRE = ("The SECC supports paused sessions (PICS Pause); AC; the test system controls the control "
+              "pilot (BCB toggle) and sees the SUT's oscillator.")
 
 
 def _pause_then_resume(t: Tester, new_id: str, want: str) -> None:
@@ -99,28 +100,29 @@ def _pause_then_resume(t: Tester, new_id: str, want: str) -> None:
     closes(t)
     t.log(f"paused session {paused_id.hex().upper()}; resuming would send SessionSetupReq with {new_id} and "
           f"expect {want}")
-    t.inconc("the test system cannot yet run the resume part (BCB toggle, a second TCP connection in one case); "
-             "the pause part passed")
+    t.inconc("the test system cannot yet run the resume part (BCB toggle, a second TCP connection in one "
+             "case); the pause part passed")
 
 
 @case("TC_SECC_AC_VTB_SessionSetup_001", protocols=("iso2",), requirements=("V2G2-741",),
       needs=("live", "pause", "cp"),
-      purpose="Verify that the SECC resumes a paused session: after SessionStopReq(Pause), the end of the logical "
-              "network and a BCB toggle, a SessionSetupReq with the previous SessionID is answered with that "
-              "SessionID, OK_OldSessionJoined, a valid EVSEID and every mandatory parameter.",
+      purpose="Verify that the SECC resumes a paused session: after SessionStopReq(Pause), the end of the "
+              "logical network and a BCB toggle, a SessionSetupReq with the previous SessionID is answered "
+              "with that SessionID, OK_OldSessionJoined, a valid EVSEID and every mandatory parameter.",
       preconditions=_PAUSE_PRE,
       steps=("GoodCase up to SessionStopReq; send it with ChargingSession Pause; check SessionStopRes OK.",
              "Wait for the SUT to end the logical network; resume with a BCB toggle and link detection.",
              "GoodCase up to SessionSetupReq; send it with the previous SessionID.",
-             "Check the SessionSetupRes: the previous SessionID, OK_OldSessionJoined, an EVSEID, schema-valid."))
+             "Check the SessionSetupRes: the previous SessionID, OK_OldSessionJoined, an EVSEID, "
+             "schema-valid."))
 def ac_session_setup_001(t: Tester) -> None:
     _pause_then_resume(t, "the previous SessionID", "OK_OldSessionJoined with the previous SessionID")
 
 
 @case("TC_SECC_AC_VTB_SessionSetup_002", protocols=("iso2",), needs=("live", "pause", "cp"),
       purpose="Verify that the SECC starts a new session when, after a paused session is resumed, the "
-              "SessionSetupReq carries a new (unknown) SessionID: SessionSetupRes with the current SessionID, "
-              "OK_NewSessionEstablished, a valid EVSEID and every mandatory parameter.",
+              "SessionSetupReq carries a new (unknown) SessionID: SessionSetupRes with the current "
+              "SessionID, OK_NewSessionEstablished, a valid EVSEID and every mandatory parameter.",
       preconditions=_PAUSE_PRE,
       steps=("GoodCase up to SessionStopReq; send it with ChargingSession Pause; check SessionStopRes OK.",
              "Wait for the SUT to end the logical network; resume with a BCB toggle and link detection.",
@@ -149,8 +151,8 @@ def ac_session_setup_003(t: Tester) -> None:
               "SessionSetupRes with FAILED_SequenceError, then it closes the TCP connection within "
               "par_CMN_TCP_Connection_Termination_Timeout (SessionSetup may only start a session).",
       requirements=FAILED_CLOSES,
-      steps=("GoodCase up to the request after SessionSetupRes; send SessionSetupReq (with the current SessionID) "
-             "instead.",
+      steps=("GoodCase up to the request after SessionSetupRes; send SessionSetupReq (with the current "
+             "SessionID) instead.",
              "Check the SessionSetupRes: FAILED_SequenceError; then the close."))
 def vkt_session_setup_001(t: Tester) -> None:
     after = "AuthorizationSetup" if family(t) == "iso20" else "ServiceDiscovery"
@@ -158,13 +160,14 @@ def vkt_session_setup_001(t: Tester) -> None:
 
 
 @case("TC_SECC_CMN_VKT_SessionSetup_002", protocols=ALL, from_standard=False,
-      purpose="Verify that the SECC stays sound when a SessionSetupReq carries an EVCCID longer than the schema "
-              "allows (written by the lenient encoder): it answers with a schema-valid SessionSetupRes (any "
-              "ResponseCode) or closes the connection; it never answers with something undecodable.",
-      steps=("GoodCase up to SessionSetupReq; send it with an EVCCID of 40 octets (DIN max 8, ISO-2 max 6; -20: "
-             "300 characters, max 255).",
-             f"Check: a schema-valid SessionSetupRes within V2G_EVCC_Msg_Timeout ({MSG_TIMEOUT:g} s), or the SUT "
-             "closes the connection."))
+      purpose="Verify that the SECC stays sound when a SessionSetupReq carries an EVCCID longer than the "
+              "schema allows (written by the lenient encoder): it answers with a schema-valid "
+              "SessionSetupRes (any ResponseCode) or closes the connection; it never answers with something "
+              "undecodable.",
+      steps=("GoodCase up to SessionSetupReq; send it with an EVCCID of 40 octets (DIN max 8, ISO-2 max 6; "
+             "-20: 300 characters, max 255).",
+             f"Check: a schema-valid SessionSetupRes within V2G_EVCC_Msg_Timeout ({MSG_TIMEOUT:g} s), or the "
+             "SUT closes the connection."))
 def vkt_session_setup_002(t: Tester) -> None:
     t.preamble("SessionSetupReq")
 

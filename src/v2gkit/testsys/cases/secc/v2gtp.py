@@ -1,6 +1,6 @@
 """V2GTP headers on the V2G connection: ISO 15118-4 TC_SECC_CMN_VTB_V2GTPSessionSetup_001 (002..005 are Lua
-files beside this one: ``v2gtp_session_setup_00N.lua``). For ISO 15118-20 the SessionSetup messages travel under
-payload type 0x8002 (CommonMessages) instead of 0x8001."""
+files beside this one: ``v2gtp_session_setup_00N.lua``). For ISO 15118-20 the SessionSetup messages travel
+under payload type 0x8002 (CommonMessages) instead of 0x8001."""
 
 from __future__ import annotations
 
