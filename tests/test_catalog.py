@@ -38,7 +38,7 @@ def _(t):
 
 @case("TC_SECC_DC_VTB_CableCheck_003",
       purpose="Written for v2gkit: cable check under a slow isolation monitor.", protocols=("iso2",),
-      from_standard=False, title="Slow cable check")
+      from_standard=False, title="Slow cable check", needs=("TLS",))
 def _(t):
     t.calls.append("cablecheck-003")
 '''
@@ -57,6 +57,7 @@ EVCC_LUA = '''\
 --       within the sequence timeout.
 -- @quick
 -- @v2gkit
+-- @needs live, pause
 Secc.Receive_SessionSetupReq_001()
 Secc.Send_SessionSetupRes_001()
 -- @step this is in the script, not in the header
@@ -95,7 +96,8 @@ def test_python_and_lua_cases_load_sorted_with_their_metadata(catalog_dir: Path)
     assert setup.preconditions == "The SECC waits for a SessionSetupReq."
     assert setup.quick and setup.from_standard
     assert setup.source == str((catalog_dir / "examples/session_setup.py").resolve())
-    assert cable.title == "Slow cable check" and cable.kind == "DC"
+    assert cable.title == "Slow cable check" and cable.kind == "DC" and cable.needs == ("tls",)
+    assert setup.needs == ()
     assert not cable.from_standard and not cable.quick
 
     assert lua.kind == "AC" and lua.role == "secc" and lua.sut_role == "evcc"
@@ -107,7 +109,7 @@ def test_python_and_lua_cases_load_sorted_with_their_metadata(catalog_dir: Path)
     assert lua.steps == ("Send SessionSetupRes with ResponseCode OK.",
                          "Wait for the ServiceDiscoveryReq\nwithin the sequence timeout.")
     assert lua.preconditions == "The tester has answered SessionSetupReq."
-    assert lua.quick and not lua.from_standard
+    assert lua.quick and not lua.from_standard and lua.needs == ("live", "pause")
     assert lua.source == str((catalog_dir / "examples/evcc_service_discovery.lua").resolve())
     assert lua.run == LuaScript(lua.source)
 
@@ -191,13 +193,17 @@ def _():
     pass
 ''')
     missing = _write(catalog_dir, "broken/missing_import.py", "import v2gkit_no_such_module\n")
+    _write(catalog_dir, "broken/bad_need.lua",
+           "-- @case TC_SECC_CMN_VTB_SessionStop_009\n-- @purpose x\n-- @protocols din\n"
+           "-- @needs tls, wifi\n")
     exits = _write(catalog_dir, "broken/exits.py", "import sys\nsys.exit(3)\n")
     empty = _write(catalog_dir, "broken/no_cases.py", "X = 1\n")
     found = scan_catalog([catalog_dir], builtin=False)
     assert len(found.cases) == 3  # the good files still load
     problems = {Path(p.path).name: p for p in found.problems}
     assert set(problems) == {"syntax.py", "runtime.py", "bad_id.py", "bad_protocol.py", "arity.py",
-                             "missing_import.py", "exits.py", "no_cases.py"}
+                             "missing_import.py", "exits.py", "no_cases.py", "bad_need.lua"}
+    assert problems["bad_need.lua"].line == 1 and "unknown need(s) 'wifi'" in problems["bad_need.lua"].message
     assert problems["syntax.py"].line == 3 and "SyntaxError" in problems["syntax.py"].message
     assert problems["runtime.py"].line == 4
     assert "RuntimeError: no charger config" in problems["runtime.py"].message
@@ -211,7 +217,7 @@ def _():
     assert str(problems["runtime.py"]) == f"{runtime.resolve()}:4: RuntimeError: no charger config"
     for path in (syntax, bad_id, bad_proto, arity, missing, exits, empty):
         assert str(path.resolve()) in {p.path for p in found.problems}
-    with pytest.raises(CatalogError, match="8 problem"):
+    with pytest.raises(CatalogError, match="9 problem"):
         load_catalog([catalog_dir], builtin=False)
 
 

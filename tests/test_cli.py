@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from v2gkit.cli.main import main
-from v2gkit.cli.options import Count, InterfaceType, Number, ProtocolsType
+from v2gkit.cli.options import AddressType, Count, InterfaceType, Number, ProtocolsType, SutType
 
 DIN_REQ = "809a02000000000000000011d01a121dc983cd6000"
 
@@ -176,13 +176,13 @@ def test_every_option_of_every_command_has_help() -> None:
 
 #: options whose value is free text by nature (a command line, a marker to wait for)
 FREE_TEXT = {"v2gkit netns --secc", "v2gkit netns --evcc", "v2gkit netns --ready", "v2gkit replay cars --only",
-             "v2gkit replay chargers --only"}
+             "v2gkit replay chargers --only", "v2gkit test run --sut"}
 
 
 def test_every_option_value_is_checked_by_its_type() -> None:
     """No option takes a bare number or string: a range, a choice, a path or a type of our own checks it."""
     checked = (click.Choice, click.Path, click.File, click.types.BoolParamType, Number, Count, ProtocolsType,
-               InterfaceType)
+               InterfaceType, AddressType, SutType)
     unchecked = [f"{name}: {opt.type!r}" for name, opt in _options()
                  if not isinstance(opt.type, checked) and name not in FREE_TEXT]
     assert unchecked == []

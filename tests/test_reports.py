@@ -543,12 +543,19 @@ def test_markdown_titles_column_and_later_runs_win(tmp_path: Path) -> None:
 
 
 def test_terminal_summary_and_matrix_show_strings_as_text() -> None:
-    console = Console(record=True, width=200, file=io.StringIO(), color_system=None)
+    console = Console(record=True, width=400, file=io.StringIO(), color_system=None)
     print_summary(run_results(), console)
+    console.print(summary_table(run_results(), reason_width=300))
     out = console.export_text()
     assert "TC_SECC_DC_VTB_CurrentDemand_001" in out and "pass" in out
     assert "[bold]markup[/bold]" in out  # a SUT's markup is printed, not interpreted
     assert "\x1b" not in out and "1 pass, 1 fail, 1 inconc, 1 error" in out
+    narrow = Console(record=True, width=80, file=io.StringIO(), color_system=None)
+    print_summary(run_results(), narrow)
+    lines = narrow.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert len([line for line in lines if line.startswith("│ TC_")]) == 4  # one line per case, however long
+    assert any("│ fail    │    0.013 │ ResponseCod…" in line for line in lines)
     problems = Console(record=True, width=200, file=io.StringIO(), color_system=None)
     problems.print(summary_table(run_results(), problems_only=True))
     assert "TC_SECC_DC_VTB_CurrentDemand_001" not in problems.export_text()

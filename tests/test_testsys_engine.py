@@ -155,3 +155,30 @@ def test_out_of_range_values_go_on_the_wire(protocol):
     r = run_self(case, "evcc", Setup(protocol))
     assert r.verdict is Verdict.PASS, r.reason
     assert len([w for w in r.wire if w.name == "SessionSetupReq"][0].frame) > 40
+
+
+def test_sdp_answer_faults_for_a_car():
+    """Tester SECC: an SDP answer with port 0 is not used by the (in-process) car; a good one is."""
+    def bad_port(t):
+        t.sdp_answer(lambda d: d[:24] + b"\x00\x00" + d[26:])
+        t.check(t.receive("SessionSetupReq", timeout=20) is None, "the car does not connect to port 0")
+        t.check(len(t.sdp_requests) > 1, "it keeps asking")
+
+    def good(t):
+        t.check(t.receive("SessionSetupReq") is not None, "the car connects")
+        t.check(t.sdp_requests[0][8:] == b"\x10\x00", "it asks for no TLS over TCP")
+
+    for fn in (bad_port, good):
+        r = run_self(fn, "secc", Setup("iso2"))
+        assert r.verdict is Verdict.PASS, r.reason
+
+
+def test_sdp_requests_to_an_secc():
+    """Tester EVCC: a valid SDP request is answered, one with payload type 0x7000 is not (V2GTPSDP_003)."""
+    def case(t):
+        r = t.sdp(bytes.fromhex("01fe9000000000021000"))
+        t.check(r is not None and r[:4] == bytes.fromhex("01fe9001") and len(r) == 8 + 20, "answered, 20 octets")
+        t.check(t.sdp(bytes.fromhex("01fe7000000000021000")) is None, "0x7000 ignored")
+    r = run_self(case, "evcc", Setup("iso2"))
+    assert r.verdict is Verdict.PASS, r.reason
+    assert [w.name for w in r.wire if w.channel == "sdp"] == ["SDPReq", "SDPRes", "SDPReq"]

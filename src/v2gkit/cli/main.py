@@ -262,7 +262,9 @@ def _register() -> None:
     from v2gkit.cli.charge import demo, evcc, secc
     from v2gkit.cli.link import sdp
     from v2gkit.cli.replay import replay
+    from v2gkit.cli.testcmd import test
     main.add_command(sdp)
+    main.add_command(test)
     main.add_command(replay)
     main.add_command(secc)
     main.add_command(evcc)

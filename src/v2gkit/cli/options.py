@@ -261,3 +261,39 @@ def _coerce_one(value: Any, h: Any) -> Any:
         kt, vt = typing.get_args(h)
         return {_coerce(k, kt): _coerce(v, vt) for k, v in value.items()}
     raise TypeError(f"cannot be set from a config file ({h})")
+
+
+class AddressType(click.ParamType):
+    """``[fe80::1%eth0]:15118``, ``::1:15118`` or ``host:port`` -> (host, port)."""
+
+    name = "ADDR:PORT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        v = str(value).strip()
+        if v.startswith("["):
+            host, _, rest = v[1:].partition("]")
+            port = rest.lstrip(":")
+        else:
+            host, _, port = v.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            self.fail(f"{value!r} is not ADDR:PORT (e.g. [::1]:15118)", param, ctx)
+        return host, int(port)
+
+
+class SutType(click.ParamType):
+    """The name of a SUT launcher (``python -m v2gkit.testsys.suts list``)."""
+
+    name = "SUT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from v2gkit.testsys.suts import sut_names
+        names = sut_names()
+        if value not in names:
+            self.fail(f"{value!r} is not a SUT; choose from: {', '.join(names)}", param, ctx)
+        return value
+
+
+ADDRESS = AddressType()
+SUT = SutType()

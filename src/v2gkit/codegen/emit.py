@@ -777,8 +777,9 @@ class Emitter:
         head = [self.header, "from __future__ import annotations", "",
                 "import enum", "from typing import Any", "",
                 "from v2gkit.exi.errors import ExiUnsupportedError, _Fail",
-                "from v2gkit.exi.runtime import (BIG, BOOL, UINT_CARRIED, EncFail, Message, abstract_facet, bad_value, esc, facet, fill, "
-                "int_facet, nbit_facet, sl2, rbin, ri, rstr, ru, spill, unexpected, wbin, wi, wstr, wu)", "",
+                "from v2gkit.exi.runtime import (BIG, BOOL, UINT_CARRIED, EncFail, Message, abstract_facet, "
+                "bad_value, esc, facet, fill, int_facet, nbit_facet, sl2, rbin, ri, rstr, ru, spill, unexpected, "
+                "wbin, wi, wstr, wu)", "",
                 f"SCHEMA = {ir.name!r}", "_new = object.__new__", ""]
         consts = ["# event-code tables: code -> slot (-1 EE, -2 second level, -3 invalid, -4 CH, -5 SE(*))"]
         consts += [self._spec_fix(c) for c in self.consts]

@@ -293,7 +293,7 @@ def encode_lenient(obj: Any, element: str | None = None, schema: str | None = No
     token = ENC_LENIENT.set(report)
     try:
         if fragment:
-            data = encode_fragment(obj, element, schema, _lenient=True)
+            data = _fragment(obj, element, schema, True)
         else:
             hit = _ENC.get(obj.__class__) if element is None and schema is None else None
             mod, a, row = hit or _enc_start(obj, element, schema)
@@ -357,14 +357,17 @@ def _frag_index(mod: ModuleType, obj: Any, element: str | None) -> int:
     raise ExiEncodeError(f"say which element {type(obj).__name__} is: pass element=")
 
 
-def encode_fragment(obj: Any, element: str | None = None, schema: str | None = None, strict: bool = True,
-                    *, _lenient: bool = False) -> bytes:
+def encode_fragment(obj: Any, element: str | None = None, schema: str | None = None, strict: bool = True) -> bytes:
     """Encode one element as an EXI fragment (the bytes a V2G signature digests).
 
     ``strict=False``: write values breaking a facet where the stream carries them (see encode_lenient).
     """
     if not strict:
         return encode_lenient(obj, element, schema, fragment=True).data
+    return _fragment(obj, element, schema, False)
+
+
+def _fragment(obj: Any, element: str | None, schema: str | None, lenient: bool) -> bytes:
     mod = schema_module(schema) if schema else _module_of(obj)
     idx = _frag_index(mod, obj, element)
     w = mod.FRAG_WIDTH
@@ -374,7 +377,7 @@ def encode_fragment(obj: Any, element: str | None = None, schema: str | None = N
         a = mod.FRAG_ELEMENTS[idx][3](obj, a)
     except Exception as e:  # noqa: BLE001
         drop_spilled()
-        raise _encode_error(mod, obj, e, mod.FRAG_ELEMENTS[idx][0], _lenient) from None
+        raise _encode_error(mod, obj, e, mod.FRAG_ELEMENTS[idx][0], lenient) from None
     a = (a << w) | (n + 1)  # ED
     return finish(a)
 

@@ -72,6 +72,9 @@ class Case:
     #: what the SUT must offer for the case to apply (ISO 15118-4 PICS, in short): "tls" (the SECC offers
     #: TLS), "live" (only a real link shows it, e.g. the SECC's communication set-up timeout), "pause"
     needs: tuple[str, ...] = ()
+    #: a TLS set-up the tester uses for this case instead of the run's own (a TLS fault profile of
+    #: testsys/tlsfaults.py, e.g. "unknown_root"); implies needs "tls" and "live"
+    tls: str = ""
 
     @property
     def role(self) -> str:

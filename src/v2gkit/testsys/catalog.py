@@ -24,6 +24,7 @@ and skipped):
       -- @step Send a SessionSetupReq with SessionID 00.
       -- @step Check that the ResponseCode is OK_NewSessionEstablished.
       -- @quick
+      -- @needs tls
       Evcc.Send_SessionSetupReq_001()
 
 A broken case file never stops the listing: :func:`scan_catalog` collects every problem (file and line)
@@ -54,6 +55,7 @@ from .case import CASE_ID, Case
 __all__ = [
     "CASES_DIR",
     "LUA_TAGS",
+    "NEEDS",
     "PROTOCOLS",
     "Catalog",
     "CatalogError",
@@ -78,6 +80,9 @@ PROTOCOLS: tuple[str, ...] = ("din", "iso2", "iso20")
 _PROTOCOL_ALIASES = {"din70121": "din", "din-70121": "din", "iso-2": "iso2", "iso15118-2": "iso2",
                      "iso-15118-2": "iso2", "iso-20": "iso20", "iso15118-20": "iso20",
                      "iso-15118-20": "iso20"}
+
+#: what a case may need of the SUT (Case.needs: ISO 15118-4 PICS, in short)
+NEEDS: tuple[str, ...] = ("tls", "live", "pause")
 
 #: the attribute a loaded Python case module keeps its cases in (the decorator fills it while importing)
 _MODULE_CASES = "__v2gkit_cases__"
@@ -139,6 +144,17 @@ def _check_protocols(protocols: Iterable[str], what: str) -> tuple[str, ...]:
     return out
 
 
+def _check_needs(needs: Iterable[str], what: str) -> tuple[str, ...]:
+    if isinstance(needs, str):
+        needs = [n for n in re.split(r"[,\s]+", needs) if n]
+    out = tuple(str(n).strip().lower() for n in needs)
+    bad = [n for n in out if n not in NEEDS]
+    if bad:
+        raise ValueError(f"{what}: unknown need(s) {', '.join(map(repr, bad))}; "
+                         f"choose from {', '.join(NEEDS)}")
+    return out
+
+
 def _kind(case_id: str) -> str:
     m = CASE_ID.match(case_id)
     if m is None:
@@ -157,7 +173,7 @@ def _title(purpose: str) -> str:
 def make_case(case_id: str, *, purpose: str, requirements: Iterable[str] = (), protocols: Iterable[str] = (),
               preconditions: str = "", steps: Iterable[str] = (), title: str | None = None,
               quick: bool = False, from_standard: bool = True, run: Callable[[Any], Any] | None = None,
-              source: str = "", needs: Iterable[str] = ()) -> Case:
+              source: str = "", needs: Iterable[str] = (), tls: str = "") -> Case:
     """A validated :class:`Case`: the ID has the ISO 15118-4 form, the purpose is there, the protocols are
     known."""
     if not isinstance(case_id, str):
@@ -174,23 +190,26 @@ def make_case(case_id: str, *, purpose: str, requirements: Iterable[str] = (), p
                 requirements=tuple(str(r).strip() for r in requirements), kind=kind,
                 protocols=_check_protocols(protocols, case_id), preconditions=preconditions.strip(),
                 steps=tuple(str(s).strip() for s in steps), run=run, source=source,
-                from_standard=bool(from_standard), quick=bool(quick), needs=tuple(needs))
+                from_standard=bool(from_standard), quick=bool(quick), needs=_check_needs(needs, case_id),
+                tls=str(tls))
 
 
 def case(case_id: str, *, purpose: str, protocols: Iterable[str], requirements: Iterable[str] = (),
          preconditions: str = "", steps: Iterable[str] = (), title: str | None = None, quick: bool = False,
-         from_standard: bool = True, needs: Iterable[str] = ()) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+         from_standard: bool = True, needs: Iterable[str] = (), tls: str = ""
+         ) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
     """Declare a conformance case; the decorated function (taking the tester) is its body.
 
     ``title`` defaults to the purpose's first line; ``kind`` (AC, DC, CMN, ...) comes from the ID;
     ``from_standard`` is False when the purpose was written for v2gkit rather than taken from ISO 15118-4;
-    ``quick`` puts the case in the short subset CI runs against slow SUTs. The function is returned as it
+    ``quick`` puts the case in the short subset CI runs against slow SUTs; ``needs`` says what the SUT must
+    offer for the case to apply (:data:`NEEDS`: "tls", "live", "pause"). The function is returned as it
     is, with the :class:`Case` as its ``case`` attribute, so it can also be called from pytest.
     """
     # validate now, so a bad declaration fails at its own line
     proto = make_case(case_id, purpose=purpose, requirements=requirements, protocols=protocols,
                       preconditions=preconditions, steps=steps, title=title, quick=quick,
-                      from_standard=from_standard, needs=needs)
+                      from_standard=from_standard, needs=needs, tls=tls)
 
     def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if not callable(fn):
@@ -300,6 +319,7 @@ LUA_TAGS: dict[str, tuple[str, bool]] = {
     "preconditions": ("preconditions", True),
     "step": ("steps", True),
     "quick": ("quick", False),
+    "needs": ("needs", True),
     "v2gkit": ("from_standard", False),  # the purpose was written for v2gkit, not taken from ISO 15118-4
 }
 
@@ -365,7 +385,7 @@ def parse_lua_header(text: str) -> dict[str, Any]:
         elif fld == "from_standard":
             values["from_standard"] = False
             current = None
-        elif fld in ("requirements", "protocols"):
+        elif fld in ("requirements", "protocols", "needs"):
             values.setdefault(fld, []).extend(v for v in re.split(r"[,\s]+", value) if v)
             current = None
         elif fld in ("steps", "preconditions"):

@@ -21,7 +21,7 @@ from ..session.iso20.config import EVCC20Config, SECC20Config
 from ..session.paused import PausedSessions
 from ..session.simulate import run_pair
 from .case import Case, CaseResult, Step, Verdict
-from .emulator import Emulator
+from .emulator import Emulator, SdpOp, TesterSDP
 from .script import ScriptAborted, ScriptThread, Stopped, Tester, describe
 
 __all__ = ["Setup", "make_emulator", "run_self", "tester_machines"]
@@ -130,6 +130,42 @@ def _sut_sdp(setup: Setup) -> Any:
     return core.SDPServer(ipaddress.IPv6Address("fe80::2"), ports, policy)
 
 
+#: where the in-process tester SECC says it is (the reports' placeholder address for the tester)
+TESTER_SECC = ("fe80::1", 15118)
+
+
+def _sut_discovers(emu: Emulator, setup: Setup, clock: list[float]) -> bool:
+    """The in-process car's SDP (v2gkit's SDPClient, as ``v2gkit evcc`` runs it) against the tester SECC's
+    SDP with the script's changes: True when it found the tester's real address and port (so it connects)."""
+    import ipaddress
+
+    from .. import sdp as core
+    from .. import timing
+
+    server = core.SDPServer(ipaddress.IPv6Address(TESTER_SECC[0]), {core.Security.NONE: TESTER_SECC[1]},
+                            core.SecurityPolicy.NONE_ONLY)
+    sdp = TesterSDP(server, emu, lambda: clock[0])
+    client = core.SDPClient(core.Security.NONE, max_requests=timing.SDP_MAX_REQUESTS, interval=timing.SDP_TIMEOUT)
+    outs = client.start()
+    while True:
+        answer = None
+        for o in outs:
+            if isinstance(o, core.SendRequest):
+                answer = sdp.datagram_received(o.datagram)[0]
+            elif isinstance(o, core.Discovered):
+                r = o.response
+                return str(r.address) == TESTER_SECC[0] and r.port == TESTER_SECC[1]
+            elif isinstance(o, core.DiscoveryFailed):
+                return False
+        if answer is not None:
+            clock[0] += 0.002
+            outs = client.datagram_received(answer)
+            if any(isinstance(o, (core.Discovered, core.DiscoveryFailed)) for o in outs):
+                continue
+        clock[0] += client.interval
+        outs = client.timer_expired()
+
+
 def setup_for(case: Case, protocol: str | None = None, base: Setup | None = None) -> Setup | None:
     """The Setup a case runs with: its first protocol (or ``protocol`` if the case allows it), AC or DC by its
     ID (CMN cases run DC). None when the case does not apply to ``protocol``."""
@@ -196,17 +232,20 @@ def run_self(body: Callable[[Tester], None], role: str, setup: Setup | None = No
         if role == "evcc":
             server = _sut_sdp(setup)
 
-            def sdp(datagram: bytes, timeout: float) -> bytes | None:
-                clock[0] += 0.002
-                return server.datagram_received(datagram)[0]
-
-            def wait(seconds: float) -> None:
-                clock[0] += seconds
-
-            if emu.before_connection(sdp, wait):
+            while (op := emu.pre_op()) is not None:  # SDP requests and waits before the connection
+                if isinstance(op, SdpOp):
+                    clock[0] += 0.002
+                    emu.pre_answer(server.datagram_received(op.datagram)[0], clock[0])
+                else:
+                    clock[0] += op.timeout or 0.0
+                    emu.pre_answer(True, clock[0])
+            if emu.done is None:
                 ex = run_pair(emu, sut, then=then, until=until, ev_start=clock[0])
+        elif _sut_discovers(emu, setup, clock):
+            ex = run_pair(sut, emu, then=then, until=until, ev_start=clock[0])
         else:
-            ex = run_pair(sut, emu, then=then, until=until)
+            tester.log("the car did not connect: it found no usable SDP answer")
+            emu.peer_closed(clock[0], "the car never connected")
     finally:
         thread.abort()
     verdict, reason = verdict_of(tester, emu)

@@ -196,6 +196,40 @@ class Raised:
         self.error = error
 
 
+class TesterSDP:
+    """The tester SECC's SDP server: the real one (``sdp.SDPServer``) whose answers pass the script's
+    ``sdp_transform`` (a broken answer, or None for none) and whose traffic is recorded with the case.
+    Drivers use it where they would use the SDPServer (the live responder, the in-process car's SDP)."""
+
+    def __init__(self, server: Any, emu: Emulator, clock: Callable[[], float]) -> None:
+        self.server, self.emu, self.clock = server, emu, clock
+
+    @property
+    def enabled(self) -> bool:
+        return self.server.enabled
+
+    @property
+    def address(self) -> Any:
+        return self.server.address
+
+    def datagram_received(self, datagram: bytes) -> tuple[bytes | None, str]:
+        emu = self.emu
+        t = self.clock()
+        emu.sdp_requests.append(bytes(datagram))
+        emu.wire.append(WireRecord(t, "rx", "sdp", 0x9000, bytes(datagram), "SDPReq"))
+        answer, what = self.server.datagram_received(datagram)
+        if answer is not None and emu.sdp_transform is not None:
+            try:
+                answer = emu.sdp_transform(answer)
+            except Exception as e:  # noqa: BLE001 - the script's transform: its error
+                emu._error = EmulatorError(f"SDP answer transform failed: {type(e).__name__}: {e}")
+                answer = None
+            what += " (changed by the script)"
+        if answer is not None:
+            emu.wire.append(WireRecord(t, "tx", "sdp", 0x9001, bytes(answer), "SDPRes"))
+        return answer, what
+
+
 class EmulatorError(Exception):
     """The script asked for something the tester cannot do (no builder for a message, nothing to send on)."""
 
@@ -243,7 +277,11 @@ class Emulator:
         self._writes: dict[str, list[bytes]] = {}
         self._write_ids = 0
         self._cursor = 0  # incoming[:_cursor] are behind the script's last Receive
+        #: the tester SECC's SDP: what the car asked, and the script's change to each answer
+        self.sdp_requests: list[bytes] = []
+        self.sdp_transform: Callable[[bytes], bytes | None] | None = None
         self._first: list[Output] = []  # the first op's timers, for start()
+        self._pre = False  # the op came from a step before the connection: its timers are still to start
         self._error: BaseException | None = None  # a script edit that failed, for its next blocking call
 
     # -- the machine interface ---------------------------------------------------------------------------
@@ -358,30 +396,30 @@ class Emulator:
             out += self._finish(now)
         return out
 
-    def before_connection(self, sdp: Callable[[bytes, float], bytes | None],
-                          wait: Callable[[float], None]) -> bool:
-        """Run the script's SDP requests and waits that come before the V2G connection (the driver's
-        ``sdp(datagram, timeout)`` and ``wait(seconds)`` do the I/O). False when the script ended there
-        (an SDP-only case: no connection needed)."""
-        from .. import timing
-        while isinstance(self.op, (SdpOp, WaitOp)):
-            op = self.op
-            if isinstance(op, SdpOp):
-                timeout = op.timeout if op.timeout is not None else timing.SDP_TIMEOUT
-                answer = sdp(op.datagram, timeout)
-                self.wire.append(WireRecord(0.0, "tx", "sdp", None, op.datagram, "SDPReq"))
-                if answer is not None:
-                    self.wire.append(WireRecord(0.0, "rx", "sdp", None, answer, "SDPRes"))
-                self.op = self.resume(answer) if self.resume else End()
-            else:
-                wait(op.timeout or 0.0)
-                self.op = self.resume(True) if self.resume else End()
+    def pre_op(self) -> SdpOp | WaitOp | None:
+        """The script's next step before the V2G connection (an SDP request or a wait), which the driver
+        does and answers with :meth:`pre_answer`; None when it is time to connect (or the script ended:
+        ``done`` is set)."""
+        if isinstance(self.op, (SdpOp, WaitOp)):
+            return self.op
         if isinstance(self.op, End):
             self.done = self.op
-            return False
-        self._first = []
-        self._begin(self.now, self.op, self._first)
-        return True
+        elif self._pre:
+            self._pre = False
+            self._first = []
+            self._begin(self.now, self.op, self._first)
+        return None
+
+    def pre_answer(self, answer: Any, t: float = 0.0) -> None:
+        """The driver did the step :meth:`pre_op` gave: an SDP answer datagram (or None), or True after a
+        wait; ``t`` seconds since the tester started, for the record."""
+        op = self.op
+        if isinstance(op, SdpOp):
+            self.wire.append(WireRecord(t, "tx", "sdp", 0x9000, op.datagram, "SDPReq"))
+            if answer is not None:
+                self.wire.append(WireRecord(t, "rx", "sdp", 0x9001, answer, "SDPRes"))
+        self._pre = True
+        self.op = self.resume(answer) if self.resume else End()
 
     def run_script(self, resume: Resume, first: Op) -> None:
         """Attach the script (its first op, already yielded) before ``start``."""

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
+import socket
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .. import sdp as core
+from .. import timing
 from ..net.iface import link_local_address
 from ..net.runner import run_machine
 from ..net.sdp import discover, start_responder
 from ..net.v2g import V2GConnection, connect, serve
 from .case import Case, CaseResult, Step, Verdict
-from .drive import Setup, make_emulator, run_script, verdict_of
+from .drive import Setup, make_emulator, run_script, setup_for, verdict_of
+from .emulator import SdpOp, TesterSDP
 from .script import Tester
 
 __all__ = ["Target", "run_live"]
@@ -49,6 +54,43 @@ class Target:
         return "loopback" if self.loopback else f"interface {self.interface}"
 
 
+async def _sdp_exchange(target: Target, datagram: bytes, timeout: float) -> bytes | None:
+    """One SDP request datagram to the SECC (multicast on the interface, or ::1) and its first answer."""
+    loop = asyncio.get_running_loop()
+    if target.loopback or target.interface is None:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        sock.bind(("::1", 0))
+        dest: tuple = ("::1", target.sdp_port)
+    else:
+        scope = socket.if_nametoindex(target.interface)
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        sock.bind((str(link_local_address(target.interface)), 0, 0, scope))
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, scope)
+        dest = (str(core.SDP_MULTICAST), target.sdp_port, 0, scope)
+    sock.setblocking(False)
+    try:
+        await loop.sock_sendto(sock, datagram, dest)
+        try:
+            data, _ = await asyncio.wait_for(loop.sock_recvfrom(sock, 4096), timeout)
+        except TimeoutError:
+            return None
+        return data
+    finally:
+        sock.close()
+
+
+async def _before_connection(emu: Any, target: Target, t0: float) -> None:
+    """The script's SDP requests and waits that come before the connection (tester EVCC)."""
+    loop = asyncio.get_running_loop()
+    while (op := emu.pre_op()) is not None:
+        if isinstance(op, SdpOp):
+            answer = await _sdp_exchange(target, op.datagram, op.timeout if op.timeout is not None else timing.SDP_TIMEOUT)
+            emu.pre_answer(answer, loop.time() - t0)
+        else:
+            await asyncio.sleep(op.timeout or 0.0)
+            emu.pre_answer(True, loop.time() - t0)
+
+
 async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], target: Target,
                        notes: list[Step]) -> None:
     if target.address is not None:
@@ -68,8 +110,9 @@ async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
 
 
 async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], target: Target,
-                       notes: list[Step]) -> None:
+                       notes: list[Step], emu: Any) -> None:
     loop = asyncio.get_running_loop()
+    t0 = loop.time()
     done: asyncio.Future[None] = loop.create_future()
     connected = asyncio.Event()
 
@@ -91,13 +134,22 @@ async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
         address = link_local_address(target.interface)
     else:
         raise ValueError("the tester SECC needs an interface or loopback")
-    server = await serve(handler, host="::1" if target.loopback else "::", port=0,
-                         interface=None if target.loopback else target.interface,
-                         ssl_context=target.ssl_context if target.tls else None)
+    for _ in range(20):  # a port of the dynamic range (sdp.DYNAMIC_PORTS), as an SECC announces: some cars
+        try:              # (Josev) refuse any other
+            server = await serve(handler, host="::1" if target.loopback else "::",
+                                 port=random.randrange(core.DYNAMIC_PORTS.start, core.DYNAMIC_PORTS.stop),
+                                 interface=None if target.loopback else target.interface,
+                                 ssl_context=target.ssl_context if target.tls else None)
+            break
+        except OSError:
+            continue
+    else:
+        raise OSError("no free TCP port in 49152..65535")
     sec = core.Security.TLS if target.tls else core.Security.NONE
     policy = core.SecurityPolicy.TLS_ONLY if target.tls else core.SecurityPolicy.NONE_ONLY
-    responder = await start_responder(core.SDPServer(address, {sec: server.port}, policy),
-                                      interface=target.interface, loopback=target.loopback, port=target.sdp_port)
+    sdp = TesterSDP(core.SDPServer(address, {sec: server.port}, policy), emu, lambda: loop.time() - t0)
+    responder = await start_responder(sdp, interface=target.interface,  # type: ignore[arg-type]
+                                      loopback=target.loopback, port=target.sdp_port)
     notes.append(Step(0.0, f"listening on [{address}]:{server.port}, SDP on port {target.sdp_port}"))
     try:
         try:
@@ -128,9 +180,11 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
     error = ""
     try:
         if role == "evcc":
-            await _tester_evcc(on_conn, target, notes)
+            await _before_connection(emu, target, asyncio.get_running_loop().time())
+            if emu.done is None:
+                await _tester_evcc(on_conn, target, notes)
         else:
-            await _tester_secc(on_conn, target, notes)
+            await _tester_secc(on_conn, target, notes, emu)
     except (OSError, TimeoutError, ConnectionError, ssl.SSLError) as e:
         error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     finally:
@@ -144,3 +198,19 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
                      started=t_wall, seconds=time.perf_counter() - t0, steps=notes + list(tester.steps),
                      wire=list(emu.wire), local_endpoint=endpoints[0], remote_endpoint=endpoints[1])
     return res
+
+
+async def run_case_live(case: Case, target: Target, setup: Setup | None = None, *, protocol: str | None = None,
+                        sut: str = "") -> CaseResult:
+    """Run ``case`` against the SUT at ``target``: the tester plays the case's role (TC_SECC_*: the EVCC)."""
+    st = setup_for(case, protocol, setup)
+    if st is None:
+        return CaseResult(case.case_id, case.title, case.purpose, case.requirements, sut=sut or target.describe(),
+                          protocol=protocol or "", verdict=Verdict.INCONC,
+                          reason=f"not applicable: the case is for {', '.join(case.protocols)}")
+    if "tls" in case.needs and not target.tls:
+        return CaseResult(case.case_id, case.title, case.purpose, case.requirements, sut=sut or target.describe(),
+                          protocol=st.session_protocol, verdict=Verdict.INCONC,
+                          reason="not applicable: the run has no TLS (give a TLS context)")
+    assert case.run is not None
+    return await run_live(case.run, case.role, target, st, case=case, sut=sut)

@@ -258,6 +258,16 @@ class Tester:
         self.log(f"SDP request {bytes(datagram)[:8].hex()}...: " + ("answered" if got else "no answer"))
         return got
 
+    def sdp_answer(self, transform: Callable[[bytes], bytes | None] | None) -> None:
+        """Tester SECC: pass every SDP answer datagram through ``transform`` (return the bytes to send, or
+        None to stay silent); None restores the correct answers. Set it before the car discovers."""
+        self._emu.sdp_transform = transform
+
+    @property
+    def sdp_requests(self) -> list[bytes]:
+        """Tester SECC: the SDP request datagrams the car sent, as they came."""
+        return list(self._emu.sdp_requests)
+
     def wait(self, seconds: float) -> None:
         self._thread.call(WaitOp(seconds))
 

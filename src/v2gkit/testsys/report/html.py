@@ -68,6 +68,8 @@ def _finite(x: float | None) -> float:
 
 
 def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
     if seconds < 60:
         return f"{seconds:.2f} s"
     m, s = divmod(seconds, 60)

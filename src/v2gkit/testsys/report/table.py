@@ -43,22 +43,25 @@ def _seconds(x: float) -> float:
 # -------------------------------------------------------------------------------------------------- terminal
 
 
-def summary_table(results: Sequence[CaseResult], *, problems_only: bool = False, reason_width: int = 70
+def summary_table(results: Sequence[CaseResult], *, problems_only: bool = False, reason_width: int = 200
                   ) -> Table:
-    """One row per case (verdict coloured, reason in short, time); ``problems_only`` leaves out the passes
-    (the caption still counts them). Strings go in as rich Text: a SUT's ``[markup]`` stays text."""
+    """One line per case (verdict coloured, time, the reason cut to the terminal); ``problems_only`` leaves
+    out the passes (the caption still counts them). Strings go in as rich Text: a SUT's ``[markup]`` stays
+    text."""
     title = ", ".join(dict.fromkeys(r.sut for r in results if r.sut)) or None
     table = Table(title=Text(printable(title)) if title else None, caption=_counts(results),
                   caption_justify="left")
-    table.add_column("Case", no_wrap=True)
-    table.add_column("Verdict", no_wrap=True)
-    table.add_column("Reason", overflow="fold", max_width=reason_width)
-    table.add_column("Time (s)", justify="right", no_wrap=True)
+    id_width = max((len(printable(r.case_id)) for r in results), default=4)
+    table.add_column("Case", no_wrap=True, min_width=min(id_width, 60))
+    table.add_column("Verdict", no_wrap=True, min_width=7)
+    table.add_column("Time (s)", justify="right", no_wrap=True, min_width=8)
+    table.add_column("Reason", overflow="ellipsis")  # the column gives way; its one line is cut (below)
     for r in results:
         if problems_only and r.verdict is Verdict.PASS:
             continue
         table.add_row(Text(printable(r.case_id)), Text(r.verdict.value, style=_STYLE[r.verdict]),
-                      Text(shorten(r.reason, 4 * reason_width)), f"{_seconds(r.seconds):.3f}")
+                      f"{_seconds(r.seconds):.3f}",
+                      Text(shorten(r.reason, reason_width), no_wrap=True, overflow="ellipsis"))
     return table
 
 
