@@ -20,7 +20,9 @@ Vocabulary of ``needs`` (what the SUT must offer for a case to apply; ISO 15118-
 ``live`` (only a real link shows it), ``tls`` (the SECC offers TLS), ``notls`` (the SECC offers no TLS),
 ``pnc`` (Plug & Charge identification), ``receipt`` (the SECC asks for metering receipts: ReceiptRequired
 true), ``meterinfo`` (the SECC sends MeterInfo), ``pause`` (the SECC supports paused sessions), ``cp`` (the
-test system controls the control pilot: BCB toggles, oscillator state).
+test system controls the control pilot: BCB toggles, oscillator state). The catalog accepts the names in
+``catalog.NEEDS``; :func:`secc_case` passes those on and keeps every intended one in :data:`INTENDED_NEEDS`
+(a case whose need the SUT does not meet still says so itself: inconclusive, "not applicable: ...").
 """
 
 from __future__ import annotations
@@ -69,6 +71,21 @@ LOOP_SEQUENCE = timing.ISO20_SECC_SEQUENCE_TIMEOUT_CHARGE_LOOP
 #: V2G_EVCC_Msg_Timeout of a request the SUT must ignore (how long the tester waits for the answer that
 #: must not come)
 MSG_TIMEOUT = timing.EVCC_MSG_TIMEOUT_DEFAULT
+
+
+# -------------------------------------------------------------------------------------------- declaring
+#: case ID -> every need the case names (the catalog keeps those it knows, ``catalog.NEEDS``)
+INTENDED_NEEDS: dict[str, tuple[str, ...]] = {}
+
+
+def secc_case(case_id: str, *, needs: Iterable[str] = (), **kw: Any) -> Callable[[Callable[[Any], Any]], Any]:
+    """``catalog.case`` for this folder: ``needs`` may name the whole vocabulary above; the catalog gets the
+    ones it knows today."""
+    from ... import catalog
+
+    wanted = tuple(needs)
+    INTENDED_NEEDS[case_id] = wanted
+    return catalog.case(case_id, needs=tuple(n for n in wanted if n in catalog.NEEDS), **kw)
 
 
 # ------------------------------------------------------------------------------------------------- names
@@ -371,7 +388,7 @@ def patterns(module: str, topic: str, kind_: str, protocols: tuple[str, ...], *,
     request the tester's own machine would send at that point when it never sends ``topic`` by itself;
     ``setup(t)`` runs first (a precondition the GoodCase alone does not reach, e.g. a receipt being asked
     for)."""
-    from ...catalog import case  # the decorator registers in ``module``: the case file, not this helper
+    case = secc_case  # registers in ``module`` (each function's __module__): the case file, not this helper
 
     req = names(topic, protocols, "AC" if kind_ == "AC" else "DC")
     base = f"TC_SECC_{kind_}_VKT_{topic}_"
@@ -434,4 +451,5 @@ def patterns(module: str, topic: str, kind_: str, protocols: tuple[str, ...], *,
         timeout)
 
 
-__all__ += ["Per", "SEQUENCE_REQS", "SESSION_REQS", "TIMEOUT_REQS", "names", "patterns", "per_family", "reqs"]
+__all__ += ["INTENDED_NEEDS", "SEQUENCE_REQS", "SESSION_REQS", "TIMEOUT_REQS", "Per", "names", "patterns",
+            "per_family", "reqs", "secc_case"]

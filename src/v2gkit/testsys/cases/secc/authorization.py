@@ -8,9 +8,8 @@ from typing import Any
 
 from .... import timing
 from ....exi.gen import iso20
-from ...catalog import case
 from ...script import Tester
-from ._common import ALL, family, good, mark, msg, patterns, response
+from ._common import ALL, family, good, mark, msg, patterns, response, secc_case
 
 #: how long the tester waits for the next answer of an Ongoing loop its own machine repeats
 NEXT_POLL = 5.0
@@ -37,14 +36,14 @@ def follow_ongoing(t: Tester, name: str, first: Any, limit: float, *codes: str) 
 
 
 # ----------------------------------------------------------------------------------- AuthorizationSetup (-20)
-@case("TC_SECC_CMN_VKT_AuthorizationSetup_001", protocols=("iso20",), from_standard=False,
-      requirements=("V2G20-697", "V2G20-698"),
-      purpose="Verify that the SECC answers AuthorizationSetupReq with ResponseCode OK, the current "
-              "SessionID, the authorization services it offers, CertificateInstallationService, and exactly "
-              "one mode element: EIM, or PnC with a 16-octet GenChallenge.",
-      steps=("GoodCase up to AuthorizationSetupReq; send it.",
-             "Check the AuthorizationSetupRes: OK, the current SessionID, schema-valid, a non-empty "
-             "AuthorizationServices list and the mode element that goes with it."))
+@secc_case("TC_SECC_CMN_VKT_AuthorizationSetup_001", protocols=("iso20",), from_standard=False,
+           requirements=("V2G20-697", "V2G20-698"),
+           purpose="Verify that the SECC answers AuthorizationSetupReq with ResponseCode OK, the current "
+                   "SessionID, the authorization services it offers, CertificateInstallationService, and "
+                   "exactly one mode element: EIM, or PnC with a 16-octet GenChallenge.",
+           steps=("GoodCase up to AuthorizationSetupReq; send it.",
+                  "Check the AuthorizationSetupRes: OK, the current SessionID, schema-valid, a non-empty "
+                  "AuthorizationServices list and the mode element that goes with it."))
 def authorization_setup_001(t: Tester) -> None:
     got = good(t, "AuthorizationSetup")
     b = got.body
@@ -62,15 +61,15 @@ patterns(__name__, "AuthorizationSetup", "CMN", ("iso20",), after="SessionSetupR
 
 
 # --------------------------------------------------------------------------------------------- Authorization
-@case("TC_SECC_CMN_VKT_Authorization_001", protocols=ALL, from_standard=False, quick=True,
-      purpose="Verify that the SECC answers AuthorizationReq (DIN: ContractAuthenticationReq) with external "
-              "identification with ResponseCode OK, the current SessionID and EVSEProcessing, and that the "
-              "loop of repeated requests it may answer with Ongoing ends with Finished within "
-              "V2G_EVCC_Ongoing_Timeout.",
-      steps=("GoodCase up to AuthorizationReq; send it (EIM: no GenChallenge).",
-             "Check the answer: OK, the current SessionID, schema-valid, EVSEProcessing given.",
-             "While it says Ongoing, follow the tester's repeated requests: each answer OK; Finished within "
-             "V2G_EVCC_Ongoing_Timeout (60 s)."))
+@secc_case("TC_SECC_CMN_VKT_Authorization_001", protocols=ALL, from_standard=False, quick=True,
+           purpose="Verify that the SECC answers AuthorizationReq (DIN: ContractAuthenticationReq) with "
+                   "external identification with ResponseCode OK, the current SessionID and EVSEProcessing, "
+                   "and that the loop of repeated requests it may answer with Ongoing ends with Finished "
+                   "within V2G_EVCC_Ongoing_Timeout.",
+           steps=("GoodCase up to AuthorizationReq; send it (EIM: no GenChallenge).",
+                  "Check the answer: OK, the current SessionID, schema-valid, EVSEProcessing given.",
+                  "While it says Ongoing, follow the tester's repeated requests: each answer OK; Finished "
+                  "within V2G_EVCC_Ongoing_Timeout (60 s)."))
 def authorization_001(t: Tester) -> None:
     got = good(t, "Authorization")
     limit = timing.ISO20_EVCC_ONGOING_TIMEOUT if family(t) == "iso20" else timing.EVCC_ONGOING_TIMEOUT
@@ -82,16 +81,18 @@ patterns(__name__, "Authorization", "CMN", ALL,
                "AuthorizationSetupRes)")
 
 
-@case("TC_SECC_CMN_VKT_Authorization_005", protocols=("iso20",), from_standard=False,
-      requirements=("V2G20-2209", "V2G20-2226"),
-      purpose="Verify that an SECC offering only EIM answers an AuthorizationReq selecting PnC with "
-              "ResponseCode WARNING_AuthorizationSelectionInvalid, the current SessionID and EVSEProcessing "
-              "Finished (a WARNING: the SECC does not end the session for it).",
-      preconditions="The SECC does not offer PnC in AuthorizationSetupRes (else the case does not apply).",
-      steps=("GoodCase up to AuthorizationReq; send it with SelectedAuthorizationService PnC and a PnC mode "
-             "element (the GenChallenge of AuthorizationSetupRes or 16 zero octets, a dummy contract chain).",
-             "Check the AuthorizationRes: WARNING_AuthorizationSelectionInvalid, the current SessionID, "
-             "EVSEProcessing Finished, schema-valid."))
+@secc_case("TC_SECC_CMN_VKT_Authorization_005", protocols=("iso20",), from_standard=False,
+           requirements=("V2G20-2209", "V2G20-2226"),
+           purpose="Verify that an SECC offering only EIM answers an AuthorizationReq selecting PnC with "
+                   "ResponseCode WARNING_AuthorizationSelectionInvalid, the current SessionID and "
+                   "EVSEProcessing Finished (a WARNING: the SECC does not end the session for it).",
+           preconditions="The SECC does not offer PnC in AuthorizationSetupRes (else the case does not "
+                         "apply).",
+           steps=("GoodCase up to AuthorizationReq; send it with SelectedAuthorizationService PnC and a PnC "
+                  "mode element (the GenChallenge of AuthorizationSetupRes or 16 zero octets, a dummy "
+                  "contract chain).",
+                  "Check the AuthorizationRes: WARNING_AuthorizationSelectionInvalid, the current SessionID, "
+                  "EVSEProcessing Finished, schema-valid."))
 def authorization_005(t: Tester) -> None:
     t.preamble("AuthorizationReq")
     setup = t.received_last("AuthorizationSetupRes")

@@ -8,7 +8,6 @@ from typing import Any
 
 from .... import timing
 from ....exi.gen import din, iso2, iso20, iso20_ac, iso20_dc
-from ...catalog import case
 from ...script import Tester
 from ._common import (
     ALL,
@@ -22,6 +21,7 @@ from ._common import (
     patterns,
     reqs,
     response,
+    secc_case,
     value,
 )
 from .authorization import follow_ongoing
@@ -80,18 +80,18 @@ _GOOD_STEPS = ("GoodCase up to ChargeParameterDiscoveryReq (-20: the kind's); se
                "and (DIN/ISO-2) an SAScheduleList with at least one tuple.")
 
 
-@case("TC_SECC_DC_VKT_ChargeParameterDiscovery_001", protocols=ALL, from_standard=False, quick=True,
-      purpose="Verify that the SECC answers a DC ChargeParameterDiscoveryReq (ISO 15118-20: "
-              "DC_ChargeParameterDiscoveryReq) with ResponseCode OK, the current SessionID, its DC limits "
-              "and, once EVSEProcessing is Finished, an SAScheduleList.", steps=_GOOD_STEPS)
+@secc_case("TC_SECC_DC_VKT_ChargeParameterDiscovery_001", protocols=ALL, from_standard=False, quick=True,
+           purpose="Verify that the SECC answers a DC ChargeParameterDiscoveryReq (ISO 15118-20: "
+                   "DC_ChargeParameterDiscoveryReq) with ResponseCode OK, the current SessionID, its DC "
+                   "limits and, once EVSEProcessing is Finished, an SAScheduleList.", steps=_GOOD_STEPS)
 def dc_cpd_001(t: Tester) -> None:
     _cpd_good(t)
 
 
-@case("TC_SECC_AC_VKT_ChargeParameterDiscovery_001", protocols=("iso2", "iso20"), from_standard=False,
-      purpose="Verify that the SECC answers an AC ChargeParameterDiscoveryReq (ISO 15118-20: "
-              "AC_ChargeParameterDiscoveryReq) with ResponseCode OK, the current SessionID, its AC "
-              "parameters and, once EVSEProcessing is Finished, an SAScheduleList.", steps=_GOOD_STEPS)
+@secc_case("TC_SECC_AC_VKT_ChargeParameterDiscovery_001", protocols=("iso2", "iso20"), from_standard=False,
+           purpose="Verify that the SECC answers an AC ChargeParameterDiscoveryReq (ISO 15118-20: "
+                   "AC_ChargeParameterDiscoveryReq) with ResponseCode OK, the current SessionID, its AC "
+                   "parameters and, once EVSEProcessing is Finished, an SAScheduleList.", steps=_GOOD_STEPS)
 def ac_cpd_001(t: Tester) -> None:
     _cpd_good(t)
 
@@ -136,28 +136,31 @@ def _wrong_mode(t: Tester, dc: bool) -> None:
     _refused(t, edit, *codes)
 
 
-@case("TC_SECC_DC_VKT_ChargeParameterDiscovery_005", protocols=DIN_ISO2, from_standard=False,
-      requirements=reqs(SEQUENCE_REQS, DIN_ISO2, "V2G2-476", "V2G-DC-397"),
-      purpose="Verify that the SECC answers a ChargeParameterDiscoveryReq requesting an energy transfer mode "
-              "it did not offer in ServiceDiscoveryRes with ResponseCode FAILED_WrongEnergyTransferMode "
-              "(DIN: FAILED_WrongEnergyTransferType), then closes the TCP connection within "
-              "par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to ChargeParameterDiscoveryReq; send it requesting a DC mode ServiceDiscoveryRes "
-             "did not offer (DC parameters kept).",
-             "Check the answer: the FAILED code above, the current SessionID, schema-valid; then the close."))
+@secc_case("TC_SECC_DC_VKT_ChargeParameterDiscovery_005", protocols=DIN_ISO2, from_standard=False,
+           requirements=reqs(SEQUENCE_REQS, DIN_ISO2, "V2G2-476", "V2G-DC-397"),
+           purpose="Verify that the SECC answers a ChargeParameterDiscoveryReq requesting an energy transfer "
+                   "mode it did not offer in ServiceDiscoveryRes with ResponseCode "
+                   "FAILED_WrongEnergyTransferMode (DIN: FAILED_WrongEnergyTransferType), then closes the "
+                   "TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to ChargeParameterDiscoveryReq; send it requesting a DC mode "
+                  "ServiceDiscoveryRes did not offer (DC parameters kept).",
+                  "Check the answer: the FAILED code above, the current SessionID, schema-valid; then the "
+                  "close."))
 def dc_cpd_005(t: Tester) -> None:
     _wrong_mode(t, dc=True)
 
 
-@case("TC_SECC_AC_VKT_ChargeParameterDiscovery_005", protocols=("iso2",), from_standard=False,
-      requirements=reqs(SEQUENCE_REQS, ("iso2",), "V2G2-476"),
-      purpose="Verify that the SECC answers an AC ChargeParameterDiscoveryReq requesting an energy transfer "
-              "mode it did not offer with ResponseCode FAILED_WrongEnergyTransferMode (when the mode is of "
-              "the other kind, FAILED_WrongChargeParameter is accepted too: the parameters no longer fit "
-              "either), then closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to ChargeParameterDiscoveryReq; send it requesting a mode ServiceDiscoveryRes did "
-             "not offer (an AC one if any, else a DC one; AC parameters kept).",
-             "Check the answer: the FAILED code above, the current SessionID, schema-valid; then the close."))
+@secc_case("TC_SECC_AC_VKT_ChargeParameterDiscovery_005", protocols=("iso2",), from_standard=False,
+           requirements=reqs(SEQUENCE_REQS, ("iso2",), "V2G2-476"),
+           purpose="Verify that the SECC answers an AC ChargeParameterDiscoveryReq requesting an energy "
+                   "transfer mode it did not offer with ResponseCode FAILED_WrongEnergyTransferMode (when "
+                   "the mode is of the other kind, FAILED_WrongChargeParameter is accepted too: the "
+                   "parameters no longer fit either), then closes the TCP connection within "
+                   "par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to ChargeParameterDiscoveryReq; send it requesting a mode ServiceDiscoveryRes "
+                  "did not offer (an AC one if any, else a DC one; AC parameters kept).",
+                  "Check the answer: the FAILED code above, the current SessionID, schema-valid; then the "
+                  "close."))
 def ac_cpd_005(t: Tester) -> None:
     _wrong_mode(t, dc=False)
 
@@ -204,44 +207,45 @@ def _other_parameters(t: Tester, dc: bool) -> None:
     _refused(t, edit, "FAILED_WrongChargeParameter")
 
 
-@case("TC_SECC_DC_VKT_ChargeParameterDiscovery_006", protocols=ALL, from_standard=False,
-      requirements=reqs(SEQUENCE_REQS, ALL, "V2G2-477", "V2G-DC-398", "V2G20-2272"),
-      purpose="Verify that the SECC answers a DC ChargeParameterDiscoveryReq whose parameters do not fit the "
-              "requested mode (DIN/ISO-2: AC_EVChargeParameter with a DC mode; ISO 15118-20: BPT parameters "
-              "for a plain DC service) with ResponseCode FAILED_WrongChargeParameter, then closes the TCP "
-              "connection within par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to the ChargeParameterDiscoveryReq; send it with the parameters of the other kind "
-             "(-20: BPT_DC_CPDReqEnergyTransferMode).",
-             "Check the answer: FAILED_WrongChargeParameter, the current SessionID, schema-valid; then the "
-             "close."))
+@secc_case("TC_SECC_DC_VKT_ChargeParameterDiscovery_006", protocols=ALL, from_standard=False,
+           requirements=reqs(SEQUENCE_REQS, ALL, "V2G2-477", "V2G-DC-398", "V2G20-2272"),
+           purpose="Verify that the SECC answers a DC ChargeParameterDiscoveryReq whose parameters do not "
+                   "fit the requested mode (DIN/ISO-2: AC_EVChargeParameter with a DC mode; ISO 15118-20: "
+                   "BPT parameters for a plain DC service) with ResponseCode FAILED_WrongChargeParameter, "
+                   "then closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to the ChargeParameterDiscoveryReq; send it with the parameters of the other "
+                  "kind (-20: BPT_DC_CPDReqEnergyTransferMode).",
+                  "Check the answer: FAILED_WrongChargeParameter, the current SessionID, schema-valid; then "
+                  "the close."))
 def dc_cpd_006(t: Tester) -> None:
     _other_parameters(t, dc=True)
 
 
-@case("TC_SECC_AC_VKT_ChargeParameterDiscovery_006", protocols=("iso2", "iso20"), from_standard=False,
-      requirements=reqs(SEQUENCE_REQS, ("iso2", "iso20"), "V2G2-477", "V2G20-1619"),
-      purpose="Verify that the SECC answers an AC ChargeParameterDiscoveryReq whose parameters do not fit "
-              "the requested mode (ISO-2: DC_EVChargeParameter with an AC mode; ISO 15118-20: BPT parameters "
-              "for a plain AC service) with ResponseCode FAILED_WrongChargeParameter, then closes the TCP "
-              "connection within par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to the ChargeParameterDiscoveryReq; send it with the parameters of the other kind "
-             "(-20: BPT_AC_CPDReqEnergyTransferMode).",
-             "Check the answer: FAILED_WrongChargeParameter, the current SessionID, schema-valid; then the "
-             "close."))
+@secc_case("TC_SECC_AC_VKT_ChargeParameterDiscovery_006", protocols=("iso2", "iso20"), from_standard=False,
+           requirements=reqs(SEQUENCE_REQS, ("iso2", "iso20"), "V2G2-477", "V2G20-1619"),
+           purpose="Verify that the SECC answers an AC ChargeParameterDiscoveryReq whose parameters do not "
+                   "fit the requested mode (ISO-2: DC_EVChargeParameter with an AC mode; ISO 15118-20: BPT "
+                   "parameters for a plain AC service) with ResponseCode FAILED_WrongChargeParameter, then "
+                   "closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to the ChargeParameterDiscoveryReq; send it with the parameters of the other "
+                  "kind (-20: BPT_AC_CPDReqEnergyTransferMode).",
+                  "Check the answer: FAILED_WrongChargeParameter, the current SessionID, schema-valid; then "
+                  "the close."))
 def ac_cpd_006(t: Tester) -> None:
     _other_parameters(t, dc=False)
 
 
 # ------------------------------------------------------------------------------------ ScheduleExchange (-20)
-@case("TC_SECC_CMN_VKT_ScheduleExchange_001", protocols=("iso20",), from_standard=False,
-      purpose="Verify that the SECC answers ScheduleExchangeReq with ResponseCode OK and the current "
-              "SessionID, that its EVSEProcessing Ongoing loop ends with Finished within "
-              "V2G_EVCC_Ongoing_Timeout, and that a Finished answer in Scheduled mode offers at least one "
-              "ScheduleTuple (Dynamic mode: the Dynamic control mode element).",
-      steps=("GoodCase up to ScheduleExchangeReq; send it.",
-             "Check the answer: OK, the current SessionID, schema-valid; follow Ongoing to Finished within "
-             "60 s.",
-             "Check the Finished answer's control mode element (Scheduled: at least one ScheduleTuple)."))
+@secc_case("TC_SECC_CMN_VKT_ScheduleExchange_001", protocols=("iso20",), from_standard=False,
+           purpose="Verify that the SECC answers ScheduleExchangeReq with ResponseCode OK and the current "
+                   "SessionID, that its EVSEProcessing Ongoing loop ends with Finished within "
+                   "V2G_EVCC_Ongoing_Timeout, and that a Finished answer in Scheduled mode offers at least "
+                   "one ScheduleTuple (Dynamic mode: the Dynamic control mode element).",
+           steps=("GoodCase up to ScheduleExchangeReq; send it.",
+                  "Check the answer: OK, the current SessionID, schema-valid; follow Ongoing to Finished "
+                  "within 60 s.",
+                  "Check the Finished answer's control mode element (Scheduled: at least one "
+                  "ScheduleTuple)."))
 def schedule_exchange_001(t: Tester) -> None:
     got = good(t, "ScheduleExchange")
     got = follow_ongoing(t, "ScheduleExchange", got, timing.ISO20_EVCC_ONGOING_TIMEOUT)
@@ -257,14 +261,14 @@ patterns(__name__, "ScheduleExchange", "CMN", ("iso20",),
          after="DC_ChargeParameterDiscoveryRes (AC sessions: AC_ChargeParameterDiscoveryRes)")
 
 
-@case("TC_SECC_CMN_VKT_ScheduleExchange_005", protocols=("iso20",), from_standard=False,
-      requirements=("V2G20-2222",),
-      purpose="Verify that the SECC refuses a ScheduleExchangeReq whose control mode element is not the one "
-              "agreed in ServiceSelection (Dynamic mobility needs in a Scheduled session, or the reverse) "
-              "with a FAILED ResponseCode, then closes the TCP connection within "
-              "par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to ScheduleExchangeReq; send it with the other control mode's element.",
-             "Check the answer: a FAILED code, the current SessionID, schema-valid; then the close."))
+@secc_case("TC_SECC_CMN_VKT_ScheduleExchange_005", protocols=("iso20",), from_standard=False,
+           requirements=("V2G20-2222",),
+           purpose="Verify that the SECC refuses a ScheduleExchangeReq whose control mode element is not the "
+                   "one agreed in ServiceSelection (Dynamic mobility needs in a Scheduled session, or the "
+                   "reverse) with a FAILED ResponseCode, then closes the TCP connection within "
+                   "par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to ScheduleExchangeReq; send it with the other control mode's element.",
+                  "Check the answer: a FAILED code, the current SessionID, schema-valid; then the close."))
 def schedule_exchange_005(t: Tester) -> None:
     t.preamble("ScheduleExchangeReq")
 

@@ -9,10 +9,18 @@ variant the SUT does not show is inconclusive with the reason, not failed.
 
 from __future__ import annotations
 
-from ...catalog import case
 from ...emulator import Incoming
 from ...script import Tester
-from ._common import DIN_ISO2, body_field, family, good, sequence_error, sequence_timeout, unknown_session
+from ._common import (
+    DIN_ISO2,
+    body_field,
+    family,
+    good,
+    secc_case,
+    sequence_error,
+    sequence_timeout,
+    unknown_session,
+)
 from .session_setup import FAILED_CLOSES
 
 #: how long the tester waits for the next CurrentDemandRes while its machine loops (the loop's interval is
@@ -70,108 +78,110 @@ def _demand(t: Tester, receipt: bool = False, meter: bool = False, reading: bool
 _GOOD = "GoodCase up to CurrentDemandReq; send it with the current SessionID, target voltage and current."
 
 
-@case("TC_SECC_DC_VTB_CurrentDemand_001", protocols=DIN_ISO2, quick=True,
-      purpose="Verify that the SECC answers a CurrentDemandReq (current SessionID, target voltage and "
-              "current) with a CurrentDemandRes with the current SessionID, ResponseCode OK, ReceiptRequired "
-              "false and every mandatory parameter.",
-      preconditions="DC; the SECC does not ask for metering receipts (PIXIT ReceiptRequired = false).",
-      steps=(_GOOD, "Check the CurrentDemandRes: OK, the current SessionID, ReceiptRequired false (absent in "
-                    "DIN), schema-valid."))
+@secc_case("TC_SECC_DC_VTB_CurrentDemand_001", protocols=DIN_ISO2, quick=True,
+           purpose="Verify that the SECC answers a CurrentDemandReq (current SessionID, target voltage and "
+                   "current) with a CurrentDemandRes with the current SessionID, ResponseCode OK, "
+                   "ReceiptRequired false and every mandatory parameter.",
+           preconditions="DC; the SECC does not ask for metering receipts (PIXIT ReceiptRequired = false).",
+           steps=(_GOOD, "Check the CurrentDemandRes: OK, the current SessionID, ReceiptRequired false "
+                         "(absent in DIN), schema-valid."))
 def current_demand_001(t: Tester) -> None:
     _demand(t)
 
 
-@case("TC_SECC_DC_VTB_CurrentDemand_002", protocols=("iso2",), needs=("receipt", "pnc"),
-      purpose="Verify that an SECC asking for metering receipts answers CurrentDemandReq with a "
-              "CurrentDemandRes with the current SessionID, ResponseCode OK, ReceiptRequired true and every "
-              "mandatory parameter.",
-      preconditions="DC; the SECC asks for metering receipts (PIXIT ReceiptRequired = true; the ISO 15118-4 "
-                    "PICS select Plug & Charge).",
-      steps=(_GOOD, "Follow the charging loop to the first CurrentDemandRes with ReceiptRequired true (none: "
-                    "inconclusive); check OK, the current SessionID, schema-valid."))
+@secc_case("TC_SECC_DC_VTB_CurrentDemand_002", protocols=("iso2",), needs=("receipt", "pnc"),
+           purpose="Verify that an SECC asking for metering receipts answers CurrentDemandReq with a "
+                   "CurrentDemandRes with the current SessionID, ResponseCode OK, ReceiptRequired true and "
+                   "every mandatory parameter.",
+           preconditions="DC; the SECC asks for metering receipts (PIXIT ReceiptRequired = true; the ISO "
+                         "15118-4 PICS select Plug & Charge).",
+           steps=(_GOOD, "Follow the charging loop to the first CurrentDemandRes with ReceiptRequired true "
+                         "(none: inconclusive); check OK, the current SessionID, schema-valid."))
 def current_demand_002(t: Tester) -> None:
     _demand(t, receipt=True)
 
 
-@case("TC_SECC_DC_VTB_CurrentDemand_003", protocols=DIN_ISO2, requirements=FAILED_CLOSES,
-      purpose="Verify that the SECC answers a valid ServiceDiscoveryReq sent instead of CurrentDemandReq "
-              "with a ServiceDiscoveryRes with the current SessionID, FAILED_SequenceError and every "
-              "mandatory parameter, and closes the TCP connection within "
-              "par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to CurrentDemandReq; send a valid ServiceDiscoveryReq instead.",
-             "Check the ServiceDiscoveryRes: FAILED_SequenceError, the current SessionID, schema-valid.",
-             "Check that the SUT closes the TCP connection within "
-             "par_CMN_TCP_Connection_Termination_Timeout."))
+@secc_case("TC_SECC_DC_VTB_CurrentDemand_003", protocols=DIN_ISO2, requirements=FAILED_CLOSES,
+           purpose="Verify that the SECC answers a valid ServiceDiscoveryReq sent instead of "
+                   "CurrentDemandReq with a ServiceDiscoveryRes with the current SessionID, "
+                   "FAILED_SequenceError and every mandatory parameter, and closes the TCP connection within "
+                   "par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to CurrentDemandReq; send a valid ServiceDiscoveryReq instead.",
+                  "Check the ServiceDiscoveryRes: FAILED_SequenceError, the current SessionID, schema-valid.",
+                  "Check that the SUT closes the TCP connection within "
+                  "par_CMN_TCP_Connection_Termination_Timeout."))
 def current_demand_003(t: Tester) -> None:
     sequence_error(t, "CurrentDemand")
 
 
-@case("TC_SECC_DC_VTB_CurrentDemand_004", protocols=DIN_ISO2, requirements=FAILED_CLOSES,
-      purpose="Verify that the SECC answers a CurrentDemandReq whose SessionID is not the session's with a "
-              "CurrentDemandRes with a valid SessionID, FAILED_UnknownSession and every mandatory parameter, "
-              "and closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout. (The "
-              "purpose's condition says 'the current SessionID'; FAILED_UnknownSession needs another one, "
-              "which is what the ISO 15118-4 test behaviour sends: a random SessionID.)",
-      steps=("GoodCase up to CurrentDemandReq; send it with a SessionID that is not the session's.",
-             "Check the CurrentDemandRes: FAILED_UnknownSession, the session's or the received SessionID, "
-             "schema-valid.",
-             "Check that the SUT closes the TCP connection within "
-             "par_CMN_TCP_Connection_Termination_Timeout."))
+@secc_case("TC_SECC_DC_VTB_CurrentDemand_004", protocols=DIN_ISO2, requirements=FAILED_CLOSES,
+           purpose="Verify that the SECC answers a CurrentDemandReq whose SessionID is not the session's "
+                   "with a CurrentDemandRes with a valid SessionID, FAILED_UnknownSession and every "
+                   "mandatory parameter, and closes the TCP connection within "
+                   "par_CMN_TCP_Connection_Termination_Timeout. (The purpose's condition says 'the current "
+                   "SessionID'; FAILED_UnknownSession needs another one, which is what the ISO 15118-4 test "
+                   "behaviour sends: a random SessionID.)",
+           steps=("GoodCase up to CurrentDemandReq; send it with a SessionID that is not the session's.",
+                  "Check the CurrentDemandRes: FAILED_UnknownSession, the session's or the received "
+                  "SessionID, schema-valid.",
+                  "Check that the SUT closes the TCP connection within "
+                  "par_CMN_TCP_Connection_Termination_Timeout."))
 def current_demand_004(t: Tester) -> None:
     unknown_session(t, "CurrentDemand")
 
 
-@case("TC_SECC_DC_VTB_CurrentDemand_005", protocols=DIN_ISO2, requirements=("V2G2-443",),
-      purpose="Verify that the SECC terminates the session when no CurrentDemandReq follows its "
-              "PowerDeliveryRes (current SessionID, OK): once V2G_SECC_Sequence_Timeout has run out it "
-              "closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to the PowerDeliveryRes (Start); send nothing.",
-             "Check that the SUT has closed the TCP connection by V2G_SECC_Sequence_Timeout plus "
-             "par_CMN_TCP_Connection_Termination_Timeout."))
+@secc_case("TC_SECC_DC_VTB_CurrentDemand_005", protocols=DIN_ISO2, requirements=("V2G2-443",),
+           purpose="Verify that the SECC terminates the session when no CurrentDemandReq follows its "
+                   "PowerDeliveryRes (current SessionID, OK): once V2G_SECC_Sequence_Timeout has run out it "
+                   "closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to the PowerDeliveryRes (Start); send nothing.",
+                  "Check that the SUT has closed the TCP connection by V2G_SECC_Sequence_Timeout plus "
+                  "par_CMN_TCP_Connection_Termination_Timeout."))
 def current_demand_005(t: Tester) -> None:
     sequence_timeout(t, "CurrentDemand", early=False)
 
 
-@case("TC_SECC_DC_VTB_CurrentDemand_006", protocols=("iso2",), needs=("meterinfo",),
-      purpose="Verify that an SECC sending meter data answers CurrentDemandReq with a CurrentDemandRes with "
-              "the current SessionID, ResponseCode OK, ReceiptRequired false, a MeterInfo and every "
-              "mandatory parameter.",
-      preconditions="DC; PIXIT ReceiptRequired = false, MeterInfo = meterInfo.",
-      steps=(_GOOD, "Check the CurrentDemandRes: OK, the current SessionID, ReceiptRequired false, a "
-                    "MeterInfo (none: inconclusive), schema-valid."))
+@secc_case("TC_SECC_DC_VTB_CurrentDemand_006", protocols=("iso2",), needs=("meterinfo",),
+           purpose="Verify that an SECC sending meter data answers CurrentDemandReq with a CurrentDemandRes "
+                   "with the current SessionID, ResponseCode OK, ReceiptRequired false, a MeterInfo and "
+                   "every mandatory parameter.",
+           preconditions="DC; PIXIT ReceiptRequired = false, MeterInfo = meterInfo.",
+           steps=(_GOOD, "Check the CurrentDemandRes: OK, the current SessionID, ReceiptRequired false, a "
+                         "MeterInfo (none: inconclusive), schema-valid."))
 def current_demand_006(t: Tester) -> None:
     _demand(t, meter=True)
 
 
-@case("TC_SECC_DC_VTB_CurrentDemand_007", protocols=("iso2",), needs=("receipt", "pnc", "meterinfo"),
-      purpose="Verify that an SECC asking for metering receipts answers CurrentDemandReq with a "
-              "CurrentDemandRes with the current SessionID, ResponseCode OK, ReceiptRequired true, a "
-              "MeterInfo and every mandatory parameter.",
-      preconditions="DC; PIXIT ReceiptRequired = true (Plug & Charge), MeterInfo sent.",
-      steps=(_GOOD, "Follow the loop to the first CurrentDemandRes with ReceiptRequired true (none: "
-                    "inconclusive); check OK, the current SessionID, a MeterInfo, schema-valid."))
+@secc_case("TC_SECC_DC_VTB_CurrentDemand_007", protocols=("iso2",), needs=("receipt", "pnc", "meterinfo"),
+           purpose="Verify that an SECC asking for metering receipts answers CurrentDemandReq with a "
+                   "CurrentDemandRes with the current SessionID, ResponseCode OK, ReceiptRequired true, a "
+                   "MeterInfo and every mandatory parameter.",
+           preconditions="DC; PIXIT ReceiptRequired = true (Plug & Charge), MeterInfo sent.",
+           steps=(_GOOD, "Follow the loop to the first CurrentDemandRes with ReceiptRequired true (none: "
+                         "inconclusive); check OK, the current SessionID, a MeterInfo, schema-valid."))
 def current_demand_007(t: Tester) -> None:
     _demand(t, receipt=True, meter=True)
 
 
-@case("TC_SECC_DC_VTB_CurrentDemand_008", protocols=("iso2",), needs=("meterinfo",),
-      purpose="Verify that an SECC sending meter readings answers CurrentDemandReq with a CurrentDemandRes "
-              "with the current SessionID, ResponseCode OK, ReceiptRequired false, a MeterInfo including "
-              "MeterReading and every mandatory parameter.",
-      preconditions="DC; PIXIT ReceiptRequired = false, MeterInfo = meterInfo, MeterReading = meterReading.",
-      steps=(_GOOD, "Check the CurrentDemandRes: OK, the current SessionID, ReceiptRequired false, a "
-                    "MeterInfo with MeterReading (none: inconclusive), schema-valid."))
+@secc_case("TC_SECC_DC_VTB_CurrentDemand_008", protocols=("iso2",), needs=("meterinfo",),
+           purpose="Verify that an SECC sending meter readings answers CurrentDemandReq with a "
+                   "CurrentDemandRes with the current SessionID, ResponseCode OK, ReceiptRequired false, a "
+                   "MeterInfo including MeterReading and every mandatory parameter.",
+           preconditions="DC; PIXIT ReceiptRequired = false, MeterInfo = meterInfo, MeterReading = "
+                         "meterReading.",
+           steps=(_GOOD, "Check the CurrentDemandRes: OK, the current SessionID, ReceiptRequired false, a "
+                         "MeterInfo with MeterReading (none: inconclusive), schema-valid."))
 def current_demand_008(t: Tester) -> None:
     _demand(t, meter=True, reading=True)
 
 
-@case("TC_SECC_DC_VTB_CurrentDemand_009", protocols=("iso2",), needs=("receipt", "pnc", "meterinfo"),
-      purpose="Verify that an SECC asking for metering receipts answers CurrentDemandReq with a "
-              "CurrentDemandRes with the current SessionID, ResponseCode OK, ReceiptRequired true, a "
-              "MeterInfo including MeterReading and every mandatory parameter.",
-      preconditions="DC; PIXIT ReceiptRequired = true (Plug & Charge), MeterInfo with MeterReading.",
-      steps=(_GOOD, "Follow the loop to the first CurrentDemandRes with ReceiptRequired true (none: "
-                    "inconclusive); check OK, the current SessionID, a MeterInfo with MeterReading, "
-                    "schema-valid."))
+@secc_case("TC_SECC_DC_VTB_CurrentDemand_009", protocols=("iso2",), needs=("receipt", "pnc", "meterinfo"),
+           purpose="Verify that an SECC asking for metering receipts answers CurrentDemandReq with a "
+                   "CurrentDemandRes with the current SessionID, ResponseCode OK, ReceiptRequired true, a "
+                   "MeterInfo including MeterReading and every mandatory parameter.",
+           preconditions="DC; PIXIT ReceiptRequired = true (Plug & Charge), MeterInfo with MeterReading.",
+           steps=(_GOOD, "Follow the loop to the first CurrentDemandRes with ReceiptRequired true (none: "
+                         "inconclusive); check OK, the current SessionID, a MeterInfo with MeterReading, "
+                         "schema-valid."))
 def current_demand_009(t: Tester) -> None:
     _demand(t, receipt=True, meter=True, reading=True)

@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 from .... import timing
-from ...catalog import case
 from ...script import Tester
-from ._common import ALL, family, good, msg, patterns, value
+from ._common import ALL, family, good, msg, patterns, secc_case, value
 from .authorization import follow_ongoing
 
 #: how close EVSEPresentVoltage must come to EVTargetVoltage before the EV closes its contactors (the tester's
@@ -14,15 +13,15 @@ from .authorization import follow_ongoing
 PRECHARGE_TOLERANCE = 20.0
 
 
-@case("TC_SECC_DC_VKT_CableCheck_001", protocols=ALL, from_standard=False, quick=True,
-      purpose="Verify that the SECC answers CableCheckReq (ISO 15118-20: DC_CableCheckReq) with ResponseCode "
-              "OK, the current SessionID and EVSEProcessing, that the loop of repeated requests ends with "
-              "Finished within V2G_EVCC_CableCheck_Timeout, and (DIN/ISO-2) that the isolation is then "
-              "neither Invalid nor Fault.",
-      steps=("GoodCase up to CableCheckReq; send it.",
-             "Check the answer: OK, the current SessionID, schema-valid; follow Ongoing to Finished within "
-             "V2G_EVCC_CableCheck_Timeout (40 s), each answer OK.",
-             "DIN/ISO-2: check EVSEIsolationStatus of the Finished answer is Valid or Warning."))
+@secc_case("TC_SECC_DC_VKT_CableCheck_001", protocols=ALL, from_standard=False, quick=True,
+           purpose="Verify that the SECC answers CableCheckReq (ISO 15118-20: DC_CableCheckReq) with "
+                   "ResponseCode OK, the current SessionID and EVSEProcessing, that the loop of repeated "
+                   "requests ends with Finished within V2G_EVCC_CableCheck_Timeout, and (DIN/ISO-2) that the "
+                   "isolation is then neither Invalid nor Fault.",
+           steps=("GoodCase up to CableCheckReq; send it.",
+                  "Check the answer: OK, the current SessionID, schema-valid; follow Ongoing to Finished "
+                  "within V2G_EVCC_CableCheck_Timeout (40 s), each answer OK.",
+                  "DIN/ISO-2: check EVSEIsolationStatus of the Finished answer is Valid or Warning."))
 def cable_check_001(t: Tester) -> None:
     got = good(t, "CableCheck")
     limit = timing.ISO20_EVCC_CABLE_CHECK_TIMEOUT if family(t) == "iso20" else timing.EVCC_CABLE_CHECK_TIMEOUT
@@ -37,15 +36,16 @@ patterns(__name__, "CableCheck", "DC", ALL,
          after="ChargeParameterDiscoveryRes (Finished; ISO 15118-20: ScheduleExchangeRes)")
 
 
-@case("TC_SECC_DC_VKT_PreCharge_001", protocols=ALL, from_standard=False,
-      purpose="Verify that the SECC answers PreChargeReq (ISO 15118-20: DC_PreChargeReq) with ResponseCode "
-              "OK, the current SessionID and EVSEPresentVoltage, and brings its output to the EV's target "
-              f"voltage: within {PRECHARGE_TOLERANCE:g} V before V2G_EVCC_PreCharge_Timeout runs out.",
-      steps=("GoodCase up to PreChargeReq; send it (the EV's battery voltage as target, 2 A).",
-             "Check the answer: OK, the current SessionID, schema-valid, EVSEPresentVoltage given.",
-             "Follow the tester's PreCharge loop until it moves on to PowerDeliveryReq; check the last "
-             f"EVSEPresentVoltage is within {PRECHARGE_TOLERANCE:g} V of EVTargetVoltage and the loop took "
-             "less than V2G_EVCC_PreCharge_Timeout (7 s; -20: 10 s)."))
+@secc_case("TC_SECC_DC_VKT_PreCharge_001", protocols=ALL, from_standard=False,
+           purpose="Verify that the SECC answers PreChargeReq (ISO 15118-20: DC_PreChargeReq) with "
+                   "ResponseCode OK, the current SessionID and EVSEPresentVoltage, and brings its output to "
+                   f"the EV's target voltage: within {PRECHARGE_TOLERANCE:g} V before "
+                   "V2G_EVCC_PreCharge_Timeout runs out.",
+           steps=("GoodCase up to PreChargeReq; send it (the EV's battery voltage as target, 2 A).",
+                  "Check the answer: OK, the current SessionID, schema-valid, EVSEPresentVoltage given.",
+                  "Follow the tester's PreCharge loop until it moves on to PowerDeliveryReq; check the last "
+                  f"EVSEPresentVoltage is within {PRECHARGE_TOLERANCE:g} V of EVTargetVoltage and the loop "
+                  "took less than V2G_EVCC_PreCharge_Timeout (7 s; -20: 10 s)."))
 def pre_charge_001(t: Tester) -> None:
     n = msg(t, "PreCharge")
     first = good(t, "PreCharge")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...catalog import case
 from ...emulator import Incoming
 from ...script import Tester
 from ._common import (
@@ -22,6 +21,7 @@ from ._common import (
     msg,
     patterns,
     schema_valid,
+    secc_case,
     sequence_timeout,
     value,
 )
@@ -30,15 +30,15 @@ from .current_demand import NEXT_LOOP
 # ---------------------------------------------------------------------------------------------- CurrentDemand
 
 
-@case("TC_SECC_DC_VKT_CurrentDemand_001", protocols=DIN_ISO2, from_standard=False,
-      purpose="Verify that the SECC's CurrentDemandRes stays within what it announced: EVSEPresentVoltage "
-              "and EVSEPresentCurrent are given and within its EVSEMaximumVoltageLimit and "
-              "EVSEMaximumCurrentLimit, and (ISO-2) the EVSEID and the SAScheduleTupleID are those of the "
-              "session.",
-      steps=("GoodCase up to CurrentDemandReq; send it.",
-             "Check the CurrentDemandRes: OK, the current SessionID, schema-valid; present values within the "
-             "maximum limits; ISO-2: EVSEID as in SessionSetupRes, SAScheduleTupleID as selected in "
-             "PowerDeliveryReq."))
+@secc_case("TC_SECC_DC_VKT_CurrentDemand_001", protocols=DIN_ISO2, from_standard=False,
+           purpose="Verify that the SECC's CurrentDemandRes stays within what it announced: "
+                   "EVSEPresentVoltage and EVSEPresentCurrent are given and within its "
+                   "EVSEMaximumVoltageLimit and EVSEMaximumCurrentLimit, and (ISO-2) the EVSEID and the "
+                   "SAScheduleTupleID are those of the session.",
+           steps=("GoodCase up to CurrentDemandReq; send it.",
+                  "Check the CurrentDemandRes: OK, the current SessionID, schema-valid; present values "
+                  "within the maximum limits; ISO-2: EVSEID as in SessionSetupRes, SAScheduleTupleID as "
+                  "selected in PowerDeliveryReq."))
 def vkt_current_demand_001(t: Tester) -> None:
     got = good(t, "CurrentDemand")
     b = got.body
@@ -58,15 +58,15 @@ def vkt_current_demand_001(t: Tester) -> None:
                                                   f"({chosen})")
 
 
-@case("TC_SECC_DC_VKT_CurrentDemand_002", protocols=DIN_ISO2, from_standard=False,
-      purpose="Verify that the SECC stays within its own limits when a CurrentDemandReq asks for a voltage "
-              "far above them, written with a Multiplier beyond the schema's range (4, by the lenient "
-              "encoder): it either refuses (a FAILED ResponseCode or closing the connection) or answers "
-              "schema-valid with EVSEPresentVoltage within its EVSEMaximumVoltageLimit; it never answers "
-              "with something undecodable.",
-      steps=("GoodCase up to CurrentDemandReq; send it with EVTargetVoltage Multiplier 4 (about 40 MV).",
-             "Check: no answer and the connection closed, or a schema-valid CurrentDemandRes: FAILED (then "
-             "the close), or OK with EVSEPresentVoltage not above EVSEMaximumVoltageLimit."))
+@secc_case("TC_SECC_DC_VKT_CurrentDemand_002", protocols=DIN_ISO2, from_standard=False,
+           purpose="Verify that the SECC stays within its own limits when a CurrentDemandReq asks for a "
+                   "voltage far above them, written with a Multiplier beyond the schema's range (4, by the "
+                   "lenient encoder): it either refuses (a FAILED ResponseCode or closing the connection) or "
+                   "answers schema-valid with EVSEPresentVoltage within its EVSEMaximumVoltageLimit; it "
+                   "never answers with something undecodable.",
+           steps=("GoodCase up to CurrentDemandReq; send it with EVTargetVoltage Multiplier 4 (about 40 MV).",
+                  "Check: no answer and the connection closed, or a schema-valid CurrentDemandRes: FAILED "
+                  "(then the close), or OK with EVSEPresentVoltage not above EVSEMaximumVoltageLimit."))
 def vkt_current_demand_002(t: Tester) -> None:
     t.preamble("CurrentDemandReq")
     at = mark(t)
@@ -93,13 +93,13 @@ def vkt_current_demand_002(t: Tester) -> None:
 
 
 # --------------------------------------------------------------------------------------------- ChargingStatus
-@case("TC_SECC_AC_VKT_ChargingStatus_001", protocols=("iso2",), from_standard=False, quick=True,
-      purpose="Verify that the SECC answers ChargingStatusReq with ResponseCode OK, the current SessionID, "
-              "its EVSEID (as in SessionSetupRes), the SAScheduleTupleID selected in PowerDeliveryReq and an "
-              "AC_EVSEStatus.",
-      steps=("GoodCase up to ChargingStatusReq; send it.",
-             "Check the ChargingStatusRes: OK, the current SessionID, schema-valid, EVSEID, "
-             "SAScheduleTupleID, AC_EVSEStatus."))
+@secc_case("TC_SECC_AC_VKT_ChargingStatus_001", protocols=("iso2",), from_standard=False, quick=True,
+           purpose="Verify that the SECC answers ChargingStatusReq with ResponseCode OK, the current "
+                   "SessionID, its EVSEID (as in SessionSetupRes), the SAScheduleTupleID selected in "
+                   "PowerDeliveryReq and an AC_EVSEStatus.",
+           steps=("GoodCase up to ChargingStatusReq; send it.",
+                  "Check the ChargingStatusRes: OK, the current SessionID, schema-valid, EVSEID, "
+                  "SAScheduleTupleID, AC_EVSEStatus."))
 def charging_status_001(t: Tester) -> None:
     got = good(t, "ChargingStatus")
     b = got.body
@@ -145,18 +145,18 @@ _LOOP_STEPS = ("GoodCase up to the ChargeLoopReq; send it.",
                "element (DC: present voltage and current).")
 
 
-@case("TC_SECC_DC_VKT_ChargeLoop_001", protocols=("iso20",), from_standard=False, quick=True,
-      purpose="Verify that the SECC answers DC_ChargeLoopReq with ResponseCode OK, the current SessionID, "
-              "EVSEPresentVoltage, EVSEPresentCurrent and the control mode element agreed in "
-              "ServiceSelection.",
-      steps=_LOOP_STEPS)
+@secc_case("TC_SECC_DC_VKT_ChargeLoop_001", protocols=("iso20",), from_standard=False, quick=True,
+           purpose="Verify that the SECC answers DC_ChargeLoopReq with ResponseCode OK, the current "
+                   "SessionID, EVSEPresentVoltage, EVSEPresentCurrent and the control mode element agreed in "
+                   "ServiceSelection.",
+           steps=_LOOP_STEPS)
 def dc_charge_loop_001(t: Tester) -> None:
     _loop_good(t)
 
 
-@case("TC_SECC_AC_VKT_ChargeLoop_001", protocols=("iso20",), from_standard=False,
-      purpose="Verify that the SECC answers AC_ChargeLoopReq with ResponseCode OK, the current SessionID and "
-              "the control mode element agreed in ServiceSelection.", steps=_LOOP_STEPS)
+@secc_case("TC_SECC_AC_VKT_ChargeLoop_001", protocols=("iso20",), from_standard=False,
+           purpose="Verify that the SECC answers AC_ChargeLoopReq with ResponseCode OK, the current "
+                   "SessionID and the control mode element agreed in ServiceSelection.", steps=_LOOP_STEPS)
 def ac_charge_loop_001(t: Tester) -> None:
     _loop_good(t)
 
@@ -175,24 +175,24 @@ _IN_LOOP = ("GoodCase into the charge loop: one ChargeLoopRes; then send nothing
             "par_CMN_TCP_Connection_Termination_Timeout after that.")
 
 
-@case("TC_SECC_DC_VKT_ChargeLoop_005", protocols=("iso20",), from_standard=False,
-      requirements=("V2G20-1502", "V2G20-441", "V2G20-443"),
-      purpose="Verify that in the DC charge loop the SECC waits only the loop's V2G_SECC_Sequence_Timeout "
-              "(0.5 s, Table 217) for the next request: silent after a DC_ChargeLoopRes, the tester sees the "
-              "connection closed within that timeout plus par_CMN_TCP_Connection_Termination_Timeout (not "
-              "after 60 s).",
-      steps=_IN_LOOP)
+@secc_case("TC_SECC_DC_VKT_ChargeLoop_005", protocols=("iso20",), from_standard=False,
+           requirements=("V2G20-1502", "V2G20-441", "V2G20-443"),
+           purpose="Verify that in the DC charge loop the SECC waits only the loop's "
+                   "V2G_SECC_Sequence_Timeout (0.5 s, Table 217) for the next request: silent after a "
+                   "DC_ChargeLoopRes, the tester sees the connection closed within that timeout plus "
+                   "par_CMN_TCP_Connection_Termination_Timeout (not after 60 s).",
+           steps=_IN_LOOP)
 def dc_charge_loop_005(t: Tester) -> None:
     _in_loop_timeout(t)
 
 
-@case("TC_SECC_AC_VKT_ChargeLoop_005", protocols=("iso20",), from_standard=False,
-      requirements=("V2G20-1500", "V2G20-441", "V2G20-443"),
-      purpose="Verify that in the AC charge loop the SECC waits only the loop's V2G_SECC_Sequence_Timeout "
-              "(0.5 s, Table 216) for the next request: silent after an AC_ChargeLoopRes, the tester sees "
-              "the connection closed within that timeout plus par_CMN_TCP_Connection_Termination_Timeout "
-              "(not after 60 s).",
-      steps=_IN_LOOP)
+@secc_case("TC_SECC_AC_VKT_ChargeLoop_005", protocols=("iso20",), from_standard=False,
+           requirements=("V2G20-1500", "V2G20-441", "V2G20-443"),
+           purpose="Verify that in the AC charge loop the SECC waits only the loop's "
+                   "V2G_SECC_Sequence_Timeout (0.5 s, Table 216) for the next request: silent after an "
+                   "AC_ChargeLoopRes, the tester sees the connection closed within that timeout plus "
+                   "par_CMN_TCP_Connection_Termination_Timeout (not after 60 s).",
+           steps=_IN_LOOP)
 def ac_charge_loop_005(t: Tester) -> None:
     _in_loop_timeout(t)
 
@@ -209,18 +209,18 @@ _METER = ("GoodCase up to the ChargeLoopReq; send it with MeterInfoRequested tru
           "Check the ChargeLoopRes: OK, the current SessionID, schema-valid, a MeterInfo with a MeterID.")
 
 
-@case("TC_SECC_DC_VKT_ChargeLoop_006", protocols=("iso20",), from_standard=False,
-      requirements=("V2G20-1081", "V2G20-1082"),
-      purpose="Verify that the SECC answers a DC_ChargeLoopReq with MeterInfoRequested true with a "
-              "DC_ChargeLoopRes that carries a MeterInfo.", steps=_METER)
+@secc_case("TC_SECC_DC_VKT_ChargeLoop_006", protocols=("iso20",), from_standard=False,
+           requirements=("V2G20-1081", "V2G20-1082"),
+           purpose="Verify that the SECC answers a DC_ChargeLoopReq with MeterInfoRequested true with a "
+                   "DC_ChargeLoopRes that carries a MeterInfo.", steps=_METER)
 def dc_charge_loop_006(t: Tester) -> None:
     _meter_requested(t)
 
 
-@case("TC_SECC_AC_VKT_ChargeLoop_006", protocols=("iso20",), from_standard=False,
-      requirements=("V2G20-1081", "V2G20-1082"),
-      purpose="Verify that the SECC answers an AC_ChargeLoopReq with MeterInfoRequested true with an "
-              "AC_ChargeLoopRes that carries a MeterInfo.", steps=_METER)
+@secc_case("TC_SECC_AC_VKT_ChargeLoop_006", protocols=("iso20",), from_standard=False,
+           requirements=("V2G20-1081", "V2G20-1082"),
+           purpose="Verify that the SECC answers an AC_ChargeLoopReq with MeterInfoRequested true with an "
+                   "AC_ChargeLoopRes that carries a MeterInfo.", steps=_METER)
 def ac_charge_loop_006(t: Tester) -> None:
     _meter_requested(t)
 
@@ -257,18 +257,18 @@ _RECEIPT_STEPS = ("GoodCase into the energy loop, up to the answer with ReceiptR
                   "Check the MeteringReceiptRes: OK, the current SessionID, schema-valid, the EVSE status.")
 
 
-@case("TC_SECC_DC_VKT_MeteringReceipt_001", protocols=("iso2",), from_standard=False, needs=("receipt",),
-      purpose="Verify that an SECC asking for a metering receipt in CurrentDemandRes answers the EV's "
-              "MeteringReceiptReq with ResponseCode OK, the current SessionID and a DC_EVSEStatus.",
-      preconditions=_RECEIPT_PRE, steps=_RECEIPT_STEPS)
+@secc_case("TC_SECC_DC_VKT_MeteringReceipt_001", protocols=("iso2",), from_standard=False, needs=("receipt",),
+           purpose="Verify that an SECC asking for a metering receipt in CurrentDemandRes answers the EV's "
+                   "MeteringReceiptReq with ResponseCode OK, the current SessionID and a DC_EVSEStatus.",
+           preconditions=_RECEIPT_PRE, steps=_RECEIPT_STEPS)
 def dc_metering_receipt_001(t: Tester) -> None:
     _receipt_good(t)
 
 
-@case("TC_SECC_AC_VKT_MeteringReceipt_001", protocols=("iso2",), from_standard=False, needs=("receipt",),
-      purpose="Verify that an SECC asking for a metering receipt in ChargingStatusRes answers the EV's "
-              "MeteringReceiptReq with ResponseCode OK, the current SessionID and an AC_EVSEStatus.",
-      preconditions=_RECEIPT_PRE, steps=_RECEIPT_STEPS)
+@secc_case("TC_SECC_AC_VKT_MeteringReceipt_001", protocols=("iso2",), from_standard=False, needs=("receipt",),
+           purpose="Verify that an SECC asking for a metering receipt in ChargingStatusRes answers the EV's "
+                   "MeteringReceiptReq with ResponseCode OK, the current SessionID and an AC_EVSEStatus.",
+           preconditions=_RECEIPT_PRE, steps=_RECEIPT_STEPS)
 def ac_metering_receipt_001(t: Tester) -> None:
     _receipt_good(t)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...catalog import case
 from ...emulator import Incoming
 from ...script import Tester
 from ._common import (
@@ -22,6 +21,7 @@ from ._common import (
     patterns,
     reqs,
     response,
+    secc_case,
     value,
 )
 
@@ -73,22 +73,22 @@ def _stop(t: Tester) -> None:
     _status_ok(t, got)
 
 
-@case("TC_SECC_DC_VKT_PowerDelivery_001", protocols=ALL, from_standard=False, quick=True,
-      purpose="Verify that the SECC answers PowerDeliveryReq with ChargeProgress Start (DIN: "
-              "ReadyToChargeState true) after PreCharge with ResponseCode OK, the current SessionID and "
-              "(DIN/ISO-2) a DC_EVSEStatus that is no shutdown.",
-      steps=("GoodCase up to PowerDeliveryReq (Start, the offered SAScheduleTupleID and a profile within "
-             "PMax); send it.",
-             "Check the answer: OK, the current SessionID, schema-valid, the EVSE status."))
+@secc_case("TC_SECC_DC_VKT_PowerDelivery_001", protocols=ALL, from_standard=False, quick=True,
+           purpose="Verify that the SECC answers PowerDeliveryReq with ChargeProgress Start (DIN: "
+                   "ReadyToChargeState true) after PreCharge with ResponseCode OK, the current SessionID and "
+                   "(DIN/ISO-2) a DC_EVSEStatus that is no shutdown.",
+           steps=("GoodCase up to PowerDeliveryReq (Start, the offered SAScheduleTupleID and a profile "
+                  "within PMax); send it.",
+                  "Check the answer: OK, the current SessionID, schema-valid, the EVSE status."))
 def dc_power_delivery_001(t: Tester) -> None:
     _start(t)
 
 
-@case("TC_SECC_AC_VKT_PowerDelivery_001", protocols=("iso2", "iso20"), from_standard=False,
-      purpose="Verify that the SECC answers PowerDeliveryReq with ChargeProgress Start in an AC session with "
-              "ResponseCode OK, the current SessionID and (ISO-2) an AC_EVSEStatus.",
-      steps=("GoodCase up to PowerDeliveryReq (Start); send it.",
-             "Check the answer: OK, the current SessionID, schema-valid, the EVSE status."))
+@secc_case("TC_SECC_AC_VKT_PowerDelivery_001", protocols=("iso2", "iso20"), from_standard=False,
+           purpose="Verify that the SECC answers PowerDeliveryReq with ChargeProgress Start in an AC session "
+                   "with ResponseCode OK, the current SessionID and (ISO-2) an AC_EVSEStatus.",
+           steps=("GoodCase up to PowerDeliveryReq (Start); send it.",
+                  "Check the answer: OK, the current SessionID, schema-valid, the EVSE status."))
 def ac_power_delivery_001(t: Tester) -> None:
     _start(t)
 
@@ -97,22 +97,23 @@ patterns(__name__, "PowerDelivery", "DC", ALL, after=_AFTER["DC"])
 patterns(__name__, "PowerDelivery", "AC", ("iso2", "iso20"), after=_AFTER["AC"])
 
 
-@case("TC_SECC_DC_VKT_PowerDelivery_005", protocols=ALL, from_standard=False,
-      purpose="Verify that the SECC answers the PowerDeliveryReq with ChargeProgress Stop (DIN: "
-              "ReadyToChargeState false) that ends the DC charging loop with ResponseCode OK and the current "
-              "SessionID.",
-      steps=("GoodCase into the charging loop (CurrentDemand; -20: DC_ChargeLoop) until the EV is full and "
-             "sends PowerDeliveryReq with Stop.",
-             "Check the answer: OK, the current SessionID, schema-valid."))
+@secc_case("TC_SECC_DC_VKT_PowerDelivery_005", protocols=ALL, from_standard=False,
+           purpose="Verify that the SECC answers the PowerDeliveryReq with ChargeProgress Stop (DIN: "
+                   "ReadyToChargeState false) that ends the DC charging loop with ResponseCode OK and the "
+                   "current SessionID.",
+           steps=("GoodCase into the charging loop (CurrentDemand; -20: DC_ChargeLoop) until the EV is full "
+                  "and sends PowerDeliveryReq with Stop.",
+                  "Check the answer: OK, the current SessionID, schema-valid."))
 def dc_power_delivery_005(t: Tester) -> None:
     _stop(t)
 
 
-@case("TC_SECC_AC_VKT_PowerDelivery_005", protocols=("iso2", "iso20"), from_standard=False,
-      purpose="Verify that the SECC answers the PowerDeliveryReq with ChargeProgress Stop that ends the AC "
-              "charging loop with ResponseCode OK and the current SessionID.",
-      steps=("GoodCase into the charging loop (ChargingStatus; -20: AC_ChargeLoop) until the EV sends "
-             "PowerDeliveryReq with Stop.", "Check the answer: OK, the current SessionID, schema-valid."))
+@secc_case("TC_SECC_AC_VKT_PowerDelivery_005", protocols=("iso2", "iso20"), from_standard=False,
+           purpose="Verify that the SECC answers the PowerDeliveryReq with ChargeProgress Stop that ends the "
+                   "AC charging loop with ResponseCode OK and the current SessionID.",
+           steps=("GoodCase into the charging loop (ChargingStatus; -20: AC_ChargeLoop) until the EV sends "
+                  "PowerDeliveryReq with Stop.",
+                  "Check the answer: OK, the current SessionID, schema-valid."))
 def ac_power_delivery_005(t: Tester) -> None:
     _stop(t)
 
@@ -166,28 +167,28 @@ _TUPLE_PURPOSE = ("Verify that the SECC answers a PowerDeliveryReq (Start) selec
                   "par_CMN_TCP_Connection_Termination_Timeout.")
 
 
-@case("TC_SECC_DC_VKT_PowerDelivery_006", protocols=ALL, from_standard=False,
-      requirements=reqs(SEQUENCE_REQS, ALL), purpose=_TUPLE_PURPOSE, steps=_TUPLE_STEPS)
+@secc_case("TC_SECC_DC_VKT_PowerDelivery_006", protocols=ALL, from_standard=False,
+           requirements=reqs(SEQUENCE_REQS, ALL), purpose=_TUPLE_PURPOSE, steps=_TUPLE_STEPS)
 def dc_power_delivery_006(t: Tester) -> None:
     _unoffered_tuple(t)
 
 
-@case("TC_SECC_AC_VKT_PowerDelivery_006", protocols=("iso2", "iso20"), from_standard=False,
-      requirements=reqs(SEQUENCE_REQS, ("iso2", "iso20")), purpose=_TUPLE_PURPOSE, steps=_TUPLE_STEPS)
+@secc_case("TC_SECC_AC_VKT_PowerDelivery_006", protocols=("iso2", "iso20"), from_standard=False,
+           requirements=reqs(SEQUENCE_REQS, ("iso2", "iso20")), purpose=_TUPLE_PURPOSE, steps=_TUPLE_STEPS)
 def ac_power_delivery_006(t: Tester) -> None:
     _unoffered_tuple(t)
 
 
-@case("TC_SECC_DC_VKT_PowerDelivery_007", protocols=DIN_ISO2, from_standard=False,
-      requirements=reqs(SEQUENCE_REQS, DIN_ISO2, "V2G2-225"),
-      purpose="Verify that the SECC refuses a PowerDeliveryReq (Start) whose ChargingProfile asks for more "
-              "power than the PMaxSchedule of the selected SAScheduleTuple allows (the EV must stay within "
-              "it) with ResponseCode FAILED_ChargingProfileInvalid, then closes the TCP connection within "
-              "par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to PowerDeliveryReq (Start); send it with every ChargingProfileEntryMaxPower ten "
-             "times the first PMax of the selected tuple.",
-             "Check the answer: FAILED_ChargingProfileInvalid, the current SessionID, schema-valid; the "
-             "close."))
+@secc_case("TC_SECC_DC_VKT_PowerDelivery_007", protocols=DIN_ISO2, from_standard=False,
+           requirements=reqs(SEQUENCE_REQS, DIN_ISO2, "V2G2-225"),
+           purpose="Verify that the SECC refuses a PowerDeliveryReq (Start) whose ChargingProfile asks for "
+                   "more power than the PMaxSchedule of the selected SAScheduleTuple allows (the EV must "
+                   "stay within it) with ResponseCode FAILED_ChargingProfileInvalid, then closes the TCP "
+                   "connection within par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to PowerDeliveryReq (Start); send it with every ChargingProfileEntryMaxPower "
+                  "ten times the first PMax of the selected tuple.",
+                  "Check the answer: FAILED_ChargingProfileInvalid, the current SessionID, schema-valid; the "
+                  "close."))
 def dc_power_delivery_007(t: Tester) -> None:
     n = msg(t, "PowerDelivery")
     t.preamble(n + "Req")

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from ....exi.gen import din, iso2
-from ...catalog import case
 from ...emulator import Incoming
 from ...script import Tester
 from ._common import (
@@ -23,6 +22,7 @@ from ._common import (
     patterns,
     reqs,
     response,
+    secc_case,
 )
 
 #: ISO 15118-20 energy services (ServiceID) by kind: AC 1, AC_BPT 5; DC 2, DC_ACDP 4, DC_BPT 6, DC_ACDP_BPT 7
@@ -84,18 +84,18 @@ _SD_STEPS = ("GoodCase up to ServiceDiscoveryReq; send it.",
              "ServiceRenegotiationSupported).")
 
 
-@case("TC_SECC_DC_VKT_ServiceDiscovery_001", protocols=ALL, from_standard=False, quick=True,
-      purpose="Verify that the SECC answers ServiceDiscoveryReq in a DC session with ResponseCode OK, the "
-              "current SessionID, its payment options and a charge service offering a DC energy transfer "
-              "mode (ISO 15118-20: a DC energy service).", steps=_SD_STEPS)
+@secc_case("TC_SECC_DC_VKT_ServiceDiscovery_001", protocols=ALL, from_standard=False, quick=True,
+           purpose="Verify that the SECC answers ServiceDiscoveryReq in a DC session with ResponseCode OK, "
+                   "the current SessionID, its payment options and a charge service offering a DC energy "
+                   "transfer mode (ISO 15118-20: a DC energy service).", steps=_SD_STEPS)
 def dc_service_discovery_001(t: Tester) -> None:
     _discovery_good(t)
 
 
-@case("TC_SECC_AC_VKT_ServiceDiscovery_001", protocols=("iso2", "iso20"), from_standard=False,
-      purpose="Verify that the SECC answers ServiceDiscoveryReq in an AC session with ResponseCode OK, the "
-              "current SessionID, its payment options and a charge service offering an AC energy transfer "
-              "mode (ISO 15118-20: an AC energy service).", steps=_SD_STEPS)
+@secc_case("TC_SECC_AC_VKT_ServiceDiscovery_001", protocols=("iso2", "iso20"), from_standard=False,
+           purpose="Verify that the SECC answers ServiceDiscoveryReq in an AC session with ResponseCode OK, "
+                   "the current SessionID, its payment options and a charge service offering an AC energy "
+                   "transfer mode (ISO 15118-20: an AC energy service).", steps=_SD_STEPS)
 def ac_service_discovery_001(t: Tester) -> None:
     _discovery_good(t)
 
@@ -130,14 +130,14 @@ def _unoffered_id(t: Tester) -> int:
     return next(i for i in (999, 998, 60000) if i not in ids)
 
 
-@case("TC_SECC_CMN_VKT_ServiceDetail_001", protocols=("iso2", "iso20"), from_standard=False,
-      purpose="Verify that the SECC answers a ServiceDetailReq for a service it offered with ResponseCode "
-              "OK, the current SessionID, the requested ServiceID and (ISO 15118-20) the service's parameter "
-              "sets.",
-      steps=("GoodCase up to ServiceDetailReq (ISO-2: where PaymentServiceSelectionReq would go); send it "
-             "for the ChargeService (-20: the first energy service) of ServiceDiscoveryRes.",
-             "Check the ServiceDetailRes: OK, the current SessionID, the same ServiceID, schema-valid; -20: "
-             "at least one ParameterSet."))
+@secc_case("TC_SECC_CMN_VKT_ServiceDetail_001", protocols=("iso2", "iso20"), from_standard=False,
+           purpose="Verify that the SECC answers a ServiceDetailReq for a service it offered with "
+                   "ResponseCode OK, the current SessionID, the requested ServiceID and (ISO 15118-20) the "
+                   "service's parameter sets.",
+           steps=("GoodCase up to ServiceDetailReq (ISO-2: where PaymentServiceSelectionReq would go); send "
+                  "it for the ChargeService (-20: the first energy service) of ServiceDiscoveryRes.",
+                  "Check the ServiceDetailRes: OK, the current SessionID, the same ServiceID, schema-valid; "
+                  "-20: at least one ParameterSet."))
 def service_detail_001(t: Tester) -> None:
     t.preamble(msg(t, per_detail(t)) + "Req")
     sid = _detail_id(t)
@@ -158,15 +158,15 @@ patterns(__name__, "ServiceDetail", "CMN", ("iso2", "iso20"), after="ServiceDisc
          preamble=_DETAIL_AT)
 
 
-@case("TC_SECC_CMN_VKT_ServiceDetail_005", protocols=("iso2", "iso20"), from_standard=False,
-      requirements=reqs(SEQUENCE_REQS, ("iso2", "iso20"), "V2G20-464"),
-      purpose="Verify that the SECC answers a ServiceDetailReq for a ServiceID it did not offer with "
-              "ResponseCode FAILED_ServiceIDInvalid and the current SessionID, then closes the TCP "
-              "connection within par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to ServiceDetailReq (ISO-2: where PaymentServiceSelectionReq would go); send it "
-             "with a ServiceID that ServiceDiscoveryRes did not list (999).",
-             "Check the ServiceDetailRes: FAILED_ServiceIDInvalid, the current SessionID, schema-valid; then "
-             "the close."))
+@secc_case("TC_SECC_CMN_VKT_ServiceDetail_005", protocols=("iso2", "iso20"), from_standard=False,
+           requirements=reqs(SEQUENCE_REQS, ("iso2", "iso20"), "V2G20-464"),
+           purpose="Verify that the SECC answers a ServiceDetailReq for a ServiceID it did not offer with "
+                   "ResponseCode FAILED_ServiceIDInvalid and the current SessionID, then closes the TCP "
+                   "connection within par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to ServiceDetailReq (ISO-2: where PaymentServiceSelectionReq would go); send "
+                  "it with a ServiceID that ServiceDiscoveryRes did not list (999).",
+                  "Check the ServiceDetailRes: FAILED_ServiceIDInvalid, the current SessionID, schema-valid; "
+                  "then the close."))
 def service_detail_005(t: Tester) -> None:
     t.preamble(msg(t, per_detail(t)) + "Req")
     bad = _unoffered_id(t)
@@ -177,12 +177,13 @@ def service_detail_005(t: Tester) -> None:
 
 
 # ------------------------------------------------------------------------------------ PaymentServiceSelection
-@case("TC_SECC_CMN_VKT_PaymentServiceSelection_001", protocols=DIN_ISO2, from_standard=False,
-      purpose="Verify that the SECC answers a PaymentServiceSelectionReq (DIN: ServicePaymentSelectionReq) "
-              "selecting an offered payment option and its ChargeService with ResponseCode OK, the current "
-              "SessionID and every mandatory parameter.",
-      steps=("GoodCase up to PaymentServiceSelectionReq; send it (the option and ChargeService offered).",
-             "Check the PaymentServiceSelectionRes: OK, the current SessionID, schema-valid."))
+@secc_case("TC_SECC_CMN_VKT_PaymentServiceSelection_001", protocols=DIN_ISO2, from_standard=False,
+           purpose="Verify that the SECC answers a PaymentServiceSelectionReq (DIN: "
+                   "ServicePaymentSelectionReq) selecting an offered payment option and its ChargeService "
+                   "with ResponseCode OK, the current SessionID and every mandatory parameter.",
+           steps=("GoodCase up to PaymentServiceSelectionReq; send it (the option and ChargeService "
+                  "offered).",
+                  "Check the PaymentServiceSelectionRes: OK, the current SessionID, schema-valid."))
 def payment_service_selection_001(t: Tester) -> None:
     good(t, "PaymentServiceSelection")
 
@@ -204,16 +205,17 @@ def _selected(t: Tester, *ids: int) -> Any:
     return m.SelectedServiceListType(selected_service=[m.SelectedServiceType(service_id=i) for i in ids])
 
 
-@case("TC_SECC_CMN_VKT_PaymentServiceSelection_005", protocols=DIN_ISO2, from_standard=False,
-      requirements=reqs(SEQUENCE_REQS, DIN_ISO2),
-      purpose="Verify that the SECC answers a PaymentServiceSelectionReq whose SelectedPaymentOption it did "
-              "not offer with ResponseCode FAILED_PaymentSelectionInvalid, then closes the TCP connection "
-              "within par_CMN_TCP_Connection_Termination_Timeout.",
-      preconditions="The SECC offers one payment option only (else the case does not apply: inconclusive).",
-      steps=("GoodCase up to PaymentServiceSelectionReq; send it with the payment option ServiceDiscoveryRes "
-             "did not list.",
-             "Check the response: FAILED_PaymentSelectionInvalid, the current SessionID, schema-valid; the "
-             "close."))
+@secc_case("TC_SECC_CMN_VKT_PaymentServiceSelection_005", protocols=DIN_ISO2, from_standard=False,
+           requirements=reqs(SEQUENCE_REQS, DIN_ISO2),
+           purpose="Verify that the SECC answers a PaymentServiceSelectionReq whose SelectedPaymentOption it "
+                   "did not offer with ResponseCode FAILED_PaymentSelectionInvalid, then closes the TCP "
+                   "connection within par_CMN_TCP_Connection_Termination_Timeout.",
+           preconditions="The SECC offers one payment option only (else the case does not apply: "
+                         "inconclusive).",
+           steps=("GoodCase up to PaymentServiceSelectionReq; send it with the payment option "
+                  "ServiceDiscoveryRes did not list.",
+                  "Check the response: FAILED_PaymentSelectionInvalid, the current SessionID, schema-valid; "
+                  "the close."))
 def payment_service_selection_005(t: Tester) -> None:
     n = msg(t, "PaymentServiceSelection")
     t.preamble(n + "Req")
@@ -228,16 +230,17 @@ def payment_service_selection_005(t: Tester) -> None:
     _selection(t, other, "FAILED_PaymentSelectionInvalid")
 
 
-@case("TC_SECC_CMN_VKT_PaymentServiceSelection_006", protocols=DIN_ISO2, from_standard=False,
-      requirements=reqs(SEQUENCE_REQS, DIN_ISO2),
-      purpose="Verify that the SECC refuses a PaymentServiceSelectionReq that selects no charge service "
-              "(only a ServiceID it never offered): ResponseCode FAILED_NoChargeServiceSelected or "
-              "FAILED_ServiceSelectionInvalid (DIN SPEC 70121, which lacks the first: "
-              "FAILED_ServiceSelectionInvalid or FAILED), then it closes the TCP connection within "
-              "par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to PaymentServiceSelectionReq; send it with SelectedServiceList holding only "
-             "ServiceID 999 (not offered, not the ChargeService).",
-             "Check the response code (see purpose), the current SessionID, schema-valid; then the close."))
+@secc_case("TC_SECC_CMN_VKT_PaymentServiceSelection_006", protocols=DIN_ISO2, from_standard=False,
+           requirements=reqs(SEQUENCE_REQS, DIN_ISO2),
+           purpose="Verify that the SECC refuses a PaymentServiceSelectionReq that selects no charge service "
+                   "(only a ServiceID it never offered): ResponseCode FAILED_NoChargeServiceSelected or "
+                   "FAILED_ServiceSelectionInvalid (DIN SPEC 70121, which lacks the first: "
+                   "FAILED_ServiceSelectionInvalid or FAILED), then it closes the TCP connection within "
+                   "par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to PaymentServiceSelectionReq; send it with SelectedServiceList holding only "
+                  "ServiceID 999 (not offered, not the ChargeService).",
+                  "Check the response code (see purpose), the current SessionID, schema-valid; then the "
+                  "close."))
 def payment_service_selection_006(t: Tester) -> None:
     t.preamble(msg(t, "PaymentServiceSelection") + "Req")
     bad = _unoffered_id(t)
@@ -246,15 +249,15 @@ def payment_service_selection_006(t: Tester) -> None:
     _selection(t, lambda req: setattr(req, "selected_service_list", _selected(t, bad)), *codes)
 
 
-@case("TC_SECC_CMN_VKT_PaymentServiceSelection_007", protocols=DIN_ISO2, from_standard=False,
-      requirements=reqs(SEQUENCE_REQS, DIN_ISO2),
-      purpose="Verify that the SECC refuses a PaymentServiceSelectionReq that selects its ChargeService and "
-              "also a ServiceID it never offered: ResponseCode FAILED_ServiceSelectionInvalid, then it "
-              "closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to PaymentServiceSelectionReq; send it with SelectedServiceList = the "
-             "ChargeService and ServiceID 999 (not offered).",
-             "Check the response: FAILED_ServiceSelectionInvalid, the current SessionID, schema-valid; the "
-             "close."))
+@secc_case("TC_SECC_CMN_VKT_PaymentServiceSelection_007", protocols=DIN_ISO2, from_standard=False,
+           requirements=reqs(SEQUENCE_REQS, DIN_ISO2),
+           purpose="Verify that the SECC refuses a PaymentServiceSelectionReq that selects its ChargeService "
+                   "and also a ServiceID it never offered: ResponseCode FAILED_ServiceSelectionInvalid, then "
+                   "it closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to PaymentServiceSelectionReq; send it with SelectedServiceList = the "
+                  "ChargeService and ServiceID 999 (not offered).",
+                  "Check the response: FAILED_ServiceSelectionInvalid, the current SessionID, schema-valid; "
+                  "the close."))
 def payment_service_selection_007(t: Tester) -> None:
     t.preamble(msg(t, "PaymentServiceSelection") + "Req")
     charge = charge_service_id(t.received_last("ServiceDiscoveryRes")) or 1
@@ -264,12 +267,13 @@ def payment_service_selection_007(t: Tester) -> None:
 
 
 # ------------------------------------------------------------------------------------ ServiceSelection (-20)
-@case("TC_SECC_CMN_VKT_ServiceSelection_001", protocols=("iso20",), from_standard=False,
-      purpose="Verify that the SECC answers a ServiceSelectionReq selecting an offered energy service and "
-              "one of its parameter sets with ResponseCode OK, the current SessionID and every mandatory "
-              "parameter.",
-      steps=("GoodCase up to ServiceSelectionReq; send it (service and parameter set from ServiceDetailRes).",
-             "Check the ServiceSelectionRes: OK, the current SessionID, schema-valid."))
+@secc_case("TC_SECC_CMN_VKT_ServiceSelection_001", protocols=("iso20",), from_standard=False,
+           purpose="Verify that the SECC answers a ServiceSelectionReq selecting an offered energy service "
+                   "and one of its parameter sets with ResponseCode OK, the current SessionID and every "
+                   "mandatory parameter.",
+           steps=("GoodCase up to ServiceSelectionReq; send it (service and parameter set from "
+                  "ServiceDetailRes).",
+                  "Check the ServiceSelectionRes: OK, the current SessionID, schema-valid."))
 def service_selection_001(t: Tester) -> None:
     good(t, "ServiceSelection")
 
@@ -292,25 +296,27 @@ def _service_selection(t: Tester, service: int | None, parameter_set: int | None
     closes(t)
 
 
-@case("TC_SECC_CMN_VKT_ServiceSelection_005", protocols=("iso20",), from_standard=False,
-      requirements=("V2G20-2222",),
-      purpose="Verify that the SECC answers a ServiceSelectionReq whose energy service it did not offer with "
-              "ResponseCode FAILED_NoEnergyTransferServiceSelected, then closes the TCP connection within "
-              "par_CMN_TCP_Connection_Termination_Timeout (a FAILED answer ends a -20 session).",
-      steps=("GoodCase up to ServiceSelectionReq; send it with SelectedEnergyTransferService ServiceID 999.",
-             "Check the ServiceSelectionRes: FAILED_NoEnergyTransferServiceSelected, the current SessionID, "
-             "schema-valid; then the close."))
+@secc_case("TC_SECC_CMN_VKT_ServiceSelection_005", protocols=("iso20",), from_standard=False,
+           requirements=("V2G20-2222",),
+           purpose="Verify that the SECC answers a ServiceSelectionReq whose energy service it did not offer "
+                   "with ResponseCode FAILED_NoEnergyTransferServiceSelected, then closes the TCP connection "
+                   "within par_CMN_TCP_Connection_Termination_Timeout (a FAILED answer ends a -20 session).",
+           steps=("GoodCase up to ServiceSelectionReq; send it with SelectedEnergyTransferService ServiceID "
+                  "999.",
+                  "Check the ServiceSelectionRes: FAILED_NoEnergyTransferServiceSelected, the current "
+                  "SessionID, schema-valid; then the close."))
 def service_selection_005(t: Tester) -> None:
     _service_selection(t, 999, None, "FAILED_NoEnergyTransferServiceSelected")
 
 
-@case("TC_SECC_CMN_VKT_ServiceSelection_006", protocols=("iso20",), from_standard=False,
-      requirements=("V2G20-2222",),
-      purpose="Verify that the SECC answers a ServiceSelectionReq with an offered energy service but a "
-              "ParameterSetID it did not list with ResponseCode FAILED_ServiceSelectionInvalid, then closes "
-              "the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to ServiceSelectionReq; send it with ParameterSetID 999 for the offered service.",
-             "Check the ServiceSelectionRes: FAILED_ServiceSelectionInvalid, the current SessionID, "
-             "schema-valid; then the close."))
+@secc_case("TC_SECC_CMN_VKT_ServiceSelection_006", protocols=("iso20",), from_standard=False,
+           requirements=("V2G20-2222",),
+           purpose="Verify that the SECC answers a ServiceSelectionReq with an offered energy service but a "
+                   "ParameterSetID it did not list with ResponseCode FAILED_ServiceSelectionInvalid, then "
+                   "closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to ServiceSelectionReq; send it with ParameterSetID 999 for the offered "
+                  "service.",
+                  "Check the ServiceSelectionRes: FAILED_ServiceSelectionInvalid, the current SessionID, "
+                  "schema-valid; then the close."))
 def service_selection_006(t: Tester) -> None:
     _service_selection(t, None, 999, "FAILED_ServiceSelectionInvalid")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...catalog import case
 from ...script import Tester
 from ._common import (
     ALL,
@@ -17,6 +16,7 @@ from ._common import (
     good,
     response,
     schema_valid,
+    secc_case,
     sequence_error,
     sequence_timeout,
     withhold,
@@ -33,51 +33,52 @@ def _new_session(t: Tester, got: Any) -> None:
     t.check(evse_id is not None and len(evse_id) > 0, f"an EVSEID ({evse_id!r})")
 
 
-@case("TC_SECC_CMN_VTB_SessionSetup_001", protocols=ALL, quick=True,
-      purpose="Verify that the SECC answers a SessionSetupReq with SessionID 0 and a valid EVCCID with a "
-              "SessionSetupRes carrying a new SessionID, ResponseCode OK_NewSessionEstablished, a valid "
-              "EVSEID and every mandatory parameter.",
-      steps=("GoodCase up to SessionSetupReq; send it with SessionID 0 and a valid EVCCID.",
-             "Check the SessionSetupRes: OK_NewSessionEstablished, a SessionID other than 0, an EVSEID, "
-             "schema-valid."))
+@secc_case("TC_SECC_CMN_VTB_SessionSetup_001", protocols=ALL, quick=True,
+           purpose="Verify that the SECC answers a SessionSetupReq with SessionID 0 and a valid EVCCID with "
+                   "a SessionSetupRes carrying a new SessionID, ResponseCode OK_NewSessionEstablished, a "
+                   "valid EVSEID and every mandatory parameter.",
+           steps=("GoodCase up to SessionSetupReq; send it with SessionID 0 and a valid EVCCID.",
+                  "Check the SessionSetupRes: OK_NewSessionEstablished, a SessionID other than 0, an EVSEID, "
+                  "schema-valid."))
 def session_setup_001(t: Tester) -> None:
     got = good(t, "SessionSetup", "OK_NewSessionEstablished")
     _new_session(t, got)
 
 
-@case("TC_SECC_CMN_VTB_SessionSetup_002", protocols=ALL, requirements=FAILED_CLOSES,
-      purpose="Verify that the SECC answers a valid ServiceDiscoveryReq sent instead of SessionSetupReq with "
-              "a ServiceDiscoveryRes with the current SessionID, FAILED_SequenceError and every mandatory "
-              "parameter, and closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to SessionSetupReq; send a valid ServiceDiscoveryReq instead.",
-             "Check the ServiceDiscoveryRes: FAILED_SequenceError, the current SessionID, schema-valid.",
-             "Check that the SUT closes the TCP connection within "
-             "par_CMN_TCP_Connection_Termination_Timeout."))
+@secc_case("TC_SECC_CMN_VTB_SessionSetup_002", protocols=ALL, requirements=FAILED_CLOSES,
+           purpose="Verify that the SECC answers a valid ServiceDiscoveryReq sent instead of SessionSetupReq "
+                   "with a ServiceDiscoveryRes with the current SessionID, FAILED_SequenceError and every "
+                   "mandatory parameter, and closes the TCP connection within "
+                   "par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to SessionSetupReq; send a valid ServiceDiscoveryReq instead.",
+                  "Check the ServiceDiscoveryRes: FAILED_SequenceError, the current SessionID, schema-valid.",
+                  "Check that the SUT closes the TCP connection within "
+                  "par_CMN_TCP_Connection_Termination_Timeout."))
 def session_setup_002(t: Tester) -> None:
     sequence_error(t, "SessionSetup")
 
 
-@case("TC_SECC_CMN_VTB_SessionSetup_003", protocols=ALL, requirements=("V2G2-443",),
-      purpose="Verify that the SECC terminates the session when no SessionSetupReq follows its "
-              "SupportedAppProtocolRes (OK_SuccessfulNegotiation): once V2G_SECC_Sequence_Timeout has run "
-              "out it closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
-      steps=("GoodCase up to the SupportedAppProtocolRes; send nothing.",
-             "Check that the SUT has closed the TCP connection by V2G_SECC_Sequence_Timeout plus "
-             "par_CMN_TCP_Connection_Termination_Timeout."))
+@secc_case("TC_SECC_CMN_VTB_SessionSetup_003", protocols=ALL, requirements=("V2G2-443",),
+           purpose="Verify that the SECC terminates the session when no SessionSetupReq follows its "
+                   "SupportedAppProtocolRes (OK_SuccessfulNegotiation): once V2G_SECC_Sequence_Timeout has "
+                   "run out it closes the TCP connection within par_CMN_TCP_Connection_Termination_Timeout.",
+           steps=("GoodCase up to the SupportedAppProtocolRes; send nothing.",
+                  "Check that the SUT has closed the TCP connection by V2G_SECC_Sequence_Timeout plus "
+                  "par_CMN_TCP_Connection_Termination_Timeout."))
 def session_setup_003(t: Tester) -> None:
     sequence_timeout(t, "SessionSetup", early=False)
 
 
-@case("TC_SECC_CMN_VTB_SessionSetup_004", protocols=ALL, requirements=("V2G2-723", "V2G2-029", "V2G2-032"),
-      needs=("live",),
-      purpose="Verify that the SECC terminates the session when no SessionSetupReq follows its "
-              "SupportedAppProtocolRes before V2G_SECC_CommunicationSetup_Timeout: it closes the TCP "
-              "connection within par_CMN_TCP_Connection_Termination_Timeout after that timer.",
-      preconditions="The communication set-up timer is the SUT's connection-level timer (in v2gkit the "
-                    "network adapter's, not the session machine's): only a live link shows it.",
-      steps=("GoodCase up to the SupportedAppProtocolRes; send nothing.",
-             "Check that the SUT has closed the TCP connection by V2G_SECC_CommunicationSetup_Timeout plus "
-             "par_CMN_TCP_Connection_Termination_Timeout."))
+@secc_case("TC_SECC_CMN_VTB_SessionSetup_004", protocols=ALL, needs=("live",),
+           requirements=("V2G2-723", "V2G2-029", "V2G2-032"),
+           purpose="Verify that the SECC terminates the session when no SessionSetupReq follows its "
+                   "SupportedAppProtocolRes before V2G_SECC_CommunicationSetup_Timeout: it closes the TCP "
+                   "connection within par_CMN_TCP_Connection_Termination_Timeout after that timer.",
+           preconditions="The communication set-up timer is the SUT's connection-level timer (in v2gkit the "
+                         "network adapter's, not the session machine's): only a live link shows it.",
+           steps=("GoodCase up to the SupportedAppProtocolRes; send nothing.",
+                  "Check that the SUT has closed the TCP connection by V2G_SECC_CommunicationSetup_Timeout "
+                  "plus par_CMN_TCP_Connection_Termination_Timeout."))
 def session_setup_004(t: Tester) -> None:
     t.preamble("SessionSetupReq")
     withhold(t, "SessionSetupReq")
@@ -104,70 +105,77 @@ def _pause_then_resume(t: Tester, new_id: str, want: str) -> None:
              "case); the pause part passed")
 
 
-@case("TC_SECC_AC_VTB_SessionSetup_001", protocols=("iso2",), requirements=("V2G2-741",),
-      needs=("live", "pause", "cp"),
-      purpose="Verify that the SECC resumes a paused session: after SessionStopReq(Pause), the end of the "
-              "logical network and a BCB toggle, a SessionSetupReq with the previous SessionID is answered "
-              "with that SessionID, OK_OldSessionJoined, a valid EVSEID and every mandatory parameter.",
-      preconditions=_PAUSE_PRE,
-      steps=("GoodCase up to SessionStopReq; send it with ChargingSession Pause; check SessionStopRes OK.",
-             "Wait for the SUT to end the logical network; resume with a BCB toggle and link detection.",
-             "GoodCase up to SessionSetupReq; send it with the previous SessionID.",
-             "Check the SessionSetupRes: the previous SessionID, OK_OldSessionJoined, an EVSEID, "
-             "schema-valid."))
+@secc_case("TC_SECC_AC_VTB_SessionSetup_001", protocols=("iso2",), requirements=("V2G2-741",),
+           needs=("live", "pause", "cp"),
+           purpose="Verify that the SECC resumes a paused session: after SessionStopReq(Pause), the end of "
+                   "the logical network and a BCB toggle, a SessionSetupReq with the previous SessionID is "
+                   "answered with that SessionID, OK_OldSessionJoined, a valid EVSEID and every mandatory "
+                   "parameter.",
+           preconditions=_PAUSE_PRE,
+           steps=("GoodCase up to SessionStopReq; send it with ChargingSession Pause; check SessionStopRes "
+                  "OK.",
+                  "Wait for the SUT to end the logical network; resume with a BCB toggle and link detection.",
+                  "GoodCase up to SessionSetupReq; send it with the previous SessionID.",
+                  "Check the SessionSetupRes: the previous SessionID, OK_OldSessionJoined, an EVSEID, "
+                  "schema-valid."))
 def ac_session_setup_001(t: Tester) -> None:
     _pause_then_resume(t, "the previous SessionID", "OK_OldSessionJoined with the previous SessionID")
 
 
-@case("TC_SECC_AC_VTB_SessionSetup_002", protocols=("iso2",), needs=("live", "pause", "cp"),
-      purpose="Verify that the SECC starts a new session when, after a paused session is resumed, the "
-              "SessionSetupReq carries a new (unknown) SessionID: SessionSetupRes with the current "
-              "SessionID, OK_NewSessionEstablished, a valid EVSEID and every mandatory parameter.",
-      preconditions=_PAUSE_PRE,
-      steps=("GoodCase up to SessionStopReq; send it with ChargingSession Pause; check SessionStopRes OK.",
-             "Wait for the SUT to end the logical network; resume with a BCB toggle and link detection.",
-             "GoodCase up to SessionSetupReq; send it with a new SessionID.",
-             "Check the SessionSetupRes: OK_NewSessionEstablished, a SessionID, an EVSEID, schema-valid."))
+@secc_case("TC_SECC_AC_VTB_SessionSetup_002", protocols=("iso2",), needs=("live", "pause", "cp"),
+           purpose="Verify that the SECC starts a new session when, after a paused session is resumed, the "
+                   "SessionSetupReq carries a new (unknown) SessionID: SessionSetupRes with the current "
+                   "SessionID, OK_NewSessionEstablished, a valid EVSEID and every mandatory parameter.",
+           preconditions=_PAUSE_PRE,
+           steps=("GoodCase up to SessionStopReq; send it with ChargingSession Pause; check SessionStopRes "
+                  "OK.",
+                  "Wait for the SUT to end the logical network; resume with a BCB toggle and link detection.",
+                  "GoodCase up to SessionSetupReq; send it with a new SessionID.",
+                  "Check the SessionSetupRes: OK_NewSessionEstablished, a SessionID, an EVSEID, "
+                  "schema-valid."))
 def ac_session_setup_002(t: Tester) -> None:
     _pause_then_resume(t, "a new SessionID", "OK_NewSessionEstablished")
 
 
-@case("TC_SECC_AC_VTB_SessionSetup_003", protocols=("iso2",), needs=("live", "pause", "cp"),
-      purpose="Verify that the SECC starts a new session when, after a paused session is resumed, the "
-              "SessionSetupReq carries SessionID 0: SessionSetupRes with the current SessionID, "
-              "OK_NewSessionEstablished, a valid EVSEID and every mandatory parameter.",
-      preconditions=_PAUSE_PRE,
-      steps=("GoodCase up to SessionStopReq; send it with ChargingSession Pause; check SessionStopRes OK.",
-             "Wait for the SUT to end the logical network; resume with a BCB toggle and link detection.",
-             "GoodCase up to SessionSetupReq; send it with SessionID 0.",
-             "Check the SessionSetupRes: OK_NewSessionEstablished, a SessionID, an EVSEID, schema-valid."))
+@secc_case("TC_SECC_AC_VTB_SessionSetup_003", protocols=("iso2",), needs=("live", "pause", "cp"),
+           purpose="Verify that the SECC starts a new session when, after a paused session is resumed, the "
+                   "SessionSetupReq carries SessionID 0: SessionSetupRes with the current SessionID, "
+                   "OK_NewSessionEstablished, a valid EVSEID and every mandatory parameter.",
+           preconditions=_PAUSE_PRE,
+           steps=("GoodCase up to SessionStopReq; send it with ChargingSession Pause; check SessionStopRes "
+                  "OK.",
+                  "Wait for the SUT to end the logical network; resume with a BCB toggle and link detection.",
+                  "GoodCase up to SessionSetupReq; send it with SessionID 0.",
+                  "Check the SessionSetupRes: OK_NewSessionEstablished, a SessionID, an EVSEID, "
+                  "schema-valid."))
 def ac_session_setup_003(t: Tester) -> None:
     _pause_then_resume(t, "SessionID 0", "OK_NewSessionEstablished")
 
 
 # ------------------------------------------------------------------------------------------ v2gkit's own
-@case("TC_SECC_CMN_VKT_SessionSetup_001", protocols=ALL, from_standard=False,
-      purpose="Verify that the SECC treats a second SessionSetupReq in a running session as out of sequence: "
-              "SessionSetupRes with FAILED_SequenceError, then it closes the TCP connection within "
-              "par_CMN_TCP_Connection_Termination_Timeout (SessionSetup may only start a session).",
-      requirements=FAILED_CLOSES,
-      steps=("GoodCase up to the request after SessionSetupRes; send SessionSetupReq (with the current "
-             "SessionID) instead.",
-             "Check the SessionSetupRes: FAILED_SequenceError; then the close."))
+@secc_case("TC_SECC_CMN_VKT_SessionSetup_001", protocols=ALL, from_standard=False,
+           purpose="Verify that the SECC treats a second SessionSetupReq in a running session as out of "
+                   "sequence: SessionSetupRes with FAILED_SequenceError, then it closes the TCP connection "
+                   "within par_CMN_TCP_Connection_Termination_Timeout (SessionSetup may only start a "
+                   "session).",
+           requirements=FAILED_CLOSES,
+           steps=("GoodCase up to the request after SessionSetupRes; send SessionSetupReq (with the current "
+                  "SessionID) instead.",
+                  "Check the SessionSetupRes: FAILED_SequenceError; then the close."))
 def vkt_session_setup_001(t: Tester) -> None:
     after = "AuthorizationSetup" if family(t) == "iso20" else "ServiceDiscovery"
     sequence_error(t, after, instead="SessionSetup")
 
 
-@case("TC_SECC_CMN_VKT_SessionSetup_002", protocols=ALL, from_standard=False,
-      purpose="Verify that the SECC stays sound when a SessionSetupReq carries an EVCCID longer than the "
-              "schema allows (written by the lenient encoder): it answers with a schema-valid "
-              "SessionSetupRes (any ResponseCode) or closes the connection; it never answers with something "
-              "undecodable.",
-      steps=("GoodCase up to SessionSetupReq; send it with an EVCCID of 40 octets (DIN max 8, ISO-2 max 6; "
-             "-20: 300 characters, max 255).",
-             f"Check: a schema-valid SessionSetupRes within V2G_EVCC_Msg_Timeout ({MSG_TIMEOUT:g} s), or the "
-             "SUT closes the connection."))
+@secc_case("TC_SECC_CMN_VKT_SessionSetup_002", protocols=ALL, from_standard=False,
+           purpose="Verify that the SECC stays sound when a SessionSetupReq carries an EVCCID longer than "
+                   "the schema allows (written by the lenient encoder): it answers with a schema-valid "
+                   "SessionSetupRes (any ResponseCode) or closes the connection; it never answers with "
+                   "something undecodable.",
+           steps=("GoodCase up to SessionSetupReq; send it with an EVCCID of 40 octets (DIN max 8, ISO-2 max "
+                  "6; -20: 300 characters, max 255).",
+                  f"Check: a schema-valid SessionSetupRes within V2G_EVCC_Msg_Timeout ({MSG_TIMEOUT:g} s), "
+                  "or the SUT closes the connection."))
 def vkt_session_setup_002(t: Tester) -> None:
     t.preamble("SessionSetupReq")
 

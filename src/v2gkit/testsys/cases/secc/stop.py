@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...catalog import case
 from ...script import Tester
-from ._common import ALL, TERMINATION, closes, family, good, mark, msg, patterns, response, value
+from ._common import ALL, TERMINATION, closes, family, good, mark, msg, patterns, response, secc_case, value
 
 
-@case("TC_SECC_DC_VKT_WeldingDetection_001", protocols=ALL, from_standard=False,
-      purpose="Verify that the SECC answers WeldingDetectionReq (ISO 15118-20: DC_WeldingDetectionReq) after "
-              "PowerDelivery Stop with ResponseCode OK, the current SessionID and EVSEPresentVoltage.",
-      steps=("GoodCase through the charging loop and PowerDeliveryReq(Stop) up to WeldingDetectionReq; send "
-             "it.",
-             "Check the answer: OK, the current SessionID, schema-valid, EVSEPresentVoltage given."))
+@secc_case("TC_SECC_DC_VKT_WeldingDetection_001", protocols=ALL, from_standard=False,
+           purpose="Verify that the SECC answers WeldingDetectionReq (ISO 15118-20: DC_WeldingDetectionReq) "
+                   "after PowerDelivery Stop with ResponseCode OK, the current SessionID and "
+                   "EVSEPresentVoltage.",
+           steps=("GoodCase through the charging loop and PowerDeliveryReq(Stop) up to WeldingDetectionReq; "
+                  "send it.",
+                  "Check the answer: OK, the current SessionID, schema-valid, EVSEPresentVoltage given."))
 def welding_detection_001(t: Tester) -> None:
     got = good(t, "WeldingDetection")
     v = got.body.evse_present_voltage
@@ -41,11 +41,11 @@ def _after_stop(t: Tester) -> None:
               "SessionStopRes")
 
 
-@case("TC_SECC_CMN_VKT_SessionStop_001", protocols=ALL, from_standard=False, quick=True,
-      purpose="Verify that the SECC answers SessionStopReq (ChargingSession Terminate; DIN: no parameter) at "
-              "the end of a session with ResponseCode OK and the current SessionID.",
-      steps=("GoodCase through the whole session up to SessionStopReq; send it with Terminate.",
-             "Check the SessionStopRes: OK, the current SessionID, schema-valid."))
+@secc_case("TC_SECC_CMN_VKT_SessionStop_001", protocols=ALL, from_standard=False, quick=True,
+           purpose="Verify that the SECC answers SessionStopReq (ChargingSession Terminate; DIN: no "
+                   "parameter) at the end of a session with ResponseCode OK and the current SessionID.",
+           steps=("GoodCase through the whole session up to SessionStopReq; send it with Terminate.",
+                  "Check the SessionStopRes: OK, the current SessionID, schema-valid."))
 def session_stop_001(t: Tester) -> None:
     t.preamble(msg(t, "SessionStop") + "Req")
     edit = None if family(t) == "din" else _charging_session(t, "Terminate")
@@ -57,27 +57,27 @@ patterns(__name__, "SessionStop", "CMN", ALL,
          after="WeldingDetectionRes (ISO 15118-20: DC_WeldingDetectionRes)")
 
 
-@case("TC_SECC_CMN_VKT_SessionStop_005", protocols=("iso2", "iso20"), from_standard=False, needs=("pause",),
-      requirements=("V2G2-741",),
-      purpose="Verify that the SECC answers SessionStopReq with ChargingSession Pause with ResponseCode OK "
-              "and the current SessionID (the session can be resumed later with that SessionID).",
-      steps=("GoodCase through the session up to SessionStopReq; send it with Pause.",
-             "Check the SessionStopRes: OK, the current SessionID, schema-valid."))
+@secc_case("TC_SECC_CMN_VKT_SessionStop_005", protocols=("iso2", "iso20"), from_standard=False,
+           needs=("pause",), requirements=("V2G2-741",),
+           purpose="Verify that the SECC answers SessionStopReq with ChargingSession Pause with ResponseCode "
+                   "OK and the current SessionID (the session can be resumed later with that SessionID).",
+           steps=("GoodCase through the session up to SessionStopReq; send it with Pause.",
+                  "Check the SessionStopRes: OK, the current SessionID, schema-valid."))
 def session_stop_005(t: Tester) -> None:
     good(t, "SessionStop", edit=_charging_session(t, "Pause"))
     _after_stop(t)
 
 
-@case("TC_SECC_CMN_VKT_SessionStop_006", protocols=("iso20",), from_standard=False,
-      requirements=("V2G20-1643", "V2G20-1480", "V2G20-2222"),
-      purpose="Verify that the SECC handles SessionStopReq with ChargingSession ServiceRenegotiation as its "
-              "first ServiceDiscoveryRes said: ServiceRenegotiationSupported false -> "
-              "FAILED_NoServiceRenegotiationSupported and the close; true -> OK, and the session goes on "
-              "with a ServiceDiscoveryReq answered OK.",
-      steps=("GoodCase through the session up to SessionStopReq; send it with ServiceRenegotiation.",
-             "Not supported: check FAILED_NoServiceRenegotiationSupported, schema-valid, and the close.",
-             "Supported: check OK; send ServiceDiscoveryReq; check ServiceDiscoveryRes OK with the current "
-             "SessionID."))
+@secc_case("TC_SECC_CMN_VKT_SessionStop_006", protocols=("iso20",), from_standard=False,
+           requirements=("V2G20-1643", "V2G20-1480", "V2G20-2222"),
+           purpose="Verify that the SECC handles SessionStopReq with ChargingSession ServiceRenegotiation as "
+                   "its first ServiceDiscoveryRes said: ServiceRenegotiationSupported false -> "
+                   "FAILED_NoServiceRenegotiationSupported and the close; true -> OK, and the session goes "
+                   "on with a ServiceDiscoveryReq answered OK.",
+           steps=("GoodCase through the session up to SessionStopReq; send it with ServiceRenegotiation.",
+                  "Not supported: check FAILED_NoServiceRenegotiationSupported, schema-valid, and the close.",
+                  "Supported: check OK; send ServiceDiscoveryReq; check ServiceDiscoveryRes OK with the "
+                  "current SessionID."))
 def session_stop_006(t: Tester) -> None:
     t.preamble("SessionStopReq")
     sd = next((m for m in t.received if m.name == "ServiceDiscoveryRes"), None)

@@ -5,18 +5,17 @@ under payload type 0x8002 (CommonMessages) instead of 0x8001."""
 from __future__ import annotations
 
 from ....v2gtp import PayloadType
-from ...catalog import case
 from ...script import Tester
-from ._common import ALL, family, response
+from ._common import ALL, family, response, secc_case
 
 
-@case("TC_SECC_CMN_VTB_V2GTPSessionSetup_001", protocols=ALL, requirements=("V2G2-107",), quick=True,
-      purpose="Verify that the SECC answers a SessionSetupReq framed with V2GTP protocolVersion 0x01, "
-              "invProtocolVersion 0xFE and payloadType 0x8001 with a SessionSetupRes framed the same way "
-              "(ISO 15118-20: payloadType 0x8002 both ways).",
-      steps=("GoodCase up to SessionSetupReq; send it with a valid V2GTP header.",
-             "Check the SessionSetupRes header: protocolVersion 0x01, invProtocolVersion 0xFE, payloadType "
-             "0x8001 (-20: 0x8002), payloadLength the length of its payload."))
+@secc_case("TC_SECC_CMN_VTB_V2GTPSessionSetup_001", protocols=ALL, requirements=("V2G2-107",), quick=True,
+           purpose="Verify that the SECC answers a SessionSetupReq framed with V2GTP protocolVersion 0x01, "
+                   "invProtocolVersion 0xFE and payloadType 0x8001 with a SessionSetupRes framed the same "
+                   "way (ISO 15118-20: payloadType 0x8002 both ways).",
+           steps=("GoodCase up to SessionSetupReq; send it with a valid V2GTP header.",
+                  "Check the SessionSetupRes header: protocolVersion 0x01, invProtocolVersion 0xFE, "
+                  "payloadType 0x8001 (-20: 0x8002), payloadLength the length of its payload."))
 def v2gtp_session_setup_001(t: Tester) -> None:
     t.preamble("SessionSetupReq")
     t.send("SessionSetupReq")
