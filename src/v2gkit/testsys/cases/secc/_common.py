@@ -68,6 +68,10 @@ TERMINATION = steps.TERMINATION
 SEQUENCE = timing.SECC_SEQUENCE_TIMEOUT
 #: the -20 charge loops: V2G_SECC_Sequence_Timeout after a ChargeLoopRes
 LOOP_SEQUENCE = timing.ISO20_SECC_SEQUENCE_TIMEOUT_CHARGE_LOOP
+#: how long GoodCase may take to reach the request under test. The tester's own machine guards every exchange
+#: with its message timeouts (a SUT that goes quiet ends the preamble at once), so this only bounds a SUT that
+#: keeps answering: a live charging loop runs in real time and can outlast the engine's default (60 s).
+PREAMBLE_TIMEOUT = 600.0
 #: V2G_EVCC_Msg_Timeout of a request the SUT must ignore (how long the tester waits for the answer that
 #: must not come)
 MSG_TIMEOUT = timing.EVCC_MSG_TIMEOUT_DEFAULT
@@ -86,6 +90,11 @@ def secc_case(case_id: str, *, needs: Iterable[str] = (), **kw: Any) -> Callable
     wanted = tuple(needs)
     INTENDED_NEEDS[case_id] = wanted
     return catalog.case(case_id, needs=tuple(n for n in wanted if n in catalog.NEEDS), **kw)
+
+
+def reach(t: Tester, request: str) -> None:
+    """GoodCase up to ``request`` (the ISO 15118-4 preamble; inconclusive when the SUT never leads there)."""
+    t.preamble(request, timeout=PREAMBLE_TIMEOUT)
 
 
 # ------------------------------------------------------------------------------------------------- names
@@ -110,7 +119,7 @@ def kind(t: Tester) -> str:
     if p.startswith("iso20"):
         return "AC" if p == "iso20-ac" else "DC"
     if t._emu.session is None:  # before the handshake the tester's session (its configuration) does not exist
-        t.preamble("SessionSetupReq")
+        reach(t, "SessionSetupReq")
     return "DC" if getattr(getattr(t._emu.session, "cfg", None), "dc", True) else "AC"
 
 
@@ -223,7 +232,7 @@ def good(t: Tester, name: str, *codes: str, edit: Callable[[Any], None] | None =
     """GoodCase up to ``name``Req (or up to ``preamble``Req, and ``name``Req goes instead of it), send it
     (with ``edit``), then the answer: ``codes`` (default OK), the current SessionID, schema-valid."""
     n = msg(t, name)
-    t.preamble(msg(t, preamble or name) + "Req")
+    reach(t, msg(t, preamble or name) + "Req")
     at = mark(t)
     t.send(n + "Req", edit)
     return response(t, n, *(codes or ("OK",)), after=at)
@@ -235,7 +244,7 @@ def sequence_error(t: Tester, name: str, instead: str = "ServiceDiscovery", *,
     with FAILED_SequenceError and the current SessionID, and closes within
     par_CMN_TCP_Connection_Termination_Timeout."""
     n, other = msg(t, name), msg(t, instead)
-    t.preamble(msg(t, preamble or name) + "Req")
+    reach(t, msg(t, preamble or name) + "Req")
     t.log(f"{other}Req instead of {n}Req")
     at = mark(t)
     t.send(other + "Req")
@@ -248,7 +257,7 @@ def unknown_session(t: Tester, name: str, *, preamble: str | None = None) -> Non
     FAILED_UnknownSession (with the current SessionID or the one it got) and closes within
     par_CMN_TCP_Connection_Termination_Timeout."""
     n = msg(t, name)
-    t.preamble(msg(t, preamble or name) + "Req")
+    reach(t, msg(t, preamble or name) + "Req")
     current = t.session_id
     bad = wrong_session_id(current)
     t.set(n + "Req", lambda h: setattr(h, "session_id", bad), header=True)
@@ -268,7 +277,7 @@ def sequence_timeout(t: Tester, name: str, *, preamble: str | None = None, timeo
     par_CMN_TCP_Connection_Termination_Timeout; with ``early`` it must not give up before the timeout
     (less a second for the time the answer took to arrive)."""
     n = msg(t, name)
-    t.preamble(msg(t, preamble or name) + "Req")
+    reach(t, msg(t, preamble or name) + "Req")
     before = t.received[-1].name if t.received else "SupportedAppProtocolRes"
     if timeout is None:
         timeout = LOOP_SEQUENCE if family(t) == "iso20" and before.endswith("ChargeLoopRes") else SEQUENCE
@@ -451,5 +460,5 @@ def patterns(module: str, topic: str, kind_: str, protocols: tuple[str, ...], *,
         timeout)
 
 
-__all__ += ["INTENDED_NEEDS", "SEQUENCE_REQS", "SESSION_REQS", "TIMEOUT_REQS", "Per", "names", "patterns",
-            "per_family", "reqs", "secc_case"]
+__all__ += ["INTENDED_NEEDS", "PREAMBLE_TIMEOUT", "SEQUENCE_REQS", "SESSION_REQS", "TIMEOUT_REQS", "Per", "names",
+            "patterns", "per_family", "reach", "reqs", "secc_case"]

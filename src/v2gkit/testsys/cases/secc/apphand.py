@@ -8,7 +8,7 @@ from typing import Any
 
 from ... import steps
 from ...script import Tester
-from ._common import ALL, MSG_TIMEOUT, SEQUENCE, TERMINATION, closes, schema_valid, secc_case, withhold
+from ._common import ALL, MSG_TIMEOUT, SEQUENCE, TERMINATION, closes, reach, schema_valid, secc_case, withhold
 from .sdp import COMMUNICATION_SETUP
 
 SAP = "SupportedAppProtocol"
@@ -79,7 +79,7 @@ def sap_002(t: Tester) -> None:
                   "Check that the SUT has closed the TCP connection by V2G_SECC_Sequence_Timeout plus "
                   "par_CMN_TCP_Connection_Termination_Timeout."))
 def sap_003(t: Tester) -> None:
-    t.preamble(SAP + "Req")
+    reach(t, SAP + "Req")
     withhold(t, SAP + "Req")
     t.log(f"silent after the TCP connection came up: V2G_SECC_Sequence_Timeout is {SEQUENCE:g} s")
     closes(t, SEQUENCE + TERMINATION)

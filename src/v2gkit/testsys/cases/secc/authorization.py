@@ -9,7 +9,7 @@ from typing import Any
 from .... import timing
 from ....exi.gen import iso20
 from ...script import Tester
-from ._common import ALL, family, good, mark, msg, patterns, response, secc_case
+from ._common import ALL, family, good, mark, msg, patterns, reach, response, secc_case
 
 #: how long the tester waits for the next answer of an Ongoing loop its own machine repeats
 NEXT_POLL = 5.0
@@ -94,7 +94,7 @@ patterns(__name__, "Authorization", "CMN", ALL,
                   "Check the AuthorizationRes: WARNING_AuthorizationSelectionInvalid, the current SessionID, "
                   "EVSEProcessing Finished, schema-valid."))
 def authorization_005(t: Tester) -> None:
-    t.preamble("AuthorizationReq")
+    reach(t, "AuthorizationReq")
     setup = t.received_last("AuthorizationSetupRes")
     offered = [s.name for s in (setup.body.authorization_services or [])] if setup else []
     if "PnC" in offered:

@@ -19,6 +19,7 @@ from ._common import (
     mark,
     msg,
     patterns,
+    reach,
     reqs,
     response,
     secc_case,
@@ -110,7 +111,7 @@ def _refused(t: Tester, edit: Any, *codes: str) -> None:
 
 
 def _wrong_mode(t: Tester, dc: bool) -> None:
-    t.preamble(msg(t, CPD) + "Req")
+    reach(t, msg(t, CPD) + "Req")
     offered = offered_modes(t.received_last("ServiceDiscoveryRes"))
     fam = family(t)
     if fam == "din":  # DIN offers one combined type; a requested DC type it does not name is not offered
@@ -168,7 +169,7 @@ def ac_cpd_005(t: Tester) -> None:
 def _other_parameters(t: Tester, dc: bool) -> None:
     """The offered mode, the other kind's parameter element (DIN/ISO-2); -20: the BPT variant in a plain
     session."""
-    t.preamble(msg(t, CPD) + "Req")
+    reach(t, msg(t, CPD) + "Req")
     fam = family(t)
 
     def edit(req: Any) -> None:
@@ -270,7 +271,7 @@ patterns(__name__, "ScheduleExchange", "CMN", ("iso20",),
            steps=("GoodCase up to ScheduleExchangeReq; send it with the other control mode's element.",
                   "Check the answer: a FAILED code, the current SessionID, schema-valid; then the close."))
 def schedule_exchange_005(t: Tester) -> None:
-    t.preamble("ScheduleExchangeReq")
+    reach(t, "ScheduleExchangeReq")
 
     def other_mode(req: Any) -> None:
         if req.scheduled_se_req_control_mode is not None:

@@ -20,6 +20,7 @@ from ._common import (
     mark,
     msg,
     patterns,
+    reach,
     schema_valid,
     secc_case,
     sequence_timeout,
@@ -68,7 +69,7 @@ def vkt_current_demand_001(t: Tester) -> None:
                   "Check: no answer and the connection closed, or a schema-valid CurrentDemandRes: FAILED "
                   "(then the close), or OK with EVSEPresentVoltage not above EVSEMaximumVoltageLimit."))
 def vkt_current_demand_002(t: Tester) -> None:
-    t.preamble("CurrentDemandReq")
+    reach(t, "CurrentDemandReq")
     at = mark(t)
     t.send("CurrentDemandReq", lambda req: setattr(req.ev_target_voltage, "multiplier", 4))
     got = t.receive("CurrentDemandRes", timeout=MSG_TIMEOUT)

@@ -19,6 +19,7 @@ from ._common import (
     mark,
     msg,
     patterns,
+    reach,
     reqs,
     response,
     secc_case,
@@ -53,7 +54,7 @@ def _status_ok(t: Tester, got: Incoming) -> None:
 
 def _start(t: Tester) -> None:
     n = msg(t, "PowerDelivery")
-    t.preamble(n + "Req")
+    reach(t, n + "Req")
     p = progress(t, t.pending(n + "Req"))
     if p != "Start":
         t.inconc(f"the tester's first PowerDeliveryReq is {p}, not Start")
@@ -65,7 +66,7 @@ def _stop(t: Tester) -> None:
     loop = msg(t, "ChargeLoop" if family(t) == "iso20" else LOOP[kind(t)])
     t.expect(loop + "Res")
     n = msg(t, "PowerDelivery")
-    t.preamble(n + "Req")
+    reach(t, n + "Req")
     p = progress(t, t.pending(n + "Req"))
     if p != "Stop":
         t.inconc(f"the tester's PowerDeliveryReq after the loop is {p}, not Stop")
@@ -141,7 +142,7 @@ def _set_tuple(t: Tester, req: Any, tuple_id: int) -> None:
 
 def _unoffered_tuple(t: Tester) -> None:
     n = msg(t, "PowerDelivery")
-    t.preamble(n + "Req")
+    reach(t, n + "Req")
     req = t.pending(n + "Req")
     profile = req.ev_power_profile if family(t) == "iso20" else None
     if family(t) == "iso20" and (profile is None or profile.scheduled_evppt_control_mode is None):
@@ -191,7 +192,7 @@ def ac_power_delivery_006(t: Tester) -> None:
                   "close."))
 def dc_power_delivery_007(t: Tester) -> None:
     n = msg(t, "PowerDelivery")
-    t.preamble(n + "Req")
+    reach(t, n + "Req")
     cpd = t.received_last("ChargeParameterDiscoveryRes")
     tuples = cpd.body.sa_schedule_list.sa_schedule_tuple if cpd and cpd.body.sa_schedule_list else []
     req = t.pending(n + "Req")

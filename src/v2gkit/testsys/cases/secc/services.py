@@ -20,6 +20,7 @@ from ._common import (
     mark,
     msg,
     patterns,
+    reach,
     reqs,
     response,
     secc_case,
@@ -139,7 +140,7 @@ def _unoffered_id(t: Tester) -> int:
                   "Check the ServiceDetailRes: OK, the current SessionID, the same ServiceID, schema-valid; "
                   "-20: at least one ParameterSet."))
 def service_detail_001(t: Tester) -> None:
-    t.preamble(msg(t, per_detail(t)) + "Req")
+    reach(t, msg(t, per_detail(t)) + "Req")
     sid = _detail_id(t)
     at = mark(t)
     t.send("ServiceDetailReq", lambda req: setattr(req, "service_id", sid))
@@ -168,7 +169,7 @@ patterns(__name__, "ServiceDetail", "CMN", ("iso2", "iso20"), after="ServiceDisc
                   "Check the ServiceDetailRes: FAILED_ServiceIDInvalid, the current SessionID, schema-valid; "
                   "then the close."))
 def service_detail_005(t: Tester) -> None:
-    t.preamble(msg(t, per_detail(t)) + "Req")
+    reach(t, msg(t, per_detail(t)) + "Req")
     bad = _unoffered_id(t)
     at = mark(t)
     t.send("ServiceDetailReq", lambda req: setattr(req, "service_id", bad))
@@ -193,7 +194,7 @@ patterns(__name__, "PaymentServiceSelection", "CMN", DIN_ISO2, after="ServiceDis
 
 def _selection(t: Tester, edit: Any, *codes: str) -> None:
     n = msg(t, "PaymentServiceSelection")
-    t.preamble(n + "Req")
+    reach(t, n + "Req")
     at = mark(t)
     t.send(n + "Req", edit)
     response(t, n, *codes, after=at)
@@ -218,7 +219,7 @@ def _selected(t: Tester, *ids: int) -> Any:
                   "the close."))
 def payment_service_selection_005(t: Tester) -> None:
     n = msg(t, "PaymentServiceSelection")
-    t.preamble(n + "Req")
+    reach(t, n + "Req")
     offered = offered_payment(t.received_last("ServiceDiscoveryRes"))
     missing = [p for p in PAYMENT_OPTIONS if p not in offered]
     if not missing:
@@ -242,7 +243,7 @@ def payment_service_selection_005(t: Tester) -> None:
                   "Check the response code (see purpose), the current SessionID, schema-valid; then the "
                   "close."))
 def payment_service_selection_006(t: Tester) -> None:
-    t.preamble(msg(t, "PaymentServiceSelection") + "Req")
+    reach(t, msg(t, "PaymentServiceSelection") + "Req")
     bad = _unoffered_id(t)
     codes = (("FAILED_ServiceSelectionInvalid", "FAILED") if family(t) == "din" else
              ("FAILED_NoChargeServiceSelected", "FAILED_ServiceSelectionInvalid"))
@@ -259,7 +260,7 @@ def payment_service_selection_006(t: Tester) -> None:
                   "Check the response: FAILED_ServiceSelectionInvalid, the current SessionID, schema-valid; "
                   "the close."))
 def payment_service_selection_007(t: Tester) -> None:
-    t.preamble(msg(t, "PaymentServiceSelection") + "Req")
+    reach(t, msg(t, "PaymentServiceSelection") + "Req")
     charge = charge_service_id(t.received_last("ServiceDiscoveryRes")) or 1
     bad = _unoffered_id(t)
     _selection(t, lambda req: setattr(req, "selected_service_list", _selected(t, charge, bad)),
@@ -282,7 +283,7 @@ patterns(__name__, "ServiceSelection", "CMN", ("iso20",), after="ServiceDetailRe
 
 
 def _service_selection(t: Tester, service: int | None, parameter_set: int | None, code: str) -> None:
-    t.preamble("ServiceSelectionReq")
+    reach(t, "ServiceSelectionReq")
 
     def edit(req: Any) -> None:
         sel = req.selected_energy_transfer_service

@@ -14,6 +14,7 @@ from ._common import (
     code,
     family,
     good,
+    reach,
     response,
     schema_valid,
     secc_case,
@@ -80,7 +81,7 @@ def session_setup_003(t: Tester) -> None:
                   "Check that the SUT has closed the TCP connection by V2G_SECC_CommunicationSetup_Timeout "
                   "plus par_CMN_TCP_Connection_Termination_Timeout."))
 def session_setup_004(t: Tester) -> None:
-    t.preamble("SessionSetupReq")
+    reach(t, "SessionSetupReq")
     withhold(t, "SessionSetupReq")
     closes(t, COMMUNICATION_SETUP + TERMINATION)
 
@@ -93,7 +94,7 @@ _PAUSE_PRE = ("The SECC supports paused sessions (PICS Pause); AC; the test syst
 def _pause_then_resume(t: Tester, new_id: str, want: str) -> None:
     """The part of the paused-session cases the test system runs today: GoodCase to SessionStopReq(Pause),
     SessionStopRes OK and the SUT ends the connection. Resuming needs a second connection in one case."""
-    t.preamble("SessionStopReq")
+    reach(t, "SessionStopReq")
     paused_id = t.session_id
     t.set("SessionStopReq", lambda req: setattr(req, "charging_session", type(req.charging_session).Pause))
     t.send("SessionStopReq")
@@ -177,7 +178,7 @@ def vkt_session_setup_001(t: Tester) -> None:
                   f"Check: a schema-valid SessionSetupRes within V2G_EVCC_Msg_Timeout ({MSG_TIMEOUT:g} s), "
                   "or the SUT closes the connection."))
 def vkt_session_setup_002(t: Tester) -> None:
-    t.preamble("SessionSetupReq")
+    reach(t, "SessionSetupReq")
 
     def too_long(req: Any) -> None:
         req.evccid = "X" * 300 if family(t) == "iso20" else bytes(range(40))

@@ -6,7 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from ...script import Tester
-from ._common import ALL, TERMINATION, closes, family, good, mark, msg, patterns, response, secc_case, value
+from ._common import (
+    ALL,
+    TERMINATION,
+    closes,
+    family,
+    good,
+    mark,
+    msg,
+    patterns,
+    reach,
+    response,
+    secc_case,
+    value,
+)
 
 
 @secc_case("TC_SECC_DC_VKT_WeldingDetection_001", protocols=ALL, from_standard=False,
@@ -47,7 +60,7 @@ def _after_stop(t: Tester) -> None:
            steps=("GoodCase through the whole session up to SessionStopReq; send it with Terminate.",
                   "Check the SessionStopRes: OK, the current SessionID, schema-valid."))
 def session_stop_001(t: Tester) -> None:
-    t.preamble(msg(t, "SessionStop") + "Req")
+    reach(t, msg(t, "SessionStop") + "Req")
     edit = None if family(t) == "din" else _charging_session(t, "Terminate")
     good(t, "SessionStop", edit=edit)
     _after_stop(t)
@@ -79,7 +92,7 @@ def session_stop_005(t: Tester) -> None:
                   "Supported: check OK; send ServiceDiscoveryReq; check ServiceDiscoveryRes OK with the "
                   "current SessionID."))
 def session_stop_006(t: Tester) -> None:
-    t.preamble("SessionStopReq")
+    reach(t, "SessionStopReq")
     sd = next((m for m in t.received if m.name == "ServiceDiscoveryRes"), None)
     supported = bool(sd is not None and sd.body.service_renegotiation_supported)
     t.log(f"the first ServiceDiscoveryRes said ServiceRenegotiationSupported {str(supported).lower()}")

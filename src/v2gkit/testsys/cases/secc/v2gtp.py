@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ....v2gtp import PayloadType
 from ...script import Tester
-from ._common import ALL, family, response, secc_case
+from ._common import ALL, family, reach, response, secc_case
 
 
 @secc_case("TC_SECC_CMN_VTB_V2GTPSessionSetup_001", protocols=ALL, requirements=("V2G2-107",), quick=True,
@@ -17,7 +17,7 @@ from ._common import ALL, family, response, secc_case
                   "Check the SessionSetupRes header: protocolVersion 0x01, invProtocolVersion 0xFE, "
                   "payloadType 0x8001 (-20: 0x8002), payloadLength the length of its payload."))
 def v2gtp_session_setup_001(t: Tester) -> None:
-    t.preamble("SessionSetupReq")
+    reach(t, "SessionSetupReq")
     t.send("SessionSetupReq")
     got = response(t, "SessionSetup", "OK_NewSessionEstablished", "OK_OldSessionJoined")
     want = PayloadType.ISO20_COMMON if family(t) == "iso20" else PayloadType.EXI
