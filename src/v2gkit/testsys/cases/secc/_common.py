@@ -460,5 +460,5 @@ def patterns(module: str, topic: str, kind_: str, protocols: tuple[str, ...], *,
         timeout)
 
 
-__all__ += ["INTENDED_NEEDS", "PREAMBLE_TIMEOUT", "SEQUENCE_REQS", "SESSION_REQS", "TIMEOUT_REQS", "Per", "names",
-            "patterns", "per_family", "reach", "reqs", "secc_case"]
+__all__ += ["INTENDED_NEEDS", "PREAMBLE_TIMEOUT", "SEQUENCE_REQS", "SESSION_REQS", "TIMEOUT_REQS", "Per",
+            "names", "patterns", "per_family", "reach", "reqs", "secc_case"]
