@@ -1,5 +1,6 @@
 -- @case TC_SECC_CMN_VKT_SessionSetup_003
 -- @v2gkit
+-- @title The SECC keeps the SessionID of SessionSetupRes in the next response
 -- @purpose Verify that the SECC keeps the SessionID it gave in SessionSetupRes: the next response
 --          (ServiceDiscoveryRes; ISO 15118-20: AuthorizationSetupRes) carries the same SessionID
 --          with ResponseCode OK.

@@ -1,4 +1,5 @@
 -- @case TC_SECC_CMN_VTB_V2GTPSessionSetup_002
+-- @title The SECC ignores a SessionSetupReq with V2GTP payloadLength 0x00000000
 -- @purpose Verify that the SECC ignores a SessionSetupReq whose V2GTP header has the invalid
 --          'payloadLength' 0x00000000: it sends no SessionSetupRes, the tester detects V2G_Msg_Timeout.
 -- @requirement V2G2-107

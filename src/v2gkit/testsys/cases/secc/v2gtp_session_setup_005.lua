@@ -1,4 +1,5 @@
 -- @case TC_SECC_CMN_VTB_V2GTPSessionSetup_005
+-- @title The SECC ignores a SessionSetupReq with V2GTP invProtocolVersion 0xFF
 -- @purpose Verify that the SECC ignores a SessionSetupReq whose V2GTP header has the invalid
 --          'invProtocolVersion' 0xFF: it sends no SessionSetupRes, the tester detects V2G_Msg_Timeout.
 -- @requirement V2G2-107
