@@ -16,8 +16,8 @@ import itertools
 import logging
 import resource
 import socket
-import struct
 import ssl
+import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
