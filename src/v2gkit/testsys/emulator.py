@@ -449,13 +449,12 @@ class Emulator:
                 self.closed_by, self.closed_at = "tester", now
                 self._record(now, "tx", "event", name="reset" if op.reset else "close")
                 out.append(Disconnect(op.reset))
-        elif isinstance(op, WriteOp):
-            if self.connected and op.chunks:
-                self._write_ids += 1
-                key = f"w:{self._write_ids}"
-                self._writes[key] = list(op.chunks)
-                op.timeout = None
-                out += self._write_chunk(now, key, self._writes[key], op.pause)
+        elif isinstance(op, WriteOp) and self.connected and op.chunks:
+            self._write_ids += 1
+            key = f"w:{self._write_ids}"
+            self._writes[key] = list(op.chunks)
+            op.timeout = None
+            out += self._write_chunk(now, key, self._writes[key], op.pause)
 
     def _write_chunk(self, now: float, key: str, chunks: list[bytes], pause: float | None = None) -> list[Output]:
         if pause is None:
@@ -649,9 +648,9 @@ class Emulator:
                 items = [(k, v) for k, v in vars(body).items() if v is not None] if body is not None else []
                 if len(items) != 1:
                     raise ValueError(f"body holds {len(items)} messages")
-                field_name, obj = items[0]
+                _, obj = items[0]
                 el = type(obj).__name__
-                el = el[:-4] if el.endswith("Type") else el
+                el = el.removesuffix("Type")
                 inc = Incoming(el, obj, doc.header, doc.header.session_id, message.payload_type, data,
                                now - (self.t0 if self.t0 is not None else now))
             else:

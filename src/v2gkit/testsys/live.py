@@ -16,7 +16,8 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from .. import sdp as core
@@ -25,7 +26,7 @@ from ..net.iface import link_local_address
 from ..net.runner import run_machine
 from ..net.sdp import discover, start_responder
 from ..net.v2g import V2GConnection, connect, serve
-from .case import Case, CaseResult, Step, Verdict
+from .case import Case, CaseResult, Step, Verdict, WireRecord
 from .drive import Setup, make_emulator, run_script, setup_for, verdict_of
 from .emulator import SdpOp, TesterSDP
 from .script import Tester
@@ -37,7 +38,9 @@ __all__ = ["Target", "run_live"]
 class Target:
     """Where the SUT is. ``interface``: SDP and link-local addresses on it (the veth pair, a PLC modem);
     ``loopback``: SDP and TCP on ::1; ``address``: (host, port) of an SECC, no SDP. ``tls``: ask for TLS in SDP
-    (tester EVCC) or offer it (tester SECC) with ``ssl_context``."""
+    (tester EVCC) or offer it (tester SECC) with ``ssl_context``. ``pki_dir``: the test PKI a case's TLS
+    profile (``Case.tls``, testsys/tlsfaults.py) builds its certificates from: the SUT must trust its roots
+    (default: v2gkit's own ``~/.cache/v2gkit/pki``, what ``v2gkit secc/evcc --pki`` use)."""
 
     interface: str | None = None
     loopback: bool = False
@@ -47,6 +50,7 @@ class Target:
     sdp_port: int = core.SDP_PORT
     #: how long the tester SECC waits for the car to connect, and the tester EVCC's SDP attempts
     connect_timeout: float = 20.0
+    pki_dir: Path | None = None
 
     def describe(self) -> str:
         if self.address:
@@ -91,8 +95,18 @@ async def _before_connection(emu: Any, target: Target, t0: float) -> None:
             emu.pre_answer(True, loop.time() - t0)
 
 
+#: after a car failed the TLS handshake, how long the tester SECC still watches for a retry or a plain-TCP
+#: fallback (a new SDP request) before it ends the case
+TLS_RETRY_WATCH = 1.0
+
+
+def _tls_record(t: float, name: str, note: str) -> WireRecord:
+    """A TLS event for the case's wire: ``tls_handshake`` (done, on the tester's side) or ``tls_failed``."""
+    return WireRecord(t, "", "tls", name=name, note=note)
+
+
 async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], target: Target,
-                       notes: list[Step]) -> None:
+                       notes: list[Step], records: list[WireRecord], t0: float) -> None:
     if target.address is not None:
         host, port = target.address
         use_tls = target.tls
@@ -104,17 +118,33 @@ async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
         notes.append(Step(0.0, f"SDP: SECC at [{secc.address}]:{secc.port} ({secc.security.name}) after {attempts} "
                                 f"request(s)"))
         host, port, use_tls = str(secc.address), secc.port, secc.security is core.Security.TLS
-    conn = await connect(host, port, interface=None if target.loopback or target.address else target.interface,
-                         ssl_context=target.ssl_context if use_tls else None, timeout=target.connect_timeout)
+    try:
+        conn = await connect(host, port,
+                             interface=None if target.loopback or target.address else target.interface,
+                             ssl_context=target.ssl_context if use_tls else None,
+                             timeout=target.connect_timeout)
+    except (ssl.SSLError, ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as e:
+        if use_tls:  # TCP was up: the TLS handshake failed (an alert, or the SECC hung up)
+            why = f"{type(e).__name__}: {e}" if str(e) else f"{type(e).__name__} (the SECC hung up)"
+            records.append(_tls_record(time.perf_counter() - t0, "tls_failed", why))
+        raise
     await emu_runner(conn)
 
 
 async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], target: Target,
-                       notes: list[Step], emu: Any) -> None:
+                       notes: list[Step], emu: Any, records: list[WireRecord]) -> None:
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     done: asyncio.Future[None] = loop.create_future()
     connected = asyncio.Event()
+    tls_failed = asyncio.Event()
+
+    failures: list[str] = []
+
+    def on_tls_error(peer: tuple[str, int], reason: str) -> None:
+        failures.append(f"[{peer[0]}]:{peer[1]}: {reason}")
+        records.append(_tls_record(loop.time() - t0, "tls_failed", failures[-1]))  # the SDP records' clock
+        tls_failed.set()
 
     async def handler(conn: V2GConnection) -> None:
         if connected.is_set():  # one connection per case; a second car is turned away
@@ -139,7 +169,8 @@ async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
             server = await serve(handler, host="::1" if target.loopback else "::",
                                  port=random.randrange(core.DYNAMIC_PORTS.start, core.DYNAMIC_PORTS.stop),
                                  interface=None if target.loopback else target.interface,
-                                 ssl_context=target.ssl_context if target.tls else None)
+                                 ssl_context=target.ssl_context if target.tls else None,
+                                 on_tls_error=on_tls_error if target.tls else None)
             break
         except OSError:
             continue
@@ -152,10 +183,18 @@ async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
                                       loopback=target.loopback, port=target.sdp_port)
     notes.append(Step(0.0, f"listening on [{address}]:{server.port}, SDP on port {target.sdp_port}"))
     try:
+        waits = [asyncio.ensure_future(connected.wait()), asyncio.ensure_future(tls_failed.wait())]
         try:
-            await asyncio.wait_for(connected.wait(), target.connect_timeout)
-        except TimeoutError:
-            raise TimeoutError(f"no car connected within {target.connect_timeout:g} s") from None
+            await asyncio.wait(waits, timeout=target.connect_timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not connected.is_set() and tls_failed.is_set():  # watch for a retry before giving up
+                await asyncio.wait([waits[0]], timeout=TLS_RETRY_WATCH)
+        finally:
+            for w in waits:
+                w.cancel()
+        if not connected.is_set():
+            if failures:
+                raise ConnectionError(f"the TLS handshake with the car failed: {failures[-1]}")
+            raise TimeoutError(f"no car connected within {target.connect_timeout:g} s")
         await done
     finally:
         responder.close()
@@ -164,16 +203,29 @@ async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
 
 async def run_live(body: Callable[[Tester], None], role: str, target: Target, setup: Setup | None = None, *,
                    case: Case | None = None, sut: str = "") -> CaseResult:
-    """Run ``body`` with the tester in ``role`` against the SUT at ``target``."""
+    """Run ``body`` with the tester in ``role`` against the SUT at ``target``. A ``case`` with a TLS profile
+    (``Case.tls``) runs with the tester's context from :mod:`v2gkit.testsys.tlsfaults` instead of the
+    target's, and gets its verdict from what happened on the TLS layer (``tlsfaults.judge``)."""
     setup = setup or Setup()
+    if case is not None and case.tls:
+        from . import tlsfaults
+        ctx = tlsfaults.context(case.tls, role, setup.protocol, target.pki_dir)
+        target = replace(target, tls=True, ssl_context=ctx)
     t_wall, t0 = time.time(), time.perf_counter()
     emu = make_emulator(role, setup)
     tester, thread = run_script(emu, body, setup.session_protocol)
     notes: list[Step] = []
+    records: list[WireRecord] = []  # TLS handshakes done and failed (channel "tls")
     endpoints: list[str] = ["", ""]
 
     async def on_conn(conn: V2GConnection) -> None:
         endpoints[:] = [f"[{conn.local[0]}]:{conn.local[1]}", f"[{conn.peer[0]}]:{conn.peer[1]}"]
+        if conn.tls:
+            info = conn.tls
+            cn = f", peer certificate CN={info['peer_cn']}" if info.get("peer_cn") else \
+                ", no peer certificate"
+            records.append(_tls_record(time.perf_counter() - t0, "tls_handshake",
+                                       f"{info['version']} {info['cipher']}{cn}"))
         outcome = await run_machine(conn, emu)
         notes.append(Step(emu.now - (emu.t0 or 0.0), f"connection runner ended: {outcome.detail}"))
 
@@ -182,9 +234,9 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
         if role == "evcc":
             await _before_connection(emu, target, asyncio.get_running_loop().time())
             if emu.done is None:
-                await _tester_evcc(on_conn, target, notes)
+                await _tester_evcc(on_conn, target, notes, records, t0)
         else:
-            await _tester_secc(on_conn, target, notes, emu)
+            await _tester_secc(on_conn, target, notes, emu, records)
     except (OSError, TimeoutError, ConnectionError, ssl.SSLError) as e:
         error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
     finally:
@@ -196,7 +248,9 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
                      purpose=case.purpose if case else "", requirements=case.requirements if case else (),
                      sut=sut or target.describe(), protocol=emu.protocol or "", verdict=verdict, reason=reason,
                      started=t_wall, seconds=time.perf_counter() - t0, steps=notes + list(tester.steps),
-                     wire=list(emu.wire), local_endpoint=endpoints[0], remote_endpoint=endpoints[1])
+                     wire=records + list(emu.wire), local_endpoint=endpoints[0], remote_endpoint=endpoints[1])
+    if case is not None and case.tls:
+        res = tlsfaults.judge(case, setup.protocol, res, target.pki_dir)
     return res
 
 

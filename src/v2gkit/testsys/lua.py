@@ -243,6 +243,10 @@ class _Binding:
             self.frame_faults.append(lambda f: [f[a:b] for a, b in zip([0, *cuts], [*cuts, len(f)], strict=True)
                                                 if b > a])
 
+        def append_hex(h: str) -> None:
+            extra = bytes.fromhex(str(h))
+            self.frame_faults.append(lambda f: f + extra)
+
         table: dict[str, Callable[..., Any]] = {
             "Wait": lambda s: t.wait(float(s)),
             "Log": lambda text: t.log(str(text)),
@@ -262,7 +266,7 @@ class _Binding:
             "Set_V2GTP_PayloadLength": lambda v: self._header_field(4, ">I", v),
             "Set_Fault_Truncate": lambda n: self.frame_faults.append(lambda f, n=int(n): f[:n]),
             "Set_Fault_Split": split,
-            "Set_Fault_Append_Hex": lambda h: self.frame_faults.append(lambda f, x=bytes.fromhex(str(h)): f + x),
+            "Set_Fault_Append_Hex": append_hex,
             "Get_Protocol": lambda: t.protocol,
             "Is_Connected": lambda: t.connected,
         }

@@ -110,10 +110,10 @@ from typing import Any
 from v2gkit import timing
 
 __all__ = [
+    "SUT",
     "Allowance",
     "Fit",
     "Launcher",
-    "SUT",
     "SUTConfig",
     "SUTError",
     "SUTProcess",
