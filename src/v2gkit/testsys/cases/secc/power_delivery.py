@@ -180,12 +180,13 @@ def ac_power_delivery_006(t: Tester) -> None:
     _unoffered_tuple(t)
 
 
-@secc_case("TC_SECC_DC_VKT_PowerDelivery_007", protocols=DIN_ISO2, from_standard=False,
-           requirements=reqs(SEQUENCE_REQS, DIN_ISO2, "V2G2-225"),
+@secc_case("TC_SECC_DC_VKT_PowerDelivery_007", protocols=("iso2",), from_standard=False,
+           requirements=reqs(SEQUENCE_REQS, ("iso2",), "V2G2-225"),
            purpose="Verify that the SECC refuses a PowerDeliveryReq (Start) whose ChargingProfile asks for "
                    "more power than the PMaxSchedule of the selected SAScheduleTuple allows (the EV must "
                    "stay within it) with ResponseCode FAILED_ChargingProfileInvalid, then closes the TCP "
-                   "connection within par_CMN_TCP_Connection_Termination_Timeout.",
+                   "connection within par_CMN_TCP_Connection_Termination_Timeout. ISO 15118-2 only: DIN 70121 "
+                   "DC chargers treat the profile as information (real DIN cars exceed PMax).",
            steps=("GoodCase up to PowerDeliveryReq (Start); send it with every ChargingProfileEntryMaxPower "
                   "ten times the first PMax of the selected tuple.",
                   "Check the answer: FAILED_ChargingProfileInvalid, the current SessionID, schema-valid; the "
