@@ -17,6 +17,7 @@ What the seed's pages do not show is designed in their style (v2gkit extensions,
 ``Get_Verdict()`` -> string                      "pass", "inconc", "fail" or "error"
 ``Set_Receive_Timeout(seconds)``                 how long the following ``Receive_`` calls wait (nil: default)
 ``Run_Until_<Msg>()`` -> boolean                 play with defaults until the tester is about to send <Msg>
+``Withhold_<Msg>()`` -> boolean                  do not send the tester's next <Msg> (the peer's timeouts)
 ``Expect_Connection_Close(seconds)`` -> boolean  did the SUT close the connection within ``seconds``
 ``Close_Connection()`` / ``Reset_Connection()``  hang up with FIN / with RST
 ``Send_Raw(hex)``                                bytes on the stream exactly as given
@@ -221,6 +222,13 @@ class _Binding:
     # -- extensions ---------------------------------------------------------------------------------------
     def extension(self, role: str, name: str) -> Callable[..., Any] | None:
         t = self.t
+        if name.startswith("Withhold_"):
+            target_w = name[len("Withhold_"):]
+
+            def withhold() -> bool:
+                self._own(role, name)
+                return t.withhold(target_w)
+            return withhold
         if name.startswith("Run_Until_"):
             target = name[len("Run_Until_"):]
 
