@@ -450,7 +450,7 @@ _PORTS = re.compile(r"ports=\{([^}]*)\}")
 
 class _V2gkit(Launcher):
     implementation = "v2gkit"
-    features = frozenset({"tls", "live", "pause", "bpt", "dynamic"})
+    features = frozenset({"tls", "live", "pause", "bpt", "dynamic", "meterinfo"})
     allowances = (
         Allowance("no-pnc", "v2gkit has no Plug & Charge yet (contract certificates: PaymentDetails, "
                   "CertificateInstallation/Update)", feature="pnc"),
