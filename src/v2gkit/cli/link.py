@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
+from v2gkit.pki.quick import DEFAULT_PKI
+
 from .options import COUNT, INTERFACE, PORT, Number
 from .options import fail as _fail
-
-DEFAULT_PKI = Path.home() / ".cache" / "v2gkit" / "pki"
 
 
 def _where(interface: str | None, loopback: bool) -> None:

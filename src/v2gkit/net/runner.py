@@ -19,7 +19,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .. import timing
-from ..session.events import Closed, Disconnect, Event, Machine, Negotiated, Output, Reason, Send, Timer, Write
+from ..session.events import (
+    Closed,
+    Disconnect,
+    Event,
+    Machine,
+    Negotiated,
+    Output,
+    Reason,
+    Send,
+    Timer,
+    Write,
+)
 from ..v2gtp import V2GTPMessage
 from .faults import FaultLog
 from .v2g import ConnectionClosed, V2GConnection, V2GTPProtocolError

@@ -114,7 +114,36 @@ def _base(protocol: Profile, purpose: int) -> ssl.SSLContext:
         ctx.maximum_version = ssl.TLSVersion.TLSv1_3
         if protocol == "iso20":
             ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+            # Table 7: secp521r1 or x448 ([V2G20-1634], [V2G20-1637]). Python's ssl sets one group only, so
+            # x448 is not offered: a peer that insists on it cannot connect, rather than one on X25519 can.
+            ctx.set_ecdh_curve(ISO20_CURVE)
     return ctx
+
+
+#: the key exchange group of v2gkit's ISO 15118-20 TLS (Table 7 also allows x448, see _base)
+ISO20_CURVE = "secp521r1"
+
+
+def peer_key_problem(ssl_object: Any) -> str | None:
+    """Why the peer's certificate may not be used on this connection, or None. Over TLS 1.3 (v2gkit speaks it
+    for ISO 15118-20 only) the leaf key must be secp521r1 ([V2G20-2674]) or Ed448 ([V2G20-2319]); Python's
+    ssl cannot restrict the signature algorithms, so this is checked once the handshake is done."""
+    if ssl_object is None or ssl_object.version() != "TLSv1.3":
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    if der is None:
+        return None  # no certificate at all: the context's verify_mode decided that already
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448
+
+    key = x509.load_der_x509_certificate(der).public_key()
+    if isinstance(key, ed448.Ed448PublicKey):
+        return None
+    if isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name == "secp521r1":
+        return None
+    kind = key.curve.name if isinstance(key, ec.EllipticCurvePublicKey) else type(key).__name__
+    return (f"peer certificate key is {kind}; ISO 15118-20 TLS needs secp521r1 or Ed448 "
+            f"([V2G20-2674], [V2G20-2319])")
 
 
 def _existing(path: StrPath, what: str) -> str:

@@ -16,8 +16,8 @@ import itertools
 import logging
 import resource
 import socket
-import struct
 import ssl
+import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
@@ -34,7 +34,7 @@ from ..v2gtp import (
 from .faults import FaultLog, default_fault_log
 from .iface import if_index, link_local_address
 from .limits import ConnectionLimits, ConnectionTable, fd_budget
-from .tls import describe
+from .tls import describe, peer_key_problem
 
 __all__ = [
     "ConnectionClosed",
@@ -270,6 +270,10 @@ async def connect(address: str, port: int, *, interface: str | None = None, ssl_
     except BaseException:
         sock.close()
         raise
+    problem = peer_key_problem(writer.get_extra_info("ssl_object"))
+    if problem is not None:  # a verified chain, but a key ISO 15118-20 does not allow: refuse it
+        writer.transport.abort()
+        raise ssl.SSLError(f"TLS with [{address}]:{port} refused: {problem}")
     return V2GConnection(reader, writer, is_client=True, max_payload=max_payload, accept=accept, tracer=tracer)
 
 
@@ -570,6 +574,15 @@ async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface:
             sock.close()
             raise
         writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        problem = peer_key_problem(writer.get_extra_info("ssl_object"))
+        if problem is not None:  # a verified chain, but a key ISO 15118-20 does not allow: refuse it
+            if on_tls_error is not None:
+                on_tls_error(peer, problem)
+            else:
+                fault_log.report("tls", "TLS handshake with [%s]:%s refused: %s", peer[0], peer[1], problem,
+                                 level=logging.INFO)
+            transport.abort()
+            return
         try:
             conn = V2GConnection(reader, writer, is_client=False, max_payload=max_payload, accept=accept,
                                  tracer=tracer, faults=fault_log)

@@ -52,6 +52,11 @@ _ORGANIZATION = "v2gkit test PKI"
 _CLOCK_SKEW = dt.timedelta(hours=1)  # backdate not-before so peers with a slightly slow clock accept
 
 
+#: where ``v2gkit secc``/``evcc``, the test system and the SUT launchers keep their throwaway test PKI (both
+#: sides of a test read the same one, so each trusts the other)
+DEFAULT_PKI = Path.home() / ".cache" / "v2gkit" / "pki"
+
+
 class PkiError(ValueError):
     """A test PKI cannot be built or loaded as asked (bad option, missing or unreadable file)."""
 

@@ -19,7 +19,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..v2gtp import Action, V2GTPMessage, V2GTPReader, frame
-from .events import Closed, Disconnect, Event, Machine, Negotiated, Output, Reason, Received, Send, Timer, Write
+from .events import (
+    Closed,
+    Disconnect,
+    Event,
+    Machine,
+    Negotiated,
+    Output,
+    Reason,
+    Received,
+    Send,
+    Timer,
+    Write,
+)
 
 __all__ = ["Exchange", "Machine", "run_pair"]
 

@@ -82,7 +82,9 @@ _PROTOCOL_ALIASES = {"din70121": "din", "din-70121": "din", "iso-2": "iso2", "is
                      "iso-15118-20": "iso20"}
 
 #: what a case may need of the SUT (Case.needs: ISO 15118-4 PICS, in short)
-NEEDS: tuple[str, ...] = ("tls", "live", "pause")
+#: what a case may need from the SUT (ISO 15118-4 PICS, in short): the SECC offers TLS / offers no TLS,
+#: a live link, paused sessions, Plug & Charge, metering receipts, MeterInfo, control-pilot control
+NEEDS: tuple[str, ...] = ("tls", "notls", "live", "pause", "pnc", "receipt", "meterinfo", "cp")
 
 #: the attribute a loaded Python case module keeps its cases in (the decorator fills it while importing)
 _MODULE_CASES = "__v2gkit_cases__"

@@ -118,14 +118,15 @@ def _sut_pair(role: str, setup: Setup) -> tuple[Machine, Callable[[str, Any], Ma
 
 
 def _sut_sdp(setup: Setup) -> Any:
-    """The in-process SUT SECC's SDP server: link-local address, port 15118 plain (and 15119 TLS)."""
+    """The in-process SUT SECC's SDP server: link-local address, ports of the dynamic range (sdp.DYNAMIC_PORTS)
+    for plain TCP and TLS."""
     import ipaddress
 
     from .. import sdp as core
 
-    ports = {core.Security.NONE: 15118}
+    ports = {core.Security.NONE: core.DYNAMIC_PORTS.start}
     if setup.sut_tls:
-        ports[core.Security.TLS] = 15119
+        ports[core.Security.TLS] = core.DYNAMIC_PORTS.start + 1
     policy = core.SecurityPolicy.ECHO if setup.sut_tls else core.SecurityPolicy.NONE_ONLY
     return core.SDPServer(ipaddress.IPv6Address("fe80::2"), ports, policy)
 
@@ -193,12 +194,14 @@ def run_case(case: Case, setup: Setup | None = None, *, protocol: str | None = N
     return run_self(case.run, case.role, st, case=case)
 
 
-def run_script(emu: Emulator, body: Callable[[Tester], None], protocol: str | None = None) -> tuple[Tester, ScriptThread]:
+def run_script(emu: Emulator, body: Callable[[Tester], None], protocol: str | None = None,
+               dc: bool = True) -> tuple[Tester, ScriptThread]:
     """Start ``body`` in its thread, attached to ``emu`` (it runs until its first blocking call)."""
     holder: list[Tester] = []
     thread = ScriptThread(lambda: body(holder[0]))
     tester = Tester(emu, thread)
     tester.planned_protocol = protocol
+    tester.planned_dc = dc
     holder.append(tester)
     emu.run_script(thread.resume, thread.start())
     return tester, thread
@@ -224,7 +227,7 @@ def run_self(body: Callable[[Tester], None], role: str, setup: Setup | None = No
     setup = setup or Setup()
     t_wall, t0 = time.time(), time.perf_counter()
     emu = make_emulator(role, setup)
-    tester, thread = run_script(emu, body, setup.session_protocol)
+    tester, thread = run_script(emu, body, setup.session_protocol, setup.dc)
     sut, then = _sut_pair(role, setup)
     clock = [0.0]
     ex = None

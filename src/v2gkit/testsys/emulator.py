@@ -281,6 +281,7 @@ class Emulator:
         self.sdp_requests: list[bytes] = []
         self.sdp_transform: Callable[[bytes], bytes | None] | None = None
         self._first: list[Output] = []  # the first op's timers, for start()
+        self._silence: float | None = None  # a default wait: re-armed by every message that arrives
         self._pre = False  # the op came from a step before the connection: its timers are still to start
         self._error: BaseException | None = None  # a script edit that failed, for its next blocking call
 
@@ -307,6 +308,8 @@ class Emulator:
         if inc is not None:
             self.last_in[inc.name] = inc
             self.incoming.append(inc)
+            if self._silence is not None:  # a default wait counts silence, not the length of a session
+                out.append(Timer(f"op{self._op_timer}", self._silence))
         return out + self._settle(now)
 
     def timer(self, now: float, name: str) -> list[Output]:
@@ -435,12 +438,15 @@ class Emulator:
     def _begin(self, now: float, op: Op, out: list[Output]) -> None:
         self._op_started = now
         self._op_timer += 1
+        self._silence = None
         if isinstance(op, ReceiveOp):
             self.arrived[op.name] = False
             if op.timeout is None:
                 op.timeout = self._receive_timeout(op.name)
+                self._silence = op.timeout
         elif isinstance(op, (SendOp, AwaitSend)) and op.timeout is None:
             op.timeout = timing.SECC_SEQUENCE_TIMEOUT  # no turn to send within it: the SUT went quiet
+            self._silence = op.timeout
         if isinstance(op, (ReceiveOp, WaitOp, ExpectClose, AwaitSend, SendOp)) and op.timeout is not None:
             out.append(Timer(f"op{self._op_timer}", op.timeout))
         if isinstance(op, CloseOp):
@@ -449,13 +455,12 @@ class Emulator:
                 self.closed_by, self.closed_at = "tester", now
                 self._record(now, "tx", "event", name="reset" if op.reset else "close")
                 out.append(Disconnect(op.reset))
-        elif isinstance(op, WriteOp):
-            if self.connected and op.chunks:
-                self._write_ids += 1
-                key = f"w:{self._write_ids}"
-                self._writes[key] = list(op.chunks)
-                op.timeout = None
-                out += self._write_chunk(now, key, self._writes[key], op.pause)
+        elif isinstance(op, WriteOp) and self.connected and op.chunks:
+            self._write_ids += 1
+            key = f"w:{self._write_ids}"
+            self._writes[key] = list(op.chunks)
+            op.timeout = None
+            out += self._write_chunk(now, key, self._writes[key], op.pause)
 
     def _write_chunk(self, now: float, key: str, chunks: list[bytes], pause: float | None = None) -> list[Output]:
         if pause is None:
@@ -505,6 +510,7 @@ class Emulator:
                 return False
             if op.now or self.machine_closed is not None or self.machine is None:
                 self._send_built(now, op.name, out, op.transform)
+                self._cursor = len(self.incoming)
                 return True
             if timed_out:
                 return False
@@ -528,6 +534,7 @@ class Emulator:
                     self._event(now, "replaced", {"held": h.name, "sent": op.name})
                     self._send_built(now, op.name, out, op.transform)
                 op._sent = True  # type: ignore[attr-defined]
+                self._cursor = len(self.incoming)  # what came before a send is not its answer
                 return
             self.held.popleft()
             if not self.connected:
@@ -649,9 +656,9 @@ class Emulator:
                 items = [(k, v) for k, v in vars(body).items() if v is not None] if body is not None else []
                 if len(items) != 1:
                     raise ValueError(f"body holds {len(items)} messages")
-                field_name, obj = items[0]
+                _, obj = items[0]
                 el = type(obj).__name__
-                el = el[:-4] if el.endswith("Type") else el
+                el = el.removesuffix("Type")
                 inc = Incoming(el, obj, doc.header, doc.header.session_id, message.payload_type, data,
                                now - (self.t0 if self.t0 is not None else now))
             else:

@@ -213,7 +213,7 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
         target = replace(target, tls=True, ssl_context=ctx)
     t_wall, t0 = time.time(), time.perf_counter()
     emu = make_emulator(role, setup)
-    tester, thread = run_script(emu, body, setup.session_protocol)
+    tester, thread = run_script(emu, body, setup.session_protocol, setup.dc)
     notes: list[Step] = []
     records: list[WireRecord] = []  # TLS handshakes done and failed (channel "tls")
     endpoints: list[str] = ["", ""]

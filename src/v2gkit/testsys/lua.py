@@ -17,6 +17,7 @@ What the seed's pages do not show is designed in their style (v2gkit extensions,
 ``Get_Verdict()`` -> string                      "pass", "inconc", "fail" or "error"
 ``Set_Receive_Timeout(seconds)``                 how long the following ``Receive_`` calls wait (nil: default)
 ``Run_Until_<Msg>()`` -> boolean                 play with defaults until the tester is about to send <Msg>
+``Withhold_<Msg>()`` -> boolean                  do not send the tester's next <Msg> (the peer's timeouts)
 ``Expect_Connection_Close(seconds)`` -> boolean  did the SUT close the connection within ``seconds``
 ``Close_Connection()`` / ``Reset_Connection()``  hang up with FIN / with RST
 ``Send_Raw(hex)``                                bytes on the stream exactly as given
@@ -221,6 +222,13 @@ class _Binding:
     # -- extensions ---------------------------------------------------------------------------------------
     def extension(self, role: str, name: str) -> Callable[..., Any] | None:
         t = self.t
+        if name.startswith("Withhold_"):
+            target_w = name[len("Withhold_"):]
+
+            def withhold() -> bool:
+                self._own(role, name)
+                return t.withhold(target_w)
+            return withhold
         if name.startswith("Run_Until_"):
             target = name[len("Run_Until_"):]
 
@@ -243,6 +251,10 @@ class _Binding:
             self.frame_faults.append(lambda f: [f[a:b] for a, b in zip([0, *cuts], [*cuts, len(f)], strict=True)
                                                 if b > a])
 
+        def append_hex(h: str) -> None:
+            extra = bytes.fromhex(str(h))
+            self.frame_faults.append(lambda f: f + extra)
+
         table: dict[str, Callable[..., Any]] = {
             "Wait": lambda s: t.wait(float(s)),
             "Log": lambda text: t.log(str(text)),
@@ -262,7 +274,7 @@ class _Binding:
             "Set_V2GTP_PayloadLength": lambda v: self._header_field(4, ">I", v),
             "Set_Fault_Truncate": lambda n: self.frame_faults.append(lambda f, n=int(n): f[:n]),
             "Set_Fault_Split": split,
-            "Set_Fault_Append_Hex": lambda h: self.frame_faults.append(lambda f, x=bytes.fromhex(str(h)): f + x),
+            "Set_Fault_Append_Hex": append_hex,
             "Get_Protocol": lambda: t.protocol,
             "Is_Connected": lambda: t.connected,
         }

@@ -21,8 +21,7 @@ from .live import Target, run_case_live, run_live
 
 __all__ = ["DEFAULT_PKI", "run_cases_launched", "run_cases_self", "run_cases_target", "tester_tls"]
 
-#: the folder ``v2gkit secc``/``evcc`` use for their test PKI unless told otherwise (both sides share it)
-DEFAULT_PKI = Path.home() / ".cache" / "v2gkit" / "pki"
+from ..pki.quick import DEFAULT_PKI
 
 Progress = Callable[[Case, CaseResult], None]
 

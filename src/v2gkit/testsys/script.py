@@ -132,6 +132,7 @@ class Tester:
         self.steps: list[Step] = []
         #: the protocol the tester offers or supports (known before the handshake: scripts name its messages)
         self.planned_protocol: str | None = None
+        self.planned_dc = True
 
     # -- what is going on ------------------------------------------------------------------------------------
     @property
@@ -210,6 +211,22 @@ class Tester:
         ok = bool(self._thread.call(SendOp(name, now=now, timeout=timeout, transform=transform)))
         self.log(f"sent {name}" if ok else f"could not send {name}" + ("" if self.connected else ": connection closed"))
         return ok
+
+    def withhold(self, name: str, timeout: float | None = None) -> bool:
+        """Do not send ``name``: the tester's machine believes it went, the peer sees nothing (for the
+        peer's timeouts). False if the tester never got to send it."""
+        ok = bool(self._thread.call(SendOp(name, timeout=timeout, transform=lambda frame: [])))
+        self.log(f"withheld {name}" if ok else f"did not get to {name}")
+        return ok
+
+    @property
+    def dc(self) -> bool:
+        """A DC session (the tester's set-up; -20 also from the negotiated namespace)."""
+        if self._emu.protocol and self._emu.protocol.startswith("iso20"):
+            return self._emu.protocol == "iso20-dc"
+        s = self._emu.session
+        cfg = getattr(s, "cfg", None)
+        return bool(getattr(cfg, "dc", self.planned_dc))
 
     def receive(self, name: str, timeout: float | None = None) -> Incoming | None:
         """Wait for ``name`` (other messages meanwhile are answered by the tester's machine); None if it did

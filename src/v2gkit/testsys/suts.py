@@ -110,10 +110,10 @@ from typing import Any
 from v2gkit import timing
 
 __all__ = [
+    "SUT",
     "Allowance",
     "Fit",
     "Launcher",
-    "SUT",
     "SUTConfig",
     "SUTError",
     "SUTProcess",
@@ -450,7 +450,7 @@ _PORTS = re.compile(r"ports=\{([^}]*)\}")
 
 class _V2gkit(Launcher):
     implementation = "v2gkit"
-    features = frozenset({"tls", "live", "pause", "bpt", "dynamic"})
+    features = frozenset({"tls", "live", "pause", "bpt", "dynamic", "meterinfo"})
     allowances = (
         Allowance("no-pnc", "v2gkit has no Plug & Charge yet (contract certificates: PaymentDetails, "
                   "CertificateInstallation/Update)", feature="pnc"),

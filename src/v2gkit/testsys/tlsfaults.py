@@ -108,7 +108,7 @@ __all__ = [
 ]
 
 #: the test PKI v2gkit's own ``secc``/``evcc`` commands use by default (cli/link.py DEFAULT_PKI)
-DEFAULT_PKI = Path.home() / ".cache" / "v2gkit" / "pki"
+from ..pki.quick import DEFAULT_PKI
 
 #: suites outside the ISO 15118-2 list: SHA-1 CBC and NULL (no encryption); NULL needs @SECLEVEL=0
 WEAK_CIPHERS = "ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:ECDHE-ECDSA-NULL-SHA:@SECLEVEL=0"

@@ -464,6 +464,20 @@ class Dialect:
         pmax = entries[0].p_max
         return t.sa_schedule_tuple_id, (pmax * 1000.0 if self.din else value_of(pmax))
 
+    def selected_tuple(self, req: Any) -> int | None:
+        """PowerDeliveryReq: the SAScheduleTupleID the EV chose (DIN: in its ChargingProfile), or None."""
+        if self.din:
+            return req.charging_profile.sa_schedule_tuple_id if req.charging_profile is not None else None
+        return req.sa_schedule_tuple_id
+
+    def profile_max_power(self, req: Any) -> float | None:
+        """PowerDeliveryReq: the highest ChargingProfileEntryMaxPower in W (DIN's are kW), or None."""
+        entries = req.charging_profile.profile_entry if req.charging_profile is not None else None
+        if not entries:
+            return None
+        return max(e.charging_profile_entry_max_power * 1000.0 if self.din else
+                   value_of(e.charging_profile_entry_max_power) for e in entries)
+
     def progress(self, req: Any) -> str:
         """PowerDeliveryReq: Start, Stop or Renegotiate."""
         if self.din:

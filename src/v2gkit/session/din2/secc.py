@@ -21,7 +21,7 @@ from ..paused import PausedSessions
 from ..roles import SECCRole
 from .config import SECCConfig
 from .core import Core, MessageError
-from .dialect import CANONICAL, CHARGE_SERVICE_ID, value_of
+from .dialect import CANONICAL, CHARGE_SERVICE_ID, SCHEDULE_TUPLE_ID, value_of
 
 __all__ = ["PAYMENT_NEXT", "SECCSession"]
 
@@ -51,6 +51,7 @@ class SECCSession(SECCRole):
         self._cpd_asked = 0
         self._ev_max_voltage = 0.0  # from ChargeParameterDiscoveryReq
         self._ev_max_current = 0.0
+        self._pmax: float | None = None  # W: the PMax offered in ChargeParameterDiscoveryRes
 
     # -- drivers ----------------------------------------------------------------------------
     def receive(self, now: float, message: Message) -> list[Output]:
@@ -143,6 +144,9 @@ class SECCSession(SECCRole):
         services = req.selected_service_list.selected_service if req.selected_service_list else []
         if not any(s.service_id == CHARGE_SERVICE_ID for s in services):
             return (rc.FAILED_NoChargeServiceSelected if not self.d.din else rc.FAILED), True
+        if any(s.service_id != CHARGE_SERVICE_ID for s in services):  # only the charge service was offered
+            self._why = f"ServiceIDs {sorted({s.service_id for s in services} - {CHARGE_SERVICE_ID})} were not offered"
+            return rc.FAILED_ServiceSelectionInvalid, True
         return rc.OK, True
 
     def _on_authorization(self, now: float, sid: bytes, req: Any) -> tuple[Any, bool]:
@@ -181,6 +185,7 @@ class SECCSession(SECCRole):
         if self._cpd_asked <= self.cfg.charge_parameter_ongoing:
             return self._ongoing(now, "ChargeParameterDiscovery", self.cfg.ongoing_limit, False)
         self._since.pop("ChargeParameterDiscovery", None)
+        self._pmax = self.evse.limits().max_power  # the PMax of the one SAScheduleTuple the answer offers
         return rc.OK, True
 
     def _on_cable_check(self, now: float, sid: bytes, req: Any) -> tuple[Any, bool]:
@@ -199,6 +204,17 @@ class SECCSession(SECCRole):
     def _on_power_delivery(self, now: float, sid: bytes, req: Any) -> tuple[Any, bool]:
         progress = self.d.progress(req)
         if progress == "Start":
+            rc = self.d.RC
+            tuple_id = self.d.selected_tuple(req)
+            if tuple_id is not None and tuple_id != SCHEDULE_TUPLE_ID:  # the one tuple offered
+                self._why = f"SAScheduleTupleID {tuple_id} was not offered"
+                return rc.FAILED_TariffSelectionInvalid, True
+            # ISO 15118-2 only: DIN 70121 DC chargers take the profile as information, and real DIN cars send
+            # profiles above PMax (the Seres 3 of the replay suite), which their chargers accepted
+            top = None if self.d.din else self.d.profile_max_power(req)
+            if top is not None and self._pmax is not None and top > self._pmax * 1.001 + 1.0:  # PMax, rounding
+                self._why = f"ChargingProfile asks for {top:g} W, the schedule allows {self._pmax:g} W"
+                return rc.FAILED_ChargingProfileInvalid, True
             if self.evse.emergency_shutdown():
                 return self.d.RC.FAILED_PowerDeliveryNotApplied, True
             if not self.cfg.dc:

@@ -15,9 +15,23 @@ from .results import Run, read_results, write_results
 from .table import markdown_table, merge_runs, print_summary, read_runs, summary_table
 from .traces import write_trace, write_traces
 
-__all__ = ["Run", "html_report", "junit_xml", "markdown_table", "merge_runs", "print_summary", "read_results",
-           "read_runs", "summary_table", "write_html", "write_junit", "write_results", "write_trace",
-           "write_report", "write_traces"]
+__all__ = [
+    "Run",
+    "html_report",
+    "junit_xml",
+    "markdown_table",
+    "merge_runs",
+    "print_summary",
+    "read_results",
+    "read_runs",
+    "summary_table",
+    "write_html",
+    "write_junit",
+    "write_report",
+    "write_results",
+    "write_trace",
+    "write_traces",
+]
 
 
 def write_report(directory: str | os.PathLike[str], results: Iterable[CaseResult], *, label: str = "",
