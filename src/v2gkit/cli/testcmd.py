@@ -92,6 +92,9 @@ def _target(interface: str | None, address: str | None, loopback: bool, sdp_port
 @click.option("--protocol", type=PROTOCOL_CHOICE,
               help="run every case with this protocol (default: each case's first protocol)")
 @click.option("--quick", is_flag=True, help="only the quick subset")
+@click.option("--max-seconds", type=SECONDS,
+              help="skip cases that wait longer than this (estimated from an in-process run: timeouts of 60 s "
+                   "make a live run long); they are inconclusive with the estimate")
 @click.option("--catalog", "folders", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="another folder of case files")
 @click.option("--junit", type=click.Path(dir_okay=False), help="write JUnit XML here")
@@ -102,8 +105,9 @@ def _target(interface: str | None, address: str | None, loopback: bool, sdp_port
 @click.option("--timeout", type=SECONDS, default=20.0, show_default=True,
               help="how long to wait for the SUT to connect or answer SDP, per case")
 def run_cases(patterns: tuple[str, ...], self_: bool, loopback: bool, interface: str | None, address: str | None,
-              launch: str | None, sut_label: str, protocol: str | None, quick: bool, folders: tuple[str, ...], junit: str | None,
-              html_dir: str | None, results: str | None, sdp_port: int, timeout: float) -> None:
+              launch: str | None, sut_label: str, protocol: str | None, quick: bool, max_seconds: float | None,
+              folders: tuple[str, ...], junit: str | None, html_dir: str | None, results: str | None, sdp_port: int,
+              timeout: float) -> None:
     """Run the cases whose ID matches any PATTERN. TC_SECC_* cases test a charger (the tester plays the
     car); TC_EVCC_* cases test a car (the tester plays the charger). Exit status 0 when no case failed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -149,6 +153,9 @@ def run_cases(patterns: tuple[str, ...], self_: bool, loopback: bool, interface:
             raise click.UsageError("--address reaches a charger: only TC_SECC_* cases")
     from v2gkit.testsys import runner
 
+    skipped = []
+    if max_seconds is not None and not self_:
+        cases, skipped = runner.longer_than(cases, max_seconds, protocol)
     target = None if self_ or launch else _target(interface, address, loopback, sdp_port, timeout)
     label = sut_label or ("v2gkit self" if self_ else f"{launch} ({'loopback' if loopback else 'veth'})" if launch
                           else target.describe())
@@ -168,6 +175,9 @@ def run_cases(patterns: tuple[str, ...], self_: bool, loopback: bool, interface:
                                             label=label)
         else:
             out = runner.run_cases_target(cases, target, protocol=protocol, on_result=done, label=label)
+    for r in skipped:
+        r.sut = label
+    out += skipped
     wall = time.perf_counter() - t0
     print_summary(out)
     click.echo(f"{len(out)} case(s) in {wall:.2f} s against {label}")

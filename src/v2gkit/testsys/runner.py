@@ -19,7 +19,8 @@ from .case import Case, CaseResult, Step, Verdict
 from .drive import Setup, run_case
 from .live import Target, run_case_live, run_live
 
-__all__ = ["DEFAULT_PKI", "run_cases_launched", "run_cases_self", "run_cases_target", "tester_tls"]
+__all__ = ["DEFAULT_PKI", "estimate", "longer_than", "run_cases_launched", "run_cases_self", "run_cases_target",
+           "tester_tls"]
 
 from ..pki.quick import DEFAULT_PKI
 
@@ -29,6 +30,27 @@ Progress = Callable[[Case, CaseResult], None]
 def _na(case: Case, sut: str, reason: str) -> CaseResult:
     return CaseResult(case.case_id, case.title, case.purpose, case.requirements, sut=sut, verdict=Verdict.INCONC,
                       reason=f"not applicable: {reason}")
+
+
+def estimate(case: Case, protocol: str | None = None) -> float:
+    """How long ``case`` runs, in seconds of its own clock: the simulated time of a run against v2gkit's own
+    machines (a millisecond of work). Waits for timeouts dominate a live run, so this is what it will take."""
+    r = run_case(case, protocol=protocol)
+    return r.sim_seconds or 0.0
+
+
+def longer_than(cases: Iterable[Case], seconds: float, protocol: str | None = None
+                ) -> tuple[list[Case], list[CaseResult]]:
+    """(the cases expected to finish within ``seconds``, inconclusive results for the others)."""
+    keep, skipped = [], []
+    for c in cases:
+        est = estimate(c, protocol)
+        if est > seconds:
+            skipped.append(CaseResult(c.case_id, c.title, c.purpose, c.requirements, verdict=Verdict.INCONC,
+                                      reason=f"skipped: about {est:.0f} s of waiting (limit {seconds:g} s)"))
+        else:
+            keep.append(c)
+    return keep, skipped
 
 
 def run_cases_self(cases: Iterable[Case], *, protocol: str | None = None, on_result: Progress | None = None,
