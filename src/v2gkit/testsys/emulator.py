@@ -189,6 +189,15 @@ Resume = Callable[[Any], Op]
 _NOT_YET = object()
 
 
+class _Stepper:
+    """What runners ``step``: forwards to whichever machine the emulator runs now."""
+
+    __slots__ = ("step",)
+
+    def __init__(self, step: Callable[[float], None]) -> None:
+        self.step = step
+
+
 class Raised:
     """An op's result that the script's blocking call raises (an edit of the script failed on the message)."""
 
@@ -277,6 +286,7 @@ class Emulator:
         self._writes: dict[str, list[bytes]] = {}
         self._write_ids = 0
         self._cursor = 0  # incoming[:_cursor] are behind the script's last Receive
+        self._hardware = (_Stepper(self._step),)
         #: the tester SECC's SDP: what the car asked, and the script's change to each answer
         self.sdp_requests: list[bytes] = []
         self.sdp_transform: Callable[[bytes], bytes | None] | None = None
@@ -288,8 +298,14 @@ class Emulator:
     # -- the machine interface ---------------------------------------------------------------------------
     @property
     def hardware(self) -> tuple:
-        """The simulators behind the tester's own machine: the runners advance them."""
-        return getattr(self.machine, "hardware", ()) if self.machine_closed is None else ()
+        """The simulators behind the tester's own machine, for the runners to advance: one stable object
+        (runners may read this once, before the session machine and its simulators exist)."""
+        return self._hardware
+
+    def _step(self, dt: float) -> None:
+        if self.machine_closed is None:
+            for hw in getattr(self.machine, "hardware", ()):
+                hw.step(dt)
 
     def start(self, now: float) -> list[Output]:
         self.t0 = self.now = now
@@ -509,7 +525,12 @@ class Emulator:
             if not self.connected:
                 return False
             if op.now or self.machine_closed is not None or self.machine is None:
-                self._send_built(now, op.name, out, op.transform)
+                held = None if op.now else next((h for h in self.held if h.name == op.name), None)
+                if held is not None:  # the machine's own message, left when it ended: that one goes
+                    self.held.remove(held)
+                    self._send(now, held.name, held.body, held.payload_type, out, op.transform)
+                else:
+                    self._send_built(now, op.name, out, op.transform)
                 self._cursor = len(self.incoming)
                 return True
             if timed_out:
@@ -656,9 +677,10 @@ class Emulator:
                 items = [(k, v) for k, v in vars(body).items() if v is not None] if body is not None else []
                 if len(items) != 1:
                     raise ValueError(f"body holds {len(items)} messages")
-                _, obj = items[0]
-                el = type(obj).__name__
-                el = el.removesuffix("Type")
+                field_name, obj = items[0]
+                # named by its Body element, not its type (DIN's SessionStopReq is a SessionStopType)
+                canonical, is_req = self.session.d._by_field[field_name]
+                el = script_name(canonical + ("Req" if is_req else "Res"), self.protocol)
                 inc = Incoming(el, obj, doc.header, doc.header.session_id, message.payload_type, data,
                                now - (self.t0 if self.t0 is not None else now))
             else:

@@ -237,6 +237,22 @@ class Tester:
             " (connection closed)" if not self.connected else " (timeout)"))
         return got
 
+    def last_sent(self, name: str) -> Any:
+        """The body of the last ``name`` the tester sent (after the script's edits), or None."""
+        got = self._emu.last_out.get(name)
+        return got[0] if got else None
+
+    @property
+    def strict(self) -> bool:
+        """Whether the tester's own machines keep the rules (sequence, SessionID) on what they receive and
+        send. Set it False before the session starts when a script leads them astray on purpose (an EVCC
+        that must follow an edited Ongoing answer)."""
+        return self._emu.hooks.strict
+
+    @strict.setter
+    def strict(self, value: bool) -> None:
+        self._emu.hooks.strict = bool(value)
+
     def received_last(self, name: str) -> Incoming | None:
         return self._emu.last_in.get(name)
 
