@@ -26,35 +26,7 @@ _SCAN = scan_catalog()
 CASES: list[Case] = [c for c in _SCAN.cases if Path(c.source).resolve().is_relative_to(EVCC_DIR)]
 
 #: (case, protocol) -> the v2gkit EVCC bug the case finds (reported to the lead; remove when fixed)
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-    **{
-        ("TC_EVCC_DC_VKT_CableCheck_008", p): "the EVCC goes on to PreCharge after EVSEIsolationStatus Fault"
-        for p in ("din", "iso2")
-    },
-    **{
-        (
-            "TC_EVCC_DC_VKT_ChargeParameterDiscovery_008",
-            p,
-        ): "CurrentDemandReq targets ignore the schedule's PMax"
-        for p in ("din", "iso2")
-    },
-    **{
-        (
-            "TC_EVCC_DC_VKT_ChargeParameterDiscovery_009",
-            p,
-        ): "CurrentDemandReq/DC_ChargeLoopReq EVTargetCurrent ignores the SECC's maximum current"
-        for p in ("din", "iso2", "iso20")
-    },
-    ("TC_EVCC_CMN_VKT_ScheduleExchange_008", "iso20"): "the -20 EVPowerProfile and loop targets ignore the "
-    "ScheduleExchangeRes power schedule",
-    **{
-        (
-            f"TC_EVCC_{k}_VKT_MeteringReceipt_001",
-            "iso20",
-        ): "MeteringConfirmationReq signs the EV's own MeterInfo ('v2gkit-ev'), not the one the SECC sent"
-        for k in ("DC", "AC")
-    },
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}  # the five these cases found are fixed (din2/iso20 evcc)
 
 
 def _params() -> list:

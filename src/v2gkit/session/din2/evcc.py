@@ -146,7 +146,7 @@ class EVCCSession(EVCCRole):
             body = d.power_delivery_req(self._progress, self.cfg.dc, self._status(), self._schedule_id, power,
                                         ev.bulk_complete(), ev.charging_complete())
         elif name == "CurrentDemand":
-            body = d.current_demand_req(self._status(), ev.target(), ev.limits(), ev.bulk_complete(),
+            body = d.current_demand_req(self._status(), self._target(), ev.limits(), ev.bulk_complete(),
                                         ev.charging_complete(), ev.remaining_time())
         elif name == "ChargingStatus":
             body = d.charging_status_req()
@@ -160,10 +160,31 @@ class EVCCSession(EVCCRole):
             raise ValueError(name)
         return body
 
+    def _target(self) -> tuple[float, float]:
+        """The car's (voltage, current) target within what the SECC allows: its maximum current and power
+        (ChargeParameterDiscoveryRes, updated by CurrentDemandRes) and the schedule's PMax."""
+        voltage, current = self.ev.target()
+        if self._evse_max_current is not None:
+            current = min(current, self._evse_max_current)
+        power = min(p for p in (self._evse_max_power, self._pmax, float("inf")) if p is not None)
+        if voltage > 0 and power != float("inf"):
+            current = min(current, power / voltage)
+        return voltage, max(0.0, current)
+
+    def _evse_limits(self, charge_parameter: Any) -> None:
+        """Note the SECC's maximum current and power from a DC_EVSEChargeParameter or CurrentDemandRes."""
+        for attr, name in (("evse_maximum_current_limit", "_evse_max_current"),
+                           ("evse_maximum_power_limit", "_evse_max_power")):
+            pv = getattr(charge_parameter, attr, None)
+            if pv is not None:
+                setattr(self, name, value_of(pv))
+
     # -- the plan: what follows each response ------------------------------------------------
     _service_id = CHARGE_SERVICE_ID
     _schedule_id = SCHEDULE_TUPLE_ID
     _pmax: float | None = None
+    _evse_max_current: float | None = None  # A: what the SECC says it can give (DC)
+    _evse_max_power: float | None = None  # W
     _ac_voltage = NOMINAL_AC_VOLTAGE
     _detail_id = 1
     _details: list[int] = []  # noqa: RUF012 - replaced per session
@@ -221,6 +242,8 @@ class EVCCSession(EVCCRole):
         if self.cfg.dc and res.dc_evse_charge_parameter is None:
             raise Stop(Reason.UNUSABLE, "ChargeParameterDiscoveryRes without DC_EVSEChargeParameter for a DC car")
         status = res.dc_evse_charge_parameter.dc_evse_status if self.cfg.dc else None
+        if self.cfg.dc:
+            self._evse_limits(res.dc_evse_charge_parameter)
         self.evse_notification = self.d.notification_of(status)
         if self._renegotiated or not self.cfg.dc:
             self._renegotiated = False
@@ -232,6 +255,12 @@ class EVCCSession(EVCCRole):
     def _after_cable_check(self, now: float, res: Any) -> str | None:
         if res.evse_processing == self.d.m.EVSEProcessingType.Finished:
             self._since.pop("CableCheck", None)
+            status = res.dc_evse_status
+            iso = getattr(status, "evse_isolation_status", None) if status is not None else None
+            if iso is not None and iso.name == "Fault":  # the insulation test failed: no voltage on this cable
+                self._give_up = "the cable check found an insulation fault (EVSEIsolationStatus Fault)"
+                self.ev.set_cp_state(CPState.B)
+                return "SessionStop"
             return "PreCharge"
         return self._poll(now, "CableCheck", self.cfg.cable_check_timeout)
 
@@ -263,6 +292,7 @@ class EVCCSession(EVCCRole):
         d, ev = self.d, self.ev
         if self.cfg.dc and hasattr(res, "evse_present_voltage"):
             self._present = (value_of(res.evse_present_voltage), value_of(res.evse_present_current))
+            self._evse_limits(res)  # CurrentDemandRes may lower (or raise) the limits
             status = res.dc_evse_status
             emergency = status is not None and status.evse_status_code.name in ("EVSE_EmergencyShutdown",
                                                                                 "EVSE_Shutdown", "EVSE_Malfunction")

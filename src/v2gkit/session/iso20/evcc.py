@@ -193,6 +193,8 @@ class EVCC20Session(EVCCRole):
         return values
 
     _socs: dict[str, int] = {}  # noqa: RUF012 - replaced by _energy
+    _meter: msg.MeterInfo | None = None  # the last MeterInfo the SECC sent (what MeteringConfirmation signs)
+    _evse_max_current: float | None = None  # A: DC_ChargeParameterDiscoveryRes EVSEMaximumChargeCurrent
 
     def _setpoint(self, target: float | None = None) -> PowerSetpoint:
         """The schedule entry in force since PowerDelivery(Start) (Scheduled), or the SECC's limits."""
@@ -260,9 +262,9 @@ class EVCC20Session(EVCCRole):
             return msg.dc_pre_charge_req(present, target, "Finished" if self._pre_charged else "Ongoing")
         if name == "PowerDelivery":
             profile = None
-            if self._progress == "Start":
-                power = lim.max_power
-                entries = (msg.PowerEntry(86400, power),)
+            if self._progress == "Start":  # the profile stays within the chosen schedule's charging power
+                entries = tuple(msg.PowerEntry(d, min(lim.max_power, abs(p))) for d, p in self._charging) if \
+                    self._charging and self.mode == "Scheduled" else (msg.PowerEntry(86400, lim.max_power),)
                 # PowerToleranceAcceptance is optional in the XSD, but Josev 0.31.2's SECC refuses a Scheduled
                 # profile without it; confirming the tolerance of the schedule we chose is what a car means
                 profile = msg.PowerProfile(entries, mode, self._schedule_id,
@@ -275,9 +277,9 @@ class EVCC20Session(EVCCRole):
             return self._dc_loop_req()
         if name == "AC_ChargeLoop":
             return self._ac_loop_req()
-        if name == "MeteringConfirmation":
-            return msg.metering_confirmation_req(self.session_id, msg.MeterInfo("v2gkit-ev", 0), mode,
-                                                 self._schedule_id)
+        if name == "MeteringConfirmation":  # the car confirms the reading the SECC sent, not one of its own
+            meter = self._meter or msg.MeterInfo("unknown", 0)
+            return msg.metering_confirmation_req(self.session_id, meter, mode, self._schedule_id)
         if name == "DC_WeldingDetection":
             return msg.dc_welding_detection_req("Ongoing")
         if name == "SessionStop":
@@ -298,6 +300,12 @@ class EVCC20Session(EVCCRole):
             if isinstance(ev, EV20Controller) and present > 0:
                 power = self._power()
                 current = min(current, power / present) if power >= 0 else power / present
+            elif current > 0:  # within the schedule in force and what the SECC can give
+                allowed = self._in_force(self._charging, float("inf"))
+                if voltage > 0 and allowed != float("inf"):
+                    current = min(current, allowed / voltage)
+            if self._evse_max_current is not None and current > self._evse_max_current:
+                current = self._evse_max_current
             values.update(target_voltage=voltage, target_current=current)
         else:
             values.update(self._energy(v2x=self.bpt))
@@ -389,6 +397,10 @@ class EVCC20Session(EVCCRole):
         return self._cpd()
 
     def _after_charge_parameters(self, now: float, res: Any, code: str) -> str:
+        dc = getattr(res, "dc_cpd_res_energy_transfer_mode", None) or getattr(
+            res, "bpt_dc_cpd_res_energy_transfer_mode", None)
+        limit = getattr(dc, "evse_maximum_charge_current", None) if dc is not None else None
+        self._evse_max_current = msg.value_of(limit) if limit is not None else None
         return "ScheduleExchange"
 
     def _after_schedule_exchange(self, now: float, res: Any, code: str) -> str:
@@ -467,6 +479,7 @@ class EVCC20Session(EVCCRole):
             self._set_ac_present()
         notification, _ = msg.notification(res)
         self.evse_notification = notification
+        self._meter = msg.meter_info_of(res) or self._meter
         if notification == "MeteringConfirmation":
             return "MeteringConfirmation"
         # a bidirectional car may stay after its target to give energy: its wants_stop says when it is done
