@@ -164,9 +164,13 @@ def run_cases(patterns: tuple[str, ...], self_: bool, loopback: bool, interface:
                   transient=True) as progress:
         task = progress.add_task("cases", total=len(cases))
 
+        plain = not sys.stdout.isatty()  # CI logs: a line per case as it ends (no progress bar there)
+
         def done(c: Any, r: Any) -> None:
             progress.update(task, description=c.case_id)
             progress.advance(task)
+            if plain:
+                click.echo(f"{c.case_id} {r.verdict.value} {r.seconds:.2f} s" + (f": {r.reason}" if r.reason else ""))
 
         if self_:
             out = runner.run_cases_self(cases, protocol=protocol, on_result=done, label=label)

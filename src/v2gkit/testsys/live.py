@@ -105,11 +105,25 @@ def _tls_record(t: float, name: str, note: str) -> WireRecord:
     return WireRecord(t, "", "tls", name=name, note=note)
 
 
+def _answer_of(emu: Any) -> core.SDPResponse | None:
+    """The SECC the script's own SDP requests found (the last valid answer), if any."""
+    for w in reversed(emu.wire):
+        if w.channel == "sdp" and w.direction == "rx":
+            try:
+                return core.parse_response(w.frame)
+            except (core.SDPError, ValueError):
+                continue
+    return None
+
+
 async def _tester_evcc(emu_runner: Callable[[V2GConnection], asyncio.Future], target: Target,
-                       notes: list[Step], records: list[WireRecord], t0: float) -> None:
+                       notes: list[Step], records: list[WireRecord], t0: float, found: Any = None) -> None:
     if target.address is not None:
         host, port = target.address
         use_tls = target.tls
+    elif found is not None:  # the script asked SDP itself (and may have waited since): no second discovery
+        host, port, use_tls = str(found.address), found.port, found.security is core.Security.TLS
+        notes.append(Step(0.0, f"the SECC the script's SDP found: [{host}]:{port} ({found.security.name})"))
     else:
         security = core.Security.TLS if target.tls else core.Security.NONE
         secc, attempts = await discover(interface=target.interface, loopback=target.loopback, security=security,
@@ -233,8 +247,20 @@ async def run_live(body: Callable[[Tester], None], role: str, target: Target, se
     try:
         if role == "evcc":
             await _before_connection(emu, target, asyncio.get_running_loop().time())
+            found = _answer_of(emu)
             if emu.done is None:
-                await _tester_evcc(on_conn, target, notes, records, t0)
+                try:
+                    await _tester_evcc(on_conn, target, notes, records, t0, found)
+                except (OSError, TimeoutError, ConnectionError) as e:
+                    if found is None or emu.t0 is not None:
+                        raise
+                    # the script found the SECC itself: a refused connection is the SUT's answer, for the
+                    # script to judge (ISO 15118-4 SupportedAppProtocol_005: no connection after the set-up
+                    # timeout)
+                    why = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+                    notes.append(Step(time.perf_counter() - t0, f"no connection: {why}"))
+                    emu.t0 = emu.now = asyncio.get_running_loop().time()
+                    emu.peer_closed(emu.now, f"no connection: {why}")
         else:
             await _tester_secc(on_conn, target, notes, emu, records)
     except (OSError, TimeoutError, ConnectionError, ssl.SSLError) as e:

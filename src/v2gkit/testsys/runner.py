@@ -113,7 +113,7 @@ def run_cases_launched(cases: Iterable[Case], sut_name: str, *, link: str = "vet
                 if not fit.applicable:
                     r = _na(c, label, fit.reason)
                 else:
-                    where = await sut.abefore_case(fit)
+                    where = await sut.abefore_case(fit, fresh=fit.fresh)
                     target = Target(**where.link_kwargs(), tls=fit.tls,
                                     ssl_context=tester_tls(sut.role, fit.protocol or "iso2", where.pki_dir)
                                     if fit.tls else None)

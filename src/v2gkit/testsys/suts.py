@@ -192,6 +192,9 @@ class SUTConfig:
     #: v2gkit: more command-line options (after the launcher's own, so they win) and [secc.*]/[evcc.*] TOML
     extra_args: tuple[str, ...] = ()
     settings: str = ""
+    #: SECC: stop SDP and listening when no handshake succeeds within this many seconds of the start
+    #: (V2G_SECC_CommunicationSetup_Timeout); a case that tests it gets a fresh process with it set
+    setup_timeout: float | None = None
 
     def __post_init__(self) -> None:
         for p in self.protocols or ():
@@ -211,6 +214,9 @@ class Fit:
     tls: bool = False
     #: the tester must accept ISO 15118-20 over plain TCP (not compliant; Josev)
     iso20_without_tls: bool = False
+    #: the case tests what a charger does right after it was plugged in (its communication set-up timer):
+    #: it gets a fresh SUT process with that timer running
+    fresh: bool = False
     reason: str = ""
 
     @property
@@ -357,6 +363,8 @@ class Launcher:
         SECC adds it when it is missing; both switch AC/DC when they must."""
         if fit.protocol is None:
             return base
+        if fit.fresh and self.role == "secc":
+            base = dataclasses.replace(base, setup_timeout=timing.SECC_COMMUNICATION_SETUP_PERFORMANCE_TIME)
         if self.role == "evcc":
             return dataclasses.replace(base, protocols=(fit.protocol,), dc=fit.dc,
                                        tls=base.tls and fit.protocol == "iso2" or fit.tls)
@@ -419,6 +427,8 @@ class Launcher:
                 tried.append(proto)
                 if proto in self.protocols:  # config_for() starts the SUT with it if it must
                     f = self._fit(proto, dc, config)
+                    if "live" in needs:  # what only a live SUT shows: its start-up timers, from a fresh start
+                        f = dataclasses.replace(f, fresh=True)
                     return dataclasses.replace(f, tls=True) if "tls" in needs else f
         if not tried:
             return Fit(reason=f"none of {', '.join(wanted)} runs {kind} (DIN 70121 is DC only)")
@@ -468,6 +478,8 @@ class _V2gkit(Launcher):
             args.append("--bpt")
         if config.iso20_without_tls:
             args.append("--allow-iso20-without-tls")
+        if config.setup_timeout is not None and self.role == "secc":
+            args += ["--setup-timeout", f"{config.setup_timeout:g}"]
         if config.pki_dir is not None:
             args += ["--pki", str(config.pki_dir)]
         if config.settings:

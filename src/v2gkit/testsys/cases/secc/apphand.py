@@ -103,10 +103,15 @@ def sap_004(t: Tester) -> None:
                    "V2G_SECC_CommunicationSetup_Timeout has run out: it does not answer a TCP/TLS connection "
                    "attempt made afterwards.",
            preconditions="The SECC was just started; its own timer runs, so only a live link shows it.",
-           steps=("Let V2G_SECC_CommunicationSetup_Timeout run out on the SUT's side without connecting.",
+           steps=("Find the SECC with SDP; let V2G_SECC_CommunicationSetup_Timeout run out on the SUT's side "
+                  "without connecting.",
                   "Connect; check that the SUT takes no connection (no SupportedAppProtocolRes within "
                   "V2G_EVCC_Msg_Timeout)."))
 def sap_005(t: Tester) -> None:
+    # where the SECC listens, asked before its timer runs out (SDP stops with it)
+    found = t.sdp(bytes.fromhex("01fe9000000000021000"))
+    if found is None:
+        t.inconc("the SECC did not answer SDP right after it started")
     t.log(f"waiting {COMMUNICATION_SETUP:g} s before connecting")
     t.wait(COMMUNICATION_SETUP)
     got = t.receive(SAP + "Res", timeout=MSG_TIMEOUT)
