@@ -38,3 +38,29 @@ def need_shared(*parts: str) -> Path:
 def load_jsonl(path: Path) -> list[dict]:
     with path.open() as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def netns() -> None:
+    """Private network namespaces with a veth pair (``unshare -rn``): skip where they are missing, fail in CI."""
+    from v2gkit.net.netns import netns_available
+    why = netns_available()
+    if why is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the veth tests: {why}")
+    pytest.skip(f"private network namespaces are not available here: {why}")
+
+
+@pytest.fixture(scope="module")
+def josev(netns: None) -> None:
+    """Java and the Josev venv, made before any namespace (pip needs the network); CI installs both."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, str(Path(__file__).parent / "interop" / "josev.py"), "install"],
+                       capture_output=True, text=True, timeout=900)
+    if r.returncode:
+        why = r.stderr.strip() or r.stdout.strip()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Josev SUTs need Java and the Josev venv: {why}")
+        pytest.skip(f"Josev SUTs need Java and the Josev venv: {why}")

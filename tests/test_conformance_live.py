@@ -9,7 +9,6 @@ about Josev (the README's matrix), so only the run itself must work for those: n
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,28 +16,6 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
-
-
-@pytest.fixture(scope="module")
-def netns() -> None:
-    from v2gkit.net.netns import netns_available
-    why = netns_available()
-    if why is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the veth conformance runs: {why}")
-    pytest.skip(f"private network namespaces are not available here: {why}")
-
-
-@pytest.fixture(scope="module")
-def josev(netns: None) -> None:
-    r = subprocess.run([sys.executable, str(HERE / "interop" / "josev.py"), "install"], capture_output=True,
-                       text=True, timeout=900)
-    if r.returncode:
-        why = r.stderr.strip() or r.stdout.strip()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the Josev runs need Java and the Josev venv: {why}")
-        pytest.skip(f"the Josev runs need Java and the Josev venv: {why}")
 
 
 def run(tmp_path: Path, *args: str, timeout: float = 600) -> tuple[int, list[dict], str]:

@@ -207,29 +207,6 @@ def run_scenario(scenario: str, name: str, tmp_path: Path, timeout: float = 120)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-@pytest.fixture(scope="module")
-def netns() -> None:
-    from v2gkit.net.netns import netns_available
-    why = netns_available()
-    if why is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI must run the veth tests: {why}")
-    pytest.skip(f"private network namespaces are not available here: {why}")
-
-
-@pytest.fixture(scope="module")
-def josev(netns: None) -> None:
-    """Java and the Josev venv, before any namespace (pip needs the network); CI installs both."""
-    r = subprocess.run([sys.executable, str(HERE.parent / "interop" / "josev.py"), "install"],
-                       capture_output=True, text=True, timeout=900)
-    if r.returncode:
-        why = r.stderr.strip() or r.stdout.strip()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Josev SUTs need Java and the Josev venv: {why}")
-        pytest.skip(f"Josev SUTs need Java and the Josev venv: {why}")
-
-
 # --------------------------------------------------------------------------------------- tests: descriptions
 
 def case(case_id: str, protocols: tuple[str, ...] = ("din", "iso2"), **kw: object) -> Case:
