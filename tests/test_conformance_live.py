@@ -15,13 +15,10 @@ from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
-
-
 def run(tmp_path: Path, *args: str, timeout: float = 600) -> tuple[int, list[dict], str]:
     out = tmp_path / "results.json"
     cmd = [sys.executable, "-m", "v2gkit.cli.main", "test", "run", *args, "--results", str(out)]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     assert out.exists(), f"no results: {r.stdout[-3000:]}{r.stderr[-3000:]}"
     return r.returncode, json.loads(out.read_text())["results"], r.stdout + r.stderr
 
@@ -48,6 +45,7 @@ def test_v2gkit_over_veth(netns: None, tmp_path: Path, sut: str, pattern: str, l
 @pytest.mark.parametrize(("sut", "pattern"), [("josev-secc", "TC_SECC_*"), ("josev-evcc", "TC_EVCC_*")])
 def test_josev_quick_subset_over_veth(josev: None, tmp_path: Path, sut: str, pattern: str) -> None:
     code, results, log = run(tmp_path, pattern, "--launch", sut, "--quick", timeout=900)
+    assert code in (0, 1), log[-2000:]  # 1: some case failed (Josev's finding), never a usage or crash
     assert results, log[-2000:]
     assert not problems(results, ("error",)), "\n".join(problems(results, ("error",)))
     assert any(r["verdict"] == "pass" for r in results), log[-2000:]
