@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+
 def run(tmp_path: Path, *args: str, timeout: float = 600) -> tuple[int, list[dict], str]:
     out = tmp_path / "results.json"
     cmd = [sys.executable, "-m", "v2gkit.cli.main", "test", "run", *args, "--results", str(out)]
