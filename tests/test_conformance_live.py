@@ -28,8 +28,8 @@ def problems(results: list[dict], verdicts: tuple[str, ...]) -> list[str]:
     return [f"{r['case_id']}: {r['verdict']}: {r['reason']}" for r in results if r["verdict"] in verdicts]
 
 
-@pytest.mark.parametrize(("sut", "pattern", "limit"), [("v2gkit-secc", "TC_SECC_*", "2.5"),
-                                                       ("v2gkit-evcc", "TC_EVCC_*", "1")])
+@pytest.mark.parametrize(("sut", "pattern", "limit"), [("v2gkit-secc", "TC_SECC_*", "5"),
+                                                       ("v2gkit-evcc", "TC_EVCC_*", "2.5")])
 def test_v2gkit_over_veth(netns: None, tmp_path: Path, sut: str, pattern: str, limit: str) -> None:
     code, results, log = run(tmp_path, pattern, "--launch", sut, "--max-seconds", limit, timeout=900)
     assert not problems(results, ("fail", "error")), "\n".join(problems(results, ("fail", "error")))

@@ -72,11 +72,26 @@ def list_cases(patterns: tuple[str, ...], folders: tuple[str, ...], protocol: st
     click.echo(f"{len(cases)} case(s)")
 
 
-def _target(interface: str | None, address: str | None, loopback: bool, sdp_port: int, timeout: float) -> Any:
+def _target(interface: str | None, address: str | None, loopback: bool, sdp_port: int, timeout: float,
+            tls: str | None = None, pki_dir: Path | None = None, sut_role: str = "secc") -> Any:
+    """Where the SUT is; ``tls`` ("iso2" or "iso20"): TLS with the test PKI in ``pki_dir`` (the SUT must trust
+    its roots: v2gkit's secc/evcc do with the same --pki)."""
     from v2gkit.testsys.live import Target
 
+    ctx = None
+    if tls:
+        from v2gkit.testsys.runner import tester_tls
+        ctx = tester_tls(sut_role, tls, pki_dir)
     return Target(interface=interface, loopback=loopback, address=address, sdp_port=sdp_port,
-                  connect_timeout=timeout)
+                  connect_timeout=timeout, tls=bool(tls), ssl_context=ctx, pki_dir=pki_dir)
+
+
+tls_option = click.option("--tls", type=click.Choice(["iso2", "iso20"]),
+                          help="TLS with the test PKI: TLS 1.2 (ISO 15118-2) or 1.3 with mutual authentication "
+                               "(ISO 15118-20); TLS fault cases bring their own")
+pki_option = click.option("--pki", "pki_dir", type=click.Path(file_okay=False, path_type=Path),
+                          help="the test PKI folder the SUT trusts (default ~/.cache/v2gkit/pki, as v2gkit "
+                               "secc/evcc use)")
 
 
 @test.command("run")
@@ -102,12 +117,14 @@ def _target(interface: str | None, address: str | None, loopback: bool, sdp_port
               help="write report.html, traces/ (pcapng, JSON lines) and results.json into this folder")
 @click.option("--results", type=click.Path(dir_okay=False), help="write the results (JSON) here")
 @click.option("--sdp-port", type=PORT, default=15118, show_default=True, help="the SUT's SDP port")
+@tls_option
+@pki_option
 @click.option("--timeout", type=SECONDS, default=20.0, show_default=True,
               help="how long to wait for the SUT to connect or answer SDP, per case")
 def run_cases(patterns: tuple[str, ...], self_: bool, loopback: bool, interface: str | None, address: str | None,
               launch: str | None, sut_label: str, protocol: str | None, quick: bool, max_seconds: float | None,
               folders: tuple[str, ...], junit: str | None, html_dir: str | None, results: str | None, sdp_port: int,
-              timeout: float) -> None:
+              tls: str | None, pki_dir: Path | None, timeout: float) -> None:
     """Run the cases whose ID matches any PATTERN. TC_SECC_* cases test a charger (the tester plays the
     car); TC_EVCC_* cases test a car (the tester plays the charger). Exit status 0 when no case failed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -156,7 +173,8 @@ def run_cases(patterns: tuple[str, ...], self_: bool, loopback: bool, interface:
     skipped = []
     if max_seconds is not None and not self_:
         cases, skipped = runner.longer_than(cases, max_seconds, protocol)
-    target = None if self_ or launch else _target(interface, address, loopback, sdp_port, timeout)
+    target = None if self_ or launch else _target(interface, address, loopback, sdp_port, timeout, tls, pki_dir,
+                                                  cases[0].sut_role)
     label = sut_label or ("v2gkit self" if self_ else f"{launch} ({'loopback' if loopback else 'veth'})" if launch
                           else target.describe())
     t0 = time.perf_counter()
@@ -209,11 +227,14 @@ def run_cases(patterns: tuple[str, ...], self_: bool, loopback: bool, interface:
               show_default=True, help="the protocol the tester offers")
 @click.option("--ac", is_flag=True, help="an AC session (default DC)")
 @click.option("--sdp-port", type=PORT, default=15118, show_default=True, help="the SDP port (UDP)")
+@tls_option
+@pki_option
 @click.option("--timeout", type=SECONDS, default=60.0, show_default=True,
               help="how long to wait for the other side to connect")
 @click.option("--html", "html_dir", type=click.Path(file_okay=False), help="write a report folder here")
 def lua_script(script: str, role: str, loopback: bool, interface: str | None, address: str | None, self_: bool,
-               protocol: str, ac: bool, sdp_port: int, timeout: float, html_dir: str | None) -> None:
+               protocol: str, ac: bool, sdp_port: int, tls: str | None, pki_dir: Path | None, timeout: float,
+               html_dir: str | None) -> None:
     """Run one Lua SCRIPT (the seed's API: Secc./Evcc.). The app handshake and every message the script does
     not touch run with valid defaults. Exit status 0 when the script ran to its end without an error (and no
     Verdict_Fail), 1 otherwise."""
@@ -236,7 +257,8 @@ def lua_script(script: str, role: str, loopback: bool, interface: str | None, ad
         res = run_self(body, role, setup)
     else:
         from v2gkit.testsys.live import run_live
-        target = _target(interface, address, loopback, sdp_port, timeout)
+        target = _target(interface, address, loopback, sdp_port, timeout, tls, pki_dir,
+                         "secc" if role == "evcc" else "evcc")
         res = asyncio.run(run_live(body, role, target, setup))
     res.case_id = Path(script).name
     print_summary([res])
