@@ -1,6 +1,6 @@
 """The conformance matrix: the whole catalog against every SUT, merged into one table (the README's).
 
-    python -m v2gkit.testsys.matrix [--out results/] [--quick] [--max-seconds 25] [--only v2gkit-secc,...]
+    python -m v2gkit.testsys.matrix [--out results/] [--quick] [--max-seconds 10] [--only v2gkit-secc,...]
                                     [--readme README.md]
 
 Runs: v2gkit's own machines in-process (``self``), then each started SUT on the veth pair (v2gkit-secc with
@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("results"), help="folder for the results files")
     ap.add_argument("--quick", action="store_true", help="only the quick subset of each run")
-    ap.add_argument("--max-seconds", type=float, default=25.0,
-                    help="skip cases that wait longer than this on a live SUT (default 25: the SECC's set-up "
+    ap.add_argument("--max-seconds", type=float, default=10.0,
+                    help="skip cases that wait longer than this on a live SUT (default 10; 25 adds the SECC's set-up "
                          "timeout cases run, the 60 s sequence timeouts do not; 0: every case, which takes "
                          "hours)")
     ap.add_argument("--only", default="", help="comma-separated labels or SUT names to run (default: all)")
