@@ -50,9 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("results"), help="folder for the results files")
     ap.add_argument("--quick", action="store_true", help="only the quick subset of each run")
     ap.add_argument("--max-seconds", type=float, default=10.0,
-                    help="skip cases that wait longer than this on a live SUT (default 10; 25 adds the SECC's set-up "
-                         "timeout cases run, the 60 s sequence timeouts do not; 0: every case, which takes "
-                         "hours)")
+                    help="skip cases that wait longer than this on a live SUT (default 10; 25 adds the SECC's "
+                         "set-up timeout cases; 0: every case, which takes hours: sequence timeouts are 60 s)")
     ap.add_argument("--only", default="", help="comma-separated labels or SUT names to run (default: all)")
     ap.add_argument("--readme", type=Path, help="update the table between this README's markers")
     args = ap.parse_args(argv)
