@@ -176,7 +176,7 @@ def test_every_option_of_every_command_has_help() -> None:
 
 #: options whose value is free text by nature (a command line, a marker to wait for)
 FREE_TEXT = {"v2gkit netns --secc", "v2gkit netns --evcc", "v2gkit netns --ready", "v2gkit replay cars --only",
-             "v2gkit replay chargers --only", "v2gkit test run --sut"}
+             "v2gkit replay chargers --only", "v2gkit test run --label"}
 
 
 def test_every_option_value_is_checked_by_its_type() -> None:

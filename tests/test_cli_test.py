@@ -70,7 +70,7 @@ def test_list_and_select(catalog):
 
 def test_run_self_with_reports(catalog, tmp_path):
     junit, html = tmp_path / "j.xml", tmp_path / "html"
-    r = CliRunner().invoke(main, ["test", "run", "--self", "--catalog", str(catalog), "*Demo*", "--junit",
+    r = CliRunner().invoke(main, ["test", "run", "--sut", "--self", "--catalog", str(catalog), "*Demo*", "--junit",
                                   str(junit), "--html", str(html), "--results", str(tmp_path / "r.json")])
     assert r.exit_code == 1, r.output  # Demo_003 fails on purpose
     assert "TC_SECC_CMN_VKT_Demo_003" in r.output and "on purpose" in r.output

@@ -103,7 +103,9 @@ pki_option = click.option("--pki", "pki_dir", type=click.Path(file_okay=False, p
 @click.option("--launch", "launch", type=SUT,
               help="start this SUT and test it: v2gkit-secc, v2gkit-evcc, josev-secc, josev-evcc (on the veth "
                    "pair in a private network namespace unless --loopback; see python -m v2gkit.testsys.suts list)")
-@click.option("--sut", "sut_label", default="", help="a name for the SUT in reports")
+@click.option("--sut", "sut_flag", is_flag=True,
+              help="(optional) what follows says where the SUT is: --sut --self, --sut --interface eth1, ...")
+@click.option("--label", "sut_label", default="", help="a name for the SUT in reports")
 @click.option("--protocol", type=PROTOCOL_CHOICE,
               help="run every case with this protocol (default: each case's first protocol)")
 @click.option("--quick", is_flag=True, help="only the quick subset")
@@ -122,7 +124,8 @@ pki_option = click.option("--pki", "pki_dir", type=click.Path(file_okay=False, p
 @click.option("--timeout", type=SECONDS, default=20.0, show_default=True,
               help="how long to wait for the SUT to connect or answer SDP, per case")
 def run_cases(patterns: tuple[str, ...], self_: bool, loopback: bool, interface: str | None, address: str | None,
-              launch: str | None, sut_label: str, protocol: str | None, quick: bool, max_seconds: float | None,
+              launch: str | None, sut_flag: bool, sut_label: str, protocol: str | None, quick: bool,
+              max_seconds: float | None,
               folders: tuple[str, ...], junit: str | None, html_dir: str | None, results: str | None, sdp_port: int,
               tls: str | None, pki_dir: Path | None, timeout: float) -> None:
     """Run the cases whose ID matches any PATTERN. TC_SECC_* cases test a charger (the tester plays the

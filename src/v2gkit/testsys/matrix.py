@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             if path.exists():
                 files.append(path)
             continue
-        cmd = [sys.executable, "-m", "v2gkit.cli.main", "test", "run", *run, "--sut", label, "--results", str(path)]
+        cmd = [sys.executable, "-m", "v2gkit.cli.main", "test", "run", *run, "--label", label, "--results",
+               str(path)]
         if args.quick:
             cmd.append("--quick")
         if args.max_seconds > 0 and "--self" not in run:
