@@ -10,6 +10,8 @@ throwaway test PKI the SUT was started with, so -20 cases run over TLS 1.3 with 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -110,6 +112,13 @@ def run_cases_launched(cases: Iterable[Case], sut_name: str, *, link: str = "vet
     label = label or f"{sut_name} ({link})"
 
     async def go() -> None:
+        # SIGTERM/SIGINT (a CI timeout, Ctrl-C) cancel the run, so the SUT is stopped on the way out: without
+        # this, SIGTERM would end the process at once and leave the SUT and its namespace behind
+        loop = asyncio.get_running_loop()
+        me = asyncio.current_task()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, me.cancel)  # type: ignore[union-attr]
         sut = suts.open_sut(sut_name, link=link, workdir=workdir)
         async with sut:
             for c in cases:
@@ -134,5 +143,8 @@ def run_cases_launched(cases: Iterable[Case], sut_name: str, *, link: str = "vet
                 if on_result:
                     on_result(c, r)
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except asyncio.CancelledError:
+        raise SystemExit(f"stopped after {len(out)} case(s); {sut_name} was stopped") from None
     return out
