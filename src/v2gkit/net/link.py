@@ -12,7 +12,6 @@ import asyncio
 import collections
 import ipaddress
 import logging
-import random
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -35,7 +34,7 @@ from .iface import link_local_address
 from .limits import ConnectionLimits, ConnectionTable
 from .runner import run_machine
 from .sdp import SDPResponder, discover, start_responder
-from .v2g import ContextSelector, TraceSink, V2GConnection, V2GServer, connect, serve
+from .v2g import ContextSelector, TraceSink, V2GConnection, V2GServer, connect, serve_dynamic
 
 __all__ = ["EVLink", "LinkError", "SECCLink", "SessionHandler", "ev_link", "usable_protocols"]
 
@@ -154,10 +153,6 @@ async def _hold_open(conn: V2GConnection, negotiated: Negotiated) -> None:
         await conn.receive()
 
 
-def _dynamic_port() -> int:
-    return random.randrange(core.DYNAMIC_PORTS.start, core.DYNAMIC_PORTS.stop)
-
-
 #: how many recent negotiations SECCLink keeps for inspection (the counters keep the rest)
 RECENT = 16
 
@@ -249,20 +244,16 @@ class SECCLink:
         table = ConnectionTable(self.limits or ConnectionLimits())  # one for TCP and TLS together
         for sec in wanted:
             ctx = self.ssl_context if sec is core.Security.TLS else None
-            for _ in range(20):  # a random dynamic port; retry on the rare collision
-                try:
-                    self.servers[sec] = await serve(
-                        lambda c, sup=supported: self._on_connection(c, sup),
-                        host="::1" if self.loopback else "::", port=_dynamic_port(),
-                        interface=None if self.loopback else self.interface, ssl_context=ctx, tracer=self.tracer,
-                        table=table, faults=self.faults,
-                        on_tls_error=lambda peer, why: self._peer_event("tls_failed", "tls", peer=peer[0],
-                                                                         reason=why))
-                    break
-                except OSError:
-                    continue
-            else:
-                raise LinkError("no free TCP port in 49152..65535")
+            try:
+                self.servers[sec] = await serve_dynamic(
+                    lambda c, sup=supported: self._on_connection(c, sup),
+                    host="::1" if self.loopback else "::",
+                    interface=None if self.loopback else self.interface, ssl_context=ctx, tracer=self.tracer,
+                    table=table, faults=self.faults,
+                    on_tls_error=lambda peer, why: self._peer_event("tls_failed", "tls", peer=peer[0],
+                                                                     reason=why))
+            except OSError as e:
+                raise LinkError(str(e)) from None
         self.sdp = core.SDPServer(address, {s: srv.port for s, srv in self.servers.items()}, self.policy)
         self.responder = await start_responder(self.sdp, interface=self.interface, loopback=self.loopback,
                                                port=self.sdp_port, tracer=self.tracer, faults=self.faults)

@@ -14,6 +14,7 @@ import collections
 import errno
 import itertools
 import logging
+import random
 import resource
 import socket
 import ssl
@@ -38,6 +39,7 @@ from .tls import describe, peer_key_problem
 
 __all__ = [
     "ConnectionClosed",
+    "serve_dynamic",
     "TraceSink",
     "V2GConnection",
     "V2GServer",
@@ -132,15 +134,11 @@ class V2GConnection:
     def send_nowait(self, payload_type: int, payload: bytes) -> None:
         """Queue a message on the socket without waiting for the buffer to drain: a session sends one
         response per request, so the buffer cannot grow without bound, and the hot path stays one hop."""
-        if self.closed:
-            raise ConnectionClosed("connection is closed")
-        data = frame(payload_type, payload)
-        self._writer.write(data)
-        if self.tracer is not None:
-            self.tracer.v2g(time.time(), self.id, True, data, self.schema)
+        self.write_nowait(frame(payload_type, payload))
 
     def write_nowait(self, data: bytes) -> None:
-        """Bytes exactly as given, without waiting (the test system's broken headers and split frames)."""
+        """Bytes exactly as given, without waiting (``send_nowait``'s frames; the test system's broken headers
+        and split frames)."""
         if self.closed:
             raise ConnectionClosed("connection is closed")
         self._writer.write(data)
@@ -619,3 +617,16 @@ async def serve(handler: Handler, *, host: str = "::", port: int = 0, interface:
         raise
     server = V2GServer(sock, handle, faults=fault_log, table=table)
     return server
+
+
+async def serve_dynamic(handler: Handler, **kw: Any) -> V2GServer:
+    """``serve`` on a random port of the dynamic range 49152..65535 (``sdp.DYNAMIC_PORTS``), the range an
+    SECC announces in SDP (some cars, Josev's, refuse any other); another port is tried on the rare
+    collision. OSError when 20 tries found none free."""
+    from ..sdp import DYNAMIC_PORTS
+    for _ in range(20):
+        try:
+            return await serve(handler, port=random.randrange(DYNAMIC_PORTS.start, DYNAMIC_PORTS.stop), **kw)
+        except OSError:
+            continue
+    raise OSError(f"no free TCP port in {DYNAMIC_PORTS.start}..{DYNAMIC_PORTS.stop - 1}")

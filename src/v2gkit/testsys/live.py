@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import random
 import socket
 import ssl
 import time
@@ -25,7 +24,7 @@ from .. import timing
 from ..net.iface import link_local_address
 from ..net.runner import run_machine
 from ..net.sdp import discover, start_responder
-from ..net.v2g import V2GConnection, connect, serve
+from ..net.v2g import V2GConnection, connect, serve_dynamic
 from .case import Case, CaseResult, Step, Verdict, WireRecord
 from .drive import Setup, make_emulator, run_script, setup_for, verdict_of
 from .emulator import SdpOp, TesterSDP
@@ -178,18 +177,10 @@ async def _tester_secc(emu_runner: Callable[[V2GConnection], asyncio.Future], ta
         address = link_local_address(target.interface)
     else:
         raise ValueError("the tester SECC needs an interface or loopback")
-    for _ in range(20):  # a port of the dynamic range (sdp.DYNAMIC_PORTS), as an SECC announces: some cars
-        try:              # (Josev) refuse any other
-            server = await serve(handler, host="::1" if target.loopback else "::",
-                                 port=random.randrange(core.DYNAMIC_PORTS.start, core.DYNAMIC_PORTS.stop),
+    server = await serve_dynamic(handler, host="::1" if target.loopback else "::",
                                  interface=None if target.loopback else target.interface,
                                  ssl_context=target.ssl_context if target.tls else None,
                                  on_tls_error=on_tls_error if target.tls else None)
-            break
-        except OSError:
-            continue
-    else:
-        raise OSError("no free TCP port in 49152..65535")
     sec = core.Security.TLS if target.tls else core.Security.NONE
     policy = core.SecurityPolicy.TLS_ONLY if target.tls else core.SecurityPolicy.NONE_ONLY
     sdp = TesterSDP(core.SDPServer(address, {sec: server.port}, policy), emu, lambda: loop.time() - t0)
