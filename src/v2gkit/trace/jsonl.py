@@ -29,7 +29,7 @@ def iso_utc(ts: float) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _fallback(value: Any) -> Any:
+def json_fallback(value: Any) -> Any:
     """Make the odd non-JSON value (bytes in a TLS dict, a set, ...) loggable instead of failing."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex().upper()
@@ -75,7 +75,7 @@ class JsonlWriter(TraceFile):
                 raise ValueError(f"field {key!r} is reserved for the timestamp")
             record[key] = value
         try:
-            line = json.dumps(record, ensure_ascii=False, allow_nan=False, default=_fallback,
+            line = json.dumps(record, ensure_ascii=False, allow_nan=False, default=json_fallback,
                               separators=(",", ":")) + "\n"
         except (ValueError, RecursionError) as e:
             raise ValueError(f"record cannot be written as JSON: {e}") from None

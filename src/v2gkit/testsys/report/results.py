@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...trace.jsonl import json_fallback
 from ..case import CaseResult, Step, Verdict, WireRecord
 
 __all__ = ["FORMAT", "VERSION", "Run", "dumps", "loads", "read_results", "result_from_dict", "result_to_dict",
@@ -44,14 +45,6 @@ class Run:
 def _num(x: float | None) -> float | None:
     """JSON has no NaN or infinity: such a number is written as null."""
     return x if x is None or math.isfinite(x) else None
-
-
-def _fallback(value: Any) -> Any:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).hex().upper()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return str(value)
 
 
 def result_to_dict(r: CaseResult) -> dict[str, Any]:
@@ -153,7 +146,7 @@ def dumps(results: Iterable[CaseResult], *, label: str = "", meta: Mapping[str, 
     doc = {"format": FORMAT, "version": VERSION, "label": label, "meta": dict(meta or {}),
            "results": [result_to_dict(r) for r in results]}
     # ASCII: a lone surrogate in a SUT's string round-trips as \udXXX instead of failing to encode
-    text = json.dumps(doc, ensure_ascii=True, allow_nan=False, default=_fallback, separators=(",", ":"))
+    text = json.dumps(doc, ensure_ascii=True, allow_nan=False, default=json_fallback, separators=(",", ":"))
     return text + "\n"
 
 
