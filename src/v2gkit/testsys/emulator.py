@@ -253,8 +253,6 @@ class Emulator:
         self.role = role
         self.hooks = hooks or Hooks()
         self.hooks.outgoing = self._hold
-        if self.hooks.incoming is None:
-            self.hooks.incoming = None
         self.machine: Machine | None = handshake(self.hooks)
         self._make_session = session
         self.session: Any = None
@@ -263,12 +261,10 @@ class Emulator:
         self.machine_closed: Closed | None = None
         self.connected = True
         self.closed_by: str = ""  # "", "peer", "tester"
-        self.closed_at: float | None = None
         self.lenient = lenient
         self._receive_timeout = receive_timeout or self._default_receive_timeout
         self.resume: Resume | None = None
         self.op: Op | None = None
-        self._op_started = 0.0
         self._op_timer = 0
         self.held: collections.deque[_Held] = collections.deque()
         self.edits: dict[str, list[Edit]] = {}
@@ -278,7 +274,6 @@ class Emulator:
         self.arrived: dict[str, bool] = {}  # Check_Received_<Msg>
         self.incoming: list[Incoming] = []
         self.wire: list[WireRecord] = []
-        self.events: list[tuple[float, str, dict]] = []
         self.t0: float | None = None
         self.now = 0.0
         self.session_id: bytes = b""
@@ -348,7 +343,7 @@ class Emulator:
         self.now = now
         if self.connected:
             self.connected = False
-            self.closed_by, self.closed_at = "peer", now
+            self.closed_by = "peer"
             self._record(now, "rx", "event", name="close", note=detail)
         return self._settle(now)
 
@@ -452,7 +447,6 @@ class Emulator:
         self._begin(now, self.op, out)
 
     def _begin(self, now: float, op: Op, out: list[Output]) -> None:
-        self._op_started = now
         self._op_timer += 1
         self._silence = None
         if isinstance(op, ReceiveOp):
@@ -468,7 +462,7 @@ class Emulator:
         if isinstance(op, CloseOp):
             if self.connected:
                 self.connected = False
-                self.closed_by, self.closed_at = "tester", now
+                self.closed_by = "tester"
                 self._record(now, "tx", "event", name="reset" if op.reset else "close")
                 out.append(Disconnect(op.reset))
         elif isinstance(op, WriteOp) and self.connected and op.chunks:
@@ -704,7 +698,7 @@ class Emulator:
         self._writes.clear()
         if self.connected:
             self.connected = False
-            self.closed_by, self.closed_at = "tester", now
+            self.closed_by = "tester"
             self._record(now, "tx", "event", name="close", note="the script ended")
         err = self.done.error if self.done is not None else None
         return out + [Closed(Reason.TERMINATED if err is None else Reason.INTERNAL_ERROR,
@@ -722,7 +716,6 @@ class Emulator:
         self.wire.append(WireRecord(now - (self.t0 if self.t0 is not None else now), direction, channel, payload_type, frame_, name, js, note))
 
     def _event(self, now: float, name: str, data: dict) -> None:
-        self.events.append((now - (self.t0 if self.t0 is not None else now), name, data))
         self._record(now, "", "event", name=name, note=", ".join(f"{k}={v}" for k, v in data.items()))
 
     def _default_receive_timeout(self, name: str) -> float:

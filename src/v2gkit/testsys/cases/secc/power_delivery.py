@@ -10,7 +10,6 @@ from ...emulator import Incoming
 from ...script import Tester
 from ._common import (
     ALL,
-    DIN_ISO2,
     SEQUENCE_REQS,
     closes,
     family,
